@@ -1,0 +1,162 @@
+# finlock - one GNU Makefile for every program, library, test and benchmark.
+#
+#   make          build everything (optimised) into build/rel
+#   make test     install missing packages, build under ASan+UBSan, run all tests
+#   make run      install, build, start finlockd with a demo lender
+#   make fuzz     run every fuzz target for FUZZ_SECONDS each
+#   make bench    run the benchmarks under bench/
+#
+# Sources are found by folder, so a new module needs no edit here:
+#   src/core/*.c      -> libflcore.a    (pure logic, no I/O)
+#   src/store/*.c     -> libflstore.a   (storage backends)
+#   src/agent/*.c     -> libflagent.a   (the device agent library)
+#   src/server/*.c    -> finlockd       (main.c holds main, the rest a library)
+#   src/cli/*.c       -> finlock
+#   src/device/*.c    -> finlock-device (the simulated phone)
+#   tests/unit/test_*.c, tests/integration/test_*.c -> one test program each
+#   fuzz/fuzz_*.c     -> one libFuzzer target each
+
+CC      ?= cc
+PKGS    := libsodium jansson libmicrohttpd sqlite3 libpq libcurl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wformat=2 -Wvla -Werror
+CSTD    := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+CPPFLAGS_ALL := -Iinclude -Isrc $(PKG_CFLAGS)
+REL_CFLAGS := $(CSTD) $(WARN) -O2 -g -fno-strict-aliasing
+SAN_CFLAGS := $(CSTD) $(WARN) -O1 -g -fno-omit-frame-pointer \
+              -fsanitize=address,undefined -fno-sanitize-recover=all
+LDLIBS  := $(PKG_LIBS) -lpthread -lm
+
+CORE_SRC   := $(sort $(wildcard src/core/*.c))
+STORE_SRC  := $(sort $(wildcard src/store/*.c))
+AGENT_SRC  := $(sort $(wildcard src/agent/*.c))
+SERVER_SRC := $(sort $(filter-out src/server/main.c,$(wildcard src/server/*.c)))
+CLI_SRC    := $(sort $(filter-out src/cli/main.c,$(wildcard src/cli/*.c)))
+DEVICE_SRC := $(sort $(filter-out src/device/main.c,$(wildcard src/device/*.c)))
+UNIT_TESTS := $(sort $(wildcard tests/unit/test_*.c))
+INT_TESTS  := $(sort $(wildcard tests/integration/test_*.c))
+TEST_SUPPORT := $(sort $(wildcard tests/support/*.c))
+FUZZ_SRC   := $(sort $(wildcard fuzz/fuzz_*.c))
+BENCH_SRC  := $(sort $(wildcard bench/bench_*.c))
+
+PROGS := $(if $(wildcard src/server/main.c),finlockd) \
+         $(if $(wildcard src/cli/main.c),finlock) \
+         $(if $(wildcard src/device/main.c),finlock-device)
+
+# $(call objs,VARIANT,SOURCES)
+objs = $(patsubst %.c,build/$(1)/obj/%.o,$(2))
+# Libraries in link order (users before what they use); empty ones are skipped.
+libs = $(if $(CLI_SRC),build/$(1)/libflcli.a) \
+       $(if $(DEVICE_SRC),build/$(1)/libfldevice.a) \
+       $(if $(SERVER_SRC),build/$(1)/libflserver.a) \
+       $(if $(STORE_SRC),build/$(1)/libflstore.a) \
+       $(if $(AGENT_SRC),build/$(1)/libflagent.a) \
+       build/$(1)/libflcore.a
+
+.PHONY: all rel san test unit-tests run fuzz bench clean deps format check-format
+
+all: rel
+rel: $(addprefix build/rel/bin/,$(PROGS))
+san: $(addprefix build/san/bin/,$(PROGS)) \
+     $(patsubst tests/%.c,build/san/tests/%,$(UNIT_TESTS) $(INT_TESTS))
+
+deps:
+	@sh scripts/deps.sh
+
+# --- compilation -----------------------------------------------------------
+build/rel/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(REL_CFLAGS) $(CPPFLAGS_ALL) -MMD -MP -c $< -o $@
+build/san/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_CFLAGS) $(CPPFLAGS_ALL) -MMD -MP -c $< -o $@
+
+define variant
+build/$(1)/libflcore.a: $(call objs,$(1),$(CORE_SRC))
+	@rm -f $$@; ar rcs $$@ $$^
+build/$(1)/libflstore.a: $(call objs,$(1),$(STORE_SRC))
+	@rm -f $$@; ar rcs $$@ $$^
+build/$(1)/libflagent.a: $(call objs,$(1),$(AGENT_SRC))
+	@rm -f $$@; ar rcs $$@ $$^
+build/$(1)/libflserver.a: $(call objs,$(1),$(SERVER_SRC))
+	@rm -f $$@; ar rcs $$@ $$^
+build/$(1)/libflcli.a: $(call objs,$(1),$(CLI_SRC))
+	@rm -f $$@; ar rcs $$@ $$^
+build/$(1)/libfldevice.a: $(call objs,$(1),$(DEVICE_SRC))
+	@rm -f $$@; ar rcs $$@ $$^
+build/$(1)/bin/finlockd: build/$(1)/obj/src/server/main.o $(call libs,$(1))
+	@mkdir -p $$(dir $$@)
+	$$(CC) $(2) -o $$@ $$^ $$(LDLIBS)
+build/$(1)/bin/finlock: build/$(1)/obj/src/cli/main.o $(call libs,$(1))
+	@mkdir -p $$(dir $$@)
+	$$(CC) $(2) -o $$@ $$^ $$(LDLIBS)
+build/$(1)/bin/finlock-device: build/$(1)/obj/src/device/main.o $(call libs,$(1))
+	@mkdir -p $$(dir $$@)
+	$$(CC) $(2) -o $$@ $$^ $$(LDLIBS)
+endef
+$(eval $(call variant,rel,$(REL_CFLAGS)))
+$(eval $(call variant,san,$(SAN_CFLAGS)))
+
+build/san/tests/%: tests/%.c $(call objs,san,$(TEST_SUPPORT)) $(call libs,san)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_CFLAGS) $(CPPFLAGS_ALL) -Itests -o $@ $^ -lcmocka $(LDLIBS)
+
+# --- tests -----------------------------------------------------------------
+# Every test program runs under ASan+UBSan; scripts/run-tests.sh prints each
+# program's cmocka summary and a final "N passed, N failed" line.
+test: deps
+	@$(MAKE) --no-print-directory san
+	@FINLOCK_BIN=$(CURDIR)/build/san/bin sh scripts/run-tests.sh \
+		$(patsubst tests/%.c,build/san/tests/%,$(UNIT_TESTS) $(INT_TESTS))
+
+# Run one test program: make check T=unit/test_imei
+check: deps
+	@$(MAKE) --no-print-directory build/san/tests/$(T) $(addprefix build/san/bin/,$(PROGS))
+	@FINLOCK_BIN=$(CURDIR)/build/san/bin sh scripts/run-tests.sh build/san/tests/$(T)
+
+# --- run -------------------------------------------------------------------
+run: deps
+	@$(MAKE) --no-print-directory rel
+	@sh scripts/run.sh
+
+# --- fuzzing ---------------------------------------------------------------
+FUZZ_SECONDS ?= 20
+FUZZ_CC ?= clang
+FUZZ_CFLAGS := $(CSTD) $(WARN) -Wno-unused-command-line-argument -O1 -g \
+               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_CORE := $(patsubst %.c,build/fuzz/obj/%.o,$(CORE_SRC))
+build/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(filter-out -fsanitize=fuzzer%,$(FUZZ_CFLAGS)) \
+		-fsanitize=fuzzer-no-link,address,undefined $(CPPFLAGS_ALL) -c $< -o $@
+build/fuzz/%: fuzz/%.c $(FUZZ_CORE)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(CPPFLAGS_ALL) -o $@ $^ $(LDLIBS)
+fuzz: deps $(patsubst fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
+	@set -e; for f in $(patsubst fuzz/%.c,%,$(FUZZ_SRC)); do \
+		mkdir -p build/fuzz/corpus/$$f; \
+		echo "fuzz: $$f for $(FUZZ_SECONDS)s"; \
+		build/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
+			build/fuzz/corpus/$$f $$( [ -d fuzz/corpus/$$f ] && echo fuzz/corpus/$$f ) \
+			2>build/fuzz/$$f.log || { tail -40 build/fuzz/$$f.log; exit 1; }; \
+	done
+
+# --- benchmarks ------------------------------------------------------------
+bench: deps rel $(patsubst bench/%.c,build/rel/bench/%,$(BENCH_SRC))
+	@sh bench/run.sh
+build/rel/bench/%: bench/%.c $(call libs,rel)
+	@mkdir -p $(dir $@)
+	$(CC) $(REL_CFLAGS) $(CPPFLAGS_ALL) -o $@ $^ $(LDLIBS)
+
+format:
+	clang-format -i $(shell git ls-files '*.c' '*.h')
+check-format:
+	clang-format --dry-run -Werror $(shell git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,47 @@
+#!/bin/sh
+# Installs the Debian packages finlock needs to build, test and run, when they
+# are missing. Idempotent and silent when everything is already there; runs
+# `apt-get update` once, only when something has to be installed.
+set -eu
+
+pkgs="make gcc clang libclang-rt-14-dev pkg-config ca-certificates
+libsodium-dev libjansson-dev libmicrohttpd-dev libsqlite3-dev libpq-dev
+libcurl4-openssl-dev libcmocka-dev sqlite3 curl"
+
+if [ "${FINLOCK_DEPS_EXTRA:-}" != "" ]; then
+	pkgs="$pkgs $FINLOCK_DEPS_EXTRA"
+fi
+
+missing=""
+for p in $pkgs; do
+	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	case "$st" in
+	*"install ok installed"*) ;;
+	*) missing="$missing $p" ;;
+	esac
+done
+
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != "0" ]; then
+	if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+		SUDO="sudo -n"
+	else
+		echo "deps.sh: missing packages:$missing; run as root or install them" >&2
+		exit 1
+	fi
+else
+	SUDO=""
+fi
+
+echo "deps.sh: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+if ! $SUDO apt-get update -qq >/dev/null; then
+	echo "deps.sh: apt-get update failed (no package registry reachable?)" >&2
+	exit 1
+fi
+# shellcheck disable=SC2086
+if ! $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null; then
+	echo "deps.sh: could not install:$missing" >&2
+	exit 1
+fi
