@@ -27,8 +27,10 @@
  *     tag = LE64(first 8 bytes of MAC) mod 5^9        (0 .. 1953124)
  *     MAC = BLAKE2b-256, keyed with the secret, over the length-prefixed
  *           fields ("finlock:offline-code:v1", LE64(counter),
- *           one byte action, LE64(issue_day)); each field is preceded by
- *           its LE64 length and the whole by LE64(number of fields) = 4.
+ *           one byte action, LE64(issue_day as two's complement));
+ *           each field is preceded by its LE64 length and the whole by
+ *           LE64(number of fields) = 4. issue_day mod 8 is the floored
+ *           remainder (0..7, also for days before 1970).
  *
  * 5120 * 5^9 = 10^10 exactly, so every 10-digit string is a well-formed code
  * and the device recovers the action, the counter and the issue day from the
