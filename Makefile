@@ -159,4 +159,6 @@ check-format:
 clean:
 	rm -rf build
 
+.SECONDARY:
+
 -include $(shell find build -name '*.d' 2>/dev/null)
