@@ -1,0 +1,91 @@
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+#define STDIN_CAP (1u << 20)
+
+void cli_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("finlock: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+bool cli_wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return false;
+		if (strcmp(argv[i], "-h") == 0 ||
+		    strcmp(argv[i], "--help") == 0)
+			return true;
+	}
+	return false;
+}
+
+void cli_print_group_help(FILE *out, const char *path, const char *about,
+                          const struct cli_cmd *table, size_t n)
+{
+	fprintf(out, "usage: %s <command> [options]\n\n%s\n\ncommands:\n", path,
+	        about);
+	for (size_t i = 0; i < n; i++)
+		fprintf(out, "  %-14s %s\n", table[i].name, table[i].summary);
+	fprintf(out, "\nRun '%s <command> --help' for a command's options.\n",
+	        path);
+}
+
+int cli_dispatch(const char *path, const char *about,
+                 const struct cli_cmd *table, size_t n, int argc, char **argv)
+{
+	if (argc >= 2 &&
+	    (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	     strcmp(argv[1], "help") == 0)) {
+		cli_print_group_help(stdout, path, about, table, n);
+		return CLI_OK;
+	}
+	if (argc < 2) {
+		cli_print_group_help(stderr, path, about, table, n);
+		return CLI_USAGE;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(argv[1], table[i].name) == 0)
+			return table[i].run(argc - 1, argv + 1);
+	}
+	cli_err("%s: unknown command '%s' (try '%s --help')", path, argv[1],
+	        path);
+	return CLI_USAGE;
+}
+
+char *cli_arg_or_stdin(const char *arg)
+{
+	char *buf;
+	size_t len = 0;
+
+	if (strcmp(arg, "-") != 0) {
+		buf = strdup(arg);
+		if (buf == NULL)
+			cli_err("out of memory");
+		return buf;
+	}
+	buf = malloc(STDIN_CAP + 1);
+	if (buf == NULL) {
+		cli_err("out of memory");
+		return NULL;
+	}
+	len = fread(buf, 1, STDIN_CAP + 1, stdin);
+	if (len > STDIN_CAP) {
+		cli_err("standard input is larger than %u bytes", STDIN_CAP);
+		free(buf);
+		return NULL;
+	}
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		len--;
+	buf[len] = '\0';
+	return buf;
+}

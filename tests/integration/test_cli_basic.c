@@ -1,0 +1,363 @@
+/*
+ * The finlock commands that need no server, run as a user runs them:
+ * keygen, key certify, token sign/verify against the PASETO specification's
+ * published v4.public vectors, imei check, and --help everywhere.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "core/crypto.h"
+#include "core/paserk.h"
+#include "core/token.h"
+#include "support/proc.h"
+
+#define VECTORS "tests/vectors/paseto/v4.public.json"
+
+static int setup(void **state)
+{
+	(void)state;
+	return fl_crypto_init() == FL_OK ? 0 : -1;
+}
+
+/* Splits r->out into its lines (at most n); returns how many. */
+static size_t lines(char *out, char **line, size_t n)
+{
+	size_t k = 0;
+
+	for (char *save = NULL, *p = strtok_r(out, "\n", &save);
+	     p != NULL && k < n; p = strtok_r(NULL, "\n", &save))
+		line[k++] = p;
+	return k;
+}
+
+static void test_keygen(void **state)
+{
+	(void)state;
+	struct proc_result r;
+	char *l[4];
+	uint8_t sk[FL_SIGN_SK_LEN], pk[FL_SIGN_PK_LEN], pk2[FL_SIGN_PK_LEN];
+	char pid[FL_PASERK_PID_SIZE];
+
+	assert_int_equal(proc_runl(&r, NULL, "finlock", "keygen", NULL), 0);
+	assert_int_equal(r.status, 0);
+	assert_int_equal(lines(r.out, l, 4), 3);
+	assert_int_equal(fl_paserk_secret_decode(sk, l[0], strlen(l[0])),
+	                 FL_OK);
+	assert_int_equal(fl_paserk_public_decode(pk, l[1], strlen(l[1])),
+	                 FL_OK);
+	fl_sign_sk_to_pk(pk2, sk);
+	assert_memory_equal(pk, pk2, sizeof(pk));
+	assert_int_equal(fl_paserk_pid(pid, pk), FL_OK);
+	assert_string_equal(l[2], pid);
+	proc_result_free(&r);
+
+	/* two runs never give the same key */
+	{
+		struct proc_result a, b;
+		assert_int_equal(proc_runl(&a, NULL, "finlock", "keygen",
+		                           "--root", NULL),
+		                 0);
+		assert_int_equal(proc_runl(&b, NULL, "finlock", "keygen",
+		                           "--root", NULL),
+		                 0);
+		assert_int_equal(a.status, 0);
+		assert_non_null(strstr(a.err, "offline"));
+		assert_string_not_equal(a.out, b.out);
+		proc_result_free(&a);
+		proc_result_free(&b);
+	}
+	assert_int_equal(
+	        proc_runl(&r, NULL, "finlock", "keygen", "extra", NULL), 0);
+	assert_int_equal(r.status, 2);
+	proc_result_free(&r);
+}
+
+static json_t *load_vectors(void)
+{
+	json_error_t e;
+	json_t *v = json_load_file(VECTORS, 0, &e);
+
+	assert_non_null(v);
+	return v;
+}
+
+static void test_token_vectors(void **state)
+{
+	(void)state;
+	json_t *v = load_vectors(), *t;
+	size_t i, n_ok = 0, n_fail = 0;
+
+	json_array_foreach(json_object_get(v, "tests"), i, t)
+	{
+		const char *name =
+		        json_string_value(json_object_get(t, "name"));
+		const char *skhex =
+		        json_string_value(json_object_get(t, "secret-key"));
+		const char *pkhex =
+		        json_string_value(json_object_get(t, "public-key"));
+		const char *token =
+		        json_string_value(json_object_get(t, "token"));
+		const char *payload =
+		        json_string_value(json_object_get(t, "payload"));
+		const char *footer =
+		        json_string_value(json_object_get(t, "footer"));
+		const char *implicit = json_string_value(
+		        json_object_get(t, "implicit-assertion"));
+		int fail = json_is_true(json_object_get(t, "expect-fail"));
+		uint8_t sk[FL_SIGN_SK_LEN], pk[FL_SIGN_PK_LEN];
+		char ksec[FL_PASERK_SECRET_SIZE], kpub[FL_PASERK_PUBLIC_SIZE];
+		struct proc_result r;
+
+		print_message("vector %s\n", name);
+		assert_int_equal(
+		        fl_hex_decode(pk, sizeof(pk), pkhex, strlen(pkhex)),
+		        FL_OK);
+		assert_int_equal(fl_paserk_public_encode(kpub, pk), FL_OK);
+		if (!fail) {
+			assert_int_equal(fl_hex_decode(sk, sizeof(sk), skhex,
+			                               strlen(skhex)),
+			                 FL_OK);
+			assert_int_equal(fl_paserk_secret_encode(ksec, sk),
+			                 FL_OK);
+			/* sign reproduces the published token byte for byte */
+			assert_int_equal(proc_runl(&r, NULL, "finlock", "token",
+			                           "sign", "--key", ksec,
+			                           "--footer", footer,
+			                           "--implicit", implicit,
+			                           payload, NULL),
+			                 0);
+			assert_int_equal(r.status, 0);
+			r.out[strcspn(r.out, "\n")] = '\0';
+			assert_string_equal(r.out, token);
+			proc_result_free(&r);
+			/* and the key may come on stdin too */
+			assert_int_equal(proc_runl(&r, ksec, "finlock", "token",
+			                           "sign", "--key", "-",
+			                           "--footer", footer,
+			                           "--implicit", implicit,
+			                           payload, NULL),
+			                 0);
+			r.out[strcspn(r.out, "\n")] = '\0';
+			assert_string_equal(r.out, token);
+			proc_result_free(&r);
+			n_ok++;
+		}
+		assert_int_equal(proc_runl(&r, NULL, "finlock", "token",
+		                           "verify", "--key", kpub,
+		                           "--implicit", implicit,
+		                           "--show-footer", token, NULL),
+		                 0);
+		if (fail) {
+			assert_int_equal(r.status, 1);
+			assert_non_null(strstr(r.err, "invalid token"));
+			assert_string_equal(r.out, "");
+			n_fail++;
+		} else {
+			char expect[4096];
+
+			assert_int_equal(r.status, 0);
+			snprintf(expect, sizeof(expect), "%s\n%s\n", payload,
+			         footer);
+			assert_string_equal(r.out, expect);
+		}
+		proc_result_free(&r);
+	}
+	assert_int_equal(n_ok, 3);
+	assert_true(n_fail >= 3);
+	json_decref(v);
+}
+
+static void test_token_refusals(void **state)
+{
+	(void)state;
+	struct proc_result r, k;
+	char *l[4], *tok, tampered[4096];
+
+	assert_int_equal(proc_runl(&k, NULL, "finlock", "keygen", NULL), 0);
+	assert_int_equal(lines(k.out, l, 4), 3);
+	assert_int_equal(proc_runl(&r, NULL, "finlock", "token", "sign",
+	                           "--key", l[0], "--implicit", "a",
+	                           "{\"x\":1}", NULL),
+	                 0);
+	assert_int_equal(r.status, 0);
+	tok = strtok(r.out, "\n");
+	assert_non_null(tok);
+	snprintf(tampered, sizeof(tampered), "%s", tok);
+	/* wrong implicit assertion */
+	{
+		struct proc_result v;
+		assert_int_equal(proc_runl(&v, NULL, "finlock", "token",
+		                           "verify", "--key", l[1],
+		                           "--implicit", "b", tok, NULL),
+		                 0);
+		assert_int_equal(v.status, 1);
+		assert_non_null(strstr(v.err, "signature"));
+		proc_result_free(&v);
+	}
+	/* a changed character */
+	tampered[20] = tampered[20] == 'A' ? 'B' : 'A';
+	{
+		struct proc_result v;
+		assert_int_equal(proc_runl(&v, NULL, "finlock", "token",
+		                           "verify", "--key", l[1],
+		                           "--implicit", "a", tampered, NULL),
+		                 0);
+		assert_int_equal(v.status, 1);
+		proc_result_free(&v);
+	}
+	/* a secret key given where a public one is expected */
+	{
+		struct proc_result v;
+		assert_int_equal(proc_runl(&v, NULL, "finlock", "token",
+		                           "verify", "--key", l[0], tok, NULL),
+		                 0);
+		assert_int_equal(v.status, 1);
+		assert_non_null(strstr(v.err, "bad --key"));
+		proc_result_free(&v);
+	}
+	/* usage errors exit 2 */
+	{
+		struct proc_result v;
+		assert_int_equal(
+		        proc_runl(&v, NULL, "finlock", "token", "verify", NULL),
+		        0);
+		assert_int_equal(v.status, 2);
+		proc_result_free(&v);
+	}
+	proc_result_free(&r);
+	proc_result_free(&k);
+}
+
+static void test_key_certify(void **state)
+{
+	(void)state;
+	struct proc_result root, sig, cert;
+	char *rl[4], *sl[4], *c;
+	uint8_t root_pk[FL_SIGN_PK_LEN];
+	struct fl_trust *trust = NULL;
+	char kid[FL_KID_MAX];
+
+	assert_int_equal(
+	        proc_runl(&root, NULL, "finlock", "keygen", "--root", NULL), 0);
+	assert_int_equal(proc_runl(&sig, NULL, "finlock", "keygen", NULL), 0);
+	assert_int_equal(lines(root.out, rl, 4), 3);
+	assert_int_equal(lines(sig.out, sl, 4), 3);
+	assert_int_equal(proc_runl(&cert, rl[0], "finlock", "key", "certify",
+	                           "--root", "-", "--key", sl[1], "--not-after",
+	                           "2030-01-01T00:00:00Z", NULL),
+	                 0);
+	assert_int_equal(cert.status, 0);
+	c = strtok(cert.out, "\n");
+	assert_non_null(c);
+	/* the certificate makes the signing key trusted under the root */
+	assert_int_equal(fl_paserk_public_decode(root_pk, rl[1], strlen(rl[1])),
+	                 FL_OK);
+	assert_int_equal(fl_trust_new(&trust, root_pk), FL_OK);
+	assert_int_equal(fl_trust_add_cert(trust, c, 1700000000, kid), FL_OK);
+	assert_string_equal(kid, sl[2]);
+	/* and is refused after its not-after */
+	assert_int_equal(fl_trust_add_cert(trust, c, 1900000000, NULL),
+	                 FL_E_KEY_EXPIRED);
+	fl_trust_free(trust);
+	proc_result_free(&cert);
+
+	/* a bad time or a bad key is refused, nothing printed */
+	assert_int_equal(proc_runl(&cert, NULL, "finlock", "key", "certify",
+	                           "--root", rl[0], "--key", sl[1],
+	                           "--not-after", "2030-02-30T00:00:00Z", NULL),
+	                 0);
+	assert_int_equal(cert.status, 1);
+	assert_string_equal(cert.out, "");
+	proc_result_free(&cert);
+	assert_int_equal(proc_runl(&cert, NULL, "finlock", "key", "certify",
+	                           "--root", sl[1], "--key", sl[1],
+	                           "--not-after", "2030-01-01T00:00:00Z", NULL),
+	                 0);
+	assert_int_equal(cert.status, 1);
+	proc_result_free(&cert);
+	proc_result_free(&root);
+	proc_result_free(&sig);
+}
+
+static void test_imei_check(void **state)
+{
+	(void)state;
+	struct proc_result r;
+
+	assert_int_equal(proc_runl(&r, NULL, "finlock", "imei", "check",
+	                           "35-209900-176148-1", NULL),
+	                 0);
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.out, "352099001761481"));
+	assert_non_null(strstr(r.out, "35209900"));
+	proc_result_free(&r);
+	assert_int_equal(proc_runl(&r, NULL, "finlock", "imei", "check",
+	                           "352099001761482", NULL),
+	                 0);
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "check digit"));
+	proc_result_free(&r);
+	assert_int_equal(proc_runl(&r, NULL, "finlock", "imei", "check",
+	                           "3520990017614812", NULL),
+	                 0);
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "IMEISV"));
+	proc_result_free(&r);
+	assert_int_equal(proc_runl(&r, NULL, "finlock", "imei", "check", NULL),
+	                 0);
+	assert_int_equal(r.status, 2);
+	proc_result_free(&r);
+}
+
+static void test_help_everywhere(void **state)
+{
+	(void)state;
+	static const char *const cmds[][3] = {
+	        {"--help", NULL, NULL},        {"keygen", "--help", NULL},
+	        {"key", "--help", NULL},       {"key", "certify", "--help"},
+	        {"token", "--help", NULL},     {"token", "sign", "--help"},
+	        {"token", "verify", "--help"}, {"imei", "--help", NULL},
+	        {"imei", "check", "--help"},
+	};
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		struct proc_result r;
+		char *argv[5] = {"finlock"};
+		size_t n = 1;
+
+		for (size_t j = 0; j < 3 && cmds[i][j]; j++)
+			argv[n++] = (char *)cmds[i][j];
+		argv[n] = NULL;
+		assert_int_equal(proc_run("finlock", argv, NULL, &r), 0);
+		assert_int_equal(r.status, 0);
+		assert_non_null(strstr(r.out, "usage: finlock"));
+		proc_result_free(&r);
+	}
+	{
+		struct proc_result r;
+		assert_int_equal(proc_runl(&r, NULL, "finlock", "nosuch", NULL),
+		                 0);
+		assert_int_equal(r.status, 2);
+		assert_non_null(strstr(r.err, "unknown command"));
+		proc_result_free(&r);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_keygen),
+	        cmocka_unit_test(test_token_vectors),
+	        cmocka_unit_test(test_token_refusals),
+	        cmocka_unit_test(test_key_certify),
+	        cmocka_unit_test(test_imei_check),
+	        cmocka_unit_test(test_help_everywhere),
+	};
+	return cmocka_run_group_tests_name("cli_basic", tests, setup, NULL);
+}
