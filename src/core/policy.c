@@ -27,31 +27,36 @@
  *   stolen (fold_commands) overlays every state, released included: the
  *   device is locked until STOLEN_CLEAR, then the underlying state returns.
  *
- * Transition table (from, to, when, function):
+ * Transition table. "open" is pending, active, reminding or locked.
  *
- *   pending   -> active..  the server marks the device enrolled  decide_state
- *   active    -> reminding now >= due_at - largest reminder offset of the
- *                          first unpaid installment     reminder_window_open
- *   reminding -> active    the installment is paid or rescheduled away
- *                                            apply_payments, effective_next
- *   reminding -> locked    now >= paid_through + grace          auto_lock_at
- *   active    -> locked    now >= last_contact + max_offline    auto_lock_at
- *   any open  -> locked    LOCK, or LOCK_AT whose time came    fold_commands
- *   locked    -> active/reminding  a payment moves paid_through past now -
- *                          grace                              apply_payments
- *   locked    -> active/reminding  contact resets the offline clock
- *                                                             auto_lock_at
- *   locked    -> active/reminding  UNLOCK_UNTIL                fold_commands
- *   locked    -> active/reminding  a payment after a manual lock leaves
- *                          nothing due                     lifted_by_payment
- *   reminding -> locked    an unlock expires with the installment unpaid
- *                                                           decide_lock_at
- *   any       -> released  counted payments cover the schedule apply_payments
- *   any       -> released  RELEASE command                   fold_commands
- *   released  -> open      a payment is reversed (not after a RELEASE)
- *                                                             apply_payments
- *   any       -> locked+stolen  STOLEN_SET                   fold_commands
- *   locked+stolen -> underlying state  STOLEN_CLEAR          fold_commands
+ *  from       to         when                           made by
+ *  ---------  ---------  -----------------------------  --------------------
+ *  pending    active     the server marks it enrolled   decide_state
+ *  active     reminding  now >= due_at - largest        reminder_window_open
+ *                        reminder offset (first unpaid)
+ *  reminding  active     the installment is paid        apply_payments
+ *  reminding  active     it is rescheduled away         effective_next
+ *  reminding  locked     now >= paid_through + grace    auto_lock_at
+ *  active     locked     now >= last_contact +          auto_lock_at
+ *                        max_offline
+ *  open       locked     LOCK, or a LOCK_AT whose       fold_commands
+ *                        time came
+ *  locked     active     a payment moves paid_through   apply_payments
+ *  locked     active     a check-in restarts the        auto_lock_at
+ *                        offline clock
+ *  locked     active     UNLOCK_UNTIL                   fold_commands
+ *  locked     active     a payment after a manual       lifted_by_payment
+ *                        lock leaves nothing due
+ *  reminding  locked     an unlock ends, still unpaid   decide_lock_at
+ *  open       released   payments cover the schedule    apply_payments
+ *  open       released   RELEASE                        fold_commands
+ *  released   open       a payment is reversed (not     apply_payments
+ *                        after a RELEASE command)
+ *  any        locked     STOLEN_SET                     fold_commands
+ *  locked     previous   STOLEN_CLEAR with a reason     fold_commands
+ *
+ * (Where "active" is written, "reminding" follows instead when a reminder
+ * window is open: decide_state picks between them.)
  */
 #include "core/policy.h"
 

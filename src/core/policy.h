@@ -262,9 +262,10 @@ fl_err fl_policy_validate_reschedule(const struct fl_reschedule *r,
  * 1..FL_POLICY_MAX_AMOUNT (FL_E_MONEY), paid_at in range and non-decreasing
  * (FL_E_PAYMENT); commands: known kind, times in range, issued_at
  * non-decreasing, a reason on STOLEN_CLEAR (FL_E_COMMAND); counts over their
- * caps: FL_E_TOO_LARGE; now out of range or a NULL array with a non-zero
- * count: FL_E_INVALID). On error *out is zeroed and *where (if not NULL)
- * names the bad entry; bad input never yields a decision. */
+ * caps: FL_E_TOO_LARGE; now or last_contact out of range, a NULL
+ * contract, or a NULL array with a non-zero count: FL_E_INVALID). On error *out
+ * is zeroed and *where (if not NULL) names the bad entry; bad input never
+ * yields a decision. */
 fl_err fl_policy_decide(const struct fl_policy_input *in,
                         struct fl_decision *out,
                         struct fl_policy_where *where) FL_MUST_USE;

@@ -996,6 +996,52 @@ static void test_validate_decide_inputs(void **state)
 	assert_int_equal(fl_policy_decide(&in, &d, NULL), FL_E_INVALID);
 }
 
+/* Every cap at once, every amount at its maximum: the sums stay exact
+ * (UBSan would stop on an overflow) and the whole effective schedule of
+ * 65 lists is walked. */
+static void test_caps_do_not_overflow(void **state)
+{
+	(void)state;
+	const size_t n = FL_POLICY_MAX_INSTALLMENTS;
+	const size_t nr = FL_POLICY_MAX_RESCHEDULES;
+	struct fl_installment *all = calloc((nr + 1) * n, sizeof(*all));
+	struct fl_reschedule *rs = calloc(nr, sizeof(*rs));
+	struct fl_payment *p = calloc(FL_POLICY_MAX_PAYMENTS, sizeof(*p));
+	assert_non_null(all);
+	assert_non_null(rs);
+	assert_non_null(p);
+
+	for (size_t k = 0; k <= nr; k++)
+		for (size_t i = 0; i < n; i++)
+			all[k * n + i] = (struct fl_installment){
+			        T0 + (fl_time)(k * n + i) * 60,
+			        FL_POLICY_MAX_AMOUNT};
+	for (size_t k = 1; k <= nr; k++)
+		rs[k - 1] = (struct fl_reschedule){all[k * n].due_at,
+		                                   &all[k * n], n};
+	for (size_t i = 0; i < FL_POLICY_MAX_PAYMENTS; i++)
+		p[i] = (struct fl_payment){(int64_t)i, FL_POLICY_MAX_AMOUNT, T0,
+		                           false};
+
+	struct fl_contract c = contract(all, n, 0);
+	struct fl_policy_input in = input(&c);
+	in.reschedules = rs;
+	in.n_reschedules = nr;
+	in.payments = p;
+	in.n_payments = FL_POLICY_MAX_PAYMENTS;
+	struct fl_decision d = decide_at(in, T0 + 365 * 20 * D);
+
+	assert_int_equal(d.amount_total,
+	                 (int64_t)((nr + 1) * n) * FL_POLICY_MAX_AMOUNT);
+	assert_int_equal(d.amount_paid, (int64_t)FL_POLICY_MAX_PAYMENTS *
+	                                        FL_POLICY_MAX_AMOUNT);
+	assert_int_equal(d.paid_through, all[FL_POLICY_MAX_PAYMENTS].due_at);
+	assert_int_equal(d.state, FL_ST_LOCKED);
+	free(all);
+	free(rs);
+	free(p);
+}
+
 static void test_cause_names(void **state)
 {
 	(void)state;
@@ -1247,6 +1293,7 @@ int main(void)
 	        cmocka_unit_test(test_validate_contract),
 	        cmocka_unit_test(test_validate_reschedule),
 	        cmocka_unit_test(test_validate_decide_inputs),
+	        cmocka_unit_test(test_caps_do_not_overflow),
 	        cmocka_unit_test(test_cause_names),
 	        cmocka_unit_test(test_property_random),
 	        cmocka_unit_test(test_property_next_change),
