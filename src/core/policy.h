@@ -31,7 +31,13 @@
  * pays the oldest open installment first, and any excess carries to later
  * installments. paid_through is the due date of the first installment not
  * fully paid. An installment due at `now` is due now (it is in
- * amount_due_now), and a payment made at its due_at instant is on time.
+ * amount_due_now), and a payment made at its due_at instant is on time. The
+ * server records paid_at no later than the moment it records the payment, so
+ * a recorded payment counts at once; one dated in the future counts from its
+ * date (and that date is a next_change).
+ *
+ * Pending. A device that has not enrolled is pending; lock_at, the amounts and
+ * the reminders are still computed (they go into its first token).
  *
  * Automatic lock. lock_at = min(paid_through + grace,
  * last_contact + max_offline) (each term only when it applies: something
@@ -69,10 +75,11 @@
  *    unlock with `at` not after its issue time just lifts the manual locks.
  *  - Paid means unlocked: a manual lock (in force or scheduled) is lifted by
  *    a payment made at or after the lock was issued that leaves nothing due at
- *    the instant it is made. Manual locks exist to collect money; a lender who
- *    must keep a paying device locked for another reason reports it stolen.
- *    (A payment dated before the lock's issue does not lift it; support lifts
- *    such a lock with an unlock.)
+ *    the instant it is made. Manual locks exist to collect money, so money
+ *    lifts them (the DESIGN guarantee "paid means unlocked"); only the stolen
+ *    flag keeps a device locked whatever is paid. A payment dated before the
+ *    lock's issue does not lift it; support lifts such a lock with an
+ *    unlock.
  *  - RELEASE: see above.
  * Precedence, strongest first: stolen; release (command or paid in full);
  * the latest of manual lock / manual unlock; the automatic decision.
