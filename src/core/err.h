@@ -76,6 +76,9 @@
 	/* policy */                                                          \
 	X(FL_E_SCHEDULE, "installment schedule is invalid")                   \
 	X(FL_E_MONEY, "amount is invalid")                                    \
+	X(FL_E_CONTRACT, "contract terms are invalid")                        \
+	X(FL_E_PAYMENT, "payments are invalid or out of order")               \
+	X(FL_E_COMMAND, "manual command is invalid or out of order")          \
 	/* reserved: store */                                                 \
 	/* reserved: server */                                                \
 	/* reserved: agent */                                                 \
