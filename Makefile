@@ -24,7 +24,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wvla -Werror
 CSTD    := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
-CPPFLAGS_ALL := -Iinclude -Isrc $(PKG_CFLAGS)
+CPPFLAGS_ALL := -Iinclude -Isrc -Itests $(PKG_CFLAGS)
 REL_CFLAGS := $(CSTD) $(WARN) -O2 -g -fno-strict-aliasing
 SAN_CFLAGS := $(CSTD) $(WARN) -O1 -g -fno-omit-frame-pointer \
               -fsanitize=address,undefined -fno-sanitize-recover=all
