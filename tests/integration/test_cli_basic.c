@@ -93,6 +93,7 @@ static void test_token_vectors(void **state)
 	(void)state;
 	json_t *v = load_vectors(), *t;
 	size_t i, n_ok = 0, n_fail = 0;
+	const char *last_pkhex = NULL;
 
 	json_array_foreach(json_object_get(v, "tests"), i, t)
 	{
@@ -116,6 +117,12 @@ static void test_token_vectors(void **state)
 		struct proc_result r;
 
 		print_message("vector %s\n", name);
+		/* the failing vectors for other versions carry no public key:
+		 * any v4 public key must refuse them */
+		if (pkhex == NULL)
+			pkhex = last_pkhex;
+		assert_non_null(pkhex);
+		last_pkhex = pkhex;
 		assert_int_equal(
 		        fl_hex_decode(pk, sizeof(pk), pkhex, strlen(pkhex)),
 		        FL_OK);
