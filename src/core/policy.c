@@ -493,7 +493,8 @@ static bool reminder_window_open(const struct fl_policy_input *in,
 	       in->now >= lg->paid_through - largest_offset(in->contract);
 }
 
-static void insert_reminder(struct fl_decision *out, struct fl_policy_reminder r)
+static void insert_reminder(struct fl_decision *out,
+                            struct fl_policy_reminder r)
 {
 	size_t pos = out->n_reminders;
 

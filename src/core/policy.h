@@ -214,8 +214,8 @@ struct fl_decision {
 	fl_time next_due_at;     /* first unpaid installment due after now; 0 */
 	int64_t next_due_amount; /* its unpaid part; 0 if none */
 	size_t n_reminders;      /* entries used in reminders[] */
-	struct fl_policy_reminder reminders[FL_POLICY_MAX_REMINDERS]; /* by `at`;
-	                          none when released */
+	/* the earliest reminders not yet past, by `at`; none when released */
+	struct fl_policy_reminder reminders[FL_POLICY_MAX_REMINDERS];
 	fl_time next_change; /* earliest instant > now the decision could
 	                        change by itself; 0 = none */
 };
