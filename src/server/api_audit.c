@@ -2,7 +2,9 @@
  * api_audit.c - reading the audit chains: list with filters and a cursor,
  * export as JSON lines, verify. A tenant's admin or auditor reads the
  * tenant's chain under /v1/audit; the operator reads the operator chain
- * under /v1/operator/audit. Nobody reads another's chain.
+ * under /v1/operator/audit. Nobody reads another's chain. The chain's
+ * head can be signed on demand (finlockd also signs every grown chain at
+ * intervals); the newest signed head is kept and served.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -211,15 +213,72 @@ static void verify(struct fl_req *req)
 	                        (json_int_t)v.signed_seq));
 }
 
+/* Signs the chain's head now and answers it. */
+static void head_sign(struct fl_req *req)
+{
+	struct fl_audit_signed_head *h;
+	fl_err err;
+
+	if (fl_api_empty_body(req) != FL_OK)
+		return;
+	h = calloc(1, sizeof(*h));
+	if (h == NULL) {
+		fl_reply_error(req, FL_E_NOMEM, NULL);
+		return;
+	}
+	err = fl_audit_sign_head(req->app, chain_of(req), req->now, h);
+	if (err == FL_E_STATE)
+		fl_reply_error_status(req, 503, err,
+		                      "no certified signing key is available");
+	else if (err != FL_OK)
+		fl_reply_error(req, err, NULL);
+	else
+		fl_reply_json(req, 201, fl_audit_head_json(h));
+	free(h);
+}
+
+/* The newest signed head of the chain. */
+static void head_show(struct fl_req *req)
+{
+	static const char *const q[] = {NULL};
+	struct fl_audit_signed_head *h;
+	struct fl_tx *tx = NULL;
+	fl_err err;
+
+	if (fl_req_query_only(req, q) != FL_OK)
+		return;
+	h = calloc(1, sizeof(*h));
+	if (h == NULL) {
+		fl_reply_error(req, FL_E_NOMEM, NULL);
+		return;
+	}
+	if ((err = fl_store_begin(req->app->store, false, &tx)) == FL_OK) {
+		err = fl_store_audit_head_latest(tx, chain_of(req), h);
+		fl_tx_rollback(tx);
+	}
+	if (err != FL_OK)
+		fl_reply_error(req, err,
+		               err == FL_E_NOT_FOUND
+		                       ? "the chain's head was never signed"
+		                       : NULL);
+	else
+		fl_reply_json(req, 200, fl_audit_head_json(h));
+	free(h);
+}
+
 #define TENANT_AUDIT (FL_ROLE_ADMIN | FL_ROLE_AUDITOR)
 
 static const struct fl_route routes[] = {
         {"GET", "/v1/audit", list, TENANT_AUDIT},
         {"GET", "/v1/audit/export", export, TENANT_AUDIT},
         {"GET", "/v1/audit/verify", verify, TENANT_AUDIT},
+        {"GET", "/v1/audit/head", head_show, TENANT_AUDIT},
+        {"POST", "/v1/audit/head", head_sign, TENANT_AUDIT},
         {"GET", "/v1/operator/audit", list, FL_ROLE_OPERATOR},
         {"GET", "/v1/operator/audit/export", export, FL_ROLE_OPERATOR},
         {"GET", "/v1/operator/audit/verify", verify, FL_ROLE_OPERATOR},
+        {"GET", "/v1/operator/audit/head", head_show, FL_ROLE_OPERATOR},
+        {"POST", "/v1/operator/audit/head", head_sign, FL_ROLE_OPERATOR},
 };
 
 const struct fl_route_table fl_routes_audit = FL_ROUTE_TABLE(routes);

@@ -1,14 +1,19 @@
 /* audit.c - hash-chained audit entries: append, hash, verify. */
 #include "server/audit.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/crypto.h"
+#include "server/app.h"
 #include "server/auth.h"
+#include "server/files.h"
 #include "server/http.h"
 #include "server/jsonio.h"
+#include "server/signkeys.h"
 
 static void put_u64(fl_blake2b_state *st, uint64_t v)
 {
@@ -263,4 +268,171 @@ json_t *fl_audit_entry_json(const struct fl_audit_entry *e)
 	                 before != NULL ? before : json_null(), "after",
 	                 after != NULL ? after : json_null(), "prev_hash", prev,
 	                 "hash", hash);
+}
+
+json_t *fl_audit_head_json(const struct fl_audit_signed_head *h)
+{
+	char hash[2 * FL_HASH_LEN + 1];
+
+	fl_hex_encode(hash, h->hash, FL_HASH_LEN);
+	return json_pack("{s:s,s:I,s:s,s:o,s:s}", "chain", h->chain, "seq",
+	                 (json_int_t)h->seq, "hash", hash, "signed_at",
+	                 fl_json_time(h->signed_at), "token", h->token);
+}
+
+/* Appends one line to DATA/audit-heads.jsonl and fsyncs it. */
+static fl_err export_head(const char *dir, const struct fl_audit_signed_head *h)
+{
+	char path[4200];
+	json_t *j = fl_audit_head_json(h);
+	char *line = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+	fl_err err = FL_OK;
+	int fd = -1;
+
+	json_decref(j);
+	if (line == NULL)
+		return FL_E_NOMEM;
+	if ((err = fl_files_join(path, sizeof(path), dir,
+	                         "audit-heads.jsonl")) != FL_OK)
+		goto out;
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, line, strlen(line)) != (ssize_t)strlen(line) ||
+	    write(fd, "\n", 1) != 1 || fsync(fd) != 0)
+		err = FL_E_IO;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(line);
+	return err;
+}
+
+fl_err fl_audit_sign_head(struct fl_app *app, const char *chain, fl_time now,
+                          struct fl_audit_signed_head *out)
+{
+	char hash[2 * FL_HASH_LEN + 1];
+	struct fl_tx *tx = NULL;
+	json_t *payload = NULL;
+	char *text = NULL, *token = NULL;
+	fl_err err;
+
+	memset(out, 0, sizeof(*out));
+	if (strlen(chain) >= sizeof(out->chain))
+		return FL_E_TOO_LARGE;
+	if ((err = fl_store_begin(app->store, true, &tx)) != FL_OK)
+		return err;
+	if ((err = fl_store_audit_head(tx, chain, &out->seq, out->hash)) !=
+	    FL_OK)
+		goto out;
+	strcpy(out->chain, chain);
+	out->signed_at = now;
+	fl_hex_encode(hash, out->hash, FL_HASH_LEN);
+	payload = json_pack("{s:s,s:I,s:s,s:o}", "chain", chain, "seq",
+	                    (json_int_t)out->seq, "hash", hash, "at",
+	                    fl_json_time(now));
+	text = payload != NULL ? json_dumps(payload, JSON_COMPACT) : NULL;
+	if (text == NULL) {
+		err = FL_E_NOMEM;
+		goto out;
+	}
+	err = fl_signkeys_sign(app->keys, FL_MSG_AUDIT_HEAD, text, strlen(text),
+	                       now, &token, NULL);
+	if (err != FL_OK)
+		goto out;
+	if (strlen(token) >= sizeof(out->token)) {
+		err = FL_E_TOO_LARGE;
+		goto out;
+	}
+	strcpy(out->token, token);
+	if ((err = fl_store_audit_head_save(tx, out)) != FL_OK)
+		goto out;
+	/* Exported before the commit: a head in the file that the store
+	 * lost would still be caught by comparing the two. */
+	if ((err = export_head(app->cfg.data_dir, out)) != FL_OK)
+		goto out;
+	err = fl_tx_commit(tx);
+	tx = NULL;
+out:
+	fl_tx_rollback(tx);
+	free(token);
+	free(text);
+	json_decref(payload);
+	if (err != FL_OK)
+		memset(out, 0, sizeof(*out));
+	return err;
+}
+
+struct chain_list {
+	char (*names)[FL_ID_MAX];
+	size_t n, cap;
+};
+
+static fl_err add_chain(void *ctx, const char *chain)
+{
+	struct chain_list *cl = ctx;
+
+	if (cl->n == cl->cap) {
+		size_t cap = cl->cap ? cl->cap * 2 : 16;
+		void *nn = realloc(cl->names, cap * sizeof(*cl->names));
+
+		if (nn == NULL)
+			return FL_E_NOMEM;
+		cl->names = nn;
+		cl->cap = cap;
+	}
+	snprintf(cl->names[cl->n++], FL_ID_MAX, "%s", chain);
+	return FL_OK;
+}
+
+fl_err fl_audit_sign_all(struct fl_app *app, fl_time now, int *n)
+{
+	struct chain_list cl = {0};
+	struct fl_audit_signed_head *last = NULL, *h = NULL;
+	struct fl_tx *tx = NULL;
+	uint8_t hash[FL_HASH_LEN];
+	int64_t seq;
+	fl_err err;
+
+	if (n != NULL)
+		*n = 0;
+	last = calloc(1, sizeof(*last));
+	h = calloc(1, sizeof(*h));
+	if (last == NULL || h == NULL) {
+		err = FL_E_NOMEM;
+		goto out;
+	}
+	if ((err = fl_store_begin(app->store, false, &tx)) != FL_OK)
+		goto out;
+	err = fl_store_audit_chains(tx, add_chain, &cl);
+	fl_tx_rollback(tx);
+	tx = NULL;
+	if (err != FL_OK)
+		goto out;
+	for (size_t i = 0; i < cl.n; i++) {
+		if ((err = fl_store_begin(app->store, false, &tx)) != FL_OK)
+			goto out;
+		err = fl_store_audit_head(tx, cl.names[i], &seq, hash);
+		if (err == FL_OK) {
+			err = fl_store_audit_head_latest(tx, cl.names[i], last);
+			if (err == FL_E_NOT_FOUND) {
+				last->seq = 0;
+				err = FL_OK;
+			}
+		}
+		fl_tx_rollback(tx);
+		tx = NULL;
+		if (err != FL_OK)
+			goto out;
+		if (seq <= last->seq)
+			continue;
+		if ((err = fl_audit_sign_head(app, cl.names[i], now, h)) !=
+		    FL_OK)
+			goto out;
+		if (n != NULL)
+			(*n)++;
+	}
+out:
+	free(cl.names);
+	free(last);
+	free(h);
+	return err;
 }

@@ -65,6 +65,20 @@ struct fl_audit_verdict {
 fl_err fl_audit_verify(struct fl_tx *tx, const char *chain,
                        struct fl_audit_verdict *v) FL_MUST_USE;
 
+/* Signs chain's current head (FL_MSG_AUDIT_HEAD; payload {"chain","seq",
+ * "hash","at"}), keeps it in the store and appends it as one JSON line to
+ * DATA/audit-heads.jsonl (fsync'd), in one write transaction. *out
+ * receives the signed head. FL_E_STATE when no signing key is usable. */
+fl_err fl_audit_sign_head(struct fl_app *app, const char *chain, fl_time now,
+                          struct fl_audit_signed_head *out) FL_MUST_USE;
+
+/* Signs the head of every chain that grew since its last signed head. *n
+ * (may be NULL) counts the heads signed. */
+fl_err fl_audit_sign_all(struct fl_app *app, fl_time now, int *n) FL_MUST_USE;
+
+/* A signed head as JSON. New reference. */
+json_t *fl_audit_head_json(const struct fl_audit_signed_head *h);
+
 /* An entry as JSON (hashes in hex, before/after parsed back when they are
  * JSON). New reference. */
 json_t *fl_audit_entry_json(const struct fl_audit_entry *e);

@@ -14,6 +14,7 @@
 #include "core/crypto.h"
 #include "server/api.h"
 #include "server/app.h"
+#include "server/audit.h"
 #include "server/auth.h"
 #include "server/files.h"
 #include "server/http.h"
@@ -95,6 +96,20 @@ static void raise_nofile(const struct fl_config *cfg)
 		fl_logf(FL_LOG_WARN, "descriptor limit below connection limit",
 		        "RLIMIT_NOFILE is %llu, max_connections %d",
 		        (unsigned long long)rl.rlim_cur, cfg->max_connections);
+}
+
+/* Signs the head of every audit chain that grew since its last signature. */
+static void sign_heads(struct fl_app *app)
+{
+	int n = 0;
+	fl_err err = fl_audit_sign_all(app, fl_app_now(), &n);
+
+	if (err != FL_OK)
+		fl_log(FL_LOG_ERROR, "cannot sign audit heads",
+		       json_pack("{s:s}", "error", fl_strerror(err)));
+	else if (n > 0)
+		fl_log(FL_LOG_INFO, "audit heads signed",
+		       json_pack("{s:i}", "chains", n));
 }
 
 static volatile sig_atomic_t got_signal; /* SIGTERM or SIGINT seen */
@@ -194,6 +209,7 @@ int fl_server_run(const struct fl_config *cfg)
 	                 cfg->tls_cert[0] != '\0', "schema",
 	                 fl_store_schema_version(app->store)));
 
+	fl_time next_heads = fl_app_now() + cfg->audit_head_interval;
 	while (got_signal == 0) {
 		struct timespec ts = {0,
 		                      (long)cfg->sweep_interval_ms * 1000000L};
@@ -203,6 +219,10 @@ int fl_server_run(const struct fl_config *cfg)
 			ts.tv_nsec %= 1000000000L;
 		}
 		nanosleep(&ts, NULL);
+		if (fl_app_now() >= next_heads) {
+			sign_heads(app);
+			next_heads = fl_app_now() + cfg->audit_head_interval;
+		}
 		if (got_hup) {
 			got_hup = 0;
 			err = fl_signkeys_reload(app->keys, fl_app_now());
@@ -218,6 +238,7 @@ int fl_server_run(const struct fl_config *cfg)
 	if (fl_http_drain(http, cfg->shutdown_grace) > 0)
 		fl_log(FL_LOG_WARN, "requests still in flight at shutdown",
 		       NULL);
+	sign_heads(app); /* the last word of this run, signed */
 	status = 0;
 out:
 	fl_http_stop(http);
