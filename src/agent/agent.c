@@ -1008,6 +1008,7 @@ void fl_agent_status(const struct fl_agent *a, struct fl_agent_status *out)
 	out->code_tries = a->st.code_tries;
 	out->code_counter = a->st.code_last;
 	out->failures = a->failures;
+	out->http_status = a->http_status;
 }
 
 fl_err fl_agent_receipt(const struct fl_agent *a, char **out)

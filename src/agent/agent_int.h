@@ -56,6 +56,7 @@ struct fl_agent {
 	fl_time wall;
 
 	uint32_t failures;  /* network failures in a row */
+	int http_status;    /* last answer's status */
 	uint32_t next_hint; /* server's next_checkin */
 	bool pairing_wait;  /* last pairing try got 202 */
 

@@ -61,6 +61,7 @@ static fl_err send_req(struct fl_agent *a, const char *method, const char *path,
 		req.n_headers = 3;
 	}
 	err = a->hal.http(a->hal.ctx, &req, resp);
+	a->http_status = err ? 0 : resp->status;
 	if (err) {
 		free(resp->body);
 		memset(resp, 0, sizeof(*resp));

@@ -143,6 +143,7 @@ static void test_enroll_wrong_code(void **state)
 	assert_int_equal(fl_agent_setup(p->a), FL_OK);
 	assert_int_equal(fl_agent_enroll(p->a, "WRONG-CODE"),
 	                 FL_E_AGENT_STATUS);
+	assert_int_equal(status(p).http_status, 404);
 	assert_int_equal(status(p).phase, FL_AGENT_IDLE);
 	assert_int_equal(fl_agent_enroll(p->a, NULL), FL_E_STATE);
 	assert_int_equal(fl_agent_checkin(p->a), FL_E_STATE);
@@ -769,6 +770,31 @@ static void test_counter_persisted_first(void **state)
 	p->fh->crashed = false;
 }
 
+static void test_open_refuses(void **state)
+{
+	struct fl_fakephone *p = *state;
+	struct fl_agent *a = NULL;
+	struct fl_hal hal = p->hal;
+
+	hal.http = NULL;
+	assert_int_equal(fl_agent_open(&a, &hal, p->srv->root.pk),
+	                 FL_E_INVALID);
+	assert_null(a);
+	strcpy(p->fh->dev.imei[1], "356938035643808"); /* bad check digit */
+	assert_int_equal(fl_agent_open(&a, &p->hal, p->srv->root.pk),
+	                 FL_E_INVALID);
+	strcpy(p->fh->dev.imei[1], "356938035643809");
+	/* a partition that cannot be read is not an empty one */
+	assert_int_equal(fl_fakephone_enroll(p), FL_OK);
+	p->fh->fail_reads = true;
+	assert_int_equal(fl_agent_open(&a, &p->hal, p->srv->root.pk), FL_E_IO);
+	assert_null(a);
+	p->fh->fail_reads = false;
+	assert_int_equal(fl_agent_open(&a, &p->hal, p->srv->root.pk), FL_OK);
+	fl_agent_close(a);
+	fl_agent_close(NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -795,6 +821,8 @@ int main(void)
 	                                        setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_counter_persisted_first,
 	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_open_refuses, setup,
+	                                        teardown),
 	};
 	return cmocka_run_group_tests_name("agent", tests, NULL, NULL);
 }
