@@ -340,8 +340,9 @@ fl_err fl_agent_accept_token(struct fl_agent *a, const char *token)
 	a->st.seq = c.seq;
 	fl_agent_learn_time(a, c.iat);
 	/* A local SIM/tamper lock holds until the server has decided on the
-	 * report: a token issued at or after the event. */
-	if (a->st.react_lock && c.iat + FL_AGENT_SKEW >= a->st.react_at)
+	 * report: a token issued at or after the event. Trusted time comes
+	 * from the server and can only lag it, so no skew is allowed here. */
+	if (a->st.react_lock && c.iat >= a->st.react_at)
 		a->st.react_lock = 0;
 	if (c.state == FL_ST_RELEASED && !c.stolen)
 		a->st.phase = FL_AGENT_RELEASED; /* for good */

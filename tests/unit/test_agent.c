@@ -795,6 +795,70 @@ static void test_open_refuses(void **state)
 	fl_agent_close(NULL);
 }
 
+/* A new token's write cut at every byte: after the reboot the phone holds
+ * the old token or the new one, whole, and enforces exactly that. */
+static void test_cut_token_write(void **state)
+{
+	struct fl_fakephone *p = *state;
+	struct fh_blob saved[FH_BLOBS];
+	uint64_t seen;
+	size_t full = 0, n_old = 0, n_new = 0;
+
+	assert_int_equal(fl_fakephone_enroll(p), FL_OK);
+	p->srv->claims.state = FL_ST_LOCKED;
+	assert_int_equal(fl_fakesrv_issue(p->srv), FL_OK);
+	assert_int_equal(fl_fakephone_reboot(p), FL_OK);
+	seen = p->srv->counter_seen;
+	for (size_t i = 0; i < FH_BLOBS; i++) {
+		saved[i] = p->fh->persist[i];
+		saved[i].data = NULL;
+		if (saved[i].used) {
+			saved[i].data = malloc(saved[i].len);
+			assert_non_null(saved[i].data);
+			memcpy(saved[i].data, p->fh->persist[i].data,
+			       saved[i].len);
+			if (saved[i].len > full)
+				full = saved[i].len;
+		}
+	}
+	for (size_t n = 0; n <= full + 256; n++) {
+		fl_agent_close(p->a);
+		p->a = NULL;
+		fl_fakehal_power_on(p->fh);
+		for (size_t i = 0; i < FH_BLOBS; i++)
+			if (saved[i].used)
+				assert_int_equal(fl_fakehal_blob_set(
+				                         p->fh, saved[i].name,
+				                         saved[i].data,
+				                         saved[i].len),
+				                 0);
+		p->srv->counter_seen = seen;
+		assert_int_equal(fl_agent_open(&p->a, &p->hal, p->srv->root.pk),
+		                 FL_OK);
+		/* the counter's write goes through, the token's is cut */
+		p->fh->cut_skip = 1;
+		p->fh->cut_after = (long)n;
+		assert_int_equal(fl_agent_checkin(p->a), FL_E_IO);
+		assert_int_equal(fl_fakephone_reboot(p), FL_OK);
+		assert_int_equal(status(p).counter, seen + 1);
+		if (status(p).seq == 1) {
+			n_old++;
+			assert_false(screen(p).locked);
+			assert_int_equal(p->fh->applied_mask, 0);
+		} else {
+			n_new++;
+			assert_int_equal(status(p).seq, 2);
+			assert_true(screen(p).locked);
+			assert_int_equal(p->fh->applied_mask,
+			                 FL_R_DEFAULT_LOCK);
+		}
+	}
+	assert_true(n_old > full / 2);
+	assert_true(n_new > 0);
+	for (size_t i = 0; i < FH_BLOBS; i++)
+		free(saved[i].data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -822,6 +886,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_counter_persisted_first,
 	                                        setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_open_refuses, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_cut_token_write, setup,
 	                                        teardown),
 	};
 	return cmocka_run_group_tests_name("agent", tests, NULL, NULL);

@@ -40,6 +40,13 @@ static struct fl_agent_screen screen(struct fl_fakephone *p)
 	return s;
 }
 
+static uint64_t status_seq(struct fl_fakephone *p)
+{
+	struct fl_agent_status st;
+	fl_agent_status(p->a, &st);
+	return st.seq;
+}
+
 static enum fl_agent_phase phase(struct fl_fakephone *p)
 {
 	return screen(p).phase;
@@ -365,18 +372,23 @@ static void test_sim_change(void **state)
 
 	/* lock: locked until the server has decided on the report */
 	policies(p, FL_REACT_LOCK, FL_REACT_NONE);
+	/* a token the server signed before the change, not fetched yet */
+	assert_int_equal(fl_fakesrv_issue(p->srv), FL_OK);
 	p->fh->offline = true;
 	fl_fakephone_advance(p, 60);
 	assert_int_equal(fl_agent_report_sim(p->a, "8925402000000000123"),
 	                 FL_OK);
 	assert_true(screen(p).locked);
 	assert_non_null(strstr(screen(p).message, "SIM"));
-	/* the server does not issue a token: the lock stays */
+	/* the server does not issue a new token; the one it sends predates
+	 * the change: the lock stays */
 	p->fh->offline = false;
 	p->srv->reissue_on_report = false;
 	fl_fakephone_advance(p, 60);
 	assert_int_equal(fl_agent_checkin(p->a), FL_OK);
 	assert_true(screen(p).locked);
+	assert_int_equal(p->srv->last_report.sim_changed, true);
+	assert_int_equal(status_seq(p), p->srv->seq);
 	/* the server's decision: locked too (by its own policy), then lifted */
 	p->srv->claims.state = FL_ST_LOCKED;
 	assert_int_equal(fl_fakesrv_issue(p->srv), FL_OK);
