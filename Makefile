@@ -17,6 +17,8 @@
 #   fuzz/fuzz_*.c     -> one libFuzzer target each
 
 CC      ?= cc
+# V=1 shows every command.
+Q       := $(if $(V),,@)
 PKGS    := libsodium jansson libmicrohttpd sqlite3 libpq libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -69,10 +71,12 @@ deps:
 # --- compilation -----------------------------------------------------------
 build/rel/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(REL_CFLAGS) $(CPPFLAGS_ALL) -MMD -MP -c $< -o $@
+	@echo "  CC      $<"
+	$(Q)$(CC) $(REL_CFLAGS) $(CPPFLAGS_ALL) -MMD -MP -c $< -o $@
 build/san/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(SAN_CFLAGS) $(CPPFLAGS_ALL) -MMD -MP -c $< -o $@
+	@echo "  CC san  $<"
+	$(Q)$(CC) $(SAN_CFLAGS) $(CPPFLAGS_ALL) -MMD -MP -c $< -o $@
 
 define variant
 build/$(1)/libflcore.a: $(call objs,$(1),$(CORE_SRC))
@@ -89,20 +93,24 @@ build/$(1)/libfldevice.a: $(call objs,$(1),$(DEVICE_SRC))
 	@rm -f $$@; ar rcs $$@ $$^
 build/$(1)/bin/finlockd: build/$(1)/obj/src/server/main.o $(call libs,$(1))
 	@mkdir -p $$(dir $$@)
-	$$(CC) $(2) -o $$@ $$^ $$(LDLIBS)
+	@echo "  LD      $$@"
+	$$(Q)$$(CC) $(2) -o $$@ $$^ $$(LDLIBS)
 build/$(1)/bin/finlock: build/$(1)/obj/src/cli/main.o $(call libs,$(1))
 	@mkdir -p $$(dir $$@)
-	$$(CC) $(2) -o $$@ $$^ $$(LDLIBS)
+	@echo "  LD      $$@"
+	$$(Q)$$(CC) $(2) -o $$@ $$^ $$(LDLIBS)
 build/$(1)/bin/finlock-device: build/$(1)/obj/src/device/main.o $(call libs,$(1))
 	@mkdir -p $$(dir $$@)
-	$$(CC) $(2) -o $$@ $$^ $$(LDLIBS)
+	@echo "  LD      $$@"
+	$$(Q)$$(CC) $(2) -o $$@ $$^ $$(LDLIBS)
 endef
 $(eval $(call variant,rel,$(REL_CFLAGS)))
 $(eval $(call variant,san,$(SAN_CFLAGS)))
 
 build/san/tests/%: tests/%.c $(call objs,san,$(TEST_SUPPORT)) $(call libs,san)
 	@mkdir -p $(dir $@)
-	$(CC) $(SAN_CFLAGS) $(CPPFLAGS_ALL) -Itests -o $@ $^ -lcmocka $(LDLIBS)
+	@echo "  LD san  $@"
+	$(Q)$(CC) $(SAN_CFLAGS) $(CPPFLAGS_ALL) -o $@ $^ -lcmocka $(LDLIBS)
 
 # --- tests -----------------------------------------------------------------
 # Every test program runs under ASan+UBSan; scripts/run-tests.sh prints each

@@ -93,6 +93,11 @@
 	X(FL_E_HEADERS_TOO_LARGE, "request headers too large")                \
 	X(FL_E_NO_CONTRACT, "device has no contract")                         \
 	/* reserved: agent */                                                 \
+	X(FL_E_AGENT_PENDING,                                                 \
+	  "enrollment waits for the lender to approve the pairing code")     \
+	X(FL_E_AGENT_KEYS, "enrollment answer is for other device keys")     \
+	X(FL_E_AGENT_NONCE, "lookup answer does not answer this request")   \
+	X(FL_E_AGENT_STATUS, "server refused the request")                   \
 	/* end */
 
 typedef enum {

@@ -493,7 +493,8 @@ static bool reminder_window_open(const struct fl_policy_input *in,
 	       in->now >= lg->paid_through - largest_offset(in->contract);
 }
 
-static void insert_reminder(struct fl_decision *out, struct fl_reminder r)
+static void insert_reminder(struct fl_decision *out,
+                            struct fl_policy_reminder r)
 {
 	size_t pos = out->n_reminders;
 
@@ -536,7 +537,7 @@ static void collect_reminders(const struct fl_policy_input *in,
 		            out->reminders[FL_POLICY_MAX_REMINDERS - 1].at)
 			break;
 		for (size_t k = 0; k < c->n_remind; k++) {
-			struct fl_reminder r = {
+			struct fl_policy_reminder r = {
 			        .at = e->due_at - c->remind[k],
 			        .due_at = e->due_at,
 			        .amount = cum - lg->paid,

@@ -191,7 +191,7 @@ enum fl_lock_cause {
 	FL_LOCK_STOLEN,    /* reported stolen */
 };
 
-struct fl_reminder {
+struct fl_policy_reminder {
 	fl_time at;     /* when to show it (due_at - offset), >= now */
 	fl_time due_at; /* the installment's due instant */
 	int64_t amount; /* to pay by due_at to have nothing due then */
@@ -214,8 +214,8 @@ struct fl_decision {
 	fl_time next_due_at;     /* first unpaid installment due after now; 0 */
 	int64_t next_due_amount; /* its unpaid part; 0 if none */
 	size_t n_reminders;      /* entries used in reminders[] */
-	struct fl_reminder reminders[FL_POLICY_MAX_REMINDERS]; /* by `at`;
-	                          none when released */
+	/* the earliest reminders not yet past, by `at`; none when released */
+	struct fl_policy_reminder reminders[FL_POLICY_MAX_REMINDERS];
 	fl_time next_change; /* earliest instant > now the decision could
 	                        change by itself; 0 = none */
 };
