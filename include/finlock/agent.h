@@ -143,7 +143,8 @@ struct fl_hal {
 	 * lender's numbers must stay usable whatever the mask. show draws the
 	 * lock screen (s->locked or s->setup_pending) or removes it; the
 	 * struct is borrowed for the call. reminder and notice show a one-off
-	 * message (text borrowed). */
+	 * message (text borrowed). show, reminder and notice are
+	 * optional. */
 	fl_err (*apply)(void *ctx, const struct fl_hal_policy *p);
 	void (*show)(void *ctx, const struct fl_agent_screen *s);
 	void (*reminder)(void *ctx, const char *text);
@@ -232,6 +233,7 @@ struct fl_agent_status {
 	uint32_t code_tries;    /* wrong offline codes on the trusted day */
 	uint64_t code_counter;  /* newest offline code accepted */
 	uint32_t failures;      /* network attempts failed in a row */
+	int http_status;        /* status of the last answer, 0 none */
 };
 
 /* --- the agent
@@ -243,7 +245,10 @@ struct fl_agent;
  * loads the persistent state (the newer valid slot), rebuilds the trust set,
  * re-applies the restrictions in force (a reboot or factory reset does not
  * loosen a lock) and shows the screen. A phone with no state starts in
- * FL_AGENT_SETUP. *out: free with fl_agent_close. */
+ * FL_AGENT_SETUP. FL_E_INVALID if a required callback is missing or
+ * the IMEIs are not valid; FL_E_IO if the partition cannot be read (a
+ * read error is never taken for an empty partition). *out: free with
+ * fl_agent_close. */
 fl_err fl_agent_open(struct fl_agent **out, const struct fl_hal *hal,
                      const uint8_t root_pk[32]) FL_MUST_USE;
 /* Frees the agent and wipes its secrets. NULL-safe. */

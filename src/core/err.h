@@ -80,7 +80,18 @@
 	X(FL_E_PAYMENT, "payments are invalid or out of order")               \
 	X(FL_E_COMMAND, "manual command is invalid or out of order")          \
 	/* reserved: store */                                                 \
+	X(FL_E_STORE_SCHEMA, "database schema is newer than this program")    \
+	X(FL_E_STORE_BUSY, "storage is busy, try again")                      \
 	/* reserved: server */                                                \
+	X(FL_E_METHOD, "method not allowed on this resource")                 \
+	X(FL_E_IDEMPOTENCY,                                                   \
+	  "idempotency key was used for a different request")                 \
+	X(FL_E_IMEI_IN_PROGRAM, "IMEI is already in a financing program")     \
+	X(FL_E_CONFIG, "invalid configuration")                               \
+	X(FL_E_TLS_REQUIRED,                                                  \
+	  "a non-loopback address needs TLS or --behind-tls-proxy")           \
+	X(FL_E_HEADERS_TOO_LARGE, "request headers too large")                \
+	X(FL_E_NO_CONTRACT, "device has no contract")                         \
 	/* reserved: agent */                                                 \
 	X(FL_E_AGENT_PENDING,                                                 \
 	  "enrollment waits for the lender to approve the pairing code")     \

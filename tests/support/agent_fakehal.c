@@ -93,7 +93,9 @@ static fl_err hp_write(void *ctx, const char *name, const uint8_t *buf,
 
 	if (fh->crashed)
 		return FL_E_IO;
-	if (fh->cut_after >= 0) {
+	if (fh->cut_after >= 0 && fh->cut_skip > 0) {
+		fh->cut_skip--;
+	} else if (fh->cut_after >= 0) {
 		size_t n = (size_t)fh->cut_after < len ? (size_t)fh->cut_after
 		                                       : len;
 		fh->cut_after = -1;
@@ -342,6 +344,7 @@ void fl_fakehal_power_on(struct fl_fakehal *fh)
 	fh->mono_ms = 3000;
 	fh->crashed = false;
 	fh->cut_after = -1;
+	fh->cut_skip = 0;
 	/* a fresh boot has nothing enforced until the agent applies it */
 	fh->applied_mask = 0;
 	fh->applied_guaranteed = 0;

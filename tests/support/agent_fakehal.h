@@ -8,7 +8,8 @@
  * Fault injection: cut_after >= 0 makes the next persistent-partition write
  * store only its first cut_after bytes and then "crash": the write returns
  * FL_E_IO and every later write fails too, as if the power went out, until
- * the test calls fl_fakehal_power_on (a reboot). cut_mode chooses whether
+ * the test calls fl_fakehal_power_on (a reboot). cut_skip lets that many
+ * writes through whole before the cut one. cut_mode chooses whether
  * the cut write truncates the blob or overwrites it in place.
  *
  * The struct is public so tests can set and read fields directly.
@@ -48,6 +49,7 @@ struct fl_fakehal {
 	struct fh_blob userdata[FH_BLOBS];
 	struct fh_blob keys[FH_BLOBS];
 	long cut_after; /* -1: writes complete */
+	long cut_skip;  /* complete writes before the cut */
 	enum fh_cut_mode cut_mode;
 	bool crashed;          /* a cut happened: writes fail */
 	size_t persist_writes; /* completed persistent writes */

@@ -1,0 +1,46 @@
+/*
+ * api.h - what the api_*.c handler files share: record presenters (store
+ * record -> JSON answer) and API key creation, which the operator and
+ * tenant admins both do.
+ *
+ * THREAD SAFETY: every function is safe from any thread.
+ */
+#ifndef FL_SERVER_API_H
+#define FL_SERVER_API_H
+
+#include <jansson.h>
+
+#include "core/err.h"
+#include "server/http.h"
+#include "store/store.h"
+
+/* New JSON references for records (never any secret or hash). */
+json_t *fl_api_tenant_json(const struct fl_tenant *t);
+json_t *fl_api_apikey_json(const struct fl_apikey *k);
+
+/* Creates an API key of role for tenant_id ("" with the operator role)
+ * inside tx, audits it for req's caller, and returns in *out the answer
+ * (with the secret, shown this once). FL_E_INVALID for a bad label. */
+fl_err fl_api_key_create(struct fl_tx *tx, const struct fl_req *req,
+                         const char *tenant_id, unsigned role,
+                         const char *label, json_t **out) FL_MUST_USE;
+
+/* Creates the first operator key when the store has no key at all; the
+ * secret goes to secret[FL_APIKEY_LEN + 1] ("" when keys already exist). */
+fl_err fl_api_bootstrap_operator(struct fl_store *st,
+                                 const uint8_t hash_key[32], fl_time now,
+                                 char *secret) FL_MUST_USE;
+
+/* Answers a page of the API keys of tenant_id ("" for operator keys). */
+void fl_api_keys_list(struct fl_req *req, const char *tenant_id);
+
+/* Revokes key_id of tenant_id in a request transaction and answers. With
+ * only_role set, a key of another role is answered as not found. */
+void fl_api_key_revoke(struct fl_req *req, const char *tenant_id,
+                       const char *key_id, const char *only_role);
+
+/* For a POST that takes no fields: the body must be empty or {}. Answers
+ * 400 and returns the error otherwise. */
+fl_err fl_api_empty_body(struct fl_req *req) FL_MUST_USE;
+
+#endif

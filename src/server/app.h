@@ -1,0 +1,36 @@
+/*
+ * app.h - the context every finlockd handler works in.
+ *
+ * One struct fl_app lives for the whole run of the server: its settings,
+ * the store, the secrets, the signing keys, the metrics and the public rate
+ * limiter. Handlers reach it through req->app. It is a plain struct on
+ * purpose: it is finlockd's wiring, not an interface to the outside.
+ *
+ * THREAD SAFETY: filled before the HTTP server starts; afterwards its
+ * pointers are read-only and each pointed-to module is thread-safe.
+ */
+#ifndef FL_SERVER_APP_H
+#define FL_SERVER_APP_H
+
+#include "core/fltime.h"
+#include "server/config.h"
+#include "server/secrets.h"
+
+struct fl_store;
+struct fl_signkeys;
+struct fl_metrics;
+struct fl_ratelimit;
+
+struct fl_app {
+	struct fl_config cfg;           /* settings */
+	struct fl_store *store;         /* everything persistent */
+	struct fl_secrets secrets;      /* hash keys, key exchange */
+	struct fl_signkeys *keys;       /* online signing keys */
+	struct fl_metrics *metrics;     /* counters for /metrics */
+	struct fl_ratelimit *public_rl; /* the public IMEI check's limiter */
+};
+
+/* The server's wall clock, in seconds (UTC). */
+fl_time fl_app_now(void);
+
+#endif

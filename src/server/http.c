@@ -1,0 +1,796 @@
+/*
+ * http.c - libmicrohttpd in thread-pool mode with epoll.
+ *
+ * Request life (one struct conn per request, in MHD's con_cls):
+ *
+ *   1st access call   headers are in: check their size and Content-Length;
+ *                     a request over a limit is answered here (and the
+ *                     connection closed). Otherwise return MHD_YES WITHOUT
+ *                     queueing: libmicrohttpd 0.9.75 answers every response
+ *                     queued on the first call with Connection: close.
+ *   body calls        append to the capped body buffer.
+ *   last call         (*upload_data_size == 0) dispatch to the router and
+ *                     queue the answer.
+ *   completed         log one line, count metrics, free.
+ *
+ * Limits: total header bytes (max_header), body bytes (max_body), client
+ * inactivity (request_timeout), connections (max_connections).
+ */
+#include "server/http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/crypto.h"
+#include "server/app.h"
+#include "server/files.h"
+#include "server/log.h"
+#include "server/metrics.h"
+#include "server/router.h"
+
+struct fl_http {
+	struct MHD_Daemon *d; /* the daemon */
+	struct fl_app *app;   /* handed to every request */
+	int listen_fd;        /* ours until quiesced */
+	unsigned port;        /* bound port */
+	char address[128];    /* "127.0.0.1:8080" */
+	atomic_uint inflight; /* requests between 1st call and completion */
+	atomic_uint_fast64_t next_id; /* request numbers */
+	char *tls_cert;               /* PEM, owned */
+	char *tls_key;                /* PEM, owned; wiped on stop */
+};
+
+struct conn {
+	struct fl_req req; /* what handlers see */
+	struct fl_http *h;
+	char *body; /* accumulated body, NUL-terminated */
+	size_t len, cap;
+	size_t discarded;      /* bytes dropped after the body overflowed */
+	bool too_large;        /* body went over max_body */
+	bool answered;         /* a response is queued */
+	struct timespec start; /* first byte */
+};
+
+/* --- errors and replies --------------------------------------------------- */
+
+int fl_http_status(fl_err err)
+{
+	switch (err) {
+	case FL_OK:
+		return 200;
+	case FL_E_NOT_FOUND:
+		return 404;
+	case FL_E_CONFLICT:
+	case FL_E_STATE:
+	case FL_E_IDEMPOTENCY:
+	case FL_E_IMEI_IN_PROGRAM:
+		return 409;
+	case FL_E_PERM:
+		return 403;
+	case FL_E_AUTH:
+		return 401;
+	case FL_E_LIMIT:
+		return 429;
+	case FL_E_TOO_LARGE:
+		return 413;
+	case FL_E_HEADERS_TOO_LARGE:
+		return 431;
+	case FL_E_METHOD:
+		return 405;
+	case FL_E_STORE_BUSY:
+		return 503;
+	case FL_E_NOMEM:
+	case FL_E_IO:
+	case FL_E_CORRUPT:
+	case FL_E_STORE:
+	case FL_E_STORE_SCHEMA:
+	case FL_E_INTERNAL:
+	case FL_E_CONFIG:
+	case FL_E_TLS_REQUIRED:
+	case FL_E_NET:
+	case FL_E__COUNT:
+		return 500;
+	default:
+		/* every other code names something wrong with the input */
+		return 400;
+	}
+}
+
+const char *fl_http_err_code(fl_err err, char *buf, size_t cap)
+{
+	const char *name = fl_errname(err);
+	size_t i = 0;
+
+	if (strncmp(name, "FL_E_", 5) == 0)
+		name += 5;
+	else if (strcmp(name, "FL_OK") == 0)
+		name = "ok";
+	for (; name[i] != '\0' && i + 1 < cap; i++)
+		buf[i] = (char)(name[i] >= 'A' && name[i] <= 'Z'
+		                        ? name[i] - 'A' + 'a'
+		                        : name[i]);
+	buf[i] = '\0';
+	return buf;
+}
+
+static void set_resp(struct fl_req *req, int status, const char *ctype,
+                     char *body, size_t len)
+{
+	free(req->resp);
+	req->status = status;
+	req->ctype = ctype;
+	req->resp = body;
+	req->resp_len = len;
+}
+
+void fl_reply_raw(struct fl_req *req, int status, const char *ctype, char *body,
+                  size_t len)
+{
+	req->err_code = NULL;
+	set_resp(req, status, ctype, body, len);
+}
+
+void fl_reply_json(struct fl_req *req, int status, json_t *body)
+{
+	char *text = NULL;
+
+	req->err_code = NULL;
+	if (body != NULL) {
+		text = json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII);
+		json_decref(body);
+		if (text == NULL) {
+			fl_reply_error(req, FL_E_NOMEM, NULL);
+			return;
+		}
+	}
+	set_resp(req, status, "application/json", text,
+	         text != NULL ? strlen(text) : 0);
+}
+
+static const char *static_code(fl_err err)
+{
+	/* Codes live as long as the request's log line: keep one table of
+	 * them, built lazily per code (names are immutable). */
+	static char codes[FL_E__COUNT + 1][40];
+	static atomic_bool built[FL_E__COUNT + 1];
+	unsigned i = (unsigned)err <= FL_E__COUNT ? (unsigned)err : FL_E__COUNT;
+
+	if (!atomic_load(&built[i])) {
+		fl_http_err_code((fl_err)i, codes[i], sizeof(codes[i]));
+		atomic_store(&built[i], true);
+	}
+	return codes[i];
+}
+
+static void reply_errorv(struct fl_req *req, int status, fl_err err,
+                         const char *fmt, va_list ap)
+{
+	char msg[512];
+	json_t *body;
+	char *text;
+
+	if (fmt != NULL)
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+	else
+		snprintf(msg, sizeof(msg), "%s", fl_strerror(err));
+	body = json_pack("{s:{s:s,s:s}}", "error", "code", static_code(err),
+	                 "message", msg);
+	text = body != NULL ? json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII)
+	                    : NULL;
+	json_decref(body);
+	set_resp(req, status, "application/json", text,
+	         text != NULL ? strlen(text) : 0);
+	req->err_code = static_code(err);
+}
+
+void fl_reply_error(struct fl_req *req, fl_err err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	reply_errorv(req, fl_http_status(err), err, fmt, ap);
+	va_end(ap);
+}
+
+void fl_reply_error_status(struct fl_req *req, int status, fl_err err,
+                           const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	reply_errorv(req, status, err, fmt, ap);
+	va_end(ap);
+}
+
+void fl_reply_header(struct fl_req *req, const char *name, const char *value)
+{
+	for (size_t i = 0; i < req->n_hdrs; i++) {
+		if (strcasecmp(req->hdr_name[i], name) == 0) {
+			snprintf(req->hdr_value[i], sizeof(req->hdr_value[i]),
+			         "%s", value);
+			return;
+		}
+	}
+	if (req->n_hdrs >= FL_REQ_MAX_HEADERS)
+		return;
+	req->hdr_name[req->n_hdrs] = name;
+	snprintf(req->hdr_value[req->n_hdrs],
+	         sizeof(req->hdr_value[req->n_hdrs]), "%s", value);
+	req->n_hdrs++;
+}
+
+/* --- request accessors ---------------------------------------------------- */
+
+const char *fl_req_header(const struct fl_req *req, const char *name)
+{
+	if (req->conn == NULL)
+		return NULL;
+	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *fl_req_query(const struct fl_req *req, const char *name)
+{
+	if (req->conn == NULL)
+		return NULL;
+	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND,
+	                                   name);
+}
+
+struct query_check {
+	const char *const *allowed;
+	const char *bad; /* first unknown or repeated key */
+	const char *seen[16];
+	size_t n_seen;
+};
+
+static enum MHD_Result query_iter(void *cls, enum MHD_ValueKind kind,
+                                  const char *key, const char *value)
+{
+	struct query_check *qc = cls;
+	bool known = false;
+
+	(void)kind;
+	(void)value;
+	for (size_t i = 0; qc->allowed[i] != NULL && !known; i++)
+		known = strcmp(qc->allowed[i], key) == 0;
+	for (size_t i = 0; i < qc->n_seen && known; i++)
+		if (strcmp(qc->seen[i], key) == 0)
+			known = false;
+	if (!known || qc->n_seen == sizeof(qc->seen) / sizeof(qc->seen[0])) {
+		qc->bad = key;
+		return MHD_NO;
+	}
+	qc->seen[qc->n_seen++] = key;
+	return MHD_YES;
+}
+
+fl_err fl_req_query_only(struct fl_req *req, const char *const *allowed)
+{
+	struct query_check qc = {.allowed = allowed};
+
+	if (req->conn == NULL)
+		return FL_OK;
+	MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, query_iter,
+	                          &qc);
+	if (qc.bad != NULL) {
+		fl_reply_error(req, FL_E_INVALID,
+		               "unknown or repeated query parameter '%.64s'",
+		               qc.bad);
+		return FL_E_INVALID;
+	}
+	return FL_OK;
+}
+
+/* --- the access handler --------------------------------------------------- */
+
+static enum MHD_Result header_size_iter(void *cls, enum MHD_ValueKind kind,
+                                        const char *key, const char *value)
+{
+	size_t *total = cls;
+
+	(void)kind;
+	*total += strlen(key) + (value != NULL ? strlen(value) : 0) + 4;
+	return MHD_YES;
+}
+
+static void client_of(struct MHD_Connection *mc, struct fl_req *req)
+{
+	const union MHD_ConnectionInfo *ci =
+	        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci != NULL ? ci->client_addr : NULL;
+
+	snprintf(req->client, sizeof(req->client), "unknown");
+	memset(req->client_net, 0, sizeof(req->client_net));
+	if (sa == NULL)
+		return;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+
+		inet_ntop(AF_INET, &in->sin_addr, req->client,
+		          sizeof(req->client));
+		memcpy(req->client_net, &in->sin_addr, 4);
+		req->client_net[15] = 4; /* tag: an IPv4 address */
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+		const uint8_t *a = in6->sin6_addr.s6_addr;
+		static const uint8_t mapped[12] = {0, 0, 0, 0, 0,    0,
+		                                   0, 0, 0, 0, 0xff, 0xff};
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, req->client,
+		          sizeof(req->client));
+		if (memcmp(a, mapped, sizeof(mapped)) == 0) {
+			memcpy(req->client_net, a + 12, 4);
+			req->client_net[15] = 4;
+		} else {
+			/* One /64 is one customer line: limit it as one. */
+			memcpy(req->client_net, a, 8);
+			req->client_net[15] = 6;
+		}
+	}
+}
+
+static enum MHD_Result queue(struct MHD_Connection *mc, struct conn *c)
+{
+	struct fl_req *req = &c->req;
+	struct MHD_Response *resp;
+	enum MHD_Result rc;
+	char rid[24];
+
+	if (req->resp != NULL) {
+		resp = MHD_create_response_from_buffer(req->resp_len, req->resp,
+		                                       MHD_RESPMEM_MUST_FREE);
+		if (resp != NULL)
+			req->resp = NULL; /* MHD frees it now */
+	} else {
+		resp = MHD_create_response_from_buffer(0, (void *)"",
+		                                       MHD_RESPMEM_PERSISTENT);
+	}
+	if (resp == NULL)
+		return MHD_NO;
+	if (req->ctype != NULL)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+		                        req->ctype);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+	                        "no-store");
+	snprintf(rid, sizeof(rid), "%llu", (unsigned long long)req->id);
+	MHD_add_response_header(resp, "X-Request-Id", rid);
+	for (size_t i = 0; i < req->n_hdrs; i++)
+		MHD_add_response_header(resp, req->hdr_name[i],
+		                        req->hdr_value[i]);
+	rc = MHD_queue_response(mc, (unsigned)req->status, resp);
+	MHD_destroy_response(resp);
+	c->answered = true;
+	return rc;
+}
+
+static enum MHD_Result access_cb(void *cls, struct MHD_Connection *mc,
+                                 const char *url, const char *method,
+                                 const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **con_cls)
+{
+	struct fl_http *h = cls;
+	struct conn *c = *con_cls;
+	const struct fl_config *cfg = &h->app->cfg;
+
+	(void)version;
+	if (c == NULL) {
+		size_t hdr_total = strlen(url) + strlen(method);
+		const char *cl;
+
+		c = calloc(1, sizeof(*c));
+		if (c == NULL)
+			return MHD_NO;
+		*con_cls = c;
+		atomic_fetch_add(&h->inflight, 1);
+		clock_gettime(CLOCK_MONOTONIC, &c->start);
+		c->h = h;
+		c->req.app = h->app;
+		c->req.conn = mc;
+		c->req.method = method;
+		c->req.path = url;
+		c->req.now = fl_app_now();
+		c->req.id = atomic_fetch_add(&h->next_id, 1) + 1;
+		client_of(mc, &c->req);
+
+		MHD_get_connection_values(mc, MHD_HEADER_KIND, header_size_iter,
+		                          &hdr_total);
+		if (hdr_total > cfg->max_header) {
+			fl_reply_error(&c->req, FL_E_HEADERS_TOO_LARGE,
+			               "request headers exceed %zu bytes",
+			               cfg->max_header);
+			return queue(mc, c);
+		}
+		cl = MHD_lookup_connection_value(
+		        mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl != NULL && strtoull(cl, NULL, 10) > cfg->max_body) {
+			fl_reply_error(&c->req, FL_E_TOO_LARGE,
+			               "request body exceeds %zu bytes",
+			               cfg->max_body);
+			return queue(mc, c);
+		}
+		return MHD_YES;
+	}
+	if (c->answered) {
+		/* Answered early (over a limit): drop what still comes. */
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		size_t n = *upload_data_size;
+
+		*upload_data_size = 0;
+		if (c->too_large || c->len + n > cfg->max_body) {
+			c->too_large = true;
+			c->discarded += n;
+			/* A client that keeps streaming far past the limit
+			 * is cut off rather than read to the end. */
+			return c->discarded > 4 * cfg->max_body ? MHD_NO
+			                                        : MHD_YES;
+		}
+		if (c->len + n + 1 > c->cap) {
+			size_t cap = c->cap ? c->cap : 1024;
+			char *nb;
+
+			while (cap < c->len + n + 1)
+				cap *= 2;
+			if (cap > cfg->max_body + 1)
+				cap = cfg->max_body + 1;
+			nb = realloc(c->body, cap);
+			if (nb == NULL)
+				return MHD_NO;
+			c->body = nb;
+			c->cap = cap;
+		}
+		memcpy(c->body + c->len, upload_data, n);
+		c->len += n;
+		c->body[c->len] = '\0';
+		return MHD_YES;
+	}
+	/* The whole request is in. */
+	if (c->too_large) {
+		fl_reply_error(&c->req, FL_E_TOO_LARGE,
+		               "request body exceeds %zu bytes", cfg->max_body);
+	} else {
+		c->req.body = c->body != NULL ? c->body : "";
+		c->req.body_len = c->len;
+		if (strlen(c->req.body) != c->req.body_len)
+			fl_reply_error(&c->req, FL_E_JSON,
+			               "request body contains a NUL byte");
+		else
+			fl_router_dispatch(&c->req);
+	}
+	return queue(mc, c);
+}
+
+static void completed_cb(void *cls, struct MHD_Connection *mc, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+	struct fl_http *h = cls;
+	struct conn *c = *con_cls;
+	struct timespec end;
+	double secs;
+	const char *route;
+
+	(void)mc;
+	if (c == NULL)
+		return;
+	*con_cls = NULL;
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	secs = (double)(end.tv_sec - c->start.tv_sec) +
+	       (double)(end.tv_nsec - c->start.tv_nsec) / 1e9;
+	route = c->req.route != NULL ? c->req.route->pattern : "unmatched";
+	if (c->answered) {
+		fl_metrics_request(h->app->metrics, c->req.method, route,
+		                   c->req.status, secs);
+		if (fl_log_enabled(FL_LOG_INFO))
+			fl_log(FL_LOG_INFO, "request",
+			       json_pack(
+			               "{s:I,s:s,s:s,s:s,s:i,s:f,s:s,s:s,s:s*,"
+			               "s:b}",
+			               "id", (json_int_t)c->req.id, "method",
+			               c->req.method, "path", c->req.path,
+			               "route", route, "status", c->req.status,
+			               "ms", secs * 1000.0, "client",
+			               c->req.client, "key", c->req.who.key_id,
+			               "error", c->req.err_code, "completed",
+			               toe == MHD_REQUEST_TERMINATED_COMPLETED_OK));
+	} else {
+		fl_log(FL_LOG_DEBUG, "request abandoned",
+		       json_pack("{s:I,s:s,s:i}", "id", (json_int_t)c->req.id,
+		                 "client", c->req.client, "reason", (int)toe));
+	}
+	free(c->req.resp);
+	free(c->body);
+	free(c);
+	atomic_fetch_sub(&h->inflight, 1);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char buf[512];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = strlen(buf);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	fl_log(FL_LOG_WARN, "http", json_pack("{s:s}", "detail", buf));
+}
+
+/* --- listening ------------------------------------------------------------ */
+
+/* Splits "host:port" / "[v6]:port" into host[cap] and port. */
+static fl_err split_listen(const char *s, char *host, size_t cap, char *port,
+                           size_t pcap)
+{
+	const char *colon;
+	size_t hl;
+
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+
+		if (close == NULL || close[1] != ':')
+			return FL_E_CONFIG;
+		hl = (size_t)(close - s - 1);
+		if (hl == 0 || hl >= cap)
+			return FL_E_CONFIG;
+		memcpy(host, s + 1, hl);
+		host[hl] = '\0';
+		colon = close + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon == NULL)
+			return FL_E_CONFIG;
+		hl = (size_t)(colon - s);
+		if (hl == 0 || hl >= cap)
+			return FL_E_CONFIG;
+		memcpy(host, s, hl);
+		host[hl] = '\0';
+	}
+	if (strlen(colon + 1) == 0 || strlen(colon + 1) >= pcap ||
+	    strspn(colon + 1, "0123456789") != strlen(colon + 1))
+		return FL_E_CONFIG;
+	strcpy(port, colon + 1);
+	return FL_OK;
+}
+
+static bool is_loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+
+		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+
+		return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+	}
+	return false;
+}
+
+static fl_err open_listener(struct fl_http *h, bool tls, bool proxy, bool *ipv6)
+{
+	struct addrinfo hints, *ai = NULL;
+	struct sockaddr_storage bound;
+	socklen_t blen = sizeof(bound);
+	char host[128], port[16], text[INET6_ADDRSTRLEN];
+	int one = 1, fd = -1;
+	fl_err err;
+
+	if (split_listen(h->app->cfg.listen, host, sizeof(host), port,
+	                 sizeof(port)) != FL_OK) {
+		fl_logf(FL_LOG_ERROR, "bad listen address",
+		        "expected HOST:PORT or [V6]:PORT, got '%s'",
+		        h->app->cfg.listen);
+		return FL_E_CONFIG;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if (getaddrinfo(host, port, &hints, &ai) != 0 || ai == NULL) {
+		fl_logf(FL_LOG_ERROR, "bad listen address",
+		        "cannot resolve '%s'", host);
+		return FL_E_CONFIG;
+	}
+	if (!tls && !proxy && !is_loopback(ai->ai_addr)) {
+		err = FL_E_TLS_REQUIRED;
+		fl_logf(FL_LOG_ERROR, "refusing to start",
+		        "%s is not a loopback address: give tls_cert and "
+		        "tls_key, or --behind-tls-proxy if a TLS proxy "
+		        "stands in front",
+		        h->app->cfg.listen);
+		goto out;
+	}
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+	            ai->ai_protocol);
+	if (fd < 0) {
+		err = FL_E_NET;
+		goto out;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ai->ai_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
+	    listen(fd, 4096) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&bound, &blen) != 0) {
+		fl_logf(FL_LOG_ERROR, "cannot listen", "%s: %s",
+		        h->app->cfg.listen, strerror(errno));
+		err = FL_E_NET;
+		goto out;
+	}
+	if (bound.ss_family == AF_INET6) {
+		struct sockaddr_in6 *in6 = (void *)&bound;
+
+		h->port = ntohs(in6->sin6_port);
+		inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof(text));
+		snprintf(h->address, sizeof(h->address), "[%s]:%u", text,
+		         h->port);
+		*ipv6 = true;
+	} else {
+		struct sockaddr_in *in = (void *)&bound;
+
+		h->port = ntohs(in->sin_port);
+		inet_ntop(AF_INET, &in->sin_addr, text, sizeof(text));
+		snprintf(h->address, sizeof(h->address), "%s:%u", text,
+		         h->port);
+		*ipv6 = false;
+	}
+	h->listen_fd = fd;
+	fd = -1;
+	err = FL_OK;
+out:
+	if (fd >= 0)
+		close(fd);
+	freeaddrinfo(ai);
+	return err;
+}
+
+static fl_err read_pem(const char *path, char **out)
+{
+	size_t cap = 1024 * 1024, n = 0;
+	char *buf = malloc(cap + 1);
+	fl_err err;
+
+	*out = NULL;
+	if (buf == NULL)
+		return FL_E_NOMEM;
+	err = fl_files_read(path, buf, cap, &n);
+	if (err != FL_OK) {
+		free(buf);
+		return err;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	return FL_OK;
+}
+
+fl_err fl_http_start(struct fl_http **out, struct fl_app *app)
+{
+	const struct fl_config *cfg = &app->cfg;
+	struct fl_http *h = NULL;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC |
+	                 MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+	bool tls = cfg->tls_cert[0] != '\0', ipv6 = false;
+	fl_err err;
+
+	*out = NULL;
+	h = calloc(1, sizeof(*h));
+	if (h == NULL)
+		return FL_E_NOMEM;
+	h->app = app;
+	h->listen_fd = -1;
+	if (tls) {
+		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+			fl_logf(FL_LOG_ERROR, "refusing to start",
+			        "this libmicrohttpd has no TLS support");
+			err = FL_E_CONFIG;
+			goto out;
+		}
+		if ((err = read_pem(cfg->tls_cert, &h->tls_cert)) != FL_OK ||
+		    (err = read_pem(cfg->tls_key, &h->tls_key)) != FL_OK) {
+			fl_logf(FL_LOG_ERROR, "cannot read TLS files",
+			        "%s / %s: %s", cfg->tls_cert, cfg->tls_key,
+			        fl_strerror(err));
+			err = FL_E_CONFIG;
+			goto out;
+		}
+		flags |= MHD_USE_TLS;
+	}
+	if ((err = open_listener(h, tls, cfg->behind_tls_proxy, &ipv6)) !=
+	    FL_OK)
+		goto out;
+	if (ipv6)
+		flags |= MHD_USE_IPv6;
+	/* The memory pool holds the request line and headers; it is larger
+	 * than max_header so that our own check (with a JSON answer) is the
+	 * one that fires. */
+	h->d = MHD_start_daemon(
+	        flags, 0, NULL, NULL, access_cb, h, MHD_OPTION_EXTERNAL_LOGGER,
+	        mhd_log, h, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)h->listen_fd,
+	        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads,
+	        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
+	        MHD_OPTION_CONNECTION_TIMEOUT,
+	        (unsigned int)cfg->request_timeout,
+	        MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	        (size_t)(cfg->max_header * 2 + 32 * 1024),
+	        MHD_OPTION_NOTIFY_COMPLETED, completed_cb, h,
+	        tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, h->tls_cert,
+	        MHD_OPTION_HTTPS_MEM_KEY, h->tls_key, MHD_OPTION_END);
+	if (h->d == NULL) {
+		fl_logf(FL_LOG_ERROR, "cannot start HTTP server", "%s",
+		        h->app->cfg.listen);
+		err = FL_E_NET;
+		goto out;
+	}
+	*out = h;
+	h = NULL;
+	err = FL_OK;
+out:
+	fl_http_stop(h);
+	return err;
+}
+
+unsigned fl_http_port(const struct fl_http *h)
+{
+	return h->port;
+}
+
+const char *fl_http_address(const struct fl_http *h)
+{
+	return h->address;
+}
+
+void fl_http_quiesce(struct fl_http *h)
+{
+	MHD_socket fd;
+
+	if (h == NULL || h->d == NULL || h->listen_fd < 0)
+		return;
+	/* After quiescing the listening socket is ours again; stopping the
+	 * daemon will not close it. */
+	fd = MHD_quiesce_daemon(h->d);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
+	h->listen_fd = -1;
+}
+
+unsigned fl_http_drain(struct fl_http *h, int seconds)
+{
+	struct timespec step = {0, 20 * 1000 * 1000};
+	int rounds = seconds * 50;
+
+	while (atomic_load(&h->inflight) > 0 && rounds-- > 0)
+		nanosleep(&step, NULL);
+	return atomic_load(&h->inflight);
+}
+
+void fl_http_stop(struct fl_http *h)
+{
+	if (h == NULL)
+		return;
+	if (h->d != NULL)
+		MHD_stop_daemon(h->d); /* closes the listening socket */
+	else if (h->listen_fd >= 0)
+		close(h->listen_fd);
+	free(h->tls_cert);
+	if (h->tls_key != NULL) {
+		fl_wipe(h->tls_key, strlen(h->tls_key));
+		free(h->tls_key);
+	}
+	free(h);
+}

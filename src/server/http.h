@@ -1,0 +1,117 @@
+/*
+ * http.h - finlockd's HTTP front: requests in, JSON out.
+ *
+ * fl_http_start() runs libmicrohttpd in thread-pool mode with epoll. For
+ * each request it gathers the body into a capped buffer, enforces the
+ * header, body and time limits, then hands a struct fl_req to the router
+ * (router.h), which authenticates the caller and calls the handler. A
+ * handler reads the request through the fl_req_* accessors and answers
+ * with exactly one fl_reply_* call (a later one replaces an earlier one);
+ * http.c sends the answer, logs one line and counts it in the metrics.
+ *
+ * Every error answer has the body {"error":{"code":"...","message":"..."}}
+ * where code is the fl_err name in lower case without "FL_E_"
+ * ("field_missing", "not_found"), so clients can branch on it.
+ *
+ * THREAD SAFETY: a struct fl_req belongs to the thread running its
+ * handler. fl_http_* functions are called from the main thread.
+ */
+#ifndef FL_SERVER_HTTP_H
+#define FL_SERVER_HTTP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "core/fltime.h"
+#include "server/auth.h"
+
+struct fl_app;
+struct fl_route;
+
+#define FL_ROUTE_MAX_PARAMS 4   /* {placeholders} in one route pattern */
+#define FL_PARAM_MAX        128 /* longest value of one path parameter */
+#define FL_REQ_MAX_HEADERS  4   /* extra response headers */
+
+struct fl_req {
+	struct fl_app *app;           /* the server */
+	void *conn;                   /* the connection; use the accessors */
+	const char *method;           /* "GET", "POST", ... */
+	const char *path;             /* decoded path, no query */
+	const struct fl_route *route; /* the matched route */
+	char params[FL_ROUTE_MAX_PARAMS][FL_PARAM_MAX]; /* path parameters */
+	size_t n_params;
+	const char *body; /* NUL-terminated request body */
+	size_t body_len;
+	struct fl_principal who; /* the authenticated caller */
+	char client[48];         /* client address, text */
+	uint8_t client_net[16];  /* IPv4 address, or IPv6 /64 prefix */
+	fl_time now;             /* when the request arrived */
+	uint64_t id;             /* request number, for the logs */
+
+	/* the answer */
+	int status; /* HTTP status */
+	char *resp; /* body, owned */
+	size_t resp_len;
+	const char *ctype;                        /* content type, static */
+	const char *hdr_name[FL_REQ_MAX_HEADERS]; /* static names */
+	char hdr_value[FL_REQ_MAX_HEADERS][128];
+	size_t n_hdrs;
+	const char *err_code; /* error code of an error answer */
+};
+
+/* A path parameter by its name in the route pattern ("device_id"); NULL if
+ * the route has no such placeholder. */
+const char *fl_req_param(const struct fl_req *req, const char *name);
+/* A request header (case-insensitive), or NULL. */
+const char *fl_req_header(const struct fl_req *req, const char *name);
+/* A decoded query parameter, or NULL. */
+const char *fl_req_query(const struct fl_req *req, const char *name);
+/* Answers 400 and returns FL_E_INVALID if the query has a parameter not in
+ * the NULL-terminated list `allowed` (or a repeated one). */
+fl_err fl_req_query_only(struct fl_req *req,
+                         const char *const *allowed) FL_MUST_USE;
+
+/* Answers status with body (takes the reference; NULL answers no body). */
+void fl_reply_json(struct fl_req *req, int status, json_t *body);
+/* Answers with a raw body of content type ctype (static); takes body,
+ * which must come from malloc. */
+void fl_reply_raw(struct fl_req *req, int status, const char *ctype, char *body,
+                  size_t len);
+/* Answers the error err with the status fl_http_status(err) and a message
+ * (printf format); NULL fmt uses fl_strerror(err). */
+void fl_reply_error(struct fl_req *req, fl_err err, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+/* Answers a custom status with err's code and the message. */
+void fl_reply_error_status(struct fl_req *req, int status, fl_err err,
+                           const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+/* Adds a response header (name static, value copied, truncated at 127). */
+void fl_reply_header(struct fl_req *req, const char *name, const char *value);
+
+/* The HTTP status for an error. */
+int fl_http_status(fl_err err);
+/* "field_missing" for FL_E_FIELD_MISSING: lower case, no "FL_E_". Writes
+ * into buf[cap]. */
+const char *fl_http_err_code(fl_err err, char *buf, size_t cap);
+
+struct fl_http;
+
+/* Starts serving on app->cfg.listen (with TLS when cert and key are set).
+ * *out is stopped and freed with fl_http_stop(). */
+fl_err fl_http_start(struct fl_http **out, struct fl_app *app) FL_MUST_USE;
+/* The bound port (useful with port 0). */
+unsigned fl_http_port(const struct fl_http *h);
+/* The address actually listened on, "127.0.0.1:43210". */
+const char *fl_http_address(const struct fl_http *h);
+/* Stops accepting new connections; requests in flight continue. */
+void fl_http_quiesce(struct fl_http *h);
+/* Waits until no request is in flight or `seconds` pass; returns the
+ * number still in flight. */
+unsigned fl_http_drain(struct fl_http *h, int seconds);
+/* Stops the server and frees h. NULL is a no-op. */
+void fl_http_stop(struct fl_http *h);
+
+#endif

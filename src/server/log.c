@@ -1,0 +1,103 @@
+/* log.c - JSON lines on stderr. */
+#include "server/log.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/fltime.h"
+
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+static FILE *log_out;
+static volatile int log_level = FL_LOG_INFO;
+
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+void fl_log_init(FILE *out, enum fl_log_level level)
+{
+	pthread_mutex_lock(&log_mu);
+	log_out = out;
+	log_level = (int)level;
+	pthread_mutex_unlock(&log_mu);
+}
+
+void fl_log_set_level(enum fl_log_level level)
+{
+	log_level = (int)level;
+}
+
+int fl_log_enabled(enum fl_log_level level)
+{
+	return (int)level >= log_level;
+}
+
+fl_err fl_log_level_parse(const char *s, enum fl_log_level *out)
+{
+	for (int i = 0; i < 4; i++) {
+		if (strcmp(s, level_names[i]) == 0) {
+			*out = (enum fl_log_level)i;
+			return FL_OK;
+		}
+	}
+	if (strcmp(s, "warning") == 0) {
+		*out = FL_LOG_WARN;
+		return FL_OK;
+	}
+	return FL_E_INVALID;
+}
+
+const char *fl_log_level_name(enum fl_log_level level)
+{
+	if ((unsigned)level > FL_LOG_ERROR)
+		return "info";
+	return level_names[level];
+}
+
+void fl_log(enum fl_log_level level, const char *msg, json_t *fields)
+{
+	char ts[FL_TIME_STR_LEN];
+	json_t *line = NULL;
+	char *text = NULL;
+	struct timespec now;
+
+	if (!fl_log_enabled(level))
+		goto out;
+	clock_gettime(CLOCK_REALTIME, &now);
+	fl_time_format((fl_time)now.tv_sec, ts);
+	line = json_object();
+	if (line == NULL)
+		goto out;
+	json_object_set_new(line, "ts", json_string(ts));
+	json_object_set_new(line, "level",
+	                    json_string(fl_log_level_name(level)));
+	json_object_set_new(line, "msg", json_string(msg));
+	if (fields != NULL)
+		json_object_update_missing(line, fields);
+	text = json_dumps(line, JSON_COMPACT | JSON_ENSURE_ASCII |
+	                                JSON_REAL_PRECISION(6));
+	if (text == NULL)
+		goto out;
+	pthread_mutex_lock(&log_mu);
+	fprintf(log_out != NULL ? log_out : stderr, "%s\n", text);
+	fflush(log_out != NULL ? log_out : stderr);
+	pthread_mutex_unlock(&log_mu);
+out:
+	free(text);
+	json_decref(line);
+	json_decref(fields);
+}
+
+void fl_logf(enum fl_log_level level, const char *msg, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	if (!fl_log_enabled(level))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	fl_log(level, msg, json_pack("{s:s}", "detail", buf));
+}

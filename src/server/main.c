@@ -1,0 +1,124 @@
+/*
+ * main.c - finlockd's command line.
+ *
+ *   finlockd [OPTIONS]                    serve
+ *   finlockd [OPTIONS] keys list          signing keys (kid, k4.public)
+ *   finlockd [OPTIONS] keys rotate        new signing key
+ *   finlockd [OPTIONS] keys accept-cert CERT
+ *   finlockd [OPTIONS] keys retire KID
+ *   finlockd [OPTIONS] root-pubkey        the trust anchor (k4.public)
+ *   finlockd [OPTIONS] operator-key       mint another operator API key
+ *
+ * OPTIONS: --config FILE, --data DIR, --listen ADDR, --tls-cert FILE,
+ * --tls-key FILE, --behind-tls-proxy, --log-level LEVEL, and --SETTING
+ * VALUE for every setting in config.h. Precedence: flags over environment
+ * (FINLOCKD_*) over the config file over defaults.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/crypto.h"
+#include "server/admin.h"
+#include "server/config.h"
+#include "server/log.h"
+#include "server/server.h"
+
+extern char **environ;
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: finlockd [OPTIONS] [COMMAND]\n"
+	           "\n"
+	           "With no command, serve. Options:\n"
+	           "  --config FILE        key = value settings\n"
+	           "  --data DIR           data directory (database, keys)\n"
+	           "  --listen ADDR:PORT   address to listen on "
+	           "(default 127.0.0.1:8080)\n"
+	           "  --tls-cert FILE      PEM certificate chain (with "
+	           "--tls-key)\n"
+	           "  --tls-key FILE       PEM private key\n"
+	           "  --behind-tls-proxy   allow plain HTTP on a non-loopback "
+	           "address\n"
+	           "  --log-level LEVEL    debug, info, warn or error\n"
+	           "  --SETTING VALUE      any setting of the config file\n"
+	           "\n"
+	           "Commands:\n"
+	           "  keys list            list signing keys (kid, k4.public, "
+	           "certificate)\n"
+	           "  keys rotate          create a new signing key\n"
+	           "  keys accept-cert CERT  install a root certificate for a "
+	           "signing key\n"
+	           "  keys retire KID      stop signing with a key\n"
+	           "  root-pubkey          print the root public key (trust "
+	           "anchor)\n"
+	           "  operator-key         create another operator API key\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct fl_config cfg;
+	char err[FL_CONFIG_ERR_MAX];
+	int i, first_cmd = argc;
+
+	/* Everything finlockd creates (database, keys, secrets) is private. */
+	umask(077);
+	fl_config_defaults(&cfg);
+	fl_log_init(stderr, FL_LOG_INFO);
+	/* The config file first, wherever --config appears. */
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+			if (fl_config_load_file(&cfg, argv[i + 1], err) !=
+			    FL_OK) {
+				fprintf(stderr, "finlockd: %s\n", err);
+				return 2;
+			}
+			i++;
+		}
+	}
+	if (fl_config_load_env(&cfg, environ, err) != FL_OK) {
+		fprintf(stderr, "finlockd: environment: %s\n", err);
+		return 2;
+	}
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			usage(stdout);
+			return 0;
+		}
+		if (strncmp(a, "--", 2) != 0) {
+			first_cmd = i;
+			break;
+		}
+		if (strcmp(a, "--config") == 0) {
+			i++;
+			continue;
+		}
+		if (strcmp(a, "--behind-tls-proxy") == 0) {
+			cfg.behind_tls_proxy = true;
+			continue;
+		}
+		if (i + 1 >= argc) {
+			fprintf(stderr, "finlockd: %s needs a value\n", a);
+			return 2;
+		}
+		if (fl_config_set(&cfg, a + 2, argv[i + 1], err) != FL_OK) {
+			fprintf(stderr, "finlockd: %s\n", err);
+			return 2;
+		}
+		i++;
+	}
+	if (fl_config_check(&cfg, err) != FL_OK) {
+		fprintf(stderr, "finlockd: %s\n", err);
+		return 2;
+	}
+	if (first_cmd == argc)
+		return fl_server_run(&cfg);
+	if (fl_crypto_init() != FL_OK) {
+		fprintf(stderr, "finlockd: libsodium failed to start\n");
+		return 1;
+	}
+	return fl_admin_main(&cfg, argc - first_cmd, argv + first_cmd);
+}

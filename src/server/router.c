@@ -1,0 +1,185 @@
+/*
+ * router.c - the route tables and dispatch.
+ *
+ * HOW TO ADD ROUTES
+ *
+ * To add routes to an existing area, add one line to the `routes[]` array
+ * in its api_*.c file:
+ *
+ *     {"POST", "/v1/devices/{device_id}/lock", lock, FL_ROLE_ADMIN},
+ *
+ * To add a new area (the device protocol, say), create src/server/api_X.c
+ * with a static route array and export it:
+ *
+ *     static const struct fl_route routes[] = {
+ *             {"POST", "/v1/device/enroll", enroll, FL_AUTH_NONE},
+ *     };
+ *     const struct fl_route_table fl_routes_X = FL_ROUTE_TABLE(routes);
+ *
+ * then add ONE line, `X(X)`, to FL_ROUTE_TABLES below. Describe the new
+ * routes in docs/openapi.yaml too: tests/unit/test_server_openapi.c fails
+ * when the router and the document disagree.
+ *
+ * Routes are matched in table order; a pattern's {name} matches exactly one
+ * non-empty path segment, and the handler reads it with
+ * fl_req_param(req, "name").
+ */
+#include "server/router.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "server/app.h"
+#include "server/auth.h"
+
+#define FL_ROUTE_TABLES(X)                                                     \
+	X(public)                                                              \
+	X(operator)                                                            \
+	X(keys)                                                                \
+	X(audit)
+
+#define DECLARE_(name) extern const struct fl_route_table fl_routes_##name;
+FL_ROUTE_TABLES(DECLARE_)
+#undef DECLARE_
+
+static const struct fl_route_table *const tables[] = {
+#define LIST_(name) &fl_routes_##name,
+        FL_ROUTE_TABLES(LIST_)
+#undef LIST_
+};
+
+/* Matches path against pattern, capturing placeholders into req->params.
+ */
+static bool match(const char *pattern, const char *path, struct fl_req *req)
+{
+	const char *p = pattern, *s = path;
+	size_t n = 0;
+
+	while (*p != '\0' && *s != '\0') {
+		if (*p == '{') {
+			const char *close = strchr(p, '}');
+			size_t len = strcspn(s, "/");
+
+			if (close == NULL || len == 0 || len >= FL_PARAM_MAX ||
+			    n >= FL_ROUTE_MAX_PARAMS)
+				return false;
+			memcpy(req->params[n], s, len);
+			req->params[n][len] = '\0';
+			n++;
+			p = close + 1;
+			s += len;
+			continue;
+		}
+		if (*p != *s)
+			return false;
+		p++;
+		s++;
+	}
+	if (*p != '\0' || *s != '\0')
+		return false;
+	req->n_params = n;
+	return true;
+}
+
+fl_err fl_router_match(struct fl_req *req, const struct fl_route **route,
+                       char *allow)
+{
+	size_t used = 0;
+	bool path_seen = false;
+
+	*route = NULL;
+	if (allow != NULL)
+		allow[0] = '\0';
+	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
+		for (size_t i = 0; i < tables[t]->n; i++) {
+			const struct fl_route *r = &tables[t]->routes[i];
+
+			if (!match(r->pattern, req->path, req))
+				continue;
+			if (strcmp(r->method, req->method) == 0) {
+				*route = r;
+				return FL_OK;
+			}
+			path_seen = true;
+			if (allow != NULL && used + strlen(r->method) + 3 <
+			                             FL_ROUTER_ALLOW_MAX) {
+				used += (size_t)snprintf(
+				        allow + used,
+				        FL_ROUTER_ALLOW_MAX - used, "%s%s",
+				        used ? ", " : "", r->method);
+			}
+		}
+	}
+	req->n_params = 0;
+	return path_seen ? FL_E_METHOD : FL_E_NOT_FOUND;
+}
+
+void fl_router_each(void (*fn)(void *ctx, const struct fl_route *r), void *ctx)
+{
+	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
+		for (size_t i = 0; i < tables[t]->n; i++)
+			fn(ctx, &tables[t]->routes[i]);
+}
+
+const char *fl_req_param(const struct fl_req *req, const char *name)
+{
+	const char *p;
+	size_t idx = 0, n = strlen(name);
+
+	if (req->route == NULL)
+		return NULL;
+	for (p = strchr(req->route->pattern, '{'); p != NULL;
+	     p = strchr(p + 1, '{'), idx++) {
+		if (strncmp(p + 1, name, n) == 0 && p[1 + n] == '}')
+			return idx < req->n_params ? req->params[idx] : NULL;
+	}
+	return NULL;
+}
+
+void fl_router_dispatch(struct fl_req *req)
+{
+	const struct fl_route *route = NULL;
+	char allow[FL_ROUTER_ALLOW_MAX];
+	fl_err err;
+
+	err = fl_router_match(req, &route, allow);
+	if (err == FL_E_METHOD) {
+		fl_reply_error(req, err,
+		               "%s is not allowed on %s (allowed: %s)",
+		               req->method, req->path, allow);
+		fl_reply_header(req, "Allow", allow);
+		return;
+	}
+	if (err != FL_OK) {
+		fl_reply_error(req, FL_E_NOT_FOUND, "no such resource: %s",
+		               req->path);
+		return;
+	}
+	req->route = route;
+	if (route->roles != FL_AUTH_NONE) {
+		err = fl_auth_bearer(
+		        req->app->store, req->app->secrets.apikey_hash_key,
+		        fl_req_header(req, "Authorization"), &req->who);
+		if (err == FL_E_AUTH) {
+			fl_reply_error(req, err,
+			               "a valid API key is required "
+			               "(Authorization: Bearer ...)");
+			fl_reply_header(req, "WWW-Authenticate",
+			                "Bearer realm=\"finlock\"");
+			return;
+		}
+		if (err != FL_OK) {
+			fl_reply_error(req, err, NULL);
+			return;
+		}
+		if ((route->roles & req->who.role) == 0) {
+			fl_reply_error(req, FL_E_PERM,
+			               "the %s role may not do this",
+			               fl_role_name(req->who.role));
+			return;
+		}
+	}
+	route->handler(req);
+	if (req->status == 0)
+		fl_reply_error(req, FL_E_INTERNAL, "handler gave no answer");
+}

@@ -1,0 +1,59 @@
+/*
+ * router.h - finlockd's route table and dispatch.
+ *
+ * A route is a method, a path pattern with {placeholders} that match one
+ * path segment each, the handler, and the set of roles that may call it
+ * (auth.h; FL_AUTH_NONE for public routes). Each api_*.c file defines its
+ * routes in a `static const` array and exports them as one
+ * `const struct fl_route_table fl_routes_<name>`; router.c lists the tables
+ * (see the comment at its top for how to add one).
+ *
+ * fl_router_dispatch() matches the path (404 when no pattern matches, 405
+ * with an Allow header when the path matches but the method does not),
+ * authenticates the caller (401 without a valid key, 403 when its role is
+ * not admitted), then calls the handler.
+ *
+ * THREAD SAFETY: the tables are constant; dispatch is safe from any thread.
+ */
+#ifndef FL_SERVER_ROUTER_H
+#define FL_SERVER_ROUTER_H
+
+#include <stddef.h>
+
+#include "server/http.h"
+
+typedef void fl_handler(struct fl_req *req);
+
+struct fl_route {
+	const char *method;  /* "GET", "POST", ... */
+	const char *pattern; /* "/v1/devices/{device_id}/lock" */
+	fl_handler *handler; /* answers with one fl_reply_* call */
+	unsigned roles;      /* admitted roles, or FL_AUTH_NONE */
+};
+
+struct fl_route_table {
+	const struct fl_route *routes;
+	size_t n;
+};
+
+/* Defines a route table from a static array in an api_*.c file. */
+#define FL_ROUTE_TABLE(arr)                                                    \
+	{                                                                      \
+		(arr), sizeof(arr) / sizeof((arr)[0])                          \
+	}
+
+/* Matches, authenticates and runs req (req->method and req->path set). */
+void fl_router_dispatch(struct fl_req *req);
+
+/* Finds the route for method and path, filling req->params. FL_E_NOT_FOUND
+ * if no pattern matches the path, FL_E_METHOD if one matches but not with
+ * this method (then *allow, if not NULL, lists the methods that do, comma
+ * separated, in a buffer of FL_ROUTER_ALLOW_MAX). */
+#define FL_ROUTER_ALLOW_MAX 64
+fl_err fl_router_match(struct fl_req *req, const struct fl_route **route,
+                       char *allow) FL_MUST_USE;
+
+/* Calls fn for every route in the tables, in order. */
+void fl_router_each(void (*fn)(void *ctx, const struct fl_route *r), void *ctx);
+
+#endif

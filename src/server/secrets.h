@@ -1,0 +1,34 @@
+/*
+ * secrets.h - finlockd's symmetric secrets and key-exchange key.
+ *
+ * DATA/server.secret holds 32 random bytes (mode 0600) from which the keys
+ * that hash stored secrets are derived (crypto_kdf, one context per use):
+ * API keys and enrollment codes are stored only as keyed BLAKE2b hashes
+ * under these, so a copy of the database alone is useless for logging in.
+ * DATA/kx.secret holds the server's X25519 key-exchange key pair, from
+ * which the device protocol derives per-device secrets (DESIGN.md "Keys and
+ * trust").
+ *
+ * THREAD SAFETY: loaded once at start-up, read-only afterwards.
+ */
+#ifndef FL_SERVER_SECRETS_H
+#define FL_SERVER_SECRETS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/crypto.h"
+#include "core/err.h"
+
+struct fl_secrets {
+	uint8_t apikey_hash_key[FL_MAC_KEY_LEN]; /* hashes API keys */
+	uint8_t enroll_hash_key[FL_MAC_KEY_LEN]; /* hashes enrollment codes */
+	uint8_t kx_pk[FL_KX_PK_LEN];             /* server key exchange */
+	uint8_t kx_sk[FL_KX_SK_LEN];
+};
+
+/* Loads the secrets from data_dir, creating them (0600) on first start. */
+fl_err fl_secrets_load(struct fl_secrets *s, const char *data_dir) FL_MUST_USE;
+void fl_secrets_wipe(struct fl_secrets *s);
+
+#endif

@@ -1,0 +1,253 @@
+/* server.c - start-up, the main loop, and shutdown. */
+#include "server/server.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <pthread.h>
+#include <time.h>
+
+#include "core/crypto.h"
+#include "server/api.h"
+#include "server/app.h"
+#include "server/audit.h"
+#include "server/auth.h"
+#include "server/files.h"
+#include "server/http.h"
+#include "server/log.h"
+#include "server/metrics.h"
+#include "server/signkeys.h"
+#include "store/store.h"
+
+fl_time fl_app_now(void)
+{
+	return (fl_time)time(NULL);
+}
+
+fl_err fl_server_data_dir(const char *dir)
+{
+	fl_err err = fl_files_mkdirs(dir, 0700);
+
+	if (err != FL_OK) {
+		fl_logf(FL_LOG_ERROR, "cannot create data directory", "%s: %s",
+		        dir, strerror(errno));
+		return err;
+	}
+	return FL_OK;
+}
+
+fl_err fl_server_open_store(const struct fl_config *cfg, struct fl_store **out)
+{
+	struct fl_store_sqlite_opts opts = {
+	        .pool_size = cfg->db_pool,
+	        .busy_timeout_ms = 5000,
+	};
+	char path[FL_CONFIG_PATH_MAX + 32];
+	fl_err err;
+
+	*out = NULL;
+	if ((err = fl_server_data_dir(cfg->data_dir)) != FL_OK)
+		return err;
+	if ((err = fl_files_join(path, sizeof(path), cfg->data_dir,
+	                         "finlock.db")) != FL_OK)
+		return err;
+	err = fl_store_open_sqlite(out, path, &opts);
+	if (err != FL_OK) {
+		fl_logf(FL_LOG_ERROR, "cannot open the database", "%s: %s",
+		        path, fl_strerror(err));
+		return err;
+	}
+	/* The database file and its WAL were just created in the directory:
+	 * make their names durable too. */
+	if (fl_files_sync_dir(cfg->data_dir) != FL_OK)
+		fl_logf(FL_LOG_WARN, "cannot sync the data directory", "%s",
+		        cfg->data_dir);
+	return FL_OK;
+}
+
+/* Connections need descriptors: lift the soft limit to what the
+ * connection limit needs (or the hard limit, whichever is lower). */
+static void raise_nofile(const struct fl_config *cfg)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)cfg->max_connections + 256;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur >= want)
+		return;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want) {
+		/* root may raise the hard limit as well */
+		struct rlimit hard = {want, want};
+
+		if (setrlimit(RLIMIT_NOFILE, &hard) == 0)
+			return;
+		want = rl.rlim_max;
+	}
+	rl.rlim_cur = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 ||
+	    getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < (rlim_t)cfg->max_connections + 64)
+		fl_logf(FL_LOG_WARN, "descriptor limit below connection limit",
+		        "RLIMIT_NOFILE is %llu, max_connections %d",
+		        (unsigned long long)rl.rlim_cur, cfg->max_connections);
+}
+
+/* Signs the head of every audit chain that grew since its last signature. */
+static void sign_heads(struct fl_app *app)
+{
+	int n = 0;
+	fl_err err = fl_audit_sign_all(app, fl_app_now(), &n);
+
+	if (err != FL_OK)
+		fl_log(FL_LOG_ERROR, "cannot sign audit heads",
+		       json_pack("{s:s}", "error", fl_strerror(err)));
+	else if (n > 0)
+		fl_log(FL_LOG_INFO, "audit heads signed",
+		       json_pack("{s:i}", "chains", n));
+}
+
+static volatile sig_atomic_t got_signal; /* SIGTERM or SIGINT seen */
+static volatile sig_atomic_t got_hup;    /* SIGHUP seen: reload keys */
+
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		got_hup = 1;
+	else
+		got_signal = sig;
+}
+
+int fl_server_run(const struct fl_config *cfg)
+{
+	struct fl_app *app = NULL;
+	struct fl_http *http = NULL;
+	char secret[FL_APIKEY_LEN + 1] = "";
+	struct sigaction sa;
+	enum fl_log_level lvl = FL_LOG_INFO;
+	int status = 1;
+	fl_err err;
+
+	if (fl_log_level_parse(cfg->log_level, &lvl) != FL_OK)
+		lvl = FL_LOG_INFO;
+	fl_log_init(stderr, lvl);
+	if (fl_crypto_init() != FL_OK) {
+		fl_logf(FL_LOG_ERROR, "cannot start", "libsodium failed");
+		return 1;
+	}
+	app = calloc(1, sizeof(*app));
+	if (app == NULL)
+		return 1;
+	app->cfg = *cfg;
+	raise_nofile(cfg);
+
+	if ((err = fl_server_data_dir(cfg->data_dir)) != FL_OK)
+		goto out;
+	if ((err = fl_secrets_load(&app->secrets, cfg->data_dir)) != FL_OK) {
+		fl_logf(FL_LOG_ERROR, "cannot load secrets", "%s: %s",
+		        cfg->data_dir, fl_strerror(err));
+		goto out;
+	}
+	if ((err = fl_signkeys_open(&app->keys, cfg->data_dir, true,
+	                            cfg->key_cert_days, fl_app_now())) != FL_OK)
+		goto out;
+	if ((err = fl_server_open_store(cfg, &app->store)) != FL_OK)
+		goto out;
+	if ((err = fl_metrics_new(&app->metrics)) != FL_OK)
+		goto out;
+	err = fl_api_bootstrap_operator(
+	        app->store, app->secrets.apikey_hash_key, fl_app_now(), secret);
+	if (err != FL_OK) {
+		fl_logf(FL_LOG_ERROR, "cannot create the operator key", "%s",
+		        fl_strerror(err));
+		goto out;
+	}
+	if (secret[0] != '\0') {
+		/* Shown once; only its hash is kept. */
+		printf("operator key: %s\n", secret);
+		fflush(stdout);
+		fl_wipe(secret, sizeof(secret));
+		fl_log(FL_LOG_WARN,
+		       "first start: operator key printed on "
+		       "stdout; it is not shown again",
+		       NULL);
+	}
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	{
+		/* HTTP threads inherit a mask without the stop signals, so
+		 * they always land on the main thread. */
+		sigset_t block, old;
+
+		sigemptyset(&block);
+		sigaddset(&block, SIGTERM);
+		sigaddset(&block, SIGINT);
+		sigaddset(&block, SIGHUP);
+		pthread_sigmask(SIG_BLOCK, &block, &old);
+		err = fl_http_start(&http, app);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
+	if (err != FL_OK)
+		goto out;
+	printf("listening on %s\n", fl_http_address(http));
+	fflush(stdout);
+	fl_log(FL_LOG_INFO, "listening",
+	       json_pack("{s:s,s:s,s:i,s:b,s:i}", "address",
+	                 fl_http_address(http), "data", cfg->data_dir,
+	                 "threads", cfg->threads, "tls",
+	                 cfg->tls_cert[0] != '\0', "schema",
+	                 fl_store_schema_version(app->store)));
+
+	fl_time next_heads = fl_app_now() + cfg->audit_head_interval;
+	while (got_signal == 0) {
+		struct timespec ts = {0,
+		                      (long)cfg->sweep_interval_ms * 1000000L};
+
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec = ts.tv_nsec / 1000000000L;
+			ts.tv_nsec %= 1000000000L;
+		}
+		nanosleep(&ts, NULL);
+		if (fl_app_now() >= next_heads) {
+			sign_heads(app);
+			next_heads = fl_app_now() + cfg->audit_head_interval;
+		}
+		if (got_hup) {
+			got_hup = 0;
+			err = fl_signkeys_reload(app->keys, fl_app_now());
+			fl_log(err == FL_OK ? FL_LOG_INFO : FL_LOG_ERROR,
+			       "signing keys reloaded",
+			       json_pack("{s:s}", "result", fl_strerror(err)));
+		}
+	}
+	fl_log(FL_LOG_INFO, "stopping",
+	       json_pack("{s:s}", "signal",
+	                 got_signal == SIGTERM ? "SIGTERM" : "SIGINT"));
+	fl_http_quiesce(http);
+	if (fl_http_drain(http, cfg->shutdown_grace) > 0)
+		fl_log(FL_LOG_WARN, "requests still in flight at shutdown",
+		       NULL);
+	sign_heads(app); /* the last word of this run, signed */
+	status = 0;
+out:
+	fl_http_stop(http);
+	fl_store_close(app->store);
+	fl_signkeys_free(app->keys);
+	fl_metrics_free(app->metrics);
+	fl_secrets_wipe(&app->secrets);
+	free(app);
+	if (status == 0)
+		fl_log(FL_LOG_INFO, "stopped", NULL);
+	return status;
+}

@@ -1,0 +1,478 @@
+/*
+ * sqlite.c - the SQLite backend: connection pool, transactions, migrations.
+ *
+ * Durability: WAL with synchronous=FULL, so COMMIT returns only after the
+ * WAL is fsync'd; a 2xx sent after fl_tx_commit() survives kill -9 and power
+ * loss. Writers are serialised inside the process by a mutex (no busy
+ * polling between our own threads) and across processes by SQLite's
+ * BEGIN IMMEDIATE with a busy timeout. Readers run beside the writer (WAL).
+ */
+#include "store/sqlite_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct fl_store {
+	struct fl_store_base base; /* first: see store_int.h */
+	pthread_mutex_t mu;        /* guards conns[].in_use */
+	pthread_cond_t cv;         /* signalled when a connection frees up */
+	pthread_mutex_t writer;    /* held by the one write transaction */
+	struct sq_conn *conns;     /* the pool */
+	int n_conns;
+	int busy_ms; /* how long a writer waits */
+};
+
+static const struct fl_store_ops sqlite_ops;
+
+fl_err sq_err(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_DONE:
+	case SQLITE_ROW:
+		return FL_OK;
+	case SQLITE_CONSTRAINT:
+		return FL_E_CONFLICT;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return FL_E_STORE_BUSY;
+	case SQLITE_NOMEM:
+		return FL_E_NOMEM;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		return FL_E_CORRUPT;
+	case SQLITE_TOOBIG:
+		return FL_E_TOO_LARGE;
+	case SQLITE_IOERR:
+	case SQLITE_FULL:
+	case SQLITE_CANTOPEN:
+		return FL_E_IO;
+	default:
+		return FL_E_STORE;
+	}
+}
+
+sqlite3_stmt *sq_stmt(struct fl_tx *tx, const char *sql, fl_err *err)
+{
+	struct sq_conn *c = tx->c;
+	size_t h = ((uintptr_t)sql >> 3) % SQ_CACHE_SLOTS;
+
+	for (size_t i = 0; i < SQ_CACHE_SLOTS; i++) {
+		size_t slot = (h + i) % SQ_CACHE_SLOTS;
+
+		if (c->keys[slot] == sql) {
+			sqlite3_reset(c->stmts[slot]);
+			sqlite3_clear_bindings(c->stmts[slot]);
+			*err = FL_OK;
+			return c->stmts[slot];
+		}
+		if (c->keys[slot] == NULL) {
+			sqlite3_stmt *st = NULL;
+			int rc = sqlite3_prepare_v3(c->db, sql, -1,
+			                            SQLITE_PREPARE_PERSISTENT,
+			                            &st, NULL);
+			if (rc != SQLITE_OK) {
+				*err = sq_err(rc);
+				if (*err == FL_OK || *err == FL_E_CONFLICT)
+					*err = FL_E_STORE;
+				return NULL;
+			}
+			c->keys[slot] = sql;
+			c->stmts[slot] = st;
+			*err = FL_OK;
+			return st;
+		}
+	}
+	*err = FL_E_INTERNAL;
+	return NULL;
+}
+
+void sq_done(sqlite3_stmt *st)
+{
+	if (st != NULL) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	}
+}
+
+fl_err sq_bind_text(sqlite3_stmt *st, int idx, const char *s)
+{
+	return sq_err(sqlite3_bind_text(st, idx, s, -1, SQLITE_STATIC));
+}
+
+fl_err sq_bind_int(sqlite3_stmt *st, int idx, int64_t v)
+{
+	return sq_err(sqlite3_bind_int64(st, idx, v));
+}
+
+fl_err sq_bind_blob(sqlite3_stmt *st, int idx, const void *p, size_t n)
+{
+	return sq_err(sqlite3_bind_blob(st, idx, p, (int)n, SQLITE_STATIC));
+}
+
+fl_err sq_step_done(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_DONE)
+		return FL_OK;
+	if (rc == SQLITE_ROW)
+		return FL_E_STORE;
+	return sq_err(rc);
+}
+
+fl_err sq_step_row(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW)
+		return FL_OK;
+	if (rc == SQLITE_DONE)
+		return FL_E_NOT_FOUND;
+	return sq_err(rc);
+}
+
+fl_err sq_col_text(sqlite3_stmt *st, int col, char *buf, size_t cap)
+{
+	const unsigned char *s = sqlite3_column_text(st, col);
+	size_t n = (size_t)sqlite3_column_bytes(st, col);
+
+	if (s == NULL) {
+		buf[0] = '\0';
+		return FL_OK;
+	}
+	if (n + 1 > cap) {
+		buf[0] = '\0';
+		return FL_E_CORRUPT;
+	}
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return FL_OK;
+}
+
+fl_err sq_col_blob(sqlite3_stmt *st, int col, void *buf, size_t n)
+{
+	const void *p = sqlite3_column_blob(st, col);
+
+	if (p == NULL || (size_t)sqlite3_column_bytes(st, col) != n) {
+		memset(buf, 0, n);
+		return FL_E_CORRUPT;
+	}
+	memcpy(buf, p, n);
+	return FL_OK;
+}
+
+static fl_err exec(sqlite3 *db, const char *sql)
+{
+	int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? FL_OK : sq_err(rc);
+}
+
+static fl_err open_conn(struct sq_conn *c, const char *path, int busy_ms)
+{
+	fl_err err;
+	char pragma[64];
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	rc = sqlite3_open_v2(path, &c->db,
+	                     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	                             SQLITE_OPEN_NOMUTEX,
+	                     NULL);
+	if (rc != SQLITE_OK) {
+		err = c->db != NULL ? sq_err(sqlite3_errcode(c->db))
+		                    : FL_E_NOMEM;
+		if (err == FL_OK || err == FL_E_CONFLICT)
+			err = FL_E_IO;
+		goto out;
+	}
+	sqlite3_extended_result_codes(c->db, 1);
+	snprintf(pragma, sizeof(pragma), "PRAGMA busy_timeout = %d;", busy_ms);
+	if ((err = exec(c->db, pragma)) != FL_OK ||
+	    (err = exec(c->db, "PRAGMA journal_mode = WAL;")) != FL_OK ||
+	    (err = exec(c->db, "PRAGMA synchronous = FULL;")) != FL_OK ||
+	    (err = exec(c->db, "PRAGMA foreign_keys = ON;")) != FL_OK ||
+	    (err = exec(c->db, "PRAGMA trusted_schema = OFF;")) != FL_OK)
+		goto out;
+	err = FL_OK;
+out:
+	if (err != FL_OK && c->db != NULL) {
+		sqlite3_close(c->db);
+		c->db = NULL;
+	}
+	return err;
+}
+
+static void close_conn(struct sq_conn *c)
+{
+	if (c->db == NULL)
+		return;
+	for (size_t i = 0; i < SQ_CACHE_SLOTS; i++)
+		if (c->stmts[i] != NULL)
+			sqlite3_finalize(c->stmts[i]);
+	sqlite3_close(c->db);
+	memset(c, 0, sizeof(*c));
+}
+
+/* Applies every migration newer than the database, each in its own
+ * IMMEDIATE transaction together with its schema_version row. */
+static fl_err migrate(sqlite3 *db, int *version)
+{
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+	int v = 0;
+
+	*version = 0;
+	err = exec(db, "CREATE TABLE IF NOT EXISTS schema_version ("
+	               " version INTEGER PRIMARY KEY,"
+	               " applied_at INTEGER NOT NULL);");
+	if (err != FL_OK)
+		goto out;
+	for (;;) {
+		if ((err = exec(db, "BEGIN IMMEDIATE;")) != FL_OK)
+			goto out;
+		if (sqlite3_prepare_v2(db,
+		                       "SELECT coalesce(max(version), 0) "
+		                       "FROM schema_version;",
+		                       -1, &st, NULL) != SQLITE_OK ||
+		    sqlite3_step(st) != SQLITE_ROW) {
+			err = FL_E_STORE;
+			goto rollback;
+		}
+		v = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+		st = NULL;
+		if (v > sq_migrations_count) {
+			err = FL_E_STORE_SCHEMA;
+			goto rollback;
+		}
+		if (v == sq_migrations_count) {
+			(void)exec(db, "COMMIT;");
+			break;
+		}
+		if ((err = exec(db, sq_migrations[v])) != FL_OK)
+			goto rollback;
+		if (sqlite3_prepare_v2(db,
+		                       "INSERT INTO schema_version "
+		                       "VALUES (?, ?);",
+		                       -1, &st, NULL) != SQLITE_OK) {
+			err = FL_E_STORE;
+			goto rollback;
+		}
+		sqlite3_bind_int(st, 1, v + 1);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)time(NULL));
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			err = FL_E_STORE;
+			goto rollback;
+		}
+		sqlite3_finalize(st);
+		st = NULL;
+		if ((err = exec(db, "COMMIT;")) != FL_OK)
+			goto rollback;
+	}
+	*version = v;
+	err = FL_OK;
+	goto out;
+rollback:
+	sqlite3_finalize(st);
+	st = NULL;
+	(void)exec(db, "ROLLBACK;");
+out:
+	return err;
+}
+
+fl_err fl_store_open_sqlite(struct fl_store **out, const char *path,
+                            const struct fl_store_sqlite_opts *opts)
+{
+	struct fl_store *st = NULL;
+	fl_err err;
+	int n = opts != NULL && opts->pool_size > 0 ? opts->pool_size : 8;
+	int busy = opts != NULL && opts->busy_timeout_ms > 0
+	                   ? opts->busy_timeout_ms
+	                   : 5000;
+
+	*out = NULL;
+	if (n < 2)
+		n = 2;
+	if (n > 256)
+		n = 256;
+	if (sqlite3_threadsafe() == 0)
+		return FL_E_STORE;
+	st = calloc(1, sizeof(*st));
+	if (st == NULL)
+		return FL_E_NOMEM;
+	st->conns = calloc((size_t)n, sizeof(*st->conns));
+	if (st->conns == NULL) {
+		free(st);
+		return FL_E_NOMEM;
+	}
+	pthread_mutex_init(&st->mu, NULL);
+	pthread_cond_init(&st->cv, NULL);
+	pthread_mutex_init(&st->writer, NULL);
+	st->base.ops = &sqlite_ops;
+	st->n_conns = n;
+	st->busy_ms = busy;
+	for (int i = 0; i < n; i++) {
+		if ((err = open_conn(&st->conns[i], path, busy)) != FL_OK)
+			goto out;
+		if (i == 0 &&
+		    (err = migrate(st->conns[0].db,
+		                   &st->base.schema_version)) != FL_OK)
+			goto out;
+	}
+	*out = st;
+	st = NULL;
+	err = FL_OK;
+out:
+	fl_store_close(st);
+	return err;
+}
+
+static void sqlite_close(struct fl_store *st)
+{
+	for (int i = 0; i < st->n_conns; i++) {
+		if (i == st->n_conns - 1 && st->conns[i].db != NULL)
+			(void)exec(st->conns[i].db,
+			           "PRAGMA wal_checkpoint(TRUNCATE);");
+		close_conn(&st->conns[i]);
+	}
+	free(st->conns);
+	pthread_mutex_destroy(&st->writer);
+	pthread_cond_destroy(&st->cv);
+	pthread_mutex_destroy(&st->mu);
+	free(st);
+}
+
+int fl_store_schema_latest(void)
+{
+	return sq_migrations_count;
+}
+
+static fl_err lock_writer(struct fl_store *st)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += st->busy_ms / 1000;
+	ts.tv_nsec += (long)(st->busy_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return pthread_mutex_timedlock(&st->writer, &ts) == 0 ? FL_OK
+	                                                      : FL_E_STORE_BUSY;
+}
+
+static void release_conn(struct fl_store *st, struct sq_conn *c)
+{
+	pthread_mutex_lock(&st->mu);
+	c->in_use = false;
+	pthread_cond_signal(&st->cv);
+	pthread_mutex_unlock(&st->mu);
+}
+
+static fl_err sqlite_begin(struct fl_store *st, bool write, struct fl_tx **out)
+{
+	struct fl_tx *tx = NULL;
+	struct sq_conn *c = NULL;
+	bool have_writer = false;
+	fl_err err;
+
+	*out = NULL;
+	tx = calloc(1, sizeof(*tx));
+	if (tx == NULL)
+		return FL_E_NOMEM;
+	if (write) {
+		if ((err = lock_writer(st)) != FL_OK)
+			goto out;
+		have_writer = true;
+	}
+	pthread_mutex_lock(&st->mu);
+	for (;;) {
+		for (int i = 0; i < st->n_conns && c == NULL; i++)
+			if (!st->conns[i].in_use)
+				c = &st->conns[i];
+		if (c != NULL)
+			break;
+		pthread_cond_wait(&st->cv, &st->mu);
+	}
+	c->in_use = true;
+	pthread_mutex_unlock(&st->mu);
+
+	err = exec(c->db, write ? "BEGIN IMMEDIATE;" : "BEGIN;");
+	if (err != FL_OK)
+		goto out;
+	tx->base.ops = &sqlite_ops;
+	tx->base.st = st;
+	tx->base.write = write;
+	tx->c = c;
+	*out = tx;
+	tx = NULL;
+	c = NULL;
+	have_writer = false;
+out:
+	if (c != NULL)
+		release_conn(st, c);
+	if (have_writer)
+		pthread_mutex_unlock(&st->writer);
+	free(tx);
+	return err;
+}
+
+static void end_tx(struct fl_tx *tx)
+{
+	struct fl_store *st = tx->base.st;
+
+	release_conn(st, tx->c);
+	if (tx->base.write)
+		pthread_mutex_unlock(&st->writer);
+	free(tx);
+}
+
+static fl_err sqlite_commit(struct fl_tx *tx)
+{
+	fl_err err = exec(tx->c->db, "COMMIT;");
+
+	if (err != FL_OK)
+		(void)exec(tx->c->db, "ROLLBACK;");
+	end_tx(tx);
+	return err;
+}
+
+static void sqlite_rollback(struct fl_tx *tx)
+{
+	(void)exec(tx->c->db, "ROLLBACK;");
+	end_tx(tx);
+}
+
+static const struct fl_store_ops sqlite_ops = {
+        .name = "sqlite",
+        .close = sqlite_close,
+        .begin = sqlite_begin,
+        .commit = sqlite_commit,
+        .rollback = sqlite_rollback,
+        .tenant_insert = sq_tenant_insert,
+        .tenant_get = sq_tenant_get,
+        .tenant_list = sq_tenant_list,
+        .apikey_insert = sq_apikey_insert,
+        .apikey_by_hash = sq_apikey_by_hash,
+        .apikey_get = sq_apikey_get,
+        .apikey_revoke = sq_apikey_revoke,
+        .apikey_list = sq_apikey_list,
+        .apikey_count = sq_apikey_count,
+        .idem_get = sq_idem_get,
+        .idem_put = sq_idem_put,
+        .idem_expire = sq_idem_expire,
+        .audit_head = sq_audit_head,
+        .audit_append = sq_audit_append,
+        .audit_list = sq_audit_list,
+        .audit_chains = sq_audit_chains,
+        .audit_head_save = sq_audit_head_save,
+        .audit_head_latest = sq_audit_head_latest,
+};

@@ -1,0 +1,106 @@
+/*
+ * sqlite_int.h - the SQLite backend's shared internals.
+ *
+ * The backend is split by record kind (sqlite_admin.c: tenants, keys,
+ * idempotency; sqlite_audit.c; sqlite_devices.c) around sqlite.c, which owns
+ * the connection pool, transactions, migrations and these helpers. Each
+ * connection caches its prepared statements keyed by the address of the SQL
+ * text, so a record file writes `static const char sql[] = "..."` and calls
+ * sq_stmt(); statements are reset by sq_done() before the function returns.
+ *
+ * THREAD SAFETY: a struct sq_conn is used by one transaction, hence one
+ * thread, at a time.
+ */
+#ifndef FL_SQLITE_INT_H
+#define FL_SQLITE_INT_H
+
+#include <sqlite3.h>
+
+#include "store/store_int.h"
+
+#define SQ_CACHE_SLOTS 256 /* distinct SQL texts a connection caches */
+
+struct sq_conn {
+	sqlite3 *db;                         /* one connection */
+	const char *keys[SQ_CACHE_SLOTS];    /* SQL text addresses */
+	sqlite3_stmt *stmts[SQ_CACHE_SLOTS]; /* their prepared statements */
+	bool in_use;                         /* held by a transaction */
+};
+
+struct fl_tx {
+	struct fl_tx_base base; /* first: see store_int.h */
+	struct sq_conn *c;      /* the connection it holds */
+};
+
+/* The statement for sql on tx's connection, reset with no bindings.
+ * NULL (and *err set) on failure. */
+sqlite3_stmt *sq_stmt(struct fl_tx *tx, const char *sql, fl_err *err);
+/* Resets st so it holds no locks; NULL-safe. */
+void sq_done(sqlite3_stmt *st);
+
+/* An fl_err for a SQLite result code: constraint -> FL_E_CONFLICT,
+ * busy/locked -> FL_E_STORE_BUSY, nomem -> FL_E_NOMEM, else FL_E_STORE. */
+fl_err sq_err(int rc);
+
+/* Binding helpers; they return FL_OK or the mapped error. Text and blobs
+ * are bound without copying, so they must outlive the statement's use. */
+fl_err sq_bind_text(sqlite3_stmt *st, int idx, const char *s);
+fl_err sq_bind_int(sqlite3_stmt *st, int idx, int64_t v);
+fl_err sq_bind_blob(sqlite3_stmt *st, int idx, const void *p, size_t n);
+
+/* Steps a statement that returns no rows: FL_OK on SQLITE_DONE. */
+fl_err sq_step_done(sqlite3_stmt *st);
+/* Steps once: FL_OK with a row, FL_E_NOT_FOUND when done, else error. */
+fl_err sq_step_row(sqlite3_stmt *st);
+
+/* Copies column col (text) into buf[cap]; FL_E_CORRUPT if it does not
+ * fit. NULL reads as "". */
+fl_err sq_col_text(sqlite3_stmt *st, int col, char *buf, size_t cap);
+/* Copies column col (blob) of exactly n bytes; FL_E_CORRUPT otherwise. */
+fl_err sq_col_blob(sqlite3_stmt *st, int col, void *buf, size_t n);
+
+/* Evaluates expr into the function's `err` and jumps to `out` on failure. */
+#define TRY(expr)                                                              \
+	do {                                                                   \
+		if ((err = (expr)) != FL_OK)                                   \
+			goto out;                                              \
+	} while (0)
+
+/* Record operations, by file. */
+fl_err sq_tenant_insert(struct fl_tx *tx, struct fl_tenant *t);
+fl_err sq_tenant_get(struct fl_tx *tx, const char *id, struct fl_tenant *out);
+fl_err sq_tenant_list(struct fl_tx *tx, int64_t after, int limit,
+                      FL_STORE_LIST_FN(struct fl_tenant), void *ctx);
+fl_err sq_apikey_insert(struct fl_tx *tx, struct fl_apikey *k);
+fl_err sq_apikey_by_hash(struct fl_tx *tx, const uint8_t hash[FL_HASH_LEN],
+                         struct fl_apikey *out);
+fl_err sq_apikey_get(struct fl_tx *tx, const char *tenant_id, const char *id,
+                     struct fl_apikey *out);
+fl_err sq_apikey_revoke(struct fl_tx *tx, const char *tenant_id, const char *id,
+                        fl_time at);
+fl_err sq_apikey_list(struct fl_tx *tx, const char *tenant_id, int64_t after,
+                      int limit, FL_STORE_LIST_FN(struct fl_apikey), void *ctx);
+fl_err sq_apikey_count(struct fl_tx *tx, int64_t *n);
+fl_err sq_idem_get(struct fl_tx *tx, const char *tenant_id, const char *route,
+                   const char *key, struct fl_idem *out);
+fl_err sq_idem_put(struct fl_tx *tx, const struct fl_idem *rec);
+fl_err sq_idem_expire(struct fl_tx *tx, fl_time before, int64_t *n);
+
+fl_err sq_audit_head(struct fl_tx *tx, const char *chain, int64_t *seq,
+                     uint8_t hash[FL_HASH_LEN]);
+fl_err sq_audit_append(struct fl_tx *tx, const struct fl_audit_entry *e);
+fl_err sq_audit_list(struct fl_tx *tx, const char *chain, int64_t after,
+                     int limit, const struct fl_audit_filter *filter,
+                     FL_STORE_LIST_FN(struct fl_audit_entry), void *ctx);
+fl_err sq_audit_chains(struct fl_tx *tx,
+                       fl_err (*fn)(void *ctx, const char *chain), void *ctx);
+fl_err sq_audit_head_save(struct fl_tx *tx,
+                          const struct fl_audit_signed_head *h);
+fl_err sq_audit_head_latest(struct fl_tx *tx, const char *chain,
+                            struct fl_audit_signed_head *out);
+
+/* The numbered migrations; migration i (1-based) is sq_migrations[i - 1]. */
+extern const char *const sq_migrations[];
+extern const int sq_migrations_count;
+
+#endif

@@ -1,0 +1,145 @@
+/* store.c - the public storage calls, dispatched to the backend's table. */
+#include "store/store.h"
+
+#include "store/store_int.h"
+
+#define OPS(tx) (((struct fl_tx_base *)(void *)(tx))->ops)
+
+void fl_store_close(struct fl_store *st)
+{
+	if (st != NULL)
+		((struct fl_store_base *)(void *)st)->ops->close(st);
+}
+
+int fl_store_schema_version(const struct fl_store *st)
+{
+	return ((const struct fl_store_base *)(const void *)st)->schema_version;
+}
+
+fl_err fl_store_begin(struct fl_store *st, bool write, struct fl_tx **tx)
+{
+	*tx = NULL;
+	return ((struct fl_store_base *)(void *)st)->ops->begin(st, write, tx);
+}
+
+fl_err fl_tx_commit(struct fl_tx *tx)
+{
+	return OPS(tx)->commit(tx);
+}
+
+void fl_tx_rollback(struct fl_tx *tx)
+{
+	if (tx != NULL)
+		OPS(tx)->rollback(tx);
+}
+
+fl_err fl_store_tenant_insert(struct fl_tx *tx, struct fl_tenant *t)
+{
+	return OPS(tx)->tenant_insert(tx, t);
+}
+
+fl_err fl_store_tenant_get(struct fl_tx *tx, const char *id,
+                           struct fl_tenant *out)
+{
+	return OPS(tx)->tenant_get(tx, id, out);
+}
+
+fl_err fl_store_tenant_list(struct fl_tx *tx, int64_t after, int limit,
+                            fl_err (*fn)(void *ctx, const struct fl_tenant *t),
+                            void *ctx)
+{
+	return OPS(tx)->tenant_list(tx, after, limit, fn, ctx);
+}
+
+fl_err fl_store_apikey_insert(struct fl_tx *tx, struct fl_apikey *k)
+{
+	return OPS(tx)->apikey_insert(tx, k);
+}
+
+fl_err fl_store_apikey_by_hash(struct fl_tx *tx,
+                               const uint8_t hash[FL_HASH_LEN],
+                               struct fl_apikey *out)
+{
+	return OPS(tx)->apikey_by_hash(tx, hash, out);
+}
+
+fl_err fl_store_apikey_get(struct fl_tx *tx, const char *tenant_id,
+                           const char *id, struct fl_apikey *out)
+{
+	return OPS(tx)->apikey_get(tx, tenant_id, id, out);
+}
+
+fl_err fl_store_apikey_revoke(struct fl_tx *tx, const char *tenant_id,
+                              const char *id, fl_time at)
+{
+	return OPS(tx)->apikey_revoke(tx, tenant_id, id, at);
+}
+
+fl_err fl_store_apikey_list(struct fl_tx *tx, const char *tenant_id,
+                            int64_t after, int limit,
+                            fl_err (*fn)(void *ctx, const struct fl_apikey *k),
+                            void *ctx)
+{
+	return OPS(tx)->apikey_list(tx, tenant_id, after, limit, fn, ctx);
+}
+
+fl_err fl_store_apikey_count(struct fl_tx *tx, int64_t *n)
+{
+	return OPS(tx)->apikey_count(tx, n);
+}
+
+fl_err fl_store_idem_get(struct fl_tx *tx, const char *tenant_id,
+                         const char *route, const char *key,
+                         struct fl_idem *out)
+{
+	return OPS(tx)->idem_get(tx, tenant_id, route, key, out);
+}
+
+fl_err fl_store_idem_put(struct fl_tx *tx, const struct fl_idem *rec)
+{
+	return OPS(tx)->idem_put(tx, rec);
+}
+
+fl_err fl_store_idem_expire(struct fl_tx *tx, fl_time before, int64_t *n)
+{
+	return OPS(tx)->idem_expire(tx, before, n);
+}
+
+fl_err fl_store_audit_head(struct fl_tx *tx, const char *chain, int64_t *seq,
+                           uint8_t hash[FL_HASH_LEN])
+{
+	return OPS(tx)->audit_head(tx, chain, seq, hash);
+}
+
+fl_err fl_store_audit_append(struct fl_tx *tx, const struct fl_audit_entry *e)
+{
+	return OPS(tx)->audit_append(tx, e);
+}
+
+fl_err fl_store_audit_list(struct fl_tx *tx, const char *chain, int64_t after,
+                           int limit, const struct fl_audit_filter *filter,
+                           fl_err (*fn)(void *ctx,
+                                        const struct fl_audit_entry *e),
+                           void *ctx)
+{
+	return OPS(tx)->audit_list(tx, chain, after, limit, filter, fn, ctx);
+}
+
+fl_err fl_store_audit_chains(struct fl_tx *tx,
+                             fl_err (*fn)(void *ctx, const char *chain),
+                             void *ctx)
+{
+	return OPS(tx)->audit_chains(tx, fn, ctx);
+}
+
+fl_err fl_store_audit_head_save(struct fl_tx *tx,
+                                const struct fl_audit_signed_head *h)
+{
+	return OPS(tx)->audit_head_save(tx, h);
+}
+
+fl_err fl_store_audit_head_latest(struct fl_tx *tx, const char *chain,
+                                  struct fl_audit_signed_head *out)
+{
+	return OPS(tx)->audit_head_latest(tx, chain, out);
+}

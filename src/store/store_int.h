@@ -1,0 +1,81 @@
+/*
+ * store_int.h - what a storage backend implements.
+ *
+ * A backend defines its own `struct fl_store` and `struct fl_tx` whose FIRST
+ * member is the matching base below, and fills a `struct fl_store_ops`.
+ * store.c turns every public fl_store_* call into a call through the table,
+ * so a new backend (PostgreSQL) adds one file and one open function. Only
+ * files under src/store include this header.
+ *
+ * THREAD SAFETY: as store.h.
+ */
+#ifndef FL_STORE_INT_H
+#define FL_STORE_INT_H
+
+#include "store/store.h"
+
+struct fl_store_ops;
+
+struct fl_store_base {
+	const struct fl_store_ops *ops; /* the backend's table */
+	int schema_version;             /* after migrations */
+};
+
+struct fl_tx_base {
+	const struct fl_store_ops *ops; /* copied from the store */
+	struct fl_store *st;            /* the store that began it */
+	bool write;                     /* began as a write transaction */
+};
+
+#define FL_STORE_LIST_FN(type) fl_err (*fn)(void *ctx, const type *rec)
+
+struct fl_store_ops {
+	const char *name; /* "sqlite" */
+	void (*close)(struct fl_store *st);
+	fl_err (*begin)(struct fl_store *st, bool write, struct fl_tx **tx);
+	fl_err (*commit)(struct fl_tx *tx);
+	void (*rollback)(struct fl_tx *tx);
+
+	fl_err (*tenant_insert)(struct fl_tx *tx, struct fl_tenant *t);
+	fl_err (*tenant_get)(struct fl_tx *tx, const char *id,
+	                     struct fl_tenant *out);
+	fl_err (*tenant_list)(struct fl_tx *tx, int64_t after, int limit,
+	                      FL_STORE_LIST_FN(struct fl_tenant), void *ctx);
+
+	fl_err (*apikey_insert)(struct fl_tx *tx, struct fl_apikey *k);
+	fl_err (*apikey_by_hash)(struct fl_tx *tx,
+	                         const uint8_t hash[FL_HASH_LEN],
+	                         struct fl_apikey *out);
+	fl_err (*apikey_get)(struct fl_tx *tx, const char *tenant_id,
+	                     const char *id, struct fl_apikey *out);
+	fl_err (*apikey_revoke)(struct fl_tx *tx, const char *tenant_id,
+	                        const char *id, fl_time at);
+	fl_err (*apikey_list)(struct fl_tx *tx, const char *tenant_id,
+	                      int64_t after, int limit,
+	                      FL_STORE_LIST_FN(struct fl_apikey), void *ctx);
+	fl_err (*apikey_count)(struct fl_tx *tx, int64_t *n);
+
+	fl_err (*idem_get)(struct fl_tx *tx, const char *tenant_id,
+	                   const char *route, const char *key,
+	                   struct fl_idem *out);
+	fl_err (*idem_put)(struct fl_tx *tx, const struct fl_idem *rec);
+	fl_err (*idem_expire)(struct fl_tx *tx, fl_time before, int64_t *n);
+
+	fl_err (*audit_head)(struct fl_tx *tx, const char *chain, int64_t *seq,
+	                     uint8_t hash[FL_HASH_LEN]);
+	fl_err (*audit_append)(struct fl_tx *tx,
+	                       const struct fl_audit_entry *e);
+	fl_err (*audit_list)(struct fl_tx *tx, const char *chain, int64_t after,
+	                     int limit, const struct fl_audit_filter *filter,
+	                     FL_STORE_LIST_FN(struct fl_audit_entry),
+	                     void *ctx);
+	fl_err (*audit_chains)(struct fl_tx *tx,
+	                       fl_err (*fn)(void *ctx, const char *chain),
+	                       void *ctx);
+	fl_err (*audit_head_save)(struct fl_tx *tx,
+	                          const struct fl_audit_signed_head *h);
+	fl_err (*audit_head_latest)(struct fl_tx *tx, const char *chain,
+	                            struct fl_audit_signed_head *out);
+};
+
+#endif
