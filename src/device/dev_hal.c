@@ -353,7 +353,7 @@ static fl_err hal_mono(void *ctx, uint64_t *ms, uint64_t *boot_id)
 	struct dev_hal *h = ctx;
 	struct timespec ts;
 	uint64_t boots = 0;
-	uint8_t id[8];
+	uint8_t id[16]; /* BLAKE2b's shortest output; 8 bytes are used */
 	char in[96];
 	int n;
 

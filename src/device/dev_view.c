@@ -549,9 +549,6 @@ static void draw_lock(FILE *out, const json_t *st)
 		pairing_text(buf, sizeof(buf), jstr(st, "pairing_code"));
 		box_field(out, "Pairing code:", buf);
 	}
-	if (setup)
-		box_text(out,
-		         "Connect to Wi-Fi or mobile data to finish setup.");
 	box_blank(out);
 	box_text(out, "Emergency calls are always available");
 	box_blank(out);
