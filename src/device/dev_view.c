@@ -101,6 +101,20 @@ static json_t *text(const char *s)
 	return json_string(buf);
 }
 
+/* The pairing code as its digits alone ("1234 5678" is drawn, "12345678"
+ * is what the lender types). */
+static json_t *digits(const char *s)
+{
+	char buf[32];
+	size_t n = 0;
+
+	for (; *s != '\0' && n + 1 < sizeof(buf); s++)
+		if (*s >= '0' && *s <= '9')
+			buf[n++] = *s;
+	buf[n] = '\0';
+	return json_string(buf);
+}
+
 json_t *dev_view_screen_json(const struct fl_agent_screen *s)
 {
 	json_t *o = json_object();
@@ -132,7 +146,7 @@ json_t *dev_view_screen_json(const struct fl_agent_screen *s)
 	json_object_set_new(o, "loan_ref", text(s->loan_ref));
 	json_object_set_new(o, "reminder", text(s->reminder));
 	json_object_set_new(o, "notices", notices);
-	json_object_set_new(o, "pairing_code", text(s->pairing_code));
+	json_object_set_new(o, "pairing_code", digits(s->pairing_code));
 	json_object_set_new(o, "restrictions",
 	                    restriction_names(s->restrict_mask));
 	json_object_set_new(o, "guaranteed", guaranteed_names(s->guaranteed));
