@@ -228,6 +228,9 @@ static void test_create_and_status_before_enrollment(void **state)
 	assert_true(json_is_string(json_object_get(j, "reminder")));
 	assert_true(json_is_string(json_object_get(j, "message")));
 	assert_true(json_object_get(j, "unlock_until") != NULL);
+	assert_true(json_is_string(json_object_get(j, "updated_at")));
+	assert_true(json_is_string(json_object_get(j, "wall_time")));
+	assert_true(json_is_null(json_object_get(j, "has_receipt")) == false);
 	json_decref(j);
 
 	assert_int_equal(dev(&r, f, "status", NULL), 0);
