@@ -197,6 +197,12 @@ int dev_cmd_enter_code(int argc, char **argv)
 	if (fl_agent_tick(s.agent) != FL_OK)
 		dev_err("enter-code: the agent's tick failed");
 	err = fl_agent_enter_code(s.agent, argv[optind]);
+	if (err == FL_E_STATE) {
+		dev_err("enter-code: this phone takes no offline code now (it "
+		        "is not enrolled, or it is released)");
+		rc = DEV_REFUSED;
+		goto out;
+	}
 	if (err) {
 		dev_err("enter-code: %s", fl_strerror(err));
 		rc = DEV_REFUSED;

@@ -300,14 +300,36 @@ static void net_step(struct runner *r)
 	r->net_at = now + delay * 1000;
 }
 
-/* Gives the phone to a waiting command and takes it back. Returns DEV_OK
- * to go on, -1 to stop cleanly, or an exit code. */
+/* What decides whether a network step is worth trying again at once. */
+struct net_view {
+	enum fl_agent_phase phase;
+	bool offline;
+	char server[DEV_URL_MAX + 1];
+};
+
+static void net_view(const struct runner *r, struct net_view *v)
+{
+	struct fl_agent_status st;
+
+	fl_agent_status(r->s.agent, &st);
+	v->phase = st.phase;
+	v->offline = dev_phone_offline(r->s.phone);
+	dev_hal_server(r->s.hal, v->server);
+}
+
+/* Gives the phone to a waiting command and takes it back. The retry
+ * schedule survives, so a stream of commands does not turn into a stream
+ * of requests; it restarts at once when the command changed what the
+ * network step depends on (the phase, offline mode, the server). Returns
+ * DEV_OK to go on, -1 to stop cleanly, or an exit code. */
 static int yield(struct runner *r)
 {
+	struct net_view before, after;
 	fl_err err;
 	int rc;
 
 	snapshot(r);
+	net_view(r, &before);
 	dev_session_detach(&r->s, true);
 	dev_lock_release(r->s.lock_fd);
 	r->s.lock_fd = -1;
@@ -323,7 +345,11 @@ static int yield(struct runner *r)
 	if (rc != DEV_OK)
 		return rc;
 	run_yield = 0;
-	r->next_tick = r->net_at = r->checkin_at = mono_ms();
+	net_view(r, &after);
+	r->next_tick = mono_ms();
+	if (before.phase != after.phase || before.offline != after.offline ||
+	    strcmp(before.server, after.server) != 0)
+		r->net_at = r->checkin_at = r->next_tick;
 	return DEV_OK;
 }
 

@@ -568,6 +568,32 @@ static void test_run_starts_and_stops_cleanly(void **state)
 	assert_non_null(strstr(r.out, "running"));
 	proc_result_free(&r);
 
+	/* commands at the same time as each other and as run: each waits
+	 * its turn, none fails, nothing is corrupted */
+	{
+		char *sims[] = {"8925402000000000025", "8925402000000000033",
+		                "8925402000000000041", "8925402000000000058"};
+		pid_t kids[8];
+		char clog[600];
+
+		snprintf(clog, sizeof(clog), "%s/cmds.log", f->tmp);
+		for (int i = 0; i < 4; i++) {
+			char *a1[] = {PROG,       "--dir", f->dir,
+			              "swap-sim", sims[i], NULL};
+			char *a2[] = {PROG,     "--dir",  f->dir,
+			              "status", "--json", NULL};
+			kids[2 * i] = devt_spawn(PROG, a1, clog);
+			kids[2 * i + 1] = devt_spawn(PROG, a2, clog);
+		}
+		for (int i = 0; i < 8; i++)
+			assert_int_equal(devt_stop(kids[i], 0, 30000), 0);
+		j = devt_status(f->dir);
+		assert_non_null(j);
+		assert_memory_equal(jstr(j, "iccid"), "89254020000000000", 17);
+		assert_string_equal(jstr(j, "phase"), "setup");
+		json_decref(j);
+	}
+
 	devt_sleep_ms(3000);
 	assert_true(devt_alive(pid));
 	assert_int_equal(devt_stop(pid, SIGTERM, 10000), 0);
