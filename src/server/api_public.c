@@ -10,6 +10,7 @@
 #include "server/jsonio.h"
 #include "server/metrics.h"
 #include "server/router.h"
+#include "core/state.h"
 #include "store/store.h"
 
 static void healthz(struct fl_req *req)
@@ -36,7 +37,35 @@ static void metrics(struct fl_req *req)
 	size_t len = 0;
 	fl_err err;
 
-	err = fl_metrics_render(req->app->metrics, NULL, &text, &len);
+	char extra[1024];
+	int64_t by_state[5], stolen = 0;
+	struct fl_tx *tx = NULL;
+	size_t used;
+
+	if ((err = fl_store_begin(req->app->store, false, &tx)) == FL_OK) {
+		err = fl_store_device_count(tx, by_state, &stolen);
+		fl_tx_rollback(tx);
+	}
+	if (err != FL_OK) {
+		fl_reply_error(req, err, NULL);
+		return;
+	}
+	used = (size_t)snprintf(extra, sizeof(extra),
+	                        "# HELP finlockd_devices Devices by decided "
+	                        "state (all tenants).\n"
+	                        "# TYPE finlockd_devices gauge\n");
+	for (int s = 0; s < 5; s++)
+		used += (size_t)snprintf(
+		        extra + used, sizeof(extra) - used,
+		        "finlockd_devices{state=\"%s\"} %lld\n",
+		        fl_state_name((enum fl_dev_state)s),
+		        (long long)by_state[s]);
+	snprintf(extra + used, sizeof(extra) - used,
+	         "# HELP finlockd_devices_stolen Devices reported stolen.\n"
+	         "# TYPE finlockd_devices_stolen gauge\n"
+	         "finlockd_devices_stolen %lld\n",
+	         (long long)stolen);
+	err = fl_metrics_render(req->app->metrics, extra, &text, &len);
 	if (err != FL_OK) {
 		fl_reply_error(req, err, NULL);
 		return;

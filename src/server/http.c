@@ -76,6 +76,7 @@ int fl_http_status(fl_err err)
 	case FL_E_STATE:
 	case FL_E_IDEMPOTENCY:
 	case FL_E_IMEI_IN_PROGRAM:
+	case FL_E_NO_CONTRACT:
 		return 409;
 	case FL_E_PERM:
 		return 403;

@@ -16,6 +16,7 @@
 #include "server/app.h"
 #include "server/audit.h"
 #include "server/auth.h"
+#include "server/decide.h"
 #include "server/files.h"
 #include "server/http.h"
 #include "server/log.h"
@@ -123,6 +124,21 @@ static void on_signal(int sig)
 		got_signal = sig;
 }
 
+/* Time-driven transitions: re-decide every device whose next change has
+ * come (a reminder, a due date, lock_at, the end of an unlock). */
+static void sweep(struct fl_app *app)
+{
+	int n = 0;
+	fl_err err;
+
+	do {
+		err = fl_decide_sweep(app, fl_app_now(), 256, &n);
+	} while (err == FL_OK && n == 256 && got_signal == 0);
+	if (err != FL_OK)
+		fl_log(FL_LOG_ERROR, "sweep failed",
+		       json_pack("{s:s}", "error", fl_strerror(err)));
+}
+
 int fl_server_run(const struct fl_config *cfg)
 {
 	struct fl_app *app = NULL;
@@ -219,6 +235,7 @@ int fl_server_run(const struct fl_config *cfg)
 			ts.tv_nsec %= 1000000000L;
 		}
 		nanosleep(&ts, NULL);
+		sweep(app);
 		if (fl_app_now() >= next_heads) {
 			sign_heads(app);
 			next_heads = fl_app_now() + cfg->audit_head_interval;
