@@ -21,6 +21,7 @@
 #include "server/http.h"
 #include "server/log.h"
 #include "server/metrics.h"
+#include "server/ratelimit.h"
 #include "server/signkeys.h"
 #include "store/store.h"
 
@@ -176,6 +177,11 @@ int fl_server_run(const struct fl_config *cfg)
 		goto out;
 	if ((err = fl_metrics_new(&app->metrics)) != FL_OK)
 		goto out;
+	if ((err = fl_ratelimit_new(&app->public_rl, cfg->public_rate,
+	                            cfg->public_burst, cfg->public_global_rate,
+	                            cfg->public_global_burst,
+	                            cfg->ratelimit_clients)) != FL_OK)
+		goto out;
 	err = fl_api_bootstrap_operator(
 	        app->store, app->secrets.apikey_hash_key, fl_app_now(), secret);
 	if (err != FL_OK) {
@@ -262,6 +268,7 @@ out:
 	fl_store_close(app->store);
 	fl_signkeys_free(app->keys);
 	fl_metrics_free(app->metrics);
+	fl_ratelimit_free(app->public_rl);
 	fl_secrets_wipe(&app->secrets);
 	free(app);
 	if (status == 0)

@@ -31,6 +31,7 @@ struct srv {
 	pid_t pid; /* 0 when not running */
 	struct srv_opts opts;
 	CURL *curl;
+	char source[64]; /* local address for requests, "" default */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -334,6 +335,8 @@ int srv_reqx(struct srv *s, const char *method, const char *path,
 	curl_easy_setopt(s->curl, CURLOPT_NOSIGNAL, 1L);
 	if (s->ca[0] != '\0')
 		curl_easy_setopt(s->curl, CURLOPT_CAINFO, s->ca);
+	if (s->source[0] != '\0')
+		curl_easy_setopt(s->curl, CURLOPT_INTERFACE, s->source);
 	if (strcmp(method, "HEAD") == 0)
 		curl_easy_setopt(s->curl, CURLOPT_NOBODY, 1L);
 	if (key != NULL) {
@@ -371,6 +374,11 @@ int srv_req(struct srv *s, const char *method, const char *path,
 {
 	return srv_reqx(s, method, path, key, NULL, body,
 	                body != NULL ? strlen(body) : 0, res);
+}
+
+void srv_set_source(struct srv *s, const char *ip)
+{
+	snprintf(s->source, sizeof(s->source), "%s", ip != NULL ? ip : "");
 }
 
 void srv_res_free(struct srv_res *r)

@@ -85,6 +85,9 @@ int srv_reqx(struct srv *s, const char *method, const char *path,
              const char *key, const char *const *headers, const char *body,
              size_t body_len, struct srv_res *res);
 void srv_res_free(struct srv_res *r);
+/* Sends later requests from this local address ("127.0.0.2"), or from the
+ * default one again with NULL. */
+void srv_set_source(struct srv *s, const char *ip);
 
 /* A response header's value (case-insensitive name) into a static buffer,
  * or NULL. */
