@@ -100,6 +100,29 @@ static void raise_nofile(const struct fl_config *cfg)
 		        (unsigned long long)rl.rlim_cur, cfg->max_connections);
 }
 
+/* Forgets idempotency records older than idempotency_ttl: a retry that
+ * late is a new request. */
+static void expire_idempotency(struct fl_app *app)
+{
+	struct fl_tx *tx = NULL;
+	int64_t n = 0;
+	fl_err err = fl_store_begin(app->store, true, &tx);
+
+	if (err == FL_OK)
+		err = fl_store_idem_expire(
+		        tx, fl_app_now() - app->cfg.idempotency_ttl, &n);
+	if (err == FL_OK)
+		err = fl_tx_commit(tx);
+	else
+		fl_tx_rollback(tx);
+	if (err != FL_OK)
+		fl_log(FL_LOG_ERROR, "cannot expire idempotency records",
+		       json_pack("{s:s}", "error", fl_strerror(err)));
+	else if (n > 0)
+		fl_log(FL_LOG_INFO, "idempotency records expired",
+		       json_pack("{s:I}", "count", (json_int_t)n));
+}
+
 /* Signs the head of every audit chain that grew since its last signature. */
 static void sign_heads(struct fl_app *app)
 {
@@ -232,6 +255,7 @@ int fl_server_run(const struct fl_config *cfg)
 	                 fl_store_schema_version(app->store)));
 
 	fl_time next_heads = fl_app_now() + cfg->audit_head_interval;
+	fl_time next_expiry = fl_app_now();
 	while (got_signal == 0) {
 		struct timespec ts = {0,
 		                      (long)cfg->sweep_interval_ms * 1000000L};
@@ -245,6 +269,10 @@ int fl_server_run(const struct fl_config *cfg)
 		if (fl_app_now() >= next_heads) {
 			sign_heads(app);
 			next_heads = fl_app_now() + cfg->audit_head_interval;
+		}
+		if (fl_app_now() >= next_expiry) {
+			expire_idempotency(app);
+			next_expiry = fl_app_now() + 600;
 		}
 		if (got_hup) {
 			got_hup = 0;

@@ -226,13 +226,12 @@ const char *srv_ca_file(const struct srv *s)
 	return s->ca[0] ? s->ca : NULL;
 }
 
-int srv_stop(struct srv *s)
+int srv_wait(struct srv *s)
 {
 	int status = 0;
 
 	if (s->pid == 0)
 		return -1;
-	kill(s->pid, SIGTERM);
 	for (int i = 0; i < 3000; i++) {
 		pid_t r = waitpid(s->pid, &status, WNOHANG);
 
@@ -246,6 +245,14 @@ int srv_stop(struct srv *s)
 	}
 	srv_kill9(s);
 	return -1;
+}
+
+int srv_stop(struct srv *s)
+{
+	if (s->pid == 0)
+		return -1;
+	kill(s->pid, SIGTERM);
+	return srv_wait(s);
 }
 
 void srv_kill9(struct srv *s)
