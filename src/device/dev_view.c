@@ -535,9 +535,8 @@ static void draw_lock(FILE *out, const json_t *st)
 	box_blank(out);
 	box_center(out, setup ? "[ SETTING UP ]" : "[ LOCKED ]");
 	box_blank(out);
-	if (!setup && strcmp(jstr(st, "state"), "locked") == 0 &&
-	    !jbool(st, "stolen") && strcmp(msg, FL_AGENT_LOCK_MESSAGE) != 0)
-		box_text(out, FL_AGENT_LOCK_MESSAGE);
+	/* The agent chose the message: the overdue text (or the lender's
+	 * own), or why else the phone is locked (stolen, SIM, software). */
 	if (msg[0] != '\0')
 		box_text(out, msg);
 	else if (!setup)

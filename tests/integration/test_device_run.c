@@ -502,6 +502,30 @@ static void test_sim_and_root_reported(void **state)
 	assert_true(devt_wait_str(f->dir, "phase", "enrolled", 2000));
 }
 
+static void test_sim_change_locks_with_its_own_message(void **state)
+{
+	struct fx *f = *state;
+	struct fl_fakesrv *s;
+	char *screen;
+	json_t *j;
+
+	s = devt_lender_begin(f->l);
+	s->claims.sim_policy = FL_REACT_LOCK;
+	s->reissue_on_report = false; /* the lender leaves the lock on */
+	devt_lender_end(f->l);
+	create_and_enroll(f);
+	free(ok(f, "swap-sim", "8925402000000000009", NULL, NULL, NULL));
+	j = devt_status(f->dir);
+	assert_true(json_is_true(json_object_get(j, "locked")));
+	assert_non_null(strstr(jstr(j, "message"), "SIM card was changed"));
+	json_decref(j);
+	screen = ok(f, "screen", "--once", NULL, NULL, NULL);
+	assert_non_null(strstr(screen, "SIM card was changed"));
+	assert_null(strstr(screen, "overdue"));
+	assert_non_null(strstr(screen, "Emergency calls are always available"));
+	free(screen);
+}
+
 static void test_enroll_refused(void **state)
 {
 	struct fx *f = *state;
@@ -539,6 +563,9 @@ int main(void)
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_sim_and_root_reported,
 	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(
+	                test_sim_change_locks_with_its_own_message, setup,
+	                teardown),
 	        cmocka_unit_test_setup_teardown(test_enroll_refused, setup,
 	                                        teardown),
 	};
