@@ -342,6 +342,27 @@ static void test_lock_at_offline(void **state)
 	assert_true(devt_count_lines(f->log, "offline") <= 4);
 }
 
+static void test_lock_at_while_long_polling(void **state)
+{
+	struct fx *f = *state;
+	json_t *j;
+
+	/* the lender never pushes anything at lock_at: the phone, in a
+	 * long-poll the server holds for 30 s, must lock on its own time */
+	devt_lender_set_hold(f->l, 30000);
+	create_and_enroll(f);
+	lender_state(f, FL_ST_ACTIVE, (fl_time)time(NULL) + 4);
+	start_run(f);
+	assert_true(devt_wait_bool(f->dir, "locked", false, 2000));
+	assert_true(devt_wait_bool(f->dir, "locked", true, 9000));
+	j = devt_status(f->dir);
+	assert_true(json_is_false(json_object_get(j, "offline")));
+	assert_int_equal(jint(j, "failures"), 0);
+	json_decref(j);
+	stop_run(f);
+	assert_int_equal(devt_count_lines(f->log, "failed"), 0);
+}
+
 static void test_clock_forward_locks_until_set_right(void **state)
 {
 	struct fx *f = *state;
@@ -554,6 +575,8 @@ int main(void)
 	                                        setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_lock_at_offline, setup,
 	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_lock_at_while_long_polling,
+	                                        setup, teardown),
 	        cmocka_unit_test_setup_teardown(
 	                test_clock_forward_locks_until_set_right, setup,
 	                teardown),
