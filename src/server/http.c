@@ -14,7 +14,8 @@
  *   completed         log one line, count metrics, free.
  *
  * Limits: total header bytes (max_header), body bytes (max_body), client
- * inactivity (request_timeout), connections (max_connections).
+ * inactivity and the whole upload (request_timeout), connections
+ * (max_connections).
  */
 #include "server/http.h"
 
@@ -434,8 +435,20 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *mc,
 	}
 	if (*upload_data_size > 0) {
 		size_t n = *upload_data_size;
+		struct timespec now;
 
 		*upload_data_size = 0;
+		/* request_timeout bounds silence (MHD's timeout) and also the
+		 * whole upload, so a body dripped a byte at a time cannot
+		 * hold a connection for ever. */
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - c->start.tv_sec > cfg->request_timeout) {
+			fl_log(FL_LOG_WARN, "request body too slow",
+			       json_pack("{s:I,s:s}", "id",
+			                 (json_int_t)c->req.id, "client",
+			                 c->req.client));
+			return MHD_NO;
+		}
 		if (c->too_large || c->len + n > cfg->max_body) {
 			c->too_large = true;
 			c->discarded += n;

@@ -21,6 +21,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -325,6 +326,46 @@ static void test_keep_alive_and_concurrency(void **state)
 	srv_free(s);
 }
 
+static void test_slow_body_is_cut(void **state)
+{
+	const char *args[] = {"--request-timeout", "2", NULL};
+	struct srv_opts o = {.args = args};
+	const char *head = "POST /v1/tenants HTTP/1.1\r\nHost: x\r\n"
+	                   "Content-Length: 100\r\n\r\n{";
+	struct srv *s;
+	char buf[256];
+	bool cut = false;
+	int fd;
+
+	(void)state;
+	signal(SIGPIPE, SIG_IGN);
+	assert_int_equal(srv_start(&s, &o), 0);
+	fd = connect_to(srv_port(s));
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, head, strlen(head)), (ssize_t)strlen(head));
+	/* one byte every 0.4 s: never silent for long, but never done */
+	for (int i = 0; i < 20 && !cut; i++) {
+		usleep(400 * 1000);
+		if (write(fd, " ", 1) != 1)
+			cut = true;
+		struct timeval tv = {0, 1000};
+		fd_set rd;
+		FD_ZERO(&rd);
+		FD_SET(fd, &rd);
+		if (select(fd + 1, &rd, NULL, NULL, &tv) > 0 &&
+		    read(fd, buf, sizeof(buf)) <= 0)
+			cut = true;
+	}
+	assert_true(cut);
+	close(fd);
+	/* the server is fine */
+	struct srv_res r;
+	assert_int_equal(srv_req(s, "GET", "/healthz", NULL, NULL, &r), 0);
+	assert_int_equal(r.status, 200);
+	srv_res_free(&r);
+	srv_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -333,6 +374,7 @@ int main(void)
 	        cmocka_unit_test(test_config_file_and_env),
 	        cmocka_unit_test(test_sigterm_finishes_in_flight),
 	        cmocka_unit_test(test_keep_alive_and_concurrency),
+	        cmocka_unit_test(test_slow_body_is_cut),
 	};
 	return cmocka_run_group_tests_name("server_ops", tests, NULL, NULL);
 }
