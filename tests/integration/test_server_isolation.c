@@ -86,8 +86,7 @@ static void test_every_id_endpoint_is_404(void **state)
 	        {"GET", "", NULL},
 	        {"POST", "/enrollment-code", NULL},
 	        {"POST", "/lock", "{\"reason\":\"x\"}"},
-	        {"POST", "/unlock",
-	         "{\"until\":\"2030-01-01T00:00:00Z\"}"},
+	        {"POST", "/unlock", "{\"until\":\"2030-01-01T00:00:00Z\"}"},
 	        {"POST", "/release", "{}"},
 	        {"POST", "/stolen", "{\"reason\":\"x\"}"},
 	        {"POST", "/stolen/clear", "{\"reason\":\"x\"}"},
@@ -106,7 +105,8 @@ static void test_every_id_endpoint_is_404(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(eps) / sizeof(eps[0]); i++) {
-		snprintf(path, sizeof(path), "/v1/devices/%s%s", DEV, eps[i].fmt);
+		snprintf(path, sizeof(path), "/v1/devices/%s%s", DEV,
+		         eps[i].fmt);
 		call(eps[i].method, path, KB, eps[i].body, &r);
 		if (r.status != 404)
 			fprintf(stderr, "%s %s -> %ld %s\n", eps[i].method,
