@@ -531,7 +531,7 @@ static void create_contract(struct fl_req *req)
 	json_object_set_new(v, "device", fl_api_device_json(d));
 	fl_reply_json(req, 201, v);
 	if (fl_txn_commit(req, tx) == FL_OK)
-		fl_decide_count(req->app, &what);
+		fl_decide_committed(req->app, d->id, &what);
 done:
 	fl_contract_rec_clear(c);
 	free(c);
@@ -748,7 +748,7 @@ static void reschedule(struct fl_req *req)
 	                "device", fl_api_device_json(d));
 	fl_reply_json(req, 201, out);
 	if (fl_txn_commit(req, tx) == FL_OK)
-		fl_decide_count(req->app, &what);
+		fl_decide_committed(req->app, d->id, &what);
 	tx = NULL;
 done:
 	json_decref(sched);

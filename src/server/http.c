@@ -39,6 +39,7 @@
 #include "server/files.h"
 #include "server/log.h"
 #include "server/metrics.h"
+#include "server/push.h"
 #include "server/router.h"
 
 struct fl_http {
@@ -231,6 +232,17 @@ void fl_reply_header(struct fl_req *req, const char *name, const char *value)
 	snprintf(req->hdr_value[req->n_hdrs],
 	         sizeof(req->hdr_value[req->n_hdrs]), "%s", value);
 	req->n_hdrs++;
+}
+
+void fl_http_suspend(struct fl_req *req)
+{
+	req->parked = true;
+	MHD_suspend_connection(req->conn);
+}
+
+void fl_http_resume(struct fl_req *req)
+{
+	MHD_resume_connection(req->conn);
 }
 
 /* --- request accessors ---------------------------------------------------- */
@@ -476,6 +488,20 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *mc,
 		c->body[c->len] = '\0';
 		return MHD_YES;
 	}
+	/* A parked request was resumed: run its handler again. */
+	if (c->req.parked) {
+		c->req.parked = false;
+		c->req.resumed = true;
+		c->req.now = fl_app_now();
+		free(c->req.resp);
+		c->req.resp = NULL;
+		c->req.resp_len = 0;
+		c->req.status = 0;
+		c->req.n_hdrs = 0;
+		c->req.err_code = NULL;
+		fl_router_dispatch(&c->req);
+		return c->req.parked ? MHD_YES : queue(mc, c);
+	}
 	/* The whole request is in. */
 	if (c->too_large) {
 		fl_reply_error(&c->req, FL_E_TOO_LARGE,
@@ -489,7 +515,8 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *mc,
 		else
 			fl_router_dispatch(&c->req);
 	}
-	return queue(mc, c);
+	/* A parked handler answers when it is resumed. */
+	return c->req.parked ? MHD_YES : queue(mc, c);
 }
 
 static void completed_cb(void *cls, struct MHD_Connection *mc, void **con_cls,
@@ -505,6 +532,8 @@ static void completed_cb(void *cls, struct MHD_Connection *mc, void **con_cls,
 	if (c == NULL)
 		return;
 	*con_cls = NULL;
+	if (c->req.parked && h->app->push != NULL)
+		fl_push_forget(h->app->push, &c->req);
 	clock_gettime(CLOCK_MONOTONIC, &end);
 	secs = (double)(end.tv_sec - c->start.tv_sec) +
 	       (double)(end.tv_nsec - c->start.tv_nsec) / 1e9;

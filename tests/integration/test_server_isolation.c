@@ -84,6 +84,7 @@ static void test_every_id_endpoint_is_404(void **state)
 		const char *method, *fmt, *body;
 	} eps[] = {
 	        {"GET", "", NULL},
+	        {"GET", "/wait?seq=0&timeout=1", NULL},
 	        {"POST", "/enrollment-code", NULL},
 	        {"POST", "/lock", "{\"reason\":\"x\"}"},
 	        {"POST", "/unlock", "{\"until\":\"2030-01-01T00:00:00Z\"}"},
