@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -162,18 +163,22 @@ void fl_reply_json(struct fl_req *req, int status, json_t *body)
 	         text != NULL ? strlen(text) : 0);
 }
 
+/* Error codes live as long as the request's log line: one table of them,
+ * built once. */
+static char codes[FL_E__COUNT + 1][40];
+static pthread_once_t codes_once = PTHREAD_ONCE_INIT;
+
+static void build_codes(void)
+{
+	for (unsigned i = 0; i <= FL_E__COUNT; i++)
+		fl_http_err_code((fl_err)i, codes[i], sizeof(codes[i]));
+}
+
 static const char *static_code(fl_err err)
 {
-	/* Codes live as long as the request's log line: keep one table of
-	 * them, built lazily per code (names are immutable). */
-	static char codes[FL_E__COUNT + 1][40];
-	static atomic_bool built[FL_E__COUNT + 1];
 	unsigned i = (unsigned)err <= FL_E__COUNT ? (unsigned)err : FL_E__COUNT;
 
-	if (!atomic_load(&built[i])) {
-		fl_http_err_code((fl_err)i, codes[i], sizeof(codes[i]));
-		atomic_store(&built[i], true);
-	}
+	pthread_once(&codes_once, build_codes);
 	return codes[i];
 }
 
