@@ -79,6 +79,9 @@ static void dp_error(struct fl_req *req, int status, const char *code,
 /* A store or signing failure: 503 for what a retry may fix, else 500. */
 static void dp_fail(struct fl_req *req, fl_err err)
 {
+	fl_log(FL_LOG_ERROR, "device request failed",
+	       json_pack("{s:I,s:s,s:s}", "id", (json_int_t)req->id, "path",
+	                 req->path, "error", fl_strerror(err)));
 	if (err == FL_E_STORE_BUSY || err == FL_E_STATE)
 		dp_error(req, 503, "unavailable",
 		         "the server cannot answer now");
@@ -678,6 +681,7 @@ static fl_err checkin_writes(struct fl_req *req, struct dev_auth *a,
 	bool report = r->sim_changed || r->tamper != 0;
 	bool contact = contact_due(&a->d, req->now);
 	bool code = false, decide;
+	char id[FL_ID_MAX];
 	fl_err err = FL_OK;
 
 	memset(&oc, 0, sizeof(oc));
@@ -697,7 +701,8 @@ static fl_err checkin_writes(struct fl_req *req, struct dev_auth *a,
 		return FL_OK;
 	if ((err = fl_store_begin(app->store, true, &tx)) != FL_OK)
 		return err;
-	if ((err = fl_store_device_get_any(tx, a->d.id, &a->d)) != FL_OK)
+	snprintf(id, sizeof(id), "%s", a->d.id); /* a->d is overwritten */
+	if ((err = fl_store_device_get_any(tx, id, &a->d)) != FL_OK)
 		goto out;
 	if (report && (err = store_reports(tx, &a->d, r, req->now)) != FL_OK)
 		goto out;
@@ -790,8 +795,12 @@ static void wait_seq(struct fl_req *req)
 		goto done;
 	for (int attempt = 0; attempt < 8; attempt++) {
 		if (attempt > 0) {
-			mark = fl_push_mark(req->app->push, a->d.id);
-			if ((err = read_device(req->app, a->d.id, &a->d)) !=
+			char dev_id[FL_ID_MAX];
+
+			/* a->d is overwritten by the read */
+			snprintf(dev_id, sizeof(dev_id), "%s", a->d.id);
+			mark = fl_push_mark(req->app->push, dev_id);
+			if ((err = read_device(req->app, dev_id, &a->d)) !=
 			    FL_OK) {
 				dp_fail(req, err);
 				goto done;
