@@ -131,6 +131,16 @@ int cli_parse(struct cli_args *a, const struct cli_spec *spec, int argc,
 int cli_list_each(const struct cli_list *l,
                   int (*fn)(void *ctx, const char *s, size_t len), void *ctx);
 
+/* Reads a time argument into out[21] as canonical RFC 3339 UTC: an RFC 3339
+ * time, "now", or "+DURATION" from now ("+90s", "+2h", "+3d"). `what`
+ * names the option in the message. CLI_OK, or CLI_REFUSED with a message. */
+int cli_time_arg(const char *what, const char *s, char out[21]);
+
+/* Reads a whole number in [min, max] ("1500"): CLI_OK, or CLI_REFUSED
+ * with a message naming `what`. */
+int cli_int_arg(const char *what, const char *s, long long min, long long max,
+                long long *out);
+
 /* Top-level entry point. */
 int cli_main(int argc, char **argv);
 

@@ -425,6 +425,14 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ctx)
 	} else if (n > 20 &&
 	           strncasecmp(data, "Idempotent-Replayed:", 20) == 0) {
 		s->r->replayed = strstr(data + 20, "true") != NULL;
+	} else if (n > 12 && n < 40 &&
+	           strncasecmp(data, "Retry-After:", 12) == 0) {
+		char num[32];
+		long secs;
+
+		snprintf(num, sizeof(num), "%.*s", (int)(n - 12), data + 12);
+		secs = strtol(num, NULL, 10);
+		s->r->retry_after = secs > 0 && secs <= 3600 ? (int)secs : 0;
 	}
 	return n;
 }

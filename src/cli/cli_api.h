@@ -43,6 +43,7 @@ struct cli_resp {
 	json_t *json;                     /* parsed body, or NULL; owned */
 	char next_cursor[CLI_CURSOR_MAX]; /* X-Next-Cursor header, or "" */
 	bool replayed;                    /* Idempotent-Replayed: true */
+	int retry_after;                  /* Retry-After seconds, or 0 */
 };
 
 /* Resolves the server, key and CA from a's options, the environment and

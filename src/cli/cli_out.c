@@ -181,12 +181,25 @@ void cli_print_body(const struct cli_resp *r)
 void cli_print_answer(const struct cli_api *api, const struct cli_resp *r,
                       const char *member)
 {
-	if (cli_api_json(api))
+	const json_t *d = json_object_get(r->json, "device");
+
+	if (cli_api_json(api)) {
 		cli_print_body(r);
-	else
-		cli_print_object(stdout, member != NULL
-		                                 ? cli_jpath(r->json, member)
-		                                 : r->json);
+		return;
+	}
+	cli_print_object(stdout,
+	                 member != NULL ? cli_jpath(r->json, member) : r->json);
+	/* The device the change applied to, in one line. */
+	if (member != NULL && json_is_object(d))
+		printf("device %s: %s%s, amount due %lld, paid through %s\n",
+		       cli_jstr(d, "id"), cli_jstr(d, "state"),
+		       json_is_true(json_object_get(d, "stolen")) ? " (stolen)"
+		                                                  : "",
+		       (long long)json_integer_value(
+		               json_object_get(d, "amount_due")),
+		       json_is_string(json_object_get(d, "paid_through"))
+		               ? cli_jstr(d, "paid_through")
+		               : "-");
 }
 
 /* --- tables --------------------------------------------------------------- */
