@@ -567,31 +567,44 @@ static json_t *row_body(const struct row *r)
 	return b;
 }
 
-/* Registers row r; on success *answer gets the server's answer. A lost
- * answer is retried once with the same Idempotency-Key. */
+/* Registers row r; on success *answer gets the server's answer, on a
+ * refusal *error its error document (either may stay NULL). A lost answer
+ * is retried once with the same Idempotency-Key. */
 static int register_row(struct cli_api *api, const struct row *r,
-                        const char *run, json_t **answer)
+                        const char *run, json_t **answer, json_t **error)
 {
-	char idem[96];
+	char idem[96], *text;
 	json_t *body = row_body(r);
 	struct cli_resp resp;
 	int rc;
 
-	*answer = NULL;
+	*answer = *error = NULL;
+	text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	if (text == NULL) {
+		cli_err("out of memory");
+		return CLI_REFUSED;
+	}
 	snprintf(idem, sizeof(idem), "import-%s-%u", run, r->line);
-	rc = cli_api_call(api, "POST", "/v1/devices", body, idem, &resp);
+	rc = cli_api_send(api, "POST", "/v1/devices", text, idem, NULL, &resp);
 	if (rc == CLI_UNREACHABLE) {
 		fprintf(stderr, "finlock: retrying line %u once\n", r->line);
 		sleep(1);
-		rc = cli_api_call(api, "POST", "/v1/devices", body, idem,
+		rc = cli_api_send(api, "POST", "/v1/devices", text, idem, NULL,
 		                  &resp);
 	}
-	json_decref(body);
+	free(text);
 	if (rc != CLI_OK)
 		return rc;
+	if (resp.status < 200 || resp.status >= 300 || resp.json == NULL) {
+		cli_api_print_error(&resp);
+		*error = json_incref(resp.json);
+		cli_resp_free(&resp);
+		return CLI_REFUSED;
+	}
 	*answer = json_incref(resp.json);
 	cli_resp_free(&resp);
-	return *answer != NULL ? CLI_OK : CLI_REFUSED;
+	return CLI_OK;
 }
 
 static void print_row_head(void)
@@ -628,7 +641,7 @@ static int register_all(struct import *im, struct cli_api *api, bool json)
 		print_row_head();
 	for (size_t i = 0; i < im->n; i++) {
 		struct row *r = &im->rows[i];
-		json_t *ans = NULL;
+		json_t *ans = NULL, *err = NULL;
 
 		if (r->skip) {
 			fprintf(stderr,
@@ -642,14 +655,15 @@ static int register_all(struct import *im, struct cli_api *api, bool json)
 			                                r->device));
 			continue;
 		}
-		rc = register_row(api, r, run, &ans);
+		rc = register_row(api, r, run, &ans, &err);
 		if (rc != CLI_OK) {
 			cli_err("%s:%u: not registered; stopped here", im->file,
 			        r->line);
-			json_object_set_new(out, "failed",
-			                    json_pack("{s:i,s:s}", "line",
-			                              (int)r->line, "imei",
-			                              r->imei));
+			json_object_set_new(
+			        out, "failed",
+			        json_pack("{s:i,s:s,s:o}", "line", (int)r->line,
+			                  "imei", r->imei, "error",
+			                  err != NULL ? err : json_null()));
 			break;
 		}
 		done++;
@@ -670,7 +684,8 @@ static int register_all(struct import *im, struct cli_api *api, bool json)
 		        "same command with --skip-registered to continue.",
 		        done, todo);
 	else
-		fprintf(stderr, "finlock: registered %zu devices\n", done);
+		fprintf(stderr, "finlock: registered %zu device%s\n", done,
+		        done == 1 ? "" : "s");
 	json_decref(out);
 	return rc;
 }
