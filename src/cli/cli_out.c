@@ -10,6 +10,7 @@
 #define CELL_MAX   256    /* longest cell shown in a table */
 #define PAGES_MAX  100000 /* pages followed by --all */
 #define KEY_INDENT 2      /* spaces per nesting level */
+#define WIDTH_ROWS 2000   /* --all: rows read before the widths are fixed */
 
 json_t *cli_jpath(const json_t *obj, const char *path)
 {
@@ -284,8 +285,13 @@ int cli_list_run(struct cli_api *api, const struct cli_listing *l)
 	char path[CLI_PATH_MAX], cursor[CLI_CURSOR_MAX] = "";
 	bool json = cli_api_json(api);
 	size_t shown = 0, pages = 0;
+	json_t *pending = json_array(); /* rows waiting for the widths */
 	int rc = CLI_OK;
 
+	if (pending == NULL) {
+		cli_err("out of memory");
+		return CLI_REFUSED;
+	}
 	if (l->cursor != NULL)
 		snprintf(cursor, sizeof(cursor), "%s", l->cursor);
 	if (t.ncols > CLI_COLS_MAX)
@@ -296,8 +302,10 @@ int cli_list_run(struct cli_api *api, const struct cli_listing *l)
 		size_t i;
 		json_t *it;
 
-		if (!cli_list_page_path(path, sizeof(path), l, cursor))
+		if (!cli_list_page_path(path, sizeof(path), l, cursor)) {
+			json_decref(pending);
 			return shown ? CLI_REFUSED : CLI_USAGE;
+		}
 		rc = cli_api_call(api, "GET", path, NULL, NULL, &r);
 		if (rc != CLI_OK)
 			break;
@@ -317,6 +325,13 @@ int cli_list_run(struct cli_api *api, const struct cli_listing *l)
 				fputs(shown + i == 0 ? "{\"items\":[" : ",",
 				      stdout);
 				json_dumpf(it, stdout, JSON_COMPACT);
+			}
+		} else if (l->all && !t.started) {
+			/* Gather the first rows so the widths fit them. */
+			json_array_extend(pending, items);
+			if (json_array_size(pending) >= WIDTH_ROWS) {
+				table_page(&t, pending);
+				json_array_clear(pending);
 			}
 		} else if (json_array_size(items) > 0) {
 			table_page(&t, items);
@@ -340,6 +355,9 @@ int cli_list_run(struct cli_api *api, const struct cli_listing *l)
 			break;
 		}
 	}
+	if (json_array_size(pending) > 0)
+		table_page(&t, pending);
+	json_decref(pending);
 	if (json && l->all && rc == CLI_OK)
 		fputs(shown == 0 ? "{\"items\":[],\"next_cursor\":null}\n"
 		                 : "],\"next_cursor\":null}\n",

@@ -36,10 +36,16 @@ bool cli_wants_help(int argc, char **argv)
 void cli_print_group_help(FILE *out, const char *path, const char *about,
                           const struct cli_cmd *table, size_t n)
 {
+	int width = 14;
+
+	for (size_t i = 0; i < n; i++)
+		if ((int)strlen(table[i].name) > width)
+			width = (int)strlen(table[i].name);
 	fprintf(out, "usage: %s <command> [options]\n\n%s\n\ncommands:\n", path,
 	        about);
 	for (size_t i = 0; i < n; i++)
-		fprintf(out, "  %-14s %s\n", table[i].name, table[i].summary);
+		fprintf(out, "  %-*s %s\n", width, table[i].name,
+		        table[i].summary);
 	fprintf(out, "\nRun '%s <command> --help' for a command's options.\n",
 	        path);
 }
