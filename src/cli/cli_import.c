@@ -66,8 +66,9 @@ struct import {
 	const char *file; /* name, for messages */
 	struct row *rows; /* owned */
 	size_t n, cap;
-	size_t n_bad;  /* rows reported bad */
-	int map[COLS]; /* column index in the file for each col, -1 */
+	size_t n_bad;   /* rows reported bad */
+	int map[COLS];  /* column index in the file for each col, -1 */
+	json_t *errors; /* [{"line", "message"}] of the bad rows; owned */
 };
 
 static void row_bad(struct import *im, struct row *r, const char *fmt, ...)
@@ -82,6 +83,9 @@ static void row_bad(struct import *im, struct row *r, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	cli_err("%s:%u: %s", im->file, r->line, msg);
+	json_array_append_new(
+	        im->errors,
+	        json_pack("{s:i,s:s}", "line", (int)r->line, "message", msg));
 	if (!r->bad)
 		im->n_bad++;
 	r->bad = true;
@@ -785,6 +789,11 @@ int cli_devices_import(int argc, char **argv)
 		return rc;
 	memset(&im, 0, sizeof(im));
 	im.file = a.pos[0];
+	im.errors = json_array();
+	if (im.errors == NULL) {
+		cli_err("out of memory");
+		return CLI_REFUSED;
+	}
 	rc = cli_api_open(&api, &a, true);
 	if (rc != CLI_OK)
 		return rc;
@@ -794,6 +803,15 @@ int cli_devices_import(int argc, char **argv)
 	if (rc == CLI_OK)
 		rc = check_server(&im, api, skip_ok, !no_public);
 	if (rc == CLI_OK && im.n_bad > 0) {
+		if (a.json) {
+			json_t *out =
+			        json_pack("{s:b,s:O,s:[]}", "dry_run", dry_run,
+			                  "errors", im.errors, "registered");
+
+			json_dumpf(out, stdout, JSON_COMPACT);
+			fputc('\n', stdout);
+			json_decref(out);
+		}
 		cli_err("%zu bad row%s in %s; nothing was registered", im.n_bad,
 		        im.n_bad == 1 ? "" : "s", im.file);
 		rc = CLI_REFUSED;
@@ -805,6 +823,7 @@ int cli_devices_import(int argc, char **argv)
 	else if (im.n_bad == 0 && im.n > 0)
 		cli_err("nothing was registered");
 	free(im.rows);
+	json_decref(im.errors);
 	cli_api_free(api);
 	return rc;
 }

@@ -159,6 +159,22 @@ static void test_bad_rows(void **state)
 	assert_true(cli_last_line(r.err, "finlock: 7 bad rows in "));
 	assert_non_null(strstr(r.err, "nothing was registered"));
 	proc_result_free(&r);
+	/* the same for scripts */
+	assert_int_equal(
+	        cli_run(&r, NULL, "devices", "import", path, "--json", NULL),
+	        1);
+	{
+		json_t *j = cli_json(&r), *errs = json_object_get(j, "errors");
+
+		assert_true(json_array_size(errs) >= 7);
+		assert_int_equal(json_integer_value(json_object_get(
+		                         json_array_get(errs, 0), "line")),
+		                 2);
+		assert_int_equal(
+		        json_array_size(json_object_get(j, "registered")), 0);
+		json_decref(j);
+	}
+	proc_result_free(&r);
 	/* nothing registered, not even the good rows */
 	assert_int_equal(devices_of(KEY_A), before);
 	assert_int_equal(cli_run(&r, NULL, "devices", "show", good1, NULL), 1);
