@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -330,6 +331,24 @@ static void test_unreachable(void **state)
 	proc_result_free(&r);
 	assert_int_equal(cli_run(&r, NULL, "health", NULL), 3);
 	proc_result_free(&r);
+	/* a server that accepts but never answers: the timeout */
+	{
+		unsigned port;
+		int fd = cli_silent_port(&port);
+
+		snprintf(url, sizeof(url), "http://127.0.0.1:%u", port);
+		cli_env(url, KEY_A);
+		assert_int_equal(cli_run(&r, NULL, "devices", "list",
+		                         "--timeout", "1", NULL),
+		                 3);
+		assert_true(cli_one_line(r.err, "finlock: cannot reach"));
+		proc_result_free(&r);
+		assert_int_equal(cli_run(&r, NULL, "devices", "list",
+		                         "--timeout", "0", NULL),
+		                 2);
+		proc_result_free(&r);
+		close(fd);
+	}
 	/* a name that does not resolve */
 	cli_env("https://no-such-host.invalid", KEY_A);
 	assert_int_equal(cli_run(&r, NULL, "keys", "list", NULL), 3);

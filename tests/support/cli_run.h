@@ -63,4 +63,8 @@ bool cli_last_line(const char *s, const char *prefix);
 /* A loopback TCP port with nothing listening on it. */
 unsigned cli_closed_port(void);
 
+/* A loopback TCP socket that listens but never answers: *port receives its
+ * port; close the returned descriptor when done. */
+int cli_silent_port(unsigned *port);
+
 #endif
