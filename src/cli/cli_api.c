@@ -455,6 +455,18 @@ int cli_api_send(struct cli_api *api, const char *method, const char *path,
 	int rc = CLI_REFUSED, n;
 
 	memset(r, 0, sizeof(*r));
+	if (idem != NULL) {
+		size_t k = strlen(idem);
+		bool ok = k > 0 && k <= 200;
+
+		for (size_t i = 0; ok && i < k; i++)
+			ok = idem[i] > 0x20 && idem[i] < 0x7f;
+		if (!ok) {
+			cli_err("an idempotency key is 1..200 visible ASCII "
+			        "characters (no spaces)");
+			return CLI_REFUSED;
+		}
+	}
 	n = snprintf(url, sizeof(url), "%s%s", api->server, path);
 	if (n < 0 || (size_t)n >= sizeof(url)) {
 		cli_err("request path too long");

@@ -699,6 +699,13 @@ static void test_payments(void **state)
 	                 1);
 	assert_true(cli_one_line(r.err, "finlock: 409 conflict: "));
 	proc_result_free(&r);
+	/* a key that could smuggle a header is refused before sending */
+	assert_int_equal(cli_run(&r, NULL, "payments", "record", imei,
+	                         "--amount", "1", "--reference", "X",
+	                         "--idempotency-key", "k\r\nX-Evil: 1", NULL),
+	                 1);
+	assert_true(cli_one_line(r.err, "finlock: an idempotency key is"));
+	proc_result_free(&r);
 	j = OK_JSON("payments", "list", id);
 	assert_int_equal(json_array_size(json_object_get(j, "items")), 1);
 	json_decref(j);
