@@ -8,6 +8,7 @@
 #include "server/app.h"
 #include "server/log.h"
 #include "server/metrics.h"
+#include "server/push.h"
 
 fl_time fl_decide_now(const struct fl_device *dev, fl_time now)
 {
@@ -165,8 +166,11 @@ out:
 	return err;
 }
 
-void fl_decide_count(struct fl_app *app, const struct fl_decided *what)
+void fl_decide_committed(struct fl_app *app, const char *device_id,
+                         const struct fl_decided *what)
 {
+	if (what->bumped && app->push != NULL)
+		fl_push_publish(app->push, device_id);
 	if (what->locked)
 		fl_metrics_lock(app->metrics);
 	if (what->unlocked)
@@ -214,7 +218,7 @@ fl_err fl_decide_sweep(struct fl_app *app, fl_time now, int batch, int *n)
 		tx = NULL;
 		if (err != FL_OK)
 			goto out;
-		fl_decide_count(app, &what);
+		fl_decide_committed(app, ids[i], &what);
 		if (n != NULL)
 			(*n)++;
 	}

@@ -53,8 +53,11 @@ fl_err fl_decide_device(struct fl_tx *tx, const char *tenant_id,
                         struct fl_device *dev,
                         struct fl_decided *what) FL_MUST_USE;
 
-/* Counts what a committed decision changed in the metrics. */
-void fl_decide_count(struct fl_app *app, const struct fl_decided *what);
+/* After the commit of a decision: counts what changed in the metrics and,
+ * when the token seq moved, wakes the requests waiting on the device
+ * (push.h). */
+void fl_decide_committed(struct fl_app *app, const char *device_id,
+                         const struct fl_decided *what);
 
 /* Re-decides up to `batch` devices whose next_change is due, each in its
  * own transaction; *n (may be NULL) counts them. */
