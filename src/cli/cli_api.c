@@ -23,6 +23,7 @@ struct cli_api {
 	bool json;                       /* --json */
 	char errbuf[CURL_ERROR_SIZE];    /* curl's last message */
 	struct cli_api_info info;        /* where the settings came from */
+	long timeout;                    /* seconds per request */
 };
 
 /* What one transfer is collecting. */
@@ -312,6 +313,7 @@ int cli_api_open(struct cli_api **out, const struct cli_args *a, bool need_key)
 	curl_easy_setopt(api->curl, CURLOPT_ERRORBUFFER, api->errbuf);
 	curl_easy_setopt(api->curl, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT);
 	curl_easy_setopt(api->curl, CURLOPT_TIMEOUT, timeout);
+	api->timeout = timeout;
 	curl_easy_setopt(api->curl, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(api->curl, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(api->curl, CURLOPT_USERAGENT, "finlock/1");
@@ -340,6 +342,14 @@ void cli_api_free(struct cli_api *api)
 	if (api->curl != NULL)
 		curl_easy_cleanup(api->curl);
 	free(api);
+}
+
+void cli_api_min_timeout(struct cli_api *api, long secs)
+{
+	if (secs > api->timeout) {
+		api->timeout = secs;
+		curl_easy_setopt(api->curl, CURLOPT_TIMEOUT, secs);
+	}
 }
 
 const char *cli_api_server(const struct cli_api *api)

@@ -55,6 +55,10 @@ int cli_api_open(struct cli_api **out, const struct cli_args *a, bool need_key);
 /* NULL is a no-op. Wipes the key. */
 void cli_api_free(struct cli_api *api);
 
+/* Makes later requests wait up to at least secs seconds for an answer
+ * (never shortens the --timeout in force). For long-polls. */
+void cli_api_min_timeout(struct cli_api *api, long secs);
+
 /* The server's base URL, without a trailing slash. */
 const char *cli_api_server(const struct cli_api *api);
 /* True when --json was given. */

@@ -8,6 +8,7 @@
  * Wherever a command takes a DEVICE it accepts the device id (dv_...) or
  * one of the phone's IMEIs, looked up among the lender's own devices.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -467,6 +468,93 @@ static int devices_enroll_code(int argc, char **argv)
 	                           json_object(), NULL, NULL);
 }
 
+static const char wait_usage[] =
+        "usage: finlock devices wait DEVICE [--seq N] [--for SECONDS]\n"
+        "\n"
+        "Waits until the device's token changes (a payment, a command, a "
+        "lock\n"
+        "time passing) and prints the device. Without --seq it waits for a\n"
+        "change from the token the device has now. Gives up after SECONDS\n"
+        "(default 30, at most 3600). Exits 0 when the token changed, 1 when "
+        "it\n"
+        "did not in time. " DEVICE_ARG_HELP;
+
+#define WAIT_CHUNK 120 /* the server's longest long-poll, seconds */
+
+static int devices_wait(int argc, char **argv)
+{
+	const char *seq_s, *for_s;
+	const struct cli_opt opts[] = {{"seq", CLI_OPT_STR, &seq_s, false},
+	                               {"for", CLI_OPT_STR, &for_s, false},
+	                               {NULL, 0, NULL, false}};
+	const struct cli_spec spec = {
+	        "devices wait", wait_usage, opts, 1, 1, true};
+	char id[256], path[CLI_PATH_MAX], num[32];
+	long long seq = -1, secs = 30, left;
+	struct cli_api *api = NULL;
+	struct cli_resp r;
+	struct cli_args a;
+	int rc = cli_parse(&a, &spec, argc, argv);
+
+	if (rc != CLI_CONTINUE)
+		return rc;
+	if ((seq_s != NULL &&
+	     (rc = cli_int_arg("seq", seq_s, 0, INT64_MAX, &seq)) != CLI_OK) ||
+	    (for_s != NULL &&
+	     (rc = cli_int_arg("for", for_s, 1, 3600, &secs)) != CLI_OK))
+		return rc;
+	rc = cli_api_open(&api, &a, true);
+	if (rc == CLI_OK)
+		rc = cli_api_device(api, a.pos[0], id, sizeof(id));
+	if (rc == CLI_OK && seq < 0) {
+		/* the token the device has now */
+		if (!cli_path(path, sizeof(path), "/v1/devices", id, NULL))
+			rc = CLI_USAGE;
+		else if ((rc = cli_api_call(api, "GET", path, NULL, NULL,
+		                            &r)) == CLI_OK) {
+			seq = json_integer_value(
+			        json_object_get(r.json, "token_seq"));
+			cli_resp_free(&r);
+		}
+	}
+	if (rc == CLI_OK)
+		cli_api_min_timeout(api, WAIT_CHUNK + 15);
+	for (left = secs; rc == CLI_OK && left > 0;) {
+		long long chunk = left < WAIT_CHUNK ? left : WAIT_CHUNK;
+		long long now_seq;
+
+		snprintf(num, sizeof(num), "%lld", seq);
+		if (!cli_path(path, sizeof(path), "/v1/devices", id, "/wait") ||
+		    !cli_query(path, sizeof(path), "seq", num)) {
+			rc = CLI_USAGE;
+			break;
+		}
+		snprintf(num, sizeof(num), "%lld", chunk);
+		if (!cli_query(path, sizeof(path), "timeout", num)) {
+			rc = CLI_USAGE;
+			break;
+		}
+		rc = cli_api_call(api, "GET", path, NULL, NULL, &r);
+		if (rc != CLI_OK)
+			break;
+		now_seq = json_integer_value(
+		        json_object_get(r.json, "token_seq"));
+		left -= chunk;
+		if (now_seq > seq || left <= 0) {
+			cli_print_answer(api, &r, NULL);
+			if (now_seq <= seq) {
+				cli_err("no change within %lld s", secs);
+				rc = CLI_REFUSED;
+			}
+			cli_resp_free(&r);
+			break;
+		}
+		cli_resp_free(&r);
+	}
+	cli_api_free(api);
+	return rc;
+}
+
 static const struct cli_cmd devices_cmds[] = {
         {"register", "register a phone, get its enrollment code",
          devices_register},
@@ -481,6 +569,7 @@ static const struct cli_cmd devices_cmds[] = {
         {"sync", "force a fresh token", devices_sync},
         {"enrollment-code", "issue a new one-time enrollment code",
          devices_enroll_code},
+        {"wait", "wait until the device's token changes", devices_wait},
 };
 
 int cli_cmd_devices(int argc, char **argv)

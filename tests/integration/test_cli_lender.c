@@ -11,7 +11,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -487,6 +489,25 @@ static const char *jstr(const json_t *j, const char *name)
 	return s != NULL ? s : "";
 }
 
+struct later_sync {
+	const char *id; /* device to sync */
+	const char *key;
+};
+
+/* After a second, forces a sync of the device (wakes a waiter). */
+static void *sync_later(void *arg)
+{
+	const struct later_sync *ls = arg;
+	struct srv_res res;
+	char path[128];
+
+	sleep(1);
+	snprintf(path, sizeof(path), "/v1/devices/%s/sync", ls->id);
+	if (srv_req(S, "POST", path, ls->key, "{}", &res) == 0)
+		srv_res_free(&res);
+	return NULL;
+}
+
 static void test_devices(void **state)
 {
 	char imei[16], imei2[16], id[64];
@@ -627,6 +648,41 @@ static void test_devices(void **state)
 		                    json_object_get(before, "token_seq")));
 		json_decref(before);
 		json_decref(after);
+	}
+	/* waiting: nothing changes within a second; a command wakes it */
+	assert_int_equal(
+	        cli_run(&r, NULL, "devices", "wait", id, "--for", "1", NULL),
+	        1);
+	assert_true(cli_last_line(r.err, "finlock: no change within 1 s"));
+	proc_result_free(&r);
+	{
+		json_t *now = OK_JSON("devices", "show", id);
+		char seq[32];
+
+		snprintf(seq, sizeof(seq), "%lld",
+		         (long long)json_integer_value(
+		                 json_object_get(now, "token_seq")) -
+		                 1);
+		json_decref(now);
+		/* a change wakes the waiter long before its time is up */
+		{
+			struct later_sync ls = {id, KEY_A};
+			time_t t0 = time(NULL);
+			pthread_t th;
+
+			assert_int_equal(
+			        pthread_create(&th, NULL, sync_later, &ls), 0);
+			j = OK_JSON("devices", "wait", id, "--for", "60");
+			pthread_join(th, NULL);
+			assert_true(time(NULL) - t0 < 30);
+			assert_true(json_integer_value(json_object_get(
+			                    j, "token_seq")) > atoll(seq) + 1);
+			json_decref(j);
+		}
+		/* an older seq answers at once */
+		j = OK_JSON("devices", "wait", id, "--seq", seq, "--for", "60");
+		assert_string_equal(jstr(j, "id"), id);
+		json_decref(j);
 	}
 	j = OK_JSON("devices", "enrollment-code", id);
 	assert_true(strlen(jstr(j, "enrollment_code")) > 0);
@@ -782,6 +838,7 @@ static void test_two_lenders(void **state)
 		        {"payments", "record", NULL, "--amount", "1",
 		         "--reference", "x"},
 		        {"payments", "list", NULL},
+		        {"devices", "wait", NULL, "--for", "1"},
 		};
 		for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 			char *argv[9];
