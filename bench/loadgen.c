@@ -25,7 +25,8 @@
  * baseline, which answers a fixed body of the size finlockd's check-in
  * answer has (bench/run.sh).
  *
- * `loadgen --fake-devices N FILE` writes N devices with random ids and
+ * `loadgen --free-port` prints a free loopback port (for the baseline's
+ * nginx). `loadgen --fake-devices N FILE` writes N devices with random ids and
  * keys (for the baseline alone, when no finlockd enrolled real ones).
  *
  * Output: key=value lines (rps, ok, non2xx, errors, p50_us, p99_us,
@@ -420,6 +421,22 @@ static void fake_devices(const char *path, long n)
 	free(d);
 }
 
+/* A loopback port nobody listens on now (bound to port 0, then let go). */
+static int free_port(void)
+{
+	struct sockaddr_in a = {0};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &len) != 0)
+		bench_die("cannot find a free port: %s", strerror(errno));
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: loadgen --port P --devices FILE [--host ADDR] "
@@ -451,6 +468,10 @@ int main(int argc, char **argv)
 
 		if (strcmp(a, "--fake-devices") == 0 && i + 2 < argc) {
 			fake_devices(argv[i + 2], atol(argv[i + 1]));
+			return 0;
+		}
+		if (strcmp(a, "--free-port") == 0) {
+			printf("%d\n", free_port());
 			return 0;
 		}
 		if (strcmp(a, "--save") == 0) {
