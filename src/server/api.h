@@ -9,6 +9,7 @@
 #define FL_SERVER_API_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "core/err.h"
 #include "server/http.h"
@@ -42,5 +43,17 @@ void fl_api_key_revoke(struct fl_req *req, const char *tenant_id,
 /* For a POST that takes no fields: the body must be empty or {}. Answers
  * 400 and returns the error otherwise. */
 fl_err fl_api_empty_body(struct fl_req *req) FL_MUST_USE;
+
+/* A device as JSON: identity, enrollment, the decided status, contact and
+ * reports, token seq. New reference. */
+json_t *fl_api_device_json(const struct fl_device *d);
+
+/* Reads the device named by the path's {device_id} for the caller's
+ * tenant: FL_E_NOT_FOUND for a device of another tenant or none. */
+fl_err fl_api_path_device(struct fl_req *req, struct fl_tx *tx,
+                          struct fl_device *out) FL_MUST_USE;
+
+/* True if s has no control characters. */
+bool fl_api_text_ok(const char *s);
 
 #endif

@@ -222,8 +222,8 @@ fl_err fl_config_load_file(struct fl_config *c, const char *path,
 
 		lineno++;
 		if (strchr(line, '\n') == NULL && !feof(f)) {
-			snprintf(err, FL_CONFIG_ERR_MAX, "%s:%d: line too long",
-			         path, lineno);
+			snprintf(err, FL_CONFIG_ERR_MAX, "line %d: too long",
+			         lineno);
 			rc = FL_E_CONFIG;
 			goto out;
 		}
@@ -233,7 +233,7 @@ fl_err fl_config_load_file(struct fl_config *c, const char *path,
 		eq = strchr(k, '=');
 		if (eq == NULL) {
 			snprintf(err, FL_CONFIG_ERR_MAX,
-			         "%s:%d: expected key = value", path, lineno);
+			         "line %d: expected key = value", lineno);
 			rc = FL_E_CONFIG;
 			goto out;
 		}

@@ -76,6 +76,7 @@ int fl_http_status(fl_err err)
 	case FL_E_STATE:
 	case FL_E_IDEMPOTENCY:
 	case FL_E_IMEI_IN_PROGRAM:
+	case FL_E_NO_CONTRACT:
 		return 409;
 	case FL_E_PERM:
 		return 403;
@@ -305,40 +306,44 @@ static enum MHD_Result header_size_iter(void *cls, enum MHD_ValueKind kind,
 	return MHD_YES;
 }
 
-static void client_of(struct MHD_Connection *mc, struct fl_req *req)
+void fl_http_client_net(const struct sockaddr *sa, char *text, size_t cap,
+                        uint8_t net[16])
 {
-	const union MHD_ConnectionInfo *ci =
-	        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	const struct sockaddr *sa = ci != NULL ? ci->client_addr : NULL;
-
-	snprintf(req->client, sizeof(req->client), "unknown");
-	memset(req->client_net, 0, sizeof(req->client_net));
+	snprintf(text, cap, "unknown");
+	memset(net, 0, 16);
 	if (sa == NULL)
 		return;
 	if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *in = (const void *)sa;
 
-		inet_ntop(AF_INET, &in->sin_addr, req->client,
-		          sizeof(req->client));
-		memcpy(req->client_net, &in->sin_addr, 4);
-		req->client_net[15] = 4; /* tag: an IPv4 address */
+		inet_ntop(AF_INET, &in->sin_addr, text, (socklen_t)cap);
+		memcpy(net, &in->sin_addr, 4);
+		net[15] = 4; /* tag: an IPv4 address */
 	} else if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *in6 = (const void *)sa;
 		const uint8_t *a = in6->sin6_addr.s6_addr;
 		static const uint8_t mapped[12] = {0, 0, 0, 0, 0,    0,
 		                                   0, 0, 0, 0, 0xff, 0xff};
 
-		inet_ntop(AF_INET6, &in6->sin6_addr, req->client,
-		          sizeof(req->client));
+		inet_ntop(AF_INET6, &in6->sin6_addr, text, (socklen_t)cap);
 		if (memcmp(a, mapped, sizeof(mapped)) == 0) {
-			memcpy(req->client_net, a + 12, 4);
-			req->client_net[15] = 4;
+			memcpy(net, a + 12, 4);
+			net[15] = 4;
 		} else {
 			/* One /64 is one customer line: limit it as one. */
-			memcpy(req->client_net, a, 8);
-			req->client_net[15] = 6;
+			memcpy(net, a, 8);
+			net[15] = 6;
 		}
 	}
+}
+
+static void client_of(struct MHD_Connection *mc, struct fl_req *req)
+{
+	const union MHD_ConnectionInfo *ci =
+	        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+	fl_http_client_net(ci != NULL ? ci->client_addr : NULL, req->client,
+	                   sizeof(req->client), req->client_net);
 }
 
 static enum MHD_Result queue(struct MHD_Connection *mc, struct conn *c)

@@ -97,6 +97,15 @@ int fl_http_status(fl_err err);
  * into buf[cap]. */
 const char *fl_http_err_code(fl_err err, char *buf, size_t cap);
 
+struct sockaddr;
+
+/* The text form of a client address into text[cap], and its rate-limit
+ * key into net: an IPv4 address (also when IPv4-mapped), or the /64 prefix
+ * of an IPv6 address, so every address of one customer line is one
+ * client. */
+void fl_http_client_net(const struct sockaddr *sa, char *text, size_t cap,
+                        uint8_t net[16]);
+
 struct fl_http;
 
 /* Starts serving on app->cfg.listen (with TLS when cert and key are set).

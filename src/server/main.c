@@ -71,7 +71,8 @@ int main(int argc, char **argv)
 		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
 			if (fl_config_load_file(&cfg, argv[i + 1], err) !=
 			    FL_OK) {
-				fprintf(stderr, "finlockd: %s\n", err);
+				fprintf(stderr, "finlockd: %s: %s\n",
+				        argv[i + 1], err);
 				return 2;
 			}
 			i++;

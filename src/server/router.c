@@ -36,7 +36,10 @@
 	X(public)                                                              \
 	X(operator)                                                            \
 	X(keys)                                                                \
-	X(audit)
+	X(audit)                                                               \
+	X(devices)                                                             \
+	X(contracts)                                                           \
+	X(payments)
 
 #define DECLARE_(name) extern const struct fl_route_table fl_routes_##name;
 FL_ROUTE_TABLES(DECLARE_)

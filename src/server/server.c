@@ -16,10 +16,12 @@
 #include "server/app.h"
 #include "server/audit.h"
 #include "server/auth.h"
+#include "server/decide.h"
 #include "server/files.h"
 #include "server/http.h"
 #include "server/log.h"
 #include "server/metrics.h"
+#include "server/ratelimit.h"
 #include "server/signkeys.h"
 #include "store/store.h"
 
@@ -98,6 +100,29 @@ static void raise_nofile(const struct fl_config *cfg)
 		        (unsigned long long)rl.rlim_cur, cfg->max_connections);
 }
 
+/* Forgets idempotency records older than idempotency_ttl: a retry that
+ * late is a new request. */
+static void expire_idempotency(struct fl_app *app)
+{
+	struct fl_tx *tx = NULL;
+	int64_t n = 0;
+	fl_err err = fl_store_begin(app->store, true, &tx);
+
+	if (err == FL_OK)
+		err = fl_store_idem_expire(
+		        tx, fl_app_now() - app->cfg.idempotency_ttl, &n);
+	if (err == FL_OK)
+		err = fl_tx_commit(tx);
+	else
+		fl_tx_rollback(tx);
+	if (err != FL_OK)
+		fl_log(FL_LOG_ERROR, "cannot expire idempotency records",
+		       json_pack("{s:s}", "error", fl_strerror(err)));
+	else if (n > 0)
+		fl_log(FL_LOG_INFO, "idempotency records expired",
+		       json_pack("{s:I}", "count", (json_int_t)n));
+}
+
 /* Signs the head of every audit chain that grew since its last signature. */
 static void sign_heads(struct fl_app *app)
 {
@@ -121,6 +146,21 @@ static void on_signal(int sig)
 		got_hup = 1;
 	else
 		got_signal = sig;
+}
+
+/* Time-driven transitions: re-decide every device whose next change has
+ * come (a reminder, a due date, lock_at, the end of an unlock). */
+static void sweep(struct fl_app *app)
+{
+	int n = 0;
+	fl_err err;
+
+	do {
+		err = fl_decide_sweep(app, fl_app_now(), 256, &n);
+	} while (err == FL_OK && n == 256 && got_signal == 0);
+	if (err != FL_OK)
+		fl_log(FL_LOG_ERROR, "sweep failed",
+		       json_pack("{s:s}", "error", fl_strerror(err)));
 }
 
 int fl_server_run(const struct fl_config *cfg)
@@ -159,6 +199,11 @@ int fl_server_run(const struct fl_config *cfg)
 	if ((err = fl_server_open_store(cfg, &app->store)) != FL_OK)
 		goto out;
 	if ((err = fl_metrics_new(&app->metrics)) != FL_OK)
+		goto out;
+	if ((err = fl_ratelimit_new(&app->public_rl, cfg->public_rate,
+	                            cfg->public_burst, cfg->public_global_rate,
+	                            cfg->public_global_burst,
+	                            cfg->ratelimit_clients)) != FL_OK)
 		goto out;
 	err = fl_api_bootstrap_operator(
 	        app->store, app->secrets.apikey_hash_key, fl_app_now(), secret);
@@ -210,6 +255,7 @@ int fl_server_run(const struct fl_config *cfg)
 	                 fl_store_schema_version(app->store)));
 
 	fl_time next_heads = fl_app_now() + cfg->audit_head_interval;
+	fl_time next_expiry = fl_app_now();
 	while (got_signal == 0) {
 		struct timespec ts = {0,
 		                      (long)cfg->sweep_interval_ms * 1000000L};
@@ -219,9 +265,14 @@ int fl_server_run(const struct fl_config *cfg)
 			ts.tv_nsec %= 1000000000L;
 		}
 		nanosleep(&ts, NULL);
+		sweep(app);
 		if (fl_app_now() >= next_heads) {
 			sign_heads(app);
 			next_heads = fl_app_now() + cfg->audit_head_interval;
+		}
+		if (fl_app_now() >= next_expiry) {
+			expire_idempotency(app);
+			next_expiry = fl_app_now() + 600;
 		}
 		if (got_hup) {
 			got_hup = 0;
@@ -245,6 +296,7 @@ out:
 	fl_store_close(app->store);
 	fl_signkeys_free(app->keys);
 	fl_metrics_free(app->metrics);
+	fl_ratelimit_free(app->public_rl);
 	fl_secrets_wipe(&app->secrets);
 	free(app);
 	if (status == 0)

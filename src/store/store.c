@@ -143,3 +143,158 @@ fl_err fl_store_audit_head_latest(struct fl_tx *tx, const char *chain,
 {
 	return OPS(tx)->audit_head_latest(tx, chain, out);
 }
+
+fl_err fl_store_device_insert(struct fl_tx *tx, struct fl_device *d)
+{
+	return OPS(tx)->device_insert(tx, d);
+}
+
+fl_err fl_store_device_get(struct fl_tx *tx, const char *tenant_id,
+                           const char *id, struct fl_device *out)
+{
+	return OPS(tx)->device_get(tx, tenant_id, id, out);
+}
+
+fl_err fl_store_device_get_any(struct fl_tx *tx, const char *id,
+                               struct fl_device *out)
+{
+	return OPS(tx)->device_get_any(tx, id, out);
+}
+
+fl_err fl_store_device_by_imei(struct fl_tx *tx, const char *imei,
+                               struct fl_device *out)
+{
+	return OPS(tx)->device_by_imei(tx, imei, out);
+}
+
+fl_err fl_store_device_by_enroll_hash(struct fl_tx *tx,
+                                      const uint8_t hash[FL_HASH_LEN],
+                                      struct fl_device *out)
+{
+	return OPS(tx)->device_by_enroll_hash(tx, hash, out);
+}
+
+fl_err fl_store_device_set_enroll_code(struct fl_tx *tx, const char *id,
+                                       const uint8_t *hash, fl_time expires)
+{
+	return OPS(tx)->device_set_enroll_code(tx, id, hash, expires);
+}
+
+fl_err fl_store_device_enroll(struct fl_tx *tx, const char *id,
+                              const uint8_t device_pk[32],
+                              const uint8_t kx_pk[32], fl_time at)
+{
+	return OPS(tx)->device_enroll(tx, id, device_pk, kx_pk, at);
+}
+
+fl_err fl_store_device_touch(struct fl_tx *tx, const char *id, fl_time at,
+                             uint64_t counter)
+{
+	return OPS(tx)->device_touch(tx, id, at, counter);
+}
+
+fl_err fl_store_device_report(struct fl_tx *tx, const char *id, bool sim,
+                              fl_time at, const char *text)
+{
+	return OPS(tx)->device_report(tx, id, sim, at, text);
+}
+
+fl_err fl_store_device_set_status(struct fl_tx *tx, const char *id,
+                                  const struct fl_device_status *st)
+{
+	return OPS(tx)->device_set_status(tx, id, st);
+}
+
+fl_err fl_store_device_unclaim(struct fl_tx *tx, const char *id)
+{
+	return OPS(tx)->device_unclaim(tx, id);
+}
+
+fl_err fl_store_device_list(struct fl_tx *tx, const char *tenant_id,
+                            const struct fl_device_filter *filter,
+                            int64_t after, int limit,
+                            fl_err (*fn)(void *ctx, const struct fl_device *d),
+                            void *ctx)
+{
+	return OPS(tx)->device_list(tx, tenant_id, filter, after, limit, fn,
+	                            ctx);
+}
+
+fl_err fl_store_device_due(struct fl_tx *tx, fl_time now, int limit,
+                           char (*tenant_ids)[FL_ID_MAX],
+                           char (*ids)[FL_ID_MAX], int *n)
+{
+	return OPS(tx)->device_due(tx, now, limit, tenant_ids, ids, n);
+}
+
+fl_err fl_store_device_count(struct fl_tx *tx, int64_t by_state[5],
+                             int64_t *stolen)
+{
+	return OPS(tx)->device_count(tx, by_state, stolen);
+}
+
+fl_err fl_store_contract_insert(struct fl_tx *tx, struct fl_contract_rec *c)
+{
+	return OPS(tx)->contract_insert(tx, c);
+}
+
+fl_err fl_store_contract_get(struct fl_tx *tx, const char *tenant_id,
+                             const char *device_id, struct fl_contract_rec *out)
+{
+	return OPS(tx)->contract_get(tx, tenant_id, device_id, out);
+}
+
+fl_err fl_store_contract_list(
+        struct fl_tx *tx, const char *tenant_id, int64_t after, int limit,
+        fl_err (*fn)(void *ctx, const struct fl_contract_rec *c), void *ctx)
+{
+	return OPS(tx)->contract_list(tx, tenant_id, after, limit, fn, ctx);
+}
+
+fl_err fl_store_reschedule_insert(struct fl_tx *tx, const char *tenant_id,
+                                  const char *device_id,
+                                  struct fl_reschedule_rec *r)
+{
+	return OPS(tx)->reschedule_insert(tx, tenant_id, device_id, r);
+}
+
+fl_err fl_store_payment_insert(struct fl_tx *tx, struct fl_payment_rec *p)
+{
+	return OPS(tx)->payment_insert(tx, p);
+}
+
+fl_err fl_store_payment_get(struct fl_tx *tx, const char *tenant_id,
+                            const char *id, struct fl_payment_rec *out)
+{
+	return OPS(tx)->payment_get(tx, tenant_id, id, out);
+}
+
+fl_err fl_store_payment_reverse(struct fl_tx *tx, const char *tenant_id,
+                                const char *id, fl_time at, const char *reason,
+                                const char *by)
+{
+	return OPS(tx)->payment_reverse(tx, tenant_id, id, at, reason, by);
+}
+
+fl_err fl_store_payment_list(struct fl_tx *tx, const char *tenant_id,
+                             const char *device_id, int64_t after, int limit,
+                             fl_err (*fn)(void *ctx,
+                                          const struct fl_payment_rec *p),
+                             void *ctx)
+{
+	return OPS(tx)->payment_list(tx, tenant_id, device_id, after, limit, fn,
+	                             ctx);
+}
+
+fl_err fl_store_command_insert(struct fl_tx *tx, const char *tenant_id,
+                               const char *device_id, struct fl_command_rec *c)
+{
+	return OPS(tx)->command_insert(tx, tenant_id, device_id, c);
+}
+
+fl_err fl_store_device_inputs(struct fl_tx *tx, const char *tenant_id,
+                              const char *device_id,
+                              struct fl_device_inputs *out)
+{
+	return OPS(tx)->device_inputs(tx, tenant_id, device_id, out);
+}

@@ -36,6 +36,9 @@
 
 #include "core/err.h"
 #include "core/fltime.h"
+#include "core/imei.h"
+#include "core/policy.h"
+#include "core/state.h"
 
 #define FL_ID_MAX               40 /* "dv_" + 22 base64url characters, and more */
 #define FL_NAME_MAX             128 /* tenant names, labels, key labels */
@@ -239,5 +242,274 @@ fl_store_audit_head_save(struct fl_tx *tx,
 /* The newest signed head of chain; FL_E_NOT_FOUND if never signed. */
 fl_err fl_store_audit_head_latest(struct fl_tx *tx, const char *chain,
                                   struct fl_audit_signed_head *out) FL_MUST_USE;
+
+/* --- devices ---------------------------------------------------------------
+ */
+
+#define FL_SERIAL_MAX 64  /* serial number */
+#define FL_MODEL_MAX  64  /* model name */
+#define FL_REPORT_MAX 256 /* a tamper or SIM report from the phone */
+#define FL_REASON_MAX 256 /* reasons given with commands and reversals */
+
+/* What the policy decided for a device, as stored after every change. */
+struct fl_device_status {
+	enum fl_dev_state state;  /* pending|active|reminding|locked|released */
+	bool stolen;              /* reported stolen (state is locked) */
+	bool released_by_command; /* an admin released it: final */
+	enum fl_lock_cause lock_cause; /* why lock_at */
+	fl_time lock_at;               /* lock in force or coming, 0 none */
+	fl_time unlock_until;          /* manual unlock holds until, 0 none */
+	fl_time paid_through;          /* first installment not fully paid, 0 */
+	int64_t amount_due;            /* due now and unpaid, minor units */
+	int64_t amount_remaining;      /* whole contract not yet paid */
+	fl_time next_due_at;           /* next installment due after now, 0 */
+	int64_t next_due_amount;       /* its unpaid part */
+	fl_time next_change;           /* when to decide again, 0 never */
+	fl_time decided_at;            /* when this was decided */
+	uint64_t token_seq; /* bumps whenever the token would change */
+	uint8_t outcome[FL_HASH_LEN]; /* hash of what the token carries */
+};
+
+struct fl_device {
+	int64_t ord;        /* creation order, for cursors */
+	char id[FL_ID_MAX]; /* "dv_..." */
+	char tenant_id[FL_ID_MAX];
+	char imei[FL_IMEI_LEN + 1];
+	char imei2[FL_IMEI_LEN + 1]; /* "" if single-SIM */
+	char serial[FL_SERIAL_MAX];
+	char model[FL_MODEL_MAX];
+	fl_time created_at;
+	bool has_enroll_code;             /* a one-time code is outstanding */
+	uint8_t enroll_hash[FL_HASH_LEN]; /* keyed hash of that code */
+	fl_time enroll_expires;           /* the code's end */
+	fl_time enrolled_at;              /* 0 until the phone enrolls */
+	bool has_keys;                    /* device keys known (enrolled) */
+	uint8_t device_pk[32];            /* Ed25519 public key */
+	uint8_t kx_pk[32];                /* X25519 public key */
+	fl_time last_contact;             /* last authenticated contact */
+	uint64_t req_counter;             /* highest request counter seen */
+	fl_time tamper_at;                /* last tamper report, 0 none */
+	char tamper_report[FL_REPORT_MAX];
+	fl_time sim_at; /* last SIM change report, 0 none */
+	char sim_report[FL_REPORT_MAX];
+	bool has_contract;
+	struct fl_device_status st; /* the current decision */
+};
+
+/* Inserts d and claims its IMEIs. FL_E_IMEI_IN_PROGRAM if either IMEI is
+ * claimed by a device in a program (any tenant); FL_E_CONFLICT for a taken
+ * id. */
+fl_err fl_store_device_insert(struct fl_tx *tx,
+                              struct fl_device *d) FL_MUST_USE;
+/* The device id of tenant_id. */
+fl_err fl_store_device_get(struct fl_tx *tx, const char *tenant_id,
+                           const char *id, struct fl_device *out) FL_MUST_USE;
+/* The device id, whatever its tenant (for the device protocol, which
+ * authenticates the device itself). */
+fl_err fl_store_device_get_any(struct fl_tx *tx, const char *id,
+                               struct fl_device *out) FL_MUST_USE;
+/* The newest device registered with imei (as first or second IMEI), in
+ * any tenant. */
+fl_err fl_store_device_by_imei(struct fl_tx *tx, const char *imei,
+                               struct fl_device *out) FL_MUST_USE;
+/* The device whose outstanding enrollment code has this hash (expired or
+ * not: the caller checks enroll_expires). */
+fl_err fl_store_device_by_enroll_hash(struct fl_tx *tx,
+                                      const uint8_t hash[FL_HASH_LEN],
+                                      struct fl_device *out) FL_MUST_USE;
+/* Sets (hash != NULL) or clears the outstanding enrollment code. */
+fl_err fl_store_device_set_enroll_code(struct fl_tx *tx, const char *id,
+                                       const uint8_t *hash,
+                                       fl_time expires) FL_MUST_USE;
+/* Records an enrollment: the device's keys, when, and clears the code. */
+fl_err fl_store_device_enroll(struct fl_tx *tx, const char *id,
+                              const uint8_t device_pk[32],
+                              const uint8_t kx_pk[32], fl_time at) FL_MUST_USE;
+/* Records contact: last_contact and the request counter (never lowered). */
+fl_err fl_store_device_touch(struct fl_tx *tx, const char *id, fl_time at,
+                             uint64_t counter) FL_MUST_USE;
+/* Records a tamper (sim = false) or SIM change (sim = true) report. */
+fl_err fl_store_device_report(struct fl_tx *tx, const char *id, bool sim,
+                              fl_time at, const char *text) FL_MUST_USE;
+/* Stores a new decision for the device. */
+fl_err
+fl_store_device_set_status(struct fl_tx *tx, const char *id,
+                           const struct fl_device_status *st) FL_MUST_USE;
+/* Releases the device's IMEI claims (it leaves the program for good). */
+fl_err fl_store_device_unclaim(struct fl_tx *tx, const char *id) FL_MUST_USE;
+
+struct fl_device_filter {
+	bool any_state; /* false: only devices in `state` */
+	enum fl_dev_state state;
+	bool overdue;  /* only devices with an amount due now */
+	const char *q; /* substring of id, IMEIs, serial, model,
+	                  loan reference; NULL: any */
+};
+
+/* Devices of tenant_id with ord > after, in ord order, matching filter. */
+fl_err fl_store_device_list(struct fl_tx *tx, const char *tenant_id,
+                            const struct fl_device_filter *filter,
+                            int64_t after, int limit,
+                            fl_err (*fn)(void *ctx, const struct fl_device *d),
+                            void *ctx) FL_MUST_USE;
+/* Ids of devices (any tenant) whose next_change is in (0, now], oldest
+ * first, at most limit. tenant_ids and ids are arrays of limit entries. */
+fl_err fl_store_device_due(struct fl_tx *tx, fl_time now, int limit,
+                           char (*tenant_ids)[FL_ID_MAX],
+                           char (*ids)[FL_ID_MAX], int *n) FL_MUST_USE;
+/* Number of devices in each state (all tenants), and of stolen ones. */
+fl_err fl_store_device_count(struct fl_tx *tx, int64_t by_state[5],
+                             int64_t *stolen) FL_MUST_USE;
+
+/* --- contracts -------------------------------------------------------------
+ */
+
+#define FL_LOAN_REF_MAX        64
+#define FL_MESSAGE_MAX         512
+#define FL_PHONE_MAX           32
+#define FL_CONTRACT_MAX_PHONES 4
+#define FL_APP_ID_MAX          128
+#define FL_CONTRACT_MAX_APPS   16
+
+/* A device's contract: the policy's terms plus what the lock screen shows.
+ * schedule is heap memory owned by the record (fl_contract_rec_clear). */
+struct fl_contract_rec {
+	int64_t ord; /* creation order, for cursors */
+	char device_id[FL_ID_MAX];
+	char tenant_id[FL_ID_MAX];
+	fl_time created_at;
+	char loan_ref[FL_LOAN_REF_MAX];        /* the lender's account number */
+	char currency[4];                      /* ISO 4217 */
+	int32_t utc_offset;                    /* seconds east of UTC */
+	int64_t grace;                         /* seconds after a due date */
+	int64_t max_offline;                   /* seconds; 0 = off */
+	int64_t remind[FL_POLICY_MAX_OFFSETS]; /* seconds before due dates */
+	size_t n_remind;
+	uint64_t restrict_mask; /* restrict.h bits when locked */
+	char allow_apps[FL_CONTRACT_MAX_APPS][FL_APP_ID_MAX];
+	size_t n_allow_apps;
+	char message[FL_MESSAGE_MAX]; /* lock screen message */
+	char contact_name[FL_NAME_MAX];
+	char contact_phones[FL_CONTRACT_MAX_PHONES][FL_PHONE_MAX];
+	size_t n_contact_phones;
+	enum fl_reaction sim_policy;
+	enum fl_reaction tamper_policy;
+	struct fl_installment *schedule; /* owned */
+	size_t n_schedule;
+};
+
+/* Frees what c owns and zeroes it. NULL-safe. */
+void fl_contract_rec_clear(struct fl_contract_rec *c);
+
+/* Inserts c (c->schedule is borrowed). FL_E_CONFLICT if the device has a
+ * contract. */
+fl_err fl_store_contract_insert(struct fl_tx *tx,
+                                struct fl_contract_rec *c) FL_MUST_USE;
+/* Reads the contract of device_id of tenant_id; out->schedule is owned by
+ * out (fl_contract_rec_clear). */
+fl_err fl_store_contract_get(struct fl_tx *tx, const char *tenant_id,
+                             const char *device_id,
+                             struct fl_contract_rec *out) FL_MUST_USE;
+/* Contracts of tenant_id with ord > after; the record passed to fn has no
+ * schedule (n_schedule = 0) and is borrowed for the call. */
+fl_err fl_store_contract_list(struct fl_tx *tx, const char *tenant_id,
+                              int64_t after, int limit,
+                              fl_err (*fn)(void *ctx,
+                                           const struct fl_contract_rec *c),
+                              void *ctx) FL_MUST_USE;
+
+struct fl_reschedule_rec {
+	int64_t ord;  /* issue order */
+	fl_time from; /* replaces installments due >= from */
+	fl_time created_at;
+	char actor[FL_ID_MAX];
+	char reason[FL_REASON_MAX];
+	struct fl_installment *schedule; /* owned by the record's owner */
+	size_t n_schedule;
+};
+
+/* Adds a reschedule to device_id's contract (r->schedule borrowed). */
+fl_err fl_store_reschedule_insert(struct fl_tx *tx, const char *tenant_id,
+                                  const char *device_id,
+                                  struct fl_reschedule_rec *r) FL_MUST_USE;
+
+/* --- payments --------------------------------------------------------------
+ */
+
+#define FL_REFERENCE_MAX 128
+
+struct fl_payment_rec {
+	int64_t ord;        /* recording order, for cursors */
+	char id[FL_ID_MAX]; /* "py_..." */
+	char tenant_id[FL_ID_MAX];
+	char device_id[FL_ID_MAX];
+	int64_t amount;                   /* minor units, > 0 */
+	fl_time paid_at;                  /* when the customer paid */
+	char reference[FL_REFERENCE_MAX]; /* the lender's receipt reference */
+	fl_time recorded_at;
+	char recorded_by[FL_ID_MAX]; /* API key id */
+	fl_time reversed_at;         /* 0 unless reversed */
+	char reverse_reason[FL_REASON_MAX];
+	char reversed_by[FL_ID_MAX];
+};
+
+fl_err fl_store_payment_insert(struct fl_tx *tx,
+                               struct fl_payment_rec *p) FL_MUST_USE;
+fl_err fl_store_payment_get(struct fl_tx *tx, const char *tenant_id,
+                            const char *id,
+                            struct fl_payment_rec *out) FL_MUST_USE;
+/* Marks a payment reversed. FL_E_STATE if it already is. */
+fl_err fl_store_payment_reverse(struct fl_tx *tx, const char *tenant_id,
+                                const char *id, fl_time at, const char *reason,
+                                const char *by) FL_MUST_USE;
+/* Payments of tenant_id (of device_id, or all when NULL), ord > after. */
+fl_err fl_store_payment_list(struct fl_tx *tx, const char *tenant_id,
+                             const char *device_id, int64_t after, int limit,
+                             fl_err (*fn)(void *ctx,
+                                          const struct fl_payment_rec *p),
+                             void *ctx) FL_MUST_USE;
+
+/* --- commands --------------------------------------------------------------
+ */
+
+struct fl_command_rec {
+	int64_t ord; /* issue order */
+	enum fl_cmd_kind kind;
+	fl_time issued_at;
+	fl_time at; /* LOCK_AT / UNLOCK_UNTIL time, else 0 */
+	char reason[FL_REASON_MAX];
+	char actor[FL_ID_MAX];
+};
+
+fl_err fl_store_command_insert(struct fl_tx *tx, const char *tenant_id,
+                               const char *device_id,
+                               struct fl_command_rec *c) FL_MUST_USE;
+
+/* --- decision inputs -------------------------------------------------------
+ */
+
+/* Everything fl_policy_decide needs about one device, loaded in one call.
+ * Arrays are in the order the policy wants (reschedules and commands in
+ * issue order, payments by paid_at); all memory is owned by the struct. */
+struct fl_device_inputs {
+	bool has_contract;
+	struct fl_contract_rec contract;
+	struct fl_reschedule *reschedules; /* schedules point into items */
+	size_t n_reschedules;
+	struct fl_installment *resched_items;
+	struct fl_payment *payments; /* id = the payment's ord */
+	size_t n_payments;
+	struct fl_command *commands; /* reasons point into reasons */
+	size_t n_commands;
+	char (*reasons)[FL_REASON_MAX];
+	fl_time last_command_at; /* issued_at of the newest command */
+};
+
+/* Loads device_id's inputs (tenant-scoped). More than the policy's caps
+ * is FL_E_TOO_LARGE. */
+fl_err fl_store_device_inputs(struct fl_tx *tx, const char *tenant_id,
+                              const char *device_id,
+                              struct fl_device_inputs *out) FL_MUST_USE;
+void fl_device_inputs_clear(struct fl_device_inputs *in);
 
 #endif

@@ -76,6 +76,67 @@ struct fl_store_ops {
 	                          const struct fl_audit_signed_head *h);
 	fl_err (*audit_head_latest)(struct fl_tx *tx, const char *chain,
 	                            struct fl_audit_signed_head *out);
+
+	fl_err (*device_insert)(struct fl_tx *tx, struct fl_device *d);
+	fl_err (*device_get)(struct fl_tx *tx, const char *tenant_id,
+	                     const char *id, struct fl_device *out);
+	fl_err (*device_get_any)(struct fl_tx *tx, const char *id,
+	                         struct fl_device *out);
+	fl_err (*device_by_imei)(struct fl_tx *tx, const char *imei,
+	                         struct fl_device *out);
+	fl_err (*device_by_enroll_hash)(struct fl_tx *tx,
+	                                const uint8_t hash[FL_HASH_LEN],
+	                                struct fl_device *out);
+	fl_err (*device_set_enroll_code)(struct fl_tx *tx, const char *id,
+	                                 const uint8_t *hash, fl_time expires);
+	fl_err (*device_enroll)(struct fl_tx *tx, const char *id,
+	                        const uint8_t device_pk[32],
+	                        const uint8_t kx_pk[32], fl_time at);
+	fl_err (*device_touch)(struct fl_tx *tx, const char *id, fl_time at,
+	                       uint64_t counter);
+	fl_err (*device_report)(struct fl_tx *tx, const char *id, bool sim,
+	                        fl_time at, const char *text);
+	fl_err (*device_set_status)(struct fl_tx *tx, const char *id,
+	                            const struct fl_device_status *st);
+	fl_err (*device_unclaim)(struct fl_tx *tx, const char *id);
+	fl_err (*device_list)(
+	        struct fl_tx *tx, const char *tenant_id,
+	        const struct fl_device_filter *filter, int64_t after, int limit,
+	        fl_err (*fn)(void *ctx, const struct fl_device *d), void *ctx);
+	fl_err (*device_due)(struct fl_tx *tx, fl_time now, int limit,
+	                     char (*tenant_ids)[FL_ID_MAX],
+	                     char (*ids)[FL_ID_MAX], int *n);
+	fl_err (*device_count)(struct fl_tx *tx, int64_t by_state[5],
+	                       int64_t *stolen);
+	fl_err (*contract_insert)(struct fl_tx *tx, struct fl_contract_rec *c);
+	fl_err (*contract_get)(struct fl_tx *tx, const char *tenant_id,
+	                       const char *device_id,
+	                       struct fl_contract_rec *out);
+	fl_err (*contract_list)(struct fl_tx *tx, const char *tenant_id,
+	                        int64_t after, int limit,
+	                        fl_err (*fn)(void *ctx,
+	                                     const struct fl_contract_rec *c),
+	                        void *ctx);
+	fl_err (*reschedule_insert)(struct fl_tx *tx, const char *tenant_id,
+	                            const char *device_id,
+	                            struct fl_reschedule_rec *r);
+	fl_err (*payment_insert)(struct fl_tx *tx, struct fl_payment_rec *p);
+	fl_err (*payment_get)(struct fl_tx *tx, const char *tenant_id,
+	                      const char *id, struct fl_payment_rec *out);
+	fl_err (*payment_reverse)(struct fl_tx *tx, const char *tenant_id,
+	                          const char *id, fl_time at,
+	                          const char *reason, const char *by);
+	fl_err (*payment_list)(struct fl_tx *tx, const char *tenant_id,
+	                       const char *device_id, int64_t after, int limit,
+	                       fl_err (*fn)(void *ctx,
+	                                    const struct fl_payment_rec *p),
+	                       void *ctx);
+	fl_err (*command_insert)(struct fl_tx *tx, const char *tenant_id,
+	                         const char *device_id,
+	                         struct fl_command_rec *c);
+	fl_err (*device_inputs)(struct fl_tx *tx, const char *tenant_id,
+	                        const char *device_id,
+	                        struct fl_device_inputs *out);
 };
 
 #endif

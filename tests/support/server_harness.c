@@ -31,6 +31,7 @@ struct srv {
 	pid_t pid; /* 0 when not running */
 	struct srv_opts opts;
 	CURL *curl;
+	char source[64]; /* local address for requests, "" default */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -225,13 +226,12 @@ const char *srv_ca_file(const struct srv *s)
 	return s->ca[0] ? s->ca : NULL;
 }
 
-int srv_stop(struct srv *s)
+int srv_wait(struct srv *s)
 {
 	int status = 0;
 
 	if (s->pid == 0)
 		return -1;
-	kill(s->pid, SIGTERM);
 	for (int i = 0; i < 3000; i++) {
 		pid_t r = waitpid(s->pid, &status, WNOHANG);
 
@@ -245,6 +245,14 @@ int srv_stop(struct srv *s)
 	}
 	srv_kill9(s);
 	return -1;
+}
+
+int srv_stop(struct srv *s)
+{
+	if (s->pid == 0)
+		return -1;
+	kill(s->pid, SIGTERM);
+	return srv_wait(s);
 }
 
 void srv_kill9(struct srv *s)
@@ -334,6 +342,8 @@ int srv_reqx(struct srv *s, const char *method, const char *path,
 	curl_easy_setopt(s->curl, CURLOPT_NOSIGNAL, 1L);
 	if (s->ca[0] != '\0')
 		curl_easy_setopt(s->curl, CURLOPT_CAINFO, s->ca);
+	if (s->source[0] != '\0')
+		curl_easy_setopt(s->curl, CURLOPT_INTERFACE, s->source);
 	if (strcmp(method, "HEAD") == 0)
 		curl_easy_setopt(s->curl, CURLOPT_NOBODY, 1L);
 	if (key != NULL) {
@@ -371,6 +381,11 @@ int srv_req(struct srv *s, const char *method, const char *path,
 {
 	return srv_reqx(s, method, path, key, NULL, body,
 	                body != NULL ? strlen(body) : 0, res);
+}
+
+void srv_set_source(struct srv *s, const char *ip)
+{
+	snprintf(s->source, sizeof(s->source), "%s", ip != NULL ? ip : "");
 }
 
 void srv_res_free(struct srv_res *r)

@@ -60,6 +60,9 @@ const char *srv_ca_file(const struct srv *s);
 /* Sends SIGTERM and waits (up to 30 s). Returns the exit status (0 for a
  * clean stop), 128+signal if it died of a signal, -1 on timeout. */
 int srv_stop(struct srv *s);
+/* Waits (up to 30 s) for the server to exit on its own, e.g. after a
+ * signal sent with kill(srv_pid(s), ...). Returns as srv_stop. */
+int srv_wait(struct srv *s);
 /* SIGKILL, and reaps it. */
 void srv_kill9(struct srv *s);
 /* Starts finlockd again on the same data directory and port. */
@@ -85,6 +88,9 @@ int srv_reqx(struct srv *s, const char *method, const char *path,
              const char *key, const char *const *headers, const char *body,
              size_t body_len, struct srv_res *res);
 void srv_res_free(struct srv_res *r);
+/* Sends later requests from this local address ("127.0.0.2"), or from the
+ * default one again with NULL. */
+void srv_set_source(struct srv *s, const char *ip);
 
 /* A response header's value (case-insensitive name) into a static buffer,
  * or NULL. */

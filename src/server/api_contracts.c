@@ -1,0 +1,771 @@
+/*
+ * api_contracts.c - one contract per device: create (installment schedule
+ * in the contract's UTC offset, grace period, lock policy), show, list,
+ * reschedule. Creating or rescheduling re-decides the device at once.
+ *
+ * Request body of a contract:
+ *
+ *   {"loan_ref": "L-1001", "currency": "KES", "utc_offset": "+03:00",
+ *    "schedule": [{"due": "2026-12-01", "amount": 1500}, ...],
+ *    "grace": "3d",
+ *    "policy": {"reminders": ["3d", "1d", "0d"],
+ *               "restrict": ["camera", "install_apps", ...],
+ *               "allow_apps": ["com.lender.pay"],
+ *               "message": "...",
+ *               "contact": {"name": "Acme Credit", "phones": ["+254..."]},
+ *               "max_offline": "30d",
+ *               "sim_change": "notify", "tamper": "lock"}}
+ *
+ * A due date alone is the end of that day at utc_offset; an RFC 3339 time
+ * is that instant. Durations are "72h", "3d", "90s", "15m" or a number of
+ * seconds. Restrictions use the names of core/restrict.h; naming a
+ * guaranteed capability (emergency calls, the dialer, ...) is a 400.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/policy.h"
+#include "core/restrict.h"
+#include "core/state.h"
+#include "server/api.h"
+#include "server/app.h"
+#include "server/audit.h"
+#include "server/auth.h"
+#include "server/decide.h"
+#include "server/jsonio.h"
+#include "server/router.h"
+#include "server/txn.h"
+
+/* --- reading -------------------------------------------------------------- */
+
+static bool read_duration(struct fl_jin *j, json_t *v, const char *what,
+                          int64_t *out)
+{
+	fl_err err;
+
+	if (json_is_integer(v)) {
+		if (json_integer_value(v) < 0) {
+			fl_jin_fail(j, FL_E_RANGE, "%s must not be negative",
+			            what);
+			return false;
+		}
+		*out = (int64_t)json_integer_value(v);
+		return true;
+	}
+	if (!json_is_string(v)) {
+		fl_jin_fail(j, FL_E_FIELD_TYPE,
+		            "%s must be a duration (\"3d\") or seconds", what);
+		return false;
+	}
+	err = fl_duration_parse(json_string_value(v), json_string_length(v),
+	                        out);
+	if (err != FL_OK) {
+		fl_jin_fail(j, err == FL_E_RANGE ? FL_E_RANGE : FL_E_INVALID,
+		            "%s is not a duration (\"72h\", \"3d\", \"90s\")",
+		            what);
+		return false;
+	}
+	return true;
+}
+
+/* Reads a schedule array into a new array (*items, caller frees). */
+static bool read_schedule(struct fl_jin *j, json_t *arr, const char *what,
+                          int32_t offset, struct fl_installment **items,
+                          size_t *n)
+{
+	static const char *const fields[] = {"due", "amount", NULL};
+	size_t i;
+	json_t *e;
+
+	*items = NULL;
+	*n = 0;
+	if (!json_is_array(arr)) {
+		fl_jin_fail(j, FL_E_FIELD_TYPE, "%s must be an array", what);
+		return false;
+	}
+	if (json_array_size(arr) > FL_POLICY_MAX_INSTALLMENTS) {
+		fl_jin_fail(j, FL_E_RANGE, "%s has more than %d installments",
+		            what, FL_POLICY_MAX_INSTALLMENTS);
+		return false;
+	}
+	if (json_array_size(arr) == 0)
+		return true;
+	*items = calloc(json_array_size(arr), sizeof(**items));
+	if (*items == NULL) {
+		fl_jin_fail(j, FL_E_NOMEM, "out of memory");
+		return false;
+	}
+	json_array_foreach(arr, i, e)
+	{
+		json_t *due = json_object_get(e, "due");
+		json_t *amount = json_object_get(e, "amount");
+		const char *key;
+		json_t *v;
+		fl_err err;
+
+		if (!json_is_object(e)) {
+			fl_jin_fail(j, FL_E_FIELD_TYPE,
+			            "%s[%zu] must be an object", what, i);
+			goto fail;
+		}
+		json_object_foreach(e, key, v)
+		{
+			bool known = false;
+
+			for (size_t k = 0; fields[k] != NULL; k++)
+				known = known || strcmp(key, fields[k]) == 0;
+			if (!known) {
+				fl_jin_fail(j, FL_E_FIELD_UNKNOWN,
+				            "%s[%zu]: unknown field '%.64s'",
+				            what, i, key);
+				goto fail;
+			}
+		}
+		if (!json_is_string(due) || !json_is_integer(amount)) {
+			fl_jin_fail(j,
+			            due == NULL || amount == NULL
+			                    ? FL_E_FIELD_MISSING
+			                    : FL_E_FIELD_TYPE,
+			            "%s[%zu] needs \"due\" (a date or RFC 3339 "
+			            "time) and \"amount\" (an integer)",
+			            what, i);
+			goto fail;
+		}
+		err = fl_policy_due_parse(json_string_value(due),
+		                          json_string_length(due), offset,
+		                          &(*items)[i].due_at);
+		if (err != FL_OK) {
+			fl_jin_fail(j, err, "%s[%zu].due: %s", what, i,
+			            fl_strerror(err));
+			goto fail;
+		}
+		(*items)[i].amount = (int64_t)json_integer_value(amount);
+		if ((*items)[i].amount < 1 ||
+		    (*items)[i].amount > FL_POLICY_MAX_AMOUNT) {
+			fl_jin_fail(
+			        j, FL_E_MONEY,
+			        "%s[%zu].amount must be 1..%lld minor units",
+			        what, i, (long long)FL_POLICY_MAX_AMOUNT);
+			goto fail;
+		}
+	}
+	*n = json_array_size(arr);
+	return true;
+fail:
+	free(*items);
+	*items = NULL;
+	return false;
+}
+
+/* Reads an array of short strings into items[max][stride]. */
+static bool read_strings(struct fl_jin *j, json_t *arr, const char *what,
+                         char *items, size_t stride, size_t max, size_t *n)
+{
+	char elem[96];
+	size_t i;
+	json_t *e;
+
+	*n = 0;
+	if (!json_is_array(arr)) {
+		fl_jin_fail(j, FL_E_FIELD_TYPE, "%s must be an array", what);
+		return false;
+	}
+	if (json_array_size(arr) > max) {
+		fl_jin_fail(j, FL_E_RANGE, "%s has more than %zu entries", what,
+		            max);
+		return false;
+	}
+	json_array_foreach(arr, i, e)
+	{
+		char *dst = items + i * stride;
+
+		snprintf(elem, sizeof(elem), "%s[%zu]", what, i);
+		if (!fl_jin_elem_str(j, e, elem, dst, stride))
+			return false;
+		if (dst[0] == '\0' || !fl_api_text_ok(dst)) {
+			fl_jin_fail(j, FL_E_INVALID,
+			            "%s must be non-empty printable text",
+			            elem);
+			return false;
+		}
+	}
+	*n = json_array_size(arr);
+	return true;
+}
+
+static bool read_reaction(struct fl_jin *j, json_t *obj, const char *name,
+                          enum fl_reaction *out)
+{
+	json_t *v = json_object_get(obj, name);
+
+	if (v == NULL || json_is_null(v))
+		return true;
+	if (!json_is_string(v) ||
+	    fl_reaction_parse(json_string_value(v), out) != FL_OK) {
+		fl_jin_fail(j, FL_E_INVALID,
+		            "policy.%s must be none, notify or lock", name);
+		return false;
+	}
+	return true;
+}
+
+/* Reads the "policy" object into c. */
+static void read_policy(struct fl_jin *j, json_t *p, struct fl_contract_rec *c)
+{
+	static const char *const fields[] = {
+	        "reminders",   "restrict",   "allow_apps", "message", "contact",
+	        "max_offline", "sim_change", "tamper",     NULL};
+	const char *key, *names[64];
+	json_t *v;
+	size_t i, bad = 0;
+
+	c->restrict_mask = FL_R_DEFAULT_LOCK;
+	c->sim_policy = FL_REACT_NOTIFY;
+	c->tamper_policy = FL_REACT_NOTIFY;
+	if (p == NULL)
+		return;
+	json_object_foreach(p, key, v)
+	{
+		bool known = false;
+
+		for (size_t k = 0; fields[k] != NULL; k++)
+			known = known || strcmp(key, fields[k]) == 0;
+		if (!known) {
+			fl_jin_fail(j, FL_E_FIELD_UNKNOWN,
+			            "policy: unknown field '%.64s'", key);
+			return;
+		}
+	}
+	if ((v = json_object_get(p, "reminders")) != NULL) {
+		if (!json_is_array(v)) {
+			fl_jin_fail(j, FL_E_FIELD_TYPE,
+			            "policy.reminders must be an array");
+			return;
+		}
+		if (json_array_size(v) > FL_POLICY_MAX_OFFSETS) {
+			fl_jin_fail(j, FL_E_RANGE,
+			            "policy.reminders has more than %d entries",
+			            FL_POLICY_MAX_OFFSETS);
+			return;
+		}
+		json_t *e;
+		json_array_foreach(v, i, e)
+		{
+			if (!read_duration(j, e, "policy.reminders[]",
+			                   &c->remind[i]))
+				return;
+		}
+		c->n_remind = json_array_size(v);
+	}
+	if ((v = json_object_get(p, "restrict")) != NULL) {
+		json_t *e;
+
+		if (!json_is_array(v) || json_array_size(v) > 64) {
+			fl_jin_fail(j, FL_E_FIELD_TYPE,
+			            "policy.restrict must be an array of "
+			            "restriction names");
+			return;
+		}
+		json_array_foreach(v, i, e)
+		{
+			if (!json_is_string(e)) {
+				fl_jin_fail(j, FL_E_FIELD_TYPE,
+				            "policy.restrict[%zu] must be a "
+				            "string",
+				            i);
+				return;
+			}
+			names[i] = json_string_value(e);
+		}
+		fl_err err = fl_restrict_parse_list(names, json_array_size(v),
+		                                    &c->restrict_mask, &bad);
+		if (err != FL_OK) {
+			fl_jin_fail(j, err, "policy.restrict[%zu] '%.64s': %s",
+			            bad, names[bad], fl_strerror(err));
+			return;
+		}
+	}
+	if ((v = json_object_get(p, "allow_apps")) != NULL &&
+	    !read_strings(j, v, "policy.allow_apps", &c->allow_apps[0][0],
+	                  FL_APP_ID_MAX, FL_CONTRACT_MAX_APPS,
+	                  &c->n_allow_apps))
+		return;
+	if ((v = json_object_get(p, "message")) != NULL) {
+		if (!fl_jin_elem_str(j, v, "policy.message", c->message,
+		                     sizeof(c->message)))
+			return;
+	}
+	if ((v = json_object_get(p, "contact")) != NULL) {
+		json_t *name = json_object_get(v, "name");
+		json_t *phones = json_object_get(v, "phones");
+
+		if (!json_is_object(v)) {
+			fl_jin_fail(j, FL_E_FIELD_TYPE,
+			            "policy.contact must be an object");
+			return;
+		}
+		json_object_foreach(v, key, name)
+		{
+			if (strcmp(key, "name") != 0 &&
+			    strcmp(key, "phones") != 0) {
+				fl_jin_fail(j, FL_E_FIELD_UNKNOWN,
+				            "policy.contact: unknown field "
+				            "'%.64s'",
+				            key);
+				return;
+			}
+		}
+		name = json_object_get(v, "name");
+		if (name != NULL &&
+		    !fl_jin_elem_str(j, name, "policy.contact.name",
+		                     c->contact_name, sizeof(c->contact_name)))
+			return;
+		if (phones != NULL &&
+		    !read_strings(j, phones, "policy.contact.phones",
+		                  &c->contact_phones[0][0], FL_PHONE_MAX,
+		                  FL_CONTRACT_MAX_PHONES, &c->n_contact_phones))
+			return;
+	}
+	if ((v = json_object_get(p, "max_offline")) != NULL &&
+	    !read_duration(j, v, "policy.max_offline", &c->max_offline))
+		return;
+	if (!read_reaction(j, p, "sim_change", &c->sim_policy) ||
+	    !read_reaction(j, p, "tamper", &c->tamper_policy))
+		return;
+}
+
+static const char *part_name(enum fl_policy_part p)
+{
+	switch (p) {
+	case FL_PART_CONTRACT:
+		return "contract";
+	case FL_PART_SCHEDULE:
+		return "schedule";
+	case FL_PART_RESCHEDULE:
+		return "schedule";
+	default:
+		return "input";
+	}
+}
+
+/* --- presenting ----------------------------------------------------------- */
+
+static void add_name(const char *name, void *ctx)
+{
+	json_array_append_new(ctx, json_string(name));
+}
+
+static json_t *schedule_json(const struct fl_installment *items, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a != NULL && i < n; i++)
+		json_array_append_new(
+		        a, json_pack("{s:o,s:I}", "due_at",
+		                     fl_json_time(items[i].due_at), "amount",
+		                     (json_int_t)items[i].amount));
+	return a;
+}
+
+static json_t *strings_json(const char *items, size_t stride, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a != NULL && i < n; i++)
+		json_array_append_new(a, json_string(items + i * stride));
+	return a;
+}
+
+static void offset_text(int32_t off, char out[8])
+{
+	int32_t a = off < 0 ? -off : off;
+
+	if (off == 0)
+		snprintf(out, 8, "Z");
+	else
+		snprintf(out, 8, "%c%02d:%02d", off < 0 ? '-' : '+',
+		         (int)(a / 3600) % 100, (int)(a % 3600) / 60);
+}
+
+/* The contract; reschedules (may be NULL) are appended when given. */
+static json_t *contract_json(const struct fl_contract_rec *c,
+                             const struct fl_reschedule *rs, size_t n_rs)
+{
+	json_t *remind = json_array(), *restrict_names = json_array();
+	json_t *j, *rsj;
+	char off[8];
+
+	for (size_t i = 0; remind != NULL && i < c->n_remind; i++)
+		json_array_append_new(remind, json_integer(c->remind[i]));
+	fl_restrict_each(c->restrict_mask, add_name, restrict_names);
+	offset_text(c->utc_offset, off);
+	j = json_pack(
+	        "{s:s,s:s,s:s,s:s,s:o,s:I,s:o,s:{s:o,s:o,s:o,s:s,s:{s:s,s:o},"
+	        "s:I,s:s,s:s}}",
+	        "device_id", c->device_id, "loan_ref", c->loan_ref, "currency",
+	        c->currency, "utc_offset", off, "created_at",
+	        fl_json_time(c->created_at), "grace", (json_int_t)c->grace,
+	        "schedule", schedule_json(c->schedule, c->n_schedule), "policy",
+	        "reminders", remind, "restrict", restrict_names, "allow_apps",
+	        strings_json(&c->allow_apps[0][0], FL_APP_ID_MAX,
+	                     c->n_allow_apps),
+	        "message", c->message, "contact", "name", c->contact_name,
+	        "phones",
+	        strings_json(&c->contact_phones[0][0], FL_PHONE_MAX,
+	                     c->n_contact_phones),
+	        "max_offline", (json_int_t)c->max_offline, "sim_change",
+	        fl_reaction_name(c->sim_policy), "tamper",
+	        fl_reaction_name(c->tamper_policy));
+	if (j == NULL || rs == NULL)
+		return j;
+	rsj = json_array();
+	for (size_t i = 0; rsj != NULL && i < n_rs; i++)
+		json_array_append_new(
+		        rsj, json_pack("{s:o,s:o}", "from",
+		                       fl_json_time(rs[i].from), "schedule",
+		                       schedule_json(rs[i].schedule,
+		                                     rs[i].n_schedule)));
+	json_object_set_new(j, "reschedules", rsj);
+	return j;
+}
+
+/* --- handlers ------------------------------------------------------------- */
+
+static void create_contract(struct fl_req *req)
+{
+	static const char *const fields[] = {
+	        "loan_ref", "currency", "utc_offset", "schedule",
+	        "grace",    "policy",   NULL};
+	struct fl_contract_rec *c = calloc(1, sizeof(*c));
+	struct fl_device *d = calloc(1, sizeof(*d));
+	struct fl_policy_where where;
+	struct fl_contract pc;
+	struct fl_decided what;
+	char off[16] = "Z";
+	struct fl_tx *tx;
+	struct fl_jin j;
+	json_t *v;
+	fl_err err;
+
+	if (c == NULL || d == NULL) {
+		fl_reply_error(req, FL_E_NOMEM, NULL);
+		goto done;
+	}
+	if (fl_jin_parse(&j, req) != FL_OK)
+		goto done;
+	fl_jin_only(&j, fields);
+	fl_jin_str(&j, "loan_ref", false, c->loan_ref, sizeof(c->loan_ref));
+	fl_jin_str(&j, "currency", true, c->currency, sizeof(c->currency));
+	if (fl_jin_str(&j, "utc_offset", false, off, sizeof(off)) &&
+	    (err = fl_offset_parse(off, strlen(off), &c->utc_offset)) != FL_OK)
+		fl_jin_fail(&j, err, "utc_offset: %s", fl_strerror(err));
+	v = json_object_get(j.root, "grace");
+	if (j.err == FL_OK && v != NULL && !json_is_null(v))
+		read_duration(&j, v, "grace", &c->grace);
+	if (j.err == FL_OK &&
+	    (v = fl_jin_get(&j, "schedule", JSON_ARRAY, true)) != NULL)
+		read_schedule(&j, v, "schedule", c->utc_offset, &c->schedule,
+		              &c->n_schedule);
+	if (j.err == FL_OK) {
+		v = json_object_get(j.root, "policy");
+		if (v != NULL && !json_is_object(v))
+			fl_jin_fail(&j, FL_E_FIELD_TYPE,
+			            "policy must be an object");
+		else
+			read_policy(&j, v, c);
+	}
+	if (j.err == FL_OK && !fl_api_text_ok(c->loan_ref))
+		fl_jin_fail(&j, FL_E_INVALID, "loan_ref must be printable");
+	if (j.err == FL_OK) {
+		memset(&pc, 0, sizeof(pc));
+		memcpy(pc.currency, c->currency, sizeof(pc.currency));
+		pc.utc_offset = c->utc_offset;
+		pc.schedule = c->schedule;
+		pc.n_schedule = c->n_schedule;
+		pc.grace = c->grace;
+		pc.max_offline = c->max_offline;
+		memcpy(pc.remind, c->remind, sizeof(pc.remind));
+		pc.n_remind = c->n_remind;
+		err = fl_policy_validate_contract(&pc, &where);
+		if (err != FL_OK)
+			fl_jin_fail(&j, err, "%s[%zu]: %s",
+			            part_name(where.part), where.index,
+			            fl_strerror(err));
+	}
+	if (fl_jin_end(&j) != FL_OK)
+		goto done;
+
+	if (fl_txn_begin(req, &tx) != FL_OK)
+		goto done;
+	err = fl_api_path_device(req, tx, d);
+	if (err == FL_OK && d->has_contract)
+		err = FL_E_CONFLICT;
+	if (err == FL_OK && d->st.released_by_command)
+		err = FL_E_STATE;
+	if (err != FL_OK) {
+		fl_txn_abort(req, tx, err,
+		             err == FL_E_NOT_FOUND ? "no such device"
+		             : err == FL_E_CONFLICT
+		                     ? "the device already has a "
+		                       "contract"
+		             : err == FL_E_STATE ? "the device was released"
+		                                 : NULL);
+		goto done;
+	}
+	snprintf(c->device_id, sizeof(c->device_id), "%s", d->id);
+	snprintf(c->tenant_id, sizeof(c->tenant_id), "%s", d->tenant_id);
+	c->created_at = req->now;
+	err = fl_store_contract_insert(tx, c);
+	if (err == FL_OK)
+		err = fl_decide_device(tx, d->tenant_id, d->id, req->now, false,
+		                       d, &what);
+	if (err == FL_OK)
+		err = fl_audit_req(tx, req, "contract.create", d->id, NULL,
+		                   contract_json(c, NULL, 0));
+	if (err != FL_OK) {
+		fl_txn_abort(req, tx, err, NULL);
+		goto done;
+	}
+	v = contract_json(c, NULL, 0);
+	json_object_set_new(v, "device", fl_api_device_json(d));
+	fl_reply_json(req, 201, v);
+	if (fl_txn_commit(req, tx) == FL_OK)
+		fl_decide_count(req->app, &what);
+done:
+	fl_contract_rec_clear(c);
+	free(c);
+	free(d);
+}
+
+static void show_contract(struct fl_req *req)
+{
+	static const char *const q[] = {NULL};
+	struct fl_device_inputs *in = calloc(1, sizeof(*in));
+	struct fl_device *d = calloc(1, sizeof(*d));
+	struct fl_tx *tx = NULL;
+	json_t *out;
+	fl_err err;
+
+	if (in == NULL || d == NULL) {
+		fl_reply_error(req, FL_E_NOMEM, NULL);
+		goto done;
+	}
+	if (fl_req_query_only(req, q) != FL_OK)
+		goto done;
+	if ((err = fl_store_begin(req->app->store, false, &tx)) == FL_OK) {
+		err = fl_api_path_device(req, tx, d);
+		if (err == FL_OK)
+			err = fl_store_device_inputs(tx, d->tenant_id, d->id,
+			                             in);
+		fl_tx_rollback(tx);
+	}
+	if (err == FL_OK && !in->has_contract)
+		err = FL_E_NO_CONTRACT;
+	if (err != FL_OK) {
+		if (err == FL_E_NO_CONTRACT)
+			fl_reply_error_status(req, 404, err,
+			                      "the device has no contract");
+		else
+			fl_reply_error(req, err,
+			               err == FL_E_NOT_FOUND ? "no such device"
+			                                     : NULL);
+		goto done;
+	}
+	out = contract_json(&in->contract, in->reschedules, in->n_reschedules);
+	json_object_set_new(out, "device", fl_api_device_json(d));
+	fl_reply_json(req, 200, out);
+done:
+	fl_device_inputs_clear(in);
+	free(in);
+	free(d);
+}
+
+struct clist {
+	json_t *items;
+	int64_t last;
+	int n;
+};
+
+static fl_err contract_one(void *ctx, const struct fl_contract_rec *c)
+{
+	struct clist *cl = ctx;
+
+	cl->last = c->ord;
+	cl->n++;
+	return json_array_append_new(cl->items, contract_json(c, NULL, 0)) == 0
+	               ? FL_OK
+	               : FL_E_NOMEM;
+}
+
+static void list_contracts(struct fl_req *req)
+{
+	static const char *const q[] = {"cursor", "limit", NULL};
+	struct clist cl = {0};
+	struct fl_tx *tx = NULL;
+	int64_t after;
+	int limit;
+	fl_err err;
+
+	if (fl_req_query_only(req, q) != FL_OK ||
+	    fl_req_page(req, &after, &limit) != FL_OK)
+		return;
+	if ((cl.items = json_array()) == NULL) {
+		fl_reply_error(req, FL_E_NOMEM, NULL);
+		return;
+	}
+	if ((err = fl_store_begin(req->app->store, false, &tx)) == FL_OK) {
+		err = fl_store_contract_list(tx, req->who.tenant_id, after,
+		                             limit, contract_one, &cl);
+		fl_tx_rollback(tx);
+	}
+	if (err != FL_OK) {
+		json_decref(cl.items);
+		fl_reply_error(req, err, NULL);
+		return;
+	}
+	/* Listed contracts carry no schedule: show one for the detail. */
+	fl_reply_page(req, cl.items, cl.n == limit ? cl.last : 0);
+}
+
+static void reschedule(struct fl_req *req)
+{
+	static const char *const fields[] = {"from", "schedule", "reason",
+	                                     NULL};
+	struct fl_device_inputs *in = calloc(1, sizeof(*in));
+	struct fl_device *d = calloc(1, sizeof(*d));
+	struct fl_reschedule_rec r;
+	struct fl_reschedule pr;
+	struct fl_policy_where where;
+	struct fl_decided what;
+	char from[64] = "";
+	struct fl_tx *tx = NULL;
+	struct fl_jin j;
+	json_t *sched = NULL, *out;
+	fl_err err;
+
+	memset(&r, 0, sizeof(r));
+	if (in == NULL || d == NULL) {
+		fl_reply_error(req, FL_E_NOMEM, NULL);
+		goto done;
+	}
+	if (fl_jin_parse(&j, req) != FL_OK)
+		goto done;
+	fl_jin_only(&j, fields);
+	fl_jin_str(&j, "from", true, from, sizeof(from));
+	sched = fl_jin_get(&j, "schedule", JSON_ARRAY, true);
+	if (sched != NULL)
+		json_incref(sched);
+	fl_jin_str(&j, "reason", false, r.reason, sizeof(r.reason));
+	if (j.err == FL_OK && !fl_api_text_ok(r.reason))
+		fl_jin_fail(&j, FL_E_INVALID, "reason must be printable text");
+	if (fl_jin_end(&j) != FL_OK)
+		goto done;
+
+	/* The schedule is read in the contract's offset, so it needs the
+	 * contract first. */
+	if (fl_txn_begin(req, &tx) != FL_OK)
+		goto done;
+	err = fl_api_path_device(req, tx, d);
+	if (err == FL_OK)
+		err = fl_store_device_inputs(tx, d->tenant_id, d->id, in);
+	if (err == FL_OK && !in->has_contract)
+		err = FL_E_NO_CONTRACT;
+	if (err == FL_OK && d->st.state == FL_ST_RELEASED)
+		err = FL_E_STATE;
+	if (err == FL_OK && in->n_reschedules >= FL_POLICY_MAX_RESCHEDULES)
+		err = FL_E_LIMIT;
+	if (err != FL_OK) {
+		fl_txn_abort(req, tx, err,
+		             err == FL_E_NOT_FOUND     ? "no such device"
+		             : err == FL_E_NO_CONTRACT ? "the device has no "
+		                                         "contract"
+		             : err == FL_E_STATE       ? "a released contract "
+		                                         "cannot be rescheduled"
+		             : err == FL_E_LIMIT       ? "too many reschedules"
+		                                       : NULL);
+		tx = NULL;
+		goto done;
+	}
+	/* "from": a date is the start of that day at the contract's offset;
+	 * a time is that instant. */
+	{
+		int y, m, dd;
+
+		if (fl_date_parse(from, strlen(from), &y, &m, &dd) == FL_OK)
+			r.from = fl_time_from_civil(y, m, dd) -
+			         in->contract.utc_offset;
+		else if ((err = fl_time_parse(from, strlen(from), &r.from)) !=
+		         FL_OK) {
+			fl_txn_abort(req, tx, err, "from: %s",
+			             fl_strerror(err));
+			tx = NULL;
+			goto done;
+		}
+	}
+	{
+		struct fl_jin sj = {.req = req};
+
+		read_schedule(&sj, sched, "schedule", in->contract.utc_offset,
+		              &r.schedule, &r.n_schedule);
+		if (sj.err == FL_OK) {
+			memset(&pr, 0, sizeof(pr));
+			pr.from = r.from;
+			pr.schedule = r.schedule;
+			pr.n_schedule = r.n_schedule;
+			err = fl_policy_validate_reschedule(&pr, &where);
+			if (err != FL_OK)
+				fl_jin_fail(&sj, err, "schedule[%zu]: %s",
+				            where.item, fl_strerror(err));
+		}
+		if (sj.err != FL_OK) {
+			fl_tx_rollback(tx);
+			tx = NULL;
+			fl_reply_error(req, sj.err, "%s", sj.msg);
+			goto done;
+		}
+	}
+	r.created_at = req->now;
+	snprintf(r.actor, sizeof(r.actor), "%s", req->who.key_id);
+	err = fl_store_reschedule_insert(tx, d->tenant_id, d->id, &r);
+	if (err == FL_OK)
+		err = fl_decide_device(tx, d->tenant_id, d->id, req->now, false,
+		                       d, &what);
+	if (err == FL_OK)
+		err = fl_audit_req(
+		        tx, req, "contract.reschedule", d->id, NULL,
+		        json_pack("{s:o,s:o,s:s}", "from", fl_json_time(r.from),
+		                  "schedule",
+		                  schedule_json(r.schedule, r.n_schedule),
+		                  "reason", r.reason));
+	if (err != FL_OK) {
+		fl_txn_abort(req, tx, err, NULL);
+		tx = NULL;
+		goto done;
+	}
+	out = json_pack("{s:o,s:o,s:o}", "from", fl_json_time(r.from),
+	                "schedule", schedule_json(r.schedule, r.n_schedule),
+	                "device", fl_api_device_json(d));
+	fl_reply_json(req, 201, out);
+	if (fl_txn_commit(req, tx) == FL_OK)
+		fl_decide_count(req->app, &what);
+	tx = NULL;
+done:
+	json_decref(sched);
+	free(r.schedule);
+	fl_device_inputs_clear(in);
+	free(in);
+	free(d);
+}
+
+static const struct fl_route routes[] = {
+        {"POST", "/v1/devices/{device_id}/contract", create_contract,
+         FL_ROLE_ADMIN},
+        {"GET", "/v1/devices/{device_id}/contract", show_contract,
+         FL_ROLES_READ},
+        {"POST", "/v1/devices/{device_id}/contract/reschedule", reschedule,
+         FL_ROLE_ADMIN},
+        {"GET", "/v1/contracts", list_contracts, FL_ROLES_READ},
+};
+
+const struct fl_route_table fl_routes_contracts = FL_ROUTE_TABLE(routes);

@@ -1,0 +1,578 @@
+/*
+ * api_devices.c - a lender's devices: register (with a one-time
+ * enrollment code), list with filters, show, issue a new enrollment code,
+ * and the manual commands (lock now or at a time, unlock until a time,
+ * release, stolen set and clear, force sync). Every command is stored and
+ * the device re-decided in the same transaction (decide.h).
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/imei.h"
+#include "core/policy.h"
+#include "core/state.h"
+#include "server/api.h"
+#include "server/app.h"
+#include "server/audit.h"
+#include "server/auth.h"
+#include "server/decide.h"
+#include "server/enroll.h"
+#include "server/jsonio.h"
+#include "server/router.h"
+#include "server/txn.h"
+
+json_t *fl_api_device_json(const struct fl_device *d)
+{
+	json_t *j = json_object();
+	const struct fl_device_status *s = &d->st;
+
+	if (j == NULL)
+		return NULL;
+	json_object_set_new(j, "id", json_string(d->id));
+	json_object_set_new(j, "imei", json_string(d->imei));
+	json_object_set_new(j, "imei2",
+	                    d->imei2[0] ? json_string(d->imei2) : json_null());
+	json_object_set_new(j, "serial", json_string(d->serial));
+	json_object_set_new(j, "model", json_string(d->model));
+	json_object_set_new(j, "created_at", fl_json_time(d->created_at));
+	json_object_set_new(j, "enrolled", json_boolean(d->enrolled_at != 0));
+	json_object_set_new(j, "enrolled_at", fl_json_time(d->enrolled_at));
+	json_object_set_new(j, "enrollment_code_expires_at",
+	                    d->has_enroll_code ? fl_json_time(d->enroll_expires)
+	                                       : json_null());
+	json_object_set_new(j, "has_contract", json_boolean(d->has_contract));
+	json_object_set_new(j, "state",
+	                    json_string(fl_state_name(s->state) != NULL
+	                                        ? fl_state_name(s->state)
+	                                        : "pending"));
+	json_object_set_new(j, "stolen", json_boolean(s->stolen));
+	json_object_set_new(j, "released_by_command",
+	                    json_boolean(s->released_by_command));
+	json_object_set_new(j, "lock_at", fl_json_time(s->lock_at));
+	json_object_set_new(
+	        j, "lock_cause",
+	        json_string(fl_lock_cause_name(s->lock_cause) != NULL
+	                            ? fl_lock_cause_name(s->lock_cause)
+	                            : "none"));
+	json_object_set_new(j, "unlock_until", fl_json_time(s->unlock_until));
+	json_object_set_new(j, "paid_through", fl_json_time(s->paid_through));
+	json_object_set_new(j, "amount_due", json_integer(s->amount_due));
+	json_object_set_new(j, "amount_remaining",
+	                    json_integer(s->amount_remaining));
+	json_object_set_new(j, "next_due_at", fl_json_time(s->next_due_at));
+	json_object_set_new(j, "next_due_amount",
+	                    json_integer(s->next_due_amount));
+	json_object_set_new(j, "next_change", fl_json_time(s->next_change));
+	json_object_set_new(j, "last_contact", fl_json_time(d->last_contact));
+	json_object_set_new(j, "tamper",
+	                    d->tamper_at ? json_pack("{s:o,s:s}", "at",
+	                                             fl_json_time(d->tamper_at),
+	                                             "report", d->tamper_report)
+	                                 : json_null());
+	json_object_set_new(j, "sim",
+	                    d->sim_at ? json_pack("{s:o,s:s}", "at",
+	                                          fl_json_time(d->sim_at),
+	                                          "report", d->sim_report)
+	                              : json_null());
+	json_object_set_new(j, "token_seq",
+	                    json_integer((json_int_t)s->token_seq));
+	json_object_set_new(j, "decided_at", fl_json_time(s->decided_at));
+	return j;
+}
+
+fl_err fl_api_path_device(struct fl_req *req, struct fl_tx *tx,
+                          struct fl_device *out)
+{
+	const char *id = fl_req_param(req, "device_id");
+
+	if (id == NULL)
+		return FL_E_NOT_FOUND;
+	return fl_store_device_get(tx, req->who.tenant_id, id, out);
+}
+
+bool fl_api_text_ok(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}
+
+/* Reads and checks an IMEI field; records a 400 naming the field. */
+static bool read_imei(struct fl_jin *j, const char *name, bool required,
+                      char out[FL_IMEI_LEN + 1])
+{
+	char raw[64];
+	fl_err err;
+
+	out[0] = '\0';
+	if (!fl_jin_str(j, name, required, raw, sizeof(raw)))
+		return false;
+	err = fl_imei_parse(raw, strlen(raw), out);
+	if (err != FL_OK) {
+		fl_jin_fail(j, err, "%s: %s", name, fl_strerror(err));
+		return false;
+	}
+	return true;
+}
+
+static void register_device(struct fl_req *req)
+{
+	static const char *const fields[] = {"imei", "imei2", "serial", "model",
+	                                     NULL};
+	char code[FL_ENROLL_CODE_LEN + 1];
+	struct fl_device *d = NULL;
+	struct fl_decided what;
+	struct fl_tx *tx;
+	struct fl_jin j;
+	json_t *out;
+	fl_err err;
+
+	d = calloc(1, sizeof(*d));
+	if (d == NULL) {
+		fl_reply_error(req, FL_E_NOMEM, NULL);
+		return;
+	}
+	if (fl_jin_parse(&j, req) != FL_OK)
+		goto done;
+	fl_jin_only(&j, fields);
+	read_imei(&j, "imei", true, d->imei);
+	read_imei(&j, "imei2", false, d->imei2);
+	fl_jin_str(&j, "serial", true, d->serial, sizeof(d->serial));
+	fl_jin_str(&j, "model", false, d->model, sizeof(d->model));
+	if (j.err == FL_OK && strcmp(d->imei, d->imei2) == 0)
+		fl_jin_fail(&j, FL_E_INVALID, "imei2 must differ from imei");
+	if (j.err == FL_OK &&
+	    (d->serial[0] == '\0' || !fl_api_text_ok(d->serial) ||
+	     !fl_api_text_ok(d->model)))
+		fl_jin_fail(&j, FL_E_INVALID,
+		            "serial must be non-empty printable text, model "
+		            "printable text");
+	if (fl_jin_end(&j) != FL_OK)
+		goto done;
+
+	fl_id_generate(d->id, "dv");
+	snprintf(d->tenant_id, sizeof(d->tenant_id), "%s", req->who.tenant_id);
+	d->created_at = req->now;
+	d->has_enroll_code = true;
+	d->enroll_expires = req->now + req->app->cfg.enroll_code_ttl;
+	if ((err = fl_enroll_code_new(req->app->secrets.enroll_hash_key, code,
+	                              d->enroll_hash)) != FL_OK) {
+		fl_reply_error(req, err, NULL);
+		goto done;
+	}
+	if (fl_txn_begin(req, &tx) != FL_OK)
+		goto done;
+	err = fl_store_device_insert(tx, d);
+	if (err == FL_E_IMEI_IN_PROGRAM) {
+		/* Which program, and whose, is not the caller's business. */
+		fl_txn_abort(req, tx, err,
+		             "this IMEI is already in a financing program");
+		goto done;
+	}
+	if (err == FL_OK)
+		err = fl_decide_device(tx, d->tenant_id, d->id, req->now, false,
+		                       d, &what);
+	if (err == FL_OK)
+		err = fl_audit_req(tx, req, "device.register", d->id, NULL,
+		                   fl_api_device_json(d));
+	if (err != FL_OK) {
+		fl_txn_abort(req, tx, err, NULL);
+		goto done;
+	}
+	out = json_pack("{s:o,s:s,s:o}", "device", fl_api_device_json(d),
+	                "enrollment_code", code, "enrollment_code_expires_at",
+	                fl_json_time(d->enroll_expires));
+	fl_reply_json(req, 201, out);
+	fl_txn_commit(req, tx);
+done:
+	free(d);
+}
+
+struct dlist {
+	json_t *items;
+	int64_t last;
+	int n;
+};
+
+static fl_err device_one(void *ctx, const struct fl_device *d)
+{
+	struct dlist *dl = ctx;
+
+	dl->last = d->ord;
+	dl->n++;
+	return json_array_append_new(dl->items, fl_api_device_json(d)) == 0
+	               ? FL_OK
+	               : FL_E_NOMEM;
+}
+
+static void list_devices(struct fl_req *req)
+{
+	static const char *const q[] = {"cursor",  "limit", "state",
+	                                "overdue", "q",     NULL};
+	const char *state = fl_req_query(req, "state");
+	const char *overdue = fl_req_query(req, "overdue");
+	struct fl_device_filter f = {.any_state = true};
+	struct dlist dl = {0};
+	struct fl_tx *tx = NULL;
+	int64_t after;
+	int limit;
+	fl_err err;
+
+	if (fl_req_query_only(req, q) != FL_OK ||
+	    fl_req_page(req, &after, &limit) != FL_OK)
+		return;
+	if (state != NULL) {
+		if (fl_state_parse(state, &f.state) != FL_OK) {
+			fl_reply_error(req, FL_E_INVALID,
+			               "state must be pending, active, "
+			               "reminding, locked or released");
+			return;
+		}
+		f.any_state = false;
+	}
+	if (overdue != NULL) {
+		if (strcmp(overdue, "true") != 0 &&
+		    strcmp(overdue, "false") != 0) {
+			fl_reply_error(req, FL_E_INVALID,
+			               "overdue must be true or false");
+			return;
+		}
+		f.overdue = strcmp(overdue, "true") == 0;
+	}
+	f.q = fl_req_query(req, "q");
+	if (f.q != NULL && strlen(f.q) > 128) {
+		fl_reply_error(req, FL_E_RANGE, "q is longer than 128 bytes");
+		return;
+	}
+	if ((dl.items = json_array()) == NULL) {
+		fl_reply_error(req, FL_E_NOMEM, NULL);
+		return;
+	}
+	if ((err = fl_store_begin(req->app->store, false, &tx)) == FL_OK) {
+		err = fl_store_device_list(tx, req->who.tenant_id, &f, after,
+		                           limit, device_one, &dl);
+		fl_tx_rollback(tx);
+	}
+	if (err != FL_OK) {
+		json_decref(dl.items);
+		fl_reply_error(req, err, NULL);
+		return;
+	}
+	fl_reply_page(req, dl.items, dl.n == limit ? dl.last : 0);
+}
+
+static void show_device(struct fl_req *req)
+{
+	static const char *const q[] = {NULL};
+	struct fl_device *d = calloc(1, sizeof(*d));
+	struct fl_tx *tx = NULL;
+	fl_err err;
+
+	if (d == NULL) {
+		fl_reply_error(req, FL_E_NOMEM, NULL);
+		return;
+	}
+	if (fl_req_query_only(req, q) != FL_OK)
+		goto done;
+	if ((err = fl_store_begin(req->app->store, false, &tx)) == FL_OK) {
+		err = fl_api_path_device(req, tx, d);
+		fl_tx_rollback(tx);
+	}
+	if (err != FL_OK)
+		fl_reply_error(req, err,
+		               err == FL_E_NOT_FOUND ? "no such device" : NULL);
+	else
+		fl_reply_json(req, 200, fl_api_device_json(d));
+done:
+	free(d);
+}
+
+static void new_enrollment_code(struct fl_req *req)
+{
+	char code[FL_ENROLL_CODE_LEN + 1];
+	uint8_t hash[FL_HASH_LEN];
+	struct fl_device *d = calloc(1, sizeof(*d));
+	struct fl_tx *tx;
+	fl_time expires = req->now + req->app->cfg.enroll_code_ttl;
+	fl_err err;
+
+	if (d == NULL) {
+		fl_reply_error(req, FL_E_NOMEM, NULL);
+		return;
+	}
+	if (fl_api_empty_body(req) != FL_OK || fl_txn_begin(req, &tx) != FL_OK)
+		goto done;
+	err = fl_api_path_device(req, tx, d);
+	if (err == FL_OK && d->st.released_by_command)
+		err = FL_E_STATE;
+	if (err == FL_OK)
+		err = fl_enroll_code_new(req->app->secrets.enroll_hash_key,
+		                         code, hash);
+	if (err == FL_OK)
+		err = fl_store_device_set_enroll_code(tx, d->id, hash, expires);
+	if (err == FL_OK)
+		err = fl_audit_req(tx, req, "device.enrollment_code", d->id,
+		                   NULL,
+		                   json_pack("{s:o}", "expires_at",
+		                             fl_json_time(expires)));
+	if (err != FL_OK) {
+		fl_txn_abort(req, tx, err,
+		             err == FL_E_NOT_FOUND ? "no such device"
+		             : err == FL_E_STATE   ? "the device was released"
+		                                   : NULL);
+		goto done;
+	}
+	fl_reply_json(req, 201,
+	              json_pack("{s:s,s:s,s:o}", "device_id", d->id,
+	                        "enrollment_code", code,
+	                        "enrollment_code_expires_at",
+	                        fl_json_time(expires)));
+	fl_txn_commit(req, tx);
+done:
+	free(d);
+}
+
+/* --- commands ------------------------------------------------------------- */
+
+struct cmd_body {
+	char reason[FL_REASON_MAX];
+	fl_time at; /* lock: when; unlock: until */
+	bool has_at;
+};
+
+/* Reads {reason, <time_field>}. */
+static fl_err read_cmd(struct fl_req *req, const char *time_field,
+                       bool time_required, bool reason_required,
+                       struct cmd_body *b)
+{
+	const char *fields[] = {"reason", time_field, NULL};
+	struct fl_jin j;
+
+	memset(b, 0, sizeof(*b));
+	if (fl_jin_parse_opt(&j, req, !reason_required && !time_required) !=
+	    FL_OK)
+		return FL_E_JSON;
+	fl_jin_only(&j, fields);
+	fl_jin_str(&j, "reason", reason_required, b->reason, sizeof(b->reason));
+	if (time_field != NULL)
+		b->has_at = fl_jin_time(&j, time_field, time_required, &b->at);
+	if (j.err == FL_OK && reason_required) {
+		const char *p = b->reason;
+
+		while (isspace((unsigned char)*p))
+			p++;
+		if (*p == '\0')
+			fl_jin_fail(&j, FL_E_FIELD_MISSING,
+			            "a reason is required");
+	}
+	if (j.err == FL_OK && !fl_api_text_ok(b->reason))
+		fl_jin_fail(&j, FL_E_INVALID, "reason must be printable text");
+	if (j.err == FL_OK && b->has_at && (b->at < 1 || b->at > FL_TIME_MAX))
+		fl_jin_fail(&j, FL_E_RANGE, "%s is out of range", time_field);
+	return fl_jin_end(&j);
+}
+
+/* Stores a command, re-decides, audits, answers the device. check(dev)
+ * may refuse with an error and a message. */
+static void run_command(struct fl_req *req, enum fl_cmd_kind kind,
+                        const struct cmd_body *b, const char *action,
+                        fl_err (*check)(const struct fl_device *d,
+                                        const char **msg))
+{
+	struct fl_device *before = calloc(1, sizeof(*before));
+	struct fl_device *after = calloc(1, sizeof(*after));
+	struct fl_command_rec c;
+	struct fl_decided what;
+	const char *msg = NULL;
+	struct fl_tx *tx;
+	fl_err err;
+
+	if (before == NULL || after == NULL) {
+		fl_reply_error(req, FL_E_NOMEM, NULL);
+		goto done;
+	}
+	if (fl_txn_begin(req, &tx) != FL_OK)
+		goto done;
+	err = fl_api_path_device(req, tx, before);
+	if (err == FL_E_NOT_FOUND)
+		msg = "no such device";
+	if (err == FL_OK && !before->has_contract) {
+		err = FL_E_NO_CONTRACT;
+		msg = "the device has no contract yet";
+	}
+	if (err == FL_OK && check != NULL)
+		err = check(before, &msg);
+	if (err != FL_OK && msg != NULL) {
+		fl_txn_abort(req, tx, err, "%s", msg);
+		goto done;
+	}
+	if (err != FL_OK) {
+		fl_txn_abort(req, tx, err, NULL);
+		goto done;
+	}
+	memset(&c, 0, sizeof(c));
+	c.kind = kind;
+	c.issued_at = fl_decide_now(before, req->now);
+	c.at = b->has_at ? b->at : 0;
+	snprintf(c.reason, sizeof(c.reason), "%s", b->reason);
+	snprintf(c.actor, sizeof(c.actor), "%s", req->who.key_id);
+	err = fl_store_command_insert(tx, before->tenant_id, before->id, &c);
+	if (err == FL_OK)
+		err = fl_decide_device(tx, before->tenant_id, before->id,
+		                       req->now, false, after, &what);
+	if (err == FL_OK) {
+		json_t *a = fl_api_device_json(after);
+
+		json_object_set_new(a, "command",
+		                    json_pack("{s:s,s:o,s:s}", "kind", action,
+		                              "at", fl_json_time(c.at),
+		                              "reason", c.reason));
+		err = fl_audit_req(tx, req, action, before->id,
+		                   fl_api_device_json(before), a);
+	}
+	if (err != FL_OK) {
+		fl_txn_abort(req, tx, err, NULL);
+		goto done;
+	}
+	fl_reply_json(req, 200, fl_api_device_json(after));
+	if (fl_txn_commit(req, tx) == FL_OK)
+		fl_decide_count(req->app, &what);
+done:
+	free(before);
+	free(after);
+}
+
+static fl_err not_released(const struct fl_device *d, const char **msg)
+{
+	if (d->st.released_by_command) {
+		*msg = "the device was released: it can no longer be locked "
+		       "or unlocked";
+		return FL_E_STATE;
+	}
+	return FL_OK;
+}
+
+static void lock(struct fl_req *req)
+{
+	struct cmd_body b;
+
+	if (read_cmd(req, "at", false, true, &b) != FL_OK)
+		return;
+	run_command(req, b.has_at ? FL_CMD_LOCK_AT : FL_CMD_LOCK, &b,
+	            "device.lock", not_released);
+}
+
+static void unlock(struct fl_req *req)
+{
+	struct cmd_body b;
+
+	if (read_cmd(req, "until", true, false, &b) != FL_OK)
+		return;
+	run_command(req, FL_CMD_UNLOCK_UNTIL, &b, "device.unlock",
+	            not_released);
+}
+
+static void release(struct fl_req *req)
+{
+	struct cmd_body b;
+
+	if (read_cmd(req, NULL, false, false, &b) != FL_OK)
+		return;
+	run_command(req, FL_CMD_RELEASE, &b, "device.release", not_released);
+}
+
+static fl_err not_stolen(const struct fl_device *d, const char **msg)
+{
+	if (d->st.stolen) {
+		*msg = "the device is already reported stolen";
+		return FL_E_STATE;
+	}
+	return FL_OK;
+}
+
+static fl_err is_stolen(const struct fl_device *d, const char **msg)
+{
+	if (!d->st.stolen) {
+		*msg = "the device is not reported stolen";
+		return FL_E_STATE;
+	}
+	return FL_OK;
+}
+
+static void stolen_set(struct fl_req *req)
+{
+	struct cmd_body b;
+
+	if (read_cmd(req, NULL, false, true, &b) != FL_OK)
+		return;
+	run_command(req, FL_CMD_STOLEN_SET, &b, "device.stolen", not_stolen);
+}
+
+static void stolen_clear(struct fl_req *req)
+{
+	struct cmd_body b;
+
+	if (read_cmd(req, NULL, false, true, &b) != FL_OK)
+		return;
+	run_command(req, FL_CMD_STOLEN_CLEAR, &b, "device.stolen_clear",
+	            is_stolen);
+}
+
+/* Force sync: a new token seq, so the phone fetches a fresh token even
+ * though nothing else changed. */
+static void sync_device(struct fl_req *req)
+{
+	struct fl_device *d = calloc(1, sizeof(*d));
+	struct fl_decided what;
+	struct fl_tx *tx;
+	fl_err err;
+
+	if (d == NULL) {
+		fl_reply_error(req, FL_E_NOMEM, NULL);
+		return;
+	}
+	if (fl_api_empty_body(req) != FL_OK || fl_txn_begin(req, &tx) != FL_OK)
+		goto done;
+	err = fl_api_path_device(req, tx, d);
+	if (err == FL_OK)
+		err = fl_decide_device(tx, d->tenant_id, d->id, req->now, true,
+		                       d, &what);
+	if (err == FL_OK)
+		err = fl_audit_req(tx, req, "device.sync", d->id,
+		                   json_pack("{s:I}", "token_seq",
+		                             (json_int_t)what.before.token_seq),
+		                   json_pack("{s:I}", "token_seq",
+		                             (json_int_t)d->st.token_seq));
+	if (err != FL_OK) {
+		fl_txn_abort(req, tx, err,
+		             err == FL_E_NOT_FOUND ? "no such device" : NULL);
+		goto done;
+	}
+	fl_reply_json(req, 200, fl_api_device_json(d));
+	if (fl_txn_commit(req, tx) == FL_OK)
+		fl_decide_count(req->app, &what);
+done:
+	free(d);
+}
+
+#define DEVICE_PATH "/v1/devices/{device_id}"
+
+static const struct fl_route routes[] = {
+        {"POST", "/v1/devices", register_device, FL_ROLE_ADMIN | FL_ROLE_CLERK},
+        {"GET", "/v1/devices", list_devices, FL_ROLES_READ},
+        {"GET", DEVICE_PATH, show_device, FL_ROLES_READ},
+        {"POST", DEVICE_PATH "/enrollment-code", new_enrollment_code,
+         FL_ROLE_ADMIN | FL_ROLE_CLERK},
+        {"POST", DEVICE_PATH "/lock", lock, FL_ROLE_ADMIN},
+        {"POST", DEVICE_PATH "/unlock", unlock, FL_ROLE_ADMIN},
+        {"POST", DEVICE_PATH "/release", release, FL_ROLE_ADMIN},
+        {"POST", DEVICE_PATH "/stolen", stolen_set, FL_ROLE_ADMIN},
+        {"POST", DEVICE_PATH "/stolen/clear", stolen_clear, FL_ROLE_ADMIN},
+        {"POST", DEVICE_PATH "/sync", sync_device,
+         FL_ROLE_ADMIN | FL_ROLE_SUPPORT},
+};
+
+const struct fl_route_table fl_routes_devices = FL_ROUTE_TABLE(routes);

@@ -1,0 +1,227 @@
+/* decide.c - inputs from the store -> fl_policy_decide -> status stored. */
+#include "server/decide.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/crypto.h"
+#include "server/app.h"
+#include "server/log.h"
+#include "server/metrics.h"
+
+fl_time fl_decide_now(const struct fl_device *dev, fl_time now)
+{
+	return now > dev->st.decided_at ? now : dev->st.decided_at;
+}
+
+static void put_i64(fl_blake2b_state *st, int64_t v)
+{
+	uint8_t b[8];
+
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t)((uint64_t)v >> (56 - 8 * i));
+	fl_blake2b_update(st, b, sizeof(b));
+}
+
+/* A hash of everything a device token carries that the decision or the
+ * contract determines; the token seq moves exactly when it changes. */
+static void outcome_hash(const struct fl_device *d,
+                         const struct fl_device_inputs *in,
+                         const struct fl_decision *dec,
+                         uint8_t out[FL_HASH_LEN])
+{
+	static const char domain[] = "finlock-outcome-v1";
+	fl_blake2b_state st;
+
+	if (fl_blake2b_init(&st, NULL, 0, FL_HASH_LEN) != FL_OK) {
+		memset(out, 0, FL_HASH_LEN);
+		return;
+	}
+	fl_blake2b_update(&st, domain, sizeof(domain) - 1);
+	put_i64(&st, (int64_t)dec->state);
+	put_i64(&st, dec->stolen);
+	put_i64(&st, dec->lock_at);
+	put_i64(&st, dec->amount_due_now);
+	put_i64(&st, d->enrolled_at != 0);
+	/* A contract never changes once made; its ord names its terms. */
+	put_i64(&st, in->has_contract ? in->contract.ord : 0);
+	put_i64(&st, (int64_t)dec->n_reminders);
+	for (size_t i = 0; i < dec->n_reminders; i++) {
+		put_i64(&st, dec->reminders[i].at);
+		put_i64(&st, dec->reminders[i].due_at);
+		put_i64(&st, dec->reminders[i].amount);
+	}
+	fl_blake2b_final(&st, out, FL_HASH_LEN);
+}
+
+static void contract_of(const struct fl_contract_rec *r, struct fl_contract *c)
+{
+	memset(c, 0, sizeof(*c));
+	memcpy(c->currency, r->currency, sizeof(c->currency));
+	c->utc_offset = r->utc_offset;
+	c->schedule = r->schedule;
+	c->n_schedule = r->n_schedule;
+	c->grace = r->grace;
+	c->max_offline = r->max_offline;
+	memcpy(c->remind, r->remind, sizeof(c->remind));
+	c->n_remind = r->n_remind;
+}
+
+fl_err fl_decide_device(struct fl_tx *tx, const char *tenant_id,
+                        const char *device_id, fl_time now, bool force_bump,
+                        struct fl_device *dev_out, struct fl_decided *what)
+{
+	struct fl_device *dev = NULL;
+	struct fl_device_inputs in;
+	struct fl_decision *dec = NULL;
+	struct fl_policy_input pin;
+	struct fl_contract contract;
+	struct fl_device_status st;
+	struct fl_decided w;
+	fl_time eff;
+	fl_err err;
+
+	memset(&in, 0, sizeof(in));
+	memset(&w, 0, sizeof(w));
+	dev = calloc(1, sizeof(*dev));
+	dec = calloc(1, sizeof(*dec));
+	if (dev == NULL || dec == NULL) {
+		err = FL_E_NOMEM;
+		goto out;
+	}
+	if ((err = fl_store_device_get(tx, tenant_id, device_id, dev)) != FL_OK)
+		goto out;
+	w.before = dev->st;
+	eff = fl_decide_now(dev, now);
+	if ((err = fl_store_device_inputs(tx, tenant_id, device_id, &in)) !=
+	    FL_OK)
+		goto out;
+	if (in.has_contract) {
+		contract_of(&in.contract, &contract);
+		memset(&pin, 0, sizeof(pin));
+		pin.contract = &contract;
+		pin.reschedules = in.reschedules;
+		pin.n_reschedules = in.n_reschedules;
+		pin.payments = in.payments;
+		pin.n_payments = in.n_payments;
+		pin.commands = in.commands;
+		pin.n_commands = in.n_commands;
+		pin.enrolled = dev->enrolled_at != 0;
+		pin.last_contact = dev->last_contact;
+		pin.now = eff;
+		if ((err = fl_policy_decide(&pin, dec, NULL)) != FL_OK) {
+			fl_log(FL_LOG_ERROR, "policy refused stored inputs",
+			       json_pack("{s:s,s:s}", "device", device_id,
+			                 "error", fl_strerror(err)));
+			goto out;
+		}
+	} else {
+		/* No contract yet: nothing to decide but whether the phone
+		 * has enrolled. */
+		memset(dec, 0, sizeof(*dec));
+		dec->state =
+		        dev->enrolled_at != 0 ? FL_ST_ACTIVE : FL_ST_PENDING;
+	}
+
+	memset(&st, 0, sizeof(st));
+	st.state = dec->state;
+	st.stolen = dec->stolen;
+	st.released_by_command = dec->released_by_command;
+	st.lock_cause = dec->lock_cause;
+	st.lock_at = dec->lock_at;
+	st.unlock_until = dec->unlock_until;
+	st.paid_through = dec->paid_through;
+	st.amount_due = dec->amount_due_now;
+	st.amount_remaining = dec->amount_remaining;
+	st.next_due_at = dec->next_due_at;
+	st.next_due_amount = dec->next_due_amount;
+	st.next_change = dec->next_change;
+	st.decided_at = eff;
+	outcome_hash(dev, &in, dec, st.outcome);
+	st.token_seq = dev->st.token_seq;
+	if (force_bump || st.token_seq == 0 ||
+	    memcmp(st.outcome, dev->st.outcome, FL_HASH_LEN) != 0) {
+		st.token_seq++;
+		w.bumped = true;
+	}
+	if ((err = fl_store_device_set_status(tx, device_id, &st)) != FL_OK)
+		goto out;
+	if (st.released_by_command &&
+	    (err = fl_store_device_unclaim(tx, device_id)) != FL_OK)
+		goto out;
+	w.locked = st.state == FL_ST_LOCKED && w.before.state != FL_ST_LOCKED;
+	w.unlocked = st.state != FL_ST_LOCKED && w.before.state == FL_ST_LOCKED;
+	w.released =
+	        st.state == FL_ST_RELEASED && w.before.state != FL_ST_RELEASED;
+	dev->st = st;
+	if (dev_out != NULL)
+		*dev_out = *dev;
+	if (what != NULL)
+		*what = w;
+out:
+	fl_device_inputs_clear(&in);
+	free(dec);
+	free(dev);
+	return err;
+}
+
+void fl_decide_count(struct fl_app *app, const struct fl_decided *what)
+{
+	if (what->locked)
+		fl_metrics_lock(app->metrics);
+	if (what->unlocked)
+		fl_metrics_unlock(app->metrics);
+}
+
+fl_err fl_decide_sweep(struct fl_app *app, fl_time now, int batch, int *n)
+{
+	char(*tids)[FL_ID_MAX] = NULL, (*ids)[FL_ID_MAX] = NULL;
+	struct fl_tx *tx = NULL;
+	struct fl_decided what;
+	int k = 0;
+	fl_err err;
+
+	if (n != NULL)
+		*n = 0;
+	tids = calloc((size_t)batch, sizeof(*tids));
+	ids = calloc((size_t)batch, sizeof(*ids));
+	if (tids == NULL || ids == NULL) {
+		err = FL_E_NOMEM;
+		goto out;
+	}
+	if ((err = fl_store_begin(app->store, false, &tx)) != FL_OK)
+		goto out;
+	err = fl_store_device_due(tx, now, batch, tids, ids, &k);
+	fl_tx_rollback(tx);
+	tx = NULL;
+	if (err != FL_OK)
+		goto out;
+	for (int i = 0; i < k; i++) {
+		if ((err = fl_store_begin(app->store, true, &tx)) != FL_OK)
+			goto out;
+		err = fl_decide_device(tx, tids[i], ids[i], now, false, NULL,
+		                       &what);
+		if (err != FL_OK) {
+			/* One device's bad inputs must not stop the others. */
+			fl_tx_rollback(tx);
+			tx = NULL;
+			fl_log(FL_LOG_ERROR, "sweep could not decide a device",
+			       json_pack("{s:s,s:s}", "device", ids[i], "error",
+			                 fl_strerror(err)));
+			continue;
+		}
+		err = fl_tx_commit(tx);
+		tx = NULL;
+		if (err != FL_OK)
+			goto out;
+		fl_decide_count(app, &what);
+		if (n != NULL)
+			(*n)++;
+	}
+	err = FL_OK;
+out:
+	fl_tx_rollback(tx);
+	free(tids);
+	free(ids);
+	return err;
+}

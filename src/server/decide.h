@@ -1,0 +1,64 @@
+/*
+ * decide.h - applying the lock decision to a stored device.
+ *
+ * Every change to a device's inputs (contract, reschedule, payment,
+ * reversal, manual command, enrollment, contact) is followed, in the same
+ * write transaction, by fl_decide_device(): it loads the inputs from the
+ * store, calls the core policy engine (core/policy.h, the only place the
+ * decision is made) and stores its output. The device's token seq goes up
+ * by one whenever the outcome a token carries changes (state, stolen,
+ * lock_at, amount due, reminders, the contract's lock-screen terms) or when
+ * a sync is forced, and never otherwise; the device protocol signs tokens
+ * with it.
+ *
+ * Server time never runs backwards for a device: the decision instant is
+ * the later of the clock and the device's last decision.
+ *
+ * fl_decide_sweep() re-decides devices whose next_change has come, which
+ * is how time-driven transitions (reminders, due dates, lock_at, the end
+ * of an unlock) happen with nobody calling.
+ *
+ * THREAD SAFETY: functions take a write transaction and follow store.h.
+ */
+#ifndef FL_SERVER_DECIDE_H
+#define FL_SERVER_DECIDE_H
+
+#include <stdbool.h>
+
+#include "core/err.h"
+#include "core/fltime.h"
+#include "core/policy.h"
+#include "store/store.h"
+
+struct fl_app;
+
+/* What a re-decision did. */
+struct fl_decided {
+	struct fl_device_status before; /* status before */
+	bool bumped;                    /* token seq went up */
+	bool locked;                    /* entered the locked state */
+	bool unlocked;                  /* left the locked state */
+	bool released;                  /* entered the released state */
+};
+
+/* The decision instant for dev: max(now, its last decision). */
+fl_time fl_decide_now(const struct fl_device *dev, fl_time now);
+
+/* Re-decides device_id of tenant_id at now inside tx and stores the result
+ * in the device. force_bump raises the token seq even if nothing changed.
+ * *dev (may be NULL) receives the device after; *what (may be NULL) what
+ * changed. Policy input errors pass through (FL_E_SCHEDULE, ...). */
+fl_err fl_decide_device(struct fl_tx *tx, const char *tenant_id,
+                        const char *device_id, fl_time now, bool force_bump,
+                        struct fl_device *dev,
+                        struct fl_decided *what) FL_MUST_USE;
+
+/* Counts what a committed decision changed in the metrics. */
+void fl_decide_count(struct fl_app *app, const struct fl_decided *what);
+
+/* Re-decides up to `batch` devices whose next_change is due, each in its
+ * own transaction; *n (may be NULL) counts them. */
+fl_err fl_decide_sweep(struct fl_app *app, fl_time now, int batch,
+                       int *n) FL_MUST_USE;
+
+#endif

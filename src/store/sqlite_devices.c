@@ -1,0 +1,1193 @@
+/* sqlite_devices.c - devices, contracts, payments, commands on SQLite. */
+#include "store/sqlite_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* --- small encodings ------------------------------------------------------ */
+
+/* Joins n strings of an array with '\n' into out[cap]. */
+static fl_err join_lines(char *out, size_t cap, const char *items,
+                         size_t stride, size_t n)
+{
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		const char *s = items + i * stride;
+		size_t len = strlen(s);
+
+		if (strchr(s, '\n') != NULL || used + len + 2 > cap)
+			return FL_E_INVALID;
+		if (i > 0)
+			out[used++] = '\n';
+		memcpy(out + used, s, len + 1);
+		used += len;
+	}
+	return FL_OK;
+}
+
+/* Splits a '\n'-joined column into an array of at most max strings. */
+static fl_err split_lines(const char *text, char *items, size_t stride,
+                          size_t max, size_t *n)
+{
+	const char *p = text;
+
+	*n = 0;
+	if (text == NULL || *text == '\0')
+		return FL_OK;
+	for (;;) {
+		const char *eol = strchr(p, '\n');
+		size_t len = eol != NULL ? (size_t)(eol - p) : strlen(p);
+
+		if (*n == max || len >= stride)
+			return FL_E_CORRUPT;
+		memcpy(items + *n * stride, p, len);
+		items[*n * stride + len] = '\0';
+		(*n)++;
+		if (eol == NULL)
+			return FL_OK;
+		p = eol + 1;
+	}
+}
+
+/* --- devices -------------------------------------------------------------- */
+
+#define DEV_COLS                                                               \
+	"d.ord, d.id, d.tenant_id, d.imei, d.imei2, d.serial, d.model, "       \
+	"d.created_at, d.enroll_hash, d.enroll_expires, d.enrolled_at, "       \
+	"d.device_pk, d.kx_pk, d.last_contact, d.req_counter, d.tamper_at, "   \
+	"d.tamper_report, d.sim_at, d.sim_report, d.state, d.stolen, "         \
+	"d.released_by_command, d.lock_cause, d.lock_at, d.unlock_until, "     \
+	"d.paid_through, d.amount_due, d.amount_remaining, d.next_due_at, "    \
+	"d.next_due_amount, d.next_change, d.decided_at, d.token_seq, "        \
+	"d.outcome, EXISTS (SELECT 1 FROM contracts c WHERE "                  \
+	"c.device_id = d.id)"
+
+static fl_err read_device(sqlite3_stmt *st, struct fl_device *d)
+{
+	fl_err err;
+
+	memset(d, 0, sizeof(*d));
+	d->ord = sqlite3_column_int64(st, 0);
+	TRY(sq_col_text(st, 1, d->id, sizeof(d->id)));
+	TRY(sq_col_text(st, 2, d->tenant_id, sizeof(d->tenant_id)));
+	TRY(sq_col_text(st, 3, d->imei, sizeof(d->imei)));
+	TRY(sq_col_text(st, 4, d->imei2, sizeof(d->imei2)));
+	TRY(sq_col_text(st, 5, d->serial, sizeof(d->serial)));
+	TRY(sq_col_text(st, 6, d->model, sizeof(d->model)));
+	d->created_at = sqlite3_column_int64(st, 7);
+	if (sqlite3_column_type(st, 8) != SQLITE_NULL) {
+		d->has_enroll_code = true;
+		TRY(sq_col_blob(st, 8, d->enroll_hash, FL_HASH_LEN));
+	}
+	d->enroll_expires = sqlite3_column_int64(st, 9);
+	d->enrolled_at = sqlite3_column_int64(st, 10);
+	if (sqlite3_column_type(st, 11) != SQLITE_NULL) {
+		d->has_keys = true;
+		TRY(sq_col_blob(st, 11, d->device_pk, 32));
+		TRY(sq_col_blob(st, 12, d->kx_pk, 32));
+	}
+	d->last_contact = sqlite3_column_int64(st, 13);
+	d->req_counter = (uint64_t)sqlite3_column_int64(st, 14);
+	d->tamper_at = sqlite3_column_int64(st, 15);
+	TRY(sq_col_text(st, 16, d->tamper_report, sizeof(d->tamper_report)));
+	d->sim_at = sqlite3_column_int64(st, 17);
+	TRY(sq_col_text(st, 18, d->sim_report, sizeof(d->sim_report)));
+	d->st.state = (enum fl_dev_state)sqlite3_column_int(st, 19);
+	d->st.stolen = sqlite3_column_int(st, 20) != 0;
+	d->st.released_by_command = sqlite3_column_int(st, 21) != 0;
+	d->st.lock_cause = (enum fl_lock_cause)sqlite3_column_int(st, 22);
+	d->st.lock_at = sqlite3_column_int64(st, 23);
+	d->st.unlock_until = sqlite3_column_int64(st, 24);
+	d->st.paid_through = sqlite3_column_int64(st, 25);
+	d->st.amount_due = sqlite3_column_int64(st, 26);
+	d->st.amount_remaining = sqlite3_column_int64(st, 27);
+	d->st.next_due_at = sqlite3_column_int64(st, 28);
+	d->st.next_due_amount = sqlite3_column_int64(st, 29);
+	d->st.next_change = sqlite3_column_int64(st, 30);
+	d->st.decided_at = sqlite3_column_int64(st, 31);
+	d->st.token_seq = (uint64_t)sqlite3_column_int64(st, 32);
+	if (sqlite3_column_bytes(st, 33) == FL_HASH_LEN)
+		TRY(sq_col_blob(st, 33, d->st.outcome, FL_HASH_LEN));
+	d->has_contract = sqlite3_column_int(st, 34) != 0;
+out:
+	return err;
+}
+
+/* Runs a bound single-device SELECT into out. */
+static fl_err one_device(sqlite3_stmt *st, struct fl_device *out)
+{
+	fl_err err;
+
+	TRY(sq_step_row(st));
+	TRY(read_device(st, out));
+out:
+	if (err != FL_OK)
+		memset(out, 0, sizeof(*out));
+	return err;
+}
+
+static fl_err claim(struct fl_tx *tx, const char *imei, const char *device_id)
+{
+	static const char sql[] =
+	        "INSERT INTO imei_claims (imei, device_id) VALUES (?, ?);";
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+
+	st = sq_stmt(tx, sql, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_bind_text(st, 1, imei));
+	TRY(sq_bind_text(st, 2, device_id));
+	err = sq_step_done(st);
+	if (err == FL_E_CONFLICT)
+		err = FL_E_IMEI_IN_PROGRAM;
+out:
+	sq_done(st);
+	return err;
+}
+
+fl_err sq_device_insert(struct fl_tx *tx, struct fl_device *d)
+{
+	static const char sql[] = "INSERT INTO devices (id, tenant_id, imei, "
+	                          "imei2, serial, model, "
+	                          "created_at, enroll_hash, enroll_expires) "
+	                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?);";
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+
+	TRY(claim(tx, d->imei, d->id));
+	if (d->imei2[0] != '\0')
+		TRY(claim(tx, d->imei2, d->id));
+	st = sq_stmt(tx, sql, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_bind_text(st, 1, d->id));
+	TRY(sq_bind_text(st, 2, d->tenant_id));
+	TRY(sq_bind_text(st, 3, d->imei));
+	TRY(sq_bind_text(st, 4, d->imei2));
+	TRY(sq_bind_text(st, 5, d->serial));
+	TRY(sq_bind_text(st, 6, d->model));
+	TRY(sq_bind_int(st, 7, d->created_at));
+	if (d->has_enroll_code)
+		TRY(sq_bind_blob(st, 8, d->enroll_hash, FL_HASH_LEN));
+	TRY(sq_bind_int(st, 9, d->enroll_expires));
+	TRY(sq_step_done(st));
+	d->ord = sqlite3_last_insert_rowid(tx->c->db);
+out:
+	sq_done(st);
+	return err;
+}
+
+fl_err sq_device_get(struct fl_tx *tx, const char *tenant_id, const char *id,
+                     struct fl_device *out)
+{
+	static const char sql[] = "SELECT " DEV_COLS " FROM devices d "
+	                          "WHERE d.id = ? AND d.tenant_id = ?;";
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+
+	memset(out, 0, sizeof(*out));
+	st = sq_stmt(tx, sql, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_bind_text(st, 1, id));
+	TRY(sq_bind_text(st, 2, tenant_id));
+	err = one_device(st, out);
+out:
+	sq_done(st);
+	return err;
+}
+
+fl_err sq_device_get_any(struct fl_tx *tx, const char *id,
+                         struct fl_device *out)
+{
+	static const char sql[] =
+	        "SELECT " DEV_COLS " FROM devices d WHERE d.id = ?;";
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+
+	memset(out, 0, sizeof(*out));
+	st = sq_stmt(tx, sql, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_bind_text(st, 1, id));
+	err = one_device(st, out);
+out:
+	sq_done(st);
+	return err;
+}
+
+fl_err sq_device_by_imei(struct fl_tx *tx, const char *imei,
+                         struct fl_device *out)
+{
+	static const char sql[] =
+	        "SELECT " DEV_COLS " FROM devices d WHERE d.ord = "
+	        "(SELECT max(ord) FROM (SELECT ord FROM devices WHERE imei = "
+	        "?1 "
+	        "UNION ALL SELECT ord FROM devices WHERE imei2 = ?1));";
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+
+	memset(out, 0, sizeof(*out));
+	st = sq_stmt(tx, sql, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_bind_text(st, 1, imei));
+	err = one_device(st, out);
+out:
+	sq_done(st);
+	return err;
+}
+
+fl_err sq_device_by_enroll_hash(struct fl_tx *tx,
+                                const uint8_t hash[FL_HASH_LEN],
+                                struct fl_device *out)
+{
+	static const char sql[] =
+	        "SELECT " DEV_COLS " FROM devices d WHERE d.enroll_hash = ?;";
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+
+	memset(out, 0, sizeof(*out));
+	st = sq_stmt(tx, sql, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_bind_blob(st, 1, hash, FL_HASH_LEN));
+	err = one_device(st, out);
+out:
+	sq_done(st);
+	return err;
+}
+
+/* Runs an UPDATE of one device by id; FL_E_NOT_FOUND if none changed. */
+static fl_err update_done(struct fl_tx *tx, sqlite3_stmt *st)
+{
+	fl_err err = sq_step_done(st);
+
+	if (err == FL_OK && sqlite3_changes(tx->c->db) == 0)
+		err = FL_E_NOT_FOUND;
+	return err;
+}
+
+fl_err sq_device_set_enroll_code(struct fl_tx *tx, const char *id,
+                                 const uint8_t *hash, fl_time expires)
+{
+	static const char sql[] = "UPDATE devices SET enroll_hash = ?, "
+	                          "enroll_expires = ? WHERE id = ?;";
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+
+	st = sq_stmt(tx, sql, &err);
+	if (st == NULL)
+		goto out;
+	if (hash != NULL)
+		TRY(sq_bind_blob(st, 1, hash, FL_HASH_LEN));
+	TRY(sq_bind_int(st, 2, hash != NULL ? expires : 0));
+	TRY(sq_bind_text(st, 3, id));
+	err = update_done(tx, st);
+out:
+	sq_done(st);
+	return err;
+}
+
+fl_err sq_device_enroll(struct fl_tx *tx, const char *id,
+                        const uint8_t device_pk[32], const uint8_t kx_pk[32],
+                        fl_time at)
+{
+	static const char sql[] =
+	        "UPDATE devices SET device_pk = ?, kx_pk = ?, enrolled_at = ?, "
+	        "enroll_hash = NULL, enroll_expires = 0 WHERE id = ?;";
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+
+	st = sq_stmt(tx, sql, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_bind_blob(st, 1, device_pk, 32));
+	TRY(sq_bind_blob(st, 2, kx_pk, 32));
+	TRY(sq_bind_int(st, 3, at));
+	TRY(sq_bind_text(st, 4, id));
+	err = update_done(tx, st);
+out:
+	sq_done(st);
+	return err;
+}
+
+fl_err sq_device_touch(struct fl_tx *tx, const char *id, fl_time at,
+                       uint64_t counter)
+{
+	static const char sql[] =
+	        "UPDATE devices SET last_contact = max(last_contact, ?), "
+	        "req_counter = max(req_counter, ?) WHERE id = ?;";
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+
+	if (counter > (uint64_t)INT64_MAX)
+		return FL_E_RANGE;
+	st = sq_stmt(tx, sql, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_bind_int(st, 1, at));
+	TRY(sq_bind_int(st, 2, (int64_t)counter));
+	TRY(sq_bind_text(st, 3, id));
+	err = update_done(tx, st);
+out:
+	sq_done(st);
+	return err;
+}
+
+fl_err sq_device_report(struct fl_tx *tx, const char *id, bool sim, fl_time at,
+                        const char *text)
+{
+	static const char sql_sim[] = "UPDATE devices SET sim_at = ?, "
+	                              "sim_report = ? WHERE id = ?;";
+	static const char sql_tamper[] = "UPDATE devices SET tamper_at = ?, "
+	                                 "tamper_report = ? WHERE id = ?;";
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+
+	if (strlen(text) >= FL_REPORT_MAX)
+		return FL_E_TOO_LARGE;
+	st = sq_stmt(tx, sim ? sql_sim : sql_tamper, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_bind_int(st, 1, at));
+	TRY(sq_bind_text(st, 2, text));
+	TRY(sq_bind_text(st, 3, id));
+	err = update_done(tx, st);
+out:
+	sq_done(st);
+	return err;
+}
+
+fl_err sq_device_set_status(struct fl_tx *tx, const char *id,
+                            const struct fl_device_status *s)
+{
+	static const char sql[] =
+	        "UPDATE devices SET state = ?, stolen = ?, "
+	        "released_by_command = ?, lock_cause = ?, lock_at = ?, "
+	        "unlock_until = ?, paid_through = ?, amount_due = ?, "
+	        "amount_remaining = ?, next_due_at = ?, next_due_amount = ?, "
+	        "next_change = ?, decided_at = ?, token_seq = ?, outcome = ? "
+	        "WHERE id = ?;";
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+
+	if (s->token_seq > (uint64_t)INT64_MAX)
+		return FL_E_RANGE;
+	st = sq_stmt(tx, sql, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_bind_int(st, 1, (int64_t)s->state));
+	TRY(sq_bind_int(st, 2, s->stolen));
+	TRY(sq_bind_int(st, 3, s->released_by_command));
+	TRY(sq_bind_int(st, 4, (int64_t)s->lock_cause));
+	TRY(sq_bind_int(st, 5, s->lock_at));
+	TRY(sq_bind_int(st, 6, s->unlock_until));
+	TRY(sq_bind_int(st, 7, s->paid_through));
+	TRY(sq_bind_int(st, 8, s->amount_due));
+	TRY(sq_bind_int(st, 9, s->amount_remaining));
+	TRY(sq_bind_int(st, 10, s->next_due_at));
+	TRY(sq_bind_int(st, 11, s->next_due_amount));
+	TRY(sq_bind_int(st, 12, s->next_change));
+	TRY(sq_bind_int(st, 13, s->decided_at));
+	TRY(sq_bind_int(st, 14, (int64_t)s->token_seq));
+	TRY(sq_bind_blob(st, 15, s->outcome, FL_HASH_LEN));
+	TRY(sq_bind_text(st, 16, id));
+	err = update_done(tx, st);
+out:
+	sq_done(st);
+	return err;
+}
+
+fl_err sq_device_unclaim(struct fl_tx *tx, const char *id)
+{
+	static const char sql[] =
+	        "DELETE FROM imei_claims WHERE device_id = ?;";
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+
+	st = sq_stmt(tx, sql, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_bind_text(st, 1, id));
+	TRY(sq_step_done(st));
+out:
+	sq_done(st);
+	return err;
+}
+
+fl_err sq_device_list(struct fl_tx *tx, const char *tenant_id,
+                      const struct fl_device_filter *filter, int64_t after,
+                      int limit, FL_STORE_LIST_FN(struct fl_device), void *ctx)
+{
+	static const char sql[] =
+	        "SELECT " DEV_COLS " FROM devices d "
+	        "LEFT JOIN contracts c2 ON c2.device_id = d.id "
+	        "WHERE d.tenant_id = ?1 AND d.ord > ?2 "
+	        "AND (?3 < 0 OR d.state = ?3) "
+	        "AND (?4 = 0 OR d.amount_due > 0) "
+	        "AND (?5 IS NULL OR instr(d.id, ?5) > 0 OR instr(d.imei, ?5) > "
+	        "0 "
+	        "OR instr(d.imei2, ?5) > 0 OR instr(lower(d.serial), "
+	        "lower(?5)) "
+	        "> 0 OR instr(lower(d.model), lower(?5)) > 0 "
+	        "OR instr(lower(coalesce(c2.loan_ref, '')), lower(?5)) > 0) "
+	        "ORDER BY d.ord LIMIT ?6;";
+	static const struct fl_device_filter none = {.any_state = true};
+	const struct fl_device_filter *f = filter != NULL ? filter : &none;
+	struct fl_device *d = NULL;
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+
+	d = malloc(sizeof(*d));
+	if (d == NULL)
+		return FL_E_NOMEM;
+	st = sq_stmt(tx, sql, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_bind_text(st, 1, tenant_id));
+	TRY(sq_bind_int(st, 2, after));
+	TRY(sq_bind_int(st, 3, f->any_state ? -1 : (int64_t)f->state));
+	TRY(sq_bind_int(st, 4, f->overdue));
+	if (f->q != NULL && f->q[0] != '\0')
+		TRY(sq_bind_text(st, 5, f->q));
+	TRY(sq_bind_int(st, 6, limit < 0 ? -1 : limit));
+	while ((err = sq_step_row(st)) == FL_OK) {
+		TRY(read_device(st, d));
+		TRY(fn(ctx, d));
+	}
+	if (err == FL_E_NOT_FOUND)
+		err = FL_OK;
+out:
+	sq_done(st);
+	free(d);
+	return err;
+}
+
+fl_err sq_device_due(struct fl_tx *tx, fl_time now, int limit,
+                     char (*tenant_ids)[FL_ID_MAX], char (*ids)[FL_ID_MAX],
+                     int *n)
+{
+	static const char sql[] =
+	        "SELECT tenant_id, id FROM devices WHERE next_change > 0 AND "
+	        "next_change <= ? ORDER BY next_change LIMIT ?;";
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+
+	*n = 0;
+	st = sq_stmt(tx, sql, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_bind_int(st, 1, now));
+	TRY(sq_bind_int(st, 2, limit));
+	while (*n < limit && (err = sq_step_row(st)) == FL_OK) {
+		TRY(sq_col_text(st, 0, tenant_ids[*n], FL_ID_MAX));
+		TRY(sq_col_text(st, 1, ids[*n], FL_ID_MAX));
+		(*n)++;
+	}
+	if (err == FL_E_NOT_FOUND)
+		err = FL_OK;
+out:
+	sq_done(st);
+	return err;
+}
+
+fl_err sq_device_count(struct fl_tx *tx, int64_t by_state[5], int64_t *stolen)
+{
+	static const char sql[] = "SELECT state, count(*), sum(stolen) "
+	                          "FROM devices GROUP BY state;";
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+
+	memset(by_state, 0, 5 * sizeof(by_state[0]));
+	*stolen = 0;
+	st = sq_stmt(tx, sql, &err);
+	if (st == NULL)
+		goto out;
+	while ((err = sq_step_row(st)) == FL_OK) {
+		int s = sqlite3_column_int(st, 0);
+
+		if (s >= 0 && s < 5)
+			by_state[s] = sqlite3_column_int64(st, 1);
+		*stolen += sqlite3_column_int64(st, 2);
+	}
+	if (err == FL_E_NOT_FOUND)
+		err = FL_OK;
+out:
+	sq_done(st);
+	return err;
+}
+
+/* --- contracts ------------------------------------------------------------ */
+
+void fl_contract_rec_clear(struct fl_contract_rec *c)
+{
+	if (c == NULL)
+		return;
+	free(c->schedule);
+	memset(c, 0, sizeof(*c));
+}
+
+static fl_err insert_items(struct fl_tx *tx, const char *device_id,
+                           int64_t resched, const struct fl_installment *items,
+                           size_t n)
+{
+	static const char sql[] =
+	        "INSERT INTO installments (device_id, resched, idx, due_at, "
+	        "amount) VALUES (?, ?, ?, ?, ?);";
+	sqlite3_stmt *st = NULL;
+	fl_err err = FL_OK;
+
+	for (size_t i = 0; i < n; i++) {
+		st = sq_stmt(tx, sql, &err);
+		if (st == NULL)
+			goto out;
+		TRY(sq_bind_text(st, 1, device_id));
+		TRY(sq_bind_int(st, 2, resched));
+		TRY(sq_bind_int(st, 3, (int64_t)i));
+		TRY(sq_bind_int(st, 4, items[i].due_at));
+		TRY(sq_bind_int(st, 5, items[i].amount));
+		TRY(sq_step_done(st));
+		sq_done(st);
+		st = NULL;
+	}
+out:
+	sq_done(st);
+	return err;
+}
+
+fl_err sq_contract_insert(struct fl_tx *tx, struct fl_contract_rec *c)
+{
+	static const char sql[] =
+	        "INSERT INTO contracts (device_id, tenant_id, created_at, "
+	        "loan_ref, currency, utc_offset, grace, max_offline, remind, "
+	        "restrict_mask, allow_apps, message, contact_name, "
+	        "contact_phones, sim_policy, tamper_policy) "
+	        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);";
+	char apps[FL_CONTRACT_MAX_APPS * FL_APP_ID_MAX + 16];
+	char phones[FL_CONTRACT_MAX_PHONES * FL_PHONE_MAX + 8];
+	char remind[FL_POLICY_MAX_OFFSETS * 24 + 8];
+	size_t used = 0;
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+
+	remind[0] = '\0';
+	for (size_t i = 0; i < c->n_remind && i < FL_POLICY_MAX_OFFSETS; i++)
+		used += (size_t)snprintf(remind + used, sizeof(remind) - used,
+		                         "%s%lld", i ? "," : "",
+		                         (long long)c->remind[i]);
+	TRY(join_lines(apps, sizeof(apps), &c->allow_apps[0][0], FL_APP_ID_MAX,
+	               c->n_allow_apps));
+	TRY(join_lines(phones, sizeof(phones), &c->contact_phones[0][0],
+	               FL_PHONE_MAX, c->n_contact_phones));
+	st = sq_stmt(tx, sql, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_bind_text(st, 1, c->device_id));
+	TRY(sq_bind_text(st, 2, c->tenant_id));
+	TRY(sq_bind_int(st, 3, c->created_at));
+	TRY(sq_bind_text(st, 4, c->loan_ref));
+	TRY(sq_bind_text(st, 5, c->currency));
+	TRY(sq_bind_int(st, 6, c->utc_offset));
+	TRY(sq_bind_int(st, 7, c->grace));
+	TRY(sq_bind_int(st, 8, c->max_offline));
+	TRY(sq_bind_text(st, 9, remind));
+	TRY(sq_bind_int(st, 10, (int64_t)c->restrict_mask));
+	TRY(sq_bind_text(st, 11, apps));
+	TRY(sq_bind_text(st, 12, c->message));
+	TRY(sq_bind_text(st, 13, c->contact_name));
+	TRY(sq_bind_text(st, 14, phones));
+	TRY(sq_bind_int(st, 15, (int64_t)c->sim_policy));
+	TRY(sq_bind_int(st, 16, (int64_t)c->tamper_policy));
+	TRY(sq_step_done(st));
+	c->ord = sqlite3_last_insert_rowid(tx->c->db);
+	sq_done(st);
+	st = NULL;
+	TRY(insert_items(tx, c->device_id, 0, c->schedule, c->n_schedule));
+out:
+	sq_done(st);
+	return err;
+}
+
+#define CONTRACT_COLS                                                          \
+	"ord, device_id, tenant_id, created_at, loan_ref, currency, "          \
+	"utc_offset, grace, max_offline, remind, restrict_mask, allow_apps, "  \
+	"message, contact_name, contact_phones, sim_policy, tamper_policy"
+
+static fl_err read_contract(sqlite3_stmt *st, struct fl_contract_rec *c)
+{
+	const char *remind;
+	fl_err err;
+
+	memset(c, 0, sizeof(*c));
+	c->ord = sqlite3_column_int64(st, 0);
+	TRY(sq_col_text(st, 1, c->device_id, sizeof(c->device_id)));
+	TRY(sq_col_text(st, 2, c->tenant_id, sizeof(c->tenant_id)));
+	c->created_at = sqlite3_column_int64(st, 3);
+	TRY(sq_col_text(st, 4, c->loan_ref, sizeof(c->loan_ref)));
+	TRY(sq_col_text(st, 5, c->currency, sizeof(c->currency)));
+	c->utc_offset = (int32_t)sqlite3_column_int(st, 6);
+	c->grace = sqlite3_column_int64(st, 7);
+	c->max_offline = sqlite3_column_int64(st, 8);
+	remind = (const char *)sqlite3_column_text(st, 9);
+	while (remind != NULL && *remind != '\0') {
+		char *end = NULL;
+
+		if (c->n_remind == FL_POLICY_MAX_OFFSETS) {
+			err = FL_E_CORRUPT;
+			goto out;
+		}
+		c->remind[c->n_remind++] = strtoll(remind, &end, 10);
+		if (end == remind) {
+			err = FL_E_CORRUPT;
+			goto out;
+		}
+		remind = *end == ',' ? end + 1 : end;
+	}
+	c->restrict_mask = (uint64_t)sqlite3_column_int64(st, 10);
+	TRY(split_lines((const char *)sqlite3_column_text(st, 11),
+	                &c->allow_apps[0][0], FL_APP_ID_MAX,
+	                FL_CONTRACT_MAX_APPS, &c->n_allow_apps));
+	TRY(sq_col_text(st, 12, c->message, sizeof(c->message)));
+	TRY(sq_col_text(st, 13, c->contact_name, sizeof(c->contact_name)));
+	TRY(split_lines((const char *)sqlite3_column_text(st, 14),
+	                &c->contact_phones[0][0], FL_PHONE_MAX,
+	                FL_CONTRACT_MAX_PHONES, &c->n_contact_phones));
+	c->sim_policy = (enum fl_reaction)sqlite3_column_int(st, 15);
+	c->tamper_policy = (enum fl_reaction)sqlite3_column_int(st, 16);
+out:
+	return err;
+}
+
+/* Loads the installments of (device_id, resched) into a new array. */
+static fl_err load_items(struct fl_tx *tx, const char *device_id,
+                         int64_t resched, struct fl_installment **items,
+                         size_t *n)
+{
+	static const char sql[] =
+	        "SELECT due_at, amount FROM installments WHERE device_id = ? "
+	        "AND resched = ? ORDER BY idx;";
+	struct fl_installment *arr = NULL;
+	size_t cap = 0;
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+
+	*items = NULL;
+	*n = 0;
+	st = sq_stmt(tx, sql, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_bind_text(st, 1, device_id));
+	TRY(sq_bind_int(st, 2, resched));
+	while ((err = sq_step_row(st)) == FL_OK) {
+		if (*n == FL_POLICY_MAX_INSTALLMENTS) {
+			err = FL_E_TOO_LARGE;
+			goto out;
+		}
+		if (*n == cap) {
+			size_t nc = cap ? cap * 2 : 16;
+			void *na = realloc(arr, nc * sizeof(*arr));
+
+			if (na == NULL) {
+				err = FL_E_NOMEM;
+				goto out;
+			}
+			arr = na;
+			cap = nc;
+		}
+		arr[*n].due_at = sqlite3_column_int64(st, 0);
+		arr[*n].amount = sqlite3_column_int64(st, 1);
+		(*n)++;
+	}
+	if (err == FL_E_NOT_FOUND)
+		err = FL_OK;
+out:
+	sq_done(st);
+	if (err != FL_OK) {
+		free(arr);
+		*n = 0;
+	} else {
+		*items = arr;
+	}
+	return err;
+}
+
+fl_err sq_contract_get(struct fl_tx *tx, const char *tenant_id,
+                       const char *device_id, struct fl_contract_rec *out)
+{
+	static const char sql[] = "SELECT " CONTRACT_COLS " FROM contracts "
+	                          "WHERE device_id = ? AND tenant_id = ?;";
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+
+	memset(out, 0, sizeof(*out));
+	st = sq_stmt(tx, sql, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_bind_text(st, 1, device_id));
+	TRY(sq_bind_text(st, 2, tenant_id));
+	TRY(sq_step_row(st));
+	TRY(read_contract(st, out));
+	sq_done(st);
+	st = NULL;
+	TRY(load_items(tx, device_id, 0, &out->schedule, &out->n_schedule));
+out:
+	sq_done(st);
+	if (err != FL_OK)
+		fl_contract_rec_clear(out);
+	return err;
+}
+
+fl_err sq_contract_list(struct fl_tx *tx, const char *tenant_id, int64_t after,
+                        int limit, FL_STORE_LIST_FN(struct fl_contract_rec),
+                        void *ctx)
+{
+	static const char sql[] = "SELECT " CONTRACT_COLS " FROM contracts "
+	                          "WHERE tenant_id = ? AND ord > ? "
+	                          "ORDER BY ord LIMIT ?;";
+	struct fl_contract_rec *c = NULL;
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+
+	c = malloc(sizeof(*c));
+	if (c == NULL)
+		return FL_E_NOMEM;
+	st = sq_stmt(tx, sql, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_bind_text(st, 1, tenant_id));
+	TRY(sq_bind_int(st, 2, after));
+	TRY(sq_bind_int(st, 3, limit < 0 ? -1 : limit));
+	while ((err = sq_step_row(st)) == FL_OK) {
+		TRY(read_contract(st, c));
+		TRY(fn(ctx, c));
+	}
+	if (err == FL_E_NOT_FOUND)
+		err = FL_OK;
+out:
+	sq_done(st);
+	free(c);
+	return err;
+}
+
+/* FL_OK if device_id belongs to tenant_id. */
+static fl_err owned(struct fl_tx *tx, const char *tenant_id,
+                    const char *device_id)
+{
+	static const char sql[] =
+	        "SELECT 1 FROM devices WHERE id = ? AND tenant_id = ?;";
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+
+	st = sq_stmt(tx, sql, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_bind_text(st, 1, device_id));
+	TRY(sq_bind_text(st, 2, tenant_id));
+	err = sq_step_row(st);
+out:
+	sq_done(st);
+	return err;
+}
+
+fl_err sq_reschedule_insert(struct fl_tx *tx, const char *tenant_id,
+                            const char *device_id, struct fl_reschedule_rec *r)
+{
+	static const char sql[] =
+	        "INSERT INTO reschedules (device_id, tenant_id, from_at, "
+	        "created_at, actor, reason) VALUES (?, ?, ?, ?, ?, ?);";
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+
+	TRY(owned(tx, tenant_id, device_id));
+	st = sq_stmt(tx, sql, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_bind_text(st, 1, device_id));
+	TRY(sq_bind_text(st, 2, tenant_id));
+	TRY(sq_bind_int(st, 3, r->from));
+	TRY(sq_bind_int(st, 4, r->created_at));
+	TRY(sq_bind_text(st, 5, r->actor));
+	TRY(sq_bind_text(st, 6, r->reason));
+	TRY(sq_step_done(st));
+	r->ord = sqlite3_last_insert_rowid(tx->c->db);
+	sq_done(st);
+	st = NULL;
+	TRY(insert_items(tx, device_id, r->ord, r->schedule, r->n_schedule));
+out:
+	sq_done(st);
+	return err;
+}
+
+/* --- payments ------------------------------------------------------------- */
+
+#define PAY_COLS                                                               \
+	"ord, id, tenant_id, device_id, amount, paid_at, reference, "          \
+	"recorded_at, recorded_by, reversed_at, reverse_reason, reversed_by"
+
+static fl_err read_payment(sqlite3_stmt *st, struct fl_payment_rec *p)
+{
+	fl_err err;
+
+	memset(p, 0, sizeof(*p));
+	p->ord = sqlite3_column_int64(st, 0);
+	TRY(sq_col_text(st, 1, p->id, sizeof(p->id)));
+	TRY(sq_col_text(st, 2, p->tenant_id, sizeof(p->tenant_id)));
+	TRY(sq_col_text(st, 3, p->device_id, sizeof(p->device_id)));
+	p->amount = sqlite3_column_int64(st, 4);
+	p->paid_at = sqlite3_column_int64(st, 5);
+	TRY(sq_col_text(st, 6, p->reference, sizeof(p->reference)));
+	p->recorded_at = sqlite3_column_int64(st, 7);
+	TRY(sq_col_text(st, 8, p->recorded_by, sizeof(p->recorded_by)));
+	p->reversed_at = sqlite3_column_int64(st, 9);
+	TRY(sq_col_text(st, 10, p->reverse_reason, sizeof(p->reverse_reason)));
+	TRY(sq_col_text(st, 11, p->reversed_by, sizeof(p->reversed_by)));
+out:
+	return err;
+}
+
+fl_err sq_payment_insert(struct fl_tx *tx, struct fl_payment_rec *p)
+{
+	static const char sql[] =
+	        "INSERT INTO payments (id, tenant_id, device_id, amount, "
+	        "paid_at, reference, recorded_at, recorded_by) "
+	        "VALUES (?, ?, ?, ?, ?, ?, ?, ?);";
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+
+	TRY(owned(tx, p->tenant_id, p->device_id));
+	st = sq_stmt(tx, sql, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_bind_text(st, 1, p->id));
+	TRY(sq_bind_text(st, 2, p->tenant_id));
+	TRY(sq_bind_text(st, 3, p->device_id));
+	TRY(sq_bind_int(st, 4, p->amount));
+	TRY(sq_bind_int(st, 5, p->paid_at));
+	TRY(sq_bind_text(st, 6, p->reference));
+	TRY(sq_bind_int(st, 7, p->recorded_at));
+	TRY(sq_bind_text(st, 8, p->recorded_by));
+	TRY(sq_step_done(st));
+	p->ord = sqlite3_last_insert_rowid(tx->c->db);
+out:
+	sq_done(st);
+	return err;
+}
+
+fl_err sq_payment_get(struct fl_tx *tx, const char *tenant_id, const char *id,
+                      struct fl_payment_rec *out)
+{
+	static const char sql[] = "SELECT " PAY_COLS " FROM payments "
+	                          "WHERE id = ? AND tenant_id = ?;";
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+
+	memset(out, 0, sizeof(*out));
+	st = sq_stmt(tx, sql, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_bind_text(st, 1, id));
+	TRY(sq_bind_text(st, 2, tenant_id));
+	TRY(sq_step_row(st));
+	TRY(read_payment(st, out));
+out:
+	if (err != FL_OK)
+		memset(out, 0, sizeof(*out));
+	sq_done(st);
+	return err;
+}
+
+fl_err sq_payment_reverse(struct fl_tx *tx, const char *tenant_id,
+                          const char *id, fl_time at, const char *reason,
+                          const char *by)
+{
+	static const char sql[] =
+	        "UPDATE payments SET reversed_at = ?, reverse_reason = ?, "
+	        "reversed_by = ? WHERE id = ? AND tenant_id = ? "
+	        "AND reversed_at = 0;";
+	struct fl_payment_rec p;
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+
+	TRY(sq_payment_get(tx, tenant_id, id, &p));
+	if (p.reversed_at != 0) {
+		err = FL_E_STATE;
+		goto out;
+	}
+	st = sq_stmt(tx, sql, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_bind_int(st, 1, at));
+	TRY(sq_bind_text(st, 2, reason));
+	TRY(sq_bind_text(st, 3, by));
+	TRY(sq_bind_text(st, 4, id));
+	TRY(sq_bind_text(st, 5, tenant_id));
+	err = update_done(tx, st);
+out:
+	sq_done(st);
+	return err;
+}
+
+fl_err sq_payment_list(struct fl_tx *tx, const char *tenant_id,
+                       const char *device_id, int64_t after, int limit,
+                       FL_STORE_LIST_FN(struct fl_payment_rec), void *ctx)
+{
+	static const char sql[] =
+	        "SELECT " PAY_COLS " FROM payments WHERE tenant_id = ?1 "
+	        "AND (?2 IS NULL OR device_id = ?2) AND ord > ?3 "
+	        "ORDER BY ord LIMIT ?4;";
+	struct fl_payment_rec p;
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+
+	st = sq_stmt(tx, sql, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_bind_text(st, 1, tenant_id));
+	if (device_id != NULL)
+		TRY(sq_bind_text(st, 2, device_id));
+	TRY(sq_bind_int(st, 3, after));
+	TRY(sq_bind_int(st, 4, limit < 0 ? -1 : limit));
+	while ((err = sq_step_row(st)) == FL_OK) {
+		TRY(read_payment(st, &p));
+		TRY(fn(ctx, &p));
+	}
+	if (err == FL_E_NOT_FOUND)
+		err = FL_OK;
+out:
+	sq_done(st);
+	return err;
+}
+
+/* --- commands ------------------------------------------------------------- */
+
+fl_err sq_command_insert(struct fl_tx *tx, const char *tenant_id,
+                         const char *device_id, struct fl_command_rec *c)
+{
+	static const char sql[] =
+	        "INSERT INTO commands (tenant_id, device_id, kind, issued_at, "
+	        "at, reason, actor) VALUES (?, ?, ?, ?, ?, ?, ?);";
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+
+	TRY(owned(tx, tenant_id, device_id));
+	st = sq_stmt(tx, sql, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_bind_text(st, 1, tenant_id));
+	TRY(sq_bind_text(st, 2, device_id));
+	TRY(sq_bind_int(st, 3, (int64_t)c->kind));
+	TRY(sq_bind_int(st, 4, c->issued_at));
+	TRY(sq_bind_int(st, 5, c->at));
+	TRY(sq_bind_text(st, 6, c->reason));
+	TRY(sq_bind_text(st, 7, c->actor));
+	TRY(sq_step_done(st));
+	c->ord = sqlite3_last_insert_rowid(tx->c->db);
+out:
+	sq_done(st);
+	return err;
+}
+
+/* --- decision inputs ------------------------------------------------------ */
+
+void fl_device_inputs_clear(struct fl_device_inputs *in)
+{
+	if (in == NULL)
+		return;
+	fl_contract_rec_clear(&in->contract);
+	free(in->reschedules);
+	free(in->resched_items);
+	free(in->payments);
+	free(in->commands);
+	free(in->reasons);
+	memset(in, 0, sizeof(*in));
+}
+
+/* Grows *arr (of elem bytes) so it holds at least n + 1 entries. */
+static fl_err grow(void **arr, size_t *cap, size_t n, size_t elem)
+{
+	size_t nc;
+	void *na;
+
+	if (n < *cap)
+		return FL_OK;
+	nc = *cap ? *cap * 2 : 16;
+	na = realloc(*arr, nc * elem);
+	if (na == NULL)
+		return FL_E_NOMEM;
+	*arr = na;
+	*cap = nc;
+	return FL_OK;
+}
+
+static fl_err load_reschedules(struct fl_tx *tx, const char *device_id,
+                               struct fl_device_inputs *in)
+{
+	static const char sql[] =
+	        "SELECT r.ord, r.from_at, i.due_at, i.amount FROM reschedules "
+	        "r "
+	        "LEFT JOIN installments i ON i.device_id = r.device_id "
+	        "AND i.resched = r.ord WHERE r.device_id = ? "
+	        "ORDER BY r.ord, i.idx;";
+	size_t cap_r = 0, cap_i = 0, n_items = 0;
+	size_t starts[FL_POLICY_MAX_RESCHEDULES];
+	int64_t last = -1;
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+
+	st = sq_stmt(tx, sql, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_bind_text(st, 1, device_id));
+	while ((err = sq_step_row(st)) == FL_OK) {
+		int64_t ord = sqlite3_column_int64(st, 0);
+
+		if (ord != last) {
+			if (in->n_reschedules == FL_POLICY_MAX_RESCHEDULES) {
+				err = FL_E_TOO_LARGE;
+				goto out;
+			}
+			TRY(grow((void **)&in->reschedules, &cap_r,
+			         in->n_reschedules, sizeof(*in->reschedules)));
+			memset(&in->reschedules[in->n_reschedules], 0,
+			       sizeof(in->reschedules[0]));
+			in->reschedules[in->n_reschedules].from =
+			        sqlite3_column_int64(st, 1);
+			starts[in->n_reschedules] = n_items;
+			in->n_reschedules++;
+			last = ord;
+		}
+		if (sqlite3_column_type(st, 2) == SQLITE_NULL)
+			continue; /* a reschedule that waives the rest */
+		if (n_items == (size_t)FL_POLICY_MAX_INSTALLMENTS *
+		                       FL_POLICY_MAX_RESCHEDULES) {
+			err = FL_E_TOO_LARGE;
+			goto out;
+		}
+		TRY(grow((void **)&in->resched_items, &cap_i, n_items,
+		         sizeof(*in->resched_items)));
+		in->resched_items[n_items].due_at = sqlite3_column_int64(st, 2);
+		in->resched_items[n_items].amount = sqlite3_column_int64(st, 3);
+		in->reschedules[in->n_reschedules - 1].n_schedule++;
+		n_items++;
+	}
+	if (err == FL_E_NOT_FOUND)
+		err = FL_OK;
+	/* Point each reschedule at its items now that the array is final. */
+	for (size_t i = 0; err == FL_OK && i < in->n_reschedules; i++)
+		in->reschedules[i].schedule =
+		        in->reschedules[i].n_schedule > 0
+		                ? in->resched_items + starts[i]
+		                : NULL;
+out:
+	sq_done(st);
+	return err;
+}
+
+static fl_err load_payments(struct fl_tx *tx, const char *device_id,
+                            struct fl_device_inputs *in)
+{
+	static const char sql[] =
+	        "SELECT ord, amount, paid_at, reversed_at FROM payments "
+	        "WHERE device_id = ? ORDER BY paid_at, ord;";
+	size_t cap = 0;
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+
+	st = sq_stmt(tx, sql, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_bind_text(st, 1, device_id));
+	while ((err = sq_step_row(st)) == FL_OK) {
+		struct fl_payment *p;
+
+		if (in->n_payments == FL_POLICY_MAX_PAYMENTS) {
+			err = FL_E_TOO_LARGE;
+			goto out;
+		}
+		TRY(grow((void **)&in->payments, &cap, in->n_payments,
+		         sizeof(*in->payments)));
+		p = &in->payments[in->n_payments++];
+		p->id = sqlite3_column_int64(st, 0);
+		p->amount = sqlite3_column_int64(st, 1);
+		p->paid_at = sqlite3_column_int64(st, 2);
+		p->reversed = sqlite3_column_int64(st, 3) != 0;
+	}
+	if (err == FL_E_NOT_FOUND)
+		err = FL_OK;
+out:
+	sq_done(st);
+	return err;
+}
+
+static fl_err load_commands(struct fl_tx *tx, const char *device_id,
+                            struct fl_device_inputs *in)
+{
+	static const char sql[] =
+	        "SELECT kind, issued_at, at, reason FROM commands "
+	        "WHERE device_id = ? ORDER BY ord;";
+	size_t cap = 0, cap_r = 0;
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+
+	st = sq_stmt(tx, sql, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_bind_text(st, 1, device_id));
+	while ((err = sq_step_row(st)) == FL_OK) {
+		struct fl_command *c;
+
+		if (in->n_commands == FL_POLICY_MAX_COMMANDS) {
+			err = FL_E_TOO_LARGE;
+			goto out;
+		}
+		TRY(grow((void **)&in->commands, &cap, in->n_commands,
+		         sizeof(*in->commands)));
+		TRY(grow((void **)&in->reasons, &cap_r, in->n_commands,
+		         sizeof(*in->reasons)));
+		c = &in->commands[in->n_commands];
+		c->kind = (enum fl_cmd_kind)sqlite3_column_int(st, 0);
+		c->issued_at = sqlite3_column_int64(st, 1);
+		c->at = sqlite3_column_int64(st, 2);
+		TRY(sq_col_text(st, 3, in->reasons[in->n_commands],
+		                FL_REASON_MAX));
+		in->last_command_at = c->issued_at;
+		in->n_commands++;
+	}
+	if (err == FL_E_NOT_FOUND)
+		err = FL_OK;
+	/* reasons may have moved while growing: point at them last */
+	for (size_t i = 0; err == FL_OK && i < in->n_commands; i++)
+		in->commands[i].reason = in->reasons[i];
+out:
+	sq_done(st);
+	return err;
+}
+
+fl_err sq_device_inputs(struct fl_tx *tx, const char *tenant_id,
+                        const char *device_id, struct fl_device_inputs *out)
+{
+	fl_err err;
+
+	memset(out, 0, sizeof(*out));
+	TRY(owned(tx, tenant_id, device_id));
+	err = sq_contract_get(tx, tenant_id, device_id, &out->contract);
+	if (err == FL_E_NOT_FOUND) {
+		err = FL_OK;
+	} else if (err == FL_OK) {
+		out->has_contract = true;
+	} else {
+		goto out;
+	}
+	TRY(load_reschedules(tx, device_id, out));
+	TRY(load_payments(tx, device_id, out));
+	TRY(load_commands(tx, device_id, out));
+out:
+	if (err != FL_OK)
+		fl_device_inputs_clear(out);
+	return err;
+}

@@ -1,0 +1,362 @@
+/*
+ * Unit tests for applying the lock decision to stored devices: the state
+ * follows payments, reversals, commands and time (through the sweep); the
+ * token seq rises exactly when the outcome changes or a sync is forced;
+ * an admin release frees the IMEI for good; decision time never runs
+ * backwards.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/crypto.h"
+#include "server/app.h"
+#include "server/decide.h"
+#include "server/log.h"
+#include "server/metrics.h"
+#include "store/store.h"
+
+#define T0 ((fl_time)1800000000) /* 2027-01-15T08:00:00Z */
+
+struct fx {
+	char dir[64];
+	struct fl_app app;
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	char path[128];
+
+	if (f == NULL || fl_crypto_init() != FL_OK)
+		return -1;
+	fl_log_init(stderr, FL_LOG_ERROR);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/finlock-decide-XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	snprintf(path, sizeof(path), "%s/finlock.db", f->dir);
+	if (fl_store_open_sqlite(&f->app.store, path, NULL) != FL_OK ||
+	    fl_metrics_new(&f->app.metrics) != FL_OK)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[128];
+
+	fl_store_close(f->app.store);
+	fl_metrics_free(f->app.metrics);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(f);
+	return 0;
+}
+
+static struct fl_tx *wtx(struct fx *f)
+{
+	struct fl_tx *tx = NULL;
+
+	assert_int_equal(fl_store_begin(f->app.store, true, &tx), FL_OK);
+	return tx;
+}
+
+/* A device "dv_1" of tenant "tn_1" with two installments of 1000 due at
+ * T0 + 10 days and T0 + 40 days, grace 2 days, reminders 3 days ahead;
+ * enrolled when `enrolled`. */
+static void make_device(struct fx *f, const char *imei, bool enrolled)
+{
+	struct fl_device d;
+	struct fl_contract_rec c;
+	struct fl_installment items[2] = {{T0 + 10 * FL_DAY, 1000},
+	                                  {T0 + 40 * FL_DAY, 1000}};
+	uint8_t pk[32] = {1}, kx[32] = {2};
+	struct fl_tx *tx = wtx(f);
+
+	memset(&d, 0, sizeof(d));
+	snprintf(d.id, sizeof(d.id), "dv_1");
+	snprintf(d.tenant_id, sizeof(d.tenant_id), "tn_1");
+	snprintf(d.imei, sizeof(d.imei), "%s", imei);
+	snprintf(d.serial, sizeof(d.serial), "SN");
+	d.created_at = T0;
+	assert_int_equal(fl_store_device_insert(tx, &d), FL_OK);
+	if (enrolled)
+		assert_int_equal(fl_store_device_enroll(tx, "dv_1", pk, kx, T0),
+		                 FL_OK);
+	memset(&c, 0, sizeof(c));
+	snprintf(c.device_id, sizeof(c.device_id), "dv_1");
+	snprintf(c.tenant_id, sizeof(c.tenant_id), "tn_1");
+	memcpy(c.currency, "KES", 4);
+	c.grace = 2 * FL_DAY;
+	c.remind[0] = 3 * FL_DAY;
+	c.n_remind = 1;
+	c.schedule = items;
+	c.n_schedule = 2;
+	c.created_at = T0;
+	assert_int_equal(fl_store_contract_insert(tx, &c), FL_OK);
+	assert_int_equal(
+	        fl_decide_device(tx, "tn_1", "dv_1", T0, false, NULL, NULL),
+	        FL_OK);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+}
+
+static void decide_at(struct fx *f, fl_time now, struct fl_device *d,
+                      struct fl_decided *w)
+{
+	struct fl_tx *tx = wtx(f);
+
+	assert_int_equal(fl_decide_device(tx, "tn_1", "dv_1", now, false, d, w),
+	                 FL_OK);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+}
+
+static void pay(struct fx *f, const char *id, int64_t amount, fl_time at)
+{
+	struct fl_payment_rec p;
+	struct fl_tx *tx = wtx(f);
+
+	memset(&p, 0, sizeof(p));
+	snprintf(p.id, sizeof(p.id), "%s", id);
+	snprintf(p.tenant_id, sizeof(p.tenant_id), "tn_1");
+	snprintf(p.device_id, sizeof(p.device_id), "dv_1");
+	p.amount = amount;
+	p.paid_at = at;
+	p.recorded_at = at;
+	assert_int_equal(fl_store_payment_insert(tx, &p), FL_OK);
+	assert_int_equal(
+	        fl_decide_device(tx, "tn_1", "dv_1", at, false, NULL, NULL),
+	        FL_OK);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+}
+
+static void command(struct fx *f, enum fl_cmd_kind kind, fl_time now,
+                    fl_time at, const char *reason)
+{
+	struct fl_command_rec c;
+	struct fl_tx *tx = wtx(f);
+
+	memset(&c, 0, sizeof(c));
+	c.kind = kind;
+	c.issued_at = now;
+	c.at = at;
+	snprintf(c.reason, sizeof(c.reason), "%s", reason);
+	assert_int_equal(fl_store_command_insert(tx, "tn_1", "dv_1", &c),
+	                 FL_OK);
+	assert_int_equal(
+	        fl_decide_device(tx, "tn_1", "dv_1", now, false, NULL, NULL),
+	        FL_OK);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+}
+
+static void test_pending_until_enrolled(void **state)
+{
+	struct fx *f = *state;
+	struct fl_device d;
+
+	make_device(f, "490154203237518", false);
+	decide_at(f, T0 + 20 * FL_DAY, &d, NULL);
+	/* overdue, but a phone that never enrolled is pending */
+	assert_int_equal(d.st.state, FL_ST_PENDING);
+	assert_int_equal(d.st.lock_at, T0 + 12 * FL_DAY);
+	assert_int_equal(d.st.amount_due, 1000);
+}
+
+static void test_time_payment_reversal(void **state)
+{
+	struct fx *f = *state;
+	struct fl_device d;
+	struct fl_decided w;
+	uint64_t seq;
+
+	make_device(f, "490154203237518", true);
+	decide_at(f, T0, &d, &w);
+	assert_int_equal(d.st.state, FL_ST_ACTIVE);
+	assert_int_equal(d.st.next_change, T0 + 7 * FL_DAY);
+	seq = d.st.token_seq;
+	/* nothing changed: the seq stays */
+	decide_at(f, T0 + 1, &d, &w);
+	assert_false(w.bumped);
+	assert_int_equal(d.st.token_seq, seq);
+	/* reminders start 3 days before the due date */
+	decide_at(f, T0 + 7 * FL_DAY, &d, &w);
+	assert_int_equal(d.st.state, FL_ST_REMINDING);
+	assert_true(w.bumped);
+	assert_true(d.st.token_seq > seq);
+	/* locked at due + grace, not a second earlier */
+	decide_at(f, T0 + 12 * FL_DAY - 1, &d, &w);
+	assert_int_equal(d.st.state, FL_ST_REMINDING);
+	decide_at(f, T0 + 12 * FL_DAY, &d, &w);
+	assert_int_equal(d.st.state, FL_ST_LOCKED);
+	assert_true(w.locked);
+	assert_int_equal(d.st.lock_cause, FL_LOCK_OVERDUE);
+	assert_int_equal(d.st.amount_due, 1000);
+	/* paid: unlocked at once */
+	pay(f, "py_1", 1000, T0 + 13 * FL_DAY);
+	decide_at(f, T0 + 13 * FL_DAY, &d, &w);
+	assert_int_equal(d.st.state, FL_ST_ACTIVE);
+	assert_int_equal(d.st.amount_due, 0);
+	assert_int_equal(d.st.paid_through, T0 + 40 * FL_DAY);
+	/* the payment bounces: locked again */
+	{
+		struct fl_tx *tx = wtx(f);
+
+		assert_int_equal(fl_store_payment_reverse(tx, "tn_1", "py_1",
+		                                          T0 + 14 * FL_DAY,
+		                                          "bounced", "ak"),
+		                 FL_OK);
+		assert_int_equal(fl_store_payment_reverse(tx, "tn_1", "py_1",
+		                                          T0 + 14 * FL_DAY,
+		                                          "again", "ak"),
+		                 FL_E_STATE);
+		assert_int_equal(fl_tx_commit(tx), FL_OK);
+	}
+	decide_at(f, T0 + 14 * FL_DAY, &d, &w);
+	assert_int_equal(d.st.state, FL_ST_LOCKED);
+	/* paid in full: released */
+	pay(f, "py_2", 2000, T0 + 15 * FL_DAY);
+	decide_at(f, T0 + 15 * FL_DAY, &d, &w);
+	assert_int_equal(d.st.state, FL_ST_RELEASED);
+	assert_int_equal(d.st.amount_remaining, 0);
+	assert_int_equal(d.st.next_change, 0);
+}
+
+static void test_commands(void **state)
+{
+	struct fx *f = *state;
+	struct fl_device d;
+	struct fl_decided w;
+
+	make_device(f, "490154203237518", true);
+	command(f, FL_CMD_LOCK, T0 + 60, 0, "collections");
+	decide_at(f, T0 + 60, &d, &w);
+	assert_int_equal(d.st.state, FL_ST_LOCKED);
+	assert_int_equal(d.st.lock_cause, FL_LOCK_MANUAL);
+	command(f, FL_CMD_UNLOCK_UNTIL, T0 + 120, T0 + 5 * FL_DAY, "");
+	decide_at(f, T0 + 120, &d, &w);
+	assert_int_equal(d.st.state, FL_ST_ACTIVE);
+	assert_int_equal(d.st.unlock_until, T0 + 5 * FL_DAY);
+	command(f, FL_CMD_STOLEN_SET, T0 + 180, 0, "reported by owner");
+	decide_at(f, T0 + 180, &d, &w);
+	assert_true(d.st.stolen);
+	assert_int_equal(d.st.state, FL_ST_LOCKED);
+	command(f, FL_CMD_STOLEN_CLEAR, T0 + 240, 0, "found");
+	decide_at(f, T0 + 240, &d, &w);
+	assert_false(d.st.stolen);
+	/* a scheduled lock */
+	command(f, FL_CMD_LOCK_AT, T0 + 300, T0 + 3600, "deadline");
+	decide_at(f, T0 + 300, &d, &w);
+	assert_int_equal(d.st.state, FL_ST_ACTIVE);
+	assert_int_equal(d.st.lock_at, T0 + 3600);
+	assert_int_equal(d.st.next_change, T0 + 3600);
+	/* the sweep locks it when the time comes, with nobody calling */
+	int n = 0;
+	assert_int_equal(fl_decide_sweep(&f->app, T0 + 3599, 16, &n), FL_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(fl_decide_sweep(&f->app, T0 + 3600, 16, &n), FL_OK);
+	assert_int_equal(n, 1);
+	{
+		struct fl_tx *tx = NULL;
+
+		assert_int_equal(fl_store_begin(f->app.store, false, &tx),
+		                 FL_OK);
+		assert_int_equal(fl_store_device_get(tx, "tn_1", "dv_1", &d),
+		                 FL_OK);
+		fl_tx_rollback(tx);
+	}
+	assert_int_equal(d.st.state, FL_ST_LOCKED);
+	assert_int_equal(d.st.lock_cause, FL_LOCK_SCHEDULED);
+	/* release: final, and the IMEI may join another program */
+	command(f, FL_CMD_RELEASE, T0 + 4000, 0, "");
+	decide_at(f, T0 + 4000, &d, &w);
+	assert_int_equal(d.st.state, FL_ST_RELEASED);
+	assert_true(d.st.released_by_command);
+	{
+		struct fl_tx *tx = wtx(f);
+		struct fl_device d2;
+
+		memset(&d2, 0, sizeof(d2));
+		snprintf(d2.id, sizeof(d2.id), "dv_2");
+		snprintf(d2.tenant_id, sizeof(d2.tenant_id), "tn_2");
+		snprintf(d2.imei, sizeof(d2.imei), "490154203237518");
+		assert_int_equal(fl_store_device_insert(tx, &d2), FL_OK);
+		assert_int_equal(
+		        fl_store_device_by_imei(tx, "490154203237518", &d2),
+		        FL_OK);
+		assert_string_equal(d2.id, "dv_2");
+		assert_int_equal(fl_tx_commit(tx), FL_OK);
+	}
+}
+
+static void test_imei_claims(void **state)
+{
+	struct fx *f = *state;
+	struct fl_device d;
+	struct fl_tx *tx;
+
+	make_device(f, "490154203237518", false);
+	tx = wtx(f);
+	memset(&d, 0, sizeof(d));
+	snprintf(d.id, sizeof(d.id), "dv_x");
+	snprintf(d.tenant_id, sizeof(d.tenant_id), "tn_other");
+	snprintf(d.imei, sizeof(d.imei), "356938035643809");
+	/* its second IMEI is the first device's first */
+	snprintf(d.imei2, sizeof(d.imei2), "490154203237518");
+	assert_int_equal(fl_store_device_insert(tx, &d), FL_E_IMEI_IN_PROGRAM);
+	fl_tx_rollback(tx);
+}
+
+static void test_forced_sync_and_clock(void **state)
+{
+	struct fx *f = *state;
+	struct fl_device d;
+	struct fl_decided w;
+	struct fl_tx *tx;
+	uint64_t seq;
+
+	make_device(f, "490154203237518", true);
+	decide_at(f, T0 + 100, &d, &w);
+	seq = d.st.token_seq;
+	tx = wtx(f);
+	assert_int_equal(
+	        fl_decide_device(tx, "tn_1", "dv_1", T0 + 100, true, &d, &w),
+	        FL_OK);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+	assert_true(w.bumped);
+	assert_int_equal(d.st.token_seq, seq + 1);
+	/* a clock set back does not move the decision back */
+	decide_at(f, T0 + 50, &d, &w);
+	assert_int_equal(d.st.decided_at, T0 + 100);
+	assert_int_equal(fl_decide_now(&d, T0), T0 + 100);
+	/* another tenant cannot decide this device */
+	tx = wtx(f);
+	assert_int_equal(fl_decide_device(tx, "tn_2", "dv_1", T0 + 200, false,
+	                                  NULL, NULL),
+	                 FL_E_NOT_FOUND);
+	fl_tx_rollback(tx);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test_setup_teardown(test_pending_until_enrolled,
+	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_time_payment_reversal,
+	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_commands, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_imei_claims, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_forced_sync_and_clock,
+	                                        setup, teardown),
+	};
+	return cmocka_run_group_tests_name("server_decide", tests, NULL, NULL);
+}

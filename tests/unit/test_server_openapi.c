@@ -1,0 +1,162 @@
+/*
+ * docs/openapi.yaml and the router must describe the same API: the set of
+ * (method, path) pairs in the document's `paths` equals the set of routes
+ * in the route tables, and every operation has a summary.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <cmocka.h>
+
+#include "server/router.h"
+
+#define MAX_OPS 256
+
+struct ops {
+	char method[MAX_OPS][8];
+	char path[MAX_OPS][160];
+	int summary[MAX_OPS];
+	int n;
+};
+
+static FILE *open_doc(void)
+{
+	const char *tries[] = {"docs/openapi.yaml", "../docs/openapi.yaml",
+	                       "../../docs/openapi.yaml"};
+
+	for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
+		FILE *f = fopen(tries[i], "r");
+
+		if (f != NULL)
+			return f;
+	}
+	return NULL;
+}
+
+/* Reads the paths section: "  /path:" then "    method:" lines. */
+static void read_doc(struct ops *o)
+{
+	char line[1024], path[160] = "";
+	bool in_paths = false;
+	FILE *f = open_doc();
+
+	assert_non_null(f);
+	o->n = 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		line[strcspn(line, "\r\n")] = '\0';
+		if (strcmp(line, "paths:") == 0) {
+			in_paths = true;
+			continue;
+		}
+		if (!in_paths)
+			continue;
+		if (line[0] != ' ' && line[0] != '\0')
+			break; /* the next top-level key */
+		if (strncmp(line, "  /", 3) == 0) {
+			char *colon = strrchr(line, ':');
+
+			assert_non_null(colon);
+			*colon = '\0';
+			snprintf(path, sizeof(path), "%.150s", line + 2);
+			continue;
+		}
+		const char *methods[] = {"get", "post", "put", "delete",
+		                         "patch"};
+		for (size_t m = 0; m < 5; m++) {
+			char want[16];
+
+			snprintf(want, sizeof(want), "    %s:", methods[m]);
+			if (strncmp(line, want, strlen(want)) == 0) {
+				assert_true(o->n < MAX_OPS);
+				for (size_t k = 0; methods[m][k]; k++)
+					o->method[o->n][k] =
+					        (char)(methods[m][k] - 'a' +
+					               'A');
+				o->method[o->n][strlen(methods[m])] = '\0';
+				snprintf(o->path[o->n], sizeof(o->path[0]),
+				         "%s", path);
+				o->n++;
+			}
+		}
+		if (strncmp(line, "      summary:", 14) == 0 && o->n > 0)
+			o->summary[o->n - 1] = 1;
+	}
+	fclose(f);
+}
+
+static void add_route(void *ctx, const struct fl_route *r)
+{
+	struct ops *o = ctx;
+
+	assert_true(o->n < MAX_OPS);
+	snprintf(o->method[o->n], sizeof(o->method[0]), "%s", r->method);
+	snprintf(o->path[o->n], sizeof(o->path[0]), "%s", r->pattern);
+	o->n++;
+}
+
+static int find(const struct ops *o, const char *method, const char *path)
+{
+	int hits = 0;
+
+	for (int i = 0; i < o->n; i++)
+		hits += strcmp(o->method[i], method) == 0 &&
+		        strcmp(o->path[i], path) == 0;
+	return hits;
+}
+
+static void test_router_and_document_agree(void **state)
+{
+	struct ops *doc = calloc(1, sizeof(*doc));
+	struct ops *code = calloc(1, sizeof(*code));
+	int missing = 0;
+
+	(void)state;
+	read_doc(doc);
+	fl_router_each(add_route, code);
+	assert_true(code->n > 30);
+	for (int i = 0; i < code->n; i++) {
+		int hits = find(doc, code->method[i], code->path[i]);
+
+		if (hits != 1) {
+			fprintf(stderr,
+			        "route %s %s is %s in docs/openapi.yaml\n",
+			        code->method[i], code->path[i],
+			        hits ? "repeated" : "missing");
+			missing++;
+		}
+		/* and the router has it once */
+		assert_int_equal(find(code, code->method[i], code->path[i]), 1);
+	}
+	for (int i = 0; i < doc->n; i++) {
+		if (find(code, doc->method[i], doc->path[i]) != 1) {
+			fprintf(stderr,
+			        "docs/openapi.yaml has %s %s, the router does "
+			        "not\n",
+			        doc->method[i], doc->path[i]);
+			missing++;
+		}
+		if (!doc->summary[i]) {
+			fprintf(stderr, "%s %s has no summary\n",
+			        doc->method[i], doc->path[i]);
+			missing++;
+		}
+	}
+	assert_int_equal(missing, 0);
+	assert_int_equal(doc->n, code->n);
+	free(doc);
+	free(code);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_router_and_document_agree),
+	};
+	return cmocka_run_group_tests_name("server_openapi", tests, NULL, NULL);
+}
