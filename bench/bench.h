@@ -18,6 +18,7 @@
  * load generators) has one line per enrolled device:
  *
  *   <device id> <check-in MAC key, 64 hex digits> <last counter used> <seq>
+ *   <first IMEI, or "-">
  *
  * Everything here is header-only (static inline) because the Makefile
  * builds each bench/bench_*.c as one translation unit.
@@ -36,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "core/crypto.h"
@@ -163,6 +165,7 @@ struct bench_dev {
 	uint8_t mac_key[FL_MAC_KEY_LEN];
 	uint64_t counter; /* last request counter used */
 	uint64_t seq;     /* seq of the newest token seen */
+	char imei[16];    /* first IMEI, "" if unknown */
 };
 
 /* Reads the devices file; *out (caller frees) holds *n devices. */
@@ -170,7 +173,7 @@ static inline void bench_devs_load(const char *path, struct bench_dev **out,
                                    size_t *n)
 {
 	FILE *f = fopen(path, "r");
-	char id[128], hex[128];
+	char id[128], hex[128], imei[32];
 	unsigned long long ctr, seq;
 	size_t cap = 1024, k = 0;
 	struct bench_dev *d;
@@ -178,20 +181,22 @@ static inline void bench_devs_load(const char *path, struct bench_dev **out,
 	if (f == NULL)
 		bench_die("%s: %s", path, strerror(errno));
 	d = bench_alloc(cap * sizeof(*d));
-	while (fscanf(f, "%127s %127s %llu %llu", id, hex, &ctr, &seq) == 4) {
+	while (fscanf(f, "%127s %127s %llu %llu %31s", id, hex, &ctr, &seq,
+	              imei) == 5) {
 		if (k == cap) {
 			cap *= 2;
 			d = realloc(d, cap * sizeof(*d));
 			if (d == NULL)
 				bench_die("out of memory");
 		}
-		if (strlen(id) > FL_DP_DEVICE_ID_MAX ||
+		if (strlen(id) > FL_DP_DEVICE_ID_MAX || strlen(imei) > 15 ||
 		    fl_hex_decode(d[k].mac_key, FL_MAC_KEY_LEN, hex,
 		                  strlen(hex)) != FL_OK)
 			bench_die("%s: bad line %zu", path, k + 1);
 		strcpy(d[k].id, id);
 		d[k].counter = ctr;
 		d[k].seq = seq;
+		strcpy(d[k].imei, strcmp(imei, "-") == 0 ? "" : imei);
 		k++;
 	}
 	fclose(f);
@@ -212,12 +217,70 @@ static inline void bench_devs_save(const char *path, const struct bench_dev *d,
 		bench_die("%s: %s", tmp, strerror(errno));
 	for (size_t i = 0; i < n; i++) {
 		fl_hex_encode(hex, d[i].mac_key, FL_MAC_KEY_LEN);
-		fprintf(f, "%s %s %llu %llu\n", d[i].id, hex,
+		fprintf(f, "%s %s %llu %llu %s\n", d[i].id, hex,
 		        (unsigned long long)d[i].counter,
-		        (unsigned long long)d[i].seq);
+		        (unsigned long long)d[i].seq,
+		        d[i].imei[0] ? d[i].imei : "-");
 	}
 	if (fclose(f) != 0 || rename(tmp, path) != 0)
 		bench_die("%s: %s", path, strerror(errno));
+}
+
+/* --- HTTP answers ----------------------------------------------------------
+ * The load tools speak HTTP/1.1 with keep-alive themselves (epoll, one
+ * request in flight per connection); finlockd and nginx answer with a
+ * Content-Length. */
+
+struct bench_answer {
+	int status;       /* HTTP status */
+	size_t hdr_len;   /* bytes of status line and headers */
+	size_t body_len;  /* bytes of body */
+	bool close_after; /* the server closes the connection */
+};
+
+/* Parses the answer at the start of buf[len] (buf[len] must be writable:
+ * it is set to NUL). Returns the answer's total length, 0 if more bytes
+ * are needed, -1 if it is malformed or longer than cap. */
+static inline long bench_http_parse(char *buf, size_t len, size_t cap,
+                                    struct bench_answer *a)
+{
+	char *end, *line;
+	size_t clen = 0;
+	bool have_len = false;
+
+	memset(a, 0, sizeof(*a));
+	buf[len] = '\0';
+	end = strstr(buf, "\r\n\r\n");
+	if (end == NULL)
+		return len + 1 >= cap ? -1 : 0;
+	a->hdr_len = (size_t)(end - buf) + 4;
+	if (len < 12 || strncmp(buf, "HTTP/1.", 7) != 0)
+		return -1;
+	a->status = atoi(buf + 9);
+	a->close_after = strncmp(buf, "HTTP/1.0", 8) == 0;
+	line = strstr(buf, "\r\n");
+	while (line != NULL && line < end) {
+		line += 2;
+		if (strncasecmp(line, "Content-Length:", 15) == 0) {
+			clen = strtoul(line + 15, NULL, 10);
+			have_len = true;
+		} else if (strncasecmp(line, "Transfer-Encoding:", 18) == 0) {
+			return -1;
+		} else if (strncasecmp(line, "Connection:", 11) == 0) {
+			const char *v = line + 11;
+
+			while (*v == ' ')
+				v++;
+			a->close_after = strncasecmp(v, "close", 5) == 0;
+		}
+		line = strstr(line, "\r\n");
+	}
+	if (!have_len || a->hdr_len + clen + 1 >= cap)
+		return -1;
+	a->body_len = clen;
+	if (len < a->hdr_len + clen)
+		return 0;
+	return (long)(a->hdr_len + clen);
 }
 
 /* --- results ------------------------------------------------------------- */

@@ -4,15 +4,17 @@
  * device protocol) each device enrolled as a phone enrolls, through
  * finlockd's real HTTP API.
  *
- *   bench_fleet --url URL --operator-key KEY --devices N --out FILE
- *               [--root PASERK] [--threads 8] [--admin-out FILE]
+ *   bench_fleet --url URL --operator-key KEY --lender-out FILE
+ *   bench_fleet --url URL --admin-key KEY --devices N --out FILE
+ *               [--root PASERK] [--threads 8] [--first I]
  *
- * Lender side: POST /v1/tenants, POST /v1/tenants/{id}/keys (the admin
- * key, written to --admin-out), then per device POST /v1/devices (two valid
- * IMEIs, a serial) and POST /v1/devices/{id}/contract (six monthly
- * installments of 1,500.00 KES, the first due in 10 to 40 days, grace 3
- * days, reminders 3 and 1 days before, max offline 30 days): every device
- * is active, in good standing.
+ * Lender side: with --operator-key, POST /v1/tenants and POST
+ * /v1/tenants/{id}/keys, writing "tenant id" and "admin key" lines to
+ * --lender-out. With --admin-key, per device POST /v1/devices (two valid
+ * IMEIs numbered from --first, a serial) and POST /v1/devices/{id}/contract
+ * (six monthly installments of 1,500.00 KES, the first due in 10 to 40 days,
+ * grace 3 days, reminders 3 and 1 days before, max offline 30 days): every
+ * device is active, in good standing.
  *
  * Phone side (docs/protocol.md "Enroll"), with --root (the k4.public trust
  * anchor finlockd prints with `root-pubkey`): fresh Ed25519 and X25519
@@ -49,6 +51,7 @@ struct fleet {
 	const char *url;
 	char op_key[128];
 	char admin_key[128];
+	size_t first; /* IMEIs and serials are numbered from here */
 	char tenant[64];
 	size_t n;
 	int threads;
@@ -150,18 +153,18 @@ static void fail(struct fleet *f, const char *what, long status,
 	pthread_mutex_unlock(&f->lock);
 }
 
-/* Two distinct valid IMEIs for device i (TAC 35209900, serial digits from
- * i). */
+/* Two distinct valid IMEIs for device i (TACs 35300000 and 35300001,
+ * apart from the ones bench_sweep imports). */
 static void make_imeis(size_t i, char a[FL_IMEI_LEN + 1],
                        char b[FL_IMEI_LEN + 1])
 {
-	char d[15];
+	char d[32];
 
-	snprintf(d, sizeof(d), "35209900%06zu", (i * 2) % 1000000);
+	snprintf(d, sizeof(d), "35300000%06u", (unsigned)(i % 1000000));
 	memcpy(a, d, 14);
 	a[14] = fl_imei_check_digit(d);
 	a[15] = '\0';
-	snprintf(d, sizeof(d), "35209901%06zu", (i * 2 + 1) % 1000000);
+	snprintf(d, sizeof(d), "35300001%06u", (unsigned)(i % 1000000));
 	memcpy(b, d, 14);
 	b[14] = fl_imei_check_digit(d);
 	b[15] = '\0';
@@ -186,11 +189,11 @@ static bool register_one(struct fleet *f, struct http *h, size_t i)
 	long st;
 	char *s;
 
-	make_imeis(i, imei1, imei2);
+	make_imeis(f->first + i, imei1, imei2);
 	snprintf(body, sizeof(body),
 	         "{\"imei\":\"%s\",\"imei2\":\"%s\",\"serial\":\"SN%09zu\","
 	         "\"model\":\"Bench Phone\"}",
-	         imei1, imei2, i);
+	         imei1, imei2, f->first + i);
 	st = http_post(h, f->url, "/v1/devices", body, true);
 	if (st != 201) {
 		fail(f, "register", st, h);
@@ -260,9 +263,9 @@ static bool enroll_one(struct fleet *f, struct http *h, size_t i)
 	long st = 0;
 
 	strcpy(r.code, f->codes[i]);
-	make_imeis(i, r.imei[0], r.imei[1]);
+	make_imeis(f->first + i, r.imei[0], r.imei[1]);
 	r.n_imei = 2;
-	snprintf(r.serial, sizeof(r.serial), "SN%09zu", i);
+	snprintf(r.serial, sizeof(r.serial), "SN%09zu", f->first + i);
 	fl_sign_keypair(r.sign_pk, sk);
 	fl_kx_keypair(r.kx_pk, kx_sk);
 	if (fl_dp_enroll_sign(&r, sk) != FL_OK ||
@@ -297,6 +300,7 @@ static bool enroll_one(struct fleet *f, struct http *h, size_t i)
 	snprintf(f->devs[i].id, sizeof(f->devs[i].id), "%s", p.device_id);
 	f->devs[i].counter = 0;
 	f->devs[i].seq = c.seq;
+	strcpy(f->devs[i].imei, r.imei[0]);
 	ok = true;
 out:
 	if (!ok)
@@ -394,7 +398,7 @@ static void make_lender(struct fleet *f)
 int main(int argc, char **argv)
 {
 	struct fleet f = {0};
-	const char *out = NULL, *admin_out = NULL, *root = NULL;
+	const char *out = NULL, *lender_out = NULL, *root = NULL;
 	double t_reg, t_enr = 0;
 	size_t enrolled = 0, registered = 0;
 	struct timespec rt;
@@ -407,12 +411,16 @@ int main(int argc, char **argv)
 			f.url = v;
 		else if (strcmp(a, "--operator-key") == 0)
 			snprintf(f.op_key, sizeof(f.op_key), "%s", v);
+		else if (strcmp(a, "--admin-key") == 0)
+			snprintf(f.admin_key, sizeof(f.admin_key), "%s", v);
+		else if (strcmp(a, "--lender-out") == 0)
+			lender_out = v;
 		else if (strcmp(a, "--devices") == 0)
 			f.n = (size_t)atol(v);
+		else if (strcmp(a, "--first") == 0)
+			f.first = (size_t)atol(v);
 		else if (strcmp(a, "--out") == 0)
 			out = v;
-		else if (strcmp(a, "--admin-out") == 0)
-			admin_out = v;
 		else if (strcmp(a, "--root") == 0)
 			root = v;
 		else if (strcmp(a, "--threads") == 0)
@@ -420,15 +428,29 @@ int main(int argc, char **argv)
 		else
 			bench_die("unknown option %s", a);
 	}
-	if (f.url == NULL || f.op_key[0] == '\0' || f.n == 0 || out == NULL ||
-	    f.threads <= 0)
-		bench_die(
-		        "usage: bench_fleet --url URL --operator-key KEY "
-		        "--devices N --out FILE [--root PASERK] [--threads N] "
-		        "[--admin-out FILE]");
+	if (f.url == NULL || f.threads <= 0 ||
+	    (lender_out == NULL &&
+	     (f.admin_key[0] == '\0' || f.n == 0 || out == NULL)) ||
+	    (lender_out != NULL && f.op_key[0] == '\0'))
+		bench_die("usage: see the comment at the top of "
+		          "bench_fleet.c");
 	if (fl_crypto_init() != FL_OK ||
 	    curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
 		bench_die("libsodium or libcurl failed to start");
+	pthread_mutex_init(&f.lock, NULL);
+
+	if (lender_out != NULL) {
+		FILE *fp;
+
+		make_lender(&f);
+		fp = fopen(lender_out, "w");
+		if (fp == NULL)
+			bench_die("%s: %s", lender_out, strerror(errno));
+		fprintf(fp, "%s\n%s\n", f.tenant, f.admin_key);
+		fclose(fp);
+		curl_global_cleanup();
+		return 0;
+	}
 	if (root != NULL) {
 		if (fl_paserk_public_decode(f.root_pk, root, strlen(root)) !=
 		    FL_OK)
@@ -437,33 +459,25 @@ int main(int argc, char **argv)
 	}
 	clock_gettime(CLOCK_REALTIME, &rt);
 	f.now = (fl_time)rt.tv_sec;
-	pthread_mutex_init(&f.lock, NULL);
 	f.devs = bench_alloc(f.n * sizeof(*f.devs));
 	f.ids = bench_alloc(f.n * sizeof(*f.ids));
 	f.codes = bench_alloc(f.n * sizeof(*f.codes));
 
-	make_lender(&f);
-	if (admin_out != NULL) {
-		FILE *fp = fopen(admin_out, "w");
-
-		if (fp == NULL)
-			bench_die("%s: %s", admin_out, strerror(errno));
-		fprintf(fp, "%s\n", f.admin_key);
-		fclose(fp);
-	}
 	t_reg = run_phase(&f, PH_REGISTER);
 	for (size_t i = 0; i < f.n; i++)
 		registered += f.ids[i][0] != '\0';
-	printf("  registered %zu devices with contracts in %.1f s (%.0f/s, "
-	       "2 requests each, %d connections)\n",
+	printf("  through the lender API: registered %zu devices with "
+	       "contracts in %.1f s (%.0f/s, 2 requests each, %d "
+	       "connections)\n",
 	       registered, t_reg, (double)registered / t_reg, f.threads);
 	fflush(stdout);
 	if (f.enroll && f.failures == 0) {
 		t_enr = run_phase(&f, PH_ENROLL);
 		for (size_t i = 0; i < f.n; i++)
 			enrolled += f.devs[i].id[0] != '\0';
-		printf("  enrolled %zu devices in %.1f s (%.0f/s)\n", enrolled,
-		       t_enr, (double)enrolled / t_enr);
+		printf("  through the device API: enrolled %zu devices in %.1f "
+		       "s (%.0f/s)\n",
+		       enrolled, t_enr, (double)enrolled / t_enr);
 	}
 	if (f.failures)
 		printf("  %zu failures; last: %s\n", f.failures, f.last_error);

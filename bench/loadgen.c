@@ -37,7 +37,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
-#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -225,60 +224,13 @@ static void verify_answer(struct worker *w, struct conn *c, const char *body,
 	fl_dp_checkin_answer_clear(&a);
 }
 
-/* Parses a complete answer at the start of c->rbuf. Returns its total
- * length, 0 if more bytes are needed, -1 if it is malformed. */
-static long parse_answer(struct conn *c, int *status, size_t *hdr_len,
-                         size_t *body_len, bool *close_after)
-{
-	char *end, *line, *p;
-	size_t clen = 0;
-	bool have_len = false;
-
-	c->rbuf[c->rlen] = '\0';
-	end = strstr(c->rbuf, "\r\n\r\n");
-	if (end == NULL)
-		return c->rlen >= RBUF_CAP - 1 ? -1 : 0;
-	*hdr_len = (size_t)(end - c->rbuf) + 4;
-	if (strncmp(c->rbuf, "HTTP/1.", 7) != 0 || c->rlen < 12)
-		return -1;
-	*status = atoi(c->rbuf + 9);
-	*close_after = strncmp(c->rbuf, "HTTP/1.0", 8) == 0;
-	line = strstr(c->rbuf, "\r\n");
-	while (line != NULL && line < end) {
-		line += 2;
-		p = strstr(line, "\r\n");
-		if (strncasecmp(line, "Content-Length:", 15) == 0) {
-			clen = strtoul(line + 15, NULL, 10);
-			have_len = true;
-		} else if (strncasecmp(line, "Transfer-Encoding:", 18) == 0) {
-			return -1; /* finlockd and nginx send lengths */
-		} else if (strncasecmp(line, "Connection:", 11) == 0) {
-			const char *v = line + 11;
-
-			while (*v == ' ')
-				v++;
-			*close_after = strncasecmp(v, "close", 5) == 0;
-		}
-		line = p;
-	}
-	if (!have_len)
-		return -1;
-	if (*hdr_len + clen >= RBUF_CAP)
-		return -1;
-	*body_len = clen;
-	if (c->rlen < *hdr_len + clen)
-		return 0;
-	return (long)(*hdr_len + clen);
-}
-
 static void on_readable(struct worker *w, int ep, struct conn *c, uint64_t now)
 {
 	for (;;) {
 		ssize_t k =
 		        read(c->fd, c->rbuf + c->rlen, RBUF_CAP - 1 - c->rlen);
-		int status = 0;
-		size_t hdr_len = 0, body_len = 0;
-		bool close_after = false, counted;
+		struct bench_answer an;
+		bool counted;
 		long total;
 
 		if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR &&
@@ -293,8 +245,7 @@ static void on_readable(struct worker *w, int ep, struct conn *c, uint64_t now)
 			return;
 		}
 		c->rlen += (size_t)k;
-		total = parse_answer(c, &status, &hdr_len, &body_len,
-		                     &close_after);
+		total = bench_http_parse(c->rbuf, c->rlen, RBUF_CAP, &an);
 		if (total < 0) {
 			w->errors++;
 			conn_reopen(w, ep, c);
@@ -303,26 +254,26 @@ static void on_readable(struct worker *w, int ep, struct conn *c, uint64_t now)
 		if (total == 0)
 			continue;
 		counted = now >= w->measure_ns && now < w->end_ns;
-		if (status >= 200 && status <= 299) {
+		if (an.status >= 200 && an.status <= 299) {
 			if (counted) {
 				w->ok++;
 				bench_hist_add(&w->hist, now - c->sent_ns);
 			}
 			w->answers++;
-			w->body_bytes += body_len;
+			w->body_bytes += an.body_len;
 			w->resp_bytes += (uint64_t)total;
 			if (w->o->verify && w->answers % w->o->verify == 0)
-				verify_answer(w, c, c->rbuf + hdr_len,
-				              body_len);
+				verify_answer(w, c, c->rbuf + an.hdr_len,
+				              an.body_len);
 		} else {
 			if (counted)
 				w->non2xx++;
-			w->last_bad_status = status;
+			w->last_bad_status = an.status;
 		}
 		c->rlen -= (size_t)total;
 		if (c->rlen > 0)
 			memmove(c->rbuf, c->rbuf + total, c->rlen);
-		if (close_after) {
+		if (an.close_after) {
 			conn_reopen(w, ep, c);
 			return;
 		}

@@ -199,60 +199,95 @@ has_route() {
 # rss_kib PID - resident memory of a process, KiB.
 rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 
-# --- 1: check-in throughput ---------------------------------------------------
+# --- the fleet: finlockd with N enrolled devices ------------------------------
 
-# Sets FLEET_OK=1 when finlockd (left running, FL_*) holds N enrolled
-# devices whose keys are in $TMP/devs; otherwise FLEET_WHY says what is
-# missing.
-FLEET_OK=0
-FLEET_WHY=""
+# lender DIR - a tenant and its admin key through the operator key of the
+# finlockd running on DIR; sets TENANT and ADMIN ($TMP/admin holds the key).
+lender() {
+	"$B/bench_fleet" --url "$FL_URL" --operator-key "$FL_OPKEY" \
+		--lender-out "$1/lender"
+	TENANT=$(sed -n 1p "$1/lender")
+	ADMIN=$(sed -n 2p "$1/lender")
+	echo "$ADMIN" >"$TMP/admin"
+}
+
+# Leaves finlockd running (FL_*) with N devices enrolled, their keys in
+# $TMP/devs, and sets DEVAPI=1 when it serves the device protocol
+# (otherwise DEVAPI_WHY says what is missing).
+DEVAPI=0
+DEVAPI_WHY=""
+
+fleet() {
+	section "the fleet for benchmarks 1, 2 and 5"
+	n=$1
+	finlockd_start "$TMP/f1"
+	opkey=$FL_OPKEY
+	if ! has_route POST /v1/devices; then
+		DEVAPI_WHY="finlockd has no lender device API (POST /v1/devices)"
+		return 0
+	fi
+	lender "$TMP/f1"
+	finlockd_stop
+	# Registration, contracts and enrollment keys through finlockd's own
+	# store and decision code (bench_sweep.c says why and how).
+	"$B/bench_sweep" fill "$FL_DATA" "$TENANT" "$n" --enroll "$n" \
+		--out "$TMP/devs" | grep -v '='
+	finlockd_start "$TMP/f1" --max-connections 12000
+	FL_OPKEY=$opkey
+	if ! has_route POST /v1/device/enroll || ! has_route POST /v1/device/checkin ||
+		! has_route GET /v1/device/wait; then
+		DEVAPI_WHY="finlockd does not serve the device protocol (POST /v1/device/enroll, POST /v1/device/checkin, GET /v1/device/wait) yet"
+		return 0
+	fi
+	ROOT=$("$BIN/finlockd" --data "$FL_DATA" root-pubkey)
+	# A thousand more through the real lender API and enrollment, for
+	# their rates; they join the fleet.
+	k=1000
+	quick && k=100
+	"$B/bench_fleet" --url "$FL_URL" --admin-key "$ADMIN" --devices "$k" \
+		--root "$ROOT" --out "$TMP/devs.api" --threads 8 |
+		tee "$TMP/fleet" | grep -v '='
+	[ "$(kv "$TMP/fleet" failures)" = 0 ] || {
+		echo "bench: registering or enrolling through the API failed" >&2
+		return 1
+	}
+	cat "$TMP/devs.api" >>"$TMP/devs"
+	DEVAPI=1
+}
+
+# --- 1: check-in throughput ---------------------------------------------------
 
 bench_checkin() {
 	section "1: check-in throughput, finlockd (SQLite) vs nginx"
-	n=${BENCH_DEVICES:-100000}
-	quick && n=2000
+	n=$1
 	conns=256
 	dur=10
 	quick && dur=3
 	body=1000
-	finlockd_start "$TMP/f1" --max-connections 12000
-	if ! has_route POST /v1/devices; then
-		FLEET_WHY="finlockd has no lender device API (POST /v1/devices) yet"
-	elif ! has_route POST /v1/device/enroll || ! has_route POST /v1/device/checkin; then
-		FLEET_WHY="finlockd does not serve the device protocol (POST /v1/device/enroll, /v1/device/checkin) yet"
-	else
-		root=$("$BIN/finlockd" --data "$FL_DATA" root-pubkey)
-		"$B/bench_fleet" --url "$FL_URL" --operator-key "$FL_OPKEY" \
-			--devices "$n" --root "$root" --out "$TMP/devs" \
-			--admin-out "$TMP/admin" --threads 8 | tee "$TMP/fleet" |
-			grep -v '='
-		[ "$(kv "$TMP/fleet" failures)" = 0 ] || {
-			echo "bench: setting up the fleet failed" >&2
-			return 1
-		}
-		FLEET_OK=1
+	if [ $DEVAPI = 1 ]; then
 		# A short first run: warms finlockd up and measures the size
 		# of its check-in answer, which nginx will answer with.
 		"$B/loadgen" --port "$FL_PORT" --devices "$TMP/devs" \
 			--conns "$conns" --warmup 0 --duration 2 --save \
 			--verify 100 >"$TMP/probe"
 		body=$(kv "$TMP/probe" body_bytes)
-		echo "  finlockd's check-in answer: $body bytes of body"
+		echo "  finlockd's check-in answer: $body bytes of body ($(kv "$TMP/probe" ok) answers, $(kv "$TMP/probe" non2xx) non-2xx, $(kv "$TMP/probe" verify_fail) failed verification)"
+	else
+		echo "  $DEVAPI_WHY: nginx alone, $n devices of random keys, a $body-byte body"
+		"$B/loadgen" --fake-devices "$n" "$TMP/devs.fake"
 	fi
-	if [ $FLEET_OK = 0 ]; then
-		echo "  $FLEET_WHY: nginx alone, with $n devices of random keys and a $body-byte body"
-		"$B/loadgen" --fake-devices "$n" "$TMP/devs"
-	fi
+	devs=$TMP/devs
+	[ $DEVAPI = 1 ] || devs=$TMP/devs.fake
 
 	nport=$(free_port)
 	nginx_start "$nport" "$body"
-	"$B/loadgen" --port "$nport" --devices "$TMP/devs" --conns "$conns" \
+	"$B/loadgen" --port "$nport" --devices "$devs" --conns "$conns" \
 		--warmup 2 --duration "$dur" >"$TMP/ngx"
 	nginx_stop
 	n_rps=$(kv "$TMP/ngx" rps)
 	echo "  nginx: $(commas "$n_rps") req/s, p50 $(kv "$TMP/ngx" p50_us) us, p99 $(kv "$TMP/ngx" p99_us) us, non-2xx $(kv "$TMP/ngx" non2xx), errors $(kv "$TMP/ngx" errors), body $(kv "$TMP/ngx" body_bytes) bytes"
 
-	if [ $FLEET_OK = 1 ]; then
+	if [ $DEVAPI = 1 ]; then
 		"$B/loadgen" --port "$FL_PORT" --devices "$TMP/devs" \
 			--conns "$conns" --warmup 2 --duration "$dur" --save \
 			--verify 1000 >"$TMP/fl"
@@ -260,13 +295,65 @@ bench_checkin() {
 		echo "  finlockd: $(commas "$f_rps") req/s, p50 $(kv "$TMP/fl" p50_us) us, p99 $(kv "$TMP/fl" p99_us) us, non-2xx $(kv "$TMP/fl" non2xx) (last $(kv "$TMP/fl" last_bad_status)), errors $(kv "$TMP/fl" errors), answers verified $(kv "$TMP/fl" verified) (failed $(kv "$TMP/fl" verify_fail))"
 		r=$(ratio "$f_rps" "$n_rps")
 		met=$(awk -v r="$r" 'BEGIN { print (r + 0 >= 0.5) ? "yes" : "no" }')
-		result 1 "check-in throughput, $(commas "$n") devices" \
+		result 1 "check-in throughput, $(commas "$(wc -l <"$TMP/devs")") devices" \
 			"$(commas "$f_rps") req/s" "nginx $(commas "$n_rps") req/s" \
 			"$r" ">= 0.5x nginx" "$met"
 	else
-		result 1 "check-in throughput" "not measured: $FLEET_WHY" \
+		result 1 "check-in throughput" "not measured: $DEVAPI_WHY" \
 			"nginx $(commas "$n_rps") req/s" "-" ">= 0.5x nginx" "-"
 	fi
+}
+
+# --- 5 and 2: waiting devices, payment to unlock ------------------------------
+
+bench_waits() {
+	section "5 and 2: 10,000 waiting devices, payment to unlock"
+	w=10000
+	quick && w=500
+	if [ $DEVAPI = 0 ]; then
+		result 5 "finlockd RSS, waiting connections" "not measured: $DEVAPI_WHY" "-" "-" "< 200 MiB" "-"
+		result 2 "payment to unlock" "not measured: $DEVAPI_WHY" "-" "-" "p99 < 50 ms" "-"
+		return 0
+	fi
+	run "$B/bench_wake" --port "$FL_PORT" --devices "$TMP/devs" \
+		--root "$ROOT" --pid "$FL_PID" --waiters "$w" --settle 3 \
+		--mode pay --admin-key-file "$TMP/admin" --rate 100 \
+		--duration 20
+}
+
+# --- 3: the sweep ----------------------------------------------------------------
+
+bench_sweep() {
+	section "3: the sweep, 1,000,000 contracts"
+	n=1000000
+	due=10000
+	quick && n=20000 && due=200
+	finlockd_start "$TMP/f3"
+	if ! has_route POST /v1/devices; then
+		finlockd_stop
+		result 3a "sweep: 1% due at once" "not measured: finlockd has no lender device API" "-" "-" "< 1 s" "-"
+		result 3b "re-decide all contracts (finlockd)" "not measured: finlockd has no lender device API" "-" "-" "<= 3x scan" "-"
+		return 0
+	fi
+	lender "$TMP/f3"
+	finlockd_stop
+	# The due set's instant: far enough after the import for finlockd
+	# to start and the waits to be in place.
+	"$B/bench_sweep" fill "$FL_DATA" "$TENANT" "$n" --due "$due" \
+		--due-in 20 --enroll "$due" --out "$TMP/due.devs" >"$TMP/fill"
+	grep -v '=' "$TMP/fill"
+	due_at=$(kv "$TMP/fill" due_at)
+	if [ $DEVAPI = 1 ]; then
+		finlockd_start "$TMP/f3" --max-connections 12000
+		root3=$("$BIN/finlockd" --data "$FL_DATA" root-pubkey)
+		run "$B/bench_wake" --port "$FL_PORT" --devices "$TMP/due.devs" \
+			--root "$root3" --pid "$FL_PID" --waiters "$due" \
+			--settle 0.5 --mode due --due-at "$due_at" --timeout 30
+		finlockd_stop
+	else
+		result 3a "sweep: 1% due at once" "not measured: $DEVAPI_WHY" "-" "-" "< 1 s" "-"
+	fi
+	run "$B/bench_sweep" redecide "$FL_DATA"
 }
 
 # --- 4: the agent --------------------------------------------------------------
@@ -337,9 +424,14 @@ report() {
 	echo "report: $REPORT"
 }
 
+N=${BENCH_DEVICES:-100000}
+quick && N=2000
 machine
 bench_agent
 bench_policy
-bench_checkin
+fleet "$N"
+bench_checkin "$N"
+bench_waits
 finlockd_stop
+bench_sweep
 report
