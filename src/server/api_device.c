@@ -535,6 +535,9 @@ static fl_err authenticate(struct fl_req *req, const char *method,
 	else if (err == FL_E_REPLAY)
 		dp_error(req, 409, "stale_counter",
 		         "the counter is not above the last one accepted");
+	else if (err == FL_E_RANGE)
+		dp_error(req, 400, "bad_request",
+		         "the counter is above 2^63 - 1");
 	else if (err != FL_OK)
 		dp_fail(req, err);
 	return err;
