@@ -220,6 +220,13 @@ static void read_policy(struct fl_jin *j, json_t *p, struct fl_contract_rec *c)
 	json_t *v;
 	size_t i, bad = 0;
 
+	/* No lock without notice: unless the lender chooses other offsets (an
+	 * empty list is an explicit choice), remind 3 days, 1 day and on the
+	 * day before every due date. */
+	c->remind[0] = 3 * FL_DAY;
+	c->remind[1] = 1 * FL_DAY;
+	c->remind[2] = 0;
+	c->n_remind = 3;
 	c->restrict_mask = FL_R_DEFAULT_LOCK;
 	c->sim_policy = FL_REACT_NOTIFY;
 	c->tamper_policy = FL_REACT_NOTIFY;

@@ -568,9 +568,9 @@ done:
 }
 
 /* Long-poll: answers the device as soon as its token seq is above `seq`
- * (at once if it already is), or after `timeout` seconds (1..120, default
- * 30) with the device as it is. A dashboard or the CLI watches a device
- * change after a payment or command this way. */
+ * (at once if it already is), or after at least `timeout` seconds (1..120,
+ * default 30; at most about 1.5 s more) with the device as it is. A dashboard
+ * or the CLI watches a device change after a payment or command this way. */
 static void wait_device(struct fl_req *req)
 {
 	static const char *const q[] = {"seq", "timeout", NULL};
@@ -620,7 +620,9 @@ static void wait_device(struct fl_req *req)
 		if (req->resumed || d->st.token_seq > (uint64_t)have)
 			break;
 		err = fl_push_wait(req->app->push, req, d->id, mark,
-		                   req->now + (fl_time)timeout);
+		                   /* clock seconds are whole: +1 makes
+		                    * the wait at least `timeout` */
+		                   req->now + (fl_time)timeout + 1);
 		if (err == FL_OK)
 			goto done; /* parked: runs again when woken */
 		if (err != FL_E_STATE)

@@ -490,7 +490,7 @@ static void test_long_poll(void **state)
 	pthread_join(t, NULL);
 	assert_int_equal(w.status, 200);
 	assert_int_equal(w.seq, seq);
-	assert_true(w.secs >= 0.9 && w.secs < 5.0);
+	assert_true(w.secs >= 1.0 && w.secs < 5.0);
 
 	/* bad parameters */
 	snprintf(path, sizeof(path), "/v1/devices/%s/wait", dev);
