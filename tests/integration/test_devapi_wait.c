@@ -297,6 +297,46 @@ static void test_sweep_locks_at_lock_at(void **state)
 	srv_res_free(&r);
 }
 
+/* The real agent waiting through the same transition: its wait is woken
+ * by the sweep and its screen locks at lock_at, not before. */
+static void test_agent_locks_at_lock_at(void **state)
+{
+	char due[FL_TIME_STR_LEN];
+	struct fl_agent_screen sc;
+	struct waiter w;
+	struct fx f;
+	fl_time lock_at;
+	int64_t locked_ms = 0;
+
+	(void)state;
+	fx_register(&f);
+	lock_at = (fl_time)time(NULL) + 5;
+	fl_time_format(lock_at, due);
+	assert_int_equal(
+	        devapi_contract(S, &L, f.id, due, 100000, 0, "none", "none"),
+	        0);
+	fx_enroll(&f);
+	fl_agent_screen(f.p.a, &sc);
+	assert_false(sc.locked);
+	assert_int_equal(sc.lock_at, lock_at);
+	for (int i = 0; i < 20 && !sc.locked; i++) {
+		wait_start(&w, &f.p, 30);
+		wait_join(&w);
+		assert_int_equal(w.err, FL_OK);
+		devapi_phone_tick(&f.p);
+		assert_int_equal(fl_agent_tick(f.p.a), FL_OK);
+		fl_agent_screen(f.p.a, &sc);
+		if (sc.locked)
+			locked_ms = wall_ms();
+	}
+	assert_true(sc.locked);
+	fprintf(stderr, "agent locked %lld ms after lock_at\n",
+	        (long long)(locked_ms - (int64_t)lock_at * 1000));
+	assert_true(locked_ms >= (int64_t)lock_at * 1000);
+	assert_true(locked_ms - (int64_t)lock_at * 1000 < 1500);
+	devapi_phone_close(&f.p);
+}
+
 /* Paid off: the phone is released and keeps the signed receipt, and stops
  * checking in. */
 static void test_release_receipt(void **state)
@@ -483,6 +523,7 @@ int main(void)
 	        cmocka_unit_test(test_payment_wakes_waiter_within_a_second),
 	        cmocka_unit_test(test_wait_times_out),
 	        cmocka_unit_test(test_sweep_locks_at_lock_at),
+	        cmocka_unit_test(test_agent_locks_at_lock_at),
 	        cmocka_unit_test(test_release_receipt),
 	        cmocka_unit_test(test_offline_lock_follows_contact),
 	        cmocka_unit_test(test_wait_refusals),
