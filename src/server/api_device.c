@@ -535,6 +535,9 @@ static fl_err authenticate(struct fl_req *req, const char *method,
 	else if (err == FL_E_REPLAY)
 		dp_error(req, 409, "stale_counter",
 		         "the counter is not above the last one accepted");
+	else if (err == FL_E_RANGE)
+		dp_error(req, 400, "bad_request",
+		         "the counter is above 2^63 - 1");
 	else if (err != FL_OK)
 		dp_fail(req, err);
 	return err;
@@ -970,7 +973,8 @@ static void code_spoken(const char code[FL_OCODE_LEN + 1], char out[16])
  * a 10-digit code support reads to a customer whose phone has no data
  * (core/ocode.h). An unused code of the same action is shown again
  * rather than a new one minted; release is an admin's act and also
- * releases the device here (the code carries it to the phone). */
+ * releases the device here (the code carries it to the phone). The code
+ * is never stored: it is made again from the counter when shown again. */
 static void offline_code(struct fl_req *req)
 {
 	static const char *const fields[] = {"days", "action", NULL};
@@ -1017,8 +1021,13 @@ static void offline_code(struct fl_req *req)
 		               "releasing a phone by code is an admin's act");
 		goto done;
 	}
-	if (fl_txn_begin(req, &tx) != FL_OK)
+	/* Not through fl_txn_begin: an Idempotency-Key record would keep
+	 * the answer, a bearer secret, in the database. A retry is answered
+	 * with the same unused code anyway. */
+	if ((err = fl_store_begin(req->app->store, true, &tx)) != FL_OK) {
+		fl_reply_error(req, err, NULL);
 		goto done;
+	}
 	err = fl_api_path_device(req, tx, d);
 	if (err == FL_E_NOT_FOUND) {
 		fl_txn_abort(req, tx, err, "no such device");
@@ -1114,7 +1123,9 @@ static void offline_code(struct fl_req *req)
 	                        fl_json_time(fl_ocode_expires_at(oc.issue_day)),
 	                        "shown_again", reused));
 	fl_wipe(code, sizeof(code));
-	if (fl_txn_commit(req, tx) == FL_OK && decided)
+	if ((err = fl_tx_commit(tx)) != FL_OK)
+		fl_reply_error(req, err, "the code could not be stored");
+	else if (decided)
 		fl_decide_committed(req->app, d->id, &what);
 done:
 	free(d);

@@ -245,7 +245,10 @@ fl_err fl_devauth_verify(struct fl_devauth *da, const struct fl_device *d,
 		err = FL_E_AUTH;
 		goto out;
 	}
-	if (rec)
+	/* the store keeps counters as signed 64-bit numbers */
+	if (rec && counter > (uint64_t)INT64_MAX)
+		err = FL_E_RANGE;
+	else if (rec)
 		err = record(da, d, h, mac_key, counter, now);
 out:
 	if (err != FL_OK)

@@ -71,7 +71,8 @@ fl_devauth_derive(const uint8_t server_kx_pk[FL_KX_PK_LEN],
  * against method, path_with_query, body[len] and counter. With record,
  * the counter must be above the last accepted one and becomes it, and now
  * becomes the last contact (written behind). FL_E_AUTH: no keys or a bad
- * MAC; FL_E_REPLAY: a good MAC with a counter not above the last. On
+ * MAC; FL_E_REPLAY: a good MAC with a counter not above the last;
+ * FL_E_RANGE: a counter above 2^63 - 1, which the store cannot keep. On
  * FL_OK mac_key receives the device's MAC key (a secret: wipe it). */
 fl_err fl_devauth_verify(struct fl_devauth *da, const struct fl_device *d,
                          const char *mac_hex, const char *method,

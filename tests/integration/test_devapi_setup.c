@@ -327,6 +327,30 @@ static void test_reflash_pairing(void **state)
 /* --- offline codes ---------------------------------------------------------
  */
 
+/* True if the file at path holds the string s. */
+static bool file_has(const char *path, const char *s)
+{
+	size_t n = strlen(s);
+	bool found = false;
+	FILE *f = fopen(path, "rb");
+	char *text;
+	long len;
+
+	if (f == NULL)
+		return false;
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	text = malloc((size_t)len + 1);
+	assert_non_null(text);
+	assert_int_equal(fread(text, 1, (size_t)len, f), (size_t)len);
+	fclose(f);
+	for (long i = 0; i + (long)n <= len && !found; i++)
+		found = memcmp(text + i, s, n) == 0;
+	free(text);
+	return found;
+}
+
 static void test_offline_code(void **state)
 {
 	struct devapi_phone p;
@@ -361,6 +385,23 @@ static void test_offline_code(void **state)
 	assert_string_equal(srv_jstr(&r, "code"), code);
 	assert_true(json_is_true(json_object_get(r.json, "shown_again")));
 	srv_res_free(&r);
+	/* a retry with an Idempotency-Key: the same code, and the answer
+	 * (a secret) is kept nowhere in the database */
+	{
+		const char *h[] = {"Idempotency-Key: oc-1", NULL};
+		char db[700];
+
+		assert_int_equal(srv_reqx(S, "POST", path, SUPPORT, h,
+		                          "{\"days\":3}", 10, &r),
+		                 0);
+		assert_int_equal(r.status, 200);
+		assert_string_equal(srv_jstr(&r, "code"), code);
+		srv_res_free(&r);
+		snprintf(db, sizeof(db), "%s/finlock.db", srv_data_dir(S));
+		assert_false(file_has(db, code));
+		snprintf(db, sizeof(db), "%s/finlock.db-wal", srv_data_dir(S));
+		assert_false(file_has(db, code));
+	}
 	/* bad requests */
 	assert_int_equal(post(path, SUPPORT, "{\"days\":2}", &r), 400);
 	srv_res_free(&r);

@@ -203,20 +203,114 @@ static void test_wait_times_out(void **state)
 	devapi_phone_close(&f.p);
 }
 
+/* The claims of the token a check-in or wait answer carries, verified
+ * against the lender's root and the answer's certificates; false when the
+ * answer has no token. */
+static bool answer_claims(const struct srv_res *r, struct fl_device_claims *c)
+{
+	struct fl_dp_checkin_answer a = {0};
+	struct fl_trust *t = NULL;
+	char *payload = NULL;
+	size_t len = 0;
+	bool have;
+
+	assert_int_equal(fl_dp_checkin_answer_decode(r->body, r->len, &a),
+	                 FL_OK);
+	have = a.token != NULL;
+	if (have) {
+		assert_int_equal(fl_trust_new(&t, L.root), FL_OK);
+		for (size_t i = 0; i < a.keys.n_certs; i++)
+			assert_int_equal(fl_trust_add_cert(t, a.keys.certs[i],
+			                                   (fl_time)time(NULL),
+			                                   NULL),
+			                 FL_OK);
+		assert_int_equal(fl_trust_verify(t, FL_MSG_DEVICE_TOKEN,
+		                                 a.token, (fl_time)time(NULL),
+		                                 &payload, &len),
+		                 FL_OK);
+		assert_int_equal(fl_claims_decode(payload, len, c), FL_OK);
+		free(payload);
+		fl_trust_free(t);
+	}
+	fl_dp_checkin_answer_clear(&a);
+	return have;
+}
+
+static int64_t wall_ms(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
 /* The sweep moves the device to locked at lock_at with no request, and
- * wakes the waiting phone. */
+ * wakes the waiting phone with the locked token: never before lock_at,
+ * and within a second and a half after it. */
 static void test_sweep_locks_at_lock_at(void **state)
+{
+	char due[FL_TIME_STR_LEN], target[FL_DP_WAIT_PATH_MAX];
+	struct fl_device_claims c = {0};
+	struct devapi_raw a;
+	struct srv_res r;
+	struct fx f;
+	fl_time lock_at;
+	uint64_t held, counter = 0;
+	int64_t locked_ms = 0;
+
+	(void)state;
+	fx_register(&f);
+	lock_at = (fl_time)time(NULL) + 5;
+	fl_time_format(lock_at, due);
+	assert_int_equal(
+	        devapi_contract(S, &L, f.id, due, 100000, 0, "none", "none"),
+	        0);
+	devapi_raw_new(&a, f.imei1, f.imei2);
+	assert_int_equal(devapi_raw_enroll(S, &a, f.code, false, L.root, &r),
+	                 200);
+	srv_res_free(&r);
+	held = a.seq;
+	for (int i = 0; i < 20 && locked_ms == 0; i++) {
+		fl_dp_wait_path(target, held);
+		assert_int_equal(devapi_raw_call(S, &a, "GET", target, NULL,
+		                                 ++counter, false, &r),
+		                 200);
+		if (answer_claims(&r, &c)) {
+			assert_true(c.seq > held);
+			assert_int_equal(c.lock_at, lock_at);
+			held = c.seq;
+			if (c.state == FL_ST_LOCKED)
+				locked_ms = wall_ms();
+			fl_claims_clear(&c);
+		}
+		srv_res_free(&r);
+	}
+	assert_true(locked_ms > 0);
+	fprintf(stderr, "locked %lld ms after lock_at\n",
+	        (long long)(locked_ms - (int64_t)lock_at * 1000));
+	assert_true(locked_ms >= (int64_t)lock_at * 1000);
+	assert_true(locked_ms - (int64_t)lock_at * 1000 < 1500);
+
+	assert_int_equal(devapi_show(S, &L, f.id, &r), 0);
+	assert_string_equal(json_string_value(json_object_get(r.json, "state")),
+	                    "locked");
+	srv_res_free(&r);
+}
+
+/* The real agent waiting through the same transition: its wait is woken
+ * by the sweep and its screen locks at lock_at, not before. */
+static void test_agent_locks_at_lock_at(void **state)
 {
 	char due[FL_TIME_STR_LEN];
 	struct fl_agent_screen sc;
 	struct waiter w;
-	struct srv_res r;
 	struct fx f;
-	fl_time lock_at = (fl_time)time(NULL) + 4;
-	int64_t locked_ms = 0, lock_ms;
+	fl_time lock_at;
+	int64_t locked_ms = 0;
 
 	(void)state;
 	fx_register(&f);
+	lock_at = (fl_time)time(NULL) + 5;
 	fl_time_format(lock_at, due);
 	assert_int_equal(
 	        devapi_contract(S, &L, f.id, due, 100000, 0, "none", "none"),
@@ -225,7 +319,6 @@ static void test_sweep_locks_at_lock_at(void **state)
 	fl_agent_screen(f.p.a, &sc);
 	assert_false(sc.locked);
 	assert_int_equal(sc.lock_at, lock_at);
-	lock_ms = (int64_t)lock_at * 1000;
 	for (int i = 0; i < 20 && !sc.locked; i++) {
 		wait_start(&w, &f.p, 30);
 		wait_join(&w);
@@ -233,23 +326,14 @@ static void test_sweep_locks_at_lock_at(void **state)
 		devapi_phone_tick(&f.p);
 		assert_int_equal(fl_agent_tick(f.p.a), FL_OK);
 		fl_agent_screen(f.p.a, &sc);
-		if (sc.locked) {
-			struct timespec now;
-
-			clock_gettime(CLOCK_REALTIME, &now);
-			locked_ms = (int64_t)now.tv_sec * 1000 +
-			            now.tv_nsec / 1000000;
-		}
+		if (sc.locked)
+			locked_ms = wall_ms();
 	}
 	assert_true(sc.locked);
-	fprintf(stderr, "locked %lld ms after lock_at\n",
-	        (long long)(locked_ms - lock_ms));
-	assert_true(locked_ms - lock_ms < 1500);
-
-	assert_int_equal(devapi_show(S, &L, f.id, &r), 0);
-	assert_string_equal(json_string_value(json_object_get(r.json, "state")),
-	                    "locked");
-	srv_res_free(&r);
+	fprintf(stderr, "agent locked %lld ms after lock_at\n",
+	        (long long)(locked_ms - (int64_t)lock_at * 1000));
+	assert_true(locked_ms >= (int64_t)lock_at * 1000);
+	assert_true(locked_ms - (int64_t)lock_at * 1000 < 1500);
 	devapi_phone_close(&f.p);
 }
 
@@ -308,6 +392,70 @@ static void test_release_receipt(void **state)
 	free(receipt);
 	devapi_phone_tick(&f.p);
 	assert_int_equal(fl_agent_checkin(f.p.a), FL_E_STATE);
+	devapi_phone_close(&f.p);
+}
+
+/* A contract with max_offline: lock_at follows the phone's contact. A
+ * phone that keeps checking in gets its lock_at moved ahead; one that goes
+ * quiet is locked by the sweep at lock_at; when it comes back, its
+ * check-in unlocks it at once. */
+static void test_offline_lock_follows_contact(void **state)
+{
+	struct fl_agent_screen sc;
+	struct srv_res r;
+	struct fx f;
+	char path[128];
+	fl_time first;
+
+	(void)state;
+	fx_register(&f);
+	snprintf(path, sizeof(path), "/v1/devices/%s/contract", f.id);
+	assert_int_equal(srv_req(S, "POST", path, L.admin,
+	                         "{\"currency\":\"KES\",\"schedule\":[{"
+	                         "\"due\":\"2035-01-01\",\"amount\":1000}],"
+	                         "\"grace\":0,\"policy\":{\"max_offline\":"
+	                         "\"6s\"}}",
+	                         &r),
+	                 0);
+	assert_int_equal(r.status, 201);
+	srv_res_free(&r);
+	fx_enroll(&f);
+	fl_agent_screen(f.p.a, &sc);
+	assert_false(sc.locked);
+	first = sc.lock_at;
+	assert_true(first > 0 && first <= (fl_time)time(NULL) + 7);
+
+	/* checking in past half the allowance moves lock_at ahead */
+	sleep_ms(3600);
+	devapi_phone_tick(&f.p);
+	assert_int_equal(fl_agent_checkin(f.p.a), FL_OK);
+	fl_agent_screen(f.p.a, &sc);
+	assert_false(sc.locked);
+	assert_true(sc.lock_at >= first + 3);
+
+	/* quiet past lock_at: the sweep locks the device */
+	sleep_ms((int)(sc.lock_at - (fl_time)time(NULL)) * 1000 + 1500);
+	assert_int_equal(devapi_show(S, &L, f.id, &r), 0);
+	assert_string_equal(json_string_value(json_object_get(r.json, "state")),
+	                    "locked");
+	assert_string_equal(
+	        json_string_value(json_object_get(r.json, "lock_cause")),
+	        "offline");
+	srv_res_free(&r);
+	devapi_phone_tick(&f.p);
+	assert_int_equal(fl_agent_tick(f.p.a), FL_OK);
+	fl_agent_screen(f.p.a, &sc);
+	assert_true(sc.locked);
+
+	/* back online: the check-in itself unlocks it */
+	assert_int_equal(fl_agent_checkin(f.p.a), FL_OK);
+	fl_agent_screen(f.p.a, &sc);
+	assert_false(sc.locked);
+	assert_true(sc.lock_at > (fl_time)time(NULL));
+	assert_int_equal(devapi_show(S, &L, f.id, &r), 0);
+	assert_string_equal(json_string_value(json_object_get(r.json, "state")),
+	                    "active");
+	srv_res_free(&r);
 	devapi_phone_close(&f.p);
 }
 
@@ -375,7 +523,9 @@ int main(void)
 	        cmocka_unit_test(test_payment_wakes_waiter_within_a_second),
 	        cmocka_unit_test(test_wait_times_out),
 	        cmocka_unit_test(test_sweep_locks_at_lock_at),
+	        cmocka_unit_test(test_agent_locks_at_lock_at),
 	        cmocka_unit_test(test_release_receipt),
+	        cmocka_unit_test(test_offline_lock_follows_contact),
 	        cmocka_unit_test(test_wait_refusals),
 	};
 

@@ -147,22 +147,33 @@ int devapi_show(struct srv *s, const struct devapi_lender *l, const char *id,
 /* --- the phone -------------------------------------------------------------
  */
 
-static fl_err transport(void *ctx, const struct fl_hal_request *req,
-                        struct fl_hal_response *resp)
-{
-	struct devapi_phone *p = ctx;
-	bool aborted = false;
-
-	return dev_http_send(p->http, p->url, req, resp, &aborted);
-}
-
-void devapi_phone_tick(struct devapi_phone *p)
+/* The phone's clocks catch up with the real clock. */
+static void catch_up(struct devapi_phone *p)
 {
 	int64_t elapsed = devapi_ms() - p->mono0_ms;
 
 	p->fh->wall = (fl_time)time(NULL);
 	if (elapsed > (int64_t)p->fh->mono_ms)
 		p->fh->mono_ms = (uint64_t)elapsed;
+}
+
+/* Sends over HTTP; the clocks move on while the request is out (a
+ * long-poll lasts seconds), as a real phone's do. */
+static fl_err transport(void *ctx, const struct fl_hal_request *req,
+                        struct fl_hal_response *resp)
+{
+	struct devapi_phone *p = ctx;
+	bool aborted = false;
+	fl_err err;
+
+	err = dev_http_send(p->http, p->url, req, resp, &aborted);
+	catch_up(p);
+	return err;
+}
+
+void devapi_phone_tick(struct devapi_phone *p)
+{
+	catch_up(p);
 }
 
 int devapi_phone_open(struct devapi_phone *p, struct srv *s,

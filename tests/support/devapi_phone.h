@@ -5,8 +5,9 @@
  * The phone is the real agent library (include/finlock/agent.h) on the
  * fake platform (agent_fakehal.h), sending its requests over real HTTP to
  * the server with the simulator's libcurl transport (src/device/
- * dev_http.h). Its wall and monotonic clocks follow the real clock, moved
- * on by devapi_phone_tick before every call.
+ * dev_http.h). Its wall and monotonic clocks follow the real clock:
+ * moved on by devapi_phone_tick before a call, and by the transport when
+ * an answer arrives (a long-poll lasts seconds).
  *
  * The lender side is the server's HTTP API with an admin key: register a
  * device (its one-time code), create a contract, record a payment.

@@ -250,6 +250,9 @@ static void test_counters(void **state)
 	/* a bad MAC consumes nothing, even with a counter far ahead */
 	assert_int_equal(checkin(da, &d, p.mac, 900, true), FL_E_AUTH);
 	assert_int_equal(checkin(da, &d, p.mac, 6, false), FL_OK);
+	/* a counter the store could not keep */
+	assert_int_equal(checkin(da, &d, p.mac, (uint64_t)INT64_MAX + 1, false),
+	                 FL_E_RANGE);
 	/* the row read before still says 0: memory is the authority */
 	assert_int_equal(checkin(da, &d, p.mac, 6, false), FL_E_REPLAY);
 
