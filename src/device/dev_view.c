@@ -535,8 +535,15 @@ static void draw_lock(FILE *out, const json_t *st)
 	box_blank(out);
 	box_center(out, setup ? "[ SETTING UP ]" : "[ LOCKED ]");
 	box_blank(out);
-	/* The agent chose the message: the overdue text (or the lender's
-	 * own), or why else the phone is locked (stolen, SIM, software). */
+	/* The agent chose the message: the overdue text, the lender's own
+	 * text for an overdue lock, or why else the phone is locked (stolen,
+	 * a SIM change, modified software: those messages name their
+	 * cause). A lender's own text comes under the overdue headline. */
+	if (!setup && !jbool(st, "stolen") &&
+	    strcmp(msg, FL_AGENT_LOCK_MESSAGE) != 0 &&
+	    strstr(msg, "SIM card") == NULL &&
+	    strstr(msg, "software was modified") == NULL)
+		box_text(out, FL_AGENT_LOCK_MESSAGE);
 	if (msg[0] != '\0')
 		box_text(out, msg);
 	else if (!setup)
