@@ -530,6 +530,7 @@ static void decide(struct fl_agent *a)
 
 	if (c != NULL && c->stolen) {
 		s->locked = true;
+		s->lock_reason = FL_AGENT_LOCK_STOLEN;
 		msg = c->message != NULL && c->message[0] ? c->message
 		                                          : stolen_message;
 	} else if (a->st.phase == FL_AGENT_RELEASED ||
@@ -543,14 +544,17 @@ static void decide(struct fl_agent *a)
 		                      (c->lock_at != 0 && eff >= c->lock_at));
 		if (pay_lock) {
 			s->locked = true;
+			s->lock_reason = FL_AGENT_LOCK_PAYMENT;
 			msg = c->message != NULL && c->message[0]
 			              ? c->message
 			              : FL_AGENT_LOCK_MESSAGE;
 		} else if (a->st.react_lock & FL_REACT_TAMPER) {
 			s->locked = true;
+			s->lock_reason = FL_AGENT_LOCK_TAMPER;
 			msg = tamper_message;
 		} else if (a->st.react_lock & FL_REACT_SIM) {
 			s->locked = true;
+			s->lock_reason = FL_AGENT_LOCK_SIM;
 			msg = sim_message;
 		}
 	}
@@ -561,6 +565,21 @@ static void decide(struct fl_agent *a)
 		                           : FL_R_DEFAULT_LOCK;
 		copy_text(s->message, sizeof(s->message), msg);
 	}
+}
+
+const char *fl_agent_lock_reason_name(enum fl_agent_lock_reason r)
+{
+	static const char *const names[] = {
+	        [FL_AGENT_LOCK_NONE] = "none",
+	        [FL_AGENT_LOCK_PAYMENT] = "payment",
+	        [FL_AGENT_LOCK_STOLEN] = "stolen",
+	        [FL_AGENT_LOCK_SIM] = "sim",
+	        [FL_AGENT_LOCK_TAMPER] = "tamper",
+	};
+
+	if ((unsigned)r >= sizeof(names) / sizeof(names[0]))
+		return NULL;
+	return names[r];
 }
 
 /* Shows reminders whose time came (once each, online or not). */
