@@ -270,6 +270,7 @@ static void show_device(struct fl_req *req)
 	static const char *const q[] = {NULL};
 	struct fl_device *d = calloc(1, sizeof(*d));
 	struct fl_tx *tx = NULL;
+	json_t *j = NULL;
 	fl_err err;
 
 	if (d == NULL) {
@@ -280,13 +281,20 @@ static void show_device(struct fl_req *req)
 		goto done;
 	if ((err = fl_store_begin(req->app->store, false, &tx)) == FL_OK) {
 		err = fl_api_path_device(req, tx, d);
+		if (err == FL_OK) {
+			j = fl_api_device_json(d);
+			err = j != NULL ? fl_api_device_protocol_json(tx, d, j)
+			                : FL_E_NOMEM;
+		}
 		fl_tx_rollback(tx);
 	}
-	if (err != FL_OK)
+	if (err != FL_OK) {
+		json_decref(j);
 		fl_reply_error(req, err,
 		               err == FL_E_NOT_FOUND ? "no such device" : NULL);
-	else
-		fl_reply_json(req, 200, fl_api_device_json(d));
+	} else {
+		fl_reply_json(req, 200, j);
+	}
 done:
 	free(d);
 }

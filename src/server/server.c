@@ -21,9 +21,11 @@
 #include "server/http.h"
 #include "server/log.h"
 #include "server/metrics.h"
+#include "server/devauth.h"
 #include "server/push.h"
 #include "server/ratelimit.h"
 #include "server/signkeys.h"
+#include "server/tokens.h"
 #include "store/store.h"
 
 fl_time fl_app_now(void)
@@ -203,6 +205,11 @@ int fl_server_run(const struct fl_config *cfg)
 		goto out;
 	if ((err = fl_push_new(&app->push, cfg->max_connections)) != FL_OK)
 		goto out;
+	if ((err = fl_tokens_new(&app->tokens, cfg->device_cache)) != FL_OK ||
+	    (err = fl_devauth_new(&app->devauth, app->store, app->secrets.kx_pk,
+	                          app->secrets.kx_sk, cfg->device_cache)) !=
+	            FL_OK)
+		goto out;
 	if ((err = fl_ratelimit_new(&app->public_rl, cfg->public_rate,
 	                            cfg->public_burst, cfg->public_global_rate,
 	                            cfg->public_global_burst,
@@ -299,6 +306,9 @@ int fl_server_run(const struct fl_config *cfg)
 	status = 0;
 out:
 	fl_http_stop(http);
+	/* the last check-in bookkeeping, written before the store closes */
+	fl_devauth_free(app->devauth);
+	fl_tokens_free(app->tokens);
 	fl_store_close(app->store);
 	fl_signkeys_free(app->keys);
 	fl_metrics_free(app->metrics);

@@ -135,7 +135,10 @@ static void test_every_route_every_role(void **state)
 			                         &r),
 			                 0);
 			checked++;
-			if (admitted && (r.status == 401 || r.status == 403)) {
+			/* phones authenticate themselves (request MAC): their
+			 * 401 is the device's refusal, not an API key's */
+			if (admitted && (r.status == 401 || r.status == 403) &&
+			    strncmp(rt->pattern, "/v1/device/", 11) != 0) {
 				fprintf(stderr, "%s %s as %s: %ld, admitted\n",
 				        rt->method, path, callers[c].name,
 				        r.status);

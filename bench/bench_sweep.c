@@ -1,0 +1,425 @@
+/*
+ * bench_sweep.c - fills finlockd's own database for the sweep benchmark
+ * (3) and the fleet of the check-in benchmark (1), and measures finlockd's
+ * full re-decision (3(b), the server half).
+ *
+ *   bench_sweep fill DATA_DIR TENANT_ID N [--due N_DUE --due-in SECONDS]
+ *                    [--enroll K] --out DEVICES_FILE
+ *   bench_sweep redecide DATA_DIR
+ *
+ * fill imports N devices with contracts into the database of finlockd's
+ * data directory DATA_DIR (finlockd stopped), through finlockd's own code:
+ * the store (src/store: fl_store_device_insert, fl_store_contract_insert)
+ * and the decision (src/server/decide.h: fl_decide_device, which calls the
+ * policy engine and stores its outcome and token seq, once the contract is
+ * in), a thousand devices per transaction. What it skips is the HTTP request
+ * per device and its audit entry: registering 100,000 devices through the API
+ * takes minutes (every request is its own fsync'd transaction), which `make
+ * bench` cannot spend. Devices and contracts are the ones the API would store:
+ * one IMEI and a serial, a one-time enrollment code (hashed with the
+ * server's key), KES contracts of six monthly installments with grace 3
+ * days, reminders 3 and 1 days before, max offline 30 days, the default
+ * restrictions.
+ *
+ * Due dates: the first installment falls uniformly 4 to 365 days ahead, so
+ * the fleet's due dates spread over a year and nothing is due during the
+ * run. With --due, N_DUE more devices (imported last) have their first
+ * installment 3 days after T = the end of the import + SECONDS, so their
+ * first reminder - a transition the sweep must make, with a new token -
+ * falls exactly at T (printed as due_at=T).
+ *
+ * --enroll K: up to K devices of the due set (or of the fleet, without
+ * --due) are enrolled as phones: fresh Ed25519 and X25519 keys recorded
+ * with fl_store_device_enroll and the device re-decided (as finlockd's
+ * enrollment does), and the check-in MAC key derived on the phone's side
+ * from the server's public key-exchange key (DATA_DIR/kx.secret holds the
+ * pair; only its public half is used). They are written to DEVICES_FILE
+ * with the token seq finlockd holds for them, so a wait parks at once.
+ *
+ * redecide re-decides every device through fl_decide_device, 1,000 per
+ * write transaction, and compares it with a plain SQLite scan that reads
+ * every row a decision reads (devices, contracts, installments, payments,
+ * reschedules, commands); target: at most 3x the scan.
+ */
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "core/imei.h"
+#include "core/restrict.h"
+#include "server/auth.h"
+#include "server/config.h"
+#include "server/decide.h"
+#include "server/enroll.h"
+#include "server/secrets.h"
+#include "server/server.h"
+#include "store/store.h"
+
+#define BATCH 1000
+
+static void open_store(const char *dir, struct fl_store **st)
+{
+	struct fl_config cfg;
+
+	fl_config_defaults(&cfg);
+	snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", dir);
+	if (fl_server_open_store(&cfg, st) != FL_OK)
+		bench_die("%s: cannot open finlockd's store", dir);
+}
+
+static void begin(struct fl_store *st, struct fl_tx **tx)
+{
+	if (fl_store_begin(st, true, tx) != FL_OK)
+		bench_die("cannot begin a transaction");
+}
+
+static void commit(struct fl_tx *tx)
+{
+	if (fl_tx_commit(tx) != FL_OK)
+		bench_die("commit failed");
+}
+
+static void imei_for(size_t i, char out[FL_IMEI_LEN + 1])
+{
+	char d[32];
+
+	/* TACs 35209900, 35209901, ...: a million serials each */
+	snprintf(d, sizeof(d), "%08u%06u",
+	         (unsigned)(35209900 + i / 1000000 % 100),
+	         (unsigned)(i % 1000000));
+	memcpy(out, d, 14);
+	out[14] = fl_imei_check_digit(d);
+	out[15] = '\0';
+}
+
+static void contract_for(struct fl_contract_rec *c, const char *tenant,
+                         const char *dev, fl_time now, fl_time first,
+                         struct fl_installment sched[6])
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->device_id, sizeof(c->device_id), "%s", dev);
+	snprintf(c->tenant_id, sizeof(c->tenant_id), "%s", tenant);
+	c->created_at = now;
+	snprintf(c->loan_ref, sizeof(c->loan_ref), "LN-%.40s", dev + 3);
+	memcpy(c->currency, "KES", 4);
+	c->utc_offset = 3 * 3600;
+	c->grace = 3 * FL_DAY;
+	c->max_offline = 30 * FL_DAY;
+	c->remind[0] = 3 * FL_DAY;
+	c->remind[1] = FL_DAY;
+	c->n_remind = 2;
+	c->restrict_mask = FL_R_DEFAULT_LOCK;
+	snprintf(c->message, sizeof(c->message), "%s",
+	         "This device is locked due to an overdue installment payment");
+	snprintf(c->contact_name, sizeof(c->contact_name), "Bench Finance");
+	snprintf(c->contact_phones[0], sizeof(c->contact_phones[0]),
+	         "+254700000001");
+	c->n_contact_phones = 1;
+	c->sim_policy = FL_REACT_NOTIFY;
+	c->tamper_policy = FL_REACT_NOTIFY;
+	for (int k = 0; k < 6; k++) {
+		sched[k].due_at = first + (fl_time)k * 30 * FL_DAY;
+		sched[k].amount = 150000;
+	}
+	c->schedule = sched;
+	c->n_schedule = 6;
+}
+
+struct importer {
+	const char *tenant;
+	struct fl_store *st;
+	struct fl_secrets sec;
+	struct fl_tx *tx;
+	fl_time now;
+	size_t done;            /* devices imported */
+	struct bench_dev *devs; /* enrolled ones */
+	size_t n_devs, cap_devs;
+};
+
+/* Imports device i whose first installment is due at `first`; enrolls it
+ * as a phone when enroll is set. Commits every BATCH devices. */
+static void import_one(struct importer *im, size_t i, fl_time first,
+                       bool enroll)
+{
+	struct fl_device d = {0};
+	struct fl_contract_rec c;
+	struct fl_installment sched[6];
+	char code[FL_ENROLL_CODE_LEN + 1];
+	fl_err err;
+
+	fl_id_generate(d.id, "dv");
+	snprintf(d.tenant_id, sizeof(d.tenant_id), "%s", im->tenant);
+	imei_for(i, d.imei);
+	snprintf(d.serial, sizeof(d.serial), "SN%09zu", i);
+	snprintf(d.model, sizeof(d.model), "Bench Phone");
+	d.created_at = im->now;
+	d.has_enroll_code = true;
+	d.enroll_expires = im->now + 7 * FL_DAY;
+	if (fl_enroll_code_new(im->sec.enroll_hash_key, code, d.enroll_hash) !=
+	    FL_OK)
+		bench_die("enrollment code");
+	if ((err = fl_store_device_insert(im->tx, &d)) != FL_OK)
+		bench_die("device %zu: %s", i, fl_strerror(err));
+	contract_for(&c, im->tenant, d.id, im->now, first, sched);
+	if ((err = fl_store_contract_insert(im->tx, &c)) != FL_OK)
+		bench_die("contract %zu: %s", i, fl_strerror(err));
+	if ((err = fl_decide_device(im->tx, im->tenant, d.id, im->now, false,
+	                            NULL, NULL)) != FL_OK)
+		bench_die("decide %zu: %s", i, fl_strerror(err));
+	if (enroll && im->n_devs < im->cap_devs) {
+		uint8_t pk[FL_SIGN_PK_LEN], sk[FL_SIGN_SK_LEN];
+		uint8_t kpk[FL_KX_PK_LEN], ksk[FL_KX_SK_LEN];
+		uint8_t shared[FL_KX_SESSION_LEN], oc[FL_DP_OCODE_SECRET_LEN];
+		struct bench_dev *bd = &im->devs[im->n_devs++];
+		struct fl_device after;
+
+		fl_sign_keypair(pk, sk);
+		fl_kx_keypair(kpk, ksk);
+		if (fl_store_device_enroll(im->tx, d.id, pk, kpk, im->now) !=
+		            FL_OK ||
+		    fl_decide_device(im->tx, im->tenant, d.id, im->now, true,
+		                     &after, NULL) != FL_OK ||
+		    fl_kx_shared(shared, 0, kpk, ksk, im->sec.kx_pk) != FL_OK ||
+		    fl_dp_derive(shared, bd->mac_key, oc) != FL_OK)
+			bench_die("enroll device %zu", i);
+		snprintf(bd->id, sizeof(bd->id), "%s", d.id);
+		snprintf(bd->imei, sizeof(bd->imei), "%s", d.imei);
+		bd->counter = 0;
+		bd->seq = after.st.token_seq;
+		fl_wipe(sk, sizeof(sk));
+		fl_wipe(ksk, sizeof(ksk));
+		fl_wipe(shared, sizeof(shared));
+		fl_wipe(oc, sizeof(oc));
+	}
+	if (++im->done % BATCH == 0) {
+		commit(im->tx);
+		begin(im->st, &im->tx);
+	}
+}
+
+static int cmd_fill(int argc, char **argv)
+{
+	struct importer im = {0};
+	const char *dir, *out = NULL;
+	size_t n, n_due = 0, n_enroll = 0;
+	double due_in = 0;
+	long long due_at = 0;
+	uint64_t t0;
+
+	if (argc < 5)
+		bench_die("usage: bench_sweep fill DATA_DIR TENANT_ID N ...");
+	dir = argv[2];
+	im.tenant = argv[3];
+	n = (size_t)atol(argv[4]);
+	for (int i = 5; i + 1 < argc; i += 2) {
+		if (strcmp(argv[i], "--due") == 0)
+			n_due = (size_t)atol(argv[i + 1]);
+		else if (strcmp(argv[i], "--due-in") == 0)
+			due_in = atof(argv[i + 1]);
+		else if (strcmp(argv[i], "--enroll") == 0)
+			n_enroll = (size_t)atol(argv[i + 1]);
+		else if (strcmp(argv[i], "--out") == 0)
+			out = argv[i + 1];
+		else
+			bench_die("unknown option %s", argv[i]);
+	}
+	if (n == 0 || n_due > n || (n_due && due_in <= 0) ||
+	    (n_enroll && out == NULL))
+		bench_die("fill: bad arguments");
+	if (fl_secrets_load(&im.sec, dir) != FL_OK)
+		bench_die("%s: cannot load finlockd's secrets", dir);
+	open_store(dir, &im.st);
+	im.cap_devs = n_enroll;
+	im.devs = bench_alloc((n_enroll ? n_enroll : 1) * sizeof(*im.devs));
+	im.now = (fl_time)time(NULL);
+
+	t0 = bench_now_ns();
+	begin(im.st, &im.tx);
+	/* The fleet, due dates over a year, nothing due during the run. */
+	for (size_t i = 0; i < n - n_due; i++)
+		import_one(&im, i,
+		           im.now + 4 * FL_DAY +
+		                   (fl_time)fl_random_uniform(361 * 86400),
+		           n_due == 0);
+	/* The due set last, so its instant can be counted from the end of
+	 * the import: the first reminder of each falls at due_at. */
+	if (n_due) {
+		im.now = (fl_time)time(NULL);
+		due_at = (long long)im.now + (long long)ceil(due_in);
+		for (size_t i = n - n_due; i < n; i++)
+			import_one(&im, i, (fl_time)due_at + 3 * FL_DAY, true);
+	}
+	commit(im.tx);
+	printf("  imported %zu devices with contracts (%zu due at once, %zu "
+	       "enrolled) in %.1f s through finlockd's store and decision "
+	       "code\n",
+	       n, n_due, im.n_devs, (double)(bench_now_ns() - t0) / 1e9);
+	printf("due_at=%lld\n", due_at);
+	if (out != NULL)
+		bench_devs_save(out, im.devs, im.n_devs);
+	fl_store_close(im.st);
+	fl_secrets_wipe(&im.sec);
+	free(im.devs);
+	return 0;
+}
+
+/* --- redecide ---------------------------------------------------------- */
+
+/* Steps a statement to its end, reading every column of every row. */
+static size_t drain(sqlite3_stmt *s, int64_t *sum)
+{
+	size_t rows = 0;
+
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		int nc = sqlite3_column_count(s);
+
+		for (int c = 0; c < nc; c++) {
+			if (sqlite3_column_type(s, c) == SQLITE_INTEGER)
+				*sum += sqlite3_column_int64(s, c);
+			else
+				*sum += sqlite3_column_bytes(s, c);
+		}
+		rows++;
+	}
+	return rows;
+}
+
+static int cmd_redecide(int argc, char **argv)
+{
+	/* Every table a decision reads, every row, in device order. */
+	static const char *const scans[] = {
+	        "SELECT * FROM devices ORDER BY id",
+	        "SELECT * FROM contracts ORDER BY device_id",
+	        "SELECT * FROM installments ORDER BY device_id, resched, idx",
+	        "SELECT * FROM payments ORDER BY device_id, paid_at, ord",
+	        "SELECT * FROM reschedules ORDER BY device_id, ord",
+	        "SELECT * FROM commands ORDER BY device_id, ord",
+	};
+	char path[4096];
+	sqlite3 *db = NULL;
+	struct fl_store *st = NULL;
+	struct fl_tx *tx = NULL;
+	char(*tids)[FL_ID_MAX], (*ids)[FL_ID_MAX];
+	size_t n = 0, rows = 0, bumped = 0;
+	int64_t sum = 0;
+	uint64_t t0, scan_ns, dec_ns, load_ns;
+	fl_time now = (fl_time)time(NULL);
+	sqlite3_stmt *s;
+	char fig[96], base[96];
+	double ratio;
+
+	if (argc < 3)
+		bench_die("usage: bench_sweep redecide DATA_DIR");
+	snprintf(path, sizeof(path), "%s/finlock.db", argv[2]);
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+		bench_die("%s: cannot open", path);
+	/* The device list (not timed): what the re-decision walks. */
+	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM devices", -1, &s,
+	                       NULL) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_ROW)
+		bench_die("count devices: %s", sqlite3_errmsg(db));
+	n = (size_t)sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	tids = bench_alloc(n * sizeof(*tids));
+	ids = bench_alloc(n * sizeof(*ids));
+	if (sqlite3_prepare_v2(db,
+	                       "SELECT tenant_id, id FROM devices ORDER "
+	                       "BY id",
+	                       -1, &s, NULL) != SQLITE_OK)
+		bench_die("list devices: %s", sqlite3_errmsg(db));
+	for (size_t i = 0; i < n && sqlite3_step(s) == SQLITE_ROW; i++) {
+		snprintf(tids[i], FL_ID_MAX, "%s", sqlite3_column_text(s, 0));
+		snprintf(ids[i], FL_ID_MAX, "%s", sqlite3_column_text(s, 1));
+	}
+	sqlite3_finalize(s);
+
+	/* The plain scan: a second pass, so both run on a warm cache. */
+	for (int pass = 0; pass < 2; pass++) {
+		rows = 0;
+		t0 = bench_now_ns();
+		for (size_t q = 0; q < sizeof(scans) / sizeof(scans[0]); q++) {
+			if (sqlite3_prepare_v2(db, scans[q], -1, &s, NULL) !=
+			    SQLITE_OK)
+				bench_die("%s: %s", scans[q],
+				          sqlite3_errmsg(db));
+			rows += drain(s, &sum);
+			sqlite3_finalize(s);
+		}
+		scan_ns = bench_now_ns() - t0;
+	}
+	sqlite3_close(db);
+
+	open_store(argv[2], &st);
+	/* Where the time goes: loading what a decision reads, alone. */
+	t0 = bench_now_ns();
+	if (fl_store_begin(st, false, &tx) != FL_OK)
+		bench_die("cannot begin a read transaction");
+	for (size_t i = 0; i < n; i++) {
+		struct fl_device d;
+		struct fl_device_inputs in = {0};
+
+		if (fl_store_device_get(tx, tids[i], ids[i], &d) != FL_OK ||
+		    fl_store_device_inputs(tx, tids[i], ids[i], &in) != FL_OK)
+			bench_die("load %s", ids[i]);
+		fl_device_inputs_clear(&in);
+		if ((i + 1) % BATCH == 0) {
+			fl_tx_rollback(tx);
+			if (fl_store_begin(st, false, &tx) != FL_OK)
+				bench_die("cannot begin a read transaction");
+		}
+	}
+	fl_tx_rollback(tx);
+	tx = NULL;
+	load_ns = bench_now_ns() - t0;
+
+	t0 = bench_now_ns();
+	begin(st, &tx);
+	for (size_t i = 0; i < n; i++) {
+		struct fl_decided what;
+		fl_err err = fl_decide_device(tx, tids[i], ids[i], now, false,
+		                              NULL, &what);
+
+		if (err != FL_OK)
+			bench_die("decide %s: %s", ids[i], fl_strerror(err));
+		bumped += what.bumped;
+		if ((i + 1) % BATCH == 0) {
+			commit(tx);
+			begin(st, &tx);
+		}
+	}
+	commit(tx);
+	dec_ns = bench_now_ns() - t0;
+	fl_store_close(st);
+
+	ratio = (double)dec_ns / (double)scan_ns;
+	printf("  plain scan of every row a decision reads: %zu rows in "
+	       "%.2f s (checksum %lld)\n",
+	       rows, (double)scan_ns / 1e9, (long long)sum);
+	printf("  finlockd re-decides all %zu devices (fl_decide_device, "
+	       "%d per transaction): %.2f s, %.0f devices/s, %zu token "
+	       "seqs bumped\n",
+	       n, BATCH, (double)dec_ns / 1e9,
+	       (double)n / ((double)dec_ns / 1e9), bumped);
+	printf("    of which loading each device's inputs (fl_store_device_get "
+	       "+ fl_store_device_inputs, point queries per device): %.2f "
+	       "s\n",
+	       (double)load_ns / 1e9);
+	snprintf(fig, sizeof(fig), "%.1f s for %zu", (double)dec_ns / 1e9, n);
+	snprintf(base, sizeof(base), "scan %.1f s", (double)scan_ns / 1e9);
+	bench_result("3b", "re-decide all contracts (finlockd)", fig, base,
+	             ratio, "<= 3x scan", ratio <= 3.0 ? "yes" : "no");
+	free(tids);
+	free(ids);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (fl_crypto_init() != FL_OK)
+		bench_die("libsodium failed to start");
+	if (argc >= 2 && strcmp(argv[1], "fill") == 0)
+		return cmd_fill(argc, argv);
+	if (argc >= 2 && strcmp(argv[1], "redecide") == 0)
+		return cmd_redecide(argc, argv);
+	bench_die("usage: bench_sweep fill|redecide ...");
+}

@@ -1,0 +1,774 @@
+/*
+ * bench_wake.c - benchmarks 2, 5 and 3(a): devices holding long-poll waits
+ * (GET /v1/device/wait, docs/protocol.md "Wait") on a running finlockd.
+ *
+ *   bench_wake --port P --devices FILE --root PASERK --pid PID
+ *              [--waiters 10000] [--settle 3]
+ *              --mode pay --admin-key-file F [--rate 100] [--duration 20]
+ *              --mode due --due-at UNIX_SECONDS [--timeout 30]
+ *
+ * The first --waiters devices of FILE (enrolled by bench_fleet) each open a
+ * connection and wait, MAC'd as a phone does, for a token newer than the
+ * one they hold; every answer is checked as the agent checks it (answer
+ * MAC over the request's counter; the token's kid, signature, subject,
+ * IMEI and seq, fl_device_token_verify) and the device waits again at
+ * once. Connections are opened a few hundred at a time.
+ *
+ * Once every waiter has sent its wait and --settle seconds have passed,
+ * finlockd's resident memory is read from /proc/PID/status (benchmark 5),
+ * beside the same figure read before the first connection.
+ *
+ * --mode pay (benchmark 2): payments are recorded for random waiting
+ * devices at --rate per second for --duration seconds, through the lender
+ * API (POST /v1/devices/{id}/payments, 1,500.00 KES each, at most five per
+ * device so none is paid off twice over) on four keep-alive connections.
+ * The latency of a payment runs from writing its request to the moment the
+ * waiting device holds its new verified token. The baseline is the
+ * payment request's own round trip (the lender's 201).
+ *
+ * --mode due (benchmark 3(a)): nothing is sent; the waiting devices are
+ * the ones whose reminder or lock falls at --due-at. Each wake's latency
+ * runs from that instant (wall clock) to the verified token; the figure is
+ * when the last one arrived.
+ *
+ * Prints detail lines and RESULT lines (bench.h).
+ */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "core/paserk.h"
+#include "core/token.h"
+
+#define WBUF_CAP    2048
+#define RBUF_CAP    16384
+#define PAY_CONNS   4
+#define MAX_PAYS    5
+#define CONNECT_MAX 256 /* connections being opened at once */
+
+enum wstate { W_IDLE, W_CONNECTING, W_SENT };
+
+struct waiter {
+	int fd;
+	size_t dev;
+	enum wstate st;
+	uint64_t ctr; /* counter of the wait in flight */
+	char *rbuf;
+	size_t rlen;
+	bool woken; /* due mode: got its new token */
+};
+
+struct payconn {
+	int fd;
+	bool busy;
+	bool connected;
+	size_t dev;       /* device paid */
+	uint64_t sent_ns; /* request written */
+	char rbuf[8192];
+	size_t rlen;
+};
+
+struct tag {
+	int kind; /* 0 waiter, 1 payment connection */
+	void *p;
+};
+
+static struct sockaddr_in g_addr;
+static int g_ep;
+static struct bench_dev *g_devs;
+static struct fl_trust *g_trust;
+static char **g_certs; /* certificates already in the trust set */
+static size_t g_n_certs;
+
+/* payments in flight: per device, when its payment was written (0: none) */
+static uint64_t *g_pay_ns;
+static uint8_t *g_pays; /* payments made per device */
+
+static struct bench_hist g_wake;   /* payment or due instant -> token */
+static struct bench_hist g_payans; /* payment request -> 201 */
+static uint64_t g_tokens, g_timeouts, g_bad, g_errors, g_pay_errors;
+static uint64_t g_pay_backlog, g_unrelated;
+static int g_last_bad;
+static char g_last_bad_body[200];
+
+static int sock_open(void)
+{
+	int one = 1;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+	if (fd < 0)
+		bench_die("socket: %s", strerror(errno));
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (struct sockaddr *)&g_addr, sizeof(g_addr)) != 0 &&
+	    errno != EINPROGRESS)
+		bench_die("connect: %s", strerror(errno));
+	return fd;
+}
+
+static void ep_add(int fd, uint32_t events, struct tag *t)
+{
+	struct epoll_event ev = {0};
+
+	ev.events = events;
+	ev.data.ptr = t;
+	if (epoll_ctl(g_ep, EPOLL_CTL_ADD, fd, &ev) != 0)
+		bench_die("epoll_ctl: %s", strerror(errno));
+}
+
+static void ep_mod(int fd, uint32_t events, struct tag *t)
+{
+	struct epoll_event ev = {0};
+
+	ev.events = events;
+	ev.data.ptr = t;
+	epoll_ctl(g_ep, EPOLL_CTL_MOD, fd, &ev);
+}
+
+/* Writes all of buf (small requests on a fresh or idle connection). */
+static bool write_all(int fd, const char *buf, size_t len)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		ssize_t k = write(fd, buf + off, len - off);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			usleep(100);
+			continue;
+		}
+		if (k <= 0)
+			return false;
+		off += (size_t)k;
+	}
+	return true;
+}
+
+static bool send_wait(struct waiter *w)
+{
+	struct bench_dev *d = &g_devs[w->dev];
+	char path[FL_DP_WAIT_PATH_MAX], hex[2 * FL_MAC_LEN + 1];
+	char req[WBUF_CAP];
+	uint8_t mac[FL_MAC_LEN];
+	int n;
+
+	fl_dp_wait_path(path, d->seq);
+	w->ctr = ++d->counter;
+	if (fl_dp_request_mac(mac, d->mac_key, "GET", path, "", 0, w->ctr) !=
+	    FL_OK)
+		bench_die("request MAC failed");
+	fl_hex_encode(hex, mac, sizeof(mac));
+	n = snprintf(req, sizeof(req),
+	             "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	             "X-Finlock-Device: %s\r\nX-Finlock-Counter: %llu\r\n"
+	             "X-Finlock-Mac: %s\r\n\r\n",
+	             path, d->id, (unsigned long long)w->ctr, hex);
+	w->st = W_SENT;
+	w->rlen = 0;
+	return write_all(w->fd, req, (size_t)n);
+}
+
+static void waiter_reopen(struct waiter *w, struct tag *t)
+{
+	epoll_ctl(g_ep, EPOLL_CTL_DEL, w->fd, NULL);
+	close(w->fd);
+	g_errors++;
+	w->fd = sock_open();
+	w->st = W_CONNECTING;
+	w->rlen = 0;
+	ep_add(w->fd, EPOLLOUT | EPOLLIN, t);
+}
+
+/* Adds the answer's certificates the trust set does not have yet. */
+static void learn_certs(const struct fl_dp_keys *k, fl_time now)
+{
+	for (size_t i = 0; i < k->n_certs; i++) {
+		bool known = false;
+
+		for (size_t j = 0; j < g_n_certs && !known; j++)
+			known = strcmp(g_certs[j], k->certs[i]) == 0;
+		if (known ||
+		    fl_trust_add_cert(g_trust, k->certs[i], now, NULL) != FL_OK)
+			continue;
+		g_certs = realloc(g_certs, (g_n_certs + 1) * sizeof(char *));
+		if (g_certs == NULL)
+			bench_die("out of memory");
+		g_certs[g_n_certs++] = strdup(k->certs[i]);
+	}
+}
+
+/* An answer to a wait: checked as the agent checks it. Returns true when
+ * it carried a new token for the device. */
+static bool take_answer(struct waiter *w, const char *body, size_t len)
+{
+	struct bench_dev *d = &g_devs[w->dev];
+	struct fl_dp_checkin_answer a = {0};
+	struct fl_device_claims c = {0};
+	struct fl_claims_expect e = {0};
+	uint8_t mac[FL_MAC_LEN];
+	bool fresh = false;
+
+	if (fl_dp_checkin_answer_decode(body, len, &a) != FL_OK ||
+	    fl_dp_answer_mac(mac, d->mac_key, w->ctr, a.time, a.next_checkin,
+	                     a.token ? a.token : "") != FL_OK ||
+	    fl_ct_memcmp(mac, a.mac, FL_MAC_LEN) != 0) {
+		g_bad++;
+		goto out;
+	}
+	if (a.token == NULL) {
+		g_timeouts++;
+		goto out;
+	}
+	learn_certs(&a.keys, a.time);
+	e.device_id = d->id;
+	e.imei = d->imei[0] ? d->imei : NULL;
+	e.last_seq = d->seq;
+	e.now = a.time;
+	e.skew = 300;
+	if (fl_device_token_verify(g_trust, a.token, &e, &c) != FL_OK) {
+		g_bad++;
+		goto out;
+	}
+	d->seq = c.seq;
+	g_tokens++;
+	fresh = true;
+out:
+	fl_claims_clear(&c);
+	fl_dp_checkin_answer_clear(&a);
+	return fresh;
+}
+
+struct run {
+	const char *mode;
+	uint64_t due_wall_ns; /* due mode: the instant, wall clock */
+	size_t n_woken;
+};
+
+static uint64_t wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void on_waiter(struct run *r, struct waiter *w, struct tag *t,
+                      uint32_t events)
+{
+	if (w->st == W_CONNECTING) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+
+		if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+			return;
+		getsockopt(w->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+		if (err != 0) {
+			waiter_reopen(w, t);
+			return;
+		}
+		ep_mod(w->fd, EPOLLIN, t);
+		if (!send_wait(w))
+			waiter_reopen(w, t);
+		return;
+	}
+	for (;;) {
+		ssize_t k =
+		        read(w->fd, w->rbuf + w->rlen, RBUF_CAP - 1 - w->rlen);
+		struct bench_answer an;
+		long total;
+		uint64_t now_ns;
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (k <= 0) {
+			waiter_reopen(w, t);
+			return;
+		}
+		w->rlen += (size_t)k;
+		total = bench_http_parse(w->rbuf, w->rlen, RBUF_CAP, &an);
+		if (total < 0) {
+			waiter_reopen(w, t);
+			return;
+		}
+		if (total == 0)
+			continue;
+		now_ns = bench_now_ns();
+		if (an.status == 200) {
+			if (take_answer(w, w->rbuf + an.hdr_len, an.body_len)) {
+				if (g_pay_ns[w->dev]) {
+					bench_hist_add(
+					        &g_wake,
+					        now_ns - g_pay_ns[w->dev]);
+					g_pay_ns[w->dev] = 0;
+				} else if (r->due_wall_ns && !w->woken &&
+				           wall_ns() >= r->due_wall_ns) {
+					bench_hist_add(&g_wake,
+					               wall_ns() -
+					                       r->due_wall_ns);
+					w->woken = true;
+					r->n_woken++;
+				} else {
+					g_unrelated++;
+				}
+			}
+		} else {
+			g_bad++;
+			g_last_bad = an.status;
+			snprintf(g_last_bad_body, sizeof(g_last_bad_body),
+			         "%.*s", (int)an.body_len,
+			         w->rbuf + an.hdr_len);
+		}
+		if (an.close_after) {
+			waiter_reopen(w, t);
+			return;
+		}
+		if (!send_wait(w))
+			waiter_reopen(w, t);
+		return;
+	}
+}
+
+static void pay_open(struct payconn *p, struct tag *t)
+{
+	p->fd = sock_open();
+	p->connected = false;
+	p->busy = false;
+	p->rlen = 0;
+	ep_add(p->fd, EPOLLOUT | EPOLLIN, t);
+}
+
+static void pay_reopen(struct payconn *p, struct tag *t)
+{
+	epoll_ctl(g_ep, EPOLL_CTL_DEL, p->fd, NULL);
+	close(p->fd);
+	if (p->busy) {
+		g_pay_ns[p->dev] = 0;
+		g_pay_errors++;
+	}
+	pay_open(p, t);
+}
+
+static void on_pay(struct payconn *p, struct tag *t, uint32_t events)
+{
+	if (!p->connected) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+
+		if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+			return;
+		getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+		if (err != 0)
+			bench_die("payment connection failed: %s",
+			          strerror(err));
+		p->connected = true;
+		ep_mod(p->fd, EPOLLIN, t);
+		return;
+	}
+	for (;;) {
+		ssize_t k = read(p->fd, p->rbuf + p->rlen,
+		                 sizeof(p->rbuf) - 1 - p->rlen);
+		struct bench_answer an;
+		long total;
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (k <= 0) {
+			pay_reopen(p, t);
+			return;
+		}
+		p->rlen += (size_t)k;
+		total = bench_http_parse(p->rbuf, p->rlen, sizeof(p->rbuf),
+		                         &an);
+		if (total < 0) {
+			pay_reopen(p, t);
+			return;
+		}
+		if (total == 0)
+			continue;
+		if (an.status == 201) {
+			bench_hist_add(&g_payans, bench_now_ns() - p->sent_ns);
+		} else {
+			g_pay_errors++;
+			g_pay_ns[p->dev] = 0;
+			snprintf(g_last_bad_body, sizeof(g_last_bad_body),
+			         "payment %d: %.*s", an.status,
+			         (int)an.body_len, p->rbuf + an.hdr_len);
+		}
+		p->busy = false;
+		p->rlen = 0;
+		if (an.close_after)
+			pay_reopen(p, t);
+		return;
+	}
+}
+
+static void pay_send(struct payconn *p, size_t dev, const char *key,
+                     uint64_t no)
+{
+	char body[128], req[1024];
+	int n, bl;
+
+	bl = snprintf(body, sizeof(body),
+	              "{\"amount\":150000,\"reference\":\"BENCH-%llu\"}",
+	              (unsigned long long)no);
+	n = snprintf(req, sizeof(req),
+	             "POST /v1/devices/%s/payments HTTP/1.1\r\n"
+	             "Host: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
+	             "Content-Type: application/json\r\n"
+	             "Content-Length: %d\r\n\r\n%s",
+	             g_devs[dev].id, key, bl, body);
+	p->busy = true;
+	p->dev = dev;
+	p->rlen = 0;
+	p->sent_ns = bench_now_ns();
+	g_pay_ns[dev] = p->sent_ns;
+	g_pays[dev]++;
+	if (!write_all(p->fd, req, (size_t)n)) {
+		p->busy = false;
+		g_pay_ns[dev] = 0;
+		g_pay_errors++;
+	}
+}
+
+static long rss_kib(int pid)
+{
+	char path[64], line[256];
+	long kib = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "VmRSS:", 6) == 0)
+			kib = atol(line + 6);
+	fclose(f);
+	return kib;
+}
+
+static void read_key(const char *path, char *out, size_t cap)
+{
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL || fgets(out, (int)cap, f) == NULL)
+		bench_die("%s: cannot read the admin key", path);
+	out[strcspn(out, "\r\n")] = '\0';
+	fclose(f);
+}
+
+int main(int argc, char **argv)
+{
+	const char *devfile = NULL, *root = NULL, *keyfile = NULL;
+	const char *mode = NULL;
+	int port = 0, pid = 0;
+	size_t n_w = 10000, n_devs = 0;
+	double rate = 100, duration = 20, settle = 3, timeout = 30;
+	long long due_at = 0;
+	uint8_t root_pk[FL_SIGN_PK_LEN];
+	char admin[256] = "";
+	struct waiter *ws;
+	struct tag *wt, pt[PAY_CONNS];
+	struct payconn pc[PAY_CONNS];
+	struct epoll_event evs[512];
+	struct run r = {0};
+	long rss0, rss1 = 0;
+	size_t opened = 0, connecting = 0;
+	uint64_t t_all_sent = 0, pay_start = 0, pay_end = 0, next_pay = 0,
+	         pay_no = 0, deadline = 0;
+	char fig[96], base[96];
+	bool late = false; /* due mode: waits not in place before the instant */
+
+	for (int i = 1; i + 1 < argc; i += 2) {
+		const char *a = argv[i], *v = argv[i + 1];
+
+		if (strcmp(a, "--port") == 0)
+			port = atoi(v);
+		else if (strcmp(a, "--devices") == 0)
+			devfile = v;
+		else if (strcmp(a, "--root") == 0)
+			root = v;
+		else if (strcmp(a, "--pid") == 0)
+			pid = atoi(v);
+		else if (strcmp(a, "--waiters") == 0)
+			n_w = (size_t)atol(v);
+		else if (strcmp(a, "--settle") == 0)
+			settle = atof(v);
+		else if (strcmp(a, "--mode") == 0)
+			mode = v;
+		else if (strcmp(a, "--admin-key-file") == 0)
+			keyfile = v;
+		else if (strcmp(a, "--rate") == 0)
+			rate = atof(v);
+		else if (strcmp(a, "--duration") == 0)
+			duration = atof(v);
+		else if (strcmp(a, "--due-at") == 0)
+			due_at = atoll(v);
+		else if (strcmp(a, "--timeout") == 0)
+			timeout = atof(v);
+		else
+			bench_die("unknown option %s", a);
+	}
+	if (port <= 0 || devfile == NULL || root == NULL || pid <= 0 ||
+	    mode == NULL || n_w == 0 ||
+	    (strcmp(mode, "pay") == 0 && (keyfile == NULL || rate <= 0)) ||
+	    (strcmp(mode, "due") == 0 && due_at <= 0) ||
+	    (strcmp(mode, "pay") != 0 && strcmp(mode, "due") != 0))
+		bench_die("usage: see the comment at the top of bench_wake.c");
+	r.mode = mode;
+	if (strcmp(mode, "due") == 0)
+		r.due_wall_ns = (uint64_t)due_at * 1000000000ull;
+	if (keyfile != NULL)
+		read_key(keyfile, admin, sizeof(admin));
+	if (fl_crypto_init() != FL_OK ||
+	    fl_paserk_public_decode(root_pk, root, strlen(root)) != FL_OK ||
+	    fl_trust_new(&g_trust, root_pk) != FL_OK)
+		bench_die("bad root key");
+	bench_devs_load(devfile, &g_devs, &n_devs);
+	if (n_devs < n_w)
+		bench_die("%zu devices for %zu waiters", n_devs, n_w);
+	g_pay_ns = bench_alloc(n_w * sizeof(*g_pay_ns));
+	g_pays = bench_alloc(n_w);
+	memset(&g_addr, 0, sizeof(g_addr));
+	g_addr.sin_family = AF_INET;
+	g_addr.sin_port = htons((uint16_t)port);
+	g_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	g_ep = epoll_create1(0);
+	if (g_ep < 0)
+		bench_die("epoll_create1");
+
+	rss0 = rss_kib(pid);
+	ws = bench_alloc(n_w * sizeof(*ws));
+	wt = bench_alloc(n_w * sizeof(*wt));
+	for (size_t i = 0; i < n_w; i++) {
+		ws[i].dev = i;
+		ws[i].st = W_IDLE;
+		ws[i].rbuf = bench_alloc(RBUF_CAP);
+		wt[i].kind = 0;
+		wt[i].p = &ws[i];
+	}
+	for (int i = 0; i < PAY_CONNS; i++) {
+		pt[i].kind = 1;
+		pt[i].p = &pc[i];
+		memset(&pc[i], 0, sizeof(pc[i]));
+		if (strcmp(mode, "pay") == 0)
+			pay_open(&pc[i], &pt[i]);
+	}
+
+	for (;;) {
+		uint64_t now = bench_now_ns();
+		int n, tmo = 10;
+
+		/* open waiters, a few hundred at a time */
+		connecting = 0;
+		for (size_t i = opened > CONNECT_MAX ? opened - CONNECT_MAX : 0;
+		     i < opened; i++)
+			connecting += ws[i].st == W_CONNECTING;
+		while (opened < n_w && connecting < CONNECT_MAX) {
+			struct waiter *w = &ws[opened];
+
+			w->fd = sock_open();
+			w->st = W_CONNECTING;
+			ep_add(w->fd, EPOLLOUT | EPOLLIN, &wt[opened]);
+			opened++;
+			connecting++;
+		}
+		if (t_all_sent == 0 && opened == n_w) {
+			size_t sent = 0;
+
+			for (size_t i = 0; i < n_w; i++)
+				sent += ws[i].st == W_SENT;
+			if (sent == n_w) {
+				t_all_sent = now;
+				printf("  %zu waits sent\n", n_w);
+				fflush(stdout);
+			}
+		}
+		if (t_all_sent &&
+		    now - t_all_sent >= (uint64_t)(settle * 1e9) &&
+		    pay_start == 0 && deadline == 0) {
+			size_t sent = 0;
+
+			rss1 = rss_kib(pid);
+			for (size_t i = 0; i < n_w; i++)
+				sent += ws[i].st == W_SENT;
+			printf("  finlockd resident memory: %.1f MiB before, "
+			       "%.1f MiB with %zu waiting connections "
+			       "(%.1f KiB each)\n",
+			       (double)rss0 / 1024, (double)rss1 / 1024, sent,
+			       (double)(rss1 - rss0) / (double)sent);
+			fflush(stdout);
+			if (strcmp(mode, "pay") == 0) {
+				snprintf(fig, sizeof(fig), "%.1f MiB",
+				         (double)rss1 / 1024);
+				snprintf(base, sizeof(base), "idle %.1f MiB",
+				         (double)rss0 / 1024);
+				bench_result(
+				        "5",
+				        "finlockd RSS, waiting connections",
+				        fig, base, (double)rss1 / (double)rss0,
+				        "< 200 MiB",
+				        rss1 < 200 * 1024 ? "yes" : "no");
+			}
+			if (r.due_wall_ns && wall_ns() >= r.due_wall_ns) {
+				late = true;
+				break;
+			}
+			if (strcmp(mode, "pay") == 0) {
+				pay_start = next_pay = now;
+				pay_end = now + (uint64_t)(duration * 1e9);
+				deadline = pay_end + 5000000000ull;
+			} else {
+				deadline = now + (uint64_t)(timeout * 1e9);
+			}
+		}
+		if (pay_start && now < pay_end) {
+			while (now >= next_pay) {
+				struct payconn *p = NULL;
+				size_t dev = 0;
+
+				for (int i = 0; i < PAY_CONNS && !p; i++)
+					if (pc[i].connected && !pc[i].busy)
+						p = &pc[i];
+				for (int tries = 0; p && tries < 100; tries++) {
+					dev = fl_random_uniform((uint32_t)n_w);
+					if (ws[dev].st == W_SENT &&
+					    g_pay_ns[dev] == 0 &&
+					    g_pays[dev] < MAX_PAYS)
+						break;
+					dev = SIZE_MAX;
+				}
+				if (p == NULL || dev == SIZE_MAX)
+					g_pay_backlog++;
+				else
+					pay_send(p, dev, admin, ++pay_no);
+				next_pay += (uint64_t)(1e9 / rate);
+			}
+			tmo = (int)((next_pay - now) / 1000000);
+			if (tmo > 10)
+				tmo = 10;
+		}
+		if (deadline && now >= deadline)
+			break;
+		if (deadline && r.due_wall_ns && r.n_woken == n_w)
+			break;
+		if (pay_start && now >= pay_end) {
+			bool pending = false;
+
+			for (size_t i = 0; i < n_w && !pending; i++)
+				pending = g_pay_ns[i] != 0;
+			if (!pending)
+				break;
+		}
+		n = epoll_wait(g_ep, evs, 512, tmo);
+		for (int i = 0; i < n; i++) {
+			struct tag *t = evs[i].data.ptr;
+
+			if (t->kind == 0)
+				on_waiter(&r, t->p, t, evs[i].events);
+			else
+				on_pay(t->p, t, evs[i].events);
+		}
+		if (g_bad > 1000)
+			bench_die("%llu bad answers (last status %d: %s)",
+			          (unsigned long long)g_bad, g_last_bad,
+			          g_last_bad_body);
+	}
+
+	printf("  tokens verified: %llu; wait timeouts: %llu; bad answers: "
+	       "%llu; reconnects: %llu\n",
+	       (unsigned long long)g_tokens, (unsigned long long)g_timeouts,
+	       (unsigned long long)g_bad, (unsigned long long)g_errors);
+	if (g_last_bad_body[0])
+		printf("  last error: %s\n", g_last_bad_body);
+	if (strcmp(mode, "pay") == 0) {
+		uint64_t lost = 0;
+
+		for (size_t i = 0; i < n_w; i++)
+			lost += g_pay_ns[i] != 0;
+		printf("  payments: %llu sent at %.0f/s (%llu slots skipped: "
+		       "no free connection), %llu failed, %llu without a wake "
+		       "within 5 s; %llu unrelated token changes\n",
+		       (unsigned long long)pay_no, rate,
+		       (unsigned long long)g_pay_backlog,
+		       (unsigned long long)g_pay_errors,
+		       (unsigned long long)lost,
+		       (unsigned long long)g_unrelated);
+		printf("  payment -> device holds the new token: p50 %.2f ms, "
+		       "p99 %.2f ms, max %.2f ms (%llu wakes)\n",
+		       bench_hist_pct(&g_wake, 50) / 1e3,
+		       bench_hist_pct(&g_wake, 99) / 1e3,
+		       (double)g_wake.max_ns / 1e6,
+		       (unsigned long long)g_wake.count);
+		printf("  payment request -> 201: p50 %.2f ms, p99 %.2f ms\n",
+		       bench_hist_pct(&g_payans, 50) / 1e3,
+		       bench_hist_pct(&g_payans, 99) / 1e3);
+		if (g_wake.count == 0 || lost > 0 || g_pay_errors > 0) {
+			snprintf(fig, sizeof(fig),
+			         "not measured: %llu wakes, %llu payments "
+			         "failed, %llu never woke",
+			         (unsigned long long)g_wake.count,
+			         (unsigned long long)g_pay_errors,
+			         (unsigned long long)lost);
+			bench_result("2", "payment to unlock, p99", fig, NULL,
+			             NAN, "p99 < 50 ms", NULL);
+		} else {
+			double p50 = bench_hist_pct(&g_wake, 50) / 1e3;
+			double p99 = bench_hist_pct(&g_wake, 99) / 1e3;
+			double b50 = bench_hist_pct(&g_payans, 50) / 1e3;
+			double b99 = bench_hist_pct(&g_payans, 99) / 1e3;
+
+			snprintf(fig, sizeof(fig), "%.2f ms", p99);
+			snprintf(base, sizeof(base), "payment 201: %.2f ms",
+			         b99);
+			bench_result("2", "payment to unlock, p99", fig, base,
+			             p99 / b99, "< 50 ms",
+			             p99 < 50 ? "yes" : "no");
+			snprintf(fig, sizeof(fig), "%.2f ms", p50);
+			snprintf(base, sizeof(base), "payment 201: %.2f ms",
+			         b50);
+			bench_result("2", "payment to unlock, p50", fig, base,
+			             p50 / b50, "< 5 ms",
+			             p50 < 5 ? "yes" : "no");
+		}
+	} else {
+		printf("  %zu of %zu due devices woke with a new token; from "
+		       "the due instant: p50 %.0f ms, p99 %.0f ms, last %.0f "
+		       "ms\n",
+		       r.n_woken, n_w, bench_hist_pct(&g_wake, 50) / 1e3,
+		       bench_hist_pct(&g_wake, 99) / 1e3,
+		       (double)g_wake.max_ns / 1e6);
+		if (late) {
+			snprintf(fig, sizeof(fig),
+			         "not measured: the waits were not in place "
+			         "before the due instant");
+			bench_result("3a", "sweep: 1% due at once", fig, NULL,
+			             NAN, "< 1 s", NULL);
+		} else if (r.n_woken < n_w) {
+			snprintf(fig, sizeof(fig),
+			         "not measured: %zu of %zu woke within %.0f s",
+			         r.n_woken, n_w, timeout);
+			bench_result("3a", "sweep: 1% due at once", fig, NULL,
+			             NAN, "< 1 s", NULL);
+		} else {
+			double last = (double)g_wake.max_ns / 1e9;
+
+			snprintf(fig, sizeof(fig), "%.2f s (p50 %.2f s)", last,
+			         bench_hist_pct(&g_wake, 50) / 1e6);
+			bench_result("3a", "sweep: 1% due at once, last woken",
+			             fig, NULL, NAN, "< 1 s",
+			             last < 1.0 ? "yes" : "no");
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,437 @@
+#!/bin/sh
+# bench/run.sh - finlock's benchmarks, run by `make bench` after it has built
+# build/rel (programs and libraries) and build/rel/bench/bench_* (one binary
+# per bench/bench_*.c).
+#
+# The five measurements of the "Performance" issue, each printed with the
+# baseline measured in the same run and the ratio (BENCHMARKS.md explains
+# each one and records the figures):
+#   1  check-in throughput: finlockd on SQLite vs nginx answering a body of
+#      the same size, same load generator, connections and request bytes
+#   2  payment to unlock: 10,000 devices in long-poll waits
+#   3  sweep: (a) 1% of 1,000,000 contracts due at once; (b) full
+#      re-decision vs a plain SQLite scan of the same rows
+#   4  the agent: check-in cost on the phone, code size, memory
+#   5  finlockd's resident memory with 10,000 idle waiting connections
+#
+# Every server (finlockd, nginx) is a child of this script on a free
+# loopback port with its own temporary directory, and is stopped at the
+# end. Nothing here is a test: `make test` never runs it.
+#
+# Environment: BENCH_QUICK=1 shrinks every size (for trying the script);
+# BENCH_DEVICES overrides the number of enrolled devices of benchmark 1;
+# BENCH_BIN runs the finlockd of another build directory.
+set -eu
+cd "$(dirname "$0")/.."
+
+B=build/rel/bench
+BIN=${BENCH_BIN:-build/rel/bin}
+T0=$(date +%s)
+
+# nginx for the baseline of benchmark 1 (an optional package, never in the
+# default list of scripts/deps.sh).
+FINLOCK_DEPS_EXTRA="nginx-light" sh scripts/deps.sh
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+# The load generator and the minimal firmware are not bench_* programs:
+# built here with the release flags.
+make --no-print-directory -s "$B/loadgen"
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/finlock-bench.XXXXXX")
+PIDS=""
+cleanup() {
+	for p in $PIDS; do
+		kill "$p" 2>/dev/null || true
+	done
+	for p in $PIDS; do
+		wait "$p" 2>/dev/null || true
+	done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+RESULTS=$TMP/results
+: >"$RESULTS"
+REPORT=$B/report.txt
+
+quick() { [ "${BENCH_QUICK:-0}" = 1 ]; }
+
+# result ID NAME FIGURE BASELINE RATIO TARGET MET - one line of the report
+# (the format of bench/bench.h).
+result() {
+	echo "RESULT|$1|$2|$3|$4|$5|$6|$7" | tee -a "$RESULTS"
+}
+
+# run CMD... - runs a benchmark program, shows its output, keeps its
+# RESULT lines.
+run() {
+	"$@" >"$TMP/out" 2>&1 || {
+		cat "$TMP/out"
+		echo "bench: $* failed" >&2
+		return 1
+	}
+	cat "$TMP/out"
+	grep '^RESULT|' "$TMP/out" >>"$RESULTS" || true
+}
+
+elapsed() { echo $(($(date +%s) - T0)); }
+
+section() { printf '\n== %s (at %ss)\n' "$1" "$(elapsed)"; }
+
+# kv FILE KEY - a value from loadgen's key=value output.
+kv() { sed -n "s/^$2=//p" "$1" | head -1; }
+
+# ratio A B - A/B with two decimals ("-" if B is 0 or empty).
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
+
+commas() { awk -v n="$1" 'BEGIN { s = sprintf("%d", n); o = ""; while (length(s) > 3) { o = "," substr(s, length(s) - 2) o; s = substr(s, 1, length(s) - 3) } print s o }'; }
+
+# --- the machine -------------------------------------------------------------
+
+machine() {
+	cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+	mem=$(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
+	echo "machine: $(nproc) cores ($cpu), $mem, $(uname -sr)"
+	echo "sqlite $(sqlite3 --version 2>/dev/null | cut -d' ' -f1), libsodium $(pkg-config --modversion libsodium), libmicrohttpd $(pkg-config --modversion libmicrohttpd), $($NGINX -v 2>&1 | sed 's/.*: //')"
+	echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+}
+
+# --- servers -------------------------------------------------------------------
+
+# free_port - a loopback port nobody listens on now.
+free_port() { "$B/loadgen" --free-port; }
+
+# nginx_start PORT BODY_BYTES - nginx answering every request with a fixed
+# JSON body of exactly BODY_BYTES bytes, 2 workers (one per core), access
+# log off, keep-alive without limit.
+nginx_start() {
+	port=$1
+	size=$2
+	dir=$TMP/nginx
+	mkdir -p "$dir"
+	pad=$(awk -v n="$((size - 10))" 'BEGIN { s = ""; while (length(s) < n) s = s "x"; print s }')
+	user=""
+	[ "$(id -u)" = 0 ] && user="user root root;"
+	cat >"$dir/nginx.conf" <<EOF
+worker_processes 2;
+daemon off;
+master_process on;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+$user
+worker_rlimit_nofile 20000;
+events { worker_connections 20000; use epoll; }
+http {
+	access_log off;
+	client_body_temp_path $dir/body;
+	proxy_temp_path $dir/proxy;
+	fastcgi_temp_path $dir/fastcgi;
+	uwsgi_temp_path $dir/uwsgi;
+	scgi_temp_path $dir/scgi;
+	keepalive_requests 100000000;
+	keepalive_timeout 300s;
+	default_type application/json;
+	server {
+		listen 127.0.0.1:$port;
+		location / { return 200 '{"pad":"$pad"}'; }
+	}
+}
+EOF
+	"$NGINX" -p "$dir" -c "$dir/nginx.conf" &
+	NGINX_PID=$!
+	PIDS="$PIDS $NGINX_PID"
+	i=0
+	until curl -s -o /dev/null "http://127.0.0.1:$port/"; do
+		i=$((i + 1))
+		[ $i -gt 50 ] && {
+			cat "$dir/error.log" >&2
+			echo "bench: nginx did not start" >&2
+			return 1
+		}
+		sleep 0.1
+	done
+}
+
+nginx_stop() {
+	kill "$NGINX_PID" 2>/dev/null || true
+	wait "$NGINX_PID" 2>/dev/null || true
+}
+
+# finlockd_start DIR [ARGS...] - finlockd from $BIN on a fresh data
+# directory DIR/data and a free loopback port; sets FL_PID, FL_PORT,
+# FL_URL, FL_DATA, FL_OPKEY (the operator key it prints at first start).
+finlockd_start() {
+	dir=$1
+	shift
+	mkdir -p "$dir"
+	FL_DATA=$dir/data
+	FL_PORT=$(free_port)
+	"$BIN/finlockd" --data "$FL_DATA" --listen "127.0.0.1:$FL_PORT" \
+		--log-level warn "$@" >"$dir/stdout" 2>"$dir/log" &
+	FL_PID=$!
+	PIDS="$PIDS $FL_PID"
+	i=0
+	until grep -q '^listening on' "$dir/stdout" 2>/dev/null; do
+		i=$((i + 1))
+		if [ $i -gt 300 ] || ! kill -0 "$FL_PID" 2>/dev/null; then
+			tail -5 "$dir/log" >&2
+			echo "bench: finlockd did not start" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
+	FL_URL=http://127.0.0.1:$FL_PORT
+	FL_OPKEY=$(sed -n 's/^operator key: //p' "$dir/stdout")
+}
+
+finlockd_stop() {
+	kill "$FL_PID" 2>/dev/null || true
+	wait "$FL_PID" 2>/dev/null || true
+}
+
+# has_route METHOD PATH - finlockd routes it (any answer but 404/405).
+has_route() {
+	code=$(curl -s -o /dev/null -w '%{http_code}' -X "$1" "$FL_URL$2")
+	[ "$code" != 404 ] && [ "$code" != 405 ] && [ "$code" != 000 ]
+}
+
+# rss_kib PID - resident memory of a process, KiB.
+rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+
+# --- the fleet: finlockd with N enrolled devices ------------------------------
+
+# lender DIR - a tenant and its admin key through the operator key of the
+# finlockd running on DIR; sets TENANT and ADMIN ($TMP/admin holds the key).
+lender() {
+	"$B/bench_fleet" --url "$FL_URL" --operator-key "$FL_OPKEY" \
+		--lender-out "$1/lender"
+	TENANT=$(sed -n 1p "$1/lender")
+	ADMIN=$(sed -n 2p "$1/lender")
+	echo "$ADMIN" >"$TMP/admin"
+}
+
+# Leaves finlockd running (FL_*) with N devices enrolled, their keys in
+# $TMP/devs, and sets DEVAPI=1 when it serves the device protocol
+# (otherwise DEVAPI_WHY says what is missing).
+DEVAPI=0
+DEVAPI_WHY=""
+
+fleet() {
+	section "the fleet for benchmarks 1, 2 and 5"
+	n=$1
+	finlockd_start "$TMP/f1"
+	opkey=$FL_OPKEY
+	if ! has_route POST /v1/devices; then
+		DEVAPI_WHY="finlockd has no lender device API (POST /v1/devices)"
+		return 0
+	fi
+	lender "$TMP/f1"
+	finlockd_stop
+	# Registration, contracts and enrollment keys through finlockd's own
+	# store and decision code (bench_sweep.c says why and how).
+	"$B/bench_sweep" fill "$FL_DATA" "$TENANT" "$n" --enroll "$n" \
+		--out "$TMP/devs" | grep -v '='
+	finlockd_start "$TMP/f1" --max-connections 12000
+	FL_OPKEY=$opkey
+	if ! has_route POST /v1/device/enroll || ! has_route POST /v1/device/checkin ||
+		! has_route GET /v1/device/wait; then
+		DEVAPI_WHY="finlockd does not serve the device protocol (POST /v1/device/enroll, POST /v1/device/checkin, GET /v1/device/wait) yet"
+		return 0
+	fi
+	ROOT=$("$BIN/finlockd" --data "$FL_DATA" root-pubkey)
+	# A thousand more through the real lender API and enrollment, for
+	# their rates; they join the fleet.
+	k=1000
+	quick && k=100
+	"$B/bench_fleet" --url "$FL_URL" --admin-key "$ADMIN" --devices "$k" \
+		--root "$ROOT" --out "$TMP/devs.api" --threads 8 |
+		tee "$TMP/fleet" | grep -v '='
+	[ "$(kv "$TMP/fleet" failures)" = 0 ] || {
+		echo "bench: registering or enrolling through the API failed" >&2
+		return 1
+	}
+	cat "$TMP/devs.api" >>"$TMP/devs"
+	DEVAPI=1
+}
+
+# --- 1: check-in throughput ---------------------------------------------------
+
+bench_checkin() {
+	section "1: check-in throughput, finlockd (SQLite) vs nginx"
+	n=$1
+	conns=256
+	dur=10
+	quick && dur=3
+	body=1000
+	if [ $DEVAPI = 1 ]; then
+		# A short first run: warms finlockd up and measures the size
+		# of its check-in answer, which nginx will answer with.
+		"$B/loadgen" --port "$FL_PORT" --devices "$TMP/devs" \
+			--conns "$conns" --warmup 0 --duration 2 --save \
+			--verify 100 >"$TMP/probe"
+		body=$(kv "$TMP/probe" body_bytes)
+		echo "  finlockd's check-in answer: $body bytes of body ($(kv "$TMP/probe" ok) answers, $(kv "$TMP/probe" non2xx) non-2xx, $(kv "$TMP/probe" verify_fail) failed verification)"
+	else
+		echo "  $DEVAPI_WHY: nginx alone, $n devices of random keys, a $body-byte body"
+		"$B/loadgen" --fake-devices "$n" "$TMP/devs.fake"
+	fi
+	devs=$TMP/devs
+	[ $DEVAPI = 1 ] || devs=$TMP/devs.fake
+
+	nport=$(free_port)
+	nginx_start "$nport" "$body"
+	"$B/loadgen" --port "$nport" --devices "$devs" --conns "$conns" \
+		--warmup 2 --duration "$dur" >"$TMP/ngx"
+	nginx_stop
+	n_rps=$(kv "$TMP/ngx" rps)
+	echo "  nginx: $(commas "$n_rps") req/s, p50 $(kv "$TMP/ngx" p50_us) us, p99 $(kv "$TMP/ngx" p99_us) us, non-2xx $(kv "$TMP/ngx" non2xx), errors $(kv "$TMP/ngx" errors), body $(kv "$TMP/ngx" body_bytes) bytes"
+
+	if [ $DEVAPI = 1 ]; then
+		"$B/loadgen" --port "$FL_PORT" --devices "$TMP/devs" \
+			--conns "$conns" --warmup 2 --duration "$dur" --save \
+			--verify 1000 >"$TMP/fl"
+		f_rps=$(kv "$TMP/fl" rps)
+		echo "  finlockd: $(commas "$f_rps") req/s, p50 $(kv "$TMP/fl" p50_us) us, p99 $(kv "$TMP/fl" p99_us) us, non-2xx $(kv "$TMP/fl" non2xx) (last $(kv "$TMP/fl" last_bad_status)), errors $(kv "$TMP/fl" errors), answers verified $(kv "$TMP/fl" verified) (failed $(kv "$TMP/fl" verify_fail))"
+		r=$(ratio "$f_rps" "$n_rps")
+		met=$(awk -v r="$r" 'BEGIN { print (r + 0 >= 0.5) ? "yes" : "no" }')
+		result 1 "check-in throughput, $(commas "$(wc -l <"$TMP/devs")") devices" \
+			"$(commas "$f_rps") req/s" "nginx $(commas "$n_rps") req/s" \
+			"$r" ">= 0.5x nginx" "$met"
+	else
+		result 1 "check-in throughput" "not measured: $DEVAPI_WHY" \
+			"nginx $(commas "$n_rps") req/s" "-" ">= 0.5x nginx" "-"
+	fi
+}
+
+# --- 5 and 2: waiting devices, payment to unlock ------------------------------
+
+bench_waits() {
+	section "5 and 2: 10,000 waiting devices, payment to unlock"
+	w=10000
+	quick && w=500
+	if [ $DEVAPI = 0 ]; then
+		result 5 "finlockd RSS, waiting connections" "not measured: $DEVAPI_WHY" "-" "-" "< 200 MiB" "-"
+		result 2 "payment to unlock" "not measured: $DEVAPI_WHY" "-" "-" "p99 < 50 ms" "-"
+		return 0
+	fi
+	run "$B/bench_wake" --port "$FL_PORT" --devices "$TMP/devs" \
+		--root "$ROOT" --pid "$FL_PID" --waiters "$w" --settle 3 \
+		--mode pay --admin-key-file "$TMP/admin" --rate 100 \
+		--duration 20
+}
+
+# --- 3: the sweep ----------------------------------------------------------------
+
+bench_sweep() {
+	section "3: the sweep, 1,000,000 contracts"
+	n=1000000
+	due=10000
+	quick && n=20000 && due=200
+	finlockd_start "$TMP/f3"
+	if ! has_route POST /v1/devices; then
+		finlockd_stop
+		result 3a "sweep: 1% due at once" "not measured: finlockd has no lender device API" "-" "-" "< 1 s" "-"
+		result 3b "re-decide all contracts (finlockd)" "not measured: finlockd has no lender device API" "-" "-" "<= 3x scan" "-"
+		return 0
+	fi
+	lender "$TMP/f3"
+	finlockd_stop
+	# The due set's instant: far enough after the import for finlockd
+	# to start and the waits to be in place.
+	"$B/bench_sweep" fill "$FL_DATA" "$TENANT" "$n" --due "$due" \
+		--due-in 20 --enroll "$due" --out "$TMP/due.devs" >"$TMP/fill"
+	grep -v '=' "$TMP/fill"
+	due_at=$(kv "$TMP/fill" due_at)
+	if [ $DEVAPI = 1 ]; then
+		finlockd_start "$TMP/f3" --max-connections 12000
+		root3=$("$BIN/finlockd" --data "$FL_DATA" root-pubkey)
+		run "$B/bench_wake" --port "$FL_PORT" --devices "$TMP/due.devs" \
+			--root "$root3" --pid "$FL_PID" --waiters "$due" \
+			--settle 0.5 --mode due --due-at "$due_at" --timeout 30
+		finlockd_stop
+	else
+		result 3a "sweep: 1% due at once" "not measured: $DEVAPI_WHY" "-" "-" "< 1 s" "-"
+	fi
+	run "$B/bench_sweep" redecide "$FL_DATA"
+}
+
+# --- 4: the agent --------------------------------------------------------------
+
+bench_agent() {
+	section "4: the device agent"
+	run "$B/bench_agent" "$TMP"
+
+	# Code size: the agent library's objects, and the smallest firmware
+	# that links the whole agent API with libsodium and jansson static.
+	a_text=$(size -t build/rel/libflagent.a | awk 'END { print $1 }')
+	c_text=$(size -t build/rel/libflcore.a | awk 'END { print $1 }')
+	fw=$B/fwmin
+	# shellcheck disable=SC2046
+	cc -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -O2 -g \
+		-fno-strict-aliasing -Iinclude -Isrc -o "$fw" bench/fwmin.c \
+		build/rel/libflagent.a build/rel/libflcore.a \
+		-Wl,-Bstatic -lsodium -ljansson -Wl,-Bdynamic -lpthread -lm \
+		-Wl,-Map="$fw.map"
+	fw_size=$(size "$fw" | awk 'NR == 2 { print $1 + $2 + $3 }')
+	echo 'int main(void) { return 0; }' >"$TMP/empty.c"
+	cc -O2 -o "$TMP/empty" "$TMP/empty.c"
+	empty_size=$(size "$TMP/empty" | awk 'NR == 2 { print $1 + $2 + $3 }')
+	echo "  libflagent.a objects: text $a_text bytes; libflcore.a objects: text $c_text bytes (the whole archive)"
+	echo "  minimal firmware (bench/fwmin.c), text+data+bss linked from each archive:"
+	perl -ne '
+		if (/^ (\.(?:text|rodata|data|bss)\S*)\s*$/) { $sec = $1; $pend = 1; next }
+		if ($pend && /^\s+0x[0-9a-f]+\s+0x([0-9a-f]+)\s+(\S+)/) { add($sec, hex($1), $2); $pend = 0; next }
+		$pend = 0;
+		if (/^ (\.(?:text|rodata|data|bss)\S*)\s+0x[0-9a-f]+\s+0x([0-9a-f]+)\s+(\S+)/) { add($1, hex($2), $3) }
+		sub add { my ($s, $n, $f) = @_; return unless $f =~ /\.a\(/; $f =~ s/\(.*//; $f =~ s{.*/}{}; $t{$f} += $n }
+		END { printf "    %-14s %7d bytes\n", $_, $t{$_} for sort keys %t }' "$fw.map"
+	fw_kib=$(awk -v a="$fw_size" -v b="$empty_size" 'BEGIN { printf "%.0f", (a - b) / 1024 }')
+	echo "  whole minimal firmware: $fw_size bytes; an empty C program: $empty_size bytes"
+	result 4g "agent: code size (minimal firmware)" "$fw_kib KiB" "-" "-" "-" "-"
+	result 4h "agent: libflagent.a objects (text)" "$(awk -v a="$a_text" 'BEGIN { printf "%.1f KiB", a / 1024 }')" "-" "-" "-" "-"
+}
+
+# --- 3(b): the policy engine against a plain scan -----------------------------
+
+bench_policy() {
+	section "3(b): re-deciding every contract, policy engine vs plain scan"
+	n=1000000
+	quick && n=50000
+	run "$B/bench_policy" "$TMP/policy.db" "$n"
+	rm -f "$TMP/policy.db"
+}
+
+# --- the report ------------------------------------------------------------------
+
+report() {
+	{
+		echo "finlock benchmarks, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(elapsed) s"
+		machine
+		echo
+		awk -F'|' '
+			function row(a, b, c, d, e, f, g) { printf "%-9s %-42s %-22s %-24s %-6s %-15s %s\n", a, b, c, d, e, f, g }
+			BEGIN { row("id", "measurement", "figure", "baseline", "ratio", "target", "met")
+			        row("--", "-----------", "------", "--------", "-----", "------", "---") }
+			{ fig = $4
+			  if (fig ~ /^not measured: /) { notes = notes "  " $2 ": " substr(fig, 15) "\n"; fig = "not measured" }
+			  row($2, $3, fig, $5, $6, $7, $8) }
+			END { if (notes != "") printf "\nnot measured:\n%s", notes }' "$RESULTS"
+	} >"$REPORT"
+	echo
+	cat "$REPORT"
+	echo
+	echo "report: $REPORT"
+}
+
+N=${BENCH_DEVICES:-100000}
+quick && N=2000
+machine
+bench_agent
+bench_policy
+fleet "$N"
+bench_checkin "$N"
+bench_waits
+finlockd_stop
+bench_sweep
+report
