@@ -61,10 +61,10 @@ static struct e2e_phone *financed(const char *name, const char *loan_ref,
 	e2e_at(due2, 30 * 86400L);
 	snprintf(inst, sizeof(inst), "%s:200000,%s:200000", due1, due2);
 	j = e2e_cli_json(W, &ACME, "contracts", "create", p->id,
-	                 "--installments", inst, "--currency", "KES",
-	                 "--grace", grace, "--loan-ref", loan_ref,
-	                 "--contact-name", "Acme Credit", "--contact-phones",
-	                 "+254700000001", NULL);
+	                 "--installments", inst, "--currency", "KES", "--grace",
+	                 grace, "--loan-ref", loan_ref, "--contact-name",
+	                 "Acme Credit", "--contact-phones", "+254700000001",
+	                 NULL);
 	assert_non_null(j);
 	json_decref(j);
 	assert_int_equal(e2e_phone_enroll(W, p), 0);
@@ -244,8 +244,8 @@ static void j6_reset_reflash(void **state)
 	/* a reflash wipes the persistent partition and the keys: the phone
 	 * looks itself up, stays locked and asks to pair */
 	assert_int_equal(e2e_dev_ok(p, "reflash", NULL), 0);
-	assert_true(e2e_wait(p, "a pairing code", pairing_shown, NULL, 10000,
-	                     &ms));
+	assert_true(
+	        e2e_wait(p, "a pairing code", pairing_shown, NULL, 10000, &ms));
 	st = e2e_status(p);
 	assert_true(e2e_jbool(st, "locked"));
 	assert_string_equal(e2e_jstr(st, "loan_ref"), "L-6006");
