@@ -178,18 +178,29 @@ static void j1_sale(void **state)
 
 /* ---- 2. Reminders ------------------------------------------------------ */
 
-static bool two_reminders(const json_t *st, const void *arg)
+static size_t reminders_shown(const json_t *st)
 {
 	json_t *n = json_object_get(st, "notifications"), *v;
 	size_t i, count = 0;
 
-	(void)arg;
 	json_array_foreach(n, i, v)
 	{
 		if (strcmp(e2e_jstr(v, "kind"), "reminder") == 0)
 			count++;
 	}
-	return count >= 2;
+	return count;
+}
+
+static bool one_reminder(const json_t *st, const void *arg)
+{
+	(void)arg;
+	return reminders_shown(st) >= 1;
+}
+
+static bool two_reminders(const json_t *st, const void *arg)
+{
+	(void)arg;
+	return reminders_shown(st) >= 2;
 }
 
 static void j2_reminders(void **state)
@@ -215,14 +226,16 @@ static void j2_reminders(void **state)
 	json_decref(j);
 	assert_true(e2e_wait_str(p, "loan_ref", "L-2002", 5000, NULL));
 
-	/* the first reminder: the phone is in "reminding" */
+	/* the first reminder: the phone is in "reminding" and shows it */
 	assert_true(e2e_wait_str(p, "state", "reminding", 9000, NULL));
+	assert_true(e2e_wait(p, "a reminder", one_reminder, NULL, 3000, NULL));
 	st = e2e_status(p);
 	assert_non_null(st);
-	assert_true(strlen(e2e_jstr(st, "reminder")) > 0);
+	v = json_array_get(json_object_get(st, "notifications"), 0);
+	assert_non_null(strstr(e2e_jstr(v, "text"), "KES 3,000.00"));
 	assert_false(e2e_jbool(st, "locked"));
 	printf("journey 2: reminder on the phone: \"%s\"\n",
-	       e2e_jstr(st, "reminder"));
+	       e2e_jstr(v, "text"));
 	json_decref(st);
 
 	/* both reminders were shown before the due date */

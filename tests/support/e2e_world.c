@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -478,6 +479,8 @@ int e2e_phone_run(struct e2e_phone *p)
 
 		if (log < 0 || null < 0)
 			_exit(127);
+		/* a test that dies leaves no phone running */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		dup2(null, 0);
 		dup2(log, 1);
 		dup2(log, 2);
