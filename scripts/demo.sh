@@ -114,7 +114,7 @@ on_signal() {
 	say ""
 	say "Stopping the phones and finlockd ..."
 	stop_all
-	say "Stopped. The demo's data stays in $(show "$demo") until the next run."
+	say "Stopped. The demo's data stays in $(show "$demo")/ until the next run (which starts afresh)."
 	exit 0
 }
 trap on_signal INT TERM HUP
@@ -306,9 +306,15 @@ say ""
 say "The README's \"Using finlock: a lender's guide\" walks through the rest."
 say "Press Ctrl-C to stop."
 
-# Runs until Ctrl-C (the trap stops everything), or until finlockd stops.
-while kill -0 "$server_pid" 2>/dev/null; do
-	wait "$server_pid" 2>/dev/null || true
-done
+# Runs until Ctrl-C (the trap stops everything), or until finlockd stops:
+# stopped by a signal of its own (exit 0), the phones are stopped too.
+status=0
+wait "$server_pid" || status=$?
 server_pid=""
-fail "finlockd stopped on its own; see $demo/finlockd.log"
+if [ "$status" -eq 0 ]; then
+	say "finlockd stopped; stopping the phones ..."
+	stop_all
+	say "Stopped. The demo's data stays in $(show "$demo")/ until the next run (which starts afresh)."
+	exit 0
+fi
+fail "finlockd stopped (exit $status); see $(show "$demo/finlockd.log")"

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -85,6 +86,8 @@ static pid_t start_demo(void)
 		if (fd < 0 || null < 0)
 			_exit(127);
 		setpgid(0, 0);
+		/* a test that dies stops the demo (its trap stops the rest) */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		snprintf(bin, sizeof(bin), "%s", proc_bin("finlockd"));
 		*strrchr(bin, '/') = '\0';
 		setenv("FINLOCK_DEMO_BIN", bin, 1);
