@@ -303,8 +303,37 @@ static int operator_keys(int argc, char **argv)
 	        sizeof(okeys_cmds) / sizeof(okeys_cmds[0]), argc, argv);
 }
 
+static const char metrics_usage[] =
+        "usage: finlock operator metrics\n"
+        "\n"
+        "Prints finlockd's metrics in the Prometheus text format (requests,\n"
+        "latencies, devices by state, rate limiting). Operator key.\n";
+
+static int operator_metrics(int argc, char **argv)
+{
+	const struct cli_spec spec = {
+	        "operator metrics", metrics_usage, NULL, 0, 0, true};
+	struct cli_api *api = NULL;
+	struct cli_resp r;
+	struct cli_args a;
+	int rc = cli_parse(&a, &spec, argc, argv);
+
+	if (rc != CLI_CONTINUE)
+		return rc;
+	rc = cli_api_open(&api, &a, true);
+	if (rc == CLI_OK)
+		rc = cli_api_call(api, "GET", "/metrics", NULL, NULL, &r);
+	if (rc == CLI_OK) {
+		cli_print_body(&r);
+		cli_resp_free(&r);
+	}
+	cli_api_free(api);
+	return rc;
+}
+
 static const struct cli_cmd operator_cmds[] = {
         {"keys", "operator keys (create, list, revoke)", operator_keys},
+        {"metrics", "the server's metrics (Prometheus text)", operator_metrics},
 };
 
 int cli_cmd_operator(int argc, char **argv)

@@ -1,11 +1,18 @@
 /*
  * cli_cmds.h - entry points of finlock's top-level commands, one group per
- * cli_<name>.c file.
+ * cli_<name>.c file, and the few helpers the lender's device, contract,
+ * payment and import commands share (defined in cli_devices.c).
  *
  * THREAD SAFETY: the CLI is single-threaded.
  */
 #ifndef FL_CLI_CMDS_H
 #define FL_CLI_CMDS_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "cli/cli.h"
+#include "core/imei.h"
 
 /* cli_keys.c: the key ceremony */
 int cli_cmd_keygen(int argc, char **argv);
@@ -33,12 +40,6 @@ int cli_cmd_payments(int argc, char **argv);
 
 /* --- shared by the lender commands ------------------------------------- */
 
-#include <jansson.h>
-#include <stddef.h>
-
-#include "cli/cli.h"
-#include "core/imei.h"
-
 struct cli_api;
 
 /* Finds the lender's device with this IMEI (normalised, 15 digits) among
@@ -64,7 +65,8 @@ int cli_run_device_call(const struct cli_args *a, const char *device,
 int cli_check_imei(const char *what, const char *arg,
                    char imei[FL_IMEI_LEN + 1]);
 
-/* Prints a registration answer (device id, IMEIs, enrollment code). */
+/* Prints a registration answer (device id, IMEIs, enrollment code);
+ * returns CLI_OK. */
 int cli_print_registered(const json_t *answer);
 
 #endif

@@ -555,6 +555,197 @@ static int devices_wait(int argc, char **argv)
 	return rc;
 }
 
+/* --- offline codes and re-enrollment ------------------------------------- */
+
+static const char code_usage[] =
+        "usage: finlock devices code DEVICE (--days N | --release)\n"
+        "\n"
+        "Issues a 10-digit offline code for a phone with no data "
+        "connection:\n"
+        "support reads it to the customer, who types it on the lock "
+        "screen. It\n"
+        "unlocks for N days (1, 3, 7 or 30) or, with --release, releases "
+        "the\n"
+        "phone for good (admin key only; the device is released here too). "
+        "A code\n"
+        "is good for about 72 hours; asking again before it is used shows "
+        "the\n"
+        "same code. The phone must have enrolled. Admin or support "
+        "key.\n" DEVICE_ARG_HELP;
+
+static int devices_code(int argc, char **argv)
+{
+	const char *days;
+	bool release;
+	const struct cli_opt opts[] = {
+	        {"days", CLI_OPT_STR, &days, false},
+	        {"release", CLI_OPT_FLAG, &release, false},
+	        {NULL, 0, NULL, false}};
+	const struct cli_spec spec = {
+	        "devices code", code_usage, opts, 1, 1, true};
+	char id[256], path[CLI_PATH_MAX];
+	struct cli_api *api = NULL;
+	struct cli_resp r;
+	struct cli_args a;
+	long long n = 0;
+	json_t *body;
+	int rc = cli_parse(&a, &spec, argc, argv);
+
+	if (rc != CLI_CONTINUE)
+		return rc;
+	if ((days == NULL) == !release) {
+		cli_err("devices code: give one of --days N and --release");
+		return CLI_USAGE;
+	}
+	if (days != NULL &&
+	    ((rc = cli_int_arg("days", days, 1, 30, &n)) != CLI_OK))
+		return rc;
+	if (days != NULL && n != 1 && n != 3 && n != 7 && n != 30) {
+		cli_err("--days must be 1, 3, 7 or 30");
+		return CLI_REFUSED;
+	}
+	body = days != NULL ? json_pack("{s:I}", "days", (json_int_t)n)
+	                    : json_pack("{s:s}", "action", "release");
+	rc = cli_api_open(&api, &a, true);
+	if (rc == CLI_OK)
+		rc = cli_api_device(api, a.pos[0], id, sizeof(id));
+	if (rc == CLI_OK &&
+	    !cli_path(path, sizeof(path), "/v1/devices", id, "/offline-code"))
+		rc = CLI_USAGE;
+	if (rc == CLI_OK)
+		rc = cli_api_call(api, "POST", path, body, NULL, &r);
+	if (rc == CLI_OK) {
+		if (a.json) {
+			cli_print_body(&r);
+		} else {
+			long long d = json_integer_value(
+			        json_object_get(r.json, "days"));
+
+			printf("offline code for %s: %s\n",
+			       cli_jstr(r.json, "device_id"),
+			       cli_jstr(r.json, "spoken"));
+			if (strcmp(cli_jstr(r.json, "action"), "release") == 0)
+				printf("  releases the phone for good\n");
+			else
+				printf("  unlocks for %lld day%s\n", d,
+				       d == 1 ? "" : "s");
+			printf("  type it before %s\n",
+			       cli_jstr(r.json, "expires_at"));
+			if (json_is_true(
+			            json_object_get(r.json, "shown_again")))
+				printf("  (the code issued earlier, not yet "
+				       "used)\n");
+		}
+		cli_resp_free(&r);
+	}
+	json_decref(body);
+	cli_api_free(api);
+	return rc;
+}
+
+static const char approve_usage[] =
+        "usage: finlock devices approve DEVICE --pairing-code CODE\n"
+        "\n"
+        "Approves the re-enrollment of a phone that was wiped (reflashed): "
+        "it\n"
+        "shows a pairing code of 8 digits (\"0491 7253\") that the "
+        "customer reads\n"
+        "to you. Only a pending request showing that code is approved; the "
+        "phone\n"
+        "then enrolls with new keys. Admin or support key. " DEVICE_ARG_HELP;
+
+static const char reject_usage[] =
+        "usage: finlock devices reject DEVICE --pairing-code CODE\n"
+        "\n"
+        "Refuses the pending re-enrollment request showing CODE (a phone "
+        "that is\n"
+        "not the customer's). Admin or support key. " DEVICE_ARG_HELP;
+
+static int pairing_decide(int argc, char **argv, const char *path_word,
+                          const struct cli_spec *spec_in)
+{
+	const char *code;
+	const struct cli_opt opts[] = {
+	        {"pairing-code", CLI_OPT_STR, &code, true},
+	        {NULL, 0, NULL, false}};
+	struct cli_spec spec = *spec_in;
+	struct cli_args a;
+	int rc;
+
+	spec.opts = opts;
+	rc = cli_parse(&a, &spec, argc, argv);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	return cli_run_device_call(&a, a.pos[0], "POST", path_word,
+	                           json_pack("{s:s}", "pairing_code", code),
+	                           NULL, NULL);
+}
+
+static int devices_approve(int argc, char **argv)
+{
+	const struct cli_spec spec = {
+	        "devices approve", approve_usage, NULL, 1, 1, true};
+
+	return pairing_decide(argc, argv, "/approve-pairing", &spec);
+}
+
+static int devices_reject(int argc, char **argv)
+{
+	const struct cli_spec spec = {
+	        "devices reject", reject_usage, NULL, 1, 1, true};
+
+	return pairing_decide(argc, argv, "/reject-pairing", &spec);
+}
+
+static const char pairing_usage[] =
+        "usage: finlock devices pairing-requests DEVICE\n"
+        "\n"
+        "Lists the phone's re-enrollment requests: pairing code, status "
+        "(pending,\n"
+        "approved, rejected, expired), when made and decided. " DEVICE_ARG_HELP;
+
+static const struct cli_col pairing_cols[] = {
+        {"PAIRING CODE", "pairing_code"}, {"STATUS", "status"},
+        {"CREATED", "created_at"},        {"EXPIRES", "expires_at"},
+        {"DECIDED", "decided_at"},        {"BY", "decided_by"},
+};
+
+static int devices_pairing(int argc, char **argv)
+{
+	const struct cli_spec spec = {
+	        "devices pairing-requests", pairing_usage, NULL, 1, 1, true};
+	char id[256], path[CLI_PATH_MAX];
+	struct cli_api *api = NULL;
+	struct cli_resp r;
+	struct cli_args a;
+	int rc = cli_parse(&a, &spec, argc, argv);
+
+	if (rc != CLI_CONTINUE)
+		return rc;
+	rc = cli_api_open(&api, &a, true);
+	if (rc == CLI_OK)
+		rc = cli_api_device(api, a.pos[0], id, sizeof(id));
+	if (rc == CLI_OK && !cli_path(path, sizeof(path), "/v1/devices", id,
+	                              "/pairing-requests"))
+		rc = CLI_USAGE;
+	if (rc == CLI_OK)
+		rc = cli_api_call(api, "GET", path, NULL, NULL, &r);
+	if (rc == CLI_OK) {
+		json_t *items = json_object_get(r.json, "items");
+
+		if (a.json)
+			cli_print_body(&r);
+		else if (json_array_size(items) == 0)
+			fprintf(stderr, "finlock: no pairing requests\n");
+		else
+			cli_print_table(pairing_cols, CLI_NCOLS(pairing_cols),
+			                items);
+		cli_resp_free(&r);
+	}
+	cli_api_free(api);
+	return rc;
+}
+
 static const struct cli_cmd devices_cmds[] = {
         {"register", "register a phone, get its enrollment code",
          devices_register},
@@ -570,6 +761,11 @@ static const struct cli_cmd devices_cmds[] = {
         {"enrollment-code", "issue a new one-time enrollment code",
          devices_enroll_code},
         {"wait", "wait until the device's token changes", devices_wait},
+        {"code", "issue an offline unlock code", devices_code},
+        {"approve", "approve a wiped phone's re-enrollment", devices_approve},
+        {"reject", "refuse a re-enrollment request", devices_reject},
+        {"pairing-requests", "list a phone's re-enrollment requests",
+         devices_pairing},
 };
 
 int cli_cmd_devices(int argc, char **argv)

@@ -255,6 +255,15 @@ static void table_page(struct table *t, const json_t *items)
 	}
 }
 
+void cli_print_table(const struct cli_col *cols, size_t ncols,
+                     const json_t *items)
+{
+	struct table t = {
+	        cols, ncols < CLI_COLS_MAX ? ncols : CLI_COLS_MAX, {0}, false};
+
+	table_page(&t, items);
+}
+
 bool cli_list_page_path(char *buf, size_t cap, const struct cli_listing *l,
                         const char *cursor)
 {

@@ -46,6 +46,10 @@ const char *cli_jstr(const json_t *obj, const char *path);
  * indented, arrays of objects one element per line. */
 void cli_print_object(FILE *out, const json_t *obj);
 
+/* Prints items (a JSON array of objects) as a table of cols on stdout. */
+void cli_print_table(const struct cli_col *cols, size_t ncols,
+                     const json_t *items);
+
 /* Prints the answer's body as it came (plus a newline if it has none). */
 void cli_print_body(const struct cli_resp *r);
 

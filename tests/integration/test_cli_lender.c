@@ -180,6 +180,10 @@ static void test_operator(void **state)
 	assert_true(cli_one_line(r.err, "finlock: 409 conflict: "));
 	proc_result_free(&r);
 
+	assert_int_equal(cli_run(&r, NULL, "operator", "metrics", NULL), 0);
+	assert_non_null(strstr(r.out, "finlockd_devices"));
+	proc_result_free(&r);
+
 	/* a lender's key may not act as the operator */
 	as(KEY_A);
 	assert_int_equal(cli_run(&r, NULL, "tenant", "list", NULL), 1);
