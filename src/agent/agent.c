@@ -128,12 +128,6 @@ void fl_agent_learn_time(struct fl_agent *a, fl_time server)
 {
 	struct fl_ttime t = tt_get(&a->st);
 
-	/* The server's time is tied to the monotonic clock as the answer
-	 * arrives, not as the request left: a long-poll lasts up to a
-	 * minute, and a reading from before it would put trusted time
-	 * ahead by that much (locking early). */
-	if (fl_agent_read_clocks(a) != FL_OK)
-		return;
 	if (fl_ttime_learn(&t, server, a->mono, a->boot))
 		tt_put(&a->st, &t);
 }
