@@ -2,10 +2,10 @@
  * End-to-end journeys 7 and 8, with a real finlockd, the real `finlock`
  * CLI and real finlock-device phones:
  *
- *   7. Final payment: the phone is released for good (through reboots and
- *      a factory reset), the public IMEI check says released, and the
- *      signed status certificate verifies offline against the operator's
- *      root (and not against another root, nor for another IMEI).
+ *   7. Final payment: the phone is released for good (through a reboot,
+ *      a factory reset and a reflash), the public IMEI check says released, and
+ * the signed status certificate verifies offline against the operator's root
+ * (and not against another root, nor for another IMEI).
  *   8. Reported stolen: the phone locks whatever is paid, a payment in
  *      full does not release it, the IMEI check says stolen; clearing the
  *      report needs a reason and restores what the payments give
@@ -158,6 +158,17 @@ static void j7_final_payment(void **state)
 	st = e2e_status(p);
 	assert_true(released(st, NULL));
 	json_decref(st);
+	/* even a reflash: setup looks the phone up, and it is free */
+	assert_int_equal(e2e_dev_ok(p, "reflash", NULL), 0);
+	assert_int_equal(e2e_phone_run(p), 0);
+	assert_true(e2e_wait_bool(p, "setup_pending", false, 5000, NULL));
+	assert_true(e2e_hold_bool(p, "locked", false, 500));
+	st = e2e_status(p);
+	assert_false(e2e_jbool(st, "stolen"));
+	assert_int_equal(json_array_size(json_object_get(st, "restrictions")),
+	                 0);
+	json_decref(st);
+	assert_int_equal(e2e_phone_stop(p), 0);
 
 	/* the signed status certificate a seller shows a buyer */
 	snprintf(cert, sizeof(cert), "%s/cert-%s.json", e2e_dir(W), p->name);
