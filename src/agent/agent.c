@@ -304,6 +304,8 @@ fl_err fl_agent_set_claims(struct fl_agent *a, struct fl_device_claims *c,
 	return FL_OK;
 }
 
+static void reminders(struct fl_agent *a);
+
 fl_err fl_agent_accept_token(struct fl_agent *a, const char *token)
 {
 	struct fl_device_claims c = {0};
@@ -344,6 +346,10 @@ fl_err fl_agent_accept_token(struct fl_agent *a, const char *token)
 	 * from the server and can only lag it, so no skew is allowed here. */
 	if (a->st.react_lock && c.iat >= a->st.react_at)
 		a->st.react_lock = 0;
+	/* A new token lists only the reminders still to come: the ones of
+	 * the claims held whose time came while the phone was parked on a
+	 * long-poll are shown now, before those claims are replaced. */
+	reminders(a);
 	if (c.state == FL_ST_RELEASED && !c.stolen)
 		a->st.phase = FL_AGENT_RELEASED; /* for good */
 	err = fl_agent_set_claims(a, &c, false);
