@@ -46,18 +46,17 @@ static int teardown(void **state)
 }
 
 /* A phone registered with ACME, its loan attached (first installment due
- * first_in seconds from now, the second in 30 days, grace as a CLI
- * duration), enrolled and running. */
+ * at due1, the second in 30 days, grace as a CLI duration), enrolled and
+ * running. */
 static struct e2e_phone *financed(const char *name, const char *loan_ref,
-                                  long first_in, const char *grace)
+                                  const char *due1, const char *grace)
 {
 	struct e2e_phone *p = e2e_phone_new(W, name);
-	char due1[32], due2[32], inst[128];
+	char due2[32], inst[128];
 	json_t *j;
 
 	assert_non_null(p);
 	assert_int_equal(e2e_register(W, &ACME, p), 0);
-	e2e_at(due1, first_in);
 	e2e_at(due2, 30 * 86400L);
 	snprintf(inst, sizeof(inst), "%s:200000,%s:200000", due1, due2);
 	j = e2e_cli_json(W, &ACME, "contracts", "create", p->id,
@@ -105,17 +104,18 @@ static void j5_no_network(void **state)
 {
 	struct e2e_phone *payer, *b, *c, *locking[2];
 	struct proc_result r;
-	char code_b[32], code_c[32], msg[64], wrong[16], lock_at_s[32];
+	char code_b[32], code_c[32], msg[64], wrong[16], lock_at_s[32], due[32];
 	fl_time lock_at;
 	int64_t seen[2];
 	json_t *j, *st;
 
 	(void)state;
-	/* three customers; the first installment is due in 4 s with 2 s of
+	/* three customers; the first installment is due in 8 s with 2 s of
 	 * grace */
-	payer = financed("fatuma", "L-5001", 4, "2s");
-	b = financed("gitau", "L-5002", 4, "2s");
-	c = financed("halima", "L-5003", 4, "2s");
+	e2e_at(due, 8);
+	payer = financed("fatuma", "L-5001", due, "2s");
+	b = financed("gitau", "L-5002", due, "2s");
+	c = financed("halima", "L-5003", due, "2s");
 	j = e2e_device(W, &ACME, b);
 	snprintf(lock_at_s, sizeof(lock_at_s), "%s", e2e_jstr(j, "lock_at"));
 	assert_int_equal(fl_time_parse(lock_at_s, strlen(lock_at_s), &lock_at),
@@ -224,13 +224,14 @@ static void j6_reset_reflash(void **state)
 {
 	struct e2e_phone *p;
 	struct proc_result r;
-	char pairing[16], other[16], spoken[16];
+	char pairing[16], other[16], spoken[16], due[32];
 	json_t *st, *items, *j;
 	long ms;
 
 	(void)state;
 	/* an installment a day overdue, no grace: locked from the start */
-	p = financed("imani", "L-6006", -86400, "0s");
+	e2e_at(due, -86400);
+	p = financed("imani", "L-6006", due, "0s");
 	assert_true(e2e_wait_bool(p, "locked", true, 5000, NULL));
 
 	/* a factory reset wipes user data; the lock stays */

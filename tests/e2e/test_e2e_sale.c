@@ -285,8 +285,8 @@ static void j3_overdue(void **state)
 	assert_int_equal(e2e_phone_enroll(W, q), 0);
 	assert_int_equal(e2e_phone_run(q), 0);
 
-	/* due in 3 s with 2 s of grace: the lock comes 5 s from now */
-	j = contract(p, "L-3003", 3, 150000, 30 * 86400L, "2s", "2s");
+	/* due in 5 s with 2 s of grace: the lock comes 7 s from now */
+	j = contract(p, "L-3003", 5, 150000, 30 * 86400L, "2s", "2s");
 	snprintf(lock_at_s, sizeof(lock_at_s), "%s",
 	         e2e_jstr(device_of(j), "lock_at"));
 	assert_int_equal(fl_time_parse(lock_at_s, strlen(lock_at_s), &lock_at),
@@ -295,8 +295,8 @@ static void j3_overdue(void **state)
 	assert_int_equal(e2e_phone_enroll(W, p), 0);
 	assert_int_equal(e2e_phone_run(p), 0);
 
-	/* "lock at T", T 4 s from now */
-	e2e_at(at, 4);
+	/* "lock at T", T 5 s from now */
+	e2e_at(at, 5);
 	j = e2e_cli_json(W, &ACME, "devices", "lock", q->id, "--reason",
 	                 "collections visit", "--at", at, NULL);
 	assert_non_null(j);
