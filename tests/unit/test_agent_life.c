@@ -220,7 +220,7 @@ static void test_reflash_locked(void **state)
 
 	/* re-enrollment waits for the lender to approve the pairing code */
 	assert_int_equal(fl_agent_checkin(p->a), FL_E_AGENT_PENDING);
-	assert_int_equal(fl_agent_next_delay(p->a), 30);
+	assert_int_equal(fl_agent_next_delay(p->a), 10);
 	assert_true(p->srv->pairing_pending);
 	memcpy(code, s.pairing_code, 4);
 	memcpy(code + 4, s.pairing_code + 5, 5);
