@@ -271,7 +271,10 @@ static void check_decision(const struct fl_policy_input *in,
 	for (size_t i = 0; i < d->n_reminders; i++) {
 		const struct fl_policy_reminder *m = &d->reminders[i];
 
-		CHECK(m->at >= now && m->at <= m->due_at);
+		/* the first may be the latest one whose time came within
+		 * the last day (policy.h "Reminders"); the rest are to come */
+		CHECK(m->at >= now || (i == 0 && now - m->at < FL_DAY));
+		CHECK(m->at <= m->due_at);
 		CHECK(m->due_at - m->at <= longest_offset(in->contract));
 		CHECK(m->amount > 0 && m->amount <= d->amount_remaining);
 		if (i > 0)
