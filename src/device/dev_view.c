@@ -679,7 +679,9 @@ void dev_view_print(FILE *out, const json_t *st)
 	if (jint(st, "amount_due") > 0 || jstr(st, "currency")[0] != '\0') {
 		dev_view_amount(buf, sizeof(buf), jint(st, "amount_due"),
 		                jstr(st, "currency"));
-		LINE("amount due:", buf);
+		/* an unlocked phone's token carries what will be due when its
+		 * lock comes, not a debt of today */
+		LINE(jbool(st, "locked") ? "amount due:" : "due by lock:", buf);
 	}
 	if (jstr(st, "lender_name")[0] != '\0')
 		LINE("lender:", jstr(st, "lender_name"));
