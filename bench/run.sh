@@ -323,8 +323,20 @@ bench_waits() {
 
 # --- 3: the sweep ----------------------------------------------------------------
 
-bench_sweep() {
-	section "3: the sweep, 1,000,000 contracts"
+# 3(b), finlockd's half: every device of the fleet re-decided through
+# finlockd's decision code, against a plain scan of the rows it reads.
+bench_redecide() {
+	section "3(b): finlockd re-decides every device of the fleet vs a plain scan"
+	if [ -z "${TENANT:-}" ]; then
+		result 3b "re-decide all devices (finlockd)" "not measured: $DEVAPI_WHY" "-" "-" "<= 3x scan" "-"
+		return 0
+	fi
+	run "$B/bench_sweep" redecide "$TMP/f1/data"
+}
+
+# 3(a): 1% of 1,000,000 contracts reach a reminder at the same instant.
+bench_due() {
+	section "3(a): the sweep, 1% of 1,000,000 contracts due at once"
 	n=1000000
 	due=10000
 	quick && n=20000 && due=200
@@ -332,28 +344,49 @@ bench_sweep() {
 	if ! has_route POST /v1/devices; then
 		finlockd_stop
 		result 3a "sweep: 1% due at once" "not measured: finlockd has no lender device API" "-" "-" "< 1 s" "-"
-		result 3b "re-decide all contracts (finlockd)" "not measured: finlockd has no lender device API" "-" "-" "<= 3x scan" "-"
 		return 0
 	fi
 	lender "$TMP/f3"
 	finlockd_stop
 	# The due set's instant: far enough after the import for finlockd
 	# to start and the waits to be in place.
+	rc=0
 	"$B/bench_sweep" fill "$FL_DATA" "$TENANT" "$n" --due "$due" \
-		--due-in 20 --enroll "$due" --out "$TMP/due.devs" >"$TMP/fill"
+		--due-in 15 --enroll "$due" --bulk yes --out "$TMP/due.devs" \
+		>"$TMP/fill" || rc=$?
+	if [ $rc = 3 ]; then
+		# finlockd's schema moved past what the bulk import writes:
+		# everything through the store, at a tenth of the size.
+		n=$((n / 10))
+		echo "  the bulk import does not know this schema: $n devices through finlockd's store instead"
+		rm -rf "$FL_DATA"
+		finlockd_start "$TMP/f3"
+		lender "$TMP/f3"
+		finlockd_stop
+		"$B/bench_sweep" fill "$FL_DATA" "$TENANT" "$n" --due "$due" \
+			--due-in 15 --enroll "$due" --out "$TMP/due.devs" >"$TMP/fill"
+	elif [ $rc != 0 ]; then
+		return 1
+	fi
 	grep -v '=' "$TMP/fill"
 	due_at=$(kv "$TMP/fill" due_at)
+	finlockd_start "$TMP/f3" --max-connections 12000
+	# The store side (decided and committed), always; the phone side
+	# (woken with a verified token) when finlockd serves the waits.
+	"$B/bench_sweep" watch "$FL_DATA" "$due_at" 30 >"$TMP/watch" 2>&1 &
+	watch_pid=$!
 	if [ $DEVAPI = 1 ]; then
-		finlockd_start "$TMP/f3" --max-connections 12000
 		root3=$("$BIN/finlockd" --data "$FL_DATA" root-pubkey)
 		run "$B/bench_wake" --port "$FL_PORT" --devices "$TMP/due.devs" \
 			--root "$root3" --pid "$FL_PID" --waiters "$due" \
 			--settle 0.5 --mode due --due-at "$due_at" --timeout 30
-		finlockd_stop
 	else
-		result 3a "sweep: 1% due at once" "not measured: $DEVAPI_WHY" "-" "-" "< 1 s" "-"
+		result 3a "sweep: 1% due at once, phones woken" "not measured: $DEVAPI_WHY" "-" "-" "< 1 s" "-"
 	fi
-	run "$B/bench_sweep" redecide "$FL_DATA"
+	wait "$watch_pid" || true
+	cat "$TMP/watch"
+	grep '^RESULT|' "$TMP/watch" >>"$RESULTS" || true
+	finlockd_stop
 }
 
 # --- 4: the agent --------------------------------------------------------------
@@ -433,5 +466,6 @@ fleet "$N"
 bench_checkin "$N"
 bench_waits
 finlockd_stop
-bench_sweep
+bench_redecide
+bench_due
 report
