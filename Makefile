@@ -13,7 +13,8 @@
 #   src/server/*.c    -> finlockd       (main.c holds main, the rest a library)
 #   src/cli/*.c       -> finlock
 #   src/device/*.c    -> finlock-device (the simulated phone)
-#   tests/unit/test_*.c, tests/integration/test_*.c -> one test program each
+#   tests/unit/test_*.c, tests/integration/test_*.c, tests/e2e/test_*.c
+#                     -> one test program each
 #   fuzz/fuzz_*.c     -> one libFuzzer target each
 
 CC      ?= cc
@@ -39,7 +40,7 @@ SERVER_SRC := $(sort $(filter-out src/server/main.c,$(wildcard src/server/*.c)))
 CLI_SRC    := $(sort $(filter-out src/cli/main.c,$(wildcard src/cli/*.c)))
 DEVICE_SRC := $(sort $(filter-out src/device/main.c,$(wildcard src/device/*.c)))
 UNIT_TESTS := $(sort $(wildcard tests/unit/test_*.c))
-INT_TESTS  := $(sort $(wildcard tests/integration/test_*.c))
+INT_TESTS  := $(sort $(wildcard tests/integration/test_*.c tests/e2e/test_*.c))
 TEST_SUPPORT := $(sort $(wildcard tests/support/*.c))
 FUZZ_SRC   := $(sort $(wildcard fuzz/fuzz_*.c))
 BENCH_SRC  := $(sort $(wildcard bench/bench_*.c))

@@ -62,6 +62,12 @@ static fl_err send_req(struct fl_agent *a, const char *method, const char *path,
 	}
 	err = a->hal.http(a->hal.ctx, &req, resp);
 	a->http_status = err ? 0 : resp->status;
+	/* A request can take long (a long-poll waits up to a minute): what
+	 * its answer says about time is learned against the clocks as they
+	 * read now, not as they read when it was sent, or trusted time would
+	 * run ahead by the time the request took. */
+	if (!err && fl_agent_read_clocks(a) != FL_OK)
+		err = FL_E_IO;
 	if (err) {
 		free(resp->body);
 		memset(resp, 0, sizeof(*resp));

@@ -61,6 +61,86 @@ struct fl_signer;
 int cli_load_secret(struct fl_signer *s, const char *inline_key,
                     const char *file);
 
+/* --- argument parsing for commands ----------------------------------------
+ *
+ * A command describes its options in a table and calls cli_parse():
+ *
+ *     const char *reason = NULL;
+ *     const struct cli_opt opts[] = {
+ *             {"reason", CLI_OPT_STR, &reason, true}, {NULL}};
+ *     const struct cli_spec spec = {"devices lock", usage, opts, 1, 1, true};
+ *     struct cli_args a;
+ *     int rc = cli_parse(&a, &spec, argc, argv);
+ *     if (rc != CLI_CONTINUE)
+ *             return rc;              (help printed, or a usage error)
+ *
+ * Options may come before or after the positional arguments; "--" ends
+ * them. A command that talks to finlockd (spec.server) also accepts the
+ * connection options --server, --key, --cacert, --insecure, --timeout and
+ * --json, which land in struct cli_args; its --help lists them. */
+
+#define CLI_CONTINUE (-1) /* cli_parse: go on with the command */
+#define CLI_LIST_MAX 32   /* most occurrences of one list option */
+#define CLI_POS_MAX  8    /* most positional arguments */
+
+enum cli_opt_kind {
+	CLI_OPT_STR,  /* --name VALUE; out is const char **, last one wins */
+	CLI_OPT_FLAG, /* --name; out is bool * */
+	CLI_OPT_LIST, /* --name VALUE, repeatable; out is struct cli_list * */
+};
+
+struct cli_list {
+	const char *v[CLI_LIST_MAX]; /* values in order, borrowed from argv */
+	size_t n;
+};
+
+struct cli_opt {
+	const char *name;       /* long option without "--"; NULL ends */
+	enum cli_opt_kind kind; /* how it is read */
+	void *out;              /* where it goes (see the kinds) */
+	bool required;          /* a usage error when missing */
+};
+
+struct cli_spec {
+	const char *path;           /* "devices lock", for messages */
+	const char *usage;          /* the whole --help text */
+	const struct cli_opt *opts; /* NULL-name terminated; may be NULL */
+	int min_pos, max_pos;       /* positional arguments allowed */
+	bool server;                /* takes the connection options */
+};
+
+struct cli_args {
+	const char *server;     /* --server URL, or NULL */
+	const char *key;        /* --key API-KEY, or NULL */
+	const char *cacert;     /* --cacert FILE, or NULL */
+	const char *timeout;    /* --timeout SECONDS, or NULL */
+	bool insecure;          /* --insecure */
+	bool json;              /* --json */
+	char *pos[CLI_POS_MAX]; /* positional arguments, borrowed from argv */
+	int npos;
+};
+
+/* Parses argv (argv[0] is the command's name) by spec into *a and the
+ * option table's outputs. Returns CLI_CONTINUE to go on, CLI_OK after
+ * printing --help, or CLI_USAGE after printing one line. */
+int cli_parse(struct cli_args *a, const struct cli_spec *spec, int argc,
+              char **argv);
+
+/* Calls fn for every comma-separated, non-empty item of every value in l;
+ * stops at and returns fn's first non-zero result. */
+int cli_list_each(const struct cli_list *l,
+                  int (*fn)(void *ctx, const char *s, size_t len), void *ctx);
+
+/* Reads a time argument into out[21] as canonical RFC 3339 UTC: an RFC 3339
+ * time, "now", or "+DURATION" from now ("+90s", "+2h", "+3d"). `what`
+ * names the option in the message. CLI_OK, or CLI_REFUSED with a message. */
+int cli_time_arg(const char *what, const char *s, char out[21]);
+
+/* Reads a whole number in [min, max] ("1500"): CLI_OK, or CLI_REFUSED
+ * with a message naming `what`. */
+int cli_int_arg(const char *what, const char *s, long long min, long long max,
+                long long *out);
+
 /* Top-level entry point. */
 int cli_main(int argc, char **argv);
 

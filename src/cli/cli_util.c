@@ -3,6 +3,10 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/fltime.h"
+
+#include <errno.h>
+#include <time.h>
 
 #define STDIN_CAP (1u << 20)
 
@@ -32,10 +36,16 @@ bool cli_wants_help(int argc, char **argv)
 void cli_print_group_help(FILE *out, const char *path, const char *about,
                           const struct cli_cmd *table, size_t n)
 {
+	int width = 14;
+
+	for (size_t i = 0; i < n; i++)
+		if ((int)strlen(table[i].name) > width)
+			width = (int)strlen(table[i].name);
 	fprintf(out, "usage: %s <command> [options]\n\n%s\n\ncommands:\n", path,
 	        about);
 	for (size_t i = 0; i < n; i++)
-		fprintf(out, "  %-14s %s\n", table[i].name, table[i].summary);
+		fprintf(out, "  %-*s %s\n", width, table[i].name,
+		        table[i].summary);
 	fprintf(out, "\nRun '%s <command> --help' for a command's options.\n",
 	        path);
 }
@@ -88,4 +98,50 @@ char *cli_arg_or_stdin(const char *arg)
 		len--;
 	buf[len] = '\0';
 	return buf;
+}
+
+int cli_time_arg(const char *what, const char *s, char out[21])
+{
+	fl_time t;
+	int64_t d;
+
+	if (strcmp(s, "now") == 0) {
+		t = (fl_time)time(NULL);
+	} else if (s[0] == '+') {
+		if (fl_duration_parse(s + 1, strlen(s + 1), &d) != FL_OK ||
+		    d > FL_TIME_MAX - (int64_t)time(NULL)) {
+			cli_err("--%s: '%s' is not a duration (+90s, +2h, +3d)",
+			        what, s);
+			return CLI_REFUSED;
+		}
+		t = (fl_time)time(NULL) + d;
+	} else {
+		fl_err err = fl_time_parse(s, strlen(s), &t);
+
+		if (err != FL_OK) {
+			cli_err("--%s: '%s': %s (use RFC 3339, "
+			        "2026-12-01T09:00:00+03:00, or now, +2h, +3d)",
+			        what, s, fl_strerror(err));
+			return CLI_REFUSED;
+		}
+	}
+	fl_time_format(t, out);
+	return CLI_OK;
+}
+
+int cli_int_arg(const char *what, const char *s, long long min, long long max,
+                long long *out)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (end == s || *end != '\0' || errno != 0 || v < min || v > max) {
+		cli_err("--%s must be a whole number in %lld..%lld, not '%s'",
+		        what, min, max, s);
+		return CLI_REFUSED;
+	}
+	*out = v;
+	return CLI_OK;
 }

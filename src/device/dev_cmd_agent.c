@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
@@ -196,6 +197,12 @@ int dev_cmd_enter_code(int argc, char **argv)
 	if (fl_agent_tick(s.agent) != FL_OK)
 		dev_err("enter-code: the agent's tick failed");
 	err = fl_agent_enter_code(s.agent, argv[optind]);
+	if (err == FL_E_STATE) {
+		dev_err("enter-code: this phone takes no offline code now (it "
+		        "is not enrolled, or it is released)");
+		rc = DEV_REFUSED;
+		goto out;
+	}
 	if (err) {
 		dev_err("enter-code: %s", fl_strerror(err));
 		rc = DEV_REFUSED;
@@ -350,25 +357,32 @@ static const char screen_usage[] =
         "as it changes; q or Ctrl-C quits. --once prints one frame and "
         "exits.\n";
 
-/* Draws one frame if the status changed since *last (a JSON text we
+/* Draws a frame if it differs from the last one drawn (*last, a text we
  * own). */
 static void redraw(const json_t *st, char **last, bool tty)
 {
-	char *now = json_dumps(st, JSON_COMPACT | JSON_SORT_KEYS);
+	char *frame = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&frame, &len);
 
-	if (now == NULL)
+	if (mem == NULL)
 		return;
-	if (*last != NULL && strcmp(*last, now) == 0) {
-		free(now);
+	dev_view_draw(mem, st);
+	if (fclose(mem) != 0 || frame == NULL) {
+		free(frame);
+		return;
+	}
+	if (*last != NULL && strcmp(*last, frame) == 0) {
+		free(frame);
 		return;
 	}
 	free(*last);
-	*last = now;
+	*last = frame;
 	if (tty)
 		fputs("\033[H\033[2J", stdout);
 	else
 		fputc('\n', stdout);
-	dev_view_draw(stdout, st);
+	fputs(frame, stdout);
 	if (tty)
 		fputs("q: quit\n", stdout);
 	fflush(stdout);

@@ -152,7 +152,8 @@ static fl_err record_write(struct dev_hal *h, enum dev_part part,
 	if (text == NULL)
 		return FL_E_NOMEM;
 	err = dev_file_write(dev_phone_part(h->phone, part), name, text,
-	                     strlen(text), 0644, durable);
+	                     strlen(text), part == DEV_PART_RUN ? 0644 : 0600,
+	                     durable);
 	free(text);
 	return err;
 }

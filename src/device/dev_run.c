@@ -57,6 +57,7 @@ struct runner {
 	int64_t checkin_at; /* next check-in (waits in between) */
 	fl_time deadline;   /* wall time that ends a wait early, 0 none */
 	bool deadline_hit;  /* the last wait ended for the deadline */
+	bool reopen;        /* open the agent afresh before going on */
 
 	/* what was logged, so the log says each thing once */
 	bool failing;     /* the last network step failed */
@@ -197,21 +198,27 @@ static void failure_reason(const struct runner *r, fl_err err, char *out,
 	}
 }
 
-/* The wall time a wait must end at: the lock time or the end of a code
- * unlock, if one comes before the wait would end. */
+/* The wall-clock time a wait must end at: when the lock time or the end
+ * of a code unlock comes. The agent judges both on its effective time
+ * (the later of trusted time and the wall clock), so the deadline is moved
+ * earlier by however far trusted time is ahead of the wall clock. */
 static fl_time wait_deadline(const struct runner *r)
 {
 	struct fl_agent_screen scr;
-	fl_time now = 0, d = 0;
+	struct fl_agent_status st;
+	fl_time wall = 0, eff, d = 0, ahead;
 
-	if (dev_hal_wall(r->s.hal, &now) != FL_OK)
+	if (dev_hal_wall(r->s.hal, &wall) != FL_OK)
 		return 0;
 	fl_agent_screen(r->s.agent, &scr);
-	if (!scr.locked && scr.lock_at > now)
+	fl_agent_status(r->s.agent, &st);
+	eff = st.effective_time > wall ? st.effective_time : wall;
+	ahead = eff - wall;
+	if (!scr.locked && scr.lock_at > eff)
 		d = scr.lock_at;
-	if (scr.unlock_until > now && (d == 0 || scr.unlock_until < d))
+	if (scr.unlock_until > eff && (d == 0 || scr.unlock_until < d))
 		d = scr.unlock_until;
-	return d;
+	return d != 0 ? d - ahead : 0;
 }
 
 static void net_step(struct runner *r)
@@ -268,8 +275,13 @@ static void net_step(struct runner *r)
 	if (dev_hal_net(r->s.hal)->aborted) {
 		/* cut short on purpose: nothing is wrong with the network */
 		r->net_at = now;
-		if (r->deadline_hit)
+		if (r->deadline_hit) {
+			/* The agent counted the cut-short wait as a network
+			 * failure; reopening it (as a firmware restart would)
+			 * forgets that, so no backoff follows. */
+			r->reopen = true;
 			r->next_tick = now;
+		}
 		return;
 	}
 	delay = fl_agent_next_delay(a);
@@ -300,14 +312,36 @@ static void net_step(struct runner *r)
 	r->net_at = now + delay * 1000;
 }
 
-/* Gives the phone to a waiting command and takes it back. Returns DEV_OK
- * to go on, -1 to stop cleanly, or an exit code. */
+/* What decides whether a network step is worth trying again at once. */
+struct net_view {
+	enum fl_agent_phase phase;
+	bool offline;
+	char server[DEV_URL_MAX + 1];
+};
+
+static void net_view(const struct runner *r, struct net_view *v)
+{
+	struct fl_agent_status st;
+
+	fl_agent_status(r->s.agent, &st);
+	v->phase = st.phase;
+	v->offline = dev_phone_offline(r->s.phone);
+	dev_hal_server(r->s.hal, v->server);
+}
+
+/* Gives the phone to a waiting command and takes it back. The retry
+ * schedule survives, so a stream of commands does not turn into a stream
+ * of requests; it restarts at once when the command changed what the
+ * network step depends on (the phase, offline mode, the server). Returns
+ * DEV_OK to go on, -1 to stop cleanly, or an exit code. */
 static int yield(struct runner *r)
 {
+	struct net_view before, after;
 	fl_err err;
 	int rc;
 
 	snapshot(r);
+	net_view(r, &before);
 	dev_session_detach(&r->s, true);
 	dev_lock_release(r->s.lock_fd);
 	r->s.lock_fd = -1;
@@ -323,7 +357,11 @@ static int yield(struct runner *r)
 	if (rc != DEV_OK)
 		return rc;
 	run_yield = 0;
-	r->next_tick = r->net_at = r->checkin_at = mono_ms();
+	net_view(r, &after);
+	r->next_tick = mono_ms();
+	if (before.phase != after.phase || before.offline != after.offline ||
+	    strcmp(before.server, after.server) != 0)
+		r->net_at = r->checkin_at = r->next_tick;
 	return DEV_OK;
 }
 
@@ -426,6 +464,13 @@ int dev_cmd_run(int argc, char **argv)
 				break;
 			dev_hal_set_abort(r.s.hal, should_abort, &r);
 			continue;
+		}
+		if (r.reopen) {
+			r.reopen = false;
+			dev_session_detach(&r.s, true);
+			rc = dev_session_attach(&r.s, r.dir, r.server);
+			if (rc != DEV_OK)
+				break;
 		}
 		now = mono_ms();
 		if (now >= r.next_tick) {

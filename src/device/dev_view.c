@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/fltime.h"
 #include "core/restrict.h"
@@ -255,6 +256,7 @@ json_t *dev_view_status(struct dev_phone *p, const struct dev_hal *h,
 	json_object_set_new(o, "boots", json_integer((json_int_t)boots));
 	dev_hal_server(h, url);
 	json_object_set_new(o, "server", json_string(url));
+	json_object_set_new(o, "updated_at", time_or_null((fl_time)time(NULL)));
 	return o;
 }
 
@@ -533,9 +535,8 @@ static void draw_lock(FILE *out, const json_t *st)
 	box_blank(out);
 	box_center(out, setup ? "[ SETTING UP ]" : "[ LOCKED ]");
 	box_blank(out);
-	if (!setup && strcmp(jstr(st, "state"), "locked") == 0 &&
-	    !jbool(st, "stolen") && strcmp(msg, FL_AGENT_LOCK_MESSAGE) != 0)
-		box_text(out, FL_AGENT_LOCK_MESSAGE);
+	/* The agent chose the message: the overdue text (or the lender's
+	 * own), or why else the phone is locked (stolen, SIM, software). */
 	if (msg[0] != '\0')
 		box_text(out, msg);
 	else if (!setup)
@@ -572,11 +573,17 @@ static void draw_home(FILE *out, const json_t *st)
 {
 	const json_t *notices = json_object_get(st, "notices");
 	const char *when = jstr(st, "effective_time");
-	char buf[TEXT_MAX];
+	char buf[TEXT_MAX], clock[32];
 
 	if (when[0] == '\0')
 		when = jstr(st, "wall_time");
-	snprintf(buf, sizeof(buf), "Home%*s", BOX_INNER - 4, when);
+	/* "2026-11-23 14:08 UTC": the home screen's clock, to the minute */
+	if (strlen(when) >= 16)
+		snprintf(clock, sizeof(clock), "%.10s %.5s UTC", when,
+		         when + 11);
+	else
+		snprintf(clock, sizeof(clock), "%s", when);
+	snprintf(buf, sizeof(buf), "Home%*s", BOX_INNER - 4, clock);
 	box_raw(out, buf, strlen(buf));
 	box_blank(out);
 	if (strcmp(jstr(st, "phase"), "released") == 0) {

@@ -53,6 +53,13 @@ json_t *fl_api_device_json(const struct fl_device *d);
 fl_err fl_api_path_device(struct fl_req *req, struct fl_tx *tx,
                           struct fl_device *out) FL_MUST_USE;
 
+/* Adds to j (a device's JSON) what the device protocol knows about d:
+ * "reports" (its latest SIM and tamper reports) and "offline_code" (the
+ * newest code's counter and the newest one the phone used). Read inside
+ * tx. */
+fl_err fl_api_device_protocol_json(struct fl_tx *tx, const struct fl_device *d,
+                                   json_t *j) FL_MUST_USE;
+
 /* True if s has no control characters. */
 bool fl_api_text_ok(const char *s);
 

@@ -220,6 +220,13 @@ static void read_policy(struct fl_jin *j, json_t *p, struct fl_contract_rec *c)
 	json_t *v;
 	size_t i, bad = 0;
 
+	/* No lock without notice: unless the lender chooses other offsets (an
+	 * empty list is an explicit choice), remind 3 days, 1 day and on the
+	 * day before every due date. */
+	c->remind[0] = 3 * FL_DAY;
+	c->remind[1] = 1 * FL_DAY;
+	c->remind[2] = 0;
+	c->n_remind = 3;
 	c->restrict_mask = FL_R_DEFAULT_LOCK;
 	c->sim_policy = FL_REACT_NOTIFY;
 	c->tamper_policy = FL_REACT_NOTIFY;
@@ -531,7 +538,7 @@ static void create_contract(struct fl_req *req)
 	json_object_set_new(v, "device", fl_api_device_json(d));
 	fl_reply_json(req, 201, v);
 	if (fl_txn_commit(req, tx) == FL_OK)
-		fl_decide_count(req->app, &what);
+		fl_decide_committed(req->app, d->id, &what);
 done:
 	fl_contract_rec_clear(c);
 	free(c);
@@ -748,7 +755,7 @@ static void reschedule(struct fl_req *req)
 	                "device", fl_api_device_json(d));
 	fl_reply_json(req, 201, out);
 	if (fl_txn_commit(req, tx) == FL_OK)
-		fl_decide_count(req->app, &what);
+		fl_decide_committed(req->app, d->id, &what);
 	tx = NULL;
 done:
 	json_decref(sched);

@@ -20,6 +20,7 @@
 #include "server/decide.h"
 #include "server/enroll.h"
 #include "server/jsonio.h"
+#include "server/push.h"
 #include "server/router.h"
 #include "server/txn.h"
 
@@ -269,6 +270,7 @@ static void show_device(struct fl_req *req)
 	static const char *const q[] = {NULL};
 	struct fl_device *d = calloc(1, sizeof(*d));
 	struct fl_tx *tx = NULL;
+	json_t *j = NULL;
 	fl_err err;
 
 	if (d == NULL) {
@@ -279,13 +281,20 @@ static void show_device(struct fl_req *req)
 		goto done;
 	if ((err = fl_store_begin(req->app->store, false, &tx)) == FL_OK) {
 		err = fl_api_path_device(req, tx, d);
+		if (err == FL_OK) {
+			j = fl_api_device_json(d);
+			err = j != NULL ? fl_api_device_protocol_json(tx, d, j)
+			                : FL_E_NOMEM;
+		}
 		fl_tx_rollback(tx);
 	}
-	if (err != FL_OK)
+	if (err != FL_OK) {
+		json_decref(j);
 		fl_reply_error(req, err,
 		               err == FL_E_NOT_FOUND ? "no such device" : NULL);
-	else
-		fl_reply_json(req, 200, fl_api_device_json(d));
+	} else {
+		fl_reply_json(req, 200, j);
+	}
 done:
 	free(d);
 }
@@ -439,7 +448,7 @@ static void run_command(struct fl_req *req, enum fl_cmd_kind kind,
 	}
 	fl_reply_json(req, 200, fl_api_device_json(after));
 	if (fl_txn_commit(req, tx) == FL_OK)
-		fl_decide_count(req->app, &what);
+		fl_decide_committed(req->app, after->id, &what);
 done:
 	free(before);
 	free(after);
@@ -553,7 +562,73 @@ static void sync_device(struct fl_req *req)
 	}
 	fl_reply_json(req, 200, fl_api_device_json(d));
 	if (fl_txn_commit(req, tx) == FL_OK)
-		fl_decide_count(req->app, &what);
+		fl_decide_committed(req->app, d->id, &what);
+done:
+	free(d);
+}
+
+/* Long-poll: answers the device as soon as its token seq is above `seq`
+ * (at once if it already is), or after at least `timeout` seconds (1..120,
+ * default 30; at most about 1.5 s more) with the device as it is. A dashboard
+ * or the CLI watches a device change after a payment or command this way. */
+static void wait_device(struct fl_req *req)
+{
+	static const char *const q[] = {"seq", "timeout", NULL};
+	const char *seq_s = fl_req_query(req, "seq");
+	const char *to_s = fl_req_query(req, "timeout");
+	struct fl_device *d = calloc(1, sizeof(*d));
+	struct fl_tx *tx = NULL;
+	long long have = 0, timeout = 30;
+	char *end = NULL;
+	fl_err err;
+
+	if (d == NULL) {
+		fl_reply_error(req, FL_E_NOMEM, NULL);
+		return;
+	}
+	if (fl_req_query_only(req, q) != FL_OK)
+		goto done;
+	if (seq_s == NULL || (have = strtoll(seq_s, &end, 10), *end != '\0') ||
+	    end == seq_s || have < 0) {
+		fl_reply_error(req, FL_E_INVALID,
+		               "seq (the token seq already known) is required: "
+		               "a non-negative integer");
+		goto done;
+	}
+	if (to_s != NULL &&
+	    ((timeout = strtoll(to_s, &end, 10), *end != '\0') || end == to_s ||
+	     timeout < 1 || timeout > 120)) {
+		fl_reply_error(req, FL_E_RANGE,
+		               "timeout must be 1..120 seconds");
+		goto done;
+	}
+	for (int attempt = 0; attempt < 8; attempt++) {
+		uint64_t mark = fl_push_mark(req->app->push,
+		                             fl_req_param(req, "device_id"));
+
+		if ((err = fl_store_begin(req->app->store, false, &tx)) ==
+		    FL_OK) {
+			err = fl_api_path_device(req, tx, d);
+			fl_tx_rollback(tx);
+		}
+		if (err != FL_OK) {
+			fl_reply_error(req, err,
+			               err == FL_E_NOT_FOUND ? "no such device"
+			                                     : NULL);
+			goto done;
+		}
+		if (req->resumed || d->st.token_seq > (uint64_t)have)
+			break;
+		err = fl_push_wait(req->app->push, req, d->id, mark,
+		                   /* clock seconds are whole: +1 makes
+		                    * the wait at least `timeout` */
+		                   req->now + (fl_time)timeout + 1);
+		if (err == FL_OK)
+			goto done; /* parked: runs again when woken */
+		if (err != FL_E_STATE)
+			break; /* too many waiters: answer as it is */
+	}
+	fl_reply_json(req, 200, fl_api_device_json(d));
 done:
 	free(d);
 }
@@ -564,6 +639,7 @@ static const struct fl_route routes[] = {
         {"POST", "/v1/devices", register_device, FL_ROLE_ADMIN | FL_ROLE_CLERK},
         {"GET", "/v1/devices", list_devices, FL_ROLES_READ},
         {"GET", DEVICE_PATH, show_device, FL_ROLES_READ},
+        {"GET", DEVICE_PATH "/wait", wait_device, FL_ROLES_READ},
         {"POST", DEVICE_PATH "/enrollment-code", new_enrollment_code,
          FL_ROLE_ADMIN | FL_ROLE_CLERK},
         {"POST", DEVICE_PATH "/lock", lock, FL_ROLE_ADMIN},

@@ -115,7 +115,7 @@ static void record(struct fl_req *req)
 	                fl_api_device_json(d));
 	fl_reply_json(req, 201, out);
 	if (fl_txn_commit(req, tx) == FL_OK)
-		fl_decide_count(req->app, &what);
+		fl_decide_committed(req->app, d->id, &what);
 done:
 	free(d);
 }
@@ -177,7 +177,7 @@ static void reverse(struct fl_req *req)
 	                fl_api_device_json(d));
 	fl_reply_json(req, 200, out);
 	if (fl_txn_commit(req, tx) == FL_OK)
-		fl_decide_count(req->app, &what);
+		fl_decide_committed(req->app, d->id, &what);
 done:
 	free(d);
 }

@@ -20,6 +20,9 @@ struct fl_store;
 struct fl_signkeys;
 struct fl_metrics;
 struct fl_ratelimit;
+struct fl_push;
+struct fl_devauth;
+struct fl_tokens;
 
 struct fl_app {
 	struct fl_config cfg;           /* settings */
@@ -28,6 +31,9 @@ struct fl_app {
 	struct fl_signkeys *keys;       /* online signing keys */
 	struct fl_metrics *metrics;     /* counters for /metrics */
 	struct fl_ratelimit *public_rl; /* the public IMEI check's limiter */
+	struct fl_push *push;           /* long-poll waiters */
+	struct fl_devauth *devauth;     /* device MAC keys and counters */
+	struct fl_tokens *tokens;       /* signed device tokens */
 };
 
 /* The server's wall clock, in seconds (UTC). */

@@ -59,6 +59,9 @@ static const struct setting settings[] = {
         N(ratelimit_clients, K_INT, ratelimit_clients, 16, 10000000),
         N(token_ttl, K_INT, token_ttl, 60, 365 * 86400),
         N(key_cert_days, K_INT, key_cert_days, 1, 36500),
+        N(wait_timeout, K_INT, wait_timeout, 1, 60),
+        N(checkin_interval, K_INT, checkin_interval, 60, 7 * 86400),
+        N(device_cache, K_INT, device_cache, 16, 10000000),
 };
 
 void fl_config_defaults(struct fl_config *c)
@@ -86,6 +89,9 @@ void fl_config_defaults(struct fl_config *c)
 	c->ratelimit_clients = 65536;
 	c->token_ttl = 30 * 86400;
 	c->key_cert_days = 365;
+	c->wait_timeout = 60;
+	c->checkin_interval = 3600;
+	c->device_cache = 200000;
 }
 
 static const struct setting *find(const char *key)

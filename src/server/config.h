@@ -51,6 +51,9 @@ struct fl_config {
 	int ratelimit_clients;     /* clients tracked at once */
 	int token_ttl;             /* seconds a signed token is good */
 	int key_cert_days;         /* dev root: signing key validity */
+	int wait_timeout;          /* device long-poll: seconds held */
+	int checkin_interval;      /* next_checkin hint to phones, seconds */
+	int device_cache; /* devices kept in the auth and token caches */
 };
 
 /* Fills c with the defaults. */

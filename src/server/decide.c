@@ -8,6 +8,7 @@
 #include "server/app.h"
 #include "server/log.h"
 #include "server/metrics.h"
+#include "server/push.h"
 
 fl_time fl_decide_now(const struct fl_device *dev, fl_time now)
 {
@@ -67,6 +68,49 @@ static void contract_of(const struct fl_contract_rec *r, struct fl_contract *c)
 	c->n_remind = r->n_remind;
 }
 
+/* The policy's input for dev from its stored inputs, deciding at now;
+ * pin and contract borrow from in. */
+static void policy_input(struct fl_policy_input *pin,
+                         struct fl_contract *contract,
+                         const struct fl_device_inputs *in,
+                         const struct fl_device *dev, fl_time now)
+{
+	contract_of(&in->contract, contract);
+	memset(pin, 0, sizeof(*pin));
+	pin->contract = contract;
+	pin->reschedules = in->reschedules;
+	pin->n_reschedules = in->n_reschedules;
+	pin->payments = in->payments;
+	pin->n_payments = in->n_payments;
+	pin->commands = in->commands;
+	pin->n_commands = in->n_commands;
+	pin->enrolled = dev->enrolled_at != 0;
+	pin->last_contact = dev->last_contact;
+	pin->now = now;
+}
+
+fl_err fl_decide_replay(struct fl_tx *tx, const struct fl_device *dev,
+                        fl_time at, struct fl_device_inputs *in,
+                        struct fl_decision *dec)
+{
+	struct fl_policy_input pin;
+	struct fl_contract contract;
+	fl_err err;
+
+	memset(dec, 0, sizeof(*dec));
+	memset(in, 0, sizeof(*in));
+	err = fl_store_device_inputs(tx, dev->tenant_id, dev->id, in);
+	if (err == FL_OK && in->has_contract) {
+		policy_input(&pin, &contract, in, dev, at);
+		err = fl_policy_decide(&pin, dec, NULL);
+	}
+	if (err != FL_OK) {
+		fl_device_inputs_clear(in);
+		memset(dec, 0, sizeof(*dec));
+	}
+	return err;
+}
+
 fl_err fl_decide_device(struct fl_tx *tx, const char *tenant_id,
                         const char *device_id, fl_time now, bool force_bump,
                         struct fl_device *dev_out, struct fl_decided *what)
@@ -97,18 +141,7 @@ fl_err fl_decide_device(struct fl_tx *tx, const char *tenant_id,
 	    FL_OK)
 		goto out;
 	if (in.has_contract) {
-		contract_of(&in.contract, &contract);
-		memset(&pin, 0, sizeof(pin));
-		pin.contract = &contract;
-		pin.reschedules = in.reschedules;
-		pin.n_reschedules = in.n_reschedules;
-		pin.payments = in.payments;
-		pin.n_payments = in.n_payments;
-		pin.commands = in.commands;
-		pin.n_commands = in.n_commands;
-		pin.enrolled = dev->enrolled_at != 0;
-		pin.last_contact = dev->last_contact;
-		pin.now = eff;
+		policy_input(&pin, &contract, &in, dev, eff);
 		if ((err = fl_policy_decide(&pin, dec, NULL)) != FL_OK) {
 			fl_log(FL_LOG_ERROR, "policy refused stored inputs",
 			       json_pack("{s:s,s:s}", "device", device_id,
@@ -165,8 +198,11 @@ out:
 	return err;
 }
 
-void fl_decide_count(struct fl_app *app, const struct fl_decided *what)
+void fl_decide_committed(struct fl_app *app, const char *device_id,
+                         const struct fl_decided *what)
 {
+	if (what->bumped && app->push != NULL)
+		fl_push_publish(app->push, device_id);
 	if (what->locked)
 		fl_metrics_lock(app->metrics);
 	if (what->unlocked)
@@ -214,7 +250,7 @@ fl_err fl_decide_sweep(struct fl_app *app, fl_time now, int batch, int *n)
 		tx = NULL;
 		if (err != FL_OK)
 			goto out;
-		fl_decide_count(app, &what);
+		fl_decide_committed(app, ids[i], &what);
 		if (n != NULL)
 			(*n)++;
 	}

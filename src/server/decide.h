@@ -53,8 +53,20 @@ fl_err fl_decide_device(struct fl_tx *tx, const char *tenant_id,
                         struct fl_device *dev,
                         struct fl_decided *what) FL_MUST_USE;
 
-/* Counts what a committed decision changed in the metrics. */
-void fl_decide_count(struct fl_app *app, const struct fl_decided *what);
+/* The decision the policy makes for dev at `at` from its stored inputs,
+ * storing nothing: device tokens take their reminders from it. *in
+ * receives the inputs (the contract's lock-screen terms included; the
+ * caller clears it with fl_device_inputs_clear); *dec is zeroed when the
+ * device has no contract. */
+fl_err fl_decide_replay(struct fl_tx *tx, const struct fl_device *dev,
+                        fl_time at, struct fl_device_inputs *in,
+                        struct fl_decision *dec) FL_MUST_USE;
+
+/* After the commit of a decision: counts what changed in the metrics and,
+ * when the token seq moved, wakes the requests waiting on the device
+ * (push.h). */
+void fl_decide_committed(struct fl_app *app, const char *device_id,
+                         const struct fl_decided *what);
 
 /* Re-decides up to `batch` devices whose next_change is due, each in its
  * own transaction; *n (may be NULL) counts them. */

@@ -14,7 +14,8 @@
  *   completed         log one line, count metrics, free.
  *
  * Limits: total header bytes (max_header), body bytes (max_body), client
- * inactivity (request_timeout), connections (max_connections).
+ * inactivity and the whole upload (request_timeout), connections
+ * (max_connections).
  */
 #include "server/http.h"
 
@@ -22,6 +23,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -38,6 +40,7 @@
 #include "server/files.h"
 #include "server/log.h"
 #include "server/metrics.h"
+#include "server/push.h"
 #include "server/router.h"
 
 struct fl_http {
@@ -160,18 +163,22 @@ void fl_reply_json(struct fl_req *req, int status, json_t *body)
 	         text != NULL ? strlen(text) : 0);
 }
 
+/* Error codes live as long as the request's log line: one table of them,
+ * built once. */
+static char codes[FL_E__COUNT + 1][40];
+static pthread_once_t codes_once = PTHREAD_ONCE_INIT;
+
+static void build_codes(void)
+{
+	for (unsigned i = 0; i <= FL_E__COUNT; i++)
+		fl_http_err_code((fl_err)i, codes[i], sizeof(codes[i]));
+}
+
 static const char *static_code(fl_err err)
 {
-	/* Codes live as long as the request's log line: keep one table of
-	 * them, built lazily per code (names are immutable). */
-	static char codes[FL_E__COUNT + 1][40];
-	static atomic_bool built[FL_E__COUNT + 1];
 	unsigned i = (unsigned)err <= FL_E__COUNT ? (unsigned)err : FL_E__COUNT;
 
-	if (!atomic_load(&built[i])) {
-		fl_http_err_code((fl_err)i, codes[i], sizeof(codes[i]));
-		atomic_store(&built[i], true);
-	}
+	pthread_once(&codes_once, build_codes);
 	return codes[i];
 }
 
@@ -230,6 +237,17 @@ void fl_reply_header(struct fl_req *req, const char *name, const char *value)
 	snprintf(req->hdr_value[req->n_hdrs],
 	         sizeof(req->hdr_value[req->n_hdrs]), "%s", value);
 	req->n_hdrs++;
+}
+
+void fl_http_suspend(struct fl_req *req)
+{
+	req->parked = true;
+	MHD_suspend_connection(req->conn);
+}
+
+void fl_http_resume(struct fl_req *req)
+{
+	MHD_resume_connection(req->conn);
 }
 
 /* --- request accessors ---------------------------------------------------- */
@@ -434,8 +452,20 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *mc,
 	}
 	if (*upload_data_size > 0) {
 		size_t n = *upload_data_size;
+		struct timespec now;
 
 		*upload_data_size = 0;
+		/* request_timeout bounds silence (MHD's timeout) and also the
+		 * whole upload, so a body dripped a byte at a time cannot
+		 * hold a connection for ever. */
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - c->start.tv_sec > cfg->request_timeout) {
+			fl_log(FL_LOG_WARN, "request body too slow",
+			       json_pack("{s:I,s:s}", "id",
+			                 (json_int_t)c->req.id, "client",
+			                 c->req.client));
+			return MHD_NO;
+		}
 		if (c->too_large || c->len + n > cfg->max_body) {
 			c->too_large = true;
 			c->discarded += n;
@@ -463,6 +493,20 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *mc,
 		c->body[c->len] = '\0';
 		return MHD_YES;
 	}
+	/* A parked request was resumed: run its handler again. */
+	if (c->req.parked) {
+		c->req.parked = false;
+		c->req.resumed = true;
+		c->req.now = fl_app_now();
+		free(c->req.resp);
+		c->req.resp = NULL;
+		c->req.resp_len = 0;
+		c->req.status = 0;
+		c->req.n_hdrs = 0;
+		c->req.err_code = NULL;
+		fl_router_dispatch(&c->req);
+		return c->req.parked ? MHD_YES : queue(mc, c);
+	}
 	/* The whole request is in. */
 	if (c->too_large) {
 		fl_reply_error(&c->req, FL_E_TOO_LARGE,
@@ -476,7 +520,8 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *mc,
 		else
 			fl_router_dispatch(&c->req);
 	}
-	return queue(mc, c);
+	/* A parked handler answers when it is resumed. */
+	return c->req.parked ? MHD_YES : queue(mc, c);
 }
 
 static void completed_cb(void *cls, struct MHD_Connection *mc, void **con_cls,
@@ -492,6 +537,8 @@ static void completed_cb(void *cls, struct MHD_Connection *mc, void **con_cls,
 	if (c == NULL)
 		return;
 	*con_cls = NULL;
+	if (c->req.parked && h->app->push != NULL)
+		fl_push_forget(h->app->push, &c->req);
 	clock_gettime(CLOCK_MONOTONIC, &end);
 	secs = (double)(end.tv_sec - c->start.tv_sec) +
 	       (double)(end.tv_nsec - c->start.tv_nsec) / 1e9;

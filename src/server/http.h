@@ -48,7 +48,9 @@ struct fl_req {
 	struct fl_principal who; /* the authenticated caller */
 	char client[48];         /* client address, text */
 	uint8_t client_net[16];  /* IPv4 address, or IPv6 /64 prefix */
-	fl_time now;             /* when the request arrived */
+	fl_time now;             /* when the request arrived (or resumed) */
+	bool parked;             /* suspended by fl_push_wait */
+	bool resumed;            /* this run follows a parked one */
 	uint64_t id;             /* request number, for the logs */
 
 	/* the answer */
@@ -90,6 +92,13 @@ void fl_reply_error_status(struct fl_req *req, int status, fl_err err,
         __attribute__((format(printf, 4, 5)));
 /* Adds a response header (name static, value copied, truncated at 127). */
 void fl_reply_header(struct fl_req *req, const char *name, const char *value);
+
+/* Suspends req's connection from inside its handler (push.h calls it);
+ * the handler then returns without answering. */
+void fl_http_suspend(struct fl_req *req);
+/* Resumes a suspended request; its handler runs again with req->resumed
+ * set. Any thread. */
+void fl_http_resume(struct fl_req *req);
 
 /* The HTTP status for an error. */
 int fl_http_status(fl_err err);

@@ -39,7 +39,8 @@
 	X(audit)                                                               \
 	X(devices)                                                             \
 	X(contracts)                                                           \
-	X(payments)
+	X(payments)                                                            \
+	X(device)
 
 #define DECLARE_(name) extern const struct fl_route_table fl_routes_##name;
 FL_ROUTE_TABLES(DECLARE_)

@@ -21,8 +21,11 @@
 #include "server/http.h"
 #include "server/log.h"
 #include "server/metrics.h"
+#include "server/devauth.h"
+#include "server/push.h"
 #include "server/ratelimit.h"
 #include "server/signkeys.h"
+#include "server/tokens.h"
 #include "store/store.h"
 
 fl_time fl_app_now(void)
@@ -200,6 +203,13 @@ int fl_server_run(const struct fl_config *cfg)
 		goto out;
 	if ((err = fl_metrics_new(&app->metrics)) != FL_OK)
 		goto out;
+	if ((err = fl_push_new(&app->push, cfg->max_connections)) != FL_OK)
+		goto out;
+	if ((err = fl_tokens_new(&app->tokens, cfg->device_cache)) != FL_OK ||
+	    (err = fl_devauth_new(&app->devauth, app->store, app->secrets.kx_pk,
+	                          app->secrets.kx_sk, cfg->device_cache)) !=
+	            FL_OK)
+		goto out;
 	if ((err = fl_ratelimit_new(&app->public_rl, cfg->public_rate,
 	                            cfg->public_burst, cfg->public_global_rate,
 	                            cfg->public_global_burst,
@@ -266,6 +276,7 @@ int fl_server_run(const struct fl_config *cfg)
 		}
 		nanosleep(&ts, NULL);
 		sweep(app);
+		fl_push_expire(app->push, fl_app_now());
 		if (fl_app_now() >= next_heads) {
 			sign_heads(app);
 			next_heads = fl_app_now() + cfg->audit_head_interval;
@@ -286,6 +297,8 @@ int fl_server_run(const struct fl_config *cfg)
 	       json_pack("{s:s}", "signal",
 	                 got_signal == SIGTERM ? "SIGTERM" : "SIGINT"));
 	fl_http_quiesce(http);
+	/* Long-polls answer now rather than at their deadline. */
+	fl_push_release_all(app->push);
 	if (fl_http_drain(http, cfg->shutdown_grace) > 0)
 		fl_log(FL_LOG_WARN, "requests still in flight at shutdown",
 		       NULL);
@@ -293,10 +306,16 @@ int fl_server_run(const struct fl_config *cfg)
 	status = 0;
 out:
 	fl_http_stop(http);
+	/* the last check-in bookkeeping, written before the store closes */
+	fl_devauth_free(app->devauth);
+	fl_tokens_free(app->tokens);
 	fl_store_close(app->store);
 	fl_signkeys_free(app->keys);
 	fl_metrics_free(app->metrics);
 	fl_ratelimit_free(app->public_rl);
+	if (app->push != NULL)
+		fl_push_release_all(app->push);
+	fl_push_free(app->push);
 	fl_secrets_wipe(&app->secrets);
 	free(app);
 	if (status == 0)

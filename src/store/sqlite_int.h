@@ -153,6 +153,38 @@ fl_err sq_command_insert(struct fl_tx *tx, const char *tenant_id,
 fl_err sq_device_inputs(struct fl_tx *tx, const char *tenant_id,
                         const char *device_id, struct fl_device_inputs *out);
 
+/* sqlite_devproto.c */
+fl_err sq_dp_enroll(struct fl_tx *tx, const char *id,
+                    const uint8_t sign_pk[FL_DEVICE_KEY_LEN],
+                    const uint8_t kx_pk[FL_DEVICE_KEY_LEN], fl_time at);
+fl_err sq_dp_touch(struct fl_tx *tx, const char *id,
+                   const uint8_t kx_pk[FL_DEVICE_KEY_LEN], fl_time at,
+                   uint64_t counter);
+fl_err sq_used_code_put(struct fl_tx *tx, const struct fl_used_code *u);
+fl_err sq_used_code_get(struct fl_tx *tx, const uint8_t hash[FL_HASH_LEN],
+                        struct fl_used_code *out);
+fl_err sq_pairing_put(struct fl_tx *tx, struct fl_pairing_rec *r);
+fl_err sq_pairing_get(struct fl_tx *tx, const char *device_id,
+                      const uint8_t sign_pk[FL_DEVICE_KEY_LEN],
+                      const uint8_t kx_pk[FL_DEVICE_KEY_LEN],
+                      struct fl_pairing_rec *out);
+fl_err sq_pairing_list(struct fl_tx *tx, const char *device_id,
+                       FL_STORE_LIST_FN(struct fl_pairing_rec), void *ctx);
+fl_err sq_pairing_decide(struct fl_tx *tx, const char *device_id, int64_t ord,
+                         enum fl_pairing_status status, fl_time at,
+                         const char *by);
+fl_err sq_pairing_expire(struct fl_tx *tx, const char *device_id, fl_time now);
+fl_err sq_report_add(struct fl_tx *tx, struct fl_report_rec *r);
+fl_err sq_report_list(struct fl_tx *tx, const char *tenant_id,
+                      const char *device_id, int limit,
+                      FL_STORE_LIST_FN(struct fl_report_rec), void *ctx);
+fl_err sq_ocode_get(struct fl_tx *tx, const char *device_id,
+                    struct fl_ocode_rec *out);
+fl_err sq_ocode_issue(struct fl_tx *tx, const char *device_id,
+                      const struct fl_ocode_rec *r);
+fl_err sq_ocode_used(struct fl_tx *tx, const char *device_id, uint64_t used,
+                     fl_time unlock_until);
+
 /* The numbered migrations; migration i (1-based) is sq_migrations[i - 1]. */
 extern const char *const sq_migrations[];
 extern const int sq_migrations_count;

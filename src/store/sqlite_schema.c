@@ -172,6 +172,49 @@ const char *const sq_migrations[] = {
         "  reason TEXT NOT NULL,"
         "  actor TEXT NOT NULL);"
         "CREATE INDEX commands_device ON commands(device_id, ord);",
+
+        /* 3: the device protocol: used one-time codes (so a retried
+         * enrollment is answered again), pending re-enrollments by
+         * pairing code, SIM and tamper reports, offline-code counters.
+         * No secret: the per-device keys are derived, not stored. */
+        "CREATE TABLE used_codes ("
+        "  hash BLOB PRIMARY KEY,"
+        "  device_id TEXT NOT NULL,"
+        "  sign_pk BLOB NOT NULL,"
+        "  kx_pk BLOB NOT NULL,"
+        "  used_at INTEGER NOT NULL) WITHOUT ROWID;"
+        "CREATE TABLE pairing_requests ("
+        "  ord INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  device_id TEXT NOT NULL,"
+        "  sign_pk BLOB NOT NULL,"
+        "  kx_pk BLOB NOT NULL,"
+        "  code TEXT NOT NULL,"
+        "  created_at INTEGER NOT NULL,"
+        "  expires_at INTEGER NOT NULL,"
+        "  status INTEGER NOT NULL DEFAULT 0,"
+        "  decided_at INTEGER NOT NULL DEFAULT 0,"
+        "  decided_by TEXT NOT NULL DEFAULT '',"
+        "  UNIQUE (device_id, sign_pk, kx_pk));"
+        "CREATE INDEX pairing_requests_device ON "
+        "pairing_requests(device_id, ord);"
+        "CREATE TABLE device_reports ("
+        "  ord INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  device_id TEXT NOT NULL,"
+        "  tenant_id TEXT NOT NULL,"
+        "  at INTEGER NOT NULL,"
+        "  kind INTEGER NOT NULL,"
+        "  detail TEXT NOT NULL);"
+        "CREATE INDEX device_reports_device ON device_reports(device_id, "
+        "ord);"
+        "CREATE TABLE offline_codes ("
+        "  device_id TEXT PRIMARY KEY,"
+        "  counter INTEGER NOT NULL DEFAULT 0,"
+        "  action INTEGER NOT NULL DEFAULT 0,"
+        "  issue_day INTEGER NOT NULL DEFAULT 0,"
+        "  issued_at INTEGER NOT NULL DEFAULT 0,"
+        "  issued_by TEXT NOT NULL DEFAULT '',"
+        "  used INTEGER NOT NULL DEFAULT 0,"
+        "  unlock_until INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;",
 };
 
 const int sq_migrations_count =

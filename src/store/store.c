@@ -298,3 +298,96 @@ fl_err fl_store_device_inputs(struct fl_tx *tx, const char *tenant_id,
 {
 	return OPS(tx)->device_inputs(tx, tenant_id, device_id, out);
 }
+
+/* --- device protocol ------------------------------------------------------ */
+
+fl_err fl_store_dp_enroll(struct fl_tx *tx, const char *id,
+                          const uint8_t sign_pk[FL_DEVICE_KEY_LEN],
+                          const uint8_t kx_pk[FL_DEVICE_KEY_LEN], fl_time at)
+{
+	return OPS(tx)->dp_enroll(tx, id, sign_pk, kx_pk, at);
+}
+
+fl_err fl_store_dp_touch(struct fl_tx *tx, const char *id,
+                         const uint8_t kx_pk[FL_DEVICE_KEY_LEN], fl_time at,
+                         uint64_t counter)
+{
+	return OPS(tx)->dp_touch(tx, id, kx_pk, at, counter);
+}
+
+fl_err fl_store_used_code_put(struct fl_tx *tx, const struct fl_used_code *u)
+{
+	return OPS(tx)->used_code_put(tx, u);
+}
+
+fl_err fl_store_used_code_get(struct fl_tx *tx, const uint8_t hash[FL_HASH_LEN],
+                              struct fl_used_code *out)
+{
+	return OPS(tx)->used_code_get(tx, hash, out);
+}
+
+fl_err fl_store_pairing_put(struct fl_tx *tx, struct fl_pairing_rec *r)
+{
+	return OPS(tx)->pairing_put(tx, r);
+}
+
+fl_err fl_store_pairing_get(struct fl_tx *tx, const char *device_id,
+                            const uint8_t sign_pk[FL_DEVICE_KEY_LEN],
+                            const uint8_t kx_pk[FL_DEVICE_KEY_LEN],
+                            struct fl_pairing_rec *out)
+{
+	return OPS(tx)->pairing_get(tx, device_id, sign_pk, kx_pk, out);
+}
+
+fl_err fl_store_pairing_list(struct fl_tx *tx, const char *device_id,
+                             fl_err (*fn)(void *ctx,
+                                          const struct fl_pairing_rec *r),
+                             void *ctx)
+{
+	return OPS(tx)->pairing_list(tx, device_id, fn, ctx);
+}
+
+fl_err fl_store_pairing_decide(struct fl_tx *tx, const char *device_id,
+                               int64_t ord, enum fl_pairing_status status,
+                               fl_time at, const char *by)
+{
+	return OPS(tx)->pairing_decide(tx, device_id, ord, status, at, by);
+}
+
+fl_err fl_store_pairing_expire(struct fl_tx *tx, const char *device_id,
+                               fl_time now)
+{
+	return OPS(tx)->pairing_expire(tx, device_id, now);
+}
+
+fl_err fl_store_report_add(struct fl_tx *tx, struct fl_report_rec *r)
+{
+	return OPS(tx)->report_add(tx, r);
+}
+
+fl_err fl_store_report_list(struct fl_tx *tx, const char *tenant_id,
+                            const char *device_id, int limit,
+                            fl_err (*fn)(void *ctx,
+                                         const struct fl_report_rec *r),
+                            void *ctx)
+{
+	return OPS(tx)->report_list(tx, tenant_id, device_id, limit, fn, ctx);
+}
+
+fl_err fl_store_ocode_get(struct fl_tx *tx, const char *device_id,
+                          struct fl_ocode_rec *out)
+{
+	return OPS(tx)->ocode_get(tx, device_id, out);
+}
+
+fl_err fl_store_ocode_issue(struct fl_tx *tx, const char *device_id,
+                            const struct fl_ocode_rec *r)
+{
+	return OPS(tx)->ocode_issue(tx, device_id, r);
+}
+
+fl_err fl_store_ocode_used(struct fl_tx *tx, const char *device_id,
+                           uint64_t used, fl_time unlock_until)
+{
+	return OPS(tx)->ocode_used(tx, device_id, used, unlock_until);
+}

@@ -512,4 +512,142 @@ fl_err fl_store_device_inputs(struct fl_tx *tx, const char *tenant_id,
                               struct fl_device_inputs *out) FL_MUST_USE;
 void fl_device_inputs_clear(struct fl_device_inputs *in);
 
+/* --- device protocol -------------------------------------------------------
+ *
+ * What finlockd keeps for the phone side of docs/protocol.md: the one-time
+ * codes already used (a retried enrollment gets its answer again), pending
+ * re-enrollments by pairing code, the SIM and tamper reports phones sent,
+ * the offline-code counter, and the write-behind check-in bookkeeping. No
+ * secret is stored: the check-in MAC key and the offline-code secret are
+ * derived from the server's key-exchange secret, which is a file beside the
+ * database, not in it.
+ */
+
+#define FL_PAIRING_CODE_LEN 8  /* digits of a pairing code */
+#define FL_PAIRING_MAX      8  /* pending pairing requests per device */
+#define FL_DEVICE_KEY_LEN   32 /* Ed25519 and X25519 public keys */
+
+/* Records an enrollment with new device keys at `at`: the keys,
+ * enrolled_at and last contact, the request counter back to 0 (the phone
+ * with the new keys counts from 1), the outstanding one-time code cleared
+ * and every pairing request of the device dropped. */
+fl_err fl_store_dp_enroll(struct fl_tx *tx, const char *id,
+                          const uint8_t sign_pk[FL_DEVICE_KEY_LEN],
+                          const uint8_t kx_pk[FL_DEVICE_KEY_LEN],
+                          fl_time at) FL_MUST_USE;
+
+/* Write-behind check-in bookkeeping: raises device id's last_contact and
+ * req_counter (never lowers them), only while its key-exchange key is
+ * still kx_pk, so bookkeeping of keys replaced by a re-enrollment is
+ * dropped. FL_OK also when nothing matched. */
+fl_err fl_store_dp_touch(struct fl_tx *tx, const char *id,
+                         const uint8_t kx_pk[FL_DEVICE_KEY_LEN], fl_time at,
+                         uint64_t counter) FL_MUST_USE;
+
+/* A one-time enrollment code that has been used, and by which keys. */
+struct fl_used_code {
+	uint8_t hash[FL_HASH_LEN]; /* keyed hash of the code */
+	char device_id[FL_ID_MAX];
+	uint8_t sign_pk[FL_DEVICE_KEY_LEN]; /* keys it enrolled */
+	uint8_t kx_pk[FL_DEVICE_KEY_LEN];
+	fl_time used_at;
+};
+
+/* FL_E_CONFLICT if the hash is recorded already. */
+fl_err fl_store_used_code_put(struct fl_tx *tx,
+                              const struct fl_used_code *u) FL_MUST_USE;
+fl_err fl_store_used_code_get(struct fl_tx *tx, const uint8_t hash[FL_HASH_LEN],
+                              struct fl_used_code *out) FL_MUST_USE;
+
+enum fl_pairing_status {
+	FL_PAIRING_PENDING = 0, /* waits for the lender */
+	FL_PAIRING_APPROVED,    /* the phone's next enroll re-enrolls it */
+	FL_PAIRING_REJECTED,    /* the lender refused it */
+};
+
+/* A reflashed phone's request to re-enroll a device with new keys. */
+struct fl_pairing_rec {
+	int64_t ord; /* creation order */
+	char device_id[FL_ID_MAX];
+	uint8_t sign_pk[FL_DEVICE_KEY_LEN]; /* the phone's new keys */
+	uint8_t kx_pk[FL_DEVICE_KEY_LEN];
+	char code[FL_PAIRING_CODE_LEN + 1]; /* what the phone shows */
+	fl_time created_at;
+	fl_time expires_at;
+	enum fl_pairing_status status;
+	fl_time decided_at;         /* approval or refusal, 0 pending */
+	char decided_by[FL_ID_MAX]; /* API key id */
+};
+
+/* Inserts r; FL_E_CONFLICT if the device has a request with these keys.
+ * r->ord is set. */
+fl_err fl_store_pairing_put(struct fl_tx *tx,
+                            struct fl_pairing_rec *r) FL_MUST_USE;
+/* The request of device_id with these keys, expired or not. */
+fl_err fl_store_pairing_get(struct fl_tx *tx, const char *device_id,
+                            const uint8_t sign_pk[FL_DEVICE_KEY_LEN],
+                            const uint8_t kx_pk[FL_DEVICE_KEY_LEN],
+                            struct fl_pairing_rec *out) FL_MUST_USE;
+/* device_id's requests in creation order. */
+fl_err fl_store_pairing_list(struct fl_tx *tx, const char *device_id,
+                             fl_err (*fn)(void *ctx,
+                                          const struct fl_pairing_rec *r),
+                             void *ctx) FL_MUST_USE;
+/* Sets the status of request ord of device_id. */
+fl_err fl_store_pairing_decide(struct fl_tx *tx, const char *device_id,
+                               int64_t ord, enum fl_pairing_status status,
+                               fl_time at, const char *by) FL_MUST_USE;
+/* Drops device_id's requests that expired at or before `now`. */
+fl_err fl_store_pairing_expire(struct fl_tx *tx, const char *device_id,
+                               fl_time now) FL_MUST_USE;
+
+enum fl_report_kind {
+	FL_REPORT_SIM = 1,    /* the SIM changed */
+	FL_REPORT_TAMPER = 2, /* rooted, bootloader unlocked */
+};
+
+/* One SIM or tamper report a phone sent at check-in. */
+struct fl_report_rec {
+	int64_t ord; /* arrival order */
+	char device_id[FL_ID_MAX];
+	char tenant_id[FL_ID_MAX];
+	fl_time at; /* when the server received it */
+	enum fl_report_kind kind;
+	char detail[FL_REPORT_MAX]; /* "iccid 8925...", "rooted" */
+};
+
+/* Appends r (r->ord is set). */
+fl_err fl_store_report_add(struct fl_tx *tx,
+                           struct fl_report_rec *r) FL_MUST_USE;
+/* Reports of device_id of tenant_id, newest first, at most limit. */
+fl_err fl_store_report_list(struct fl_tx *tx, const char *tenant_id,
+                            const char *device_id, int limit,
+                            fl_err (*fn)(void *ctx,
+                                         const struct fl_report_rec *r),
+                            void *ctx) FL_MUST_USE;
+
+/* A device's offline unlock codes (core/ocode.h): the newest code minted
+ * and the newest one the phone reported using. */
+struct fl_ocode_rec {
+	uint64_t counter;          /* newest code's counter, 0 none */
+	int action;                /* its enum fl_ocode_action */
+	int64_t issue_day;         /* its UTC issue day */
+	fl_time issued_at;         /* when it was minted */
+	char issued_by[FL_ID_MAX]; /* API key id */
+	uint64_t used;             /* newest counter the phone accepted */
+	fl_time unlock_until;      /* end of that code's unlock, 0 none */
+};
+
+/* device_id's record; all zero (FL_OK) when no code was ever minted. */
+fl_err fl_store_ocode_get(struct fl_tx *tx, const char *device_id,
+                          struct fl_ocode_rec *out) FL_MUST_USE;
+/* Records a newly minted code (counter, action, issue_day, issued_at,
+ * issued_by of r); used and unlock_until are kept. */
+fl_err fl_store_ocode_issue(struct fl_tx *tx, const char *device_id,
+                            const struct fl_ocode_rec *r) FL_MUST_USE;
+/* Raises the used counter to `used` (never lowers it) with its
+ * unlock_until. */
+fl_err fl_store_ocode_used(struct fl_tx *tx, const char *device_id,
+                           uint64_t used, fl_time unlock_until) FL_MUST_USE;
+
 #endif

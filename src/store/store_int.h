@@ -137,6 +137,42 @@ struct fl_store_ops {
 	fl_err (*device_inputs)(struct fl_tx *tx, const char *tenant_id,
 	                        const char *device_id,
 	                        struct fl_device_inputs *out);
+
+	/* device protocol */
+	fl_err (*dp_enroll)(struct fl_tx *tx, const char *id,
+	                    const uint8_t sign_pk[FL_DEVICE_KEY_LEN],
+	                    const uint8_t kx_pk[FL_DEVICE_KEY_LEN], fl_time at);
+	fl_err (*dp_touch)(struct fl_tx *tx, const char *id,
+	                   const uint8_t kx_pk[FL_DEVICE_KEY_LEN], fl_time at,
+	                   uint64_t counter);
+	fl_err (*used_code_put)(struct fl_tx *tx, const struct fl_used_code *u);
+	fl_err (*used_code_get)(struct fl_tx *tx,
+	                        const uint8_t hash[FL_HASH_LEN],
+	                        struct fl_used_code *out);
+	fl_err (*pairing_put)(struct fl_tx *tx, struct fl_pairing_rec *r);
+	fl_err (*pairing_get)(struct fl_tx *tx, const char *device_id,
+	                      const uint8_t sign_pk[FL_DEVICE_KEY_LEN],
+	                      const uint8_t kx_pk[FL_DEVICE_KEY_LEN],
+	                      struct fl_pairing_rec *out);
+	fl_err (*pairing_list)(struct fl_tx *tx, const char *device_id,
+	                       FL_STORE_LIST_FN(struct fl_pairing_rec),
+	                       void *ctx);
+	fl_err (*pairing_decide)(struct fl_tx *tx, const char *device_id,
+	                         int64_t ord, enum fl_pairing_status status,
+	                         fl_time at, const char *by);
+	fl_err (*pairing_expire)(struct fl_tx *tx, const char *device_id,
+	                         fl_time now);
+	fl_err (*report_add)(struct fl_tx *tx, struct fl_report_rec *r);
+	fl_err (*report_list)(struct fl_tx *tx, const char *tenant_id,
+	                      const char *device_id, int limit,
+	                      FL_STORE_LIST_FN(struct fl_report_rec),
+	                      void *ctx);
+	fl_err (*ocode_get)(struct fl_tx *tx, const char *device_id,
+	                    struct fl_ocode_rec *out);
+	fl_err (*ocode_issue)(struct fl_tx *tx, const char *device_id,
+	                      const struct fl_ocode_rec *r);
+	fl_err (*ocode_used)(struct fl_tx *tx, const char *device_id,
+	                     uint64_t used, fl_time unlock_until);
 };
 
 #endif

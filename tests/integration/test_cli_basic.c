@@ -356,6 +356,120 @@ static void test_help_everywhere(void **state)
 	}
 }
 
+/* Every command and group, as typed. */
+static const char *const all_commands[] = {
+        "login",
+        "config",
+        "health",
+        "tenant",
+        "tenant create",
+        "tenant list",
+        "tenant show",
+        "tenant keys",
+        "tenant keys create",
+        "tenant keys list",
+        "tenant keys revoke",
+        "operator",
+        "operator keys",
+        "operator keys create",
+        "operator keys list",
+        "operator keys revoke",
+        "keys",
+        "keys create",
+        "keys list",
+        "keys show",
+        "keys revoke",
+        "devices",
+        "devices register",
+        "devices import",
+        "devices list",
+        "devices show",
+        "devices lock",
+        "devices unlock",
+        "devices release",
+        "devices stolen",
+        "devices sync",
+        "devices enrollment-code",
+        "contracts",
+        "contracts create",
+        "contracts show",
+        "contracts list",
+        "contracts reschedule",
+        "payments",
+        "payments record",
+        "payments reverse",
+        "payments list",
+        "payments show",
+        "audit",
+        "audit list",
+        "audit export",
+        "audit verify",
+        "audit head",
+        "imei",
+        "imei check",
+        "imei certificate",
+        "imei verify-cert",
+        "keygen",
+        "key",
+        "key certify",
+        "token",
+        "token sign",
+        "token verify",
+};
+
+/* --help on every command: exit 0, its usage on stdout, nothing on
+ * stderr, and no server needed; docs/cli.md names every command. */
+static void test_help_all(void **state)
+{
+	char *text;
+	size_t n;
+	FILE *f;
+
+	(void)state;
+	setenv("FINLOCK_CONFIG", "/nonexistent/finlock-config", 1);
+	unsetenv("FINLOCK_SERVER");
+	unsetenv("FINLOCK_API_KEY");
+	f = fopen("docs/cli.md", "r");
+	assert_non_null(f);
+	text = calloc(1, 1 << 20);
+	assert_non_null(text);
+	n = fread(text, 1, (1 << 20) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	for (size_t i = 0; i < sizeof(all_commands) / sizeof(all_commands[0]);
+	     i++) {
+		char words[128], *argv[8] = {"finlock"}, want[160],
+		                 *save = NULL;
+		struct proc_result r;
+		size_t k = 1;
+
+		snprintf(words, sizeof(words), "%s", all_commands[i]);
+		for (char *w = strtok_r(words, " ", &save); w != NULL;
+		     w = strtok_r(NULL, " ", &save))
+			argv[k++] = w;
+		argv[k++] = "--help";
+		argv[k] = NULL;
+		assert_int_equal(proc_run("finlock", argv, NULL, &r), 0);
+		snprintf(want, sizeof(want), "usage: finlock %s",
+		         all_commands[i]);
+		if (r.status != 0 || strncmp(r.out, want, strlen(want)) != 0)
+			fprintf(stderr, "%s: %d [%s] [%s]\n", all_commands[i],
+			        r.status, r.out, r.err);
+		assert_int_equal(r.status, 0);
+		assert_int_equal(strncmp(r.out, want, strlen(want)), 0);
+		assert_string_equal(r.err, "");
+		proc_result_free(&r);
+		/* the documentation has it, with an example */
+		snprintf(want, sizeof(want), "finlock %s", all_commands[i]);
+		if (strstr(text, want) == NULL)
+			fprintf(stderr, "docs/cli.md lacks '%s'\n", want);
+		assert_non_null(strstr(text, want));
+	}
+	/* the exit codes are documented */
+	assert_non_null(strstr(text, "## Exit codes"));
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -365,6 +479,7 @@ int main(void)
 	        cmocka_unit_test(test_key_certify),
 	        cmocka_unit_test(test_imei_check),
 	        cmocka_unit_test(test_help_everywhere),
+	        cmocka_unit_test(test_help_all),
 	};
 	return cmocka_run_group_tests_name("cli_basic", tests, setup, NULL);
 }

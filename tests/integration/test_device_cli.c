@@ -228,6 +228,9 @@ static void test_create_and_status_before_enrollment(void **state)
 	assert_true(json_is_string(json_object_get(j, "reminder")));
 	assert_true(json_is_string(json_object_get(j, "message")));
 	assert_true(json_object_get(j, "unlock_until") != NULL);
+	assert_true(json_is_string(json_object_get(j, "updated_at")));
+	assert_true(json_is_string(json_object_get(j, "wall_time")));
+	assert_true(json_is_null(json_object_get(j, "has_receipt")) == false);
 	json_decref(j);
 
 	assert_int_equal(dev(&r, f, "status", NULL), 0);
@@ -564,6 +567,32 @@ static void test_run_starts_and_stops_cleanly(void **state)
 	assert_int_equal(r.status, 0);
 	assert_non_null(strstr(r.out, "running"));
 	proc_result_free(&r);
+
+	/* commands at the same time as each other and as run: each waits
+	 * its turn, none fails, nothing is corrupted */
+	{
+		char *sims[] = {"8925402000000000025", "8925402000000000033",
+		                "8925402000000000041", "8925402000000000058"};
+		pid_t kids[8];
+		char clog[600];
+
+		snprintf(clog, sizeof(clog), "%s/cmds.log", f->tmp);
+		for (int i = 0; i < 4; i++) {
+			char *a1[] = {PROG,       "--dir", f->dir,
+			              "swap-sim", sims[i], NULL};
+			char *a2[] = {PROG,     "--dir",  f->dir,
+			              "status", "--json", NULL};
+			kids[2 * i] = devt_spawn(PROG, a1, clog);
+			kids[2 * i + 1] = devt_spawn(PROG, a2, clog);
+		}
+		for (int i = 0; i < 8; i++)
+			assert_int_equal(devt_stop(kids[i], 0, 30000), 0);
+		j = devt_status(f->dir);
+		assert_non_null(j);
+		assert_memory_equal(jstr(j, "iccid"), "89254020000000000", 17);
+		assert_string_equal(jstr(j, "phase"), "setup");
+		json_decref(j);
+	}
 
 	devt_sleep_ms(3000);
 	assert_true(devt_alive(pid));

@@ -342,6 +342,27 @@ static void test_lock_at_offline(void **state)
 	assert_true(devt_count_lines(f->log, "offline") <= 4);
 }
 
+static void test_lock_at_while_long_polling(void **state)
+{
+	struct fx *f = *state;
+	json_t *j;
+
+	/* the lender never pushes anything at lock_at: the phone, in a
+	 * long-poll the server holds for 30 s, must lock on its own time */
+	devt_lender_set_hold(f->l, 30000);
+	create_and_enroll(f);
+	lender_state(f, FL_ST_ACTIVE, (fl_time)time(NULL) + 4);
+	start_run(f);
+	assert_true(devt_wait_bool(f->dir, "locked", false, 2000));
+	assert_true(devt_wait_bool(f->dir, "locked", true, 9000));
+	j = devt_status(f->dir);
+	assert_true(json_is_false(json_object_get(j, "offline")));
+	assert_int_equal(jint(j, "failures"), 0);
+	json_decref(j);
+	stop_run(f);
+	assert_int_equal(devt_count_lines(f->log, "failed"), 0);
+}
+
 static void test_clock_forward_locks_until_set_right(void **state)
 {
 	struct fx *f = *state;
@@ -502,6 +523,30 @@ static void test_sim_and_root_reported(void **state)
 	assert_true(devt_wait_str(f->dir, "phase", "enrolled", 2000));
 }
 
+static void test_sim_change_locks_with_its_own_message(void **state)
+{
+	struct fx *f = *state;
+	struct fl_fakesrv *s;
+	char *screen;
+	json_t *j;
+
+	s = devt_lender_begin(f->l);
+	s->claims.sim_policy = FL_REACT_LOCK;
+	s->reissue_on_report = false; /* the lender leaves the lock on */
+	devt_lender_end(f->l);
+	create_and_enroll(f);
+	free(ok(f, "swap-sim", "8925402000000000009", NULL, NULL, NULL));
+	j = devt_status(f->dir);
+	assert_true(json_is_true(json_object_get(j, "locked")));
+	assert_non_null(strstr(jstr(j, "message"), "SIM card was changed"));
+	json_decref(j);
+	screen = ok(f, "screen", "--once", NULL, NULL, NULL);
+	assert_non_null(strstr(screen, "SIM card was changed"));
+	assert_null(strstr(screen, "overdue"));
+	assert_non_null(strstr(screen, "Emergency calls are always available"));
+	free(screen);
+}
+
 static void test_enroll_refused(void **state)
 {
 	struct fx *f = *state;
@@ -530,6 +575,8 @@ int main(void)
 	                                        setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_lock_at_offline, setup,
 	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_lock_at_while_long_polling,
+	                                        setup, teardown),
 	        cmocka_unit_test_setup_teardown(
 	                test_clock_forward_locks_until_set_right, setup,
 	                teardown),
@@ -539,6 +586,9 @@ int main(void)
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_sim_and_root_reported,
 	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(
+	                test_sim_change_locks_with_its_own_message, setup,
+	                teardown),
 	        cmocka_unit_test_setup_teardown(test_enroll_refused, setup,
 	                                        teardown),
 	};

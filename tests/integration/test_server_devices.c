@@ -355,6 +355,34 @@ static void test_contract(void **state)
 	assert_int_equal(
 	        json_array_size(json_object_get(r.json, "reschedules")), 1);
 	srv_res_free(&r);
+
+	/* no policy: reminders 3 days, 1 day and 0 before each due date (no
+	 * lock without notice); an explicit empty list is the lender's choice
+	 */
+	register_dev(11, ADMIN, dev);
+	snprintf(path, sizeof(path), "/v1/devices/%s/contract", dev);
+	assert_int_equal(call("POST", path, ADMIN,
+	                      "{\"currency\":\"KES\",\"schedule\":[{\"due\":"
+	                      "\"2031-01-01\",\"amount\":10}]}",
+	                      &r),
+	                 201);
+	pol = json_object_get(json_object_get(r.json, "policy"), "reminders");
+	assert_int_equal(json_array_size(pol), 3);
+	assert_int_equal(json_integer_value(json_array_get(pol, 0)), 3 * 86400);
+	assert_int_equal(json_integer_value(json_array_get(pol, 1)), 86400);
+	assert_int_equal(json_integer_value(json_array_get(pol, 2)), 0);
+	srv_res_free(&r);
+	register_dev(12, ADMIN, dev);
+	snprintf(path, sizeof(path), "/v1/devices/%s/contract", dev);
+	assert_int_equal(call("POST", path, ADMIN,
+	                      "{\"currency\":\"KES\",\"schedule\":[{\"due\":"
+	                      "\"2031-01-01\",\"amount\":10}],\"policy\":{"
+	                      "\"reminders\":[]}}",
+	                      &r),
+	                 201);
+	pol = json_object_get(json_object_get(r.json, "policy"), "reminders");
+	assert_int_equal(json_array_size(pol), 0);
+	srv_res_free(&r);
 }
 
 static void test_payments(void **state)

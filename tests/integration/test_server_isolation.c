@@ -84,10 +84,10 @@ static void test_every_id_endpoint_is_404(void **state)
 		const char *method, *fmt, *body;
 	} eps[] = {
 	        {"GET", "", NULL},
+	        {"GET", "/wait?seq=0&timeout=1", NULL},
 	        {"POST", "/enrollment-code", NULL},
 	        {"POST", "/lock", "{\"reason\":\"x\"}"},
-	        {"POST", "/unlock",
-	         "{\"until\":\"2030-01-01T00:00:00Z\"}"},
+	        {"POST", "/unlock", "{\"until\":\"2030-01-01T00:00:00Z\"}"},
 	        {"POST", "/release", "{}"},
 	        {"POST", "/stolen", "{\"reason\":\"x\"}"},
 	        {"POST", "/stolen/clear", "{\"reason\":\"x\"}"},
@@ -106,7 +106,8 @@ static void test_every_id_endpoint_is_404(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(eps) / sizeof(eps[0]); i++) {
-		snprintf(path, sizeof(path), "/v1/devices/%s%s", DEV, eps[i].fmt);
+		snprintf(path, sizeof(path), "/v1/devices/%s%s", DEV,
+		         eps[i].fmt);
 		call(eps[i].method, path, KB, eps[i].body, &r);
 		if (r.status != 404)
 			fprintf(stderr, "%s %s -> %ld %s\n", eps[i].method,

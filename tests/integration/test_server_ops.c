@@ -19,8 +19,11 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <time.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -325,6 +328,195 @@ static void test_keep_alive_and_concurrency(void **state)
 	srv_free(s);
 }
 
+static void test_slow_body_is_cut(void **state)
+{
+	const char *args[] = {"--request-timeout", "2", NULL};
+	struct srv_opts o = {.args = args};
+	const char *head = "POST /v1/tenants HTTP/1.1\r\nHost: x\r\n"
+	                   "Content-Length: 100\r\n\r\n{";
+	struct srv *s;
+	char buf[256];
+	bool cut = false;
+	int fd;
+
+	(void)state;
+	signal(SIGPIPE, SIG_IGN);
+	assert_int_equal(srv_start(&s, &o), 0);
+	fd = connect_to(srv_port(s));
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, head, strlen(head)), (ssize_t)strlen(head));
+	/* one byte every 0.4 s: never silent for long, but never done */
+	for (int i = 0; i < 20 && !cut; i++) {
+		usleep(400 * 1000);
+		if (write(fd, " ", 1) != 1)
+			cut = true;
+		struct timeval tv = {0, 1000};
+		fd_set rd;
+		FD_ZERO(&rd);
+		FD_SET(fd, &rd);
+		if (select(fd + 1, &rd, NULL, NULL, &tv) > 0 &&
+		    read(fd, buf, sizeof(buf)) <= 0)
+			cut = true;
+	}
+	assert_true(cut);
+	close(fd);
+	/* the server is fine */
+	struct srv_res r;
+	assert_int_equal(srv_req(s, "GET", "/healthz", NULL, NULL, &r), 0);
+	assert_int_equal(r.status, 200);
+	srv_res_free(&r);
+	srv_free(s);
+}
+
+struct waiter {
+	char url[256];
+	char key[64];
+	long status;
+	long long seq;
+	double secs;
+};
+
+static size_t collect_body(char *p, size_t size, size_t n, void *ctx)
+{
+	char *buf = ctx;
+	size_t have = strlen(buf), add = size * n;
+
+	if (have + add < 8192) {
+		memcpy(buf + have, p, add);
+		buf[have + add] = '\0';
+	}
+	return size * n;
+}
+
+static void *wait_thread(void *arg)
+{
+	struct waiter *w = arg;
+	struct curl_slist *h = NULL;
+	char auth[128], *body = calloc(1, 8192);
+	struct timespec a, b;
+	CURL *c = curl_easy_init();
+
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", w->key);
+	h = curl_slist_append(h, auth);
+	curl_easy_setopt(c, CURLOPT_URL, w->url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &w->status);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	w->secs = (double)(b.tv_sec - a.tv_sec) +
+	          (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+	json_t *j = json_loads(body, 0, NULL);
+	w->seq = json_integer_value(json_object_get(j, "token_seq"));
+	json_decref(j);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	free(body);
+	return NULL;
+}
+
+static void start_wait(struct srv *s, const char *key, const char *dev,
+                       long long seq, int timeout, struct waiter *w,
+                       pthread_t *t)
+{
+	memset(w, 0, sizeof(*w));
+	snprintf(w->url, sizeof(w->url),
+	         "%s/v1/devices/%s/wait?seq=%lld&timeout=%d", srv_url(s), dev,
+	         seq, timeout);
+	snprintf(w->key, sizeof(w->key), "%s", key);
+	assert_int_equal(pthread_create(t, NULL, wait_thread, w), 0);
+}
+
+static void test_long_poll(void **state)
+{
+	char tid[64], admin[64], support[64], dev[64], path[160];
+	struct srv *s;
+	struct srv_res r;
+	struct waiter w;
+	pthread_t t;
+	long long seq;
+
+	(void)state;
+	assert_int_equal(srv_start(&s, NULL), 0);
+	assert_int_equal(srv_tenant(s, "Watcher", tid, admin), 0);
+	assert_int_equal(srv_key(s, admin, "support", support), 0);
+	assert_int_equal(srv_req(s, "POST", "/v1/devices", admin,
+	                         "{\"imei\":\"490154203237518\",\"serial\":"
+	                         "\"W\"}",
+	                         &r),
+	                 0);
+	snprintf(dev, sizeof(dev), "%s",
+	         json_string_value(json_object_get(
+	                 json_object_get(r.json, "device"), "id")));
+	srv_res_free(&r);
+	snprintf(path, sizeof(path), "/v1/devices/%s/contract", dev);
+	assert_int_equal(srv_req(s, "POST", path, admin,
+	                         "{\"currency\":\"USD\",\"schedule\":[{\"due\":"
+	                         "\"2021-01-01\",\"amount\":1000},{\"due\":"
+	                         "\"2040-01-01\",\"amount\":1000}]}",
+	                         &r),
+	                 0);
+	seq = json_integer_value(json_object_get(
+	        json_object_get(r.json, "device"), "token_seq"));
+	srv_res_free(&r);
+	assert_true(seq > 0);
+
+	/* parked until a payment moves the seq (the amount due changes),
+	 * then answered at once */
+	start_wait(s, support, dev, seq, 30, &w, &t);
+	usleep(500 * 1000);
+	snprintf(path, sizeof(path), "/v1/devices/%s/payments", dev);
+	assert_int_equal(
+	        srv_req(s, "POST", path, admin, "{\"amount\":100}", &r), 0);
+	assert_int_equal(r.status, 201);
+	srv_res_free(&r);
+	pthread_join(t, NULL);
+	assert_int_equal(w.status, 200);
+	assert_true(w.seq > seq);
+	assert_true(w.secs < 5.0);
+	seq = w.seq;
+
+	/* already newer: at once */
+	start_wait(s, support, dev, seq - 1, 30, &w, &t);
+	pthread_join(t, NULL);
+	assert_int_equal(w.status, 200);
+	assert_true(w.secs < 2.0);
+
+	/* nothing happens: the device as it is, after the timeout */
+	start_wait(s, support, dev, seq, 1, &w, &t);
+	pthread_join(t, NULL);
+	assert_int_equal(w.status, 200);
+	assert_int_equal(w.seq, seq);
+	assert_true(w.secs >= 1.0 && w.secs < 5.0);
+
+	/* bad parameters */
+	snprintf(path, sizeof(path), "/v1/devices/%s/wait", dev);
+	assert_int_equal(srv_req(s, "GET", path, support, NULL, &r), 0);
+	assert_int_equal(r.status, 400);
+	srv_res_free(&r);
+	snprintf(path, sizeof(path), "/v1/devices/%s/wait?seq=1&timeout=0",
+	         dev);
+	assert_int_equal(srv_req(s, "GET", path, support, NULL, &r), 0);
+	assert_int_equal(r.status, 400);
+	srv_res_free(&r);
+	snprintf(path, sizeof(path), "/v1/devices/%s/wait?seq=-4", dev);
+	assert_int_equal(srv_req(s, "GET", path, support, NULL, &r), 0);
+	assert_int_equal(r.status, 400);
+	srv_res_free(&r);
+
+	/* shutting down answers the parked and exits cleanly */
+	start_wait(s, support, dev, seq, 60, &w, &t);
+	usleep(500 * 1000);
+	assert_int_equal(srv_stop(s), 0);
+	pthread_join(t, NULL);
+	assert_int_equal(w.status, 200);
+	assert_true(w.secs < 10.0);
+	srv_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -333,6 +525,8 @@ int main(void)
 	        cmocka_unit_test(test_config_file_and_env),
 	        cmocka_unit_test(test_sigterm_finishes_in_flight),
 	        cmocka_unit_test(test_keep_alive_and_concurrency),
+	        cmocka_unit_test(test_slow_body_is_cut),
+	        cmocka_unit_test(test_long_poll),
 	};
 	return cmocka_run_group_tests_name("server_ops", tests, NULL, NULL);
 }

@@ -107,6 +107,36 @@ static void pass(struct fl_fakephone *p, int64_t secs, int64_t step)
 	}
 }
 
+/* A transport whose requests take 30 s, as a long-poll does: time passes
+ * for the phone and the server while the request is in flight. */
+static fl_err slow_server(void *ctx, const struct fl_hal_request *req,
+                          struct fl_hal_response *resp)
+{
+	struct fl_fakephone *p = ctx;
+
+	fl_fakephone_advance(p, 30);
+	return fl_fakesrv_handle(p->srv, req, resp);
+}
+
+static void test_slow_answer_keeps_time(void **state)
+{
+	struct fl_fakephone *p = *state;
+	struct fl_agent_status st;
+
+	p->fh->server = slow_server;
+	p->fh->server_ctx = p;
+	assert_int_equal(fl_fakesrv_issue(p->srv), FL_OK);
+	assert_int_equal(fl_agent_wait(p->a, 60), FL_OK);
+	assert_int_equal(fl_agent_tick(p->a), FL_OK); /* reads the clocks */
+	fl_agent_status(p->a, &st);
+	/* the server's time when it answered, not that plus the 30 s the
+	 * request took */
+	assert_int_equal(st.trusted_time, p->srv->now);
+	assert_int_equal(st.effective_time, p->srv->now);
+	p->fh->server = fl_fakesrv_handle;
+	p->fh->server_ctx = p->srv;
+}
+
 static void test_lock_at_offline(void **state)
 {
 	struct fl_fakephone *p = *state;
@@ -266,6 +296,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_ttime),
+	        cmocka_unit_test_setup_teardown(test_slow_answer_keeps_time,
+	                                        setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_lock_at_offline, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_clock_set_back, setup,

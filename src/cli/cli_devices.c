@@ -1,0 +1,779 @@
+/*
+ * cli_devices.c - `finlock devices ...`: a lender's phones. Register one
+ * (the answer carries the one-time enrollment code the clerk types on the
+ * phone), list with filters, show, and the manual commands: lock (now or
+ * at a time), unlock until a time, release for good, stolen set/clear,
+ * force sync, a new enrollment code. `devices import` is in cli_import.c.
+ *
+ * Wherever a command takes a DEVICE it accepts the device id (dv_...) or
+ * one of the phone's IMEIs, looked up among the lender's own devices.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/cli_api.h"
+#include "cli/cli_cmds.h"
+#include "cli/cli_out.h"
+#include "core/imei.h"
+
+#define DEVICE_ARG_HELP                                                        \
+	"DEVICE is the device id (dv_...) or one of the phone's IMEIs.\n"
+
+/* --- looking a device up -------------------------------------------------- */
+
+/* True when arg is exactly an IMEI (15 digits, right check digit). */
+static bool is_imei(const char *arg, char imei[FL_IMEI_LEN + 1])
+{
+	return strlen(arg) == FL_IMEI_LEN &&
+	       strspn(arg, "0123456789") == FL_IMEI_LEN &&
+	       fl_imei_parse(arg, FL_IMEI_LEN, imei) == FL_OK;
+}
+
+int cli_api_find_imei(struct cli_api *api, const char *imei, json_t **device)
+{
+	char path[CLI_PATH_MAX] = "/v1/devices";
+	struct cli_resp r;
+	json_t *best = NULL, *it;
+	size_t i;
+	int rc;
+
+	*device = NULL;
+	if (!cli_query(path, sizeof(path), "q", imei) ||
+	    !cli_query(path, sizeof(path), "limit", "500"))
+		return CLI_REFUSED;
+	rc = cli_api_call(api, "GET", path, NULL, NULL, &r);
+	if (rc != CLI_OK)
+		return rc;
+	/* q matches substrings: keep the exact IMEI, preferring a device
+	 * still in a program over a released one. */
+	json_array_foreach(json_object_get(r.json, "items"), i, it)
+	{
+		if (strcmp(cli_jstr(it, "imei"), imei) != 0 &&
+		    strcmp(cli_jstr(it, "imei2"), imei) != 0)
+			continue;
+		if (best == NULL ||
+		    strcmp(cli_jstr(best, "state"), "released") == 0)
+			best = it;
+	}
+	if (best != NULL)
+		*device = json_incref(best);
+	cli_resp_free(&r);
+	return CLI_OK;
+}
+
+int cli_api_device(struct cli_api *api, const char *arg, char *out, size_t cap)
+{
+	char imei[FL_IMEI_LEN + 1];
+	json_t *d = NULL;
+	int rc;
+
+	if (!is_imei(arg, imei)) {
+		if (snprintf(out, cap, "%s", arg) >= (int)cap) {
+			cli_err("device id too long");
+			return CLI_REFUSED;
+		}
+		return CLI_OK;
+	}
+	rc = cli_api_find_imei(api, imei, &d);
+	if (rc != CLI_OK)
+		return rc;
+	if (d == NULL) {
+		cli_err("404 not found: none of your devices has IMEI %s",
+		        imei);
+		return CLI_REFUSED;
+	}
+	snprintf(out, cap, "%s", cli_jstr(d, "id"));
+	json_decref(d);
+	return CLI_OK;
+}
+
+int cli_run_device_call(const struct cli_args *a, const char *device,
+                        const char *method, const char *suffix, json_t *body,
+                        const char *idem, const char *member)
+{
+	char id[256], path[CLI_PATH_MAX];
+	struct cli_api *api = NULL;
+	struct cli_resp r;
+	int rc;
+
+	rc = cli_api_open(&api, a, true);
+	if (rc == CLI_OK)
+		rc = cli_api_device(api, device, id, sizeof(id));
+	if (rc == CLI_OK &&
+	    !cli_path(path, sizeof(path), "/v1/devices", id, suffix))
+		rc = CLI_USAGE;
+	if (rc == CLI_OK)
+		rc = cli_api_call(api, method, path, body, idem, &r);
+	if (rc == CLI_OK) {
+		if (r.replayed)
+			fprintf(stderr, "finlock: the server had already done "
+			                "this (same idempotency key): this is "
+			                "its first answer\n");
+		cli_print_answer(api, &r, member);
+		cli_resp_free(&r);
+	}
+	json_decref(body);
+	cli_api_free(api);
+	return rc;
+}
+
+/* --- register ------------------------------------------------------------- */
+
+static const char register_usage[] =
+        "usage: finlock devices register --imei IMEI [--imei2 IMEI2] "
+        "--serial S\n"
+        "                                [--model M] [--idempotency-key K]\n"
+        "\n"
+        "Registers a phone sold on credit and prints its one-time "
+        "enrollment\n"
+        "code: enter it on the phone to enroll it. The IMEIs are checked\n"
+        "(length, digits, check digit) before anything is sent. An IMEI is "
+        "in\n"
+        "one financing program at a time: registering one that is already "
+        "in\n"
+        "a program is refused (409). Admin or clerk key.\n";
+
+int cli_print_registered(const json_t *ans)
+{
+	const json_t *d = json_object_get(ans, "device");
+
+	printf("registered %s\n", cli_jstr(d, "id"));
+	printf("  imei             %s\n", cli_jstr(d, "imei"));
+	if (cli_jstr(d, "imei2")[0] != '\0')
+		printf("  imei2            %s\n", cli_jstr(d, "imei2"));
+	printf("  serial           %s\n", cli_jstr(d, "serial"));
+	if (cli_jstr(d, "model")[0] != '\0')
+		printf("  model            %s\n", cli_jstr(d, "model"));
+	printf("  enrollment code  %s (valid until %s)\n",
+	       cli_jstr(ans, "enrollment_code"),
+	       cli_jstr(ans, "enrollment_code_expires_at"));
+	return CLI_OK;
+}
+
+int cli_check_imei(const char *what, const char *arg,
+                   char imei[FL_IMEI_LEN + 1])
+{
+	fl_err err = fl_imei_parse(arg, strlen(arg), imei);
+
+	if (err != FL_OK) {
+		cli_err("--%s: '%s' is not a valid IMEI: %s", what, arg,
+		        fl_strerror(err));
+		return CLI_REFUSED;
+	}
+	return CLI_OK;
+}
+
+static int devices_register(int argc, char **argv)
+{
+	const char *imei, *imei2, *serial, *model, *idem;
+	const struct cli_opt opts[] = {
+	        {"imei", CLI_OPT_STR, &imei, true},
+	        {"imei2", CLI_OPT_STR, &imei2, false},
+	        {"serial", CLI_OPT_STR, &serial, true},
+	        {"model", CLI_OPT_STR, &model, false},
+	        {"idempotency-key", CLI_OPT_STR, &idem, false},
+	        {NULL, 0, NULL, false}};
+	const struct cli_spec spec = {
+	        "devices register", register_usage, opts, 0, 0, true};
+	char i1[FL_IMEI_LEN + 1], i2[FL_IMEI_LEN + 1];
+	struct cli_api *api = NULL;
+	struct cli_resp r;
+	struct cli_args a;
+	json_t *body = NULL;
+	int rc = cli_parse(&a, &spec, argc, argv);
+
+	if (rc != CLI_CONTINUE)
+		return rc;
+	if ((rc = cli_check_imei("imei", imei, i1)) != CLI_OK ||
+	    (imei2 != NULL &&
+	     (rc = cli_check_imei("imei2", imei2, i2)) != CLI_OK))
+		return rc;
+	if (imei2 != NULL && strcmp(i1, i2) == 0) {
+		cli_err("--imei2 must differ from --imei");
+		return CLI_REFUSED;
+	}
+	if (serial[0] == '\0') {
+		cli_err("--serial must not be empty");
+		return CLI_REFUSED;
+	}
+	body = json_pack("{s:s,s:s}", "imei", i1, "serial", serial);
+	if (body != NULL && imei2 != NULL)
+		json_object_set_new(body, "imei2", json_string(i2));
+	if (body != NULL && model != NULL)
+		json_object_set_new(body, "model", json_string(model));
+	rc = cli_api_open(&api, &a, true);
+	if (rc == CLI_OK)
+		rc = cli_api_call(api, "POST", "/v1/devices", body, idem, &r);
+	if (rc == CLI_OK) {
+		if (a.json)
+			cli_print_body(&r);
+		else
+			cli_print_registered(r.json);
+		cli_resp_free(&r);
+	}
+	json_decref(body);
+	cli_api_free(api);
+	return rc;
+}
+
+/* --- list and show -------------------------------------------------------- */
+
+static const char list_usage[] =
+        "usage: finlock devices list [--state S] [--overdue] [--q TEXT]\n"
+        "                            [--limit N] [--cursor C] [--all]\n"
+        "\n"
+        "Lists your devices, oldest first. Any key of the lender.\n"
+        "\n"
+        "  --state S         only devices in state S: pending, active, "
+        "reminding,\n"
+        "                    locked or released\n"
+        "  --overdue         only devices with an amount due now\n"
+        "  --q TEXT          only devices whose id, IMEI, serial, model or "
+        "loan\n"
+        "                    reference contains TEXT\n" CLI_LIST_HELP;
+
+static const struct cli_col device_cols[] = {
+        {"ID", "id"},
+        {"IMEI", "imei"},
+        {"SERIAL", "serial"},
+        {"MODEL", "model"},
+        {"STATE", "state"},
+        {"STOLEN", "stolen"},
+        {"DUE", "amount_due"},
+        {"LOCK AT", "lock_at"},
+        {"LAST CONTACT", "last_contact"},
+};
+
+static int devices_list(int argc, char **argv)
+{
+	char path[CLI_PATH_MAX] = "/v1/devices";
+	const char *state, *q;
+	bool overdue;
+	struct cli_listing l = {path,        NULL,
+	                        NULL,        false,
+	                        device_cols, CLI_NCOLS(device_cols),
+	                        "no devices"};
+	const struct cli_opt opts[] = {
+	        {"state", CLI_OPT_STR, &state, false},
+	        {"overdue", CLI_OPT_FLAG, &overdue, false},
+	        {"q", CLI_OPT_STR, &q, false},
+	        CLI_LIST_OPTS(l),
+	        {NULL, 0, NULL, false}};
+	const struct cli_spec spec = {
+	        "devices list", list_usage, opts, 0, 0, true};
+	struct cli_args a;
+	int rc = cli_parse(&a, &spec, argc, argv);
+
+	if (rc != CLI_CONTINUE)
+		return rc;
+	if ((state != NULL && !cli_query(path, sizeof(path), "state", state)) ||
+	    (overdue && !cli_query(path, sizeof(path), "overdue", "true")) ||
+	    (q != NULL && !cli_query(path, sizeof(path), "q", q)))
+		return CLI_USAGE;
+	return cli_run_list(&a, &l);
+}
+
+static const char show_usage[] =
+        "usage: finlock devices show DEVICE\n"
+        "\n"
+        "Shows a device: its state and why, lock time, amount due, paid-"
+        "through\n"
+        "date, last contact, SIM and tamper reports. " DEVICE_ARG_HELP;
+
+static int devices_show(int argc, char **argv)
+{
+	const struct cli_spec spec = {
+	        "devices show", show_usage, NULL, 1, 1, true};
+	struct cli_args a;
+	int rc = cli_parse(&a, &spec, argc, argv);
+
+	if (rc != CLI_CONTINUE)
+		return rc;
+	return cli_run_device_call(&a, a.pos[0], "GET", NULL, NULL, NULL, NULL);
+}
+
+/* --- commands ------------------------------------------------------------- */
+
+static const char lock_usage[] =
+        "usage: finlock devices lock DEVICE --reason R [--at TIME]\n"
+        "\n"
+        "Locks the phone now, or at TIME (RFC 3339, or +2h, +3d from now). "
+        "The\n"
+        "lock never erases data; emergency calls, calls to you and your "
+        "payment\n"
+        "app keep working. Admin key. " DEVICE_ARG_HELP;
+
+static int devices_lock(int argc, char **argv)
+{
+	const char *reason, *at;
+	const struct cli_opt opts[] = {{"reason", CLI_OPT_STR, &reason, true},
+	                               {"at", CLI_OPT_STR, &at, false},
+	                               {NULL, 0, NULL, false}};
+	const struct cli_spec spec = {
+	        "devices lock", lock_usage, opts, 1, 1, true};
+	char when[21];
+	struct cli_args a;
+	json_t *body;
+	int rc = cli_parse(&a, &spec, argc, argv);
+
+	if (rc != CLI_CONTINUE)
+		return rc;
+	if (at != NULL && (rc = cli_time_arg("at", at, when)) != CLI_OK)
+		return rc;
+	body = json_pack("{s:s}", "reason", reason);
+	if (body != NULL && at != NULL)
+		json_object_set_new(body, "at", json_string(when));
+	return cli_run_device_call(&a, a.pos[0], "POST", "/lock", body, NULL,
+	                           NULL);
+}
+
+static const char unlock_usage[] =
+        "usage: finlock devices unlock DEVICE --until TIME [--reason R]\n"
+        "\n"
+        "Unlocks the phone until TIME (RFC 3339, or +2h, +3d from now), "
+        "whatever\n"
+        "is due; after TIME the contract decides again. Admin "
+        "key.\n" DEVICE_ARG_HELP;
+
+static int devices_unlock(int argc, char **argv)
+{
+	const char *until, *reason;
+	const struct cli_opt opts[] = {{"until", CLI_OPT_STR, &until, true},
+	                               {"reason", CLI_OPT_STR, &reason, false},
+	                               {NULL, 0, NULL, false}};
+	const struct cli_spec spec = {
+	        "devices unlock", unlock_usage, opts, 1, 1, true};
+	char when[21];
+	struct cli_args a;
+	json_t *body;
+	int rc = cli_parse(&a, &spec, argc, argv);
+
+	if (rc != CLI_CONTINUE)
+		return rc;
+	if ((rc = cli_time_arg("until", until, when)) != CLI_OK)
+		return rc;
+	body = json_pack("{s:s}", "until", when);
+	if (body != NULL && reason != NULL)
+		json_object_set_new(body, "reason", json_string(reason));
+	return cli_run_device_call(&a, a.pos[0], "POST", "/unlock", body, NULL,
+	                           NULL);
+}
+
+static const char release_usage[] =
+        "usage: finlock devices release DEVICE [--reason R]\n"
+        "\n"
+        "Releases the phone for good: every restriction is lifted and it "
+        "can\n"
+        "never be locked again (a phone is released by itself after its "
+        "last\n"
+        "payment). Admin key. " DEVICE_ARG_HELP;
+
+static int devices_release(int argc, char **argv)
+{
+	const char *reason;
+	const struct cli_opt opts[] = {{"reason", CLI_OPT_STR, &reason, false},
+	                               {NULL, 0, NULL, false}};
+	const struct cli_spec spec = {
+	        "devices release", release_usage, opts, 1, 1, true};
+	struct cli_args a;
+	int rc = cli_parse(&a, &spec, argc, argv);
+
+	if (rc != CLI_CONTINUE)
+		return rc;
+	return cli_run_device_call(
+	        &a, a.pos[0], "POST", "/release",
+	        reason != NULL ? json_pack("{s:s}", "reason", reason)
+	                       : json_object(),
+	        NULL, NULL);
+}
+
+static const char stolen_usage[] =
+        "usage: finlock devices stolen DEVICE (--set | --clear) --reason R\n"
+        "\n"
+        "Reports the phone stolen (--set), which locks it whatever else "
+        "holds,\n"
+        "even after release, and shows it as stolen to anyone checking its "
+        "IMEI;\n"
+        "or lifts the report (--clear). Both are audited with the reason.\n"
+        "Admin key. " DEVICE_ARG_HELP;
+
+static int devices_stolen(int argc, char **argv)
+{
+	const char *reason;
+	bool set, clear;
+	const struct cli_opt opts[] = {{"set", CLI_OPT_FLAG, &set, false},
+	                               {"clear", CLI_OPT_FLAG, &clear, false},
+	                               {"reason", CLI_OPT_STR, &reason, true},
+	                               {NULL, 0, NULL, false}};
+	const struct cli_spec spec = {
+	        "devices stolen", stolen_usage, opts, 1, 1, true};
+	struct cli_args a;
+	int rc = cli_parse(&a, &spec, argc, argv);
+
+	if (rc != CLI_CONTINUE)
+		return rc;
+	if (set == clear) {
+		cli_err("devices stolen: give one of --set and --clear");
+		return CLI_USAGE;
+	}
+	return cli_run_device_call(
+	        &a, a.pos[0], "POST", set ? "/stolen" : "/stolen/clear",
+	        json_pack("{s:s}", "reason", reason), NULL, NULL);
+}
+
+static const char sync_usage[] =
+        "usage: finlock devices sync DEVICE\n"
+        "\n"
+        "Forces a fresh token for the phone, so it picks up its state at "
+        "its next\n"
+        "check-in even if nothing changed (\"I paid but my phone is still "
+        "locked\").\n"
+        "Admin or support key. " DEVICE_ARG_HELP;
+
+static int devices_sync(int argc, char **argv)
+{
+	const struct cli_spec spec = {
+	        "devices sync", sync_usage, NULL, 1, 1, true};
+	struct cli_args a;
+	int rc = cli_parse(&a, &spec, argc, argv);
+
+	if (rc != CLI_CONTINUE)
+		return rc;
+	return cli_run_device_call(&a, a.pos[0], "POST", "/sync", json_object(),
+	                           NULL, NULL);
+}
+
+static const char enroll_code_usage[] =
+        "usage: finlock devices enrollment-code DEVICE\n"
+        "\n"
+        "Issues a new one-time enrollment code for the phone (the old one "
+        "stops\n"
+        "working), e.g. when the first expired or the phone was reset. "
+        "Admin or\n"
+        "clerk key. " DEVICE_ARG_HELP;
+
+static int devices_enroll_code(int argc, char **argv)
+{
+	const struct cli_spec spec = {
+	        "devices enrollment-code", enroll_code_usage, NULL, 1, 1, true};
+	struct cli_args a;
+	int rc = cli_parse(&a, &spec, argc, argv);
+
+	if (rc != CLI_CONTINUE)
+		return rc;
+	return cli_run_device_call(&a, a.pos[0], "POST", "/enrollment-code",
+	                           json_object(), NULL, NULL);
+}
+
+static const char wait_usage[] =
+        "usage: finlock devices wait DEVICE [--seq N] [--for SECONDS]\n"
+        "\n"
+        "Waits until the device's token changes (a payment, a command, a "
+        "lock\n"
+        "time passing) and prints the device. Without --seq it waits for a\n"
+        "change from the token the device has now. Gives up after SECONDS\n"
+        "(default 30, at most 3600). Exits 0 when the token changed, 1 when "
+        "it\n"
+        "did not in time. " DEVICE_ARG_HELP;
+
+#define WAIT_CHUNK 120 /* the server's longest long-poll, seconds */
+
+static int devices_wait(int argc, char **argv)
+{
+	const char *seq_s, *for_s;
+	const struct cli_opt opts[] = {{"seq", CLI_OPT_STR, &seq_s, false},
+	                               {"for", CLI_OPT_STR, &for_s, false},
+	                               {NULL, 0, NULL, false}};
+	const struct cli_spec spec = {
+	        "devices wait", wait_usage, opts, 1, 1, true};
+	char id[256], path[CLI_PATH_MAX], num[32];
+	long long seq = -1, secs = 30, left;
+	struct cli_api *api = NULL;
+	struct cli_resp r;
+	struct cli_args a;
+	int rc = cli_parse(&a, &spec, argc, argv);
+
+	if (rc != CLI_CONTINUE)
+		return rc;
+	if ((seq_s != NULL &&
+	     (rc = cli_int_arg("seq", seq_s, 0, INT64_MAX, &seq)) != CLI_OK) ||
+	    (for_s != NULL &&
+	     (rc = cli_int_arg("for", for_s, 1, 3600, &secs)) != CLI_OK))
+		return rc;
+	rc = cli_api_open(&api, &a, true);
+	if (rc == CLI_OK)
+		rc = cli_api_device(api, a.pos[0], id, sizeof(id));
+	if (rc == CLI_OK && seq < 0) {
+		/* the token the device has now */
+		if (!cli_path(path, sizeof(path), "/v1/devices", id, NULL))
+			rc = CLI_USAGE;
+		else if ((rc = cli_api_call(api, "GET", path, NULL, NULL,
+		                            &r)) == CLI_OK) {
+			seq = json_integer_value(
+			        json_object_get(r.json, "token_seq"));
+			cli_resp_free(&r);
+		}
+	}
+	if (rc == CLI_OK)
+		cli_api_min_timeout(api, WAIT_CHUNK + 15);
+	for (left = secs; rc == CLI_OK && left > 0;) {
+		long long chunk = left < WAIT_CHUNK ? left : WAIT_CHUNK;
+		long long now_seq;
+
+		snprintf(num, sizeof(num), "%lld", seq);
+		if (!cli_path(path, sizeof(path), "/v1/devices", id, "/wait") ||
+		    !cli_query(path, sizeof(path), "seq", num)) {
+			rc = CLI_USAGE;
+			break;
+		}
+		snprintf(num, sizeof(num), "%lld", chunk);
+		if (!cli_query(path, sizeof(path), "timeout", num)) {
+			rc = CLI_USAGE;
+			break;
+		}
+		rc = cli_api_call(api, "GET", path, NULL, NULL, &r);
+		if (rc != CLI_OK)
+			break;
+		now_seq = json_integer_value(
+		        json_object_get(r.json, "token_seq"));
+		left -= chunk;
+		if (now_seq > seq || left <= 0) {
+			cli_print_answer(api, &r, NULL);
+			if (now_seq <= seq) {
+				cli_err("no change within %lld s", secs);
+				rc = CLI_REFUSED;
+			}
+			cli_resp_free(&r);
+			break;
+		}
+		cli_resp_free(&r);
+	}
+	cli_api_free(api);
+	return rc;
+}
+
+/* --- offline codes and re-enrollment ------------------------------------- */
+
+static const char code_usage[] =
+        "usage: finlock devices code DEVICE (--days N | --release)\n"
+        "\n"
+        "Issues a 10-digit offline code for a phone with no data "
+        "connection:\n"
+        "support reads it to the customer, who types it on the lock "
+        "screen. It\n"
+        "unlocks for N days (1, 3, 7 or 30) or, with --release, releases "
+        "the\n"
+        "phone for good (admin key only; the device is released here too). "
+        "A code\n"
+        "is good for about 72 hours; asking again before it is used shows "
+        "the\n"
+        "same code. The phone must have enrolled. Admin or support "
+        "key.\n" DEVICE_ARG_HELP;
+
+static int devices_code(int argc, char **argv)
+{
+	const char *days;
+	bool release;
+	const struct cli_opt opts[] = {
+	        {"days", CLI_OPT_STR, &days, false},
+	        {"release", CLI_OPT_FLAG, &release, false},
+	        {NULL, 0, NULL, false}};
+	const struct cli_spec spec = {
+	        "devices code", code_usage, opts, 1, 1, true};
+	char id[256], path[CLI_PATH_MAX];
+	struct cli_api *api = NULL;
+	struct cli_resp r;
+	struct cli_args a;
+	long long n = 0;
+	json_t *body;
+	int rc = cli_parse(&a, &spec, argc, argv);
+
+	if (rc != CLI_CONTINUE)
+		return rc;
+	if ((days == NULL) == !release) {
+		cli_err("devices code: give one of --days N and --release");
+		return CLI_USAGE;
+	}
+	if (days != NULL &&
+	    ((rc = cli_int_arg("days", days, 1, 30, &n)) != CLI_OK))
+		return rc;
+	if (days != NULL && n != 1 && n != 3 && n != 7 && n != 30) {
+		cli_err("--days must be 1, 3, 7 or 30");
+		return CLI_REFUSED;
+	}
+	body = days != NULL ? json_pack("{s:I}", "days", (json_int_t)n)
+	                    : json_pack("{s:s}", "action", "release");
+	rc = cli_api_open(&api, &a, true);
+	if (rc == CLI_OK)
+		rc = cli_api_device(api, a.pos[0], id, sizeof(id));
+	if (rc == CLI_OK &&
+	    !cli_path(path, sizeof(path), "/v1/devices", id, "/offline-code"))
+		rc = CLI_USAGE;
+	if (rc == CLI_OK)
+		rc = cli_api_call(api, "POST", path, body, NULL, &r);
+	if (rc == CLI_OK) {
+		if (a.json) {
+			cli_print_body(&r);
+		} else {
+			long long d = json_integer_value(
+			        json_object_get(r.json, "days"));
+
+			printf("offline code for %s: %s\n",
+			       cli_jstr(r.json, "device_id"),
+			       cli_jstr(r.json, "spoken"));
+			if (strcmp(cli_jstr(r.json, "action"), "release") == 0)
+				printf("  releases the phone for good\n");
+			else
+				printf("  unlocks for %lld day%s\n", d,
+				       d == 1 ? "" : "s");
+			printf("  type it before %s\n",
+			       cli_jstr(r.json, "expires_at"));
+			if (json_is_true(
+			            json_object_get(r.json, "shown_again")))
+				printf("  (the code issued earlier, not yet "
+				       "used)\n");
+		}
+		cli_resp_free(&r);
+	}
+	json_decref(body);
+	cli_api_free(api);
+	return rc;
+}
+
+static const char approve_usage[] =
+        "usage: finlock devices approve DEVICE --pairing-code CODE\n"
+        "\n"
+        "Approves the re-enrollment of a phone that was wiped (reflashed): "
+        "it\n"
+        "shows a pairing code of 8 digits (\"0491 7253\") that the "
+        "customer reads\n"
+        "to you. Only a pending request showing that code is approved; the "
+        "phone\n"
+        "then enrolls with new keys. Admin or support key. " DEVICE_ARG_HELP;
+
+static const char reject_usage[] =
+        "usage: finlock devices reject DEVICE --pairing-code CODE\n"
+        "\n"
+        "Refuses the pending re-enrollment request showing CODE (a phone "
+        "that is\n"
+        "not the customer's). Admin or support key. " DEVICE_ARG_HELP;
+
+static int pairing_decide(int argc, char **argv, const char *path_word,
+                          const struct cli_spec *spec_in)
+{
+	const char *code;
+	const struct cli_opt opts[] = {
+	        {"pairing-code", CLI_OPT_STR, &code, true},
+	        {NULL, 0, NULL, false}};
+	struct cli_spec spec = *spec_in;
+	struct cli_args a;
+	int rc;
+
+	spec.opts = opts;
+	rc = cli_parse(&a, &spec, argc, argv);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	return cli_run_device_call(&a, a.pos[0], "POST", path_word,
+	                           json_pack("{s:s}", "pairing_code", code),
+	                           NULL, NULL);
+}
+
+static int devices_approve(int argc, char **argv)
+{
+	const struct cli_spec spec = {
+	        "devices approve", approve_usage, NULL, 1, 1, true};
+
+	return pairing_decide(argc, argv, "/approve-pairing", &spec);
+}
+
+static int devices_reject(int argc, char **argv)
+{
+	const struct cli_spec spec = {
+	        "devices reject", reject_usage, NULL, 1, 1, true};
+
+	return pairing_decide(argc, argv, "/reject-pairing", &spec);
+}
+
+static const char pairing_usage[] =
+        "usage: finlock devices pairing-requests DEVICE\n"
+        "\n"
+        "Lists the phone's re-enrollment requests: pairing code, status "
+        "(pending,\n"
+        "approved, rejected, expired), when made and decided. " DEVICE_ARG_HELP;
+
+static const struct cli_col pairing_cols[] = {
+        {"PAIRING CODE", "pairing_code"}, {"STATUS", "status"},
+        {"CREATED", "created_at"},        {"EXPIRES", "expires_at"},
+        {"DECIDED", "decided_at"},        {"BY", "decided_by"},
+};
+
+static int devices_pairing(int argc, char **argv)
+{
+	const struct cli_spec spec = {
+	        "devices pairing-requests", pairing_usage, NULL, 1, 1, true};
+	char id[256], path[CLI_PATH_MAX];
+	struct cli_api *api = NULL;
+	struct cli_resp r;
+	struct cli_args a;
+	int rc = cli_parse(&a, &spec, argc, argv);
+
+	if (rc != CLI_CONTINUE)
+		return rc;
+	rc = cli_api_open(&api, &a, true);
+	if (rc == CLI_OK)
+		rc = cli_api_device(api, a.pos[0], id, sizeof(id));
+	if (rc == CLI_OK && !cli_path(path, sizeof(path), "/v1/devices", id,
+	                              "/pairing-requests"))
+		rc = CLI_USAGE;
+	if (rc == CLI_OK)
+		rc = cli_api_call(api, "GET", path, NULL, NULL, &r);
+	if (rc == CLI_OK) {
+		json_t *items = json_object_get(r.json, "items");
+
+		if (a.json)
+			cli_print_body(&r);
+		else if (json_array_size(items) == 0)
+			fprintf(stderr, "finlock: no pairing requests\n");
+		else
+			cli_print_table(pairing_cols, CLI_NCOLS(pairing_cols),
+			                items);
+		cli_resp_free(&r);
+	}
+	cli_api_free(api);
+	return rc;
+}
+
+static const struct cli_cmd devices_cmds[] = {
+        {"register", "register a phone, get its enrollment code",
+         devices_register},
+        {"import", "register the phones of a reseller's CSV file",
+         cli_devices_import},
+        {"list", "list devices (filters: state, overdue, text)", devices_list},
+        {"show", "show a device", devices_show},
+        {"lock", "lock now or at a time", devices_lock},
+        {"unlock", "unlock until a time", devices_unlock},
+        {"release", "release for good", devices_release},
+        {"stolen", "set or clear a stolen report", devices_stolen},
+        {"sync", "force a fresh token", devices_sync},
+        {"enrollment-code", "issue a new one-time enrollment code",
+         devices_enroll_code},
+        {"wait", "wait until the device's token changes", devices_wait},
+        {"code", "issue an offline unlock code", devices_code},
+        {"approve", "approve a wiped phone's re-enrollment", devices_approve},
+        {"reject", "refuse a re-enrollment request", devices_reject},
+        {"pairing-requests", "list a phone's re-enrollment requests",
+         devices_pairing},
+};
+
+int cli_cmd_devices(int argc, char **argv)
+{
+	return cli_dispatch("finlock devices",
+	                    "Your financed phones and the commands that lock, "
+	                    "unlock and release them.",
+	                    devices_cmds,
+	                    sizeof(devices_cmds) / sizeof(devices_cmds[0]),
+	                    argc, argv);
+}

@@ -1,0 +1,1330 @@
+/*
+ * api_device.c - the device protocol (docs/protocol.md) and the lender
+ * endpoints that serve it.
+ *
+ * Phones:
+ *   POST /v1/device/enroll     one-time code or approved pairing code;
+ *                              answer signed as FL_MSG_ENROLL
+ *   POST /v1/device/checkin    MAC'd; reports in, current token out
+ *   GET  /v1/device/wait?seq=N MAC'd long-poll: answers when the seq moves
+ *   POST /v1/device/lookup     public; signed (FL_MSG_LOOKUP) over the
+ *                              phone's nonce with the claims to enforce
+ * Lenders:
+ *   POST /v1/devices/{id}/offline-code            unlock N days / release
+ *   GET  /v1/devices/{id}/pairing-requests        reflashed phones waiting
+ *   POST /v1/devices/{id}/approve-pairing         re-enroll with new keys
+ *   POST /v1/devices/{id}/reject-pairing
+ *
+ * Every byte the phone checks is built by core/devproto.h. Device errors
+ * use the protocol's codes (unauthenticated, stale_counter, bad_request,
+ * ...). Nothing here reads a secret from the store: MAC keys and
+ * offline-code secrets are derived (devauth.h).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/devproto.h"
+#include "core/ocode.h"
+#include "server/api.h"
+#include "server/app.h"
+#include "server/audit.h"
+#include "server/auth.h"
+#include "server/decide.h"
+#include "server/devauth.h"
+#include "server/enroll.h"
+#include "server/jsonio.h"
+#include "server/log.h"
+#include "server/metrics.h"
+#include "server/push.h"
+#include "server/ratelimit.h"
+#include "server/router.h"
+#include "server/signkeys.h"
+#include "server/tokens.h"
+#include "server/txn.h"
+
+#define PAIRING_TTL   FL_DAY /* a pending pairing request lives this long */
+#define REPORTS_SHOWN 20     /* reports in a device's JSON */
+#define CONTACT_REFRESH                                                        \
+	3600 /* longest wait before an offline-driven                          \
+	        lock_at is moved by contact */
+
+/* --- answers ---------------------------------------------------------------
+ */
+
+/* An error answer with a protocol code (a static string). */
+static void dp_error(struct fl_req *req, int status, const char *code,
+                     const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+
+static void dp_error(struct fl_req *req, int status, const char *code,
+                     const char *fmt, ...)
+{
+	char msg[256];
+	char *json = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (fl_dp_error_encode(code, msg, &json) != FL_OK) {
+		fl_reply_error(req, FL_E_NOMEM, NULL);
+		return;
+	}
+	fl_reply_raw(req, status, "application/json", json, strlen(json));
+	req->err_code = code;
+}
+
+/* A store or signing failure: 503 for what a retry may fix, else 500. */
+static void dp_fail(struct fl_req *req, fl_err err)
+{
+	fl_log(FL_LOG_ERROR, "device request failed",
+	       json_pack("{s:I,s:s,s:s}", "id", (json_int_t)req->id, "path",
+	                 req->path, "error", fl_strerror(err)));
+	if (err == FL_E_STORE_BUSY || err == FL_E_STATE)
+		dp_error(req, 503, "unavailable",
+		         "the server cannot answer now");
+	else
+		dp_error(req, 500, "internal", "%s", fl_strerror(err));
+}
+
+/* Answers 200 with a JSON text the answer takes (from malloc). */
+static void dp_json(struct fl_req *req, int status, char *json)
+{
+	fl_reply_raw(req, status, "application/json", json, strlen(json));
+}
+
+/* The public limiter for lookup and enroll; answers 429 when refused. */
+static bool admit(struct fl_req *req)
+{
+	char secs[16];
+	int retry = 0;
+
+	if (fl_ratelimit_take(req->app->public_rl, req->client_net,
+	                      fl_ratelimit_clock(), &retry))
+		return true;
+	fl_metrics_ratelimited(req->app->metrics);
+	snprintf(secs, sizeof(secs), "%d", retry);
+	fl_reply_header(req, "Retry-After", secs);
+	dp_error(req, 429, "rate_limited", "too many requests; retry in %d s",
+	         retry);
+	return false;
+}
+
+/* Adds cert to k unless it is there already (borrowed pointers). */
+static void add_cert(struct fl_dp_keys *k, char *cert)
+{
+	if (cert == NULL || k->n_certs == FL_DP_MAX_CERTS)
+		return;
+	for (size_t i = 0; i < k->n_certs; i++)
+		if (strcmp(k->certs[i], cert) == 0)
+			return;
+	k->certs[k->n_certs++] = cert;
+}
+
+/* Signs payload as kind; *token and *cert (the signer's root
+ * certificate) are the caller's to free. */
+static fl_err sign_msg(struct fl_app *app, enum fl_msg_kind kind,
+                       const char *payload, fl_time now, char **token,
+                       char **cert)
+{
+	char kid[FL_KID_MAX];
+	fl_err err;
+
+	*cert = NULL;
+	err = fl_signkeys_sign(app->keys, kind, payload, strlen(payload), now,
+	                       token, kid);
+	if (err == FL_OK)
+		err = fl_signkeys_cert(app->keys, kid, cert);
+	if (err != FL_OK) {
+		free(*token);
+		*token = NULL;
+	}
+	return err;
+}
+
+/* Reads device id (any tenant) in a read transaction. */
+static fl_err read_device(struct fl_app *app, const char *id,
+                          struct fl_device *d)
+{
+	struct fl_tx *tx = NULL;
+	fl_err err = fl_store_begin(app->store, false, &tx);
+
+	if (err != FL_OK)
+		return err;
+	err = fl_store_device_get_any(tx, id, d);
+	fl_tx_rollback(tx);
+	return err;
+}
+
+static bool keys_equal(const struct fl_device *d,
+                       const struct fl_dp_enroll_req *er)
+{
+	return d->has_keys &&
+	       memcmp(d->device_pk, er->sign_pk, FL_SIGN_PK_LEN) == 0 &&
+	       memcmp(d->kx_pk, er->kx_pk, FL_KX_PK_LEN) == 0;
+}
+
+static bool has_imei(const struct fl_device *d, const char *imei)
+{
+	return strcmp(d->imei, imei) == 0 ||
+	       (d->imei2[0] != '\0' && strcmp(d->imei2, imei) == 0);
+}
+
+/* An audit entry for something a phone did: the device is the actor. */
+static fl_err audit_device(struct fl_tx *tx, const struct fl_device *d,
+                           fl_time now, const char *action, json_t *after)
+{
+	return fl_audit_append(tx, d->tenant_id, d->id, now, action, d->id,
+	                       NULL, after);
+}
+
+/* --- enroll ----------------------------------------------------------------
+ */
+
+/* Answers 200 with the enrollment of d for the keys of er. */
+static void enroll_answer(struct fl_req *req, const struct fl_device *d,
+                          const struct fl_dp_enroll_req *er)
+{
+	struct fl_app *app = req->app;
+	const struct fl_token_set *ts = NULL;
+	struct fl_dp_enroll_payload p;
+	struct fl_dp_enroll_answer a;
+	char *payload = NULL, *json = NULL, *cert = NULL;
+	fl_time now = fl_app_now();
+	fl_err err;
+
+	memset(&p, 0, sizeof(p));
+	memset(&a, 0, sizeof(a));
+	if ((err = fl_tokens_get(app->tokens, app, d, now, &ts)) != FL_OK)
+		goto out;
+	snprintf(p.device_id, sizeof(p.device_id), "%s", d->id);
+	memcpy(p.sign_pk, er->sign_pk, FL_SIGN_PK_LEN);
+	memcpy(p.kx_pk, er->kx_pk, FL_KX_PK_LEN);
+	memcpy(p.server_kx_pk, app->secrets.kx_pk, FL_KX_PK_LEN);
+	p.time = now;
+	p.token = ts->token;
+	if ((err = fl_dp_enroll_payload_encode(&p, &payload)) != FL_OK ||
+	    (err = sign_msg(app, FL_MSG_ENROLL, payload, now, &a.enrollment,
+	                    &cert)) != FL_OK)
+		goto out;
+	add_cert(&a.keys, cert);
+	add_cert(&a.keys, ts->cert);
+	err = fl_dp_enroll_answer_encode(&a, &json);
+out:
+	if (err == FL_OK)
+		dp_json(req, 200, json);
+	else
+		dp_fail(req, err);
+	free(a.enrollment);
+	free(cert);
+	free(payload);
+	fl_tokens_put(ts);
+}
+
+/* Gives device d the keys of er in tx: new keys, counter from 0, pairing
+ * requests dropped, the decision taken again. Audited as action. */
+static fl_err enroll_keys(struct fl_req *req, struct fl_tx *tx,
+                          struct fl_device *d,
+                          const struct fl_dp_enroll_req *er, const char *action,
+                          const char *how, struct fl_decided *what)
+{
+	char pk[64];
+	fl_err err;
+
+	err = fl_store_dp_enroll(tx, d->id, er->sign_pk, er->kx_pk, req->now);
+	if (err == FL_OK)
+		err = fl_decide_device(tx, d->tenant_id, d->id, req->now, false,
+		                       d, what);
+	if (err != FL_OK)
+		return err;
+	if (fl_b64url_encode(pk, sizeof(pk), er->sign_pk, FL_SIGN_PK_LEN) !=
+	    FL_OK)
+		return FL_E_INTERNAL;
+	return audit_device(tx, d, req->now, action,
+	                    json_pack("{s:s,s:s,s:s,s:s,s:I}", "by", how,
+	                              "sign_pk", pk, "imei", er->imei[0],
+	                              "serial", er->serial, "token_seq",
+	                              (json_int_t)d->st.token_seq));
+}
+
+/* After an enrollment committed: wakes waiters, drops the old keys'
+ * bookkeeping, answers. */
+static void enrolled(struct fl_req *req, const struct fl_device *d,
+                     const struct fl_dp_enroll_req *er,
+                     const struct fl_decided *what)
+{
+	fl_decide_committed(req->app, d->id, what);
+	fl_devauth_forget(req->app->devauth, d->id);
+	enroll_answer(req, d, er);
+}
+
+static void enroll_by_code(struct fl_req *req,
+                           const struct fl_dp_enroll_req *er)
+{
+	uint8_t hash[FL_HASH_LEN];
+	struct fl_device *d = calloc(1, sizeof(*d));
+	struct fl_used_code used;
+	struct fl_decided what;
+	struct fl_tx *tx = NULL;
+	fl_err err;
+
+	if (d == NULL) {
+		dp_fail(req, FL_E_NOMEM);
+		return;
+	}
+	if (fl_enroll_code_hash(req->app->secrets.enroll_hash_key, er->code,
+	                        strlen(er->code), hash) != FL_OK) {
+		dp_error(req, 404, "unknown_code", "no such enrollment code");
+		goto done;
+	}
+	if ((err = fl_store_begin(req->app->store, true, &tx)) != FL_OK)
+		goto fail;
+	err = fl_store_device_by_enroll_hash(tx, hash, d);
+	if (err == FL_E_NOT_FOUND) {
+		/* Used already: a retry with the same keys is answered again
+		 * (its first answer may have been lost). */
+		err = fl_store_used_code_get(tx, hash, &used);
+		if (err == FL_E_NOT_FOUND) {
+			dp_error(req, 404, "unknown_code",
+			         "no such enrollment code");
+			goto done;
+		}
+		if (err == FL_OK)
+			err = fl_store_device_get_any(tx, used.device_id, d);
+		if (err != FL_OK)
+			goto fail;
+		fl_tx_rollback(tx);
+		tx = NULL;
+		if (!has_imei(d, er->imei[0])) {
+			dp_error(req, 422, "imei_mismatch",
+			         "the code is for another device");
+			goto done;
+		}
+		if (memcmp(used.sign_pk, er->sign_pk, FL_SIGN_PK_LEN) != 0 ||
+		    memcmp(used.kx_pk, er->kx_pk, FL_KX_PK_LEN) != 0 ||
+		    !keys_equal(d, er)) {
+			dp_error(req, 409, "code_used",
+			         "this enrollment code was used already");
+			goto done;
+		}
+		enroll_answer(req, d, er);
+		goto done;
+	}
+	if (err != FL_OK)
+		goto fail;
+	if (d->enroll_expires <= req->now) {
+		dp_error(req, 410, "code_expired",
+		         "this enrollment code has expired; ask for a new one");
+		goto done;
+	}
+	if (!has_imei(d, er->imei[0])) {
+		dp_error(req, 422, "imei_mismatch",
+		         "the code is for another device");
+		goto done;
+	}
+	memset(&used, 0, sizeof(used));
+	memcpy(used.hash, hash, FL_HASH_LEN);
+	snprintf(used.device_id, sizeof(used.device_id), "%s", d->id);
+	memcpy(used.sign_pk, er->sign_pk, FL_SIGN_PK_LEN);
+	memcpy(used.kx_pk, er->kx_pk, FL_KX_PK_LEN);
+	used.used_at = req->now;
+	if ((err = fl_store_used_code_put(tx, &used)) != FL_OK ||
+	    (err = enroll_keys(req, tx, d, er, "device.enroll", "code",
+	                       &what)) != FL_OK)
+		goto fail;
+	err = fl_tx_commit(tx);
+	tx = NULL;
+	if (err != FL_OK)
+		goto fail;
+	enrolled(req, d, er, &what);
+	goto done;
+fail:
+	dp_fail(req, err);
+done:
+	fl_tx_rollback(tx);
+	free(d);
+}
+
+static fl_err count_pending(void *ctx, const struct fl_pairing_rec *r)
+{
+	int *n = ctx;
+
+	if (r->status == FL_PAIRING_PENDING)
+		(*n)++;
+	return FL_OK;
+}
+
+/* Re-enrollment after a reflash: 202 until the lender approves the
+ * pairing code the phone shows, then the enrollment. An IMEI alone never
+ * moves a device's keys: only the lender's approval of the code on the
+ * phone's screen does. */
+static void enroll_by_pairing(struct fl_req *req,
+                              const struct fl_dp_enroll_req *er)
+{
+	char code[FL_DP_PAIRING_LEN + 1], *json = NULL;
+	struct fl_device *d = calloc(1, sizeof(*d));
+	struct fl_pairing_rec pr;
+	struct fl_decided what;
+	struct fl_tx *tx = NULL;
+	int pending = 0;
+	fl_err err;
+
+	if (d == NULL) {
+		dp_fail(req, FL_E_NOMEM);
+		return;
+	}
+	fl_dp_pairing_code(er->sign_pk, er->kx_pk, code);
+	if ((err = fl_store_begin(req->app->store, true, &tx)) != FL_OK)
+		goto fail;
+	err = fl_store_device_by_imei(tx, er->imei[0], d);
+	if (err == FL_E_NOT_FOUND || (err == FL_OK && d->enrolled_at == 0) ||
+	    (err == FL_OK && d->st.state == FL_ST_RELEASED && !d->st.stolen)) {
+		dp_error(req, 404, "not_in_program",
+		         "this IMEI is in no program a phone can re-enroll in");
+		goto done;
+	}
+	if (err != FL_OK)
+		goto fail;
+	if (keys_equal(d, er)) {
+		/* enrolled already: an answer that was lost */
+		fl_tx_rollback(tx);
+		tx = NULL;
+		enroll_answer(req, d, er);
+		goto done;
+	}
+	if ((err = fl_store_pairing_expire(tx, d->id, req->now)) != FL_OK)
+		goto fail;
+	err = fl_store_pairing_get(tx, d->id, er->sign_pk, er->kx_pk, &pr);
+	if (err == FL_E_NOT_FOUND) {
+		if ((err = fl_store_pairing_list(tx, d->id, count_pending,
+		                                 &pending)) != FL_OK)
+			goto fail;
+		if (pending >= FL_PAIRING_MAX) {
+			dp_error(req, 429, "rate_limited",
+			         "too many pairing requests wait for this "
+			         "device");
+			goto done;
+		}
+		memset(&pr, 0, sizeof(pr));
+		snprintf(pr.device_id, sizeof(pr.device_id), "%s", d->id);
+		memcpy(pr.sign_pk, er->sign_pk, FL_SIGN_PK_LEN);
+		memcpy(pr.kx_pk, er->kx_pk, FL_KX_PK_LEN);
+		memcpy(pr.code, code, sizeof(pr.code));
+		pr.created_at = req->now;
+		pr.expires_at = req->now + PAIRING_TTL;
+		pr.status = FL_PAIRING_PENDING;
+		if ((err = fl_store_pairing_put(tx, &pr)) != FL_OK ||
+		    (err = audit_device(
+		             tx, d, req->now, "device.pairing_request",
+		             json_pack("{s:s,s:s,s:o}", "pairing_code", code,
+		                       "imei", er->imei[0], "expires_at",
+		                       fl_json_time(pr.expires_at)))) != FL_OK)
+			goto fail;
+		err = fl_tx_commit(tx);
+		tx = NULL;
+		if (err != FL_OK)
+			goto fail;
+		goto pending;
+	}
+	if (err != FL_OK)
+		goto fail;
+	if (pr.status == FL_PAIRING_REJECTED) {
+		dp_error(req, 403, "pairing_rejected",
+		         "the lender refused this pairing code");
+		goto done;
+	}
+	if (pr.status == FL_PAIRING_PENDING)
+		goto pending;
+	if ((err = enroll_keys(req, tx, d, er, "device.reenroll", "pairing",
+	                       &what)) != FL_OK)
+		goto fail;
+	err = fl_tx_commit(tx);
+	tx = NULL;
+	if (err != FL_OK)
+		goto fail;
+	enrolled(req, d, er, &what);
+	goto done;
+pending:
+	if ((err = fl_dp_pending_encode(code, &json)) != FL_OK)
+		goto fail;
+	dp_json(req, 202, json);
+	json = NULL;
+	goto done;
+fail:
+	dp_fail(req, err);
+done:
+	free(json);
+	fl_tx_rollback(tx);
+	free(d);
+}
+
+static void enroll(struct fl_req *req)
+{
+	struct fl_dp_enroll_req er;
+
+	if (!admit(req))
+		return;
+	if (fl_dp_enroll_req_decode(req->body, req->body_len, &er) != FL_OK) {
+		dp_error(req, 400, "bad_request",
+		         "the body is not an enroll request");
+		return;
+	}
+	if (fl_dp_enroll_verify(&er) != FL_OK) {
+		dp_error(req, 403, "bad_signature",
+		         "the request is not signed by its sign_pk");
+		return;
+	}
+	if (er.code[0] != '\0')
+		enroll_by_code(req, &er);
+	else
+		enroll_by_pairing(req, &er);
+}
+
+/* --- check-in and wait ------------------------------------------------------
+ */
+
+/* An authenticated phone request. */
+struct dev_auth {
+	struct fl_device d;          /* the device, as read */
+	uint64_t counter;            /* the request's counter */
+	uint8_t key[FL_MAC_KEY_LEN]; /* its MAC key; wiped after */
+};
+
+/* Authenticates a check-in or wait for method and path_with_query (the
+ * request target as the phone sent it): device known, MAC, then the
+ * counter (not on a resumed wait, whose counter was taken when it
+ * parked). Answers on error. */
+static fl_err authenticate(struct fl_req *req, const char *method,
+                           const char *path_with_query, struct dev_auth *a)
+{
+	const char *id = fl_req_header(req, FL_DP_HDR_DEVICE);
+	const char *ctr = fl_req_header(req, FL_DP_HDR_COUNTER);
+	const char *mac = fl_req_header(req, FL_DP_HDR_MAC);
+	fl_err err;
+
+	memset(a, 0, sizeof(*a));
+	if (id == NULL || mac == NULL || ctr == NULL ||
+	    fl_dp_device_id_check(id) != FL_OK ||
+	    strlen(id) >= sizeof(a->d.id)) {
+		dp_error(req, 401, "unauthenticated",
+		         "device id, counter and MAC are required");
+		return FL_E_AUTH;
+	}
+	if (fl_dp_counter_parse(ctr, &a->counter) != FL_OK) {
+		dp_error(req, 400, "bad_request",
+		         "the request counter is not a canonical number");
+		return FL_E_INVALID;
+	}
+	err = read_device(req->app, id, &a->d);
+	if (err == FL_E_NOT_FOUND || (err == FL_OK && !a->d.has_keys)) {
+		dp_error(req, 401, "unauthenticated", "authentication failed");
+		return FL_E_AUTH;
+	}
+	if (err != FL_OK) {
+		dp_fail(req, err);
+		return err;
+	}
+	err = fl_devauth_verify(req->app->devauth, &a->d, mac, method,
+	                        path_with_query, req->body, req->body_len,
+	                        a->counter, !req->resumed, fl_app_now(),
+	                        a->key);
+	if (err == FL_E_AUTH)
+		dp_error(req, 401, "unauthenticated", "authentication failed");
+	else if (err == FL_E_REPLAY)
+		dp_error(req, 409, "stale_counter",
+		         "the counter is not above the last one accepted");
+	else if (err == FL_E_RANGE)
+		dp_error(req, 400, "bad_request",
+		         "the counter is above 2^63 - 1");
+	else if (err != FL_OK)
+		dp_fail(req, err);
+	return err;
+}
+
+/* Answers a check-in or wait, MAC'd with the request's counter; the
+ * device's current token when with_token (and always for a released
+ * device, with its receipt). */
+static void device_answer(struct fl_req *req, struct dev_auth *a,
+                          bool with_token)
+{
+	struct fl_app *app = req->app;
+	const struct fl_token_set *ts = NULL;
+	struct fl_dp_checkin_answer ans;
+	char *json = NULL;
+	fl_err err = FL_OK;
+
+	memset(&ans, 0, sizeof(ans));
+	ans.time = fl_app_now();
+	ans.next_checkin = (uint32_t)app->cfg.checkin_interval;
+	if (with_token || (a->d.st.state == FL_ST_RELEASED && !a->d.st.stolen))
+		err = fl_tokens_get(app->tokens, app, &a->d, ans.time, &ts);
+	if (err == FL_OK && ts != NULL) {
+		if (with_token || ts->seq != a->d.st.token_seq)
+			ans.token = ts->token;
+		add_cert(&ans.keys, ts->cert);
+		if (!ts->stolen && ts->state == FL_ST_RELEASED)
+			ans.release_receipt = ts->receipt;
+	}
+	if (err == FL_OK)
+		err = fl_dp_answer_mac(ans.mac, a->key, a->counter, ans.time,
+		                       ans.next_checkin, ans.token);
+	if (err == FL_OK)
+		err = fl_dp_checkin_answer_encode(&ans, &json);
+	if (err == FL_OK)
+		dp_json(req, 200, json);
+	else
+		dp_fail(req, err);
+	fl_tokens_put(ts);
+}
+
+/* Whether contact should move an offline-driven lock_at now: at once
+ * when the phone is locked for being offline, else once half the time to
+ * lock_at has passed since the decision (at most CONTACT_REFRESH), so an
+ * online phone always holds a lock_at well ahead. */
+static bool contact_due(const struct fl_device *d, fl_time now)
+{
+	const struct fl_device_status *s = &d->st;
+	fl_time half;
+
+	if (!d->has_contract || s->lock_cause != FL_LOCK_OFFLINE ||
+	    s->lock_at == 0)
+		return false;
+	if (s->state == FL_ST_LOCKED)
+		return true;
+	half = (s->lock_at - s->decided_at) / 2;
+	if (half > CONTACT_REFRESH)
+		half = CONTACT_REFRESH;
+	return now - s->decided_at >= half;
+}
+
+/* Stores what the phone reported (SIM change, tamper) in tx, unless it
+ * is the report already stored, sent again by a phone that has not yet
+ * seen the token that followed it (a retry after a lost answer). */
+static fl_err store_reports(struct fl_tx *tx, const struct fl_device *d,
+                            const struct fl_dp_checkin_req *r, fl_time now)
+{
+	struct fl_report_rec rec;
+	char detail[FL_REPORT_MAX];
+	bool caught_up = r->seq >= d->st.token_seq;
+	fl_err err;
+
+	if (r->sim_changed) {
+		if (r->iccid[0] != '\0')
+			snprintf(detail, sizeof(detail),
+			         "SIM changed: ICCID %s", r->iccid);
+		else
+			snprintf(detail, sizeof(detail), "SIM removed");
+		if (caught_up || strcmp(detail, d->sim_report) != 0) {
+			memset(&rec, 0, sizeof(rec));
+			snprintf(rec.device_id, sizeof(rec.device_id), "%s",
+			         d->id);
+			snprintf(rec.tenant_id, sizeof(rec.tenant_id), "%s",
+			         d->tenant_id);
+			rec.at = now;
+			rec.kind = FL_REPORT_SIM;
+			snprintf(rec.detail, sizeof(rec.detail), "%s", detail);
+			if ((err = fl_store_report_add(tx, &rec)) != FL_OK ||
+			    (err = fl_store_device_report(tx, d->id, true, now,
+			                                  detail)) != FL_OK ||
+			    (err = audit_device(tx, d, now, "device.sim_change",
+			                        json_pack("{s:s,s:s}", "iccid",
+			                                  r->iccid, "report",
+			                                  detail))) != FL_OK)
+				return err;
+		}
+	}
+	if (r->tamper != 0) {
+		size_t used = 0;
+
+		detail[0] = '\0';
+		for (uint32_t bit = 1; bit <= FL_DP_TAMPER_ALL; bit <<= 1) {
+			const char *name = fl_dp_tamper_name(bit);
+
+			if ((r->tamper & bit) == 0 || name == NULL)
+				continue;
+			used += (size_t)snprintf(detail + used,
+			                         sizeof(detail) - used, "%s%s",
+			                         used ? ", " : "", name);
+		}
+		if (caught_up || strcmp(detail, d->tamper_report) != 0) {
+			memset(&rec, 0, sizeof(rec));
+			snprintf(rec.device_id, sizeof(rec.device_id), "%s",
+			         d->id);
+			snprintf(rec.tenant_id, sizeof(rec.tenant_id), "%s",
+			         d->tenant_id);
+			rec.at = now;
+			rec.kind = FL_REPORT_TAMPER;
+			snprintf(rec.detail, sizeof(rec.detail), "%s", detail);
+			if ((err = fl_store_report_add(tx, &rec)) != FL_OK ||
+			    (err = fl_store_device_report(tx, d->id, false, now,
+			                                  detail)) != FL_OK ||
+			    (err = audit_device(tx, d, now, "device.tamper",
+			                        json_pack("{s:s}", "report",
+			                                  detail))) != FL_OK)
+				return err;
+		}
+	}
+	return FL_OK;
+}
+
+/* What a check-in changes in the store, in one write transaction and only
+ * when there is something: reports (then a new token: the phone lifts a
+ * local SIM or tamper lock only with a token issued after the event), the
+ * offline code the phone used, and contact that moves an offline-driven
+ * lock_at. a->d is the device after. */
+static fl_err checkin_writes(struct fl_req *req, struct dev_auth *a,
+                             const struct fl_dp_checkin_req *r)
+{
+	struct fl_app *app = req->app;
+	struct fl_ocode_rec oc;
+	struct fl_decided what;
+	struct fl_tx *tx = NULL;
+	bool report = r->sim_changed || r->tamper != 0;
+	bool contact = contact_due(&a->d, req->now);
+	bool code = false, decide;
+	char id[FL_ID_MAX];
+	fl_err err = FL_OK;
+
+	memset(&oc, 0, sizeof(oc));
+	if (r->code_counter > 0) {
+		if ((err = fl_store_begin(app->store, false, &tx)) != FL_OK)
+			return err;
+		err = fl_store_ocode_get(tx, a->d.id, &oc);
+		fl_tx_rollback(tx);
+		tx = NULL;
+		if (err != FL_OK)
+			return err;
+		/* only counters of codes this server minted */
+		code = r->code_counter > oc.used &&
+		       r->code_counter <= oc.counter;
+	}
+	if (!report && !contact && !code)
+		return FL_OK;
+	if ((err = fl_store_begin(app->store, true, &tx)) != FL_OK)
+		return err;
+	snprintf(id, sizeof(id), "%s", a->d.id); /* a->d is overwritten */
+	if ((err = fl_store_device_get_any(tx, id, &a->d)) != FL_OK)
+		goto out;
+	if (report && (err = store_reports(tx, &a->d, r, req->now)) != FL_OK)
+		goto out;
+	if (code &&
+	    ((err = fl_store_ocode_used(tx, a->d.id, r->code_counter,
+	                                r->unlock_until)) != FL_OK ||
+	     (err = audit_device(
+	              tx, &a->d, req->now, "device.offline_code_used",
+	              json_pack("{s:I,s:o}", "counter",
+	                        (json_int_t)r->code_counter, "unlock_until",
+	                        fl_json_time(r->unlock_until)))) != FL_OK))
+		goto out;
+	if (contact && (err = fl_store_device_touch(tx, a->d.id, req->now,
+	                                            a->counter)) != FL_OK)
+		goto out;
+	decide = report || contact;
+	if (decide &&
+	    (err = fl_decide_device(tx, a->d.tenant_id, a->d.id, req->now,
+	                            report, &a->d, &what)) != FL_OK)
+		goto out;
+	err = fl_tx_commit(tx);
+	tx = NULL;
+	if (err == FL_OK && decide)
+		fl_decide_committed(app, a->d.id, &what);
+out:
+	fl_tx_rollback(tx);
+	return err;
+}
+
+static void checkin(struct fl_req *req)
+{
+	struct fl_dp_checkin_req r;
+	struct dev_auth *a = calloc(1, sizeof(*a));
+	fl_err err;
+
+	if (a == NULL) {
+		dp_fail(req, FL_E_NOMEM);
+		return;
+	}
+	if (authenticate(req, "POST", FL_DP_PATH_CHECKIN, a) != FL_OK)
+		goto done;
+	if (fl_dp_checkin_req_decode(req->body, req->body_len, &r) != FL_OK) {
+		dp_error(req, 400, "bad_request",
+		         "the body is not a check-in request");
+		goto done;
+	}
+	if ((err = checkin_writes(req, a, &r)) != FL_OK) {
+		dp_fail(req, err);
+		goto done;
+	}
+	device_answer(req, a, true);
+done:
+	fl_wipe(a->key, sizeof(a->key));
+	free(a);
+}
+
+/* GET /v1/device/wait?seq=N: answers as soon as the device's token seq
+ * differs from N, else parks (push.h) until a committed change moves it,
+ * wait_timeout passes or the server stops. */
+static void wait_seq(struct fl_req *req)
+{
+	static const char *const q[] = {"seq", NULL};
+	const char *seq_s = fl_req_query(req, "seq");
+	char path[FL_DP_WAIT_PATH_MAX];
+	struct dev_auth *a = NULL;
+	const char *id = fl_req_header(req, FL_DP_HDR_DEVICE);
+	uint64_t held = 0, mark;
+	fl_err err;
+
+	if (fl_req_query_only(req, q) != FL_OK)
+		return;
+	if (seq_s == NULL || (strcmp(seq_s, "0") != 0 &&
+	                      fl_dp_counter_parse(seq_s, &held) != FL_OK)) {
+		dp_error(req, 400, "bad_request",
+		         "seq must be the token seq held, in canonical "
+		         "decimal");
+		return;
+	}
+	a = calloc(1, sizeof(*a));
+	if (a == NULL) {
+		dp_fail(req, FL_E_NOMEM);
+		return;
+	}
+	/* The MAC covers the target as sent; the protocol fixes its form,
+	 * so the canonical one is the one the phone signed. */
+	fl_dp_wait_path(path, held);
+	/* marked before the device is read: no wake-up is lost */
+	mark = fl_push_mark(req->app->push, id != NULL ? id : "");
+	if (authenticate(req, "GET", path, a) != FL_OK)
+		goto done;
+	for (int attempt = 0; attempt < 8; attempt++) {
+		if (attempt > 0) {
+			char dev_id[FL_ID_MAX];
+
+			/* a->d is overwritten by the read */
+			snprintf(dev_id, sizeof(dev_id), "%s", a->d.id);
+			mark = fl_push_mark(req->app->push, dev_id);
+			if ((err = read_device(req->app, dev_id, &a->d)) !=
+			    FL_OK) {
+				dp_fail(req, err);
+				goto done;
+			}
+		}
+		if (req->resumed || a->d.st.token_seq != held)
+			break;
+		err = fl_push_wait(req->app->push, req, a->d.id, mark,
+		                   req->now + req->app->cfg.wait_timeout);
+		if (err == FL_OK)
+			goto done; /* parked: runs again when woken */
+		if (err == FL_E_LIMIT) {
+			dp_error(req, 503, "unavailable",
+			         "too many phones are waiting; retry later");
+			goto done;
+		}
+		/* FL_E_STATE: something was published since the mark, or
+		 * the server is stopping: read again */
+	}
+	device_answer(req, a, a->d.st.token_seq != held);
+done:
+	if (a != NULL)
+		fl_wipe(a->key, sizeof(a->key));
+	free(a);
+}
+
+/* --- lookup ------------------------------------------------------------------
+ */
+
+/* POST /v1/device/lookup: where the phone's IMEI stands, signed over its
+ * nonce, with the claims of the device's current token when it is in a
+ * program, so a locked phone stays locked through a reflash. Moves no
+ * key. */
+static void lookup(struct fl_req *req)
+{
+	struct fl_app *app = req->app;
+	struct fl_dp_lookup_req lr;
+	struct fl_dp_lookup_payload p;
+	struct fl_dp_lookup_answer a;
+	const struct fl_token_set *ts = NULL;
+	struct fl_device *d = calloc(1, sizeof(*d));
+	struct fl_tx *tx = NULL;
+	char *payload = NULL, *json = NULL, *cert = NULL;
+	bool found = false;
+	fl_time now = fl_app_now();
+	fl_err err = FL_OK;
+
+	memset(&p, 0, sizeof(p));
+	memset(&a, 0, sizeof(a));
+	if (d == NULL) {
+		dp_fail(req, FL_E_NOMEM);
+		return;
+	}
+	if (!admit(req))
+		goto done;
+	if (fl_dp_lookup_req_decode(req->body, req->body_len, &lr) != FL_OK) {
+		dp_error(req, 400, "bad_request",
+		         "the body is not a lookup request");
+		goto done;
+	}
+	if ((err = fl_store_begin(app->store, false, &tx)) != FL_OK)
+		goto out;
+	for (size_t i = 0; i < lr.n_imei && !found && err == FL_OK; i++) {
+		err = fl_store_device_by_imei(tx, lr.imei[i], d);
+		found = err == FL_OK;
+		if (err == FL_E_NOT_FOUND)
+			err = FL_OK;
+	}
+	fl_tx_rollback(tx);
+	if (err != FL_OK)
+		goto out;
+	memcpy(p.nonce, lr.nonce, sizeof(p.nonce));
+	memcpy(p.imei, lr.imei, sizeof(p.imei));
+	p.n_imei = lr.n_imei;
+	p.time = now;
+	if (!found)
+		p.program = FL_DP_PROG_NONE;
+	else if (d->st.state == FL_ST_RELEASED && !d->st.stolen)
+		p.program = FL_DP_PROG_RELEASED;
+	else if (d->enrolled_at != 0)
+		p.program = FL_DP_PROG_PAIRING;
+	else
+		p.program = FL_DP_PROG_ENROLL;
+	if (p.program == FL_DP_PROG_PAIRING || p.program == FL_DP_PROG_ENROLL) {
+		if ((err = fl_tokens_get(app->tokens, app, d, now, &ts)) !=
+		    FL_OK)
+			goto out;
+		p.claims = ts->claims;
+	}
+	if ((err = fl_dp_lookup_payload_encode(&p, &payload)) != FL_OK ||
+	    (err = sign_msg(app, FL_MSG_LOOKUP, payload, now, &a.lookup,
+	                    &cert)) != FL_OK)
+		goto out;
+	add_cert(&a.keys, cert);
+	if (ts != NULL)
+		add_cert(&a.keys, ts->cert);
+	err = fl_dp_lookup_answer_encode(&a, &json);
+out:
+	if (err == FL_OK) {
+		dp_json(req, 200, json);
+		json = NULL;
+	} else {
+		dp_fail(req, err);
+	}
+done:
+	free(json);
+	free(a.lookup);
+	free(cert);
+	free(payload);
+	fl_tokens_put(ts);
+	free(d);
+}
+
+/* --- lender: what a device's JSON shows -------------------------------------
+ */
+
+static fl_err report_json(void *ctx, const struct fl_report_rec *r)
+{
+	json_t *arr = ctx;
+
+	return json_array_append_new(
+	               arr,
+	               json_pack("{s:o,s:s,s:s}", "at", fl_json_time(r->at),
+	                         "kind",
+	                         r->kind == FL_REPORT_SIM ? "sim" : "tamper",
+	                         "detail", r->detail)) == 0
+	               ? FL_OK
+	               : FL_E_NOMEM;
+}
+
+fl_err fl_api_device_protocol_json(struct fl_tx *tx, const struct fl_device *d,
+                                   json_t *j)
+{
+	struct fl_ocode_rec oc;
+	json_t *reports = json_array();
+	fl_err err;
+
+	if (reports == NULL)
+		return FL_E_NOMEM;
+	err = fl_store_report_list(tx, d->tenant_id, d->id, REPORTS_SHOWN,
+	                           report_json, reports);
+	if (err == FL_OK)
+		err = fl_store_ocode_get(tx, d->id, &oc);
+	if (err != FL_OK) {
+		json_decref(reports);
+		return err;
+	}
+	json_object_set_new(j, "reports", reports);
+	json_object_set_new(j, "offline_code",
+	                    json_pack("{s:I,s:I,s:o}", "counter",
+	                              (json_int_t)oc.counter, "used",
+	                              (json_int_t)oc.used, "unlock_until",
+	                              fl_json_time(oc.unlock_until)));
+	return FL_OK;
+}
+
+/* --- lender: offline codes ---------------------------------------------------
+ */
+
+/* The code in two groups and a tail as support reads it: "123 456 7890". */
+static void code_spoken(const char code[FL_OCODE_LEN + 1], char out[16])
+{
+	snprintf(out, 16, "%.3s %.3s %.4s", code, code + 3, code + 6);
+}
+
+/* POST /v1/devices/{id}/offline-code {"days": N} or {"action": NAME}:
+ * a 10-digit code support reads to a customer whose phone has no data
+ * (core/ocode.h). An unused code of the same action is shown again
+ * rather than a new one minted; release is an admin's act and also
+ * releases the device here (the code carries it to the phone). The code
+ * is never stored: it is made again from the counter when shown again. */
+static void offline_code(struct fl_req *req)
+{
+	static const char *const fields[] = {"days", "action", NULL};
+	struct fl_device *d = calloc(1, sizeof(*d));
+	uint8_t mac[FL_MAC_KEY_LEN], secret[FL_DP_OCODE_SECRET_LEN];
+	char code[FL_OCODE_LEN + 1], spoken[16], day_s[16], name[24];
+	enum fl_ocode_action action = 0;
+	struct fl_ocode_rec oc;
+	struct fl_command_rec cmd;
+	struct fl_decided what;
+	struct fl_tx *tx = NULL;
+	struct fl_jin j;
+	int64_t days = 0, today = fl_time_day(req->now, 0);
+	bool has_days, has_action, reused, decided = false;
+	int y, mo, dd, h, mi, s;
+	fl_err err;
+
+	memset(&what, 0, sizeof(what));
+	if (d == NULL) {
+		fl_reply_error(req, FL_E_NOMEM, NULL);
+		return;
+	}
+	if (fl_jin_parse(&j, req) != FL_OK)
+		goto done;
+	fl_jin_only(&j, fields);
+	has_days = fl_jin_int(&j, "days", false, &days);
+	has_action = fl_jin_str(&j, "action", false, name, sizeof(name));
+	if (j.err == FL_OK && has_days == has_action)
+		fl_jin_fail(&j, FL_E_FIELD_MISSING,
+		            "give either days (1, 3, 7 or 30) or action");
+	if (j.err == FL_OK && has_days &&
+	    (days > 30 ||
+	     fl_ocode_action_for_days((int)days, &action) != FL_OK))
+		fl_jin_fail(&j, FL_E_RANGE, "days must be 1, 3, 7 or 30");
+	if (j.err == FL_OK && has_action &&
+	    fl_ocode_action_parse(name, strlen(name), &action) != FL_OK)
+		fl_jin_fail(&j, FL_E_INVALID,
+		            "action must be unlock_1d, unlock_3d, unlock_7d, "
+		            "unlock_30d or release");
+	if (fl_jin_end(&j) != FL_OK)
+		goto done;
+	if (action == FL_OCODE_RELEASE && req->who.role != FL_ROLE_ADMIN) {
+		fl_reply_error(req, FL_E_PERM,
+		               "releasing a phone by code is an admin's act");
+		goto done;
+	}
+	/* Not through fl_txn_begin: an Idempotency-Key record would keep
+	 * the answer, a bearer secret, in the database. A retry is answered
+	 * with the same unused code anyway. */
+	if ((err = fl_store_begin(req->app->store, true, &tx)) != FL_OK) {
+		fl_reply_error(req, err, NULL);
+		goto done;
+	}
+	err = fl_api_path_device(req, tx, d);
+	if (err == FL_E_NOT_FOUND) {
+		fl_txn_abort(req, tx, err, "no such device");
+		goto done;
+	}
+	if (err == FL_OK && !d->has_keys) {
+		fl_txn_abort(req, tx, FL_E_STATE,
+		             "the phone has not enrolled: it holds no "
+		             "offline-code secret yet");
+		goto done;
+	}
+	if (err == FL_OK && d->st.stolen) {
+		fl_txn_abort(req, tx, FL_E_STATE,
+		             "the device is reported stolen");
+		goto done;
+	}
+	if (err == FL_OK && d->st.state == FL_ST_RELEASED) {
+		fl_txn_abort(req, tx, FL_E_STATE,
+		             "the device is released: nothing to unlock");
+		goto done;
+	}
+	if (err == FL_OK)
+		err = fl_store_ocode_get(tx, d->id, &oc);
+	if (err != FL_OK) {
+		fl_txn_abort(req, tx, err, NULL);
+		goto done;
+	}
+	reused = oc.counter > oc.used && oc.action == (int)action &&
+	         req->now < fl_ocode_expires_at(oc.issue_day);
+	if (!reused) {
+		if (oc.counter + 1 > oc.used + FL_OCODE_WINDOW) {
+			fl_txn_abort(req, tx, FL_E_LIMIT,
+			             "%d codes wait unused; the phone accepts "
+			             "no further one",
+			             FL_OCODE_WINDOW);
+			goto done;
+		}
+		oc.counter++;
+		oc.action = (int)action;
+		oc.issue_day = today;
+		oc.issued_at = req->now;
+		snprintf(oc.issued_by, sizeof(oc.issued_by), "%s",
+		         req->who.key_id);
+		if ((err = fl_store_ocode_issue(tx, d->id, &oc)) != FL_OK) {
+			fl_txn_abort(req, tx, err, NULL);
+			goto done;
+		}
+	}
+	err = fl_devauth_derive(req->app->secrets.kx_pk,
+	                        req->app->secrets.kx_sk, d->kx_pk, mac, secret);
+	if (err == FL_OK)
+		err = fl_ocode_make(secret, oc.counter, action, oc.issue_day,
+		                    code);
+	fl_wipe(mac, sizeof(mac));
+	fl_wipe(secret, sizeof(secret));
+	if (err == FL_OK && action == FL_OCODE_RELEASE && !reused) {
+		memset(&cmd, 0, sizeof(cmd));
+		cmd.kind = FL_CMD_RELEASE;
+		cmd.issued_at = fl_decide_now(d, req->now);
+		snprintf(cmd.reason, sizeof(cmd.reason),
+		         "released by offline code %llu",
+		         (unsigned long long)oc.counter);
+		snprintf(cmd.actor, sizeof(cmd.actor), "%s", req->who.key_id);
+		err = fl_store_command_insert(tx, d->tenant_id, d->id, &cmd);
+		if (err == FL_OK)
+			err = fl_decide_device(tx, d->tenant_id, d->id,
+			                       req->now, false, NULL, &what);
+		decided = err == FL_OK;
+	}
+	fl_time_to_civil(oc.issue_day * FL_DAY, &y, &mo, &dd, &h, &mi, &s);
+	snprintf(day_s, sizeof(day_s), "%04d-%02d-%02d", y, mo, dd);
+	/* the code itself is a bearer secret: never in the audit log */
+	if (err == FL_OK)
+		err = fl_audit_req(tx, req, "device.offline_code", d->id, NULL,
+		                   json_pack("{s:s,s:I,s:s,s:b}", "action",
+		                             fl_ocode_action_name(action),
+		                             "counter", (json_int_t)oc.counter,
+		                             "issued_on", day_s, "shown_again",
+		                             reused));
+	if (err != FL_OK) {
+		fl_wipe(code, sizeof(code));
+		fl_txn_abort(req, tx, err, NULL);
+		goto done;
+	}
+	code_spoken(code, spoken);
+	fl_reply_json(req, reused ? 200 : 201,
+	              json_pack("{s:s,s:s,s:s,s:s,s:i,s:I,s:s,s:o,s:b}",
+	                        "device_id", d->id, "code", code, "spoken",
+	                        spoken, "action", fl_ocode_action_name(action),
+	                        "days", fl_ocode_action_days(action), "counter",
+	                        (json_int_t)oc.counter, "issued_on", day_s,
+	                        "expires_at",
+	                        fl_json_time(fl_ocode_expires_at(oc.issue_day)),
+	                        "shown_again", reused));
+	fl_wipe(code, sizeof(code));
+	if ((err = fl_tx_commit(tx)) != FL_OK)
+		fl_reply_error(req, err, "the code could not be stored");
+	else if (decided)
+		fl_decide_committed(req->app, d->id, &what);
+done:
+	free(d);
+}
+
+/* --- lender: pairing requests ------------------------------------------------
+ */
+
+static const char *pairing_status(const struct fl_pairing_rec *r, fl_time now)
+{
+	if (r->status == FL_PAIRING_APPROVED)
+		return "approved";
+	if (r->status == FL_PAIRING_REJECTED)
+		return "rejected";
+	return r->expires_at <= now ? "expired" : "pending";
+}
+
+static json_t *pairing_json(const struct fl_pairing_rec *r, fl_time now)
+{
+	return json_pack("{s:s,s:s,s:o,s:o,s:o,s:s}", "pairing_code", r->code,
+	                 "status", pairing_status(r, now), "created_at",
+	                 fl_json_time(r->created_at), "expires_at",
+	                 fl_json_time(r->expires_at), "decided_at",
+	                 fl_json_time(r->decided_at), "decided_by",
+	                 r->decided_by);
+}
+
+struct pairing_walk {
+	json_t *items;    /* every request, when listing */
+	const char *code; /* the code looked for, when deciding */
+	fl_time now;
+	struct fl_pairing_rec match; /* the pending request with code */
+	int matches;
+};
+
+static fl_err pairing_one(void *ctx, const struct fl_pairing_rec *r)
+{
+	struct pairing_walk *w = ctx;
+
+	if (w->items != NULL &&
+	    json_array_append_new(w->items, pairing_json(r, w->now)) != 0)
+		return FL_E_NOMEM;
+	if (w->code != NULL && r->status == FL_PAIRING_PENDING &&
+	    r->expires_at > w->now && strcmp(r->code, w->code) == 0) {
+		w->match = *r;
+		w->matches++;
+	}
+	return FL_OK;
+}
+
+static void pairing_requests(struct fl_req *req)
+{
+	static const char *const q[] = {NULL};
+	struct pairing_walk w = {.now = req->now};
+	struct fl_device *d = calloc(1, sizeof(*d));
+	struct fl_tx *tx = NULL;
+	fl_err err;
+
+	if (d == NULL) {
+		fl_reply_error(req, FL_E_NOMEM, NULL);
+		return;
+	}
+	if (fl_req_query_only(req, q) != FL_OK)
+		goto done;
+	if ((w.items = json_array()) == NULL) {
+		fl_reply_error(req, FL_E_NOMEM, NULL);
+		goto done;
+	}
+	if ((err = fl_store_begin(req->app->store, false, &tx)) == FL_OK) {
+		err = fl_api_path_device(req, tx, d);
+		if (err == FL_OK)
+			err = fl_store_pairing_list(tx, d->id, pairing_one, &w);
+		fl_tx_rollback(tx);
+	}
+	if (err != FL_OK) {
+		json_decref(w.items);
+		fl_reply_error(req, err,
+		               err == FL_E_NOT_FOUND ? "no such device" : NULL);
+		goto done;
+	}
+	fl_reply_json(
+	        req, 200,
+	        json_pack("{s:s,s:o}", "device_id", d->id, "items", w.items));
+done:
+	free(d);
+}
+
+/* Approves or refuses the one pending request whose pairing code the
+ * customer read from the phone's screen. */
+static void decide_pairing(struct fl_req *req, enum fl_pairing_status to)
+{
+	static const char *const fields[] = {"pairing_code", NULL};
+	struct pairing_walk w = {.now = req->now};
+	struct fl_device *d = calloc(1, sizeof(*d));
+	char raw[64], code[FL_DP_PAIRING_LEN + 1];
+	struct fl_tx *tx = NULL;
+	struct fl_jin j;
+	size_t n = 0;
+	fl_err err;
+
+	if (d == NULL) {
+		fl_reply_error(req, FL_E_NOMEM, NULL);
+		return;
+	}
+	if (fl_jin_parse(&j, req) != FL_OK)
+		goto done;
+	fl_jin_only(&j, fields);
+	fl_jin_str(&j, "pairing_code", true, raw, sizeof(raw));
+	/* as the phone shows it, "0491 7253", or run together */
+	for (size_t i = 0; j.err == FL_OK && raw[i] != '\0'; i++) {
+		if (raw[i] == ' ' || raw[i] == '-')
+			continue;
+		if (raw[i] < '0' || raw[i] > '9' || n == FL_DP_PAIRING_LEN) {
+			n = 0;
+			break;
+		}
+		code[n++] = raw[i];
+	}
+	code[n] = '\0';
+	if (j.err == FL_OK && n != FL_DP_PAIRING_LEN)
+		fl_jin_fail(
+		        &j, FL_E_INVALID,
+		        "pairing_code must be the 8 digits the phone shows");
+	if (fl_jin_end(&j) != FL_OK)
+		goto done;
+	w.code = code;
+	if (fl_txn_begin(req, &tx) != FL_OK)
+		goto done;
+	err = fl_api_path_device(req, tx, d);
+	if (err == FL_OK)
+		err = fl_store_pairing_expire(tx, d->id, req->now);
+	if (err == FL_OK)
+		err = fl_store_pairing_list(tx, d->id, pairing_one, &w);
+	if (err == FL_E_NOT_FOUND) {
+		fl_txn_abort(req, tx, err, "no such device");
+		goto done;
+	}
+	if (err == FL_OK && w.matches == 0) {
+		fl_txn_abort(req, tx, FL_E_NOT_FOUND,
+		             "no pending pairing request shows this code");
+		goto done;
+	}
+	if (err == FL_OK && w.matches > 1) {
+		fl_txn_abort(req, tx, FL_E_CONFLICT,
+		             "two pending requests show this code; ask the "
+		             "customer to start the phone's setup again");
+		goto done;
+	}
+	if (err == FL_OK)
+		err = fl_store_pairing_decide(tx, d->id, w.match.ord, to,
+		                              req->now, req->who.key_id);
+	if (err == FL_OK) {
+		w.match.status = to;
+		w.match.decided_at = req->now;
+		snprintf(w.match.decided_by, sizeof(w.match.decided_by), "%s",
+		         req->who.key_id);
+		err = fl_audit_req(
+		        tx, req,
+		        to == FL_PAIRING_APPROVED ? "device.pairing_approve"
+		                                  : "device.pairing_reject",
+		        d->id, NULL, pairing_json(&w.match, req->now));
+	}
+	if (err != FL_OK) {
+		fl_txn_abort(req, tx, err, NULL);
+		goto done;
+	}
+	fl_reply_json(req, 200,
+	              json_pack("{s:s,s:o}", "device_id", d->id, "request",
+	                        pairing_json(&w.match, req->now)));
+	fl_txn_commit(req, tx);
+done:
+	free(d);
+}
+
+static void approve_pairing(struct fl_req *req)
+{
+	decide_pairing(req, FL_PAIRING_APPROVED);
+}
+
+static void reject_pairing(struct fl_req *req)
+{
+	decide_pairing(req, FL_PAIRING_REJECTED);
+}
+
+#define DEVICE_PATH "/v1/devices/{device_id}"
+
+static const struct fl_route routes[] = {
+        {"POST", FL_DP_PATH_ENROLL, enroll, FL_AUTH_NONE},
+        {"POST", FL_DP_PATH_CHECKIN, checkin, FL_AUTH_NONE},
+        {"GET", FL_DP_PATH_WAIT, wait_seq, FL_AUTH_NONE},
+        {"POST", FL_DP_PATH_LOOKUP, lookup, FL_AUTH_NONE},
+        {"POST", DEVICE_PATH "/offline-code", offline_code,
+         FL_ROLE_ADMIN | FL_ROLE_SUPPORT},
+        {"GET", DEVICE_PATH "/pairing-requests", pairing_requests,
+         FL_ROLES_READ},
+        {"POST", DEVICE_PATH "/approve-pairing", approve_pairing,
+         FL_ROLE_ADMIN | FL_ROLE_SUPPORT},
+        {"POST", DEVICE_PATH "/reject-pairing", reject_pairing,
+         FL_ROLE_ADMIN | FL_ROLE_SUPPORT},
+};
+
+const struct fl_route_table fl_routes_device = FL_ROUTE_TABLE(routes);

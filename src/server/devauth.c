@@ -1,0 +1,493 @@
+/*
+ * devauth.c - per-device MAC keys and counters in memory, sharded by the
+ * device id's hash, written behind by one thread.
+ */
+#include "server/devauth.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "server/log.h"
+
+#define SHARDS 16
+
+struct entry {
+	struct entry *next;
+	char id[FL_ID_MAX];
+	uint8_t kx_pk[FL_KX_PK_LEN];     /* the keys this entry is for */
+	uint8_t mac_key[FL_MAC_KEY_LEN]; /* derived from them; secret */
+	uint64_t counter;                /* highest counter accepted */
+	uint64_t written;                /* highest counter in the store */
+	fl_time contact;                 /* last authenticated contact */
+	bool dirty;                      /* not handed to a flush yet */
+};
+
+struct shard {
+	pthread_mutex_t mu;
+	struct entry **b; /* buckets */
+	size_t nb;        /* power of two */
+	size_t n, cap;    /* entries, and how many before evicting */
+	size_t cursor;    /* where eviction looks next */
+};
+
+/* One device's bookkeeping to write. */
+struct touch {
+	char id[FL_ID_MAX];
+	uint8_t kx_pk[FL_KX_PK_LEN];
+	uint64_t counter;
+	fl_time contact;
+};
+
+struct fl_devauth {
+	struct fl_store *st;
+	const uint8_t *kx_pk, *kx_sk; /* the server's, borrowed */
+	struct shard sh[SHARDS];
+	pthread_mutex_t flush_mu; /* one flush at a time */
+	pthread_mutex_t tmu;      /* guards stop, with tcv */
+	pthread_cond_t tcv;
+	bool stop;
+	bool started;
+	pthread_t thr;
+};
+
+static uint64_t hash_id(const char *id)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *id != '\0'; id++)
+		h = (h ^ (uint8_t)*id) * 1099511628211ULL;
+	return h;
+}
+
+static struct shard *shard_of(struct fl_devauth *da, uint64_t h)
+{
+	return &da->sh[h % SHARDS];
+}
+
+static size_t bucket_of(const struct shard *s, uint64_t h)
+{
+	return (size_t)(h / SHARDS) & (s->nb - 1);
+}
+
+static void free_entry(struct entry *e)
+{
+	fl_wipe(e, sizeof(*e));
+	free(e);
+}
+
+/* The entry for id in s, or NULL. Lock held. */
+static struct entry *find(struct shard *s, uint64_t h, const char *id)
+{
+	for (struct entry *e = s->b[bucket_of(s, h)]; e != NULL; e = e->next)
+		if (strcmp(e->id, id) == 0)
+			return e;
+	return NULL;
+}
+
+/* Unlinks and frees id's entry. Lock held. */
+static void drop(struct shard *s, uint64_t h, const char *id)
+{
+	struct entry **pp = &s->b[bucket_of(s, h)];
+
+	for (; *pp != NULL; pp = &(*pp)->next) {
+		if (strcmp((*pp)->id, id) == 0) {
+			struct entry *e = *pp;
+
+			*pp = e->next;
+			s->n--;
+			free_entry(e);
+			return;
+		}
+	}
+}
+
+/* Frees one entry whose counter is in the store, looking from the cursor
+ * on (an entry being written stays: if its write failed, the store would
+ * hold a lower counter than one already accepted). A shard whose entries
+ * are all pending grows past its cap until the next flush. Lock held. */
+static void evict_one(struct shard *s)
+{
+	for (size_t k = 0; k < s->nb; k++) {
+		size_t i = (s->cursor + k) & (s->nb - 1);
+		struct entry **pp = &s->b[i];
+
+		for (; *pp != NULL; pp = &(*pp)->next) {
+			if (!(*pp)->dirty && (*pp)->written >= (*pp)->counter) {
+				struct entry *e = *pp;
+
+				*pp = e->next;
+				s->n--;
+				free_entry(e);
+				s->cursor = i + 1;
+				return;
+			}
+		}
+	}
+}
+
+fl_err fl_devauth_derive(const uint8_t server_kx_pk[FL_KX_PK_LEN],
+                         const uint8_t server_kx_sk[FL_KX_SK_LEN],
+                         const uint8_t device_kx_pk[FL_KX_PK_LEN],
+                         uint8_t mac_key[FL_MAC_KEY_LEN],
+                         uint8_t ocode_secret[FL_DP_OCODE_SECRET_LEN])
+{
+	uint8_t shared[FL_KX_SESSION_LEN];
+	fl_err err;
+
+	err = fl_kx_shared(shared, 1, server_kx_pk, server_kx_sk, device_kx_pk);
+	if (err == FL_OK)
+		err = fl_dp_derive(shared, mac_key, ocode_secret);
+	fl_wipe(shared, sizeof(shared));
+	if (err != FL_OK) {
+		fl_wipe(mac_key, FL_MAC_KEY_LEN);
+		fl_wipe(ocode_secret, FL_DP_OCODE_SECRET_LEN);
+	}
+	return err;
+}
+
+/* The MAC key for kx_pk: from the entry when it is for these keys, else
+ * derived (outside the lock: a scalar multiplication). */
+static fl_err mac_key_of(struct fl_devauth *da, const struct fl_device *d,
+                         uint64_t h, uint8_t key[FL_MAC_KEY_LEN])
+{
+	struct shard *s = shard_of(da, h);
+	uint8_t ocode[FL_DP_OCODE_SECRET_LEN];
+	struct entry *e;
+	bool have = false;
+	fl_err err;
+
+	pthread_mutex_lock(&s->mu);
+	e = find(s, h, d->id);
+	if (e != NULL && fl_ct_memcmp(e->kx_pk, d->kx_pk, FL_KX_PK_LEN) == 0) {
+		memcpy(key, e->mac_key, FL_MAC_KEY_LEN);
+		have = true;
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (have)
+		return FL_OK;
+	err = fl_devauth_derive(da->kx_pk, da->kx_sk, d->kx_pk, key, ocode);
+	fl_wipe(ocode, sizeof(ocode));
+	return err;
+}
+
+/* Checks and records counter for d under the shard lock; key is the MAC
+ * key just verified. */
+static fl_err record(struct fl_devauth *da, const struct fl_device *d,
+                     uint64_t h, const uint8_t key[FL_MAC_KEY_LEN],
+                     uint64_t counter, fl_time now)
+{
+	struct shard *s = shard_of(da, h);
+	struct entry *e;
+	fl_err err = FL_OK;
+
+	pthread_mutex_lock(&s->mu);
+	e = find(s, h, d->id);
+	if (e != NULL && fl_ct_memcmp(e->kx_pk, d->kx_pk, FL_KX_PK_LEN) != 0) {
+		/* new keys since: the old bookkeeping means nothing now */
+		drop(s, h, d->id);
+		e = NULL;
+	}
+	if (e == NULL) {
+		if (s->n >= s->cap)
+			evict_one(s);
+		e = calloc(1, sizeof(*e));
+		if (e == NULL) {
+			err = FL_E_NOMEM;
+			goto out;
+		}
+		memcpy(e->id, d->id, sizeof(e->id));
+		memcpy(e->kx_pk, d->kx_pk, FL_KX_PK_LEN);
+		memcpy(e->mac_key, key, FL_MAC_KEY_LEN);
+		e->counter = d->req_counter;
+		e->written = d->req_counter;
+		e->contact = d->last_contact;
+		e->next = s->b[bucket_of(s, h)];
+		s->b[bucket_of(s, h)] = e;
+		s->n++;
+	}
+	if (d->req_counter > e->counter)
+		e->counter = d->req_counter;
+	if (d->req_counter > e->written)
+		e->written = d->req_counter;
+	if (counter <= e->counter) {
+		err = FL_E_REPLAY;
+		goto out;
+	}
+	e->counter = counter;
+	if (now > e->contact)
+		e->contact = now;
+	e->dirty = true;
+out:
+	pthread_mutex_unlock(&s->mu);
+	return err;
+}
+
+fl_err fl_devauth_verify(struct fl_devauth *da, const struct fl_device *d,
+                         const char *mac_hex, const char *method,
+                         const char *path_with_query, const void *body,
+                         size_t len, uint64_t counter, bool rec, fl_time now,
+                         uint8_t mac_key[FL_MAC_KEY_LEN])
+{
+	uint64_t h = hash_id(d->id);
+	fl_err err;
+
+	memset(mac_key, 0, FL_MAC_KEY_LEN);
+	if (!d->has_keys || mac_hex == NULL || counter == 0)
+		return FL_E_AUTH;
+	err = mac_key_of(da, d, h, mac_key);
+	if (err != FL_OK)
+		goto out;
+	if (fl_dp_request_verify(mac_hex, mac_key, method, path_with_query,
+	                         body, len, counter) != FL_OK) {
+		err = FL_E_AUTH;
+		goto out;
+	}
+	/* the store keeps counters as signed 64-bit numbers */
+	if (rec && counter > (uint64_t)INT64_MAX)
+		err = FL_E_RANGE;
+	else if (rec)
+		err = record(da, d, h, mac_key, counter, now);
+out:
+	if (err != FL_OK)
+		fl_wipe(mac_key, FL_MAC_KEY_LEN);
+	return err;
+}
+
+void fl_devauth_forget(struct fl_devauth *da, const char *device_id)
+{
+	uint64_t h = hash_id(device_id);
+	struct shard *s = shard_of(da, h);
+
+	pthread_mutex_lock(&s->mu);
+	drop(s, h, device_id);
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* --- write-behind --------------------------------------------------------- */
+
+/* Takes every pending entry out as a touch (marking it written); *out is
+ * a heap array the caller frees. */
+static fl_err collect(struct fl_devauth *da, struct touch **out, size_t *n)
+{
+	struct touch *t = NULL;
+	size_t used = 0, cap = 0;
+	fl_err err = FL_OK;
+
+	*out = NULL;
+	*n = 0;
+	for (size_t k = 0; k < SHARDS && err == FL_OK; k++) {
+		struct shard *s = &da->sh[k];
+
+		pthread_mutex_lock(&s->mu);
+		for (size_t i = 0; i < s->nb && err == FL_OK; i++) {
+			for (struct entry *e = s->b[i]; e != NULL;
+			     e = e->next) {
+				if (!e->dirty)
+					continue;
+				if (used == cap) {
+					size_t nc = cap ? cap * 2 : 256;
+					struct touch *nt =
+					        realloc(t, nc * sizeof(*t));
+
+					if (nt == NULL) {
+						err = FL_E_NOMEM;
+						break;
+					}
+					t = nt;
+					cap = nc;
+				}
+				memcpy(t[used].id, e->id, sizeof(e->id));
+				memcpy(t[used].kx_pk, e->kx_pk, FL_KX_PK_LEN);
+				t[used].counter = e->counter;
+				t[used].contact = e->contact;
+				e->dirty = false;
+				used++;
+			}
+		}
+		pthread_mutex_unlock(&s->mu);
+	}
+	*out = t;
+	*n = used;
+	return err;
+}
+
+/* After a flush: written, the entries may be evicted up to what was
+ * written; failed, they are pending again so the next flush retries. */
+static void settle(struct fl_devauth *da, const struct touch *t, size_t n,
+                   bool ok)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint64_t h = hash_id(t[i].id);
+		struct shard *s = shard_of(da, h);
+		struct entry *e;
+
+		pthread_mutex_lock(&s->mu);
+		e = find(s, h, t[i].id);
+		if (e != NULL &&
+		    memcmp(e->kx_pk, t[i].kx_pk, FL_KX_PK_LEN) == 0) {
+			if (!ok)
+				e->dirty = true;
+			else if (e->written < t[i].counter)
+				e->written = t[i].counter;
+		}
+		pthread_mutex_unlock(&s->mu);
+	}
+}
+
+fl_err fl_devauth_flush(struct fl_devauth *da, size_t *written)
+{
+	struct touch *t = NULL;
+	struct fl_tx *tx = NULL;
+	size_t n = 0;
+	fl_err err;
+
+	if (written != NULL)
+		*written = 0;
+	pthread_mutex_lock(&da->flush_mu);
+	err = collect(da, &t, &n);
+	if (n == 0)
+		goto out;
+	if ((err = fl_store_begin(da->st, true, &tx)) != FL_OK)
+		goto out;
+	for (size_t i = 0; i < n && err == FL_OK; i++)
+		err = fl_store_dp_touch(tx, t[i].id, t[i].kx_pk, t[i].contact,
+		                        t[i].counter);
+	if (err == FL_OK)
+		err = fl_tx_commit(tx);
+	else
+		fl_tx_rollback(tx);
+	if (err == FL_OK && written != NULL)
+		*written = n;
+out:
+	if (n > 0)
+		settle(da, t, n, err == FL_OK);
+	pthread_mutex_unlock(&da->flush_mu);
+	free(t);
+	return err;
+}
+
+static void *flusher(void *arg)
+{
+	struct fl_devauth *da = arg;
+
+	pthread_mutex_lock(&da->tmu);
+	while (!da->stop) {
+		struct timespec ts;
+		fl_err err;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += FL_DEVAUTH_FLUSH_MS * 1000000L;
+		while (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		while (!da->stop && pthread_cond_timedwait(&da->tcv, &da->tmu,
+		                                           &ts) != ETIMEDOUT)
+			;
+		pthread_mutex_unlock(&da->tmu);
+		err = fl_devauth_flush(da, NULL);
+		if (err != FL_OK)
+			fl_log(FL_LOG_ERROR,
+			       "cannot write check-in bookkeeping",
+			       json_pack("{s:s}", "error", fl_strerror(err)));
+		pthread_mutex_lock(&da->tmu);
+	}
+	pthread_mutex_unlock(&da->tmu);
+	return NULL;
+}
+
+fl_err fl_devauth_new(struct fl_devauth **out, struct fl_store *st,
+                      const uint8_t server_kx_pk[FL_KX_PK_LEN],
+                      const uint8_t server_kx_sk[FL_KX_SK_LEN], int cap)
+{
+	struct fl_devauth *da;
+	pthread_condattr_t ca;
+	size_t per;
+	fl_err err;
+
+	*out = NULL;
+	if (cap < 1)
+		return FL_E_INVALID;
+	da = calloc(1, sizeof(*da));
+	if (da == NULL)
+		return FL_E_NOMEM;
+	da->st = st;
+	da->kx_pk = server_kx_pk;
+	da->kx_sk = server_kx_sk;
+	per = ((size_t)cap + SHARDS - 1) / SHARDS;
+	for (size_t k = 0; k < SHARDS; k++) {
+		struct shard *s = &da->sh[k];
+
+		pthread_mutex_init(&s->mu, NULL);
+		s->cap = per;
+		s->nb = 16;
+		while (s->nb < per)
+			s->nb *= 2;
+		s->b = calloc(s->nb, sizeof(*s->b));
+		if (s->b == NULL) {
+			err = FL_E_NOMEM;
+			goto fail;
+		}
+	}
+	pthread_mutex_init(&da->flush_mu, NULL);
+	pthread_mutex_init(&da->tmu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&da->tcv, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&da->thr, NULL, flusher, da) != 0) {
+		err = FL_E_INTERNAL;
+		goto fail;
+	}
+	da->started = true;
+	*out = da;
+	return FL_OK;
+fail:
+	fl_devauth_free(da);
+	return err;
+}
+
+void fl_devauth_free(struct fl_devauth *da)
+{
+	fl_err err;
+
+	if (da == NULL)
+		return;
+	if (da->started) {
+		pthread_mutex_lock(&da->tmu);
+		da->stop = true;
+		pthread_cond_signal(&da->tcv);
+		pthread_mutex_unlock(&da->tmu);
+		pthread_join(da->thr, NULL);
+		err = fl_devauth_flush(da, NULL);
+		if (err != FL_OK)
+			fl_log(FL_LOG_ERROR,
+			       "cannot write check-in bookkeeping at exit",
+			       json_pack("{s:s}", "error", fl_strerror(err)));
+		pthread_cond_destroy(&da->tcv);
+		pthread_mutex_destroy(&da->tmu);
+		pthread_mutex_destroy(&da->flush_mu);
+	}
+	for (size_t k = 0; k < SHARDS; k++) {
+		struct shard *s = &da->sh[k];
+
+		if (s->b == NULL)
+			continue;
+		for (size_t i = 0; i < s->nb; i++) {
+			struct entry *e = s->b[i];
+
+			while (e != NULL) {
+				struct entry *next = e->next;
+
+				free_entry(e);
+				e = next;
+			}
+		}
+		free(s->b);
+		pthread_mutex_destroy(&s->mu);
+	}
+	free(da);
+}

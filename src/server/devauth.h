@@ -1,0 +1,90 @@
+/*
+ * devauth.h - authenticating phones, and their write-behind bookkeeping.
+ *
+ * Secrets are derived, not stored (DESIGN.md "Keys and trust"): a device's
+ * check-in MAC key and offline-code secret come from crypto_kx between the
+ * server's key-exchange secret (DATA/kx.secret, a file beside the database)
+ * and the X25519 public key the phone sent at enrollment, then crypto_kdf
+ * per purpose (fl_dp_derive). The database holds only the public key, so a
+ * copy of it alone yields no MAC key and no offline code.
+ *
+ * A check-in or wait is authenticated by fl_devauth_verify: the request
+ * MAC (constant time) over the protocol's encoding of method, path with
+ * query, body and counter, then the counter, which must be above the last
+ * one accepted from the device (docs/protocol.md "Request MAC"). The
+ * derived MAC key and the highest counter stay in memory per device, up to
+ * a cap (entries already written out are dropped first), so a check-in
+ * costs one keyed hash.
+ *
+ * Write-behind (DESIGN.md "Storage"): the counter and the last contact are
+ * persisted by a background thread, all devices in one transaction, every
+ * FL_DEVAUTH_FLUSH_MS, and at shutdown. A crash loses at most that much
+ * bookkeeping. While the server runs, the in-memory maximum is the
+ * authority; after a restart, counters above the persisted one are
+ * accepted: a phone's counter only rises, so the most a crash allows is
+ * one replay of a request sent in the lost second. Bookkeeping is written
+ * only while the device still has the key-exchange key it was accepted
+ * under, so a re-enrolled device (counter back to 0) is never raised by a
+ * late flush.
+ *
+ * THREAD SAFETY: every function may be called from any thread.
+ */
+#ifndef FL_SERVER_DEVAUTH_H
+#define FL_SERVER_DEVAUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/crypto.h"
+#include "core/devproto.h"
+#include "core/err.h"
+#include "core/fltime.h"
+#include "store/store.h"
+
+#define FL_DEVAUTH_FLUSH_MS 500 /* write-behind period (bound: 1 s) */
+
+struct fl_devauth;
+
+/* A cache of at most cap devices over st. server_kx_pk and server_kx_sk
+ * are borrowed and must outlive it. The flush thread starts at once.
+ * *out is freed with fl_devauth_free. */
+fl_err fl_devauth_new(struct fl_devauth **out, struct fl_store *st,
+                      const uint8_t server_kx_pk[FL_KX_PK_LEN],
+                      const uint8_t server_kx_sk[FL_KX_SK_LEN],
+                      int cap) FL_MUST_USE;
+/* Stops the flush thread, writes what is pending, wipes every key and
+ * frees da. NULL is a no-op. */
+void fl_devauth_free(struct fl_devauth *da);
+
+/* The secrets of the device whose key-exchange public key is device_kx_pk:
+ * crypto_kx as the server, then fl_dp_derive. Outputs are secrets: the
+ * caller wipes them. */
+fl_err
+fl_devauth_derive(const uint8_t server_kx_pk[FL_KX_PK_LEN],
+                  const uint8_t server_kx_sk[FL_KX_SK_LEN],
+                  const uint8_t device_kx_pk[FL_KX_PK_LEN],
+                  uint8_t mac_key[FL_MAC_KEY_LEN],
+                  uint8_t ocode_secret[FL_DP_OCODE_SECRET_LEN]) FL_MUST_USE;
+
+/* Authenticates a request of device d (as read from the store): mac_hex
+ * against method, path_with_query, body[len] and counter. With record,
+ * the counter must be above the last accepted one and becomes it, and now
+ * becomes the last contact (written behind). FL_E_AUTH: no keys or a bad
+ * MAC; FL_E_REPLAY: a good MAC with a counter not above the last;
+ * FL_E_RANGE: a counter above 2^63 - 1, which the store cannot keep. On
+ * FL_OK mac_key receives the device's MAC key (a secret: wipe it). */
+fl_err fl_devauth_verify(struct fl_devauth *da, const struct fl_device *d,
+                         const char *mac_hex, const char *method,
+                         const char *path_with_query, const void *body,
+                         size_t len, uint64_t counter, bool record, fl_time now,
+                         uint8_t mac_key[FL_MAC_KEY_LEN]) FL_MUST_USE;
+
+/* Writes every pending counter and last contact now, in one transaction.
+ * *n (may be NULL) counts the devices written. */
+fl_err fl_devauth_flush(struct fl_devauth *da, size_t *n) FL_MUST_USE;
+
+/* Drops what is kept about device_id (after it enrolled new keys). */
+void fl_devauth_forget(struct fl_devauth *da, const char *device_id);
+
+#endif

@@ -1,0 +1,262 @@
+/*
+ * push.c - parked long-poll requests, publish marks per bucket.
+ *
+ * Waiters live in one array allocated at start (max_waiters slots), so
+ * parking allocates nothing. Each parked slot is on two lists, by index:
+ * its device id's hash bucket (a publish walks one bucket) and the
+ * deadline order (expiry walks only what is due; a new waiter's deadline
+ * is almost always the latest, so it goes in at the tail). Free slots
+ * form a stack. Parking, waking and publishing for one device are O(1)
+ * in the number of parked requests.
+ */
+#include "server/push.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/http.h"
+#include "store/store.h"
+
+#define MIN_BUCKETS 4096 /* publish marks, at least */
+#define NONE        (-1)
+
+struct waiter {
+	struct fl_req *req; /* NULL when the slot is free */
+	char device_id[FL_ID_MAX];
+	fl_time deadline;
+	size_t bucket;
+	int bnext, bprev; /* bucket chain; bnext links free slots too */
+	int dnext, dprev; /* deadline order */
+};
+
+struct fl_push {
+	pthread_mutex_t mu;
+	size_t nb;       /* buckets, a power of two */
+	uint64_t *marks; /* publishes per bucket */
+	int *heads;      /* first waiter of each bucket */
+	struct waiter *w;
+	int cap, n;
+	int free_top;         /* stack of free slots */
+	int earliest, latest; /* deadline order */
+	bool closing;         /* shutting down: park nothing */
+};
+
+fl_err fl_push_new(struct fl_push **out, int max_waiters)
+{
+	struct fl_push *p;
+
+	*out = NULL;
+	if (max_waiters < 1)
+		return FL_E_INVALID;
+	p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return FL_E_NOMEM;
+	p->nb = MIN_BUCKETS;
+	while (p->nb < (size_t)max_waiters)
+		p->nb *= 2;
+	p->marks = calloc(p->nb, sizeof(*p->marks));
+	p->heads = malloc(p->nb * sizeof(*p->heads));
+	p->w = calloc((size_t)max_waiters, sizeof(*p->w));
+	if (p->marks == NULL || p->heads == NULL || p->w == NULL) {
+		fl_push_free(p);
+		return FL_E_NOMEM;
+	}
+	for (size_t i = 0; i < p->nb; i++)
+		p->heads[i] = NONE;
+	for (int i = 0; i < max_waiters; i++)
+		p->w[i].bnext = i + 1 < max_waiters ? i + 1 : NONE;
+	p->free_top = 0;
+	p->earliest = p->latest = NONE;
+	p->cap = max_waiters;
+	pthread_mutex_init(&p->mu, NULL);
+	*out = p;
+	return FL_OK;
+}
+
+void fl_push_free(struct fl_push *p)
+{
+	if (p == NULL)
+		return;
+	if (p->w != NULL && p->marks != NULL && p->heads != NULL)
+		pthread_mutex_destroy(&p->mu);
+	free(p->w);
+	free(p->heads);
+	free(p->marks);
+	free(p);
+}
+
+static size_t bucket_of(const struct fl_push *p, const char *id)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *id != '\0'; id++)
+		h = (h ^ (uint8_t)*id) * 1099511628211ULL;
+	return (size_t)(h & (p->nb - 1));
+}
+
+uint64_t fl_push_mark(struct fl_push *p, const char *device_id)
+{
+	uint64_t m;
+
+	pthread_mutex_lock(&p->mu);
+	m = p->marks[bucket_of(p, device_id)];
+	pthread_mutex_unlock(&p->mu);
+	return m;
+}
+
+/* Puts slot i on its bucket and in deadline order. Lock held. */
+static void link_slot(struct fl_push *p, int i)
+{
+	struct waiter *w = &p->w[i];
+	int after = p->latest;
+
+	w->bprev = NONE;
+	w->bnext = p->heads[w->bucket];
+	if (w->bnext != NONE)
+		p->w[w->bnext].bprev = i;
+	p->heads[w->bucket] = i;
+
+	while (after != NONE && p->w[after].deadline > w->deadline)
+		after = p->w[after].dprev;
+	w->dprev = after;
+	w->dnext = after != NONE ? p->w[after].dnext : p->earliest;
+	if (w->dnext != NONE)
+		p->w[w->dnext].dprev = i;
+	else
+		p->latest = i;
+	if (after != NONE)
+		p->w[after].dnext = i;
+	else
+		p->earliest = i;
+}
+
+/* Takes slot i off both lists and frees it; returns its request. Lock
+ * held. */
+static struct fl_req *unlink_slot(struct fl_push *p, int i)
+{
+	struct waiter *w = &p->w[i];
+	struct fl_req *req = w->req;
+
+	if (w->bprev != NONE)
+		p->w[w->bprev].bnext = w->bnext;
+	else
+		p->heads[w->bucket] = w->bnext;
+	if (w->bnext != NONE)
+		p->w[w->bnext].bprev = w->bprev;
+	if (w->dprev != NONE)
+		p->w[w->dprev].dnext = w->dnext;
+	else
+		p->earliest = w->dnext;
+	if (w->dnext != NONE)
+		p->w[w->dnext].dprev = w->dprev;
+	else
+		p->latest = w->dprev;
+	w->req = NULL;
+	w->bnext = p->free_top;
+	p->free_top = i;
+	p->n--;
+	return req;
+}
+
+fl_err fl_push_wait(struct fl_push *p, struct fl_req *req,
+                    const char *device_id, uint64_t mark, fl_time deadline)
+{
+	size_t b;
+	fl_err err = FL_OK;
+	int i;
+
+	if (strlen(device_id) >= FL_ID_MAX)
+		return FL_E_INVALID;
+	b = bucket_of(p, device_id);
+	pthread_mutex_lock(&p->mu);
+	if (p->closing || p->marks[b] != mark) {
+		err = FL_E_STATE;
+		goto out;
+	}
+	if (p->free_top == NONE) {
+		err = FL_E_LIMIT;
+		goto out;
+	}
+	i = p->free_top;
+	p->free_top = p->w[i].bnext;
+	/* Suspended under the lock, so no publisher can resume it before
+	 * it is suspended. */
+	fl_http_suspend(req);
+	p->w[i].req = req;
+	strcpy(p->w[i].device_id, device_id);
+	p->w[i].deadline = deadline;
+	p->w[i].bucket = b;
+	link_slot(p, i);
+	p->n++;
+out:
+	pthread_mutex_unlock(&p->mu);
+	return err;
+}
+
+/* Resumes slot i and frees it. Lock held. */
+static void wake(struct fl_push *p, int i)
+{
+	fl_http_resume(unlink_slot(p, i));
+}
+
+void fl_push_publish(struct fl_push *p, const char *device_id)
+{
+	size_t b = bucket_of(p, device_id);
+	int i;
+
+	pthread_mutex_lock(&p->mu);
+	p->marks[b]++;
+	for (i = p->heads[b]; i != NONE;) {
+		int next = p->w[i].bnext;
+
+		if (strcmp(p->w[i].device_id, device_id) == 0)
+			wake(p, i);
+		i = next;
+	}
+	pthread_mutex_unlock(&p->mu);
+}
+
+int fl_push_expire(struct fl_push *p, fl_time now)
+{
+	int woken = 0;
+
+	pthread_mutex_lock(&p->mu);
+	while (p->earliest != NONE && p->w[p->earliest].deadline <= now) {
+		wake(p, p->earliest);
+		woken++;
+	}
+	pthread_mutex_unlock(&p->mu);
+	return woken;
+}
+
+void fl_push_release_all(struct fl_push *p)
+{
+	pthread_mutex_lock(&p->mu);
+	p->closing = true;
+	while (p->earliest != NONE)
+		wake(p, p->earliest);
+	pthread_mutex_unlock(&p->mu);
+}
+
+void fl_push_forget(struct fl_push *p, struct fl_req *req)
+{
+	pthread_mutex_lock(&p->mu);
+	for (int i = p->earliest; i != NONE; i = p->w[i].dnext) {
+		if (p->w[i].req == req) {
+			(void)unlink_slot(p, i);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&p->mu);
+}
+
+int fl_push_waiting(struct fl_push *p)
+{
+	int n;
+
+	pthread_mutex_lock(&p->mu);
+	n = p->n;
+	pthread_mutex_unlock(&p->mu);
+	return n;
+}

@@ -1,0 +1,73 @@
+/*
+ * push.h - long-poll waiters, woken on every state change.
+ *
+ * A request that waits for a device's token seq to move (the lender's
+ * GET /v1/devices/{id}/wait, the device protocol's wait) parks here: its
+ * connection is suspended (no thread is held) until a committed change
+ * publishes a new seq for that device, its deadline passes, or the server
+ * shuts down. Then the connection is resumed and the route's handler runs
+ * again with req->resumed set, reads the store and answers.
+ *
+ * No wake-up is lost between reading the store and parking: a handler takes
+ * a mark (fl_push_mark) BEFORE it reads the device; fl_push_wait refuses to
+ * park (FL_E_STATE) if anything was published for that device since the
+ * mark, and the handler reads again. Marks are per hash bucket, so a
+ * publish for another device in the same bucket only costs a re-read.
+ *
+ * Memory is fixed: at most max_waiters parked requests (FL_E_LIMIT beyond).
+ *
+ *     uint64_t mark = fl_push_mark(app->push, id);
+ *     ... read the device ...
+ *     if (!req->resumed && seq <= have) {
+ *             fl_err e = fl_push_wait(app->push, req, id, mark, deadline);
+ *             if (e == FL_OK)
+ *                     return;          (parked; called again later)
+ *             ... FL_E_STATE: read again; FL_E_LIMIT: answer now ...
+ *     }
+ *     ... answer ...
+ *
+ * THREAD SAFETY: every function is safe from any thread.
+ */
+#ifndef FL_SERVER_PUSH_H
+#define FL_SERVER_PUSH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "core/fltime.h"
+
+struct fl_push;
+struct fl_req;
+
+fl_err fl_push_new(struct fl_push **out, int max_waiters) FL_MUST_USE;
+/* Frees p; no waiter may be parked (fl_push_release_all first). */
+void fl_push_free(struct fl_push *p);
+
+/* The publish mark of device_id's bucket; take it before reading. */
+uint64_t fl_push_mark(struct fl_push *p, const char *device_id);
+
+/* Parks req (from inside its handler) until device_id is published, the
+ * deadline passes or the server stops. FL_OK: parked, return without
+ * answering. FL_E_STATE: a publish happened since mark, read again.
+ * FL_E_LIMIT: too many waiters. FL_E_STATE also when shutting down. */
+fl_err fl_push_wait(struct fl_push *p, struct fl_req *req,
+                    const char *device_id, uint64_t mark,
+                    fl_time deadline) FL_MUST_USE;
+
+/* Wakes every request waiting on device_id (after a commit). */
+void fl_push_publish(struct fl_push *p, const char *device_id);
+
+/* Wakes requests whose deadline is at or before now; returns how many. */
+int fl_push_expire(struct fl_push *p, fl_time now);
+
+/* Wakes every parked request and refuses new ones (shutdown). */
+void fl_push_release_all(struct fl_push *p);
+
+/* Forgets req if it is parked (its connection is closing). */
+void fl_push_forget(struct fl_push *p, struct fl_req *req);
+
+/* Parked requests now. */
+int fl_push_waiting(struct fl_push *p);
+
+#endif

@@ -1,0 +1,81 @@
+/*
+ * tokens.h - device tokens, signed once per seq and served from memory.
+ *
+ * A device's token (FL_MSG_DEVICE_TOKEN, claims per core/token.h) says what
+ * the phone must enforce: the stored decision (state, stolen, lock_at,
+ * amount due), the reminders the policy has coming, and the contract's
+ * lock-screen terms (restrictions, allowed apps, message, lender contact,
+ * loan reference, SIM and tamper reactions). It is built and signed when
+ * the device's token seq has moved since the cached one; every later
+ * check-in, wait and lookup with the same seq is served the cached token,
+ * so a check-in costs no signature.
+ *
+ * The acceptance window is iat .. iat + token_ttl. exp never locks
+ * anything; it only bounds when a phone may take the token. A cached token
+ * is signed again once half its window has passed, so every token served
+ * is good for at least half a window (a phone re-enrolled with seq 0
+ * accepts it). A released device's entry also holds its release receipt
+ * (FL_MSG_RELEASE_RECEIPT, docs/protocol.md).
+ *
+ * Entries are immutable and reference-counted: fl_tokens_get hands out a
+ * reference the caller returns with fl_tokens_put. At most `cap` devices
+ * are kept; beyond that the entry stored longest ago goes.
+ *
+ * THREAD SAFETY: every function may be called from any thread.
+ */
+#ifndef FL_SERVER_TOKENS_H
+#define FL_SERVER_TOKENS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "core/fltime.h"
+#include "core/token.h"
+#include "store/store.h"
+
+struct fl_app;
+struct fl_tokens;
+
+/* One device's signed messages for one seq. Read-only once handed out. */
+struct fl_token_set {
+	char device_id[FL_ID_MAX];
+	uint64_t seq;  /* the token's seq */
+	fl_time iat;   /* when it was signed */
+	char *token;   /* v4.public device token */
+	char *claims;  /* its claims, compact JSON */
+	char *cert;    /* root certificate of the key that signed */
+	char *receipt; /* release receipt, NULL unless released */
+	enum fl_dev_state state;
+	bool stolen;
+};
+
+fl_err fl_tokens_new(struct fl_tokens **out, int cap) FL_MUST_USE;
+/* Frees the cache (references handed out stay valid until put back).
+ * NULL is a no-op. */
+void fl_tokens_free(struct fl_tokens *tk);
+
+/* The current token of device d (d->st.token_seq, or newer if the store
+ * has moved on): cached, or built from the store and signed with app's
+ * keys at now. *out is a reference: return it with fl_tokens_put.
+ * FL_E_STATE when no signing key is usable. */
+fl_err fl_tokens_get(struct fl_tokens *tk, struct fl_app *app,
+                     const struct fl_device *d, fl_time now,
+                     const struct fl_token_set **out) FL_MUST_USE;
+/* Returns a reference. NULL is a no-op. */
+void fl_tokens_put(const struct fl_token_set *ts);
+
+/* Builds the claims of device d's token from the store (inside tx), with
+ * iat and exp. *c is cleared first and owned by the caller
+ * (fl_claims_clear). */
+fl_err fl_tokens_claims(struct fl_tx *tx, const struct fl_device *d,
+                        fl_time iat, fl_time exp,
+                        struct fl_device_claims *c) FL_MUST_USE;
+
+/* Money as a person reads it: "KES 1,500.00" for 150000 minor units,
+ * with the currency's number of decimals (0 for JPY, 3 for KWD, else 2).
+ * FL_E_TOO_LARGE if cap is too small. */
+fl_err fl_tokens_money(char *out, size_t cap, const char *currency,
+                       int64_t minor) FL_MUST_USE;
+
+#endif

@@ -1,0 +1,208 @@
+/*
+ * Unit tests for the long-poll waiters (push.h) without a network: the
+ * connection's suspend and resume are replaced here by functions that
+ * record what happened (push.c calls only those two of http.h). A publish
+ * wakes exactly the waiters of its device; a publish between the mark and
+ * the park refuses the park (no lost wake-up); deadlines expire in order;
+ * the table is fixed in size; shutdown wakes everyone and parks nothing
+ * more; and the cost of parking, publishing and expiring does not grow
+ * with the number of parked waiters (100,000 here).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "server/http.h"
+#include "server/push.h"
+
+static size_t suspended, resumed;
+
+/* The seam: what push.c calls on a request's connection. */
+void fl_http_suspend(struct fl_req *req)
+{
+	req->parked = true;
+	suspended++;
+}
+
+void fl_http_resume(struct fl_req *req)
+{
+	assert_true(req->parked);
+	req->parked = false;
+	req->resumed = true;
+	resumed++;
+}
+
+static void dev_id(char out[FL_ID_MAX], int i)
+{
+	snprintf(out, FL_ID_MAX, "dv_%08d", i);
+}
+
+static double secs(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void test_publish_wakes_its_device(void **state)
+{
+	struct fl_push *p = NULL;
+	struct fl_req r[4];
+	uint64_t m;
+
+	(void)state;
+	memset(r, 0, sizeof(r));
+	suspended = resumed = 0;
+	assert_int_equal(fl_push_new(&p, 3), FL_OK);
+	m = fl_push_mark(p, "dv_a");
+	assert_int_equal(fl_push_wait(p, &r[0], "dv_a", m, 100), FL_OK);
+	assert_int_equal(fl_push_wait(p, &r[1], "dv_a", m, 100), FL_OK);
+	m = fl_push_mark(p, "dv_b");
+	assert_int_equal(fl_push_wait(p, &r[2], "dv_b", m, 100), FL_OK);
+	assert_int_equal(fl_push_waiting(p), 3);
+	/* full: a fixed table */
+	m = fl_push_mark(p, "dv_c");
+	assert_int_equal(fl_push_wait(p, &r[3], "dv_c", m, 100), FL_E_LIMIT);
+	assert_false(r[3].parked);
+
+	fl_push_publish(p, "dv_a");
+	assert_true(r[0].resumed && r[1].resumed);
+	assert_false(r[2].resumed);
+	assert_int_equal(fl_push_waiting(p), 1);
+	fl_push_publish(p, "dv_nobody");
+	assert_int_equal(fl_push_waiting(p), 1);
+
+	/* a publish after the mark refuses the park: read again */
+	m = fl_push_mark(p, "dv_a");
+	fl_push_publish(p, "dv_a");
+	memset(&r[0], 0, sizeof(r[0]));
+	assert_int_equal(fl_push_wait(p, &r[0], "dv_a", m, 100), FL_E_STATE);
+	assert_false(r[0].parked);
+	m = fl_push_mark(p, "dv_a");
+	assert_int_equal(fl_push_wait(p, &r[0], "dv_a", m, 100), FL_OK);
+
+	/* a connection that closes is forgotten */
+	fl_push_forget(p, &r[0]);
+	assert_int_equal(fl_push_waiting(p), 1);
+	fl_push_publish(p, "dv_a");
+	assert_int_equal(resumed, 2);
+
+	fl_push_release_all(p);
+	assert_true(r[2].resumed);
+	assert_int_equal(fl_push_waiting(p), 0);
+	memset(&r[3], 0, sizeof(r[3]));
+	m = fl_push_mark(p, "dv_c");
+	assert_int_equal(fl_push_wait(p, &r[3], "dv_c", m, 100), FL_E_STATE);
+	fl_push_free(p);
+}
+
+static void test_deadlines_expire_in_order(void **state)
+{
+	struct fl_push *p = NULL;
+	struct fl_req r[5];
+	fl_time dl[5] = {50, 10, 30, 30, 20};
+	char id[FL_ID_MAX];
+
+	(void)state;
+	memset(r, 0, sizeof(r));
+	suspended = resumed = 0;
+	assert_int_equal(fl_push_new(&p, 5), FL_OK);
+	for (int i = 0; i < 5; i++) {
+		dev_id(id, i);
+		assert_int_equal(
+		        fl_push_wait(p, &r[i], id, fl_push_mark(p, id), dl[i]),
+		        FL_OK);
+	}
+	assert_int_equal(fl_push_expire(p, 9), 0);
+	assert_int_equal(fl_push_expire(p, 20), 2);
+	assert_true(r[1].resumed && r[4].resumed);
+	assert_false(r[2].resumed || r[3].resumed || r[0].resumed);
+	assert_int_equal(fl_push_expire(p, 30), 2);
+	assert_false(r[0].resumed);
+	/* slots come back: park again, then the rest expires */
+	memset(&r[1], 0, sizeof(r[1]));
+	dev_id(id, 1);
+	assert_int_equal(fl_push_wait(p, &r[1], id, fl_push_mark(p, id), 40),
+	                 FL_OK);
+	assert_int_equal(fl_push_expire(p, 1000), 2);
+	assert_true(r[0].resumed && r[1].resumed);
+	assert_int_equal(fl_push_waiting(p), 0);
+	fl_push_free(p);
+}
+
+#define MANY 100000
+
+static void test_cost_does_not_grow(void **state)
+{
+	static struct fl_req r[MANY];
+	struct fl_push *p = NULL;
+	char id[FL_ID_MAX];
+	double t0, park, publish, expire;
+
+	(void)state;
+	memset(r, 0, sizeof(r));
+	suspended = resumed = 0;
+	assert_int_equal(fl_push_new(&p, MANY), FL_OK);
+	t0 = secs();
+	for (int i = 0; i < MANY; i++) {
+		dev_id(id, i);
+		assert_int_equal(fl_push_wait(p, &r[i], id, fl_push_mark(p, id),
+		                              1000 + i / 1000),
+		                 FL_OK);
+	}
+	park = secs() - t0;
+	assert_int_equal(fl_push_waiting(p), MANY);
+
+	/* 10,000 publishes for devices nobody waits on, then for 1,000
+	 * that do */
+	t0 = secs();
+	for (int i = 0; i < 10000; i++) {
+		dev_id(id, MANY + i);
+		fl_push_publish(p, id);
+	}
+	for (int i = 0; i < 1000; i++) {
+		dev_id(id, i * 97);
+		fl_push_publish(p, id);
+	}
+	publish = secs() - t0;
+	assert_int_equal(resumed, 1000);
+
+	/* expiry visits only what is due */
+	t0 = secs();
+	for (int k = 0; k < 10000; k++)
+		(void)fl_push_expire(p, 999);
+	assert_int_equal(fl_push_expire(p, 1000), 1000 - 11);
+	expire = secs() - t0;
+	fprintf(stderr,
+	        "%d parked in %.3f s; 11,000 publishes %.3f s; 10,001 "
+	        "expiry scans %.3f s\n",
+	        MANY, park, publish, expire);
+	/* generous bounds: a walk over every waiter per call would take
+	 * tens of seconds here */
+	assert_true(park < 5.0);
+	assert_true(publish < 2.0);
+	assert_true(expire < 2.0);
+	fl_push_release_all(p);
+	assert_int_equal(fl_push_waiting(p), 0);
+	assert_int_equal(resumed, MANY);
+	fl_push_free(p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_publish_wakes_its_device),
+	        cmocka_unit_test(test_deadlines_expire_in_order),
+	        cmocka_unit_test(test_cost_does_not_grow),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,446 @@
+/*
+ * Unit tests for the server side of the device protocol: the per-device
+ * secrets are derived from kx.secret and never reach the database (a copy
+ * of it alone verifies no MAC and contains no key); request counters
+ * (replays refused, a refused MAC consumes nothing, write-behind reaching
+ * the store, a restart, a re-enrollment, eviction under a small cap);
+ * device token claims from the stored decision and contract, with
+ * reminder texts; money as the lock screen shows it.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/crypto.h"
+#include "core/devproto.h"
+#include "core/restrict.h"
+#include "core/token.h"
+#include "server/decide.h"
+#include "server/devauth.h"
+#include "server/log.h"
+#include "server/secrets.h"
+#include "server/tokens.h"
+#include "store/store.h"
+
+#define T0 ((fl_time)1800000000) /* 2027-01-15T08:00:00Z */
+
+struct fx {
+	char dir[64];
+	char db[128];
+	struct fl_secrets sec;
+	struct fl_store *st;
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	if (f == NULL || fl_crypto_init() != FL_OK)
+		return -1;
+	fl_log_init(stderr, FL_LOG_ERROR);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/finlock-devapi-XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	snprintf(f->db, sizeof(f->db), "%s/finlock.db", f->dir);
+	if (fl_secrets_load(&f->sec, f->dir) != FL_OK ||
+	    fl_store_open_sqlite(&f->st, f->db, NULL) != FL_OK)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[128];
+
+	fl_store_close(f->st);
+	fl_secrets_wipe(&f->sec);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(f);
+	return 0;
+}
+
+/* A phone: its keys and, once enrolled, the secrets it derived. */
+struct phone {
+	uint8_t sign_pk[32], sign_sk[64], kx_pk[32], kx_sk[32];
+	uint8_t mac[32], ocode[32], shared[32];
+};
+
+static void phone_new(struct phone *p)
+{
+	memset(p, 0, sizeof(*p));
+	fl_sign_keypair(p->sign_pk, p->sign_sk);
+	fl_kx_keypair(p->kx_pk, p->kx_sk);
+}
+
+/* The phone's side of the key exchange with the server's public key. */
+static void phone_derive(struct phone *p, const struct fl_secrets *sec)
+{
+	assert_int_equal(
+	        fl_kx_shared(p->shared, 0, p->kx_pk, p->kx_sk, sec->kx_pk),
+	        FL_OK);
+	assert_int_equal(fl_dp_derive(p->shared, p->mac, p->ocode), FL_OK);
+}
+
+static void make_device(struct fx *f, const char *id, const char *imei)
+{
+	struct fl_device d;
+	struct fl_tx *tx = NULL;
+
+	memset(&d, 0, sizeof(d));
+	snprintf(d.id, sizeof(d.id), "%s", id);
+	snprintf(d.tenant_id, sizeof(d.tenant_id), "tn_1");
+	snprintf(d.imei, sizeof(d.imei), "%s", imei);
+	snprintf(d.serial, sizeof(d.serial), "SN");
+	d.created_at = T0;
+	assert_int_equal(fl_store_begin(f->st, true, &tx), FL_OK);
+	assert_int_equal(fl_store_device_insert(tx, &d), FL_OK);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+}
+
+static void enroll(struct fx *f, const char *id, const struct phone *p)
+{
+	struct fl_tx *tx = NULL;
+
+	assert_int_equal(fl_store_begin(f->st, true, &tx), FL_OK);
+	assert_int_equal(fl_store_dp_enroll(tx, id, p->sign_pk, p->kx_pk, T0),
+	                 FL_OK);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+}
+
+static void get_device(struct fx *f, const char *id, struct fl_device *d)
+{
+	struct fl_tx *tx = NULL;
+
+	assert_int_equal(fl_store_begin(f->st, false, &tx), FL_OK);
+	assert_int_equal(fl_store_device_get_any(tx, id, d), FL_OK);
+	fl_tx_rollback(tx);
+}
+
+/* Verifies a check-in MAC'd by the phone's key with counter. */
+static fl_err checkin(struct fl_devauth *da, const struct fl_device *d,
+                      const uint8_t mac_key[32], uint64_t counter, bool tamper)
+{
+	static const char body[] = "{\"seq\":1}";
+	uint8_t mac[32], key[32];
+	char hex[65];
+
+	assert_int_equal(fl_dp_request_mac(mac, mac_key, "POST",
+	                                   FL_DP_PATH_CHECKIN, body,
+	                                   strlen(body), counter),
+	                 FL_OK);
+	if (tamper)
+		mac[31] ^= 0x80;
+	fl_hex_encode(hex, mac, sizeof(mac));
+	return fl_devauth_verify(da, d, hex, "POST", FL_DP_PATH_CHECKIN, body,
+	                         strlen(body), counter, true, T0 + 5, key);
+}
+
+static bool file_has(const char *path, const void *needle, size_t n)
+{
+	FILE *fp = fopen(path, "rb");
+	uint8_t *buf;
+	long len;
+	bool found = false;
+
+	if (fp == NULL)
+		return false;
+	fseek(fp, 0, SEEK_END);
+	len = ftell(fp);
+	fseek(fp, 0, SEEK_SET);
+	buf = malloc((size_t)len + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)len, fp), (size_t)len);
+	fclose(fp);
+	for (long i = 0; i + (long)n <= len && !found; i++)
+		found = memcmp(buf + i, needle, n) == 0;
+	free(buf);
+	return found;
+}
+
+/* The database alone derives nothing: it holds the phone's public key
+ * (found below, so the scan works) but no MAC key, no offline-code
+ * secret, no shared key and no server secret; a server that has the
+ * database but another kx.secret verifies no request; the server with its
+ * kx.secret derives exactly the phone's secrets. */
+static void test_database_alone_derives_nothing(void **state)
+{
+	struct fx *f = *state;
+	struct fl_secrets other;
+	struct fl_devauth *da = NULL, *thief = NULL;
+	struct fl_device d;
+	struct phone p;
+	uint8_t mac[32], ocode[32];
+	char other_dir[128];
+
+	phone_new(&p);
+	make_device(f, "dv_secret", "490154203237518");
+	enroll(f, "dv_secret", &p);
+	phone_derive(&p, &f->sec);
+
+	assert_int_equal(fl_devauth_derive(f->sec.kx_pk, f->sec.kx_sk, p.kx_pk,
+	                                   mac, ocode),
+	                 FL_OK);
+	assert_memory_equal(mac, p.mac, 32);
+	assert_memory_equal(ocode, p.ocode, 32);
+
+	get_device(f, "dv_secret", &d);
+	assert_int_equal(
+	        fl_devauth_new(&da, f->st, f->sec.kx_pk, f->sec.kx_sk, 64),
+	        FL_OK);
+	assert_int_equal(checkin(da, &d, p.mac, 1, false), FL_OK);
+	fl_devauth_free(da); /* writes the bookkeeping */
+
+	/* the same database with any other server secret */
+	snprintf(other_dir, sizeof(other_dir), "%s/other", f->dir);
+	assert_int_equal(mkdir(other_dir, 0700), 0);
+	assert_int_equal(fl_secrets_load(&other, other_dir), FL_OK);
+	assert_int_equal(
+	        fl_devauth_new(&thief, f->st, other.kx_pk, other.kx_sk, 64),
+	        FL_OK);
+	get_device(f, "dv_secret", &d);
+	assert_int_equal(d.req_counter, 1);
+	assert_int_equal(checkin(thief, &d, p.mac, 2, false), FL_E_AUTH);
+	fl_devauth_free(thief);
+	fl_secrets_wipe(&other);
+
+	/* nothing secret in the file, the public key is */
+	fl_store_close(f->st);
+	f->st = NULL;
+	assert_true(file_has(f->db, p.kx_pk, 32));
+	assert_false(file_has(f->db, p.mac, 32));
+	assert_false(file_has(f->db, p.ocode, 32));
+	assert_false(file_has(f->db, p.shared, 32));
+	assert_false(file_has(f->db, f->sec.kx_sk, 32));
+	assert_int_equal(fl_store_open_sqlite(&f->st, f->db, NULL), FL_OK);
+}
+
+static void test_counters(void **state)
+{
+	struct fx *f = *state;
+	struct fl_devauth *da = NULL;
+	struct fl_device d;
+	struct phone p, q;
+	size_t n = 0;
+
+	phone_new(&p);
+	make_device(f, "dv_count", "356938035643809");
+	enroll(f, "dv_count", &p);
+	phone_derive(&p, &f->sec);
+	get_device(f, "dv_count", &d);
+	assert_int_equal(d.req_counter, 0);
+	assert_int_equal(
+	        fl_devauth_new(&da, f->st, f->sec.kx_pk, f->sec.kx_sk, 64),
+	        FL_OK);
+
+	assert_int_equal(checkin(da, &d, p.mac, 5, false), FL_OK);
+	assert_int_equal(checkin(da, &d, p.mac, 5, false), FL_E_REPLAY);
+	assert_int_equal(checkin(da, &d, p.mac, 3, false), FL_E_REPLAY);
+	/* a bad MAC consumes nothing, even with a counter far ahead */
+	assert_int_equal(checkin(da, &d, p.mac, 900, true), FL_E_AUTH);
+	assert_int_equal(checkin(da, &d, p.mac, 6, false), FL_OK);
+	/* a counter the store could not keep */
+	assert_int_equal(checkin(da, &d, p.mac, (uint64_t)INT64_MAX + 1, false),
+	                 FL_E_RANGE);
+	/* the row read before still says 0: memory is the authority */
+	assert_int_equal(checkin(da, &d, p.mac, 6, false), FL_E_REPLAY);
+
+	assert_int_equal(fl_devauth_flush(da, &n), FL_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(fl_devauth_flush(da, &n), FL_OK);
+	assert_int_equal(n, 0);
+	get_device(f, "dv_count", &d);
+	assert_int_equal(d.req_counter, 6);
+	assert_int_equal(d.last_contact, T0 + 5);
+	fl_devauth_free(da);
+
+	/* a restart: the persisted counter still refuses the replay */
+	assert_int_equal(
+	        fl_devauth_new(&da, f->st, f->sec.kx_pk, f->sec.kx_sk, 64),
+	        FL_OK);
+	assert_int_equal(checkin(da, &d, p.mac, 6, false), FL_E_REPLAY);
+	assert_int_equal(checkin(da, &d, p.mac, 7, false), FL_OK);
+
+	/* re-enrolled with new keys: the old key is refused, the new phone
+	 * counts from 1, and a late write of the old keys' counter changes
+	 * nothing */
+	phone_new(&q);
+	enroll(f, "dv_count", &q);
+	phone_derive(&q, &f->sec);
+	get_device(f, "dv_count", &d);
+	assert_int_equal(d.req_counter, 0);
+	assert_int_equal(checkin(da, &d, p.mac, 8, false), FL_E_AUTH);
+	assert_int_equal(checkin(da, &d, q.mac, 1, false), FL_OK);
+	{
+		struct fl_tx *tx = NULL;
+
+		assert_int_equal(fl_store_begin(f->st, true, &tx), FL_OK);
+		assert_int_equal(fl_store_dp_touch(tx, "dv_count", p.kx_pk,
+		                                   T0 + 9, 1000),
+		                 FL_OK);
+		assert_int_equal(fl_tx_commit(tx), FL_OK);
+	}
+	assert_int_equal(fl_devauth_flush(da, &n), FL_OK);
+	get_device(f, "dv_count", &d);
+	assert_int_equal(d.req_counter, 1);
+	fl_devauth_free(da);
+}
+
+/* A cache far smaller than the phones: entries are evicted once written,
+ * and a replay of any phone is still refused. */
+static void test_eviction_keeps_replays_out(void **state)
+{
+	struct fx *f = *state;
+	struct fl_devauth *da = NULL;
+	struct phone p[40];
+	struct fl_device d;
+	char id[32], imei[32];
+	size_t n;
+
+	assert_int_equal(
+	        fl_devauth_new(&da, f->st, f->sec.kx_pk, f->sec.kx_sk, 16),
+	        FL_OK);
+	for (int i = 0; i < 40; i++) {
+		snprintf(id, sizeof(id), "dv_ev%d", i);
+		snprintf(imei, sizeof(imei), "35209900%06d0", i % 1000000);
+		make_device(f, id, imei);
+		phone_new(&p[i]);
+		enroll(f, id, &p[i]);
+		phone_derive(&p[i], &f->sec);
+		get_device(f, id, &d);
+		assert_int_equal(checkin(da, &d, p[i].mac, 10, false), FL_OK);
+		if (i % 8 == 7)
+			assert_int_equal(fl_devauth_flush(da, &n), FL_OK);
+	}
+	for (int i = 0; i < 40; i++) {
+		snprintf(id, sizeof(id), "dv_ev%d", i);
+		get_device(f, id, &d);
+		assert_int_equal(checkin(da, &d, p[i].mac, 10, false),
+		                 FL_E_REPLAY);
+		assert_int_equal(checkin(da, &d, p[i].mac, 11, false), FL_OK);
+	}
+	fl_devauth_free(da);
+}
+
+static void test_money(void **state)
+{
+	char s[64];
+
+	(void)state;
+	assert_int_equal(fl_tokens_money(s, sizeof(s), "KES", 150000), FL_OK);
+	assert_string_equal(s, "KES 1,500.00");
+	assert_int_equal(fl_tokens_money(s, sizeof(s), "KES", 5), FL_OK);
+	assert_string_equal(s, "KES 0.05");
+	assert_int_equal(fl_tokens_money(s, sizeof(s), "KES", 123456789012),
+	                 FL_OK);
+	assert_string_equal(s, "KES 1,234,567,890.12");
+	assert_int_equal(fl_tokens_money(s, sizeof(s), "JPY", 1500), FL_OK);
+	assert_string_equal(s, "JPY 1,500");
+	assert_int_equal(fl_tokens_money(s, sizeof(s), "KWD", 1234567), FL_OK);
+	assert_string_equal(s, "KWD 1,234.567");
+	assert_int_equal(fl_tokens_money(s, sizeof(s), "", 100), FL_OK);
+	assert_string_equal(s, "1.00");
+	assert_int_equal(fl_tokens_money(s, 8, "KES", 150000), FL_E_TOO_LARGE);
+}
+
+/* Claims from the store: the decision, the contract's lock-screen terms
+ * and the coming reminders with amount and local due date. */
+static void test_claims(void **state)
+{
+	struct fx *f = *state;
+	struct fl_installment items[2] = {{T0 + 10 * FL_DAY, 150000},
+	                                  {T0 + 40 * FL_DAY, 150000}};
+	struct fl_device_claims c = {0};
+	struct fl_contract_rec k;
+	struct fl_device d;
+	struct phone p;
+	struct fl_tx *tx = NULL;
+	char *json = NULL;
+
+	make_device(f, "dv_claims", "490154203237526");
+	phone_new(&p);
+	enroll(f, "dv_claims", &p);
+	memset(&k, 0, sizeof(k));
+	snprintf(k.device_id, sizeof(k.device_id), "dv_claims");
+	snprintf(k.tenant_id, sizeof(k.tenant_id), "tn_1");
+	snprintf(k.loan_ref, sizeof(k.loan_ref), "LN-42");
+	memcpy(k.currency, "KES", 4);
+	k.utc_offset = 3 * 3600;
+	k.remind[0] = 3 * FL_DAY;
+	k.remind[1] = 1 * FL_DAY;
+	k.n_remind = 2;
+	k.restrict_mask = FL_R_CAMERA | FL_R_INSTALL_APPS;
+	snprintf(k.allow_apps[0], sizeof(k.allow_apps[0]), "com.acme.pay");
+	k.n_allow_apps = 1;
+	snprintf(k.message, sizeof(k.message), "Call us");
+	snprintf(k.contact_name, sizeof(k.contact_name), "Acme");
+	snprintf(k.contact_phones[0], sizeof(k.contact_phones[0]), "+2547");
+	k.n_contact_phones = 1;
+	k.tamper_policy = FL_REACT_LOCK;
+	k.schedule = items;
+	k.n_schedule = 2;
+	k.created_at = T0;
+	assert_int_equal(fl_store_begin(f->st, true, &tx), FL_OK);
+	assert_int_equal(fl_store_contract_insert(tx, &k), FL_OK);
+	assert_int_equal(
+	        fl_decide_device(tx, "tn_1", "dv_claims", T0, false, &d, NULL),
+	        FL_OK);
+	assert_int_equal(fl_tokens_claims(tx, &d, T0 + 1, T0 + 7 * FL_DAY, &c),
+	                 FL_OK);
+	fl_tx_rollback(tx);
+
+	assert_string_equal(c.sub, "dv_claims");
+	assert_int_equal(c.n_imei, 1);
+	assert_int_equal(c.seq, d.st.token_seq);
+	assert_int_equal(c.iat, T0 + 1);
+	assert_int_equal(c.exp, T0 + 7 * FL_DAY);
+	assert_int_equal(c.state, FL_ST_ACTIVE);
+	assert_int_equal(c.lock_at, T0 + 10 * FL_DAY);
+	assert_int_equal(c.restrict_mask, FL_R_CAMERA | FL_R_INSTALL_APPS);
+	assert_string_equal(c.allow_apps[0], "com.acme.pay");
+	assert_string_equal(c.message, "Call us");
+	assert_string_equal(c.contact_name, "Acme");
+	assert_string_equal(c.contact_phones[0], "+2547");
+	assert_string_equal(c.loan_ref, "LN-42");
+	assert_string_equal(c.currency, "KES");
+	assert_int_equal(c.tamper_policy, FL_REACT_LOCK);
+	/* two offsets for each of the two installments */
+	assert_int_equal(c.n_reminders, 4);
+	assert_int_equal(c.reminders[0].at, T0 + 7 * FL_DAY);
+	/* due 2027-01-25T08:00Z = 11:00 at +03:00 */
+	assert_string_equal(c.reminders[0].text,
+	                    "Installment of KES 1,500.00 due 2027-01-25");
+	assert_int_equal(c.reminders[1].at, T0 + 9 * FL_DAY);
+	assert_int_equal(c.reminders[2].at, T0 + 37 * FL_DAY);
+	assert_non_null(strstr(c.reminders[2].text, " due 2027-02-24"));
+	/* a token the phone accepts */
+	assert_int_equal(fl_claims_encode(&c, &json), FL_OK);
+	fl_claims_clear(&c);
+	assert_int_equal(fl_claims_decode(json, strlen(json), &c), FL_OK);
+	free(json);
+	fl_claims_clear(&c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_database_alone_derives_nothing),
+	        cmocka_unit_test(test_counters),
+	        cmocka_unit_test(test_eviction_keeps_replays_out),
+	        cmocka_unit_test(test_money),
+	        cmocka_unit_test(test_claims),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
