@@ -270,6 +270,7 @@ bench_checkin() {
 	quick && dur=3
 	body=1000
 	if [ $DEVAPI = 1 ]; then
+		rss0=$(rss_kib "$FL_PID")
 		# First contact: every device checks in once, the first time
 		# since finlockd started (its MAC key is derived and its token
 		# signed then). This also measures the size of the check-in
@@ -281,6 +282,8 @@ bench_checkin() {
 		c_rps=$(kv "$TMP/cold" rps)
 		echo "  finlockd, first check-in of every device since its start: $(commas "$c_rps") req/s ($(kv "$TMP/cold" ok) in $(kv "$TMP/cold" elapsed) s, p50 $(kv "$TMP/cold" p50_us) us, p99 $(kv "$TMP/cold" p99_us) us, non-2xx $(kv "$TMP/cold" non2xx), answers verified $(kv "$TMP/cold" verified), failed $(kv "$TMP/cold" verify_fail))"
 		echo "  finlockd's check-in answer: $body bytes of body"
+		rss1=$(rss_kib "$FL_PID")
+		echo "  finlockd resident memory: $((rss0 / 1024)) MiB before the first check-ins, $((rss1 / 1024)) MiB after ($(awk -v a="$rss0" -v b="$rss1" -v n="$(wc -l <"$TMP/devs")" 'BEGIN { printf "%.1f", (b - a) / n }') KiB per device seen)"
 	else
 		echo "  $DEVAPI_WHY: nginx alone, $n devices of random keys, a $body-byte body"
 		"$B/loadgen" --fake-devices "$n" "$TMP/devs.fake"
