@@ -21,7 +21,7 @@
  * --mode pay (benchmark 2): payments are recorded for random waiting
  * devices at --rate per second for --duration seconds, through the lender
  * API (POST /v1/devices/{id}/payments, 1,500.00 KES each, at most five per
- * device so none is paid off twice over) on four keep-alive connections.
+ * device so none is paid off twice over) on eight keep-alive connections.
  * The latency of a payment runs from writing its request to the moment the
  * waiting device holds its new verified token. The baseline is the
  * payment request's own round trip (the lender's 201).
@@ -48,7 +48,7 @@
 
 #define WBUF_CAP    2048
 #define RBUF_CAP    16384
-#define PAY_CONNS   4
+#define PAY_CONNS   8
 #define MAX_PAYS    5
 #define CONNECT_MAX 256 /* connections being opened at once */
 
