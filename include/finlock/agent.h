@@ -194,14 +194,27 @@ enum fl_agent_phase {
 	FL_AGENT_RELEASED, /* paid off: no restriction, no check-in, for good */
 };
 
+/* Why the lock screen is up, so a platform can word its headline. */
+enum fl_agent_lock_reason {
+	FL_AGENT_LOCK_NONE = 0, /* not locked */
+	FL_AGENT_LOCK_PAYMENT,  /* overdue: the token says so or lock_at came */
+	FL_AGENT_LOCK_STOLEN,   /* reported stolen by the lender */
+	FL_AGENT_LOCK_SIM,      /* the SIM changed and the policy locks */
+	FL_AGENT_LOCK_TAMPER, /* rooted or bootloader unlocked, policy locks */
+};
+
+/* "none", "payment", "stolen", "sim", "tamper"; NULL if out of range. */
+const char *fl_agent_lock_reason_name(enum fl_agent_lock_reason r);
+
 /* Everything the phone must show and enforce, by value (strings are
  * truncated to their buffers). */
 struct fl_agent_screen {
 	enum fl_agent_phase phase;
-	bool setup_pending;      /* setup waits for the network (lookup) */
-	bool locked;             /* lock screen up, restrictions applied */
-	bool stolen;             /* reported stolen by the lender */
-	enum fl_dev_state state; /* the state the agent enforces */
+	bool setup_pending; /* setup waits for the network (lookup) */
+	bool locked;        /* lock screen up, restrictions applied */
+	enum fl_agent_lock_reason lock_reason; /* why, when locked */
+	bool stolen;                     /* reported stolen by the lender */
+	enum fl_dev_state state;         /* the state the agent enforces */
 	char message[FL_AGENT_TEXT_MAX]; /* lock screen message */
 	int64_t amount_due;              /* minor units */
 	char currency[4];                /* ISO 4217, "" if none */

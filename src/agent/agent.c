@@ -304,6 +304,8 @@ fl_err fl_agent_set_claims(struct fl_agent *a, struct fl_device_claims *c,
 	return FL_OK;
 }
 
+static void reminders(struct fl_agent *a);
+
 fl_err fl_agent_accept_token(struct fl_agent *a, const char *token)
 {
 	struct fl_device_claims c = {0};
@@ -344,6 +346,10 @@ fl_err fl_agent_accept_token(struct fl_agent *a, const char *token)
 	 * from the server and can only lag it, so no skew is allowed here. */
 	if (a->st.react_lock && c.iat >= a->st.react_at)
 		a->st.react_lock = 0;
+	/* A new token lists only the reminders still to come: the ones of
+	 * the claims held whose time came while the phone was parked on a
+	 * long-poll are shown now, before those claims are replaced. */
+	reminders(a);
 	if (c.state == FL_ST_RELEASED && !c.stolen)
 		a->st.phase = FL_AGENT_RELEASED; /* for good */
 	err = fl_agent_set_claims(a, &c, false);
@@ -530,6 +536,7 @@ static void decide(struct fl_agent *a)
 
 	if (c != NULL && c->stolen) {
 		s->locked = true;
+		s->lock_reason = FL_AGENT_LOCK_STOLEN;
 		msg = c->message != NULL && c->message[0] ? c->message
 		                                          : stolen_message;
 	} else if (a->st.phase == FL_AGENT_RELEASED ||
@@ -543,14 +550,17 @@ static void decide(struct fl_agent *a)
 		                      (c->lock_at != 0 && eff >= c->lock_at));
 		if (pay_lock) {
 			s->locked = true;
+			s->lock_reason = FL_AGENT_LOCK_PAYMENT;
 			msg = c->message != NULL && c->message[0]
 			              ? c->message
 			              : FL_AGENT_LOCK_MESSAGE;
 		} else if (a->st.react_lock & FL_REACT_TAMPER) {
 			s->locked = true;
+			s->lock_reason = FL_AGENT_LOCK_TAMPER;
 			msg = tamper_message;
 		} else if (a->st.react_lock & FL_REACT_SIM) {
 			s->locked = true;
+			s->lock_reason = FL_AGENT_LOCK_SIM;
 			msg = sim_message;
 		}
 	}
@@ -561,6 +571,21 @@ static void decide(struct fl_agent *a)
 		                           : FL_R_DEFAULT_LOCK;
 		copy_text(s->message, sizeof(s->message), msg);
 	}
+}
+
+const char *fl_agent_lock_reason_name(enum fl_agent_lock_reason r)
+{
+	static const char *const names[] = {
+	        [FL_AGENT_LOCK_NONE] = "none",
+	        [FL_AGENT_LOCK_PAYMENT] = "payment",
+	        [FL_AGENT_LOCK_STOLEN] = "stolen",
+	        [FL_AGENT_LOCK_SIM] = "sim",
+	        [FL_AGENT_LOCK_TAMPER] = "tamper",
+	};
+
+	if ((unsigned)r >= sizeof(names) / sizeof(names[0]))
+		return NULL;
+	return names[r];
 }
 
 /* Shows reminders whose time came (once each, online or not). */

@@ -23,14 +23,16 @@
 #include "core/token.h"
 #include "finlock/agent.h"
 
-#define FL_AGENT_SKEW            300  /* token window skew, seconds */
-#define FL_AGENT_CHECKIN_DEFAULT 900  /* next check-in without a hint */
-#define FL_AGENT_PAIRING_POLL    30   /* pending pairing retry */
-#define FL_AGENT_BACKOFF_MIN     5    /* first retry after a failure */
-#define FL_AGENT_BACKOFF_MAX     3600 /* retries never wait longer */
-#define FL_AGENT_HTTP_TIMEOUT    30   /* seconds for ordinary requests */
-#define FL_AGENT_WAIT_SLACK      30   /* added to a wait's timeout */
-#define FL_AGENT_RESET_MAX_AGE   (30 * FL_DAY) /* oldest seq reset applied */
+#define FL_AGENT_SKEW            300 /* token window skew, seconds */
+#define FL_AGENT_CHECKIN_DEFAULT 900 /* next check-in without a hint */
+#define FL_AGENT_PAIRING_POLL                                                  \
+	10                          /* pending pairing retry: the lender       \
+	                             * approves during a support call */
+#define FL_AGENT_BACKOFF_MIN   5    /* first retry after a failure */
+#define FL_AGENT_BACKOFF_MAX   3600 /* retries never wait longer */
+#define FL_AGENT_HTTP_TIMEOUT  30   /* seconds for ordinary requests */
+#define FL_AGENT_WAIT_SLACK    30   /* added to a wait's timeout */
+#define FL_AGENT_RESET_MAX_AGE (30 * FL_DAY) /* oldest seq reset applied */
 
 /* Keystore names. */
 #define FL_KEY_MAC         "finlock.mac"         /* check-in MAC key */

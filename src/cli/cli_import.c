@@ -77,15 +77,25 @@ static void row_bad(struct import *im, struct row *r, const char *fmt, ...)
 static void row_bad(struct import *im, struct row *r, const char *fmt, ...)
 {
 	char msg[512];
+	json_t *e;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	cli_err("%s:%u: %s", im->file, r->line, msg);
-	json_array_append_new(
-	        im->errors,
-	        json_pack("{s:i,s:s}", "line", (int)r->line, "message", msg));
+	e = json_pack("{s:i,s:s}", "line", (int)r->line, "message", msg);
+	if (e == NULL) {
+		/* The message quotes the file, which need not be UTF-8; a JSON
+		 * string must be. The row is listed all the same, its
+		 * message with '?' for every byte outside ASCII. */
+		for (char *p = msg; *p != '\0'; p++)
+			if ((unsigned char)*p >= 0x80)
+				*p = '?';
+		e = json_pack("{s:i,s:s}", "line", (int)r->line, "message",
+		              msg);
+	}
+	json_array_append_new(im->errors, e);
 	if (!r->bad)
 		im->n_bad++;
 	r->bad = true;
@@ -256,6 +266,48 @@ static bool printable(const char *s)
 	return true;
 }
 
+/* True when s is UTF-8 (shortest forms, no surrogates): the request that
+ * registers a row is JSON, whose strings must be. A file saved in another
+ * encoding (Latin-1 from a spreadsheet) is refused here, before anything
+ * is registered, rather than half-way through. */
+static bool utf8(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p != '\0') {
+		unsigned long cp;
+		int more;
+
+		if (*p < 0x80) {
+			p++;
+			continue;
+		}
+		if ((*p & 0xe0) == 0xc0) {
+			more = 1;
+			cp = *p & 0x1fu;
+		} else if ((*p & 0xf0) == 0xe0) {
+			more = 2;
+			cp = *p & 0x0fu;
+		} else if ((*p & 0xf8) == 0xf0) {
+			more = 3;
+			cp = *p & 0x07u;
+		} else {
+			return false;
+		}
+		p++;
+		for (int i = 0; i < more; i++, p++) {
+			if ((*p & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (*p & 0x3fu);
+		}
+		if ((more == 1 && cp < 0x80) || (more == 2 && cp < 0x800) ||
+		    (more == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+	}
+	return true;
+}
+
 static const char *field(const struct import *im, const struct record *rec,
                          enum col c)
 {
@@ -330,8 +382,12 @@ static int add_row(struct import *im, struct record *rec)
 		row_bad(im, r, "missing serial");
 	else if (!printable(r->serial))
 		row_bad(im, r, "the serial has a control character");
+	else if (!utf8(r->serial))
+		row_bad(im, r, "the serial is not UTF-8 text");
 	if (!printable(r->model))
 		row_bad(im, r, "the model has a control character");
+	else if (!utf8(r->model))
+		row_bad(im, r, "the model is not UTF-8 text");
 	return CLI_OK;
 }
 

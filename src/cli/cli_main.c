@@ -1,6 +1,9 @@
 /*
  * cli_main.c - the top of the finlock command tree.
  */
+#include <stdbool.h>
+#include <string.h>
+
 #include "cli/cli.h"
 #include "cli/cli_cmds.h"
 #include "core/crypto.h"
@@ -31,12 +34,61 @@ static const char about[] =
         "finlock - lock a financed phone when installments are overdue,\n"
         "unlock it the moment the customer pays.";
 
+/* The connection options every server command takes, which people also
+ * write before the command ("finlock --server URL devices list"). */
+static const struct {
+	const char *name;
+	bool has_value;
+} leading[] = {
+        {"--server", true},  {"--key", true},       {"--cacert", true},
+        {"--timeout", true}, {"--insecure", false}, {"--json", false},
+};
+
+/* How many argv entries the leading option at argv[i] takes (1 or 2), or 0
+ * when argv[i] is not one. */
+static int leading_len(int argc, char **argv, int i)
+{
+	for (size_t k = 0; k < sizeof(leading) / sizeof(leading[0]); k++) {
+		size_t n = strlen(leading[k].name);
+
+		if (strncmp(argv[i], leading[k].name, n) != 0)
+			continue;
+		if (argv[i][n] == '\0')
+			return leading[k].has_value ? (i + 1 < argc ? 2 : 0)
+			                            : 1;
+		if (argv[i][n] == '=' && leading[k].has_value)
+			return 1;
+	}
+	return 0;
+}
+
+/* Moves connection options written before the command to the end of argv,
+ * where the command's own option parser (which accepts options after its
+ * operands) reads them; argv keeps its entries, only their order changes. */
+static void move_leading_options(int argc, char **argv)
+{
+	int first = 1, end = 1, len;
+
+	while (end < argc && (len = leading_len(argc, argv, end)) > 0)
+		end += len;
+	if (end == first || end == argc)
+		return;
+	for (int moved = end - first; moved > 0; moved--) {
+		char *a = argv[first];
+
+		memmove(&argv[first], &argv[first + 1],
+		        (size_t)(argc - first - 1) * sizeof(argv[0]));
+		argv[argc - 1] = a;
+	}
+}
+
 int cli_main(int argc, char **argv)
 {
 	if (fl_crypto_init() != FL_OK) {
 		cli_err("cannot initialise the crypto library");
 		return CLI_REFUSED;
 	}
+	move_leading_options(argc, argv);
 	return cli_dispatch("finlock", about, commands,
 	                    sizeof(commands) / sizeof(commands[0]), argc, argv);
 }

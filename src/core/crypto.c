@@ -172,10 +172,19 @@ fl_err fl_b64url_decode(uint8_t *bin, size_t bincap, size_t *binlen,
 {
 	const char *end = NULL;
 	size_t n = 0;
+	unsigned char high = 0;
 
 	*binlen = 0;
 	/* A length of 1 mod 4 can never be produced by an encoder. */
 	if (b64len % 4 == 1)
+		return FL_E_BASE64;
+	/* libsodium 1.0.18 reads every byte from 0x80 up as '_', which would
+	 * give one text 129 spellings per '_'. No alphabet character has the
+	 * top bit: refuse them all, without a branch per byte (the text may
+	 * be a secret key). */
+	for (size_t i = 0; i < b64len; i++)
+		high |= (unsigned char)b64[i];
+	if (high & 0x80)
 		return FL_E_BASE64;
 	if (b64len / 4 * 3 + (b64len % 4 ? b64len % 4 - 1 : 0) > bincap)
 		return FL_E_TOO_LARGE;

@@ -514,13 +514,26 @@ static void insert_reminder(struct fl_decision *out,
 		out->n_reminders++;
 }
 
-/* The earliest FL_POLICY_MAX_REMINDERS reminders not yet past (at >= now) of
- * the installments not fully paid, sorted by time. */
+/* True if r is a better "latest reminder already shown" than best: a
+ * later time, or the same time for an earlier installment. */
+static bool newer_past(const struct fl_policy_reminder *r,
+                       const struct fl_policy_reminder *best, bool have)
+{
+	return !have || r->at > best->at ||
+	       (r->at == best->at && r->due_at < best->due_at);
+}
+
+/* The reminders of the installments not fully paid, sorted by time: the
+ * latest one whose time has come within the last FL_DAY (now - FL_DAY <
+ * at < now), if any, then the earliest ones not yet past (at >= now), up to
+ * FL_POLICY_MAX_REMINDERS in all. */
 static void collect_reminders(const struct fl_policy_input *in,
                               const struct ledger *lg, struct fl_decision *out)
 {
 	const struct fl_contract *c = in->contract;
 	int64_t ahead = largest_offset(c), cum = 0;
+	struct fl_policy_reminder past = {0};
+	bool have_past = false;
 	struct sched_iter it;
 	const struct fl_installment *e;
 
@@ -529,9 +542,12 @@ static void collect_reminders(const struct fl_policy_input *in,
 	sched_begin(&it, in);
 	while ((e = effective_next(&it)) != NULL) {
 		cum += e->amount;
-		if (cum <= lg->paid || e->due_at < in->now)
+		/* A reminder is never after its due date, so an installment
+		 * due a day or more ago has none left to show. */
+		if (cum <= lg->paid || e->due_at <= in->now - FL_DAY)
 			continue;
-		/* Later installments only have later earliest reminders. */
+		/* Later installments only have later earliest reminders, all
+		 * still to come. */
 		if (out->n_reminders == FL_POLICY_MAX_REMINDERS &&
 		    e->due_at - ahead >
 		            out->reminders[FL_POLICY_MAX_REMINDERS - 1].at)
@@ -544,8 +560,16 @@ static void collect_reminders(const struct fl_policy_input *in,
 			};
 			if (r.at >= in->now)
 				insert_reminder(out, r);
+			else if (r.at > in->now - FL_DAY &&
+			         newer_past(&r, &past, have_past)) {
+				past = r;
+				have_past = true;
+			}
 		}
 	}
+	/* Earlier than every reminder still to come, it goes first. */
+	if (have_past)
+		insert_reminder(out, past);
 }
 
 /* ---- manual commands ---------------------------------------------------- */
@@ -762,12 +786,18 @@ static fl_time next_change(const struct fl_policy_input *in,
 	consider(&best, f->unlock_until, now);
 	if (f->sched)
 		consider(&best, f->sched_at, now);
-	/* A reminder due now is still listed at now and gone a second later. */
-	for (size_t i = 0; i < out->n_reminders; i++)
+	/* A reminder to come is listed until its time, and a second later
+	 * it may replace the past one; the past one is listed until a day
+	 * after its time. */
+	for (size_t i = 0; i < out->n_reminders; i++) {
+		fl_time at = out->reminders[i].at;
+
 		consider(&best,
-		         out->reminders[i].at == now ? now + 1
-		                                     : out->reminders[i].at,
+		         at < now    ? at + FL_DAY
+		         : at == now ? now + 1
+		                     : at,
 		         now);
+	}
 	return best;
 }
 

@@ -48,6 +48,14 @@
  * its earliest reminder (now >= due_at - largest reminder offset) or past
  * due but within grace.
  *
+ * Reminders. Each offset in the contract's remind[] gives a reminder at
+ * due_at - offset for every installment not fully paid. A decision lists
+ * the latest reminder whose time has come within the last day (now - FL_DAY <
+ * at < now), so a phone keeps showing it for a day after its time, and
+ * after it the earliest reminders still to come (at >= now), up to
+ * FL_POLICY_MAX_REMINDERS in all. Paying the installment removes its
+ * reminders at once.
+ *
  * Release. Paid in full (counted payments >= the whole schedule) means
  * released: no restriction, no lock_at, no reminder. Release by payment is
  * recomputed from the payments, so a later reversal (a bounced payment)
@@ -85,11 +93,12 @@
  * the latest of manual lock / manual unlock; the automatic decision.
  *
  * next_change is the earliest instant after `now` at which the decision
- * could change with no new input (a reminder, a due date, lock_at, the end of
- * an unlock, a scheduled lock, a payment or command dated in the future); 0
- * if none. It is never later than the first real change and may be earlier
- * (re-deciding at it may find nothing changed), so a sweep that re-decides
- * each device at its next_change misses no transition.
+ * could change with no new input (a reminder's time, a day after the listed
+ * past reminder's time, a due date, lock_at, the end of an unlock, a scheduled
+ * lock, a payment or command dated in the future); 0 if none. It is never later
+ * than the first real change and may be earlier (re-deciding at it may find
+ * nothing changed), so a sweep that re-decides each device at its next_change
+ * misses no transition.
  *
  * THREAD SAFETY: pure; safe from any thread. Inputs are only read.
  */
@@ -192,7 +201,7 @@ enum fl_lock_cause {
 };
 
 struct fl_policy_reminder {
-	fl_time at;     /* when to show it (due_at - offset), >= now */
+	fl_time at;     /* when to show it (due_at - offset), > now - FL_DAY */
 	fl_time due_at; /* the installment's due instant */
 	int64_t amount; /* to pay by due_at to have nothing due then */
 };
@@ -214,7 +223,8 @@ struct fl_decision {
 	fl_time next_due_at;     /* first unpaid installment due after now; 0 */
 	int64_t next_due_amount; /* its unpaid part; 0 if none */
 	size_t n_reminders;      /* entries used in reminders[] */
-	/* the earliest reminders not yet past, by `at`; none when released */
+	/* the latest reminder past within the last day, then the earliest
+	   not yet past, by `at` (see Reminders); none when released */
 	struct fl_policy_reminder reminders[FL_POLICY_MAX_REMINDERS];
 	fl_time next_change; /* earliest instant > now the decision could
 	                        change by itself; 0 = none */

@@ -224,7 +224,7 @@ static fl_time wait_deadline(const struct runner *r)
 static void net_step(struct runner *r)
 {
 	struct fl_agent *a = r->s.agent;
-	struct fl_agent_status st;
+	struct fl_agent_status st, after;
 	const char *what;
 	bool is_wait = false, is_checkin = false;
 	int64_t start = mono_ms(), now, delay;
@@ -294,7 +294,13 @@ static void net_step(struct runner *r)
 			r->checkin_at = delay < 0 ? NEVER : now + delay * 1000;
 		else if (!is_wait)
 			r->checkin_at = now; /* set up or enrolled: check in */
-		r->net_at = is_wait && now < start + WAIT_SPACING
+		/* A wait that brought a new token is followed by the next at
+		 * once, so two changes a moment apart (a payment, then a lock)
+		 * both reach the phone within a second; only a wait that came
+		 * back with nothing new is spaced out. */
+		fl_agent_status(a, &after);
+		r->net_at = is_wait && after.seq == st.seq &&
+		                            now < start + WAIT_SPACING
 		                    ? start + WAIT_SPACING
 		                    : now;
 		return;

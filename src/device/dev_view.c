@@ -133,6 +133,9 @@ json_t *dev_view_screen_json(const struct fl_agent_screen *s)
 	                    json_string(dev_view_phase_name(s->phase)));
 	json_object_set_new(o, "setup_pending", json_boolean(s->setup_pending));
 	json_object_set_new(o, "locked", json_boolean(s->locked));
+	json_object_set_new(
+	        o, "lock_reason",
+	        json_string(fl_agent_lock_reason_name(s->lock_reason)));
 	json_object_set_new(o, "state", json_string(state ? state : ""));
 	json_object_set_new(o, "stolen", json_boolean(s->stolen));
 	json_object_set_new(o, "message", text(s->message));
@@ -535,8 +538,13 @@ static void draw_lock(FILE *out, const json_t *st)
 	box_blank(out);
 	box_center(out, setup ? "[ SETTING UP ]" : "[ LOCKED ]");
 	box_blank(out);
-	/* The agent chose the message: the overdue text (or the lender's
-	 * own), or why else the phone is locked (stolen, SIM, software). */
+	/* An overdue lock always carries the overdue headline, with the
+	 * lender's own text (if any) under it; other locks (stolen, a SIM
+	 * change, modified software) show the agent's message naming the
+	 * cause. */
+	if (!setup && strcmp(jstr(st, "lock_reason"), "payment") == 0 &&
+	    strcmp(msg, FL_AGENT_LOCK_MESSAGE) != 0)
+		box_text(out, FL_AGENT_LOCK_MESSAGE);
 	if (msg[0] != '\0')
 		box_text(out, msg);
 	else if (!setup)

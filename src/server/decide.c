@@ -28,7 +28,7 @@ static void put_i64(fl_blake2b_state *st, int64_t v)
  * contract determines; the token seq moves exactly when it changes. */
 static void outcome_hash(const struct fl_device *d,
                          const struct fl_device_inputs *in,
-                         const struct fl_decision *dec,
+                         const struct fl_decision *dec, int64_t token_due,
                          uint8_t out[FL_HASH_LEN])
 {
 	static const char domain[] = "finlock-outcome-v1";
@@ -42,7 +42,7 @@ static void outcome_hash(const struct fl_device *d,
 	put_i64(&st, (int64_t)dec->state);
 	put_i64(&st, dec->stolen);
 	put_i64(&st, dec->lock_at);
-	put_i64(&st, dec->amount_due_now);
+	put_i64(&st, token_due);
 	put_i64(&st, d->enrolled_at != 0);
 	/* A contract never changes once made; its ord names its terms. */
 	put_i64(&st, in->has_contract ? in->contract.ord : 0);
@@ -111,6 +111,26 @@ fl_err fl_decide_replay(struct fl_tx *tx, const struct fl_device *dev,
 	return err;
 }
 
+fl_err fl_decide_token_due(const struct fl_device_inputs *in,
+                           const struct fl_device *dev, fl_time at,
+                           const struct fl_decision *dec, int64_t *out)
+{
+	struct fl_policy_input pin;
+	struct fl_contract contract;
+	struct fl_decision then;
+	fl_err err;
+
+	*out = dec->amount_due_now;
+	if (!in->has_contract || dec->state == FL_ST_RELEASED || dec->stolen ||
+	    dec->amount_due_now != 0 || dec->lock_at <= at ||
+	    dec->lock_at > FL_TIME_MAX)
+		return FL_OK;
+	policy_input(&pin, &contract, in, dev, dec->lock_at);
+	err = fl_policy_decide(&pin, &then, NULL);
+	*out = err == FL_OK ? then.amount_due_now : 0;
+	return err;
+}
+
 fl_err fl_decide_device(struct fl_tx *tx, const char *tenant_id,
                         const char *device_id, fl_time now, bool force_bump,
                         struct fl_device *dev_out, struct fl_decided *what)
@@ -122,6 +142,7 @@ fl_err fl_decide_device(struct fl_tx *tx, const char *tenant_id,
 	struct fl_contract contract;
 	struct fl_device_status st;
 	struct fl_decided w;
+	int64_t token_due;
 	fl_time eff;
 	fl_err err;
 
@@ -170,7 +191,10 @@ fl_err fl_decide_device(struct fl_tx *tx, const char *tenant_id,
 	st.next_due_amount = dec->next_due_amount;
 	st.next_change = dec->next_change;
 	st.decided_at = eff;
-	outcome_hash(dev, &in, dec, st.outcome);
+	if ((err = fl_decide_token_due(&in, dev, eff, dec, &token_due)) !=
+	    FL_OK)
+		goto out;
+	outcome_hash(dev, &in, dec, token_due, st.outcome);
 	st.token_seq = dev->st.token_seq;
 	if (force_bump || st.token_seq == 0 ||
 	    memcmp(st.outcome, dev->st.outcome, FL_HASH_LEN) != 0) {

@@ -7,7 +7,8 @@
  * store, calls the core policy engine (core/policy.h, the only place the
  * decision is made) and stores its output. The device's token seq goes up
  * by one whenever the outcome a token carries changes (state, stolen,
- * lock_at, amount due, reminders, the contract's lock-screen terms) or when
+ * lock_at, the amount due it shows (fl_decide_token_due), reminders, the
+ * contract's lock-screen terms) or when
  * a sync is forced, and never otherwise; the device protocol signs tokens
  * with it.
  *
@@ -61,6 +62,18 @@ fl_err fl_decide_device(struct fl_tx *tx, const char *tenant_id,
 fl_err fl_decide_replay(struct fl_tx *tx, const struct fl_device *dev,
                         fl_time at, struct fl_device_inputs *in,
                         struct fl_decision *dec) FL_MUST_USE;
+
+/* The amount due a device token shows for dev, decided as *dec at `at`
+ * from *in (as fl_decide_replay returns them): the amount due at `at`,
+ * except that while nothing is due yet and a lock is still to come
+ * (at < lock_at), it is the amount that will be due at lock_at, from the
+ * same inputs. A phone that locks on its own at lock_at, with no network,
+ * shows that. The lender's view of the device keeps the amount due now.
+ * Policy input errors pass through; *out is 0 on error. */
+fl_err fl_decide_token_due(const struct fl_device_inputs *in,
+                           const struct fl_device *dev, fl_time at,
+                           const struct fl_decision *dec,
+                           int64_t *out) FL_MUST_USE;
 
 /* After the commit of a decision: counts what changed in the metrics and,
  * when the token seq moved, wakes the requests waiting on the device

@@ -308,6 +308,7 @@ fl_err fl_tokens_claims(struct fl_tx *tx, const struct fl_device *d,
 {
 	const struct fl_device_status *st = &d->st;
 	bool released = st->state == FL_ST_RELEASED && !st->stolen;
+	fl_time decided = st->decided_at > 0 ? st->decided_at : iat;
 	struct fl_device_inputs in;
 	struct fl_decision *dec = NULL;
 	fl_err err;
@@ -343,8 +344,10 @@ fl_err fl_tokens_claims(struct fl_tx *tx, const struct fl_device *d,
 		err = FL_E_NOMEM;
 		goto out;
 	}
-	err = fl_decide_replay(tx, d, st->decided_at > 0 ? st->decided_at : iat,
-	                       &in, dec);
+	err = fl_decide_replay(tx, d, decided, &in, dec);
+	/* a phone that locks on its own at lock_at shows what is due then */
+	if (err == FL_OK && in.has_contract && !released)
+		err = fl_decide_token_due(&in, d, decided, dec, &c->amount_due);
 	if (err == FL_OK && in.has_contract)
 		err = contract_claims(&in, dec, released, c);
 out:

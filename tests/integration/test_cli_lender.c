@@ -324,6 +324,30 @@ static void test_usage_errors(void **state)
 	proc_result_free(&r);
 }
 
+/* Connection options may come before the command, as people write them. */
+static void test_leading_options(void **state)
+{
+	struct proc_result r;
+	char arg[128];
+
+	(void)state;
+	cli_env(NULL, NULL);
+	assert_int_equal(cli_run(&r, NULL, "--server", srv_url(S), "--key",
+	                         KEY_A, "keys", "list", "--json", NULL),
+	                 0);
+	assert_non_null(strstr(r.out, "\"items\""));
+	proc_result_free(&r);
+	snprintf(arg, sizeof(arg), "--server=%s", srv_url(S));
+	assert_int_equal(cli_run(&r, NULL, arg, "--json", "--key", KEY_A,
+	                         "keys", "list", NULL),
+	                 0);
+	assert_non_null(strstr(r.out, "\"items\""));
+	proc_result_free(&r);
+	/* an option without its value is a usage error, not a command */
+	assert_int_equal(cli_run(&r, NULL, "--server", NULL), 2);
+	proc_result_free(&r);
+}
+
 static void test_unreachable(void **state)
 {
 	char url[64];
@@ -904,6 +928,7 @@ int main(void)
 	        cmocka_unit_test(test_operator),
 	        cmocka_unit_test(test_keys),
 	        cmocka_unit_test(test_usage_errors),
+	        cmocka_unit_test(test_leading_options),
 	        cmocka_unit_test(test_unreachable),
 	        cmocka_unit_test(test_audit),
 	        cmocka_unit_test(test_devices),

@@ -358,6 +358,9 @@ static void test_lock_and_unlock_online(void **state)
 	s = screen(p);
 	assert_true(s.locked);
 	assert_true(s.stolen);
+	assert_int_equal(s.lock_reason, FL_AGENT_LOCK_STOLEN);
+	assert_string_equal(fl_agent_lock_reason_name(s.lock_reason), "stolen");
+	assert_null(fl_agent_lock_reason_name((enum fl_agent_lock_reason)99));
 	assert_non_null(strstr(s.message, "stolen"));
 }
 

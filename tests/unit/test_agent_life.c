@@ -220,7 +220,7 @@ static void test_reflash_locked(void **state)
 
 	/* re-enrollment waits for the lender to approve the pairing code */
 	assert_int_equal(fl_agent_checkin(p->a), FL_E_AGENT_PENDING);
-	assert_int_equal(fl_agent_next_delay(p->a), 30);
+	assert_int_equal(fl_agent_next_delay(p->a), 10);
 	assert_true(p->srv->pairing_pending);
 	memcpy(code, s.pairing_code, 4);
 	memcpy(code + 4, s.pairing_code + 5, 5);
@@ -331,6 +331,7 @@ static void test_tamper(void **state)
 	fl_fakephone_advance(p, 60);
 	assert_int_equal(fl_agent_tick(p->a), FL_OK);
 	assert_true(screen(p).locked);
+	assert_int_equal(screen(p).lock_reason, FL_AGENT_LOCK_TAMPER);
 	assert_non_null(strstr(screen(p).message, "software"));
 	assert_int_equal(p->fh->applied_mask, FL_R_DEFAULT_LOCK);
 	assert_true(p->fh->n_notices > notices);
@@ -342,6 +343,7 @@ static void test_tamper(void **state)
 	assert_int_equal(fl_agent_checkin(p->a), FL_OK);
 	assert_int_equal(p->srv->last_report.tamper, FL_HAL_TAMPER_ROOTED);
 	assert_false(screen(p).locked);
+	assert_int_equal(screen(p).lock_reason, FL_AGENT_LOCK_NONE);
 	assert_int_equal(p->fh->applied_mask, 0);
 }
 
@@ -379,6 +381,7 @@ static void test_sim_change(void **state)
 	assert_int_equal(fl_agent_report_sim(p->a, "8925402000000000123"),
 	                 FL_OK);
 	assert_true(screen(p).locked);
+	assert_int_equal(screen(p).lock_reason, FL_AGENT_LOCK_SIM);
 	assert_non_null(strstr(screen(p).message, "SIM"));
 	/* the server does not issue a new token; the one it sends predates
 	 * the change: the lock stays */
@@ -394,6 +397,7 @@ static void test_sim_change(void **state)
 	assert_int_equal(fl_fakesrv_issue(p->srv), FL_OK);
 	assert_int_equal(fl_agent_checkin(p->a), FL_OK);
 	assert_string_equal(screen(p).message, FL_AGENT_LOCK_MESSAGE);
+	assert_int_equal(screen(p).lock_reason, FL_AGENT_LOCK_PAYMENT);
 	p->srv->claims.state = FL_ST_ACTIVE;
 	assert_int_equal(fl_fakesrv_issue(p->srv), FL_OK);
 	assert_int_equal(fl_agent_checkin(p->a), FL_OK);

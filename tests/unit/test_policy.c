@@ -493,17 +493,34 @@ static void test_reminders_3_1_0_days(void **state)
 	assert_int_equal(d.state, FL_ST_REMINDING);
 	assert_int_equal(d.reminders[0].at, due - 3 * D); /* shown now */
 	assert_int_equal(d.next_change, due - 3 * D + 1);
+	/* Its time past, it stays listed first for a day. */
 	d = decide_at(in, due - 3 * D + 1);
+	assert_int_equal(d.n_reminders, 8);
+	assert_int_equal(d.reminders[0].at, due - 3 * D);
+	assert_int_equal(d.reminders[1].at, due - 1 * D);
+	assert_int_equal(d.next_change, due - 2 * D);
+	d = decide_at(in, due - 2 * D);
 	assert_int_equal(d.reminders[0].at, due - 1 * D);
 	assert_int_equal(d.next_change, due - 1 * D);
-	d = decide_at(in, due);
+	d = decide_at(in, due - 1);
+	assert_int_equal(d.reminders[0].at, due - 1 * D); /* the past one */
+	assert_int_equal(d.reminders[1].at, due);
+	d = decide_at(in, due); /* a day after it: gone */
 	assert_int_equal(d.reminders[0].at, due);
 	assert_int_equal(d.state, FL_ST_REMINDING);
-	/* Past due, in grace: still reminding, no reminder of it left. */
+	/* Past due, in grace: still reminding; the due-day reminder is kept
+	 * a day, then none of it is left. */
 	d = decide_at(in, due + 1);
 	assert_int_equal(d.state, FL_ST_REMINDING);
+	assert_int_equal(d.reminders[0].at, due);
+	assert_int_equal(d.reminders[0].due_at, due);
+	assert_int_equal(d.reminders[0].amount, 1000);
+	assert_int_equal(d.reminders[1].due_at, three[1].due_at);
+	assert_int_equal(d.reminders[1].amount, 2000);
+	assert_int_equal(d.next_change, due + D);
+	d = decide_at(in, due + D);
+	assert_int_equal(d.state, FL_ST_REMINDING);
 	assert_int_equal(d.reminders[0].due_at, three[1].due_at);
-	assert_int_equal(d.reminders[0].amount, 2000);
 	assert_int_equal(d.next_change, due + 2 * D);
 
 	/* Paid: its reminders go, the next installment's stay. */
@@ -515,6 +532,72 @@ static void test_reminders_3_1_0_days(void **state)
 	assert_int_equal(d.reminders[0].due_at, three[1].due_at);
 	assert_int_equal(d.reminders[0].amount, 1000);
 	assert_int_equal(d.n_reminders, 6);
+}
+
+/* The reminder whose time has come stays in the decision for a day (so a
+ * phone keeps showing it, and a phone that enrolls then still gets it),
+ * unless its installment is paid. */
+static void test_reminders_past_kept_a_day(void **state)
+{
+	(void)state;
+	struct fl_contract c = contract(three, 3, 2 * D);
+	struct fl_policy_input in = input(&c);
+	const fl_time due = three[0].due_at;
+	const fl_time at = due - 3 * D;
+	struct fl_decision d, d2;
+
+	c.remind[0] = 3 * D;
+	c.n_remind = 1;
+	/* A pending device decided in the window gets it in its first
+	 * token. */
+	in.enrolled = false;
+	d = decide_at(in, at + 12 * 3600);
+	assert_int_equal(d.state, FL_ST_PENDING);
+	assert_int_equal(d.n_reminders, 3);
+	assert_int_equal(d.reminders[0].at, at);
+	assert_int_equal(d.reminders[0].due_at, due);
+	assert_int_equal(d.reminders[0].amount, 1000);
+	assert_int_equal(d.reminders[1].at, three[1].due_at - 3 * D);
+	assert_int_equal(d.next_change, at + D);
+	in.enrolled = true;
+
+	d = decide_at(in, at + D - 1);
+	assert_int_equal(d.reminders[0].at, at);
+	assert_int_equal(d.next_change, at + D);
+	/* A day after its time it is gone. */
+	d = decide_at(in, at + D);
+	assert_int_equal(d.n_reminders, 2);
+	assert_int_equal(d.reminders[0].due_at, three[1].due_at);
+
+	/* Only the latest past one: with a second installment whose reminder
+	 * also came, the newer reminder is listed, not both. */
+	struct fl_installment s[2] = {{T0 + 10 * D, 500},
+	                              {T0 + 10 * D + 3600, 700}};
+	struct fl_contract c2 = contract(s, 2, 2 * D);
+	struct fl_policy_input in2 = input(&c2);
+	c2.remind[0] = 0;
+	c2.n_remind = 1;
+	d2 = decide_at(in2, s[1].due_at + 1);
+	assert_int_equal(d2.n_reminders, 1);
+	assert_int_equal(d2.reminders[0].at, s[1].due_at);
+	assert_int_equal(d2.reminders[0].amount, 1200);
+
+	/* Paid: it goes at the payment, though the day has not passed. */
+	struct fl_payment p = {1, 1000, at + 3600, false};
+	in.payments = &p;
+	in.n_payments = 1;
+	d = decide_at(in, at + 3600 - 1);
+	assert_int_equal(d.reminders[0].at, at);
+	assert_int_equal(d.next_change, at + 3600);
+	d = decide_at(in, at + 3600);
+	assert_int_equal(d.n_reminders, 2);
+	assert_int_equal(d.reminders[0].due_at, three[1].due_at);
+	assert_int_equal(d.reminders[0].amount, 1000);
+	/* A partial payment keeps it, with what is left to pay. */
+	p.amount = 400;
+	d = decide_at(in, at + 3600);
+	assert_int_equal(d.reminders[0].at, at);
+	assert_int_equal(d.reminders[0].amount, 600);
 }
 
 static void test_reminders_interleave(void **state)
@@ -1187,8 +1270,10 @@ static void check_invariants(const struct world *w, const struct fl_decision *d)
 	assert_true(d->next_change == 0 || d->next_change > now);
 	assert_true(d->unlock_until == 0 || d->unlock_until > now);
 	for (size_t i = 0; i < d->n_reminders; i++) {
-		assert_true(d->reminders[i].at >= now);
-		assert_true(d->reminders[i].due_at >= now);
+		/* Only the first may be past, and by less than a day. */
+		assert_true(d->reminders[i].at > now - FL_DAY);
+		assert_true(i == 0 || d->reminders[i].at >= now);
+		assert_true(d->reminders[i].due_at >= d->reminders[i].at);
 		assert_true(d->reminders[i].amount > 0);
 		if (i > 0)
 			assert_true(d->reminders[i - 1].at <=
@@ -1283,6 +1368,7 @@ int main(void)
 	        cmocka_unit_test(test_max_offline),
 	        cmocka_unit_test(test_reminders_3_1_0_days),
 	        cmocka_unit_test(test_reminders_interleave),
+	        cmocka_unit_test(test_reminders_past_kept_a_day),
 	        cmocka_unit_test(test_manual_lock_and_payment),
 	        cmocka_unit_test(test_manual_unlock_expires),
 	        cmocka_unit_test(test_scheduled_lock),

@@ -20,6 +20,7 @@
 #include "server/app.h"
 #include "server/decide.h"
 #include "server/log.h"
+#include "server/tokens.h"
 #include "server/metrics.h"
 #include "store/store.h"
 
@@ -345,6 +346,113 @@ static void test_forced_sync_and_clock(void **state)
 	fl_tx_rollback(tx);
 }
 
+/* The claims of the token finlockd signs for the device as decided at
+ * `now`. The caller clears them with fl_claims_clear. */
+static void claims_at(struct fx *f, fl_time now, struct fl_device *d,
+                      struct fl_decided *w, struct fl_device_claims *c)
+{
+	struct fl_tx *tx = wtx(f);
+
+	assert_int_equal(fl_decide_device(tx, "tn_1", "dv_1", now, false, d, w),
+	                 FL_OK);
+	assert_int_equal(fl_tokens_claims(tx, d, now, now + 7 * FL_DAY, c),
+	                 FL_OK);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+}
+
+/* A token signed after a reminder's time still carries that reminder for
+ * a day, so the phone keeps showing it and a phone enrolling then gets
+ * it. */
+static void test_token_keeps_past_reminder(void **state)
+{
+	struct fx *f = *state;
+	struct fl_device_claims c = {0};
+	struct fl_device d;
+	struct fl_decided w;
+	int n = 0;
+
+	make_device(f, "490154203237518", true);
+	/* the reminder of the first installment is at T0 + 7 days */
+	claims_at(f, T0 + 7 * FL_DAY, &d, &w, &c);
+	assert_int_equal(c.n_reminders, 2);
+	assert_int_equal(c.reminders[0].at, T0 + 7 * FL_DAY);
+	fl_claims_clear(&c);
+	/* the sweep comes a second later: the reminder stays, nothing to
+	 * re-sign */
+	assert_int_equal(d.st.next_change, T0 + 7 * FL_DAY + 1);
+	claims_at(f, T0 + 7 * FL_DAY + 1, &d, &w, &c);
+	assert_false(w.bumped);
+	assert_int_equal(c.n_reminders, 2);
+	assert_int_equal(c.reminders[0].at, T0 + 7 * FL_DAY);
+	assert_string_equal(c.reminders[0].text,
+	                    "Installment of KES 10.00 due 2027-01-25");
+	assert_int_equal(d.st.next_change, T0 + 8 * FL_DAY);
+	fl_claims_clear(&c);
+	/* twelve hours on, a new token still carries it */
+	claims_at(f, T0 + 7 * FL_DAY + 12 * 3600, &d, &w, &c);
+	assert_int_equal(c.n_reminders, 2);
+	assert_int_equal(c.reminders[0].at, T0 + 7 * FL_DAY);
+	fl_claims_clear(&c);
+	/* a day after its time the sweep drops it and re-signs */
+	assert_int_equal(fl_decide_sweep(&f->app, T0 + 8 * FL_DAY, 16, &n),
+	                 FL_OK);
+	assert_int_equal(n, 1);
+	claims_at(f, T0 + 8 * FL_DAY, &d, &w, &c);
+	assert_int_equal(c.n_reminders, 1);
+	assert_int_equal(c.reminders[0].at, T0 + 37 * FL_DAY);
+	fl_claims_clear(&c);
+}
+
+/* A token signed before the due date carries, as the amount due, what
+ * will be due when it locks, so a phone that locks offline at lock_at shows
+ * the amount to pay; the lender's view keeps the amount due now. */
+static void test_token_amount_due_at_lock(void **state)
+{
+	struct fx *f = *state;
+	struct fl_device_claims c = {0};
+	struct fl_device d;
+	struct fl_decided w;
+	uint64_t seq;
+
+	make_device(f, "490154203237518", true);
+	claims_at(f, T0 + 60, &d, &w, &c);
+	assert_int_equal(d.st.amount_due, 0);
+	assert_int_equal(c.lock_at, T0 + 12 * FL_DAY);
+	assert_int_equal(c.amount_due, 1000);
+	fl_claims_clear(&c);
+	seq = d.st.token_seq;
+	/* a part payment lowers it, and the token is re-signed */
+	pay(f, "py_1", 400, T0 + 120);
+	claims_at(f, T0 + 120, &d, &w, &c);
+	assert_int_equal(d.st.amount_due, 0);
+	assert_int_equal(c.amount_due, 600);
+	assert_true(d.st.token_seq > seq);
+	fl_claims_clear(&c);
+	/* once due, it is the amount due now */
+	claims_at(f, T0 + 10 * FL_DAY, &d, &w, &c);
+	assert_int_equal(d.st.amount_due, 600);
+	assert_int_equal(c.amount_due, 600);
+	fl_claims_clear(&c);
+	/* locked: the amount due now */
+	claims_at(f, T0 + 12 * FL_DAY, &d, &w, &c);
+	assert_int_equal(c.state, FL_ST_LOCKED);
+	assert_int_equal(c.amount_due, 600);
+	fl_claims_clear(&c);
+	/* first installment paid: the next lock and its amount */
+	pay(f, "py_2", 600, T0 + 13 * FL_DAY);
+	claims_at(f, T0 + 13 * FL_DAY, &d, &w, &c);
+	assert_int_equal(d.st.amount_due, 0);
+	assert_int_equal(c.lock_at, T0 + 42 * FL_DAY);
+	assert_int_equal(c.amount_due, 1000);
+	fl_claims_clear(&c);
+	/* paid in full: nothing */
+	pay(f, "py_3", 1000, T0 + 14 * FL_DAY);
+	claims_at(f, T0 + 14 * FL_DAY, &d, &w, &c);
+	assert_int_equal(c.lock_at, 0);
+	assert_int_equal(c.amount_due, 0);
+	fl_claims_clear(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -356,6 +464,10 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_imei_claims, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_forced_sync_and_clock,
+	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_token_keeps_past_reminder,
+	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_token_amount_due_at_lock,
 	                                        setup, teardown),
 	};
 	return cmocka_run_group_tests_name("server_decide", tests, NULL, NULL);
