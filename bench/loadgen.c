@@ -13,6 +13,11 @@
  * built the way a phone builds it: counter + 1, the check-in body, the
  * keyed BLAKE2b request MAC (src/core/devproto.h).
  *
+ * --rounds R: instead of running for a duration, every connection sends
+ * R check-ins for each of its devices and stops (so with R = 1 every
+ * device checks in exactly once); the figure is 2xx answers over the time
+ * from the start to the last answer, --duration being only a cap.
+ *
  * Only 2xx answers count. Answers that arrive during the warm-up are not
  * counted; the figure is 2xx answers completed inside the measured window
  * divided by its length. --verify N decodes every Nth 2xx answer and checks
@@ -61,6 +66,8 @@ struct conn {
 	size_t rlen;
 	bool connected;
 	bool want_out;
+	size_t left; /* --rounds: requests still to send */
+	bool done;   /* --rounds: all sent and answered */
 };
 
 struct opts {
@@ -73,6 +80,7 @@ struct opts {
 	double duration;
 	bool save;
 	unsigned verify;
+	unsigned rounds; /* 0: run for the duration */
 };
 
 struct worker {
@@ -83,6 +91,8 @@ struct worker {
 	struct conn *conns;
 	int first_conn, n_conns;
 	uint64_t start_ns, measure_ns, end_ns;
+	uint64_t last_ns; /* --rounds: when the last answer arrived */
+	int n_done;       /* --rounds: connections finished */
 	/* results */
 	uint64_t ok, non2xx, errors, reconnects, verified, verify_fail;
 	uint64_t body_bytes, resp_bytes, answers;
@@ -200,6 +210,16 @@ static bool flush_out(int ep, struct conn *c)
 
 static bool send_next(struct worker *w, int ep, struct conn *c)
 {
+	if (w->o->rounds) {
+		if (c->left == 0) {
+			if (!c->done) {
+				c->done = true;
+				w->n_done++;
+			}
+			return true;
+		}
+		c->left--;
+	}
 	build_request(w, c);
 	c->sent_ns = bench_now_ns();
 	return flush_out(ep, c);
@@ -254,6 +274,7 @@ static void on_readable(struct worker *w, int ep, struct conn *c, uint64_t now)
 		if (total == 0)
 			continue;
 		counted = now >= w->measure_ns && now < w->end_ns;
+		w->last_ns = now;
 		if (an.status >= 200 && an.status <= 299) {
 			if (counted) {
 				w->ok++;
@@ -299,7 +320,8 @@ static void *worker_main(void *arg)
 		uint64_t now = bench_now_ns();
 		int n;
 
-		if (now >= w->end_ns)
+		if (now >= w->end_ns ||
+		    (w->o->rounds && w->n_done == w->n_conns))
 			break;
 		n = epoll_wait(ep, evs, 256, 50);
 		now = bench_now_ns();
@@ -400,7 +422,7 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	struct opts o = {"127.0.0.1", 0, NULL, 256, 2, 2.0, 10.0, false, 0};
+	struct opts o = {"127.0.0.1", 0, NULL, 256, 2, 2.0, 10.0, false, 0, 0};
 	struct bench_dev *devs;
 	size_t n_devs;
 	char **bodies;
@@ -447,6 +469,8 @@ int main(int argc, char **argv)
 			o.duration = atof(v);
 		else if (strcmp(a, "--verify") == 0)
 			o.verify = (unsigned)atoi(v);
+		else if (strcmp(a, "--rounds") == 0)
+			o.rounds = (unsigned)atoi(v);
 		else
 			usage();
 		i++;
@@ -489,7 +513,13 @@ int main(int argc, char **argv)
 	for (int i = 0; i < o.conns; i++) {
 		conns[i].dev_first = conns[i].dev_next = (size_t)i;
 		conns[i].rbuf = bench_alloc(RBUF_CAP);
+		/* its devices: i, i + conns, ... */
+		conns[i].left =
+		        o.rounds * ((n_devs - (size_t)i + (size_t)o.conns - 1) /
+		                    (size_t)o.conns);
 	}
+	if (o.rounds)
+		o.warmup = 0; /* every request counts; --duration is a cap */
 	ws = bench_alloc((size_t)o.threads * sizeof(*ws));
 	{
 		uint64_t t0 = bench_now_ns();
@@ -515,6 +545,7 @@ int main(int argc, char **argv)
 		}
 	}
 	all = bench_alloc(sizeof(*all));
+	uint64_t t_start = ws[0].start_ns, t_last = t_start;
 	for (int t = 0; t < o.threads; t++) {
 		struct worker *w = &ws[t];
 
@@ -530,12 +561,21 @@ int main(int argc, char **argv)
 		resp_bytes += w->resp_bytes;
 		if (w->last_bad_status)
 			last_bad = w->last_bad_status;
+		if (w->last_ns > t_last)
+			t_last = w->last_ns;
 		bench_hist_merge(all, &w->hist);
 	}
 	if (o.save)
 		bench_devs_save(o.devfile, devs, n_devs);
 
-	printf("rps=%.0f\n", (double)ok / o.duration);
+	if (o.rounds) {
+		double el = (double)(t_last - t_start) / 1e9;
+
+		printf("rps=%.0f\nelapsed=%.2f\n",
+		       el > 0 ? (double)ok / el : 0.0, el);
+	} else {
+		printf("rps=%.0f\n", (double)ok / o.duration);
+	}
 	printf("ok=%llu\nnon2xx=%llu\nerrors=%llu\nreconnects=%llu\n",
 	       (unsigned long long)ok, (unsigned long long)non2xx,
 	       (unsigned long long)errors, (unsigned long long)reconnects);
