@@ -233,11 +233,65 @@ void fl_decide_committed(struct fl_app *app, const char *device_id,
 		fl_metrics_unlock(app->metrics);
 }
 
+/* Devices the sweep decides in one transaction: one fsync for the group
+ * instead of one per device, while the writer lock is held only briefly,
+ * so a payment recorded meanwhile is not kept waiting. */
+#define SWEEP_GROUP 32
+
+/* Decides devices [0, k) in one transaction; what[i] receives each
+ * outcome. Any failure rolls the whole group back. */
+static fl_err sweep_group(struct fl_app *app, char (*tids)[FL_ID_MAX],
+                          char (*ids)[FL_ID_MAX], int k, fl_time now,
+                          struct fl_decided *what)
+{
+	struct fl_tx *tx = NULL;
+	fl_err err;
+
+	if ((err = fl_store_begin(app->store, true, &tx)) != FL_OK)
+		return err;
+	for (int i = 0; i < k && err == FL_OK; i++)
+		err = fl_decide_device(tx, tids[i], ids[i], now, false, NULL,
+		                       &what[i]);
+	if (err == FL_OK) {
+		err = fl_tx_commit(tx);
+		tx = NULL;
+	}
+	fl_tx_rollback(tx);
+	return err;
+}
+
+/* Decides one device in its own transaction (after its group failed), so
+ * one device's bad inputs cannot stop the others: such a device is logged
+ * and skipped (*decided false). An error is returned only when the store
+ * itself fails. */
+static fl_err sweep_one(struct fl_app *app, const char *tid, const char *id,
+                        fl_time now, struct fl_decided *what, bool *decided)
+{
+	struct fl_tx *tx = NULL;
+	fl_err err;
+
+	*decided = false;
+	if ((err = fl_store_begin(app->store, true, &tx)) != FL_OK)
+		return err;
+	err = fl_decide_device(tx, tid, id, now, false, NULL, what);
+	if (err != FL_OK) {
+		fl_tx_rollback(tx);
+		fl_log(FL_LOG_ERROR, "sweep could not decide a device",
+		       json_pack("{s:s,s:s}", "device", id, "error",
+		                 fl_strerror(err)));
+		return FL_OK;
+	}
+	if ((err = fl_tx_commit(tx)) != FL_OK)
+		return err;
+	*decided = true;
+	return FL_OK;
+}
+
 fl_err fl_decide_sweep(struct fl_app *app, fl_time now, int batch, int *n)
 {
 	char(*tids)[FL_ID_MAX] = NULL, (*ids)[FL_ID_MAX] = NULL;
+	struct fl_decided *what = NULL;
 	struct fl_tx *tx = NULL;
-	struct fl_decided what;
 	int k = 0;
 	fl_err err;
 
@@ -245,7 +299,8 @@ fl_err fl_decide_sweep(struct fl_app *app, fl_time now, int batch, int *n)
 		*n = 0;
 	tids = calloc((size_t)batch, sizeof(*tids));
 	ids = calloc((size_t)batch, sizeof(*ids));
-	if (tids == NULL || ids == NULL) {
+	what = calloc((size_t)batch, sizeof(*what));
+	if (tids == NULL || ids == NULL || what == NULL) {
 		err = FL_E_NOMEM;
 		goto out;
 	}
@@ -256,32 +311,36 @@ fl_err fl_decide_sweep(struct fl_app *app, fl_time now, int batch, int *n)
 	tx = NULL;
 	if (err != FL_OK)
 		goto out;
-	for (int i = 0; i < k; i++) {
-		if ((err = fl_store_begin(app->store, true, &tx)) != FL_OK)
-			goto out;
-		err = fl_decide_device(tx, tids[i], ids[i], now, false, NULL,
-		                       &what);
-		if (err != FL_OK) {
-			/* One device's bad inputs must not stop the others. */
-			fl_tx_rollback(tx);
-			tx = NULL;
-			fl_log(FL_LOG_ERROR, "sweep could not decide a device",
-			       json_pack("{s:s,s:s}", "device", ids[i], "error",
-			                 fl_strerror(err)));
-			continue;
+	for (int g = 0; g < k; g += SWEEP_GROUP) {
+		int m = k - g < SWEEP_GROUP ? k - g : SWEEP_GROUP;
+
+		bool together;
+
+		memset(&what[g], 0, (size_t)m * sizeof(*what));
+		together = sweep_group(app, &tids[g], &ids[g], m, now,
+		                       &what[g]) == FL_OK;
+		for (int i = g; i < g + m; i++) {
+			bool decided = together;
+
+			if (!together) {
+				memset(&what[i], 0, sizeof(*what));
+				err = sweep_one(app, tids[i], ids[i], now,
+				                &what[i], &decided);
+				if (err != FL_OK)
+					goto out;
+			}
+			/* waiters wake only once their change is durable */
+			if (decided) {
+				fl_decide_committed(app, ids[i], &what[i]);
+				if (n != NULL)
+					(*n)++;
+			}
 		}
-		err = fl_tx_commit(tx);
-		tx = NULL;
-		if (err != FL_OK)
-			goto out;
-		fl_decide_committed(app, ids[i], &what);
-		if (n != NULL)
-			(*n)++;
 	}
 	err = FL_OK;
 out:
-	fl_tx_rollback(tx);
 	free(tids);
 	free(ids);
+	free(what);
 	return err;
 }
