@@ -159,8 +159,8 @@ $(eval $(call variant,fuzz,$(FUZZ_CFLAGS)))
 build/fuzz/%: fuzz/%.c $$(call fuzz_libs,$$*) $(FUZZ_CORE)
 	@mkdir -p $(dir $@)
 	@echo "  LD fuzz $@"
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(CPPFLAGS_ALL) -MMD -MP -o $@ \
-		$(filter %.c %.o %.a,$^) $(LDLIBS)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(CPPFLAGS_ALL) -MMD -MP -o $@ $< \
+		$(filter %.a %.o,$^) $(LDLIBS)
 fuzz: deps $(patsubst fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 	@set -e; for f in $(patsubst fuzz/%.c,%,$(FUZZ_SRC)); do \
 		mkdir -p build/fuzz/corpus/$$f; \

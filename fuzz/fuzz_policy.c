@@ -18,7 +18,11 @@
  *   - the same inputs give the same decision, and nothing changes before
  *     next_change: deciding at next_change - 1 (and at a point between)
  *     gives the same decision;
- *   - a reversed payment counts for nothing: adding one changes nothing. */
+ *   - a reversed payment counts for nothing: adding one changes nothing;
+ *   - without reschedules, the money, due dates and reminders are what the
+ *     rules in policy.h say, worked out here the plain way; without a
+ *     command in force, lock_at is min(paid_through + grace, last_contact +
+ *     max_offline). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -283,6 +287,96 @@ static void check_decision(const struct fl_policy_input *in,
 	CHECK(d->next_change == 0 || d->next_change > now);
 }
 
+static int rem_cmp(const void *a, const void *b)
+{
+	const struct fl_policy_reminder *x = a, *y = b;
+
+	if (x->at != y->at)
+		return x->at < y->at ? -1 : 1;
+	return (x->due_at > y->due_at) - (x->due_at < y->due_at);
+}
+
+/* The rules restated for a contract's own schedule (no reschedule). */
+static void check_plain(const struct fl_policy_input *in,
+                        const struct fl_decision *d)
+{
+	const struct fl_contract *c = in->contract;
+	static struct fl_policy_reminder
+	        want[MAX_SCHED * FL_POLICY_MAX_OFFSETS];
+	size_t n_want = 0;
+	int64_t paid = 0, cum = 0, due_by_now = 0;
+	fl_time paid_through = 0, next_due = 0;
+	int64_t next_amount = 0;
+	bool commands = false;
+
+	for (size_t i = 0; i < in->n_payments; i++)
+		if (!in->payments[i].reversed &&
+		    in->payments[i].paid_at <= in->now)
+			paid += in->payments[i].amount;
+	CHECK(d->amount_paid == paid);
+	if (in->n_reschedules != 0)
+		return;
+	for (size_t i = 0; i < c->n_schedule; i++) {
+		const struct fl_installment *e = &c->schedule[i];
+
+		cum += e->amount;
+		if (e->due_at <= in->now)
+			due_by_now += e->amount;
+		if (cum <= paid)
+			continue;
+		if (paid_through == 0)
+			paid_through = e->due_at;
+		if (next_due == 0 && e->due_at > in->now) {
+			next_due = e->due_at;
+			next_amount =
+			        cum - paid < e->amount ? cum - paid : e->amount;
+		}
+		if (e->due_at < in->now)
+			continue;
+		for (size_t k = 0; k < c->n_remind; k++) {
+			struct fl_policy_reminder r = {e->due_at - c->remind[k],
+			                               e->due_at, cum - paid};
+			if (r.at >= in->now)
+				want[n_want++] = r;
+		}
+	}
+	CHECK(d->amount_total == cum);
+	CHECK(d->paid_through == paid_through);
+	CHECK(d->amount_due_now == (due_by_now > paid ? due_by_now - paid : 0));
+	CHECK(d->next_due_at == next_due && d->next_due_amount == next_amount);
+	if (!d->released_by_command && paid < cum) {
+		qsort(want, n_want, sizeof(want[0]), rem_cmp);
+		if (n_want > FL_POLICY_MAX_REMINDERS)
+			n_want = FL_POLICY_MAX_REMINDERS;
+		CHECK(d->n_reminders == n_want);
+		for (size_t i = 0; i < n_want; i++)
+			CHECK(d->reminders[i].at == want[i].at &&
+			      d->reminders[i].due_at == want[i].due_at &&
+			      d->reminders[i].amount == want[i].amount);
+	} else {
+		CHECK(d->n_reminders == 0);
+	}
+
+	/* The automatic lock, when no command has been issued yet. */
+	for (size_t i = 0; i < in->n_commands; i++)
+		commands |= in->commands[i].issued_at <= in->now;
+	if (!commands && paid < cum) {
+		fl_time at = 0;
+		enum fl_lock_cause cause = FL_LOCK_NONE;
+
+		if (paid_through != 0) {
+			at = paid_through + c->grace;
+			cause = FL_LOCK_OVERDUE;
+		}
+		if (c->max_offline > 0 && in->last_contact != 0 &&
+		    (at == 0 || in->last_contact + c->max_offline < at)) {
+			at = in->last_contact + c->max_offline;
+			cause = FL_LOCK_OFFLINE;
+		}
+		CHECK(d->lock_at == at && d->lock_cause == cause);
+	}
+}
+
 static int same_decision(const struct fl_decision *a,
                          const struct fl_decision *b)
 {
@@ -405,6 +499,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		CHECK(where.part == FL_PART_NONE);
 		check_decision(&w.in, &d);
+		check_plain(&w.in, &d);
 		CHECK(fl_policy_decide(&w.in, &d2, NULL) == FL_OK);
 		CHECK(same_decision(&d, &d2));
 		reversed_is_nothing(&w, &d, (size_t)(pick >> 16));
