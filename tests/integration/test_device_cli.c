@@ -58,24 +58,8 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Runs finlock-device --dir f->dir with the arguments (NULL-ended). */
-static int dev(struct proc_result *r, const struct fx *f, ...)
-{
-	char *argv[32];
-	size_t n = 0;
-	va_list ap;
-	char *a;
-
-	argv[n++] = PROG;
-	argv[n++] = "--dir";
-	argv[n++] = (char *)f->dir;
-	va_start(ap, f);
-	while ((a = va_arg(ap, char *)) != NULL && n < 31)
-		argv[n++] = a;
-	va_end(ap);
-	argv[n] = NULL;
-	return proc_run(PROG, argv, NULL, r);
-}
+/* finlock-device --dir f->dir with the arguments (NULL-ended). */
+#define dev(r, f, ...) devt_cmd((r), (f)->dir, __VA_ARGS__)
 
 static void create(const struct fx *f)
 {

@@ -92,23 +92,8 @@ static int teardown(void **state)
 	return 0;
 }
 
-static int dev(struct proc_result *r, const struct fx *f, ...)
-{
-	char *argv[32];
-	size_t n = 0;
-	va_list ap;
-	char *a;
-
-	argv[n++] = PROG;
-	argv[n++] = "--dir";
-	argv[n++] = (char *)f->dir;
-	va_start(ap, f);
-	while ((a = va_arg(ap, char *)) != NULL && n < 31)
-		argv[n++] = a;
-	va_end(ap);
-	argv[n] = NULL;
-	return proc_run(PROG, argv, NULL, r);
-}
+/* finlock-device --dir f->dir with the arguments (NULL-ended). */
+#define dev(r, f, ...) devt_cmd((r), (f)->dir, __VA_ARGS__)
 
 /* A command that must succeed; its stdout (caller frees). */
 static char *ok(const struct fx *f, const char *a1, const char *a2,

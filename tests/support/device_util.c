@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,4 +188,22 @@ int devt_count_lines(const char *path, const char *needle)
 			n++;
 	free(text);
 	return n;
+}
+
+int devt_cmd(struct proc_result *r, const char *dir, ...)
+{
+	char *argv[32];
+	size_t n = 0;
+	va_list ap;
+	char *a;
+
+	argv[n++] = "finlock-device";
+	argv[n++] = "--dir";
+	argv[n++] = (char *)dir;
+	va_start(ap, dir);
+	while ((a = va_arg(ap, char *)) != NULL && n < 31)
+		argv[n++] = a;
+	va_end(ap);
+	argv[n] = NULL;
+	return proc_run("finlock-device", argv, NULL, r);
 }

@@ -13,6 +13,13 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+struct proc_result;
+
+/* Runs `finlock-device --dir dir` with the arguments that follow (ended by
+ * NULL) and waits for it, as proc_run does: 0 and *r filled, or -1. */
+int devt_cmd(struct proc_result *r, const char *dir, ...)
+        __attribute__((sentinel));
+
 /* mkdtemp under $TMPDIR or /tmp into out[256]; 0 or -1. */
 int devt_tmpdir(char out[256], const char *tag);
 /* Removes dir and everything under it. */
