@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "core/imei.h"
 #include "core/crypto.h"
 #include "server/app.h"
 #include "server/decide.h"
@@ -72,10 +73,11 @@ static struct fl_tx *wtx(struct fx *f)
 	return tx;
 }
 
-/* A device "dv_1" of tenant "tn_1" with two installments of 1000 due at
+/* A device `id` of tenant "tn_1" with two installments of 1000 due at
  * T0 + 10 days and T0 + 40 days, grace 2 days, reminders 3 days ahead;
  * enrolled when `enrolled`. */
-static void make_device(struct fx *f, const char *imei, bool enrolled)
+static void make_device_id(struct fx *f, const char *id, const char *imei,
+                           bool enrolled)
 {
 	struct fl_device d;
 	struct fl_contract_rec c;
@@ -85,17 +87,17 @@ static void make_device(struct fx *f, const char *imei, bool enrolled)
 	struct fl_tx *tx = wtx(f);
 
 	memset(&d, 0, sizeof(d));
-	snprintf(d.id, sizeof(d.id), "dv_1");
+	snprintf(d.id, sizeof(d.id), "%s", id);
 	snprintf(d.tenant_id, sizeof(d.tenant_id), "tn_1");
 	snprintf(d.imei, sizeof(d.imei), "%s", imei);
 	snprintf(d.serial, sizeof(d.serial), "SN");
 	d.created_at = T0;
 	assert_int_equal(fl_store_device_insert(tx, &d), FL_OK);
 	if (enrolled)
-		assert_int_equal(fl_store_device_enroll(tx, "dv_1", pk, kx, T0),
+		assert_int_equal(fl_store_device_enroll(tx, id, pk, kx, T0),
 		                 FL_OK);
 	memset(&c, 0, sizeof(c));
-	snprintf(c.device_id, sizeof(c.device_id), "dv_1");
+	snprintf(c.device_id, sizeof(c.device_id), "%s", id);
 	snprintf(c.tenant_id, sizeof(c.tenant_id), "tn_1");
 	memcpy(c.currency, "KES", 4);
 	c.grace = 2 * FL_DAY;
@@ -106,9 +108,13 @@ static void make_device(struct fx *f, const char *imei, bool enrolled)
 	c.created_at = T0;
 	assert_int_equal(fl_store_contract_insert(tx, &c), FL_OK);
 	assert_int_equal(
-	        fl_decide_device(tx, "tn_1", "dv_1", T0, false, NULL, NULL),
-	        FL_OK);
+	        fl_decide_device(tx, "tn_1", id, T0, false, NULL, NULL), FL_OK);
 	assert_int_equal(fl_tx_commit(tx), FL_OK);
+}
+
+static void make_device(struct fx *f, const char *imei, bool enrolled)
+{
+	make_device_id(f, "dv_1", imei, enrolled);
 }
 
 static void decide_at(struct fx *f, fl_time now, struct fl_device *d,
@@ -298,6 +304,52 @@ static void test_commands(void **state)
 	}
 }
 
+/* The sweep decides due devices in groups, one transaction each; a device
+ * whose inputs cannot be decided is skipped without holding back the
+ * others of its group. */
+static void test_sweep_groups(void **state)
+{
+	struct fx *f = *state;
+	char id[16], imei[16];
+	struct fl_command_rec bad;
+	struct fl_device d;
+	struct fl_tx *tx;
+	int n = -1;
+
+	for (int i = 0; i < 40; i++) {
+		snprintf(id, sizeof(id), "dv_%d", i);
+		snprintf(imei, sizeof(imei), "35209900%06u",
+		         (unsigned)i % 1000000u);
+		imei[14] = fl_imei_check_digit(imei);
+		imei[15] = '\0';
+		make_device_id(f, id, imei, true);
+	}
+	/* dv_5 gets a command the policy refuses (clearing a stolen report
+	 * needs a reason): it cannot be decided */
+	memset(&bad, 0, sizeof(bad));
+	bad.kind = FL_CMD_STOLEN_CLEAR;
+	bad.issued_at = T0 + 60;
+	tx = wtx(f);
+	assert_int_equal(fl_store_command_insert(tx, "tn_1", "dv_5", &bad),
+	                 FL_OK);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+
+	/* the reminder 3 days before the first due date: all are due */
+	assert_int_equal(fl_decide_sweep(&f->app, T0 + 7 * FL_DAY, 64, &n),
+	                 FL_OK);
+	assert_int_equal(n, 39);
+	for (int i = 0; i < 40; i++) {
+		snprintf(id, sizeof(id), "dv_%d", i);
+		assert_int_equal(fl_store_begin(f->app.store, false, &tx),
+		                 FL_OK);
+		assert_int_equal(fl_store_device_get(tx, "tn_1", id, &d),
+		                 FL_OK);
+		fl_tx_rollback(tx);
+		assert_int_equal(d.st.state,
+		                 i == 5 ? FL_ST_ACTIVE : FL_ST_REMINDING);
+	}
+}
+
 static void test_imei_claims(void **state)
 {
 	struct fx *f = *state;
@@ -461,6 +513,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_time_payment_reversal,
 	                                        setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_commands, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_sweep_groups, setup,
+	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_imei_claims, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_forced_sync_and_clock,
