@@ -20,7 +20,9 @@
 #
 # Environment: BENCH_QUICK=1 shrinks every size (for trying the script);
 # BENCH_DEVICES overrides the number of enrolled devices of benchmark 1;
-# BENCH_BIN runs the finlockd of another build directory.
+# BENCH_BIN runs the finlockd of another build directory; BENCH_ONLY runs
+# only the named parts, among "agent policy checkin waits redecide due"
+# (checkin, waits and redecide share the fleet, built when one of them runs).
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -488,13 +490,22 @@ report() {
 
 N=${BENCH_DEVICES:-100000}
 quick && N=2000
+# want PART - whether BENCH_ONLY (default: everything) names PART.
+want() {
+	[ -z "${BENCH_ONLY:-}" ] && return 0
+	case " $BENCH_ONLY " in *" $1 "*) return 0 ;; esac
+	return 1
+}
+
 machine
-bench_agent
-bench_policy
-fleet "$N"
-bench_checkin "$N"
-bench_waits
-finlockd_stop
-bench_redecide
-bench_due
+want agent && bench_agent
+want policy && bench_policy
+if want checkin || want waits || want redecide; then
+	fleet "$N"
+	want checkin && bench_checkin "$N"
+	want waits && bench_waits
+	finlockd_stop
+	want redecide && bench_redecide
+fi
+want due && bench_due
 report
