@@ -1,7 +1,10 @@
 /* libFuzzer target for core/devproto: the first byte picks a decoder, the
  * rest is its input. Nothing may crash, leak or read out of bounds; what
  * decodes must encode, decode again to the same values, and encode again to
- * the same text. Failed decodes leave their outputs zeroed.
+ * the same text. Failed decodes leave their outputs zeroed. A check-in
+ * answer that decodes is also assembled from its parts
+ * (fl_dp_checkin_answer_assemble), which must give the encoder's bytes or
+ * refuse a string that needs escaping.
  *
  * Selectors (first byte modulo 13): 0 enroll request, 1 enroll payload,
  * 2 enroll answer, 3 check-in request, 4 check-in answer, 5 lookup request,
@@ -166,6 +169,51 @@ static int same_checkin_answer(const struct fl_dp_checkin_answer *a,
 	       memcmp(a->mac, b->mac, sizeof(a->mac)) == 0;
 }
 
+static int plain_or_null(const char *s)
+{
+	return s == NULL || fl_dp_json_plain(s, strlen(s));
+}
+
+/* The assembled answer is the encoder's, byte for byte. */
+static void checkin_assemble(const uint8_t *data, size_t size)
+{
+	struct fl_dp_checkin_answer a;
+	struct fl_dp_answer_parts p;
+	char *want = NULL, *got = NULL, *keys = NULL;
+	size_t len = 0, keys_len = 0;
+	fl_err err;
+
+	if (fl_dp_checkin_answer_decode((const char *)data, size, &a) != FL_OK)
+		return;
+	CHECK(fl_dp_checkin_answer_encode(&a, &want) == FL_OK);
+	CHECK(fl_dp_keys_json(&a.keys, &keys, &keys_len) == FL_OK);
+	memset(&p, 0, sizeof(p));
+	p.time = a.time;
+	p.next_checkin = a.next_checkin;
+	p.token = a.token;
+	p.token_len = a.token != NULL ? strlen(a.token) : 0;
+	p.keys = keys;
+	p.keys_len = keys_len;
+	p.seq_reset = a.seq_reset;
+	p.seq_reset_len = a.seq_reset != NULL ? strlen(a.seq_reset) : 0;
+	p.receipt = a.release_receipt;
+	p.receipt_len =
+	        a.release_receipt != NULL ? strlen(a.release_receipt) : 0;
+	memcpy(p.mac, a.mac, sizeof(p.mac));
+	err = fl_dp_checkin_answer_assemble(&p, &got, &len);
+	if (plain_or_null(a.token) && plain_or_null(a.seq_reset) &&
+	    plain_or_null(a.release_receipt)) {
+		CHECK(err == FL_OK);
+		CHECK(len == strlen(want) && strcmp(got, want) == 0);
+	} else {
+		CHECK(err == FL_E_INVALID && got == NULL);
+	}
+	free(got);
+	free(keys);
+	free(want);
+	fl_dp_checkin_answer_clear(&a);
+}
+
 static int same_lookup_req(const struct fl_dp_lookup_req *a,
                            const struct fl_dp_lookup_req *b)
 {
@@ -325,6 +373,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		          fl_dp_checkin_answer_encode,
 		          fl_dp_checkin_answer_clear, same_checkin_answer, data,
 		          size);
+		checkin_assemble(data, size);
 		break;
 	case 5:
 		ROUNDTRIP(struct fl_dp_lookup_req, fl_dp_lookup_req_decode,

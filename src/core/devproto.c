@@ -56,6 +56,36 @@ static struct piece str_piece(const char *s)
 	return p;
 }
 
+/* Keyed BLAKE2b-256 of PAE(pieces), hashed as it is encoded (no copy):
+ * the same MAC as fl_blake2b over what pae() writes. */
+static fl_err pae_mac(uint8_t mac[FL_MAC_LEN],
+                      const uint8_t key[FL_MAC_KEY_LEN], const struct piece *pc,
+                      size_t n)
+{
+	fl_blake2b_state st;
+	uint8_t l[8];
+	fl_err err;
+
+	memset(mac, 0, FL_MAC_LEN);
+	for (size_t i = 0; i < n; i++)
+		if (pc[i].len > FL_DP_MAX_BODY * 2)
+			return FL_E_TOO_LARGE;
+	err = fl_blake2b_init(&st, key, FL_MAC_KEY_LEN, FL_MAC_LEN);
+	if (err)
+		return err;
+	le64(l, n);
+	fl_blake2b_update(&st, l, 8);
+	for (size_t i = 0; i < n; i++) {
+		le64(l, pc[i].len);
+		fl_blake2b_update(&st, l, 8);
+		if (pc[i].len > 0)
+			fl_blake2b_update(&st, pc[i].p, pc[i].len);
+	}
+	fl_blake2b_final(&st, mac, FL_MAC_LEN);
+	fl_wipe(&st, sizeof(st));
+	return FL_OK;
+}
+
 /* --- secrets ------------------------------------------------------------- */
 
 fl_err fl_dp_derive(const uint8_t shared[FL_KX_SESSION_LEN],
@@ -110,20 +140,25 @@ fl_err fl_dp_request_mac(uint8_t mac[FL_MAC_LEN],
                          const char *path_with_query, const void *body,
                          size_t body_len, uint64_t counter)
 {
-	uint8_t *in = NULL;
-	size_t len = 0;
-	fl_err err;
+	uint8_t ctr[8];
+	struct piece pc[5];
 
-	err = fl_dp_request_mac_input(&in, &len, method, path_with_query, body,
-	                              body_len, counter);
-	if (err)
-		goto out;
-	err = fl_blake2b(mac, FL_MAC_LEN, key, FL_MAC_KEY_LEN, in, len);
-out:
-	free(in);
-	if (err)
+	if (method == NULL || path_with_query == NULL ||
+	    (body == NULL && body_len > 0)) {
 		memset(mac, 0, FL_MAC_LEN);
-	return err;
+		return FL_E_INVALID;
+	}
+	/* the pieces of fl_dp_request_mac_input */
+	for (int i = 0; i < 8; i++)
+		ctr[i] = (uint8_t)(counter >> (8 * i));
+	pc[0] = str_piece("finlock:device-request");
+	pc[1] = str_piece(method);
+	pc[2] = str_piece(path_with_query);
+	pc[3].p = body;
+	pc[3].len = body_len;
+	pc[4].p = ctr;
+	pc[4].len = 8;
+	return pae_mac(mac, key, pc, 5);
 }
 
 fl_err fl_dp_request_verify(const char *mac_hex,
@@ -176,20 +211,23 @@ fl_err fl_dp_answer_mac(uint8_t mac[FL_MAC_LEN],
                         const uint8_t key[FL_MAC_KEY_LEN], uint64_t counter,
                         fl_time time, uint32_t next_checkin, const char *token)
 {
-	uint8_t *in = NULL;
-	size_t len = 0;
-	fl_err err;
+	uint8_t ctr[8], nxt[8];
+	char ts[FL_TIME_STR_LEN];
+	struct piece pc[5];
 
-	err = fl_dp_answer_mac_input(&in, &len, counter, time, next_checkin,
-	                             token);
-	if (err)
-		goto out;
-	err = fl_blake2b(mac, FL_MAC_LEN, key, FL_MAC_KEY_LEN, in, len);
-out:
-	free(in);
-	if (err)
-		memset(mac, 0, FL_MAC_LEN);
-	return err;
+	/* the pieces of fl_dp_answer_mac_input */
+	for (int i = 0; i < 8; i++)
+		ctr[i] = (uint8_t)(counter >> (8 * i));
+	le64(nxt, next_checkin);
+	fl_time_format(time, ts);
+	pc[0] = str_piece("finlock:device-answer");
+	pc[1].p = ctr;
+	pc[1].len = 8;
+	pc[2] = str_piece(ts);
+	pc[3].p = nxt;
+	pc[3].len = 8;
+	pc[4] = str_piece(token);
+	return pae_mac(mac, key, pc, 5);
 }
 
 fl_err fl_dp_counter_parse(const char *s, uint64_t *out)
@@ -1063,6 +1101,140 @@ fl_err fl_dp_checkin_answer_encode(const struct fl_dp_checkin_answer *a,
 	if (!err)
 		err = set_str(o, "mac", hex);
 	return dump(o, err, json);
+}
+
+bool fl_dp_json_plain(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c > 0x7e || c == '"' || c == '\\')
+			return false;
+	}
+	return true;
+}
+
+fl_err fl_dp_keys_json(const struct fl_dp_keys *k, char **out, size_t *len)
+{
+	json_t *o = json_object();
+	char *text = NULL;
+	size_t n;
+	fl_err err;
+
+	*out = NULL;
+	*len = 0;
+	if (o == NULL)
+		return FL_E_NOMEM;
+	/* jansson writes the lists exactly as fl_dp_checkin_answer_encode
+	 * does; the object's braces are cut off */
+	err = set_keys(o, k);
+	if ((err = dump(o, err, &text)) != FL_OK)
+		return err;
+	n = strlen(text);
+	if (n < 2 || text[0] != '{' || text[n - 1] != '}') {
+		free(text);
+		return FL_E_INTERNAL;
+	}
+	memmove(text, text + 1, n - 2);
+	text[n - 2] = '\0';
+	*out = text;
+	*len = n - 2;
+	return FL_OK;
+}
+
+/* Appends s[len] to the buffer at *w. */
+static void put(char **w, const char *s, size_t len)
+{
+	memcpy(*w, s, len);
+	*w += len;
+}
+
+#define PUT_LIT(w, lit) put((w), (lit), sizeof(lit) - 1)
+
+fl_err fl_dp_checkin_answer_assemble(const struct fl_dp_answer_parts *p,
+                                     char **json, size_t *len)
+{
+	static const char no_keys[] = "\"certs\":[],\"revocations\":[]";
+	const char *keys = p->keys != NULL ? p->keys : no_keys;
+	size_t keys_len = p->keys != NULL ? p->keys_len : sizeof(no_keys) - 1;
+	char ts[FL_TIME_STR_LEN], next[16], hex[2 * FL_MAC_LEN + 1];
+	size_t ts_len, next_len = 0, total;
+	char *out, *w;
+
+	*json = NULL;
+	*len = 0;
+	if (p->next_checkin > FL_DP_NEXT_MAX)
+		return FL_E_RANGE;
+	if ((p->token != NULL && !fl_dp_json_plain(p->token, p->token_len)) ||
+	    (p->seq_reset != NULL &&
+	     !fl_dp_json_plain(p->seq_reset, p->seq_reset_len)) ||
+	    (p->receipt != NULL &&
+	     !fl_dp_json_plain(p->receipt, p->receipt_len)))
+		return FL_E_INVALID;
+	fl_time_format(p->time, ts);
+	ts_len = strlen(ts);
+	if (p->next_checkin != 0) {
+		uint32_t v = p->next_checkin;
+		char rev[16];
+		size_t k = 0;
+
+		while (v > 0) {
+			rev[k++] = (char)('0' + v % 10);
+			v /= 10;
+		}
+		while (k > 0)
+			next[next_len++] = rev[--k];
+	}
+	fl_hex_encode(hex, p->mac, FL_MAC_LEN);
+	/* {"time":"T","next_checkin":N,"token":"..",<keys>,
+	 *  "seq_reset":"..","release_receipt":"..","mac":".."} */
+	total = sizeof("{\"time\":\"\"") - 1 + ts_len + 1;
+	if (next_len > 0)
+		total += sizeof(",\"next_checkin\":") - 1 + next_len;
+	if (p->token != NULL)
+		total += sizeof(",\"token\":\"\"") - 1 + p->token_len;
+	total += 1 + keys_len;
+	if (p->seq_reset != NULL)
+		total += sizeof(",\"seq_reset\":\"\"") - 1 + p->seq_reset_len;
+	if (p->receipt != NULL)
+		total += sizeof(",\"release_receipt\":\"\"") - 1 +
+		         p->receipt_len;
+	total += sizeof(",\"mac\":\"\"}") - 1 + 2 * FL_MAC_LEN;
+	out = malloc(total + 1);
+	if (out == NULL)
+		return FL_E_NOMEM;
+	w = out;
+	PUT_LIT(&w, "{\"time\":\"");
+	put(&w, ts, ts_len);
+	PUT_LIT(&w, "\"");
+	if (next_len > 0) {
+		PUT_LIT(&w, ",\"next_checkin\":");
+		put(&w, next, next_len);
+	}
+	if (p->token != NULL) {
+		PUT_LIT(&w, ",\"token\":\"");
+		put(&w, p->token, p->token_len);
+		PUT_LIT(&w, "\"");
+	}
+	PUT_LIT(&w, ",");
+	put(&w, keys, keys_len);
+	if (p->seq_reset != NULL) {
+		PUT_LIT(&w, ",\"seq_reset\":\"");
+		put(&w, p->seq_reset, p->seq_reset_len);
+		PUT_LIT(&w, "\"");
+	}
+	if (p->receipt != NULL) {
+		PUT_LIT(&w, ",\"release_receipt\":\"");
+		put(&w, p->receipt, p->receipt_len);
+		PUT_LIT(&w, "\"");
+	}
+	PUT_LIT(&w, ",\"mac\":\"");
+	put(&w, hex, 2 * FL_MAC_LEN);
+	PUT_LIT(&w, "\"}");
+	*w = '\0';
+	*json = out;
+	*len = (size_t)(w - out);
+	return FL_OK;
 }
 
 fl_err fl_dp_checkin_answer_decode(const char *json, size_t len,

@@ -273,6 +273,42 @@ fl_err fl_dp_checkin_answer_encode(const struct fl_dp_checkin_answer *a,
                                    char **json) FL_MUST_USE;
 fl_err fl_dp_checkin_answer_decode(const char *json, size_t len,
                                    struct fl_dp_checkin_answer *a) FL_MUST_USE;
+
+/* The same answer assembled from prepared parts by copying bytes, for a
+ * server that answers the same token and certificates many times: the
+ * keys part is made once per set of certificates (fl_dp_keys_json), the
+ * token once per token, and only time, next_checkin and mac per answer.
+ * The result is byte for byte what fl_dp_checkin_answer_encode makes of
+ * the same answer. */
+struct fl_dp_answer_parts {
+	fl_time time;          /* server time */
+	uint32_t next_checkin; /* 0: left out */
+	const char *token;     /* NULL: none; else token_len bytes */
+	size_t token_len;
+	const char *keys; /* fl_dp_keys_json; NULL: no certificates */
+	size_t keys_len;
+	const char *seq_reset; /* NULL: none */
+	size_t seq_reset_len;
+	const char *receipt; /* release receipt, NULL: none */
+	size_t receipt_len;
+	uint8_t mac[FL_MAC_LEN]; /* fl_dp_answer_mac */
+};
+
+/* True when JSON writes s[len] as it is: printable ASCII but '"' and
+ * '\\' (every signed token and certificate is). */
+bool fl_dp_json_plain(const char *s, size_t len);
+
+/* `"certs":[..],"revocations":[..]` of k, as the answer encoders write
+ * them; *out (caller frees) and *len. */
+fl_err fl_dp_keys_json(const struct fl_dp_keys *k, char **out,
+                       size_t *len) FL_MUST_USE;
+
+/* Writes the answer of p into *json (caller frees; *len its length).
+ * FL_E_INVALID when token, seq_reset or receipt is not
+ * fl_dp_json_plain (the caller then uses fl_dp_checkin_answer_encode),
+ * FL_E_RANGE for next_checkin above FL_DP_NEXT_MAX. */
+fl_err fl_dp_checkin_answer_assemble(const struct fl_dp_answer_parts *p,
+                                     char **json, size_t *len) FL_MUST_USE;
 void fl_dp_checkin_answer_clear(struct fl_dp_checkin_answer *a);
 
 /* --- lookup by IMEI

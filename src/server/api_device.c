@@ -144,20 +144,6 @@ static fl_err sign_msg(struct fl_app *app, enum fl_msg_kind kind,
 	return err;
 }
 
-/* Reads device id (any tenant) in a read transaction. */
-static fl_err read_device(struct fl_app *app, const char *id,
-                          struct fl_device *d)
-{
-	struct fl_tx *tx = NULL;
-	fl_err err = fl_store_begin(app->store, false, &tx);
-
-	if (err != FL_OK)
-		return err;
-	err = fl_store_device_get_any(tx, id, d);
-	fl_tx_rollback(tx);
-	return err;
-}
-
 static bool keys_equal(const struct fl_device *d,
                        const struct fl_dp_enroll_req *er)
 {
@@ -197,20 +183,21 @@ static void enroll_answer(struct fl_req *req, const struct fl_device *d,
 
 	memset(&p, 0, sizeof(p));
 	memset(&a, 0, sizeof(a));
-	if ((err = fl_tokens_get(app->tokens, app, d, now, &ts)) != FL_OK)
+	if ((err = fl_tokens_get(app->tokens, app, d->id, d->st.token_seq, now,
+	                         &ts)) != FL_OK)
 		goto out;
 	snprintf(p.device_id, sizeof(p.device_id), "%s", d->id);
 	memcpy(p.sign_pk, er->sign_pk, FL_SIGN_PK_LEN);
 	memcpy(p.kx_pk, er->kx_pk, FL_KX_PK_LEN);
 	memcpy(p.server_kx_pk, app->secrets.kx_pk, FL_KX_PK_LEN);
 	p.time = now;
-	p.token = ts->token;
+	p.token = (char *)ts->token;
 	if ((err = fl_dp_enroll_payload_encode(&p, &payload)) != FL_OK ||
 	    (err = sign_msg(app, FL_MSG_ENROLL, payload, now, &a.enrollment,
 	                    &cert)) != FL_OK)
 		goto out;
 	add_cert(&a.keys, cert);
-	add_cert(&a.keys, ts->cert);
+	add_cert(&a.keys, (char *)ts->cert);
 	err = fl_dp_enroll_answer_encode(&a, &json);
 out:
 	if (err == FL_OK)
@@ -487,7 +474,7 @@ static void enroll(struct fl_req *req)
 
 /* An authenticated phone request. */
 struct dev_auth {
-	struct fl_device d;          /* the device, as read */
+	struct fl_devauth_view v;    /* the device's row, as authenticated */
 	uint64_t counter;            /* the request's counter */
 	uint8_t key[FL_MAC_KEY_LEN]; /* its MAC key; wiped after */
 };
@@ -495,7 +482,8 @@ struct dev_auth {
 /* Authenticates a check-in or wait for method and path_with_query (the
  * request target as the phone sent it): device known, MAC, then the
  * counter (not on a resumed wait, whose counter was taken when it
- * parked). Answers on error. */
+ * parked). The device's row comes from devauth's memory while the store
+ * reports it unchanged. Answers on error. */
 static fl_err authenticate(struct fl_req *req, const char *method,
                            const char *path_with_query, struct dev_auth *a)
 {
@@ -507,7 +495,7 @@ static fl_err authenticate(struct fl_req *req, const char *method,
 	memset(a, 0, sizeof(*a));
 	if (id == NULL || mac == NULL || ctr == NULL ||
 	    fl_dp_device_id_check(id) != FL_OK ||
-	    strlen(id) >= sizeof(a->d.id)) {
+	    strlen(id) >= sizeof(a->v.id)) {
 		dp_error(req, 401, "unauthenticated",
 		         "device id, counter and MAC are required");
 		return FL_E_AUTH;
@@ -517,63 +505,88 @@ static fl_err authenticate(struct fl_req *req, const char *method,
 		         "the request counter is not a canonical number");
 		return FL_E_INVALID;
 	}
-	err = read_device(req->app, id, &a->d);
-	if (err == FL_E_NOT_FOUND || (err == FL_OK && !a->d.has_keys)) {
+	err = fl_devauth_check(req->app->devauth, id, mac, method,
+	                       path_with_query, req->body, req->body_len,
+	                       a->counter, !req->resumed, fl_app_now(), &a->v,
+	                       a->key);
+	if (err == FL_E_AUTH || err == FL_E_NOT_FOUND) {
+		err = FL_E_AUTH;
 		dp_error(req, 401, "unauthenticated", "authentication failed");
-		return FL_E_AUTH;
-	}
-	if (err != FL_OK) {
-		dp_fail(req, err);
-		return err;
-	}
-	err = fl_devauth_verify(req->app->devauth, &a->d, mac, method,
-	                        path_with_query, req->body, req->body_len,
-	                        a->counter, !req->resumed, fl_app_now(),
-	                        a->key);
-	if (err == FL_E_AUTH)
-		dp_error(req, 401, "unauthenticated", "authentication failed");
-	else if (err == FL_E_REPLAY)
+	} else if (err == FL_E_REPLAY) {
 		dp_error(req, 409, "stale_counter",
 		         "the counter is not above the last one accepted");
-	else if (err == FL_E_RANGE)
+	} else if (err == FL_E_RANGE) {
 		dp_error(req, 400, "bad_request",
 		         "the counter is above 2^63 - 1");
-	else if (err != FL_OK)
+	} else if (err != FL_OK) {
 		dp_fail(req, err);
+	}
 	return err;
+}
+
+/* The answer of a through the JSON encoder: for a token set whose strings
+ * would need escaping (never a signed token), so the bytes stay those of
+ * fl_dp_checkin_answer_encode. */
+static fl_err answer_encoded(const struct fl_dp_answer_parts *p,
+                             const struct fl_token_set *ts, char **json)
+{
+	struct fl_dp_checkin_answer ans;
+
+	memset(&ans, 0, sizeof(ans));
+	ans.time = p->time;
+	ans.next_checkin = p->next_checkin;
+	ans.token = (char *)p->token;
+	if (ts != NULL)
+		add_cert(&ans.keys, (char *)ts->cert);
+	ans.release_receipt = (char *)p->receipt;
+	memcpy(ans.mac, p->mac, FL_MAC_LEN);
+	return fl_dp_checkin_answer_encode(&ans, json);
 }
 
 /* Answers a check-in or wait, MAC'd with the request's counter; the
  * device's current token when with_token (and always for a released
- * device, with its receipt). */
+ * device, with its receipt). The answer is assembled from the token
+ * set's prepared parts (fl_dp_checkin_answer_assemble). */
 static void device_answer(struct fl_req *req, struct dev_auth *a,
                           bool with_token)
 {
 	struct fl_app *app = req->app;
 	const struct fl_token_set *ts = NULL;
-	struct fl_dp_checkin_answer ans;
+	struct fl_dp_answer_parts p;
 	char *json = NULL;
+	size_t len = 0;
 	fl_err err = FL_OK;
 
-	memset(&ans, 0, sizeof(ans));
-	ans.time = fl_app_now();
-	ans.next_checkin = (uint32_t)app->cfg.checkin_interval;
-	if (with_token || (a->d.st.state == FL_ST_RELEASED && !a->d.st.stolen))
-		err = fl_tokens_get(app->tokens, app, &a->d, ans.time, &ts);
+	memset(&p, 0, sizeof(p));
+	p.time = fl_app_now();
+	p.next_checkin = (uint32_t)app->cfg.checkin_interval;
+	if (with_token || (a->v.state == FL_ST_RELEASED && !a->v.stolen))
+		err = fl_tokens_get(app->tokens, app, a->v.id, a->v.token_seq,
+		                    p.time, &ts);
 	if (err == FL_OK && ts != NULL) {
-		if (with_token || ts->seq != a->d.st.token_seq)
-			ans.token = ts->token;
-		add_cert(&ans.keys, ts->cert);
-		if (!ts->stolen && ts->state == FL_ST_RELEASED)
-			ans.release_receipt = ts->receipt;
+		if (with_token || ts->seq != a->v.token_seq) {
+			p.token = ts->token;
+			p.token_len = ts->token_len;
+		}
+		p.keys = ts->keys_json;
+		p.keys_len = ts->keys_len;
+		if (!ts->stolen && ts->state == FL_ST_RELEASED &&
+		    ts->receipt != NULL) {
+			p.receipt = ts->receipt;
+			p.receipt_len = ts->receipt_len;
+		}
 	}
 	if (err == FL_OK)
-		err = fl_dp_answer_mac(ans.mac, a->key, a->counter, ans.time,
-		                       ans.next_checkin, ans.token);
+		err = fl_dp_answer_mac(p.mac, a->key, a->counter, p.time,
+		                       p.next_checkin, p.token);
+	if (err == FL_OK) {
+		err = fl_dp_checkin_answer_assemble(&p, &json, &len);
+		if (err == FL_E_INVALID &&
+		    (err = answer_encoded(&p, ts, &json)) == FL_OK)
+			len = strlen(json);
+	}
 	if (err == FL_OK)
-		err = fl_dp_checkin_answer_encode(&ans, &json);
-	if (err == FL_OK)
-		dp_json(req, 200, json);
+		fl_reply_raw(req, 200, "application/json", json, len);
 	else
 		dp_fail(req, err);
 	fl_tokens_put(ts);
@@ -583,12 +596,11 @@ static void device_answer(struct fl_req *req, struct dev_auth *a,
  * when the phone is locked for being offline, else once half the time to
  * lock_at has passed since the decision (at most CONTACT_REFRESH), so an
  * online phone always holds a lock_at well ahead. */
-static bool contact_due(const struct fl_device *d, fl_time now)
+static bool contact_due(const struct fl_devauth_view *s, fl_time now)
 {
-	const struct fl_device_status *s = &d->st;
 	fl_time half;
 
-	if (!d->has_contract || s->lock_cause != FL_LOCK_OFFLINE ||
+	if (!s->has_contract || s->lock_cause != FL_LOCK_OFFLINE ||
 	    s->lock_at == 0)
 		return false;
 	if (s->state == FL_ST_LOCKED)
@@ -673,7 +685,7 @@ static fl_err store_reports(struct fl_tx *tx, const struct fl_device *d,
  * when there is something: reports (then a new token: the phone lifts a
  * local SIM or tamper lock only with a token issued after the event), the
  * offline code the phone used, and contact that moves an offline-driven
- * lock_at. a->d is the device after. */
+ * lock_at. a->v is the device after. */
 static fl_err checkin_writes(struct fl_req *req, struct dev_auth *a,
                              const struct fl_dp_checkin_req *r)
 {
@@ -682,16 +694,16 @@ static fl_err checkin_writes(struct fl_req *req, struct dev_auth *a,
 	struct fl_decided what;
 	struct fl_tx *tx = NULL;
 	bool report = r->sim_changed || r->tamper != 0;
-	bool contact = contact_due(&a->d, req->now);
+	bool contact = contact_due(&a->v, req->now);
 	bool code = false, decide;
-	char id[FL_ID_MAX];
+	struct fl_device *d = NULL;
 	fl_err err = FL_OK;
 
 	memset(&oc, 0, sizeof(oc));
 	if (r->code_counter > 0) {
 		if ((err = fl_store_begin(app->store, false, &tx)) != FL_OK)
 			return err;
-		err = fl_store_ocode_get(tx, a->d.id, &oc);
+		err = fl_store_ocode_get(tx, a->v.id, &oc);
 		fl_tx_rollback(tx);
 		tx = NULL;
 		if (err != FL_OK)
@@ -702,49 +714,50 @@ static fl_err checkin_writes(struct fl_req *req, struct dev_auth *a,
 	}
 	if (!report && !contact && !code)
 		return FL_OK;
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return FL_E_NOMEM;
 	if ((err = fl_store_begin(app->store, true, &tx)) != FL_OK)
-		return err;
-	snprintf(id, sizeof(id), "%s", a->d.id); /* a->d is overwritten */
-	if ((err = fl_store_device_get_any(tx, id, &a->d)) != FL_OK)
 		goto out;
-	if (report && (err = store_reports(tx, &a->d, r, req->now)) != FL_OK)
+	if ((err = fl_store_device_get_any(tx, a->v.id, d)) != FL_OK)
+		goto out;
+	if (report && (err = store_reports(tx, d, r, req->now)) != FL_OK)
 		goto out;
 	if (code &&
-	    ((err = fl_store_ocode_used(tx, a->d.id, r->code_counter,
+	    ((err = fl_store_ocode_used(tx, d->id, r->code_counter,
 	                                r->unlock_until)) != FL_OK ||
 	     (err = audit_device(
-	              tx, &a->d, req->now, "device.offline_code_used",
+	              tx, d, req->now, "device.offline_code_used",
 	              json_pack("{s:I,s:o}", "counter",
 	                        (json_int_t)r->code_counter, "unlock_until",
 	                        fl_json_time(r->unlock_until)))) != FL_OK))
 		goto out;
-	if (contact && (err = fl_store_device_touch(tx, a->d.id, req->now,
+	if (contact && (err = fl_store_device_touch(tx, d->id, req->now,
 	                                            a->counter)) != FL_OK)
 		goto out;
 	decide = report || contact;
-	if (decide &&
-	    (err = fl_decide_device(tx, a->d.tenant_id, a->d.id, req->now,
-	                            report, &a->d, &what)) != FL_OK)
+	if (decide && (err = fl_decide_device(tx, d->tenant_id, d->id, req->now,
+	                                      report, d, &what)) != FL_OK)
 		goto out;
 	err = fl_tx_commit(tx);
 	tx = NULL;
-	if (err == FL_OK && decide)
-		fl_decide_committed(app, a->d.id, &what);
+	if (err == FL_OK) {
+		/* the row as committed; the answer carries its token */
+		fl_devauth_view_of(d, &a->v);
+		if (decide)
+			fl_decide_committed(app, d->id, &what);
+	}
 out:
 	fl_tx_rollback(tx);
+	free(d);
 	return err;
 }
 
 static void checkin(struct fl_req *req)
 {
 	struct fl_dp_checkin_req r;
-	struct dev_auth *a = calloc(1, sizeof(*a));
+	struct dev_auth auth, *a = &auth;
 	fl_err err;
 
-	if (a == NULL) {
-		dp_fail(req, FL_E_NOMEM);
-		return;
-	}
 	if (authenticate(req, "POST", FL_DP_PATH_CHECKIN, a) != FL_OK)
 		goto done;
 	if (fl_dp_checkin_req_decode(req->body, req->body_len, &r) != FL_OK) {
@@ -759,7 +772,6 @@ static void checkin(struct fl_req *req)
 	device_answer(req, a, true);
 done:
 	fl_wipe(a->key, sizeof(a->key));
-	free(a);
 }
 
 /* GET /v1/device/wait?seq=N: answers as soon as the device's token seq
@@ -770,7 +782,7 @@ static void wait_seq(struct fl_req *req)
 	static const char *const q[] = {"seq", NULL};
 	const char *seq_s = fl_req_query(req, "seq");
 	char path[FL_DP_WAIT_PATH_MAX];
-	struct dev_auth *a = NULL;
+	struct dev_auth auth, *a = &auth;
 	const char *id = fl_req_header(req, FL_DP_HDR_DEVICE);
 	uint64_t held = 0, mark;
 	fl_err err;
@@ -784,11 +796,7 @@ static void wait_seq(struct fl_req *req)
 		         "decimal");
 		return;
 	}
-	a = calloc(1, sizeof(*a));
-	if (a == NULL) {
-		dp_fail(req, FL_E_NOMEM);
-		return;
-	}
+	memset(a, 0, sizeof(*a));
 	/* The MAC covers the target as sent; the protocol fixes its form,
 	 * so the canonical one is the one the phone signed. */
 	fl_dp_wait_path(path, held);
@@ -800,18 +808,22 @@ static void wait_seq(struct fl_req *req)
 		if (attempt > 0) {
 			char dev_id[FL_ID_MAX];
 
-			/* a->d is overwritten by the read */
-			snprintf(dev_id, sizeof(dev_id), "%s", a->d.id);
+			/* a->v is overwritten by the read */
+			memcpy(dev_id, a->v.id, sizeof(dev_id));
 			mark = fl_push_mark(req->app->push, dev_id);
-			if ((err = read_device(req->app, dev_id, &a->d)) !=
-			    FL_OK) {
-				dp_fail(req, err);
+			if ((err = fl_devauth_view(req->app->devauth, dev_id,
+			                           &a->v)) != FL_OK) {
+				if (err == FL_E_NOT_FOUND)
+					dp_error(req, 401, "unauthenticated",
+					         "authentication failed");
+				else
+					dp_fail(req, err);
 				goto done;
 			}
 		}
-		if (req->resumed || a->d.st.token_seq != held)
+		if (req->resumed || a->v.token_seq != held)
 			break;
-		err = fl_push_wait(req->app->push, req, a->d.id, mark,
+		err = fl_push_wait(req->app->push, req, a->v.id, mark,
 		                   req->now + req->app->cfg.wait_timeout);
 		if (err == FL_OK)
 			goto done; /* parked: runs again when woken */
@@ -823,11 +835,9 @@ static void wait_seq(struct fl_req *req)
 		/* FL_E_STATE: something was published since the mark, or
 		 * the server is stopping: read again */
 	}
-	device_answer(req, a, a->d.st.token_seq != held);
+	device_answer(req, a, a->v.token_seq != held);
 done:
-	if (a != NULL)
-		fl_wipe(a->key, sizeof(a->key));
-	free(a);
+	fl_wipe(a->key, sizeof(a->key));
 }
 
 /* --- lookup ------------------------------------------------------------------
@@ -888,10 +898,10 @@ static void lookup(struct fl_req *req)
 	else
 		p.program = FL_DP_PROG_ENROLL;
 	if (p.program == FL_DP_PROG_PAIRING || p.program == FL_DP_PROG_ENROLL) {
-		if ((err = fl_tokens_get(app->tokens, app, d, now, &ts)) !=
-		    FL_OK)
+		if ((err = fl_tokens_get(app->tokens, app, d->id,
+		                         d->st.token_seq, now, &ts)) != FL_OK ||
+		    (err = fl_tokens_claims_json(ts, &p.claims)) != FL_OK)
 			goto out;
-		p.claims = ts->claims;
 	}
 	if ((err = fl_dp_lookup_payload_encode(&p, &payload)) != FL_OK ||
 	    (err = sign_msg(app, FL_MSG_LOOKUP, payload, now, &a.lookup,
@@ -899,7 +909,7 @@ static void lookup(struct fl_req *req)
 		goto out;
 	add_cert(&a.keys, cert);
 	if (ts != NULL)
-		add_cert(&a.keys, ts->cert);
+		add_cert(&a.keys, (char *)ts->cert);
 	err = fl_dp_lookup_answer_encode(&a, &json);
 out:
 	if (err == FL_OK) {
@@ -913,6 +923,7 @@ done:
 	free(a.lookup);
 	free(cert);
 	free(payload);
+	free(p.claims);
 	fl_tokens_put(ts);
 	free(d);
 }

@@ -14,6 +14,20 @@
 
 #define SHARDS 16
 
+/* The row fields of a view beyond id and kx_pk (kept in the entry). */
+struct row {
+	int64_t ord;        /* the row, for the store's change clock */
+	uint64_t clock;     /* device clock read before the row was */
+	uint64_t token_seq; /* st.token_seq */
+	fl_time lock_at;    /* st.lock_at */
+	fl_time decided_at; /* st.decided_at */
+	uint8_t state;      /* enum fl_dev_state */
+	uint8_t lock_cause; /* enum fl_lock_cause */
+	bool has_keys;      /* enrolled */
+	bool has_contract;  /* a contract is attached */
+	bool stolen;        /* st.stolen */
+};
+
 struct entry {
 	struct entry *next;
 	char id[FL_ID_MAX];
@@ -23,6 +37,8 @@ struct entry {
 	uint64_t written;                /* highest counter in the store */
 	fl_time contact;                 /* last authenticated contact */
 	bool dirty;                      /* not handed to a flush yet */
+	bool has_view;                   /* r holds a row read at r.clock */
+	struct row r;                    /* the device's row, as viewed */
 };
 
 struct shard {
@@ -204,6 +220,7 @@ static fl_err record(struct fl_devauth *da, const struct fl_device *d,
 		e->counter = d->req_counter;
 		e->written = d->req_counter;
 		e->contact = d->last_contact;
+		e->has_view = false; /* d was read at an unknown clock */
 		e->next = s->b[bucket_of(s, h)];
 		s->b[bucket_of(s, h)] = e;
 		s->n++;
@@ -253,6 +270,272 @@ fl_err fl_devauth_verify(struct fl_devauth *da, const struct fl_device *d,
 out:
 	if (err != FL_OK)
 		fl_wipe(mac_key, FL_MAC_KEY_LEN);
+	return err;
+}
+
+/* --- views of device rows --------------------------------------------------
+ */
+
+void fl_devauth_view_of(const struct fl_device *d, struct fl_devauth_view *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->ord = d->ord;
+	memcpy(v->id, d->id, sizeof(v->id));
+	v->has_keys = d->has_keys;
+	v->has_contract = d->has_contract;
+	memcpy(v->kx_pk, d->kx_pk, FL_KX_PK_LEN);
+	v->state = d->st.state;
+	v->stolen = d->st.stolen;
+	v->lock_cause = d->st.lock_cause;
+	v->lock_at = d->st.lock_at;
+	v->decided_at = d->st.decided_at;
+	v->token_seq = d->st.token_seq;
+}
+
+static void row_of(const struct fl_device *d, uint64_t clock, struct row *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->ord = d->ord;
+	r->clock = clock;
+	r->token_seq = d->st.token_seq;
+	r->lock_at = d->st.lock_at;
+	r->decided_at = d->st.decided_at;
+	r->state = (uint8_t)d->st.state;
+	r->lock_cause = (uint8_t)d->st.lock_cause;
+	r->has_keys = d->has_keys;
+	r->has_contract = d->has_contract;
+	r->stolen = d->st.stolen;
+}
+
+/* e's view, if the store reports its row unchanged since. Lock held. */
+static bool view_from(struct fl_devauth *da, const struct entry *e,
+                      struct fl_devauth_view *v)
+{
+	if (!e->has_view ||
+	    !fl_store_device_unchanged(da->st, e->r.ord, e->r.clock))
+		return false;
+	memset(v, 0, sizeof(*v));
+	v->ord = e->r.ord;
+	memcpy(v->id, e->id, sizeof(v->id));
+	v->has_keys = e->r.has_keys;
+	v->has_contract = e->r.has_contract;
+	memcpy(v->kx_pk, e->kx_pk, FL_KX_PK_LEN);
+	v->state = (enum fl_dev_state)e->r.state;
+	v->stolen = e->r.stolen;
+	v->lock_cause = (enum fl_lock_cause)e->r.lock_cause;
+	v->lock_at = e->r.lock_at;
+	v->decided_at = e->r.decided_at;
+	v->token_seq = e->r.token_seq;
+	return true;
+}
+
+/* Reads device id's row into *d; *clock is the device clock read before
+ * the read transaction began (store.h). */
+static fl_err read_row(struct fl_devauth *da, const char *id,
+                       struct fl_device *d, uint64_t *clock)
+{
+	struct fl_tx *tx = NULL;
+	fl_err err;
+
+	*clock = fl_store_device_clock(da->st);
+	if ((err = fl_store_begin(da->st, false, &tx)) != FL_OK)
+		return err;
+	err = fl_store_device_get_any(tx, id, d);
+	fl_tx_rollback(tx);
+	return err;
+}
+
+/* Brings e up to row d read at clock, unless e holds a later read. The
+ * keys of d are e's (the caller checked). Lock held. */
+static void refresh(struct entry *e, const struct fl_device *d, uint64_t clock)
+{
+	if (d->req_counter > e->counter)
+		e->counter = d->req_counter;
+	if (d->req_counter > e->written)
+		e->written = d->req_counter;
+	if (e->has_view && clock < e->r.clock)
+		return;
+	row_of(d, clock, &e->r);
+	e->has_view = true;
+}
+
+/* After a request of device id authenticated under the keys kx_pk with
+ * MAC key key: the entry is brought up to row d (when the row was read,
+ * at clock) and, with rec, the counter recorded. *again when the entry
+ * the view came from has gone or moved on to other keys since: the
+ * caller reads the row and tries again. */
+static fl_err note(struct fl_devauth *da, uint64_t h, const char *id,
+                   const struct fl_device *d, uint64_t clock,
+                   const uint8_t kx_pk[FL_KX_PK_LEN],
+                   const uint8_t key[FL_MAC_KEY_LEN], bool rec,
+                   uint64_t counter, fl_time now, bool *again)
+{
+	struct shard *s = shard_of(da, h);
+	struct entry *e;
+	fl_err err = FL_OK;
+
+	*again = false;
+	pthread_mutex_lock(&s->mu);
+	e = find(s, h, id);
+	if (e != NULL && d != NULL &&
+	    fl_ct_memcmp(e->kx_pk, d->kx_pk, FL_KX_PK_LEN) != 0 &&
+	    (!e->has_view || clock >= e->r.clock)) {
+		/* new keys since the entry was made: its bookkeeping means
+		 * nothing now */
+		drop(s, h, id);
+		e = NULL;
+	}
+	if (e == NULL && d != NULL && rec) {
+		if (s->n >= s->cap)
+			evict_one(s);
+		e = calloc(1, sizeof(*e));
+		if (e == NULL) {
+			err = FL_E_NOMEM;
+			goto out;
+		}
+		memcpy(e->id, d->id, sizeof(e->id));
+		memcpy(e->kx_pk, d->kx_pk, FL_KX_PK_LEN);
+		memcpy(e->mac_key, key, FL_MAC_KEY_LEN);
+		e->counter = d->req_counter;
+		e->written = d->req_counter;
+		e->contact = d->last_contact;
+		e->next = s->b[bucket_of(s, h)];
+		s->b[bucket_of(s, h)] = e;
+		s->n++;
+	}
+	if (e == NULL) {
+		*again = rec && d == NULL;
+		goto out;
+	}
+	if (fl_ct_memcmp(e->kx_pk, kx_pk, FL_KX_PK_LEN) != 0) {
+		/* the entry holds a later row with other keys */
+		*again = true;
+		goto out;
+	}
+	if (d != NULL)
+		refresh(e, d, clock);
+	if (!rec)
+		goto out;
+	if (counter <= e->counter) {
+		err = FL_E_REPLAY;
+		goto out;
+	}
+	e->counter = counter;
+	if (now > e->contact)
+		e->contact = now;
+	e->dirty = true;
+out:
+	pthread_mutex_unlock(&s->mu);
+	return err;
+}
+
+fl_err fl_devauth_check(struct fl_devauth *da, const char *id,
+                        const char *mac_hex, const char *method,
+                        const char *path_with_query, const void *body,
+                        size_t len, uint64_t counter, bool rec, fl_time now,
+                        struct fl_devauth_view *view,
+                        uint8_t mac_key[FL_MAC_KEY_LEN])
+{
+	uint64_t h = hash_id(id);
+	struct shard *s = shard_of(da, h);
+	struct fl_device *d = NULL;
+	uint64_t clock = 0;
+	bool again = true;
+	fl_err err = FL_E_STATE;
+
+	memset(mac_key, 0, FL_MAC_KEY_LEN);
+	memset(view, 0, sizeof(*view));
+	if (mac_hex == NULL || counter == 0)
+		return FL_E_AUTH;
+	/* the first try from memory; a later one (the entry changed under
+	 * it) from the store, whose read is then at least as new as the
+	 * entry, so the loop ends */
+	for (int attempt = 0; attempt < 4 && again; attempt++) {
+		struct entry *e;
+		bool hit = false;
+
+		if (attempt == 0) {
+			pthread_mutex_lock(&s->mu);
+			e = find(s, h, id);
+			if (e != NULL && view_from(da, e, view)) {
+				memcpy(mac_key, e->mac_key, FL_MAC_KEY_LEN);
+				hit = true;
+			}
+			pthread_mutex_unlock(&s->mu);
+		}
+		if (!hit) {
+			if (d == NULL && (d = malloc(sizeof(*d))) == NULL) {
+				err = FL_E_NOMEM;
+				break;
+			}
+			if ((err = read_row(da, id, d, &clock)) != FL_OK)
+				break;
+			fl_devauth_view_of(d, view);
+			if (!d->has_keys) {
+				err = FL_E_AUTH;
+				break;
+			}
+			if ((err = mac_key_of(da, d, h, mac_key)) != FL_OK)
+				break;
+		}
+		if (fl_dp_request_verify(mac_hex, mac_key, method,
+		                         path_with_query, body, len,
+		                         counter) != FL_OK) {
+			err = FL_E_AUTH;
+			break;
+		}
+		/* the store keeps counters as signed 64-bit numbers */
+		if (rec && counter > (uint64_t)INT64_MAX) {
+			err = FL_E_RANGE;
+			break;
+		}
+		err = note(da, h, id, hit ? NULL : d, clock, view->kx_pk,
+		           mac_key, rec, counter, now, &again);
+		if (err == FL_OK && again)
+			err = FL_E_STATE; /* if the loop ends here */
+	}
+	free(d);
+	if (err != FL_OK) {
+		fl_wipe(mac_key, FL_MAC_KEY_LEN);
+		if (err != FL_E_AUTH && err != FL_E_REPLAY &&
+		    err != FL_E_RANGE && err != FL_E_NOT_FOUND)
+			memset(view, 0, sizeof(*view));
+	}
+	return err;
+}
+
+fl_err fl_devauth_view(struct fl_devauth *da, const char *id,
+                       struct fl_devauth_view *view)
+{
+	uint64_t h = hash_id(id), clock = 0;
+	struct shard *s = shard_of(da, h);
+	struct fl_device *d;
+	struct entry *e;
+	bool hit;
+	fl_err err;
+
+	pthread_mutex_lock(&s->mu);
+	e = find(s, h, id);
+	hit = e != NULL && view_from(da, e, view);
+	pthread_mutex_unlock(&s->mu);
+	if (hit)
+		return FL_OK;
+	memset(view, 0, sizeof(*view));
+	if ((d = malloc(sizeof(*d))) == NULL)
+		return FL_E_NOMEM;
+	err = read_row(da, id, d, &clock);
+	if (err == FL_OK) {
+		fl_devauth_view_of(d, view);
+		pthread_mutex_lock(&s->mu);
+		e = find(s, h, id);
+		if (e != NULL &&
+		    fl_ct_memcmp(e->kx_pk, d->kx_pk, FL_KX_PK_LEN) == 0)
+			refresh(e, d, clock);
+		else if (e != NULL && (!e->has_view || clock >= e->r.clock))
+			drop(s, h, id); /* new keys: nothing kept holds */
+		pthread_mutex_unlock(&s->mu);
+	}
+	free(d);
 	return err;
 }
 
@@ -352,6 +635,8 @@ fl_err fl_devauth_flush(struct fl_devauth *da, size_t *written)
 		goto out;
 	if ((err = fl_store_begin(da->st, true, &tx)) != FL_OK)
 		goto out;
+	/* last_contact and req_counter only: no view holds either */
+	fl_tx_quiet(tx);
 	for (size_t i = 0; i < n && err == FL_OK; i++)
 		err = fl_store_dp_touch(tx, t[i].id, t[i].kx_pk, t[i].contact,
 		                        t[i].counter);

@@ -16,6 +16,20 @@
  * a cap (entries already written out are dropped first), so a check-in
  * costs one keyed hash.
  *
+ * The same entry keeps what a check-in or wait reads of the device's row
+ * (struct fl_devauth_view: keys, token seq, the decision's state and lock
+ * fields), so a warm check-in reads nothing from the store. A copy is used
+ * only while the store reports its row unchanged since the copy was read
+ * (store.h "change notification": the device clock is read BEFORE the
+ * read transaction, and every committed change of the row stamps its
+ * bucket with a later clock value), so the next request after ANY
+ * committed change of the row (enrollment, payment, decision, command,
+ * report, release) reads it again. The write-behind transaction is
+ * declared quiet (fl_tx_quiet): it changes only last_contact and
+ * req_counter, which the view does not hold (the entry's own counter is
+ * the authority while it lives). A copy is replaced only by one read at a
+ * later clock, so a slow reader never puts an older row back.
+ *
  * Write-behind (DESIGN.md "Storage"): the counter and the last contact are
  * persisted by a background thread, all devices in one transaction, every
  * FL_DEVAUTH_FLUSH_MS, and at shutdown. A crash loses at most that much
@@ -45,6 +59,24 @@
 #define FL_DEVAUTH_FLUSH_MS 500 /* write-behind period (bound: 1 s) */
 
 struct fl_devauth;
+
+/* What a check-in or wait needs of a device's row. */
+struct fl_devauth_view {
+	int64_t ord;                   /* the row (store.h change clock) */
+	char id[FL_ID_MAX];            /* device id */
+	bool has_keys;                 /* enrolled */
+	bool has_contract;             /* a contract is attached */
+	uint8_t kx_pk[FL_KX_PK_LEN];   /* the phone's key-exchange key */
+	enum fl_dev_state state;       /* st.state */
+	bool stolen;                   /* st.stolen */
+	enum fl_lock_cause lock_cause; /* st.lock_cause */
+	fl_time lock_at;               /* st.lock_at */
+	fl_time decided_at;            /* st.decided_at */
+	uint64_t token_seq;            /* st.token_seq */
+};
+
+/* The view of row d. */
+void fl_devauth_view_of(const struct fl_device *d, struct fl_devauth_view *v);
 
 /* A cache of at most cap devices over st. server_kx_pk and server_kx_sk
  * are borrowed and must outlive it. The flush thread starts at once.
@@ -79,6 +111,24 @@ fl_err fl_devauth_verify(struct fl_devauth *da, const struct fl_device *d,
                          const char *path_with_query, const void *body,
                          size_t len, uint64_t counter, bool record, fl_time now,
                          uint8_t mac_key[FL_MAC_KEY_LEN]) FL_MUST_USE;
+
+/* fl_devauth_verify for device id, whose row comes from memory while the
+ * store reports it unchanged, else from the store. *view receives the
+ * row the request was authenticated against. Beyond fl_devauth_verify's
+ * errors: FL_E_NOT_FOUND when there is no such device (answer it as
+ * FL_E_AUTH), and store errors. */
+fl_err fl_devauth_check(struct fl_devauth *da, const char *id,
+                        const char *mac_hex, const char *method,
+                        const char *path_with_query, const void *body,
+                        size_t len, uint64_t counter, bool record, fl_time now,
+                        struct fl_devauth_view *view,
+                        uint8_t mac_key[FL_MAC_KEY_LEN]) FL_MUST_USE;
+
+/* The current view of device id: from memory while the store reports the
+ * row unchanged, else read (and kept when the device has an entry).
+ * FL_E_NOT_FOUND when there is no such device. */
+fl_err fl_devauth_view(struct fl_devauth *da, const char *id,
+                       struct fl_devauth_view *view) FL_MUST_USE;
 
 /* Writes every pending counter and last contact now, in one transaction.
  * *n (may be NULL) counts the devices written. */

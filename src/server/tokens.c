@@ -11,10 +11,20 @@
 #include <string.h>
 
 #include "core/devproto.h"
+#include "core/paseto.h"
 #include "core/restrict.h"
 #include "server/app.h"
 #include "server/decide.h"
 #include "server/signkeys.h"
+
+/* A signing key's root certificate and the check-in answer's part that
+ * carries it, shared by every entry signed under that key. */
+struct cert {
+	atomic_int refs; /* the table's and the entries' */
+	char *keys_json; /* fl_dp_keys_json of {text} */
+	size_t keys_len;
+	char text[]; /* the certificate */
+};
 
 struct entry {
 	struct fl_token_set ts; /* first: a set is its entry */
@@ -23,7 +33,11 @@ struct entry {
 	struct entry *hnext;    /* bucket chain */
 	struct entry *older;    /* stored before this one */
 	struct entry *newer;    /* stored after this one */
+	struct cert *cert;      /* shared */
+	char token[];           /* ts.token points here */
 };
+
+#define CERT_TABLE 16 /* certificates shared at once (keys in use) */
 
 struct fl_tokens {
 	pthread_mutex_t mu;
@@ -31,6 +45,9 @@ struct fl_tokens {
 	size_t nb;        /* power of two */
 	size_t n, cap;
 	struct entry *oldest, *newest; /* storage order, for eviction */
+	pthread_mutex_t cmu;           /* guards certs */
+	struct cert *certs[CERT_TABLE];
+	size_t n_certs;
 };
 
 static uint64_t hash_id(const char *id)
@@ -42,11 +59,68 @@ static uint64_t hash_id(const char *id)
 	return h;
 }
 
+static void cert_put(struct cert *c)
+{
+	if (c != NULL && atomic_fetch_sub(&c->refs, 1) == 1) {
+		free(c->keys_json);
+		free(c);
+	}
+}
+
+/* The shared certificate equal to text; *out holds a reference for the
+ * caller. A certificate only the table still holds is dropped here. */
+static fl_err cert_intern(struct fl_tokens *tk, const char *text,
+                          struct cert **out)
+{
+	struct fl_dp_keys k;
+	struct cert *c = NULL;
+	size_t len = strlen(text);
+	fl_err err = FL_OK;
+
+	*out = NULL;
+	pthread_mutex_lock(&tk->cmu);
+	for (size_t i = 0; i < tk->n_certs;) {
+		/* refs 1: no entry uses it, and none can take it but here */
+		if (atomic_load(&tk->certs[i]->refs) == 1) {
+			cert_put(tk->certs[i]);
+			tk->certs[i] = tk->certs[--tk->n_certs];
+			continue;
+		}
+		if (strcmp(tk->certs[i]->text, text) == 0) {
+			c = tk->certs[i];
+			atomic_fetch_add(&c->refs, 1);
+			goto out;
+		}
+		i++;
+	}
+	c = calloc(1, sizeof(*c) + len + 1);
+	if (c == NULL) {
+		err = FL_E_NOMEM;
+		goto out;
+	}
+	memcpy(c->text, text, len + 1);
+	memset(&k, 0, sizeof(k));
+	k.certs[0] = c->text;
+	k.n_certs = 1;
+	if ((err = fl_dp_keys_json(&k, &c->keys_json, &c->keys_len)) != FL_OK) {
+		free(c);
+		c = NULL;
+		goto out;
+	}
+	atomic_init(&c->refs, 1);
+	if (tk->n_certs < CERT_TABLE) {
+		atomic_fetch_add(&c->refs, 1);
+		tk->certs[tk->n_certs++] = c;
+	}
+out:
+	pthread_mutex_unlock(&tk->cmu);
+	*out = c;
+	return err;
+}
+
 static void entry_free(struct entry *e)
 {
-	free(e->ts.token);
-	free(e->ts.claims);
-	free(e->ts.cert);
+	cert_put(e->cert);
 	free(e->ts.receipt);
 	free(e);
 }
@@ -79,6 +153,7 @@ fl_err fl_tokens_new(struct fl_tokens **out, int cap)
 		return FL_E_NOMEM;
 	}
 	pthread_mutex_init(&tk->mu, NULL);
+	pthread_mutex_init(&tk->cmu, NULL);
 	*out = tk;
 	return FL_OK;
 }
@@ -95,9 +170,43 @@ void fl_tokens_free(struct fl_tokens *tk)
 		fl_tokens_put(&e->ts);
 		e = next;
 	}
+	for (size_t i = 0; i < tk->n_certs; i++)
+		cert_put(tk->certs[i]);
+	pthread_mutex_destroy(&tk->cmu);
 	pthread_mutex_destroy(&tk->mu);
 	free(tk->b);
 	free(tk);
+}
+
+fl_err fl_tokens_claims_json(const struct fl_token_set *ts, char **out)
+{
+	const char *body = ts->token + FL_PASETO_HEADER_LEN;
+	const char *dot;
+	size_t b64len, n = 0;
+	uint8_t *bin;
+	fl_err err;
+
+	*out = NULL;
+	if (ts->token_len < FL_PASETO_HEADER_LEN ||
+	    memcmp(ts->token, FL_PASETO_HEADER, FL_PASETO_HEADER_LEN) != 0)
+		return FL_E_INTERNAL;
+	dot = memchr(body, '.', ts->token_len - FL_PASETO_HEADER_LEN);
+	b64len = dot != NULL ? (size_t)(dot - body)
+	                     : ts->token_len - FL_PASETO_HEADER_LEN;
+	bin = malloc(b64len + 1);
+	if (bin == NULL)
+		return FL_E_NOMEM;
+	/* the payload is the signed message followed by its signature */
+	err = fl_b64url_decode(bin, b64len + 1, &n, body, b64len);
+	if (err == FL_OK && n < FL_SIG_LEN)
+		err = FL_E_INTERNAL;
+	if (err != FL_OK) {
+		free(bin);
+		return err;
+	}
+	bin[n - FL_SIG_LEN] = '\0';
+	*out = (char *)bin;
+	return FL_OK;
 }
 
 /* Unlinks e from the bucket and the storage order and drops the cache's
@@ -387,21 +496,23 @@ static fl_err sign_receipt(struct fl_app *app, const struct fl_device *d,
 
 /* Builds and signs the current token of device id. *out holds two
  * references (the cache's and the caller's). */
-static fl_err build(struct fl_app *app, const char *id, fl_time now,
-                    struct entry **out)
+static fl_err build(struct fl_tokens *tk, struct fl_app *app, const char *id,
+                    fl_time now, struct entry **out)
 {
 	struct fl_device_claims c;
 	struct fl_device *d = NULL;
 	struct entry *e = NULL;
+	struct cert *cert = NULL;
 	struct fl_tx *tx = NULL;
 	char kid[FL_KID_MAX];
+	char *claims = NULL, *token = NULL, *cert_text = NULL, *receipt = NULL;
+	size_t len;
 	fl_err err;
 
 	*out = NULL;
 	memset(&c, 0, sizeof(c));
 	d = calloc(1, sizeof(*d));
-	e = calloc(1, sizeof(*e));
-	if (d == NULL || e == NULL) {
+	if (d == NULL) {
 		err = FL_E_NOMEM;
 		goto out;
 	}
@@ -413,55 +524,73 @@ static fl_err build(struct fl_app *app, const char *id, fl_time now,
 		                       now + (fl_time)app->cfg.token_ttl, &c);
 	fl_tx_rollback(tx);
 	if (err == FL_OK)
-		err = fl_claims_encode(&c, &e->ts.claims);
+		err = fl_claims_encode(&c, &claims);
 	if (err == FL_OK)
-		err = fl_signkeys_sign(app->keys, FL_MSG_DEVICE_TOKEN,
-		                       e->ts.claims, strlen(e->ts.claims), now,
-		                       &e->ts.token, kid);
+		err = fl_signkeys_sign(app->keys, FL_MSG_DEVICE_TOKEN, claims,
+		                       strlen(claims), now, &token, kid);
 	if (err == FL_OK)
-		err = fl_signkeys_cert(app->keys, kid, &e->ts.cert);
+		err = fl_signkeys_cert(app->keys, kid, &cert_text);
+	if (err == FL_OK)
+		err = cert_intern(tk, cert_text, &cert);
 	if (err == FL_OK && d->st.state == FL_ST_RELEASED && !d->st.stolen)
-		err = sign_receipt(app, d, &c, now, &e->ts.receipt);
+		err = sign_receipt(app, d, &c, now, &receipt);
 	if (err != FL_OK)
 		goto out;
+	len = strlen(token);
+	e = calloc(1, sizeof(*e) + len + 1);
+	if (e == NULL) {
+		err = FL_E_NOMEM;
+		goto out;
+	}
+	memcpy(e->token, token, len + 1);
+	e->cert = cert;
+	cert = NULL;
 	snprintf(e->ts.device_id, sizeof(e->ts.device_id), "%s", d->id);
 	e->ts.seq = d->st.token_seq;
 	e->ts.iat = now;
+	e->ts.token = e->token;
+	e->ts.token_len = len;
+	e->ts.cert = e->cert->text;
+	e->ts.keys_json = e->cert->keys_json;
+	e->ts.keys_len = e->cert->keys_len;
+	e->ts.receipt = receipt;
+	e->ts.receipt_len = receipt != NULL ? strlen(receipt) : 0;
+	receipt = NULL;
 	e->ts.state = d->st.state;
 	e->ts.stolen = d->st.stolen;
 	e->h = hash_id(d->id);
 	atomic_init(&e->refs, 2);
 	*out = e;
-	e = NULL;
 out:
-	if (e != NULL)
-		entry_free(e);
+	cert_put(cert);
+	free(receipt);
+	free(cert_text);
+	free(token);
+	free(claims);
 	fl_claims_clear(&c);
 	free(d);
 	return err;
 }
 
-fl_err fl_tokens_get(struct fl_tokens *tk, struct fl_app *app,
-                     const struct fl_device *d, fl_time now,
-                     const struct fl_token_set **out)
+fl_err fl_tokens_get(struct fl_tokens *tk, struct fl_app *app, const char *id,
+                     uint64_t seq, fl_time now, const struct fl_token_set **out)
 {
-	uint64_t h = hash_id(d->id);
+	uint64_t h = hash_id(id);
 	fl_time half = (fl_time)app->cfg.token_ttl / 2;
 	struct entry *e;
 	fl_err err;
 
 	*out = NULL;
 	pthread_mutex_lock(&tk->mu);
-	e = find(tk, h, d->id);
-	if (e != NULL && e->ts.seq >= d->st.token_seq &&
-	    now < e->ts.iat + half) {
+	e = find(tk, h, id);
+	if (e != NULL && e->ts.seq >= seq && now < e->ts.iat + half) {
 		atomic_fetch_add(&e->refs, 1);
 		pthread_mutex_unlock(&tk->mu);
 		*out = &e->ts;
 		return FL_OK;
 	}
 	pthread_mutex_unlock(&tk->mu);
-	if ((err = build(app, d->id, now, &e)) != FL_OK)
+	if ((err = build(tk, app, id, now, &e)) != FL_OK)
 		return err;
 	store_entry(tk, e);
 	*out = &e->ts;

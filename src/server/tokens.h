@@ -21,6 +21,12 @@
  * reference the caller returns with fl_tokens_put. At most `cap` devices
  * are kept; beyond that the entry stored longest ago goes.
  *
+ * Memory per device is the token (in the entry's own allocation) and a
+ * few fields: the signing key's certificate, and the part of a check-in
+ * answer that carries it (fl_dp_keys_json), are kept once per
+ * certificate and shared by every entry signed under it; the claims are
+ * not kept, since the token carries them (fl_tokens_claims_json).
+ *
  * THREAD SAFETY: every function may be called from any thread.
  */
 #ifndef FL_SERVER_TOKENS_H
@@ -37,15 +43,19 @@
 struct fl_app;
 struct fl_tokens;
 
-/* One device's signed messages for one seq. Read-only once handed out. */
+/* One device's signed messages for one seq. Read-only once handed out;
+ * every pointer lives as long as the reference. */
 struct fl_token_set {
 	char device_id[FL_ID_MAX];
-	uint64_t seq;  /* the token's seq */
-	fl_time iat;   /* when it was signed */
-	char *token;   /* v4.public device token */
-	char *claims;  /* its claims, compact JSON */
-	char *cert;    /* root certificate of the key that signed */
-	char *receipt; /* release receipt, NULL unless released */
+	uint64_t seq;          /* the token's seq */
+	fl_time iat;           /* when it was signed */
+	const char *token;     /* v4.public device token */
+	size_t token_len;      /* strlen(token) */
+	const char *cert;      /* root certificate of the key that signed */
+	const char *keys_json; /* fl_dp_keys_json of {cert} */
+	size_t keys_len;       /* strlen(keys_json) */
+	char *receipt;         /* release receipt, NULL unless released */
+	size_t receipt_len;    /* strlen(receipt) */
 	enum fl_dev_state state;
 	bool stolen;
 };
@@ -55,15 +65,20 @@ fl_err fl_tokens_new(struct fl_tokens **out, int cap) FL_MUST_USE;
  * NULL is a no-op. */
 void fl_tokens_free(struct fl_tokens *tk);
 
-/* The current token of device d (d->st.token_seq, or newer if the store
- * has moved on): cached, or built from the store and signed with app's
- * keys at now. *out is a reference: return it with fl_tokens_put.
- * FL_E_STATE when no signing key is usable. */
-fl_err fl_tokens_get(struct fl_tokens *tk, struct fl_app *app,
-                     const struct fl_device *d, fl_time now,
+/* The current token of device id whose stored token seq is seq (or newer
+ * if the store has moved on): cached, or built from the store and signed
+ * with app's keys at now. *out is a reference: return it with
+ * fl_tokens_put. FL_E_STATE when no signing key is usable. */
+fl_err fl_tokens_get(struct fl_tokens *tk, struct fl_app *app, const char *id,
+                     uint64_t seq, fl_time now,
                      const struct fl_token_set **out) FL_MUST_USE;
 /* Returns a reference. NULL is a no-op. */
 void fl_tokens_put(const struct fl_token_set *ts);
+
+/* The claims of ts's token: its payload, the compact JSON that was
+ * signed. *out is the caller's to free. */
+fl_err fl_tokens_claims_json(const struct fl_token_set *ts,
+                             char **out) FL_MUST_USE;
 
 /* Builds the claims of device d's token from the store (inside tx), with
  * iat and exp. *c is cleared first and owned by the caller

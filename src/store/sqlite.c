@@ -10,12 +10,28 @@
 #include "store/sqlite_int.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+/* Change notification of device rows (store.h): buckets of the device
+ * clock, and how many changed rows one transaction tracks before it marks
+ * every row changed. */
+#define SQ_STAMP_BUCKETS 65536
+#define SQ_WATCH_MAX     4096
+
+/* The device rows a connection's open transaction changed, collected by
+ * SQLite's update hook. */
+struct sq_watch {
+	int64_t *rows; /* ords, possibly repeated */
+	size_t n, cap;
+	bool all;   /* more than SQ_WATCH_MAX: every row counts as changed */
+	bool quiet; /* fl_tx_quiet: collect nothing */
+};
 
 struct fl_store {
 	struct fl_store_base base; /* first: see store_int.h */
@@ -24,7 +40,12 @@ struct fl_store {
 	pthread_mutex_t writer;    /* held by the one write transaction */
 	struct sq_conn *conns;     /* the pool */
 	int n_conns;
-	int busy_ms; /* how long a writer waits */
+	int busy_ms;              /* how long a writer waits */
+	struct sq_watch *watch;   /* per connection, same index as conns */
+	pthread_mutex_t stamp_mu; /* one stamping at a time */
+	_Atomic uint64_t clock;   /* the device clock */
+	_Atomic uint64_t floor;   /* every row changed at this clock */
+	_Atomic uint64_t *stamps; /* per bucket: clock of last change */
 };
 
 static const struct fl_store_ops sqlite_ops;
@@ -287,6 +308,88 @@ out:
 	return err;
 }
 
+/* --- change notification of device rows ---------------------------------- */
+
+static size_t stamp_bucket(int64_t ord)
+{
+	uint64_t h = (uint64_t)ord * 0x9e3779b97f4a7c15ULL;
+
+	return (size_t)(h >> 48) & (SQ_STAMP_BUCKETS - 1);
+}
+
+/* SQLite's update hook: collects the ords of changed device rows. Runs
+ * inside sqlite3_step on the connection's own thread. */
+static void on_update(void *arg, int op, const char *db, const char *table,
+                      sqlite3_int64 rowid)
+{
+	struct sq_watch *w = arg;
+
+	(void)op;
+	(void)db;
+	if (w->quiet || w->all || strcmp(table, "devices") != 0)
+		return;
+	if (w->n == w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 64;
+		int64_t *rows;
+
+		if (cap > SQ_WATCH_MAX ||
+		    (rows = realloc(w->rows, cap * sizeof(*rows))) == NULL) {
+			w->all = true;
+			return;
+		}
+		w->rows = rows;
+		w->cap = cap;
+	}
+	w->rows[w->n++] = rowid;
+}
+
+static void watch_reset(struct sq_watch *w)
+{
+	w->n = 0;
+	w->all = false;
+	w->quiet = false;
+}
+
+/* After a COMMIT (succeeded or not): advances the clock and stamps the
+ * buckets of the rows the transaction changed. */
+static void stamp(struct fl_store *st, struct sq_watch *w)
+{
+	uint64_t c;
+
+	if (w->n == 0 && !w->all)
+		return;
+	pthread_mutex_lock(&st->stamp_mu);
+	c = atomic_load(&st->clock) + 1;
+	for (size_t i = 0; i < w->n; i++)
+		atomic_store(&st->stamps[stamp_bucket(w->rows[i])], c);
+	if (w->all)
+		atomic_store(&st->floor, c);
+	atomic_store(&st->clock, c);
+	pthread_mutex_unlock(&st->stamp_mu);
+}
+
+static uint64_t sqlite_device_clock(struct fl_store *st)
+{
+	return atomic_load(&st->clock);
+}
+
+static bool sqlite_device_unchanged(struct fl_store *st, int64_t ord,
+                                    uint64_t clock)
+{
+	return atomic_load(&st->floor) <= clock &&
+	       atomic_load(&st->stamps[stamp_bucket(ord)]) <= clock;
+}
+
+static struct sq_watch *watch_of(struct fl_tx *tx)
+{
+	return &tx->base.st->watch[tx->c - tx->base.st->conns];
+}
+
+static void sqlite_tx_quiet(struct fl_tx *tx)
+{
+	watch_of(tx)->quiet = true;
+}
+
 fl_err fl_store_open_sqlite(struct fl_store **out, const char *path,
                             const struct fl_store_sqlite_opts *opts)
 {
@@ -308,10 +411,16 @@ fl_err fl_store_open_sqlite(struct fl_store **out, const char *path,
 	if (st == NULL)
 		return FL_E_NOMEM;
 	st->conns = calloc((size_t)n, sizeof(*st->conns));
-	if (st->conns == NULL) {
+	st->watch = calloc((size_t)n, sizeof(*st->watch));
+	st->stamps = calloc(SQ_STAMP_BUCKETS, sizeof(*st->stamps));
+	if (st->conns == NULL || st->watch == NULL || st->stamps == NULL) {
+		free(st->conns);
+		free(st->watch);
+		free(st->stamps);
 		free(st);
 		return FL_E_NOMEM;
 	}
+	pthread_mutex_init(&st->stamp_mu, NULL);
 	pthread_mutex_init(&st->mu, NULL);
 	pthread_cond_init(&st->cv, NULL);
 	pthread_mutex_init(&st->writer, NULL);
@@ -343,6 +452,11 @@ static void sqlite_close(struct fl_store *st)
 		close_conn(&st->conns[i]);
 	}
 	free(st->conns);
+	for (int i = 0; i < st->n_conns; i++)
+		free(st->watch[i].rows);
+	free(st->watch);
+	free(st->stamps);
+	pthread_mutex_destroy(&st->stamp_mu);
 	pthread_mutex_destroy(&st->writer);
 	pthread_cond_destroy(&st->cv);
 	pthread_mutex_destroy(&st->mu);
@@ -405,6 +519,10 @@ static fl_err sqlite_begin(struct fl_store *st, bool write, struct fl_tx **out)
 	c->in_use = true;
 	pthread_mutex_unlock(&st->mu);
 
+	/* every transaction may write (a deferred one too): each collects
+	 * the device rows it changes */
+	watch_reset(&st->watch[c - st->conns]);
+	sqlite3_update_hook(c->db, on_update, &st->watch[c - st->conns]);
 	err = exec(c->db, write ? "BEGIN IMMEDIATE;" : "BEGIN;");
 	if (err != FL_OK)
 		goto out;
@@ -441,6 +559,7 @@ static fl_err sqlite_commit(struct fl_tx *tx)
 
 	if (err != FL_OK)
 		(void)exec(tx->c->db, "ROLLBACK;");
+	stamp(tx->base.st, watch_of(tx));
 	end_tx(tx);
 	return err;
 }
@@ -457,6 +576,9 @@ static const struct fl_store_ops sqlite_ops = {
         .begin = sqlite_begin,
         .commit = sqlite_commit,
         .rollback = sqlite_rollback,
+        .device_clock = sqlite_device_clock,
+        .device_unchanged = sqlite_device_unchanged,
+        .tx_quiet = sqlite_tx_quiet,
         .tenant_insert = sq_tenant_insert,
         .tenant_get = sq_tenant_get,
         .tenant_list = sq_tenant_list,

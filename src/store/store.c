@@ -33,6 +33,22 @@ void fl_tx_rollback(struct fl_tx *tx)
 		OPS(tx)->rollback(tx);
 }
 
+uint64_t fl_store_device_clock(struct fl_store *st)
+{
+	return ((struct fl_store_base *)(void *)st)->ops->device_clock(st);
+}
+
+bool fl_store_device_unchanged(struct fl_store *st, int64_t ord, uint64_t clock)
+{
+	return ((struct fl_store_base *)(void *)st)
+	        ->ops->device_unchanged(st, ord, clock);
+}
+
+void fl_tx_quiet(struct fl_tx *tx)
+{
+	OPS(tx)->tx_quiet(tx);
+}
+
 fl_err fl_store_tenant_insert(struct fl_tx *tx, struct fl_tenant *t)
 {
 	return OPS(tx)->tenant_insert(tx, t);

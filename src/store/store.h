@@ -87,6 +87,57 @@ fl_err fl_tx_commit(struct fl_tx *tx) FL_MUST_USE;
 /* Rolls back and frees tx. NULL is a no-op. */
 void fl_tx_rollback(struct fl_tx *tx);
 
+/* --- change notification of device rows -------------------------------------
+ *
+ * For caches of what a device row holds (server/devauth.h keeps what a
+ * check-in needs): they must never serve a row older than the last
+ * committed change of it.
+ *
+ * The store keeps a device clock: a counter that every committed write
+ * transaction that changed device rows advances, and per device row (by
+ * its ord, hashed into a fixed table of buckets; ords are never reused)
+ * the clock value of the last such commit. A cache copies a row this way:
+ *
+ *     uint64_t c = fl_store_device_clock(st);    (1) BEFORE the read
+ *     fl_store_begin(st, false, &tx); ... read the row ...; rollback
+ *     keep (row, c)
+ *     ...
+ *     the copy is current while fl_store_device_unchanged(st, row.ord, c)
+ *
+ * Why no committed change is missed: a backend advances the clock and
+ * stamps the changed rows' buckets AFTER the commit is durable and visible
+ * (and before fl_tx_commit returns), all under one lock, each stamp being
+ * a clock value above every value read before. Take a commit C of a change
+ * to the row that the copy does NOT contain. Then C became visible after
+ * the read transaction's snapshot was taken, which is after (1); C's stamp
+ * comes after C, so it is above c and the copy is reported changed from
+ * then on. Conversely a stamp of a commit the copy already contains only
+ * costs one more read. Rolled-back transactions stamp nothing; a commit
+ * that fails stamps all the same (it may have reached the disk). Buckets
+ * are shared by several rows, so a change of one row also costs its
+ * bucket mates a read, never a stale answer. A write transaction that
+ * changes more rows than a backend tracks marks every row changed.
+ *
+ * A caller that publishes its own notice after a commit (push.h) may rely
+ * on the stamps being in place before fl_tx_commit returns.
+ *
+ * Limits: only commits made through this struct fl_store are seen; another
+ * process (or another fl_store on the same file) writing device rows while
+ * this one runs is not. finlockd is the only writer of its database while
+ * it runs (its admin subcommands change key files, not rows). */
+
+/* The device clock now. */
+uint64_t fl_store_device_clock(struct fl_store *st);
+/* True when no commit changed device row ord (or a bucket mate) after the
+ * clock read `clock`. */
+bool fl_store_device_unchanged(struct fl_store *st, int64_t ord,
+                               uint64_t clock);
+/* Declares that tx changes, in device rows, only last_contact and
+ * req_counter (the write-behind check-in bookkeeping): its commit stamps
+ * nothing, so caches that keep neither field stay current. Call it right
+ * after fl_store_begin. */
+void fl_tx_quiet(struct fl_tx *tx);
+
 /* --- tenants ---------------------------------------------------------------
  */
 

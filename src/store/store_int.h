@@ -35,6 +35,11 @@ struct fl_store_ops {
 	fl_err (*begin)(struct fl_store *st, bool write, struct fl_tx **tx);
 	fl_err (*commit)(struct fl_tx *tx);
 	void (*rollback)(struct fl_tx *tx);
+	/* change notification of device rows (store.h) */
+	uint64_t (*device_clock)(struct fl_store *st);
+	bool (*device_unchanged)(struct fl_store *st, int64_t ord,
+	                         uint64_t clock);
+	void (*tx_quiet)(struct fl_tx *tx);
 
 	fl_err (*tenant_insert)(struct fl_tx *tx, struct fl_tenant *t);
 	fl_err (*tenant_get)(struct fl_tx *tx, const char *id,

@@ -649,6 +649,222 @@ static void test_receipt_and_errors(void **state)
 	}
 }
 
+/* A printable string of len characters drawn from the token alphabet
+ * (and the other characters JSON writes as they are), owned by the
+ * caller. */
+static char *plain_str(size_t len, uint32_t *seed)
+{
+	static const char alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklm"
+	                            "nopqrstuvwxyz0123456789-_./:{}[],'=+ ~";
+	char *s = malloc(len + 1);
+
+	assert_non_null(s);
+	for (size_t i = 0; i < len; i++) {
+		*seed = *seed * 1103515245u + 12345u;
+		s[i] = alpha[(*seed >> 16) % (sizeof(alpha) - 1)];
+	}
+	s[len] = '\0';
+	return s;
+}
+
+/* The answer assembled from parts against the JSON encoder, over many
+ * shapes: with and without token, several certificates and revocations,
+ * seq reset, release receipt, every next_checkin edge. Both texts are
+ * equal byte for byte, and the decoder reads back the answer. */
+static void test_answer_assemble(void **state)
+{
+	static const fl_time times[] = {0, 1795435200, 253402300799};
+	static const uint32_t nexts[] = {0, 1, 60, 3600, FL_DP_NEXT_MAX};
+	uint32_t seed = 7;
+	int shapes = 0;
+
+	(void)state;
+	for (size_t ti = 0; ti < 3; ti++)
+		for (size_t ni = 0; ni < 5; ni++)
+			for (int shape = 0; shape < 32; shape++) {
+				struct fl_dp_checkin_answer a, back;
+				struct fl_dp_answer_parts p;
+				char *want = NULL, *got = NULL, *keys = NULL;
+				size_t len = 0, keys_len = 0;
+
+				memset(&a, 0, sizeof(a));
+				a.time = times[ti];
+				a.next_checkin = nexts[ni];
+				if (shape & 1)
+					a.token = plain_str(
+					        (size_t)(shape * 37) % 1500,
+					        &seed);
+				a.keys.n_certs = (size_t)(shape >> 1) %
+				                 (FL_DP_MAX_CERTS + 1);
+				for (size_t i = 0; i < a.keys.n_certs; i++)
+					a.keys.certs[i] =
+					        plain_str(100 + 50 * i, &seed);
+				a.keys.n_revocations = (size_t)(shape % 3);
+				for (size_t i = 0; i < a.keys.n_revocations;
+				     i++)
+					a.keys.revocations[i] =
+					        plain_str(80, &seed);
+				if (shape & 4)
+					a.seq_reset = plain_str(200, &seed);
+				if (shape & 8)
+					a.release_receipt =
+					        plain_str(300, &seed);
+				for (size_t i = 0; i < FL_MAC_LEN; i++)
+					a.mac[i] =
+					        (uint8_t)(shape * 31 + (int)i);
+
+				assert_int_equal(
+				        fl_dp_checkin_answer_encode(&a, &want),
+				        FL_OK);
+				assert_int_equal(fl_dp_keys_json(&a.keys, &keys,
+				                                 &keys_len),
+				                 FL_OK);
+				memset(&p, 0, sizeof(p));
+				p.time = a.time;
+				p.next_checkin = a.next_checkin;
+				p.token = a.token;
+				p.token_len =
+				        a.token != NULL ? strlen(a.token) : 0;
+				/* no certificates at all: the parts may leave
+				 * keys out */
+				if (a.keys.n_certs > 0 ||
+				    a.keys.n_revocations > 0 || (shape & 16)) {
+					p.keys = keys;
+					p.keys_len = keys_len;
+				}
+				p.seq_reset = a.seq_reset;
+				p.seq_reset_len =
+				        a.seq_reset ? strlen(a.seq_reset) : 0;
+				p.receipt = a.release_receipt;
+				p.receipt_len =
+				        a.release_receipt
+				                ? strlen(a.release_receipt)
+				                : 0;
+				memcpy(p.mac, a.mac, FL_MAC_LEN);
+				assert_int_equal(fl_dp_checkin_answer_assemble(
+				                         &p, &got, &len),
+				                 FL_OK);
+				assert_int_equal(len, strlen(want));
+				assert_string_equal(got, want);
+
+				assert_int_equal(fl_dp_checkin_answer_decode(
+				                         got, len, &back),
+				                 FL_OK);
+				assert_int_equal(back.time, a.time);
+				assert_int_equal(back.next_checkin,
+				                 a.next_checkin);
+				if (a.token != NULL)
+					assert_string_equal(back.token,
+					                    a.token);
+				else
+					assert_null(back.token);
+				assert_int_equal(back.keys.n_certs,
+				                 a.keys.n_certs);
+				for (size_t i = 0; i < a.keys.n_certs; i++)
+					assert_string_equal(back.keys.certs[i],
+					                    a.keys.certs[i]);
+				assert_int_equal(back.keys.n_revocations,
+				                 a.keys.n_revocations);
+				assert_true((back.seq_reset == NULL) ==
+				            (a.seq_reset == NULL));
+				if (a.release_receipt != NULL)
+					assert_string_equal(
+					        back.release_receipt,
+					        a.release_receipt);
+				else
+					assert_null(back.release_receipt);
+				assert_memory_equal(back.mac, a.mac,
+				                    FL_MAC_LEN);
+				fl_dp_checkin_answer_clear(&back);
+				free(got);
+				free(keys);
+				free(want);
+				fl_dp_checkin_answer_clear(&a);
+				shapes++;
+			}
+	assert_int_equal(shapes, 3 * 5 * 32);
+}
+
+/* What JSON would have to escape is refused (the caller falls back to the
+ * encoder), and so is a next_checkin the decoder would refuse. */
+static void test_answer_assemble_refusals(void **state)
+{
+	static const char *const bad[] = {"a\"b",  "a\\b",        "a\nb",
+	                                  "a\x01", "caf\xc3\xa9", "\x7f"};
+	struct fl_dp_answer_parts p;
+	char *out = (char *)"x";
+	size_t len = 1;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		for (int field = 0; field < 3; field++) {
+			memset(&p, 0, sizeof(p));
+			p.time = 1795435200;
+			if (field == 0) {
+				p.token = bad[i];
+				p.token_len = strlen(bad[i]);
+			} else if (field == 1) {
+				p.seq_reset = bad[i];
+				p.seq_reset_len = strlen(bad[i]);
+			} else {
+				p.receipt = bad[i];
+				p.receipt_len = strlen(bad[i]);
+			}
+			assert_false(fl_dp_json_plain(bad[i], strlen(bad[i])));
+			assert_int_equal(
+			        fl_dp_checkin_answer_assemble(&p, &out, &len),
+			        FL_E_INVALID);
+			assert_null(out);
+			assert_int_equal(len, 0);
+		}
+	}
+	assert_true(fl_dp_json_plain("v4.public.AZaz09-_", 18));
+	memset(&p, 0, sizeof(p));
+	p.next_checkin = FL_DP_NEXT_MAX + 1;
+	assert_int_equal(fl_dp_checkin_answer_assemble(&p, &out, &len),
+	                 FL_E_RANGE);
+}
+
+/* The MACs hash the encoding as they go: the same as keyed BLAKE2b over
+ * the *_mac_input bytes, for bodies of every size class. */
+static void test_mac_streamed(void **state)
+{
+	static const size_t sizes[] = {0, 1, 127, 128, 129, 4096, 70000};
+	uint8_t key[32], m1[32], m2[32], *in = NULL;
+	uint32_t seed = 3;
+	size_t len = 0;
+
+	(void)state;
+	for (size_t i = 0; i < 32; i++)
+		key[i] = (uint8_t)(i * 7 + 1);
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		char *body = plain_str(sizes[k], &seed);
+
+		assert_int_equal(fl_dp_request_mac(m1, key, "POST",
+		                                   FL_DP_PATH_CHECKIN, body,
+		                                   sizes[k], 1000 + k),
+		                 FL_OK);
+		assert_int_equal(fl_dp_request_mac_input(
+		                         &in, &len, "POST", FL_DP_PATH_CHECKIN,
+		                         body, sizes[k], 1000 + k),
+		                 FL_OK);
+		assert_int_equal(fl_blake2b(m2, 32, key, 32, in, len), FL_OK);
+		assert_memory_equal(m1, m2, 32);
+		free(in);
+
+		assert_int_equal(fl_dp_answer_mac(m1, key, 77 + k, 1795435200,
+		                                  3600, body),
+		                 FL_OK);
+		assert_int_equal(fl_dp_answer_mac_input(&in, &len, 77 + k,
+		                                        1795435200, 3600, body),
+		                 FL_OK);
+		assert_int_equal(fl_blake2b(m2, 32, key, 32, in, len), FL_OK);
+		assert_memory_equal(m1, m2, 32);
+		free(in);
+		free(body);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -662,6 +878,9 @@ int main(void)
 	        cmocka_unit_test(test_checkin_shapes),
 	        cmocka_unit_test(test_lookup_shapes),
 	        cmocka_unit_test(test_receipt_and_errors),
+	        cmocka_unit_test(test_answer_assemble),
+	        cmocka_unit_test(test_answer_assemble_refusals),
+	        cmocka_unit_test(test_mac_streamed),
 	};
 	return cmocka_run_group_tests_name("devproto", tests, setup, NULL);
 }
