@@ -5,7 +5,9 @@
  * (replays refused, a refused MAC consumes nothing, write-behind reaching
  * the store, a restart, a re-enrollment, eviction under a small cap);
  * device token claims from the stored decision and contract, with
- * reminder texts; money as the lock screen shows it.
+ * reminder texts; money as the lock screen shows it; the store's change
+ * stamps and the device rows devauth keeps following every committed
+ * change.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -333,6 +335,173 @@ static void test_eviction_keeps_replays_out(void **state)
 	fl_devauth_free(da);
 }
 
+/* fl_devauth_check for device id with the phone's MAC key. */
+static fl_err check(struct fl_devauth *da, const char *id,
+                    const uint8_t mac_key[32], uint64_t counter,
+                    struct fl_devauth_view *v)
+{
+	static const char body[] = "{\"seq\":1}";
+	uint8_t mac[32], key[32];
+	char hex[65];
+
+	assert_int_equal(fl_dp_request_mac(mac, mac_key, "POST",
+	                                   FL_DP_PATH_CHECKIN, body,
+	                                   strlen(body), counter),
+	                 FL_OK);
+	fl_hex_encode(hex, mac, sizeof(mac));
+	return fl_devauth_check(da, id, hex, "POST", FL_DP_PATH_CHECKIN, body,
+	                        strlen(body), counter, true, T0 + 5, v, key);
+}
+
+/* The store's change stamps: a committed change of a device row marks
+ * that row changed for every clock read before it, and nothing else; a
+ * rollback, a quiet transaction (the write-behind bookkeeping) and a
+ * commit of other tables mark nothing. */
+static void test_store_change_stamps(void **state)
+{
+	struct fx *f = *state;
+	struct fl_device a, b;
+	struct fl_tx *tx = NULL;
+	struct fl_ocode_rec oc;
+	struct phone p;
+	uint64_t c0, c1;
+
+	make_device(f, "dv_stamp1", "352099001761010");
+	make_device(f, "dv_stamp2", "352099001761028");
+	phone_new(&p);
+	enroll(f, "dv_stamp1", &p);
+	get_device(f, "dv_stamp1", &a);
+	get_device(f, "dv_stamp2", &b);
+	c0 = fl_store_device_clock(f->st);
+	assert_true(fl_store_device_unchanged(f->st, a.ord, c0));
+	assert_true(fl_store_device_unchanged(f->st, b.ord, c0));
+
+	assert_int_equal(fl_store_begin(f->st, true, &tx), FL_OK);
+	assert_int_equal(
+	        fl_store_device_report(tx, "dv_stamp1", true, T0, "SIM gone"),
+	        FL_OK);
+	fl_tx_rollback(tx);
+	assert_true(fl_store_device_unchanged(f->st, a.ord, c0));
+
+	assert_int_equal(fl_store_begin(f->st, true, &tx), FL_OK);
+	fl_tx_quiet(tx);
+	assert_int_equal(fl_store_dp_touch(tx, "dv_stamp1", p.kx_pk, T0 + 1, 9),
+	                 FL_OK);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+	assert_true(fl_store_device_unchanged(f->st, a.ord, c0));
+	assert_int_equal(fl_store_device_clock(f->st), c0);
+
+	memset(&oc, 0, sizeof(oc));
+	oc.counter = 1;
+	assert_int_equal(fl_store_begin(f->st, true, &tx), FL_OK);
+	assert_int_equal(fl_store_ocode_issue(tx, "dv_stamp1", &oc), FL_OK);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+	assert_true(fl_store_device_unchanged(f->st, a.ord, c0));
+
+	/* the same bookkeeping, not declared quiet, counts as a change */
+	assert_int_equal(fl_store_begin(f->st, true, &tx), FL_OK);
+	assert_int_equal(
+	        fl_store_dp_touch(tx, "dv_stamp1", p.kx_pk, T0 + 2, 10), FL_OK);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+	assert_false(fl_store_device_unchanged(f->st, a.ord, c0));
+	assert_true(fl_store_device_unchanged(f->st, b.ord, c0));
+	c1 = fl_store_device_clock(f->st);
+	assert_true(c1 > c0);
+	assert_true(fl_store_device_unchanged(f->st, a.ord, c1));
+
+	assert_int_equal(fl_store_begin(f->st, true, &tx), FL_OK);
+	assert_int_equal(
+	        fl_store_device_report(tx, "dv_stamp2", false, T0, "rooted"),
+	        FL_OK);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+	assert_false(fl_store_device_unchanged(f->st, b.ord, c1));
+	assert_true(fl_store_device_unchanged(f->st, a.ord, c1));
+}
+
+/* What devauth keeps of a row follows every committed change: a new
+ * decision is seen by the next check-in, new keys refuse the old MAC key
+ * at once and the new phone counts from 1, the write-behind flush
+ * invalidates nothing, an unknown device is FL_E_NOT_FOUND. */
+static void test_view_follows_commits(void **state)
+{
+	struct fx *f = *state;
+	struct fl_devauth *da = NULL;
+	struct fl_devauth_view v;
+	struct fl_device d;
+	struct fl_tx *tx = NULL;
+	struct phone p, q;
+	uint64_t c;
+	size_t n;
+
+	phone_new(&p);
+	make_device(f, "dv_view", "352099001761036");
+	enroll(f, "dv_view", &p);
+	phone_derive(&p, &f->sec);
+	assert_int_equal(
+	        fl_devauth_new(&da, f->st, f->sec.kx_pk, f->sec.kx_sk, 64),
+	        FL_OK);
+	assert_int_equal(check(da, "dv_view", p.mac, 1, &v), FL_OK);
+	assert_string_equal(v.id, "dv_view");
+	assert_true(v.has_keys);
+	assert_int_equal(v.token_seq, 0);
+	assert_memory_equal(v.kx_pk, p.kx_pk, 32);
+	assert_int_equal(check(da, "dv_view", p.mac, 1, &v), FL_E_REPLAY);
+
+	/* a decision: the very next request sees it */
+	get_device(f, "dv_view", &d);
+	d.st.state = FL_ST_LOCKED;
+	d.st.lock_cause = FL_LOCK_OFFLINE;
+	d.st.lock_at = T0 + 60;
+	d.st.decided_at = T0 + 2;
+	d.st.token_seq = 5;
+	assert_int_equal(fl_store_begin(f->st, true, &tx), FL_OK);
+	assert_int_equal(fl_store_device_set_status(tx, "dv_view", &d.st),
+	                 FL_OK);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+	assert_int_equal(check(da, "dv_view", p.mac, 2, &v), FL_OK);
+	assert_int_equal(v.token_seq, 5);
+	assert_int_equal(v.state, FL_ST_LOCKED);
+	assert_int_equal(v.lock_cause, FL_LOCK_OFFLINE);
+	assert_int_equal(v.lock_at, T0 + 60);
+	assert_int_equal(v.decided_at, T0 + 2);
+	memset(&v, 0, sizeof(v));
+	assert_int_equal(fl_devauth_view(da, "dv_view", &v), FL_OK);
+	assert_int_equal(v.token_seq, 5);
+
+	/* the write-behind flush changes nothing a view holds */
+	c = fl_store_device_clock(f->st);
+	assert_int_equal(fl_devauth_flush(da, &n), FL_OK);
+	assert_int_equal(n, 1);
+	assert_true(fl_store_device_unchanged(f->st, v.ord, c));
+	get_device(f, "dv_view", &d);
+	assert_int_equal(d.req_counter, 2);
+
+	/* a failed write is no change: the counter still refuses replays */
+	assert_int_equal(fl_store_begin(f->st, true, &tx), FL_OK);
+	d.st.token_seq = 99;
+	assert_int_equal(fl_store_device_set_status(tx, "dv_view", &d.st),
+	                 FL_OK);
+	fl_tx_rollback(tx);
+	assert_int_equal(check(da, "dv_view", p.mac, 2, &v), FL_E_REPLAY);
+	assert_int_equal(check(da, "dv_view", p.mac, 3, &v), FL_OK);
+	assert_int_equal(v.token_seq, 5);
+
+	/* re-enrolled with new keys: the old key is refused at once, the
+	 * new phone counts from 1 */
+	phone_new(&q);
+	enroll(f, "dv_view", &q);
+	phone_derive(&q, &f->sec);
+	assert_int_equal(check(da, "dv_view", p.mac, 4, &v), FL_E_AUTH);
+	assert_int_equal(check(da, "dv_view", q.mac, 1, &v), FL_OK);
+	assert_memory_equal(v.kx_pk, q.kx_pk, 32);
+	assert_int_equal(check(da, "dv_view", q.mac, 1, &v), FL_E_REPLAY);
+	assert_int_equal(check(da, "dv_view", p.mac, 5, &v), FL_E_AUTH);
+
+	assert_int_equal(check(da, "dv_nobody", p.mac, 1, &v), FL_E_NOT_FOUND);
+	assert_int_equal(fl_devauth_view(da, "dv_nobody", &v), FL_E_NOT_FOUND);
+	fl_devauth_free(da);
+}
+
 static void test_money(void **state)
 {
 	char s[64];
@@ -438,6 +607,8 @@ int main(void)
 	        cmocka_unit_test(test_database_alone_derives_nothing),
 	        cmocka_unit_test(test_counters),
 	        cmocka_unit_test(test_eviction_keeps_replays_out),
+	        cmocka_unit_test(test_store_change_stamps),
+	        cmocka_unit_test(test_view_follows_commits),
 	        cmocka_unit_test(test_money),
 	        cmocka_unit_test(test_claims),
 	};
