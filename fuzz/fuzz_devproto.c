@@ -4,7 +4,8 @@
  * the same text. Failed decodes leave their outputs zeroed. A check-in
  * answer that decodes is also assembled from its parts
  * (fl_dp_checkin_answer_assemble), which must give the encoder's bytes or
- * refuse a string that needs escaping.
+ * refuse a string that needs escaping; a check-in request decodes the
+ * same by the short path as by the full decoder.
  *
  * Selectors (first byte modulo 13): 0 enroll request, 1 enroll payload,
  * 2 enroll answer, 3 check-in request, 4 check-in answer, 5 lookup request,
@@ -172,6 +173,19 @@ static int same_checkin_answer(const struct fl_dp_checkin_answer *a,
 static int plain_or_null(const char *s)
 {
 	return s == NULL || fl_dp_json_plain(s, strlen(s));
+}
+
+/* The short path of the check-in request decoder agrees with the full
+ * one: same error, same values. */
+static void checkin_req_paths(const uint8_t *data, size_t size)
+{
+	struct fl_dp_checkin_req a, b;
+	fl_err ea, eb;
+
+	ea = fl_dp_checkin_req_decode((const char *)data, size, &a);
+	eb = fl_dp_checkin_req_decode_full((const char *)data, size, &b);
+	CHECK(ea == eb);
+	CHECK(memcmp(&a, &b, sizeof(a)) == 0);
 }
 
 /* The assembled answer is the encoder's, byte for byte. */
@@ -366,6 +380,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ROUNDTRIP(struct fl_dp_checkin_req, fl_dp_checkin_req_decode,
 		          fl_dp_checkin_req_encode, no_clear, same_checkin_req,
 		          data, size);
+		checkin_req_paths(data, size);
 		break;
 	case 4:
 		ROUNDTRIP(struct fl_dp_checkin_answer,

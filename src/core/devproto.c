@@ -1006,8 +1006,221 @@ fl_err fl_dp_checkin_req_encode(const struct fl_dp_checkin_req *r, char **json)
 	return dump(o, err, json);
 }
 
+/* --- the short path for plain check-in bodies ---------------------------
+ *
+ * A phone's check-in body is a flat object of plain values. This path
+ * reads exactly such bodies: keys and strings of printable ASCII without
+ * escapes, unsigned integers of at most 18 digits, true and false, the
+ * tamper list of strings; JSON whitespace anywhere. It accepts a body
+ * only when every check of the full decoder passes, and gives up (false)
+ * on anything else, which the full decoder then reads: so both agree on
+ * every input, errors included. */
+
+struct scan {
+	const char *p, *end;
+};
+
+static void scan_ws(struct scan *s)
+{
+	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' ||
+	                         *s->p == '\n' || *s->p == '\r'))
+		s->p++;
+}
+
+static bool scan_char(struct scan *s, char c)
+{
+	scan_ws(s);
+	if (s->p < s->end && *s->p == c) {
+		s->p++;
+		return true;
+	}
+	return false;
+}
+
+/* A plain string: *str and *n point into the input. */
+static bool scan_str(struct scan *s, const char **str, size_t *n)
+{
+	const char *q;
+
+	if (!scan_char(s, '"'))
+		return false;
+	for (q = s->p; q < s->end && *q != '"'; q++)
+		if ((unsigned char)*q < 0x20 || (unsigned char)*q > 0x7e ||
+		    *q == '\\')
+			return false;
+	if (q == s->end)
+		return false;
+	*str = s->p;
+	*n = (size_t)(q - s->p);
+	s->p = q + 1;
+	return true;
+}
+
+/* An unsigned integer of 1..18 digits, no leading zero, not a real. */
+static bool scan_uint(struct scan *s, uint64_t *v)
+{
+	size_t n = 0;
+
+	scan_ws(s);
+	*v = 0;
+	while (s->p + n < s->end && s->p[n] >= '0' && s->p[n] <= '9') {
+		if (n == 18)
+			return false;
+		*v = *v * 10 + (uint64_t)(s->p[n] - '0');
+		n++;
+	}
+	if (n == 0 || (n > 1 && s->p[0] == '0'))
+		return false;
+	if (s->p + n < s->end &&
+	    (s->p[n] == '.' || s->p[n] == 'e' || s->p[n] == 'E'))
+		return false;
+	s->p += n;
+	return true;
+}
+
+static bool scan_word(struct scan *s, const char *w)
+{
+	size_t n = strlen(w);
+
+	scan_ws(s);
+	if ((size_t)(s->end - s->p) < n || memcmp(s->p, w, n) != 0)
+		return false;
+	s->p += n;
+	return true;
+}
+
+static bool scan_bool(struct scan *s, bool *v)
+{
+	if (scan_word(s, "true"))
+		*v = true;
+	else if (scan_word(s, "false"))
+		*v = false;
+	else
+		return false;
+	return true;
+}
+
+static bool scan_time(struct scan *s, fl_time *t)
+{
+	const char *str;
+	size_t n;
+
+	return scan_str(s, &str, &n) && fl_time_parse(str, n, t) == FL_OK;
+}
+
+/* The tamper list: at most 8 names of flags. */
+static bool scan_tamper(struct scan *s, uint32_t *flags)
+{
+	const char *str;
+	size_t n, count = 0;
+
+	if (!scan_char(s, '['))
+		return false;
+	if (scan_char(s, ']'))
+		return true;
+	do {
+		uint32_t f;
+
+		if (++count > 8 || !scan_str(s, &str, &n))
+			return false;
+		for (f = 1; f <= FL_DP_TAMPER_ALL; f <<= 1)
+			if (strlen(fl_dp_tamper_name(f)) == n &&
+			    memcmp(fl_dp_tamper_name(f), str, n) == 0)
+				break;
+		if (f > FL_DP_TAMPER_ALL)
+			return false;
+		*flags |= f;
+	} while (scan_char(s, ','));
+	return scan_char(s, ']');
+}
+
+static bool checkin_req_scan(const char *json, size_t len,
+                             struct fl_dp_checkin_req *r)
+{
+	static const char *const keys[] = {
+	        "seq",          "trusted_time", "wall_time",   "locked",
+	        "released",     "iccid",        "sim_changed", "tamper",
+	        "code_counter", "unlock_until", NULL};
+	struct scan s = {json, json + len};
+	unsigned seen = 0;
+
+	memset(r, 0, sizeof(*r));
+	if (json == NULL || len > FL_DP_MAX_BODY || !scan_char(&s, '{'))
+		return false;
+	if (!scan_char(&s, '}')) {
+		do {
+			const char *k, *str;
+			size_t kn, n, i;
+			bool ok;
+
+			if (!scan_str(&s, &k, &kn) || !scan_char(&s, ':'))
+				return false;
+			for (i = 0; keys[i] != NULL; i++)
+				if (strlen(keys[i]) == kn &&
+				    memcmp(keys[i], k, kn) == 0)
+					break;
+			if (keys[i] == NULL || (seen & (1u << i)) != 0)
+				return false;
+			seen |= 1u << i;
+			switch (i) {
+			case 0:
+				ok = scan_uint(&s, &r->seq);
+				break;
+			case 1:
+				ok = scan_time(&s, &r->trusted_time);
+				break;
+			case 2:
+				ok = scan_time(&s, &r->wall_time);
+				break;
+			case 3:
+				ok = scan_bool(&s, &r->locked);
+				break;
+			case 4:
+				ok = scan_bool(&s, &r->released);
+				break;
+			case 5:
+				ok = scan_str(&s, &str, &n) &&
+				     n < sizeof(r->iccid);
+				if (ok) {
+					memcpy(r->iccid, str, n);
+					r->iccid[n] = '\0';
+					ok = iccid_check(r->iccid) == FL_OK;
+				}
+				break;
+			case 6:
+				ok = scan_bool(&s, &r->sim_changed);
+				break;
+			case 7:
+				ok = scan_tamper(&s, &r->tamper);
+				break;
+			case 8:
+				ok = scan_uint(&s, &r->code_counter);
+				break;
+			default:
+				ok = scan_time(&s, &r->unlock_until);
+				break;
+			}
+			if (!ok)
+				return false;
+		} while (scan_char(&s, ','));
+		if (!scan_char(&s, '}'))
+			return false;
+	}
+	scan_ws(&s);
+	/* seq, trusted_time, wall_time and locked are required */
+	return s.p == s.end && (seen & 0xf) == 0xf;
+}
+
 fl_err fl_dp_checkin_req_decode(const char *json, size_t len,
                                 struct fl_dp_checkin_req *r)
+{
+	if (checkin_req_scan(json, len, r))
+		return FL_OK;
+	return fl_dp_checkin_req_decode_full(json, len, r);
+}
+
+fl_err fl_dp_checkin_req_decode_full(const char *json, size_t len,
+                                     struct fl_dp_checkin_req *r)
 {
 	static const char *const keys[] = {
 	        "seq",          "trusted_time", "wall_time",   "locked",

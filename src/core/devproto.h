@@ -250,8 +250,15 @@ struct fl_dp_checkin_req {
 };
 fl_err fl_dp_checkin_req_encode(const struct fl_dp_checkin_req *r,
                                 char **json) FL_MUST_USE;
+/* Reads the plain bodies phones send by a short path without a JSON
+ * library, and everything else through fl_dp_checkin_req_decode_full: the
+ * result and the error are those of fl_dp_checkin_req_decode_full on
+ * every input. */
 fl_err fl_dp_checkin_req_decode(const char *json, size_t len,
                                 struct fl_dp_checkin_req *r) FL_MUST_USE;
+/* The general decoder, for every JSON text the format allows. */
+fl_err fl_dp_checkin_req_decode_full(const char *json, size_t len,
+                                     struct fl_dp_checkin_req *r) FL_MUST_USE;
 
 /* 200 answer to a check-in or a wait:
  *   {"time": RFC3339, "next_checkin": secs, "token": "<device token>",

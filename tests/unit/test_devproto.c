@@ -865,6 +865,115 @@ static void test_mac_streamed(void **state)
 	}
 }
 
+/* The check-in request's short path agrees with the full decoder on
+ * plain bodies (which it reads) and on everything around them (which it
+ * leaves to the full decoder): same error, same values. */
+static void test_checkin_req_paths(void **state)
+{
+	static const char *const bodies[] = {
+	        "{\"seq\":3,\"trusted_time\":\"2026-11-23T12:00:00Z\","
+	        "\"wall_time\":\"2026-11-23T12:00:01Z\",\"locked\":false,"
+	        "\"iccid\":\"8925402000000000001\",\"code_counter\":0}",
+	        " { \"locked\" : true ,\"wall_time\":\"2026-11-23T12:00:01Z\","
+	        "\n\"trusted_time\":\"2026-11-23T12:00:00Z\",\t\"seq\":0,"
+	        "\"released\":true,\"sim_changed\":true,\"iccid\":\"\","
+	        "\"tamper\":[\"rooted\" , \"bootloader_unlocked\",\"rooted\"],"
+	        "\"unlock_until\":\"2026-11-24T00:00:00Z\","
+	        "\"code_counter\":922337203685477580} \r\n",
+	        "{\"seq\":1,\"trusted_time\":\"2026-11-23T12:00:00Z\","
+	        "\"wall_time\":\"2026-11-23T12:00:00Z\",\"locked\":false,"
+	        "\"tamper\":[]}",
+	        /* what the short path leaves to the full decoder */
+	        "{\"seq\":1,\"trusted_time\":\"2026-11-23T12:00:00Z\","
+	        "\"wall_time\":\"2026-11-23T12:00:00Z\",\"locked\":false,"
+	        "\"code_counter\":9223372036854775807}",
+	        "{\"seq\":1,\"trusted_time\":\"2026-11-23T12:00:00Z\","
+	        "\"wall_time\":\"2026-11-23T12:00:00Z\",\"locked\":false,"
+	        "\"code_counter\":9223372036854775808}",
+	        "{\"seq\":1,\"trusted_time\":\"2026-11-23T12:00:00\\u005a\","
+	        "\"wall_time\":\"2026-11-23T12:00:00Z\",\"locked\":false}",
+	        "{\"seq\":1,\"seq\":2,\"trusted_time\":\"2026-11-23T12:00:"
+	        "00Z\","
+	        "\"wall_time\":\"2026-11-23T12:00:00Z\",\"locked\":false}",
+	        "{\"seq\":01,\"trusted_time\":\"2026-11-23T12:00:00Z\","
+	        "\"wall_time\":\"2026-11-23T12:00:00Z\",\"locked\":false}",
+	        "{\"seq\":1.0,\"trusted_time\":\"2026-11-23T12:00:00Z\","
+	        "\"wall_time\":\"2026-11-23T12:00:00Z\",\"locked\":false}",
+	        "{\"seq\":-1,\"trusted_time\":\"2026-11-23T12:00:00Z\","
+	        "\"wall_time\":\"2026-11-23T12:00:00Z\",\"locked\":false}",
+	        "{\"seq\":1,\"trusted_time\":\"2026-11-23T12:00:00Z\","
+	        "\"wall_time\":\"2026-11-23T12:00:00Z\",\"locked\":null}",
+	        "{\"seq\":1,\"trusted_time\":\"2026-11-23T12:00:00Z\","
+	        "\"wall_time\":\"2026-11-23T12:00:00Z\"}",
+	        "{\"seq\":1,\"trusted_time\":\"2026-11-23T12:00:00Z\","
+	        "\"wall_time\":\"2026-11-23T12:00:00Z\",\"locked\":false,"
+	        "\"extra\":1}",
+	        "{\"seq\":1,\"trusted_time\":\"yesterday\","
+	        "\"wall_time\":\"2026-11-23T12:00:00Z\",\"locked\":false}",
+	        "{\"seq\":1,\"trusted_time\":\"2026-11-23T12:00:00Z\","
+	        "\"wall_time\":\"2026-11-23T12:00:00Z\",\"locked\":false,"
+	        "\"iccid\":\"12345\"}",
+	        "{\"seq\":1,\"trusted_time\":\"2026-11-23T12:00:00Z\","
+	        "\"wall_time\":\"2026-11-23T12:00:00Z\",\"locked\":false,"
+	        "\"tamper\":[\"rooted\",\"jailbroken\"]}",
+	        "{\"seq\":1,\"trusted_time\":\"2026-11-23T12:00:00Z\","
+	        "\"wall_time\":\"2026-11-23T12:00:00Z\",\"locked\":false,"
+	        "\"tamper\":[\"rooted\",\"rooted\",\"rooted\",\"rooted\","
+	        "\"rooted\",\"rooted\",\"rooted\",\"rooted\",\"rooted\"]}",
+	        "{\"seq\":1,\"trusted_time\":\"2026-11-23T12:00:00Z\","
+	        "\"wall_time\":\"2026-11-23T12:00:00Z\",\"locked\":false} x",
+	        "[1]",
+	        "{}",
+	        "",
+	        "{\"seq\":1,\"trusted_time\":\"2026-11-23T12:00:00Z\","
+	        "\"wall_time\":\"2026-11-23T12:00:00Z\",\"locked\":false",
+	};
+	int fast = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		struct fl_dp_checkin_req a, b;
+		fl_err ea, eb;
+
+		ea = fl_dp_checkin_req_decode(bodies[i], strlen(bodies[i]), &a);
+		eb = fl_dp_checkin_req_decode_full(bodies[i], strlen(bodies[i]),
+		                                   &b);
+		assert_int_equal(ea, eb);
+		assert_memory_equal(&a, &b, sizeof(a));
+		fast += ea == FL_OK;
+	}
+	assert_int_equal(fast, 4); /* the three plain ones and the largest */
+	/* every body the encoder writes reads back the same both ways */
+	for (int k = 0; k < 64; k++) {
+		struct fl_dp_checkin_req r, a, b;
+		char *json = NULL;
+
+		memset(&r, 0, sizeof(r));
+		r.seq = (uint64_t)k * 1000003u;
+		r.trusted_time = 1795435200 + k;
+		r.wall_time = 1795435200 - k;
+		r.locked = k & 1;
+		r.released = k & 2;
+		r.sim_changed = k & 4;
+		if (k & 8)
+			snprintf(r.iccid, sizeof(r.iccid), "89254020000000%05d",
+			         k);
+		r.tamper = (uint32_t)(k >> 4) & FL_DP_TAMPER_ALL;
+		r.code_counter = (uint64_t)k;
+		r.unlock_until = k & 16 ? 1795500000 : 0;
+		assert_int_equal(fl_dp_checkin_req_encode(&r, &json), FL_OK);
+		assert_int_equal(
+		        fl_dp_checkin_req_decode(json, strlen(json), &a),
+		        FL_OK);
+		assert_int_equal(
+		        fl_dp_checkin_req_decode_full(json, strlen(json), &b),
+		        FL_OK);
+		assert_memory_equal(&a, &b, sizeof(a));
+		assert_memory_equal(&a, &r, sizeof(a));
+		free(json);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -881,6 +990,7 @@ int main(void)
 	        cmocka_unit_test(test_answer_assemble),
 	        cmocka_unit_test(test_answer_assemble_refusals),
 	        cmocka_unit_test(test_mac_streamed),
+	        cmocka_unit_test(test_checkin_req_paths),
 	};
 	return cmocka_run_group_tests_name("devproto", tests, setup, NULL);
 }
