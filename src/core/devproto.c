@@ -1316,9 +1316,33 @@ fl_err fl_dp_checkin_answer_encode(const struct fl_dp_checkin_answer *a,
 	return dump(o, err, json);
 }
 
+/* Whether any of the 8 bytes of x needs escaping (or is not ASCII): the
+ * word-at-a-time tests "has a byte below n" and "has a byte above n" (exact
+ * for n <= 127: a borrow or carry only crosses a byte that is itself
+ * flagged) and "has a zero byte" after xor with '"' and with '\\'. */
+static bool unplain8(uint64_t x)
+{
+	const uint64_t ones = 0x0101010101010101ULL;
+	const uint64_t high = 0x8080808080808080ULL;
+	uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+
+	return (((x - ones * 0x20) & ~x) | (x + ones) | x | ((q - ones) & ~q) |
+	        ((b - ones) & ~b)) &
+	       high;
+}
+
 bool fl_dp_json_plain(const char *s, size_t len)
 {
-	for (size_t i = 0; i < len; i++) {
+	size_t i = 0;
+
+	for (; i + 8 <= len; i += 8) {
+		uint64_t x;
+
+		memcpy(&x, s + i, 8);
+		if (unplain8(x))
+			return false;
+	}
+	for (; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 
 		if (c < 0x20 || c > 0x7e || c == '"' || c == '\\')

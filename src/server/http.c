@@ -769,10 +769,11 @@ fl_err fl_http_start(struct fl_http **out, struct fl_app *app)
 	if (ipv6)
 		flags |= MHD_USE_IPv6;
 	/* The memory pool holds the request line and headers; it is larger
-	 * than max_header so that our own check (with a JSON answer) is the
-	 * one that fires. It is no larger: libmicrohttpd reserves half of it
-	 * as the read buffer and zeroes what a request used when the next
-	 * one starts, and a parked wait keeps its pool. */
+	 * than max_header (by room for libmicrohttpd's own records of them
+	 * and of the answer's headers) so that our own check, with a JSON
+	 * answer, is the one that fires; headers beyond the pool get
+	 * libmicrohttpd's own 431. It is no larger: libmicrohttpd zeroes the
+	 * whole pool before every request of a keep-alive connection. */
 	h->d = MHD_start_daemon(
 	        flags, 0, NULL, NULL, access_cb, h, MHD_OPTION_EXTERNAL_LOGGER,
 	        mhd_log, h, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)h->listen_fd,
@@ -781,7 +782,7 @@ fl_err fl_http_start(struct fl_http **out, struct fl_app *app)
 	        MHD_OPTION_CONNECTION_TIMEOUT,
 	        (unsigned int)cfg->request_timeout,
 	        MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	        (size_t)(cfg->max_header * 2 + 4 * 1024),
+	        (size_t)(cfg->max_header + 8 * 1024),
 	        MHD_OPTION_NOTIFY_COMPLETED, completed_cb, h,
 	        tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, h->tls_cert,
 	        MHD_OPTION_HTTPS_MEM_KEY, h->tls_key, MHD_OPTION_END);

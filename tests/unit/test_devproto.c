@@ -819,6 +819,33 @@ static void test_answer_assemble_refusals(void **state)
 		}
 	}
 	assert_true(fl_dp_json_plain("v4.public.AZaz09-_", 18));
+	/* every byte value at every place of a word and of the tail, and
+	 * every pair of neighbours (borrows and carries between bytes) */
+	for (int c = 0; c < 256; c++) {
+		bool want = c >= 0x20 && c <= 0x7e && c != '"' && c != '\\';
+
+		for (size_t at = 0; at < 19; at++) {
+			char buf[19];
+
+			memset(buf, 'A', sizeof(buf));
+			buf[at] = (char)c;
+			assert_int_equal(fl_dp_json_plain(buf, sizeof(buf)),
+			                 want);
+		}
+		for (int d = 0; d < 256; d++) {
+			bool want2 = want && d >= 0x20 && d <= 0x7e &&
+			             d != '"' && d != '\\';
+			char buf[16];
+
+			memset(buf, 'z', sizeof(buf));
+			buf[3] = (char)c;
+			buf[4] = (char)d;
+			buf[7] = (char)c;
+			buf[8] = (char)d;
+			assert_int_equal(fl_dp_json_plain(buf, sizeof(buf)),
+			                 want2);
+		}
+	}
 	memset(&p, 0, sizeof(p));
 	p.next_checkin = FL_DP_NEXT_MAX + 1;
 	assert_int_equal(fl_dp_checkin_answer_assemble(&p, &out, &len),
