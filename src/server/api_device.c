@@ -177,7 +177,8 @@ static void enroll_answer(struct fl_req *req, const struct fl_device *d,
 	const struct fl_token_set *ts = NULL;
 	struct fl_dp_enroll_payload p;
 	struct fl_dp_enroll_answer a;
-	char *payload = NULL, *json = NULL, *cert = NULL;
+	char *payload = NULL, *json = NULL, *cert = NULL, *token = NULL;
+	size_t token_len = 0;
 	fl_time now = fl_app_now();
 	fl_err err;
 
@@ -191,7 +192,9 @@ static void enroll_answer(struct fl_req *req, const struct fl_device *d,
 	memcpy(p.kx_pk, er->kx_pk, FL_KX_PK_LEN);
 	memcpy(p.server_kx_pk, app->secrets.kx_pk, FL_KX_PK_LEN);
 	p.time = now;
-	p.token = (char *)ts->token;
+	if ((err = fl_tokens_text(ts, &token, &token_len)) != FL_OK)
+		goto out;
+	p.token = token;
 	if ((err = fl_dp_enroll_payload_encode(&p, &payload)) != FL_OK ||
 	    (err = sign_msg(app, FL_MSG_ENROLL, payload, now, &a.enrollment,
 	                    &cert)) != FL_OK)
@@ -207,6 +210,7 @@ out:
 	free(a.enrollment);
 	free(cert);
 	free(payload);
+	free(token);
 	fl_tokens_put(ts);
 }
 
@@ -553,8 +557,8 @@ static void device_answer(struct fl_req *req, struct dev_auth *a,
 	struct fl_app *app = req->app;
 	const struct fl_token_set *ts = NULL;
 	struct fl_dp_answer_parts p;
-	char *json = NULL;
-	size_t len = 0;
+	char *json = NULL, *token = NULL;
+	size_t len = 0, token_len = 0;
 	fl_err err = FL_OK;
 
 	memset(&p, 0, sizeof(p));
@@ -564,9 +568,10 @@ static void device_answer(struct fl_req *req, struct dev_auth *a,
 		err = fl_tokens_get(app->tokens, app, a->v.id, a->v.token_seq,
 		                    p.time, &ts);
 	if (err == FL_OK && ts != NULL) {
-		if (with_token || ts->seq != a->v.token_seq) {
-			p.token = ts->token;
-			p.token_len = ts->token_len;
+		if ((with_token || ts->seq != a->v.token_seq) &&
+		    (err = fl_tokens_text(ts, &token, &token_len)) == FL_OK) {
+			p.token = token;
+			p.token_len = token_len;
 		}
 		p.keys = ts->keys_json;
 		p.keys_len = ts->keys_len;
@@ -589,6 +594,7 @@ static void device_answer(struct fl_req *req, struct dev_auth *a,
 		fl_reply_raw(req, 200, "application/json", json, len);
 	else
 		dp_fail(req, err);
+	free(token);
 	fl_tokens_put(ts);
 }
 

@@ -1,6 +1,18 @@
 /*
  * tokens.c - building, signing and caching device tokens and release
  * receipts.
+ *
+ * How a token is kept: a v4.public token is "v4.public." + base64url(
+ * claims || signature) + "." + base64url(footer). Tokens signed under one
+ * key look alike: the same claim names, contract terms, lock message and
+ * lender contact; they differ in the device id, IMEIs, dates and amounts.
+ * So an entry keeps the payload (claims and signature, as bytes) packed
+ * against a reference, the claims of the first token made under the same
+ * key, as a list of literal runs and copies out of the reference (greedy,
+ * copies of at least PACK_MIN bytes), and the footer part once per key.
+ * The text is made again when an answer needs it (fl_tokens_text): the
+ * copies, then base64url. Packing is checked by unpacking before the
+ * entry is kept; an entry that would not pack smaller keeps the text.
  */
 #include "server/tokens.h"
 
@@ -17,12 +29,23 @@
 #include "server/decide.h"
 #include "server/signkeys.h"
 
+#define PACK_MIN  4    /* shortest copy out of the reference */
+#define PACK_HASH 4096 /* slots of the reference's index (power of two) */
+
 /* A signing key's root certificate and the check-in answer's part that
- * carries it, shared by every entry signed under that key. */
+ * carries it, shared by every entry signed under that key, with the
+ * reference its tokens' payloads are packed against. ref, index and
+ * suffix are set once (under the cache's cmu) before any entry packed
+ * against them is published, and never change after. */
 struct cert {
 	atomic_int refs; /* the table's and the entries' */
 	char *keys_json; /* fl_dp_keys_json of {text} */
 	size_t keys_len;
+	uint8_t *ref;    /* claims of the first token signed, NULL before */
+	size_t ref_len;  /* their length */
+	uint32_t *index; /* 4-byte string hash -> position in ref + 1 */
+	char *suffix;    /* "." + base64url footer of the key's tokens */
+	size_t suffix_len;
 	char text[]; /* the certificate */
 };
 
@@ -34,7 +57,10 @@ struct entry {
 	struct entry *older;    /* stored before this one */
 	struct entry *newer;    /* stored after this one */
 	struct cert *cert;      /* shared */
-	char token[];           /* ts.token points here */
+	bool packed;      /* data: the payload packed against cert's ref */
+	uint32_t payload; /* packed: claims + signature, bytes */
+	uint32_t len;     /* bytes of data (the token text when not packed) */
+	uint8_t data[];
 };
 
 #define CERT_TABLE 16 /* certificates shared at once (keys in use) */
@@ -63,6 +89,9 @@ static void cert_put(struct cert *c)
 {
 	if (c != NULL && atomic_fetch_sub(&c->refs, 1) == 1) {
 		free(c->keys_json);
+		free(c->ref);
+		free(c->index);
+		free(c->suffix);
 		free(c);
 	}
 }
@@ -178,32 +207,294 @@ void fl_tokens_free(struct fl_tokens *tk)
 	free(tk);
 }
 
+/* --- packing ----------------------------------------------------------------
+ */
+
+static uint32_t hash4(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return (v * 2654435761u) >> 20 & (PACK_HASH - 1);
+}
+
+static size_t put_varint(uint8_t *w, size_t v)
+{
+	size_t n = 0;
+
+	while (v >= 0x80) {
+		w[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	w[n++] = (uint8_t)v;
+	return n;
+}
+
+static bool get_varint(const uint8_t **r, const uint8_t *end, size_t *v)
+{
+	size_t x = 0;
+
+	for (int shift = 0; shift < 35; shift += 7) {
+		if (*r == end)
+			return false;
+		x |= (size_t)(**r & 0x7f) << shift;
+		if ((*(*r)++ & 0x80) == 0) {
+			*v = x;
+			return true;
+		}
+	}
+	return false;
+}
+
+static size_t match_len(const uint8_t *a, size_t an, const uint8_t *b,
+                        size_t bn)
+{
+	size_t n = 0;
+
+	while (n < an && n < bn && a[n] == b[n])
+		n++;
+	return n;
+}
+
+/* Packs t[n] against c's reference into out (room for 2n + 16 bytes):
+ * literal run length, its bytes, then copy length and offset, again and
+ * again until n bytes are made; ends on a literal run (maybe empty).
+ * Returns the packed length. */
+static size_t pack(const struct cert *c, const uint8_t *t, size_t n,
+                   uint8_t *out)
+{
+	size_t i = 0, lit = 0, w = 0, next = 0;
+
+	while (i + PACK_MIN <= n) {
+		size_t best = 0, off = 0, k;
+
+		/* where the last copy ended, then the index's candidate */
+		if (next < c->ref_len) {
+			best = match_len(c->ref + next, c->ref_len - next,
+			                 t + i, n - i);
+			off = next;
+		}
+		k = c->index[hash4(t + i)];
+		if (k > 0) {
+			size_t m = match_len(c->ref + k - 1, c->ref_len - k + 1,
+			                     t + i, n - i);
+
+			if (m > best) {
+				best = m;
+				off = k - 1;
+			}
+		}
+		if (best < PACK_MIN) {
+			i++;
+			continue;
+		}
+		w += put_varint(out + w, i - lit);
+		memcpy(out + w, t + lit, i - lit);
+		w += i - lit;
+		w += put_varint(out + w, best);
+		w += put_varint(out + w, off);
+		i += best;
+		lit = i;
+		next = off + best;
+	}
+	w += put_varint(out + w, n - lit);
+	memcpy(out + w, t + lit, n - lit);
+	return w + n - lit;
+}
+
+/* Unpacks e's payload into out[e->payload]. */
+static fl_err unpack(const struct entry *e, uint8_t *out)
+{
+	const struct cert *c = e->cert;
+	const uint8_t *r = e->data, *end = e->data + e->len;
+	size_t o = 0, n, off;
+
+	for (;;) {
+		if (!get_varint(&r, end, &n) || n > (size_t)(end - r) ||
+		    n > e->payload - o)
+			return FL_E_INTERNAL;
+		memcpy(out + o, r, n);
+		r += n;
+		o += n;
+		if (o == e->payload)
+			return r == end ? FL_OK : FL_E_INTERNAL;
+		if (!get_varint(&r, end, &n) || !get_varint(&r, end, &off) ||
+		    off > c->ref_len || n > c->ref_len - off ||
+		    n > e->payload - o)
+			return FL_E_INTERNAL;
+		memcpy(out + o, c->ref + off, n);
+		o += n;
+	}
+}
+
+/* Sets c's reference (claims[len]) and the footer part (suffix) of its
+ * tokens, when it has none yet. Under cmu. */
+static fl_err cert_reference(struct cert *c, const uint8_t *claims, size_t len,
+                             const char *suffix, size_t suffix_len)
+{
+	if (c->ref != NULL)
+		return FL_OK;
+	c->ref = malloc(len > 0 ? len : 1);
+	c->index = calloc(PACK_HASH, sizeof(*c->index));
+	c->suffix = malloc(suffix_len + 1);
+	if (c->ref == NULL || c->index == NULL || c->suffix == NULL) {
+		free(c->ref);
+		free(c->index);
+		free(c->suffix);
+		c->ref = NULL;
+		c->index = NULL;
+		c->suffix = NULL;
+		return FL_E_NOMEM;
+	}
+	memcpy(c->ref, claims, len);
+	c->ref_len = len;
+	memcpy(c->suffix, suffix, suffix_len);
+	c->suffix[suffix_len] = '\0';
+	c->suffix_len = suffix_len;
+	for (size_t i = 0; i + 4 <= len; i++)
+		c->index[hash4(claims + i)] = (uint32_t)(i + 1);
+	return FL_OK;
+}
+
+/* The payload (claims || signature) of token text[len] into *bin (caller
+ * frees) and *n; *suffix points at the footer part ("." + footer, or ""). */
+static fl_err payload_of(const char *text, size_t len, uint8_t **bin, size_t *n,
+                         const char **suffix)
+{
+	const char *body = text + FL_PASETO_HEADER_LEN, *dot;
+	size_t b64len;
+	fl_err err;
+
+	*bin = NULL;
+	*n = 0;
+	if (len < FL_PASETO_HEADER_LEN ||
+	    memcmp(text, FL_PASETO_HEADER, FL_PASETO_HEADER_LEN) != 0)
+		return FL_E_INTERNAL;
+	dot = memchr(body, '.', len - FL_PASETO_HEADER_LEN);
+	b64len =
+	        dot != NULL ? (size_t)(dot - body) : len - FL_PASETO_HEADER_LEN;
+	*suffix = body + b64len;
+	*bin = malloc(b64len + 1);
+	if (*bin == NULL)
+		return FL_E_NOMEM;
+	err = fl_b64url_decode(*bin, b64len + 1, n, body, b64len);
+	if (err == FL_OK && *n < FL_SIG_LEN)
+		err = FL_E_INTERNAL;
+	if (err != FL_OK) {
+		free(*bin);
+		*bin = NULL;
+		*n = 0;
+	}
+	return err;
+}
+
+/* Fills e's data with token text[len]: packed against e's certificate
+ * (giving it its reference if it has none) when that is smaller and
+ * unpacks to the same payload, else the text itself. e has room for len
+ * bytes of data. */
+static fl_err keep_token(struct fl_tokens *tk, struct entry *e,
+                         const char *text, size_t len)
+{
+	struct cert *c = e->cert;
+	uint8_t *bin = NULL, *packed = NULL, *back = NULL;
+	const char *suffix;
+	size_t n = 0, plen = 0;
+	bool ok = false;
+	fl_err err;
+
+	err = payload_of(text, len, &bin, &n, &suffix);
+	if (err == FL_OK) {
+		pthread_mutex_lock(&tk->cmu);
+		err = cert_reference(c, bin, n - FL_SIG_LEN, suffix,
+		                     len - (size_t)(suffix - text));
+		pthread_mutex_unlock(&tk->cmu);
+	}
+	if (err == FL_OK && c->suffix_len == len - (size_t)(suffix - text) &&
+	    memcmp(c->suffix, suffix, c->suffix_len) == 0 &&
+	    (packed = malloc(2 * n + 16)) != NULL &&
+	    (back = malloc(n)) != NULL) {
+		plen = pack(c, bin, n, packed);
+		if (plen < len) {
+			memcpy(e->data, packed, plen);
+			e->len = (uint32_t)plen;
+			e->payload = (uint32_t)n;
+			e->packed = true;
+			ok = unpack(e, back) == FL_OK &&
+			     memcmp(back, bin, n) == 0;
+		}
+	}
+	if (!ok) {
+		memcpy(e->data, text, len);
+		e->len = (uint32_t)len;
+		e->payload = 0;
+		e->packed = false;
+	}
+	free(back);
+	free(packed);
+	free(bin);
+	return err == FL_E_NOMEM ? err : FL_OK;
+}
+
+fl_err fl_tokens_text(const struct fl_token_set *ts, char **text, size_t *len)
+{
+	const struct entry *e = (const struct entry *)(const void *)ts;
+	const struct cert *c = e->cert;
+	size_t b64, total;
+	uint8_t *bin;
+	char *t;
+
+	*text = NULL;
+	*len = 0;
+	if (!e->packed) {
+		if ((t = malloc(e->len + 1)) == NULL)
+			return FL_E_NOMEM;
+		memcpy(t, e->data, e->len);
+		t[e->len] = '\0';
+		*text = t;
+		*len = e->len;
+		return FL_OK;
+	}
+	b64 = fl_b64url_encoded_len(e->payload);
+	total = FL_PASETO_HEADER_LEN + b64 + c->suffix_len;
+	/* the payload is unpacked behind the text, then encoded in front */
+	if ((t = malloc(total + 1 + e->payload)) == NULL)
+		return FL_E_NOMEM;
+	bin = (uint8_t *)t + total + 1;
+	memcpy(t, FL_PASETO_HEADER, FL_PASETO_HEADER_LEN);
+	if (unpack(e, bin) != FL_OK ||
+	    fl_b64url_encode(t + FL_PASETO_HEADER_LEN, b64 + 1, bin,
+	                     e->payload) != FL_OK) {
+		free(t);
+		return FL_E_INTERNAL;
+	}
+	memcpy(t + FL_PASETO_HEADER_LEN + b64, c->suffix, c->suffix_len + 1);
+	*text = t;
+	*len = total;
+	return FL_OK;
+}
+
 fl_err fl_tokens_claims_json(const struct fl_token_set *ts, char **out)
 {
-	const char *body = ts->token + FL_PASETO_HEADER_LEN;
-	const char *dot;
-	size_t b64len, n = 0;
-	uint8_t *bin;
+	const struct entry *e = (const struct entry *)(const void *)ts;
+	const char *suffix;
+	uint8_t *bin = NULL;
+	size_t n = 0;
 	fl_err err;
 
 	*out = NULL;
-	if (ts->token_len < FL_PASETO_HEADER_LEN ||
-	    memcmp(ts->token, FL_PASETO_HEADER, FL_PASETO_HEADER_LEN) != 0)
-		return FL_E_INTERNAL;
-	dot = memchr(body, '.', ts->token_len - FL_PASETO_HEADER_LEN);
-	b64len = dot != NULL ? (size_t)(dot - body)
-	                     : ts->token_len - FL_PASETO_HEADER_LEN;
-	bin = malloc(b64len + 1);
-	if (bin == NULL)
-		return FL_E_NOMEM;
-	/* the payload is the signed message followed by its signature */
-	err = fl_b64url_decode(bin, b64len + 1, &n, body, b64len);
-	if (err == FL_OK && n < FL_SIG_LEN)
-		err = FL_E_INTERNAL;
-	if (err != FL_OK) {
-		free(bin);
+	if (e->packed) {
+		if ((bin = malloc(e->payload + 1)) == NULL)
+			return FL_E_NOMEM;
+		n = e->payload;
+		if ((err = unpack(e, bin)) != FL_OK) {
+			free(bin);
+			return err;
+		}
+	} else if ((err = payload_of((const char *)e->data, e->len, &bin, &n,
+	                             &suffix)) != FL_OK) {
 		return err;
 	}
+	/* the payload is the signed message followed by its signature */
 	bin[n - FL_SIG_LEN] = '\0';
 	*out = (char *)bin;
 	return FL_OK;
@@ -537,19 +828,25 @@ static fl_err build(struct fl_tokens *tk, struct fl_app *app, const char *id,
 	if (err != FL_OK)
 		goto out;
 	len = strlen(token);
-	e = calloc(1, sizeof(*e) + len + 1);
+	e = calloc(1, sizeof(*e) + len);
 	if (e == NULL) {
 		err = FL_E_NOMEM;
 		goto out;
 	}
-	memcpy(e->token, token, len + 1);
 	e->cert = cert;
 	cert = NULL;
+	if ((err = keep_token(tk, e, token, len)) != FL_OK)
+		goto out;
+	if (e->len < len) {
+		/* packed: give back what the text needed */
+		struct entry *small = realloc(e, sizeof(*e) + e->len);
+
+		if (small != NULL)
+			e = small;
+	}
 	snprintf(e->ts.device_id, sizeof(e->ts.device_id), "%s", d->id);
 	e->ts.seq = d->st.token_seq;
 	e->ts.iat = now;
-	e->ts.token = e->token;
-	e->ts.token_len = len;
 	e->ts.cert = e->cert->text;
 	e->ts.keys_json = e->cert->keys_json;
 	e->ts.keys_len = e->cert->keys_len;

@@ -21,11 +21,13 @@
  * reference the caller returns with fl_tokens_put. At most `cap` devices
  * are kept; beyond that the entry stored longest ago goes.
  *
- * Memory per device is the token (in the entry's own allocation) and a
- * few fields: the signing key's certificate, and the part of a check-in
- * answer that carries it (fl_dp_keys_json), are kept once per
- * certificate and shared by every entry signed under it; the claims are
- * not kept, since the token carries them (fl_tokens_claims_json).
+ * Memory per device is the token, packed against the claims of another
+ * token of the same signing key (tokens.c says how; typically a quarter
+ * of the text), in the entry's own allocation, and a few fields: the
+ * signing key's certificate, and the part of a check-in answer that
+ * carries it (fl_dp_keys_json), are kept once per certificate and shared
+ * by every entry signed under it; the claims are not kept apart, since
+ * the token carries them (fl_tokens_claims_json).
  *
  * THREAD SAFETY: every function may be called from any thread.
  */
@@ -49,8 +51,6 @@ struct fl_token_set {
 	char device_id[FL_ID_MAX];
 	uint64_t seq;          /* the token's seq */
 	fl_time iat;           /* when it was signed */
-	const char *token;     /* v4.public device token */
-	size_t token_len;      /* strlen(token) */
 	const char *cert;      /* root certificate of the key that signed */
 	const char *keys_json; /* fl_dp_keys_json of {cert} */
 	size_t keys_len;       /* strlen(keys_json) */
@@ -74,6 +74,11 @@ fl_err fl_tokens_get(struct fl_tokens *tk, struct fl_app *app, const char *id,
                      const struct fl_token_set **out) FL_MUST_USE;
 /* Returns a reference. NULL is a no-op. */
 void fl_tokens_put(const struct fl_token_set *ts);
+
+/* The v4.public text of ts's token (kept packed, made here): *text is the
+ * caller's to free, *len its length. */
+fl_err fl_tokens_text(const struct fl_token_set *ts, char **text,
+                      size_t *len) FL_MUST_USE;
 
 /* The claims of ts's token: its payload, the compact JSON that was
  * signed. *out is the caller's to free. */
