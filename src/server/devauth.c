@@ -51,6 +51,7 @@ struct shard {
 
 /* One device's bookkeeping to write. */
 struct touch {
+	int64_t ord; /* the row, when known (0 if not): the writing order */
 	char id[FL_ID_MAX];
 	uint8_t kx_pk[FL_KX_PK_LEN];
 	uint64_t counter;
@@ -582,6 +583,7 @@ static fl_err collect(struct fl_devauth *da, struct touch **out, size_t *n)
 					t = nt;
 					cap = nc;
 				}
+				t[used].ord = e->has_view ? e->r.ord : 0;
 				memcpy(t[used].id, e->id, sizeof(e->id));
 				memcpy(t[used].kx_pk, e->kx_pk, FL_KX_PK_LEN);
 				t[used].counter = e->counter;
@@ -620,6 +622,13 @@ static void settle(struct fl_devauth *da, const struct touch *t, size_t n,
 	}
 }
 
+static int by_ord(const void *a, const void *b)
+{
+	const struct touch *x = a, *y = b;
+
+	return (x->ord > y->ord) - (x->ord < y->ord);
+}
+
 fl_err fl_devauth_flush(struct fl_devauth *da, size_t *written)
 {
 	struct touch *t = NULL;
@@ -633,6 +642,9 @@ fl_err fl_devauth_flush(struct fl_devauth *da, size_t *written)
 	err = collect(da, &t, &n);
 	if (n == 0)
 		goto out;
+	/* in row order: the rows' pages are visited once each, in order,
+	 * rather than at random */
+	qsort(t, n, sizeof(*t), by_ord);
 	if ((err = fl_store_begin(da->st, true, &tx)) != FL_OK)
 		goto out;
 	/* last_contact and req_counter only: no view holds either */

@@ -57,9 +57,10 @@ struct entry {
 	struct entry *older;    /* stored before this one */
 	struct entry *newer;    /* stored after this one */
 	struct cert *cert;      /* shared */
-	bool packed;      /* data: the payload packed against cert's ref */
-	uint32_t payload; /* packed: claims + signature, bytes */
-	uint32_t len;     /* bytes of data (the token text when not packed) */
+	bool packed;       /* data: the payload packed against cert's ref */
+	uint32_t payload;  /* packed: claims + signature, bytes */
+	uint32_t len;      /* bytes of data (the token text when not packed) */
+	uint32_t text_len; /* bytes of the token text */
 	uint8_t data[];
 };
 
@@ -71,6 +72,7 @@ struct fl_tokens {
 	size_t nb;        /* power of two */
 	size_t n, cap;
 	struct entry *oldest, *newest; /* storage order, for eviction */
+	size_t kept, text;             /* token bytes kept, and as text */
 	pthread_mutex_t cmu;           /* guards certs */
 	struct cert *certs[CERT_TABLE];
 	size_t n_certs;
@@ -388,15 +390,47 @@ static fl_err payload_of(const char *text, size_t len, uint8_t **bin, size_t *n,
 	return err;
 }
 
+/* base64url without padding of bin[n] into out (room for
+ * fl_b64url_encoded_len(n) + 1 bytes), NUL-terminated: the encoding of
+ * fl_b64url_encode by table lookups, for public bytes (a token) that need
+ * no constant-time encoder. */
+static void b64url(char *out, const uint8_t *bin, size_t n)
+{
+	static const char a[] =
+	        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	        "0123456789-_";
+	size_t i = 0;
+
+	for (; i + 3 <= n; i += 3) {
+		uint32_t v = (uint32_t)bin[i] << 16 |
+		             (uint32_t)bin[i + 1] << 8 | bin[i + 2];
+
+		*out++ = a[v >> 18];
+		*out++ = a[(v >> 12) & 63];
+		*out++ = a[(v >> 6) & 63];
+		*out++ = a[v & 63];
+	}
+	if (n - i == 1) {
+		*out++ = a[bin[i] >> 2];
+		*out++ = a[(bin[i] & 3) << 4];
+	} else if (n - i == 2) {
+		*out++ = a[bin[i] >> 2];
+		*out++ = a[((bin[i] & 3) << 4) | (bin[i + 1] >> 4)];
+		*out++ = a[(bin[i + 1] & 15) << 2];
+	}
+	*out = '\0';
+}
+
 /* Fills e's data with token text[len]: packed against e's certificate
- * (giving it its reference if it has none) when that is smaller and
- * unpacks to the same payload, else the text itself. e has room for len
- * bytes of data. */
+ * (giving it its reference if it has none) when that is smaller and gives
+ * back the very same text through fl_tokens_text, else the text itself.
+ * e has room for len bytes of data. */
 static fl_err keep_token(struct fl_tokens *tk, struct entry *e,
                          const char *text, size_t len)
 {
 	struct cert *c = e->cert;
-	uint8_t *bin = NULL, *packed = NULL, *back = NULL;
+	uint8_t *bin = NULL, *packed = NULL;
+	char *back = NULL;
 	const char *suffix;
 	size_t n = 0, plen = 0;
 	bool ok = false;
@@ -411,18 +445,21 @@ static fl_err keep_token(struct fl_tokens *tk, struct entry *e,
 	}
 	if (err == FL_OK && c->suffix_len == len - (size_t)(suffix - text) &&
 	    memcmp(c->suffix, suffix, c->suffix_len) == 0 &&
-	    (packed = malloc(2 * n + 16)) != NULL &&
-	    (back = malloc(n)) != NULL) {
+	    (packed = malloc(2 * n + 16)) != NULL) {
 		plen = pack(c, bin, n, packed);
 		if (plen < len) {
+			size_t back_len = 0;
+
 			memcpy(e->data, packed, plen);
 			e->len = (uint32_t)plen;
 			e->payload = (uint32_t)n;
 			e->packed = true;
-			ok = unpack(e, back) == FL_OK &&
-			     memcmp(back, bin, n) == 0;
+			ok = fl_tokens_text(&e->ts, &back, &back_len) ==
+			             FL_OK &&
+			     back_len == len && memcmp(back, text, len) == 0;
 		}
 	}
+	e->text_len = (uint32_t)len;
 	if (!ok) {
 		memcpy(e->data, text, len);
 		e->len = (uint32_t)len;
@@ -461,16 +498,25 @@ fl_err fl_tokens_text(const struct fl_token_set *ts, char **text, size_t *len)
 		return FL_E_NOMEM;
 	bin = (uint8_t *)t + total + 1;
 	memcpy(t, FL_PASETO_HEADER, FL_PASETO_HEADER_LEN);
-	if (unpack(e, bin) != FL_OK ||
-	    fl_b64url_encode(t + FL_PASETO_HEADER_LEN, b64 + 1, bin,
-	                     e->payload) != FL_OK) {
+	if (unpack(e, bin) != FL_OK) {
 		free(t);
 		return FL_E_INTERNAL;
 	}
+	b64url(t + FL_PASETO_HEADER_LEN, bin, e->payload);
 	memcpy(t + FL_PASETO_HEADER_LEN + b64, c->suffix, c->suffix_len + 1);
 	*text = t;
 	*len = total;
 	return FL_OK;
+}
+
+void fl_tokens_usage(struct fl_tokens *tk, size_t *entries, size_t *kept,
+                     size_t *text)
+{
+	pthread_mutex_lock(&tk->mu);
+	*entries = tk->n;
+	*kept = tk->kept;
+	*text = tk->text;
+	pthread_mutex_unlock(&tk->mu);
 }
 
 fl_err fl_tokens_claims_json(const struct fl_token_set *ts, char **out)
@@ -521,6 +567,8 @@ static void unlink_entry(struct fl_tokens *tk, struct entry *e)
 	else
 		tk->newest = e->older;
 	tk->n--;
+	tk->kept -= e->len;
+	tk->text -= e->text_len;
 	fl_tokens_put(&e->ts);
 }
 
@@ -558,6 +606,8 @@ static void store_entry(struct fl_tokens *tk, struct entry *e)
 		tk->oldest = e;
 	tk->newest = e;
 	tk->n++;
+	tk->kept += e->len;
+	tk->text += e->text_len;
 	pthread_mutex_unlock(&tk->mu);
 }
 

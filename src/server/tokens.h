@@ -80,6 +80,11 @@ void fl_tokens_put(const struct fl_token_set *ts);
 fl_err fl_tokens_text(const struct fl_token_set *ts, char **text,
                       size_t *len) FL_MUST_USE;
 
+/* How many tokens the cache holds, the bytes it keeps for them and what
+ * their texts would take. */
+void fl_tokens_usage(struct fl_tokens *tk, size_t *entries, size_t *kept,
+                     size_t *text);
+
 /* The claims of ts's token: its payload, the compact JSON that was
  * signed. *out is the caller's to free. */
 fl_err fl_tokens_claims_json(const struct fl_token_set *ts,

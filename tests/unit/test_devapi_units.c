@@ -17,18 +17,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "core/crypto.h"
+#include "core/paserk.h"
 #include "core/devproto.h"
 #include "core/restrict.h"
 #include "core/token.h"
 #include "server/decide.h"
 #include "server/devauth.h"
+#include "server/app.h"
+#include "server/config.h"
 #include "server/log.h"
 #include "server/secrets.h"
+#include "server/signkeys.h"
 #include "server/tokens.h"
 #include "store/store.h"
 
@@ -502,6 +507,127 @@ static void test_view_follows_commits(void **state)
 	fl_devauth_free(da);
 }
 
+/* A device with a contract like test_claims's, decided at T0. */
+static void device_with_contract(struct fx *f, const char *id, const char *imei,
+                                 int n)
+{
+	struct fl_installment items[2] = {{T0 + (10 + n) * FL_DAY, 150000},
+	                                  {T0 + (40 + n) * FL_DAY, 150000}};
+	struct fl_contract_rec k;
+	struct fl_device d;
+	struct fl_tx *tx = NULL;
+	struct phone p;
+
+	make_device(f, id, imei);
+	phone_new(&p);
+	enroll(f, id, &p);
+	memset(&k, 0, sizeof(k));
+	snprintf(k.device_id, sizeof(k.device_id), "%s", id);
+	snprintf(k.tenant_id, sizeof(k.tenant_id), "tn_1");
+	snprintf(k.loan_ref, sizeof(k.loan_ref), "LN-%d", 1000 + n);
+	memcpy(k.currency, "KES", 4);
+	k.utc_offset = 3 * 3600;
+	k.remind[0] = 3 * FL_DAY;
+	k.remind[1] = 1 * FL_DAY;
+	k.n_remind = 2;
+	k.restrict_mask = FL_R_CAMERA | FL_R_INSTALL_APPS;
+	snprintf(k.message, sizeof(k.message), "Call us");
+	snprintf(k.contact_name, sizeof(k.contact_name), "Acme");
+	snprintf(k.contact_phones[0], sizeof(k.contact_phones[0]), "+2547");
+	k.n_contact_phones = 1;
+	k.schedule = items;
+	k.n_schedule = 2;
+	k.created_at = T0;
+	assert_int_equal(fl_store_begin(f->st, true, &tx), FL_OK);
+	assert_int_equal(fl_store_contract_insert(tx, &k), FL_OK);
+	assert_int_equal(fl_decide_device(tx, "tn_1", id, T0, false, &d, NULL),
+	                 FL_OK);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+}
+
+/* Tokens are kept packed (a small part of their text) and given back
+ * exactly: every text verifies as a phone verifies it (root, certificate,
+ * signature) and carries the device's own claims, which
+ * fl_tokens_claims_json returns as signed. */
+static void test_tokens_packed(void **state)
+{
+	struct fx *f = *state;
+	struct fl_signkeys *ks = NULL;
+	struct fl_tokens *tk = NULL;
+	struct fl_trust *trust = NULL;
+	struct fl_app app;
+	char root[FL_PASERK_PUBLIC_SIZE], id[32], imei[16];
+	uint8_t root_pk[32];
+	size_t entries = 0, kept = 0, text = 0;
+	fl_time now = (fl_time)time(NULL);
+
+	memset(&app, 0, sizeof(app));
+	fl_config_defaults(&app.cfg);
+	app.store = f->st;
+	assert_int_equal(fl_signkeys_open(&ks, f->dir, true, 365, now), FL_OK);
+	app.keys = ks;
+	assert_int_equal(fl_signkeys_root(ks, root), FL_OK);
+	assert_int_equal(fl_paserk_public_decode(root_pk, root, strlen(root)),
+	                 FL_OK);
+	assert_int_equal(fl_trust_new(&trust, root_pk), FL_OK);
+	assert_int_equal(fl_tokens_new(&tk, 100), FL_OK);
+	for (int i = 0; i < 24; i++) {
+		const struct fl_token_set *ts = NULL;
+		struct fl_device_claims c;
+		char *t = NULL, *claims = NULL, *payload = NULL;
+		size_t len = 0, plen = 0;
+
+		snprintf(id, sizeof(id), "dv_pack%02d", i);
+		snprintf(imei, sizeof(imei), "3520990017%04u",
+		         (unsigned)(200 + i) % 10000u);
+		/* a valid IMEI: the Luhn digit */
+		{
+			int sum = 0;
+
+			for (int k = 0; k < 14; k++) {
+				int v = imei[13 - k] - '0';
+
+				if (k % 2 == 0)
+					v = v * 2 > 9 ? v * 2 - 9 : v * 2;
+				sum += v;
+			}
+			imei[14] = (char)('0' + (10 - sum % 10) % 10);
+			imei[15] = '\0';
+		}
+		device_with_contract(f, id, imei, i);
+		assert_int_equal(fl_tokens_get(tk, &app, id, 0, now, &ts),
+		                 FL_OK);
+		assert_non_null(ts->cert);
+		assert_int_equal(fl_tokens_text(ts, &t, &len), FL_OK);
+		assert_int_equal(strlen(t), len);
+		if (i == 0)
+			assert_int_equal(
+			        fl_trust_add_cert(trust, ts->cert, now, NULL),
+			        FL_OK);
+		assert_int_equal(fl_trust_verify(trust, FL_MSG_DEVICE_TOKEN, t,
+		                                 now, &payload, &plen),
+		                 FL_OK);
+		assert_int_equal(fl_tokens_claims_json(ts, &claims), FL_OK);
+		assert_string_equal(claims, payload);
+		assert_int_equal(fl_claims_decode(claims, strlen(claims), &c),
+		                 FL_OK);
+		assert_string_equal(c.sub, id);
+		assert_string_equal(c.imei[0], imei);
+		fl_claims_clear(&c);
+		free(claims);
+		free(payload);
+		free(t);
+		fl_tokens_put(ts);
+	}
+	fl_tokens_usage(tk, &entries, &kept, &text);
+	assert_int_equal(entries, 24);
+	/* what differs between devices: ids, IMEIs, dates, loan refs */
+	assert_true(kept * 3 < text);
+	fl_tokens_free(tk);
+	fl_trust_free(trust);
+	fl_signkeys_free(ks);
+}
+
 static void test_money(void **state)
 {
 	char s[64];
@@ -609,6 +735,7 @@ int main(void)
 	        cmocka_unit_test(test_eviction_keeps_replays_out),
 	        cmocka_unit_test(test_store_change_stamps),
 	        cmocka_unit_test(test_view_follows_commits),
+	        cmocka_unit_test(test_tokens_packed),
 	        cmocka_unit_test(test_money),
 	        cmocka_unit_test(test_claims),
 	};
