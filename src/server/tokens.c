@@ -390,25 +390,38 @@ static fl_err payload_of(const char *text, size_t len, uint8_t **bin, size_t *n,
 	return err;
 }
 
+/* Pairs of base64url characters for every 12-bit value, built once. */
+static char b64_pairs[4096][2];
+static pthread_once_t b64_once = PTHREAD_ONCE_INIT;
+
+static const char b64_alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq"
+                                "rstuvwxyz0123456789-_";
+
+static void b64_build(void)
+{
+	for (int v = 0; v < 4096; v++) {
+		b64_pairs[v][0] = b64_alpha[v >> 6];
+		b64_pairs[v][1] = b64_alpha[v & 63];
+	}
+}
+
 /* base64url without padding of bin[n] into out (room for
  * fl_b64url_encoded_len(n) + 1 bytes), NUL-terminated: the encoding of
- * fl_b64url_encode by table lookups, for public bytes (a token) that need
- * no constant-time encoder. */
+ * fl_b64url_encode by table lookups (two characters a lookup), for public
+ * bytes (a token) that need no constant-time encoder. */
 static void b64url(char *out, const uint8_t *bin, size_t n)
 {
-	static const char a[] =
-	        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	        "0123456789-_";
+	const char *a = b64_alpha;
 	size_t i = 0;
 
+	pthread_once(&b64_once, b64_build);
 	for (; i + 3 <= n; i += 3) {
 		uint32_t v = (uint32_t)bin[i] << 16 |
 		             (uint32_t)bin[i + 1] << 8 | bin[i + 2];
 
-		*out++ = a[v >> 18];
-		*out++ = a[(v >> 12) & 63];
-		*out++ = a[(v >> 6) & 63];
-		*out++ = a[v & 63];
+		memcpy(out, b64_pairs[v >> 12], 2);
+		memcpy(out + 2, b64_pairs[v & 4095], 2);
+		out += 4;
 	}
 	if (n - i == 1) {
 		*out++ = a[bin[i] >> 2];
