@@ -39,6 +39,7 @@
  * against them is published, and never change after. */
 struct cert {
 	atomic_int refs; /* the table's and the entries' */
+	bool shared;     /* in the table: entries under it are packed */
 	char *keys_json; /* fl_dp_keys_json of {text} */
 	size_t keys_len;
 	uint8_t *ref;    /* claims of the first token signed, NULL before */
@@ -141,6 +142,7 @@ static fl_err cert_intern(struct fl_tokens *tk, const char *text,
 	atomic_init(&c->refs, 1);
 	if (tk->n_certs < CERT_TABLE) {
 		atomic_fetch_add(&c->refs, 1);
+		c->shared = true;
 		tk->certs[tk->n_certs++] = c;
 	}
 out:
@@ -449,7 +451,9 @@ static fl_err keep_token(struct fl_tokens *tk, struct entry *e,
 	bool ok = false;
 	fl_err err;
 
-	err = payload_of(text, len, &bin, &n, &suffix);
+	/* a certificate the table could not take serves one entry: no
+	 * reference for it */
+	err = c->shared ? payload_of(text, len, &bin, &n, &suffix) : FL_E_LIMIT;
 	if (err == FL_OK) {
 		pthread_mutex_lock(&tk->cmu);
 		err = cert_reference(c, bin, n - FL_SIG_LEN, suffix,
