@@ -55,6 +55,25 @@ static void outcome_hash(const struct fl_device *d,
 	fl_blake2b_final(&st, out, FL_HASH_LEN);
 }
 
+/* Whether a and b store the same decision: every field but decided_at
+ * (a re-decision that changes nothing else is not written). */
+static bool same_status(const struct fl_device_status *a,
+                        const struct fl_device_status *b)
+{
+	return a->state == b->state && a->stolen == b->stolen &&
+	       a->released_by_command == b->released_by_command &&
+	       a->lock_cause == b->lock_cause && a->lock_at == b->lock_at &&
+	       a->unlock_until == b->unlock_until &&
+	       a->paid_through == b->paid_through &&
+	       a->amount_due == b->amount_due &&
+	       a->amount_remaining == b->amount_remaining &&
+	       a->next_due_at == b->next_due_at &&
+	       a->next_due_amount == b->next_due_amount &&
+	       a->next_change == b->next_change &&
+	       a->token_seq == b->token_seq &&
+	       memcmp(a->outcome, b->outcome, FL_HASH_LEN) == 0;
+}
+
 static void contract_of(const struct fl_contract_rec *r, struct fl_contract *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -154,13 +173,11 @@ fl_err fl_decide_device(struct fl_tx *tx, const char *tenant_id,
 		err = FL_E_NOMEM;
 		goto out;
 	}
-	if ((err = fl_store_device_get(tx, tenant_id, device_id, dev)) != FL_OK)
+	if ((err = fl_store_device_load(tx, tenant_id, device_id, dev, &in)) !=
+	    FL_OK)
 		goto out;
 	w.before = dev->st;
 	eff = fl_decide_now(dev, now);
-	if ((err = fl_store_device_inputs(tx, tenant_id, device_id, &in)) !=
-	    FL_OK)
-		goto out;
 	if (in.has_contract) {
 		policy_input(&pin, &contract, &in, dev, eff);
 		if ((err = fl_policy_decide(&pin, dec, NULL)) != FL_OK) {
@@ -201,11 +218,18 @@ fl_err fl_decide_device(struct fl_tx *tx, const char *tenant_id,
 		st.token_seq++;
 		w.bumped = true;
 	}
-	if ((err = fl_store_device_set_status(tx, device_id, &st)) != FL_OK)
-		goto out;
-	if (st.released_by_command &&
-	    (err = fl_store_device_unclaim(tx, device_id)) != FL_OK)
-		goto out;
+	if (w.bumped || !same_status(&st, &dev->st)) {
+		if ((err = fl_store_device_set_status(tx, device_id, &st)) !=
+		    FL_OK)
+			goto out;
+		if (st.released_by_command &&
+		    (err = fl_store_device_unclaim(tx, device_id)) != FL_OK)
+			goto out;
+	} else {
+		/* Nothing to store: the stored decision stands, decided_at
+		 * included (it is when the status last changed). */
+		st.decided_at = dev->st.decided_at;
+	}
 	w.locked = st.state == FL_ST_LOCKED && w.before.state != FL_ST_LOCKED;
 	w.unlocked = st.state != FL_ST_LOCKED && w.before.state == FL_ST_LOCKED;
 	w.released =

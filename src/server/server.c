@@ -50,6 +50,8 @@ fl_err fl_server_open_store(const struct fl_config *cfg, struct fl_store **out)
 	struct fl_store_sqlite_opts opts = {
 	        .pool_size = cfg->db_pool,
 	        .busy_timeout_ms = 5000,
+	        .cache_mb = cfg->db_cache_mb,
+	        .mmap_mb = cfg->db_mmap_mb,
 	};
 	char path[FL_CONFIG_PATH_MAX + 32];
 	fl_err err;

@@ -55,6 +55,9 @@ struct fl_tx;
 struct fl_store_sqlite_opts {
 	int pool_size;       /* connections (>= 2); 0: 8 */
 	int busy_timeout_ms; /* writer wait before FL_E_STORE_BUSY; 0: 5000 */
+	int cache_mb;        /* page cache per connection, MiB; 0: 2 */
+	int mmap_mb; /* bytes of the file read through a shared memory map,
+	                MiB, per connection; 0: none */
 };
 
 /* Opens (creating if needed) the SQLite database at path, in WAL mode with
@@ -510,6 +513,13 @@ struct fl_device_inputs {
 fl_err fl_store_device_inputs(struct fl_tx *tx, const char *tenant_id,
                               const char *device_id,
                               struct fl_device_inputs *out) FL_MUST_USE;
+/* fl_store_device_get and fl_store_device_inputs of one device together,
+ * as a decision reads them (in fewer statements than the two). *in is
+ * cleared by the caller with fl_device_inputs_clear; on failure both
+ * outputs are zeroed and own nothing. */
+fl_err fl_store_device_load(struct fl_tx *tx, const char *tenant_id,
+                            const char *device_id, struct fl_device *dev,
+                            struct fl_device_inputs *in) FL_MUST_USE;
 void fl_device_inputs_clear(struct fl_device_inputs *in);
 
 /* --- device protocol -------------------------------------------------------
