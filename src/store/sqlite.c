@@ -514,6 +514,7 @@ static const struct fl_store_ops sqlite_ops = {
         .command_insert = sq_command_insert,
         .device_inputs = sq_device_inputs,
         .device_load = sq_device_load,
+        .device_next_change = sq_device_next_change,
         .dp_enroll = sq_dp_enroll,
         .dp_touch = sq_dp_touch,
         .used_code_put = sq_used_code_put,

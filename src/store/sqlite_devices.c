@@ -515,6 +515,24 @@ out:
 	return err;
 }
 
+fl_err sq_device_next_change(struct fl_tx *tx, fl_time *at)
+{
+	static const char sql[] = "SELECT min(next_change) FROM devices "
+	                          "WHERE next_change > 0;";
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+
+	*at = 0;
+	st = sq_stmt(tx, sql, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_step_row(st));
+	*at = sqlite3_column_int64(st, 0);
+out:
+	sq_done(st);
+	return err;
+}
+
 fl_err sq_device_count(struct fl_tx *tx, int64_t by_state[5], int64_t *stolen)
 {
 	/* device_counts is kept by triggers (migration 4) */

@@ -299,6 +299,11 @@ fl_err fl_store_device_inputs(struct fl_tx *tx, const char *tenant_id,
 	return OPS(tx)->device_inputs(tx, tenant_id, device_id, out);
 }
 
+fl_err fl_store_device_next_change(struct fl_tx *tx, fl_time *at)
+{
+	return OPS(tx)->device_next_change(tx, at);
+}
+
 fl_err fl_store_device_load(struct fl_tx *tx, const char *tenant_id,
                             const char *device_id, struct fl_device *dev,
                             struct fl_device_inputs *in)
