@@ -81,8 +81,11 @@ fl_err fl_decide_token_due(const struct fl_device_inputs *in,
 void fl_decide_committed(struct fl_app *app, const char *device_id,
                          const struct fl_decided *what);
 
-/* Re-decides up to `batch` devices whose next_change is due, each in its
- * own transaction; *n (may be NULL) counts them. */
+/* Re-decides up to `batch` devices whose next_change is due, in groups
+ * of up to 256 devices (or 10 ms of deciding) per write transaction;
+ * each group's waiters are woken once it is committed. A device whose
+ * inputs cannot be decided is logged and left as it was. *n (may be NULL)
+ * counts the devices decided. */
 fl_err fl_decide_sweep(struct fl_app *app, fl_time now, int batch,
                        int *n) FL_MUST_USE;
 

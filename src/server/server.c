@@ -158,15 +158,17 @@ static void on_signal(int sig)
 }
 
 /* Time-driven transitions: re-decide every device whose next change has
- * come (a reminder, a due date, lock_at, the end of an unlock). */
+ * come (a reminder, a due date, lock_at, the end of an unlock), batch
+ * after batch until a batch decides nothing (a device that cannot be
+ * decided stays due, so "fewer than a full batch" would stop early). */
 static void sweep(struct fl_app *app)
 {
 	int n = 0;
 	fl_err err;
 
 	do {
-		err = fl_decide_sweep(app, fl_app_now(), 256, &n);
-	} while (err == FL_OK && n == 256 && got_signal == 0);
+		err = fl_decide_sweep(app, fl_app_now(), 1024, &n);
+	} while (err == FL_OK && n > 0 && got_signal == 0);
 	if (err != FL_OK)
 		fl_log(FL_LOG_ERROR, "sweep failed",
 		       json_pack("{s:s}", "error", fl_strerror(err)));

@@ -409,9 +409,14 @@ static fl_err sqlite_begin(struct fl_store *st, bool write, struct fl_tx **out)
 	}
 	pthread_mutex_lock(&st->mu);
 	for (;;) {
-		for (int i = 0; i < st->n_conns && c == NULL; i++)
+		/* Connection 0 is the writer's first choice and the readers'
+		 * last, so its page cache keeps what writes touch. */
+		for (int j = 0; j < st->n_conns && c == NULL; j++) {
+			int i = write ? j : (j + 1) % st->n_conns;
+
 			if (!st->conns[i].in_use)
 				c = &st->conns[i];
+		}
 		if (c != NULL)
 			break;
 		pthread_cond_wait(&st->cv, &st->mu);

@@ -1072,18 +1072,21 @@ static fl_err grow(void **arr, size_t *cap, size_t n, size_t elem)
 /* Everything of one device's inputs besides the contract row, in one
  * statement: the installments of the contract (resched 0) and of every
  * reschedule (resched = its ord), the reschedules, the payments and the
- * commands, each arm in the order the policy wants, told apart by the
- * first column. */
+ * commands, told apart by the first column. Within each kind, columns 2
+ * and 3 are unique and ordered as the policy wants (installments by
+ * resched and idx, reschedules and commands by ord, payments by paid_at
+ * then ord), so ORDER BY 2, 3 puts every kind in its order; each arm's
+ * index yields that order, so SQLite merges the arms without sorting. */
 static const char extras_sql[] =
-        "SELECT 0, resched, idx, due_at, amount, NULL FROM installments "
+        "SELECT 0, resched, idx, due_at, amount, NULL, 0 FROM installments "
         "WHERE device_id = ?1 "
-        "UNION ALL SELECT 1, ord, 0, from_at, 0, NULL FROM reschedules "
+        "UNION ALL SELECT 1, ord, ord, from_at, 0, NULL, 0 FROM reschedules "
         "WHERE device_id = ?1 "
-        "UNION ALL SELECT 2, paid_at, ord, amount, reversed_at, NULL "
+        "UNION ALL SELECT 2, paid_at, ord, amount, reversed_at, NULL, 0 "
         "FROM payments WHERE device_id = ?1 "
-        "UNION ALL SELECT 3, ord, kind, issued_at, at, reason FROM commands "
-        "WHERE device_id = ?1 "
-        "ORDER BY 1, 2, 3;";
+        "UNION ALL SELECT 3, ord, ord, issued_at, at, reason, kind "
+        "FROM commands WHERE device_id = ?1 "
+        "ORDER BY 2, 3;";
 
 /* What load_extras keeps while it reads: array capacities, and which
  * reschedule each reschedule item and each reschedule belongs to. */
@@ -1098,7 +1101,7 @@ struct extras {
 
 /* Files one row of extras_sql into in: kind 0 an installment (a =
  * resched, the contract's own when 0), 1 a reschedule (a = ord), 2 a
- * payment (a = paid_at, b = ord), 3 a command (a = ord, b = kind). */
+ * payment (a = paid_at, b = ord), 3 a command (a = ord). */
 static fl_err extras_row(sqlite3_stmt *st, struct fl_device_inputs *in,
                          struct extras *x)
 {
@@ -1170,7 +1173,8 @@ static fl_err extras_row(sqlite3_stmt *st, struct fl_device_inputs *in,
 		         sizeof(*in->commands)));
 		TRY(grow((void **)&in->reasons, &x->cap_why, n,
 		         sizeof(*in->reasons)));
-		in->commands[n].kind = (enum fl_cmd_kind)b;
+		in->commands[n].kind =
+		        (enum fl_cmd_kind)sqlite3_column_int(st, 6);
 		in->commands[n].issued_at = c;
 		in->commands[n].at = d;
 		TRY(sq_col_text(st, 5, in->reasons[n], FL_REASON_MAX));
