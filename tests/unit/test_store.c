@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <pthread.h>
 #include <sqlite3.h>
 
 #include "core/crypto.h"
@@ -443,6 +444,101 @@ static void test_device_counts(void **state)
 	fl_tx_rollback(r);
 }
 
+/* One writer of test_device_counts_concurrent: moves devices between
+ * states, one write transaction each, some rolled back. */
+struct mover {
+	struct fl_store *st;
+	unsigned seed;
+	int failures;
+};
+
+static void *move_devices(void *arg)
+{
+	struct mover *m = arg;
+
+	for (int i = 0; i < 200; i++) {
+		struct fl_tx *tx = NULL;
+		struct fl_device_status s;
+		char id[16];
+		unsigned r = (unsigned)rand_r(&m->seed);
+
+		memset(&s, 0, sizeof(s));
+		snprintf(id, sizeof(id), "dv_%u", r % 8);
+		s.state = (enum fl_dev_state)((r >> 4) % 5);
+		s.stolen = ((r >> 8) & 3) == 0;
+		s.token_seq = 1;
+		if (fl_store_begin(m->st, true, &tx) != FL_OK) {
+			m->failures++;
+			continue;
+		}
+		if (fl_store_device_set_status(tx, id, &s) != FL_OK)
+			m->failures++;
+		if ((r >> 12) % 4 == 0)
+			fl_tx_rollback(tx);
+		else if (fl_tx_commit(tx) != FL_OK)
+			m->failures++;
+	}
+	return NULL;
+}
+
+/* Writers on several threads move devices between states while a reader
+ * counts: every count it sees adds up to the fleet, and at the end the
+ * counts equal a walk over the devices. */
+static void test_device_counts_concurrent(void **state)
+{
+	struct fx *f = *state;
+	struct fl_tx *tx = begin(f, true);
+	struct mover m[3];
+	pthread_t th[3];
+	const char *imeis[8] = {"490154203237518", "356938035643809",
+	                        "352099001761481", "353918059876542",
+	                        "356656423456782", "351756051523999",
+	                        "359881030314356", "354712083467891"};
+	int64_t total = 8, walk[6] = {0}, by_state[5], stolen;
+
+	for (int i = 0; i < 8; i++) {
+		char id[16];
+
+		snprintf(id, sizeof(id), "dv_%d", i);
+		add_device(tx, id, imeis[i]);
+	}
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+	for (int i = 0; i < 3; i++) {
+		m[i].st = f->st;
+		m[i].seed = 17u * (unsigned)(i + 1);
+		m[i].failures = 0;
+		assert_int_equal(
+		        pthread_create(&th[i], NULL, move_devices, &m[i]), 0);
+	}
+	for (int i = 0; i < 100; i++) {
+		int64_t sum = 0;
+
+		tx = begin(f, false);
+		assert_int_equal(fl_store_device_count(tx, by_state, &stolen),
+		                 FL_OK);
+		fl_tx_rollback(tx);
+		for (int s = 0; s < 5; s++) {
+			assert_true(by_state[s] >= 0);
+			sum += by_state[s];
+		}
+		assert_int_equal(sum, total);
+		assert_true(stolen >= 0 && stolen <= total);
+	}
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(m[i].failures, 0);
+	}
+	tx = begin(f, false);
+	assert_int_equal(fl_store_device_count(tx, by_state, &stolen), FL_OK);
+	assert_int_equal(
+	        fl_store_device_list(tx, "tn_1", NULL, 0, -1, count_one, walk),
+	        FL_OK);
+	fl_tx_rollback(tx);
+	for (int s = 0; s < 5; s++)
+		assert_int_equal(walk[s], by_state[s]);
+	assert_int_equal(walk[5], stolen);
+}
+
 /* A database made before the counts were kept gets them from its devices
  * when it is opened. */
 static void test_device_counts_seeded(void **state)
@@ -640,6 +736,8 @@ int main(void)
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_device_counts, setup,
 	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_device_counts_concurrent,
+	                                        setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_device_counts_seeded,
 	                                        setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_device_load, setup,
