@@ -268,7 +268,8 @@ struct fl_device_status {
 	fl_time next_due_at;           /* next installment due after now, 0 */
 	int64_t next_due_amount;       /* its unpaid part */
 	fl_time next_change;           /* when to decide again, 0 never */
-	fl_time decided_at;            /* when this was decided */
+	fl_time decided_at; /* when this decision was stored (a re-decision
+	                       that changes nothing stores nothing) */
 	uint64_t token_seq; /* bumps whenever the token would change */
 	uint8_t outcome[FL_HASH_LEN]; /* hash of what the token carries */
 };
