@@ -298,9 +298,19 @@ out:
 	return err;
 }
 
+/* Before the library's first use: no memory statistics, whose upkeep
+ * takes one process-wide mutex on every allocation of every connection
+ * (nothing here reads them). Refused harmlessly when SQLite was already
+ * in use. */
+static void configure_library(void)
+{
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 fl_err fl_store_open_sqlite(struct fl_store **out, const char *path,
                             const struct fl_store_sqlite_opts *opts)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	struct fl_store *st = NULL;
 	fl_err err;
 	int n = opts != NULL && opts->pool_size > 0 ? opts->pool_size : 8;
@@ -311,6 +321,7 @@ fl_err fl_store_open_sqlite(struct fl_store **out, const char *path,
 	int mmap_mb = opts != NULL && opts->mmap_mb > 0 ? opts->mmap_mb : 0;
 
 	*out = NULL;
+	pthread_once(&once, configure_library);
 	if (n < 2)
 		n = 2;
 	if (n > 256)
