@@ -185,14 +185,15 @@ static struct timespec sweep_pause(struct fl_app *app)
 	struct fl_tx *tx = NULL;
 	fl_time next = 0;
 
+	clock_gettime(CLOCK_REALTIME, &now);
+	/* A change already past was left by the sweep (a device it could
+	 * not decide): it waits for the next interval, the others not. */
 	if (fl_store_begin(app->store, false, &tx) == FL_OK) {
-		if (fl_store_device_next_change(tx, &next) != FL_OK)
+		if (fl_store_device_next_change(tx, (fl_time)now.tv_sec,
+		                                &next) != FL_OK)
 			next = 0;
 		fl_tx_rollback(tx);
 	}
-	clock_gettime(CLOCK_REALTIME, &now);
-	/* A change already past was left by the sweep (a device it could
-	 * not decide): it waits for the next interval like the rest. */
 	if (next > now.tv_sec) {
 		int64_t until =
 		        (int64_t)(next - now.tv_sec) * 1000000000 - now.tv_nsec;

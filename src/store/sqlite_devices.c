@@ -515,10 +515,10 @@ out:
 	return err;
 }
 
-fl_err sq_device_next_change(struct fl_tx *tx, fl_time *at)
+fl_err sq_device_next_change(struct fl_tx *tx, fl_time after, fl_time *at)
 {
 	static const char sql[] = "SELECT min(next_change) FROM devices "
-	                          "WHERE next_change > 0;";
+	                          "WHERE next_change > 0 AND next_change > ?;";
 	sqlite3_stmt *st = NULL;
 	fl_err err;
 
@@ -526,6 +526,7 @@ fl_err sq_device_next_change(struct fl_tx *tx, fl_time *at)
 	st = sq_stmt(tx, sql, &err);
 	if (st == NULL)
 		goto out;
+	TRY(sq_bind_int(st, 1, after));
 	TRY(sq_step_row(st));
 	*at = sqlite3_column_int64(st, 0);
 out:

@@ -299,9 +299,9 @@ fl_err fl_store_device_inputs(struct fl_tx *tx, const char *tenant_id,
 	return OPS(tx)->device_inputs(tx, tenant_id, device_id, out);
 }
 
-fl_err fl_store_device_next_change(struct fl_tx *tx, fl_time *at)
+fl_err fl_store_device_next_change(struct fl_tx *tx, fl_time after, fl_time *at)
 {
-	return OPS(tx)->device_next_change(tx, at);
+	return OPS(tx)->device_next_change(tx, after, at);
 }
 
 fl_err fl_store_device_load(struct fl_tx *tx, const char *tenant_id,

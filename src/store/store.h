@@ -361,9 +361,10 @@ fl_err fl_store_device_list(struct fl_tx *tx, const char *tenant_id,
 fl_err fl_store_device_due(struct fl_tx *tx, fl_time now, int limit,
                            char (*tenant_ids)[FL_ID_MAX],
                            char (*ids)[FL_ID_MAX], int *n) FL_MUST_USE;
-/* The earliest next_change of any device (all tenants), 0 when none is
- * set: when the sweep has work next. */
-fl_err fl_store_device_next_change(struct fl_tx *tx, fl_time *at) FL_MUST_USE;
+/* The earliest next_change after `after` of any device (all tenants), 0
+ * when there is none: when the sweep has work next. */
+fl_err fl_store_device_next_change(struct fl_tx *tx, fl_time after,
+                                   fl_time *at) FL_MUST_USE;
 /* Number of devices in each state (all tenants), and of stolen ones. */
 fl_err fl_store_device_count(struct fl_tx *tx, int64_t by_state[5],
                              int64_t *stolen) FL_MUST_USE;

@@ -539,6 +539,35 @@ static void test_device_counts_concurrent(void **state)
 	assert_int_equal(walk[5], stolen);
 }
 
+/* The earliest next change after an instant, over every device: what the
+ * sweep sleeps until. */
+static void test_device_next_change(void **state)
+{
+	struct fx *f = *state;
+	struct fl_tx *tx = begin(f, true);
+	struct fl_device_status s;
+	fl_time at = -1;
+
+	assert_int_equal(fl_store_device_next_change(tx, 0, &at), FL_OK);
+	assert_int_equal(at, 0);
+	add_device(tx, "dv_1", "490154203237518");
+	add_device(tx, "dv_2", "356938035643809");
+	add_device(tx, "dv_3", "352099001761481");
+	memset(&s, 0, sizeof(s));
+	s.next_change = 200;
+	assert_int_equal(fl_store_device_set_status(tx, "dv_1", &s), FL_OK);
+	s.next_change = 100;
+	assert_int_equal(fl_store_device_set_status(tx, "dv_2", &s), FL_OK);
+	assert_int_equal(fl_store_device_next_change(tx, 0, &at), FL_OK);
+	assert_int_equal(at, 100);
+	/* a change already past (a device left due) does not count */
+	assert_int_equal(fl_store_device_next_change(tx, 100, &at), FL_OK);
+	assert_int_equal(at, 200);
+	assert_int_equal(fl_store_device_next_change(tx, 200, &at), FL_OK);
+	assert_int_equal(at, 0);
+	fl_tx_rollback(tx);
+}
+
 /* A database made before the counts were kept gets them from its devices
  * when it is opened. */
 static void test_device_counts_seeded(void **state)
@@ -738,6 +767,8 @@ int main(void)
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_device_counts_concurrent,
 	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_device_next_change, setup,
+	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_device_counts_seeded,
 	                                        setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_device_load, setup,
