@@ -174,6 +174,15 @@ static fl_err exec(sqlite3 *db, const char *sql)
 	return rc == SQLITE_OK ? FL_OK : sq_err(rc);
 }
 
+/* Before the library's first use: no memory statistics, whose upkeep
+ * takes one process-wide mutex on every allocation of every connection
+ * (nothing here reads them). Refused harmlessly when SQLite was already
+ * in use. */
+static void configure_library(void)
+{
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static fl_err open_conn(struct sq_conn *c, const char *path, int busy_ms,
                         int cache_mb, int mmap_mb)
 {
@@ -296,15 +305,6 @@ rollback:
 	(void)exec(db, "ROLLBACK;");
 out:
 	return err;
-}
-
-/* Before the library's first use: no memory statistics, whose upkeep
- * takes one process-wide mutex on every allocation of every connection
- * (nothing here reads them). Refused harmlessly when SQLite was already
- * in use. */
-static void configure_library(void)
-{
-	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
 fl_err fl_store_open_sqlite(struct fl_store **out, const char *path,
