@@ -108,10 +108,15 @@ endef
 $(eval $(call variant,rel,$(REL_CFLAGS)))
 $(eval $(call variant,san,$(SAN_CFLAGS)))
 
+# A test program may add link flags as LDFLAGS_<program>: the allocation
+# failure test routes every allocation of the code under test through its
+# own allocator.
+LDFLAGS_test_alloc_fail := $(foreach f,malloc calloc realloc strdup strndup,-Wl,--wrap=$(f))
 build/san/tests/%: tests/%.c $(call objs,san,$(TEST_SUPPORT)) $(call libs,san)
 	@mkdir -p $(dir $@)
 	@echo "  LD san  $@"
-	$(Q)$(CC) $(SAN_CFLAGS) $(CPPFLAGS_ALL) -o $@ $^ -lcmocka $(LDLIBS)
+	$(Q)$(CC) $(SAN_CFLAGS) $(CPPFLAGS_ALL) -o $@ $^ -lcmocka $(LDLIBS) \
+		$(LDFLAGS_$(notdir $@))
 
 # --- tests -----------------------------------------------------------------
 # Every test program runs under ASan+UBSan; scripts/run-tests.sh prints each

@@ -226,6 +226,8 @@ static fl_err r_digits(char *out, size_t cap, const uint8_t *v, size_t n)
 static fl_err r_rec(struct fl_pstate *s, uint16_t tag, const uint8_t *v,
                     size_t n)
 {
+	fl_err err;
+
 	switch (tag) {
 	case T_PHASE:
 		if (n != 1 || v[0] > FL_AGENT_RELEASED)
@@ -242,15 +244,17 @@ static fl_err r_rec(struct fl_pstate *s, uint16_t tag, const uint8_t *v,
 	case T_CERT:
 		if (s->n_certs == FL_PERSIST_MAX_CERTS)
 			return FL_E_CORRUPT;
-		if (r_strdup(&s->certs[s->n_certs], v, n))
-			return FL_E_CORRUPT;
+		/* NOMEM stays NOMEM: a copy is never judged corrupt (and an
+		 * older one loaded instead) for want of memory */
+		if ((err = r_strdup(&s->certs[s->n_certs], v, n)) != FL_OK)
+			return err;
 		s->n_certs++;
 		return FL_OK;
 	case T_REV:
 		if (s->n_revs == FL_PERSIST_MAX_REVS)
 			return FL_E_CORRUPT;
-		if (r_strdup(&s->revs[s->n_revs], v, n))
-			return FL_E_CORRUPT;
+		if ((err = r_strdup(&s->revs[s->n_revs], v, n)) != FL_OK)
+			return err;
 		s->n_revs++;
 		return FL_OK;
 	case T_RECEIPT:

@@ -4,7 +4,7 @@
 #include <string.h>
 
 _Static_assert(sizeof(fl_blake2b_state) >= sizeof(crypto_generichash_state),
-	       "fl_blake2b_state too small");
+               "fl_blake2b_state too small");
 
 fl_err fl_crypto_init(void)
 {
@@ -32,30 +32,30 @@ int fl_ct_memcmp(const void *a, const void *b, size_t len)
 }
 
 fl_err fl_blake2b(uint8_t *out, size_t outlen, const uint8_t *key,
-		  size_t keylen, const void *msg, size_t msglen)
+                  size_t keylen, const void *msg, size_t msglen)
 {
 	if (outlen < crypto_generichash_BYTES_MIN ||
 	    outlen > crypto_generichash_BYTES_MAX)
 		return FL_E_RANGE;
 	if (keylen != 0 && (keylen < crypto_generichash_KEYBYTES_MIN ||
-			    keylen > crypto_generichash_KEYBYTES_MAX))
+	                    keylen > crypto_generichash_KEYBYTES_MAX))
 		return FL_E_RANGE;
 	if (crypto_generichash(out, outlen, msg, msglen, key, keylen) != 0)
 		return FL_E_INTERNAL;
 	return FL_OK;
 }
 
-fl_err fl_blake2b_init(fl_blake2b_state *st, const uint8_t *key,
-		       size_t keylen, size_t outlen)
+fl_err fl_blake2b_init(fl_blake2b_state *st, const uint8_t *key, size_t keylen,
+                       size_t outlen)
 {
 	if (outlen < crypto_generichash_BYTES_MIN ||
 	    outlen > crypto_generichash_BYTES_MAX)
 		return FL_E_RANGE;
 	if (keylen != 0 && (keylen < crypto_generichash_KEYBYTES_MIN ||
-			    keylen > crypto_generichash_KEYBYTES_MAX))
+	                    keylen > crypto_generichash_KEYBYTES_MAX))
 		return FL_E_RANGE;
-	if (crypto_generichash_init((crypto_generichash_state *)st->opaque,
-				    key, keylen, outlen) != 0)
+	if (crypto_generichash_init((crypto_generichash_state *)st->opaque, key,
+	                            keylen, outlen) != 0)
 		return FL_E_INTERNAL;
 	return FL_OK;
 }
@@ -63,13 +63,13 @@ fl_err fl_blake2b_init(fl_blake2b_state *st, const uint8_t *key,
 void fl_blake2b_update(fl_blake2b_state *st, const void *msg, size_t len)
 {
 	crypto_generichash_update((crypto_generichash_state *)st->opaque, msg,
-				  len);
+	                          len);
 }
 
 void fl_blake2b_final(fl_blake2b_state *st, uint8_t *out, size_t outlen)
 {
 	crypto_generichash_final((crypto_generichash_state *)st->opaque, out,
-				 outlen);
+	                         outlen);
 	sodium_memzero(st, sizeof(*st));
 }
 
@@ -79,20 +79,20 @@ void fl_sign_keypair(uint8_t pk[FL_SIGN_PK_LEN], uint8_t sk[FL_SIGN_SK_LEN])
 }
 
 void fl_sign_seed_keypair(uint8_t pk[FL_SIGN_PK_LEN],
-			  uint8_t sk[FL_SIGN_SK_LEN],
-			  const uint8_t seed[FL_SIGN_SEED_LEN])
+                          uint8_t sk[FL_SIGN_SK_LEN],
+                          const uint8_t seed[FL_SIGN_SEED_LEN])
 {
 	crypto_sign_ed25519_seed_keypair(pk, sk, seed);
 }
 
 void fl_sign_detached(uint8_t sig[FL_SIG_LEN], const void *msg, size_t len,
-		      const uint8_t sk[FL_SIGN_SK_LEN])
+                      const uint8_t sk[FL_SIGN_SK_LEN])
 {
 	crypto_sign_ed25519_detached(sig, NULL, msg, len, sk);
 }
 
 fl_err fl_sign_verify(const uint8_t sig[FL_SIG_LEN], const void *msg,
-		      size_t len, const uint8_t pk[FL_SIGN_PK_LEN])
+                      size_t len, const uint8_t pk[FL_SIGN_PK_LEN])
 {
 	if (crypto_sign_ed25519_verify_detached(sig, msg, len, pk) != 0)
 		return FL_E_BAD_SIGNATURE;
@@ -100,7 +100,7 @@ fl_err fl_sign_verify(const uint8_t sig[FL_SIG_LEN], const void *msg,
 }
 
 void fl_sign_sk_to_pk(uint8_t pk[FL_SIGN_PK_LEN],
-		      const uint8_t sk[FL_SIGN_SK_LEN])
+                      const uint8_t sk[FL_SIGN_SK_LEN])
 {
 	crypto_sign_ed25519_sk_to_pk(pk, sk);
 }
@@ -111,19 +111,19 @@ void fl_kx_keypair(uint8_t pk[FL_KX_PK_LEN], uint8_t sk[FL_KX_SK_LEN])
 }
 
 fl_err fl_kx_shared(uint8_t shared[FL_KX_SESSION_LEN], int is_server,
-		    const uint8_t my_pk[FL_KX_PK_LEN],
-		    const uint8_t my_sk[FL_KX_SK_LEN],
-		    const uint8_t peer_pk[FL_KX_PK_LEN])
+                    const uint8_t my_pk[FL_KX_PK_LEN],
+                    const uint8_t my_sk[FL_KX_SK_LEN],
+                    const uint8_t peer_pk[FL_KX_PK_LEN])
 {
 	uint8_t rx[crypto_kx_SESSIONKEYBYTES], tx[crypto_kx_SESSIONKEYBYTES];
 	int rc;
 
 	if (is_server)
 		rc = crypto_kx_server_session_keys(rx, tx, my_pk, my_sk,
-						   peer_pk);
+		                                   peer_pk);
 	else
 		rc = crypto_kx_client_session_keys(rx, tx, my_pk, my_sk,
-						   peer_pk);
+		                                   peer_pk);
 	if (rc != 0) {
 		sodium_memzero(rx, sizeof(rx));
 		sodium_memzero(tx, sizeof(tx));
@@ -138,7 +138,7 @@ fl_err fl_kx_shared(uint8_t shared[FL_KX_SESSION_LEN], int is_server,
 }
 
 fl_err fl_kdf(uint8_t *subkey, size_t len, uint64_t id, const char ctx[8],
-	      const uint8_t key[FL_KDF_KEY_LEN])
+              const uint8_t key[FL_KDF_KEY_LEN])
 {
 	if (len < crypto_kdf_BYTES_MIN || len > crypto_kdf_BYTES_MAX)
 		return FL_E_RANGE;
@@ -153,22 +153,22 @@ size_t fl_b64url_encoded_len(size_t binlen)
 }
 
 fl_err fl_b64url_encode(char *out, size_t outcap, const uint8_t *bin,
-			size_t binlen)
+                        size_t binlen)
 {
 	if (outcap < fl_b64url_encoded_len(binlen) + 1)
 		return FL_E_TOO_LARGE;
 	/* sodium wants room for the padded form plus NUL; encode into out only
 	 * when that fits, which the check below guarantees. */
 	if (outcap < sodium_base64_ENCODED_LEN(
-			     binlen, sodium_base64_VARIANT_URLSAFE_NO_PADDING))
+	                     binlen, sodium_base64_VARIANT_URLSAFE_NO_PADDING))
 		return FL_E_TOO_LARGE;
 	sodium_bin2base64(out, outcap, bin, binlen,
-			  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	                  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 	return FL_OK;
 }
 
 fl_err fl_b64url_decode(uint8_t *bin, size_t bincap, size_t *binlen,
-			const char *b64, size_t b64len)
+                        const char *b64, size_t b64len)
 {
 	const char *end = NULL;
 	size_t n = 0;
@@ -189,7 +189,7 @@ fl_err fl_b64url_decode(uint8_t *bin, size_t bincap, size_t *binlen,
 	if (b64len / 4 * 3 + (b64len % 4 ? b64len % 4 - 1 : 0) > bincap)
 		return FL_E_TOO_LARGE;
 	if (sodium_base642bin(bin, bincap, b64, b64len, NULL, &n, &end,
-			      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
+	                      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
 		return FL_E_BASE64;
 	if (end != b64 + b64len)
 		return FL_E_BASE64;
@@ -197,8 +197,8 @@ fl_err fl_b64url_decode(uint8_t *bin, size_t bincap, size_t *binlen,
 	 * has none, so the last character must carry only whole bytes. */
 	if (b64len % 4 != 0) {
 		static const char alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-					    "abcdefghijklmnopqrstuvwxyz"
-					    "0123456789-_";
+		                            "abcdefghijklmnopqrstuvwxyz"
+		                            "0123456789-_";
 		const char *pos = strchr(alpha, b64[b64len - 1]);
 		unsigned mask = (b64len % 4 == 2) ? 0x0f : 0x03;
 
@@ -215,7 +215,7 @@ void fl_hex_encode(char *out, const uint8_t *bin, size_t binlen)
 }
 
 fl_err fl_hex_decode(uint8_t *bin, size_t binlen, const char *hex,
-		     size_t hexlen)
+                     size_t hexlen)
 {
 	size_t n = 0;
 	const char *end = NULL;

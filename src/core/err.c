@@ -2,13 +2,13 @@
 
 static const char *const messages[] = {
 #define FL_ERR_MSG_(name, msg) [name] = msg,
-	FL_ERRORS(FL_ERR_MSG_)
+        FL_ERRORS(FL_ERR_MSG_)
 #undef FL_ERR_MSG_
 };
 
 static const char *const names[] = {
 #define FL_ERR_NAME_(name, msg) [name] = #name,
-	FL_ERRORS(FL_ERR_NAME_)
+        FL_ERRORS(FL_ERR_NAME_)
 #undef FL_ERR_NAME_
 };
 

@@ -3,15 +3,15 @@
 #include <string.h>
 
 static const char *const state_names[] = {
-	[FL_ST_PENDING] = "pending",     [FL_ST_ACTIVE] = "active",
-	[FL_ST_REMINDING] = "reminding", [FL_ST_LOCKED] = "locked",
-	[FL_ST_RELEASED] = "released",
+        [FL_ST_PENDING] = "pending",     [FL_ST_ACTIVE] = "active",
+        [FL_ST_REMINDING] = "reminding", [FL_ST_LOCKED] = "locked",
+        [FL_ST_RELEASED] = "released",
 };
 
 static const char *const reaction_names[] = {
-	[FL_REACT_NONE] = "none",
-	[FL_REACT_NOTIFY] = "notify",
-	[FL_REACT_LOCK] = "lock",
+        [FL_REACT_NONE] = "none",
+        [FL_REACT_NOTIFY] = "notify",
+        [FL_REACT_LOCK] = "lock",
 };
 
 const char *fl_state_name(enum fl_dev_state st)

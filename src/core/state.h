@@ -27,7 +27,7 @@ enum fl_dev_state {
 enum fl_reaction {
 	FL_REACT_NONE = 0, /* report to the lender only */
 	FL_REACT_NOTIFY,   /* report, and show a notice on the phone */
-	FL_REACT_LOCK,     /* report, and lock until the server says otherwise */
+	FL_REACT_LOCK, /* report, and lock until the server says otherwise */
 };
 
 /* "pending", "active", "reminding", "locked", "released"; NULL if invalid. */

@@ -68,14 +68,14 @@ struct fl_signer {
 fl_err fl_signer_generate(struct fl_signer *s) FL_MUST_USE;
 /* A signer from a PASERK "k4.secret." string. FL_E_KEY_FORMAT if malformed
  * or if its embedded public key does not match its seed. */
-fl_err fl_signer_from_paserk(struct fl_signer *s, const char *k4secret)
-	FL_MUST_USE;
+fl_err fl_signer_from_paserk(struct fl_signer *s,
+                             const char *k4secret) FL_MUST_USE;
 void fl_signer_wipe(struct fl_signer *s);
 
 /* Signs payload[len] as kind with footer {"kid":signer->kid}. */
 fl_err fl_msg_sign(char **out, const struct fl_signer *signer,
-		   enum fl_msg_kind kind, const char *payload,
-		   size_t len) FL_MUST_USE;
+                   enum fl_msg_kind kind, const char *payload,
+                   size_t len) FL_MUST_USE;
 
 /* Reads the kid from a token's footer without verifying anything (to pick the
  * key). FL_E_PASETO_FORMAT / FL_E_PASETO_HEADER if the token is malformed. */
@@ -84,20 +84,20 @@ fl_err fl_msg_peek_kid(const char *token, char kid[FL_KID_MAX]) FL_MUST_USE;
 /* Root operations: certify a signing key until not_after; revoke a kid at
  * `at`; reset a device's seq floor. */
 fl_err fl_keycert_issue(char **out, const struct fl_signer *root,
-			const uint8_t pk[FL_SIGN_PK_LEN],
-			fl_time not_after) FL_MUST_USE;
+                        const uint8_t pk[FL_SIGN_PK_LEN],
+                        fl_time not_after) FL_MUST_USE;
 fl_err fl_revocation_issue(char **out, const struct fl_signer *root,
-			   const char *kid, fl_time at) FL_MUST_USE;
+                           const char *kid, fl_time at) FL_MUST_USE;
 fl_err fl_seqreset_issue(char **out, const struct fl_signer *root,
-			 const char *device_id, uint64_t seq_floor,
-			 fl_time iat) FL_MUST_USE;
+                         const char *device_id, uint64_t seq_floor,
+                         fl_time iat) FL_MUST_USE;
 
 /* A verifier's set of trusted keys. */
 struct fl_trust;
 
 /* A trust set anchored on root_pk (the factory image's key). */
 fl_err fl_trust_new(struct fl_trust **out,
-		    const uint8_t root_pk[FL_SIGN_PK_LEN]) FL_MUST_USE;
+                    const uint8_t root_pk[FL_SIGN_PK_LEN]) FL_MUST_USE;
 void fl_trust_free(struct fl_trust *t);
 /* The root key's kid. Borrowed; valid while t lives. */
 const char *fl_trust_root_kid(const struct fl_trust *t);
@@ -107,14 +107,14 @@ const char *fl_trust_root_kid(const struct fl_trust *t);
  * kid. Adding the same key again is FL_OK. kid_out (may be NULL) receives
  * the certified kid. */
 fl_err fl_trust_add_cert(struct fl_trust *t, const char *cert, fl_time now,
-			 char kid_out[FL_KID_MAX]) FL_MUST_USE;
+                         char kid_out[FL_KID_MAX]) FL_MUST_USE;
 /* Verifies a root-signed revocation and retires its kid for good. */
 fl_err fl_trust_add_revocation(struct fl_trust *t,
-			       const char *revocation) FL_MUST_USE;
+                               const char *revocation) FL_MUST_USE;
 /* Verifies a root-signed seq reset for device_id; *seq_floor receives it. */
 fl_err fl_trust_verify_seqreset(const struct fl_trust *t, const char *token,
-				const char *device_id,
-				uint64_t *seq_floor) FL_MUST_USE;
+                                const char *device_id,
+                                uint64_t *seq_floor) FL_MUST_USE;
 
 /* Verifies a token of `kind` against the trust set: kid known (else
  * FL_E_UNKNOWN_KID), not revoked (FL_E_KEY_REVOKED), certificate not expired
@@ -123,12 +123,12 @@ fl_err fl_trust_verify_seqreset(const struct fl_trust *t, const char *token,
  * kinds must not be. On success *payload (NUL-terminated, caller frees) and
  * *len receive the payload. */
 fl_err fl_trust_verify(const struct fl_trust *t, enum fl_msg_kind kind,
-		       const char *token, fl_time now, char **payload,
-		       size_t *len) FL_MUST_USE;
+                       const char *token, fl_time now, char **payload,
+                       size_t *len) FL_MUST_USE;
 
 /* --- device tokens (DESIGN.md "Tokens") ----------------------------------- */
 
-#define FL_CLAIMS_MAX_LIST 32  /* most entries in any claims array */
+#define FL_CLAIMS_MAX_LIST 32   /* most entries in any claims array */
 #define FL_CLAIMS_MAX_TEXT 1024 /* longest string claim, in bytes */
 
 struct fl_reminder {
@@ -137,51 +137,51 @@ struct fl_reminder {
 };
 
 struct fl_device_claims {
-	char *sub;                          /* device id; owned */
-	char imei[2][FL_IMEI_LEN + 1];      /* the device's IMEIs */
-	size_t n_imei;                      /* 1 or 2 */
-	uint64_t seq;                       /* strictly increasing per device */
-	fl_time iat;                        /* issued at: server time */
-	fl_time exp;                        /* accept no later than this */
-	enum fl_dev_state state;            /* active|reminding|locked|released */
-	bool stolen;                        /* overrides everything */
-	fl_time lock_at;                    /* 0: no lock scheduled */
-	uint64_t restrict_mask;             /* applied when locked */
-	char **allow_apps;                  /* apps allowed while locked; owned */
+	char *sub;                     /* device id; owned */
+	char imei[2][FL_IMEI_LEN + 1]; /* the device's IMEIs */
+	size_t n_imei;                 /* 1 or 2 */
+	uint64_t seq;                  /* strictly increasing per device */
+	fl_time iat;                   /* issued at: server time */
+	fl_time exp;                   /* accept no later than this */
+	enum fl_dev_state state;       /* active|reminding|locked|released */
+	bool stolen;                   /* overrides everything */
+	fl_time lock_at;               /* 0: no lock scheduled */
+	uint64_t restrict_mask;        /* applied when locked */
+	char **allow_apps;             /* apps allowed while locked; owned */
 	size_t n_allow_apps;
-	char *message;                      /* lock screen message; owned */
-	char *contact_name;                 /* lender's name; owned */
-	char **contact_phones;              /* lender's numbers; owned */
+	char *message;         /* lock screen message; owned */
+	char *contact_name;    /* lender's name; owned */
+	char **contact_phones; /* lender's numbers; owned */
 	size_t n_contact_phones;
-	char *loan_ref;                     /* loan account number; owned */
-	int64_t amount_due;                 /* minor units */
-	char currency[4];                   /* ISO 4217, "" if none */
-	struct fl_reminder *reminders;      /* owned */
+	char *loan_ref;                /* loan account number; owned */
+	int64_t amount_due;            /* minor units */
+	char currency[4];              /* ISO 4217, "" if none */
+	struct fl_reminder *reminders; /* owned */
 	size_t n_reminders;
-	enum fl_reaction sim_policy;        /* on SIM change */
-	enum fl_reaction tamper_policy;     /* on root/bootloader unlock */
+	enum fl_reaction sim_policy;    /* on SIM change */
+	enum fl_reaction tamper_policy; /* on root/bootloader unlock */
 };
 
 /* Encodes claims as compact JSON (caller frees *json). */
 fl_err fl_claims_encode(const struct fl_device_claims *c,
-			char **json) FL_MUST_USE;
+                        char **json) FL_MUST_USE;
 /* Strictly decodes claims JSON into *c (cleared first). Unknown fields,
  * wrong types, bad IMEIs, bad times, lists over FL_CLAIMS_MAX_LIST, strings
  * over FL_CLAIMS_MAX_TEXT are FL_E_CLAIMS; a restriction naming a
  * guaranteed capability is FL_E_RESTRICT_GUARANTEED. On error *c is
  * cleared. */
 fl_err fl_claims_decode(const char *json, size_t len,
-			struct fl_device_claims *c) FL_MUST_USE;
+                        struct fl_device_claims *c) FL_MUST_USE;
 /* Frees everything *c owns and zeroes it. NULL-safe. */
 void fl_claims_clear(struct fl_device_claims *c);
 
 /* What the device expects of a token addressed to it. */
 struct fl_claims_expect {
-	const char *device_id;              /* must equal sub */
-	const char *imei;                   /* must be among the token's IMEIs */
-	uint64_t last_seq;                  /* token seq must be greater */
-	fl_time now;                        /* trusted time */
-	int64_t skew;                       /* allowed clock skew, seconds */
+	const char *device_id; /* must equal sub */
+	const char *imei;      /* must be among the token's IMEIs */
+	uint64_t last_seq;     /* token seq must be greater */
+	fl_time now;           /* trusted time */
+	int64_t skew;          /* allowed clock skew, seconds */
 };
 
 /* Checks claims against expectations, in this order: sub
@@ -189,12 +189,12 @@ struct fl_claims_expect {
  * seq <= last_seq), window: now + skew < iat is FL_E_NOT_YET_VALID,
  * now - skew > exp is FL_E_EXPIRED. */
 fl_err fl_claims_check(const struct fl_device_claims *c,
-		       const struct fl_claims_expect *e) FL_MUST_USE;
+                       const struct fl_claims_expect *e) FL_MUST_USE;
 
 /* The whole device-side check: fl_trust_verify as FL_MSG_DEVICE_TOKEN, then
  * fl_claims_decode, then fl_claims_check. On error *c is cleared. */
 fl_err fl_device_token_verify(const struct fl_trust *t, const char *token,
-			      const struct fl_claims_expect *e,
-			      struct fl_device_claims *c) FL_MUST_USE;
+                              const struct fl_claims_expect *e,
+                              struct fl_device_claims *c) FL_MUST_USE;
 
 #endif

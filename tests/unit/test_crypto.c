@@ -25,12 +25,12 @@ static void test_b64url_roundtrip(void **state)
 	for (size_t len = 0; len <= sizeof(bin); len++) {
 		fl_random(bin, len);
 		assert_int_equal(fl_b64url_encode(txt, sizeof(txt), bin, len),
-				 FL_OK);
+		                 FL_OK);
 		assert_int_equal(strlen(txt), fl_b64url_encoded_len(len));
 		assert_null(strchr(txt, '='));
 		assert_int_equal(fl_b64url_decode(back, sizeof(back), &n, txt,
-						  strlen(txt)),
-				 FL_OK);
+		                                  strlen(txt)),
+		                 FL_OK);
 		assert_int_equal(n, len);
 		assert_memory_equal(bin, back, len);
 	}
@@ -44,19 +44,19 @@ static void test_b64url_strict(void **state)
 
 	/* "-_8" is the URL alphabet; '+' and '/' and '=' are not. */
 	assert_int_equal(fl_b64url_decode(out, sizeof(out), &n, "-_8", 3),
-			 FL_OK);
+	                 FL_OK);
 	assert_int_equal(fl_b64url_decode(out, sizeof(out), &n, "+/8", 3),
-			 FL_E_BASE64);
+	                 FL_E_BASE64);
 	assert_int_equal(fl_b64url_decode(out, sizeof(out), &n, "AA==", 4),
-			 FL_E_BASE64);
+	                 FL_E_BASE64);
 	assert_int_equal(fl_b64url_decode(out, sizeof(out), &n, "A", 1),
-			 FL_E_BASE64);
+	                 FL_E_BASE64);
 	assert_int_equal(fl_b64url_decode(out, sizeof(out), &n, "AB", 2),
-			 FL_E_BASE64); /* non-zero trailing bits */
+	                 FL_E_BASE64); /* non-zero trailing bits */
 	assert_int_equal(fl_b64url_decode(out, sizeof(out), &n, "AA A", 4),
-			 FL_E_BASE64);
+	                 FL_E_BASE64);
 	assert_int_equal(fl_b64url_decode(out, 2, &n, "AAAAAA", 6),
-			 FL_E_TOO_LARGE);
+	                 FL_E_TOO_LARGE);
 }
 
 static void test_hex(void **state)
@@ -104,14 +104,13 @@ static void test_sign_and_mac(void **state)
 	assert_memory_equal(pk, pk2, sizeof(pk));
 	fl_sign_detached(sig, "msg", 3, sk);
 	assert_int_equal(fl_sign_verify(sig, "msg", 3, pk), FL_OK);
-	assert_int_equal(fl_sign_verify(sig, "msh", 3, pk),
-			 FL_E_BAD_SIGNATURE);
+	assert_int_equal(fl_sign_verify(sig, "msh", 3, pk), FL_E_BAD_SIGNATURE);
 
 	assert_int_equal(fl_blake2b(mac1, sizeof(mac1), key, sizeof(key),
-				    "hello world", 11),
-			 FL_OK);
+	                            "hello world", 11),
+	                 FL_OK);
 	assert_int_equal(fl_blake2b_init(&st, key, sizeof(key), sizeof(mac2)),
-			 FL_OK);
+	                 FL_OK);
 	fl_blake2b_update(&st, "hello ", 6);
 	fl_blake2b_update(&st, "world", 5);
 	fl_blake2b_final(&st, mac2, sizeof(mac2));
@@ -122,11 +121,11 @@ static void test_sign_and_mac(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_b64url_roundtrip),
-		cmocka_unit_test(test_b64url_strict),
-		cmocka_unit_test(test_hex),
-		cmocka_unit_test(test_kx_both_sides_agree),
-		cmocka_unit_test(test_sign_and_mac),
+	        cmocka_unit_test(test_b64url_roundtrip),
+	        cmocka_unit_test(test_b64url_strict),
+	        cmocka_unit_test(test_hex),
+	        cmocka_unit_test(test_kx_both_sides_agree),
+	        cmocka_unit_test(test_sign_and_mac),
 	};
 	return cmocka_run_group_tests_name("crypto", tests, setup, NULL);
 }

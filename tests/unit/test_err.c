@@ -26,7 +26,7 @@ static void test_every_code_has_a_message(void **state)
 		assert_true(strncmp(fl_errname((fl_err)i), "FL_", 3) == 0);
 		for (int j = 0; j < i; j++)
 			assert_string_not_equal(fl_errname((fl_err)i),
-						fl_errname((fl_err)j));
+			                        fl_errname((fl_err)j));
 	}
 }
 
@@ -41,9 +41,9 @@ static void test_out_of_range(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ok_is_zero),
-		cmocka_unit_test(test_every_code_has_a_message),
-		cmocka_unit_test(test_out_of_range),
+	        cmocka_unit_test(test_ok_is_zero),
+	        cmocka_unit_test(test_every_code_has_a_message),
+	        cmocka_unit_test(test_out_of_range),
 	};
 	return cmocka_run_group_tests_name("err", tests, NULL, NULL);
 }
