@@ -48,6 +48,8 @@ static const struct setting settings[] = {
         N(request_timeout, K_INT, request_timeout, 1, 3600),
         N(shutdown_grace, K_INT, shutdown_grace, 0, 600),
         N(db_pool, K_INT, db_pool, 2, 256),
+        N(db_cache_mb, K_INT, db_cache_mb, 1, 65536),
+        N(db_mmap_mb, K_INT, db_mmap_mb, 0, 1048576),
         N(enroll_code_ttl, K_INT, enroll_code_ttl, 60, 365 * 86400),
         N(idempotency_ttl, K_INT, idempotency_ttl, 60, 365 * 86400),
         N(audit_head_interval, K_INT, audit_head_interval, 1, 86400),
@@ -78,6 +80,8 @@ void fl_config_defaults(struct fl_config *c)
 	c->request_timeout = 30;
 	c->shutdown_grace = 10;
 	c->db_pool = 16;
+	c->db_cache_mb = 16;
+	c->db_mmap_mb = 0;
 	c->enroll_code_ttl = 7 * 86400;
 	c->idempotency_ttl = 7 * 86400;
 	c->audit_head_interval = 3600;

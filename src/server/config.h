@@ -40,8 +40,10 @@ struct fl_config {
 	int request_timeout;               /* seconds of client inactivity */
 	int shutdown_grace;                /* seconds to finish requests */
 	int db_pool;                       /* store connections */
-	int enroll_code_ttl;       /* seconds an enrollment code lives */
-	int idempotency_ttl;       /* seconds a replay record is kept */
+	int db_cache_mb;     /* SQLite page cache per connection, MiB */
+	int db_mmap_mb;      /* SQLite memory map per connection, MiB; 0 none */
+	int enroll_code_ttl; /* seconds an enrollment code lives */
+	int idempotency_ttl; /* seconds a replay record is kept */
 	int audit_head_interval;   /* seconds between signed heads */
 	int sweep_interval_ms;     /* time-driven re-decisions */
 	double public_rate;        /* IMEI checks/s per client */

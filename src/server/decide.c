@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/crypto.h"
 #include "server/app.h"
@@ -53,6 +54,25 @@ static void outcome_hash(const struct fl_device *d,
 		put_i64(&st, dec->reminders[i].amount);
 	}
 	fl_blake2b_final(&st, out, FL_HASH_LEN);
+}
+
+/* Whether a and b store the same decision: every field but decided_at
+ * (a re-decision that changes nothing else is not written). */
+static bool same_status(const struct fl_device_status *a,
+                        const struct fl_device_status *b)
+{
+	return a->state == b->state && a->stolen == b->stolen &&
+	       a->released_by_command == b->released_by_command &&
+	       a->lock_cause == b->lock_cause && a->lock_at == b->lock_at &&
+	       a->unlock_until == b->unlock_until &&
+	       a->paid_through == b->paid_through &&
+	       a->amount_due == b->amount_due &&
+	       a->amount_remaining == b->amount_remaining &&
+	       a->next_due_at == b->next_due_at &&
+	       a->next_due_amount == b->next_due_amount &&
+	       a->next_change == b->next_change &&
+	       a->token_seq == b->token_seq &&
+	       memcmp(a->outcome, b->outcome, FL_HASH_LEN) == 0;
 }
 
 static void contract_of(const struct fl_contract_rec *r, struct fl_contract *c)
@@ -154,13 +174,11 @@ fl_err fl_decide_device(struct fl_tx *tx, const char *tenant_id,
 		err = FL_E_NOMEM;
 		goto out;
 	}
-	if ((err = fl_store_device_get(tx, tenant_id, device_id, dev)) != FL_OK)
+	if ((err = fl_store_device_load(tx, tenant_id, device_id, dev, &in)) !=
+	    FL_OK)
 		goto out;
 	w.before = dev->st;
 	eff = fl_decide_now(dev, now);
-	if ((err = fl_store_device_inputs(tx, tenant_id, device_id, &in)) !=
-	    FL_OK)
-		goto out;
 	if (in.has_contract) {
 		policy_input(&pin, &contract, &in, dev, eff);
 		if ((err = fl_policy_decide(&pin, dec, NULL)) != FL_OK) {
@@ -201,11 +219,18 @@ fl_err fl_decide_device(struct fl_tx *tx, const char *tenant_id,
 		st.token_seq++;
 		w.bumped = true;
 	}
-	if ((err = fl_store_device_set_status(tx, device_id, &st)) != FL_OK)
-		goto out;
-	if (st.released_by_command &&
-	    (err = fl_store_device_unclaim(tx, device_id)) != FL_OK)
-		goto out;
+	if (w.bumped || !same_status(&st, &dev->st)) {
+		if ((err = fl_store_device_set_status(tx, device_id, &st)) !=
+		    FL_OK)
+			goto out;
+		if (st.released_by_command &&
+		    (err = fl_store_device_unclaim(tx, device_id)) != FL_OK)
+			goto out;
+	} else {
+		/* Nothing to store: the stored decision stands, decided_at
+		 * included (it is when the status last changed). */
+		st.decided_at = dev->st.decided_at;
+	}
 	w.locked = st.state == FL_ST_LOCKED && w.before.state != FL_ST_LOCKED;
 	w.unlocked = st.state != FL_ST_LOCKED && w.before.state == FL_ST_LOCKED;
 	w.released =
@@ -233,66 +258,83 @@ void fl_decide_committed(struct fl_app *app, const char *device_id,
 		fl_metrics_unlock(app->metrics);
 }
 
-/* Devices the sweep decides in one transaction: one fsync for the group
- * instead of one per device, while the writer lock is held only briefly,
- * so a payment recorded meanwhile is not kept waiting. */
-#define SWEEP_GROUP 32
+/* The sweep's groups: due devices are decided in one write transaction
+ * until the group has SWEEP_GROUP_MAX devices or has taken
+ * SWEEP_GROUP_NS, then committed: one fsync for the group instead of one
+ * per device, while the writer lock is held only briefly (a payment
+ * recorded meanwhile is not kept waiting long), and the first phones are
+ * woken after the first group's commit rather than the last. */
+#define SWEEP_GROUP_MAX 256
+#define SWEEP_GROUP_NS  (10 * 1000000LL)
 
-/* Decides devices [0, k) in one transaction; what[i] receives each
- * outcome. Any failure rolls the whole group back. */
-static fl_err sweep_group(struct fl_app *app, char (*tids)[FL_ID_MAX],
-                          char (*ids)[FL_ID_MAX], int k, fl_time now,
-                          struct fl_decided *what)
+static int64_t mono_ns(void)
 {
-	struct fl_tx *tx = NULL;
-	fl_err err;
+	struct timespec ts;
 
-	if ((err = fl_store_begin(app->store, true, &tx)) != FL_OK)
-		return err;
-	for (int i = 0; i < k && err == FL_OK; i++)
-		err = fl_decide_device(tx, tids[i], ids[i], now, false, NULL,
-		                       &what[i]);
-	if (err == FL_OK) {
-		err = fl_tx_commit(tx);
-		tx = NULL;
-	}
-	fl_tx_rollback(tx);
-	return err;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Decides one device in its own transaction (after its group failed), so
- * one device's bad inputs cannot stop the others: such a device is logged
- * and skipped (*decided false). An error is returned only when the store
- * itself fails. */
-static fl_err sweep_one(struct fl_app *app, const char *tid, const char *id,
-                        fl_time now, struct fl_decided *what, bool *decided)
+/* Decides, in one transaction, the first *m devices of [0, k) (*m is set:
+ * the group ends at SWEEP_GROUP_MAX devices or once it has taken
+ * SWEEP_GROUP_NS), except those marked in skip[]; what[i] receives each
+ * outcome. A device that cannot be decided is logged and marked in
+ * skip[], and the group is decided again without it (ending where that
+ * device was), so one device's bad inputs hold back no other. An error
+ * is returned only when the store itself fails; nothing of the group is
+ * decided then. */
+static fl_err sweep_group(struct fl_app *app, char (*tids)[FL_ID_MAX],
+                          char (*ids)[FL_ID_MAX], int k, fl_time now,
+                          struct fl_decided *what, bool *skip, int *m)
 {
 	struct fl_tx *tx = NULL;
+	int limit = k < SWEEP_GROUP_MAX ? k : SWEEP_GROUP_MAX;
+	bool timed = true;
 	fl_err err;
 
-	*decided = false;
-	if ((err = fl_store_begin(app->store, true, &tx)) != FL_OK)
-		return err;
-	err = fl_decide_device(tx, tid, id, now, false, NULL, what);
-	if (err != FL_OK) {
+	*m = 0;
+	for (;;) {
+		int64_t t0 = mono_ns();
+		int bad = -1;
+
+		memset(what, 0, (size_t)limit * sizeof(*what));
+		if ((err = fl_store_begin(app->store, true, &tx)) != FL_OK)
+			return err;
+		for (int i = 0; i < limit; i++) {
+			if (skip[i])
+				continue;
+			err = fl_decide_device(tx, tids[i], ids[i], now, false,
+			                       NULL, &what[i]);
+			if (err != FL_OK) {
+				bad = i;
+				break;
+			}
+			if (timed && mono_ns() - t0 >= SWEEP_GROUP_NS)
+				limit = i + 1;
+		}
+		if (bad < 0)
+			break;
 		fl_tx_rollback(tx);
+		tx = NULL;
 		fl_log(FL_LOG_ERROR, "sweep could not decide a device",
-		       json_pack("{s:s,s:s}", "device", id, "error",
+		       json_pack("{s:s,s:s}", "device", ids[bad], "error",
 		                 fl_strerror(err)));
-		return FL_OK;
+		skip[bad] = true;
+		limit = bad + 1;
+		timed = false;
 	}
-	if ((err = fl_tx_commit(tx)) != FL_OK)
-		return err;
-	*decided = true;
-	return FL_OK;
+	if ((err = fl_tx_commit(tx)) == FL_OK)
+		*m = limit;
+	return err;
 }
 
 fl_err fl_decide_sweep(struct fl_app *app, fl_time now, int batch, int *n)
 {
 	char(*tids)[FL_ID_MAX] = NULL, (*ids)[FL_ID_MAX] = NULL;
 	struct fl_decided *what = NULL;
+	bool *skip = NULL;
 	struct fl_tx *tx = NULL;
-	int k = 0;
+	int k = 0, m = 0;
 	fl_err err;
 
 	if (n != NULL)
@@ -300,7 +342,8 @@ fl_err fl_decide_sweep(struct fl_app *app, fl_time now, int batch, int *n)
 	tids = calloc((size_t)batch, sizeof(*tids));
 	ids = calloc((size_t)batch, sizeof(*ids));
 	what = calloc((size_t)batch, sizeof(*what));
-	if (tids == NULL || ids == NULL || what == NULL) {
+	skip = calloc((size_t)batch, sizeof(*skip));
+	if (tids == NULL || ids == NULL || what == NULL || skip == NULL) {
 		err = FL_E_NOMEM;
 		goto out;
 	}
@@ -311,36 +354,23 @@ fl_err fl_decide_sweep(struct fl_app *app, fl_time now, int batch, int *n)
 	tx = NULL;
 	if (err != FL_OK)
 		goto out;
-	for (int g = 0; g < k; g += SWEEP_GROUP) {
-		int m = k - g < SWEEP_GROUP ? k - g : SWEEP_GROUP;
-
-		bool together;
-
-		memset(&what[g], 0, (size_t)m * sizeof(*what));
-		together = sweep_group(app, &tids[g], &ids[g], m, now,
-		                       &what[g]) == FL_OK;
+	for (int g = 0; g < k; g += m) {
+		if ((err = sweep_group(app, &tids[g], &ids[g], k - g, now,
+		                       &what[g], &skip[g], &m)) != FL_OK)
+			goto out;
+		/* waiters wake only once their change is durable */
 		for (int i = g; i < g + m; i++) {
-			bool decided = together;
-
-			if (!together) {
-				memset(&what[i], 0, sizeof(*what));
-				err = sweep_one(app, tids[i], ids[i], now,
-				                &what[i], &decided);
-				if (err != FL_OK)
-					goto out;
-			}
-			/* waiters wake only once their change is durable */
-			if (decided) {
-				fl_decide_committed(app, ids[i], &what[i]);
-				if (n != NULL)
-					(*n)++;
-			}
+			if (skip[i])
+				continue;
+			fl_decide_committed(app, ids[i], &what[i]);
+			if (n != NULL)
+				(*n)++;
 		}
 	}
-	err = FL_OK;
 out:
 	free(tids);
 	free(ids);
 	free(what);
+	free(skip);
 	return err;
 }

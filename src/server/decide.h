@@ -5,7 +5,9 @@
  * reversal, manual command, enrollment, contact) is followed, in the same
  * write transaction, by fl_decide_device(): it loads the inputs from the
  * store, calls the core policy engine (core/policy.h, the only place the
- * decision is made) and stores its output. The device's token seq goes up
+ * decision is made) and stores its output, unless the output equals the
+ * stored decision, when nothing is written (the stored decided_at is then
+ * when the decision last changed). The device's token seq goes up
  * by one whenever the outcome a token carries changes (state, stolen,
  * lock_at, the amount due it shows (fl_decide_token_due), reminders, the
  * contract's lock-screen terms) or when
@@ -46,7 +48,9 @@ struct fl_decided {
 fl_time fl_decide_now(const struct fl_device *dev, fl_time now);
 
 /* Re-decides device_id of tenant_id at now inside tx and stores the result
- * in the device. force_bump raises the token seq even if nothing changed.
+ * in the device when it differs from the stored one in any field but
+ * decided_at, or when the seq moves. force_bump raises the token seq even
+ * if nothing changed.
  * *dev (may be NULL) receives the device after; *what (may be NULL) what
  * changed. Policy input errors pass through (FL_E_SCHEDULE, ...). */
 fl_err fl_decide_device(struct fl_tx *tx, const char *tenant_id,
@@ -81,8 +85,11 @@ fl_err fl_decide_token_due(const struct fl_device_inputs *in,
 void fl_decide_committed(struct fl_app *app, const char *device_id,
                          const struct fl_decided *what);
 
-/* Re-decides up to `batch` devices whose next_change is due, each in its
- * own transaction; *n (may be NULL) counts them. */
+/* Re-decides up to `batch` devices whose next_change is due, in groups
+ * of up to 256 devices (or 10 ms of deciding) per write transaction;
+ * each group's waiters are woken once it is committed. A device whose
+ * inputs cannot be decided is logged and left as it was. *n (may be NULL)
+ * counts the devices decided. */
 fl_err fl_decide_sweep(struct fl_app *app, fl_time now, int batch,
                        int *n) FL_MUST_USE;
 

@@ -30,7 +30,11 @@
 
 fl_time fl_app_now(void)
 {
-	return (fl_time)time(NULL);
+	struct timespec ts;
+
+	/* the clock the sweep sleeps on (time() may lag it by a tick) */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (fl_time)ts.tv_sec;
 }
 
 fl_err fl_server_data_dir(const char *dir)
@@ -50,6 +54,8 @@ fl_err fl_server_open_store(const struct fl_config *cfg, struct fl_store **out)
 	struct fl_store_sqlite_opts opts = {
 	        .pool_size = cfg->db_pool,
 	        .busy_timeout_ms = 5000,
+	        .cache_mb = cfg->db_cache_mb,
+	        .mmap_mb = cfg->db_mmap_mb,
 	};
 	char path[FL_CONFIG_PATH_MAX + 32];
 	fl_err err;
@@ -152,18 +158,54 @@ static void on_signal(int sig)
 }
 
 /* Time-driven transitions: re-decide every device whose next change has
- * come (a reminder, a due date, lock_at, the end of an unlock). */
+ * come (a reminder, a due date, lock_at, the end of an unlock), batch
+ * after batch until a batch decides nothing (a device that cannot be
+ * decided stays due, so "fewer than a full batch" would stop early). */
 static void sweep(struct fl_app *app)
 {
 	int n = 0;
 	fl_err err;
 
 	do {
-		err = fl_decide_sweep(app, fl_app_now(), 256, &n);
-	} while (err == FL_OK && n == 256 && got_signal == 0);
+		err = fl_decide_sweep(app, fl_app_now(), 1024, &n);
+	} while (err == FL_OK && n > 0 && got_signal == 0);
 	if (err != FL_OK)
 		fl_log(FL_LOG_ERROR, "sweep failed",
 		       json_pack("{s:s}", "error", fl_strerror(err)));
+}
+
+/* How long the main loop sleeps before the next sweep: the sweep
+ * interval, or until the earliest device's next change when that comes
+ * sooner, so a time-driven transition is made as its second begins rather
+ * than up to an interval late. */
+static struct timespec sweep_pause(struct fl_app *app)
+{
+	int64_t ns = (int64_t)app->cfg.sweep_interval_ms * 1000000;
+	struct timespec ts, now;
+	struct fl_tx *tx = NULL;
+	fl_time next = 0;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	/* A change already past was left by the sweep (a device it could
+	 * not decide): it waits for the next interval, the others not. */
+	if (fl_store_begin(app->store, false, &tx) == FL_OK) {
+		if (fl_store_device_next_change(tx, (fl_time)now.tv_sec,
+		                                &next) != FL_OK)
+			next = 0;
+		fl_tx_rollback(tx);
+	}
+	if (next > now.tv_sec) {
+		int64_t until =
+		        (int64_t)(next - now.tv_sec) * 1000000000 - now.tv_nsec;
+
+		if (until < ns)
+			ns = until;
+	}
+	if (ns < 1000000)
+		ns = 1000000;
+	ts.tv_sec = (time_t)(ns / 1000000000);
+	ts.tv_nsec = (long)(ns % 1000000000);
+	return ts;
 }
 
 int fl_server_run(const struct fl_config *cfg)
@@ -267,13 +309,8 @@ int fl_server_run(const struct fl_config *cfg)
 	fl_time next_heads = fl_app_now() + cfg->audit_head_interval;
 	fl_time next_expiry = fl_app_now();
 	while (got_signal == 0) {
-		struct timespec ts = {0,
-		                      (long)cfg->sweep_interval_ms * 1000000L};
+		struct timespec ts = sweep_pause(app);
 
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec = ts.tv_nsec / 1000000000L;
-			ts.tv_nsec %= 1000000000L;
-		}
 		nanosleep(&ts, NULL);
 		sweep(app);
 		fl_push_expire(app->push, fl_app_now());

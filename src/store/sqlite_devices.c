@@ -64,6 +64,25 @@ static fl_err split_lines(const char *text, char *items, size_t stride,
 	"d.next_due_amount, d.next_change, d.decided_at, d.token_seq, "        \
 	"d.outcome, EXISTS (SELECT 1 FROM contracts c WHERE "                  \
 	"c.device_id = d.id)"
+/* DEV_COLS when the device's contract is joined as `c`. */
+#define DEV_COLS_JOINED                                                        \
+	"d.ord, d.id, d.tenant_id, d.imei, d.imei2, d.serial, d.model, "       \
+	"d.created_at, d.enroll_hash, d.enroll_expires, d.enrolled_at, "       \
+	"d.device_pk, d.kx_pk, d.last_contact, d.req_counter, d.tamper_at, "   \
+	"d.tamper_report, d.sim_at, d.sim_report, d.state, d.stolen, "         \
+	"d.released_by_command, d.lock_cause, d.lock_at, d.unlock_until, "     \
+	"d.paid_through, d.amount_due, d.amount_remaining, d.next_due_at, "    \
+	"d.next_due_amount, d.next_change, d.decided_at, d.token_seq, "        \
+	"d.outcome, c.ord IS NOT NULL"
+
+/* The contract's columns when joined to its device as `c`, in the order
+ * of CONTRACT_COLS (read_contract). */
+#define CONTRACT_COLS_C                                                        \
+	"c.ord, c.device_id, c.tenant_id, c.created_at, c.loan_ref, "          \
+	"c.currency, c.utc_offset, c.grace, c.max_offline, c.remind, "         \
+	"c.restrict_mask, c.allow_apps, c.message, c.contact_name, "           \
+	"c.contact_phones, c.sim_policy, c.tamper_policy"
+#define DEV_NCOLS 35 /* columns of DEV_COLS */
 
 static fl_err read_device(sqlite3_stmt *st, struct fl_device *d)
 {
@@ -496,10 +515,30 @@ out:
 	return err;
 }
 
+fl_err sq_device_next_change(struct fl_tx *tx, fl_time after, fl_time *at)
+{
+	static const char sql[] = "SELECT min(next_change) FROM devices "
+	                          "WHERE next_change > 0 AND next_change > ?;";
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+
+	*at = 0;
+	st = sq_stmt(tx, sql, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_bind_int(st, 1, after));
+	TRY(sq_step_row(st));
+	*at = sqlite3_column_int64(st, 0);
+out:
+	sq_done(st);
+	return err;
+}
+
 fl_err sq_device_count(struct fl_tx *tx, int64_t by_state[5], int64_t *stolen)
 {
-	static const char sql[] = "SELECT state, count(*), sum(stolen) "
-	                          "FROM devices GROUP BY state;";
+	/* device_counts is kept by triggers (migration 4) */
+	static const char sql[] = "SELECT state, sum(n), sum(stolen * n) "
+	                          "FROM device_counts GROUP BY state;";
 	sqlite3_stmt *st = NULL;
 	fl_err err;
 
@@ -618,22 +657,24 @@ out:
 	"utc_offset, grace, max_offline, remind, restrict_mask, allow_apps, "  \
 	"message, contact_name, contact_phones, sim_policy, tamper_policy"
 
-static fl_err read_contract(sqlite3_stmt *st, struct fl_contract_rec *c)
+/* Reads a contract whose CONTRACT_COLS start at column b of st. */
+static fl_err read_contract_at(sqlite3_stmt *st, int b,
+                               struct fl_contract_rec *c)
 {
 	const char *remind;
 	fl_err err;
 
 	memset(c, 0, sizeof(*c));
-	c->ord = sqlite3_column_int64(st, 0);
-	TRY(sq_col_text(st, 1, c->device_id, sizeof(c->device_id)));
-	TRY(sq_col_text(st, 2, c->tenant_id, sizeof(c->tenant_id)));
-	c->created_at = sqlite3_column_int64(st, 3);
-	TRY(sq_col_text(st, 4, c->loan_ref, sizeof(c->loan_ref)));
-	TRY(sq_col_text(st, 5, c->currency, sizeof(c->currency)));
-	c->utc_offset = (int32_t)sqlite3_column_int(st, 6);
-	c->grace = sqlite3_column_int64(st, 7);
-	c->max_offline = sqlite3_column_int64(st, 8);
-	remind = (const char *)sqlite3_column_text(st, 9);
+	c->ord = sqlite3_column_int64(st, b);
+	TRY(sq_col_text(st, b + 1, c->device_id, sizeof(c->device_id)));
+	TRY(sq_col_text(st, b + 2, c->tenant_id, sizeof(c->tenant_id)));
+	c->created_at = sqlite3_column_int64(st, b + 3);
+	TRY(sq_col_text(st, b + 4, c->loan_ref, sizeof(c->loan_ref)));
+	TRY(sq_col_text(st, b + 5, c->currency, sizeof(c->currency)));
+	c->utc_offset = (int32_t)sqlite3_column_int(st, b + 6);
+	c->grace = sqlite3_column_int64(st, b + 7);
+	c->max_offline = sqlite3_column_int64(st, b + 8);
+	remind = (const char *)sqlite3_column_text(st, b + 9);
 	while (remind != NULL && *remind != '\0') {
 		char *end = NULL;
 
@@ -648,19 +689,24 @@ static fl_err read_contract(sqlite3_stmt *st, struct fl_contract_rec *c)
 		}
 		remind = *end == ',' ? end + 1 : end;
 	}
-	c->restrict_mask = (uint64_t)sqlite3_column_int64(st, 10);
-	TRY(split_lines((const char *)sqlite3_column_text(st, 11),
+	c->restrict_mask = (uint64_t)sqlite3_column_int64(st, b + 10);
+	TRY(split_lines((const char *)sqlite3_column_text(st, b + 11),
 	                &c->allow_apps[0][0], FL_APP_ID_MAX,
 	                FL_CONTRACT_MAX_APPS, &c->n_allow_apps));
-	TRY(sq_col_text(st, 12, c->message, sizeof(c->message)));
-	TRY(sq_col_text(st, 13, c->contact_name, sizeof(c->contact_name)));
-	TRY(split_lines((const char *)sqlite3_column_text(st, 14),
+	TRY(sq_col_text(st, b + 12, c->message, sizeof(c->message)));
+	TRY(sq_col_text(st, b + 13, c->contact_name, sizeof(c->contact_name)));
+	TRY(split_lines((const char *)sqlite3_column_text(st, b + 14),
 	                &c->contact_phones[0][0], FL_PHONE_MAX,
 	                FL_CONTRACT_MAX_PHONES, &c->n_contact_phones));
-	c->sim_policy = (enum fl_reaction)sqlite3_column_int(st, 15);
-	c->tamper_policy = (enum fl_reaction)sqlite3_column_int(st, 16);
+	c->sim_policy = (enum fl_reaction)sqlite3_column_int(st, b + 15);
+	c->tamper_policy = (enum fl_reaction)sqlite3_column_int(st, b + 16);
 out:
 	return err;
+}
+
+static fl_err read_contract(sqlite3_stmt *st, struct fl_contract_rec *c)
+{
+	return read_contract_at(st, 0, c);
 }
 
 /* Loads the installments of (device_id, resched) into a new array. */
@@ -1024,170 +1070,233 @@ static fl_err grow(void **arr, size_t *cap, size_t n, size_t elem)
 	return FL_OK;
 }
 
-static fl_err load_reschedules(struct fl_tx *tx, const char *device_id,
-                               struct fl_device_inputs *in)
+/* Everything of one device's inputs besides the contract row, in one
+ * statement: the installments of the contract (resched 0) and of every
+ * reschedule (resched = its ord), the reschedules, the payments and the
+ * commands, told apart by the first column. Within each kind, columns 2
+ * and 3 are unique and ordered as the policy wants (installments by
+ * resched and idx, reschedules and commands by ord, payments by paid_at
+ * then ord), so ORDER BY 2, 3 puts every kind in its order; each arm's
+ * index yields that order, so SQLite merges the arms without sorting. */
+static const char extras_sql[] =
+        "SELECT 0, resched, idx, due_at, amount, NULL, 0 FROM installments "
+        "WHERE device_id = ?1 "
+        "UNION ALL SELECT 1, ord, ord, from_at, 0, NULL, 0 FROM reschedules "
+        "WHERE device_id = ?1 "
+        "UNION ALL SELECT 2, paid_at, ord, amount, reversed_at, NULL, 0 "
+        "FROM payments WHERE device_id = ?1 "
+        "UNION ALL SELECT 3, ord, ord, issued_at, at, reason, kind "
+        "FROM commands WHERE device_id = ?1 "
+        "ORDER BY 2, 3;";
+
+/* What load_extras keeps while it reads: array capacities, and which
+ * reschedule each reschedule item and each reschedule belongs to. */
+struct extras {
+	size_t cap_sched, cap_items, cap_resched, cap_pay, cap_cmd, cap_why;
+	size_t n_items;   /* entries of resched_items used */
+	int64_t *item_of; /* reschedule ord of each resched_items entry */
+	size_t cap_of;    /* entries of item_of */
+	int64_t *ord;     /* ord of each reschedule */
+	size_t cap_ord;   /* entries of ord */
+};
+
+/* Files one row of extras_sql into in: kind 0 an installment (a =
+ * resched, the contract's own when 0), 1 a reschedule (a = ord), 2 a
+ * payment (a = paid_at, b = ord), 3 a command (a = ord). */
+static fl_err extras_row(sqlite3_stmt *st, struct fl_device_inputs *in,
+                         struct extras *x)
 {
-	static const char sql[] =
-	        "SELECT r.ord, r.from_at, i.due_at, i.amount FROM reschedules "
-	        "r "
-	        "LEFT JOIN installments i ON i.device_id = r.device_id "
-	        "AND i.resched = r.ord WHERE r.device_id = ? "
-	        "ORDER BY r.ord, i.idx;";
-	size_t cap_r = 0, cap_i = 0, n_items = 0;
-	size_t starts[FL_POLICY_MAX_RESCHEDULES];
-	int64_t last = -1;
-	sqlite3_stmt *st = NULL;
-	fl_err err;
+	int kind = sqlite3_column_int(st, 0);
+	int64_t a = sqlite3_column_int64(st, 1);
+	int64_t b = sqlite3_column_int64(st, 2);
+	int64_t c = sqlite3_column_int64(st, 3);
+	int64_t d = sqlite3_column_int64(st, 4);
+	size_t n;
+	fl_err err = FL_OK;
 
-	st = sq_stmt(tx, sql, &err);
-	if (st == NULL)
-		goto out;
-	TRY(sq_bind_text(st, 1, device_id));
-	while ((err = sq_step_row(st)) == FL_OK) {
-		int64_t ord = sqlite3_column_int64(st, 0);
-
-		if (ord != last) {
-			if (in->n_reschedules == FL_POLICY_MAX_RESCHEDULES) {
-				err = FL_E_TOO_LARGE;
-				goto out;
-			}
-			TRY(grow((void **)&in->reschedules, &cap_r,
-			         in->n_reschedules, sizeof(*in->reschedules)));
-			memset(&in->reschedules[in->n_reschedules], 0,
-			       sizeof(in->reschedules[0]));
-			in->reschedules[in->n_reschedules].from =
-			        sqlite3_column_int64(st, 1);
-			starts[in->n_reschedules] = n_items;
-			in->n_reschedules++;
-			last = ord;
+	switch (kind) {
+	case 0:
+		if (a == 0) {
+			n = in->contract.n_schedule;
+			if (!in->has_contract)
+				return FL_OK;
+			if (n == FL_POLICY_MAX_INSTALLMENTS)
+				return FL_E_TOO_LARGE;
+			TRY(grow((void **)&in->contract.schedule, &x->cap_sched,
+			         n, sizeof(*in->contract.schedule)));
+			in->contract.schedule[n].due_at = c;
+			in->contract.schedule[n].amount = d;
+			in->contract.n_schedule++;
+			return FL_OK;
 		}
-		if (sqlite3_column_type(st, 2) == SQLITE_NULL)
-			continue; /* a reschedule that waives the rest */
-		if (n_items == (size_t)FL_POLICY_MAX_INSTALLMENTS *
-		                       FL_POLICY_MAX_RESCHEDULES) {
-			err = FL_E_TOO_LARGE;
-			goto out;
-		}
-		TRY(grow((void **)&in->resched_items, &cap_i, n_items,
+		n = x->n_items;
+		if (n == (size_t)FL_POLICY_MAX_INSTALLMENTS *
+		                 FL_POLICY_MAX_RESCHEDULES)
+			return FL_E_TOO_LARGE;
+		TRY(grow((void **)&in->resched_items, &x->cap_items, n,
 		         sizeof(*in->resched_items)));
-		in->resched_items[n_items].due_at = sqlite3_column_int64(st, 2);
-		in->resched_items[n_items].amount = sqlite3_column_int64(st, 3);
-		in->reschedules[in->n_reschedules - 1].n_schedule++;
-		n_items++;
-	}
-	if (err == FL_E_NOT_FOUND)
-		err = FL_OK;
-	/* Point each reschedule at its items now that the array is final. */
-	for (size_t i = 0; err == FL_OK && i < in->n_reschedules; i++)
-		in->reschedules[i].schedule =
-		        in->reschedules[i].n_schedule > 0
-		                ? in->resched_items + starts[i]
-		                : NULL;
-out:
-	sq_done(st);
-	return err;
-}
-
-static fl_err load_payments(struct fl_tx *tx, const char *device_id,
-                            struct fl_device_inputs *in)
-{
-	static const char sql[] =
-	        "SELECT ord, amount, paid_at, reversed_at FROM payments "
-	        "WHERE device_id = ? ORDER BY paid_at, ord;";
-	size_t cap = 0;
-	sqlite3_stmt *st = NULL;
-	fl_err err;
-
-	st = sq_stmt(tx, sql, &err);
-	if (st == NULL)
-		goto out;
-	TRY(sq_bind_text(st, 1, device_id));
-	while ((err = sq_step_row(st)) == FL_OK) {
-		struct fl_payment *p;
-
-		if (in->n_payments == FL_POLICY_MAX_PAYMENTS) {
-			err = FL_E_TOO_LARGE;
-			goto out;
-		}
-		TRY(grow((void **)&in->payments, &cap, in->n_payments,
+		TRY(grow((void **)&x->item_of, &x->cap_of, n,
+		         sizeof(*x->item_of)));
+		in->resched_items[n].due_at = c;
+		in->resched_items[n].amount = d;
+		x->item_of[n] = a;
+		x->n_items++;
+		return FL_OK;
+	case 1:
+		n = in->n_reschedules;
+		if (n == FL_POLICY_MAX_RESCHEDULES)
+			return FL_E_TOO_LARGE;
+		TRY(grow((void **)&in->reschedules, &x->cap_resched, n,
+		         sizeof(*in->reschedules)));
+		TRY(grow((void **)&x->ord, &x->cap_ord, n, sizeof(*x->ord)));
+		memset(&in->reschedules[n], 0, sizeof(in->reschedules[0]));
+		in->reschedules[n].from = c;
+		x->ord[n] = a;
+		in->n_reschedules++;
+		return FL_OK;
+	case 2:
+		n = in->n_payments;
+		if (n == FL_POLICY_MAX_PAYMENTS)
+			return FL_E_TOO_LARGE;
+		TRY(grow((void **)&in->payments, &x->cap_pay, n,
 		         sizeof(*in->payments)));
-		p = &in->payments[in->n_payments++];
-		p->id = sqlite3_column_int64(st, 0);
-		p->amount = sqlite3_column_int64(st, 1);
-		p->paid_at = sqlite3_column_int64(st, 2);
-		p->reversed = sqlite3_column_int64(st, 3) != 0;
+		in->payments[n].id = b;
+		in->payments[n].amount = c;
+		in->payments[n].paid_at = a;
+		in->payments[n].reversed = d != 0;
+		in->n_payments++;
+		return FL_OK;
+	case 3:
+		n = in->n_commands;
+		if (n == FL_POLICY_MAX_COMMANDS)
+			return FL_E_TOO_LARGE;
+		TRY(grow((void **)&in->commands, &x->cap_cmd, n,
+		         sizeof(*in->commands)));
+		TRY(grow((void **)&in->reasons, &x->cap_why, n,
+		         sizeof(*in->reasons)));
+		in->commands[n].kind =
+		        (enum fl_cmd_kind)sqlite3_column_int(st, 6);
+		in->commands[n].issued_at = c;
+		in->commands[n].at = d;
+		TRY(sq_col_text(st, 5, in->reasons[n], FL_REASON_MAX));
+		in->last_command_at = c;
+		in->n_commands++;
+		return FL_OK;
+	default:
+		return FL_E_CORRUPT;
 	}
-	if (err == FL_E_NOT_FOUND)
-		err = FL_OK;
 out:
-	sq_done(st);
 	return err;
 }
 
-static fl_err load_commands(struct fl_tx *tx, const char *device_id,
-                            struct fl_device_inputs *in)
+/* Loads into in (whose contract row, if any, is read already) the
+ * device's schedule, reschedules, payments and commands, with one
+ * statement, then points every array at what it borrows. */
+static fl_err load_extras(struct fl_tx *tx, const char *device_id,
+                          struct fl_device_inputs *in)
 {
-	static const char sql[] =
-	        "SELECT kind, issued_at, at, reason FROM commands "
-	        "WHERE device_id = ? ORDER BY ord;";
-	size_t cap = 0, cap_r = 0;
+	struct extras x;
 	sqlite3_stmt *st = NULL;
+	size_t i = 0;
 	fl_err err;
 
-	st = sq_stmt(tx, sql, &err);
+	memset(&x, 0, sizeof(x));
+	st = sq_stmt(tx, extras_sql, &err);
 	if (st == NULL)
 		goto out;
 	TRY(sq_bind_text(st, 1, device_id));
-	while ((err = sq_step_row(st)) == FL_OK) {
-		struct fl_command *c;
-
-		if (in->n_commands == FL_POLICY_MAX_COMMANDS) {
-			err = FL_E_TOO_LARGE;
-			goto out;
+	while ((err = sq_step_row(st)) == FL_OK)
+		TRY(extras_row(st, in, &x));
+	if (err != FL_E_NOT_FOUND)
+		goto out;
+	err = FL_OK;
+	/* Items come by reschedule ord, as the reschedules do: walk both.
+	 * Items of no reschedule are never read (as a join would drop
+	 * them); a reschedule without items waives the rest. */
+	for (size_t r = 0; r < in->n_reschedules; r++) {
+		while (i < x.n_items && x.item_of[i] < x.ord[r])
+			i++;
+		if (i < x.n_items && x.item_of[i] == x.ord[r])
+			in->reschedules[r].schedule = in->resched_items + i;
+		while (i < x.n_items && x.item_of[i] == x.ord[r]) {
+			in->reschedules[r].n_schedule++;
+			i++;
 		}
-		TRY(grow((void **)&in->commands, &cap, in->n_commands,
-		         sizeof(*in->commands)));
-		TRY(grow((void **)&in->reasons, &cap_r, in->n_commands,
-		         sizeof(*in->reasons)));
-		c = &in->commands[in->n_commands];
-		c->kind = (enum fl_cmd_kind)sqlite3_column_int(st, 0);
-		c->issued_at = sqlite3_column_int64(st, 1);
-		c->at = sqlite3_column_int64(st, 2);
-		TRY(sq_col_text(st, 3, in->reasons[in->n_commands],
-		                FL_REASON_MAX));
-		in->last_command_at = c->issued_at;
-		in->n_commands++;
 	}
-	if (err == FL_E_NOT_FOUND)
-		err = FL_OK;
-	/* reasons may have moved while growing: point at them last */
-	for (size_t i = 0; err == FL_OK && i < in->n_commands; i++)
-		in->commands[i].reason = in->reasons[i];
+	for (size_t k = 0; k < in->n_commands; k++)
+		in->commands[k].reason = in->reasons[k];
 out:
 	sq_done(st);
+	free(x.item_of);
+	free(x.ord);
 	return err;
 }
 
 fl_err sq_device_inputs(struct fl_tx *tx, const char *tenant_id,
                         const char *device_id, struct fl_device_inputs *out)
 {
+	/* The device's ownership and its contract in one statement. */
+	static const char sql[] =
+	        "SELECT c.ord IS NOT NULL, " CONTRACT_COLS_C " FROM devices d "
+	        "LEFT JOIN contracts c ON c.device_id = d.id "
+	        "AND c.tenant_id = d.tenant_id "
+	        "WHERE d.id = ? AND d.tenant_id = ?;";
+	sqlite3_stmt *st = NULL;
 	fl_err err;
 
 	memset(out, 0, sizeof(*out));
-	TRY(owned(tx, tenant_id, device_id));
-	err = sq_contract_get(tx, tenant_id, device_id, &out->contract);
-	if (err == FL_E_NOT_FOUND) {
-		err = FL_OK;
-	} else if (err == FL_OK) {
-		out->has_contract = true;
-	} else {
+	st = sq_stmt(tx, sql, &err);
+	if (st == NULL)
 		goto out;
+	TRY(sq_bind_text(st, 1, device_id));
+	TRY(sq_bind_text(st, 2, tenant_id));
+	TRY(sq_step_row(st));
+	if (sqlite3_column_int(st, 0) != 0) {
+		TRY(read_contract_at(st, 1, &out->contract));
+		out->has_contract = true;
 	}
-	TRY(load_reschedules(tx, device_id, out));
-	TRY(load_payments(tx, device_id, out));
-	TRY(load_commands(tx, device_id, out));
+	sq_done(st);
+	st = NULL;
+	TRY(load_extras(tx, device_id, out));
 out:
+	sq_done(st);
 	if (err != FL_OK)
 		fl_device_inputs_clear(out);
+	return err;
+}
+
+fl_err sq_device_load(struct fl_tx *tx, const char *tenant_id,
+                      const char *device_id, struct fl_device *dev,
+                      struct fl_device_inputs *in)
+{
+	/* The device row and its contract in one statement. */
+	static const char sql[] = "SELECT " DEV_COLS_JOINED ", " CONTRACT_COLS_C
+	                          " FROM devices d "
+	                          "LEFT JOIN contracts c ON c.device_id = d.id "
+	                          "AND c.tenant_id = d.tenant_id "
+	                          "WHERE d.id = ? AND d.tenant_id = ?;";
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+
+	memset(in, 0, sizeof(*in));
+	st = sq_stmt(tx, sql, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_bind_text(st, 1, device_id));
+	TRY(sq_bind_text(st, 2, tenant_id));
+	TRY(one_device(st, dev));
+	if (sqlite3_column_type(st, DEV_NCOLS) != SQLITE_NULL) {
+		TRY(read_contract_at(st, DEV_NCOLS, &in->contract));
+		in->has_contract = true;
+	}
+	sq_done(st);
+	st = NULL;
+	TRY(load_extras(tx, device_id, in));
+out:
+	sq_done(st);
+	if (err != FL_OK) {
+		fl_device_inputs_clear(in);
+		memset(dev, 0, sizeof(*dev));
+	}
 	return err;
 }

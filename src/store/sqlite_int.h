@@ -152,6 +152,10 @@ fl_err sq_command_insert(struct fl_tx *tx, const char *tenant_id,
                          const char *device_id, struct fl_command_rec *c);
 fl_err sq_device_inputs(struct fl_tx *tx, const char *tenant_id,
                         const char *device_id, struct fl_device_inputs *out);
+fl_err sq_device_next_change(struct fl_tx *tx, fl_time after, fl_time *at);
+fl_err sq_device_load(struct fl_tx *tx, const char *tenant_id,
+                      const char *device_id, struct fl_device *dev,
+                      struct fl_device_inputs *in);
 
 /* sqlite_devproto.c */
 fl_err sq_dp_enroll(struct fl_tx *tx, const char *id,

@@ -315,6 +315,18 @@ fl_err fl_store_device_inputs(struct fl_tx *tx, const char *tenant_id,
 	return OPS(tx)->device_inputs(tx, tenant_id, device_id, out);
 }
 
+fl_err fl_store_device_next_change(struct fl_tx *tx, fl_time after, fl_time *at)
+{
+	return OPS(tx)->device_next_change(tx, after, at);
+}
+
+fl_err fl_store_device_load(struct fl_tx *tx, const char *tenant_id,
+                            const char *device_id, struct fl_device *dev,
+                            struct fl_device_inputs *in)
+{
+	return OPS(tx)->device_load(tx, tenant_id, device_id, dev, in);
+}
+
 /* --- device protocol ------------------------------------------------------ */
 
 fl_err fl_store_dp_enroll(struct fl_tx *tx, const char *id,

@@ -55,6 +55,9 @@ struct fl_tx;
 struct fl_store_sqlite_opts {
 	int pool_size;       /* connections (>= 2); 0: 8 */
 	int busy_timeout_ms; /* writer wait before FL_E_STORE_BUSY; 0: 5000 */
+	int cache_mb;        /* page cache per connection, MiB; 0: 2 */
+	int mmap_mb; /* bytes of the file read through a shared memory map,
+	                MiB, per connection; 0: none */
 };
 
 /* Opens (creating if needed) the SQLite database at path, in WAL mode with
@@ -316,7 +319,8 @@ struct fl_device_status {
 	fl_time next_due_at;           /* next installment due after now, 0 */
 	int64_t next_due_amount;       /* its unpaid part */
 	fl_time next_change;           /* when to decide again, 0 never */
-	fl_time decided_at;            /* when this was decided */
+	fl_time decided_at; /* when this decision was stored (a re-decision
+	                       that changes nothing stores nothing) */
 	uint64_t token_seq; /* bumps whenever the token would change */
 	uint8_t outcome[FL_HASH_LEN]; /* hash of what the token carries */
 };
@@ -408,6 +412,10 @@ fl_err fl_store_device_list(struct fl_tx *tx, const char *tenant_id,
 fl_err fl_store_device_due(struct fl_tx *tx, fl_time now, int limit,
                            char (*tenant_ids)[FL_ID_MAX],
                            char (*ids)[FL_ID_MAX], int *n) FL_MUST_USE;
+/* The earliest next_change after `after` of any device (all tenants), 0
+ * when there is none: when the sweep has work next. */
+fl_err fl_store_device_next_change(struct fl_tx *tx, fl_time after,
+                                   fl_time *at) FL_MUST_USE;
 /* Number of devices in each state (all tenants), and of stolen ones. */
 fl_err fl_store_device_count(struct fl_tx *tx, int64_t by_state[5],
                              int64_t *stolen) FL_MUST_USE;
@@ -561,6 +569,13 @@ struct fl_device_inputs {
 fl_err fl_store_device_inputs(struct fl_tx *tx, const char *tenant_id,
                               const char *device_id,
                               struct fl_device_inputs *out) FL_MUST_USE;
+/* fl_store_device_get and fl_store_device_inputs of one device together,
+ * as a decision reads them (in fewer statements than the two). *in is
+ * cleared by the caller with fl_device_inputs_clear; on failure both
+ * outputs are zeroed and own nothing. */
+fl_err fl_store_device_load(struct fl_tx *tx, const char *tenant_id,
+                            const char *device_id, struct fl_device *dev,
+                            struct fl_device_inputs *in) FL_MUST_USE;
 void fl_device_inputs_clear(struct fl_device_inputs *in);
 
 /* --- device protocol -------------------------------------------------------

@@ -142,6 +142,11 @@ struct fl_store_ops {
 	fl_err (*device_inputs)(struct fl_tx *tx, const char *tenant_id,
 	                        const char *device_id,
 	                        struct fl_device_inputs *out);
+	fl_err (*device_next_change)(struct fl_tx *tx, fl_time after,
+	                             fl_time *at);
+	fl_err (*device_load)(struct fl_tx *tx, const char *tenant_id,
+	                      const char *device_id, struct fl_device *dev,
+	                      struct fl_device_inputs *in);
 
 	/* device protocol */
 	fl_err (*dp_enroll)(struct fl_tx *tx, const char *id,

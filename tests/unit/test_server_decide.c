@@ -3,7 +3,7 @@
  * follows payments, reversals, commands and time (through the sweep); the
  * token seq rises exactly when the outcome changes or a sync is forced;
  * an admin release frees the IMEI for good; decision time never runs
- * backwards.
+ * backwards; a re-decision that changes nothing stores nothing.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -350,6 +350,79 @@ static void test_sweep_groups(void **state)
 	}
 }
 
+static void stored(struct fx *f, struct fl_device *d)
+{
+	struct fl_tx *tx = NULL;
+
+	assert_int_equal(fl_store_begin(f->app.store, false, &tx), FL_OK);
+	assert_int_equal(fl_store_device_get(tx, "tn_1", "dv_1", d), FL_OK);
+	fl_tx_rollback(tx);
+}
+
+/* A re-decision that leaves the status as stored writes nothing:
+ * decided_at stays the instant the status last changed, the seq stays,
+ * and what the caller gets is what is stored. The next change is
+ * stored with its own instant. */
+static void test_unchanged_not_written(void **state)
+{
+	struct fx *f = *state;
+	struct fl_device d, s;
+	struct fl_decided w;
+	uint64_t seq;
+
+	make_device(f, "490154203237518", true);
+	stored(f, &s);
+	assert_int_equal(s.st.decided_at, T0);
+	seq = s.st.token_seq;
+	decide_at(f, T0 + 3600, &d, &w);
+	assert_false(w.bumped);
+	assert_int_equal(d.st.decided_at, T0);
+	assert_int_equal(d.st.token_seq, seq);
+	stored(f, &s);
+	assert_int_equal(s.st.decided_at, T0);
+	assert_int_equal(s.st.token_seq, seq);
+	assert_int_equal(s.st.next_change, d.st.next_change);
+	/* the sweep before the reminder finds nothing to do */
+	int n = -1;
+	assert_int_equal(fl_decide_sweep(&f->app, T0 + 7 * FL_DAY - 1, 16, &n),
+	                 FL_OK);
+	assert_int_equal(n, 0);
+	/* the reminder is a change: stored, with its instant */
+	assert_int_equal(fl_decide_sweep(&f->app, T0 + 7 * FL_DAY, 16, &n),
+	                 FL_OK);
+	assert_int_equal(n, 1);
+	stored(f, &s);
+	assert_int_equal(s.st.state, FL_ST_REMINDING);
+	assert_int_equal(s.st.decided_at, T0 + 7 * FL_DAY);
+	assert_int_equal(s.st.token_seq, seq + 1);
+	/* a second on, the reminder is past: its next change moves (a
+	 * change stored, the token the same) */
+	decide_at(f, T0 + 7 * FL_DAY + 60, &d, &w);
+	assert_false(w.bumped);
+	stored(f, &s);
+	assert_int_equal(s.st.decided_at, T0 + 7 * FL_DAY + 60);
+	/* deciding again later changes nothing, and a forced sync is
+	 * stored although nothing else changed */
+	decide_at(f, T0 + 7 * FL_DAY + 120, &d, &w);
+	assert_false(w.bumped);
+	assert_int_equal(d.st.decided_at, T0 + 7 * FL_DAY + 60);
+	stored(f, &s);
+	assert_int_equal(s.st.decided_at, T0 + 7 * FL_DAY + 60);
+	{
+		struct fl_tx *tx = wtx(f);
+
+		assert_int_equal(fl_decide_device(tx, "tn_1", "dv_1",
+		                                  T0 + 7 * FL_DAY + 180, true,
+		                                  &d, &w),
+		                 FL_OK);
+		assert_int_equal(fl_tx_commit(tx), FL_OK);
+	}
+	assert_true(w.bumped);
+	stored(f, &s);
+	assert_int_equal(s.st.token_seq, seq + 2);
+	assert_int_equal(s.st.decided_at, T0 + 7 * FL_DAY + 180);
+}
+
 static void test_imei_claims(void **state)
 {
 	struct fx *f = *state;
@@ -515,6 +588,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_commands, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_sweep_groups, setup,
 	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_unchanged_not_written,
+	                                        setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_imei_claims, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_forced_sync_and_clock,

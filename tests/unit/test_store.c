@@ -2,7 +2,9 @@
  * Unit tests for the storage interface on its SQLite backend: migrations,
  * transactions (commit, rollback, persistence across reopen), tenants and
  * keys with tenant scoping, idempotency records, audit entries with
- * filters, and the append-only guard.
+ * filters, and the append-only guard; devices: counts by state kept
+ * through every change, and a device's decision inputs loaded in one
+ * call.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +16,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <pthread.h>
 #include <sqlite3.h>
 
 #include "core/crypto.h"
@@ -341,6 +344,406 @@ static void test_writers_serialise(void **state)
 	fl_tx_rollback(r);
 }
 
+/* --- devices ---------------------------------------------------------- */
+
+/* Inserts device id of tenant "tn_1" with IMEI imei. */
+static void add_device(struct fl_tx *tx, const char *id, const char *imei)
+{
+	struct fl_device d;
+
+	memset(&d, 0, sizeof(d));
+	snprintf(d.id, sizeof(d.id), "%s", id);
+	snprintf(d.tenant_id, sizeof(d.tenant_id), "tn_1");
+	snprintf(d.imei, sizeof(d.imei), "%s", imei);
+	d.created_at = 1000;
+	assert_int_equal(fl_store_device_insert(tx, &d), FL_OK);
+}
+
+static void set_state(struct fl_tx *tx, const char *id, enum fl_dev_state s,
+                      bool stolen)
+{
+	struct fl_device_status st;
+
+	memset(&st, 0, sizeof(st));
+	st.state = s;
+	st.stolen = stolen;
+	st.token_seq = 1;
+	assert_int_equal(fl_store_device_set_status(tx, id, &st), FL_OK);
+}
+
+static fl_err count_one(void *ctx, const struct fl_device *d)
+{
+	int64_t *c = ctx;
+
+	c[d->st.state]++;
+	c[5] += d->st.stolen;
+	return FL_OK;
+}
+
+/* fl_store_device_count equals a walk over every device of tn_1. */
+static void assert_counts(struct fl_tx *tx, int64_t p, int64_t a, int64_t r,
+                          int64_t l, int64_t rel, int64_t stolen)
+{
+	int64_t by_state[5], n_stolen = -1, walk[6] = {0};
+
+	assert_int_equal(fl_store_device_count(tx, by_state, &n_stolen), FL_OK);
+	assert_int_equal(by_state[FL_ST_PENDING], p);
+	assert_int_equal(by_state[FL_ST_ACTIVE], a);
+	assert_int_equal(by_state[FL_ST_REMINDING], r);
+	assert_int_equal(by_state[FL_ST_LOCKED], l);
+	assert_int_equal(by_state[FL_ST_RELEASED], rel);
+	assert_int_equal(n_stolen, stolen);
+	assert_int_equal(
+	        fl_store_device_list(tx, "tn_1", NULL, 0, -1, count_one, walk),
+	        FL_OK);
+	for (int s = 0; s < 5; s++)
+		assert_int_equal(walk[s], by_state[s]);
+	assert_int_equal(walk[5], n_stolen);
+}
+
+/* The counts by state follow every insert and status change, roll back
+ * with their transaction, and a reader keeps the counts of its snapshot
+ * while a writer changes them. */
+static void test_device_counts(void **state)
+{
+	struct fx *f = *state;
+	struct fl_tx *tx = begin(f, true), *r;
+
+	assert_counts(tx, 0, 0, 0, 0, 0, 0);
+	add_device(tx, "dv_1", "490154203237518");
+	add_device(tx, "dv_2", "356938035643809");
+	add_device(tx, "dv_3", "352099001761481");
+	assert_counts(tx, 3, 0, 0, 0, 0, 0);
+	set_state(tx, "dv_1", FL_ST_ACTIVE, false);
+	set_state(tx, "dv_2", FL_ST_LOCKED, true);
+	/* the same status again changes nothing */
+	set_state(tx, "dv_2", FL_ST_LOCKED, true);
+	assert_counts(tx, 1, 1, 0, 1, 0, 1);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+
+	/* a reader's snapshot, taken before the writer's change */
+	r = begin(f, false);
+	assert_counts(r, 1, 1, 0, 1, 0, 1);
+	tx = begin(f, true);
+	set_state(tx, "dv_2", FL_ST_LOCKED, false);
+	set_state(tx, "dv_1", FL_ST_REMINDING, false);
+	set_state(tx, "dv_3", FL_ST_RELEASED, false);
+	assert_counts(tx, 0, 0, 1, 1, 1, 0);
+	assert_counts(r, 1, 1, 0, 1, 0, 1);
+	fl_tx_rollback(tx);
+	fl_tx_rollback(r);
+	r = begin(f, false);
+	assert_counts(r, 1, 1, 0, 1, 0, 1);
+	fl_tx_rollback(r);
+
+	tx = begin(f, true);
+	set_state(tx, "dv_2", FL_ST_ACTIVE, false);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+	r = begin(f, false);
+	assert_counts(r, 1, 2, 0, 0, 0, 0);
+	fl_tx_rollback(r);
+}
+
+/* One writer of test_device_counts_concurrent: moves devices between
+ * states, one write transaction each, some rolled back. */
+struct mover {
+	struct fl_store *st;
+	unsigned seed;
+	int failures;
+};
+
+static void *move_devices(void *arg)
+{
+	struct mover *m = arg;
+
+	for (int i = 0; i < 200; i++) {
+		struct fl_tx *tx = NULL;
+		struct fl_device_status s;
+		char id[16];
+		unsigned r = (unsigned)rand_r(&m->seed);
+
+		memset(&s, 0, sizeof(s));
+		snprintf(id, sizeof(id), "dv_%u", r % 8);
+		s.state = (enum fl_dev_state)((r >> 4) % 5);
+		s.stolen = ((r >> 8) & 3) == 0;
+		s.token_seq = 1;
+		if (fl_store_begin(m->st, true, &tx) != FL_OK) {
+			m->failures++;
+			continue;
+		}
+		if (fl_store_device_set_status(tx, id, &s) != FL_OK)
+			m->failures++;
+		if ((r >> 12) % 4 == 0)
+			fl_tx_rollback(tx);
+		else if (fl_tx_commit(tx) != FL_OK)
+			m->failures++;
+	}
+	return NULL;
+}
+
+/* Writers on several threads move devices between states while a reader
+ * counts: every count it sees adds up to the fleet, and at the end the
+ * counts equal a walk over the devices. */
+static void test_device_counts_concurrent(void **state)
+{
+	struct fx *f = *state;
+	struct fl_tx *tx = begin(f, true);
+	struct mover m[3];
+	pthread_t th[3];
+	const char *imeis[8] = {"490154203237518", "356938035643809",
+	                        "352099001761481", "353918059876542",
+	                        "356656423456782", "351756051523999",
+	                        "359881030314356", "354712083467891"};
+	int64_t total = 8, walk[6] = {0}, by_state[5], stolen;
+
+	for (int i = 0; i < 8; i++) {
+		char id[16];
+
+		snprintf(id, sizeof(id), "dv_%d", i);
+		add_device(tx, id, imeis[i]);
+	}
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+	for (int i = 0; i < 3; i++) {
+		m[i].st = f->st;
+		m[i].seed = 17u * (unsigned)(i + 1);
+		m[i].failures = 0;
+		assert_int_equal(
+		        pthread_create(&th[i], NULL, move_devices, &m[i]), 0);
+	}
+	for (int i = 0; i < 100; i++) {
+		int64_t sum = 0;
+
+		tx = begin(f, false);
+		assert_int_equal(fl_store_device_count(tx, by_state, &stolen),
+		                 FL_OK);
+		fl_tx_rollback(tx);
+		for (int s = 0; s < 5; s++) {
+			assert_true(by_state[s] >= 0);
+			sum += by_state[s];
+		}
+		assert_int_equal(sum, total);
+		assert_true(stolen >= 0 && stolen <= total);
+	}
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(m[i].failures, 0);
+	}
+	tx = begin(f, false);
+	assert_int_equal(fl_store_device_count(tx, by_state, &stolen), FL_OK);
+	assert_int_equal(
+	        fl_store_device_list(tx, "tn_1", NULL, 0, -1, count_one, walk),
+	        FL_OK);
+	fl_tx_rollback(tx);
+	for (int s = 0; s < 5; s++)
+		assert_int_equal(walk[s], by_state[s]);
+	assert_int_equal(walk[5], stolen);
+}
+
+/* The earliest next change after an instant, over every device: what the
+ * sweep sleeps until. */
+static void test_device_next_change(void **state)
+{
+	struct fx *f = *state;
+	struct fl_tx *tx = begin(f, true);
+	struct fl_device_status s;
+	fl_time at = -1;
+
+	assert_int_equal(fl_store_device_next_change(tx, 0, &at), FL_OK);
+	assert_int_equal(at, 0);
+	add_device(tx, "dv_1", "490154203237518");
+	add_device(tx, "dv_2", "356938035643809");
+	add_device(tx, "dv_3", "352099001761481");
+	memset(&s, 0, sizeof(s));
+	s.next_change = 200;
+	assert_int_equal(fl_store_device_set_status(tx, "dv_1", &s), FL_OK);
+	s.next_change = 100;
+	assert_int_equal(fl_store_device_set_status(tx, "dv_2", &s), FL_OK);
+	assert_int_equal(fl_store_device_next_change(tx, 0, &at), FL_OK);
+	assert_int_equal(at, 100);
+	/* a change already past (a device left due) does not count */
+	assert_int_equal(fl_store_device_next_change(tx, 100, &at), FL_OK);
+	assert_int_equal(at, 200);
+	assert_int_equal(fl_store_device_next_change(tx, 200, &at), FL_OK);
+	assert_int_equal(at, 0);
+	fl_tx_rollback(tx);
+}
+
+/* A database made before the counts were kept gets them from its devices
+ * when it is opened. */
+static void test_device_counts_seeded(void **state)
+{
+	struct fx *f = *state;
+	struct fl_tx *tx = begin(f, true);
+	sqlite3 *db = NULL;
+
+	add_device(tx, "dv_1", "490154203237518");
+	add_device(tx, "dv_2", "356938035643809");
+	set_state(tx, "dv_2", FL_ST_LOCKED, true);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+	fl_store_close(f->st);
+	f->st = NULL;
+	/* back to schema 3, with a device the triggers never saw */
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(
+	        sqlite3_exec(db,
+	                     "DROP TRIGGER devices_count_insert;"
+	                     "DROP TRIGGER devices_count_update;"
+	                     "DROP TRIGGER devices_count_delete;"
+	                     "DROP TABLE device_counts;"
+	                     "DELETE FROM schema_version WHERE version >= 4;"
+	                     "UPDATE devices SET state = 1 WHERE id = 'dv_1';",
+	                     NULL, NULL, NULL),
+	        SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(fl_store_open_sqlite(&f->st, f->path, NULL), FL_OK);
+	assert_int_equal(fl_store_schema_version(f->st),
+	                 fl_store_schema_latest());
+	tx = begin(f, false);
+	assert_counts(tx, 0, 1, 0, 1, 0, 1);
+	fl_tx_rollback(tx);
+}
+
+/* fl_store_device_load gives the device row and every decision input:
+ * the contract and its schedule, reschedules with their items (one that
+ * waives the rest has none), payments by paid_at (reversed ones marked),
+ * commands in issue order with their reasons; tenant-scoped. It agrees
+ * with fl_store_device_get + fl_store_device_inputs. */
+static void test_device_load(void **state)
+{
+	struct fx *f = *state;
+	struct fl_tx *tx = begin(f, true);
+	struct fl_installment sched[3] = {{100, 10}, {200, 20}, {300, 30}};
+	struct fl_installment re1[2] = {{250, 25}, {350, 35}};
+	struct fl_contract_rec c;
+	struct fl_reschedule_rec r;
+	struct fl_payment_rec p;
+	struct fl_command_rec cmd;
+	struct fl_device d, d2;
+	struct fl_device_inputs in, in2;
+
+	const int64_t paid[3] = {150, 120, 130}; /* recorded out of order */
+
+	add_device(tx, "dv_1", "490154203237518");
+	add_device(tx, "dv_2", "356938035643809");
+	memset(&c, 0, sizeof(c));
+	snprintf(c.device_id, sizeof(c.device_id), "dv_1");
+	snprintf(c.tenant_id, sizeof(c.tenant_id), "tn_1");
+	memcpy(c.currency, "KES", 4);
+	c.grace = 86400;
+	c.remind[0] = 3600;
+	c.remind[1] = 60;
+	c.n_remind = 2;
+	snprintf(c.loan_ref, sizeof(c.loan_ref), "LN-1");
+	snprintf(c.contact_phones[0], FL_PHONE_MAX, "+254700000001");
+	snprintf(c.contact_phones[1], FL_PHONE_MAX, "+254700000002");
+	c.n_contact_phones = 2;
+	c.schedule = sched;
+	c.n_schedule = 3;
+	assert_int_equal(fl_store_contract_insert(tx, &c), FL_OK);
+	memset(&r, 0, sizeof(r));
+	r.from = 200;
+	r.schedule = re1;
+	r.n_schedule = 2;
+	assert_int_equal(fl_store_reschedule_insert(tx, "tn_1", "dv_1", &r),
+	                 FL_OK);
+	r.from = 340; /* waives what is due from 340 on */
+	r.schedule = NULL;
+	r.n_schedule = 0;
+	assert_int_equal(fl_store_reschedule_insert(tx, "tn_1", "dv_1", &r),
+	                 FL_OK);
+	for (int i = 0; i < 3; i++) {
+		memset(&p, 0, sizeof(p));
+		snprintf(p.id, sizeof(p.id), "py_%d", i);
+		snprintf(p.tenant_id, sizeof(p.tenant_id), "tn_1");
+		snprintf(p.device_id, sizeof(p.device_id), "dv_1");
+		p.amount = 5 + i;
+		p.paid_at = paid[i];
+		assert_int_equal(fl_store_payment_insert(tx, &p), FL_OK);
+	}
+	assert_int_equal(fl_store_payment_reverse(tx, "tn_1", "py_2", 160,
+	                                          "bounced", ""),
+	                 FL_OK);
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.kind = FL_CMD_LOCK;
+	cmd.issued_at = 170;
+	snprintf(cmd.reason, sizeof(cmd.reason), "collections");
+	assert_int_equal(fl_store_command_insert(tx, "tn_1", "dv_1", &cmd),
+	                 FL_OK);
+	cmd.kind = FL_CMD_UNLOCK_UNTIL;
+	cmd.issued_at = 180;
+	cmd.at = 400;
+	snprintf(cmd.reason, sizeof(cmd.reason), "promised");
+	assert_int_equal(fl_store_command_insert(tx, "tn_1", "dv_1", &cmd),
+	                 FL_OK);
+
+	assert_int_equal(fl_store_device_load(tx, "tn_1", "dv_1", &d, &in),
+	                 FL_OK);
+	assert_string_equal(d.id, "dv_1");
+	assert_true(d.has_contract);
+	assert_true(in.has_contract);
+	assert_string_equal(in.contract.loan_ref, "LN-1");
+	assert_int_equal(in.contract.grace, 86400);
+	assert_int_equal(in.contract.n_remind, 2);
+	assert_int_equal(in.contract.remind[1], 60);
+	assert_int_equal(in.contract.n_contact_phones, 2);
+	assert_string_equal(in.contract.contact_phones[1], "+254700000002");
+	assert_int_equal(in.contract.n_schedule, 3);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(in.contract.schedule[i].due_at,
+		                 sched[i].due_at);
+		assert_int_equal(in.contract.schedule[i].amount,
+		                 sched[i].amount);
+	}
+	assert_int_equal(in.n_reschedules, 2);
+	assert_int_equal(in.reschedules[0].from, 200);
+	assert_int_equal(in.reschedules[0].n_schedule, 2);
+	assert_int_equal(in.reschedules[0].schedule[1].due_at, 350);
+	assert_int_equal(in.reschedules[0].schedule[1].amount, 35);
+	assert_int_equal(in.reschedules[1].from, 340);
+	assert_int_equal(in.reschedules[1].n_schedule, 0);
+	assert_null(in.reschedules[1].schedule);
+	assert_int_equal(in.n_payments, 3);
+	assert_int_equal(in.payments[0].paid_at, 120);
+	assert_int_equal(in.payments[1].paid_at, 130);
+	assert_int_equal(in.payments[2].paid_at, 150);
+	assert_int_equal(in.payments[0].amount, 6);
+	assert_true(in.payments[1].reversed);
+	assert_false(in.payments[0].reversed);
+	assert_int_equal(in.n_commands, 2);
+	assert_int_equal(in.commands[0].kind, FL_CMD_LOCK);
+	assert_string_equal(in.commands[0].reason, "collections");
+	assert_int_equal(in.commands[1].at, 400);
+	assert_string_equal(in.commands[1].reason, "promised");
+	assert_int_equal(in.last_command_at, 180);
+
+	/* the same as the two separate reads */
+	assert_int_equal(fl_store_device_get(tx, "tn_1", "dv_1", &d2), FL_OK);
+	assert_int_equal(fl_store_device_inputs(tx, "tn_1", "dv_1", &in2),
+	                 FL_OK);
+	assert_int_equal(d2.ord, d.ord);
+	assert_true(d2.has_contract);
+	assert_int_equal(in2.n_payments, in.n_payments);
+	assert_int_equal(in2.n_reschedules, in.n_reschedules);
+	assert_int_equal(in2.contract.n_schedule, in.contract.n_schedule);
+	fl_device_inputs_clear(&in2);
+	fl_device_inputs_clear(&in);
+
+	/* a device without contract, and another tenant's view */
+	assert_int_equal(fl_store_device_load(tx, "tn_1", "dv_2", &d, &in),
+	                 FL_OK);
+	assert_false(d.has_contract);
+	assert_false(in.has_contract);
+	assert_int_equal(in.n_payments + in.n_commands + in.n_reschedules, 0);
+	fl_device_inputs_clear(&in);
+	assert_int_equal(fl_store_device_load(tx, "tn_2", "dv_1", &d, &in),
+	                 FL_E_NOT_FOUND);
+	assert_string_equal(d.id, "");
+	assert_false(in.has_contract);
+	assert_int_equal(fl_store_device_inputs(tx, "tn_2", "dv_1", &in),
+	                 FL_E_NOT_FOUND);
+	fl_tx_rollback(tx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -359,6 +762,16 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_audit_entries, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_writers_serialise, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_device_counts, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_device_counts_concurrent,
+	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_device_next_change, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_device_counts_seeded,
+	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_device_load, setup,
 	                                        teardown),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
