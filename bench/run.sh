@@ -378,6 +378,12 @@ bench_due() {
 		return 0
 	fi
 	lender "$TMP/f3"
+	# The phone side needs the waits (the fleet may not have run).
+	if has_route POST /v1/device/checkin && has_route GET /v1/device/wait; then
+		DEVAPI=1
+	else
+		DEVAPI_WHY="finlockd does not serve the device protocol (POST /v1/device/checkin, GET /v1/device/wait) yet"
+	fi
 	finlockd_stop
 	# The due set's instant: far enough after the import for finlockd
 	# to start and the waits to be in place.
