@@ -650,8 +650,8 @@ fl_err fl_devauth_flush(struct fl_devauth *da, size_t *written)
 	/* last_contact and req_counter only: no view holds either */
 	fl_tx_quiet(tx);
 	for (size_t i = 0; i < n && err == FL_OK; i++)
-		err = fl_store_dp_touch(tx, t[i].id, t[i].kx_pk, t[i].contact,
-		                        t[i].counter);
+		err = fl_store_dp_touch(tx, t[i].id, t[i].ord, t[i].kx_pk,
+		                        t[i].contact, t[i].counter);
 	if (err == FL_OK)
 		err = fl_tx_commit(tx);
 	else

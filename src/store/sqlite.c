@@ -452,7 +452,11 @@ fl_err fl_store_open_sqlite(struct fl_store **out, const char *path,
 	st->n_conns = n;
 	st->busy_ms = busy;
 	for (int i = 0; i < n; i++) {
-		if ((err = open_conn(&st->conns[i], path, busy, cache_mb,
+		/* Writes prefer connection 0 (sqlite_begin): its cache holds
+		 * what they touch. Readers find most pages in the kernel's
+		 * cache; SQLite's default 2 MiB keeps each one small. */
+		if ((err = open_conn(&st->conns[i], path, busy,
+		                     i == 0 || cache_mb < 2 ? cache_mb : 2,
 		                     mmap_mb)) != FL_OK)
 			goto out;
 		if (i == 0 &&

@@ -51,25 +51,33 @@ out:
 	return err;
 }
 
-fl_err sq_dp_touch(struct fl_tx *tx, const char *id,
+fl_err sq_dp_touch(struct fl_tx *tx, const char *id, int64_t ord,
                    const uint8_t kx_pk[FL_DEVICE_KEY_LEN], fl_time at,
                    uint64_t counter)
 {
-	static const char sql[] =
-	        "UPDATE devices SET last_contact = max(last_contact, ?), "
-	        "req_counter = max(req_counter, ?) WHERE id = ? AND kx_pk = ?;";
+	static const char by_id[] =
+	        "UPDATE devices SET last_contact = max(last_contact, ?1), "
+	        "req_counter = max(req_counter, ?2) WHERE id = ?3 AND "
+	        "kx_pk = ?4;";
+	/* the rowid first: no descent of the id index */
+	static const char by_ord[] =
+	        "UPDATE devices SET last_contact = max(last_contact, ?1), "
+	        "req_counter = max(req_counter, ?2) WHERE ord = ?5 AND "
+	        "id = ?3 AND kx_pk = ?4;";
 	sqlite3_stmt *st = NULL;
 	fl_err err;
 
 	if (counter > (uint64_t)INT64_MAX)
 		return FL_E_RANGE;
-	st = sq_stmt(tx, sql, &err);
+	st = sq_stmt(tx, ord > 0 ? by_ord : by_id, &err);
 	if (st == NULL)
 		goto out;
 	TRY(sq_bind_int(st, 1, at));
 	TRY(sq_bind_int(st, 2, (int64_t)counter));
 	TRY(sq_bind_text(st, 3, id));
 	TRY(sq_bind_blob(st, 4, kx_pk, FL_DEVICE_KEY_LEN));
+	if (ord > 0)
+		TRY(sq_bind_int(st, 5, ord));
 	err = sq_step_done(st);
 out:
 	sq_done(st);

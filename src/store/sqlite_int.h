@@ -161,7 +161,7 @@ fl_err sq_device_load(struct fl_tx *tx, const char *tenant_id,
 fl_err sq_dp_enroll(struct fl_tx *tx, const char *id,
                     const uint8_t sign_pk[FL_DEVICE_KEY_LEN],
                     const uint8_t kx_pk[FL_DEVICE_KEY_LEN], fl_time at);
-fl_err sq_dp_touch(struct fl_tx *tx, const char *id,
+fl_err sq_dp_touch(struct fl_tx *tx, const char *id, int64_t ord,
                    const uint8_t kx_pk[FL_DEVICE_KEY_LEN], fl_time at,
                    uint64_t counter);
 fl_err sq_used_code_put(struct fl_tx *tx, const struct fl_used_code *u);

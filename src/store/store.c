@@ -336,11 +336,11 @@ fl_err fl_store_dp_enroll(struct fl_tx *tx, const char *id,
 	return OPS(tx)->dp_enroll(tx, id, sign_pk, kx_pk, at);
 }
 
-fl_err fl_store_dp_touch(struct fl_tx *tx, const char *id,
+fl_err fl_store_dp_touch(struct fl_tx *tx, const char *id, int64_t ord,
                          const uint8_t kx_pk[FL_DEVICE_KEY_LEN], fl_time at,
                          uint64_t counter)
 {
-	return OPS(tx)->dp_touch(tx, id, kx_pk, at, counter);
+	return OPS(tx)->dp_touch(tx, id, ord, kx_pk, at, counter);
 }
 
 fl_err fl_store_used_code_put(struct fl_tx *tx, const struct fl_used_code *u)

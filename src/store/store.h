@@ -55,7 +55,8 @@ struct fl_tx;
 struct fl_store_sqlite_opts {
 	int pool_size;       /* connections (>= 2); 0: 8 */
 	int busy_timeout_ms; /* writer wait before FL_E_STORE_BUSY; 0: 5000 */
-	int cache_mb;        /* page cache per connection, MiB; 0: 2 */
+	int cache_mb;        /* page cache of the writing connection, MiB
+	                      * (readers: at most 2); 0: 2 */
 	int mmap_mb; /* bytes of the file read through a shared memory map,
 	                MiB, per connection; 0: none */
 };
@@ -605,8 +606,10 @@ fl_err fl_store_dp_enroll(struct fl_tx *tx, const char *id,
 /* Write-behind check-in bookkeeping: raises device id's last_contact and
  * req_counter (never lowers them), only while its key-exchange key is
  * still kx_pk, so bookkeeping of keys replaced by a re-enrollment is
- * dropped. FL_OK also when nothing matched. */
-fl_err fl_store_dp_touch(struct fl_tx *tx, const char *id,
+ * dropped. ord, when known (else 0), is the row's fl_device.ord: the row
+ * is then found by it directly rather than through the id index. FL_OK
+ * also when nothing matched. */
+fl_err fl_store_dp_touch(struct fl_tx *tx, const char *id, int64_t ord,
                          const uint8_t kx_pk[FL_DEVICE_KEY_LEN], fl_time at,
                          uint64_t counter) FL_MUST_USE;
 

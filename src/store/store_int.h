@@ -152,7 +152,7 @@ struct fl_store_ops {
 	fl_err (*dp_enroll)(struct fl_tx *tx, const char *id,
 	                    const uint8_t sign_pk[FL_DEVICE_KEY_LEN],
 	                    const uint8_t kx_pk[FL_DEVICE_KEY_LEN], fl_time at);
-	fl_err (*dp_touch)(struct fl_tx *tx, const char *id,
+	fl_err (*dp_touch)(struct fl_tx *tx, const char *id, int64_t ord,
 	                   const uint8_t kx_pk[FL_DEVICE_KEY_LEN], fl_time at,
 	                   uint64_t counter);
 	fl_err (*used_code_put)(struct fl_tx *tx, const struct fl_used_code *u);

@@ -293,14 +293,36 @@ static void test_counters(void **state)
 		struct fl_tx *tx = NULL;
 
 		assert_int_equal(fl_store_begin(f->st, true, &tx), FL_OK);
-		assert_int_equal(fl_store_dp_touch(tx, "dv_count", p.kx_pk,
+		assert_int_equal(fl_store_dp_touch(tx, "dv_count", 0, p.kx_pk,
 		                                   T0 + 9, 1000),
+		                 FL_OK);
+		assert_true(d.ord > 0);
+		/* found by its row: the old keys still change nothing, nor
+		 * does another row's number */
+		assert_int_equal(fl_store_dp_touch(tx, "dv_count", d.ord,
+		                                   p.kx_pk, T0 + 9, 1000),
+		                 FL_OK);
+		assert_int_equal(fl_store_dp_touch(tx, "dv_count", d.ord + 1,
+		                                   q.kx_pk, T0 + 9, 1000),
 		                 FL_OK);
 		assert_int_equal(fl_tx_commit(tx), FL_OK);
 	}
 	assert_int_equal(fl_devauth_flush(da, &n), FL_OK);
 	get_device(f, "dv_count", &d);
 	assert_int_equal(d.req_counter, 1);
+	{
+		struct fl_tx *tx = NULL;
+
+		/* by its row with the keys it has: raised */
+		assert_int_equal(fl_store_begin(f->st, true, &tx), FL_OK);
+		assert_int_equal(fl_store_dp_touch(tx, "dv_count", d.ord,
+		                                   q.kx_pk, T0 + 9, 5),
+		                 FL_OK);
+		assert_int_equal(fl_tx_commit(tx), FL_OK);
+	}
+	get_device(f, "dv_count", &d);
+	assert_int_equal(d.req_counter, 5);
+	assert_int_equal(d.last_contact, T0 + 9);
 	fl_devauth_free(da);
 }
 
@@ -390,8 +412,9 @@ static void test_store_change_stamps(void **state)
 
 	assert_int_equal(fl_store_begin(f->st, true, &tx), FL_OK);
 	fl_tx_quiet(tx);
-	assert_int_equal(fl_store_dp_touch(tx, "dv_stamp1", p.kx_pk, T0 + 1, 9),
-	                 FL_OK);
+	assert_int_equal(
+	        fl_store_dp_touch(tx, "dv_stamp1", 0, p.kx_pk, T0 + 1, 9),
+	        FL_OK);
 	assert_int_equal(fl_tx_commit(tx), FL_OK);
 	assert_true(fl_store_device_unchanged(f->st, a.ord, c0));
 	assert_int_equal(fl_store_device_clock(f->st), c0);
@@ -406,7 +429,8 @@ static void test_store_change_stamps(void **state)
 	/* the same bookkeeping, not declared quiet, counts as a change */
 	assert_int_equal(fl_store_begin(f->st, true, &tx), FL_OK);
 	assert_int_equal(
-	        fl_store_dp_touch(tx, "dv_stamp1", p.kx_pk, T0 + 2, 10), FL_OK);
+	        fl_store_dp_touch(tx, "dv_stamp1", 0, p.kx_pk, T0 + 2, 10),
+	        FL_OK);
 	assert_int_equal(fl_tx_commit(tx), FL_OK);
 	assert_false(fl_store_device_unchanged(f->st, a.ord, c0));
 	assert_true(fl_store_device_unchanged(f->st, b.ord, c0));
