@@ -46,9 +46,6 @@
 
 #define PAIRING_TTL   FL_DAY /* a pending pairing request lives this long */
 #define REPORTS_SHOWN 20     /* reports in a device's JSON */
-#define CONTACT_REFRESH                                                        \
-	3600 /* longest wait before an offline-driven                          \
-	        lock_at is moved by contact */
 
 /* --- answers ---------------------------------------------------------------
  */
@@ -598,23 +595,13 @@ static void device_answer(struct fl_req *req, struct dev_auth *a,
 	fl_tokens_put(ts);
 }
 
-/* Whether contact should move an offline-driven lock_at now: at once
- * when the phone is locked for being offline, else once half the time to
- * lock_at has passed since the decision (at most CONTACT_REFRESH), so an
- * online phone always holds a lock_at well ahead. */
+/* Whether contact should move an offline-driven lock_at now
+ * (fl_decide_contact_due). */
 static bool contact_due(const struct fl_devauth_view *s, fl_time now)
 {
-	fl_time half;
-
-	if (!s->has_contract || s->lock_cause != FL_LOCK_OFFLINE ||
-	    s->lock_at == 0)
-		return false;
-	if (s->state == FL_ST_LOCKED)
-		return true;
-	half = (s->lock_at - s->decided_at) / 2;
-	if (half > CONTACT_REFRESH)
-		half = CONTACT_REFRESH;
-	return now - s->decided_at >= half;
+	return s->has_contract &&
+	       fl_decide_contact_due(s->state, s->lock_cause, s->lock_at,
+	                             s->decided_at, now);
 }
 
 /* Stores what the phone reported (SIM change, tamper) in tx, unless it

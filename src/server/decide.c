@@ -16,6 +16,21 @@ fl_time fl_decide_now(const struct fl_device *dev, fl_time now)
 	return now > dev->st.decided_at ? now : dev->st.decided_at;
 }
 
+bool fl_decide_contact_due(enum fl_dev_state state, enum fl_lock_cause cause,
+                           fl_time lock_at, fl_time decided_at, fl_time now)
+{
+	fl_time half;
+
+	if (cause != FL_LOCK_OFFLINE || lock_at == 0)
+		return false;
+	if (state == FL_ST_LOCKED)
+		return true;
+	half = (lock_at - decided_at) / 2;
+	if (half > FL_DECIDE_CONTACT_REFRESH)
+		half = FL_DECIDE_CONTACT_REFRESH;
+	return now - decided_at >= half;
+}
+
 static void put_i64(fl_blake2b_state *st, int64_t v)
 {
 	uint8_t b[8];
@@ -151,6 +166,51 @@ fl_err fl_decide_token_due(const struct fl_device_inputs *in,
 	return err;
 }
 
+/* Whether the new decision st (from dec) differs from the stored one only
+ * by an offline-driven lock_at that contact moved later, before
+ * fl_decide_contact_due says it is time to move it: then st becomes the
+ * stored decision (the token the phone holds stays right: the same
+ * outcome, with the earlier lock_at, which the sweep re-decides when it
+ * comes). dec then holds the stored lock_at and next_change too. */
+static fl_err keep_offline_lock_at(const struct fl_device_inputs *in,
+                                   const struct fl_device *dev, fl_time eff,
+                                   struct fl_decision *dec,
+                                   struct fl_device_status *st)
+{
+	const struct fl_device_status *old = &dev->st;
+	struct fl_device_status same = *st;
+	fl_time new_lock_at = dec->lock_at, new_next = dec->next_change;
+	int64_t token_due;
+	fl_err err;
+
+	if (old->token_seq == 0 || st->lock_cause != FL_LOCK_OFFLINE ||
+	    old->lock_cause != FL_LOCK_OFFLINE || st->state != old->state ||
+	    old->lock_at == 0 || st->lock_at <= old->lock_at ||
+	    /* the stored schedule must stay one the sweep can keep: still
+	     * to come, and no later than the new one */
+	    old->next_change <= eff || st->next_change < old->next_change ||
+	    fl_decide_contact_due(old->state, old->lock_cause, old->lock_at,
+	                          old->decided_at, eff))
+		return FL_OK;
+	/* the outcome with the stored lock_at, and what it then owes */
+	dec->lock_at = old->lock_at;
+	dec->next_change = old->next_change;
+	if ((err = fl_decide_token_due(in, dev, eff, dec, &token_due)) != FL_OK)
+		goto undo;
+	outcome_hash(dev, in, dec, token_due, same.outcome);
+	same.lock_at = old->lock_at;
+	same.next_change = old->next_change;
+	same.decided_at = old->decided_at;
+	if (same_status(&same, old)) {
+		*st = same;
+		return FL_OK;
+	}
+undo:
+	dec->lock_at = new_lock_at;
+	dec->next_change = new_next;
+	return err;
+}
+
 fl_err fl_decide_device(struct fl_tx *tx, const char *tenant_id,
                         const char *device_id, fl_time now, bool force_bump,
                         struct fl_device *dev_out, struct fl_decided *what)
@@ -214,6 +274,9 @@ fl_err fl_decide_device(struct fl_tx *tx, const char *tenant_id,
 		goto out;
 	outcome_hash(dev, &in, dec, token_due, st.outcome);
 	st.token_seq = dev->st.token_seq;
+	if (!force_bump &&
+	    (err = keep_offline_lock_at(&in, dev, eff, dec, &st)) != FL_OK)
+		goto out;
 	if (force_bump || st.token_seq == 0 ||
 	    memcmp(st.outcome, dev->st.outcome, FL_HASH_LEN) != 0) {
 		st.token_seq++;

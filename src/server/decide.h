@@ -14,6 +14,10 @@
  * a sync is forced, and never otherwise; the device protocol signs tokens
  * with it.
  *
+ * An offline-driven lock_at (last contact + max offline) that contact has
+ * moved later is stored lazily (fl_decide_contact_due), so phones in touch
+ * are not sent a new token for every contact.
+ *
  * Server time never runs backwards for a device: the decision instant is
  * the later of the clock and the device's last decision.
  *
@@ -46,6 +50,21 @@ struct fl_decided {
 
 /* The decision instant for dev: max(now, its last decision). */
 fl_time fl_decide_now(const struct fl_device *dev, fl_time now);
+
+/* The longest an online phone's offline-driven lock_at goes without
+ * being moved by its contact. */
+#define FL_DECIDE_CONTACT_REFRESH 3600
+
+/* Whether contact should move a stored offline-driven lock_at at now
+ * (state, lock_cause, lock_at and decided_at of the stored decision): at
+ * once when the phone is locked for being offline, else once half the
+ * time from the decision to lock_at has passed (at most
+ * FL_DECIDE_CONTACT_REFRESH), so an online phone always holds a lock_at
+ * well ahead, without a new token at every contact. fl_decide_device
+ * follows the same rule: a re-decision whose only change is such a
+ * lock_at moved later keeps the stored decision until then. */
+bool fl_decide_contact_due(enum fl_dev_state state, enum fl_lock_cause cause,
+                           fl_time lock_at, fl_time decided_at, fl_time now);
 
 /* Re-decides device_id of tenant_id at now inside tx and stores the result
  * in the device when it differs from the stored one in any field but

@@ -76,6 +76,8 @@ static struct fl_tx *wtx(struct fx *f)
 /* A device `id` of tenant "tn_1" with two installments of 1000 due at
  * T0 + 10 days and T0 + 40 days, grace 2 days, reminders 3 days ahead;
  * enrolled when `enrolled`. */
+static int64_t make_max_offline; /* max_offline of devices made */
+
 static void make_device_id(struct fx *f, const char *id, const char *imei,
                            bool enrolled)
 {
@@ -101,6 +103,7 @@ static void make_device_id(struct fx *f, const char *id, const char *imei,
 	snprintf(c.tenant_id, sizeof(c.tenant_id), "tn_1");
 	memcpy(c.currency, "KES", 4);
 	c.grace = 2 * FL_DAY;
+	c.max_offline = make_max_offline;
 	c.remind[0] = 3 * FL_DAY;
 	c.n_remind = 1;
 	c.schedule = items;
@@ -423,6 +426,78 @@ static void test_unchanged_not_written(void **state)
 	assert_int_equal(s.st.decided_at, T0 + 7 * FL_DAY + 180);
 }
 
+/* Contact that moves an offline-driven lock_at later is stored lazily,
+ * by the rule the check-in path follows (fl_decide_contact_due): not
+ * within half the time to lock_at (at most an hour) of the decision, and
+ * at once after it; never when anything else changed. */
+static void test_offline_lock_at_lazy(void **state)
+{
+	struct fx *f = *state;
+	struct fl_device d, s;
+	struct fl_decided w;
+	struct fl_tx *tx;
+	uint64_t seq;
+	fl_time lock_at;
+
+	/* at most a day offline */
+	make_max_offline = FL_DAY;
+	make_device(f, "490154203237518", true);
+	make_max_offline = 0;
+	tx = wtx(f);
+	assert_int_equal(fl_store_device_touch(tx, "dv_1", T0, 1), FL_OK);
+	assert_int_equal(
+	        fl_decide_device(tx, "tn_1", "dv_1", T0, false, &d, &w), FL_OK);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+	assert_int_equal(d.st.lock_cause, FL_LOCK_OFFLINE);
+	assert_int_equal(d.st.lock_at, T0 + FL_DAY);
+	seq = d.st.token_seq;
+	lock_at = d.st.lock_at;
+
+	/* ten minutes on, contact: the stored decision stands */
+	tx = wtx(f);
+	assert_int_equal(fl_store_device_touch(tx, "dv_1", T0 + 600, 2), FL_OK);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+	decide_at(f, T0 + 600, &d, &w);
+	assert_false(w.bumped);
+	stored(f, &s);
+	assert_int_equal(s.st.lock_at, lock_at);
+	assert_int_equal(s.st.token_seq, seq);
+	assert_int_equal(s.st.decided_at, T0);
+
+	/* a payment is another change: stored at once, new lock_at too */
+	pay(f, "pm_1", 100, T0 + 700);
+	stored(f, &s);
+	assert_int_equal(s.st.token_seq, seq + 1);
+	assert_int_equal(s.st.lock_at, T0 + 600 + FL_DAY);
+	seq = s.st.token_seq;
+	lock_at = s.st.lock_at;
+
+	/* contact an hour after that decision: moved */
+	tx = wtx(f);
+	assert_int_equal(fl_store_device_touch(tx, "dv_1", T0 + 700 + 3600, 3),
+	                 FL_OK);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+	decide_at(f, T0 + 700 + 3599, &d, &w);
+	assert_false(w.bumped);
+	assert_int_equal(d.st.lock_at, lock_at);
+	decide_at(f, T0 + 700 + 3600, &d, &w);
+	assert_true(w.bumped);
+	stored(f, &s);
+	assert_int_equal(s.st.lock_at, T0 + 700 + 3600 + FL_DAY);
+	assert_int_equal(s.st.token_seq, seq + 1);
+
+	/* no contact: the sweep locks at the stored lock_at */
+	{
+		int n = -1;
+
+		assert_int_equal(fl_decide_sweep(&f->app, s.st.lock_at, 16, &n),
+		                 FL_OK);
+		assert_int_equal(n, 1);
+	}
+	stored(f, &s);
+	assert_int_equal(s.st.state, FL_ST_LOCKED);
+}
+
 static void test_imei_claims(void **state)
 {
 	struct fx *f = *state;
@@ -589,6 +664,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_sweep_groups, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_unchanged_not_written,
+	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_offline_lock_at_lazy,
 	                                        setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_imei_claims, setup,
 	                                        teardown),
