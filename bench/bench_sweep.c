@@ -31,7 +31,8 @@
  *
  * --enroll K: up to K devices of the due set (or of the fleet, without
  * --due) are enrolled as phones: fresh Ed25519 and X25519 keys recorded
- * with fl_store_device_enroll and the device re-decided (as finlockd's
+ * with fl_store_dp_enroll (which also records the first contact) and the
+ * device re-decided (as finlockd's
  * enrollment does), and the check-in MAC key derived on the phone's side
  * from the server's public key-exchange key (DATA_DIR/kx.secret holds the
  * pair; only its public half is used). They are written to DEVICES_FILE
@@ -177,7 +178,7 @@ static void import_one(struct importer *im, size_t i, fl_time first,
 
 		fl_sign_keypair(pk, sk);
 		fl_kx_keypair(kpk, ksk);
-		if (fl_store_device_enroll(im->tx, d.id, pk, kpk, im->now) !=
+		if (fl_store_dp_enroll(im->tx, d.id, pk, kpk, im->now) !=
 		            FL_OK ||
 		    fl_decide_device(im->tx, im->tenant, d.id, im->now, true,
 		                     &after, NULL) != FL_OK ||
