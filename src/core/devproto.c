@@ -110,6 +110,43 @@ out:
 
 /* --- MACs ---------------------------------------------------------------- */
 
+/* The five pieces a request MAC covers (docs/protocol.md "Request
+ * MAC"); ctr is their storage for the counter. */
+static void request_pieces(struct piece pc[5], uint8_t ctr[8],
+                           const char *method, const char *path_with_query,
+                           const void *body, size_t body_len, uint64_t counter)
+{
+	for (int i = 0; i < 8; i++)
+		ctr[i] = (uint8_t)(counter >> (8 * i));
+	pc[0] = str_piece("finlock:device-request");
+	pc[1] = str_piece(method);
+	pc[2] = str_piece(path_with_query);
+	pc[3].p = body;
+	pc[3].len = body_len;
+	pc[4].p = ctr;
+	pc[4].len = 8;
+}
+
+/* The five pieces an answer MAC covers; ctr, nxt and ts are their
+ * storage for the counter, next check-in and time. */
+static void answer_pieces(struct piece pc[5], uint8_t ctr[8], uint8_t nxt[8],
+                          char ts[FL_TIME_STR_LEN], uint64_t counter,
+                          fl_time time, uint32_t next_checkin,
+                          const char *token)
+{
+	for (int i = 0; i < 8; i++)
+		ctr[i] = (uint8_t)(counter >> (8 * i));
+	le64(nxt, next_checkin);
+	fl_time_format(time, ts);
+	pc[0] = str_piece("finlock:device-answer");
+	pc[1].p = ctr;
+	pc[1].len = 8;
+	pc[2] = str_piece(ts);
+	pc[3].p = nxt;
+	pc[3].len = 8;
+	pc[4] = str_piece(token);
+}
+
 fl_err fl_dp_request_mac_input(uint8_t **out, size_t *len, const char *method,
                                const char *path_with_query, const void *body,
                                size_t body_len, uint64_t counter)
@@ -123,15 +160,8 @@ fl_err fl_dp_request_mac_input(uint8_t **out, size_t *len, const char *method,
 		*len = 0;
 		return FL_E_INVALID;
 	}
-	for (int i = 0; i < 8; i++)
-		ctr[i] = (uint8_t)(counter >> (8 * i));
-	pc[0] = str_piece("finlock:device-request");
-	pc[1] = str_piece(method);
-	pc[2] = str_piece(path_with_query);
-	pc[3].p = body;
-	pc[3].len = body_len;
-	pc[4].p = ctr;
-	pc[4].len = 8;
+	request_pieces(pc, ctr, method, path_with_query, body, body_len,
+	               counter);
 	return pae(out, len, pc, 5);
 }
 
@@ -148,16 +178,8 @@ fl_err fl_dp_request_mac(uint8_t mac[FL_MAC_LEN],
 		memset(mac, 0, FL_MAC_LEN);
 		return FL_E_INVALID;
 	}
-	/* the pieces of fl_dp_request_mac_input */
-	for (int i = 0; i < 8; i++)
-		ctr[i] = (uint8_t)(counter >> (8 * i));
-	pc[0] = str_piece("finlock:device-request");
-	pc[1] = str_piece(method);
-	pc[2] = str_piece(path_with_query);
-	pc[3].p = body;
-	pc[3].len = body_len;
-	pc[4].p = ctr;
-	pc[4].len = 8;
+	request_pieces(pc, ctr, method, path_with_query, body, body_len,
+	               counter);
 	return pae_mac(mac, key, pc, 5);
 }
 
@@ -193,17 +215,7 @@ fl_err fl_dp_answer_mac_input(uint8_t **out, size_t *len, uint64_t counter,
 	char ts[FL_TIME_STR_LEN];
 	struct piece pc[5];
 
-	for (int i = 0; i < 8; i++)
-		ctr[i] = (uint8_t)(counter >> (8 * i));
-	le64(nxt, next_checkin);
-	fl_time_format(time, ts);
-	pc[0] = str_piece("finlock:device-answer");
-	pc[1].p = ctr;
-	pc[1].len = 8;
-	pc[2] = str_piece(ts);
-	pc[3].p = nxt;
-	pc[3].len = 8;
-	pc[4] = str_piece(token);
+	answer_pieces(pc, ctr, nxt, ts, counter, time, next_checkin, token);
 	return pae(out, len, pc, 5);
 }
 
@@ -215,18 +227,7 @@ fl_err fl_dp_answer_mac(uint8_t mac[FL_MAC_LEN],
 	char ts[FL_TIME_STR_LEN];
 	struct piece pc[5];
 
-	/* the pieces of fl_dp_answer_mac_input */
-	for (int i = 0; i < 8; i++)
-		ctr[i] = (uint8_t)(counter >> (8 * i));
-	le64(nxt, next_checkin);
-	fl_time_format(time, ts);
-	pc[0] = str_piece("finlock:device-answer");
-	pc[1].p = ctr;
-	pc[1].len = 8;
-	pc[2] = str_piece(ts);
-	pc[3].p = nxt;
-	pc[3].len = 8;
-	pc[4] = str_piece(token);
+	answer_pieces(pc, ctr, nxt, ts, counter, time, next_checkin, token);
 	return pae_mac(mac, key, pc, 5);
 }
 

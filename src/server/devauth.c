@@ -190,6 +190,30 @@ static fl_err mac_key_of(struct fl_devauth *da, const struct fl_device *d,
 	return err;
 }
 
+/* A new entry for row d (hash h) with MAC key key, in shard s (locked),
+ * making room first; it holds no view. NULL when out of memory. */
+static struct entry *entry_add(struct shard *s, uint64_t h,
+                               const struct fl_device *d,
+                               const uint8_t key[FL_MAC_KEY_LEN])
+{
+	struct entry *e;
+
+	if (s->n >= s->cap)
+		evict_one(s);
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		return NULL;
+	memcpy(e->id, d->id, sizeof(e->id));
+	memcpy(e->kx_pk, d->kx_pk, FL_KX_PK_LEN);
+	memcpy(e->mac_key, key, FL_MAC_KEY_LEN);
+	e->counter = d->req_counter;
+	e->written = d->req_counter;
+	e->contact = d->last_contact;
+	e->next = s->b[bucket_of(s, h)];
+	s->b[bucket_of(s, h)] = e;
+	s->n++;
+	return e;
+}
+
 /* Checks and records counter for d under the shard lock; key is the MAC
  * key just verified. */
 static fl_err record(struct fl_devauth *da, const struct fl_device *d,
@@ -208,23 +232,11 @@ static fl_err record(struct fl_devauth *da, const struct fl_device *d,
 		e = NULL;
 	}
 	if (e == NULL) {
-		if (s->n >= s->cap)
-			evict_one(s);
-		e = calloc(1, sizeof(*e));
-		if (e == NULL) {
+		/* no view: d was read at an unknown clock */
+		if ((e = entry_add(s, h, d, key)) == NULL) {
 			err = FL_E_NOMEM;
 			goto out;
 		}
-		memcpy(e->id, d->id, sizeof(e->id));
-		memcpy(e->kx_pk, d->kx_pk, FL_KX_PK_LEN);
-		memcpy(e->mac_key, key, FL_MAC_KEY_LEN);
-		e->counter = d->req_counter;
-		e->written = d->req_counter;
-		e->contact = d->last_contact;
-		e->has_view = false; /* d was read at an unknown clock */
-		e->next = s->b[bucket_of(s, h)];
-		s->b[bucket_of(s, h)] = e;
-		s->n++;
 	}
 	if (d->req_counter > e->counter)
 		e->counter = d->req_counter;
@@ -387,22 +399,10 @@ static fl_err note(struct fl_devauth *da, uint64_t h, const char *id,
 		e = NULL;
 	}
 	if (e == NULL && d != NULL && rec) {
-		if (s->n >= s->cap)
-			evict_one(s);
-		e = calloc(1, sizeof(*e));
-		if (e == NULL) {
+		if ((e = entry_add(s, h, d, key)) == NULL) {
 			err = FL_E_NOMEM;
 			goto out;
 		}
-		memcpy(e->id, d->id, sizeof(e->id));
-		memcpy(e->kx_pk, d->kx_pk, FL_KX_PK_LEN);
-		memcpy(e->mac_key, key, FL_MAC_KEY_LEN);
-		e->counter = d->req_counter;
-		e->written = d->req_counter;
-		e->contact = d->last_contact;
-		e->next = s->b[bucket_of(s, h)];
-		s->b[bucket_of(s, h)] = e;
-		s->n++;
 	}
 	if (e == NULL) {
 		*again = rec && d == NULL;

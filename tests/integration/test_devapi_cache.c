@@ -35,12 +35,9 @@ static unsigned next_imei = 700;
 static int setup(void **state)
 {
 	static const char *const args[] = {"--sweep-interval-ms", "100", NULL};
-	struct srv_opts o = {.args = args};
 
 	(void)state;
-	if (fl_crypto_init() != FL_OK || srv_start(&S, &o) != 0)
-		return -1;
-	return devapi_lender_setup(S, &L);
+	return devapi_start(&S, &L, args);
 }
 
 static int teardown(void **state)

@@ -30,9 +30,7 @@ static unsigned next_imei = 100;
 static int setup(void **state)
 {
 	(void)state;
-	if (fl_crypto_init() != FL_OK || srv_start(&S, NULL) != 0)
-		return -1;
-	return devapi_lender_setup(S, &L);
+	return devapi_start(&S, &L, NULL);
 }
 
 static int teardown(void **state)

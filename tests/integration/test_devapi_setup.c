@@ -38,8 +38,7 @@ static unsigned next_imei = 500;
 static int setup(void **state)
 {
 	(void)state;
-	if (fl_crypto_init() != FL_OK || srv_start(&S, NULL) != 0 ||
-	    devapi_lender_setup(S, &L) != 0)
+	if (devapi_start(&S, &L, NULL) != 0)
 		return -1;
 	return srv_key(S, L.admin, "support", SUPPORT);
 }

@@ -34,14 +34,11 @@ static unsigned next_imei = 300;
 
 static int setup(void **state)
 {
-	const char *args[] = {"--wait-timeout", "2", "--sweep-interval-ms",
-	                      "100", NULL};
-	struct srv_opts o = {.args = args};
+	static const char *const args[] = {"--wait-timeout", "2",
+	                                   "--sweep-interval-ms", "100", NULL};
 
 	(void)state;
-	if (fl_crypto_init() != FL_OK || srv_start(&S, &o) != 0)
-		return -1;
-	return devapi_lender_setup(S, &L);
+	return devapi_start(&S, &L, args);
 }
 
 static int teardown(void **state)

@@ -45,8 +45,7 @@ struct fx {
 static int group_setup(void **state)
 {
 	(void)state;
-	if (fl_crypto_init() != FL_OK || srv_start(&S, NULL) != 0 ||
-	    devapi_lender_setup(S, &L) != 0 ||
+	if (devapi_start(&S, &L, NULL) != 0 ||
 	    srv_key(S, L.admin, "support", SUPPORT) != 0)
 		return -1;
 	return fl_paserk_public_encode(ROOT, L.root) == FL_OK ? 0 : -1;

@@ -27,13 +27,10 @@ static struct devapi_lender L;
 
 static int setup(void **state)
 {
-	const char *args[] = {"--sweep-interval-ms", "4000", NULL};
-	struct srv_opts o = {.args = args};
+	static const char *const args[] = {"--sweep-interval-ms", "4000", NULL};
 
 	(void)state;
-	if (fl_crypto_init() != FL_OK || srv_start(&S, &o) != 0)
-		return -1;
-	return devapi_lender_setup(S, &L);
+	return devapi_start(&S, &L, args);
 }
 
 static int teardown(void **state)

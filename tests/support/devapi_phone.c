@@ -29,6 +29,16 @@ void devapi_imei(unsigned n, char out[16])
 	out[15] = '\0';
 }
 
+int devapi_start(struct srv **s, struct devapi_lender *l,
+                 const char *const *args)
+{
+	struct srv_opts o = {.args = args};
+
+	if (fl_crypto_init() != FL_OK || srv_start(s, &o) != 0)
+		return -1;
+	return devapi_lender_setup(*s, l);
+}
+
 int devapi_lender_setup(struct srv *s, struct devapi_lender *l)
 {
 	struct proc_result r;

@@ -52,6 +52,11 @@ struct devapi_phone {
  * (`finlockd root-pubkey` on its data directory). 0 on success. */
 int devapi_lender_setup(struct srv *s, struct devapi_lender *l);
 
+/* libsodium, a finlockd started with the extra arguments args (NULL-ended,
+ * may be NULL) and its lender (devapi_lender_setup). 0 on success. */
+int devapi_start(struct srv **s, struct devapi_lender *l,
+                 const char *const *args);
+
 /* A valid IMEI whose first 14 digits are "35209900" + six digits of n. */
 void devapi_imei(unsigned n, char out[16]);
 
