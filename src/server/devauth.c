@@ -190,6 +190,20 @@ static fl_err mac_key_of(struct fl_devauth *da, const struct fl_device *d,
 	return err;
 }
 
+/* Takes counter as e's newest (FL_E_REPLAY unless above the last one
+ * accepted) and now as its last contact, to be written behind. The
+ * shard is locked. */
+static fl_err take_counter(struct entry *e, uint64_t counter, fl_time now)
+{
+	if (counter <= e->counter)
+		return FL_E_REPLAY;
+	e->counter = counter;
+	if (now > e->contact)
+		e->contact = now;
+	e->dirty = true;
+	return FL_OK;
+}
+
 /* A new entry for row d (hash h) with MAC key key, in shard s (locked),
  * making room first; it holds no view. NULL when out of memory. */
 static struct entry *entry_add(struct shard *s, uint64_t h,
@@ -242,14 +256,7 @@ static fl_err record(struct fl_devauth *da, const struct fl_device *d,
 		e->counter = d->req_counter;
 	if (d->req_counter > e->written)
 		e->written = d->req_counter;
-	if (counter <= e->counter) {
-		err = FL_E_REPLAY;
-		goto out;
-	}
-	e->counter = counter;
-	if (now > e->contact)
-		e->contact = now;
-	e->dirty = true;
+	err = take_counter(e, counter, now);
 out:
 	pthread_mutex_unlock(&s->mu);
 	return err;
@@ -417,14 +424,7 @@ static fl_err note(struct fl_devauth *da, uint64_t h, const char *id,
 		refresh(e, d, clock);
 	if (!rec)
 		goto out;
-	if (counter <= e->counter) {
-		err = FL_E_REPLAY;
-		goto out;
-	}
-	e->counter = counter;
-	if (now > e->contact)
-		e->contact = now;
-	e->dirty = true;
+	err = take_counter(e, counter, now);
 out:
 	pthread_mutex_unlock(&s->mu);
 	return err;
