@@ -80,7 +80,7 @@ void fl_config_defaults(struct fl_config *c)
 	c->request_timeout = 30;
 	c->shutdown_grace = 10;
 	c->db_pool = 16;
-	c->db_cache_mb = 16;
+	c->db_cache_mb = 4;
 	c->db_mmap_mb = 0;
 	c->enroll_code_ttl = 7 * 86400;
 	c->idempotency_ttl = 7 * 86400;
