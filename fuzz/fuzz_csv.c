@@ -22,20 +22,10 @@
  * rest of the CLI library is linked). */
 #include "cli/cli_import.c"
 
+#include "fuzz.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
-
-static FILE *report; /* the real stderr, for this target's own messages */
-
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			fprintf(report, "%s:%d: %s\n", __FILE__, __LINE__,     \
-			        #cond);                                        \
-			fflush(report);                                        \
-			abort();                                               \
-		}                                                              \
-	} while (0)
 
 static char path[64];
 static int fd = -1;
@@ -49,16 +39,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	snprintf(path, sizeof(path), "%s/fuzz_csv.XXXXXX",
-	         access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
-	fd = mkstemp(path);
-	if (fd < 0)
-		abort();
+	fd = fuzz_tmpfile(path, "fuzz_csv"); /* mode 0600, ours */
 	atexit(cleanup);
 	/* Every bad row prints a line on stderr; across millions of inputs
 	 * that would be the whole log. The sanitizers and libFuzzer write to
 	 * file descriptor 2 themselves and are not affected. */
-	report = stderr;
+	fuzz_report = stderr;
 	stderr = fopen("/dev/null", "w");
 	if (stderr == NULL)
 		abort();

@@ -13,16 +13,9 @@
 #include "core/crypto.h"
 #include "core/paserk.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__,     \
-			        #cond);                                        \
-			abort();                                               \
-		}                                                              \
-	} while (0)
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int zero(const uint8_t *b, size_t n)
 {

@@ -31,16 +31,9 @@
 
 #include "core/policy.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__,     \
-			        #cond);                                        \
-			abort();                                               \
-		}                                                              \
-	} while (0)
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MAX_SCHED   24
 #define MAX_RESCHED 4
@@ -382,31 +375,6 @@ static void check_plain(const struct fl_policy_input *in,
 	}
 }
 
-static int same_decision(const struct fl_decision *a,
-                         const struct fl_decision *b)
-{
-	if (a->state != b->state || a->stolen != b->stolen ||
-	    a->released_by_command != b->released_by_command ||
-	    a->lock_cause != b->lock_cause || a->lock_at != b->lock_at ||
-	    a->unlock_until != b->unlock_until ||
-	    a->paid_through != b->paid_through ||
-	    a->amount_total != b->amount_total ||
-	    a->amount_paid != b->amount_paid ||
-	    a->amount_due_now != b->amount_due_now ||
-	    a->amount_remaining != b->amount_remaining ||
-	    a->next_due_at != b->next_due_at ||
-	    a->next_due_amount != b->next_due_amount ||
-	    a->n_reminders != b->n_reminders ||
-	    a->next_change != b->next_change)
-		return 0;
-	for (size_t i = 0; i < a->n_reminders; i++)
-		if (a->reminders[i].at != b->reminders[i].at ||
-		    a->reminders[i].due_at != b->reminders[i].due_at ||
-		    a->reminders[i].amount != b->reminders[i].amount)
-			return 0;
-	return 1;
-}
-
 /* Decides again at t, with nothing else changed; must succeed and match. */
 static void same_at(const struct fl_policy_input *in,
                     const struct fl_decision *d, fl_time t)
@@ -419,7 +387,7 @@ static void same_at(const struct fl_policy_input *in,
 	later.now = t;
 	CHECK(fl_policy_decide(&later, &e, NULL) == FL_OK);
 	check_decision(&later, &e);
-	if (!same_decision(d, &e)) {
+	if (!fl_policy_same(d, &e)) {
 		fprintf(stderr,
 		        "decision at %lld differs from the one at %lld "
 		        "(next_change %lld): state %d/%d lock_at %lld/%lld\n",
@@ -449,7 +417,7 @@ static void reversed_is_nothing(const struct world *w,
 	in.payments = pay;
 	in.n_payments = w->in.n_payments + 1;
 	CHECK(fl_policy_decide(&in, &e, NULL) == FL_OK);
-	CHECK(same_decision(d, &e));
+	CHECK(fl_policy_same(d, &e));
 }
 
 static void due_parse(struct rd *r, int32_t utc_offset)
@@ -506,7 +474,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_decision(&w.in, &d);
 		check_plain(&w.in, &d);
 		CHECK(fl_policy_decide(&w.in, &d2, NULL) == FL_OK);
-		CHECK(same_decision(&d, &d2));
+		CHECK(fl_policy_same(&d, &d2));
 		reversed_is_nothing(&w, &d, (size_t)(pick >> 16));
 		if (d.next_change != 0) {
 			fl_time gap = d.next_change - w.in.now;

@@ -16,32 +16,13 @@
  * compiled in here (the rest of the server library is linked). */
 #include "server/config.c"
 
+#include "fuzz.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__,     \
-			        #cond);                                        \
-			abort();                                               \
-		}                                                              \
-	} while (0)
-
 static char path[64], back_path[64];
 static int fd = -1, back_fd = -1;
-
-static int tmp_file(char *p, size_t cap)
-{
-	int f;
-
-	snprintf(p, cap, "%s/fuzz_srvconf.XXXXXX",
-	         access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
-	f = mkstemp(p);
-	if (f < 0)
-		abort();
-	return f;
-}
 
 static void put(int f, const void *buf, size_t len)
 {
@@ -60,8 +41,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	fd = tmp_file(path, sizeof(path));
-	back_fd = tmp_file(back_path, sizeof(back_path));
+	fd = fuzz_tmpfile(path, "fuzz_srvconf");
+	back_fd = fuzz_tmpfile(back_path, "fuzz_srvconf");
 	atexit(cleanup);
 	return 0;
 }

@@ -801,6 +801,30 @@ static fl_time next_change(const struct fl_policy_input *in,
 	return best;
 }
 
+bool fl_policy_same(const struct fl_decision *a, const struct fl_decision *b)
+{
+	if (a->state != b->state || a->stolen != b->stolen ||
+	    a->released_by_command != b->released_by_command ||
+	    a->lock_cause != b->lock_cause || a->lock_at != b->lock_at ||
+	    a->unlock_until != b->unlock_until ||
+	    a->paid_through != b->paid_through ||
+	    a->amount_total != b->amount_total ||
+	    a->amount_paid != b->amount_paid ||
+	    a->amount_due_now != b->amount_due_now ||
+	    a->amount_remaining != b->amount_remaining ||
+	    a->next_due_at != b->next_due_at ||
+	    a->next_due_amount != b->next_due_amount ||
+	    a->n_reminders != b->n_reminders ||
+	    a->next_change != b->next_change)
+		return false;
+	for (size_t i = 0; i < a->n_reminders; i++)
+		if (a->reminders[i].at != b->reminders[i].at ||
+		    a->reminders[i].due_at != b->reminders[i].due_at ||
+		    a->reminders[i].amount != b->reminders[i].amount)
+			return false;
+	return true;
+}
+
 fl_err fl_policy_decide(const struct fl_policy_input *in,
                         struct fl_decision *out, struct fl_policy_where *where)
 {

@@ -287,6 +287,10 @@ fl_err fl_policy_decide(const struct fl_policy_input *in,
                         struct fl_decision *out,
                         struct fl_policy_where *where) FL_MUST_USE;
 
+/* Whether a and b are the same decision in every field (the reminders
+ * in use compared entry by entry). */
+bool fl_policy_same(const struct fl_decision *a, const struct fl_decision *b);
+
 /* "none", "overdue", "offline", "manual", "scheduled", "stolen"; NULL if
  * invalid. */
 const char *fl_lock_cause_name(enum fl_lock_cause c);

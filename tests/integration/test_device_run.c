@@ -78,23 +78,6 @@ static int teardown(void **state)
 /* finlock-device --dir f->dir with the arguments (NULL-ended). */
 #define dev(r, f, ...) devt_cmd((r), (f)->dir, __VA_ARGS__)
 
-/* Runs a command that must succeed; returns its stdout (caller frees). */
-static char *ok(const struct fx *f, const char *a1, const char *a2,
-                const char *a3, const char *a4, const char *a5)
-{
-	struct proc_result r;
-	char *out;
-
-	assert_int_equal(dev(&r, f, a1, a2, a3, a4, a5, NULL), 0);
-	if (r.status != 0)
-		fprintf(stderr, "%s failed (%d): %s", a1, r.status, r.err);
-	assert_int_equal(r.status, 0);
-	out = r.out;
-	r.out = NULL;
-	proc_result_free(&r);
-	return out;
-}
-
 static void create_phone(struct fx *f)
 {
 	struct proc_result r;
@@ -112,8 +95,8 @@ static void create_and_enroll(struct fx *f)
 	char *out;
 
 	create_phone(f);
-	out = ok(f, "enroll", "--server", devt_lender_url(f->l), "--code",
-	         CODE);
+	out = devt_ok(f->dir, "enroll", "--server", devt_lender_url(f->l),
+	              "--code", CODE);
 	assert_non_null(strstr(out, "enrolled as dev_test1"));
 	free(out);
 }
@@ -225,7 +208,7 @@ static void test_enroll_lock_unlock(void **state)
 	assert_int_equal(jint(j, "seq"), (long long)lender_seq(f));
 	json_decref(j);
 
-	screen = ok(f, "screen", "--once", NULL, NULL, NULL);
+	screen = devt_ok(f->dir, "screen", "--once", NULL, NULL, NULL);
 	assert_non_null(strstr(
 	        screen, "This device is locked due to an overdue installment"));
 	assert_non_null(strstr(screen, "KES 15.00"));
@@ -244,7 +227,7 @@ static void test_enroll_lock_unlock(void **state)
 	assert_int_equal(json_array_size(json_object_get(j, "restrictions")),
 	                 0);
 	json_decref(j);
-	screen = ok(f, "screen", "--once", NULL, NULL, NULL);
+	screen = devt_ok(f->dir, "screen", "--once", NULL, NULL, NULL);
 	assert_non_null(strstr(screen, "Home"));
 	assert_null(strstr(screen, "LOCKED"));
 	free(screen);
@@ -315,7 +298,7 @@ static void test_lock_at_offline(void **state)
 			break;
 		devt_sleep_ms(100);
 	}
-	out = ok(f, "offline", "on", NULL, NULL, NULL);
+	out = devt_ok(f->dir, "offline", "on", NULL, NULL, NULL);
 	free(out);
 	/* no network, yet the token's lock_at locks the phone on time */
 	assert_true(devt_wait_bool(f->dir, "locked", true, 10000));
@@ -356,11 +339,11 @@ static void test_clock_forward_locks_until_set_right(void **state)
 
 	create_and_enroll(f);
 	fl_time_format((fl_time)time(NULL) + 31 * FL_DAY, when);
-	free(ok(f, "set-clock", when, NULL, NULL, NULL));
+	free(devt_ok(f->dir, "set-clock", when, NULL, NULL, NULL));
 	j = devt_status(f->dir);
 	assert_true(json_is_true(json_object_get(j, "locked")));
 	json_decref(j);
-	free(ok(f, "set-clock", "reset", NULL, NULL, NULL));
+	free(devt_ok(f->dir, "set-clock", "reset", NULL, NULL, NULL));
 	j = devt_status(f->dir);
 	assert_true(json_is_false(json_object_get(j, "locked")));
 	json_decref(j);
@@ -379,7 +362,7 @@ static void test_reflash_stays_locked_then_pairs(void **state)
 	assert_true(json_is_true(json_object_get(j, "locked")));
 	json_decref(j);
 
-	free(ok(f, "reflash", NULL, NULL, NULL, NULL));
+	free(devt_ok(f->dir, "reflash", NULL, NULL, NULL, NULL));
 	j = devt_status(f->dir);
 	assert_string_equal(jstr(j, "phase"), "setup");
 	assert_string_equal(jstr(j, "device_id"), "");
@@ -387,7 +370,8 @@ static void test_reflash_stays_locked_then_pairs(void **state)
 
 	/* the lookup brings the lock back; re-enrollment waits for the
 	 * lender to approve the pairing code */
-	out = ok(f, "enroll", "--server", devt_lender_url(f->l), NULL, NULL);
+	out = devt_ok(f->dir, "enroll", "--server", devt_lender_url(f->l), NULL,
+	              NULL);
 	assert_non_null(strstr(out, "pairing code"));
 	free(out);
 	j = devt_status(f->dir);
@@ -401,12 +385,12 @@ static void test_reflash_stays_locked_then_pairs(void **state)
 	s->pairing_approved = true;
 	devt_lender_end(f->l);
 
-	screen = ok(f, "screen", "--once", NULL, NULL, NULL);
+	screen = devt_ok(f->dir, "screen", "--once", NULL, NULL, NULL);
 	snprintf(spaced, sizeof(spaced), "%.4s %.4s", code, code + 4);
 	assert_non_null(strstr(screen, spaced));
 	free(screen);
 
-	out = ok(f, "enroll", NULL, NULL, NULL, NULL);
+	out = devt_ok(f->dir, "enroll", NULL, NULL, NULL, NULL);
 	assert_non_null(strstr(out, "enrolled as dev_test1"));
 	free(out);
 	j = devt_status(f->dir);
@@ -427,7 +411,7 @@ static void test_offline_code(void **state)
 
 	lender_state(f, FL_ST_LOCKED, 0);
 	create_and_enroll(f);
-	free(ok(f, "offline", "on", NULL, NULL, NULL));
+	free(devt_ok(f->dir, "offline", "on", NULL, NULL, NULL));
 	s = devt_lender_begin(f->l);
 	assert_int_equal(fl_fakesrv_ocode(s, 1, FL_OCODE_UNLOCK_1D,
 	                                  fl_time_day((fl_time)time(NULL), 0),
@@ -443,7 +427,7 @@ static void test_offline_code(void **state)
 	assert_true(json_is_true(json_object_get(j, "locked")));
 	json_decref(j);
 
-	out = ok(f, "enter-code", code, NULL, NULL, NULL);
+	out = devt_ok(f->dir, "enter-code", code, NULL, NULL, NULL);
 	assert_non_null(strstr(out, "unlocked until"));
 	free(out);
 	j = devt_status(f->dir);
@@ -467,7 +451,8 @@ static void test_sim_and_root_reported(void **state)
 
 	create_and_enroll(f);
 	start_run(f);
-	free(ok(f, "swap-sim", "8925402000000000009", NULL, NULL, NULL));
+	free(devt_ok(f->dir, "swap-sim", "8925402000000000009", NULL, NULL,
+	             NULL));
 	for (int i = 0; i < 50 && !seen; i++) {
 		s = devt_lender_begin(f->l);
 		seen = strcmp(s->last_report.iccid, "8925402000000000009") ==
@@ -479,7 +464,7 @@ static void test_sim_and_root_reported(void **state)
 	}
 	assert_true(seen);
 
-	free(ok(f, "root", NULL, NULL, NULL, NULL));
+	free(devt_ok(f->dir, "root", NULL, NULL, NULL, NULL));
 	seen = false;
 	for (int i = 0; i < 50 && !seen; i++) {
 		s = devt_lender_begin(f->l);
@@ -520,12 +505,13 @@ static void test_sim_change_locks_with_its_own_message(void **state)
 	s->reissue_on_report = false; /* the lender leaves the lock on */
 	devt_lender_end(f->l);
 	create_and_enroll(f);
-	free(ok(f, "swap-sim", "8925402000000000009", NULL, NULL, NULL));
+	free(devt_ok(f->dir, "swap-sim", "8925402000000000009", NULL, NULL,
+	             NULL));
 	j = devt_status(f->dir);
 	assert_true(json_is_true(json_object_get(j, "locked")));
 	assert_non_null(strstr(jstr(j, "message"), "SIM card was changed"));
 	json_decref(j);
-	screen = ok(f, "screen", "--once", NULL, NULL, NULL);
+	screen = devt_ok(f->dir, "screen", "--once", NULL, NULL, NULL);
 	assert_non_null(strstr(screen, "SIM card was changed"));
 	assert_null(strstr(screen, "overdue"));
 	assert_non_null(strstr(screen, "Emergency calls are always available"));

@@ -94,23 +94,6 @@ static int teardown(void **state)
 /* finlock-device --dir f->dir with the arguments (NULL-ended). */
 #define dev(r, f, ...) devt_cmd((r), (f)->dir, __VA_ARGS__)
 
-/* A command that must succeed; its stdout (caller frees). */
-static char *ok(const struct fx *f, const char *a1, const char *a2,
-                const char *a3, const char *a4, const char *a5)
-{
-	struct proc_result r;
-	char *out;
-
-	assert_int_equal(dev(&r, f, a1, a2, a3, a4, a5, NULL), 0);
-	if (r.status != 0)
-		fprintf(stderr, "%s failed (%d): %s", a1, r.status, r.err);
-	assert_int_equal(r.status, 0);
-	out = r.out;
-	r.out = NULL;
-	proc_result_free(&r);
-	return out;
-}
-
 static const char *jstr(const json_t *j, const char *k)
 {
 	const char *s = json_string_value(json_object_get(j, k));
@@ -148,7 +131,8 @@ static void create_and_enroll(struct fx *f)
 	                 0);
 	assert_int_equal(r.status, 0);
 	proc_result_free(&r);
-	out = ok(f, "enroll", "--server", srv_url(S), "--code", f->code);
+	out = devt_ok(f->dir, "enroll", "--server", srv_url(S), "--code",
+	              f->code);
 	assert_non_null(strstr(out, f->id));
 	free(out);
 }
@@ -203,7 +187,7 @@ static void test_payment_unlocks_within_a_second(void **state)
 	assert_true(json_is_string(json_object_get(j, "trusted_time")));
 	json_decref(j);
 
-	screen = ok(f, "screen", "--once", NULL, NULL, NULL);
+	screen = devt_ok(f->dir, "screen", "--once", NULL, NULL, NULL);
 	assert_non_null(strstr(
 	        screen, "This device is locked due to an overdue installment"));
 	assert_non_null(strstr(screen, "Pay your installment to unlock"));
@@ -314,7 +298,7 @@ static void test_reflash_stays_locked_and_pairs(void **state)
 
 	contract(f, true, "none");
 	create_and_enroll(f);
-	free(ok(f, "reflash", NULL, NULL, NULL, NULL));
+	free(devt_ok(f->dir, "reflash", NULL, NULL, NULL, NULL));
 	j = devt_status(f->dir);
 	assert_string_equal(jstr(j, "phase"), "setup");
 	assert_string_equal(jstr(j, "server"), "");
@@ -351,7 +335,7 @@ static void test_reflash_stays_locked_and_pairs(void **state)
 	srv_res_free(&r);
 
 	/* enroll asks run for the phone and finishes the pairing */
-	out = ok(f, "enroll", NULL, NULL, NULL, NULL);
+	out = devt_ok(f->dir, "enroll", NULL, NULL, NULL, NULL);
 	assert_non_null(strstr(out, f->id));
 	free(out);
 	j = devt_status(f->dir);
@@ -376,7 +360,7 @@ static void test_offline_code(void **state)
 
 	contract(f, true, "none");
 	create_and_enroll(f);
-	free(ok(f, "offline", "on", NULL, NULL, NULL));
+	free(devt_ok(f->dir, "offline", "on", NULL, NULL, NULL));
 	snprintf(path, sizeof(path), "/v1/devices/%s/offline-code", f->id);
 	assert_int_equal(api("POST", path, SUPPORT, "{\"days\":3}", &r), 201);
 	snprintf(code, sizeof(code), "%s", srv_jstr(&r, "code"));
@@ -386,7 +370,7 @@ static void test_offline_code(void **state)
 	assert_int_equal(dev(&pr, f, "enter-code", "1111111111", NULL), 0);
 	assert_int_equal(pr.status, 1);
 	proc_result_free(&pr);
-	out = ok(f, "enter-code", code, NULL, NULL, NULL);
+	out = devt_ok(f->dir, "enter-code", code, NULL, NULL, NULL);
 	assert_non_null(strstr(out, "unlocked until"));
 	free(out);
 	j = devt_status(f->dir);
@@ -406,7 +390,8 @@ static void test_sim_swap_reaches_the_lender(void **state)
 	contract(f, false, "notify");
 	create_and_enroll(f);
 	start_run(f);
-	free(ok(f, "swap-sim", "8925402000000000009", NULL, NULL, NULL));
+	free(devt_ok(f->dir, "swap-sim", "8925402000000000009", NULL, NULL,
+	             NULL));
 	for (int i = 0; i < 50 && !seen; i++) {
 		assert_int_equal(devapi_show(S, &L, f->id, &r), 0);
 		seen = json_is_object(json_object_get(r.json, "sim"));

@@ -5,14 +5,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <cmocka.h>
 
 #include "support/proc.h"
 
@@ -206,4 +210,20 @@ int devt_cmd(struct proc_result *r, const char *dir, ...)
 	va_end(ap);
 	argv[n] = NULL;
 	return proc_run("finlock-device", argv, NULL, r);
+}
+
+char *devt_ok(const char *dir, const char *a1, const char *a2, const char *a3,
+              const char *a4, const char *a5)
+{
+	struct proc_result r;
+	char *out;
+
+	assert_int_equal(devt_cmd(&r, dir, a1, a2, a3, a4, a5, NULL), 0);
+	if (r.status != 0)
+		fprintf(stderr, "%s failed (%d): %s", a1, r.status, r.err);
+	assert_int_equal(r.status, 0);
+	out = r.out;
+	r.out = NULL;
+	proc_result_free(&r);
+	return out;
 }

@@ -20,6 +20,12 @@ struct proc_result;
 int devt_cmd(struct proc_result *r, const char *dir, ...)
         __attribute__((sentinel));
 
+/* Runs `finlock-device --dir dir a1 ... a5` (the arguments after the
+ * first NULL are not passed), which must exit 0 (a cmocka failure
+ * otherwise, with its stderr shown); returns its stdout (caller frees). */
+char *devt_ok(const char *dir, const char *a1, const char *a2, const char *a3,
+              const char *a4, const char *a5);
+
 /* mkdtemp under $TMPDIR or /tmp into out[256]; 0 or -1. */
 int devt_tmpdir(char out[256], const char *tag);
 /* Removes dir and everything under it. */

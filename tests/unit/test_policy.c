@@ -52,32 +52,6 @@ static struct fl_decision decide_at(struct fl_policy_input in, fl_time now)
 	return d;
 }
 
-/* Every field of two decisions, so a test can say "nothing changed". */
-static int same_decision(const struct fl_decision *a,
-                         const struct fl_decision *b)
-{
-	if (a->state != b->state || a->stolen != b->stolen ||
-	    a->released_by_command != b->released_by_command ||
-	    a->lock_cause != b->lock_cause || a->lock_at != b->lock_at ||
-	    a->unlock_until != b->unlock_until ||
-	    a->paid_through != b->paid_through ||
-	    a->amount_total != b->amount_total ||
-	    a->amount_paid != b->amount_paid ||
-	    a->amount_due_now != b->amount_due_now ||
-	    a->amount_remaining != b->amount_remaining ||
-	    a->next_due_at != b->next_due_at ||
-	    a->next_due_amount != b->next_due_amount ||
-	    a->n_reminders != b->n_reminders ||
-	    a->next_change != b->next_change)
-		return 0;
-	for (size_t i = 0; i < a->n_reminders; i++)
-		if (a->reminders[i].at != b->reminders[i].at ||
-		    a->reminders[i].due_at != b->reminders[i].due_at ||
-		    a->reminders[i].amount != b->reminders[i].amount)
-			return 0;
-	return 1;
-}
-
 /* Three monthly installments of 1000, due T0+30d, +60d, +90d. */
 static const struct fl_installment three[] = {
         {T0 + 30 * D, 1000},
@@ -1338,7 +1312,7 @@ static void test_property_next_change(void **state)
 			fl_time end = d.next_change ? d.next_change : now + 400;
 			for (fl_time t = now + 1; t < end; t++) {
 				struct fl_decision e = decide_at(w.in, t);
-				if (!same_decision(&d, &e))
+				if (!fl_policy_same(&d, &e))
 					fail_msg("round %d: decision at %lld "
 					         "differs from %lld "
 					         "(next_change %lld)",
