@@ -11,6 +11,7 @@
 #   src/store/*.c     -> libflstore.a   (storage backends)
 #   src/agent/*.c     -> libflagent.a   (the device agent library)
 #   src/server/*.c    -> finlockd       (main.c holds main, the rest a library)
+#   web/*             -> compiled into finlockd (scripts/web-assets.sh)
 #   src/cli/*.c       -> finlock
 #   src/device/*.c    -> finlock-device (the simulated phone)
 #   tests/unit/test_*.c, tests/integration/test_*.c, tests/e2e/test_*.c
@@ -43,7 +44,13 @@ UNIT_TESTS := $(sort $(wildcard tests/unit/test_*.c))
 INT_TESTS  := $(sort $(wildcard tests/integration/test_*.c tests/e2e/test_*.c))
 TEST_SUPPORT := $(sort $(wildcard tests/support/*.c))
 FUZZ_SRC   := $(sort $(wildcard fuzz/fuzz_*.c))
+# The browser tests (node + playwright-core + chromium) run as one program.
+BROWSER_TESTS := $(wildcard tests/browser/run.sh)
 BENCH_SRC  := $(sort $(wildcard bench/bench_*.c))
+# The console and buyer's page: served by finlockd from byte arrays that
+# scripts/web-assets.sh generates into build/gen at build time.
+WEB_ASSETS := $(sort $(wildcard web/*.html web/*.css web/*.js web/*.svg))
+WEB_GEN    := build/gen/web_assets.c
 
 PROGS := $(if $(wildcard src/server/main.c),finlockd) \
          $(if $(wildcard src/cli/main.c),finlock) \
@@ -70,6 +77,10 @@ deps:
 	@sh scripts/deps.sh
 
 # --- compilation -----------------------------------------------------------
+$(WEB_GEN): $(WEB_ASSETS) web scripts/web-assets.sh
+	@mkdir -p $(dir $@)
+	@echo "  GEN     $@"
+	$(Q)sh scripts/web-assets.sh $@ $(WEB_ASSETS)
 build/rel/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
@@ -86,7 +97,7 @@ build/$(1)/libflstore.a: $(call objs,$(1),$(STORE_SRC))
 	@rm -f $$@; ar rcs $$@ $$^
 build/$(1)/libflagent.a: $(call objs,$(1),$(AGENT_SRC))
 	@rm -f $$@; ar rcs $$@ $$^
-build/$(1)/libflserver.a: $(call objs,$(1),$(SERVER_SRC))
+build/$(1)/libflserver.a: $(call objs,$(1),$(SERVER_SRC) $(WEB_GEN))
 	@rm -f $$@; ar rcs $$@ $$^
 build/$(1)/libflcli.a: $(call objs,$(1),$(CLI_SRC))
 	@rm -f $$@; ar rcs $$@ $$^
@@ -124,12 +135,16 @@ build/san/tests/%: tests/%.c $(call objs,san,$(TEST_SUPPORT)) $(call libs,san)
 test: deps
 	@$(MAKE) --no-print-directory san
 	@FINLOCK_BIN=$(CURDIR)/build/san/bin sh scripts/run-tests.sh \
-		$(patsubst tests/%.c,build/san/tests/%,$(UNIT_TESTS) $(INT_TESTS))
+		$(patsubst tests/%.c,build/san/tests/%,$(UNIT_TESTS) $(INT_TESTS)) \
+		$(BROWSER_TESTS)
 
-# Run one test program: make check T=unit/test_imei
+# Run one test program: make check T=unit/test_imei; T=browser runs the
+# browser tests (tests/browser/run.sh).
 check: deps
-	@$(MAKE) --no-print-directory build/san/tests/$(T) $(addprefix build/san/bin/,$(PROGS))
-	@FINLOCK_BIN=$(CURDIR)/build/san/bin sh scripts/run-tests.sh build/san/tests/$(T)
+	@$(MAKE) --no-print-directory $(if $(filter browser,$(T)),,build/san/tests/$(T)) \
+		$(addprefix build/san/bin/,$(PROGS))
+	@FINLOCK_BIN=$(CURDIR)/build/san/bin sh scripts/run-tests.sh \
+		$(if $(filter browser,$(T)),tests/browser/run.sh,build/san/tests/$(T))
 
 # --- run -------------------------------------------------------------------
 run: deps

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 
 #include "core/err.h"
+#include "core/imei.h"
 #include "server/http.h"
 #include "store/store.h"
 
@@ -59,6 +60,29 @@ fl_err fl_api_path_device(struct fl_req *req, struct fl_tx *tx,
  * tx. */
 fl_err fl_api_device_protocol_json(struct fl_tx *tx, const struct fl_device *d,
                                    json_t *j) FL_MUST_USE;
+
+/* What the public IMEI check says about one IMEI. */
+struct fl_imei_status {
+	char imei[FL_IMEI_LEN + 1]; /* canonical 15 digits */
+	const char *status;         /* no_record|financed|released|stolen */
+	bool lender;                /* serial matched: lender fields are set */
+	char lender_name[FL_NAME_MAX];
+	char contact_name[FL_NAME_MAX];
+	char phones[FL_CONTRACT_MAX_PHONES][FL_PHONE_MAX];
+	size_t n_phones;
+};
+
+/* Takes a token from the public limiter for req's client. false when
+ * refused (counted in the metrics); *retry then holds the seconds to
+ * wait. */
+bool fl_api_public_admit(struct fl_req *req, int *retry);
+
+/* The public status of imei (any form fl_imei_parse takes); the lender
+ * and its contact only when serial (may be NULL) is the device's. The
+ * fl_imei_parse error for a bad IMEI; storage errors pass through. */
+fl_err fl_api_imei_status(struct fl_app *app, const char *imei,
+                          const char *serial,
+                          struct fl_imei_status *out) FL_MUST_USE;
 
 /* True if s has no control characters. */
 bool fl_api_text_ok(const char *s);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/api.h"
 #include "server/app.h"
 #include "server/auth.h"
 #include "server/jsonio.h"
@@ -89,16 +90,24 @@ static void metrics(struct fl_req *req)
 
 #define IMEI_CERT_TTL FL_DAY /* a status certificate is good for a day */
 
+bool fl_api_public_admit(struct fl_req *req, int *retry)
+{
+	*retry = 0;
+	if (fl_ratelimit_take(req->app->public_rl, req->client_net,
+	                      fl_ratelimit_clock(), retry))
+		return true;
+	fl_metrics_ratelimited(req->app->metrics);
+	return false;
+}
+
 /* Takes a token from the public limiter; answers 429 when refused. */
 static bool admit(struct fl_req *req)
 {
 	char secs[16];
 	int retry = 0;
 
-	if (fl_ratelimit_take(req->app->public_rl, req->client_net,
-	                      fl_ratelimit_clock(), &retry))
+	if (fl_api_public_admit(req, &retry))
 		return true;
-	fl_metrics_ratelimited(req->app->metrics);
 	snprintf(secs, sizeof(secs), "%d", retry);
 	fl_reply_header(req, "Retry-After", secs);
 	fl_reply_error(req, FL_E_LIMIT, "too many IMEI checks; retry in %d s",
@@ -106,22 +115,9 @@ static bool admit(struct fl_req *req)
 	return false;
 }
 
-struct imei_status {
-	char imei[FL_IMEI_LEN + 1];
-	const char *status; /* no_record|financed|released|stolen */
-	bool lender;        /* serial matched: lender fields are set */
-	char lender_name[FL_NAME_MAX];
-	char contact_name[FL_NAME_MAX];
-	char phones[FL_CONTRACT_MAX_PHONES][FL_PHONE_MAX];
-	size_t n_phones;
-};
-
-/* Validates the path's IMEI and looks it up; answers on error. */
-static fl_err imei_lookup(struct fl_req *req, struct imei_status *out)
+fl_err fl_api_imei_status(struct fl_app *app, const char *imei,
+                          const char *serial, struct fl_imei_status *out)
 {
-	static const char *const q[] = {"serial", NULL};
-	const char *raw = fl_req_param(req, "imei");
-	const char *serial = fl_req_query(req, "serial");
 	struct fl_device *d = NULL;
 	struct fl_contract_rec c;
 	struct fl_tenant t;
@@ -130,19 +126,13 @@ static fl_err imei_lookup(struct fl_req *req, struct imei_status *out)
 
 	memset(out, 0, sizeof(*out));
 	memset(&c, 0, sizeof(c));
-	if ((err = fl_req_query_only(req, q)) != FL_OK)
+	err = fl_imei_parse(imei, strlen(imei), out->imei);
+	if (err != FL_OK)
 		return err;
-	err = fl_imei_parse(raw, strlen(raw), out->imei);
-	if (err != FL_OK) {
-		fl_reply_error(req, err, "%s", fl_strerror(err));
-		return err;
-	}
 	d = calloc(1, sizeof(*d));
-	if (d == NULL) {
-		fl_reply_error(req, FL_E_NOMEM, NULL);
+	if (d == NULL)
 		return FL_E_NOMEM;
-	}
-	if ((err = fl_store_begin(req->app->store, false, &tx)) != FL_OK)
+	if ((err = fl_store_begin(app->store, false, &tx)) != FL_OK)
 		goto out;
 	err = fl_store_device_by_imei(tx, out->imei, d);
 	if (err == FL_E_NOT_FOUND) {
@@ -180,12 +170,25 @@ out:
 	fl_contract_rec_clear(&c);
 	fl_tx_rollback(tx);
 	free(d);
-	if (err != FL_OK)
-		fl_reply_error(req, err, NULL);
 	return err;
 }
 
-static json_t *imei_json(const struct imei_status *s, fl_time at)
+/* Validates the path's IMEI and looks it up; answers on error. */
+static fl_err imei_lookup(struct fl_req *req, struct fl_imei_status *out)
+{
+	static const char *const q[] = {"serial", NULL};
+	fl_err err;
+
+	if ((err = fl_req_query_only(req, q)) != FL_OK)
+		return err;
+	err = fl_api_imei_status(req->app, fl_req_param(req, "imei"),
+	                         fl_req_query(req, "serial"), out);
+	if (err != FL_OK)
+		fl_reply_error(req, err, "%s", fl_strerror(err));
+	return err;
+}
+
+static json_t *imei_json(const struct fl_imei_status *s, fl_time at)
 {
 	json_t *j = json_pack("{s:s,s:s,s:o}", "imei", s->imei, "status",
 	                      s->status, "checked_at", fl_json_time(at));
@@ -205,7 +208,7 @@ static json_t *imei_json(const struct imei_status *s, fl_time at)
 
 static void imei_check(struct fl_req *req)
 {
-	struct imei_status s;
+	struct fl_imei_status s;
 
 	if (!admit(req) || imei_lookup(req, &s) != FL_OK)
 		return;
@@ -218,7 +221,7 @@ static void imei_check(struct fl_req *req)
 static void imei_certificate(struct fl_req *req)
 {
 	char kid[FL_KID_MAX], root[FL_PASERK_PUBLIC_SIZE];
-	struct imei_status s;
+	struct fl_imei_status s;
 	char *payload = NULL, *token = NULL, *cert = NULL;
 	json_t *j;
 	fl_err err;

@@ -364,6 +364,14 @@ static void client_of(struct MHD_Connection *mc, struct fl_req *req)
 	                   sizeof(req->client), req->client_net);
 }
 
+static bool has_header(const struct fl_req *req, const char *name)
+{
+	for (size_t i = 0; i < req->n_hdrs; i++)
+		if (strcasecmp(req->hdr_name[i], name) == 0)
+			return true;
+	return false;
+}
+
 static enum MHD_Result queue(struct MHD_Connection *mc, struct conn *c)
 {
 	struct fl_req *req = &c->req;
@@ -385,8 +393,9 @@ static enum MHD_Result queue(struct MHD_Connection *mc, struct conn *c)
 	if (req->ctype != NULL)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 		                        req->ctype);
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
-	                        "no-store");
+	if (!has_header(req, MHD_HTTP_HEADER_CACHE_CONTROL))
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+		                        "no-store");
 	snprintf(rid, sizeof(rid), "%llu", (unsigned long long)req->id);
 	MHD_add_response_header(resp, "X-Request-Id", rid);
 	for (size_t i = 0; i < req->n_hdrs; i++)

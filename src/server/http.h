@@ -33,7 +33,7 @@ struct fl_route;
 
 #define FL_ROUTE_MAX_PARAMS 4   /* {placeholders} in one route pattern */
 #define FL_PARAM_MAX        128 /* longest value of one path parameter */
-#define FL_REQ_MAX_HEADERS  4   /* extra response headers */
+#define FL_REQ_MAX_HEADERS  8   /* extra response headers */
 
 struct fl_req {
 	struct fl_app *app;           /* the server */
@@ -59,7 +59,7 @@ struct fl_req {
 	size_t resp_len;
 	const char *ctype;                        /* content type, static */
 	const char *hdr_name[FL_REQ_MAX_HEADERS]; /* static names */
-	char hdr_value[FL_REQ_MAX_HEADERS][128];
+	char hdr_value[FL_REQ_MAX_HEADERS][256];
 	size_t n_hdrs;
 	const char *err_code; /* error code of an error answer */
 };
@@ -90,7 +90,8 @@ void fl_reply_error(struct fl_req *req, fl_err err, const char *fmt, ...)
 void fl_reply_error_status(struct fl_req *req, int status, fl_err err,
                            const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
-/* Adds a response header (name static, value copied, truncated at 127). */
+/* Adds a response header (name static, value copied, truncated at 255).
+ * A handler that sets Cache-Control replaces the default "no-store". */
 void fl_reply_header(struct fl_req *req, const char *name, const char *value);
 
 /* Suspends req's connection from inside its handler (push.h calls it);

@@ -40,7 +40,8 @@
 	X(devices)                                                             \
 	X(contracts)                                                           \
 	X(payments)                                                            \
-	X(device)
+	X(device)                                                              \
+	X(web)
 
 #define DECLARE_(name) extern const struct fl_route_table fl_routes_##name;
 FL_ROUTE_TABLES(DECLARE_)
