@@ -31,6 +31,7 @@ struct fl_app {
 	struct fl_signkeys *keys;       /* online signing keys */
 	struct fl_metrics *metrics;     /* counters for /metrics */
 	struct fl_ratelimit *public_rl; /* the public IMEI check's limiter */
+	struct fl_ratelimit *signin_rl; /* console sign-ins */
 	struct fl_push *push;           /* long-poll waiters */
 	struct fl_devauth *devauth;     /* device MAC keys and counters */
 	struct fl_tokens *tokens;       /* signed device tokens */

@@ -84,12 +84,7 @@ void fl_id_generate(char out[FL_ID_MAX], const char *prefix)
 fl_err fl_auth_bearer(struct fl_store *st, const uint8_t hash_key[32],
                       const char *header, struct fl_principal *who)
 {
-	uint8_t hash[FL_HASH_LEN];
-	struct fl_apikey key;
-	struct fl_tx *tx = NULL;
 	const char *secret;
-	unsigned role = 0;
-	fl_err err;
 
 	memset(who, 0, sizeof(*who));
 	if (header == NULL || strncasecmp(header, "Bearer ", 7) != 0)
@@ -97,6 +92,19 @@ fl_err fl_auth_bearer(struct fl_store *st, const uint8_t hash_key[32],
 	secret = header + 7;
 	while (*secret == ' ')
 		secret++;
+	return fl_auth_key(st, hash_key, secret, who);
+}
+
+fl_err fl_auth_key(struct fl_store *st, const uint8_t hash_key[32],
+                   const char *secret, struct fl_principal *who)
+{
+	uint8_t hash[FL_HASH_LEN];
+	struct fl_apikey key;
+	struct fl_tx *tx = NULL;
+	unsigned role = 0;
+	fl_err err;
+
+	memset(who, 0, sizeof(*who));
 	if (strncmp(secret, "fl_", 3) != 0 || strlen(secret) != FL_APIKEY_LEN)
 		return FL_E_AUTH;
 	if ((err = fl_apikey_hash(hash_key, secret, strlen(secret), hash)) !=

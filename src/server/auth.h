@@ -75,5 +75,9 @@ void fl_id_generate(char out[FL_ID_MAX], const char *prefix);
  * (no detail on which, by design); storage errors pass through. */
 fl_err fl_auth_bearer(struct fl_store *st, const uint8_t hash_key[32],
                       const char *header, struct fl_principal *who) FL_MUST_USE;
+/* The same for the key itself ("fl_..."), as the console's sign-in form
+ * sends it. */
+fl_err fl_auth_key(struct fl_store *st, const uint8_t hash_key[32],
+                   const char *secret, struct fl_principal *who) FL_MUST_USE;
 
 #endif

@@ -64,6 +64,10 @@ static const struct setting settings[] = {
         N(wait_timeout, K_INT, wait_timeout, 1, 60),
         N(checkin_interval, K_INT, checkin_interval, 60, 7 * 86400),
         N(device_cache, K_INT, device_cache, 16, 10000000),
+        N(session_idle, K_INT, session_idle, 1, 7 * 86400),
+        N(session_max, K_INT, session_max, 1, 30 * 86400),
+        N(signin_rate, K_DOUBLE, signin_rate, 0.0001, 1e6),
+        N(signin_burst, K_INT, signin_burst, 1, 1000000),
 };
 
 void fl_config_defaults(struct fl_config *c)
@@ -88,6 +92,10 @@ void fl_config_defaults(struct fl_config *c)
 	c->sweep_interval_ms = 500;
 	c->public_rate = 1.0;
 	c->public_burst = 30;
+	c->session_idle = 30 * 60;
+	c->session_max = 12 * 3600;
+	c->signin_rate = 0.1;
+	c->signin_burst = 10;
 	c->public_global_rate = 200.0;
 	c->public_global_burst = 1000;
 	c->ratelimit_clients = 65536;

@@ -56,6 +56,10 @@ struct fl_config {
 	int wait_timeout;          /* device long-poll: seconds held */
 	int checkin_interval;      /* next_checkin hint to phones, seconds */
 	int device_cache; /* devices kept in the auth and token caches */
+	int session_idle; /* console: seconds a session lives unused */
+	int session_max;  /* console: seconds a session lives at most */
+	double signin_rate; /* console sign-ins/s per client network */
+	int signin_burst;   /* ... burst */
 };
 
 /* Fills c with the defaults. */

@@ -259,6 +259,13 @@ const char *fl_req_header(const struct fl_req *req, const char *name)
 	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
+const char *fl_req_cookie(const struct fl_req *req, const char *name)
+{
+	if (req->conn == NULL)
+		return NULL;
+	return MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, name);
+}
+
 const char *fl_req_query(const struct fl_req *req, const char *name)
 {
 	if (req->conn == NULL)

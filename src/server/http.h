@@ -69,6 +69,8 @@ struct fl_req {
 const char *fl_req_param(const struct fl_req *req, const char *name);
 /* A request header (case-insensitive), or NULL. */
 const char *fl_req_header(const struct fl_req *req, const char *name);
+/* A cookie sent with the request, or NULL. */
+const char *fl_req_cookie(const struct fl_req *req, const char *name);
 /* A decoded query parameter, or NULL. */
 const char *fl_req_query(const struct fl_req *req, const char *name);
 /* Answers 400 and returns FL_E_INVALID if the query has a parameter not in

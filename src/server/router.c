@@ -31,6 +31,7 @@
 
 #include "server/app.h"
 #include "server/auth.h"
+#include "server/sessions.h"
 
 #define FL_ROUTE_TABLES(X)                                                     \
 	X(public)                                                              \
@@ -41,6 +42,7 @@
 	X(contracts)                                                           \
 	X(payments)                                                            \
 	X(device)                                                              \
+	X(sessions)                                                            \
 	X(web)
 
 #define DECLARE_(name) extern const struct fl_route_table fl_routes_##name;
@@ -162,21 +164,9 @@ void fl_router_dispatch(struct fl_req *req)
 	}
 	req->route = route;
 	if (route->roles != FL_AUTH_NONE) {
-		err = fl_auth_bearer(
-		        req->app->store, req->app->secrets.apikey_hash_key,
-		        fl_req_header(req, "Authorization"), &req->who);
-		if (err == FL_E_AUTH) {
-			fl_reply_error(req, err,
-			               "a valid API key is required "
-			               "(Authorization: Bearer ...)");
-			fl_reply_header(req, "WWW-Authenticate",
-			                "Bearer realm=\"finlock\"");
+		/* a Bearer key, or a console session (sessions.h) */
+		if (!fl_session_authenticate(req))
 			return;
-		}
-		if (err != FL_OK) {
-			fl_reply_error(req, err, NULL);
-			return;
-		}
 		if ((route->roles & req->who.role) == 0) {
 			fl_reply_error(req, FL_E_PERM,
 			               "the %s role may not do this",

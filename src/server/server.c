@@ -257,6 +257,12 @@ int fl_server_run(const struct fl_config *cfg)
 	                            cfg->public_global_burst,
 	                            cfg->ratelimit_clients)) != FL_OK)
 		goto out;
+	/* Console sign-ins: per client network, and no global cap (one
+	 * busy network must not lock every lender out). */
+	if ((err = fl_ratelimit_new(&app->signin_rl, cfg->signin_rate,
+	                            cfg->signin_burst, 1e6, 1000000,
+	                            cfg->ratelimit_clients)) != FL_OK)
+		goto out;
 	err = fl_api_bootstrap_operator(
 	        app->store, app->secrets.apikey_hash_key, fl_app_now(), secret);
 	if (err != FL_OK) {
@@ -350,6 +356,7 @@ out:
 	fl_signkeys_free(app->keys);
 	fl_metrics_free(app->metrics);
 	fl_ratelimit_free(app->public_rl);
+	fl_ratelimit_free(app->signin_rl);
 	if (app->push != NULL)
 		fl_push_release_all(app->push);
 	fl_push_free(app->push);

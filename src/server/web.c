@@ -23,6 +23,7 @@
 #include "server/app.h"
 #include "server/http.h"
 #include "server/router.h"
+#include "server/sessions.h"
 #include "server/signkeys.h"
 
 #define PAGE_MAX (256u * 1024) /* no page is larger */
@@ -370,7 +371,20 @@ static void check_page(struct fl_req *req)
 	free(b.p);
 }
 
+/* --- the console ---------------------------------------------------------- */
+
+/* GET /: the console's page. It holds no data: web/console.js signs in
+ * and fills it from the /v1 API with the session. */
+static void console_page(struct fl_req *req)
+{
+	const char *vars[] = {"session",
+	                      fl_session_active(req) ? "yes" : "no", NULL};
+
+	fl_web_page(req, 200, "console.html", vars);
+}
+
 static const struct fl_route routes[] = {
+        {"GET", "/", console_page, FL_AUTH_NONE},
         {"GET", "/check", check_page, FL_AUTH_NONE},
         {"GET", "/assets/{file}", asset, FL_AUTH_NONE},
 };

@@ -671,4 +671,9 @@ static const struct fl_store_ops sqlite_ops = {
         .ocode_get = sq_ocode_get,
         .ocode_issue = sq_ocode_issue,
         .ocode_used = sq_ocode_used,
+        .session_insert = sq_session_insert,
+        .session_get = sq_session_get,
+        .session_touch = sq_session_touch,
+        .session_delete = sq_session_delete,
+        .session_expire = sq_session_expire,
 };

@@ -188,6 +188,15 @@ fl_err sq_ocode_issue(struct fl_tx *tx, const char *device_id,
                       const struct fl_ocode_rec *r);
 fl_err sq_ocode_used(struct fl_tx *tx, const char *device_id, uint64_t used,
                      fl_time unlock_until);
+/* sqlite_sessions.c */
+fl_err sq_session_insert(struct fl_tx *tx, const struct fl_session_rec *s);
+fl_err sq_session_get(struct fl_tx *tx, const uint8_t hash[FL_HASH_LEN],
+                      struct fl_session_rec *out);
+fl_err sq_session_touch(struct fl_tx *tx, const uint8_t hash[FL_HASH_LEN],
+                        fl_time at);
+fl_err sq_session_delete(struct fl_tx *tx, const uint8_t hash[FL_HASH_LEN]);
+fl_err sq_session_expire(struct fl_tx *tx, fl_time seen_before,
+                         fl_time created_before, int64_t *n);
 
 /* The numbered migrations; migration i (1-based) is sq_migrations[i - 1]. */
 extern const char *const sq_migrations[];

@@ -248,6 +248,20 @@ const char *const sq_migrations[] = {
         "  UPDATE device_counts SET n = n + 1"
         "    WHERE state = new.state AND stolen = new.stolen;"
         "  END;",
+
+        /* 5: signed-in console sessions. Only a keyed hash of the
+         * session id is kept (like API keys), with the key it acts as and
+         * that key's role at sign-in, so any node can check a session and
+         * a key revoked or changed ends its sessions. */
+        "CREATE TABLE web_sessions ("
+        "  hash BLOB PRIMARY KEY,"
+        "  key_id TEXT NOT NULL,"
+        "  tenant_id TEXT NOT NULL,"
+        "  role TEXT NOT NULL,"
+        "  created_at INTEGER NOT NULL,"
+        "  last_seen INTEGER NOT NULL) WITHOUT ROWID;"
+        "CREATE INDEX web_sessions_seen ON web_sessions (last_seen);"
+        "CREATE INDEX web_sessions_created ON web_sessions (created_at);",
 };
 
 const int sq_migrations_count =

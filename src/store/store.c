@@ -419,3 +419,33 @@ fl_err fl_store_ocode_used(struct fl_tx *tx, const char *device_id,
 {
 	return OPS(tx)->ocode_used(tx, device_id, used, unlock_until);
 }
+
+fl_err fl_store_session_insert(struct fl_tx *tx,
+                               const struct fl_session_rec *s)
+{
+	return OPS(tx)->session_insert(tx, s);
+}
+
+fl_err fl_store_session_get(struct fl_tx *tx, const uint8_t hash[FL_HASH_LEN],
+                            struct fl_session_rec *out)
+{
+	return OPS(tx)->session_get(tx, hash, out);
+}
+
+fl_err fl_store_session_touch(struct fl_tx *tx,
+                              const uint8_t hash[FL_HASH_LEN], fl_time at)
+{
+	return OPS(tx)->session_touch(tx, hash, at);
+}
+
+fl_err fl_store_session_delete(struct fl_tx *tx,
+                               const uint8_t hash[FL_HASH_LEN])
+{
+	return OPS(tx)->session_delete(tx, hash);
+}
+
+fl_err fl_store_session_expire(struct fl_tx *tx, fl_time seen_before,
+                               fl_time created_before, int64_t *n)
+{
+	return OPS(tx)->session_expire(tx, seen_before, created_before, n);
+}

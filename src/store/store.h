@@ -199,6 +199,39 @@ fl_err fl_store_apikey_list(struct fl_tx *tx, const char *tenant_id,
 /* Number of keys of any tenant and role ever created. */
 fl_err fl_store_apikey_count(struct fl_tx *tx, int64_t *n) FL_MUST_USE;
 
+/* --- console sessions ------------------------------------------------------
+ */
+
+/* A browser signed in with an API key. The session id itself is never
+ * stored: only its keyed hash. */
+struct fl_session_rec {
+	uint8_t hash[FL_HASH_LEN];   /* keyed BLAKE2b of the session id */
+	char key_id[FL_ID_MAX];      /* the API key it acts as */
+	char tenant_id[FL_ID_MAX];   /* that key's tenant, "" for operator */
+	char role[FL_ROLE_NAME_MAX]; /* that key's role at sign-in */
+	fl_time created_at;          /* sign-in */
+	fl_time last_seen;           /* last use (to within a minute) */
+};
+
+/* FL_E_CONFLICT if the hash exists. */
+fl_err fl_store_session_insert(struct fl_tx *tx,
+                               const struct fl_session_rec *s) FL_MUST_USE;
+/* The session whose hash is `hash`; FL_E_NOT_FOUND if none. */
+fl_err fl_store_session_get(struct fl_tx *tx, const uint8_t hash[FL_HASH_LEN],
+                            struct fl_session_rec *out) FL_MUST_USE;
+/* Sets last_seen; FL_E_NOT_FOUND if the session is gone. */
+fl_err fl_store_session_touch(struct fl_tx *tx,
+                              const uint8_t hash[FL_HASH_LEN],
+                              fl_time at) FL_MUST_USE;
+/* Ends a session (a no-op when it is already gone). */
+fl_err fl_store_session_delete(struct fl_tx *tx,
+                               const uint8_t hash[FL_HASH_LEN]) FL_MUST_USE;
+/* Deletes every session last seen before seen_before or created before
+ * created_before; *n receives how many. */
+fl_err fl_store_session_expire(struct fl_tx *tx, fl_time seen_before,
+                               fl_time created_before,
+                               int64_t *n) FL_MUST_USE;
+
 /* --- idempotency -----------------------------------------------------------
  */
 

@@ -183,6 +183,17 @@ struct fl_store_ops {
 	                      const struct fl_ocode_rec *r);
 	fl_err (*ocode_used)(struct fl_tx *tx, const char *device_id,
 	                     uint64_t used, fl_time unlock_until);
+	fl_err (*session_insert)(struct fl_tx *tx,
+	                         const struct fl_session_rec *s);
+	fl_err (*session_get)(struct fl_tx *tx,
+	                      const uint8_t hash[FL_HASH_LEN],
+	                      struct fl_session_rec *out);
+	fl_err (*session_touch)(struct fl_tx *tx,
+	                        const uint8_t hash[FL_HASH_LEN], fl_time at);
+	fl_err (*session_delete)(struct fl_tx *tx,
+	                         const uint8_t hash[FL_HASH_LEN]);
+	fl_err (*session_expire)(struct fl_tx *tx, fl_time seen_before,
+	                         fl_time created_before, int64_t *n);
 };
 
 #endif

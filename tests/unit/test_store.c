@@ -590,6 +590,7 @@ static void test_device_counts_seeded(void **state)
 	                     "DROP TRIGGER devices_count_update;"
 	                     "DROP TRIGGER devices_count_delete;"
 	                     "DROP TABLE device_counts;"
+	                     "DROP TABLE web_sessions;"
 	                     "DELETE FROM schema_version WHERE version >= 4;"
 	                     "UPDATE devices SET state = 1 WHERE id = 'dv_1';",
 	                     NULL, NULL, NULL),

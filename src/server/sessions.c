@@ -1,0 +1,401 @@
+/*
+ * sessions.c - console sign-in, sign-out and session checks (sessions.h).
+ *
+ *   POST   /v1/session  {"key": "fl_..."}  sign in: 201, Set-Cookie
+ *   GET    /v1/session                     who is signed in, CSRF token
+ *   DELETE /v1/session                     sign out (CSRF token needed)
+ *
+ * Every sign-in attempt, good or bad, takes a token from the sign-in
+ * limiter (signin_rate, signin_burst per client network): a guessed key
+ * costs as much as a real one.
+ */
+#include "server/sessions.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/crypto.h"
+#include "server/app.h"
+#include "server/auth.h"
+#include "server/http.h"
+#include "server/jsonio.h"
+#include "server/metrics.h"
+#include "server/ratelimit.h"
+#include "server/router.h"
+
+#define SID_BYTES 32 /* random bytes of a session id */
+#define SID_LEN   43 /* their base64url text */
+#define CSRF_LEN  43
+
+bool fl_session_expired(const struct fl_session_rec *s, fl_time now, int idle,
+                        int max)
+{
+	return now - s->last_seen >= idle || now - s->created_at >= max ||
+	       now < s->created_at - 300;
+}
+
+/* The stored hash of a session id. */
+static fl_err sid_hash(const struct fl_app *app, const char *sid,
+                       uint8_t hash[FL_HASH_LEN])
+{
+	return fl_blake2b(hash, FL_HASH_LEN, app->secrets.apikey_hash_key, 32,
+	                  (const uint8_t *)sid, strlen(sid));
+}
+
+/* The CSRF token of a session: a keyed hash of its id, so it needs no
+ * storage and tells nothing about the id. */
+static fl_err csrf_of(const struct fl_app *app, const char *sid,
+                      char out[CSRF_LEN + 1])
+{
+	uint8_t mac[32];
+	char msg[8 + SID_LEN + 1];
+	fl_err err;
+
+	snprintf(msg, sizeof(msg), "csrf:%s", sid);
+	err = fl_blake2b(mac, sizeof(mac), app->secrets.apikey_hash_key, 32,
+	                 (const uint8_t *)msg, strlen(msg));
+	if (err == FL_OK)
+		err = fl_b64url_encode(out, CSRF_LEN + 1, mac, sizeof(mac));
+	return err;
+}
+
+static bool safe_method(const char *m)
+{
+	return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
+}
+
+static fl_err end_session(struct fl_app *app, const uint8_t hash[FL_HASH_LEN])
+{
+	struct fl_tx *tx = NULL;
+	fl_err err = fl_store_begin(app->store, true, &tx);
+
+	if (err != FL_OK)
+		return err;
+	if ((err = fl_store_session_delete(tx, hash)) != FL_OK) {
+		fl_tx_rollback(tx);
+		return err;
+	}
+	return fl_tx_commit(tx);
+}
+
+/* The session of req's cookie, still valid: FL_OK with *s and *who
+ * filled and *sid pointing at the cookie; FL_E_AUTH when there is none or
+ * it has ended (an ended one is deleted). */
+static fl_err session_of(struct fl_req *req, struct fl_session_rec *s,
+                         struct fl_principal *who, const char **sid)
+{
+	const struct fl_config *cfg = &req->app->cfg;
+	const char *cookie = fl_req_cookie(req, FL_SESSION_COOKIE);
+	uint8_t hash[FL_HASH_LEN];
+	struct fl_apikey key;
+	struct fl_tx *tx = NULL;
+	unsigned role = 0;
+	bool ended;
+	fl_err err;
+
+	memset(who, 0, sizeof(*who));
+	*sid = NULL;
+	if (cookie == NULL || strlen(cookie) != SID_LEN)
+		return FL_E_AUTH;
+	if ((err = sid_hash(req->app, cookie, hash)) != FL_OK)
+		return err;
+	if ((err = fl_store_begin(req->app->store, false, &tx)) != FL_OK)
+		return err;
+	err = fl_store_session_get(tx, hash, s);
+	if (err == FL_OK) {
+		err = fl_store_apikey_get(tx, s->tenant_id, s->key_id, &key);
+		if (err == FL_E_NOT_FOUND) {
+			key.revoked_at = 1;
+			err = FL_OK;
+		}
+	}
+	fl_tx_rollback(tx);
+	if (err == FL_E_NOT_FOUND)
+		return FL_E_AUTH;
+	if (err != FL_OK)
+		return err;
+	ended = fl_session_expired(s, req->now, cfg->session_idle,
+	                           cfg->session_max) ||
+	        key.revoked_at != 0 || strcmp(key.role, s->role) != 0 ||
+	        fl_role_parse(s->role, &role) != FL_OK ||
+	        role == FL_ROLE_OPERATOR;
+	if (ended) {
+		err = end_session(req->app, hash);
+		return err == FL_OK ? FL_E_AUTH : err;
+	}
+	/* last_seen moves at most once a minute (every second for idle
+	 * limits under two minutes), not on every request. */
+	if (req->now - s->last_seen >= (cfg->session_idle < 120 ? 1 : 60)) {
+		if ((err = fl_store_begin(req->app->store, true, &tx)) != FL_OK)
+			return err;
+		err = fl_store_session_touch(tx, hash, req->now);
+		if (err == FL_OK)
+			err = fl_tx_commit(tx);
+		else
+			fl_tx_rollback(tx);
+		if (err == FL_E_NOT_FOUND)
+			return FL_E_AUTH; /* signed out meanwhile */
+		if (err != FL_OK)
+			return err;
+		s->last_seen = req->now;
+	}
+	who->role = role;
+	snprintf(who->key_id, sizeof(who->key_id), "%s", s->key_id);
+	snprintf(who->tenant_id, sizeof(who->tenant_id), "%s", s->tenant_id);
+	*sid = cookie;
+	return FL_OK;
+}
+
+static bool csrf_ok(struct fl_req *req, const char *sid)
+{
+	const char *got = fl_req_header(req, FL_CSRF_HEADER);
+	char want[CSRF_LEN + 1];
+
+	if (got == NULL || strlen(got) != CSRF_LEN ||
+	    csrf_of(req->app, sid, want) != FL_OK)
+		return false;
+	return fl_ct_memcmp(got, want, CSRF_LEN) == 0;
+}
+
+bool fl_session_active(struct fl_req *req)
+{
+	struct fl_session_rec s;
+	struct fl_principal who;
+	const char *sid = NULL;
+
+	return session_of(req, &s, &who, &sid) == FL_OK;
+}
+
+static void reply_no_session(struct fl_req *req)
+{
+	fl_reply_error(req, FL_E_AUTH,
+	               "no console session: sign in again (or send "
+	               "Authorization: Bearer ...)");
+}
+
+static void reply_csrf(struct fl_req *req)
+{
+	fl_reply_error(req, FL_E_PERM,
+	               "a change made with a console session needs its "
+	               "token in " FL_CSRF_HEADER);
+}
+
+bool fl_session_authenticate(struct fl_req *req)
+{
+	const char *authz = fl_req_header(req, "Authorization");
+	struct fl_session_rec s;
+	const char *sid = NULL;
+	fl_err err;
+
+	if (authz != NULL || fl_req_cookie(req, FL_SESSION_COOKIE) == NULL) {
+		err = fl_auth_bearer(req->app->store,
+		                     req->app->secrets.apikey_hash_key, authz,
+		                     &req->who);
+		if (err == FL_E_AUTH) {
+			fl_reply_error(req, err,
+			               "a valid API key is required "
+			               "(Authorization: Bearer ...)");
+			fl_reply_header(req, "WWW-Authenticate",
+			                "Bearer realm=\"finlock\"");
+		} else if (err != FL_OK) {
+			fl_reply_error(req, err, NULL);
+		}
+		return err == FL_OK;
+	}
+	err = session_of(req, &s, &req->who, &sid);
+	if (err == FL_E_AUTH)
+		reply_no_session(req);
+	else if (err != FL_OK)
+		fl_reply_error(req, err, NULL);
+	else if (!safe_method(req->method) && !csrf_ok(req, sid))
+		err = FL_E_PERM;
+	if (err == FL_E_PERM) {
+		memset(&req->who, 0, sizeof(req->who));
+		reply_csrf(req);
+	}
+	return err == FL_OK;
+}
+
+/* --- the routes ----------------------------------------------------------- */
+
+static void set_cookie(struct fl_req *req, const char *sid, int max_age)
+{
+	const struct fl_config *cfg = &req->app->cfg;
+	char c[200];
+
+	snprintf(c, sizeof(c),
+	         FL_SESSION_COOKIE "=%s; Path=/; Max-Age=%d; HttpOnly; "
+	                           "SameSite=Strict%s",
+	         sid, max_age,
+	         cfg->tls_cert[0] != '\0' || cfg->behind_tls_proxy ? "; Secure"
+	                                                           : "");
+	fl_reply_header(req, "Set-Cookie", c);
+}
+
+/* Answers 200/201 with who is signed in and the session's CSRF token. */
+static void reply_session(struct fl_req *req, int status,
+                          const struct fl_session_rec *s, const char *sid)
+{
+	const struct fl_config *cfg = &req->app->cfg;
+	char csrf[CSRF_LEN + 1];
+	struct fl_tenant t;
+	struct fl_tx *tx = NULL;
+	fl_err err;
+
+	memset(&t, 0, sizeof(t));
+	err = csrf_of(req->app, sid, csrf);
+	if (err == FL_OK &&
+	    (err = fl_store_begin(req->app->store, false, &tx)) == FL_OK) {
+		err = fl_store_tenant_get(tx, s->tenant_id, &t);
+		fl_tx_rollback(tx);
+	}
+	if (err != FL_OK) {
+		fl_reply_error(req, err, NULL);
+		return;
+	}
+	fl_reply_json(
+	        req, status,
+	        json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:i}", "key_id",
+	                  s->key_id, "tenant_id", s->tenant_id, "tenant_name",
+	                  t.name, "role", s->role, "csrf_token", csrf,
+	                  "signed_in_at", fl_json_time(s->created_at),
+	                  "expires_at",
+	                  fl_json_time(s->created_at + cfg->session_max),
+	                  "idle_timeout", cfg->session_idle));
+}
+
+static void signin(struct fl_req *req)
+{
+	static const char *const fields[] = {"key", NULL};
+	const struct fl_config *cfg = &req->app->cfg;
+	const char *old = fl_req_cookie(req, FL_SESSION_COOKIE);
+	uint8_t raw[SID_BYTES], old_hash[FL_HASH_LEN];
+	char key[FL_APIKEY_LEN + 8] = "", sid[SID_LEN + 1], secs[16];
+	struct fl_session_rec s;
+	struct fl_principal who;
+	struct fl_tx *tx = NULL;
+	struct fl_jin j;
+	int64_t n = 0;
+	int retry = 0;
+	fl_err err;
+
+	if (!fl_ratelimit_take(req->app->signin_rl, req->client_net,
+	                       fl_ratelimit_clock(), &retry)) {
+		fl_metrics_ratelimited(req->app->metrics);
+		snprintf(secs, sizeof(secs), "%d", retry);
+		fl_reply_header(req, "Retry-After", secs);
+		fl_reply_error(req, FL_E_LIMIT,
+		               "too many sign-in attempts; retry in %d s",
+		               retry);
+		return;
+	}
+	if (fl_jin_parse(&j, req) != FL_OK)
+		return;
+	fl_jin_only(&j, fields);
+	fl_jin_str(&j, "key", true, key, sizeof(key));
+	if (fl_jin_end(&j) != FL_OK) {
+		fl_wipe(key, sizeof(key));
+		return;
+	}
+	err = fl_auth_key(req->app->store, req->app->secrets.apikey_hash_key,
+	                  key, &who);
+	fl_wipe(key, sizeof(key));
+	if (err == FL_E_AUTH) {
+		fl_reply_error(req, err,
+		               "that key is not valid: mistyped, revoked or "
+		               "unknown");
+		return;
+	}
+	if (err == FL_OK && who.role == FL_ROLE_OPERATOR) {
+		fl_reply_error(req, FL_E_PERM,
+		               "operator keys do not sign in to the console; "
+		               "use the finlock command line");
+		return;
+	}
+	if (err != FL_OK) {
+		fl_reply_error(req, err, NULL);
+		return;
+	}
+	/* A new id at every sign-in; the session the browser held before,
+	 * if any, ends here. */
+	memset(&s, 0, sizeof(s));
+	fl_random(raw, sizeof(raw));
+	err = fl_b64url_encode(sid, sizeof(sid), raw, sizeof(raw));
+	fl_wipe(raw, sizeof(raw));
+	if (err == FL_OK)
+		err = sid_hash(req->app, sid, s.hash);
+	snprintf(s.key_id, sizeof(s.key_id), "%s", who.key_id);
+	snprintf(s.tenant_id, sizeof(s.tenant_id), "%s", who.tenant_id);
+	snprintf(s.role, sizeof(s.role), "%s", fl_role_name(who.role));
+	s.created_at = s.last_seen = req->now;
+	if (err == FL_OK)
+		err = fl_store_begin(req->app->store, true, &tx);
+	if (err == FL_OK && old != NULL && strlen(old) == SID_LEN &&
+	    (err = sid_hash(req->app, old, old_hash)) == FL_OK)
+		err = fl_store_session_delete(tx, old_hash);
+	if (err == FL_OK)
+		err = fl_store_session_expire(tx, req->now - cfg->session_idle,
+		                              req->now - cfg->session_max, &n);
+	if (err == FL_OK)
+		err = fl_store_session_insert(tx, &s);
+	if (err == FL_OK) {
+		err = fl_tx_commit(tx);
+		tx = NULL;
+	}
+	fl_tx_rollback(tx);
+	if (err != FL_OK) {
+		fl_reply_error(req, err, NULL);
+		return;
+	}
+	set_cookie(req, sid, cfg->session_max);
+	reply_session(req, 201, &s, sid);
+	fl_wipe(sid, sizeof(sid));
+}
+
+static void whoami(struct fl_req *req)
+{
+	struct fl_session_rec s;
+	struct fl_principal who;
+	const char *sid = NULL;
+	fl_err err = session_of(req, &s, &who, &sid);
+
+	if (err == FL_E_AUTH)
+		reply_no_session(req);
+	else if (err != FL_OK)
+		fl_reply_error(req, err, NULL);
+	else
+		reply_session(req, 200, &s, sid);
+}
+
+static void signout(struct fl_req *req)
+{
+	struct fl_session_rec s;
+	struct fl_principal who;
+	const char *sid = NULL;
+	fl_err err = session_of(req, &s, &who, &sid);
+
+	if (err == FL_E_AUTH) {
+		reply_no_session(req);
+		return;
+	}
+	if (err == FL_OK && !csrf_ok(req, sid)) {
+		reply_csrf(req);
+		return;
+	}
+	if (err == FL_OK)
+		err = end_session(req->app, s.hash);
+	if (err != FL_OK) {
+		fl_reply_error(req, err, NULL);
+		return;
+	}
+	set_cookie(req, "", 0);
+	fl_reply_raw(req, 204, NULL, NULL, 0);
+}
+
+static const struct fl_route routes[] = {
+        {"POST", "/v1/session", signin, FL_AUTH_NONE},
+        {"GET", "/v1/session", whoami, FL_AUTH_NONE},
+        {"DELETE", "/v1/session", signout, FL_AUTH_NONE},
+};
+
+const struct fl_route_table fl_routes_sessions = FL_ROUTE_TABLE(routes);

@@ -1,0 +1,584 @@
+// The lender's console: one page, its views chosen by the address's
+// fragment (#/devices, #/device/ID, #/register, #/keys, #/audit). Every
+// figure comes from the /v1 API with the session; a view and an action are
+// offered only to the roles the API lets do them, and the API decides
+// anyway.
+import { h, field, money, when, download } from './dom.js';
+import * as api from './api.js';
+import { parseImei } from './imei.js';
+
+const main = document.getElementById('main');
+const nav = document.getElementById('nav');
+const who = document.getElementById('who');
+const signOutButton = document.getElementById('signout');
+
+// What each role may do, as the API's routes admit it (docs/openapi.yaml).
+const CAN = {
+  listDevices: ['admin', 'support', 'auditor'],
+  register: ['admin', 'clerk'],
+  enrollCode: ['admin', 'clerk'],
+  contract: ['admin'],
+  pay: ['admin'],
+  lock: ['admin'],
+  stolen: ['admin'],
+  release: ['admin'],
+  sync: ['admin', 'support'],
+  offlineCode: ['admin', 'support'],
+  keys: ['admin'],
+  audit: ['admin', 'auditor'],
+};
+const VIEWS = [
+  ['devices', 'Devices', 'listDevices'],
+  ['register', 'Register a phone', 'register'],
+  ['keys', 'Keys', 'keys'],
+  ['audit', 'Audit log', 'audit'],
+];
+const STATES = ['pending', 'active', 'reminding', 'locked', 'released'];
+
+let me = null;       // the session (GET /v1/session)
+let stopLive = null; // ends the current view's live updates
+
+function can(what) {
+  return me !== null && CAN[what].includes(me.role);
+}
+
+// --- frame ---------------------------------------------------------------
+
+function show(title, ...content) {
+  document.title = `${title} - finlock console`;
+  main.replaceChildren(h('h1', null, title), ...content);
+}
+
+function problem(e) {
+  return h('p', { class: 'error', role: 'alert' }, e.message || String(e));
+}
+
+// A form whose submit runs fn; its errors show in the form, in words.
+function form(props, fn, ...kids) {
+  const out = h('p', { class: 'form-out', role: 'status', 'aria-live': 'polite' });
+  const f = h('form', { ...props, novalidate: true }, ...kids, out);
+  f.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    out.textContent = '';
+    out.classList.remove('error');
+    const button = f.querySelector('button[type=submit]');
+    if (button) button.disabled = true;
+    try {
+      const msg = await fn(new FormData(f), f);
+      if (typeof msg === 'string') out.textContent = msg;
+    } catch (e) {
+      out.textContent = e.message;
+      out.classList.add('error');
+    } finally {
+      if (button) button.disabled = false;
+    }
+  });
+  return f;
+}
+
+function renderNav(current) {
+  nav.replaceChildren(h('ul', null, VIEWS.filter(([, , c]) => can(c))
+    .map(([id, label]) => h('li', null, h('a', {
+      href: `#/${id}`, 'aria-current': id === current ? 'page' : null,
+    }, label)))));
+  who.textContent = `${me.tenant_name} - ${me.role}`;
+  signOutButton.hidden = false;
+}
+
+function signedOut(message) {
+  me = null;
+  if (stopLive) stopLive();
+  nav.replaceChildren();
+  who.textContent = '';
+  signOutButton.hidden = true;
+  const key = h('input', {
+    id: 'key', name: 'key', type: 'password', autocomplete: 'off',
+    required: true, spellcheck: 'false', 'aria-describedby': 'key-hint',
+  });
+  show('Sign in', message ? h('p', { class: 'notice', role: 'status' }, message) : null,
+    form({ class: 'card', id: 'signin' }, async (data, f) => {
+      const k = String(data.get('key') || '').trim();
+      f.reset(); // the key leaves the page at once
+      me = await api.signIn(k);
+      go();
+    },
+    h('label', { for: 'key' }, 'API key'),
+    key,
+    h('p', { id: 'key-hint', class: 'hint' },
+      'Your key (fl_...) is sent once to start a session and kept nowhere ' +
+      'in this browser. The session ends when you sign out, after ' +
+      'a while unused, or when the key is revoked.'),
+    h('button', { type: 'submit' }, 'Sign in')));
+  key.focus();
+}
+
+signOutButton.addEventListener('click', async () => {
+  await api.signOut().catch(() => {});
+  signedOut('You have signed out.');
+});
+api.whenSessionEnds(() => signedOut('Your session has ended. Please sign in again.'));
+
+// --- devices -------------------------------------------------------------
+
+function deviceRow(d) {
+  return h('tr', { dataset: { id: d.id } },
+    h('td', null, h('a', { href: `#/device/${d.id}` }, d.imei)),
+    h('td', null, d.serial),
+    h('td', null, d.model),
+    h('td', null, h('span', { class: `state state-${d.state}` }, d.state),
+      d.stolen ? h('span', { class: 'flag' }, ' stolen') : null),
+    h('td', { class: 'num' }, money(d.amount_due)),
+    h('td', null, when(d.next_due_at)),
+    h('td', null, when(d.last_contact)));
+}
+
+function devicesQuery(params) {
+  const q = new URLSearchParams();
+  for (const k of ['q', 'state', 'overdue'])
+    if (params.get(k)) q.set(k, params.get(k));
+  return q;
+}
+
+const CSV_COLUMNS = ['id', 'imei', 'imei2', 'serial', 'model', 'state', 'stolen',
+  'amount_due', 'amount_remaining', 'next_due_at', 'next_due_amount',
+  'paid_through', 'lock_at', 'unlock_until', 'last_contact', 'enrolled', 'created_at'];
+
+function csvCell(v) {
+  let s = v === null || v === undefined ? '' : String(v);
+  // A cell a spreadsheet would run as a formula is written as text.
+  if (/^[=+\-@\t\r]/.test(s)) s = "'" + s;
+  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+async function devicesView(params) {
+  const q = devicesQuery(params);
+  const cursors = (params.get('trail') || '').split('.').filter(Boolean);
+  const cursor = cursors[cursors.length - 1];
+  const search = form({ class: 'filters', role: 'search', method: 'get' }, async (data) => {
+    const next = new URLSearchParams();
+    for (const k of ['q', 'state', 'overdue'])
+      if (data.get(k)) next.set(k, data.get(k));
+    location.hash = `#/devices?${next}`;
+  },
+  field('Search', { id: 'q', name: 'q', type: 'search', value: q.get('q') || '' },
+    'IMEI, serial, model or loan reference'),
+  field('State', { id: 'state', name: 'state', tag: 'select',
+    options: [['', 'Any state'], ...STATES.map((s) => [s, s])] }),
+  field('Overdue', { id: 'overdue', name: 'overdue', tag: 'select',
+    options: [['', 'Any'], ['true', 'Overdue only'], ['false', 'Not overdue']] }),
+  h('button', { type: 'submit' }, 'Search'));
+  search.querySelector('#state').value = q.get('state') || '';
+  search.querySelector('#overdue').value = q.get('overdue') || '';
+  const exportButton = h('button', { type: 'button', class: 'secondary', id: 'export' },
+    'Export CSV');
+  exportButton.addEventListener('click', async () => {
+    exportButton.disabled = true;
+    try {
+      const items = await api.all(`/v1/devices?${q}`);
+      const lines = [CSV_COLUMNS.join(',')].concat(items.map((d) =>
+        CSV_COLUMNS.map((c) => csvCell(d[c])).join(',')));
+      download('finlock-devices.csv', 'text/csv', lines.join('\r\n') + '\r\n');
+    } finally {
+      exportButton.disabled = false;
+    }
+  });
+  show('Devices', search, exportButton, h('p', { role: 'status' }, 'Loading...'));
+  const lq = new URLSearchParams(q);
+  lq.set('limit', '50');
+  if (cursor) lq.set('cursor', cursor);
+  const page = await api.call('GET', `/v1/devices?${lq}`);
+  const pager = h('nav', { class: 'pager', 'aria-label': 'Pages' });
+  if (cursors.length > 0) {
+    const back = new URLSearchParams(q);
+    if (cursors.length > 1) back.set('trail', cursors.slice(0, -1).join('.'));
+    pager.append(h('a', { href: `#/devices?${back}`, rel: 'prev' }, 'Previous page'));
+  }
+  if (page.next_cursor) {
+    const fwd = new URLSearchParams(q);
+    fwd.set('trail', [...cursors, page.next_cursor].join('.'));
+    pager.append(h('a', { href: `#/devices?${fwd}`, rel: 'next' }, 'Next page'));
+  }
+  const table = page.items.length === 0
+    ? h('p', { id: 'no-devices' }, 'No device matches.')
+    : h('div', { class: 'scroll' }, h('table', { id: 'devices' },
+      h('caption', null, `Devices, page ${cursors.length + 1}`),
+      h('thead', null, h('tr', null, ['IMEI', 'Serial', 'Model', 'State',
+        'Due now', 'Next due', 'Last contact'].map((t) => h('th', { scope: 'col' }, t)))),
+      h('tbody', null, page.items.map(deviceRow))));
+  main.lastChild.replaceWith(table, pager);
+}
+
+// --- one device ----------------------------------------------------------
+
+function facts(pairs) {
+  return h('dl', { class: 'facts' }, pairs.filter(Boolean).map(([k, v, id]) =>
+    [h('dt', null, k), h('dd', { id }, v === null || v === undefined || v === '' ? '-' : v)]));
+}
+
+function deviceFacts(d, currency) {
+  return facts([
+    ['State', h('span', { class: `state state-${d.state}`, id: 'device-state' }, d.state)],
+    ['Stolen', d.stolen ? 'yes' : 'no'],
+    ['IMEI', [d.imei, d.imei2 ? `, ${d.imei2}` : '']],
+    ['Serial', d.serial],
+    ['Model', d.model, 'device-model'],
+    ['Due now', money(d.amount_due, currency), 'device-due'],
+    ['Still to pay', money(d.amount_remaining, currency)],
+    ['Next due', d.next_due_at ? `${when(d.next_due_at)}: ${money(d.next_due_amount, currency)}` : '-'],
+    ['Paid through', when(d.paid_through)],
+    ['Lock', d.lock_at ? `${when(d.lock_at)} (${d.lock_cause})` : 'none'],
+    ['Unlocked until', when(d.unlock_until)],
+    ['Enrolled', d.enrolled ? when(d.enrolled_at) : 'not yet'],
+    ['Last contact', when(d.last_contact)],
+    ['SIM', d.sim ? JSON.stringify(d.sim) : '-'],
+    ['Tamper', d.tamper ? JSON.stringify(d.tamper) : '-'],
+  ]);
+}
+
+function timeline(d, payments, audit) {
+  const ev = [];
+  ev.push([d.created_at, 'Registered']);
+  if (d.enrolled_at) ev.push([d.enrolled_at, 'Phone enrolled']);
+  for (const p of payments) {
+    ev.push([p.paid_at, `Payment ${money(p.amount)}` + (p.reference ? ` (${p.reference})` : '')]);
+    if (p.reversed) ev.push([p.reversed_at, `Payment ${money(p.amount)} reversed: ${p.reverse_reason || ''}`]);
+  }
+  for (const r of d.reports || [])
+    ev.push([r.at || r.reported_at, `Phone reported ${r.kind || ''} ${r.detail || r.text || ''}`]);
+  for (const a of audit)
+    if (!/^payment\./.test(a.action)) ev.push([a.at, `${a.action} by ${a.actor}`]);
+  if (d.last_contact) ev.push([d.last_contact, `Last check-in (state ${d.state})`]);
+  ev.sort((x, y) => (x[0] < y[0] ? 1 : -1));
+  return h('ol', { class: 'timeline', id: 'timeline' },
+    ev.map(([t, text]) => h('li', null, h('time', null, when(t)), ' ', text)));
+}
+
+function actionForm(id, legend, fn, ...fields) {
+  return form({ class: 'card action', id }, fn,
+    h('fieldset', null, h('legend', null, legend), ...fields,
+      h('button', { type: 'submit' }, legend)));
+}
+
+function deviceActions(d, refresh) {
+  const base = `/v1/devices/${d.id}`;
+  const out = [];
+  const after = async (p) => { const r = await p; await refresh(); return r; };
+  if (can('pay') && d.has_contract)
+    out.push(actionForm('pay', 'Record a payment', async (data) => {
+      const amount = Math.round(Number(data.get('amount')) * 100);
+      if (!(amount > 0)) throw new Error('Give an amount above zero.');
+      const body = { amount };
+      if (data.get('reference')) body.reference = String(data.get('reference'));
+      await after(api.call('POST', `${base}/payments`, body));
+      return 'Payment recorded.';
+    },
+    field('Amount', { id: 'pay-amount', name: 'amount', inputmode: 'decimal', required: true }),
+    field('Reference', { id: 'pay-ref', name: 'reference' })));
+  if (can('lock') && d.state !== 'released') {
+    out.push(actionForm('lock', 'Lock', async (data) => {
+      const body = { reason: String(data.get('reason') || 'locked from the console') };
+      if (data.get('at')) body.at = new Date(String(data.get('at'))).toISOString().replace(/\.\d+Z$/, 'Z');
+      await after(api.call('POST', `${base}/lock`, body));
+      return body.at ? 'Lock scheduled.' : 'Locked.';
+    },
+    field('Reason', { id: 'lock-reason', name: 'reason', required: true }),
+    field('At (empty: now)', { id: 'lock-at', name: 'at', type: 'datetime-local' })));
+    out.push(actionForm('unlock', 'Unlock until', async (data) => {
+      const until = String(data.get('until') || '');
+      if (!until) throw new Error('Give the time the unlock lasts until.');
+      await after(api.call('POST', `${base}/unlock`, {
+        until: new Date(until).toISOString().replace(/\.\d+Z$/, 'Z'),
+        reason: String(data.get('reason') || 'unlocked from the console'),
+      }));
+      return 'Unlocked.';
+    },
+    field('Until', { id: 'unlock-until', name: 'until', type: 'datetime-local', required: true }),
+    field('Reason', { id: 'unlock-reason', name: 'reason' })));
+  }
+  if (can('sync'))
+    out.push(actionForm('sync', 'Sync', async () => {
+      await after(api.call('POST', `${base}/sync`, {}));
+      return 'The phone will pick up the change at its next contact.';
+    }));
+  if (can('offlineCode') && d.enrolled && !d.stolen && d.state !== 'released')
+    out.push(actionForm('offline', 'Offline code', async (data) => {
+      const r = await api.call('POST', `${base}/offline-code`, { days: Number(data.get('days')) });
+      return `Read this code to the customer: ${r.code}`;
+    },
+    field('Unlock for', { id: 'offline-days', name: 'days', tag: 'select',
+      options: [['1', '1 day'], ['3', '3 days'], ['7', '7 days'], ['30', '30 days']] })));
+  if (can('enrollCode') && !d.enrolled)
+    out.push(actionForm('enroll-code', 'New enrollment code', async () => {
+      const r = await api.call('POST', `${base}/enrollment-code`, {});
+      return `Enrollment code: ${r.enrollment_code}`;
+    }));
+  if (can('stolen') && !d.stolen)
+    out.push(actionForm('stolen', 'Report stolen', async (data) => {
+      await after(api.call('POST', `${base}/stolen`, { reason: String(data.get('reason')) }));
+      return 'Reported stolen.';
+    }, field('Reason', { id: 'stolen-reason', name: 'reason', required: true })));
+  if (can('release') && d.state !== 'released' && d.has_contract)
+    out.push(actionForm('release', 'Release for good', async () => {
+      await after(api.call('POST', `${base}/release`, {}));
+      return 'Released.';
+    }));
+  return out;
+}
+
+async function deviceView(id) {
+  show('Device', h('p', { role: 'status' }, 'Loading...'));
+  let d = await api.call('GET', `/v1/devices/${encodeURIComponent(id)}`);
+  const contract = d.has_contract
+    ? await api.call('GET', `/v1/devices/${d.id}/contract`).catch(() => null) : null;
+  const currency = contract ? contract.currency : '';
+  const section = (title, idp, ...kids) =>
+    h('section', { class: 'card', 'aria-labelledby': idp }, h('h2', { id: idp }, title), ...kids);
+  const factsBox = h('div', { id: 'facts' });
+  const timelineBox = h('div');
+  const actionsBox = h('div', { class: 'actions' });
+
+  async function refresh(fresh) {
+    d = fresh || await api.call('GET', `/v1/devices/${d.id}`);
+    const [payments, audit] = await Promise.all([
+      api.all(`/v1/devices/${d.id}/payments`, 500),
+      can('audit') ? api.all(`/v1/audit?target=${d.id}`, 500) : [],
+    ]);
+    factsBox.replaceChildren(deviceFacts(d, currency));
+    timelineBox.replaceChildren(timeline(d, payments, audit));
+    actionsBox.replaceChildren(...deviceActions(d, () => refresh()));
+  }
+  await refresh(d);
+  show(`Device ${d.imei}`,
+    section('Status', 'status-title', h('p', { class: 'hint', id: 'live' },
+      'This page follows the device: a payment or a command made elsewhere shows here at once.'),
+    factsBox),
+    section('Actions', 'actions-title', actionsBox),
+    contract ? section('Contract', 'contract-title', facts([
+      ['Loan reference', contract.loan_ref],
+      ['Currency', contract.currency],
+      ['Grace', `${contract.grace} s`],
+      ['Contact', contract.policy && contract.policy.contact ? contract.policy.contact.name : ''],
+    ]), h('table', { id: 'schedule' }, h('caption', null, 'Schedule'),
+      h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Due'), h('th', { scope: 'col' }, 'Amount'))),
+      h('tbody', null, contract.schedule.map((i) =>
+        h('tr', null, h('td', null, when(i.due_at)), h('td', { class: 'num' }, money(i.amount, currency)))))))
+      : section('Contract', 'contract-title', h('p', null, 'No contract yet.')),
+    section('Timeline', 'timeline-title', timelineBox));
+
+  // Live: long-poll the device; each answer with a higher token seq is a
+  // change (payment, command, decision) to show.
+  let live = true;
+  stopLive = () => { live = false; };
+  (async () => {
+    while (live && me) {
+      try {
+        const next = await api.call('GET',
+          `/v1/devices/${d.id}/wait?seq=${d.token_seq}&timeout=25`);
+        if (!live) break;
+        if (next.token_seq !== d.token_seq) await refresh(next);
+      } catch (e) {
+        if (!live || e.status === 401) break;
+        await new Promise((r) => setTimeout(r, 3000));
+      }
+    }
+  })();
+}
+
+// --- registration ----------------------------------------------------------
+
+function imeiInput(id, name, label, required) {
+  const box = field(label, { id, name, inputmode: 'numeric', autocomplete: 'off',
+    required }, required ? '15 digits: dial *#06# on the phone.' : 'Optional: the second SIM slot.');
+  const input = box.querySelector('input');
+  const hint = box.querySelector('.hint');
+  const base = hint.textContent;
+  input.addEventListener('input', () => {
+    const v = input.value.trim();
+    if (v === '') {
+      hint.textContent = base;
+      input.removeAttribute('aria-invalid');
+      return;
+    }
+    try {
+      parseImei(v);
+      hint.textContent = 'Valid IMEI.';
+      input.removeAttribute('aria-invalid');
+    } catch (e) {
+      hint.textContent = e.message;
+      input.setAttribute('aria-invalid', 'true');
+    }
+  });
+  return box;
+}
+
+// The schedule from the form: equal installments, or a list of
+// "YYYY-MM-DD amount" lines.
+function schedule(data) {
+  if (data.get('kind') === 'list') {
+    const lines = String(data.get('list') || '').split('\n').map((l) => l.trim()).filter(Boolean);
+    if (lines.length === 0) throw new Error('List at least one installment.');
+    return lines.map((l, i) => {
+      const m = l.match(/^(\d{4}-\d{2}-\d{2})\s+([0-9]+(?:\.[0-9]{1,2})?)$/);
+      if (!m) throw new Error(`Line ${i + 1}: write "YYYY-MM-DD amount".`);
+      return { due: m[1], amount: Math.round(Number(m[2]) * 100) };
+    });
+  }
+  const n = Number(data.get('count'));
+  const amount = Math.round(Number(data.get('amount')) * 100);
+  const first = String(data.get('first') || '');
+  const every = Number(data.get('every'));
+  if (!(n >= 1 && n <= 1000)) throw new Error('Give between 1 and 1000 installments.');
+  if (!(amount > 0)) throw new Error('Give an installment amount above zero.');
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(first)) throw new Error('Give the first due date.');
+  if (!(every >= 1)) throw new Error('Give the days between installments.');
+  const out = [];
+  const t0 = Date.parse(first + 'T00:00:00Z');
+  for (let i = 0; i < n; i++)
+    out.push({ due: new Date(t0 + i * every * 86400000).toISOString().slice(0, 10), amount });
+  return out;
+}
+
+function contractForm(deviceId) {
+  const equal = h('div', { id: 'equal' },
+    field('Installments', { id: 'c-count', name: 'count', inputmode: 'numeric', value: '12' }),
+    field('Amount of each', { id: 'c-amount', name: 'amount', inputmode: 'decimal' }),
+    field('First due date', { id: 'c-first', name: 'first', type: 'date' }),
+    field('Days between', { id: 'c-every', name: 'every', inputmode: 'numeric', value: '30' }));
+  const list = h('div', { id: 'list', hidden: true },
+    field('Installments, one a line', { id: 'c-list', name: 'list', tag: 'textarea', rows: 5 },
+      'YYYY-MM-DD amount, e.g. 2027-01-31 1500.00'));
+  const kind = field('Schedule', { id: 'c-kind', name: 'kind', tag: 'select',
+    options: [['equal', 'Equal installments'], ['list', 'A list of installments']] });
+  kind.querySelector('select').addEventListener('change', (ev) => {
+    const isList = ev.target.value === 'list';
+    list.hidden = !isList;
+    equal.hidden = isList;
+  });
+  return form({ class: 'card', id: 'contract-form' }, async (data) => {
+    const body = {
+      currency: String(data.get('currency') || '').trim().toUpperCase(),
+      schedule: schedule(data),
+    };
+    if (data.get('loan_ref')) body.loan_ref = String(data.get('loan_ref'));
+    const contact = String(data.get('contact') || '').trim();
+    if (contact) body.policy = { contact: { name: contact } };
+    await api.call('POST', `/v1/devices/${deviceId}/contract`, body);
+    location.hash = `#/device/${deviceId}`;
+  },
+  h('h2', null, 'Contract'),
+  field('Loan reference', { id: 'c-loan', name: 'loan_ref' }),
+  field('Currency', { id: 'c-currency', name: 'currency', value: 'KES', required: true }),
+  field('Contact shown on the phone', { id: 'c-contact', name: 'contact' }),
+  kind, equal, list,
+  h('button', { type: 'submit' }, 'Create the contract'));
+}
+
+function registerView() {
+  const result = h('div', { id: 'registered' });
+  show('Register a phone', form({ class: 'card', id: 'register' }, async (data) => {
+    const body = { imei: parseImei(String(data.get('imei'))), serial: String(data.get('serial')).trim() };
+    if (String(data.get('imei2') || '').trim()) body.imei2 = parseImei(String(data.get('imei2')));
+    if (String(data.get('model') || '').trim()) body.model = String(data.get('model')).trim();
+    if (!body.serial) throw new Error('Give the serial number.');
+    const r = await api.call('POST', '/v1/devices', body);
+    result.replaceChildren(h('section', { class: 'card', 'aria-labelledby': 'code-title' },
+      h('h2', { id: 'code-title' }, 'Enrollment code'),
+      h('p', null, 'Type this code on the phone to enroll it:'),
+      h('p', { class: 'code', id: 'enrollment-code' }, r.enrollment_code),
+      h('p', { class: 'hint' }, `Good until ${when(r.enrollment_code_expires_at)}.`)),
+    can('contract') ? contractForm(r.device.id) : null);
+    return 'Registered.';
+  },
+  imeiInput('r-imei', 'imei', 'IMEI', true),
+  imeiInput('r-imei2', 'imei2', 'Second IMEI', false),
+  field('Serial number', { id: 'r-serial', name: 'serial', required: true, autocomplete: 'off' }),
+  field('Model', { id: 'r-model', name: 'model' }),
+  h('button', { type: 'submit' }, 'Register')), result);
+}
+
+// --- keys and audit ------------------------------------------------------
+
+async function keysView() {
+  const list = h('div');
+  const shown = h('div', { id: 'new-key' });
+  async function load() {
+    const keys = await api.all('/v1/keys');
+    list.replaceChildren(h('table', { id: 'keys' }, h('caption', null, 'API keys'),
+      h('thead', null, h('tr', null, ['Id', 'Role', 'Label', 'Created', 'State', 'Action']
+        .map((t) => h('th', { scope: 'col' }, t)))),
+      h('tbody', null, keys.map((k) => h('tr', null,
+        h('td', null, k.id), h('td', null, k.role), h('td', null, k.label),
+        h('td', null, when(k.created_at)),
+        h('td', null, k.active ? 'active' : `revoked ${when(k.revoked_at)}`),
+        h('td', null, k.active && k.id !== me.key_id ? h('button', {
+          type: 'button', class: 'danger', 'aria-label': `Revoke ${k.id}`,
+          onclick: async () => {
+            await api.call('POST', `/v1/keys/${k.id}/revoke`, {});
+            await load();
+          },
+        }, 'Revoke') : null))))));
+  }
+  show('Keys', form({ class: 'card', id: 'key-form' }, async (data) => {
+    const body = { role: String(data.get('role')) };
+    if (data.get('label')) body.label = String(data.get('label'));
+    const k = await api.call('POST', '/v1/keys', body);
+    shown.replaceChildren(h('p', { class: 'notice' }, 'The new key is shown only this once: give it to its holder now.'),
+      h('p', { class: 'code small', id: 'key-secret' }, k.key));
+    await load();
+  },
+  field('Role', { id: 'k-role', name: 'role', tag: 'select',
+    options: [['clerk', 'clerk'], ['support', 'support'], ['auditor', 'auditor'], ['admin', 'admin']] }),
+  field('Label', { id: 'k-label', name: 'label' }),
+  h('button', { type: 'submit' }, 'Create a key')), shown, list);
+  await load();
+}
+
+async function auditView() {
+  const out = h('p', { id: 'verify-out', role: 'status' });
+  const verify = h('button', { type: 'button', id: 'verify' }, 'Verify the chain');
+  verify.addEventListener('click', async () => {
+    const v = await api.call('GET', '/v1/audit/verify');
+    out.textContent = v.ok ? `The chain verifies: ${v.entries} entries, head ${v.head_hash.slice(0, 16)}...`
+      : `The chain is broken at entry ${v.bad_seq}: ${v.problem}`;
+  });
+  const page = await api.call('GET', '/v1/audit?limit=100');
+  show('Audit log', verify, out, h('table', { id: 'audit' }, h('caption', null, 'Oldest first'),
+    h('thead', null, h('tr', null, ['#', 'When', 'Who', 'What', 'Target']
+      .map((t) => h('th', { scope: 'col' }, t)))),
+    h('tbody', null, page.items.map((a) => h('tr', null, h('td', null, a.seq),
+      h('td', null, when(a.at)), h('td', null, a.actor), h('td', null, a.action),
+      h('td', null, /^dv_/.test(a.target || '') ? h('a', { href: `#/device/${a.target}` }, a.target) : a.target))))));
+}
+
+// --- routing -------------------------------------------------------------
+
+async function go() {
+  if (stopLive) { stopLive(); stopLive = null; }
+  if (me === null) return signedOut();
+  const [path, query] = location.hash.replace(/^#\/?/, '').split('?');
+  const [view, arg] = path.split('/');
+  const params = new URLSearchParams(query || '');
+  const first = VIEWS.find(([, , c]) => can(c));
+  const allowed = VIEWS.find(([id, , c]) => id === (view === 'device' ? 'devices' : view) && can(c));
+  if (!allowed) {
+    location.replace(`#/${first[0]}`);
+    return;
+  }
+  renderNav(allowed[0]);
+  try {
+    if (view === 'devices') await devicesView(params);
+    else if (view === 'device') await deviceView(arg);
+    else if (view === 'register') registerView();
+    else if (view === 'keys') await keysView();
+    else if (view === 'audit') await auditView();
+  } catch (e) {
+    if (me !== null) main.append(problem(e));
+  }
+}
+
+window.addEventListener('hashchange', go);
+// The server marks the page when its cookie names a live session, so a
+// signed-out visit asks nothing of the API.
+if (document.body.dataset.session === 'yes')
+  me = await api.session().catch(() => null);
+go();
