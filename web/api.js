@@ -29,7 +29,7 @@ export async function call(method, path, body) {
   const j = await res.json().catch(() => null);
   if (!res.ok) {
     const e = j && j.error ? j.error : { code: 'http', message: res.statusText };
-    if (res.status === 401 && path !== '/v1/session') {
+    if (res.status === 401 && path !== '/v1/session' && csrf !== null) {
       csrf = null;
       onEnded(e.message);
     }

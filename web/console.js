@@ -6,6 +6,7 @@
 import { h, field, money, when, download } from './dom.js';
 import * as api from './api.js';
 import { parseImei } from './imei.js';
+import { barChart } from './chart.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -29,6 +30,7 @@ const CAN = {
 };
 const VIEWS = [
   ['devices', 'Devices', 'listDevices'],
+  ['portfolio', 'Portfolio', 'listDevices'],
   ['register', 'Register a phone', 'register'],
   ['keys', 'Keys', 'keys'],
   ['audit', 'Audit log', 'audit'],
@@ -496,6 +498,47 @@ function registerView() {
   h('button', { type: 'submit' }, 'Register')), result);
 }
 
+// --- portfolio -----------------------------------------------------------
+
+function percent(r) {
+  return r === null || r === undefined ? '-' : `${(r * 100).toFixed(1)}%`;
+}
+
+async function portfolioView() {
+  const p = await api.call('GET', '/v1/reports/portfolio');
+  const figure = (label, value, id) =>
+    h('div', { class: 'figure' }, label, h('strong', { id }, value));
+  const perCurrency = p.currencies.map((c) => h('section', {
+    class: 'card', 'aria-labelledby': `ccy-${c.currency}`,
+  },
+  h('h2', { id: `ccy-${c.currency}` }, `Loans in ${c.currency}`),
+  h('div', { class: 'figures' },
+    figure('Loans', String(c.loans)),
+    figure('Outstanding', money(c.outstanding, c.currency)),
+    figure('Due now', money(c.due_now, c.currency)),
+    figure('PAR1', percent(c.par1), `par1-${c.currency}`),
+    figure('PAR7', percent(c.par7), `par7-${c.currency}`),
+    figure('PAR30', percent(c.par30), `par30-${c.currency}`)),
+  barChart(`Portfolio at risk, ${c.currency}`, [1, 7, 30].map((d) => ({
+    label: `PAR${d}`, value: c[`par${d}`], cls: 'bar-par',
+    text: `${percent(c[`par${d}`])} (${money(c[`par${d}_amount`], c.currency)})`,
+  })), 1)));
+  show('Portfolio',
+    h('p', { class: 'hint' }, `As of ${when(p.as_of)}. PAR N: the whole outstanding balance ` +
+      'of every loan with an installment more than N days late, over the outstanding portfolio.'),
+    h('section', { class: 'card', 'aria-labelledby': 'fleet-title' },
+      h('h2', { id: 'fleet-title' }, 'Devices'),
+      h('div', { class: 'figures' },
+        figure('Devices', String(p.devices), 'fig-devices'),
+        figure('Stolen', String(p.stolen)),
+        figure('Lock rate', percent(p.lock_rate), 'fig-lock-rate')),
+      barChart('Devices by state', STATES.map((s) => ({
+        label: s, value: p.by_state[s], text: String(p.by_state[s]), cls: `bar-${s}`,
+      })))),
+    ...perCurrency,
+    p.currencies.length === 0 ? h('p', null, 'No loans yet.') : null);
+}
+
 // --- keys and audit ------------------------------------------------------
 
 async function keysView() {
@@ -568,6 +611,7 @@ async function go() {
   try {
     if (view === 'devices') await devicesView(params);
     else if (view === 'device') await deviceView(arg);
+    else if (view === 'portfolio') await portfolioView();
     else if (view === 'register') registerView();
     else if (view === 'keys') await keysView();
     else if (view === 'audit') await auditView();

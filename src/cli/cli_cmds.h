@@ -31,6 +31,8 @@ int cli_cmd_operator(int argc, char **argv);
 int cli_cmd_keys(int argc, char **argv);
 /* cli_audit.c */
 int cli_cmd_audit(int argc, char **argv);
+/* cli_reports.c */
+int cli_cmd_reports(int argc, char **argv);
 
 /* cli_devices.c, cli_contracts.c, cli_payments.c, cli_import.c */
 int cli_cmd_devices(int argc, char **argv);

@@ -22,6 +22,8 @@ static const struct cli_cmd commands[] = {
         {"contracts", "loans: schedule and lock policy", cli_cmd_contracts},
         {"payments", "record and reverse payments", cli_cmd_payments},
         {"audit", "the audit log: list, export, verify, head", cli_cmd_audit},
+        {"reports", "portfolio at risk, amounts due, lock rate",
+         cli_cmd_reports},
         {"imei", "check an IMEI", cli_cmd_imei},
         {"keygen", "create a new Ed25519 key (PASERK k4.secret / k4.public)",
          cli_cmd_keygen},

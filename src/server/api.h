@@ -72,10 +72,17 @@ struct fl_imei_status {
 	size_t n_phones;
 };
 
-/* Takes a token from the public limiter for req's client. false when
- * refused (counted in the metrics); *retry then holds the seconds to
- * wait. */
-bool fl_api_public_admit(struct fl_req *req, int *retry);
+struct fl_ratelimit;
+
+/* Takes a token from rl (app->public_rl, app->signin_rl) for req's
+ * client. false when refused (counted in the metrics); *retry then holds
+ * the seconds to wait. */
+bool fl_api_rate_take(struct fl_req *req, struct fl_ratelimit *rl,
+                      int *retry);
+/* The same, answering a refusal 429 with Retry-After and "too many
+ * <what>; retry in N s". */
+bool fl_api_rate_admit(struct fl_req *req, struct fl_ratelimit *rl,
+                       const char *what);
 
 /* The public status of imei (any form fl_imei_parse takes); the lender
  * and its contact only when serial (may be NULL) is the device's. The

@@ -90,29 +90,34 @@ static void metrics(struct fl_req *req)
 
 #define IMEI_CERT_TTL FL_DAY /* a status certificate is good for a day */
 
-bool fl_api_public_admit(struct fl_req *req, int *retry)
+bool fl_api_rate_take(struct fl_req *req, struct fl_ratelimit *rl, int *retry)
 {
 	*retry = 0;
-	if (fl_ratelimit_take(req->app->public_rl, req->client_net,
-	                      fl_ratelimit_clock(), retry))
+	if (fl_ratelimit_take(rl, req->client_net, fl_ratelimit_clock(), retry))
 		return true;
 	fl_metrics_ratelimited(req->app->metrics);
+	return false;
+}
+
+bool fl_api_rate_admit(struct fl_req *req, struct fl_ratelimit *rl,
+                       const char *what)
+{
+	char secs[16];
+	int retry = 0;
+
+	if (fl_api_rate_take(req, rl, &retry))
+		return true;
+	snprintf(secs, sizeof(secs), "%d", retry);
+	fl_reply_header(req, "Retry-After", secs);
+	fl_reply_error(req, FL_E_LIMIT, "too many %s; retry in %d s", what,
+	               retry);
 	return false;
 }
 
 /* Takes a token from the public limiter; answers 429 when refused. */
 static bool admit(struct fl_req *req)
 {
-	char secs[16];
-	int retry = 0;
-
-	if (fl_api_public_admit(req, &retry))
-		return true;
-	snprintf(secs, sizeof(secs), "%d", retry);
-	fl_reply_header(req, "Retry-After", secs);
-	fl_reply_error(req, FL_E_LIMIT, "too many IMEI checks; retry in %d s",
-	               retry);
-	return false;
+	return fl_api_rate_admit(req, req->app->public_rl, "IMEI checks");
 }
 
 fl_err fl_api_imei_status(struct fl_app *app, const char *imei,

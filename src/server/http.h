@@ -33,7 +33,7 @@ struct fl_route;
 
 #define FL_ROUTE_MAX_PARAMS 4   /* {placeholders} in one route pattern */
 #define FL_PARAM_MAX        128 /* longest value of one path parameter */
-#define FL_REQ_MAX_HEADERS  8   /* extra response headers */
+#define FL_REQ_MAX_HEADERS  6   /* extra response headers */
 
 struct fl_req {
 	struct fl_app *app;           /* the server */

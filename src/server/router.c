@@ -43,6 +43,7 @@
 	X(payments)                                                            \
 	X(device)                                                              \
 	X(sessions)                                                            \
+	X(reports)                                                             \
 	X(web)
 
 #define DECLARE_(name) extern const struct fl_route_table fl_routes_##name;

@@ -7,20 +7,22 @@
  *
  * Every sign-in attempt, good or bad, takes a token from the sign-in
  * limiter (signin_rate, signin_burst per client network): a guessed key
- * costs as much as a real one.
+ * costs as much as a real one. A sign-in must be JSON and, from a
+ * browser, same-origin, so another site cannot sign a visitor in with a
+ * key of its choosing.
  */
 #include "server/sessions.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/crypto.h"
+#include "server/api.h"
 #include "server/app.h"
 #include "server/auth.h"
 #include "server/http.h"
 #include "server/jsonio.h"
-#include "server/metrics.h"
-#include "server/ratelimit.h"
 #include "server/router.h"
 
 #define SID_BYTES 32 /* random bytes of a session id */
@@ -270,23 +272,32 @@ static void signin(struct fl_req *req)
 	const struct fl_config *cfg = &req->app->cfg;
 	const char *old = fl_req_cookie(req, FL_SESSION_COOKIE);
 	uint8_t raw[SID_BYTES], old_hash[FL_HASH_LEN];
-	char key[FL_APIKEY_LEN + 8] = "", sid[SID_LEN + 1], secs[16];
+	char key[FL_APIKEY_LEN + 8] = "", sid[SID_LEN + 1];
 	struct fl_session_rec s;
 	struct fl_principal who;
 	struct fl_tx *tx = NULL;
 	struct fl_jin j;
 	int64_t n = 0;
-	int retry = 0;
 	fl_err err;
 
-	if (!fl_ratelimit_take(req->app->signin_rl, req->client_net,
-	                       fl_ratelimit_clock(), &retry)) {
-		fl_metrics_ratelimited(req->app->metrics);
-		snprintf(secs, sizeof(secs), "%d", retry);
-		fl_reply_header(req, "Retry-After", secs);
-		fl_reply_error(req, FL_E_LIMIT,
-		               "too many sign-in attempts; retry in %d s",
-		               retry);
+	const char *ctype = fl_req_header(req, "Content-Type");
+	const char *site = fl_req_header(req, "Sec-Fetch-Site");
+
+	if (!fl_api_rate_admit(req, req->app->signin_rl, "sign-in attempts"))
+		return;
+	/* No signing a browser in from another site: a cross-site page can
+	 * send neither a JSON content type (without a CORS preflight, which
+	 * finlockd never grants) nor a same-origin Sec-Fetch-Site. */
+	if (ctype == NULL || strncasecmp(ctype, "application/json", 16) != 0) {
+		fl_reply_error(req, FL_E_INVALID,
+		               "sign-in takes Content-Type: application/json");
+		return;
+	}
+	if (site != NULL && strcmp(site, "same-origin") != 0 &&
+	    strcmp(site, "none") != 0) {
+		fl_reply_error(req, FL_E_PERM,
+		               "sign-in is only taken from this server's own "
+		               "pages");
 		return;
 	}
 	if (fl_jin_parse(&j, req) != FL_OK)
@@ -352,34 +363,69 @@ static void signin(struct fl_req *req)
 	fl_wipe(sid, sizeof(sid));
 }
 
+/* True when req was authenticated by its session cookie (no Bearer
+ * key): then *s and *sid describe the session. */
+static fl_err request_session(struct fl_req *req, struct fl_session_rec *s,
+                              const char **sid)
+{
+	struct fl_principal who;
+
+	if (fl_req_header(req, "Authorization") != NULL)
+		return FL_E_NOT_FOUND;
+	return session_of(req, s, &who, sid);
+}
+
+/* GET /v1/session: the session and its CSRF token; with a Bearer key,
+ * the key and its role (no session, no token). */
 static void whoami(struct fl_req *req)
 {
 	struct fl_session_rec s;
-	struct fl_principal who;
 	const char *sid = NULL;
-	fl_err err = session_of(req, &s, &who, &sid);
+	struct fl_tenant t;
+	struct fl_tx *tx = NULL;
+	fl_err err = request_session(req, &s, &sid);
 
-	if (err == FL_E_AUTH)
-		reply_no_session(req);
-	else if (err != FL_OK)
-		fl_reply_error(req, err, NULL);
-	else
+	if (err == FL_OK) {
 		reply_session(req, 200, &s, sid);
-}
-
-static void signout(struct fl_req *req)
-{
-	struct fl_session_rec s;
-	struct fl_principal who;
-	const char *sid = NULL;
-	fl_err err = session_of(req, &s, &who, &sid);
-
+		return;
+	}
 	if (err == FL_E_AUTH) {
 		reply_no_session(req);
 		return;
 	}
-	if (err == FL_OK && !csrf_ok(req, sid)) {
-		reply_csrf(req);
+	memset(&t, 0, sizeof(t));
+	if ((err = fl_store_begin(req->app->store, false, &tx)) == FL_OK) {
+		err = fl_store_tenant_get(tx, req->who.tenant_id, &t);
+		fl_tx_rollback(tx);
+	}
+	if (err != FL_OK) {
+		fl_reply_error(req, err, NULL);
+		return;
+	}
+	fl_reply_json(req, 200,
+	              json_pack("{s:s,s:s,s:s,s:s,s:n,s:n,s:n,s:n}", "key_id",
+	                        req->who.key_id, "tenant_id",
+	                        req->who.tenant_id, "tenant_name", t.name,
+	                        "role", fl_role_name(req->who.role),
+	                        "csrf_token", "signed_in_at", "expires_at",
+	                        "idle_timeout"));
+}
+
+/* DELETE /v1/session: sign out (the router has checked the CSRF token). */
+static void signout(struct fl_req *req)
+{
+	struct fl_session_rec s;
+	const char *sid = NULL;
+	fl_err err = request_session(req, &s, &sid);
+
+	if (err == FL_E_NOT_FOUND) {
+		fl_reply_error(req, err,
+		               "no console session to end: this request "
+		               "carries an API key");
+		return;
+	}
+	if (err == FL_E_AUTH) {
+		reply_no_session(req);
 		return;
 	}
 	if (err == FL_OK)
@@ -394,8 +440,8 @@ static void signout(struct fl_req *req)
 
 static const struct fl_route routes[] = {
         {"POST", "/v1/session", signin, FL_AUTH_NONE},
-        {"GET", "/v1/session", whoami, FL_AUTH_NONE},
-        {"DELETE", "/v1/session", signout, FL_AUTH_NONE},
+        {"GET", "/v1/session", whoami, FL_ROLES_TENANT},
+        {"DELETE", "/v1/session", signout, FL_ROLES_TENANT},
 };
 
 const struct fl_route_table fl_routes_sessions = FL_ROUTE_TABLE(routes);

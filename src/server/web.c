@@ -328,7 +328,7 @@ static void check_page(struct fl_req *req)
 		snprintf(root, sizeof(root), "(none yet)");
 	if (imei == NULL || imei[0] == '\0') {
 		imei = "";
-	} else if (!fl_api_public_admit(req, &retry)) {
+	} else if (!fl_api_rate_take(req, req->app->public_rl, &retry)) {
 		char text[160], secs[16];
 
 		status = 429;

@@ -54,10 +54,10 @@ export const tests = [
     name: 'console_each_role_sees_only_what_it_may_do',
     fn: async (ctx, browser) => {
       const want = {
-        admin: ['Devices', 'Register a phone', 'Keys', 'Audit log'],
+        admin: ['Devices', 'Portfolio', 'Register a phone', 'Keys', 'Audit log'],
         clerk: ['Register a phone'],
-        support: ['Devices'],
-        auditor: ['Devices', 'Audit log'],
+        support: ['Devices', 'Portfolio'],
+        auditor: ['Devices', 'Portfolio', 'Audit log'],
       };
       const actions = {
         admin: ['pay', 'lock', 'unlock', 'sync', 'enroll-code', 'stolen', 'release'],
@@ -114,6 +114,13 @@ export const tests = [
         document.documentElement.outerHTML]));
       check(!stored.includes(ctx.keys.admin), 'the key is nowhere in the page or its storage');
       equal(await page.inputValue('#key').catch(() => ''), '', 'no key field left filled');
+      // Another site cannot sign this browser in: a form can send no
+      // JSON, and the browser marks a cross-site fetch.
+      const plain = await fetch(`${ctx.server.url}/v1/session`, {
+        method: 'POST', headers: { 'Content-Type': 'text/plain' },
+        body: JSON.stringify({ key: ctx.keys.admin }),
+      });
+      equal(plain.status, 400, 'sign-in as text/plain');
       // A change without the CSRF token is refused, even same-origin.
       const noToken = await page.evaluate(async () => (await fetch('/v1/keys', {
         method: 'POST', headers: { 'Content-Type': 'application/json' },
@@ -303,6 +310,24 @@ export const tests = [
     },
   },
   {
+    name: 'console_portfolio_figures_and_charts',
+    fn: async (ctx, browser) => {
+      const page = await signIn(browser, ctx, 'auditor');
+      await page.click('#nav a[href="#/portfolio"]');
+      await page.waitForSelector('#fig-devices');
+      const rep = await apiOk(ctx.server, 'GET', '/v1/reports/portfolio', ctx.keys.auditor);
+      equal(await page.innerText('#fig-devices'), String(rep.devices), 'devices, as the API says');
+      const kes = rep.currencies.find((c) => c.currency === 'KES');
+      equal(await page.innerText('#par1-KES'), `${(kes.par1 * 100).toFixed(1)}%`, 'PAR1');
+      const charts = page.locator('svg.chart[role=img]');
+      equal(await charts.count(), 2, 'devices by state and PAR charts');
+      check(/pending \d+/.test(await charts.first().getAttribute('aria-label')),
+        'the chart described in words');
+      checkClean(page);
+      await page.close();
+    },
+  },
+  {
     name: 'console_views_are_accessible',
     fn: async (ctx, browser) => {
       const page = await openPage(browser, { viewport: { width: 1200, height: 900 } });
@@ -315,7 +340,8 @@ export const tests = [
       await page.waitForSelector('#devices');
       await checkAccessible(page, 'devices');
       for (const [hash, sel] of [[`#/device/${ctx.xss.device.id}`, '#timeline'],
-        ['#/register', '#register'], ['#/keys', '#keys'], ['#/audit', '#audit']]) {
+        ['#/portfolio', 'svg.chart'], ['#/register', '#register'], ['#/keys', '#keys'],
+        ['#/audit', '#audit']]) {
         await page.goto(`${ctx.server.url}/${hash}`);
         await page.waitForSelector(sel);
         await checkAccessible(page, hash);

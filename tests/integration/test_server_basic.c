@@ -119,7 +119,11 @@ static void test_routes_404_405(void **state)
 
 	(void)state;
 	expect("GET", "/v1/nothing-here", NULL, NULL, 404, "not_found");
-	expect("GET", "/", NULL, NULL, 404, "not_found");
+	expect("GET", "/nothing", NULL, NULL, 404, "not_found");
+	/* / is the console's page (docs/web.md) */
+	assert_int_equal(req("GET", "/", NULL, NULL, &r), 200);
+	assert_non_null(strstr(srv_res_header(&r, "Content-Type"), "text/html"));
+	srv_res_free(&r);
 	assert_int_equal(req("DELETE", "/v1/tenants", NULL, NULL, &r), 405);
 	assert_string_equal(srv_err_code(&r), "method");
 	assert_non_null(strstr(srv_res_header(&r, "Allow"), "POST"));

@@ -143,6 +143,16 @@ static void test_signin_cookie_and_roles(void **state)
 	assert_int_equal(srv_req(s, "GET", "/v1/devices", admin, NULL, &r), 0);
 	assert_int_equal(r.status, 200);
 	srv_res_free(&r);
+	/* with a key, /v1/session names the key, with no session or token */
+	assert_int_equal(srv_req(s, "GET", "/v1/session", clerk, NULL, &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(srv_jstr(&r, "role"), "clerk");
+	assert_true(json_is_null(json_object_get(r.json, "csrf_token")));
+	srv_res_free(&r);
+	assert_int_equal(srv_req(s, "DELETE", "/v1/session", clerk, NULL, &r),
+	                 0);
+	assert_int_equal(r.status, 404);
+	srv_res_free(&r);
 	struct sess forged = a2;
 	snprintf(forged.cookie, sizeof(forged.cookie),
 	         "Cookie: fl_session=%s", admin);
@@ -273,6 +283,22 @@ static void test_secure_and_limits(void **state)
 	/* Another client network is not held back. */
 	srv_set_source(s, "127.0.0.2");
 	assert_int_equal(signin(s, admin, NULL, &a, NULL), 201);
+	srv_free(s);
+	/* A sign-in from another site's page is refused. */
+	assert_int_equal(srv_start(&s, NULL), 0);
+	assert_int_equal(srv_tenant(s, "Acme", tid, admin), 0);
+	{
+		const char *hdrs[] = {"Sec-Fetch-Site: cross-site", NULL};
+		char body[160];
+
+		snprintf(body, sizeof(body), "{\"key\":\"%s\"}", admin);
+		assert_int_equal(srv_reqx(s, "POST", "/v1/session", NULL, hdrs,
+		                          body, strlen(body), &r),
+		                 0);
+		assert_int_equal(r.status, 403);
+		assert_null(srv_res_header(&r, "Set-Cookie"));
+		srv_res_free(&r);
+	}
 	srv_free(s);
 }
 

@@ -118,9 +118,8 @@ static void test_route_roles(void **state)
 	fl_router_each(count_routes, &rc);
 	/* healthz, imei, certificate, and the device protocol's enroll,
 	 * checkin, wait and lookup (phones authenticate themselves); the
-	 * web pages (/, /check, /assets/{file}) and the console's sign-in,
-	 * session and sign-out (which check the session themselves) */
-	assert_int_equal(rc.public_routes, 13);
+	 * web pages (/, /check, /assets/{file}) and the console's sign-in */
+	assert_int_equal(rc.public_routes, 11);
 	assert_true(rc.total > 30);
 }
 

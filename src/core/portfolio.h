@@ -1,0 +1,74 @@
+/*
+ * portfolio.h - a lender's portfolio figures from its loans' decided
+ * status: devices by state, the gross outstanding portfolio, amounts due,
+ * portfolio at risk (PAR1, PAR7, PAR30) per currency, and the lock rate.
+ *
+ * PAR N follows CGAP: the WHOLE outstanding balance of every loan with an
+ * installment more than N days late, over the gross outstanding portfolio.
+ * A loan's lateness is measured from the due date of its first installment
+ * not fully paid (the policy's paid_through) while an amount is due.
+ * Released loans are out of the portfolio; a stolen phone's loan stays in.
+ * Amounts in different currencies are never added together.
+ *
+ * THREAD SAFETY: a struct fl_portfolio is used by one thread.
+ */
+#ifndef FL_CORE_PORTFOLIO_H
+#define FL_CORE_PORTFOLIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "core/fltime.h"
+#include "core/state.h"
+
+#define FL_PORTFOLIO_CURRENCIES 16 /* distinct currencies in one report */
+#define FL_PORTFOLIO_PARS       3  /* PAR1, PAR7, PAR30 */
+
+/* The days of each PAR figure: {1, 7, 30}. */
+extern const int fl_portfolio_par_days[FL_PORTFOLIO_PARS];
+
+/* One device as the report sees it. */
+struct fl_portfolio_loan {
+	const char *currency; /* ISO 4217; NULL: no contract (not a loan) */
+	enum fl_dev_state state;
+	bool stolen;
+	int64_t amount_due;       /* due now and unpaid */
+	int64_t amount_remaining; /* not yet paid, the whole contract */
+	fl_time paid_through;     /* due date of the first unpaid, 0 none */
+};
+
+struct fl_portfolio_ccy {
+	char currency[4];
+	int64_t loans;       /* loans in the portfolio (not released) */
+	int64_t outstanding; /* gross outstanding portfolio */
+	int64_t due_now;     /* sum of amounts due now */
+	int64_t loans_overdue;                        /* with an amount due */
+	int64_t at_risk[FL_PORTFOLIO_PARS];           /* PAR numerators */
+	int64_t loans_at_risk[FL_PORTFOLIO_PARS];     /* how many loans */
+};
+
+struct fl_portfolio {
+	fl_time as_of;
+	int64_t devices;     /* every device */
+	int64_t by_state[5]; /* by enum fl_dev_state */
+	int64_t stolen;
+	struct fl_portfolio_ccy ccy[FL_PORTFOLIO_CURRENCIES];
+	size_t n_ccy; /* in order of first appearance */
+};
+
+/* Starts an empty report as of now. */
+void fl_portfolio_init(struct fl_portfolio *p, fl_time now);
+/* Counts one device. FL_E_LIMIT past FL_PORTFOLIO_CURRENCIES currencies
+ * (p unchanged then). */
+fl_err fl_portfolio_add(struct fl_portfolio *p,
+                        const struct fl_portfolio_loan *l) FL_MUST_USE;
+/* PAR of fl_portfolio_par_days[i] for one currency, as a fraction (0 when
+ * nothing is outstanding). */
+double fl_portfolio_par(const struct fl_portfolio_ccy *c, int i);
+/* Locked devices over the devices in service (active, reminding,
+ * locked); -1 when none is in service. */
+double fl_portfolio_lock_rate(const struct fl_portfolio *p);
+
+#endif

@@ -1,0 +1,244 @@
+/*
+ * api_reports.c - GET /v1/reports/portfolio: the tenant's portfolio
+ * figures (core/portfolio.h) as JSON, or as CSV with ?format=csv.
+ *
+ * One read transaction: the tenant's contracts (for each loan's currency)
+ * into a sorted array, then every device once, in pages.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/portfolio.h"
+#include "server/app.h"
+#include "server/auth.h"
+#include "server/jsonio.h"
+#include "server/router.h"
+#include "store/store.h"
+
+#define PAGE 1000 /* devices or contracts read per store call */
+
+struct loan_ccy {
+	char device_id[FL_ID_MAX];
+	char currency[4];
+};
+
+struct scan {
+	struct loan_ccy *loans;
+	size_t n, cap;
+	int64_t last;
+	int got;
+	struct fl_portfolio *p;
+	fl_err err;
+};
+
+static fl_err add_contract(void *ctx, const struct fl_contract_rec *c)
+{
+	struct scan *s = ctx;
+
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 256;
+		struct loan_ccy *nl = realloc(s->loans, cap * sizeof(*nl));
+
+		if (nl == NULL)
+			return FL_E_NOMEM;
+		s->loans = nl;
+		s->cap = cap;
+	}
+	snprintf(s->loans[s->n].device_id, FL_ID_MAX, "%s", c->device_id);
+	snprintf(s->loans[s->n].currency, 4, "%s", c->currency);
+	s->n++;
+	s->last = c->ord;
+	s->got++;
+	return FL_OK;
+}
+
+static int by_device(const void *a, const void *b)
+{
+	return strcmp(((const struct loan_ccy *)a)->device_id,
+	              ((const struct loan_ccy *)b)->device_id);
+}
+
+static fl_err add_device(void *ctx, const struct fl_device *d)
+{
+	struct scan *s = ctx;
+	struct loan_ccy key;
+	const struct loan_ccy *c;
+	struct fl_portfolio_loan l = {
+	        .state = d->st.state,
+	        .stolen = d->st.stolen,
+	        .amount_due = d->st.amount_due,
+	        .amount_remaining = d->st.amount_remaining,
+	        .paid_through = d->st.paid_through,
+	};
+
+	snprintf(key.device_id, sizeof(key.device_id), "%s", d->id);
+	c = s->n > 0 ? bsearch(&key, s->loans, s->n, sizeof(key), by_device)
+	             : NULL;
+	l.currency = c != NULL ? c->currency : NULL;
+	s->last = d->ord;
+	s->got++;
+	return fl_portfolio_add(s->p, &l);
+}
+
+/* Fills p with the tenant's portfolio as of now. */
+static fl_err build(struct fl_req *req, struct fl_portfolio *p)
+{
+	struct fl_device_filter f = {.any_state = true};
+	struct scan s = {.p = p};
+	struct fl_tx *tx = NULL;
+	fl_err err;
+
+	fl_portfolio_init(p, req->now);
+	if ((err = fl_store_begin(req->app->store, false, &tx)) != FL_OK)
+		return err;
+	do {
+		s.got = 0;
+		err = fl_store_contract_list(tx, req->who.tenant_id, s.last,
+		                             PAGE, add_contract, &s);
+	} while (err == FL_OK && s.got == PAGE);
+	if (err == FL_OK && s.n > 0)
+		qsort(s.loans, s.n, sizeof(*s.loans), by_device);
+	s.last = 0;
+	while (err == FL_OK) {
+		s.got = 0;
+		err = fl_store_device_list(tx, req->who.tenant_id, &f, s.last,
+		                           PAGE, add_device, &s);
+		if (s.got < PAGE)
+			break;
+	}
+	fl_tx_rollback(tx);
+	free(s.loans);
+	return err;
+}
+
+static json_t *ratio(double r)
+{
+	return r < 0 ? json_null() : json_real((double)(int64_t)(r * 1e6) / 1e6);
+}
+
+static json_t *report_json(const struct fl_portfolio *p)
+{
+	json_t *by_state = json_object(), *ccys = json_array(), *j;
+
+	for (int s = 0; s < 5; s++)
+		json_object_set_new(by_state,
+		                    fl_state_name((enum fl_dev_state)s),
+		                    json_integer(p->by_state[s]));
+	for (size_t i = 0; i < p->n_ccy; i++) {
+		const struct fl_portfolio_ccy *c = &p->ccy[i];
+
+		j = json_pack("{s:s,s:I,s:I,s:I,s:I}", "currency", c->currency,
+		              "loans", (json_int_t)c->loans, "outstanding",
+		              (json_int_t)c->outstanding, "due_now",
+		              (json_int_t)c->due_now, "loans_overdue",
+		              (json_int_t)c->loans_overdue);
+		for (int k = 0; j != NULL && k < FL_PORTFOLIO_PARS; k++) {
+			char name[32];
+			int d = fl_portfolio_par_days[k];
+
+			snprintf(name, sizeof(name), "par%d", d);
+			json_object_set_new(j, name,
+			                    ratio(fl_portfolio_par(c, k)));
+			snprintf(name, sizeof(name), "par%d_amount", d);
+			json_object_set_new(j, name,
+			                    json_integer(c->at_risk[k]));
+			snprintf(name, sizeof(name), "par%d_loans", d);
+			json_object_set_new(j, name,
+			                    json_integer(c->loans_at_risk[k]));
+		}
+		json_array_append_new(ccys, j);
+	}
+	j = json_pack("{s:o,s:I,s:o,s:I,s:o,s:o}", "as_of",
+	              fl_json_time(p->as_of), "devices",
+	              (json_int_t)p->devices, "by_state", by_state, "stolen",
+	              (json_int_t)p->stolen, "lock_rate",
+	              ratio(fl_portfolio_lock_rate(p)), "currencies", ccys);
+	/* With one currency, its PAR figures are the portfolio's. */
+	for (int k = 0; j != NULL && k < FL_PORTFOLIO_PARS; k++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "par%d", fl_portfolio_par_days[k]);
+		json_object_set_new(j, name,
+		                    p->n_ccy == 1
+		                            ? ratio(fl_portfolio_par(&p->ccy[0],
+		                                                     k))
+		                            : json_null());
+	}
+	return j;
+}
+
+static char *report_csv(const struct fl_portfolio *p, size_t *len)
+{
+	size_t cap = 256 + p->n_ccy * 256, used;
+	char *out = malloc(cap);
+
+	if (out == NULL)
+		return NULL;
+	used = (size_t)snprintf(out, cap,
+	                        "currency,loans,outstanding,due_now,"
+	                        "loans_overdue,par1,par7,par30,par1_amount,"
+	                        "par7_amount,par30_amount\r\n");
+	for (size_t i = 0; i < p->n_ccy; i++) {
+		const struct fl_portfolio_ccy *c = &p->ccy[i];
+
+		used += (size_t)snprintf(
+		        out + used, cap - used,
+		        "%s,%lld,%lld,%lld,%lld,%.6f,%.6f,%.6f,%lld,%lld,%lld\r\n",
+		        c->currency, (long long)c->loans,
+		        (long long)c->outstanding, (long long)c->due_now,
+		        (long long)c->loans_overdue, fl_portfolio_par(c, 0),
+		        fl_portfolio_par(c, 1), fl_portfolio_par(c, 2),
+		        (long long)c->at_risk[0], (long long)c->at_risk[1],
+		        (long long)c->at_risk[2]);
+	}
+	*len = used;
+	return out;
+}
+
+static void portfolio(struct fl_req *req)
+{
+	static const char *const q[] = {"format", NULL};
+	const char *format = fl_req_query(req, "format");
+	struct fl_portfolio *p;
+	fl_err err;
+
+	if (fl_req_query_only(req, q) != FL_OK)
+		return;
+	if (format != NULL && strcmp(format, "json") != 0 &&
+	    strcmp(format, "csv") != 0) {
+		fl_reply_error(req, FL_E_INVALID, "format must be json or csv");
+		return;
+	}
+	p = malloc(sizeof(*p));
+	if (p == NULL) {
+		fl_reply_error(req, FL_E_NOMEM, NULL);
+		return;
+	}
+	err = build(req, p);
+	if (err == FL_E_LIMIT)
+		fl_reply_error(req, err,
+		               "the portfolio has more than %d currencies",
+		               FL_PORTFOLIO_CURRENCIES);
+	else if (err != FL_OK)
+		fl_reply_error(req, err, NULL);
+	else if (format != NULL && strcmp(format, "csv") == 0) {
+		size_t len = 0;
+		char *csv = report_csv(p, &len);
+
+		if (csv == NULL)
+			fl_reply_error(req, FL_E_NOMEM, NULL);
+		else
+			fl_reply_raw(req, 200, "text/csv; charset=utf-8", csv,
+			             len);
+	} else {
+		fl_reply_json(req, 200, report_json(p));
+	}
+	free(p);
+}
+
+static const struct fl_route routes[] = {
+        {"GET", "/v1/reports/portfolio", portfolio, FL_ROLES_READ},
+};
+
+const struct fl_route_table fl_routes_reports = FL_ROUTE_TABLE(routes);

@@ -1,0 +1,69 @@
+// Takes the screenshots docs/web.md and the README show: the buyer's page
+// (a financed phone, on a phone-sized screen) and the console's main
+// views, against a finlockd of its own with a few demo phones.
+//
+//   FINLOCK_BIN=$PWD/build/rel/bin node tests/browser/screenshots.mjs
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { apiOk, makeTenant, openPage, registerDevice, startServer } from './lib.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const out = path.resolve(here, '../../docs/screenshots');
+mkdirSync(out, { recursive: true });
+
+const server = await startServer(['--public-burst', '1000']);
+const browser = await chromium.launch({
+  executablePath: process.env.FINLOCK_CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox'],
+});
+try {
+  const { keys } = await makeTenant(server, 'Acme Credit');
+  const models = ['Galaxy A05', 'Tecno Spark 20', 'Redmi 13C', 'Itel A70', 'Nokia C32'];
+  const devices = [];
+  for (let i = 0; i < models.length; i++) {
+    devices.push(await registerDevice(server, keys.admin, {
+      model: models[i], loanRef: `ACME-2026-${String(101 + i)}`,
+      contract: {
+        currency: 'KES', loan_ref: `ACME-2026-${String(101 + i)}`,
+        schedule: [{ due: '2026-11-30', amount: 150000 },
+          { due: '2027-01-31', amount: 150000 }, { due: '2027-03-31', amount: 150000 }],
+        policy: { contact: { name: 'Acme Credit, Westlands', phones: ['+254700000001'] } },
+      },
+    }));
+  }
+  await apiOk(server, 'POST', `/v1/devices/${devices[0].device.id}/payments`, keys.admin,
+    { amount: 150000, reference: 'MPESA QK81X2' }, 201);
+  await apiOk(server, 'POST', `/v1/devices/${devices[3].device.id}/stolen`, keys.admin,
+    { reason: 'police report 2231/26' });
+
+  const phone = await openPage(browser, { viewport: { width: 390, height: 844 } });
+  await phone.goto(`${server.url}/check?imei=${devices[1].imei}`);
+  await phone.screenshot({ path: path.join(out, 'check.png'), fullPage: true });
+  await phone.close();
+
+  const page = await openPage(browser, { viewport: { width: 1280, height: 800 } });
+  await page.goto(`${server.url}/`);
+  await page.waitForSelector('#signin');
+  await page.screenshot({ path: path.join(out, 'console-signin.png') });
+  await page.fill('#key', keys.admin);
+  await page.click('#signin button[type=submit]');
+  await page.waitForSelector('#devices');
+  await page.screenshot({ path: path.join(out, 'console-devices.png'), fullPage: true });
+  await page.goto(`${server.url}/#/device/${devices[0].device.id}`);
+  await page.waitForSelector('#timeline');
+  await page.screenshot({ path: path.join(out, 'console-device.png'), fullPage: true });
+  await page.goto(`${server.url}/#/portfolio`);
+  await page.waitForSelector('svg.chart');
+  await page.screenshot({ path: path.join(out, 'console-portfolio.png'), fullPage: true });
+  await page.goto(`${server.url}/#/register`);
+  await page.waitForSelector('#register');
+  await page.fill('#r-imei', '35209900176148');
+  await page.screenshot({ path: path.join(out, 'console-register.png'), fullPage: true });
+  await page.close();
+} finally {
+  await browser.close();
+  await server.stop();
+}
+console.log(`screenshots in ${out}`);

@@ -1,0 +1,180 @@
+/*
+ * Integration tests for GET /v1/reports/portfolio against a real
+ * finlockd: PAR1, PAR7 and PAR30 of loans late by 3, 10 and 40 days and
+ * one on time, with the whole balance of each late loan at risk; devices
+ * by state and the lock rate; another tenant's loans never counted; the
+ * CSV form; the roles that may read it; `finlock reports portfolio`.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "core/fltime.h"
+#include "support/cli_run.h"
+#include "support/server_harness.h"
+
+/* Registers a phone (IMEI from its 14 first digits) with a contract of
+ * installments due at now + offsets[i] seconds, amounts[i] each. */
+static void loan(struct srv *s, const char *key, const char *imei,
+                 const char *ccy, const long *offsets, const long *amounts,
+                 int n)
+{
+	char body[1024], path[128], at[FL_TIME_STR_LEN];
+	struct srv_res r;
+	size_t used;
+
+	snprintf(body, sizeof(body), "{\"imei\":\"%s\",\"serial\":\"S%s\"}",
+	         imei, imei);
+	assert_int_equal(srv_req(s, "POST", "/v1/devices", key, body, &r), 0);
+	assert_int_equal(r.status, 201);
+	snprintf(path, sizeof(path), "/v1/devices/%s/contract",
+	         json_string_value(json_object_get(
+	                 json_object_get(r.json, "device"), "id")));
+	srv_res_free(&r);
+	used = (size_t)snprintf(body, sizeof(body),
+	                        "{\"currency\":\"%s\",\"schedule\":[", ccy);
+	for (int i = 0; i < n; i++) {
+		fl_time_format((fl_time)time(NULL) + offsets[i], at);
+		used += (size_t)snprintf(body + used, sizeof(body) - used,
+		                         "%s{\"due\":\"%s\",\"amount\":%ld}",
+		                         i ? "," : "", at, amounts[i]);
+	}
+	snprintf(body + used, sizeof(body) - used, "]}");
+	assert_int_equal(srv_req(s, "POST", path, key, body, &r), 0);
+	assert_int_equal(r.status, 201);
+	srv_res_free(&r);
+}
+
+static double num(json_t *o, const char *name)
+{
+	json_t *v = json_object_get(o, name);
+
+	assert_true(json_is_number(v));
+	return json_number_value(v);
+}
+
+static void test_portfolio(void **state)
+{
+	char t1[64], k1[64], t2[64], k2[64], t3[64], k3[64], clerk[64],
+	        auditor[64];
+	const long d = 86400, year = 365 * 86400;
+	struct srv_res r;
+	struct srv *s;
+
+	(void)state;
+	assert_int_equal(srv_start(&s, NULL), 0);
+	assert_int_equal(srv_tenant(s, "Acme", t1, k1), 0);
+	assert_int_equal(srv_tenant(s, "Other", t2, k2), 0);
+	assert_int_equal(srv_tenant(s, "Empty", t3, k3), 0);
+	/* a lender with nothing yet */
+	assert_int_equal(
+	        srv_req(s, "GET", "/v1/reports/portfolio", k3, NULL, &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(srv_jint(&r, "devices"), 0);
+	assert_int_equal(json_array_size(json_object_get(r.json, "currencies")),
+	                 0);
+	assert_true(json_is_null(json_object_get(r.json, "par1")));
+	srv_res_free(&r);
+	assert_int_equal(srv_key(s, k1, "clerk", clerk), 0);
+	assert_int_equal(srv_key(s, k1, "auditor", auditor), 0);
+	loan(s, k1, "352099001761481", "KES", (long[]){-3 * d - 3600, year},
+	     (long[]){1000, 1000}, 2);
+	loan(s, k1, "490154203237518", "KES", (long[]){-10 * d, year},
+	     (long[]){500, 500}, 2);
+	loan(s, k1, "356938035643809", "KES", (long[]){-40 * d}, (long[]){300},
+	     1);
+	loan(s, k1, "353918050812375", "KES", (long[]){year}, (long[]){700}, 1);
+	/* the other tenant's loan, far overdue: never in Acme's figures */
+	loan(s, k2, "357805023984942", "KES", (long[]){-90 * d},
+	     (long[]){99999}, 1);
+
+	assert_int_equal(
+	        srv_req(s, "GET", "/v1/reports/portfolio", auditor, NULL, &r),
+	        0);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(srv_jint(&r, "devices"), 4);
+	json_t *c = json_array_get(json_object_get(r.json, "currencies"), 0);
+	assert_non_null(c);
+	assert_string_equal(json_string_value(json_object_get(c, "currency")),
+	                    "KES");
+	assert_int_equal(json_integer_value(json_object_get(c, "outstanding")),
+	                 4000);
+	assert_int_equal(json_integer_value(json_object_get(c, "due_now")),
+	                 1800);
+	assert_int_equal(
+	        json_integer_value(json_object_get(c, "par7_amount")), 1300);
+	assert_true(num(c, "par1") > 0.8249 && num(c, "par1") < 0.8251);
+	assert_true(num(c, "par7") > 0.3249 && num(c, "par7") < 0.3251);
+	assert_true(num(c, "par30") > 0.0749 && num(c, "par30") < 0.0751);
+	/* one currency: its figures are the portfolio's */
+	assert_true(num(r.json, "par30") > 0.0749 &&
+	            num(r.json, "par30") < 0.0751);
+	assert_int_equal(json_integer_value(json_object_get(
+	                         json_object_get(r.json, "by_state"),
+	                         "pending")),
+	                 4);
+	assert_true(json_is_null(json_object_get(r.json, "lock_rate")));
+	srv_res_free(&r);
+
+	assert_int_equal(srv_req(s, "GET", "/v1/reports/portfolio?format=csv",
+	                         k1, NULL, &r),
+	                 0);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(srv_res_header(&r, "Content-Type"), "text/csv"));
+	assert_non_null(strstr(r.body, "currency,loans,outstanding,"));
+	assert_non_null(strstr(r.body, "\r\nKES,4,4000,1800,3,0.825000,"
+	                               "0.325000,0.075000,3300,1300,300\r\n"));
+	srv_res_free(&r);
+
+	assert_int_equal(srv_req(s, "GET", "/v1/reports/portfolio?format=xml",
+	                         k1, NULL, &r),
+	                 0);
+	assert_int_equal(r.status, 400);
+	srv_res_free(&r);
+	/* the CLI: words, and the same CSV */
+	struct proc_result pr;
+
+	cli_isolate();
+	cli_env(srv_url(s), auditor);
+	assert_int_equal(cli_run(&pr, NULL, "reports", "portfolio", NULL), 0);
+	assert_non_null(strstr(pr.out, "PAR1 82.50% (3300), PAR7 32.50% "
+	                                "(1300), PAR30 7.50% (300)"));
+	assert_non_null(strstr(pr.out, "pending 4"));
+	proc_result_free(&pr);
+	assert_int_equal(
+	        cli_run(&pr, NULL, "reports", "portfolio", "--csv", NULL), 0);
+	assert_non_null(strstr(pr.out, "KES,4,4000,1800,3,0.825000,"));
+	proc_result_free(&pr);
+	cli_env(srv_url(s), clerk);
+	assert_int_not_equal(
+	        cli_run(&pr, NULL, "reports", "portfolio", NULL), 0);
+	assert_non_null(strstr(pr.err, "403"));
+	proc_result_free(&pr);
+
+	assert_int_equal(
+	        srv_req(s, "GET", "/v1/reports/portfolio", clerk, NULL, &r), 0);
+	assert_int_equal(r.status, 403);
+	srv_res_free(&r);
+	assert_int_equal(srv_req(s, "GET", "/v1/reports/portfolio",
+	                         srv_operator_key(s), NULL, &r),
+	                 0);
+	assert_int_equal(r.status, 403);
+	srv_res_free(&r);
+	srv_free(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_portfolio),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

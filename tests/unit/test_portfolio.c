@@ -1,0 +1,123 @@
+/*
+ * Unit tests for the portfolio figures (core/portfolio.h): PAR per the
+ * CGAP definition (the whole balance of a loan more than N days late, on
+ * the boundary and past it), released loans out of the portfolio, stolen
+ * ones in, currencies kept apart and capped, and the lock rate.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/portfolio.h"
+
+#define NOW ((fl_time)1800000000)
+
+static struct fl_portfolio_loan loan(const char *ccy, enum fl_dev_state st,
+                                     int64_t due, int64_t remaining,
+                                     fl_time late_by)
+{
+	struct fl_portfolio_loan l = {
+	        .currency = ccy,
+	        .state = st,
+	        .amount_due = due,
+	        .amount_remaining = remaining,
+	        .paid_through = late_by > 0 ? NOW - late_by : NOW + FL_DAY,
+	};
+	return l;
+}
+
+static void test_par_boundaries(void **state)
+{
+	struct fl_portfolio p;
+	struct fl_portfolio_loan l;
+
+	(void)state;
+	fl_portfolio_init(&p, NOW);
+	/* on time: 1000 outstanding */
+	l = loan("KES", FL_ST_ACTIVE, 0, 1000, 0);
+	assert_int_equal(fl_portfolio_add(&p, &l), FL_OK);
+	/* exactly one day late: not "more than" one day */
+	l = loan("KES", FL_ST_REMINDING, 100, 2000, FL_DAY);
+	assert_int_equal(fl_portfolio_add(&p, &l), FL_OK);
+	/* a second more than 7 days: PAR1 and PAR7, its whole balance */
+	l = loan("KES", FL_ST_LOCKED, 100, 3000, 7 * FL_DAY + 1);
+	assert_int_equal(fl_portfolio_add(&p, &l), FL_OK);
+	/* 31 days, stolen: still in the portfolio */
+	l = loan("KES", FL_ST_LOCKED, 500, 4000, 31 * FL_DAY);
+	l.stolen = true;
+	assert_int_equal(fl_portfolio_add(&p, &l), FL_OK);
+	/* released: out of the portfolio, counted as a device */
+	l = loan("KES", FL_ST_RELEASED, 900, 9000, 90 * FL_DAY);
+	assert_int_equal(fl_portfolio_add(&p, &l), FL_OK);
+	/* no contract: a device, not a loan */
+	l = loan(NULL, FL_ST_PENDING, 0, 0, 0);
+	assert_int_equal(fl_portfolio_add(&p, &l), FL_OK);
+
+	assert_int_equal(p.devices, 6);
+	assert_int_equal(p.by_state[FL_ST_LOCKED], 2);
+	assert_int_equal(p.by_state[FL_ST_RELEASED], 1);
+	assert_int_equal(p.stolen, 1);
+	assert_int_equal(p.n_ccy, 1);
+	const struct fl_portfolio_ccy *c = &p.ccy[0];
+	assert_string_equal(c->currency, "KES");
+	assert_int_equal(c->loans, 4);
+	assert_int_equal(c->outstanding, 10000);
+	assert_int_equal(c->due_now, 700);
+	assert_int_equal(c->loans_overdue, 3);
+	assert_int_equal(c->at_risk[0], 7000); /* > 1 day */
+	assert_int_equal(c->at_risk[1], 7000); /* > 7 days */
+	assert_int_equal(c->at_risk[2], 4000); /* > 30 days */
+	assert_int_equal(c->loans_at_risk[0], 2);
+	assert_int_equal(c->loans_at_risk[2], 1);
+	assert_true(fl_portfolio_par(c, 0) > 0.6999 &&
+	            fl_portfolio_par(c, 0) < 0.7001);
+	assert_true(fl_portfolio_par(c, 2) > 0.3999 &&
+	            fl_portfolio_par(c, 2) < 0.4001);
+	/* locked 2 of active 1 + reminding 1 + locked 2 */
+	assert_true(fl_portfolio_lock_rate(&p) > 0.4999 &&
+	            fl_portfolio_lock_rate(&p) < 0.5001);
+}
+
+static void test_currencies_apart_and_capped(void **state)
+{
+	struct fl_portfolio p;
+	struct fl_portfolio_loan l;
+	char code[FL_PORTFOLIO_CURRENCIES + 1][16];
+
+	(void)state;
+	fl_portfolio_init(&p, NOW);
+	assert_true(fl_portfolio_lock_rate(&p) < 0);
+	l = loan("KES", FL_ST_LOCKED, 10, 100, 40 * FL_DAY);
+	assert_int_equal(fl_portfolio_add(&p, &l), FL_OK);
+	l = loan("UGX", FL_ST_ACTIVE, 0, 5000, 0);
+	assert_int_equal(fl_portfolio_add(&p, &l), FL_OK);
+	assert_int_equal(p.n_ccy, 2);
+	assert_true(fl_portfolio_par(&p.ccy[0], 2) > 0.999);
+	assert_true(fl_portfolio_par(&p.ccy[1], 2) < 0.001);
+	for (int i = 2; i < FL_PORTFOLIO_CURRENCIES; i++) {
+		snprintf(code[i], sizeof(code[i]), "C%02d", i);
+		l = loan(code[i], FL_ST_ACTIVE, 0, 1, 0);
+		assert_int_equal(fl_portfolio_add(&p, &l), FL_OK);
+	}
+	l = loan("ZZZ", FL_ST_ACTIVE, 0, 1, 0);
+	assert_int_equal(fl_portfolio_add(&p, &l), FL_E_LIMIT);
+	assert_int_equal(p.devices, FL_PORTFOLIO_CURRENCIES);
+	/* nothing outstanding: PAR 0, not a division by zero */
+	struct fl_portfolio_ccy empty = {0};
+	assert_true(fl_portfolio_par(&empty, 0) == 0.0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_par_boundaries),
+	        cmocka_unit_test(test_currencies_apart_and_capped),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
