@@ -13,7 +13,7 @@ function el(tag, attrs, text) {
 // bars: [{ label, value, text, cls }]; max: the value of a full bar
 // (default the largest). Returns an <svg> with role="img".
 export function barChart(title, bars, max) {
-  const row = 28, labelW = 110, barW = 260, textW = 140;
+  const row = 28, labelW = 110, barW = 260, textW = 220;
   const top = Math.max(max || 0, ...bars.map((b) => b.value), 0) || 1;
   const svg = el('svg', {
     class: 'chart', role: 'img', width: labelW + barW + textW,

@@ -48,7 +48,7 @@ function can(what) {
 
 function show(title, ...content) {
   document.title = `${title} - finlock console`;
-  main.replaceChildren(h('h1', null, title), ...content);
+  main.replaceChildren(h('h1', null, title), ...content.filter(Boolean));
 }
 
 function problem(e) {

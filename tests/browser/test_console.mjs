@@ -164,6 +164,9 @@ export const tests = [
       await page.click('#devices a');
       await page.waitForSelector('#signin');
       check(/ended/.test(await page.innerText('main')), 'the page says the session ended');
+      check(!/null|undefined/.test(await page.innerText('main')), 'no stray words');
+      equal(await page.isVisible('#signout'), false, 'no sign-out button when signed out');
+      equal(await page.locator('#nav a').count(), 0, 'no views when signed out');
       // and a wrong key is refused in words
       await page.fill('#key', k.key);
       await page.click('#signin button[type=submit]');
@@ -321,6 +324,7 @@ export const tests = [
       equal(await page.innerText('#par1-KES'), `${(kes.par1 * 100).toFixed(1)}%`, 'PAR1');
       const charts = page.locator('svg.chart[role=img]');
       equal(await charts.count(), 2, 'devices by state and PAR charts');
+      check(!/null|undefined/.test(await page.innerText('main')), 'no stray words');
       check(/pending \d+/.test(await charts.first().getAttribute('aria-label')),
         'the chart described in words');
       checkClean(page);
