@@ -157,8 +157,15 @@ static fl_err setup_apply(struct fl_agent *a, const char *body, size_t len,
 		err = FL_E_AGENT_NONCE; /* an old answer replayed */
 	if (!err && !imei_listed(a, p.imei, p.n_imei))
 		err = FL_E_WRONG_IMEI;
-	if (!err && p.claims != NULL) {
-		err = fl_claims_decode(p.claims, strlen(p.claims), &c);
+	if (!err && p.token != NULL) {
+		char *tp = NULL;
+		size_t tlen = 0;
+
+		err = verify_msg(a, FL_MSG_DEVICE_TOKEN, p.token, now, &tp,
+		                 &tlen);
+		if (!err)
+			err = fl_claims_decode(tp, tlen, &c);
+		free(tp);
 		if (!err && !imei_listed(a, c.imei, c.n_imei))
 			err = FL_E_WRONG_IMEI;
 	}

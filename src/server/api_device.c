@@ -890,10 +890,14 @@ static void lookup(struct fl_req *req)
 		p.program = FL_DP_PROG_PAIRING;
 	else
 		p.program = FL_DP_PROG_ENROLL;
+	snprintf(p.status, sizeof(p.status), "%s",
+	         fl_api_public_status(found ? d : NULL));
 	if (p.program == FL_DP_PROG_PAIRING || p.program == FL_DP_PROG_ENROLL) {
+		size_t token_len = 0;
+
 		if ((err = fl_tokens_get(app->tokens, app, d->id,
 		                         d->st.token_seq, now, &ts)) != FL_OK ||
-		    (err = fl_tokens_claims_json(ts, &p.claims)) != FL_OK)
+		    (err = fl_tokens_text(ts, &p.token, &token_len)) != FL_OK)
 			goto out;
 	}
 	if ((err = fl_dp_lookup_payload_encode(&p, &payload)) != FL_OK ||
@@ -916,7 +920,7 @@ done:
 	free(a.lookup);
 	free(cert);
 	free(payload);
-	free(p.claims);
+	free(p.token);
 	fl_tokens_put(ts);
 	free(d);
 }
@@ -1238,7 +1242,7 @@ static void decide_pairing(struct fl_req *req, enum fl_pairing_status to)
 		goto done;
 	fl_jin_only(&j, fields);
 	fl_jin_str(&j, "pairing_code", true, raw, sizeof(raw));
-	/* as the phone shows it, "0491 7253", or run together */
+	/* as the phone shows it, "0491 7253 8812 0034", or run together */
 	for (size_t i = 0; j.err == FL_OK && raw[i] != '\0'; i++) {
 		if (raw[i] == ' ' || raw[i] == '-')
 			continue;
@@ -1252,7 +1256,7 @@ static void decide_pairing(struct fl_req *req, enum fl_pairing_status to)
 	if (j.err == FL_OK && n != FL_DP_PAIRING_LEN)
 		fl_jin_fail(
 		        &j, FL_E_INVALID,
-		        "pairing_code must be the 8 digits the phone shows");
+		        "pairing_code must be the 16 digits the phone shows");
 	if (fl_jin_end(&j) != FL_OK)
 		goto done;
 	w.code = code;

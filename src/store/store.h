@@ -590,7 +590,7 @@ void fl_device_inputs_clear(struct fl_device_inputs *in);
  * database, not in it.
  */
 
-#define FL_PAIRING_CODE_LEN 8  /* digits of a pairing code */
+#define FL_PAIRING_CODE_LEN 16 /* digits of a pairing code */
 #define FL_PAIRING_MAX      8  /* pending pairing requests per device */
 #define FL_DEVICE_KEY_LEN   32 /* Ed25519 and X25519 public keys */
 

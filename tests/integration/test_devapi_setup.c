@@ -81,8 +81,10 @@ static long post(const char *path, const char *key, const char *body,
  */
 
 /* POST /v1/device/lookup with a fresh nonce; the answer is verified
- * (kid, signature as a lookup, nonce) and its payload returned. */
-static void lookup(const char *imei, struct fl_dp_lookup_payload *p)
+ * (kid, signature as a lookup, nonce) and its payload returned. A token
+ * in it is verified as a device token and its claims go to *c. */
+static void lookup_claims(const char *imei, struct fl_dp_lookup_payload *p,
+                          struct fl_device_claims *c)
 {
 	struct fl_dp_lookup_req q = {0};
 	struct fl_dp_lookup_answer a = {0};
@@ -118,8 +120,25 @@ static void lookup(const char *imei, struct fl_dp_lookup_payload *p)
 	assert_string_equal(p->imei[0], imei);
 	assert_true(p->time > (fl_time)time(NULL) - 60);
 	free(payload);
+	payload = NULL;
+	if (p->token != NULL) {
+		assert_int_equal(fl_trust_verify(t, FL_MSG_DEVICE_TOKEN,
+		                                 p->token, (fl_time)time(NULL),
+		                                 &payload, &len),
+		                 FL_OK);
+		assert_int_equal(fl_claims_decode(payload, len, c), FL_OK);
+		free(payload);
+	}
 	fl_trust_free(t);
 	fl_dp_lookup_answer_clear(&a);
+}
+
+static void lookup(const char *imei, struct fl_dp_lookup_payload *p)
+{
+	struct fl_device_claims c = {0};
+
+	lookup_claims(imei, p, &c);
+	fl_claims_clear(&c);
 }
 
 static void test_lookup_signed_over_nonce(void **state)
@@ -137,7 +156,8 @@ static void test_lookup_signed_over_nonce(void **state)
 	devapi_imei(next_imei++, nobody);
 	lookup(nobody, &p);
 	assert_int_equal(p.program, FL_DP_PROG_NONE);
-	assert_null(p.claims);
+	assert_string_equal(p.status, "no_record");
+	assert_null(p.token);
 	fl_dp_lookup_payload_clear(&p);
 
 	/* registered, contract, not enrolled: "enroll", with the claims of
@@ -148,11 +168,10 @@ static void test_lookup_signed_over_nonce(void **state)
 	assert_int_equal(
 	        devapi_contract(S, &L, g.id, due, 150000, 0, "none", "none"),
 	        0);
-	lookup(g.imei2, &p);
+	lookup_claims(g.imei2, &p, &c);
 	assert_int_equal(p.program, FL_DP_PROG_ENROLL);
-	assert_non_null(p.claims);
-	assert_int_equal(fl_claims_decode(p.claims, strlen(p.claims), &c),
-	                 FL_OK);
+	assert_string_equal(p.status, "financed");
+	assert_non_null(p.token);
 	assert_string_equal(c.sub, g.id);
 	assert_true(c.n_reminders >= 1);
 	{
@@ -224,7 +243,8 @@ static void test_reflash_pairing(void **state)
 	assert_int_equal(st.phase, FL_AGENT_PAIRING);
 	fl_agent_screen(p.a, &sc);
 	assert_true(sc.locked);
-	assert_int_equal(strlen(sc.pairing_code), 9); /* "0491 7253" */
+	assert_int_equal(strlen(sc.pairing_code),
+	                 19); /* "0491 7253 8812 0034" */
 
 	assert_int_equal(fl_agent_enroll(p.a, NULL), FL_E_AGENT_PENDING);
 	assert_int_equal(fl_agent_enroll(p.a, NULL), FL_E_AGENT_PENDING);
@@ -259,9 +279,9 @@ static void test_reflash_pairing(void **state)
 
 	/* a code nobody shows, and a malformed one */
 	pairing_path(g.id, "approve-pairing", path);
-	assert_int_equal(
-	        post(path, L.admin, "{\"pairing_code\":\"00000000\"}", &r),
-	        404);
+	assert_int_equal(post(path, L.admin,
+	                      "{\"pairing_code\":\"0000000000000000\"}", &r),
+	                 404);
 	srv_res_free(&r);
 	assert_int_equal(post(path, L.admin, "{\"pairing_code\":\"12ab\"}", &r),
 	                 400);

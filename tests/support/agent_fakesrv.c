@@ -250,8 +250,13 @@ static fl_err do_lookup(struct fl_fakesrv *s, const struct fl_hal_request *req,
 		p.program = FL_DP_PROG_PAIRING;
 	else
 		p.program = FL_DP_PROG_ENROLL;
-	if (ours && s->token_claims != NULL && p.program != FL_DP_PROG_RELEASED)
-		p.claims = s->token_claims;
+	snprintf(p.status, sizeof(p.status), "%s",
+	         !ours                               ? "no_record"
+	         : s->claims.stolen                  ? "stolen"
+	         : s->claims.state == FL_ST_RELEASED ? "released"
+	                                             : "financed");
+	if (ours && s->token != NULL && p.program != FL_DP_PROG_RELEASED)
+		p.token = s->token;
 	err = fl_dp_lookup_payload_encode(&p, &json);
 	if (!err)
 		err = fl_msg_sign(&tok, &s->signer, FL_MSG_LOOKUP, json,
