@@ -118,11 +118,10 @@ static void test_enroll(void **state)
 	assert_int_equal(fl_agent_checkin(p->a), FL_OK);
 	assert_int_equal(p->srv->counter_seen, 1);
 	assert_int_equal(p->srv->n_refused, 0);
-	/* the enrollment key pair is gone from the keystore, the MAC key
-	 * and the offline-code secret are there */
-	for (size_t i = 0; i < FH_BLOBS; i++)
-		if (p->fh->keys[i].used)
-			assert_null(strstr(p->fh->keys[i].name, "enroll"));
+	/* the enrollment key pair is gone from the secure hardware, the
+	 * MAC key and the offline-code secret are there */
+	assert_false(p->fh->tee.has_pending);
+	assert_true(p->fh->tee.has_mac);
 	/* enrolling twice is refused */
 	assert_int_equal(fl_agent_enroll(p->a, "K7Q2-9XWD"), FL_E_STATE);
 
@@ -737,6 +736,7 @@ static fl_err check_persisted(void *ctx, const struct fl_hal_request *req,
 {
 	struct fl_pstate st;
 	struct fl_persist_pos pos;
+	bool rolled_back = true;
 	uint64_t ctr = 0;
 
 	for (size_t i = 0; i < req->n_headers; i++)
@@ -745,8 +745,10 @@ static fl_err check_persisted(void *ctx, const struct fl_hal_request *req,
 			                         req->headers[i].value, &ctr),
 			                 FL_OK);
 	if (ctr != 0) {
-		assert_int_equal(fl_persist_load(&watched->hal, &st, &pos),
+		assert_int_equal(fl_persist_load(&watched->hal, &st, &pos,
+		                                 &rolled_back),
 		                 FL_OK);
+		assert_false(rolled_back);
 		assert_int_equal(st.counter, ctr);
 		fl_pstate_clear(&st);
 	}
