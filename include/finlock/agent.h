@@ -160,8 +160,9 @@ struct fl_hal {
 	 * key. enroll completes an enrollment: the key exchange of the
 	 * pending X25519 key with server_kx_pk (crypto_kx, client side),
 	 * then fl_dp_derive; the MAC key and the offline-code secret replace
-	 * the old ones and the pending pair is forgotten. mac: keyed
-	 * BLAKE2b-256 with the MAC key. */
+	 * the old ones (the same pair and server key give the same keys
+	 * again; the next keygen replaces the pair). mac: keyed BLAKE2b-256
+	 * with the MAC key. */
 	fl_err (*tee_factory_pk)(void *ctx, uint8_t pk[32]);
 	fl_err (*tee_factory_sign)(void *ctx, const uint8_t *msg, size_t len,
 	                           uint8_t sig[64]);

@@ -431,19 +431,24 @@ fl_err fl_agent_accept_token(struct fl_agent *a, const char *token)
 	fl_err err;
 
 	/* Every token is checked in full, the seq already held included:
-	 * kid, revocation, certificate expiry and signature, then device id,
-	 * IMEIs and the acceptance window on trusted time. */
+	 * kid, revocation and signature, device id and IMEIs. The token
+	 * already held, sent again, changes nothing (its window may have
+	 * passed since: that limits acceptance, and it was accepted). Any
+	 * other token must also be within its window on trusted time. */
+	if (a->st.token != NULL && strcmp(token, a->st.token) == 0 &&
+	    !a->st.claims_from_lookup) {
+		err = fl_agent_token_check(a, token, FL_AGENT_ANY_TIME, false,
+		                           &c);
+		goto out;
+	}
 	err = fl_agent_token_check(a, token, now, false, &c);
 	if (err)
 		goto out;
-	if (c.seq < a->st.seq) {
-		err = FL_E_REPLAY;
-		goto out;
-	}
-	if (c.seq == a->st.seq && a->has_claims && !a->unverified &&
-	    !a->st.claims_from_lookup) {
-		/* the seq already held changes nothing */
-		err = FL_OK;
+	if (c.seq < a->st.seq ||
+	    (c.seq == a->st.seq && a->has_claims && !a->unverified &&
+	     !a->st.claims_from_lookup)) {
+		/* an older token, or another one with the seq held */
+		err = c.seq < a->st.seq ? FL_E_REPLAY : FL_OK;
 		goto out;
 	}
 	a->st.seq = c.seq;
@@ -491,7 +496,7 @@ void fl_agent_pairing_code(const struct fl_agent *a, char out[20])
 		return;
 	fl_dp_pairing_code(a->st.pend_sign_pk, a->st.pend_kx_pk, code);
 	/* shown in groups of four: "1234 5678 9012 3456" */
-	for (size_t i = 0; code[i] != '\0' && n + 2 < 20; i++) {
+	for (size_t i = 0; code[i] != '\0' && n < 19; i++) {
 		if (i > 0 && i % 4 == 0)
 			out[n++] = ' ';
 		out[n++] = code[i];
@@ -653,6 +658,7 @@ static void decide(struct fl_agent *a)
 		msg = c->message != NULL && c->message[0] ? c->message
 		                                          : stolen_message;
 	} else if (a->st.phase == FL_AGENT_RELEASED ||
+	           a->code.action == FL_OCODE_RELEASE ||
 	           (c != NULL && c->state == FL_ST_RELEASED)) {
 		s->locked = false;
 		s->lock_at = 0;
@@ -1040,7 +1046,8 @@ fl_err fl_agent_open(struct fl_agent **out, const struct fl_hal *hal,
 		 * the interval it is saved at (time the phone ran unsaved and
 		 * then rebooted), so reboots at any rate never stop it. */
 		struct fl_ttime t = tt_get(&a->st);
-		fl_ttime_reboot(&t, FL_AGENT_TIME_PERSIST, a->mono, a->boot);
+		fl_ttime_reboot(&t, FL_AGENT_TIME_PERSIST, a->wall, a->mono,
+		                a->boot);
 		tt_put(&a->st, &t);
 	}
 	if (must_store || rolled_back) {
@@ -1113,14 +1120,15 @@ fl_err fl_agent_enter_code(struct fl_agent *a, const char *code)
 	if (res.last == before.last)
 		return FL_E_INTERNAL; /* accepted, yet nothing recorded */
 	if (res.action == FL_OCODE_RELEASE) {
+		/* The release stands in the secure hardware's record even if
+		 * this write is lost: the phone enforces it from there, and
+		 * open records it again. */
 		err = fl_agent_txn_begin(a, &snap);
-		if (err)
-			return err;
-		a->st.phase = FL_AGENT_RELEASED;
-		a->st.react_lock = 0;
-		err = fl_agent_txn_end(a, &snap, FL_OK);
-		/* the release stands in the secure hardware's record even if
-		 * this write is lost: open finds it there */
+		if (!err) {
+			a->st.phase = FL_AGENT_RELEASED;
+			a->st.react_lock = 0;
+			err = fl_agent_txn_end(a, &snap, FL_OK);
+		}
 	}
 	if (!err) {
 		char msg[128], ts[FL_TIME_STR_LEN];

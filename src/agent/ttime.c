@@ -40,12 +40,17 @@ void fl_ttime_rebase(struct fl_ttime *t, uint64_t mono, uint64_t boot)
 	t->boot = boot;
 }
 
-void fl_ttime_reboot(struct fl_ttime *t, int64_t gap, uint64_t mono,
-                     uint64_t boot)
+void fl_ttime_reboot(struct fl_ttime *t, int64_t gap, fl_time wall,
+                     uint64_t mono, uint64_t boot)
 {
+	fl_time next;
+
 	if (!t->known || boot == t->boot)
 		return;
-	t->base = clamp(t->base + (gap > 0 ? gap : 0));
+	next = clamp(t->base + (gap > 0 ? gap : 0));
+	if (wall >= t->base && wall < next)
+		next = wall;
+	t->base = next;
 	t->mono = mono;
 	t->boot = boot;
 }

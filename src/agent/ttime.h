@@ -39,11 +39,14 @@ fl_time fl_ttime_now(const struct fl_ttime *t, uint64_t mono, uint64_t boot);
  * never older than it must be. */
 void fl_ttime_rebase(struct fl_ttime *t, uint64_t mono, uint64_t boot);
 
-/* A reboot: the anchor's base plus `gap` seconds (the interval the anchor
- * is saved at: the phone may have run that long unsaved before the
- * reboot), on the new boot. */
-void fl_ttime_reboot(struct fl_ttime *t, int64_t gap, uint64_t mono,
-                     uint64_t boot);
+/* A reboot: trusted time goes on from the anchor's base as if `gap`
+ * seconds had passed (the interval the anchor is saved at: the phone may
+ * have run that long unsaved before it went down), on the new boot. A
+ * wall clock already past the base shows time passing by itself: then
+ * trusted time moves up to it, never past it, so a reboot never brings an
+ * honest phone's lock forward. */
+void fl_ttime_reboot(struct fl_ttime *t, int64_t gap, fl_time wall,
+                     uint64_t mono, uint64_t boot);
 
 /* An authenticated answer to a request that left `took_ms` ago said the
  * server's time was `server`: real time now is at most server + took.

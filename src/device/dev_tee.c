@@ -245,12 +245,13 @@ fl_err dev_tee_enroll(struct dev_tee *t, const struct dev_tee_io *io,
 	if (err)
 		goto out;
 	next.has_mac = true;
-	next.has_pending = false;
-	fl_wipe(next.pend_sign_sk, sizeof(next.pend_sign_sk));
-	fl_wipe(next.pend_kx_sk, sizeof(next.pend_kx_sk));
-	memset(next.pend_kx_pk, 0, sizeof(next.pend_kx_pk));
-	/* a new enrollment: codes of the old secret mean nothing now */
-	memset(&next.code, 0, sizeof(next.code));
+	/* The pending pair stays until the next keygen replaces it: if the
+	 * phone loses its state write, it sends the same enrollment again,
+	 * gets the same answer, and derives the same keys. A new secret
+	 * makes codes of the old one meaningless: the record restarts. */
+	if (memcmp(next.ocode, t->ocode, sizeof(next.ocode)) != 0 ||
+	    !t->has_mac)
+		memset(&next.code, 0, sizeof(next.code));
 	err = io->save(io->ctx, &next, DEV_TEE_KEYS);
 	if (err == FL_OK)
 		*t = next;
@@ -267,44 +268,55 @@ fl_err dev_tee_mac(const struct dev_tee *t, const uint8_t *msg, size_t len,
 	return fl_blake2b(mac, 32, t->mac_key, sizeof(t->mac_key), msg, len);
 }
 
+/* Saves next and, once it is durable, makes it the state. */
+static fl_err commit(struct dev_tee *t, const struct dev_tee_io *io,
+                     const struct dev_tee *next, unsigned parts)
+{
+	fl_err err = io->save(io->ctx, next, parts);
+
+	if (err == FL_OK)
+		*t = *next;
+	return err;
+}
+
 fl_err dev_tee_code(struct dev_tee *t, const struct dev_tee_io *io,
                     const char *code, fl_time now, struct fl_hal_code *res)
 {
-	struct fl_hal_code c = t->code;
+	struct dev_tee next = *t;
+	struct fl_hal_code *c = &next.code;
 	enum fl_ocode_action act = 0;
 	uint64_t counter = 0;
-	int64_t today;
 	fl_err err;
 
 	memset(res, 0, sizeof(*res));
-	if (!t->has_mac)
-		return FL_E_NOT_FOUND;
-	today = fl_time_day(now, 0);
-	err = fl_ocode_tries_check(c.tries, c.day, today);
+	if (!t->has_mac) {
+		err = FL_E_NOT_FOUND;
+		goto out;
+	}
+	err = fl_ocode_tries_check(c->tries, c->day, fl_time_day(now, 0));
 	if (err)
 		goto out;
 	/* the try is durable before the code is looked at */
-	fl_ocode_tries_record(&c.tries, &c.day, today);
-	t->code = c;
-	err = io->save(io->ctx, t, DEV_TEE_KEYS);
+	fl_ocode_tries_record(&c->tries, &c->day, fl_time_day(now, 0));
+	err = commit(t, io, &next, DEV_TEE_KEYS);
 	if (err)
 		goto out;
-	err = fl_ocode_check(t->ocode, code, strlen(code), c.last, c.day,
+	err = fl_ocode_check(next.ocode, code, strlen(code), c->last, c->day,
 	                     &counter, &act);
 	if (err)
 		goto out;
-	c.last = counter;
-	c.action = (uint8_t)act;
-	c.at = now;
-	c.until = act == FL_OCODE_RELEASE
-	                  ? 0
-	                  : now + (fl_time)fl_ocode_action_days(act) * FL_DAY;
-	if (c.tries > 0)
-		c.tries--; /* only wrong tries count against the day */
-	t->code = c;
-	err = io->save(io->ctx, t, DEV_TEE_KEYS);
+	c->last = counter;
+	c->action = (uint8_t)act;
+	c->at = now;
+	c->until = act == FL_OCODE_RELEASE
+	                   ? 0
+	                   : now + (fl_time)fl_ocode_action_days(act) * FL_DAY;
+	if (c->tries > 0)
+		c->tries--; /* only wrong tries count against the day */
+	err = commit(t, io, &next, DEV_TEE_KEYS);
 out:
 	*res = t->code;
+	dev_tee_wipe(&next);
 	return err;
 }
 
@@ -312,17 +324,16 @@ fl_err dev_tee_seal(struct dev_tee *t, const struct dev_tee_io *io,
                     const uint8_t *ad, size_t ad_len, const uint8_t *in_buf,
                     size_t len, uint8_t *out_buf)
 {
-	fl_err err;
-
 	if (!t->has_seal) {
-		fl_random(t->seal_key, sizeof(t->seal_key));
-		t->has_seal = true;
-		err = io->save(io->ctx, t, DEV_TEE_KEYS);
-		if (err) {
-			t->has_seal = false;
-			fl_wipe(t->seal_key, sizeof(t->seal_key));
+		struct dev_tee next = *t;
+		fl_err err;
+
+		fl_random(next.seal_key, sizeof(next.seal_key));
+		next.has_seal = true;
+		err = commit(t, io, &next, DEV_TEE_KEYS);
+		dev_tee_wipe(&next);
+		if (err)
 			return err;
-		}
 	}
 	fl_aead_seal(out_buf, in_buf, len, ad, ad_len, t->seal_key);
 	return FL_OK;
@@ -340,14 +351,14 @@ fl_err dev_tee_unseal(const struct dev_tee *t, const uint8_t *ad,
 fl_err dev_tee_counter_raise(struct dev_tee *t, const struct dev_tee_io *io,
                              uint64_t to)
 {
-	uint64_t old = t->counter;
+	struct dev_tee next;
 	fl_err err;
 
-	if (to <= old)
+	if (to <= t->counter)
 		return FL_OK;
-	t->counter = to;
-	err = io->save(io->ctx, t, DEV_TEE_RPMB);
-	if (err)
-		t->counter = old;
+	next = *t;
+	next.counter = to;
+	err = commit(t, io, &next, DEV_TEE_RPMB);
+	dev_tee_wipe(&next);
 	return err;
 }

@@ -141,6 +141,13 @@ static fl_err tee_save(void *ctx, const struct dev_tee *t, unsigned parts)
 	(void)t;
 	if (fh->crashed || fh->tee_fail)
 		return FL_E_IO;
+	if (fh->tee_cut == 0) {
+		fh->tee_cut = -1;
+		fh->crashed = true;
+		return FL_E_IO;
+	}
+	if (fh->tee_cut > 0)
+		fh->tee_cut--;
 	if ((parts & DEV_TEE_RPMB) && fh->counter_fail) {
 		/* the power goes before the counter moves */
 		fh->counter_fail = false;
@@ -354,6 +361,7 @@ struct fl_fakehal *fl_fakehal_new(void)
 	if (fh == NULL)
 		return NULL;
 	fh->cut_after = -1;
+	fh->tee_cut = -1;
 	strcpy(fh->dev.imei[0], "352099001761481");
 	strcpy(fh->dev.imei[1], "356938035643809");
 	fh->dev.n_imei = 2;
@@ -432,6 +440,7 @@ void fl_fakehal_power_on(struct fl_fakehal *fh)
 	fh->crashed = false;
 	fh->cut_after = -1;
 	fh->cut_skip = 0;
+	fh->tee_cut = -1;
 	/* a fresh boot has nothing enforced until the agent applies it */
 	fh->applied_mask = 0;
 	fh->applied_guaranteed = 0;

@@ -57,6 +57,8 @@ struct fl_fakehal {
 	bool counter_fail;  /* raising the counter fails (the power goes
 	                     * after the state is written, before it moves) */
 	size_t counter_raises; /* counter raises that went through */
+	long tee_cut; /* >= 0: that many secure-hardware writes go
+	               * through, then the power goes (-1: off) */
 	long cut_after; /* -1: writes complete */
 	long cut_skip;  /* complete writes before the cut */
 	enum fh_cut_mode cut_mode;

@@ -258,8 +258,6 @@ static void test_secure_hardware(void **state)
 	 * from its side of the key exchange */
 	fl_kx_keypair(server_pk, server_sk);
 	assert_int_equal(f->hal.tee_enroll(f->hal.ctx, server_pk), FL_OK);
-	assert_int_equal(f->hal.tee_pending(f->hal.ctx, spk2, kxpk2),
-	                 FL_E_NOT_FOUND);
 	{
 		uint8_t shared[32], mk[32], oc[32], want[32];
 		assert_int_equal(fl_kx_shared(shared, 1, server_pk, server_sk,
