@@ -1,17 +1,25 @@
 /*
  * agent.h - the finlock device agent: the library a financed phone's firmware
  * links to lock the phone when installments are overdue and unlock it when
- * they are paid (DESIGN.md "The device protocol", "Guarantees to the
- * customer").
+ * they are paid (docs/protocol.md, docs/threat-model.md).
  *
  * The agent reads no file, clock or socket itself: everything goes through a
  * platform interface, struct fl_hal, that the firmware (or the simulator
- * finlock-device, or a test) fills with function pointers. The agent keeps
- * its state on the persistent partition (which a factory reset does not wipe)
- * in two checksummed slots, so a crash at any byte of a write leaves either
- * the old state or the new one. It trusts only what it verified: the root key
- * from the factory image, signing keys the root certified, tokens signed by
- * those keys for this device and IMEI with a seq above the one it holds.
+ * finlock-device, or a test) fills with function pointers. The phone's
+ * owner may be hostile to the lock and controls all of its ordinary
+ * storage (docs/threat-model.md), so the agent keeps its state on the
+ * persistent partition sealed by the phone's secure hardware and numbered
+ * against its monotonic counter: an edited, older or foreign copy is
+ * refused, and a crash at any byte of a write leaves the old state or the
+ * new one. Its long-term secrets are made and used inside the secure
+ * hardware (the tee_* callbacks) and never leave it. It trusts only what
+ * it verified: the root key from the factory image, signing keys the root
+ * certified, tokens signed by those keys for this device and its IMEIs
+ * with a seq above the one it holds; the token it enforces is kept as
+ * signed text and verified again on every load. What fails its checks
+ * falls back to the safest state the phone can prove: locked, the
+ * lender's contact shown, emergency calls working; never unlocked, never
+ * a wipe.
  *
  * A firmware's loop: fl_agent_open at boot; fl_agent_setup until it returns
  * FL_OK when the partition was empty; fl_agent_enroll with the clerk's code;

@@ -33,6 +33,9 @@
  * (max of trusted time and wall clock), an offline-code unlock and local
  * SIM/tamper reactions:
  *
+ *   saved state unproven (an edited or older
+ *   copy, a token that no longer verifies)  -> locked ("unverified")
+ *                                              unless code unlock
  *   stolen                                  -> locked (no code lifts it)
  *   released (not stolen)                   -> free, for good
  *   state locked, or lock_at <= effective   -> locked unless code unlock

@@ -1,5 +1,5 @@
 /*
- * ttime.h - the phone's trusted time (DESIGN.md "The device protocol").
+ * ttime.h - the phone's trusted time (docs/threat-model.md "Trusted time").
  *
  * Trusted time is the newest server time the agent verified (a token's iat,
  * the time in a signed enrollment or lookup answer, the time in a check-in
