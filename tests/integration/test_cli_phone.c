@@ -333,7 +333,7 @@ static void test_release_by_code(void **state)
 	(void)state;
 	/* the phone re-enrolls (the last request was rejected) */
 	{
-		char code[16];
+		char code[24];
 
 		pending_code(code);
 		cli_env(srv_url(S), KEY_A);
