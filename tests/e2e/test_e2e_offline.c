@@ -217,14 +217,14 @@ static void j5_no_network(void **state)
 static bool pairing_shown(const json_t *st, const void *arg)
 {
 	(void)arg;
-	return strlen(e2e_jstr(st, "pairing_code")) == 8;
+	return strlen(e2e_jstr(st, "pairing_code")) == 16;
 }
 
 static void j6_reset_reflash(void **state)
 {
 	struct e2e_phone *p;
 	struct proc_result r;
-	char pairing[16], other[16], spoken[16], due[32];
+	char pairing[24], other[24], spoken[24], due[32];
 	json_t *st, *items, *j;
 	long ms;
 
@@ -255,8 +255,8 @@ static void j6_reset_reflash(void **state)
 	snprintf(pairing, sizeof(pairing), "%s", e2e_jstr(st, "pairing_code"));
 	json_decref(st);
 	printf("journey 6: reflashed phone showed pairing code %.4s %.4s "
-	       "after %ld ms\n",
-	       pairing, pairing + 4, ms);
+	       "%.4s %.4s after %ld ms\n",
+	       pairing, pairing + 4, pairing + 8, pairing + 12, ms);
 
 	/* the lender sees the request with that code */
 	j = e2e_cli_json(W, &ACME, "devices", "pairing-requests", p->id, NULL);
@@ -276,15 +276,16 @@ static void j6_reset_reflash(void **state)
 	st = e2e_status(p);
 	assert_string_equal(e2e_jstr(st, "phase"), "pairing");
 	json_decref(st);
-	snprintf(other, sizeof(other), "%08lu",
-	         (strtoul(pairing, NULL, 10) + 1) % 100000000ul);
+	snprintf(other, sizeof(other), "%016llu",
+	         (strtoull(pairing, NULL, 10) + 1) % 10000000000000000ull);
 	assert_int_equal(e2e_cli_fail(W, &ACME, NULL, "devices", "approve",
 	                              p->id, "--pairing-code", other, NULL),
 	                 1);
 
-	/* approved (as the customer reads it: "1234 5678"): the phone is
-	 * back on the same device and contract */
-	snprintf(spoken, sizeof(spoken), "%.4s %.4s", pairing, pairing + 4);
+	/* approved (as the customer reads it: "1234 5678 9012 3456"): the
+	 * phone is back on the same device and contract */
+	snprintf(spoken, sizeof(spoken), "%.4s %.4s %.4s %.4s", pairing,
+	         pairing + 4, pairing + 8, pairing + 12);
 	j = e2e_cli_json(W, &ACME, "devices", "approve", p->id,
 	                 "--pairing-code", spoken, NULL);
 	assert_non_null(j);

@@ -123,6 +123,18 @@ static void tells_nothing(const char *text)
 	}
 }
 
+/* POST /v1/devices/{id}/<what> {"reason": reason}: 200. */
+static void command(const char *id, const char *what, const char *reason)
+{
+	struct srv_res r;
+	char path[128], body[128];
+
+	snprintf(path, sizeof(path), "/v1/devices/%s/%s", id, what);
+	snprintf(body, sizeof(body), "{\"reason\":\"%s\"}", reason);
+	assert_int_equal(post(path, L.admin, body, &r), 200);
+	srv_res_free(&r);
+}
+
 /* --- lookup -----------------------------------------------------------------
  */
 
@@ -188,10 +200,7 @@ static void test_anonymous_lookup_is_the_public_check(void **state)
 	srv_res_free(&r);
 
 	/* stolen: the word changes, nothing else appears */
-	snprintf(path, sizeof(path), "/v1/devices/%s/stolen", g.id);
-	assert_int_equal(
-	        post(path, L.admin, "{\"reason\":\"police report\"}", &r), 200);
-	srv_res_free(&r);
+	command(g.id, "stolen", "police report");
 	devapi_raw_new(&stranger, g.imei1, NULL);
 	assert_int_equal(devapi_raw_lookup(S, &stranger, false, L.root, &p, &c,
 	                                   &text, &r),
@@ -200,6 +209,23 @@ static void test_anonymous_lookup_is_the_public_check(void **state)
 	assert_null(p.token);
 	tells_nothing(text);
 	free(text);
+	fl_dp_lookup_payload_clear(&p);
+	srv_res_free(&r);
+}
+
+/* ph's factory-signed lookup: released, with the public word status,
+ * no token. */
+static void expect_released(const struct devapi_raw *ph, const char *status)
+{
+	struct fl_dp_lookup_payload p;
+	struct fl_device_claims c;
+	struct srv_res r;
+
+	assert_int_equal(
+	        devapi_raw_lookup(S, ph, false, L.root, &p, &c, NULL, &r), 200);
+	assert_int_equal(p.program, FL_DP_PROG_RELEASED);
+	assert_string_equal(p.status, status);
+	assert_null(p.token);
 	fl_dp_lookup_payload_clear(&p);
 	srv_res_free(&r);
 }
@@ -294,29 +320,14 @@ static void test_factory_lookup_gets_the_token(void **state)
 
 	/* released: nothing to enforce, no token, even for the factory
 	 * key; stolen later, still released (the word says stolen) */
-	snprintf(path, sizeof(path), "/v1/devices/%s/release", g.id);
-	assert_int_equal(post(path, L.admin, "{\"reason\":\"paid off\"}", &r),
-	                 200);
-	srv_res_free(&r);
-	assert_int_equal(
-	        devapi_raw_lookup(S, &old, false, L.root, &p, &c, NULL, &r),
-	        200);
-	assert_int_equal(p.program, FL_DP_PROG_RELEASED);
-	assert_string_equal(p.status, "released");
-	assert_null(p.token);
-	fl_dp_lookup_payload_clear(&p);
-	srv_res_free(&r);
-	snprintf(path, sizeof(path), "/v1/devices/%s/stolen", g.id);
-	assert_int_equal(
-	        post(path, L.admin, "{\"reason\":\"police report\"}", &r), 200);
-	srv_res_free(&r);
-	assert_int_equal(
-	        devapi_raw_lookup(S, &old, false, L.root, &p, &c, NULL, &r),
-	        200);
-	assert_int_equal(p.program, FL_DP_PROG_RELEASED);
-	assert_string_equal(p.status, "stolen");
-	assert_null(p.token);
-	fl_dp_lookup_payload_clear(&p);
+	command(g.id, "release", "paid off");
+	expect_released(&old, "released");
+	command(g.id, "stolen", "police report");
+	expect_released(&old, "stolen");
+	/* and a reflashed phone cannot pair its way back in */
+	assert_int_equal(devapi_raw_enroll(S, &old, "", false, L.root, &r),
+	                 404);
+	assert_string_equal(srv_err_code(&r), "not_in_program");
 	srv_res_free(&r);
 }
 

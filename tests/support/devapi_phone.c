@@ -272,6 +272,16 @@ void devapi_raw_factory(struct devapi_raw *r)
 	r->has_factory = true;
 }
 
+/* POSTs body (taken) to path: the status, 0 when no answer. */
+static long raw_post(struct srv *s, const char *path, char *body,
+                     struct srv_res *res)
+{
+	int rc = srv_req(s, "POST", path, NULL, body, res);
+
+	free(body);
+	return rc == 0 ? res->status : 0;
+}
+
 /* A trust set of root and the certificates of k; NULL on failure. */
 static struct fl_trust *raw_trust(const uint8_t root[32],
                                   const struct fl_dp_keys *k)
@@ -358,12 +368,7 @@ long devapi_raw_lookup(struct srv *s, const struct devapi_raw *r, bool forge,
 	}
 	if (fl_dp_lookup_req_encode(&q, &body) != FL_OK)
 		return 0;
-	if (srv_req(s, "POST", FL_DP_PATH_LOOKUP, NULL, body, res) != 0) {
-		free(body);
-		return 0;
-	}
-	free(body);
-	st = res->status;
+	st = raw_post(s, FL_DP_PATH_LOOKUP, body, res);
 	if (st == 200 && raw_lookup_accept(res, root, q.nonce, p, c, text) != 0)
 		return -1;
 	return st;
@@ -447,12 +452,7 @@ long devapi_raw_enroll(struct srv *s, struct devapi_raw *r, const char *code,
 	if (fl_dp_enroll_sign(&q, forge ? other_sk : r->sign_sk) != FL_OK ||
 	    fl_dp_enroll_req_encode(&q, &body) != FL_OK)
 		return 0;
-	if (srv_req(s, "POST", FL_DP_PATH_ENROLL, NULL, body, res) != 0) {
-		free(body);
-		return 0;
-	}
-	free(body);
-	st = res->status;
+	st = raw_post(s, FL_DP_PATH_ENROLL, body, res);
 	if (st == 200 && raw_accept(r, root, res) != 0)
 		return -1;
 	return st;
