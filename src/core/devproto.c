@@ -716,6 +716,18 @@ fl_err fl_dp_enroll_sign(struct fl_dp_enroll_req *r,
 	return FL_OK;
 }
 
+/* Whether sig is pk's signature of in[len], which `made` says was built
+ * (FL_OK) or not; frees in. FL_OK or FL_E_BAD_SIGNATURE. */
+static fl_err signed_by(fl_err made, uint8_t *in, size_t len,
+                        const uint8_t sig[FL_SIG_LEN],
+                        const uint8_t pk[FL_SIGN_PK_LEN])
+{
+	fl_err err = made == FL_OK ? fl_sign_verify(sig, in, len, pk) : made;
+
+	free(in);
+	return err == FL_OK ? FL_OK : FL_E_BAD_SIGNATURE;
+}
+
 fl_err fl_dp_enroll_verify(const struct fl_dp_enroll_req *r)
 {
 	uint8_t *in = NULL;
@@ -723,20 +735,11 @@ fl_err fl_dp_enroll_verify(const struct fl_dp_enroll_req *r)
 	fl_err err;
 
 	err = fl_dp_enroll_sign_input(r, &in, &len);
-	if (err)
-		return FL_E_BAD_SIGNATURE;
-	err = fl_sign_verify(r->sig, in, len, r->sign_pk);
-	free(in);
-	if (err != FL_OK)
-		return FL_E_BAD_SIGNATURE;
-	if (!r->has_factory)
-		return FL_OK;
+	if ((err = signed_by(err, in, len, r->sig, r->sign_pk)) != FL_OK ||
+	    !r->has_factory)
+		return err;
 	err = fl_dp_enroll_factory_input(r, &in, &len);
-	if (err)
-		return FL_E_BAD_SIGNATURE;
-	err = fl_sign_verify(r->factory_sig, in, len, r->factory_pk);
-	free(in);
-	return err == FL_OK ? FL_OK : FL_E_BAD_SIGNATURE;
+	return signed_by(err, in, len, r->factory_sig, r->factory_pk);
 }
 
 /* The optional pair of a key and a signature (JSON pk_key and sig_key,
@@ -1692,11 +1695,7 @@ fl_err fl_dp_lookup_verify(const struct fl_dp_lookup_req *r)
 	if (!r->has_factory)
 		return FL_E_BAD_SIGNATURE;
 	err = fl_dp_lookup_sign_input(r, &in, &len);
-	if (err)
-		return FL_E_BAD_SIGNATURE;
-	err = fl_sign_verify(r->sig, in, len, r->factory_pk);
-	free(in);
-	return err == FL_OK ? FL_OK : FL_E_BAD_SIGNATURE;
+	return signed_by(err, in, len, r->sig, r->factory_pk);
 }
 
 static const char *const status_names[] = {"no_record", "financed", "released",
