@@ -61,6 +61,11 @@ fl_err fl_api_path_device(struct fl_req *req, struct fl_tx *tx,
 fl_err fl_api_device_protocol_json(struct fl_tx *tx, const struct fl_device *d,
                                    json_t *j) FL_MUST_USE;
 
+/* What the public IMEI check says of device d (NULL: no record):
+ * "no_record", "financed", "released" or "stolen". Never "locked": the
+ * word tells nothing of the debtor. The device lookup says the same. */
+const char *fl_api_public_status(const struct fl_device *d);
+
 /* What the public IMEI check says about one IMEI. */
 struct fl_imei_status {
 	char imei[FL_IMEI_LEN + 1]; /* canonical 15 digits */

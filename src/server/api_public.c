@@ -90,6 +90,15 @@ static void metrics(struct fl_req *req)
 
 #define IMEI_CERT_TTL FL_DAY /* a status certificate is good for a day */
 
+const char *fl_api_public_status(const struct fl_device *d)
+{
+	if (d == NULL)
+		return "no_record";
+	return d->st.stolen                    ? "stolen"
+	       : d->st.state == FL_ST_RELEASED ? "released"
+	                                       : "financed";
+}
+
 bool fl_api_rate_take(struct fl_req *req, struct fl_ratelimit *rl, int *retry)
 {
 	*retry = 0;
@@ -141,15 +150,13 @@ fl_err fl_api_imei_status(struct fl_app *app, const char *imei,
 		goto out;
 	err = fl_store_device_by_imei(tx, out->imei, d);
 	if (err == FL_E_NOT_FOUND) {
-		out->status = "no_record";
+		out->status = fl_api_public_status(NULL);
 		err = FL_OK;
 		goto out;
 	}
 	if (err != FL_OK)
 		goto out;
-	out->status = d->st.stolen                    ? "stolen"
-	              : d->st.state == FL_ST_RELEASED ? "released"
-	                                              : "financed";
+	out->status = fl_api_public_status(d);
 	/* The serial proves the phone is in hand; compare without leaking
 	 * where a guess went wrong. */
 	if (serial == NULL || strlen(serial) != strlen(d->serial) ||

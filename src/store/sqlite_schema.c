@@ -249,7 +249,21 @@ const char *const sq_migrations[] = {
         "    WHERE state = new.state AND stolen = new.stolen;"
         "  END;",
 
-        /* 5: signed-in console sessions. Only a keyed hash of the
+        /* 5: the phone's factory key (the public half of a key pair its
+         * secure hardware holds from manufacture), registered when it
+         * enrolls by one-time code; pairing requests remember whether
+         * that key signed them and the client network they came from
+         * (IPv4 /24, IPv6 /64), which bounds pending requests per
+         * network across all devices. */
+        "ALTER TABLE devices ADD COLUMN factory_pk BLOB;"
+        "ALTER TABLE pairing_requests ADD COLUMN factory_signed INTEGER "
+        "NOT NULL DEFAULT 0;"
+        "ALTER TABLE pairing_requests ADD COLUMN client_net TEXT NOT NULL "
+        "DEFAULT '';"
+        "CREATE INDEX pairing_requests_net ON "
+        "pairing_requests(client_net, expires_at);",
+
+        /* 6: signed-in console sessions. Only a keyed hash of the
          * session id is kept (like API keys), with the key it acts as and
          * that key's role at sign-in, so any node can check a session and
          * a key revoked or changed ends its sessions. */
