@@ -89,7 +89,7 @@ static int portfolio(int argc, char **argv)
 		                  NULL, NULL, &r);
 	if (rc == CLI_OK) {
 		if (csv || cli_api_json(api))
-			fwrite(r.body, 1, r.len, stdout);
+			cli_print_body(&r);
 		else
 			print_report(r.json);
 		cli_resp_free(&r);
