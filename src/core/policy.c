@@ -621,6 +621,7 @@ struct fold {
 	fl_time sched_issued;          /* when it was issued */
 	size_t sched_cmd;              /* 1 + index of its command */
 	fl_time unlock_until;          /* a manual unlock holds until then; 0 */
+	size_t unlock_cmd;             /* 1 + index of that unlock's command */
 	fl_time next_cmd_at;           /* first command issued after now; 0 */
 };
 
@@ -711,6 +712,7 @@ static void fold_commands(const struct fl_policy_input *in, struct fold *f)
 			f->locked = false;
 			f->sched = false;
 			f->unlock_until = c->at > c->issued_at ? c->at : 0;
+			f->unlock_cmd = i + 1;
 			break;
 		}
 	}
@@ -809,6 +811,7 @@ static void decide_state(const struct fl_policy_input *in,
 	}
 	decide_lock_at(in, lg, f, out);
 	out->unlock_until = f->locked ? 0 : f->unlock_until;
+	out->unlock_command = out->unlock_until != 0 ? f->unlock_cmd : 0;
 	if (!in->enrolled)
 		out->state = FL_ST_PENDING;
 	else if (out->lock_at != 0 && in->now >= out->lock_at)
@@ -860,6 +863,7 @@ bool fl_policy_same(const struct fl_decision *a, const struct fl_decision *b)
 	if (a->state != b->state || a->stolen != b->stolen ||
 	    a->stolen_reported != b->stolen_reported ||
 	    a->lock_command != b->lock_command ||
+	    a->unlock_command != b->unlock_command ||
 	    a->released_by_command != b->released_by_command ||
 	    a->lock_cause != b->lock_cause || a->lock_at != b->lock_at ||
 	    a->unlock_until != b->unlock_until ||

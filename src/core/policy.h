@@ -228,6 +228,8 @@ struct fl_decision {
 	fl_time lock_at;        /* locked iff lock_at != 0 && now >= lock_at;
 	                           0 = no lock in force or coming */
 	fl_time unlock_until;   /* a manual unlock holds until then; 0 = none */
+	size_t unlock_command;  /* 1 + the index in commands[] of that unlock;
+	                           0 when unlock_until is 0 */
 	fl_time paid_through;   /* due date of the last installment fully
 	                           paid (all before it paid too); 0 = none */
 	int64_t amount_total;   /* the whole effective schedule */

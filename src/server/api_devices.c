@@ -24,6 +24,11 @@
 #include "server/router.h"
 #include "server/txn.h"
 
+static const char *cause_name(enum fl_lock_cause c)
+{
+	return fl_lock_cause_name(c) != NULL ? fl_lock_cause_name(c) : "none";
+}
+
 json_t *fl_api_device_json(const struct fl_device *d)
 {
 	json_t *j = json_object();
@@ -48,20 +53,29 @@ json_t *fl_api_device_json(const struct fl_device *d)
 	                    json_string(fl_state_name(s->state) != NULL
 	                                        ? fl_state_name(s->state)
 	                                        : "pending"));
-	json_object_set_new(j, "stolen", json_boolean(s->stolen));
+	json_object_set_new(j, "stolen", json_boolean(s->stolen_reported));
 	json_object_set_new(j, "released_by_command",
 	                    json_boolean(s->released_by_command));
 	json_object_set_new(j, "lock_at", fl_json_time(s->lock_at));
+	/* lock_cause: why the device is locked now ("none" while it is
+	 * not); next_lock_cause: why lock_at, when that lock is still to
+	 * come */
 	json_object_set_new(
 	        j, "lock_cause",
-	        json_string(fl_lock_cause_name(s->lock_cause) != NULL
-	                            ? fl_lock_cause_name(s->lock_cause)
+	        json_string(s->state == FL_ST_LOCKED
+	                            ? cause_name(s->lock_cause)
+	                            : "none"));
+	json_object_set_new(
+	        j, "next_lock_cause",
+	        json_string(s->state != FL_ST_LOCKED && s->lock_at != 0
+	                            ? cause_name(s->lock_cause)
 	                            : "none"));
 	json_object_set_new(j, "unlock_until", fl_json_time(s->unlock_until));
 	json_object_set_new(j, "paid_through", fl_json_time(s->paid_through));
 	json_object_set_new(j, "amount_due", json_integer(s->amount_due));
 	json_object_set_new(j, "amount_remaining",
 	                    json_integer(s->amount_remaining));
+	json_object_set_new(j, "credit", json_integer(s->credit));
 	json_object_set_new(j, "next_due_at", fl_json_time(s->next_due_at));
 	json_object_set_new(j, "next_due_amount",
 	                    json_integer(s->next_due_amount));
@@ -495,7 +509,7 @@ static void release(struct fl_req *req)
 
 static fl_err not_stolen(const struct fl_device *d, const char **msg)
 {
-	if (d->st.stolen) {
+	if (d->st.stolen_reported) {
 		*msg = "the device is already reported stolen";
 		return FL_E_STATE;
 	}
@@ -504,7 +518,7 @@ static fl_err not_stolen(const struct fl_device *d, const char **msg)
 
 static fl_err is_stolen(const struct fl_device *d, const char **msg)
 {
-	if (!d->st.stolen) {
+	if (!d->st.stolen_reported) {
 		*msg = "the device is not reported stolen";
 		return FL_E_STATE;
 	}

@@ -152,7 +152,9 @@ static fl_err imei_lookup(struct fl_req *req, struct imei_status *out)
 	}
 	if (err != FL_OK)
 		goto out;
-	out->status = d->st.stolen                    ? "stolen"
+	/* a report on a released phone locks nothing, but a buyer is
+	 * warned all the same */
+	out->status = d->st.stolen_reported           ? "stolen"
 	              : d->st.state == FL_ST_RELEASED ? "released"
 	                                              : "financed";
 	/* The serial proves the phone is in hand; compare without leaking

@@ -887,6 +887,18 @@ static void test_lock_command_and_paid_through(void **state)
 	d = decide_at(in, T0 + 6 * D);
 	assert_int_equal(d.lock_cause, FL_LOCK_MANUAL);
 	assert_int_equal(d.lock_command, 2);
+	assert_int_equal(d.unlock_command, 0);
+	/* An unlock names its command while it holds. */
+	struct fl_command more[] = {
+	        cmd[0], cmd[1], {FL_CMD_UNLOCK_UNTIL, T0 + 7 * D, T0 + 9 * D, NULL}};
+	in.commands = more;
+	in.n_commands = 3;
+	d = decide_at(in, T0 + 8 * D);
+	assert_int_equal(d.unlock_until, T0 + 9 * D);
+	assert_int_equal(d.unlock_command, 3);
+	assert_int_equal(d.lock_command, 0);
+	d = decide_at(in, T0 + 9 * D);
+	assert_int_equal(d.unlock_command, 0);
 }
 
 static void test_release_command_is_final(void **state)
