@@ -30,6 +30,15 @@ static const char *cause_name(enum fl_lock_cause c)
 	return fl_lock_cause_name(c) != NULL ? fl_lock_cause_name(c) : "none";
 }
 
+/* Whether the decision's lock has come: locked, or not enrolled yet with
+ * lock_at reached when it was decided. */
+static bool lock_come(const struct fl_device_status *s)
+{
+	return s->state == FL_ST_LOCKED ||
+	       (s->state == FL_ST_PENDING && s->lock_at != 0 &&
+	        s->lock_at <= s->decided_at);
+}
+
 json_t *fl_api_device_json(const struct fl_device *d)
 {
 	json_t *j = json_object();
@@ -58,17 +67,16 @@ json_t *fl_api_device_json(const struct fl_device *d)
 	json_object_set_new(j, "released_by_command",
 	                    json_boolean(s->released_by_command));
 	json_object_set_new(j, "lock_at", fl_json_time(s->lock_at));
-	/* lock_cause: why the device is locked now ("none" while it is
-	 * not); next_lock_cause: why lock_at, when that lock is still to
-	 * come */
-	json_object_set_new(
-	        j, "lock_cause",
-	        json_string(s->state == FL_ST_LOCKED
-	                            ? cause_name(s->lock_cause)
-	                            : "none"));
+	/* lock_cause: why the device is locked now (a phone not enrolled
+	 * yet: why it will be at enrollment); "none" while no lock has come.
+	 * next_lock_cause: why lock_at, when that lock is still to come. */
+	json_object_set_new(j, "lock_cause",
+	                    json_string(lock_come(s) ? cause_name(s->lock_cause)
+	                                             : "none"));
 	json_object_set_new(
 	        j, "next_lock_cause",
-	        json_string(s->state != FL_ST_LOCKED && s->lock_at != 0
+	        json_string(!lock_come(s) && s->lock_at != 0 &&
+	                                    s->state != FL_ST_RELEASED
 	                            ? cause_name(s->lock_cause)
 	                            : "none"));
 	json_object_set_new(j, "unlock_until", fl_json_time(s->unlock_until));

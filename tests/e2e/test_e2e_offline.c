@@ -63,7 +63,7 @@ static struct e2e_phone *financed(const char *name, const char *loan_ref,
 	                 "--installments", inst, "--currency", "KES", "--grace",
 	                 grace, "--loan-ref", loan_ref, "--contact-name",
 	                 "Acme Credit", "--contact-phones", "+254700000001",
-	                 NULL);
+	                 "--allow-overdue", NULL);
 	assert_non_null(j);
 	json_decref(j);
 	assert_int_equal(e2e_phone_enroll(W, p), 0);
