@@ -282,7 +282,8 @@ static void j8_stolen(void **state)
 	expect_imei(p, "stolen");
 	assert_int_equal(e2e_dev_ok(p, "reflash", NULL), 0);
 	assert_int_equal(e2e_phone_run(p), 0);
-	assert_true(e2e_wait_str(p, "phase", "released", 5000, NULL));
+	/* the lookup says released: nothing to enforce */
+	assert_true(e2e_wait_str(p, "phase", "idle", 5000, NULL));
 	assert_true(e2e_hold_bool(p, "locked", false, 1000));
 	st = e2e_status(p);
 	assert_false(e2e_jbool(st, "stolen"));

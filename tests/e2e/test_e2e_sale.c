@@ -433,7 +433,7 @@ static char *screen_of(struct e2e_phone *p)
 	struct proc_result r;
 	char *out;
 
-	assert_int_equal(e2e_dev(p, &r, "screen", NULL), 0);
+	assert_int_equal(e2e_dev(p, &r, "screen", "--once", NULL), 0);
 	out = strdup(r.out);
 	proc_result_free(&r);
 	assert_non_null(out);
