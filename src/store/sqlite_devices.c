@@ -82,7 +82,7 @@ static fl_err split_lines(const char *text, char *items, size_t stride,
 	"c.currency, c.utc_offset, c.grace, c.max_offline, c.remind, "         \
 	"c.restrict_mask, c.allow_apps, c.message, c.contact_name, "           \
 	"c.contact_phones, c.sim_policy, c.tamper_policy"
-#define DEV_NCOLS 36 /* columns of DEV_COLS */
+#define DEV_NCOLS 37 /* columns of DEV_COLS */
 
 static fl_err read_device(sqlite3_stmt *st, struct fl_device *d)
 {
