@@ -462,6 +462,7 @@ function contractForm(deviceId) {
       schedule: schedule(data),
     };
     if (data.get('loan_ref')) body.loan_ref = String(data.get('loan_ref'));
+    if (data.get('allow_overdue')) body.allow_overdue = true;
     const contact = String(data.get('contact') || '').trim();
     if (contact) body.policy = { contact: { name: contact } };
     await api.call('POST', `/v1/devices/${deviceId}/contract`, body);
@@ -472,6 +473,9 @@ function contractForm(deviceId) {
   field('Currency', { id: 'c-currency', name: 'currency', value: 'KES', required: true }),
   field('Contact shown on the phone', { id: 'c-contact', name: 'contact' }),
   kind, equal, list,
+  h('div', { class: 'field check' },
+    h('input', { type: 'checkbox', id: 'c-overdue', name: 'allow_overdue', value: 'yes' }),
+    h('label', { for: 'c-overdue' }, 'Installments already due are intended')),
   h('button', { type: 'submit' }, 'Create the contract'));
 }
 

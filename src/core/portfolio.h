@@ -6,7 +6,7 @@
  * PAR N follows CGAP: the WHOLE outstanding balance of every loan with an
  * installment more than N days late, over the gross outstanding portfolio.
  * A loan's lateness is measured from the due date of its first installment
- * not fully paid (the policy's paid_through) while an amount is due.
+ * not fully paid (fl_portfolio_first_unpaid) while an amount is due.
  * Released loans are out of the portfolio; a stolen phone's loan stays in.
  * Amounts in different currencies are never added together.
  *
@@ -21,6 +21,7 @@
 
 #include "core/err.h"
 #include "core/fltime.h"
+#include "core/policy.h"
 #include "core/state.h"
 
 #define FL_PORTFOLIO_CURRENCIES 16 /* distinct currencies in one report */
@@ -36,7 +37,8 @@ struct fl_portfolio_loan {
 	bool stolen;
 	int64_t amount_due;       /* due now and unpaid */
 	int64_t amount_remaining; /* not yet paid, the whole contract */
-	fl_time paid_through;     /* due date of the first unpaid, 0 none */
+	fl_time first_unpaid;     /* due date of the first installment not
+	                             fully paid; 0 none */
 };
 
 struct fl_portfolio_ccy {
@@ -57,6 +59,15 @@ struct fl_portfolio {
 	struct fl_portfolio_ccy ccy[FL_PORTFOLIO_CURRENCIES];
 	size_t n_ccy; /* in order of first appearance */
 };
+
+/* The due date of the first installment not fully paid, given the
+ * policy's paid_through (the due date of the last one fully paid, 0 for
+ * none) and the effective schedule: the contract's, each reschedule in
+ * order replacing the installments due at or after its `from`. 0 when
+ * every installment is paid. */
+fl_time fl_portfolio_first_unpaid(const struct fl_installment *schedule,
+                                  size_t n, const struct fl_reschedule *r,
+                                  size_t n_r, fl_time paid_through);
 
 /* Starts an empty report as of now. */
 void fl_portfolio_init(struct fl_portfolio *p, fl_time now);

@@ -3,7 +3,9 @@
  * figures (core/portfolio.h) as JSON, or as CSV with ?format=csv.
  *
  * One read transaction: the tenant's contracts (for each loan's currency)
- * into a sorted array, then every device once, in pages.
+ * into a sorted array, then every device once, in pages; a loan with an
+ * amount due also has its schedule read, for the due date of its first
+ * installment not fully paid.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,9 +25,18 @@ struct loan_ccy {
 	char currency[4];
 };
 
+/* A loan with an amount due, waiting for its first unpaid due date. */
+struct late {
+	char device_id[FL_ID_MAX];
+	struct fl_portfolio_loan l;
+	fl_time paid_through;
+};
+
 struct scan {
 	struct loan_ccy *loans;
 	size_t n, cap;
+	struct late *late;
+	size_t n_late, cap_late;
 	int64_t last;
 	int got;
 	struct fl_portfolio *p;
@@ -69,7 +80,6 @@ static fl_err add_device(void *ctx, const struct fl_device *d)
 	        .stolen = d->st.stolen,
 	        .amount_due = d->st.amount_due,
 	        .amount_remaining = d->st.amount_remaining,
-	        .paid_through = d->st.paid_through,
 	};
 
 	snprintf(key.device_id, sizeof(key.device_id), "%s", d->id);
@@ -78,7 +88,47 @@ static fl_err add_device(void *ctx, const struct fl_device *d)
 	l.currency = c != NULL ? c->currency : NULL;
 	s->last = d->ord;
 	s->got++;
-	return fl_portfolio_add(s->p, &l);
+	if (l.currency == NULL || l.amount_due <= 0 ||
+	    l.state == FL_ST_RELEASED)
+		return fl_portfolio_add(s->p, &l);
+	if (s->n_late == s->cap_late) {
+		size_t cap = s->cap_late ? s->cap_late * 2 : 64;
+		struct late *nl = realloc(s->late, cap * sizeof(*nl));
+
+		if (nl == NULL)
+			return FL_E_NOMEM;
+		s->late = nl;
+		s->cap_late = cap;
+	}
+	struct late *x = &s->late[s->n_late++];
+
+	snprintf(x->device_id, sizeof(x->device_id), "%s", d->id);
+	x->l = l;
+	x->paid_through = d->st.paid_through;
+	return FL_OK;
+}
+
+/* Counts the loans with an amount due, each once its schedule says when
+ * its first unpaid installment was due. */
+static fl_err add_late(struct fl_req *req, struct fl_tx *tx, struct scan *s)
+{
+	struct fl_device_inputs in;
+	fl_err err = FL_OK;
+
+	for (size_t i = 0; i < s->n_late && err == FL_OK; i++) {
+		struct late *x = &s->late[i];
+		/* the loan's currency still points into s->loans */
+		err = fl_store_device_inputs(tx, req->who.tenant_id,
+		                             x->device_id, &in);
+		if (err != FL_OK)
+			break;
+		x->l.first_unpaid = fl_portfolio_first_unpaid(
+		        in.contract.schedule, in.contract.n_schedule,
+		        in.reschedules, in.n_reschedules, x->paid_through);
+		fl_device_inputs_clear(&in);
+		err = fl_portfolio_add(s->p, &x->l);
+	}
+	return err;
 }
 
 /* Fills p with the tenant's portfolio as of now. */
@@ -107,8 +157,11 @@ static fl_err build(struct fl_req *req, struct fl_portfolio *p)
 		if (s.got < PAGE)
 			break;
 	}
+	if (err == FL_OK)
+		err = add_late(req, tx, &s);
 	fl_tx_rollback(tx);
 	free(s.loans);
+	free(s.late);
 	return err;
 }
 

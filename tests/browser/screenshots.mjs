@@ -26,7 +26,7 @@ try {
     devices.push(await registerDevice(server, keys.admin, {
       model: models[i], loanRef: `ACME-2026-${String(101 + i)}`,
       contract: {
-        currency: 'KES', loan_ref: `ACME-2026-${String(101 + i)}`,
+        currency: 'KES', loan_ref: `ACME-2026-${String(101 + i)}`, allow_overdue: true,
         schedule: [{ due: '2026-11-30', amount: 150000 },
           { due: '2027-01-31', amount: 150000 }, { due: '2027-03-31', amount: 150000 }],
         policy: { contact: { name: 'Acme Credit, Westlands', phones: ['+254700000001'] } },

@@ -254,6 +254,9 @@ export const tests = [
       await page.selectOption('#c-kind', 'list');
       await page.fill('#c-list', '2026-01-31 100.00\n2099-02-28 100.00');
       await page.click('#contract-form button[type=submit]');
+      await page.waitForSelector('#contract-form .form-out.error');
+      await page.check('#c-overdue');
+      await page.click('#contract-form button[type=submit]');
       await page.waitForSelector('#device-state');
       // The phone enrolls with the code read from the page.
       const dir = mkdtempSync(path.join(tmpdir(), 'finlock-phone-'));
@@ -282,7 +285,7 @@ export const tests = [
       await page.fill('#pay-ref', 'COUNTER-1');
       await page.click('#pay button[type=submit]');
       await page.waitForFunction(() => document.getElementById('timeline').textContent.includes('COUNTER-1'));
-      checkClean(page);
+      checkClean(page, [/status of 400/]); // the contract first sent without allow_overdue
       await page.close();
     },
   },

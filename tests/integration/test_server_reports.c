@@ -39,7 +39,9 @@ static void loan(struct srv *s, const char *key, const char *imei,
 	                 json_object_get(r.json, "device"), "id")));
 	srv_res_free(&r);
 	used = (size_t)snprintf(body, sizeof(body),
-	                        "{\"currency\":\"%s\",\"schedule\":[", ccy);
+	                        "{\"currency\":\"%s\",\"allow_overdue\":true,"
+	                        "\"schedule\":[",
+	                        ccy);
 	for (int i = 0; i < n; i++) {
 		fl_time_format((fl_time)time(NULL) + offsets[i], at);
 		used += (size_t)snprintf(body + used, sizeof(body) - used,

@@ -26,7 +26,7 @@ static struct fl_portfolio_loan loan(const char *ccy, enum fl_dev_state st,
 	        .state = st,
 	        .amount_due = due,
 	        .amount_remaining = remaining,
-	        .paid_through = late_by > 0 ? NOW - late_by : NOW + FL_DAY,
+	        .first_unpaid = late_by > 0 ? NOW - late_by : NOW + FL_DAY,
 	};
 	return l;
 }
@@ -112,11 +112,36 @@ static void test_currencies_apart_and_capped(void **state)
 	assert_true(fl_portfolio_par(&empty, 0) == 0.0);
 }
 
+static void test_first_unpaid(void **state)
+{
+	const struct fl_installment s[] = {{100, 10}, {200, 10}, {300, 10},
+	                                   {400, 10}};
+	const struct fl_installment r1[] = {{250, 5}, {350, 5}};
+	const struct fl_installment r2[] = {{320, 1}};
+	const struct fl_reschedule one[] = {{250, r1, 2}};
+	const struct fl_reschedule two[] = {{250, r1, 2}, {310, r2, 1}};
+	const struct fl_reschedule waive[] = {{150, NULL, 0}};
+
+	(void)state;
+	/* nothing paid: the first installment; paid through 200: 300 */
+	assert_int_equal(fl_portfolio_first_unpaid(s, 4, NULL, 0, 0), 100);
+	assert_int_equal(fl_portfolio_first_unpaid(s, 4, NULL, 0, 200), 300);
+	assert_int_equal(fl_portfolio_first_unpaid(s, 4, NULL, 0, 400), 0);
+	/* from 250 the reschedule's installments replace 300 and 400 */
+	assert_int_equal(fl_portfolio_first_unpaid(s, 4, one, 1, 200), 250);
+	assert_int_equal(fl_portfolio_first_unpaid(s, 4, one, 1, 250), 350);
+	/* a later one from 310 replaces 350 */
+	assert_int_equal(fl_portfolio_first_unpaid(s, 4, two, 2, 250), 320);
+	/* the rest waived from 150: after 100, nothing */
+	assert_int_equal(fl_portfolio_first_unpaid(s, 4, waive, 1, 100), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_par_boundaries),
 	        cmocka_unit_test(test_currencies_apart_and_capped),
+	        cmocka_unit_test(test_first_unpaid),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
