@@ -14,12 +14,15 @@
 
 #define PENDING_BUCKETS 4096 /* hash buckets of per-address counts */
 #define REAPER_TICK_MS  100  /* how often deadlines are checked */
+#define LINGER_MS       1000 /* a 408's time to reach the client before
+                              * the connection is closed */
 
 enum state {
 	ST_FRESH, /* accepted, first headers not complete */
 	ST_BODY,  /* headers complete, body being read */
 	ST_BUSY,  /* handler, parked long-poll or answer being sent */
 	ST_IDLE,  /* kept alive between requests */
+	ST_LINGER, /* answered 408, our side shut: the client reads it */
 	ST_SHUT,  /* closed by the reaper, waiting for libmicrohttpd */
 };
 
@@ -187,7 +190,7 @@ void fl_guard_headers(struct fl_guard_conn *gc, uint64_t id,
 		return;
 	pthread_mutex_lock(&gc->g->mu);
 	uncount(gc);
-	if (gc->st != ST_SHUT) {
+	if (gc->st != ST_SHUT && gc->st != ST_LINGER) {
 		gc->st = ST_BODY;
 		gc->deadline_ms =
 		        now_ms() + (int64_t)gc->g->o.body_timeout * 1000;
@@ -204,7 +207,7 @@ enum fl_guard_step fl_guard_body(struct fl_guard_conn *gc, bool done)
 	if (gc == NULL)
 		return FL_GUARD_GO;
 	pthread_mutex_lock(&gc->g->mu);
-	if (gc->st == ST_SHUT) {
+	if (gc->st == ST_SHUT || gc->st == ST_LINGER) {
 		r = FL_GUARD_GONE;
 	} else if (gc->st == ST_BODY) {
 		if (now_ms() >= gc->deadline_ms)
@@ -233,7 +236,7 @@ void fl_guard_idle(struct fl_guard_conn *gc)
 	if (gc == NULL)
 		return;
 	pthread_mutex_lock(&gc->g->mu);
-	if (gc->st != ST_SHUT) {
+	if (gc->st != ST_SHUT && gc->st != ST_LINGER) {
 		gc->st = ST_IDLE;
 		gc->deadline_ms =
 		        now_ms() + (int64_t)gc->g->o.header_timeout * 1000;
@@ -320,7 +323,7 @@ static unsigned reap(struct fl_guard *g, struct timed_out *late, size_t cap,
 	pthread_mutex_lock(&g->mu);
 	for (struct fl_guard_conn *gc = g->head; gc != NULL; gc = gc->next) {
 		if (gc->st != ST_FRESH && gc->st != ST_IDLE &&
-		    gc->st != ST_BODY)
+		    gc->st != ST_BODY && gc->st != ST_LINGER)
 			continue;
 		if (now < gc->deadline_ms)
 			continue;
@@ -337,9 +340,16 @@ static unsigned reap(struct fl_guard *g, struct timed_out *late, size_t cap,
 				       sizeof(gc->client));
 				(*n_late)++;
 			}
-		} else if (gc->st == ST_FRESH) {
-			slow++;
+			/* the answer, then end-of-stream; closing at once
+			 * could reset the connection before the client has
+			 * read it (a byte it sends meanwhile is unread) */
+			shutdown(gc->fd, SHUT_WR);
+			gc->st = ST_LINGER;
+			gc->deadline_ms = now + LINGER_MS;
+			continue;
 		}
+		if (gc->st == ST_FRESH)
+			slow++;
 		/* libmicrohttpd reads end-of-stream and closes it */
 		shutdown(gc->fd, SHUT_RDWR);
 		gc->st = ST_SHUT;

@@ -25,8 +25,9 @@
  *   BODY --fl_guard_body(done)--> BUSY --fl_guard_idle--> IDLE
  *   IDLE --fl_guard_headers--> BODY
  *   FRESH, IDLE past the header deadline: closed by the reaper
- *   BODY past the body deadline: answered 408 and closed by the reaper
- *     (or by the caller, when fl_guard_body says FL_GUARD_LATE)
+ *   BODY past the body deadline: answered 408 by the reaper, closed a
+ *     second later (or answered by the caller, when fl_guard_body says
+ *     FL_GUARD_LATE)
  *   any --fl_guard_close--> freed
  *
  * Only FRESH counts against the per-address cap. The reaper is a thread

@@ -755,7 +755,10 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	n = strlen(buf);
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		buf[--n] = '\0';
-	fl_log(FL_LOG_WARN, "http", json_pack("{s:s}", "detail", buf));
+	/* A client that left, or a connection the guard closed, is routine:
+	 * a flood of them must not flood the log. */
+	fl_log(strstr(buf, "closed") != NULL ? FL_LOG_DEBUG : FL_LOG_WARN,
+	       "http", json_pack("{s:s}", "detail", buf));
 }
 
 /* --- the guard's hooks ---------------------------------------------------- */
