@@ -138,32 +138,24 @@ fl_err fl_config_set(struct fl_config *c, const char *key, const char *value,
 	}
 	switch (s->kind) {
 	case K_STR:
-		if (strlen(value) >= s->cap) {
-			snprintf(err, FL_CONFIG_ERR_MAX, "%s: value too long",
-			         s->key);
-			return FL_E_CONFIG;
-		}
-		strcpy(p + s->off, value);
-		return FL_OK;
 	case K_LISTEN:
+	case K_CIDRS: {
+		size_t n = 0;
+
 		if (strlen(value) >= s->cap) {
 			snprintf(err, FL_CONFIG_ERR_MAX, "%s: value too long",
 			         s->key);
 			return FL_E_CONFIG;
 		}
-		if (fl_config_listen_split(value, NULL, 0, NULL) != FL_OK) {
+		if (s->kind == K_LISTEN &&
+		    fl_config_listen_split(value, NULL, 0, NULL) != FL_OK) {
 			snprintf(err, FL_CONFIG_ERR_MAX,
 			         "%s: expected HOST:PORT or [V6]:PORT with a port "
 			         "in 0..65535 (0: any free port), got '%.64s'",
 			         s->key, value);
 			return FL_E_CONFIG;
 		}
-		strcpy(p + s->off, value);
-		return FL_OK;
-	case K_CIDRS: {
-		size_t n = 0;
-
-		if (strlen(value) >= s->cap ||
+		if (s->kind == K_CIDRS &&
 		    fl_net_parse_cidrs(value, NULL, FL_NET_MAX_CIDRS, &n) !=
 		            FL_OK) {
 			snprintf(err, FL_CONFIG_ERR_MAX,

@@ -33,15 +33,20 @@ struct pending {
 	struct pending *next;
 };
 
+/* Locks: the guard's mu guards the list and the pending counts; a
+ * connection's own mu guards its state, so the calls of every request take
+ * no lock shared by all connections (the reaper takes both, guard's first).
+ * `counted` changes under both. */
 struct fl_guard_conn {
 	struct fl_guard *g;
 	struct fl_guard_conn *prev, *next; /* all connections */
 	int fd;                            /* libmicrohttpd's socket */
+	pthread_mutex_t mu;                /* guards what follows */
 	enum state st;
 	int64_t deadline_ms;   /* FRESH, IDLE, BODY: when the reaper acts */
 	bool counted;          /* counted in its address's pending entry */
 	bool timed_out;        /* the reaper answered 408 */
-	bool nul;              /* "%00" in the request being read */
+	bool nul; /* "%00" in the request being read; its thread only */
 	uint8_t net[16];       /* rate-limit key of the peer */
 	uint64_t req_id;       /* the request in BODY, for the log */
 	char client[48];       /* its client address, for the log */
@@ -145,6 +150,7 @@ struct fl_guard_conn *fl_guard_open(struct fl_guard *g, int fd,
 	gc->g = g;
 	gc->fd = fd;
 	gc->st = ST_FRESH;
+	pthread_mutex_init(&gc->mu, NULL);
 	trusted = peer_of(g, sa, gc->net);
 	pthread_mutex_lock(&g->mu);
 	gc->deadline_ms = now_ms() + (int64_t)g->o.header_timeout * 1000;
@@ -167,7 +173,7 @@ struct fl_guard_conn *fl_guard_open(struct fl_guard *g, int fd,
 	return gc;
 }
 
-/* Takes gc out of its address's pending count (under the lock). */
+/* Takes gc out of its address's pending count (under both locks). */
 static void uncount(struct fl_guard_conn *gc)
 {
 	struct pending **pp, *p;
@@ -186,10 +192,22 @@ static void uncount(struct fl_guard_conn *gc)
 void fl_guard_headers(struct fl_guard_conn *gc, uint64_t id,
                       const char *client)
 {
+	bool counted;
+
 	if (gc == NULL)
 		return;
-	pthread_mutex_lock(&gc->g->mu);
-	uncount(gc);
+	pthread_mutex_lock(&gc->mu);
+	counted = gc->counted;
+	pthread_mutex_unlock(&gc->mu);
+	if (counted) {
+		/* its first headers: it leaves its address's count */
+		pthread_mutex_lock(&gc->g->mu);
+		pthread_mutex_lock(&gc->mu);
+		uncount(gc);
+		pthread_mutex_unlock(&gc->mu);
+		pthread_mutex_unlock(&gc->g->mu);
+	}
+	pthread_mutex_lock(&gc->mu);
 	if (gc->st != ST_SHUT && gc->st != ST_LINGER) {
 		gc->st = ST_BODY;
 		gc->deadline_ms =
@@ -197,7 +215,7 @@ void fl_guard_headers(struct fl_guard_conn *gc, uint64_t id,
 	}
 	gc->req_id = id;
 	snprintf(gc->client, sizeof(gc->client), "%s", client);
-	pthread_mutex_unlock(&gc->g->mu);
+	pthread_mutex_unlock(&gc->mu);
 }
 
 enum fl_guard_step fl_guard_body(struct fl_guard_conn *gc, bool done)
@@ -206,7 +224,7 @@ enum fl_guard_step fl_guard_body(struct fl_guard_conn *gc, bool done)
 
 	if (gc == NULL)
 		return FL_GUARD_GO;
-	pthread_mutex_lock(&gc->g->mu);
+	pthread_mutex_lock(&gc->mu);
 	if (gc->st == ST_SHUT || gc->st == ST_LINGER) {
 		r = FL_GUARD_GONE;
 	} else if (gc->st == ST_BODY) {
@@ -215,19 +233,19 @@ enum fl_guard_step fl_guard_body(struct fl_guard_conn *gc, bool done)
 		if (done || r == FL_GUARD_LATE)
 			gc->st = ST_BUSY;
 	}
-	pthread_mutex_unlock(&gc->g->mu);
+	pthread_mutex_unlock(&gc->mu);
 	return r;
 }
 
-bool fl_guard_timed_out(const struct fl_guard_conn *gc)
+bool fl_guard_timed_out(struct fl_guard_conn *gc)
 {
 	bool t;
 
 	if (gc == NULL)
 		return false;
-	pthread_mutex_lock(&gc->g->mu);
+	pthread_mutex_lock(&gc->mu);
 	t = gc->timed_out;
-	pthread_mutex_unlock(&gc->g->mu);
+	pthread_mutex_unlock(&gc->mu);
 	return t;
 }
 
@@ -235,13 +253,13 @@ void fl_guard_idle(struct fl_guard_conn *gc)
 {
 	if (gc == NULL)
 		return;
-	pthread_mutex_lock(&gc->g->mu);
+	pthread_mutex_lock(&gc->mu);
 	if (gc->st != ST_SHUT && gc->st != ST_LINGER) {
 		gc->st = ST_IDLE;
 		gc->deadline_ms =
 		        now_ms() + (int64_t)gc->g->o.header_timeout * 1000;
 	}
-	pthread_mutex_unlock(&gc->g->mu);
+	pthread_mutex_unlock(&gc->mu);
 }
 
 void fl_guard_note_nul(struct fl_guard_conn *gc)
@@ -269,7 +287,9 @@ void fl_guard_close(struct fl_guard_conn *gc)
 		return;
 	g = gc->g;
 	pthread_mutex_lock(&g->mu);
+	pthread_mutex_lock(&gc->mu);
 	uncount(gc);
+	pthread_mutex_unlock(&gc->mu);
 	if (gc->prev != NULL)
 		gc->prev->next = gc->next;
 	else
@@ -277,6 +297,7 @@ void fl_guard_close(struct fl_guard_conn *gc)
 	if (gc->next != NULL)
 		gc->next->prev = gc->prev;
 	pthread_mutex_unlock(&g->mu);
+	pthread_mutex_destroy(&gc->mu);
 	free(gc);
 }
 
@@ -308,6 +329,42 @@ struct timed_out {
 	char client[48];
 };
 
+/* Acts on gc, past its deadline (under both locks): 1 when it was a
+ * connection whose first headers never came. */
+static unsigned expire(struct fl_guard *g, struct fl_guard_conn *gc,
+                       int64_t now, const char *answer, size_t alen,
+                       struct timed_out *late, size_t cap, size_t *n_late)
+{
+	unsigned slow = gc->st == ST_FRESH;
+
+	if (gc->st == ST_BODY) {
+		/* the socket is libmicrohttpd's, but nothing else writes to
+		 * it while a body is being read */
+		if (!g->o.tls && alen > 0)
+			(void)send(gc->fd, answer, alen,
+			           MSG_NOSIGNAL | MSG_DONTWAIT);
+		gc->timed_out = true;
+		if (*n_late < cap) {
+			late[*n_late].id = gc->req_id;
+			memcpy(late[*n_late].client, gc->client,
+			       sizeof(gc->client));
+			(*n_late)++;
+		}
+		/* the answer, then end-of-stream; closing at once could reset
+		 * the connection before the client has read it (a byte it
+		 * sends meanwhile is unread) */
+		shutdown(gc->fd, SHUT_WR);
+		gc->st = ST_LINGER;
+		gc->deadline_ms = now + LINGER_MS;
+		return 0;
+	}
+	/* libmicrohttpd reads end-of-stream and closes it */
+	shutdown(gc->fd, SHUT_RDWR);
+	gc->st = ST_SHUT;
+	uncount(gc);
+	return slow;
+}
+
 /* One pass over every connection: closes those past their deadline.
  * Returns how many slow-header connections it closed and fills late[]
  * (up to cap) with the requests answered 408, *n_late their number. */
@@ -322,38 +379,13 @@ static unsigned reap(struct fl_guard *g, struct timed_out *late, size_t cap,
 	*n_late = 0;
 	pthread_mutex_lock(&g->mu);
 	for (struct fl_guard_conn *gc = g->head; gc != NULL; gc = gc->next) {
-		if (gc->st != ST_FRESH && gc->st != ST_IDLE &&
-		    gc->st != ST_BODY && gc->st != ST_LINGER)
-			continue;
-		if (now < gc->deadline_ms)
-			continue;
-		if (gc->st == ST_BODY) {
-			/* the socket is libmicrohttpd's, but nothing else
-			 * writes to it while a body is being read */
-			if (!g->o.tls && alen > 0)
-				(void)send(gc->fd, answer, alen,
-				           MSG_NOSIGNAL | MSG_DONTWAIT);
-			gc->timed_out = true;
-			if (*n_late < cap) {
-				late[*n_late].id = gc->req_id;
-				memcpy(late[*n_late].client, gc->client,
-				       sizeof(gc->client));
-				(*n_late)++;
-			}
-			/* the answer, then end-of-stream; closing at once
-			 * could reset the connection before the client has
-			 * read it (a byte it sends meanwhile is unread) */
-			shutdown(gc->fd, SHUT_WR);
-			gc->st = ST_LINGER;
-			gc->deadline_ms = now + LINGER_MS;
-			continue;
-		}
-		if (gc->st == ST_FRESH)
-			slow++;
-		/* libmicrohttpd reads end-of-stream and closes it */
-		shutdown(gc->fd, SHUT_RDWR);
-		gc->st = ST_SHUT;
-		uncount(gc);
+		pthread_mutex_lock(&gc->mu);
+		if ((gc->st == ST_FRESH || gc->st == ST_IDLE ||
+		     gc->st == ST_BODY || gc->st == ST_LINGER) &&
+		    now >= gc->deadline_ms)
+			slow += expire(g, gc, now, answer, alen, late, cap,
+			               n_late);
+		pthread_mutex_unlock(&gc->mu);
 	}
 	pthread_mutex_unlock(&g->mu);
 	return slow;
@@ -440,6 +472,7 @@ void fl_guard_free(struct fl_guard *g)
 		struct fl_guard_conn *gc = g->head;
 
 		g->head = gc->next;
+		pthread_mutex_destroy(&gc->mu);
 		free(gc);
 	}
 	for (size_t i = 0; i < PENDING_BUCKETS; i++) {

@@ -93,7 +93,7 @@ enum fl_guard_step {
  * connection is BUSY too: its caller answers. NULL gc is FL_GUARD_GO. */
 enum fl_guard_step fl_guard_body(struct fl_guard_conn *gc, bool done);
 /* True when the reaper answered 408 on this connection. */
-bool fl_guard_timed_out(const struct fl_guard_conn *gc);
+bool fl_guard_timed_out(struct fl_guard_conn *gc);
 /* The request was answered and the connection stays open: IDLE until
  * the header deadline. */
 void fl_guard_idle(struct fl_guard_conn *gc);

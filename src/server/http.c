@@ -734,6 +734,11 @@ static void completed_cb(void *cls, struct MHD_Connection *mc, void **con_cls,
 			               c->req.store_error[0] != '\0'
 			                       ? c->req.store_error
 			                       : NULL));
+	} else if (fl_guard_timed_out(c->gc)) {
+		/* answered 408 by the guard: counted like any answer (its
+		 * "request body too slow" line was logged then) */
+		fl_metrics_request(h->app->metrics, c->req.method, route, 408,
+		                   secs);
 	} else {
 		fl_log(FL_LOG_DEBUG, "request abandoned",
 		       json_pack("{s:I,s:s,s:i}", "id", (json_int_t)c->req.id,

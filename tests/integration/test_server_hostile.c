@@ -137,6 +137,17 @@ static long raw_request(const char *src, unsigned port, const char *req,
 	return status;
 }
 
+/* The status of GET /healthz on a new connection from src. */
+static long healthz_from(const char *src, unsigned port)
+{
+	char buf[4096];
+
+	return raw_request(src, port,
+	                   "GET /healthz HTTP/1.1\r\nHost: x\r\n"
+	                   "Connection: close\r\n\r\n",
+	                   buf, sizeof(buf));
+}
+
 /* The JSON body of a raw answer, parsed (NULL if none). */
 static json_t *raw_json(const char *answer)
 {
@@ -379,22 +390,14 @@ static void test_cap_spares_parked_long_polls(void **state)
 	assert_true(closed);
 	close(extra);
 	/* another address is not affected */
-	assert_int_equal(raw_request("127.0.0.2", srv_port(s),
-	                             "GET /healthz HTTP/1.1\r\nHost: x\r\n"
-	                             "Connection: close\r\n\r\n",
-	                             buf, sizeof(buf)),
-	                 200);
+	assert_int_equal(healthz_from("127.0.0.2", srv_port(s)), 200);
 	/* one silent connection finishes its request: room for another */
 	assert_int_equal(send_all(silent[0], "GET /healthz HTTP/1.1\r\n"
 	                                     "Host: x\r\n\r\n"),
 	                 0);
 	read_until_close(silent[0], buf, sizeof(buf), 1000, &closed);
 	assert_non_null(strstr(buf, "200 OK"));
-	assert_int_equal(raw_request("127.0.0.1", srv_port(s),
-	                             "GET /healthz HTTP/1.1\r\nHost: x\r\n"
-	                             "Connection: close\r\n\r\n",
-	                             buf, sizeof(buf)),
-	                 200);
+	assert_int_equal(healthz_from("127.0.0.1", srv_port(s)), 200);
 	for (int i = 0; i < 4; i++)
 		close(silent[i]);
 	/* the long-polls are still parked, and answer at shutdown */
@@ -456,11 +459,7 @@ static void test_header_deadline(void **state)
 	assert_true(closed);
 	close(fd);
 	/* and a request in time is answered */
-	assert_int_equal(raw_request("127.0.0.1", srv_port(s),
-	                             "GET /healthz HTTP/1.1\r\nHost: x\r\n"
-	                             "Connection: close\r\n\r\n",
-	                             buf, sizeof(buf)),
-	                 200);
+	assert_int_equal(healthz_from("127.0.0.1", srv_port(s)), 200);
 	assert_int_equal(srv_stop(s), 0);
 	srv_free(s);
 }
@@ -635,7 +634,11 @@ static void test_nul_and_integers(void **state)
 	           "range");
 	expect_400(s, admin, "/v1/devices?limit=1e2", "invalid");
 	expect_400(s, admin, "/v1/devices?limit=", "invalid");
-	/* the largest seq is a valid one: answered at once (seq differs) */
+	/* the phone's long-poll reads its seq as strictly */
+	expect_400(s, NULL, "/v1/device/wait?seq=18446744073709551616",
+	           "bad_request");
+	expect_400(s, NULL, "/v1/device/wait?seq=-1", "bad_request");
+	/* the largest seq is a valid one: the wait runs its course */
 	snprintf(path, sizeof(path),
 	         "/v1/devices/%s/wait?seq=18446744073709551615&timeout=1",
 	         dev);
@@ -740,11 +743,7 @@ static void test_http_library_limits(void **state)
 	                 0);
 	assert_string_equal(buf, "");
 	/* and the server is fine */
-	assert_int_equal(raw_request("127.0.0.1", port,
-	                             "GET /healthz HTTP/1.1\r\nHost: x\r\n"
-	                             "Connection: close\r\n\r\n",
-	                             buf, sizeof(buf)),
-	                 200);
+	assert_int_equal(healthz_from("127.0.0.1", port), 200);
 	free(big);
 	free(req);
 	assert_int_equal(srv_stop(s), 0);
