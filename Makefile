@@ -150,6 +150,7 @@ FUZZ_CORE := $(patsubst %.c,build/fuzz/obj/%.o,$(CORE_SRC))
 # names the libraries it needs, users first, in FUZZ_LIBS_<target>.
 FUZZ_LIBS_fuzz_srvconf := server store
 FUZZ_LIBS_fuzz_jsonio  := server store
+FUZZ_LIBS_fuzz_netaddr := server store
 FUZZ_LIBS_fuzz_cliconf := cli
 FUZZ_LIBS_fuzz_csv     := cli
 fuzz_libs = $(foreach l,$(FUZZ_LIBS_$(1)),build/fuzz/libfl$(l).a)

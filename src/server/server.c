@@ -68,8 +68,10 @@ fl_err fl_server_open_store(const struct fl_config *cfg, struct fl_store **out)
 		return err;
 	err = fl_store_open_sqlite(out, path, &opts);
 	if (err != FL_OK) {
-		fl_logf(FL_LOG_ERROR, "cannot open the database", "%s: %s",
-		        path, fl_strerror(err));
+		fl_logf(FL_LOG_ERROR, "cannot open the database", "%s: %s%s%s",
+		        path, fl_strerror(err),
+		        fl_store_errmsg()[0] != '\0' ? ": " : "",
+		        fl_store_errmsg());
 		return err;
 	}
 	/* The database file and its WAL were just created in the directory:
@@ -126,7 +128,7 @@ static void expire_idempotency(struct fl_app *app)
 		fl_tx_rollback(tx);
 	if (err != FL_OK)
 		fl_log(FL_LOG_ERROR, "cannot expire idempotency records",
-		       json_pack("{s:s}", "error", fl_strerror(err)));
+		       fl_log_err(NULL, err));
 	else if (n > 0)
 		fl_log(FL_LOG_INFO, "idempotency records expired",
 		       json_pack("{s:I}", "count", (json_int_t)n));
@@ -140,7 +142,7 @@ static void sign_heads(struct fl_app *app)
 
 	if (err != FL_OK)
 		fl_log(FL_LOG_ERROR, "cannot sign audit heads",
-		       json_pack("{s:s}", "error", fl_strerror(err)));
+		       fl_log_err(NULL, err));
 	else if (n > 0)
 		fl_log(FL_LOG_INFO, "audit heads signed",
 		       json_pack("{s:i}", "chains", n));
@@ -171,7 +173,7 @@ static void sweep(struct fl_app *app)
 	} while (err == FL_OK && n > 0 && got_signal == 0);
 	if (err != FL_OK)
 		fl_log(FL_LOG_ERROR, "sweep failed",
-		       json_pack("{s:s}", "error", fl_strerror(err)));
+		       fl_log_err(NULL, err));
 }
 
 /* How long the main loop sleeps before the next sweep: the sweep

@@ -69,13 +69,37 @@ fl_err sq_err(int rc)
 		return FL_E_CORRUPT;
 	case SQLITE_TOOBIG:
 		return FL_E_TOO_LARGE;
-	case SQLITE_IOERR:
 	case SQLITE_FULL:
+		return FL_E_INSUFFICIENT_STORAGE;
+	case SQLITE_IOERR:
 	case SQLITE_CANTOPEN:
 		return FL_E_IO;
 	default:
 		return FL_E_STORE;
 	}
+}
+
+fl_err sq_fail(sqlite3 *db, int rc)
+{
+	fl_err err = sq_err(rc);
+	int sys;
+
+	if (err == FL_OK || db == NULL)
+		return err;
+	/* A write or an fsync that found no room is a full disk too,
+	 * whatever I/O error SQLite reports it as. */
+	sys = sqlite3_system_errno(db);
+	if ((rc & 0xff) == SQLITE_IOERR && (sys == ENOSPC || sys == EDQUOT))
+		err = FL_E_INSUFFICIENT_STORAGE;
+	if (sys != 0 && ((rc & 0xff) == SQLITE_IOERR ||
+	                 (rc & 0xff) == SQLITE_FULL ||
+	                 (rc & 0xff) == SQLITE_CANTOPEN))
+		fl_store_note_error("sqlite: %s (code %d, %s)",
+		                    sqlite3_errmsg(db), rc, strerror(sys));
+	else
+		fl_store_note_error("sqlite: %s (code %d)", sqlite3_errmsg(db),
+		                    rc);
+	return err;
 }
 
 sqlite3_stmt *sq_stmt(struct fl_tx *tx, const char *sql, fl_err *err)
@@ -98,7 +122,7 @@ sqlite3_stmt *sq_stmt(struct fl_tx *tx, const char *sql, fl_err *err)
 			                            SQLITE_PREPARE_PERSISTENT,
 			                            &st, NULL);
 			if (rc != SQLITE_OK) {
-				*err = sq_err(rc);
+				*err = sq_fail(c->db, rc);
 				if (*err == FL_OK || *err == FL_E_CONFLICT)
 					*err = FL_E_STORE;
 				return NULL;
@@ -123,17 +147,19 @@ void sq_done(sqlite3_stmt *st)
 
 fl_err sq_bind_text(sqlite3_stmt *st, int idx, const char *s)
 {
-	return sq_err(sqlite3_bind_text(st, idx, s, -1, SQLITE_STATIC));
+	return sq_fail(sqlite3_db_handle(st),
+	               sqlite3_bind_text(st, idx, s, -1, SQLITE_STATIC));
 }
 
 fl_err sq_bind_int(sqlite3_stmt *st, int idx, int64_t v)
 {
-	return sq_err(sqlite3_bind_int64(st, idx, v));
+	return sq_fail(sqlite3_db_handle(st), sqlite3_bind_int64(st, idx, v));
 }
 
 fl_err sq_bind_blob(sqlite3_stmt *st, int idx, const void *p, size_t n)
 {
-	return sq_err(sqlite3_bind_blob(st, idx, p, (int)n, SQLITE_STATIC));
+	return sq_fail(sqlite3_db_handle(st),
+	               sqlite3_bind_blob(st, idx, p, (int)n, SQLITE_STATIC));
 }
 
 fl_err sq_step_done(sqlite3_stmt *st)
@@ -144,7 +170,7 @@ fl_err sq_step_done(sqlite3_stmt *st)
 		return FL_OK;
 	if (rc == SQLITE_ROW)
 		return FL_E_STORE;
-	return sq_err(rc);
+	return sq_fail(sqlite3_db_handle(st), rc);
 }
 
 fl_err sq_step_row(sqlite3_stmt *st)
@@ -155,7 +181,7 @@ fl_err sq_step_row(sqlite3_stmt *st)
 		return FL_OK;
 	if (rc == SQLITE_DONE)
 		return FL_E_NOT_FOUND;
-	return sq_err(rc);
+	return sq_fail(sqlite3_db_handle(st), rc);
 }
 
 fl_err sq_col_text(sqlite3_stmt *st, int col, char *buf, size_t cap)
@@ -192,7 +218,7 @@ static fl_err exec(sqlite3 *db, const char *sql)
 {
 	int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
 
-	return rc == SQLITE_OK ? FL_OK : sq_err(rc);
+	return rc == SQLITE_OK ? FL_OK : sq_fail(db, rc);
 }
 
 /* Before the library's first use: no memory statistics, whose upkeep
@@ -217,8 +243,7 @@ static fl_err open_conn(struct sq_conn *c, const char *path, int busy_ms,
 	                             SQLITE_OPEN_NOMUTEX,
 	                     NULL);
 	if (rc != SQLITE_OK) {
-		err = c->db != NULL ? sq_err(sqlite3_errcode(c->db))
-		                    : FL_E_NOMEM;
+		err = c->db != NULL ? sq_fail(c->db, rc) : FL_E_NOMEM;
 		if (err == FL_OK || err == FL_E_CONFLICT)
 			err = FL_E_IO;
 		goto out;
@@ -591,8 +616,9 @@ static fl_err sqlite_commit(struct fl_tx *tx)
 {
 	fl_err err = exec(tx->c->db, "COMMIT;");
 
+	/* not through exec(): the commit's message is the one to keep */
 	if (err != FL_OK)
-		(void)exec(tx->c->db, "ROLLBACK;");
+		(void)sqlite3_exec(tx->c->db, "ROLLBACK;", NULL, NULL, NULL);
 	stamp(tx->base.st, watch_of(tx));
 	end_tx(tx);
 	return err;
@@ -600,7 +626,8 @@ static fl_err sqlite_commit(struct fl_tx *tx)
 
 static void sqlite_rollback(struct fl_tx *tx)
 {
-	(void)exec(tx->c->db, "ROLLBACK;");
+	/* not through exec(): a failure that led here keeps its message */
+	(void)sqlite3_exec(tx->c->db, "ROLLBACK;", NULL, NULL, NULL);
 	end_tx(tx);
 }
 

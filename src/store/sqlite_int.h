@@ -39,8 +39,12 @@ sqlite3_stmt *sq_stmt(struct fl_tx *tx, const char *sql, fl_err *err);
 void sq_done(sqlite3_stmt *st);
 
 /* An fl_err for a SQLite result code: constraint -> FL_E_CONFLICT,
- * busy/locked -> FL_E_STORE_BUSY, nomem -> FL_E_NOMEM, else FL_E_STORE. */
+ * busy/locked -> FL_E_STORE_BUSY, nomem -> FL_E_NOMEM, full ->
+ * FL_E_INSUFFICIENT_STORAGE, else FL_E_STORE. */
 fl_err sq_err(int rc);
+/* sq_err(rc) for a call on db that failed, a full disk reported as an I/O
+ * error included, and records SQLite's own message for fl_store_errmsg(). */
+fl_err sq_fail(sqlite3 *db, int rc);
 
 /* Binding helpers; they return FL_OK or the mapped error. Text and blobs
  * are bound without copying, so they must outlive the statement's use. */

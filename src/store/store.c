@@ -3,7 +3,27 @@
 
 #include "store/store_int.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 #define OPS(tx) (((struct fl_tx_base *)(void *)(tx))->ops)
+
+/* The backend's message of the calling thread's last failure. */
+static _Thread_local char last_error[512];
+
+const char *fl_store_errmsg(void)
+{
+	return last_error;
+}
+
+void fl_store_note_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	va_end(ap);
+}
 
 void fl_store_close(struct fl_store *st)
 {
@@ -19,6 +39,7 @@ int fl_store_schema_version(const struct fl_store *st)
 fl_err fl_store_begin(struct fl_store *st, bool write, struct fl_tx **tx)
 {
 	*tx = NULL;
+	last_error[0] = '\0';
 	return ((struct fl_store_base *)(void *)st)->ops->begin(st, write, tx);
 }
 

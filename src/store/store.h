@@ -78,6 +78,19 @@ void fl_store_close(struct fl_store *st);
 int fl_store_schema_version(const struct fl_store *st);
 int fl_store_schema_latest(void);
 
+/* --- the backend's own words -----------------------------------------------
+ *
+ * An fl_err says what kind of failure a store call met; the backend's own
+ * message says exactly what happened ("database or disk is full" from
+ * SQLite, a PostgreSQL server's error text). Every backend records that
+ * message, for the calling thread, when one of its calls fails.
+ *
+ * fl_store_errmsg() is the message of the last failure on the calling
+ * thread since that thread last called fl_store_begin(), or "" if there was
+ * none. It stays valid until the thread's next store call. Log it beside
+ * the fl_err whenever a store error is logged. */
+const char *fl_store_errmsg(void);
+
 /* --- transactions ----------------------------------------------------------
  */
 

@@ -27,6 +27,11 @@ struct fl_tx_base {
 	bool write;                     /* began as a write transaction */
 };
 
+/* Records the backend's own message (printf format) for the failure the
+ * current call is about to return, for fl_store_errmsg(). */
+void fl_store_note_error(const char *fmt, ...)
+        __attribute__((format(printf, 1, 2)));
+
 #define FL_STORE_LIST_FN(type) fl_err (*fn)(void *ctx, const type *rec)
 
 struct fl_store_ops {

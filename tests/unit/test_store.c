@@ -128,6 +128,30 @@ static void test_tenants_commit_rollback(void **state)
 	fl_tx_rollback(tx);
 }
 
+/* A failed call leaves SQLite's own words for the log; the next
+ * transaction starts without them. */
+static void test_backend_message(void **state)
+{
+	struct fx *f = *state;
+	struct fl_tenant t = {0};
+	struct fl_tx *tx;
+
+	snprintf(t.id, sizeof(t.id), "tn_msg");
+	snprintf(t.name, sizeof(t.name), "Words");
+	tx = begin(f, true);
+	assert_string_equal(fl_store_errmsg(), "");
+	assert_int_equal(fl_store_tenant_insert(tx, &t), FL_OK);
+	assert_int_equal(fl_store_tenant_insert(tx, &t), FL_E_CONFLICT);
+	assert_non_null(strstr(fl_store_errmsg(), "sqlite: "));
+	assert_non_null(strstr(fl_store_errmsg(), "UNIQUE constraint failed"));
+	/* a rollback does not replace it */
+	fl_tx_rollback(tx);
+	assert_non_null(strstr(fl_store_errmsg(), "UNIQUE constraint failed"));
+	tx = begin(f, false);
+	assert_string_equal(fl_store_errmsg(), "");
+	fl_tx_rollback(tx);
+}
+
 static fl_err count_tenant(void *ctx, const struct fl_tenant *t)
 {
 	int *n = ctx;
@@ -884,6 +908,8 @@ static void test_device_load(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test_setup_teardown(test_backend_message, setup,
+	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_migrations, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_newer_schema_refused,
