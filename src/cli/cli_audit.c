@@ -263,10 +263,12 @@ static const struct cli_cmd audit_cmds[] = {
         {"head", "show (or sign) the chain's head", audit_head},
 };
 
+const struct cli_group cli_group_audit = {
+	"finlock audit",
+	"The audit log: every change, hash-chained.",
+	audit_cmds, sizeof(audit_cmds) / sizeof(audit_cmds[0])};
+
 int cli_cmd_audit(int argc, char **argv)
 {
-	return cli_dispatch(
-	        "finlock audit", "The audit log: every change, hash-chained.",
-	        audit_cmds, sizeof(audit_cmds) / sizeof(audit_cmds[0]), argc,
-	        argv);
+	return cli_run_group(&cli_group_audit, argc, argv);
 }
