@@ -124,7 +124,7 @@ build/san/tests/%: tests/%.c $(call objs,san,$(TEST_SUPPORT)) $(call libs,san)
 test: deps
 	@$(MAKE) --no-print-directory san
 	@FINLOCK_BIN=$(CURDIR)/build/san/bin sh scripts/run-tests.sh \
-		$(patsubst tests/%.c,build/san/tests/%,$(UNIT_TESTS) $(INT_TESTS))
+		$(patsubst tests/%.c,build/san/tests/%,$(INT_TESTS) $(UNIT_TESTS))
 
 # Run one test program: make check T=unit/test_imei
 check: deps

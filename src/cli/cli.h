@@ -68,7 +68,8 @@ void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Turns on JSON error objects (--json anywhere on the command line). */
 void cli_json_errors(bool on);
 
-/* Notes that a JSON error object is already on stdout (the server's). */
+/* Notes that a JSON document saying why the command failed is already on
+ * stdout (the server's error, an import's report): cli_finish adds none. */
 void cli_json_error_printed(void);
 
 /* The end of a command: with --json and rc not CLI_OK, prints

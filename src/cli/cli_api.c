@@ -207,7 +207,7 @@ static int resolve(struct cli_api *api, const struct cli_args *a, bool need_key,
 		if (rc != CLI_OK)
 			goto out;
 		snprintf(in->config, sizeof(in->config), "%s", path);
-		if (!conf->found) {
+		if (!conf->found && profile != NULL) {
 			cli_err("no profile '%s' in %s (run 'finlock login "
 			        "--profile %s')",
 			        profile, path, profile);

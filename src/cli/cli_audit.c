@@ -213,6 +213,8 @@ static int audit_verify(int argc, char **argv)
 		rc = cli_api_call(api, "GET", path, NULL, NULL, &r);
 	if (rc == CLI_OK) {
 		cli_print_answer(api, &r, NULL);
+		if (a.json)
+			cli_json_error_printed(); /* the answer says why */
 		if (!json_is_true(json_object_get(r.json, "ok"))) {
 			cli_err("the audit chain is broken at entry %lld: %s",
 			        (long long)json_integer_value(

@@ -244,6 +244,7 @@ int cli_conf_load(const char *path, const char *profile, struct cli_conf *c)
 	memset(c, 0, sizeof(*c));
 	if (profile != NULL && strcmp(profile, "default") != 0)
 		snprintf(c->profile, sizeof(c->profile), "%s", profile);
+	c->found = c->profile[0] == '\0';
 	rc = read_text(path, &text, &st);
 	if (rc != CLI_OK || text == NULL)
 		goto out;

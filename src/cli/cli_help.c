@@ -117,8 +117,7 @@ static void man_entry(void *ctx, const struct cli_group *g, const char *path,
 
 	if (g == &cli_group_top)
 		return;
-	fputs(".SS ", out);
-	roff(out, path);
+	fprintf(out, ".SS %s\n", path);
 	fputs(".nf\n", out);
 	if (g != NULL) {
 		FILE *m = open_memstream(&text, &len);

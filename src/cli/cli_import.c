@@ -737,6 +737,7 @@ static int register_all(struct import *im, struct cli_api *api, bool json)
 	if (json) {
 		json_dumpf(out, stdout, JSON_COMPACT);
 		fputc('\n', stdout);
+		cli_json_error_printed(); /* the report says what failed */
 	}
 	if (rc != CLI_OK)
 		cli_err("registered %zu of %zu rows; the rows after the "
@@ -867,6 +868,7 @@ int cli_devices_import(int argc, char **argv)
 			json_dumpf(out, stdout, JSON_COMPACT);
 			fputc('\n', stdout);
 			json_decref(out);
+			cli_json_error_printed(); /* the report has them */
 		}
 		cli_err("%zu bad row%s in %s; nothing was registered", im.n_bad,
 		        im.n_bad == 1 ? "" : "s", im.file);
