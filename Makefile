@@ -62,7 +62,8 @@ libs = $(if $(CLI_SRC),build/$(1)/libflcli.a) \
 .PHONY: all rel san test unit-tests run fuzz bench clean deps format check-format
 
 all: rel
-rel: $(addprefix build/rel/bin/,$(PROGS))
+rel: $(addprefix build/rel/bin/,$(PROGS)) \
+     $(if $(wildcard src/cli/main.c),build/rel/share/man/man1/finlock.1)
 san: $(addprefix build/san/bin/,$(PROGS)) \
      $(patsubst tests/%.c,build/san/tests/%,$(UNIT_TESTS) $(INT_TESTS))
 
@@ -107,6 +108,12 @@ build/$(1)/bin/finlock-device: build/$(1)/obj/src/device/main.o $(call libs,$(1)
 endef
 $(eval $(call variant,rel,$(REL_CFLAGS)))
 $(eval $(call variant,san,$(SAN_CFLAGS)))
+
+# finlock's manual page, made by the binary from its own help text.
+build/rel/share/man/man1/finlock.1: build/rel/bin/finlock
+	@mkdir -p $(dir $@)
+	@echo "  MAN     $@"
+	$(Q)$< help --man >$@.tmp && mv $@.tmp $@
 
 # A test program may add link flags as LDFLAGS_<program>: the allocation
 # failure test routes every allocation of the code under test through its

@@ -679,7 +679,7 @@ static void test_man_page(void **state)
 	assert_int_equal(proc_runl(&h, NULL, "finlock", "imei", "check",
 	                           "--help", NULL),
 	                 0);
-	assert_non_null(strstr(r.out, "usage: finlock imei check IMEI \\-\\-"));
+	assert_non_null(strstr(r.out, "usage: finlock imei check IMEI [\\-\\-server"));
 	proc_result_free(&h);
 	proc_result_free(&r);
 }
