@@ -20,7 +20,7 @@
 CC      ?= cc
 # V=1 shows every command.
 Q       := $(if $(V),,@)
-PKGS    := libsodium jansson libmicrohttpd sqlite3 libpq libcurl
+PKGS    := libsodium jansson libmicrohttpd sqlite3 libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -1,7 +1,7 @@
 /*
  * agent.h - the finlock device agent: the library a financed phone's firmware
  * links to lock the phone when installments are overdue and unlock it when
- * they are paid (DESIGN.md "The device protocol", "Guarantees to the
+ * they are paid (docs/protocol.md, and docs/server.md "Guarantees to the
  * customer").
  *
  * The agent reads no file, clock or socket itself: everything goes through a
