@@ -174,7 +174,7 @@ static int parse(const char *path, char *text, struct cli_conf *c)
 static int read_text(const char *path, char **text, struct stat *st)
 {
 	ssize_t got;
-	size_t len = 0;
+	size_t len = 0, cap = 0;
 	int fd, rc = CLI_REFUSED;
 
 	*text = NULL;
@@ -195,13 +195,14 @@ static int read_text(const char *path, char **text, struct stat *st)
 		        CONF_FILE_MAX);
 		goto out;
 	}
-	*text = malloc(CONF_FILE_MAX + 1);
+	/* sized by the file: a config file is a few lines */
+	cap = (size_t)st->st_size;
+	*text = malloc(cap + 1);
 	if (*text == NULL) {
 		cli_err("out of memory");
 		goto out;
 	}
-	while (len < CONF_FILE_MAX &&
-	       (got = read(fd, *text + len, CONF_FILE_MAX - len)) != 0) {
+	while (len < cap && (got = read(fd, *text + len, cap - len)) != 0) {
 		if (got < 0) {
 			if (errno == EINTR)
 				continue;
@@ -219,7 +220,7 @@ static int read_text(const char *path, char **text, struct stat *st)
 	rc = CLI_OK;
 out:
 	if (rc != CLI_OK && *text != NULL) {
-		fl_wipe(*text, CONF_FILE_MAX + 1);
+		fl_wipe(*text, cap + 1);
 		free(*text);
 		*text = NULL;
 	}
@@ -227,10 +228,11 @@ out:
 	return rc;
 }
 
+/* Wipes and frees what read_text read (no NUL inside: it checked). */
 static void free_text(char *text)
 {
 	if (text != NULL) {
-		fl_wipe(text, CONF_FILE_MAX + 1);
+		fl_wipe(text, strlen(text) + 1);
 		free(text);
 	}
 }
