@@ -7,9 +7,13 @@
 # another's), headed "== name (seconds)"; the last line is the total:
 # "N passed, N failed".
 #
-# TEST_JOBS sets how many run at once (default: twice the CPUs, as most
-# of a test's time is spent waiting on the servers it starts).
+# TEST_JOBS sets how many run at once (default: the number of CPUs).
+# Programs that still bound the wall-clock time of the simulated phone's
+# own loop (the ones named in RUN_ALONE: a name, or a folder ending in /)
+# run after the others, one at a time, with nothing else of the suite
+# beside them.
 set -u
+RUN_ALONE=${RUN_ALONE:-"e2e/ integration/test_device_run integration/test_device_cli"}
 
 # One program (run by xargs as: run-tests.sh --one DIR N PROGRAM): its
 # output and counts in DIR/N.*, then the output printed under the lock.
@@ -39,16 +43,33 @@ if [ "${1:-}" = "--one" ]; then
 	exit 0
 fi
 
-jobs=${TEST_JOBS:-$(($(nproc 2>/dev/null || echo 1) * 2))}
+jobs=${TEST_JOBS:-$(nproc 2>/dev/null || echo 1)}
 [ "$jobs" -ge 1 ] 2>/dev/null || jobs=1
 dir=$(mktemp -d "${TMPDIR:-/tmp}/finlock-tests.XXXXXX")
 trap 'rm -rf "$dir"' EXIT INT TERM
 
+# alone NAME: true when the program NAME is one of RUN_ALONE.
+alone() {
+	for a in $RUN_ALONE; do
+		case "$a" in
+		*/) case "$1" in "$a"*) return 0 ;; esac ;;
+		*) [ "$1" = "$a" ] && return 0 ;;
+		esac
+	done
+	return 1
+}
+
 i=0
+: >"$dir/alone"
 for t in "$@"; do
 	i=$((i + 1))
-	printf '%s\n%s\n' "$i" "$t"
+	if alone "${t#build/san/tests/}"; then
+		printf '%s\n%s\n' "$i" "$t" >>"$dir/alone"
+	else
+		printf '%s\n%s\n' "$i" "$t"
+	fi
 done | xargs -P "$jobs" -n 2 sh "$0" --one "$dir"
+xargs -P 1 -n 2 sh "$0" --one "$dir" <"$dir/alone"
 
 passed=0
 failed=0
