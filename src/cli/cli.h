@@ -110,7 +110,8 @@ int cli_load_secret(struct fl_signer *s, const char *inline_key,
  * Options may come before or after the positional arguments; "--" ends
  * them. A command that talks to finlockd (spec.server) also accepts the
  * connection options --server, --key, --profile, --cacert, --insecure,
- * --timeout and --json, which land in struct cli_args; its --help lists them. */
+ * --timeout and --json, which land in struct cli_args; its --help lists them.
+ */
 
 #define CLI_CONTINUE (-1) /* cli_parse: go on with the command */
 #define CLI_LIST_MAX 32   /* most occurrences of one list option */

@@ -201,9 +201,9 @@ static const struct cli_cmd tkeys_cmds[] = {
 };
 
 const struct cli_group cli_group_tenant_keys = {
-	"finlock tenant keys",
-	"A lender's admin keys, managed by the operator.",
-	tkeys_cmds, sizeof(tkeys_cmds) / sizeof(tkeys_cmds[0])};
+        "finlock tenant keys",
+        "A lender's admin keys, managed by the operator.", tkeys_cmds,
+        sizeof(tkeys_cmds) / sizeof(tkeys_cmds[0])};
 
 static int tenant_keys(int argc, char **argv)
 {
@@ -218,10 +218,10 @@ static const struct cli_cmd tenant_cmds[] = {
 };
 
 const struct cli_group cli_group_tenant = {
-	"finlock tenant",
-	"The operator's lenders (tenants). These commands "
-	                    "need an operator key.",
-	tenant_cmds, sizeof(tenant_cmds) / sizeof(tenant_cmds[0])};
+        "finlock tenant",
+        "The operator's lenders (tenants). These commands "
+        "need an operator key.",
+        tenant_cmds, sizeof(tenant_cmds) / sizeof(tenant_cmds[0])};
 
 int cli_cmd_tenant(int argc, char **argv)
 {
@@ -301,9 +301,8 @@ static const struct cli_cmd okeys_cmds[] = {
 };
 
 const struct cli_group cli_group_operator_keys = {
-	"finlock operator keys",
-	"The operator's API keys.",
-	okeys_cmds, sizeof(okeys_cmds) / sizeof(okeys_cmds[0])};
+        "finlock operator keys", "The operator's API keys.", okeys_cmds,
+        sizeof(okeys_cmds) / sizeof(okeys_cmds[0])};
 
 static int operator_keys(int argc, char **argv)
 {
@@ -437,10 +436,10 @@ static const struct cli_cmd operator_cmds[] = {
 };
 
 const struct cli_group cli_group_operator = {
-	"finlock operator",
-	"What the operator of finlockd manages besides "
-	                    "tenants.",
-	operator_cmds, sizeof(operator_cmds) / sizeof(operator_cmds[0])};
+        "finlock operator",
+        "What the operator of finlockd manages besides "
+        "tenants.",
+        operator_cmds, sizeof(operator_cmds) / sizeof(operator_cmds[0])};
 
 int cli_cmd_operator(int argc, char **argv)
 {
@@ -547,9 +546,8 @@ static const struct cli_cmd keys_cmds[] = {
 };
 
 const struct cli_group cli_group_keys = {
-	"finlock keys",
-	"Your lender account's API keys, each with a role.",
-	keys_cmds, sizeof(keys_cmds) / sizeof(keys_cmds[0])};
+        "finlock keys", "Your lender account's API keys, each with a role.",
+        keys_cmds, sizeof(keys_cmds) / sizeof(keys_cmds[0])};
 
 int cli_cmd_keys(int argc, char **argv)
 {

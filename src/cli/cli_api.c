@@ -173,10 +173,10 @@ static int resolve(struct cli_api *api, const struct cli_args *a, bool need_key,
 	bool from_env = profile == NULL;
 	const char *server = pick(a->server, from_env ? "FINLOCK_SERVER" : "",
 	                          &in->server_from);
-	const char *k = need_key ? pick(a->key,
-	                                from_env ? "FINLOCK_API_KEY" : "",
-	                                &in->key_from)
-	                         : NULL;
+	const char *k =
+	        need_key ? pick(a->key, from_env ? "FINLOCK_API_KEY" : "",
+	                        &in->key_from)
+	                 : NULL;
 	const char *ca = pick(a->cacert, from_env ? "FINLOCK_CACERT" : "",
 	                      &in->cacert_from);
 	struct cli_conf *conf = NULL;

@@ -266,9 +266,8 @@ static const struct cli_cmd audit_cmds[] = {
 };
 
 const struct cli_group cli_group_audit = {
-	"finlock audit",
-	"The audit log: every change, hash-chained.",
-	audit_cmds, sizeof(audit_cmds) / sizeof(audit_cmds[0])};
+        "finlock audit", "The audit log: every change, hash-chained.",
+        audit_cmds, sizeof(audit_cmds) / sizeof(audit_cmds[0])};
 
 int cli_cmd_audit(int argc, char **argv)
 {

@@ -382,9 +382,9 @@ static const struct cli_cmd contracts_cmds[] = {
 };
 
 const struct cli_group cli_group_contracts = {
-	"finlock contracts",
-	"Loans: the installment schedule and lock policy of a device.",
-	contracts_cmds, sizeof(contracts_cmds) / sizeof(contracts_cmds[0])};
+        "finlock contracts",
+        "Loans: the installment schedule and lock policy of a device.",
+        contracts_cmds, sizeof(contracts_cmds) / sizeof(contracts_cmds[0])};
 
 int cli_cmd_contracts(int argc, char **argv)
 {

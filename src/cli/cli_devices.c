@@ -785,10 +785,10 @@ static const struct cli_cmd devices_cmds[] = {
 };
 
 const struct cli_group cli_group_devices = {
-	"finlock devices",
-	"Your financed phones and the commands that lock, "
-	                    "unlock and release them.",
-	devices_cmds, sizeof(devices_cmds) / sizeof(devices_cmds[0])};
+        "finlock devices",
+        "Your financed phones and the commands that lock, "
+        "unlock and release them.",
+        devices_cmds, sizeof(devices_cmds) / sizeof(devices_cmds[0])};
 
 int cli_cmd_devices(int argc, char **argv)
 {

@@ -77,8 +77,7 @@ static void walk(const struct cli_group *g,
 			walk(sub, fn, ctx);
 			continue;
 		}
-		snprintf(path, sizeof(path), "%s %s", g->path,
-		         g->cmds[i].name);
+		snprintf(path, sizeof(path), "%s %s", g->path, g->cmds[i].name);
 		usage = leaf_usage(&g->cmds[i]);
 		fn(ctx, NULL, path, usage != NULL ? usage : "");
 		free(usage);
@@ -296,8 +295,8 @@ int cli_cmd_help(int argc, char **argv)
 	bool man;
 	const struct cli_opt opts[] = {{"man", CLI_OPT_FLAG, &man, false},
 	                               {NULL, 0, NULL, false}};
-	const struct cli_spec spec = {"help", help_usage, opts, 0, WORDS_MAX,
-	                              false};
+	const struct cli_spec spec = {"help", help_usage, opts,
+	                              0,      WORDS_MAX,  false};
 	const struct cli_group *g = &cli_group_top;
 	char *args[WORDS_MAX + 2];
 	struct cli_args a;
@@ -360,8 +359,8 @@ static const char completion_usage[] =
 
 int cli_cmd_completion(int argc, char **argv)
 {
-	const struct cli_spec spec = {"completion", completion_usage, NULL, 1,
-	                              1, false};
+	const struct cli_spec spec = {
+	        "completion", completion_usage, NULL, 1, 1, false};
 	struct cli_args a;
 	int rc = cli_parse(&a, &spec, argc, argv);
 

@@ -356,9 +356,8 @@ static const struct cli_cmd imei_cmds[] = {
 };
 
 const struct cli_group cli_group_imei = {
-	"finlock imei",
-	"Check IMEIs before buying or financing.",
-	imei_cmds, sizeof(imei_cmds) / sizeof(imei_cmds[0])};
+        "finlock imei", "Check IMEIs before buying or financing.", imei_cmds,
+        sizeof(imei_cmds) / sizeof(imei_cmds[0])};
 
 int cli_cmd_imei(int argc, char **argv)
 {

@@ -205,10 +205,10 @@ static const struct cli_cmd key_cmds[] = {
 };
 
 const struct cli_group cli_group_key = {
-	"finlock key",
-	"The key ceremony: the offline root key certifies "
-	                    "finlockd's signing keys.",
-	key_cmds, sizeof(key_cmds) / sizeof(key_cmds[0])};
+        "finlock key",
+        "The key ceremony: the offline root key certifies "
+        "finlockd's signing keys.",
+        key_cmds, sizeof(key_cmds) / sizeof(key_cmds[0])};
 
 int cli_cmd_key(int argc, char **argv)
 {

@@ -134,11 +134,12 @@ int cli_cmd_login(int argc, char **argv)
 		goto out;
 	cli_key_hint(key, hint);
 	if (a.json) {
-		json_t *j = json_pack(
-		        "{s:s,s:s,s:s,s:s,s:b,s:O?,s:O?}", "profile", profile,
-		        "server", server, "key", hint, "config", path, "checked",
-		        who != NULL, "role", json_object_get(who, "role"),
-		        "tenant_id", json_object_get(who, "tenant_id"));
+		json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:b,s:O?,s:O?}",
+		                      "profile", profile, "server", server,
+		                      "key", hint, "config", path, "checked",
+		                      who != NULL, "role",
+		                      json_object_get(who, "role"), "tenant_id",
+		                      json_object_get(who, "tenant_id"));
 
 		json_dumpf(j, stdout, JSON_COMPACT);
 		fputc('\n', stdout);

@@ -38,15 +38,17 @@ static const char about[] =
         "finlock - lock a financed phone when installments are overdue,\n"
         "unlock it the moment the customer pays.";
 
-const struct cli_group cli_group_top = {
-        "finlock", about, commands, sizeof(commands) / sizeof(commands[0])};
+const struct cli_group cli_group_top = {"finlock", about, commands,
+                                        sizeof(commands) / sizeof(commands[0])};
 
 const struct cli_group *const cli_groups[] = {
-        &cli_group_top,       &cli_group_tenant,    &cli_group_tenant_keys,
-        &cli_group_operator,  &cli_group_operator_keys,
-        &cli_group_keys,      &cli_group_devices,   &cli_group_contracts,
-        &cli_group_payments,  &cli_group_audit,     &cli_group_imei,
-        &cli_group_key,       &cli_group_token,     NULL,
+        &cli_group_top,           &cli_group_tenant,
+        &cli_group_tenant_keys,   &cli_group_operator,
+        &cli_group_operator_keys, &cli_group_keys,
+        &cli_group_devices,       &cli_group_contracts,
+        &cli_group_payments,      &cli_group_audit,
+        &cli_group_imei,          &cli_group_key,
+        &cli_group_token,         NULL,
 };
 
 const struct cli_group *cli_group_find(const char *path)
@@ -75,9 +77,9 @@ static const struct {
 	const char *name;
 	bool has_value;
 } leading[] = {
-        {"--server", true},  {"--key", true},       {"--cacert", true},
-        {"--profile", true},
-        {"--timeout", true}, {"--insecure", false}, {"--json", false},
+        {"--server", true},  {"--key", true},     {"--cacert", true},
+        {"--profile", true}, {"--timeout", true}, {"--insecure", false},
+        {"--json", false},
 };
 
 /* How many argv entries the leading option at argv[i] takes (1 or 2), or 0

@@ -193,9 +193,8 @@ static const struct cli_cmd payments_cmds[] = {
 };
 
 const struct cli_group cli_group_payments = {
-	"finlock payments",
-	"Money received for a device's contract.",
-	payments_cmds, sizeof(payments_cmds) / sizeof(payments_cmds[0])};
+        "finlock payments", "Money received for a device's contract.",
+        payments_cmds, sizeof(payments_cmds) / sizeof(payments_cmds[0])};
 
 int cli_cmd_payments(int argc, char **argv)
 {

@@ -172,9 +172,8 @@ static const struct cli_cmd token_cmds[] = {
 };
 
 const struct cli_group cli_group_token = {
-	"finlock token",
-	"Sign and verify PASETO v4.public tokens.",
-	token_cmds, sizeof(token_cmds) / sizeof(token_cmds[0])};
+        "finlock token", "Sign and verify PASETO v4.public tokens.", token_cmds,
+        sizeof(token_cmds) / sizeof(token_cmds[0])};
 
 int cli_cmd_token(int argc, char **argv)
 {

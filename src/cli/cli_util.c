@@ -100,8 +100,9 @@ void cli_print_group_help(FILE *out, const char *path, const char *about,
 		fprintf(out, "  %-*s %s\n", width, table[i].name,
 		        table[i].summary);
 	rest = strchr(path, ' ');
-	fprintf(out, "\nRun 'finlock help %s%s<command>' for a command's "
-	             "options.\n",
+	fprintf(out,
+	        "\nRun 'finlock help %s%s<command>' for a command's "
+	        "options.\n",
 	        rest != NULL ? rest + 1 : "", rest != NULL ? " " : "");
 }
 

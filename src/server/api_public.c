@@ -262,13 +262,12 @@ static void imei_certificate(struct fl_req *req)
 
 static void whoami(struct fl_req *req)
 {
-	fl_reply_json(req, 200,
-	              json_pack("{s:s,s:s,s:s?}", "role",
-	                        fl_role_name(req->who.role), "key_id",
-	                        req->who.key_id, "tenant_id",
-	                        req->who.tenant_id[0] != '\0'
-	                                ? req->who.tenant_id
-	                                : NULL));
+	fl_reply_json(
+	        req, 200,
+	        json_pack("{s:s,s:s,s:s?}", "role", fl_role_name(req->who.role),
+	                  "key_id", req->who.key_id, "tenant_id",
+	                  req->who.tenant_id[0] != '\0' ? req->who.tenant_id
+	                                                : NULL));
 }
 
 static const struct fl_route routes[] = {

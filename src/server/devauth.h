@@ -30,11 +30,11 @@
  * the authority while it lives). A copy is replaced only by one read at a
  * later clock, so a slow reader never puts an older row back.
  *
- * Write-behind (docs/server.md "Storage and durability"): the counter and the last contact are
- * persisted by a background thread, all devices in one transaction, every
- * FL_DEVAUTH_FLUSH_MS, and at shutdown. A crash loses at most that much
- * bookkeeping. While the server runs, the in-memory maximum is the
- * authority; after a restart, counters above the persisted one are
+ * Write-behind (docs/server.md "Storage and durability"): the counter and the
+ * last contact are persisted by a background thread, all devices in one
+ * transaction, every FL_DEVAUTH_FLUSH_MS, and at shutdown. A crash loses at
+ * most that much bookkeeping. While the server runs, the in-memory maximum is
+ * the authority; after a restart, counters above the persisted one are
  * accepted: a phone's counter only rises, so the most a crash allows is
  * one replay of a request sent in the lost second. Bookkeeping is written
  * only while the device still has the key-exchange key it was accepted

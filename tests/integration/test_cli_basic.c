@@ -322,11 +322,13 @@ static void test_imei_check(void **state)
 		json_t *j = json_loads(r.out, 0, NULL);
 
 		assert_non_null(j);
-		assert_string_equal(json_string_value(json_object_get(j, "imei")),
-		                    "352099001761481");
+		assert_string_equal(
+		        json_string_value(json_object_get(j, "imei")),
+		        "352099001761481");
 		assert_true(json_is_true(json_object_get(j, "valid")));
-		assert_string_equal(json_string_value(json_object_get(j, "tac")),
-		                    "35209900");
+		assert_string_equal(
+		        json_string_value(json_object_get(j, "tac")),
+		        "35209900");
 		json_decref(j);
 	}
 	proc_result_free(&r);
@@ -338,11 +340,12 @@ static void test_imei_check(void **state)
 		json_t *j = json_loads(r.out, 0, NULL);
 		json_t *e = json_object_get(j, "error");
 
-		assert_string_equal(json_string_value(json_object_get(e, "code")),
-		                    "refused");
-		assert_non_null(strstr(
-		        json_string_value(json_object_get(e, "message")),
-		        "check digit"));
+		assert_string_equal(
+		        json_string_value(json_object_get(e, "code")),
+		        "refused");
+		assert_non_null(
+		        strstr(json_string_value(json_object_get(e, "message")),
+		               "check digit"));
 		json_decref(j);
 	}
 	proc_result_free(&r);
@@ -394,9 +397,9 @@ static void test_help_everywhere(void **state)
 		                           "nosuch", NULL),
 		                 0);
 		assert_int_equal(r.status, 2);
-		assert_string_equal(r.err,
-		                    "finlock: devices: unknown command 'nosuch' "
-		                    "(try 'finlock devices --help')\n");
+		assert_string_equal(
+		        r.err, "finlock: devices: unknown command 'nosuch' "
+		               "(try 'finlock devices --help')\n");
 		proc_result_free(&r);
 	}
 }
@@ -407,9 +410,9 @@ static void test_help_command(void **state)
 	struct proc_result a, b;
 
 	(void)state;
-	assert_int_equal(proc_runl(&a, NULL, "finlock", "help", "devices",
-	                           "lock", NULL),
-	                 0);
+	assert_int_equal(
+	        proc_runl(&a, NULL, "finlock", "help", "devices", "lock", NULL),
+	        0);
 	assert_int_equal(proc_runl(&b, NULL, "finlock", "devices", "lock",
 	                           "--help", NULL),
 	                 0);
@@ -418,9 +421,9 @@ static void test_help_command(void **state)
 	assert_non_null(strstr(a.out, "usage: finlock devices lock"));
 	proc_result_free(&a);
 	proc_result_free(&b);
-	assert_int_equal(proc_runl(&a, NULL, "finlock", "help", "tenant",
-	                           "keys", NULL),
-	                 0);
+	assert_int_equal(
+	        proc_runl(&a, NULL, "finlock", "help", "tenant", "keys", NULL),
+	        0);
 	assert_int_equal(a.status, 0);
 	assert_non_null(strstr(a.out, "usage: finlock tenant keys <command>"));
 	proc_result_free(&a);
@@ -449,9 +452,8 @@ static char *complete_words(const char *words)
 	int fd;
 
 	assert_non_null(out);
-	assert_int_equal(proc_runl(&r, NULL, "finlock", "completion", "bash",
-	                           NULL),
-	                 0);
+	assert_int_equal(
+	        proc_runl(&r, NULL, "finlock", "completion", "bash", NULL), 0);
 	assert_int_equal(r.status, 0);
 	fd = mkstemp(path);
 	assert_true(fd >= 0);
@@ -676,10 +678,11 @@ static void test_man_page(void **state)
 		assert_non_null(strstr(r.out, want));
 	}
 	/* a command's text, escaped for roff */
-	assert_int_equal(proc_runl(&h, NULL, "finlock", "imei", "check",
-	                           "--help", NULL),
-	                 0);
-	assert_non_null(strstr(r.out, "usage: finlock imei check IMEI [\\-\\-server"));
+	assert_int_equal(
+	        proc_runl(&h, NULL, "finlock", "imei", "check", "--help", NULL),
+	        0);
+	assert_non_null(
+	        strstr(r.out, "usage: finlock imei check IMEI [\\-\\-server"));
 	proc_result_free(&h);
 	proc_result_free(&r);
 }

@@ -292,9 +292,9 @@ static void test_login_checks_key(void **state)
 
 		assert_string_equal(
 		        json_string_value(json_object_get(j, "role")), "admin");
-		assert_string_equal(json_string_value(
-		                            json_object_get(j, "tenant_id")),
-		                    TENANT_A);
+		assert_string_equal(
+		        json_string_value(json_object_get(j, "tenant_id")),
+		        TENANT_A);
 		assert_true(json_is_true(json_object_get(j, "checked")));
 		json_decref(j);
 	}
@@ -342,7 +342,8 @@ static void test_profiles(void **state)
 		assert_string_equal(
 		        json_string_value(json_object_get(j, "key")), hint);
 		assert_string_equal(
-		        json_string_value(json_object_get(j, "profile")), "beta");
+		        json_string_value(json_object_get(j, "profile")),
+		        "beta");
 		json_decref(j);
 	}
 	proc_result_free(&r);
@@ -365,9 +366,9 @@ static void test_profiles(void **state)
 	assert_non_null(strstr(config_text(), KEY_B));
 	which("config file", KEY_A);
 
-	assert_int_equal(cli_run(&r, NULL, "keys", "list", "--profile", "nope",
-	                         NULL),
-	                 2);
+	assert_int_equal(
+	        cli_run(&r, NULL, "keys", "list", "--profile", "nope", NULL),
+	        2);
 	assert_true(cli_one_line(r.err, "finlock: no profile 'nope'"));
 	proc_result_free(&r);
 	assert_int_equal(cli_run(&r, NULL, "login", "--server", srv_url(S),

@@ -202,11 +202,14 @@ static void test_operator(void **state)
 		assert_true(json_array_size(m) > 3);
 		json_array_foreach(m, i, it)
 		{
-			assert_true(json_is_string(json_object_get(it, "name")));
+			assert_true(
+			        json_is_string(json_object_get(it, "name")));
 			assert_true(
 			        json_is_object(json_object_get(it, "labels")));
-			assert_true(json_is_number(json_object_get(it, "value")));
-			if (strncmp(json_string_value(json_object_get(it, "name")),
+			assert_true(
+			        json_is_number(json_object_get(it, "value")));
+			if (strncmp(json_string_value(
+			                    json_object_get(it, "name")),
 			            "finlockd_devices", 16) == 0)
 				seen = true;
 		}
@@ -264,9 +267,9 @@ static void test_bad_imei_and_json_errors(void **state)
 	json_decref(j);
 	proc_result_free(&r);
 	/* a usage error */
-	assert_int_equal(cli_run(&r, NULL, "--json", "devices", "list",
-	                         "--bogus", NULL),
-	                 2);
+	assert_int_equal(
+	        cli_run(&r, NULL, "--json", "devices", "list", "--bogus", NULL),
+	        2);
 	j = cli_json(&r);
 	assert_string_equal(json_string_value(json_object_get(
 	                            json_object_get(j, "error"), "code")),
@@ -281,11 +284,13 @@ static void test_bad_imei_and_json_errors(void **state)
 		         cli_closed_port());
 		cli_env(url, KEY_A);
 		assert_int_equal(
-		        cli_run(&r, NULL, "devices", "list", "--json", NULL), 3);
+		        cli_run(&r, NULL, "devices", "list", "--json", NULL),
+		        3);
 		j = cli_json(&r);
-		assert_string_equal(json_string_value(json_object_get(
-		                            json_object_get(j, "error"), "code")),
-		                    "unreachable");
+		assert_string_equal(
+		        json_string_value(json_object_get(
+		                json_object_get(j, "error"), "code")),
+		        "unreachable");
 		json_decref(j);
 		proc_result_free(&r);
 	}
@@ -817,10 +822,9 @@ static void test_devices(void **state)
 	                 1);
 	srv_clock_stop(S);
 	j = cli_json(&r);
-	assert_string_equal(
-	        json_string_value(json_object_get(
-	                json_object_get(j, "error"), "code")),
-	        "refused");
+	assert_string_equal(json_string_value(json_object_get(
+	                            json_object_get(j, "error"), "code")),
+	                    "refused");
 	assert_null(json_object_get(j, "id"));
 	json_decref(j);
 	proc_result_free(&r);

@@ -304,8 +304,12 @@ static void test_ten_thousand_idle_waiters(void **state)
  * whole shutdown_grace and its connection would close unanswered). */
 static void test_long_wait_and_shutdown(void **state)
 {
-	const char *args[] = {"--request-timeout", "1",  "--wait-timeout",
-	                      "5",                 "--shutdown-grace", "20",
+	const char *args[] = {"--request-timeout",
+	                      "1",
+	                      "--wait-timeout",
+	                      "5",
+	                      "--shutdown-grace",
+	                      "20",
 	                      NULL};
 	struct srv_opts o = {.args = args, .clock = (long long)time(NULL)};
 	struct devapi_lender l;

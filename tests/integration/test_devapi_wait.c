@@ -242,10 +242,10 @@ static bool answer_claims(const struct srv_res *r, struct fl_device_claims *c)
 	if (have) {
 		assert_int_equal(fl_trust_new(&t, L.root), FL_OK);
 		for (size_t i = 0; i < a.keys.n_certs; i++)
-			assert_int_equal(fl_trust_add_cert(t, a.keys.certs[i],
-			                                   (fl_time)srv_clock(S),
-			                                   NULL),
-			                 FL_OK);
+			assert_int_equal(
+			        fl_trust_add_cert(t, a.keys.certs[i],
+			                          (fl_time)srv_clock(S), NULL),
+			        FL_OK);
 		assert_int_equal(fl_trust_verify(t, FL_MSG_DEVICE_TOKEN,
 		                                 a.token, (fl_time)srv_clock(S),
 		                                 &payload, &len),

@@ -2,10 +2,11 @@
  * a clerk's code, runs its firmware loop, and the lender's actions reach
  * it: a payment unlocks it, a manual lock and unlock are pushed through
  * the long-poll (the server runs on a test clock that stands still, so a
- * long-poll never ends at its timeout: only a push answers it), a server that goes down changes nothing
- * and is found again when it is back, a reflashed phone stays locked and
- * re-enrolls by the pairing code support approves, an offline code read
- * over the phone unlocks it, and a SIM swap reaches the lender. */
+ * long-poll never ends at its timeout: only a push answers it), a server that
+ * goes down changes nothing and is found again when it is back, a reflashed
+ * phone stays locked and re-enrolls by the pairing code support approves, an
+ * offline code read over the phone unlocks it, and a SIM swap reaches the
+ * lender. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -401,8 +402,8 @@ static void test_sim_swap_reaches_the_lender(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test_setup_teardown(
-	                test_payment_unlocks, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_payment_unlocks, setup,
+	                                        teardown),
 	        cmocka_unit_test_setup_teardown(
 	                test_manual_lock_and_unlock_pushed, setup, teardown),
 	        cmocka_unit_test_setup_teardown(

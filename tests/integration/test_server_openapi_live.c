@@ -151,8 +151,8 @@ static int setup(void **state)
 	json_id(&r, NULL, SPARE_KEY);
 	srv_res_free(&r);
 	snprintf(path, sizeof(path), "/v1/tenants/%s/keys", TENANT);
-	assert_int_equal(srv_req(S, "POST", path, srv_operator_key(S), "{}", &r),
-	                 0);
+	assert_int_equal(
+	        srv_req(S, "POST", path, srv_operator_key(S), "{}", &r), 0);
 	json_id(&r, NULL, SPARE_ADMIN);
 	srv_res_free(&r);
 	assert_int_equal(srv_req(S, "POST", "/v1/operator/keys",
@@ -180,8 +180,9 @@ static const char *param(const char *pattern, const char *name, int how)
 	if (strcmp(name, "imei") == 0)
 		return how == 0 ? IMEI : "490154203237518";
 	if (how == 1)
-		return strcmp(name, "device_id") == 0 ? "dv_AAAAAAAAAAAAAAAAAAAAAA"
-		                                      : "xx_AAAAAAAAAAAAAAAAAAAAAA";
+		return strcmp(name, "device_id") == 0
+		               ? "dv_AAAAAAAAAAAAAAAAAAAAAA"
+		               : "xx_AAAAAAAAAAAAAAAAAAAAAA";
 	if (strcmp(name, "device_id") == 0)
 		return DEVICE;
 	if (strcmp(name, "tenant_id") == 0)
@@ -224,9 +225,8 @@ static void fill(char *out, size_t cap, const char *pattern, int how,
 		snprintf(out + n, cap - n, "%s", query);
 }
 
-static void check(const struct fl_route *rt, const char *key,
-                  const char *who, int how, const char *query,
-                  const char *body)
+static void check(const struct fl_route *rt, const char *key, const char *who,
+                  int how, const char *query, const char *body)
 {
 	const char *const hdrs[] = {"Content-Type: application/json", NULL};
 	const struct op *op = find_op(rt->method, rt->pattern);
@@ -255,10 +255,10 @@ static void check(const struct fl_route *rt, const char *key,
 
 static void call_route(void *ctx, const struct fl_route *rt)
 {
-	const char *const who[] = {"nobody",  "operator", "admin",
-	                           "clerk",   "support",  "auditor"};
-	const char *keys[] = {NULL, srv_operator_key(S), ADMIN, CLERK, SUPPORT,
-	                      AUDITOR};
+	const char *const who[] = {"nobody", "operator", "admin",
+	                           "clerk",  "support",  "auditor"};
+	const char *keys[] = {
+	        NULL, srv_operator_key(S), ADMIN, CLERK, SUPPORT, AUDITOR};
 	bool post = strcmp(rt->method, "POST") == 0;
 	const char *body = post ? "{}" : NULL;
 

@@ -31,11 +31,11 @@ struct srv {
 	pid_t pid; /* 0 when not running */
 	struct srv_opts opts;
 	CURL *curl;
-	char source[64]; /* local address for requests, "" default */
-	char clock[512];        /* the test clock's file, "" for none */
-	_Atomic long long now;  /* the time in it */
-	pthread_t runner;       /* srv_clock_run's thread */
-	_Atomic bool running;   /* ... until this is false */
+	char source[64];       /* local address for requests, "" default */
+	char clock[512];       /* the test clock's file, "" for none */
+	_Atomic long long now; /* the time in it */
+	pthread_t runner;      /* srv_clock_run's thread */
+	_Atomic bool running;  /* ... until this is false */
 	long long step;
 };
 

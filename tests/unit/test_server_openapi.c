@@ -93,8 +93,8 @@ static void read_doc(struct ops *o)
 		if (strncmp(line, "      summary:", 14) == 0 && o->n > 0)
 			o->summary[o->n - 1] = 1;
 		if (strncmp(line, "      operationId: ", 19) == 0 && o->n > 0)
-			snprintf(o->op_id[o->n - 1], sizeof(o->op_id[0]), "%.60s",
-			         line + 19);
+			snprintf(o->op_id[o->n - 1], sizeof(o->op_id[0]),
+			         "%.60s", line + 19);
 		if (strcmp(line, "      security: []") == 0 && o->n > 0)
 			o->public_op[o->n - 1] = 1;
 		if (strcmp(line, "        \"401\":") == 0 && o->n > 0)
