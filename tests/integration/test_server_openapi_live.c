@@ -189,6 +189,8 @@ static const char *param(const char *pattern, const char *name, int how)
 		return TENANT;
 	if (strcmp(name, "payment_id") == 0)
 		return PAYMENT;
+	if (strcmp(name, "command_id") == 0)
+		return "cm_AAAAAAAAAAAAAAAAAAAAAA"; /* none pending here */
 	if (strcmp(name, "key_id") == 0) {
 		if (strncmp(pattern, "/v1/tenants/", 12) == 0)
 			return SPARE_ADMIN;
