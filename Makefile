@@ -20,7 +20,7 @@
 CC      ?= cc
 # V=1 shows every command.
 Q       := $(if $(V),,@)
-PKGS    := libsodium jansson libmicrohttpd sqlite3 libpq libcurl
+PKGS    := libsodium jansson libmicrohttpd sqlite3 libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -62,7 +62,8 @@ libs = $(if $(CLI_SRC),build/$(1)/libflcli.a) \
 .PHONY: all rel san test unit-tests run fuzz bench clean deps format check-format
 
 all: rel
-rel: $(addprefix build/rel/bin/,$(PROGS))
+rel: $(addprefix build/rel/bin/,$(PROGS)) \
+     $(if $(wildcard src/cli/main.c),build/rel/share/man/man1/finlock.1)
 san: $(addprefix build/san/bin/,$(PROGS)) \
      $(patsubst tests/%.c,build/san/tests/%,$(UNIT_TESTS) $(INT_TESTS))
 
@@ -108,6 +109,12 @@ endef
 $(eval $(call variant,rel,$(REL_CFLAGS)))
 $(eval $(call variant,san,$(SAN_CFLAGS)))
 
+# finlock's manual page, made by the binary from its own help text.
+build/rel/share/man/man1/finlock.1: build/rel/bin/finlock
+	@mkdir -p $(dir $@)
+	@echo "  MAN     $@"
+	$(Q)$< help --man >$@.tmp && mv $@.tmp $@
+
 # A test program may add link flags as LDFLAGS_<program>: the allocation
 # failure test routes every allocation of the code under test through its
 # own allocator.
@@ -124,7 +131,7 @@ build/san/tests/%: tests/%.c $(call objs,san,$(TEST_SUPPORT)) $(call libs,san)
 test: deps
 	@$(MAKE) --no-print-directory san
 	@FINLOCK_BIN=$(CURDIR)/build/san/bin sh scripts/run-tests.sh \
-		$(patsubst tests/%.c,build/san/tests/%,$(UNIT_TESTS) $(INT_TESTS))
+		$(patsubst tests/%.c,build/san/tests/%,$(INT_TESTS) $(UNIT_TESTS))
 
 # Run one test program: make check T=unit/test_imei
 check: deps

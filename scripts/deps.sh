@@ -5,7 +5,7 @@
 set -eu
 
 pkgs="make gcc clang libclang-rt-14-dev pkg-config ca-certificates
-libsodium-dev libjansson-dev libmicrohttpd-dev libsqlite3-dev libpq-dev
+libsodium-dev libjansson-dev libmicrohttpd-dev libsqlite3-dev
 libcurl4-openssl-dev libcmocka-dev sqlite3 curl"
 
 if [ "${FINLOCK_DEPS_EXTRA:-}" != "" ]; then

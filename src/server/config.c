@@ -72,6 +72,7 @@ static const struct setting settings[] = {
         N(wait_timeout, K_INT, wait_timeout, 1, 60),
         N(checkin_interval, K_INT, checkin_interval, 60, 7 * 86400),
         N(device_cache, K_INT, device_cache, 16, 10000000),
+        S(test_clock, test_clock),
 };
 
 void fl_config_defaults(struct fl_config *c)
@@ -371,6 +372,14 @@ fl_err fl_config_check(const struct fl_config *c, char err[FL_CONFIG_ERR_MAX])
 	}
 	if (c->data_dir[0] == '\0') {
 		snprintf(err, FL_CONFIG_ERR_MAX, "data directory is empty");
+		return FL_E_CONFIG;
+	}
+	if (c->test_clock[0] != '\0' &&
+	    (getenv("FINLOCKD_TEST_CLOCK_ENABLE") == NULL ||
+	     strcmp(getenv("FINLOCKD_TEST_CLOCK_ENABLE"), "1") != 0)) {
+		snprintf(err, FL_CONFIG_ERR_MAX,
+		         "test_clock is for tests only: it needs "
+		         "FINLOCKD_TEST_CLOCK_ENABLE=1 in the environment");
 		return FL_E_CONFIG;
 	}
 	return FL_OK;

@@ -60,6 +60,10 @@ struct fl_config {
 	int wait_timeout;          /* device long-poll: seconds held */
 	int checkin_interval;      /* next_checkin hint to phones, seconds */
 	int device_cache; /* devices kept in the auth and token caches */
+	/* Tests only: the file holding the server's time (seconds since
+	 * 1970); refused unless FINLOCKD_TEST_CLOCK_ENABLE=1 is in the
+	 * environment. "" reads the system clock. */
+	char test_clock[FL_CONFIG_PATH_MAX];
 };
 
 /* Fills c with the defaults. */

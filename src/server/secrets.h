@@ -6,8 +6,8 @@
  * API keys and enrollment codes are stored only as keyed BLAKE2b hashes
  * under these, so a copy of the database alone is useless for logging in.
  * DATA/kx.secret holds the server's X25519 key-exchange key pair, from
- * which the device protocol derives per-device secrets (DESIGN.md "Keys and
- * trust").
+ * which the device protocol derives per-device secrets (docs/server.md
+ * "Keys and trust").
  *
  * THREAD SAFETY: loaded once at start-up, read-only afterwards.
  */

@@ -2,6 +2,8 @@
 #include "server/server.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,10 +30,45 @@
 #include "server/tokens.h"
 #include "store/store.h"
 
+/* The test clock's file (config test_clock), "" for the system clock.
+ * Set once before any thread starts. */
+static char test_clock[FL_CONFIG_PATH_MAX];
+
+/* The time in the test clock's file, or -1 if it cannot be read. */
+static fl_time test_clock_read(void)
+{
+	char buf[32], *end;
+	long long v;
+	ssize_t n;
+	int fd = open(test_clock, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	v = strtoll(buf, &end, 10);
+	if (end == buf || (*end != '\0' && *end != '\n') || v < 0 ||
+	    v > FL_TIME_MAX)
+		return -1;
+	return (fl_time)v;
+}
+
 fl_time fl_app_now(void)
 {
 	struct timespec ts;
 
+	if (test_clock[0] != '\0') {
+		/* a file replaced whole (rename) between reads */
+		static _Atomic fl_time last;
+		fl_time t = test_clock_read();
+
+		if (t >= 0)
+			last = t;
+		return last;
+	}
 	/* the clock the sweep sleeps on (time() may lag it by a tick) */
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (fl_time)ts.tv_sec;
@@ -176,6 +213,8 @@ static void sweep(struct fl_app *app)
 		       fl_log_err(NULL, err));
 }
 
+#define TEST_CLOCK_POLL_NS 5000000 /* 5 ms */
+
 /* How long the main loop sleeps before the next sweep: the sweep
  * interval, or until the earliest device's next change when that comes
  * sooner, so a time-driven transition is made as its second begins rather
@@ -188,6 +227,13 @@ static struct timespec sweep_pause(struct fl_app *app)
 	fl_time next = 0;
 
 	clock_gettime(CLOCK_REALTIME, &now);
+	if (test_clock[0] != '\0') {
+		/* The test clock jumps when a test sets it: look again soon,
+		 * and sleep on its seconds. */
+		ns = TEST_CLOCK_POLL_NS;
+		now.tv_sec = (time_t)fl_app_now();
+		now.tv_nsec = 0;
+	}
 	/* A change already past was left by the sweep (a device it could
 	 * not decide): it waits for the next interval, the others not. */
 	if (fl_store_begin(app->store, false, &tx) == FL_OK) {
@@ -232,6 +278,17 @@ int fl_server_run(const struct fl_config *cfg)
 		return 1;
 	app->cfg = *cfg;
 	raise_nofile(cfg);
+	if (cfg->test_clock[0] != '\0') {
+		snprintf(test_clock, sizeof(test_clock), "%s", cfg->test_clock);
+		if (test_clock_read() < 0) {
+			fl_logf(FL_LOG_ERROR, "cannot read the test clock",
+			        "%s", test_clock);
+			goto out;
+		}
+		(void)fl_app_now();
+		fl_logf(FL_LOG_WARN, "test clock in use",
+		        "the server's time is read from %s", test_clock);
+	}
 
 	if ((err = fl_server_data_dir(cfg->data_dir)) != FL_OK)
 		goto out;

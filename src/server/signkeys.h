@@ -3,7 +3,7 @@
  *
  * finlockd signs every message (device tokens, IMEI certificates, audit
  * heads, ...) with an online Ed25519 key that the operator's root key has
- * certified (DESIGN.md "Keys and trust"). The root key itself stays
+ * certified (docs/server.md "Keys and trust"). The root key itself stays
  * offline: finlockd holds only its public half (the trust anchor that phones
  * carry in firmware) and the certificates it signed.
  *

@@ -181,6 +181,19 @@ static void test_config(void **state)
 	assert_int_equal(fl_config_check(&c, err), FL_E_CONFIG); /* no key */
 	char *bad[] = {"FINLOCKD_THREADS=zero", NULL};
 	assert_int_equal(fl_config_load_env(&c, bad, err), FL_E_CONFIG);
+
+	/* the test clock only with FINLOCKD_TEST_CLOCK_ENABLE=1 */
+	fl_config_defaults(&c);
+	assert_int_equal(fl_config_set(&c, "test-clock", "/tmp/clock", err),
+	                 FL_OK);
+	unsetenv("FINLOCKD_TEST_CLOCK_ENABLE");
+	assert_int_equal(fl_config_check(&c, err), FL_E_CONFIG);
+	assert_non_null(strstr(err, "tests only"));
+	setenv("FINLOCKD_TEST_CLOCK_ENABLE", "yes", 1);
+	assert_int_equal(fl_config_check(&c, err), FL_E_CONFIG);
+	setenv("FINLOCKD_TEST_CLOCK_ENABLE", "1", 1);
+	assert_int_equal(fl_config_check(&c, err), FL_OK);
+	unsetenv("FINLOCKD_TEST_CLOCK_ENABLE");
 }
 
 static void test_config_edges(void **state)
