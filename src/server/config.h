@@ -56,6 +56,11 @@ struct fl_config {
 	int wait_timeout;          /* device long-poll: seconds held */
 	int checkin_interval;      /* next_checkin hint to phones, seconds */
 	int device_cache; /* devices kept in the auth and token caches */
+	/* One-time start-up permissions, from the command line only (never
+	 * a config file or the environment, where they would outlive the
+	 * one start they are meant for): */
+	bool allow_fresh_database; /* new database in a used directory */
+	bool accept_wal_loss;      /* serve without a lost WAL */
 };
 
 /* Fills c with the defaults. */

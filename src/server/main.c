@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 
 #include "core/crypto.h"
+#include "core/version.h"
 #include "server/admin.h"
 #include "server/config.h"
 #include "server/log.h"
@@ -97,6 +98,10 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		}
+		if (strcmp(a, "--version") == 0) {
+			printf("%s\n", fl_version_line("finlockd"));
+			return 0;
+		}
 		if (strncmp(a, "--", 2) != 0) {
 			first_cmd = i;
 			break;
@@ -107,6 +112,14 @@ int main(int argc, char **argv)
 		}
 		if (strcmp(a, "--behind-tls-proxy") == 0) {
 			cfg.behind_tls_proxy = true;
+			continue;
+		}
+		if (strcmp(a, "--allow-fresh-database") == 0) {
+			cfg.allow_fresh_database = true;
+			continue;
+		}
+		if (strcmp(a, "--accept-wal-loss") == 0) {
+			cfg.accept_wal_loss = true;
 			continue;
 		}
 		if (i + 1 >= argc) {

@@ -16,6 +16,10 @@
 #include "core/err.h"
 #include "server/config.h"
 
+/* The exit status of a start refused because the data directory cannot
+ * be trusted (datadir.h); a stop after serving is 0, other failures 1. */
+#define FL_SERVER_EXIT_REFUSED 3
+
 /* Serves until asked to stop. Returns the process exit status. */
 int fl_server_run(const struct fl_config *cfg);
 

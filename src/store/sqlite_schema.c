@@ -248,6 +248,13 @@ const char *const sq_migrations[] = {
         "  UPDATE device_counts SET n = n + 1"
         "    WHERE state = new.state AND stolen = new.stolen;"
         "  END;",
+
+        /* 5: the server's identity: the fingerprint of the keys the
+         * database was made with (store.h), one row. */
+        "CREATE TABLE server_identity ("
+        "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+        "  keys_fingerprint BLOB NOT NULL,"
+        "  recorded_at INTEGER NOT NULL);",
 };
 
 const int sq_migrations_count =
