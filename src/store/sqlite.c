@@ -775,6 +775,10 @@ static fl_err sqlite_check(struct fl_store *st, bool full,
 		err = sq_err(rc) == FL_OK ? FL_E_STORE : sq_err(rc);
 	}
 out:
+	/* one line, whatever SQLite's report looked like */
+	for (char *p = problem; *p != '\0'; p++)
+		if (*p == '\n' || *p == '\r' || *p == '\t')
+			*p = ' ';
 	sqlite3_finalize(stmt);
 	release_conn(st, c);
 	return err;
