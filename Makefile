@@ -211,10 +211,13 @@ build/rel/bench/%: bench/%.c $(call libs,rel)
 # make install [PREFIX=/usr/local] [DESTDIR=/staging]: the three programs,
 # the systemd unit (its ExecStart pointing at BINDIR), the sysusers.d entry
 # that creates its user, and the man page.
-install: rel
+# INSTALL_VARIANT=san installs the sanitizer build (the install test does,
+# to reuse what `make test` built).
+INSTALL_VARIANT ?= rel
+install: $(addprefix build/$(INSTALL_VARIANT)/bin/,$(PROGS))
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) \
 		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(MANDIR)/man8
-	install -m 0755 $(addprefix build/rel/bin/,$(PROGS)) $(DESTDIR)$(BINDIR)/
+	install -m 0755 $^ $(DESTDIR)$(BINDIR)/
 	sed 's|@BINDIR@|$(BINDIR)|g' packaging/finlockd.service \
 		> $(DESTDIR)$(UNITDIR)/finlockd.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/finlockd.service
