@@ -497,11 +497,14 @@ static fl_err mark_open(struct fl_store *st, const char *path,
 		return FL_E_STORE_WAL_LOST;
 	if (opts != NULL && opts->must_exist && !file_exists(path))
 		return FL_E_STORE_MISSING;
-	fd = open(st->mark_path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-	          0600);
-	if (fd < 0)
+	/* An existing mark (another process has the database open, or its
+	 * WAL came back) is left as it is, whoever owns it. */
+	fd = open(st->mark_path,
+	          O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 && errno != EEXIST)
 		return FL_E_IO;
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	st->marked = true;
 	/* durable before the WAL can hold anything */
 	sync_parent(st->mark_path);

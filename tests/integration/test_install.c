@@ -23,19 +23,13 @@
 
 #include "support/proc.h"
 
-static char root[512]; /* the source tree (make test's directory) */
-static char tmp[64];   /* this test's scratch directory */
+static const char *root; /* the source tree (make test's directory) */
+static char tmp[64];      /* this test's scratch directory */
 
-/* The tree is the directory above build/san/bin, where the programs are. */
 static int setup(void **state)
 {
-	const char *bin = proc_bin("finlockd");
-	const char *cut = strstr(bin, "/build/san/bin/");
-
 	(void)state;
-	if (cut == NULL)
-		return -1;
-	snprintf(root, sizeof(root), "%.*s", (int)(cut - bin), bin);
+	root = proc_source_root();
 	snprintf(tmp, sizeof(tmp), "/tmp/finlock-install-XXXXXX");
 	return mkdtemp(tmp) == NULL ? -1 : 0;
 }

@@ -25,6 +25,20 @@ const char *proc_bin(const char *prog)
 	return path;
 }
 
+const char *proc_source_root(void)
+{
+	static char root[4096];
+	const char *dir = getenv("FINLOCK_BIN");
+	const char *tail = "/build/san/bin";
+	size_t n = dir != NULL ? strlen(dir) : 0, k = strlen(tail);
+
+	if (n > k && n - k < sizeof(root) && strcmp(dir + n - k, tail) == 0)
+		snprintf(root, sizeof(root), "%.*s", (int)(n - k), dir);
+	else
+		snprintf(root, sizeof(root), ".");
+	return root;
+}
+
 struct sink {
 	char *buf;
 	size_t len, cap;

@@ -33,4 +33,9 @@ void proc_result_free(struct proc_result *r);
 /* Full path of $FINLOCK_BIN/<prog> in a static buffer. */
 const char *proc_bin(const char *prog);
 
+/* The source tree the programs were built in: $FINLOCK_BIN less its
+ * "/build/san/bin", or "." (make test runs tests from the tree). Static
+ * buffer. */
+const char *proc_source_root(void);
+
 #endif
