@@ -8,11 +8,17 @@
  *   finlockd [OPTIONS] keys retire KID
  *   finlockd [OPTIONS] root-pubkey        the trust anchor (k4.public)
  *   finlockd [OPTIONS] operator-key       mint another operator API key
+ *   finlockd [OPTIONS] check              full check of the data directory
+ *   finlockd [OPTIONS] backup FILE        one file with everything
+ *   finlockd --data NEWDIR restore FILE   rebuild a data directory
+ *   finlockd --version
  *
  * OPTIONS: --config FILE, --data DIR, --listen ADDR, --tls-cert FILE,
  * --tls-key FILE, --behind-tls-proxy, --log-level LEVEL, and --SETTING
  * VALUE for every setting in config.h. Precedence: flags over environment
- * (FINLOCKD_*) over the config file over defaults.
+ * (FINLOCKD_*) over the config file over defaults. --allow-fresh-database
+ * and --accept-wal-loss (datadir.h) exist only as flags: each is meant for
+ * one start.
  */
 #include <malloc.h>
 #include <stdio.h>
@@ -45,6 +51,15 @@ static void usage(FILE *f)
 	           "address\n"
 	           "  --log-level LEVEL    debug, info, warn or error\n"
 	           "  --SETTING VALUE      any setting of the config file\n"
+	           "  --allow-fresh-database  start a new, empty database in "
+	           "a data\n"
+	           "                       directory whose database is missing "
+	           "or empty\n"
+	           "  --accept-wal-loss    serve a database whose WAL was "
+	           "deleted after\n"
+	           "                       an unclean stop, without its last "
+	           "transactions\n"
+	           "  --version            print the version and commit\n"
 	           "\n"
 	           "Commands:\n"
 	           "  keys list            list signing keys (kid, k4.public, "
@@ -55,7 +70,16 @@ static void usage(FILE *f)
 	           "  keys retire KID      stop signing with a key\n"
 	           "  root-pubkey          print the root public key (trust "
 	           "anchor)\n"
-	           "  operator-key         create another operator API key\n");
+	           "  operator-key         create another operator API key\n"
+	           "  check                check the database, audit chains, "
+	           "secrets and keys\n"
+	           "  backup FILE          write a backup (the server may be "
+	           "running)\n"
+	           "  restore FILE         rebuild --data DIR (new or empty) "
+	           "from a backup\n"
+	           "\n"
+	           "A start refused because the data directory cannot be "
+	           "trusted exits 3.\n");
 }
 
 int main(int argc, char **argv)
