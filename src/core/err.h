@@ -82,7 +82,7 @@
 	/* reserved: store */                                                  \
 	X(FL_E_STORE_SCHEMA, "database schema is newer than this program")     \
 	X(FL_E_STORE_BUSY, "storage is busy, try again")                       \
-	X(FL_E_STORE_MISSING, "database is missing or empty")                   \
+	X(FL_E_STORE_MISSING, "database is missing or empty")                  \
 	X(FL_E_STORE_WAL_LOST,                                                 \
 	  "database's write-ahead log is missing after an unclean stop")       \
 	/* reserved: server */                                                 \

@@ -24,7 +24,7 @@ const char *fl_version_line(const char *program)
 {
 	static _Thread_local char line[256];
 
-	snprintf(line, sizeof(line), "%s %s (commit %s)", program,
-	         fl_version(), fl_version_commit());
+	snprintf(line, sizeof(line), "%s %s (commit %s)", program, fl_version(),
+	         fl_version_commit());
 	return line;
 }

@@ -193,15 +193,14 @@ out:
 	return rc;
 }
 
-/* --- check ----------------------------------------------------------------- */
+/* --- check --------------------------------------------------------------- */
 
 struct check {
 	int problems;
 };
 
-__attribute__((format(printf, 3, 4))) static void report(struct check *c,
-                                                         bool ok,
-                                                         const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void
+report(struct check *c, bool ok, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -228,8 +227,7 @@ struct file_heads {
 	int64_t bad_line; /* first line that is not a head, 0 if none */
 };
 
-static fl_err note_head(struct file_heads *fh, const char *line,
-                        int64_t lineno)
+static fl_err note_head(struct file_heads *fh, const char *line, int64_t lineno)
 {
 	json_t *j = json_loads(line, 0, NULL);
 	const char *chain = json_string_value(json_object_get(j, "chain"));
@@ -353,8 +351,8 @@ static fl_err check_file_heads(struct check *c, struct fl_store *st,
 		} else if (fl_ct_memcmp(eh.hash, fh.h[i].hash, FL_HASH_LEN) !=
 		           0) {
 			report(c, false,
-			       "audit-heads.jsonl: entry %lld of chain %s differs "
-			       "from its exported head",
+			       "audit-heads.jsonl: entry %lld of chain %s "
+			       "differs from its exported head",
 			       (long long)fh.h[i].seq, fh.h[i].chain);
 			bad++;
 		}
@@ -403,8 +401,7 @@ out:
 
 static int cmd_check(const struct fl_config *cfg)
 {
-	struct fl_store_sqlite_opts opts = {.pool_size = 2,
-	                                    .must_exist = true};
+	struct fl_store_sqlite_opts opts = {.pool_size = 2, .must_exist = true};
 	char path[FL_CONFIG_PATH_MAX + 32], problem[FL_STORE_PROBLEM_MAX];
 	char why[FL_DATADIR_WHY_MAX];
 	struct check c = {0};
@@ -480,8 +477,8 @@ static int cmd_restore(const struct fl_config *cfg, const char *file)
 	}
 	printf("restored %s from %s: %d files (database %llu bytes, %d "
 	       "signing keys)\n",
-	       cfg->data_dir, file, sum.files,
-	       (unsigned long long)sum.db_bytes, sum.signing_keys);
+	       cfg->data_dir, file, sum.files, (unsigned long long)sum.db_bytes,
+	       sum.signing_keys);
 	return 0;
 }
 

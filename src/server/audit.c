@@ -399,7 +399,6 @@ fl_err fl_audit_chain_names(struct fl_tx *tx, char (**names)[FL_ID_MAX],
 	return err;
 }
 
-
 fl_err fl_audit_sign_all(struct fl_app *app, fl_time now, int *n)
 {
 	struct chain_list cl = {0};

@@ -22,9 +22,9 @@
 
 #define MAGIC        "finlock-backup 1\n"
 #define CHUNK        65536
-#define NAME_MAX_LEN 200        /* longest file name in a backup */
-#define MANIFEST_MAX (1 << 20)  /* keys.json, as signkeys.c reads it */
-#define MAX_FILES    96         /* files one backup may hold */
+#define NAME_MAX_LEN 200       /* longest file name in a backup */
+#define MANIFEST_MAX (1 << 20) /* keys.json, as signkeys.c reads it */
+#define MAX_FILES    96        /* files one backup may hold */
 #define PATH_CAP     (FL_CONFIG_PATH_MAX + NAME_MAX_LEN + 64)
 
 __attribute__((format(printf, 2, 3))) static void say(char *why,
@@ -207,7 +207,7 @@ static fl_err put_keys(struct out *o, const char *dir,
 	if (buf == NULL)
 		return FL_E_NOMEM;
 	if ((err = fl_files_join(path, sizeof(path), dir, "keys.json")) !=
-	        FL_OK ||
+	            FL_OK ||
 	    (err = fl_files_read(path, buf, MANIFEST_MAX, &n)) != FL_OK) {
 		say(why, "cannot read %s: %s", path, fl_strerror(err));
 		goto out;
@@ -253,8 +253,8 @@ out:
 	return err;
 }
 
-static fl_err put_snapshot(struct out *o, struct fl_store *st,
-                           const char *tmp, struct fl_backup_summary *sum)
+static fl_err put_snapshot(struct out *o, struct fl_store *st, const char *tmp,
+                           struct fl_backup_summary *sum)
 {
 	struct stat sb;
 	fl_err err;
@@ -574,7 +574,8 @@ static fl_err read_entries(struct in *in, struct restore *r,
 		name[len] = '\0';
 		if (strlen(name) != len || !name_ok(name) || has(r, name) ||
 		    r->n == MAX_FILES) {
-			say(why, "%s holds a file finlock does not restore (%s)",
+			say(why,
+			    "%s holds a file finlock does not restore (%s)",
 			    path, name);
 			return FL_E_CORRUPT;
 		}

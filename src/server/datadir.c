@@ -43,8 +43,7 @@ bool fl_datadir_used(const char *dir)
 {
 	char path[FL_CONFIG_PATH_MAX + 32];
 
-	for (size_t i = 0; i < sizeof(used_marks) / sizeof(used_marks[0]);
-	     i++)
+	for (size_t i = 0; i < sizeof(used_marks) / sizeof(used_marks[0]); i++)
 		if (fl_files_join(path, sizeof(path), dir, used_marks[i]) ==
 		            FL_OK &&
 		    fl_files_exists(path))
@@ -66,21 +65,22 @@ fl_err fl_datadir_lock(const char *dir, int *fd, char why[FL_DATADIR_WHY_MAX])
 	f = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (f < 0) {
 		say(why,
-		         "cannot open %s: %s; check the directory's owner and "
-		         "permissions",
-		         path, strerror(errno));
+		    "cannot open %s: %s; check the directory's owner and "
+		    "permissions",
+		    path, strerror(errno));
 		return FL_E_IO;
 	}
 	if (flock(f, LOCK_EX | LOCK_NB) != 0) {
-		ssize_t r = errno == EWOULDBLOCK ? pread(f, pid, sizeof(pid) - 1, 0)
-		                                 : -1;
+		ssize_t r = errno == EWOULDBLOCK
+		                    ? pread(f, pid, sizeof(pid) - 1, 0)
+		                    : -1;
 
 		pid[r > 0 ? r : 0] = '\0';
 		pid[strcspn(pid, "\n")] = '\0';
 		say(why,
-		         "%s is in use by another finlockd (pid %s); stop it "
-		         "first, or give this one another --data directory",
-		         dir, pid[0] != '\0' ? pid : "unknown");
+		    "%s is in use by another finlockd (pid %s); stop it "
+		    "first, or give this one another --data directory",
+		    dir, pid[0] != '\0' ? pid : "unknown");
 		close(f);
 		return FL_E_CONFLICT;
 	}
@@ -100,44 +100,43 @@ static void why_store(char *why, const char *dir, fl_err err)
 	switch (err) {
 	case FL_E_STORE_MISSING:
 		say(why,
-		         "%s/finlock.db is missing or empty, but %s holds the "
-		         "secrets and keys of a server that ran there: restore "
-		         "the database (finlockd restore), or start a new, empty "
-		         "one beside those keys with --allow-fresh-database",
-		         dir, dir);
+		    "%s/finlock.db is missing or empty, but %s holds the "
+		    "secrets and keys of a server that ran there: restore "
+		    "the database (finlockd restore), or start a new, empty "
+		    "one beside those keys with --allow-fresh-database",
+		    dir, dir);
 		break;
 	case FL_E_STORE_WAL_LOST:
 		say(why,
-		         "%s/finlock.db-wal is missing after finlockd stopped "
-		         "without closing the database, so its last "
-		         "transactions are gone: put the file back or restore a "
-		         "backup; to serve what the database still holds, start "
-		         "once with --accept-wal-loss",
-		         dir);
+		    "%s/finlock.db-wal is missing after finlockd stopped "
+		    "without closing the database, so its last "
+		    "transactions are gone: put the file back or restore a "
+		    "backup; to serve what the database still holds, start "
+		    "once with --accept-wal-loss",
+		    dir);
 		break;
 	case FL_E_CORRUPT:
 		say(why,
-		         "%s/finlock.db is not a readable database: restore it "
-		         "from a backup (finlockd restore)",
-		         dir);
+		    "%s/finlock.db is not a readable database: restore it "
+		    "from a backup (finlockd restore)",
+		    dir);
 		break;
 	case FL_E_STORE_SCHEMA:
 		say(why,
-		         "%s/finlock.db was written by a newer finlockd: run "
-		         "that version (or newer)",
-		         dir);
+		    "%s/finlock.db was written by a newer finlockd: run "
+		    "that version (or newer)",
+		    dir);
 		break;
 	default:
 		say(why,
-		         "cannot open %s/finlock.db: %s; check the file's owner, "
-		         "permissions and free space",
-		         dir, fl_strerror(err));
+		    "cannot open %s/finlock.db: %s; check the file's owner, "
+		    "permissions and free space",
+		    dir, fl_strerror(err));
 		break;
 	}
 }
 
-static void why_secret(char *why, const char *dir, const char *file,
-                       fl_err err)
+static void why_secret(char *why, const char *dir, const char *file, fl_err err)
 {
 	const char *what = err == FL_E_NOT_FOUND ? "is missing"
 	                   : err == FL_E_PERM    ? "is readable by others"
@@ -149,8 +148,8 @@ static void why_secret(char *why, const char *dir, const char *file,
 	                             "data directory (the database needs the "
 	                             "very file it was made with)";
 
-	say(why, "%s/%s %s: %s", dir,
-	         file != NULL ? file : "server.secret", what, todo);
+	say(why, "%s/%s %s: %s", dir, file != NULL ? file : "server.secret",
+	    what, todo);
 }
 
 /* A used directory whose database was just made anew: the old audit
@@ -203,11 +202,11 @@ static fl_err heads_match_keys(struct fl_store *st, struct fl_signkeys *ks,
 		if (fl_msg_peek_kid(h->token, kid) != FL_OK ||
 		    !fl_signkeys_has(ks, kid)) {
 			say(why,
-			         "%s/keys.json lacks the key %s that signed the "
-			         "database's audit head of chain %s: put back "
-			         "the keys.json and keys/ the database was used "
-			         "with (from its backup)",
-			         dir, kid, names[i]);
+			    "%s/keys.json lacks the key %s that signed the "
+			    "database's audit head of chain %s: put back "
+			    "the keys.json and keys/ the database was used "
+			    "with (from its backup)",
+			    dir, kid, names[i]);
 			err = FL_E_AUTH;
 			goto out;
 		}
@@ -277,9 +276,8 @@ static fl_err quick_check(struct fl_store *st, char *problem)
 	return err;
 }
 
-fl_err fl_datadir_open(const struct fl_config *cfg, unsigned flags,
-                       fl_time now, struct fl_datadir *out,
-                       char why[FL_DATADIR_WHY_MAX])
+fl_err fl_datadir_open(const struct fl_config *cfg, unsigned flags, fl_time now,
+                       struct fl_datadir *out, char why[FL_DATADIR_WHY_MAX])
 {
 	const char *dir = cfg->data_dir;
 	bool serve = (flags & FL_DATADIR_SERVE) != 0;
@@ -303,9 +301,8 @@ fl_err fl_datadir_open(const struct fl_config *cfg, unsigned flags,
 	why[0] = '\0';
 	if (serve) {
 		if ((err = fl_files_mkdirs(dir, 0700)) != FL_OK) {
-			say(why,
-			         "cannot create the data directory %s: %s", dir,
-			         strerror(errno));
+			say(why, "cannot create the data directory %s: %s", dir,
+			    strerror(errno));
 			goto out;
 		}
 		if ((err = fl_datadir_lock(dir, &out->lock_fd, why)) != FL_OK)
@@ -313,9 +310,9 @@ fl_err fl_datadir_open(const struct fl_config *cfg, unsigned flags,
 		out->locked = true;
 	} else if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
 		say(why,
-		         "%s is not a data directory: give --data the "
-		         "directory finlockd serves",
-		         dir);
+		    "%s is not a data directory: give --data the "
+		    "directory finlockd serves",
+		    dir);
 		err = FL_E_NOT_FOUND;
 		goto out;
 	}
@@ -339,11 +336,10 @@ fl_err fl_datadir_open(const struct fl_config *cfg, unsigned flags,
 	if ((flags & FL_DATADIR_SKIP_QUICK_CHECK) == 0 &&
 	    (err = quick_check(out->store, problem)) != FL_OK) {
 		say(why,
-		         "%s/finlock.db is damaged (%s): restore it from a "
-		         "backup (finlockd restore); `finlockd --data %s check` "
-		         "tells more",
-		         dir, problem[0] != '\0' ? problem : fl_strerror(err),
-		         dir);
+		    "%s/finlock.db is damaged (%s): restore it from a "
+		    "backup (finlockd restore); `finlockd --data %s check` "
+		    "tells more",
+		    dir, problem[0] != '\0' ? problem : fl_strerror(err), dir);
 		goto out;
 	}
 
@@ -357,9 +353,8 @@ fl_err fl_datadir_open(const struct fl_config *cfg, unsigned flags,
 	may_make_keys = serve && !recorded && keys_made == 0;
 	if (out->first_start && used &&
 	    (err = set_old_heads_aside(dir, now)) != FL_OK) {
-		say(why,
-		         "cannot move %s/audit-heads.jsonl aside: %s", dir,
-		         fl_strerror(err));
+		say(why, "cannot move %s/audit-heads.jsonl aside: %s", dir,
+		    fl_strerror(err));
 		goto out;
 	}
 	err = may_make_keys ? fl_secrets_load(&out->secrets, dir)
@@ -368,13 +363,13 @@ fl_err fl_datadir_open(const struct fl_config *cfg, unsigned flags,
 		why_secret(why, dir, file, err);
 		goto out;
 	}
-	if (recorded && fl_ct_memcmp(fp, out->secrets.fingerprint,
-	                             sizeof(fp)) != 0) {
+	if (recorded &&
+	    fl_ct_memcmp(fp, out->secrets.fingerprint, sizeof(fp)) != 0) {
 		say(why,
-		         "%s/server.secret and %s/kx.secret are not the keys "
-		         "%s/finlock.db was made with: put back the files from "
-		         "the backup of this data directory",
-		         dir, dir, dir);
+		    "%s/server.secret and %s/kx.secret are not the keys "
+		    "%s/finlock.db was made with: put back the files from "
+		    "the backup of this data directory",
+		    dir, dir, dir);
 		err = FL_E_AUTH;
 		goto out;
 	}
@@ -398,9 +393,9 @@ fl_err fl_datadir_open(const struct fl_config *cfg, unsigned flags,
 			goto out;
 		if (!may_make_keys && !fl_files_exists(path)) {
 			say(why,
-			         "%s/keys.json is missing: restore it and keys/ "
-			         "from the backup of this data directory",
-			         dir);
+			    "%s/keys.json is missing: restore it and keys/ "
+			    "from the backup of this data directory",
+			    dir);
 			err = FL_E_NOT_FOUND;
 			goto out;
 		}
@@ -408,10 +403,10 @@ fl_err fl_datadir_open(const struct fl_config *cfg, unsigned flags,
 		                       cfg->key_cert_days, now);
 		if (err != FL_OK) {
 			say(why,
-			         "the signing keys in %s (keys.json, keys/) "
-			         "cannot be used (%s): restore them from the "
-			         "backup of this data directory",
-			         dir, fl_strerror(err));
+			    "the signing keys in %s (keys.json, keys/) "
+			    "cannot be used (%s): restore them from the "
+			    "backup of this data directory",
+			    dir, fl_strerror(err));
 			goto out;
 		}
 		if ((err = heads_match_keys(out->store, out->keys, dir, why)) !=

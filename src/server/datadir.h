@@ -42,8 +42,8 @@
 
 /* What fl_datadir_open may do. */
 enum {
-	FL_DATADIR_SERVE = 1 << 0, /* lock; create on the first start */
-	FL_DATADIR_ALLOW_FRESH = 1 << 1,      /* new database in a used dir */
+	FL_DATADIR_SERVE = 1 << 0,       /* lock; create on the first start */
+	FL_DATADIR_ALLOW_FRESH = 1 << 1, /* new database in a used dir */
 	FL_DATADIR_ACCEPT_WAL_LOSS = 1 << 2,  /* serve without a lost WAL */
 	FL_DATADIR_KEYS = 1 << 3,             /* open the signing keys too */
 	FL_DATADIR_SKIP_QUICK_CHECK = 1 << 4, /* the caller checks fully */
@@ -64,8 +64,8 @@ struct fl_datadir {
 /* Opens cfg->data_dir as flags allow. On failure why[] holds the one-line
  * refusal and everything opened is closed again. The store is opened with
  * cfg's pool and cache settings. */
-fl_err fl_datadir_open(const struct fl_config *cfg, unsigned flags,
-                       fl_time now, struct fl_datadir *out,
+fl_err fl_datadir_open(const struct fl_config *cfg, unsigned flags, fl_time now,
+                       struct fl_datadir *out,
                        char why[FL_DATADIR_WHY_MAX]) FL_MUST_USE;
 
 /* Closes the store, frees the keys, wipes the secrets and releases the

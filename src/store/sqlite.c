@@ -765,9 +765,9 @@ static fl_err sqlite_check(struct fl_store *st, bool full,
 			                 FL_STORE_PROBLEM_MAX - used, "%s%s",
 			                 used > 0 ? "; " : "", line);
 			used = n < 0 ? used
-			             : used + (size_t)n >= FL_STORE_PROBLEM_MAX
-			                       ? FL_STORE_PROBLEM_MAX - 1
-			                       : used + (size_t)n;
+			       : used + (size_t)n >= FL_STORE_PROBLEM_MAX
+			               ? FL_STORE_PROBLEM_MAX - 1
+			               : used + (size_t)n;
 		}
 	}
 	if (rc != SQLITE_DONE) {

@@ -57,10 +57,10 @@ struct fl_store_sqlite_opts {
 	int busy_timeout_ms; /* writer wait before FL_E_STORE_BUSY; 0: 5000 */
 	int cache_mb;        /* page cache of the writing connection, MiB
 	                      * (readers: at most 2); 0: 2 */
-	int mmap_mb; /* bytes of the file read through a shared memory map,
-	                MiB, per connection; 0: none */
-	bool must_exist;      /* a missing or empty database is
-	                       * FL_E_STORE_MISSING instead of created */
+	int mmap_mb;     /* bytes of the file read through a shared memory map,
+	                    MiB, per connection; 0: none */
+	bool must_exist; /* a missing or empty database is
+	                  * FL_E_STORE_MISSING instead of created */
 	bool accept_wal_loss; /* open even when the WAL of an unclean stop
 	                       * is gone (see below) */
 };
@@ -118,13 +118,13 @@ fl_err fl_store_check(struct fl_store *st, bool full,
  * with, recorded once at creation: a database started with other keys is
  * refused. FL_E_NOT_FOUND when none was recorded (a database made before
  * fingerprints were kept). */
-fl_err fl_store_keys_fingerprint(struct fl_tx *tx,
-                                 uint8_t out[FL_KEYS_FINGERPRINT_LEN])
-        FL_MUST_USE;
+fl_err
+fl_store_keys_fingerprint(struct fl_tx *tx,
+                          uint8_t out[FL_KEYS_FINGERPRINT_LEN]) FL_MUST_USE;
 /* Records the fingerprint; FL_E_CONFLICT if one is recorded already. */
-fl_err fl_store_keys_fingerprint_put(
-        struct fl_tx *tx, const uint8_t fp[FL_KEYS_FINGERPRINT_LEN],
-        fl_time at) FL_MUST_USE;
+fl_err fl_store_keys_fingerprint_put(struct fl_tx *tx,
+                                     const uint8_t fp[FL_KEYS_FINGERPRINT_LEN],
+                                     fl_time at) FL_MUST_USE;
 
 /* Writes a consistent copy of the whole database, as of one instant, to
  * the new file path (which must not exist), while other connections go on

@@ -191,8 +191,7 @@ static void fetch(const char *scheme, unsigned port, const char *method,
 	curl_easy_cleanup(c);
 }
 
-static int rm_one(const char *p, const struct stat *sb, int flag,
-                  struct FTW *f)
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
 {
 	(void)sb;
 	(void)flag;

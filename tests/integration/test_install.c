@@ -24,7 +24,7 @@
 #include "support/proc.h"
 
 static const char *root; /* the source tree (make test's directory) */
-static char tmp[64];      /* this test's scratch directory */
+static char tmp[64];     /* this test's scratch directory */
 
 static int setup(void **state)
 {
@@ -34,8 +34,7 @@ static int setup(void **state)
 	return mkdtemp(tmp) == NULL ? -1 : 0;
 }
 
-static int rm_one(const char *p, const struct stat *sb, int flag,
-                  struct FTW *f)
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
 {
 	(void)sb;
 	(void)flag;
@@ -151,8 +150,8 @@ static void test_install_destdir(void **state)
 	snprintf(path, sizeof(path), "%s/stage/usr/share/man/man8/finlockd.8",
 	         tmp);
 	file_mode(path, 0644);
-	snprintf(path, sizeof(path), "%s/stage/usr/lib/sysusers.d/finlockd.conf",
-	         tmp);
+	snprintf(path, sizeof(path),
+	         "%s/stage/usr/lib/sysusers.d/finlockd.conf", tmp);
 	file_mode(path, 0644);
 	snprintf(path, sizeof(path),
 	         "%s/stage/usr/lib/systemd/system/finlockd.service", tmp);
@@ -166,8 +165,9 @@ static void test_install_destdir(void **state)
 	                            "/var/lib/finlock"));
 	assert_non_null(strstr(out, "\n0\n"));
 	/* the installed program runs */
-	assert_int_equal(sh(out, sizeof(out), "'%s/stage/usr/bin/finlockd' "
-	                                      "--version",
+	assert_int_equal(sh(out, sizeof(out),
+	                    "'%s/stage/usr/bin/finlockd' "
+	                    "--version",
 	                    tmp),
 	                 0);
 	assert_true(strncmp(out, "finlockd 0.1.0 (commit ", 23) == 0);

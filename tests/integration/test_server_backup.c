@@ -34,7 +34,7 @@ struct writer {
 	char path[160];
 	atomic_int acked; /* payments R-1..R-acked were answered 201 */
 	atomic_bool stop;
-	int failed;       /* a payment answered other than 201 */
+	int failed; /* a payment answered other than 201 */
 };
 
 /* Records payments, ... one after another until told to stop. */
@@ -106,8 +106,8 @@ static void test_backup_under_load_and_restore(void **state)
 	srv_res_free(&r);
 	/* signed heads exist, so the backup carries heads the restored
 	 * database must match */
-	assert_int_equal(srv_req(s, "POST", "/v1/audit/head", w.admin, "{}", &r),
-	                 0);
+	assert_int_equal(
+	        srv_req(s, "POST", "/v1/audit/head", w.admin, "{}", &r), 0);
 	srv_res_free(&r);
 	snprintf(w.path, sizeof(w.path), "/v1/devices/%s/payments", dev);
 
@@ -135,17 +135,16 @@ static void test_backup_under_load_and_restore(void **state)
 
 	/* restore into a new directory */
 	snprintf(dir, sizeof(dir), "%s/../restored", srv_data_dir(s));
-	assert_int_equal(
-	        proc_runl(&pr, NULL, "finlockd", "--data", dir, "restore",
-	                  file, NULL),
-	        0);
+	assert_int_equal(proc_runl(&pr, NULL, "finlockd", "--data", dir,
+	                           "restore", file, NULL),
+	                 0);
 	if (pr.status != 0)
 		fprintf(stderr, "%s%s", pr.out, pr.err);
 	assert_int_equal(pr.status, 0);
 	proc_result_free(&pr);
-	assert_int_equal(proc_runl(&pr, NULL, "finlockd", "--data", dir,
-	                           "check", NULL),
-	                 0);
+	assert_int_equal(
+	        proc_runl(&pr, NULL, "finlockd", "--data", dir, "check", NULL),
+	        0);
 	if (pr.status != 0)
 		fprintf(stderr, "%s%s", pr.out, pr.err);
 	assert_int_equal(pr.status, 0);
@@ -169,9 +168,9 @@ static void test_backup_under_load_and_restore(void **state)
 			snprintf(path, sizeof(path), "%s%s%s", w.path,
 			         cursor != NULL ? "&cursor=" : "",
 			         cursor != NULL ? cursor : "");
-			assert_int_equal(srv_req(back, "GET", path, w.admin,
-			                         NULL, &r),
-			                 0);
+			assert_int_equal(
+			        srv_req(back, "GET", path, w.admin, NULL, &r),
+			        0);
 			assert_int_equal(r.status, 200);
 			items = json_object_get(r.json, "items");
 			for (size_t i = 0; i < json_array_size(items); i++) {
@@ -201,9 +200,8 @@ static void test_backup_under_load_and_restore(void **state)
 			assert_int_equal(seen[i], 1);
 		assert_true(total >= before);
 	}
-	assert_int_equal(srv_req(back, "GET", "/v1/audit/verify", w.admin, NULL,
-	                         &r),
-	                 0);
+	assert_int_equal(
+	        srv_req(back, "GET", "/v1/audit/verify", w.admin, NULL, &r), 0);
 	assert_int_equal(r.status, 200);
 	assert_true(json_is_true(json_object_get(r.json, "ok")));
 	srv_res_free(&r);
@@ -216,10 +214,9 @@ static void test_backup_under_load_and_restore(void **state)
 	srv_free(back);
 
 	/* a directory that is not empty is refused, and left as it was */
-	assert_int_equal(
-	        proc_runl(&pr, NULL, "finlockd", "--data", srv_data_dir(s),
-	                  "restore", file, NULL),
-	        0);
+	assert_int_equal(proc_runl(&pr, NULL, "finlockd", "--data",
+	                           srv_data_dir(s), "restore", file, NULL),
+	                 0);
 	assert_int_equal(pr.status, 1);
 	assert_non_null(strstr(pr.err, "is not empty"));
 	proc_result_free(&pr);

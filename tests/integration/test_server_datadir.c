@@ -58,8 +58,7 @@ static void file_in(char out[600], const char *dir, const char *name)
 
 /* Runs finlockd on dir (with extra, may be NULL) and expects a refusal
  * whose one line contains want. */
-static void expect_refused(const char *dir, const char *extra,
-                           const char *want)
+static void expect_refused(const char *dir, const char *extra, const char *want)
 {
 	struct proc_result r;
 	int lines = 0;
@@ -71,8 +70,7 @@ static void expect_refused(const char *dir, const char *extra,
 		fprintf(stderr, "status %d, stderr:\n%s\n", r.status, r.err);
 	assert_int_equal(r.status, REFUSED);
 	/* one line says it all; nothing was served */
-	for (const char *p = r.err; (p = strstr(p, "finlockd: ")) != NULL;
-	     p++)
+	for (const char *p = r.err; (p = strstr(p, "finlockd: ")) != NULL; p++)
 		lines++;
 	assert_int_equal(lines, 1);
 	assert_non_null(strstr(r.err, want));
@@ -80,8 +78,7 @@ static void expect_refused(const char *dir, const char *extra,
 	proc_result_free(&r);
 }
 
-static void overwrite(const char *path, off_t at, const void *data,
-                      size_t len)
+static void overwrite(const char *path, off_t at, const void *data, size_t len)
 {
 	int fd = open(path, O_WRONLY);
 
@@ -177,8 +174,8 @@ static void test_lost_wal_refused(void **state)
 	srv_res_free(&r);
 	/* the tenant made before the clean stop is there, the one that
 	 * lived only in the lost WAL is not */
-	assert_int_equal(srv_req(again, "GET", "/v1/tenants", srv_operator_key(s),
-	                         NULL, &r),
+	assert_int_equal(srv_req(again, "GET", "/v1/tenants",
+	                         srv_operator_key(s), NULL, &r),
 	                 0);
 	assert_int_equal(r.status, 200);
 	assert_int_equal(json_array_size(json_object_get(r.json, "items")), 1);

@@ -822,8 +822,7 @@ static void test_lost_wal(void **state)
 	assert_int_equal(fl_store_open_sqlite(&f->st, f->path, NULL),
 	                 FL_E_STORE_WAL_LOST);
 	assert_null(f->st);
-	assert_int_equal(fl_store_open_sqlite(&f->st, f->path, &accept),
-	                 FL_OK);
+	assert_int_equal(fl_store_open_sqlite(&f->st, f->path, &accept), FL_OK);
 	fl_store_close(f->st);
 	/* accepted once, it is forgotten */
 	assert_false(exists(f->path, "-open"));
@@ -912,14 +911,14 @@ static void test_snapshot(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test_setup_teardown(test_created_and_must_exist, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_lost_wal, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_check, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_keys_fingerprint, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_snapshot, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_migrations, setup,
+	        cmocka_unit_test_setup_teardown(test_created_and_must_exist,
+	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_lost_wal, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_check, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_keys_fingerprint, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_snapshot, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_migrations, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_newer_schema_refused,
 	                                        setup, teardown),
