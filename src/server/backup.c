@@ -27,16 +27,6 @@
 #define MAX_FILES    96        /* files one backup may hold */
 #define PATH_CAP     (FL_CONFIG_PATH_MAX + NAME_MAX_LEN + 64)
 
-__attribute__((format(printf, 2, 3))) static void say(char *why,
-                                                      const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, FL_DATADIR_WHY_MAX, fmt, ap);
-	va_end(ap);
-}
-
 /* --- writing -------------------------------------------------------------- */
 
 struct out {
@@ -209,12 +199,13 @@ static fl_err put_keys(struct out *o, const char *dir,
 	if ((err = fl_files_join(path, sizeof(path), dir, "keys.json")) !=
 	            FL_OK ||
 	    (err = fl_files_read(path, buf, MANIFEST_MAX, &n)) != FL_OK) {
-		say(why, "cannot read %s: %s", path, fl_strerror(err));
+		fl_datadir_say(why, "cannot read %s: %s", path,
+		               fl_strerror(err));
 		goto out;
 	}
 	doc = json_loadb(buf, n, JSON_REJECT_DUPLICATES, NULL);
 	if (!json_is_array(json_object_get(doc, "keys"))) {
-		say(why, "%s is damaged: restore it first", path);
+		fl_datadir_say(why, "%s is damaged: restore it first", path);
 		err = FL_E_CORRUPT;
 		goto out;
 	}
@@ -227,15 +218,16 @@ static fl_err put_keys(struct out *o, const char *dir,
 		const char *kid = json_string_value(json_object_get(v, "kid"));
 
 		if (kid == NULL || !kid_ok(kid)) {
-			say(why, "%s names a key badly: restore it first",
-			    path);
+			fl_datadir_say(why,
+			               "%s names a key badly: restore it first",
+			               path);
 			err = FL_E_CORRUPT;
 			goto out;
 		}
 		snprintf(name, sizeof(name), "keys/%s.k4secret", kid);
 		if ((err = put_file(o, dir, name, sum)) != FL_OK) {
-			say(why, "cannot copy %s/%s: %s", dir, name,
-			    fl_strerror(err));
+			fl_datadir_say(why, "cannot copy %s/%s: %s", dir, name,
+			               fl_strerror(err));
 			goto out;
 		}
 		sum->signing_keys++;
@@ -244,8 +236,8 @@ static fl_err put_keys(struct out *o, const char *dir,
 	if (err == FL_E_NOT_FOUND)
 		err = FL_OK;
 	if (err != FL_OK)
-		say(why, "cannot copy %s/dev-root.k4secret: %s", dir,
-		    fl_strerror(err));
+		fl_datadir_say(why, "cannot copy %s/dev-root.k4secret: %s", dir,
+		               fl_strerror(err));
 out:
 	json_decref(doc);
 	fl_wipe(buf, MANIFEST_MAX + 1);
@@ -301,14 +293,15 @@ fl_err fl_backup_write(const struct fl_config *cfg, const char *path,
 	if ((err = fl_datadir_open(cfg, 0, fl_app_now(), &dd, why)) != FL_OK)
 		return err;
 	if (fl_files_exists(path)) {
-		say(why, "%s exists: give a new file name", path);
+		fl_datadir_say(why, "%s exists: give a new file name", path);
 		err = FL_E_CONFLICT;
 		goto out;
 	}
 	o.fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
 	            0600);
 	if (o.fd < 0) {
-		say(why, "cannot create %s: %s", tmp, strerror(errno));
+		fl_datadir_say(why, "cannot create %s: %s", tmp,
+		               strerror(errno));
 		err = FL_E_IO;
 		goto out;
 	}
@@ -319,7 +312,8 @@ fl_err fl_backup_write(const struct fl_config *cfg, const char *path,
 	if ((err = put_heads(&o, dir, sum)) != FL_OK)
 		goto io;
 	if ((err = put_snapshot(&o, dd.store, dbtmp, sum)) != FL_OK) {
-		say(why, "cannot copy the database: %s", fl_strerror(err));
+		fl_datadir_say(why, "cannot copy the database: %s",
+		               fl_strerror(err));
 		goto out;
 	}
 	if ((err = put_file(&o, dir, "server.secret", sum)) != FL_OK ||
@@ -339,7 +333,7 @@ fl_err fl_backup_write(const struct fl_config *cfg, const char *path,
 		goto io;
 	snprintf(parent, sizeof(parent), "%s", path);
 	if ((err = fl_files_sync_dir(dirname(parent))) != FL_OK) {
-		say(why, "cannot sync the directory of %s", path);
+		fl_datadir_say(why, "cannot sync the directory of %s", path);
 		goto out;
 	}
 	sum->bytes = o.bytes;
@@ -349,8 +343,8 @@ io:
 	if (err == FL_OK)
 		err = FL_E_IO;
 	if (why[0] == '\0')
-		say(why, "cannot write %s: %s", tmp,
-		    errno != 0 ? strerror(errno) : fl_strerror(err));
+		fl_datadir_say(why, "cannot write %s: %s", tmp,
+		               errno != 0 ? strerror(errno) : fl_strerror(err));
 out:
 	if (o.fd >= 0)
 		close(o.fd);
@@ -517,12 +511,13 @@ static fl_err prepare_dir(struct restore *r, char *why)
 
 	if (d == NULL) {
 		if (errno != ENOENT) {
-			say(why, "cannot read %s: %s", r->dir, strerror(errno));
+			fl_datadir_say(why, "cannot read %s: %s", r->dir,
+			               strerror(errno));
 			return FL_E_IO;
 		}
 		if (fl_files_mkdirs(r->dir, 0700) != FL_OK) {
-			say(why, "cannot create %s: %s", r->dir,
-			    strerror(errno));
+			fl_datadir_say(why, "cannot create %s: %s", r->dir,
+			               strerror(errno));
 			return FL_E_IO;
 		}
 		r->made_dir = true;
@@ -532,10 +527,11 @@ static fl_err prepare_dir(struct restore *r, char *why)
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
 		closedir(d);
-		say(why,
-		    "%s is not empty: restore into a new or empty directory "
-		    "(nothing was changed)",
-		    r->dir);
+		fl_datadir_say(why,
+		               "%s is not empty: restore into a new or empty "
+		               "directory "
+		               "(nothing was changed)",
+		               r->dir);
 		return FL_E_CONFLICT;
 	}
 	closedir(d);
@@ -554,7 +550,7 @@ static fl_err read_entries(struct in *in, struct restore *r,
 
 	if ((err = in_get(in, magic, sizeof(magic))) != FL_OK ||
 	    memcmp(magic, MAGIC, sizeof(magic)) != 0) {
-		say(why, "%s is not a finlock backup", path);
+		fl_datadir_say(why, "%s is not a finlock backup", path);
 		return FL_E_CORRUPT;
 	}
 	for (;;) {
@@ -574,9 +570,10 @@ static fl_err read_entries(struct in *in, struct restore *r,
 		name[len] = '\0';
 		if (strlen(name) != len || !name_ok(name) || has(r, name) ||
 		    r->n == MAX_FILES) {
-			say(why,
-			    "%s holds a file finlock does not restore (%s)",
-			    path, name);
+			fl_datadir_say(
+			        why,
+			        "%s holds a file finlock does not restore (%s)",
+			        path, name);
 			return FL_E_CORRUPT;
 		}
 		if ((err = in_get(in, b, 8)) != FL_OK)
@@ -585,8 +582,8 @@ static fl_err read_entries(struct in *in, struct restore *r,
 		if ((err = take_file(in, r, name, size)) != FL_OK) {
 			if (err == FL_E_CORRUPT)
 				goto bad;
-			say(why, "cannot write %s/%s: %s", r->dir, name,
-			    strerror(errno));
+			fl_datadir_say(why, "cannot write %s/%s: %s", r->dir,
+			               name, strerror(errno));
 			return err;
 		}
 		sum->files++;
@@ -600,15 +597,17 @@ static fl_err read_entries(struct in *in, struct restore *r,
 		goto bad;
 	if (fl_ct_memcmp(want, got, sizeof(got)) != 0 ||
 	    read(in->fd, &tag, 1) != 0) {
-		say(why,
-		    "%s is damaged (its checksum does not match): use another "
-		    "backup",
-		    path);
+		fl_datadir_say(why,
+		               "%s is damaged (its checksum does not match): "
+		               "use another "
+		               "backup",
+		               path);
 		return FL_E_CORRUPT;
 	}
 	return FL_OK;
 bad:
-	say(why, "%s is cut short or damaged: use another backup", path);
+	fl_datadir_say(why, "%s is cut short or damaged: use another backup",
+	               path);
 	return err == FL_OK ? FL_E_CORRUPT : err;
 }
 
@@ -628,7 +627,8 @@ fl_err fl_backup_restore(const struct fl_config *cfg, const char *path,
 	why[0] = '\0';
 	in.fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (in.fd < 0) {
-		say(why, "cannot open %s: %s", path, strerror(errno));
+		fl_datadir_say(why, "cannot open %s: %s", path,
+		               strerror(errno));
 		return FL_E_IO;
 	}
 	if (fstat(in.fd, &sb) == 0)
@@ -651,7 +651,8 @@ fl_err fl_backup_restore(const struct fl_config *cfg, const char *path,
 	for (size_t i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
 		if (has(r, needed[i]))
 			continue;
-		say(why, "%s lacks %s: use another backup", path, needed[i]);
+		fl_datadir_say(why, "%s lacks %s: use another backup", path,
+		               needed[i]);
 		err = FL_E_CORRUPT;
 		goto fail;
 	}
@@ -673,7 +674,7 @@ fl_err fl_backup_restore(const struct fl_config *cfg, const char *path,
 	err = FL_OK;
 	goto out;
 sync:
-	say(why, "cannot sync %s: %s", r->dir, strerror(errno));
+	fl_datadir_say(why, "cannot sync %s: %s", r->dir, strerror(errno));
 fail:
 	undo(r);
 out:

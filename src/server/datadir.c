@@ -28,9 +28,7 @@ static const char *const used_marks[] = {
         "audit-heads.jsonl",
 };
 
-/* Writes a refusal into why[FL_DATADIR_WHY_MAX] (long paths are cut). */
-__attribute__((format(printf, 2, 3))) static void say(char *why,
-                                                      const char *fmt, ...)
+void fl_datadir_say(char *why, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -64,10 +62,11 @@ fl_err fl_datadir_lock(const char *dir, int *fd, char why[FL_DATADIR_WHY_MAX])
 		return err;
 	f = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (f < 0) {
-		say(why,
-		    "cannot open %s: %s; check the directory's owner and "
-		    "permissions",
-		    path, strerror(errno));
+		fl_datadir_say(
+		        why,
+		        "cannot open %s: %s; check the directory's owner and "
+		        "permissions",
+		        path, strerror(errno));
 		return FL_E_IO;
 	}
 	if (flock(f, LOCK_EX | LOCK_NB) != 0) {
@@ -77,10 +76,11 @@ fl_err fl_datadir_lock(const char *dir, int *fd, char why[FL_DATADIR_WHY_MAX])
 
 		pid[r > 0 ? r : 0] = '\0';
 		pid[strcspn(pid, "\n")] = '\0';
-		say(why,
-		    "%s is in use by another finlockd (pid %s); stop it "
-		    "first, or give this one another --data directory",
-		    dir, pid[0] != '\0' ? pid : "unknown");
+		fl_datadir_say(
+		        why,
+		        "%s is in use by another finlockd (pid %s); stop it "
+		        "first, or give this one another --data directory",
+		        dir, pid[0] != '\0' ? pid : "unknown");
 		close(f);
 		return FL_E_CONFLICT;
 	}
@@ -99,39 +99,45 @@ static void why_store(char *why, const char *dir, fl_err err)
 {
 	switch (err) {
 	case FL_E_STORE_MISSING:
-		say(why,
-		    "%s/finlock.db is missing or empty, but %s holds the "
-		    "secrets and keys of a server that ran there: restore "
-		    "the database (finlockd restore), or start a new, empty "
-		    "one beside those keys with --allow-fresh-database",
-		    dir, dir);
+		fl_datadir_say(
+		        why,
+		        "%s/finlock.db is missing or empty, but %s holds the "
+		        "secrets and keys of a server that ran there: restore "
+		        "the database (finlockd restore), or start a new, "
+		        "empty "
+		        "one beside those keys with --allow-fresh-database",
+		        dir, dir);
 		break;
 	case FL_E_STORE_WAL_LOST:
-		say(why,
-		    "%s/finlock.db-wal is missing after finlockd stopped "
-		    "without closing the database, so its last "
-		    "transactions are gone: put the file back or restore a "
-		    "backup; to serve what the database still holds, start "
-		    "once with --accept-wal-loss",
-		    dir);
+		fl_datadir_say(
+		        why,
+		        "%s/finlock.db-wal is missing after finlockd stopped "
+		        "without closing the database, so its last "
+		        "transactions are gone: put the file back or restore a "
+		        "backup; to serve what the database still holds, start "
+		        "once with --accept-wal-loss",
+		        dir);
 		break;
 	case FL_E_CORRUPT:
-		say(why,
-		    "%s/finlock.db is not a readable database: restore it "
-		    "from a backup (finlockd restore)",
-		    dir);
+		fl_datadir_say(
+		        why,
+		        "%s/finlock.db is not a readable database: restore it "
+		        "from a backup (finlockd restore)",
+		        dir);
 		break;
 	case FL_E_STORE_SCHEMA:
-		say(why,
-		    "%s/finlock.db was written by a newer finlockd: run "
-		    "that version (or newer)",
-		    dir);
+		fl_datadir_say(
+		        why,
+		        "%s/finlock.db was written by a newer finlockd: run "
+		        "that version (or newer)",
+		        dir);
 		break;
 	default:
-		say(why,
-		    "cannot open %s/finlock.db: %s; check the file's owner, "
-		    "permissions and free space",
-		    dir, fl_strerror(err));
+		fl_datadir_say(why,
+		               "cannot open %s/finlock.db: %s; check the "
+		               "file's owner, "
+		               "permissions and free space",
+		               dir, fl_strerror(err));
 		break;
 	}
 }
@@ -148,8 +154,8 @@ static void why_secret(char *why, const char *dir, const char *file, fl_err err)
 	                             "data directory (the database needs the "
 	                             "very file it was made with)";
 
-	say(why, "%s/%s %s: %s", dir, file != NULL ? file : "server.secret",
-	    what, todo);
+	fl_datadir_say(why, "%s/%s %s: %s", dir,
+	               file != NULL ? file : "server.secret", what, todo);
 }
 
 /* A used directory whose database was just made anew: the old audit
@@ -201,12 +207,13 @@ static fl_err heads_match_keys(struct fl_store *st, struct fl_signkeys *ks,
 			goto out;
 		if (fl_msg_peek_kid(h->token, kid) != FL_OK ||
 		    !fl_signkeys_has(ks, kid)) {
-			say(why,
-			    "%s/keys.json lacks the key %s that signed the "
-			    "database's audit head of chain %s: put back "
-			    "the keys.json and keys/ the database was used "
-			    "with (from its backup)",
-			    dir, kid, names[i]);
+			fl_datadir_say(
+			        why,
+			        "%s/keys.json lacks the key %s that signed the "
+			        "database's audit head of chain %s: put back "
+			        "the keys.json and keys/ the database was used "
+			        "with (from its backup)",
+			        dir, kid, names[i]);
 			err = FL_E_AUTH;
 			goto out;
 		}
@@ -301,18 +308,19 @@ fl_err fl_datadir_open(const struct fl_config *cfg, unsigned flags, fl_time now,
 	why[0] = '\0';
 	if (serve) {
 		if ((err = fl_files_mkdirs(dir, 0700)) != FL_OK) {
-			say(why, "cannot create the data directory %s: %s", dir,
-			    strerror(errno));
+			fl_datadir_say(
+			        why, "cannot create the data directory %s: %s",
+			        dir, strerror(errno));
 			goto out;
 		}
 		if ((err = fl_datadir_lock(dir, &out->lock_fd, why)) != FL_OK)
 			goto out;
 		out->locked = true;
 	} else if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-		say(why,
-		    "%s is not a data directory: give --data the "
-		    "directory finlockd serves",
-		    dir);
+		fl_datadir_say(why,
+		               "%s is not a data directory: give --data the "
+		               "directory finlockd serves",
+		               dir);
 		err = FL_E_NOT_FOUND;
 		goto out;
 	}
@@ -335,11 +343,13 @@ fl_err fl_datadir_open(const struct fl_config *cfg, unsigned flags, fl_time now,
 	out->first_start = fl_store_created(out->store);
 	if ((flags & FL_DATADIR_SKIP_QUICK_CHECK) == 0 &&
 	    (err = quick_check(out->store, problem)) != FL_OK) {
-		say(why,
-		    "%s/finlock.db is damaged (%s): restore it from a "
-		    "backup (finlockd restore); `finlockd --data %s check` "
-		    "tells more",
-		    dir, problem[0] != '\0' ? problem : fl_strerror(err), dir);
+		fl_datadir_say(
+		        why,
+		        "%s/finlock.db is damaged (%s): restore it from a "
+		        "backup (finlockd restore); `finlockd --data %s check` "
+		        "tells more",
+		        dir, problem[0] != '\0' ? problem : fl_strerror(err),
+		        dir);
 		goto out;
 	}
 
@@ -353,8 +363,9 @@ fl_err fl_datadir_open(const struct fl_config *cfg, unsigned flags, fl_time now,
 	may_make_keys = serve && !recorded && keys_made == 0;
 	if (out->first_start && used &&
 	    (err = set_old_heads_aside(dir, now)) != FL_OK) {
-		say(why, "cannot move %s/audit-heads.jsonl aside: %s", dir,
-		    fl_strerror(err));
+		fl_datadir_say(why,
+		               "cannot move %s/audit-heads.jsonl aside: %s",
+		               dir, fl_strerror(err));
 		goto out;
 	}
 	err = may_make_keys ? fl_secrets_load(&out->secrets, dir)
@@ -365,11 +376,12 @@ fl_err fl_datadir_open(const struct fl_config *cfg, unsigned flags, fl_time now,
 	}
 	if (recorded &&
 	    fl_ct_memcmp(fp, out->secrets.fingerprint, sizeof(fp)) != 0) {
-		say(why,
-		    "%s/server.secret and %s/kx.secret are not the keys "
-		    "%s/finlock.db was made with: put back the files from "
-		    "the backup of this data directory",
-		    dir, dir, dir);
+		fl_datadir_say(
+		        why,
+		        "%s/server.secret and %s/kx.secret are not the keys "
+		        "%s/finlock.db was made with: put back the files from "
+		        "the backup of this data directory",
+		        dir, dir, dir);
 		err = FL_E_AUTH;
 		goto out;
 	}
@@ -392,21 +404,23 @@ fl_err fl_datadir_open(const struct fl_config *cfg, unsigned flags, fl_time now,
 		                         "keys.json")) != FL_OK)
 			goto out;
 		if (!may_make_keys && !fl_files_exists(path)) {
-			say(why,
-			    "%s/keys.json is missing: restore it and keys/ "
-			    "from the backup of this data directory",
-			    dir);
+			fl_datadir_say(
+			        why,
+			        "%s/keys.json is missing: restore it and keys/ "
+			        "from the backup of this data directory",
+			        dir);
 			err = FL_E_NOT_FOUND;
 			goto out;
 		}
 		err = fl_signkeys_open(&out->keys, dir, serve,
 		                       cfg->key_cert_days, now);
 		if (err != FL_OK) {
-			say(why,
-			    "the signing keys in %s (keys.json, keys/) "
-			    "cannot be used (%s): restore them from the "
-			    "backup of this data directory",
-			    dir, fl_strerror(err));
+			fl_datadir_say(
+			        why,
+			        "the signing keys in %s (keys.json, keys/) "
+			        "cannot be used (%s): restore them from the "
+			        "backup of this data directory",
+			        dir, fl_strerror(err));
 			goto out;
 		}
 		if ((err = heads_match_keys(out->store, out->keys, dir, why)) !=

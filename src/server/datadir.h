@@ -78,6 +78,11 @@ void fl_datadir_close(struct fl_datadir *d);
 fl_err fl_datadir_lock(const char *dir, int *fd,
                        char why[FL_DATADIR_WHY_MAX]) FL_MUST_USE;
 
+/* Writes a one-line reason into why[FL_DATADIR_WHY_MAX] (long paths are
+ * cut). */
+void fl_datadir_say(char *why, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
 /* True when dir holds any of the files a server leaves behind (secrets,
  * signing keys, exported audit heads). */
 bool fl_datadir_used(const char *dir);

@@ -19,7 +19,6 @@
 #include <arpa/inet.h>
 #include <cmocka.h>
 #include <curl/curl.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -191,14 +190,6 @@ static void fetch(const char *scheme, unsigned port, const char *method,
 	curl_easy_cleanup(c);
 }
 
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
-{
-	(void)sb;
-	(void)flag;
-	(void)f;
-	return remove(p);
-}
-
 static void test_nginx_in_front(void **state)
 {
 	static const char *const args[] = {"--behind-tls-proxy", NULL};
@@ -341,8 +332,7 @@ static void test_nginx_in_front(void **state)
 	free(log);
 	free(conf);
 	free(main_conf);
-	if (getenv("FINLOCK_KEEP_TEST_DIRS") == NULL)
-		nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	proc_rm_tree(tmp);
 }
 
 /* nginx is not left running when an assertion stops the test. */

@@ -16,7 +16,6 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <ftw.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -34,19 +33,10 @@ static int setup(void **state)
 	return mkdtemp(tmp) == NULL ? -1 : 0;
 }
 
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
-{
-	(void)sb;
-	(void)flag;
-	(void)f;
-	return remove(p);
-}
-
 static int teardown(void **state)
 {
 	(void)state;
-	if (getenv("FINLOCK_KEEP_TEST_DIRS") == NULL)
-		nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	proc_rm_tree(tmp);
 	return 0;
 }
 

@@ -38,4 +38,8 @@ const char *proc_bin(const char *prog);
  * buffer. */
 const char *proc_source_root(void);
 
+/* Removes dir and everything below it, unless FINLOCK_KEEP_TEST_DIRS is
+ * set (to look at what a test left). */
+void proc_rm_tree(const char *dir);
+
 #endif
