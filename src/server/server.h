@@ -24,7 +24,8 @@
 int fl_server_run(const struct fl_config *cfg);
 
 /* Opens the data directory's store (creating the directory and database if
- * needed) for the administrative subcommands. */
+ * needed) without the start-up checks of datadir.h: for tools that fill a
+ * stopped server's database (bench/). */
 struct fl_store;
 fl_err fl_server_open_store(const struct fl_config *cfg,
                             struct fl_store **out) FL_MUST_USE;
