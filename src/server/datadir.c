@@ -20,11 +20,12 @@
 #include "server/signkeys.h"
 #include "store/store.h"
 
-/* The files whose presence says a server has used the directory. */
+/* The files whose presence says a server has served from the directory.
+ * Not keys.json: a production key ceremony (`finlockd keys ...`,
+ * `root-pubkey`) makes the signing keys before the first start. */
 static const char *const used_marks[] = {
         "server.secret",
         "kx.secret",
-        "keys.json",
         "audit-heads.jsonl",
 };
 
@@ -102,10 +103,9 @@ static void why_store(char *why, const char *dir, fl_err err)
 		fl_datadir_say(
 		        why,
 		        "%s/finlock.db is missing or empty, but %s holds the "
-		        "secrets and keys of a server that ran there: restore "
-		        "the database (finlockd restore), or start a new, "
-		        "empty "
-		        "one beside those keys with --allow-fresh-database",
+		        "secrets of a server that ran there: restore the "
+		        "database (finlockd restore), or start a new, empty "
+		        "one beside those secrets with --allow-fresh-database",
 		        dir, dir);
 		break;
 	case FL_E_STORE_WAL_LOST:

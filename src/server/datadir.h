@@ -12,8 +12,9 @@
  *
  *   - a directory another finlockd serves (an exclusive flock on
  *     finlockd.lock, held until fl_datadir_close);
- *   - a used directory (secrets, keys or audit heads present) whose
- *     database is missing or empty, unless FL_DATADIR_ALLOW_FRESH;
+ *   - a used directory (server.secret, kx.secret or audit-heads.jsonl
+ *     present: a server ran there) whose database is missing or empty,
+ *     unless FL_DATADIR_ALLOW_FRESH;
  *   - a database whose WAL was deleted after an unclean stop (store.h
  *     "Lost WAL"), unless FL_DATADIR_ACCEPT_WAL_LOSS;
  *   - a database that fails the backend's quick check (fl_store_check);
@@ -83,8 +84,9 @@ fl_err fl_datadir_lock(const char *dir, int *fd,
 void fl_datadir_say(char *why, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
 
-/* True when dir holds any of the files a server leaves behind (secrets,
- * signing keys, exported audit heads). */
+/* True when dir holds any of the files a server's first start leaves
+ * behind (its secrets, exported audit heads); signing keys alone may come
+ * from a key ceremony before that start. */
 bool fl_datadir_used(const char *dir);
 
 #endif
