@@ -96,8 +96,15 @@ fl_err fl_datadir_lock(const char *dir, int *fd, char why[FL_DATADIR_WHY_MAX])
 }
 
 /* The one line for a store that did not open. */
-static void why_store(char *why, const char *dir, fl_err err)
+static void why_store(char *why, const char *dir, bool used, fl_err err)
 {
+	if (err == FL_E_STORE_MISSING && !used) {
+		fl_datadir_say(why,
+		               "%s holds no database yet: start finlockd on it "
+		               "once first",
+		               dir);
+		return;
+	}
 	switch (err) {
 	case FL_E_STORE_MISSING:
 		fl_datadir_say(
@@ -334,7 +341,7 @@ fl_err fl_datadir_open(const struct fl_config *cfg, unsigned flags, fl_time now,
 	    FL_OK)
 		goto out;
 	if ((err = fl_store_open_sqlite(&out->store, path, &opts)) != FL_OK) {
-		why_store(why, dir, err);
+		why_store(why, dir, used, err);
 		goto out;
 	}
 	if (fl_files_sync_dir(dir) != FL_OK)
@@ -355,7 +362,7 @@ fl_err fl_datadir_open(const struct fl_config *cfg, unsigned flags, fl_time now,
 
 	if ((err = read_fingerprint(out->store, fp, &recorded, &keys_made)) !=
 	    FL_OK) {
-		why_store(why, dir, err);
+		why_store(why, dir, used, err);
 		goto out;
 	}
 	/* Keys are made only with a database that never had any: a new one,
@@ -389,7 +396,7 @@ fl_err fl_datadir_open(const struct fl_config *cfg, unsigned flags, fl_time now,
 		if ((err = record_fingerprint(out->store,
 		                              out->secrets.fingerprint, now)) !=
 		    FL_OK) {
-			why_store(why, dir, err);
+			why_store(why, dir, used, err);
 			goto out;
 		}
 		if (!out->first_start)
@@ -426,7 +433,7 @@ fl_err fl_datadir_open(const struct fl_config *cfg, unsigned flags, fl_time now,
 		if ((err = heads_match_keys(out->store, out->keys, dir, why)) !=
 		    FL_OK) {
 			if (why[0] == '\0')
-				why_store(why, dir, err);
+				why_store(why, dir, used, err);
 			goto out;
 		}
 	}

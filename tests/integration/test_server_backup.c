@@ -123,6 +123,10 @@ static void test_backup_under_load_and_restore(void **state)
 	assert_int_equal(pr.status, 0);
 	assert_non_null(strstr(pr.out, "wrote "));
 	proc_result_free(&pr);
+	fprintf(stderr,
+	        "backup: %d payments acknowledged before it began, %d more "
+	        "while it ran\n",
+	        before, atomic_load(&w.acked) - before);
 	/* the server went on taking writes */
 	wait_acked(&w, atomic_load(&w.acked) + 10);
 	atomic_store(&w.stop, true);
