@@ -7,10 +7,11 @@
  * refuse a string that needs escaping; a check-in request decodes the
  * same by the short path as by the full decoder.
  *
- * Selectors (first byte modulo 13): 0 enroll request, 1 enroll payload,
+ * Selectors (first byte modulo 14): 0 enroll request, 1 enroll payload,
  * 2 enroll answer, 3 check-in request, 4 check-in answer, 5 lookup request,
  * 6 lookup payload, 7 lookup answer, 8 release receipt, 9 error answer,
- * 10 counter header, 11 device id, 12 request MAC header. */
+ * 10 counter header, 11 device id, 12 request MAC header, 13 stale_counter
+ * answer. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -98,7 +99,12 @@ static int same_enroll_req(const struct fl_dp_enroll_req *a,
 	       strcmp(a->serial, b->serial) == 0 &&
 	       memcmp(a->sign_pk, b->sign_pk, sizeof(a->sign_pk)) == 0 &&
 	       memcmp(a->kx_pk, b->kx_pk, sizeof(a->kx_pk)) == 0 &&
-	       memcmp(a->sig, b->sig, sizeof(a->sig)) == 0;
+	       memcmp(a->sig, b->sig, sizeof(a->sig)) == 0 &&
+	       a->has_factory == b->has_factory &&
+	       memcmp(a->factory_pk, b->factory_pk, sizeof(a->factory_pk)) ==
+	               0 &&
+	       memcmp(a->factory_sig, b->factory_sig, sizeof(a->factory_sig)) ==
+	               0;
 }
 
 static void enroll_req(const uint8_t *data, size_t size)
@@ -116,6 +122,8 @@ static void enroll_req(const uint8_t *data, size_t size)
 	/* What decodes can be signed over and checked (a seed may carry a
 	 * real signature, so the answer itself is not asserted). */
 	CHECK(fl_dp_enroll_sign_input(&r, &in, &len) == FL_OK && len > 0);
+	free(in);
+	CHECK(fl_dp_enroll_factory_input(&r, &in, &len) == FL_OK && len > 0);
 	free(in);
 	(void)fl_dp_enroll_verify(&r);
 	fl_dp_pairing_code(r.sign_pk, r.kx_pk, code);
@@ -225,7 +233,28 @@ static int same_lookup_req(const struct fl_dp_lookup_req *a,
                            const struct fl_dp_lookup_req *b)
 {
 	return same_imeis(a->imei, a->n_imei, b->imei, b->n_imei) &&
-	       memcmp(a->nonce, b->nonce, sizeof(a->nonce)) == 0;
+	       memcmp(a->nonce, b->nonce, sizeof(a->nonce)) == 0 &&
+	       a->has_factory == b->has_factory &&
+	       memcmp(a->factory_pk, b->factory_pk, sizeof(a->factory_pk)) ==
+	               0 &&
+	       memcmp(a->sig, b->sig, sizeof(a->sig)) == 0;
+}
+
+static void lookup_req(const uint8_t *data, size_t size)
+{
+	struct fl_dp_lookup_req r;
+	uint8_t *in = NULL;
+	size_t len = 0;
+
+	ROUNDTRIP(struct fl_dp_lookup_req, fl_dp_lookup_req_decode,
+	          fl_dp_lookup_req_encode, no_clear, same_lookup_req, data,
+	          size);
+	if (fl_dp_lookup_req_decode((const char *)data, size, &r) != FL_OK)
+		return;
+	CHECK(fl_dp_lookup_sign_input(&r, &in, &len) == FL_OK && len > 0);
+	free(in);
+	if (fl_dp_lookup_verify(&r) == FL_OK)
+		CHECK(r.has_factory);
 }
 
 static int same_lookup_payload(const struct fl_dp_lookup_payload *a,
@@ -235,7 +264,9 @@ static int same_lookup_payload(const struct fl_dp_lookup_payload *a,
 	       same_imeis(a->imei, a->n_imei, b->imei, b->n_imei) &&
 	       a->time == b->time && a->program == b->program &&
 	       fl_dp_program_name(a->program) != NULL &&
-	       same_str(a->claims, b->claims);
+	       strcmp(a->status, b->status) == 0 &&
+	       fl_dp_status_check(a->status) == FL_OK &&
+	       same_str(a->token, b->token);
 }
 
 static int same_lookup_answer(const struct fl_dp_lookup_answer *a,
@@ -271,6 +302,28 @@ static void error_answer(const uint8_t *data, size_t size)
 	free(again);
 	free(json);
 	free(code);
+}
+
+static void resync(const uint8_t *data, size_t size)
+{
+	struct fl_dp_resync a, b;
+	char *json = NULL, *again = NULL, *code = NULL;
+
+	if (fl_dp_resync_decode((const char *)data, size, &a) != FL_OK) {
+		CHECK(zero(&a, sizeof(a)));
+		return;
+	}
+	CHECK(a.counter <= INT64_MAX);
+	CHECK(fl_dp_resync_encode(a.counter, a.mac, &json) == FL_OK);
+	CHECK(fl_dp_resync_decode(json, strlen(json), &b) == FL_OK);
+	CHECK(memcmp(&a, &b, sizeof(a)) == 0);
+	CHECK(fl_dp_error_decode(json, strlen(json), &code) == FL_OK);
+	CHECK(strcmp(code, "stale_counter") == 0);
+	CHECK(fl_dp_resync_encode(b.counter, b.mac, &again) == FL_OK);
+	CHECK(strcmp(json, again) == 0);
+	free(code);
+	free(again);
+	free(json);
 }
 
 /* The NUL-terminated copy of the input, for the header parsers. */
@@ -349,7 +402,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (size < 1)
 		return 0;
-	sel = data[0] % 13;
+	sel = data[0] % 14;
 	data++;
 	size--;
 	switch (sel) {
@@ -384,9 +437,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		checkin_assemble(data, size);
 		break;
 	case 5:
-		ROUNDTRIP(struct fl_dp_lookup_req, fl_dp_lookup_req_decode,
-		          fl_dp_lookup_req_encode, no_clear, same_lookup_req,
-		          data, size);
+		lookup_req(data, size);
 		break;
 	case 6:
 		ROUNDTRIP(struct fl_dp_lookup_payload,
@@ -417,6 +468,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 12:
 		request_mac(data, size);
+		break;
+	case 13:
+		resync(data, size);
 		break;
 	}
 	return 0;

@@ -645,40 +645,63 @@ static int devices_code(int argc, char **argv)
 
 static const char approve_usage[] =
         "usage: finlock devices approve DEVICE --pairing-code CODE\n"
+        "       finlock devices approve DEVICE --request ID\n"
         "\n"
         "Approves the re-enrollment of a phone that was wiped (reflashed): "
         "it\n"
-        "shows a pairing code of 8 digits (\"0491 7253\") that the "
-        "customer reads\n"
-        "to you. Only a pending request showing that code is approved; the "
-        "phone\n"
-        "then enrolls with new keys. Admin or support key. " DEVICE_ARG_HELP;
+        "shows a pairing code of 16 digits (\"0491 7253 8812 0034\") that "
+        "the\n"
+        "customer reads to you (spaces and dashes may be left in). Only a "
+        "pending\n"
+        "request showing that code is approved; the phone then enrolls "
+        "with new\n"
+        "keys. When two pending requests show the same code the server "
+        "refuses\n"
+        "(409) and names them: see `devices pairing-requests` (a request "
+        "signed\n"
+        "by the phone's factory key says so) and approve one with --request "
+        "ID.\n"
+        "Admin or support key. " DEVICE_ARG_HELP;
 
 static const char reject_usage[] =
         "usage: finlock devices reject DEVICE --pairing-code CODE\n"
+        "       finlock devices reject DEVICE --request ID\n"
         "\n"
-        "Refuses the pending re-enrollment request showing CODE (a phone "
-        "that is\n"
-        "not the customer's). Admin or support key. " DEVICE_ARG_HELP;
+        "Refuses the pending re-enrollment request showing CODE, or request "
+        "ID\n"
+        "(a phone that is not the customer's). Admin or support "
+        "key. " DEVICE_ARG_HELP;
 
 static int pairing_decide(int argc, char **argv, const char *path_word,
                           const struct cli_spec *spec_in)
 {
-	const char *code;
+	const char *code = NULL, *request = NULL;
 	const struct cli_opt opts[] = {
-	        {"pairing-code", CLI_OPT_STR, &code, true},
+	        {"pairing-code", CLI_OPT_STR, &code, false},
+	        {"request", CLI_OPT_STR, &request, false},
 	        {NULL, 0, NULL, false}};
 	struct cli_spec spec = *spec_in;
 	struct cli_args a;
+	long long id = 0;
 	int rc;
 
 	spec.opts = opts;
 	rc = cli_parse(&a, &spec, argc, argv);
 	if (rc != CLI_CONTINUE)
 		return rc;
-	return cli_run_device_call(&a, a.pos[0], "POST", path_word,
-	                           json_pack("{s:s}", "pairing_code", code),
-	                           NULL, NULL);
+	if ((code == NULL) == (request == NULL)) {
+		cli_err("%s: give one of --pairing-code CODE and --request ID",
+		        spec.path);
+		return CLI_USAGE;
+	}
+	if (request != NULL && (rc = cli_int_arg("--request", request, 1,
+	                                         INT64_MAX, &id)) != CLI_OK)
+		return rc;
+	return cli_run_device_call(
+	        &a, a.pos[0], "POST", path_word,
+	        code != NULL ? json_pack("{s:s}", "pairing_code", code)
+	                     : json_pack("{s:I}", "request_id", (json_int_t)id),
+	        NULL, NULL);
 }
 
 static int devices_approve(int argc, char **argv)
@@ -700,14 +723,21 @@ static int devices_reject(int argc, char **argv)
 static const char pairing_usage[] =
         "usage: finlock devices pairing-requests DEVICE\n"
         "\n"
-        "Lists the phone's re-enrollment requests: pairing code, status "
-        "(pending,\n"
-        "approved, rejected, expired), when made and decided. " DEVICE_ARG_HELP;
+        "Lists the phone's re-enrollment requests: request id, pairing "
+        "code,\n"
+        "whether the phone's factory key signed it (FACTORY yes: the phone "
+        "that\n"
+        "enrolled first, after a reflash), the client network it came "
+        "from,\n"
+        "status (pending, approved, rejected, expired), when made and "
+        "decided.\n" DEVICE_ARG_HELP;
 
 static const struct cli_col pairing_cols[] = {
-        {"PAIRING CODE", "pairing_code"}, {"STATUS", "status"},
-        {"CREATED", "created_at"},        {"EXPIRES", "expires_at"},
-        {"DECIDED", "decided_at"},        {"BY", "decided_by"},
+        {"REQUEST", "request_id"},     {"PAIRING CODE", "pairing_code"},
+        {"FACTORY", "factory_signed"}, {"NETWORK", "client_network"},
+        {"STATUS", "status"},          {"CREATED", "created_at"},
+        {"EXPIRES", "expires_at"},     {"DECIDED", "decided_at"},
+        {"BY", "decided_by"},
 };
 
 static int devices_pairing(int argc, char **argv)

@@ -662,16 +662,19 @@ static fl_err enroll_req_check(const struct fl_dp_enroll_req *r)
 	return FL_OK;
 }
 
-fl_err fl_dp_enroll_sign_input(const struct fl_dp_enroll_req *r, uint8_t **out,
-                               size_t *len)
+/* The pieces of an enrollment request under label: the device key signs
+ * them as "finlock:enroll-request", the factory key as
+ * "finlock:enroll-factory". */
+static fl_err enroll_input(const struct fl_dp_enroll_req *r, const char *label,
+                           uint8_t **out, size_t *len)
 {
-	struct piece pc[7];
+	struct piece pc[8];
 
 	*out = NULL;
 	*len = 0;
 	if (enroll_req_check(r) != FL_OK)
 		return FL_E_INVALID;
-	pc[0] = str_piece("finlock:enroll-request");
+	pc[0] = str_piece(label);
 	pc[1] = str_piece(r->code);
 	pc[2] = str_piece(r->imei[0]);
 	pc[3] = str_piece(r->n_imei > 1 ? r->imei[1] : "");
@@ -680,7 +683,21 @@ fl_err fl_dp_enroll_sign_input(const struct fl_dp_enroll_req *r, uint8_t **out,
 	pc[5].len = FL_SIGN_PK_LEN;
 	pc[6].p = r->kx_pk;
 	pc[6].len = FL_KX_PK_LEN;
-	return pae(out, len, pc, 7);
+	pc[7].p = r->factory_pk;
+	pc[7].len = r->has_factory ? FL_SIGN_PK_LEN : 0;
+	return pae(out, len, pc, 8);
+}
+
+fl_err fl_dp_enroll_sign_input(const struct fl_dp_enroll_req *r, uint8_t **out,
+                               size_t *len)
+{
+	return enroll_input(r, "finlock:enroll-request", out, len);
+}
+
+fl_err fl_dp_enroll_factory_input(const struct fl_dp_enroll_req *r,
+                                  uint8_t **out, size_t *len)
+{
+	return enroll_input(r, "finlock:enroll-factory", out, len);
 }
 
 fl_err fl_dp_enroll_sign(struct fl_dp_enroll_req *r,
@@ -699,6 +716,18 @@ fl_err fl_dp_enroll_sign(struct fl_dp_enroll_req *r,
 	return FL_OK;
 }
 
+/* Whether sig is pk's signature of in[len], which `made` says was built
+ * (FL_OK) or not; frees in. FL_OK or FL_E_BAD_SIGNATURE. */
+static fl_err signed_by(fl_err made, uint8_t *in, size_t len,
+                        const uint8_t sig[FL_SIG_LEN],
+                        const uint8_t pk[FL_SIGN_PK_LEN])
+{
+	fl_err err = made == FL_OK ? fl_sign_verify(sig, in, len, pk) : made;
+
+	free(in);
+	return err == FL_OK ? FL_OK : FL_E_BAD_SIGNATURE;
+}
+
 fl_err fl_dp_enroll_verify(const struct fl_dp_enroll_req *r)
 {
 	uint8_t *in = NULL;
@@ -706,11 +735,46 @@ fl_err fl_dp_enroll_verify(const struct fl_dp_enroll_req *r)
 	fl_err err;
 
 	err = fl_dp_enroll_sign_input(r, &in, &len);
-	if (err)
-		return FL_E_BAD_SIGNATURE;
-	err = fl_sign_verify(r->sig, in, len, r->sign_pk);
-	free(in);
-	return err == FL_OK ? FL_OK : FL_E_BAD_SIGNATURE;
+	if ((err = signed_by(err, in, len, r->sig, r->sign_pk)) != FL_OK ||
+	    !r->has_factory)
+		return err;
+	err = fl_dp_enroll_factory_input(r, &in, &len);
+	return signed_by(err, in, len, r->factory_sig, r->factory_pk);
+}
+
+/* The optional pair of a key and a signature (JSON pk_key and sig_key,
+ * both or neither) into pk and sig; *has tells which. */
+static fl_err get_signed_by(json_t *o, const char *pk_key, const char *sig_key,
+                            bool *has, uint8_t pk[FL_SIGN_PK_LEN],
+                            uint8_t sig[FL_SIG_LEN])
+{
+	bool with_pk = json_object_get(o, pk_key) != NULL;
+	fl_err err;
+
+	*has = false;
+	if (with_pk != (json_object_get(o, sig_key) != NULL))
+		return FL_E_FIELD_MISSING;
+	if (!with_pk)
+		return FL_OK;
+	err = get_bin(o, pk_key, pk, FL_SIGN_PK_LEN);
+	if (!err)
+		err = get_bin(o, sig_key, sig, FL_SIG_LEN);
+	*has = err == FL_OK;
+	return err;
+}
+
+static fl_err set_signed_by(json_t *o, const char *pk_key, const char *sig_key,
+                            bool has, const uint8_t pk[FL_SIGN_PK_LEN],
+                            const uint8_t sig[FL_SIG_LEN])
+{
+	fl_err err;
+
+	if (!has)
+		return FL_OK;
+	err = set_bin(o, pk_key, pk, FL_SIGN_PK_LEN);
+	if (!err)
+		err = set_bin(o, sig_key, sig, FL_SIG_LEN);
+	return err;
 }
 
 fl_err fl_dp_enroll_req_encode(const struct fl_dp_enroll_req *r, char **json)
@@ -735,14 +799,19 @@ fl_err fl_dp_enroll_req_encode(const struct fl_dp_enroll_req *r, char **json)
 		err = set_bin(o, "kx_pk", r->kx_pk, FL_KX_PK_LEN);
 	if (!err)
 		err = set_bin(o, "sig", r->sig, FL_SIG_LEN);
+	if (!err)
+		err = set_signed_by(o, "factory_pk", "factory_sig",
+		                    r->has_factory, r->factory_pk,
+		                    r->factory_sig);
 	return dump(o, err, json);
 }
 
 fl_err fl_dp_enroll_req_decode(const char *json, size_t len,
                                struct fl_dp_enroll_req *r)
 {
-	static const char *const keys[] = {"code",  "imei", "serial", "sign_pk",
-	                                   "kx_pk", "sig",  NULL};
+	static const char *const keys[] = {
+	        "code", "imei",       "serial",      "sign_pk", "kx_pk",
+	        "sig",  "factory_pk", "factory_sig", NULL};
 	json_t *o = NULL;
 	fl_err err;
 
@@ -764,6 +833,10 @@ fl_err fl_dp_enroll_req_decode(const char *json, size_t len,
 		err = get_bin(o, "kx_pk", r->kx_pk, FL_KX_PK_LEN);
 	if (!err)
 		err = get_bin(o, "sig", r->sig, FL_SIG_LEN);
+	if (!err)
+		err = get_signed_by(o, "factory_pk", "factory_sig",
+		                    &r->has_factory, r->factory_pk,
+		                    r->factory_sig);
 	if (!err && enroll_req_check(r) != FL_OK)
 		err = FL_E_INVALID;
 out:
@@ -794,7 +867,7 @@ void fl_dp_pairing_code(const uint8_t sign_pk[FL_SIGN_PK_LEN],
 	free(in);
 	for (int i = 7; i >= 0; i--)
 		v = (v << 8) | h[i];
-	v %= 100000000ULL;
+	v %= 10000000000000000ULL;
 	for (int i = FL_DP_PAIRING_LEN - 1; i >= 0; i--) {
 		out[i] = (char)('0' + v % 10);
 		v /= 10;
@@ -1556,13 +1629,17 @@ fl_err fl_dp_lookup_req_encode(const struct fl_dp_lookup_req *r, char **json)
 	err = set_imeis(o, "imei", r->imei, r->n_imei);
 	if (!err)
 		err = set_bin(o, "nonce", r->nonce, FL_DP_NONCE_LEN);
+	if (!err)
+		err = set_signed_by(o, "factory_pk", "sig", r->has_factory,
+		                    r->factory_pk, r->sig);
 	return dump(o, err, json);
 }
 
 fl_err fl_dp_lookup_req_decode(const char *json, size_t len,
                                struct fl_dp_lookup_req *r)
 {
-	static const char *const keys[] = {"imei", "nonce", NULL};
+	static const char *const keys[] = {"imei", "nonce", "factory_pk", "sig",
+	                                   NULL};
 	json_t *o = NULL;
 	fl_err err;
 
@@ -1575,6 +1652,9 @@ fl_err fl_dp_lookup_req_decode(const char *json, size_t len,
 		err = get_imeis(o, "imei", r->imei, &r->n_imei);
 	if (!err)
 		err = get_bin(o, "nonce", r->nonce, FL_DP_NONCE_LEN);
+	if (!err)
+		err = get_signed_by(o, "factory_pk", "sig", &r->has_factory,
+		                    r->factory_pk, r->sig);
 out:
 	json_decref(o);
 	if (err)
@@ -1582,28 +1662,71 @@ out:
 	return err;
 }
 
+fl_err fl_dp_lookup_sign_input(const struct fl_dp_lookup_req *r, uint8_t **out,
+                               size_t *len)
+{
+	char tmp[FL_IMEI_LEN + 1];
+	struct piece pc[5];
+
+	*out = NULL;
+	*len = 0;
+	if (r->n_imei < 1 || r->n_imei > 2)
+		return FL_E_INVALID;
+	for (size_t i = 0; i < r->n_imei; i++)
+		if (fl_imei_parse(r->imei[i], strnlen(r->imei[i], 16), tmp) !=
+		    FL_OK)
+			return FL_E_INVALID;
+	pc[0] = str_piece("finlock:lookup-request");
+	pc[1] = str_piece(r->imei[0]);
+	pc[2] = str_piece(r->n_imei > 1 ? r->imei[1] : "");
+	pc[3].p = r->nonce;
+	pc[3].len = FL_DP_NONCE_LEN;
+	pc[4].p = r->factory_pk;
+	pc[4].len = FL_SIGN_PK_LEN;
+	return pae(out, len, pc, 5);
+}
+
+fl_err fl_dp_lookup_verify(const struct fl_dp_lookup_req *r)
+{
+	uint8_t *in = NULL;
+	size_t len = 0;
+	fl_err err;
+
+	if (!r->has_factory)
+		return FL_E_BAD_SIGNATURE;
+	err = fl_dp_lookup_sign_input(r, &in, &len);
+	return signed_by(err, in, len, r->sig, r->factory_pk);
+}
+
+static const char *const status_names[] = {"no_record", "financed", "released",
+                                           "stolen"};
+
+fl_err fl_dp_status_check(const char *s)
+{
+	if (s == NULL)
+		return FL_E_INVALID;
+	for (size_t i = 0; i < sizeof(status_names) / sizeof(*status_names);
+	     i++)
+		if (strcmp(s, status_names[i]) == 0)
+			return FL_OK;
+	return FL_E_INVALID;
+}
+
 fl_err fl_dp_lookup_payload_encode(const struct fl_dp_lookup_payload *p,
                                    char **json)
 {
-	json_t *o, *c = NULL;
-	json_error_t jerr;
+	json_t *o;
 	fl_err err;
 
 	*json = NULL;
-	if (fl_dp_program_name(p->program) == NULL)
+	if (fl_dp_program_name(p->program) == NULL ||
+	    memchr(p->status, '\0', sizeof(p->status)) == NULL ||
+	    fl_dp_status_check(p->status) != FL_OK ||
+	    (p->token != NULL && strlen(p->token) > FL_DP_TOKEN_MAX))
 		return FL_E_INVALID;
-	if (p->claims != NULL) {
-		c = json_loads(p->claims, JSON_REJECT_DUPLICATES, &jerr);
-		if (c == NULL || !json_is_object(c)) {
-			json_decref(c);
-			return FL_E_JSON;
-		}
-	}
 	o = json_object();
-	if (o == NULL) {
-		json_decref(c);
+	if (o == NULL)
 		return FL_E_NOMEM;
-	}
 	err = set_bin(o, "nonce", p->nonce, FL_DP_NONCE_LEN);
 	if (!err)
 		err = set_imeis(o, "imei", p->imei, p->n_imei);
@@ -1611,19 +1734,17 @@ fl_err fl_dp_lookup_payload_encode(const struct fl_dp_lookup_payload *p,
 		err = set_time(o, "time", p->time);
 	if (!err)
 		err = set_str(o, "program", fl_dp_program_name(p->program));
-	if (c != NULL) {
-		if (!err)
-			err = set(o, "claims", c);
-		else
-			json_decref(c);
-	}
+	if (!err)
+		err = set_str(o, "status", p->status);
+	if (!err && p->token != NULL)
+		err = set_str(o, "token", p->token);
 	return dump(o, err, json);
 }
 
 fl_err fl_dp_lookup_payload_decode(const char *json, size_t len,
                                    struct fl_dp_lookup_payload *p)
 {
-	json_t *o = NULL, *c;
+	json_t *o = NULL;
 	char prog[16];
 	fl_err err;
 
@@ -1649,15 +1770,14 @@ fl_err fl_dp_lookup_payload_decode(const char *json, size_t len,
 		else
 			p->program = (enum fl_dp_program)i;
 	}
-	if (!err && (c = json_object_get(o, "claims")) != NULL) {
-		if (!json_is_object(c)) {
-			err = FL_E_FIELD_TYPE;
-		} else {
-			p->claims = json_dumps(c, JSON_COMPACT);
-			if (p->claims == NULL)
-				err = FL_E_NOMEM;
-		}
-	}
+	if (!err)
+		err = get_str_buf(o, "status", true, p->status,
+		                  sizeof(p->status));
+	if (!err && fl_dp_status_check(p->status) != FL_OK)
+		err = FL_E_INVALID;
+	if (!err)
+		err = get_str_dup(o, "token", false, FL_DP_TOKEN_MAX,
+		                  &p->token);
 out:
 	json_decref(o);
 	if (err)
@@ -1669,7 +1789,7 @@ void fl_dp_lookup_payload_clear(struct fl_dp_lookup_payload *p)
 {
 	if (p == NULL)
 		return;
-	free(p->claims);
+	free(p->token);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -1776,6 +1896,109 @@ void fl_dp_receipt_clear(struct fl_dp_receipt *r)
 		return;
 	free(r->loan_ref);
 	memset(r, 0, sizeof(*r));
+}
+
+/* --- counter resynchronisation ----------------------------------------------
+ */
+
+/* The three pieces a resync MAC covers; rq and sv are their storage. */
+static void resync_pieces(struct piece pc[3], uint8_t rq[8], uint8_t sv[8],
+                          uint64_t req_counter, uint64_t server_counter)
+{
+	for (int i = 0; i < 8; i++) {
+		rq[i] = (uint8_t)(req_counter >> (8 * i));
+		sv[i] = (uint8_t)(server_counter >> (8 * i));
+	}
+	pc[0] = str_piece("finlock:counter-resync");
+	pc[1].p = rq;
+	pc[1].len = 8;
+	pc[2].p = sv;
+	pc[2].len = 8;
+}
+
+fl_err fl_dp_resync_mac_input(uint8_t **out, size_t *len, uint64_t req_counter,
+                              uint64_t server_counter)
+{
+	uint8_t rq[8], sv[8];
+	struct piece pc[3];
+
+	resync_pieces(pc, rq, sv, req_counter, server_counter);
+	return pae(out, len, pc, 3);
+}
+
+fl_err fl_dp_resync_mac(uint8_t mac[FL_MAC_LEN],
+                        const uint8_t key[FL_MAC_KEY_LEN], uint64_t req_counter,
+                        uint64_t server_counter)
+{
+	uint8_t rq[8], sv[8];
+	struct piece pc[3];
+
+	resync_pieces(pc, rq, sv, req_counter, server_counter);
+	return pae_mac(mac, key, pc, 3);
+}
+
+fl_err fl_dp_resync_encode(uint64_t counter, const uint8_t mac[FL_MAC_LEN],
+                           char **json)
+{
+	json_t *o = NULL, *e = NULL;
+	char hex[2 * FL_MAC_LEN + 1];
+	fl_err err;
+
+	*json = NULL;
+	if (counter > INT64_MAX)
+		return FL_E_RANGE;
+	o = json_object();
+	e = json_object();
+	if (o == NULL || e == NULL) {
+		json_decref(o);
+		json_decref(e);
+		return FL_E_NOMEM;
+	}
+	err = set_str(e, "code", "stale_counter");
+	if (!err)
+		err = set_str(e, "message",
+		              "the counter is not above the last one accepted");
+	if (!err)
+		err = set(o, "error", e);
+	else
+		json_decref(e);
+	fl_hex_encode(hex, mac, FL_MAC_LEN);
+	if (!err)
+		err = set(o, "counter", json_integer((json_int_t)counter));
+	if (!err)
+		err = set_str(o, "mac", hex);
+	return dump(o, err, json);
+}
+
+fl_err fl_dp_resync_decode(const char *json, size_t len,
+                           struct fl_dp_resync *out)
+{
+	json_t *o = NULL, *e;
+	char code[16], hex[2 * FL_MAC_LEN + 1];
+	fl_err err;
+
+	memset(out, 0, sizeof(*out));
+	err = load_object(json, len, &o);
+	if (err)
+		goto out;
+	e = json_object_get(o, "error");
+	if (e == NULL || !json_is_object(e) ||
+	    get_str_buf(e, "code", true, code, sizeof(code)) != FL_OK ||
+	    strcmp(code, "stale_counter") != 0) {
+		err = FL_E_JSON;
+		goto out;
+	}
+	err = get_u64(o, "counter", true, INT64_MAX, &out->counter);
+	if (!err)
+		err = get_str_buf(o, "mac", true, hex, sizeof(hex));
+	if (!err && (strlen(hex) != 2 * FL_MAC_LEN ||
+	             fl_hex_decode(out->mac, FL_MAC_LEN, hex, 2 * FL_MAC_LEN)))
+		err = FL_E_FIELD_TYPE;
+out:
+	json_decref(o);
+	if (err)
+		memset(out, 0, sizeof(*out));
+	return err;
 }
 
 fl_err fl_dp_error_encode(const char *code, const char *message, char **json)

@@ -10,8 +10,11 @@
  *   - the request MAC: keyed BLAKE2b-256 over a length-prefixed encoding of
  *     method, path with query, body and the device's request counter, and the
  *     answer MAC that binds the server's time and token to that counter;
- *   - the enrollment request (signed by the device key) and the short pairing
- *     code a re-enrolling phone shows;
+ *   - the enrollment request (signed by the device key and, from a phone
+ *     that has one, by its factory key) and the pairing code a
+ *     re-enrolling phone shows;
+ *   - the lookup request (optionally signed by the factory key) and the
+ *     counter resynchronisation a stale_counter answer carries;
  *   - the JSON shapes of every request and answer: encode and decode
  *     functions, strict about types, lengths and counts.
  *
@@ -65,7 +68,7 @@
 #define FL_DP_SERIAL_MAX       64 /* serial number, printable ASCII */
 #define FL_DP_ICCID_MAX        22 /* SIM ICCID: 0 (no SIM) or 18..22 digits */
 #define FL_DP_NONCE_LEN        32 /* lookup nonce, bytes */
-#define FL_DP_PAIRING_LEN      8  /* pairing code digits */
+#define FL_DP_PAIRING_LEN      16 /* pairing code digits */
 #define FL_DP_TOKEN_MAX        (64 * 1024) /* longest signed token carried */
 #define FL_DP_MAX_CERTS        8           /* key certificates in one answer */
 #define FL_DP_MAX_REVOCATIONS  32          /* revocations in one answer */
@@ -149,7 +152,12 @@ fl_err fl_dp_device_id_check(const char *id) FL_MUST_USE;
 
 /* POST /v1/device/enroll body. An empty code asks to re-enroll by pairing
  * code (after a reflash); the server then answers 202 until the lender has
- * approved the pairing code the phone shows. */
+ * approved the pairing code the phone shows.
+ *
+ * A phone with a factory key (an Ed25519 key pair provisioned in its
+ * secure hardware at manufacture, never erased by a reflash) also sends
+ * its public half and its signature of the request: JSON "factory_pk" and
+ * "factory_sig", both or neither. */
 struct fl_dp_enroll_req {
 	char code[FL_DP_CODE_MAX + 1];     /* one-time code, "" for pairing */
 	char imei[2][FL_IMEI_LEN + 1];     /* the phone's IMEIs */
@@ -158,19 +166,30 @@ struct fl_dp_enroll_req {
 	uint8_t sign_pk[FL_SIGN_PK_LEN];   /* the phone's new Ed25519 key */
 	uint8_t kx_pk[FL_KX_PK_LEN];       /* the phone's new X25519 key */
 	uint8_t sig[FL_SIG_LEN];           /* over fl_dp_enroll_sign_input */
+	bool has_factory; /* factory_pk and factory_sig present */
+	uint8_t factory_pk[FL_SIGN_PK_LEN];
+	uint8_t factory_sig[FL_SIG_LEN]; /* over fl_dp_enroll_factory_input */
 };
 
-/* The bytes the phone signs:
+/* The bytes the device key signs:
  *   PAE("finlock:enroll-request", code, imei[0], imei[1] or "", serial,
- *       sign_pk, kx_pk)
- * *out (caller frees) and *len receive them. */
+ *       sign_pk, kx_pk, factory_pk or "")
+ * (factory_pk's piece is empty when !has_factory). *out (caller frees)
+ * and *len receive them. */
 fl_err fl_dp_enroll_sign_input(const struct fl_dp_enroll_req *r, uint8_t **out,
                                size_t *len) FL_MUST_USE;
-/* Fills r->sig with the device key sk (whose public half is r->sign_pk). */
+/* The bytes the factory key signs: the same pieces under the label
+ * "finlock:enroll-factory". */
+fl_err fl_dp_enroll_factory_input(const struct fl_dp_enroll_req *r,
+                                  uint8_t **out, size_t *len) FL_MUST_USE;
+/* Fills r->sig with the device key sk (whose public half is r->sign_pk).
+ * For tests and tools; a phone signs fl_dp_enroll_sign_input through its
+ * secure hardware. */
 fl_err fl_dp_enroll_sign(struct fl_dp_enroll_req *r,
                          const uint8_t sk[FL_SIGN_SK_LEN]) FL_MUST_USE;
-/* FL_OK if r->sig is r->sign_pk's signature of the request, else
- * FL_E_BAD_SIGNATURE. */
+/* FL_OK if r->sig is r->sign_pk's signature of the request and, when
+ * r->has_factory, r->factory_sig is r->factory_pk's signature of
+ * fl_dp_enroll_factory_input; else FL_E_BAD_SIGNATURE. */
 fl_err fl_dp_enroll_verify(const struct fl_dp_enroll_req *r) FL_MUST_USE;
 
 fl_err fl_dp_enroll_req_encode(const struct fl_dp_enroll_req *r,
@@ -182,7 +201,8 @@ fl_err fl_dp_enroll_req_decode(const char *json, size_t len,
 
 /* The pairing code a re-enrolling phone shows and the lender approves:
  * BLAKE2b-256(PAE("finlock:pairing", sign_pk, kx_pk)), its first 8 bytes as
- * LE64 modulo 10^8, written as 8 digits with leading zeros. */
+ * LE64 modulo 10^16, written as 16 digits with leading zeros (the phone
+ * shows them in groups of four: "1234 5678 9012 3456"). */
 void fl_dp_pairing_code(const uint8_t sign_pk[FL_SIGN_PK_LEN],
                         const uint8_t kx_pk[FL_KX_PK_LEN],
                         char out[FL_DP_PAIRING_LEN + 1]);
@@ -227,7 +247,7 @@ fl_err fl_dp_enroll_answer_decode(const char *json, size_t len,
 void fl_dp_enroll_answer_clear(struct fl_dp_enroll_answer *a);
 
 /* 202 answer to a pairing enrollment not yet approved:
- *   {"status": "pending", "pairing_code": "12345678"}
+ *   {"status": "pending", "pairing_code": "1234567890123456"}
  * Informative only: the phone shows the code it computes itself. */
 fl_err fl_dp_pending_encode(const char pairing_code[FL_DP_PAIRING_LEN + 1],
                             char **json) FL_MUST_USE;
@@ -321,16 +341,33 @@ void fl_dp_checkin_answer_clear(struct fl_dp_checkin_answer *a);
 /* --- lookup by IMEI
  * -------------------------------------------------------------- */
 
-/* POST /v1/device/lookup body: {"imei": [..], "nonce": "<b64url 32 bytes>"} */
+/* POST /v1/device/lookup body:
+ *   {"imei": [..], "nonce": "<b64url 32 bytes>",
+ *    "factory_pk": "<b64url 32 bytes>", "sig": "<b64url 64 bytes>"}
+ * factory_pk and sig (both or neither) sign the request with the phone's
+ * factory key; only such a request can receive the device's token. */
 struct fl_dp_lookup_req {
 	char imei[2][FL_IMEI_LEN + 1];
 	size_t n_imei;
 	uint8_t nonce[FL_DP_NONCE_LEN]; /* fresh random per request */
+	bool has_factory;               /* factory_pk and sig present */
+	uint8_t factory_pk[FL_SIGN_PK_LEN];
+	uint8_t sig[FL_SIG_LEN]; /* over fl_dp_lookup_sign_input */
 };
 fl_err fl_dp_lookup_req_encode(const struct fl_dp_lookup_req *r,
                                char **json) FL_MUST_USE;
+/* Strict; does not verify the signature (fl_dp_lookup_verify does). */
 fl_err fl_dp_lookup_req_decode(const char *json, size_t len,
                                struct fl_dp_lookup_req *r) FL_MUST_USE;
+/* The bytes the factory key signs:
+ *   PAE("finlock:lookup-request", imei[0], imei[1] or "", nonce,
+ *       factory_pk) */
+fl_err fl_dp_lookup_sign_input(const struct fl_dp_lookup_req *r, uint8_t **out,
+                               size_t *len) FL_MUST_USE;
+/* FL_OK if r carries a factory signature and it is r->factory_pk's
+ * signature of the request; FL_E_BAD_SIGNATURE otherwise (also when r
+ * carries none). Says nothing of whose key factory_pk is. */
+fl_err fl_dp_lookup_verify(const struct fl_dp_lookup_req *r) FL_MUST_USE;
 
 /* Where the looked-up IMEI stands. */
 enum fl_dp_program {
@@ -342,26 +379,40 @@ enum fl_dp_program {
 };
 const char *fl_dp_program_name(enum fl_dp_program p);
 
+/* The public check's words (the lookup payload's "status"). */
+#define FL_DP_STATUS_MAX 16 /* longest word, with its NUL */
+
 /* The payload of the FL_MSG_LOOKUP token:
  *   {"nonce": "<the request's>", "imei": [..], "time": RFC3339,
- *    "program": "none|enroll|pairing|released", "claims": {..}}
- * claims (for "enroll" and "pairing") is the device-claims object of the
- * phone's current token (token.h), so the phone enforces exactly what it
- * would with its token: locked stays locked through a reflash. */
+ *    "program": "none|enroll|pairing|released",
+ *    "status": "no_record|financed|released|stolen",
+ *    "token": "<the device's current device token>"}
+ * status is exactly what the public IMEI check says of the IMEI. token
+ * (FL_MSG_DEVICE_TOKEN, signed text) is present only in the answer to a
+ * request signed by the factory key the server registered for the device,
+ * so that a reflashed phone enforces exactly what its token says (locked
+ * stays locked) while someone who knows only an IMEI learns no more than
+ * the public check. */
 struct fl_dp_lookup_payload {
 	uint8_t nonce[FL_DP_NONCE_LEN];
 	char imei[2][FL_IMEI_LEN + 1];
 	size_t n_imei;
 	fl_time time; /* server time when signed */
 	enum fl_dp_program program;
-	char *claims; /* claims JSON (owned), NULL if none */
+	char status[FL_DP_STATUS_MAX]; /* public check word: "no_record",
+	                                  "financed", "released", "stolen" */
+	char *token; /* the device's current device token (signed text,
+	                FL_MSG_DEVICE_TOKEN), owned, NULL if none */
 };
+/* FL_E_INVALID unless status is one of the four words. */
 fl_err fl_dp_lookup_payload_encode(const struct fl_dp_lookup_payload *p,
                                    char **json) FL_MUST_USE;
-/* claims, when present, is re-encoded compactly into p->claims for
- * fl_claims_decode; it is not checked here. */
+/* token, when present, is copied as it is; it is not verified here.
+ * Unknown fields are ignored. */
 fl_err fl_dp_lookup_payload_decode(const char *json, size_t len,
                                    struct fl_dp_lookup_payload *p) FL_MUST_USE;
+/* FL_OK if s is one of the public check's four words. */
+fl_err fl_dp_status_check(const char *s) FL_MUST_USE;
 void fl_dp_lookup_payload_clear(struct fl_dp_lookup_payload *p);
 
 /* 200 answer to a lookup:
@@ -395,6 +446,36 @@ fl_err fl_dp_receipt_encode(const struct fl_dp_receipt *r,
 fl_err fl_dp_receipt_decode(const char *json, size_t len,
                             struct fl_dp_receipt *r) FL_MUST_USE;
 void fl_dp_receipt_clear(struct fl_dp_receipt *r);
+
+/* --- counter resynchronisation ----------------------------------------------
+ */
+
+/* A MAC'd request whose MAC is good but whose counter is at or below the
+ * last one the server accepted is answered 409:
+ *   {"error": {"code": "stale_counter", "message": ".."},
+ *    "counter": N, "mac": "<hex>"}
+ * N is the highest counter the server has accepted for the device, mac
+ * the keyed BLAKE2b-256 (device MAC key) of fl_dp_resync_mac_input(the
+ * request's counter, N). A phone that verifies the MAC moves its counter
+ * to N and sends its request again with N + 1. */
+struct fl_dp_resync {
+	uint64_t counter; /* N, 0..2^63 - 1 */
+	uint8_t mac[FL_MAC_LEN];
+};
+/* PAE("finlock:counter-resync", LE64(req_counter), LE64(server_counter)) */
+fl_err fl_dp_resync_mac_input(uint8_t **out, size_t *len, uint64_t req_counter,
+                              uint64_t server_counter) FL_MUST_USE;
+/* mac = keyed BLAKE2b-256(key, fl_dp_resync_mac_input(...)). */
+fl_err fl_dp_resync_mac(uint8_t mac[FL_MAC_LEN],
+                        const uint8_t key[FL_MAC_KEY_LEN], uint64_t req_counter,
+                        uint64_t server_counter) FL_MUST_USE;
+/* FL_E_RANGE for a counter above 2^63 - 1. */
+fl_err fl_dp_resync_encode(uint64_t counter, const uint8_t mac[FL_MAC_LEN],
+                           char **json) FL_MUST_USE;
+/* FL_E_JSON unless the body is a stale_counter error with a counter and a
+ * 64-hex-digit mac; does not check the MAC. Unknown fields are ignored. */
+fl_err fl_dp_resync_decode(const char *json, size_t len,
+                           struct fl_dp_resync *out) FL_MUST_USE;
 
 /* Error answers: {"error": {"code": "..", "message": ".."}}. *code receives
  * the code string (caller frees); FL_E_JSON if the body is not that shape. */

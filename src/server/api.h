@@ -60,6 +60,11 @@ fl_err fl_api_path_device(struct fl_req *req, struct fl_tx *tx,
 fl_err fl_api_device_protocol_json(struct fl_tx *tx, const struct fl_device *d,
                                    json_t *j) FL_MUST_USE;
 
+/* What the public IMEI check says of device d (NULL: no record):
+ * "no_record", "financed", "released" or "stolen". Never "locked": the
+ * word tells nothing of the debtor. The device lookup says the same. */
+const char *fl_api_public_status(const struct fl_device *d);
+
 /* True if s has no control characters. */
 bool fl_api_text_ok(const char *s);
 

@@ -8,7 +8,9 @@
  *   POST /v1/device/checkin    MAC'd; reports in, current token out
  *   GET  /v1/device/wait?seq=N MAC'd long-poll: answers when the seq moves
  *   POST /v1/device/lookup     public; signed (FL_MSG_LOOKUP) over the
- *                              phone's nonce with the claims to enforce
+ *                              phone's nonce: the public check's word, and
+ *                              the device token for a request signed by
+ *                              the phone's registered factory key
  * Lenders:
  *   POST /v1/devices/{id}/offline-code            unlock N days / release
  *   GET  /v1/devices/{id}/pairing-requests        reflashed phones waiting
@@ -20,6 +22,7 @@
  * ...). Nothing here reads a secret from the store: MAC keys and
  * offline-code secrets are derived (devauth.h).
  */
+#include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,6 +152,16 @@ static bool keys_equal(const struct fl_device *d,
 	       memcmp(d->kx_pk, er->kx_pk, FL_KX_PK_LEN) == 0;
 }
 
+/* Whether d was released (paid off or by an admin): for good, also when
+ * reported stolen afterwards, which locks the device's decision but not
+ * a released phone (the theft shows in the public check). */
+static bool released_for_good(const struct fl_device *d)
+{
+	return d->st.state == FL_ST_RELEASED ||
+	       (d->st.stolen && d->has_contract &&
+	        (d->st.released_by_command || d->st.amount_remaining == 0));
+}
+
 static bool has_imei(const struct fl_device *d, const char *imei)
 {
 	return strcmp(d->imei, imei) == 0 ||
@@ -212,16 +225,22 @@ out:
 }
 
 /* Gives device d the keys of er in tx: new keys, counter from 0, pairing
- * requests dropped, the decision taken again. Audited as action. */
+ * requests dropped, the decision taken again. An enrollment by one-time
+ * code (by_code) also registers er's factory key, or none for a phone
+ * that sent none; a re-enrollment by pairing keeps the one registered.
+ * Audited as action. */
 static fl_err enroll_keys(struct fl_req *req, struct fl_tx *tx,
                           struct fl_device *d,
-                          const struct fl_dp_enroll_req *er, const char *action,
-                          const char *how, struct fl_decided *what)
+                          const struct fl_dp_enroll_req *er, bool by_code,
+                          const char *action, struct fl_decided *what)
 {
 	char pk[64];
 	fl_err err;
 
 	err = fl_store_dp_enroll(tx, d->id, er->sign_pk, er->kx_pk, req->now);
+	if (err == FL_OK && by_code)
+		err = fl_store_dp_set_factory(
+		        tx, d->id, er->has_factory ? er->factory_pk : NULL);
 	if (err == FL_OK)
 		err = fl_decide_device(tx, d->tenant_id, d->id, req->now, false,
 		                       d, what);
@@ -230,11 +249,13 @@ static fl_err enroll_keys(struct fl_req *req, struct fl_tx *tx,
 	if (fl_b64url_encode(pk, sizeof(pk), er->sign_pk, FL_SIGN_PK_LEN) !=
 	    FL_OK)
 		return FL_E_INTERNAL;
-	return audit_device(tx, d, req->now, action,
-	                    json_pack("{s:s,s:s,s:s,s:s,s:I}", "by", how,
-	                              "sign_pk", pk, "imei", er->imei[0],
-	                              "serial", er->serial, "token_seq",
-	                              (json_int_t)d->st.token_seq));
+	return audit_device(
+	        tx, d, req->now, action,
+	        json_pack("{s:s,s:s,s:s,s:s,s:I,s:b}", "by",
+	                  by_code ? "code" : "pairing", "sign_pk", pk, "imei",
+	                  er->imei[0], "serial", er->serial, "token_seq",
+	                  (json_int_t)d->st.token_seq, "factory_key",
+	                  by_code ? er->has_factory : d->has_factory));
 }
 
 /* After an enrollment committed: wakes waiters, drops the old keys'
@@ -319,8 +340,8 @@ static void enroll_by_code(struct fl_req *req,
 	memcpy(used.kx_pk, er->kx_pk, FL_KX_PK_LEN);
 	used.used_at = req->now;
 	if ((err = fl_store_used_code_put(tx, &used)) != FL_OK ||
-	    (err = enroll_keys(req, tx, d, er, "device.enroll", "code",
-	                       &what)) != FL_OK)
+	    (err = enroll_keys(req, tx, d, er, true, "device.enroll", &what)) !=
+	            FL_OK)
 		goto fail;
 	err = fl_tx_commit(tx);
 	tx = NULL;
@@ -335,12 +356,90 @@ done:
 	free(d);
 }
 
+/* The client network of req as pairing requests record it: the IPv4
+ * /24 ("192.0.2.0/24") or the IPv6 /64 ("2001:db8:1:2::/64"). */
+static void client_network(const struct fl_req *req,
+                           char out[FL_PAIRING_NET_LEN])
+{
+	const uint8_t *n = req->client_net;
+	uint8_t a6[16] = {0};
+	char text[INET6_ADDRSTRLEN];
+
+	if (n[15] == 4) {
+		snprintf(out, FL_PAIRING_NET_LEN, "%u.%u.%u.0/24", n[0], n[1],
+		         n[2]);
+		return;
+	}
+	memcpy(a6, n, 8);
+	if (n[15] == 6 && inet_ntop(AF_INET6, a6, text, sizeof(text)) != NULL)
+		snprintf(out, FL_PAIRING_NET_LEN, "%.40s/64", text);
+	else
+		snprintf(out, FL_PAIRING_NET_LEN, "unknown");
+}
+
+/* Whether er is signed by the factory key registered for d (the
+ * signature itself was checked by fl_dp_enroll_verify). */
+static bool factory_signed(const struct fl_device *d,
+                           const struct fl_dp_enroll_req *er)
+{
+	return er->has_factory && d->has_factory &&
+	       fl_ct_memcmp(er->factory_pk, d->factory_pk, FL_SIGN_PK_LEN) == 0;
+}
+
+/* A device's pending pairing requests: how many, and the oldest one not
+ * signed by the factory key (0: none). */
+struct pending_count {
+	int n;
+	int64_t oldest_unsigned;
+};
+
 static fl_err count_pending(void *ctx, const struct fl_pairing_rec *r)
 {
-	int *n = ctx;
+	struct pending_count *c = ctx;
 
-	if (r->status == FL_PAIRING_PENDING)
-		(*n)++;
+	if (r->status != FL_PAIRING_PENDING)
+		return FL_OK;
+	c->n++;
+	if (!r->factory_signed && c->oldest_unsigned == 0)
+		c->oldest_unsigned = r->ord;
+	return FL_OK;
+}
+
+/* Admits a new pairing request pr into tx within the bounds: pending
+ * requests per device (FL_PAIRING_MAX) and, for requests not signed by
+ * the device's factory key, per client network across all devices
+ * (FL_PAIRING_NET_MAX). A factory-signed request is always admitted: at
+ * the device's bound it takes the place of the oldest unsigned one
+ * (*replaced, else 0). FL_E_LIMIT with *why set when refused. */
+static fl_err pairing_admit(struct fl_tx *tx, const struct fl_pairing_rec *pr,
+                            fl_time now, int64_t *replaced, const char **why)
+{
+	struct pending_count pc = {0, 0};
+	int64_t from_net = 0;
+	fl_err err;
+
+	*replaced = 0;
+	*why = NULL;
+	if ((err = fl_store_pairing_list(tx, pr->device_id, count_pending,
+	                                 &pc)) != FL_OK)
+		return err;
+	if (pr->factory_signed) {
+		if (pc.n < FL_PAIRING_MAX || pc.oldest_unsigned == 0)
+			return FL_OK;
+		*replaced = pc.oldest_unsigned;
+		return fl_store_pairing_drop(tx, pr->device_id, *replaced);
+	}
+	if (pc.n >= FL_PAIRING_MAX) {
+		*why = "too many pairing requests wait for this device";
+		return FL_E_LIMIT;
+	}
+	if ((err = fl_store_pairing_count_net(tx, pr->client_net, now,
+	                                      &from_net)) != FL_OK)
+		return err;
+	if (from_net >= FL_PAIRING_NET_MAX) {
+		*why = "too many pairing requests wait from this network";
+		return FL_E_LIMIT;
+	}
 	return FL_OK;
 }
 
@@ -356,7 +455,8 @@ static void enroll_by_pairing(struct fl_req *req,
 	struct fl_pairing_rec pr;
 	struct fl_decided what;
 	struct fl_tx *tx = NULL;
-	int pending = 0;
+	const char *why = NULL;
+	int64_t replaced = 0;
 	fl_err err;
 
 	if (d == NULL) {
@@ -368,7 +468,7 @@ static void enroll_by_pairing(struct fl_req *req,
 		goto fail;
 	err = fl_store_device_by_imei(tx, er->imei[0], d);
 	if (err == FL_E_NOT_FOUND || (err == FL_OK && d->enrolled_at == 0) ||
-	    (err == FL_OK && d->st.state == FL_ST_RELEASED && !d->st.stolen)) {
+	    (err == FL_OK && released_for_good(d))) {
 		dp_error(req, 404, "not_in_program",
 		         "this IMEI is in no program a phone can re-enroll in");
 		goto done;
@@ -386,15 +486,6 @@ static void enroll_by_pairing(struct fl_req *req,
 		goto fail;
 	err = fl_store_pairing_get(tx, d->id, er->sign_pk, er->kx_pk, &pr);
 	if (err == FL_E_NOT_FOUND) {
-		if ((err = fl_store_pairing_list(tx, d->id, count_pending,
-		                                 &pending)) != FL_OK)
-			goto fail;
-		if (pending >= FL_PAIRING_MAX) {
-			dp_error(req, 429, "rate_limited",
-			         "too many pairing requests wait for this "
-			         "device");
-			goto done;
-		}
 		memset(&pr, 0, sizeof(pr));
 		snprintf(pr.device_id, sizeof(pr.device_id), "%s", d->id);
 		memcpy(pr.sign_pk, er->sign_pk, FL_SIGN_PK_LEN);
@@ -403,12 +494,26 @@ static void enroll_by_pairing(struct fl_req *req,
 		pr.created_at = req->now;
 		pr.expires_at = req->now + PAIRING_TTL;
 		pr.status = FL_PAIRING_PENDING;
-		if ((err = fl_store_pairing_put(tx, &pr)) != FL_OK ||
+		pr.factory_signed = factory_signed(d, er);
+		client_network(req, pr.client_net);
+		err = pairing_admit(tx, &pr, req->now, &replaced, &why);
+		if (err == FL_E_LIMIT) {
+			dp_error(req, 429, "rate_limited", "%s", why);
+			goto done;
+		}
+		if (err != FL_OK ||
+		    (err = fl_store_pairing_put(tx, &pr)) != FL_OK ||
 		    (err = audit_device(
 		             tx, d, req->now, "device.pairing_request",
-		             json_pack("{s:s,s:s,s:o}", "pairing_code", code,
-		                       "imei", er->imei[0], "expires_at",
-		                       fl_json_time(pr.expires_at)))) != FL_OK)
+		             json_pack("{s:s,s:s,s:o,s:I,s:b,s:s,s:I}",
+		                       "pairing_code", code, "imei",
+		                       er->imei[0], "expires_at",
+		                       fl_json_time(pr.expires_at),
+		                       "request_id", (json_int_t)pr.ord,
+		                       "factory_signed", pr.factory_signed,
+		                       "client_network", pr.client_net,
+		                       "replaced", (json_int_t)replaced))) !=
+		            FL_OK)
 			goto fail;
 		err = fl_tx_commit(tx);
 		tx = NULL;
@@ -425,7 +530,7 @@ static void enroll_by_pairing(struct fl_req *req,
 	}
 	if (pr.status == FL_PAIRING_PENDING)
 		goto pending;
-	if ((err = enroll_keys(req, tx, d, er, "device.reenroll", "pairing",
+	if ((err = enroll_keys(req, tx, d, er, false, "device.reenroll",
 	                       &what)) != FL_OK)
 		goto fail;
 	err = fl_tx_commit(tx);
@@ -480,17 +585,40 @@ struct dev_auth {
 	uint8_t key[FL_MAC_KEY_LEN]; /* its MAC key; wiped after */
 };
 
+/* The 409 stale_counter answer to a good MAC with a counter at or below
+ * last, the highest one accepted: last and a MAC over both counters, so
+ * the phone can trust last and continue above it. */
+static void stale_counter(struct fl_req *req, const struct dev_auth *a,
+                          uint64_t last)
+{
+	uint8_t mac[FL_MAC_LEN];
+	char *json = NULL;
+	fl_err err;
+
+	err = fl_dp_resync_mac(mac, a->key, a->counter, last);
+	if (err == FL_OK)
+		err = fl_dp_resync_encode(last, mac, &json);
+	if (err != FL_OK) {
+		dp_fail(req, err);
+		return;
+	}
+	fl_reply_raw(req, 409, "application/json", json, strlen(json));
+	req->err_code = "stale_counter";
+}
+
 /* Authenticates a check-in or wait for method and path_with_query (the
  * request target as the phone sent it): device known, MAC, then the
  * counter (not on a resumed wait, whose counter was taken when it
  * parked). The device's row comes from devauth's memory while the store
- * reports it unchanged. Answers on error. */
+ * reports it unchanged. Answers on error: a stale counter under a good
+ * MAC with the counter to continue from (stale_counter). */
 static fl_err authenticate(struct fl_req *req, const char *method,
                            const char *path_with_query, struct dev_auth *a)
 {
 	const char *id = fl_req_header(req, FL_DP_HDR_DEVICE);
 	const char *ctr = fl_req_header(req, FL_DP_HDR_COUNTER);
 	const char *mac = fl_req_header(req, FL_DP_HDR_MAC);
+	uint64_t last = 0;
 	fl_err err;
 
 	memset(a, 0, sizeof(*a));
@@ -509,13 +637,12 @@ static fl_err authenticate(struct fl_req *req, const char *method,
 	err = fl_devauth_check(req->app->devauth, id, mac, method,
 	                       path_with_query, req->body, req->body_len,
 	                       a->counter, !req->resumed, fl_app_now(), &a->v,
-	                       a->key);
+	                       a->key, &last);
 	if (err == FL_E_AUTH || err == FL_E_NOT_FOUND) {
 		err = FL_E_AUTH;
 		dp_error(req, 401, "unauthenticated", "authentication failed");
 	} else if (err == FL_E_REPLAY) {
-		dp_error(req, 409, "stale_counter",
-		         "the counter is not above the last one accepted");
+		stale_counter(req, a, last);
 	} else if (err == FL_E_RANGE) {
 		dp_error(req, 400, "bad_request",
 		         "the counter is above 2^63 - 1");
@@ -837,9 +964,11 @@ done:
  */
 
 /* POST /v1/device/lookup: where the phone's IMEI stands, signed over its
- * nonce, with the claims of the device's current token when it is in a
- * program, so a locked phone stays locked through a reflash. Moves no
- * key. */
+ * nonce: the program and the public check's word, which is all an IMEI
+ * tells anyone. A request signed by the factory key registered for the
+ * device (at its enrollment by one-time code) also gets the device's
+ * current token, so a reflashed phone enforces what it says: locked stays
+ * locked. A bad factory signature is refused. Moves no key. */
 static void lookup(struct fl_req *req)
 {
 	struct fl_app *app = req->app;
@@ -867,6 +996,11 @@ static void lookup(struct fl_req *req)
 		         "the body is not a lookup request");
 		goto done;
 	}
+	if (lr.has_factory && fl_dp_lookup_verify(&lr) != FL_OK) {
+		dp_error(req, 400, "bad_signature",
+		         "the request is not signed by its factory_pk");
+		goto done;
+	}
 	if ((err = fl_store_begin(app->store, false, &tx)) != FL_OK)
 		goto out;
 	for (size_t i = 0; i < lr.n_imei && !found && err == FL_OK; i++) {
@@ -882,18 +1016,27 @@ static void lookup(struct fl_req *req)
 	memcpy(p.imei, lr.imei, sizeof(p.imei));
 	p.n_imei = lr.n_imei;
 	p.time = now;
+	/* released is for good: a theft reported later shows in the
+	 * status word only */
 	if (!found)
 		p.program = FL_DP_PROG_NONE;
-	else if (d->st.state == FL_ST_RELEASED && !d->st.stolen)
+	else if (released_for_good(d))
 		p.program = FL_DP_PROG_RELEASED;
 	else if (d->enrolled_at != 0)
 		p.program = FL_DP_PROG_PAIRING;
 	else
 		p.program = FL_DP_PROG_ENROLL;
-	if (p.program == FL_DP_PROG_PAIRING || p.program == FL_DP_PROG_ENROLL) {
+	snprintf(p.status, sizeof(p.status), "%s",
+	         fl_api_public_status(found ? d : NULL));
+	if ((p.program == FL_DP_PROG_PAIRING ||
+	     p.program == FL_DP_PROG_ENROLL) &&
+	    lr.has_factory && d->has_factory &&
+	    fl_ct_memcmp(lr.factory_pk, d->factory_pk, FL_SIGN_PK_LEN) == 0) {
+		size_t token_len = 0;
+
 		if ((err = fl_tokens_get(app->tokens, app, d->id,
 		                         d->st.token_seq, now, &ts)) != FL_OK ||
-		    (err = fl_tokens_claims_json(ts, &p.claims)) != FL_OK)
+		    (err = fl_tokens_text(ts, &p.token, &token_len)) != FL_OK)
 			goto out;
 	}
 	if ((err = fl_dp_lookup_payload_encode(&p, &payload)) != FL_OK ||
@@ -916,7 +1059,7 @@ done:
 	free(a.lookup);
 	free(cert);
 	free(payload);
-	free(p.claims);
+	free(p.token);
 	fl_tokens_put(ts);
 	free(d);
 }
@@ -1149,20 +1292,27 @@ static const char *pairing_status(const struct fl_pairing_rec *r, fl_time now)
 
 static json_t *pairing_json(const struct fl_pairing_rec *r, fl_time now)
 {
-	return json_pack("{s:s,s:s,s:o,s:o,s:o,s:s}", "pairing_code", r->code,
-	                 "status", pairing_status(r, now), "created_at",
+	return json_pack("{s:I,s:s,s:s,s:o,s:o,s:o,s:s,s:b,s:s}", "request_id",
+	                 (json_int_t)r->ord, "pairing_code", r->code, "status",
+	                 pairing_status(r, now), "created_at",
 	                 fl_json_time(r->created_at), "expires_at",
 	                 fl_json_time(r->expires_at), "decided_at",
 	                 fl_json_time(r->decided_at), "decided_by",
-	                 r->decided_by);
+	                 r->decided_by, "factory_signed", r->factory_signed,
+	                 "client_network", r->client_net);
 }
 
+/* What a walk over a device's pairing requests collects: every request
+ * for a listing; for a decision, the pending requests that show the code
+ * (or have the id) and, by code, every such candidate. */
 struct pairing_walk {
 	json_t *items;    /* every request, when listing */
-	const char *code; /* the code looked for, when deciding */
+	const char *code; /* the code looked for, when deciding by code */
+	int64_t ord;      /* the request id looked for, when deciding by id */
 	fl_time now;
-	struct fl_pairing_rec match; /* the pending request with code */
+	struct fl_pairing_rec match; /* the (last) pending request found */
 	int matches;
+	json_t *candidates; /* the pending requests with code */
 };
 
 static fl_err pairing_one(void *ctx, const struct fl_pairing_rec *r)
@@ -1172,10 +1322,21 @@ static fl_err pairing_one(void *ctx, const struct fl_pairing_rec *r)
 	if (w->items != NULL &&
 	    json_array_append_new(w->items, pairing_json(r, w->now)) != 0)
 		return FL_E_NOMEM;
-	if (w->code != NULL && r->status == FL_PAIRING_PENDING &&
-	    r->expires_at > w->now && strcmp(r->code, w->code) == 0) {
+	if (r->status != FL_PAIRING_PENDING || r->expires_at <= w->now)
+		return FL_OK;
+	if ((w->code != NULL && strcmp(r->code, w->code) == 0) ||
+	    (w->ord > 0 && r->ord == w->ord)) {
 		w->match = *r;
 		w->matches++;
+		if (w->candidates != NULL &&
+		    json_array_append_new(
+		            w->candidates,
+		            json_pack("{s:I,s:o,s:b,s:s}", "request_id",
+		                      (json_int_t)r->ord, "created_at",
+		                      fl_json_time(r->created_at),
+		                      "factory_signed", r->factory_signed,
+		                      "client_network", r->client_net)) != 0)
+			return FL_E_NOMEM;
 	}
 	return FL_OK;
 }
@@ -1217,29 +1378,29 @@ done:
 	free(d);
 }
 
-/* Approves or refuses the one pending request whose pairing code the
- * customer read from the phone's screen. */
-static void decide_pairing(struct fl_req *req, enum fl_pairing_status to)
+/* Reads the body of an approval or refusal: {"pairing_code": ".."} (as
+ * the phone shows it, "0491 7253 8812 0034", or run together) or
+ * {"request_id": N}, into w. Answers and returns an error otherwise. */
+static fl_err pairing_choice(struct fl_req *req, struct pairing_walk *w,
+                             char code[FL_DP_PAIRING_LEN + 1])
 {
-	static const char *const fields[] = {"pairing_code", NULL};
-	struct pairing_walk w = {.now = req->now};
-	struct fl_device *d = calloc(1, sizeof(*d));
-	char raw[64], code[FL_DP_PAIRING_LEN + 1];
-	struct fl_tx *tx = NULL;
+	static const char *const fields[] = {"pairing_code", "request_id",
+	                                     NULL};
 	struct fl_jin j;
+	char raw[64];
+	int64_t id = 0;
+	bool by_code, by_id;
 	size_t n = 0;
-	fl_err err;
 
-	if (d == NULL) {
-		fl_reply_error(req, FL_E_NOMEM, NULL);
-		return;
-	}
 	if (fl_jin_parse(&j, req) != FL_OK)
-		goto done;
+		return FL_E_INVALID;
 	fl_jin_only(&j, fields);
-	fl_jin_str(&j, "pairing_code", true, raw, sizeof(raw));
-	/* as the phone shows it, "0491 7253", or run together */
-	for (size_t i = 0; j.err == FL_OK && raw[i] != '\0'; i++) {
+	by_code = fl_jin_str(&j, "pairing_code", false, raw, sizeof(raw));
+	by_id = fl_jin_int(&j, "request_id", false, &id);
+	if (j.err == FL_OK && by_code == by_id)
+		fl_jin_fail(&j, FL_E_FIELD_MISSING,
+		            "give either pairing_code or request_id");
+	for (size_t i = 0; j.err == FL_OK && by_code && raw[i] != '\0'; i++) {
 		if (raw[i] == ' ' || raw[i] == '-')
 			continue;
 		if (raw[i] < '0' || raw[i] > '9' || n == FL_DP_PAIRING_LEN) {
@@ -1249,13 +1410,75 @@ static void decide_pairing(struct fl_req *req, enum fl_pairing_status to)
 		code[n++] = raw[i];
 	}
 	code[n] = '\0';
-	if (j.err == FL_OK && n != FL_DP_PAIRING_LEN)
+	if (j.err == FL_OK && by_code && n != FL_DP_PAIRING_LEN)
 		fl_jin_fail(
 		        &j, FL_E_INVALID,
-		        "pairing_code must be the 8 digits the phone shows");
+		        "pairing_code must be the 16 digits the phone shows");
+	if (j.err == FL_OK && by_id && id < 1)
+		fl_jin_fail(&j, FL_E_RANGE,
+		            "request_id must be a request's id (1 or more)");
 	if (fl_jin_end(&j) != FL_OK)
+		return FL_E_INVALID;
+	w->code = by_code ? code : NULL;
+	w->ord = by_id ? id : 0;
+	return FL_OK;
+}
+
+/* The 409 ambiguous_pairing_code answer: the candidates (request id,
+ * created_at, factory_signed, client network), whose ids the message
+ * also names. */
+static void ambiguous(struct fl_req *req, json_t *candidates)
+{
+	char msg[256];
+	size_t used, i;
+	json_t *c;
+
+	used = (size_t)snprintf(msg, sizeof(msg),
+	                        "%zu pending requests show this code "
+	                        "(request ids",
+	                        json_array_size(candidates));
+	json_array_foreach(candidates, i, c)
+	{
+		if (used + 32 >= sizeof(msg))
+			break;
+		used += (size_t)snprintf(
+		        msg + used, sizeof(msg) - used, "%s %lld",
+		        i > 0 ? "," : "",
+		        (long long)json_integer_value(
+		                json_object_get(c, "request_id")));
+	}
+	snprintf(msg + used, sizeof(msg) - used,
+	         "); approve or refuse one by its request_id");
+	fl_reply_json(req, 409,
+	              json_pack("{s:{s:s,s:s},s:O}", "error", "code",
+	                        "ambiguous_pairing_code", "message", msg,
+	                        "candidates", candidates));
+	req->err_code = "ambiguous_pairing_code";
+}
+
+/* Approves or refuses the one pending request whose pairing code the
+ * customer read from the phone's screen, or the one the lender chose by
+ * its id. Two pending requests showing the same code are answered 409
+ * ambiguous_pairing_code with both as candidates, to choose between by
+ * id. */
+static void decide_pairing(struct fl_req *req, enum fl_pairing_status to)
+{
+	struct pairing_walk w = {.now = req->now};
+	struct fl_device *d = calloc(1, sizeof(*d));
+	char code[FL_DP_PAIRING_LEN + 1];
+	struct fl_tx *tx = NULL;
+	fl_err err;
+
+	if (d == NULL) {
+		fl_reply_error(req, FL_E_NOMEM, NULL);
+		return;
+	}
+	if (pairing_choice(req, &w, code) != FL_OK)
 		goto done;
-	w.code = code;
+	if (w.code != NULL && (w.candidates = json_array()) == NULL) {
+		fl_reply_error(req, FL_E_NOMEM, NULL);
+		goto done;
+	}
 	if (fl_txn_begin(req, &tx) != FL_OK)
 		goto done;
 	err = fl_api_path_device(req, tx, d);
@@ -1268,14 +1491,17 @@ static void decide_pairing(struct fl_req *req, enum fl_pairing_status to)
 		goto done;
 	}
 	if (err == FL_OK && w.matches == 0) {
-		fl_txn_abort(req, tx, FL_E_NOT_FOUND,
-		             "no pending pairing request shows this code");
+		fl_txn_abort(
+		        req, tx, FL_E_NOT_FOUND,
+		        w.code != NULL
+		                ? "no pending pairing request shows this "
+		                  "code"
+		                : "no pending pairing request has this id");
 		goto done;
 	}
 	if (err == FL_OK && w.matches > 1) {
-		fl_txn_abort(req, tx, FL_E_CONFLICT,
-		             "two pending requests show this code; ask the "
-		             "customer to start the phone's setup again");
+		fl_tx_rollback(tx);
+		ambiguous(req, w.candidates);
 		goto done;
 	}
 	if (err == FL_OK)
@@ -1301,6 +1527,7 @@ static void decide_pairing(struct fl_req *req, enum fl_pairing_status to)
 	                        pairing_json(&w.match, req->now)));
 	fl_txn_commit(req, tx);
 done:
+	json_decref(w.candidates);
 	free(d);
 }
 

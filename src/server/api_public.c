@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/api.h"
 #include "server/app.h"
 #include "server/auth.h"
 #include "server/jsonio.h"
@@ -89,6 +90,15 @@ static void metrics(struct fl_req *req)
 
 #define IMEI_CERT_TTL FL_DAY /* a status certificate is good for a day */
 
+const char *fl_api_public_status(const struct fl_device *d)
+{
+	if (d == NULL)
+		return "no_record";
+	return d->st.stolen                    ? "stolen"
+	       : d->st.state == FL_ST_RELEASED ? "released"
+	                                       : "financed";
+}
+
 /* Takes a token from the public limiter; answers 429 when refused. */
 static bool admit(struct fl_req *req)
 {
@@ -146,15 +156,13 @@ static fl_err imei_lookup(struct fl_req *req, struct imei_status *out)
 		goto out;
 	err = fl_store_device_by_imei(tx, out->imei, d);
 	if (err == FL_E_NOT_FOUND) {
-		out->status = "no_record";
+		out->status = fl_api_public_status(NULL);
 		err = FL_OK;
 		goto out;
 	}
 	if (err != FL_OK)
 		goto out;
-	out->status = d->st.stolen                    ? "stolen"
-	              : d->st.state == FL_ST_RELEASED ? "released"
-	                                              : "financed";
+	out->status = fl_api_public_status(d);
 	/* The serial proves the phone is in hand; compare without leaking
 	 * where a guess went wrong. */
 	if (serial == NULL || strlen(serial) != strlen(d->serial) ||

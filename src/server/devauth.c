@@ -191,12 +191,15 @@ static fl_err mac_key_of(struct fl_devauth *da, const struct fl_device *d,
 }
 
 /* Takes counter as e's newest (FL_E_REPLAY unless above the last one
- * accepted) and now as its last contact, to be written behind. The
- * shard is locked. */
-static fl_err take_counter(struct entry *e, uint64_t counter, fl_time now)
+ * accepted, which then goes to *last) and now as its last contact, to be
+ * written behind. The shard is locked. */
+static fl_err take_counter(struct entry *e, uint64_t counter, fl_time now,
+                           uint64_t *last)
 {
-	if (counter <= e->counter)
+	if (counter <= e->counter) {
+		*last = e->counter;
 		return FL_E_REPLAY;
+	}
 	e->counter = counter;
 	if (now > e->contact)
 		e->contact = now;
@@ -236,6 +239,7 @@ static fl_err record(struct fl_devauth *da, const struct fl_device *d,
 {
 	struct shard *s = shard_of(da, h);
 	struct entry *e;
+	uint64_t last = 0;
 	fl_err err = FL_OK;
 
 	pthread_mutex_lock(&s->mu);
@@ -256,7 +260,7 @@ static fl_err record(struct fl_devauth *da, const struct fl_device *d,
 		e->counter = d->req_counter;
 	if (d->req_counter > e->written)
 		e->written = d->req_counter;
-	err = take_counter(e, counter, now);
+	err = take_counter(e, counter, now, &last);
 out:
 	pthread_mutex_unlock(&s->mu);
 	return err;
@@ -388,7 +392,7 @@ static fl_err note(struct fl_devauth *da, uint64_t h, const char *id,
                    const struct fl_device *d, uint64_t clock,
                    const uint8_t kx_pk[FL_KX_PK_LEN],
                    const uint8_t key[FL_MAC_KEY_LEN], bool rec,
-                   uint64_t counter, fl_time now, bool *again)
+                   uint64_t counter, fl_time now, bool *again, uint64_t *last)
 {
 	struct shard *s = shard_of(da, h);
 	struct entry *e;
@@ -424,7 +428,7 @@ static fl_err note(struct fl_devauth *da, uint64_t h, const char *id,
 		refresh(e, d, clock);
 	if (!rec)
 		goto out;
-	err = take_counter(e, counter, now);
+	err = take_counter(e, counter, now, last);
 out:
 	pthread_mutex_unlock(&s->mu);
 	return err;
@@ -435,7 +439,7 @@ fl_err fl_devauth_check(struct fl_devauth *da, const char *id,
                         const char *path_with_query, const void *body,
                         size_t len, uint64_t counter, bool rec, fl_time now,
                         struct fl_devauth_view *view,
-                        uint8_t mac_key[FL_MAC_KEY_LEN])
+                        uint8_t mac_key[FL_MAC_KEY_LEN], uint64_t *last)
 {
 	uint64_t h = hash_id(id);
 	struct shard *s = shard_of(da, h);
@@ -446,6 +450,7 @@ fl_err fl_devauth_check(struct fl_devauth *da, const char *id,
 
 	memset(mac_key, 0, FL_MAC_KEY_LEN);
 	memset(view, 0, sizeof(*view));
+	*last = 0;
 	if (mac_hex == NULL || counter == 0)
 		return FL_E_AUTH;
 	/* the first try from memory; a later one (the entry changed under
@@ -491,15 +496,17 @@ fl_err fl_devauth_check(struct fl_devauth *da, const char *id,
 			break;
 		}
 		err = note(da, h, id, hit ? NULL : d, clock, view->kx_pk,
-		           mac_key, rec, counter, now, &again);
+		           mac_key, rec, counter, now, &again, last);
 		if (err == FL_OK && again)
 			err = FL_E_STATE; /* if the loop ends here */
 	}
 	free(d);
-	if (err != FL_OK) {
+	/* a stale counter under a good MAC keeps the key: the answer to it
+	 * is MAC'd */
+	if (err != FL_OK && err != FL_E_REPLAY) {
 		fl_wipe(mac_key, FL_MAC_KEY_LEN);
-		if (err != FL_E_AUTH && err != FL_E_REPLAY &&
-		    err != FL_E_RANGE && err != FL_E_NOT_FOUND)
+		if (err != FL_E_AUTH && err != FL_E_RANGE &&
+		    err != FL_E_NOT_FOUND)
 			memset(view, 0, sizeof(*view));
 	}
 	return err;

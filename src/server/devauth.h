@@ -116,13 +116,17 @@ fl_err fl_devauth_verify(struct fl_devauth *da, const struct fl_device *d,
  * store reports it unchanged, else from the store. *view receives the
  * row the request was authenticated against. Beyond fl_devauth_verify's
  * errors: FL_E_NOT_FOUND when there is no such device (answer it as
- * FL_E_AUTH), and store errors. */
+ * FL_E_AUTH), and store errors. On FL_E_REPLAY (a good MAC, a stale
+ * counter) *last receives the highest counter accepted from the device
+ * and mac_key keeps the device's MAC key, for the MAC'd stale_counter
+ * answer (devproto.h "counter resynchronisation"). */
 fl_err fl_devauth_check(struct fl_devauth *da, const char *id,
                         const char *mac_hex, const char *method,
                         const char *path_with_query, const void *body,
                         size_t len, uint64_t counter, bool record, fl_time now,
                         struct fl_devauth_view *view,
-                        uint8_t mac_key[FL_MAC_KEY_LEN]) FL_MUST_USE;
+                        uint8_t mac_key[FL_MAC_KEY_LEN],
+                        uint64_t *last) FL_MUST_USE;
 
 /* The current view of device id: from memory while the store reports the
  * row unchanged, else read (and kept when the device has an entry).

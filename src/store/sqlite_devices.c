@@ -62,7 +62,7 @@ static fl_err split_lines(const char *text, char *items, size_t stride,
 	"d.released_by_command, d.lock_cause, d.lock_at, d.unlock_until, "     \
 	"d.paid_through, d.amount_due, d.amount_remaining, d.next_due_at, "    \
 	"d.next_due_amount, d.next_change, d.decided_at, d.token_seq, "        \
-	"d.outcome, EXISTS (SELECT 1 FROM contracts c WHERE "                  \
+	"d.outcome, d.factory_pk, EXISTS (SELECT 1 FROM contracts c WHERE "    \
 	"c.device_id = d.id)"
 /* DEV_COLS when the device's contract is joined as `c`. */
 #define DEV_COLS_JOINED                                                        \
@@ -73,7 +73,7 @@ static fl_err split_lines(const char *text, char *items, size_t stride,
 	"d.released_by_command, d.lock_cause, d.lock_at, d.unlock_until, "     \
 	"d.paid_through, d.amount_due, d.amount_remaining, d.next_due_at, "    \
 	"d.next_due_amount, d.next_change, d.decided_at, d.token_seq, "        \
-	"d.outcome, c.ord IS NOT NULL"
+	"d.outcome, d.factory_pk, c.ord IS NOT NULL"
 
 /* The contract's columns when joined to its device as `c`, in the order
  * of CONTRACT_COLS (read_contract). */
@@ -82,7 +82,7 @@ static fl_err split_lines(const char *text, char *items, size_t stride,
 	"c.currency, c.utc_offset, c.grace, c.max_offline, c.remind, "         \
 	"c.restrict_mask, c.allow_apps, c.message, c.contact_name, "           \
 	"c.contact_phones, c.sim_policy, c.tamper_policy"
-#define DEV_NCOLS 35 /* columns of DEV_COLS */
+#define DEV_NCOLS 36 /* columns of DEV_COLS */
 
 static fl_err read_device(sqlite3_stmt *st, struct fl_device *d)
 {
@@ -130,7 +130,11 @@ static fl_err read_device(sqlite3_stmt *st, struct fl_device *d)
 	d->st.token_seq = (uint64_t)sqlite3_column_int64(st, 32);
 	if (sqlite3_column_bytes(st, 33) == FL_HASH_LEN)
 		TRY(sq_col_blob(st, 33, d->st.outcome, FL_HASH_LEN));
-	d->has_contract = sqlite3_column_int(st, 34) != 0;
+	if (sqlite3_column_type(st, 34) != SQLITE_NULL) {
+		d->has_factory = true;
+		TRY(sq_col_blob(st, 34, d->factory_pk, 32));
+	}
+	d->has_contract = sqlite3_column_int(st, 35) != 0;
 out:
 	return err;
 }

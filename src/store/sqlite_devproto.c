@@ -84,6 +84,27 @@ out:
 	return err;
 }
 
+fl_err sq_dp_set_factory(struct fl_tx *tx, const char *id,
+                         const uint8_t *factory_pk)
+{
+	static const char sql[] =
+	        "UPDATE devices SET factory_pk = ? WHERE id = ?;";
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+
+	st = sq_stmt(tx, sql, &err);
+	if (st == NULL)
+		goto out;
+	/* a NULL blob binds SQL NULL: no factory key */
+	TRY(sq_bind_blob(st, 1, factory_pk,
+	                 factory_pk != NULL ? FL_DEVICE_KEY_LEN : 0));
+	TRY(sq_bind_text(st, 2, id));
+	err = changed_one(tx, st);
+out:
+	sq_done(st);
+	return err;
+}
+
 /* --- used one-time codes -------------------------------------------------- */
 
 fl_err sq_used_code_put(struct fl_tx *tx, const struct fl_used_code *u)
@@ -138,7 +159,7 @@ out:
 
 #define PAIR_COLS                                                              \
 	"ord, device_id, sign_pk, kx_pk, code, created_at, expires_at, "       \
-	"status, decided_at, decided_by"
+	"status, decided_at, decided_by, factory_signed, client_net"
 
 static fl_err read_pairing(sqlite3_stmt *st, struct fl_pairing_rec *r)
 {
@@ -161,6 +182,8 @@ static fl_err read_pairing(sqlite3_stmt *st, struct fl_pairing_rec *r)
 	r->status = (enum fl_pairing_status)status;
 	r->decided_at = sqlite3_column_int64(st, 8);
 	TRY(sq_col_text(st, 9, r->decided_by, sizeof(r->decided_by)));
+	r->factory_signed = sqlite3_column_int(st, 10) != 0;
+	TRY(sq_col_text(st, 11, r->client_net, sizeof(r->client_net)));
 out:
 	return err;
 }
@@ -170,8 +193,9 @@ fl_err sq_pairing_put(struct fl_tx *tx, struct fl_pairing_rec *r)
 	static const char sql[] =
 	        "INSERT INTO pairing_requests (device_id, sign_pk, kx_pk, "
 	        "code, "
-	        "created_at, expires_at, status, decided_at, decided_by) "
-	        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?);";
+	        "created_at, expires_at, status, decided_at, decided_by, "
+	        "factory_signed, client_net) "
+	        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);";
 	sqlite3_stmt *st = NULL;
 	fl_err err;
 
@@ -187,6 +211,8 @@ fl_err sq_pairing_put(struct fl_tx *tx, struct fl_pairing_rec *r)
 	TRY(sq_bind_int(st, 7, (int64_t)r->status));
 	TRY(sq_bind_int(st, 8, r->decided_at));
 	TRY(sq_bind_text(st, 9, r->decided_by));
+	TRY(sq_bind_int(st, 10, r->factory_signed ? 1 : 0));
+	TRY(sq_bind_text(st, 11, r->client_net));
 	TRY(sq_step_done(st));
 	r->ord = sqlite3_last_insert_rowid(tx->c->db);
 out:
@@ -282,6 +308,46 @@ fl_err sq_pairing_expire(struct fl_tx *tx, const char *device_id, fl_time now)
 	TRY(sq_bind_text(st, 1, device_id));
 	TRY(sq_bind_int(st, 2, now));
 	err = sq_step_done(st);
+out:
+	sq_done(st);
+	return err;
+}
+
+fl_err sq_pairing_drop(struct fl_tx *tx, const char *device_id, int64_t ord)
+{
+	static const char sql[] = "DELETE FROM pairing_requests WHERE "
+	                          "device_id = ? AND ord = ?;";
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+
+	st = sq_stmt(tx, sql, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_bind_text(st, 1, device_id));
+	TRY(sq_bind_int(st, 2, ord));
+	err = changed_one(tx, st);
+out:
+	sq_done(st);
+	return err;
+}
+
+fl_err sq_pairing_count_net(struct fl_tx *tx, const char *client_net,
+                            fl_time now, int64_t *n)
+{
+	static const char sql[] =
+	        "SELECT count(*) FROM pairing_requests WHERE client_net = ? "
+	        "AND expires_at > ? AND status = 0 AND factory_signed = 0;";
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+
+	*n = 0;
+	st = sq_stmt(tx, sql, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_bind_text(st, 1, client_net));
+	TRY(sq_bind_int(st, 2, now));
+	TRY(sq_step_row(st));
+	*n = sqlite3_column_int64(st, 0);
 out:
 	sq_done(st);
 	return err;

@@ -249,7 +249,21 @@ const char *const sq_migrations[] = {
         "    WHERE state = new.state AND stolen = new.stolen;"
         "  END;",
 
-        /* 5: the server's identity: the fingerprint of the keys the
+        /* 5: the phone's factory key (the public half of a key pair its
+         * secure hardware holds from manufacture), registered when it
+         * enrolls by one-time code; pairing requests remember whether
+         * that key signed them and the client network they came from
+         * (IPv4 /24, IPv6 /64), which bounds pending requests per
+         * network across all devices. */
+        "ALTER TABLE devices ADD COLUMN factory_pk BLOB;"
+        "ALTER TABLE pairing_requests ADD COLUMN factory_signed INTEGER "
+        "NOT NULL DEFAULT 0;"
+        "ALTER TABLE pairing_requests ADD COLUMN client_net TEXT NOT NULL "
+        "DEFAULT '';"
+        "CREATE INDEX pairing_requests_net ON "
+        "pairing_requests(client_net, expires_at);",
+
+        /* 6: the server's identity: the fingerprint of the keys the
          * database was made with (store.h), one row. */
         "CREATE TABLE server_identity ("
         "  id INTEGER PRIMARY KEY CHECK (id = 1),"

@@ -419,6 +419,24 @@ fl_err fl_store_pairing_expire(struct fl_tx *tx, const char *device_id,
 	return OPS(tx)->pairing_expire(tx, device_id, now);
 }
 
+fl_err fl_store_pairing_drop(struct fl_tx *tx, const char *device_id,
+                             int64_t ord)
+{
+	return OPS(tx)->pairing_drop(tx, device_id, ord);
+}
+
+fl_err fl_store_pairing_count_net(struct fl_tx *tx, const char *client_net,
+                                  fl_time now, int64_t *n)
+{
+	return OPS(tx)->pairing_count_net(tx, client_net, now, n);
+}
+
+fl_err fl_store_dp_set_factory(struct fl_tx *tx, const char *id,
+                               const uint8_t *factory_pk)
+{
+	return OPS(tx)->dp_set_factory(tx, id, factory_pk);
+}
+
 fl_err fl_store_report_add(struct fl_tx *tx, struct fl_report_rec *r)
 {
 	return OPS(tx)->report_add(tx, r);

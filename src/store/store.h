@@ -397,6 +397,8 @@ struct fl_device {
 	uint8_t kx_pk[32];                /* X25519 public key */
 	fl_time last_contact;             /* last authenticated contact */
 	uint64_t req_counter;             /* highest request counter seen */
+	bool has_factory;                 /* a factory key is registered */
+	uint8_t factory_pk[32];           /* its Ed25519 public key */
 	fl_time tamper_at;                /* last tamper report, 0 none */
 	char tamper_report[FL_REPORT_MAX];
 	fl_time sim_at; /* last SIM change report, 0 none */
@@ -643,8 +645,10 @@ void fl_device_inputs_clear(struct fl_device_inputs *in);
  * database, not in it.
  */
 
-#define FL_PAIRING_CODE_LEN 8  /* digits of a pairing code */
+#define FL_PAIRING_CODE_LEN 16 /* digits of a pairing code */
 #define FL_PAIRING_MAX      8  /* pending pairing requests per device */
+#define FL_PAIRING_NET_MAX  16 /* pending per client network, all devices */
+#define FL_PAIRING_NET_LEN  48 /* "192.0.2.0/24", "2001:db8:1:2::/64" */
 #define FL_DEVICE_KEY_LEN   32 /* Ed25519 and X25519 public keys */
 
 /* Records an enrollment with new device keys at `at`: the keys,
@@ -655,6 +659,10 @@ fl_err fl_store_dp_enroll(struct fl_tx *tx, const char *id,
                           const uint8_t sign_pk[FL_DEVICE_KEY_LEN],
                           const uint8_t kx_pk[FL_DEVICE_KEY_LEN],
                           fl_time at) FL_MUST_USE;
+
+/* Registers device id's factory public key, or none (factory_pk NULL). */
+fl_err fl_store_dp_set_factory(struct fl_tx *tx, const char *id,
+                               const uint8_t *factory_pk) FL_MUST_USE;
 
 /* Write-behind check-in bookkeeping: raises device id's last_contact and
  * req_counter (never lowers them), only while its key-exchange key is
@@ -699,6 +707,8 @@ struct fl_pairing_rec {
 	enum fl_pairing_status status;
 	fl_time decided_at;         /* approval or refusal, 0 pending */
 	char decided_by[FL_ID_MAX]; /* API key id */
+	bool factory_signed; /* signed by the device's registered factory key */
+	char client_net[FL_PAIRING_NET_LEN]; /* where it came from */
 };
 
 /* Inserts r; FL_E_CONFLICT if the device has a request with these keys.
@@ -722,6 +732,13 @@ fl_err fl_store_pairing_decide(struct fl_tx *tx, const char *device_id,
 /* Drops device_id's requests that expired at or before `now`. */
 fl_err fl_store_pairing_expire(struct fl_tx *tx, const char *device_id,
                                fl_time now) FL_MUST_USE;
+/* Drops request ord of device_id. */
+fl_err fl_store_pairing_drop(struct fl_tx *tx, const char *device_id,
+                             int64_t ord) FL_MUST_USE;
+/* How many pending requests from client_net, of any device, that no
+ * factory key signed, expire after now. */
+fl_err fl_store_pairing_count_net(struct fl_tx *tx, const char *client_net,
+                                  fl_time now, int64_t *n) FL_MUST_USE;
 
 enum fl_report_kind {
 	FL_REPORT_SIM = 1,    /* the SIM changed */

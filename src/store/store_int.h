@@ -182,6 +182,12 @@ struct fl_store_ops {
 	                         fl_time at, const char *by);
 	fl_err (*pairing_expire)(struct fl_tx *tx, const char *device_id,
 	                         fl_time now);
+	fl_err (*pairing_drop)(struct fl_tx *tx, const char *device_id,
+	                       int64_t ord);
+	fl_err (*pairing_count_net)(struct fl_tx *tx, const char *client_net,
+	                            fl_time now, int64_t *n);
+	fl_err (*dp_set_factory)(struct fl_tx *tx, const char *id,
+	                         const uint8_t *factory_pk);
 	fl_err (*report_add)(struct fl_tx *tx, struct fl_report_rec *r);
 	fl_err (*report_list)(struct fl_tx *tx, const char *tenant_id,
 	                      const char *device_id, int limit,

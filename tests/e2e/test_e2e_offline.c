@@ -110,9 +110,9 @@ static void j5_no_network(void **state)
 	json_t *j, *st;
 
 	(void)state;
-	/* three customers; the first installment is due in 8 s with 2 s of
+	/* three customers; the first installment is due in 20 s with 2 s of
 	 * grace */
-	e2e_at(due, 8);
+	e2e_at(due, 20);
 	payer = financed("fatuma", "L-5001", due, "2s");
 	b = financed("gitau", "L-5002", due, "2s");
 	c = financed("halima", "L-5003", due, "2s");
@@ -145,7 +145,7 @@ static void j5_no_network(void **state)
 	/* the non-payers lock on time on their own */
 	locking[0] = b;
 	locking[1] = c;
-	assert_true(e2e_watch_bool(locking, 2, "locked", true, 12000, seen));
+	assert_true(e2e_watch_bool(locking, 2, "locked", true, 30000, seen));
 	printf("journey 5: offline phones seen locked %lld and %lld ms "
 	       "after lock_at\n",
 	       (long long)(seen[0] - (int64_t)lock_at * 1000),
@@ -217,14 +217,14 @@ static void j5_no_network(void **state)
 static bool pairing_shown(const json_t *st, const void *arg)
 {
 	(void)arg;
-	return strlen(e2e_jstr(st, "pairing_code")) == 8;
+	return strlen(e2e_jstr(st, "pairing_code")) == 16;
 }
 
 static void j6_reset_reflash(void **state)
 {
 	struct e2e_phone *p;
 	struct proc_result r;
-	char pairing[16], other[16], spoken[16], due[32];
+	char pairing[32], other[32], spoken[32], due[32];
 	json_t *st, *items, *j;
 	long ms;
 
@@ -255,8 +255,8 @@ static void j6_reset_reflash(void **state)
 	snprintf(pairing, sizeof(pairing), "%s", e2e_jstr(st, "pairing_code"));
 	json_decref(st);
 	printf("journey 6: reflashed phone showed pairing code %.4s %.4s "
-	       "after %ld ms\n",
-	       pairing, pairing + 4, ms);
+	       "%.4s %.4s after %ld ms\n",
+	       pairing, pairing + 4, pairing + 8, pairing + 12, ms);
 
 	/* the lender sees the request with that code */
 	j = e2e_cli_json(W, &ACME, "devices", "pairing-requests", p->id, NULL);
@@ -276,15 +276,16 @@ static void j6_reset_reflash(void **state)
 	st = e2e_status(p);
 	assert_string_equal(e2e_jstr(st, "phase"), "pairing");
 	json_decref(st);
-	snprintf(other, sizeof(other), "%08lu",
-	         (strtoul(pairing, NULL, 10) + 1) % 100000000ul);
+	snprintf(other, sizeof(other), "%016llu",
+	         (strtoull(pairing, NULL, 10) + 1) % 10000000000000000ull);
 	assert_int_equal(e2e_cli_fail(W, &ACME, NULL, "devices", "approve",
 	                              p->id, "--pairing-code", other, NULL),
 	                 1);
 
-	/* approved (as the customer reads it: "1234 5678"): the phone is
-	 * back on the same device and contract */
-	snprintf(spoken, sizeof(spoken), "%.4s %.4s", pairing, pairing + 4);
+	/* approved (as the customer reads it: "1234 5678 9012 3456"): the
+	 * phone is back on the same device and contract */
+	snprintf(spoken, sizeof(spoken), "%.4s %.4s %.4s %.4s", pairing,
+	         pairing + 4, pairing + 8, pairing + 12);
 	j = e2e_cli_json(W, &ACME, "devices", "approve", p->id,
 	                 "--pairing-code", spoken, NULL);
 	assert_non_null(j);

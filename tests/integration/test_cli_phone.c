@@ -221,7 +221,7 @@ static void test_offline_code(void **state)
 }
 
 /* The pairing code the phone shows after a wipe, digits only. */
-static void pending_code(char out[16])
+static void pending_code(char out[24])
 {
 	struct proc_result r;
 	json_t *j;
@@ -232,20 +232,21 @@ static void pending_code(char out[16])
 	assert_non_null(strstr(r.out, "pairing code"));
 	proc_result_free(&r);
 	j = phone_status();
-	snprintf(out, 16, "%s", jstr(j, "pairing_code"));
-	assert_int_equal(strlen(out), 8);
+	snprintf(out, 24, "%s", jstr(j, "pairing_code"));
+	assert_int_equal(strlen(out), 16);
 	json_decref(j);
 }
 
 static void test_pairing(void **state)
 {
-	char code[16], spaced[16], wrong[16];
+	char code[24], spaced[24], wrong[24];
 	struct proc_result r;
 	json_t *j;
 
 	(void)state;
 	pending_code(code);
-	snprintf(spaced, sizeof(spaced), "%.4s %.4s", code, code + 4);
+	snprintf(spaced, sizeof(spaced), "%.4s %.4s %.4s %.4s", code, code + 4,
+	         code + 8, code + 12);
 	snprintf(wrong, sizeof(wrong), "%s", code);
 	wrong[0] = wrong[0] == '1' ? '2' : '1';
 
@@ -332,7 +333,7 @@ static void test_release_by_code(void **state)
 	(void)state;
 	/* the phone re-enrolls (the last request was rejected) */
 	{
-		char code[16];
+		char code[24];
 
 		pending_code(code);
 		cli_env(srv_url(S), KEY_A);

@@ -1,10 +1,10 @@
 /*
  * The device protocol around a phone's life against a real finlockd: the
- * signed lookup at setup (over the phone's nonce, with the claims to
- * enforce), re-enrollment of a reflashed phone by pairing code (a locked
- * phone stays locked through the reflash; the old keys stop working; a
- * refused code stays refused), offline codes minted by support and
- * accepted by the agent, SIM and tamper reports reaching the lender's
+ * signed lookup at setup (over the phone's nonce; the token to enforce
+ * only for the phone's own factory key), re-enrollment of a reflashed phone by
+ * pairing code (a locked phone stays locked through the reflash; the old keys
+ * stop working; a refused code stays refused), offline codes minted by support
+ * and accepted by the agent, SIM and tamper reports reaching the lender's
  * device show and the audit log, and the simulated phone finlock-device
  * enrolling and checking in.
  */
@@ -80,8 +80,9 @@ static long post(const char *path, const char *key, const char *body,
 /* --- lookup -----------------------------------------------------------------
  */
 
-/* POST /v1/device/lookup with a fresh nonce; the answer is verified
- * (kid, signature as a lookup, nonce) and its payload returned. */
+/* POST /v1/device/lookup with a fresh nonce, anonymous; the answer is
+ * verified (kid, signature as a lookup, nonce) and its payload returned.
+ * It carries no token. */
 static void lookup(const char *imei, struct fl_dp_lookup_payload *p)
 {
 	struct fl_dp_lookup_req q = {0};
@@ -117,6 +118,7 @@ static void lookup(const char *imei, struct fl_dp_lookup_payload *p)
 	assert_memory_equal(p->nonce, q.nonce, sizeof(q.nonce));
 	assert_string_equal(p->imei[0], imei);
 	assert_true(p->time > (fl_time)time(NULL) - 60);
+	assert_null(p->token);
 	free(payload);
 	fl_trust_free(t);
 	fl_dp_lookup_answer_clear(&a);
@@ -137,11 +139,11 @@ static void test_lookup_signed_over_nonce(void **state)
 	devapi_imei(next_imei++, nobody);
 	lookup(nobody, &p);
 	assert_int_equal(p.program, FL_DP_PROG_NONE);
-	assert_null(p.claims);
+	assert_string_equal(p.status, "no_record");
+	assert_null(p.token);
 	fl_dp_lookup_payload_clear(&p);
 
-	/* registered, contract, not enrolled: "enroll", with the claims of
-	 * the current token (reminders carry amount and date) */
+	/* registered, contract, not enrolled: "enroll", the public word */
 	reg_new(&g);
 	fl_time_to_civil(in_two_days + 3 * 3600, &y, &mo, &d, &h, &mi, &s);
 	snprintf(due, sizeof(due), "%04d-%02d-%02d", y, mo, d);
@@ -150,9 +152,26 @@ static void test_lookup_signed_over_nonce(void **state)
 	        0);
 	lookup(g.imei2, &p);
 	assert_int_equal(p.program, FL_DP_PROG_ENROLL);
-	assert_non_null(p.claims);
-	assert_int_equal(fl_claims_decode(p.claims, strlen(p.claims), &c),
-	                 FL_OK);
+	assert_string_equal(p.status, "financed");
+	fl_dp_lookup_payload_clear(&p);
+
+	/* enrolled with a factory key: "pairing"; signed by that key, the
+	 * lookup brings the current token (reminders carry amount and
+	 * date) */
+	devapi_raw_new(&raw, g.imei1, g.imei2);
+	devapi_raw_factory(&raw);
+	assert_int_equal(devapi_raw_enroll(S, &raw, g.code, false, L.root, &r),
+	                 200);
+	srv_res_free(&r);
+	lookup(g.imei1, &p);
+	assert_int_equal(p.program, FL_DP_PROG_PAIRING);
+	fl_dp_lookup_payload_clear(&p);
+	assert_int_equal(
+	        devapi_raw_lookup(S, &raw, false, L.root, &p, &c, NULL, &r),
+	        200);
+	srv_res_free(&r);
+	assert_int_equal(p.program, FL_DP_PROG_PAIRING);
+	assert_non_null(p.token);
 	assert_string_equal(c.sub, g.id);
 	assert_true(c.n_reminders >= 1);
 	{
@@ -165,15 +184,6 @@ static void test_lookup_signed_over_nonce(void **state)
 	assert_string_equal(c.loan_ref, "LN-0001");
 	assert_string_equal(c.contact_name, "Acme Finance");
 	fl_claims_clear(&c);
-	fl_dp_lookup_payload_clear(&p);
-
-	/* enrolled: "pairing" */
-	devapi_raw_new(&raw, g.imei1, g.imei2);
-	assert_int_equal(devapi_raw_enroll(S, &raw, g.code, false, L.root, &r),
-	                 200);
-	srv_res_free(&r);
-	lookup(g.imei1, &p);
-	assert_int_equal(p.program, FL_DP_PROG_PAIRING);
 	fl_dp_lookup_payload_clear(&p);
 
 	/* the lookup moved no key: the phone still checks in */
@@ -200,7 +210,7 @@ static void test_reflash_pairing(void **state)
 	struct devapi_phone p;
 	struct fl_agent_screen sc;
 	struct fl_agent_status st;
-	struct devapi_raw old, intruder;
+	struct devapi_raw intruder;
 	struct srv_res r;
 	struct reg g;
 	char path[160], body[96];
@@ -209,22 +219,23 @@ static void test_reflash_pairing(void **state)
 	(void)state;
 	reg_new(&g);
 	overdue_contract(g.id);
-	/* the phone before the reflash */
-	devapi_raw_new(&old, g.imei1, g.imei2);
-	assert_int_equal(devapi_raw_enroll(S, &old, g.code, false, L.root, &r),
-	                 200);
-	srv_res_free(&r);
-	assert_int_equal(devapi_raw_checkin(S, &old, 40, &r), 200);
-	srv_res_free(&r);
-
-	/* reflashed: setup finds it in a program and keeps it locked */
+	/* the phone before the reflash: enrolled by code, which registers
+	 * its factory key */
 	assert_int_equal(devapi_phone_open(&p, S, &L, g.imei1, g.imei2), 0);
+	assert_int_equal(fl_agent_setup(p.a), FL_OK);
+	assert_int_equal(fl_agent_enroll(p.a, g.code), FL_OK);
+	assert_int_equal(fl_agent_checkin(p.a), FL_OK);
+
+	/* reflashed: setup, by a lookup its factory key signs, finds it in
+	 * a program and keeps it locked */
+	assert_int_equal(devapi_phone_reflash(&p), 0);
 	assert_int_equal(fl_agent_setup(p.a), FL_OK);
 	fl_agent_status(p.a, &st);
 	assert_int_equal(st.phase, FL_AGENT_PAIRING);
 	fl_agent_screen(p.a, &sc);
 	assert_true(sc.locked);
-	assert_int_equal(strlen(sc.pairing_code), 9); /* "0491 7253" */
+	assert_int_equal(strlen(sc.pairing_code),
+	                 19); /* "0491 7253 8812 0034" */
 
 	assert_int_equal(fl_agent_enroll(p.a, NULL), FL_E_AGENT_PENDING);
 	assert_int_equal(fl_agent_enroll(p.a, NULL), FL_E_AGENT_PENDING);
@@ -259,9 +270,9 @@ static void test_reflash_pairing(void **state)
 
 	/* a code nobody shows, and a malformed one */
 	pairing_path(g.id, "approve-pairing", path);
-	assert_int_equal(
-	        post(path, L.admin, "{\"pairing_code\":\"00000000\"}", &r),
-	        404);
+	assert_int_equal(post(path, L.admin,
+	                      "{\"pairing_code\":\"0000000000000000\"}", &r),
+	                 404);
 	srv_res_free(&r);
 	assert_int_equal(post(path, L.admin, "{\"pairing_code\":\"12ab\"}", &r),
 	                 400);
@@ -285,13 +296,12 @@ static void test_reflash_pairing(void **state)
 	fl_agent_screen(p.a, &sc);
 	assert_true(sc.locked); /* same device, same contract: still due */
 
-	/* the new phone counts from 1; the old keys are refused */
+	/* the new phone counts from 1 (the old keys are refused:
+	 * test_devapi_cache) */
 	devapi_phone_tick(&p);
 	assert_int_equal(fl_agent_checkin(p.a), FL_OK);
 	fl_agent_status(p.a, &st);
 	assert_int_equal(st.counter, 1);
-	assert_int_equal(devapi_raw_checkin(S, &old, 41, &r), 401);
-	srv_res_free(&r);
 
 	/* paying unlocks the re-enrolled phone */
 	assert_int_equal(devapi_pay(S, &L, g.id, 150000), 0);

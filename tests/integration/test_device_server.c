@@ -292,7 +292,7 @@ static void test_reflash_stays_locked_and_pairs(void **state)
 {
 	struct fx *f = *state;
 	struct srv_res r;
-	char path[160], body[96], code[16], *out;
+	char path[160], body[96], code[32], *out;
 	json_t *j;
 	bool shown = false;
 
@@ -315,7 +315,7 @@ static void test_reflash_stays_locked_and_pairs(void **state)
 	}
 	for (int i = 0; i < 100 && !shown; i++) {
 		j = devt_status(f->dir);
-		shown = j != NULL && strlen(jstr(j, "pairing_code")) == 8;
+		shown = j != NULL && strlen(jstr(j, "pairing_code")) == 16;
 		if (shown) {
 			assert_string_equal(jstr(j, "phase"), "pairing");
 			assert_true(json_is_true(json_object_get(j, "locked")));

@@ -266,6 +266,114 @@ void devapi_raw_new(struct devapi_raw *r, const char *imei1, const char *imei2)
 	}
 }
 
+void devapi_raw_factory(struct devapi_raw *r)
+{
+	fl_sign_keypair(r->factory_pk, r->factory_sk);
+	r->has_factory = true;
+}
+
+/* POSTs body (taken) to path: the status, 0 when no answer. */
+static long raw_post(struct srv *s, const char *path, char *body,
+                     struct srv_res *res)
+{
+	int rc = srv_req(s, "POST", path, NULL, body, res);
+
+	free(body);
+	return rc == 0 ? res->status : 0;
+}
+
+/* A trust set of root and the certificates of k; NULL on failure. */
+static struct fl_trust *raw_trust(const uint8_t root[32],
+                                  const struct fl_dp_keys *k)
+{
+	struct fl_trust *t = NULL;
+
+	if (fl_trust_new(&t, root) != FL_OK)
+		return NULL;
+	for (size_t i = 0; i < k->n_certs; i++)
+		if (fl_trust_add_cert(t, k->certs[i], (fl_time)time(NULL),
+		                      NULL) != FL_OK) {
+			fl_trust_free(t);
+			return NULL;
+		}
+	return t;
+}
+
+/* Verifies a lookup answer over nonce into *p, *c and *text; 0 or -1. */
+static int raw_lookup_accept(const struct srv_res *res, const uint8_t root[32],
+                             const uint8_t nonce[FL_DP_NONCE_LEN],
+                             struct fl_dp_lookup_payload *p,
+                             struct fl_device_claims *c, char **text)
+{
+	struct fl_dp_lookup_answer a = {0};
+	struct fl_trust *t = NULL;
+	char *payload = NULL;
+	size_t len = 0;
+	int rc = -1;
+
+	if (fl_dp_lookup_answer_decode(res->body, res->len, &a) != FL_OK ||
+	    (t = raw_trust(root, &a.keys)) == NULL ||
+	    fl_trust_verify(t, FL_MSG_LOOKUP, a.lookup, (fl_time)time(NULL),
+	                    &payload, &len) != FL_OK ||
+	    fl_dp_lookup_payload_decode(payload, len, p) != FL_OK ||
+	    memcmp(p->nonce, nonce, FL_DP_NONCE_LEN) != 0)
+		goto out;
+	if (text != NULL)
+		*text = payload;
+	else
+		free(payload);
+	payload = NULL;
+	if (p->token != NULL &&
+	    (fl_trust_verify(t, FL_MSG_DEVICE_TOKEN, p->token,
+	                     (fl_time)time(NULL), &payload, &len) != FL_OK ||
+	     fl_claims_decode(payload, len, c) != FL_OK))
+		goto out;
+	rc = 0;
+out:
+	free(payload);
+	fl_trust_free(t);
+	fl_dp_lookup_answer_clear(&a);
+	return rc;
+}
+
+long devapi_raw_lookup(struct srv *s, const struct devapi_raw *r, bool forge,
+                       const uint8_t root[32], struct fl_dp_lookup_payload *p,
+                       struct fl_device_claims *c, char **text,
+                       struct srv_res *res)
+{
+	struct fl_dp_lookup_req q;
+	uint8_t other_pk[32], other_sk[64], *in = NULL;
+	char *body = NULL;
+	size_t len = 0;
+	long st;
+
+	memset(res, 0, sizeof(*res));
+	memset(p, 0, sizeof(*p));
+	memset(c, 0, sizeof(*c));
+	if (text != NULL)
+		*text = NULL;
+	memset(&q, 0, sizeof(q));
+	memcpy(q.imei, r->imei, sizeof(q.imei));
+	q.n_imei = r->n_imei;
+	fl_random(q.nonce, sizeof(q.nonce));
+	if (r->has_factory) {
+		q.has_factory = true;
+		memcpy(q.factory_pk, r->factory_pk, 32);
+		fl_sign_keypair(other_pk, other_sk);
+		if (fl_dp_lookup_sign_input(&q, &in, &len) != FL_OK)
+			return 0;
+		fl_sign_detached(q.sig, in, len,
+		                 forge ? other_sk : r->factory_sk);
+		free(in);
+	}
+	if (fl_dp_lookup_req_encode(&q, &body) != FL_OK)
+		return 0;
+	st = raw_post(s, FL_DP_PATH_LOOKUP, body, res);
+	if (st == 200 && raw_lookup_accept(res, root, q.nonce, p, c, text) != 0)
+		return -1;
+	return st;
+}
+
 /* Verifies an enroll answer and derives the secrets; 0 or -1. */
 static int raw_accept(struct devapi_raw *r, const uint8_t root[32],
                       const struct srv_res *res)
@@ -281,12 +389,8 @@ static int raw_accept(struct devapi_raw *r, const uint8_t root[32],
 	int rc = -1;
 
 	if (fl_dp_enroll_answer_decode(res->body, res->len, &a) != FL_OK ||
-	    fl_trust_new(&t, root) != FL_OK)
+	    (t = raw_trust(root, &a.keys)) == NULL)
 		goto out;
-	for (size_t i = 0; i < a.keys.n_certs; i++)
-		if (fl_trust_add_cert(t, a.keys.certs[i], (fl_time)time(NULL),
-		                      NULL) != FL_OK)
-			goto out;
 	if (fl_trust_verify(t, FL_MSG_ENROLL, a.enrollment, (fl_time)time(NULL),
 	                    &payload, &len) != FL_OK ||
 	    fl_dp_enroll_payload_decode(payload, len, &p) != FL_OK)
@@ -334,15 +438,21 @@ long devapi_raw_enroll(struct srv *s, struct devapi_raw *r, const char *code,
 	memcpy(q.sign_pk, r->sign_pk, 32);
 	memcpy(q.kx_pk, r->kx_pk, 32);
 	fl_sign_keypair(other_pk, other_sk);
+	if (r->has_factory) {
+		uint8_t *in = NULL;
+		size_t len = 0;
+
+		q.has_factory = true;
+		memcpy(q.factory_pk, r->factory_pk, 32);
+		if (fl_dp_enroll_factory_input(&q, &in, &len) != FL_OK)
+			return 0;
+		fl_sign_detached(q.factory_sig, in, len, r->factory_sk);
+		free(in);
+	}
 	if (fl_dp_enroll_sign(&q, forge ? other_sk : r->sign_sk) != FL_OK ||
 	    fl_dp_enroll_req_encode(&q, &body) != FL_OK)
 		return 0;
-	if (srv_req(s, "POST", FL_DP_PATH_ENROLL, NULL, body, res) != 0) {
-		free(body);
-		return 0;
-	}
-	free(body);
-	st = res->status;
+	st = raw_post(s, FL_DP_PATH_ENROLL, body, res);
 	if (st == 200 && raw_accept(r, root, res) != 0)
 		return -1;
 	return st;

@@ -26,6 +26,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/devproto.h"
+#include "core/token.h"
 #include "support/agent_fakehal.h"
 #include "support/server_harness.h"
 
@@ -102,12 +104,17 @@ int64_t devapi_ms(void);
 /* --- a phone by hand -----------------------------------------------------
  *
  * For what the agent never sends (bad MACs, replayed counters, forged
- * signatures): the protocol spoken directly with core/devproto.h. */
+ * signatures): the protocol spoken directly with core/devproto.h. A raw
+ * phone may hold a factory key (devapi_raw_factory), which then signs its
+ * enrollment and lookup requests; a reflash keeps it (copy it into the
+ * new raw phone's fields). */
 
 struct devapi_raw {
 	uint8_t sign_pk[32], sign_sk[64]; /* device key */
 	uint8_t kx_pk[32], kx_sk[32];     /* key exchange */
-	uint8_t mac_key[32], ocode[32];   /* derived after enrollment */
+	bool has_factory;                 /* signs with the factory key */
+	uint8_t factory_pk[32], factory_sk[64];
+	uint8_t mac_key[32], ocode[32]; /* derived after enrollment */
 	char device_id[65];
 	char imei[2][16];
 	size_t n_imei;
@@ -115,13 +122,28 @@ struct devapi_raw {
 	uint64_t seq;     /* seq of the enrollment's token */
 };
 
-/* Fresh keys for a phone with these IMEIs (imei2 may be NULL). */
+/* Fresh keys for a phone with these IMEIs (imei2 may be NULL); no factory
+ * key. */
 void devapi_raw_new(struct devapi_raw *r, const char *imei1, const char *imei2);
-/* POST /v1/device/enroll with code, signed (or, with forge, signed by
- * another key). On 200 the answer is verified against root (signature,
- * echoed keys, first token) and the secrets derived. Returns the status
+/* Gives r a new factory key pair. */
+void devapi_raw_factory(struct devapi_raw *r);
+/* POST /v1/device/lookup for r's IMEIs with a fresh nonce, signed by r's
+ * factory key when it has one (with forge, by another key under r's
+ * factory_pk). A 200 is verified against root (signed as a lookup, over
+ * the nonce) and its payload goes to *p (caller clears) and, as signed, to
+ * *text (caller frees; text may be NULL); a token in it is verified as a
+ * device token and its claims go to *c (caller clears). Returns the status
  * (0 when no answer, -1 when a 200 did not verify); *res is the caller's
  * to free. */
+long devapi_raw_lookup(struct srv *s, const struct devapi_raw *r, bool forge,
+                       const uint8_t root[32], struct fl_dp_lookup_payload *p,
+                       struct fl_device_claims *c, char **text,
+                       struct srv_res *res);
+/* POST /v1/device/enroll with code, signed (or, with forge, signed by
+ * another key), and by r's factory key when it has one. On 200 the answer is
+ * verified against root (signature, echoed keys, first token) and the secrets
+ * derived. Returns the status (0 when no answer, -1 when a 200 did not verify);
+ * *res is the caller's to free. */
 long devapi_raw_enroll(struct srv *s, struct devapi_raw *r, const char *code,
                        bool forge, const uint8_t root[32], struct srv_res *res);
 /* A MAC'd request: method and target (path with query) with body (may

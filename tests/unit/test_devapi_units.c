@@ -362,13 +362,18 @@ static void test_eviction_keeps_replays_out(void **state)
 	fl_devauth_free(da);
 }
 
+/* What the last check() returned beside its view: the highest counter
+ * accepted (on FL_E_REPLAY) and the MAC key. */
+static uint64_t check_last;
+static uint8_t check_key[32];
+
 /* fl_devauth_check for device id with the phone's MAC key. */
 static fl_err check(struct fl_devauth *da, const char *id,
                     const uint8_t mac_key[32], uint64_t counter,
                     struct fl_devauth_view *v)
 {
 	static const char body[] = "{\"seq\":1}";
-	uint8_t mac[32], key[32];
+	uint8_t mac[32];
 	char hex[65];
 
 	assert_int_equal(fl_dp_request_mac(mac, mac_key, "POST",
@@ -377,7 +382,8 @@ static fl_err check(struct fl_devauth *da, const char *id,
 	                 FL_OK);
 	fl_hex_encode(hex, mac, sizeof(mac));
 	return fl_devauth_check(da, id, hex, "POST", FL_DP_PATH_CHECKIN, body,
-	                        strlen(body), counter, true, T0 + 5, v, key);
+	                        strlen(body), counter, true, T0 + 5, v,
+	                        check_key, &check_last);
 }
 
 /* The store's change stamps: a committed change of a device row marks
@@ -512,7 +518,14 @@ static void test_view_follows_commits(void **state)
 	                 FL_OK);
 	fl_tx_rollback(tx);
 	assert_int_equal(check(da, "dv_view", p.mac, 2, &v), FL_E_REPLAY);
+	/* the refusal names the highest counter accepted and keeps the key
+	 * that MACs the answer */
+	assert_int_equal(check_last, 2);
+	assert_memory_equal(check_key, p.mac, 32);
+	assert_int_equal(check(da, "dv_view", p.mac, 1, &v), FL_E_REPLAY);
+	assert_int_equal(check_last, 2);
 	assert_int_equal(check(da, "dv_view", p.mac, 3, &v), FL_OK);
+	assert_int_equal(check_last, 0);
 	assert_int_equal(v.token_seq, 5);
 
 	/* re-enrolled with new keys: the old key is refused at once, the
@@ -521,6 +534,12 @@ static void test_view_follows_commits(void **state)
 	enroll(f, "dv_view", &q);
 	phone_derive(&q, &f->sec);
 	assert_int_equal(check(da, "dv_view", p.mac, 4, &v), FL_E_AUTH);
+	/* a bad MAC tells nothing and keeps no key */
+	assert_int_equal(check_last, 0);
+	{
+		static const uint8_t zero[32];
+		assert_memory_equal(check_key, zero, 32);
+	}
 	assert_int_equal(check(da, "dv_view", q.mac, 1, &v), FL_OK);
 	assert_memory_equal(v.kx_pk, q.kx_pk, 32);
 	assert_int_equal(check(da, "dv_view", q.mac, 1, &v), FL_E_REPLAY);

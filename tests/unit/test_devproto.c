@@ -263,8 +263,9 @@ static void test_enroll_request(void **state)
 
 	make_req(&r, sk);
 	assert_int_equal(fl_dp_enroll_verify(&r), FL_OK);
-	/* the signed bytes, built by hand */
-	pb_le(&want, 7);
+	/* the signed bytes, built by hand (no factory key: its piece is
+	 * empty) */
+	pb_le(&want, 8);
 	pb_piece(&want, "finlock:enroll-request", 22);
 	pb_piece(&want, "K7Q2-9XWD", 9);
 	pb_piece(&want, "352099001761481", 15);
@@ -272,6 +273,7 @@ static void test_enroll_request(void **state)
 	pb_piece(&want, "R58N12ABCDE", 11);
 	pb_piece(&want, r.sign_pk, 32);
 	pb_piece(&want, r.kx_pk, 32);
+	pb_piece(&want, "", 0);
 	assert_int_equal(fl_dp_enroll_sign_input(&r, &in, &len), FL_OK);
 	assert_int_equal(len, want.n);
 	assert_memory_equal(in, want.b, len);
@@ -341,11 +343,119 @@ static void test_enroll_request(void **state)
 	free(json);
 }
 
+/* r (made by make_req) with a factory key fsk: factory_pk set, both
+ * signatures made again. */
+static void add_factory(struct fl_dp_enroll_req *r,
+                        const uint8_t sk[FL_SIGN_SK_LEN],
+                        uint8_t fsk[FL_SIGN_SK_LEN])
+{
+	uint8_t *in = NULL;
+	size_t len = 0;
+
+	fl_sign_keypair(r->factory_pk, fsk);
+	r->has_factory = true;
+	assert_int_equal(fl_dp_enroll_sign(r, sk), FL_OK);
+	assert_int_equal(fl_dp_enroll_factory_input(r, &in, &len), FL_OK);
+	fl_sign_detached(r->factory_sig, in, len, fsk);
+	free(in);
+}
+
+static void test_enroll_factory(void **state)
+{
+	(void)state;
+	struct fl_dp_enroll_req r, d, t;
+	uint8_t sk[FL_SIGN_SK_LEN], fsk[FL_SIGN_SK_LEN], *in = NULL;
+	struct pb want = {{0}, 0}, wantf = {{0}, 0};
+	size_t len = 0;
+	char *json = NULL;
+
+	make_req(&r, sk);
+	add_factory(&r, sk, fsk);
+	assert_int_equal(fl_dp_enroll_verify(&r), FL_OK);
+	/* both inputs, built by hand: same pieces, two labels */
+	pb_le(&want, 8);
+	pb_piece(&want, "finlock:enroll-request", 22);
+	pb_le(&wantf, 8);
+	pb_piece(&wantf, "finlock:enroll-factory", 22);
+	{
+		struct pb *w[2] = {&want, &wantf};
+		for (int i = 0; i < 2; i++) {
+			pb_piece(w[i], "K7Q2-9XWD", 9);
+			pb_piece(w[i], "352099001761481", 15);
+			pb_piece(w[i], "356938035643809", 15);
+			pb_piece(w[i], "R58N12ABCDE", 11);
+			pb_piece(w[i], r.sign_pk, 32);
+			pb_piece(w[i], r.kx_pk, 32);
+			pb_piece(w[i], r.factory_pk, 32);
+		}
+	}
+	assert_int_equal(fl_dp_enroll_sign_input(&r, &in, &len), FL_OK);
+	assert_int_equal(len, want.n);
+	assert_memory_equal(in, want.b, len);
+	free(in);
+	assert_int_equal(fl_dp_enroll_factory_input(&r, &in, &len), FL_OK);
+	assert_int_equal(len, wantf.n);
+	assert_memory_equal(in, wantf.b, len);
+	free(in);
+
+	/* round trip: both fields, base64url */
+	assert_int_equal(fl_dp_enroll_req_encode(&r, &json), FL_OK);
+	assert_non_null(strstr(json, "\"factory_pk\":\""));
+	assert_non_null(strstr(json, "\"factory_sig\":\""));
+	assert_int_equal(fl_dp_enroll_req_decode(json, strlen(json), &d),
+	                 FL_OK);
+	assert_memory_equal(&d, &r, sizeof(r));
+	assert_int_equal(fl_dp_enroll_verify(&d), FL_OK);
+	free(json);
+	/* one without the other is refused */
+	t = r;
+	t.has_factory = false;
+	assert_int_equal(fl_dp_enroll_req_encode(&t, &json), FL_OK);
+	assert_null(strstr(json, "factory"));
+	{
+		char pk[64], *half = malloc(strlen(json) + 128);
+
+		assert_non_null(half);
+		assert_int_equal(fl_b64url_encode(pk, sizeof(pk), r.factory_pk,
+		                                  FL_SIGN_PK_LEN),
+		                 FL_OK);
+		json[strlen(json) - 1] = '\0';
+		sprintf(half, "%s,\"factory_pk\":\"%s\"}", json, pk);
+		assert_int_equal(
+		        fl_dp_enroll_req_decode(half, strlen(half), &d),
+		        FL_E_FIELD_MISSING);
+		assert_false(d.has_factory);
+		free(half);
+	}
+	free(json);
+
+	/* the factory key signs every field too; a bad factory signature,
+	 * a swapped factory key or a device signature made without the
+	 * factory key all fail */
+	t = r;
+	t.factory_sig[3] ^= 1;
+	assert_int_equal(fl_dp_enroll_verify(&t), FL_E_BAD_SIGNATURE);
+	t = r;
+	t.factory_pk[0] ^= 1;
+	assert_int_equal(fl_dp_enroll_verify(&t), FL_E_BAD_SIGNATURE);
+	t = r;
+	t.serial[0] = 'X';
+	assert_int_equal(fl_dp_enroll_sign(&t, sk), FL_OK);
+	assert_int_equal(fl_dp_enroll_verify(&t), FL_E_BAD_SIGNATURE);
+	t = r;
+	t.has_factory = false; /* the device signature covered factory_pk */
+	assert_int_equal(fl_dp_enroll_verify(&t), FL_E_BAD_SIGNATURE);
+	/* the device signature is not a factory signature */
+	t = r;
+	memcpy(t.factory_sig, t.sig, FL_SIG_LEN);
+	assert_int_equal(fl_dp_enroll_verify(&t), FL_E_BAD_SIGNATURE);
+}
+
 static void test_pairing_code(void **state)
 {
 	(void)state;
 	uint8_t spk[32], kpk[32], h[32];
-	char a[9], b[9], want[9];
+	char a[17], b[17], want[17];
 	struct pb p = {{0}, 0};
 	uint64_t v = 0;
 
@@ -354,8 +464,9 @@ static void test_pairing_code(void **state)
 		kpk[i] = (uint8_t)(255 - i);
 	}
 	fl_dp_pairing_code(spk, kpk, a);
-	assert_int_equal(strlen(a), 8);
-	for (int i = 0; i < 8; i++)
+	assert_int_equal(FL_DP_PAIRING_LEN, 16);
+	assert_int_equal(strlen(a), 16);
+	for (int i = 0; i < 16; i++)
 		assert_true(a[i] >= '0' && a[i] <= '9');
 	fl_dp_pairing_code(spk, kpk, b);
 	assert_string_equal(a, b);
@@ -367,9 +478,20 @@ static void test_pairing_code(void **state)
 	assert_int_equal(fl_blake2b(h, 32, NULL, 0, p.b, p.n), FL_OK);
 	for (int i = 7; i >= 0; i--)
 		v = (v << 8) | h[i];
-	snprintf(want, sizeof(want), "%08llu",
-	         (unsigned long long)(v % 100000000ULL));
+	snprintf(want, sizeof(want), "%016llu",
+	         (unsigned long long)(v % 10000000000000000ULL));
 	assert_string_equal(a, want);
+	/* leading zeros are kept: find keys whose code starts with 0 */
+	for (int k = 0; k < 4096; k++) {
+		spk[0] = (uint8_t)k;
+		spk[1] = (uint8_t)(k >> 8);
+		fl_dp_pairing_code(spk, kpk, b);
+		assert_int_equal(strlen(b), 16);
+		if (b[0] == '0')
+			break;
+	}
+	assert_int_equal(b[0], '0');
+	memcpy(spk, (uint8_t[2]){0, 1}, 2);
 	/* any key change changes it */
 	kpk[0] ^= 1;
 	fl_dp_pairing_code(spk, kpk, b);
@@ -434,9 +556,10 @@ static void test_enroll_answer(void **state)
 		                 FL_E_FIELD_TYPE);
 		assert_null(ad.enrollment);
 	}
-	assert_int_equal(fl_dp_pending_encode("04917253", &json), FL_OK);
+	assert_int_equal(fl_dp_pending_encode("0491725388120034", &json),
+	                 FL_OK);
 	assert_string_equal(json, "{\"status\":\"pending\",\"pairing_code\":"
-	                          "\"04917253\"}");
+	                          "\"0491725388120034\"}");
 	free(json);
 }
 
@@ -570,29 +693,87 @@ static void test_lookup_shapes(void **state)
 	p.n_imei = 1;
 	p.time = 1795435200;
 	p.program = FL_DP_PROG_PAIRING;
-	p.claims = (char *)"{\"sub\": \"dev_1\", \"seq\": 4}";
+	strcpy(p.status, "financed");
+	p.token = (char *)"v4.public.abc-_";
 	assert_int_equal(fl_dp_lookup_payload_encode(&p, &json), FL_OK);
+	assert_null(strstr(json, "claims"));
 	assert_int_equal(fl_dp_lookup_payload_decode(json, strlen(json), &pd),
 	                 FL_OK);
 	assert_memory_equal(pd.nonce, p.nonce, sizeof(p.nonce));
 	assert_int_equal(pd.program, FL_DP_PROG_PAIRING);
 	assert_int_equal(pd.time, p.time);
-	assert_string_equal(pd.claims, "{\"sub\":\"dev_1\",\"seq\":4}");
+	assert_string_equal(pd.status, "financed");
+	assert_string_equal(pd.token, "v4.public.abc-_");
 	fl_dp_lookup_payload_clear(&pd);
 	free(json);
-	p.claims = NULL;
+	/* no token: the field is left out; every status word goes through */
+	p.token = NULL;
 	p.program = FL_DP_PROG_NONE;
-	assert_int_equal(fl_dp_lookup_payload_encode(&p, &json), FL_OK);
-	assert_int_equal(fl_dp_lookup_payload_decode(json, strlen(json), &pd),
-	                 FL_OK);
-	assert_null(pd.claims);
-	fl_dp_lookup_payload_clear(&pd);
-	free(json);
-	p.claims = (char *)"[1]";
-	assert_int_equal(fl_dp_lookup_payload_encode(&p, &json), FL_E_JSON);
-	p.claims = NULL;
+	{
+		const char *words[] = {"no_record", "financed", "released",
+		                       "stolen"};
+		for (size_t i = 0; i < 4; i++) {
+			strcpy(p.status, words[i]);
+			assert_int_equal(fl_dp_lookup_payload_encode(&p, &json),
+			                 FL_OK);
+			assert_null(strstr(json, "token"));
+			assert_int_equal(fl_dp_lookup_payload_decode(
+			                         json, strlen(json), &pd),
+			                 FL_OK);
+			assert_null(pd.token);
+			assert_string_equal(pd.status, words[i]);
+			fl_dp_lookup_payload_clear(&pd);
+			free(json);
+		}
+	}
+	/* a status that is not a public check word is refused both ways */
+	strcpy(p.status, "locked");
+	assert_int_equal(fl_dp_lookup_payload_encode(&p, &json), FL_E_INVALID);
+	assert_null(json);
+	p.status[0] = '\0';
+	assert_int_equal(fl_dp_lookup_payload_encode(&p, &json), FL_E_INVALID);
+	strcpy(p.status, "financed");
 	p.program = (enum fl_dp_program)7;
 	assert_int_equal(fl_dp_lookup_payload_encode(&p, &json), FL_E_INVALID);
+	{
+		const char *bad[] = {
+		        /* no status */
+		        "{\"nonce\":"
+		        "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\","
+		        "\"imei\":[\"352099001761481\"],\"time\":"
+		        "\"2026-11-23T12:00:00Z\",\"program\":\"none\"}",
+		        "{\"nonce\":"
+		        "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\","
+		        "\"imei\":[\"352099001761481\"],\"time\":"
+		        "\"2026-11-23T12:00:00Z\",\"program\":\"none\","
+		        "\"status\":\"locked\"}",
+		        "{\"nonce\":"
+		        "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\","
+		        "\"imei\":[\"352099001761481\"],\"time\":"
+		        "\"2026-11-23T12:00:00Z\",\"program\":\"none\","
+		        "\"status\":\"financed\",\"token\":7}",
+		};
+		for (size_t i = 0; i < 3; i++)
+			assert_int_not_equal(
+			        fl_dp_lookup_payload_decode(
+			                bad[i], strlen(bad[i]), &pd),
+			        FL_OK);
+		/* an old "claims" field and other unknown fields are
+		 * ignored */
+		const char *old =
+		        "{\"nonce\":"
+		        "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\","
+		        "\"imei\":[\"352099001761481\"],\"time\":"
+		        "\"2026-11-23T12:00:00Z\",\"program\":\"pairing\","
+		        "\"status\":\"stolen\",\"claims\":{\"state\":"
+		        "\"locked\"},\"later\":1}";
+		assert_int_equal(
+		        fl_dp_lookup_payload_decode(old, strlen(old), &pd),
+		        FL_OK);
+		assert_string_equal(pd.status, "stolen");
+		assert_null(pd.token);
+		fl_dp_lookup_payload_clear(&pd);
+	}
 
 	a.lookup = (char *)"v4.public.l";
 	assert_int_equal(fl_dp_lookup_answer_encode(&a, &json), FL_OK);
@@ -601,6 +782,162 @@ static void test_lookup_shapes(void **state)
 	assert_string_equal(ad.lookup, "v4.public.l");
 	fl_dp_lookup_answer_clear(&ad);
 	free(json);
+}
+
+static void test_lookup_factory(void **state)
+{
+	(void)state;
+	struct fl_dp_lookup_req r = {0}, rd, t;
+	uint8_t fsk[FL_SIGN_SK_LEN], *in = NULL;
+	struct pb want = {{0}, 0};
+	size_t len = 0;
+	char *json = NULL;
+
+	strcpy(r.imei[0], "352099001761481");
+	strcpy(r.imei[1], "356938035643809");
+	r.n_imei = 2;
+	fl_random(r.nonce, sizeof(r.nonce));
+	/* unsigned: nothing to verify */
+	assert_int_equal(fl_dp_lookup_verify(&r), FL_E_BAD_SIGNATURE);
+	fl_sign_keypair(r.factory_pk, fsk);
+	r.has_factory = true;
+	pb_le(&want, 5);
+	pb_piece(&want, "finlock:lookup-request", 22);
+	pb_piece(&want, "352099001761481", 15);
+	pb_piece(&want, "356938035643809", 15);
+	pb_piece(&want, r.nonce, 32);
+	pb_piece(&want, r.factory_pk, 32);
+	assert_int_equal(fl_dp_lookup_sign_input(&r, &in, &len), FL_OK);
+	assert_int_equal(len, want.n);
+	assert_memory_equal(in, want.b, len);
+	fl_sign_detached(r.sig, in, len, fsk);
+	free(in);
+	assert_int_equal(fl_dp_lookup_verify(&r), FL_OK);
+
+	assert_int_equal(fl_dp_lookup_req_encode(&r, &json), FL_OK);
+	assert_int_equal(fl_dp_lookup_req_decode(json, strlen(json), &rd),
+	                 FL_OK);
+	assert_memory_equal(&rd, &r, sizeof(r));
+	assert_int_equal(fl_dp_lookup_verify(&rd), FL_OK);
+	free(json);
+
+	/* every piece is covered */
+	t = r;
+	t.nonce[0] ^= 1;
+	assert_int_equal(fl_dp_lookup_verify(&t), FL_E_BAD_SIGNATURE);
+	t = r;
+	t.n_imei = 1;
+	assert_int_equal(fl_dp_lookup_verify(&t), FL_E_BAD_SIGNATURE);
+	t = r;
+	t.factory_pk[1] ^= 1;
+	assert_int_equal(fl_dp_lookup_verify(&t), FL_E_BAD_SIGNATURE);
+	t = r;
+	t.sig[63] ^= 1;
+	assert_int_equal(fl_dp_lookup_verify(&t), FL_E_BAD_SIGNATURE);
+	t = r;
+	t.n_imei = 0;
+	assert_int_equal(fl_dp_lookup_sign_input(&t, &in, &len), FL_E_INVALID);
+	assert_null(in);
+
+	/* both fields or neither */
+	{
+		const char *half =
+		        "{\"imei\":[\"352099001761481\"],\"nonce\":"
+		        "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\","
+		        "\"factory_pk\":"
+		        "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}";
+		const char *short_sig =
+		        "{\"imei\":[\"352099001761481\"],\"nonce\":"
+		        "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\","
+		        "\"factory_pk\":"
+		        "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\","
+		        "\"sig\":\"AAAA\"}";
+		assert_int_equal(
+		        fl_dp_lookup_req_decode(half, strlen(half), &rd),
+		        FL_E_FIELD_MISSING);
+		assert_false(rd.has_factory);
+		assert_int_equal(fl_dp_lookup_req_decode(
+		                         short_sig, strlen(short_sig), &rd),
+		                 FL_E_FIELD_TYPE);
+		assert_false(rd.has_factory);
+	}
+}
+
+static void test_resync(void **state)
+{
+	(void)state;
+	struct pb want = {{0}, 0};
+	struct fl_dp_resync d;
+	uint8_t *in = NULL, key[FL_MAC_KEY_LEN], mac[FL_MAC_LEN],
+	        mac2[FL_MAC_LEN], le[8];
+	size_t len = 0;
+	char *json = NULL, *code = NULL;
+
+	pb_le(&want, 3);
+	pb_piece(&want, "finlock:counter-resync", 22);
+	for (int i = 0; i < 8; i++)
+		le[i] = (uint8_t)((uint64_t)41 >> (8 * i));
+	pb_piece(&want, le, 8);
+	for (int i = 0; i < 8; i++)
+		le[i] = (uint8_t)(0x0102030405060708ULL >> (8 * i));
+	pb_piece(&want, le, 8);
+	assert_int_equal(
+	        fl_dp_resync_mac_input(&in, &len, 41, 0x0102030405060708ULL),
+	        FL_OK);
+	assert_int_equal(len, want.n);
+	assert_memory_equal(in, want.b, len);
+	fl_random(key, sizeof(key));
+	assert_int_equal(
+	        fl_blake2b(mac2, FL_MAC_LEN, key, sizeof(key), in, len), FL_OK);
+	free(in);
+	assert_int_equal(fl_dp_resync_mac(mac, key, 41, 0x0102030405060708ULL),
+	                 FL_OK);
+	assert_memory_equal(mac, mac2, FL_MAC_LEN);
+	/* both counters are covered */
+	assert_int_equal(fl_dp_resync_mac(mac2, key, 42, 0x0102030405060708ULL),
+	                 FL_OK);
+	assert_memory_not_equal(mac, mac2, FL_MAC_LEN);
+
+	assert_int_equal(fl_dp_resync_encode(0x0102030405060708ULL, mac, &json),
+	                 FL_OK);
+	/* an error answer like any other, with the counter and mac added */
+	assert_int_equal(fl_dp_error_decode(json, strlen(json), &code), FL_OK);
+	assert_string_equal(code, "stale_counter");
+	free(code);
+	assert_int_equal(fl_dp_resync_decode(json, strlen(json), &d), FL_OK);
+	assert_int_equal(d.counter, 0x0102030405060708ULL);
+	assert_memory_equal(d.mac, mac, FL_MAC_LEN);
+	free(json);
+	assert_int_equal(
+	        fl_dp_resync_encode((uint64_t)INT64_MAX + 1, mac, &json),
+	        FL_E_RANGE);
+	assert_null(json);
+	{
+		const char *bad[] = {
+		        "{\"error\":{\"code\":\"unauthenticated\"},"
+		        "\"counter\":1,\"mac\":\"000000000000000000000000000"
+		        "0000000000000000000000000000000000000\"}",
+		        "{\"error\":{\"code\":\"stale_counter\"},\"mac\":"
+		        "\"0000000000000000000000000000000000000000000000000000"
+		        "000000000000\"}",
+		        "{\"error\":{\"code\":\"stale_counter\"},"
+		        "\"counter\":-1,\"mac\":\"00000000000000000000000000"
+		        "00000000000000000000000000000000000000\"}",
+		        "{\"error\":{\"code\":\"stale_counter\"},"
+		        "\"counter\":1,\"mac\":\"00\"}",
+		        "{\"error\":{\"code\":\"stale_counter\"},"
+		        "\"counter\":1}",
+		        "{\"counter\":1,\"mac\":\"00000000000000000000000000"
+		        "00000000000000000000000000000000000000\"}",
+		};
+		for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+			d.counter = 9;
+			assert_int_not_equal(
+			        fl_dp_resync_decode(bad[i], strlen(bad[i]), &d),
+			        FL_OK);
+			assert_int_equal(d.counter, 0);
+		}
+	}
 }
 
 static void test_receipt_and_errors(void **state)
@@ -1010,10 +1347,13 @@ int main(void)
 	        cmocka_unit_test(test_derive),
 	        cmocka_unit_test(test_small_parsers),
 	        cmocka_unit_test(test_enroll_request),
+	        cmocka_unit_test(test_enroll_factory),
 	        cmocka_unit_test(test_pairing_code),
 	        cmocka_unit_test(test_enroll_answer),
 	        cmocka_unit_test(test_checkin_shapes),
 	        cmocka_unit_test(test_lookup_shapes),
+	        cmocka_unit_test(test_lookup_factory),
+	        cmocka_unit_test(test_resync),
 	        cmocka_unit_test(test_receipt_and_errors),
 	        cmocka_unit_test(test_answer_assemble),
 	        cmocka_unit_test(test_answer_assemble_refusals),

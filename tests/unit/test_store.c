@@ -568,6 +568,129 @@ static void test_device_next_change(void **state)
 	fl_tx_rollback(tx);
 }
 
+/* A device's factory key: none until set, set and cleared again. */
+static void test_factory_key(void **state)
+{
+	struct fx *f = *state;
+	struct fl_tx *tx = begin(f, true);
+	struct fl_device d;
+	uint8_t pk[32];
+
+	memset(pk, 0x5a, sizeof(pk));
+	add_device(tx, "dv_1", "490154203237518");
+	assert_int_equal(fl_store_device_get_any(tx, "dv_1", &d), FL_OK);
+	assert_false(d.has_factory);
+	assert_int_equal(fl_store_dp_set_factory(tx, "dv_1", pk), FL_OK);
+	assert_int_equal(fl_store_device_get_any(tx, "dv_1", &d), FL_OK);
+	assert_true(d.has_factory);
+	assert_memory_equal(d.factory_pk, pk, 32);
+	/* a new enrollment keeps it; only set_factory changes it */
+	assert_int_equal(fl_store_dp_enroll(tx, "dv_1", pk, pk, 2000), FL_OK);
+	assert_int_equal(fl_store_device_by_imei(tx, "490154203237518", &d),
+	                 FL_OK);
+	assert_true(d.has_factory);
+	assert_int_equal(fl_store_dp_set_factory(tx, "dv_1", NULL), FL_OK);
+	assert_int_equal(fl_store_device_get_any(tx, "dv_1", &d), FL_OK);
+	assert_false(d.has_factory);
+	assert_int_equal(fl_store_dp_set_factory(tx, "dv_none", pk),
+	                 FL_E_NOT_FOUND);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+}
+
+static fl_err collect_pairing(void *ctx, const struct fl_pairing_rec *r)
+{
+	struct fl_pairing_rec *out = ctx;
+
+	for (int i = 0; i < 8; i++)
+		if (out[i].ord == 0) {
+			out[i] = *r;
+			return FL_OK;
+		}
+	return FL_E_TOO_LARGE;
+}
+
+static void put_pairing(struct fl_tx *tx, const char *dev, uint8_t key,
+                        const char *net, bool factory, fl_time expires,
+                        struct fl_pairing_rec *r)
+{
+	memset(r, 0, sizeof(*r));
+	snprintf(r->device_id, sizeof(r->device_id), "%s", dev);
+	memset(r->sign_pk, key, 32);
+	memset(r->kx_pk, key, 32);
+	snprintf(r->code, sizeof(r->code), "%016u", (unsigned)key);
+	r->created_at = 1000;
+	r->expires_at = expires;
+	r->factory_signed = factory;
+	snprintf(r->client_net, sizeof(r->client_net), "%s", net);
+	assert_int_equal(fl_store_pairing_put(tx, r), FL_OK);
+	assert_true(r->ord > 0);
+}
+
+/* Pairing requests keep whether the factory key signed them and their
+ * client network; pending unsigned ones are counted per network across
+ * devices; one can be dropped. */
+static void test_pairing_requests(void **state)
+{
+	struct fx *f = *state;
+	struct fl_tx *tx = begin(f, true);
+	struct fl_pairing_rec r[4], got[8];
+	int64_t n = -1;
+
+	add_device(tx, "dv_1", "490154203237518");
+	add_device(tx, "dv_2", "356938035643809");
+	put_pairing(tx, "dv_1", 1, "192.0.2.0/24", false, 5000, &r[0]);
+	put_pairing(tx, "dv_1", 2, "192.0.2.0/24", true, 5000, &r[1]);
+	put_pairing(tx, "dv_2", 3, "192.0.2.0/24", false, 5000, &r[2]);
+	put_pairing(tx, "dv_2", 4, "198.51.100.0/24", false, 1500, &r[3]);
+
+	memset(got, 0, sizeof(got));
+	assert_int_equal(
+	        fl_store_pairing_list(tx, "dv_1", collect_pairing, got), FL_OK);
+	assert_int_equal(got[0].ord, r[0].ord);
+	assert_false(got[0].factory_signed);
+	assert_string_equal(got[0].client_net, "192.0.2.0/24");
+	assert_int_equal(got[1].ord, r[1].ord);
+	assert_true(got[1].factory_signed);
+	assert_int_equal(got[2].ord, 0);
+
+	/* unsigned, pending, not expired, of any device */
+	assert_int_equal(
+	        fl_store_pairing_count_net(tx, "192.0.2.0/24", 1000, &n),
+	        FL_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(
+	        fl_store_pairing_count_net(tx, "198.51.100.0/24", 1000, &n),
+	        FL_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(
+	        fl_store_pairing_count_net(tx, "198.51.100.0/24", 1500, &n),
+	        FL_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(fl_store_pairing_decide(tx, "dv_2", r[2].ord,
+	                                         FL_PAIRING_REJECTED, 1200,
+	                                         "ak_1"),
+	                 FL_OK);
+	assert_int_equal(
+	        fl_store_pairing_count_net(tx, "192.0.2.0/24", 1000, &n),
+	        FL_OK);
+	assert_int_equal(n, 1);
+
+	/* dropped: gone from the list and the count */
+	assert_int_equal(fl_store_pairing_drop(tx, "dv_1", r[0].ord), FL_OK);
+	assert_int_equal(fl_store_pairing_drop(tx, "dv_2", r[1].ord),
+	                 FL_E_NOT_FOUND);
+	memset(got, 0, sizeof(got));
+	assert_int_equal(
+	        fl_store_pairing_list(tx, "dv_1", collect_pairing, got), FL_OK);
+	assert_int_equal(got[0].ord, r[1].ord);
+	assert_int_equal(got[1].ord, 0);
+	assert_int_equal(
+	        fl_store_pairing_count_net(tx, "192.0.2.0/24", 1000, &n),
+	        FL_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+}
+
 /* A database made before the counts were kept gets them from its devices
  * when it is opened. */
 static void test_device_counts_seeded(void **state)
@@ -586,6 +709,12 @@ static void test_device_counts_seeded(void **state)
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
 	assert_int_equal(
 	        sqlite3_exec(db,
+	                     "DROP INDEX pairing_requests_net;"
+	                     "ALTER TABLE pairing_requests DROP COLUMN "
+	                     "client_net;"
+	                     "ALTER TABLE pairing_requests DROP COLUMN "
+	                     "factory_signed;"
+	                     "ALTER TABLE devices DROP COLUMN factory_pk;"
 	                     "DROP TRIGGER devices_count_insert;"
 	                     "DROP TRIGGER devices_count_update;"
 	                     "DROP TRIGGER devices_count_delete;"
@@ -939,6 +1068,10 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_device_counts_concurrent,
 	                                        setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_device_next_change, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_factory_key, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_pairing_requests, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_device_counts_seeded,
 	                                        setup, teardown),
