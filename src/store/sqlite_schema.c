@@ -263,7 +263,27 @@ const char *const sq_migrations[] = {
         "CREATE INDEX pairing_requests_net ON "
         "pairing_requests(client_net, expires_at);",
 
-        /* 6: the server's identity: the fingerprint of the keys the
+        /* 6: what a lender sees and chooses. The stolen column of
+         * devices now tells 1 (locked as stolen) from 2 (a report standing
+         * on a released device, which locks nothing); credit is money paid
+         * beyond the whole contract. Commands: whether the phone shows
+         * the reason, and their cancellation. Keys: when last used.
+         * Payments: found by reference (duplicates are refused). */
+        "ALTER TABLE devices ADD COLUMN credit INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE commands ADD COLUMN show_reason INTEGER NOT NULL "
+        "DEFAULT 0;"
+        "ALTER TABLE commands ADD COLUMN cancelled_at INTEGER NOT NULL "
+        "DEFAULT 0;"
+        "ALTER TABLE commands ADD COLUMN cancelled_by TEXT NOT NULL "
+        "DEFAULT '';"
+        "ALTER TABLE commands ADD COLUMN cancel_reason TEXT NOT NULL "
+        "DEFAULT '';"
+        "ALTER TABLE api_keys ADD COLUMN last_used_at INTEGER NOT NULL "
+        "DEFAULT 0;"
+        "CREATE INDEX payments_reference ON payments(tenant_id, reference, "
+        "ord) WHERE reference != '';",
+
+        /* 7: the server's identity: the fingerprint of the keys the
          * database was made with (store.h), one row. */
         "CREATE TABLE server_identity ("
         "  id INTEGER PRIMARY KEY CHECK (id = 1),"
