@@ -6,7 +6,7 @@ set -eu
 
 pkgs="make gcc clang libclang-rt-14-dev pkg-config ca-certificates
 libsodium-dev libjansson-dev libmicrohttpd-dev libsqlite3-dev
-libcurl4-openssl-dev libcmocka-dev sqlite3 curl"
+libcurl4-openssl-dev libcmocka-dev sqlite3 curl nginx openssl"
 
 if [ "${FINLOCK_DEPS_EXTRA:-}" != "" ]; then
 	pkgs="$pkgs $FINLOCK_DEPS_EXTRA"

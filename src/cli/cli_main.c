@@ -2,11 +2,13 @@
  * cli_main.c - the top of the finlock command tree.
  */
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "cli/cli_cmds.h"
 #include "core/crypto.h"
+#include "core/version.h"
 
 static const struct cli_cmd commands[] = {
         {"login", "save the server and API key in the config file",
@@ -126,6 +128,10 @@ int cli_main(int argc, char **argv)
 	if (fl_crypto_init() != FL_OK) {
 		cli_err("cannot initialise the crypto library");
 		return cli_finish(CLI_REFUSED);
+	}
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		printf("%s\n", fl_version_line("finlock"));
+		return CLI_OK;
 	}
 	move_leading_options(argc, argv);
 	return cli_finish(cli_run_group(&cli_group_top, argc, argv));

@@ -83,6 +83,9 @@
 	X(FL_E_STORE_SCHEMA, "database schema is newer than this program")     \
 	X(FL_E_STORE_BUSY, "storage is busy, try again")                       \
 	X(FL_E_INSUFFICIENT_STORAGE, "storage is full")                        \
+	X(FL_E_STORE_MISSING, "database is missing or empty")                  \
+	X(FL_E_STORE_WAL_LOST,                                                 \
+	  "database's write-ahead log is missing after an unclean stop")       \
 	/* reserved: server */                                                 \
 	X(FL_E_METHOD, "method not allowed on this resource")                  \
 	X(FL_E_IDEMPOTENCY,                                                    \

@@ -64,6 +64,11 @@ struct fl_config {
 	 * 1970); refused unless FINLOCKD_TEST_CLOCK_ENABLE=1 is in the
 	 * environment. "" reads the system clock. */
 	char test_clock[FL_CONFIG_PATH_MAX];
+	/* One-time start-up permissions, from the command line only (never
+	 * a config file or the environment, where they would outlive the
+	 * one start they are meant for): */
+	bool allow_fresh_database; /* new database in a used directory */
+	bool accept_wal_loss;      /* serve without a lost WAL */
 };
 
 /* Fills c with the defaults. */

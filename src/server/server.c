@@ -14,10 +14,12 @@
 #include <time.h>
 
 #include "core/crypto.h"
+#include "core/version.h"
 #include "server/api.h"
 #include "server/app.h"
 #include "server/audit.h"
 #include "server/auth.h"
+#include "server/datadir.h"
 #include "server/decide.h"
 #include "server/files.h"
 #include "server/http.h"
@@ -263,8 +265,13 @@ int fl_server_run(const struct fl_config *cfg)
 	char secret[FL_APIKEY_LEN + 1] = "";
 	struct sigaction sa;
 	enum fl_log_level lvl = FL_LOG_INFO;
+	struct fl_datadir dd;
+	char why[FL_DATADIR_WHY_MAX];
+	unsigned flags;
 	int status = 1;
 	fl_err err;
+
+	memset(&dd, 0, sizeof(dd));
 
 	if (fl_log_level_parse(cfg->log_level, &lvl) != FL_OK)
 		lvl = FL_LOG_INFO;
@@ -290,18 +297,23 @@ int fl_server_run(const struct fl_config *cfg)
 		        "the server's time is read from %s", test_clock);
 	}
 
-	if ((err = fl_server_data_dir(cfg->data_dir)) != FL_OK)
-		goto out;
-	if ((err = fl_secrets_load(&app->secrets, cfg->data_dir)) != FL_OK) {
-		fl_logf(FL_LOG_ERROR, "cannot load secrets", "%s: %s",
-		        cfg->data_dir, fl_strerror(err));
+	flags = FL_DATADIR_SERVE | FL_DATADIR_KEYS |
+	        (cfg->allow_fresh_database ? FL_DATADIR_ALLOW_FRESH : 0) |
+	        (cfg->accept_wal_loss ? FL_DATADIR_ACCEPT_WAL_LOSS : 0);
+	if ((err = fl_datadir_open(cfg, flags, fl_app_now(), &dd, why)) !=
+	    FL_OK) {
+		fprintf(stderr, "finlockd: refused to start: %s\n", why);
+		status = FL_SERVER_EXIT_REFUSED;
 		goto out;
 	}
-	if ((err = fl_signkeys_open(&app->keys, cfg->data_dir, true,
-	                            cfg->key_cert_days, fl_app_now())) != FL_OK)
-		goto out;
-	if ((err = fl_server_open_store(cfg, &app->store)) != FL_OK)
-		goto out;
+	/* The store, keys and secrets are the app's now; dd keeps the lock
+	 * until the very end. */
+	app->store = dd.store;
+	app->keys = dd.keys;
+	app->secrets = dd.secrets;
+	dd.store = NULL;
+	dd.keys = NULL;
+	fl_secrets_wipe(&dd.secrets);
 	if ((err = fl_metrics_new(&app->metrics)) != FL_OK)
 		goto out;
 	if ((err = fl_push_new(&app->push, cfg->max_connections)) != FL_OK)
@@ -359,11 +371,13 @@ int fl_server_run(const struct fl_config *cfg)
 	printf("listening on %s\n", fl_http_address(http));
 	fflush(stdout);
 	fl_log(FL_LOG_INFO, "listening",
-	       json_pack("{s:s,s:s,s:i,s:b,s:i}", "address",
+	       json_pack("{s:s,s:s,s:i,s:b,s:b,s:i,s:s}", "address",
 	                 fl_http_address(http), "data", cfg->data_dir,
 	                 "threads", cfg->threads, "tls",
-	                 cfg->tls_cert[0] != '\0', "schema",
-	                 fl_store_schema_version(app->store)));
+	                 cfg->tls_cert[0] != '\0', "behind_tls_proxy",
+	                 cfg->behind_tls_proxy, "schema",
+	                 fl_store_schema_version(app->store), "version",
+	                 fl_version()));
 
 	fl_time next_heads = fl_app_now() + cfg->audit_head_interval;
 	fl_time next_expiry = fl_app_now();
@@ -414,6 +428,7 @@ out:
 	fl_push_free(app->push);
 	fl_secrets_wipe(&app->secrets);
 	free(app);
+	fl_datadir_close(&dd); /* the lock goes last */
 	if (status == 0)
 		fl_log(FL_LOG_INFO, "stopped", NULL);
 	return status;

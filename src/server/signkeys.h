@@ -62,6 +62,9 @@ fl_err fl_signkeys_sign(struct fl_signkeys *ks, enum fl_msg_kind kind,
                         const char *payload, size_t len, fl_time now,
                         char **token, char kid[FL_KID_MAX]) FL_MUST_USE;
 
+/* True when kid is one of the keys (retired or not). */
+bool fl_signkeys_has(struct fl_signkeys *ks, const char *kid);
+
 /* The root public key (k4.public) into out; FL_E_NOT_FOUND if none. */
 fl_err fl_signkeys_root(struct fl_signkeys *ks,
                         char out[FL_PASERK_PUBLIC_SIZE]) FL_MUST_USE;

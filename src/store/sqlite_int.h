@@ -171,6 +171,13 @@ fl_err sq_device_load(struct fl_tx *tx, const char *tenant_id,
                       const char *device_id, struct fl_device *dev,
                       struct fl_device_inputs *in);
 
+/* sqlite_admin.c: the keys fingerprint */
+fl_err sq_keys_fingerprint(struct fl_tx *tx,
+                           uint8_t out[FL_KEYS_FINGERPRINT_LEN]);
+fl_err sq_keys_fingerprint_put(struct fl_tx *tx,
+                               const uint8_t fp[FL_KEYS_FINGERPRINT_LEN],
+                               fl_time at);
+
 /* sqlite_devproto.c */
 fl_err sq_dp_enroll(struct fl_tx *tx, const char *id,
                     const uint8_t sign_pk[FL_DEVICE_KEY_LEN],

@@ -282,6 +282,13 @@ const char *const sq_migrations[] = {
         "DEFAULT 0;"
         "CREATE INDEX payments_reference ON payments(tenant_id, reference, "
         "ord) WHERE reference != '';",
+
+        /* 7: the server's identity: the fingerprint of the keys the
+         * database was made with (store.h), one row. */
+        "CREATE TABLE server_identity ("
+        "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+        "  keys_fingerprint BLOB NOT NULL,"
+        "  recorded_at INTEGER NOT NULL);",
 };
 
 const int sq_migrations_count =

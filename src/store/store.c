@@ -36,6 +36,37 @@ int fl_store_schema_version(const struct fl_store *st)
 	return ((const struct fl_store_base *)(const void *)st)->schema_version;
 }
 
+bool fl_store_created(const struct fl_store *st)
+{
+	return ((const struct fl_store_base *)(const void *)st)->created;
+}
+
+fl_err fl_store_check(struct fl_store *st, bool full,
+                      char problem[FL_STORE_PROBLEM_MAX])
+{
+	problem[0] = '\0';
+	return ((struct fl_store_base *)(void *)st)
+	        ->ops->check(st, full, problem);
+}
+
+fl_err fl_store_keys_fingerprint(struct fl_tx *tx,
+                                 uint8_t out[FL_KEYS_FINGERPRINT_LEN])
+{
+	return OPS(tx)->keys_fingerprint(tx, out);
+}
+
+fl_err fl_store_keys_fingerprint_put(struct fl_tx *tx,
+                                     const uint8_t fp[FL_KEYS_FINGERPRINT_LEN],
+                                     fl_time at)
+{
+	return OPS(tx)->keys_fingerprint_put(tx, fp, at);
+}
+
+fl_err fl_store_snapshot(struct fl_store *st, const char *path)
+{
+	return ((struct fl_store_base *)(void *)st)->ops->snapshot(st, path);
+}
+
 fl_err fl_store_begin(struct fl_store *st, bool write, struct fl_tx **tx)
 {
 	*tx = NULL;
