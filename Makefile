@@ -4,6 +4,7 @@
 #   make test     install missing packages, build under ASan+UBSan, run all tests
 #   make run      install, build, start finlockd with a demo lender
 #   make fuzz     run every fuzz target for FUZZ_SECONDS each
+#   make install  install the programs and the systemd unit (PREFIX, DESTDIR)
 #   make bench    run the benchmarks under bench/
 #
 # Sources are found by folder, so a new module needs no edit here:
@@ -19,9 +20,29 @@
 #   fuzz/fuzz_*.c     -> one libFuzzer target each
 
 CC      ?= cc
+# The version, and the commit the build comes from (printed by --version):
+# the git checkout's, "-dirty" with uncommitted changes; outside a git
+# checkout give COMMIT=... or it is reported as "unknown".
+VERSION := 0.1.0
+COMMIT  ?= $(shell c=$$(git rev-parse --short=12 HEAD 2>/dev/null) && \
+             { git diff-index --quiet HEAD -- 2>/dev/null && echo $$c || \
+               echo $$c-dirty; })
+VERSION_DEFS := -DFL_BUILD_VERSION='"$(VERSION)"' \
+                -DFL_BUILD_COMMIT='"$(COMMIT)"'
+# version.o is compiled again whenever the version or commit changes.
+$(shell mkdir -p build && echo '$(VERSION) $(COMMIT)' | \
+        cmp -s - build/version.stamp || \
+        echo '$(VERSION) $(COMMIT)' > build/version.stamp)
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+# systemd looks for units under /usr/local/lib too, so the unit follows
+# PREFIX; packagers of /usr give PREFIX=/usr.
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+MANDIR  ?= $(PREFIX)/share/man
 # V=1 shows every command.
 Q       := $(if $(V),,@)
-PKGS    := libsodium jansson libmicrohttpd sqlite3 libpq libcurl
+PKGS    := libsodium jansson libmicrohttpd sqlite3 libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -66,10 +87,12 @@ libs = $(if $(CLI_SRC),build/$(1)/libflcli.a) \
        $(if $(AGENT_SRC),build/$(1)/libflagent.a) \
        build/$(1)/libflcore.a
 
-.PHONY: all rel san test unit-tests run fuzz bench clean deps format check-format
+.PHONY: all rel san test unit-tests run fuzz bench clean deps format check-format \
+        install
 
 all: rel
-rel: $(addprefix build/rel/bin/,$(PROGS))
+rel: $(addprefix build/rel/bin/,$(PROGS)) \
+     $(if $(wildcard src/cli/main.c),build/rel/share/man/man1/finlock.1)
 san: $(addprefix build/san/bin/,$(PROGS)) \
      $(patsubst tests/%.c,build/san/tests/%,$(UNIT_TESTS) $(INT_TESTS))
 
@@ -84,11 +107,14 @@ $(WEB_GEN): $(WEB_ASSETS) web scripts/web-assets.sh
 build/rel/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(REL_CFLAGS) $(CPPFLAGS_ALL) -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(REL_CFLAGS) $(CPPFLAGS_ALL) $(EXTRA_DEFS) -MMD -MP -c $< -o $@
 build/san/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC san  $<"
-	$(Q)$(CC) $(SAN_CFLAGS) $(CPPFLAGS_ALL) -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(SAN_CFLAGS) $(CPPFLAGS_ALL) $(EXTRA_DEFS) -MMD -MP -c $< -o $@
+VERSION_OBJS := $(foreach v,rel san fuzz,build/$(v)/obj/src/core/version.o)
+$(VERSION_OBJS): EXTRA_DEFS = $(VERSION_DEFS)
+$(VERSION_OBJS): build/version.stamp
 
 define variant
 build/$(1)/libflcore.a: $(call objs,$(1),$(CORE_SRC))
@@ -119,6 +145,12 @@ endef
 $(eval $(call variant,rel,$(REL_CFLAGS)))
 $(eval $(call variant,san,$(SAN_CFLAGS)))
 
+# finlock's manual page, made by the binary from its own help text.
+build/rel/share/man/man1/finlock.1: build/rel/bin/finlock
+	@mkdir -p $(dir $@)
+	@echo "  MAN     $@"
+	$(Q)$< help --man >$@.tmp && mv $@.tmp $@
+
 # A test program may add link flags as LDFLAGS_<program>: the allocation
 # failure test routes every allocation of the code under test through its
 # own allocator.
@@ -135,7 +167,7 @@ build/san/tests/%: tests/%.c $(call objs,san,$(TEST_SUPPORT)) $(call libs,san)
 test: deps
 	@$(MAKE) --no-print-directory san
 	@FINLOCK_BIN=$(CURDIR)/build/san/bin sh scripts/run-tests.sh \
-		$(patsubst tests/%.c,build/san/tests/%,$(UNIT_TESTS) $(INT_TESTS)) \
+		$(patsubst tests/%.c,build/san/tests/%,$(INT_TESTS) $(UNIT_TESTS)) \
 		$(BROWSER_TESTS)
 
 # Run one test program: make check T=unit/test_imei; T=browser runs the
@@ -165,6 +197,7 @@ FUZZ_CORE := $(patsubst %.c,build/fuzz/obj/%.o,$(CORE_SRC))
 # names the libraries it needs, users first, in FUZZ_LIBS_<target>.
 FUZZ_LIBS_fuzz_srvconf := server store
 FUZZ_LIBS_fuzz_jsonio  := server store
+FUZZ_LIBS_fuzz_netaddr := server store
 FUZZ_LIBS_fuzz_cliconf := cli
 FUZZ_LIBS_fuzz_csv     := cli
 fuzz_libs = $(foreach l,$(FUZZ_LIBS_$(1)),build/fuzz/libfl$(l).a)
@@ -173,7 +206,7 @@ build/fuzz/obj/%.o: %.c
 	@echo "  CC fuzz $<"
 	$(Q)$(FUZZ_CC) $(filter-out -fsanitize=fuzzer%,$(FUZZ_CFLAGS)) \
 		-fsanitize=fuzzer-no-link,address,undefined $(CPPFLAGS_ALL) \
-		-MMD -MP -c $< -o $@
+		$(EXTRA_DEFS) -MMD -MP -c $< -o $@
 $(eval $(call variant,fuzz,$(FUZZ_CFLAGS)))
 .SECONDEXPANSION:
 build/fuzz/%: fuzz/%.c $$(call fuzz_libs,$$*) $(FUZZ_CORE)
@@ -196,6 +229,24 @@ bench: deps rel $(patsubst bench/%.c,build/rel/bench/%,$(BENCH_SRC))
 build/rel/bench/%: bench/%.c $(call libs,rel)
 	@mkdir -p $(dir $@)
 	$(CC) $(REL_CFLAGS) $(CPPFLAGS_ALL) -o $@ $^ $(LDLIBS)
+
+# --- install ---------------------------------------------------------------
+# make install [PREFIX=/usr/local] [DESTDIR=/staging]: the three programs,
+# the systemd unit (its ExecStart pointing at BINDIR), the sysusers.d entry
+# that creates its user, and the man page.
+# INSTALL_VARIANT=san installs the sanitizer build (the install test does,
+# to reuse what `make test` built).
+INSTALL_VARIANT ?= rel
+install: $(addprefix build/$(INSTALL_VARIANT)/bin/,$(PROGS))
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $^ $(DESTDIR)$(BINDIR)/
+	sed 's|@BINDIR@|$(BINDIR)|g' packaging/finlockd.service \
+		> $(DESTDIR)$(UNITDIR)/finlockd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/finlockd.service
+	install -m 0644 packaging/finlockd.sysusers \
+		$(DESTDIR)$(SYSUSERSDIR)/finlockd.conf
+	install -m 0644 packaging/finlockd.8 $(DESTDIR)$(MANDIR)/man8/finlockd.8
 
 format:
 	clang-format -i $(shell git ls-files '*.c' '*.h')

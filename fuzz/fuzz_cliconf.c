@@ -67,7 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ftruncate(fd, 0) != 0 ||
 	    (size > 0 && pwrite(fd, data, size, 0) != (ssize_t)size))
 		abort();
-	frc = cli_conf_load(path, &f);
+	frc = cli_conf_load(path, NULL, &f);
 
 	text = malloc(size + 1);
 	if (text == NULL)

@@ -69,6 +69,8 @@ static char *write_back(const struct fl_config *c, size_t *len)
 		switch (s->kind) {
 		case K_STR:
 		case K_LEVEL:
+		case K_LISTEN:
+		case K_CIDRS:
 			CHECK(memchr(v, '\0', s->cap) != NULL);
 			w = snprintf(out + n, cap - n, "%s = %s\n", s->key,
 			             (const char *)v);
@@ -111,6 +113,8 @@ static int same_settings(const struct fl_config *a, const struct fl_config *b)
 		switch (s->kind) {
 		case K_STR:
 		case K_LEVEL:
+		case K_LISTEN:
+		case K_CIDRS:
 			same = strcmp(va, vb) == 0;
 			break;
 		case K_BOOL:

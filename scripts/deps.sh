@@ -10,8 +10,8 @@ set -eu
 # playwright-core). npm comes with some nodejs builds; Debian's own is a
 # package of its own.
 pkgs="make gcc clang libclang-rt-14-dev pkg-config ca-certificates
-libsodium-dev libjansson-dev libmicrohttpd-dev libsqlite3-dev libpq-dev
-libcurl4-openssl-dev libcmocka-dev sqlite3 curl chromium nodejs"
+libsodium-dev libjansson-dev libmicrohttpd-dev libsqlite3-dev
+libcurl4-openssl-dev libcmocka-dev sqlite3 curl nginx openssl chromium nodejs"
 command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"
 
 browser_tests=$(cd "$(dirname "$0")/.." && pwd)/tests/browser

@@ -30,6 +30,25 @@ struct cli_cmd {
 	int (*run)(int argc, char **argv); /* argv[0] is the command's name */
 };
 
+/* A group of commands: "finlock devices" and its subcommands. Every group
+ * is listed in cli_groups (cli_main.c), from which `finlock help`, the
+ * bash completion and the manual page are made. */
+struct cli_group {
+	const char *path;           /* "finlock devices" */
+	const char *about;          /* a paragraph for its help */
+	const struct cli_cmd *cmds; /* its subcommands */
+	size_t n;
+};
+
+/* Every group, the top one ("finlock") first; NULL-terminated. */
+extern const struct cli_group *const cli_groups[];
+
+/* The group whose path is path ("finlock tenant keys"), or NULL. */
+const struct cli_group *cli_group_find(const char *path);
+
+/* cli_dispatch for a group. */
+int cli_run_group(const struct cli_group *g, int argc, char **argv);
+
 /* Runs the subcommand of table[n] named argv[1]. With --help, -h or help it
  * prints the group's help (`about` and the table) and returns CLI_OK; with no
  * subcommand it prints the help to stderr and returns CLI_USAGE. `path` is
@@ -41,8 +60,22 @@ int cli_dispatch(const char *path, const char *about,
 void cli_print_group_help(FILE *out, const char *path, const char *about,
                           const struct cli_cmd *table, size_t n);
 
-/* Prints "finlock: <fmt>" and a newline to stderr. */
+/* Prints "finlock: <fmt>" and a newline to stderr. With --json on the
+ * command line the first such message of a failed command is also printed
+ * as a JSON error object on stdout (cli_finish). */
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Turns on JSON error objects (--json anywhere on the command line). */
+void cli_json_errors(bool on);
+
+/* Notes that a JSON document saying why the command failed is already on
+ * stdout (the server's error, an import's report): cli_finish adds none. */
+void cli_json_error_printed(void);
+
+/* The end of a command: with --json and rc not CLI_OK, prints
+ * {"error":{"code":"usage|refused|unreachable","message":"..."}} on
+ * stdout unless the server's own error object was printed. Returns rc. */
+int cli_finish(int rc);
 
 /* True when argv has -h or --help before any "--". */
 bool cli_wants_help(int argc, char **argv);
@@ -76,8 +109,9 @@ int cli_load_secret(struct fl_signer *s, const char *inline_key,
  *
  * Options may come before or after the positional arguments; "--" ends
  * them. A command that talks to finlockd (spec.server) also accepts the
- * connection options --server, --key, --cacert, --insecure, --timeout and
- * --json, which land in struct cli_args; its --help lists them. */
+ * connection options --server, --key, --profile, --cacert, --insecure,
+ * --timeout and --json, which land in struct cli_args; its --help lists them.
+ */
 
 #define CLI_CONTINUE (-1) /* cli_parse: go on with the command */
 #define CLI_LIST_MAX 32   /* most occurrences of one list option */
@@ -112,6 +146,7 @@ struct cli_spec {
 struct cli_args {
 	const char *server;     /* --server URL, or NULL */
 	const char *key;        /* --key API-KEY, or NULL */
+	const char *profile;    /* --profile NAME, or NULL */
 	const char *cacert;     /* --cacert FILE, or NULL */
 	const char *timeout;    /* --timeout SECONDS, or NULL */
 	bool insecure;          /* --insecure */

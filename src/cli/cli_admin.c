@@ -7,6 +7,7 @@
  * creates it: the server keeps only its hash.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -200,12 +201,14 @@ static const struct cli_cmd tkeys_cmds[] = {
         {"revoke", "revoke a lender's admin key", tkeys_revoke},
 };
 
+const struct cli_group cli_group_tenant_keys = {
+        "finlock tenant keys",
+        "A lender's admin keys, managed by the operator.", tkeys_cmds,
+        sizeof(tkeys_cmds) / sizeof(tkeys_cmds[0])};
+
 static int tenant_keys(int argc, char **argv)
 {
-	return cli_dispatch(
-	        "finlock tenant keys",
-	        "A lender's admin keys, managed by the operator.", tkeys_cmds,
-	        sizeof(tkeys_cmds) / sizeof(tkeys_cmds[0]), argc, argv);
+	return cli_run_group(&cli_group_tenant_keys, argc, argv);
 }
 
 static const struct cli_cmd tenant_cmds[] = {
@@ -215,14 +218,15 @@ static const struct cli_cmd tenant_cmds[] = {
         {"keys", "a lender's admin keys (create, list, revoke)", tenant_keys},
 };
 
+const struct cli_group cli_group_tenant = {
+        "finlock tenant",
+        "The operator's lenders (tenants). These commands "
+        "need an operator key.",
+        tenant_cmds, sizeof(tenant_cmds) / sizeof(tenant_cmds[0])};
+
 int cli_cmd_tenant(int argc, char **argv)
 {
-	return cli_dispatch("finlock tenant",
-	                    "The operator's lenders (tenants). These commands "
-	                    "need an operator key.",
-	                    tenant_cmds,
-	                    sizeof(tenant_cmds) / sizeof(tenant_cmds[0]), argc,
-	                    argv);
+	return cli_run_group(&cli_group_tenant, argc, argv);
 }
 
 /* --- finlock operator keys ------------------------------------------------ */
@@ -297,18 +301,110 @@ static const struct cli_cmd okeys_cmds[] = {
         {"revoke", "revoke an operator key", okeys_revoke},
 };
 
+const struct cli_group cli_group_operator_keys = {
+        "finlock operator keys", "The operator's API keys.", okeys_cmds,
+        sizeof(okeys_cmds) / sizeof(okeys_cmds[0])};
+
 static int operator_keys(int argc, char **argv)
 {
-	return cli_dispatch(
-	        "finlock operator keys", "The operator's API keys.", okeys_cmds,
-	        sizeof(okeys_cmds) / sizeof(okeys_cmds[0]), argc, argv);
+	return cli_run_group(&cli_group_operator_keys, argc, argv);
 }
 
 static const char metrics_usage[] =
         "usage: finlock operator metrics\n"
         "\n"
         "Prints finlockd's metrics in the Prometheus text format (requests,\n"
-        "latencies, devices by state, rate limiting). Operator key.\n";
+        "latencies, devices by state, rate limiting). Operator key. With "
+        "--json,\n"
+        "{\"metrics\": [{\"name\": ..., \"labels\": {...}, \"value\": "
+        "...}, ...]}.\n";
+
+/* One Prometheus sample line ("name{k=\"v\",...} value") as
+ * {"name":..., "labels":{...}, "value":...}, or NULL if it is not one. */
+static json_t *metric_sample(const char *l, size_t len)
+{
+	char name[128], lk[64], lv[256];
+	const char *p = l, *end = l + len;
+	json_t *labels = json_object(), *out = NULL;
+	size_t n = strcspn(p, "{ ");
+	double v;
+	char num[64], *e;
+
+	if (labels == NULL || n == 0 || n >= sizeof(name) || p + n >= end)
+		goto out;
+	snprintf(name, sizeof(name), "%.*s", (int)n, p);
+	p += n;
+	if (*p == '{') {
+		p++;
+		while (p < end && *p != '}') {
+			size_t k = strcspn(p, "=");
+			size_t m = 0;
+
+			if (k == 0 || k >= sizeof(lk) || p + k + 1 >= end ||
+			    p[k + 1] != '"')
+				goto out;
+			snprintf(lk, sizeof(lk), "%.*s", (int)k, p);
+			p += k + 2;
+			while (p < end && *p != '"' && m + 1 < sizeof(lv)) {
+				if (*p == '\\' && p + 1 < end)
+					p++;
+				lv[m++] = *p++;
+			}
+			lv[m] = '\0';
+			if (p >= end || *p != '"')
+				goto out;
+			p++;
+			json_object_set_new(labels, lk, json_string(lv));
+			if (p < end && *p == ',')
+				p++;
+		}
+		if (p >= end)
+			goto out;
+		p++;
+	}
+	while (p < end && *p == ' ')
+		p++;
+	snprintf(num, sizeof(num), "%.*s", (int)(end - p), p);
+	v = strtod(num, &e);
+	if (e == num || (*e != '\0' && *e != ' '))
+		goto out;
+	out = json_pack("{s:s,s:O,s:f}", "name", name, "labels", labels,
+	                "value", v);
+out:
+	json_decref(labels);
+	return out;
+}
+
+/* The Prometheus text as {"metrics": [samples]} on stdout. */
+static int print_metrics_json(const char *text)
+{
+	json_t *all = json_array(), *doc;
+
+	for (const char *l = text; l != NULL && *l != '\0';) {
+		size_t len = strcspn(l, "\n");
+		json_t *m;
+
+		if (len > 0 && l[0] != '#') {
+			m = metric_sample(l, len);
+			if (m == NULL) {
+				cli_err("operator metrics: cannot read the "
+				        "line '%.*s'",
+				        (int)(len > 80 ? 80 : len), l);
+				json_decref(all);
+				return CLI_REFUSED;
+			}
+			json_array_append_new(all, m);
+		}
+		l += len;
+		if (*l == '\n')
+			l++;
+	}
+	doc = json_pack("{s:o}", "metrics", all);
+	json_dumpf(doc, stdout, JSON_COMPACT);
+	fputc('\n', stdout);
+	json_decref(doc);
+	return CLI_OK;
+}
 
 static int operator_metrics(int argc, char **argv)
 {
@@ -325,7 +421,10 @@ static int operator_metrics(int argc, char **argv)
 	if (rc == CLI_OK)
 		rc = cli_api_call(api, "GET", "/metrics", NULL, NULL, &r);
 	if (rc == CLI_OK) {
-		cli_print_body(&r);
+		if (a.json)
+			rc = print_metrics_json(r.body);
+		else
+			cli_print_body(&r);
 		cli_resp_free(&r);
 	}
 	cli_api_free(api);
@@ -337,14 +436,15 @@ static const struct cli_cmd operator_cmds[] = {
         {"metrics", "the server's metrics (Prometheus text)", operator_metrics},
 };
 
+const struct cli_group cli_group_operator = {
+        "finlock operator",
+        "What the operator of finlockd manages besides "
+        "tenants.",
+        operator_cmds, sizeof(operator_cmds) / sizeof(operator_cmds[0])};
+
 int cli_cmd_operator(int argc, char **argv)
 {
-	return cli_dispatch("finlock operator",
-	                    "What the operator of finlockd manages besides "
-	                    "tenants.",
-	                    operator_cmds,
-	                    sizeof(operator_cmds) / sizeof(operator_cmds[0]),
-	                    argc, argv);
+	return cli_run_group(&cli_group_operator, argc, argv);
 }
 
 /* --- finlock keys (a lender's API keys) ----------------------------------- */
@@ -447,10 +547,11 @@ static const struct cli_cmd keys_cmds[] = {
         {"revoke", "revoke an API key", keys_revoke},
 };
 
+const struct cli_group cli_group_keys = {
+        "finlock keys", "Your lender account's API keys, each with a role.",
+        keys_cmds, sizeof(keys_cmds) / sizeof(keys_cmds[0])};
+
 int cli_cmd_keys(int argc, char **argv)
 {
-	return cli_dispatch("finlock keys",
-	                    "Your lender account's API keys, each with a role.",
-	                    keys_cmds, sizeof(keys_cmds) / sizeof(keys_cmds[0]),
-	                    argc, argv);
+	return cli_run_group(&cli_group_keys, argc, argv);
 }

@@ -136,7 +136,7 @@ static const char *pick(const char *opt, const char *env, const char **from)
 		*from = "command line";
 		return opt;
 	}
-	e = getenv(env);
+	e = env[0] != '\0' ? getenv(env) : NULL;
 	if (e != NULL && e[0] != '\0') {
 		*from = env;
 		return e;
@@ -167,18 +167,35 @@ static int resolve(struct cli_api *api, const struct cli_args *a, bool need_key,
                    char *key, size_t cap)
 {
 	struct cli_api_info *in = &api->info;
-	const char *server =
-	        pick(a->server, "FINLOCK_SERVER", &in->server_from);
-	const char *k = need_key
-	                        ? pick(a->key, "FINLOCK_API_KEY", &in->key_from)
-	                        : NULL;
-	const char *ca = pick(a->cacert, "FINLOCK_CACERT", &in->cacert_from);
+	/* --profile on the command line beats the environment's settings;
+	 * FINLOCK_PROFILE only chooses the file's profile. */
+	const char *profile = a->profile;
+	bool from_env = profile == NULL;
+	const char *server = pick(a->server, from_env ? "FINLOCK_SERVER" : "",
+	                          &in->server_from);
+	const char *k =
+	        need_key ? pick(a->key, from_env ? "FINLOCK_API_KEY" : "",
+	                        &in->key_from)
+	                 : NULL;
+	const char *ca = pick(a->cacert, from_env ? "FINLOCK_CACERT" : "",
+	                      &in->cacert_from);
 	struct cli_conf *conf = NULL;
 	char path[4096], cfg_server[CLI_CONF_VALUE_MAX];
 	int rc = CLI_OK;
 
 	key[0] = '\0';
-	if (server == NULL || (need_key && k == NULL)) {
+	if (profile == NULL && getenv("FINLOCK_PROFILE") != NULL &&
+	    getenv("FINLOCK_PROFILE")[0] != '\0')
+		profile = getenv("FINLOCK_PROFILE");
+	if (profile != NULL && !cli_profile_ok(profile)) {
+		cli_err("bad profile name '%.64s' (letters, digits, '.', '_', "
+		        "'-')",
+		        profile);
+		return CLI_USAGE;
+	}
+	snprintf(in->profile, sizeof(in->profile), "%s",
+	         profile != NULL ? profile : "default");
+	if (server == NULL || (need_key && k == NULL) || a->profile != NULL) {
 		conf = calloc(1, sizeof(*conf));
 		if (conf == NULL) {
 			cli_err("out of memory");
@@ -186,10 +203,17 @@ static int resolve(struct cli_api *api, const struct cli_args *a, bool need_key,
 		}
 		rc = cli_conf_path(path, sizeof(path));
 		if (rc == CLI_OK)
-			rc = cli_conf_load(path, conf);
+			rc = cli_conf_load(path, profile, conf);
 		if (rc != CLI_OK)
 			goto out;
 		snprintf(in->config, sizeof(in->config), "%s", path);
+		if (!conf->found && profile != NULL) {
+			cli_err("no profile '%s' in %s (run 'finlock login "
+			        "--profile %s')",
+			        profile, path, profile);
+			rc = CLI_USAGE;
+			goto out;
+		}
 	}
 	if (server == NULL && conf != NULL && conf->server[0] != '\0') {
 		server = conf->server;
@@ -639,11 +663,18 @@ int cli_api_call(struct cli_api *api, const char *method, const char *path,
 		return rc;
 	if (r->status >= 200 && r->status < 300)
 		return CLI_OK;
-	if (api->json && r->json != NULL) {
+	if (api->json && json_is_object(json_object_get(r->json, "error"))) {
 		json_dumpf(r->json, stdout, JSON_COMPACT);
 		fputc('\n', stdout);
+		cli_json_error_printed();
 	}
 	cli_api_print_error(r);
+	/* A lender's key on an operator's route says what is needed. */
+	if (r->status == 403 && (strncmp(path, "/v1/tenants", 11) == 0 ||
+	                         strncmp(path, "/v1/operator/", 13) == 0 ||
+	                         strcmp(path, "/metrics") == 0))
+		cli_err("this needs an operator key (the key in use is a "
+		        "lender's); give one with --key or --profile");
 	cli_resp_free(r);
 	return CLI_REFUSED;
 }

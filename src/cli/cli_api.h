@@ -71,6 +71,7 @@ struct cli_api_info {
 	const char *cacert_from; /* NULL when no CA file is set */
 	char key_hint[16];       /* the key's first characters and "…" */
 	char config[4096];       /* the config file read, "" if none */
+	char profile[80];        /* the profile read, "default" if none */
 };
 const struct cli_api_info *cli_api_info(const struct cli_api *api);
 /* The CA file in use, "" for the system's. */

@@ -21,31 +21,68 @@ enum {
 	O_INSECURE,
 	O_TIMEOUT,
 	O_JSON,
+	O_PROFILE,
 	O_SPEC = 1000, /* + index into spec->opts */
 };
 
-static const char conn_help[] =
-        "\n"
-        "connection options:\n"
-        "  --server URL      finlockd's address (else $FINLOCK_SERVER, else "
-        "the\n"
-        "                    config file)\n"
-        "  --key KEY         API key (else $FINLOCK_API_KEY, else the config "
-        "file)\n"
-        "  --cacert FILE     trust this CA certificate for https (else\n"
-        "                    $FINLOCK_CACERT, else the config file)\n"
-        "  --insecure        skip TLS verification and allow plain http to "
-        "a\n"
-        "                    non-loopback host (only when you mean it)\n"
-        "  --timeout SECS    give up on a request after SECS seconds "
-        "(default 60)\n"
-        "  --json            print the server's JSON instead of a table\n";
+/* The connection options' help, one entry per line: the option, then its
+ * description (a second line of description in the same entry after
+ * '\n'). Printed in the column of the command's own options. */
+static const char *const conn_help[][2] = {
+        {"--server URL", "finlockd's address (else $FINLOCK_SERVER, else the\n"
+                         "config file)"},
+        {"--key KEY", "API key (else $FINLOCK_API_KEY, else the config "
+                      "file)"},
+        {"--profile NAME", "the config file's profile to use (else\n"
+                           "$FINLOCK_PROFILE, else the default one)"},
+        {"--cacert FILE", "trust this CA certificate for https (else\n"
+                          "$FINLOCK_CACERT, else the config file)"},
+        {"--insecure", "skip TLS verification and allow plain http to a\n"
+                       "non-loopback host (only when you mean it)"},
+        {"--timeout SECS", "give up on a request after SECS seconds "
+                           "(default 60)"},
+        {"--json", "print JSON instead of a table; a failure prints a "
+                   "JSON\nerror object (docs/cli.md)"},
+};
+
+/* The column where the descriptions of usage's option lines begin (the
+ * first "  --" line), at least 20. */
+static int option_column(const char *usage)
+{
+	for (const char *l = usage; l != NULL && *l != '\0';
+	     l = strchr(l, '\n') != NULL ? strchr(l, '\n') + 1 : NULL) {
+		const char *p = l + 2;
+
+		if (strncmp(l, "  --", 4) != 0)
+			continue;
+		while (*p != '\0' && *p != '\n' &&
+		       !(p[0] == ' ' && p[1] == ' '))
+			p++;
+		while (*p == ' ')
+			p++;
+		if (*p == '\0' || *p == '\n')
+			continue;
+		return (int)(p - l) > 20 ? (int)(p - l) : 20;
+	}
+	return 20;
+}
 
 static void print_usage(const struct cli_spec *spec)
 {
+	int col = option_column(spec->usage);
+
 	fputs(spec->usage, stdout);
-	if (spec->server)
-		fputs(conn_help, stdout);
+	if (!spec->server)
+		return;
+	fputs("\nconnection options:\n", stdout);
+	for (size_t i = 0; i < sizeof(conn_help) / sizeof(conn_help[0]); i++) {
+		const char *d = conn_help[i][1];
+		size_t n = strcspn(d, "\n");
+
+		printf("  %-*s%.*s\n", col - 2, conn_help[i][0], (int)n, d);
+		if (d[n] == '\n')
+			printf("%*s%s\n", col, "", d + n + 1);
+	}
 }
 
 /* Fills lo[] from the spec; returns the count, or -1 if over OPTS_MAX. */
@@ -58,6 +95,7 @@ static int build(const struct cli_spec *spec, struct option *lo)
 	        {"insecure", no_argument, NULL, O_INSECURE},
 	        {"timeout", required_argument, NULL, O_TIMEOUT},
 	        {"json", no_argument, NULL, O_JSON},
+	        {"profile", required_argument, NULL, O_PROFILE},
 	};
 	int n = 0;
 
@@ -167,6 +205,9 @@ int cli_parse(struct cli_args *a, const struct cli_spec *spec, int argc,
 			break;
 		case O_JSON:
 			a->json = true;
+			break;
+		case O_PROFILE:
+			a->profile = optarg;
 			break;
 		case ':':
 			cli_err("%s: %s needs a value (try --help)", spec->path,

@@ -213,6 +213,8 @@ static int audit_verify(int argc, char **argv)
 		rc = cli_api_call(api, "GET", path, NULL, NULL, &r);
 	if (rc == CLI_OK) {
 		cli_print_answer(api, &r, NULL);
+		if (a.json)
+			cli_json_error_printed(); /* the answer says why */
 		if (!json_is_true(json_object_get(r.json, "ok"))) {
 			cli_err("the audit chain is broken at entry %lld: %s",
 			        (long long)json_integer_value(
@@ -263,10 +265,11 @@ static const struct cli_cmd audit_cmds[] = {
         {"head", "show (or sign) the chain's head", audit_head},
 };
 
+const struct cli_group cli_group_audit = {
+        "finlock audit", "The audit log: every change, hash-chained.",
+        audit_cmds, sizeof(audit_cmds) / sizeof(audit_cmds[0])};
+
 int cli_cmd_audit(int argc, char **argv)
 {
-	return cli_dispatch(
-	        "finlock audit", "The audit log: every change, hash-chained.",
-	        audit_cmds, sizeof(audit_cmds) / sizeof(audit_cmds[0]), argc,
-	        argv);
+	return cli_run_group(&cli_group_audit, argc, argv);
 }

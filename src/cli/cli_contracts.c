@@ -190,7 +190,7 @@ static const char create_usage[] =
         "  --allow-apps A,...   apps that keep working while locked\n"
         "  --message TEXT       the lock screen's message\n"
         "  --contact-name N     who to call, shown on the lock screen\n"
-        "  --contact-phones P,..  numbers that can always be called\n"
+        "  --contact-phones P   numbers that can always be called (P,P,...)\n"
         "  --max-offline D      lock a phone not seen for this long\n"
         "  --sim-change R       none, notify or lock on a SIM change\n"
         "  --tamper R           none, notify or lock on root/bootloader "
@@ -391,11 +391,12 @@ static const struct cli_cmd contracts_cmds[] = {
          contracts_reschedule},
 };
 
+const struct cli_group cli_group_contracts = {
+        "finlock contracts",
+        "Loans: the installment schedule and lock policy of a device.",
+        contracts_cmds, sizeof(contracts_cmds) / sizeof(contracts_cmds[0])};
+
 int cli_cmd_contracts(int argc, char **argv)
 {
-	return cli_dispatch(
-	        "finlock contracts",
-	        "Loans: the installment schedule and lock policy of a device.",
-	        contracts_cmds,
-	        sizeof(contracts_cmds) / sizeof(contracts_cmds[0]), argc, argv);
+	return cli_run_group(&cli_group_contracts, argc, argv);
 }

@@ -70,6 +70,15 @@ int cli_api_device(struct cli_api *api, const char *arg, char *out, size_t cap)
 	json_t *d = NULL;
 	int rc;
 
+	if (strlen(arg) == FL_IMEI_LEN &&
+	    strspn(arg, "0123456789") == FL_IMEI_LEN && !is_imei(arg, imei)) {
+		fl_err err = fl_imei_parse(arg, FL_IMEI_LEN, imei);
+
+		cli_err("'%s' is not a valid IMEI: %s (a device is its id, "
+		        "dv_..., or one of its IMEIs)",
+		        arg, fl_strerror(err));
+		return CLI_REFUSED;
+	}
 	if (!is_imei(arg, imei)) {
 		if (snprintf(out, cap, "%s", arg) >= (int)cap) {
 			cli_err("device id too long");
@@ -546,7 +555,9 @@ static const char wait_usage[] =
         "\n"
         "Waits until the device's token changes (a payment, a command, a "
         "lock\n"
-        "time passing) and prints the device. Without --seq it waits for a\n"
+        "time passing) and prints the device; when it does not change in "
+        "time\n"
+        "nothing is printed on stdout. Without --seq it waits for a\n"
         "change from the token the device has now. Gives up after SECONDS\n"
         "(default 30, at most 3600). Exits 0 when the token changed, 1 when "
         "it\n"
@@ -613,12 +624,17 @@ static int devices_wait(int argc, char **argv)
 		now_seq = json_integer_value(
 		        json_object_get(r.json, "token_seq"));
 		left -= chunk;
-		if (now_seq > seq || left <= 0) {
+		if (now_seq > seq) {
 			cli_print_answer(api, &r, NULL);
-			if (now_seq <= seq) {
-				cli_err("no change within %lld s", secs);
-				rc = CLI_REFUSED;
-			}
+			cli_resp_free(&r);
+			break;
+		}
+		if (left <= 0) {
+			/* nothing changed: no device is printed */
+			cli_err("no change within %lld s (token seq still "
+			        "%lld)",
+			        secs, seq);
+			rc = CLI_REFUSED;
 			cli_resp_free(&r);
 			break;
 		}
@@ -872,12 +888,13 @@ static const struct cli_cmd devices_cmds[] = {
          devices_pairing},
 };
 
+const struct cli_group cli_group_devices = {
+        "finlock devices",
+        "Your financed phones and the commands that lock, "
+        "unlock and release them.",
+        devices_cmds, sizeof(devices_cmds) / sizeof(devices_cmds[0])};
+
 int cli_cmd_devices(int argc, char **argv)
 {
-	return cli_dispatch("finlock devices",
-	                    "Your financed phones and the commands that lock, "
-	                    "unlock and release them.",
-	                    devices_cmds,
-	                    sizeof(devices_cmds) / sizeof(devices_cmds[0]),
-	                    argc, argv);
+	return cli_run_group(&cli_group_devices, argc, argv);
 }

@@ -40,6 +40,9 @@ static const char check_usage[] =
         "digit). Spaces, dashes and slashes are allowed between digits.\n"
         "Prints the normalised IMEI and its TAC; exits 0 when valid, 1 when "
         "not.\n"
+        "With --json: {\"imei\": ..., \"valid\": true, \"tac\": ...} "
+        "offline, the\n"
+        "server's answer online.\n"
         "\n"
         "With --server URL (or --online, which uses the configured server) "
         "a\n"
@@ -98,7 +101,16 @@ static int imei_check(int argc, char **argv)
 	}
 	fl_imei_tac(imei, tac);
 	if (a.server == NULL && !online) {
-		printf("%s valid (TAC %s)\n", imei, tac);
+		if (a.json) {
+			json_t *j = json_pack("{s:s,s:b,s:s}", "imei", imei,
+			                      "valid", 1, "tac", tac);
+
+			json_dumpf(j, stdout, JSON_COMPACT);
+			fputc('\n', stdout);
+			json_decref(j);
+		} else {
+			printf("%s valid (TAC %s)\n", imei, tac);
+		}
 		return CLI_OK;
 	}
 	if (!cli_path(path, sizeof(path), "/v1/imei", imei, NULL) ||
@@ -343,10 +355,11 @@ static const struct cli_cmd imei_cmds[] = {
          imei_verify_cert},
 };
 
+const struct cli_group cli_group_imei = {
+        "finlock imei", "Check IMEIs before buying or financing.", imei_cmds,
+        sizeof(imei_cmds) / sizeof(imei_cmds[0])};
+
 int cli_cmd_imei(int argc, char **argv)
 {
-	return cli_dispatch("finlock imei",
-	                    "Check IMEIs before buying or financing.",
-	                    imei_cmds, sizeof(imei_cmds) / sizeof(imei_cmds[0]),
-	                    argc, argv);
+	return cli_run_group(&cli_group_imei, argc, argv);
 }

@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -392,6 +393,43 @@ static int add_row(struct import *im, struct record *rec)
 }
 
 /* Reads and validates the whole file. */
+/* Reads f whole into a malloc'd *text (NUL-terminated, *len bytes), the
+ * buffer sized by the file (not FILE_MAX up front: most files are small),
+ * reading at most FILE_MAX + 1 bytes so that a larger file is seen as
+ * one. 0, or -1 with *text NULL (out of memory) or not (a read error). */
+static int read_all(FILE *f, char **text, size_t *len)
+{
+	struct stat st;
+	size_t cap = 64 * 1024, n;
+	char *grown;
+
+	*len = 0;
+	if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) &&
+	    (uint64_t)st.st_size < FILE_MAX)
+		cap = (size_t)st.st_size + 1; /* + 1: sees a file that grew */
+	*text = malloc(cap + 1);
+	if (*text == NULL)
+		return -1;
+	for (;;) {
+		n = fread(*text + *len, 1, cap - *len, f);
+		*len += n;
+		if (*len < cap || cap > FILE_MAX)
+			break;
+		cap = cap * 2 > FILE_MAX + 1 ? FILE_MAX + 1 : cap * 2;
+		grown = realloc(*text, cap + 1);
+		if (grown == NULL) {
+			free(*text);
+			*text = NULL;
+			return -1;
+		}
+		*text = grown;
+	}
+	if (ferror(f))
+		return -1;
+	(*text)[*len] = '\0';
+	return 0;
+}
+
 static int read_file(struct import *im, const char *path)
 {
 	struct record *rec = NULL;
@@ -409,15 +447,12 @@ static int read_file(struct import *im, const char *path)
 		cli_err("cannot open %s", path);
 		return CLI_REFUSED;
 	}
-	text = malloc(FILE_MAX + 1);
 	rec = malloc(sizeof(*rec));
-	if (text == NULL || rec == NULL) {
-		cli_err("out of memory");
-		goto out;
-	}
-	len = fread(text, 1, FILE_MAX + 1, f);
-	if (ferror(f)) {
-		cli_err("cannot read %s", path);
+	if (rec == NULL || read_all(f, &text, &len) != 0) {
+		if (rec == NULL || text == NULL)
+			cli_err("out of memory");
+		else
+			cli_err("cannot read %s", path);
 		goto out;
 	}
 	if (len > FILE_MAX) {
@@ -737,6 +772,7 @@ static int register_all(struct import *im, struct cli_api *api, bool json)
 	if (json) {
 		json_dumpf(out, stdout, JSON_COMPACT);
 		fputc('\n', stdout);
+		cli_json_error_printed(); /* the report says what failed */
 	}
 	if (rc != CLI_OK)
 		cli_err("registered %zu of %zu rows; the rows after the "
@@ -867,6 +903,7 @@ int cli_devices_import(int argc, char **argv)
 			json_dumpf(out, stdout, JSON_COMPACT);
 			fputc('\n', stdout);
 			json_decref(out);
+			cli_json_error_printed(); /* the report has them */
 		}
 		cli_err("%zu bad row%s in %s; nothing was registered", im.n_bad,
 		        im.n_bad == 1 ? "" : "s", im.file);

@@ -204,13 +204,15 @@ static const struct cli_cmd key_cmds[] = {
          key_certify},
 };
 
+const struct cli_group cli_group_key = {
+        "finlock key",
+        "The key ceremony: the offline root key certifies "
+        "finlockd's signing keys.",
+        key_cmds, sizeof(key_cmds) / sizeof(key_cmds[0])};
+
 int cli_cmd_key(int argc, char **argv)
 {
-	return cli_dispatch("finlock key",
-	                    "The key ceremony: the offline root key certifies "
-	                    "finlockd's signing keys.",
-	                    key_cmds, sizeof(key_cmds) / sizeof(key_cmds[0]),
-	                    argc, argv);
+	return cli_run_group(&cli_group_key, argc, argv);
 }
 
 int cli_load_secret(struct fl_signer *s, const char *inline_key,

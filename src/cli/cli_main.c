@@ -2,11 +2,13 @@
  * cli_main.c - the top of the finlock command tree.
  */
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "cli/cli_cmds.h"
 #include "core/crypto.h"
+#include "core/version.h"
 
 static const struct cli_cmd commands[] = {
         {"login", "save the server and API key in the config file",
@@ -30,11 +32,48 @@ static const struct cli_cmd commands[] = {
         {"key", "key ceremony: certify a signing key with the root key",
          cli_cmd_key},
         {"token", "sign and verify PASETO v4.public tokens", cli_cmd_token},
+        {"help", "a command's help, or the manual page (help --man)",
+         cli_cmd_help},
+        {"completion", "shell completion script (completion bash)",
+         cli_cmd_completion},
 };
 
 static const char about[] =
         "finlock - lock a financed phone when installments are overdue,\n"
         "unlock it the moment the customer pays.";
+
+const struct cli_group cli_group_top = {"finlock", about, commands,
+                                        sizeof(commands) / sizeof(commands[0])};
+
+const struct cli_group *const cli_groups[] = {
+        &cli_group_top,           &cli_group_tenant,
+        &cli_group_tenant_keys,   &cli_group_operator,
+        &cli_group_operator_keys, &cli_group_keys,
+        &cli_group_devices,       &cli_group_contracts,
+        &cli_group_payments,      &cli_group_audit,
+        &cli_group_imei,          &cli_group_key,
+        &cli_group_token,         NULL,
+};
+
+const struct cli_group *cli_group_find(const char *path)
+{
+	for (size_t i = 0; cli_groups[i] != NULL; i++)
+		if (strcmp(cli_groups[i]->path, path) == 0)
+			return cli_groups[i];
+	return NULL;
+}
+
+/* True when --json is on the command line (before any "--"). */
+static bool wants_json(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return false;
+		if (strcmp(argv[i], "--json") == 0)
+			return true;
+	}
+	return false;
+}
 
 /* The connection options every server command takes, which people also
  * write before the command ("finlock --server URL devices list"). */
@@ -42,8 +81,9 @@ static const struct {
 	const char *name;
 	bool has_value;
 } leading[] = {
-        {"--server", true},  {"--key", true},       {"--cacert", true},
-        {"--timeout", true}, {"--insecure", false}, {"--json", false},
+        {"--server", true},  {"--key", true},     {"--cacert", true},
+        {"--profile", true}, {"--timeout", true}, {"--insecure", false},
+        {"--json", false},
 };
 
 /* How many argv entries the leading option at argv[i] takes (1 or 2), or 0
@@ -86,11 +126,15 @@ static void move_leading_options(int argc, char **argv)
 
 int cli_main(int argc, char **argv)
 {
+	cli_json_errors(wants_json(argc, argv));
 	if (fl_crypto_init() != FL_OK) {
 		cli_err("cannot initialise the crypto library");
-		return CLI_REFUSED;
+		return cli_finish(CLI_REFUSED);
+	}
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		printf("%s\n", fl_version_line("finlock"));
+		return CLI_OK;
 	}
 	move_leading_options(argc, argv);
-	return cli_dispatch("finlock", about, commands,
-	                    sizeof(commands) / sizeof(commands[0]), argc, argv);
+	return cli_finish(cli_run_group(&cli_group_top, argc, argv));
 }

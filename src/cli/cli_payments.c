@@ -207,10 +207,11 @@ static const struct cli_cmd payments_cmds[] = {
         {"show", "show a payment", payments_show},
 };
 
+const struct cli_group cli_group_payments = {
+        "finlock payments", "Money received for a device's contract.",
+        payments_cmds, sizeof(payments_cmds) / sizeof(payments_cmds[0])};
+
 int cli_cmd_payments(int argc, char **argv)
 {
-	return cli_dispatch(
-	        "finlock payments", "Money received for a device's contract.",
-	        payments_cmds, sizeof(payments_cmds) / sizeof(payments_cmds[0]),
-	        argc, argv);
+	return cli_run_group(&cli_group_payments, argc, argv);
 }

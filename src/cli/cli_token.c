@@ -171,10 +171,11 @@ static const struct cli_cmd token_cmds[] = {
         {"verify", "verify a v4.public token's signature", token_verify},
 };
 
+const struct cli_group cli_group_token = {
+        "finlock token", "Sign and verify PASETO v4.public tokens.", token_cmds,
+        sizeof(token_cmds) / sizeof(token_cmds[0])};
+
 int cli_cmd_token(int argc, char **argv)
 {
-	return cli_dispatch(
-	        "finlock token", "Sign and verify PASETO v4.public tokens.",
-	        token_cmds, sizeof(token_cmds) / sizeof(token_cmds[0]), argc,
-	        argv);
+	return cli_run_group(&cli_group_token, argc, argv);
 }

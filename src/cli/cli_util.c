@@ -8,17 +8,69 @@
 #include <errno.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #define STDIN_CAP (1u << 20)
+
+/* What a failed command prints with --json (cli_finish). */
+static struct {
+	bool on;         /* --json was given */
+	bool printed;    /* the server's error object is already out */
+	char first[512]; /* the first message, "" if none yet */
+} json_errors;
 
 void cli_err(const char *fmt, ...)
 {
 	va_list ap;
 
+	if (json_errors.on && json_errors.first[0] == '\0') {
+		va_start(ap, fmt);
+		vsnprintf(json_errors.first, sizeof(json_errors.first), fmt,
+		          ap);
+		va_end(ap);
+	}
 	fputs("finlock: ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+void cli_json_errors(bool on)
+{
+	json_errors.on = on;
+	json_errors.printed = false;
+	json_errors.first[0] = '\0';
+}
+
+void cli_json_error_printed(void)
+{
+	json_errors.printed = true;
+}
+
+int cli_finish(int rc)
+{
+	static const char *const codes[] = {
+	        [CLI_REFUSED] = "refused",
+	        [CLI_USAGE] = "usage",
+	        [CLI_UNREACHABLE] = "unreachable",
+	};
+	json_t *j;
+
+	if (!json_errors.on || rc == CLI_OK || json_errors.printed)
+		return rc;
+	j = json_pack("{s:{s:s,s:s}}", "error", "code",
+	              rc > 0 && rc <= CLI_UNREACHABLE ? codes[rc] : "refused",
+	              "message",
+	              json_errors.first[0] != '\0' ? json_errors.first
+	                                           : "failed");
+	if (j != NULL) {
+		json_dumpf(j, stdout, JSON_COMPACT);
+		fputc('\n', stdout);
+		json_decref(j);
+	}
+	json_errors.printed = true;
+	return rc;
 }
 
 bool cli_wants_help(int argc, char **argv)
@@ -36,6 +88,7 @@ bool cli_wants_help(int argc, char **argv)
 void cli_print_group_help(FILE *out, const char *path, const char *about,
                           const struct cli_cmd *table, size_t n)
 {
+	const char *rest;
 	int width = 14;
 
 	for (size_t i = 0; i < n; i++)
@@ -46,13 +99,20 @@ void cli_print_group_help(FILE *out, const char *path, const char *about,
 	for (size_t i = 0; i < n; i++)
 		fprintf(out, "  %-*s %s\n", width, table[i].name,
 		        table[i].summary);
-	fprintf(out, "\nRun '%s <command> --help' for a command's options.\n",
-	        path);
+	rest = strchr(path, ' ');
+	fprintf(out,
+	        "\nRun 'finlock help %s%s<command>' for a command's "
+	        "options.\n",
+	        rest != NULL ? rest + 1 : "", rest != NULL ? " " : "");
 }
 
 int cli_dispatch(const char *path, const char *about,
                  const struct cli_cmd *table, size_t n, int argc, char **argv)
 {
+	for (size_t i = 0; argc >= 2 && i < n; i++) {
+		if (strcmp(argv[1], table[i].name) == 0)
+			return table[i].run(argc - 1, argv + 1);
+	}
 	if (argc >= 2 &&
 	    (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	     strcmp(argv[1], "help") == 0)) {
@@ -63,13 +123,19 @@ int cli_dispatch(const char *path, const char *about,
 		cli_print_group_help(stderr, path, about, table, n);
 		return CLI_USAGE;
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (strcmp(argv[1], table[i].name) == 0)
-			return table[i].run(argc - 1, argv + 1);
-	}
-	cli_err("%s: unknown command '%s' (try '%s --help')", path, argv[1],
-	        path);
+	/* "finlock: devices: unknown ...", never "finlock: finlock: ..." */
+	if (strchr(path, ' ') != NULL)
+		cli_err("%s: unknown command '%s' (try '%s --help')",
+		        strchr(path, ' ') + 1, argv[1], path);
+	else
+		cli_err("unknown command '%s' (try '%s --help')", argv[1],
+		        path);
 	return CLI_USAGE;
+}
+
+int cli_run_group(const struct cli_group *g, int argc, char **argv)
+{
+	return cli_dispatch(g->path, g->about, g->cmds, g->n, argc, argv);
 }
 
 char *cli_arg_or_stdin(const char *arg)

@@ -110,6 +110,17 @@ void fl_kx_keypair(uint8_t pk[FL_KX_PK_LEN], uint8_t sk[FL_KX_SK_LEN])
 	crypto_kx_keypair(pk, sk);
 }
 
+bool fl_kx_pair_matches(const uint8_t pk[FL_KX_PK_LEN],
+                        const uint8_t sk[FL_KX_SK_LEN])
+{
+	uint8_t derived[FL_KX_PK_LEN];
+	bool ok = crypto_scalarmult_base(derived, sk) == 0 &&
+	          sodium_memcmp(derived, pk, FL_KX_PK_LEN) == 0;
+
+	sodium_memzero(derived, sizeof(derived));
+	return ok;
+}
+
 fl_err fl_kx_shared(uint8_t shared[FL_KX_SESSION_LEN], int is_server,
                     const uint8_t my_pk[FL_KX_PK_LEN],
                     const uint8_t my_sk[FL_KX_SK_LEN],

@@ -14,6 +14,7 @@
 #ifndef FL_CRYPTO_H
 #define FL_CRYPTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -74,6 +75,9 @@ void fl_sign_sk_to_pk(uint8_t pk[FL_SIGN_PK_LEN],
 
 /* X25519 key exchange (crypto_kx). */
 void fl_kx_keypair(uint8_t pk[FL_KX_PK_LEN], uint8_t sk[FL_KX_SK_LEN]);
+/* True when pk is the public key of sk (a key pair read back from disk). */
+bool fl_kx_pair_matches(const uint8_t pk[FL_KX_PK_LEN],
+                        const uint8_t sk[FL_KX_SK_LEN]);
 /* The shared key both sides derive. The server calls it with
  * is_server = 1, the device with 0; both get the same `shared` bytes (the
  * server's tx key equals the device's rx key; finlock uses that one). */

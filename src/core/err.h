@@ -82,6 +82,10 @@
 	/* reserved: store */                                                  \
 	X(FL_E_STORE_SCHEMA, "database schema is newer than this program")     \
 	X(FL_E_STORE_BUSY, "storage is busy, try again")                       \
+	X(FL_E_INSUFFICIENT_STORAGE, "storage is full")                        \
+	X(FL_E_STORE_MISSING, "database is missing or empty")                  \
+	X(FL_E_STORE_WAL_LOST,                                                 \
+	  "database's write-ahead log is missing after an unclean stop")       \
 	/* reserved: server */                                                 \
 	X(FL_E_METHOD, "method not allowed on this resource")                  \
 	X(FL_E_IDEMPOTENCY,                                                    \
@@ -92,6 +96,7 @@
 	  "a non-loopback address needs TLS or --behind-tls-proxy")            \
 	X(FL_E_HEADERS_TOO_LARGE, "request headers too large")                 \
 	X(FL_E_NO_CONTRACT, "device has no contract")                          \
+	X(FL_E_REQUEST_TIMEOUT, "request not received in time")                \
 	/* reserved: agent */                                                  \
 	X(FL_E_AGENT_PENDING,                                                  \
 	  "enrollment waits for the lender to approve the pairing code")       \

@@ -5,7 +5,7 @@
  * the customer a 10-digit code and the device agent checks it on its own.
  * finlockd mints the code with fl_ocode_make(); the agent verifies it with
  * fl_ocode_check(). Both hold the same 32-byte offline-code secret, derived
- * per device (DESIGN.md "Keys and trust"); nothing else is shared, so the
+ * per device (docs/server.md "Keys and trust"); nothing else is shared, so the
  * code has to carry what the device cannot know.
  *
  * What a code says. A code names an action (unlock for 1, 3, 7 or 30 days, or

@@ -780,12 +780,15 @@ static void decide_lock_at(const struct fl_policy_input *in,
 
 /* Whether the stolen report locks the device: it does unless the device
  * was released (by a RELEASE command, or by money covering the schedule)
- * before the report came. A released phone belongs to its owner. */
+ * before the report came. A released phone belongs to its owner. Times
+ * are whole seconds: a report in the same second as the payment that
+ * covered the schedule is taken as made before it (the report stands
+ * until cleared with a reason, which then releases the phone). */
 static bool stolen_locks(const struct ledger *lg, const struct fold *f)
 {
 	if (!f->stolen || f->stolen_on_released)
 		return false;
-	return lg->paid_full_at == 0 || f->stolen_since < lg->paid_full_at;
+	return lg->paid_full_at == 0 || f->stolen_since <= lg->paid_full_at;
 }
 
 /* The state, from the strongest rule down: stolen (reported before any

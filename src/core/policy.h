@@ -94,10 +94,9 @@
  *  - Paid means unlocked: a manual lock (in force or scheduled) is lifted by
  *    a payment made at or after the lock was issued that leaves nothing due at
  *    the instant it is made. Manual locks exist to collect money, so money
- *    lifts them (the DESIGN guarantee "paid means unlocked"); only the stolen
- *    flag keeps a device locked whatever is paid. A payment dated before the
- *    lock's issue does not lift it; support lifts such a lock with an
- *    unlock.
+ *    lifts them (the guarantee "paid means unlocked", docs/server.md); only the
+ * stolen flag keeps a device locked whatever is paid. A payment dated before
+ * the lock's issue does not lift it; support lifts such a lock with an unlock.
  *  - RELEASE: see above.
  * Precedence, strongest first: stolen (reported before release); release
  * (command or paid in full);

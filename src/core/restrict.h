@@ -4,7 +4,7 @@
  * A restriction is a bit in a uint64_t mask. Names are the strings used in
  * tokens, the API and the policy ("camera", "install_apps", ...). Some
  * capabilities are guaranteed to the customer and can never be restricted
- * (DESIGN.md "Guarantees to the customer"): emergency calls, calls to the
+ * (docs/server.md "Guarantees to the customer"): emergency calls, calls to the
  * lender's numbers, the dialer, Wi-Fi and mobile-data settings and the
  * lender's payment app. Naming one of those where a restriction is expected is
  * FL_E_RESTRICT_GUARANTEED, never silently ignored.

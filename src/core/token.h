@@ -3,7 +3,7 @@
  *
  * Every message finlockd signs is a v4.public token whose footer is
  * {"kid":"k4.pid...."} and whose implicit assertion names its kind, so one
- * kind can never be passed off as another (DESIGN.md "Keys and trust").
+ * kind can never be passed off as another (docs/server.md "Keys and trust").
  *
  * Trust: the operator's root key (offline) certifies online signing keys with
  * key certificates (kind FL_MSG_KEY_CERT, signed by the root). A verifier
@@ -16,7 +16,7 @@
  *   key cert   {"kid":"k4.pid..","pk":"k4.public..","not_after":"RFC3339"}
  *   revocation {"revoke":"k4.pid..","at":"RFC3339"}
  *   seq reset  {"sub":"device id","seq_floor":N,"iat":"RFC3339"}
- *   device token: struct fl_device_claims below (DESIGN.md "Tokens")
+ *   device token: struct fl_device_claims below (docs/protocol.md "Tokens")
  * Other kinds (enroll, lookup, imei-certificate, release-receipt, audit-head)
  * carry JSON their producers define; this layer signs and verifies them.
  *
@@ -126,7 +126,7 @@ fl_err fl_trust_verify(const struct fl_trust *t, enum fl_msg_kind kind,
                        const char *token, fl_time now, char **payload,
                        size_t *len) FL_MUST_USE;
 
-/* --- device tokens (DESIGN.md "Tokens") ----------------------------------- */
+/* --- device tokens (docs/protocol.md "Tokens") ----------------------------*/
 
 #define FL_CLAIMS_MAX_LIST 32   /* most entries in any claims array */
 #define FL_CLAIMS_MAX_TEXT 1024 /* longest string claim, in bytes */

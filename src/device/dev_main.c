@@ -4,10 +4,12 @@
  */
 #include <getopt.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/crypto.h"
+#include "core/version.h"
 #include "device/dev_hal.h"
 #include "device/dev_http.h"
 #include "device/dev_phone.h"
@@ -162,6 +164,9 @@ int dev_main(int argc, char **argv)
 		if (strcmp(argv[i], "--help") == 0 ||
 		    strcmp(argv[i], "-h") == 0) {
 			print_help(stdout);
+			return DEV_OK;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			printf("%s\n", fl_version_line("finlock-device"));
 			return DEV_OK;
 		} else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
 			dev_set_dir(argv[i + 1]);

@@ -1,6 +1,10 @@
-/* admin.c - `finlockd keys ...`, `root-pubkey`, `operator-key`. */
+/* admin.c - `finlockd keys ...`, `root-pubkey`, `operator-key`, `check`,
+ * `backup`, `restore`. */
 #include "server/admin.h"
 
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +12,11 @@
 #include "core/crypto.h"
 #include "server/api.h"
 #include "server/app.h"
+#include "server/audit.h"
 #include "server/auth.h"
+#include "server/backup.h"
+#include "server/datadir.h"
+#include "server/files.h"
 #include "server/secrets.h"
 #include "server/server.h"
 #include "server/signkeys.h"
@@ -144,24 +152,23 @@ static int cmd_root_pubkey(const struct fl_config *cfg)
 
 static int cmd_operator_key(const struct fl_config *cfg)
 {
-	struct fl_secrets sec;
-	struct fl_store *st = NULL;
+	struct fl_datadir dd;
+	struct fl_store *st;
 	struct fl_tx *tx = NULL;
 	struct fl_req req;
 	json_t *out = NULL;
+	char why[FL_DATADIR_WHY_MAX];
 	int rc = 1;
 	fl_err err;
 
-	if ((err = fl_server_data_dir(cfg->data_dir)) != FL_OK ||
-	    (err = fl_secrets_load(&sec, cfg->data_dir)) != FL_OK)
-		return fail("secrets", err);
-	if ((err = fl_server_open_store(cfg, &st)) != FL_OK) {
-		fl_secrets_wipe(&sec);
-		return fail("database", err);
+	if (fl_datadir_open(cfg, 0, fl_app_now(), &dd, why) != FL_OK) {
+		fprintf(stderr, "finlockd: %s\n", why);
+		return FL_SERVER_EXIT_REFUSED;
 	}
+	st = dd.store;
 	/* The key is created as a request of the system would be. */
 	memset(&req, 0, sizeof(req));
-	struct fl_app app = {.store = st, .secrets = sec};
+	struct fl_app app = {.store = st, .secrets = dd.secrets};
 	req.app = &app;
 	req.now = fl_app_now();
 	req.who.role = FL_ROLE_OPERATOR;
@@ -181,10 +188,298 @@ static int cmd_operator_key(const struct fl_config *cfg)
 	rc = 0;
 out:
 	json_decref(out);
-	fl_store_close(st);
 	fl_wipe(&app, sizeof(app));
-	fl_secrets_wipe(&sec);
+	fl_datadir_close(&dd);
 	return rc;
+}
+
+/* --- check --------------------------------------------------------------- */
+
+struct check {
+	int problems;
+};
+
+__attribute__((format(printf, 3, 4))) static void
+report(struct check *c, bool ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%-7s ", ok ? "ok" : "FAILED");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	if (!ok)
+		c->problems++;
+}
+
+/* The newest exported head of each chain in audit-heads.jsonl. */
+struct file_head {
+	char chain[FL_ID_MAX];
+	int64_t seq;
+	uint8_t hash[FL_HASH_LEN];
+};
+
+struct file_heads {
+	struct file_head *h;
+	size_t n, cap;
+	int64_t lines;
+	int64_t bad_line; /* first line that is not a head, 0 if none */
+};
+
+static fl_err note_head(struct file_heads *fh, const char *line, int64_t lineno)
+{
+	json_t *j = json_loads(line, 0, NULL);
+	const char *chain = json_string_value(json_object_get(j, "chain"));
+	const char *hex = json_string_value(json_object_get(j, "hash"));
+	json_t *seq = json_object_get(j, "seq");
+	uint8_t hash[FL_HASH_LEN];
+	size_t i;
+
+	if (chain == NULL || hex == NULL || !json_is_integer(seq) ||
+	    strlen(chain) >= FL_ID_MAX ||
+	    fl_hex_decode(hash, sizeof(hash), hex, strlen(hex)) != FL_OK) {
+		if (fh->bad_line == 0)
+			fh->bad_line = lineno;
+		json_decref(j);
+		return FL_OK;
+	}
+	for (i = 0; i < fh->n; i++)
+		if (strcmp(fh->h[i].chain, chain) == 0)
+			break;
+	if (i == fh->n) {
+		if (fh->n == fh->cap) {
+			size_t cap = fh->cap ? fh->cap * 2 : 16;
+			void *p = realloc(fh->h, cap * sizeof(*fh->h));
+
+			if (p == NULL) {
+				json_decref(j);
+				return FL_E_NOMEM;
+			}
+			fh->h = p;
+			fh->cap = cap;
+		}
+		memset(&fh->h[fh->n], 0, sizeof(fh->h[0]));
+		snprintf(fh->h[fh->n].chain, FL_ID_MAX, "%s", chain);
+		fh->n++;
+	}
+	if (json_integer_value(seq) >= fh->h[i].seq) {
+		fh->h[i].seq = json_integer_value(seq);
+		memcpy(fh->h[i].hash, hash, sizeof(hash));
+	}
+	json_decref(j);
+	return FL_OK;
+}
+
+static fl_err read_file_heads(const char *dir, struct file_heads *fh)
+{
+	char path[FL_CONFIG_PATH_MAX + 32];
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	FILE *f;
+	fl_err err = FL_OK;
+
+	memset(fh, 0, sizeof(*fh));
+	if (fl_files_join(path, sizeof(path), dir, "audit-heads.jsonl") !=
+	    FL_OK)
+		return FL_E_TOO_LARGE;
+	f = fopen(path, "re");
+	if (f == NULL)
+		return errno == ENOENT ? FL_E_NOT_FOUND : FL_E_IO;
+	while (err == FL_OK && (n = getline(&line, &cap, f)) > 0) {
+		fh->lines++;
+		err = note_head(fh, line, fh->lines);
+	}
+	free(line);
+	fclose(f);
+	return err;
+}
+
+struct entry_hash {
+	uint8_t hash[FL_HASH_LEN];
+	bool found;
+};
+
+static fl_err take_hash(void *ctx, const struct fl_audit_entry *e)
+{
+	struct entry_hash *eh = ctx;
+
+	memcpy(eh->hash, e->hash, FL_HASH_LEN);
+	eh->found = true;
+	return FL_OK;
+}
+
+/* Each chain's newest exported head names an entry the database holds,
+ * with that entry's hash. */
+static fl_err check_file_heads(struct check *c, struct fl_store *st,
+                               const char *dir)
+{
+	struct file_heads fh;
+	struct fl_tx *tx = NULL;
+	int bad = 0;
+	fl_err err = read_file_heads(dir, &fh);
+
+	if (err == FL_E_NOT_FOUND) {
+		report(c, true, "audit-heads.jsonl: none exported yet");
+		return FL_OK;
+	}
+	if (err != FL_OK) {
+		report(c, false, "audit-heads.jsonl: cannot read it (%s)",
+		       fl_strerror(err));
+		goto out;
+	}
+	if (fh.bad_line != 0)
+		report(c, false, "audit-heads.jsonl: line %lld is not a head",
+		       (long long)fh.bad_line);
+	if ((err = fl_store_begin(st, false, &tx)) != FL_OK)
+		goto out;
+	for (size_t i = 0; i < fh.n; i++) {
+		struct entry_hash eh = {0};
+
+		err = fl_store_audit_list(tx, fh.h[i].chain, fh.h[i].seq - 1, 1,
+		                          NULL, take_hash, &eh);
+		if (err != FL_OK)
+			goto out;
+		if (!eh.found) {
+			report(c, false,
+			       "audit-heads.jsonl: chain %s was signed through "
+			       "entry %lld, which the database lacks (entries "
+			       "were lost)",
+			       fh.h[i].chain, (long long)fh.h[i].seq);
+			bad++;
+		} else if (fl_ct_memcmp(eh.hash, fh.h[i].hash, FL_HASH_LEN) !=
+		           0) {
+			report(c, false,
+			       "audit-heads.jsonl: entry %lld of chain %s "
+			       "differs from its exported head",
+			       (long long)fh.h[i].seq, fh.h[i].chain);
+			bad++;
+		}
+	}
+	if (bad == 0)
+		report(c, true,
+		       "audit-heads.jsonl: %lld heads, the newest of each of "
+		       "%zu chains matches the database",
+		       (long long)fh.lines, fh.n);
+out:
+	fl_tx_rollback(tx);
+	free(fh.h);
+	return err;
+}
+
+static fl_err check_chains(struct check *c, struct fl_store *st)
+{
+	char(*names)[FL_ID_MAX] = NULL;
+	struct fl_audit_verdict v;
+	struct fl_tx *tx = NULL;
+	size_t n = 0;
+	fl_err err;
+
+	if ((err = fl_store_begin(st, false, &tx)) != FL_OK)
+		return err;
+	if ((err = fl_audit_chain_names(tx, &names, &n)) != FL_OK)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		if ((err = fl_audit_verify(tx, names[i], &v)) != FL_OK)
+			goto out;
+		if (v.ok)
+			report(c, true,
+			       "audit chain %s: %lld entries, signed through "
+			       "%lld",
+			       names[i], (long long)v.entries,
+			       (long long)v.signed_seq);
+		else
+			report(c, false, "audit chain %s: %s", names[i],
+			       v.problem);
+	}
+out:
+	fl_tx_rollback(tx);
+	free(names);
+	return err;
+}
+
+static int cmd_check(const struct fl_config *cfg)
+{
+	struct fl_store_sqlite_opts opts = {.pool_size = 2, .must_exist = true};
+	char path[FL_CONFIG_PATH_MAX + 32], problem[FL_STORE_PROBLEM_MAX];
+	char why[FL_DATADIR_WHY_MAX];
+	struct check c = {0};
+	struct fl_datadir dd;
+	struct fl_store *st = NULL;
+	fl_err err;
+
+	/* The database's structure first: the other checks read it. */
+	if ((err = fl_files_join(path, sizeof(path), cfg->data_dir,
+	                         "finlock.db")) != FL_OK)
+		return fail("check", err);
+	err = fl_store_open_sqlite(&st, path, &opts);
+	if (err == FL_OK)
+		err = fl_store_check(st, true, problem);
+	else
+		snprintf(problem, sizeof(problem), "%s", fl_strerror(err));
+	fl_store_close(st);
+	report(&c, err == FL_OK, "database %s: %s", path,
+	       err == FL_OK ? "integrity_check passed" : problem);
+	if (err != FL_OK)
+		goto out;
+	if (fl_datadir_open(cfg, FL_DATADIR_KEYS | FL_DATADIR_SKIP_QUICK_CHECK,
+	                    fl_app_now(), &dd, why) != FL_OK) {
+		report(&c, false, "%s", why);
+		goto out;
+	}
+	report(&c, true,
+	       "secrets (server.secret, kx.secret) are the ones the database "
+	       "was made with");
+	report(&c, true,
+	       "signing keys (keys.json, keys/) load and signed the "
+	       "database's audit heads");
+	if ((err = check_chains(&c, dd.store)) != FL_OK)
+		report(&c, false, "audit chains: cannot read them (%s)",
+		       fl_strerror(err));
+	if ((err = check_file_heads(&c, dd.store, cfg->data_dir)) != FL_OK)
+		report(&c, false, "audit-heads.jsonl: %s", fl_strerror(err));
+	fl_datadir_close(&dd);
+out:
+	if (c.problems > 0) {
+		fprintf(stderr, "finlockd: check found %d problem%s in %s\n",
+		        c.problems, c.problems == 1 ? "" : "s", cfg->data_dir);
+		return 1;
+	}
+	printf("%s: all checks passed\n", cfg->data_dir);
+	return 0;
+}
+
+static int cmd_backup(const struct fl_config *cfg, const char *file)
+{
+	struct fl_backup_summary sum;
+	char why[FL_DATADIR_WHY_MAX];
+
+	if (fl_backup_write(cfg, file, &sum, why) != FL_OK) {
+		fprintf(stderr, "finlockd: backup: %s\n", why);
+		return 1;
+	}
+	printf("wrote %s: %llu bytes, %d files (database %llu bytes, %d "
+	       "signing keys)\n",
+	       file, (unsigned long long)sum.bytes, sum.files,
+	       (unsigned long long)sum.db_bytes, sum.signing_keys);
+	return 0;
+}
+
+static int cmd_restore(const struct fl_config *cfg, const char *file)
+{
+	struct fl_backup_summary sum;
+	char why[FL_DATADIR_WHY_MAX];
+
+	if (fl_backup_restore(cfg, file, &sum, why) != FL_OK) {
+		fprintf(stderr, "finlockd: restore: %s\n", why);
+		return 1;
+	}
+	printf("restored %s from %s: %d files (database %llu bytes, %d "
+	       "signing keys)\n",
+	       cfg->data_dir, file, sum.files, (unsigned long long)sum.db_bytes,
+	       sum.signing_keys);
+	return 0;
 }
 
 int fl_admin_main(const struct fl_config *cfg, int argc, char **argv)
@@ -195,6 +490,12 @@ int fl_admin_main(const struct fl_config *cfg, int argc, char **argv)
 		return cmd_root_pubkey(cfg);
 	if (strcmp(argv[0], "operator-key") == 0 && argc == 1)
 		return cmd_operator_key(cfg);
+	if (strcmp(argv[0], "check") == 0 && argc == 1)
+		return cmd_check(cfg);
+	if (strcmp(argv[0], "backup") == 0 && argc == 2)
+		return cmd_backup(cfg, argv[1]);
+	if (strcmp(argv[0], "restore") == 0 && argc == 2)
+		return cmd_restore(cfg, argv[1]);
 	fprintf(stderr, "finlockd: unknown command '%s' (see --help)\n",
 	        argv[0]);
 	return 2;

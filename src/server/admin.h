@@ -10,6 +10,12 @@
  *   root-pubkey               the trust anchor phones carry (creates a
  *                             development root when none is installed)
  *   operator-key              another operator API key, printed once
+ *   check                     the full integrity check of the database,
+ *                             every audit chain, the secrets and keys
+ *                             (exit 1 when anything is wrong)
+ *   backup FILE               everything the directory needs, in one
+ *                             file (backup.h); the server may be running
+ *   restore FILE              rebuild the (new or empty) directory
  *
  * A running finlockd picks up key changes on SIGHUP.
  *

@@ -80,11 +80,15 @@ static void dp_error(struct fl_req *req, int status, const char *code,
 static void dp_fail(struct fl_req *req, fl_err err)
 {
 	fl_log(FL_LOG_ERROR, "device request failed",
-	       json_pack("{s:I,s:s,s:s}", "id", (json_int_t)req->id, "path",
-	                 req->path, "error", fl_strerror(err)));
+	       fl_log_err(json_pack("{s:I,s:s}", "id", (json_int_t)req->id,
+	                            "path", req->path),
+	                  err));
 	if (err == FL_E_STORE_BUSY || err == FL_E_STATE)
 		dp_error(req, 503, "unavailable",
 		         "the server cannot answer now");
+	else if (err == FL_E_INSUFFICIENT_STORAGE)
+		dp_error(req, 507, "insufficient_storage",
+		         "the server's storage is full");
 	else
 		dp_error(req, 500, "internal", "%s", fl_strerror(err));
 }

@@ -840,12 +840,9 @@ done:
 static void wait_device(struct fl_req *req)
 {
 	static const char *const q[] = {"seq", "timeout", NULL};
-	const char *seq_s = fl_req_query(req, "seq");
-	const char *to_s = fl_req_query(req, "timeout");
 	struct fl_device *d = calloc(1, sizeof(*d));
 	struct fl_tx *tx = NULL;
-	long long have = 0, timeout = 30;
-	char *end = NULL;
+	uint64_t have = 0, timeout = 30;
 	fl_err err;
 
 	if (d == NULL) {
@@ -854,20 +851,15 @@ static void wait_device(struct fl_req *req)
 	}
 	if (fl_req_query_only(req, q) != FL_OK)
 		goto done;
-	if (seq_s == NULL || (have = strtoll(seq_s, &end, 10), *end != '\0') ||
-	    end == seq_s || have < 0) {
+	if (fl_req_query(req, "seq") == NULL) {
 		fl_reply_error(req, FL_E_INVALID,
 		               "seq (the token seq already known) is required: "
 		               "a non-negative integer");
 		goto done;
 	}
-	if (to_s != NULL &&
-	    ((timeout = strtoll(to_s, &end, 10), *end != '\0') || end == to_s ||
-	     timeout < 1 || timeout > 120)) {
-		fl_reply_error(req, FL_E_RANGE,
-		               "timeout must be 1..120 seconds");
+	if (fl_req_query_uint(req, "seq", 0, UINT64_MAX, &have) != FL_OK ||
+	    fl_req_query_uint(req, "timeout", 1, 120, &timeout) != FL_OK)
 		goto done;
-	}
 	for (int attempt = 0; attempt < 8; attempt++) {
 		uint64_t mark = fl_push_mark(req->app->push,
 		                             fl_req_param(req, "device_id"));
@@ -883,7 +875,7 @@ static void wait_device(struct fl_req *req)
 			                                     : NULL);
 			goto done;
 		}
-		if (req->resumed || d->st.token_seq > (uint64_t)have)
+		if (req->resumed || d->st.token_seq > have)
 			break;
 		err = fl_push_wait(req->app->push, req, d->id, mark,
 		                   /* clock seconds are whole: +1 makes

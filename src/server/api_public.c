@@ -9,6 +9,9 @@
  * caller also presents the device's serial number (proof of having the
  * phone in hand). Both routes are rate-limited per client network (IPv4
  * address, IPv6 /64) and globally; over the limit is 429 with Retry-After.
+ *
+ * GET /v1/whoami answers any valid API key with its role, id and tenant:
+ * what `finlock login` checks before it saves a key.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -274,11 +277,22 @@ static void imei_certificate(struct fl_req *req)
 	free(cert);
 }
 
+static void whoami(struct fl_req *req)
+{
+	fl_reply_json(
+	        req, 200,
+	        json_pack("{s:s,s:s,s:s?}", "role", fl_role_name(req->who.role),
+	                  "key_id", req->who.key_id, "tenant_id",
+	                  req->who.tenant_id[0] != '\0' ? req->who.tenant_id
+	                                                : NULL));
+}
+
 static const struct fl_route routes[] = {
         {"GET", "/healthz", healthz, FL_AUTH_NONE},
         {"GET", "/v1/imei/{imei}", imei_check, FL_AUTH_NONE},
         {"GET", "/v1/imei/{imei}/certificate", imei_certificate, FL_AUTH_NONE},
         {"GET", "/metrics", metrics, FL_ROLE_OPERATOR},
+        {"GET", "/v1/whoami", whoami, FL_ROLE_OPERATOR | FL_ROLES_TENANT},
 };
 
 const struct fl_route_table fl_routes_public = FL_ROUTE_TABLE(routes);

@@ -383,6 +383,22 @@ static fl_err add_chain(void *ctx, const char *chain)
 	return FL_OK;
 }
 
+fl_err fl_audit_chain_names(struct fl_tx *tx, char (**names)[FL_ID_MAX],
+                            size_t *n)
+{
+	struct chain_list cl = {0};
+	fl_err err = fl_store_audit_chains(tx, add_chain, &cl);
+
+	if (err != FL_OK) {
+		free(cl.names);
+		cl.names = NULL;
+		cl.n = 0;
+	}
+	*names = cl.names;
+	*n = cl.n;
+	return err;
+}
+
 fl_err fl_audit_sign_all(struct fl_app *app, fl_time now, int *n)
 {
 	struct chain_list cl = {0};
@@ -402,7 +418,7 @@ fl_err fl_audit_sign_all(struct fl_app *app, fl_time now, int *n)
 	}
 	if ((err = fl_store_begin(app->store, false, &tx)) != FL_OK)
 		goto out;
-	err = fl_store_audit_chains(tx, add_chain, &cl);
+	err = fl_audit_chain_names(tx, &cl.names, &cl.n);
 	fl_tx_rollback(tx);
 	tx = NULL;
 	if (err != FL_OK)

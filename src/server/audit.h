@@ -76,6 +76,10 @@ fl_err fl_audit_sign_head(struct fl_app *app, const char *chain, fl_time now,
  * (may be NULL) counts the heads signed. */
 fl_err fl_audit_sign_all(struct fl_app *app, fl_time now, int *n) FL_MUST_USE;
 
+/* Every chain that has entries: *names (caller frees) receives *n names. */
+fl_err fl_audit_chain_names(struct fl_tx *tx, char (**names)[FL_ID_MAX],
+                            size_t *n) FL_MUST_USE;
+
 /* A signed head as JSON. New reference. */
 json_t *fl_audit_head_json(const struct fl_audit_signed_head *h);
 

@@ -10,8 +10,10 @@
 #include <string.h>
 
 #include "server/log.h"
+#include "server/netaddr.h"
 
-enum kind { K_STR, K_BOOL, K_INT, K_SIZE, K_DOUBLE, K_LEVEL };
+enum kind { K_STR, K_BOOL, K_INT, K_SIZE, K_DOUBLE, K_LEVEL, K_LISTEN,
+            K_CIDRS };
 
 struct setting {
 	const char *key; /* canonical, with '_' */
@@ -33,7 +35,8 @@ struct setting {
 
 static const struct setting settings[] = {
         S(data, data_dir),
-        S(listen, listen),
+        {"listen", K_LISTEN, offsetof(struct fl_config, listen),
+         sizeof(((struct fl_config *)0)->listen), 0, 0},
         S(tls_cert, tls_cert),
         S(tls_key, tls_key),
         {"behind_tls_proxy", K_BOOL,
@@ -46,6 +49,11 @@ static const struct setting settings[] = {
         N(max_header, K_SIZE, max_header, 1024, 1024 * 1024),
         N(max_json_depth, K_INT, max_json_depth, 2, 256),
         N(request_timeout, K_INT, request_timeout, 1, 3600),
+        N(header_timeout, K_INT, header_timeout, 1, 3600),
+        N(max_pending_per_client, K_INT, max_pending_per_client, 0, 1000000),
+        {"trusted_proxies", K_CIDRS,
+         offsetof(struct fl_config, trusted_proxies),
+         sizeof(((struct fl_config *)0)->trusted_proxies), 0, 0},
         N(shutdown_grace, K_INT, shutdown_grace, 0, 600),
         N(db_pool, K_INT, db_pool, 2, 256),
         N(db_cache_mb, K_INT, db_cache_mb, 1, 65536),
@@ -68,6 +76,7 @@ static const struct setting settings[] = {
         N(session_max, K_INT, session_max, 1, 30 * 86400),
         N(signin_rate, K_DOUBLE, signin_rate, 0.0001, 1e6),
         N(signin_burst, K_INT, signin_burst, 1, 1000000),
+        S(test_clock, test_clock),
 };
 
 void fl_config_defaults(struct fl_config *c)
@@ -82,6 +91,8 @@ void fl_config_defaults(struct fl_config *c)
 	c->max_header = 16 * 1024;
 	c->max_json_depth = 16;
 	c->request_timeout = 30;
+	c->header_timeout = 10;
+	c->max_pending_per_client = 128;
 	c->shutdown_grace = 10;
 	c->db_pool = 16;
 	c->db_cache_mb = 4;
@@ -136,13 +147,36 @@ fl_err fl_config_set(struct fl_config *c, const char *key, const char *value,
 	}
 	switch (s->kind) {
 	case K_STR:
+	case K_LISTEN:
+	case K_CIDRS: {
+		size_t n = 0;
+
 		if (strlen(value) >= s->cap) {
 			snprintf(err, FL_CONFIG_ERR_MAX, "%s: value too long",
 			         s->key);
 			return FL_E_CONFIG;
 		}
+		if (s->kind == K_LISTEN &&
+		    fl_config_listen_split(value, NULL, 0, NULL) != FL_OK) {
+			snprintf(err, FL_CONFIG_ERR_MAX,
+			         "%s: expected HOST:PORT or [V6]:PORT with a port "
+			         "in 0..65535 (0: any free port), got '%.64s'",
+			         s->key, value);
+			return FL_E_CONFIG;
+		}
+		if (s->kind == K_CIDRS &&
+		    fl_net_parse_cidrs(value, NULL, FL_NET_MAX_CIDRS, &n) !=
+		            FL_OK) {
+			snprintf(err, FL_CONFIG_ERR_MAX,
+			         "%s: expected up to %d addresses or networks "
+			         "(10.0.0.1, 10.0.0.0/8, ::1/128) separated by "
+			         "commas",
+			         s->key, FL_NET_MAX_CIDRS);
+			return FL_E_CONFIG;
+		}
 		strcpy(p + s->off, value);
 		return FL_OK;
+	}
 	case K_LEVEL: {
 		enum fl_log_level lvl;
 
@@ -205,6 +239,45 @@ fl_err fl_config_set(struct fl_config *c, const char *key, const char *value,
 	}
 	}
 	return FL_E_CONFIG;
+}
+
+fl_err fl_config_listen_split(const char *s, char *host, size_t cap,
+                              unsigned *port)
+{
+	const char *colon;
+	size_t hl;
+	unsigned long v = 0;
+
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+
+		if (close == NULL || close[1] != ':')
+			return FL_E_CONFIG;
+		hl = (size_t)(close - s - 1);
+		colon = close + 1;
+		s++;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon == NULL)
+			return FL_E_CONFIG;
+		hl = (size_t)(colon - s);
+	}
+	if (hl == 0 || hl >= 128 || (host != NULL && hl >= cap))
+		return FL_E_CONFIG;
+	/* digits only, and no wrap: 65536 is not port 0 */
+	if (colon[1] == '\0' || strlen(colon + 1) > 5 ||
+	    strspn(colon + 1, "0123456789") != strlen(colon + 1))
+		return FL_E_CONFIG;
+	v = strtoul(colon + 1, NULL, 10);
+	if (v > 65535)
+		return FL_E_CONFIG;
+	if (host != NULL) {
+		memcpy(host, s, hl);
+		host[hl] = '\0';
+	}
+	if (port != NULL)
+		*port = (unsigned)v;
+	return FL_OK;
 }
 
 static char *trim(char *s)
@@ -307,6 +380,14 @@ fl_err fl_config_check(const struct fl_config *c, char err[FL_CONFIG_ERR_MAX])
 	}
 	if (c->data_dir[0] == '\0') {
 		snprintf(err, FL_CONFIG_ERR_MAX, "data directory is empty");
+		return FL_E_CONFIG;
+	}
+	if (c->test_clock[0] != '\0' &&
+	    (getenv("FINLOCKD_TEST_CLOCK_ENABLE") == NULL ||
+	     strcmp(getenv("FINLOCKD_TEST_CLOCK_ENABLE"), "1") != 0)) {
+		snprintf(err, FL_CONFIG_ERR_MAX,
+		         "test_clock is for tests only: it needs "
+		         "FINLOCKD_TEST_CLOCK_ENABLE=1 in the environment");
 		return FL_E_CONFIG;
 	}
 	return FL_OK;

@@ -38,6 +38,10 @@ struct fl_config {
 	size_t max_header;                 /* request header bytes, total */
 	int max_json_depth;                /* nesting of request JSON */
 	int request_timeout;               /* seconds of client inactivity */
+	int header_timeout;     /* seconds for a request's complete headers */
+	int max_pending_per_client; /* connections per client address not
+	                               yet past their first headers; 0: no cap */
+	char trusted_proxies[1024]; /* CIDRs whose X-Forwarded-For counts */
 	int shutdown_grace;                /* seconds to finish requests */
 	int db_pool;                       /* store connections */
 	int db_cache_mb;     /* SQLite page cache per connection, MiB */
@@ -60,6 +64,15 @@ struct fl_config {
 	int session_max;  /* console: seconds a session lives at most */
 	double signin_rate; /* console sign-ins/s per client network */
 	int signin_burst;   /* ... burst */
+	/* Tests only: the file holding the server's time (seconds since
+	 * 1970); refused unless FINLOCKD_TEST_CLOCK_ENABLE=1 is in the
+	 * environment. "" reads the system clock. */
+	char test_clock[FL_CONFIG_PATH_MAX];
+	/* One-time start-up permissions, from the command line only (never
+	 * a config file or the environment, where they would outlive the
+	 * one start they are meant for): */
+	bool allow_fresh_database; /* new database in a used directory */
+	bool accept_wal_loss;      /* serve without a lost WAL */
 };
 
 /* Fills c with the defaults. */
@@ -80,6 +93,13 @@ fl_err fl_config_load_file(struct fl_config *c, const char *path,
  * env is a NULL-terminated "NAME=value" array (environ). */
 fl_err fl_config_load_env(struct fl_config *c, char *const *env,
                           char err[FL_CONFIG_ERR_MAX]) FL_MUST_USE;
+
+/* Splits a listen address, "HOST:PORT" or "[V6]:PORT", into host[cap]
+ * (brackets removed) and *port; host and port may be NULL to only check.
+ * FL_E_CONFIG unless the port is decimal digits in 0..65535 (0: any free
+ * port) and the host is 1..127 bytes. */
+fl_err fl_config_listen_split(const char *s, char *host, size_t cap,
+                              unsigned *port) FL_MUST_USE;
 
 /* Checks settings that depend on each other (both TLS files or neither).
  */

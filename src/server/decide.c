@@ -408,8 +408,7 @@ static fl_err sweep_group(struct fl_app *app, char (*tids)[FL_ID_MAX],
 		fl_tx_rollback(tx);
 		tx = NULL;
 		fl_log(FL_LOG_ERROR, "sweep could not decide a device",
-		       json_pack("{s:s,s:s}", "device", ids[bad], "error",
-		                 fl_strerror(err)));
+		       fl_log_err(json_pack("{s:s}", "device", ids[bad]), err));
 		skip[bad] = true;
 		limit = bad + 1;
 		timed = false;

@@ -696,7 +696,7 @@ static void *flusher(void *arg)
 		if (err != FL_OK)
 			fl_log(FL_LOG_ERROR,
 			       "cannot write check-in bookkeeping",
-			       json_pack("{s:s}", "error", fl_strerror(err)));
+			       fl_log_err(NULL, err));
 		pthread_mutex_lock(&da->tmu);
 	}
 	pthread_mutex_unlock(&da->tmu);
@@ -770,7 +770,7 @@ void fl_devauth_free(struct fl_devauth *da)
 		if (err != FL_OK)
 			fl_log(FL_LOG_ERROR,
 			       "cannot write check-in bookkeeping at exit",
-			       json_pack("{s:s}", "error", fl_strerror(err)));
+			       fl_log_err(NULL, err));
 		pthread_cond_destroy(&da->tcv);
 		pthread_mutex_destroy(&da->tmu);
 		pthread_mutex_destroy(&da->flush_mu);

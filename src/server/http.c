@@ -14,8 +14,15 @@
  *   completed         log one line, count metrics, free.
  *
  * Limits: total header bytes (max_header), body bytes (max_body), client
- * inactivity and the whole upload (request_timeout), connections
- * (max_connections).
+ * inactivity and the whole upload (request_timeout), complete headers
+ * (header_timeout) and connections (max_connections). guard.h follows
+ * every connection from accept to close for the deadlines and the cap on
+ * connections per address that have not sent their headers yet.
+ *
+ * Errors libmicrohttpd answers itself, before any handler runs, have its
+ * own HTML bodies (docs/server.md "Limits" lists them): headers or a URL
+ * beyond the connection's memory pool (max_header + 8 KiB), a malformed
+ * request line or Content-Length.
  */
 #include "server/http.h"
 
@@ -38,10 +45,13 @@
 #include "core/crypto.h"
 #include "server/app.h"
 #include "server/files.h"
+#include "server/guard.h"
 #include "server/log.h"
 #include "server/metrics.h"
+#include "server/netaddr.h"
 #include "server/push.h"
 #include "server/router.h"
+#include "store/store.h"
 
 struct fl_http {
 	struct MHD_Daemon *d; /* the daemon */
@@ -53,6 +63,9 @@ struct fl_http {
 	atomic_uint_fast64_t next_id; /* request numbers */
 	char *tls_cert;               /* PEM, owned */
 	char *tls_key;                /* PEM, owned; wiped on stop */
+	struct fl_guard *guard;       /* deadlines and the pending cap */
+	struct fl_cidr trusted[FL_NET_MAX_CIDRS]; /* trusted_proxies */
+	size_t n_trusted;
 };
 
 struct conn {
@@ -63,7 +76,8 @@ struct conn {
 	size_t discarded;      /* bytes dropped after the body overflowed */
 	bool too_large;        /* body went over max_body */
 	bool answered;         /* a response is queued */
-	struct timespec start; /* first byte */
+	struct timespec start; /* headers complete */
+	struct fl_guard_conn *gc; /* the connection's guard entry, or NULL */
 };
 
 /* --- errors and replies --------------------------------------------------- */
@@ -95,6 +109,10 @@ int fl_http_status(fl_err err)
 		return 405;
 	case FL_E_STORE_BUSY:
 		return 503;
+	case FL_E_INSUFFICIENT_STORAGE:
+		return 507;
+	case FL_E_REQUEST_TIMEOUT:
+		return 408;
 	case FL_E_NOMEM:
 	case FL_E_IO:
 	case FL_E_CORRUPT:
@@ -133,6 +151,7 @@ static void set_resp(struct fl_req *req, int status, const char *ctype,
                      char *body, size_t len)
 {
 	free(req->resp);
+	req->store_error[0] = '\0';
 	req->status = status;
 	req->ctype = ctype;
 	req->resp = body;
@@ -201,6 +220,11 @@ static void reply_errorv(struct fl_req *req, int status, fl_err err,
 	set_resp(req, status, "application/json", text,
 	         text != NULL ? strlen(text) : 0);
 	req->err_code = static_code(err);
+	/* A server-side failure: keep the store's own words for the log
+	 * line (it is this thread's, and the failure has just happened). */
+	if (status >= 500)
+		snprintf(req->store_error, sizeof(req->store_error), "%s",
+		         fl_store_errmsg());
 }
 
 void fl_reply_error(struct fl_req *req, fl_err err, const char *fmt, ...)
@@ -272,6 +296,52 @@ const char *fl_req_query(const struct fl_req *req, const char *name)
 		return NULL;
 	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND,
 	                                   name);
+}
+
+fl_err fl_parse_uint(const char *s, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+	bool big = false;
+
+	*out = 0;
+	if (s == NULL || s[0] == '\0')
+		return FL_E_INVALID;
+	for (const char *p = s; *p != '\0'; p++) {
+		unsigned d;
+
+		if (*p < '0' || *p > '9')
+			return FL_E_INVALID;
+		d = (unsigned)(*p - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			big = true; /* keep checking the rest are digits */
+		else
+			v = v * 10 + d;
+	}
+	if (big || v > max)
+		return FL_E_RANGE;
+	*out = v;
+	return FL_OK;
+}
+
+fl_err fl_req_query_uint(struct fl_req *req, const char *name, uint64_t min,
+                         uint64_t max, uint64_t *out)
+{
+	const char *s = fl_req_query(req, name);
+	fl_err err;
+
+	if (s == NULL)
+		return FL_OK; /* *out keeps the default */
+	err = fl_parse_uint(s, max, out);
+	if (err == FL_OK && *out < min)
+		err = FL_E_RANGE;
+	if (err != FL_OK) {
+		fl_reply_error(req, err,
+		               "%s must be an integer in %llu..%llu", name,
+		               (unsigned long long)min,
+		               (unsigned long long)max);
+		return err;
+	}
+	return FL_OK;
 }
 
 struct query_check {
@@ -362,13 +432,75 @@ void fl_http_client_net(const struct sockaddr *sa, char *text, size_t cap,
 	}
 }
 
-static void client_of(struct MHD_Connection *mc, struct fl_req *req)
+/* Every X-Forwarded-For header, joined with commas in order. */
+struct xff_join {
+	char buf[4096];
+	size_t len;
+	bool over; /* did not fit: the header is not believed */
+};
+
+static enum MHD_Result xff_iter(void *cls, enum MHD_ValueKind kind,
+                                const char *key, const char *value)
+{
+	struct xff_join *x = cls;
+	size_t n = value != NULL ? strlen(value) : 0;
+
+	(void)kind;
+	if (strcasecmp(key, "X-Forwarded-For") != 0)
+		return MHD_YES;
+	if (x->len + n + 2 > sizeof(x->buf)) {
+		x->over = true;
+		return MHD_NO;
+	}
+	if (x->len > 0)
+		x->buf[x->len++] = ',';
+	memcpy(x->buf + x->len, value, n);
+	x->len += n;
+	x->buf[x->len] = '\0';
+	return MHD_YES;
+}
+
+/* The client: the TCP peer, or, when the peer is a trusted proxy, the
+ * address its X-Forwarded-For names (netaddr.h). */
+static void client_of(struct fl_http *h, struct MHD_Connection *mc,
+                      struct fl_req *req)
 {
 	const union MHD_ConnectionInfo *ci =
 	        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci != NULL ? ci->client_addr : NULL;
+	uint8_t peer[16], client[16];
+	struct sockaddr_in6 in6;
+	struct xff_join *x;
 
-	fl_http_client_net(ci != NULL ? ci->client_addr : NULL, req->client,
+	if (h->n_trusted == 0 || !fl_net_from_sockaddr(sa, peer) ||
+	    !fl_net_in(h->trusted, h->n_trusted, peer) ||
+	    (x = calloc(1, sizeof(*x))) == NULL) {
+		fl_http_client_net(sa, req->client, sizeof(req->client),
+		                   req->client_net);
+		return;
+	}
+	MHD_get_connection_values(mc, MHD_HEADER_KIND, xff_iter, x);
+	fl_net_forwarded_client(peer, x->over ? NULL : x->buf, h->trusted,
+	                        h->n_trusted, client);
+	free(x);
+	memset(&in6, 0, sizeof(in6));
+	in6.sin6_family = AF_INET6;
+	memcpy(in6.sin6_addr.s6_addr, client, 16);
+	fl_http_client_net((const struct sockaddr *)&in6, req->client,
 	                   sizeof(req->client), req->client_net);
+	/* an IPv4 client reads as one, not as ::ffff:a.b.c.d */
+	if (req->client_net[15] == 4)
+		inet_ntop(AF_INET, client + 12, req->client,
+		          sizeof(req->client));
+}
+
+/* The guard entry of a connection (its socket context). */
+static struct fl_guard_conn *guard_of(struct MHD_Connection *mc)
+{
+	const union MHD_ConnectionInfo *ci =
+	        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci != NULL ? ci->socket_context : NULL;
 }
 
 static bool has_header(const struct fl_req *req, const char *name)
@@ -408,10 +540,25 @@ static enum MHD_Result queue(struct MHD_Connection *mc, struct conn *c)
 	for (size_t i = 0; i < req->n_hdrs; i++)
 		MHD_add_response_header(resp, req->hdr_name[i],
 		                        req->hdr_value[i]);
+	/* answering: the body deadline no longer applies (the result only
+	 * matters to the callers that asked before) */
+	(void)fl_guard_body(c->gc, true);
 	rc = MHD_queue_response(mc, (unsigned)req->status, resp);
 	MHD_destroy_response(resp);
 	c->answered = true;
 	return rc;
+}
+
+/* Answers a request whose body did not arrive within request_timeout. */
+static enum MHD_Result late(struct MHD_Connection *mc, struct conn *c)
+{
+	fl_log(FL_LOG_WARN, "request body too slow",
+	       json_pack("{s:I,s:s,s:i}", "id", (json_int_t)c->req.id,
+	                 "client", c->req.client, "status", 408));
+	fl_reply_error(&c->req, FL_E_REQUEST_TIMEOUT,
+	               "request body not received within %d s",
+	               c->h->app->cfg.request_timeout);
+	return queue(mc, c);
 }
 
 static enum MHD_Result access_cb(void *cls, struct MHD_Connection *mc,
@@ -435,13 +582,23 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *mc,
 		atomic_fetch_add(&h->inflight, 1);
 		clock_gettime(CLOCK_MONOTONIC, &c->start);
 		c->h = h;
+		c->gc = guard_of(mc);
 		c->req.app = h->app;
 		c->req.conn = mc;
 		c->req.method = method;
 		c->req.path = url;
 		c->req.now = fl_app_now();
 		c->req.id = atomic_fetch_add(&h->next_id, 1) + 1;
-		client_of(mc, &c->req);
+		client_of(h, mc, &c->req);
+		fl_guard_headers(c->gc, c->req.id, c->req.client);
+		/* libmicrohttpd decodes %00 to a NUL that would cut the
+		 * value short without a word: refuse it */
+		if (fl_guard_take_nul(c->gc)) {
+			fl_reply_error(&c->req, FL_E_INVALID,
+			               "the path or query contains an encoded "
+			               "NUL (%%00)");
+			return queue(mc, c);
+		}
 
 		MHD_get_connection_values(mc, MHD_HEADER_KIND, header_size_iter,
 		                          &hdr_total);
@@ -453,6 +610,8 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *mc,
 		}
 		cl = MHD_lookup_connection_value(
 		        mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		/* libmicrohttpd has already refused a Content-Length that is
+		 * not decimal digits or overflows 64 bits */
 		if (cl != NULL && strtoull(cl, NULL, 10) > cfg->max_body) {
 			fl_reply_error(&c->req, FL_E_TOO_LARGE,
 			               "request body exceeds %zu bytes",
@@ -468,20 +627,17 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *mc,
 	}
 	if (*upload_data_size > 0) {
 		size_t n = *upload_data_size;
-		struct timespec now;
+		enum fl_guard_step step = fl_guard_body(c->gc, false);
 
 		*upload_data_size = 0;
-		/* request_timeout bounds silence (MHD's timeout) and also the
-		 * whole upload, so a body dripped a byte at a time cannot
-		 * hold a connection for ever. */
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec - c->start.tv_sec > cfg->request_timeout) {
-			fl_log(FL_LOG_WARN, "request body too slow",
-			       json_pack("{s:I,s:s}", "id",
-			                 (json_int_t)c->req.id, "client",
-			                 c->req.client));
+		/* request_timeout bounds the whole upload from the end of
+		 * the headers, so a body dripped a byte at a time cannot hold
+		 * a connection for ever; one that stops short is answered by
+		 * the guard's reaper. */
+		if (step == FL_GUARD_GONE)
 			return MHD_NO;
-		}
+		if (step == FL_GUARD_LATE)
+			return late(mc, c);
 		if (c->too_large || c->len + n > cfg->max_body) {
 			c->too_large = true;
 			c->discarded += n;
@@ -520,10 +676,19 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *mc,
 		c->req.status = 0;
 		c->req.n_hdrs = 0;
 		c->req.err_code = NULL;
+		c->req.store_error[0] = '\0';
 		fl_router_dispatch(&c->req);
 		return c->req.parked ? MHD_YES : queue(mc, c);
 	}
 	/* The whole request is in. */
+	switch (fl_guard_body(c->gc, true)) {
+	case FL_GUARD_GONE:
+		return MHD_NO;
+	case FL_GUARD_LATE:
+		return late(mc, c);
+	case FL_GUARD_GO:
+		break;
+	}
 	if (c->too_large) {
 		fl_reply_error(&c->req, FL_E_TOO_LARGE,
 		               "request body exceeds %zu bytes", cfg->max_body);
@@ -559,21 +724,37 @@ static void completed_cb(void *cls, struct MHD_Connection *mc, void **con_cls,
 	secs = (double)(end.tv_sec - c->start.tv_sec) +
 	       (double)(end.tv_nsec - c->start.tv_nsec) / 1e9;
 	route = c->req.route != NULL ? c->req.route->pattern : "unmatched";
+	/* the connection stays open for its next request (or closes) */
+	fl_guard_idle(c->gc);
 	if (c->answered) {
+		/* a failure of the server itself is an error line, with the
+		 * store's own message when the store failed */
+		enum fl_log_level lvl =
+		        c->req.status >= 500 ? FL_LOG_ERROR : FL_LOG_INFO;
+
 		fl_metrics_request(h->app->metrics, c->req.method, route,
 		                   c->req.status, secs);
-		if (fl_log_enabled(FL_LOG_INFO))
-			fl_log(FL_LOG_INFO, "request",
+		if (fl_log_enabled(lvl))
+			fl_log(lvl, "request",
 			       json_pack(
 			               "{s:I,s:s,s:s,s:s,s:i,s:f,s:s,s:s,s:s*,"
-			               "s:b}",
+			               "s:b,s:s*}",
 			               "id", (json_int_t)c->req.id, "method",
 			               c->req.method, "path", c->req.path,
 			               "route", route, "status", c->req.status,
 			               "ms", secs * 1000.0, "client",
 			               c->req.client, "key", c->req.who.key_id,
 			               "error", c->req.err_code, "completed",
-			               toe == MHD_REQUEST_TERMINATED_COMPLETED_OK));
+			               toe == MHD_REQUEST_TERMINATED_COMPLETED_OK,
+			               "store_error",
+			               c->req.store_error[0] != '\0'
+			                       ? c->req.store_error
+			                       : NULL));
+	} else if (fl_guard_timed_out(c->gc)) {
+		/* answered 408 by the guard: counted like any answer (its
+		 * "request body too slow" line was logged then) */
+		fl_metrics_request(h->app->metrics, c->req.method, route, 408,
+		                   secs);
 	} else {
 		fl_log(FL_LOG_DEBUG, "request abandoned",
 		       json_pack("{s:I,s:s,s:i}", "id", (json_int_t)c->req.id,
@@ -595,45 +776,57 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	n = strlen(buf);
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		buf[--n] = '\0';
-	fl_log(FL_LOG_WARN, "http", json_pack("{s:s}", "detail", buf));
+	/* A client that left, or a connection the guard closed, is routine:
+	 * a flood of them must not flood the log. */
+	fl_log(strstr(buf, "closed") != NULL ? FL_LOG_DEBUG : FL_LOG_WARN,
+	       "http", json_pack("{s:s}", "detail", buf));
+}
+
+/* --- the guard's hooks ---------------------------------------------------- */
+
+static enum MHD_Result accept_cb(void *cls, const struct sockaddr *addr,
+                                 socklen_t addrlen)
+{
+	struct fl_http *h = cls;
+
+	(void)addrlen;
+	return fl_guard_admit(h->guard, addr) ? MHD_YES : MHD_NO;
+}
+
+static void connection_cb(void *cls, struct MHD_Connection *mc,
+                          void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+	struct fl_http *h = cls;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *fd = MHD_get_connection_info(
+		        mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+		const union MHD_ConnectionInfo *ca = MHD_get_connection_info(
+		        mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+		*socket_context =
+		        fd != NULL && ca != NULL
+		                ? fl_guard_open(h->guard, fd->connect_fd,
+		                                ca->client_addr)
+		                : NULL;
+	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		fl_guard_close(*socket_context);
+		*socket_context = NULL;
+	}
+}
+
+/* libmicrohttpd's own decoding of the path and of every query key and
+ * value, noting a "%00" first: decoded, it would end the string early. */
+static size_t unescape_cb(void *cls, struct MHD_Connection *mc, char *s)
+{
+	(void)cls;
+	if (strstr(s, "%00") != NULL)
+		fl_guard_note_nul(guard_of(mc));
+	return MHD_http_unescape(s);
 }
 
 /* --- listening ------------------------------------------------------------ */
-
-/* Splits "host:port" / "[v6]:port" into host[cap] and port. */
-static fl_err split_listen(const char *s, char *host, size_t cap, char *port,
-                           size_t pcap)
-{
-	const char *colon;
-	size_t hl;
-
-	if (s[0] == '[') {
-		const char *close = strchr(s, ']');
-
-		if (close == NULL || close[1] != ':')
-			return FL_E_CONFIG;
-		hl = (size_t)(close - s - 1);
-		if (hl == 0 || hl >= cap)
-			return FL_E_CONFIG;
-		memcpy(host, s + 1, hl);
-		host[hl] = '\0';
-		colon = close + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (colon == NULL)
-			return FL_E_CONFIG;
-		hl = (size_t)(colon - s);
-		if (hl == 0 || hl >= cap)
-			return FL_E_CONFIG;
-		memcpy(host, s, hl);
-		host[hl] = '\0';
-	}
-	if (strlen(colon + 1) == 0 || strlen(colon + 1) >= pcap ||
-	    strspn(colon + 1, "0123456789") != strlen(colon + 1))
-		return FL_E_CONFIG;
-	strcpy(port, colon + 1);
-	return FL_OK;
-}
 
 static bool is_loopback(const struct sockaddr *sa)
 {
@@ -656,16 +849,19 @@ static fl_err open_listener(struct fl_http *h, bool tls, bool proxy, bool *ipv6)
 	struct sockaddr_storage bound;
 	socklen_t blen = sizeof(bound);
 	char host[128], port[16], text[INET6_ADDRSTRLEN];
+	unsigned portnum = 0;
 	int one = 1, fd = -1;
 	fl_err err;
 
-	if (split_listen(h->app->cfg.listen, host, sizeof(host), port,
-	                 sizeof(port)) != FL_OK) {
+	if (fl_config_listen_split(h->app->cfg.listen, host, sizeof(host),
+	                           &portnum) != FL_OK) {
 		fl_logf(FL_LOG_ERROR, "bad listen address",
-		        "expected HOST:PORT or [V6]:PORT, got '%s'",
+		        "expected HOST:PORT or [V6]:PORT with a port in "
+		        "0..65535, got '%s'",
 		        h->app->cfg.listen);
 		return FL_E_CONFIG;
 	}
+	snprintf(port, sizeof(port), "%u", portnum);
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -782,6 +978,25 @@ fl_err fl_http_start(struct fl_http **out, struct fl_app *app)
 	if ((err = open_listener(h, tls, cfg->behind_tls_proxy, &ipv6)) !=
 	    FL_OK)
 		goto out;
+	if (fl_net_parse_cidrs(cfg->trusted_proxies, h->trusted,
+	                       FL_NET_MAX_CIDRS, &h->n_trusted) != FL_OK) {
+		/* fl_config_set checked it already */
+		err = FL_E_CONFIG;
+		goto out;
+	}
+	{
+		struct fl_guard_opts go = {
+		        .header_timeout = cfg->header_timeout,
+		        .body_timeout = cfg->request_timeout,
+		        .pending_cap = cfg->max_pending_per_client,
+		        .tls = tls,
+		        .trusted = h->trusted,
+		        .n_trusted = h->n_trusted,
+		};
+
+		if ((err = fl_guard_new(&h->guard, &go)) != FL_OK)
+			goto out;
+	}
 	if (ipv6)
 		flags |= MHD_USE_IPv6;
 	/* The memory pool holds the request line and headers; it is larger
@@ -790,16 +1005,24 @@ fl_err fl_http_start(struct fl_http **out, struct fl_app *app)
 	 * answer, is the one that fires; headers beyond the pool get
 	 * libmicrohttpd's own 431. It is no larger: libmicrohttpd zeroes the
 	 * whole pool before every request of a keep-alive connection. */
+	/* libmicrohttpd's inactivity timeout stays behind the guard's
+	 * deadlines, so theirs fire first (with a 408 where one is due); it
+	 * still bounds an answer that a client does not read. */
 	h->d = MHD_start_daemon(
-	        flags, 0, NULL, NULL, access_cb, h, MHD_OPTION_EXTERNAL_LOGGER,
+	        flags, 0, accept_cb, h, access_cb, h, MHD_OPTION_EXTERNAL_LOGGER,
 	        mhd_log, h, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)h->listen_fd,
 	        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads,
 	        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
 	        MHD_OPTION_CONNECTION_TIMEOUT,
-	        (unsigned int)cfg->request_timeout,
+	        (unsigned int)(cfg->request_timeout > cfg->header_timeout
+	                               ? cfg->request_timeout
+	                               : cfg->header_timeout) +
+	                2u,
 	        MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 	        (size_t)(cfg->max_header + 8 * 1024),
 	        MHD_OPTION_NOTIFY_COMPLETED, completed_cb, h,
+	        MHD_OPTION_NOTIFY_CONNECTION, connection_cb, h,
+	        MHD_OPTION_UNESCAPE_CALLBACK, unescape_cb, h,
 	        tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, h->tls_cert,
 	        MHD_OPTION_HTTPS_MEM_KEY, h->tls_key, MHD_OPTION_END);
 	if (h->d == NULL) {
@@ -858,6 +1081,8 @@ void fl_http_stop(struct fl_http *h)
 		MHD_stop_daemon(h->d); /* closes the listening socket */
 	else if (h->listen_fd >= 0)
 		close(h->listen_fd);
+	/* after the daemon: its connections have left the guard */
+	fl_guard_free(h->guard);
 	free(h->tls_cert);
 	if (h->tls_key != NULL) {
 		fl_wipe(h->tls_key, strlen(h->tls_key));

@@ -62,6 +62,7 @@ struct fl_req {
 	char hdr_value[FL_REQ_MAX_HEADERS][256];
 	size_t n_hdrs;
 	const char *err_code; /* error code of an error answer */
+	char store_error[256]; /* the store's message of a 5xx, or "" */
 };
 
 /* A path parameter by its name in the route pattern ("device_id"); NULL if
@@ -73,6 +74,16 @@ const char *fl_req_header(const struct fl_req *req, const char *name);
 const char *fl_req_cookie(const struct fl_req *req, const char *name);
 /* A decoded query parameter, or NULL. */
 const char *fl_req_query(const struct fl_req *req, const char *name);
+/* A query parameter as an unsigned decimal integer in min..max: digits
+ * only (no sign, space or fraction), never wrapped or clamped. Absent, *out
+ * keeps the caller's default and FL_OK is returned. Otherwise answers 400
+ * (FL_E_RANGE for a number outside min..max, FL_E_INVALID for anything
+ * that is not one) and returns that error. */
+fl_err fl_req_query_uint(struct fl_req *req, const char *name, uint64_t min,
+                         uint64_t max, uint64_t *out) FL_MUST_USE;
+/* Parses s as an unsigned decimal integer of digits only: FL_E_INVALID if
+ * it is not one, FL_E_RANGE above max (or above 2^64 - 1). */
+fl_err fl_parse_uint(const char *s, uint64_t max, uint64_t *out) FL_MUST_USE;
 /* Answers 400 and returns FL_E_INVALID if the query has a parameter not in
  * the NULL-terminated list `allowed` (or a repeated one). */
 fl_err fl_req_query_only(struct fl_req *req,

@@ -255,7 +255,8 @@ fl_err fl_cursor_decode(const char *s, int64_t *ord)
 fl_err fl_req_page(struct fl_req *req, int64_t *after, int *limit)
 {
 	const char *c = fl_req_query(req, "cursor");
-	const char *l = fl_req_query(req, "limit");
+	uint64_t v = 50;
+	fl_err err;
 
 	*after = 0;
 	*limit = 50;
@@ -263,17 +264,9 @@ fl_err fl_req_page(struct fl_req *req, int64_t *after, int *limit)
 		fl_reply_error(req, FL_E_INVALID, "cursor is not valid");
 		return FL_E_INVALID;
 	}
-	if (l != NULL) {
-		char *end = NULL;
-		long v = strtol(l, &end, 10);
-
-		if (end == l || *end != '\0' || v < 1 || v > 500) {
-			fl_reply_error(req, FL_E_RANGE,
-			               "limit must be an integer in 1..500");
-			return FL_E_RANGE;
-		}
-		*limit = (int)v;
-	}
+	if ((err = fl_req_query_uint(req, "limit", 1, 500, &v)) != FL_OK)
+		return err;
+	*limit = (int)v;
 	return FL_OK;
 }
 

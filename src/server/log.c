@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "core/fltime.h"
+#include "store/store.h"
 
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 static FILE *log_out;
@@ -100,4 +101,18 @@ void fl_logf(enum fl_log_level level, const char *msg, const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	fl_log(level, msg, json_pack("{s:s}", "detail", buf));
+}
+
+json_t *fl_log_err(json_t *fields, fl_err err)
+{
+	const char *detail = fl_store_errmsg();
+
+	if (fields == NULL)
+		fields = json_object();
+	if (fields == NULL)
+		return NULL;
+	json_object_set_new(fields, "error", json_string(fl_strerror(err)));
+	if (detail[0] != '\0')
+		json_object_set_new(fields, "store_error", json_string(detail));
+	return fields;
 }

@@ -38,6 +38,12 @@ const char *fl_log_level_name(enum fl_log_level level);
  * caller's reference to fields (it is released here). */
 void fl_log(enum fl_log_level level, const char *msg, json_t *fields);
 
+/* Adds to fields (a new object when NULL) "error", the message of err,
+ * and "store_error", the store's own message of the failure when the
+ * calling thread's last store call failed (store.h fl_store_errmsg()).
+ * Returns fields, for fl_log(). */
+json_t *fl_log_err(json_t *fields, fl_err err);
+
 /* Writes one line whose "msg" is msg and "detail" is the printf-formatted
  * rest. */
 void fl_logf(enum fl_log_level level, const char *msg, const char *fmt, ...)

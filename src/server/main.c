@@ -8,11 +8,17 @@
  *   finlockd [OPTIONS] keys retire KID
  *   finlockd [OPTIONS] root-pubkey        the trust anchor (k4.public)
  *   finlockd [OPTIONS] operator-key       mint another operator API key
+ *   finlockd [OPTIONS] check              full check of the data directory
+ *   finlockd [OPTIONS] backup FILE        one file with everything
+ *   finlockd --data NEWDIR restore FILE   rebuild a data directory
+ *   finlockd --version
  *
  * OPTIONS: --config FILE, --data DIR, --listen ADDR, --tls-cert FILE,
  * --tls-key FILE, --behind-tls-proxy, --log-level LEVEL, and --SETTING
  * VALUE for every setting in config.h. Precedence: flags over environment
- * (FINLOCKD_*) over the config file over defaults.
+ * (FINLOCKD_*) over the config file over defaults. --allow-fresh-database
+ * and --accept-wal-loss (datadir.h) exist only as flags: each is meant for
+ * one start.
  */
 #include <malloc.h>
 #include <stdio.h>
@@ -21,6 +27,7 @@
 #include <sys/stat.h>
 
 #include "core/crypto.h"
+#include "core/version.h"
 #include "server/admin.h"
 #include "server/config.h"
 #include "server/log.h"
@@ -44,6 +51,15 @@ static void usage(FILE *f)
 	           "address\n"
 	           "  --log-level LEVEL    debug, info, warn or error\n"
 	           "  --SETTING VALUE      any setting of the config file\n"
+	           "  --allow-fresh-database  start a new, empty database in "
+	           "a data\n"
+	           "                       directory whose database is missing "
+	           "or empty\n"
+	           "  --accept-wal-loss    serve a database whose WAL was "
+	           "deleted after\n"
+	           "                       an unclean stop, without its last "
+	           "transactions\n"
+	           "  --version            print the version and commit\n"
 	           "\n"
 	           "Commands:\n"
 	           "  keys list            list signing keys (kid, k4.public, "
@@ -54,7 +70,16 @@ static void usage(FILE *f)
 	           "  keys retire KID      stop signing with a key\n"
 	           "  root-pubkey          print the root public key (trust "
 	           "anchor)\n"
-	           "  operator-key         create another operator API key\n");
+	           "  operator-key         create another operator API key\n"
+	           "  check                check the database, audit chains, "
+	           "secrets and keys\n"
+	           "  backup FILE          write a backup (the server may be "
+	           "running)\n"
+	           "  restore FILE         rebuild --data DIR (new or empty) "
+	           "from a backup\n"
+	           "\n"
+	           "A start refused because the data directory cannot be "
+	           "trusted exits 3.\n");
 }
 
 int main(int argc, char **argv)
@@ -97,6 +122,10 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		}
+		if (strcmp(a, "--version") == 0) {
+			printf("%s\n", fl_version_line("finlockd"));
+			return 0;
+		}
 		if (strncmp(a, "--", 2) != 0) {
 			first_cmd = i;
 			break;
@@ -107,6 +136,14 @@ int main(int argc, char **argv)
 		}
 		if (strcmp(a, "--behind-tls-proxy") == 0) {
 			cfg.behind_tls_proxy = true;
+			continue;
+		}
+		if (strcmp(a, "--allow-fresh-database") == 0) {
+			cfg.allow_fresh_database = true;
+			continue;
+		}
+		if (strcmp(a, "--accept-wal-loss") == 0) {
+			cfg.accept_wal_loss = true;
 			continue;
 		}
 		if (i + 1 >= argc) {

@@ -1,6 +1,7 @@
 /* secrets.c - the data directory's secret files. */
 #include "server/secrets.h"
 
+#include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -8,8 +9,8 @@
 
 #define MASTER_LEN 32
 
-/* Reads name (exactly len bytes) or, if absent, creates it from fresh
- * random bytes (gen, len). */
+/* Reads name (exactly len bytes) or, if absent and gen is not NULL,
+ * creates it from fresh random bytes (gen, len). */
 static fl_err load_or_create(const char *dir, const char *name, uint8_t *buf,
                              size_t len, void (*gen)(uint8_t *buf, size_t len))
 {
@@ -21,7 +22,9 @@ static fl_err load_or_create(const char *dir, const char *name, uint8_t *buf,
 	if ((err = fl_files_join(path, sizeof(path), dir, name)) != FL_OK)
 		return err;
 	err = fl_files_read(path, buf, len, &n);
-	if (err == FL_E_NOT_FOUND) {
+	if (err == FL_E_TOO_LARGE)
+		err = FL_E_CORRUPT;
+	if (err == FL_E_NOT_FOUND && gen != NULL) {
 		gen(buf, len);
 		err = fl_files_write(path, buf, len, 0600, true);
 		if (err == FL_E_CONFLICT) /* another process made it first */
@@ -57,32 +60,71 @@ static void gen_kx(uint8_t *buf, size_t len)
 	fl_kx_keypair(buf + FL_KX_SK_LEN, buf);
 }
 
-fl_err fl_secrets_load(struct fl_secrets *s, const char *data_dir)
+static fl_err load(struct fl_secrets *s, const char *data_dir, bool create,
+                   const char **file)
 {
-	uint8_t master[MASTER_LEN];
+	static const char domain[] = "finlock-keys-fingerprint-v1";
+	uint8_t master[MASTER_LEN], fp_key[FL_MAC_KEY_LEN];
 	uint8_t kx[FL_KX_SK_LEN + FL_KX_PK_LEN];
+	fl_blake2b_state st;
 	fl_err err;
 
 	memset(s, 0, sizeof(*s));
+	*file = "server.secret";
 	err = load_or_create(data_dir, "server.secret", master, sizeof(master),
-	                     gen_random);
+	                     create ? gen_random : NULL);
 	if (err != FL_OK)
 		goto out;
 	if ((err = fl_kdf(s->apikey_hash_key, sizeof(s->apikey_hash_key), 1,
 	                  "fl-apiky", master)) != FL_OK ||
 	    (err = fl_kdf(s->enroll_hash_key, sizeof(s->enroll_hash_key), 2,
-	                  "fl-enrol", master)) != FL_OK)
+	                  "fl-enrol", master)) != FL_OK ||
+	    (err = fl_kdf(fp_key, sizeof(fp_key), 3, "fl-fprnt", master)) !=
+	            FL_OK)
 		goto out;
-	err = load_or_create(data_dir, "kx.secret", kx, sizeof(kx), gen_kx);
+	*file = "kx.secret";
+	err = load_or_create(data_dir, "kx.secret", kx, sizeof(kx),
+	                     create ? gen_kx : NULL);
 	if (err != FL_OK)
 		goto out;
 	memcpy(s->kx_sk, kx, FL_KX_SK_LEN);
 	memcpy(s->kx_pk, kx + FL_KX_SK_LEN, FL_KX_PK_LEN);
+	/* A flipped bit in either half shows as a pair that does not match. */
+	if (!fl_kx_pair_matches(s->kx_pk, s->kx_sk)) {
+		err = FL_E_CORRUPT;
+		goto out;
+	}
+	if ((err = fl_blake2b_init(&st, fp_key, sizeof(fp_key),
+	                           sizeof(s->fingerprint))) != FL_OK)
+		goto out;
+	fl_blake2b_update(&st, domain, sizeof(domain) - 1);
+	fl_blake2b_update(&st, s->kx_pk, sizeof(s->kx_pk));
+	fl_blake2b_final(&st, s->fingerprint, sizeof(s->fingerprint));
+	*file = NULL;
 out:
 	fl_wipe(master, sizeof(master));
+	fl_wipe(fp_key, sizeof(fp_key));
 	fl_wipe(kx, sizeof(kx));
 	if (err != FL_OK)
 		fl_secrets_wipe(s);
+	return err;
+}
+
+fl_err fl_secrets_load(struct fl_secrets *s, const char *data_dir)
+{
+	const char *file;
+
+	return load(s, data_dir, true, &file);
+}
+
+fl_err fl_secrets_read(struct fl_secrets *s, const char *data_dir,
+                       const char **file)
+{
+	const char *f = NULL;
+	fl_err err = load(s, data_dir, false, &f);
+
+	if (file != NULL)
+		*file = f;
 	return err;
 }
 

@@ -6,8 +6,13 @@
  * API keys and enrollment codes are stored only as keyed BLAKE2b hashes
  * under these, so a copy of the database alone is useless for logging in.
  * DATA/kx.secret holds the server's X25519 key-exchange key pair, from
- * which the device protocol derives per-device secrets (DESIGN.md "Keys and
- * trust").
+ * which the device protocol derives per-device secrets (docs/server.md
+ * "Keys and trust").
+ *
+ * The fingerprint is a keyed BLAKE2b-256 (under a key derived from
+ * server.secret) of the key-exchange public key: it names this pair of
+ * files without revealing either, and the database records the one it was
+ * made with (fl_store_keys_fingerprint).
  *
  * THREAD SAFETY: loaded once at start-up, read-only afterwards.
  */
@@ -19,16 +24,25 @@
 
 #include "core/crypto.h"
 #include "core/err.h"
+#include "store/store.h"
 
 struct fl_secrets {
 	uint8_t apikey_hash_key[FL_MAC_KEY_LEN]; /* hashes API keys */
 	uint8_t enroll_hash_key[FL_MAC_KEY_LEN]; /* hashes enrollment codes */
 	uint8_t kx_pk[FL_KX_PK_LEN];             /* server key exchange */
 	uint8_t kx_sk[FL_KX_SK_LEN];
+	uint8_t fingerprint[FL_KEYS_FINGERPRINT_LEN]; /* names these keys */
 };
 
 /* Loads the secrets from data_dir, creating them (0600) on first start. */
 fl_err fl_secrets_load(struct fl_secrets *s, const char *data_dir) FL_MUST_USE;
+
+/* Loads the secrets from data_dir, creating nothing. *file (may be NULL)
+ * receives the name of the file at fault ("server.secret", "kx.secret")
+ * on failure: FL_E_NOT_FOUND missing, FL_E_CORRUPT wrong length or a
+ * key pair that does not belong together, FL_E_PERM readable by others. */
+fl_err fl_secrets_read(struct fl_secrets *s, const char *data_dir,
+                       const char **file) FL_MUST_USE;
 void fl_secrets_wipe(struct fl_secrets *s);
 
 #endif

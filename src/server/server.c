@@ -2,6 +2,8 @@
 #include "server/server.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,10 +14,12 @@
 #include <time.h>
 
 #include "core/crypto.h"
+#include "core/version.h"
 #include "server/api.h"
 #include "server/app.h"
 #include "server/audit.h"
 #include "server/auth.h"
+#include "server/datadir.h"
 #include "server/decide.h"
 #include "server/files.h"
 #include "server/http.h"
@@ -28,10 +32,45 @@
 #include "server/tokens.h"
 #include "store/store.h"
 
+/* The test clock's file (config test_clock), "" for the system clock.
+ * Set once before any thread starts. */
+static char test_clock[FL_CONFIG_PATH_MAX];
+
+/* The time in the test clock's file, or -1 if it cannot be read. */
+static fl_time test_clock_read(void)
+{
+	char buf[32], *end;
+	long long v;
+	ssize_t n;
+	int fd = open(test_clock, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	v = strtoll(buf, &end, 10);
+	if (end == buf || (*end != '\0' && *end != '\n') || v < 0 ||
+	    v > FL_TIME_MAX)
+		return -1;
+	return (fl_time)v;
+}
+
 fl_time fl_app_now(void)
 {
 	struct timespec ts;
 
+	if (test_clock[0] != '\0') {
+		/* a file replaced whole (rename) between reads */
+		static _Atomic fl_time last;
+		fl_time t = test_clock_read();
+
+		if (t >= 0)
+			last = t;
+		return last;
+	}
 	/* the clock the sweep sleeps on (time() may lag it by a tick) */
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (fl_time)ts.tv_sec;
@@ -68,8 +107,10 @@ fl_err fl_server_open_store(const struct fl_config *cfg, struct fl_store **out)
 		return err;
 	err = fl_store_open_sqlite(out, path, &opts);
 	if (err != FL_OK) {
-		fl_logf(FL_LOG_ERROR, "cannot open the database", "%s: %s",
-		        path, fl_strerror(err));
+		fl_logf(FL_LOG_ERROR, "cannot open the database", "%s: %s%s%s",
+		        path, fl_strerror(err),
+		        fl_store_errmsg()[0] != '\0' ? ": " : "",
+		        fl_store_errmsg());
 		return err;
 	}
 	/* The database file and its WAL were just created in the directory:
@@ -126,7 +167,7 @@ static void expire_idempotency(struct fl_app *app)
 		fl_tx_rollback(tx);
 	if (err != FL_OK)
 		fl_log(FL_LOG_ERROR, "cannot expire idempotency records",
-		       json_pack("{s:s}", "error", fl_strerror(err)));
+		       fl_log_err(NULL, err));
 	else if (n > 0)
 		fl_log(FL_LOG_INFO, "idempotency records expired",
 		       json_pack("{s:I}", "count", (json_int_t)n));
@@ -140,7 +181,7 @@ static void sign_heads(struct fl_app *app)
 
 	if (err != FL_OK)
 		fl_log(FL_LOG_ERROR, "cannot sign audit heads",
-		       json_pack("{s:s}", "error", fl_strerror(err)));
+		       fl_log_err(NULL, err));
 	else if (n > 0)
 		fl_log(FL_LOG_INFO, "audit heads signed",
 		       json_pack("{s:i}", "chains", n));
@@ -171,8 +212,10 @@ static void sweep(struct fl_app *app)
 	} while (err == FL_OK && n > 0 && got_signal == 0);
 	if (err != FL_OK)
 		fl_log(FL_LOG_ERROR, "sweep failed",
-		       json_pack("{s:s}", "error", fl_strerror(err)));
+		       fl_log_err(NULL, err));
 }
+
+#define TEST_CLOCK_POLL_NS 5000000 /* 5 ms */
 
 /* How long the main loop sleeps before the next sweep: the sweep
  * interval, or until the earliest device's next change when that comes
@@ -186,6 +229,13 @@ static struct timespec sweep_pause(struct fl_app *app)
 	fl_time next = 0;
 
 	clock_gettime(CLOCK_REALTIME, &now);
+	if (test_clock[0] != '\0') {
+		/* The test clock jumps when a test sets it: look again soon,
+		 * and sleep on its seconds. */
+		ns = TEST_CLOCK_POLL_NS;
+		now.tv_sec = (time_t)fl_app_now();
+		now.tv_nsec = 0;
+	}
 	/* A change already past was left by the sweep (a device it could
 	 * not decide): it waits for the next interval, the others not. */
 	if (fl_store_begin(app->store, false, &tx) == FL_OK) {
@@ -215,8 +265,13 @@ int fl_server_run(const struct fl_config *cfg)
 	char secret[FL_APIKEY_LEN + 1] = "";
 	struct sigaction sa;
 	enum fl_log_level lvl = FL_LOG_INFO;
+	struct fl_datadir dd;
+	char why[FL_DATADIR_WHY_MAX];
+	unsigned flags;
 	int status = 1;
 	fl_err err;
+
+	memset(&dd, 0, sizeof(dd));
 
 	if (fl_log_level_parse(cfg->log_level, &lvl) != FL_OK)
 		lvl = FL_LOG_INFO;
@@ -230,19 +285,35 @@ int fl_server_run(const struct fl_config *cfg)
 		return 1;
 	app->cfg = *cfg;
 	raise_nofile(cfg);
+	if (cfg->test_clock[0] != '\0') {
+		snprintf(test_clock, sizeof(test_clock), "%s", cfg->test_clock);
+		if (test_clock_read() < 0) {
+			fl_logf(FL_LOG_ERROR, "cannot read the test clock",
+			        "%s", test_clock);
+			goto out;
+		}
+		(void)fl_app_now();
+		fl_logf(FL_LOG_WARN, "test clock in use",
+		        "the server's time is read from %s", test_clock);
+	}
 
-	if ((err = fl_server_data_dir(cfg->data_dir)) != FL_OK)
-		goto out;
-	if ((err = fl_secrets_load(&app->secrets, cfg->data_dir)) != FL_OK) {
-		fl_logf(FL_LOG_ERROR, "cannot load secrets", "%s: %s",
-		        cfg->data_dir, fl_strerror(err));
+	flags = FL_DATADIR_SERVE | FL_DATADIR_KEYS |
+	        (cfg->allow_fresh_database ? FL_DATADIR_ALLOW_FRESH : 0) |
+	        (cfg->accept_wal_loss ? FL_DATADIR_ACCEPT_WAL_LOSS : 0);
+	if ((err = fl_datadir_open(cfg, flags, fl_app_now(), &dd, why)) !=
+	    FL_OK) {
+		fprintf(stderr, "finlockd: refused to start: %s\n", why);
+		status = FL_SERVER_EXIT_REFUSED;
 		goto out;
 	}
-	if ((err = fl_signkeys_open(&app->keys, cfg->data_dir, true,
-	                            cfg->key_cert_days, fl_app_now())) != FL_OK)
-		goto out;
-	if ((err = fl_server_open_store(cfg, &app->store)) != FL_OK)
-		goto out;
+	/* The store, keys and secrets are the app's now; dd keeps the lock
+	 * until the very end. */
+	app->store = dd.store;
+	app->keys = dd.keys;
+	app->secrets = dd.secrets;
+	dd.store = NULL;
+	dd.keys = NULL;
+	fl_secrets_wipe(&dd.secrets);
 	if ((err = fl_metrics_new(&app->metrics)) != FL_OK)
 		goto out;
 	if ((err = fl_push_new(&app->push, cfg->max_connections)) != FL_OK)
@@ -306,11 +377,13 @@ int fl_server_run(const struct fl_config *cfg)
 	printf("listening on %s\n", fl_http_address(http));
 	fflush(stdout);
 	fl_log(FL_LOG_INFO, "listening",
-	       json_pack("{s:s,s:s,s:i,s:b,s:i}", "address",
+	       json_pack("{s:s,s:s,s:i,s:b,s:b,s:i,s:s}", "address",
 	                 fl_http_address(http), "data", cfg->data_dir,
 	                 "threads", cfg->threads, "tls",
-	                 cfg->tls_cert[0] != '\0', "schema",
-	                 fl_store_schema_version(app->store)));
+	                 cfg->tls_cert[0] != '\0', "behind_tls_proxy",
+	                 cfg->behind_tls_proxy, "schema",
+	                 fl_store_schema_version(app->store), "version",
+	                 fl_version()));
 
 	fl_time next_heads = fl_app_now() + cfg->audit_head_interval;
 	fl_time next_expiry = fl_app_now();
@@ -362,6 +435,7 @@ out:
 	fl_push_free(app->push);
 	fl_secrets_wipe(&app->secrets);
 	free(app);
+	fl_datadir_close(&dd); /* the lock goes last */
 	if (status == 0)
 		fl_log(FL_LOG_INFO, "stopped", NULL);
 	return status;

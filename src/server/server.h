@@ -16,11 +16,16 @@
 #include "core/err.h"
 #include "server/config.h"
 
+/* The exit status of a start refused because the data directory cannot
+ * be trusted (datadir.h); a stop after serving is 0, other failures 1. */
+#define FL_SERVER_EXIT_REFUSED 3
+
 /* Serves until asked to stop. Returns the process exit status. */
 int fl_server_run(const struct fl_config *cfg);
 
 /* Opens the data directory's store (creating the directory and database if
- * needed) for the administrative subcommands. */
+ * needed) without the start-up checks of datadir.h: for tools that fill a
+ * stopped server's database (bench/). */
 struct fl_store;
 fl_err fl_server_open_store(const struct fl_config *cfg,
                             struct fl_store **out) FL_MUST_USE;

@@ -517,6 +517,17 @@ fl_err fl_signkeys_root(struct fl_signkeys *ks, char out[FL_PASERK_PUBLIC_SIZE])
 	return err;
 }
 
+bool fl_signkeys_has(struct fl_signkeys *ks, const char *kid)
+{
+	bool found = false;
+
+	pthread_rwlock_rdlock(&ks->lock);
+	for (size_t i = 0; i < ks->n && !found; i++)
+		found = strcmp(ks->keys[i].s.kid, kid) == 0;
+	pthread_rwlock_unlock(&ks->lock);
+	return found;
+}
+
 bool fl_signkeys_is_dev(struct fl_signkeys *ks)
 {
 	bool dev;

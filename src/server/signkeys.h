@@ -3,7 +3,7 @@
  *
  * finlockd signs every message (device tokens, IMEI certificates, audit
  * heads, ...) with an online Ed25519 key that the operator's root key has
- * certified (DESIGN.md "Keys and trust"). The root key itself stays
+ * certified (docs/server.md "Keys and trust"). The root key itself stays
  * offline: finlockd holds only its public half (the trust anchor that phones
  * carry in firmware) and the certificates it signed.
  *
@@ -61,6 +61,9 @@ fl_err fl_signkeys_reload(struct fl_signkeys *ks, fl_time now) FL_MUST_USE;
 fl_err fl_signkeys_sign(struct fl_signkeys *ks, enum fl_msg_kind kind,
                         const char *payload, size_t len, fl_time now,
                         char **token, char kid[FL_KID_MAX]) FL_MUST_USE;
+
+/* True when kid is one of the keys (retired or not). */
+bool fl_signkeys_has(struct fl_signkeys *ks, const char *kid);
 
 /* The root public key (k4.public) into out; FL_E_NOT_FOUND if none. */
 fl_err fl_signkeys_root(struct fl_signkeys *ks,

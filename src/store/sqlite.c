@@ -10,13 +10,16 @@
 #include "store/sqlite_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Change notification of device rows (store.h): buckets of the device
  * clock, and how many changed rows one transaction tracks before it marks
@@ -46,6 +49,9 @@ struct fl_store {
 	_Atomic uint64_t clock;   /* the device clock */
 	_Atomic uint64_t floor;   /* every row changed at this clock */
 	_Atomic uint64_t *stamps; /* per bucket: clock of last change */
+	char *wal_path;           /* the database's "-wal" file */
+	char *mark_path;          /* the "-open" mark (store.h "Lost WAL") */
+	bool marked;              /* this store made or found the mark */
 };
 
 static const struct fl_store_ops sqlite_ops;
@@ -69,13 +75,37 @@ fl_err sq_err(int rc)
 		return FL_E_CORRUPT;
 	case SQLITE_TOOBIG:
 		return FL_E_TOO_LARGE;
-	case SQLITE_IOERR:
 	case SQLITE_FULL:
+		return FL_E_INSUFFICIENT_STORAGE;
+	case SQLITE_IOERR:
 	case SQLITE_CANTOPEN:
 		return FL_E_IO;
 	default:
 		return FL_E_STORE;
 	}
+}
+
+fl_err sq_fail(sqlite3 *db, int rc)
+{
+	fl_err err = sq_err(rc);
+	int sys;
+
+	if (err == FL_OK || db == NULL)
+		return err;
+	/* A write or an fsync that found no room is a full disk too,
+	 * whatever I/O error SQLite reports it as. */
+	sys = sqlite3_system_errno(db);
+	if ((rc & 0xff) == SQLITE_IOERR && (sys == ENOSPC || sys == EDQUOT))
+		err = FL_E_INSUFFICIENT_STORAGE;
+	if (sys != 0 && ((rc & 0xff) == SQLITE_IOERR ||
+	                 (rc & 0xff) == SQLITE_FULL ||
+	                 (rc & 0xff) == SQLITE_CANTOPEN))
+		fl_store_note_error("sqlite: %s (code %d, %s)",
+		                    sqlite3_errmsg(db), rc, strerror(sys));
+	else
+		fl_store_note_error("sqlite: %s (code %d)", sqlite3_errmsg(db),
+		                    rc);
+	return err;
 }
 
 sqlite3_stmt *sq_stmt(struct fl_tx *tx, const char *sql, fl_err *err)
@@ -98,7 +128,7 @@ sqlite3_stmt *sq_stmt(struct fl_tx *tx, const char *sql, fl_err *err)
 			                            SQLITE_PREPARE_PERSISTENT,
 			                            &st, NULL);
 			if (rc != SQLITE_OK) {
-				*err = sq_err(rc);
+				*err = sq_fail(c->db, rc);
 				if (*err == FL_OK || *err == FL_E_CONFLICT)
 					*err = FL_E_STORE;
 				return NULL;
@@ -123,17 +153,19 @@ void sq_done(sqlite3_stmt *st)
 
 fl_err sq_bind_text(sqlite3_stmt *st, int idx, const char *s)
 {
-	return sq_err(sqlite3_bind_text(st, idx, s, -1, SQLITE_STATIC));
+	return sq_fail(sqlite3_db_handle(st),
+	               sqlite3_bind_text(st, idx, s, -1, SQLITE_STATIC));
 }
 
 fl_err sq_bind_int(sqlite3_stmt *st, int idx, int64_t v)
 {
-	return sq_err(sqlite3_bind_int64(st, idx, v));
+	return sq_fail(sqlite3_db_handle(st), sqlite3_bind_int64(st, idx, v));
 }
 
 fl_err sq_bind_blob(sqlite3_stmt *st, int idx, const void *p, size_t n)
 {
-	return sq_err(sqlite3_bind_blob(st, idx, p, (int)n, SQLITE_STATIC));
+	return sq_fail(sqlite3_db_handle(st),
+	               sqlite3_bind_blob(st, idx, p, (int)n, SQLITE_STATIC));
 }
 
 fl_err sq_step_done(sqlite3_stmt *st)
@@ -144,7 +176,7 @@ fl_err sq_step_done(sqlite3_stmt *st)
 		return FL_OK;
 	if (rc == SQLITE_ROW)
 		return FL_E_STORE;
-	return sq_err(rc);
+	return sq_fail(sqlite3_db_handle(st), rc);
 }
 
 fl_err sq_step_row(sqlite3_stmt *st)
@@ -155,7 +187,7 @@ fl_err sq_step_row(sqlite3_stmt *st)
 		return FL_OK;
 	if (rc == SQLITE_DONE)
 		return FL_E_NOT_FOUND;
-	return sq_err(rc);
+	return sq_fail(sqlite3_db_handle(st), rc);
 }
 
 fl_err sq_col_text(sqlite3_stmt *st, int col, char *buf, size_t cap)
@@ -192,7 +224,7 @@ static fl_err exec(sqlite3 *db, const char *sql)
 {
 	int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
 
-	return rc == SQLITE_OK ? FL_OK : sq_err(rc);
+	return rc == SQLITE_OK ? FL_OK : sq_fail(db, rc);
 }
 
 /* Before the library's first use: no memory statistics, whose upkeep
@@ -204,8 +236,8 @@ static void configure_library(void)
 	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
-static fl_err open_conn(struct sq_conn *c, const char *path, int busy_ms,
-                        int cache_mb, int mmap_mb)
+static fl_err open_conn(struct sq_conn *c, const char *path, bool create,
+                        int busy_ms, int cache_mb, int mmap_mb)
 {
 	fl_err err;
 	char pragma[64];
@@ -213,13 +245,15 @@ static fl_err open_conn(struct sq_conn *c, const char *path, int busy_ms,
 
 	memset(c, 0, sizeof(*c));
 	rc = sqlite3_open_v2(path, &c->db,
-	                     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	                     SQLITE_OPEN_READWRITE |
+	                             (create ? SQLITE_OPEN_CREATE : 0) |
 	                             SQLITE_OPEN_NOMUTEX,
 	                     NULL);
 	if (rc != SQLITE_OK) {
-		err = c->db != NULL ? sq_err(sqlite3_errcode(c->db))
-		                    : FL_E_NOMEM;
-		if (err == FL_OK || err == FL_E_CONFLICT)
+		err = c->db != NULL ? sq_fail(c->db, rc) : FL_E_NOMEM;
+		if (!create && (rc & 0xff) == SQLITE_CANTOPEN)
+			err = FL_E_STORE_MISSING;
+		else if (err == FL_OK || err == FL_E_CONFLICT)
 			err = FL_E_IO;
 		goto out;
 	}
@@ -263,6 +297,25 @@ static void close_conn(struct sq_conn *c)
 
 /* Applies every migration newer than the database, each in its own
  * IMMEDIATE transaction together with its schema_version row. */
+/* True when the database holds no schema at all (a new or empty file). */
+static fl_err is_empty(sqlite3 *db, bool *empty)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*empty = false;
+	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_schema;", -1,
+	                       &st, NULL) != SQLITE_OK)
+		return sq_err(sqlite3_errcode(db)) == FL_OK
+		               ? FL_E_STORE
+		               : sq_err(sqlite3_errcode(db));
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*empty = sqlite3_column_int64(st, 0) == 0;
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? FL_OK : sq_err(rc);
+}
+
 static fl_err migrate(sqlite3 *db, int *version)
 {
 	sqlite3_stmt *st = NULL;
@@ -410,6 +463,79 @@ static void sqlite_tx_quiet(struct fl_tx *tx)
 	watch_of(tx)->quiet = true;
 }
 
+static bool file_exists(const char *path)
+{
+	struct stat sb;
+
+	return stat(path, &sb) == 0;
+}
+
+static char *path_with(const char *path, const char *suffix)
+{
+	size_t n = strlen(path), k = strlen(suffix);
+	char *p = malloc(n + k + 1);
+
+	if (p != NULL) {
+		memcpy(p, path, n);
+		memcpy(p + n, suffix, k + 1);
+	}
+	return p;
+}
+
+/* fsyncs the directory holding path. */
+static void sync_parent(const char *path)
+{
+	char *dir = strdup(path);
+	char *slash = dir != NULL ? strrchr(dir, '/') : NULL;
+	int fd;
+
+	if (dir == NULL)
+		return;
+	if (slash == NULL)
+		strcpy(dir, ".");
+	else if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		(void)fsync(fd);
+		close(fd);
+	}
+	free(dir);
+}
+
+/* Refuses a database whose WAL of an unclean stop is gone, then marks the
+ * database open (store.h "Lost WAL"). */
+static fl_err mark_open(struct fl_store *st, const char *path,
+                        const struct fl_store_sqlite_opts *opts)
+{
+	bool accept = opts != NULL && opts->accept_wal_loss;
+	int fd;
+
+	st->wal_path = path_with(path, "-wal");
+	st->mark_path = path_with(path, "-open");
+	if (st->wal_path == NULL || st->mark_path == NULL)
+		return FL_E_NOMEM;
+	if (file_exists(st->mark_path) && !file_exists(st->wal_path) &&
+	    file_exists(path) && !accept)
+		return FL_E_STORE_WAL_LOST;
+	if (opts != NULL && opts->must_exist && !file_exists(path))
+		return FL_E_STORE_MISSING;
+	/* An existing mark (another process has the database open, or its
+	 * WAL came back) is left as it is, whoever owns it. */
+	fd = open(st->mark_path,
+	          O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 && errno != EEXIST)
+		return FL_E_IO;
+	if (fd >= 0)
+		close(fd);
+	st->marked = true;
+	/* durable before the WAL can hold anything */
+	sync_parent(st->mark_path);
+	return FL_OK;
+}
+
 fl_err fl_store_open_sqlite(struct fl_store **out, const char *path,
                             const struct fl_store_sqlite_opts *opts)
 {
@@ -422,6 +548,7 @@ fl_err fl_store_open_sqlite(struct fl_store **out, const char *path,
 	                   : 5000;
 	int cache_mb = opts != NULL && opts->cache_mb > 0 ? opts->cache_mb : 2;
 	int mmap_mb = opts != NULL && opts->mmap_mb > 0 ? opts->mmap_mb : 0;
+	bool must_exist = opts != NULL && opts->must_exist;
 
 	*out = NULL;
 	pthread_once(&once, configure_library);
@@ -451,16 +578,27 @@ fl_err fl_store_open_sqlite(struct fl_store **out, const char *path,
 	st->base.ops = &sqlite_ops;
 	st->n_conns = n;
 	st->busy_ms = busy;
+	if ((err = mark_open(st, path, opts)) != FL_OK)
+		goto out;
 	for (int i = 0; i < n; i++) {
 		/* Writes prefer connection 0 (sqlite_begin): its cache holds
 		 * what they touch. Readers find most pages in the kernel's
 		 * cache; SQLite's default 2 MiB keeps each one small. */
-		if ((err = open_conn(&st->conns[i], path, busy,
+		if ((err = open_conn(&st->conns[i], path, i > 0 || !must_exist,
+		                     busy,
 		                     i == 0 || cache_mb < 2 ? cache_mb : 2,
 		                     mmap_mb)) != FL_OK)
 			goto out;
-		if (i == 0 &&
-		    (err = migrate(st->conns[0].db,
+		if (i > 0)
+			continue;
+		if ((err = is_empty(st->conns[0].db, &st->base.created)) !=
+		    FL_OK)
+			goto out;
+		if (st->base.created && must_exist) {
+			err = FL_E_STORE_MISSING;
+			goto out;
+		}
+		if ((err = migrate(st->conns[0].db,
 		                   &st->base.schema_version)) != FL_OK)
 			goto out;
 	}
@@ -481,6 +619,11 @@ static void sqlite_close(struct fl_store *st)
 		close_conn(&st->conns[i]);
 	}
 	free(st->conns);
+	/* With no WAL left, everything committed is in the main file. */
+	if (st->mark_path != NULL && st->marked && !file_exists(st->wal_path))
+		(void)unlink(st->mark_path);
+	free(st->mark_path);
+	free(st->wal_path);
 	for (int i = 0; i < st->n_conns; i++)
 		free(st->watch[i].rows);
 	free(st->watch);
@@ -520,22 +663,11 @@ static void release_conn(struct fl_store *st, struct sq_conn *c)
 	pthread_mutex_unlock(&st->mu);
 }
 
-static fl_err sqlite_begin(struct fl_store *st, bool write, struct fl_tx **out)
+/* Takes a free connection, waiting for one; write prefers connection 0. */
+static struct sq_conn *acquire_conn(struct fl_store *st, bool write)
 {
-	struct fl_tx *tx = NULL;
 	struct sq_conn *c = NULL;
-	bool have_writer = false;
-	fl_err err;
 
-	*out = NULL;
-	tx = calloc(1, sizeof(*tx));
-	if (tx == NULL)
-		return FL_E_NOMEM;
-	if (write) {
-		if ((err = lock_writer(st)) != FL_OK)
-			goto out;
-		have_writer = true;
-	}
 	pthread_mutex_lock(&st->mu);
 	for (;;) {
 		/* Connection 0 is the writer's first choice and the readers'
@@ -552,6 +684,26 @@ static fl_err sqlite_begin(struct fl_store *st, bool write, struct fl_tx **out)
 	}
 	c->in_use = true;
 	pthread_mutex_unlock(&st->mu);
+	return c;
+}
+
+static fl_err sqlite_begin(struct fl_store *st, bool write, struct fl_tx **out)
+{
+	struct fl_tx *tx = NULL;
+	struct sq_conn *c = NULL;
+	bool have_writer = false;
+	fl_err err;
+
+	*out = NULL;
+	tx = calloc(1, sizeof(*tx));
+	if (tx == NULL)
+		return FL_E_NOMEM;
+	if (write) {
+		if ((err = lock_writer(st)) != FL_OK)
+			goto out;
+		have_writer = true;
+	}
+	c = acquire_conn(st, write);
 
 	/* every transaction may write (a deferred one too): each collects
 	 * the device rows it changes */
@@ -591,8 +743,9 @@ static fl_err sqlite_commit(struct fl_tx *tx)
 {
 	fl_err err = exec(tx->c->db, "COMMIT;");
 
+	/* not through exec(): the commit's message is the one to keep */
 	if (err != FL_OK)
-		(void)exec(tx->c->db, "ROLLBACK;");
+		(void)sqlite3_exec(tx->c->db, "ROLLBACK;", NULL, NULL, NULL);
 	stamp(tx->base.st, watch_of(tx));
 	end_tx(tx);
 	return err;
@@ -600,8 +753,112 @@ static fl_err sqlite_commit(struct fl_tx *tx)
 
 static void sqlite_rollback(struct fl_tx *tx)
 {
-	(void)exec(tx->c->db, "ROLLBACK;");
+	/* not through exec(): a failure that led here keeps its message */
+	(void)sqlite3_exec(tx->c->db, "ROLLBACK;", NULL, NULL, NULL);
 	end_tx(tx);
+}
+
+/* --- integrity and snapshots -------------------------------------------- */
+
+static fl_err sqlite_check(struct fl_store *st, bool full,
+                           char problem[FL_STORE_PROBLEM_MAX])
+{
+	struct sq_conn *c = acquire_conn(st, false);
+	sqlite3_stmt *stmt = NULL;
+	size_t used = 0;
+	fl_err err = FL_OK;
+	int rc;
+
+	problem[0] = '\0';
+	/* Up to 20 problems (integrity_check stops at its argument). */
+	rc = sqlite3_prepare_v2(c->db,
+	                        full ? "PRAGMA integrity_check(20);"
+	                             : "PRAGMA quick_check(20);",
+	                        -1, &stmt, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(problem, FL_STORE_PROBLEM_MAX, "%s",
+		         sqlite3_errmsg(c->db));
+		err = sq_err(rc) == FL_OK ? FL_E_STORE : sq_err(rc);
+		goto out;
+	}
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		const char *line = (const char *)sqlite3_column_text(stmt, 0);
+
+		if (line == NULL || strcmp(line, "ok") == 0)
+			continue;
+		err = FL_E_CORRUPT;
+		if (used + 3 < FL_STORE_PROBLEM_MAX) {
+			int n = snprintf(problem + used,
+			                 FL_STORE_PROBLEM_MAX - used, "%s%s",
+			                 used > 0 ? "; " : "", line);
+			used = n < 0 ? used
+			       : used + (size_t)n >= FL_STORE_PROBLEM_MAX
+			               ? FL_STORE_PROBLEM_MAX - 1
+			               : used + (size_t)n;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		/* A damaged file can stop the check itself. */
+		if (used == 0)
+			snprintf(problem, FL_STORE_PROBLEM_MAX, "%s",
+			         sqlite3_errmsg(c->db));
+		err = sq_err(rc) == FL_OK ? FL_E_STORE : sq_err(rc);
+	}
+out:
+	/* one line, whatever SQLite's report looked like */
+	for (char *p = problem; *p != '\0'; p++)
+		if (*p == '\n' || *p == '\r' || *p == '\t')
+			*p = ' ';
+	sqlite3_finalize(stmt);
+	release_conn(st, c);
+	return err;
+}
+
+static fl_err sqlite_snapshot(struct fl_store *st, const char *path)
+{
+	struct sq_conn *c = NULL;
+	sqlite3 *dst = NULL;
+	sqlite3_backup *b = NULL;
+	fl_err err;
+	int fd, rc;
+
+	/* The copy goes to a new file: never over anything. */
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+	          0600);
+	if (fd < 0)
+		return errno == EEXIST ? FL_E_CONFLICT : FL_E_IO;
+	close(fd);
+	rc = sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE, NULL);
+	if (rc != SQLITE_OK) {
+		err = FL_E_IO;
+		goto out;
+	}
+	c = acquire_conn(st, false);
+	/* One step copies every page under one read transaction: a single
+	 * instant of the database, while writers go on in the WAL. */
+	b = sqlite3_backup_init(dst, "main", c->db, "main");
+	if (b == NULL) {
+		err = sq_err(sqlite3_errcode(dst));
+		goto out;
+	}
+	rc = sqlite3_backup_step(b, -1);
+	sqlite3_backup_finish(b);
+	if (rc != SQLITE_DONE) {
+		err = sq_err(rc) == FL_OK ? FL_E_STORE : sq_err(rc);
+		goto out;
+	}
+	/* A file that stands alone: no WAL beside it. */
+	if ((err = exec(dst, "PRAGMA journal_mode = DELETE;")) != FL_OK)
+		goto out;
+	err = FL_OK;
+out:
+	if (c != NULL)
+		release_conn(st, c);
+	if (dst != NULL && sqlite3_close(dst) != SQLITE_OK && err == FL_OK)
+		err = FL_E_IO;
+	if (err != FL_OK)
+		(void)unlink(path);
+	return err;
 }
 
 static const struct fl_store_ops sqlite_ops = {
@@ -613,6 +870,10 @@ static const struct fl_store_ops sqlite_ops = {
         .device_clock = sqlite_device_clock,
         .device_unchanged = sqlite_device_unchanged,
         .tx_quiet = sqlite_tx_quiet,
+        .check = sqlite_check,
+        .keys_fingerprint = sq_keys_fingerprint,
+        .keys_fingerprint_put = sq_keys_fingerprint_put,
+        .snapshot = sqlite_snapshot,
         .tenant_insert = sq_tenant_insert,
         .tenant_get = sq_tenant_get,
         .tenant_list = sq_tenant_list,

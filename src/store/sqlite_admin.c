@@ -365,3 +365,43 @@ out:
 	sq_done(st);
 	return err;
 }
+
+fl_err sq_keys_fingerprint(struct fl_tx *tx,
+                           uint8_t out[FL_KEYS_FINGERPRINT_LEN])
+{
+	static const char sql[] =
+	        "SELECT keys_fingerprint FROM server_identity WHERE id = 1;";
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+
+	memset(out, 0, FL_KEYS_FINGERPRINT_LEN);
+	st = sq_stmt(tx, sql, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_step_row(st));
+	err = sq_col_blob(st, 0, out, FL_KEYS_FINGERPRINT_LEN);
+out:
+	sq_done(st);
+	return err;
+}
+
+fl_err sq_keys_fingerprint_put(struct fl_tx *tx,
+                               const uint8_t fp[FL_KEYS_FINGERPRINT_LEN],
+                               fl_time at)
+{
+	static const char sql[] = "INSERT INTO server_identity "
+	                          "(id, keys_fingerprint, recorded_at) "
+	                          "VALUES (1, ?, ?);";
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+
+	st = sq_stmt(tx, sql, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_bind_blob(st, 1, fp, FL_KEYS_FINGERPRINT_LEN));
+	TRY(sq_bind_int(st, 2, at));
+	err = sq_step_done(st);
+out:
+	sq_done(st);
+	return err;
+}

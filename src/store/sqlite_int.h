@@ -39,8 +39,12 @@ sqlite3_stmt *sq_stmt(struct fl_tx *tx, const char *sql, fl_err *err);
 void sq_done(sqlite3_stmt *st);
 
 /* An fl_err for a SQLite result code: constraint -> FL_E_CONFLICT,
- * busy/locked -> FL_E_STORE_BUSY, nomem -> FL_E_NOMEM, else FL_E_STORE. */
+ * busy/locked -> FL_E_STORE_BUSY, nomem -> FL_E_NOMEM, full ->
+ * FL_E_INSUFFICIENT_STORAGE, else FL_E_STORE. */
 fl_err sq_err(int rc);
+/* sq_err(rc) for a call on db that failed, a full disk reported as an I/O
+ * error included, and records SQLite's own message for fl_store_errmsg(). */
+fl_err sq_fail(sqlite3 *db, int rc);
 
 /* Binding helpers; they return FL_OK or the mapped error. Text and blobs
  * are bound without copying, so they must outlive the statement's use. */
@@ -166,6 +170,13 @@ fl_err sq_device_next_change(struct fl_tx *tx, fl_time after, fl_time *at);
 fl_err sq_device_load(struct fl_tx *tx, const char *tenant_id,
                       const char *device_id, struct fl_device *dev,
                       struct fl_device_inputs *in);
+
+/* sqlite_admin.c: the keys fingerprint */
+fl_err sq_keys_fingerprint(struct fl_tx *tx,
+                           uint8_t out[FL_KEYS_FINGERPRINT_LEN]);
+fl_err sq_keys_fingerprint_put(struct fl_tx *tx,
+                               const uint8_t fp[FL_KEYS_FINGERPRINT_LEN],
+                               fl_time at);
 
 /* sqlite_devproto.c */
 fl_err sq_dp_enroll(struct fl_tx *tx, const char *id,

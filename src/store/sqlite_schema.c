@@ -283,7 +283,14 @@ const char *const sq_migrations[] = {
         "CREATE INDEX payments_reference ON payments(tenant_id, reference, "
         "ord) WHERE reference != '';",
 
-        /* 7: signed-in console sessions. Only a keyed hash of the
+        /* 7: the server's identity: the fingerprint of the keys the
+         * database was made with (store.h), one row. */
+        "CREATE TABLE server_identity ("
+        "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+        "  keys_fingerprint BLOB NOT NULL,"
+        "  recorded_at INTEGER NOT NULL);",
+
+        /* 8: signed-in console sessions. Only a keyed hash of the
          * session id is kept (like API keys), with the key it acts as and
          * that key's role at sign-in, so any node can check a session and
          * a key revoked or changed ends its sessions. */

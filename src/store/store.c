@@ -3,7 +3,27 @@
 
 #include "store/store_int.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 #define OPS(tx) (((struct fl_tx_base *)(void *)(tx))->ops)
+
+/* The backend's message of the calling thread's last failure. */
+static _Thread_local char last_error[512];
+
+const char *fl_store_errmsg(void)
+{
+	return last_error;
+}
+
+void fl_store_note_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	va_end(ap);
+}
 
 void fl_store_close(struct fl_store *st)
 {
@@ -16,9 +36,41 @@ int fl_store_schema_version(const struct fl_store *st)
 	return ((const struct fl_store_base *)(const void *)st)->schema_version;
 }
 
+bool fl_store_created(const struct fl_store *st)
+{
+	return ((const struct fl_store_base *)(const void *)st)->created;
+}
+
+fl_err fl_store_check(struct fl_store *st, bool full,
+                      char problem[FL_STORE_PROBLEM_MAX])
+{
+	problem[0] = '\0';
+	return ((struct fl_store_base *)(void *)st)
+	        ->ops->check(st, full, problem);
+}
+
+fl_err fl_store_keys_fingerprint(struct fl_tx *tx,
+                                 uint8_t out[FL_KEYS_FINGERPRINT_LEN])
+{
+	return OPS(tx)->keys_fingerprint(tx, out);
+}
+
+fl_err fl_store_keys_fingerprint_put(struct fl_tx *tx,
+                                     const uint8_t fp[FL_KEYS_FINGERPRINT_LEN],
+                                     fl_time at)
+{
+	return OPS(tx)->keys_fingerprint_put(tx, fp, at);
+}
+
+fl_err fl_store_snapshot(struct fl_store *st, const char *path)
+{
+	return ((struct fl_store_base *)(void *)st)->ops->snapshot(st, path);
+}
+
 fl_err fl_store_begin(struct fl_store *st, bool write, struct fl_tx **tx)
 {
 	*tx = NULL;
+	last_error[0] = '\0';
 	return ((struct fl_store_base *)(void *)st)->ops->begin(st, write, tx);
 }
 

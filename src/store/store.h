@@ -57,13 +57,29 @@ struct fl_store_sqlite_opts {
 	int busy_timeout_ms; /* writer wait before FL_E_STORE_BUSY; 0: 5000 */
 	int cache_mb;        /* page cache of the writing connection, MiB
 	                      * (readers: at most 2); 0: 2 */
-	int mmap_mb; /* bytes of the file read through a shared memory map,
-	                MiB, per connection; 0: none */
+	int mmap_mb;     /* bytes of the file read through a shared memory map,
+	                    MiB, per connection; 0: none */
+	bool must_exist; /* a missing or empty database is
+	                  * FL_E_STORE_MISSING instead of created */
+	bool accept_wal_loss; /* open even when the WAL of an unclean stop
+	                       * is gone (see below) */
 };
 
 /* Opens (creating if needed) the SQLite database at path, in WAL mode with
  * fsync on every commit, and applies pending migrations. opts may be NULL.
- * FL_E_STORE_SCHEMA if the file was written by a newer finlockd.
+ * FL_E_STORE_SCHEMA if the file was written by a newer finlockd;
+ * FL_E_CORRUPT if SQLite finds the file is not a database; with
+ * opts->must_exist, FL_E_STORE_MISSING if the file is missing or holds no
+ * schema (nothing is created then).
+ *
+ * Lost WAL: SQLite keeps committed transactions in path-wal until they are
+ * copied into the main file, and a database opened without that file
+ * silently lacks them. While a store is open, the file path-open marks
+ * that path-wal may hold such transactions; the last close that leaves no
+ * path-wal removes it. Finding the mark with no path-wal (and a main file)
+ * means the WAL of an unclean stop was deleted: FL_E_STORE_WAL_LOST, unless
+ * opts->accept_wal_loss.
+ *
  * *out is freed with fl_store_close(). */
 fl_err
 fl_store_open_sqlite(struct fl_store **out, const char *path,
@@ -77,6 +93,56 @@ void fl_store_close(struct fl_store *st);
  * knows. */
 int fl_store_schema_version(const struct fl_store *st);
 int fl_store_schema_latest(void);
+
+/* --- the backend's own words -----------------------------------------------
+ *
+ * An fl_err says what kind of failure a store call met; the backend's own
+ * message says exactly what happened ("database or disk is full" from
+ * SQLite, a PostgreSQL server's error text). Every backend records that
+ * message, for the calling thread, when one of its calls fails.
+ *
+ * fl_store_errmsg() is the message of the last failure on the calling
+ * thread since that thread last called fl_store_begin(), or "" if there was
+ * none. It stays valid until the thread's next store call. Log it beside
+ * the fl_err whenever a store error is logged. */
+const char *fl_store_errmsg(void);
+
+/* True when this open created the database (it was missing or empty). */
+bool fl_store_created(const struct fl_store *st);
+
+/* --- integrity and identity --------------------------------------------------
+ *
+ * What start-up and `finlockd check` ask of a backend, so that each
+ * backend answers with its own means (SQLite: PRAGMA quick_check and
+ * integrity_check). */
+
+#define FL_STORE_PROBLEM_MAX 512 /* a backend's description of damage */
+
+/* Checks the database's own structure: full = false is the quick check
+ * every start runs (SQLite: quick_check, O(size) without the index
+ * cross-checks); full = true the complete one (SQLite: integrity_check).
+ * FL_E_CORRUPT with the backend's words in problem when damaged. */
+fl_err fl_store_check(struct fl_store *st, bool full,
+                      char problem[FL_STORE_PROBLEM_MAX]) FL_MUST_USE;
+
+#define FL_KEYS_FINGERPRINT_LEN 32
+
+/* The fingerprint of the server keys (secrets.h) the database was made
+ * with, recorded once at creation: a database started with other keys is
+ * refused. FL_E_NOT_FOUND when none was recorded (a database made before
+ * fingerprints were kept). */
+fl_err
+fl_store_keys_fingerprint(struct fl_tx *tx,
+                          uint8_t out[FL_KEYS_FINGERPRINT_LEN]) FL_MUST_USE;
+/* Records the fingerprint; FL_E_CONFLICT if one is recorded already. */
+fl_err fl_store_keys_fingerprint_put(struct fl_tx *tx,
+                                     const uint8_t fp[FL_KEYS_FINGERPRINT_LEN],
+                                     fl_time at) FL_MUST_USE;
+
+/* Writes a consistent copy of the whole database, as of one instant, to
+ * the new file path (which must not exist), while other connections go on
+ * reading and writing. The copy is a complete database file on its own. */
+fl_err fl_store_snapshot(struct fl_store *st, const char *path) FL_MUST_USE;
 
 /* --- transactions ----------------------------------------------------------
  */

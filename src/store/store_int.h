@@ -19,6 +19,7 @@ struct fl_store_ops;
 struct fl_store_base {
 	const struct fl_store_ops *ops; /* the backend's table */
 	int schema_version;             /* after migrations */
+	bool created;                   /* this open made the database */
 };
 
 struct fl_tx_base {
@@ -26,6 +27,11 @@ struct fl_tx_base {
 	struct fl_store *st;            /* the store that began it */
 	bool write;                     /* began as a write transaction */
 };
+
+/* Records the backend's own message (printf format) for the failure the
+ * current call is about to return, for fl_store_errmsg(). */
+void fl_store_note_error(const char *fmt, ...)
+        __attribute__((format(printf, 1, 2)));
 
 #define FL_STORE_LIST_FN(type) fl_err (*fn)(void *ctx, const type *rec)
 
@@ -40,6 +46,15 @@ struct fl_store_ops {
 	bool (*device_unchanged)(struct fl_store *st, int64_t ord,
 	                         uint64_t clock);
 	void (*tx_quiet)(struct fl_tx *tx);
+	/* integrity and identity (store.h) */
+	fl_err (*check)(struct fl_store *st, bool full,
+	                char problem[FL_STORE_PROBLEM_MAX]);
+	fl_err (*keys_fingerprint)(struct fl_tx *tx,
+	                           uint8_t out[FL_KEYS_FINGERPRINT_LEN]);
+	fl_err (*keys_fingerprint_put)(
+	        struct fl_tx *tx, const uint8_t fp[FL_KEYS_FINGERPRINT_LEN],
+	        fl_time at);
+	fl_err (*snapshot)(struct fl_store *st, const char *path);
 
 	fl_err (*tenant_insert)(struct fl_tx *tx, struct fl_tenant *t);
 	fl_err (*tenant_get)(struct fl_tx *tx, const char *id,

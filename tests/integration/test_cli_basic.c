@@ -7,8 +7,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -311,6 +313,42 @@ static void test_imei_check(void **state)
 	assert_int_equal(r.status, 1);
 	assert_non_null(strstr(r.err, "check digit"));
 	proc_result_free(&r);
+	/* offline with --json: a JSON answer, and a JSON error */
+	assert_int_equal(proc_runl(&r, NULL, "finlock", "imei", "check",
+	                           "352099001761481", "--json", NULL),
+	                 0);
+	assert_int_equal(r.status, 0);
+	{
+		json_t *j = json_loads(r.out, 0, NULL);
+
+		assert_non_null(j);
+		assert_string_equal(
+		        json_string_value(json_object_get(j, "imei")),
+		        "352099001761481");
+		assert_true(json_is_true(json_object_get(j, "valid")));
+		assert_string_equal(
+		        json_string_value(json_object_get(j, "tac")),
+		        "35209900");
+		json_decref(j);
+	}
+	proc_result_free(&r);
+	assert_int_equal(proc_runl(&r, NULL, "finlock", "imei", "check",
+	                           "352099001761482", "--json", NULL),
+	                 0);
+	assert_int_equal(r.status, 1);
+	{
+		json_t *j = json_loads(r.out, 0, NULL);
+		json_t *e = json_object_get(j, "error");
+
+		assert_string_equal(
+		        json_string_value(json_object_get(e, "code")),
+		        "refused");
+		assert_non_null(
+		        strstr(json_string_value(json_object_get(e, "message")),
+		               "check digit"));
+		json_decref(j);
+	}
+	proc_result_free(&r);
 	assert_int_equal(proc_runl(&r, NULL, "finlock", "imei", "check",
 	                           "3520990017614812", NULL),
 	                 0);
@@ -347,11 +385,128 @@ static void test_help_everywhere(void **state)
 		proc_result_free(&r);
 	}
 	{
+		/* one "finlock: " before the message, never two */
 		struct proc_result r;
 		assert_int_equal(proc_runl(&r, NULL, "finlock", "nosuch", NULL),
 		                 0);
 		assert_int_equal(r.status, 2);
-		assert_non_null(strstr(r.err, "unknown command"));
+		assert_string_equal(r.err, "finlock: unknown command 'nosuch' "
+		                           "(try 'finlock --help')\n");
+		proc_result_free(&r);
+		assert_int_equal(proc_runl(&r, NULL, "finlock", "devices",
+		                           "nosuch", NULL),
+		                 0);
+		assert_int_equal(r.status, 2);
+		assert_string_equal(
+		        r.err, "finlock: devices: unknown command 'nosuch' "
+		               "(try 'finlock devices --help')\n");
+		proc_result_free(&r);
+	}
+}
+
+/* `finlock help WORDS` is `finlock WORDS --help`; a group's help too. */
+static void test_help_command(void **state)
+{
+	struct proc_result a, b;
+
+	(void)state;
+	assert_int_equal(
+	        proc_runl(&a, NULL, "finlock", "help", "devices", "lock", NULL),
+	        0);
+	assert_int_equal(proc_runl(&b, NULL, "finlock", "devices", "lock",
+	                           "--help", NULL),
+	                 0);
+	assert_int_equal(a.status, 0);
+	assert_string_equal(a.out, b.out);
+	assert_non_null(strstr(a.out, "usage: finlock devices lock"));
+	proc_result_free(&a);
+	proc_result_free(&b);
+	assert_int_equal(
+	        proc_runl(&a, NULL, "finlock", "help", "tenant", "keys", NULL),
+	        0);
+	assert_int_equal(a.status, 0);
+	assert_non_null(strstr(a.out, "usage: finlock tenant keys <command>"));
+	proc_result_free(&a);
+	assert_int_equal(proc_runl(&a, NULL, "finlock", "help", NULL), 0);
+	assert_int_equal(a.status, 0);
+	assert_non_null(strstr(a.out, "completion"));
+	proc_result_free(&a);
+	assert_int_equal(proc_runl(&a, NULL, "finlock", "help", "devices",
+	                           "nosuch", NULL),
+	                 0);
+	assert_int_equal(a.status, 2);
+	assert_string_equal(a.err, "finlock: help: devices: unknown command "
+	                           "'nosuch' (try 'finlock help devices')\n");
+	proc_result_free(&a);
+}
+
+/* Runs bash with the completion script loaded and prints what it offers
+ * for the words (the last one being completed). */
+static char *complete_words(const char *words)
+{
+	struct proc_result r;
+	char path[] = "/tmp/finlock-completion-XXXXXX", cmd[128];
+	char *out = calloc(1, 4096);
+	size_t n;
+	FILE *f, *p;
+	int fd;
+
+	assert_non_null(out);
+	assert_int_equal(
+	        proc_runl(&r, NULL, "finlock", "completion", "bash", NULL), 0);
+	assert_int_equal(r.status, 0);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	assert_non_null(f);
+	fprintf(f,
+	        "%s\nCOMP_WORDS=(%s)\n"
+	        "COMP_CWORD=$((${#COMP_WORDS[@]} - 1))\n"
+	        "_finlock\n"
+	        "echo \"${COMPREPLY[*]}\"\n",
+	        r.out, words);
+	fclose(f);
+	proc_result_free(&r);
+	snprintf(cmd, sizeof(cmd), "bash %s", path);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	n = fread(out, 1, 4095, p);
+	out[n] = '\0';
+	assert_int_equal(pclose(p), 0);
+	unlink(path);
+	return out;
+}
+
+static void test_completion(void **state)
+{
+	char *c;
+
+	(void)state;
+	c = complete_words("finlock dev");
+	assert_string_equal(c, "devices\n");
+	free(c);
+	c = complete_words("finlock devices lo");
+	assert_string_equal(c, "lock\n");
+	free(c);
+	c = complete_words("finlock --json tenant keys c");
+	assert_string_equal(c, "create\n");
+	free(c);
+	c = complete_words("finlock devices lock dv_1 --re");
+	assert_string_equal(c, "--reason\n");
+	free(c);
+	c = complete_words("finlock imei check --pro");
+	assert_string_equal(c, "--profile\n");
+	free(c);
+	c = complete_words("finlock login --no");
+	assert_string_equal(c, "--no-check\n");
+	free(c);
+	{
+		struct proc_result r;
+
+		assert_int_equal(proc_runl(&r, NULL, "finlock", "completion",
+		                           "zsh", NULL),
+		                 0);
+		assert_int_equal(r.status, 2);
 		proc_result_free(&r);
 	}
 }
@@ -415,7 +570,38 @@ static const char *const all_commands[] = {
         "token",
         "token sign",
         "token verify",
+        "help",
+        "completion",
 };
+
+/* The option lines of a help text ("  --name VALUE   what it does") all
+ * start their description in the same column. */
+static void check_aligned(const char *cmd, const char *help)
+{
+	int col = -1;
+
+	for (const char *l = help; *l != '\0';) {
+		const char *nl = strchr(l, '\n'), *p = l + 2;
+		const char *end = nl != NULL ? nl : l + strlen(l);
+
+		if (strncmp(l, "  -", 3) == 0) {
+			while (p < end && !(p[0] == ' ' && p[1] == ' '))
+				p++;
+			while (p < end && *p == ' ')
+				p++;
+			if (p < end) {
+				if (col < 0)
+					col = (int)(p - l);
+				if ((int)(p - l) != col)
+					fprintf(stderr,
+					        "%s: misaligned: %.*s\n", cmd,
+					        (int)(end - l), l);
+				assert_int_equal((int)(p - l), col);
+			}
+		}
+		l = nl != NULL ? nl + 1 : end;
+	}
+}
 
 /* --help on every command: exit 0, its usage on stdout, nothing on
  * stderr, and no server needed; docs/cli.md names every command. */
@@ -458,6 +644,7 @@ static void test_help_all(void **state)
 		assert_int_equal(r.status, 0);
 		assert_int_equal(strncmp(r.out, want, strlen(want)), 0);
 		assert_string_equal(r.err, "");
+		check_aligned(all_commands[i], r.out);
 		proc_result_free(&r);
 		/* the documentation has it, with an example */
 		snprintf(want, sizeof(want), "finlock %s", all_commands[i]);
@@ -470,6 +657,36 @@ static void test_help_all(void **state)
 	free(text);
 }
 
+/* The manual page holds every command's usage, as --help prints it. */
+static void test_man_page(void **state)
+{
+	struct proc_result r, h;
+	char want[160];
+
+	(void)state;
+	assert_int_equal(proc_runl(&r, NULL, "finlock", "help", "--man", NULL),
+	                 0);
+	assert_int_equal(r.status, 0);
+	assert_int_equal(strncmp(r.out, ".TH FINLOCK 1", 13), 0);
+	assert_non_null(strstr(r.out, ".SH EXIT STATUS"));
+	for (size_t i = 0; i < sizeof(all_commands) / sizeof(all_commands[0]);
+	     i++) {
+		snprintf(want, sizeof(want), ".SS finlock %s\n",
+		         all_commands[i]);
+		if (strstr(r.out, want) == NULL)
+			fprintf(stderr, "no %s", want);
+		assert_non_null(strstr(r.out, want));
+	}
+	/* a command's text, escaped for roff */
+	assert_int_equal(
+	        proc_runl(&h, NULL, "finlock", "imei", "check", "--help", NULL),
+	        0);
+	assert_non_null(
+	        strstr(r.out, "usage: finlock imei check IMEI [\\-\\-server"));
+	proc_result_free(&h);
+	proc_result_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -480,6 +697,9 @@ int main(void)
 	        cmocka_unit_test(test_imei_check),
 	        cmocka_unit_test(test_help_everywhere),
 	        cmocka_unit_test(test_help_all),
+	        cmocka_unit_test(test_help_command),
+	        cmocka_unit_test(test_man_page),
+	        cmocka_unit_test(test_completion),
 	};
 	return cmocka_run_group_tests_name("cli_basic", tests, setup, NULL);
 }

@@ -195,7 +195,7 @@ static void test_login(void **state)
 	assert_int_equal(cli_run(&r, KEY_A, "login", "--server", srv_url(S),
 	                         "--key", "-", NULL),
 	                 0);
-	assert_non_null(strstr(r.out, "saved server"));
+	assert_non_null(strstr(r.out, "saved profile default: server"));
 	assert_null(strstr(r.out, KEY_A));
 	assert_null(strstr(r.err, KEY_A));
 	proc_result_free(&r);
@@ -226,6 +226,166 @@ static void test_login(void **state)
 	                 2);
 	proc_result_free(&r);
 	which("config file", KEY_B);
+	unlink(CONFIG);
+}
+
+/* The whole config file, in a static buffer ("" when absent). */
+static const char *config_text(void)
+{
+	static char text[4096];
+	size_t n = 0;
+	FILE *f = fopen(CONFIG, "r");
+
+	if (f != NULL) {
+		n = fread(text, 1, sizeof(text) - 1, f);
+		fclose(f);
+	}
+	text[n] = '\0';
+	return text;
+}
+
+/* login asks the server first: a refused key, or no answer, writes
+ * nothing; --no-check saves without asking. */
+static void test_login_checks_key(void **state)
+{
+	struct proc_result r;
+	char bad[64], url[64];
+
+	(void)state;
+	cli_env(NULL, NULL);
+	unlink(CONFIG);
+	snprintf(bad, sizeof(bad), "%s", KEY_A);
+	bad[10] = bad[10] == 'A' ? 'B' : 'A';
+	assert_int_equal(cli_run(&r, NULL, "login", "--server", srv_url(S),
+	                         "--key", bad, NULL),
+	                 1);
+	assert_true(cli_one_line(r.err, "finlock: login: "));
+	assert_non_null(strstr(r.err, "refused this API key (401)"));
+	assert_non_null(strstr(r.err, "not saved"));
+	assert_null(strstr(r.err, bad));
+	assert_string_equal(r.out, "");
+	proc_result_free(&r);
+	assert_string_equal(config_text(), "");
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u", cli_closed_port());
+	assert_int_equal(cli_run(&r, NULL, "login", "--server", url, "--key",
+	                         KEY_A, NULL),
+	                 3);
+	assert_true(cli_last_line(r.err, "finlock: login: the key was not "
+	                                 "checked"));
+	proc_result_free(&r);
+	assert_string_equal(config_text(), "");
+
+	assert_int_equal(cli_run(&r, NULL, "login", "--server", url, "--key",
+	                         KEY_A, "--no-check", NULL),
+	                 0);
+	assert_non_null(strstr(r.out, "not checked"));
+	proc_result_free(&r);
+	assert_non_null(strstr(config_text(), url));
+
+	/* a good key: its role and tenant are shown */
+	assert_int_equal(cli_run(&r, NULL, "login", "--server", srv_url(S),
+	                         "--key", KEY_A, "--json", NULL),
+	                 0);
+	{
+		json_t *j = cli_json(&r);
+
+		assert_string_equal(
+		        json_string_value(json_object_get(j, "role")), "admin");
+		assert_string_equal(
+		        json_string_value(json_object_get(j, "tenant_id")),
+		        TENANT_A);
+		assert_true(json_is_true(json_object_get(j, "checked")));
+		json_decref(j);
+	}
+	proc_result_free(&r);
+	unlink(CONFIG);
+}
+
+/* Profiles: login --profile adds one and keeps the others; --profile and
+ * FINLOCK_PROFILE choose; an unknown profile is refused. */
+static void test_profiles(void **state)
+{
+	struct proc_result r;
+	struct stat st;
+
+	(void)state;
+	cli_env(NULL, NULL);
+	unsetenv("FINLOCK_PROFILE");
+	unlink(CONFIG);
+	assert_int_equal(cli_run(&r, NULL, "login", "--server", srv_url(S),
+	                         "--key", KEY_A, NULL),
+	                 0);
+	assert_non_null(strstr(r.out, "saved profile default"));
+	proc_result_free(&r);
+	assert_int_equal(cli_run(&r, KEY_B, "login", "--server", srv_url(S),
+	                         "--key", "-", "--profile", "beta", NULL),
+	                 0);
+	assert_non_null(strstr(r.out, "saved profile beta"));
+	proc_result_free(&r);
+	assert_int_equal(stat(CONFIG, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_non_null(strstr(config_text(), KEY_A));
+	assert_non_null(strstr(config_text(), "[beta]"));
+	assert_non_null(strstr(config_text(), KEY_B));
+
+	which("config file", KEY_A);
+	/* the profile's key is the one sent: lender B sees its tenant */
+	assert_int_equal(cli_run(&r, NULL, "--profile", "beta", "config",
+	                         "--json", NULL),
+	                 0);
+	{
+		json_t *j = cli_json(&r);
+		char hint[32];
+
+		snprintf(hint, sizeof(hint), "%.7s\xe2\x80\xa6", KEY_B);
+		assert_string_equal(
+		        json_string_value(json_object_get(j, "key")), hint);
+		assert_string_equal(
+		        json_string_value(json_object_get(j, "profile")),
+		        "beta");
+		json_decref(j);
+	}
+	proc_result_free(&r);
+	setenv("FINLOCK_PROFILE", "beta", 1);
+	which("config file", KEY_B);
+	/* --profile on the command line wins over the environment's */
+	assert_int_equal(cli_run(&r, NULL, "config", "--profile", "default",
+	                         "--json", NULL),
+	                 0);
+	assert_non_null(strstr(r.out, "\"profile\":\"default\""));
+	proc_result_free(&r);
+	unsetenv("FINLOCK_PROFILE");
+
+	/* logging in again to the default profile keeps beta */
+	assert_int_equal(cli_run(&r, NULL, "login", "--server", srv_url(S),
+	                         "--key", KEY_A, NULL),
+	                 0);
+	proc_result_free(&r);
+	assert_non_null(strstr(config_text(), "[beta]"));
+	assert_non_null(strstr(config_text(), KEY_B));
+	which("config file", KEY_A);
+
+	assert_int_equal(
+	        cli_run(&r, NULL, "keys", "list", "--profile", "nope", NULL),
+	        2);
+	assert_true(cli_one_line(r.err, "finlock: no profile 'nope'"));
+	proc_result_free(&r);
+	assert_int_equal(cli_run(&r, NULL, "login", "--server", srv_url(S),
+	                         "--key", KEY_A, "--profile", "a b", NULL),
+	                 2);
+	proc_result_free(&r);
+	/* a file with a bad profile line is refused, and not rewritten */
+	cli_write_file(CONFIG, "server = http://127.0.0.1:1\n[a b]\n", 0600);
+	assert_int_equal(cli_run(&r, NULL, "keys", "list", NULL), 1);
+	assert_non_null(strstr(r.err, "bad profile name"));
+	proc_result_free(&r);
+	assert_int_equal(cli_run(&r, NULL, "login", "--server", srv_url(S),
+	                         "--key", KEY_A, "--profile", "x", NULL),
+	                 1);
+	proc_result_free(&r);
+	assert_string_equal(config_text(),
+	                    "server = http://127.0.0.1:1\n[a b]\n");
 	unlink(CONFIG);
 }
 
@@ -336,6 +496,8 @@ int main(void)
 	        cmocka_unit_test(test_precedence),
 	        cmocka_unit_test(test_permissions),
 	        cmocka_unit_test(test_login),
+	        cmocka_unit_test(test_login_checks_key),
+	        cmocka_unit_test(test_profiles),
 	        cmocka_unit_test(test_key_never_echoed),
 	        cmocka_unit_test(test_tls),
 	};

@@ -13,7 +13,10 @@
 #include <stdlib.h>
 #include <pthread.h>
 #include <string.h>
+#include <stdbool.h>
 #include <time.h>
+
+#include <curl/curl.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -29,8 +32,12 @@ static unsigned long imei_seq = 100;
 
 static int setup(void **state)
 {
+	/* a test clock: a wait ends at its timeout only when a test moves
+	 * the clock */
+	struct srv_opts o = {.clock = (long long)time(NULL)};
+
 	(void)state;
-	if (fl_crypto_init() != FL_OK || srv_start(&S, NULL) != 0)
+	if (fl_crypto_init() != FL_OK || srv_start(&S, &o) != 0)
 		return -1;
 	if (srv_tenant(S, "Acme Credit", TENANT_A, KEY_A) != 0 ||
 	    srv_tenant(S, "Beta Finance", TENANT_B, KEY_B) != 0)
@@ -183,13 +190,110 @@ static void test_operator(void **state)
 	assert_int_equal(cli_run(&r, NULL, "operator", "metrics", NULL), 0);
 	assert_non_null(strstr(r.out, "finlockd_devices"));
 	proc_result_free(&r);
+	/* the same samples as JSON */
+	assert_int_equal(
+	        cli_run(&r, NULL, "operator", "metrics", "--json", NULL), 0);
+	j = cli_json(&r);
+	{
+		json_t *m = json_object_get(j, "metrics"), *it;
+		size_t i;
+		bool seen = false;
 
-	/* a lender's key may not act as the operator */
+		assert_true(json_array_size(m) > 3);
+		json_array_foreach(m, i, it)
+		{
+			assert_true(
+			        json_is_string(json_object_get(it, "name")));
+			assert_true(
+			        json_is_object(json_object_get(it, "labels")));
+			assert_true(
+			        json_is_number(json_object_get(it, "value")));
+			if (strncmp(json_string_value(
+			                    json_object_get(it, "name")),
+			            "finlockd_devices", 16) == 0)
+				seen = true;
+		}
+		assert_true(seen);
+	}
+	json_decref(j);
+	proc_result_free(&r);
+
+	/* a lender's key may not act as the operator, and is told what is
+	 * needed */
 	as(KEY_A);
 	assert_int_equal(cli_run(&r, NULL, "tenant", "list", NULL), 1);
-	assert_true(cli_one_line(r.err, "finlock: 403 forbidden"));
+	assert_true(cli_count_lines(r.err) == 2);
+	assert_int_equal(strncmp(r.err, "finlock: 403 forbidden", 22), 0);
+	assert_true(cli_last_line(r.err, "finlock: this needs an operator "
+	                                 "key"));
 	assert_string_equal(r.out, "");
 	proc_result_free(&r);
+	/* with --json, the server's error object on stdout */
+	assert_int_equal(cli_run(&r, NULL, "tenant", "list", "--json", NULL),
+	                 1);
+	j = cli_json(&r);
+	assert_string_equal(json_string_value(json_object_get(
+	                            json_object_get(j, "error"), "code")),
+	                    "perm");
+	json_decref(j);
+	proc_result_free(&r);
+}
+
+/* A 15-digit DEVICE with a wrong check digit is named as such, not looked
+ * up; errors of the client itself are JSON objects with --json. */
+static void test_bad_imei_and_json_errors(void **state)
+{
+	struct proc_result r;
+	json_t *j, *e;
+
+	(void)state;
+	as(KEY_A);
+	assert_int_equal(
+	        cli_run(&r, NULL, "devices", "show", "352099001761482", NULL),
+	        1);
+	assert_true(cli_one_line(r.err, "finlock: '352099001761482' is not a "
+	                                "valid IMEI"));
+	assert_non_null(strstr(r.err, "check digit"));
+	proc_result_free(&r);
+	assert_int_equal(cli_run(&r, NULL, "devices", "lock", "352099001761482",
+	                         "--reason", "x", "--json", NULL),
+	                 1);
+	j = cli_json(&r);
+	e = json_object_get(j, "error");
+	assert_string_equal(json_string_value(json_object_get(e, "code")),
+	                    "refused");
+	assert_non_null(strstr(json_string_value(json_object_get(e, "message")),
+	                       "check digit"));
+	json_decref(j);
+	proc_result_free(&r);
+	/* a usage error */
+	assert_int_equal(
+	        cli_run(&r, NULL, "--json", "devices", "list", "--bogus", NULL),
+	        2);
+	j = cli_json(&r);
+	assert_string_equal(json_string_value(json_object_get(
+	                            json_object_get(j, "error"), "code")),
+	                    "usage");
+	json_decref(j);
+	proc_result_free(&r);
+	/* an unreachable server */
+	{
+		char url[64];
+
+		snprintf(url, sizeof(url), "http://127.0.0.1:%u",
+		         cli_closed_port());
+		cli_env(url, KEY_A);
+		assert_int_equal(
+		        cli_run(&r, NULL, "devices", "list", "--json", NULL),
+		        3);
+		j = cli_json(&r);
+		assert_string_equal(
+		        json_string_value(json_object_get(
+		                json_object_get(j, "error"), "code")),
+		        "unreachable");
+		json_decref(j);
+		proc_result_free(&r);
+	}
 }
 
 /* --- API keys ------------------------------------------------------------- */
@@ -471,7 +575,9 @@ static void test_audit(void **state)
 	/* the operator's chain is the operator's */
 	assert_int_equal(cli_run(&r, NULL, "audit", "list", "--operator", NULL),
 	                 1);
-	assert_true(cli_one_line(r.err, "finlock: 403 forbidden"));
+	assert_int_equal(strncmp(r.err, "finlock: 403 forbidden", 22), 0);
+	assert_true(cli_last_line(r.err, "finlock: this needs an operator "
+	                                 "key"));
 	proc_result_free(&r);
 	as(srv_operator_key(S));
 	assert_int_equal(cli_run(&r, NULL, "audit", "verify", "--operator",
@@ -517,22 +623,47 @@ static const char *jstr(const json_t *j, const char *name)
 	return s != NULL ? s : "";
 }
 
+static size_t discard(char *p, size_t size, size_t n, void *ctx)
+{
+	(void)p;
+	(void)ctx;
+	return size * n;
+}
+
 struct later_sync {
 	const char *id; /* device to sync */
 	const char *key;
+	_Atomic bool stop;
 };
 
-/* After a second, forces a sync of the device (wakes a waiter). */
+/* Forces a sync of the device (which wakes a waiter) every 200 ms until
+ * told to stop, on a connection of its own. */
 static void *sync_later(void *arg)
 {
-	const struct later_sync *ls = arg;
-	struct srv_res res;
+	struct later_sync *ls = arg;
 	char path[128];
 
-	sleep(1);
 	snprintf(path, sizeof(path), "/v1/devices/%s/sync", ls->id);
-	if (srv_req(S, "POST", path, ls->key, "{}", &res) == 0)
-		srv_res_free(&res);
+	while (!ls->stop) {
+		struct timespec ts = {0, 200 * 1000 * 1000};
+		CURL *c = curl_easy_init();
+		struct curl_slist *h = NULL;
+		char url[256], auth[128];
+
+		nanosleep(&ts, NULL);
+		snprintf(url, sizeof(url), "%s%s", srv_url(S), path);
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s",
+		         ls->key);
+		h = curl_slist_append(h, auth);
+		h = curl_slist_append(h, "Content-Type: application/json");
+		curl_easy_setopt(c, CURLOPT_URL, url);
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, "{}");
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+		curl_easy_perform(c);
+		curl_slist_free_all(h);
+		curl_easy_cleanup(c);
+	}
 	return NULL;
 }
 
@@ -677,11 +808,25 @@ static void test_devices(void **state)
 		json_decref(before);
 		json_decref(after);
 	}
-	/* waiting: nothing changes within a second; a command wakes it */
+	/* waiting: nothing changes while a second passes on the server;
+	 * no device is printed, and with --json an error object */
+	srv_clock_run(S, 2);
 	assert_int_equal(
 	        cli_run(&r, NULL, "devices", "wait", id, "--for", "1", NULL),
 	        1);
 	assert_true(cli_last_line(r.err, "finlock: no change within 1 s"));
+	assert_string_equal(r.out, "");
+	proc_result_free(&r);
+	assert_int_equal(cli_run(&r, NULL, "devices", "wait", id, "--for", "1",
+	                         "--json", NULL),
+	                 1);
+	srv_clock_stop(S);
+	j = cli_json(&r);
+	assert_string_equal(json_string_value(json_object_get(
+	                            json_object_get(j, "error"), "code")),
+	                    "refused");
+	assert_null(json_object_get(j, "id"));
+	json_decref(j);
 	proc_result_free(&r);
 	{
 		json_t *now = OK_JSON("devices", "show", id);
@@ -694,15 +839,15 @@ static void test_devices(void **state)
 		json_decref(now);
 		/* a change wakes the waiter long before its time is up */
 		{
-			struct later_sync ls = {id, KEY_A};
-			time_t t0 = time(NULL);
+			/* the clock stands still: only a change ends it */
+			struct later_sync ls = {id, KEY_A, false};
 			pthread_t th;
 
 			assert_int_equal(
 			        pthread_create(&th, NULL, sync_later, &ls), 0);
 			j = OK_JSON("devices", "wait", id, "--for", "60");
+			ls.stop = true;
 			pthread_join(th, NULL);
-			assert_true(time(NULL) - t0 < 30);
 			assert_true(json_integer_value(json_object_get(
 			                    j, "token_seq")) > atoll(seq) + 1);
 			json_decref(j);
@@ -1055,6 +1200,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_operator),
+	        cmocka_unit_test(test_bad_imei_and_json_errors),
 	        cmocka_unit_test(test_keys),
 	        cmocka_unit_test(test_usage_errors),
 	        cmocka_unit_test(test_leading_options),

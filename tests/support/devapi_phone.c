@@ -34,7 +34,13 @@ int devapi_start(struct srv **s, struct devapi_lender *l,
 {
 	struct srv_opts o = {.args = args};
 
-	if (fl_crypto_init() != FL_OK || srv_start(s, &o) != 0)
+	return devapi_start_opts(s, l, &o);
+}
+
+int devapi_start_opts(struct srv **s, struct devapi_lender *l,
+                      const struct srv_opts *o)
+{
+	if (fl_crypto_init() != FL_OK || srv_start(s, o) != 0)
 		return -1;
 	return devapi_lender_setup(*s, l);
 }
@@ -159,12 +165,18 @@ int devapi_show(struct srv *s, const struct devapi_lender *l, const char *id,
 /* --- the phone -------------------------------------------------------------
  */
 
-/* The phone's clocks catch up with the real clock. */
+/* The phone's clocks catch up with the real clock, or with the server's
+ * test clock when it has one (monotonic time then moves with it too). */
 static void catch_up(struct devapi_phone *p)
 {
 	int64_t elapsed = devapi_ms() - p->mono0_ms;
 
-	p->fh->wall = (fl_time)time(NULL);
+	if (srv_clock(p->srv) > 0) {
+		elapsed += (srv_clock(p->srv) - p->clock0) * 1000;
+		p->fh->wall = (fl_time)srv_clock(p->srv);
+	} else {
+		p->fh->wall = (fl_time)time(NULL);
+	}
 	if (elapsed > (int64_t)p->fh->mono_ms)
 		p->fh->mono_ms = (uint64_t)elapsed;
 }
@@ -204,6 +216,8 @@ int devapi_phone_open(struct devapi_phone *p, struct srv *s,
 	if (p->fh == NULL || dev_http_new(&p->http) != FL_OK)
 		return -1;
 	snprintf(p->url, sizeof(p->url), "%s", srv_url(s));
+	p->srv = s;
+	p->clock0 = srv_clock(s);
 	memcpy(p->root, l->root, sizeof(p->root));
 	snprintf(p->fh->dev.imei[0], sizeof(p->fh->dev.imei[0]), "%s", imei1);
 	p->fh->dev.n_imei = 1;
@@ -227,6 +241,7 @@ int devapi_phone_reboot(struct devapi_phone *p)
 	p->a = NULL;
 	fl_fakehal_power_on(p->fh);
 	p->mono0_ms = devapi_ms();
+	p->clock0 = srv_clock(p->srv);
 	devapi_phone_tick(p);
 	return fl_agent_open(&p->a, &p->hal, p->root) == FL_OK ? 0 : -1;
 }
@@ -237,6 +252,7 @@ int devapi_phone_reflash(struct devapi_phone *p)
 	p->a = NULL;
 	fl_fakehal_reflash(p->fh);
 	p->mono0_ms = devapi_ms();
+	p->clock0 = srv_clock(p->srv);
 	devapi_phone_tick(p);
 	return fl_agent_open(&p->a, &p->hal, p->root) == FL_OK ? 0 : -1;
 }

@@ -5,7 +5,8 @@
  * The phone is the real agent library (include/finlock/agent.h) on the
  * fake platform (agent_fakehal.h), sending its requests over real HTTP to
  * the server with the simulator's libcurl transport (src/device/
- * dev_http.h). Its wall and monotonic clocks follow the real clock:
+ * dev_http.h). Its wall and monotonic clocks follow the real clock (or the
+ * server's test clock, srv_clock, when it has one):
  * moved on by devapi_phone_tick before a call, and by the transport when
  * an answer arrives (a long-poll lasts seconds).
  *
@@ -48,6 +49,8 @@ struct devapi_phone {
 	char url[128];
 	uint8_t root[32];
 	int64_t mono0_ms; /* real monotonic time at creation */
+	struct srv *srv;  /* the server it talks to */
+	long long clock0; /* the server's test clock at creation, or 0 */
 };
 
 /* Creates a tenant with an admin key and reads the server's root key
@@ -59,6 +62,9 @@ int devapi_lender_setup(struct srv *s, struct devapi_lender *l);
 int devapi_start(struct srv **s, struct devapi_lender *l,
                  const char *const *args);
 
+/* devapi_start with all of finlockd's harness options (a test clock). */
+int devapi_start_opts(struct srv **s, struct devapi_lender *l,
+                      const struct srv_opts *o);
 /* A valid IMEI whose first 14 digits are "35209900" + six digits of n. */
 void devapi_imei(unsigned n, char out[16]);
 

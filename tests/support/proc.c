@@ -1,13 +1,17 @@
+/* proc.c - running finlock's programs from tests. */
+#define _GNU_SOURCE
 #include "support/proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,6 +27,34 @@ const char *proc_bin(const char *prog)
 	snprintf(path, sizeof(path), "%s/%s", dir ? dir : "build/san/bin",
 	         prog);
 	return path;
+}
+
+const char *proc_source_root(void)
+{
+	static char root[4096];
+	const char *dir = getenv("FINLOCK_BIN");
+	const char *tail = "/build/san/bin";
+	size_t n = dir != NULL ? strlen(dir) : 0, k = strlen(tail);
+
+	if (n > k && n - k < sizeof(root) && strcmp(dir + n - k, tail) == 0)
+		snprintf(root, sizeof(root), "%.*s", (int)(n - k), dir);
+	else
+		snprintf(root, sizeof(root), ".");
+	return root;
+}
+
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
+{
+	(void)sb;
+	(void)flag;
+	(void)f;
+	return remove(p);
+}
+
+void proc_rm_tree(const char *dir)
+{
+	if (getenv("FINLOCK_KEEP_TEST_DIRS") == NULL)
+		nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 struct sink {

@@ -33,4 +33,13 @@ void proc_result_free(struct proc_result *r);
 /* Full path of $FINLOCK_BIN/<prog> in a static buffer. */
 const char *proc_bin(const char *prog);
 
+/* The source tree the programs were built in: $FINLOCK_BIN less its
+ * "/build/san/bin", or "." (make test runs tests from the tree). Static
+ * buffer. */
+const char *proc_source_root(void);
+
+/* Removes dir and everything below it, unless FINLOCK_KEEP_TEST_DIRS is
+ * set (to look at what a test left). */
+void proc_rm_tree(const char *dir);
+
 #endif

@@ -31,7 +31,12 @@ struct srv {
 	pid_t pid; /* 0 when not running */
 	struct srv_opts opts;
 	CURL *curl;
-	char source[64]; /* local address for requests, "" default */
+	char source[64];       /* local address for requests, "" default */
+	char clock[512];       /* the test clock's file, "" for none */
+	_Atomic long long now; /* the time in it */
+	pthread_t runner;      /* srv_clock_run's thread */
+	_Atomic bool running;  /* ... until this is false */
+	long long step;
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -89,6 +94,10 @@ static int launch(struct srv *s)
 		argv[n++] = "--tls-key";
 		argv[n++] = s->tls_key;
 	}
+	if (s->clock[0] != '\0') {
+		argv[n++] = "--test-clock";
+		argv[n++] = s->clock;
+	}
 	for (size_t i = 0;
 	     s->opts.args != NULL && s->opts.args[i] != NULL && n < 62; i++)
 		argv[n++] = s->opts.args[i];
@@ -109,6 +118,8 @@ static int launch(struct srv *s)
 		dup2(out_pipe[1], 1);
 		dup2(logfd, 2);
 		close(out_pipe[0]);
+		if (s->clock[0] != '\0')
+			putenv("FINLOCKD_TEST_CLOCK_ENABLE=1");
 		for (size_t i = 0;
 		     s->opts.env != NULL && s->opts.env[i] != NULL; i++)
 			putenv((char *)s->opts.env[i]);
@@ -177,6 +188,10 @@ int srv_start(struct srv **out, const struct srv_opts *opts)
 	else
 		snprintf(s->data, sizeof(s->data), "%s/data", s->root);
 	snprintf(s->log, sizeof(s->log), "%s/finlockd.log", s->root);
+	if (s->opts.clock > 0) {
+		snprintf(s->clock, sizeof(s->clock), "%s/clock", s->root);
+		srv_clock_set(s, s->opts.clock);
+	}
 	if ((s->opts.tls && make_cert(s) != 0) || launch(s) != 0) {
 		srv_free(s);
 		return -1;
@@ -184,6 +199,61 @@ int srv_start(struct srv **out, const struct srv_opts *opts)
 	s->curl = curl_easy_init();
 	*out = s;
 	return 0;
+}
+
+long long srv_clock(const struct srv *s)
+{
+	return s->now;
+}
+
+void srv_clock_set(struct srv *s, long long t)
+{
+	char tmp[600], text[32];
+	int fd, n;
+
+	/* written aside and renamed: the server never reads half a time */
+	snprintf(tmp, sizeof(tmp), "%s.new", s->clock);
+	n = snprintf(text, sizeof(text), "%lld\n", t);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, text, (size_t)n) != n || close(fd) != 0 ||
+	    rename(tmp, s->clock) != 0) {
+		fprintf(stderr, "cannot set the test clock %s\n", s->clock);
+		abort();
+	}
+	s->now = t;
+}
+
+void srv_clock_advance(struct srv *s, long long secs)
+{
+	srv_clock_set(s, s->now + secs);
+}
+
+static void *clock_runner(void *arg)
+{
+	struct srv *s = arg;
+	struct timespec ts = {0, 10 * 1000000L};
+
+	while (s->running) {
+		srv_clock_advance(s, s->step);
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+void srv_clock_run(struct srv *s, long long step)
+{
+	s->step = step;
+	s->running = true;
+	if (pthread_create(&s->runner, NULL, clock_runner, s) != 0)
+		abort();
+}
+
+void srv_clock_stop(struct srv *s)
+{
+	if (!s->running)
+		return;
+	s->running = false;
+	pthread_join(s->runner, NULL);
 }
 
 const char *srv_url(const struct srv *s)
@@ -288,6 +358,7 @@ void srv_free(struct srv *s)
 {
 	if (s == NULL)
 		return;
+	srv_clock_stop(s);
 	if (s->pid != 0 && srv_stop(s) != 0)
 		fprintf(stderr, "finlockd did not stop cleanly; log: %s\n",
 		        s->log);

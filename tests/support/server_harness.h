@@ -37,6 +37,10 @@ struct srv_opts {
 	const char *data_dir;    /* use this data directory (kept on free) */
 	bool tls;                /* make a self-signed cert, serve https */
 	const char *const *env; /* extra "NAME=value" environment, NULL-ended */
+	/* Start the server on a test clock (its test_clock setting) at this
+	 * time, seconds since 1970; it stands still until srv_clock_set or
+	 * srv_clock_advance moves it. 0: the system clock. */
+	long long clock;
 };
 
 /* Starts finlockd. opts may be NULL. Returns 0, or -1 (with a message on
@@ -65,6 +69,19 @@ int srv_stop(struct srv *s);
 int srv_wait(struct srv *s);
 /* SIGKILL, and reaps it. */
 void srv_kill9(struct srv *s);
+/* The server's test clock (opts.clock): what it reads now, and moving it.
+ * The server sees a new time from its next request and sweeps for it
+ * within a few milliseconds; no test waits for time to pass. */
+long long srv_clock(const struct srv *s);
+void srv_clock_set(struct srv *s, long long t);
+void srv_clock_advance(struct srv *s, long long secs);
+
+/* Moves the test clock on by step seconds every 10 ms, on a thread of its
+ * own, until srv_clock_stop: for a request that only ends when its
+ * deadline passes (a long-poll held to its timeout). */
+void srv_clock_run(struct srv *s, long long step);
+void srv_clock_stop(struct srv *s);
+
 /* Starts finlockd again on the same data directory and port. */
 int srv_restart(struct srv *s);
 /* Stops the server if running, removes the temp directory, frees s. */

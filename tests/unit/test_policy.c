@@ -813,6 +813,13 @@ static void test_stolen(void **state)
 	assert_true(d.stolen_reported);
 	assert_int_equal(d.lock_at, 0);
 	assert_int_equal(d.lock_cause, FL_LOCK_NONE);
+	/* Reported in the same second as the payment that covered the
+	 * contract: taken as before it, so it locks. */
+	p.paid_at = T0 + D;
+	d = decide_at(in, T0 + D);
+	assert_int_equal(d.state, FL_ST_LOCKED);
+	assert_true(d.stolen);
+	p.paid_at = T0;
 	/* A reversal re-opens the contract: the report then locks. */
 	p.reversed = true;
 	d = decide_at(in, T0 + D);

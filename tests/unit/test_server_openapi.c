@@ -1,7 +1,10 @@
 /*
  * docs/openapi.yaml and the router must describe the same API: the set of
  * (method, path) pairs in the document's `paths` equals the set of routes
- * in the route tables, and every operation has a summary.
+ * in the route tables; every operation has a summary and an operationId
+ * of its own, and one that needs a key lists 401; every path parameter has
+ * an example. (tests/integration/test_server_openapi_live.c checks the
+ * statuses against a running server.)
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +25,9 @@ struct ops {
 	char method[MAX_OPS][8];
 	char path[MAX_OPS][160];
 	int summary[MAX_OPS];
+	char op_id[MAX_OPS][64];
+	int public_op[MAX_OPS]; /* security: [] */
+	int has_401[MAX_OPS];
 	int n;
 };
 
@@ -86,6 +92,13 @@ static void read_doc(struct ops *o)
 		}
 		if (strncmp(line, "      summary:", 14) == 0 && o->n > 0)
 			o->summary[o->n - 1] = 1;
+		if (strncmp(line, "      operationId: ", 19) == 0 && o->n > 0)
+			snprintf(o->op_id[o->n - 1], sizeof(o->op_id[0]),
+			         "%.60s", line + 19);
+		if (strcmp(line, "      security: []") == 0 && o->n > 0)
+			o->public_op[o->n - 1] = 1;
+		if (strcmp(line, "        \"401\":") == 0 && o->n > 0)
+			o->has_401[o->n - 1] = 1;
 	}
 	fclose(f);
 }
@@ -146,6 +159,25 @@ static void test_router_and_document_agree(void **state)
 			        doc->method[i], doc->path[i]);
 			missing++;
 		}
+		if (doc->op_id[i][0] == '\0') {
+			fprintf(stderr, "%s %s has no operationId\n",
+			        doc->method[i], doc->path[i]);
+			missing++;
+		}
+		for (int k = 0; k < i; k++) {
+			if (doc->op_id[i][0] != '\0' &&
+			    strcmp(doc->op_id[k], doc->op_id[i]) == 0) {
+				fprintf(stderr, "operationId %s is repeated\n",
+				        doc->op_id[i]);
+				missing++;
+			}
+		}
+		if (!doc->public_op[i] && !doc->has_401[i] &&
+		    strncmp(doc->path[i], "/v1/device/", 11) != 0) {
+			fprintf(stderr, "%s %s needs a key but lists no 401\n",
+			        doc->method[i], doc->path[i]);
+			missing++;
+		}
 	}
 	assert_int_equal(missing, 0);
 	assert_int_equal(doc->n, code->n);
@@ -153,10 +185,52 @@ static void test_router_and_document_agree(void **state)
 	free(code);
 }
 
+/* Every path parameter of components/parameters has an example. */
+static void test_path_parameters_have_examples(void **state)
+{
+	char line[1024], name[64] = "";
+	bool in_params = false, path_param = false, example = false;
+	int checked = 0;
+	FILE *f = open_doc();
+
+	(void)state;
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		size_t ind = strspn(line, " ");
+
+		line[strcspn(line, "\r\n")] = '\0';
+		if (strcmp(line, "  parameters:") == 0) {
+			in_params = true;
+			continue;
+		}
+		if (!in_params)
+			continue;
+		if (ind <= 4 && line[0] != '\0') {
+			/* the end of the previous parameter */
+			if (path_param && !example)
+				fail_msg("path parameter %s has no example",
+				         name);
+			checked += path_param;
+			path_param = example = false;
+			if (ind < 4)
+				break;
+			snprintf(name, sizeof(name), "%.60s", line + 4);
+			continue;
+		}
+		if (strcmp(line, "      in: path") == 0)
+			path_param = true;
+		if (strncmp(line, "      example: ", 15) == 0)
+			example = true;
+	}
+	fclose(f);
+	assert_true(checked >= 5);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_router_and_document_agree),
+	        cmocka_unit_test(test_path_parameters_have_examples),
 	};
 	return cmocka_run_group_tests_name("server_openapi", tests, NULL, NULL);
 }

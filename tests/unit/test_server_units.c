@@ -1,6 +1,7 @@
 /*
  * Unit tests for finlockd's small modules: route matching and parameters,
- * settings from flags, files and the environment, the JSON depth guard and
+ * settings from flags, files and the environment (listen ports, trusted
+ * proxies), strict query integers, the JSON depth guard and
  * cursors, client rate-limit keys (IPv4, IPv6 /64, mapped), token buckets,
  * enrollment codes, API keys and ids, error codes and statuses.
  */
@@ -181,6 +182,102 @@ static void test_config(void **state)
 	assert_int_equal(fl_config_check(&c, err), FL_E_CONFIG); /* no key */
 	char *bad[] = {"FINLOCKD_THREADS=zero", NULL};
 	assert_int_equal(fl_config_load_env(&c, bad, err), FL_E_CONFIG);
+
+	/* the test clock only with FINLOCKD_TEST_CLOCK_ENABLE=1 */
+	fl_config_defaults(&c);
+	assert_int_equal(fl_config_set(&c, "test-clock", "/tmp/clock", err),
+	                 FL_OK);
+	unsetenv("FINLOCKD_TEST_CLOCK_ENABLE");
+	assert_int_equal(fl_config_check(&c, err), FL_E_CONFIG);
+	assert_non_null(strstr(err, "tests only"));
+	setenv("FINLOCKD_TEST_CLOCK_ENABLE", "yes", 1);
+	assert_int_equal(fl_config_check(&c, err), FL_E_CONFIG);
+	setenv("FINLOCKD_TEST_CLOCK_ENABLE", "1", 1);
+	assert_int_equal(fl_config_check(&c, err), FL_OK);
+	unsetenv("FINLOCKD_TEST_CLOCK_ENABLE");
+}
+
+static void test_config_edges(void **state)
+{
+	struct fl_config c;
+	char err[FL_CONFIG_ERR_MAX], host[128];
+	unsigned port = 1;
+
+	(void)state;
+	fl_config_defaults(&c);
+	/* on by default: the header deadline and the pending cap */
+	assert_true(c.header_timeout > 0);
+	assert_true(c.max_pending_per_client > 0);
+	assert_string_equal(c.trusted_proxies, "");
+	/* listen ports: 0..65535, digits only, never wrapped */
+	static const char *const bad[] = {
+	        "127.0.0.1:65536", "127.0.0.1:-1",   "127.0.0.1:",
+	        "127.0.0.1:+80",   "127.0.0.1: 80",  "127.0.0.1:4294967376",
+	        "127.0.0.1",       ":80",            "[::1]:99999",
+	        "[::1]80",         "127.0.0.1:8080x", NULL};
+	for (int i = 0; bad[i] != NULL; i++) {
+		assert_int_equal(fl_config_set(&c, "listen", bad[i], err),
+		                 FL_E_CONFIG);
+		assert_non_null(strstr(err, "0..65535"));
+	}
+	assert_string_equal(c.listen, "127.0.0.1:8080"); /* unchanged */
+	assert_int_equal(fl_config_set(&c, "listen", "[::1]:65535", err),
+	                 FL_OK);
+	assert_int_equal(fl_config_listen_split(c.listen, host, sizeof(host),
+	                                        &port),
+	                 FL_OK);
+	assert_string_equal(host, "::1");
+	assert_int_equal(port, 65535);
+	assert_int_equal(fl_config_listen_split("0.0.0.0:0", host,
+	                                        sizeof(host), &port),
+	                 FL_OK);
+	assert_string_equal(host, "0.0.0.0");
+	assert_int_equal(port, 0);
+	/* trusted proxies: checked when set */
+	assert_int_equal(fl_config_set(&c, "trusted-proxies",
+	                               "10.0.0.0/8, 192.168.1.7 ::1/128", err),
+	                 FL_OK);
+	assert_int_equal(fl_config_set(&c, "trusted_proxies", "10.0.0.0/33",
+	                               err),
+	                 FL_E_CONFIG);
+	assert_int_equal(fl_config_set(&c, "trusted_proxies", "example.com",
+	                               err),
+	                 FL_E_CONFIG);
+	assert_string_equal(c.trusted_proxies,
+	                    "10.0.0.0/8, 192.168.1.7 ::1/128");
+	assert_int_equal(fl_config_set(&c, "max_pending_per_client", "0", err),
+	                 FL_OK);
+	assert_int_equal(fl_config_set(&c, "header_timeout", "0", err),
+	                 FL_E_CONFIG);
+}
+
+static void test_parse_uint(void **state)
+{
+	uint64_t v = 7;
+
+	(void)state;
+	assert_int_equal(fl_parse_uint("0", 10, &v), FL_OK);
+	assert_int_equal(v, 0);
+	assert_int_equal(fl_parse_uint("18446744073709551615", UINT64_MAX, &v),
+	                 FL_OK);
+	assert_true(v == UINT64_MAX);
+	/* one past 2^64 - 1 is out of range, never wrapped to 0 */
+	assert_int_equal(fl_parse_uint("18446744073709551616", UINT64_MAX, &v),
+	                 FL_E_RANGE);
+	assert_int_equal(v, 0);
+	assert_int_equal(fl_parse_uint("99999999999999999999999999", 500, &v),
+	                 FL_E_RANGE);
+	assert_int_equal(fl_parse_uint("501", 500, &v), FL_E_RANGE);
+	assert_int_equal(fl_parse_uint("500", 500, &v), FL_OK);
+	assert_int_equal(v, 500);
+	static const char *const bad[] = {"", "-1", "+1", " 1", "1 ", "1e3",
+	                                  "0x10", "1.0", "12a", NULL};
+	for (int i = 0; bad[i] != NULL; i++)
+		assert_int_equal(fl_parse_uint(bad[i], UINT64_MAX, &v),
+		                 FL_E_INVALID);
+	assert_int_equal(fl_parse_uint("99999999999999999999x", 5, &v),
+	                 FL_E_INVALID);
+	assert_int_equal(fl_parse_uint(NULL, 5, &v), FL_E_INVALID);
 }
 
 static void test_json_depth_and_cursor(void **state)
@@ -364,6 +461,15 @@ static void test_error_mapping(void **state)
 	assert_int_equal(fl_http_status(FL_E_RESTRICT_GUARANTEED), 400);
 	assert_int_equal(fl_http_status(FL_E_STORE), 500);
 	assert_int_equal(fl_http_status(FL_E_STORE_BUSY), 503);
+	assert_int_equal(fl_http_status(FL_E_INSUFFICIENT_STORAGE), 507);
+	assert_string_equal(fl_http_err_code(FL_E_INSUFFICIENT_STORAGE, buf,
+	                                     sizeof(buf)),
+	                    "insufficient_storage");
+	assert_int_equal(fl_http_status(FL_E_REQUEST_TIMEOUT), 408);
+	assert_string_equal(
+	        fl_http_err_code(FL_E_REQUEST_TIMEOUT, buf, sizeof(buf)),
+	        "request_timeout");
+	assert_int_equal(fl_http_status(FL_E_RANGE), 400);
 }
 
 int main(void)
@@ -372,6 +478,8 @@ int main(void)
 	        cmocka_unit_test(test_router),
 	        cmocka_unit_test(test_route_roles),
 	        cmocka_unit_test(test_config),
+	        cmocka_unit_test(test_config_edges),
+	        cmocka_unit_test(test_parse_uint),
 	        cmocka_unit_test(test_json_depth_and_cursor),
 	        cmocka_unit_test(test_client_keys),
 	        cmocka_unit_test(test_ratelimit),

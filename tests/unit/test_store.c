@@ -50,8 +50,8 @@ static int teardown(void **state)
 	char p[160];
 
 	fl_store_close(f->st);
-	const char *sfx[] = {"", "-wal", "-shm"};
-	for (size_t i = 0; i < 3; i++) {
+	const char *sfx[] = {"", "-wal", "-shm", "-open", ".copy"};
+	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
 		snprintf(p, sizeof(p), "%s%s", f->path, sfx[i]);
 		unlink(p);
 	}
@@ -125,6 +125,30 @@ static void test_tenants_commit_rollback(void **state)
 	assert_int_equal(fl_store_tenant_get(tx, "tn_a", &got), FL_OK);
 	assert_string_equal(got.name, "Acme");
 	assert_int_equal(got.created_at, 1000);
+	fl_tx_rollback(tx);
+}
+
+/* A failed call leaves SQLite's own words for the log; the next
+ * transaction starts without them. */
+static void test_backend_message(void **state)
+{
+	struct fx *f = *state;
+	struct fl_tenant t = {0};
+	struct fl_tx *tx;
+
+	snprintf(t.id, sizeof(t.id), "tn_msg");
+	snprintf(t.name, sizeof(t.name), "Words");
+	tx = begin(f, true);
+	assert_string_equal(fl_store_errmsg(), "");
+	assert_int_equal(fl_store_tenant_insert(tx, &t), FL_OK);
+	assert_int_equal(fl_store_tenant_insert(tx, &t), FL_E_CONFLICT);
+	assert_non_null(strstr(fl_store_errmsg(), "sqlite: "));
+	assert_non_null(strstr(fl_store_errmsg(), "UNIQUE constraint failed"));
+	/* a rollback does not replace it */
+	fl_tx_rollback(tx);
+	assert_non_null(strstr(fl_store_errmsg(), "UNIQUE constraint failed"));
+	tx = begin(f, false);
+	assert_string_equal(fl_store_errmsg(), "");
 	fl_tx_rollback(tx);
 }
 
@@ -728,6 +752,8 @@ static void test_device_counts_seeded(void **state)
 	                     "ALTER TABLE commands DROP COLUMN cancel_reason;"
 	                     "ALTER TABLE api_keys DROP COLUMN last_used_at;"
 	                     /* and what migration 7 added */
+	                     "DROP TABLE server_identity;"
+	                     /* and what migration 8 added */
 	                     "DROP TABLE web_sessions;"
 	                     "DELETE FROM schema_version WHERE version >= 4;"
 	                     "UPDATE devices SET state = 1 WHERE id = 'dv_1';",
@@ -883,9 +909,181 @@ static void test_device_load(void **state)
 	fl_tx_rollback(tx);
 }
 
+static void add_tenant(struct fx *f, const char *id)
+{
+	struct fl_tenant t = {0};
+	struct fl_tx *tx = begin(f, true);
+
+	snprintf(t.id, sizeof(t.id), "%s", id);
+	snprintf(t.name, sizeof(t.name), "Tenant %s", id);
+	t.created_at = 1000;
+	assert_int_equal(fl_store_tenant_insert(tx, &t), FL_OK);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+}
+
+static bool exists(const char *path, const char *suffix)
+{
+	char p[200];
+
+	snprintf(p, sizeof(p), "%s%s", path, suffix);
+	return access(p, F_OK) == 0;
+}
+
+static void test_created_and_must_exist(void **state)
+{
+	struct fx *f = *state;
+	struct fl_store_sqlite_opts must = {.must_exist = true};
+	struct fl_store *st = NULL;
+	char other[160];
+	FILE *fp;
+
+	assert_true(fl_store_created(f->st));
+	fl_store_close(f->st);
+	assert_int_equal(fl_store_open_sqlite(&f->st, f->path, &must), FL_OK);
+	assert_false(fl_store_created(f->st));
+
+	/* missing: refused, and nothing is created */
+	snprintf(other, sizeof(other), "%s/missing.db", f->dir);
+	assert_int_equal(fl_store_open_sqlite(&st, other, &must),
+	                 FL_E_STORE_MISSING);
+	assert_null(st);
+	assert_false(exists(other, ""));
+	assert_false(exists(other, "-open"));
+	/* empty: refused as well, and left without a schema */
+	snprintf(other, sizeof(other), "%s/empty.db", f->dir);
+	fp = fopen(other, "w");
+	assert_non_null(fp);
+	fclose(fp);
+	assert_int_equal(fl_store_open_sqlite(&st, other, &must),
+	                 FL_E_STORE_MISSING);
+	assert_int_equal(fl_store_open_sqlite(&st, other, &must),
+	                 FL_E_STORE_MISSING);
+	unlink(other);
+	snprintf(other, sizeof(other), "%s/empty.db-open", f->dir);
+	unlink(other);
+}
+
+static void test_lost_wal(void **state)
+{
+	struct fx *f = *state;
+	struct fl_store_sqlite_opts accept = {.accept_wal_loss = true};
+	char mark[200];
+	FILE *fp;
+
+	/* open: marked; closed cleanly: the WAL is gone, and the mark */
+	assert_true(exists(f->path, "-open"));
+	add_tenant(f, "tn_wal");
+	fl_store_close(f->st);
+	f->st = NULL;
+	assert_false(exists(f->path, "-wal"));
+	assert_false(exists(f->path, "-open"));
+
+	/* a mark with no WAL is what a deleted WAL leaves */
+	snprintf(mark, sizeof(mark), "%s-open", f->path);
+	fp = fopen(mark, "w");
+	assert_non_null(fp);
+	fclose(fp);
+	assert_int_equal(fl_store_open_sqlite(&f->st, f->path, NULL),
+	                 FL_E_STORE_WAL_LOST);
+	assert_null(f->st);
+	assert_int_equal(fl_store_open_sqlite(&f->st, f->path, &accept), FL_OK);
+	fl_store_close(f->st);
+	/* accepted once, it is forgotten */
+	assert_false(exists(f->path, "-open"));
+	assert_int_equal(fl_store_open_sqlite(&f->st, f->path, NULL), FL_OK);
+}
+
+static void test_check(void **state)
+{
+	struct fx *f = *state;
+	char problem[FL_STORE_PROBLEM_MAX], junk[4096 * 3];
+	FILE *fp;
+
+	add_tenant(f, "tn_check");
+	assert_int_equal(fl_store_check(f->st, false, problem), FL_OK);
+	assert_string_equal(problem, "");
+	assert_int_equal(fl_store_check(f->st, true, problem), FL_OK);
+	fl_store_close(f->st);
+	f->st = NULL;
+
+	/* b-tree pages overwritten behind SQLite's back */
+	memset(junk, 0x5a, sizeof(junk));
+	fp = fopen(f->path, "r+b");
+	assert_non_null(fp);
+	assert_int_equal(fseek(fp, 4096 * 4, SEEK_SET), 0);
+	assert_int_equal(fwrite(junk, 1, sizeof(junk), fp), sizeof(junk));
+	fclose(fp);
+	assert_int_equal(fl_store_open_sqlite(&f->st, f->path, NULL), FL_OK);
+	assert_int_equal(fl_store_check(f->st, false, problem), FL_E_CORRUPT);
+	assert_true(problem[0] != '\0');
+	assert_null(strchr(problem, '\n')); /* one line */
+	assert_int_equal(fl_store_check(f->st, true, problem), FL_E_CORRUPT);
+}
+
+static void test_keys_fingerprint(void **state)
+{
+	struct fx *f = *state;
+	uint8_t fp[FL_KEYS_FINGERPRINT_LEN], got[FL_KEYS_FINGERPRINT_LEN];
+	struct fl_tx *tx;
+
+	memset(fp, 0xab, sizeof(fp));
+	tx = begin(f, false);
+	assert_int_equal(fl_store_keys_fingerprint(tx, got), FL_E_NOT_FOUND);
+	fl_tx_rollback(tx);
+	tx = begin(f, true);
+	assert_int_equal(fl_store_keys_fingerprint_put(tx, fp, 1000), FL_OK);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+	tx = begin(f, false);
+	assert_int_equal(fl_store_keys_fingerprint(tx, got), FL_OK);
+	assert_memory_equal(got, fp, sizeof(fp));
+	fl_tx_rollback(tx);
+	/* recorded once */
+	tx = begin(f, true);
+	assert_int_equal(fl_store_keys_fingerprint_put(tx, fp, 2000),
+	                 FL_E_CONFLICT);
+	fl_tx_rollback(tx);
+}
+
+static void test_snapshot(void **state)
+{
+	struct fx *f = *state;
+	struct fl_store_sqlite_opts must = {.must_exist = true};
+	struct fl_store *copy = NULL;
+	struct fl_tenant got;
+	struct fl_tx *tx = NULL;
+	char path[160];
+
+	add_tenant(f, "tn_before");
+	snprintf(path, sizeof(path), "%s.copy", f->path);
+	assert_int_equal(fl_store_snapshot(f->st, path), FL_OK);
+	add_tenant(f, "tn_after");
+	/* never over an existing file */
+	assert_int_equal(fl_store_snapshot(f->st, path), FL_E_CONFLICT);
+	/* a database on its own: no WAL beside it */
+	assert_false(exists(path, "-wal"));
+	assert_int_equal(fl_store_open_sqlite(&copy, path, &must), FL_OK);
+	assert_int_equal(fl_store_schema_version(copy),
+	                 fl_store_schema_latest());
+	assert_int_equal(fl_store_begin(copy, false, &tx), FL_OK);
+	assert_int_equal(fl_store_tenant_get(tx, "tn_before", &got), FL_OK);
+	assert_int_equal(fl_store_tenant_get(tx, "tn_after", &got),
+	                 FL_E_NOT_FOUND);
+	fl_tx_rollback(tx);
+	fl_store_close(copy);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test_setup_teardown(test_backend_message, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_created_and_must_exist,
+	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_lost_wal, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_check, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_keys_fingerprint, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_snapshot, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_migrations, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_newer_schema_refused,

@@ -784,7 +784,7 @@ static void test_claims_roundtrip(void **state)
 	assert_claims_equal(&c, &d);
 	assert_int_equal(fl_claims_encode(&d, &again), FL_OK);
 	assert_string_equal(json, again);
-	/* the DESIGN.md names and forms */
+	/* the names and forms docs/protocol.md gives */
 	assert_non_null(strstr(json, "\"sub\":\"dev-1\""));
 	assert_non_null(
 	        strstr(json, "\"imei\":[\"" IMEI_A "\",\"" IMEI_B "\"]"));
