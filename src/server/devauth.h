@@ -1,9 +1,9 @@
 /*
  * devauth.h - authenticating phones, and their write-behind bookkeeping.
  *
- * Secrets are derived, not stored (DESIGN.md "Keys and trust"): a device's
- * check-in MAC key and offline-code secret come from crypto_kx between the
- * server's key-exchange secret (DATA/kx.secret, a file beside the database)
+ * Secrets are derived, not stored: a device's check-in MAC key and
+ * offline-code secret come from crypto_kx between the server's
+ * key-exchange secret (DATA/kx.secret, a file beside the database)
  * and the X25519 public key the phone sent at enrollment, then crypto_kdf
  * per purpose (fl_dp_derive). The database holds only the public key, so a
  * copy of it alone yields no MAC key and no offline code.
@@ -30,8 +30,8 @@
  * the authority while it lives). A copy is replaced only by one read at a
  * later clock, so a slow reader never puts an older row back.
  *
- * Write-behind (DESIGN.md "Storage"): the counter and the last contact are
- * persisted by a background thread, all devices in one transaction, every
+ * Write-behind: the counter and the last contact are persisted by a
+ * background thread, all devices in one transaction, every
  * FL_DEVAUTH_FLUSH_MS, and at shutdown. A crash loses at most that much
  * bookkeeping. While the server runs, the in-memory maximum is the
  * authority; after a restart, counters above the persisted one are
