@@ -15,7 +15,8 @@
  *     token already held (the usual answer when nothing changed);
  *   - its parts: token verification (fl_device_token_verify: kid, Ed25519,
  *     claims decode and checks) and one persisted write (fl_persist_store:
- *     encode, seal with keyed BLAKE2b, write a slot; a check-in makes two:
+ *     encode, seal in the secure hardware, write a slot, raise the
+ *     counter; a check-in makes two:
  *     the counter before sending, the state after the answer); the time in
  *     the platform's write callback itself is shown apart;
  *   - the same write to a file with fsync, as a phone's flash would take it
@@ -336,29 +337,35 @@ static double run_writes(const struct fl_hal *hal, const struct fl_pstate *ps,
 /* The agent's sealed state as the partition holds it (the newer valid
  * slot), decoded into *ps; returns the slot. */
 static const struct fh_blob *read_state(struct fl_fakehal *fh,
+                                        const struct fl_hal *hal,
                                         struct fl_pstate *ps)
 {
 	const char *names[2] = {FL_PERSIST_SLOT_A, FL_PERSIST_SLOT_B};
 	const struct fh_blob *best = NULL;
-	const uint8_t *payload = NULL, *p;
+	uint8_t *payload = NULL, *p;
 	size_t plen = 0, len;
 	uint64_t best_gen = 0, gen;
 
 	for (int i = 0; i < 2; i++) {
 		const struct fh_blob *b = fl_fakehal_blob(fh, names[i]);
 
-		if (b != NULL &&
-		    fl_persist_unseal(b->data, b->len, &gen, &p, &len) ==
-		            FL_OK &&
-		    gen > best_gen) {
+		if (b == NULL ||
+		    fl_persist_unseal(hal, b->data, b->len, &gen, &p, &len) !=
+		            FL_OK)
+			continue;
+		if (gen > best_gen) {
 			best = b;
 			best_gen = gen;
+			free(payload);
 			payload = p;
 			plen = len;
+		} else {
+			free(p);
 		}
 	}
 	if (best == NULL || fl_pstate_decode(payload, plen, ps) != FL_OK)
 		bench_die("cannot read the agent's state back");
+	free(payload);
 	return best;
 }
 
@@ -486,7 +493,7 @@ int main(int argc, char **argv)
 
 	/* Persisted writes alone, on a platform of their own (the agent's
 	 * partition stays as the agent wrote it). */
-	slot = read_state(fh, &ps);
+	slot = read_state(fh, &hal, &ps);
 	blob_len = slot->len;
 	fh2 = fl_fakehal_new();
 	if (fh2 == NULL)

@@ -1,7 +1,7 @@
 /*
  * fwmin.c - the smallest firmware that uses the whole device agent: a
  * platform whose callbacks do nothing (a real one calls the phone's flash,
- * keystore, lock screen and modem) and a main loop over every public call
+ * secure hardware, lock screen and modem) and a main loop over every public call
  * of include/finlock/agent.h. bench/run.sh links it against libflagent.a
  * and libflcore.a with libsodium and jansson linked statically, and reports
  * its size (benchmark 4, code size): what the agent adds to a firmware
@@ -31,32 +31,73 @@ static fl_err blob_write(void *ctx, const char *name, const uint8_t *buf,
 	return FL_E_IO;
 }
 
-static fl_err key_put(void *ctx, const char *name, const uint8_t *s, size_t len)
+/* The secure hardware's trusted application is the vendor's, not the
+ * agent's: its calls answer nothing here, and its code is not counted. */
+static fl_err tee_keys2(void *ctx, uint8_t a[32], uint8_t b[32])
 {
-	(void)ctx, (void)name, (void)s, (void)len;
+	(void)ctx, (void)a, (void)b;
 	return FL_E_IO;
 }
 
-static fl_err key_get(void *ctx, const char *name, uint8_t *buf, size_t cap,
-                      size_t *len)
+static fl_err tee_pk(void *ctx, uint8_t pk[32])
 {
-	(void)ctx, (void)name, (void)buf, (void)cap;
-	*len = 0;
-	return FL_E_NOT_FOUND;
-}
-
-static fl_err key_mac(void *ctx, const char *name, const uint8_t *msg,
-                      size_t len, uint8_t mac[32])
-{
-	(void)ctx, (void)name, (void)msg, (void)len;
-	memset(mac, 0, 32);
+	(void)ctx, (void)pk;
 	return FL_E_IO;
 }
 
-static fl_err key_erase(void *ctx, const char *name)
+static fl_err tee_enroll(void *ctx, const uint8_t pk[32])
 {
-	(void)ctx, (void)name;
+	(void)ctx, (void)pk;
+	return FL_E_IO;
+}
+
+static fl_err tee_sign(void *ctx, const uint8_t *msg, size_t len,
+                       uint8_t out[64])
+{
+	(void)ctx, (void)msg, (void)len, (void)out;
+	return FL_E_IO;
+}
+
+static fl_err tee_mac(void *ctx, const uint8_t *msg, size_t len,
+                      uint8_t out[32])
+{
+	(void)ctx, (void)msg, (void)len, (void)out;
+	return FL_E_IO;
+}
+
+static fl_err tee_code(void *ctx, const char *code, fl_time now,
+                       struct fl_hal_code *out)
+{
+	(void)ctx, (void)code, (void)now;
+	memset(out, 0, sizeof(*out));
+	return FL_E_IO;
+}
+
+static fl_err tee_code_state(void *ctx, struct fl_hal_code *out)
+{
+	(void)ctx;
+	memset(out, 0, sizeof(*out));
 	return FL_OK;
+}
+
+static fl_err tee_seal(void *ctx, const uint8_t *ad, size_t ad_len,
+                       const uint8_t *in, size_t len, uint8_t *out)
+{
+	(void)ctx, (void)ad, (void)ad_len, (void)in, (void)len, (void)out;
+	return FL_E_IO;
+}
+
+static fl_err tee_counter(void *ctx, uint64_t *v)
+{
+	(void)ctx;
+	*v = 0;
+	return FL_OK;
+}
+
+static fl_err tee_raise(void *ctx, uint64_t to)
+{
+	(void)ctx, (void)to;
+	return FL_E_IO;
 }
 
 static fl_err apply(void *ctx, const struct fl_hal_policy *p)
@@ -105,10 +146,19 @@ int main(void)
 	        .persist_write = blob_write,
 	        .userdata_read = blob_read,
 	        .userdata_write = blob_write,
-	        .key_put = key_put,
-	        .key_get = key_get,
-	        .key_mac = key_mac,
-	        .key_erase = key_erase,
+	        .tee_factory_pk = tee_pk,
+	        .tee_factory_sign = tee_sign,
+	        .tee_keygen = tee_keys2,
+	        .tee_pending = tee_keys2,
+	        .tee_sign = tee_sign,
+	        .tee_enroll = tee_enroll,
+	        .tee_mac = tee_mac,
+	        .tee_code = tee_code,
+	        .tee_code_state = tee_code_state,
+	        .tee_seal = tee_seal,
+	        .tee_unseal = tee_seal,
+	        .tee_counter = tee_counter,
+	        .tee_counter_raise = tee_raise,
 	        .apply = apply,
 	        .device = device,
 	        .wall = wall,

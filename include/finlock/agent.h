@@ -1,17 +1,25 @@
 /*
  * agent.h - the finlock device agent: the library a financed phone's firmware
  * links to lock the phone when installments are overdue and unlock it when
- * they are paid (DESIGN.md "The device protocol", "Guarantees to the
- * customer").
+ * they are paid (docs/protocol.md, docs/threat-model.md).
  *
  * The agent reads no file, clock or socket itself: everything goes through a
  * platform interface, struct fl_hal, that the firmware (or the simulator
- * finlock-device, or a test) fills with function pointers. The agent keeps
- * its state on the persistent partition (which a factory reset does not wipe)
- * in two checksummed slots, so a crash at any byte of a write leaves either
- * the old state or the new one. It trusts only what it verified: the root key
- * from the factory image, signing keys the root certified, tokens signed by
- * those keys for this device and IMEI with a seq above the one it holds.
+ * finlock-device, or a test) fills with function pointers. The phone's
+ * owner may be hostile to the lock and controls all of its ordinary
+ * storage (docs/threat-model.md), so the agent keeps its state on the
+ * persistent partition sealed by the phone's secure hardware and numbered
+ * against its monotonic counter: an edited, older or foreign copy is
+ * refused, and a crash at any byte of a write leaves the old state or the
+ * new one. Its long-term secrets are made and used inside the secure
+ * hardware (the tee_* callbacks) and never leave it. It trusts only what
+ * it verified: the root key from the factory image, signing keys the root
+ * certified, tokens signed by those keys for this device and its IMEIs
+ * with a seq above the one it holds; the token it enforces is kept as
+ * signed text and verified again on every load. What fails its checks
+ * falls back to the safest state the phone can prove: locked, the
+ * lender's contact shown, emergency calls working; never unlocked, never
+ * a wipe.
  *
  * A firmware's loop: fl_agent_open at boot; fl_agent_setup until it returns
  * FL_OK when the partition was empty; fl_agent_enroll with the clerk's code;
@@ -97,6 +105,18 @@ struct fl_hal_policy {
 
 struct fl_agent_screen;
 
+#define FL_HAL_SEAL_OVERHEAD 40 /* nonce and tag a seal adds */
+
+/* What the secure hardware records of offline codes. */
+struct fl_hal_code {
+	uint32_t tries;   /* wrong tries on `day` */
+	int64_t day;      /* UTC day of those tries */
+	uint64_t last;    /* newest code counter accepted, 0 none */
+	uint8_t action;   /* what it granted: enum fl_ocode_action, 0 none */
+	fl_time at;       /* trusted time it was accepted */
+	fl_time until;    /* an unlock's end, 0 for a release */
+};
+
 /*
  * The platform. Every callback gets ctx first. Callbacks return FL_OK or an
  * error (FL_E_IO for a storage failure, FL_E_NET for a transport failure,
@@ -124,19 +144,72 @@ struct fl_hal {
 	fl_err (*userdata_write)(void *ctx, const char *name,
 	                         const uint8_t *buf, size_t len);
 
-	/* Keystore (a TEE, a keystore, or a file in the simulator; survives a
-	 * factory reset, not a reflash). put stores a named secret; get copies
-	 * it out (the agent wipes its copy after use); mac returns keyed
-	 * BLAKE2b-256 of msg with the named secret as key, so the check-in MAC
-	 * key never leaves the keystore; erase forgets one (FL_OK if absent).
-	 */
-	fl_err (*key_put)(void *ctx, const char *name, const uint8_t *secret,
-	                  size_t len);
-	fl_err (*key_get)(void *ctx, const char *name, uint8_t *buf, size_t cap,
-	                  size_t *len);
-	fl_err (*key_mac)(void *ctx, const char *name, const uint8_t *msg,
-	                  size_t len, uint8_t mac[32]);
-	fl_err (*key_erase)(void *ctx, const char *name);
+	/* The secure hardware: a trusted application in the phone's TEE or
+	 * secure element (the part a vendor's device-financing lock provides;
+	 * docs/threat-model.md). The customer can neither read nor change
+	 * what it keeps, and no operation here returns a long-term secret's
+	 * bytes: keys are generated inside and used inside. It keeps:
+	 *   - the factory key pair (Ed25519), provisioned at manufacture; a
+	 *     reflash does not change it;
+	 *   - a monotonic counter that only goes up; a reflash keeps it;
+	 *   - the agent's keys (a reflash wipes them): the sealing key, a
+	 *     pending enrollment key pair (Ed25519 + X25519), and after
+	 *     enrollment the check-in MAC key and the offline-code secret,
+	 *     both derived inside from the key exchange with the server;
+	 *   - the offline-code record: tries on the current day, the newest
+	 *     code counter accepted and what that code granted.
+	 * Each returns FL_OK, FL_E_NOT_FOUND when the key it needs does not
+	 * exist, or FL_E_IO.
+	 *
+	 * factory_pk / factory_sign: the factory key's public half, and an
+	 * Ed25519 signature by it. keygen makes a fresh pending enrollment
+	 * pair (replacing any) and returns its public halves; pending returns
+	 * them (FL_E_NOT_FOUND: none); sign signs with the pending Ed25519
+	 * key. enroll completes an enrollment: the key exchange of the
+	 * pending X25519 key with server_kx_pk (crypto_kx, client side),
+	 * then fl_dp_derive; the MAC key and the offline-code secret replace
+	 * the old ones (the same pair and server key give the same keys
+	 * again; the next keygen replaces the pair). mac: keyed BLAKE2b-256
+	 * with the MAC key. */
+	fl_err (*tee_factory_pk)(void *ctx, uint8_t pk[32]);
+	fl_err (*tee_factory_sign)(void *ctx, const uint8_t *msg, size_t len,
+	                           uint8_t sig[64]);
+	fl_err (*tee_keygen)(void *ctx, uint8_t sign_pk[32], uint8_t kx_pk[32]);
+	fl_err (*tee_pending)(void *ctx, uint8_t sign_pk[32],
+	                      uint8_t kx_pk[32]);
+	fl_err (*tee_sign)(void *ctx, const uint8_t *msg, size_t len,
+	                   uint8_t sig[64]);
+	fl_err (*tee_enroll)(void *ctx, const uint8_t server_kx_pk[32]);
+	fl_err (*tee_mac)(void *ctx, const uint8_t *msg, size_t len,
+	                  uint8_t mac[32]);
+
+	/* Offline codes, checked inside (core/ocode.h): code tries code at
+	 * trusted time now. It refuses at once after FL_OCODE_MAX_TRIES
+	 * wrong tries on now's UTC day (FL_E_CODE_TRIES); otherwise it counts
+	 * the try durably before checking, and on success records the
+	 * counter (retiring every lower one), what it granted and until when
+	 * (now + N days), and takes the try back. A day before the recorded
+	 * one counts as the recorded one. Errors are those of
+	 * fl_ocode_check. code_state reads the record (all zero before any
+	 * code). */
+	fl_err (*tee_code)(void *ctx, const char *code, fl_time now,
+	                   struct fl_hal_code *out);
+	fl_err (*tee_code_state)(void *ctx, struct fl_hal_code *out);
+
+	/* Sealing: authenticated encryption under a key that never leaves
+	 * this phone's secure hardware (made on first use). seal writes
+	 * len + FL_HAL_SEAL_OVERHEAD bytes to out; unseal writes
+	 * len - FL_HAL_SEAL_OVERHEAD bytes, or FL_E_CORRUPT when the input
+	 * was not sealed by this phone with this ad. */
+	fl_err (*tee_seal)(void *ctx, const uint8_t *ad, size_t ad_len,
+	                   const uint8_t *in, size_t len, uint8_t *out);
+	fl_err (*tee_unseal)(void *ctx, const uint8_t *ad, size_t ad_len,
+	                     const uint8_t *in, size_t len, uint8_t *out);
+
+	/* The monotonic counter (replay-protected memory): counter reads it;
+	 * counter_raise sets it to `to` when that is higher, never lower. */
+	fl_err (*tee_counter)(void *ctx, uint64_t *value);
+	fl_err (*tee_counter_raise)(void *ctx, uint64_t to);
 
 	/* Enforcement. apply sets the restrictions in force (mask 0 lifts
 	 * every one); the guaranteed capabilities, the allowed apps and the
@@ -201,9 +274,13 @@ enum fl_agent_lock_reason {
 	FL_AGENT_LOCK_STOLEN,   /* reported stolen by the lender */
 	FL_AGENT_LOCK_SIM,      /* the SIM changed and the policy locks */
 	FL_AGENT_LOCK_TAMPER, /* rooted or bootloader unlocked, policy locks */
+	FL_AGENT_LOCK_UNVERIFIED, /* the saved state failed its checks (an
+	                           * edited or restored copy): locked until
+	                           * the server's answer is verified */
 };
 
-/* "none", "payment", "stolen", "sim", "tamper"; NULL if out of range. */
+/* "none", "payment", "stolen", "sim", "tamper", "unverified"; NULL if out
+ * of range. */
 const char *fl_agent_lock_reason_name(enum fl_agent_lock_reason r);
 
 /* Everything the phone must show and enforce, by value (strings are
@@ -225,7 +302,7 @@ struct fl_agent_screen {
 	char reminder[FL_AGENT_TEXT_MAX]; /* latest reminder due, "" none */
 	char notices[FL_AGENT_NOTICES][FL_AGENT_NOTICE_MAX]; /* newest last */
 	size_t n_notices;
-	char pairing_code[12];  /* shown while re-enrolling, "" otherwise */
+	char pairing_code[20]; /* "1234 5678 9012 3456" while re-enrolling */
 	uint64_t restrict_mask; /* FL_R_* in force */
 	uint32_t guaranteed;    /* FL_G_* always allowed: FL_G_ALL */
 	char allow_apps[FL_AGENT_APPS][FL_AGENT_APP_MAX]; /* allowed apps */

@@ -33,6 +33,9 @@
  * (max of trusted time and wall clock), an offline-code unlock and local
  * SIM/tamper reactions:
  *
+ *   saved state unproven (an edited or older
+ *   copy, a token that no longer verifies)  -> locked ("unverified")
+ *                                              unless code unlock
  *   stolen                                  -> locked (no code lifts it)
  *   released (not stolen)                   -> free, for good
  *   state locked, or lock_at <= effective   -> locked unless code unlock
@@ -64,6 +67,9 @@ static const char stolen_message[] =
 static const char sim_message[] =
         "This device is locked because its SIM card was changed. Contact "
         "the lender.";
+static const char unverified_message[] =
+        "This phone could not verify its payment status. Connect to Wi-Fi "
+        "or mobile data, or call the lender.";
 static const char tamper_message[] =
         "This device is locked because its software was modified. Contact "
         "the lender.";
@@ -132,15 +138,30 @@ void fl_agent_learn_time(struct fl_agent *a, fl_time server)
 		tt_put(&a->st, &t);
 }
 
+void fl_agent_fresh_time(struct fl_agent *a, fl_time server)
+{
+	struct fl_ttime t = tt_get(&a->st);
+	uint64_t took = a->boot == a->sent_boot && a->mono >= a->sent_mono
+	                        ? a->mono - a->sent_mono
+	                        : 0;
+
+	fl_ttime_learn(&t, server, a->mono, a->boot);
+	fl_ttime_correct(&t, server, took, a->mono, a->boot);
+	tt_put(&a->st, &t);
+}
+
 /* --- trust set and claims, rebuilt from the persisted state ------------------
  */
 
 /* Rebuilds a->trust from the root, the revocations and the certificates
- * in a->st (a certificate that no longer verifies is skipped). */
+ * in a->st (a certificate that no longer verifies is skipped). Expiry is
+ * not judged here: a certificate's end limits when a token may be
+ * accepted, and fl_trust_verify judges it then; a token already held
+ * stays in force however long the phone stays offline. */
 static fl_err rebuild_trust(struct fl_agent *a)
 {
 	struct fl_trust *t = NULL;
-	fl_time now = fl_agent_trusted(a);
+	const fl_time now = FL_AGENT_ANY_TIME;
 	fl_err err;
 
 	err = fl_trust_new(&t, a->root_pk);
@@ -162,21 +183,122 @@ static fl_err rebuild_trust(struct fl_agent *a)
 	return FL_OK;
 }
 
+/* True when the token's IMEIs are this phone's: each of them is one of
+ * the phone's, and the phone's first IMEI is among them. */
+static bool imeis_match(const struct fl_agent *a,
+                        const struct fl_device_claims *c)
+{
+	bool first = false;
+
+	if (c->n_imei < 1 || c->n_imei > 2)
+		return false;
+	for (size_t i = 0; i < c->n_imei; i++) {
+		bool mine = false;
+		for (size_t j = 0; j < a->dev.n_imei; j++)
+			if (strcmp(c->imei[i], a->dev.imei[j]) == 0)
+				mine = true;
+		if (!mine)
+			return false;
+		if (strcmp(c->imei[i], a->dev.imei[0]) == 0)
+			first = true;
+	}
+	return first;
+}
+
+fl_err fl_agent_token_check(const struct fl_agent *a, const char *token,
+                            fl_time now, bool from_lookup,
+                            struct fl_device_claims *c)
+{
+	char *payload = NULL;
+	size_t len = 0;
+	fl_err err;
+
+	memset(c, 0, sizeof(*c));
+	/* kid first (unknown or revoked keys end here), then the signature
+	 * with the device token's implicit assertion */
+	err = fl_trust_verify(a->trust, FL_MSG_DEVICE_TOKEN, token, now,
+	                      &payload, &len);
+	if (!err)
+		err = fl_claims_decode(payload, len, c);
+	if (err)
+		goto out;
+	if (c->sub == NULL || fl_dp_device_id_check(c->sub) != FL_OK ||
+	    (!from_lookup && strcmp(c->sub, a->st.device_id) != 0)) {
+		err = FL_E_WRONG_SUBJECT;
+		goto out;
+	}
+	if (!imeis_match(a, c)) {
+		err = FL_E_WRONG_IMEI;
+		goto out;
+	}
+	if (now != FL_AGENT_ANY_TIME) {
+		/* the acceptance window, on trusted time */
+		struct fl_claims_expect e = {
+		        .device_id = c->sub,
+		        .imei = a->dev.imei[0],
+		        .last_seq = 0,
+		        .now = now,
+		        .skew = FL_AGENT_SKEW,
+		};
+		err = c->seq == 0 ? FL_E_REPLAY : fl_claims_check(c, &e);
+	}
+out:
+	free(payload);
+	if (err)
+		fl_claims_clear(c);
+	return err;
+}
+
+/* The release receipt held, checked as on arrival but for time. */
+static bool receipt_ok(const struct fl_agent *a)
+{
+	struct fl_dp_receipt r = {0};
+	char *payload = NULL;
+	size_t len = 0;
+	bool ok;
+
+	if (a->st.receipt == NULL)
+		return false;
+	ok = fl_trust_verify(a->trust, FL_MSG_RELEASE_RECEIPT, a->st.receipt,
+	                     FL_AGENT_ANY_TIME, &payload, &len) == FL_OK &&
+	     fl_dp_receipt_decode(payload, len, &r) == FL_OK &&
+	     strcmp(r.device_id, a->st.device_id) == 0;
+	fl_dp_receipt_clear(&r);
+	free(payload);
+	return ok;
+}
+
+/* Verifies everything the saved state claims on its own authority, as on
+ * every load: the token held (signature, kid, device id, IMEIs), the
+ * receipt, and that a release is proven. What fails leaves a->unverified
+ * set: the phone locks until the server's answer is verified. */
 static fl_err rebuild_claims(struct fl_agent *a)
 {
 	fl_err err;
 
 	fl_claims_clear(&a->claims);
 	a->has_claims = false;
-	if (a->st.claims == NULL)
-		return FL_OK;
-	err = fl_claims_decode(a->st.claims, strlen(a->st.claims), &a->claims);
-	if (err == FL_E_NOMEM)
-		return err;
-	/* Claims the agent wrote itself always decode; if they did not, the
-	 * state would be unusable: treat it like having no claims. */
-	a->has_claims = err == FL_OK;
+	a->unverified = false;
+	a->receipt_ok = receipt_ok(a);
+	if (a->st.token != NULL) {
+		err = fl_agent_token_check(a, a->st.token, FL_AGENT_ANY_TIME,
+		                           a->st.claims_from_lookup,
+		                           &a->claims);
+		if (err == FL_E_NOMEM)
+			return err;
+		a->has_claims = err == FL_OK;
+		a->unverified = err != FL_OK;
+	}
+	if (a->st.phase == FL_AGENT_RELEASED && !fl_agent_released_proven(a))
+		a->unverified = true;
 	return FL_OK;
+}
+
+bool fl_agent_released_proven(const struct fl_agent *a)
+{
+	return (a->has_claims && !a->st.claims_from_lookup &&
+	        a->claims.state == FL_ST_RELEASED) ||
+	       a->receipt_ok || a->code.action == FL_OCODE_RELEASE;
 }
 
 /* --- transactions ------------------------------------------------------------
@@ -285,18 +407,17 @@ fl_err fl_agent_add_keys(struct fl_agent *a, const struct fl_dp_keys *k,
 /* --- claims and tokens
  * -------------------------------------------------------- */
 
-fl_err fl_agent_set_claims(struct fl_agent *a, struct fl_device_claims *c,
-                           bool from_lookup)
+fl_err fl_agent_set_token(struct fl_agent *a, const char *token,
+                          struct fl_device_claims *c, bool from_lookup)
 {
-	char *json = NULL;
-	fl_err err;
+	char *copy = strdup(token);
 
-	err = fl_claims_encode(c, &json);
-	if (err)
-		return err;
-	free(a->st.claims);
-	a->st.claims = json;
+	if (copy == NULL)
+		return FL_E_NOMEM;
+	free(a->st.token);
+	a->st.token = copy;
 	a->st.claims_from_lookup = from_lookup;
+	a->unverified = false;
 	fl_claims_clear(&a->claims);
 	a->claims = *c;
 	memset(c, 0, sizeof(*c));
@@ -309,36 +430,30 @@ static void reminders(struct fl_agent *a);
 fl_err fl_agent_accept_token(struct fl_agent *a, const char *token)
 {
 	struct fl_device_claims c = {0};
-	struct fl_claims_expect e = {0};
-	char *payload = NULL;
-	size_t len = 0;
 	fl_time now = fl_agent_trusted(a);
 	fl_err err;
 
-	/* kid, revocation, certificate expiry and signature as a device
-	 * token, then the claims: the steps of fl_device_token_verify, taken
-	 * apart so that the seq already held can be told apart first. */
-	err = fl_trust_verify(a->trust, FL_MSG_DEVICE_TOKEN, token, now,
-	                      &payload, &len);
-	if (err)
-		goto out;
-	err = fl_claims_decode(payload, len, &c);
-	if (err)
-		goto out;
-	e.device_id = a->st.device_id;
-	e.imei = a->dev.imei[0];
-	e.last_seq = a->st.seq;
-	e.now = now;
-	e.skew = FL_AGENT_SKEW;
-	if (c.seq == a->st.seq && !a->st.claims_from_lookup && a->has_claims &&
-	    strcmp(c.sub, a->st.device_id) == 0) {
-		/* the token already held: changes nothing */
-		err = FL_OK;
+	/* Every token is checked in full, the seq already held included:
+	 * kid, revocation and signature, device id and IMEIs. The token
+	 * already held, sent again, changes nothing (its window may have
+	 * passed since: that limits acceptance, and it was accepted). Any
+	 * other token must also be within its window on trusted time. */
+	if (a->st.token != NULL && strcmp(token, a->st.token) == 0 &&
+	    !a->st.claims_from_lookup) {
+		err = fl_agent_token_check(a, token, FL_AGENT_ANY_TIME, false,
+		                           &c);
 		goto out;
 	}
-	err = fl_claims_check(&c, &e);
+	err = fl_agent_token_check(a, token, now, false, &c);
 	if (err)
 		goto out;
+	if (c.seq < a->st.seq ||
+	    (c.seq == a->st.seq && a->has_claims && !a->unverified &&
+	     !a->st.claims_from_lookup)) {
+		/* an older token, or another one with the seq held */
+		err = c.seq < a->st.seq ? FL_E_REPLAY : FL_OK;
+		goto out;
+	}
 	a->st.seq = c.seq;
 	fl_agent_learn_time(a, c.iat);
 	/* A local SIM/tamper lock holds until the server has decided on the
@@ -352,9 +467,8 @@ fl_err fl_agent_accept_token(struct fl_agent *a, const char *token)
 	reminders(a);
 	if (c.state == FL_ST_RELEASED && !c.stolen)
 		a->st.phase = FL_AGENT_RELEASED; /* for good */
-	err = fl_agent_set_claims(a, &c, false);
+	err = fl_agent_set_token(a, token, &c, false);
 out:
-	free(payload);
 	fl_claims_clear(&c);
 	return err;
 }
@@ -364,19 +478,10 @@ out:
 
 fl_err fl_agent_make_keys(struct fl_agent *a)
 {
-	uint8_t sk[FL_SIGN_SK_LEN], kxsk[FL_KX_SK_LEN];
 	uint8_t pk[FL_SIGN_PK_LEN], kxpk[FL_KX_PK_LEN];
-	fl_err err;
 
-	fl_sign_keypair(pk, sk);
-	fl_kx_keypair(kxpk, kxsk);
-	err = a->hal.key_put(a->hal.ctx, FL_KEY_ENROLL_SIGN, sk, sizeof(sk));
-	if (!err)
-		err = a->hal.key_put(a->hal.ctx, FL_KEY_ENROLL_KX, kxsk,
-		                     sizeof(kxsk));
-	fl_wipe(sk, sizeof(sk));
-	fl_wipe(kxsk, sizeof(kxsk));
-	if (err)
+	/* made inside the secure hardware; only the public halves come out */
+	if (a->hal.tee_keygen(a->hal.ctx, pk, kxpk) != FL_OK)
 		return FL_E_IO;
 	a->st.enroll_pending = true;
 	memcpy(a->st.pend_sign_pk, pk, sizeof(pk));
@@ -384,18 +489,22 @@ fl_err fl_agent_make_keys(struct fl_agent *a)
 	return FL_OK;
 }
 
-void fl_agent_pairing_code(const struct fl_agent *a, char out[12])
+void fl_agent_pairing_code(const struct fl_agent *a, char out[20])
 {
 	char code[FL_DP_PAIRING_LEN + 1];
+	size_t n = 0;
 
 	out[0] = '\0';
 	if (a->st.phase != FL_AGENT_PAIRING || !a->st.enroll_pending)
 		return;
 	fl_dp_pairing_code(a->st.pend_sign_pk, a->st.pend_kx_pk, code);
-	/* shown as "1234 5678" */
-	memcpy(out, code, 4);
-	out[4] = ' ';
-	memcpy(out + 5, code + 4, 5);
+	/* shown in groups of four: "1234 5678 9012 3456" */
+	for (size_t i = 0; code[i] != '\0' && n < 19; i++) {
+		if (i > 0 && i % 4 == 0)
+			out[n++] = ' ';
+		out[n++] = code[i];
+	}
+	out[n] = '\0';
 }
 
 /* --- user data: reminders shown and notices
@@ -474,7 +583,7 @@ void fl_agent_notice(struct fl_agent *a, const char *text)
 
 static bool code_unlocked(const struct fl_agent *a, fl_time eff)
 {
-	return a->st.unlock_until != 0 && eff < a->st.unlock_until;
+	return a->code.until != 0 && eff < a->code.until;
 }
 
 /* Fills a->screen from the state and the effective time. */
@@ -490,7 +599,7 @@ static void decide(struct fl_agent *a)
 	s->phase = (enum fl_agent_phase)a->st.phase;
 	s->guaranteed = FL_G_ALL;
 	s->state = c != NULL ? c->state : FL_ST_PENDING;
-	s->unlock_until = code_unlocked(a, eff) ? a->st.unlock_until : 0;
+	s->unlock_until = code_unlocked(a, eff) ? a->code.until : 0;
 	s->has_receipt = a->st.receipt != NULL;
 	fl_agent_pairing_code(a, s->pairing_code);
 	for (size_t i = 0; i < a->n_notices; i++)
@@ -534,12 +643,25 @@ static void decide(struct fl_agent *a)
 		}
 	}
 
-	if (c != NULL && c->stolen) {
+	if ((a->unverified || a->st.distrust) &&
+	    !(a->st.phase == FL_AGENT_RELEASED &&
+	      fl_agent_released_proven(a)) &&
+	    !code_unlocked(a, eff)) {
+		/* The saved state failed its checks, or an older copy was
+		 * put back: nothing in it is trusted to loosen the lock.
+		 * The lender's contact from a genuine token still shows. */
+		s->locked = true;
+		s->lock_reason = FL_AGENT_LOCK_UNVERIFIED;
+		s->lock_at = 0;
+		s->reminder[0] = '\0';
+		msg = unverified_message;
+	} else if (c != NULL && c->stolen) {
 		s->locked = true;
 		s->lock_reason = FL_AGENT_LOCK_STOLEN;
 		msg = c->message != NULL && c->message[0] ? c->message
 		                                          : stolen_message;
 	} else if (a->st.phase == FL_AGENT_RELEASED ||
+	           a->code.action == FL_OCODE_RELEASE ||
 	           (c != NULL && c->state == FL_ST_RELEASED)) {
 		s->locked = false;
 		s->lock_at = 0;
@@ -581,6 +703,7 @@ const char *fl_agent_lock_reason_name(enum fl_agent_lock_reason r)
 	        [FL_AGENT_LOCK_STOLEN] = "stolen",
 	        [FL_AGENT_LOCK_SIM] = "sim",
 	        [FL_AGENT_LOCK_TAMPER] = "tamper",
+	        [FL_AGENT_LOCK_UNVERIFIED] = "unverified",
 	};
 
 	if ((unsigned)r >= sizeof(names) / sizeof(names[0]))
@@ -821,9 +944,12 @@ fl_err fl_agent_report_sim(struct fl_agent *a, const char *iccid)
 static bool hal_complete(const struct fl_hal *h)
 {
 	return h->persist_read && h->persist_write && h->userdata_read &&
-	       h->userdata_write && h->key_put && h->key_get && h->key_mac &&
-	       h->key_erase && h->apply && h->device && h->wall && h->mono &&
-	       h->http;
+	       h->userdata_write && h->tee_factory_pk && h->tee_factory_sign &&
+	       h->tee_keygen && h->tee_pending && h->tee_sign &&
+	       h->tee_enroll && h->tee_mac && h->tee_code &&
+	       h->tee_code_state && h->tee_seal && h->tee_unseal &&
+	       h->tee_counter && h->tee_counter_raise && h->apply &&
+	       h->device && h->wall && h->mono && h->http;
 }
 
 fl_err fl_agent_open(struct fl_agent **out, const struct fl_hal *hal,
@@ -831,6 +957,7 @@ fl_err fl_agent_open(struct fl_agent **out, const struct fl_hal *hal,
 {
 	struct fl_agent *a = NULL;
 	char canon[FL_IMEI_LEN + 1];
+	bool rolled_back = false, must_store = false;
 	fl_err err;
 
 	*out = NULL;
@@ -867,32 +994,66 @@ fl_err fl_agent_open(struct fl_agent **out, const struct fl_hal *hal,
 	if (err)
 		goto out;
 
-	err = fl_persist_load(&a->hal, &a->st, &a->pos);
+	if (a->hal.tee_code_state(a->hal.ctx, &a->code) != FL_OK) {
+		err = FL_E_IO;
+		goto out;
+	}
+	err = fl_persist_load(&a->hal, &a->st, &a->pos, &rolled_back);
 	if (err == FL_E_NOT_FOUND) {
-		/* new from the factory, or reflashed: setup looks it up */
+		/* New from the factory, reflashed, or storage that is gone,
+		 * edited or another phone's: nothing in it is this phone's
+		 * proven state. Setup looks the phone up, signed by its
+		 * factory key, before anything else: a locked phone stays
+		 * locked. The counter stays where it is (pos.gen). */
 		memset(&a->st, 0, sizeof(a->st));
 		a->st.phase = FL_AGENT_SETUP;
-		a->pos.gen = 0;
 		a->pos.slot = -1;
 		err = FL_OK;
 	}
 	if (err)
 		goto out;
+	if (rolled_back) {
+		if (a->st.phase == FL_AGENT_ENROLLED ||
+		    a->st.phase == FL_AGENT_RELEASED) {
+			/* An older copy put back: keep who the phone is, trust
+			 * none of what it says until the server answers. Every
+			 * counter sent was persisted by a store of its own, so
+			 * none is above the secure hardware's count of stores:
+			 * counting on from there never repeats one. */
+			a->st.distrust = true;
+			if (a->st.counter < a->pos.gen)
+				a->st.counter = a->pos.gen;
+		} else {
+			struct fl_pstate fresh = {0};
+			fresh.phase = FL_AGENT_SETUP;
+			fl_pstate_clear(&a->st);
+			a->st = fresh;
+		}
+	}
+	if (a->code.action == FL_OCODE_RELEASE &&
+	    a->st.phase == FL_AGENT_ENROLLED) {
+		/* a release code the secure hardware accepted, whose state
+		 * write the power cut */
+		a->st.phase = FL_AGENT_RELEASED;
+		a->st.react_lock = 0;
+		must_store = true;
+	}
 	err = rebuild_trust(a);
 	if (!err)
 		err = rebuild_claims(a);
 	if (err)
 		goto out;
-	if (a->st.phase >= FL_AGENT_ENROLLED && !a->st.enroll_pending) {
-		/* enrollment finished: its key pair is no longer needed */
-		(void)a->hal.key_erase(a->hal.ctx, FL_KEY_ENROLL_SIGN);
-		(void)a->hal.key_erase(a->hal.ctx, FL_KEY_ENROLL_KX);
-	}
 	if (a->st.tt_known && a->st.tt_boot != a->boot) {
-		/* a reboot: continue trusted time from the last anchor */
+		must_store = true;
+		/* A reboot: trusted time goes on from the last anchor, plus
+		 * the interval it is saved at (time the phone ran unsaved and
+		 * then rebooted), so reboots at any rate never stop it. */
 		struct fl_ttime t = tt_get(&a->st);
-		fl_ttime_rebase(&t, a->mono, a->boot);
+		fl_ttime_reboot(&t, FL_AGENT_TIME_PERSIST, a->wall, a->mono,
+		                a->boot);
 		tt_put(&a->st, &t);
+	}
+	if (must_store || rolled_back) {
 		err = store_now(a);
 		if (err)
 			goto out;
@@ -940,13 +1101,8 @@ fl_err fl_agent_tick(struct fl_agent *a)
 
 fl_err fl_agent_enter_code(struct fl_agent *a, const char *code)
 {
-	uint8_t secret[FL_OCODE_SECRET_LEN];
-	size_t slen = 0;
+	struct fl_hal_code before = a->code, res;
 	struct fl_pstate snap;
-	enum fl_ocode_action act = 0;
-	uint64_t counter = 0;
-	int64_t today;
-	fl_time now;
 	fl_err err;
 
 	if (code == NULL)
@@ -956,55 +1112,34 @@ fl_err fl_agent_enter_code(struct fl_agent *a, const char *code)
 	err = fl_agent_read_clocks(a);
 	if (err)
 		return err;
-	now = fl_agent_trusted(a);
-	today = fl_time_day(now, 0);
-	err = fl_ocode_tries_check(a->st.code_tries, a->st.code_day, today);
-	if (err)
-		return err;
-	/* count the try and make it durable before looking at the code */
-	err = fl_agent_txn_begin(a, &snap);
-	if (err)
-		return err;
-	fl_ocode_tries_record(&a->st.code_tries, &a->st.code_day, today);
-	err = fl_agent_txn_end(a, &snap, FL_OK);
-	if (err)
-		return err;
-
-	err = a->hal.key_get(a->hal.ctx, FL_KEY_OCODE, secret, sizeof(secret),
-	                     &slen);
-	if (err || slen != sizeof(secret)) {
-		fl_wipe(secret, sizeof(secret));
+	/* The secure hardware counts the try, checks the code with a secret
+	 * that never leaves it and records what the code granted. */
+	err = a->hal.tee_code(a->hal.ctx, code, fl_agent_trusted(a), &res);
+	if (err == FL_E_IO || err == FL_E_NOT_FOUND)
 		return FL_E_IO;
-	}
-	err = fl_ocode_check(secret, code, strlen(code), a->st.code_last, today,
-	                     &counter, &act);
-	fl_wipe(secret, sizeof(secret));
+	a->code = res;
 	if (err)
 		return err;
-
-	err = fl_agent_txn_begin(a, &snap);
-	if (err)
-		return err;
-	a->st.code_last = counter;
-	if (a->st.code_tries > 0)
-		a->st.code_tries--; /* only wrong tries count against the day */
-	if (act == FL_OCODE_RELEASE) {
-		a->st.phase = FL_AGENT_RELEASED;
-		a->st.react_lock = 0;
-	} else {
-		fl_time until =
-		        now + (fl_time)fl_ocode_action_days(act) * FL_DAY;
-		if (until > a->st.unlock_until)
-			a->st.unlock_until = until;
+	if (res.last == before.last)
+		return FL_E_INTERNAL; /* accepted, yet nothing recorded */
+	if (res.action == FL_OCODE_RELEASE) {
+		/* The release stands in the secure hardware's record even if
+		 * this write is lost: the phone enforces it from there, and
+		 * open records it again. */
+		err = fl_agent_txn_begin(a, &snap);
+		if (!err) {
+			a->st.phase = FL_AGENT_RELEASED;
+			a->st.react_lock = 0;
+			err = fl_agent_txn_end(a, &snap, FL_OK);
+		}
 	}
-	err = fl_agent_txn_end(a, &snap, FL_OK);
 	if (!err) {
 		char msg[128], ts[FL_TIME_STR_LEN];
-		if (act == FL_OCODE_RELEASE) {
+		if (res.action == FL_OCODE_RELEASE) {
 			fl_agent_notice(a, "This phone is released. Every "
 			                   "restriction has been removed.");
 		} else {
-			fl_time_format(a->st.unlock_until, ts);
+			fl_time_format(res.until, ts);
 			snprintf(msg, sizeof(msg), "Unlocked by code until %s",
 			         ts);
 			fl_agent_notice(a, msg);
@@ -1031,8 +1166,8 @@ void fl_agent_status(const struct fl_agent *a, struct fl_agent_status *out)
 	out->counter = a->st.counter;
 	out->trusted_time = fl_agent_trusted(a);
 	out->effective_time = fl_agent_effective(a);
-	out->code_tries = a->st.code_tries;
-	out->code_counter = a->st.code_last;
+	out->code_tries = a->code.tries;
+	out->code_counter = a->code.last;
 	out->failures = a->failures;
 	out->http_status = a->http_status;
 }

@@ -34,11 +34,11 @@
 #define FL_AGENT_WAIT_SLACK    30   /* added to a wait's timeout */
 #define FL_AGENT_RESET_MAX_AGE (30 * FL_DAY) /* oldest seq reset applied */
 
-/* Keystore names. */
-#define FL_KEY_MAC         "finlock.mac"         /* check-in MAC key */
-#define FL_KEY_OCODE       "finlock.ocode"       /* offline-code secret */
-#define FL_KEY_ENROLL_SIGN "finlock.enroll.sign" /* pending Ed25519 sk */
-#define FL_KEY_ENROLL_KX   "finlock.enroll.kx"   /* pending X25519 sk */
+/* The time passed to fl_trust_verify and fl_agent_token_check when a
+ * token held is checked on load: no certificate end or acceptance window
+ * is judged (they limit when a token may be accepted, not how long it
+ * stays in force). */
+#define FL_AGENT_ANY_TIME 0
 
 /* User-data blob: which reminders were shown, and the notices. */
 #define FL_UI_BLOB "agent.ui"
@@ -51,8 +51,12 @@ struct fl_agent {
 	struct fl_pstate st; /* equals the partition's copy */
 	struct fl_persist_pos pos;
 	struct fl_trust *trust;         /* root + st.certs - st.revs */
-	struct fl_device_claims claims; /* decoded st.claims */
+	struct fl_device_claims claims; /* st.token's claims, verified */
 	bool has_claims;
+	bool unverified;  /* st.token or a release failed its checks */
+	bool receipt_ok;  /* st.receipt verified */
+	struct fl_hal_code code; /* the secure hardware's code record */
+	uint64_t sent_mono, sent_boot; /* clocks when the request left */
 
 	uint64_t mono, boot; /* clocks as last read */
 	fl_time wall;
@@ -82,11 +86,26 @@ fl_time fl_agent_effective(const struct fl_agent *a);
 void fl_agent_learn_time(struct fl_agent *a, fl_time server);
 fl_err fl_agent_add_keys(struct fl_agent *a, const struct fl_dp_keys *k,
                          fl_time now);
-fl_err fl_agent_set_claims(struct fl_agent *a, struct fl_device_claims *c,
-                           bool from_lookup);
+/* Checks a device token as the phone must: signature under a certified,
+ * unrevoked key (its end judged at now), device id (any valid one when
+ * from_lookup), the phone's IMEIs, and at now the acceptance window.
+ * now FL_AGENT_ANY_TIME judges neither end nor window. *c receives the
+ * claims (cleared on error). */
+fl_err fl_agent_token_check(const struct fl_agent *a, const char *token,
+                            fl_time now, bool from_lookup,
+                            struct fl_device_claims *c);
+/* Holds token (copied) with its checked claims *c (taken; *c zeroed). */
+fl_err fl_agent_set_token(struct fl_agent *a, const char *token,
+                          struct fl_device_claims *c, bool from_lookup);
+/* A release the phone can prove: a released token, the receipt, or a
+ * release code in the secure hardware's record. */
+bool fl_agent_released_proven(const struct fl_agent *a);
+/* A fresh answer's server time (its MAC binds it to this request):
+ * trusted time is brought back to it when it ran ahead. */
+void fl_agent_fresh_time(struct fl_agent *a, fl_time server);
 fl_err fl_agent_accept_token(struct fl_agent *a, const char *token);
 fl_err fl_agent_make_keys(struct fl_agent *a);
-void fl_agent_pairing_code(const struct fl_agent *a, char out[12]);
+void fl_agent_pairing_code(const struct fl_agent *a, char out[20]);
 void fl_agent_notice(struct fl_agent *a, const char *text);
 void fl_agent_enforce(struct fl_agent *a);
 void fl_agent_net_result(struct fl_agent *a, fl_err err);

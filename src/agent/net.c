@@ -45,7 +45,7 @@ static fl_err send_req(struct fl_agent *a, const char *method, const char *path,
 		                              body_len, counter);
 		if (err)
 			return err;
-		err = a->hal.key_mac(a->hal.ctx, FL_KEY_MAC, in, in_len, m);
+		err = a->hal.tee_mac(a->hal.ctx, in, in_len, m);
 		free(in);
 		if (err)
 			return FL_E_IO;
@@ -60,6 +60,8 @@ static fl_err send_req(struct fl_agent *a, const char *method, const char *path,
 		req.headers = h;
 		req.n_headers = 3;
 	}
+	a->sent_mono = a->mono;
+	a->sent_boot = a->boot;
 	err = a->hal.http(a->hal.ctx, &req, resp);
 	a->http_status = err ? 0 : resp->status;
 	/* A request can take long (a long-poll waits up to a minute): what
@@ -79,9 +81,12 @@ static fl_err send_req(struct fl_agent *a, const char *method, const char *path,
 		return FL_E_TOO_LARGE;
 	}
 	if (resp->status < 200 || resp->status > 299) {
-		free(resp->body);
-		resp->body = NULL;
-		resp->body_len = 0;
+		/* a 409 keeps its body: it may carry the server's counter */
+		if (resp->status != 409 || !mac) {
+			free(resp->body);
+			resp->body = NULL;
+			resp->body_len = 0;
+		}
 		return FL_E_AGENT_STATUS;
 	}
 	if (resp->body == NULL) {
@@ -124,6 +129,26 @@ static void read_sim(struct fl_agent *a, char out[FL_HAL_ICCID_MAX + 1])
 		out[0] = '\0';
 }
 
+/* Signs what input(r) encodes with the factory key, inside the secure
+ * hardware, into sig. */
+static fl_err factory_sign(struct fl_agent *a,
+                           fl_err (*input)(const void *r, uint8_t **out,
+                                           size_t *len),
+                           const void *r, uint8_t sig[FL_SIG_LEN])
+{
+	uint8_t *in = NULL;
+	size_t in_len = 0;
+	fl_err err;
+
+	err = input(r, &in, &in_len);
+	if (err)
+		return err;
+	if (a->hal.tee_factory_sign(a->hal.ctx, in, in_len, sig) != FL_OK)
+		err = FL_E_IO;
+	free(in);
+	return err;
+}
+
 /* --- setup: lookup by IMEI --------------------------------------------------
  */
 
@@ -149,28 +174,24 @@ static fl_err setup_apply(struct fl_agent *a, const char *body, size_t len,
 	}
 	err = fl_agent_add_keys(a, &ans.keys, now);
 	if (!err)
-		err = verify_msg(a, FL_MSG_LOOKUP, ans.lookup, now, &payload,
-		                 &plen);
+		err = fl_trust_verify(a->trust, FL_MSG_LOOKUP, ans.lookup, now,
+		                      &payload, &plen);
 	if (!err)
 		err = fl_dp_lookup_payload_decode(payload, plen, &p);
 	if (!err && fl_ct_memcmp(p.nonce, nonce, FL_DP_NONCE_LEN) != 0)
 		err = FL_E_AGENT_NONCE; /* an old answer replayed */
 	if (!err && !imei_listed(a, p.imei, p.n_imei))
 		err = FL_E_WRONG_IMEI;
-	if (!err && p.token != NULL) {
-		char *tp = NULL;
-		size_t tlen = 0;
-
-		err = verify_msg(a, FL_MSG_DEVICE_TOKEN, p.token, now, &tp,
-		                 &tlen);
-		if (!err)
-			err = fl_claims_decode(tp, tlen, &c);
-		free(tp);
-		if (!err && !imei_listed(a, c.imei, c.n_imei))
-			err = FL_E_WRONG_IMEI;
-	}
-	if (!err) {
+	if (!err)
 		fl_agent_learn_time(a, p.time);
+	/* The state to enforce is the device's own signed token, which the
+	 * server gives only to a lookup signed by this phone's factory key:
+	 * checked as every token is, against this phone's IMEIs. */
+	if (!err && p.token != NULL)
+		err = fl_agent_token_check(a, p.token, fl_agent_trusted(a),
+		                           true, &c);
+	if (!err) {
+		a->st.distrust = false;
 		switch (p.program) {
 		case FL_DP_PROG_PAIRING:
 			a->st.phase = FL_AGENT_PAIRING;
@@ -186,13 +207,18 @@ static fl_err setup_apply(struct fl_agent *a, const char *body, size_t len,
 		}
 	}
 	if (!err && c.sub != NULL)
-		err = fl_agent_set_claims(a, &c, true);
+		err = fl_agent_set_token(a, p.token, &c, true);
 	err = fl_agent_txn_end(a, &snap, err);
 	free(payload);
 	fl_claims_clear(&c);
 	fl_dp_lookup_payload_clear(&p);
 	fl_dp_lookup_answer_clear(&ans);
 	return err;
+}
+
+static fl_err lookup_input(const void *r, uint8_t **out, size_t *len)
+{
+	return fl_dp_lookup_sign_input(r, out, len);
 }
 
 fl_err fl_agent_do_setup(struct fl_agent *a)
@@ -209,7 +235,13 @@ fl_err fl_agent_do_setup(struct fl_agent *a)
 		memcpy(req.imei[i], a->dev.imei[i], sizeof(req.imei[i]));
 	req.n_imei = a->dev.n_imei;
 	fl_random(req.nonce, sizeof(req.nonce)); /* fresh for every try */
-	err = fl_dp_lookup_req_encode(&req, &body);
+	/* signed by the factory key: only this phone learns its state */
+	if (a->hal.tee_factory_pk(a->hal.ctx, req.factory_pk) != FL_OK)
+		return FL_E_IO;
+	req.has_factory = true;
+	err = factory_sign(a, lookup_input, &req, req.sig);
+	if (!err)
+		err = fl_dp_lookup_req_encode(&req, &body);
 	if (err)
 		return err;
 	err = send_req(a, "POST", FL_DP_PATH_LOOKUP, body, strlen(body), false,
@@ -225,20 +257,20 @@ fl_err fl_agent_do_setup(struct fl_agent *a)
 /* --- enrollment
  * ---------------------------------------------------------------- */
 
-/* Keys for this enrollment: the pending pair if the keystore still holds
- * it, else a fresh one (persisted before it is used). */
+/* Keys for this enrollment: the pending pair if the secure hardware still
+ * holds it, else a fresh one (its public halves persisted before they are
+ * used). */
 static fl_err ensure_keys(struct fl_agent *a)
 {
+	uint8_t pk[FL_SIGN_PK_LEN], kxpk[FL_KX_PK_LEN];
 	struct fl_pstate snap;
-	uint8_t probe[FL_SIGN_SK_LEN];
-	size_t n = 0;
 	fl_err err;
 
 	if (a->st.enroll_pending) {
-		err = a->hal.key_get(a->hal.ctx, FL_KEY_ENROLL_SIGN, probe,
-		                     sizeof(probe), &n);
-		fl_wipe(probe, sizeof(probe));
-		if (err == FL_OK && n == FL_SIGN_SK_LEN)
+		err = a->hal.tee_pending(a->hal.ctx, pk, kxpk);
+		if (err == FL_OK &&
+		    memcmp(pk, a->st.pend_sign_pk, sizeof(pk)) == 0 &&
+		    memcmp(kxpk, a->st.pend_kx_pk, sizeof(kxpk)) == 0)
 			return FL_OK;
 		if (err != FL_OK && err != FL_E_NOT_FOUND)
 			return FL_E_IO;
@@ -248,36 +280,6 @@ static fl_err ensure_keys(struct fl_agent *a)
 		return err;
 	err = fl_agent_make_keys(a);
 	return fl_agent_txn_end(a, &snap, err);
-}
-
-static fl_err derive_secrets(struct fl_agent *a,
-                             const uint8_t server_kx_pk[FL_KX_PK_LEN])
-{
-	uint8_t sk[FL_KX_SK_LEN], shared[FL_KX_SESSION_LEN];
-	uint8_t mac[FL_MAC_KEY_LEN], ocode[FL_DP_OCODE_SECRET_LEN];
-	size_t n = 0;
-	fl_err err;
-
-	err = a->hal.key_get(a->hal.ctx, FL_KEY_ENROLL_KX, sk, sizeof(sk), &n);
-	if (err || n != sizeof(sk)) {
-		err = FL_E_IO;
-		goto out;
-	}
-	err = fl_kx_shared(shared, 0, a->st.pend_kx_pk, sk, server_kx_pk);
-	if (err)
-		goto out;
-	err = fl_dp_derive(shared, mac, ocode);
-	if (err)
-		goto out;
-	if (a->hal.key_put(a->hal.ctx, FL_KEY_MAC, mac, sizeof(mac)) ||
-	    a->hal.key_put(a->hal.ctx, FL_KEY_OCODE, ocode, sizeof(ocode)))
-		err = FL_E_IO;
-out:
-	fl_wipe(sk, sizeof(sk));
-	fl_wipe(shared, sizeof(shared));
-	fl_wipe(mac, sizeof(mac));
-	fl_wipe(ocode, sizeof(ocode));
-	return err;
 }
 
 static fl_err enroll_apply(struct fl_agent *a, const char *body, size_t len)
@@ -317,35 +319,67 @@ static fl_err enroll_apply(struct fl_agent *a, const char *body, size_t len)
 		a->st.seq = 0;
 		a->st.counter = 0;
 		a->st.reset_iat = 0;
-		a->st.code_last = 0;
-		a->st.unlock_until = 0;
 		a->st.react_lock = 0;
 		a->st.sim_pending = false;
 		read_sim(a, iccid);
 		strcpy(a->st.iccid_known, iccid);
 		strcpy(a->st.iccid_now, iccid);
-		free(a->st.claims);
-		a->st.claims = NULL;
+		free(a->st.token);
+		a->st.token = NULL;
 		a->st.claims_from_lookup = false;
+		a->st.distrust = false;
 		fl_claims_clear(&a->claims);
 		a->has_claims = false;
+		a->unverified = false;
 		err = fl_agent_accept_token(a, p.token);
 	}
-	if (!err)
-		err = derive_secrets(a, p.server_kx_pk);
+	/* The MAC key and the offline-code secret are derived inside the
+	 * secure hardware. If the state write below fails, the phone holds
+	 * the new keys with its old state and retries the enrollment: the
+	 * server answers the same enrollment again for the same keys. */
+	if (!err && a->hal.tee_enroll(a->hal.ctx, p.server_kx_pk) != FL_OK)
+		err = FL_E_IO;
 	if (!err) {
 		a->st.enroll_pending = false;
 		memset(a->st.pend_sign_pk, 0, FL_SIGN_PK_LEN);
 		memset(a->st.pend_kx_pk, 0, FL_KX_PK_LEN);
+		if (a->hal.tee_code_state(a->hal.ctx, &a->code) != FL_OK)
+			err = FL_E_IO;
 	}
 	err = fl_agent_txn_end(a, &snap, err);
-	if (!err) {
-		(void)a->hal.key_erase(a->hal.ctx, FL_KEY_ENROLL_SIGN);
-		(void)a->hal.key_erase(a->hal.ctx, FL_KEY_ENROLL_KX);
-	}
 	free(payload);
 	fl_dp_enroll_payload_clear(&p);
 	fl_dp_enroll_answer_clear(&ans);
+	return err;
+}
+
+static fl_err enroll_input(const void *r, uint8_t **out, size_t *len)
+{
+	return fl_dp_enroll_sign_input(r, out, len);
+}
+
+static fl_err enroll_factory_input(const void *r, uint8_t **out, size_t *len)
+{
+	return fl_dp_enroll_factory_input(r, out, len);
+}
+
+/* The enrollment request's two signatures, both made inside the secure
+ * hardware: the new device key's, and the factory key's over the same
+ * request (the server registers this phone's factory key with it). */
+static fl_err tee_sign_req(struct fl_agent *a, struct fl_dp_enroll_req *r)
+{
+	uint8_t *in = NULL;
+	size_t in_len = 0;
+	fl_err err;
+
+	err = enroll_input(r, &in, &in_len);
+	if (err)
+		return err;
+	if (a->hal.tee_sign(a->hal.ctx, in, in_len, r->sig) != FL_OK)
+		err = FL_E_IO;
+	free(in);
+	if (!err)
+		err = factory_sign(a, enroll_factory_input, r, r->factory_sig);
 	return err;
 }
 
@@ -353,8 +387,6 @@ fl_err fl_agent_do_enroll(struct fl_agent *a, const char *code)
 {
 	struct fl_dp_enroll_req req = {0};
 	struct fl_hal_response resp;
-	uint8_t sk[FL_SIGN_SK_LEN];
-	size_t n = 0;
 	char *body = NULL;
 	fl_err err;
 
@@ -372,14 +404,10 @@ fl_err fl_agent_do_enroll(struct fl_agent *a, const char *code)
 	memcpy(req.serial, a->dev.serial, sizeof(req.serial));
 	memcpy(req.sign_pk, a->st.pend_sign_pk, FL_SIGN_PK_LEN);
 	memcpy(req.kx_pk, a->st.pend_kx_pk, FL_KX_PK_LEN);
-	err = a->hal.key_get(a->hal.ctx, FL_KEY_ENROLL_SIGN, sk, sizeof(sk),
-	                     &n);
-	if (err || n != sizeof(sk)) {
-		fl_wipe(sk, sizeof(sk));
+	if (a->hal.tee_factory_pk(a->hal.ctx, req.factory_pk) != FL_OK)
 		return FL_E_IO;
-	}
-	err = fl_dp_enroll_sign(&req, sk);
-	fl_wipe(sk, sizeof(sk));
+	req.has_factory = true;
+	err = tee_sign_req(a, &req);
 	if (!err)
 		err = fl_dp_enroll_req_encode(&req, &body);
 	if (err)
@@ -498,7 +526,7 @@ static fl_err answer_apply(struct fl_agent *a, const char *body, size_t len,
 	err = fl_dp_answer_mac_input(&in, &in_len, counter, ans.time,
 	                             ans.next_checkin, ans.token);
 	if (!err) {
-		err = a->hal.key_mac(a->hal.ctx, FL_KEY_MAC, in, in_len, mac);
+		err = a->hal.tee_mac(a->hal.ctx, in, in_len, mac);
 		if (err)
 			err = FL_E_IO;
 	}
@@ -514,7 +542,8 @@ static fl_err answer_apply(struct fl_agent *a, const char *body, size_t len,
 		fl_dp_checkin_answer_clear(&ans);
 		return err;
 	}
-	fl_agent_learn_time(a, ans.time);
+	/* the MAC binds this answer to this request: its time is fresh */
+	fl_agent_fresh_time(a, ans.time);
 	err = fl_agent_add_keys(a, &ans.keys, fl_agent_trusted(a));
 	if (!err && ans.seq_reset != NULL)
 		err = apply_seq_reset(a, ans.seq_reset);
@@ -522,6 +551,13 @@ static fl_err answer_apply(struct fl_agent *a, const char *body, size_t len,
 		err = fl_agent_accept_token(a, ans.token);
 	if (!err && ans.release_receipt != NULL)
 		err = apply_receipt(a, ans.release_receipt);
+	if (!err && a->st.distrust && !a->unverified &&
+	    (ans.token != NULL || a->has_claims)) {
+		/* A fresh answer: the server saw the seq this phone holds and
+		 * gave the newest token, or none newer. The token held is
+		 * the truth again. */
+		a->st.distrust = false;
+	}
 	if (!err && rep != NULL) {
 		/* what this request reported has reached the server */
 		if (rep->sim_changed &&
@@ -563,6 +599,72 @@ static fl_err next_counter(struct fl_agent *a, uint64_t *counter)
 	return err;
 }
 
+/* A 409 stale_counter answer to the request with `counter`: the highest
+ * counter the server accepted, MAC'd with this phone's key for this
+ * request. FL_OK and *server when it verifies and is above ours. */
+static fl_err stale_counter(struct fl_agent *a,
+                            const struct fl_hal_response *resp,
+                            uint64_t counter, uint64_t *server)
+{
+	struct fl_dp_resync r = {0};
+	uint8_t *in = NULL, mac[FL_MAC_LEN];
+	size_t in_len = 0;
+	fl_err err;
+
+	*server = 0;
+	if (resp->status != 409 || resp->body == NULL)
+		return FL_E_AGENT_STATUS;
+	err = fl_dp_resync_decode(resp->body, resp->body_len, &r);
+	if (!err)
+		err = fl_dp_resync_mac_input(&in, &in_len, counter, r.counter);
+	if (!err && a->hal.tee_mac(a->hal.ctx, in, in_len, mac) != FL_OK)
+		err = FL_E_IO;
+	free(in);
+	if (!err && fl_ct_memcmp(mac, r.mac, FL_MAC_LEN) != 0)
+		err = FL_E_AUTH;
+	if (!err && (r.counter < counter || r.counter >= INT64_MAX))
+		err = FL_E_PROTOCOL;
+	if (err)
+		return err == FL_E_IO ? err : FL_E_AGENT_STATUS;
+	*server = r.counter;
+	return FL_OK;
+}
+
+/* Sends a MAC'd request with the next counter. A phone whose counter is
+ * behind the server's (a crash, a state put back) hears the server's
+ * counter in the refusal, verifies it, moves past it and sends once more:
+ * back in step after one round trip. *counter is the one answered. */
+static fl_err send_macd(struct fl_agent *a, const char *method,
+                        const char *path, const char *body, uint32_t timeout,
+                        uint64_t *counter, struct fl_hal_response *resp)
+{
+	uint64_t server = 0;
+	fl_err err;
+
+	for (int attempt = 0;; attempt++) {
+		err = next_counter(a, counter);
+		if (!err)
+			err = send_req(a, method, path, body,
+			               body ? strlen(body) : 0, true, *counter,
+			               timeout, resp);
+		if (err != FL_E_AGENT_STATUS || attempt > 0)
+			break;
+		err = stale_counter(a, resp, *counter, &server);
+		free(resp->body);
+		memset(resp, 0, sizeof(*resp));
+		if (err) {
+			a->http_status = 409;
+			return err;
+		}
+		a->st.counter = server; /* persisted by the next take */
+	}
+	if (err == FL_E_AGENT_STATUS) {
+		free(resp->body);
+		memset(resp, 0, sizeof(*resp));
+	}
+	return err;
+}
+
 fl_err fl_agent_do_checkin(struct fl_agent *a)
 {
 	struct fl_dp_checkin_req rep = {0};
@@ -582,16 +684,13 @@ fl_err fl_agent_do_checkin(struct fl_agent *a)
 	strcpy(rep.iccid, a->st.iccid_now);
 	rep.sim_changed = a->st.sim_pending;
 	rep.tamper = a->st.tamper_pending;
-	rep.code_counter = a->st.code_last;
-	rep.unlock_until = a->st.unlock_until;
+	rep.code_counter = a->code.last;
+	rep.unlock_until = a->code.until;
 	err = fl_dp_checkin_req_encode(&rep, &body);
 	if (err)
 		return err;
-	err = next_counter(a, &counter);
-	if (!err)
-		err = send_req(a, "POST", FL_DP_PATH_CHECKIN, body,
-		               strlen(body), true, counter,
-		               FL_AGENT_HTTP_TIMEOUT, &resp);
+	err = send_macd(a, "POST", FL_DP_PATH_CHECKIN, body,
+	                FL_AGENT_HTTP_TIMEOUT, &counter, &resp);
 	free(body);
 	if (err)
 		return err;
@@ -611,10 +710,8 @@ fl_err fl_agent_do_wait(struct fl_agent *a, uint32_t timeout_s)
 	if (err)
 		return err;
 	fl_dp_wait_path(path, a->st.seq);
-	err = next_counter(a, &counter);
-	if (!err)
-		err = send_req(a, "GET", path, NULL, 0, true, counter,
-		               timeout_s + FL_AGENT_WAIT_SLACK, &resp);
+	err = send_macd(a, "GET", path, NULL, timeout_s + FL_AGENT_WAIT_SLACK,
+	                &counter, &resp);
 	if (err)
 		return err;
 	err = answer_apply(a, resp.body, resp.body_len, counter, NULL);

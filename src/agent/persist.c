@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char seal_key[] = "finlock:agent-state:v1"; /* 22 bytes */
 static const uint8_t magic[4] = {'F', 'L', 'A', 'S'};
 
 /* Record tags. Never renumber: they are the file format. */
@@ -13,7 +12,7 @@ enum tag {
 	T_DEVICE_ID = 2,
 	T_COUNTER = 3,
 	T_SEQ = 4,
-	T_CLAIMS = 5,
+	T_CLAIMS_V1 = 5, /* retired: claims as plain JSON */
 	T_CLAIMS_LOOKUP = 6,
 	T_ENROLL_PENDING = 7,
 	T_PEND_SIGN_PK = 8,
@@ -25,10 +24,7 @@ enum tag {
 	T_TT_BASE = 14,
 	T_TT_MONO = 15,
 	T_TT_BOOT = 16,
-	T_CODE_TRIES = 17,
-	T_CODE_DAY = 18,
-	T_CODE_LAST = 19,
-	T_UNLOCK_UNTIL = 20,
+	/* 17..20 retired: the offline-code record is the secure hardware's */
 	T_ICCID_KNOWN = 21,
 	T_ICCID_NOW = 22,
 	T_SIM_PENDING = 23,
@@ -37,6 +33,9 @@ enum tag {
 	T_REACT_LOCK = 26,
 	T_REACT_AT = 27,
 	T_RECEIPT = 28,
+	T_TOKEN = 29,    /* the signed token enforced, as received */
+	T_DISTRUST = 30, /* an older copy was restored: locked until the
+	                  * server's answer is verified */
 	T__SCALAR_MAX = 64, /* scalar tags below this are tracked for dups */
 	T_CRITICAL = 0x8000,
 };
@@ -144,7 +143,7 @@ fl_err fl_pstate_encode(const struct fl_pstate *s, uint8_t **out, size_t *len)
 		w_str(&w, T_DEVICE_ID, s->device_id);
 	w_int(&w, T_COUNTER, s->counter, 8);
 	w_int(&w, T_SEQ, s->seq, 8);
-	w_str(&w, T_CLAIMS, s->claims);
+	w_str(&w, T_TOKEN, s->token);
 	w_int(&w, T_CLAIMS_LOOKUP, s->claims_from_lookup, 1);
 	w_int(&w, T_ENROLL_PENDING, s->enroll_pending, 1);
 	if (s->enroll_pending) {
@@ -160,10 +159,6 @@ fl_err fl_pstate_encode(const struct fl_pstate *s, uint8_t **out, size_t *len)
 	w_int(&w, T_TT_BASE, (uint64_t)s->tt_base, 8);
 	w_int(&w, T_TT_MONO, s->tt_mono, 8);
 	w_int(&w, T_TT_BOOT, s->tt_boot, 8);
-	w_int(&w, T_CODE_TRIES, s->code_tries, 4);
-	w_int(&w, T_CODE_DAY, (uint64_t)s->code_day, 8);
-	w_int(&w, T_CODE_LAST, s->code_last, 8);
-	w_int(&w, T_UNLOCK_UNTIL, (uint64_t)s->unlock_until, 8);
 	w_str(&w, T_ICCID_KNOWN, s->iccid_known);
 	w_str(&w, T_ICCID_NOW, s->iccid_now);
 	w_int(&w, T_SIM_PENDING, s->sim_pending, 1);
@@ -172,6 +167,7 @@ fl_err fl_pstate_encode(const struct fl_pstate *s, uint8_t **out, size_t *len)
 	w_int(&w, T_REACT_LOCK, s->react_lock, 1);
 	w_int(&w, T_REACT_AT, (uint64_t)s->react_at, 8);
 	w_str(&w, T_RECEIPT, s->receipt);
+	w_int(&w, T_DISTRUST, s->distrust, 1);
 	if (w.err) {
 		free(w.p);
 		return w.err;
@@ -239,8 +235,8 @@ static fl_err r_rec(struct fl_pstate *s, uint16_t tag, const uint8_t *v,
 		    fl_dp_device_id_check(s->device_id) != FL_OK)
 			return FL_E_CORRUPT;
 		return FL_OK;
-	case T_CLAIMS:
-		return r_strdup(&s->claims, v, n);
+	case T_TOKEN:
+		return r_strdup(&s->token, v, n);
 	case T_CERT:
 		if (s->n_certs == FL_PERSIST_MAX_CERTS)
 			return FL_E_CORRUPT;
@@ -277,9 +273,12 @@ static fl_err r_rec(struct fl_pstate *s, uint16_t tag, const uint8_t *v,
 	case T_ENROLL_PENDING:
 	case T_TT_KNOWN:
 	case T_SIM_PENDING:
+	case T_DISTRUST:
 		if (!is_bool(v, n))
 			return FL_E_CORRUPT;
-		if (tag == T_CLAIMS_LOOKUP)
+		if (tag == T_DISTRUST)
+			s->distrust = v[0];
+		else if (tag == T_CLAIMS_LOOKUP)
 			s->claims_from_lookup = v[0];
 		else if (tag == T_ENROLL_PENDING)
 			s->enroll_pending = v[0];
@@ -293,32 +292,26 @@ static fl_err r_rec(struct fl_pstate *s, uint16_t tag, const uint8_t *v,
 			return FL_E_CORRUPT;
 		s->react_lock = v[0];
 		return FL_OK;
-	case T_CODE_TRIES:
 	case T_TAMPER_SEEN:
-	case T_TAMPER_PENDING:
+	case T_TAMPER_PENDING: {
+		uint32_t f;
 		if (n != 4)
 			return FL_E_CORRUPT;
-		if (tag == T_CODE_TRIES) {
-			s->code_tries = (uint32_t)get_le(v, 4);
-		} else {
-			uint32_t f = (uint32_t)get_le(v, 4);
-			if (f & ~FL_DP_TAMPER_ALL)
-				return FL_E_CORRUPT;
-			if (tag == T_TAMPER_SEEN)
-				s->tamper_seen = f;
-			else
-				s->tamper_pending = f;
-		}
+		f = (uint32_t)get_le(v, 4);
+		if (f & ~FL_DP_TAMPER_ALL)
+			return FL_E_CORRUPT;
+		if (tag == T_TAMPER_SEEN)
+			s->tamper_seen = f;
+		else
+			s->tamper_pending = f;
 		return FL_OK;
+	}
 	case T_COUNTER:
 	case T_SEQ:
 	case T_RESET_IAT:
 	case T_TT_BASE:
 	case T_TT_MONO:
 	case T_TT_BOOT:
-	case T_CODE_DAY:
-	case T_CODE_LAST:
-	case T_UNLOCK_UNTIL:
 	case T_REACT_AT: {
 		uint64_t x;
 		if (n != 8)
@@ -342,15 +335,6 @@ static fl_err r_rec(struct fl_pstate *s, uint16_t tag, const uint8_t *v,
 			break;
 		case T_TT_BOOT:
 			s->tt_boot = x;
-			break;
-		case T_CODE_DAY:
-			s->code_day = (int64_t)x;
-			break;
-		case T_CODE_LAST:
-			s->code_last = x;
-			break;
-		case T_UNLOCK_UNTIL:
-			s->unlock_until = (fl_time)x;
 			break;
 		default:
 			s->react_at = (fl_time)x;
@@ -409,8 +393,7 @@ fl_err fl_pstate_decode(const uint8_t *buf, size_t len, struct fl_pstate *s)
 	if (!err && !(seen & (1ULL << T_PHASE)))
 		err = FL_E_CORRUPT;
 	if (!err && (!time_ok(s->reset_iat) || !time_ok(s->tt_base) ||
-	             !time_ok(s->unlock_until) || !time_ok(s->react_at) ||
-	             s->code_day < -1000000 || s->code_day > 3000000))
+	             !time_ok(s->react_at)))
 		err = FL_E_CORRUPT;
 	if (!err && s->enroll_pending &&
 	    (!(seen & (1ULL << T_PEND_SIGN_PK)) ||
@@ -427,7 +410,7 @@ void fl_pstate_clear(struct fl_pstate *s)
 {
 	if (s == NULL)
 		return;
-	free(s->claims);
+	free(s->token);
 	for (size_t i = 0; i < s->n_certs && i < FL_PERSIST_MAX_CERTS; i++)
 		free(s->certs[i]);
 	for (size_t i = 0; i < s->n_revs && i < FL_PERSIST_MAX_REVS; i++)
@@ -454,71 +437,75 @@ fl_err fl_pstate_copy(struct fl_pstate *dst, const struct fl_pstate *src)
 /* --- seal
  * ------------------------------------------------------------------------ */
 
-static fl_err seal_tag(uint8_t tag[FL_PERSIST_TAG_LEN], const uint8_t *buf,
-                       size_t len)
+static void header(uint8_t h[FL_PERSIST_HDR_LEN], uint64_t gen, size_t len)
 {
-	return fl_blake2b(tag, FL_PERSIST_TAG_LEN, (const uint8_t *)seal_key,
-	                  sizeof(seal_key) - 1, buf, len);
+	memcpy(h, magic, 4);
+	put_le(h + 4, FL_PERSIST_VERSION, 2);
+	put_le(h + 6, 0, 2);
+	put_le(h + 8, gen, 8);
+	put_le(h + 16, len, 4);
 }
 
-fl_err fl_persist_seal(uint64_t gen, const uint8_t *payload, size_t len,
-                       uint8_t **out, size_t *outlen)
+fl_err fl_persist_seal(const struct fl_hal *hal, uint64_t gen,
+                       const uint8_t *payload, size_t len, uint8_t **out,
+                       size_t *outlen)
 {
 	uint8_t *b;
 	size_t total;
-	fl_err err;
 
 	*out = NULL;
 	*outlen = 0;
 	if (len > FL_PERSIST_MAX_PAYLOAD)
 		return FL_E_TOO_LARGE;
-	total = FL_PERSIST_HDR_LEN + len + FL_PERSIST_TAG_LEN;
+	total = FL_PERSIST_HDR_LEN + len + FL_HAL_SEAL_OVERHEAD;
 	b = malloc(total);
 	if (b == NULL)
 		return FL_E_NOMEM;
-	memcpy(b, magic, 4);
-	put_le(b + 4, FL_PERSIST_VERSION, 2);
-	put_le(b + 6, 0, 2);
-	put_le(b + 8, gen, 8);
-	put_le(b + 16, len, 4);
-	if (len > 0)
-		memcpy(b + FL_PERSIST_HDR_LEN, payload, len);
-	err = seal_tag(b + FL_PERSIST_HDR_LEN + len, b,
-	               FL_PERSIST_HDR_LEN + len);
-	if (err) {
+	header(b, gen, len);
+	/* the header is sealed as associated data: its generation cannot be
+	 * changed without the seal failing */
+	if (hal->tee_seal(hal->ctx, b, FL_PERSIST_HDR_LEN, payload, len,
+	                  b + FL_PERSIST_HDR_LEN) != FL_OK) {
 		free(b);
-		return err;
+		return FL_E_IO;
 	}
 	*out = b;
 	*outlen = total;
 	return FL_OK;
 }
 
-fl_err fl_persist_unseal(const uint8_t *buf, size_t len, uint64_t *gen,
-                         const uint8_t **payload, size_t *plen)
+fl_err fl_persist_unseal(const struct fl_hal *hal, const uint8_t *buf,
+                         size_t len, uint64_t *gen, uint8_t **payload,
+                         size_t *plen)
 {
-	uint8_t tag[FL_PERSIST_TAG_LEN];
+	uint8_t *p;
 	size_t n;
+	fl_err err;
 
 	*gen = 0;
 	*payload = NULL;
 	*plen = 0;
-	if (buf == NULL || len < FL_PERSIST_HDR_LEN + FL_PERSIST_TAG_LEN)
+	if (buf == NULL || len < FL_PERSIST_HDR_LEN + FL_HAL_SEAL_OVERHEAD)
 		return FL_E_CORRUPT;
 	if (memcmp(buf, magic, 4) != 0 ||
 	    get_le(buf + 4, 2) != FL_PERSIST_VERSION || get_le(buf + 6, 2) != 0)
 		return FL_E_CORRUPT;
 	n = (size_t)get_le(buf + 16, 4);
 	if (n > FL_PERSIST_MAX_PAYLOAD ||
-	    len != FL_PERSIST_HDR_LEN + n + FL_PERSIST_TAG_LEN)
+	    len != FL_PERSIST_HDR_LEN + n + FL_HAL_SEAL_OVERHEAD)
 		return FL_E_CORRUPT;
-	if (seal_tag(tag, buf, FL_PERSIST_HDR_LEN + n) != FL_OK)
-		return FL_E_CORRUPT;
-	if (fl_ct_memcmp(tag, buf + FL_PERSIST_HDR_LEN + n,
-	                 FL_PERSIST_TAG_LEN) != 0)
-		return FL_E_CORRUPT;
+	p = malloc(n ? n : 1);
+	if (p == NULL)
+		return FL_E_NOMEM;
+	err = hal->tee_unseal(hal->ctx, buf, FL_PERSIST_HDR_LEN,
+	                      buf + FL_PERSIST_HDR_LEN,
+	                      n + FL_HAL_SEAL_OVERHEAD, p);
+	if (err) {
+		free(p);
+		return err == FL_E_NOMEM ? err : FL_E_CORRUPT;
+	}
 	*gen = get_le(buf + 8, 8);
-	*payload = buf + FL_PERSIST_HDR_LEN;
+	*payload = p;
 	*plen = n;
 	return FL_OK;
 }
@@ -559,13 +546,11 @@ static fl_err read_slot(const struct fl_hal *hal, int slot, uint8_t **buf,
 }
 
 fl_err fl_persist_load(const struct fl_hal *hal, struct fl_pstate *s,
-                       struct fl_persist_pos *pos)
+                       struct fl_persist_pos *pos, bool *rolled_back)
 {
-	uint8_t *buf[2] = {NULL, NULL};
-	size_t len[2] = {0, 0};
-	uint64_t gen[2] = {0, 0};
-	const uint8_t *pl[2] = {NULL, NULL};
-	size_t plen[2] = {0, 0};
+	uint8_t *buf[2] = {NULL, NULL}, *pl[2] = {NULL, NULL};
+	size_t len[2] = {0, 0}, plen[2] = {0, 0};
+	uint64_t gen[2] = {0, 0}, counter = 0;
 	bool ok[2] = {false, false};
 	int best = -1;
 	fl_err err = FL_OK;
@@ -573,16 +558,25 @@ fl_err fl_persist_load(const struct fl_hal *hal, struct fl_pstate *s,
 	memset(s, 0, sizeof(*s));
 	pos->gen = 0;
 	pos->slot = -1;
+	*rolled_back = false;
+	if (hal->tee_counter(hal->ctx, &counter) != FL_OK)
+		return FL_E_IO;
+	pos->gen = counter;
 	for (int i = 0; i < 2 && !err; i++)
 		err = read_slot(hal, i, &buf[i], &len[i]);
+	for (int i = 0; i < 2 && !err; i++) {
+		if (buf[i] == NULL)
+			continue;
+		err = fl_persist_unseal(hal, buf[i], len[i], &gen[i], &pl[i],
+		                        &plen[i]);
+		ok[i] = err == FL_OK;
+		if (err == FL_E_CORRUPT)
+			err = FL_OK; /* not ours, edited, or cut short */
+	}
 	if (err)
 		goto out;
-	for (int i = 0; i < 2; i++)
-		ok[i] = buf[i] != NULL &&
-		        fl_persist_unseal(buf[i], len[i], &gen[i], &pl[i],
-		                          &plen[i]) == FL_OK;
-	/* Newest first; a copy that seals right but does not decode (only a
-	 * bug or a newer critical record could do that) yields to the other. */
+	/* Newest first; a copy that unseals but does not decode (only a bug
+	 * or a newer critical record could do that) yields to the other. */
 	if (ok[0] && ok[1])
 		best = gen[1] > gen[0] ? 1 : 0;
 	else if (ok[0] || ok[1])
@@ -601,16 +595,28 @@ fl_err fl_persist_load(const struct fl_hal *hal, struct fl_pstate *s,
 		goto out;
 	}
 	err = FL_OK;
-	/* The store must not overwrite the copy we load, nor leave a higher
-	 * generation behind in the other slot: count on from the highest
-	 * generation found sealed anywhere. */
+	/* The counter names the newest copy ever stored. A copy below it is
+	 * an older one put back: it is loaded (it was this phone's, so its
+	 * identity holds) but marked, and the caller trusts none of it. A
+	 * copy one above it was stored by a write the power cut before the
+	 * counter moved: it is the newest, and the counter catches up. */
+	if (gen[best] < counter) {
+		*rolled_back = true;
+	} else if (gen[best] > counter) {
+		if (hal->tee_counter_raise(hal->ctx, gen[best]) != FL_OK) {
+			err = FL_E_IO;
+			goto out;
+		}
+		pos->gen = gen[best];
+	}
 	pos->slot = best;
-	pos->gen = gen[best];
-	if (ok[1 - best] && gen[1 - best] > pos->gen)
-		pos->gen = gen[1 - best];
 out:
-	free(buf[0]);
-	free(buf[1]);
+	for (int i = 0; i < 2; i++) {
+		free(buf[i]);
+		if (pl[i] != NULL)
+			fl_wipe(pl[i], plen[i]);
+		free(pl[i]);
+	}
 	if (err)
 		fl_pstate_clear(s);
 	return err;
@@ -629,9 +635,13 @@ fl_err fl_persist_store(const struct fl_hal *hal, const struct fl_pstate *s,
 	err = fl_pstate_encode(s, &payload, &plen);
 	if (err)
 		goto out;
-	err = fl_persist_seal(pos->gen + 1, payload, plen, &sealed, &slen);
+	err = fl_persist_seal(hal, pos->gen + 1, payload, plen, &sealed,
+	                      &slen);
 	if (err)
 		goto out;
+	/* Write order: the new copy into the slot that does not hold the
+	 * newest, then the counter. A cut anywhere leaves the newest copy
+	 * (generation == counter) or the new one (counter + 1) to load. */
 	err = hal->persist_write(hal->ctx, slot_names[slot], sealed, slen);
 	if (err) {
 		err = FL_E_IO;
@@ -639,7 +649,11 @@ fl_err fl_persist_store(const struct fl_hal *hal, const struct fl_pstate *s,
 	}
 	pos->gen++;
 	pos->slot = slot;
+	if (hal->tee_counter_raise(hal->ctx, pos->gen) != FL_OK)
+		err = FL_E_IO; /* the copy is written: pos stays on it */
 out:
+	if (payload != NULL)
+		fl_wipe(payload, plen);
 	free(payload);
 	free(sealed);
 	return err;

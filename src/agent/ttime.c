@@ -40,6 +40,37 @@ void fl_ttime_rebase(struct fl_ttime *t, uint64_t mono, uint64_t boot)
 	t->boot = boot;
 }
 
+void fl_ttime_reboot(struct fl_ttime *t, int64_t gap, fl_time wall,
+                     uint64_t mono, uint64_t boot)
+{
+	fl_time next;
+
+	if (!t->known || boot == t->boot)
+		return;
+	next = clamp(t->base + (gap > 0 ? gap : 0));
+	if (wall >= t->base && wall < next)
+		next = wall;
+	t->base = next;
+	t->mono = mono;
+	t->boot = boot;
+}
+
+void fl_ttime_correct(struct fl_ttime *t, fl_time server, uint64_t took_ms,
+                      uint64_t mono, uint64_t boot)
+{
+	fl_time bound;
+
+	server = clamp(server);
+	if (took_ms / 1000 > (uint64_t)(FL_TIME_MAX - server))
+		return;
+	bound = server + (fl_time)((took_ms + 999) / 1000);
+	if (!t->known || fl_ttime_now(t, mono, boot) <= bound)
+		return;
+	t->base = bound;
+	t->mono = mono;
+	t->boot = boot;
+}
+
 bool fl_ttime_learn(struct fl_ttime *t, fl_time server, uint64_t mono,
                     uint64_t boot)
 {

@@ -1,13 +1,15 @@
 /*
- * ttime.h - the phone's trusted time (DESIGN.md "The device protocol").
+ * ttime.h - the phone's trusted time (docs/threat-model.md "Trusted time").
  *
  * Trusted time is the newest server time the agent verified (a token's iat,
  * the time in a signed enrollment or lookup answer, the time in a check-in
  * answer whose MAC checked) plus the monotonic time elapsed since. The
  * anchor (base, mono, boot) is persisted often; after a reboot the monotonic
  * clock restarts, so trusted time continues from the last anchor persisted
- * (time spent powered off is not counted, and nothing ever moves trusted
- * time back). The agent acts on fl_ttime_effective: the later of trusted time
+ * plus the interval it is persisted at: a reboot counts as time passing,
+ * so reboots at any rate never stop the clock. Only an authenticated,
+ * fresh server answer moves trusted time back (fl_ttime_correct), and
+ * never below the server's time. The agent acts on fl_ttime_effective: the later of trusted time
  * and the wall clock, so a clock set back or a reboot never postpones a
  * lock, and a clock set forward locks early only while it stays forward.
  *
@@ -36,6 +38,22 @@ fl_time fl_ttime_now(const struct fl_ttime *t, uint64_t mono, uint64_t boot);
  * Called after a reboot and before persisting, so the persisted base is
  * never older than it must be. */
 void fl_ttime_rebase(struct fl_ttime *t, uint64_t mono, uint64_t boot);
+
+/* A reboot: trusted time goes on from the anchor's base as if `gap`
+ * seconds had passed (the interval the anchor is saved at: the phone may
+ * have run that long unsaved before it went down), on the new boot. A
+ * wall clock already past the base shows time passing by itself: then
+ * trusted time moves up to it, never past it, so a reboot never brings an
+ * honest phone's lock forward. */
+void fl_ttime_reboot(struct fl_ttime *t, int64_t gap, fl_time wall,
+                     uint64_t mono, uint64_t boot);
+
+/* An authenticated answer to a request that left `took_ms` ago said the
+ * server's time was `server`: real time now is at most server + took.
+ * Trusted time ahead of that (reboots counted as more time than they
+ * took) is brought back to it; trusted time never goes below it. */
+void fl_ttime_correct(struct fl_ttime *t, fl_time server, uint64_t took_ms,
+                      uint64_t mono, uint64_t boot);
 
 /* A verified server time: trusted time becomes the later of itself and
  * server. Returns true if it moved. */

@@ -147,6 +147,40 @@ fl_err fl_kdf(uint8_t *subkey, size_t len, uint64_t id, const char ctx[8],
 	return FL_OK;
 }
 
+_Static_assert(FL_AEAD_OVERHEAD ==
+                       crypto_aead_xchacha20poly1305_ietf_NPUBBYTES +
+                               crypto_aead_xchacha20poly1305_ietf_ABYTES,
+               "AEAD overhead");
+
+void fl_aead_seal(uint8_t *out, const uint8_t *in, size_t len,
+                  const uint8_t *ad, size_t ad_len,
+                  const uint8_t key[FL_AEAD_KEY_LEN])
+{
+	uint8_t *nonce = out;
+
+	randombytes_buf(nonce, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(
+	        out + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, NULL, in,
+	        len, ad, ad_len, NULL, nonce, key);
+}
+
+fl_err fl_aead_open(uint8_t *out, const uint8_t *in, size_t len,
+                    const uint8_t *ad, size_t ad_len,
+                    const uint8_t key[FL_AEAD_KEY_LEN])
+{
+	const size_t nb = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+
+	if (len < FL_AEAD_OVERHEAD)
+		return FL_E_CORRUPT;
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+	            out, NULL, NULL, in + nb, len - nb, ad, ad_len, in,
+	            key) != 0) {
+		fl_wipe(out, len - FL_AEAD_OVERHEAD);
+		return FL_E_CORRUPT;
+	}
+	return FL_OK;
+}
+
 size_t fl_b64url_encoded_len(size_t binlen)
 {
 	return (binlen / 3) * 4 + (binlen % 3 ? binlen % 3 + 1 : 0);

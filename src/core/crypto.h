@@ -86,6 +86,19 @@ fl_err fl_kx_shared(uint8_t shared[FL_KX_SESSION_LEN], int is_server,
 fl_err fl_kdf(uint8_t *subkey, size_t len, uint64_t id, const char ctx[8],
               const uint8_t key[FL_KDF_KEY_LEN]) FL_MUST_USE;
 
+/* Authenticated encryption (XChaCha20-Poly1305, a random nonce per seal).
+ * fl_aead_seal writes FL_AEAD_OVERHEAD + len bytes (nonce, ciphertext,
+ * tag) to out; fl_aead_open reverses it into out[len - FL_AEAD_OVERHEAD],
+ * FL_E_CORRUPT if anything was changed or the key or ad differ. */
+#define FL_AEAD_KEY_LEN  32
+#define FL_AEAD_OVERHEAD 40 /* 24-byte nonce, 16-byte tag */
+void fl_aead_seal(uint8_t *out, const uint8_t *in, size_t len,
+                  const uint8_t *ad, size_t ad_len,
+                  const uint8_t key[FL_AEAD_KEY_LEN]);
+fl_err fl_aead_open(uint8_t *out, const uint8_t *in, size_t len,
+                    const uint8_t *ad, size_t ad_len,
+                    const uint8_t key[FL_AEAD_KEY_LEN]) FL_MUST_USE;
+
 /* base64url without padding (RFC 4648 section 5), as PASETO uses it.
  * fl_b64url_encoded_len(n) is the length without the terminating NUL. */
 size_t fl_b64url_encoded_len(size_t binlen);

@@ -12,7 +12,7 @@
 #include "core/crypto.h"
 #include "core/devproto.h"
 #include "device/dev_files.h"
-#include "device/dev_keystore.h"
+#include "device/dev_tee.h"
 #include "device/dev_view.h"
 
 #define KERNEL_BOOT_ID "/proc/sys/kernel/random/boot_id"
@@ -79,55 +79,155 @@ static fl_err hal_userdata_write(void *ctx, const char *name,
 	return blob_write(ctx, DEV_PART_USERDATA, name, buf, len);
 }
 
-/* --- keystore ------------------------------------------------------------- */
+/* --- the secure hardware (tee/) ---------------------------------------------
+ *
+ * Every call reads the trusted application's parts from tee/, runs the
+ * operation (device/dev_tee.h) and writes back what it changed, each part
+ * durably (temporary file, fsync, rename, fsync of tee/). */
 
-static fl_err ks_err(fl_err err)
+static const char *const tee_files[3] = {DEV_TEE_FILE_ROM, DEV_TEE_FILE_RPMB,
+                                         DEV_TEE_FILE_KEYS};
+
+static fl_err tee_load(struct dev_hal *h, struct dev_tee *t)
 {
-	switch (err) {
-	case FL_OK:
-	case FL_E_NOT_FOUND:
-	case FL_E_TOO_LARGE:
-	case FL_E_INVALID:
-	case FL_E_NOMEM:
-		return err;
-	default:
-		return FL_E_IO;
+	const char *dir = dev_phone_part(h->phone, DEV_PART_TEE);
+	uint8_t buf[DEV_TEE_PART_MAX];
+	fl_err err = FL_OK;
+
+	memset(t, 0, sizeof(*t));
+	for (int i = 0; i < 3 && !err; i++) {
+		size_t len = 0;
+		err = dev_file_read(dir, tee_files[i], buf, sizeof(buf), &len);
+		if (err == FL_E_NOT_FOUND) {
+			err = FL_OK; /* never written: empty */
+			continue;
+		}
+		if (err == FL_OK)
+			err = dev_tee_decode(t, (enum dev_tee_part)(1u << i),
+			                     buf, len);
 	}
+	fl_wipe(buf, sizeof(buf));
+	if (err)
+		dev_tee_wipe(t);
+	return err == FL_OK ? FL_OK : FL_E_IO;
 }
 
-static fl_err hal_key_put(void *ctx, const char *name, const uint8_t *secret,
-                          size_t len)
+static fl_err tee_save(void *ctx, const struct dev_tee *t, unsigned parts)
 {
 	struct dev_hal *h = ctx;
+	const char *dir = dev_phone_part(h->phone, DEV_PART_TEE);
+	uint8_t buf[DEV_TEE_PART_MAX];
+	fl_err err = FL_OK;
 
-	return ks_err(dev_keystore_put(dev_phone_dir(h->phone), DEV_KEYSTORE,
-	                               name, secret, len));
+	for (int i = 0; i < 3 && !err; i++) {
+		size_t len = 0;
+		if (!(parts & (1u << i)))
+			continue;
+		err = dev_tee_encode(t, (enum dev_tee_part)(1u << i), buf,
+		                     &len);
+		if (!err)
+			err = dev_file_write(dir, tee_files[i], buf, len, 0600,
+			                     true);
+	}
+	fl_wipe(buf, sizeof(buf));
+	return err == FL_OK ? FL_OK : FL_E_IO;
 }
 
-static fl_err hal_key_get(void *ctx, const char *name, uint8_t *buf, size_t cap,
-                          size_t *len)
-{
-	struct dev_hal *h = ctx;
+/* Opens the trusted application for one call: *t and *io for the op. */
+#define TEE_OPEN(h, t, io)                                                     	struct dev_tee t;                                                      	struct dev_tee_io io = {tee_save, h};                                  	(void)io;                                                              	if (tee_load(h, &t) != FL_OK)                                          		return FL_E_IO
 
-	return ks_err(dev_keystore_get(dev_phone_dir(h->phone), DEV_KEYSTORE,
-	                               name, buf, cap, len));
+static fl_err tee_done(struct dev_tee *t, fl_err err)
+{
+	dev_tee_wipe(t);
+	return err;
 }
 
-static fl_err hal_key_mac(void *ctx, const char *name, const uint8_t *msg,
-                          size_t len, uint8_t mac[32])
+static fl_err hal_tee_factory_pk(void *ctx, uint8_t pk[32])
 {
-	struct dev_hal *h = ctx;
-
-	return ks_err(dev_keystore_mac(dev_phone_dir(h->phone), DEV_KEYSTORE,
-	                               name, msg, len, mac));
+	TEE_OPEN(ctx, t, io);
+	return tee_done(&t, dev_tee_factory_pk(&t, pk));
 }
 
-static fl_err hal_key_erase(void *ctx, const char *name)
+static fl_err hal_tee_factory_sign(void *ctx, const uint8_t *msg, size_t len,
+                                   uint8_t sig[64])
 {
-	struct dev_hal *h = ctx;
+	TEE_OPEN(ctx, t, io);
+	return tee_done(&t, dev_tee_factory_sign(&t, msg, len, sig));
+}
 
-	return ks_err(dev_keystore_erase(dev_phone_dir(h->phone), DEV_KEYSTORE,
-	                                 name));
+static fl_err hal_tee_keygen(void *ctx, uint8_t sign_pk[32],
+                             uint8_t kx_pk[32])
+{
+	TEE_OPEN(ctx, t, io);
+	return tee_done(&t, dev_tee_keygen(&t, &io, sign_pk, kx_pk));
+}
+
+static fl_err hal_tee_pending(void *ctx, uint8_t sign_pk[32],
+                              uint8_t kx_pk[32])
+{
+	TEE_OPEN(ctx, t, io);
+	return tee_done(&t, dev_tee_pending(&t, sign_pk, kx_pk));
+}
+
+static fl_err hal_tee_sign(void *ctx, const uint8_t *msg, size_t len,
+                           uint8_t sig[64])
+{
+	TEE_OPEN(ctx, t, io);
+	return tee_done(&t, dev_tee_sign(&t, msg, len, sig));
+}
+
+static fl_err hal_tee_enroll(void *ctx, const uint8_t server_kx_pk[32])
+{
+	TEE_OPEN(ctx, t, io);
+	return tee_done(&t, dev_tee_enroll(&t, &io, server_kx_pk));
+}
+
+static fl_err hal_tee_mac(void *ctx, const uint8_t *msg, size_t len,
+                          uint8_t mac[32])
+{
+	TEE_OPEN(ctx, t, io);
+	return tee_done(&t, dev_tee_mac(&t, msg, len, mac));
+}
+
+static fl_err hal_tee_code(void *ctx, const char *code, fl_time now,
+                           struct fl_hal_code *out)
+{
+	TEE_OPEN(ctx, t, io);
+	return tee_done(&t, dev_tee_code(&t, &io, code, now, out));
+}
+
+static fl_err hal_tee_code_state(void *ctx, struct fl_hal_code *out)
+{
+	TEE_OPEN(ctx, t, io);
+	*out = t.code;
+	return tee_done(&t, FL_OK);
+}
+
+static fl_err hal_tee_seal(void *ctx, const uint8_t *ad, size_t ad_len,
+                           const uint8_t *in, size_t len, uint8_t *out)
+{
+	TEE_OPEN(ctx, t, io);
+	return tee_done(&t, dev_tee_seal(&t, &io, ad, ad_len, in, len, out));
+}
+
+static fl_err hal_tee_unseal(void *ctx, const uint8_t *ad, size_t ad_len,
+                             const uint8_t *in, size_t len, uint8_t *out)
+{
+	TEE_OPEN(ctx, t, io);
+	return tee_done(&t, dev_tee_unseal(&t, ad, ad_len, in, len, out));
+}
+
+static fl_err hal_tee_counter(void *ctx, uint64_t *value)
+{
+	TEE_OPEN(ctx, t, io);
+	*value = t.counter;
+	return tee_done(&t, FL_OK);
+}
+
+static fl_err hal_tee_counter_raise(void *ctx, uint64_t to)
+{
+	TEE_OPEN(ctx, t, io);
+	return tee_done(&t, dev_tee_counter_raise(&t, &io, to));
 }
 
 /* --- enforcement records --------------------------------------------------
@@ -479,10 +579,19 @@ void dev_hal_fill(struct dev_hal *h, struct fl_hal *hal)
 	hal->persist_write = hal_persist_write;
 	hal->userdata_read = hal_userdata_read;
 	hal->userdata_write = hal_userdata_write;
-	hal->key_put = hal_key_put;
-	hal->key_get = hal_key_get;
-	hal->key_mac = hal_key_mac;
-	hal->key_erase = hal_key_erase;
+	hal->tee_factory_pk = hal_tee_factory_pk;
+	hal->tee_factory_sign = hal_tee_factory_sign;
+	hal->tee_keygen = hal_tee_keygen;
+	hal->tee_pending = hal_tee_pending;
+	hal->tee_sign = hal_tee_sign;
+	hal->tee_enroll = hal_tee_enroll;
+	hal->tee_mac = hal_tee_mac;
+	hal->tee_code = hal_tee_code;
+	hal->tee_code_state = hal_tee_code_state;
+	hal->tee_seal = hal_tee_seal;
+	hal->tee_unseal = hal_tee_unseal;
+	hal->tee_counter = hal_tee_counter;
+	hal->tee_counter_raise = hal_tee_counter_raise;
 	hal->apply = hal_apply;
 	hal->show = hal_show;
 	hal->reminder = hal_reminder;

@@ -5,8 +5,9 @@
  *   persist_*, userdata_*  one file per blob in persist/ and userdata/,
  *                          written through a temporary file, fsync and
  *                          rename, the directory fsync'd after;
- *   key_*                  the keystore file (dev_keystore.h); mac is
- *                          keyed BLAKE2b-256 computed "inside" it;
+ *   tee_*                  the secure hardware: the trusted application
+ *                          of dev_tee.h over tee/rom, tee/rpmb and
+ *                          tee/keys (each written durably);
  *   apply                  records the restrictions, allowed apps and
  *                          lender numbers in force (run/policy.json);
  *   show                   records the screen as drawn (run/screen.json);

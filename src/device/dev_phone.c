@@ -14,7 +14,7 @@
 #include "core/imei.h"
 #include "core/paserk.h"
 #include "device/dev_files.h"
-#include "device/dev_keystore.h"
+#include "device/dev_tee.h"
 
 #define ROOT_FILE   "root.pub"
 #define DEVICE_FILE "device.json"
@@ -26,7 +26,7 @@
 #define SMALL_MAX   4096 /* cap on a hw/ file and the factory image */
 
 static const char *const part_names[DEV_PART_COUNT] = {
-        "factory", "persist", "userdata", "hw", "run",
+        "factory", "persist", "userdata", "hw", "run", "tee",
 };
 
 struct dev_phone {
@@ -230,8 +230,24 @@ static fl_err wipe_all(struct dev_phone *p)
 
 	for (int i = 0; i < DEV_PART_COUNT && !err; i++)
 		err = dev_dir_wipe(p->part[i]);
+	return err;
+}
+
+/* Manufacture: the factory key pair, made inside the secure hardware. */
+static fl_err provision(struct dev_phone *p)
+{
+	struct dev_tee t = {0};
+	uint8_t buf[DEV_TEE_PART_MAX];
+	size_t len = 0;
+	fl_err err;
+
+	dev_tee_provision(&t);
+	err = dev_tee_encode(&t, DEV_TEE_ROM, buf, &len);
 	if (!err)
-		err = dev_file_remove(p->dir, DEV_KEYSTORE, true);
+		err = dev_file_write(p->part[DEV_PART_TEE], DEV_TEE_FILE_ROM, buf,
+		                     len, 0600, true);
+	fl_wipe(buf, sizeof(buf));
+	dev_tee_wipe(&t);
 	return err;
 }
 
@@ -275,6 +291,8 @@ fl_err dev_phone_create(const char *dir, const struct dev_factory *f,
 		err = dev_file_write(p->part[DEV_PART_HW], HW_BOOT, b,
 		                     strlen(b), 0644, true);
 	}
+	if (!err)
+		err = provision(p);
 	if (!err)
 		err = factory_write(p, f);
 out:
@@ -526,7 +544,8 @@ fl_err dev_phone_reflash(struct dev_phone *p)
 	fl_err err;
 
 	if ((err = dev_dir_wipe(p->part[DEV_PART_PERSIST])) ||
-	    (err = dev_file_remove(p->dir, DEV_KEYSTORE, true)) ||
+	    (err = dev_file_remove(p->part[DEV_PART_TEE], DEV_TEE_FILE_KEYS,
+	                           true)) ||
 	    (err = dev_dir_wipe(p->part[DEV_PART_USERDATA])) ||
 	    (err = dev_phone_set_tamper(p, 0)))
 		return err;

@@ -12,8 +12,12 @@
  *   persist/             the persistent partition, one file per named blob;
  *                        survives a factory reset, not a reflash
  *   userdata/            the user-data partition; wiped by a factory reset
- *   keystore             the platform's secure storage (mode 0600);
- *                        survives a factory reset, not a reflash
+ *   tee/                 the secure hardware, which the customer can
+ *                        neither read nor change: tee/rom the factory
+ *                        key (made at create), tee/rpmb the monotonic
+ *                        counter (both survive a reflash), tee/keys the
+ *                        agent's keys (survives a factory reset, not a
+ *                        reflash)
  *   hw/                  the world: sim (ICCID, "" without a SIM), tamper
  *                        (one signal name a line), clock (offset of the
  *                        phone's wall clock from the system clock, seconds),
@@ -45,7 +49,9 @@
 #define DEV_DIR_ENV     "FINLOCK_DEVICE_DIR" /* default data directory */
 #define DEV_DIR_DEFAULT "phone"              /* ./phone */
 #define DEV_URL_MAX     1024                 /* longest server URL */
-#define DEV_KEYSTORE    "keystore"           /* file name under DIR */
+#define DEV_TEE_FILE_ROM  "rom"  /* tee/: the factory key */
+#define DEV_TEE_FILE_RPMB "rpmb" /* tee/: the monotonic counter */
+#define DEV_TEE_FILE_KEYS "keys" /* tee/: the agent's keys, code record */
 #define DEV_SERVER_BLOB "device.server"      /* enrolled server, persist/ */
 
 /* The partitions and record directories under DIR. */
@@ -55,6 +61,7 @@ enum dev_part {
 	DEV_PART_USERDATA,    /* userdata/ */
 	DEV_PART_HW,          /* hw/ */
 	DEV_PART_RUN,         /* run/ */
+	DEV_PART_TEE,         /* tee/: the secure hardware (dev_tee.h) */
 	DEV_PART_COUNT
 };
 

@@ -102,8 +102,8 @@ static json_t *text(const char *s)
 	return json_string(buf);
 }
 
-/* The pairing code as its digits alone ("1234 5678" is drawn, "12345678"
- * is what the lender types). */
+/* The pairing code as its digits alone ("1234 5678 9012 3456" is drawn,
+ * "1234567890123456" is what the lender types). */
 static json_t *digits(const char *s)
 {
 	char buf[32];
@@ -520,12 +520,17 @@ static void join(char *out, size_t cap, const json_t *a, const char *none)
 	clean(out, cap, out);
 }
 
+/* Digits in groups of four, as the customer reads them out. */
 static void pairing_text(char *out, size_t cap, const char *code)
 {
-	if (strlen(code) == 8)
-		snprintf(out, cap, "%.4s %.4s", code, code + 4);
-	else
-		snprintf(out, cap, "%s", code);
+	size_t n = 0;
+
+	for (size_t i = 0; code[i] != '\0' && n + 2 < cap; i++) {
+		if (i > 0 && i % 4 == 0)
+			out[n++] = ' ';
+		out[n++] = code[i];
+	}
+	out[n] = '\0';
 }
 
 static void draw_lock(FILE *out, const json_t *st)

@@ -85,6 +85,22 @@ static bool file_exists(const char *dir, const char *rel)
 	return stat(p, &st) == 0;
 }
 
+/* Reads dir/rel (at most 1024 bytes) into buf; its length, 0 if absent. */
+static size_t read_bin(const char *dir, const char *rel, uint8_t buf[1024])
+{
+	char path[4096];
+	size_t n;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	fp = fopen(path, "rb");
+	if (fp == NULL)
+		return 0;
+	n = fread(buf, 1, 1024, fp);
+	fclose(fp);
+	return n;
+}
+
 static void put_file(const char *dir, const char *rel, const char *text)
 {
 	char p[600];
@@ -465,11 +481,12 @@ static void test_factory_reset_and_reflash(void **state)
 	struct proc_result r;
 	json_t *j;
 	long long boots;
+	uint8_t rom[1024], keys[1024];
+	size_t rom_len, keys_len;
 
 	create(f);
 	put_file(f->dir, "persist/p.blob", "persistent");
 	put_file(f->dir, "userdata/photo.jpg", "user data");
-	put_file(f->dir, "keystore", "");
 	assert_int_equal(dev(&r, f, "root", NULL), 0);
 	proc_result_free(&r);
 	j = devt_status(f->dir);
@@ -483,7 +500,13 @@ static void test_factory_reset_and_reflash(void **state)
 	assert_true(file_exists(f->dir, "persist/p.blob"));
 	assert_true(file_exists(f->dir, "persist/agent.state.a") ||
 	            file_exists(f->dir, "persist/agent.state.b"));
-	assert_true(file_exists(f->dir, "keystore"));
+	/* the secure hardware is untouched by a factory reset */
+	assert_true(file_exists(f->dir, "tee/rom"));
+	assert_true(file_exists(f->dir, "tee/keys"));
+	rom_len = read_bin(f->dir, "tee/rom", rom);
+	keys_len = read_bin(f->dir, "tee/keys", keys);
+	assert_true(rom_len > 0);
+	assert_true(keys_len > 0);
 	j = devt_status(f->dir);
 	assert_int_equal(json_integer_value(json_object_get(j, "boots")),
 	                 boots + 1);
@@ -495,7 +518,15 @@ static void test_factory_reset_and_reflash(void **state)
 	assert_int_equal(r.status, 0);
 	proc_result_free(&r);
 	assert_false(file_exists(f->dir, "persist/p.blob"));
-	assert_false(file_exists(f->dir, "keystore"));
+	/* a reflash wipes the agent's keys in the secure hardware (a new
+	 * sealing key may be made at once), never the factory key */
+	{
+		uint8_t rom2[1024], keys2[1024];
+		assert_int_equal(read_bin(f->dir, "tee/rom", rom2), rom_len);
+		assert_memory_equal(rom2, rom, rom_len);
+		assert_true(read_bin(f->dir, "tee/keys", keys2) != keys_len ||
+		            memcmp(keys2, keys, keys_len) != 0);
+	}
 	assert_false(file_exists(f->dir, "userdata/photo.jpg"));
 	assert_true(file_exists(f->dir, "factory/root.pub"));
 	assert_true(file_exists(f->dir, "factory/device.json"));

@@ -353,7 +353,7 @@ static void test_reflash_stays_locked_then_pairs(void **state)
 {
 	struct fx *f = *state;
 	struct fl_fakesrv *s;
-	char code[16], *out, *screen, spaced[16];
+	char code[32], *out, *screen, spaced[32];
 	json_t *j;
 
 	lender_state(f, FL_ST_LOCKED, 0);
@@ -379,14 +379,15 @@ static void test_reflash_stays_locked_then_pairs(void **state)
 	assert_true(json_is_true(json_object_get(j, "locked")));
 	snprintf(code, sizeof(code), "%s", jstr(j, "pairing_code"));
 	json_decref(j);
-	assert_int_equal(strlen(code), 8);
+	assert_int_equal(strlen(code), 16);
 	s = devt_lender_begin(f->l);
 	assert_string_equal(s->pairing_code, code);
 	s->pairing_approved = true;
 	devt_lender_end(f->l);
 
 	screen = devt_ok(f->dir, "screen", "--once", NULL, NULL, NULL);
-	snprintf(spaced, sizeof(spaced), "%.4s %.4s", code, code + 4);
+	snprintf(spaced, sizeof(spaced), "%.4s %.4s %.4s %.4s", code, code + 4,
+	         code + 8, code + 12);
 	assert_non_null(strstr(screen, spaced));
 	free(screen);
 

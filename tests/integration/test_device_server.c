@@ -292,7 +292,7 @@ static void test_reflash_stays_locked_and_pairs(void **state)
 {
 	struct fx *f = *state;
 	struct srv_res r;
-	char path[160], body[96], code[24], *out;
+	char path[160], body[96], code[32], *out;
 	json_t *j;
 	bool shown = false;
 

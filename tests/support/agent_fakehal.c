@@ -131,45 +131,129 @@ static fl_err hu_write(void *ctx, const char *name, const uint8_t *buf,
 	return put(fh->userdata, name, buf, len);
 }
 
-static fl_err hk_put(void *ctx, const char *name, const uint8_t *s, size_t len)
+/* --- the secure hardware ---------------------------------------------------
+ */
+
+static fl_err tee_save(void *ctx, const struct dev_tee *t, unsigned parts)
 {
 	struct fl_fakehal *fh = ctx;
-	if (fh->crashed)
+
+	(void)t;
+	if (fh->crashed || fh->tee_fail)
 		return FL_E_IO;
-	return put(fh->keys, name, s, len);
-}
-
-static fl_err hk_get(void *ctx, const char *name, uint8_t *buf, size_t cap,
-                     size_t *len)
-{
-	struct fl_fakehal *fh = ctx;
-	return get(fh->keys, name, buf, cap, len);
-}
-
-static fl_err hk_mac(void *ctx, const char *name, const uint8_t *msg,
-                     size_t len, uint8_t mac[32])
-{
-	struct fl_fakehal *fh = ctx;
-	struct fh_blob *b = find(fh->keys, name);
-
-	if (b == NULL)
-		return FL_E_NOT_FOUND;
-	return fl_blake2b(mac, 32, b->data, b->len, msg, len);
-}
-
-static fl_err hk_erase(void *ctx, const char *name)
-{
-	struct fl_fakehal *fh = ctx;
-	struct fh_blob *b = find(fh->keys, name);
-
-	if (fh->crashed)
+	if (fh->tee_cut == 0) {
+		fh->tee_cut = -1;
+		fh->crashed = true;
 		return FL_E_IO;
-	if (b != NULL) {
-		fl_wipe(b->data, b->len);
-		free(b->data);
-		memset(b, 0, sizeof(*b));
 	}
+	if (fh->tee_cut > 0)
+		fh->tee_cut--;
+	if ((parts & DEV_TEE_RPMB) && fh->counter_fail) {
+		/* the power goes before the counter moves */
+		fh->counter_fail = false;
+		fh->crashed = true;
+		return FL_E_IO;
+	}
+	if (parts & DEV_TEE_RPMB)
+		fh->counter_raises++;
 	return FL_OK;
+}
+
+static struct dev_tee_io tee_io(struct fl_fakehal *fh)
+{
+	struct dev_tee_io io = {tee_save, fh};
+	return io;
+}
+
+static fl_err ht_factory_pk(void *ctx, uint8_t pk[32])
+{
+	struct fl_fakehal *fh = ctx;
+	return dev_tee_factory_pk(&fh->tee, pk);
+}
+
+static fl_err ht_factory_sign(void *ctx, const uint8_t *msg, size_t len,
+                              uint8_t sig[64])
+{
+	struct fl_fakehal *fh = ctx;
+	return dev_tee_factory_sign(&fh->tee, msg, len, sig);
+}
+
+static fl_err ht_keygen(void *ctx, uint8_t sign_pk[32], uint8_t kx_pk[32])
+{
+	struct fl_fakehal *fh = ctx;
+	struct dev_tee_io io = tee_io(fh);
+	return dev_tee_keygen(&fh->tee, &io, sign_pk, kx_pk);
+}
+
+static fl_err ht_pending(void *ctx, uint8_t sign_pk[32], uint8_t kx_pk[32])
+{
+	struct fl_fakehal *fh = ctx;
+	return dev_tee_pending(&fh->tee, sign_pk, kx_pk);
+}
+
+static fl_err ht_sign(void *ctx, const uint8_t *msg, size_t len,
+                      uint8_t sig[64])
+{
+	struct fl_fakehal *fh = ctx;
+	return dev_tee_sign(&fh->tee, msg, len, sig);
+}
+
+static fl_err ht_enroll(void *ctx, const uint8_t server_kx_pk[32])
+{
+	struct fl_fakehal *fh = ctx;
+	struct dev_tee_io io = tee_io(fh);
+	return dev_tee_enroll(&fh->tee, &io, server_kx_pk);
+}
+
+static fl_err ht_mac(void *ctx, const uint8_t *msg, size_t len,
+                     uint8_t mac[32])
+{
+	struct fl_fakehal *fh = ctx;
+	return dev_tee_mac(&fh->tee, msg, len, mac);
+}
+
+static fl_err ht_code(void *ctx, const char *code, fl_time now,
+                      struct fl_hal_code *out)
+{
+	struct fl_fakehal *fh = ctx;
+	struct dev_tee_io io = tee_io(fh);
+	return dev_tee_code(&fh->tee, &io, code, now, out);
+}
+
+static fl_err ht_code_state(void *ctx, struct fl_hal_code *out)
+{
+	struct fl_fakehal *fh = ctx;
+	*out = fh->tee.code;
+	return FL_OK;
+}
+
+static fl_err ht_seal(void *ctx, const uint8_t *ad, size_t ad_len,
+                      const uint8_t *in, size_t len, uint8_t *out)
+{
+	struct fl_fakehal *fh = ctx;
+	struct dev_tee_io io = tee_io(fh);
+	return dev_tee_seal(&fh->tee, &io, ad, ad_len, in, len, out);
+}
+
+static fl_err ht_unseal(void *ctx, const uint8_t *ad, size_t ad_len,
+                        const uint8_t *in, size_t len, uint8_t *out)
+{
+	struct fl_fakehal *fh = ctx;
+	return dev_tee_unseal(&fh->tee, ad, ad_len, in, len, out);
+}
+
+static fl_err ht_counter(void *ctx, uint64_t *value)
+{
+	struct fl_fakehal *fh = ctx;
+	*value = fh->tee.counter;
+	return FL_OK;
+}
+
+static fl_err ht_counter_raise(void *ctx, uint64_t to)
+{
+	struct fl_fakehal *fh = ctx;
+	struct dev_tee_io io = tee_io(fh);
+	return dev_tee_counter_raise(&fh->tee, &io, to);
 }
 
 static fl_err h_apply(void *ctx, const struct fl_hal_policy *p)
@@ -277,6 +361,7 @@ struct fl_fakehal *fl_fakehal_new(void)
 	if (fh == NULL)
 		return NULL;
 	fh->cut_after = -1;
+	fh->tee_cut = -1;
 	strcpy(fh->dev.imei[0], "352099001761481");
 	strcpy(fh->dev.imei[1], "356938035643809");
 	fh->dev.n_imei = 2;
@@ -285,6 +370,7 @@ struct fl_fakehal *fl_fakehal_new(void)
 	fh->wall = 1795435200; /* 2026-11-23T12:00:00Z */
 	fh->mono_ms = 5000;
 	fh->boot_id = 1;
+	dev_tee_provision(&fh->tee);
 	return fh;
 }
 
@@ -303,7 +389,7 @@ void fl_fakehal_free(struct fl_fakehal *fh)
 		return;
 	wipe_set(fh->persist);
 	wipe_set(fh->userdata);
-	wipe_set(fh->keys);
+	dev_tee_wipe(&fh->tee);
 	clear_texts(fh);
 	free(fh);
 }
@@ -316,10 +402,19 @@ void fl_fakehal_hal(struct fl_fakehal *fh, struct fl_hal *hal)
 	hal->persist_write = hp_write;
 	hal->userdata_read = hu_read;
 	hal->userdata_write = hu_write;
-	hal->key_put = hk_put;
-	hal->key_get = hk_get;
-	hal->key_mac = hk_mac;
-	hal->key_erase = hk_erase;
+	hal->tee_factory_pk = ht_factory_pk;
+	hal->tee_factory_sign = ht_factory_sign;
+	hal->tee_keygen = ht_keygen;
+	hal->tee_pending = ht_pending;
+	hal->tee_sign = ht_sign;
+	hal->tee_enroll = ht_enroll;
+	hal->tee_mac = ht_mac;
+	hal->tee_code = ht_code;
+	hal->tee_code_state = ht_code_state;
+	hal->tee_seal = ht_seal;
+	hal->tee_unseal = ht_unseal;
+	hal->tee_counter = ht_counter;
+	hal->tee_counter_raise = ht_counter_raise;
 	hal->apply = h_apply;
 	hal->show = h_show;
 	hal->reminder = h_reminder;
@@ -345,6 +440,7 @@ void fl_fakehal_power_on(struct fl_fakehal *fh)
 	fh->crashed = false;
 	fh->cut_after = -1;
 	fh->cut_skip = 0;
+	fh->tee_cut = -1;
 	/* a fresh boot has nothing enforced until the agent applies it */
 	fh->applied_mask = 0;
 	fh->applied_guaranteed = 0;
@@ -361,7 +457,7 @@ void fl_fakehal_factory_reset(struct fl_fakehal *fh)
 void fl_fakehal_reflash(struct fl_fakehal *fh)
 {
 	wipe_set(fh->persist);
-	wipe_set(fh->keys);
+	dev_tee_wipe_keys(&fh->tee);
 	wipe_set(fh->userdata);
 	clear_texts(fh);
 	fl_fakehal_power_on(fh);

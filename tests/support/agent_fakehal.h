@@ -5,6 +5,10 @@
  * transport that hands each request to a function the test installs (a fake
  * server, an interceptor, or nothing: no network).
  *
+ * The secure hardware is the simulator's trusted application
+ * (device/dev_tee.h) kept in memory: a factory key made by fl_fakehal_new,
+ * the monotonic counter, the agent's keys.
+ *
  * Fault injection: cut_after >= 0 makes the next persistent-partition write
  * store only its first cut_after bytes and then "crash": the write returns
  * FL_E_IO and every later write fails too, as if the power went out, until
@@ -23,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "device/dev_tee.h"
 #include "finlock/agent.h"
 
 #define FH_BLOBS 16
@@ -47,7 +52,13 @@ struct fl_fakehal {
 	/* partitions and keystore */
 	struct fh_blob persist[FH_BLOBS];
 	struct fh_blob userdata[FH_BLOBS];
-	struct fh_blob keys[FH_BLOBS];
+	struct dev_tee tee; /* the secure hardware */
+	bool tee_fail;      /* every secure-hardware write fails */
+	bool counter_fail;  /* raising the counter fails (the power goes
+	                     * after the state is written, before it moves) */
+	size_t counter_raises; /* counter raises that went through */
+	long tee_cut; /* >= 0: that many secure-hardware writes go
+	               * through, then the power goes (-1: off) */
 	long cut_after; /* -1: writes complete */
 	long cut_skip;  /* complete writes before the cut */
 	enum fh_cut_mode cut_mode;
@@ -102,8 +113,9 @@ void fl_fakehal_power_on(struct fl_fakehal *fh);
 /* Factory reset: user data wiped (the persistent partition and keystore
  * survive), enforcement record cleared, then a reboot. */
 void fl_fakehal_factory_reset(struct fl_fakehal *fh);
-/* Reflash: everything wiped (persistent partition, keystore, user data),
- * then a reboot. */
+/* Reflash: everything wiped (persistent partition, the agent's keys in the
+ * secure hardware, user data), then a reboot. The factory key and the
+ * monotonic counter stay. */
 void fl_fakehal_reflash(struct fl_fakehal *fh);
 
 /* The blob or NULL (borrowed). */

@@ -420,6 +420,26 @@ static fl_err device_answer(struct fl_fakesrv *s, uint64_t counter,
 	return json_answer(resp, 200, json);
 }
 
+/* 409 stale_counter with the highest counter seen, MAC'd for the request
+ * that carried `counter` (docs/protocol.md). */
+static fl_err stale_answer(struct fl_fakesrv *s, uint64_t counter,
+                           struct fl_hal_response *resp)
+{
+	uint8_t mac[FL_MAC_LEN];
+	char *json = NULL;
+	fl_err err;
+
+	s->n_refused++;
+	err = fl_dp_resync_mac(mac, s->mac_key, counter, s->counter_seen);
+	if (!err)
+		err = fl_dp_resync_encode(s->counter_seen, mac, &json);
+	if (err)
+		return err;
+	err = fl_fakehal_respond(resp, 409, json);
+	free(json);
+	return err;
+}
+
 static fl_err do_checkin(struct fl_fakesrv *s, const struct fl_hal_request *req,
                          struct fl_hal_response *resp)
 {
@@ -432,7 +452,7 @@ static fl_err do_checkin(struct fl_fakesrv *s, const struct fl_hal_request *req,
 	if (st == 401)
 		return error_answer(s, resp, 401, "unauthenticated");
 	if (st == 409)
-		return error_answer(s, resp, 409, "stale_counter");
+		return stale_answer(s, counter, resp);
 	if (fl_dp_checkin_req_decode(req->body, req->body_len, &r) != FL_OK)
 		return error_answer(s, resp, 400, "bad_request");
 	s->last_report = r;
@@ -457,10 +477,10 @@ static fl_err do_wait(struct fl_fakesrv *s, const struct fl_hal_request *req,
 	     fl_dp_counter_parse(req->path + sizeof(pre) - 1, &seq) != FL_OK))
 		return error_answer(s, resp, 400, "bad_request");
 	st = authenticate(s, req, &counter);
+	if (st == 409)
+		return stale_answer(s, counter, resp);
 	if (st)
-		return error_answer(s, resp, st,
-		                    st == 401 ? "unauthenticated"
-		                              : "stale_counter");
+		return error_answer(s, resp, st, "unauthenticated");
 	return device_answer(s, counter, seq != s->seq, resp);
 }
 

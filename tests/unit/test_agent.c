@@ -118,11 +118,18 @@ static void test_enroll(void **state)
 	assert_int_equal(fl_agent_checkin(p->a), FL_OK);
 	assert_int_equal(p->srv->counter_seen, 1);
 	assert_int_equal(p->srv->n_refused, 0);
-	/* the enrollment key pair is gone from the keystore, the MAC key
-	 * and the offline-code secret are there */
-	for (size_t i = 0; i < FH_BLOBS; i++)
-		if (p->fh->keys[i].used)
-			assert_null(strstr(p->fh->keys[i].name, "enroll"));
+	/* the MAC key and the offline-code secret are in the secure
+	 * hardware, and nowhere in the phone's storage */
+	assert_true(p->fh->tee.has_mac);
+	for (size_t i = 0; i < FH_BLOBS; i++) {
+		const struct fh_blob *b = &p->fh->persist[i];
+		for (size_t j = 0; b->used && j + 32 <= b->len; j++) {
+			assert_int_not_equal(
+			        memcmp(b->data + j, p->fh->tee.mac_key, 32), 0);
+			assert_int_not_equal(
+			        memcmp(b->data + j, p->fh->tee.ocode, 32), 0);
+		}
+	}
 	/* enrolling twice is refused */
 	assert_int_equal(fl_agent_enroll(p->a, "K7Q2-9XWD"), FL_E_STATE);
 
@@ -204,6 +211,9 @@ static fl_err swap_keys(void *ctx, const struct fl_hal_request *req,
 	                 FL_OK);
 	fl_sign_keypair(er.sign_pk, sk);
 	fl_kx_keypair(er.kx_pk, kxsk);
+	/* the factory signature covers the phone's keys: the attacker drops
+	 * it, as if the phone had none */
+	er.has_factory = false;
 	assert_int_equal(fl_dp_enroll_sign(&er, sk), FL_OK);
 	assert_int_equal(fl_dp_enroll_req_encode(&er, &body), FL_OK);
 	r.body = body;
@@ -737,6 +747,7 @@ static fl_err check_persisted(void *ctx, const struct fl_hal_request *req,
 {
 	struct fl_pstate st;
 	struct fl_persist_pos pos;
+	bool rolled_back = true;
 	uint64_t ctr = 0;
 
 	for (size_t i = 0; i < req->n_headers; i++)
@@ -745,8 +756,10 @@ static fl_err check_persisted(void *ctx, const struct fl_hal_request *req,
 			                         req->headers[i].value, &ctr),
 			                 FL_OK);
 	if (ctr != 0) {
-		assert_int_equal(fl_persist_load(&watched->hal, &st, &pos),
+		assert_int_equal(fl_persist_load(&watched->hal, &st, &pos,
+		                                 &rolled_back),
 		                 FL_OK);
+		assert_false(rolled_back);
 		assert_int_equal(st.counter, ctr);
 		fl_pstate_clear(&st);
 	}
@@ -804,6 +817,7 @@ static void test_cut_token_write(void **state)
 {
 	struct fl_fakephone *p = *state;
 	struct fh_blob saved[FH_BLOBS];
+	struct dev_tee tee;
 	uint64_t seen;
 	size_t full = 0, n_old = 0, n_new = 0;
 
@@ -824,10 +838,13 @@ static void test_cut_token_write(void **state)
 				full = saved[i].len;
 		}
 	}
+	tee = p->fh->tee;
 	for (size_t n = 0; n <= full + 256; n++) {
 		fl_agent_close(p->a);
 		p->a = NULL;
 		fl_fakehal_power_on(p->fh);
+		/* the same phone each time: its secure hardware too */
+		p->fh->tee = tee;
 		for (size_t i = 0; i < FH_BLOBS; i++)
 			if (saved[i].used)
 				assert_int_equal(fl_fakehal_blob_set(

@@ -243,76 +243,45 @@ static void test_release_code(void **state)
 	assert_true(fl_agent_next_delay(p->a) >= 0);
 }
 
-/* The try is on the partition before the code is looked at: whatever byte
- * the write of the try is cut at, the code is not used unless the try was
- * counted; and a cut in the write that uses the code loses the use, never
- * the try. */
+/* The secure hardware makes the try durable before it looks at the code:
+ * whichever of its writes the power cuts, the code is not used unless the
+ * try was counted, and a cut in the write that uses the code loses the
+ * use, never the try. */
 static void test_cut_code_entry(void **state)
 {
 	struct fl_fakephone *p = *state;
-	struct fh_blob saved[FH_BLOBS];
 	struct fl_agent_status st;
-	size_t full = 0;
+	struct dev_tee before;
 	char c[11];
 
 	pass(p, 10 * FL_DAY);
 	code(p, 1, FL_OCODE_UNLOCK_3D, today(p), c);
-	memset(saved, 0, sizeof(saved));
-	for (size_t i = 0; i < FH_BLOBS; i++) {
-		saved[i] = p->fh->persist[i];
-		if (saved[i].used) {
-			saved[i].data = malloc(saved[i].len);
-			assert_non_null(saved[i].data);
-			memcpy(saved[i].data, p->fh->persist[i].data,
-			       saved[i].len);
-			if (saved[i].len > full)
-				full = saved[i].len;
+	before = p->fh->tee;
+	for (long which = 0; which < 3; which++) {
+		/* back to the record before the try */
+		p->fh->tee.code = before.code;
+		assert_int_equal(fl_fakephone_reboot(p), FL_OK);
+		p->fh->tee_cut = which < 2 ? which : -1;
+		assert_int_equal(fl_agent_enter_code(p->a, c),
+		                 which < 2 ? FL_E_IO : FL_OK);
+		assert_int_equal(fl_fakephone_reboot(p), FL_OK);
+		fl_agent_status(p->a, &st);
+		if (which == 0) {
+			/* cut counting the try: never used, never counted */
+			assert_int_equal(st.code_counter, 0);
+			assert_int_equal(st.code_tries, 0);
+			assert_true(locked(p));
+		} else if (which == 1) {
+			/* cut using it: the try stays counted */
+			assert_int_equal(st.code_counter, 0);
+			assert_int_equal(st.code_tries, 1);
+			assert_true(locked(p));
+		} else {
+			assert_int_equal(st.code_counter, 1);
+			assert_int_equal(st.code_tries, 0);
+			assert_false(locked(p));
 		}
 	}
-	for (int which = 0; which < 2; which++) {
-		for (size_t n = 0; n <= full + 64; n++) {
-			/* back to the state before the try */
-			fl_agent_close(p->a);
-			p->a = NULL;
-			fl_fakehal_power_on(p->fh);
-			for (size_t i = 0; i < FH_BLOBS; i++)
-				if (saved[i].used)
-					assert_int_equal(fl_fakehal_blob_set(
-					                         p->fh,
-					                         saved[i].name,
-					                         saved[i].data,
-					                         saved[i].len),
-					                 0);
-			assert_int_equal(
-			        fl_agent_open(&p->a, &p->hal, p->srv->root.pk),
-			        FL_OK);
-			p->fh->cut_skip = which;
-			p->fh->cut_after = (long)n;
-			/* it fails: the power goes out during it */
-			assert_int_equal(fl_agent_enter_code(p->a, c), FL_E_IO);
-			assert_int_equal(fl_fakephone_reboot(p), FL_OK);
-			fl_agent_status(p->a, &st);
-			if (which == 0) {
-				/* cut counting the try: never used */
-				assert_int_equal(st.code_counter, 0);
-				assert_true(st.code_tries <= 1);
-				assert_true(locked(p));
-			} else if (st.code_counter == 0) {
-				/* cut using it: the try stays counted */
-				assert_int_equal(st.code_tries, 1);
-				assert_true(locked(p));
-			} else {
-				assert_int_equal(st.code_counter, 1);
-				assert_int_equal(st.code_tries, 0);
-				assert_false(locked(p));
-			}
-		}
-	}
-	/* the last runs had whole writes: both outcomes were seen */
-	fl_agent_status(p->a, &st);
-	assert_int_equal(st.code_counter, 1);
-	for (size_t i = 0; i < FH_BLOBS; i++)
-		free(saved[i].data);
 }
 
 int main(void)

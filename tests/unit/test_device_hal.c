@@ -26,7 +26,7 @@
 #include "device/dev_files.h"
 #include "device/dev_hal.h"
 #include "device/dev_http.h"
-#include "device/dev_keystore.h"
+#include "core/devproto.h"
 #include "device/dev_phone.h"
 #include "support/device_util.h"
 
@@ -201,103 +201,139 @@ static void test_blob_names_stay_inside(void **state)
 	assert_false(exists(f, "escape"));
 }
 
-static void test_keystore(void **state)
+/* True when the file at path holds the bytes of key anywhere. */
+static bool file_holds(const char *path, const uint8_t *key, size_t n)
+{
+	uint8_t buf[4096];
+	size_t len;
+	FILE *fp = fopen(path, "rb");
+
+	if (fp == NULL)
+		return false;
+	len = fread(buf, 1, sizeof(buf), fp);
+	fclose(fp);
+	for (size_t i = 0; i + n <= len; i++)
+		if (memcmp(buf + i, key, n) == 0)
+			return true;
+	return false;
+}
+
+static void test_secure_hardware(void **state)
 {
 	struct fx *f = *state;
-	/* BLAKE2b-256 keyed with bytes 0..31 over "abc" (RFC 7693 BLAKE2b,
-	 * as computed by Python's hashlib.blake2b(b"abc", key=bytes(range(32)),
-	 * digest_size=32)). */
-	static const char want[] = "d63a32d3e44738d7907f964316c241adaba0abfe"
-	                           "abc32349677578a15a203f7f";
-	uint8_t key[32], back[64], mac[32];
-	char hex[65], p[512];
+	uint8_t fpk[32], fpk2[32], spk[32], kxpk[32], spk2[32], kxpk2[32];
+	uint8_t sig[64], mac[32], server_pk[32], server_sk[32];
+	uint8_t sealed[64 + FL_HAL_SEAL_OVERHEAD], opened[64];
+	uint64_t ctr = 7;
 	struct stat st;
-	size_t len = 0;
-	char *text;
+	char p[512];
 
-	for (int i = 0; i < 32; i++)
-		key[i] = (uint8_t)i;
-	umask(022);
-	assert_int_equal(
-	        f->hal.key_put(f->hal.ctx, "finlock.mac", key, sizeof(key)),
-	        FL_OK);
-	path_of(p, f, DEV_KEYSTORE);
+	/* the factory key was made at create: it signs, its secret stays */
+	assert_int_equal(f->hal.tee_factory_pk(f->hal.ctx, fpk), FL_OK);
+	assert_int_equal(f->hal.tee_factory_sign(f->hal.ctx,
+	                                         (const uint8_t *)"abc", 3,
+	                                         sig),
+	                 FL_OK);
+	assert_int_equal(fl_sign_verify(sig, "abc", 3, fpk), FL_OK);
+	path_of(p, f, "tee/rom");
 	assert_int_equal(stat(p, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 
-	assert_int_equal(f->hal.key_get(f->hal.ctx, "finlock.mac", back,
-	                                sizeof(back), &len),
-	                 FL_OK);
-	assert_int_equal(len, 32);
-	assert_memory_equal(back, key, 32);
+	/* before enrollment: no MAC key, no pending pair */
+	assert_int_equal(f->hal.tee_mac(f->hal.ctx, (const uint8_t *)"x", 1,
+	                                mac),
+	                 FL_E_NOT_FOUND);
+	assert_int_equal(f->hal.tee_pending(f->hal.ctx, spk, kxpk),
+	                 FL_E_NOT_FOUND);
+	assert_int_equal(f->hal.tee_keygen(f->hal.ctx, spk, kxpk), FL_OK);
+	assert_int_equal(f->hal.tee_pending(f->hal.ctx, spk2, kxpk2), FL_OK);
+	assert_memory_equal(spk, spk2, 32);
+	assert_memory_equal(kxpk, kxpk2, 32);
 	assert_int_equal(
-	        f->hal.key_get(f->hal.ctx, "finlock.mac", back, 16, &len),
-	        FL_E_TOO_LARGE);
-
-	assert_int_equal(f->hal.key_mac(f->hal.ctx, "finlock.mac",
-	                                (const uint8_t *)"abc", 3, mac),
-	                 FL_OK);
-	fl_hex_encode(hex, mac, sizeof(mac));
-	assert_string_equal(hex, want);
-
-	/* a second secret leaves the first alone */
-	assert_int_equal(
-	        f->hal.key_put(f->hal.ctx, "finlock.ocode", key + 1, 31),
+	        f->hal.tee_sign(f->hal.ctx, (const uint8_t *)"abc", 3, sig),
 	        FL_OK);
-	assert_int_equal(f->hal.key_mac(f->hal.ctx, "finlock.mac",
-	                                (const uint8_t *)"abc", 3, mac),
-	                 FL_OK);
-	fl_hex_encode(hex, mac, sizeof(mac));
-	assert_string_equal(hex, want);
-	/* the file never holds a secret in the clear */
-	text = devt_read_file(p);
-	assert_non_null(text);
-	for (size_t i = 0; i + sizeof(key) <= strlen(text); i++)
-		assert_int_not_equal(memcmp(text + i, key, sizeof(key)), 0);
-	free(text);
+	assert_int_equal(fl_sign_verify(sig, "abc", 3, spk), FL_OK);
 
-	assert_int_equal(f->hal.key_erase(f->hal.ctx, "finlock.mac"), FL_OK);
-	assert_int_equal(f->hal.key_get(f->hal.ctx, "finlock.mac", back,
-	                                sizeof(back), &len),
-	                 FL_E_NOT_FOUND);
-	assert_int_equal(f->hal.key_mac(f->hal.ctx, "finlock.mac",
-	                                (const uint8_t *)"abc", 3, mac),
-	                 FL_E_NOT_FOUND);
-	assert_int_equal(f->hal.key_erase(f->hal.ctx, "finlock.mac"), FL_OK);
-	assert_int_equal(f->hal.key_get(f->hal.ctx, "finlock.ocode", back,
-	                                sizeof(back), &len),
-	                 FL_OK);
-	assert_int_equal(len, 31);
+	/* enrollment: the phone's MAC key equals the one the server derives
+	 * from its side of the key exchange */
+	fl_kx_keypair(server_pk, server_sk);
+	assert_int_equal(f->hal.tee_enroll(f->hal.ctx, server_pk), FL_OK);
+	{
+		uint8_t shared[32], mk[32], oc[32], want[32];
+		assert_int_equal(fl_kx_shared(shared, 1, server_pk, server_sk,
+		                              kxpk),
+		                 FL_OK);
+		assert_int_equal(fl_dp_derive(shared, mk, oc), FL_OK);
+		assert_int_equal(fl_blake2b(want, 32, mk, 32,
+		                            (const uint8_t *)"abc", 3),
+		                 FL_OK);
+		assert_int_equal(f->hal.tee_mac(f->hal.ctx,
+		                                (const uint8_t *)"abc", 3,
+		                                mac),
+		                 FL_OK);
+		assert_memory_equal(mac, want, 32);
+		/* nothing outside the secure hardware holds the key */
+		path_of(p, f, "persist/agent.state.a");
+		assert_false(file_holds(p, mk, 32));
+	}
 
-	/* a MAC key BLAKE2b cannot take */
-	assert_int_equal(f->hal.key_put(f->hal.ctx, "short", key, 8), FL_OK);
-	assert_int_equal(f->hal.key_mac(f->hal.ctx, "short",
-	                                (const uint8_t *)"abc", 3, mac),
-	                 FL_E_INVALID);
+	/* sealing: the phone opens what it sealed, and nothing else */
+	assert_int_equal(f->hal.tee_seal(f->hal.ctx, (const uint8_t *)"ad", 2,
+	                                 (const uint8_t *)"secret state", 12,
+	                                 sealed),
+	                 FL_OK);
+	assert_int_equal(f->hal.tee_unseal(f->hal.ctx, (const uint8_t *)"ad",
+	                                   2, sealed,
+	                                   12 + FL_HAL_SEAL_OVERHEAD, opened),
+	                 FL_OK);
+	assert_memory_equal(opened, "secret state", 12);
+	assert_int_equal(f->hal.tee_unseal(f->hal.ctx, (const uint8_t *)"AD",
+	                                   2, sealed,
+	                                   12 + FL_HAL_SEAL_OVERHEAD, opened),
+	                 FL_E_CORRUPT);
+	sealed[30] ^= 1;
+	assert_int_equal(f->hal.tee_unseal(f->hal.ctx, (const uint8_t *)"ad",
+	                                   2, sealed,
+	                                   12 + FL_HAL_SEAL_OVERHEAD, opened),
+	                 FL_E_CORRUPT);
+
+	/* the counter only goes up */
+	assert_int_equal(f->hal.tee_counter(f->hal.ctx, &ctr), FL_OK);
+	assert_int_equal(ctr, 0);
+	assert_int_equal(f->hal.tee_counter_raise(f->hal.ctx, 5), FL_OK);
+	assert_int_equal(f->hal.tee_counter_raise(f->hal.ctx, 3), FL_OK);
+	assert_int_equal(f->hal.tee_counter(f->hal.ctx, &ctr), FL_OK);
+	assert_int_equal(ctr, 5);
+
+	/* a reopened phone is the same secure hardware */
+	reopen(f);
+	assert_int_equal(f->hal.tee_factory_pk(f->hal.ctx, fpk2), FL_OK);
+	assert_memory_equal(fpk, fpk2, 32);
+	assert_int_equal(f->hal.tee_counter(f->hal.ctx, &ctr), FL_OK);
+	assert_int_equal(ctr, 5);
 }
 
-static void test_keystore_corrupt(void **state)
+static void test_secure_hardware_damaged(void **state)
 {
 	struct fx *f = *state;
-	uint8_t back[64];
-	size_t len;
+	uint8_t mac[32];
 	char p[512];
 	FILE *fp;
 
-	path_of(p, f, DEV_KEYSTORE);
+	path_of(p, f, "tee/keys");
 	fp = fopen(p, "w");
 	assert_non_null(fp);
-	fputs("finlock.mac not*base64\n", fp);
+	fputs("garbage", fp);
 	fclose(fp);
-	assert_int_equal(f->hal.key_get(f->hal.ctx, "finlock.mac", back,
-	                                sizeof(back), &len),
+	assert_int_equal(f->hal.tee_mac(f->hal.ctx, (const uint8_t *)"x", 1,
+	                                mac),
 	                 FL_E_IO);
 }
 
-/* Fills persist, userdata and the keystore with one item each. */
+/* Fills persist, userdata and the secure hardware with one item each. */
 static void fill(struct fx *f)
 {
-	uint8_t k[32] = {1};
+	uint8_t spk[32], kxpk[32];
 
 	assert_int_equal(
 	        f->hal.persist_write(f->hal.ctx, "p1", (const uint8_t *)"P", 1),
@@ -305,7 +341,8 @@ static void fill(struct fx *f)
 	assert_int_equal(f->hal.userdata_write(f->hal.ctx, "u1",
 	                                       (const uint8_t *)"U", 1),
 	                 FL_OK);
-	assert_int_equal(f->hal.key_put(f->hal.ctx, "k1", k, sizeof(k)), FL_OK);
+	assert_int_equal(f->hal.tee_keygen(f->hal.ctx, spk, kxpk), FL_OK);
+	assert_int_equal(f->hal.tee_counter_raise(f->hal.ctx, 9), FL_OK);
 	assert_int_equal(dev_phone_set_tamper(f->phone, FL_HAL_TAMPER_ROOTED),
 	                 FL_OK);
 }
@@ -328,9 +365,7 @@ static void test_factory_reset_wipes_userdata_only(void **state)
 	assert_int_equal(
 	        f->hal.persist_read(f->hal.ctx, "p1", buf, sizeof(buf), &len),
 	        FL_OK);
-	assert_int_equal(
-	        f->hal.key_get(f->hal.ctx, "k1", buf, sizeof(buf), &len),
-	        FL_OK);
+	assert_int_equal(f->hal.tee_pending(f->hal.ctx, buf, buf + 32), FL_OK);
 	assert_int_equal(f->hal.tamper(f->hal.ctx, &tamper), FL_OK);
 	assert_int_equal(tamper, FL_HAL_TAMPER_ROOTED);
 	/* it rebooted: a new boot id */
@@ -338,7 +373,7 @@ static void test_factory_reset_wipes_userdata_only(void **state)
 	assert_true(boot1 != boot2);
 }
 
-static void test_reflash_wipes_persist_and_keystore(void **state)
+static void test_reflash_wipes_persist_and_agent_keys(void **state)
 {
 	struct fx *f = *state;
 	struct fl_hal_device dev;
@@ -355,10 +390,16 @@ static void test_reflash_wipes_persist_and_keystore(void **state)
 	assert_int_equal(
 	        f->hal.persist_read(f->hal.ctx, "p1", buf, sizeof(buf), &len),
 	        FL_E_NOT_FOUND);
-	assert_int_equal(
-	        f->hal.key_get(f->hal.ctx, "k1", buf, sizeof(buf), &len),
-	        FL_E_NOT_FOUND);
-	assert_false(exists(f, DEV_KEYSTORE));
+	/* the agent's keys are gone; the factory key and the counter stay */
+	assert_int_equal(f->hal.tee_pending(f->hal.ctx, buf, buf + 32),
+	                 FL_E_NOT_FOUND);
+	assert_false(exists(f, "tee/keys"));
+	assert_int_equal(f->hal.tee_factory_pk(f->hal.ctx, buf), FL_OK);
+	{
+		uint64_t ctr = 0;
+		assert_int_equal(f->hal.tee_counter(f->hal.ctx, &ctr), FL_OK);
+		assert_int_equal(ctr, 9);
+	}
 	assert_int_equal(
 	        f->hal.userdata_read(f->hal.ctx, "u1", buf, sizeof(buf), &len),
 	        FL_E_NOT_FOUND);
@@ -631,14 +672,14 @@ int main(void)
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_blob_names_stay_inside,
 	                                        setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_keystore, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_keystore_corrupt, setup,
+	        cmocka_unit_test_setup_teardown(test_secure_hardware, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_secure_hardware_damaged, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(
 	                test_factory_reset_wipes_userdata_only, setup,
 	                teardown),
 	        cmocka_unit_test_setup_teardown(
-	                test_reflash_wipes_persist_and_keystore, setup,
+	                test_reflash_wipes_persist_and_agent_keys, setup,
 	                teardown),
 	        cmocka_unit_test_setup_teardown(test_clock_offset, setup,
 	                                        teardown),
