@@ -349,9 +349,8 @@ static const struct fh_blob *read_state(struct fl_fakehal *fh,
 	for (int i = 0; i < 2; i++) {
 		const struct fh_blob *b = fl_fakehal_blob(fh, names[i]);
 
-		if (b == NULL ||
-		    fl_persist_unseal(hal, b->data, b->len, &gen, &p, &len) !=
-		            FL_OK)
+		if (b == NULL || fl_persist_unseal(hal, b->data, b->len, &gen,
+		                                   &p, &len) != FL_OK)
 			continue;
 		if (gen > best_gen) {
 			best = b;

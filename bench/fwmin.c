@@ -1,8 +1,8 @@
 /*
  * fwmin.c - the smallest firmware that uses the whole device agent: a
  * platform whose callbacks do nothing (a real one calls the phone's flash,
- * secure hardware, lock screen and modem) and a main loop over every public call
- * of include/finlock/agent.h. bench/run.sh links it against libflagent.a
+ * secure hardware, lock screen and modem) and a main loop over every public
+ * call of include/finlock/agent.h. bench/run.sh links it against libflagent.a
  * and libflcore.a with libsodium and jansson linked statically, and reports
  * its size (benchmark 4, code size): what the agent adds to a firmware
  * image, the cryptography and JSON it needs included, the C library not.

@@ -35,44 +35,45 @@ static void roundtrip(const uint8_t *payload, size_t len)
 static fl_err f_seal(void *ctx, const uint8_t *ad, size_t ad_len,
                      const uint8_t *in, size_t len, uint8_t *out)
 {
-	(void)ctx;
-	fl_aead_seal(out, in, len, ad, ad_len, seal_key);
-	return FL_OK;
+		(void)ctx;
+		fl_aead_seal(out, in, len, ad, ad_len, seal_key);
+		return FL_OK;
 }
 
 static fl_err f_unseal(void *ctx, const uint8_t *ad, size_t ad_len,
                        const uint8_t *in, size_t len, uint8_t *out)
 {
-	(void)ctx;
-	return fl_aead_open(out, in, len, ad, ad_len, seal_key);
+		(void)ctx;
+		return fl_aead_open(out, in, len, ad, ad_len, seal_key);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct fl_hal hal = {.tee_seal = f_seal, .tee_unseal = f_unseal};
-	uint8_t *payload = NULL, *sealed = NULL;
-	size_t plen = 0, slen = 0;
-	uint64_t gen = 0;
+		struct fl_hal hal = {.tee_seal = f_seal,
+		                     .tee_unseal = f_unseal};
+		uint8_t *payload = NULL, *sealed = NULL;
+		size_t plen = 0, slen = 0;
+		uint64_t gen = 0;
 
-	if (fl_crypto_init() != FL_OK)
-		abort();
-	if (fl_persist_unseal(&hal, data, size, &gen, &payload, &plen) ==
-	    FL_OK) {
-		roundtrip(payload, plen);
-		free(payload);
-	}
-	roundtrip(data, size);
-	if (size <= FL_PERSIST_MAX_PAYLOAD) {
-		if (fl_persist_seal(&hal, size, data, size, &sealed, &slen) !=
-		    FL_OK)
+		if (fl_crypto_init() != FL_OK)
 			abort();
-		if (fl_persist_unseal(&hal, sealed, slen, &gen, &payload,
-		                      &plen) != FL_OK ||
-		    gen != size || plen != size ||
-		    (size > 0 && memcmp(payload, data, size) != 0))
-			abort();
-		free(payload);
-		free(sealed);
-	}
-	return 0;
+		if (fl_persist_unseal(&hal, data, size, &gen, &payload,
+		                      &plen) == FL_OK) {
+			roundtrip(payload, plen);
+			free(payload);
+		}
+		roundtrip(data, size);
+		if (size <= FL_PERSIST_MAX_PAYLOAD) {
+			if (fl_persist_seal(&hal, size, data, size, &sealed,
+			                    &slen) != FL_OK)
+				abort();
+			if (fl_persist_unseal(&hal, sealed, slen, &gen,
+			                      &payload, &plen) != FL_OK ||
+			    gen != size || plen != size ||
+			    (size > 0 && memcmp(payload, data, size) != 0))
+				abort();
+			free(payload);
+			free(sealed);
+		}
+		return 0;
 }

@@ -109,12 +109,12 @@ struct fl_agent_screen;
 
 /* What the secure hardware records of offline codes. */
 struct fl_hal_code {
-	uint32_t tries;   /* wrong tries on `day` */
-	int64_t day;      /* UTC day of those tries */
-	uint64_t last;    /* newest code counter accepted, 0 none */
-	uint8_t action;   /* what it granted: enum fl_ocode_action, 0 none */
-	fl_time at;       /* trusted time it was accepted */
-	fl_time until;    /* an unlock's end, 0 for a release */
+	uint32_t tries; /* wrong tries on `day` */
+	int64_t day;    /* UTC day of those tries */
+	uint64_t last;  /* newest code counter accepted, 0 none */
+	uint8_t action; /* what it granted: enum fl_ocode_action, 0 none */
+	fl_time at;     /* trusted time it was accepted */
+	fl_time until;  /* an unlock's end, 0 for a release */
 };
 
 /*
@@ -302,7 +302,7 @@ struct fl_agent_screen {
 	char reminder[FL_AGENT_TEXT_MAX]; /* latest reminder due, "" none */
 	char notices[FL_AGENT_NOTICES][FL_AGENT_NOTICE_MAX]; /* newest last */
 	size_t n_notices;
-	char pairing_code[20]; /* "1234 5678 9012 3456" while re-enrolling */
+	char pairing_code[20];  /* "1234 5678 9012 3456" while re-enrolling */
 	uint64_t restrict_mask; /* FL_R_* in force */
 	uint32_t guaranteed;    /* FL_G_* always allowed: FL_G_ALL */
 	char allow_apps[FL_AGENT_APPS][FL_AGENT_APP_MAX]; /* allowed apps */

@@ -34,7 +34,8 @@
  * SIM/tamper reactions:
  *
  *   saved state unproven (an edited or older
- *   copy, a token that no longer verifies)  -> locked ("unverified")
+ *   copy, a token that no longer verifies),
+ *   or re-pairing with no token to enforce  -> locked ("unverified")
  *                                              unless code unlock
  *   stolen                                  -> locked (no code lifts it)
  *   released (not stolen)                   -> free, for good
@@ -643,7 +644,8 @@ static void decide(struct fl_agent *a)
 		}
 	}
 
-	if ((a->unverified || a->st.distrust) &&
+	if ((a->unverified || a->st.distrust ||
+	     (a->st.phase == FL_AGENT_PAIRING && c == NULL)) &&
 	    !(a->st.phase == FL_AGENT_RELEASED &&
 	      fl_agent_released_proven(a)) &&
 	    !code_unlocked(a, eff)) {

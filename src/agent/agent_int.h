@@ -53,8 +53,8 @@ struct fl_agent {
 	struct fl_trust *trust;         /* root + st.certs - st.revs */
 	struct fl_device_claims claims; /* st.token's claims, verified */
 	bool has_claims;
-	bool unverified;  /* st.token or a release failed its checks */
-	bool receipt_ok;  /* st.receipt verified */
+	bool unverified;         /* st.token or a release failed its checks */
+	bool receipt_ok;         /* st.receipt verified */
 	struct fl_hal_code code; /* the secure hardware's code record */
 	uint64_t sent_mono, sent_boot; /* clocks when the request left */
 

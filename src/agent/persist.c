@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/le.h"
+
 static const uint8_t magic[4] = {'F', 'L', 'A', 'S'};
 
 /* Record tags. Never renumber: they are the file format. */
@@ -33,30 +35,15 @@ enum tag {
 	T_REACT_LOCK = 26,
 	T_REACT_AT = 27,
 	T_RECEIPT = 28,
-	T_TOKEN = 29,    /* the signed token enforced, as received */
-	T_DISTRUST = 30, /* an older copy was restored: locked until the
-	                  * server's answer is verified */
+	T_TOKEN = 29,       /* the signed token enforced, as received */
+	T_DISTRUST = 30,    /* an older copy was restored: locked until the
+	                     * server's answer is verified */
 	T__SCALAR_MAX = 64, /* scalar tags below this are tracked for dups */
 	T_CRITICAL = 0x8000,
 };
 
 /* --- little-endian helpers ---------------------------------------------------
  */
-
-static void put_le(uint8_t *p, uint64_t v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_le(const uint8_t *p, size_t n)
-{
-	uint64_t v = 0;
-
-	for (size_t i = n; i > 0; i--)
-		v = (v << 8) | p[i - 1];
-	return v;
-}
 
 /* --- writer ------------------------------------------------------------------
  */
@@ -101,8 +88,8 @@ static void w_rec(struct wbuf *w, uint16_t tag, const void *v, size_t n)
 		w->err = FL_E_TOO_LARGE;
 		return;
 	}
-	put_le(h, tag, 2);
-	put_le(h + 2, n, 4);
+	fl_le_put(h, tag, 2);
+	fl_le_put(h + 2, n, 4);
 	w_raw(w, h, 6);
 	w_raw(w, v, n);
 }
@@ -111,7 +98,7 @@ static void w_int(struct wbuf *w, uint16_t tag, uint64_t v, size_t n)
 {
 	uint8_t b[8];
 
-	put_le(b, v, n);
+	fl_le_put(b, v, n);
 	w_rec(w, tag, b, n);
 }
 
@@ -297,7 +284,7 @@ static fl_err r_rec(struct fl_pstate *s, uint16_t tag, const uint8_t *v,
 		uint32_t f;
 		if (n != 4)
 			return FL_E_CORRUPT;
-		f = (uint32_t)get_le(v, 4);
+		f = (uint32_t)fl_le_get(v, 4);
 		if (f & ~FL_DP_TAMPER_ALL)
 			return FL_E_CORRUPT;
 		if (tag == T_TAMPER_SEEN)
@@ -316,7 +303,7 @@ static fl_err r_rec(struct fl_pstate *s, uint16_t tag, const uint8_t *v,
 		uint64_t x;
 		if (n != 8)
 			return FL_E_CORRUPT;
-		x = get_le(v, 8);
+		x = fl_le_get(v, 8);
 		switch (tag) {
 		case T_COUNTER:
 			s->counter = x;
@@ -371,8 +358,8 @@ fl_err fl_pstate_decode(const uint8_t *buf, size_t len, struct fl_pstate *s)
 			err = FL_E_CORRUPT;
 			break;
 		}
-		tag = (uint16_t)get_le(buf + off, 2);
-		n = (size_t)get_le(buf + off + 2, 4);
+		tag = (uint16_t)fl_le_get(buf + off, 2);
+		n = (size_t)fl_le_get(buf + off + 2, 4);
 		off += 6;
 		if (n > len - off) {
 			err = FL_E_CORRUPT;
@@ -440,10 +427,10 @@ fl_err fl_pstate_copy(struct fl_pstate *dst, const struct fl_pstate *src)
 static void header(uint8_t h[FL_PERSIST_HDR_LEN], uint64_t gen, size_t len)
 {
 	memcpy(h, magic, 4);
-	put_le(h + 4, FL_PERSIST_VERSION, 2);
-	put_le(h + 6, 0, 2);
-	put_le(h + 8, gen, 8);
-	put_le(h + 16, len, 4);
+	fl_le_put(h + 4, FL_PERSIST_VERSION, 2);
+	fl_le_put(h + 6, 0, 2);
+	fl_le_put(h + 8, gen, 8);
+	fl_le_put(h + 16, len, 4);
 }
 
 fl_err fl_persist_seal(const struct fl_hal *hal, uint64_t gen,
@@ -488,9 +475,10 @@ fl_err fl_persist_unseal(const struct fl_hal *hal, const uint8_t *buf,
 	if (buf == NULL || len < FL_PERSIST_HDR_LEN + FL_HAL_SEAL_OVERHEAD)
 		return FL_E_CORRUPT;
 	if (memcmp(buf, magic, 4) != 0 ||
-	    get_le(buf + 4, 2) != FL_PERSIST_VERSION || get_le(buf + 6, 2) != 0)
+	    fl_le_get(buf + 4, 2) != FL_PERSIST_VERSION ||
+	    fl_le_get(buf + 6, 2) != 0)
 		return FL_E_CORRUPT;
-	n = (size_t)get_le(buf + 16, 4);
+	n = (size_t)fl_le_get(buf + 16, 4);
 	if (n > FL_PERSIST_MAX_PAYLOAD ||
 	    len != FL_PERSIST_HDR_LEN + n + FL_HAL_SEAL_OVERHEAD)
 		return FL_E_CORRUPT;
@@ -504,7 +492,7 @@ fl_err fl_persist_unseal(const struct fl_hal *hal, const uint8_t *buf,
 		free(p);
 		return err == FL_E_NOMEM ? err : FL_E_CORRUPT;
 	}
-	*gen = get_le(buf + 8, 8);
+	*gen = fl_le_get(buf + 8, 8);
 	*payload = p;
 	*plen = n;
 	return FL_OK;
@@ -635,8 +623,7 @@ fl_err fl_persist_store(const struct fl_hal *hal, const struct fl_pstate *s,
 	err = fl_pstate_encode(s, &payload, &plen);
 	if (err)
 		goto out;
-	err = fl_persist_seal(hal, pos->gen + 1, payload, plen, &sealed,
-	                      &slen);
+	err = fl_persist_seal(hal, pos->gen + 1, payload, plen, &sealed, &slen);
 	if (err)
 		goto out;
 	/* Write order: the new copy into the slot that does not hold the

@@ -76,7 +76,7 @@ struct fl_pstate {
 	char device_id[FL_DP_DEVICE_ID_MAX + 1]; /* "" before enrollment */
 	uint64_t counter;                        /* last request counter used */
 	uint64_t seq;                            /* seq of the token held */
-	char *token; /* the signed device token enforced; owned */
+	char *token;             /* the signed device token enforced; owned */
 	bool claims_from_lookup; /* token came from a setup lookup */
 	bool distrust;           /* an older copy was put back: locked until
 	                          * a verified answer from the server */

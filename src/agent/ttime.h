@@ -9,9 +9,10 @@
  * plus the interval it is persisted at: a reboot counts as time passing,
  * so reboots at any rate never stop the clock. Only an authenticated,
  * fresh server answer moves trusted time back (fl_ttime_correct), and
- * never below the server's time. The agent acts on fl_ttime_effective: the later of trusted time
- * and the wall clock, so a clock set back or a reboot never postpones a
- * lock, and a clock set forward locks early only while it stays forward.
+ * never below the server's time. The agent acts on fl_ttime_effective: the
+ * later of trusted time and the wall clock, so a clock set back or a reboot
+ * never postpones a lock, and a clock set forward locks early only while it
+ * stays forward.
  *
  * THREAD SAFETY: pure; the caller serialises use of one struct.
  */

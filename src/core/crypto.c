@@ -172,9 +172,9 @@ fl_err fl_aead_open(uint8_t *out, const uint8_t *in, size_t len,
 
 	if (len < FL_AEAD_OVERHEAD)
 		return FL_E_CORRUPT;
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-	            out, NULL, NULL, in + nb, len - nb, ad, ad_len, in,
-	            key) != 0) {
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(out, NULL, NULL, in + nb,
+	                                               len - nb, ad, ad_len, in,
+	                                               key) != 0) {
 		fl_wipe(out, len - FL_AEAD_OVERHEAD);
 		return FL_E_CORRUPT;
 	}

@@ -134,7 +134,12 @@ static fl_err tee_save(void *ctx, const struct dev_tee *t, unsigned parts)
 }
 
 /* Opens the trusted application for one call: *t and *io for the op. */
-#define TEE_OPEN(h, t, io)                                                     	struct dev_tee t;                                                      	struct dev_tee_io io = {tee_save, h};                                  	(void)io;                                                              	if (tee_load(h, &t) != FL_OK)                                          		return FL_E_IO
+#define TEE_OPEN(h, t, io)                                                     \
+	struct dev_tee t;                                                      \
+	struct dev_tee_io io = {tee_save, h};                                  \
+	(void)io;                                                              \
+	if (tee_load(h, &t) != FL_OK)                                          \
+	return FL_E_IO
 
 static fl_err tee_done(struct dev_tee *t, fl_err err)
 {
@@ -155,15 +160,13 @@ static fl_err hal_tee_factory_sign(void *ctx, const uint8_t *msg, size_t len,
 	return tee_done(&t, dev_tee_factory_sign(&t, msg, len, sig));
 }
 
-static fl_err hal_tee_keygen(void *ctx, uint8_t sign_pk[32],
-                             uint8_t kx_pk[32])
+static fl_err hal_tee_keygen(void *ctx, uint8_t sign_pk[32], uint8_t kx_pk[32])
 {
 	TEE_OPEN(ctx, t, io);
 	return tee_done(&t, dev_tee_keygen(&t, &io, sign_pk, kx_pk));
 }
 
-static fl_err hal_tee_pending(void *ctx, uint8_t sign_pk[32],
-                              uint8_t kx_pk[32])
+static fl_err hal_tee_pending(void *ctx, uint8_t sign_pk[32], uint8_t kx_pk[32])
 {
 	TEE_OPEN(ctx, t, io);
 	return tee_done(&t, dev_tee_pending(&t, sign_pk, kx_pk));

@@ -244,8 +244,8 @@ static fl_err provision(struct dev_phone *p)
 	dev_tee_provision(&t);
 	err = dev_tee_encode(&t, DEV_TEE_ROM, buf, &len);
 	if (!err)
-		err = dev_file_write(p->part[DEV_PART_TEE], DEV_TEE_FILE_ROM, buf,
-		                     len, 0600, true);
+		err = dev_file_write(p->part[DEV_PART_TEE], DEV_TEE_FILE_ROM,
+		                     buf, len, 0600, true);
 	fl_wipe(buf, sizeof(buf));
 	dev_tee_wipe(&t);
 	return err;

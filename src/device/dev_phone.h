@@ -46,13 +46,13 @@
 #include "core/err.h"
 #include "finlock/agent.h"
 
-#define DEV_DIR_ENV     "FINLOCK_DEVICE_DIR" /* default data directory */
-#define DEV_DIR_DEFAULT "phone"              /* ./phone */
-#define DEV_URL_MAX     1024                 /* longest server URL */
-#define DEV_TEE_FILE_ROM  "rom"  /* tee/: the factory key */
-#define DEV_TEE_FILE_RPMB "rpmb" /* tee/: the monotonic counter */
+#define DEV_DIR_ENV       "FINLOCK_DEVICE_DIR" /* default data directory */
+#define DEV_DIR_DEFAULT   "phone"              /* ./phone */
+#define DEV_URL_MAX       1024                 /* longest server URL */
+#define DEV_TEE_FILE_ROM  "rom"                /* tee/: the factory key */
+#define DEV_TEE_FILE_RPMB "rpmb"               /* tee/: the monotonic counter */
 #define DEV_TEE_FILE_KEYS "keys" /* tee/: the agent's keys, code record */
-#define DEV_SERVER_BLOB "device.server"      /* enrolled server, persist/ */
+#define DEV_SERVER_BLOB   "device.server" /* enrolled server, persist/ */
 
 /* The partitions and record directories under DIR. */
 enum dev_part {

@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "core/le.h"
+
 #include "core/devproto.h"
 
 static const uint8_t magic_rom[4] = {'F', 'T', 'R', '1'};
@@ -47,21 +49,6 @@ void dev_tee_wipe(struct dev_tee *t)
 /* --- parts ------------------------------------------------------------------
  */
 
-static void put_le(uint8_t *p, uint64_t v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_le(const uint8_t *p, size_t n)
-{
-	uint64_t v = 0;
-
-	for (size_t i = n; i > 0; i--)
-		v = (v << 8) | p[i - 1];
-	return v;
-}
-
 /* Appends n bytes of src at *p. */
 static void out(uint8_t **p, const void *src, size_t n)
 {
@@ -88,7 +75,7 @@ fl_err dev_tee_encode(const struct dev_tee *t, enum dev_tee_part part,
 		break;
 	case DEV_TEE_RPMB:
 		out(&p, magic_rpmb, 4);
-		put_le(p, t->counter, 8);
+		fl_le_put(p, t->counter, 8);
 		p += 8;
 		break;
 	case DEV_TEE_KEYS:
@@ -102,12 +89,12 @@ fl_err dev_tee_encode(const struct dev_tee *t, enum dev_tee_part part,
 		out(&p, t->pend_kx_sk, FL_KX_SK_LEN);
 		out(&p, t->mac_key, FL_MAC_KEY_LEN);
 		out(&p, t->ocode, FL_OCODE_SECRET_LEN);
-		put_le(p, t->code.tries, 4);
-		put_le(p + 4, (uint64_t)t->code.day, 8);
-		put_le(p + 12, t->code.last, 8);
+		fl_le_put(p, t->code.tries, 4);
+		fl_le_put(p + 4, (uint64_t)t->code.day, 8);
+		fl_le_put(p + 12, t->code.last, 8);
 		p[20] = t->code.action;
-		put_le(p + 21, (uint64_t)t->code.at, 8);
-		put_le(p + 29, (uint64_t)t->code.until, 8);
+		fl_le_put(p + 21, (uint64_t)t->code.at, 8);
+		fl_le_put(p + 29, (uint64_t)t->code.until, 8);
 		p += CODE_LEN;
 		break;
 	default:
@@ -137,7 +124,7 @@ fl_err dev_tee_decode(struct dev_tee *t, enum dev_tee_part part,
 			t->counter = 0;
 			return FL_E_CORRUPT;
 		}
-		t->counter = get_le(p, 8);
+		t->counter = fl_le_get(p, 8);
 		return FL_OK;
 	case DEV_TEE_KEYS:
 		if (len != KEYS_LEN || memcmp(buf, magic_keys, 4) != 0 ||
@@ -153,12 +140,12 @@ fl_err dev_tee_decode(struct dev_tee *t, enum dev_tee_part part,
 		in(&p, t->pend_kx_sk, FL_KX_SK_LEN);
 		in(&p, t->mac_key, FL_MAC_KEY_LEN);
 		in(&p, t->ocode, FL_OCODE_SECRET_LEN);
-		t->code.tries = (uint32_t)get_le(p, 4);
-		t->code.day = (int64_t)get_le(p + 4, 8);
-		t->code.last = get_le(p + 12, 8);
+		t->code.tries = (uint32_t)fl_le_get(p, 4);
+		t->code.day = (int64_t)fl_le_get(p + 4, 8);
+		t->code.last = fl_le_get(p + 12, 8);
 		t->code.action = p[20];
-		t->code.at = (fl_time)get_le(p + 21, 8);
-		t->code.until = (fl_time)get_le(p + 29, 8);
+		t->code.at = (fl_time)fl_le_get(p + 21, 8);
+		t->code.until = (fl_time)fl_le_get(p + 29, 8);
 		return FL_OK;
 	default:
 		return FL_E_INVALID;
@@ -339,9 +326,8 @@ fl_err dev_tee_seal(struct dev_tee *t, const struct dev_tee_io *io,
 	return FL_OK;
 }
 
-fl_err dev_tee_unseal(const struct dev_tee *t, const uint8_t *ad,
-                      size_t ad_len, const uint8_t *in_buf, size_t len,
-                      uint8_t *out_buf)
+fl_err dev_tee_unseal(const struct dev_tee *t, const uint8_t *ad, size_t ad_len,
+                      const uint8_t *in_buf, size_t len, uint8_t *out_buf)
 {
 	if (!t->has_seal)
 		return FL_E_CORRUPT;

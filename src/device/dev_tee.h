@@ -46,13 +46,13 @@ enum dev_tee_part {
 #define DEV_TEE_PART_MAX 512 /* bytes of the largest encoded part */
 
 struct dev_tee {
-	bool has_factory;                  /* a factory key was provisioned */
+	bool has_factory;                   /* a factory key was provisioned */
 	uint8_t factory_sk[FL_SIGN_SK_LEN]; /* the factory key */
 	uint64_t counter;                   /* monotonic counter */
 
-	bool has_seal;                       /* the sealing key exists */
-	uint8_t seal_key[FL_AEAD_KEY_LEN];   /* made on first seal */
-	bool has_pending;                    /* an enrollment pair waits */
+	bool has_seal;                        /* the sealing key exists */
+	uint8_t seal_key[FL_AEAD_KEY_LEN];    /* made on first seal */
+	bool has_pending;                     /* an enrollment pair waits */
 	uint8_t pend_sign_sk[FL_SIGN_SK_LEN]; /* its Ed25519 key */
 	uint8_t pend_kx_pk[FL_KX_PK_LEN];     /* its X25519 key */
 	uint8_t pend_kx_sk[FL_KX_SK_LEN];
@@ -103,9 +103,8 @@ fl_err dev_tee_code(struct dev_tee *t, const struct dev_tee_io *io,
 fl_err dev_tee_seal(struct dev_tee *t, const struct dev_tee_io *io,
                     const uint8_t *ad, size_t ad_len, const uint8_t *in,
                     size_t len, uint8_t *out) FL_MUST_USE;
-fl_err dev_tee_unseal(const struct dev_tee *t, const uint8_t *ad,
-                      size_t ad_len, const uint8_t *in, size_t len,
-                      uint8_t *out) FL_MUST_USE;
+fl_err dev_tee_unseal(const struct dev_tee *t, const uint8_t *ad, size_t ad_len,
+                      const uint8_t *in, size_t len, uint8_t *out) FL_MUST_USE;
 fl_err dev_tee_counter_raise(struct dev_tee *t, const struct dev_tee_io *io,
                              uint64_t to) FL_MUST_USE;
 

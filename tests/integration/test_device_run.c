@@ -519,6 +519,75 @@ static void test_sim_change_locks_with_its_own_message(void **state)
 	free(screen);
 }
 
+/* Copies file dir/from to dir/to (both relative to the phone's dir). */
+static void copy_file(const char *dir, const char *from, const char *to)
+{
+	char a[4096], b[4096], buf[65536];
+	size_t n;
+	FILE *in, *out;
+
+	snprintf(a, sizeof(a), "%s/%s", dir, from);
+	snprintf(b, sizeof(b), "%s/%s", dir, to);
+	in = fopen(a, "rb");
+	assert_non_null(in);
+	out = fopen(b, "wb");
+	assert_non_null(out);
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		assert_int_equal(fwrite(buf, 1, n, out), n);
+	fclose(in);
+	assert_int_equal(fclose(out), 0);
+}
+
+/* The customer, with the phone's files in hand (docs/threat-model.md):
+ * copies persist/ out while the phone is unlocked, puts it back once it
+ * is locked, and edits a byte. Neither unlocks it; the next check-in puts
+ * it right in one round trip. */
+static void test_customer_with_the_files(void **state)
+{
+	struct fx *f = *state;
+	char a[4096];
+	json_t *j;
+	FILE *fp;
+
+	create_and_enroll(f);
+	copy_file(f->dir, "persist/agent.state.a", "agent.state.a.saved");
+	copy_file(f->dir, "persist/agent.state.b", "agent.state.b.saved");
+	lender_state(f, FL_ST_LOCKED, 0);
+	free(devt_ok(f->dir, "offline", "off", NULL, NULL, NULL));
+	start_run(f);
+	assert_true(devt_wait_bool(f->dir, "locked", true, 10000));
+	stop_run(f);
+
+	/* offline, the old copy put back */
+	free(devt_ok(f->dir, "offline", "on", NULL, NULL, NULL));
+	copy_file(f->dir, "agent.state.a.saved", "persist/agent.state.a");
+	copy_file(f->dir, "agent.state.b.saved", "persist/agent.state.b");
+	free(devt_ok(f->dir, "reboot", NULL, NULL, NULL, NULL));
+	j = devt_status(f->dir);
+	assert_true(json_is_true(json_object_get(j, "locked")));
+	assert_string_equal(jstr(j, "lock_reason"), "unverified");
+	assert_string_equal(jstr(j, "lender_name"), "Acme Finance");
+	json_decref(j);
+
+	/* a byte edited in both slots: still locked (setup, until the
+	 * signed lookup answers) */
+	for (int slot = 0; slot < 2; slot++) {
+		snprintf(a, sizeof(a), "%s/persist/agent.state.%c", f->dir,
+		         slot ? 'b' : 'a');
+		fp = fopen(a, "r+b");
+		assert_non_null(fp);
+		assert_int_equal(fseek(fp, 40, SEEK_SET), 0);
+		assert_int_equal(fputc('X', fp), 'X');
+		assert_int_equal(fclose(fp), 0);
+	}
+	free(devt_ok(f->dir, "reboot", NULL, NULL, NULL, NULL));
+	j = devt_status(f->dir);
+	assert_true(json_is_true(json_object_get(j, "locked")) ||
+	            json_is_true(json_object_get(j, "setup_pending")));
+	assert_true(json_array_size(json_object_get(j, "restrictions")) > 0);
+	json_decref(j);
+}
+
 static void test_enroll_refused(void **state)
 {
 	struct fx *f = *state;
@@ -561,6 +630,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(
 	                test_sim_change_locks_with_its_own_message, setup,
 	                teardown),
+	        cmocka_unit_test_setup_teardown(test_customer_with_the_files,
+	                                        setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_enroll_refused, setup,
 	                                        teardown),
 	};

@@ -205,8 +205,7 @@ static fl_err ht_enroll(void *ctx, const uint8_t server_kx_pk[32])
 	return dev_tee_enroll(&fh->tee, &io, server_kx_pk);
 }
 
-static fl_err ht_mac(void *ctx, const uint8_t *msg, size_t len,
-                     uint8_t mac[32])
+static fl_err ht_mac(void *ctx, const uint8_t *msg, size_t len, uint8_t mac[32])
 {
 	struct fl_fakehal *fh = ctx;
 	return dev_tee_mac(&fh->tee, msg, len, mac);

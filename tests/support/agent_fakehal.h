@@ -52,15 +52,15 @@ struct fl_fakehal {
 	/* partitions and keystore */
 	struct fh_blob persist[FH_BLOBS];
 	struct fh_blob userdata[FH_BLOBS];
-	struct dev_tee tee; /* the secure hardware */
-	bool tee_fail;      /* every secure-hardware write fails */
-	bool counter_fail;  /* raising the counter fails (the power goes
-	                     * after the state is written, before it moves) */
+	struct dev_tee tee;    /* the secure hardware */
+	bool tee_fail;         /* every secure-hardware write fails */
+	bool counter_fail;     /* raising the counter fails (the power goes
+	                        * after the state is written, before it moves) */
 	size_t counter_raises; /* counter raises that went through */
-	long tee_cut; /* >= 0: that many secure-hardware writes go
-	               * through, then the power goes (-1: off) */
-	long cut_after; /* -1: writes complete */
-	long cut_skip;  /* complete writes before the cut */
+	long tee_cut;          /* >= 0: that many secure-hardware writes go
+	                        * through, then the power goes (-1: off) */
+	long cut_after;        /* -1: writes complete */
+	long cut_skip;         /* complete writes before the cut */
 	enum fh_cut_mode cut_mode;
 	bool crashed;          /* a cut happened: writes fail */
 	size_t persist_writes; /* completed persistent writes */

@@ -255,7 +255,8 @@ static fl_err do_lookup(struct fl_fakesrv *s, const struct fl_hal_request *req,
 	         : s->claims.stolen                  ? "stolen"
 	         : s->claims.state == FL_ST_RELEASED ? "released"
 	                                             : "financed");
-	if (ours && s->token != NULL && p.program != FL_DP_PROG_RELEASED)
+	if (ours && s->token != NULL && p.program != FL_DP_PROG_RELEASED &&
+	    !s->lookup_anonymous)
 		p.token = s->token;
 	err = fl_dp_lookup_payload_encode(&p, &json);
 	if (!err)

@@ -756,9 +756,9 @@ static fl_err check_persisted(void *ctx, const struct fl_hal_request *req,
 			                         req->headers[i].value, &ctr),
 			                 FL_OK);
 	if (ctr != 0) {
-		assert_int_equal(fl_persist_load(&watched->hal, &st, &pos,
-		                                 &rolled_back),
-		                 FL_OK);
+		assert_int_equal(
+		        fl_persist_load(&watched->hal, &st, &pos, &rolled_back),
+		        FL_OK);
 		assert_false(rolled_back);
 		assert_int_equal(st.counter, ctr);
 		fl_pstate_clear(&st);

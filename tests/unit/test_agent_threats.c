@@ -117,7 +117,6 @@ static void take(struct snap *s, const struct fl_fakehal *fh)
 	s->tee = fh->tee;
 }
 
-
 /* Puts a copy back over the phone's storage, whole. */
 static void put_back(struct fl_fakehal *fh, const struct snap *s)
 {
@@ -147,8 +146,7 @@ static void reopen(struct fl_fakephone *p)
 	fl_agent_close(p->a);
 	p->a = NULL;
 	fl_fakehal_power_on(p->fh);
-	assert_int_equal(fl_agent_open(&p->a, &p->hal, p->srv->root.pk),
-	                 FL_OK);
+	assert_int_equal(fl_agent_open(&p->a, &p->hal, p->srv->root.pk), FL_OK);
 	assert_int_equal(fl_agent_tick(p->a), FL_OK);
 }
 
@@ -175,8 +173,9 @@ static void test_edit_any_byte_locked(void **state)
 				for (int how = 0; how < 3; how++) {
 					uint8_t old = set[b].data[i];
 					set[b].data[i] = how == 0 ? old ^ 0x01
-					                 : how == 1 ? (uint8_t)~old
-					                            : 0;
+					                 : how == 1
+					                         ? (uint8_t)~old
+					                         : 0;
 					if (set[b].data[i] == old)
 						continue;
 					edit_now(p->fh, &good);
@@ -208,16 +207,17 @@ static void test_edit_never_postpones(void **state)
 	assert_false(locked(p));
 	take(&good, p->fh);
 	slot = fl_fakehal_blob(p->fh, FL_PERSIST_SLOT_A);
-	if (slot == NULL || (fl_fakehal_blob(p->fh, FL_PERSIST_SLOT_B) &&
-	                     fl_fakehal_blob(p->fh, FL_PERSIST_SLOT_B)->len >
-	                             slot->len))
+	if (slot == NULL ||
+	    (fl_fakehal_blob(p->fh, FL_PERSIST_SLOT_B) &&
+	     fl_fakehal_blob(p->fh, FL_PERSIST_SLOT_B)->len > slot->len))
 		slot = fl_fakehal_blob(p->fh, FL_PERSIST_SLOT_B);
 	len = slot->len;
 	step = len / 97 + 1;
 	for (size_t i = 0; i < len; i += step) {
 		for (size_t b = 0; b < FH_BLOBS; b++) {
 			struct fh_blob *s = &good.persist[b];
-			if (!s->used || strncmp(s->name, "agent.state", 11) != 0 ||
+			if (!s->used ||
+			    strncmp(s->name, "agent.state", 11) != 0 ||
 			    i >= s->len)
 				continue;
 			s->data[i] ^= 0x80;
@@ -266,6 +266,29 @@ static void test_deleted_storage(void **state)
 	assert_int_equal(s.phase, FL_AGENT_PAIRING);
 	assert_true(s.locked);
 	assert_string_equal(s.lender_name, "Acme Finance");
+}
+
+/* A reflashed phone the server gives no token to (it cannot prove the
+ * phone's factory key): re-pairing, it stays locked, never free. */
+static void test_pairing_without_token(void **state)
+{
+	struct fl_fakephone *p = *state;
+	struct fl_agent_screen s;
+
+	server_locks(p);
+	fl_agent_close(p->a);
+	p->a = NULL;
+	fl_fakehal_reflash(p->fh);
+	assert_int_equal(fl_agent_open(&p->a, &p->hal, p->srv->root.pk), FL_OK);
+	p->srv->lookup_anonymous = true;
+	assert_int_equal(fl_agent_setup(p->a), FL_OK);
+	fl_agent_screen(p->a, &s);
+	assert_int_equal(s.phase, FL_AGENT_PAIRING);
+	assert_true(s.locked);
+	assert_int_equal(s.lock_reason, FL_AGENT_LOCK_UNVERIFIED);
+	assert_int_equal(p->fh->applied_mask, FL_R_DEFAULT_LOCK);
+	assert_int_equal(fl_fakephone_reboot(p), FL_OK);
+	assert_true(locked(p));
 }
 
 /* --- 2. an older copy put back -------------------------------------------- */
@@ -338,8 +361,8 @@ static void test_restore_keeps_codes(void **state)
 		snprintf(w, sizeof(w), "%010d", 1234567 + i * 7919);
 		assert_int_not_equal(fl_agent_enter_code(p->a, w), FL_OK);
 	}
-	assert_int_equal(fl_fakesrv_ocode(p->srv, 1, FL_OCODE_UNLOCK_1D, day, c),
-	                 FL_OK);
+	assert_int_equal(
+	        fl_fakesrv_ocode(p->srv, 1, FL_OCODE_UNLOCK_1D, day, c), FL_OK);
 	assert_int_equal(fl_agent_enter_code(p->a, c), FL_E_CODE_TRIES);
 	put_back(p->fh, &before);
 	reopen(p);
@@ -352,8 +375,8 @@ static void test_restore_keeps_codes(void **state)
 	pass(p, FL_DAY);
 	fl_agent_status(p->a, &st);
 	day = fl_time_day(st.trusted_time, 0);
-	assert_int_equal(fl_fakesrv_ocode(p->srv, 2, FL_OCODE_UNLOCK_1D, day, c),
-	                 FL_OK);
+	assert_int_equal(
+	        fl_fakesrv_ocode(p->srv, 2, FL_OCODE_UNLOCK_1D, day, c), FL_OK);
 	snap_free(&before);
 	take(&before, p->fh);
 	assert_int_equal(fl_agent_enter_code(p->a, c), FL_OK);
@@ -394,8 +417,7 @@ static void test_cut_before_counter(void **state)
 	p->a = NULL;
 	fl_fakehal_power_on(p->fh);
 	p->fh->offline = true;
-	assert_int_equal(fl_agent_open(&p->a, &p->hal, p->srv->root.pk),
-	                 FL_OK);
+	assert_int_equal(fl_agent_open(&p->a, &p->hal, p->srv->root.pk), FL_OK);
 	fl_agent_screen(p->a, &s);
 	assert_true(s.locked);
 	/* no state was put back: nothing to distrust */
@@ -460,14 +482,14 @@ static void test_code_secret_stays_inside(void **state)
 			for (size_t i = 0; set[b].used && i + 16 <= set[b].len;
 			     i++)
 				assert_int_not_equal(memcmp(set[b].data + i,
-				                            p->fh->tee.ocode, 16),
+				                            p->fh->tee.ocode,
+				                            16),
 				                     0);
 	}
 	/* a code made with any other secret (another phone's) is refused */
 	assert_int_equal(fl_fakephone_new(&other), FL_OK);
 	fl_agent_status(p->a, &st);
-	assert_int_equal(fl_ocode_make(other.fh->tee.ocode, 1,
-	                               FL_OCODE_RELEASE,
+	assert_int_equal(fl_ocode_make(other.fh->tee.ocode, 1, FL_OCODE_RELEASE,
 	                               fl_time_day(st.trusted_time, 0), c),
 	                 FL_OK);
 	assert_int_not_equal(fl_agent_enter_code(p->a, c), FL_OK);
@@ -496,8 +518,8 @@ static void reboot_loop(struct fl_fakephone *p, int64_t every)
 		p->a = NULL;
 		fl_fakehal_power_on(p->fh);
 		p->fh->wall = 1577836800; /* 2020-01-01 */
-		assert_int_equal(
-		        fl_agent_open(&p->a, &p->hal, p->srv->root.pk), FL_OK);
+		assert_int_equal(fl_agent_open(&p->a, &p->hal, p->srv->root.pk),
+		                 FL_OK);
 		for (int64_t t = 0; t < every; t++) {
 			p->fh->mono_ms += 1000;
 			p->fh->wall++;
@@ -589,10 +611,12 @@ int main(void)
 	                                        setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_deleted_storage, setup,
 	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_pairing_without_token,
+	                                        setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_restore_older_copy, setup,
 	                                        teardown),
-	        cmocka_unit_test_setup_teardown(test_restore_keeps_codes,
-	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_restore_keeps_codes, setup,
+	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_cut_before_counter, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_copy_from_another_phone,

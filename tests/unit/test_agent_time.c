@@ -54,6 +54,30 @@ static void test_ttime(void **state)
 	/* a monotonic clock that went backwards on the same boot */
 	assert_int_equal(fl_ttime_now(&t, 1, 2), t.base);
 
+	/* a reboot counts as the save interval passing when the wall clock
+	 * shows less (set back), as the wall clock when it shows time
+	 * passing within that interval */
+	{
+		struct fl_ttime r = {true, T0, 1000, 1};
+		fl_ttime_reboot(&r, 60, T0 - FL_DAY, 3000, 2);
+		assert_int_equal(fl_ttime_now(&r, 3000, 2), T0 + 60);
+		r = (struct fl_ttime){true, T0, 1000, 1};
+		fl_ttime_reboot(&r, 60, T0 + 20, 3000, 2);
+		assert_int_equal(fl_ttime_now(&r, 3000, 2), T0 + 20);
+		r = (struct fl_ttime){true, T0, 1000, 1};
+		fl_ttime_reboot(&r, 60, T0 + 900, 3000, 2);
+		assert_int_equal(fl_ttime_now(&r, 3000, 2), T0 + 60);
+		/* the same boot: nothing */
+		fl_ttime_reboot(&r, 60, T0 - FL_DAY, 4000, 2);
+		assert_int_equal(fl_ttime_now(&r, 4000, 2), T0 + 61);
+		/* a fresh answer brings it back to the server's time plus
+		 * the request's duration, never below */
+		fl_ttime_correct(&r, T0 + 10, 1500, 4000, 2);
+		assert_int_equal(fl_ttime_now(&r, 4000, 2), T0 + 12);
+		fl_ttime_correct(&r, T0 + 30, 0, 4000, 2);
+		assert_int_equal(fl_ttime_now(&r, 4000, 2), T0 + 12);
+	}
+
 	/* effective: the later of the two */
 	assert_int_equal(fl_ttime_effective(T0, T0 - 5000), T0);
 	assert_int_equal(fl_ttime_effective(T0, T0 + 5000), T0 + 5000);

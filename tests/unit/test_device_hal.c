@@ -230,9 +230,8 @@ static void test_secure_hardware(void **state)
 
 	/* the factory key was made at create: it signs, its secret stays */
 	assert_int_equal(f->hal.tee_factory_pk(f->hal.ctx, fpk), FL_OK);
-	assert_int_equal(f->hal.tee_factory_sign(f->hal.ctx,
-	                                         (const uint8_t *)"abc", 3,
-	                                         sig),
+	assert_int_equal(f->hal.tee_factory_sign(
+	                         f->hal.ctx, (const uint8_t *)"abc", 3, sig),
 	                 FL_OK);
 	assert_int_equal(fl_sign_verify(sig, "abc", 3, fpk), FL_OK);
 	path_of(p, f, "tee/rom");
@@ -240,9 +239,9 @@ static void test_secure_hardware(void **state)
 	assert_int_equal(st.st_mode & 0777, 0600);
 
 	/* before enrollment: no MAC key, no pending pair */
-	assert_int_equal(f->hal.tee_mac(f->hal.ctx, (const uint8_t *)"x", 1,
-	                                mac),
-	                 FL_E_NOT_FOUND);
+	assert_int_equal(
+	        f->hal.tee_mac(f->hal.ctx, (const uint8_t *)"x", 1, mac),
+	        FL_E_NOT_FOUND);
 	assert_int_equal(f->hal.tee_pending(f->hal.ctx, spk, kxpk),
 	                 FL_E_NOT_FOUND);
 	assert_int_equal(f->hal.tee_keygen(f->hal.ctx, spk, kxpk), FL_OK);
@@ -260,16 +259,15 @@ static void test_secure_hardware(void **state)
 	assert_int_equal(f->hal.tee_enroll(f->hal.ctx, server_pk), FL_OK);
 	{
 		uint8_t shared[32], mk[32], oc[32], want[32];
-		assert_int_equal(fl_kx_shared(shared, 1, server_pk, server_sk,
-		                              kxpk),
-		                 FL_OK);
+		assert_int_equal(
+		        fl_kx_shared(shared, 1, server_pk, server_sk, kxpk),
+		        FL_OK);
 		assert_int_equal(fl_dp_derive(shared, mk, oc), FL_OK);
-		assert_int_equal(fl_blake2b(want, 32, mk, 32,
-		                            (const uint8_t *)"abc", 3),
-		                 FL_OK);
+		assert_int_equal(
+		        fl_blake2b(want, 32, mk, 32, (const uint8_t *)"abc", 3),
+		        FL_OK);
 		assert_int_equal(f->hal.tee_mac(f->hal.ctx,
-		                                (const uint8_t *)"abc", 3,
-		                                mac),
+		                                (const uint8_t *)"abc", 3, mac),
 		                 FL_OK);
 		assert_memory_equal(mac, want, 32);
 		/* nothing outside the secure hardware holds the key */
@@ -282,19 +280,19 @@ static void test_secure_hardware(void **state)
 	                                 (const uint8_t *)"secret state", 12,
 	                                 sealed),
 	                 FL_OK);
-	assert_int_equal(f->hal.tee_unseal(f->hal.ctx, (const uint8_t *)"ad",
-	                                   2, sealed,
-	                                   12 + FL_HAL_SEAL_OVERHEAD, opened),
+	assert_int_equal(f->hal.tee_unseal(f->hal.ctx, (const uint8_t *)"ad", 2,
+	                                   sealed, 12 + FL_HAL_SEAL_OVERHEAD,
+	                                   opened),
 	                 FL_OK);
 	assert_memory_equal(opened, "secret state", 12);
-	assert_int_equal(f->hal.tee_unseal(f->hal.ctx, (const uint8_t *)"AD",
-	                                   2, sealed,
-	                                   12 + FL_HAL_SEAL_OVERHEAD, opened),
+	assert_int_equal(f->hal.tee_unseal(f->hal.ctx, (const uint8_t *)"AD", 2,
+	                                   sealed, 12 + FL_HAL_SEAL_OVERHEAD,
+	                                   opened),
 	                 FL_E_CORRUPT);
 	sealed[30] ^= 1;
-	assert_int_equal(f->hal.tee_unseal(f->hal.ctx, (const uint8_t *)"ad",
-	                                   2, sealed,
-	                                   12 + FL_HAL_SEAL_OVERHEAD, opened),
+	assert_int_equal(f->hal.tee_unseal(f->hal.ctx, (const uint8_t *)"ad", 2,
+	                                   sealed, 12 + FL_HAL_SEAL_OVERHEAD,
+	                                   opened),
 	                 FL_E_CORRUPT);
 
 	/* the counter only goes up */
@@ -325,9 +323,9 @@ static void test_secure_hardware_damaged(void **state)
 	assert_non_null(fp);
 	fputs("garbage", fp);
 	fclose(fp);
-	assert_int_equal(f->hal.tee_mac(f->hal.ctx, (const uint8_t *)"x", 1,
-	                                mac),
-	                 FL_E_IO);
+	assert_int_equal(
+	        f->hal.tee_mac(f->hal.ctx, (const uint8_t *)"x", 1, mac),
+	        FL_E_IO);
 }
 
 /* Fills persist, userdata and the secure hardware with one item each. */
@@ -672,9 +670,10 @@ int main(void)
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_blob_names_stay_inside,
 	                                        setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_secure_hardware, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_secure_hardware_damaged, setup,
+	        cmocka_unit_test_setup_teardown(test_secure_hardware, setup,
 	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_secure_hardware_damaged,
+	                                        setup, teardown),
 	        cmocka_unit_test_setup_teardown(
 	                test_factory_reset_wipes_userdata_only, setup,
 	                teardown),

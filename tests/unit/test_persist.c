@@ -268,8 +268,7 @@ static void test_seal(void **state)
 	for (size_t i = 0; i + 8 <= slen; i++)
 		assert_int_not_equal(memcmp(sealed + i, payload + 8, 8), 0);
 	assert_int_equal(
-	        fl_persist_unseal(&hal, sealed, slen, &gen, &pl, &plen),
-	        FL_OK);
+	        fl_persist_unseal(&hal, sealed, slen, &gen, &pl, &plen), FL_OK);
 	assert_int_equal(gen, 77);
 	assert_int_equal(plen, sizeof(payload));
 	assert_memory_equal(pl, payload, plen);
@@ -283,9 +282,9 @@ static void test_seal(void **state)
 	 * the header included) */
 	for (size_t i = 0; i < slen * 8; i++) {
 		sealed[i / 8] ^= (uint8_t)(1u << (i % 8));
-		assert_int_equal(fl_persist_unseal(&hal, sealed, slen, &gen,
-		                                   &pl, &plen),
-		                 FL_E_CORRUPT);
+		assert_int_equal(
+		        fl_persist_unseal(&hal, sealed, slen, &gen, &pl, &plen),
+		        FL_E_CORRUPT);
 		assert_null(pl);
 		sealed[i / 8] ^= (uint8_t)(1u << (i % 8));
 	}
@@ -385,8 +384,8 @@ static void copy_blob(struct fl_fakehal *to, const struct fl_fakehal *from,
 		*keep_len = b->len;
 	}
 	if (to != NULL)
-		assert_int_equal(
-		        fl_fakehal_blob_set(to, name, b->data, b->len), 0);
+		assert_int_equal(fl_fakehal_blob_set(to, name, b->data, b->len),
+		                 0);
 }
 
 static void test_rollback_and_foreign(void **state)
@@ -418,12 +417,10 @@ static void test_rollback_and_foreign(void **state)
 		fl_pstate_clear(&s);
 	}
 	/* ... and puts them back: both older than the counter */
-	assert_int_equal(fl_fakehal_blob_set(fh, FL_PERSIST_SLOT_A, a_old,
-	                                     a_len),
-	                 0);
-	assert_int_equal(fl_fakehal_blob_set(fh, FL_PERSIST_SLOT_B, b_old,
-	                                     b_len),
-	                 0);
+	assert_int_equal(
+	        fl_fakehal_blob_set(fh, FL_PERSIST_SLOT_A, a_old, a_len), 0);
+	assert_int_equal(
+	        fl_fakehal_blob_set(fh, FL_PERSIST_SLOT_B, b_old, b_len), 0);
 	assert_int_equal(fl_persist_load(&hal, &d, &pos, &rb), FL_OK);
 	assert_true(rb);
 	assert_int_equal(d.counter, 2);
@@ -437,9 +434,8 @@ static void test_rollback_and_foreign(void **state)
 	fl_pstate_clear(&d);
 
 	/* one slot put back, the newest kept: the newest wins */
-	assert_int_equal(fl_fakehal_blob_set(fh, FL_PERSIST_SLOT_B, b_old,
-	                                     b_len),
-	                 0);
+	assert_int_equal(
+	        fl_fakehal_blob_set(fh, FL_PERSIST_SLOT_B, b_old, b_len), 0);
 	assert_int_equal(fl_persist_load(&hal, &d, &pos, &rb), FL_OK);
 	assert_false(rb);
 	fl_pstate_clear(&d);
@@ -447,8 +443,7 @@ static void test_rollback_and_foreign(void **state)
 	/* another phone's slots, copied whole: nothing this phone opens */
 	copy_blob(other, fh, FL_PERSIST_SLOT_A, NULL, NULL);
 	copy_blob(other, fh, FL_PERSIST_SLOT_B, NULL, NULL);
-	assert_int_equal(fl_persist_load(&hal2, &d, &pos, &rb),
-	                 FL_E_NOT_FOUND);
+	assert_int_equal(fl_persist_load(&hal2, &d, &pos, &rb), FL_E_NOT_FOUND);
 	free(a_old);
 	free(b_old);
 	fl_fakehal_free(fh);
