@@ -39,6 +39,7 @@ static int same(const struct fl_device_claims *a,
 	    strcmp(a->currency, b->currency) != 0 ||
 	    a->sim_policy != b->sim_policy ||
 	    a->tamper_policy != b->tamper_policy ||
+	    a->lock_cause != b->lock_cause ||
 	    a->n_reminders != b->n_reminders)
 		return 0;
 	for (size_t i = 0; i < a->n_imei; i++) {
@@ -56,7 +57,8 @@ static int same(const struct fl_device_claims *a,
 	                 b->contact_phones, b->n_contact_phones) &&
 	       same_opt(a->message, b->message) &&
 	       same_opt(a->contact_name, b->contact_name) &&
-	       same_opt(a->loan_ref, b->loan_ref);
+	       same_opt(a->loan_ref, b->loan_ref) &&
+	       same_opt(a->lock_reason_text, b->lock_reason_text);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

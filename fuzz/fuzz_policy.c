@@ -5,13 +5,16 @@
  * decision; a decision must hold what policy.h promises:
  *
  *   - state, lock_cause in range; lock_at 0 exactly when lock_cause is none;
- *   - stolen: locked, caused by the report, lock_at at or before now;
+ *   - stolen: locked, caused by the report, lock_at at or before now; a
+ *     report standing on a released device (stolen_reported without
+ *     stolen) leaves it released;
  *   - released (by command or paid in full): no lock_at, no reminder;
  *   - otherwise an enrolled device is locked iff lock_at != 0 && now >=
  *     lock_at, and a device not enrolled is pending;
  *   - money: nothing negative (a reschedule may waive all: total 0), due
  *     now <= remaining = total - paid (or 0),
- *     paid_through 0 exactly when paid >= total;
+ *     paid_through (the last installment fully paid) set whenever paid
+ *     covers a schedule that has installments;
  *   - reminders: at most the cap, sorted, none past, before their due date
  *     by at most the longest reminder offset;
  *   - unlock_until, next_due_at, next_change: 0 or after now;
@@ -21,7 +24,8 @@
  *   - a reversed payment counts for nothing: adding one changes nothing;
  *   - without reschedules, the money, due dates and reminders are what the
  *     rules in policy.h say, worked out here the plain way; without a
- *     command in force, lock_at is min(paid_through + grace, last_contact +
+ *     command in force, lock_at is min(first unpaid due + grace,
+ *     last_contact +
  *     max_offline). */
 #include <stddef.h>
 #include <stdint.h>
@@ -230,7 +234,8 @@ static void check_decision(const struct fl_policy_input *in,
 	                                      : 0));
 	CHECK(d->amount_due_now >= 0 &&
 	      d->amount_due_now <= d->amount_remaining);
-	CHECK((d->paid_through == 0) == (d->amount_paid >= d->amount_total));
+	CHECK(d->amount_paid < d->amount_total || d->amount_total == 0 ||
+	      d->paid_through != 0);
 	CHECK(d->paid_through == 0 ||
 	      (d->paid_through >= 1 && d->paid_through <= FL_TIME_MAX));
 	CHECK((d->next_due_at == 0) == (d->next_due_amount == 0));
@@ -239,6 +244,9 @@ static void check_decision(const struct fl_policy_input *in,
 	      d->next_due_amount <= d->amount_remaining);
 
 	/* State and lock. */
+	CHECK(!d->stolen || d->stolen_reported);
+	if (d->stolen_reported && !d->stolen)
+		CHECK(d->state == FL_ST_RELEASED);
 	if (d->stolen) {
 		CHECK(d->state == FL_ST_LOCKED);
 		CHECK(d->lock_cause == FL_LOCK_STOLEN);
@@ -259,7 +267,7 @@ static void check_decision(const struct fl_policy_input *in,
 		else
 			CHECK((d->state == FL_ST_LOCKED) == locked);
 		if (d->state == FL_ST_REMINDING)
-			CHECK(d->paid_through != 0);
+			CHECK(d->amount_remaining > 0);
 	}
 	CHECK(d->unlock_until == 0 || d->unlock_until > now);
 
@@ -298,7 +306,7 @@ static void check_plain(const struct fl_policy_input *in,
 	        want[MAX_SCHED * FL_POLICY_MAX_OFFSETS];
 	size_t n_want = 0;
 	int64_t paid = 0, cum = 0, due_by_now = 0;
-	fl_time paid_through = 0, next_due = 0;
+	fl_time first_unpaid = 0, last_paid = 0, next_due = 0;
 	int64_t next_amount = 0;
 	bool commands = false;
 
@@ -315,10 +323,12 @@ static void check_plain(const struct fl_policy_input *in,
 		cum += e->amount;
 		if (e->due_at <= in->now)
 			due_by_now += e->amount;
-		if (cum <= paid)
+		if (cum <= paid) {
+			last_paid = e->due_at;
 			continue;
-		if (paid_through == 0)
-			paid_through = e->due_at;
+		}
+		if (first_unpaid == 0)
+			first_unpaid = e->due_at;
 		if (next_due == 0 && e->due_at > in->now) {
 			next_due = e->due_at;
 			next_amount =
@@ -334,7 +344,7 @@ static void check_plain(const struct fl_policy_input *in,
 		}
 	}
 	CHECK(d->amount_total == cum);
-	CHECK(d->paid_through == paid_through);
+	CHECK(d->paid_through == last_paid);
 	CHECK(d->amount_due_now == (due_by_now > paid ? due_by_now - paid : 0));
 	CHECK(d->next_due_at == next_due && d->next_due_amount == next_amount);
 	if (!d->released_by_command && paid < cum) {
@@ -362,8 +372,8 @@ static void check_plain(const struct fl_policy_input *in,
 		fl_time at = 0;
 		enum fl_lock_cause cause = FL_LOCK_NONE;
 
-		if (paid_through != 0) {
-			at = paid_through + c->grace;
+		if (first_unpaid != 0) {
+			at = first_unpaid + c->grace;
 			cause = FL_LOCK_OVERDUE;
 		}
 		if (c->max_offline > 0 && in->last_contact != 0 &&

@@ -202,9 +202,12 @@ phone() {
 
 # contract IMEI LOAN-REF INSTALLMENTS: KES, East Africa time, 3 days'
 # grace, reminders 3 days, 1 day and on the day before each due date.
+# Some demo loans start with installments already due, on purpose (the
+# phone in reminder, the locked one): --allow-overdue says so.
 contract() {
 	fl contracts create "$1" --loan-ref "$2" --installments "$3" \
 		--currency KES --utc-offset +03:00 --grace 3d --remind 3d,1d,0d \
+		--allow-overdue \
 		--contact-name "Demo Credit" --contact-phones +254700000000 \
 		--message "Pay at any Demo Credit agent or with M-PESA paybill 123456 (account: your loan number)." \
 		>/dev/null || fail "could not create the contract $2"

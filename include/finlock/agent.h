@@ -270,17 +270,19 @@ enum fl_agent_phase {
 /* Why the lock screen is up, so a platform can word its headline. */
 enum fl_agent_lock_reason {
 	FL_AGENT_LOCK_NONE = 0, /* not locked */
-	FL_AGENT_LOCK_PAYMENT,  /* overdue: the token says so or lock_at came */
+	FL_AGENT_LOCK_PAYMENT,  /* overdue: an installment is unpaid */
 	FL_AGENT_LOCK_STOLEN,   /* reported stolen by the lender */
 	FL_AGENT_LOCK_SIM,      /* the SIM changed and the policy locks */
 	FL_AGENT_LOCK_TAMPER, /* rooted or bootloader unlocked, policy locks */
 	FL_AGENT_LOCK_UNVERIFIED, /* the saved state failed its checks (an
 	                           * edited or restored copy): locked until
 	                           * the server's answer is verified */
+	FL_AGENT_LOCK_LENDER,  /* the lender locked it (now or at a set time) */
+	FL_AGENT_LOCK_OFFLINE, /* no contact with the lender for too long */
 };
 
-/* "none", "payment", "stolen", "sim", "tamper", "unverified"; NULL if out
- * of range. */
+/* "none", "payment", "stolen", "sim", "tamper", "unverified", "lender",
+ * "offline"; NULL if out of range. */
 const char *fl_agent_lock_reason_name(enum fl_agent_lock_reason r);
 
 /* Everything the phone must show and enforce, by value (strings are
@@ -292,8 +294,10 @@ struct fl_agent_screen {
 	enum fl_agent_lock_reason lock_reason; /* why, when locked */
 	bool stolen;                     /* reported stolen by the lender */
 	enum fl_dev_state state;         /* the state the agent enforces */
-	char message[FL_AGENT_TEXT_MAX]; /* lock screen message */
-	int64_t amount_due;              /* minor units */
+	char message[FL_AGENT_TEXT_MAX]; /* lock screen message: the true
+	                                    cause in plain words */
+	int64_t amount_due; /* minor units; 0 on a lock that is not for an
+	                       overdue payment */
 	char currency[4];                /* ISO 4217, "" if none */
 	char lender_name[FL_AGENT_NAME_MAX];
 	char lender_phones[FL_AGENT_PHONES][FL_AGENT_PHONE_MAX];

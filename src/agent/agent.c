@@ -587,6 +587,60 @@ static bool code_unlocked(const struct fl_agent *a, fl_time eff)
 	return a->code.until != 0 && eff < a->code.until;
 }
 
+/* Why a token's lock holds, from its lock_cause claim. A token that does
+ * not say (an older server's) reads as overdue when it shows an amount due,
+ * else as the lender's lock. */
+static enum fl_agent_lock_reason
+token_lock_reason(const struct fl_device_claims *c)
+{
+	switch (c->lock_cause) {
+	case FL_CLAIM_CAUSE_OVERDUE:
+		return FL_AGENT_LOCK_PAYMENT;
+	case FL_CLAIM_CAUSE_OFFLINE:
+		return FL_AGENT_LOCK_OFFLINE;
+	case FL_CLAIM_CAUSE_LENDER:
+		return FL_AGENT_LOCK_LENDER;
+	case FL_CLAIM_CAUSE_STOLEN:
+		return FL_AGENT_LOCK_STOLEN;
+	default:
+		return c->amount_due > 0 ? FL_AGENT_LOCK_PAYMENT
+		                         : FL_AGENT_LOCK_LENDER;
+	}
+}
+
+/* The lock screen's words for a lock the token holds: the lender's own
+ * message on an overdue lock, the lender's reason (when shown) on the
+ * lender's lock. buf (cap bytes) holds a composed text. */
+static const char *token_lock_message(const struct fl_device_claims *c,
+                                      enum fl_agent_lock_reason r, char *buf,
+                                      size_t cap)
+{
+	static const char lender_message[] =
+	        "This device has been locked by the lender. Contact the "
+	        "lender.";
+	static const char offline_message[] =
+	        "This device is locked because it has not reached the lender "
+	        "for too long. Connect to Wi-Fi or mobile data to unlock it.";
+
+	switch (r) {
+	case FL_AGENT_LOCK_STOLEN:
+		return stolen_message;
+	case FL_AGENT_LOCK_OFFLINE:
+		return offline_message;
+	case FL_AGENT_LOCK_LENDER:
+		if (c->lock_reason_text == NULL || c->lock_reason_text[0] == '\0')
+			return lender_message;
+		snprintf(buf, cap,
+		         "This device has been locked by the lender. Reason: %s",
+		         c->lock_reason_text);
+		return buf;
+	default:
+		return c->message != NULL && c->message[0]
+		               ? c->message
+		               : FL_AGENT_LOCK_MESSAGE;
+	}
+}
+
 /* Fills a->screen from the state and the effective time. */
 static void decide(struct fl_agent *a)
 {
@@ -594,6 +648,7 @@ static void decide(struct fl_agent *a)
 	const struct fl_device_claims *c = a->has_claims ? &a->claims : NULL;
 	fl_time eff = fl_agent_effective(a);
 	const char *msg = NULL;
+	char lender_msg[FL_AGENT_TEXT_MAX];
 	bool pay_lock = false;
 
 	memset(s, 0, sizeof(*s));
@@ -660,8 +715,7 @@ static void decide(struct fl_agent *a)
 	} else if (c != NULL && c->stolen) {
 		s->locked = true;
 		s->lock_reason = FL_AGENT_LOCK_STOLEN;
-		msg = c->message != NULL && c->message[0] ? c->message
-		                                          : stolen_message;
+		msg = stolen_message;
 	} else if (a->st.phase == FL_AGENT_RELEASED ||
 	           a->code.action == FL_OCODE_RELEASE ||
 	           (c != NULL && c->state == FL_ST_RELEASED)) {
@@ -674,10 +728,9 @@ static void decide(struct fl_agent *a)
 		                      (c->lock_at != 0 && eff >= c->lock_at));
 		if (pay_lock) {
 			s->locked = true;
-			s->lock_reason = FL_AGENT_LOCK_PAYMENT;
-			msg = c->message != NULL && c->message[0]
-			              ? c->message
-			              : FL_AGENT_LOCK_MESSAGE;
+			s->lock_reason = token_lock_reason(c);
+			msg = token_lock_message(c, s->lock_reason, lender_msg,
+			                         sizeof(lender_msg));
 		} else if (a->st.react_lock & FL_REACT_TAMPER) {
 			s->locked = true;
 			s->lock_reason = FL_AGENT_LOCK_TAMPER;
@@ -688,6 +741,9 @@ static void decide(struct fl_agent *a)
 			msg = sim_message;
 		}
 	}
+	/* what is owed is shown only on a lock for an overdue payment */
+	if (s->locked && s->lock_reason != FL_AGENT_LOCK_PAYMENT)
+		s->amount_due = 0;
 	if (s->locked) {
 		s->state = FL_ST_LOCKED;
 		s->restrict_mask = c != NULL && c->restrict_mask != 0
@@ -706,6 +762,8 @@ const char *fl_agent_lock_reason_name(enum fl_agent_lock_reason r)
 	        [FL_AGENT_LOCK_SIM] = "sim",
 	        [FL_AGENT_LOCK_TAMPER] = "tamper",
 	        [FL_AGENT_LOCK_UNVERIFIED] = "unverified",
+	        [FL_AGENT_LOCK_LENDER] = "lender",
+	        [FL_AGENT_LOCK_OFFLINE] = "offline",
 	};
 
 	if ((unsigned)r >= sizeof(names) / sizeof(names[0]))

@@ -118,6 +118,9 @@ struct cli_args {
 	bool json;              /* --json */
 	char *pos[CLI_POS_MAX]; /* positional arguments, borrowed from argv */
 	int npos;
+	const char *idem_made;  /* an idempotency key finlock made: announced
+	                           on stderr once the request is about to be
+	                           sent (cli_run_device_call) */
 };
 
 /* Parses argv (argv[0] is the command's name) by spec into *a and the

@@ -21,6 +21,7 @@ static const struct cli_col key_cols[] = {
         {"ACTIVE", "active"},
         {"CREATED", "created_at"},
         {"REVOKED", "revoked_at"},
+        {"LAST USED", "last_used_at"},
 };
 
 /* POSTs a key-creating request and prints the answer, with a reminder
@@ -378,8 +379,9 @@ static int keys_create(int argc, char **argv)
 static const char keys_list_usage[] =
         "usage: finlock keys list [--limit N] [--cursor C] [--all]\n"
         "\n"
-        "Lists your lender account's API keys (never their secrets). Admin "
-        "key.\n"
+        "Lists your lender account's API keys (never their secrets), with "
+        "when\n"
+        "each was last used (to the minute). Admin key.\n"
         "\n" CLI_LIST_HELP;
 
 static int keys_list(int argc, char **argv)

@@ -75,12 +75,12 @@ static const char list_usage[] =
         "\n"
         "Lists audit entries, oldest first: who (API key id) did what to "
         "which\n"
-        "id, and when. Admin or auditor key.\n"
+        "id, when, and the reason given. Admin or auditor key.\n"
         "\n" FILTER_HELP CLI_LIST_HELP;
 
 static const struct cli_col entry_cols[] = {
         {"SEQ", "seq"},       {"AT", "at"},         {"ACTOR", "actor"},
-        {"ACTION", "action"}, {"TARGET", "target"},
+        {"ACTION", "action"}, {"TARGET", "target"}, {"REASON", "reason"},
 };
 
 static int audit_list(int argc, char **argv)

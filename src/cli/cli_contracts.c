@@ -158,7 +158,8 @@ static const char create_usage[] =
         "usage: finlock contracts create DEVICE (--schedule FILE.json |\n"
         "           --installments DUE:AMOUNT,...) --currency CUR\n"
         "           [--utc-offset +03:00] [--grace 3d] [--loan-ref REF] "
-        "[policy]\n"
+        "[--allow-overdue]\n"
+        "           [policy]\n"
         "\n"
         "Attaches the loan to a device and decides its state at once. "
         "DEVICE is\n"
@@ -177,6 +178,11 @@ static const char create_usage[] =
         "  --grace D            time after a due date before the lock "
         "(default 0)\n"
         "  --loan-ref REF       your loan account number\n"
+        "  --allow-overdue      create it although installments are "
+        "already due\n"
+        "                       (the phone then locks as overdue once "
+        "grace ends;\n"
+        "                       without it such a contract is refused)\n"
         "policy:\n"
         "  --remind D,...       reminders before each due date (3d,1d,0d)\n"
         "  --restrict R,...     what a lock restricts (camera, "
@@ -195,6 +201,7 @@ static int contracts_create(int argc, char **argv)
 	const char *file, *currency, *offset, *grace, *loan_ref, *message,
 	        *contact_name, *max_offline, *sim, *tamper;
 	struct cli_list inst, remind, restrict_, allow, phones;
+	bool allow_overdue;
 	const struct cli_opt opts[] = {
 	        {"schedule", CLI_OPT_STR, &file, false},
 	        {"installments", CLI_OPT_LIST, &inst, false},
@@ -211,6 +218,7 @@ static int contracts_create(int argc, char **argv)
 	        {"max-offline", CLI_OPT_STR, &max_offline, false},
 	        {"sim-change", CLI_OPT_STR, &sim, false},
 	        {"tamper", CLI_OPT_STR, &tamper, false},
+	        {"allow-overdue", CLI_OPT_FLAG, &allow_overdue, false},
 	        {NULL, 0, NULL, false}};
 	const struct cli_spec spec = {
 	        "contracts create", create_usage, opts, 1, 1, true};
@@ -244,6 +252,8 @@ static int contracts_create(int argc, char **argv)
 		json_object_set_new(body, "grace", json_string(grace));
 	if (loan_ref != NULL)
 		json_object_set_new(body, "loan_ref", json_string(loan_ref));
+	if (allow_overdue)
+		json_object_set_new(body, "allow_overdue", json_true());
 	if (remind.n > 0)
 		json_object_set_new(policy, "reminders", names(&remind));
 	if (restrict_.n > 0)

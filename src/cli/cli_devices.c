@@ -34,21 +34,21 @@ static bool is_imei(const char *arg, char imei[FL_IMEI_LEN + 1])
 
 int cli_api_find_imei(struct cli_api *api, const char *imei, json_t **device)
 {
-	char path[CLI_PATH_MAX] = "/v1/devices";
+	char path[CLI_PATH_MAX];
 	struct cli_resp r;
 	json_t *best = NULL, *it;
 	size_t i;
 	int rc;
 
 	*device = NULL;
-	if (!cli_query(path, sizeof(path), "q", imei) ||
-	    !cli_query(path, sizeof(path), "limit", "500"))
+	/* a route every lender role may call: a clerk finds phones too */
+	if (!cli_path(path, sizeof(path), "/v1/devices/by-imei", imei, NULL))
 		return CLI_REFUSED;
 	rc = cli_api_call(api, "GET", path, NULL, NULL, &r);
 	if (rc != CLI_OK)
 		return rc;
-	/* q matches substrings: keep the exact IMEI, preferring a device
-	 * still in a program over a released one. */
+	/* keep the exact IMEI, preferring a device still in a program over
+	 * a released one */
 	json_array_foreach(json_object_get(r.json, "items"), i, it)
 	{
 		if (strcmp(cli_jstr(it, "imei"), imei) != 0 &&
@@ -105,13 +105,27 @@ int cli_run_device_call(const struct cli_args *a, const char *device,
 	if (rc == CLI_OK &&
 	    !cli_path(path, sizeof(path), "/v1/devices", id, suffix))
 		rc = CLI_USAGE;
+	if (rc == CLI_OK && a->idem_made != NULL)
+		fprintf(stderr,
+		        "finlock: idempotency key %s (to retry safely, run the "
+		        "same command with --idempotency-key %s)\n",
+		        a->idem_made, a->idem_made);
 	if (rc == CLI_OK)
 		rc = cli_api_call(api, method, path, body, idem, &r);
 	if (rc == CLI_OK) {
+		size_t i;
+		json_t *w;
+
 		if (r.replayed)
 			fprintf(stderr, "finlock: the server had already done "
 			                "this (same idempotency key): this is "
 			                "its first answer\n");
+		/* what the server warns of goes to stderr, whatever prints */
+		json_array_foreach(json_object_get(r.json, "warnings"), i, w)
+		        fprintf(stderr, "finlock: warning: %s\n",
+		                json_string_value(w) != NULL
+		                        ? json_string_value(w)
+		                        : "");
 		cli_print_answer(api, &r, member);
 		cli_resp_free(&r);
 	}
@@ -229,8 +243,11 @@ static const char list_usage[] =
         "\n"
         "  --state S         only devices in state S: pending, active, "
         "reminding,\n"
-        "                    locked or released\n"
+        "                    locked or released (any case)\n"
         "  --overdue         only devices with an amount due now\n"
+        "  --tamper          only devices that reported tampering (rooted,\n"
+        "                    bootloader unlocked)\n"
+        "  --sim             only devices that reported a SIM change\n"
         "  --q TEXT          only devices whose id, IMEI, serial, model or "
         "loan\n"
         "                    reference contains TEXT\n" CLI_LIST_HELP;
@@ -251,7 +268,7 @@ static int devices_list(int argc, char **argv)
 {
 	char path[CLI_PATH_MAX] = "/v1/devices";
 	const char *state, *q;
-	bool overdue;
+	bool overdue, tamper, sim;
 	struct cli_listing l = {path,        NULL,
 	                        NULL,        false,
 	                        device_cols, CLI_NCOLS(device_cols),
@@ -259,6 +276,8 @@ static int devices_list(int argc, char **argv)
 	const struct cli_opt opts[] = {
 	        {"state", CLI_OPT_STR, &state, false},
 	        {"overdue", CLI_OPT_FLAG, &overdue, false},
+	        {"tamper", CLI_OPT_FLAG, &tamper, false},
+	        {"sim", CLI_OPT_FLAG, &sim, false},
 	        {"q", CLI_OPT_STR, &q, false},
 	        CLI_LIST_OPTS(l),
 	        {NULL, 0, NULL, false}};
@@ -271,6 +290,8 @@ static int devices_list(int argc, char **argv)
 		return rc;
 	if ((state != NULL && !cli_query(path, sizeof(path), "state", state)) ||
 	    (overdue && !cli_query(path, sizeof(path), "overdue", "true")) ||
+	    (tamper && !cli_query(path, sizeof(path), "tamper", "true")) ||
+	    (sim && !cli_query(path, sizeof(path), "sim", "true")) ||
 	    (q != NULL && !cli_query(path, sizeof(path), "q", q)))
 		return CLI_USAGE;
 	return cli_run_list(&a, &l);
@@ -281,7 +302,10 @@ static const char show_usage[] =
         "\n"
         "Shows a device: its state and why, lock time, amount due, paid-"
         "through\n"
-        "date, last contact, SIM and tamper reports. " DEVICE_ARG_HELP;
+        "date, last contact, SIM and tamper reports, and its pending "
+        "commands (a\n"
+        "scheduled lock, an unlock still holding) with their ids for\n"
+        "`finlock devices cancel`. " DEVICE_ARG_HELP;
 
 static int devices_show(int argc, char **argv)
 {
@@ -298,19 +322,28 @@ static int devices_show(int argc, char **argv)
 /* --- commands ------------------------------------------------------------- */
 
 static const char lock_usage[] =
-        "usage: finlock devices lock DEVICE --reason R [--at TIME]\n"
+        "usage: finlock devices lock DEVICE --reason R [--at TIME] "
+        "[--show-reason]\n"
         "\n"
-        "Locks the phone now, or at TIME (RFC 3339, or +2h, +3d from now). "
-        "The\n"
-        "lock never erases data; emergency calls, calls to you and your "
-        "payment\n"
-        "app keep working. Admin key. " DEVICE_ARG_HELP;
+        "Locks the phone now, or at TIME (RFC 3339, or +2h, +3d from now; "
+        "a time\n"
+        "already past is refused). The lock screen says the lender locked "
+        "the\n"
+        "phone; with --show-reason it also shows the customer R. The lock "
+        "never\n"
+        "erases data; emergency calls, calls to you and your payment app "
+        "keep\n"
+        "working. A lock at TIME shows in `devices show` until it comes and "
+        "can be\n"
+        "cancelled with `devices cancel`. Admin key. " DEVICE_ARG_HELP;
 
 static int devices_lock(int argc, char **argv)
 {
 	const char *reason, *at;
+	bool show;
 	const struct cli_opt opts[] = {{"reason", CLI_OPT_STR, &reason, true},
 	                               {"at", CLI_OPT_STR, &at, false},
+	                               {"show-reason", CLI_OPT_FLAG, &show, false},
 	                               {NULL, 0, NULL, false}};
 	const struct cli_spec spec = {
 	        "devices lock", lock_usage, opts, 1, 1, true};
@@ -323,7 +356,7 @@ static int devices_lock(int argc, char **argv)
 		return rc;
 	if (at != NULL && (rc = cli_time_arg("at", at, when)) != CLI_OK)
 		return rc;
-	body = json_pack("{s:s}", "reason", reason);
+	body = json_pack("{s:s,s:b}", "reason", reason, "show_reason", show);
 	if (body != NULL && at != NULL)
 		json_object_set_new(body, "at", json_string(when));
 	return cli_run_device_call(&a, a.pos[0], "POST", "/lock", body, NULL,
@@ -333,10 +366,13 @@ static int devices_lock(int argc, char **argv)
 static const char unlock_usage[] =
         "usage: finlock devices unlock DEVICE --until TIME [--reason R]\n"
         "\n"
-        "Unlocks the phone until TIME (RFC 3339, or +2h, +3d from now), "
-        "whatever\n"
-        "is due; after TIME the contract decides again. Admin "
-        "key.\n" DEVICE_ARG_HELP;
+        "Unlocks the phone until TIME (RFC 3339, or +2h, +3d from now; a "
+        "time\n"
+        "already past is refused), whatever is due; after TIME the "
+        "contract\n"
+        "decides again. The unlock shows in `devices show` while it holds "
+        "and can\n"
+        "be ended early with `devices cancel`. Admin key.\n" DEVICE_ARG_HELP;
 
 static int devices_unlock(int argc, char **argv)
 {
@@ -393,12 +429,15 @@ static int devices_release(int argc, char **argv)
 static const char stolen_usage[] =
         "usage: finlock devices stolen DEVICE (--set | --clear) --reason R\n"
         "\n"
-        "Reports the phone stolen (--set), which locks it whatever else "
-        "holds,\n"
-        "even after release, and shows it as stolen to anyone checking its "
-        "IMEI;\n"
-        "or lifts the report (--clear). Both are audited with the reason.\n"
-        "Admin key. " DEVICE_ARG_HELP;
+        "Reports the phone stolen (--set), which locks it whatever is paid "
+        "and\n"
+        "shows it as stolen to anyone checking its IMEI; or lifts the "
+        "report\n"
+        "(--clear). A released phone belongs to its owner: a report on it "
+        "shows\n"
+        "in the IMEI check and its certificate only, and never locks it. "
+        "Both are\n"
+        "audited with the reason. Admin key. " DEVICE_ARG_HELP;
 
 static int devices_stolen(int argc, char **argv)
 {
@@ -422,6 +461,40 @@ static int devices_stolen(int argc, char **argv)
 	return cli_run_device_call(
 	        &a, a.pos[0], "POST", set ? "/stolen" : "/stolen/clear",
 	        json_pack("{s:s}", "reason", reason), NULL, NULL);
+}
+
+static const char cancel_usage[] =
+        "usage: finlock devices cancel DEVICE COMMAND --reason R\n"
+        "\n"
+        "Cancels a pending command of the phone: a lock at a time still to "
+        "come\n"
+        "never comes; an unlock still holding ends now. COMMAND is the id "
+        "that\n"
+        "`devices show` lists under pending_commands. Audited with the "
+        "reason.\n"
+        "Admin key. " DEVICE_ARG_HELP;
+
+static int devices_cancel(int argc, char **argv)
+{
+	const char *reason;
+	const struct cli_opt opts[] = {{"reason", CLI_OPT_STR, &reason, true},
+	                               {NULL, 0, NULL, false}};
+	const struct cli_spec spec = {
+	        "devices cancel", cancel_usage, opts, 2, 2, true};
+	char suffix[96];
+	struct cli_args a;
+	long long cmd;
+	int rc = cli_parse(&a, &spec, argc, argv);
+
+	if (rc != CLI_CONTINUE)
+		return rc;
+	if ((rc = cli_int_arg("COMMAND", a.pos[1], 1, INT64_MAX, &cmd)) !=
+	    CLI_OK)
+		return rc;
+	snprintf(suffix, sizeof(suffix), "/commands/%lld/cancel", cmd);
+	return cli_run_device_call(&a, a.pos[0], "POST", suffix,
+	                           json_pack("{s:s}", "reason", reason), NULL,
+	                           NULL);
 }
 
 static const char sync_usage[] =
@@ -787,6 +860,7 @@ static const struct cli_cmd devices_cmds[] = {
         {"unlock", "unlock until a time", devices_unlock},
         {"release", "release for good", devices_release},
         {"stolen", "set or clear a stolen report", devices_stolen},
+        {"cancel", "cancel a pending lock or unlock", devices_cancel},
         {"sync", "force a fresh token", devices_sync},
         {"enrollment-code", "issue a new one-time enrollment code",
          devices_enroll_code},

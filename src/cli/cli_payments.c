@@ -3,8 +3,8 @@
  * received for a device's contract, in whole minor units (cents).
  *
  * Recording is safe to retry: every record carries an Idempotency-Key
- * (--idempotency-key, or one finlock makes and prints on stderr before it
- * sends anything). Sending the same command again with that key, e.g.
+ * (--idempotency-key, or one finlock makes and prints on stderr once the
+ * request is about to be sent). Sending the same command again with that key, e.g.
  * after a timeout, never records the payment twice: the server answers
  * with its first answer.
  */
@@ -23,6 +23,8 @@ static const char record_usage[] =
         "usage: finlock payments record DEVICE --amount N --reference R\n"
         "                               [--paid-at TIME] "
         "[--idempotency-key K]\n"
+        "                               [--allow-overpayment] "
+        "[--allow-duplicate-reference]\n"
         "\n"
         "Records a payment of N minor units (cents) for DEVICE (the device "
         "id or\n"
@@ -31,9 +33,17 @@ static const char record_usage[] =
         "is\n"
         "decided again at once: paid means unlocked.\n"
         "\n"
+        "Money typed in by hand is checked: more than what remains on the\n"
+        "contract is refused unless --allow-overpayment (the excess then "
+        "shows as\n"
+        "the device's credit), and a reference already recorded on any of "
+        "your\n"
+        "devices is refused, naming the earlier payment, unless\n"
+        "--allow-duplicate-reference.\n"
+        "\n"
         "Without --idempotency-key finlock makes a key and prints it on "
         "stderr\n"
-        "before sending; to retry after a timeout or an error, run the same\n"
+        "as it sends the request; to retry after a timeout or an error, run the same\n"
         "command with --idempotency-key set to it: the payment is never "
         "recorded\n"
         "twice. Admin key.\n";
@@ -41,11 +51,14 @@ static const char record_usage[] =
 static int payments_record(int argc, char **argv)
 {
 	const char *amount, *paid_at, *reference, *idem;
+	bool over, dup;
 	const struct cli_opt opts[] = {
 	        {"amount", CLI_OPT_STR, &amount, true},
 	        {"paid-at", CLI_OPT_STR, &paid_at, false},
 	        {"reference", CLI_OPT_STR, &reference, true},
 	        {"idempotency-key", CLI_OPT_STR, &idem, false},
+	        {"allow-overpayment", CLI_OPT_FLAG, &over, false},
+	        {"allow-duplicate-reference", CLI_OPT_FLAG, &dup, false},
 	        {NULL, 0, NULL, false}};
 	const struct cli_spec spec = {
 	        "payments record", record_usage, opts, 1, 1, true};
@@ -78,13 +91,15 @@ static int payments_record(int argc, char **argv)
 		memcpy(key, "pay-", 4);
 		fl_hex_encode(key + 4, rnd, sizeof(rnd));
 		idem = key;
-		fprintf(stderr,
-		        "finlock: idempotency key %s (to retry safely, run the "
-		        "same command with --idempotency-key %s)\n",
-		        idem, idem);
+		a.idem_made = key; /* announced as the request goes out */
 	}
 	body = json_pack("{s:I,s:s}", "amount", (json_int_t)n, "reference",
 	                 reference);
+	if (body != NULL && over)
+		json_object_set_new(body, "allow_overpayment", json_true());
+	if (body != NULL && dup)
+		json_object_set_new(body, "allow_duplicate_reference",
+		                    json_true());
 	if (body != NULL && paid_at != NULL)
 		json_object_set_new(body, "paid_at", json_string(when));
 	return cli_run_device_call(&a, a.pos[0], "POST", "/payments", body,

@@ -24,8 +24,10 @@
  *   any ----- paid in full (apply_payments) or RELEASE (fold_commands) ---->
  *   released; a reversal re-opens a release by payment (apply_payments), never
  *   a RELEASE command.
- *   stolen (fold_commands) overlays every state, released included: the
- *   device is locked until STOLEN_CLEAR, then the underlying state returns.
+ *   stolen (fold_commands) overlays every open state: the device is locked
+ *   until STOLEN_CLEAR, then the underlying state returns. A report made
+ *   before a release keeps locking through it (stolen_locks); a report made
+ *   on a released device changes nothing the device enforces.
  *
  * Transition table. "open" is pending, active, reminding or locked.
  *
@@ -36,12 +38,14 @@
  *                        reminder offset (first unpaid)
  *  reminding  active     the installment is paid        apply_payments
  *  reminding  active     it is rescheduled away         effective_next
- *  reminding  locked     now >= paid_through + grace    auto_lock_at
+ *  reminding  locked     now >= first unpaid due date   auto_lock_at
+ *                        + grace
  *  active     locked     now >= last_contact +          auto_lock_at
  *                        max_offline
  *  open       locked     LOCK, or a LOCK_AT whose       fold_commands
  *                        time came
- *  locked     active     a payment moves paid_through   apply_payments
+ *  locked     active     a payment moves the first      apply_payments
+ *                        unpaid due date
  *  locked     active     a check-in restarts the        auto_lock_at
  *                        offline clock
  *  locked     active     UNLOCK_UNTIL                   fold_commands
@@ -52,7 +56,7 @@
  *  open       released   RELEASE                        fold_commands
  *  released   open       a payment is reversed (not     apply_payments
  *                        after a RELEASE command)
- *  any        locked     STOLEN_SET                     fold_commands
+ *  open       locked     STOLEN_SET                     fold_commands
  *  locked     previous   STOLEN_CLEAR with a reason     fold_commands
  *
  * (Where "active" is written, "reminding" follows instead when a reminder
@@ -380,7 +384,10 @@ struct ledger {
 	int64_t total;           /* effective schedule */
 	int64_t paid;            /* counted payments */
 	int64_t due_by_now;      /* installments due at or before now */
-	fl_time paid_through;    /* first installment not fully paid; 0 */
+	fl_time first_unpaid;    /* first installment not fully paid; 0 */
+	fl_time last_paid;       /* last installment fully paid; 0 none */
+	fl_time paid_full_at;    /* when counted money first covered the
+	                            whole schedule; 0 if it does not */
 	fl_time next_due_at;     /* first unpaid installment due after now */
 	int64_t next_due_amount; /* its unpaid part */
 	fl_time next_payment_at; /* first payment counted after now; 0 */
@@ -404,6 +411,28 @@ static void count_payments(const struct fl_policy_input *in, struct ledger *lg)
 	}
 }
 
+/* The paid_at of the counted payment that brought the counted money to the
+ * whole schedule (lg->total); 0 while it falls short. */
+static void paid_full_at(const struct fl_policy_input *in, struct ledger *lg)
+{
+	int64_t cum = 0;
+
+	lg->paid_full_at = 0;
+	if (lg->paid < lg->total)
+		return;
+	for (size_t i = 0; i < in->n_payments; i++) {
+		const struct fl_payment *p = &in->payments[i];
+
+		if (p->reversed || p->paid_at > in->now)
+			continue;
+		cum += p->amount;
+		if (cum >= lg->total) {
+			lg->paid_full_at = p->paid_at;
+			return;
+		}
+	}
+}
+
 /* Applies the counted money to the effective schedule, oldest installment
  * first, the excess carried forward: installment i is fully paid when the
  * money covers it and every installment before it. */
@@ -420,10 +449,12 @@ static void apply_payments(const struct fl_policy_input *in, struct ledger *lg)
 		cum += e->amount;
 		if (e->due_at <= in->now)
 			lg->due_by_now += e->amount;
-		if (cum <= lg->paid)
+		if (cum <= lg->paid) {
+			lg->last_paid = e->due_at;
 			continue;
-		if (lg->paid_through == 0)
-			lg->paid_through = e->due_at;
+		}
+		if (lg->first_unpaid == 0)
+			lg->first_unpaid = e->due_at;
 		if (lg->next_due_at == 0 && e->due_at > in->now) {
 			lg->next_due_at = e->due_at;
 			lg->next_due_amount = cum - lg->paid < e->amount
@@ -432,6 +463,7 @@ static void apply_payments(const struct fl_policy_input *in, struct ledger *lg)
 		}
 	}
 	lg->total = cum;
+	paid_full_at(in, lg);
 }
 
 /* True if a counted payment made in [since, until] left nothing due at the
@@ -489,8 +521,8 @@ static int64_t largest_offset(const struct fl_contract *c)
 static bool reminder_window_open(const struct fl_policy_input *in,
                                  const struct ledger *lg)
 {
-	return lg->paid_through != 0 &&
-	       in->now >= lg->paid_through - largest_offset(in->contract);
+	return lg->first_unpaid != 0 &&
+	       in->now >= lg->first_unpaid - largest_offset(in->contract);
 }
 
 static void insert_reminder(struct fl_decision *out,
@@ -577,15 +609,19 @@ static void collect_reminders(const struct fl_policy_input *in,
 struct fold {
 	bool stolen;                   /* reported stolen */
 	fl_time stolen_since;          /* when it was reported */
+	bool stolen_on_released;       /* reported after a RELEASE command */
 	bool released;                 /* a RELEASE command is in force */
 	bool locked;                   /* a manual lock is in force */
 	enum fl_lock_cause lock_cause; /* MANUAL or SCHEDULED */
 	fl_time lock_since;            /* when the latest lock took effect */
 	fl_time lock_issued;           /* when the latest lock was issued */
+	size_t lock_cmd;               /* 1 + index of that lock's command */
 	bool sched;                    /* a scheduled lock is still to come */
 	fl_time sched_at;              /* when it comes */
 	fl_time sched_issued;          /* when it was issued */
+	size_t sched_cmd;              /* 1 + index of its command */
 	fl_time unlock_until;          /* a manual unlock holds until then; 0 */
+	size_t unlock_cmd;             /* 1 + index of that unlock's command */
 	fl_time next_cmd_at;           /* first command issued after now; 0 */
 };
 
@@ -605,16 +641,18 @@ static void fold_settle(const struct fl_policy_input *in, struct fold *f,
 	f->lock_cause = FL_LOCK_SCHEDULED;
 	f->lock_since = f->sched_at;
 	f->lock_issued = f->sched_issued;
+	f->lock_cmd = f->sched_cmd;
 	f->unlock_until = 0;
 }
 
 static void fold_lock(struct fold *f, enum fl_lock_cause cause, fl_time since,
-                      fl_time issued)
+                      fl_time issued, size_t cmd)
 {
 	f->locked = true;
 	f->lock_cause = cause;
 	f->lock_since = since;
 	f->lock_issued = issued;
+	f->lock_cmd = cmd;
 	f->unlock_until = 0;
 }
 
@@ -633,13 +671,16 @@ static void fold_commands(const struct fl_policy_input *in, struct fold *f)
 		fold_settle(in, f, c->issued_at);
 		switch (c->kind) {
 		case FL_CMD_STOLEN_SET:
-			if (!f->stolen)
+			if (!f->stolen) {
 				f->stolen_since = c->issued_at;
+				f->stolen_on_released = f->released;
+			}
 			f->stolen = true;
 			break;
 		case FL_CMD_STOLEN_CLEAR:
 			f->stolen = false;
 			f->stolen_since = 0;
+			f->stolen_on_released = false;
 			break;
 		case FL_CMD_RELEASE:
 			f->released = true;
@@ -650,19 +691,20 @@ static void fold_commands(const struct fl_policy_input *in, struct fold *f)
 		case FL_CMD_LOCK:
 			if (!f->released)
 				fold_lock(f, FL_LOCK_MANUAL, c->issued_at,
-				          c->issued_at);
+				          c->issued_at, i + 1);
 			break;
 		case FL_CMD_LOCK_AT:
 			if (f->released)
 				break;
 			if (c->at <= c->issued_at) {
 				fold_lock(f, FL_LOCK_SCHEDULED, c->issued_at,
-				          c->issued_at);
+				          c->issued_at, i + 1);
 				break;
 			}
 			f->sched = true;
 			f->sched_at = c->at;
 			f->sched_issued = c->issued_at;
+			f->sched_cmd = i + 1;
 			break;
 		case FL_CMD_UNLOCK_UNTIL:
 			if (f->released)
@@ -670,6 +712,7 @@ static void fold_commands(const struct fl_policy_input *in, struct fold *f)
 			f->locked = false;
 			f->sched = false;
 			f->unlock_until = c->at > c->issued_at ? c->at : 0;
+			f->unlock_cmd = i + 1;
 			break;
 		}
 	}
@@ -684,7 +727,7 @@ static void fold_commands(const struct fl_policy_input *in, struct fold *f)
 
 /* ---- the decision ------------------------------------------------------- */
 
-/* min(paid_through + grace, last_contact + max_offline), each term only
+/* min(first unpaid due date + grace, last_contact + max_offline), each term only
  * where it applies; 0 if neither does. */
 static fl_time auto_lock_at(const struct fl_policy_input *in,
                             const struct ledger *lg, enum fl_lock_cause *cause)
@@ -693,8 +736,8 @@ static fl_time auto_lock_at(const struct fl_policy_input *in,
 	fl_time at = 0;
 
 	*cause = FL_LOCK_NONE;
-	if (lg->paid_through != 0) {
-		at = lg->paid_through + c->grace;
+	if (lg->first_unpaid != 0) {
+		at = lg->first_unpaid + c->grace;
 		*cause = FL_LOCK_OVERDUE;
 	}
 	if (c->max_offline > 0 && in->last_contact != 0) {
@@ -721,6 +764,7 @@ static void decide_lock_at(const struct fl_policy_input *in,
 	if (f->locked) {
 		out->lock_at = f->lock_since;
 		out->lock_cause = f->lock_cause;
+		out->lock_command = f->lock_cmd;
 		return;
 	}
 	if (at != 0 && f->unlock_until != 0 && at < f->unlock_until)
@@ -728,22 +772,34 @@ static void decide_lock_at(const struct fl_policy_input *in,
 	if (f->sched && (at == 0 || f->sched_at < at)) {
 		at = f->sched_at;
 		cause = FL_LOCK_SCHEDULED;
+		out->lock_command = f->sched_cmd;
 	}
 	out->lock_at = at;
 	out->lock_cause = at != 0 ? cause : FL_LOCK_NONE;
 }
 
-/* The state, from the strongest rule down: stolen, released, pending,
- * locked, reminding, active. */
+/* Whether the stolen report locks the device: it does unless the device
+ * was released (by a RELEASE command, or by money covering the schedule)
+ * before the report came. A released phone belongs to its owner. */
+static bool stolen_locks(const struct ledger *lg, const struct fold *f)
+{
+	if (!f->stolen || f->stolen_on_released)
+		return false;
+	return lg->paid_full_at == 0 || f->stolen_since < lg->paid_full_at;
+}
+
+/* The state, from the strongest rule down: stolen (reported before any
+ * release), released, pending, locked, reminding, active. */
 static void decide_state(const struct fl_policy_input *in,
                          const struct ledger *lg, const struct fold *f,
                          struct fl_decision *out)
 {
 	bool released = f->released || lg->paid >= lg->total;
 
-	out->stolen = f->stolen;
+	out->stolen = stolen_locks(lg, f);
+	out->stolen_reported = f->stolen;
 	out->released_by_command = f->released;
-	if (f->stolen) {
+	if (out->stolen) {
 		out->state = FL_ST_LOCKED;
 		out->lock_at = f->stolen_since;
 		out->lock_cause = FL_LOCK_STOLEN;
@@ -755,6 +811,7 @@ static void decide_state(const struct fl_policy_input *in,
 	}
 	decide_lock_at(in, lg, f, out);
 	out->unlock_until = f->locked ? 0 : f->unlock_until;
+	out->unlock_command = out->unlock_until != 0 ? f->unlock_cmd : 0;
 	if (!in->enrolled)
 		out->state = FL_ST_PENDING;
 	else if (out->lock_at != 0 && in->now >= out->lock_at)
@@ -804,6 +861,9 @@ static fl_time next_change(const struct fl_policy_input *in,
 bool fl_policy_same(const struct fl_decision *a, const struct fl_decision *b)
 {
 	if (a->state != b->state || a->stolen != b->stolen ||
+	    a->stolen_reported != b->stolen_reported ||
+	    a->lock_command != b->lock_command ||
+	    a->unlock_command != b->unlock_command ||
 	    a->released_by_command != b->released_by_command ||
 	    a->lock_cause != b->lock_cause || a->lock_at != b->lock_at ||
 	    a->unlock_until != b->unlock_until ||
@@ -841,7 +901,7 @@ fl_err fl_policy_decide(const struct fl_policy_input *in,
 	fold_commands(in, &f);
 	decide_state(in, &lg, &f, out);
 
-	out->paid_through = lg.paid_through;
+	out->paid_through = lg.last_paid;
 	out->amount_total = lg.total;
 	out->amount_paid = lg.paid;
 	out->amount_due_now =

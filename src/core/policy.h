@@ -13,7 +13,8 @@
  *
  * Times are fl_time (seconds since the epoch, UTC). Every input time must lie
  * in [1, FL_TIME_MAX]: 0 is reserved as "none" (last_contact 0 = never seen,
- * lock_at 0 = no lock coming, paid_through 0 = fully paid). Money is int64
+ * lock_at 0 = no lock coming, paid_through 0 = no installment paid yet).
+ * Money is int64
  * minor units of the contract's currency.
  *
  * ---- The rules, as a lender and a customer can read them ----
@@ -29,8 +30,11 @@
  * Payments. A payment counts from its paid_at instant on (paid_at <= now);
  * a reversed payment (bounced, charged back) counts for nothing. Counted money
  * pays the oldest open installment first, and any excess carries to later
- * installments. paid_through is the due date of the first installment not
- * fully paid. An installment due at `now` is due now (it is in
+ * installments. paid_through is the due date of the last installment fully
+ * paid (every installment up to it is paid; 0 while none is, so a new
+ * contract is paid through nothing); the "first unpaid due date" below is
+ * the due date of the first installment not fully paid. An installment due
+ * at `now` is due now (it is in
  * amount_due_now), and a payment made at its due_at instant is on time. The
  * server records paid_at no later than the moment it records the payment, so
  * a recorded payment counts at once; one dated in the future counts from its
@@ -39,7 +43,7 @@
  * Pending. A device that has not enrolled is pending; lock_at, the amounts and
  * the reminders are still computed (they go into its first token).
  *
- * Automatic lock. lock_at = min(paid_through + grace,
+ * Automatic lock. lock_at = min(first unpaid due date + grace,
  * last_contact + max_offline) (each term only when it applies: something
  * unpaid; max_offline > 0 and the device has been seen). The device is
  * locked from lock_at on: at lock_at - 1 it is not, at lock_at it is.
@@ -67,11 +71,17 @@
  *
  * Manual commands apply in the order they were issued (array order, with
  * non-decreasing issued_at); a command issued after `now` has no effect yet.
- *  - STOLEN_SET / STOLEN_CLEAR: stolen is a flag, not a state. While set,
- *    the device is locked whatever else holds, even after a release;
- *    lock_at is when it was reported. Only a STOLEN_CLEAR with a reason lifts
- *    it, and then the state derived from everything else returns unchanged.
- *    Payments never lift it.
+ *  - STOLEN_SET / STOLEN_CLEAR: stolen is a flag, not a state. Reported
+ *    before the device is released, it locks the device whatever else
+ *    holds, and a release (by payment or command) made while it stands
+ *    does not lift it; lock_at is when it was reported. Only a STOLEN_CLEAR
+ *    with a reason lifts it, and then the state derived from everything
+ *    else returns unchanged. Payments never lift it. Reported on a device
+ *    already released (a RELEASE command issued before the report, or
+ *    money covering the whole schedule paid before it), it locks nothing:
+ *    a released phone belongs to its owner. The decision stays released,
+ *    with stolen false and stolen_reported true (the public IMEI check
+ *    warns a buyer).
  *  - LOCK (lock now) locks from its issue time. LOCK_AT schedules a lock at
  *    `at` (a time already come at issue acts as lock now); a later LOCK_AT
  *    replaces an earlier one whose time has not come. Both take precedence
@@ -89,7 +99,8 @@
  *    lock's issue does not lift it; support lifts such a lock with an
  *    unlock.
  *  - RELEASE: see above.
- * Precedence, strongest first: stolen; release (command or paid in full);
+ * Precedence, strongest first: stolen (reported before release); release
+ * (command or paid in full);
  * the latest of manual lock / manual unlock; the automatic decision.
  *
  * next_change is the earliest instant after `now` at which the decision
@@ -193,7 +204,7 @@ struct fl_policy_input {
 /* What drives lock_at (the lock in force, or the next one coming). */
 enum fl_lock_cause {
 	FL_LOCK_NONE = 0,  /* no lock in force or coming */
-	FL_LOCK_OVERDUE,   /* paid_through + grace */
+	FL_LOCK_OVERDUE,   /* first unpaid due date + grace */
 	FL_LOCK_OFFLINE,   /* last_contact + max_offline */
 	FL_LOCK_MANUAL,    /* a LOCK command */
 	FL_LOCK_SCHEDULED, /* a LOCK_AT command */
@@ -208,14 +219,19 @@ struct fl_policy_reminder {
 
 struct fl_decision {
 	enum fl_dev_state state;  /* what the device must enforce */
-	bool stolen;              /* reported stolen (state is then locked) */
+	bool stolen;              /* locked as stolen (state is then locked) */
+	bool stolen_reported;     /* a stolen report stands, released or not */
 	bool released_by_command; /* an admin RELEASE is in force */
 	enum fl_lock_cause lock_cause; /* why lock_at */
+	size_t lock_command;      /* MANUAL or SCHEDULED: 1 + the index in
+	                             commands[] of the lock; else 0 */
 	fl_time lock_at;        /* locked iff lock_at != 0 && now >= lock_at;
 	                           0 = no lock in force or coming */
 	fl_time unlock_until;   /* a manual unlock holds until then; 0 = none */
-	fl_time paid_through;   /* due date of the first installment not fully
-	                           paid; 0 = fully paid */
+	size_t unlock_command;  /* 1 + the index in commands[] of that unlock;
+	                           0 when unlock_until is 0 */
+	fl_time paid_through;   /* due date of the last installment fully
+	                           paid (all before it paid too); 0 = none */
 	int64_t amount_total;   /* the whole effective schedule */
 	int64_t amount_paid;    /* counted payments (may exceed the total) */
 	int64_t amount_due_now; /* due at or before now and unpaid */

@@ -680,12 +680,20 @@ out:
 
 /* --- device claims -------------------------------------------------------- */
 
-static const char *const claim_keys[] = {
-        "sub",       "imei",       "seq",           "iat",        "exp",
-        "state",     "stolen",     "lock_at",       "restrict",   "allow_apps",
-        "message",   "contact",    "loan_ref",      "amount_due", "currency",
-        "reminders", "sim_policy", "tamper_policy",
-};
+
+const char *fl_claim_cause_name(enum fl_claim_cause c)
+{
+	static const char *const names[] = {
+	        [FL_CLAIM_CAUSE_OVERDUE] = "overdue",
+	        [FL_CLAIM_CAUSE_OFFLINE] = "offline",
+	        [FL_CLAIM_CAUSE_LENDER] = "lender",
+	        [FL_CLAIM_CAUSE_STOLEN] = "stolen",
+	};
+
+	if ((unsigned)c >= sizeof(names) / sizeof(names[0]))
+		return NULL;
+	return names[c];
+}
 
 static bool currency_ok(const char *c)
 {
@@ -775,6 +783,12 @@ static fl_err claims_valid(const struct fl_device_claims *c)
 	}
 	if (fl_reaction_name(c->sim_policy) == NULL ||
 	    fl_reaction_name(c->tamper_policy) == NULL)
+		return FL_E_CLAIMS;
+	if (c->lock_cause != FL_CLAIM_CAUSE_NONE &&
+	    fl_claim_cause_name(c->lock_cause) == NULL)
+		return FL_E_CLAIMS;
+	if (c->lock_reason_text != NULL &&
+	    (!text_ok(c->lock_reason_text) || c->lock_reason_text[0] == '\0'))
 		return FL_E_CLAIMS;
 	return FL_OK;
 }
@@ -881,6 +895,12 @@ static fl_err encode_claims(const struct fl_device_claims *c, json_t *j)
 	if ((err = set_str(j, "sim_policy", fl_reaction_name(c->sim_policy))) ||
 	    (err = set_str(j, "tamper_policy",
 	                   fl_reaction_name(c->tamper_policy))))
+		return err;
+	if (c->lock_cause != FL_CLAIM_CAUSE_NONE &&
+	    (err = set_str(j, "lock_cause", fl_claim_cause_name(c->lock_cause))))
+		return err;
+	if (c->lock_reason_text != NULL &&
+	    (err = set_str(j, "lock_reason_text", c->lock_reason_text)))
 		return err;
 	return FL_OK;
 }
@@ -1103,9 +1123,8 @@ static fl_err decode_claims(const json_t *j, struct fl_device_claims *c)
 	const json_t *v;
 	fl_err err;
 
-	if (!json_is_object(j) ||
-	    !only_keys(j, claim_keys,
-	               sizeof(claim_keys) / sizeof(claim_keys[0])))
+	/* Members this build does not read are a newer server's: ignored. */
+	if (!json_is_object(j))
 		return FL_E_CLAIMS;
 
 	v = json_object_get(j, "sub");
@@ -1172,6 +1191,19 @@ static fl_err decode_claims(const json_t *j, struct fl_device_claims *c)
 	if ((err = decode_reaction(j, "sim_policy", &c->sim_policy)) ||
 	    (err = decode_reaction(j, "tamper_policy", &c->tamper_policy)))
 		return err;
+	v = json_object_get(j, "lock_cause");
+	if (v != NULL) {
+		if (!json_is_string(v))
+			return FL_E_CLAIMS;
+		/* a cause a newer server names is read as none said */
+		for (int k = FL_CLAIM_CAUSE_OVERDUE;
+		     k <= FL_CLAIM_CAUSE_STOLEN; k++)
+			if (strcmp(json_string_value(v),
+			           fl_claim_cause_name(k)) == 0)
+				c->lock_cause = (enum fl_claim_cause)k;
+	}
+	if ((err = dup_text(j, "lock_reason_text", true, &c->lock_reason_text)))
+		return err;
 	return FL_OK;
 }
 
@@ -1220,6 +1252,7 @@ void fl_claims_clear(struct fl_device_claims *c)
 	for (size_t i = 0; i < c->n_reminders; i++)
 		free(c->reminders[i].text);
 	free(c->reminders);
+	free(c->lock_reason_text);
 	memset(c, 0, sizeof(*c));
 }
 

@@ -136,6 +136,22 @@ struct fl_reminder {
 	char *text; /* what to show; owned */
 };
 
+/* Why a device token's lock (in force, or coming at lock_at) is there: the
+ * "lock_cause" claim. A token without it (from an older server), or with a
+ * value this build does not know, decodes as FL_CLAIM_CAUSE_NONE, and the
+ * phone words its lock screen from the other claims. */
+enum fl_claim_cause {
+	FL_CLAIM_CAUSE_NONE = 0, /* absent or unknown */
+	FL_CLAIM_CAUSE_OVERDUE,  /* "overdue": an installment is unpaid */
+	FL_CLAIM_CAUSE_OFFLINE,  /* "offline": no contact for too long */
+	FL_CLAIM_CAUSE_LENDER,   /* "lender": a manual or scheduled lock */
+	FL_CLAIM_CAUSE_STOLEN,   /* "stolen": reported stolen */
+};
+
+/* The claim's text for c ("overdue", ...); NULL for NONE or out of
+ * range. */
+const char *fl_claim_cause_name(enum fl_claim_cause c);
+
 struct fl_device_claims {
 	char *sub;                     /* device id; owned */
 	char imei[2][FL_IMEI_LEN + 1]; /* the device's IMEIs */
@@ -160,13 +176,18 @@ struct fl_device_claims {
 	size_t n_reminders;
 	enum fl_reaction sim_policy;    /* on SIM change */
 	enum fl_reaction tamper_policy; /* on root/bootloader unlock */
+	enum fl_claim_cause lock_cause; /* why lock_at; NONE if not said */
+	char *lock_reason_text; /* the lender's reason, shown on the lock
+	                           screen; NULL unless the lender chose to
+	                           show it; owned */
 };
 
 /* Encodes claims as compact JSON (caller frees *json). */
 fl_err fl_claims_encode(const struct fl_device_claims *c,
                         char **json) FL_MUST_USE;
-/* Strictly decodes claims JSON into *c (cleared first). Unknown fields,
- * wrong types, bad IMEIs, bad times, lists over FL_CLAIMS_MAX_LIST, strings
+/* Decodes claims JSON into *c (cleared first). Members this build does
+ * not know are ignored (a newer server may add claims); wrong types of
+ * known ones, bad IMEIs, bad times, lists over FL_CLAIMS_MAX_LIST, strings
  * over FL_CLAIMS_MAX_TEXT are FL_E_CLAIMS; a restriction naming a
  * guaranteed capability is FL_E_RESTRICT_GUARANTEED. On error *c is
  * cleared. */

@@ -539,23 +539,25 @@ static void draw_lock(FILE *out, const json_t *st)
 	const char *msg = jstr(st, "message");
 	char buf[TEXT_MAX];
 	bool setup = jbool(st, "setup_pending") && !jbool(st, "locked");
+	bool overdue = strcmp(jstr(st, "lock_reason"), "payment") == 0;
 
 	box_blank(out);
 	box_center(out, setup ? "[ SETTING UP ]" : "[ LOCKED ]");
 	box_blank(out);
 	/* An overdue lock always carries the overdue headline, with the
-	 * lender's own text (if any) under it; other locks (stolen, a SIM
-	 * change, modified software) show the agent's message naming the
-	 * cause. */
-	if (!setup && strcmp(jstr(st, "lock_reason"), "payment") == 0 &&
-	    strcmp(msg, FL_AGENT_LOCK_MESSAGE) != 0)
+	 * lender's own text (if any) under it, and the amount due; other
+	 * locks (the lender's, stolen, offline, a SIM change, modified
+	 * software) show the agent's message naming the true cause, and no
+	 * amount. The lender's contact is always there. */
+	if (!setup && overdue && strcmp(msg, FL_AGENT_LOCK_MESSAGE) != 0)
 		box_text(out, FL_AGENT_LOCK_MESSAGE);
 	if (msg[0] != '\0')
 		box_text(out, msg);
-	else if (!setup)
+	else if (!setup && overdue)
 		box_text(out, FL_AGENT_LOCK_MESSAGE);
 	box_blank(out);
-	if (jint(st, "amount_due") > 0 || jstr(st, "currency")[0] != '\0') {
+	if (overdue &&
+	    (jint(st, "amount_due") > 0 || jstr(st, "currency")[0] != '\0')) {
 		dev_view_amount(buf, sizeof(buf), jint(st, "amount_due"),
 		                jstr(st, "currency"));
 		box_field(out, "Amount due:", buf);
@@ -681,7 +683,9 @@ void dev_view_print(FILE *out, const json_t *st)
 	LINE("state:", jstr(st, "state"));
 	if (jbool(st, "locked") || jbool(st, "setup_pending"))
 		LINE("message:", jstr(st, "message"));
-	if (jint(st, "amount_due") > 0 || jstr(st, "currency")[0] != '\0') {
+	if ((!jbool(st, "locked") ||
+	     strcmp(jstr(st, "lock_reason"), "payment") == 0) &&
+	    (jint(st, "amount_due") > 0 || jstr(st, "currency")[0] != '\0')) {
 		dev_view_amount(buf, sizeof(buf), jint(st, "amount_due"),
 		                jstr(st, "currency"));
 		/* an unlocked phone's token carries what will be due when its

@@ -65,6 +65,13 @@ fl_err fl_api_device_protocol_json(struct fl_tx *tx, const struct fl_device *d,
  * word tells nothing of the debtor. The device lookup says the same. */
 const char *fl_api_public_status(const struct fl_device *d);
 
+/* The device's pending commands at now, as a JSON array (caller decrefs
+ * *out): the scheduled lock still to come and the unlock still holding
+ * that the decision rests on, each {id, kind, at, issued_at, reason,
+ * show_reason, actor}. */
+fl_err fl_api_device_pending(struct fl_tx *tx, const struct fl_device *d,
+                             fl_time now, json_t **out) FL_MUST_USE;
+
 /* True if s has no control characters. */
 bool fl_api_text_ok(const char *s);
 

@@ -56,15 +56,44 @@ struct list_ctx {
 	int n;
 };
 
+/* The reason given for the act an entry records, from its "after"
+ * snapshot: a command's, a cancellation's, a reversal's or a reschedule's;
+ * "" when it has none. */
+static const char *entry_reason(const json_t *after)
+{
+	static const char *const paths[][2] = {
+	        {"command", "reason"},
+	        {"cancelled", "reason"},
+	        {"reverse_reason", NULL},
+	        {"reason", NULL},
+	};
+
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		const json_t *v = json_object_get(after, paths[i][0]);
+
+		if (paths[i][1] != NULL)
+			v = json_object_get(v, paths[i][1]);
+		if (json_is_string(v) && json_string_length(v) > 0)
+			return json_string_value(v);
+	}
+	return "";
+}
+
 static fl_err list_one(void *ctx, const struct fl_audit_entry *e)
 {
 	struct list_ctx *lc = ctx;
+	json_t *j = fl_audit_entry_json(e);
 
 	lc->last = e->seq;
 	lc->n++;
-	return json_array_append_new(lc->items, fl_audit_entry_json(e)) == 0
-	               ? FL_OK
-	               : FL_E_NOMEM;
+	if (j == NULL)
+		return FL_E_NOMEM;
+	/* the listing adds the reason, read from the snapshot (the export
+	 * keeps entries as they were hashed) */
+	json_object_set_new(
+	        j, "reason",
+	        json_string(entry_reason(json_object_get(j, "after"))));
+	return json_array_append_new(lc->items, j) == 0 ? FL_OK : FL_E_NOMEM;
 }
 
 static void list(struct fl_req *req)

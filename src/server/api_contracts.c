@@ -17,7 +17,11 @@
  *               "sim_change": "notify", "tamper": "lock"}}
  *
  * A due date alone is the end of that day at utc_offset; an RFC 3339 time
- * is that instant. Durations are "72h", "3d", "90s", "15m" or a number of
+ * is that instant. The currency is an ISO 4217 code (core/lendtext.h),
+ * contact phones E.164 numbers, the message and contact name non-empty
+ * when given. A schedule with an installment already due at creation is
+ * refused unless "allow_overdue": true is sent (the phone would lock at
+ * enrollment once grace ends); the answer then carries a warning. Durations are "72h", "3d", "90s", "15m" or a number of
  * seconds. Restrictions use the names of core/restrict.h; naming a
  * guaranteed capability (emergency calls, the dialer, ...) is a 400.
  */
@@ -25,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/lendtext.h"
 #include "core/policy.h"
 #include "core/restrict.h"
 #include "core/state.h"
@@ -38,6 +43,16 @@
 #include "server/txn.h"
 
 /* --- reading -------------------------------------------------------------- */
+
+/* True if s holds nothing but spaces. */
+static bool blank(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s != ' ' && *s != '\t')
+			return false;
+	return true;
+}
+
 
 static bool read_duration(struct fl_jin *j, json_t *v, const char *what,
                           int64_t *out)
@@ -302,6 +317,12 @@ static void read_policy(struct fl_jin *j, json_t *p, struct fl_contract_rec *c)
 		if (!fl_jin_elem_str(j, v, "policy.message", c->message,
 		                     sizeof(c->message)))
 			return;
+		if (blank(c->message)) {
+			fl_jin_fail(j, FL_E_INVALID,
+			            "policy.message must not be empty (leave it "
+			            "out for the standard text)");
+			return;
+		}
 	}
 	if ((v = json_object_get(p, "contact")) != NULL) {
 		json_t *name = json_object_get(v, "name");
@@ -328,11 +349,27 @@ static void read_policy(struct fl_jin *j, json_t *p, struct fl_contract_rec *c)
 		    !fl_jin_elem_str(j, name, "policy.contact.name",
 		                     c->contact_name, sizeof(c->contact_name)))
 			return;
+		if (name != NULL && blank(c->contact_name)) {
+			fl_jin_fail(j, FL_E_INVALID,
+			            "policy.contact.name must not be empty");
+			return;
+		}
 		if (phones != NULL &&
 		    !read_strings(j, phones, "policy.contact.phones",
 		                  &c->contact_phones[0][0], FL_PHONE_MAX,
 		                  FL_CONTRACT_MAX_PHONES, &c->n_contact_phones))
 			return;
+		for (i = 0; i < c->n_contact_phones; i++) {
+			if (!fl_phone_e164(c->contact_phones[i])) {
+				fl_jin_fail(j, FL_E_INVALID,
+				            "policy.contact.phones[%zu] '%.32s' is "
+				            "not an E.164 number: \"+\", the "
+				            "country code and the number, digits "
+				            "only (+254700000001)",
+				            i, c->contact_phones[i]);
+				return;
+			}
+		}
 	}
 	if ((v = json_object_get(p, "max_offline")) != NULL &&
 	    !read_duration(j, v, "policy.max_offline", &c->max_offline))
@@ -342,18 +379,80 @@ static void read_policy(struct fl_jin *j, json_t *p, struct fl_contract_rec *c)
 		return;
 }
 
-static const char *part_name(enum fl_policy_part p)
+/* Records why the policy refused installment i of list (n entries) as a
+ * 400 naming it: what is wrong with it, in words. */
+static void schedule_fault(struct fl_jin *j, fl_err err, const char *what,
+                           const struct fl_installment *list, size_t n,
+                           size_t i, fl_time from)
 {
-	switch (p) {
-	case FL_PART_CONTRACT:
-		return "contract";
-	case FL_PART_SCHEDULE:
-		return "schedule";
-	case FL_PART_RESCHEDULE:
-		return "schedule";
-	default:
-		return "input";
+	char due[FL_TIME_STR_LEN], prev[FL_TIME_STR_LEN];
+
+	if (i >= n) {
+		fl_jin_fail(j, err, "%s: %s", what, fl_strerror(err));
+		return;
 	}
+	fl_time_format(list[i].due_at, due);
+	if (err == FL_E_MONEY) {
+		fl_jin_fail(j, err,
+		            "%s[%zu] (installment %zu): amount %lld must be "
+		            "1..%lld minor units",
+		            what, i, i + 1, (long long)list[i].amount,
+		            (long long)FL_POLICY_MAX_AMOUNT);
+	} else if (i > 0 && list[i].due_at <= list[i - 1].due_at) {
+		fl_time_format(list[i - 1].due_at, prev);
+		fl_jin_fail(j, err,
+		            "%s[%zu] (installment %zu): due %s is not after "
+		            "the installment before it (due %s); list "
+		            "installments by due date, one per date",
+		            what, i, i + 1, due, prev);
+	} else if (from != 0 && list[i].due_at < from) {
+		fl_time_format(from, prev);
+		fl_jin_fail(j, err,
+		            "%s[%zu] (installment %zu): due %s is before the "
+		            "reschedule's start %s",
+		            what, i, i + 1, due, prev);
+	} else {
+		fl_jin_fail(j, err, "%s[%zu] (installment %zu): %s", what, i,
+		            i + 1, fl_strerror(err));
+	}
+}
+
+/* Records a 400 for a contract the policy refused, naming the part. */
+static void contract_fault(struct fl_jin *j, fl_err err,
+                           const struct fl_policy_where *w,
+                           const struct fl_contract *pc)
+{
+	if (w->part == FL_PART_SCHEDULE && pc->n_schedule == 0)
+		fl_jin_fail(j, err, "schedule: at least one installment is "
+		                    "needed");
+	else if (w->part == FL_PART_SCHEDULE)
+		schedule_fault(j, err, "schedule", pc->schedule, pc->n_schedule,
+		               w->index, 0);
+	else if (w->part == FL_PART_CONTRACT && pc->n_remind > 0 &&
+	         w->index < pc->n_remind &&
+	         (pc->remind[w->index] < 0 ||
+	          pc->remind[w->index] > FL_POLICY_MAX_REMIND_AHEAD))
+		fl_jin_fail(j, err,
+		            "policy.reminders[%zu] must be 0..%lld days before "
+		            "a due date",
+		            w->index, (long long)(FL_POLICY_MAX_REMIND_AHEAD /
+		                                  FL_DAY));
+	else
+		fl_jin_fail(j, err,
+		            "contract terms: %s (grace and max_offline 0..%lld "
+		            "days, reminders distinct)",
+		            fl_strerror(err),
+		            (long long)(FL_POLICY_MAX_DURATION / FL_DAY));
+}
+
+/* How many installments of c are already due at now. */
+static size_t due_already(const struct fl_contract_rec *c, fl_time now)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->n_schedule; i++)
+		n += c->schedule[i].due_at <= now;
+	return n;
 }
 
 /* --- presenting ----------------------------------------------------------- */
@@ -442,14 +541,16 @@ static json_t *contract_json(const struct fl_contract_rec *c,
 static void create_contract(struct fl_req *req)
 {
 	static const char *const fields[] = {
-	        "loan_ref", "currency", "utc_offset", "schedule",
-	        "grace",    "policy",   NULL};
+	        "loan_ref", "currency", "utc_offset",    "schedule",
+	        "grace",    "policy",   "allow_overdue", NULL};
 	struct fl_contract_rec *c = calloc(1, sizeof(*c));
 	struct fl_device *d = calloc(1, sizeof(*d));
 	struct fl_policy_where where;
 	struct fl_contract pc;
 	struct fl_decided what;
-	char off[16] = "Z";
+	char off[16] = "Z", first[FL_TIME_STR_LEN];
+	bool allow_overdue = false;
+	size_t overdue = 0;
 	struct fl_tx *tx;
 	struct fl_jin j;
 	json_t *v;
@@ -463,7 +564,14 @@ static void create_contract(struct fl_req *req)
 		goto done;
 	fl_jin_only(&j, fields);
 	fl_jin_str(&j, "loan_ref", false, c->loan_ref, sizeof(c->loan_ref));
-	fl_jin_str(&j, "currency", true, c->currency, sizeof(c->currency));
+	if (fl_jin_str(&j, "currency", true, c->currency,
+	               sizeof(c->currency)) &&
+	    !fl_currency_known(c->currency))
+		fl_jin_fail(&j, FL_E_INVALID,
+		            "currency '%s' is not an ISO 4217 currency code "
+		            "(KES, UGX, USD, ...: three capital letters)",
+		            c->currency);
+	fl_jin_bool(&j, "allow_overdue", false, &allow_overdue);
 	if (fl_jin_str(&j, "utc_offset", false, off, sizeof(off)) &&
 	    (err = fl_offset_parse(off, strlen(off), &c->utc_offset)) != FL_OK)
 		fl_jin_fail(&j, err, "utc_offset: %s", fl_strerror(err));
@@ -496,10 +604,20 @@ static void create_contract(struct fl_req *req)
 		pc.n_remind = c->n_remind;
 		err = fl_policy_validate_contract(&pc, &where);
 		if (err != FL_OK)
-			fl_jin_fail(&j, err, "%s[%zu]: %s",
-			            part_name(where.part), where.index,
-			            fl_strerror(err));
+			contract_fault(&j, err, &where, &pc);
 	}
+	if (j.err == FL_OK) {
+		overdue = due_already(c, req->now);
+		if (overdue > 0)
+			fl_time_format(c->schedule[0].due_at, first);
+	}
+	if (j.err == FL_OK && overdue > 0 && !allow_overdue)
+		fl_jin_fail(&j, FL_E_SCHEDULE,
+		            "%zu installment%s already due (the first on %s): "
+		            "the phone would be locked as overdue once grace "
+		            "ends, at enrollment or before; send "
+		            "\"allow_overdue\": true to create it anyway",
+		            overdue, overdue == 1 ? " is" : "s are", first);
 	if (fl_jin_end(&j) != FL_OK)
 		goto done;
 
@@ -536,6 +654,13 @@ static void create_contract(struct fl_req *req)
 	}
 	v = contract_json(c, NULL, 0);
 	json_object_set_new(v, "device", fl_api_device_json(d));
+	if (overdue > 0)
+		json_object_set_new(
+		        v, "warnings",
+		        json_pack("[s++]", "installments already due at "
+		                          "creation: the phone locks as overdue "
+		                          "once grace ends (first due ",
+		                  first, ")"));
 	fl_reply_json(req, 201, v);
 	if (fl_txn_commit(req, tx) == FL_OK)
 		fl_decide_committed(req->app, d->id, &what);
@@ -722,8 +847,8 @@ static void reschedule(struct fl_req *req)
 			pr.n_schedule = r.n_schedule;
 			err = fl_policy_validate_reschedule(&pr, &where);
 			if (err != FL_OK)
-				fl_jin_fail(&sj, err, "schedule[%zu]: %s",
-				            where.item, fl_strerror(err));
+				schedule_fault(&sj, err, "schedule", r.schedule,
+				               r.n_schedule, where.item, r.from);
 		}
 		if (sj.err != FL_OK) {
 			fl_tx_rollback(tx);

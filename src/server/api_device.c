@@ -152,14 +152,12 @@ static bool keys_equal(const struct fl_device *d,
 	       memcmp(d->kx_pk, er->kx_pk, FL_KX_PK_LEN) == 0;
 }
 
-/* Whether d was released (paid off or by an admin): for good, also when
- * reported stolen afterwards, which locks the device's decision but not
- * a released phone (the theft shows in the public check). */
+/* Whether d was released (paid off or by an admin): for good. A report
+ * of theft after release leaves the decision released (it shows only in
+ * the public check and its certificate). */
 static bool released_for_good(const struct fl_device *d)
 {
-	return d->st.state == FL_ST_RELEASED ||
-	       (d->st.stolen && d->has_contract &&
-	        (d->st.released_by_command || d->st.amount_remaining == 0));
+	return d->st.state == FL_ST_RELEASED;
 }
 
 static bool has_imei(const struct fl_device *d, const char *imei)
@@ -801,6 +799,43 @@ static fl_err store_reports(struct fl_tx *tx, const struct fl_device *d,
 	return FL_OK;
 }
 
+/* An unlock the phone took from an offline code (counter r->code_counter,
+ * ending r->unlock_until) becomes part of the server's decision, as an
+ * UNLOCK_UNTIL command: a phone reflashed before it ends comes back
+ * unlocked. The end is the phone's, but never later than a code of that
+ * action entered now could give (the newest code's action when it is the
+ * one used, else the longest unlock a code carries). *decides is set
+ * when a command was stored. */
+static fl_err code_unlock_command(struct fl_tx *tx, const struct fl_device *d,
+                                  const struct fl_ocode_rec *oc,
+                                  const struct fl_dp_checkin_req *r,
+                                  fl_time now, bool *decides)
+{
+	struct fl_command_rec cmd;
+	int days = r->code_counter == oc->counter
+	                   ? fl_ocode_action_days((enum fl_ocode_action)oc->action)
+	                   : 30;
+	fl_time until = r->unlock_until;
+
+	*decides = false;
+	if (days <= 0 || !d->has_contract || d->st.stolen ||
+	    d->st.state == FL_ST_RELEASED)
+		return FL_OK;
+	if (until > now + (fl_time)days * FL_DAY)
+		until = now + (fl_time)days * FL_DAY;
+	if (until <= now)
+		return FL_OK;
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.kind = FL_CMD_UNLOCK_UNTIL;
+	cmd.issued_at = fl_decide_now(d, now);
+	cmd.at = until;
+	snprintf(cmd.reason, sizeof(cmd.reason), "offline code %llu used",
+	         (unsigned long long)r->code_counter);
+	snprintf(cmd.actor, sizeof(cmd.actor), "device");
+	*decides = true;
+	return fl_store_command_insert(tx, d->tenant_id, d->id, &cmd);
+}
+
 /* What a check-in changes in the store, in one write transaction and only
  * when there is something: reports (then a new token: the phone lifts a
  * local SIM or tamper lock only with a token issued after the event), the
@@ -815,7 +850,7 @@ static fl_err checkin_writes(struct fl_req *req, struct dev_auth *a,
 	struct fl_tx *tx = NULL;
 	bool report = r->sim_changed || r->tamper != 0;
 	bool contact = contact_due(&a->v, req->now);
-	bool code = false, decide;
+	bool code = false, code_decides = false, decide;
 	struct fl_device *d = NULL;
 	fl_err err = FL_OK;
 
@@ -851,10 +886,13 @@ static fl_err checkin_writes(struct fl_req *req, struct dev_auth *a,
 	                        (json_int_t)r->code_counter, "unlock_until",
 	                        fl_json_time(r->unlock_until)))) != FL_OK))
 		goto out;
+	if (code && (err = code_unlock_command(tx, d, &oc, r, req->now,
+	                                       &code_decides)) != FL_OK)
+		goto out;
 	if (contact && (err = fl_store_device_touch(tx, d->id, req->now,
 	                                            a->counter)) != FL_OK)
 		goto out;
-	decide = report || contact;
+	decide = report || contact || code_decides;
 	if (decide && (err = fl_decide_device(tx, d->tenant_id, d->id, req->now,
 	                                      report, d, &what)) != FL_OK)
 		goto out;

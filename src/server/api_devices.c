@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/imei.h"
 #include "core/policy.h"
@@ -23,6 +24,20 @@
 #include "server/push.h"
 #include "server/router.h"
 #include "server/txn.h"
+
+static const char *cause_name(enum fl_lock_cause c)
+{
+	return fl_lock_cause_name(c) != NULL ? fl_lock_cause_name(c) : "none";
+}
+
+/* Whether the decision's lock has come: locked, or not enrolled yet with
+ * lock_at reached when it was decided. */
+static bool lock_come(const struct fl_device_status *s)
+{
+	return s->state == FL_ST_LOCKED ||
+	       (s->state == FL_ST_PENDING && s->lock_at != 0 &&
+	        s->lock_at <= s->decided_at);
+}
 
 json_t *fl_api_device_json(const struct fl_device *d)
 {
@@ -48,20 +63,28 @@ json_t *fl_api_device_json(const struct fl_device *d)
 	                    json_string(fl_state_name(s->state) != NULL
 	                                        ? fl_state_name(s->state)
 	                                        : "pending"));
-	json_object_set_new(j, "stolen", json_boolean(s->stolen));
+	json_object_set_new(j, "stolen", json_boolean(s->stolen_reported));
 	json_object_set_new(j, "released_by_command",
 	                    json_boolean(s->released_by_command));
 	json_object_set_new(j, "lock_at", fl_json_time(s->lock_at));
+	/* lock_cause: why the device is locked now (a phone not enrolled
+	 * yet: why it will be at enrollment); "none" while no lock has come.
+	 * next_lock_cause: why lock_at, when that lock is still to come. */
+	json_object_set_new(j, "lock_cause",
+	                    json_string(lock_come(s) ? cause_name(s->lock_cause)
+	                                             : "none"));
 	json_object_set_new(
-	        j, "lock_cause",
-	        json_string(fl_lock_cause_name(s->lock_cause) != NULL
-	                            ? fl_lock_cause_name(s->lock_cause)
+	        j, "next_lock_cause",
+	        json_string(!lock_come(s) && s->lock_at != 0 &&
+	                                    s->state != FL_ST_RELEASED
+	                            ? cause_name(s->lock_cause)
 	                            : "none"));
 	json_object_set_new(j, "unlock_until", fl_json_time(s->unlock_until));
 	json_object_set_new(j, "paid_through", fl_json_time(s->paid_through));
 	json_object_set_new(j, "amount_due", json_integer(s->amount_due));
 	json_object_set_new(j, "amount_remaining",
 	                    json_integer(s->amount_remaining));
+	json_object_set_new(j, "credit", json_integer(s->credit));
 	json_object_set_new(j, "next_due_at", fl_json_time(s->next_due_at));
 	json_object_set_new(j, "next_due_amount",
 	                    json_integer(s->next_due_amount));
@@ -209,12 +232,28 @@ static fl_err device_one(void *ctx, const struct fl_device *d)
 	               : FL_E_NOMEM;
 }
 
+/* A boolean query parameter: "true" or "false" in any case, absent
+ * false. Answers 400 naming it otherwise. */
+static bool query_bool(struct fl_req *req, const char *name, bool *out)
+{
+	const char *v = fl_req_query(req, name);
+
+	*out = false;
+	if (v == NULL || strcasecmp(v, "false") == 0)
+		return true;
+	if (strcasecmp(v, "true") == 0) {
+		*out = true;
+		return true;
+	}
+	fl_reply_error(req, FL_E_INVALID, "%s must be true or false", name);
+	return false;
+}
+
 static void list_devices(struct fl_req *req)
 {
-	static const char *const q[] = {"cursor",  "limit", "state",
-	                                "overdue", "q",     NULL};
+	static const char *const q[] = {"cursor",  "limit", "state", "overdue",
+	                                "tamper",  "sim",   "q",     NULL};
 	const char *state = fl_req_query(req, "state");
-	const char *overdue = fl_req_query(req, "overdue");
 	struct fl_device_filter f = {.any_state = true};
 	struct dlist dl = {0};
 	struct fl_tx *tx = NULL;
@@ -226,7 +265,13 @@ static void list_devices(struct fl_req *req)
 	    fl_req_page(req, &after, &limit) != FL_OK)
 		return;
 	if (state != NULL) {
-		if (fl_state_parse(state, &f.state) != FL_OK) {
+		char low[16];
+		size_t k;
+
+		for (k = 0; state[k] != '\0' && k + 1 < sizeof(low); k++)
+			low[k] = (char)tolower((unsigned char)state[k]);
+		low[k] = '\0';
+		if (state[k] != '\0' || fl_state_parse(low, &f.state) != FL_OK) {
 			fl_reply_error(req, FL_E_INVALID,
 			               "state must be pending, active, "
 			               "reminding, locked or released");
@@ -234,15 +279,10 @@ static void list_devices(struct fl_req *req)
 		}
 		f.any_state = false;
 	}
-	if (overdue != NULL) {
-		if (strcmp(overdue, "true") != 0 &&
-		    strcmp(overdue, "false") != 0) {
-			fl_reply_error(req, FL_E_INVALID,
-			               "overdue must be true or false");
-			return;
-		}
-		f.overdue = strcmp(overdue, "true") == 0;
-	}
+	if (!query_bool(req, "overdue", &f.overdue) ||
+	    !query_bool(req, "tamper", &f.tamper) ||
+	    !query_bool(req, "sim", &f.sim))
+		return;
 	f.q = fl_req_query(req, "q");
 	if (f.q != NULL && strlen(f.q) > 128) {
 		fl_reply_error(req, FL_E_RANGE, "q is longer than 128 bytes");
@@ -265,6 +305,69 @@ static void list_devices(struct fl_req *req)
 	fl_reply_page(req, dl.items, dl.n == limit ? dl.last : 0);
 }
 
+/* The stored command behind entry idx (1-based; 0: none) of in's
+ * commands, as a pending command. */
+static json_t *pending_one(struct fl_tx *tx, const struct fl_device *d,
+                           const struct fl_device_inputs *in, size_t idx,
+                           fl_err *err)
+{
+	struct fl_command_rec c;
+
+	*err = fl_store_command_get(tx, d->tenant_id, d->id,
+	                            in->cmd_ord[idx - 1], &c);
+	if (*err != FL_OK)
+		return NULL;
+	return json_pack("{s:I,s:s,s:o,s:o,s:s,s:b,s:s}", "id",
+	                 (json_int_t)c.ord, "kind",
+	                 c.kind == FL_CMD_LOCK_AT ? "lock_at" : "unlock_until",
+	                 "at", fl_json_time(in->commands[idx - 1].at),
+	                 "issued_at", fl_json_time(c.issued_at), "reason",
+	                 c.reason, "show_reason", c.show_reason, "actor",
+	                 c.actor);
+}
+
+fl_err fl_api_device_pending(struct fl_tx *tx, const struct fl_device *d,
+                             fl_time now, json_t **out)
+{
+	struct fl_device_inputs in;
+	struct fl_decision *dec = calloc(1, sizeof(*dec));
+	fl_time at = fl_decide_now(d, now);
+	json_t *arr = json_array(), *one;
+	fl_err err = FL_OK;
+
+	*out = NULL;
+	memset(&in, 0, sizeof(in));
+	if (dec == NULL || arr == NULL) {
+		err = FL_E_NOMEM;
+		goto out;
+	}
+	if (!d->has_contract)
+		goto done;
+	if ((err = fl_decide_replay(tx, d, at, &in, dec)) != FL_OK)
+		goto out;
+	if (dec->lock_cause == FL_LOCK_SCHEDULED && dec->lock_at > at &&
+	    dec->lock_command != 0) {
+		one = pending_one(tx, d, &in, dec->lock_command, &err);
+		if (one == NULL || json_array_append_new(arr, one) != 0)
+			err = err != FL_OK ? err : FL_E_NOMEM;
+	}
+	if (err == FL_OK && dec->unlock_until > at && dec->unlock_command != 0) {
+		one = pending_one(tx, d, &in, dec->unlock_command, &err);
+		if (one == NULL || json_array_append_new(arr, one) != 0)
+			err = err != FL_OK ? err : FL_E_NOMEM;
+	}
+	if (err != FL_OK)
+		goto out;
+done:
+	*out = arr;
+	arr = NULL;
+out:
+	fl_device_inputs_clear(&in);
+	free(dec);
+	json_decref(arr);
+	return err;
+}
+
 static void show_device(struct fl_req *req)
 {
 	static const char *const q[] = {NULL};
@@ -282,9 +385,17 @@ static void show_device(struct fl_req *req)
 	if ((err = fl_store_begin(req->app->store, false, &tx)) == FL_OK) {
 		err = fl_api_path_device(req, tx, d);
 		if (err == FL_OK) {
+			json_t *pend = NULL;
+
 			j = fl_api_device_json(d);
 			err = j != NULL ? fl_api_device_protocol_json(tx, d, j)
 			                : FL_E_NOMEM;
+			if (err == FL_OK)
+				err = fl_api_device_pending(tx, d, req->now,
+				                            &pend);
+			if (err == FL_OK)
+				json_object_set_new(j, "pending_commands",
+				                    pend);
 		}
 		fl_tx_rollback(tx);
 	}
@@ -350,14 +461,19 @@ struct cmd_body {
 	char reason[FL_REASON_MAX];
 	fl_time at; /* lock: when; unlock: until */
 	bool has_at;
+	bool show_reason; /* lock: the phone shows the reason */
 };
 
-/* Reads {reason, <time_field>}. */
+/* Reads {reason, <time_field>} (and show_reason for a lock). A time given
+ * must be after now: a lock at a past time or an unlock until one would
+ * do something else than was asked. */
 static fl_err read_cmd(struct fl_req *req, const char *time_field,
                        bool time_required, bool reason_required,
                        struct cmd_body *b)
 {
-	const char *fields[] = {"reason", time_field, NULL};
+	bool is_lock = time_field != NULL && strcmp(time_field, "at") == 0;
+	const char *fields[] = {"reason", time_field,
+	                        is_lock ? "show_reason" : NULL, NULL};
 	struct fl_jin j;
 
 	memset(b, 0, sizeof(*b));
@@ -368,6 +484,13 @@ static fl_err read_cmd(struct fl_req *req, const char *time_field,
 	fl_jin_str(&j, "reason", reason_required, b->reason, sizeof(b->reason));
 	if (time_field != NULL)
 		b->has_at = fl_jin_time(&j, time_field, time_required, &b->at);
+	if (is_lock)
+		fl_jin_bool(&j, "show_reason", false, &b->show_reason);
+	if (j.err == FL_OK && b->has_at && b->at >= 1 && b->at <= req->now)
+		fl_jin_fail(&j, FL_E_RANGE,
+		            "%s must be in the future (the server's time is "
+		            "later)",
+		            time_field);
 	if (j.err == FL_OK && reason_required) {
 		const char *p = b->reason;
 
@@ -428,6 +551,7 @@ static void run_command(struct fl_req *req, enum fl_cmd_kind kind,
 	c.at = b->has_at ? b->at : 0;
 	snprintf(c.reason, sizeof(c.reason), "%s", b->reason);
 	snprintf(c.actor, sizeof(c.actor), "%s", req->who.key_id);
+	c.show_reason = b->show_reason;
 	err = fl_store_command_insert(tx, before->tenant_id, before->id, &c);
 	if (err == FL_OK)
 		err = fl_decide_device(tx, before->tenant_id, before->id,
@@ -436,9 +560,11 @@ static void run_command(struct fl_req *req, enum fl_cmd_kind kind,
 		json_t *a = fl_api_device_json(after);
 
 		json_object_set_new(a, "command",
-		                    json_pack("{s:s,s:o,s:s}", "kind", action,
-		                              "at", fl_json_time(c.at),
-		                              "reason", c.reason));
+		                    json_pack("{s:s,s:I,s:o,s:s,s:b}", "kind",
+		                              action, "id", (json_int_t)c.ord,
+		                              "at", fl_json_time(c.at), "reason",
+		                              c.reason, "show_reason",
+		                              c.show_reason));
 		err = fl_audit_req(tx, req, action, before->id,
 		                   fl_api_device_json(before), a);
 	}
@@ -495,7 +621,7 @@ static void release(struct fl_req *req)
 
 static fl_err not_stolen(const struct fl_device *d, const char **msg)
 {
-	if (d->st.stolen) {
+	if (d->st.stolen_reported) {
 		*msg = "the device is already reported stolen";
 		return FL_E_STATE;
 	}
@@ -504,7 +630,7 @@ static fl_err not_stolen(const struct fl_device *d, const char **msg)
 
 static fl_err is_stolen(const struct fl_device *d, const char **msg)
 {
-	if (!d->st.stolen) {
+	if (!d->st.stolen_reported) {
 		*msg = "the device is not reported stolen";
 		return FL_E_STATE;
 	}
@@ -528,6 +654,146 @@ static void stolen_clear(struct fl_req *req)
 		return;
 	run_command(req, FL_CMD_STOLEN_CLEAR, &b, "device.stolen_clear",
 	            is_stolen);
+}
+
+/* POST .../commands/{command_id}/cancel {"reason"}: cancels a pending
+ * command (a scheduled lock still to come, an unlock still holding), with
+ * a reason, audited. Anything else is 409. */
+static void cancel_command(struct fl_req *req)
+{
+	struct fl_device *before = calloc(1, sizeof(*before));
+	struct fl_device *after = calloc(1, sizeof(*after));
+	const char *cid = fl_req_param(req, "command_id");
+	struct fl_command_rec c;
+	struct fl_decided what;
+	struct cmd_body b;
+	json_t *pend = NULL, *a;
+	struct fl_tx *tx;
+	bool pending = false;
+	char *end = NULL;
+	long long ord;
+	size_t i;
+	json_t *it;
+	fl_err err;
+
+	if (before == NULL || after == NULL) {
+		fl_reply_error(req, FL_E_NOMEM, NULL);
+		goto done;
+	}
+	ord = cid != NULL ? strtoll(cid, &end, 10) : 0;
+	if (cid == NULL || end == cid || *end != '\0' || ord < 1) {
+		fl_reply_error(req, FL_E_NOT_FOUND, "no such command");
+		goto done;
+	}
+	if (read_cmd(req, NULL, false, true, &b) != FL_OK ||
+	    fl_txn_begin(req, &tx) != FL_OK)
+		goto done;
+	err = fl_api_path_device(req, tx, before);
+	if (err == FL_OK)
+		err = fl_store_command_get(tx, before->tenant_id, before->id,
+		                           ord, &c);
+	if (err == FL_E_NOT_FOUND) {
+		fl_txn_abort(req, tx, err, "no such command on this device");
+		goto done;
+	}
+	if (err == FL_OK)
+		err = fl_api_device_pending(tx, before, req->now, &pend);
+	json_array_foreach(pend, i, it) pending |=
+	        json_integer_value(json_object_get(it, "id")) == ord;
+	json_decref(pend);
+	if (err == FL_OK && !pending) {
+		fl_txn_abort(req, tx, FL_E_STATE,
+		             "the command is not pending: only a scheduled "
+		             "lock still to come or an unlock still holding "
+		             "can be cancelled");
+		goto done;
+	}
+	if (err == FL_OK)
+		err = fl_store_command_cancel(tx, before->tenant_id, before->id,
+		                              ord, fl_decide_now(before, req->now),
+		                              req->who.key_id, b.reason);
+	if (err == FL_OK)
+		err = fl_decide_device(tx, before->tenant_id, before->id,
+		                       req->now, false, after, &what);
+	if (err == FL_OK) {
+		a = fl_api_device_json(after);
+		json_object_set_new(
+		        a, "cancelled",
+		        json_pack("{s:I,s:s,s:o,s:s}", "id", (json_int_t)ord,
+		                  "kind",
+		                  c.kind == FL_CMD_LOCK_AT ? "lock_at"
+		                                           : "unlock_until",
+		                  "at", fl_json_time(c.at), "reason", b.reason));
+		err = fl_audit_req(tx, req, "device.command_cancel",
+		                   before->id, fl_api_device_json(before), a);
+	}
+	if (err != FL_OK) {
+		fl_txn_abort(req, tx, err, NULL);
+		goto done;
+	}
+	a = fl_api_device_json(after);
+	if (fl_api_device_pending(tx, after, req->now, &pend) == FL_OK)
+		json_object_set_new(a, "pending_commands", pend);
+	fl_reply_json(req, 200, a);
+	if (fl_txn_commit(req, tx) == FL_OK)
+		fl_decide_committed(req->app, after->id, &what);
+done:
+	free(before);
+	free(after);
+}
+
+/* GET /v1/devices/by-imei/{imei}: the tenant's devices with this IMEI
+ * (first or second), oldest first. Every role of a lender may ask: a clerk
+ * who registers phones needs to find one by the number on its box. */
+static void devices_by_imei(struct fl_req *req)
+{
+	static const char *const q[] = {NULL};
+	const char *raw = fl_req_param(req, "imei");
+	struct fl_device_filter f = {.any_state = true};
+	char imei[FL_IMEI_LEN + 1];
+	struct dlist dl = {0};
+	struct fl_tx *tx = NULL;
+	json_t *items = NULL, *it;
+	size_t i;
+	fl_err err;
+
+	if (fl_req_query_only(req, q) != FL_OK)
+		return;
+	err = fl_imei_parse(raw, strlen(raw), imei);
+	if (err != FL_OK) {
+		fl_reply_error(req, err, "imei: %s", fl_strerror(err));
+		return;
+	}
+	f.q = imei;
+	if ((dl.items = json_array()) == NULL ||
+	    (items = json_array()) == NULL) {
+		json_decref(dl.items);
+		fl_reply_error(req, FL_E_NOMEM, NULL);
+		return;
+	}
+	if ((err = fl_store_begin(req->app->store, false, &tx)) == FL_OK) {
+		err = fl_store_device_list(tx, req->who.tenant_id, &f, 0, -1,
+		                           device_one, &dl);
+		fl_tx_rollback(tx);
+	}
+	/* the filter matches substrings: keep the exact IMEI */
+	json_array_foreach(dl.items, i, it)
+	{
+		const json_t *i2 = json_object_get(it, "imei2");
+
+		if (strcmp(json_string_value(json_object_get(it, "imei")),
+		           imei) == 0 ||
+		    (json_is_string(i2) &&
+		     strcmp(json_string_value(i2), imei) == 0))
+			json_array_append(items, it);
+	}
+	json_decref(dl.items);
+	if (err != FL_OK) {
+		json_decref(items);
+		fl_reply_error(req, err, NULL);
+		return;
+	}
+	fl_reply_json(req, 200, json_pack("{s:o}", "items", items));
 }
 
 /* Force sync: a new token seq, so the phone fetches a fresh token even
@@ -647,6 +913,10 @@ static const struct fl_route routes[] = {
         {"POST", DEVICE_PATH "/release", release, FL_ROLE_ADMIN},
         {"POST", DEVICE_PATH "/stolen", stolen_set, FL_ROLE_ADMIN},
         {"POST", DEVICE_PATH "/stolen/clear", stolen_clear, FL_ROLE_ADMIN},
+        {"POST", DEVICE_PATH "/commands/{command_id}/cancel", cancel_command,
+         FL_ROLE_ADMIN},
+        {"GET", "/v1/devices/by-imei/{imei}", devices_by_imei,
+         FL_ROLES_READ | FL_ROLE_CLERK},
         {"POST", DEVICE_PATH "/sync", sync_device,
          FL_ROLE_ADMIN | FL_ROLE_SUPPORT},
 };

@@ -23,11 +23,14 @@ json_t *fl_api_tenant_json(const struct fl_tenant *t)
 json_t *fl_api_apikey_json(const struct fl_apikey *k)
 {
 	return json_pack(
-	        "{s:s,s:s?,s:s,s:s,s:s?,s:o,s:o,s:b}", "id", k->id, "tenant_id",
-	        k->tenant_id[0] ? k->tenant_id : NULL, "role", k->role, "label",
-	        k->label, "created_by", k->created_by[0] ? k->created_by : NULL,
-	        "created_at", fl_json_time(k->created_at), "revoked_at",
-	        fl_json_time(k->revoked_at), "active", k->revoked_at == 0);
+	        "{s:s,s:s?,s:s,s:s,s:s?,s:o,s:o,s:b,s:o}", "id", k->id,
+	        "tenant_id", k->tenant_id[0] ? k->tenant_id : NULL, "role",
+	        k->role, "label", k->label, "created_by",
+	        k->created_by[0] ? k->created_by : NULL, "created_at",
+	        fl_json_time(k->created_at), "revoked_at",
+	        fl_json_time(k->revoked_at), "active", k->revoked_at == 0,
+	        /* to the minute: recorded at most once a minute */
+	        "last_used_at", fl_json_time(k->last_used_at));
 }
 
 static fl_err key_insert(struct fl_tx *tx, const uint8_t hash_key[32],

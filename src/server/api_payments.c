@@ -4,6 +4,12 @@
  * reason, list and show. Recording or reversing re-decides the device in
  * the same transaction, so a payment that brings the account up to date
  * unlocks it in the answer to the request that recorded it.
+ *
+ * Money typed in by hand is checked before it counts: a payment larger
+ * than what remains on the contract is refused unless "allow_overpayment"
+ * is true (the excess then shows as the device's credit), and a
+ * reference already recorded on the tenant is refused with 409 naming the
+ * earlier payment unless "allow_duplicate_reference" is true.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,27 +40,32 @@ static json_t *payment_json(const struct fl_payment_rec *p)
 
 static void record(struct fl_req *req)
 {
-	static const char *const fields[] = {"amount", "paid_at", "reference",
-	                                     NULL};
+	static const char *const fields[] = {
+	        "amount", "paid_at", "reference", "allow_overpayment",
+	        "allow_duplicate_reference", NULL};
 	struct fl_device *d = calloc(1, sizeof(*d));
 	struct fl_payment_rec p;
 	struct fl_device_inputs in;
+	struct fl_payment_rec earlier;
+	struct fl_decision *dec = calloc(1, sizeof(*dec));
 	struct fl_decided what;
 	struct fl_tx *tx;
 	struct fl_jin j;
-	bool has_paid_at;
+	bool has_paid_at, allow_over = false, allow_dup = false;
 	json_t *out;
 	fl_err err;
 
 	memset(&p, 0, sizeof(p));
 	memset(&in, 0, sizeof(in));
-	if (d == NULL) {
+	if (d == NULL || dec == NULL) {
 		fl_reply_error(req, FL_E_NOMEM, NULL);
-		return;
+		goto done;
 	}
 	if (fl_jin_parse(&j, req) != FL_OK)
 		goto done;
 	fl_jin_only(&j, fields);
+	fl_jin_bool(&j, "allow_overpayment", false, &allow_over);
+	fl_jin_bool(&j, "allow_duplicate_reference", false, &allow_dup);
 	if (fl_jin_int(&j, "amount", true, &p.amount) &&
 	    (p.amount < 1 || p.amount > FL_POLICY_MAX_AMOUNT))
 		fl_jin_fail(&j, FL_E_MONEY,
@@ -78,10 +89,36 @@ static void record(struct fl_req *req)
 	if (err == FL_OK && !d->has_contract)
 		err = FL_E_NO_CONTRACT;
 	if (err == FL_OK) {
-		err = fl_store_device_inputs(tx, d->tenant_id, d->id, &in);
+		err = fl_decide_replay(tx, d, fl_decide_now(d, req->now), &in,
+		                       dec);
 		if (err == FL_OK && in.n_payments >= FL_POLICY_MAX_PAYMENTS)
 			err = FL_E_LIMIT;
 		fl_device_inputs_clear(&in);
+	}
+	if (err == FL_OK && !allow_over && p.amount > dec->amount_remaining) {
+		fl_txn_abort(req, tx, FL_E_MONEY,
+		             "amount %lld is more than the %lld that remains on "
+		             "the contract; send allow_overpayment: true to "
+		             "record it anyway (the excess shows as credit)",
+		             (long long)p.amount,
+		             (long long)dec->amount_remaining);
+		goto done;
+	}
+	if (err == FL_OK && !allow_dup && p.reference[0] != '\0') {
+		err = fl_store_payment_by_reference(tx, d->tenant_id,
+		                                    p.reference, &earlier);
+		if (err == FL_OK) {
+			fl_txn_abort(req, tx, FL_E_CONFLICT,
+			             "reference '%s' was already recorded as "
+			             "payment %s (device %s, amount %lld); send "
+			             "allow_duplicate_reference: true to record "
+			             "it again",
+			             p.reference, earlier.id, earlier.device_id,
+			             (long long)earlier.amount);
+			goto done;
+		}
+		if (err == FL_E_NOT_FOUND)
+			err = FL_OK;
 	}
 	if (err != FL_OK) {
 		fl_txn_abort(req, tx, err,
@@ -117,6 +154,7 @@ static void record(struct fl_req *req)
 	if (fl_txn_commit(req, tx) == FL_OK)
 		fl_decide_committed(req->app, d->id, &what);
 done:
+	free(dec);
 	free(d);
 }
 

@@ -94,7 +94,9 @@ const char *fl_api_public_status(const struct fl_device *d)
 {
 	if (d == NULL)
 		return "no_record";
-	return d->st.stolen                    ? "stolen"
+	/* a report on a released phone locks nothing, but a buyer is
+	 * warned all the same */
+	return d->st.stolen_reported           ? "stolen"
 	       : d->st.state == FL_ST_RELEASED ? "released"
 	                                       : "financed";
 }

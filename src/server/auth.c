@@ -120,5 +120,24 @@ fl_err fl_auth_bearer(struct fl_store *st, const uint8_t hash_key[32],
 	who->role = role;
 	strcpy(who->key_id, key.id);
 	strcpy(who->tenant_id, key.tenant_id);
+	who->last_used_at = key.last_used_at;
 	return FL_OK;
+}
+
+void fl_auth_note_use(struct fl_store *st, const struct fl_principal *who,
+                      fl_time now)
+{
+	fl_time minute = now - now % 60;
+	struct fl_tx *tx = NULL;
+
+	if (who->key_id[0] == '\0' || minute <= who->last_used_at)
+		return;
+	if (fl_store_begin(st, true, &tx) != FL_OK)
+		return;
+	if (fl_store_apikey_touch(tx, who->key_id, minute) != FL_OK) {
+		fl_tx_rollback(tx);
+		return;
+	}
+	if (fl_tx_commit(tx) != FL_OK)
+		return; /* the next request a minute on tries again */
 }

@@ -49,6 +49,7 @@ struct fl_principal {
 	unsigned role;             /* one enum fl_role bit; 0: nobody */
 	char key_id[FL_ID_MAX];    /* the API key's public id */
 	char tenant_id[FL_ID_MAX]; /* "" for the operator */
+	fl_time last_used_at;      /* the key's recorded last use, 0 never */
 };
 
 /* "operator", "admin", ...; NULL if role is not exactly one role. */
@@ -75,5 +76,12 @@ void fl_id_generate(char out[FL_ID_MAX], const char *prefix);
  * (no detail on which, by design); storage errors pass through. */
 fl_err fl_auth_bearer(struct fl_store *st, const uint8_t hash_key[32],
                       const char *header, struct fl_principal *who) FL_MUST_USE;
+
+/* Records that who's key was used at now, to the minute: one write when
+ * the recorded last use is a minute or more older, nothing otherwise, so a
+ * busy key costs at most one write a minute. A failure to record is not
+ * the request's failure: it is ignored. */
+void fl_auth_note_use(struct fl_store *st, const struct fl_principal *who,
+                      fl_time now);
 
 #endif

@@ -58,6 +58,14 @@ static void outcome_hash(const struct fl_device *d,
 	put_i64(&st, (int64_t)dec->state);
 	put_i64(&st, dec->stolen);
 	put_i64(&st, dec->lock_at);
+	put_i64(&st, (int64_t)dec->lock_cause);
+	{
+		const char *text = fl_decide_lock_text(in, dec);
+		size_t n = text != NULL ? strlen(text) : 0;
+
+		put_i64(&st, (int64_t)n);
+		fl_blake2b_update(&st, text != NULL ? text : "", n);
+	}
 	put_i64(&st, token_due);
 	put_i64(&st, d->enrolled_at != 0);
 	/* A contract never changes once made; its ord names its terms. */
@@ -71,12 +79,28 @@ static void outcome_hash(const struct fl_device *d,
 	fl_blake2b_final(&st, out, FL_HASH_LEN);
 }
 
+const char *fl_decide_lock_text(const struct fl_device_inputs *in,
+                                const struct fl_decision *dec)
+{
+	size_t i;
+
+	if (dec->lock_command == 0 || dec->lock_command > in->n_commands ||
+	    in->cmd_show == NULL)
+		return NULL;
+	i = dec->lock_command - 1;
+	if (!in->cmd_show[i] || in->reasons == NULL || in->reasons[i][0] == '\0')
+		return NULL;
+	return in->reasons[i];
+}
+
 /* Whether a and b store the same decision: every field but decided_at
  * (a re-decision that changes nothing else is not written). */
 static bool same_status(const struct fl_device_status *a,
                         const struct fl_device_status *b)
 {
 	return a->state == b->state && a->stolen == b->stolen &&
+	       a->stolen_reported == b->stolen_reported &&
+	       a->credit == b->credit &&
 	       a->released_by_command == b->released_by_command &&
 	       a->lock_cause == b->lock_cause && a->lock_at == b->lock_at &&
 	       a->unlock_until == b->unlock_until &&
@@ -258,6 +282,10 @@ fl_err fl_decide_device(struct fl_tx *tx, const char *tenant_id,
 	memset(&st, 0, sizeof(st));
 	st.state = dec->state;
 	st.stolen = dec->stolen;
+	st.stolen_reported = dec->stolen_reported;
+	st.credit = dec->amount_paid > dec->amount_total
+	                    ? dec->amount_paid - dec->amount_total
+	                    : 0;
 	st.released_by_command = dec->released_by_command;
 	st.lock_cause = dec->lock_cause;
 	st.lock_at = dec->lock_at;

@@ -98,6 +98,12 @@ fl_err fl_decide_token_due(const struct fl_device_inputs *in,
                            const struct fl_decision *dec,
                            int64_t *out) FL_MUST_USE;
 
+/* The lender's reason a device token shows on the lock screen: that of
+ * the manual or scheduled lock behind dec's lock_at when the lender chose
+ * to show it (fl_command_rec.show_reason), else NULL. Borrowed from in. */
+const char *fl_decide_lock_text(const struct fl_device_inputs *in,
+                                const struct fl_decision *dec);
+
 /* After the commit of a decision: counts what changed in the metrics and,
  * when the token seq moved, wakes the requests waiting on the device
  * (push.h). */

@@ -182,6 +182,7 @@ void fl_router_dispatch(struct fl_req *req)
 			               fl_role_name(req->who.role));
 			return;
 		}
+		fl_auth_note_use(req->app->store, &req->who, req->now);
 	}
 	route->handler(req);
 	if (req->status == 0)

@@ -770,6 +770,24 @@ static fl_err contract_claims(const struct fl_device_inputs *in,
 	return FL_OK;
 }
 
+/* The lock_cause claim for the stored cause of lock_at. */
+static enum fl_claim_cause claim_cause(enum fl_lock_cause c)
+{
+	switch (c) {
+	case FL_LOCK_OVERDUE:
+		return FL_CLAIM_CAUSE_OVERDUE;
+	case FL_LOCK_OFFLINE:
+		return FL_CLAIM_CAUSE_OFFLINE;
+	case FL_LOCK_MANUAL:
+	case FL_LOCK_SCHEDULED:
+		return FL_CLAIM_CAUSE_LENDER;
+	case FL_LOCK_STOLEN:
+		return FL_CLAIM_CAUSE_STOLEN;
+	default:
+		return FL_CLAIM_CAUSE_NONE;
+	}
+}
+
 fl_err fl_tokens_claims(struct fl_tx *tx, const struct fl_device *d,
                         fl_time iat, fl_time exp, struct fl_device_claims *c)
 {
@@ -801,6 +819,9 @@ fl_err fl_tokens_claims(struct fl_tx *tx, const struct fl_device *d,
 	c->stolen = st->stolen;
 	c->lock_at = released ? 0 : st->lock_at;
 	c->amount_due = released ? 0 : st->amount_due;
+	c->lock_cause = released || st->lock_at == 0
+	                        ? FL_CLAIM_CAUSE_NONE
+	                        : claim_cause(st->lock_cause);
 	c->restrict_mask = FL_R_DEFAULT_LOCK;
 	if (!d->has_contract) {
 		err = FL_OK;
@@ -817,6 +838,12 @@ fl_err fl_tokens_claims(struct fl_tx *tx, const struct fl_device *d,
 		err = fl_decide_token_due(&in, d, decided, dec, &c->amount_due);
 	if (err == FL_OK && in.has_contract)
 		err = contract_claims(&in, dec, released, c);
+	/* the lender's reason, when the lender chose to show it */
+	if (err == FL_OK && c->lock_cause == FL_CLAIM_CAUSE_LENDER &&
+	    fl_decide_lock_text(&in, dec) != NULL &&
+	    (c->lock_reason_text = strdup(fl_decide_lock_text(&in, dec))) ==
+	            NULL)
+		err = FL_E_NOMEM;
 out:
 	fl_device_inputs_clear(&in);
 	free(dec);

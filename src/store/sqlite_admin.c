@@ -86,7 +86,7 @@ out:
 
 #define APIKEY_COLS                                                            \
 	"ord, id, tenant_id, role, label, hash, created_by, created_at, "      \
-	"revoked_at"
+	"revoked_at, last_used_at"
 
 static fl_err read_apikey(sqlite3_stmt *st, struct fl_apikey *k)
 {
@@ -102,6 +102,7 @@ static fl_err read_apikey(sqlite3_stmt *st, struct fl_apikey *k)
 	TRY(sq_col_text(st, 6, k->created_by, sizeof(k->created_by)));
 	k->created_at = sqlite3_column_int64(st, 7);
 	k->revoked_at = sqlite3_column_int64(st, 8);
+	k->last_used_at = sqlite3_column_int64(st, 9);
 out:
 	return err;
 }
@@ -199,6 +200,24 @@ fl_err sq_apikey_revoke(struct fl_tx *tx, const char *tenant_id, const char *id,
 	TRY(sq_bind_int(st, 1, at));
 	TRY(sq_bind_text(st, 2, id));
 	TRY(sq_bind_text(st, 3, tenant_id));
+	TRY(sq_step_done(st));
+out:
+	sq_done(st);
+	return err;
+}
+
+fl_err sq_apikey_touch(struct fl_tx *tx, const char *id, fl_time at)
+{
+	static const char sql[] = "UPDATE api_keys SET last_used_at = ?1 "
+	                          "WHERE id = ?2 AND last_used_at < ?1;";
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+
+	st = sq_stmt(tx, sql, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_bind_int(st, 1, at));
+	TRY(sq_bind_text(st, 2, id));
 	TRY(sq_step_done(st));
 out:
 	sq_done(st);

@@ -63,7 +63,7 @@ static fl_err split_lines(const char *text, char *items, size_t stride,
 	"d.paid_through, d.amount_due, d.amount_remaining, d.next_due_at, "    \
 	"d.next_due_amount, d.next_change, d.decided_at, d.token_seq, "        \
 	"d.outcome, d.factory_pk, EXISTS (SELECT 1 FROM contracts c WHERE "    \
-	"c.device_id = d.id)"
+	"c.device_id = d.id), d.credit"
 /* DEV_COLS when the device's contract is joined as `c`. */
 #define DEV_COLS_JOINED                                                        \
 	"d.ord, d.id, d.tenant_id, d.imei, d.imei2, d.serial, d.model, "       \
@@ -73,7 +73,7 @@ static fl_err split_lines(const char *text, char *items, size_t stride,
 	"d.released_by_command, d.lock_cause, d.lock_at, d.unlock_until, "     \
 	"d.paid_through, d.amount_due, d.amount_remaining, d.next_due_at, "    \
 	"d.next_due_amount, d.next_change, d.decided_at, d.token_seq, "        \
-	"d.outcome, d.factory_pk, c.ord IS NOT NULL"
+	"d.outcome, d.factory_pk, c.ord IS NOT NULL, d.credit"
 
 /* The contract's columns when joined to its device as `c`, in the order
  * of CONTRACT_COLS (read_contract). */
@@ -82,7 +82,7 @@ static fl_err split_lines(const char *text, char *items, size_t stride,
 	"c.currency, c.utc_offset, c.grace, c.max_offline, c.remind, "         \
 	"c.restrict_mask, c.allow_apps, c.message, c.contact_name, "           \
 	"c.contact_phones, c.sim_policy, c.tamper_policy"
-#define DEV_NCOLS 36 /* columns of DEV_COLS */
+#define DEV_NCOLS 37 /* columns of DEV_COLS */
 
 static fl_err read_device(sqlite3_stmt *st, struct fl_device *d)
 {
@@ -115,7 +115,9 @@ static fl_err read_device(sqlite3_stmt *st, struct fl_device *d)
 	d->sim_at = sqlite3_column_int64(st, 17);
 	TRY(sq_col_text(st, 18, d->sim_report, sizeof(d->sim_report)));
 	d->st.state = (enum fl_dev_state)sqlite3_column_int(st, 19);
-	d->st.stolen = sqlite3_column_int(st, 20) != 0;
+	/* 1: locked as stolen; 2: reported on a released device */
+	d->st.stolen = sqlite3_column_int(st, 20) == 1;
+	d->st.stolen_reported = sqlite3_column_int(st, 20) != 0;
 	d->st.released_by_command = sqlite3_column_int(st, 21) != 0;
 	d->st.lock_cause = (enum fl_lock_cause)sqlite3_column_int(st, 22);
 	d->st.lock_at = sqlite3_column_int64(st, 23);
@@ -135,6 +137,7 @@ static fl_err read_device(sqlite3_stmt *st, struct fl_device *d)
 		TRY(sq_col_blob(st, 34, d->factory_pk, 32));
 	}
 	d->has_contract = sqlite3_column_int(st, 35) != 0;
+	d->st.credit = sqlite3_column_int64(st, 36);
 out:
 	return err;
 }
@@ -394,8 +397,8 @@ fl_err sq_device_set_status(struct fl_tx *tx, const char *id,
 	        "released_by_command = ?, lock_cause = ?, lock_at = ?, "
 	        "unlock_until = ?, paid_through = ?, amount_due = ?, "
 	        "amount_remaining = ?, next_due_at = ?, next_due_amount = ?, "
-	        "next_change = ?, decided_at = ?, token_seq = ?, outcome = ? "
-	        "WHERE id = ?;";
+	        "next_change = ?, decided_at = ?, token_seq = ?, outcome = ?, "
+	        "credit = ? WHERE id = ?;";
 	sqlite3_stmt *st = NULL;
 	fl_err err;
 
@@ -405,7 +408,7 @@ fl_err sq_device_set_status(struct fl_tx *tx, const char *id,
 	if (st == NULL)
 		goto out;
 	TRY(sq_bind_int(st, 1, (int64_t)s->state));
-	TRY(sq_bind_int(st, 2, s->stolen));
+	TRY(sq_bind_int(st, 2, s->stolen ? 1 : s->stolen_reported ? 2 : 0));
 	TRY(sq_bind_int(st, 3, s->released_by_command));
 	TRY(sq_bind_int(st, 4, (int64_t)s->lock_cause));
 	TRY(sq_bind_int(st, 5, s->lock_at));
@@ -419,7 +422,8 @@ fl_err sq_device_set_status(struct fl_tx *tx, const char *id,
 	TRY(sq_bind_int(st, 13, s->decided_at));
 	TRY(sq_bind_int(st, 14, (int64_t)s->token_seq));
 	TRY(sq_bind_blob(st, 15, s->outcome, FL_HASH_LEN));
-	TRY(sq_bind_text(st, 16, id));
+	TRY(sq_bind_int(st, 16, s->credit));
+	TRY(sq_bind_text(st, 17, id));
 	err = update_done(tx, st);
 out:
 	sq_done(st);
@@ -453,6 +457,7 @@ fl_err sq_device_list(struct fl_tx *tx, const char *tenant_id,
 	        "WHERE d.tenant_id = ?1 AND d.ord > ?2 "
 	        "AND (?3 < 0 OR d.state = ?3) "
 	        "AND (?4 = 0 OR d.amount_due > 0) "
+	        "AND (?7 = 0 OR d.tamper_at > 0) AND (?8 = 0 OR d.sim_at > 0) "
 	        "AND (?5 IS NULL OR instr(d.id, ?5) > 0 OR instr(d.imei, ?5) > "
 	        "0 "
 	        "OR instr(d.imei2, ?5) > 0 OR instr(lower(d.serial), "
@@ -479,6 +484,8 @@ fl_err sq_device_list(struct fl_tx *tx, const char *tenant_id,
 	if (f->q != NULL && f->q[0] != '\0')
 		TRY(sq_bind_text(st, 5, f->q));
 	TRY(sq_bind_int(st, 6, limit < 0 ? -1 : limit));
+	TRY(sq_bind_int(st, 7, f->tamper));
+	TRY(sq_bind_int(st, 8, f->sim));
 	while ((err = sq_step_row(st)) == FL_OK) {
 		TRY(read_device(st, d));
 		TRY(fn(ctx, d));
@@ -541,7 +548,7 @@ out:
 fl_err sq_device_count(struct fl_tx *tx, int64_t by_state[5], int64_t *stolen)
 {
 	/* device_counts is kept by triggers (migration 4) */
-	static const char sql[] = "SELECT state, sum(n), sum(stolen * n) "
+	static const char sql[] = "SELECT state, sum(n), sum((stolen != 0) * n) "
 	                          "FROM device_counts GROUP BY state;";
 	sqlite3_stmt *st = NULL;
 	fl_err err;
@@ -1020,7 +1027,8 @@ fl_err sq_command_insert(struct fl_tx *tx, const char *tenant_id,
 {
 	static const char sql[] =
 	        "INSERT INTO commands (tenant_id, device_id, kind, issued_at, "
-	        "at, reason, actor) VALUES (?, ?, ?, ?, ?, ?, ?);";
+	        "at, reason, actor, show_reason) VALUES (?, ?, ?, ?, ?, ?, ?, "
+	        "?);";
 	sqlite3_stmt *st = NULL;
 	fl_err err;
 
@@ -1035,9 +1043,102 @@ fl_err sq_command_insert(struct fl_tx *tx, const char *tenant_id,
 	TRY(sq_bind_int(st, 5, c->at));
 	TRY(sq_bind_text(st, 6, c->reason));
 	TRY(sq_bind_text(st, 7, c->actor));
+	TRY(sq_bind_int(st, 8, c->show_reason));
 	TRY(sq_step_done(st));
 	c->ord = sqlite3_last_insert_rowid(tx->c->db);
 out:
+	sq_done(st);
+	return err;
+}
+
+fl_err sq_command_get(struct fl_tx *tx, const char *tenant_id,
+                      const char *device_id, int64_t ord,
+                      struct fl_command_rec *out)
+{
+	static const char sql[] =
+	        "SELECT ord, kind, issued_at, at, reason, actor, show_reason, "
+	        "cancelled_at, cancelled_by, cancel_reason FROM commands "
+	        "WHERE ord = ? AND device_id = ? AND tenant_id = ?;";
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+
+	memset(out, 0, sizeof(*out));
+	st = sq_stmt(tx, sql, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_bind_int(st, 1, ord));
+	TRY(sq_bind_text(st, 2, device_id));
+	TRY(sq_bind_text(st, 3, tenant_id));
+	TRY(sq_step_row(st));
+	out->ord = sqlite3_column_int64(st, 0);
+	out->kind = (enum fl_cmd_kind)sqlite3_column_int(st, 1);
+	out->issued_at = sqlite3_column_int64(st, 2);
+	out->at = sqlite3_column_int64(st, 3);
+	TRY(sq_col_text(st, 4, out->reason, sizeof(out->reason)));
+	TRY(sq_col_text(st, 5, out->actor, sizeof(out->actor)));
+	out->show_reason = sqlite3_column_int(st, 6) != 0;
+	out->cancelled_at = sqlite3_column_int64(st, 7);
+	TRY(sq_col_text(st, 8, out->cancelled_by, sizeof(out->cancelled_by)));
+	TRY(sq_col_text(st, 9, out->cancel_reason, sizeof(out->cancel_reason)));
+out:
+	if (err != FL_OK)
+		memset(out, 0, sizeof(*out));
+	sq_done(st);
+	return err;
+}
+
+fl_err sq_command_cancel(struct fl_tx *tx, const char *tenant_id,
+                         const char *device_id, int64_t ord, fl_time at,
+                         const char *by, const char *reason)
+{
+	static const char sql[] =
+	        "UPDATE commands SET cancelled_at = ?, cancelled_by = ?, "
+	        "cancel_reason = ? WHERE ord = ? AND cancelled_at = 0;";
+	struct fl_command_rec c;
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+
+	TRY(sq_command_get(tx, tenant_id, device_id, ord, &c));
+	if (c.cancelled_at != 0) {
+		err = FL_E_STATE;
+		goto out;
+	}
+	st = sq_stmt(tx, sql, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_bind_int(st, 1, at));
+	TRY(sq_bind_text(st, 2, by));
+	TRY(sq_bind_text(st, 3, reason));
+	TRY(sq_bind_int(st, 4, ord));
+	TRY(sq_step_done(st));
+	/* the device's inputs changed: its row is re-decided and written
+	 * by the caller in this transaction */
+out:
+	sq_done(st);
+	return err;
+}
+
+fl_err sq_payment_by_reference(struct fl_tx *tx, const char *tenant_id,
+                               const char *reference,
+                               struct fl_payment_rec *out)
+{
+	static const char sql[] = "SELECT " PAY_COLS " FROM payments "
+	                          "WHERE tenant_id = ? AND reference = ? "
+	                          "AND reference != '' ORDER BY ord LIMIT 1;";
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+
+	memset(out, 0, sizeof(*out));
+	st = sq_stmt(tx, sql, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_bind_text(st, 1, tenant_id));
+	TRY(sq_bind_text(st, 2, reference));
+	TRY(sq_step_row(st));
+	TRY(read_payment(st, out));
+out:
+	if (err != FL_OK)
+		memset(out, 0, sizeof(*out));
 	sq_done(st);
 	return err;
 }
@@ -1054,6 +1155,8 @@ void fl_device_inputs_clear(struct fl_device_inputs *in)
 	free(in->payments);
 	free(in->commands);
 	free(in->reasons);
+	free(in->cmd_ord);
+	free(in->cmd_show);
 	memset(in, 0, sizeof(*in));
 }
 
@@ -1083,26 +1186,41 @@ static fl_err grow(void **arr, size_t *cap, size_t n, size_t elem)
  * then ord), so ORDER BY 2, 3 puts every kind in its order; each arm's
  * index yields that order, so SQLite merges the arms without sorting. */
 static const char extras_sql[] =
-        "SELECT 0, resched, idx, due_at, amount, NULL, 0 FROM installments "
-        "WHERE device_id = ?1 "
-        "UNION ALL SELECT 1, ord, ord, from_at, 0, NULL, 0 FROM reschedules "
-        "WHERE device_id = ?1 "
-        "UNION ALL SELECT 2, paid_at, ord, amount, reversed_at, NULL, 0 "
-        "FROM payments WHERE device_id = ?1 "
-        "UNION ALL SELECT 3, ord, ord, issued_at, at, reason, kind "
-        "FROM commands WHERE device_id = ?1 "
+        "SELECT 0, resched, idx, due_at, amount, NULL, 0, 0, 0 "
+        "FROM installments WHERE device_id = ?1 "
+        "UNION ALL SELECT 1, ord, ord, from_at, 0, NULL, 0, 0, 0 "
+        "FROM reschedules WHERE device_id = ?1 "
+        "UNION ALL SELECT 2, paid_at, ord, amount, reversed_at, NULL, 0, 0, "
+        "0 FROM payments WHERE device_id = ?1 "
+        "UNION ALL SELECT 3, ord, ord, issued_at, at, reason, kind, "
+        "show_reason, cancelled_at FROM commands WHERE device_id = ?1 "
         "ORDER BY 2, 3;";
 
 /* What load_extras keeps while it reads: array capacities, and which
  * reschedule each reschedule item and each reschedule belongs to. */
 struct extras {
-	size_t cap_sched, cap_items, cap_resched, cap_pay, cap_cmd, cap_why;
+	size_t cap_sched, cap_items, cap_resched, cap_pay, cap_cmd, cap_why,
+	        cap_cord, cap_show;
 	size_t n_items;   /* entries of resched_items used */
 	int64_t *item_of; /* reschedule ord of each resched_items entry */
 	size_t cap_of;    /* entries of item_of */
 	int64_t *ord;     /* ord of each reschedule */
 	size_t cap_ord;   /* entries of ord */
 };
+
+/* Applies a cancellation at `cancelled` (0: none) to command c: true if
+ * the command is left out (a scheduled lock cancelled before its time);
+ * an unlock cancelled before its end ends at the cancellation. */
+static bool cancel_left_out(struct fl_command *c, fl_time cancelled)
+{
+	if (cancelled == 0 || cancelled >= c->at)
+		return false;
+	if (c->kind == FL_CMD_LOCK_AT)
+		return true;
+	if (c->kind == FL_CMD_UNLOCK_UNTIL)
+		c->at = cancelled > c->issued_at ? cancelled : c->issued_at;
+	return false;
+}
 
 /* Files one row of extras_sql into in: kind 0 an installment (a =
  * resched, the contract's own when 0), 1 a reschedule (a = ord), 2 a
@@ -1178,10 +1296,19 @@ static fl_err extras_row(sqlite3_stmt *st, struct fl_device_inputs *in,
 		         sizeof(*in->commands)));
 		TRY(grow((void **)&in->reasons, &x->cap_why, n,
 		         sizeof(*in->reasons)));
+		TRY(grow((void **)&in->cmd_ord, &x->cap_cord, n,
+		         sizeof(*in->cmd_ord)));
+		TRY(grow((void **)&in->cmd_show, &x->cap_show, n,
+		         sizeof(*in->cmd_show)));
 		in->commands[n].kind =
 		        (enum fl_cmd_kind)sqlite3_column_int(st, 6);
 		in->commands[n].issued_at = c;
 		in->commands[n].at = d;
+		in->cmd_ord[n] = a;
+		in->cmd_show[n] = sqlite3_column_int(st, 7) != 0;
+		if (cancel_left_out(&in->commands[n],
+		                    sqlite3_column_int64(st, 8)))
+			return FL_OK;
 		TRY(sq_col_text(st, 5, in->reasons[n], FL_REASON_MAX));
 		in->last_command_at = c;
 		in->n_commands++;

@@ -81,6 +81,7 @@ fl_err sq_apikey_revoke(struct fl_tx *tx, const char *tenant_id, const char *id,
 fl_err sq_apikey_list(struct fl_tx *tx, const char *tenant_id, int64_t after,
                       int limit, FL_STORE_LIST_FN(struct fl_apikey), void *ctx);
 fl_err sq_apikey_count(struct fl_tx *tx, int64_t *n);
+fl_err sq_apikey_touch(struct fl_tx *tx, const char *id, fl_time at);
 fl_err sq_idem_get(struct fl_tx *tx, const char *tenant_id, const char *route,
                    const char *key, struct fl_idem *out);
 fl_err sq_idem_put(struct fl_tx *tx, const struct fl_idem *rec);
@@ -141,6 +142,15 @@ fl_err sq_reschedule_insert(struct fl_tx *tx, const char *tenant_id,
 fl_err sq_payment_insert(struct fl_tx *tx, struct fl_payment_rec *p);
 fl_err sq_payment_get(struct fl_tx *tx, const char *tenant_id, const char *id,
                       struct fl_payment_rec *out);
+fl_err sq_payment_by_reference(struct fl_tx *tx, const char *tenant_id,
+                               const char *reference,
+                               struct fl_payment_rec *out);
+fl_err sq_command_get(struct fl_tx *tx, const char *tenant_id,
+                      const char *device_id, int64_t ord,
+                      struct fl_command_rec *out);
+fl_err sq_command_cancel(struct fl_tx *tx, const char *tenant_id,
+                         const char *device_id, int64_t ord, fl_time at,
+                         const char *by, const char *reason);
 fl_err sq_payment_reverse(struct fl_tx *tx, const char *tenant_id,
                           const char *id, fl_time at, const char *reason,
                           const char *by);

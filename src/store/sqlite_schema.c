@@ -262,6 +262,26 @@ const char *const sq_migrations[] = {
         "DEFAULT '';"
         "CREATE INDEX pairing_requests_net ON "
         "pairing_requests(client_net, expires_at);",
+
+        /* 6: what a lender sees and chooses. The stolen column of
+         * devices now tells 1 (locked as stolen) from 2 (a report standing
+         * on a released device, which locks nothing); credit is money paid
+         * beyond the whole contract. Commands: whether the phone shows
+         * the reason, and their cancellation. Keys: when last used.
+         * Payments: found by reference (duplicates are refused). */
+        "ALTER TABLE devices ADD COLUMN credit INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE commands ADD COLUMN show_reason INTEGER NOT NULL "
+        "DEFAULT 0;"
+        "ALTER TABLE commands ADD COLUMN cancelled_at INTEGER NOT NULL "
+        "DEFAULT 0;"
+        "ALTER TABLE commands ADD COLUMN cancelled_by TEXT NOT NULL "
+        "DEFAULT '';"
+        "ALTER TABLE commands ADD COLUMN cancel_reason TEXT NOT NULL "
+        "DEFAULT '';"
+        "ALTER TABLE api_keys ADD COLUMN last_used_at INTEGER NOT NULL "
+        "DEFAULT 0;"
+        "CREATE INDEX payments_reference ON payments(tenant_id, reference, "
+        "ord) WHERE reference != '';",
 };
 
 const int sq_migrations_count =

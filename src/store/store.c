@@ -99,6 +99,11 @@ fl_err fl_store_apikey_list(struct fl_tx *tx, const char *tenant_id,
 	return OPS(tx)->apikey_list(tx, tenant_id, after, limit, fn, ctx);
 }
 
+fl_err fl_store_apikey_touch(struct fl_tx *tx, const char *id, fl_time at)
+{
+	return OPS(tx)->apikey_touch(tx, id, at);
+}
+
 fl_err fl_store_apikey_count(struct fl_tx *tx, int64_t *n)
 {
 	return OPS(tx)->apikey_count(tx, n);
@@ -283,6 +288,28 @@ fl_err fl_store_payment_get(struct fl_tx *tx, const char *tenant_id,
                             const char *id, struct fl_payment_rec *out)
 {
 	return OPS(tx)->payment_get(tx, tenant_id, id, out);
+}
+
+fl_err fl_store_payment_by_reference(struct fl_tx *tx, const char *tenant_id,
+                                     const char *reference,
+                                     struct fl_payment_rec *out)
+{
+	return OPS(tx)->payment_by_reference(tx, tenant_id, reference, out);
+}
+
+fl_err fl_store_command_get(struct fl_tx *tx, const char *tenant_id,
+                            const char *device_id, int64_t ord,
+                            struct fl_command_rec *out)
+{
+	return OPS(tx)->command_get(tx, tenant_id, device_id, ord, out);
+}
+
+fl_err fl_store_command_cancel(struct fl_tx *tx, const char *tenant_id,
+                               const char *device_id, int64_t ord, fl_time at,
+                               const char *by, const char *reason)
+{
+	return OPS(tx)->command_cancel(tx, tenant_id, device_id, ord, at, by,
+	                               reason);
 }
 
 fl_err fl_store_payment_reverse(struct fl_tx *tx, const char *tenant_id,

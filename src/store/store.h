@@ -174,7 +174,8 @@ struct fl_apikey {
 	uint8_t hash[FL_HASH_LEN];   /* keyed BLAKE2b of the secret */
 	char created_by[FL_ID_MAX];  /* key id that created it, "" at boot */
 	fl_time created_at;
-	fl_time revoked_at; /* 0 while valid */
+	fl_time revoked_at;   /* 0 while valid */
+	fl_time last_used_at; /* last authenticated use, to the minute; 0 */
 };
 
 /* FL_E_CONFLICT if the id or the hash exists. */
@@ -196,6 +197,10 @@ fl_err fl_store_apikey_list(struct fl_tx *tx, const char *tenant_id,
                             int64_t after, int limit,
                             fl_err (*fn)(void *ctx, const struct fl_apikey *k),
                             void *ctx) FL_MUST_USE;
+/* Records that key id was used at `at` (it only moves forward). The
+ * caller keeps this cheap: at most one write per key and minute. */
+fl_err fl_store_apikey_touch(struct fl_tx *tx, const char *id,
+                             fl_time at) FL_MUST_USE;
 /* Number of keys of any tenant and role ever created. */
 fl_err fl_store_apikey_count(struct fl_tx *tx, int64_t *n) FL_MUST_USE;
 
@@ -309,7 +314,8 @@ fl_err fl_store_audit_head_latest(struct fl_tx *tx, const char *chain,
 /* What the policy decided for a device, as stored after every change. */
 struct fl_device_status {
 	enum fl_dev_state state;  /* pending|active|reminding|locked|released */
-	bool stolen;              /* reported stolen (state is locked) */
+	bool stolen;              /* locked as stolen (state is locked) */
+	bool stolen_reported;     /* a stolen report stands, released or not */
 	bool released_by_command; /* an admin released it: final */
 	enum fl_lock_cause lock_cause; /* why lock_at */
 	fl_time lock_at;               /* lock in force or coming, 0 none */
@@ -317,6 +323,7 @@ struct fl_device_status {
 	fl_time paid_through;          /* first installment not fully paid, 0 */
 	int64_t amount_due;            /* due now and unpaid, minor units */
 	int64_t amount_remaining;      /* whole contract not yet paid */
+	int64_t credit;                /* paid beyond the whole contract */
 	fl_time next_due_at;           /* next installment due after now, 0 */
 	int64_t next_due_amount;       /* its unpaid part */
 	fl_time next_change;           /* when to decide again, 0 never */
@@ -400,6 +407,8 @@ struct fl_device_filter {
 	bool any_state; /* false: only devices in `state` */
 	enum fl_dev_state state;
 	bool overdue;  /* only devices with an amount due now */
+	bool tamper;   /* only devices that reported tampering */
+	bool sim;      /* only devices that reported a SIM change */
 	const char *q; /* substring of id, IMEIs, serial, model,
 	                  loan reference; NULL: any */
 };
@@ -419,7 +428,8 @@ fl_err fl_store_device_due(struct fl_tx *tx, fl_time now, int limit,
  * when there is none: when the sweep has work next. */
 fl_err fl_store_device_next_change(struct fl_tx *tx, fl_time after,
                                    fl_time *at) FL_MUST_USE;
-/* Number of devices in each state (all tenants), and of stolen ones. */
+/* Number of devices in each state (all tenants), and of those with a
+ * stolen report standing. */
 fl_err fl_store_device_count(struct fl_tx *tx, int64_t by_state[5],
                              int64_t *stolen) FL_MUST_USE;
 
@@ -520,6 +530,11 @@ fl_err fl_store_payment_insert(struct fl_tx *tx,
 fl_err fl_store_payment_get(struct fl_tx *tx, const char *tenant_id,
                             const char *id,
                             struct fl_payment_rec *out) FL_MUST_USE;
+/* The earliest payment of tenant_id recorded with this (non-empty)
+ * reference, reversed or not; FL_E_NOT_FOUND if none. */
+fl_err fl_store_payment_by_reference(struct fl_tx *tx, const char *tenant_id,
+                                     const char *reference,
+                                     struct fl_payment_rec *out) FL_MUST_USE;
 /* Marks a payment reversed. FL_E_STATE if it already is. */
 fl_err fl_store_payment_reverse(struct fl_tx *tx, const char *tenant_id,
                                 const char *id, fl_time at, const char *reason,
@@ -535,17 +550,34 @@ fl_err fl_store_payment_list(struct fl_tx *tx, const char *tenant_id,
  */
 
 struct fl_command_rec {
-	int64_t ord; /* issue order */
+	int64_t ord; /* issue order; the command's id */
 	enum fl_cmd_kind kind;
 	fl_time issued_at;
 	fl_time at; /* LOCK_AT / UNLOCK_UNTIL time, else 0 */
 	char reason[FL_REASON_MAX];
 	char actor[FL_ID_MAX];
+	bool show_reason;     /* LOCK, LOCK_AT: reason shown on the phone */
+	fl_time cancelled_at; /* 0 unless cancelled */
+	char cancelled_by[FL_ID_MAX];
+	char cancel_reason[FL_REASON_MAX];
 };
 
+/* Inserts c (its cancel fields are ignored); c->ord is set. */
 fl_err fl_store_command_insert(struct fl_tx *tx, const char *tenant_id,
                                const char *device_id,
                                struct fl_command_rec *c) FL_MUST_USE;
+/* Command ord of device_id of tenant_id. */
+fl_err fl_store_command_get(struct fl_tx *tx, const char *tenant_id,
+                            const char *device_id, int64_t ord,
+                            struct fl_command_rec *out) FL_MUST_USE;
+/* Cancels command ord at `at`: a scheduled lock (LOCK_AT) whose time is
+ * after `at` never comes; an unlock (UNLOCK_UNTIL) ending after `at` ends
+ * at `at` instead (fl_store_device_inputs applies this). FL_E_STATE if it
+ * is cancelled already. */
+fl_err fl_store_command_cancel(struct fl_tx *tx, const char *tenant_id,
+                               const char *device_id, int64_t ord, fl_time at,
+                               const char *by,
+                               const char *reason) FL_MUST_USE;
 
 /* --- decision inputs -------------------------------------------------------
  */
@@ -564,11 +596,15 @@ struct fl_device_inputs {
 	struct fl_command *commands; /* reasons point into reasons */
 	size_t n_commands;
 	char (*reasons)[FL_REASON_MAX];
+	int64_t *cmd_ord; /* the stored id (ord) of each commands[] entry */
+	bool *cmd_show;   /* its show_reason */
 	fl_time last_command_at; /* issued_at of the newest command */
 };
 
 /* Loads device_id's inputs (tenant-scoped). More than the policy's caps
- * is FL_E_TOO_LARGE. */
+ * is FL_E_TOO_LARGE. A cancelled command enters as its cancellation left
+ * it: a LOCK_AT cancelled before its time is left out; an UNLOCK_UNTIL
+ * cancelled before its end ends at the cancellation. */
 fl_err fl_store_device_inputs(struct fl_tx *tx, const char *tenant_id,
                               const char *device_id,
                               struct fl_device_inputs *out) FL_MUST_USE;

@@ -59,6 +59,7 @@ struct fl_store_ops {
 	                      int64_t after, int limit,
 	                      FL_STORE_LIST_FN(struct fl_apikey), void *ctx);
 	fl_err (*apikey_count)(struct fl_tx *tx, int64_t *n);
+	fl_err (*apikey_touch)(struct fl_tx *tx, const char *id, fl_time at);
 
 	fl_err (*idem_get)(struct fl_tx *tx, const char *tenant_id,
 	                   const char *route, const char *key,
@@ -128,6 +129,9 @@ struct fl_store_ops {
 	fl_err (*payment_insert)(struct fl_tx *tx, struct fl_payment_rec *p);
 	fl_err (*payment_get)(struct fl_tx *tx, const char *tenant_id,
 	                      const char *id, struct fl_payment_rec *out);
+	fl_err (*payment_by_reference)(struct fl_tx *tx, const char *tenant_id,
+	                               const char *reference,
+	                               struct fl_payment_rec *out);
 	fl_err (*payment_reverse)(struct fl_tx *tx, const char *tenant_id,
 	                          const char *id, fl_time at,
 	                          const char *reason, const char *by);
@@ -139,6 +143,12 @@ struct fl_store_ops {
 	fl_err (*command_insert)(struct fl_tx *tx, const char *tenant_id,
 	                         const char *device_id,
 	                         struct fl_command_rec *c);
+	fl_err (*command_get)(struct fl_tx *tx, const char *tenant_id,
+	                      const char *device_id, int64_t ord,
+	                      struct fl_command_rec *out);
+	fl_err (*command_cancel)(struct fl_tx *tx, const char *tenant_id,
+	                         const char *device_id, int64_t ord, fl_time at,
+	                         const char *by, const char *reason);
 	fl_err (*device_inputs)(struct fl_tx *tx, const char *tenant_id,
 	                        const char *device_id,
 	                        struct fl_device_inputs *out);

@@ -63,7 +63,7 @@ static struct e2e_phone *financed(const char *name, const char *loan_ref,
 	                 "--installments", inst, "--currency", "KES", "--grace",
 	                 grace, "--loan-ref", loan_ref, "--contact-name",
 	                 "Acme Credit", "--contact-phones", "+254700000001",
-	                 NULL);
+	                 "--allow-overdue", NULL);
 	assert_non_null(j);
 	json_decref(j);
 	assert_int_equal(e2e_phone_enroll(W, p), 0);
@@ -324,11 +324,66 @@ static void j6_reset_reflash(void **state)
 	assert_int_equal(e2e_phone_stop(p), 0);
 }
 
+/* ---- 7. A code's unlock is the server's too ---------------------------- */
+
+/* Polls the lender's view of p until its unlock_until is set. */
+static json_t *wait_server_unlock(struct e2e_phone *p, int timeout_ms)
+{
+	int64_t end = e2e_ms() + timeout_ms;
+	json_t *j;
+
+	for (;;) {
+		j = e2e_device(W, &ACME, p);
+		if (j != NULL && json_is_string(json_object_get(j, "unlock_until")))
+			return j;
+		if (e2e_ms() >= end)
+			return j;
+		json_decref(j);
+		e2e_sleep_ms(100);
+	}
+}
+
+static void j7_code_unlock_survives_reflash(void **state)
+{
+	struct e2e_phone *p;
+	char code[32], due[32];
+	json_t *st, *j;
+
+	(void)state;
+	e2e_at(due, -86400);
+	p = financed("zuri", "L-7007", due, "0s");
+	assert_true(e2e_wait_bool(p, "locked", true, 5000, NULL));
+	/* no data: support reads a code, the phone unlocks on its own */
+	assert_int_equal(e2e_dev_ok(p, "offline", "on", NULL), 0);
+	offline_code(p, code);
+	assert_int_equal(enter_code(p, code, NULL), 0);
+	assert_true(e2e_wait_bool(p, "locked", false, 3000, NULL));
+	/* back online, the phone reports the code it used; the server's
+	 * decision now holds the unlock until it ends */
+	assert_int_equal(e2e_dev_ok(p, "offline", "off", NULL), 0);
+	j = wait_server_unlock(p, 15000);
+	assert_non_null(j);
+	assert_true(json_is_string(json_object_get(j, "unlock_until")));
+	assert_string_not_equal(e2e_jstr(j, "state"), "locked");
+	assert_string_equal(e2e_jstr(j, "lock_cause"), "none");
+	json_decref(j);
+	/* reflashed inside those days, the phone comes back unlocked */
+	assert_int_equal(e2e_dev_ok(p, "reflash", NULL), 0);
+	assert_true(e2e_wait(p, "a pairing code", pairing_shown, NULL, 10000,
+	                     NULL));
+	st = e2e_status(p);
+	assert_false(e2e_jbool(st, "locked"));
+	assert_string_equal(e2e_jstr(st, "loan_ref"), "L-7007");
+	json_decref(st);
+	assert_int_equal(e2e_phone_stop(p), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(j5_no_network),
 	        cmocka_unit_test(j6_reset_reflash),
+	        cmocka_unit_test(j7_code_unlock_survives_reflash),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

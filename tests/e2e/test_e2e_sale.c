@@ -82,7 +82,8 @@ static json_t *contract(struct e2e_phone *p, const char *loan_ref,
 	        "--currency", "KES", "--grace", grace, "--loan-ref", loan_ref,
 	        "--remind", remind, "--contact-name", CONTACT_NAME,
 	        "--contact-phones", CONTACT_PHONE, "--message",
-	        "Pay at any Acme Credit shop or with the Acme app.", NULL);
+	        "Pay at any Acme Credit shop or with the Acme app.",
+	        first_in < 0 ? "--allow-overdue" : NULL, NULL);
 	assert_non_null(j);
 	return j;
 }
@@ -424,6 +425,71 @@ static void j4_payment(void **state)
 	assert_int_equal(e2e_phone_stop(p), 0);
 }
 
+/* ---- The lock screen says the true cause ------------------------------- */
+
+/* `finlock-device screen` of p: what the customer sees (caller frees). */
+static char *screen_of(struct e2e_phone *p)
+{
+	struct proc_result r;
+	char *out;
+
+	assert_int_equal(e2e_dev(p, &r, "screen", "--once", NULL), 0);
+	out = strdup(r.out);
+	proc_result_free(&r);
+	assert_non_null(out);
+	return out;
+}
+
+static void j5_true_cause(void **state)
+{
+	struct e2e_phone *p = sold_phone("femi");
+	char *scr;
+	json_t *j, *st;
+
+	(void)state;
+	/* nothing due for a month: any lock now is not for money */
+	j = contract(p, "L-5005", 30 * 86400L, 150000, 0, "3d", "3d");
+	json_decref(j);
+	assert_int_equal(e2e_phone_enroll(W, p), 0);
+	assert_int_equal(e2e_phone_run(p), 0);
+
+	/* the lender locks it and chooses to show why */
+	j = e2e_cli_json(W, &ACME, "devices", "lock", p->id, "--reason",
+	                 "Bring the phone to the Westlands shop for its check",
+	                 "--show-reason", NULL);
+	assert_non_null(j);
+	assert_string_equal(e2e_jstr(j, "lock_cause"), "manual");
+	json_decref(j);
+	assert_true(e2e_wait_bool(p, "locked", true, 5000, NULL));
+	st = e2e_status(p);
+	assert_string_equal(e2e_jstr(st, "lock_reason"), "lender");
+	assert_non_null(strstr(e2e_jstr(st, "message"), "locked by the lender"));
+	assert_non_null(strstr(e2e_jstr(st, "message"), "Westlands shop"));
+	assert_int_equal(e2e_jint(st, "amount_due"), 0);
+	assert_true(e2e_jhas(st, "lender_phones", CONTACT_PHONE));
+	json_decref(st);
+	scr = screen_of(p);
+	assert_null(strstr(scr, "overdue installment"));
+	assert_null(strstr(scr, "Amount due"));
+	assert_non_null(strstr(scr, "locked by the lender"));
+	assert_non_null(strstr(scr, CONTACT_PHONE));
+	free(scr);
+
+	/* reported stolen: the screen says so, still with no amount */
+	j = e2e_cli_json(W, &ACME, "devices", "stolen", p->id, "--set",
+	                 "--reason", "police report 5005/26", NULL);
+	assert_non_null(j);
+	json_decref(j);
+	assert_true(e2e_wait_str(p, "lock_reason", "stolen", 5000, NULL));
+	scr = screen_of(p);
+	assert_non_null(strstr(scr, "reported lost or stolen"));
+	assert_null(strstr(scr, "overdue installment"));
+	assert_null(strstr(scr, "Amount due"));
+	assert_non_null(strstr(scr, CONTACT_PHONE));
+	free(scr);
+	assert_int_equal(e2e_phone_stop(p), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -431,6 +497,7 @@ int main(void)
 	        cmocka_unit_test(j2_reminders),
 	        cmocka_unit_test(j3_overdue),
 	        cmocka_unit_test(j4_payment),
+	        cmocka_unit_test(j5_true_cause),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

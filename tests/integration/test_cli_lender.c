@@ -828,6 +828,135 @@ static void test_payments(void **state)
 	proc_result_free(&r);
 }
 
+/* --- what a lender is told ------------------------------------------------ */
+
+static void test_lender_view(void **state)
+{
+	char imei[16], imei2[16], clerk[64], csvpath[600], text[256], cid[32];
+	const char *id;
+	struct proc_result r;
+	json_t *j, *pend;
+
+	(void)state;
+	/* a clerk registers phones from a reseller's file, and issues a new
+	 * enrollment code by IMEI */
+	assert_int_equal(srv_key(S, KEY_A, "clerk", clerk), 0);
+	next_imei(imei);
+	next_imei(imei2);
+	snprintf(text, sizeof(text), "IMEI,IMEI 2,serial,model\n%s,,SN-C1,A\n",
+	         imei);
+	snprintf(csvpath, sizeof(csvpath), "%s/clerk.csv", cli_isolate());
+	cli_write_file(csvpath, text, 0600);
+	as(clerk);
+	assert_int_equal(cli_run(&r, NULL, "devices", "import", csvpath,
+	                         "--no-public-check", NULL),
+	                 0);
+	proc_result_free(&r);
+	assert_int_equal(
+	        cli_run(&r, NULL, "devices", "enrollment-code", imei, NULL), 0);
+	proc_result_free(&r);
+
+	as(KEY_A);
+	id = register_device(KEY_A, imei2, "SN-C2");
+	add_contract(KEY_A, id);
+	/* a time already past is refused */
+	assert_int_equal(cli_run(&r, NULL, "devices", "lock", id, "--reason",
+	                         "x", "--at", "2020-01-01T00:00:00Z", NULL),
+	                 1);
+	assert_true(cli_last_line(r.err, "finlock: 400 bad request: "));
+	assert_non_null(strstr(r.err, "future"));
+	proc_result_free(&r);
+	assert_int_equal(cli_run(&r, NULL, "devices", "unlock", id, "--until",
+	                         "2020-01-01T00:00:00Z", NULL),
+	                 1);
+	proc_result_free(&r);
+	/* a scheduled lock shows as pending and is cancelled with a reason */
+	j = OK_JSON("devices", "lock", id, "--reason", "Visit the shop",
+	            "--at", "+2d", "--show-reason");
+	json_decref(j);
+	j = OK_JSON("devices", "show", id);
+	pend = json_object_get(j, "pending_commands");
+	assert_int_equal(json_array_size(pend), 1);
+	assert_string_equal(jstr(json_array_get(pend, 0), "kind"), "lock_at");
+	snprintf(cid, sizeof(cid), "%lld",
+	         (long long)json_integer_value(
+	                 json_object_get(json_array_get(pend, 0), "id")));
+	json_decref(j);
+	assert_int_equal(cli_run(&r, NULL, "devices", "cancel", id, cid, NULL),
+	                 2); /* the reason is required */
+	proc_result_free(&r);
+	j = OK_JSON("devices", "cancel", id, cid, "--reason",
+	            "paid at the branch");
+	assert_int_equal(
+	        json_array_size(json_object_get(j, "pending_commands")), 0);
+	json_decref(j);
+	assert_int_equal(cli_run(&r, NULL, "devices", "cancel", id, cid,
+	                         "--reason", "again", NULL),
+	                 1);
+	assert_true(cli_one_line(r.err, "finlock: 409 conflict: "));
+	proc_result_free(&r);
+	/* the audit list shows reasons, the key list when keys were used */
+	assert_int_equal(cli_run(&r, NULL, "audit", "list", "--target", id,
+	                         NULL),
+	                 0);
+	assert_non_null(strstr(r.out, "REASON"));
+	assert_non_null(strstr(r.out, "paid at the branch"));
+	proc_result_free(&r);
+	assert_int_equal(cli_run(&r, NULL, "keys", "list", NULL), 0);
+	assert_non_null(strstr(r.out, "LAST USED"));
+	proc_result_free(&r);
+	/* alert filters */
+	j = OK_JSON("devices", "list", "--tamper", "--sim");
+	assert_int_equal(json_array_size(json_object_get(j, "items")), 0);
+	json_decref(j);
+
+	/* money typed in by hand */
+	assert_int_equal(cli_run(&r, NULL, "payments", "record", id, "--amount",
+	                         "5000", "--reference", "MP-V1", NULL),
+	                 1);
+	assert_true(cli_last_line(r.err, "finlock: 400 bad request: "));
+	proc_result_free(&r);
+	j = OK_JSON("payments", "record", id, "--amount", "3100", "--reference",
+	            "MP-V1", "--allow-overpayment");
+	assert_int_equal(json_integer_value(json_object_get(
+	                         json_object_get(j, "device"), "credit")),
+	                 100);
+	json_decref(j);
+	assert_int_equal(cli_run(&r, NULL, "payments", "record", id, "--amount",
+	                         "1", "--reference", "MP-V1",
+	                         "--allow-overpayment", NULL),
+	                 1);
+	assert_true(cli_last_line(r.err, "finlock: 409 conflict: "));
+	assert_non_null(strstr(r.err, "py_"));
+	proc_result_free(&r);
+	/* no idempotency key announced for a request never sent (an IMEI
+	 * none of the lender's devices has) */
+	next_imei(imei);
+	assert_int_equal(cli_run(&r, NULL, "payments", "record", imei,
+	                         "--amount", "1", "--reference", "MP-V2", NULL),
+	                 1);
+	assert_null(strstr(r.err, "idempotency key"));
+	proc_result_free(&r);
+
+	/* a contract already overdue needs --allow-overdue, and warns */
+	next_imei(imei);
+	id = register_device(KEY_A, imei, "SN-C3");
+	assert_int_equal(cli_run(&r, NULL, "contracts", "create", id,
+	                         "--installments",
+	                         "2021-01-01:100,2099-01-01:100", "--currency",
+	                         "KES", NULL),
+	                 1);
+	assert_non_null(strstr(r.err, "allow_overdue"));
+	proc_result_free(&r);
+	assert_int_equal(cli_run(&r, NULL, "contracts", "create", id,
+	                         "--installments",
+	                         "2021-01-01:100,2099-01-01:100", "--currency",
+	                         "KES", "--allow-overdue", NULL),
+	                 0);
+	assert_non_null(strstr(r.err, "finlock: warning: "));
+	proc_result_free(&r);
+}
+
 /* --- two lenders ---------------------------------------------------------- */
 
 static void test_two_lenders(void **state)
@@ -933,6 +1062,7 @@ int main(void)
 	        cmocka_unit_test(test_audit),
 	        cmocka_unit_test(test_devices),
 	        cmocka_unit_test(test_payments),
+	        cmocka_unit_test(test_lender_view),
 	        cmocka_unit_test(test_two_lenders),
 	};
 	return cmocka_run_group_tests_name("cli_lender", tests, setup,

@@ -98,7 +98,8 @@ static int setup(void **state)
 	json_decref(j);
 	proc_result_free(&r);
 	if (cli_run(&r, NULL, "contracts", "create", ID, "--installments",
-	            "2020-01-01:1500", "--currency", "KES", NULL) != 0)
+	            "2020-01-01:1500", "--currency", "KES", "--allow-overdue",
+	            NULL) != 0)
 		return -1;
 	proc_result_free(&r);
 	if (phone(&r, "create", "--trust", ROOT, "--imei", IMEI, "--serial",

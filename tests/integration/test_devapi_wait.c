@@ -81,6 +81,7 @@ static void overdue_contract(const char *id)
 	assert_int_equal(
 	        srv_req(S, "POST", path, L.admin,
 	                "{\"loan_ref\":\"LN-7\",\"currency\":\"KES\","
+	                "\"allow_overdue\":true,"
 	                "\"schedule\":[{\"due\":\"2025-01-01\",\"amount\":"
 	                "150000},{\"due\":\"2035-01-01\",\"amount\":150000}],"
 	                "\"grace\":0,\"policy\":{\"contact\":{\"name\":"

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "core/crypto.h"
+#include "core/fltime.h"
 #include "core/imei.h"
 #include "store/store.h"
 #include "support/server_harness.h"
@@ -96,7 +97,8 @@ static void register_dev(unsigned n, const char *key, char id[64])
 }
 
 #define CONTRACT                                                               \
-	"{\"loan_ref\":\"L-%u\",\"currency\":\"KES\",\"utc_offset\":"          \
+	"{\"loan_ref\":\"L-%u\",\"currency\":\"KES\",\"allow_overdue\":true," \
+	"\"utc_offset\":"                                                      \
 	"\"+03:00\",\"schedule\":[{\"due\":\"2021-01-01\",\"amount\":1000},"   \
 	"{\"due\":\"2031-01-01\",\"amount\":2000}],\"grace\":\"2d\","          \
 	"\"policy\":{\"reminders\":[\"3d\",\"1d\",0],\"restrict\":"            \
@@ -246,7 +248,7 @@ static void test_contract(void **state)
 	expect("POST", path, ADMIN,
 	       "{\"currency\":\"kes\",\"schedule\":[{\"due\":\"2030-01-01\","
 	       "\"amount\":1}]}",
-	       400, "contract");
+	       400, "invalid"); /* not an ISO 4217 code */
 	expect("POST", path, ADMIN,
 	       "{\"currency\":\"KES\",\"schedule\":[{\"due\":\"2030-01-01\","
 	       "\"amount\":0}]}",
@@ -715,7 +717,313 @@ static void test_list_filters(void **state)
 	assert_true(total >= 5);
 }
 
+/* A tamper (sim = false) or SIM report recorded through the store, as a
+ * check-in records it. */
+static void report_via_store(const char *dev, bool sim)
+{
+	char path[600];
+	struct fl_store *st = NULL;
+	struct fl_tx *tx = NULL;
+
+	snprintf(path, sizeof(path), "%s/finlock.db", srv_data_dir(S));
+	assert_int_equal(fl_store_open_sqlite(&st, path, NULL), FL_OK);
+	assert_int_equal(fl_store_begin(st, true, &tx), FL_OK);
+	assert_int_equal(fl_store_device_report(tx, dev, sim, time(NULL),
+	                                        sim ? "iccid 8925" : "rooted"),
+	                 FL_OK);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+	fl_store_close(st);
+}
+
+/* A contract body due in the future (days from now), n for the loan ref. */
+static void future_contract(const char *dev, unsigned n, int days,
+                            long long amount)
+{
+	char path[128], body[512], due[FL_TIME_STR_LEN];
+
+	fl_time_format((fl_time)time(NULL) + days * FL_DAY, due);
+	snprintf(path, sizeof(path), "/v1/devices/%s/contract", dev);
+	snprintf(body, sizeof(body),
+	         "{\"loan_ref\":\"L-%u\",\"currency\":\"KES\",\"schedule\":"
+	         "[{\"due\":\"%s\",\"amount\":%lld}],\"policy\":{\"contact\":"
+	         "{\"name\":\"Acme\",\"phones\":[\"+254700000000\"]}}}",
+	         n, due, amount);
+	expect("POST", path, ADMIN, body, 201, NULL);
+}
+
+static void test_lender_view(void **state)
+{
+	char dev[64], path[200], base[128], body[256], imei[16], past[32];
+	char cmd_id[32];
+	struct srv_res r;
+	json_t *d, *pend;
+
+	(void)state;
+	register_dev(60, ADMIN, dev);
+	snprintf(base, sizeof(base), "/v1/devices/%s", dev);
+	future_contract(dev, 60, 30, 5000);
+	enroll_via_store(dev);
+	snprintf(path, sizeof(path), "%s/sync", base);
+	assert_int_equal(call("POST", path, ADMIN, "{}", &r), 200);
+	/* a new contract: paid through nothing, not locked for anything */
+	assert_true(json_is_null(json_object_get(r.json, "paid_through")));
+	assert_string_equal(srv_jstr(&r, "lock_cause"), "none");
+	assert_string_equal(srv_jstr(&r, "next_lock_cause"), "overdue");
+	srv_res_free(&r);
+
+	/* a clerk finds a phone by IMEI, and may not list the book */
+	imei_of(60, imei);
+	snprintf(path, sizeof(path), "/v1/devices/by-imei/%s", imei);
+	assert_int_equal(call("GET", path, CLERK, NULL, &r), 200);
+	assert_int_equal(json_array_size(json_object_get(r.json, "items")), 1);
+	assert_string_equal(
+	        json_string_value(json_object_get(
+	                json_array_get(json_object_get(r.json, "items"), 0),
+	                "id")),
+	        dev);
+	srv_res_free(&r);
+	expect("GET", "/v1/devices/by-imei/123456789012345", CLERK, NULL, 400,
+	       NULL);
+	expect("GET", "/v1/devices", CLERK, NULL, 403, "perm");
+
+	/* times in the past are refused */
+	fl_time_format((fl_time)time(NULL) - 3600, past);
+	snprintf(path, sizeof(path), "%s/lock", base);
+	snprintf(body, sizeof(body), "{\"reason\":\"x\",\"at\":\"%s\"}", past);
+	expect("POST", path, ADMIN, body, 400, "range");
+	snprintf(path, sizeof(path), "%s/unlock", base);
+	snprintf(body, sizeof(body), "{\"until\":\"%s\"}", past);
+	expect("POST", path, ADMIN, body, 400, "range");
+
+	/* a scheduled lock shows as pending, and is cancelled with a
+	 * reason */
+	fl_time_format((fl_time)time(NULL) + 7 * FL_DAY, past);
+	snprintf(path, sizeof(path), "%s/lock", base);
+	snprintf(body, sizeof(body),
+	         "{\"reason\":\"visit\",\"at\":\"%s\",\"show_reason\":true}",
+	         past);
+	assert_int_equal(call("POST", path, ADMIN, body, &r), 200);
+	assert_string_equal(srv_jstr(&r, "next_lock_cause"), "scheduled");
+	srv_res_free(&r);
+	assert_int_equal(call("GET", base, SUPPORT, NULL, &r), 200);
+	pend = json_object_get(r.json, "pending_commands");
+	assert_int_equal(json_array_size(pend), 1);
+	assert_string_equal(json_string_value(json_object_get(
+	                            json_array_get(pend, 0), "kind")),
+	                    "lock_at");
+	assert_string_equal(json_string_value(json_object_get(
+	                            json_array_get(pend, 0), "at")),
+	                    past);
+	assert_true(json_is_true(
+	        json_object_get(json_array_get(pend, 0), "show_reason")));
+	snprintf(cmd_id, sizeof(cmd_id), "%lld",
+	         (long long)json_integer_value(
+	                 json_object_get(json_array_get(pend, 0), "id")));
+	srv_res_free(&r);
+	snprintf(path, sizeof(path), "%s/commands/%s/cancel", base, cmd_id);
+	expect("POST", path, ADMIN, "{}", 400, "field_missing");
+	expect("POST", path, SUPPORT, "{\"reason\":\"paid\"}", 403, "perm");
+	assert_int_equal(
+	        call("POST", path, ADMIN, "{\"reason\":\"paid at branch\"}", &r),
+	        200);
+	assert_int_equal(
+	        json_array_size(json_object_get(r.json, "pending_commands")), 0);
+	assert_string_equal(srv_jstr(&r, "next_lock_cause"), "overdue");
+	srv_res_free(&r);
+	expect("POST", path, ADMIN, "{\"reason\":\"again\"}", 409, "state");
+	expect("POST", "/v1/devices/dv_nope/commands/1/cancel", ADMIN,
+	       "{\"reason\":\"x\"}", 404, NULL);
+	snprintf(path, sizeof(path), "%s/commands/999999/cancel", base);
+	expect("POST", path, ADMIN, "{\"reason\":\"x\"}", 404, NULL);
+	/* an unlock holds as pending too, and cancelling it ends it now */
+	snprintf(path, sizeof(path), "%s/unlock", base);
+	snprintf(body, sizeof(body), "{\"until\":\"%s\"}", past);
+	assert_int_equal(call("POST", path, ADMIN, body, &r), 200);
+	srv_res_free(&r);
+	assert_int_equal(call("GET", base, ADMIN, NULL, &r), 200);
+	pend = json_object_get(r.json, "pending_commands");
+	assert_int_equal(json_array_size(pend), 1);
+	snprintf(cmd_id, sizeof(cmd_id), "%lld",
+	         (long long)json_integer_value(
+	                 json_object_get(json_array_get(pend, 0), "id")));
+	srv_res_free(&r);
+	snprintf(path, sizeof(path), "%s/commands/%s/cancel", base, cmd_id);
+	assert_int_equal(call("POST", path, ADMIN, "{\"reason\":\"no deal\"}",
+	                      &r),
+	                 200);
+	assert_true(json_is_null(json_object_get(r.json, "unlock_until")));
+	srv_res_free(&r);
+	/* the audit list shows the reason */
+	snprintf(path, sizeof(path),
+	         "/v1/audit?action=device.command_cancel&target=%s", dev);
+	assert_int_equal(call("GET", path, AUDITOR, NULL, &r), 200);
+	assert_int_equal(json_array_size(json_object_get(r.json, "items")), 2);
+	assert_string_equal(json_string_value(json_object_get(
+	                            json_array_get(json_object_get(r.json,
+	                                                           "items"),
+	                                           0),
+	                            "reason")),
+	                    "paid at branch");
+	srv_res_free(&r);
+
+	/* manual payments: more than remains, a reference used before */
+	snprintf(path, sizeof(path), "%s/payments", base);
+	expect("POST", path, ADMIN,
+	       "{\"amount\":6000,\"reference\":\"MP-60-1\"}", 400, "money");
+	assert_int_equal(call("POST", path, ADMIN,
+	                      "{\"amount\":1000,\"reference\":\"MP-60-2\"}",
+	                      &r),
+	                 201);
+	snprintf(body, sizeof(body), "%s",
+	         json_string_value(json_object_get(
+	                 json_object_get(r.json, "payment"), "id")));
+	srv_res_free(&r);
+	assert_int_equal(call("POST", path, ADMIN,
+	                      "{\"amount\":100,\"reference\":\"MP-60-2\"}", &r),
+	                 409);
+	assert_string_equal(srv_err_code(&r), "conflict");
+	assert_non_null(strstr(r.body, body)); /* names the earlier one */
+	srv_res_free(&r);
+	assert_int_equal(call("POST", path, ADMIN,
+	                      "{\"amount\":100,\"reference\":\"MP-60-2\","
+	                      "\"allow_duplicate_reference\":true}",
+	                      &r),
+	                 201);
+	srv_res_free(&r);
+	/* 3900 remain: 4000 with the overpayment allowed, 100 credit */
+	assert_int_equal(call("POST", path, ADMIN,
+	                      "{\"amount\":4000,\"reference\":\"MP-60-3\","
+	                      "\"allow_overpayment\":true}",
+	                      &r),
+	                 201);
+	d = json_object_get(r.json, "device");
+	assert_int_equal(json_integer_value(json_object_get(d, "credit")), 100);
+	assert_string_equal(json_string_value(json_object_get(d, "state")),
+	                    "released");
+	assert_true(json_is_string(json_object_get(d, "paid_through")));
+	srv_res_free(&r);
+}
+
+static void test_contract_validation(void **state)
+{
+	char dev[64], path[128], body[768], due[FL_TIME_STR_LEN];
+	struct srv_res r;
+
+	(void)state;
+	register_dev(70, ADMIN, dev);
+	snprintf(path, sizeof(path), "/v1/devices/%s/contract", dev);
+	fl_time_format((fl_time)time(NULL) + 30 * FL_DAY, due);
+#define C(cur, extra)                                                          \
+	snprintf(body, sizeof(body),                                           \
+	         "{\"currency\":\"%s\",\"schedule\":[{\"due\":\"%s\","         \
+	         "\"amount\":100}]%s}",                                        \
+	         cur, due, extra)
+	C("ABC", "");
+	expect("POST", path, ADMIN, body, 400, "invalid");
+	C("kes", "");
+	expect("POST", path, ADMIN, body, 400, "invalid");
+	C("KES", ",\"policy\":{\"contact\":{\"phones\":[\"0700000001\"]}}");
+	assert_int_equal(call("POST", path, ADMIN, body, &r), 400);
+	assert_non_null(strstr(r.body, "E.164"));
+	srv_res_free(&r);
+	C("KES", ",\"policy\":{\"message\":\"\"}");
+	expect("POST", path, ADMIN, body, 400, "invalid");
+	C("KES", ",\"policy\":{\"contact\":{\"name\":\" \"}}");
+	expect("POST", path, ADMIN, body, 400, "invalid");
+	/* a schedule error names the installment and what is wrong */
+	snprintf(body, sizeof(body),
+	         "{\"currency\":\"KES\",\"schedule\":[{\"due\":\"2090-01-02\","
+	         "\"amount\":100},{\"due\":\"2090-01-01\",\"amount\":100}]}");
+	assert_int_equal(call("POST", path, ADMIN, body, &r), 400);
+	assert_non_null(strstr(r.body, "schedule[1] (installment 2)"));
+	assert_non_null(strstr(r.body, "not after"));
+	srv_res_free(&r);
+	/* installments already due: refused, then allowed with a warning */
+	snprintf(body, sizeof(body),
+	         "{\"currency\":\"UGX\",\"schedule\":[{\"due\":\"2021-01-01\","
+	         "\"amount\":100},{\"due\":\"2090-01-01\",\"amount\":100}]}");
+	assert_int_equal(call("POST", path, ADMIN, body, &r), 400);
+	assert_string_equal(srv_err_code(&r), "schedule");
+	assert_non_null(strstr(r.body, "allow_overdue"));
+	srv_res_free(&r);
+	snprintf(body, sizeof(body),
+	         "{\"currency\":\"UGX\",\"allow_overdue\":true,\"schedule\":["
+	         "{\"due\":\"2021-01-01\",\"amount\":100},{\"due\":"
+	         "\"2090-01-01\",\"amount\":100}]}");
+	assert_int_equal(call("POST", path, ADMIN, body, &r), 201);
+	assert_int_equal(json_array_size(json_object_get(r.json, "warnings")),
+	                 1);
+	srv_res_free(&r);
+#undef C
+}
+
+static void test_alert_filters(void **state)
+{
+	char a[64], b[64];
+	struct srv_res r;
+	json_t *items;
+
+	(void)state;
+	register_dev(80, ADMIN, a);
+	register_dev(81, ADMIN, b);
+	report_via_store(a, false);
+	report_via_store(b, true);
+	assert_int_equal(call("GET", "/v1/devices?tamper=TRUE&limit=500",
+	                      SUPPORT, NULL, &r),
+	                 200);
+	items = json_object_get(r.json, "items");
+	assert_true(json_array_size(items) >= 1);
+	for (size_t i = 0; i < json_array_size(items); i++) {
+		json_t *it = json_array_get(items, i);
+
+		assert_true(json_is_object(json_object_get(it, "tamper")));
+		assert_string_not_equal(
+		        json_string_value(json_object_get(it, "id")), b);
+	}
+	srv_res_free(&r);
+	assert_int_equal(
+	        call("GET", "/v1/devices?sim=true&limit=500", SUPPORT, NULL, &r),
+	        200);
+	items = json_object_get(r.json, "items");
+	assert_true(json_array_size(items) >= 1);
+	for (size_t i = 0; i < json_array_size(items); i++)
+		assert_string_not_equal(json_string_value(json_object_get(
+		                                json_array_get(items, i), "id")),
+		                        a);
+	srv_res_free(&r);
+	/* enum filters in any case */
+	expect("GET", "/v1/devices?state=PENDING", ADMIN, NULL, 200, NULL);
+	expect("GET", "/v1/devices?overdue=True", ADMIN, NULL, 200, NULL);
+	expect("GET", "/v1/devices?tamper=maybe", ADMIN, NULL, 400, "invalid");
+}
+
+static void test_key_last_used(void **state)
+{
+	struct srv_res r;
+	json_t *items;
+	bool seen = false;
+
+	(void)state;
+	/* the clerk key was used above; every key shows when */
+	assert_int_equal(call("GET", "/v1/keys", ADMIN, NULL, &r), 200);
+	items = json_object_get(r.json, "items");
+	for (size_t i = 0; i < json_array_size(items); i++) {
+		json_t *k = json_array_get(items, i);
+
+		assert_non_null(json_object_get(k, "last_used_at"));
+		if (strcmp(json_string_value(json_object_get(k, "role")),
+		           "admin") == 0) {
+			assert_true(json_is_string(
+			        json_object_get(k, "last_used_at")));
+			seen = true;
+		}
+	}
+	assert_true(seen);
+	srv_res_free(&r);
+}
+
 int main(void)
+
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_register_and_roles),
@@ -724,6 +1032,10 @@ int main(void)
 	        cmocka_unit_test(test_payments),
 	        cmocka_unit_test(test_commands_and_decisions),
 	        cmocka_unit_test(test_list_filters),
+	        cmocka_unit_test(test_lender_view),
+	        cmocka_unit_test(test_contract_validation),
+	        cmocka_unit_test(test_alert_filters),
+	        cmocka_unit_test(test_key_last_used),
 	};
 	return cmocka_run_group_tests_name("server_devices", tests, setup,
 	                                   teardown);

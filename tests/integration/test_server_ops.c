@@ -454,7 +454,8 @@ static void test_long_poll(void **state)
 	srv_res_free(&r);
 	snprintf(path, sizeof(path), "/v1/devices/%s/contract", dev);
 	assert_int_equal(srv_req(s, "POST", path, admin,
-	                         "{\"currency\":\"USD\",\"schedule\":[{\"due\":"
+	                         "{\"currency\":\"USD\",\"allow_overdue\":true,"
+	                         "\"schedule\":[{\"due\":"
 	                         "\"2021-01-01\",\"amount\":1000},{\"due\":"
 	                         "\"2040-01-01\",\"amount\":1000}]}",
 	                         &r),

@@ -67,7 +67,7 @@ static void device(const char *imei, const char *serial, char id[64])
 	snprintf(path, sizeof(path), "/v1/devices/%s/contract", id);
 	assert_int_equal(call("POST", path, ADMIN,
 	                      "{\"loan_ref\":\"SECRET-LOAN\",\"currency\":"
-	                      "\"KES\",\"schedule\":[{\"due\":\"2021-01-01\","
+	                      "\"KES\",\"allow_overdue\":true,\"schedule\":[{\"due\":\"2021-01-01\","
 	                      "\"amount\":777}],\"policy\":{\"contact\":{"
 	                      "\"name\":\"Acme desk\",\"phones\":[\"+2547001\"]"
 	                      "}}}",

@@ -104,7 +104,9 @@ int devapi_contract(struct srv *s, const struct devapi_lender *l,
 
 	snprintf(path, sizeof(path), "/v1/devices/%s/contract", id);
 	snprintf(body, sizeof(body),
+	         /* tests lock phones from the start on purpose */
 	         "{\"loan_ref\":\"LN-0001\",\"currency\":\"KES\","
+	         "\"allow_overdue\":true,"
 	         "\"utc_offset\":\"+03:00\",\"schedule\":[{\"due\":\"%s\","
 	         "\"amount\":%lld}],\"grace\":%lld,\"policy\":{"
 	         "\"reminders\":[\"3d\",\"1d\",\"0d\"],"

@@ -169,7 +169,7 @@ static void test_payment_exactly_on_due_date(void **state)
 	assert_int_equal(d.state, FL_ST_ACTIVE);
 	assert_int_equal(d.amount_paid, 1000);
 	assert_int_equal(d.amount_due_now, 0);
-	assert_int_equal(d.paid_through, three[1].due_at);
+	assert_int_equal(d.paid_through, three[0].due_at);
 	assert_int_equal(d.lock_at, three[1].due_at);
 	d = decide_at(in, due + 1);
 	assert_int_equal(d.state, FL_ST_ACTIVE);
@@ -220,7 +220,7 @@ static void test_partial_payments(void **state)
 	in.n_payments = 2;
 	d = decide_at(in, three[0].due_at + 1);
 	assert_int_equal(d.amount_paid, 900);
-	assert_int_equal(d.paid_through, three[0].due_at);
+	assert_int_equal(d.paid_through, 0);
 	assert_int_equal(d.amount_due_now, 100);
 	assert_int_equal(d.amount_remaining, 2100);
 	assert_int_equal(d.state, FL_ST_REMINDING);
@@ -230,7 +230,7 @@ static void test_partial_payments(void **state)
 	in.n_payments = 3;
 	d = decide_at(in, T0 + 40 * D);
 	assert_int_equal(d.state, FL_ST_ACTIVE);
-	assert_int_equal(d.paid_through, three[1].due_at);
+	assert_int_equal(d.paid_through, three[0].due_at);
 	assert_int_equal(d.amount_due_now, 0);
 	assert_int_equal(d.next_due_at, three[1].due_at);
 	assert_int_equal(d.next_due_amount, 1000);
@@ -247,7 +247,7 @@ static void test_overpayment_carries(void **state)
 	in.payments = &p;
 	in.n_payments = 1;
 	d = decide_at(in, T0 + 1);
-	assert_int_equal(d.paid_through, three[1].due_at);
+	assert_int_equal(d.paid_through, three[0].due_at);
 	/* The first installment is fully covered: the next one shown is the
 	 * second, with its unpaid half. */
 	d = decide_at(in, three[0].due_at);
@@ -266,7 +266,7 @@ static void test_overpayment_carries(void **state)
 	assert_int_equal(d.state, FL_ST_RELEASED);
 	assert_int_equal(d.amount_paid, 4000);
 	assert_int_equal(d.amount_remaining, 0);
-	assert_int_equal(d.paid_through, 0);
+	assert_int_equal(d.paid_through, three[2].due_at);
 }
 
 static void test_overpayment_first_unpaid_is_next(void **state)
@@ -332,7 +332,7 @@ static void test_reschedule(void **state)
 	d = decide_at(in, from);
 	assert_int_equal(d.amount_total, 3000);  /* 1000 + 4 * 500 */
 	assert_int_equal(d.state, FL_ST_ACTIVE); /* old due date gone */
-	assert_int_equal(d.paid_through, from + 7 * D);
+	assert_int_equal(d.paid_through, three[0].due_at);
 	assert_int_equal(d.next_due_at, from + 7 * D);
 	assert_int_equal(d.amount_due_now, 0);
 	d = decide_at(in, from + 7 * D);
@@ -347,7 +347,7 @@ static void test_reschedule(void **state)
 	d = decide_at(in, from + 7 * D);
 	assert_int_equal(d.amount_total, 3000);
 	assert_int_equal(d.state, FL_ST_ACTIVE);
-	assert_int_equal(d.paid_through, from + 60 * D);
+	assert_int_equal(d.paid_through, three[0].due_at);
 
 	/* Waiving the rest (an empty list) releases the device. */
 	rs[1] = (struct fl_reschedule){three[0].due_at + 1, NULL, 0};
@@ -375,7 +375,7 @@ static void test_final_payment_releases_for_good(void **state)
 	in.last_contact = T0 + 80 * D;
 	d = decide_at(in, T0 + 80 * D);
 	assert_int_equal(d.state, FL_ST_RELEASED);
-	assert_int_equal(d.paid_through, 0);
+	assert_int_equal(d.paid_through, three[2].due_at);
 	assert_int_equal(d.lock_at, 0);
 	assert_int_equal(d.lock_cause, FL_LOCK_NONE);
 	assert_int_equal(d.amount_remaining, 0);
@@ -770,7 +770,7 @@ static void test_stolen(void **state)
 	(void)state;
 	struct fl_contract c = contract(three, 3, 0);
 	struct fl_policy_input in = input(&c);
-	struct fl_payment p = {1, 3000, T0, false};
+	struct fl_payment p = {1, 3000, T0 + 2 * D, false};
 	struct fl_command cmd[] = {
 	        {FL_CMD_STOLEN_SET, T0 + D, 0, "police report 42"},
 	        {FL_CMD_RELEASE, T0 + 2 * D, 0, NULL},
@@ -782,11 +782,12 @@ static void test_stolen(void **state)
 	in.n_payments = 1;
 	in.commands = cmd;
 	in.n_commands = 1;
-	assert_int_equal(decide_at(in, T0 + D - 1).state, FL_ST_RELEASED);
-	/* Stolen overrides a release by payment... */
-	d = decide_at(in, T0 + D);
+	/* Reported before the release: stolen overrides the payment that
+	 * covers the contract... */
+	d = decide_at(in, T0 + 2 * D);
 	assert_int_equal(d.state, FL_ST_LOCKED);
 	assert_true(d.stolen);
+	assert_true(d.stolen_reported);
 	assert_int_equal(d.lock_cause, FL_LOCK_STOLEN);
 	assert_int_equal(d.lock_at, T0 + D);
 	/* ...and a release command. */
@@ -799,7 +800,42 @@ static void test_stolen(void **state)
 	d = decide_at(in, T0 + 3 * D);
 	assert_int_equal(d.state, FL_ST_RELEASED);
 	assert_false(d.stolen);
+	assert_false(d.stolen_reported);
 	assert_int_equal(d.lock_at, 0);
+
+	/* Reported after a release by payment: the phone stays released;
+	 * the report stands for the public check only. */
+	p.paid_at = T0;
+	in.n_commands = 1;
+	d = decide_at(in, T0 + D);
+	assert_int_equal(d.state, FL_ST_RELEASED);
+	assert_false(d.stolen);
+	assert_true(d.stolen_reported);
+	assert_int_equal(d.lock_at, 0);
+	assert_int_equal(d.lock_cause, FL_LOCK_NONE);
+	/* A reversal re-opens the contract: the report then locks. */
+	p.reversed = true;
+	d = decide_at(in, T0 + D);
+	assert_int_equal(d.state, FL_ST_LOCKED);
+	assert_true(d.stolen);
+	p.reversed = false;
+
+	/* Reported after a release command: released, whatever is paid. */
+	in.n_payments = 0;
+	struct fl_command after_release[] = {
+	        {FL_CMD_RELEASE, T0 + D, 0, NULL},
+	        {FL_CMD_STOLEN_SET, T0 + D, 0, "police report 43"},
+	};
+	in.commands = after_release;
+	in.n_commands = 2;
+	d = decide_at(in, T0 + 5 * D);
+	assert_int_equal(d.state, FL_ST_RELEASED);
+	assert_false(d.stolen);
+	assert_true(d.stolen_reported);
+	assert_true(d.released_by_command);
+	in.commands = cmd;
+	in.n_payments = 1;
+	p.paid_at = T0 + 2 * D;
 
 	/* On an open contract, clearing gives back active. */
 	in.n_payments = 0;
@@ -819,6 +855,50 @@ static void test_stolen(void **state)
 	assert_int_equal(w.part, FL_PART_COMMAND);
 	assert_int_equal(w.index, 1);
 	assert_int_equal(d.state, FL_ST_PENDING); /* zeroed */
+}
+
+static void test_lock_command_and_paid_through(void **state)
+{
+	(void)state;
+	struct fl_contract c = contract(three, 3, 0);
+	struct fl_policy_input in = input(&c);
+	struct fl_command cmd[] = {
+	        {FL_CMD_LOCK_AT, T0, T0 + 5 * D, "visit the shop"},
+	        {FL_CMD_LOCK, T0 + 6 * D, 0, "call us"},
+	};
+	struct fl_decision d;
+
+	/* A new contract is paid through nothing, and what drives its
+	 * coming lock is the first due date. */
+	d = decide_at(in, T0);
+	assert_int_equal(d.paid_through, 0);
+	assert_int_equal(d.lock_cause, FL_LOCK_OVERDUE);
+	assert_int_equal(d.lock_command, 0);
+	in.commands = cmd;
+	in.n_commands = 2;
+	/* The scheduled lock names its command, coming and in force. */
+	d = decide_at(in, T0 + 1);
+	assert_int_equal(d.lock_cause, FL_LOCK_SCHEDULED);
+	assert_int_equal(d.lock_command, 1);
+	d = decide_at(in, T0 + 5 * D);
+	assert_int_equal(d.state, FL_ST_LOCKED);
+	assert_int_equal(d.lock_command, 1);
+	/* A later lock now takes over. */
+	d = decide_at(in, T0 + 6 * D);
+	assert_int_equal(d.lock_cause, FL_LOCK_MANUAL);
+	assert_int_equal(d.lock_command, 2);
+	assert_int_equal(d.unlock_command, 0);
+	/* An unlock names its command while it holds. */
+	struct fl_command more[] = {
+	        cmd[0], cmd[1], {FL_CMD_UNLOCK_UNTIL, T0 + 7 * D, T0 + 9 * D, NULL}};
+	in.commands = more;
+	in.n_commands = 3;
+	d = decide_at(in, T0 + 8 * D);
+	assert_int_equal(d.unlock_until, T0 + 9 * D);
+	assert_int_equal(d.unlock_command, 3);
+	assert_int_equal(d.lock_command, 0);
+	d = decide_at(in, T0 + 9 * D);
+	assert_int_equal(d.unlock_command, 0);
 }
 
 static void test_release_command_is_final(void **state)
@@ -1092,7 +1172,7 @@ static void test_caps_do_not_overflow(void **state)
 	                 (int64_t)((nr + 1) * n) * FL_POLICY_MAX_AMOUNT);
 	assert_int_equal(d.amount_paid, (int64_t)FL_POLICY_MAX_PAYMENTS *
 	                                        FL_POLICY_MAX_AMOUNT);
-	assert_int_equal(d.paid_through, all[FL_POLICY_MAX_PAYMENTS].due_at);
+	assert_int_equal(d.paid_through, all[FL_POLICY_MAX_PAYMENTS - 1].due_at);
 	assert_int_equal(d.state, FL_ST_LOCKED);
 	free(all);
 	free(rs);
@@ -1197,7 +1277,9 @@ static void make_world(struct world *w, bool with_commands)
 
 /* What the decision must say about money, computed the slow, obvious way:
  * each installment takes what is left of the money, oldest first. */
-static void check_money(const struct world *w, const struct fl_decision *d)
+/* Checks the money of d against a direct count; returns the first unpaid
+ * due date (0 when everything is paid). */
+static fl_time check_money(const struct world *w, const struct fl_decision *d)
 {
 	const struct fl_policy_input *in = &w->in;
 	struct fl_installment eff[16];
@@ -1213,7 +1295,7 @@ static void check_money(const struct world *w, const struct fl_decision *d)
 		if (!w->pay[i].reversed && w->pay[i].paid_at <= in->now)
 			paid += w->pay[i].amount;
 	left = paid;
-	fl_time pt = 0;
+	fl_time pt = 0, last_paid = 0;
 	for (size_t i = 0; i < n; i++) {
 		int64_t take = left < eff[i].amount ? left : eff[i].amount;
 		left -= take;
@@ -1222,14 +1304,17 @@ static void check_money(const struct world *w, const struct fl_decision *d)
 			due += eff[i].amount;
 		if (take < eff[i].amount && pt == 0)
 			pt = eff[i].due_at;
+		if (pt == 0)
+			last_paid = eff[i].due_at;
 	}
 	assert_int_equal(d->amount_paid, paid);
 	assert_int_equal(d->amount_total, total);
-	assert_int_equal(d->paid_through, pt);
+	assert_int_equal(d->paid_through, last_paid);
 	/* amount_due_now + what of the money went to due installments ==
 	 * everything due. */
 	assert_int_equal(d->amount_due_now + (paid < due ? paid : due), due);
 	assert_int_equal(d->amount_remaining, paid < total ? total - paid : 0);
+	return pt;
 }
 
 static void check_invariants(const struct world *w, const struct fl_decision *d)
@@ -1237,7 +1322,7 @@ static void check_invariants(const struct world *w, const struct fl_decision *d)
 	const struct fl_policy_input *in = &w->in;
 	fl_time now = in->now;
 
-	check_money(w, d);
+	fl_time first_unpaid = check_money(w, d);
 	/* Locked iff lock_at has come, always. */
 	assert_int_equal(d->state == FL_ST_LOCKED,
 	                 d->lock_at != 0 && now >= d->lock_at);
@@ -1260,7 +1345,7 @@ static void check_invariants(const struct world *w, const struct fl_decision *d)
 	if (in->n_commands == 0) {
 		/* The automatic decision, stated directly. */
 		fl_time pay =
-		        d->paid_through ? d->paid_through + w->c.grace : 0;
+		        first_unpaid ? first_unpaid + w->c.grace : 0;
 		fl_time off = w->c.max_offline && in->last_contact
 		                      ? in->last_contact + w->c.max_offline
 		                      : 0;
@@ -1276,7 +1361,7 @@ static void check_invariants(const struct world *w, const struct fl_decision *d)
 			for (size_t i = 0; i < w->c.n_remind; i++)
 				if (w->c.remind[i] > ahead)
 					ahead = w->c.remind[i];
-			assert_true(now >= d->paid_through - ahead);
+			assert_true(now >= first_unpaid - ahead);
 		}
 	}
 }
@@ -1347,6 +1432,7 @@ int main(void)
 	        cmocka_unit_test(test_manual_unlock_expires),
 	        cmocka_unit_test(test_scheduled_lock),
 	        cmocka_unit_test(test_stolen),
+	        cmocka_unit_test(test_lock_command_and_paid_through),
 	        cmocka_unit_test(test_release_command_is_final),
 	        cmocka_unit_test(test_pending),
 	        cmocka_unit_test(test_next_change),

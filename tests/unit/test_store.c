@@ -719,6 +719,14 @@ static void test_device_counts_seeded(void **state)
 	                     "DROP TRIGGER devices_count_update;"
 	                     "DROP TRIGGER devices_count_delete;"
 	                     "DROP TABLE device_counts;"
+	                     /* and what migration 6 added */
+	                     "DROP INDEX payments_reference;"
+	                     "ALTER TABLE devices DROP COLUMN credit;"
+	                     "ALTER TABLE commands DROP COLUMN show_reason;"
+	                     "ALTER TABLE commands DROP COLUMN cancelled_at;"
+	                     "ALTER TABLE commands DROP COLUMN cancelled_by;"
+	                     "ALTER TABLE commands DROP COLUMN cancel_reason;"
+	                     "ALTER TABLE api_keys DROP COLUMN last_used_at;"
 	                     "DELETE FROM schema_version WHERE version >= 4;"
 	                     "UPDATE devices SET state = 1 WHERE id = 'dv_1';",
 	                     NULL, NULL, NULL),

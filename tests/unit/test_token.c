@@ -206,6 +206,11 @@ static void assert_claims_equal(const struct fl_device_claims *a,
 	}
 	assert_int_equal(a->sim_policy, b->sim_policy);
 	assert_int_equal(a->tamper_policy, b->tamper_policy);
+	assert_int_equal(a->lock_cause, b->lock_cause);
+	if (a->lock_reason_text == NULL)
+		assert_null(b->lock_reason_text);
+	else
+		assert_string_equal(a->lock_reason_text, b->lock_reason_text);
 }
 
 static void assert_cleared(const struct fl_device_claims *c)
@@ -875,6 +880,39 @@ static json_t *str_list(size_t n, const char *s)
 	return a;
 }
 
+static void test_claims_lock_cause(void **state)
+{
+	struct fl_device_claims c, d;
+	char *json = NULL;
+
+	(void)state;
+	good_claims(&c);
+	/* an older server's token says no cause */
+	assert_int_equal(fl_claims_encode(&c, &json), FL_OK);
+	assert_null(strstr(json, "lock_cause"));
+	assert_int_equal(fl_claims_decode(json, strlen(json), &d), FL_OK);
+	assert_int_equal(d.lock_cause, FL_CLAIM_CAUSE_NONE);
+	assert_null(d.lock_reason_text);
+	fl_claims_clear(&d);
+	free(json);
+	c.lock_cause = FL_CLAIM_CAUSE_LENDER;
+	c.lock_reason_text = strdup("Visit the shop to sign the papers");
+	assert_int_equal(fl_claims_encode(&c, &json), FL_OK);
+	assert_non_null(strstr(json, "\"lock_cause\":\"lender\""));
+	assert_non_null(strstr(json, "\"lock_reason_text\":\"Visit the shop"));
+	assert_int_equal(fl_claims_decode(json, strlen(json), &d), FL_OK);
+	assert_claims_equal(&c, &d);
+	fl_claims_clear(&d);
+	free(json);
+	c.lock_cause = (enum fl_claim_cause)99;
+	assert_int_equal(fl_claims_encode(&c, &json), FL_E_CLAIMS);
+	assert_null(json);
+	for (int k = FL_CLAIM_CAUSE_OVERDUE; k <= FL_CLAIM_CAUSE_STOLEN; k++)
+		assert_non_null(fl_claim_cause_name((enum fl_claim_cause)k));
+	assert_null(fl_claim_cause_name(FL_CLAIM_CAUSE_NONE));
+	fl_claims_clear(&c);
+}
+
 static void test_claims_decode_strict(void **state)
 {
 	char longtext[FL_CLAIMS_MAX_TEXT + 2];
@@ -884,7 +922,16 @@ static void test_claims_decode_strict(void **state)
 	longtext[FL_CLAIMS_MAX_TEXT + 1] = '\0';
 
 	assert_int_equal(decode_with("no-such-member", NULL), FL_OK);
-	assert_int_equal(decode_with("extra", json_true()), FL_E_CLAIMS);
+	/* a claim a newer server adds is ignored */
+	assert_int_equal(decode_with("extra", json_true()), FL_OK);
+	/* lock_cause: a known one is read, an unknown one reads as none,
+	 * a wrong type is refused; an empty reason text is refused */
+	assert_int_equal(decode_with("lock_cause", json_string("tomorrow")),
+	                 FL_OK);
+	assert_int_equal(decode_with("lock_cause", json_integer(1)),
+	                 FL_E_CLAIMS);
+	assert_int_equal(decode_with("lock_reason_text", json_string("")),
+	                 FL_E_CLAIMS);
 	/* required members */
 	static const char *const required[] = {"sub", "imei", "seq",
 	                                       "iat", "exp",  "state"};
@@ -1262,6 +1309,7 @@ int main(void)
 	        cmocka_unit_test(test_trust_capacity),
 	        cmocka_unit_test(test_seq_reset),
 	        cmocka_unit_test(test_claims_roundtrip),
+	        cmocka_unit_test(test_claims_lock_cause),
 	        cmocka_unit_test(test_claims_decode_strict),
 	        cmocka_unit_test(test_claims_decode_text),
 	        cmocka_unit_test(test_claims_encode_refuses),
