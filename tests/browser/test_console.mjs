@@ -21,7 +21,9 @@ const XSS = '<img src=x onerror=alert(1)>';
 const ended = [/Failed to load resource: the server responded with a status of 401/];
 
 export async function setup() {
-  const server = await startServer();
+  // Every test signs in from 127.0.0.1: more than the default sign-in
+  // burst (the limit itself is tested in test_server_sessions).
+  const server = await startServer(['--signin-burst', '1000']);
   const { tenant, keys } = await makeTenant(server);
   const xss = await registerDevice(server, keys.admin, { model: XSS, loanRef: 'LOAN-XSS' });
   const plain = [];
