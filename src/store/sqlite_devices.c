@@ -935,11 +935,11 @@ out:
 	return err;
 }
 
-fl_err sq_payment_get(struct fl_tx *tx, const char *tenant_id, const char *id,
-                      struct fl_payment_rec *out)
+/* The one payment sql (of PAY_COLS, two text parameters a and b)
+ * selects into *out; FL_E_NOT_FOUND when none. */
+static fl_err payment_one(struct fl_tx *tx, const char *sql, const char *a,
+                          const char *b, struct fl_payment_rec *out)
 {
-	static const char sql[] = "SELECT " PAY_COLS " FROM payments "
-	                          "WHERE id = ? AND tenant_id = ?;";
 	sqlite3_stmt *st = NULL;
 	fl_err err;
 
@@ -947,8 +947,8 @@ fl_err sq_payment_get(struct fl_tx *tx, const char *tenant_id, const char *id,
 	st = sq_stmt(tx, sql, &err);
 	if (st == NULL)
 		goto out;
-	TRY(sq_bind_text(st, 1, id));
-	TRY(sq_bind_text(st, 2, tenant_id));
+	TRY(sq_bind_text(st, 1, a));
+	TRY(sq_bind_text(st, 2, b));
 	TRY(sq_step_row(st));
 	TRY(read_payment(st, out));
 out:
@@ -956,6 +956,15 @@ out:
 		memset(out, 0, sizeof(*out));
 	sq_done(st);
 	return err;
+}
+
+fl_err sq_payment_get(struct fl_tx *tx, const char *tenant_id, const char *id,
+                      struct fl_payment_rec *out)
+{
+	static const char sql[] = "SELECT " PAY_COLS " FROM payments "
+	                          "WHERE id = ? AND tenant_id = ?;";
+
+	return payment_one(tx, sql, id, tenant_id, out);
 }
 
 fl_err sq_payment_reverse(struct fl_tx *tx, const char *tenant_id,
@@ -1125,22 +1134,8 @@ fl_err sq_payment_by_reference(struct fl_tx *tx, const char *tenant_id,
 	static const char sql[] = "SELECT " PAY_COLS " FROM payments "
 	                          "WHERE tenant_id = ? AND reference = ? "
 	                          "AND reference != '' ORDER BY ord LIMIT 1;";
-	sqlite3_stmt *st = NULL;
-	fl_err err;
 
-	memset(out, 0, sizeof(*out));
-	st = sq_stmt(tx, sql, &err);
-	if (st == NULL)
-		goto out;
-	TRY(sq_bind_text(st, 1, tenant_id));
-	TRY(sq_bind_text(st, 2, reference));
-	TRY(sq_step_row(st));
-	TRY(read_payment(st, out));
-out:
-	if (err != FL_OK)
-		memset(out, 0, sizeof(*out));
-	sq_done(st);
-	return err;
+	return payment_one(tx, sql, tenant_id, reference, out);
 }
 
 /* --- decision inputs ------------------------------------------------------ */
