@@ -184,6 +184,10 @@ export const tests = [
       const page = await signIn(browser, ctx, 'admin');
       await page.goto(`${ctx.server.url}/#/devices?q=LOAN-XSS`);
       await page.waitForSelector('#devices tbody tr');
+      // the search answer may replace a first, unfiltered page: wait for it
+      await page.waitForFunction(
+        () => document.querySelectorAll('#devices tbody tr').length === 1,
+        null, { timeout: 5000 }).catch(() => {});
       equal(await page.locator('#devices tbody tr').count(), 1, 'found by loan reference');
       check((await page.innerText('#devices')).includes(XSS), 'the model shows as typed');
       equal(await page.locator('main img').count(), 0, 'no image element made of it');
