@@ -129,21 +129,16 @@ static void read_sim(struct fl_agent *a, char out[FL_HAL_ICCID_MAX + 1])
 		out[0] = '\0';
 }
 
-/* Signs what input(r) encodes with the factory key, inside the secure
- * hardware, into sig. */
-static fl_err factory_sign(struct fl_agent *a,
-                           fl_err (*input)(const void *r, uint8_t **out,
-                                           size_t *len),
-                           const void *r, uint8_t sig[FL_SIG_LEN])
+/* Signs in[len] (taken: freed here) with one of the secure hardware's
+ * signing calls (tee_factory_sign, tee_sign) into sig. err is the result
+ * of making in; it passes through. */
+static fl_err tee_sign_bytes(struct fl_agent *a,
+                             fl_err (*sign)(void *ctx, const uint8_t *msg,
+                                            size_t len, uint8_t sig[64]),
+                             fl_err err, uint8_t *in, size_t len,
+                             uint8_t sig[FL_SIG_LEN])
 {
-	uint8_t *in = NULL;
-	size_t in_len = 0;
-	fl_err err;
-
-	err = input(r, &in, &in_len);
-	if (err)
-		return err;
-	if (a->hal.tee_factory_sign(a->hal.ctx, in, in_len, sig) != FL_OK)
+	if (!err && sign(a->hal.ctx, in, len, sig) != FL_OK)
 		err = FL_E_IO;
 	free(in);
 	return err;
@@ -174,8 +169,8 @@ static fl_err setup_apply(struct fl_agent *a, const char *body, size_t len,
 	}
 	err = fl_agent_add_keys(a, &ans.keys, now);
 	if (!err)
-		err = fl_trust_verify(a->trust, FL_MSG_LOOKUP, ans.lookup, now,
-		                      &payload, &plen);
+		err = verify_msg(a, FL_MSG_LOOKUP, ans.lookup, now, &payload,
+		                 &plen);
 	if (!err)
 		err = fl_dp_lookup_payload_decode(payload, plen, &p);
 	if (!err && fl_ct_memcmp(p.nonce, nonce, FL_DP_NONCE_LEN) != 0)
@@ -216,15 +211,12 @@ static fl_err setup_apply(struct fl_agent *a, const char *body, size_t len,
 	return err;
 }
 
-static fl_err lookup_input(const void *r, uint8_t **out, size_t *len)
-{
-	return fl_dp_lookup_sign_input(r, out, len);
-}
-
 fl_err fl_agent_do_setup(struct fl_agent *a)
 {
 	struct fl_dp_lookup_req req = {0};
 	struct fl_hal_response resp;
+	uint8_t *in = NULL;
+	size_t in_len = 0;
 	char *body = NULL;
 	fl_err err;
 
@@ -239,7 +231,9 @@ fl_err fl_agent_do_setup(struct fl_agent *a)
 	if (a->hal.tee_factory_pk(a->hal.ctx, req.factory_pk) != FL_OK)
 		return FL_E_IO;
 	req.has_factory = true;
-	err = factory_sign(a, lookup_input, &req, req.sig);
+	err = fl_dp_lookup_sign_input(&req, &in, &in_len);
+	err = tee_sign_bytes(a, a->hal.tee_factory_sign, err, in, in_len,
+	                     req.sig);
 	if (!err)
 		err = fl_dp_lookup_req_encode(&req, &body);
 	if (err)
@@ -353,16 +347,6 @@ static fl_err enroll_apply(struct fl_agent *a, const char *body, size_t len)
 	return err;
 }
 
-static fl_err enroll_input(const void *r, uint8_t **out, size_t *len)
-{
-	return fl_dp_enroll_sign_input(r, out, len);
-}
-
-static fl_err enroll_factory_input(const void *r, uint8_t **out, size_t *len)
-{
-	return fl_dp_enroll_factory_input(r, out, len);
-}
-
 /* The enrollment request's two signatures, both made inside the secure
  * hardware: the new device key's, and the factory key's over the same
  * request (the server registers this phone's factory key with it). */
@@ -372,15 +356,14 @@ static fl_err tee_sign_req(struct fl_agent *a, struct fl_dp_enroll_req *r)
 	size_t in_len = 0;
 	fl_err err;
 
-	err = enroll_input(r, &in, &in_len);
+	err = fl_dp_enroll_sign_input(r, &in, &in_len);
+	err = tee_sign_bytes(a, a->hal.tee_sign, err, in, in_len, r->sig);
 	if (err)
 		return err;
-	if (a->hal.tee_sign(a->hal.ctx, in, in_len, r->sig) != FL_OK)
-		err = FL_E_IO;
-	free(in);
-	if (!err)
-		err = factory_sign(a, enroll_factory_input, r, r->factory_sig);
-	return err;
+	in = NULL;
+	err = fl_dp_enroll_factory_input(r, &in, &in_len);
+	return tee_sign_bytes(a, a->hal.tee_factory_sign, err, in, in_len,
+	                      r->factory_sig);
 }
 
 fl_err fl_agent_do_enroll(struct fl_agent *a, const char *code)
