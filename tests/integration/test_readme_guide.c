@@ -37,9 +37,10 @@
  *                                    operator's key (FINLOCK_SERVER and
  *                                    FINLOCK_API_KEY)
  *         file NAME TEXT             writes TEXT and a newline to NAME
- *         phone DIR KEY=VALUE ...    waits (20 s at most) until
+ *         phone DIR KEY=VALUE ...    waits (30 s at most) until
  *                                    `finlock-device --dir DIR status
- *                                    --json` shows those values
+ *                                    --json` shows those values (KEY may
+ *                                    be a dotted path, a.b)
  *         device REF KEY=VALUE ...   the same with `finlock devices show
  *                                    REF --json`
  *
@@ -85,7 +86,7 @@
 #define TOKEN_MAX   128
 #define OUT_CAP     (1u << 20)
 #define CMD_TIMEOUT 60000 /* ms, one command */
-#define WAIT_MS     20000 /* ms, a phone or device directive */
+#define WAIT_MS     30000 /* ms, a phone or device directive */
 
 #define SHOWN_URL  "https://finlock.example.com"
 #define SHOWN_DATA "/var/lib/finlockd"
@@ -677,6 +678,23 @@ static void json_text(const json_t *v, char *out, size_t cap)
 		snprintf(out, cap, "?");
 }
 
+/* The member at a dotted path ("offline_code.used"), or NULL. */
+static const json_t *json_path(const json_t *j, const char *path)
+{
+	char key[128];
+
+	while (j != NULL) {
+		size_t n = strcspn(path, ".");
+
+		snprintf(key, sizeof(key), "%.*s", (int)n, path);
+		j = json_object_get(j, key);
+		if (path[n] == '\0')
+			break;
+		path += n + 1;
+	}
+	return j;
+}
+
 /* Waits until the JSON object cmd prints has every KEY=VALUE of want
  * (space separated). */
 static void wait_json(const char *step, const char *cmd, const char *want)
@@ -699,8 +717,7 @@ static void wait_json(const char *step, const char *cmd, const char *want)
 
 				assert_non_null(eq);
 				*eq = '\0';
-				json_text(json_object_get(j, kv), have,
-				          sizeof(have));
+				json_text(json_path(j, kv), have, sizeof(have));
 				if (strcmp(have, eq + 1) != 0)
 					ok = false;
 			}
