@@ -256,7 +256,8 @@ static size_t token_at(const char *s, enum tok *type)
 	if (strncmp(s, "k4.", 3) == 0) {
 		const char *dot = strchr(s + 3, '.');
 
-		if (dot != NULL && dot - s < 16 && run_of(dot + 1, b64url) >= 32) {
+		if (dot != NULL && dot - s < 16 &&
+		    run_of(dot + 1, b64url) >= 32) {
 			*type = TOK_PASERK;
 			return (size_t)(dot + 1 - s) + run_of(dot + 1, b64url);
 		}
@@ -383,8 +384,8 @@ struct progress {
 	int act; /* printed line index, na when output ran out */
 };
 
-static bool block_match(char **exp, int ne, char **act, int na, int ie,
-                        int ia, struct progress *pr)
+static bool block_match(char **exp, int ne, char **act, int na, int ie, int ia,
+                        struct progress *pr)
 {
 	int saved = n_binds;
 
@@ -509,9 +510,9 @@ static char *output_shown(const char *out)
 /* ---- running commands ---------------------------------------------------- */
 
 static struct srv *S;
-static char root[256];     /* the test's temporary directory */
-static char work[512];     /* the shell's working directory */
-static pid_t bg[MAX_BG];   /* background commands */
+static char root[256];   /* the test's temporary directory */
+static char work[512];   /* the shell's working directory */
+static pid_t bg[MAX_BG]; /* background commands */
 static char bg_log[MAX_BG][600];
 static int n_bg;
 
@@ -601,8 +602,7 @@ static const char *sh_start(const char *cmd)
 	char *log = bg_log[n_bg];
 
 	assert_true(n_bg < MAX_BG);
-	snprintf(log, sizeof(bg_log[0]), "%s/../background-%d.log", work,
-	         n_bg);
+	snprintf(log, sizeof(bg_log[0]), "%s/../background-%d.log", work, n_bg);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
@@ -767,7 +767,8 @@ static void directive(const char *step, const char *d)
 		char ref[256], want[768], cmd[1024], *real;
 
 		if (sscanf(rest, "%255s %767[^\n]", ref, want) != 2)
-			fail_msg("README.md: bad %s directive '%s'", word, rest);
+			fail_msg("README.md: bad %s directive '%s'", word,
+			         rest);
 		if (strcmp(word, "phone") == 0)
 			snprintf(cmd, sizeof(cmd),
 			         "finlock-device --dir %s status --json", ref);
@@ -791,16 +792,15 @@ struct cmd {
 	char *text; /* the command joined (backslash-newlines kept) */
 };
 
-static void print_block_diff(const char *step, const struct cmd *c,
-                             char **exp, int ne, char **act, int na,
+static void print_block_diff(const char *step, const struct cmd *c, char **exp,
+                             int ne, char **act, int na,
                              const struct progress *pr)
 {
-	fprintf(stderr,
-	        "README.md, step \"%s\", command at line %d:\n  $ %s\n", step,
-	        c->first + 1, c->text);
+	fprintf(stderr, "README.md, step \"%s\", command at line %d:\n  $ %s\n",
+	        step, c->first + 1, c->text);
 	if (pr->exp >= 0 && pr->exp < ne)
-		fprintf(stderr, "  README line %d: %s\n",
-		        c->out + pr->exp + 1, exp[pr->exp]);
+		fprintf(stderr, "  README line %d: %s\n", c->out + pr->exp + 1,
+		        exp[pr->exp]);
 	else
 		fprintf(stderr, "  README shows no more lines (line %d)\n",
 		        c->end + 1);
@@ -822,8 +822,9 @@ static size_t nth_token(char **l, int nl, enum tok type, const char *kind,
 	for (int i = 0; i < nl; i++) {
 		for (size_t j = 0; l[i][j] != '\0'; j++) {
 			enum tok t;
-			size_t len = word_start(l[i], j) ? token_at(l[i] + j, &t)
-			                                 : 0;
+			size_t len = word_start(l[i], j)
+			                     ? token_at(l[i] + j, &t)
+			                     : 0;
 
 			if (len == 0)
 				continue;
@@ -844,8 +845,8 @@ static size_t nth_token(char **l, int nl, enum tok type, const char *kind,
  * bindings so far. */
 static void update_binds(char **exp, int ne, char **act, int na)
 {
-	static const char *const kinds[] = {"tn_", "ak_", "dv_", "py_", "fl_",
-	                                    "k4.public.", "k4.pid.", ""};
+	static const char *const kinds[] = {
+	        "tn_", "ak_", "dv_", "py_", "fl_", "k4.public.", "k4.pid.", ""};
 
 	for (enum tok t = TOK_ID; t <= TOK_DIGITS; t++) {
 		for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
@@ -909,9 +910,10 @@ static int run_command(const char *step, struct cmd *c, bool update)
 			na = want;
 	}
 	if (status != 0) {
-		fprintf(stderr, "README.md, step \"%s\", line %d: `%s` exited "
-		        "with %d:\n%s\n", step, c->first + 1, real, status,
-		        out);
+		fprintf(stderr,
+		        "README.md, step \"%s\", line %d: `%s` exited "
+		        "with %d:\n%s\n",
+		        step, c->first + 1, real, status, out);
 		free(real);
 		free(out);
 		fail();
@@ -948,8 +950,10 @@ static int run_command(const char *step, struct cmd *c, bool update)
 			n = split_lines(shown, shown_lines, MAX_LINES);
 			readme_splice(c->out, c->end, shown_lines, n);
 			skip = n - ne;
-			fprintf(stderr, "README.md: rewrote the output of `%s` "
-			        "(step \"%s\")\n", c->text, step);
+			fprintf(stderr,
+			        "README.md: rewrote the output of `%s` "
+			        "(step \"%s\")\n",
+			        c->text, step);
 			free(shown);
 			free(joined);
 		}
@@ -992,7 +996,8 @@ static int run_block(const char *step, int open, bool update)
 			else
 				strcat(strcat(c.text, "\n"), lines[i]);
 			i++;
-			if (l == 0 || lines[i - 1][l - 1] != '\\' || i >= n_lines)
+			if (l == 0 || lines[i - 1][l - 1] != '\\' ||
+			    i >= n_lines)
 				break;
 		}
 		c.out = i;
@@ -1038,8 +1043,7 @@ static void add_subst(const char *real, const char *shown)
 {
 	assert_true(n_substs < MAX_SUBST);
 	snprintf(substs[n_substs].real, sizeof(substs[0].real), "%s", real);
-	snprintf(substs[n_substs].shown, sizeof(substs[0].shown), "%s",
-	         shown);
+	snprintf(substs[n_substs].shown, sizeof(substs[0].shown), "%s", shown);
 	n_substs++;
 }
 
@@ -1048,7 +1052,7 @@ static void the_guide_runs_as_written(void **state)
 	bool update = getenv("FINLOCK_GUIDE_UPDATE") != NULL &&
 	              strcmp(getenv("FINLOCK_GUIDE_UPDATE"), "1") == 0;
 	int start = -1, end, blocks = 0, commands_before;
-	char step[256] = "", home[600], path[8192];
+	char step[256] = "", home[600], path[8192], bindir[4096];
 	const char *bin = getenv("FINLOCK_BIN");
 	struct srv_opts o = {0};
 
@@ -1074,8 +1078,12 @@ static void the_guide_runs_as_written(void **state)
 	snprintf(home, sizeof(home), "%s/home", root);
 	assert_int_equal(mkdir(work, 0700), 0);
 	assert_int_equal(mkdir(home, 0700), 0);
-	snprintf(path, sizeof(path), "%s:%s",
-	         bin != NULL ? bin : "build/san/bin",
+	/* commands run in the working directory: the programs' directory
+	 * must not be relative */
+	if (realpath(bin != NULL ? bin : "build/san/bin", bindir) == NULL)
+		fail_msg("no programs in %s",
+		         bin != NULL ? bin : "build/san/bin");
+	snprintf(path, sizeof(path), "%s:%s", bindir,
 	         getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
 	setenv("PATH", path, 1);
 	setenv("HOME", home, 1);
@@ -1107,8 +1115,8 @@ static void the_guide_runs_as_written(void **state)
 			assert_non_null(close);
 			snprintf(text, sizeof(text), "%.*s",
 			         (int)(close - d - 12), d + 12);
-			for (size_t k = strlen(text); k > 0 && text[k - 1] == ' ';
-			     k--)
+			for (size_t k = strlen(text);
+			     k > 0 && text[k - 1] == ' '; k--)
 				text[k - 1] = '\0';
 			directive(step, text);
 		} else if (strcmp(lines[i], "```console") == 0) {
