@@ -11,7 +11,7 @@ set -eu
 # package of its own.
 pkgs="make gcc clang libclang-rt-14-dev pkg-config ca-certificates
 libsodium-dev libjansson-dev libmicrohttpd-dev libsqlite3-dev
-libcurl4-openssl-dev libcmocka-dev sqlite3 curl nginx openssl chromium nodejs"
+libcurl4-openssl-dev libcmocka-dev libyaml-dev sqlite3 curl nginx openssl chromium nodejs"
 command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"
 
 browser_tests=$(cd "$(dirname "$0")/.." && pwd)/tests/browser
