@@ -304,8 +304,6 @@ static size_t token_kind(const char *s, enum tok type)
 		return 3;
 	if (type == TOK_PASERK)
 		return (size_t)(strchr(s + 3, '.') + 1 - s);
-	if (type == TOK_DIGITS)
-		return 0;
 	return 0;
 }
 
@@ -317,6 +315,14 @@ static bool bind_ok(enum tok type, const char *shown, const char *real)
 	if (k != token_kind(real, type) || strncmp(shown, real, k) != 0 ||
 	    strlen(shown) != strlen(real))
 		return false;
+	/* a key's shown prefix ("fl_WiI5" and an ellipsis) stands for the
+	 * prefix of the key the README shows whole, before or after */
+	for (int i = 0; i < n_binds; i++)
+		if (((type == TOK_SHORT && binds[i].type == TOK_ID) ||
+		     (type == TOK_ID && binds[i].type == TOK_SHORT)) &&
+		    strncmp(binds[i].shown, shown, 7) == 0 &&
+		    strncmp(binds[i].real, real, 7) != 0)
+			return false;
 	for (int i = 0; i < n_binds; i++) {
 		if (binds[i].type != type)
 			continue;
