@@ -31,6 +31,7 @@
 
 #include "core/crypto.h"
 #include "server/router.h"
+#include "support/devapi_phone.h"
 #include "support/server_harness.h"
 
 #define MAX_OPS    128
@@ -725,6 +726,105 @@ static void test_successful_answers_fit(void **state)
 	assert_int_equal(misfits, 0);
 }
 
+/* The device protocol's answers, spoken by hand (devapi_raw): a lookup,
+ * an enrollment, check-ins (one with a used counter), and the offline codes
+ * an enrolled phone can be given. */
+static void test_device_answers_fit(void **state)
+{
+	struct devapi_lender l;
+	struct fl_dp_lookup_payload lp;
+	struct fl_device_claims claims;
+	struct devapi_raw ph;
+	struct srv_res r;
+	char imei[16], id[64], code[64], path[256];
+
+	(void)state;
+	misfits = 0;
+	memset(&lp, 0, sizeof(lp));
+	memset(&claims, 0, sizeof(claims));
+	assert_int_equal(devapi_lender_setup(S, &l), 0);
+	devapi_imei(777, imei);
+	assert_int_equal(devapi_register(S, &l, imei, NULL, id, code), 0);
+	assert_int_equal(devapi_contract(S, &l, id, "2099-01-01", 150000, 0,
+	                                 "notify", "notify"),
+	                 0);
+	devapi_raw_new(&ph, imei, NULL);
+	devapi_raw_factory(&ph);
+	srv_set_source(S, "127.0.8.1");
+	assert_int_equal(devapi_raw_lookup(S, &ph, false, l.root, &lp, &claims,
+	                                   NULL, &r),
+	                 200);
+	check_answer("POST", "/v1/device/lookup", "/v1/device/lookup", &r);
+	srv_res_free(&r);
+	fl_dp_lookup_payload_clear(&lp);
+	fl_claims_clear(&claims);
+	assert_int_equal(devapi_raw_enroll(S, &ph, code, false, l.root, &r),
+	                 200);
+	check_answer("POST", "/v1/device/enroll", "/v1/device/enroll", &r);
+	srv_res_free(&r);
+	assert_int_equal(devapi_raw_checkin(S, &ph, 1, &r), 200);
+	check_answer("POST", "/v1/device/checkin", "/v1/device/checkin", &r);
+	srv_res_free(&r);
+	assert_int_equal(devapi_raw_checkin(S, &ph, 1, &r), 409);
+	check_answer("POST", "/v1/device/checkin", "/v1/device/checkin", &r);
+	srv_res_free(&r);
+	srv_set_source(S, NULL);
+	snprintf(path, sizeof(path), "/v1/devices/%s/offline-code", id);
+	ok_call("POST", "/v1/devices/{device_id}/offline-code", path, l.admin,
+	        "{\"days\":3}", &r);
+	assert_int_equal(r.status, 201);
+	srv_res_free(&r);
+	ok_call("POST", "/v1/devices/{device_id}/offline-code", path, l.admin,
+	        "{\"days\":3}", &r);
+	assert_int_equal(r.status, 200);
+	srv_res_free(&r);
+	snprintf(path, sizeof(path), "/v1/devices/%s", id);
+	ok_call("GET", "/v1/devices/{device_id}", path, l.admin, NULL, &r);
+	srv_res_free(&r);
+
+	/* reflashed: new keys under the same factory key, paired again */
+	{
+		struct devapi_raw q;
+		char pairing[FL_DP_PAIRING_LEN + 1], body[96];
+
+		devapi_raw_new(&q, imei, NULL);
+		q.has_factory = true;
+		memcpy(q.factory_pk, ph.factory_pk, sizeof(q.factory_pk));
+		memcpy(q.factory_sk, ph.factory_sk, sizeof(q.factory_sk));
+		srv_set_source(S, "127.0.8.1");
+		assert_int_equal(
+		        devapi_raw_enroll(S, &q, "", false, l.root, &r), 202);
+		check_answer("POST", "/v1/device/enroll", "/v1/device/enroll",
+		             &r);
+		srv_res_free(&r);
+		srv_set_source(S, NULL);
+		snprintf(path, sizeof(path), "/v1/devices/%s/pairing-requests",
+		         id);
+		ok_call("GET", "/v1/devices/{device_id}/pairing-requests", path,
+		        l.admin, NULL, &r);
+		srv_res_free(&r);
+		fl_dp_pairing_code(q.sign_pk, q.kx_pk, pairing);
+		snprintf(body, sizeof(body), "{\"pairing_code\":\"%s\"}",
+		         pairing);
+		snprintf(path, sizeof(path), "/v1/devices/%s/approve-pairing",
+		         id);
+		ok_call("POST", "/v1/devices/{device_id}/approve-pairing", path,
+		        l.admin, body, &r);
+		srv_res_free(&r);
+		srv_set_source(S, "127.0.8.1");
+		assert_int_equal(
+		        devapi_raw_enroll(S, &q, "", false, l.root, &r), 200);
+		check_answer("POST", "/v1/device/enroll", "/v1/device/enroll",
+		             &r);
+		srv_res_free(&r);
+		srv_set_source(S, NULL);
+	}
+	snprintf(path, sizeof(path), "/v1/devices/by-imei/%s", imei);
+	ok_call("GET", "/v1/devices/by-imei/{imei}", path, l.admin, NULL, &r);
+	srv_res_free(&r);
+	assert_int_equal(misfits, 0);
+}
+
 /* --- the document's answer schemas -------------------------------------- */
 
 static int lint_faults;
@@ -766,6 +866,17 @@ static void lint(const json_t *schema, const char *where, int depth)
 		        "fields\n",
 		        where);
 		lint_faults++;
+	}
+	json_array_foreach(json_object_get(s, "required"), i, v)
+	{
+		if (json_object_get(json_object_get(s, "properties"),
+		                    json_string_value(v)) == NULL) {
+			fprintf(stderr,
+			        "docs/openapi.yaml: %s requires '%s', "
+			        "which it does not describe\n",
+			        where, json_string_value(v));
+			lint_faults++;
+		}
 	}
 	json_object_foreach(json_object_get(s, "properties"), k, v)
 	{
@@ -857,6 +968,7 @@ int main(void)
 	        cmocka_unit_test(test_every_status_is_documented),
 	        cmocka_unit_test(test_answer_schemas_are_complete),
 	        cmocka_unit_test(test_successful_answers_fit),
+	        cmocka_unit_test(test_device_answers_fit),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
