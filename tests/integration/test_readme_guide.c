@@ -17,7 +17,8 @@
  *   - What the run makes afresh each time is matched, not compared: ids
  *     ("dv_" and 22 characters), API keys and their shown prefix
  *     ("fl_WiI5..."), PASERK keys and key ids ("k4.public." ...),
- *     enrollment codes, idempotency keys, offline codes and pairing codes.
+ *     enrollment codes, idempotency keys, offline codes, pairing codes and
+ *     hashes (64 hex digits: the audit chain's).
  *     The first time the README shows one, its value is bound to the real
  *     one; the same README value must then always be that real value (and
  *     no other README value may stand for it), and commands that use it get
@@ -159,6 +160,7 @@ enum tok {
 	TOK_PASERK, /* "k4.public." + 43, "k4.pid." + 43 */
 	TOK_ECODE,  /* enrollment code XXXX-XXXX-XXXX */
 	TOK_IDEM,   /* idempotency key "pay-" + 32 hex */
+	TOK_HASH,   /* a hash in hex: 64 lowercase hex digits */
 	TOK_DIGITS, /* offline code (10 digits, 3-3-4) or pairing code (16,
 	               4-4-4-4); kept without spaces */
 };
@@ -266,6 +268,10 @@ static size_t token_at(const char *s, enum tok *type)
 	    !b64url(s[36])) {
 		*type = TOK_IDEM;
 		return 36;
+	}
+	if (run_of(s, is_hex) == 64 && !b64url(s[64])) {
+		*type = TOK_HASH;
+		return 64;
 	}
 	if (run_of(s, is_code_char) == 4 && s[4] == '-' &&
 	    run_of(s + 5, is_code_char) == 4 && s[9] == '-' &&
