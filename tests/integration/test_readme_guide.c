@@ -873,54 +873,91 @@ static void update_binds(char **exp, int ne, char **act, int na)
 	}
 }
 
+/* How many lines the README shows that are not "...". */
+static int shown_lines(char **exp, int ne)
+{
+	int n = 0;
+
+	for (int i = 0; i < ne; i++)
+		n += !is_ellipsis(exp[i]);
+	return n;
+}
+
+/* Starts cmd in the background and returns what it printed (caller
+ * frees) as soon as that is want lines, or what it had after WAIT_MS. */
+static char *background_lines(const char *cmd, int want)
+{
+	const char *log = sh_start(cmd);
+	int64_t end = mono_ms() + WAIT_MS;
+	char *out = NULL;
+
+	for (;;) {
+		int n = 0;
+
+		free(out);
+		out = read_file(log);
+		for (char *p = out; *p != '\0'; p++)
+			n += *p == '\n';
+		if (n >= want || mono_ms() >= end)
+			return out;
+		sleep_ms(20);
+	}
+}
+
+/* FINLOCK_GUIDE_UPDATE: the README's output of c becomes the na printed
+ * lines, its own values put back (the README's values are bound to the
+ * printed ones in the order they come, kind by kind: "dv_", "k4.pid."...).
+ * Returns how many lines the README gained (negative: lost). */
+static int rewrite_output(const char *step, const struct cmd *c, char **act,
+                          int na)
+{
+	char **exp = &lines[c->out], *joined, *shown, *with[MAX_LINES];
+	int ne = c->end - c->out, n;
+	size_t cap = 1;
+
+	update_binds(exp, ne, act, na);
+	for (int i = 0; i < na; i++)
+		cap += strlen(act[i]) + 1;
+	joined = calloc(1, cap);
+	assert_non_null(joined);
+	for (int i = 0; i < na; i++) {
+		strcat(joined, act[i]);
+		strcat(joined, "\n");
+	}
+	shown = output_shown(joined);
+	n = split_lines(shown, with, MAX_LINES);
+	readme_splice(c->out, c->end, with, n);
+	fprintf(stderr, "README.md: rewrote the output of `%s` (step \"%s\")\n",
+	        c->text, step);
+	free(shown);
+	free(joined);
+	return n - ne;
+}
+
 /* Runs one command and checks (or, updating, rewrites) its output.
  * Returns how many README lines were added (negative: removed). */
 static int run_command(const char *step, struct cmd *c, bool update)
 {
-	char *real, *out = NULL, *act[MAX_LINES], **exp = &lines[c->out];
-	int ne = c->end - c->out, na, status, skip = 0;
-	bool background;
+	char *real, *out, *act[MAX_LINES], **exp = &lines[c->out];
+	int ne = c->end - c->out, na, status = 0, skip = 0;
 	struct progress pr = {-1, -1};
 	size_t len = strlen(c->text);
+	bool background = len > 2 && strcmp(c->text + len - 2, " &") == 0;
 	int saved = n_binds;
 
-	background = len > 2 && strcmp(c->text + len - 2, " &") == 0;
 	real = command_real(c->text);
 	if (background) {
-		const char *log;
-		int want = 0;
-		int64_t end = mono_ms() + WAIT_MS;
-
 		real[strlen(real) - 2] = '\0';
-		log = sh_start(real);
-		for (int i = 0; i < ne; i++)
-			want += !is_ellipsis(exp[i]);
-		/* the first lines it prints, as soon as there are enough */
-		for (;;) {
-			free(out);
-			out = read_file(log);
-			na = 0;
-			for (char *p = out; *p != '\0'; p++)
-				na += *p == '\n';
-			if (na >= want || mono_ms() >= end)
-				break;
-			sleep_ms(20);
-		}
-		status = 0;
+		out = background_lines(real, shown_lines(exp, ne));
 	} else {
 		status = sh_run(real, &out);
 	}
 	for (int i = 0; i < n_substs; i++)
 		replace_all(&out, substs[i].real, substs[i].shown);
 	na = split_lines(out, act, MAX_LINES);
-	if (background) {
-		int want = 0;
-
-		for (int i = 0; i < ne; i++)
-			want += !is_ellipsis(exp[i]);
-		if (na > want)
-			na = want;
-	}
+	/* a background command goes on printing: its first lines count */
+	if (background && na > shown_lines(exp, ne))
+		na = shown_lines(exp, ne);
 	if (status != 0) {
 		fprintf(stderr,
 		        "README.md, step \"%s\", line %d: `%s` exited "
@@ -941,34 +978,7 @@ static int run_command(const char *step, struct cmd *c, bool update)
 			         "it)",
 			         step);
 		}
-		/* the README gets what was printed, its own values put back:
-		 * the README's values are bound to the printed ones in the
-		 * order they come, kind by kind ("dv_", "k4.pid."...) */
-		update_binds(exp, ne, act, na);
-		{
-			char *joined, *shown, *shown_lines[MAX_LINES];
-			size_t cap = 1;
-			int n;
-
-			for (int i = 0; i < na; i++)
-				cap += strlen(act[i]) + 1;
-			joined = calloc(1, cap);
-			assert_non_null(joined);
-			for (int i = 0; i < na; i++) {
-				strcat(joined, act[i]);
-				strcat(joined, "\n");
-			}
-			shown = output_shown(joined);
-			n = split_lines(shown, shown_lines, MAX_LINES);
-			readme_splice(c->out, c->end, shown_lines, n);
-			skip = n - ne;
-			fprintf(stderr,
-			        "README.md: rewrote the output of `%s` "
-			        "(step \"%s\")\n",
-			        c->text, step);
-			free(shown);
-			free(joined);
-		}
+		skip = rewrite_output(step, c, act, na);
 	}
 	free(real);
 	free(out);
