@@ -326,8 +326,8 @@ static bool bind_ok(enum tok type, const char *shown, const char *real)
 	for (int i = 0; i < n_binds; i++)
 		if (((type == TOK_SHORT && binds[i].type == TOK_ID) ||
 		     (type == TOK_ID && binds[i].type == TOK_SHORT)) &&
-		    strncmp(binds[i].shown, shown, 7) == 0 &&
-		    strncmp(binds[i].real, real, 7) != 0)
+		    (strncmp(binds[i].shown, shown, 7) == 0) !=
+		            (strncmp(binds[i].real, real, 7) == 0))
 			return false;
 	for (int i = 0; i < n_binds; i++) {
 		if (binds[i].type != type)
@@ -515,6 +515,16 @@ static char *output_shown(const char *out)
 			replace_all(&s, a, b);
 		}
 		replace_all(&s, binds[i].real, binds[i].shown);
+		if (binds[i].type == TOK_ID) {
+			/* the key's shown prefix: "fl_WiI5" and an ellipsis */
+			char a[16], b[16];
+
+			snprintf(a, sizeof(a), "%.7s\xe2\x80\xa6",
+			         binds[i].real);
+			snprintf(b, sizeof(b), "%.7s\xe2\x80\xa6",
+			         binds[i].shown);
+			replace_all(&s, a, b);
+		}
 	}
 	return s;
 }
