@@ -93,7 +93,8 @@ struct fl_store {
 		fl_store_feed_fn fn;
 		void *ctx;
 	} feed[FL_STORE_FEED_MAX]; /* change feed subscribers */
-	int n_feed;
+	_Atomic int n_feed;        /* set after its entry (the notice thread
+	                            * reads them) */
 	PGconn *notice;     /* the LISTEN connection (notice thread's) */
 	pthread_t thread;   /* the notice thread */
 	bool thread_started;
@@ -471,7 +472,7 @@ static void stamp(struct fl_store *st, const int64_t *rows, size_t n, bool all)
 		atomic_store(&st->floor, c);
 	atomic_store(&st->clock, c);
 	pthread_mutex_unlock(&st->stamp_mu);
-	for (int f = 0; f < st->n_feed; f++) {
+	for (int f = 0; f < atomic_load(&st->n_feed); f++) {
 		if (all) {
 			st->feed[f].fn(st->feed[f].ctx, -1);
 			continue;
@@ -539,11 +540,13 @@ static bool pg_device_unchanged(struct fl_store *st, int64_t ord,
 static fl_err pg_feed_subscribe(struct fl_store *st, fl_store_feed_fn fn,
                                 void *ctx)
 {
-	if (st->n_feed == FL_STORE_FEED_MAX)
+	int n = atomic_load(&st->n_feed);
+
+	if (n == FL_STORE_FEED_MAX)
 		return FL_E_LIMIT;
-	st->feed[st->n_feed].fn = fn;
-	st->feed[st->n_feed].ctx = ctx;
-	st->n_feed++;
+	st->feed[n].fn = fn;
+	st->feed[n].ctx = ctx;
+	atomic_store(&st->n_feed, n + 1);
 	return FL_OK;
 }
 
