@@ -113,8 +113,12 @@ static void note(const char *what, const char *s, const char *state)
 	size_t n;
 
 	snprintf(buf, sizeof(buf), "%s", s != NULL ? s : "");
+	/* one line for the log, whatever libpq's layout */
+	for (char *p = buf; *p != '\0'; p++)
+		if (*p == '\n' || *p == '\t' || *p == '\r')
+			*p = ' ';
 	n = strlen(buf);
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+	while (n > 0 && buf[n - 1] == ' ')
 		buf[--n] = '\0';
 	if (state != NULL && state[0] != '\0')
 		fl_store_note_error("postgresql: %s%s (SQLSTATE %s)", what, buf,
@@ -230,6 +234,82 @@ static fl_err prepared(struct pg_conn *c, const char *sql, int nparams,
 	return FL_E_INTERNAL;
 }
 
+/* Runs prepared statement `name` inside a savepoint, in one round trip
+ * (libpq's pipeline mode: SAVEPOINT, the statement and RELEASE sent
+ * together). When the statement fails, only it is undone and the
+ * transaction goes on; *res as pg_run. */
+static fl_err run_guarded(struct fl_tx *tx, const char *name,
+                          const struct pg_params *p, PGresult **res)
+{
+	PGconn *db = tx->c->db;
+	PGresult *r, *stmt = NULL;
+	fl_err err = FL_OK;
+	int failed_at = -1;
+
+	if (!PQenterPipelineMode(db) ||
+	    !PQsendQueryParams(db, "SAVEPOINT fl_guard", 0, NULL, NULL, NULL,
+	                       NULL, 0) ||
+	    !PQsendQueryPrepared(db, name, p->n, p->v, p->len, p->fmt, 1) ||
+	    !PQsendQueryParams(db, "RELEASE SAVEPOINT fl_guard", 0, NULL, NULL,
+	                       NULL, NULL, 0) ||
+	    !PQpipelineSync(db)) {
+		err = pg_fail(db, NULL);
+		(void)PQexitPipelineMode(db);
+		tx->failed = err == FL_OK ? FL_E_STORE : err;
+		return tx->failed;
+	}
+	/* each of the three queries' results end with NULL; then the sync */
+	for (int q = 0; q < 3; q++) {
+		while ((r = PQgetResult(db)) != NULL) {
+			ExecStatusType st = PQresultStatus(r);
+
+			if (q == 1 && stmt == NULL &&
+			    (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)) {
+				stmt = r;
+				continue;
+			}
+			if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK &&
+			    st != PGRES_PIPELINE_ABORTED && failed_at < 0) {
+				err = pg_fail(db, r);
+				failed_at = q;
+			}
+			PQclear(r);
+		}
+		if (PQstatus(db) != CONNECTION_OK)
+			break;
+	}
+	if (PQstatus(db) == CONNECTION_OK) {
+		while ((r = PQgetResult(db)) != NULL) {
+			bool sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+
+			PQclear(r);
+			if (sync)
+				break;
+		}
+	}
+	if (!PQexitPipelineMode(db) && err == FL_OK)
+		err = pg_fail(db, NULL);
+	if (err == FL_OK && stmt == NULL)
+		err = pg_fail(db, NULL);
+	if (err == FL_OK) {
+		*res = stmt;
+		return FL_OK;
+	}
+	PQclear(stmt);
+	if (failed_at == 1 && err != FL_E_STORE_UNAVAILABLE) {
+		/* not through exec(): the statement's message stays */
+		PGresult *u = PQexec(db, "ROLLBACK TO SAVEPOINT fl_guard; "
+		                         "RELEASE SAVEPOINT fl_guard");
+
+		if (u == NULL || PQresultStatus(u) != PGRES_COMMAND_OK)
+			tx->failed = err;
+		PQclear(u);
+	} else {
+		tx->failed = err == FL_OK ? FL_E_STORE : err;
+	}
+	return err;
+}
+
 fl_err pg_run(struct fl_tx *tx, const char *sql, const struct pg_params *p,
               int flags, PGresult **res)
 {
@@ -249,30 +329,19 @@ fl_err pg_run(struct fl_tx *tx, const char *sql, const struct pg_params *p,
 		/* PostgreSQL ignores every statement until the rollback */
 		return tx->failed;
 	}
-	TRY(prepared(c, sql, p->n, name));
-	if ((flags & PG_GUARD) != 0)
-		TRY(exec(c->db, "SAVEPOINT fl_guard"));
+	if ((err = prepared(c, sql, p->n, name)) != FL_OK) {
+		/* a statement that fails to prepare aborts the transaction */
+		tx->failed = err;
+		goto out;
+	}
+	if ((flags & PG_GUARD) != 0) {
+		err = run_guarded(tx, name, p, &r);
+		goto out;
+	}
 	r = PQexecPrepared(c->db, name, p->n, p->v, p->len, p->fmt, 1);
 	if (r == NULL || (PQresultStatus(r) != PGRES_COMMAND_OK &&
 	                  PQresultStatus(r) != PGRES_TUPLES_OK)) {
 		err = pg_fail(c->db, r);
-		PQclear(r);
-		r = NULL;
-		if ((flags & PG_GUARD) != 0 && err != FL_E_STORE_UNAVAILABLE) {
-			/* not through exec(): the statement's message stays */
-			PGresult *u = PQexec(c->db,
-			                     "ROLLBACK TO SAVEPOINT fl_guard; "
-			                     "RELEASE SAVEPOINT fl_guard");
-			if (u == NULL || PQresultStatus(u) != PGRES_COMMAND_OK)
-				tx->failed = err;
-			PQclear(u);
-		} else {
-			tx->failed = err;
-		}
-		goto out;
-	}
-	if ((flags & PG_GUARD) != 0 &&
-	    (err = exec(c->db, "RELEASE SAVEPOINT fl_guard")) != FL_OK) {
 		tx->failed = err;
 		goto out;
 	}
@@ -371,9 +440,15 @@ static void quiet_notices(void *arg, const char *msg)
  * on; NULL (the reason noted) when the server cannot be reached. */
 static PGconn *connect_db(struct fl_store *st)
 {
-	const char *keys[] = {"connect_timeout", "application_name", "dbname",
+	/* TCP keepalives: a notice connection cut without a word from the
+	 * network is found dead in seconds, not hours. What conninfo says
+	 * (processed last) wins. */
+	const char *keys[] = {"connect_timeout",    "application_name",
+	                      "keepalives_idle",    "keepalives_interval",
+	                      "keepalives_count",   "dbname",
 	                      NULL};
-	const char *vals[] = {st->timeout, "finlockd", st->conninfo, NULL};
+	const char *vals[] = {st->timeout, "finlockd", "10", "3", "3",
+	                      st->conninfo, NULL};
 	PGconn *db = PQconnectdbParams(keys, vals, 1);
 
 	if (db == NULL) {

@@ -1,7 +1,7 @@
 /*
  * Unit tests for the storage interface, run against both backends: SQLite,
  * and PostgreSQL on a private cluster this program starts (one cluster for
- * the program, one database per test). Migrations,
+ * the program, one schema of one database per test). Migrations,
  * transactions (commit, rollback, persistence across reopen), tenants and
  * keys with tenant scoping, idempotency records, audit entries with
  * filters, and the append-only guard; devices: counts by state kept
@@ -60,7 +60,18 @@ static int setup_sqlite(void **state)
 	return 0;
 }
 
-/* A fresh database of the program's cluster, and a store on it. */
+/* The URI of schema `schema` of the test database. */
+static void schema_uri(const char *schema, char *out, size_t cap)
+{
+	char db[96];
+
+	snprintf(db, sizeof(db), "finlock?options=-csearch_path%%3D%s",
+	         schema);
+	pg_cluster_uri(&cluster, db, out, cap);
+}
+
+/* A fresh schema of the program's test database (a schema costs
+ * milliseconds where a database costs a checkpoint), and a store on it. */
 static int setup_pg(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
@@ -70,10 +81,10 @@ static int setup_pg(void **state)
 		return -1;
 	f->pg = true;
 	snprintf(f->db, sizeof(f->db), "t%d", ++n_databases);
-	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", f->db);
-	if (pg_cluster_exec(&cluster, "postgres", sql) != 0)
+	snprintf(sql, sizeof(sql), "CREATE SCHEMA %s", f->db);
+	if (pg_cluster_exec(&cluster, "finlock", sql) != 0)
 		return -1;
-	pg_cluster_uri(&cluster, f->db, f->uri, sizeof(f->uri));
+	schema_uri(f->db, f->uri, sizeof(f->uri));
 	if (fl_store_open_pg(&f->st, f->uri, NULL) != FL_OK) {
 		fprintf(stderr, "open: %s\n", fl_store_errmsg());
 		return -1;
@@ -89,8 +100,8 @@ static int teardown(void **state)
 
 	fl_store_close(f->st);
 	if (f->pg) {
-		snprintf(p, sizeof(p), "DROP DATABASE %s WITH (FORCE)", f->db);
-		(void)pg_cluster_exec(&cluster, "postgres", p);
+		snprintf(p, sizeof(p), "DROP SCHEMA %s CASCADE", f->db);
+		(void)pg_cluster_exec(&cluster, "finlock", p);
 		free(f);
 		return 0;
 	}
@@ -107,7 +118,9 @@ static int teardown(void **state)
 static int start_cluster(void **state)
 {
 	(void)state;
-	return pg_cluster_start(&cluster);
+	if (pg_cluster_start(&cluster) != 0)
+		return -1;
+	return pg_cluster_exec(&cluster, "postgres", "CREATE DATABASE finlock");
 }
 
 static int stop_cluster(void **state)
@@ -133,8 +146,13 @@ static int raw_exec(struct fx *f, const char *sql)
 	sqlite3 *db = NULL;
 	int rc;
 
-	if (f->pg)
-		return pg_cluster_exec(&cluster, f->db, sql);
+	if (f->pg) {
+		char set[600];
+
+		snprintf(set, sizeof(set), "SET search_path = %s; %s", f->db,
+		         sql);
+		return pg_cluster_exec(&cluster, "finlock", set);
+	}
 	if (sqlite3_open(f->path, &db) != SQLITE_OK) {
 		sqlite3_close(db);
 		return -1;
@@ -1575,17 +1593,17 @@ static void test_pg_created_and_must_exist(void **state)
 	fl_store_close(f->st);
 	assert_int_equal(open_again(f, &f->st, true), FL_OK);
 	assert_false(fl_store_created(f->st));
-	assert_int_equal(pg_cluster_exec(&cluster, "postgres",
-	                                 "CREATE DATABASE empty_one"),
+	assert_int_equal(pg_cluster_exec(&cluster, "finlock",
+	                                 "CREATE SCHEMA empty_one"),
 	                 0);
 	snprintf(empty.db, sizeof(empty.db), "empty_one");
-	pg_cluster_uri(&cluster, empty.db, empty.uri, sizeof(empty.uri));
+	schema_uri(empty.db, empty.uri, sizeof(empty.uri));
 	assert_int_equal(open_again(&empty, &st, true), FL_E_STORE_MISSING);
 	assert_null(st);
 	assert_int_not_equal(raw_exec(&empty, "SELECT 1 FROM schema_version"),
 	                     0);
-	assert_int_equal(pg_cluster_exec(&cluster, "postgres",
-	                                 "DROP DATABASE empty_one"),
+	assert_int_equal(pg_cluster_exec(&cluster, "finlock",
+	                                 "DROP SCHEMA empty_one"),
 	                 0);
 }
 
@@ -1614,9 +1632,9 @@ static void test_pg_migrations_together(void **state)
 	char sql[64];
 
 	snprintf(fresh.db, sizeof(fresh.db), "together");
-	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", fresh.db);
-	assert_int_equal(pg_cluster_exec(&cluster, "postgres", sql), 0);
-	pg_cluster_uri(&cluster, fresh.db, fresh.uri, sizeof(fresh.uri));
+	snprintf(sql, sizeof(sql), "CREATE SCHEMA %s", fresh.db);
+	assert_int_equal(pg_cluster_exec(&cluster, "finlock", sql), 0);
+	schema_uri(fresh.db, fresh.uri, sizeof(fresh.uri));
 	for (int i = 0; i < 3; i++) {
 		o[i] = (struct opener){&fresh, NULL, FL_OK};
 		assert_int_equal(pthread_create(&th[i], NULL, open_one, &o[i]),
@@ -1629,8 +1647,8 @@ static void test_pg_migrations_together(void **state)
 		                 fl_store_schema_latest());
 		fl_store_close(o[i].st);
 	}
-	snprintf(sql, sizeof(sql), "DROP DATABASE %s WITH (FORCE)", fresh.db);
-	assert_int_equal(pg_cluster_exec(&cluster, "postgres", sql), 0);
+	snprintf(sql, sizeof(sql), "DROP SCHEMA %s CASCADE", fresh.db);
+	assert_int_equal(pg_cluster_exec(&cluster, "finlock", sql), 0);
 }
 
 /* The start-up checks pass on a sound database; a snapshot is
