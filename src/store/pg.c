@@ -154,8 +154,17 @@ fl_err pg_fail(PGconn *db, const PGresult *res)
 		return FL_E_NOMEM;
 	if (strcmp(state, "54000") == 0)
 		return FL_E_TOO_LARGE;
+	/* data exceptions: a number out of range, text that is not valid
+	 * in the database's encoding */
+	if (strcmp(state, "22003") == 0)
+		return FL_E_RANGE;
+	if (strncmp(state, "22", 2) == 0)
+		return FL_E_INVALID;
 	if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0)
 		return FL_E_STORE_UNAVAILABLE;
+	/* a lock_timeout or statement_timeout an operator configured */
+	if (strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0)
+		return FL_E_STORE_BUSY;
 	if (strcmp(state, "XX001") == 0 || strcmp(state, "XX002") == 0)
 		return FL_E_CORRUPT;
 	return FL_E_STORE;

@@ -44,6 +44,9 @@ static int run(const struct pg_cluster *c, char *const argv[])
 			dup2(fd, 2);
 			close(fd);
 		}
+		/* the postgres user may not enter the test's directory */
+		if (chdir(c->dir) != 0)
+			_exit(126);
 		if (geteuid() == 0) {
 			args[n++] = "runuser";
 			args[n++] = "-u";
@@ -60,6 +63,29 @@ static int run(const struct pg_cluster *c, char *const argv[])
 		if (errno != EINTR)
 			return -1;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Copies the end of the cluster's file `name` to stderr. */
+static void show_log(const struct pg_cluster *c, const char *name)
+{
+	char path[128], buf[2048];
+	FILE *fp;
+	long size;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/%s", c->dir, name);
+	fp = fopen(path, "r");
+	if (fp == NULL)
+		return;
+	if (fseek(fp, 0, SEEK_END) == 0 && (size = ftell(fp)) > 0)
+		(void)fseek(fp, size > (long)sizeof(buf) - 1
+		                        ? size - (long)sizeof(buf) + 1
+		                        : 0,
+		            SEEK_SET);
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	buf[n] = '\0';
+	fclose(fp);
+	fprintf(stderr, "--- %s\n%s\n", path, buf);
 }
 
 static int free_port(void)
@@ -193,8 +219,8 @@ int pg_cluster_start(struct pg_cluster *c)
 	start_watchdog(c);
 	snprintf(data, sizeof(data), "%s/data", c->dir);
 	if (run(c, initdb) != 0) {
-		fprintf(stderr, "pg_cluster: initdb failed (see %s/setup.log)\n",
-		        c->dir);
+		fprintf(stderr, "pg_cluster: initdb failed\n");
+		show_log(c, "setup.log");
 		return -1;
 	}
 	/* a port taken between the probe and the start: another one */
@@ -203,8 +229,9 @@ int pg_cluster_start(struct pg_cluster *c)
 		if (c->port > 0 && pg_ctl_start(c) == 0)
 			return 0;
 	}
-	fprintf(stderr, "pg_cluster: the server did not start (see %s)\n",
-	        c->dir);
+	fprintf(stderr, "pg_cluster: the server did not start\n");
+	show_log(c, "setup.log");
+	show_log(c, "server.log");
 	return -1;
 }
 

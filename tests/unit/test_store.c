@@ -1531,6 +1531,7 @@ static void test_pg_unavailable(void **state)
 {
 	struct fx *f = *state;
 	struct seen *s = calloc(1, sizeof(*s));
+	struct fl_store *other = NULL;
 	struct fl_tenant t = {0};
 	struct fl_tx *tx = NULL;
 	uint64_t c;
@@ -1550,6 +1551,10 @@ static void test_pg_unavailable(void **state)
 	assert_null(tx);
 	assert_true(now_ms() - t0 < 3000);
 	assert_non_null(strstr(fl_store_errmsg(), "postgresql: "));
+	assert_null(strchr(fl_store_errmsg(), '\n'));
+	/* a process starting now is told the same */
+	assert_int_equal(open_again(f, &other, true), FL_E_STORE_UNAVAILABLE);
+	assert_null(other);
 	t0 = now_ms();
 	while (fl_store_device_unchanged(f->st, 1, c) && now_ms() - t0 < 3000)
 		usleep(5000);
