@@ -271,6 +271,12 @@ void pg_cluster_uri(const struct pg_cluster *c, const char *db, char *out,
 	         db);
 }
 
+static void quiet(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
 int pg_cluster_exec(const struct pg_cluster *c, const char *db,
                     const char *sql)
 {
@@ -286,6 +292,7 @@ int pg_cluster_exec(const struct pg_cluster *c, const char *db,
 		PQfinish(conn);
 		return -1;
 	}
+	PQsetNoticeProcessor(conn, quiet, NULL);
 	r = PQexec(conn, sql);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK &&
 	    PQresultStatus(r) != PGRES_TUPLES_OK) {
