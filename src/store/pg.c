@@ -1101,14 +1101,34 @@ static void add_problem(char problem[FL_STORE_PROBLEM_MAX], const char *s)
 		         used > 0 ? "; " : "", s);
 }
 
+/* Runs sql (a check) on db: FL_OK, or the mapped error with PostgreSQL's
+ * words added to problem. Only damaged data (XX001, XX002) is
+ * FL_E_CORRUPT; any other failure (a permission, the server gone) keeps
+ * its own kind, so that a check that could not run never passes for
+ * damage. */
+static fl_err check_sql(PGconn *db, const char *sql,
+                        char problem[FL_STORE_PROBLEM_MAX])
+{
+	PGresult *q = PQexec(db, sql);
+	fl_err err = FL_OK;
+
+	if (q == NULL || PQresultStatus(q) != PGRES_TUPLES_OK) {
+		err = pg_fail(db, q);
+		add_problem(problem, fl_store_errmsg());
+	}
+	PQclear(q);
+	return err;
+}
+
 /* PostgreSQL's start-up checks: the server answers, the schema is at the
- * version this build knows and every table of it can be read. full =
- * true also reads every row of every table (a damaged page fails the
- * read, and a checksum mismatch when the cluster keeps data checksums)
- * and, when the amcheck extension is installed in the database, checks
- * every B-tree index of the schema with bt_index_check. Without amcheck
- * (it needs a superuser to install) the indexes are not checked, and
- * fl_store_errmsg() says so. */
+ * version this build knows, and every table of the schema can be read
+ * (a page of each). full = true reads every row of every table (a
+ * damaged page fails the read, a checksum mismatch too when the cluster
+ * keeps data checksums) and, when the amcheck extension is installed in
+ * the database and this role may run it (a superuser installs it and
+ * grants its functions), checks every B-tree index of the schema with
+ * bt_index_check. Without amcheck the indexes are not checked, and
+ * fl_store_errmsg() says what was. */
 static fl_err pg_check(struct fl_store *st, bool full,
                        char problem[FL_STORE_PROBLEM_MAX])
 {
@@ -1116,14 +1136,17 @@ static fl_err pg_check(struct fl_store *st, bool full,
 	        "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n "
 	        "ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND "
 	        "n.nspname = current_schema() ORDER BY 1";
-	static const char indexes_sql[] =
-	        "SELECT bt_index_check(c.oid) FROM pg_class c "
-	        "JOIN pg_namespace n ON n.oid = c.relnamespace "
-	        "JOIN pg_am a ON a.oid = c.relam WHERE c.relkind = 'i' "
-	        "AND a.amname = 'btree' AND n.nspname = current_schema()";
+	/* the schema amcheck lives in, when this role may run it */
+	static const char amcheck_sql[] =
+	        "SELECT n.nspname::text FROM pg_extension e JOIN pg_namespace n "
+	        "ON n.oid = e.extnamespace WHERE e.extname = 'amcheck' AND "
+	        "coalesce(has_function_privilege(to_regprocedure("
+	        "quote_ident(n.nspname) || '.bt_index_check(regclass)'), "
+	        "'EXECUTE'), false)";
 	struct fl_tx *tx = NULL;
-	PGresult *r = NULL;
-	int64_t v = 0, amcheck = 0;
+	PGresult *r = NULL, *a = NULL;
+	int64_t v = 0;
+	PGconn *db;
 	fl_err err;
 
 	problem[0] = '\0';
@@ -1133,7 +1156,8 @@ static fl_err pg_check(struct fl_store *st, bool full,
 		         fl_store_errmsg());
 		return err;
 	}
-	err = query_int(tx->c->db,
+	db = tx->c->db;
+	err = query_int(db,
 	                "SELECT coalesce(max(version), 0)::bigint "
 	                "FROM schema_version",
 	                &v);
@@ -1142,51 +1166,59 @@ static fl_err pg_check(struct fl_store *st, bool full,
 		         "schema version %lld, this build knows %d",
 		         (long long)v, fl_store_schema_latest());
 		err = v > fl_store_schema_latest() ? FL_E_STORE_SCHEMA
-		                                   : FL_E_CORRUPT;
+		                                   : FL_E_STORE;
 		goto out;
 	}
 	if (err == FL_OK)
 		err = pg_run(tx, tables_sql, NULL, 0, &r);
 	for (int i = 0; err == FL_OK && i < PQntuples(r); i++) {
-		char table[128], sql[200];
-		PGresult *q;
+		char table[128], sql[300];
+		char *quoted;
 
 		if (pg_text(r, i, 0, table, sizeof(table)) != FL_OK)
 			continue;
-		/* LIMIT 1 reads a page; full reads them all */
-		snprintf(sql, sizeof(sql), full ? "SELECT count(*) FROM \"%s\""
-		                                : "SELECT 1 FROM \"%s\" LIMIT 1",
-		         table);
-		q = PQexec(tx->c->db, sql);
-		if (q == NULL || PQresultStatus(q) != PGRES_TUPLES_OK) {
-			err = pg_fail(tx->c->db, q);
-			add_problem(problem, fl_store_errmsg());
-			if (err != FL_E_STORE_UNAVAILABLE)
-				err = FL_E_CORRUPT;
+		quoted = PQescapeIdentifier(db, table, strlen(table));
+		if (quoted == NULL) {
+			err = FL_E_NOMEM;
+			break;
 		}
-		PQclear(q);
+		/* LIMIT 1 reads a page; full reads them all */
+		snprintf(sql, sizeof(sql),
+		         full ? "SELECT count(*) FROM %s"
+		              : "SELECT 1 FROM %s LIMIT 1",
+		         quoted);
+		PQfreemem(quoted);
+		err = check_sql(db, sql, problem);
 	}
 	if (err != FL_OK || !full)
 		goto out;
-	err = query_int(tx->c->db,
-	                "SELECT count(*) FROM pg_extension "
-	                "WHERE extname = 'amcheck'",
-	                &amcheck);
-	if (err == FL_OK && amcheck == 0) {
-		note("", "amcheck is not installed: checked that the server "
-		         "answers, the schema version and that every row of "
-		         "every table reads, not the indexes",
+	a = PQexecParams(db, amcheck_sql, 0, NULL, NULL, NULL, NULL, 0);
+	if (a == NULL || PQresultStatus(a) != PGRES_TUPLES_OK) {
+		err = pg_fail(db, a);
+		add_problem(problem, fl_store_errmsg());
+	} else if (PQntuples(a) == 0) {
+		note("", "amcheck is not installed, or this role may not run "
+		         "it: checked that the server answers, the schema "
+		         "version and that every row of every table reads, "
+		         "not the indexes",
 		     NULL);
-	} else if (err == FL_OK) {
-		PGresult *q = PQexec(tx->c->db, indexes_sql);
+	} else {
+		char *schema = PQescapeIdentifier(db, PQgetvalue(a, 0, 0),
+		                                  strlen(PQgetvalue(a, 0, 0)));
+		char sql[400];
 
-		if (q == NULL || PQresultStatus(q) != PGRES_TUPLES_OK) {
-			err = pg_fail(tx->c->db, q);
-			add_problem(problem, fl_store_errmsg());
-			if (err != FL_E_STORE_UNAVAILABLE)
-				err = FL_E_CORRUPT;
+		if (schema == NULL) {
+			err = FL_E_NOMEM;
+			goto out;
 		}
-		PQclear(q);
+		snprintf(sql, sizeof(sql),
+		         "SELECT %s.bt_index_check(c.oid) FROM pg_class c "
+		         "JOIN pg_namespace n ON n.oid = c.relnamespace "
+		         "JOIN pg_am m ON m.oid = c.relam WHERE c.relkind = 'i' "
+		         "AND m.amname = 'btree' AND n.nspname = current_schema()",
+		         schema);
+		PQfreemem(schema);
+		err = check_sql(db, sql, problem);
 	}
 out:
 	if (err != FL_OK && problem[0] == '\0')
@@ -1195,6 +1227,7 @@ out:
 	for (char *p = problem; *p != '\0'; p++)
 		if (*p == '\n' || *p == '\r' || *p == '\t')
 			*p = ' ';
+	PQclear(a);
 	PQclear(r);
 	pg_rollback(tx);
 	return err;

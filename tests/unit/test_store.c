@@ -1827,8 +1827,9 @@ static void test_pg_job_claim(void **state)
 
 	/* the holder's server process dies: the claim goes with it */
 	assert_int_equal(
-	        raw_exec(f, "SELECT pg_terminate_backend(pid) FROM pg_locks "
-	                    "WHERE locktype = 'advisory' AND granted"),
+	        raw_exec(f, "SELECT pg_terminate_backend(pid, 5000) FROM "
+	                    "pg_locks WHERE locktype = 'advisory' AND "
+	                    "granted"),
 	        0);
 	tx = begin(f, true);
 	assert_int_equal(fl_store_job_claim(tx, "sweep", &mine), FL_OK);
@@ -2048,9 +2049,16 @@ static void test_pg_check_and_snapshot(void **state)
 	assert_string_equal(problem, "");
 	assert_int_equal(fl_store_check(f->st, true, problem), FL_OK);
 	assert_string_equal(problem, "");
+	/* without amcheck, what was checked is said */
+	assert_non_null(strstr(fl_store_errmsg(), "amcheck"));
 	/* with amcheck, the indexes are checked too */
 	assert_int_equal(raw_exec(f, "CREATE EXTENSION amcheck"), 0);
-	assert_int_equal(fl_store_check(f->st, true, problem), FL_OK);
+	add_tenant(f, "tn_check2"); /* a new transaction: no message */
+	if (fl_store_check(f->st, true, problem) != FL_OK)
+		fail_msg("%s", problem);
+	assert_string_equal(problem, "");
+	assert_string_equal(fl_store_errmsg(), "");
+
 	assert_string_equal(fl_store_backend(f->st), "postgresql");
 	assert_int_equal(fl_store_snapshot(f->st, "/tmp/never"), FL_E_STATE);
 	assert_non_null(strstr(fl_store_errmsg(), "pg_dump"));
