@@ -6,10 +6,11 @@
  * transaction first needs it and made again by the next fl_store_begin()
  * after it was lost (a server restart, a network cut). While the server
  * cannot be reached, fl_store_begin() answers FL_E_STORE_UNAVAILABLE after
- * at most connect_timeout_s. Every connection runs with
- * synchronous_commit = on: COMMIT returns once the commit is flushed to
- * the server's WAL, so a 2xx sent after fl_tx_commit() survives a crash of
- * the server.
+ * at most connect_timeout_s. Every connection runs with synchronous_commit
+ * on (or stronger: remote_write, remote_apply), and the store refuses a
+ * server running with fsync off: COMMIT returns once the commit is flushed
+ * to the server's WAL, so a 2xx sent after fl_tx_commit() survives a crash
+ * of the server.
  *
  * Transactions: a write transaction is READ COMMITTED (the narrow locks of
  * store.h make its read-decide-write sequences safe: fl_store_lock_device
@@ -470,8 +471,12 @@ static PGconn *connect_db(struct fl_store *st)
 		return NULL;
 	}
 	PQsetNoticeProcessor(db, quiet_notices, NULL);
-	/* durability: a commit returns once flushed (store.h) */
-	if (exec(db, "SET synchronous_commit = on") != FL_OK) {
+	/* durability: a commit returns once flushed (store.h). Every value
+	 * but off flushes locally; a stronger one an operator chose for a
+	 * synchronous replica (remote_write, remote_apply) is kept. */
+	if (exec(db, "SELECT set_config('synchronous_commit', 'on', false) "
+	             "WHERE current_setting('synchronous_commit') = 'off'") !=
+	    FL_OK) {
 		PQfinish(db);
 		return NULL;
 	}
@@ -999,6 +1004,42 @@ out:
 
 /* --- opening and closing ------------------------------------------------- */
 
+/* True when libpq can read conninfo (a URI or key=value string); else
+ * notes libpq's words. */
+static bool valid_conninfo(const char *conninfo)
+{
+	char *why = NULL;
+	PQconninfoOption *opts = PQconninfoParse(conninfo, &why);
+
+	if (opts == NULL) {
+		note("connection string: ", why != NULL ? why : "out of memory",
+		     NULL);
+		PQfreemem(why);
+		return false;
+	}
+	PQconninfoFree(opts);
+	return true;
+}
+
+/* FL_OK when a commit on db returns only once it is on disk: this session
+ * has synchronous_commit on (connect_db sets it) and the server fsyncs. */
+static fl_err durable(PGconn *db)
+{
+	static const char sql[] =
+	        "SELECT current_setting('synchronous_commit') <> 'off' AND "
+	        "current_setting('fsync') = 'on'";
+	int64_t ok = 0;
+	fl_err err = query_int(db, sql, &ok);
+
+	if (err == FL_OK && !ok) {
+		note("", "the server runs with fsync or synchronous_commit off: "
+		         "a commit would not be durable",
+		     NULL);
+		err = FL_E_STORE;
+	}
+	return err;
+}
+
 static void pg_close(struct fl_store *st)
 {
 	if (st->thread_started) {
@@ -1036,6 +1077,8 @@ fl_err fl_store_open_pg(struct fl_store **out, const char *conninfo,
 	fl_err err;
 
 	*out = NULL;
+	if (!valid_conninfo(conninfo))
+		return FL_E_INVALID;
 	if (n < 2)
 		n = 2;
 	if (n > 256)
@@ -1064,6 +1107,8 @@ fl_err fl_store_open_pg(struct fl_store **out, const char *conninfo,
 		goto out;
 	}
 	if ((err = ready_conn(st, &st->conns[0])) != FL_OK)
+		goto out;
+	if ((err = durable(st->conns[0].db)) != FL_OK)
 		goto out;
 	if ((err = migrate(st, st->conns[0].db,
 	                   opts != NULL && opts->must_exist)) != FL_OK)

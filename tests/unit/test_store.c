@@ -2066,6 +2066,32 @@ static void test_pg_check_and_snapshot(void **state)
 	assert_int_equal(access("/tmp/never", F_OK), -1);
 }
 
+/* A session asking for commits that are not flushed (a role's or the
+ * connection string's synchronous_commit = off) is raised to on, and
+ * works. (The refusal of a server running with fsync off cannot be shown
+ * here: the test cluster runs with -c fsync=on, which ALTER SYSTEM cannot
+ * override.) */
+static void test_pg_durability(void **state)
+{
+	struct fx *f = *state;
+	struct fl_store *st = NULL;
+	struct fl_tx *tx;
+	char uri[300];
+
+	snprintf(uri, sizeof(uri), "%s%%20-csynchronous_commit%%3Doff",
+	         f->uri);
+	assert_int_equal(fl_store_open_pg(&st, uri, NULL), FL_OK);
+	assert_int_equal(fl_store_begin(st, true, &tx), FL_OK);
+	assert_int_equal(fl_store_lock_device(tx, "dv_1"), FL_OK);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+	fl_store_close(st);
+	/* a connection string libpq cannot read is refused, in its words */
+	assert_int_equal(fl_store_open_pg(&st, "postgresql://[bad", NULL),
+	                 FL_E_INVALID);
+	assert_null(st);
+	assert_non_null(strstr(fl_store_errmsg(), "postgresql: "));
+}
+
 /* Tests that hold for every backend. */
 #define NEUTRAL(setup)                                                         \
 	T(test_backend_message, setup, teardown),                              \
@@ -2103,6 +2129,7 @@ int main(void)
 	        T(test_pg_created_and_must_exist, setup_pg, teardown),
 	        T(test_pg_migrations_together, setup_pg, teardown),
 	        T(test_pg_check_and_snapshot, setup_pg, teardown),
+	        T(test_pg_durability, setup_pg, teardown),
 	        T(test_pg_two_stores_feed, setup_pg, teardown),
 	        T(test_pg_lock_device, setup_pg, teardown),
 	        T(test_pg_job_claim, setup_pg, teardown),
