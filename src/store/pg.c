@@ -96,11 +96,11 @@ struct fl_store {
 	} feed[FL_STORE_FEED_MAX]; /* change feed subscribers */
 	_Atomic int n_feed;        /* set after its entry (the notice thread
 	                            * reads them) */
-	PGconn *notice;     /* the LISTEN connection (notice thread's) */
-	pthread_t thread;   /* the notice thread */
+	PGconn *notice;            /* the LISTEN connection (notice thread's) */
+	pthread_t thread;          /* the notice thread */
 	bool thread_started;
-	_Atomic bool stop;  /* the notice thread is to end */
-	int wake[2];        /* pipe: wakes the notice thread to stop */
+	_Atomic bool stop; /* the notice thread is to end */
+	int wake[2];       /* pipe: wakes the notice thread to stop */
 };
 
 static const struct fl_store_ops pg_ops;
@@ -130,9 +130,8 @@ static void note(const char *what, const char *s, const char *state)
 
 fl_err pg_fail(PGconn *db, const PGresult *res)
 {
-	const char *state = res != NULL
-	                            ? PQresultErrorField(res, PG_DIAG_SQLSTATE)
-	                            : NULL;
+	const char *state =
+	        res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	const char *msg;
 
 	if (res != NULL &&
@@ -230,7 +229,8 @@ static fl_err prepared(struct pg_conn *c, const char *sql, int nparams,
 		if (c->keys[slot] == sql)
 			return FL_OK;
 		if (c->keys[slot] == NULL) {
-			PGresult *r = PQprepare(c->db, name, sql, nparams, NULL);
+			PGresult *r =
+			        PQprepare(c->db, name, sql, nparams, NULL);
 			fl_err err = FL_OK;
 
 			if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK)
@@ -438,7 +438,8 @@ fl_err pg_blob(const PGresult *r, int row, int col, void *buf, size_t n)
 	return FL_OK;
 }
 
-/* --- connections ----------------------------------------------------------- */
+/* --- connections -----------------------------------------------------------
+ */
 
 static void quiet_notices(void *arg, const char *msg)
 {
@@ -453,12 +454,15 @@ static PGconn *connect_db(struct fl_store *st)
 	/* TCP keepalives: a notice connection cut without a word from the
 	 * network is found dead in seconds, not hours. What conninfo says
 	 * (processed last) wins. */
-	const char *keys[] = {"connect_timeout",    "application_name",
-	                      "keepalives_idle",    "keepalives_interval",
-	                      "keepalives_count",   "dbname",
+	const char *keys[] = {"connect_timeout",
+	                      "application_name",
+	                      "keepalives_idle",
+	                      "keepalives_interval",
+	                      "keepalives_count",
+	                      "dbname",
 	                      NULL};
-	const char *vals[] = {st->timeout, "finlockd", "10", "3", "3",
-	                      st->conninfo, NULL};
+	const char *vals[] = {st->timeout, "finlockd",   "10", "3",
+	                      "3",         st->conninfo, NULL};
 	PGconn *db = PQconnectdbParams(keys, vals, 1);
 
 	if (db == NULL) {
@@ -536,7 +540,8 @@ static struct pg_conn *acquire_conn(struct fl_store *st)
 	return c;
 }
 
-/* --- the device clock -------------------------------------------------------- */
+/* --- the device clock --------------------------------------------------------
+ */
 
 static size_t stamp_bucket(int64_t ord)
 {
@@ -595,7 +600,8 @@ static void stamp_list(struct fl_store *st, const char *list)
 			int64_t *na;
 
 			if (cap * 2 > PG_WATCH_MAX ||
-			    (na = realloc(many, cap * 2 * sizeof(*na))) == NULL) {
+			    (na = realloc(many, cap * 2 * sizeof(*na))) ==
+			            NULL) {
 				free(many);
 				stamp(st, NULL, 0, true);
 				return;
@@ -860,7 +866,8 @@ static void pg_tx_quiet(struct fl_tx *tx)
 		tx->quiet = true;
 }
 
-/* --- concurrency ------------------------------------------------------------ */
+/* --- concurrency ------------------------------------------------------------
+ */
 
 static fl_err advisory(struct fl_tx *tx, const char *sql, const char *name,
                        bool *got)
@@ -912,7 +919,8 @@ static fl_err pg_job_claim(struct fl_tx *tx, const char *name, bool *mine)
 	return err;
 }
 
-/* --- migrations ------------------------------------------------------------- */
+/* --- migrations -------------------------------------------------------------
+ */
 
 /* One query's single integer (or bool) answer. */
 static fl_err query_int(PGconn *db, const char *sql, int64_t *v)
@@ -956,8 +964,7 @@ static fl_err migrate(struct fl_store *st, PGconn *db, bool must_exist)
 	}
 	TRY(exec(db, "SELECT pg_advisory_lock(hashtextextended("
 	             "'finlock.migrate', 0))"));
-	TRY(query_int(db,
-	              "SELECT to_regclass('schema_version') IS NOT NULL",
+	TRY(query_int(db, "SELECT to_regclass('schema_version') IS NOT NULL",
 	              &exists));
 	if (exists)
 		TRY(query_int(db,
@@ -1032,8 +1039,9 @@ static fl_err durable(PGconn *db)
 	fl_err err = query_int(db, sql, &ok);
 
 	if (err == FL_OK && !ok) {
-		note("", "the server runs with fsync or synchronous_commit off: "
-		         "a commit would not be durable",
+		note("",
+		     "the server runs with fsync or synchronous_commit off: "
+		     "a commit would not be durable",
 		     NULL);
 		err = FL_E_STORE;
 	}
@@ -1183,7 +1191,8 @@ static fl_err pg_check(struct fl_store *st, bool full,
 	        "n.nspname = current_schema() ORDER BY 1";
 	/* the schema amcheck lives in, when this role may run it */
 	static const char amcheck_sql[] =
-	        "SELECT n.nspname::text FROM pg_extension e JOIN pg_namespace n "
+	        "SELECT n.nspname::text FROM pg_extension e JOIN pg_namespace "
+	        "n "
 	        "ON n.oid = e.extnamespace WHERE e.extname = 'amcheck' AND "
 	        "coalesce(has_function_privilege(to_regprocedure("
 	        "quote_ident(n.nspname) || '.bt_index_check(regclass)'), "
@@ -1242,10 +1251,11 @@ static fl_err pg_check(struct fl_store *st, bool full,
 		err = pg_fail(db, a);
 		add_problem(problem, fl_store_errmsg());
 	} else if (PQntuples(a) == 0) {
-		note("", "amcheck is not installed, or this role may not run "
-		         "it: checked that the server answers, the schema "
-		         "version and that every row of every table reads, "
-		         "not the indexes",
+		note("",
+		     "amcheck is not installed, or this role may not run "
+		     "it: checked that the server answers, the schema "
+		     "version and that every row of every table reads, "
+		     "not the indexes",
 		     NULL);
 	} else {
 		char *schema = PQescapeIdentifier(db, PQgetvalue(a, 0, 0),
@@ -1256,12 +1266,14 @@ static fl_err pg_check(struct fl_store *st, bool full,
 			err = FL_E_NOMEM;
 			goto out;
 		}
-		snprintf(sql, sizeof(sql),
-		         "SELECT %s.bt_index_check(c.oid) FROM pg_class c "
-		         "JOIN pg_namespace n ON n.oid = c.relnamespace "
-		         "JOIN pg_am m ON m.oid = c.relam WHERE c.relkind = 'i' "
-		         "AND m.amname = 'btree' AND n.nspname = current_schema()",
-		         schema);
+		snprintf(
+		        sql, sizeof(sql),
+		        "SELECT %s.bt_index_check(c.oid) FROM pg_class c "
+		        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+		        "JOIN pg_am m ON m.oid = c.relam WHERE c.relkind = 'i' "
+		        "AND m.amname = 'btree' AND n.nspname = "
+		        "current_schema()",
+		        schema);
 		PQfreemem(schema);
 		err = check_sql(db, sql, problem);
 	}
@@ -1282,9 +1294,10 @@ static fl_err pg_snapshot(struct fl_store *st, const char *path)
 {
 	(void)st;
 	(void)path;
-	note("", "a PostgreSQL database is copied with PostgreSQL's own "
-	         "tools: pg_dump (a logical copy of one database) or "
-	         "pg_basebackup (a physical copy of the cluster, with its WAL)",
+	note("",
+	     "a PostgreSQL database is copied with PostgreSQL's own "
+	     "tools: pg_dump (a logical copy of one database) or "
+	     "pg_basebackup (a physical copy of the cluster, with its WAL)",
 	     NULL);
 	return FL_E_STATE;
 }
