@@ -105,6 +105,9 @@ struct fl_store {
 
 static const struct fl_store_ops pg_ops;
 
+static void drop_conn(struct pg_conn *c);
+static fl_err ready_conn(struct fl_store *st, struct pg_conn *c);
+
 /* --- errors and statements ----------------------------------------------- */
 
 /* Copies s without its trailing newlines into the error note. */
@@ -244,36 +247,58 @@ static fl_err prepared(struct pg_conn *c, const char *sql, int nparams,
 	return FL_E_INTERNAL;
 }
 
-/* Runs prepared statement `name` inside a savepoint, in one round trip
- * (libpq's pipeline mode: SAVEPOINT, the statement and RELEASE sent
- * together). When the statement fails, only it is undone and the
- * transaction goes on; *res as pg_run. */
-static fl_err run_guarded(struct fl_tx *tx, const char *name,
-                          const struct pg_params *p, PGresult **res)
+static const char *const begin_sql[2] = {
+        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        "BEGIN ISOLATION LEVEL READ COMMITTED"};
+
+/* Runs prepared statement `name` in one round trip (libpq's pipeline
+ * mode) together with what must come before and after it: the
+ * transaction's BEGIN (and its quiet setting) when it is the
+ * transaction's first statement, and with PG_GUARD a savepoint around it,
+ * so that when it fails only it is undone and the transaction goes on.
+ * *res as pg_run. */
+static fl_err run_pipeline(struct fl_tx *tx, const char *name,
+                           const struct pg_params *p, int flags,
+                           PGresult **res)
 {
+	const char *pre[3], *post = NULL;
 	PGconn *db = tx->c->db;
 	PGresult *r, *stmt = NULL;
+	bool guard = (flags & PG_GUARD) != 0, ok, begun = tx->begun;
+	int n_pre = 0, failed_at = -1, n_queries;
 	fl_err err = FL_OK;
-	int failed_at = -1;
 
-	if (!PQenterPipelineMode(db) ||
-	    !PQsendQueryParams(db, "SAVEPOINT fl_guard", 0, NULL, NULL, NULL,
-	                       NULL, 0) ||
-	    !PQsendQueryPrepared(db, name, p->n, p->v, p->len, p->fmt, 1) ||
-	    !PQsendQueryParams(db, "RELEASE SAVEPOINT fl_guard", 0, NULL, NULL,
-	                       NULL, NULL, 0) ||
-	    !PQpipelineSync(db)) {
+	if (!begun) {
+		pre[n_pre++] = begin_sql[tx->base.write];
+		if (tx->quiet)
+			pre[n_pre++] = "SET LOCAL finlock.quiet = 'on'";
+	}
+	if (guard) {
+		pre[n_pre++] = "SAVEPOINT fl_guard";
+		post = "RELEASE SAVEPOINT fl_guard";
+	}
+	n_queries = n_pre + 1 + (post != NULL);
+	ok = PQenterPipelineMode(db);
+	for (int i = 0; ok && i < n_pre; i++)
+		ok = PQsendQueryParams(db, pre[i], 0, NULL, NULL, NULL, NULL,
+		                       0);
+	ok = ok && PQsendQueryPrepared(db, name, p->n, p->v, p->len, p->fmt,
+	                               1);
+	if (ok && post != NULL)
+		ok = PQsendQueryParams(db, post, 0, NULL, NULL, NULL, NULL, 0);
+	ok = ok && PQpipelineSync(db);
+	if (!ok) {
 		err = pg_fail(db, NULL);
 		(void)PQexitPipelineMode(db);
 		tx->failed = err == FL_OK ? FL_E_STORE : err;
 		return tx->failed;
 	}
-	/* each of the three queries' results end with NULL; then the sync */
-	for (int q = 0; q < 3; q++) {
+	/* each query's results end with NULL; then the sync */
+	for (int q = 0; q < n_queries; q++) {
 		while ((r = PQgetResult(db)) != NULL) {
 			ExecStatusType st = PQresultStatus(r);
 
-			if (q == 1 && stmt == NULL &&
+			if (q == n_pre && stmt == NULL &&
 			    (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)) {
 				stmt = r;
 				continue;
@@ -301,12 +326,15 @@ static fl_err run_guarded(struct fl_tx *tx, const char *name,
 		err = pg_fail(db, NULL);
 	if (err == FL_OK && stmt == NULL)
 		err = pg_fail(db, NULL);
+	/* BEGIN went through unless it is what failed */
+	if (!begun && PQstatus(db) == CONNECTION_OK && failed_at != 0)
+		tx->begun = true;
 	if (err == FL_OK) {
 		*res = stmt;
 		return FL_OK;
 	}
 	PQclear(stmt);
-	if (failed_at == 1 && err != FL_E_STORE_UNAVAILABLE) {
+	if (guard && failed_at == n_pre && err != FL_E_STORE_UNAVAILABLE) {
 		/* not through exec(): the statement's message stays */
 		PGresult *u = PQexec(db, "ROLLBACK TO SAVEPOINT fl_guard; "
 		                         "RELEASE SAVEPOINT fl_guard");
@@ -320,13 +348,39 @@ static fl_err run_guarded(struct fl_tx *tx, const char *name,
 	return err;
 }
 
+/* pg_run's work, once. */
+static fl_err run_once(struct fl_tx *tx, const char *sql,
+                       const struct pg_params *p, int flags, PGresult **res)
+{
+	struct pg_conn *c = tx->c;
+	PGresult *r;
+	char name[16];
+	fl_err err;
+
+	if ((err = prepared(c, sql, p->n, name)) != FL_OK) {
+		/* a statement that fails to prepare aborts the transaction */
+		tx->failed = err;
+		return err;
+	}
+	if (!tx->begun || (flags & PG_GUARD) != 0)
+		return run_pipeline(tx, name, p, flags, res);
+	r = PQexecPrepared(c->db, name, p->n, p->v, p->len, p->fmt, 1);
+	if (r == NULL || (PQresultStatus(r) != PGRES_COMMAND_OK &&
+	                  PQresultStatus(r) != PGRES_TUPLES_OK)) {
+		err = pg_fail(c->db, r);
+		PQclear(r);
+		tx->failed = err;
+		return err;
+	}
+	*res = r;
+	return FL_OK;
+}
+
 fl_err pg_run(struct fl_tx *tx, const char *sql, const struct pg_params *p,
               int flags, PGresult **res)
 {
 	static const struct pg_params none;
-	struct pg_conn *c = tx->c;
 	PGresult *r = NULL;
-	char name[16];
 	fl_err err;
 
 	if (res != NULL)
@@ -339,24 +393,19 @@ fl_err pg_run(struct fl_tx *tx, const char *sql, const struct pg_params *p,
 		/* PostgreSQL ignores every statement until the rollback */
 		return tx->failed;
 	}
-	if ((err = prepared(c, sql, p->n, name)) != FL_OK) {
-		/* a statement that fails to prepare aborts the transaction */
-		tx->failed = err;
-		goto out;
+	err = run_once(tx, sql, p, flags, &r);
+	if (err == FL_E_STORE_UNAVAILABLE && !tx->begun) {
+		/* the first statement, on a connection the server dropped
+		 * since its last use (a restart): nothing of the transaction
+		 * happened, so once more on a new connection */
+		tx->failed = FL_OK;
+		drop_conn(tx->c);
+		err = ready_conn(tx->base.st, tx->c);
+		if (err == FL_OK)
+			err = run_once(tx, sql, p, flags, &r);
+		else
+			tx->failed = err;
 	}
-	if ((flags & PG_GUARD) != 0) {
-		err = run_guarded(tx, name, p, &r);
-		goto out;
-	}
-	r = PQexecPrepared(c->db, name, p->n, p->v, p->len, p->fmt, 1);
-	if (r == NULL || (PQresultStatus(r) != PGRES_COMMAND_OK &&
-	                  PQresultStatus(r) != PGRES_TUPLES_OK)) {
-		err = pg_fail(c->db, r);
-		tx->failed = err;
-		goto out;
-	}
-	err = FL_OK;
-out:
 	if (err == FL_OK && res != NULL)
 		*res = r;
 	else
@@ -733,11 +782,11 @@ static void *notice_main(void *arg)
 
 /* --- transactions -------------------------------------------------------- */
 
+/* A transaction holds a connected connection from the start; its BEGIN
+ * goes with its first statement (run_pipeline), saving a round trip, and
+ * a transaction that ran none costs none. */
 static fl_err pg_begin(struct fl_store *st, bool write, struct fl_tx **out)
 {
-	static const char *const begin_sql[2] = {
-	        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-	        "BEGIN ISOLATION LEVEL READ COMMITTED"};
 	struct fl_tx *tx = NULL;
 	struct pg_conn *c = NULL;
 	fl_err err;
@@ -748,16 +797,6 @@ static fl_err pg_begin(struct fl_store *st, bool write, struct fl_tx **out)
 		return FL_E_NOMEM;
 	c = acquire_conn(st);
 	TRY(ready_conn(st, c));
-	err = exec(c->db, begin_sql[write]);
-	if (err == FL_E_STORE_UNAVAILABLE) {
-		/* the server went away since this connection's last use:
-		 * once more on a new one */
-		drop_conn(c);
-		TRY(ready_conn(st, c));
-		err = exec(c->db, begin_sql[write]);
-	}
-	if (err != FL_OK)
-		goto out;
 	tx->base.ops = &pg_ops;
 	tx->base.st = st;
 	tx->base.write = write;
@@ -787,7 +826,8 @@ static void end_tx(struct fl_tx *tx)
 static void pg_rollback(struct fl_tx *tx)
 {
 	/* not through exec(): a failure that led here keeps its message */
-	PQclear(PQexec(tx->c->db, "ROLLBACK"));
+	if (tx->begun)
+		PQclear(PQexec(tx->c->db, "ROLLBACK"));
 	end_tx(tx);
 }
 
@@ -847,7 +887,10 @@ static fl_err pg_commit(struct fl_tx *tx)
 	if (tx->failed != FL_OK) {
 		/* PostgreSQL aborted it at that failure */
 		err = tx->failed;
-		PQclear(PQexec(tx->c->db, "ROLLBACK"));
+		if (tx->begun)
+			PQclear(PQexec(tx->c->db, "ROLLBACK"));
+	} else if (!tx->begun) {
+		err = FL_OK; /* no statement: nothing to commit */
 	} else if (tx->base.write) {
 		err = commit_write(tx);
 	} else {
@@ -861,8 +904,11 @@ static void pg_tx_quiet(struct fl_tx *tx)
 {
 	/* the triggers of migration 2 read it; should it fail, the
 	 * transaction is merely not quiet */
-	if (!tx->quiet && tx->failed == FL_OK &&
-	    exec(tx->c->db, "SET LOCAL finlock.quiet = 'on'") == FL_OK)
+	if (tx->quiet || tx->failed != FL_OK)
+		return;
+	if (!tx->begun)
+		tx->quiet = true; /* sent with BEGIN (run_pipeline) */
+	else if (exec(tx->c->db, "SET LOCAL finlock.quiet = 'on'") == FL_OK)
 		tx->quiet = true;
 }
 
@@ -1185,6 +1231,8 @@ static fl_err check_sql(PGconn *db, const char *sql,
 static fl_err pg_check(struct fl_store *st, bool full,
                        char problem[FL_STORE_PROBLEM_MAX])
 {
+	static const char version_sql[] =
+	        "SELECT coalesce(max(version), 0)::bigint FROM schema_version";
 	static const char tables_sql[] =
 	        "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n "
 	        "ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND "
@@ -1210,11 +1258,13 @@ static fl_err pg_check(struct fl_store *st, bool full,
 		         fl_store_errmsg());
 		return err;
 	}
+	/* the first statement: the connection is made again if it has to */
+	err = pg_run(tx, version_sql, NULL, 0, &r);
 	db = tx->c->db;
-	err = query_int(db,
-	                "SELECT coalesce(max(version), 0)::bigint "
-	                "FROM schema_version",
-	                &v);
+	if (err == FL_OK)
+		v = PQntuples(r) == 1 ? pg_int(r, 0, 0) : 0;
+	PQclear(r);
+	r = NULL;
 	if (err == FL_OK && v != fl_store_schema_latest()) {
 		snprintf(problem, FL_STORE_PROBLEM_MAX,
 		         "schema version %lld, this build knows %d",

@@ -1772,7 +1772,7 @@ static void test_pg_lock_device(void **state)
 {
 	struct fx *f = *state;
 	struct fl_store *other = NULL;
-	struct holder h = {.device = "dv_1", .hold_ms = 400};
+	struct holder h = {.device = "dv_1", .hold_ms = 1500};
 	struct fl_tx *tx;
 	pthread_t th;
 	int64_t t0, took;
@@ -1786,12 +1786,13 @@ static void test_pg_lock_device(void **state)
 	assert_int_equal(fl_store_lock_device(tx, "dv_2"), FL_OK);
 	assert_int_equal(fl_tx_commit(tx), FL_OK);
 	took = now_ms() - t0;
-	assert_true(took < 200);
+	/* long before the holder lets go (margins for a loaded machine) */
+	assert_true(took < 1000);
 	tx = begin(f, true);
 	assert_int_equal(fl_store_lock_device(tx, "dv_1"), FL_OK);
 	took = now_ms() - t0;
 	assert_int_equal(fl_tx_commit(tx), FL_OK);
-	assert_true(took >= 250);
+	assert_true(took >= 1000);
 	assert_int_equal(pthread_join(th, NULL), 0);
 	assert_int_equal(h.err, FL_OK);
 	/* a read transaction takes no lock */
@@ -1927,10 +1928,18 @@ static void test_pg_unavailable(void **state)
 	assert_true(fl_store_device_unchanged(f->st, 1, c));
 	assert_int_equal(pg_cluster_stop(&cluster), 0);
 	t0 = now_ms();
+	/* begin, or its first statement, says so (BEGIN goes with it) */
+	err = fl_store_begin(f->st, true, &tx);
+	if (err == FL_OK) {
+		err = fl_store_tenant_get(tx, "tn_before", &t);
+		fl_tx_rollback(tx);
+	}
+	assert_int_equal(err, FL_E_STORE_UNAVAILABLE);
+	assert_true(now_ms() - t0 < 3000);
+	/* and again, now without a connection left */
 	assert_int_equal(fl_store_begin(f->st, true, &tx),
 	                 FL_E_STORE_UNAVAILABLE);
 	assert_null(tx);
-	assert_true(now_ms() - t0 < 3000);
 	assert_non_null(strstr(fl_store_errmsg(), "postgresql: "));
 	assert_null(strchr(fl_store_errmsg(), '\n'));
 	/* a process starting now is told the same */
