@@ -6,11 +6,14 @@
  * keys with tenant scoping, idempotency records, audit entries with
  * filters, and the append-only guard; devices: counts by state kept
  * through every change, and a device's decision inputs loaded in one
- * call; request counters claimed once; the change feed. SQLite only: the
- * lost-WAL mark, damage found by the checks, file snapshots, a database
- * made before the counts were kept. PostgreSQL only: two stores on one
- * database as two finlockd processes (the feed across them, device locks,
- * job claims), the server going away and coming back, SQLSTATE mapping.
+ * call; request counters claimed once; the change feed; every operation
+ * once. SQLite only: the lost-WAL mark, damage found by the checks, file
+ * snapshots, a database made before the counts were kept. PostgreSQL
+ * only: two stores on one database as two finlockd processes (the feed
+ * across them, device locks, job claims, request counters and an audit
+ * chain written by both), migrations by several processes at once, the
+ * server going away and coming back, SQLSTATE mapping, the checks and the
+ * refused snapshot.
  */
 #include <setjmp.h>
 #include <stdarg.h>
