@@ -8,6 +8,8 @@ set -eu
 
 # postgresql-15: the store tests start a private PostgreSQL cluster
 # (tests/support/pg_cluster.c) to run the suite against that backend too.
+# libyaml-dev: the live OpenAPI check (tests/integration/
+# test_server_openapi_live.c) reads docs/openapi.yaml with libyaml.
 # chromium and nodejs: the browser tests (chromium driven headless by npm's
 # playwright-core). npm comes with some nodejs builds; Debian's own is a
 # package of its own.
