@@ -1,10 +1,16 @@
 /*
- * Unit tests for the storage interface on its SQLite backend: migrations,
+ * Unit tests for the storage interface, run against both backends: SQLite,
+ * and PostgreSQL on a private cluster this program starts (one cluster for
+ * the program, one database per test). Migrations,
  * transactions (commit, rollback, persistence across reopen), tenants and
  * keys with tenant scoping, idempotency records, audit entries with
  * filters, and the append-only guard; devices: counts by state kept
  * through every change, and a device's decision inputs loaded in one
- * call.
+ * call; request counters claimed once; the change feed. SQLite only: the
+ * lost-WAL mark, damage found by the checks, file snapshots, a database
+ * made before the counts were kept. PostgreSQL only: two stores on one
+ * database as two finlockd processes (the feed across them, device locks,
+ * job claims), the server going away and coming back, SQLSTATE mapping.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,17 +24,27 @@
 #include <cmocka.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <time.h>
 
 #include "core/crypto.h"
 #include "store/store.h"
+#include "support/pg_cluster.h"
+
+#define T cmocka_unit_test_setup_teardown
 
 struct fx {
 	char dir[64];
 	char path[128];
+	bool pg;       /* the PostgreSQL backend */
+	char db[32];   /* its database */
+	char uri[200]; /* and the URI of that */
 	struct fl_store *st;
 };
 
-static int setup(void **state)
+static struct pg_cluster cluster; /* the program's PostgreSQL */
+static int n_databases;           /* made so far, for their names */
+
+static int setup_sqlite(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 
@@ -44,12 +60,40 @@ static int setup(void **state)
 	return 0;
 }
 
+/* A fresh database of the program's cluster, and a store on it. */
+static int setup_pg(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	char sql[64];
+
+	if (f == NULL || fl_crypto_init() != FL_OK)
+		return -1;
+	f->pg = true;
+	snprintf(f->db, sizeof(f->db), "t%d", ++n_databases);
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", f->db);
+	if (pg_cluster_exec(&cluster, "postgres", sql) != 0)
+		return -1;
+	pg_cluster_uri(&cluster, f->db, f->uri, sizeof(f->uri));
+	if (fl_store_open_pg(&f->st, f->uri, NULL) != FL_OK) {
+		fprintf(stderr, "open: %s\n", fl_store_errmsg());
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
 static int teardown(void **state)
 {
 	struct fx *f = *state;
 	char p[160];
 
 	fl_store_close(f->st);
+	if (f->pg) {
+		snprintf(p, sizeof(p), "DROP DATABASE %s WITH (FORCE)", f->db);
+		(void)pg_cluster_exec(&cluster, "postgres", p);
+		free(f);
+		return 0;
+	}
 	const char *sfx[] = {"", "-wal", "-shm", "-open", ".copy"};
 	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
 		snprintf(p, sizeof(p), "%s%s", f->path, sfx[i]);
@@ -58,6 +102,46 @@ static int teardown(void **state)
 	rmdir(f->dir);
 	free(f);
 	return 0;
+}
+
+static int start_cluster(void **state)
+{
+	(void)state;
+	return pg_cluster_start(&cluster);
+}
+
+static int stop_cluster(void **state)
+{
+	(void)state;
+	pg_cluster_destroy(&cluster);
+	return 0;
+}
+
+/* Opens f's database again (a new store of the same backend). */
+static fl_err open_again(struct fx *f, struct fl_store **st, bool must_exist)
+{
+	struct fl_store_sqlite_opts sq = {.must_exist = must_exist};
+	struct fl_store_pg_opts pg = {.must_exist = must_exist};
+
+	return f->pg ? fl_store_open_pg(st, f->uri, &pg)
+	             : fl_store_open_sqlite(st, f->path, &sq);
+}
+
+/* Runs sql on f's database behind the store's back: 0 when it ran. */
+static int raw_exec(struct fx *f, const char *sql)
+{
+	sqlite3 *db = NULL;
+	int rc;
+
+	if (f->pg)
+		return pg_cluster_exec(&cluster, f->db, sql);
+	if (sqlite3_open(f->path, &db) != SQLITE_OK) {
+		sqlite3_close(db);
+		return -1;
+	}
+	rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	sqlite3_close(db);
+	return rc == SQLITE_OK ? 0 : -1;
 }
 
 static struct fl_tx *begin(struct fx *f, bool write)
@@ -82,16 +166,12 @@ static void test_newer_schema_refused(void **state)
 {
 	struct fx *f = *state;
 	struct fl_store *st2 = NULL;
-	sqlite3 *db;
 	char sql[128];
 
-	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
 	snprintf(sql, sizeof(sql), "INSERT INTO schema_version VALUES (%d, 0);",
 	         fl_store_schema_latest() + 1);
-	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
-	assert_int_equal(fl_store_open_sqlite(&st2, f->path, NULL),
-	                 FL_E_STORE_SCHEMA);
+	assert_int_equal(raw_exec(f, sql), 0);
+	assert_int_equal(open_again(f, &st2, false), FL_E_STORE_SCHEMA);
 	assert_null(st2);
 }
 
@@ -120,7 +200,7 @@ static void test_tenants_commit_rollback(void **state)
 
 	/* survives closing and reopening */
 	fl_store_close(f->st);
-	assert_int_equal(fl_store_open_sqlite(&f->st, f->path, NULL), FL_OK);
+	assert_int_equal(open_again(f, &f->st, false), FL_OK);
 	tx = begin(f, false);
 	assert_int_equal(fl_store_tenant_get(tx, "tn_a", &got), FL_OK);
 	assert_string_equal(got.name, "Acme");
@@ -128,8 +208,9 @@ static void test_tenants_commit_rollback(void **state)
 	fl_tx_rollback(tx);
 }
 
-/* A failed call leaves SQLite's own words for the log; the next
- * transaction starts without them. */
+/* A failed call leaves the backend's own words for the log; the next
+ * transaction starts without them. The transaction goes on after a
+ * conflict (PostgreSQL: the statement ran in a savepoint). */
 static void test_backend_message(void **state)
 {
 	struct fx *f = *state;
@@ -141,12 +222,21 @@ static void test_backend_message(void **state)
 	tx = begin(f, true);
 	assert_string_equal(fl_store_errmsg(), "");
 	assert_int_equal(fl_store_tenant_insert(tx, &t), FL_OK);
+	const char *words = f->pg ? "duplicate key value violates unique "
+	                            "constraint"
+	                          : "UNIQUE constraint failed";
+	struct fl_tenant got;
+
 	assert_int_equal(fl_store_tenant_insert(tx, &t), FL_E_CONFLICT);
-	assert_non_null(strstr(fl_store_errmsg(), "sqlite: "));
-	assert_non_null(strstr(fl_store_errmsg(), "UNIQUE constraint failed"));
+	assert_non_null(
+	        strstr(fl_store_errmsg(), f->pg ? "postgresql: " : "sqlite: "));
+	assert_non_null(strstr(fl_store_errmsg(), words));
+	if (f->pg)
+		assert_non_null(strstr(fl_store_errmsg(), "23505"));
+	assert_int_equal(fl_store_tenant_get(tx, "tn_msg", &got), FL_OK);
 	/* a rollback does not replace it */
 	fl_tx_rollback(tx);
-	assert_non_null(strstr(fl_store_errmsg(), "UNIQUE constraint failed"));
+	assert_non_null(strstr(fl_store_errmsg(), words));
 	tx = begin(f, false);
 	assert_string_equal(fl_store_errmsg(), "");
 	fl_tx_rollback(tx);
@@ -293,7 +383,6 @@ static void test_audit_entries(void **state)
 	uint8_t hash[FL_HASH_LEN];
 	int64_t seq = -1, seqs[16] = {0};
 	struct fl_tx *tx = begin(f, true);
-	sqlite3 *db;
 
 	assert_int_equal(fl_store_audit_head(tx, "tn_a", &seq, hash), FL_OK);
 	assert_int_equal(seq, 0);
@@ -338,16 +427,10 @@ static void test_audit_entries(void **state)
 	free(e);
 
 	/* the database refuses to change or delete entries */
-	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-	assert_int_not_equal(sqlite3_exec(db,
-	                                  "UPDATE audit SET actor = 'x' "
-	                                  "WHERE seq = 1;",
-	                                  NULL, NULL, NULL),
-	                     SQLITE_OK);
 	assert_int_not_equal(
-	        sqlite3_exec(db, "DELETE FROM audit;", NULL, NULL, NULL),
-	        SQLITE_OK);
-	sqlite3_close(db);
+	        raw_exec(f, "UPDATE audit SET actor = 'x' WHERE seq = 1;"), 0);
+	assert_int_not_equal(raw_exec(f, "DELETE FROM audit;"), 0);
+	assert_int_equal(raw_exec(f, "SELECT 1 FROM audit WHERE seq = 4;"), 0);
 }
 
 static void test_writers_serialise(void **state)
@@ -1075,48 +1158,550 @@ static void test_snapshot(void **state)
 	fl_store_close(copy);
 }
 
+/* --- the new contract, on both backends ------------------------------- */
+
+/* A request counter is applied once: the same or a lower one again is a
+ * replay; a re-enrollment starts the count again. */
+static void test_dp_claim(void **state)
+{
+	struct fx *f = *state;
+	struct fl_tx *tx = begin(f, true);
+	uint8_t pk[32];
+
+	memset(pk, 7, sizeof(pk));
+	add_device(tx, "dv_1", "490154203237518");
+	assert_int_equal(fl_store_dp_claim(tx, "dv_1", 5), FL_OK);
+	assert_int_equal(fl_store_dp_claim(tx, "dv_1", 5), FL_E_REPLAY);
+	assert_int_equal(fl_store_dp_claim(tx, "dv_1", 3), FL_E_REPLAY);
+	assert_int_equal(fl_store_dp_claim(tx, "dv_1", 6), FL_OK);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+	/* committed: another transaction sees the claim */
+	tx = begin(f, true);
+	assert_int_equal(fl_store_dp_claim(tx, "dv_1", 6), FL_E_REPLAY);
+	assert_int_equal(fl_store_dp_enroll(tx, "dv_1", pk, pk, 2000), FL_OK);
+	assert_int_equal(fl_store_dp_claim(tx, "dv_1", 1), FL_OK);
+	assert_int_equal(fl_store_dp_claim(tx, "dv_none", 1), FL_E_REPLAY);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+}
+
+/* What a feed subscriber saw. */
+struct seen {
+	pthread_mutex_t mu;
+	int64_t ords[64];
+	int n;
+	int all; /* calls with ord -1 */
+};
+
+static void on_feed(void *ctx, int64_t ord)
+{
+	struct seen *s = ctx;
+
+	pthread_mutex_lock(&s->mu);
+	if (ord < 0)
+		s->all++;
+	else if (s->n < 64)
+		s->ords[s->n++] = ord;
+	pthread_mutex_unlock(&s->mu);
+}
+
+static int seen_count(struct seen *s, int64_t ord)
+{
+	int n = 0;
+
+	pthread_mutex_lock(&s->mu);
+	for (int i = 0; i < s->n; i++)
+		n += s->ords[i] == ord;
+	pthread_mutex_unlock(&s->mu);
+	return n;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The feed hears a commit's device rows before fl_tx_commit returns, and
+ * the device clock marks them changed; a rollback and a quiet transaction
+ * publish nothing (nor later, from the notice thread). */
+static void test_feed(void **state)
+{
+	struct fx *f = *state;
+	struct seen *s = calloc(1, sizeof(*s));
+	struct fl_device d;
+	struct fl_tx *tx;
+	uint64_t c0, c1;
+	uint8_t kx[32];
+
+	assert_non_null(s);
+	pthread_mutex_init(&s->mu, NULL);
+	assert_int_equal(fl_store_feed_subscribe(f->st, on_feed, s), FL_OK);
+	c0 = fl_store_device_clock(f->st);
+	tx = begin(f, true);
+	add_device(tx, "dv_1", "490154203237518");
+	assert_int_equal(fl_store_device_get_any(tx, "dv_1", &d), FL_OK);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+	assert_true(seen_count(s, d.ord) >= 1);
+	assert_false(fl_store_device_unchanged(f->st, d.ord, c0));
+
+	c1 = fl_store_device_clock(f->st);
+	assert_true(fl_store_device_unchanged(f->st, d.ord, c1));
+	s->n = 0;
+	tx = begin(f, true);
+	set_state(tx, "dv_1", FL_ST_LOCKED, false);
+	fl_tx_rollback(tx);
+	tx = begin(f, true);
+	fl_tx_quiet(tx);
+	memset(kx, 0, sizeof(kx));
+	assert_int_equal(fl_store_device_touch(tx, "dv_1", 5000, 9), FL_OK);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+	/* what another process would hear arrives within milliseconds */
+	usleep(300 * 1000);
+	assert_int_equal(s->n, 0);
+	assert_int_equal(s->all, 0);
+	assert_true(fl_store_device_unchanged(f->st, d.ord, c1));
+	/* the quiet write is there all the same */
+	tx = begin(f, false);
+	assert_int_equal(fl_store_device_get_any(tx, "dv_1", &d), FL_OK);
+	assert_int_equal(d.last_contact, 5000);
+	fl_tx_rollback(tx);
+
+	tx = begin(f, true);
+	set_state(tx, "dv_1", FL_ST_ACTIVE, false);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+	assert_int_equal(seen_count(s, d.ord), 1);
+	assert_false(fl_store_device_unchanged(f->st, d.ord, c1));
+	/* a store ends before its subscriber's memory does */
+	fl_store_close(f->st);
+	f->st = NULL;
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
+
+/* --- PostgreSQL only ---------------------------------------------------- */
+
+/* Two stores on one database, as two finlockd processes: a commit in one
+ * reaches the other's feed and device clock within a bounded time. */
+static void test_pg_two_stores_feed(void **state)
+{
+	struct fx *f = *state;
+	struct fl_store *other = NULL;
+	struct seen *s = calloc(1, sizeof(*s));
+	struct fl_device d;
+	struct fl_tx *tx;
+	uint64_t c;
+	int64_t t0, waited;
+
+	assert_non_null(s);
+	pthread_mutex_init(&s->mu, NULL);
+	assert_int_equal(open_again(f, &other, true), FL_OK);
+	assert_int_equal(fl_store_feed_subscribe(other, on_feed, s), FL_OK);
+	tx = begin(f, true);
+	add_device(tx, "dv_1", "490154203237518");
+	assert_int_equal(fl_store_device_get_any(tx, "dv_1", &d), FL_OK);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+	t0 = now_ms();
+	while (seen_count(s, d.ord) == 0 && now_ms() - t0 < 2000)
+		usleep(1000);
+	assert_int_equal(seen_count(s, d.ord), 1);
+
+	/* the other's copy of the row, then a change made here */
+	c = fl_store_device_clock(other);
+	assert_true(fl_store_device_unchanged(other, d.ord, c));
+	tx = begin(f, true);
+	set_state(tx, "dv_1", FL_ST_LOCKED, false);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+	t0 = now_ms();
+	while (fl_store_device_unchanged(other, d.ord, c) &&
+	       now_ms() - t0 < 2000)
+		usleep(500);
+	waited = now_ms() - t0;
+	assert_false(fl_store_device_unchanged(other, d.ord, c));
+	assert_true(waited < 1000);
+	/* a rollback here reaches nobody */
+	s->n = 0;
+	tx = begin(f, true);
+	set_state(tx, "dv_1", FL_ST_ACTIVE, false);
+	fl_tx_rollback(tx);
+	usleep(200 * 1000);
+	assert_int_equal(seen_count(s, d.ord), 0);
+	fl_store_close(other);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
+
+/* A write transaction that holds a lock for a while, on its own thread. */
+struct holder {
+	struct fl_store *st;
+	const char *device;   /* lock_device, or */
+	const char *job;      /* job_claim */
+	int hold_ms;
+	volatile int locked;  /* set once it holds the lock */
+	bool mine;
+	fl_err err;
+};
+
+static void *hold(void *arg)
+{
+	struct holder *h = arg;
+	struct fl_tx *tx = NULL;
+
+	h->err = fl_store_begin(h->st, true, &tx);
+	if (h->err != FL_OK)
+		return NULL;
+	h->err = h->device != NULL ? fl_store_lock_device(tx, h->device)
+	                           : fl_store_job_claim(tx, h->job, &h->mine);
+	__atomic_store_n(&h->locked, 1, __ATOMIC_SEQ_CST);
+	usleep((useconds_t)h->hold_ms * 1000);
+	if (h->err == FL_OK)
+		h->err = fl_tx_commit(tx);
+	else
+		fl_tx_rollback(tx);
+	return NULL;
+}
+
+static void wait_locked(struct holder *h)
+{
+	while (!__atomic_load_n(&h->locked, __ATOMIC_SEQ_CST))
+		usleep(1000);
+}
+
+/* lock_device serialises two writers of one device, across stores (two
+ * processes), and never makes different devices wait. */
+static void test_pg_lock_device(void **state)
+{
+	struct fx *f = *state;
+	struct fl_store *other = NULL;
+	struct holder h = {.device = "dv_1", .hold_ms = 400};
+	struct fl_tx *tx;
+	pthread_t th;
+	int64_t t0, took;
+
+	assert_int_equal(open_again(f, &other, true), FL_OK);
+	h.st = other;
+	assert_int_equal(pthread_create(&th, NULL, hold, &h), 0);
+	wait_locked(&h);
+	t0 = now_ms();
+	tx = begin(f, true);
+	assert_int_equal(fl_store_lock_device(tx, "dv_2"), FL_OK);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+	took = now_ms() - t0;
+	assert_true(took < 200);
+	tx = begin(f, true);
+	assert_int_equal(fl_store_lock_device(tx, "dv_1"), FL_OK);
+	took = now_ms() - t0;
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+	assert_true(took >= 250);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(h.err, FL_OK);
+	/* a read transaction takes no lock */
+	tx = begin(f, false);
+	assert_int_equal(fl_store_lock_device(tx, "dv_1"), FL_E_STATE);
+	fl_tx_rollback(tx);
+	fl_store_close(other);
+}
+
+/* A job claim is exclusive until its transaction ends, and released when
+ * the connection holding it dies. */
+static void test_pg_job_claim(void **state)
+{
+	struct fx *f = *state;
+	struct fl_store *other = NULL;
+	struct fl_tx *tx, *otx;
+	bool mine = false;
+
+	tx = begin(f, true);
+	assert_int_equal(fl_store_job_claim(tx, "sweep", &mine), FL_OK);
+	assert_true(mine);
+	assert_int_equal(open_again(f, &other, true), FL_OK);
+	assert_int_equal(fl_store_begin(other, true, &otx), FL_OK);
+	assert_int_equal(fl_store_job_claim(otx, "sweep", &mine), FL_OK);
+	assert_false(mine);
+	assert_int_equal(fl_store_job_claim(otx, "heads", &mine), FL_OK);
+	assert_true(mine);
+	fl_tx_rollback(otx);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+	assert_int_equal(fl_store_begin(other, true, &otx), FL_OK);
+	assert_int_equal(fl_store_job_claim(otx, "sweep", &mine), FL_OK);
+	assert_true(mine);
+
+	/* the holder's server process dies: the claim goes with it */
+	assert_int_equal(
+	        raw_exec(f, "SELECT pg_terminate_backend(pid) FROM pg_locks "
+	                    "WHERE locktype = 'advisory' AND granted"),
+	        0);
+	tx = begin(f, true);
+	assert_int_equal(fl_store_job_claim(tx, "sweep", &mine), FL_OK);
+	assert_true(mine);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+	/* the dead connection fails its transaction, and is made again */
+	assert_int_equal(fl_tx_commit(otx), FL_E_STORE_UNAVAILABLE);
+	assert_int_equal(fl_store_begin(other, true, &otx), FL_OK);
+	assert_int_equal(fl_store_job_claim(otx, "sweep", &mine), FL_OK);
+	assert_true(mine);
+	assert_int_equal(fl_tx_commit(otx), FL_OK);
+	fl_store_close(other);
+}
+
+struct locker {
+	struct fl_store *st;
+	const char *first, *second;
+	pthread_barrier_t *both;
+	fl_err err;
+};
+
+static void *lock_two(void *arg)
+{
+	struct locker *l = arg;
+	struct fl_tx *tx = NULL;
+
+	l->err = fl_store_begin(l->st, true, &tx);
+	if (l->err != FL_OK)
+		return NULL;
+	l->err = fl_store_lock_device(tx, l->first);
+	pthread_barrier_wait(l->both);
+	if (l->err == FL_OK)
+		l->err = fl_store_lock_device(tx, l->second);
+	if (l->err == FL_OK)
+		l->err = fl_tx_commit(tx);
+	else
+		fl_tx_rollback(tx);
+	return NULL;
+}
+
+/* SQLSTATEs: a unique violation is a conflict (the transaction goes on),
+ * a deadlock asks for the transaction again. */
+static void test_pg_sqlstate(void **state)
+{
+	struct fx *f = *state;
+	struct fl_apikey k;
+	struct locker a, b;
+	pthread_barrier_t both;
+	pthread_t ta, tb;
+	struct fl_tx *tx;
+	int64_t n = 0;
+
+	tx = begin(f, true);
+	make_key(&k, "ak_1", "tn_a", "admin", 1);
+	assert_int_equal(fl_store_apikey_insert(tx, &k), FL_OK);
+	make_key(&k, "ak_2", "tn_a", "admin", 1);
+	assert_int_equal(fl_store_apikey_insert(tx, &k), FL_E_CONFLICT);
+	assert_non_null(strstr(fl_store_errmsg(), "23505"));
+	assert_int_equal(fl_store_apikey_count(tx, &n), FL_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+
+	pthread_barrier_init(&both, NULL, 2);
+	a = (struct locker){f->st, "dv_a", "dv_b", &both, FL_OK};
+	b = (struct locker){f->st, "dv_b", "dv_a", &both, FL_OK};
+	assert_int_equal(pthread_create(&ta, NULL, lock_two, &a), 0);
+	assert_int_equal(pthread_create(&tb, NULL, lock_two, &b), 0);
+	assert_int_equal(pthread_join(ta, NULL), 0);
+	assert_int_equal(pthread_join(tb, NULL), 0);
+	pthread_barrier_destroy(&both);
+	/* one of them was chosen to run again, the other went through */
+	assert_true((a.err == FL_E_STORE_RETRY && b.err == FL_OK) ||
+	            (b.err == FL_E_STORE_RETRY && a.err == FL_OK));
+}
+
+/* The server goes away: calls answer FL_E_STORE_UNAVAILABLE quickly and
+ * every cached row counts as changed; it comes back: the store works
+ * again by itself and tells its subscribers every row may have changed. */
+static void test_pg_unavailable(void **state)
+{
+	struct fx *f = *state;
+	struct seen *s = calloc(1, sizeof(*s));
+	struct fl_tenant t = {0};
+	struct fl_tx *tx = NULL;
+	uint64_t c;
+	int64_t t0;
+	fl_err err;
+
+	assert_non_null(s);
+	pthread_mutex_init(&s->mu, NULL);
+	assert_int_equal(fl_store_feed_subscribe(f->st, on_feed, s), FL_OK);
+	add_tenant(f, "tn_before");
+	c = fl_store_device_clock(f->st);
+	assert_true(fl_store_device_unchanged(f->st, 1, c));
+	assert_int_equal(pg_cluster_stop(&cluster), 0);
+	t0 = now_ms();
+	assert_int_equal(fl_store_begin(f->st, true, &tx),
+	                 FL_E_STORE_UNAVAILABLE);
+	assert_null(tx);
+	assert_true(now_ms() - t0 < 3000);
+	assert_non_null(strstr(fl_store_errmsg(), "postgresql: "));
+	t0 = now_ms();
+	while (fl_store_device_unchanged(f->st, 1, c) && now_ms() - t0 < 3000)
+		usleep(5000);
+	assert_false(fl_store_device_unchanged(f->st, 1, c));
+
+	assert_int_equal(pg_cluster_restart(&cluster), 0);
+	t0 = now_ms();
+	do {
+		err = fl_store_begin(f->st, true, &tx);
+		if (err != FL_OK)
+			usleep(50 * 1000);
+	} while (err != FL_OK && now_ms() - t0 < 10000);
+	assert_int_equal(err, FL_OK);
+	snprintf(t.id, sizeof(t.id), "tn_after");
+	assert_int_equal(fl_store_tenant_insert(tx, &t), FL_OK);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+	tx = begin(f, false);
+	assert_int_equal(fl_store_tenant_get(tx, "tn_before", &t), FL_OK);
+	fl_tx_rollback(tx);
+	t0 = now_ms();
+	while (__atomic_load_n(&s->all, __ATOMIC_SEQ_CST) == 0 &&
+	       now_ms() - t0 < 5000)
+		usleep(5000);
+	assert_true(s->all >= 1);
+	c = fl_store_device_clock(f->st);
+	assert_true(fl_store_device_unchanged(f->st, 1, c));
+	fl_store_close(f->st);
+	f->st = NULL;
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
+
+/* must_exist on a database with no schema: refused, nothing made. */
+static void test_pg_created_and_must_exist(void **state)
+{
+	struct fx *f = *state;
+	struct fl_store *st = NULL;
+	struct fx empty = *f;
+
+	assert_true(fl_store_created(f->st));
+	fl_store_close(f->st);
+	assert_int_equal(open_again(f, &f->st, true), FL_OK);
+	assert_false(fl_store_created(f->st));
+	assert_int_equal(pg_cluster_exec(&cluster, "postgres",
+	                                 "CREATE DATABASE empty_one"),
+	                 0);
+	snprintf(empty.db, sizeof(empty.db), "empty_one");
+	pg_cluster_uri(&cluster, empty.db, empty.uri, sizeof(empty.uri));
+	assert_int_equal(open_again(&empty, &st, true), FL_E_STORE_MISSING);
+	assert_null(st);
+	assert_int_not_equal(raw_exec(&empty, "SELECT 1 FROM schema_version"),
+	                     0);
+	assert_int_equal(pg_cluster_exec(&cluster, "postgres",
+	                                 "DROP DATABASE empty_one"),
+	                 0);
+}
+
+/* Several processes starting on a new database at once: each migration
+ * is applied once, and every one of them opens. */
+struct opener {
+	struct fx *f;
+	struct fl_store *st;
+	fl_err err;
+};
+
+static void *open_one(void *arg)
+{
+	struct opener *o = arg;
+
+	o->err = open_again(o->f, &o->st, false);
+	return NULL;
+}
+
+static void test_pg_migrations_together(void **state)
+{
+	struct fx *f = *state;
+	struct fx fresh = *f;
+	struct opener o[3];
+	pthread_t th[3];
+	char sql[64];
+
+	snprintf(fresh.db, sizeof(fresh.db), "together");
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", fresh.db);
+	assert_int_equal(pg_cluster_exec(&cluster, "postgres", sql), 0);
+	pg_cluster_uri(&cluster, fresh.db, fresh.uri, sizeof(fresh.uri));
+	for (int i = 0; i < 3; i++) {
+		o[i] = (struct opener){&fresh, NULL, FL_OK};
+		assert_int_equal(pthread_create(&th[i], NULL, open_one, &o[i]),
+		                 0);
+	}
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(o[i].err, FL_OK);
+		assert_int_equal(fl_store_schema_version(o[i].st),
+		                 fl_store_schema_latest());
+		fl_store_close(o[i].st);
+	}
+	snprintf(sql, sizeof(sql), "DROP DATABASE %s WITH (FORCE)", fresh.db);
+	assert_int_equal(pg_cluster_exec(&cluster, "postgres", sql), 0);
+}
+
+/* The start-up checks pass on a sound database; a snapshot is
+ * PostgreSQL's tools' job, and the refusal says which. */
+static void test_pg_check_and_snapshot(void **state)
+{
+	struct fx *f = *state;
+	char problem[FL_STORE_PROBLEM_MAX];
+
+	add_tenant(f, "tn_check");
+	assert_int_equal(fl_store_check(f->st, false, problem), FL_OK);
+	assert_string_equal(problem, "");
+	assert_int_equal(fl_store_check(f->st, true, problem), FL_OK);
+	assert_string_equal(problem, "");
+	/* with amcheck, the indexes are checked too */
+	assert_int_equal(raw_exec(f, "CREATE EXTENSION amcheck"), 0);
+	assert_int_equal(fl_store_check(f->st, true, problem), FL_OK);
+	assert_string_equal(fl_store_backend(f->st), "postgresql");
+	assert_int_equal(fl_store_snapshot(f->st, "/tmp/never"), FL_E_STATE);
+	assert_non_null(strstr(fl_store_errmsg(), "pg_dump"));
+	assert_non_null(strstr(fl_store_errmsg(), "pg_basebackup"));
+	assert_int_equal(access("/tmp/never", F_OK), -1);
+}
+
+/* Tests that hold for every backend. */
+#define NEUTRAL(setup)                                                         \
+	T(test_backend_message, setup, teardown),                              \
+	        T(test_keys_fingerprint, setup, teardown),                     \
+	        T(test_migrations, setup, teardown),                           \
+	        T(test_newer_schema_refused, setup, teardown),                 \
+	        T(test_tenants_commit_rollback, setup, teardown),              \
+	        T(test_tenant_list_cursor, setup, teardown),                   \
+	        T(test_apikeys_scoped, setup, teardown),                       \
+	        T(test_idempotency_records, setup, teardown),                  \
+	        T(test_audit_entries, setup, teardown),                        \
+	        T(test_writers_serialise, setup, teardown),                    \
+	        T(test_device_counts, setup, teardown),                        \
+	        T(test_device_counts_concurrent, setup, teardown),             \
+	        T(test_device_next_change, setup, teardown),                   \
+	        T(test_factory_key, setup, teardown),                          \
+	        T(test_pairing_requests, setup, teardown),                     \
+	        T(test_device_load, setup, teardown),                          \
+	        T(test_dp_claim, setup, teardown),                             \
+	        T(test_feed, setup, teardown)
+
 int main(void)
 {
-	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test_setup_teardown(test_backend_message, setup,
-	                                        teardown),
-	        cmocka_unit_test_setup_teardown(test_created_and_must_exist,
-	                                        setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_lost_wal, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_check, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_keys_fingerprint, setup,
-	                                        teardown),
-	        cmocka_unit_test_setup_teardown(test_snapshot, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_migrations, setup,
-	                                        teardown),
-	        cmocka_unit_test_setup_teardown(test_newer_schema_refused,
-	                                        setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_tenants_commit_rollback,
-	                                        setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_tenant_list_cursor, setup,
-	                                        teardown),
-	        cmocka_unit_test_setup_teardown(test_apikeys_scoped, setup,
-	                                        teardown),
-	        cmocka_unit_test_setup_teardown(test_idempotency_records, setup,
-	                                        teardown),
-	        cmocka_unit_test_setup_teardown(test_audit_entries, setup,
-	                                        teardown),
-	        cmocka_unit_test_setup_teardown(test_writers_serialise, setup,
-	                                        teardown),
-	        cmocka_unit_test_setup_teardown(test_device_counts, setup,
-	                                        teardown),
-	        cmocka_unit_test_setup_teardown(test_device_counts_concurrent,
-	                                        setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_device_next_change, setup,
-	                                        teardown),
-	        cmocka_unit_test_setup_teardown(test_factory_key, setup,
-	                                        teardown),
-	        cmocka_unit_test_setup_teardown(test_pairing_requests, setup,
-	                                        teardown),
-	        cmocka_unit_test_setup_teardown(test_device_counts_seeded,
-	                                        setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_device_load, setup,
-	                                        teardown),
+	const struct CMUnitTest sqlite_tests[] = {
+	        NEUTRAL(setup_sqlite),
+	        T(test_created_and_must_exist, setup_sqlite, teardown),
+	        T(test_lost_wal, setup_sqlite, teardown),
+	        T(test_check, setup_sqlite, teardown),
+	        T(test_snapshot, setup_sqlite, teardown),
+	        T(test_device_counts_seeded, setup_sqlite, teardown),
 	};
-	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+	const struct CMUnitTest pg_tests[] = {
+	        NEUTRAL(setup_pg),
+	        T(test_pg_created_and_must_exist, setup_pg, teardown),
+	        T(test_pg_migrations_together, setup_pg, teardown),
+	        T(test_pg_check_and_snapshot, setup_pg, teardown),
+	        T(test_pg_two_stores_feed, setup_pg, teardown),
+	        T(test_pg_lock_device, setup_pg, teardown),
+	        T(test_pg_job_claim, setup_pg, teardown),
+	        T(test_pg_sqlstate, setup_pg, teardown),
+	        T(test_pg_unavailable, setup_pg, teardown),
+	};
+	int failed;
+
+	failed = cmocka_run_group_tests_name("store on sqlite", sqlite_tests,
+	                                     NULL, NULL);
+	failed += cmocka_run_group_tests_name("store on postgresql", pg_tests,
+	                                      start_cluster, stop_cluster);
+	return failed;
 }
