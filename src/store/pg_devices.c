@@ -369,7 +369,8 @@ fl_err pg_device_set_status(struct fl_tx *tx, const char *id,
 
 fl_err pg_device_unclaim(struct fl_tx *tx, const char *id)
 {
-	static const char sql[] = "DELETE FROM imei_claims WHERE device_id = $1";
+	static const char sql[] =
+	        "DELETE FROM imei_claims WHERE device_id = $1";
 	struct pg_params p = {0};
 
 	pg_p_text(&p, id);
@@ -527,7 +528,8 @@ fl_err pg_contract_insert(struct fl_tx *tx, struct fl_contract_rec *c)
 	        "INSERT INTO contracts (device_id, tenant_id, created_at, "
 	        "loan_ref, currency, utc_offset, grace, max_offline, remind, "
 	        "restrict_mask, allow_apps, message, contact_name, "
-	        "contact_phones, sim_policy, tamper_policy) VALUES ($1, $2, $3, "
+	        "contact_phones, sim_policy, tamper_policy) VALUES ($1, $2, "
+	        "$3, "
 	        "$4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) "
 	        "RETURNING ord";
 	char apps[FL_CONTRACT_MAX_APPS * FL_APP_ID_MAX + 16];

@@ -43,6 +43,8 @@ struct pg_conn {
 struct fl_tx {
 	struct fl_tx_base base; /* first: see store_int.h */
 	struct pg_conn *c;      /* the connection it holds */
+	bool begun;             /* its BEGIN was sent (with its first
+	                         * statement) */
 	bool quiet;             /* fl_tx_quiet */
 	fl_err failed; /* first error of a statement outside a savepoint:
 	                * PostgreSQL aborted the transaction */
@@ -80,8 +82,11 @@ fl_err pg_cmd(struct fl_tx *tx, const char *sql, const struct pg_params *p,
  * gone), recording PostgreSQL's own message for fl_store_errmsg():
  * 40001, 40P01 -> FL_E_STORE_RETRY; 23xxx -> FL_E_CONFLICT; 53100 ->
  * FL_E_INSUFFICIENT_STORAGE; 53200 -> FL_E_NOMEM; 08xxx, 57Pxx and a lost
- * connection -> FL_E_STORE_UNAVAILABLE; 54000 -> FL_E_TOO_LARGE; else
- * FL_E_STORE. */
+ * connection -> FL_E_STORE_UNAVAILABLE; 55P03 (lock_timeout), 57014
+ * (statement_timeout) -> FL_E_STORE_BUSY; 54000 -> FL_E_TOO_LARGE;
+ * 22003 -> FL_E_RANGE, other 22xxx (text invalid in the database's
+ * encoding...) -> FL_E_INVALID; XX001, XX002 (damaged data) ->
+ * FL_E_CORRUPT; else FL_E_STORE. */
 fl_err pg_fail(PGconn *db, const PGresult *res);
 
 /* Readers of binary result columns. pg_int reads int2, int4, int8 and

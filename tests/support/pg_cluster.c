@@ -44,6 +44,9 @@ static int run(const struct pg_cluster *c, char *const argv[])
 			dup2(fd, 2);
 			close(fd);
 		}
+		/* the postgres user may not enter the test's directory */
+		if (chdir(c->dir) != 0)
+			_exit(126);
 		if (geteuid() == 0) {
 			args[n++] = "runuser";
 			args[n++] = "-u";
@@ -60,6 +63,30 @@ static int run(const struct pg_cluster *c, char *const argv[])
 		if (errno != EINTR)
 			return -1;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Copies the end of the cluster's file `name` to stderr. */
+static void show_log(const struct pg_cluster *c, const char *name)
+{
+	char path[128], buf[2048];
+	FILE *fp;
+	long size;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/%s", c->dir, name);
+	fp = fopen(path, "r");
+	if (fp == NULL)
+		return;
+	if (fseek(fp, 0, SEEK_END) == 0 && (size = ftell(fp)) > 0)
+		(void)fseek(fp,
+		            size > (long)sizeof(buf) - 1
+		                    ? size - (long)sizeof(buf) + 1
+		                    : 0,
+		            SEEK_SET);
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	buf[n] = '\0';
+	fclose(fp);
+	fprintf(stderr, "--- %s\n%s\n", path, buf);
 }
 
 static int free_port(void)
@@ -83,8 +110,18 @@ static int free_port(void)
 static int pg_ctl_start(struct pg_cluster *c)
 {
 	char data[96], log[96], opts[256];
-	char *argv[] = {PG_BIN "/pg_ctl", "-D", data, "-l", log, "-w",
-	                "-t",             "30", "-o", opts, "start", NULL};
+	char *argv[] = {PG_BIN "/pg_ctl",
+	                "-D",
+	                data,
+	                "-l",
+	                log,
+	                "-w",
+	                "-t",
+	                "30",
+	                "-o",
+	                opts,
+	                "start",
+	                NULL};
 
 	snprintf(data, sizeof(data), "%s/data", c->dir);
 	snprintf(log, sizeof(log), "%s/server.log", c->dir);
@@ -102,8 +139,8 @@ static int pg_ctl_start(struct pg_cluster *c)
 static void stop_now(struct pg_cluster *c, const char *mode)
 {
 	char data[96];
-	char *argv[] = {PG_BIN "/pg_ctl", "-D", data, "-m", (char *)mode,
-	                "-w", "stop", NULL};
+	char *argv[] = {PG_BIN "/pg_ctl", "-D", data,   "-m",
+	                (char *)mode,     "-w", "stop", NULL};
 
 	snprintf(data, sizeof(data), "%s/data", c->dir);
 	(void)run(c, argv);
@@ -156,16 +193,17 @@ static void start_watchdog(struct pg_cluster *c)
 int pg_cluster_start(struct pg_cluster *c)
 {
 	char data[96];
-	char *initdb[] = {PG_BIN "/initdb", "-D", data, "-A", "trust", "-U",
-	                  "postgres", "-E", "UTF8", "--locale=C", "--no-sync",
-	                  NULL};
+	char *initdb[] = {PG_BIN "/initdb", "-D",         data,        "-A",
+	                  "trust",          "-U",         "postgres",  "-E",
+	                  "UTF8",           "--locale=C", "--no-sync", NULL};
 	struct passwd *pw = NULL;
 	int slot = -1;
 
 	memset(c, 0, sizeof(*c));
 	c->watch_fd = -1;
 	if (access(PG_BIN "/initdb", X_OK) != 0) {
-		fprintf(stderr, "pg_cluster: %s/initdb missing (postgresql-15)\n",
+		fprintf(stderr,
+		        "pg_cluster: %s/initdb missing (postgresql-15)\n",
 		        PG_BIN);
 		return -1;
 	}
@@ -193,8 +231,8 @@ int pg_cluster_start(struct pg_cluster *c)
 	start_watchdog(c);
 	snprintf(data, sizeof(data), "%s/data", c->dir);
 	if (run(c, initdb) != 0) {
-		fprintf(stderr, "pg_cluster: initdb failed (see %s/setup.log)\n",
-		        c->dir);
+		fprintf(stderr, "pg_cluster: initdb failed\n");
+		show_log(c, "setup.log");
 		return -1;
 	}
 	/* a port taken between the probe and the start: another one */
@@ -203,8 +241,9 @@ int pg_cluster_start(struct pg_cluster *c)
 		if (c->port > 0 && pg_ctl_start(c) == 0)
 			return 0;
 	}
-	fprintf(stderr, "pg_cluster: the server did not start (see %s)\n",
-	        c->dir);
+	fprintf(stderr, "pg_cluster: the server did not start\n");
+	show_log(c, "setup.log");
+	show_log(c, "server.log");
 	return -1;
 }
 
@@ -244,8 +283,13 @@ void pg_cluster_uri(const struct pg_cluster *c, const char *db, char *out,
 	         db);
 }
 
-int pg_cluster_exec(const struct pg_cluster *c, const char *db,
-                    const char *sql)
+static void quiet(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
+int pg_cluster_exec(const struct pg_cluster *c, const char *db, const char *sql)
 {
 	char uri[160];
 	PGconn *conn;
@@ -259,6 +303,7 @@ int pg_cluster_exec(const struct pg_cluster *c, const char *db,
 		PQfinish(conn);
 		return -1;
 	}
+	PQsetNoticeProcessor(conn, quiet, NULL);
 	r = PQexec(conn, sql);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK &&
 	    PQresultStatus(r) != PGRES_TUPLES_OK) {
