@@ -410,17 +410,28 @@ static int cmd_check(const struct fl_config *cfg)
 	fl_err err;
 
 	/* The database's structure first: the other checks read it. */
-	if ((err = fl_files_join(path, sizeof(path), cfg->data_dir,
-	                         "finlock.db")) != FL_OK)
-		return fail("check", err);
-	err = fl_store_open_sqlite(&st, path, &opts);
+	if (cfg->database[0] != '\0') {
+		struct fl_store_pg_opts pg = {.pool_size = 2,
+		                              .must_exist = true};
+
+		fl_datadir_db_name(cfg->database, path, sizeof(path));
+		err = fl_store_open_pg(&st, cfg->database, &pg);
+	} else {
+		if ((err = fl_files_join(path, sizeof(path), cfg->data_dir,
+		                         "finlock.db")) != FL_OK)
+			return fail("check", err);
+		err = fl_store_open_sqlite(&st, path, &opts);
+	}
 	if (err == FL_OK)
 		err = fl_store_check(st, true, problem);
 	else
 		snprintf(problem, sizeof(problem), "%s", fl_strerror(err));
 	fl_store_close(st);
 	report(&c, err == FL_OK, "database %s: %s", path,
-	       err == FL_OK ? "integrity_check passed" : problem);
+	       err == FL_OK ? (cfg->database[0] != '\0'
+	                               ? "PostgreSQL's check passed"
+	                               : "integrity_check passed")
+	                    : problem);
 	if (err != FL_OK)
 		goto out;
 	if (fl_datadir_open(cfg, FL_DATADIR_KEYS | FL_DATADIR_SKIP_QUICK_CHECK,
@@ -458,6 +469,19 @@ static int cmd_backup(const struct fl_config *cfg, const char *file)
 	if (fl_backup_write(cfg, file, &sum, why) != FL_OK) {
 		fprintf(stderr, "finlockd: backup: %s\n", why);
 		return 1;
+	}
+	if (cfg->database[0] != '\0') {
+		char name[512];
+
+		fl_datadir_db_name(cfg->database, name, sizeof(name));
+		printf("wrote %s: %llu bytes, %d files (the data directory's "
+		       "keys, %d signing keys)\n"
+		       "the database is PostgreSQL's to back up: pg_dump "
+		       "--format=custom --file=finlock.pgdump '%s' "
+		       "(docs/deploy.md)\n",
+		       file, (unsigned long long)sum.bytes, sum.files,
+		       sum.signing_keys, name);
+		return 0;
 	}
 	printf("wrote %s: %llu bytes, %d files (database %llu bytes, %d "
 	       "signing keys)\n",
