@@ -40,6 +40,7 @@
 #include "server/jsonio.h"
 #include "server/log.h"
 #include "server/metrics.h"
+#include "server/offcode.h"
 #include "server/push.h"
 #include "server/ratelimit.h"
 #include "server/router.h"
@@ -191,7 +192,7 @@ static void enroll_answer(struct fl_req *req, const struct fl_device *d,
 	struct fl_dp_enroll_answer a;
 	char *payload = NULL, *json = NULL, *cert = NULL, *token = NULL;
 	size_t token_len = 0;
-	fl_time now = fl_app_now();
+	fl_time now = fl_clock_now(&req->app->clock);
 	fl_err err;
 
 	memset(&p, 0, sizeof(p));
@@ -638,7 +639,7 @@ static fl_err authenticate(struct fl_req *req, const char *method,
 	}
 	err = fl_devauth_check(req->app->devauth, id, mac, method,
 	                       path_with_query, req->body, req->body_len,
-	                       a->counter, !req->resumed, fl_app_now(), &a->v,
+	                       a->counter, !req->resumed, fl_clock_now(&req->app->clock), &a->v,
 	                       a->key, &last);
 	if (err == FL_E_AUTH || err == FL_E_NOT_FOUND) {
 		err = FL_E_AUTH;
@@ -688,7 +689,7 @@ static void device_answer(struct fl_req *req, struct dev_auth *a,
 	fl_err err = FL_OK;
 
 	memset(&p, 0, sizeof(p));
-	p.time = fl_app_now();
+	p.time = fl_clock_now(&req->app->clock);
 	p.next_checkin = (uint32_t)app->cfg.checkin_interval;
 	if (with_token || (a->v.state == FL_ST_RELEASED && !a->v.stolen))
 		err = fl_tokens_get(app->tokens, app, a->v.id, a->v.token_seq,
@@ -1022,7 +1023,7 @@ static void lookup(struct fl_req *req)
 	struct fl_tx *tx = NULL;
 	char *payload = NULL, *json = NULL, *cert = NULL;
 	bool found = false;
-	fl_time now = fl_app_now();
+	fl_time now = fl_clock_now(&req->app->clock);
 	fl_err err = FL_OK;
 
 	memset(&p, 0, sizeof(p));
@@ -1158,31 +1159,59 @@ static void code_spoken(const char code[FL_OCODE_LEN + 1], char out[16])
 	snprintf(out, 16, "%.3s %.3s %.4s", code, code + 3, code + 6);
 }
 
+/* The step of POST .../offline-code: the rules (offcode.h), then the
+ * answer. */
+struct offcode_io {
+	struct fl_offcode_input in;
+	struct fl_offcode_result out;
+};
+
+static fl_err offline_code_step(struct fl_tx *tx, struct fl_req *req,
+                                void *ctx)
+{
+	struct offcode_io *io = ctx;
+	struct fl_offcode_result *o = &io->out;
+	enum fl_ocode_action action = io->in.action;
+	char spoken[16], day_s[16];
+	int y, mo, dd, h, mi, s;
+	fl_err err = fl_offcode_mint(tx, &io->in, req->now, o);
+
+	if (err != FL_OK) {
+		if (o->msg[0] != '\0')
+			fl_reply_error(req, err, "%s", o->msg);
+		return err;
+	}
+	fl_time_to_civil(o->issue_day * FL_DAY, &y, &mo, &dd, &h, &mi, &s);
+	snprintf(day_s, sizeof(day_s), "%04d-%02d-%02d", y, mo, dd);
+	code_spoken(o->code, spoken);
+	fl_reply_json(req, o->reused ? 200 : 201,
+	              json_pack("{s:s,s:s,s:s,s:s,s:i,s:I,s:s,s:o,s:b}",
+	                        "device_id", o->device_id, "code", o->code,
+	                        "spoken", spoken, "action",
+	                        fl_ocode_action_name(action), "days",
+	                        fl_ocode_action_days(action), "counter",
+	                        (json_int_t)o->counter, "issued_on", day_s,
+	                        "expires_at",
+	                        fl_json_time(fl_ocode_expires_at(o->issue_day)),
+	                        "shown_again", o->reused));
+	fl_wipe(spoken, sizeof(spoken));
+	return FL_OK;
+}
+
 /* POST /v1/devices/{id}/offline-code {"days": N} or {"action": NAME}:
  * a 10-digit code support reads to a customer whose phone has no data
- * (core/ocode.h). An unused code of the same action is shown again
- * rather than a new one minted; release is an admin's act and also
- * releases the device here (the code carries it to the phone). The code
- * is never stored: it is made again from the counter when shown again. */
+ * (core/ocode.h, the rules in offcode.h). Release is an admin's act. */
 static void offline_code(struct fl_req *req)
 {
 	static const char *const fields[] = {"days", "action", NULL};
-	struct fl_device *d = calloc(1, sizeof(*d));
-	uint8_t mac[FL_MAC_KEY_LEN], secret[FL_DP_OCODE_SECRET_LEN];
-	char code[FL_OCODE_LEN + 1], spoken[16], day_s[16], name[24];
+	struct offcode_io *io = calloc(1, sizeof(*io));
 	enum fl_ocode_action action = 0;
-	struct fl_ocode_rec oc;
-	struct fl_command_rec cmd;
-	struct fl_decided what;
-	struct fl_tx *tx = NULL;
+	char name[24];
 	struct fl_jin j;
-	int64_t days = 0, today = fl_time_day(req->now, 0);
-	bool has_days, has_action, reused, decided = false;
-	int y, mo, dd, h, mi, s;
-	fl_err err;
+	int64_t days = 0;
+	bool has_days, has_action;
 
-	memset(&what, 0, sizeof(what));
-	if (d == NULL) {
+	if (io == NULL) {
 		fl_reply_error(req, FL_E_NOMEM, NULL);
 		return;
 	}
@@ -1210,114 +1239,24 @@ static void offline_code(struct fl_req *req)
 		               "releasing a phone by code is an admin's act");
 		goto done;
 	}
-	/* Not through fl_txn_begin: an Idempotency-Key record would keep
-	 * the answer, a bearer secret, in the database. A retry is answered
-	 * with the same unused code anyway. */
-	if ((err = fl_store_begin(req->app->store, true, &tx)) != FL_OK) {
-		fl_reply_error(req, err, NULL);
-		goto done;
-	}
-	err = fl_api_path_device(req, tx, d);
-	if (err == FL_E_NOT_FOUND) {
-		fl_txn_abort(req, tx, err, "no such device");
-		goto done;
-	}
-	if (err == FL_OK && !d->has_keys) {
-		fl_txn_abort(req, tx, FL_E_STATE,
-		             "the phone has not enrolled: it holds no "
-		             "offline-code secret yet");
-		goto done;
-	}
-	if (err == FL_OK && d->st.stolen) {
-		fl_txn_abort(req, tx, FL_E_STATE,
-		             "the device is reported stolen");
-		goto done;
-	}
-	if (err == FL_OK && d->st.state == FL_ST_RELEASED) {
-		fl_txn_abort(req, tx, FL_E_STATE,
-		             "the device is released: nothing to unlock");
-		goto done;
-	}
-	if (err == FL_OK)
-		err = fl_store_ocode_get(tx, d->id, &oc);
-	if (err != FL_OK) {
-		fl_txn_abort(req, tx, err, NULL);
-		goto done;
-	}
-	reused = oc.counter > oc.used && oc.action == (int)action &&
-	         req->now < fl_ocode_expires_at(oc.issue_day);
-	if (!reused) {
-		if (oc.counter + 1 > oc.used + FL_OCODE_WINDOW) {
-			fl_txn_abort(req, tx, FL_E_LIMIT,
-			             "%d codes wait unused; the phone accepts "
-			             "no further one",
-			             FL_OCODE_WINDOW);
-			goto done;
-		}
-		oc.counter++;
-		oc.action = (int)action;
-		oc.issue_day = today;
-		oc.issued_at = req->now;
-		snprintf(oc.issued_by, sizeof(oc.issued_by), "%s",
-		         req->who.key_id);
-		if ((err = fl_store_ocode_issue(tx, d->id, &oc)) != FL_OK) {
-			fl_txn_abort(req, tx, err, NULL);
-			goto done;
-		}
-	}
-	err = fl_devauth_derive(req->app->secrets.kx_pk,
-	                        req->app->secrets.kx_sk, d->kx_pk, mac, secret);
-	if (err == FL_OK)
-		err = fl_ocode_make(secret, oc.counter, action, oc.issue_day,
-		                    code);
-	fl_wipe(mac, sizeof(mac));
-	fl_wipe(secret, sizeof(secret));
-	if (err == FL_OK && action == FL_OCODE_RELEASE && !reused) {
-		memset(&cmd, 0, sizeof(cmd));
-		cmd.kind = FL_CMD_RELEASE;
-		cmd.issued_at = fl_decide_now(d, req->now);
-		snprintf(cmd.reason, sizeof(cmd.reason),
-		         "released by offline code %llu",
-		         (unsigned long long)oc.counter);
-		snprintf(cmd.actor, sizeof(cmd.actor), "%s", req->who.key_id);
-		err = fl_store_command_insert(tx, d->tenant_id, d->id, &cmd);
-		if (err == FL_OK)
-			err = fl_decide_device(tx, d->tenant_id, d->id,
-			                       req->now, false, NULL, &what);
-		decided = err == FL_OK;
-	}
-	fl_time_to_civil(oc.issue_day * FL_DAY, &y, &mo, &dd, &h, &mi, &s);
-	snprintf(day_s, sizeof(day_s), "%04d-%02d-%02d", y, mo, dd);
-	/* the code itself is a bearer secret: never in the audit log */
-	if (err == FL_OK)
-		err = fl_audit_req(tx, req, "device.offline_code", d->id, NULL,
-		                   json_pack("{s:s,s:I,s:s,s:b}", "action",
-		                             fl_ocode_action_name(action),
-		                             "counter", (json_int_t)oc.counter,
-		                             "issued_on", day_s, "shown_again",
-		                             reused));
-	if (err != FL_OK) {
-		fl_wipe(code, sizeof(code));
-		fl_txn_abort(req, tx, err, NULL);
-		goto done;
-	}
-	code_spoken(code, spoken);
-	fl_reply_json(req, reused ? 200 : 201,
-	              json_pack("{s:s,s:s,s:s,s:s,s:i,s:I,s:s,s:o,s:b}",
-	                        "device_id", d->id, "code", code, "spoken",
-	                        spoken, "action", fl_ocode_action_name(action),
-	                        "days", fl_ocode_action_days(action), "counter",
-	                        (json_int_t)oc.counter, "issued_on", day_s,
-	                        "expires_at",
-	                        fl_json_time(fl_ocode_expires_at(oc.issue_day)),
-	                        "shown_again", reused));
-	fl_wipe(code, sizeof(code));
-	if ((err = fl_tx_commit(tx)) != FL_OK)
-		fl_reply_error(req, err, "the code could not be stored");
-	else if (decided)
-		fl_decide_committed(req->app, d->id, &what);
+	snprintf(io->in.tenant_id, sizeof(io->in.tenant_id), "%s",
+	         req->who.tenant_id);
+	snprintf(io->in.device_id, sizeof(io->in.device_id), "%s",
+	         fl_req_param(req, "device_id"));
+	snprintf(io->in.actor, sizeof(io->in.actor), "%s", req->who.key_id);
+	io->in.action = action;
+	io->in.server_kx_pk = req->app->secrets.kx_pk;
+	io->in.server_kx_sk = req->app->secrets.kx_sk;
+	/* No Idempotency-Key record: it would keep the answer, a bearer
+	 * secret, in the database. A retry is answered with the same unused
+	 * code anyway. */
+	if (fl_txn_run_unrecorded(req, offline_code_step, io) == FL_OK &&
+	    io->out.decided)
+		fl_decide_committed(req->app, io->out.device_id,
+		                    &io->out.what);
 done:
-	free(d);
+	fl_wipe(io, sizeof(*io));
+	free(io);
 }
 
 /* --- lender: pairing requests ------------------------------------------------

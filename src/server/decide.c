@@ -239,8 +239,52 @@ fl_err fl_decide_device(struct fl_tx *tx, const char *tenant_id,
                         const char *device_id, fl_time now, bool force_bump,
                         struct fl_device *dev_out, struct fl_decided *what)
 {
-	struct fl_device *dev = NULL;
+	struct fl_device *dev = calloc(1, sizeof(*dev));
 	struct fl_device_inputs in;
+	fl_err err;
+
+	memset(&in, 0, sizeof(in));
+	if (dev == NULL)
+		return FL_E_NOMEM;
+	/* the callers lock before their own reads; this covers any that
+	 * read nothing first (a lock held already costs nothing) */
+	err = fl_store_lock_device(tx, device_id);
+	if (err == FL_OK)
+		err = fl_store_device_load(tx, tenant_id, device_id, dev, &in);
+	if (err == FL_OK)
+		err = fl_decide_loaded(tx, dev, &in, now, force_bump, dev_out,
+		                       what);
+	fl_device_inputs_clear(&in);
+	free(dev);
+	return err;
+}
+
+fl_err fl_decide_policy(const struct fl_device *dev,
+                        const struct fl_device_inputs *in, fl_time at,
+                        struct fl_decision *dec)
+{
+	struct fl_policy_input pin;
+	struct fl_contract contract;
+	fl_err err = FL_OK;
+
+	memset(dec, 0, sizeof(*dec));
+	if (in->has_contract) {
+		policy_input(&pin, &contract, in, dev, at);
+		err = fl_policy_decide(&pin, dec, NULL);
+	}
+	if (err != FL_OK)
+		memset(dec, 0, sizeof(*dec));
+	return err;
+}
+
+fl_err fl_decide_loaded(struct fl_tx *tx, const struct fl_device *loaded,
+                        const struct fl_device_inputs *inp, fl_time now,
+                        bool force_bump, struct fl_device *dev_out,
+                        struct fl_decided *what)
+{
+	const struct fl_device_inputs in = *inp; /* borrowed arrays */
+	const char *device_id = loaded->id;
+	struct fl_device *dev = NULL;
 	struct fl_decision *dec = NULL;
 	struct fl_policy_input pin;
 	struct fl_contract contract;
@@ -250,17 +294,14 @@ fl_err fl_decide_device(struct fl_tx *tx, const char *tenant_id,
 	fl_time eff;
 	fl_err err;
 
-	memset(&in, 0, sizeof(in));
 	memset(&w, 0, sizeof(w));
-	dev = calloc(1, sizeof(*dev));
+	dev = malloc(sizeof(*dev));
 	dec = calloc(1, sizeof(*dec));
 	if (dev == NULL || dec == NULL) {
 		err = FL_E_NOMEM;
 		goto out;
 	}
-	if ((err = fl_store_device_load(tx, tenant_id, device_id, dev, &in)) !=
-	    FL_OK)
-		goto out;
+	*dev = *loaded;
 	w.before = dev->st;
 	eff = fl_decide_now(dev, now);
 	if (in.has_contract) {
@@ -332,7 +373,6 @@ fl_err fl_decide_device(struct fl_tx *tx, const char *tenant_id,
 	if (what != NULL)
 		*what = w;
 out:
-	fl_device_inputs_clear(&in);
 	free(dec);
 	free(dev);
 	return err;

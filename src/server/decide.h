@@ -77,6 +77,23 @@ fl_err fl_decide_device(struct fl_tx *tx, const char *tenant_id,
                         struct fl_device *dev,
                         struct fl_decided *what) FL_MUST_USE;
 
+/* fl_decide_device for a device already read in tx, with its inputs
+ * (fl_store_device_load, perhaps with a change of this transaction
+ * applied in memory too, as the payment rule does): decides from *loaded
+ * and *in (both borrowed) and stores the result. The caller holds the
+ * device's lock (fl_store_lock_device) since before the read. */
+fl_err fl_decide_loaded(struct fl_tx *tx, const struct fl_device *loaded,
+                        const struct fl_device_inputs *in, fl_time now,
+                        bool force_bump, struct fl_device *dev,
+                        struct fl_decided *what) FL_MUST_USE;
+
+/* The decision the policy makes for dev at `at` from inputs in (already
+ * loaded), storing and reading nothing; *dec is zeroed when the device
+ * has no contract. */
+fl_err fl_decide_policy(const struct fl_device *dev,
+                        const struct fl_device_inputs *in, fl_time at,
+                        struct fl_decision *dec) FL_MUST_USE;
+
 /* The decision the policy makes for dev at `at` from its stored inputs,
  * storing nothing: device tokens take their reminders from it. *in
  * receives the inputs (the contract's lock-screen terms included; the
