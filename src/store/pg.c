@@ -3,10 +3,14 @@
  * feed across processes, migrations, locks.
  *
  * Connections: a pool of pool_size connections, each made when a
- * transaction first needs it and made again by the next fl_store_begin()
- * after it was lost (a server restart, a network cut). While the server
- * cannot be reached, fl_store_begin() answers FL_E_STORE_UNAVAILABLE after
- * at most connect_timeout_s. Every connection runs with synchronous_commit
+ * transaction first needs it and made again after it was lost (a server
+ * restart, a network cut): by fl_store_begin() when it is known dead, by
+ * the transaction's first statement when the server dropped it since its
+ * last use (the statement then runs on the new one; nothing of the
+ * transaction had happened). While the server cannot be reached,
+ * fl_store_begin() or that first statement answers FL_E_STORE_UNAVAILABLE
+ * after at most connect_timeout_s. Every connection runs with
+ * synchronous_commit
  * on (or stronger: remote_write, remote_apply), and the store refuses a
  * server running with fsync off: COMMIT returns once the commit is flushed
  * to the server's WAL, so a 2xx sent after fl_tx_commit() survives a crash
@@ -18,6 +22,11 @@
  * prefixed name, fl_store_job_claim is pg_try_advisory_xact_lock, so a
  * process that dies releases its claims with its connection); a read
  * transaction is REPEATABLE READ READ ONLY, one snapshot for every list.
+ * A transaction's BEGIN travels with its first statement (one round trip;
+ * a transaction that runs no statement costs none), and a statement that
+ * may fail in a way the caller survives runs in a savepoint sent with it
+ * (pg_int.h PG_GUARD), since PostgreSQL aborts a transaction at its first
+ * error where SQLite goes on.
  * SQLSTATE 40001 and 40P01 answer FL_E_STORE_RETRY, 23xxx FL_E_CONFLICT,
  * 53100 FL_E_INSUFFICIENT_STORAGE, a lost connection
  * FL_E_STORE_UNAVAILABLE (pg_fail).

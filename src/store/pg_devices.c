@@ -381,8 +381,9 @@ fl_err pg_device_list(struct fl_tx *tx, const char *tenant_id,
                       const struct fl_device_filter *filter, int64_t after,
                       int limit, FL_STORE_LIST_FN(struct fl_device), void *ctx)
 {
-	/* strpos is instr; lower() folds ASCII as SQLite's does in a C
-	 * collation */
+	/* strpos is SQLite's instr; lower() in the C collation folds ASCII
+	 * letters only, as SQLite's lower() does, whatever the database's
+	 * locale */
 	static const char sql[] =
 	        "SELECT " DEV_COLS " FROM devices d "
 	        "LEFT JOIN contracts c2 ON c2.device_id = d.id "
@@ -394,10 +395,13 @@ fl_err pg_device_list(struct fl_tx *tx, const char *tenant_id,
 	        "AND ($5::text IS NULL OR strpos(d.id, $5::text) > 0 "
 	        "OR strpos(d.imei, $5::text) > 0 "
 	        "OR strpos(d.imei2, $5::text) > 0 "
-	        "OR strpos(lower(d.serial), lower($5::text)) > 0 "
-	        "OR strpos(lower(d.model), lower($5::text)) > 0 "
-	        "OR strpos(lower(coalesce(c2.loan_ref, '')), lower($5::text)) "
-	        "> 0) ORDER BY d.ord LIMIT $6";
+	        "OR strpos(lower(d.serial COLLATE \"C\"), "
+	        "lower($5::text COLLATE \"C\")) > 0 "
+	        "OR strpos(lower(d.model COLLATE \"C\"), "
+	        "lower($5::text COLLATE \"C\")) > 0 "
+	        "OR strpos(lower(coalesce(c2.loan_ref, '') COLLATE \"C\"), "
+	        "lower($5::text COLLATE \"C\")) > 0) "
+	        "ORDER BY d.ord LIMIT $6";
 	static const struct fl_device_filter none = {.any_state = true};
 	const struct fl_device_filter *f = filter != NULL ? filter : &none;
 	struct fl_device *d = NULL;
@@ -442,6 +446,8 @@ fl_err pg_device_due(struct fl_tx *tx, fl_time now, int limit,
 	fl_err err;
 
 	*n = 0;
+	if (limit <= 0) /* PostgreSQL refuses a negative LIMIT */
+		return FL_OK;
 	pg_p_int(&p, now);
 	pg_p_int(&p, limit);
 	TRY(pg_run(tx, sql, &p, 0, &r));
