@@ -363,6 +363,11 @@ int srv_attach(struct srv **out, const char *url)
 		return -1;
 	pthread_once(&curl_once, curl_init);
 	snprintf(s->url, sizeof(s->url), "%s", url);
+	s->curl = curl_easy_init();
+	if (s->curl == NULL) {
+		free(s);
+		return -1;
+	}
 	*out = s;
 	return 0;
 }
