@@ -21,6 +21,17 @@
 #include "server/server.h"
 #include "server/signkeys.h"
 #include "store/store.h"
+#include "server/clock.h"
+
+/* The system's time: the commands here run on a stopped server's data
+ * directory, never under a test clock. */
+static fl_time wall_now(void)
+{
+	struct fl_clock c;
+
+	fl_clock_system(&c);
+	return fl_clock_now(&c);
+}
 
 static void print_key(void *ctx, const struct fl_signkey_info *k)
 {
@@ -62,7 +73,7 @@ static int cmd_keys(const struct fl_config *cfg, int argc, char **argv)
 {
 	struct fl_signkeys *ks = NULL;
 	char kid[FL_KID_MAX];
-	fl_time now = fl_app_now();
+	fl_time now = wall_now();
 	int rc = 1;
 	fl_err err;
 
@@ -140,7 +151,7 @@ static int cmd_root_pubkey(const struct fl_config *cfg)
 	if ((err = fl_server_data_dir(cfg->data_dir)) != FL_OK)
 		return fail("data directory", err);
 	if ((err = fl_signkeys_open(&ks, cfg->data_dir, true,
-	                            cfg->key_cert_days, fl_app_now())) != FL_OK)
+	                            cfg->key_cert_days, wall_now())) != FL_OK)
 		return fail("signing keys", err);
 	err = fl_signkeys_root(ks, pub);
 	fl_signkeys_free(ks);
@@ -161,7 +172,7 @@ static int cmd_operator_key(const struct fl_config *cfg)
 	int rc = 1;
 	fl_err err;
 
-	if (fl_datadir_open(cfg, 0, fl_app_now(), &dd, why) != FL_OK) {
+	if (fl_datadir_open(cfg, 0, wall_now(), &dd, why) != FL_OK) {
 		fprintf(stderr, "finlockd: %s\n", why);
 		return FL_SERVER_EXIT_REFUSED;
 	}
@@ -170,7 +181,7 @@ static int cmd_operator_key(const struct fl_config *cfg)
 	memset(&req, 0, sizeof(req));
 	struct fl_app app = {.store = st, .secrets = dd.secrets};
 	req.app = &app;
-	req.now = fl_app_now();
+	req.now = wall_now();
 	req.who.role = FL_ROLE_OPERATOR;
 	if ((err = fl_store_begin(st, true, &tx)) != FL_OK ||
 	    (err = fl_api_key_create(tx, &req, "", FL_ROLE_OPERATOR,
@@ -410,21 +421,32 @@ static int cmd_check(const struct fl_config *cfg)
 	fl_err err;
 
 	/* The database's structure first: the other checks read it. */
-	if ((err = fl_files_join(path, sizeof(path), cfg->data_dir,
-	                         "finlock.db")) != FL_OK)
-		return fail("check", err);
-	err = fl_store_open_sqlite(&st, path, &opts);
+	if (cfg->database[0] != '\0') {
+		struct fl_store_pg_opts pg = {.pool_size = 2,
+		                              .must_exist = true};
+
+		fl_datadir_db_name(cfg->database, path, sizeof(path));
+		err = fl_store_open_pg(&st, cfg->database, &pg);
+	} else {
+		if ((err = fl_files_join(path, sizeof(path), cfg->data_dir,
+		                         "finlock.db")) != FL_OK)
+			return fail("check", err);
+		err = fl_store_open_sqlite(&st, path, &opts);
+	}
 	if (err == FL_OK)
 		err = fl_store_check(st, true, problem);
 	else
 		snprintf(problem, sizeof(problem), "%s", fl_strerror(err));
 	fl_store_close(st);
 	report(&c, err == FL_OK, "database %s: %s", path,
-	       err == FL_OK ? "integrity_check passed" : problem);
+	       err == FL_OK ? (cfg->database[0] != '\0'
+	                               ? "PostgreSQL's check passed"
+	                               : "integrity_check passed")
+	                    : problem);
 	if (err != FL_OK)
 		goto out;
 	if (fl_datadir_open(cfg, FL_DATADIR_KEYS | FL_DATADIR_SKIP_QUICK_CHECK,
-	                    fl_app_now(), &dd, why) != FL_OK) {
+	                    wall_now(), &dd, why) != FL_OK) {
 		report(&c, false, "%s", why);
 		goto out;
 	}
@@ -458,6 +480,19 @@ static int cmd_backup(const struct fl_config *cfg, const char *file)
 	if (fl_backup_write(cfg, file, &sum, why) != FL_OK) {
 		fprintf(stderr, "finlockd: backup: %s\n", why);
 		return 1;
+	}
+	if (cfg->database[0] != '\0') {
+		char name[512];
+
+		fl_datadir_db_name(cfg->database, name, sizeof(name));
+		printf("wrote %s: %llu bytes, %d files (the data directory's "
+		       "keys, %d signing keys)\n"
+		       "the database is PostgreSQL's to back up: pg_dump "
+		       "--format=custom --file=finlock.pgdump '%s' "
+		       "(docs/deploy.md)\n",
+		       file, (unsigned long long)sum.bytes, sum.files,
+		       sum.signing_keys, name);
+		return 0;
 	}
 	printf("wrote %s: %llu bytes, %d files (database %llu bytes, %d "
 	       "signing keys)\n",

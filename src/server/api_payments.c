@@ -22,20 +22,31 @@
 #include "server/auth.h"
 #include "server/decide.h"
 #include "server/jsonio.h"
+#include "server/payments.h"
 #include "server/router.h"
 #include "server/txn.h"
 
-static json_t *payment_json(const struct fl_payment_rec *p)
+/* The step of recording: the rules (payments.h), then the answer. */
+struct record_io {
+	struct fl_pay_input in;
+	struct fl_pay_result out;
+};
+
+static fl_err record_step(struct fl_tx *tx, struct fl_req *req, void *ctx)
 {
-	return json_pack(
-	        "{s:s,s:s,s:I,s:o,s:s,s:o,s:s,s:b,s:o,s:s?,s:s?}", "id", p->id,
-	        "device_id", p->device_id, "amount", (json_int_t)p->amount,
-	        "paid_at", fl_json_time(p->paid_at), "reference", p->reference,
-	        "recorded_at", fl_json_time(p->recorded_at), "recorded_by",
-	        p->recorded_by, "reversed", p->reversed_at != 0, "reversed_at",
-	        fl_json_time(p->reversed_at), "reverse_reason",
-	        p->reversed_at ? p->reverse_reason : NULL, "reversed_by",
-	        p->reversed_at ? p->reversed_by : NULL);
+	struct record_io *io = ctx;
+	fl_err err = fl_pay_record(tx, &io->in, req->now, &io->out);
+
+	if (err != FL_OK) {
+		if (io->out.msg[0] != '\0')
+			fl_reply_error(req, err, "%s", io->out.msg);
+		return err;
+	}
+	fl_reply_json(req, 201,
+	              json_pack("{s:o,s:o}", "payment",
+	                        fl_pay_json(&io->out.payment), "device",
+	                        fl_api_device_json(&io->out.device)));
+	return FL_OK;
 }
 
 static void record(struct fl_req *req)
@@ -43,181 +54,102 @@ static void record(struct fl_req *req)
 	static const char *const fields[] = {
 	        "amount", "paid_at", "reference", "allow_overpayment",
 	        "allow_duplicate_reference", NULL};
-	struct fl_device *d = calloc(1, sizeof(*d));
-	struct fl_payment_rec p;
-	struct fl_device_inputs in;
-	struct fl_payment_rec earlier;
-	struct fl_decision *dec = calloc(1, sizeof(*dec));
-	struct fl_decided what;
-	struct fl_tx *tx;
+	struct record_io *io = calloc(1, sizeof(*io));
+	struct fl_pay_input *in;
 	struct fl_jin j;
-	bool has_paid_at, allow_over = false, allow_dup = false;
-	json_t *out;
-	fl_err err;
+	bool has_paid_at;
 
-	memset(&p, 0, sizeof(p));
-	memset(&in, 0, sizeof(in));
-	if (d == NULL || dec == NULL) {
+	if (io == NULL) {
 		fl_reply_error(req, FL_E_NOMEM, NULL);
-		goto done;
+		return;
 	}
+	in = &io->in;
 	if (fl_jin_parse(&j, req) != FL_OK)
 		goto done;
 	fl_jin_only(&j, fields);
-	fl_jin_bool(&j, "allow_overpayment", false, &allow_over);
-	fl_jin_bool(&j, "allow_duplicate_reference", false, &allow_dup);
-	if (fl_jin_int(&j, "amount", true, &p.amount) &&
-	    (p.amount < 1 || p.amount > FL_POLICY_MAX_AMOUNT))
+	fl_jin_bool(&j, "allow_overpayment", false, &in->allow_over);
+	fl_jin_bool(&j, "allow_duplicate_reference", false, &in->allow_dup);
+	if (fl_jin_int(&j, "amount", true, &in->amount) &&
+	    (in->amount < 1 || in->amount > FL_POLICY_MAX_AMOUNT))
 		fl_jin_fail(&j, FL_E_MONEY,
 		            "amount must be a whole number of minor units in "
 		            "1..%lld",
 		            (long long)FL_POLICY_MAX_AMOUNT);
-	has_paid_at = fl_jin_time(&j, "paid_at", false, &p.paid_at);
+	has_paid_at = fl_jin_time(&j, "paid_at", false, &in->paid_at);
 	if (j.err == FL_OK && has_paid_at &&
-	    (p.paid_at < 1 || p.paid_at > req->now))
+	    (in->paid_at < 1 || in->paid_at > req->now))
 		fl_jin_fail(&j, FL_E_RANGE,
 		            "paid_at must not be in the future");
-	fl_jin_str(&j, "reference", false, p.reference, sizeof(p.reference));
-	if (j.err == FL_OK && !fl_api_text_ok(p.reference))
+	fl_jin_str(&j, "reference", false, in->reference,
+	           sizeof(in->reference));
+	if (j.err == FL_OK && !fl_api_text_ok(in->reference))
 		fl_jin_fail(&j, FL_E_INVALID, "reference must be printable");
 	if (fl_jin_end(&j) != FL_OK)
 		goto done;
-
-	if (fl_txn_begin(req, &tx) != FL_OK)
-		goto done;
-	err = fl_api_path_device(req, tx, d);
-	if (err == FL_OK && !d->has_contract)
-		err = FL_E_NO_CONTRACT;
-	if (err == FL_OK) {
-		err = fl_decide_replay(tx, d, fl_decide_now(d, req->now), &in,
-		                       dec);
-		if (err == FL_OK && in.n_payments >= FL_POLICY_MAX_PAYMENTS)
-			err = FL_E_LIMIT;
-		fl_device_inputs_clear(&in);
-	}
-	if (err == FL_OK && !allow_over && p.amount > dec->amount_remaining) {
-		fl_txn_abort(req, tx, FL_E_MONEY,
-		             "amount %lld is more than the %lld that remains on "
-		             "the contract; send allow_overpayment: true to "
-		             "record it anyway (the excess shows as credit)",
-		             (long long)p.amount,
-		             (long long)dec->amount_remaining);
-		goto done;
-	}
-	if (err == FL_OK && !allow_dup && p.reference[0] != '\0') {
-		err = fl_store_payment_by_reference(tx, d->tenant_id,
-		                                    p.reference, &earlier);
-		if (err == FL_OK) {
-			fl_txn_abort(req, tx, FL_E_CONFLICT,
-			             "reference '%s' was already recorded as "
-			             "payment %s (device %s, amount %lld); send "
-			             "allow_duplicate_reference: true to record "
-			             "it again",
-			             p.reference, earlier.id, earlier.device_id,
-			             (long long)earlier.amount);
-			goto done;
-		}
-		if (err == FL_E_NOT_FOUND)
-			err = FL_OK;
-	}
-	if (err != FL_OK) {
-		fl_txn_abort(req, tx, err,
-		             err == FL_E_NOT_FOUND     ? "no such device"
-		             : err == FL_E_NO_CONTRACT ? "the device has no "
-		                                         "contract"
-		             : err == FL_E_LIMIT       ? "the device has too "
-		                                         "many payments"
-		                                       : NULL);
-		goto done;
-	}
-	fl_id_generate(p.id, "py");
-	snprintf(p.tenant_id, sizeof(p.tenant_id), "%s", d->tenant_id);
-	snprintf(p.device_id, sizeof(p.device_id), "%s", d->id);
-	p.recorded_at = req->now;
 	if (!has_paid_at)
-		p.paid_at = req->now;
-	snprintf(p.recorded_by, sizeof(p.recorded_by), "%s", req->who.key_id);
-	err = fl_store_payment_insert(tx, &p);
-	if (err == FL_OK)
-		err = fl_decide_device(tx, d->tenant_id, d->id, req->now, false,
-		                       d, &what);
-	if (err == FL_OK)
-		err = fl_audit_req(tx, req, "payment.record", p.id, NULL,
-		                   payment_json(&p));
-	if (err != FL_OK) {
-		fl_txn_abort(req, tx, err, NULL);
-		goto done;
-	}
-	out = json_pack("{s:o,s:o}", "payment", payment_json(&p), "device",
-	                fl_api_device_json(d));
-	fl_reply_json(req, 201, out);
-	if (fl_txn_commit(req, tx) == FL_OK)
-		fl_decide_committed(req->app, d->id, &what);
+		in->paid_at = 0;
+	snprintf(in->tenant_id, sizeof(in->tenant_id), "%s",
+	         req->who.tenant_id);
+	snprintf(in->device_id, sizeof(in->device_id), "%s",
+	         fl_req_param(req, "device_id"));
+	snprintf(in->actor, sizeof(in->actor), "%s", req->who.key_id);
+	if (fl_txn_run(req, record_step, io) == FL_OK)
+		fl_decide_committed(req->app, io->out.device.id,
+		                    &io->out.what);
 done:
-	free(dec);
-	free(d);
+	free(io);
+}
+
+struct reverse_io {
+	char reason[FL_REASON_MAX];
+	struct fl_pay_result out;
+};
+
+static fl_err reverse_step(struct fl_tx *tx, struct fl_req *req, void *ctx)
+{
+	struct reverse_io *io = ctx;
+	fl_err err = fl_pay_reverse(tx, req->who.tenant_id,
+	                            fl_req_param(req, "payment_id"),
+	                            req->who.key_id, io->reason, req->now,
+	                            &io->out);
+
+	if (err != FL_OK) {
+		if (io->out.msg[0] != '\0')
+			fl_reply_error(req, err, "%s", io->out.msg);
+		return err;
+	}
+	fl_reply_json(req, 200,
+	              json_pack("{s:o,s:o}", "payment",
+	                        fl_pay_json(&io->out.payment), "device",
+	                        fl_api_device_json(&io->out.device)));
+	return FL_OK;
 }
 
 static void reverse(struct fl_req *req)
 {
 	static const char *const fields[] = {"reason", NULL};
-	struct fl_device *d = calloc(1, sizeof(*d));
-	struct fl_payment_rec before, after;
-	char reason[FL_REASON_MAX] = "";
-	struct fl_decided what;
-	struct fl_tx *tx;
+	struct reverse_io *io = calloc(1, sizeof(*io));
 	struct fl_jin j;
-	json_t *out;
-	fl_err err;
 
-	if (d == NULL) {
+	if (io == NULL) {
 		fl_reply_error(req, FL_E_NOMEM, NULL);
 		return;
 	}
 	if (fl_jin_parse(&j, req) != FL_OK)
 		goto done;
 	fl_jin_only(&j, fields);
-	fl_jin_str(&j, "reason", true, reason, sizeof(reason));
-	if (j.err == FL_OK && (reason[0] == '\0' || !fl_api_text_ok(reason)))
+	fl_jin_str(&j, "reason", true, io->reason, sizeof(io->reason));
+	if (j.err == FL_OK &&
+	    (io->reason[0] == '\0' || !fl_api_text_ok(io->reason)))
 		fl_jin_fail(&j, FL_E_FIELD_MISSING,
 		            "a reason (printable text) is required");
 	if (fl_jin_end(&j) != FL_OK)
 		goto done;
-	if (fl_txn_begin(req, &tx) != FL_OK)
-		goto done;
-	err = fl_store_payment_get(tx, req->who.tenant_id,
-	                           fl_req_param(req, "payment_id"), &before);
-	if (err == FL_OK)
-		err = fl_store_payment_reverse(tx, req->who.tenant_id,
-		                               before.id, req->now, reason,
-		                               req->who.key_id);
-	if (err == FL_E_NOT_FOUND || err == FL_E_STATE) {
-		fl_txn_abort(req, tx, err,
-		             err == FL_E_NOT_FOUND
-		                     ? "no such payment"
-		                     : "the payment is already reversed");
-		goto done;
-	}
-	if (err == FL_OK)
-		err = fl_store_payment_get(tx, req->who.tenant_id, before.id,
-		                           &after);
-	if (err == FL_OK)
-		err = fl_decide_device(tx, req->who.tenant_id, before.device_id,
-		                       req->now, false, d, &what);
-	if (err == FL_OK)
-		err = fl_audit_req(tx, req, "payment.reverse", before.id,
-		                   payment_json(&before), payment_json(&after));
-	if (err != FL_OK) {
-		fl_txn_abort(req, tx, err, NULL);
-		goto done;
-	}
-	out = json_pack("{s:o,s:o}", "payment", payment_json(&after), "device",
-	                fl_api_device_json(d));
-	fl_reply_json(req, 200, out);
-	if (fl_txn_commit(req, tx) == FL_OK)
-		fl_decide_committed(req->app, d->id, &what);
+	if (fl_txn_run(req, reverse_step, io) == FL_OK)
+		fl_decide_committed(req->app, io->out.device.id,
+		                    &io->out.what);
 done:
-	free(d);
+	free(io);
 }
 
 struct plist {
@@ -232,7 +164,7 @@ static fl_err payment_one(void *ctx, const struct fl_payment_rec *p)
 
 	pl->last = p->ord;
 	pl->n++;
-	return json_array_append_new(pl->items, payment_json(p)) == 0
+	return json_array_append_new(pl->items, fl_pay_json(p)) == 0
 	               ? FL_OK
 	               : FL_E_NOMEM;
 }
@@ -310,7 +242,7 @@ static void show(struct fl_req *req)
 		               err == FL_E_NOT_FOUND ? "no such payment"
 		                                     : NULL);
 	else
-		fl_reply_json(req, 200, payment_json(&p));
+		fl_reply_json(req, 200, fl_pay_json(&p));
 }
 
 static const struct fl_route routes[] = {

@@ -13,6 +13,7 @@
 #define FL_SERVER_APP_H
 
 #include "core/fltime.h"
+#include "server/clock.h"
 #include "server/config.h"
 #include "server/secrets.h"
 
@@ -26,6 +27,7 @@ struct fl_tokens;
 
 struct fl_app {
 	struct fl_config cfg;           /* settings */
+	struct fl_clock clock;          /* the server's time (clock.h) */
 	struct fl_store *store;         /* everything persistent */
 	struct fl_secrets secrets;      /* hash keys, key exchange */
 	struct fl_signkeys *keys;       /* online signing keys */
@@ -36,8 +38,5 @@ struct fl_app {
 	struct fl_devauth *devauth;     /* device MAC keys and counters */
 	struct fl_tokens *tokens;       /* signed device tokens */
 };
-
-/* The server's wall clock, in seconds (UTC). */
-fl_time fl_app_now(void);
 
 #endif

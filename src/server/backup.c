@@ -19,6 +19,17 @@
 #include "server/app.h"
 #include "server/files.h"
 #include "store/store.h"
+#include "server/clock.h"
+
+/* The system's time: the commands here run on a stopped server's data
+ * directory, never under a test clock. */
+static fl_time wall_now(void)
+{
+	struct fl_clock c;
+
+	fl_clock_system(&c);
+	return fl_clock_now(&c);
+}
 
 #define MAGIC        "finlock-backup 1\n"
 #define CHUNK        65536
@@ -290,7 +301,7 @@ fl_err fl_backup_write(const struct fl_config *cfg, const char *path,
 	snprintf(tmp, sizeof(tmp), "%s.tmp%ld", path, (long)getpid());
 	snprintf(dbtmp, sizeof(dbtmp), "%s.db-tmp%ld", path, (long)getpid());
 	/* Only a directory finlockd would serve is worth a backup. */
-	if ((err = fl_datadir_open(cfg, 0, fl_app_now(), &dd, why)) != FL_OK)
+	if ((err = fl_datadir_open(cfg, 0, wall_now(), &dd, why)) != FL_OK)
 		return err;
 	if (fl_files_exists(path)) {
 		fl_datadir_say(why, "%s exists: give a new file name", path);
@@ -311,7 +322,10 @@ fl_err fl_backup_write(const struct fl_config *cfg, const char *path,
 	/* heads first, database next, keys last (backup.h) */
 	if ((err = put_heads(&o, dir, sum)) != FL_OK)
 		goto io;
-	if ((err = put_snapshot(&o, dd.store, dbtmp, sum)) != FL_OK) {
+	/* PostgreSQL's database is backed up with its own tools
+	 * (docs/deploy.md): the file holds the keys it needs */
+	if (cfg->database[0] == '\0' &&
+	    (err = put_snapshot(&o, dd.store, dbtmp, sum)) != FL_OK) {
 		fl_datadir_say(why, "cannot copy the database: %s",
 		               fl_strerror(err));
 		goto out;
@@ -649,7 +663,10 @@ fl_err fl_backup_restore(const struct fl_config *cfg, const char *path,
 	    (err = read_entries(&in, r, sum, why, path)) != FL_OK)
 		goto fail;
 	for (size_t i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
-		if (has(r, needed[i]))
+		/* on PostgreSQL, pg_restore brings the database back */
+		if (has(r, needed[i]) ||
+		    (cfg->database[0] != '\0' &&
+		     strcmp(needed[i], "finlock.db") == 0))
 			continue;
 		fl_datadir_say(why, "%s lacks %s: use another backup", path,
 		               needed[i]);
@@ -667,7 +684,7 @@ fl_err fl_backup_restore(const struct fl_config *cfg, const char *path,
 	if ((err = fl_files_sync_dir(r->dir)) != FL_OK)
 		goto sync;
 	/* What a server would check before serving it. */
-	if ((err = fl_datadir_open(cfg, FL_DATADIR_KEYS, fl_app_now(), &dd,
+	if ((err = fl_datadir_open(cfg, FL_DATADIR_KEYS, wall_now(), &dd,
 	                           why)) != FL_OK)
 		goto fail;
 	fl_datadir_close(&dd);

@@ -35,6 +35,7 @@ struct setting {
 
 static const struct setting settings[] = {
         S(data, data_dir),
+        S(database, database),
         {"listen", K_LISTEN, offsetof(struct fl_config, listen),
          sizeof(((struct fl_config *)0)->listen), 0, 0},
         S(tls_cert, tls_cert),
@@ -380,6 +381,14 @@ fl_err fl_config_check(const struct fl_config *c, char err[FL_CONFIG_ERR_MAX])
 	}
 	if (c->data_dir[0] == '\0') {
 		snprintf(err, FL_CONFIG_ERR_MAX, "data directory is empty");
+		return FL_E_CONFIG;
+	}
+	if (c->database[0] != '\0' &&
+	    strncmp(c->database, "postgresql://", 13) != 0 &&
+	    strncmp(c->database, "postgres://", 11) != 0) {
+		snprintf(err, FL_CONFIG_ERR_MAX,
+		         "database must be a PostgreSQL URI "
+		         "(postgresql://USER@HOST:PORT/DB)");
 		return FL_E_CONFIG;
 	}
 	if (c->test_clock[0] != '\0' &&

@@ -77,6 +77,23 @@ fl_err fl_decide_device(struct fl_tx *tx, const char *tenant_id,
                         struct fl_device *dev,
                         struct fl_decided *what) FL_MUST_USE;
 
+/* fl_decide_device for a device already read in tx, with its inputs
+ * (fl_store_device_load, perhaps with a change of this transaction
+ * applied in memory too, as the payment rule does): decides from *loaded
+ * and *in (both borrowed) and stores the result. The caller holds the
+ * device's lock (fl_store_lock_device) since before the read. */
+fl_err fl_decide_loaded(struct fl_tx *tx, const struct fl_device *loaded,
+                        const struct fl_device_inputs *in, fl_time now,
+                        bool force_bump, struct fl_device *dev,
+                        struct fl_decided *what) FL_MUST_USE;
+
+/* The decision the policy makes for dev at `at` from inputs in (already
+ * loaded), storing and reading nothing; *dec is zeroed when the device
+ * has no contract. */
+fl_err fl_decide_policy(const struct fl_device *dev,
+                        const struct fl_device_inputs *in, fl_time at,
+                        struct fl_decision *dec) FL_MUST_USE;
+
 /* The decision the policy makes for dev at `at` from its stored inputs,
  * storing nothing: device tokens take their reminders from it. *in
  * receives the inputs (the contract's lock-screen terms included; the
@@ -110,11 +127,17 @@ const char *fl_decide_lock_text(const struct fl_device_inputs *in,
 void fl_decide_committed(struct fl_app *app, const char *device_id,
                          const struct fl_decided *what);
 
+/* The job (store.h fl_store_job_claim) of the sweep. */
+#define FL_DECIDE_JOB_SWEEP "sweep"
+
 /* Re-decides up to `batch` devices whose next_change is due, in groups
  * of up to 256 devices (or 10 ms of deciding) per write transaction;
  * each group's waiters are woken once it is committed. A device whose
  * inputs cannot be decided is logged and left as it was. *n (may be NULL)
- * counts the devices decided. */
+ * counts the devices decided. Each group's transaction claims the job
+ * FL_DECIDE_JOB_SWEEP and locks its devices in id order: while another
+ * process holds the job (it is sweeping), this round stops with *n = 0.
+ * A group the store gives up is run again (run.h). */
 fl_err fl_decide_sweep(struct fl_app *app, fl_time now, int batch,
                        int *n) FL_MUST_USE;
 

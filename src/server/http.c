@@ -222,6 +222,10 @@ static void reply_errorv(struct fl_req *req, int status, fl_err err,
 	set_resp(req, status, "application/json", text,
 	         text != NULL ? strlen(text) : 0);
 	req->err_code = static_code(err);
+	/* the store gave the transaction up: the router runs the handler
+	 * again (router.c) */
+	if (err == FL_E_STORE_RETRY)
+		req->retry = true;
 	/* A server-side failure: keep the store's own words for the log
 	 * line (it is this thread's, and the failure has just happened). */
 	if (status >= 500)
@@ -246,6 +250,19 @@ void fl_reply_error_status(struct fl_req *req, int status, fl_err err,
 	va_start(ap, fmt);
 	reply_errorv(req, status, err, fmt, ap);
 	va_end(ap);
+}
+
+void fl_reply_reset(struct fl_req *req)
+{
+	free(req->resp);
+	req->resp = NULL;
+	req->resp_len = 0;
+	req->status = 0;
+	req->ctype = NULL;
+	req->n_hdrs = 0;
+	req->err_code = NULL;
+	req->store_error[0] = '\0';
+	req->retry = false;
 }
 
 void fl_reply_header(struct fl_req *req, const char *name, const char *value)
@@ -542,6 +559,11 @@ static enum MHD_Result queue(struct MHD_Connection *mc, struct conn *c)
 	for (size_t i = 0; i < req->n_hdrs; i++)
 		MHD_add_response_header(resp, req->hdr_name[i],
 		                        req->hdr_value[i]);
+	/* Every 503 says when to come back (the database is away or busy,
+	 * or too many phones wait), whichever route answered it. */
+	if (req->status == 503 && !has_header(req, "Retry-After"))
+		MHD_add_response_header(resp, "Retry-After",
+		                        FL_HTTP_RETRY_AFTER);
 	/* answering: the body deadline no longer applies (the result only
 	 * matters to the callers that asked before) */
 	(void)fl_guard_body(c->gc, true);
@@ -589,7 +611,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *mc,
 		c->req.conn = mc;
 		c->req.method = method;
 		c->req.path = url;
-		c->req.now = fl_app_now();
+		c->req.now = fl_clock_now(&c->req.app->clock);
 		c->req.id = atomic_fetch_add(&h->next_id, 1) + 1;
 		client_of(h, mc, &c->req);
 		fl_guard_headers(c->gc, c->req.id, c->req.client);
@@ -671,14 +693,8 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *mc,
 	if (c->req.parked) {
 		c->req.parked = false;
 		c->req.resumed = true;
-		c->req.now = fl_app_now();
-		free(c->req.resp);
-		c->req.resp = NULL;
-		c->req.resp_len = 0;
-		c->req.status = 0;
-		c->req.n_hdrs = 0;
-		c->req.err_code = NULL;
-		c->req.store_error[0] = '\0';
+		c->req.now = fl_clock_now(&c->req.app->clock);
+		fl_reply_reset(&c->req);
 		fl_router_dispatch(&c->req);
 		return c->req.parked ? MHD_YES : queue(mc, c);
 	}

@@ -9,6 +9,10 @@
  * with exactly one fl_reply_* call (a later one replaces an earlier one);
  * http.c sends the answer, logs one line and counts it in the metrics.
  *
+ * Every 503 (the database unreachable or busy, a transaction given up
+ * after its retries, too many waiters) carries a Retry-After header in
+ * seconds (FL_HTTP_RETRY_AFTER unless the handler set one).
+ *
  * Every error answer has the body {"error":{"code":"...","message":"..."}}
  * where code is the fl_err name in lower case without "FL_E_"
  * ("field_missing", "not_found"), so clients can branch on it.
@@ -34,6 +38,7 @@ struct fl_route;
 #define FL_ROUTE_MAX_PARAMS 4   /* {placeholders} in one route pattern */
 #define FL_PARAM_MAX        128 /* longest value of one path parameter */
 #define FL_REQ_MAX_HEADERS  6   /* extra response headers */
+#define FL_HTTP_RETRY_AFTER "1" /* seconds, on every 503 without one */
 
 struct fl_req {
 	struct fl_app *app;           /* the server */
@@ -51,6 +56,7 @@ struct fl_req {
 	fl_time now;             /* when the request arrived (or resumed) */
 	bool parked;             /* suspended by fl_push_wait */
 	bool resumed;            /* this run follows a parked one */
+	fl_time wait_until;      /* deadline of the wait it parked for */
 	uint64_t id;             /* request number, for the logs */
 
 	/* the answer */
@@ -62,6 +68,7 @@ struct fl_req {
 	char hdr_value[FL_REQ_MAX_HEADERS][256];
 	size_t n_hdrs;
 	const char *err_code; /* error code of an error answer */
+	bool retry;           /* answered FL_E_STORE_RETRY: run again */
 	char store_error[256]; /* the store's message of a 5xx, or "" */
 };
 
@@ -103,6 +110,9 @@ void fl_reply_error(struct fl_req *req, fl_err err, const char *fmt, ...)
 void fl_reply_error_status(struct fl_req *req, int status, fl_err err,
                            const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
+/* Forgets the answer set so far (a transaction attempt that was given up
+ * leaves no trace in the answer of the next, run.h). */
+void fl_reply_reset(struct fl_req *req);
 /* Adds a response header (name static, value copied, truncated at 255).
  * A handler that sets Cache-Control replaces the default "no-store". */
 void fl_reply_header(struct fl_req *req, const char *name, const char *value);

@@ -25,6 +25,7 @@
  * fl_req_param(req, "name").
  */
 #include "server/router.h"
+#include "server/run.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -176,7 +177,19 @@ void fl_router_dispatch(struct fl_req *req)
 		}
 		fl_auth_note_use(req->app->store, &req->who, req->now);
 	}
-	route->handler(req);
+	/* A handler whose transaction the store gave up (FL_E_STORE_RETRY)
+	 * runs again from the start, as fl_run does for a step (run.h): its
+	 * write work is all in that transaction, and what follows the
+	 * commit happens only after a commit. The answer of the attempt
+	 * given up is forgotten. */
+	for (int attempt = 1;; attempt++) {
+		route->handler(req);
+		if (!req->retry || req->parked || attempt >= FL_RUN_ATTEMPTS)
+			break;
+		fl_reply_reset(req);
+		fl_run_backoff(attempt);
+	}
+	req->retry = false;
 	if (req->status == 0)
 		fl_reply_error(req, FL_E_INTERNAL, "handler gave no answer");
 }

@@ -28,53 +28,10 @@
 #include "server/devauth.h"
 #include "server/push.h"
 #include "server/ratelimit.h"
+#include "server/run.h"
 #include "server/signkeys.h"
 #include "server/tokens.h"
 #include "store/store.h"
-
-/* The test clock's file (config test_clock), "" for the system clock.
- * Set once before any thread starts. */
-static char test_clock[FL_CONFIG_PATH_MAX];
-
-/* The time in the test clock's file, or -1 if it cannot be read. */
-static fl_time test_clock_read(void)
-{
-	char buf[32], *end;
-	long long v;
-	ssize_t n;
-	int fd = open(test_clock, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	v = strtoll(buf, &end, 10);
-	if (end == buf || (*end != '\0' && *end != '\n') || v < 0 ||
-	    v > FL_TIME_MAX)
-		return -1;
-	return (fl_time)v;
-}
-
-fl_time fl_app_now(void)
-{
-	struct timespec ts;
-
-	if (test_clock[0] != '\0') {
-		/* a file replaced whole (rename) between reads */
-		static _Atomic fl_time last;
-		fl_time t = test_clock_read();
-
-		if (t >= 0)
-			last = t;
-		return last;
-	}
-	/* the clock the sweep sleeps on (time() may lag it by a tick) */
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (fl_time)ts.tv_sec;
-}
 
 fl_err fl_server_data_dir(const char *dir)
 {
@@ -100,6 +57,20 @@ fl_err fl_server_open_store(const struct fl_config *cfg, struct fl_store **out)
 	fl_err err;
 
 	*out = NULL;
+	if (cfg->database[0] != '\0') {
+		struct fl_store_pg_opts pg = {.pool_size = cfg->db_pool};
+		char name[512];
+
+		err = fl_store_open_pg(out, cfg->database, &pg);
+		if (err != FL_OK) {
+			fl_datadir_db_name(cfg->database, name, sizeof(name));
+			fl_logf(FL_LOG_ERROR, "cannot open the database",
+			        "%s: %s%s%s", name, fl_strerror(err),
+			        fl_store_errmsg()[0] != '\0' ? ": " : "",
+			        fl_store_errmsg());
+		}
+		return err;
+	}
 	if ((err = fl_server_data_dir(cfg->data_dir)) != FL_OK)
 		return err;
 	if ((err = fl_files_join(path, sizeof(path), cfg->data_dir,
@@ -152,32 +123,38 @@ static void raise_nofile(const struct fl_config *cfg)
 
 /* Forgets idempotency records older than idempotency_ttl: a retry that
  * late is a new request. */
+struct expire_io {
+	fl_time ttl;
+	int64_t n;
+};
+
+static fl_err expire_fn(struct fl_tx *tx, void *arg, fl_time now)
+{
+	struct expire_io *io = arg;
+
+	io->n = 0;
+	return fl_store_idem_expire(tx, now - io->ttl, &io->n);
+}
+
 static void expire_idempotency(struct fl_app *app)
 {
-	struct fl_tx *tx = NULL;
-	int64_t n = 0;
-	fl_err err = fl_store_begin(app->store, true, &tx);
+	struct expire_io io = {app->cfg.idempotency_ttl, 0};
+	fl_err err = fl_run(app->store, fl_clock_now(&app->clock), 0,
+	                    expire_fn, &io, NULL);
 
-	if (err == FL_OK)
-		err = fl_store_idem_expire(
-		        tx, fl_app_now() - app->cfg.idempotency_ttl, &n);
-	if (err == FL_OK)
-		err = fl_tx_commit(tx);
-	else
-		fl_tx_rollback(tx);
 	if (err != FL_OK)
 		fl_log(FL_LOG_ERROR, "cannot expire idempotency records",
 		       fl_log_err(NULL, err));
-	else if (n > 0)
+	else if (io.n > 0)
 		fl_log(FL_LOG_INFO, "idempotency records expired",
-		       json_pack("{s:I}", "count", (json_int_t)n));
+		       json_pack("{s:I}", "count", (json_int_t)io.n));
 }
 
 /* Signs the head of every audit chain that grew since its last signature. */
 static void sign_heads(struct fl_app *app)
 {
 	int n = 0;
-	fl_err err = fl_audit_sign_all(app, fl_app_now(), &n);
+	fl_err err = fl_audit_sign_all(app, fl_clock_now(&app->clock), &n);
 
 	if (err != FL_OK)
 		fl_log(FL_LOG_ERROR, "cannot sign audit heads",
@@ -202,17 +179,17 @@ static void on_signal(int sig)
  * come (a reminder, a due date, lock_at, the end of an unlock), batch
  * after batch until a batch decides nothing (a device that cannot be
  * decided stays due, so "fewer than a full batch" would stop early). */
+static struct fl_log_repeat sweep_log; /* the main loop's thread only */
+
 static void sweep(struct fl_app *app)
 {
 	int n = 0;
 	fl_err err;
 
 	do {
-		err = fl_decide_sweep(app, fl_app_now(), 1024, &n);
+		err = fl_decide_sweep(app, fl_clock_now(&app->clock), 1024, &n);
 	} while (err == FL_OK && n > 0 && got_signal == 0);
-	if (err != FL_OK)
-		fl_log(FL_LOG_ERROR, "sweep failed",
-		       fl_log_err(NULL, err));
+	fl_log_round(&sweep_log, "sweep", err);
 }
 
 #define TEST_CLOCK_POLL_NS 5000000 /* 5 ms */
@@ -229,11 +206,11 @@ static struct timespec sweep_pause(struct fl_app *app)
 	fl_time next = 0;
 
 	clock_gettime(CLOCK_REALTIME, &now);
-	if (test_clock[0] != '\0') {
+	if (fl_clock_is_test(&app->clock)) {
 		/* The test clock jumps when a test sets it: look again soon,
 		 * and sleep on its seconds. */
 		ns = TEST_CLOCK_POLL_NS;
-		now.tv_sec = (time_t)fl_app_now();
+		now.tv_sec = (time_t)fl_clock_now(&app->clock);
 		now.tv_nsec = 0;
 	}
 	/* A change already past was left by the sweep (a device it could
@@ -262,6 +239,7 @@ int fl_server_run(const struct fl_config *cfg)
 {
 	struct fl_app *app = NULL;
 	struct fl_http *http = NULL;
+	char dbname[FL_CONFIG_PATH_MAX + 32];
 	char secret[FL_APIKEY_LEN + 1] = "";
 	struct sigaction sa;
 	enum fl_log_level lvl = FL_LOG_INFO;
@@ -285,22 +263,21 @@ int fl_server_run(const struct fl_config *cfg)
 		return 1;
 	app->cfg = *cfg;
 	raise_nofile(cfg);
+	fl_clock_system(&app->clock);
 	if (cfg->test_clock[0] != '\0') {
-		snprintf(test_clock, sizeof(test_clock), "%s", cfg->test_clock);
-		if (test_clock_read() < 0) {
+		if (fl_clock_test(&app->clock, cfg->test_clock) != FL_OK) {
 			fl_logf(FL_LOG_ERROR, "cannot read the test clock",
-			        "%s", test_clock);
+			        "%s", cfg->test_clock);
 			goto out;
 		}
-		(void)fl_app_now();
 		fl_logf(FL_LOG_WARN, "test clock in use",
-		        "the server's time is read from %s", test_clock);
+		        "the server's time is read from %s", cfg->test_clock);
 	}
 
 	flags = FL_DATADIR_SERVE | FL_DATADIR_KEYS |
 	        (cfg->allow_fresh_database ? FL_DATADIR_ALLOW_FRESH : 0) |
 	        (cfg->accept_wal_loss ? FL_DATADIR_ACCEPT_WAL_LOSS : 0);
-	if ((err = fl_datadir_open(cfg, flags, fl_app_now(), &dd, why)) !=
+	if ((err = fl_datadir_open(cfg, flags, fl_clock_now(&app->clock), &dd, why)) !=
 	    FL_OK) {
 		fprintf(stderr, "finlockd: refused to start: %s\n", why);
 		status = FL_SERVER_EXIT_REFUSED;
@@ -316,7 +293,8 @@ int fl_server_run(const struct fl_config *cfg)
 	fl_secrets_wipe(&dd.secrets);
 	if ((err = fl_metrics_new(&app->metrics)) != FL_OK)
 		goto out;
-	if ((err = fl_push_new(&app->push, cfg->max_connections)) != FL_OK)
+	if ((err = fl_push_new(&app->push, cfg->max_connections)) != FL_OK ||
+	    (err = fl_push_follow(app->push, app->store)) != FL_OK)
 		goto out;
 	if ((err = fl_tokens_new(&app->tokens, cfg->device_cache)) != FL_OK ||
 	    (err = fl_devauth_new(&app->devauth, app->store, app->secrets.kx_pk,
@@ -335,7 +313,7 @@ int fl_server_run(const struct fl_config *cfg)
 	                            cfg->ratelimit_clients)) != FL_OK)
 		goto out;
 	err = fl_api_bootstrap_operator(
-	        app->store, app->secrets.apikey_hash_key, fl_app_now(), secret);
+	        app->store, app->secrets.apikey_hash_key, fl_clock_now(&app->clock), secret);
 	if (err != FL_OK) {
 		fl_logf(FL_LOG_ERROR, "cannot create the operator key", "%s",
 		        fl_strerror(err));
@@ -376,34 +354,40 @@ int fl_server_run(const struct fl_config *cfg)
 		goto out;
 	printf("listening on %s\n", fl_http_address(http));
 	fflush(stdout);
+	if (cfg->database[0] != '\0')
+		fl_datadir_db_name(cfg->database, dbname, sizeof(dbname));
+	else
+		snprintf(dbname, sizeof(dbname), "%s/finlock.db",
+		         cfg->data_dir);
 	fl_log(FL_LOG_INFO, "listening",
-	       json_pack("{s:s,s:s,s:i,s:b,s:b,s:i,s:s}", "address",
+	       json_pack("{s:s,s:s,s:s,s:s,s:i,s:b,s:b,s:i,s:s}", "address",
 	                 fl_http_address(http), "data", cfg->data_dir,
-	                 "threads", cfg->threads, "tls",
+	                 "store", fl_store_backend(app->store), "database",
+	                 dbname, "threads", cfg->threads, "tls",
 	                 cfg->tls_cert[0] != '\0', "behind_tls_proxy",
 	                 cfg->behind_tls_proxy, "schema",
 	                 fl_store_schema_version(app->store), "version",
 	                 fl_version()));
 
-	fl_time next_heads = fl_app_now() + cfg->audit_head_interval;
-	fl_time next_expiry = fl_app_now();
+	fl_time next_heads = fl_clock_now(&app->clock) + cfg->audit_head_interval;
+	fl_time next_expiry = fl_clock_now(&app->clock);
 	while (got_signal == 0) {
 		struct timespec ts = sweep_pause(app);
 
 		nanosleep(&ts, NULL);
 		sweep(app);
-		fl_push_expire(app->push, fl_app_now());
-		if (fl_app_now() >= next_heads) {
+		fl_push_expire(app->push, fl_clock_now(&app->clock));
+		if (fl_clock_now(&app->clock) >= next_heads) {
 			sign_heads(app);
-			next_heads = fl_app_now() + cfg->audit_head_interval;
+			next_heads = fl_clock_now(&app->clock) + cfg->audit_head_interval;
 		}
-		if (fl_app_now() >= next_expiry) {
+		if (fl_clock_now(&app->clock) >= next_expiry) {
 			expire_idempotency(app);
-			next_expiry = fl_app_now() + 600;
+			next_expiry = fl_clock_now(&app->clock) + 600;
 		}
 		if (got_hup) {
 			got_hup = 0;
-			err = fl_signkeys_reload(app->keys, fl_app_now());
+			err = fl_signkeys_reload(app->keys, fl_clock_now(&app->clock));
 			fl_log(err == FL_OK ? FL_LOG_INFO : FL_LOG_ERROR,
 			       "signing keys reloaded",
 			       json_pack("{s:s}", "result", fl_strerror(err)));

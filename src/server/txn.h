@@ -2,7 +2,26 @@
  * txn.h - the write transaction of a state-changing request, with
  * idempotent retries.
  *
- * A handler that changes state does:
+ * A handler that changes state puts its transaction's work in a step
+ * function and hands it to the runner (run.h):
+ *
+ *     static fl_err step(struct fl_tx *tx, struct fl_req *req, void *ctx)
+ *     {
+ *             ... store calls (fl_store_lock_device first when it reads a
+ *             device to decide what to write), fl_audit_req(), then
+ *             fl_reply_json(req, 201, ...) and FL_OK to commit; or an
+ *             answered error (fl_reply_error) returned to roll back ...
+ *     }
+ *     if (fl_txn_run(req, step, &ctx) == FL_OK)
+ *             ... after the commit: wake waiters (fl_decide_committed) ...
+ *
+ * The step may run several times (the store gave an attempt up with
+ * FL_E_STORE_RETRY): every attempt starts with no answer set, and only
+ * the answer of the attempt that committed is sent. When every attempt
+ * is given up, or the database is unreachable or busy, the answer is 503
+ * with a Retry-After header.
+ *
+ * Older handlers still do it by hand:
  *
  *     struct fl_tx *tx;
  *     if (fl_txn_begin(req, &tx) != FL_OK)
@@ -28,7 +47,27 @@
 
 #include "core/err.h"
 #include "server/http.h"
+#include "server/run.h"
 #include "store/store.h"
+
+/* One attempt of a request's write work: answers (a 2xx and FL_OK to
+ * commit, or an error answer and its error to roll back). An error
+ * returned without an answer is answered by fl_txn_run. */
+typedef fl_err (*fl_txn_step)(struct fl_tx *tx, struct fl_req *req,
+                              void *ctx);
+
+/* Runs step for req in a write transaction (run.h) with the
+ * Idempotency-Key handling above, and leaves the answer in req. FL_OK:
+ * committed, and the step's answer is req's. Anything else: rolled back
+ * and answered (an idempotent replay is FL_E_CONFLICT, answered with the
+ * stored answer). */
+fl_err fl_txn_run(struct fl_req *req, fl_txn_step step,
+                  void *ctx) FL_MUST_USE;
+
+/* fl_txn_run without the Idempotency-Key record, for an answer that must
+ * not be kept (it carries a secret). */
+fl_err fl_txn_run_unrecorded(struct fl_req *req, fl_txn_step step,
+                             void *ctx) FL_MUST_USE;
 
 /* Begins a write transaction for req. Anything but FL_OK means req has
  * been answered and *tx is NULL. */
