@@ -447,34 +447,62 @@ out:
 	return err;
 }
 
+/* The device list's SQL, one statement per order (sq_stmt caches by the
+ * text's address). The inner select finds the page's ords from the narrow
+ * columns alone; the outer one reads the page's whole rows. */
+#define LIST_WHERE                                                             \
+	"d.tenant_id = ?1 AND (?3 < 0 OR d.state = ?3) "                       \
+	"AND (?4 = 0 OR d.amount_due > 0) "                                    \
+	"AND (?7 = 0 OR d.tamper_at > 0) AND (?8 = 0 OR d.sim_at > 0) "        \
+	"AND (?10 = 0 OR d.stolen != 0) "                                      \
+	"AND (?11 = 0 OR (d.unlock_until > ?11 AND d.state != 4)) "            \
+	"AND (?5 IS NULL OR instr(d.id, ?5) > 0 OR instr(d.imei, ?5) > 0 "     \
+	"OR instr(d.imei2, ?5) > 0 OR instr(lower(d.serial), lower(?5)) > 0 "  \
+	"OR instr(lower(d.model), lower(?5)) > 0 "                             \
+	"OR instr(lower(coalesce(c2.loan_ref, '')), lower(?5)) > 0) "
+#define LIST_SQL(KEY, DIR, AFTER)                                              \
+	"SELECT " DEV_COLS " FROM devices d WHERE d.ord IN ("                  \
+	"SELECT d.ord FROM devices d "                                         \
+	"LEFT JOIN contracts c2 ON c2.device_id = d.id "                       \
+	"WHERE " LIST_WHERE "AND " AFTER " ORDER BY " KEY " " DIR              \
+	", d.ord LIMIT ?6) ORDER BY " KEY " " DIR ", d.ord;"
+#define AFTER_ASC(KEY)                                                         \
+	"(?9 IS NULL OR " KEY " > ?9 OR (" KEY " = ?9 AND d.ord > ?2))"
+#define AFTER_DESC(KEY)                                                        \
+	"(?9 IS NULL OR " KEY " < ?9 OR (" KEY " = ?9 AND d.ord > ?2))"
+#define LIST_SORTED(KEY)                                                       \
+	{LIST_SQL(KEY, "ASC", AFTER_ASC(KEY)),                                 \
+	 LIST_SQL(KEY, "DESC", AFTER_DESC(KEY))}
+#define NEXT_DUE_KEY                                                           \
+	"(CASE d.next_due_at WHEN 0 THEN 9223372036854775807 "                 \
+	"ELSE d.next_due_at END)"
+
+/* [enum fl_device_sort][desc]; keys as fl_device_sort_key() computes */
+static const char *const list_sql[FL_DSORT_COUNT][2] = {
+        {LIST_SQL("d.ord", "ASC", "d.ord > ?2"),
+         LIST_SQL("d.ord", "DESC", "(?2 = 0 OR d.ord < ?2)")},
+        LIST_SORTED("d.last_contact"),
+        LIST_SORTED("d.amount_due"),
+        LIST_SORTED(NEXT_DUE_KEY),
+        LIST_SORTED("d.state"),
+};
+
 fl_err sq_device_list(struct fl_tx *tx, const char *tenant_id,
                       const struct fl_device_filter *filter, int64_t after,
                       int limit, FL_STORE_LIST_FN(struct fl_device), void *ctx)
 {
-	static const char sql[] =
-	        "SELECT " DEV_COLS " FROM devices d "
-	        "LEFT JOIN contracts c2 ON c2.device_id = d.id "
-	        "WHERE d.tenant_id = ?1 AND d.ord > ?2 "
-	        "AND (?3 < 0 OR d.state = ?3) "
-	        "AND (?4 = 0 OR d.amount_due > 0) "
-	        "AND (?7 = 0 OR d.tamper_at > 0) AND (?8 = 0 OR d.sim_at > 0) "
-	        "AND (?5 IS NULL OR instr(d.id, ?5) > 0 OR instr(d.imei, ?5) > "
-	        "0 "
-	        "OR instr(d.imei2, ?5) > 0 OR instr(lower(d.serial), "
-	        "lower(?5)) "
-	        "> 0 OR instr(lower(d.model), lower(?5)) > 0 "
-	        "OR instr(lower(coalesce(c2.loan_ref, '')), lower(?5)) > 0) "
-	        "ORDER BY d.ord LIMIT ?6;";
 	static const struct fl_device_filter none = {.any_state = true};
 	const struct fl_device_filter *f = filter != NULL ? filter : &none;
 	struct fl_device *d = NULL;
 	sqlite3_stmt *st = NULL;
 	fl_err err;
 
+	if ((unsigned)f->sort >= FL_DSORT_COUNT)
+		return FL_E_INVALID;
 	d = malloc(sizeof(*d));
 	if (d == NULL)
 		return FL_E_NOMEM;
-	st = sq_stmt(tx, sql, &err);
+	st = sq_stmt(tx, list_sql[f->sort][f->desc ? 1 : 0], &err);
 	if (st == NULL)
 		goto out;
 	TRY(sq_bind_text(st, 1, tenant_id));
@@ -486,6 +514,10 @@ fl_err sq_device_list(struct fl_tx *tx, const char *tenant_id,
 	TRY(sq_bind_int(st, 6, limit < 0 ? -1 : limit));
 	TRY(sq_bind_int(st, 7, f->tamper));
 	TRY(sq_bind_int(st, 8, f->sim));
+	if (f->has_key && f->sort != FL_DSORT_REGISTERED)
+		TRY(sq_bind_int(st, 9, f->after_key));
+	TRY(sq_bind_int(st, 10, f->stolen));
+	TRY(sq_bind_int(st, 11, f->lock_held ? (f->now > 0 ? f->now : 1) : 0));
 	while ((err = sq_step_row(st)) == FL_OK) {
 		TRY(read_device(st, d));
 		TRY(fn(ctx, d));
