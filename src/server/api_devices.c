@@ -872,7 +872,7 @@ static void devices_by_imei(struct fl_req *req)
 		fl_reply_error(req, err, "imei: %s", fl_strerror(err));
 		return;
 	}
-	f.q = imei;
+	f.imei = imei;
 	if ((dl.items = json_array()) == NULL ||
 	    (items = json_array()) == NULL) {
 		json_decref(dl.items);

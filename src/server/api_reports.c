@@ -3,7 +3,8 @@
  * figures (core/portfolio.h) as JSON, or as CSV with ?format=csv.
  *
  * One read transaction: the tenant's contracts (for each loan's currency)
- * into a sorted array, then every device once, in pages; a loan with an
+ * into an array, then every device once, in pages, reading only the
+ * columns the figures need (fl_device_filter.lean); a loan with an
  * amount due also has its schedule read, for the due date of its first
  * installment not fully paid.
  */
@@ -33,8 +34,11 @@ struct late {
 };
 
 struct scan {
-	struct loan_ccy *loans;
+	struct loan_ccy *loans; /* in contract order */
 	size_t n, cap;
+	size_t hint;              /* the contract the next device likely has */
+	struct loan_ccy *sorted;  /* loans by device id, made at the first
+	                             device out of contract order; owned */
 	struct late *late;
 	size_t n_late, cap_late;
 	int64_t last;
@@ -56,8 +60,10 @@ static fl_err add_contract(void *ctx, const struct fl_contract_rec *c)
 		s->loans = nl;
 		s->cap = cap;
 	}
-	snprintf(s->loans[s->n].device_id, FL_ID_MAX, "%s", c->device_id);
-	snprintf(s->loans[s->n].currency, 4, "%s", c->currency);
+	memcpy(s->loans[s->n].device_id, c->device_id, FL_ID_MAX);
+	s->loans[s->n].device_id[FL_ID_MAX - 1] = '\0';
+	memcpy(s->loans[s->n].currency, c->currency, 3);
+	s->loans[s->n].currency[3] = '\0';
 	s->n++;
 	s->last = c->ord;
 	s->got++;
@@ -70,11 +76,38 @@ static int by_device(const void *a, const void *b)
 	              ((const struct loan_ccy *)b)->device_id);
 }
 
+/* The currency of device id's contract, NULL when it has none. Devices
+ * and contracts are both read in the order they were made, which is
+ * nearly always the same: the next contract is tried first, and a sorted
+ * copy searched only for the devices out of that order. */
+static const char *loan_currency(struct scan *s, const char *id, fl_err *err)
+{
+	struct loan_ccy key;
+	const struct loan_ccy *c;
+
+	*err = FL_OK;
+	if (s->hint < s->n && strcmp(s->loans[s->hint].device_id, id) == 0)
+		return s->loans[s->hint++].currency;
+	if (s->n == 0)
+		return NULL;
+	if (s->sorted == NULL) {
+		s->sorted = malloc(s->n * sizeof(*s->sorted));
+		if (s->sorted == NULL) {
+			*err = FL_E_NOMEM;
+			return NULL;
+		}
+		memcpy(s->sorted, s->loans, s->n * sizeof(*s->sorted));
+		qsort(s->sorted, s->n, sizeof(*s->sorted), by_device);
+	}
+	snprintf(key.device_id, sizeof(key.device_id), "%s", id);
+	c = bsearch(&key, s->sorted, s->n, sizeof(key), by_device);
+	return c != NULL ? c->currency : NULL;
+}
+
 static fl_err add_device(void *ctx, const struct fl_device *d)
 {
 	struct scan *s = ctx;
-	struct loan_ccy key;
-	const struct loan_ccy *c;
+	fl_err err;
 	struct fl_portfolio_loan l = {
 	        .state = d->st.state,
 	        .stolen = d->st.stolen,
@@ -82,10 +115,9 @@ static fl_err add_device(void *ctx, const struct fl_device *d)
 	        .amount_remaining = d->st.amount_remaining,
 	};
 
-	snprintf(key.device_id, sizeof(key.device_id), "%s", d->id);
-	c = s->n > 0 ? bsearch(&key, s->loans, s->n, sizeof(key), by_device)
-	             : NULL;
-	l.currency = c != NULL ? c->currency : NULL;
+	l.currency = loan_currency(s, d->id, &err);
+	if (err != FL_OK)
+		return err;
 	s->last = d->ord;
 	s->got++;
 	if (l.currency == NULL || l.amount_due <= 0 ||
@@ -117,7 +149,7 @@ static fl_err add_late(struct fl_req *req, struct fl_tx *tx, struct scan *s)
 
 	for (size_t i = 0; i < s->n_late && err == FL_OK; i++) {
 		struct late *x = &s->late[i];
-		/* the loan's currency still points into s->loans */
+		/* the loan's currency still points into s->loans or s->sorted */
 		err = fl_store_device_inputs(tx, req->who.tenant_id,
 		                             x->device_id, &in);
 		if (err != FL_OK)
@@ -134,7 +166,7 @@ static fl_err add_late(struct fl_req *req, struct fl_tx *tx, struct scan *s)
 /* Fills p with the tenant's portfolio as of now. */
 static fl_err build(struct fl_req *req, struct fl_portfolio *p)
 {
-	struct fl_device_filter f = {.any_state = true};
+	struct fl_device_filter f = {.any_state = true, .lean = true};
 	struct scan s = {.p = p};
 	struct fl_tx *tx = NULL;
 	fl_err err;
@@ -147,8 +179,6 @@ static fl_err build(struct fl_req *req, struct fl_portfolio *p)
 		err = fl_store_contract_list(tx, req->who.tenant_id, s.last,
 		                             PAGE, add_contract, &s);
 	} while (err == FL_OK && s.got == PAGE);
-	if (err == FL_OK && s.n > 0)
-		qsort(s.loans, s.n, sizeof(*s.loans), by_device);
 	s.last = 0;
 	while (err == FL_OK) {
 		s.got = 0;
@@ -161,6 +191,7 @@ static fl_err build(struct fl_req *req, struct fl_portfolio *p)
 		err = add_late(req, tx, &s);
 	fl_tx_rollback(tx);
 	free(s.loans);
+	free(s.sorted);
 	free(s.late);
 	return err;
 }

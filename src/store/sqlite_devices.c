@@ -450,20 +450,22 @@ out:
 /* The device list's SQL, one statement per order (sq_stmt caches by the
  * text's address). The inner select finds the page's ords from the narrow
  * columns alone; the outer one reads the page's whole rows. */
+/* The loan reference is matched by one scan of the tenant's contracts
+ * (an uncorrelated subquery, run once), not a join per device. */
 #define LIST_WHERE                                                             \
 	"d.tenant_id = ?1 AND (?3 < 0 OR d.state = ?3) "                       \
 	"AND (?4 = 0 OR d.amount_due > 0) "                                    \
 	"AND (?7 = 0 OR d.tamper_at > 0) AND (?8 = 0 OR d.sim_at > 0) "        \
 	"AND (?10 = 0 OR d.stolen != 0) "                                      \
 	"AND (?11 = 0 OR (d.unlock_until > ?11 AND d.state != 4)) "            \
-	"AND (?5 IS NULL OR instr(d.id, ?5) > 0 OR instr(d.imei, ?5) > 0 "     \
-	"OR instr(d.imei2, ?5) > 0 OR instr(lower(d.serial), lower(?5)) > 0 "  \
+	"AND (?5 IS NULL OR instr(d.imei, ?5) > 0 OR instr(d.imei2, ?5) > 0 "  \
+	"OR instr(d.id, ?5) > 0 OR instr(lower(d.serial), lower(?5)) > 0 "     \
 	"OR instr(lower(d.model), lower(?5)) > 0 "                             \
-	"OR instr(lower(coalesce(c2.loan_ref, '')), lower(?5)) > 0) "
+	"OR d.id IN (SELECT c2.device_id FROM contracts c2 WHERE "             \
+	"c2.tenant_id = ?1 AND instr(lower(c2.loan_ref), lower(?5)) > 0)) "
 #define LIST_SQL(KEY, DIR, AFTER)                                              \
 	"SELECT " DEV_COLS " FROM devices d WHERE d.ord IN ("                  \
 	"SELECT d.ord FROM devices d "                                         \
-	"LEFT JOIN contracts c2 ON c2.device_id = d.id "                       \
 	"WHERE " LIST_WHERE "AND " AFTER " ORDER BY " KEY " " DIR              \
 	", d.ord LIMIT ?6) ORDER BY " KEY " " DIR ", d.ord;"
 #define AFTER_ASC(KEY)                                                         \
@@ -487,6 +489,39 @@ static const char *const list_sql[FL_DSORT_COUNT][2] = {
         LIST_SORTED("d.state"),
 };
 
+/* A tenant's devices in ord order, only what a report over all of them
+ * reads (read_device_lean). */
+static const char lean_sql[] =
+        "SELECT d.ord, d.id, d.tenant_id, d.state, d.stolen, d.paid_through, "
+        "d.amount_due, d.amount_remaining FROM devices d "
+        "WHERE d.tenant_id = ?1 AND d.ord > ?2 ORDER BY d.ord LIMIT ?3;";
+
+/* The row of lean_sql into d, whose other fields stay as they are. */
+static fl_err read_device_lean(sqlite3_stmt *st, struct fl_device *d)
+{
+	fl_err err;
+
+	d->ord = sqlite3_column_int64(st, 0);
+	TRY(sq_col_text(st, 1, d->id, sizeof(d->id)));
+	TRY(sq_col_text(st, 2, d->tenant_id, sizeof(d->tenant_id)));
+	d->st.state = (enum fl_dev_state)sqlite3_column_int(st, 3);
+	/* as read_device: 1 locked as stolen, 2 reported on a released one */
+	d->st.stolen = sqlite3_column_int(st, 4) == 1;
+	d->st.stolen_reported = sqlite3_column_int(st, 4) != 0;
+	d->st.paid_through = sqlite3_column_int64(st, 5);
+	d->st.amount_due = sqlite3_column_int64(st, 6);
+	d->st.amount_remaining = sqlite3_column_int64(st, 7);
+out:
+	return err;
+}
+
+/* A tenant's devices with an exact IMEI (first or second), in ord order. */
+static const char by_imei_sql[] =
+        "SELECT " DEV_COLS " FROM devices d "
+        "WHERE (d.imei = ?2 OR d.imei2 = ?2) "
+        /* (unary +: not by the tenant's index, which would scan them all) */
+        "AND +d.tenant_id = ?1 AND +d.ord > ?3 ORDER BY d.ord LIMIT ?4;";
+
 fl_err sq_device_list(struct fl_tx *tx, const char *tenant_id,
                       const struct fl_device_filter *filter, int64_t after,
                       int limit, FL_STORE_LIST_FN(struct fl_device), void *ctx)
@@ -502,6 +537,33 @@ fl_err sq_device_list(struct fl_tx *tx, const char *tenant_id,
 	d = malloc(sizeof(*d));
 	if (d == NULL)
 		return FL_E_NOMEM;
+	if (f->lean) {
+		memset(d, 0, sizeof(*d));
+		st = sq_stmt(tx, lean_sql, &err);
+		if (st == NULL)
+			goto out;
+		TRY(sq_bind_text(st, 1, tenant_id));
+		TRY(sq_bind_int(st, 2, after));
+		TRY(sq_bind_int(st, 3, limit < 0 ? -1 : limit));
+		while ((err = sq_step_row(st)) == FL_OK) {
+			TRY(read_device_lean(st, d));
+			TRY(fn(ctx, d));
+		}
+		if (err == FL_E_NOT_FOUND)
+			err = FL_OK;
+		goto out;
+	}
+	if (f->imei != NULL) {
+		/* by the IMEI indexes; the other filters do not apply */
+		st = sq_stmt(tx, by_imei_sql, &err);
+		if (st == NULL)
+			goto out;
+		TRY(sq_bind_text(st, 1, tenant_id));
+		TRY(sq_bind_text(st, 2, f->imei));
+		TRY(sq_bind_int(st, 3, after));
+		TRY(sq_bind_int(st, 4, limit < 0 ? -1 : limit));
+		goto rows;
+	}
 	st = sq_stmt(tx, list_sql[f->sort][f->desc ? 1 : 0], &err);
 	if (st == NULL)
 		goto out;
@@ -518,6 +580,7 @@ fl_err sq_device_list(struct fl_tx *tx, const char *tenant_id,
 		TRY(sq_bind_int(st, 9, f->after_key));
 	TRY(sq_bind_int(st, 10, f->stolen));
 	TRY(sq_bind_int(st, 11, f->lock_held ? (f->now > 0 ? f->now : 1) : 0));
+rows:
 	while ((err = sq_step_row(st)) == FL_OK) {
 		TRY(read_device(st, d));
 		TRY(fn(ctx, d));

@@ -524,6 +524,13 @@ struct fl_device_filter {
 	fl_time now;      /* the time lock_held is judged at */
 	const char *q;    /* substring of id, IMEIs, serial, model,
 	                     loan reference; NULL: any */
+	bool lean;        /* read only ord, id, tenant_id, state, stolen,
+	                     paid_through, amount_due and amount_remaining
+	                     (the rest of the device zero), registration
+	                     order only: for reports over every device */
+	const char *imei; /* exactly this first or second IMEI, by its
+	                     index (registration order only, the other
+	                     filters ignored); NULL: any */
 	enum fl_device_sort sort; /* order of the list */
 	bool desc;                /* the sort key descending (ties: ord
 	                             ascending) */

@@ -172,10 +172,92 @@ static void test_portfolio(void **state)
 	srv_free(s);
 }
 
+/* Registers a phone without a contract; its id into id[64]. */
+static void phone(struct srv *s, const char *key, const char *imei,
+                  char id[64])
+{
+	char body[256];
+	struct srv_res r;
+
+	snprintf(body, sizeof(body), "{\"imei\":\"%s\",\"serial\":\"S%s\"}",
+	         imei, imei);
+	assert_int_equal(srv_req(s, "POST", "/v1/devices", key, body, &r), 0);
+	assert_int_equal(r.status, 201);
+	snprintf(id, 64, "%s",
+	         json_string_value(json_object_get(
+	                 json_object_get(r.json, "device"), "id")));
+	srv_res_free(&r);
+}
+
+static void contract(struct srv *s, const char *key, const char *id,
+                     const char *ccy, long amount)
+{
+	char body[256], path[128], at[FL_TIME_STR_LEN];
+	struct srv_res r;
+
+	fl_time_format((fl_time)time(NULL) + 30 * 86400, at);
+	snprintf(path, sizeof(path), "/v1/devices/%s/contract", id);
+	snprintf(body, sizeof(body),
+	         "{\"currency\":\"%s\",\"schedule\":[{\"due\":\"%s\","
+	         "\"amount\":%ld}]}",
+	         ccy, at, amount);
+	assert_int_equal(srv_req(s, "POST", path, key, body, &r), 0);
+	assert_int_equal(r.status, 201);
+	srv_res_free(&r);
+}
+
+/* Contracts given in another order than their phones were registered
+ * (and a phone without one between them): each loan still counts in its
+ * own currency. */
+static void test_portfolio_contracts_out_of_order(void **state)
+{
+	char t[64], k[64], a[64], b[64], c[64], e[64];
+	struct srv_res r;
+	struct srv *s;
+	json_t *ccys;
+
+	(void)state;
+	assert_int_equal(srv_start(&s, NULL), 0);
+	assert_int_equal(srv_tenant(s, "Order", t, k), 0);
+	phone(s, k, "352099001761481", a);
+	phone(s, k, "490154203237518", b);
+	phone(s, k, "356938035643809", e); /* no contract */
+	phone(s, k, "353918050812375", c);
+	contract(s, k, c, "UGX", 7000);
+	contract(s, k, a, "KES", 1000);
+	contract(s, k, b, "TZS", 500);
+	assert_int_equal(
+	        srv_req(s, "GET", "/v1/reports/portfolio", k, NULL, &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(srv_jint(&r, "devices"), 4);
+	ccys = json_object_get(r.json, "currencies");
+	assert_int_equal(json_array_size(ccys), 3);
+	for (size_t i = 0; i < 3; i++) {
+		json_t *x = json_array_get(ccys, i);
+		const char *ccy =
+		        json_string_value(json_object_get(x, "currency"));
+		long want = strcmp(ccy, "UGX") == 0   ? 7000
+		            : strcmp(ccy, "KES") == 0 ? 1000
+		            : strcmp(ccy, "TZS") == 0 ? 500
+		                                      : -1;
+
+		assert_int_equal(
+		        json_integer_value(json_object_get(x, "loans")), 1);
+		assert_int_equal(
+		        json_integer_value(json_object_get(x, "outstanding")),
+		        want);
+	}
+	/* several currencies: no portfolio-wide PAR */
+	assert_true(json_is_null(json_object_get(r.json, "par1")));
+	srv_res_free(&r);
+	srv_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_portfolio),
+	        cmocka_unit_test(test_portfolio_contracts_out_of_order),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
