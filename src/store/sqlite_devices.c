@@ -459,10 +459,10 @@ out:
 	"AND (?10 = 0 OR d.stolen != 0) "                                      \
 	"AND (?11 = 0 OR (d.unlock_until > ?11 AND d.state != 4)) "            \
 	"AND (?5 IS NULL OR instr(d.imei, ?5) > 0 OR instr(d.imei2, ?5) > 0 "  \
-	"OR instr(d.id, ?5) > 0 OR instr(lower(d.serial), lower(?5)) > 0 "     \
-	"OR instr(lower(d.model), lower(?5)) > 0 "                             \
+	"OR instr(d.id, ?5) > 0 OR d.serial LIKE ?12 ESCAPE '\\' "             \
+	"OR d.model LIKE ?12 ESCAPE '\\' "                                     \
 	"OR d.id IN (SELECT c2.device_id FROM contracts c2 WHERE "             \
-	"c2.tenant_id = ?1 AND instr(lower(c2.loan_ref), lower(?5)) > 0)) "
+	"c2.tenant_id = ?1 AND c2.loan_ref LIKE ?12 ESCAPE '\\')) "
 #define LIST_SQL(KEY, DIR, AFTER)                                              \
 	"SELECT " DEV_COLS " FROM devices d WHERE d.ord IN ("                  \
 	"SELECT d.ord FROM devices d "                                         \
@@ -522,12 +522,34 @@ static const char by_imei_sql[] =
         /* (unary +: not by the tenant's index, which would scan them all) */
         "AND +d.tenant_id = ?1 AND +d.ord > ?3 ORDER BY d.ord LIMIT ?4;";
 
+/* "%q%" with q's own %, _ and \ escaped by \: LIKE's substring match,
+ * case-insensitive for ASCII letters as the search is. Caller frees *out. */
+static fl_err like_pattern(const char *q, char **out)
+{
+	size_t n = strlen(q), k = 0;
+	char *p = malloc(2 * n + 3);
+
+	*out = p;
+	if (p == NULL)
+		return FL_E_NOMEM;
+	p[k++] = '%';
+	for (size_t i = 0; i < n; i++) {
+		if (q[i] == '%' || q[i] == '_' || q[i] == '\\')
+			p[k++] = '\\';
+		p[k++] = q[i];
+	}
+	p[k++] = '%';
+	p[k] = '\0';
+	return FL_OK;
+}
+
 fl_err sq_device_list(struct fl_tx *tx, const char *tenant_id,
                       const struct fl_device_filter *filter, int64_t after,
                       int limit, FL_STORE_LIST_FN(struct fl_device), void *ctx)
 {
 	static const struct fl_device_filter none = {.any_state = true};
 	const struct fl_device_filter *f = filter != NULL ? filter : &none;
+	char *pattern = NULL;
 	struct fl_device *d = NULL;
 	sqlite3_stmt *st = NULL;
 	fl_err err;
@@ -571,8 +593,11 @@ fl_err sq_device_list(struct fl_tx *tx, const char *tenant_id,
 	TRY(sq_bind_int(st, 2, after));
 	TRY(sq_bind_int(st, 3, f->any_state ? -1 : (int64_t)f->state));
 	TRY(sq_bind_int(st, 4, f->overdue));
-	if (f->q != NULL && f->q[0] != '\0')
+	if (f->q != NULL && f->q[0] != '\0') {
 		TRY(sq_bind_text(st, 5, f->q));
+		TRY(like_pattern(f->q, &pattern));
+		TRY(sq_bind_text(st, 12, pattern));
+	}
 	TRY(sq_bind_int(st, 6, limit < 0 ? -1 : limit));
 	TRY(sq_bind_int(st, 7, f->tamper));
 	TRY(sq_bind_int(st, 8, f->sim));
@@ -589,6 +614,7 @@ rows:
 		err = FL_OK;
 out:
 	sq_done(st);
+	free(pattern);
 	free(d);
 	return err;
 }

@@ -679,6 +679,19 @@ static void test_list_filters(void **state)
 	                 200);
 	assert_int_equal(json_array_size(json_object_get(r.json, "items")), 1);
 	srv_res_free(&r);
+	/* the search's text is text: _ and % match only themselves */
+	assert_int_equal(call("GET", "/v1/devices?q=sn_42", SUPPORT, NULL, &r),
+	                 200);
+	assert_int_equal(json_array_size(json_object_get(r.json, "items")), 0);
+	srv_res_free(&r);
+	assert_int_equal(call("GET", "/v1/devices?q=%25", SUPPORT, NULL, &r),
+	                 200);
+	assert_int_equal(json_array_size(json_object_get(r.json, "items")), 0);
+	srv_res_free(&r);
+	assert_int_equal(call("GET", "/v1/devices?q=sn-42", SUPPORT, NULL, &r),
+	                 200);
+	assert_int_equal(json_array_size(json_object_get(r.json, "items")), 1);
+	srv_res_free(&r);
 	assert_int_equal(
 	        call("GET", "/v1/devices?overdue=true", ADMIN, NULL, &r), 200);
 	json_t *items = json_object_get(r.json, "items");
