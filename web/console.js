@@ -263,7 +263,7 @@ function deviceFacts(d, currency) {
     ['Still to pay', money(d.amount_remaining, currency)],
     ['Next due', d.next_due_at ? `${when(d.next_due_at)}: ${money(d.next_due_amount, currency)}` : '-'],
     ['Paid through', when(d.paid_through)],
-    ['Lock', d.lock_at ? `${when(d.lock_at)} (${d.lock_cause})` : 'none'],
+    ['Lock', d.lock_at ? `${when(d.lock_at)} (${d.lock_cause !== 'none' ? d.lock_cause : d.next_lock_cause})` : 'none'],
     ['Unlocked until', when(d.unlock_until)],
     ['Enrolled', d.enrolled ? when(d.enrolled_at) : 'not yet'],
     ['Last contact', when(d.last_contact)],
