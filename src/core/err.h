@@ -86,6 +86,8 @@
 	X(FL_E_STORE_MISSING, "database is missing or empty")                  \
 	X(FL_E_STORE_WAL_LOST,                                                 \
 	  "database's write-ahead log is missing after an unclean stop")       \
+	X(FL_E_STORE_RETRY, "transaction conflicted with another, run it again") \
+	X(FL_E_STORE_UNAVAILABLE, "database cannot be reached")                 \
 	/* reserved: server */                                                 \
 	X(FL_E_METHOD, "method not allowed on this resource")                  \
 	X(FL_E_IDEMPOTENCY,                                                    \

@@ -108,6 +108,8 @@ int fl_http_status(fl_err err)
 	case FL_E_METHOD:
 		return 405;
 	case FL_E_STORE_BUSY:
+	case FL_E_STORE_RETRY:
+	case FL_E_STORE_UNAVAILABLE:
 		return 503;
 	case FL_E_INSUFFICIENT_STORAGE:
 		return 507;

@@ -49,6 +49,11 @@ struct fl_store {
 	_Atomic uint64_t clock;   /* the device clock */
 	_Atomic uint64_t floor;   /* every row changed at this clock */
 	_Atomic uint64_t *stamps; /* per bucket: clock of last change */
+	struct {
+		fl_store_feed_fn fn;
+		void *ctx;
+	} feed[FL_STORE_FEED_MAX]; /* change feed subscribers */
+	int n_feed;
 	char *wal_path;           /* the database's "-wal" file */
 	char *mark_path;          /* the "-open" mark (store.h "Lost WAL") */
 	bool marked;              /* this store made or found the mark */
@@ -439,6 +444,50 @@ static void stamp(struct fl_store *st, struct sq_watch *w)
 		atomic_store(&st->floor, c);
 	atomic_store(&st->clock, c);
 	pthread_mutex_unlock(&st->stamp_mu);
+	/* the change feed, after the stamps (store.h) */
+	for (int f = 0; f < st->n_feed; f++) {
+		if (w->all) {
+			st->feed[f].fn(st->feed[f].ctx, -1);
+			continue;
+		}
+		for (size_t i = 0; i < w->n; i++)
+			st->feed[f].fn(st->feed[f].ctx, w->rows[i]);
+	}
+}
+
+static fl_err sqlite_feed_subscribe(struct fl_store *st, fl_store_feed_fn fn,
+                                    void *ctx)
+{
+	if (st->n_feed == FL_STORE_FEED_MAX)
+		return FL_E_LIMIT;
+	st->feed[st->n_feed].fn = fn;
+	st->feed[st->n_feed].ctx = ctx;
+	st->n_feed++;
+	return FL_OK;
+}
+
+/* --- concurrency -------------------------------------------------------------
+ *
+ * One write transaction at a time (the writer mutex and BEGIN IMMEDIATE),
+ * and one process per database: every lock of store.h is held already. */
+
+static fl_err sqlite_lock_device(struct fl_tx *tx, const char *device_id)
+{
+	(void)device_id;
+	return tx->base.write ? FL_OK : FL_E_STATE;
+}
+
+static fl_err sqlite_lock_chain(struct fl_tx *tx, const char *chain)
+{
+	(void)chain;
+	return tx->base.write ? FL_OK : FL_E_STATE;
+}
+
+static fl_err sqlite_job_claim(struct fl_tx *tx, const char *name, bool *mine)
+{
+	(void)name;
+	*mine = tx->base.write;
+	return tx->base.write ? FL_OK : FL_E_STATE;
 }
 
 static uint64_t sqlite_device_clock(struct fl_store *st)
@@ -870,6 +919,10 @@ static const struct fl_store_ops sqlite_ops = {
         .device_clock = sqlite_device_clock,
         .device_unchanged = sqlite_device_unchanged,
         .tx_quiet = sqlite_tx_quiet,
+        .feed_subscribe = sqlite_feed_subscribe,
+        .lock_device = sqlite_lock_device,
+        .lock_chain = sqlite_lock_chain,
+        .job_claim = sqlite_job_claim,
         .check = sqlite_check,
         .keys_fingerprint = sq_keys_fingerprint,
         .keys_fingerprint_put = sq_keys_fingerprint_put,
@@ -924,6 +977,7 @@ static const struct fl_store_ops sqlite_ops = {
         .device_next_change = sq_device_next_change,
         .dp_enroll = sq_dp_enroll,
         .dp_touch = sq_dp_touch,
+        .dp_claim = sq_dp_claim,
         .used_code_put = sq_used_code_put,
         .used_code_get = sq_used_code_get,
         .pairing_put = sq_pairing_put,

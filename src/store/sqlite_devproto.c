@@ -25,6 +25,7 @@ fl_err sq_dp_enroll(struct fl_tx *tx, const char *id,
 	static const char sql[] =
 	        "UPDATE devices SET device_pk = ?, kx_pk = ?, enrolled_at = ?, "
 	        "last_contact = max(last_contact, ?), req_counter = 0, "
+	        "applied_counter = 0, "
 	        "enroll_hash = NULL, enroll_expires = 0 WHERE id = ?;";
 	static const char drop[] =
 	        "DELETE FROM pairing_requests WHERE device_id = ?;";
@@ -79,6 +80,29 @@ fl_err sq_dp_touch(struct fl_tx *tx, const char *id, int64_t ord,
 	if (ord > 0)
 		TRY(sq_bind_int(st, 5, ord));
 	err = sq_step_done(st);
+out:
+	sq_done(st);
+	return err;
+}
+
+fl_err sq_dp_claim(struct fl_tx *tx, const char *id, uint64_t counter)
+{
+	static const char sql[] =
+	        "UPDATE devices SET applied_counter = ?1 WHERE id = ?2 AND "
+	        "applied_counter < ?1;";
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+
+	if (counter > (uint64_t)INT64_MAX)
+		return FL_E_RANGE;
+	st = sq_stmt(tx, sql, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_bind_int(st, 1, (int64_t)counter));
+	TRY(sq_bind_text(st, 2, id));
+	err = changed_one(tx, st);
+	if (err == FL_E_NOT_FOUND)
+		err = FL_E_REPLAY;
 out:
 	sq_done(st);
 	return err;

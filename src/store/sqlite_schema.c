@@ -303,6 +303,13 @@ const char *const sq_migrations[] = {
         "  last_seen INTEGER NOT NULL) WITHOUT ROWID;"
         "CREATE INDEX web_sessions_seen ON web_sessions (last_seen);"
         "CREATE INDEX web_sessions_created ON web_sessions (created_at);",
+
+        /* 9: the highest request counter whose effects (a report, a
+         * confirmation, a used offline code) were applied, so a request
+         * replayed to another node is never applied twice (store.h
+         * fl_store_dp_claim). */
+        "ALTER TABLE devices ADD COLUMN applied_counter INTEGER NOT NULL "
+        "DEFAULT 0;",
 };
 
 const int sq_migrations_count =

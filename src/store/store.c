@@ -101,6 +101,38 @@ void fl_tx_quiet(struct fl_tx *tx)
 	OPS(tx)->tx_quiet(tx);
 }
 
+fl_err fl_store_feed_subscribe(struct fl_store *st, fl_store_feed_fn fn,
+                               void *ctx)
+{
+	return ((struct fl_store_base *)(void *)st)
+	        ->ops->feed_subscribe(st, fn, ctx);
+}
+
+const char *fl_store_backend(const struct fl_store *st)
+{
+	return ((const struct fl_store_base *)(const void *)st)->ops->name;
+}
+
+fl_err fl_store_lock_device(struct fl_tx *tx, const char *device_id)
+{
+	return OPS(tx)->lock_device(tx, device_id);
+}
+
+fl_err fl_store_lock_chain(struct fl_tx *tx, const char *chain)
+{
+	return OPS(tx)->lock_chain(tx, chain);
+}
+
+fl_err fl_store_job_claim(struct fl_tx *tx, const char *name, bool *mine)
+{
+	return OPS(tx)->job_claim(tx, name, mine);
+}
+
+fl_err fl_store_dp_claim(struct fl_tx *tx, const char *id, uint64_t counter)
+{
+	return OPS(tx)->dp_claim(tx, id, counter);
+}
+
 fl_err fl_store_tenant_insert(struct fl_tx *tx, struct fl_tenant *t)
 {
 	return OPS(tx)->tenant_insert(tx, t);

@@ -8,10 +8,14 @@
  *
  * Work happens in transactions. fl_store_begin() hands out a `struct fl_tx`;
  * every read and write takes it; fl_tx_commit() makes the writes durable
- * (fsync'd) before it returns FL_OK, fl_tx_rollback() discards them. Both
- * free the transaction. A write transaction is exclusive: while one is open,
- * other writers wait (up to the backend's busy timeout, then
- * FL_E_STORE_BUSY), so read-decide-write sequences inside one are safe.
+ * (fsync'd, or flushed to PostgreSQL's WAL with synchronous_commit on)
+ * before it returns FL_OK, fl_tx_rollback() discards them. Both free the
+ * transaction. Several write transactions may run at once (PostgreSQL
+ * serves many finlockd processes); a read-decide-write sequence therefore
+ * takes a narrow lock first ("Concurrency" below). Any call may answer
+ * FL_E_STORE_RETRY (the backend gave up the transaction to resolve a
+ * conflict: roll back and run the whole transaction again) or
+ * FL_E_STORE_UNAVAILABLE (the database cannot be reached now).
  *
  * Records are plain structs with fixed-size text fields (every text field
  * has a cap given by its array size; longer input is refused by the caller
@@ -85,6 +89,27 @@ fl_err
 fl_store_open_sqlite(struct fl_store **out, const char *path,
                      const struct fl_store_sqlite_opts *opts) FL_MUST_USE;
 
+struct fl_store_pg_opts {
+	int pool_size;         /* connections (>= 2); 0: 8 */
+	int connect_timeout_s; /* per connection attempt; 0: 5 */
+	bool must_exist;       /* a database holding no finlock schema is
+	                        * FL_E_STORE_MISSING instead of initialised */
+};
+
+/* Opens the PostgreSQL database named by conninfo (a libpq connection
+ * string or URI, "postgresql://USER@HOST:PORT/DB"), checks that it runs
+ * with synchronous_commit on, and applies pending migrations (one process
+ * at a time: a migration holds an advisory lock). The same numbered
+ * migrations as SQLite's. FL_E_STORE_UNAVAILABLE if the server cannot be
+ * reached, FL_E_STORE_SCHEMA if a newer finlockd wrote the schema. Any
+ * number of processes may open the same database. Connections lost later
+ * are made again by the next fl_store_begin() that needs one. */
+fl_err fl_store_open_pg(struct fl_store **out, const char *conninfo,
+                        const struct fl_store_pg_opts *opts) FL_MUST_USE;
+
+/* "sqlite" or "postgresql". */
+const char *fl_store_backend(const struct fl_store *st);
+
 /* Closes every connection and frees st. No transaction may be open. NULL
  * is a no-op. */
 void fl_store_close(struct fl_store *st);
@@ -147,8 +172,10 @@ fl_err fl_store_snapshot(struct fl_store *st, const char *path) FL_MUST_USE;
 /* --- transactions ----------------------------------------------------------
  */
 
-/* Begins a transaction; write = true takes the writer lock at once. *tx is
- * released by fl_tx_commit() or fl_tx_rollback(). */
+/* Begins a transaction; write = true for one that may write (SQLite: it
+ * takes the process's one writer lock at once; PostgreSQL: READ COMMITTED,
+ * and the locks below). *tx is released by fl_tx_commit() or
+ * fl_tx_rollback(). */
 fl_err fl_store_begin(struct fl_store *st, bool write,
                       struct fl_tx **tx) FL_MUST_USE;
 /* Commits and frees tx. On failure the writes are rolled back and tx is
@@ -156,6 +183,37 @@ fl_err fl_store_begin(struct fl_store *st, bool write,
 fl_err fl_tx_commit(struct fl_tx *tx) FL_MUST_USE;
 /* Rolls back and frees tx. NULL is a no-op. */
 void fl_tx_rollback(struct fl_tx *tx);
+
+/* --- concurrency -----------------------------------------------------------
+ *
+ * The rules every backend keeps, whether one process writes (SQLite: one
+ * write transaction at a time, so these locks cost nothing) or many do
+ * (PostgreSQL: transaction-scoped advisory locks):
+ *
+ * - A write transaction that reads a device's row or inputs to decide what
+ *   to write about that device calls fl_store_lock_device() first. Two
+ *   transactions about the same device (a payment, a command, the sweep's
+ *   decision, a check-in's report) then run one after the other; different
+ *   devices never wait for each other.
+ * - Appending to an audit chain reads its head: fl_store_lock_chain()
+ *   first (fl_audit does this).
+ * - Time-driven work (the sweep, signing audit heads) runs on one process
+ *   at a time: a transaction that claims a job with fl_store_job_claim()
+ *   holds it until it ends; another process's claim of the same job in the
+ *   meantime answers *mine = false. A process that dies releases its claim.
+ * - Locks are released when the transaction ends. Take device locks in a
+ *   consistent order (one device per transaction, or by id); a deadlock is
+ *   broken by FL_E_STORE_RETRY.
+ */
+
+/* Locks device_id (which need not exist yet) for the rest of tx. */
+fl_err fl_store_lock_device(struct fl_tx *tx,
+                            const char *device_id) FL_MUST_USE;
+/* Locks audit chain `chain` for the rest of tx. */
+fl_err fl_store_lock_chain(struct fl_tx *tx, const char *chain) FL_MUST_USE;
+/* Tries to claim job `name` for the rest of tx, without waiting. */
+fl_err fl_store_job_claim(struct fl_tx *tx, const char *name,
+                          bool *mine) FL_MUST_USE;
 
 /* --- change notification of device rows -------------------------------------
  *
@@ -191,10 +249,30 @@ void fl_tx_rollback(struct fl_tx *tx);
  * A caller that publishes its own notice after a commit (push.h) may rely
  * on the stamps being in place before fl_tx_commit returns.
  *
- * Limits: only commits made through this struct fl_store are seen; another
- * process (or another fl_store on the same file) writing device rows while
- * this one runs is not. finlockd is the only writer of its database while
- * it runs (its admin subcommands change key files, not rows). */
+ * Other processes (PostgreSQL): a commit made by another process is
+ * stamped when its notice arrives (LISTEN/NOTIFY, sent by the commit
+ * itself, so a rolled-back transaction sends none): a copy may be served
+ * for that long after another process's commit, typically a millisecond
+ * and never longer than the notice takes. While the notice connection is
+ * down every row counts as changed (caches read through), and once it is
+ * back every row is stamped again, so no notice lost in between leaves a
+ * stale copy behind. SQLite: only commits made through this struct
+ * fl_store are seen; finlockd is the only writer of its data directory's
+ * database while it runs (the directory's lock guarantees it).
+ *
+ * The change feed: fl_store_feed_subscribe() registers fn, called once per
+ * changed device row after its bucket is stamped, for commits of this
+ * process (on the committing thread, before fl_tx_commit returns) and of
+ * every other process (on the store's notice thread). ord < 0 means "any
+ * row may have changed" (a transaction too large to track, a notice
+ * connection back after an outage). fn must be quick and must not call
+ * the store. Subscribe before the store is shared between threads; at
+ * most FL_STORE_FEED_MAX subscribers. */
+
+#define FL_STORE_FEED_MAX 8
+typedef void (*fl_store_feed_fn)(void *ctx, int64_t ord);
+fl_err fl_store_feed_subscribe(struct fl_store *st, fl_store_feed_fn fn,
+                               void *ctx) FL_MUST_USE;
 
 /* The device clock now. */
 uint64_t fl_store_device_clock(struct fl_store *st);
@@ -790,6 +868,15 @@ fl_err fl_store_dp_set_factory(struct fl_tx *tx, const char *id,
  * also when nothing matched. */
 fl_err fl_store_dp_touch(struct fl_tx *tx, const char *id, int64_t ord,
                          const uint8_t kx_pk[FL_DEVICE_KEY_LEN], fl_time at,
+                         uint64_t counter) FL_MUST_USE;
+
+/* Claims request counter `counter` of device id for a request whose effects
+ * (a report, a confirmation, a used offline code) this transaction applies:
+ * raises the device's applied counter to `counter` if it is below, else
+ * FL_E_REPLAY (a request with that counter, or a later one, was applied
+ * already, possibly by another process). Separate from req_counter, which
+ * the write-behind bookkeeping raises; re-enrollment sets both back to 0. */
+fl_err fl_store_dp_claim(struct fl_tx *tx, const char *id,
                          uint64_t counter) FL_MUST_USE;
 
 /* A one-time enrollment code that has been used, and by which keys. */

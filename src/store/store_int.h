@@ -36,7 +36,7 @@ void fl_store_note_error(const char *fmt, ...)
 #define FL_STORE_LIST_FN(type) fl_err (*fn)(void *ctx, const type *rec)
 
 struct fl_store_ops {
-	const char *name; /* "sqlite" */
+	const char *name; /* "sqlite", "postgresql" */
 	void (*close)(struct fl_store *st);
 	fl_err (*begin)(struct fl_store *st, bool write, struct fl_tx **tx);
 	fl_err (*commit)(struct fl_tx *tx);
@@ -46,6 +46,12 @@ struct fl_store_ops {
 	bool (*device_unchanged)(struct fl_store *st, int64_t ord,
 	                         uint64_t clock);
 	void (*tx_quiet)(struct fl_tx *tx);
+	fl_err (*feed_subscribe)(struct fl_store *st, fl_store_feed_fn fn,
+	                         void *ctx);
+	/* concurrency (store.h) */
+	fl_err (*lock_device)(struct fl_tx *tx, const char *device_id);
+	fl_err (*lock_chain)(struct fl_tx *tx, const char *chain);
+	fl_err (*job_claim)(struct fl_tx *tx, const char *name, bool *mine);
 	/* integrity and identity (store.h) */
 	fl_err (*check)(struct fl_store *st, bool full,
 	                char problem[FL_STORE_PROBLEM_MAX]);
@@ -180,6 +186,7 @@ struct fl_store_ops {
 	fl_err (*dp_touch)(struct fl_tx *tx, const char *id, int64_t ord,
 	                   const uint8_t kx_pk[FL_DEVICE_KEY_LEN], fl_time at,
 	                   uint64_t counter);
+	fl_err (*dp_claim)(struct fl_tx *tx, const char *id, uint64_t counter);
 	fl_err (*used_code_put)(struct fl_tx *tx, const struct fl_used_code *u);
 	fl_err (*used_code_get)(struct fl_tx *tx,
 	                        const uint8_t hash[FL_HASH_LEN],

@@ -755,6 +755,9 @@ static void test_device_counts_seeded(void **state)
 	                     "DROP TABLE server_identity;"
 	                     /* and what migration 8 added */
 	                     "DROP TABLE web_sessions;"
+	                     /* and what migration 9 added */
+	                     "ALTER TABLE devices DROP COLUMN "
+	                     "applied_counter;"
 	                     "DELETE FROM schema_version WHERE version >= 4;"
 	                     "UPDATE devices SET state = 1 WHERE id = 'dv_1';",
 	                     NULL, NULL, NULL),
