@@ -33,7 +33,17 @@ struct late {
 	fl_time paid_through;
 };
 
+/* A loan whose collections the history reads (every loan, released ones
+ * too, when ?history=true). */
+struct hist {
+	char device_id[FL_ID_MAX];
+	const char *currency; /* into scan.loans or scan.sorted */
+};
+
 struct scan {
+	bool history;   /* collect `hist` */
+	struct hist *hist;
+	size_t n_hist, cap_hist;
 	struct loan_ccy *loans; /* in contract order */
 	size_t n, cap;
 	size_t hint;              /* the contract the next device likely has */
@@ -118,6 +128,19 @@ static fl_err add_device(void *ctx, const struct fl_device *d)
 	l.currency = loan_currency(s, d->id, &err);
 	if (err != FL_OK)
 		return err;
+	if (s->history && l.currency != NULL) {
+		if (s->n_hist == s->cap_hist) {
+			size_t cap = s->cap_hist ? s->cap_hist * 2 : 256;
+			struct hist *nh = realloc(s->hist, cap * sizeof(*nh));
+
+			if (nh == NULL)
+				return FL_E_NOMEM;
+			s->hist = nh;
+			s->cap_hist = cap;
+		}
+		snprintf(s->hist[s->n_hist].device_id, FL_ID_MAX, "%s", d->id);
+		s->hist[s->n_hist++].currency = l.currency;
+	}
 	s->last = d->ord;
 	s->got++;
 	if (l.currency == NULL || l.amount_due <= 0 ||
@@ -163,11 +186,34 @@ static fl_err add_late(struct fl_req *req, struct fl_tx *tx, struct scan *s)
 	return err;
 }
 
-/* Fills p with the tenant's portfolio as of now. */
-static fl_err build(struct fl_req *req, struct fl_portfolio *p)
+/* Adds every loan's collections to p's history: one read of its
+ * schedule, reschedules and payments each. */
+static fl_err add_history(struct fl_req *req, struct fl_tx *tx,
+                          struct scan *s)
+{
+	struct fl_device_inputs in;
+	fl_err err = FL_OK;
+
+	for (size_t i = 0; i < s->n_hist && err == FL_OK; i++) {
+		err = fl_store_device_inputs(tx, req->who.tenant_id,
+		                             s->hist[i].device_id, &in);
+		if (err != FL_OK)
+			break;
+		err = fl_portfolio_add_history(
+		        s->p, s->hist[i].currency, in.contract.schedule,
+		        in.contract.n_schedule, in.reschedules, in.n_reschedules,
+		        in.payments, in.n_payments);
+		fl_device_inputs_clear(&in);
+	}
+	return err;
+}
+
+/* Fills p with the tenant's portfolio as of now (and its collections over
+ * the last FL_PORTFOLIO_PERIODS periods with history). */
+static fl_err build(struct fl_req *req, struct fl_portfolio *p, bool history)
 {
 	struct fl_device_filter f = {.any_state = true, .lean = true};
-	struct scan s = {.p = p};
+	struct scan s = {.p = p, .history = history};
 	struct fl_tx *tx = NULL;
 	fl_err err;
 
@@ -189,7 +235,10 @@ static fl_err build(struct fl_req *req, struct fl_portfolio *p)
 	}
 	if (err == FL_OK)
 		err = add_late(req, tx, &s);
+	if (err == FL_OK && history)
+		err = add_history(req, tx, &s);
 	fl_tx_rollback(tx);
+	free(s.hist);
 	free(s.loans);
 	free(s.sorted);
 	free(s.late);
@@ -201,7 +250,32 @@ static json_t *ratio(double r)
 	return r < 0 ? json_null() : json_real((double)(int64_t)(r * 1e6) / 1e6);
 }
 
-static json_t *report_json(const struct fl_portfolio *p)
+/* The collections of c, oldest period first. */
+static json_t *collections_json(const struct fl_portfolio *p,
+                                const struct fl_portfolio_ccy *c)
+{
+	json_t *a = json_array();
+
+	for (int k = 0; a != NULL && k < FL_PORTFOLIO_PERIODS; k++) {
+		fl_time to = k + 1 < FL_PORTFOLIO_PERIODS
+		                     ? fl_portfolio_period_start(p, k + 1)
+		                     : p->as_of;
+
+		json_array_append_new(
+		        a, json_pack("{s:o,s:o,s:I,s:I,s:I,s:o,s:o}", "from",
+		                     fl_json_time(fl_portfolio_period_start(p, k)),
+		                     "to", fl_json_time(to), "due",
+		                     (json_int_t)c->due[k], "on_time",
+		                     (json_int_t)c->on_time[k], "collected",
+		                     (json_int_t)c->collected[k], "on_time_rate",
+		                     ratio(fl_portfolio_on_time_rate(c, k)),
+		                     "collection_rate",
+		                     ratio(fl_portfolio_collection_rate(c, k))));
+	}
+	return a;
+}
+
+static json_t *report_json(const struct fl_portfolio *p, bool history)
 {
 	json_t *by_state = json_object(), *ccys = json_array(), *j;
 
@@ -231,6 +305,18 @@ static json_t *report_json(const struct fl_portfolio *p)
 			json_object_set_new(j, name,
 			                    json_integer(c->loans_at_risk[k]));
 		}
+		if (j != NULL && history) {
+			int last = FL_PORTFOLIO_PERIODS - 1;
+
+			json_object_set_new(
+			        j, "on_time_rate",
+			        ratio(fl_portfolio_on_time_rate(c, last)));
+			json_object_set_new(
+			        j, "collection_rate",
+			        ratio(fl_portfolio_collection_rate(c, last)));
+			json_object_set_new(j, "collections",
+			                    collections_json(p, c));
+		}
 		json_array_append_new(ccys, j);
 	}
 	j = json_pack("{s:o,s:I,s:o,s:I,s:o,s:o}", "as_of",
@@ -248,6 +334,20 @@ static json_t *report_json(const struct fl_portfolio *p)
 		                            ? ratio(fl_portfolio_par(&p->ccy[0],
 		                                                     k))
 		                            : json_null());
+	}
+	if (j != NULL && history) {
+		int last = FL_PORTFOLIO_PERIODS - 1;
+
+		json_object_set_new(
+		        j, "on_time_rate",
+		        p->n_ccy == 1 ? ratio(fl_portfolio_on_time_rate(
+		                                &p->ccy[0], last))
+		                      : json_null());
+		json_object_set_new(
+		        j, "collection_rate",
+		        p->n_ccy == 1 ? ratio(fl_portfolio_collection_rate(
+		                                &p->ccy[0], last))
+		                      : json_null());
 	}
 	return j;
 }
@@ -280,15 +380,64 @@ static char *report_csv(const struct fl_portfolio *p, size_t *len)
 	return out;
 }
 
+/* With ?history=true, the CSV is the collections: one line per currency
+ * and period. */
+static char *history_csv(const struct fl_portfolio *p, size_t *len)
+{
+	size_t cap = 128 + p->n_ccy * FL_PORTFOLIO_PERIODS * 160, used;
+	char *out = malloc(cap);
+
+	if (out == NULL)
+		return NULL;
+	used = (size_t)snprintf(out, cap,
+	                        "currency,from,to,due,on_time,collected,"
+	                        "on_time_rate,collection_rate\r\n");
+	for (size_t i = 0; i < p->n_ccy; i++) {
+		const struct fl_portfolio_ccy *c = &p->ccy[i];
+
+		for (int k = 0; k < FL_PORTFOLIO_PERIODS; k++) {
+			char from[FL_TIME_STR_LEN], to[FL_TIME_STR_LEN];
+			char ot[16] = "", cr[16] = "";
+			double a = fl_portfolio_on_time_rate(c, k);
+			double b = fl_portfolio_collection_rate(c, k);
+
+			fl_time_format(fl_portfolio_period_start(p, k), from);
+			fl_time_format(k + 1 < FL_PORTFOLIO_PERIODS
+			                       ? fl_portfolio_period_start(p, k + 1)
+			                       : p->as_of,
+			               to);
+			if (a >= 0)
+				snprintf(ot, sizeof(ot), "%.6f", a);
+			if (b >= 0)
+				snprintf(cr, sizeof(cr), "%.6f", b);
+			used += (size_t)snprintf(
+			        out + used, cap - used,
+			        "%s,%s,%s,%lld,%lld,%lld,%s,%s\r\n",
+			        c->currency, from, to, (long long)c->due[k],
+			        (long long)c->on_time[k],
+			        (long long)c->collected[k], ot, cr);
+		}
+	}
+	*len = used;
+	return out;
+}
+
 static void portfolio(struct fl_req *req)
 {
-	static const char *const q[] = {"format", NULL};
+	static const char *const q[] = {"format", "history", NULL};
 	const char *format = fl_req_query(req, "format");
+	const char *hist = fl_req_query(req, "history");
+	bool history = hist != NULL && strcmp(hist, "true") == 0;
 	struct fl_portfolio *p;
 	fl_err err;
 
 	if (fl_req_query_only(req, q) != FL_OK)
 		return;
+	if (hist != NULL && !history && strcmp(hist, "false") != 0) {
+		fl_reply_error(req, FL_E_INVALID,
+		               "history must be true or false");
+		return;
+	}
 	if (format != NULL && strcmp(format, "json") != 0 &&
 	    strcmp(format, "csv") != 0) {
 		fl_reply_error(req, FL_E_INVALID, "format must be json or csv");
@@ -299,7 +448,7 @@ static void portfolio(struct fl_req *req)
 		fl_reply_error(req, FL_E_NOMEM, NULL);
 		return;
 	}
-	err = build(req, p);
+	err = build(req, p, history);
 	if (err == FL_E_LIMIT)
 		fl_reply_error(req, err,
 		               "the portfolio has more than %d currencies",
@@ -308,7 +457,7 @@ static void portfolio(struct fl_req *req)
 		fl_reply_error(req, err, NULL);
 	else if (format != NULL && strcmp(format, "csv") == 0) {
 		size_t len = 0;
-		char *csv = report_csv(p, &len);
+		char *csv = history ? history_csv(p, &len) : report_csv(p, &len);
 
 		if (csv == NULL)
 			fl_reply_error(req, FL_E_NOMEM, NULL);
@@ -316,7 +465,7 @@ static void portfolio(struct fl_req *req)
 			fl_reply_raw(req, 200, "text/csv; charset=utf-8", csv,
 			             len);
 	} else {
-		fl_reply_json(req, 200, report_json(p));
+		fl_reply_json(req, 200, report_json(p, history));
 	}
 	free(p);
 }
