@@ -6,7 +6,7 @@
 import { h, field, money, when, download } from './dom.js';
 import * as api from './api.js';
 import { parseImei } from './imei.js';
-import { barChart } from './chart.js';
+import { barChart, trendChart } from './chart.js';
 import * as csvImport from './import.js';
 
 const main = document.getElementById('main');
@@ -44,6 +44,7 @@ const STATES = ['pending', 'active', 'reminding', 'locked', 'released'];
 
 let me = null;       // the session (GET /v1/session)
 let stopLive = null; // ends the current view's live updates
+let viewSeq = 0;     // which view is current: an answer for an older one is dropped
 
 function can(what) {
   return me !== null && CAN[what].includes(me.role);
@@ -223,7 +224,9 @@ async function devicesView(params) {
   const lq = new URLSearchParams(q);
   lq.set('limit', '50');
   if (cursor) lq.set('cursor', cursor);
+  const mine = viewSeq;
   const page = await api.call('GET', `/v1/devices?${lq}`);
+  if (mine !== viewSeq) return; // another view was asked for meanwhile
   const pager = h('nav', { class: 'pager', 'aria-label': 'Pages' });
   if (cursors.length > 0) {
     const back = new URLSearchParams(q);
@@ -440,6 +443,7 @@ function deviceActions(d, refresh) {
 async function deviceView(id) {
   show('Device', h('p', { role: 'status' }, 'Loading...'));
   let d = await api.call('GET', `/v1/devices/${encodeURIComponent(id)}`);
+  const mine = viewSeq;
   const contract = d.has_contract
     ? await api.call('GET', `/v1/devices/${d.id}/contract`).catch(() => null) : null;
   const currency = contract ? contract.currency : '';
@@ -468,6 +472,7 @@ async function deviceView(id) {
     pairingBox.replaceChildren(pairingTable(d, pairing, () => refresh()));
   }
   await refresh(d);
+  if (mine !== viewSeq) return;
   show(`Device ${d.imei}`,
     section('Status', 'status-title', h('p', { class: 'hint', id: 'live' },
       'This page follows the device: a payment or a command made elsewhere shows here at once.'),
@@ -695,7 +700,9 @@ function percent(r) {
 }
 
 async function portfolioView() {
+  const mine = viewSeq;
   const p = await api.call('GET', '/v1/reports/portfolio');
+  if (mine !== viewSeq) return;
   const figure = (label, value, id) =>
     h('div', { class: 'figure' }, label, h('strong', { id }, value));
   const perCurrency = p.currencies.map((c) => h('section', {
@@ -713,6 +720,10 @@ async function portfolioView() {
     label: `PAR${d}`, value: c[`par${d}`], cls: 'bar-par',
     text: `${percent(c[`par${d}`])} (${money(c[`par${d}_amount`], c.currency)})`,
   })), 1)));
+  // The collections need every loan's schedule and payments: asked
+  // after the figures above are on screen.
+  const history = h('div', { id: 'collections' },
+    h('p', { role: 'status' }, 'Loading the collections of the last 12 months...'));
   show('Portfolio',
     h('p', { class: 'hint' }, `As of ${when(p.as_of)}. PAR N: the whole outstanding balance ` +
       'of every loan with an installment more than N days late, over the outstanding portfolio.'),
@@ -726,7 +737,34 @@ async function portfolioView() {
         label: s, value: p.by_state[s], text: String(p.by_state[s]), cls: `bar-${s}`,
       })))),
     ...perCurrency,
-    p.currencies.length === 0 ? h('p', null, 'No loans yet.') : null);
+    p.currencies.length === 0 ? h('p', null, 'No loans yet.') : history);
+  if (p.currencies.length === 0) return;
+  const full = await api.call('GET', '/v1/reports/portfolio?history=true');
+  if (!history.isConnected) return;
+  history.replaceChildren(...full.currencies.map((c) => collectionsCard(c)));
+}
+
+// Collections of one currency over the last 12 periods of 30 days.
+function collectionsCard(c) {
+  const per = c.collections || [];
+  const labels = per.map((x) => x.to.slice(5, 10));
+  const rate = (k) => per.map((x) => (x[k] === null ? null : x[k]));
+  const figure = (label, value, id) =>
+    h('div', { class: 'figure' }, label, h('strong', { id }, value));
+  return h('section', { class: 'card', 'aria-labelledby': `coll-${c.currency}` },
+    h('h2', { id: `coll-${c.currency}` }, `Collections in ${c.currency}, last 30 days`),
+    h('div', { class: 'figures' },
+      figure('On-time collection rate', percent(c.on_time_rate), `ontime-${c.currency}`),
+      figure('Collection rate', percent(c.collection_rate), `collrate-${c.currency}`),
+      figure('Fell due', money(per.length ? per[per.length - 1].due : 0, c.currency)),
+      figure('Collected', money(per.length ? per[per.length - 1].collected : 0, c.currency))),
+    trendChart(`Collection rates in ${c.currency}, 30-day periods ending`, labels, [
+      { label: 'on time', cls: 's-ontime', values: rate('on_time_rate') },
+      { label: 'collected', cls: 's-collected', values: rate('collection_rate') },
+    ], percent),
+    h('p', { class: 'hint' }, 'On time: the part of the installments that fell due in the period ' +
+      'paid by their due date. Collected: the payments made in the period over what fell due in it ' +
+      '(it passes 100% when late payments come in).'));
 }
 
 // --- keys and audit ------------------------------------------------------
@@ -774,7 +812,9 @@ async function auditView() {
     out.textContent = v.ok ? `The chain verifies: ${v.entries} entries, head ${v.head_hash.slice(0, 16)}...`
       : `The chain is broken at entry ${v.bad_seq}: ${v.problem}`;
   });
+  const mine = viewSeq;
   const page = await api.call('GET', '/v1/audit?limit=100');
+  if (mine !== viewSeq) return;
   show('Audit log', verify, out, h('table', { id: 'audit' }, h('caption', null, 'Oldest first'),
     h('thead', null, h('tr', null, ['#', 'When', 'Who', 'What', 'Target']
       .map((t) => h('th', { scope: 'col' }, t)))),
@@ -786,6 +826,7 @@ async function auditView() {
 // --- routing -------------------------------------------------------------
 
 async function go() {
+  viewSeq++;
   if (stopLive) { stopLive(); stopLive = null; }
   if (me === null) return signedOut();
   const [path, query] = location.hash.replace(/^#\/?/, '').split('?');

@@ -305,4 +305,40 @@ ${b},${newImei()},SN-B,<b>Itel</b>
       await page.close();
     },
   },
+  {
+    name: 'console_portfolio_collections_trend',
+    fn: async (ctx, browser) => {
+      // 1,000 due 10 days ago, 250 of it paid 5 days late; 1,000 due
+      // 40 days ago, paid on time.
+      const day = 86400000;
+      const dev = await registerDevice(ctx.server, ctx.keys.admin, {
+        contract: { currency: 'KES', loan_ref: 'OPS-COLL', allow_overdue: true,
+          schedule: [{ due: iso(-40 * day).slice(0, 10), amount: 100000 },
+            { due: iso(-10 * day).slice(0, 10), amount: 100000 },
+            { due: '2099-01-31', amount: 100000 }] },
+      });
+      await apiOk(ctx.server, 'POST', `/v1/devices/${dev.device.id}/payments`, ctx.keys.admin,
+        { amount: 100000, paid_at: iso(-45 * day) }, 201);
+      await apiOk(ctx.server, 'POST', `/v1/devices/${dev.device.id}/payments`, ctx.keys.admin,
+        { amount: 25000, paid_at: iso(-5 * day) }, 201);
+      const rep = await apiOk(ctx.server, 'GET', '/v1/reports/portfolio?history=true', ctx.keys.support);
+      const kes = rep.currencies.find((c) => c.currency === 'KES');
+      check(kes.collections.length === 12, 'twelve periods');
+      check(kes.collection_rate !== null && kes.on_time_rate !== null, 'rates of the last 30 days');
+      const page = await signIn(browser, ctx, 'support');
+      await page.click('#nav a[href="#/portfolio"]');
+      await page.waitForSelector('#collections svg.trend');
+      equal(await page.innerText('#ontime-KES'), `${(kes.on_time_rate * 100).toFixed(1)}%`,
+        'on-time rate as the API says');
+      equal(await page.innerText('#collrate-KES'), `${(kes.collection_rate * 100).toFixed(1)}%`,
+        'collection rate as the API says');
+      const label = await page.locator('#collections svg.trend').getAttribute('aria-label');
+      check(/on time .*collected/.test(label) && /none due/.test(label), `the chart in words: ${label}`);
+      equal(await page.locator('#collections svg.trend path.chart-line').count(), 2, 'two lines');
+      check(!/null|undefined|NaN/.test(await page.innerText('main')), 'no stray words');
+      await checkAccessible(page, 'portfolio with collections');
+      checkClean(page);
+      await page.close();
+    },
+  },
 ];
