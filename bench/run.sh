@@ -561,6 +561,7 @@ bench_console() {
 	timed 6l "device: pairing requests" 200 GET "/v1/devices/$dev/pairing-requests"
 	timed 6m "import: IMEI among own devices" 200 GET "/v1/devices/by-imei/$imei"
 	timed 6n "portfolio: $(commas "$n") devices" 200 GET "/v1/reports/portfolio"
+	timed 6s "portfolio: collections (?history=true)" 200 GET "/v1/reports/portfolio?history=true"
 	timed 6o "keys" 200 GET "/v1/keys?limit=500"
 	timed 6p "audit log: first 100" 200 GET "/v1/audit?limit=100"
 	timed 6q "session: GET /v1/session" 200 GET "/v1/whoami"
