@@ -38,7 +38,7 @@ export function barChart(title, bars, max) {
 // labelled by labels[]. Returns an <svg> with role="img" whose label
 // gives every figure in words.
 export function trendChart(title, labels, series, fmt) {
-  const w = 560, hgt = 200, left = 44, right = 12, top = 12, bottom = 36;
+  const w = 560, hgt = 200, left = 44, right = 30, top = 12, bottom = 36;
   const all = series.flatMap((s) => s.values).filter((v) => v !== null);
   const max = Math.max(1, ...all);
   const x = (i) => left + (labels.length > 1 ? (i * (w - left - right)) / (labels.length - 1) : 0);

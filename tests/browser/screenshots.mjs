@@ -35,6 +35,10 @@ try {
   }
   await apiOk(server, 'POST', `/v1/devices/${devices[0].device.id}/payments`, keys.admin,
     { amount: 150000, reference: 'MPESA QK81X2' }, 201);
+  for (const [i, daysAgo] of [[1, 12], [2, 2], [4, 5]])
+    await apiOk(server, 'POST', `/v1/devices/${devices[i].device.id}/payments`, keys.admin,
+      { amount: 150000, reference: `MPESA QK9${i}`,
+        paid_at: new Date(Date.now() - daysAgo * 86400000).toISOString().replace(/\.\d+Z$/, 'Z') }, 201);
   await apiOk(server, 'POST', `/v1/devices/${devices[3].device.id}/stolen`, keys.admin,
     { reason: 'police report 2231/26' });
   // a lock agreed for a later date (a second after the payment, which
@@ -61,7 +65,7 @@ try {
   await page.waitForSelector('#timeline');
   await page.screenshot({ path: path.join(out, 'console-device.png'), fullPage: true });
   await page.goto(`${server.url}/#/portfolio`);
-  await page.waitForSelector('svg.chart');
+  await page.waitForSelector('#collections svg.trend');
   await page.screenshot({ path: path.join(out, 'console-portfolio.png'), fullPage: true });
   await page.goto(`${server.url}/#/register`);
   await page.waitForSelector('#register');
