@@ -86,7 +86,8 @@ static void print_report(const json_t *j)
 		json_array_foreach(per, k, x)
 		{
 			const json_t *ot = json_object_get(x, "on_time_rate");
-			const json_t *cr = json_object_get(x, "collection_rate");
+			const json_t *cr =
+			        json_object_get(x, "collection_rate");
 
 			printf("            %.10s..%.10s %lld, %lld, %lld",
 			       cli_jstr(x, "from"), cli_jstr(x, "to"),
@@ -104,10 +105,10 @@ static void print_report(const json_t *j)
 static int portfolio(int argc, char **argv)
 {
 	bool csv = false, history = false;
-	const struct cli_opt opts[] = {{"csv", CLI_OPT_FLAG, &csv, false},
-	                               {"history", CLI_OPT_FLAG, &history,
-	                                false},
-	                               {NULL, 0, NULL, false}};
+	const struct cli_opt opts[] = {
+	        {"csv", CLI_OPT_FLAG, &csv, false},
+	        {"history", CLI_OPT_FLAG, &history, false},
+	        {NULL, 0, NULL, false}};
 	static const char *const paths[2][2] = {
 	        {"/v1/reports/portfolio", "/v1/reports/portfolio?format=csv"},
 	        {"/v1/reports/portfolio?history=true",

@@ -132,8 +132,8 @@ double fl_portfolio_lock_rate(const struct fl_portfolio *p)
 /* The period of t, or -1 outside the history. */
 static int period_of(const struct fl_portfolio *p, fl_time t)
 {
-	fl_time start = p->as_of - (fl_time)FL_PORTFOLIO_PERIODS *
-	                                   FL_PORTFOLIO_PERIOD;
+	fl_time start =
+	        p->as_of - (fl_time)FL_PORTFOLIO_PERIODS * FL_PORTFOLIO_PERIOD;
 
 	if (t < start || t >= p->as_of)
 		return -1;
@@ -174,10 +174,9 @@ static void keep(struct fl_installment *out, size_t *n,
 }
 
 fl_err fl_portfolio_add_history(struct fl_portfolio *p, const char *code,
-                                const struct fl_installment *schedule,
-                                size_t n, const struct fl_reschedule *r,
-                                size_t n_r, const struct fl_payment *pay,
-                                size_t n_pay)
+                                const struct fl_installment *schedule, size_t n,
+                                const struct fl_reschedule *r, size_t n_r,
+                                const struct fl_payment *pay, size_t n_pay)
 {
 	struct fl_portfolio_ccy *c = NULL;
 	struct fl_installment *eff = NULL;
@@ -252,6 +251,5 @@ double fl_portfolio_on_time_rate(const struct fl_portfolio_ccy *c, int k)
 
 double fl_portfolio_collection_rate(const struct fl_portfolio_ccy *c, int k)
 {
-	return c->due[k] > 0 ? (double)c->collected[k] / (double)c->due[k]
-	                     : -1;
+	return c->due[k] > 0 ? (double)c->collected[k] / (double)c->due[k] : -1;
 }

@@ -86,9 +86,9 @@ fl_time fl_portfolio_first_unpaid(const struct fl_installment *schedule,
  * of it, after the installments before it. Reversed payments count for
  * nothing. */
 fl_err fl_portfolio_add_history(struct fl_portfolio *p, const char *currency,
-                                const struct fl_installment *schedule,
-                                size_t n, const struct fl_reschedule *r,
-                                size_t n_r, const struct fl_payment *pay,
+                                const struct fl_installment *schedule, size_t n,
+                                const struct fl_reschedule *r, size_t n_r,
+                                const struct fl_payment *pay,
                                 size_t n_pay) FL_MUST_USE;
 /* Period k's start (its end is the next one's start, as_of for the last). */
 fl_time fl_portfolio_period_start(const struct fl_portfolio *p, int k);

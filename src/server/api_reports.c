@@ -41,14 +41,14 @@ struct hist {
 };
 
 struct scan {
-	bool history;   /* collect `hist` */
+	bool history; /* collect `hist` */
 	struct hist *hist;
 	size_t n_hist, cap_hist;
 	struct loan_ccy *loans; /* in contract order */
 	size_t n, cap;
-	size_t hint;              /* the contract the next device likely has */
-	struct loan_ccy *sorted;  /* loans by device id, made at the first
-	                             device out of contract order; owned */
+	size_t hint;             /* the contract the next device likely has */
+	struct loan_ccy *sorted; /* loans by device id, made at the first
+	                            device out of contract order; owned */
 	struct late *late;
 	size_t n_late, cap_late;
 	int64_t last;
@@ -172,7 +172,8 @@ static fl_err add_late(struct fl_req *req, struct fl_tx *tx, struct scan *s)
 
 	for (size_t i = 0; i < s->n_late && err == FL_OK; i++) {
 		struct late *x = &s->late[i];
-		/* the loan's currency still points into s->loans or s->sorted */
+		/* the loan's currency still points into s->loans or s->sorted
+		 */
 		err = fl_store_device_inputs(tx, req->who.tenant_id,
 		                             x->device_id, &in);
 		if (err != FL_OK)
@@ -188,8 +189,7 @@ static fl_err add_late(struct fl_req *req, struct fl_tx *tx, struct scan *s)
 
 /* Adds every loan's collections to p's history: one read of its
  * schedule, reschedules and payments each. */
-static fl_err add_history(struct fl_req *req, struct fl_tx *tx,
-                          struct scan *s)
+static fl_err add_history(struct fl_req *req, struct fl_tx *tx, struct scan *s)
 {
 	struct fl_device_inputs in;
 	fl_err err = FL_OK;
@@ -201,8 +201,8 @@ static fl_err add_history(struct fl_req *req, struct fl_tx *tx,
 			break;
 		err = fl_portfolio_add_history(
 		        s->p, s->hist[i].currency, in.contract.schedule,
-		        in.contract.n_schedule, in.reschedules, in.n_reschedules,
-		        in.payments, in.n_payments);
+		        in.contract.n_schedule, in.reschedules,
+		        in.n_reschedules, in.payments, in.n_payments);
 		fl_device_inputs_clear(&in);
 	}
 	return err;
@@ -262,15 +262,16 @@ static json_t *collections_json(const struct fl_portfolio *p,
 		                     : p->as_of;
 
 		json_array_append_new(
-		        a, json_pack("{s:o,s:o,s:I,s:I,s:I,s:o,s:o}", "from",
-		                     fl_json_time(fl_portfolio_period_start(p, k)),
-		                     "to", fl_json_time(to), "due",
-		                     (json_int_t)c->due[k], "on_time",
-		                     (json_int_t)c->on_time[k], "collected",
-		                     (json_int_t)c->collected[k], "on_time_rate",
-		                     ratio(fl_portfolio_on_time_rate(c, k)),
-		                     "collection_rate",
-		                     ratio(fl_portfolio_collection_rate(c, k))));
+		        a,
+		        json_pack("{s:o,s:o,s:I,s:I,s:I,s:o,s:o}", "from",
+		                  fl_json_time(fl_portfolio_period_start(p, k)),
+		                  "to", fl_json_time(to), "due",
+		                  (json_int_t)c->due[k], "on_time",
+		                  (json_int_t)c->on_time[k], "collected",
+		                  (json_int_t)c->collected[k], "on_time_rate",
+		                  ratio(fl_portfolio_on_time_rate(c, k)),
+		                  "collection_rate",
+		                  ratio(fl_portfolio_collection_rate(c, k))));
 	}
 	return a;
 }
@@ -338,11 +339,11 @@ static json_t *report_json(const struct fl_portfolio *p, bool history)
 	if (j != NULL && history) {
 		int last = FL_PORTFOLIO_PERIODS - 1;
 
-		json_object_set_new(
-		        j, "on_time_rate",
-		        p->n_ccy == 1 ? ratio(fl_portfolio_on_time_rate(
-		                                &p->ccy[0], last))
-		                      : json_null());
+		json_object_set_new(j, "on_time_rate",
+		                    p->n_ccy == 1
+		                            ? ratio(fl_portfolio_on_time_rate(
+		                                      &p->ccy[0], last))
+		                            : json_null());
 		json_object_set_new(
 		        j, "collection_rate",
 		        p->n_ccy == 1 ? ratio(fl_portfolio_collection_rate(
@@ -402,10 +403,11 @@ static char *history_csv(const struct fl_portfolio *p, size_t *len)
 			double b = fl_portfolio_collection_rate(c, k);
 
 			fl_time_format(fl_portfolio_period_start(p, k), from);
-			fl_time_format(k + 1 < FL_PORTFOLIO_PERIODS
-			                       ? fl_portfolio_period_start(p, k + 1)
-			                       : p->as_of,
-			               to);
+			fl_time_format(
+			        k + 1 < FL_PORTFOLIO_PERIODS
+			                ? fl_portfolio_period_start(p, k + 1)
+			                : p->as_of,
+			        to);
 			if (a >= 0)
 				snprintf(ot, sizeof(ot), "%.6f", a);
 			if (b >= 0)
@@ -457,7 +459,8 @@ static void portfolio(struct fl_req *req)
 		fl_reply_error(req, err, NULL);
 	else if (format != NULL && strcmp(format, "csv") == 0) {
 		size_t len = 0;
-		char *csv = history ? history_csv(p, &len) : report_csv(p, &len);
+		char *csv =
+		        history ? history_csv(p, &len) : report_csv(p, &len);
 
 		if (csv == NULL)
 			fl_reply_error(req, FL_E_NOMEM, NULL);

@@ -473,8 +473,10 @@ out:
 #define AFTER_DESC(KEY)                                                        \
 	"(?9 IS NULL OR " KEY " < ?9 OR (" KEY " = ?9 AND d.ord > ?2))"
 #define LIST_SORTED(KEY)                                                       \
-	{LIST_SQL(KEY, "ASC", AFTER_ASC(KEY)),                                 \
-	 LIST_SQL(KEY, "DESC", AFTER_DESC(KEY))}
+	{                                                                      \
+		LIST_SQL(KEY, "ASC", AFTER_ASC(KEY)),                          \
+		        LIST_SQL(KEY, "DESC", AFTER_DESC(KEY))                 \
+	}
 #define NEXT_DUE_KEY                                                           \
 	"(CASE d.next_due_at WHEN 0 THEN 9223372036854775807 "                 \
 	"ELSE d.next_due_at END)"

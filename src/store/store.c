@@ -325,8 +325,7 @@ fl_err fl_store_device_list(struct fl_tx *tx, const char *tenant_id,
 	                            ctx);
 }
 
-int64_t fl_device_sort_key(const struct fl_device *d,
-                           enum fl_device_sort sort)
+int64_t fl_device_sort_key(const struct fl_device *d, enum fl_device_sort sort)
 {
 	switch (sort) {
 	case FL_DSORT_LAST_CONTACT:

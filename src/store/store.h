@@ -619,8 +619,7 @@ struct fl_device_filter {
 
 /* The value a device sorts by under `sort` (what a resumed list's
  * after_key holds). */
-int64_t fl_device_sort_key(const struct fl_device *d,
-                           enum fl_device_sort sort);
+int64_t fl_device_sort_key(const struct fl_device *d, enum fl_device_sort sort);
 
 /* Devices of tenant_id matching filter, in its order, at most limit (< 0:
  * all). Sorted by registration: ascending, those with ord > after;

@@ -1247,9 +1247,9 @@ static void test_list_filters_and_sort(void **state)
 	json_decref(j);
 	proc_result_free(&r);
 	/* a sort the server does not know: its message */
-	assert_int_not_equal(cli_run(&r, NULL, "devices", "list", "--sort",
-	                             "price", NULL),
-	                     0);
+	assert_int_not_equal(
+	        cli_run(&r, NULL, "devices", "list", "--sort", "price", NULL),
+	        0);
 	assert_non_null(strstr(r.err, "sort must be"));
 	proc_result_free(&r);
 }

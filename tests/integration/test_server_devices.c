@@ -1081,8 +1081,8 @@ static void test_list_stolen_held_sort_pages(void **state)
 	snprintf(ADMIN, sizeof(ADMIN), "%s", save_admin);
 	free((void *)save_admin);
 	snprintf(path, sizeof(path), "/v1/devices/%s/stolen", d[1]);
-	expect("POST", path, k, "{\"reason\":\"reported at the counter\"}",
-	       200, NULL);
+	expect("POST", path, k, "{\"reason\":\"reported at the counter\"}", 200,
+	       NULL);
 	fl_time_format((fl_time)time(NULL) + 2 * FL_DAY, until);
 	snprintf(path, sizeof(path), "/v1/devices/%s/unlock", d[3]);
 	snprintf(body, sizeof(body),
@@ -1147,9 +1147,9 @@ static void test_list_stolen_held_sort_pages(void **state)
 	assert_string_equal(ids[0], d[2]);
 
 	/* a cursor is good only for the order that gave it */
-	assert_int_equal(call("GET", "/v1/devices?sort=amount_due&limit=2", k,
-	                      NULL, &r),
-	                 200);
+	assert_int_equal(
+	        call("GET", "/v1/devices?sort=amount_due&limit=2", k, NULL, &r),
+	        200);
 	snprintf(cur, sizeof(cur), "%s",
 	         json_string_value(json_object_get(r.json, "next_cursor")));
 	srv_res_free(&r);

@@ -173,8 +173,7 @@ static void test_portfolio(void **state)
 }
 
 /* Registers a phone without a contract; its id into id[64]. */
-static void phone(struct srv *s, const char *key, const char *imei,
-                  char id[64])
+static void phone(struct srv *s, const char *key, const char *imei, char id[64])
 {
 	char body[256];
 	struct srv_res r;
@@ -253,8 +252,8 @@ static void test_portfolio_contracts_out_of_order(void **state)
 	srv_free(s);
 }
 
-static void pay_at(struct srv *s, const char *key, const char *id,
-                   long amount, fl_time at)
+static void pay_at(struct srv *s, const char *key, const char *id, long amount,
+                   fl_time at)
 {
 	char body[160], path[128], when[FL_TIME_STR_LEN];
 	struct srv_res r;
@@ -304,10 +303,9 @@ static void test_portfolio_history(void **state)
 	assert_int_equal(
 	        srv_req(s, "GET", "/v1/reports/portfolio", k, NULL, &r), 0);
 	assert_null(json_object_get(r.json, "on_time_rate"));
-	assert_null(json_object_get(json_array_get(json_object_get(
-	                                                   r.json, "currencies"),
-	                                           0),
-	                            "collections"));
+	assert_null(json_object_get(
+	        json_array_get(json_object_get(r.json, "currencies"), 0),
+	        "collections"));
 	srv_res_free(&r);
 	assert_int_equal(srv_req(s, "GET", "/v1/reports/portfolio?history=true",
 	                         k, NULL, &r),
@@ -318,33 +316,38 @@ static void test_portfolio_history(void **state)
 	assert_int_equal(json_array_size(per), 12);
 	last = json_array_get(per, 11);
 	prev = json_array_get(per, 10);
-	assert_int_equal(json_integer_value(json_object_get(last, "due")), 1000);
+	assert_int_equal(json_integer_value(json_object_get(last, "due")),
+	                 1000);
 	assert_int_equal(json_integer_value(json_object_get(last, "on_time")),
 	                 0);
-	assert_int_equal(
-	        json_integer_value(json_object_get(last, "collected")), 400);
-	assert_int_equal(json_integer_value(json_object_get(prev, "due")), 1000);
+	assert_int_equal(json_integer_value(json_object_get(last, "collected")),
+	                 400);
+	assert_int_equal(json_integer_value(json_object_get(prev, "due")),
+	                 1000);
 	assert_int_equal(json_integer_value(json_object_get(prev, "on_time")),
 	                 1000);
-	assert_int_equal(
-	        json_integer_value(json_object_get(prev, "collected")), 1000);
-	assert_true(json_is_null(json_object_get(json_array_get(per, 0),
-	                                         "on_time_rate")));
+	assert_int_equal(json_integer_value(json_object_get(prev, "collected")),
+	                 1000);
+	assert_true(json_is_null(
+	        json_object_get(json_array_get(per, 0), "on_time_rate")));
 	assert_true(num(c, "on_time_rate") == 0.0);
 	assert_true(num(c, "collection_rate") > 0.39 &&
 	            num(c, "collection_rate") < 0.41);
 	assert_true(num(r.json, "collection_rate") > 0.39);
-	assert_string_equal(json_string_value(json_object_get(last, "to")),
-	                    json_string_value(json_object_get(r.json, "as_of")));
+	assert_string_equal(
+	        json_string_value(json_object_get(last, "to")),
+	        json_string_value(json_object_get(r.json, "as_of")));
 	srv_res_free(&r);
-	assert_int_equal(srv_req(s, "GET",
-	                         "/v1/reports/portfolio?history=true&format=csv",
-	                         k, NULL, &r),
-	                 0);
+	assert_int_equal(
+	        srv_req(s, "GET",
+	                "/v1/reports/portfolio?history=true&format=csv", k,
+	                NULL, &r),
+	        0);
 	assert_int_equal(r.status, 200);
 	assert_non_null(strstr(r.body, "currency,from,to,due,on_time,collected,"
 	                               "on_time_rate,collection_rate\r\n"));
-	assert_non_null(strstr(r.body, ",1000,1000,1000,1.000000,1.000000\r\n"));
+	assert_non_null(
+	        strstr(r.body, ",1000,1000,1000,1.000000,1.000000\r\n"));
 	assert_non_null(strstr(r.body, ",1000,0,400,0.000000,0.400000\r\n"));
 	srv_res_free(&r);
 	assert_int_equal(srv_req(s, "GET", "/v1/reports/portfolio?history=yes",
@@ -354,7 +357,8 @@ static void test_portfolio_history(void **state)
 	srv_res_free(&r);
 	cli_env(srv_url(s), k);
 	assert_int_equal(
-	        cli_run(&pr, NULL, "reports", "portfolio", "--history", NULL), 0);
+	        cli_run(&pr, NULL, "reports", "portfolio", "--history", NULL),
+	        0);
 	assert_non_null(strstr(pr.out, "collections"));
 	assert_non_null(strstr(pr.out, "1000, 0, 400; on time 0.0%, "
 	                               "collected 40.0%"));

@@ -150,11 +150,11 @@ static void test_history(void **state)
 	                               {now - P + 10, 1000},
 	                               {now + P, 1000}};
 	struct fl_payment pay[] = {
-	        {1, 1000, now - 3 * P + 5, false},  /* before the 1st: on time */
-	        {2, 400, now - 2 * P + 10, false},  /* at the 2nd's due date */
-	        {3, 600, now - 2 * P + 20, false},  /* after it: late */
-	        {4, 1000, now - P + 5, true},       /* reversed: nothing */
-	        {5, 300, now - 20 * P, false},      /* before the history */
+	        {1, 1000, now - 3 * P + 5, false}, /* before the 1st: on time */
+	        {2, 400, now - 2 * P + 10, false}, /* at the 2nd's due date */
+	        {3, 600, now - 2 * P + 20, false}, /* after it: late */
+	        {4, 1000, now - P + 5, true},      /* reversed: nothing */
+	        {5, 300, now - 20 * P, false},     /* before the history */
 	};
 	struct fl_installment moved[] = {{now - P + 100, 500}};
 	struct fl_reschedule r = {now - P, moved, 1};
@@ -162,9 +162,9 @@ static void test_history(void **state)
 	(void)state;
 	assert_non_null(p);
 	fl_portfolio_init(p, now);
-	assert_int_equal(fl_portfolio_add_history(p, "KES", sch, 4, NULL, 0,
-	                                          pay, 5),
-	                 FL_OK);
+	assert_int_equal(
+	        fl_portfolio_add_history(p, "KES", sch, 4, NULL, 0, pay, 5),
+	        FL_OK);
 	assert_int_equal(p->n_ccy, 1);
 	struct fl_portfolio_ccy *c = &p->ccy[0];
 
@@ -189,27 +189,27 @@ static void test_history(void **state)
 
 	/* rescheduled from the last period on: 500 due there instead */
 	fl_portfolio_init(p, now);
-	assert_int_equal(fl_portfolio_add_history(p, "KES", sch, 4, &r, 1,
-	                                          pay, 5),
-	                 FL_OK);
+	assert_int_equal(
+	        fl_portfolio_add_history(p, "KES", sch, 4, &r, 1, pay, 5),
+	        FL_OK);
 	assert_int_equal(p->ccy[0].due[11], 500);
 	assert_int_equal(p->ccy[0].due[10], 1000);
 	/* currencies apart; the cap holds */
-	assert_int_equal(fl_portfolio_add_history(p, "UGX", sch, 1, NULL, 0,
-	                                          NULL, 0),
-	                 FL_OK);
+	assert_int_equal(
+	        fl_portfolio_add_history(p, "UGX", sch, 1, NULL, 0, NULL, 0),
+	        FL_OK);
 	assert_int_equal(p->n_ccy, 2);
 	assert_int_equal(p->ccy[0].due[9], 1000);
 	for (int i = 0; i < FL_PORTFOLIO_CURRENCIES - 2; i++) {
 		char code[4] = {'A', (char)('A' + i), 'Z', '\0'};
 
-		assert_int_equal(fl_portfolio_add_history(p, code, sch, 1,
-		                                          NULL, 0, NULL, 0),
+		assert_int_equal(fl_portfolio_add_history(p, code, sch, 1, NULL,
+		                                          0, NULL, 0),
 		                 FL_OK);
 	}
-	assert_int_equal(fl_portfolio_add_history(p, "XXX", sch, 1, NULL, 0,
-	                                          NULL, 0),
-	                 FL_E_LIMIT);
+	assert_int_equal(
+	        fl_portfolio_add_history(p, "XXX", sch, 1, NULL, 0, NULL, 0),
+	        FL_E_LIMIT);
 	free(p);
 }
 
