@@ -17,8 +17,8 @@ export class ApiError extends Error {
 // Called when the server says the session has ended.
 export function whenSessionEnds(fn) { onEnded = fn; }
 
-export async function call(method, path, body) {
-  const headers = { Accept: 'application/json' };
+export async function call(method, path, body, extraHeaders) {
+  const headers = { Accept: 'application/json', ...(extraHeaders || {}) };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (method !== 'GET' && csrf) headers['X-CSRF-Token'] = csrf;
   const res = await fetch(path, {

@@ -32,3 +32,42 @@ export function barChart(title, bars, max) {
   });
   return svg;
 }
+
+// A line chart of fractions over time: series [{ label, cls, values }]
+// (values: numbers 0..max or null for no figure), one point per period
+// labelled by labels[]. Returns an <svg> with role="img" whose label
+// gives every figure in words.
+export function trendChart(title, labels, series, fmt) {
+  const w = 560, hgt = 200, left = 44, right = 30, top = 12, bottom = 36;
+  const all = series.flatMap((s) => s.values).filter((v) => v !== null);
+  const max = Math.max(1, ...all);
+  const x = (i) => left + (labels.length > 1 ? (i * (w - left - right)) / (labels.length - 1) : 0);
+  const y = (v) => top + (hgt - top - bottom) * (1 - v / max);
+  const svg = el('svg', {
+    class: 'chart trend', role: 'img', width: w, height: hgt, viewBox: `0 0 ${w} ${hgt}`,
+    'aria-label': `${title}: ` + series.map((s) => `${s.label} ` + s.values
+      .map((v, i) => `${labels[i]} ${v === null ? 'none due' : fmt(v)}`).join(', ')).join('; '),
+  });
+  svg.append(el('title', null, title));
+  for (const g of [0, 0.5, 1].map((f) => f * max)) {
+    svg.append(el('line', { x1: left, x2: w - right, y1: y(g), y2: y(g), class: 'chart-grid' }));
+    svg.append(el('text', { x: 0, y: y(g) + 4, class: 'chart-axis' }, fmt(g)));
+  }
+  labels.forEach((l, i) => {
+    if (i % 2 === labels.length % 2 || i === labels.length - 1)
+      svg.append(el('text', { x: x(i) - 14, y: hgt - 18, class: 'chart-axis' }, l));
+  });
+  series.forEach((s, k) => {
+    let d = '';
+    s.values.forEach((v, i) => {
+      if (v === null) return;
+      d += `${d === '' || s.values[i - 1] === null ? 'M' : 'L'}${x(i).toFixed(1)},${y(v).toFixed(1)} `;
+    });
+    if (d) svg.append(el('path', { d: d.trim(), class: `chart-line ${s.cls}` }));
+    s.values.forEach((v, i) => {
+      if (v !== null) svg.append(el('circle', { cx: x(i), cy: y(v), r: 3, class: `chart-dot ${s.cls}` }));
+    });
+    svg.append(el('text', { x: left + k * 200, y: hgt - 2, class: `chart-legend ${s.cls}` }, `\u25cf ${s.label}`));
+  });
+  return svg;
+}

@@ -6,7 +6,8 @@
 import { h, field, money, when, download } from './dom.js';
 import * as api from './api.js';
 import { parseImei } from './imei.js';
-import { barChart } from './chart.js';
+import { barChart, trendChart } from './chart.js';
+import * as csvImport from './import.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -25,6 +26,10 @@ const CAN = {
   release: ['admin'],
   sync: ['admin', 'support'],
   offlineCode: ['admin', 'support'],
+  offlineRelease: ['admin'],
+  reverse: ['admin'],
+  cancel: ['admin'],
+  pairing: ['admin', 'support'],
   keys: ['admin'],
   audit: ['admin', 'auditor'],
 };
@@ -39,6 +44,7 @@ const STATES = ['pending', 'active', 'reminding', 'locked', 'released'];
 
 let me = null;       // the session (GET /v1/session)
 let stopLive = null; // ends the current view's live updates
+let viewSeq = 0;     // which view is current: an answer for an older one is dropped
 
 function can(what) {
   return me !== null && CAN[what].includes(me.role);
@@ -134,11 +140,35 @@ function deviceRow(d) {
     h('td', null, when(d.last_contact)));
 }
 
+// The list's query parameters, as GET /v1/devices takes them.
+const LIST_KEYS = ['q', 'state', 'overdue', 'lock_held', 'sim', 'tamper', 'stolen',
+  'sort', 'order'];
+const FLAGS = [
+  ['overdue', 'Overdue'],
+  ['lock_held', 'Lock held by an unlock'],
+  ['sim', 'SIM alert'],
+  ['tamper', 'Tamper alert'],
+  ['stolen', 'Stolen'],
+];
+const SORTS = [
+  ['registered', 'Registered'],
+  ['last_contact', 'Last contact'],
+  ['amount_due', 'Amount due'],
+  ['next_due', 'Next due date'],
+  ['state', 'State'],
+];
+
 function devicesQuery(params) {
   const q = new URLSearchParams();
-  for (const k of ['q', 'state', 'overdue'])
+  for (const k of LIST_KEYS)
     if (params.get(k)) q.set(k, params.get(k));
   return q;
+}
+
+function checkbox(id, name, label, checked) {
+  return h('div', { class: 'field check' },
+    h('input', { type: 'checkbox', id, name, value: 'true', checked }),
+    h('label', { for: id }, label));
 }
 
 const CSV_COLUMNS = ['id', 'imei', 'imei2', 'serial', 'model', 'state', 'stolen',
@@ -158,19 +188,25 @@ async function devicesView(params) {
   const cursor = cursors[cursors.length - 1];
   const search = form({ class: 'filters', role: 'search', method: 'get' }, async (data) => {
     const next = new URLSearchParams();
-    for (const k of ['q', 'state', 'overdue'])
-      if (data.get(k)) next.set(k, data.get(k));
+    for (const k of LIST_KEYS)
+      if (data.get(k)) next.set(k, String(data.get(k)));
+    if (next.get('sort') === 'registered' && next.get('order') !== 'desc') next.delete('sort');
+    if (next.get('order') === 'asc') next.delete('order');
     location.hash = `#/devices?${next}`;
   },
   field('Search', { id: 'q', name: 'q', type: 'search', value: q.get('q') || '' },
     'IMEI, serial, model or loan reference'),
   field('State', { id: 'state', name: 'state', tag: 'select',
     options: [['', 'Any state'], ...STATES.map((s) => [s, s])] }),
-  field('Overdue', { id: 'overdue', name: 'overdue', tag: 'select',
-    options: [['', 'Any'], ['true', 'Overdue only'], ['false', 'Not overdue']] }),
+  field('Sort by', { id: 'sort', name: 'sort', tag: 'select', options: SORTS }),
+  field('Order', { id: 'order', name: 'order', tag: 'select',
+    options: [['asc', 'Ascending'], ['desc', 'Descending']] }),
+  h('fieldset', { class: 'flags' }, h('legend', null, 'Only devices'),
+    FLAGS.map(([k, label]) => checkbox(`f-${k}`, k, label, q.get(k) === 'true'))),
   h('button', { type: 'submit' }, 'Search'));
   search.querySelector('#state').value = q.get('state') || '';
-  search.querySelector('#overdue').value = q.get('overdue') || '';
+  search.querySelector('#sort').value = q.get('sort') || 'registered';
+  search.querySelector('#order').value = q.get('order') || 'asc';
   const exportButton = h('button', { type: 'button', class: 'secondary', id: 'export' },
     'Export CSV');
   exportButton.addEventListener('click', async () => {
@@ -188,7 +224,9 @@ async function devicesView(params) {
   const lq = new URLSearchParams(q);
   lq.set('limit', '50');
   if (cursor) lq.set('cursor', cursor);
+  const mine = viewSeq;
   const page = await api.call('GET', `/v1/devices?${lq}`);
+  if (mine !== viewSeq) return; // another view was asked for meanwhile
   const pager = h('nav', { class: 'pager', 'aria-label': 'Pages' });
   if (cursors.length > 0) {
     const back = new URLSearchParams(q);
@@ -228,7 +266,7 @@ function deviceFacts(d, currency) {
     ['Still to pay', money(d.amount_remaining, currency)],
     ['Next due', d.next_due_at ? `${when(d.next_due_at)}: ${money(d.next_due_amount, currency)}` : '-'],
     ['Paid through', when(d.paid_through)],
-    ['Lock', d.lock_at ? `${when(d.lock_at)} (${d.lock_cause})` : 'none'],
+    ['Lock', d.lock_at ? `${when(d.lock_at)} (${d.lock_cause !== 'none' ? d.lock_cause : d.next_lock_cause})` : 'none'],
     ['Unlocked until', when(d.unlock_until)],
     ['Enrolled', d.enrolled ? when(d.enrolled_at) : 'not yet'],
     ['Last contact', when(d.last_contact)],
@@ -253,6 +291,73 @@ function timeline(d, payments, audit) {
   ev.sort((x, y) => (x[0] < y[0] ? 1 : -1));
   return h('ol', { class: 'timeline', id: 'timeline' },
     ev.map(([t, text]) => h('li', null, h('time', null, when(t)), ' ', text)));
+}
+
+// A small form acting on one row (a payment, a command, a request): a
+// reason when asked for, and a button named for the row.
+function rowForm(id, label, what, fn, reasonLabel) {
+  const kids = [];
+  if (reasonLabel)
+    kids.push(field(reasonLabel, { id: `${id}-reason`, name: 'reason', required: true }));
+  kids.push(h('button', { type: 'submit', class: 'secondary', 'aria-label': `${label} ${what}` }, label));
+  return form({ class: 'row-form', id }, async (data) => {
+    const reason = String(data.get('reason') || '').trim();
+    if (reasonLabel && !reason) throw new Error('Give a reason.');
+    return fn(reason);
+  }, ...kids);
+}
+
+function pendingTable(d, refresh) {
+  const list = d.pending_commands || [];
+  if (list.length === 0) return h('p', { id: 'no-pending' }, 'No command pending.');
+  const kinds = { lock_at: 'Lock at', unlock_until: 'Unlocked until' };
+  return h('table', { id: 'pending' }, h('caption', null, 'Pending commands'),
+    h('thead', null, h('tr', null, ['Command', 'Time', 'Reason', 'By', 'Action']
+      .map((t) => h('th', { scope: 'col' }, t)))),
+    h('tbody', null, list.map((c) => h('tr', { dataset: { id: String(c.id) } },
+      h('td', null, kinds[c.kind] || c.kind), h('td', null, when(c.at)),
+      h('td', null, c.reason), h('td', null, c.actor),
+      h('td', null, can('cancel') ? rowForm(`cancel-${c.id}`, 'Cancel', `command ${c.id}`,
+        async (reason) => {
+          await api.call('POST', `/v1/devices/${d.id}/commands/${c.id}/cancel`, { reason });
+          await refresh();
+          return 'Cancelled.';
+        }, 'Reason to cancel') : null)))));
+}
+
+function paymentsTable(d, payments, currency, refresh) {
+  if (payments.length === 0) return h('p', { id: 'no-payments' }, 'No payment yet.');
+  return h('table', { id: 'payments' }, h('caption', null, 'Payments, newest first'),
+    h('thead', null, h('tr', null, ['Paid', 'Amount', 'Reference', 'Recorded by', 'State']
+      .map((t) => h('th', { scope: 'col' }, t)))),
+    h('tbody', null, [...payments].reverse().map((p) => h('tr', { dataset: { id: p.id } },
+      h('td', null, when(p.paid_at)), h('td', { class: 'num' }, money(p.amount, currency)),
+      h('td', null, p.reference), h('td', null, p.recorded_by),
+      h('td', null, p.reversed ? `reversed ${when(p.reversed_at)}: ${p.reverse_reason || ''}`
+        : can('reverse') ? rowForm(`reverse-${p.id}`, 'Reverse', `payment ${p.reference || p.id}`,
+          async (reason) => {
+            await api.call('POST', `/v1/payments/${p.id}/reverse`, { reason });
+            await refresh();
+            return 'Reversed.';
+          }, 'Reason to reverse') : 'recorded')))));
+}
+
+function pairingTable(d, requests, refresh) {
+  if (requests.length === 0) return h('p', { id: 'no-pairing' }, 'No pairing request.');
+  const decide = (r, verb, label, done) => rowForm(`${verb}-${r.request_id}`, label,
+    `pairing request ${r.request_id}`, async () => {
+      await api.call('POST', `/v1/devices/${d.id}/${verb}-pairing`, { request_id: r.request_id });
+      await refresh();
+      return done;
+    });
+  return h('table', { id: 'pairing' }, h('caption', null, 'Pairing requests'),
+    h('thead', null, h('tr', null, ['Asked', 'Code on the phone', 'Status', 'Action']
+      .map((t) => h('th', { scope: 'col' }, t)))),
+    h('tbody', null, requests.map((r) => h('tr', { dataset: { id: String(r.request_id) } },
+      h('td', null, when(r.created_at)), h('td', { class: 'mono' }, r.pairing_code),
+      h('td', null, r.status + (r.decided_by ? ` by ${r.decided_by}` : '')),
+      h('td', null, r.status === 'pending' && can('pairing')
+        ? [decide(r, 'approve', 'Approve', 'Approved.'), decide(r, 'reject', 'Reject', 'Rejected.')] : null)))));
 }
 
 function actionForm(id, legend, fn, ...fields) {
@@ -304,21 +409,29 @@ function deviceActions(d, refresh) {
     }));
   if (can('offlineCode') && d.enrolled && !d.stolen && d.state !== 'released')
     out.push(actionForm('offline', 'Offline code', async (data) => {
-      const r = await api.call('POST', `${base}/offline-code`, { days: Number(data.get('days')) });
+      const v = String(data.get('days'));
+      const r = await api.call('POST', `${base}/offline-code`,
+        v === 'release' ? { action: 'release' } : { days: Number(v) });
       return `Read this code to the customer: ${r.code}`;
     },
-    field('Unlock for', { id: 'offline-days', name: 'days', tag: 'select',
-      options: [['1', '1 day'], ['3', '3 days'], ['7', '7 days'], ['30', '30 days']] })));
+    field('Code for', { id: 'offline-days', name: 'days', tag: 'select',
+      options: [['1', 'Unlock 1 day'], ['3', 'Unlock 3 days'], ['7', 'Unlock 7 days'],
+        ['30', 'Unlock 30 days'], ...(can('offlineRelease') ? [['release', 'Release for good']] : [])] })));
   if (can('enrollCode') && !d.enrolled)
     out.push(actionForm('enroll-code', 'New enrollment code', async () => {
       const r = await api.call('POST', `${base}/enrollment-code`, {});
       return `Enrollment code: ${r.enrollment_code}`;
     }));
-  if (can('stolen') && !d.stolen)
+  if (can('stolen') && !d.stolen && d.has_contract)
     out.push(actionForm('stolen', 'Report stolen', async (data) => {
       await after(api.call('POST', `${base}/stolen`, { reason: String(data.get('reason')) }));
       return 'Reported stolen.';
     }, field('Reason', { id: 'stolen-reason', name: 'reason', required: true })));
+  if (can('stolen') && d.stolen)
+    out.push(actionForm('stolen-clear', 'Clear the stolen report', async (data) => {
+      await after(api.call('POST', `${base}/stolen/clear`, { reason: String(data.get('reason')) }));
+      return 'The stolen report is cleared.';
+    }, field('Reason', { id: 'stolen-clear-reason', name: 'reason', required: true })));
   if (can('release') && d.state !== 'released' && d.has_contract)
     out.push(actionForm('release', 'Release for good', async () => {
       await after(api.call('POST', `${base}/release`, {}));
@@ -330,6 +443,7 @@ function deviceActions(d, refresh) {
 async function deviceView(id) {
   show('Device', h('p', { role: 'status' }, 'Loading...'));
   let d = await api.call('GET', `/v1/devices/${encodeURIComponent(id)}`);
+  const mine = viewSeq;
   const contract = d.has_contract
     ? await api.call('GET', `/v1/devices/${d.id}/contract`).catch(() => null) : null;
   const currency = contract ? contract.currency : '';
@@ -338,23 +452,35 @@ async function deviceView(id) {
   const factsBox = h('div', { id: 'facts' });
   const timelineBox = h('div');
   const actionsBox = h('div', { class: 'actions' });
+  const pendingBox = h('div');
+  const paymentsBox = h('div');
+  const pairingBox = h('div');
 
   async function refresh(fresh) {
-    d = fresh || await api.call('GET', `/v1/devices/${d.id}`);
-    const [payments, audit] = await Promise.all([
+    // a change answered by GET .../wait lacks what only GET shows
+    d = fresh && fresh.pending_commands ? fresh : await api.call('GET', `/v1/devices/${d.id}`);
+    const [payments, audit, pairing] = await Promise.all([
       api.all(`/v1/devices/${d.id}/payments`, 500),
       can('audit') ? api.all(`/v1/audit?target=${d.id}`, 500) : [],
+      api.call('GET', `/v1/devices/${d.id}/pairing-requests`).then((r) => r.items),
     ]);
     factsBox.replaceChildren(deviceFacts(d, currency));
     timelineBox.replaceChildren(timeline(d, payments, audit));
     actionsBox.replaceChildren(...deviceActions(d, () => refresh()));
+    pendingBox.replaceChildren(pendingTable(d, () => refresh()));
+    paymentsBox.replaceChildren(paymentsTable(d, payments, currency, () => refresh()));
+    pairingBox.replaceChildren(pairingTable(d, pairing, () => refresh()));
   }
   await refresh(d);
+  if (mine !== viewSeq) return;
   show(`Device ${d.imei}`,
     section('Status', 'status-title', h('p', { class: 'hint', id: 'live' },
       'This page follows the device: a payment or a command made elsewhere shows here at once.'),
     factsBox),
     section('Actions', 'actions-title', actionsBox),
+    section('Pending commands', 'pending-title', pendingBox),
+    section('Payments', 'payments-title', paymentsBox),
+    section('Pairing requests', 'pairing-title', pairingBox),
     contract ? section('Contract', 'contract-title', facts([
       ['Loan reference', contract.loan_ref],
       ['Currency', contract.currency],
@@ -499,7 +625,72 @@ function registerView() {
   imeiInput('r-imei2', 'imei2', 'Second IMEI', false),
   field('Serial number', { id: 'r-serial', name: 'serial', required: true, autocomplete: 'off' }),
   field('Model', { id: 'r-model', name: 'model' }),
-  h('button', { type: 'submit' }, 'Register')), result);
+  h('button', { type: 'submit' }, 'Register')), result, importCard());
+}
+
+// The CSV import (web/import.js): a dry run first, always; registering
+// is offered only once every row passed.
+function importCard() {
+  const rowsBox = h('div', { id: 'import-rows' });
+  const goBox = h('div');
+  const progress = h('p', { id: 'import-progress', role: 'status', 'aria-live': 'polite' });
+  let rows = [];
+  const resultText = (r) => (r.problems.length > 0 ? r.problems.join('; ')
+    : r.code ? `registered: ${r.code}` : 'ready');
+  function table() {
+    return h('table', { id: 'import-table' }, h('caption', null, 'Rows of the file'),
+      h('thead', null, h('tr', null, ['Line', 'IMEI', 'IMEI 2', 'Serial', 'Model', 'Result']
+        .map((t) => h('th', { scope: 'col' }, t)))),
+      h('tbody', null, rows.map((r) => h('tr', {
+        class: r.problems.length > 0 ? 'bad' : null,
+        dataset: { line: String(r.line), ok: r.problems.length === 0 ? 'yes' : 'no' },
+      }, h('td', null, r.line), h('td', null, r.imei), h('td', null, r.imei2),
+      h('td', null, r.serial), h('td', null, r.model),
+      h('td', { class: r.code ? 'mono' : null }, resultText(r))))));
+  }
+  const card = form({ class: 'card', id: 'import' }, async (data) => {
+    goBox.replaceChildren();
+    rowsBox.replaceChildren();
+    const file = data.get('file');
+    if (!file || !file.size) throw new Error('Choose a CSV file.');
+    if (file.size > 4 * 1024 * 1024) throw new Error('The file is larger than 4 MB.');
+    rows = csvImport.parseList(await file.text());
+    progress.textContent = 'Checking the IMEIs with the server...';
+    await csvImport.checkServer(api, rows, (n, t) => {
+      progress.textContent = `Checked ${n} of ${t} rows with the server...`;
+    });
+    progress.textContent = '';
+    rowsBox.replaceChildren(table());
+    const bad = rows.filter((r) => r.problems.length > 0).length;
+    if (bad > 0)
+      return `Dry run: ${bad} of ${rows.length} rows have problems; nothing was registered. ` +
+        'Fix the file and check it again.';
+    const go = h('button', { type: 'button', id: 'import-go' }, `Register ${rows.length} phones`);
+    go.addEventListener('click', async () => {
+      go.disabled = true;
+      const n = await csvImport.register(api, rows, (k, t) => {
+        progress.textContent = `Registered ${k} of ${t}...`;
+      });
+      rowsBox.replaceChildren(table());
+      const codes = h('button', { type: 'button', class: 'secondary', id: 'import-codes' },
+        'Download the enrollment codes (CSV)');
+      codes.addEventListener('click', () => download('finlock-enrollment-codes.csv', 'text/csv',
+        ['line,imei,serial,device,enrollment_code'].concat(rows.filter((r) => r.code).map((r) =>
+          [r.line, r.imei, r.serial, r.device, r.code].map(csvCell).join(','))).join('\r\n') + '\r\n'));
+      progress.textContent = n === rows.length ? `Registered ${n} phones.`
+        : `Registered ${n} of ${rows.length}; stopped at a refusal (see the table). ` +
+          'Rows after it were not sent.';
+      goBox.replaceChildren(codes);
+    });
+    goBox.replaceChildren(go);
+    return `Dry run: all ${rows.length} rows are ready; nothing was registered yet.`;
+  },
+  h('h2', null, 'Import a list (CSV)'),
+  field('CSV file', { id: 'import-file', name: 'file', type: 'file', accept: '.csv,text/csv', required: true },
+    'Columns IMEI, IMEI 2, serial, model (IMEI 2 and model may be empty), ' +
+    'with or without a header row. The list is checked first and nothing is registered until you say so.'),
+  h('button', { type: 'submit' }, 'Check the list (dry run)'));
+  return h('div', null, card, progress, rowsBox, goBox);
 }
 
 // --- portfolio -----------------------------------------------------------
@@ -509,7 +700,9 @@ function percent(r) {
 }
 
 async function portfolioView() {
+  const mine = viewSeq;
   const p = await api.call('GET', '/v1/reports/portfolio');
+  if (mine !== viewSeq) return;
   const figure = (label, value, id) =>
     h('div', { class: 'figure' }, label, h('strong', { id }, value));
   const perCurrency = p.currencies.map((c) => h('section', {
@@ -527,6 +720,10 @@ async function portfolioView() {
     label: `PAR${d}`, value: c[`par${d}`], cls: 'bar-par',
     text: `${percent(c[`par${d}`])} (${money(c[`par${d}_amount`], c.currency)})`,
   })), 1)));
+  // The collections need every loan's schedule and payments: asked
+  // after the figures above are on screen.
+  const history = h('div', { id: 'collections' },
+    h('p', { role: 'status' }, 'Loading the collections of the last 12 months...'));
   show('Portfolio',
     h('p', { class: 'hint' }, `As of ${when(p.as_of)}. PAR N: the whole outstanding balance ` +
       'of every loan with an installment more than N days late, over the outstanding portfolio.'),
@@ -540,7 +737,34 @@ async function portfolioView() {
         label: s, value: p.by_state[s], text: String(p.by_state[s]), cls: `bar-${s}`,
       })))),
     ...perCurrency,
-    p.currencies.length === 0 ? h('p', null, 'No loans yet.') : null);
+    p.currencies.length === 0 ? h('p', null, 'No loans yet.') : history);
+  if (p.currencies.length === 0) return;
+  const full = await api.call('GET', '/v1/reports/portfolio?history=true');
+  if (!history.isConnected) return;
+  history.replaceChildren(...full.currencies.map((c) => collectionsCard(c)));
+}
+
+// Collections of one currency over the last 12 periods of 30 days.
+function collectionsCard(c) {
+  const per = c.collections || [];
+  const labels = per.map((x) => x.to.slice(5, 10));
+  const rate = (k) => per.map((x) => (x[k] === null ? null : x[k]));
+  const figure = (label, value, id) =>
+    h('div', { class: 'figure' }, label, h('strong', { id }, value));
+  return h('section', { class: 'card', 'aria-labelledby': `coll-${c.currency}` },
+    h('h2', { id: `coll-${c.currency}` }, `Collections in ${c.currency}, last 30 days`),
+    h('div', { class: 'figures' },
+      figure('On-time collection rate', percent(c.on_time_rate), `ontime-${c.currency}`),
+      figure('Collection rate', percent(c.collection_rate), `collrate-${c.currency}`),
+      figure('Fell due', money(per.length ? per[per.length - 1].due : 0, c.currency)),
+      figure('Collected', money(per.length ? per[per.length - 1].collected : 0, c.currency))),
+    trendChart(`Collection rates in ${c.currency}, 30-day periods ending`, labels, [
+      { label: 'on time', cls: 's-ontime', values: rate('on_time_rate') },
+      { label: 'collected', cls: 's-collected', values: rate('collection_rate') },
+    ], percent),
+    h('p', { class: 'hint' }, 'On time: the part of the installments that fell due in the period ' +
+      'paid by their due date. Collected: the payments made in the period over what fell due in it ' +
+      '(it passes 100% when late payments come in).'));
 }
 
 // --- keys and audit ------------------------------------------------------
@@ -588,7 +812,9 @@ async function auditView() {
     out.textContent = v.ok ? `The chain verifies: ${v.entries} entries, head ${v.head_hash.slice(0, 16)}...`
       : `The chain is broken at entry ${v.bad_seq}: ${v.problem}`;
   });
+  const mine = viewSeq;
   const page = await api.call('GET', '/v1/audit?limit=100');
+  if (mine !== viewSeq) return;
   show('Audit log', verify, out, h('table', { id: 'audit' }, h('caption', null, 'Oldest first'),
     h('thead', null, h('tr', null, ['#', 'When', 'Who', 'What', 'Target']
       .map((t) => h('th', { scope: 'col' }, t)))),
@@ -600,6 +826,7 @@ async function auditView() {
 // --- routing -------------------------------------------------------------
 
 async function go() {
+  viewSeq++;
   if (stopLive) { stopLive(); stopLive = null; }
   if (me === null) return signedOut();
   const [path, query] = location.hash.replace(/^#\/?/, '').split('?');

@@ -245,10 +245,15 @@ static int devices_register(int argc, char **argv)
 /* --- list and show -------------------------------------------------------- */
 
 static const char list_usage[] =
-        "usage: finlock devices list [--state S] [--overdue] [--q TEXT]\n"
+        "usage: finlock devices list [--state S] [--overdue] [--tamper] "
+        "[--sim]\n"
+        "                            [--stolen] [--lock-held] [--q TEXT]\n"
+        "                            [--sort KEY] [--desc]\n"
         "                            [--limit N] [--cursor C] [--all]\n"
         "\n"
-        "Lists your devices, oldest first. Any key of the lender.\n"
+        "Lists your devices, oldest first unless --sort says otherwise. Any "
+        "key of\n"
+        "the lender.\n"
         "\n"
         "  --state S         only devices in state S: pending, active, "
         "reminding,\n"
@@ -257,6 +262,13 @@ static const char list_usage[] =
         "  --tamper          only devices that reported tampering (rooted,\n"
         "                    bootloader unlocked)\n"
         "  --sim             only devices that reported a SIM change\n"
+        "  --stolen          only devices reported stolen\n"
+        "  --lock-held       only devices a manual unlock holds open now\n"
+        "  --sort KEY        order by registered (the default), "
+        "last_contact,\n"
+        "                    amount_due, next_due or state\n"
+        "  --desc            that order descending (newest, largest, "
+        "latest first)\n"
         "  --q TEXT          only devices whose id, IMEI, serial, model or "
         "loan\n"
         "                    reference contains TEXT\n" CLI_LIST_HELP;
@@ -276,8 +288,8 @@ static const struct cli_col device_cols[] = {
 static int devices_list(int argc, char **argv)
 {
 	char path[CLI_PATH_MAX] = "/v1/devices";
-	const char *state, *q;
-	bool overdue, tamper, sim;
+	const char *state, *q, *sort;
+	bool overdue, tamper, sim, stolen, lock_held, desc;
 	struct cli_listing l = {path,        NULL,
 	                        NULL,        false,
 	                        device_cols, CLI_NCOLS(device_cols),
@@ -287,6 +299,10 @@ static int devices_list(int argc, char **argv)
 	        {"overdue", CLI_OPT_FLAG, &overdue, false},
 	        {"tamper", CLI_OPT_FLAG, &tamper, false},
 	        {"sim", CLI_OPT_FLAG, &sim, false},
+	        {"stolen", CLI_OPT_FLAG, &stolen, false},
+	        {"lock-held", CLI_OPT_FLAG, &lock_held, false},
+	        {"sort", CLI_OPT_STR, &sort, false},
+	        {"desc", CLI_OPT_FLAG, &desc, false},
 	        {"q", CLI_OPT_STR, &q, false},
 	        CLI_LIST_OPTS(l),
 	        {NULL, 0, NULL, false}};
@@ -301,6 +317,11 @@ static int devices_list(int argc, char **argv)
 	    (overdue && !cli_query(path, sizeof(path), "overdue", "true")) ||
 	    (tamper && !cli_query(path, sizeof(path), "tamper", "true")) ||
 	    (sim && !cli_query(path, sizeof(path), "sim", "true")) ||
+	    (stolen && !cli_query(path, sizeof(path), "stolen", "true")) ||
+	    (lock_held &&
+	     !cli_query(path, sizeof(path), "lock_held", "true")) ||
+	    (sort != NULL && !cli_query(path, sizeof(path), "sort", sort)) ||
+	    (desc && !cli_query(path, sizeof(path), "order", "desc")) ||
 	    (q != NULL && !cli_query(path, sizeof(path), "q", q)))
 		return CLI_USAGE;
 	return cli_run_list(&a, &l);
@@ -870,7 +891,7 @@ static const struct cli_cmd devices_cmds[] = {
          devices_register},
         {"import", "register the phones of a reseller's CSV file",
          cli_devices_import},
-        {"list", "list devices (filters: state, overdue, text)", devices_list},
+        {"list", "list devices (filters, sort, text)", devices_list},
         {"show", "show a device", devices_show},
         {"lock", "lock now or at a time", devices_lock},
         {"unlock", "unlock until a time", devices_unlock},

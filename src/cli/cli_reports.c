@@ -13,7 +13,7 @@
 #include "cli/cli_out.h"
 
 static const char portfolio_usage[] =
-        "usage: finlock reports portfolio [--csv]\n"
+        "usage: finlock reports portfolio [--csv] [--history]\n"
         "\n"
         "The portfolio as of now: devices by state, the gross outstanding\n"
         "portfolio and the amount due now, and portfolio at risk per "
@@ -24,7 +24,16 @@ static const char portfolio_usage[] =
         "(N = 1, 7, 30). The lock rate is the share of devices in service\n"
         "that are locked. --csv prints one line per currency. Admin, "
         "support\n"
-        "or auditor key.\n";
+        "or auditor key.\n"
+        "\n"
+        "--history adds the collections of the last 12 periods of 30 days "
+        "per\n"
+        "currency: the installments that fell due, the part of them paid "
+        "by\n"
+        "their due date (on-time collection rate) and the payments made\n"
+        "(collection rate, over what fell due); with --csv, one line per\n"
+        "currency and period. It reads every loan's schedule and payments,\n"
+        "so it takes longer on a large portfolio.\n";
 
 static long long jint(const json_t *o, const char *name)
 {
@@ -65,13 +74,45 @@ static void print_report(const json_t *j)
 	}
 	if (json_array_size(json_object_get(j, "currencies")) == 0)
 		printf("loans       none\n");
+	json_array_foreach(json_object_get(j, "currencies"), i, c)
+	{
+		const json_t *per = json_object_get(c, "collections"), *x;
+		size_t k;
+
+		if (!json_is_array(per))
+			continue;
+		printf("%-11s collections (due, on time, collected; rates):\n",
+		       cli_jstr(c, "currency"));
+		json_array_foreach(per, k, x)
+		{
+			const json_t *ot = json_object_get(x, "on_time_rate");
+			const json_t *cr =
+			        json_object_get(x, "collection_rate");
+
+			printf("            %.10s..%.10s %lld, %lld, %lld",
+			       cli_jstr(x, "from"), cli_jstr(x, "to"),
+			       jint(x, "due"), jint(x, "on_time"),
+			       jint(x, "collected"));
+			if (json_is_number(ot))
+				printf("; on time %.1f%%, collected %.1f%%",
+				       100.0 * json_number_value(ot),
+				       100.0 * json_number_value(cr));
+			printf("\n");
+		}
+	}
 }
 
 static int portfolio(int argc, char **argv)
 {
-	bool csv = false;
-	const struct cli_opt opts[] = {{"csv", CLI_OPT_FLAG, &csv, false},
-	                               {NULL, 0, NULL, false}};
+	bool csv = false, history = false;
+	const struct cli_opt opts[] = {
+	        {"csv", CLI_OPT_FLAG, &csv, false},
+	        {"history", CLI_OPT_FLAG, &history, false},
+	        {NULL, 0, NULL, false}};
+	static const char *const paths[2][2] = {
+	        {"/v1/reports/portfolio", "/v1/reports/portfolio?format=csv"},
+	        {"/v1/reports/portfolio?history=true",
+	         "/v1/reports/portfolio?history=true&format=csv"}};
 	const struct cli_spec spec = {"reports portfolio", portfolio_usage,
 	                              opts, 0, 0, true};
 	struct cli_api *api = NULL;
@@ -83,10 +124,8 @@ static int portfolio(int argc, char **argv)
 		return rc;
 	rc = cli_api_open(&api, &a, true);
 	if (rc == CLI_OK)
-		rc = cli_api_call(api, "GET",
-		                  csv ? "/v1/reports/portfolio?format=csv"
-		                      : "/v1/reports/portfolio",
-		                  NULL, NULL, &r);
+		rc = cli_api_call(api, "GET", paths[history][csv], NULL, NULL,
+		                  &r);
 	if (rc == CLI_OK) {
 		if (csv || cli_api_json(api))
 			cli_print_body(&r);

@@ -1,6 +1,7 @@
 /* portfolio.c - portfolio figures (portfolio.h). */
 #include "core/portfolio.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 const int fl_portfolio_par_days[FL_PORTFOLIO_PARS] = {1, 7, 30};
@@ -124,4 +125,131 @@ double fl_portfolio_lock_rate(const struct fl_portfolio *p)
 
 	return live > 0 ? (double)p->by_state[FL_ST_LOCKED] / (double)live
 	                : -1.0;
+}
+
+/* --- collections ---------------------------------------------------------- */
+
+/* The period of t, or -1 outside the history. */
+static int period_of(const struct fl_portfolio *p, fl_time t)
+{
+	fl_time start =
+	        p->as_of - (fl_time)FL_PORTFOLIO_PERIODS * FL_PORTFOLIO_PERIOD;
+
+	if (t < start || t >= p->as_of)
+		return -1;
+	return (int)((t - start) / FL_PORTFOLIO_PERIOD);
+}
+
+fl_time fl_portfolio_period_start(const struct fl_portfolio *p, int k)
+{
+	return p->as_of -
+	       (fl_time)(FL_PORTFOLIO_PERIODS - k) * FL_PORTFOLIO_PERIOD;
+}
+
+static int by_due(const void *a, const void *b)
+{
+	fl_time x = ((const struct fl_installment *)a)->due_at;
+	fl_time y = ((const struct fl_installment *)b)->due_at;
+
+	return (x > y) - (x < y);
+}
+
+static int by_paid(const void *a, const void *b)
+{
+	fl_time x = ((const struct fl_payment *)a)->paid_at;
+	fl_time y = ((const struct fl_payment *)b)->paid_at;
+
+	return (x > y) - (x < y);
+}
+
+/* Appends the installments of list due before `before` (0: all) to out,
+ * which has room for them. */
+static void keep(struct fl_installment *out, size_t *n,
+                 const struct fl_installment *list, size_t n_list,
+                 fl_time before)
+{
+	for (size_t i = 0; i < n_list; i++)
+		if (before == 0 || list[i].due_at < before)
+			out[(*n)++] = list[i];
+}
+
+fl_err fl_portfolio_add_history(struct fl_portfolio *p, const char *code,
+                                const struct fl_installment *schedule, size_t n,
+                                const struct fl_reschedule *r, size_t n_r,
+                                const struct fl_payment *pay, size_t n_pay)
+{
+	struct fl_portfolio_ccy *c = NULL;
+	struct fl_installment *eff = NULL;
+	struct fl_payment *ps = NULL;
+	size_t n_eff = 0, j = 0;
+	int64_t before = 0, paid = 0; /* schedule before i; paid by its due */
+	fl_time bound = 0;
+	fl_err err = FL_OK;
+
+	size_t cap = n;
+
+	if ((c = currency(p, code)) == NULL)
+		return FL_E_LIMIT;
+	for (size_t k = 0; k < n_r; k++)
+		cap += r[k].n_schedule;
+	eff = malloc((cap ? cap : 1) * sizeof(*eff));
+	ps = malloc((n_pay ? n_pay : 1) * sizeof(*ps));
+	if (eff == NULL || ps == NULL) {
+		err = FL_E_NOMEM;
+		goto out;
+	}
+	/* the effective schedule, as fl_portfolio_first_unpaid reads it */
+	for (size_t k = n_r; k > 0; k--) {
+		const struct fl_reschedule *x = &r[k - 1];
+
+		if (bound != 0 && x->from >= bound)
+			continue;
+		keep(eff, &n_eff, x->schedule, x->n_schedule, bound);
+		bound = x->from;
+	}
+	keep(eff, &n_eff, schedule, n, bound);
+	qsort(eff, n_eff, sizeof(*eff), by_due);
+	if (n_pay > 0)
+		memcpy(ps, pay, n_pay * sizeof(*ps));
+	qsort(ps, n_pay, sizeof(*ps), by_paid);
+	for (size_t i = 0; i < n_eff; i++) {
+		int k = period_of(p, eff[i].due_at);
+		int64_t covered;
+
+		while (j < n_pay && ps[j].paid_at <= eff[i].due_at) {
+			if (!ps[j].reversed)
+				paid += ps[j].amount;
+			j++;
+		}
+		covered = paid - before;
+		if (covered < 0)
+			covered = 0;
+		if (covered > eff[i].amount)
+			covered = eff[i].amount;
+		before += eff[i].amount;
+		if (k < 0)
+			continue;
+		c->due[k] += eff[i].amount;
+		c->on_time[k] += covered;
+	}
+	for (size_t i = 0; i < n_pay; i++) {
+		int k = period_of(p, pay[i].paid_at);
+
+		if (k >= 0 && !pay[i].reversed)
+			c->collected[k] += pay[i].amount;
+	}
+out:
+	free(eff);
+	free(ps);
+	return err;
+}
+
+double fl_portfolio_on_time_rate(const struct fl_portfolio_ccy *c, int k)
+{
+	return c->due[k] > 0 ? (double)c->on_time[k] / (double)c->due[k] : -1;
+}
+
+double fl_portfolio_collection_rate(const struct fl_portfolio_ccy *c, int k)
+{
+	return c->due[k] > 0 ? (double)c->collected[k] / (double)c->due[k] : -1;
 }

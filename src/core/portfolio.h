@@ -26,6 +26,8 @@
 
 #define FL_PORTFOLIO_CURRENCIES 16 /* distinct currencies in one report */
 #define FL_PORTFOLIO_PARS       3  /* PAR1, PAR7, PAR30 */
+#define FL_PORTFOLIO_PERIODS    12 /* collection history: periods of */
+#define FL_PORTFOLIO_PERIOD     (30 * 86400) /* 30 days, ending as_of */
 
 /* The days of each PAR figure: {1, 7, 30}. */
 extern const int fl_portfolio_par_days[FL_PORTFOLIO_PARS];
@@ -49,6 +51,13 @@ struct fl_portfolio_ccy {
 	int64_t loans_overdue;                        /* with an amount due */
 	int64_t at_risk[FL_PORTFOLIO_PARS];           /* PAR numerators */
 	int64_t loans_at_risk[FL_PORTFOLIO_PARS];     /* how many loans */
+	/* Collections, period k = [as_of - (12 - k) * 30 days, as_of -
+	 * (11 - k) * 30 days), oldest first (fl_portfolio_add_history): */
+	int64_t due[FL_PORTFOLIO_PERIODS];       /* installments due then */
+	int64_t on_time[FL_PORTFOLIO_PERIODS];   /* of those, paid by their
+	                                            due date */
+	int64_t collected[FL_PORTFOLIO_PERIODS]; /* payments made then, not
+	                                            reversed */
 };
 
 struct fl_portfolio {
@@ -68,6 +77,25 @@ struct fl_portfolio {
 fl_time fl_portfolio_first_unpaid(const struct fl_installment *schedule,
                                   size_t n, const struct fl_reschedule *r,
                                   size_t n_r, fl_time paid_through);
+
+/* Adds one loan's collections (released loans' too) to its currency's
+ * history, FL_E_LIMIT past FL_PORTFOLIO_CURRENCIES currencies: the
+ * effective schedule (as fl_portfolio_first_unpaid reads it) and
+ * every payment. Payments apply to installments oldest first; an
+ * installment's on-time part is what payments made by its due date cover
+ * of it, after the installments before it. Reversed payments count for
+ * nothing. */
+fl_err fl_portfolio_add_history(struct fl_portfolio *p, const char *currency,
+                                const struct fl_installment *schedule, size_t n,
+                                const struct fl_reschedule *r, size_t n_r,
+                                const struct fl_payment *pay,
+                                size_t n_pay) FL_MUST_USE;
+/* Period k's start (its end is the next one's start, as_of for the last). */
+fl_time fl_portfolio_period_start(const struct fl_portfolio *p, int k);
+/* on_time / due and collected / due of period k, each -1 when nothing
+ * fell due then. */
+double fl_portfolio_on_time_rate(const struct fl_portfolio_ccy *c, int k);
+double fl_portfolio_collection_rate(const struct fl_portfolio_ccy *c, int k);
 
 /* Starts an empty report as of now. */
 void fl_portfolio_init(struct fl_portfolio *p, fl_time now);

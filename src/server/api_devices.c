@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/crypto.h"
 #include "core/imei.h"
 #include "core/policy.h"
 #include "core/state.h"
@@ -230,7 +231,8 @@ done:
 
 struct dlist {
 	json_t *items;
-	int64_t last;
+	enum fl_device_sort sort;
+	int64_t last, last_key;
 	int n;
 };
 
@@ -239,6 +241,7 @@ static fl_err device_one(void *ctx, const struct fl_device *d)
 	struct dlist *dl = ctx;
 
 	dl->last = d->ord;
+	dl->last_key = fl_device_sort_key(d, dl->sort);
 	dl->n++;
 	return json_array_append_new(dl->items, fl_api_device_json(d)) == 0
 	               ? FL_OK
@@ -262,21 +265,108 @@ static bool query_bool(struct fl_req *req, const char *name, bool *out)
 	return false;
 }
 
+/* The `sort` keys of GET /v1/devices, by enum fl_device_sort. */
+static const char *const sort_names[FL_DSORT_COUNT] = {
+        "registered", "last_contact", "amount_due", "next_due", "state"};
+
+/* A cursor of a list sorted by anything but registration: the last row's
+ * sort key and ord, 16 bytes big-endian, base64url. Registration order
+ * keeps the plain ord cursor (fl_cursor_encode). */
+static void sorted_cursor_encode(int64_t key, int64_t ord,
+                                 char out[FL_CURSOR_MAX * 2])
+{
+	uint8_t raw[16];
+
+	for (int i = 0; i < 8; i++) {
+		raw[i] = (uint8_t)((uint64_t)key >> (56 - 8 * i));
+		raw[8 + i] = (uint8_t)((uint64_t)ord >> (56 - 8 * i));
+	}
+	if (fl_b64url_encode(out, FL_CURSOR_MAX * 2, raw, sizeof(raw)) != FL_OK)
+		out[0] = '\0';
+}
+
+static fl_err sorted_cursor_decode(const char *s, int64_t *key, int64_t *ord)
+{
+	uint8_t raw[16];
+	uint64_t k = 0, o = 0;
+	size_t n = 0;
+
+	if (fl_b64url_decode(raw, sizeof(raw), &n, s, strlen(s)) != FL_OK ||
+	    n != sizeof(raw))
+		return FL_E_INVALID;
+	for (int i = 0; i < 8; i++) {
+		k = (k << 8) | raw[i];
+		o = (o << 8) | raw[8 + i];
+	}
+	if (o == 0 || o > (uint64_t)INT64_MAX)
+		return FL_E_INVALID;
+	*key = (int64_t)k;
+	*ord = (int64_t)o;
+	return FL_OK;
+}
+
+/* Reads sort, order and cursor into f and *after; answers 400 when one is
+ * wrong. The cursor must come from a list in the same order. */
+static bool list_order(struct fl_req *req, struct fl_device_filter *f,
+                       int64_t *after)
+{
+	const char *sort = fl_req_query(req, "sort");
+	const char *order = fl_req_query(req, "order");
+	const char *cursor = fl_req_query(req, "cursor");
+	size_t k;
+
+	if (sort != NULL) {
+		for (k = 0; k < FL_DSORT_COUNT; k++)
+			if (strcmp(sort, sort_names[k]) == 0)
+				break;
+		if (k == FL_DSORT_COUNT) {
+			fl_reply_error(req, FL_E_INVALID,
+			               "sort must be registered, last_contact, "
+			               "amount_due, next_due or state");
+			return false;
+		}
+		f->sort = (enum fl_device_sort)k;
+	}
+	if (order != NULL && strcmp(order, "asc") != 0 &&
+	    strcmp(order, "desc") != 0) {
+		fl_reply_error(req, FL_E_INVALID, "order must be asc or desc");
+		return false;
+	}
+	f->desc = order != NULL && strcmp(order, "desc") == 0;
+	*after = 0;
+	if (cursor == NULL || cursor[0] == '\0')
+		return true;
+	if (f->sort == FL_DSORT_REGISTERED
+	            ? fl_cursor_decode(cursor, after) != FL_OK
+	            : sorted_cursor_decode(cursor, &f->after_key, after) !=
+	                      FL_OK) {
+		fl_reply_error(req, FL_E_INVALID,
+		               "cursor is not valid (or comes from a list in "
+		               "another order)");
+		return false;
+	}
+	f->has_key = f->sort != FL_DSORT_REGISTERED;
+	return true;
+}
+
 static void list_devices(struct fl_req *req)
 {
-	static const char *const q[] = {"cursor",  "limit", "state", "overdue",
-	                                "tamper",  "sim",   "q",     NULL};
+	static const char *const q[] = {
+	        "cursor", "limit", "state",     "overdue", "tamper", "sim",
+	        "stolen", "q",     "lock_held", "sort",    "order",  NULL};
 	const char *state = fl_req_query(req, "state");
 	struct fl_device_filter f = {.any_state = true};
 	struct dlist dl = {0};
 	struct fl_tx *tx = NULL;
+	uint64_t lim = 50;
 	int64_t after;
 	int limit;
 	fl_err err;
 
 	if (fl_req_query_only(req, q) != FL_OK ||
-	    fl_req_page(req, &after, &limit) != FL_OK)
+	    fl_req_query_uint(req, "limit", 1, 500, &lim) != FL_OK)
 		return;
+	limit = (int)lim;
 	if (state != NULL) {
 		char low[16];
 		size_t k;
@@ -294,8 +384,12 @@ static void list_devices(struct fl_req *req)
 	}
 	if (!query_bool(req, "overdue", &f.overdue) ||
 	    !query_bool(req, "tamper", &f.tamper) ||
-	    !query_bool(req, "sim", &f.sim))
+	    !query_bool(req, "sim", &f.sim) ||
+	    !query_bool(req, "stolen", &f.stolen) ||
+	    !query_bool(req, "lock_held", &f.lock_held) ||
+	    !list_order(req, &f, &after))
 		return;
+	f.now = req->now;
 	f.q = fl_req_query(req, "q");
 	if (f.q != NULL && strlen(f.q) > 128) {
 		fl_reply_error(req, FL_E_RANGE, "q is longer than 128 bytes");
@@ -305,6 +399,7 @@ static void list_devices(struct fl_req *req)
 		fl_reply_error(req, FL_E_NOMEM, NULL);
 		return;
 	}
+	dl.sort = f.sort;
 	if ((err = fl_store_begin(req->app->store, false, &tx)) == FL_OK) {
 		err = fl_store_device_list(tx, req->who.tenant_id, &f, after,
 		                           limit, device_one, &dl);
@@ -315,7 +410,20 @@ static void list_devices(struct fl_req *req)
 		fl_reply_error(req, err, NULL);
 		return;
 	}
-	fl_reply_page(req, dl.items, dl.n == limit ? dl.last : 0);
+	if (f.sort == FL_DSORT_REGISTERED || dl.n < limit) {
+		fl_reply_page(req, dl.items, dl.n == limit ? dl.last : 0);
+	} else {
+		char cur[FL_CURSOR_MAX * 2];
+		json_t *body;
+
+		sorted_cursor_encode(dl.last_key, dl.last, cur);
+		body = json_pack("{s:o,s:s}", "items", dl.items, "next_cursor",
+		                 cur);
+		if (body == NULL)
+			fl_reply_error(req, FL_E_NOMEM, NULL);
+		else
+			fl_reply_json(req, 200, body);
+	}
 }
 
 /* The stored command behind entry idx (1-based; 0: none) of in's
@@ -778,7 +886,7 @@ static void devices_by_imei(struct fl_req *req)
 		fl_reply_error(req, err, "imei: %s", fl_strerror(err));
 		return;
 	}
-	f.q = imei;
+	f.imei = imei;
 	if ((dl.items = json_array()) == NULL ||
 	    (items = json_array()) == NULL) {
 		json_decref(dl.items);

@@ -3,7 +3,8 @@
  * figures (core/portfolio.h) as JSON, or as CSV with ?format=csv.
  *
  * One read transaction: the tenant's contracts (for each loan's currency)
- * into a sorted array, then every device once, in pages; a loan with an
+ * into an array, then every device once, in pages, reading only the
+ * columns the figures need (fl_device_filter.lean); a loan with an
  * amount due also has its schedule read, for the due date of its first
  * installment not fully paid.
  */
@@ -32,9 +33,22 @@ struct late {
 	fl_time paid_through;
 };
 
+/* A loan whose collections the history reads (every loan, released ones
+ * too, when ?history=true). */
+struct hist {
+	char device_id[FL_ID_MAX];
+	const char *currency; /* into scan.loans or scan.sorted */
+};
+
 struct scan {
-	struct loan_ccy *loans;
+	bool history; /* collect `hist` */
+	struct hist *hist;
+	size_t n_hist, cap_hist;
+	struct loan_ccy *loans; /* in contract order */
 	size_t n, cap;
+	size_t hint;             /* the contract the next device likely has */
+	struct loan_ccy *sorted; /* loans by device id, made at the first
+	                            device out of contract order; owned */
 	struct late *late;
 	size_t n_late, cap_late;
 	int64_t last;
@@ -56,8 +70,10 @@ static fl_err add_contract(void *ctx, const struct fl_contract_rec *c)
 		s->loans = nl;
 		s->cap = cap;
 	}
-	snprintf(s->loans[s->n].device_id, FL_ID_MAX, "%s", c->device_id);
-	snprintf(s->loans[s->n].currency, 4, "%s", c->currency);
+	memcpy(s->loans[s->n].device_id, c->device_id, FL_ID_MAX);
+	s->loans[s->n].device_id[FL_ID_MAX - 1] = '\0';
+	memcpy(s->loans[s->n].currency, c->currency, 3);
+	s->loans[s->n].currency[3] = '\0';
 	s->n++;
 	s->last = c->ord;
 	s->got++;
@@ -70,11 +86,38 @@ static int by_device(const void *a, const void *b)
 	              ((const struct loan_ccy *)b)->device_id);
 }
 
+/* The currency of device id's contract, NULL when it has none. Devices
+ * and contracts are both read in the order they were made, which is
+ * nearly always the same: the next contract is tried first, and a sorted
+ * copy searched only for the devices out of that order. */
+static const char *loan_currency(struct scan *s, const char *id, fl_err *err)
+{
+	struct loan_ccy key;
+	const struct loan_ccy *c;
+
+	*err = FL_OK;
+	if (s->hint < s->n && strcmp(s->loans[s->hint].device_id, id) == 0)
+		return s->loans[s->hint++].currency;
+	if (s->n == 0)
+		return NULL;
+	if (s->sorted == NULL) {
+		s->sorted = malloc(s->n * sizeof(*s->sorted));
+		if (s->sorted == NULL) {
+			*err = FL_E_NOMEM;
+			return NULL;
+		}
+		memcpy(s->sorted, s->loans, s->n * sizeof(*s->sorted));
+		qsort(s->sorted, s->n, sizeof(*s->sorted), by_device);
+	}
+	snprintf(key.device_id, sizeof(key.device_id), "%s", id);
+	c = bsearch(&key, s->sorted, s->n, sizeof(key), by_device);
+	return c != NULL ? c->currency : NULL;
+}
+
 static fl_err add_device(void *ctx, const struct fl_device *d)
 {
 	struct scan *s = ctx;
-	struct loan_ccy key;
-	const struct loan_ccy *c;
+	fl_err err;
 	struct fl_portfolio_loan l = {
 	        .state = d->st.state,
 	        .stolen = d->st.stolen,
@@ -82,10 +125,22 @@ static fl_err add_device(void *ctx, const struct fl_device *d)
 	        .amount_remaining = d->st.amount_remaining,
 	};
 
-	snprintf(key.device_id, sizeof(key.device_id), "%s", d->id);
-	c = s->n > 0 ? bsearch(&key, s->loans, s->n, sizeof(key), by_device)
-	             : NULL;
-	l.currency = c != NULL ? c->currency : NULL;
+	l.currency = loan_currency(s, d->id, &err);
+	if (err != FL_OK)
+		return err;
+	if (s->history && l.currency != NULL) {
+		if (s->n_hist == s->cap_hist) {
+			size_t cap = s->cap_hist ? s->cap_hist * 2 : 256;
+			struct hist *nh = realloc(s->hist, cap * sizeof(*nh));
+
+			if (nh == NULL)
+				return FL_E_NOMEM;
+			s->hist = nh;
+			s->cap_hist = cap;
+		}
+		snprintf(s->hist[s->n_hist].device_id, FL_ID_MAX, "%s", d->id);
+		s->hist[s->n_hist++].currency = l.currency;
+	}
 	s->last = d->ord;
 	s->got++;
 	if (l.currency == NULL || l.amount_due <= 0 ||
@@ -117,7 +172,8 @@ static fl_err add_late(struct fl_req *req, struct fl_tx *tx, struct scan *s)
 
 	for (size_t i = 0; i < s->n_late && err == FL_OK; i++) {
 		struct late *x = &s->late[i];
-		/* the loan's currency still points into s->loans */
+		/* the loan's currency still points into s->loans or s->sorted
+		 */
 		err = fl_store_device_inputs(tx, req->who.tenant_id,
 		                             x->device_id, &in);
 		if (err != FL_OK)
@@ -131,11 +187,33 @@ static fl_err add_late(struct fl_req *req, struct fl_tx *tx, struct scan *s)
 	return err;
 }
 
-/* Fills p with the tenant's portfolio as of now. */
-static fl_err build(struct fl_req *req, struct fl_portfolio *p)
+/* Adds every loan's collections to p's history: one read of its
+ * schedule, reschedules and payments each. */
+static fl_err add_history(struct fl_req *req, struct fl_tx *tx, struct scan *s)
 {
-	struct fl_device_filter f = {.any_state = true};
-	struct scan s = {.p = p};
+	struct fl_device_inputs in;
+	fl_err err = FL_OK;
+
+	for (size_t i = 0; i < s->n_hist && err == FL_OK; i++) {
+		err = fl_store_device_inputs(tx, req->who.tenant_id,
+		                             s->hist[i].device_id, &in);
+		if (err != FL_OK)
+			break;
+		err = fl_portfolio_add_history(
+		        s->p, s->hist[i].currency, in.contract.schedule,
+		        in.contract.n_schedule, in.reschedules,
+		        in.n_reschedules, in.payments, in.n_payments);
+		fl_device_inputs_clear(&in);
+	}
+	return err;
+}
+
+/* Fills p with the tenant's portfolio as of now (and its collections over
+ * the last FL_PORTFOLIO_PERIODS periods with history). */
+static fl_err build(struct fl_req *req, struct fl_portfolio *p, bool history)
+{
+	struct fl_device_filter f = {.any_state = true, .lean = true};
+	struct scan s = {.p = p, .history = history};
 	struct fl_tx *tx = NULL;
 	fl_err err;
 
@@ -147,8 +225,6 @@ static fl_err build(struct fl_req *req, struct fl_portfolio *p)
 		err = fl_store_contract_list(tx, req->who.tenant_id, s.last,
 		                             PAGE, add_contract, &s);
 	} while (err == FL_OK && s.got == PAGE);
-	if (err == FL_OK && s.n > 0)
-		qsort(s.loans, s.n, sizeof(*s.loans), by_device);
 	s.last = 0;
 	while (err == FL_OK) {
 		s.got = 0;
@@ -159,8 +235,12 @@ static fl_err build(struct fl_req *req, struct fl_portfolio *p)
 	}
 	if (err == FL_OK)
 		err = add_late(req, tx, &s);
+	if (err == FL_OK && history)
+		err = add_history(req, tx, &s);
 	fl_tx_rollback(tx);
+	free(s.hist);
 	free(s.loans);
+	free(s.sorted);
 	free(s.late);
 	return err;
 }
@@ -170,7 +250,33 @@ static json_t *ratio(double r)
 	return r < 0 ? json_null() : json_real((double)(int64_t)(r * 1e6) / 1e6);
 }
 
-static json_t *report_json(const struct fl_portfolio *p)
+/* The collections of c, oldest period first. */
+static json_t *collections_json(const struct fl_portfolio *p,
+                                const struct fl_portfolio_ccy *c)
+{
+	json_t *a = json_array();
+
+	for (int k = 0; a != NULL && k < FL_PORTFOLIO_PERIODS; k++) {
+		fl_time to = k + 1 < FL_PORTFOLIO_PERIODS
+		                     ? fl_portfolio_period_start(p, k + 1)
+		                     : p->as_of;
+
+		json_array_append_new(
+		        a,
+		        json_pack("{s:o,s:o,s:I,s:I,s:I,s:o,s:o}", "from",
+		                  fl_json_time(fl_portfolio_period_start(p, k)),
+		                  "to", fl_json_time(to), "due",
+		                  (json_int_t)c->due[k], "on_time",
+		                  (json_int_t)c->on_time[k], "collected",
+		                  (json_int_t)c->collected[k], "on_time_rate",
+		                  ratio(fl_portfolio_on_time_rate(c, k)),
+		                  "collection_rate",
+		                  ratio(fl_portfolio_collection_rate(c, k))));
+	}
+	return a;
+}
+
+static json_t *report_json(const struct fl_portfolio *p, bool history)
 {
 	json_t *by_state = json_object(), *ccys = json_array(), *j;
 
@@ -200,6 +306,18 @@ static json_t *report_json(const struct fl_portfolio *p)
 			json_object_set_new(j, name,
 			                    json_integer(c->loans_at_risk[k]));
 		}
+		if (j != NULL && history) {
+			int last = FL_PORTFOLIO_PERIODS - 1;
+
+			json_object_set_new(
+			        j, "on_time_rate",
+			        ratio(fl_portfolio_on_time_rate(c, last)));
+			json_object_set_new(
+			        j, "collection_rate",
+			        ratio(fl_portfolio_collection_rate(c, last)));
+			json_object_set_new(j, "collections",
+			                    collections_json(p, c));
+		}
 		json_array_append_new(ccys, j);
 	}
 	j = json_pack("{s:o,s:I,s:o,s:I,s:o,s:o}", "as_of",
@@ -217,6 +335,20 @@ static json_t *report_json(const struct fl_portfolio *p)
 		                            ? ratio(fl_portfolio_par(&p->ccy[0],
 		                                                     k))
 		                            : json_null());
+	}
+	if (j != NULL && history) {
+		int last = FL_PORTFOLIO_PERIODS - 1;
+
+		json_object_set_new(j, "on_time_rate",
+		                    p->n_ccy == 1
+		                            ? ratio(fl_portfolio_on_time_rate(
+		                                      &p->ccy[0], last))
+		                            : json_null());
+		json_object_set_new(
+		        j, "collection_rate",
+		        p->n_ccy == 1 ? ratio(fl_portfolio_collection_rate(
+		                                &p->ccy[0], last))
+		                      : json_null());
 	}
 	return j;
 }
@@ -249,15 +381,65 @@ static char *report_csv(const struct fl_portfolio *p, size_t *len)
 	return out;
 }
 
+/* With ?history=true, the CSV is the collections: one line per currency
+ * and period. */
+static char *history_csv(const struct fl_portfolio *p, size_t *len)
+{
+	size_t cap = 128 + p->n_ccy * FL_PORTFOLIO_PERIODS * 160, used;
+	char *out = malloc(cap);
+
+	if (out == NULL)
+		return NULL;
+	used = (size_t)snprintf(out, cap,
+	                        "currency,from,to,due,on_time,collected,"
+	                        "on_time_rate,collection_rate\r\n");
+	for (size_t i = 0; i < p->n_ccy; i++) {
+		const struct fl_portfolio_ccy *c = &p->ccy[i];
+
+		for (int k = 0; k < FL_PORTFOLIO_PERIODS; k++) {
+			char from[FL_TIME_STR_LEN], to[FL_TIME_STR_LEN];
+			char ot[16] = "", cr[16] = "";
+			double a = fl_portfolio_on_time_rate(c, k);
+			double b = fl_portfolio_collection_rate(c, k);
+
+			fl_time_format(fl_portfolio_period_start(p, k), from);
+			fl_time_format(
+			        k + 1 < FL_PORTFOLIO_PERIODS
+			                ? fl_portfolio_period_start(p, k + 1)
+			                : p->as_of,
+			        to);
+			if (a >= 0)
+				snprintf(ot, sizeof(ot), "%.6f", a);
+			if (b >= 0)
+				snprintf(cr, sizeof(cr), "%.6f", b);
+			used += (size_t)snprintf(
+			        out + used, cap - used,
+			        "%s,%s,%s,%lld,%lld,%lld,%s,%s\r\n",
+			        c->currency, from, to, (long long)c->due[k],
+			        (long long)c->on_time[k],
+			        (long long)c->collected[k], ot, cr);
+		}
+	}
+	*len = used;
+	return out;
+}
+
 static void portfolio(struct fl_req *req)
 {
-	static const char *const q[] = {"format", NULL};
+	static const char *const q[] = {"format", "history", NULL};
 	const char *format = fl_req_query(req, "format");
+	const char *hist = fl_req_query(req, "history");
+	bool history = hist != NULL && strcmp(hist, "true") == 0;
 	struct fl_portfolio *p;
 	fl_err err;
 
 	if (fl_req_query_only(req, q) != FL_OK)
 		return;
+	if (hist != NULL && !history && strcmp(hist, "false") != 0) {
+		fl_reply_error(req, FL_E_INVALID,
+		               "history must be true or false");
+		return;
+	}
 	if (format != NULL && strcmp(format, "json") != 0 &&
 	    strcmp(format, "csv") != 0) {
 		fl_reply_error(req, FL_E_INVALID, "format must be json or csv");
@@ -268,7 +450,7 @@ static void portfolio(struct fl_req *req)
 		fl_reply_error(req, FL_E_NOMEM, NULL);
 		return;
 	}
-	err = build(req, p);
+	err = build(req, p, history);
 	if (err == FL_E_LIMIT)
 		fl_reply_error(req, err,
 		               "the portfolio has more than %d currencies",
@@ -277,7 +459,8 @@ static void portfolio(struct fl_req *req)
 		fl_reply_error(req, err, NULL);
 	else if (format != NULL && strcmp(format, "csv") == 0) {
 		size_t len = 0;
-		char *csv = report_csv(p, &len);
+		char *csv =
+		        history ? history_csv(p, &len) : report_csv(p, &len);
 
 		if (csv == NULL)
 			fl_reply_error(req, FL_E_NOMEM, NULL);
@@ -285,7 +468,7 @@ static void portfolio(struct fl_req *req)
 			fl_reply_raw(req, 200, "text/csv; charset=utf-8", csv,
 			             len);
 	} else {
-		fl_reply_json(req, 200, report_json(p));
+		fl_reply_json(req, 200, report_json(p, history));
 	}
 	free(p);
 }

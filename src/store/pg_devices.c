@@ -377,31 +377,75 @@ fl_err pg_device_unclaim(struct fl_tx *tx, const char *id)
 	return pg_cmd(tx, sql, &p, 0, NULL);
 }
 
+/* The device list, one statement per order as sqlite_devices.c has them
+ * (the same filters and keys). strpos is SQLite's instr; lower() in the C
+ * collation folds ASCII letters only, as SQLite's LIKE does, whatever the
+ * database's locale. The loan reference is matched by one scan of the
+ * tenant's contracts. Every parameter is named in every statement (with
+ * its type), as PostgreSQL prepares them. */
+#define PG_FOLD(x) "lower(" x " COLLATE \"C\")"
+#define PG_LIST_WHERE                                                          \
+	"d.tenant_id = $1 AND ($3::bigint < 0 OR d.state = $3::bigint) "       \
+	"AND ($4::bigint = 0 OR d.amount_due > 0) "                            \
+	"AND ($7::bigint = 0 OR d.tamper_at > 0) "                             \
+	"AND ($8::bigint = 0 OR d.sim_at > 0) "                                \
+	"AND ($10::bigint = 0 OR d.stolen != 0) "                              \
+	"AND ($11::bigint = 0 OR (d.unlock_until > $11::bigint "               \
+	"AND d.state != 4)) "                                                  \
+	"AND ($5::text IS NULL OR strpos(d.imei, $5::text) > 0 "               \
+	"OR strpos(d.imei2, $5::text) > 0 OR strpos(d.id, $5::text) > 0 "      \
+	"OR strpos(" PG_FOLD("d.serial") ", " PG_FOLD("$5::text") ") > 0 "     \
+	"OR strpos(" PG_FOLD("d.model") ", " PG_FOLD("$5::text") ") > 0 "      \
+	"OR d.id IN (SELECT c2.device_id FROM contracts c2 WHERE "             \
+	"c2.tenant_id = $1 AND strpos(" PG_FOLD("c2.loan_ref") ", "            \
+	PG_FOLD("$5::text") ") > 0)) "
+#define PG_LIST_SQL(KEY, DIR, AFTER)                                           \
+	"SELECT " DEV_COLS " FROM devices d WHERE d.ord IN ("                  \
+	"SELECT d.ord FROM devices d WHERE " PG_LIST_WHERE "AND " AFTER        \
+	" ORDER BY " KEY " " DIR ", d.ord LIMIT $6) "                          \
+	"ORDER BY " KEY " " DIR ", d.ord"
+#define PG_AFTER_ASC(KEY)                                                      \
+	"($9::bigint IS NULL OR " KEY " > $9::bigint OR (" KEY                 \
+	" = $9::bigint AND d.ord > $2::bigint))"
+#define PG_AFTER_DESC(KEY)                                                     \
+	"($9::bigint IS NULL OR " KEY " < $9::bigint OR (" KEY                 \
+	" = $9::bigint AND d.ord > $2::bigint))"
+#define PG_LIST_SORTED(KEY)                                                    \
+	{PG_LIST_SQL(KEY, "ASC", PG_AFTER_ASC(KEY)),                           \
+	 PG_LIST_SQL(KEY, "DESC", PG_AFTER_DESC(KEY))}
+#define PG_NEXT_DUE_KEY                                                        \
+	"(CASE d.next_due_at WHEN 0 THEN 9223372036854775807 "                 \
+	"ELSE d.next_due_at END)"
+
+/* [enum fl_device_sort][desc]; keys as fl_device_sort_key() computes */
+static const char *const pg_list_sql[FL_DSORT_COUNT][2] = {
+        {PG_LIST_SQL("d.ord", "ASC",
+                     "d.ord > $2::bigint AND ($9::bigint IS NULL OR TRUE)"),
+         PG_LIST_SQL("d.ord", "DESC",
+                     "($2::bigint = 0 OR d.ord < $2::bigint) AND "
+                     "($9::bigint IS NULL OR TRUE)")},
+        PG_LIST_SORTED("d.last_contact"),
+        PG_LIST_SORTED("d.amount_due"),
+        PG_LIST_SORTED(PG_NEXT_DUE_KEY),
+        PG_LIST_SORTED("d.state"),
+};
+
+/* Only what a report over every device reads (fl_device_filter.lean). */
+static const char pg_lean_sql[] =
+        "SELECT d.ord, d.id, d.tenant_id, d.state, d.stolen, d.paid_through, "
+        "d.amount_due, d.amount_remaining FROM devices d "
+        "WHERE d.tenant_id = $1 AND d.ord > $2 ORDER BY d.ord LIMIT $3";
+
+/* A tenant's devices with an exact IMEI, by the IMEI indexes. */
+static const char pg_by_imei_sql[] =
+        "SELECT " DEV_COLS " FROM devices d "
+        "WHERE (d.imei = $2 OR d.imei2 = $2) AND d.tenant_id = $1 "
+        "AND d.ord > $3 ORDER BY d.ord LIMIT $4";
+
 fl_err pg_device_list(struct fl_tx *tx, const char *tenant_id,
                       const struct fl_device_filter *filter, int64_t after,
                       int limit, FL_STORE_LIST_FN(struct fl_device), void *ctx)
 {
-	/* strpos is SQLite's instr; lower() in the C collation folds ASCII
-	 * letters only, as SQLite's lower() does, whatever the database's
-	 * locale */
-	static const char sql[] =
-	        "SELECT " DEV_COLS " FROM devices d "
-	        "LEFT JOIN contracts c2 ON c2.device_id = d.id "
-	        "WHERE d.tenant_id = $1 AND d.ord > $2 "
-	        "AND ($3::bigint < 0 OR d.state = $3::bigint) "
-	        "AND ($4::bigint = 0 OR d.amount_due > 0) "
-	        "AND ($7::bigint = 0 OR d.tamper_at > 0) "
-	        "AND ($8::bigint = 0 OR d.sim_at > 0) "
-	        "AND ($5::text IS NULL OR strpos(d.id, $5::text) > 0 "
-	        "OR strpos(d.imei, $5::text) > 0 "
-	        "OR strpos(d.imei2, $5::text) > 0 "
-	        "OR strpos(lower(d.serial COLLATE \"C\"), "
-	        "lower($5::text COLLATE \"C\")) > 0 "
-	        "OR strpos(lower(d.model COLLATE \"C\"), "
-	        "lower($5::text COLLATE \"C\")) > 0 "
-	        "OR strpos(lower(coalesce(c2.loan_ref, '') COLLATE \"C\"), "
-	        "lower($5::text COLLATE \"C\")) > 0) "
-	        "ORDER BY d.ord LIMIT $6";
 	static const struct fl_device_filter none = {.any_state = true};
 	const struct fl_device_filter *f = filter != NULL ? filter : &none;
 	struct fl_device *d = NULL;
@@ -409,10 +453,45 @@ fl_err pg_device_list(struct fl_tx *tx, const char *tenant_id,
 	PGresult *r = NULL;
 	fl_err err;
 
-	d = malloc(sizeof(*d));
+	if ((unsigned)f->sort >= FL_DSORT_COUNT)
+		return FL_E_INVALID;
+	if (limit == 0)
+		return FL_OK;
+	d = calloc(1, sizeof(*d));
 	if (d == NULL)
 		return FL_E_NOMEM;
 	pg_p_text(&p, tenant_id);
+	if (f->lean || f->imei != NULL) {
+		if (f->imei != NULL)
+			pg_p_text(&p, f->imei);
+		pg_p_int(&p, after);
+		if (limit < 0)
+			pg_p_text(&p, NULL);
+		else
+			pg_p_int(&p, limit);
+		TRY(pg_run(tx, f->lean ? pg_lean_sql : pg_by_imei_sql, &p, 0,
+		           &r));
+		for (int i = 0; i < PQntuples(r); i++) {
+			if (f->lean) {
+				int64_t stolen = pg_int(r, i, 4);
+
+				d->ord = pg_int(r, i, 0);
+				TRY(pg_text(r, i, 1, d->id, sizeof(d->id)));
+				TRY(pg_text(r, i, 2, d->tenant_id,
+				            sizeof(d->tenant_id)));
+				d->st.state = (enum fl_dev_state)pg_int(r, i, 3);
+				d->st.stolen = stolen == 1;
+				d->st.stolen_reported = stolen != 0;
+				d->st.paid_through = pg_int(r, i, 5);
+				d->st.amount_due = pg_int(r, i, 6);
+				d->st.amount_remaining = pg_int(r, i, 7);
+			} else {
+				TRY(read_device(r, i, d));
+			}
+			TRY(fn(ctx, d));
+		}
+		goto out;
+	}
 	pg_p_int(&p, after);
 	pg_p_int(&p, f->any_state ? -1 : (int64_t)f->state);
 	pg_p_int(&p, f->overdue);
@@ -423,7 +502,13 @@ fl_err pg_device_list(struct fl_tx *tx, const char *tenant_id,
 		pg_p_int(&p, limit);
 	pg_p_int(&p, f->tamper);
 	pg_p_int(&p, f->sim);
-	TRY(pg_run(tx, sql, &p, 0, &r));
+	if (f->has_key && f->sort != FL_DSORT_REGISTERED)
+		pg_p_int(&p, f->after_key);
+	else
+		pg_p_text(&p, NULL);
+	pg_p_int(&p, f->stolen);
+	pg_p_int(&p, f->lock_held ? (f->now > 0 ? f->now : 1) : 0);
+	TRY(pg_run(tx, pg_list_sql[f->sort][f->desc ? 1 : 0], &p, 0, &r));
 	for (int i = 0; i < PQntuples(r); i++) {
 		TRY(read_device(r, i, d));
 		TRY(fn(ctx, d));

@@ -447,45 +447,167 @@ out:
 	return err;
 }
 
+/* The device list's SQL, one statement per order (sq_stmt caches by the
+ * text's address). The inner select finds the page's ords from the narrow
+ * columns alone; the outer one reads the page's whole rows. */
+/* The loan reference is matched by one scan of the tenant's contracts
+ * (an uncorrelated subquery, run once), not a join per device. */
+#define LIST_WHERE                                                             \
+	"d.tenant_id = ?1 AND (?3 < 0 OR d.state = ?3) "                       \
+	"AND (?4 = 0 OR d.amount_due > 0) "                                    \
+	"AND (?7 = 0 OR d.tamper_at > 0) AND (?8 = 0 OR d.sim_at > 0) "        \
+	"AND (?10 = 0 OR d.stolen != 0) "                                      \
+	"AND (?11 = 0 OR (d.unlock_until > ?11 AND d.state != 4)) "            \
+	"AND (?5 IS NULL OR instr(d.imei, ?5) > 0 OR instr(d.imei2, ?5) > 0 "  \
+	"OR instr(d.id, ?5) > 0 OR d.serial LIKE ?12 ESCAPE '\\' "             \
+	"OR d.model LIKE ?12 ESCAPE '\\' "                                     \
+	"OR d.id IN (SELECT c2.device_id FROM contracts c2 WHERE "             \
+	"c2.tenant_id = ?1 AND c2.loan_ref LIKE ?12 ESCAPE '\\')) "
+#define LIST_SQL(KEY, DIR, AFTER)                                              \
+	"SELECT " DEV_COLS " FROM devices d WHERE d.ord IN ("                  \
+	"SELECT d.ord FROM devices d "                                         \
+	"WHERE " LIST_WHERE "AND " AFTER " ORDER BY " KEY " " DIR              \
+	", d.ord LIMIT ?6) ORDER BY " KEY " " DIR ", d.ord;"
+#define AFTER_ASC(KEY)                                                         \
+	"(?9 IS NULL OR " KEY " > ?9 OR (" KEY " = ?9 AND d.ord > ?2))"
+#define AFTER_DESC(KEY)                                                        \
+	"(?9 IS NULL OR " KEY " < ?9 OR (" KEY " = ?9 AND d.ord > ?2))"
+#define LIST_SORTED(KEY)                                                       \
+	{                                                                      \
+		LIST_SQL(KEY, "ASC", AFTER_ASC(KEY)),                          \
+		        LIST_SQL(KEY, "DESC", AFTER_DESC(KEY))                 \
+	}
+#define NEXT_DUE_KEY                                                           \
+	"(CASE d.next_due_at WHEN 0 THEN 9223372036854775807 "                 \
+	"ELSE d.next_due_at END)"
+
+/* [enum fl_device_sort][desc]; keys as fl_device_sort_key() computes */
+static const char *const list_sql[FL_DSORT_COUNT][2] = {
+        {LIST_SQL("d.ord", "ASC", "d.ord > ?2"),
+         LIST_SQL("d.ord", "DESC", "(?2 = 0 OR d.ord < ?2)")},
+        LIST_SORTED("d.last_contact"),
+        LIST_SORTED("d.amount_due"),
+        LIST_SORTED(NEXT_DUE_KEY),
+        LIST_SORTED("d.state"),
+};
+
+/* A tenant's devices in ord order, only what a report over all of them
+ * reads (read_device_lean). */
+static const char lean_sql[] =
+        "SELECT d.ord, d.id, d.tenant_id, d.state, d.stolen, d.paid_through, "
+        "d.amount_due, d.amount_remaining FROM devices d "
+        "WHERE d.tenant_id = ?1 AND d.ord > ?2 ORDER BY d.ord LIMIT ?3;";
+
+/* The row of lean_sql into d, whose other fields stay as they are. */
+static fl_err read_device_lean(sqlite3_stmt *st, struct fl_device *d)
+{
+	fl_err err;
+
+	d->ord = sqlite3_column_int64(st, 0);
+	TRY(sq_col_text(st, 1, d->id, sizeof(d->id)));
+	TRY(sq_col_text(st, 2, d->tenant_id, sizeof(d->tenant_id)));
+	d->st.state = (enum fl_dev_state)sqlite3_column_int(st, 3);
+	/* as read_device: 1 locked as stolen, 2 reported on a released one */
+	d->st.stolen = sqlite3_column_int(st, 4) == 1;
+	d->st.stolen_reported = sqlite3_column_int(st, 4) != 0;
+	d->st.paid_through = sqlite3_column_int64(st, 5);
+	d->st.amount_due = sqlite3_column_int64(st, 6);
+	d->st.amount_remaining = sqlite3_column_int64(st, 7);
+out:
+	return err;
+}
+
+/* A tenant's devices with an exact IMEI (first or second), in ord order. */
+static const char by_imei_sql[] =
+        "SELECT " DEV_COLS " FROM devices d "
+        "WHERE (d.imei = ?2 OR d.imei2 = ?2) "
+        /* (unary +: not by the tenant's index, which would scan them all) */
+        "AND +d.tenant_id = ?1 AND +d.ord > ?3 ORDER BY d.ord LIMIT ?4;";
+
+/* "%q%" with q's own %, _ and \ escaped by \: LIKE's substring match,
+ * case-insensitive for ASCII letters as the search is. Caller frees *out. */
+static fl_err like_pattern(const char *q, char **out)
+{
+	size_t n = strlen(q), k = 0;
+	char *p = malloc(2 * n + 3);
+
+	*out = p;
+	if (p == NULL)
+		return FL_E_NOMEM;
+	p[k++] = '%';
+	for (size_t i = 0; i < n; i++) {
+		if (q[i] == '%' || q[i] == '_' || q[i] == '\\')
+			p[k++] = '\\';
+		p[k++] = q[i];
+	}
+	p[k++] = '%';
+	p[k] = '\0';
+	return FL_OK;
+}
+
 fl_err sq_device_list(struct fl_tx *tx, const char *tenant_id,
                       const struct fl_device_filter *filter, int64_t after,
                       int limit, FL_STORE_LIST_FN(struct fl_device), void *ctx)
 {
-	static const char sql[] =
-	        "SELECT " DEV_COLS " FROM devices d "
-	        "LEFT JOIN contracts c2 ON c2.device_id = d.id "
-	        "WHERE d.tenant_id = ?1 AND d.ord > ?2 "
-	        "AND (?3 < 0 OR d.state = ?3) "
-	        "AND (?4 = 0 OR d.amount_due > 0) "
-	        "AND (?7 = 0 OR d.tamper_at > 0) AND (?8 = 0 OR d.sim_at > 0) "
-	        "AND (?5 IS NULL OR instr(d.id, ?5) > 0 OR instr(d.imei, ?5) > "
-	        "0 "
-	        "OR instr(d.imei2, ?5) > 0 OR instr(lower(d.serial), "
-	        "lower(?5)) "
-	        "> 0 OR instr(lower(d.model), lower(?5)) > 0 "
-	        "OR instr(lower(coalesce(c2.loan_ref, '')), lower(?5)) > 0) "
-	        "ORDER BY d.ord LIMIT ?6;";
 	static const struct fl_device_filter none = {.any_state = true};
 	const struct fl_device_filter *f = filter != NULL ? filter : &none;
+	char *pattern = NULL;
 	struct fl_device *d = NULL;
 	sqlite3_stmt *st = NULL;
 	fl_err err;
 
+	if ((unsigned)f->sort >= FL_DSORT_COUNT)
+		return FL_E_INVALID;
 	d = malloc(sizeof(*d));
 	if (d == NULL)
 		return FL_E_NOMEM;
-	st = sq_stmt(tx, sql, &err);
+	if (f->lean) {
+		memset(d, 0, sizeof(*d));
+		st = sq_stmt(tx, lean_sql, &err);
+		if (st == NULL)
+			goto out;
+		TRY(sq_bind_text(st, 1, tenant_id));
+		TRY(sq_bind_int(st, 2, after));
+		TRY(sq_bind_int(st, 3, limit < 0 ? -1 : limit));
+		while ((err = sq_step_row(st)) == FL_OK) {
+			TRY(read_device_lean(st, d));
+			TRY(fn(ctx, d));
+		}
+		if (err == FL_E_NOT_FOUND)
+			err = FL_OK;
+		goto out;
+	}
+	if (f->imei != NULL) {
+		/* by the IMEI indexes; the other filters do not apply */
+		st = sq_stmt(tx, by_imei_sql, &err);
+		if (st == NULL)
+			goto out;
+		TRY(sq_bind_text(st, 1, tenant_id));
+		TRY(sq_bind_text(st, 2, f->imei));
+		TRY(sq_bind_int(st, 3, after));
+		TRY(sq_bind_int(st, 4, limit < 0 ? -1 : limit));
+		goto rows;
+	}
+	st = sq_stmt(tx, list_sql[f->sort][f->desc ? 1 : 0], &err);
 	if (st == NULL)
 		goto out;
 	TRY(sq_bind_text(st, 1, tenant_id));
 	TRY(sq_bind_int(st, 2, after));
 	TRY(sq_bind_int(st, 3, f->any_state ? -1 : (int64_t)f->state));
 	TRY(sq_bind_int(st, 4, f->overdue));
-	if (f->q != NULL && f->q[0] != '\0')
+	if (f->q != NULL && f->q[0] != '\0') {
 		TRY(sq_bind_text(st, 5, f->q));
+		TRY(like_pattern(f->q, &pattern));
+		TRY(sq_bind_text(st, 12, pattern));
+	}
 	TRY(sq_bind_int(st, 6, limit < 0 ? -1 : limit));
 	TRY(sq_bind_int(st, 7, f->tamper));
 	TRY(sq_bind_int(st, 8, f->sim));
+	if (f->has_key && f->sort != FL_DSORT_REGISTERED)
+		TRY(sq_bind_int(st, 9, f->after_key));
+	TRY(sq_bind_int(st, 10, f->stolen));
+	TRY(sq_bind_int(st, 11, f->lock_held ? (f->now > 0 ? f->now : 1) : 0));
+rows:
 	while ((err = sq_step_row(st)) == FL_OK) {
 		TRY(read_device(st, d));
 		TRY(fn(ctx, d));
@@ -494,6 +616,7 @@ fl_err sq_device_list(struct fl_tx *tx, const char *tenant_id,
 		err = FL_OK;
 out:
 	sq_done(st);
+	free(pattern);
 	free(d);
 	return err;
 }

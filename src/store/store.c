@@ -325,6 +325,23 @@ fl_err fl_store_device_list(struct fl_tx *tx, const char *tenant_id,
 	                            ctx);
 }
 
+int64_t fl_device_sort_key(const struct fl_device *d, enum fl_device_sort sort)
+{
+	switch (sort) {
+	case FL_DSORT_LAST_CONTACT:
+		return d->last_contact;
+	case FL_DSORT_AMOUNT_DUE:
+		return d->st.amount_due;
+	case FL_DSORT_NEXT_DUE:
+		return d->st.next_due_at != 0 ? d->st.next_due_at : INT64_MAX;
+	case FL_DSORT_STATE:
+		return (int64_t)d->st.state;
+	case FL_DSORT_REGISTERED:
+	default:
+		return d->ord;
+	}
+}
+
 fl_err fl_store_device_due(struct fl_tx *tx, fl_time now, int limit,
                            char (*tenant_ids)[FL_ID_MAX],
                            char (*ids)[FL_ID_MAX], int *n)

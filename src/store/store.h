@@ -587,17 +587,52 @@ fl_store_device_set_status(struct fl_tx *tx, const char *id,
 /* Releases the device's IMEI claims (it leaves the program for good). */
 fl_err fl_store_device_unclaim(struct fl_tx *tx, const char *id) FL_MUST_USE;
 
+/* The orders a device list comes in; ties broken by ord, ascending. */
+enum fl_device_sort {
+	FL_DSORT_REGISTERED = 0, /* ord (registration order) */
+	FL_DSORT_LAST_CONTACT,   /* last_contact (0: never) */
+	FL_DSORT_AMOUNT_DUE,     /* amount due now */
+	FL_DSORT_NEXT_DUE,       /* next_due_at, none (0) after every date */
+	FL_DSORT_STATE,          /* state, in enum fl_dev_state's order */
+};
+#define FL_DSORT_COUNT 5
+
 struct fl_device_filter {
 	bool any_state; /* false: only devices in `state` */
 	enum fl_dev_state state;
-	bool overdue;  /* only devices with an amount due now */
-	bool tamper;   /* only devices that reported tampering */
-	bool sim;      /* only devices that reported a SIM change */
-	const char *q; /* substring of id, IMEIs, serial, model,
-	                  loan reference; NULL: any */
+	bool overdue;     /* only devices with an amount due now */
+	bool tamper;      /* only devices that reported tampering */
+	bool sim;         /* only devices that reported a SIM change */
+	bool stolen;      /* only devices with a stolen report standing */
+	bool lock_held;   /* only devices a manual unlock holds open at `now`
+	                     (unlock_until > now, not released) */
+	fl_time now;      /* the time lock_held is judged at */
+	const char *q;    /* substring of id, IMEIs, serial, model,
+	                     loan reference; NULL: any */
+	bool lean;        /* read only ord, id, tenant_id, state, stolen,
+	                     paid_through, amount_due and amount_remaining
+	                     (the rest of the device zero), registration
+	                     order only: for reports over every device */
+	const char *imei; /* exactly this first or second IMEI, by its
+	                     index (registration order only, the other
+	                     filters ignored); NULL: any */
+	enum fl_device_sort sort; /* order of the list */
+	bool desc;                /* the sort key descending (ties: ord
+	                             ascending) */
+	bool has_key;             /* resume after (after_key, after): a list
+	                             sorted by anything but registration */
+	int64_t after_key;        /* fl_device_sort_key() of the last row */
 };
 
-/* Devices of tenant_id with ord > after, in ord order, matching filter. */
+/* The value a device sorts by under `sort` (what a resumed list's
+ * after_key holds). */
+int64_t fl_device_sort_key(const struct fl_device *d, enum fl_device_sort sort);
+
+/* Devices of tenant_id matching filter, in its order, at most limit (< 0:
+ * all). Sorted by registration: ascending, those with ord > after;
+ * descending, those with ord < after (after 0: from the newest). Sorted
+ * by another key: from the start without has_key, else those after the
+ * row (after_key, after) in the list's order. */
 fl_err fl_store_device_list(struct fl_tx *tx, const char *tenant_id,
                             const struct fl_device_filter *filter,
                             int64_t after, int limit,

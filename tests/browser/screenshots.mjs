@@ -35,8 +35,18 @@ try {
   }
   await apiOk(server, 'POST', `/v1/devices/${devices[0].device.id}/payments`, keys.admin,
     { amount: 150000, reference: 'MPESA QK81X2' }, 201);
+  for (const [i, daysAgo] of [[1, 12], [2, 2], [4, 5]])
+    await apiOk(server, 'POST', `/v1/devices/${devices[i].device.id}/payments`, keys.admin,
+      { amount: 150000, reference: `MPESA QK9${i}`,
+        paid_at: new Date(Date.now() - daysAgo * 86400000).toISOString().replace(/\.\d+Z$/, 'Z') }, 201);
   await apiOk(server, 'POST', `/v1/devices/${devices[3].device.id}/stolen`, keys.admin,
     { reason: 'police report 2231/26' });
+  // a lock agreed for a later date (a second after the payment, which
+  // would otherwise lift it), shown as a pending command
+  await new Promise((r) => setTimeout(r, 1100));
+  await apiOk(server, 'POST', `/v1/devices/${devices[0].device.id}/lock`, keys.admin,
+    { at: new Date(Date.now() + 9 * 86400000).toISOString().replace(/\.\d+Z$/, 'Z'),
+      reason: 'agreed with the customer' });
 
   const phone = await openPage(browser, { viewport: { width: 390, height: 844 } });
   await phone.goto(`${server.url}/check?imei=${devices[1].imei}`);
@@ -55,12 +65,23 @@ try {
   await page.waitForSelector('#timeline');
   await page.screenshot({ path: path.join(out, 'console-device.png'), fullPage: true });
   await page.goto(`${server.url}/#/portfolio`);
-  await page.waitForSelector('svg.chart');
+  await page.waitForSelector('#collections svg.trend');
   await page.screenshot({ path: path.join(out, 'console-portfolio.png'), fullPage: true });
   await page.goto(`${server.url}/#/register`);
   await page.waitForSelector('#register');
   await page.fill('#r-imei', '35209900176148');
   await page.screenshot({ path: path.join(out, 'console-register.png'), fullPage: true });
+  // the CSV import's dry run, one row refused
+  await page.setInputFiles('#import-file', { name: 'reseller.csv', mimeType: 'text/csv',
+    buffer: Buffer.from('imei,imei 2,serial,model\r\n353918050812375,,R-2231,Tecno Spark 20\r\n' +
+      `${devices[2].imei},,R-2232,Redmi 13C\r\n490154203237519,,R-2233,Itel A70\r\n`) });
+  await page.click('#import button[type=submit]');
+  await page.waitForSelector('#import-table');
+  await page.locator('#import').scrollIntoViewIfNeeded();
+  await page.screenshot({ path: path.join(out, 'console-import.png'), fullPage: true });
+  await page.goto(`${server.url}/#/devices?overdue=true&sort=amount_due&order=desc`);
+  await page.waitForSelector('#devices');
+  await page.screenshot({ path: path.join(out, 'console-devices-filtered.png'), fullPage: true });
   await page.close();
 } finally {
   await browser.close();

@@ -331,8 +331,9 @@ export const tests = [
       equal(await page.innerText('#fig-devices'), String(rep.devices), 'devices, as the API says');
       const kes = rep.currencies.find((c) => c.currency === 'KES');
       equal(await page.innerText('#par1-KES'), `${(kes.par1 * 100).toFixed(1)}%`, 'PAR1');
+      await page.waitForSelector('#collections svg.trend');
       const charts = page.locator('svg.chart[role=img]');
-      equal(await charts.count(), 2, 'devices by state and PAR charts');
+      equal(await charts.count(), 3, 'devices by state, PAR and collections charts');
       check(!/null|undefined/.test(await page.innerText('main')), 'no stray words');
       check(/pending \d+/.test(await charts.first().getAttribute('aria-label')),
         'the chart described in words');

@@ -1196,6 +1196,64 @@ static void test_two_lenders(void **state)
 	proc_result_free(&r);
 }
 
+/* devices list --stolen, --sort, --desc, --lock-held, against a lender of
+ * its own. */
+static void test_list_filters_and_sort(void **state)
+{
+	char t[64], k[64], imei[16], first[64], second[64];
+	struct proc_result r;
+	json_t *j, *items;
+
+	(void)state;
+	assert_int_equal(srv_tenant(S, "Gamma Loans", t, k), 0);
+	next_imei(imei);
+	snprintf(first, sizeof(first), "%s", register_device(k, imei, "G-1"));
+	add_contract(k, first);
+	next_imei(imei);
+	snprintf(second, sizeof(second), "%s", register_device(k, imei, "G-2"));
+	as(k);
+	assert_int_equal(cli_run(&r, NULL, "devices", "stolen", first, "--set",
+	                         "--reason", "police", "--json", NULL),
+	                 0);
+	proc_result_free(&r);
+	assert_int_equal(cli_run(&r, NULL, "devices", "list", "--stolen",
+	                         "--json", NULL),
+	                 0);
+	j = cli_json(&r);
+	items = json_object_get(j, "items");
+	assert_int_equal(json_array_size(items), 1);
+	assert_string_equal(json_string_value(json_object_get(
+	                            json_array_get(items, 0), "id")),
+	                    first);
+	json_decref(j);
+	proc_result_free(&r);
+	assert_int_equal(cli_run(&r, NULL, "devices", "list", "--lock-held",
+	                         "--json", NULL),
+	                 0);
+	j = cli_json(&r);
+	assert_int_equal(json_array_size(json_object_get(j, "items")), 0);
+	json_decref(j);
+	proc_result_free(&r);
+	/* newest first */
+	assert_int_equal(cli_run(&r, NULL, "devices", "list", "--sort",
+	                         "registered", "--desc", "--json", NULL),
+	                 0);
+	j = cli_json(&r);
+	items = json_object_get(j, "items");
+	assert_int_equal(json_array_size(items), 2);
+	assert_string_equal(json_string_value(json_object_get(
+	                            json_array_get(items, 0), "id")),
+	                    second);
+	json_decref(j);
+	proc_result_free(&r);
+	/* a sort the server does not know: its message */
+	assert_int_not_equal(
+	        cli_run(&r, NULL, "devices", "list", "--sort", "price", NULL),
+	        0);
+	assert_non_null(strstr(r.err, "sort must be"));
+	proc_result_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1210,6 +1268,7 @@ int main(void)
 	        cmocka_unit_test(test_payments),
 	        cmocka_unit_test(test_lender_view),
 	        cmocka_unit_test(test_two_lenders),
+	        cmocka_unit_test(test_list_filters_and_sort),
 	};
 	return cmocka_run_group_tests_name("cli_lender", tests, setup,
 	                                   teardown);

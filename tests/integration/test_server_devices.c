@@ -679,6 +679,19 @@ static void test_list_filters(void **state)
 	                 200);
 	assert_int_equal(json_array_size(json_object_get(r.json, "items")), 1);
 	srv_res_free(&r);
+	/* the search's text is text: _ and % match only themselves */
+	assert_int_equal(call("GET", "/v1/devices?q=sn_42", SUPPORT, NULL, &r),
+	                 200);
+	assert_int_equal(json_array_size(json_object_get(r.json, "items")), 0);
+	srv_res_free(&r);
+	assert_int_equal(call("GET", "/v1/devices?q=%25", SUPPORT, NULL, &r),
+	                 200);
+	assert_int_equal(json_array_size(json_object_get(r.json, "items")), 0);
+	srv_res_free(&r);
+	assert_int_equal(call("GET", "/v1/devices?q=sn-42", SUPPORT, NULL, &r),
+	                 200);
+	assert_int_equal(json_array_size(json_object_get(r.json, "items")), 1);
+	srv_res_free(&r);
 	assert_int_equal(
 	        call("GET", "/v1/devices?overdue=true", ADMIN, NULL, &r), 200);
 	json_t *items = json_object_get(r.json, "items");
@@ -1024,6 +1037,164 @@ static void test_alert_filters(void **state)
 	expect("GET", "/v1/devices?tamper=maybe", ADMIN, NULL, 400, "invalid");
 }
 
+/* The ids of every page of path (which has a query), walked with limit 2;
+ * n set to how many, each id once into ids[]. */
+static void walk(const char *path, const char *key, char ids[][64], int max,
+                 int *n)
+{
+	char url[512], cursor[64] = "";
+	struct srv_res r;
+
+	*n = 0;
+	for (int guard = 0; guard < 50; guard++) {
+		json_t *items, *next;
+
+		snprintf(url, sizeof(url), "%s&limit=2%s%s", path,
+		         cursor[0] ? "&cursor=" : "", cursor);
+		assert_int_equal(call("GET", url, key, NULL, &r), 200);
+		items = json_object_get(r.json, "items");
+		for (size_t i = 0; i < json_array_size(items); i++) {
+			assert_true(*n < max);
+			snprintf(ids[(*n)++], 64, "%s",
+			         json_string_value(json_object_get(
+			                 json_array_get(items, i), "id")));
+		}
+		next = json_object_get(r.json, "next_cursor");
+		if (json_is_null(next)) {
+			srv_res_free(&r);
+			return;
+		}
+		snprintf(cursor, sizeof(cursor), "%s", json_string_value(next));
+		srv_res_free(&r);
+	}
+	fail_msg("%s: more pages than devices", path);
+}
+
+/* One device's field, read with GET. */
+static long long dev_int(const char *id, const char *key, const char *field)
+{
+	char path[128];
+	struct srv_res r;
+	long long v;
+
+	snprintf(path, sizeof(path), "/v1/devices/%s", id);
+	assert_int_equal(call("GET", path, key, NULL, &r), 200);
+	v = json_integer_value(json_object_get(r.json, field));
+	srv_res_free(&r);
+	return v;
+}
+
+static void test_list_stolen_held_sort_pages(void **state)
+{
+	char t2[64], k[64], d[5][64], ids[16][64], path[256], body[256];
+	char until[FL_TIME_STR_LEN], cur[64];
+	const char *save_admin = NULL;
+	struct srv_res r;
+	int n;
+
+	(void)state;
+	/* a tenant of its own, so the lists hold only these five */
+	assert_int_equal(srv_tenant(S, "Sort Credit", t2, k), 0);
+	for (int i = 0; i < 5; i++)
+		register_dev(900 + (unsigned)i, k, d[i]);
+	/* contracts through the other tenant's helpers need this tenant's
+	 * admin: swap it in */
+	save_admin = strdup(ADMIN);
+	snprintf(ADMIN, sizeof(ADMIN), "%s", k);
+	future_contract(d[0], 900, 10, 5000);
+	add_contract(d[2], 902); /* an installment of 2021 unpaid: overdue */
+	future_contract(d[3], 903, 3, 7000);
+	future_contract(d[1], 901, 20, 1000);
+	snprintf(ADMIN, sizeof(ADMIN), "%s", save_admin);
+	free((void *)save_admin);
+	snprintf(path, sizeof(path), "/v1/devices/%s/stolen", d[1]);
+	expect("POST", path, k, "{\"reason\":\"reported at the counter\"}", 200,
+	       NULL);
+	fl_time_format((fl_time)time(NULL) + 2 * FL_DAY, until);
+	snprintf(path, sizeof(path), "/v1/devices/%s/unlock", d[3]);
+	snprintf(body, sizeof(body),
+	         "{\"until\":\"%s\",\"reason\":\"paid in cash\"}", until);
+	expect("POST", path, k, body, 200, NULL);
+
+	/* stolen, lock_held */
+	walk("/v1/devices?stolen=true", k, ids, 16, &n);
+	assert_int_equal(n, 1);
+	assert_string_equal(ids[0], d[1]);
+	walk("/v1/devices?lock_held=TRUE", k, ids, 16, &n);
+	assert_int_equal(n, 1);
+	assert_string_equal(ids[0], d[3]);
+	walk("/v1/devices?stolen=false&lock_held=false", k, ids, 16, &n);
+	assert_int_equal(n, 5);
+	expect("GET", "/v1/devices?stolen=yes", k, NULL, 400, "invalid");
+	expect("GET", "/v1/devices?lock_held=1", k, NULL, 400, "invalid");
+
+	/* registration order both ways, in pages of two */
+	walk("/v1/devices?sort=registered", k, ids, 16, &n);
+	assert_int_equal(n, 5);
+	for (int i = 0; i < 5; i++)
+		assert_string_equal(ids[i], d[i]);
+	walk("/v1/devices?sort=registered&order=desc", k, ids, 16, &n);
+	assert_int_equal(n, 5);
+	for (int i = 0; i < 5; i++)
+		assert_string_equal(ids[i], d[4 - i]);
+
+	/* amount due, largest first; ties in registration order */
+	walk("/v1/devices?sort=amount_due&order=desc", k, ids, 16, &n);
+	assert_int_equal(n, 5);
+	assert_string_equal(ids[0], d[2]);
+	assert_true(dev_int(d[2], k, "amount_due") > 0);
+	for (int i = 1; i < 5; i++)
+		assert_true(dev_int(ids[i - 1], k, "amount_due") >=
+		            dev_int(ids[i], k, "amount_due"));
+	assert_string_equal(ids[1], d[0]); /* the zero-due ties: by ord */
+	assert_string_equal(ids[4], d[4]);
+
+	/* next due ascending: 3, 10 and 20 days, then the overdue loan's
+	 * next installment (2031), then the device with nothing due */
+	walk("/v1/devices?sort=next_due", k, ids, 16, &n);
+	assert_int_equal(n, 5);
+	assert_string_equal(ids[0], d[3]);
+	assert_string_equal(ids[1], d[0]);
+	assert_string_equal(ids[2], d[1]);
+	assert_string_equal(ids[3], d[2]);
+	assert_string_equal(ids[4], d[4]);
+	walk("/v1/devices?sort=next_due&order=desc", k, ids, 16, &n);
+	assert_int_equal(n, 5);
+	assert_string_equal(ids[0], d[4]);
+	assert_string_equal(ids[1], d[2]);
+	assert_string_equal(ids[2], d[1]);
+	assert_string_equal(ids[3], d[0]);
+	assert_string_equal(ids[4], d[3]);
+
+	/* by state, and filters with a sort */
+	walk("/v1/devices?sort=state&order=desc&q=SN-90", k, ids, 16, &n);
+	assert_int_equal(n, 5);
+	walk("/v1/devices?sort=last_contact&overdue=true", k, ids, 16, &n);
+	assert_int_equal(n, 1);
+	assert_string_equal(ids[0], d[2]);
+
+	/* a cursor is good only for the order that gave it */
+	assert_int_equal(
+	        call("GET", "/v1/devices?sort=amount_due&limit=2", k, NULL, &r),
+	        200);
+	snprintf(cur, sizeof(cur), "%s",
+	         json_string_value(json_object_get(r.json, "next_cursor")));
+	srv_res_free(&r);
+	snprintf(path, sizeof(path), "/v1/devices?cursor=%s", cur);
+	expect("GET", path, k, NULL, 400, "invalid");
+	assert_int_equal(call("GET", "/v1/devices?limit=2", k, NULL, &r), 200);
+	snprintf(cur, sizeof(cur), "%s",
+	         json_string_value(json_object_get(r.json, "next_cursor")));
+	srv_res_free(&r);
+	snprintf(path, sizeof(path), "/v1/devices?sort=state&cursor=%s", cur);
+	expect("GET", path, k, NULL, 400, "invalid");
+	expect("GET", "/v1/devices?sort=price", k, NULL, 400, "invalid");
+	expect("GET", "/v1/devices?order=up", k, NULL, 400, "invalid");
+	/* the other tenant sees none of these */
+	walk("/v1/devices?sort=amount_due&q=SN-90", ADMIN, ids, 16, &n);
+	assert_int_equal(n, 0);
+}
+
 static void test_key_last_used(void **state)
 {
 	struct srv_res r;
@@ -1062,6 +1233,7 @@ int main(void)
 	        cmocka_unit_test(test_lender_view),
 	        cmocka_unit_test(test_contract_validation),
 	        cmocka_unit_test(test_alert_filters),
+	        cmocka_unit_test(test_list_stolen_held_sort_pages),
 	        cmocka_unit_test(test_key_last_used),
 	};
 	return cmocka_run_group_tests_name("server_devices", tests, setup,

@@ -172,10 +172,206 @@ static void test_portfolio(void **state)
 	srv_free(s);
 }
 
+/* Registers a phone without a contract; its id into id[64]. */
+static void phone(struct srv *s, const char *key, const char *imei, char id[64])
+{
+	char body[256];
+	struct srv_res r;
+
+	snprintf(body, sizeof(body), "{\"imei\":\"%s\",\"serial\":\"S%s\"}",
+	         imei, imei);
+	assert_int_equal(srv_req(s, "POST", "/v1/devices", key, body, &r), 0);
+	assert_int_equal(r.status, 201);
+	snprintf(id, 64, "%s",
+	         json_string_value(json_object_get(
+	                 json_object_get(r.json, "device"), "id")));
+	srv_res_free(&r);
+}
+
+static void contract(struct srv *s, const char *key, const char *id,
+                     const char *ccy, long amount)
+{
+	char body[256], path[128], at[FL_TIME_STR_LEN];
+	struct srv_res r;
+
+	fl_time_format((fl_time)time(NULL) + 30 * 86400, at);
+	snprintf(path, sizeof(path), "/v1/devices/%s/contract", id);
+	snprintf(body, sizeof(body),
+	         "{\"currency\":\"%s\",\"schedule\":[{\"due\":\"%s\","
+	         "\"amount\":%ld}]}",
+	         ccy, at, amount);
+	assert_int_equal(srv_req(s, "POST", path, key, body, &r), 0);
+	assert_int_equal(r.status, 201);
+	srv_res_free(&r);
+}
+
+/* Contracts given in another order than their phones were registered
+ * (and a phone without one between them): each loan still counts in its
+ * own currency. */
+static void test_portfolio_contracts_out_of_order(void **state)
+{
+	char t[64], k[64], a[64], b[64], c[64], e[64];
+	struct srv_res r;
+	struct srv *s;
+	json_t *ccys;
+
+	(void)state;
+	assert_int_equal(srv_start(&s, NULL), 0);
+	assert_int_equal(srv_tenant(s, "Order", t, k), 0);
+	phone(s, k, "352099001761481", a);
+	phone(s, k, "490154203237518", b);
+	phone(s, k, "356938035643809", e); /* no contract */
+	phone(s, k, "353918050812375", c);
+	contract(s, k, c, "UGX", 7000);
+	contract(s, k, a, "KES", 1000);
+	contract(s, k, b, "TZS", 500);
+	assert_int_equal(
+	        srv_req(s, "GET", "/v1/reports/portfolio", k, NULL, &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(srv_jint(&r, "devices"), 4);
+	ccys = json_object_get(r.json, "currencies");
+	assert_int_equal(json_array_size(ccys), 3);
+	for (size_t i = 0; i < 3; i++) {
+		json_t *x = json_array_get(ccys, i);
+		const char *ccy =
+		        json_string_value(json_object_get(x, "currency"));
+		long want = strcmp(ccy, "UGX") == 0   ? 7000
+		            : strcmp(ccy, "KES") == 0 ? 1000
+		            : strcmp(ccy, "TZS") == 0 ? 500
+		                                      : -1;
+
+		assert_int_equal(
+		        json_integer_value(json_object_get(x, "loans")), 1);
+		assert_int_equal(
+		        json_integer_value(json_object_get(x, "outstanding")),
+		        want);
+	}
+	/* several currencies: no portfolio-wide PAR */
+	assert_true(json_is_null(json_object_get(r.json, "par1")));
+	srv_res_free(&r);
+	srv_free(s);
+}
+
+static void pay_at(struct srv *s, const char *key, const char *id, long amount,
+                   fl_time at)
+{
+	char body[160], path[128], when[FL_TIME_STR_LEN];
+	struct srv_res r;
+
+	fl_time_format(at, when);
+	snprintf(path, sizeof(path), "/v1/devices/%s/payments", id);
+	snprintf(body, sizeof(body), "{\"amount\":%ld,\"paid_at\":\"%s\"}",
+	         amount, when);
+	assert_int_equal(srv_req(s, "POST", path, key, body, &r), 0);
+	assert_int_equal(r.status, 201);
+	srv_res_free(&r);
+}
+
+/* ?history=true: the collections of the last 12 periods of 30 days, in
+ * JSON, CSV and the CLI; the plain report unchanged without it. */
+static void test_portfolio_history(void **state)
+{
+	char t[64], k[64], a[64], path[128], body[512];
+	char d1[FL_TIME_STR_LEN], d2[FL_TIME_STR_LEN];
+	const fl_time now = (fl_time)time(NULL), day = 86400;
+	struct proc_result pr;
+	struct srv_res r;
+	struct srv *s;
+	json_t *c, *per, *last, *prev;
+
+	(void)state;
+	assert_int_equal(srv_start(&s, NULL), 0);
+	assert_int_equal(srv_tenant(s, "History", t, k), 0);
+	phone(s, k, "352099001761481", a);
+	/* 1000 due 40 days ago (the period before the last), 1000 due 10
+	 * days ago (the last) */
+	fl_time_format(now - 40 * day, d1);
+	fl_time_format(now - 10 * day, d2);
+	snprintf(path, sizeof(path), "/v1/devices/%s/contract", a);
+	snprintf(body, sizeof(body),
+	         "{\"currency\":\"KES\",\"allow_overdue\":true,\"schedule\":["
+	         "{\"due\":\"%s\",\"amount\":1000},{\"due\":\"%s\","
+	         "\"amount\":1000},{\"due\":\"2099-01-01\",\"amount\":1000}]}",
+	         d1, d2);
+	assert_int_equal(srv_req(s, "POST", path, k, body, &r), 0);
+	assert_int_equal(r.status, 201);
+	srv_res_free(&r);
+	/* the first paid 2 days early; 400 of the second 5 days late */
+	pay_at(s, k, a, 1000, now - 42 * day);
+	pay_at(s, k, a, 400, now - 5 * day);
+
+	assert_int_equal(
+	        srv_req(s, "GET", "/v1/reports/portfolio", k, NULL, &r), 0);
+	assert_null(json_object_get(r.json, "on_time_rate"));
+	assert_null(json_object_get(
+	        json_array_get(json_object_get(r.json, "currencies"), 0),
+	        "collections"));
+	srv_res_free(&r);
+	assert_int_equal(srv_req(s, "GET", "/v1/reports/portfolio?history=true",
+	                         k, NULL, &r),
+	                 0);
+	assert_int_equal(r.status, 200);
+	c = json_array_get(json_object_get(r.json, "currencies"), 0);
+	per = json_object_get(c, "collections");
+	assert_int_equal(json_array_size(per), 12);
+	last = json_array_get(per, 11);
+	prev = json_array_get(per, 10);
+	assert_int_equal(json_integer_value(json_object_get(last, "due")),
+	                 1000);
+	assert_int_equal(json_integer_value(json_object_get(last, "on_time")),
+	                 0);
+	assert_int_equal(json_integer_value(json_object_get(last, "collected")),
+	                 400);
+	assert_int_equal(json_integer_value(json_object_get(prev, "due")),
+	                 1000);
+	assert_int_equal(json_integer_value(json_object_get(prev, "on_time")),
+	                 1000);
+	assert_int_equal(json_integer_value(json_object_get(prev, "collected")),
+	                 1000);
+	assert_true(json_is_null(
+	        json_object_get(json_array_get(per, 0), "on_time_rate")));
+	assert_true(num(c, "on_time_rate") == 0.0);
+	assert_true(num(c, "collection_rate") > 0.39 &&
+	            num(c, "collection_rate") < 0.41);
+	assert_true(num(r.json, "collection_rate") > 0.39);
+	assert_string_equal(
+	        json_string_value(json_object_get(last, "to")),
+	        json_string_value(json_object_get(r.json, "as_of")));
+	srv_res_free(&r);
+	assert_int_equal(
+	        srv_req(s, "GET",
+	                "/v1/reports/portfolio?history=true&format=csv", k,
+	                NULL, &r),
+	        0);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "currency,from,to,due,on_time,collected,"
+	                               "on_time_rate,collection_rate\r\n"));
+	assert_non_null(
+	        strstr(r.body, ",1000,1000,1000,1.000000,1.000000\r\n"));
+	assert_non_null(strstr(r.body, ",1000,0,400,0.000000,0.400000\r\n"));
+	srv_res_free(&r);
+	assert_int_equal(srv_req(s, "GET", "/v1/reports/portfolio?history=yes",
+	                         k, NULL, &r),
+	                 0);
+	assert_int_equal(r.status, 400);
+	srv_res_free(&r);
+	cli_env(srv_url(s), k);
+	assert_int_equal(
+	        cli_run(&pr, NULL, "reports", "portfolio", "--history", NULL),
+	        0);
+	assert_non_null(strstr(pr.out, "collections"));
+	assert_non_null(strstr(pr.out, "1000, 0, 400; on time 0.0%, "
+	                               "collected 40.0%"));
+	proc_result_free(&pr);
+	srv_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_portfolio),
+	        cmocka_unit_test(test_portfolio_contracts_out_of_order),
+	        cmocka_unit_test(test_portfolio_history),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

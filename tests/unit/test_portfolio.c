@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -136,12 +137,89 @@ static void test_first_unpaid(void **state)
 	assert_int_equal(fl_portfolio_first_unpaid(s, 4, waive, 1, 100), 0);
 }
 
+/* Collections: on time by the due date, after the installments before;
+ * late payments collected in their own period; reversed ones nothing;
+ * a reschedule's installments replace the contract's from its date. */
+static void test_history(void **state)
+{
+	const fl_time now = 1800000000, P = FL_PORTFOLIO_PERIOD;
+	struct fl_portfolio *p = malloc(sizeof(*p));
+	/* due in periods 9, 10 and 11 (the last, partial, ends now) */
+	struct fl_installment sch[] = {{now - 3 * P + 10, 1000},
+	                               {now - 2 * P + 10, 1000},
+	                               {now - P + 10, 1000},
+	                               {now + P, 1000}};
+	struct fl_payment pay[] = {
+	        {1, 1000, now - 3 * P + 5, false}, /* before the 1st: on time */
+	        {2, 400, now - 2 * P + 10, false}, /* at the 2nd's due date */
+	        {3, 600, now - 2 * P + 20, false}, /* after it: late */
+	        {4, 1000, now - P + 5, true},      /* reversed: nothing */
+	        {5, 300, now - 20 * P, false},     /* before the history */
+	};
+	struct fl_installment moved[] = {{now - P + 100, 500}};
+	struct fl_reschedule r = {now - P, moved, 1};
+
+	(void)state;
+	assert_non_null(p);
+	fl_portfolio_init(p, now);
+	assert_int_equal(
+	        fl_portfolio_add_history(p, "KES", sch, 4, NULL, 0, pay, 5),
+	        FL_OK);
+	assert_int_equal(p->n_ccy, 1);
+	struct fl_portfolio_ccy *c = &p->ccy[0];
+
+	assert_int_equal(fl_portfolio_period_start(p, 11), now - P);
+	assert_int_equal(c->due[9], 1000);
+	/* 300 paid long before counts toward the first too: 1300 by then */
+	assert_int_equal(c->on_time[9], 1000);
+	assert_int_equal(c->due[10], 1000);
+	assert_int_equal(c->on_time[10], 700); /* 1300 + 400 - 1000 */
+	assert_int_equal(c->collected[9], 1000);
+	assert_int_equal(c->collected[10], 1000);
+	assert_int_equal(c->due[11], 1000);
+	assert_int_equal(c->on_time[11], 300); /* 2300 paid by then - 2000 */
+	assert_int_equal(c->collected[11], 0);
+	assert_true(fl_portfolio_on_time_rate(c, 10) > 0.69 &&
+	            fl_portfolio_on_time_rate(c, 10) < 0.71);
+	assert_true(fl_portfolio_collection_rate(c, 10) > 0.99 &&
+	            fl_portfolio_collection_rate(c, 10) < 1.01);
+	assert_true(fl_portfolio_on_time_rate(c, 0) < 0); /* nothing due */
+	for (int k = 0; k < 9; k++)
+		assert_int_equal(c->due[k] + c->collected[k], 0);
+
+	/* rescheduled from the last period on: 500 due there instead */
+	fl_portfolio_init(p, now);
+	assert_int_equal(
+	        fl_portfolio_add_history(p, "KES", sch, 4, &r, 1, pay, 5),
+	        FL_OK);
+	assert_int_equal(p->ccy[0].due[11], 500);
+	assert_int_equal(p->ccy[0].due[10], 1000);
+	/* currencies apart; the cap holds */
+	assert_int_equal(
+	        fl_portfolio_add_history(p, "UGX", sch, 1, NULL, 0, NULL, 0),
+	        FL_OK);
+	assert_int_equal(p->n_ccy, 2);
+	assert_int_equal(p->ccy[0].due[9], 1000);
+	for (int i = 0; i < FL_PORTFOLIO_CURRENCIES - 2; i++) {
+		char code[4] = {'A', (char)('A' + i), 'Z', '\0'};
+
+		assert_int_equal(fl_portfolio_add_history(p, code, sch, 1, NULL,
+		                                          0, NULL, 0),
+		                 FL_OK);
+	}
+	assert_int_equal(
+	        fl_portfolio_add_history(p, "XXX", sch, 1, NULL, 0, NULL, 0),
+	        FL_E_LIMIT);
+	free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_par_boundaries),
 	        cmocka_unit_test(test_currencies_apart_and_capped),
 	        cmocka_unit_test(test_first_unpaid),
+	        cmocka_unit_test(test_history),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -529,6 +529,140 @@ static void assert_counts(struct fl_tx *tx, int64_t p, int64_t a, int64_t r,
 	assert_int_equal(walk[5], n_stolen);
 }
 
+struct ids {
+	char id[8][FL_ID_MAX];
+	int64_t ord[8], key[8];
+	int n;
+	enum fl_device_sort sort;
+};
+
+static fl_err collect(void *ctx, const struct fl_device *d)
+{
+	struct ids *w = ctx;
+
+	if (w->n == 8)
+		return FL_E_LIMIT;
+	snprintf(w->id[w->n], FL_ID_MAX, "%s", d->id);
+	w->ord[w->n] = d->ord;
+	w->key[w->n++] = fl_device_sort_key(d, w->sort);
+	return FL_OK;
+}
+
+/* The ids f lists, in pages of two, as one string "a b c". */
+static void list_all(struct fl_tx *tx, struct fl_device_filter *f,
+                     char *out, size_t cap)
+{
+	int64_t after = 0;
+
+	out[0] = '\0';
+	f->has_key = false;
+	for (int guard = 0; guard < 10; guard++) {
+		struct ids w = {.sort = f->sort};
+
+		assert_int_equal(fl_store_device_list(tx, "tn_1", f, after, 2,
+		                                      collect, &w),
+		                 FL_OK);
+		for (int i = 0; i < w.n; i++) {
+			strncat(out, w.id[i], cap - strlen(out) - 1);
+			strncat(out, " ", cap - strlen(out) - 1);
+		}
+		if (w.n < 2)
+			return;
+		after = w.ord[w.n - 1];
+		f->has_key = f->sort != FL_DSORT_REGISTERED;
+		f->after_key = w.key[w.n - 1];
+	}
+	fail_msg("more pages than devices");
+}
+
+/* The device list's filters, orders and pages, the exact IMEI and the
+ * lean read, alike on every backend. */
+static void test_device_list_orders(void **state)
+{
+	struct fx *f = *state;
+	struct fl_tx *tx = begin(f, true);
+	struct fl_device_filter flt;
+	struct fl_device_status st;
+	const int64_t due[5] = {0, 500, 500, 0, 900};
+	char got[256];
+
+	for (int i = 0; i < 5; i++) {
+		char id[16], imei[16];
+
+		snprintf(id, sizeof(id), "dv_%c", 'a' + i);
+		snprintf(imei, sizeof(imei), "3520990000000%d%d", i, i);
+		add_device(tx, id, imei);
+		memset(&st, 0, sizeof(st));
+		st.state = i == 3 ? FL_ST_LOCKED : FL_ST_ACTIVE;
+		st.amount_due = due[i];
+		st.amount_remaining = 1000 + i;
+		st.stolen = i == 3;
+		st.unlock_until = i == 1 ? 5000 : 0;
+		st.next_due_at = i == 0 ? 0 : 10000 - i;
+		st.token_seq = 1;
+		assert_int_equal(fl_store_device_set_status(tx, id, &st), FL_OK);
+	}
+	memset(&flt, 0, sizeof(flt));
+	flt.any_state = true;
+	list_all(tx, &flt, got, sizeof(got));
+	assert_string_equal(got, "dv_a dv_b dv_c dv_d dv_e ");
+	flt.desc = true;
+	list_all(tx, &flt, got, sizeof(got));
+	assert_string_equal(got, "dv_e dv_d dv_c dv_b dv_a ");
+	flt.sort = FL_DSORT_AMOUNT_DUE;
+	list_all(tx, &flt, got, sizeof(got));
+	assert_string_equal(got, "dv_e dv_b dv_c dv_a dv_d ");
+	flt.desc = false;
+	flt.sort = FL_DSORT_NEXT_DUE;
+	list_all(tx, &flt, got, sizeof(got));
+	assert_string_equal(got, "dv_e dv_d dv_c dv_b dv_a ");
+	flt.sort = FL_DSORT_STATE;
+	flt.desc = true;
+	list_all(tx, &flt, got, sizeof(got));
+	assert_string_equal(got, "dv_d dv_a dv_b dv_c dv_e ");
+	memset(&flt, 0, sizeof(flt));
+	flt.any_state = true;
+	flt.stolen = true;
+	list_all(tx, &flt, got, sizeof(got));
+	assert_string_equal(got, "dv_d ");
+	flt.stolen = false;
+	flt.lock_held = true;
+	flt.now = 4000;
+	list_all(tx, &flt, got, sizeof(got));
+	assert_string_equal(got, "dv_b ");
+	flt.now = 6000; /* the unlock has ended */
+	list_all(tx, &flt, got, sizeof(got));
+	assert_string_equal(got, "");
+	flt.lock_held = false;
+	flt.overdue = true;
+	flt.sort = FL_DSORT_AMOUNT_DUE;
+	flt.desc = true;
+	flt.q = "DV_"; /* folded as ASCII: matches none (ids match as given) */
+	list_all(tx, &flt, got, sizeof(got));
+	assert_string_equal(got, "");
+	flt.q = "0000000";
+	list_all(tx, &flt, got, sizeof(got));
+	assert_string_equal(got, "dv_e dv_b dv_c ");
+	memset(&flt, 0, sizeof(flt));
+	flt.any_state = true;
+	flt.imei = "352099000000022";
+	list_all(tx, &flt, got, sizeof(got));
+	assert_string_equal(got, "dv_c ");
+	memset(&flt, 0, sizeof(flt));
+	flt.any_state = true;
+	flt.lean = true;
+	{
+		struct ids w = {.sort = FL_DSORT_AMOUNT_DUE};
+
+		assert_int_equal(fl_store_device_list(tx, "tn_1", &flt, 0, -1,
+		                                      collect, &w),
+		                 FL_OK);
+		assert_int_equal(w.n, 5);
+		assert_int_equal(w.key[4], 900);
+	}
+	fl_tx_rollback(tx);
+}
+
 /* The counts by state follow every insert and status change, roll back
  * with their transaction, and a reader keeps the counts of its snapshot
  * while a writer changes them. */
@@ -2230,6 +2364,7 @@ static void test_pg_durability(void **state)
 	        T(test_audit_entries, setup, teardown),                        \
 	        T(test_writers_serialise, setup, teardown),                    \
 	        T(test_device_counts, setup, teardown),                        \
+	        T(test_device_list_orders, setup, teardown),                   \
 	        T(test_device_counts_concurrent, setup, teardown),             \
 	        T(test_device_next_change, setup, teardown),                   \
 	        T(test_factory_key, setup, teardown),                          \
