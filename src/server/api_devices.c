@@ -66,6 +66,15 @@ json_t *fl_api_device_json(const struct fl_device *d)
 	json_object_set_new(j, "stolen", json_boolean(s->stolen_reported));
 	json_object_set_new(j, "released_by_command",
 	                    json_boolean(s->released_by_command));
+	/* paid in full by a provider's payment, the release waiting for
+	 * the lender's confirmation (sources.h): only then is nothing left
+	 * to pay on a device that is neither released nor stolen */
+	json_object_set_new(
+	        j, "release_pending",
+	        json_boolean(d->has_contract && s->token_seq != 0 &&
+	                     s->amount_remaining == 0 &&
+	                     s->state != FL_ST_RELEASED &&
+	                     s->state != FL_ST_PENDING && !s->stolen));
 	json_object_set_new(j, "lock_at", fl_json_time(s->lock_at));
 	/* lock_cause: why the device is locked now (a phone not enrolled
 	 * yet: why it will be at enrollment); "none" while no lock has come.

@@ -41,6 +41,7 @@
 	X(audit)                                                               \
 	X(devices)                                                             \
 	X(contracts)                                                           \
+	X(sources)                                                             \
 	X(payments)                                                            \
 	X(device)                                                              \
 	X(sessions)                                                            \
