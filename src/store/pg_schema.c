@@ -338,8 +338,10 @@ const char *const pg_migrations[] = {
 
         /* 9: the highest request counter whose effects were applied
          * (store.h fl_store_dp_claim). */
-        "ALTER TABLE devices ADD COLUMN applied_counter BIGINT NOT NULL "
-        "DEFAULT 0;",
+        /* (parenthesised: clang would take two literals for a
+         * forgotten comma) */
+        ("ALTER TABLE devices ADD COLUMN applied_counter BIGINT NOT NULL "
+         "DEFAULT 0;"),
 
         /* 10: money in from providers. Payment sources (a keyed hash of
          * their URL secret; a signed source's HMAC secret), every
