@@ -789,6 +789,356 @@ static void release_confirm(struct fl_req *req)
 	free(io);
 }
 
+/* --- reconciliation ------------------------------------------------------- */
+
+#define RECON_MAX_ROWS 5000 /* rows of one statement */
+
+/* One statement row, as the provider wrote it. */
+struct recon_row {
+	char ref[FL_REFERENCE_MAX];
+	char account[FL_LOAN_REF_MAX];
+	int64_t amount;
+	fl_time paid_at; /* 0: not given */
+};
+
+struct recon_io {
+	struct fl_source_rec s;
+	struct recon_row *rows;
+	size_t n;
+	bool apply;
+	fl_time from, to; /* the statement's span, for "extra" */
+	json_t *missing, *extra, *different, *applied;
+	json_t *released; /* devices whose pending release it confirmed */
+	json_t *wake;     /* devices paid by a missing row recorded now */
+};
+
+/* Whether ref is one of the statement's rows. */
+static bool in_statement(const struct recon_io *io, const char *ref)
+{
+	for (size_t i = 0; i < io->n; i++)
+		if (strcmp(io->rows[i].ref, ref) == 0)
+			return true;
+	return false;
+}
+
+struct extra_ctx {
+	struct recon_io *io;
+	fl_err err;
+};
+
+static fl_err extra_one(void *ctx, const struct fl_provider_ref *r)
+{
+	struct extra_ctx *x = ctx;
+
+	if (strcmp(r->source_id, x->io->s.id) != 0 ||
+	    in_statement(x->io, r->ref))
+		return FL_OK;
+	return json_array_append_new(
+	               x->io->extra,
+	               json_pack("{s:s,s:I,s:s?,s:s?}", "reference", r->ref,
+	                         "amount", (json_int_t)r->amount,
+	                         "payment_id",
+	                         r->payment_id[0] ? r->payment_id : NULL,
+	                         "unmatched_id",
+	                         r->unmatched_id[0] ? r->unmatched_id : NULL)) ==
+	               0
+	               ? FL_OK
+	               : FL_E_NOMEM;
+}
+
+/* A payment the statement confirms releases its device when that
+ * release was waiting for it (sources.h). */
+static fl_err release_reconciled(struct fl_tx *tx, struct fl_req *req,
+                                 struct recon_io *io,
+                                 const struct fl_provider_ref *prev)
+{
+	struct fl_pending_release pr;
+	struct fl_payment_rec p;
+	struct fl_device *d;
+	struct fl_decided what;
+	fl_err err;
+
+	err = fl_store_payment_get(tx, io->s.tenant_id, prev->payment_id, &p);
+	if (err == FL_OK)
+		err = fl_store_pending_release_get(tx, p.device_id, &pr);
+	if (err == FL_E_NOT_FOUND ||
+	    (err == FL_OK && strcmp(pr.payment_id, prev->payment_id) != 0))
+		return FL_OK;
+	if (err != FL_OK)
+		return err;
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return FL_E_NOMEM;
+	err = fl_src_confirm_release(tx, io->s.tenant_id, p.device_id,
+	                             req->who.key_id, req->now, d, &what);
+	if (err == FL_OK && what.bumped)
+		json_array_append_new(io->released, json_string(d->id));
+	free(d);
+	return err;
+}
+
+static fl_err recon_step(struct fl_tx *tx, struct fl_req *req, void *ctx)
+{
+	struct recon_io *io = ctx;
+	struct extra_ctx x = {.io = io};
+	fl_err err = FL_OK;
+
+	json_array_clear(io->missing);
+	json_array_clear(io->extra);
+	json_array_clear(io->different);
+	json_array_clear(io->applied);
+	json_array_clear(io->released);
+	json_array_clear(io->wake);
+	for (size_t i = 0; i < io->n; i++) {
+		const struct recon_row *row = &io->rows[i];
+		struct fl_provider_ref prev;
+
+		err = fl_store_provider_ref_get(tx, io->s.id, row->ref, &prev);
+		if (err == FL_OK) {
+			if (prev.amount != row->amount)
+				json_array_append_new(
+				        io->different,
+				        json_pack("{s:s,s:I,s:I}", "reference",
+				                  row->ref, "statement_amount",
+				                  (json_int_t)row->amount,
+				                  "recorded_amount",
+				                  (json_int_t)prev.amount));
+			else if (io->apply && prev.payment_id[0] != '\0' &&
+			         (err = release_reconciled(tx, req, io, &prev)) !=
+			                 FL_OK)
+				return err;
+			continue;
+		}
+		if (err != FL_E_NOT_FOUND)
+			return err;
+		err = FL_OK;
+		json_array_append_new(
+		        io->missing,
+		        json_pack("{s:s,s:s,s:I}", "reference", row->ref,
+		                  "account", row->account, "amount",
+		                  (json_int_t)row->amount));
+		if (io->apply) {
+			struct fl_src_payment in = {0};
+			struct fl_src_result out;
+
+			snprintf(in.ref, sizeof(in.ref), "%s", row->ref);
+			snprintf(in.account, sizeof(in.account), "%s",
+			         row->account);
+			in.amount = row->amount;
+			memcpy(in.currency, io->s.currency, sizeof(in.currency));
+			in.paid_at = row->paid_at;
+			snprintf(in.payer, sizeof(in.payer), "statement");
+			err = fl_src_receive(tx, &io->s, &in, req->now, &out);
+			if (err == FL_OK && out.pay != NULL)
+				json_array_append_new(
+				        io->wake,
+				        json_string(out.pay->payment.device_id));
+			if (err == FL_OK)
+				json_array_append_new(
+				        io->applied,
+				        json_pack("{s:s,s:s?,s:s?}", "reference",
+				                  row->ref, "payment_id",
+				                  out.pay != NULL
+				                          ? out.pay->payment.id
+				                          : NULL,
+				                  "unmatched_id",
+				                  out.unmatched ? out.um.id : NULL));
+			fl_src_result_clear(&out);
+			if (err != FL_OK)
+				return err;
+		}
+	}
+	if ((err = fl_store_provider_ref_list(tx, io->s.tenant_id, io->from,
+	                                      io->to, extra_one, &x)) != FL_OK)
+		return err;
+	if (io->apply &&
+	    (err = fl_audit_req(tx, req, "payment.reconcile", io->s.id, NULL,
+	                        json_pack("{s:I,s:I,s:I,s:I}", "rows",
+	                                  (json_int_t)io->n, "missing",
+	                                  (json_int_t)json_array_size(
+	                                          io->missing),
+	                                  "extra",
+	                                  (json_int_t)json_array_size(io->extra),
+	                                  "different",
+	                                  (json_int_t)json_array_size(
+	                                          io->different)))) != FL_OK)
+		return err;
+	fl_reply_json(req, 200,
+	              json_pack("{s:s,s:I,s:O,s:O,s:O,s:O,s:O}", "source_id",
+	                        io->s.id, "rows", (json_int_t)io->n, "missing",
+	                        io->missing, "extra", io->extra, "different",
+	                        io->different, "applied", io->applied,
+	                        "released", io->released));
+	return FL_OK;
+}
+
+/* A statement's time: RFC 3339, or "YYYY-MM-DD HH:MM:SS" in East Africa
+ * Time as M-Pesa statements write it. */
+static fl_err recon_time(const char *s, fl_time *out)
+{
+	char c2b[16];
+
+	if (fl_time_parse(s, strlen(s), out) == FL_OK)
+		return FL_OK;
+	if (strlen(s) != 19 || s[4] != '-' || s[7] != '-' || s[10] != ' ' ||
+	    s[13] != ':' || s[16] != ':')
+		return FL_E_TIME_FORMAT;
+	snprintf(c2b, sizeof(c2b), "%.4s%.2s%.2s%.2s%.2s%.2s", s, s + 5,
+	         s + 8, s + 11, s + 14, s + 17);
+	return fl_c2b_time(c2b, out);
+}
+
+static void reconcile(struct fl_req *req)
+{
+	static const char *const fields[] = {"source_id", "rows", "apply",
+	                                     NULL};
+	struct recon_io *io = calloc(1, sizeof(*io));
+	char source_id[FL_ID_MAX] = "";
+	struct fl_tx *tx = NULL;
+	struct fl_jin j;
+	json_t *rows, *v;
+	size_t i;
+	fl_err err;
+
+	if (io == NULL) {
+		fl_reply_error(req, FL_E_NOMEM, NULL);
+		return;
+	}
+	if (fl_jin_parse(&j, req) != FL_OK)
+		goto done;
+	fl_jin_only(&j, fields);
+	fl_jin_str(&j, "source_id", true, source_id, sizeof(source_id));
+	fl_jin_bool(&j, "apply", false, &io->apply);
+	rows = json_object_get(j.root, "rows");
+	if (j.err == FL_OK &&
+	    (!json_is_array(rows) || json_array_size(rows) > RECON_MAX_ROWS))
+		fl_jin_fail(&j, FL_E_INVALID,
+		            "rows must be a list of at most %d statement rows",
+		            RECON_MAX_ROWS);
+	if (j.err == FL_OK &&
+	    (io->rows = calloc(json_array_size(rows) + 1,
+	                       sizeof(*io->rows))) == NULL)
+		fl_jin_fail(&j, FL_E_NOMEM, "out of memory");
+	io->from = FL_TIME_MAX;
+	io->to = 0;
+	if (j.err == FL_OK) {
+		json_array_foreach(rows, i, v)
+		{
+			struct recon_row *r = &io->rows[i];
+			const char *ref = json_string_value(
+			        json_object_get(v, "reference"));
+			const char *acc = json_string_value(
+			        json_object_get(v, "account"));
+			const char *amt = json_string_value(
+			        json_object_get(v, "amount"));
+			const char *at = json_string_value(
+			        json_object_get(v, "paid_at"));
+
+			if (ref == NULL || ref[0] == '\0' ||
+			    strlen(ref) >= sizeof(r->ref) ||
+			    !fl_api_text_ok(ref) || amt == NULL ||
+			    (acc != NULL && (strlen(acc) >= sizeof(r->account) ||
+			                     !fl_api_text_ok(acc)))) {
+				fl_jin_fail(&j, FL_E_INVALID,
+				            "rows[%zu] needs reference and amount "
+				            "(text), account (text) optional",
+				            i);
+				break;
+			}
+			snprintf(r->ref, sizeof(r->ref), "%s", ref);
+			snprintf(r->account, sizeof(r->account), "%s",
+			         acc != NULL ? acc : "");
+			/* decimals checked once the source is known */
+			if (fl_c2b_amount(amt, 3, &r->amount) != FL_OK &&
+			    fl_c2b_amount(amt, 0, &r->amount) != FL_OK) {
+				fl_jin_fail(&j, FL_E_MONEY,
+				            "rows[%zu].amount '%.40s' is not a "
+				            "positive decimal amount",
+				            i, amt);
+				break;
+			}
+			r->amount = 0;
+			json_object_set_new(v, "_amount", json_string(amt));
+			if (at != NULL && recon_time(at, &r->paid_at) != FL_OK) {
+				fl_jin_fail(&j, FL_E_TIME_FORMAT,
+				            "rows[%zu].paid_at must be RFC 3339 or "
+				            "YYYY-MM-DD HH:MM:SS (East Africa Time)",
+				            i);
+				break;
+			}
+			if (r->paid_at != 0 && r->paid_at < io->from)
+				io->from = r->paid_at;
+			if (r->paid_at > io->to)
+				io->to = r->paid_at;
+			io->n++;
+		}
+	}
+	if (j.err == FL_OK) {
+		if ((err = fl_store_begin(req->app->store, false, &tx)) ==
+		    FL_OK) {
+			err = fl_store_source_get(tx, req->who.tenant_id,
+			                          source_id, &io->s);
+			fl_tx_rollback(tx);
+		}
+		if (err == FL_E_NOT_FOUND)
+			fl_jin_fail(&j, FL_E_NOT_FOUND, "no such payment source");
+		else if (err != FL_OK)
+			fl_jin_fail(&j, err, "%s", fl_strerror(err));
+	}
+	for (i = 0; j.err == FL_OK && i < io->n; i++) {
+		const char *amt = json_string_value(json_object_get(
+		        json_array_get(rows, i), "_amount"));
+
+		if (fl_c2b_amount(amt, fl_currency_decimals(io->s.currency),
+		                  &io->rows[i].amount) != FL_OK)
+			fl_jin_fail(&j, FL_E_MONEY,
+			            "rows[%zu].amount '%.40s' is not an amount "
+			            "of %s",
+			            i, amt, io->s.currency);
+	}
+	if (fl_jin_end(&j) != FL_OK)
+		goto done;
+	/* "extra": what finlock recorded through the source over the
+	 * statement's span (a day either side: the provider's clock) */
+	if (io->to == 0) {
+		io->from = req->now - 30 * FL_DAY;
+		io->to = req->now;
+	} else {
+		io->from -= FL_DAY;
+		io->to += FL_DAY;
+	}
+	io->missing = json_array();
+	io->extra = json_array();
+	io->different = json_array();
+	io->applied = json_array();
+	io->released = json_array();
+	io->wake = json_array();
+	if (io->missing == NULL || io->extra == NULL ||
+	    io->different == NULL || io->applied == NULL ||
+	    io->released == NULL || io->wake == NULL) {
+		fl_reply_error(req, FL_E_NOMEM, NULL);
+	} else if (fl_txn_run_unrecorded(req, recon_step, io) == FL_OK) {
+		/* wake the phones the statement released, and those a
+		 * missing payment recorded now unlocked */
+		struct fl_decided bumped = {.bumped = true};
+
+		json_array_foreach(io->released, i, v)
+			fl_decide_committed(req->app, json_string_value(v),
+			                    &bumped);
+		json_array_foreach(io->wake, i, v)
+			fl_decide_committed(req->app, json_string_value(v),
+			                    &bumped);
+	}
+done:
+	json_decref(io->missing);
+	json_decref(io->extra);
+	json_decref(io->different);
+	json_decref(io->applied);
+	json_decref(io->released);
+	json_decref(io->wake);
+	free(io->rows);
+	free(io);
+}
+
 static const struct fl_route routes[] = {
         {"POST", "/v1/payment-sources", create, FL_ROLE_ADMIN},
         {"GET", "/v1/payment-sources", list, FL_ROLES_READ},
@@ -804,6 +1154,7 @@ static const struct fl_route routes[] = {
         {"POST", "/v1/callbacks/{source_id}/{secret}/payments",
          signed_payment, FL_AUTH_NONE},
         {"GET", "/v1/payments/unmatched", unmatched_list, FL_ROLES_READ},
+        {"POST", "/v1/payments/reconcile", reconcile, FL_ROLE_ADMIN},
         {"POST", "/v1/payments/unmatched/{unmatched_id}/assign",
          unmatched_assign, FL_ROLE_ADMIN},
         {"POST", "/v1/devices/{device_id}/release/confirm", release_confirm,
