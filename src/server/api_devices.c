@@ -20,6 +20,7 @@
 #include "server/auth.h"
 #include "server/decide.h"
 #include "server/enroll.h"
+#include "server/holds.h"
 #include "server/jsonio.h"
 #include "server/push.h"
 #include "server/router.h"
@@ -377,6 +378,28 @@ out:
 	return err;
 }
 
+/* "lock_held": the hold (holds.h) that moved the device's overdue lock
+ * to its end, with the reason; null when none did. */
+static fl_err held_json(struct fl_tx *tx, const struct fl_device *d,
+                        fl_time now, json_t *j)
+{
+	struct fl_hold_rec h;
+	fl_err err = FL_E_NOT_FOUND;
+
+	if (d->st.lock_cause == FL_LOCK_OVERDUE && d->st.lock_at > now &&
+	    d->st.state != FL_ST_RELEASED)
+		err = fl_hold_standing(tx, d->tenant_id, now, &h);
+	if (err == FL_OK && h.until == d->st.lock_at)
+		return json_object_set_new(j, "lock_held", fl_hold_json(&h)) == 0
+		               ? FL_OK
+		               : FL_E_NOMEM;
+	if (err != FL_OK && err != FL_E_NOT_FOUND)
+		return err;
+	return json_object_set_new(j, "lock_held", json_null()) == 0
+	               ? FL_OK
+	               : FL_E_NOMEM;
+}
+
 static void show_device(struct fl_req *req)
 {
 	static const char *const q[] = {NULL};
@@ -405,6 +428,8 @@ static void show_device(struct fl_req *req)
 			if (err == FL_OK)
 				json_object_set_new(j, "pending_commands",
 				                    pend);
+			if (err == FL_OK)
+				err = held_json(tx, d, req->now, j);
 		}
 		fl_tx_rollback(tx);
 	}

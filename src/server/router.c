@@ -42,6 +42,7 @@
 	X(devices)                                                             \
 	X(contracts)                                                           \
 	X(sources)                                                             \
+	X(holds)                                                               \
 	X(payments)                                                            \
 	X(device)                                                              \
 	X(sessions)                                                            \

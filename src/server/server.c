@@ -22,6 +22,7 @@
 #include "server/datadir.h"
 #include "server/decide.h"
 #include "server/files.h"
+#include "server/holds.h"
 #include "server/http.h"
 #include "server/log.h"
 #include "server/metrics.h"
@@ -342,11 +343,17 @@ int fl_server_run(const struct fl_config *cfg)
 
 	fl_time next_heads = fl_clock_now(&app->clock) + cfg->audit_head_interval;
 	fl_time next_expiry = fl_clock_now(&app->clock);
+	fl_time next_feeds = fl_clock_now(&app->clock);
 	while (got_signal == 0) {
 		struct timespec ts = sweep_pause(app);
 
 		nanosleep(&ts, NULL);
 		sweep(app);
+		if (fl_clock_now(&app->clock) >= next_feeds) {
+			/* payment feeds gone quiet hold automatic locks */
+			fl_holds_tick(app, fl_clock_now(&app->clock));
+			next_feeds = fl_clock_now(&app->clock) + 1;
+		}
 		fl_push_expire(app->push, fl_clock_now(&app->clock));
 		if (fl_clock_now(&app->clock) >= next_heads) {
 			sign_heads(app);

@@ -195,6 +195,8 @@ static const char *param(const char *pattern, const char *name, int how)
 		return "ps_AAAAAAAAAAAAAAAAAAAAAA"; /* none: callbacks 404 */
 	if (strcmp(name, "secret") == 0)
 		return "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+	if (strcmp(name, "hold_id") == 0)
+		return "lh_AAAAAAAAAAAAAAAAAAAAAA";
 	if (strcmp(name, "unmatched_id") == 0)
 		return "um_AAAAAAAAAAAAAAAAAAAAAA";
 	if (strcmp(name, "command_id") == 0)
