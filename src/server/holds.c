@@ -279,8 +279,12 @@ void fl_holds_tick(struct fl_app *app, fl_time now)
 			break;
 		}
 		/* the source as stored now (a callback may have come) */
-		if (err == FL_OK)
-			err = fl_store_source_get(tx, NULL, x.s[i].id, &x.s[i]);
+		if (err == FL_OK) {
+			char id[FL_ID_MAX];
+
+			snprintf(id, sizeof(id), "%s", x.s[i].id);
+			err = fl_store_source_get(tx, NULL, id, &x.s[i]);
+		}
 		if (err == FL_OK)
 			err = tick_source(tx, &x.s[i], now, &changed);
 		if (err == FL_OK)
