@@ -446,6 +446,8 @@ fl_err pg_device_due(struct fl_tx *tx, fl_time now, int limit,
 	fl_err err;
 
 	*n = 0;
+	if (limit <= 0) /* PostgreSQL refuses a negative LIMIT */
+		return FL_OK;
 	pg_p_int(&p, now);
 	pg_p_int(&p, limit);
 	TRY(pg_run(tx, sql, &p, 0, &r));
