@@ -26,6 +26,7 @@
 #include <sodium.h>
 
 #include "finlock/agent.h"
+#include "support/cli_run.h"
 #include "support/devapi_phone.h"
 #include "support/server_harness.h"
 
@@ -871,6 +872,129 @@ static void test_loan_ref_unique(void **state)
 	srv_res_free(&r);
 }
 
+/* --- the CLI ---------------------------------------------------------------- */
+
+static void test_cli(void **state)
+{
+	char id[64], code[64], imei[16], tid[16], tid2[16], body[1024],
+	        csv[256], line[512];
+	struct proc_result r;
+	struct source src;
+	struct srv_res sr;
+	json_t *j;
+	FILE *f;
+
+	(void)state;
+	cli_isolate();
+	cli_env(srv_url(S), L.admin);
+	c2b_source("600900", &src);
+	device_with("LN-CLI", false, true, id, code, imei);
+
+	/* a payment for no contract: listed, then assigned */
+	new_transid(tid);
+	c2b_body(body, sizeof(body), tid, "20.00", "600900", "LN-CLX");
+	assert_int_equal(post(src.confirmation, body, &sr), 200);
+	srv_res_free(&sr);
+	assert_int_equal(cli_run(&r, NULL, "payments", "unmatched", "--json",
+	                         "--limit", "500", NULL),
+	                 0);
+	assert_non_null(strstr(r.out, tid));
+	proc_result_free(&r);
+	assert_int_equal(cli_run(&r, NULL, "payments", "unmatched", NULL), 0);
+	assert_non_null(strstr(r.out, "LN-CLX"));
+	{
+		/* the id from the table: the line naming the reference */
+		char um[64] = "";
+		const char *p = strstr(r.out, tid);
+		const char *start = p;
+
+		while (start > r.out && start[-1] != '\n')
+			start--;
+		snprintf(um, sizeof(um), "%.*s", (int)strcspn(start, " "),
+		         start);
+		proc_result_free(&r);
+		assert_true(strncmp(um, "um_", 3) == 0);
+		assert_int_equal(cli_run(&r, NULL, "payments", "assign", um,
+		                         "dv_nosuch", NULL),
+		                 1);
+		proc_result_free(&r);
+		assert_int_equal(cli_run(&r, NULL, "payments", "assign", um,
+		                         imei, NULL),
+		                 0);
+		proc_result_free(&r);
+	}
+	assert_int_equal(payments_of(id), 1);
+
+	/* a statement: one payment finlock has, one it missed */
+	new_transid(tid2);
+	snprintf(csv, sizeof(csv), "%s/statement.csv", cli_isolate());
+	f = fopen(csv, "w");
+	assert_non_null(f);
+	fprintf(f, "Receipt No.,Completion Time,Details,Paid In,Withdrawn,"
+	           "Account No.\n");
+	fprintf(f, "%s,2026-01-01 12:00:00,Pay Bill,\"1,480.00\",,LN-CLI\n",
+	        tid2);
+	fprintf(f, "XX1,2026-01-01 12:05:00,Charge,,5.00,\n");
+	fclose(f);
+	assert_int_equal(cli_run(&r, NULL, "payments", "reconcile", csv,
+	                         "--source", src.id, "--json", NULL),
+	                 0);
+	j = cli_json(&r);
+	assert_int_equal(json_array_size(json_object_get(j, "missing")), 1);
+	assert_int_equal(json_array_size(json_object_get(j, "applied")), 0);
+	json_decref(j);
+	proc_result_free(&r);
+	assert_int_equal(payments_of(id), 1);
+	/* bad input: no such file, no reference column, no source */
+	assert_int_equal(cli_run(&r, NULL, "payments", "reconcile",
+	                         "/nonexistent.csv", "--source", src.id, NULL),
+	                 1);
+	proc_result_free(&r);
+	assert_int_equal(cli_run(&r, NULL, "payments", "reconcile", csv,
+	                         "--source", "ps_nosuch", NULL),
+	                 1);
+	proc_result_free(&r);
+	assert_int_equal(cli_run(&r, NULL, "payments", "reconcile", csv,
+	                         "--source", src.id, "--apply", "--json",
+	                         NULL),
+	                 0);
+	j = cli_json(&r);
+	assert_int_equal(json_array_size(json_object_get(j, "applied")), 1);
+	json_decref(j);
+	proc_result_free(&r);
+	/* 20.00 + 1,480.00 pays the 1,500.00 contract off: the release
+	 * waits for the lender; applying again records nothing */
+	assert_int_equal(payments_of(id), 2);
+	assert_int_equal(cli_run(&r, NULL, "payments", "reconcile", csv,
+	                         "--source", src.id, "--apply", "--json",
+	                         NULL),
+	                 0);
+	j = cli_json(&r);
+	assert_int_equal(json_array_size(json_object_get(j, "missing")), 0);
+	json_decref(j);
+	proc_result_free(&r);
+	assert_int_equal(payments_of(id), 2);
+	assert_int_equal(devapi_show(S, &L, id, &sr), 0);
+	assert_string_equal(srv_jstr(&sr, "state"), "released");
+	srv_res_free(&sr);
+
+	/* the preview and a freeze through the CLI */
+	assert_int_equal(cli_run(&r, NULL, "locks", "preview", "--within",
+	                         "48h", NULL),
+	                 0);
+	assert_non_null(strstr(r.out, "device(s) lock by"));
+	proc_result_free(&r);
+	assert_int_equal(cli_run(&r, NULL, "locks", "preview", "--within",
+	                         "nope", NULL),
+	                 1);
+	proc_result_free(&r);
+	assert_int_equal(cli_run(&r, NULL, "locks", "freeze", "--until",
+	                         "2020-01-01T00:00:00Z", "--reason", "x", NULL),
+	                 1);
+	proc_result_free(&r);
+	(void)line;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -884,6 +1008,7 @@ int main(void)
 	        cmocka_unit_test(test_release_pending),
 	        cmocka_unit_test(test_signed_source),
 	        cmocka_unit_test(test_loan_ref_unique),
+	        cmocka_unit_test(test_cli),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
