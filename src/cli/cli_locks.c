@@ -32,8 +32,8 @@ static int locks_freeze(int argc, char **argv)
 	const struct cli_opt opts[] = {{"until", CLI_OPT_STR, &until, true},
 	                               {"reason", CLI_OPT_STR, &reason, true},
 	                               {NULL, 0, NULL, false}};
-	const struct cli_spec spec = {"locks freeze", freeze_usage, opts, 0,
-	                              0, true};
+	const struct cli_spec spec = {
+	        "locks freeze", freeze_usage, opts, 0, 0, true};
 	char when[21];
 	struct cli_args a;
 	int rc = cli_parse(&a, &spec, argc, argv);
@@ -42,10 +42,9 @@ static int locks_freeze(int argc, char **argv)
 		return rc;
 	if ((rc = cli_time_arg("until", until, when)) != CLI_OK)
 		return rc;
-	return cli_run_call(&a, "POST", "/v1/locks/freeze",
-	                    json_pack("{s:s,s:s}", "until", when, "reason",
-	                              reason),
-	                    NULL);
+	return cli_run_call(
+	        &a, "POST", "/v1/locks/freeze",
+	        json_pack("{s:s,s:s}", "until", when, "reason", reason), NULL);
 }
 
 static const char holds_usage[] =
@@ -56,9 +55,8 @@ static const char holds_usage[] =
         "payment feeds); --every lists ended ones too.\n";
 
 static const struct cli_col hold_cols[] = {
-        {"ID", "id"},       {"KIND", "kind"},
-        {"UNTIL", "until"}, {"REASON", "reason"},
-        {"BY", "created_by"},
+        {"ID", "id"},         {"KIND", "kind"},     {"UNTIL", "until"},
+        {"REASON", "reason"}, {"BY", "created_by"},
 };
 
 static int locks_holds(int argc, char **argv)
@@ -68,13 +66,9 @@ static int locks_holds(int argc, char **argv)
 	                               {NULL, 0, NULL, false}};
 	const struct cli_spec spec = {"locks holds", holds_usage, opts, 0, 0,
 	                              true};
-	struct cli_listing l = {"/v1/locks/holds",
-	                        NULL,
-	                        NULL,
-	                        false,
-	                        hold_cols,
-	                        CLI_NCOLS(hold_cols),
-	                        "no holds"};
+	struct cli_listing l = {
+	        "/v1/locks/holds",    NULL,      NULL, false, hold_cols,
+	        CLI_NCOLS(hold_cols), "no holds"};
 	struct cli_args a;
 	int rc = cli_parse(&a, &spec, argc, argv);
 
@@ -94,8 +88,8 @@ static const char release_usage[] =
 
 static int locks_release(int argc, char **argv)
 {
-	const struct cli_spec spec = {"locks release", release_usage, NULL,
-	                              1, 1, true};
+	const struct cli_spec spec = {
+	        "locks release", release_usage, NULL, 1, 1, true};
 	char path[CLI_PATH_MAX];
 	struct cli_args a;
 	int rc = cli_parse(&a, &spec, argc, argv);
@@ -118,19 +112,17 @@ static const char preview_usage[] =
         "a hold moved the lock. Audited.\n";
 
 static const struct cli_col preview_cols[] = {
-        {"DEVICE", "device_id"},  {"IMEI", "imei"},
-        {"LOCK AT", "lock_at"},   {"CAUSE", "cause"},
-        {"DUE", "amount_due"},    {"HELD", "held"},
+        {"DEVICE", "device_id"}, {"IMEI", "imei"},      {"LOCK AT", "lock_at"},
+        {"CAUSE", "cause"},      {"DUE", "amount_due"}, {"HELD", "held"},
 };
 
 static int locks_preview(int argc, char **argv)
 {
 	const char *within = NULL;
-	const struct cli_opt opts[] = {
-	        {"within", CLI_OPT_STR, &within, false},
-	        {NULL, 0, NULL, false}};
-	const struct cli_spec spec = {"locks preview", preview_usage, opts, 0,
-	                              0, true};
+	const struct cli_opt opts[] = {{"within", CLI_OPT_STR, &within, false},
+	                               {NULL, 0, NULL, false}};
+	const struct cli_spec spec = {
+	        "locks preview", preview_usage, opts, 0, 0, true};
 	char path[CLI_PATH_MAX] = "/v1/locks/preview";
 	struct cli_api *api = NULL;
 	struct cli_resp r = {0};
@@ -170,8 +162,8 @@ static const struct cli_cmd locks_cmds[] = {
 
 const struct cli_group cli_group_locks = {
         "finlock locks",
-        "Holding automatic locks tenant-wide, and what will lock.",
-        locks_cmds, sizeof(locks_cmds) / sizeof(locks_cmds[0])};
+        "Holding automatic locks tenant-wide, and what will lock.", locks_cmds,
+        sizeof(locks_cmds) / sizeof(locks_cmds[0])};
 
 int cli_cmd_locks(int argc, char **argv)
 {

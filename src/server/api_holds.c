@@ -147,8 +147,8 @@ static fl_err release_step(struct fl_tx *tx, struct fl_req *req, void *ctx)
 	memset(&io->h, 0, sizeof(io->h));
 	snprintf(io->h.id, sizeof(io->h.id), "%s",
 	         fl_req_param(req, "hold_id"));
-	if ((err = fl_store_hold_list(tx, req->who.tenant_id, 0, -1,
-	                              find_hold, io)) != FL_OK)
+	if ((err = fl_store_hold_list(tx, req->who.tenant_id, 0, -1, find_hold,
+	                              io)) != FL_OK)
 		return err;
 	before = fl_hold_json(&io->h);
 	err = fl_store_hold_release(tx, req->who.tenant_id,
@@ -168,8 +168,8 @@ static fl_err release_step(struct fl_tx *tx, struct fl_req *req, void *ctx)
 		json_decref(before);
 		return err;
 	}
-	if ((err = fl_audit_req(tx, req, "locks.hold_release", io->h.id,
-	                        before, fl_hold_json(&io->h))) != FL_OK)
+	if ((err = fl_audit_req(tx, req, "locks.hold_release", io->h.id, before,
+	                        fl_hold_json(&io->h))) != FL_OK)
 		return err;
 	fl_reply_json(req, 200, fl_hold_json(&io->h));
 	return FL_OK;
@@ -229,8 +229,7 @@ static fl_err preview_one(void *ctx, const struct fl_device *d)
 	                         d->id, "imei", d->imei, "lock_at",
 	                         fl_json_time(s->lock_at), "cause",
 	                         cause_of(s->lock_cause), "amount_due",
-	                         (json_int_t)s->amount_due, "held", held)) ==
-	               0
+	                         (json_int_t)s->amount_due, "held", held)) == 0
 	               ? FL_OK
 	               : FL_E_NOMEM;
 }
@@ -250,8 +249,8 @@ static fl_err preview_step(struct fl_tx *tx, struct fl_req *req, void *ctx)
 	do {
 		p->seen = 0;
 		if ((err = fl_store_device_list(tx, req->who.tenant_id, &flt,
-		                                p->last, 500, preview_one, p)) !=
-		    FL_OK)
+		                                p->last, 500, preview_one,
+		                                p)) != FL_OK)
 			return err;
 	} while (p->seen == 500);
 	body = json_pack("{s:I,s:o,s:o,s:O,s:o}", "count",
@@ -259,13 +258,12 @@ static fl_err preview_step(struct fl_tx *tx, struct fl_req *req, void *ctx)
 	                 fl_json_time(p->now), "until", fl_json_time(p->until),
 	                 "devices", p->items, "hold",
 	                 p->hold.id[0] ? fl_hold_json(&p->hold) : json_null());
-	if ((err = fl_audit_req(tx, req, "locks.preview", req->who.tenant_id,
-	                        NULL,
-	                        json_pack("{s:I,s:I}", "within",
-	                                  (json_int_t)(p->until - p->now),
-	                                  "count",
-	                                  (json_int_t)json_array_size(
-	                                          p->items)))) != FL_OK) {
+	if ((err = fl_audit_req(
+	             tx, req, "locks.preview", req->who.tenant_id, NULL,
+	             json_pack("{s:I,s:I}", "within",
+	                       (json_int_t)(p->until - p->now), "count",
+	                       (json_int_t)json_array_size(p->items)))) !=
+	    FL_OK) {
 		json_decref(body);
 		return err;
 	}
@@ -304,8 +302,7 @@ static void preview(struct fl_req *req)
 static const struct fl_route routes[] = {
         {"POST", "/v1/locks/freeze", freeze, FL_ROLE_ADMIN},
         {"GET", "/v1/locks/holds", holds, FL_ROLES_READ},
-        {"POST", "/v1/locks/holds/{hold_id}/release", release,
-         FL_ROLE_ADMIN},
+        {"POST", "/v1/locks/holds/{hold_id}/release", release, FL_ROLE_ADMIN},
         {"GET", "/v1/locks/preview", preview, FL_ROLES_READ},
 };
 

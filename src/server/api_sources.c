@@ -52,8 +52,8 @@ static json_t *url_of(const struct fl_req *req, const char *path)
 	if (host == NULL || host[0] == '\0' || !fl_api_text_ok(host) ||
 	    strchr(host, '/') != NULL)
 		return json_string(path);
-	snprintf(buf, sizeof(buf), "%s://%s%s", https ? "https" : "http",
-	         host, path);
+	snprintf(buf, sizeof(buf), "%s://%s%s", https ? "https" : "http", host,
+	         path);
 	return json_string(buf);
 }
 
@@ -72,8 +72,8 @@ static json_t *secrets_json(const struct fl_req *req,
 		snprintf(path, sizeof(path), "/v1/callbacks/%s/%s/validation",
 		         s->id, url_secret);
 		json_object_set_new(j, "validation_url", url_of(req, path));
-		snprintf(path, sizeof(path),
-		         "/v1/callbacks/%s/%s/confirmation", s->id, url_secret);
+		snprintf(path, sizeof(path), "/v1/callbacks/%s/%s/confirmation",
+		         s->id, url_secret);
 		json_object_set_new(j, "confirmation_url", url_of(req, path));
 	} else {
 		snprintf(path, sizeof(path), "/v1/callbacks/%s/%s/payments",
@@ -179,9 +179,13 @@ static bool digits_only(const char *s)
 
 static void create(struct fl_req *req)
 {
-	static const char *const fields[] = {
-	        "kind",     "name",        "shortcode", "currency",
-	        "allowed_networks", "max_silence", NULL};
+	static const char *const fields[] = {"kind",
+	                                     "name",
+	                                     "shortcode",
+	                                     "currency",
+	                                     "allowed_networks",
+	                                     "max_silence",
+	                                     NULL};
 	struct create_io *io = calloc(1, sizeof(*io));
 	struct fl_source_rec *s;
 	struct fl_jin j;
@@ -215,11 +219,10 @@ static void create(struct fl_req *req)
 	fl_jin_str(&j, "currency", false, s->currency, sizeof(s->currency));
 	if (j.err == FL_OK && s->currency[0] == '\0')
 		memcpy(s->currency, "KES", 4);
-	if (j.err == FL_OK &&
-	    (strlen(s->currency) != 3 || s->currency[0] < 'A' ||
-	     s->currency[0] > 'Z' || s->currency[1] < 'A' ||
-	     s->currency[1] > 'Z' || s->currency[2] < 'A' ||
-	     s->currency[2] > 'Z'))
+	if (j.err == FL_OK && (strlen(s->currency) != 3 ||
+	                       s->currency[0] < 'A' || s->currency[0] > 'Z' ||
+	                       s->currency[1] < 'A' || s->currency[1] > 'Z' ||
+	                       s->currency[2] < 'A' || s->currency[2] > 'Z'))
 		fl_jin_fail(&j, FL_E_INVALID,
 		            "currency must be an ISO 4217 code (KES)");
 	read_networks(&j, s, !c2b);
@@ -229,7 +232,8 @@ static void create(struct fl_req *req)
 	if (fl_jin_int(&j, "max_silence", false, &silence) &&
 	    (silence < 60 || silence > 30 * FL_DAY))
 		fl_jin_fail(&j, FL_E_RANGE,
-		            "max_silence must be seconds in 60..%d", 30 * FL_DAY);
+		            "max_silence must be seconds in 60..%d",
+		            30 * FL_DAY);
 	if (fl_jin_end(&j) != FL_OK)
 		goto done;
 	fl_id_generate(s->id, "ps");
@@ -427,8 +431,8 @@ static bool callback_source(struct fl_req *req, const char *kind,
 	if (!ok) {
 		if (err == FL_OK)
 			fl_log(FL_LOG_WARN, "payment callback refused",
-			       json_pack("{s:s,s:s}", "source", s->id,
-			                 "client", req->client));
+			       json_pack("{s:s,s:s}", "source", s->id, "client",
+			                 req->client));
 		fl_reply_error(req, FL_E_NOT_FOUND, "no such resource");
 		memset(s, 0, sizeof(*s));
 	}
@@ -438,9 +442,9 @@ static bool callback_source(struct fl_req *req, const char *kind,
 static void daraja_answer(struct fl_req *req, const char *code,
                           const char *desc)
 {
-	fl_reply_json(req, 200,
-	              json_pack("{s:s,s:s}", "ResultCode", code, "ResultDesc",
-	                        desc));
+	fl_reply_json(
+	        req, 200,
+	        json_pack("{s:s,s:s}", "ResultCode", code, "ResultDesc", desc));
 }
 
 static void validation(struct fl_req *req)
@@ -515,10 +519,9 @@ static fl_err receive_step(struct fl_tx *tx, struct fl_req *req, void *ctx)
 		daraja_answer(req, "0", "Accepted");
 		return FL_OK;
 	}
-	ans = json_pack("{s:s,s:b,s:b,s:b}", "reference", io->in.ref,
-	                "replay", io->out.replay, "unmatched",
-	                io->out.unmatched, "release_pending",
-	                io->out.release_pending);
+	ans = json_pack("{s:s,s:b,s:b,s:b}", "reference", io->in.ref, "replay",
+	                io->out.replay, "unmatched", io->out.unmatched,
+	                "release_pending", io->out.release_pending);
 	if (io->out.pay != NULL)
 		json_object_set_new(ans, "payment_id",
 		                    json_string(io->out.pay->payment.id));
@@ -681,10 +684,10 @@ static void unmatched_list(struct fl_req *req)
 		return;
 	}
 	if ((err = fl_store_begin(req->app->store, false, &tx)) == FL_OK) {
-		err = fl_store_unmatched_list(
-		        tx, req->who.tenant_id,
-		        all == NULL || strcmp(all, "true") != 0, after, limit,
-		        unmatched_one, &l);
+		err = fl_store_unmatched_list(tx, req->who.tenant_id,
+		                              all == NULL ||
+		                                      strcmp(all, "true") != 0,
+		                              after, limit, unmatched_one, &l);
 		fl_tx_rollback(tx);
 	}
 	if (err != FL_OK) {
@@ -703,10 +706,9 @@ struct assign_io {
 static fl_err assign_step(struct fl_tx *tx, struct fl_req *req, void *ctx)
 {
 	struct assign_io *io = ctx;
-	fl_err err = fl_src_assign(tx, req->who.tenant_id,
-	                           fl_req_param(req, "unmatched_id"),
-	                           io->device_id, req->who.key_id, req->now,
-	                           &io->out);
+	fl_err err = fl_src_assign(
+	        tx, req->who.tenant_id, fl_req_param(req, "unmatched_id"),
+	        io->device_id, req->who.key_id, req->now, &io->out);
 
 	if (err != FL_OK) {
 		if (io->out.msg[0] != '\0')
@@ -733,13 +735,11 @@ static void unmatched_assign(struct fl_req *req)
 	if (fl_jin_parse(&j, req) != FL_OK)
 		goto done;
 	fl_jin_only(&j, fields);
-	fl_jin_str(&j, "device_id", true, io->device_id,
-	           sizeof(io->device_id));
+	fl_jin_str(&j, "device_id", true, io->device_id, sizeof(io->device_id));
 	if (fl_jin_end(&j) != FL_OK)
 		goto done;
 	if (fl_txn_run(req, assign_step, io) == FL_OK)
-		fl_decide_committed(req->app, io->out.device.id,
-		                    &io->out.what);
+		fl_decide_committed(req->app, io->out.device.id, &io->out.what);
 done:
 	free(io);
 }
@@ -768,9 +768,9 @@ static fl_err confirm_step(struct fl_tx *tx, struct fl_req *req, void *ctx)
 	}
 	if (err != FL_OK)
 		return err;
-	fl_reply_json(req, 200,
-	              json_pack("{s:o}", "device",
-	                        fl_api_device_json(&io->dev)));
+	fl_reply_json(
+	        req, 200,
+	        json_pack("{s:o}", "device", fl_api_device_json(&io->dev)));
 	return FL_OK;
 }
 
@@ -836,12 +836,11 @@ static fl_err extra_one(void *ctx, const struct fl_provider_ref *r)
 	return json_array_append_new(
 	               x->io->extra,
 	               json_pack("{s:s,s:I,s:s?,s:s?}", "reference", r->ref,
-	                         "amount", (json_int_t)r->amount,
-	                         "payment_id",
+	                         "amount", (json_int_t)r->amount, "payment_id",
 	                         r->payment_id[0] ? r->payment_id : NULL,
 	                         "unmatched_id",
-	                         r->unmatched_id[0] ? r->unmatched_id : NULL)) ==
-	               0
+	                         r->unmatched_id[0] ? r->unmatched_id
+	                                            : NULL)) == 0
 	               ? FL_OK
 	               : FL_E_NOMEM;
 }
@@ -903,19 +902,19 @@ static fl_err recon_step(struct fl_tx *tx, struct fl_req *req, void *ctx)
 				                  "recorded_amount",
 				                  (json_int_t)prev.amount));
 			else if (io->apply && prev.payment_id[0] != '\0' &&
-			         (err = release_reconciled(tx, req, io, &prev)) !=
-			                 FL_OK)
+			         (err = release_reconciled(tx, req, io,
+			                                   &prev)) != FL_OK)
 				return err;
 			continue;
 		}
 		if (err != FL_E_NOT_FOUND)
 			return err;
 		err = FL_OK;
-		json_array_append_new(
-		        io->missing,
-		        json_pack("{s:s,s:s,s:I}", "reference", row->ref,
-		                  "account", row->account, "amount",
-		                  (json_int_t)row->amount));
+		json_array_append_new(io->missing,
+		                      json_pack("{s:s,s:s,s:I}", "reference",
+		                                row->ref, "account",
+		                                row->account, "amount",
+		                                (json_int_t)row->amount));
 		if (io->apply) {
 			struct fl_src_payment in = {0};
 			struct fl_src_result out;
@@ -924,24 +923,28 @@ static fl_err recon_step(struct fl_tx *tx, struct fl_req *req, void *ctx)
 			snprintf(in.account, sizeof(in.account), "%s",
 			         row->account);
 			in.amount = row->amount;
-			memcpy(in.currency, io->s.currency, sizeof(in.currency));
+			memcpy(in.currency, io->s.currency,
+			       sizeof(in.currency));
 			in.paid_at = row->paid_at;
 			snprintf(in.payer, sizeof(in.payer), "statement");
 			err = fl_src_receive(tx, &io->s, &in, req->now, &out);
 			if (err == FL_OK && out.pay != NULL)
 				json_array_append_new(
 				        io->wake,
-				        json_string(out.pay->payment.device_id));
+				        json_string(
+				                out.pay->payment.device_id));
 			if (err == FL_OK)
 				json_array_append_new(
 				        io->applied,
-				        json_pack("{s:s,s:s?,s:s?}", "reference",
-				                  row->ref, "payment_id",
+				        json_pack("{s:s,s:s?,s:s?}",
+				                  "reference", row->ref,
+				                  "payment_id",
 				                  out.pay != NULL
 				                          ? out.pay->payment.id
 				                          : NULL,
 				                  "unmatched_id",
-				                  out.unmatched ? out.um.id : NULL));
+				                  out.unmatched ? out.um.id
+				                                : NULL));
 			fl_src_result_clear(&out);
 			if (err != FL_OK)
 				return err;
@@ -951,16 +954,15 @@ static fl_err recon_step(struct fl_tx *tx, struct fl_req *req, void *ctx)
 	                                      io->to, extra_one, &x)) != FL_OK)
 		return err;
 	if (io->apply &&
-	    (err = fl_audit_req(tx, req, "payment.reconcile", io->s.id, NULL,
-	                        json_pack("{s:I,s:I,s:I,s:I}", "rows",
-	                                  (json_int_t)io->n, "missing",
-	                                  (json_int_t)json_array_size(
-	                                          io->missing),
-	                                  "extra",
-	                                  (json_int_t)json_array_size(io->extra),
-	                                  "different",
-	                                  (json_int_t)json_array_size(
-	                                          io->different)))) != FL_OK)
+	    (err = fl_audit_req(
+	             tx, req, "payment.reconcile", io->s.id, NULL,
+	             json_pack("{s:I,s:I,s:I,s:I}", "rows", (json_int_t)io->n,
+	                       "missing",
+	                       (json_int_t)json_array_size(io->missing),
+	                       "extra", (json_int_t)json_array_size(io->extra),
+	                       "different",
+	                       (json_int_t)json_array_size(io->different)))) !=
+	            FL_OK)
 		return err;
 	fl_reply_json(req, 200,
 	              json_pack("{s:s,s:I,s:O,s:O,s:O,s:O,s:O}", "source_id",
@@ -982,8 +984,8 @@ static fl_err recon_time(const char *s, fl_time *out)
 	if (strlen(s) != 19 || s[4] != '-' || s[7] != '-' || s[10] != ' ' ||
 	    s[13] != ':' || s[16] != ':')
 		return FL_E_TIME_FORMAT;
-	snprintf(c2b, sizeof(c2b), "%.4s%.2s%.2s%.2s%.2s%.2s", s, s + 5,
-	         s + 8, s + 11, s + 14, s + 17);
+	snprintf(c2b, sizeof(c2b), "%.4s%.2s%.2s%.2s%.2s%.2s", s, s + 5, s + 8,
+	         s + 11, s + 14, s + 17);
 	return fl_c2b_time(c2b, out);
 }
 
@@ -1014,9 +1016,8 @@ static void reconcile(struct fl_req *req)
 		fl_jin_fail(&j, FL_E_INVALID,
 		            "rows must be a list of at most %d statement rows",
 		            RECON_MAX_ROWS);
-	if (j.err == FL_OK &&
-	    (io->rows = calloc(json_array_size(rows) + 1,
-	                       sizeof(*io->rows))) == NULL)
+	if (j.err == FL_OK && (io->rows = calloc(json_array_size(rows) + 1,
+	                                         sizeof(*io->rows))) == NULL)
 		fl_jin_fail(&j, FL_E_NOMEM, "out of memory");
 	io->from = FL_TIME_MAX;
 	io->to = 0;
@@ -1028,20 +1029,22 @@ static void reconcile(struct fl_req *req)
 			        json_object_get(v, "reference"));
 			const char *acc = json_string_value(
 			        json_object_get(v, "account"));
-			const char *amt = json_string_value(
-			        json_object_get(v, "amount"));
+			const char *amt =
+			        json_string_value(json_object_get(v, "amount"));
 			const char *at = json_string_value(
 			        json_object_get(v, "paid_at"));
 
 			if (ref == NULL || ref[0] == '\0' ||
 			    strlen(ref) >= sizeof(r->ref) ||
 			    !fl_api_text_ok(ref) || amt == NULL ||
-			    (acc != NULL && (strlen(acc) >= sizeof(r->account) ||
-			                     !fl_api_text_ok(acc)))) {
-				fl_jin_fail(&j, FL_E_INVALID,
-				            "rows[%zu] needs reference and amount "
-				            "(text), account (text) optional",
-				            i);
+			    (acc != NULL &&
+			     (strlen(acc) >= sizeof(r->account) ||
+			      !fl_api_text_ok(acc)))) {
+				fl_jin_fail(
+				        &j, FL_E_INVALID,
+				        "rows[%zu] needs reference and amount "
+				        "(text), account (text) optional",
+				        i);
 				break;
 			}
 			snprintf(r->ref, sizeof(r->ref), "%s", ref);
@@ -1058,11 +1061,14 @@ static void reconcile(struct fl_req *req)
 			}
 			r->amount = 0;
 			json_object_set_new(v, "_amount", json_string(amt));
-			if (at != NULL && recon_time(at, &r->paid_at) != FL_OK) {
-				fl_jin_fail(&j, FL_E_TIME_FORMAT,
-				            "rows[%zu].paid_at must be RFC 3339 or "
-				            "YYYY-MM-DD HH:MM:SS (East Africa Time)",
-				            i);
+			if (at != NULL &&
+			    recon_time(at, &r->paid_at) != FL_OK) {
+				fl_jin_fail(
+				        &j, FL_E_TIME_FORMAT,
+				        "rows[%zu].paid_at must be RFC 3339 or "
+				        "YYYY-MM-DD HH:MM:SS (East Africa "
+				        "Time)",
+				        i);
 				break;
 			}
 			if (r->paid_at != 0 && r->paid_at < io->from)
@@ -1080,13 +1086,14 @@ static void reconcile(struct fl_req *req)
 			fl_tx_rollback(tx);
 		}
 		if (err == FL_E_NOT_FOUND)
-			fl_jin_fail(&j, FL_E_NOT_FOUND, "no such payment source");
+			fl_jin_fail(&j, FL_E_NOT_FOUND,
+			            "no such payment source");
 		else if (err != FL_OK)
 			fl_jin_fail(&j, err, "%s", fl_strerror(err));
 	}
 	for (i = 0; j.err == FL_OK && i < io->n; i++) {
-		const char *amt = json_string_value(json_object_get(
-		        json_array_get(rows, i), "_amount"));
+		const char *amt = json_string_value(
+		        json_object_get(json_array_get(rows, i), "_amount"));
 
 		if (fl_c2b_amount(amt, fl_currency_decimals(io->s.currency),
 		                  &io->rows[i].amount) != FL_OK)
@@ -1112,21 +1119,18 @@ static void reconcile(struct fl_req *req)
 	io->applied = json_array();
 	io->released = json_array();
 	io->wake = json_array();
-	if (io->missing == NULL || io->extra == NULL ||
-	    io->different == NULL || io->applied == NULL ||
-	    io->released == NULL || io->wake == NULL) {
+	if (io->missing == NULL || io->extra == NULL || io->different == NULL ||
+	    io->applied == NULL || io->released == NULL || io->wake == NULL) {
 		fl_reply_error(req, FL_E_NOMEM, NULL);
 	} else if (fl_txn_run_unrecorded(req, recon_step, io) == FL_OK) {
 		/* wake the phones the statement released, and those a
 		 * missing payment recorded now unlocked */
 		struct fl_decided bumped = {.bumped = true};
 
-		json_array_foreach(io->released, i, v)
-			fl_decide_committed(req->app, json_string_value(v),
-			                    &bumped);
-		json_array_foreach(io->wake, i, v)
-			fl_decide_committed(req->app, json_string_value(v),
-			                    &bumped);
+		json_array_foreach(io->released, i, v) fl_decide_committed(
+		        req->app, json_string_value(v), &bumped);
+		json_array_foreach(io->wake, i, v) fl_decide_committed(
+		        req->app, json_string_value(v), &bumped);
 	}
 done:
 	json_decref(io->missing);
@@ -1151,8 +1155,8 @@ static const struct fl_route routes[] = {
          FL_AUTH_NONE},
         {"POST", "/v1/callbacks/{source_id}/{secret}/confirmation",
          confirmation, FL_AUTH_NONE},
-        {"POST", "/v1/callbacks/{source_id}/{secret}/payments",
-         signed_payment, FL_AUTH_NONE},
+        {"POST", "/v1/callbacks/{source_id}/{secret}/payments", signed_payment,
+         FL_AUTH_NONE},
         {"GET", "/v1/payments/unmatched", unmatched_list, FL_ROLES_READ},
         {"POST", "/v1/payments/reconcile", reconcile, FL_ROLE_ADMIN},
         {"POST", "/v1/payments/unmatched/{unmatched_id}/assign",

@@ -124,9 +124,8 @@ static fl_err fail(char *msg, size_t cap, fl_err err, const char *fmt, ...)
  * when not a string, too long or holding a control character. A number
  * is taken as its text when allow_num (some Daraja sandboxes send
  * TransAmount as a number). */
-static fl_err member(json_t *o, const char *name, bool required,
-                     bool allow_num, char *buf, size_t cap, char *msg,
-                     size_t msgcap)
+static fl_err member(json_t *o, const char *name, bool required, bool allow_num,
+                     char *buf, size_t cap, char *msg, size_t msgcap)
 {
 	json_t *v = json_object_get(o, name);
 	const char *s;
@@ -158,8 +157,8 @@ fl_err fl_c2b_parse(const char *body, size_t len, int decimals,
                     bool confirmation, struct fl_c2b *out, char *msg,
                     size_t msgcap)
 {
-	char amount[64], when[32], msisdn[64], first[64], middle[64],
-	        last[64], balance[64];
+	char amount[64], when[32], msisdn[64], first[64], middle[64], last[64],
+	        balance[64];
 	json_error_t jerr;
 	json_t *o;
 	fl_err err;
@@ -189,14 +188,14 @@ fl_err fl_c2b_parse(const char *body, size_t len, int decimals,
 	    (err = member(o, "OrgAccountBalance", false, true, balance,
 	                  sizeof(balance), msg, msgcap)) != FL_OK ||
 	    (err = member(o, "ThirdPartyTransID", false, false,
-	                  out->third_party_id, sizeof(out->third_party_id),
-	                  msg, msgcap)) != FL_OK ||
+	                  out->third_party_id, sizeof(out->third_party_id), msg,
+	                  msgcap)) != FL_OK ||
 	    (err = member(o, "MSISDN", false, true, msisdn, sizeof(msisdn), msg,
 	                  msgcap)) != FL_OK ||
 	    (err = member(o, "FirstName", false, false, first, sizeof(first),
 	                  msg, msgcap)) != FL_OK ||
-	    (err = member(o, "MiddleName", false, false, middle,
-	                  sizeof(middle), msg, msgcap)) != FL_OK ||
+	    (err = member(o, "MiddleName", false, false, middle, sizeof(middle),
+	                  msg, msgcap)) != FL_OK ||
 	    (err = member(o, "LastName", false, false, last, sizeof(last), msg,
 	                  msgcap)) != FL_OK)
 		goto out;
@@ -233,7 +232,7 @@ out:
 fl_err fl_signed_pay_parse(const char *body, size_t len,
                            struct fl_signed_pay *out, char *msg, size_t msgcap)
 {
-	static const char *const known[] = {"id", "account", "amount",
+	static const char *const known[] = {"id",       "account", "amount",
 	                                    "currency", "paid_at", NULL};
 	char when[64];
 	json_error_t jerr;
@@ -316,8 +315,8 @@ static fl_err secret_key(const char *secret, uint8_t *key, size_t cap,
 }
 
 /* HMAC-SHA256 of "id.timestamp.body" under secret into mac. */
-static fl_err mac_of(const char *secret, const char *id,
-                     const char *timestamp, const char *body, size_t len,
+static fl_err mac_of(const char *secret, const char *id, const char *timestamp,
+                     const char *body, size_t len,
                      uint8_t mac[FL_HMAC_SHA256_LEN])
 {
 	uint8_t key[64];
@@ -340,9 +339,8 @@ static fl_err mac_of(const char *secret, const char *id,
 	return FL_OK;
 }
 
-fl_err fl_stdwh_sign(const char *secret, const char *id,
-                     const char *timestamp, const char *body, size_t len,
-                     char *out, size_t cap)
+fl_err fl_stdwh_sign(const char *secret, const char *id, const char *timestamp,
+                     const char *body, size_t len, char *out, size_t cap)
 {
 	uint8_t mac[FL_HMAC_SHA256_LEN];
 	fl_err err;
@@ -383,7 +381,8 @@ fl_err fl_stdwh_verify(const char *secret, const char *id,
 	/* "v1,<b64> v1,<b64> ...": any one of them */
 	for (p = signatures; *p != '\0';) {
 		const char *end = strchr(p, ' ');
-		size_t n = end != NULL ? (size_t)(end - p) : strlen(p), glen = 0;
+		size_t n = end != NULL ? (size_t)(end - p) : strlen(p),
+		       glen = 0;
 
 		if (n > 3 && strncmp(p, "v1,", 3) == 0 &&
 		    fl_b64_decode(got, sizeof(got), &glen, p + 3, n - 3) ==

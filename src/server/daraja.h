@@ -34,18 +34,18 @@
 #include "core/fltime.h"
 #include "store/store.h"
 
-#define FL_C2B_MSG_MAX 200 /* what was wrong with a message */
+#define FL_C2B_MSG_MAX 200        /* what was wrong with a message */
 #define FL_EAT_OFFSET  (3 * 3600) /* East Africa Time, seconds east */
 
 /* One C2B message. */
 struct fl_c2b {
-	char trans_type[32];                /* "Pay Bill", "Buy Goods" */
-	char trans_id[FL_REFERENCE_MAX];    /* M-Pesa receipt, "" if none */
-	fl_time trans_time;                 /* UTC; 0 when absent */
-	int64_t amount;                     /* minor units, > 0 */
-	char shortcode[FL_SHORTCODE_MAX];   /* BusinessShortCode */
-	char bill_ref[FL_LOAN_REF_MAX];     /* the account the payer typed */
-	char invoice[FL_REFERENCE_MAX];     /* InvoiceNumber */
+	char trans_type[32];                   /* "Pay Bill", "Buy Goods" */
+	char trans_id[FL_REFERENCE_MAX];       /* M-Pesa receipt, "" if none */
+	fl_time trans_time;                    /* UTC; 0 when absent */
+	int64_t amount;                        /* minor units, > 0 */
+	char shortcode[FL_SHORTCODE_MAX];      /* BusinessShortCode */
+	char bill_ref[FL_LOAN_REF_MAX];        /* the account the payer typed */
+	char invoice[FL_REFERENCE_MAX];        /* InvoiceNumber */
 	char third_party_id[FL_REFERENCE_MAX]; /* ThirdPartyTransID */
 	char payer[FL_PAYER_MAX]; /* MSISDN and names, as sent (maybe masked) */
 };
@@ -98,8 +98,8 @@ fl_err fl_stdwh_verify(const char *secret, const char *id,
 
 /* The "v1,<base64>" signature of body for id and timestamp under secret,
  * into out[cap]. */
-fl_err fl_stdwh_sign(const char *secret, const char *id,
-                     const char *timestamp, const char *body, size_t len,
-                     char *out, size_t cap) FL_MUST_USE;
+fl_err fl_stdwh_sign(const char *secret, const char *id, const char *timestamp,
+                     const char *body, size_t len, char *out,
+                     size_t cap) FL_MUST_USE;
 
 #endif

@@ -22,8 +22,8 @@ json_t *fl_hold_json(const struct fl_hold_rec *h)
 	                 "created_at", fl_json_time(h->created_at),
 	                 "created_by", h->created_by, "released_at",
 	                 fl_json_time(h->released_at), "released_by",
-	                 h->released_by[0] ? h->released_by : NULL,
-	                 "standing", h->released_at == 0);
+	                 h->released_by[0] ? h->released_by : NULL, "standing",
+	                 h->released_at == 0);
 }
 
 static fl_err furthest(void *ctx, const struct fl_hold_rec *h)
@@ -105,8 +105,8 @@ static fl_err collect(void *ctx, const struct fl_device *d)
 
 #define REDECIDE_GROUP 256
 
-fl_err fl_hold_redecide(struct fl_app *app, const char *tenant_id,
-                        fl_time now, int *n)
+fl_err fl_hold_redecide(struct fl_app *app, const char *tenant_id, fl_time now,
+                        int *n)
 {
 	struct fl_device_filter flt = {.any_state = true};
 	struct fl_decided what[REDECIDE_GROUP];
@@ -190,8 +190,8 @@ static fl_err find_stale_hold(void *ctx, const struct fl_hold_rec *h)
 static fl_err tick_source(struct fl_tx *tx, struct fl_source_rec *s,
                           fl_time now, bool *changed)
 {
-	fl_time last = s->last_callback_at != 0 ? s->last_callback_at
-	                                        : s->created_at;
+	fl_time last =
+	        s->last_callback_at != 0 ? s->last_callback_at : s->created_at;
 	bool silent = s->disabled_at == 0 && s->max_silence > 0 &&
 	              now - last > s->max_silence;
 	struct by_source b = {.source_id = s->id};
@@ -230,8 +230,8 @@ static fl_err tick_source(struct fl_tx *tx, struct fl_source_rec *s,
 	snprintf(b.h.source_id, sizeof(b.h.source_id), "%s", s->id);
 	b.h.until = now + FL_HOLD_HORIZON;
 	snprintf(b.h.reason, sizeof(b.h.reason),
-	         "payment source %s (%s) silent for more than %lld s",
-	         s->id, s->kind, (long long)s->max_silence);
+	         "payment source %s (%s) silent for more than %lld s", s->id,
+	         s->kind, (long long)s->max_silence);
 	b.h.created_at = now;
 	snprintf(b.h.created_by, sizeof(b.h.created_by), "system");
 	s->stale_since = now;
@@ -292,7 +292,8 @@ void fl_holds_tick(struct fl_app *app, fl_time now)
 		else
 			fl_tx_rollback(tx);
 		if (err == FL_OK && changed)
-			err = fl_hold_redecide(app, x.s[i].tenant_id, now, NULL);
+			err = fl_hold_redecide(app, x.s[i].tenant_id, now,
+			                       NULL);
 	}
 	if (err != FL_OK)
 		fl_log(FL_LOG_ERROR, "payment feed check failed",

@@ -59,8 +59,8 @@ fl_err fl_hold_standing(struct fl_tx *tx, const char *tenant_id, fl_time at,
 /* Decides again every device of tenant_id whose lock is overdue-driven,
  * in write transactions of their own, and wakes the phones whose token
  * changed. *n (may be NULL) counts them. */
-fl_err fl_hold_redecide(struct fl_app *app, const char *tenant_id,
-                        fl_time now, int *n) FL_MUST_USE;
+fl_err fl_hold_redecide(struct fl_app *app, const char *tenant_id, fl_time now,
+                        int *n) FL_MUST_USE;
 
 /* Stale feeds: marks sources silent past their max_silence stale, holds
  * their tenant's automatic locks (and pushes the hold on while the

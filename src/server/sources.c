@@ -185,9 +185,8 @@ json_t *fl_src_unmatched_json(const struct fl_unmatched_rec *u)
 	                 "paid_at", fl_json_time(u->paid_at), "reason",
 	                 u->reason, "payer", u->payer, "received_at",
 	                 fl_json_time(u->created_at), "payment_id",
-	                 u->payment_id[0] ? u->payment_id : NULL,
-	                 "assigned_at", fl_json_time(u->assigned_at),
-	                 "assigned_by",
+	                 u->payment_id[0] ? u->payment_id : NULL, "assigned_at",
+	                 fl_json_time(u->assigned_at), "assigned_by",
 	                 u->assigned_by[0] ? u->assigned_by : NULL);
 }
 
@@ -308,7 +307,8 @@ static fl_err replay(struct fl_tx *tx, const struct fl_provider_ref *prev,
 	if (err == FL_OK) {
 		struct fl_pending_release pr;
 
-		err = fl_store_pending_release_get(tx, out->pay->device.id, &pr);
+		err = fl_store_pending_release_get(tx, out->pay->device.id,
+		                                   &pr);
 		out->release_pending = err == FL_OK;
 		if (err == FL_E_NOT_FOUND)
 			err = FL_OK;
@@ -368,8 +368,7 @@ fl_err fl_src_receive(struct fl_tx *tx, const struct fl_source_rec *src,
 	fl_err err;
 
 	memset(out, 0, sizeof(*out));
-	snprintf(out->ref.source_id, sizeof(out->ref.source_id), "%s",
-	         src->id);
+	snprintf(out->ref.source_id, sizeof(out->ref.source_id), "%s", src->id);
 	snprintf(out->ref.ref, sizeof(out->ref.ref), "%s", in->ref);
 	snprintf(out->ref.tenant_id, sizeof(out->ref.tenant_id), "%s",
 	         src->tenant_id);
@@ -388,10 +387,11 @@ fl_err fl_src_receive(struct fl_tx *tx, const struct fl_source_rec *src,
 		}
 		/* the same reference for other money: never the provider's
 		 * doing; kept for a person to look at, and said loudly */
-		snprintf(out->msg, sizeof(out->msg),
-		         "reference %s was received before with another account "
-		         "or amount; kept as unmatched",
-		         in->ref);
+		snprintf(
+		        out->msg, sizeof(out->msg),
+		        "reference %s was received before with another account "
+		        "or amount; kept as unmatched",
+		        in->ref);
 		fl_log(FL_LOG_WARN, "provider reference reused",
 		       json_pack("{s:s,s:s,s:s}", "tenant", src->tenant_id,
 		                 "source", src->id, "reference", in->ref));
@@ -452,9 +452,8 @@ fl_err fl_src_receive(struct fl_tx *tx, const struct fl_source_rec *src,
 			reason[sizeof(reason) - 1] = '\0';
 		free(out->pay);
 		out->pay = NULL;
-		if (would_release &&
-		    (err = fl_store_pending_release_drop(tx, device_id)) !=
-		            FL_OK)
+		if (would_release && (err = fl_store_pending_release_drop(
+		                              tx, device_id)) != FL_OK)
 			goto out;
 		err = keep_unmatched(tx, src, in, now, reason, true, out);
 		goto out;
@@ -529,18 +528,17 @@ fl_err fl_src_confirm_release(struct fl_tx *tx, const char *tenant_id,
 	    (err = fl_decide_device(tx, tenant_id, device_id, now, false, dev,
 	                            what)) != FL_OK)
 		return err;
-	return fl_audit_append(
-	        tx, tenant_id, actor, now, "device.release_confirm", device_id,
-	        json_pack("{s:s}", "payment_id", pr.payment_id),
-	        json_pack("{s:s}", "state",
-	                  fl_state_name(dev->st.state) != NULL
-	                          ? fl_state_name(dev->st.state)
-	                          : "pending"));
+	return fl_audit_append(tx, tenant_id, actor, now,
+	                       "device.release_confirm", device_id,
+	                       json_pack("{s:s}", "payment_id", pr.payment_id),
+	                       json_pack("{s:s}", "state",
+	                                 fl_state_name(dev->st.state) != NULL
+	                                         ? fl_state_name(dev->st.state)
+	                                         : "pending"));
 }
 
-fl_err fl_src_assign(struct fl_tx *tx, const char *tenant_id,
-                     const char *um_id, const char *device_id,
-                     const char *actor, fl_time now,
+fl_err fl_src_assign(struct fl_tx *tx, const char *tenant_id, const char *um_id,
+                     const char *device_id, const char *actor, fl_time now,
                      struct fl_pay_result *out)
 {
 	struct fl_unmatched_rec u, after;

@@ -37,9 +37,9 @@
 #include "server/payments.h"
 #include "store/store.h"
 
-#define FL_SRC_SECRET_LEN 43 /* URL secret: 32 random bytes, base64url */
-#define FL_SRC_MSG_MAX    384
-#define FL_SRC_SIGNED_TOLERANCE 300 /* Standard Webhooks: 5 minutes */
+#define FL_SRC_SECRET_LEN          43 /* URL secret: 32 random bytes, base64url */
+#define FL_SRC_MSG_MAX             384
+#define FL_SRC_SIGNED_TOLERANCE    300 /* Standard Webhooks: 5 minutes */
 #define FL_SRC_MAX_SILENCE_DEFAULT (6 * 3600)
 
 /* Safaricom's published addresses its Daraja callbacks come from: the
@@ -70,23 +70,23 @@ void fl_src_norm_ref(const char *in, char out[FL_LOAN_REF_MAX]);
 
 /* A provider payment as a callback delivered it. */
 struct fl_src_payment {
-	char ref[FL_REFERENCE_MAX];     /* the provider's id (TransID) */
-	char account[FL_LOAN_REF_MAX];  /* loan reference or IMEI */
-	int64_t amount;                 /* minor units, > 0 */
-	char currency[4];               /* of the amount */
-	fl_time paid_at;                /* 0: now */
-	char payer[FL_PAYER_MAX];       /* shown only */
+	char ref[FL_REFERENCE_MAX];    /* the provider's id (TransID) */
+	char account[FL_LOAN_REF_MAX]; /* loan reference or IMEI */
+	int64_t amount;                /* minor units, > 0 */
+	char currency[4];              /* of the amount */
+	fl_time paid_at;               /* 0: now */
+	char payer[FL_PAYER_MAX];      /* shown only */
 };
 
 /* What receiving did. */
 struct fl_src_result {
-	bool replay;                       /* answered as a first callback */
-	bool unmatched;                    /* kept as unmatched */
-	bool release_pending;              /* a release waits for the lender */
-	struct fl_provider_ref ref;        /* as stored */
-	struct fl_pay_result *pay;         /* the payment, when recorded */
-	struct fl_unmatched_rec um;        /* the unmatched one, if any */
-	char msg[FL_SRC_MSG_MAX];          /* an alert, or "" */
+	bool replay;                /* answered as a first callback */
+	bool unmatched;             /* kept as unmatched */
+	bool release_pending;       /* a release waits for the lender */
+	struct fl_provider_ref ref; /* as stored */
+	struct fl_pay_result *pay;  /* the payment, when recorded */
+	struct fl_unmatched_rec um; /* the unmatched one, if any */
+	char msg[FL_SRC_MSG_MAX];   /* an alert, or "" */
 };
 
 /* Receives in for src at now inside tx: replay, payment or unmatched as
@@ -104,8 +104,7 @@ void fl_src_result_clear(struct fl_src_result *r);
 /* Whether the account names a contract (or device) of tenant_id: the
  * validation answer. *device_id receives it. */
 fl_err fl_src_match(struct fl_tx *tx, const char *tenant_id,
-                    const char *account,
-                    char device_id[FL_ID_MAX]) FL_MUST_USE;
+                    const char *account, char device_id[FL_ID_MAX]) FL_MUST_USE;
 
 /* The lender confirms device_id's pending release: it is dropped and the
  * device decided again (released, if still paid in full). FL_E_NOT_FOUND:
@@ -120,9 +119,8 @@ fl_err fl_src_confirm_release(struct fl_tx *tx, const char *tenant_id,
  * unmatched one marked. FL_E_NOT_FOUND (no such unmatched payment or
  * device), FL_E_STATE (assigned already), refusals of fl_pay_record;
  * out->msg says why. */
-fl_err fl_src_assign(struct fl_tx *tx, const char *tenant_id,
-                     const char *um_id, const char *device_id,
-                     const char *actor, fl_time now,
+fl_err fl_src_assign(struct fl_tx *tx, const char *tenant_id, const char *um_id,
+                     const char *device_id, const char *actor, fl_time now,
                      struct fl_pay_result *out) FL_MUST_USE;
 
 /* In fl_decide_loaded, after the policy: a decision releasing by payment

@@ -12,7 +12,7 @@ static int64_t returned_ord(const PGresult *r)
 
 /* Calls read(r, row, rec) then fn(ctx, rec) for every row of r. */
 #define EACH_ROW(r, rec, read)                                                 \
-	for (int row_ = 0; row_ < PQntuples(r); row_++) {                     \
+	for (int row_ = 0; row_ < PQntuples(r); row_++) {                      \
 		TRY(read((r), row_, &(rec)));                                  \
 		TRY(fn(ctx, &(rec)));                                          \
 	}
@@ -261,8 +261,7 @@ fl_err pg_provider_ref_find(struct fl_tx *tx, const char *tenant_id,
 
 fl_err pg_provider_ref_list(struct fl_tx *tx, const char *tenant_id,
                             fl_time from, fl_time to,
-                            FL_STORE_LIST_FN(struct fl_provider_ref),
-                            void *ctx)
+                            FL_STORE_LIST_FN(struct fl_provider_ref), void *ctx)
 {
 	static const char sql[] =
 	        "SELECT " REF_COLS " FROM provider_payments WHERE "
@@ -368,8 +367,8 @@ out:
 	return err;
 }
 
-fl_err pg_unmatched_get(struct fl_tx *tx, const char *tenant_id,
-                        const char *id, struct fl_unmatched_rec *out)
+fl_err pg_unmatched_get(struct fl_tx *tx, const char *tenant_id, const char *id,
+                        struct fl_unmatched_rec *out)
 {
 	static const char sql[] = "SELECT " UM_COLS " FROM unmatched_payments "
 	                          "WHERE tenant_id = $1 AND id = $2";
@@ -589,8 +588,9 @@ out:
 
 fl_err pg_hold_extend(struct fl_tx *tx, const struct fl_hold_rec *h)
 {
-	static const char sql[] = "UPDATE lock_holds SET until_at = $1, "
-	                          "reason = $2 WHERE tenant_id = $3 AND id = $4";
+	static const char sql[] =
+	        "UPDATE lock_holds SET until_at = $1, "
+	        "reason = $2 WHERE tenant_id = $3 AND id = $4";
 	struct pg_params p = {0};
 	int64_t n = 0;
 	fl_err err;
@@ -605,8 +605,8 @@ fl_err pg_hold_extend(struct fl_tx *tx, const struct fl_hold_rec *h)
 	return err;
 }
 
-fl_err pg_hold_release(struct fl_tx *tx, const char *tenant_id,
-                       const char *id, fl_time at, const char *by)
+fl_err pg_hold_release(struct fl_tx *tx, const char *tenant_id, const char *id,
+                       fl_time at, const char *by)
 {
 	static const char exists[] = "SELECT released_at FROM lock_holds "
 	                             "WHERE tenant_id = $1 AND id = $2";

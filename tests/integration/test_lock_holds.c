@@ -92,8 +92,7 @@ static void device_due(struct dev *d, const char *loan_ref, const char *due,
 	srv_res_free(&r);
 	if (!enroll)
 		return;
-	assert_int_equal(devapi_phone_open(&d->p, S, &L, d->imei, d->imei2),
-	                 0);
+	assert_int_equal(devapi_phone_open(&d->p, S, &L, d->imei, d->imei2), 0);
 	d->open = true;
 	assert_int_equal(fl_agent_setup(d->p.a), FL_OK);
 	assert_int_equal(fl_agent_enroll(d->p.a, d->code), FL_OK);
@@ -214,7 +213,8 @@ static void test_stale_feed_holds_online_and_offline(void **state)
 	if (w.err != FL_OK) {
 		char cmd[300];
 
-		snprintf(cmd, sizeof(cmd), "grep -v '/v1/devices/' %s | tail -8 | cut -c1-400",
+		snprintf(cmd, sizeof(cmd),
+		         "grep -v '/v1/devices/' %s | tail -8 | cut -c1-400",
 		         srv_log_path(S));
 		if (system(cmd) != 0)
 			fprintf(stderr, "no log\n");
@@ -229,17 +229,16 @@ static void test_stale_feed_holds_online_and_offline(void **state)
 
 		assert_string_equal(
 		        json_string_value(json_object_get(h, "kind")), "stale");
-		assert_non_null(strstr(
-		        json_string_value(json_object_get(h, "reason")),
-		        "silent"));
+		assert_non_null(
+		        strstr(json_string_value(json_object_get(h, "reason")),
+		               "silent"));
 		assert_string_equal(
 		        json_string_value(json_object_get(h, "until")),
 		        srv_jstr(&r, "lock_at"));
 	}
 	srv_res_free(&r);
-	assert_int_equal(srv_req(S, "GET", "/v1/payment-sources", L.admin,
-	                         NULL, &r),
-	                 0);
+	assert_int_equal(
+	        srv_req(S, "GET", "/v1/payment-sources", L.admin, NULL, &r), 0);
 	assert_non_null(strstr(r.body, "\"stale\""));
 	srv_res_free(&r);
 
@@ -279,9 +278,8 @@ static void test_stale_feed_holds_online_and_offline(void **state)
 	assert_int_equal(fl_agent_checkin(a.p.a), FL_OK);
 	assert_true(phone_locked(&a));
 	/* audited */
-	assert_int_equal(srv_req(S, "GET", "/v1/audit?limit=500", L.admin,
-	                         NULL, &r),
-	                 0);
+	assert_int_equal(
+	        srv_req(S, "GET", "/v1/audit?limit=500", L.admin, NULL, &r), 0);
 	assert_non_null(strstr(r.body, "locks.hold"));
 	assert_non_null(strstr(r.body, "locks.hold_end"));
 	srv_res_free(&r);
@@ -312,8 +310,9 @@ static void test_freeze_holds_overdue_not_manual(void **state)
 	/* bad input: nothing held */
 	{
 		static const char *const bad[] = {
-		        "{}", "{\"until\":\"2020-01-01T00:00:00Z\","
-		              "\"reason\":\"x\"}",
+		        "{}",
+		        "{\"until\":\"2020-01-01T00:00:00Z\","
+		        "\"reason\":\"x\"}",
 		        "{\"until\":\"tomorrow\",\"reason\":\"x\"}", NULL};
 
 		for (int i = 0; bad[i] != NULL; i++) {
@@ -378,9 +377,8 @@ static void test_freeze_holds_overdue_not_manual(void **state)
 	assert_int_equal(srv_req(S, "POST", path, L.admin, NULL, &r), 0);
 	assert_int_equal(r.status, 409);
 	srv_res_free(&r);
-	assert_int_equal(srv_req(S, "GET", "/v1/audit?limit=500", L.admin,
-	                         NULL, &r),
-	                 0);
+	assert_int_equal(
+	        srv_req(S, "GET", "/v1/audit?limit=500", L.admin, NULL, &r), 0);
 	assert_non_null(strstr(r.body, "locks.freeze"));
 	assert_non_null(strstr(r.body, "locks.preview"));
 	assert_non_null(strstr(r.body, "locks.hold_release"));

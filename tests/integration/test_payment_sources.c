@@ -81,7 +81,8 @@ static void make_source(const char *body, struct source *src)
 
 	memset(src, 0, sizeof(*src));
 	assert_int_equal(
-	        srv_req(S, "POST", "/v1/payment-sources", L.admin, body, &r), 0);
+	        srv_req(S, "POST", "/v1/payment-sources", L.admin, body, &r),
+	        0);
 	assert_int_equal(r.status, 201);
 	s = json_object_get(r.json, "source");
 	assert_non_null(s);
@@ -352,10 +353,9 @@ static void test_confirmation_once_per_transid(void **state)
 
 static void test_bad_input_changes_nothing(void **state)
 {
-	static const char *const amounts[] = {"1,500.00", "-5",   "1e9",
-	                                      "0",        "0.00", "15.001",
-	                                      " 15",      "15.",  ".5",
-	                                      "",         "abc",  NULL};
+	static const char *const amounts[] = {
+	        "1,500.00", "-5",  "1e9", "0", "0.00", "15.001",
+	        " 15",      "15.", ".5",  "",  "abc",  NULL};
 	char id[64], code[64], imei[16], tid[16], body[1024], path[512];
 	struct source src, other;
 	struct srv_res r, ref404;
@@ -379,20 +379,27 @@ static void test_bad_input_changes_nothing(void **state)
 	/* malformed Daraja JSON */
 	{
 		static const char *const bad[] = {
-		        "{", "[]", "not json",
+		        "{",
+		        "[]",
+		        "not json",
 		        "{\"TransID\":\"X1\",\"TransTime\":\"20260101120000\","
-		        "\"TransAmount\":\"10\",\"BusinessShortCode\":\"600300\"}",
+		        "\"TransAmount\":\"10\",\"BusinessShortCode\":"
+		        "\"600300\"}",
 		        "{\"TransID\":\"X1\",\"TransTime\":\"2026-01-01\","
-		        "\"TransAmount\":\"10\",\"BusinessShortCode\":\"600300\","
+		        "\"TransAmount\":\"10\",\"BusinessShortCode\":"
+		        "\"600300\","
 		        "\"BillRefNumber\":\"LN-C\"}",
 		        "{\"TransID\":\"X1\",\"TransTime\":\"20260231120000\","
-		        "\"TransAmount\":\"10\",\"BusinessShortCode\":\"600300\","
+		        "\"TransAmount\":\"10\",\"BusinessShortCode\":"
+		        "\"600300\","
 		        "\"BillRefNumber\":\"LN-C\"}",
 		        "{\"TransID\":7,\"TransTime\":\"20260101120000\","
-		        "\"TransAmount\":\"10\",\"BusinessShortCode\":\"600300\","
+		        "\"TransAmount\":\"10\",\"BusinessShortCode\":"
+		        "\"600300\","
 		        "\"BillRefNumber\":\"LN-C\"}",
 		        "{\"TransTime\":\"20260101120000\","
-		        "\"TransAmount\":\"10\",\"BusinessShortCode\":\"600300\","
+		        "\"TransAmount\":\"10\",\"BusinessShortCode\":"
+		        "\"600300\","
 		        "\"BillRefNumber\":\"LN-C\"}",
 		        NULL};
 
@@ -417,8 +424,8 @@ static void test_bad_input_changes_nothing(void **state)
 	         "/v1/callbacks/ps_AAAAAAAAAAAAAAAAAAAAAA/%s/confirmation",
 	         src.url_secret);
 	assert_int_equal(post(path, body, &ref404), 404);
-	snprintf(path, sizeof(path), "/v1/callbacks/%s/%s/confirmation",
-	         src.id, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+	snprintf(path, sizeof(path), "/v1/callbacks/%s/%s/confirmation", src.id,
+	         "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
 	assert_int_equal(post(path, body, &r), 404);
 	assert_string_equal(r.body, ref404.body);
 	srv_res_free(&r);
@@ -480,8 +487,7 @@ static void test_rotate(void **state)
 	{
 		char fresh[256];
 
-		path_of(srv_jstr(&r, "confirmation_url"), fresh,
-		        sizeof(fresh));
+		path_of(srv_jstr(&r, "confirmation_url"), fresh, sizeof(fresh));
 		srv_res_free(&r);
 		new_transid(tid);
 		c2b_body(body, sizeof(body), tid, "10", "600400", "LN-D");
@@ -542,8 +548,8 @@ static void test_twenty_at_once(void **state)
 	snprintf(url, sizeof(url), "%s%s", srv_url(S), src.confirmation);
 	for (int i = 0; i < 20; i++) {
 		p[i] = (struct poster){.url = url, .body = body};
-		assert_int_equal(pthread_create(&p[i].t, NULL, post_main, &p[i]),
-		                 0);
+		assert_int_equal(
+		        pthread_create(&p[i].t, NULL, post_main, &p[i]), 0);
 	}
 	for (int i = 0; i < 20; i++) {
 		assert_int_equal(pthread_join(p[i].t, NULL), 0);
@@ -552,7 +558,8 @@ static void test_twenty_at_once(void **state)
 	assert_int_equal(payments_of(id), 1);
 }
 
-/* --- a locked phone unlocked by a confirmation ----------------------------- */
+/* --- a locked phone unlocked by a confirmation -----------------------------
+ */
 
 struct waiter {
 	struct devapi_phone *p;
@@ -612,12 +619,13 @@ static void test_confirmation_unlocks_phone(void **state)
 	devapi_phone_close(&ph);
 }
 
-/* --- unmatched payments ---------------------------------------------------- */
+/* --- unmatched payments ----------------------------------------------------
+ */
 
 static void test_unmatched_assigned(void **state)
 {
-	char id[64], code[64], imei[16], tid[16], body[1024], path[256],
-	        um[64], pay[64];
+	char id[64], code[64], imei[16], tid[16], body[1024], path[256], um[64],
+	        pay[64];
 	struct source src;
 	struct srv_res r;
 	json_t *items;
@@ -664,10 +672,10 @@ static void test_unmatched_assigned(void **state)
 	                 0);
 	assert_int_equal(r.status, 404);
 	srv_res_free(&r);
-	assert_int_equal(
-	        srv_req(S, "POST", "/v1/payments/unmatched/um_x/assign", L.admin,
-	                "{\"device_id\":\"dv_x\"}", &r),
-	        0);
+	assert_int_equal(srv_req(S, "POST",
+	                         "/v1/payments/unmatched/um_x/assign", L.admin,
+	                         "{\"device_id\":\"dv_x\"}", &r),
+	                 0);
 	assert_int_equal(r.status, 404);
 	srv_res_free(&r);
 	assert_int_equal(payments_of(id), 0);
@@ -694,14 +702,14 @@ static void test_unmatched_assigned(void **state)
 	assert_int_equal(r.status, 200);
 	srv_res_free(&r);
 	/* audited */
-	assert_int_equal(srv_req(S, "GET", "/v1/audit?limit=500", L.admin,
-	                         NULL, &r),
-	                 0);
+	assert_int_equal(
+	        srv_req(S, "GET", "/v1/audit?limit=500", L.admin, NULL, &r), 0);
 	assert_non_null(strstr(r.body, "payment.unmatched_assign"));
 	srv_res_free(&r);
 }
 
-/* --- release waits for the lender ------------------------------------------ */
+/* --- release waits for the lender ------------------------------------------
+ */
 
 static void test_release_pending(void **state)
 {
@@ -725,8 +733,7 @@ static void test_release_pending(void **state)
 	srv_res_free(&r);
 
 	snprintf(path, sizeof(path), "/v1/devices/%s/release/confirm", id);
-	assert_int_equal(srv_req(S, "POST", path, L.admin, "{\"x\":1}", &r),
-	                 0);
+	assert_int_equal(srv_req(S, "POST", path, L.admin, "{\"x\":1}", &r), 0);
 	assert_int_equal(r.status, 400);
 	srv_res_free(&r);
 	assert_int_equal(srv_req(S, "POST", path, L.admin, NULL, &r), 0);
@@ -742,7 +749,8 @@ static void test_release_pending(void **state)
 	srv_res_free(&r);
 }
 
-/* --- signed sources -------------------------------------------------------- */
+/* --- signed sources --------------------------------------------------------
+ */
 
 /* Standard Webhooks v1 for id.ts.body under secret (whsec_<base64>),
  * computed here with libsodium alone. */
@@ -872,7 +880,8 @@ static void test_loan_ref_unique(void **state)
 	srv_res_free(&r);
 }
 
-/* --- the CLI ---------------------------------------------------------------- */
+/* --- the CLI ----------------------------------------------------------------
+ */
 
 static void test_cli(void **state)
 {
@@ -918,9 +927,9 @@ static void test_cli(void **state)
 		                         "dv_nosuch", NULL),
 		                 1);
 		proc_result_free(&r);
-		assert_int_equal(cli_run(&r, NULL, "payments", "assign", um,
-		                         imei, NULL),
-		                 0);
+		assert_int_equal(
+		        cli_run(&r, NULL, "payments", "assign", um, imei, NULL),
+		        0);
 		proc_result_free(&r);
 	}
 	assert_int_equal(payments_of(id), 1);
@@ -955,8 +964,7 @@ static void test_cli(void **state)
 	                 1);
 	proc_result_free(&r);
 	assert_int_equal(cli_run(&r, NULL, "payments", "reconcile", csv,
-	                         "--source", src.id, "--apply", "--json",
-	                         NULL),
+	                         "--source", src.id, "--apply", "--json", NULL),
 	                 0);
 	j = cli_json(&r);
 	assert_int_equal(json_array_size(json_object_get(j, "applied")), 1);
@@ -966,8 +974,7 @@ static void test_cli(void **state)
 	 * waits for the lender; applying again records nothing */
 	assert_int_equal(payments_of(id), 2);
 	assert_int_equal(cli_run(&r, NULL, "payments", "reconcile", csv,
-	                         "--source", src.id, "--apply", "--json",
-	                         NULL),
+	                         "--source", src.id, "--apply", "--json", NULL),
 	                 0);
 	j = cli_json(&r);
 	assert_int_equal(json_array_size(json_object_get(j, "missing")), 0);
@@ -979,14 +986,14 @@ static void test_cli(void **state)
 	srv_res_free(&sr);
 
 	/* the preview and a freeze through the CLI */
-	assert_int_equal(cli_run(&r, NULL, "locks", "preview", "--within",
-	                         "48h", NULL),
-	                 0);
+	assert_int_equal(
+	        cli_run(&r, NULL, "locks", "preview", "--within", "48h", NULL),
+	        0);
 	assert_non_null(strstr(r.out, "device(s) lock by"));
 	proc_result_free(&r);
-	assert_int_equal(cli_run(&r, NULL, "locks", "preview", "--within",
-	                         "nope", NULL),
-	                 1);
+	assert_int_equal(
+	        cli_run(&r, NULL, "locks", "preview", "--within", "nope", NULL),
+	        1);
 	proc_result_free(&r);
 	assert_int_equal(cli_run(&r, NULL, "locks", "freeze", "--until",
 	                         "2020-01-01T00:00:00Z", "--reason", "x", NULL),
