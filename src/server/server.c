@@ -58,6 +58,15 @@ fl_err fl_server_open_store(const struct fl_config *cfg, struct fl_store **out)
 	fl_err err;
 
 	*out = NULL;
+	if (cfg->database[0] != '\0') {
+		struct fl_store_pg_opts pg = {.pool_size = cfg->db_pool};
+
+		if ((err = fl_store_open_pg(out, cfg->database, &pg)) != FL_OK)
+			fl_logf(FL_LOG_ERROR, "cannot open the database",
+			        "%s: %s: %s", cfg->database, fl_strerror(err),
+			        fl_store_errmsg());
+		return err;
+	}
 	if ((err = fl_server_data_dir(cfg->data_dir)) != FL_OK)
 		return err;
 	if ((err = fl_files_join(path, sizeof(path), cfg->data_dir,
@@ -341,8 +350,9 @@ int fl_server_run(const struct fl_config *cfg)
 	printf("listening on %s\n", fl_http_address(http));
 	fflush(stdout);
 	fl_log(FL_LOG_INFO, "listening",
-	       json_pack("{s:s,s:s,s:i,s:b,s:b,s:i,s:s}", "address",
+	       json_pack("{s:s,s:s,s:s,s:i,s:b,s:b,s:i,s:s}", "address",
 	                 fl_http_address(http), "data", cfg->data_dir,
+	                 "database", fl_store_backend(app->store),
 	                 "threads", cfg->threads, "tls",
 	                 cfg->tls_cert[0] != '\0', "behind_tls_proxy",
 	                 cfg->behind_tls_proxy, "schema",
