@@ -223,6 +223,11 @@ void srv_clock_set(struct srv *s, long long t)
 	s->now = t;
 }
 
+const char *srv_clock_path(const struct srv *s)
+{
+	return s->clock;
+}
+
 void srv_clock_advance(struct srv *s, long long secs)
 {
 	srv_clock_set(s, s->now + secs);
@@ -352,6 +357,24 @@ static int rm_one(const char *path, const struct stat *st, int flag,
 	(void)flag;
 	(void)ftw;
 	return remove(path);
+}
+
+int srv_attach(struct srv **out, const char *url)
+{
+	struct srv *s = calloc(1, sizeof(*s));
+
+	*out = NULL;
+	if (s == NULL)
+		return -1;
+	pthread_once(&curl_once, curl_init);
+	snprintf(s->url, sizeof(s->url), "%s", url);
+	s->curl = curl_easy_init();
+	if (s->curl == NULL) {
+		free(s);
+		return -1;
+	}
+	*out = s;
+	return 0;
 }
 
 void srv_free(struct srv *s)

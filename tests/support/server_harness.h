@@ -75,12 +75,21 @@ void srv_kill9(struct srv *s);
 long long srv_clock(const struct srv *s);
 void srv_clock_set(struct srv *s, long long t);
 void srv_clock_advance(struct srv *s, long long secs);
+/* The test clock's file ("" without opts.clock): other programs can read
+ * the server's time from it (FINLOCK_TEST_CLOCK of finlock and
+ * finlock-device). */
+const char *srv_clock_path(const struct srv *s);
 
 /* Moves the test clock on by step seconds every 10 ms, on a thread of its
  * own, until srv_clock_stop: for a request that only ends when its
  * deadline passes (a long-poll held to its timeout). */
 void srv_clock_run(struct srv *s, long long step);
 void srv_clock_stop(struct srv *s);
+
+/* A handle for requests to a server this harness did not start (a load
+ * balancer in front of several finlockd, say) at url ("http://HOST:PORT");
+ * srv_free only frees it. 0, or -1. */
+int srv_attach(struct srv **out, const char *url);
 
 /* Starts finlockd again on the same data directory and port. */
 int srv_restart(struct srv *s);
