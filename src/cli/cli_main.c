@@ -23,6 +23,8 @@ static const struct cli_cmd commands[] = {
          cli_cmd_devices},
         {"contracts", "loans: schedule and lock policy", cli_cmd_contracts},
         {"payments", "record and reverse payments", cli_cmd_payments},
+        {"locks", "hold automatic locks, preview what will lock",
+         cli_cmd_locks},
         {"audit", "the audit log: list, export, verify, head", cli_cmd_audit},
         {"reports", "portfolio at risk, amounts due, lock rate",
          cli_cmd_reports},
@@ -52,7 +54,8 @@ const struct cli_group *const cli_groups[] = {
         &cli_group_devices,       &cli_group_contracts,
         &cli_group_payments,      &cli_group_audit,
         &cli_group_imei,          &cli_group_key,
-        &cli_group_token,         NULL,
+        &cli_group_token,         &cli_group_locks,
+        NULL,
 };
 
 const struct cli_group *cli_group_find(const char *path)

@@ -272,3 +272,56 @@ fl_err fl_hex_decode(uint8_t *bin, size_t binlen, const char *hex,
 		return FL_E_INVALID;
 	return FL_OK;
 }
+
+void fl_hmac_sha256(uint8_t out[FL_HMAC_SHA256_LEN], const uint8_t *key,
+                    size_t keylen, const void *msg, size_t len)
+{
+	crypto_auth_hmacsha256_state st;
+
+	crypto_auth_hmacsha256_init(&st, key, keylen);
+	crypto_auth_hmacsha256_update(&st, msg, len);
+	crypto_auth_hmacsha256_final(&st, out);
+	fl_wipe(&st, sizeof(st));
+}
+
+fl_err fl_b64_encode(char *out, size_t outcap, const uint8_t *bin,
+                     size_t binlen)
+{
+	size_t need = sodium_base64_encoded_len(
+	        binlen, sodium_base64_VARIANT_ORIGINAL);
+
+	if (need > outcap)
+		return FL_E_TOO_LARGE;
+	sodium_bin2base64(out, outcap, bin, binlen,
+	                  sodium_base64_VARIANT_ORIGINAL);
+	return FL_OK;
+}
+
+fl_err fl_b64_decode(uint8_t *bin, size_t bincap, size_t *binlen,
+                     const char *b64, size_t b64len)
+{
+	const char *end = NULL;
+	char again[256];
+	size_t n = 0;
+	unsigned char high = 0;
+
+	*binlen = 0;
+	for (size_t i = 0; i < b64len; i++)
+		high |= (unsigned char)b64[i];
+	if ((high & 0x80) || b64len % 4 != 0 || b64len >= sizeof(again))
+		return FL_E_BASE64;
+	if (b64len / 4 * 3 > bincap + 2)
+		return FL_E_TOO_LARGE;
+	if (sodium_base642bin(bin, bincap, b64, b64len, NULL, &n, &end,
+	                      sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	    end != b64 + b64len)
+		return FL_E_BASE64;
+	/* canonical only: encoding the bytes again gives the same text */
+	if (fl_b64_encode(again, sizeof(again), bin, n) != FL_OK ||
+	    strlen(again) != b64len || memcmp(again, b64, b64len) != 0) {
+		fl_wipe(bin, n);
+		return FL_E_BASE64;
+	}
+	*binlen = n;
+	return FL_OK;
+}

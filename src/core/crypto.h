@@ -114,6 +114,22 @@ fl_err fl_b64url_encode(char *out, size_t outcap, const uint8_t *bin,
 fl_err fl_b64url_decode(uint8_t *bin, size_t bincap, size_t *binlen,
                         const char *b64, size_t b64len) FL_MUST_USE;
 
+/* HMAC-SHA256 of msg under key (any length) into out[32]: the
+ * signature of Standard Webhooks' "v1" scheme. */
+#define FL_HMAC_SHA256_LEN 32
+void fl_hmac_sha256(uint8_t out[FL_HMAC_SHA256_LEN], const uint8_t *key,
+                    size_t keylen, const void *msg, size_t len);
+
+/* Standard base64 with padding (RFC 4648 section 4), as Standard
+ * Webhooks writes secrets and signatures. fl_b64_encode writes a
+ * NUL-terminated string into out[outcap] (FL_E_TOO_LARGE if short);
+ * fl_b64_decode refuses anything but the canonical encoding
+ * (FL_E_BASE64). */
+fl_err fl_b64_encode(char *out, size_t outcap, const uint8_t *bin,
+                     size_t binlen) FL_MUST_USE;
+fl_err fl_b64_decode(uint8_t *bin, size_t bincap, size_t *binlen,
+                     const char *b64, size_t b64len) FL_MUST_USE;
+
 /* Lower-case hex of bin into out[2*binlen+1]. */
 void fl_hex_encode(char *out, const uint8_t *bin, size_t binlen);
 /* Strict hex decode of exactly 2*binlen characters. */

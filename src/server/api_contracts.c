@@ -40,6 +40,7 @@
 #include "server/decide.h"
 #include "server/jsonio.h"
 #include "server/router.h"
+#include "server/sources.h"
 #include "server/txn.h"
 
 /* --- reading -------------------------------------------------------------- */
@@ -637,6 +638,26 @@ static void create_contract(struct fl_req *req)
 		             : err == FL_E_STATE ? "the device was released"
 		                                 : NULL);
 		goto done;
+	}
+	/* a provider's payment names its loan by reference: one contract
+	 * per reference, compared as payments are (sources.h) */
+	if (c->loan_ref[0] != '\0') {
+		char norm[FL_LOAN_REF_MAX], other[FL_ID_MAX];
+
+		fl_src_norm_ref(c->loan_ref, norm);
+		err = fl_store_contract_by_ref(tx, d->tenant_id, norm, other);
+		if (err == FL_OK) {
+			fl_txn_abort(req, tx, FL_E_CONFLICT,
+			             "loan_ref '%s' is already the contract of "
+			             "device %s (compared ignoring case and "
+			             "spaces)",
+			             c->loan_ref, other);
+			goto done;
+		}
+		if (err != FL_E_NOT_FOUND) {
+			fl_txn_abort(req, tx, err, NULL);
+			goto done;
+		}
 	}
 	snprintf(c->device_id, sizeof(c->device_id), "%s", d->id);
 	snprintf(c->tenant_id, sizeof(c->tenant_id), "%s", d->tenant_id);

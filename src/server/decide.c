@@ -9,8 +9,10 @@
 #include "server/app.h"
 #include "server/log.h"
 #include "server/metrics.h"
+#include "server/holds.h"
 #include "server/push.h"
 #include "server/run.h"
+#include "server/sources.h"
 
 fl_time fl_decide_now(const struct fl_device *dev, fl_time now)
 {
@@ -313,6 +315,13 @@ fl_err fl_decide_loaded(struct fl_tx *tx, const struct fl_device *loaded,
 			                 "error", fl_strerror(err)));
 			goto out;
 		}
+		/* what the policy cannot know: a release by a provider's
+		 * payment waits for the lender (sources.h) */
+		if ((err = fl_src_release_gate(tx, dev, dec)) != FL_OK)
+			goto out;
+		/* and a tenant-wide hold on automatic locks (holds.h) */
+		if ((err = fl_hold_gate(tx, dev, dec, eff)) != FL_OK)
+			goto out;
 	} else {
 		/* No contract yet: nothing to decide but whether the phone
 		 * has enrolled. */

@@ -51,6 +51,7 @@
 #include "server/netaddr.h"
 #include "server/push.h"
 #include "server/router.h"
+#include "server/sources.h"
 #include "store/store.h"
 
 struct fl_http {
@@ -731,6 +732,7 @@ static void completed_cb(void *cls, struct MHD_Connection *mc, void **con_cls,
 	struct timespec end;
 	double secs;
 	const char *route;
+	char logpath[FL_PARAM_MAX * 4];
 
 	(void)mc;
 	if (c == NULL)
@@ -752,13 +754,17 @@ static void completed_cb(void *cls, struct MHD_Connection *mc, void **con_cls,
 
 		fl_metrics_request(h->app->metrics, c->req.method, route,
 		                   c->req.status, secs);
+		/* a callback URL's secret never reaches a log */
+		if (fl_log_enabled(lvl))
+			fl_src_redact_path(c->req.path, logpath,
+			                   sizeof(logpath));
 		if (fl_log_enabled(lvl))
 			fl_log(lvl, "request",
 			       json_pack(
 			               "{s:I,s:s,s:s,s:s,s:i,s:f,s:s,s:s,s:s*,"
 			               "s:b,s:s*}",
 			               "id", (json_int_t)c->req.id, "method",
-			               c->req.method, "path", c->req.path,
+			               c->req.method, "path", logpath,
 			               "route", route, "status", c->req.status,
 			               "ms", secs * 1000.0, "client",
 			               c->req.client, "key", c->req.who.key_id,

@@ -41,6 +41,8 @@
 	X(audit)                                                               \
 	X(devices)                                                             \
 	X(contracts)                                                           \
+	X(sources)                                                             \
+	X(holds)                                                               \
 	X(payments)                                                            \
 	X(device)                                                              \
 	X(sessions)                                                            \

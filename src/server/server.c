@@ -22,6 +22,7 @@
 #include "server/datadir.h"
 #include "server/decide.h"
 #include "server/files.h"
+#include "server/holds.h"
 #include "server/http.h"
 #include "server/log.h"
 #include "server/metrics.h"
@@ -371,11 +372,25 @@ int fl_server_run(const struct fl_config *cfg)
 
 	fl_time next_heads = fl_clock_now(&app->clock) + cfg->audit_head_interval;
 	fl_time next_expiry = fl_clock_now(&app->clock);
+	fl_time next_feeds = fl_clock_now(&app->clock);
+	time_t next_feeds_mono = 0;
+	struct timespec mono;
 	while (got_signal == 0) {
 		struct timespec ts = sweep_pause(app);
 
 		nanosleep(&ts, NULL);
 		sweep(app);
+		clock_gettime(CLOCK_MONOTONIC, &mono);
+		if (fl_clock_now(&app->clock) >= next_feeds ||
+		    mono.tv_sec >= next_feeds_mono) {
+			/* payment feeds gone quiet hold automatic locks; a
+			 * feed that spoke again ends its hold (each second of
+			 * the server's clock, and of real time: a test clock
+			 * may stand still) */
+			fl_holds_tick(app, fl_clock_now(&app->clock));
+			next_feeds = fl_clock_now(&app->clock) + 1;
+			next_feeds_mono = mono.tv_sec + 1;
+		}
 		fl_push_expire(app->push, fl_clock_now(&app->clock));
 		if (fl_clock_now(&app->clock) >= next_heads) {
 			sign_heads(app);

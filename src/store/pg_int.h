@@ -264,4 +264,48 @@ fl_err pg_session_expire(struct fl_tx *tx, fl_time seen_before,
 extern const char *const pg_migrations[];
 extern const int pg_migrations_count;
 
+/* pg_sources.c */
+fl_err pg_source_list(struct fl_tx *tx, const char *tenant_id, int64_t after,
+                      int limit, FL_STORE_LIST_FN(struct fl_source_rec),
+                      void *ctx);
+fl_err pg_provider_ref_list(struct fl_tx *tx, const char *tenant_id,
+                            fl_time from, fl_time to,
+                            FL_STORE_LIST_FN(struct fl_provider_ref),
+                            void *ctx);
+fl_err pg_unmatched_list(struct fl_tx *tx, const char *tenant_id,
+                         bool open_only, int64_t after, int limit,
+                         FL_STORE_LIST_FN(struct fl_unmatched_rec), void *ctx);
+fl_err pg_hold_list(struct fl_tx *tx, const char *tenant_id,
+                    fl_time standing_at, int limit,
+                    FL_STORE_LIST_FN(struct fl_hold_rec), void *ctx);
+fl_err pg_source_insert(struct fl_tx *tx, struct fl_source_rec *s);
+fl_err pg_source_get(struct fl_tx *tx, const char *tenant_id, const char *id,
+                     struct fl_source_rec *out);
+fl_err pg_source_update(struct fl_tx *tx, const struct fl_source_rec *s);
+fl_err pg_source_touch(struct fl_tx *tx, const char *id, fl_time at);
+fl_err pg_provider_ref_put(struct fl_tx *tx, const struct fl_provider_ref *r);
+fl_err pg_provider_ref_get(struct fl_tx *tx, const char *source_id,
+                           const char *ref, struct fl_provider_ref *out);
+fl_err pg_provider_ref_find(struct fl_tx *tx, const char *tenant_id,
+                            const char *ref, struct fl_provider_ref *out);
+fl_err pg_source_msg_put(struct fl_tx *tx, const char *source_id,
+                         const char *msg_id, fl_time at, fl_time forget_before);
+fl_err pg_unmatched_insert(struct fl_tx *tx, struct fl_unmatched_rec *u);
+fl_err pg_unmatched_get(struct fl_tx *tx, const char *tenant_id, const char *id,
+                        struct fl_unmatched_rec *out);
+fl_err pg_unmatched_assign(struct fl_tx *tx, const char *tenant_id,
+                           const char *id, const char *payment_id, fl_time at,
+                           const char *by);
+fl_err pg_contract_by_ref(struct fl_tx *tx, const char *tenant_id,
+                          const char *norm_ref, char device_id[FL_ID_MAX]);
+fl_err pg_pending_release_put(struct fl_tx *tx,
+                              const struct fl_pending_release *r);
+fl_err pg_pending_release_get(struct fl_tx *tx, const char *device_id,
+                              struct fl_pending_release *out);
+fl_err pg_pending_release_drop(struct fl_tx *tx, const char *device_id);
+fl_err pg_hold_insert(struct fl_tx *tx, struct fl_hold_rec *h);
+fl_err pg_hold_extend(struct fl_tx *tx, const struct fl_hold_rec *h);
+fl_err pg_hold_release(struct fl_tx *tx, const char *tenant_id, const char *id,
+                       fl_time at, const char *by);
+
 #endif

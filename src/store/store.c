@@ -595,3 +595,141 @@ fl_err fl_store_session_expire(struct fl_tx *tx, fl_time seen_before,
 {
 	return OPS(tx)->session_expire(tx, seen_before, created_before, n);
 }
+
+/* --- payment sources, unmatched payments, lock holds ---------------------- */
+
+fl_err fl_store_source_insert(struct fl_tx *tx, struct fl_source_rec *s)
+{
+	return OPS(tx)->source_insert(tx, s);
+}
+
+fl_err fl_store_source_get(struct fl_tx *tx, const char *tenant_id,
+                           const char *id, struct fl_source_rec *out)
+{
+	return OPS(tx)->source_get(tx, tenant_id, id, out);
+}
+
+fl_err fl_store_source_list(struct fl_tx *tx, const char *tenant_id,
+                            int64_t after, int limit,
+                            FL_STORE_LIST_FN(struct fl_source_rec), void *ctx)
+{
+	return OPS(tx)->source_list(tx, tenant_id, after, limit, fn, ctx);
+}
+
+fl_err fl_store_source_update(struct fl_tx *tx, const struct fl_source_rec *s)
+{
+	return OPS(tx)->source_update(tx, s);
+}
+
+fl_err fl_store_source_touch(struct fl_tx *tx, const char *id, fl_time at)
+{
+	return OPS(tx)->source_touch(tx, id, at);
+}
+
+fl_err fl_store_provider_ref_put(struct fl_tx *tx,
+                                 const struct fl_provider_ref *r)
+{
+	return OPS(tx)->provider_ref_put(tx, r);
+}
+
+fl_err fl_store_provider_ref_get(struct fl_tx *tx, const char *source_id,
+                                 const char *ref, struct fl_provider_ref *out)
+{
+	return OPS(tx)->provider_ref_get(tx, source_id, ref, out);
+}
+
+fl_err fl_store_provider_ref_find(struct fl_tx *tx, const char *tenant_id,
+                                  const char *ref, struct fl_provider_ref *out)
+{
+	return OPS(tx)->provider_ref_find(tx, tenant_id, ref, out);
+}
+
+fl_err fl_store_provider_ref_list(struct fl_tx *tx, const char *tenant_id,
+                                  fl_time from, fl_time to,
+                                  FL_STORE_LIST_FN(struct fl_provider_ref),
+                                  void *ctx)
+{
+	return OPS(tx)->provider_ref_list(tx, tenant_id, from, to, fn, ctx);
+}
+
+fl_err fl_store_source_msg_put(struct fl_tx *tx, const char *source_id,
+                               const char *msg_id, fl_time at,
+                               fl_time forget_before)
+{
+	return OPS(tx)->source_msg_put(tx, source_id, msg_id, at,
+	                               forget_before);
+}
+
+fl_err fl_store_unmatched_insert(struct fl_tx *tx, struct fl_unmatched_rec *u)
+{
+	return OPS(tx)->unmatched_insert(tx, u);
+}
+
+fl_err fl_store_unmatched_get(struct fl_tx *tx, const char *tenant_id,
+                              const char *id, struct fl_unmatched_rec *out)
+{
+	return OPS(tx)->unmatched_get(tx, tenant_id, id, out);
+}
+
+fl_err fl_store_unmatched_list(struct fl_tx *tx, const char *tenant_id,
+                               bool open_only, int64_t after, int limit,
+                               FL_STORE_LIST_FN(struct fl_unmatched_rec),
+                               void *ctx)
+{
+	return OPS(tx)->unmatched_list(tx, tenant_id, open_only, after, limit,
+	                               fn, ctx);
+}
+
+fl_err fl_store_unmatched_assign(struct fl_tx *tx, const char *tenant_id,
+                                 const char *id, const char *payment_id,
+                                 fl_time at, const char *by)
+{
+	return OPS(tx)->unmatched_assign(tx, tenant_id, id, payment_id, at, by);
+}
+
+fl_err fl_store_contract_by_ref(struct fl_tx *tx, const char *tenant_id,
+                                const char *norm_ref,
+                                char device_id[FL_ID_MAX])
+{
+	return OPS(tx)->contract_by_ref(tx, tenant_id, norm_ref, device_id);
+}
+
+fl_err fl_store_pending_release_put(struct fl_tx *tx,
+                                    const struct fl_pending_release *r)
+{
+	return OPS(tx)->pending_release_put(tx, r);
+}
+
+fl_err fl_store_pending_release_get(struct fl_tx *tx, const char *device_id,
+                                    struct fl_pending_release *out)
+{
+	return OPS(tx)->pending_release_get(tx, device_id, out);
+}
+
+fl_err fl_store_pending_release_drop(struct fl_tx *tx, const char *device_id)
+{
+	return OPS(tx)->pending_release_drop(tx, device_id);
+}
+
+fl_err fl_store_hold_insert(struct fl_tx *tx, struct fl_hold_rec *h)
+{
+	return OPS(tx)->hold_insert(tx, h);
+}
+
+fl_err fl_store_hold_extend(struct fl_tx *tx, const struct fl_hold_rec *h)
+{
+	return OPS(tx)->hold_extend(tx, h);
+}
+
+fl_err fl_store_hold_release(struct fl_tx *tx, const char *tenant_id,
+                             const char *id, fl_time at, const char *by)
+{
+	return OPS(tx)->hold_release(tx, tenant_id, id, at, by);
+}
+
+fl_err fl_store_hold_list(struct fl_tx *tx, const char *tenant_id,
+                          fl_time standing_at, int limit,
+                          FL_STORE_LIST_FN(struct fl_hold_rec), void *ctx)
+{
+	return OPS(tx)->hold_list(tx, tenant_id, standing_at, limit, fn, ctx);
+}

@@ -1000,4 +1000,200 @@ fl_err fl_store_ocode_issue(struct fl_tx *tx, const char *device_id,
 fl_err fl_store_ocode_used(struct fl_tx *tx, const char *device_id,
                            uint64_t used, fl_time unlock_until) FL_MUST_USE;
 
+/* --- payment sources (money in from providers) ----------------------------
+ *
+ * A payment source is a provider's feed into one tenant (Safaricom Daraja
+ * C2B, or any provider signing its callbacks). Its callback URLs carry a
+ * random secret of which only a keyed hash is kept (path_hash); a signed
+ * source keeps its HMAC secret itself, since verifying needs it. Every
+ * provider payment is remembered by (source, provider reference), so a
+ * callback sent again is answered as the first was and never recorded
+ * twice. A payment that matches no contract is kept as unmatched until an
+ * admin assigns it. */
+
+#define FL_SOURCE_KIND_MAX   16  /* "mpesa_c2b", "signed" */
+#define FL_SHORTCODE_MAX     16  /* a Daraja paybill or till number */
+#define FL_SOURCE_NETS_MAX   512 /* "196.201.214.0/24,..." */
+#define FL_SOURCE_SECRET_MAX 96  /* "whsec_" + base64 of 32 bytes */
+#define FL_PAYER_MAX         128 /* who paid, as the provider named them */
+
+struct fl_source_rec {
+	int64_t ord;                       /* creation order, for cursors */
+	char id[FL_ID_MAX];                /* "ps_..." */
+	char tenant_id[FL_ID_MAX];
+	char kind[FL_SOURCE_KIND_MAX];     /* "mpesa_c2b" or "signed" */
+	char name[FL_NAME_MAX];            /* the lender's label */
+	char shortcode[FL_SHORTCODE_MAX];  /* mpesa_c2b: BusinessShortCode */
+	char currency[4];                  /* what its amounts are in */
+	char networks[FL_SOURCE_NETS_MAX]; /* allowed CIDRs, comma-separated */
+	uint8_t path_hash[FL_HASH_LEN];    /* keyed hash of the URL secret */
+	char secret[FL_SOURCE_SECRET_MAX]; /* signed: HMAC secret; else "" */
+	int64_t max_silence;               /* seconds; 0 = no expectation */
+	fl_time created_at;
+	fl_time disabled_at;      /* 0 unless disabled */
+	fl_time rotated_at;       /* last secret rotation, 0 never */
+	fl_time last_callback_at; /* last accepted callback, 0 never */
+	fl_time stale_since;      /* when it was found stale, 0 healthy */
+};
+
+fl_err fl_store_source_insert(struct fl_tx *tx,
+                              struct fl_source_rec *s) FL_MUST_USE;
+/* The source id, of tenant_id (NULL: of any tenant: a callback knows only
+ * the id). */
+fl_err fl_store_source_get(struct fl_tx *tx, const char *tenant_id,
+                           const char *id,
+                           struct fl_source_rec *out) FL_MUST_USE;
+/* Sources of tenant_id (NULL: all tenants) with ord > after. */
+fl_err fl_store_source_list(struct fl_tx *tx, const char *tenant_id,
+                            int64_t after, int limit,
+                            fl_err (*fn)(void *ctx,
+                                         const struct fl_source_rec *s),
+                            void *ctx) FL_MUST_USE;
+/* Stores the mutable fields of s (name, networks, path_hash, secret,
+ * max_silence, disabled_at, rotated_at, stale_since) by s->id and
+ * s->tenant_id. FL_E_NOT_FOUND if there is no such source. */
+fl_err fl_store_source_update(struct fl_tx *tx,
+                              const struct fl_source_rec *s) FL_MUST_USE;
+/* A callback accepted at `at`: last_callback_at becomes at (never moved
+ * back) and stale_since 0. */
+fl_err fl_store_source_touch(struct fl_tx *tx, const char *id,
+                             fl_time at) FL_MUST_USE;
+
+/* A provider's payment as finlock first answered it. */
+struct fl_provider_ref {
+	char source_id[FL_ID_MAX];
+	char ref[FL_REFERENCE_MAX]; /* the provider's id (Daraja TransID) */
+	char tenant_id[FL_ID_MAX];
+	uint8_t fingerprint[FL_HASH_LEN]; /* hash of account and amount */
+	int64_t amount;                   /* minor units */
+	char payment_id[FL_ID_MAX];       /* recorded as this payment, or "" */
+	char unmatched_id[FL_ID_MAX];     /* kept as unmatched, or "" */
+	fl_time created_at;
+};
+
+/* FL_E_CONFLICT if (source_id, ref) is stored already. */
+fl_err fl_store_provider_ref_put(struct fl_tx *tx,
+                                 const struct fl_provider_ref *r) FL_MUST_USE;
+fl_err fl_store_provider_ref_get(struct fl_tx *tx, const char *source_id,
+                                 const char *ref,
+                                 struct fl_provider_ref *out) FL_MUST_USE;
+/* The earliest provider payment of tenant_id with this reference, from
+ * any of its sources. */
+fl_err fl_store_provider_ref_find(struct fl_tx *tx, const char *tenant_id,
+                                  const char *ref,
+                                  struct fl_provider_ref *out) FL_MUST_USE;
+/* Provider payments of tenant_id created in [from, to], oldest first. */
+fl_err fl_store_provider_ref_list(struct fl_tx *tx, const char *tenant_id,
+                                  fl_time from, fl_time to,
+                                  fl_err (*fn)(void *ctx,
+                                               const struct fl_provider_ref
+                                                       *r),
+                                  void *ctx) FL_MUST_USE;
+
+/* Remembers a signed callback's message id; FL_E_CONFLICT if the source
+ * saw it already. Ids seen before `forget_before` are forgotten (the
+ * timestamp check refuses their messages anyway). */
+fl_err fl_store_source_msg_put(struct fl_tx *tx, const char *source_id,
+                               const char *msg_id, fl_time at,
+                               fl_time forget_before) FL_MUST_USE;
+
+struct fl_unmatched_rec {
+	int64_t ord;                      /* arrival order, for cursors */
+	char id[FL_ID_MAX];               /* "um_..." */
+	char tenant_id[FL_ID_MAX];
+	char source_id[FL_ID_MAX];
+	char reference[FL_REFERENCE_MAX]; /* the provider's id */
+	char account[FL_LOAN_REF_MAX];    /* the account the payer typed */
+	int64_t amount;                   /* minor units */
+	char currency[4];
+	fl_time paid_at;
+	char reason[FL_REASON_MAX]; /* why it matched no contract */
+	char payer[FL_PAYER_MAX];   /* as the provider gave it (maybe masked) */
+	fl_time created_at;
+	char payment_id[FL_ID_MAX]; /* once assigned: the payment, else "" */
+	fl_time assigned_at;
+	char assigned_by[FL_ID_MAX];
+};
+
+fl_err fl_store_unmatched_insert(struct fl_tx *tx,
+                                 struct fl_unmatched_rec *u) FL_MUST_USE;
+fl_err fl_store_unmatched_get(struct fl_tx *tx, const char *tenant_id,
+                              const char *id,
+                              struct fl_unmatched_rec *out) FL_MUST_USE;
+/* Unmatched payments of tenant_id with ord > after; open_only: those not
+ * assigned yet. */
+fl_err fl_store_unmatched_list(struct fl_tx *tx, const char *tenant_id,
+                               bool open_only, int64_t after, int limit,
+                               fl_err (*fn)(void *ctx,
+                                            const struct fl_unmatched_rec *u),
+                               void *ctx) FL_MUST_USE;
+/* Marks id assigned to payment_id. FL_E_STATE if it already is. */
+fl_err fl_store_unmatched_assign(struct fl_tx *tx, const char *tenant_id,
+                                 const char *id, const char *payment_id,
+                                 fl_time at, const char *by) FL_MUST_USE;
+
+/* The device of tenant_id whose contract's loan reference, lower-cased
+ * with spaces removed, is norm_ref (given that way). FL_E_NOT_FOUND if
+ * none. */
+fl_err fl_store_contract_by_ref(struct fl_tx *tx, const char *tenant_id,
+                                const char *norm_ref,
+                                char device_id[FL_ID_MAX]) FL_MUST_USE;
+
+/* A release by a provider's payment waiting for the lender (or a
+ * statement) to confirm it: one per device. */
+struct fl_pending_release {
+	char device_id[FL_ID_MAX];
+	char tenant_id[FL_ID_MAX];
+	char payment_id[FL_ID_MAX]; /* the payment that would release it */
+	fl_time created_at;
+};
+
+/* Inserts or replaces the device's pending release. */
+fl_err fl_store_pending_release_put(struct fl_tx *tx,
+                                    const struct fl_pending_release *r)
+        FL_MUST_USE;
+fl_err fl_store_pending_release_get(struct fl_tx *tx, const char *device_id,
+                                    struct fl_pending_release *out)
+        FL_MUST_USE;
+/* FL_E_NOT_FOUND if the device has none. */
+fl_err fl_store_pending_release_drop(struct fl_tx *tx,
+                                     const char *device_id) FL_MUST_USE;
+
+/* --- lock holds ------------------------------------------------------------
+ * A tenant-wide hold on automatic (overdue) locks: a freeze an admin set,
+ * or a payment source found stale. */
+
+#define FL_HOLD_KIND_MAX 16 /* "freeze", "stale" */
+
+struct fl_hold_rec {
+	int64_t ord;
+	char id[FL_ID_MAX]; /* "lh_..." */
+	char tenant_id[FL_ID_MAX];
+	char kind[FL_HOLD_KIND_MAX];
+	char source_id[FL_ID_MAX]; /* stale: the source; else "" */
+	fl_time until;             /* automatic locks wait until then */
+	char reason[FL_REASON_MAX];
+	fl_time created_at;
+	char created_by[FL_ID_MAX];
+	fl_time released_at; /* 0 while it stands */
+	char released_by[FL_ID_MAX];
+};
+
+fl_err fl_store_hold_insert(struct fl_tx *tx,
+                            struct fl_hold_rec *h) FL_MUST_USE;
+/* Stores until and reason of h (by id and tenant_id). */
+fl_err fl_store_hold_extend(struct fl_tx *tx,
+                            const struct fl_hold_rec *h) FL_MUST_USE;
+/* Ends a hold. FL_E_STATE if it has ended already. */
+fl_err fl_store_hold_release(struct fl_tx *tx, const char *tenant_id,
+                             const char *id, fl_time at,
+                             const char *by) FL_MUST_USE;
+/* Holds of tenant_id (NULL: all tenants), newest first; standing_at != 0:
+ * only those not released with until > standing_at. */
+fl_err fl_store_hold_list(struct fl_tx *tx, const char *tenant_id,
+                          fl_time standing_at, int limit,
+                          fl_err (*fn)(void *ctx,
+                                       const struct fl_hold_rec *h),
+                          void *ctx) FL_MUST_USE;
+
 #endif

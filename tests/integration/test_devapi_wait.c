@@ -80,19 +80,19 @@ static void fx_enroll(struct fx *f)
 static void overdue_contract(const char *id)
 {
 	struct srv_res r;
-	char path[128];
+	char path[128], body[512];
 
 	snprintf(path, sizeof(path), "/v1/devices/%s/contract", id);
-	assert_int_equal(
-	        srv_req(S, "POST", path, L.admin,
-	                "{\"loan_ref\":\"LN-7\",\"currency\":\"KES\","
+	/* loan references are unique per lender */
+	snprintf(body, sizeof(body),
+	         "{\"loan_ref\":\"LN-7-%s\",\"currency\":\"KES\","
 	                "\"allow_overdue\":true,"
 	                "\"schedule\":[{\"due\":\"2025-01-01\",\"amount\":"
 	                "150000},{\"due\":\"2035-01-01\",\"amount\":150000}],"
 	                "\"grace\":0,\"policy\":{\"contact\":{\"name\":"
 	                "\"Acme Finance\",\"phones\":[\"+254700000001\"]}}}",
-	                &r),
-	        0);
+	         id);
+	assert_int_equal(srv_req(S, "POST", path, L.admin, body, &r), 0);
 	assert_int_equal(r.status, 201);
 	srv_res_free(&r);
 }

@@ -484,6 +484,14 @@ static const char *param(const char *pattern, const char *name, int how)
 		return TENANT;
 	if (strcmp(name, "payment_id") == 0)
 		return PAYMENT;
+	if (strcmp(name, "source_id") == 0)
+		return "ps_AAAAAAAAAAAAAAAAAAAAAA"; /* none: callbacks 404 */
+	if (strcmp(name, "secret") == 0)
+		return "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+	if (strcmp(name, "hold_id") == 0)
+		return "lh_AAAAAAAAAAAAAAAAAAAAAA";
+	if (strcmp(name, "unmatched_id") == 0)
+		return "um_AAAAAAAAAAAAAAAAAAAAAA";
 	if (strcmp(name, "command_id") == 0)
 		return "cm_AAAAAAAAAAAAAAAAAAAAAA"; /* none pending here */
 	if (strcmp(name, "key_id") == 0) {

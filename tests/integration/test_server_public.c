@@ -65,14 +65,14 @@ static void device(const char *imei, const char *serial, char id[64])
 	                 json_object_get(r.json, "device"), "id")));
 	srv_res_free(&r);
 	snprintf(path, sizeof(path), "/v1/devices/%s/contract", id);
-	assert_int_equal(call("POST", path, ADMIN,
-	                      "{\"loan_ref\":\"SECRET-LOAN\",\"currency\":"
-	                      "\"KES\",\"allow_overdue\":true,\"schedule\":[{\"due\":\"2021-01-01\","
-	                      "\"amount\":777}],\"policy\":{\"contact\":{"
-	                      "\"name\":\"Acme desk\",\"phones\":[\"+2547001\"]"
-	                      "}}}",
-	                      &r),
-	                 201);
+	/* loan references are unique per lender */
+	snprintf(body, sizeof(body),
+	         "{\"loan_ref\":\"SECRET-LOAN-%s\",\"currency\":"
+	         "\"KES\",\"allow_overdue\":true,\"schedule\":[{\"due\":"
+	         "\"2021-01-01\",\"amount\":777}],\"policy\":{\"contact\":{"
+	         "\"name\":\"Acme desk\",\"phones\":[\"+2547001\"]}}}",
+	         imei);
+	assert_int_equal(call("POST", path, ADMIN, body, &r), 201);
 	srv_res_free(&r);
 }
 

@@ -111,7 +111,7 @@ int devapi_contract(struct srv *s, const struct devapi_lender *l,
 	snprintf(path, sizeof(path), "/v1/devices/%s/contract", id);
 	snprintf(body, sizeof(body),
 	         /* tests lock phones from the start on purpose */
-	         "{\"loan_ref\":\"LN-0001\",\"currency\":\"KES\","
+	         "{\"loan_ref\":\"LN-0001-%.8s\",\"currency\":\"KES\","
 	         "\"allow_overdue\":true,"
 	         "\"utc_offset\":\"+03:00\",\"schedule\":[{\"due\":\"%s\","
 	         "\"amount\":%lld}],\"grace\":%lld,\"policy\":{"
@@ -121,7 +121,8 @@ int devapi_contract(struct srv *s, const struct devapi_lender *l,
 	         "\"contact\":{\"name\":\"Acme Finance\",\"phones\":"
 	         "[\"+254700000001\"]},\"sim_change\":\"%s\","
 	         "\"tamper\":\"%s\"}}",
-	         due, amount, grace, sim, tamper);
+	         /* loan references are unique per lender */
+	         strlen(id) > 3 ? id + 3 : id, due, amount, grace, sim, tamper);
 	if (srv_req(s, "POST", path, l->admin, body, &r) != 0)
 		return -1;
 	rc = r.status == 201 ? 0 : -1;

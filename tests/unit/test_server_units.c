@@ -88,6 +88,7 @@ static void test_router(void **state)
 
 struct role_check {
 	int public_routes, total;
+	int callbacks; /* payment providers' callbacks (public, by secret) */
 };
 
 static void count_routes(void *ctx, const struct fl_route *r)
@@ -103,7 +104,15 @@ static void count_routes(void *ctx, const struct fl_route *r)
 	    strncmp(r->pattern, "/v1/contracts", 13) == 0 ||
 	    strcmp(r->pattern, "/v1/keys") == 0)
 		assert_int_equal(r->roles & FL_ROLE_OPERATOR, 0);
-	/* writes to money and locks are admin-only */
+	/* writes to money and locks are admin-only; a provider's payment
+	 * callbacks are authenticated by their URL secret (and signature),
+	 * never by a key, and each path carrying the source and its secret */
+	if (strncmp(r->pattern, "/v1/callbacks/", 14) == 0) {
+		assert_int_equal(r->roles, FL_AUTH_NONE);
+		assert_non_null(strstr(r->pattern, "/{source_id}/{secret}/"));
+		rc->callbacks++;
+		return;
+	}
 	if (strcmp(r->method, "POST") == 0 &&
 	    (strstr(r->pattern, "payments") != NULL ||
 	     strstr(r->pattern, "/lock") != NULL ||
@@ -119,8 +128,11 @@ static void test_route_roles(void **state)
 	fl_router_each(count_routes, &rc);
 	/* healthz, imei, certificate, and the device protocol's enroll,
 	 * checkin, wait and lookup (phones authenticate themselves); the
-	 * web pages (/, /check, /assets/{file}) and the console's sign-in */
-	assert_int_equal(rc.public_routes, 11);
+	 * web pages (/, /check, /assets/{file}) and the console's sign-in;
+	 * and the three payment callbacks (Daraja validation and
+	 * confirmation, a signed payment), each behind its URL secret */
+	assert_int_equal(rc.callbacks, 3);
+	assert_int_equal(rc.public_routes, 11 + 3);
 	assert_true(rc.total > 30);
 }
 

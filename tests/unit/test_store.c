@@ -996,6 +996,14 @@ static void test_device_counts_seeded(void **state)
 	                     /* and what migration 9 added */
 	                     "ALTER TABLE devices DROP COLUMN "
 	                     "applied_counter;"
+	                     /* and what migration 10 added */
+	                     "DROP TABLE payment_sources;"
+	                     "DROP TABLE provider_payments;"
+	                     "DROP TABLE source_messages;"
+	                     "DROP TABLE unmatched_payments;"
+	                     "DROP TABLE pending_releases;"
+	                     "DROP TABLE lock_holds;"
+	                     "DROP INDEX contracts_loan_ref_norm;"
 	                     "DELETE FROM schema_version WHERE version >= 4;"
 	                     "UPDATE devices SET state = 1 WHERE id = 'dv_1';",
 	                     NULL, NULL, NULL),
@@ -2212,6 +2220,272 @@ static void test_pg_check_and_snapshot(void **state)
 	assert_int_equal(access("/tmp/never", F_OK), -1);
 }
 
+static fl_err count_any(void *ctx, const void *rec)
+{
+	(void)rec;
+	(*(int *)ctx)++;
+	return FL_OK;
+}
+
+struct last_source {
+	struct fl_source_rec s; /* the last one listed */
+	int n;                  /* how many were */
+};
+
+static fl_err keep_source(void *ctx, const struct fl_source_rec *s)
+{
+	struct last_source *last = ctx;
+
+	last->s = *s;
+	last->n++;
+	return FL_OK;
+}
+
+static fl_err keep_hold(void *ctx, const struct fl_hold_rec *h)
+{
+	*(struct fl_hold_rec *)ctx = *h;
+	return FL_OK;
+}
+
+static fl_err count_ref(void *ctx, const struct fl_provider_ref *r)
+{
+	return count_any(ctx, r);
+}
+
+static fl_err count_unmatched(void *ctx, const struct fl_unmatched_rec *u)
+{
+	return count_any(ctx, u);
+}
+
+/* Payment sources, provider payments, signed message ids, unmatched
+ * payments, loan references ignoring case and spaces, pending releases
+ * and lock holds: the same answers from both backends. */
+static void test_payment_sources(void **state)
+{
+	struct fx *f = *state;
+	struct fl_tx *tx = begin(f, true);
+	struct last_source last = {0};
+	struct fl_source_rec s, g;
+	struct fl_provider_ref r, rg;
+	struct fl_unmatched_rec u, ug;
+	struct fl_pending_release pr, prg;
+	struct fl_hold_rec h, hg;
+	struct fl_contract_rec c;
+	struct fl_installment sched[1] = {{100, 10}};
+	char dev[FL_ID_MAX];
+	int cnt = 0;
+
+	memset(&s, 0, sizeof(s));
+	snprintf(s.id, sizeof(s.id), "ps_1");
+	snprintf(s.tenant_id, sizeof(s.tenant_id), "tn_1");
+	snprintf(s.kind, sizeof(s.kind), "mpesa_c2b");
+	snprintf(s.shortcode, sizeof(s.shortcode), "600000");
+	memcpy(s.currency, "KES", 4);
+	snprintf(s.networks, sizeof(s.networks), "127.0.0.0/8");
+	memset(s.path_hash, 0x33, FL_HASH_LEN);
+	s.max_silence = 3600;
+	s.created_at = 1000;
+	assert_int_equal(fl_store_source_insert(tx, &s), FL_OK);
+	assert_true(s.ord > 0);
+	assert_int_equal(fl_store_source_insert(tx, &s), FL_E_CONFLICT);
+	assert_int_equal(fl_store_source_get(tx, NULL, "ps_1", &g), FL_OK);
+	assert_string_equal(g.shortcode, "600000");
+	assert_memory_equal(g.path_hash, s.path_hash, FL_HASH_LEN);
+	assert_int_equal(g.max_silence, 3600);
+	assert_int_equal(fl_store_source_get(tx, "tn_2", "ps_1", &g),
+	                 FL_E_NOT_FOUND);
+	assert_string_equal(g.id, "");
+	assert_int_equal(fl_store_source_get(tx, "tn_1", "ps_1", &g), FL_OK);
+	g.disabled_at = 1500;
+	snprintf(g.secret, sizeof(g.secret), "whsec_x");
+	assert_int_equal(fl_store_source_update(tx, &g), FL_OK);
+	assert_int_equal(fl_store_source_touch(tx, "ps_1", 1700), FL_OK);
+	assert_int_equal(fl_store_source_touch(tx, "ps_1", 1600), FL_OK);
+	assert_int_equal(fl_store_source_touch(tx, "ps_9", 1600),
+	                 FL_E_NOT_FOUND);
+	assert_int_equal(fl_store_source_list(tx, "tn_1", 0, 10, keep_source,
+	                                      &last),
+	                 FL_OK);
+	assert_int_equal(last.n, 1);
+	assert_int_equal(last.s.disabled_at, 1500);
+	assert_int_equal(last.s.last_callback_at, 1700);
+	assert_string_equal(last.s.secret, "whsec_x");
+	last.n = 0;
+	assert_int_equal(fl_store_source_list(tx, "tn_2", 0, 10, keep_source,
+	                                      &last),
+	                 FL_OK);
+	assert_int_equal(last.n, 0);
+	snprintf(g.tenant_id, sizeof(g.tenant_id), "tn_2");
+	assert_int_equal(fl_store_source_update(tx, &g), FL_E_NOT_FOUND);
+
+	/* provider payments: one per (source, reference) */
+	memset(&r, 0, sizeof(r));
+	snprintf(r.source_id, sizeof(r.source_id), "ps_1");
+	snprintf(r.ref, sizeof(r.ref), "QKL1X2Y3Z4");
+	snprintf(r.tenant_id, sizeof(r.tenant_id), "tn_1");
+	memset(r.fingerprint, 0x44, FL_HASH_LEN);
+	r.amount = 150000;
+	snprintf(r.payment_id, sizeof(r.payment_id), "py_1");
+	r.created_at = 2000;
+	assert_int_equal(fl_store_provider_ref_put(tx, &r), FL_OK);
+	assert_int_equal(fl_store_provider_ref_put(tx, &r), FL_E_CONFLICT);
+	assert_int_equal(
+	        fl_store_provider_ref_get(tx, "ps_1", "QKL1X2Y3Z4", &rg), FL_OK);
+	assert_int_equal(rg.amount, 150000);
+	assert_string_equal(rg.payment_id, "py_1");
+	assert_memory_equal(rg.fingerprint, r.fingerprint, FL_HASH_LEN);
+	assert_int_equal(fl_store_provider_ref_get(tx, "ps_2", "QKL1X2Y3Z4",
+	                                           &rg),
+	                 FL_E_NOT_FOUND);
+	assert_int_equal(
+	        fl_store_provider_ref_find(tx, "tn_1", "QKL1X2Y3Z4", &rg),
+	        FL_OK);
+	assert_string_equal(rg.source_id, "ps_1");
+	assert_int_equal(fl_store_provider_ref_list(tx, "tn_1", 1000, 3000,
+	                                            count_ref, &cnt),
+	                 FL_OK);
+	assert_int_equal(cnt, 1);
+	cnt = 0;
+	assert_int_equal(fl_store_provider_ref_list(tx, "tn_1", 2001, 3000,
+	                                            count_ref, &cnt),
+	                 FL_OK);
+	assert_int_equal(cnt, 0);
+
+	/* signed message ids: a replay is a conflict, old ids forgotten */
+	assert_int_equal(fl_store_source_msg_put(tx, "ps_1", "msg_1", 100, 0),
+	                 FL_OK);
+	assert_int_equal(fl_store_source_msg_put(tx, "ps_1", "msg_1", 101, 0),
+	                 FL_E_CONFLICT);
+	assert_int_equal(fl_store_source_msg_put(tx, "ps_2", "msg_1", 101, 0),
+	                 FL_OK);
+	assert_int_equal(
+	        fl_store_source_msg_put(tx, "ps_1", "msg_1", 900, 500), FL_OK);
+
+	/* unmatched payments: kept, listed, assigned once */
+	memset(&u, 0, sizeof(u));
+	snprintf(u.id, sizeof(u.id), "um_1");
+	snprintf(u.tenant_id, sizeof(u.tenant_id), "tn_1");
+	snprintf(u.source_id, sizeof(u.source_id), "ps_1");
+	snprintf(u.reference, sizeof(u.reference), "QKL9");
+	snprintf(u.account, sizeof(u.account), "NOSUCH");
+	u.amount = 500;
+	memcpy(u.currency, "KES", 4);
+	u.paid_at = 1900;
+	snprintf(u.reason, sizeof(u.reason), "no contract");
+	snprintf(u.payer, sizeof(u.payer), "2547*****126 JOHN");
+	u.created_at = 2000;
+	assert_int_equal(fl_store_unmatched_insert(tx, &u), FL_OK);
+	assert_true(u.ord > 0);
+	cnt = 0;
+	assert_int_equal(fl_store_unmatched_list(tx, "tn_1", true, 0, 10,
+	                                         count_unmatched, &cnt),
+	                 FL_OK);
+	assert_int_equal(cnt, 1);
+	assert_int_equal(fl_store_unmatched_assign(tx, "tn_1", "um_1", "py_7",
+	                                           2100, "ak_1"),
+	                 FL_OK);
+	assert_int_equal(fl_store_unmatched_assign(tx, "tn_1", "um_1", "py_8",
+	                                           2200, "ak_1"),
+	                 FL_E_STATE);
+	assert_int_equal(fl_store_unmatched_assign(tx, "tn_2", "um_1", "py_8",
+	                                           2200, "ak_1"),
+	                 FL_E_NOT_FOUND);
+	assert_int_equal(fl_store_unmatched_get(tx, "tn_1", "um_1", &ug),
+	                 FL_OK);
+	assert_string_equal(ug.payment_id, "py_7");
+	assert_int_equal(ug.assigned_at, 2100);
+	assert_string_equal(ug.payer, "2547*****126 JOHN");
+	cnt = 0;
+	assert_int_equal(fl_store_unmatched_list(tx, "tn_1", true, 0, 10,
+	                                         count_unmatched, &cnt),
+	                 FL_OK);
+	assert_int_equal(cnt, 0);
+	assert_int_equal(fl_store_unmatched_list(tx, "tn_1", false, 0, 10,
+	                                         count_unmatched, &cnt),
+	                 FL_OK);
+	assert_int_equal(cnt, 1);
+
+	/* a loan reference found ignoring case and spaces */
+	add_device(tx, "dv_1", "490154203237518");
+	memset(&c, 0, sizeof(c));
+	snprintf(c.device_id, sizeof(c.device_id), "dv_1");
+	snprintf(c.tenant_id, sizeof(c.tenant_id), "tn_1");
+	snprintf(c.loan_ref, sizeof(c.loan_ref), "Ln 42a");
+	memcpy(c.currency, "KES", 4);
+	c.schedule = sched;
+	c.n_schedule = 1;
+	assert_int_equal(fl_store_contract_insert(tx, &c), FL_OK);
+	assert_int_equal(fl_store_contract_by_ref(tx, "tn_1", "ln42a", dev),
+	                 FL_OK);
+	assert_string_equal(dev, "dv_1");
+	assert_int_equal(fl_store_contract_by_ref(tx, "tn_2", "ln42a", dev),
+	                 FL_E_NOT_FOUND);
+	assert_string_equal(dev, "");
+
+	/* pending releases: one per device */
+	memset(&pr, 0, sizeof(pr));
+	snprintf(pr.device_id, sizeof(pr.device_id), "dv_1");
+	snprintf(pr.tenant_id, sizeof(pr.tenant_id), "tn_1");
+	snprintf(pr.payment_id, sizeof(pr.payment_id), "py_1");
+	pr.created_at = 3000;
+	assert_int_equal(fl_store_pending_release_put(tx, &pr), FL_OK);
+	snprintf(pr.payment_id, sizeof(pr.payment_id), "py_2");
+	assert_int_equal(fl_store_pending_release_put(tx, &pr), FL_OK);
+	assert_int_equal(fl_store_pending_release_get(tx, "dv_1", &prg), FL_OK);
+	assert_string_equal(prg.payment_id, "py_2");
+	assert_int_equal(fl_store_pending_release_drop(tx, "dv_1"), FL_OK);
+	assert_int_equal(fl_store_pending_release_drop(tx, "dv_1"),
+	                 FL_E_NOT_FOUND);
+	assert_int_equal(fl_store_pending_release_get(tx, "dv_1", &prg),
+	                 FL_E_NOT_FOUND);
+
+	/* lock holds: standing until their end or their release */
+	memset(&h, 0, sizeof(h));
+	snprintf(h.id, sizeof(h.id), "lh_1");
+	snprintf(h.tenant_id, sizeof(h.tenant_id), "tn_1");
+	snprintf(h.kind, sizeof(h.kind), "freeze");
+	h.until = 5000;
+	snprintf(h.reason, sizeof(h.reason), "feed outage");
+	h.created_at = 4000;
+	snprintf(h.created_by, sizeof(h.created_by), "ak_1");
+	assert_int_equal(fl_store_hold_insert(tx, &h), FL_OK);
+	memset(&hg, 0, sizeof(hg));
+	assert_int_equal(fl_store_hold_list(tx, "tn_1", 4500, 10, keep_hold,
+	                                    &hg),
+	                 FL_OK);
+	assert_string_equal(hg.id, "lh_1");
+	memset(&hg, 0, sizeof(hg));
+	assert_int_equal(fl_store_hold_list(tx, "tn_1", 5000, 10, keep_hold,
+	                                    &hg),
+	                 FL_OK);
+	assert_string_equal(hg.id, "");
+	h.until = 6000;
+	assert_int_equal(fl_store_hold_extend(tx, &h), FL_OK);
+	assert_int_equal(fl_store_hold_list(tx, NULL, 5000, 10, keep_hold,
+	                                    &hg),
+	                 FL_OK);
+	assert_int_equal(hg.until, 6000);
+	assert_int_equal(fl_store_hold_release(tx, "tn_1", "lh_1", 4600,
+	                                       "ak_2"),
+	                 FL_OK);
+	assert_int_equal(fl_store_hold_release(tx, "tn_1", "lh_1", 4700,
+	                                       "ak_2"),
+	                 FL_E_STATE);
+	assert_int_equal(fl_store_hold_release(tx, "tn_2", "lh_1", 4700,
+	                                       "ak_2"),
+	                 FL_E_NOT_FOUND);
+	memset(&hg, 0, sizeof(hg));
+	assert_int_equal(fl_store_hold_list(tx, "tn_1", 4800, 10, keep_hold,
+	                                    &hg),
+	                 FL_OK);
+	assert_string_equal(hg.id, "");
+	assert_int_equal(fl_store_hold_list(tx, "tn_1", 0, 10, keep_hold, &hg),
+	                 FL_OK);
+	assert_int_equal(hg.released_at, 4600);
+	assert_string_equal(hg.released_by, "ak_2");
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+}
+
 /* One of two nodes of test_pg_two_nodes: claims request counters of one
  * device, and appends to one audit chain under its lock, racing the
  * other node. */
@@ -2372,6 +2646,7 @@ static void test_pg_durability(void **state)
 	        T(test_device_load, setup, teardown),                          \
 	        T(test_dp_claim, setup, teardown),                             \
 	        T(test_every_op, setup, teardown),                             \
+	        T(test_payment_sources, setup, teardown),                      \
 	        T(test_feed, setup, teardown)
 
 int main(void)
