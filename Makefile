@@ -42,7 +42,7 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 MANDIR  ?= $(PREFIX)/share/man
 # V=1 shows every command.
 Q       := $(if $(V),,@)
-PKGS    := libsodium jansson libmicrohttpd sqlite3 libcurl
+PKGS    := libsodium jansson libmicrohttpd sqlite3 libcurl libpq
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -1,10 +1,16 @@
 /*
- * Unit tests for the storage interface on its SQLite backend: migrations,
+ * Unit tests for the storage interface, run against both backends: SQLite,
+ * and PostgreSQL on a private cluster this program starts (one cluster for
+ * the program, one schema of one database per test). Migrations,
  * transactions (commit, rollback, persistence across reopen), tenants and
  * keys with tenant scoping, idempotency records, audit entries with
  * filters, and the append-only guard; devices: counts by state kept
  * through every change, and a device's decision inputs loaded in one
- * call.
+ * call; request counters claimed once; the change feed. SQLite only: the
+ * lost-WAL mark, damage found by the checks, file snapshots, a database
+ * made before the counts were kept. PostgreSQL only: two stores on one
+ * database as two finlockd processes (the feed across them, device locks,
+ * job claims), the server going away and coming back, SQLSTATE mapping.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,17 +24,27 @@
 #include <cmocka.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <time.h>
 
 #include "core/crypto.h"
 #include "store/store.h"
+#include "support/pg_cluster.h"
+
+#define T cmocka_unit_test_setup_teardown
 
 struct fx {
 	char dir[64];
 	char path[128];
+	bool pg;       /* the PostgreSQL backend */
+	char db[32];   /* its database */
+	char uri[200]; /* and the URI of that */
 	struct fl_store *st;
 };
 
-static int setup(void **state)
+static struct pg_cluster cluster; /* the program's PostgreSQL */
+static int n_databases;           /* made so far, for their names */
+
+static int setup_sqlite(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 
@@ -44,12 +60,51 @@ static int setup(void **state)
 	return 0;
 }
 
+/* The URI of schema `schema` of the test database. */
+static void schema_uri(const char *schema, char *out, size_t cap)
+{
+	char db[96];
+
+	snprintf(db, sizeof(db), "finlock?options=-csearch_path%%3D%s",
+	         schema);
+	pg_cluster_uri(&cluster, db, out, cap);
+}
+
+/* A fresh schema of the program's test database (a schema costs
+ * milliseconds where a database costs a checkpoint), and a store on it. */
+static int setup_pg(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	char sql[64];
+
+	if (f == NULL || fl_crypto_init() != FL_OK)
+		return -1;
+	f->pg = true;
+	snprintf(f->db, sizeof(f->db), "t%d", ++n_databases);
+	snprintf(sql, sizeof(sql), "CREATE SCHEMA %s", f->db);
+	if (pg_cluster_exec(&cluster, "finlock", sql) != 0)
+		return -1;
+	schema_uri(f->db, f->uri, sizeof(f->uri));
+	if (fl_store_open_pg(&f->st, f->uri, NULL) != FL_OK) {
+		fprintf(stderr, "open: %s\n", fl_store_errmsg());
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
 static int teardown(void **state)
 {
 	struct fx *f = *state;
 	char p[160];
 
 	fl_store_close(f->st);
+	if (f->pg) {
+		snprintf(p, sizeof(p), "DROP SCHEMA %s CASCADE", f->db);
+		(void)pg_cluster_exec(&cluster, "finlock", p);
+		free(f);
+		return 0;
+	}
 	const char *sfx[] = {"", "-wal", "-shm", "-open", ".copy"};
 	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
 		snprintf(p, sizeof(p), "%s%s", f->path, sfx[i]);
@@ -58,6 +113,53 @@ static int teardown(void **state)
 	rmdir(f->dir);
 	free(f);
 	return 0;
+}
+
+static int start_cluster(void **state)
+{
+	(void)state;
+	if (pg_cluster_start(&cluster) != 0)
+		return -1;
+	return pg_cluster_exec(&cluster, "postgres", "CREATE DATABASE finlock");
+}
+
+static int stop_cluster(void **state)
+{
+	(void)state;
+	pg_cluster_destroy(&cluster);
+	return 0;
+}
+
+/* Opens f's database again (a new store of the same backend). */
+static fl_err open_again(struct fx *f, struct fl_store **st, bool must_exist)
+{
+	struct fl_store_sqlite_opts sq = {.must_exist = must_exist};
+	struct fl_store_pg_opts pg = {.must_exist = must_exist};
+
+	return f->pg ? fl_store_open_pg(st, f->uri, &pg)
+	             : fl_store_open_sqlite(st, f->path, &sq);
+}
+
+/* Runs sql on f's database behind the store's back: 0 when it ran. */
+static int raw_exec(struct fx *f, const char *sql)
+{
+	sqlite3 *db = NULL;
+	int rc;
+
+	if (f->pg) {
+		char set[600];
+
+		snprintf(set, sizeof(set), "SET search_path = %s; %s", f->db,
+		         sql);
+		return pg_cluster_exec(&cluster, "finlock", set);
+	}
+	if (sqlite3_open(f->path, &db) != SQLITE_OK) {
+		sqlite3_close(db);
+		return -1;
+	}
+	rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	sqlite3_close(db);
+	return rc == SQLITE_OK ? 0 : -1;
 }
 
 static struct fl_tx *begin(struct fx *f, bool write)
@@ -82,16 +184,12 @@ static void test_newer_schema_refused(void **state)
 {
 	struct fx *f = *state;
 	struct fl_store *st2 = NULL;
-	sqlite3 *db;
 	char sql[128];
 
-	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
 	snprintf(sql, sizeof(sql), "INSERT INTO schema_version VALUES (%d, 0);",
 	         fl_store_schema_latest() + 1);
-	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
-	assert_int_equal(fl_store_open_sqlite(&st2, f->path, NULL),
-	                 FL_E_STORE_SCHEMA);
+	assert_int_equal(raw_exec(f, sql), 0);
+	assert_int_equal(open_again(f, &st2, false), FL_E_STORE_SCHEMA);
 	assert_null(st2);
 }
 
@@ -120,7 +218,7 @@ static void test_tenants_commit_rollback(void **state)
 
 	/* survives closing and reopening */
 	fl_store_close(f->st);
-	assert_int_equal(fl_store_open_sqlite(&f->st, f->path, NULL), FL_OK);
+	assert_int_equal(open_again(f, &f->st, false), FL_OK);
 	tx = begin(f, false);
 	assert_int_equal(fl_store_tenant_get(tx, "tn_a", &got), FL_OK);
 	assert_string_equal(got.name, "Acme");
@@ -128,8 +226,9 @@ static void test_tenants_commit_rollback(void **state)
 	fl_tx_rollback(tx);
 }
 
-/* A failed call leaves SQLite's own words for the log; the next
- * transaction starts without them. */
+/* A failed call leaves the backend's own words for the log; the next
+ * transaction starts without them. The transaction goes on after a
+ * conflict (PostgreSQL: the statement ran in a savepoint). */
 static void test_backend_message(void **state)
 {
 	struct fx *f = *state;
@@ -141,12 +240,21 @@ static void test_backend_message(void **state)
 	tx = begin(f, true);
 	assert_string_equal(fl_store_errmsg(), "");
 	assert_int_equal(fl_store_tenant_insert(tx, &t), FL_OK);
+	const char *words = f->pg ? "duplicate key value violates unique "
+	                            "constraint"
+	                          : "UNIQUE constraint failed";
+	struct fl_tenant got;
+
 	assert_int_equal(fl_store_tenant_insert(tx, &t), FL_E_CONFLICT);
-	assert_non_null(strstr(fl_store_errmsg(), "sqlite: "));
-	assert_non_null(strstr(fl_store_errmsg(), "UNIQUE constraint failed"));
+	assert_non_null(
+	        strstr(fl_store_errmsg(), f->pg ? "postgresql: " : "sqlite: "));
+	assert_non_null(strstr(fl_store_errmsg(), words));
+	if (f->pg)
+		assert_non_null(strstr(fl_store_errmsg(), "23505"));
+	assert_int_equal(fl_store_tenant_get(tx, "tn_msg", &got), FL_OK);
 	/* a rollback does not replace it */
 	fl_tx_rollback(tx);
-	assert_non_null(strstr(fl_store_errmsg(), "UNIQUE constraint failed"));
+	assert_non_null(strstr(fl_store_errmsg(), words));
 	tx = begin(f, false);
 	assert_string_equal(fl_store_errmsg(), "");
 	fl_tx_rollback(tx);
@@ -293,7 +401,6 @@ static void test_audit_entries(void **state)
 	uint8_t hash[FL_HASH_LEN];
 	int64_t seq = -1, seqs[16] = {0};
 	struct fl_tx *tx = begin(f, true);
-	sqlite3 *db;
 
 	assert_int_equal(fl_store_audit_head(tx, "tn_a", &seq, hash), FL_OK);
 	assert_int_equal(seq, 0);
@@ -338,16 +445,10 @@ static void test_audit_entries(void **state)
 	free(e);
 
 	/* the database refuses to change or delete entries */
-	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-	assert_int_not_equal(sqlite3_exec(db,
-	                                  "UPDATE audit SET actor = 'x' "
-	                                  "WHERE seq = 1;",
-	                                  NULL, NULL, NULL),
-	                     SQLITE_OK);
 	assert_int_not_equal(
-	        sqlite3_exec(db, "DELETE FROM audit;", NULL, NULL, NULL),
-	        SQLITE_OK);
-	sqlite3_close(db);
+	        raw_exec(f, "UPDATE audit SET actor = 'x' WHERE seq = 1;"), 0);
+	assert_int_not_equal(raw_exec(f, "DELETE FROM audit;"), 0);
+	assert_int_equal(raw_exec(f, "SELECT 1 FROM audit WHERE seq = 4;"), 0);
 }
 
 static void test_writers_serialise(void **state)
@@ -1075,48 +1176,936 @@ static void test_snapshot(void **state)
 	fl_store_close(copy);
 }
 
+/* --- the new contract, on both backends ------------------------------- */
+
+/* A request counter is applied once: the same or a lower one again is a
+ * replay; a re-enrollment starts the count again. */
+static void test_dp_claim(void **state)
+{
+	struct fx *f = *state;
+	struct fl_tx *tx = begin(f, true);
+	uint8_t pk[32];
+
+	memset(pk, 7, sizeof(pk));
+	add_device(tx, "dv_1", "490154203237518");
+	assert_int_equal(fl_store_dp_claim(tx, "dv_1", 5), FL_OK);
+	assert_int_equal(fl_store_dp_claim(tx, "dv_1", 5), FL_E_REPLAY);
+	assert_int_equal(fl_store_dp_claim(tx, "dv_1", 3), FL_E_REPLAY);
+	assert_int_equal(fl_store_dp_claim(tx, "dv_1", 6), FL_OK);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+	/* committed: another transaction sees the claim */
+	tx = begin(f, true);
+	assert_int_equal(fl_store_dp_claim(tx, "dv_1", 6), FL_E_REPLAY);
+	assert_int_equal(fl_store_dp_enroll(tx, "dv_1", pk, pk, 2000), FL_OK);
+	assert_int_equal(fl_store_dp_claim(tx, "dv_1", 1), FL_OK);
+	assert_int_equal(fl_store_dp_claim(tx, "dv_none", 1), FL_E_REPLAY);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+}
+
+/* What a feed subscriber saw. */
+struct seen {
+	pthread_mutex_t mu;
+	int64_t ords[64];
+	int n;
+	int all; /* calls with ord -1 */
+};
+
+static void on_feed(void *ctx, int64_t ord)
+{
+	struct seen *s = ctx;
+
+	pthread_mutex_lock(&s->mu);
+	if (ord < 0)
+		s->all++;
+	else if (s->n < 64)
+		s->ords[s->n++] = ord;
+	pthread_mutex_unlock(&s->mu);
+}
+
+static int seen_count(struct seen *s, int64_t ord)
+{
+	int n = 0;
+
+	pthread_mutex_lock(&s->mu);
+	for (int i = 0; i < s->n; i++)
+		n += s->ords[i] == ord;
+	pthread_mutex_unlock(&s->mu);
+	return n;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The feed hears a commit's device rows before fl_tx_commit returns, and
+ * the device clock marks them changed; a rollback and a quiet transaction
+ * publish nothing (nor later, from the notice thread). */
+static void test_feed(void **state)
+{
+	struct fx *f = *state;
+	struct seen *s = calloc(1, sizeof(*s));
+	struct fl_device d;
+	struct fl_tx *tx;
+	uint64_t c0, c1;
+	uint8_t kx[32];
+
+	assert_non_null(s);
+	pthread_mutex_init(&s->mu, NULL);
+	assert_int_equal(fl_store_feed_subscribe(f->st, on_feed, s), FL_OK);
+	c0 = fl_store_device_clock(f->st);
+	tx = begin(f, true);
+	add_device(tx, "dv_1", "490154203237518");
+	assert_int_equal(fl_store_device_get_any(tx, "dv_1", &d), FL_OK);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+	assert_true(seen_count(s, d.ord) >= 1);
+	assert_false(fl_store_device_unchanged(f->st, d.ord, c0));
+
+	c1 = fl_store_device_clock(f->st);
+	assert_true(fl_store_device_unchanged(f->st, d.ord, c1));
+	s->n = 0;
+	tx = begin(f, true);
+	set_state(tx, "dv_1", FL_ST_LOCKED, false);
+	fl_tx_rollback(tx);
+	tx = begin(f, true);
+	fl_tx_quiet(tx);
+	memset(kx, 0, sizeof(kx));
+	assert_int_equal(fl_store_device_touch(tx, "dv_1", 5000, 9), FL_OK);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+	/* what another process would hear arrives within milliseconds */
+	usleep(300 * 1000);
+	assert_int_equal(s->n, 0);
+	assert_int_equal(s->all, 0);
+	assert_true(fl_store_device_unchanged(f->st, d.ord, c1));
+	/* the quiet write is there all the same */
+	tx = begin(f, false);
+	assert_int_equal(fl_store_device_get_any(tx, "dv_1", &d), FL_OK);
+	assert_int_equal(d.last_contact, 5000);
+	fl_tx_rollback(tx);
+
+	tx = begin(f, true);
+	set_state(tx, "dv_1", FL_ST_ACTIVE, false);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+	assert_int_equal(seen_count(s, d.ord), 1);
+	assert_false(fl_store_device_unchanged(f->st, d.ord, c1));
+	/* a store ends before its subscriber's memory does */
+	fl_store_close(f->st);
+	f->st = NULL;
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
+
+/* Counters of what a list walk passed, one per record type. */
+#define COUNTER(name, type)                                                    \
+	static fl_err name(void *ctx, const type *rec)                         \
+	{                                                                      \
+		(void)rec;                                                     \
+		(*(int *)ctx)++;                                               \
+		return FL_OK;                                                  \
+	}
+COUNTER(count_device, struct fl_device)
+COUNTER(count_contract, struct fl_contract_rec)
+COUNTER(count_payment, struct fl_payment_rec)
+COUNTER(count_report, struct fl_report_rec)
+COUNTER(count_key, struct fl_apikey)
+
+static fl_err count_chain(void *ctx, const char *chain)
+{
+	(void)chain;
+	(*(int *)ctx)++;
+	return FL_OK;
+}
+
+/* Every remaining operation once, with what it must give back: the same
+ * answers from both backends (each statement of the PostgreSQL backend
+ * runs here at least once). */
+static void test_every_op(void **state)
+{
+	struct fx *f = *state;
+	struct fl_tx *tx = begin(f, true);
+	struct fl_device d;
+	struct fl_contract_rec c, cg;
+	struct fl_installment sched[2] = {{100, 10}, {200, 20}};
+	struct fl_payment_rec p, pg;
+	struct fl_command_rec cmd, cg2;
+	struct fl_report_rec rep;
+	struct fl_ocode_rec oc, og;
+	struct fl_used_code u, ug;
+	struct fl_session_rec se, sg;
+	struct fl_audit_signed_head h, hg;
+	struct fl_pairing_rec pr, prg;
+	struct fl_apikey k;
+	struct fl_idem idem = {0};
+	char tids[4][FL_ID_MAX], ids[4][FL_ID_MAX];
+	uint8_t hash[FL_HASH_LEN], pk[32];
+	int64_t n = -1;
+	int cnt = 0;
+
+	memset(hash, 0x11, sizeof(hash));
+	memset(pk, 0x22, sizeof(pk));
+	memset(&d, 0, sizeof(d));
+	snprintf(d.id, sizeof(d.id), "dv_1");
+	snprintf(d.tenant_id, sizeof(d.tenant_id), "tn_1");
+	snprintf(d.imei, sizeof(d.imei), "490154203237518");
+	snprintf(d.imei2, sizeof(d.imei2), "356938035643809");
+	snprintf(d.serial, sizeof(d.serial), "SER-Abc");
+	snprintf(d.model, sizeof(d.model), "Phone X");
+	d.has_enroll_code = true;
+	memcpy(d.enroll_hash, hash, sizeof(hash));
+	d.enroll_expires = 900;
+	assert_int_equal(fl_store_device_insert(tx, &d), FL_OK);
+	/* a claimed IMEI, as second IMEI of another device */
+	memset(&d, 0, sizeof(d));
+	snprintf(d.id, sizeof(d.id), "dv_2");
+	snprintf(d.tenant_id, sizeof(d.tenant_id), "tn_1");
+	snprintf(d.imei, sizeof(d.imei), "352099001761481");
+	snprintf(d.imei2, sizeof(d.imei2), "356938035643809");
+	assert_int_equal(fl_store_device_insert(tx, &d), FL_E_IMEI_IN_PROGRAM);
+	assert_int_equal(fl_store_device_by_enroll_hash(tx, hash, &d), FL_OK);
+	assert_string_equal(d.id, "dv_1");
+	assert_true(d.has_enroll_code);
+	assert_int_equal(d.enroll_expires, 900);
+	assert_int_equal(fl_store_device_by_imei(tx, "356938035643809", &d),
+	                 FL_OK);
+	assert_string_equal(d.serial, "SER-Abc");
+	assert_int_equal(fl_store_device_set_enroll_code(tx, "dv_1", NULL, 5),
+	                 FL_OK);
+	assert_int_equal(fl_store_device_by_enroll_hash(tx, hash, &d),
+	                 FL_E_NOT_FOUND);
+	assert_int_equal(fl_store_device_enroll(tx, "dv_1", pk, pk, 1000),
+	                 FL_OK);
+	assert_int_equal(fl_store_device_touch(tx, "dv_1", 1100, 4), FL_OK);
+	assert_int_equal(fl_store_device_touch(tx, "dv_1", 1050, 2), FL_OK);
+	assert_int_equal(fl_store_dp_touch(tx, "dv_1", 0, pk, 1200, 7), FL_OK);
+	assert_int_equal(fl_store_device_get(tx, "tn_1", "dv_1", &d), FL_OK);
+	assert_true(d.has_keys);
+	assert_int_equal(d.enrolled_at, 1000);
+	assert_int_equal(d.last_contact, 1200);
+	assert_int_equal(d.req_counter, 7);
+	assert_int_equal(fl_store_dp_touch(tx, "dv_1", d.ord, pk, 1300, 9),
+	                 FL_OK);
+	assert_int_equal(fl_store_device_report(tx, "dv_1", true, 1400,
+	                                        "iccid 8925"),
+	                 FL_OK);
+	assert_int_equal(fl_store_device_report(tx, "dv_1", false, 1500,
+	                                        "rooted"),
+	                 FL_OK);
+	assert_int_equal(fl_store_device_get(tx, "tn_1", "dv_1", &d), FL_OK);
+	assert_int_equal(d.req_counter, 9);
+	assert_string_equal(d.sim_report, "iccid 8925");
+	assert_int_equal(d.tamper_at, 1500);
+	assert_int_equal(fl_store_device_get(tx, "tn_2", "dv_1", &d),
+	                 FL_E_NOT_FOUND);
+
+	/* search: by a piece of the serial in another case, filters */
+	{
+		struct fl_device_filter flt = {.any_state = true, .q = "abc"};
+
+		assert_int_equal(fl_store_device_list(tx, "tn_1", &flt, 0, -1,
+		                                      count_device,
+		                                      &cnt),
+		                 FL_OK);
+		assert_int_equal(cnt, 1);
+		flt.q = "zzz";
+		cnt = 0;
+		assert_int_equal(fl_store_device_list(tx, "tn_1", &flt, 0, -1,
+		                                      count_device,
+		                                      &cnt),
+		                 FL_OK);
+		assert_int_equal(cnt, 0);
+		flt.q = NULL;
+		flt.sim = true;
+		flt.tamper = true;
+		assert_int_equal(fl_store_device_list(tx, "tn_1", &flt, 0, 1,
+		                                      count_device,
+		                                      &cnt),
+		                 FL_OK);
+		assert_int_equal(cnt, 1);
+	}
+
+	/* contract, payments, commands */
+	memset(&c, 0, sizeof(c));
+	snprintf(c.device_id, sizeof(c.device_id), "dv_1");
+	snprintf(c.tenant_id, sizeof(c.tenant_id), "tn_1");
+	snprintf(c.loan_ref, sizeof(c.loan_ref), "LN-77");
+	memcpy(c.currency, "UGX", 4);
+	c.utc_offset = 10800;
+	c.restrict_mask = 0x5;
+	snprintf(c.allow_apps[0], FL_APP_ID_MAX, "com.bank.app");
+	c.n_allow_apps = 1;
+	snprintf(c.message, sizeof(c.message), "Pay at any agent");
+	c.schedule = sched;
+	c.n_schedule = 2;
+	assert_int_equal(fl_store_contract_insert(tx, &c), FL_OK);
+	assert_true(c.ord > 0);
+	assert_int_equal(fl_store_contract_insert(tx, &c), FL_E_CONFLICT);
+	assert_int_equal(fl_store_contract_get(tx, "tn_1", "dv_1", &cg), FL_OK);
+	assert_int_equal(cg.n_schedule, 2);
+	assert_int_equal(cg.schedule[1].amount, 20);
+	assert_int_equal(cg.utc_offset, 10800);
+	assert_int_equal(cg.restrict_mask, 0x5);
+	assert_string_equal(cg.allow_apps[0], "com.bank.app");
+	assert_string_equal(cg.message, "Pay at any agent");
+	fl_contract_rec_clear(&cg);
+	cnt = 0;
+	assert_int_equal(fl_store_contract_list(tx, "tn_1", 0, -1,
+	                                        count_contract,
+	                                        &cnt),
+	                 FL_OK);
+	assert_int_equal(cnt, 1);
+	memset(&p, 0, sizeof(p));
+	snprintf(p.id, sizeof(p.id), "py_1");
+	snprintf(p.tenant_id, sizeof(p.tenant_id), "tn_1");
+	snprintf(p.device_id, sizeof(p.device_id), "dv_1");
+	snprintf(p.reference, sizeof(p.reference), "RCPT-1");
+	p.amount = 50;
+	p.paid_at = 150;
+	assert_int_equal(fl_store_payment_insert(tx, &p), FL_OK);
+	assert_int_equal(fl_store_payment_by_reference(tx, "tn_1", "RCPT-1",
+	                                               &pg),
+	                 FL_OK);
+	assert_string_equal(pg.id, "py_1");
+	assert_int_equal(fl_store_payment_by_reference(tx, "tn_2", "RCPT-1",
+	                                               &pg),
+	                 FL_E_NOT_FOUND);
+	/* a payment of nothing breaks the table's rule */
+	snprintf(p.id, sizeof(p.id), "py_0");
+	p.amount = 0;
+	assert_int_equal(fl_store_payment_insert(tx, &p), FL_E_CONFLICT);
+	assert_int_equal(fl_store_payment_reverse(tx, "tn_1", "py_1", 160,
+	                                          "bounced", "ak_1"),
+	                 FL_OK);
+	assert_int_equal(fl_store_payment_reverse(tx, "tn_1", "py_1", 170,
+	                                          "again", "ak_1"),
+	                 FL_E_STATE);
+	assert_int_equal(fl_store_payment_get(tx, "tn_1", "py_1", &pg), FL_OK);
+	assert_int_equal(pg.reversed_at, 160);
+	assert_string_equal(pg.reverse_reason, "bounced");
+	cnt = 0;
+	assert_int_equal(fl_store_payment_list(tx, "tn_1", "dv_1", 0, -1,
+	                                       count_payment,
+	                                       &cnt),
+	                 FL_OK);
+	assert_int_equal(cnt, 1);
+	cnt = 0;
+	assert_int_equal(fl_store_payment_list(tx, "tn_1", NULL, 0, 10,
+	                                       count_payment,
+	                                       &cnt),
+	                 FL_OK);
+	assert_int_equal(cnt, 1);
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.kind = FL_CMD_LOCK_AT;
+	cmd.issued_at = 300;
+	cmd.at = 500;
+	cmd.show_reason = true;
+	snprintf(cmd.reason, sizeof(cmd.reason), "arrears");
+	assert_int_equal(fl_store_command_insert(tx, "tn_2", "dv_1", &cmd),
+	                 FL_E_NOT_FOUND);
+	assert_int_equal(fl_store_command_insert(tx, "tn_1", "dv_1", &cmd),
+	                 FL_OK);
+	assert_int_equal(fl_store_command_cancel(tx, "tn_1", "dv_1", cmd.ord,
+	                                         400, "ak_1", "paid"),
+	                 FL_OK);
+	assert_int_equal(fl_store_command_cancel(tx, "tn_1", "dv_1", cmd.ord,
+	                                         410, "ak_1", "paid"),
+	                 FL_E_STATE);
+	assert_int_equal(fl_store_command_get(tx, "tn_1", "dv_1", cmd.ord,
+	                                      &cg2),
+	                 FL_OK);
+	assert_true(cg2.show_reason);
+	assert_int_equal(cg2.cancelled_at, 400);
+	assert_string_equal(cg2.cancel_reason, "paid");
+
+	/* the sweep's queries */
+	{
+		struct fl_device_status st;
+
+		memset(&st, 0, sizeof(st));
+		st.next_change = 600;
+		assert_int_equal(fl_store_device_set_status(tx, "dv_1", &st),
+		                 FL_OK);
+		assert_int_equal(fl_store_device_due(tx, 700, 4, tids, ids,
+		                                     &cnt),
+		                 FL_OK);
+		assert_int_equal(cnt, 1);
+		assert_string_equal(ids[0], "dv_1");
+		assert_string_equal(tids[0], "tn_1");
+		assert_int_equal(fl_store_device_due(tx, 500, 4, tids, ids,
+		                                     &cnt),
+		                 FL_OK);
+		assert_int_equal(cnt, 0);
+	}
+	assert_int_equal(fl_store_device_unclaim(tx, "dv_1"), FL_OK);
+	memset(&d, 0, sizeof(d));
+	snprintf(d.id, sizeof(d.id), "dv_3");
+	snprintf(d.tenant_id, sizeof(d.tenant_id), "tn_1");
+	snprintf(d.imei, sizeof(d.imei), "490154203237518");
+	assert_int_equal(fl_store_device_insert(tx, &d), FL_OK);
+
+	/* reports, offline codes, used codes, pairing */
+	memset(&rep, 0, sizeof(rep));
+	snprintf(rep.device_id, sizeof(rep.device_id), "dv_1");
+	snprintf(rep.tenant_id, sizeof(rep.tenant_id), "tn_1");
+	rep.kind = FL_REPORT_TAMPER;
+	snprintf(rep.detail, sizeof(rep.detail), "bootloader unlocked");
+	assert_int_equal(fl_store_report_add(tx, &rep), FL_OK);
+	rep.kind = FL_REPORT_SIM;
+	assert_int_equal(fl_store_report_add(tx, &rep), FL_OK);
+	cnt = 0;
+	assert_int_equal(fl_store_report_list(tx, "tn_1", "dv_1", 1,
+	                                      count_report,
+	                                      &cnt),
+	                 FL_OK);
+	assert_int_equal(cnt, 1);
+	assert_int_equal(fl_store_ocode_get(tx, "dv_1", &og), FL_OK);
+	assert_int_equal(og.counter, 0);
+	memset(&oc, 0, sizeof(oc));
+	oc.counter = 3;
+	oc.action = 1;
+	oc.issue_day = 20000;
+	oc.issued_at = 1700;
+	snprintf(oc.issued_by, sizeof(oc.issued_by), "ak_1");
+	assert_int_equal(fl_store_ocode_issue(tx, "dv_1", &oc), FL_OK);
+	assert_int_equal(fl_store_ocode_used(tx, "dv_1", 3, 9000), FL_OK);
+	assert_int_equal(fl_store_ocode_used(tx, "dv_1", 2, 8000), FL_OK);
+	oc.counter = 4;
+	assert_int_equal(fl_store_ocode_issue(tx, "dv_1", &oc), FL_OK);
+	assert_int_equal(fl_store_ocode_get(tx, "dv_1", &og), FL_OK);
+	assert_int_equal(og.counter, 4);
+	assert_int_equal(og.used, 3);
+	assert_int_equal(og.unlock_until, 9000);
+	assert_string_equal(og.issued_by, "ak_1");
+	assert_int_equal(fl_store_ocode_used(tx, "dv_9", 1, 100), FL_OK);
+	memset(&u, 0, sizeof(u));
+	memcpy(u.hash, hash, sizeof(hash));
+	snprintf(u.device_id, sizeof(u.device_id), "dv_1");
+	memcpy(u.sign_pk, pk, 32);
+	memcpy(u.kx_pk, pk, 32);
+	u.used_at = 1800;
+	assert_int_equal(fl_store_used_code_put(tx, &u), FL_OK);
+	assert_int_equal(fl_store_used_code_put(tx, &u), FL_E_CONFLICT);
+	assert_int_equal(fl_store_used_code_get(tx, hash, &ug), FL_OK);
+	assert_string_equal(ug.device_id, "dv_1");
+	assert_int_equal(ug.used_at, 1800);
+	put_pairing(tx, "dv_1", 5, "192.0.2.0/24", false, 2000, &pr);
+	assert_int_equal(fl_store_pairing_put(tx, &pr), FL_E_CONFLICT);
+	assert_int_equal(fl_store_pairing_get(tx, "dv_1", pr.sign_pk, pr.kx_pk,
+	                                      &prg),
+	                 FL_OK);
+	assert_int_equal(prg.ord, pr.ord);
+	assert_int_equal(prg.expires_at, 2000);
+	assert_int_equal(fl_store_pairing_expire(tx, "dv_1", 1999), FL_OK);
+	assert_int_equal(fl_store_pairing_get(tx, "dv_1", pr.sign_pk, pr.kx_pk,
+	                                      &prg),
+	                 FL_OK);
+	assert_int_equal(fl_store_pairing_expire(tx, "dv_1", 2000), FL_OK);
+	assert_int_equal(fl_store_pairing_get(tx, "dv_1", pr.sign_pk, pr.kx_pk,
+	                                      &prg),
+	                 FL_E_NOT_FOUND);
+
+	/* sessions, keys, idempotency, signed heads, chains */
+	memset(&se, 0, sizeof(se));
+	memcpy(se.hash, hash, sizeof(hash));
+	snprintf(se.key_id, sizeof(se.key_id), "ak_1");
+	snprintf(se.role, sizeof(se.role), "admin");
+	se.created_at = 100;
+	se.last_seen = 100;
+	assert_int_equal(fl_store_session_insert(tx, &se), FL_OK);
+	assert_int_equal(fl_store_session_insert(tx, &se), FL_E_CONFLICT);
+	assert_int_equal(fl_store_session_touch(tx, hash, 160), FL_OK);
+	assert_int_equal(fl_store_session_get(tx, hash, &sg), FL_OK);
+	assert_int_equal(sg.last_seen, 160);
+	assert_string_equal(sg.role, "admin");
+	assert_int_equal(fl_store_session_expire(tx, 150, 0, &n), FL_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(fl_store_session_expire(tx, 161, 0, &n), FL_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(fl_store_session_touch(tx, hash, 170), FL_E_NOT_FOUND);
+	assert_int_equal(fl_store_session_insert(tx, &se), FL_OK);
+	assert_int_equal(fl_store_session_delete(tx, hash), FL_OK);
+	assert_int_equal(fl_store_session_get(tx, hash, &sg), FL_E_NOT_FOUND);
+	make_key(&k, "ak_1", "tn_1", "admin", 3);
+	assert_int_equal(fl_store_apikey_insert(tx, &k), FL_OK);
+	assert_int_equal(fl_store_apikey_touch(tx, "ak_1", 600), FL_OK);
+	assert_int_equal(fl_store_apikey_touch(tx, "ak_1", 500), FL_OK);
+	assert_int_equal(fl_store_apikey_get(tx, "tn_1", "ak_1", &k), FL_OK);
+	assert_int_equal(k.last_used_at, 600);
+	cnt = 0;
+	assert_int_equal(fl_store_apikey_list(tx, "tn_1", 0, -1,
+	                                      count_key, &cnt),
+	                 FL_OK);
+	assert_int_equal(cnt, 1);
+	snprintf(idem.tenant_id, sizeof(idem.tenant_id), "tn_1");
+	snprintf(idem.route, sizeof(idem.route), "POST /v1/x");
+	snprintf(idem.key, sizeof(idem.key), "k");
+	idem.status = 200;
+	idem.body = "{}";
+	idem.created_at = 50;
+	assert_int_equal(fl_store_idem_put(tx, &idem), FL_OK);
+	assert_int_equal(fl_store_idem_expire(tx, 50, NULL), FL_OK);
+	assert_int_equal(fl_store_idem_expire(tx, 51, &n), FL_OK);
+	assert_int_equal(n, 1);
+	memset(&h, 0, sizeof(h));
+	snprintf(h.chain, sizeof(h.chain), "tn_1");
+	h.seq = 3;
+	h.signed_at = 700;
+	snprintf(h.token, sizeof(h.token), "v4.public.x");
+	assert_int_equal(fl_store_audit_head_latest(tx, "tn_1", &hg),
+	                 FL_E_NOT_FOUND);
+	assert_int_equal(fl_store_audit_head_save(tx, &h), FL_OK);
+	h.seq = 4;
+	assert_int_equal(fl_store_audit_head_save(tx, &h), FL_OK);
+	assert_int_equal(fl_store_audit_head_latest(tx, "tn_1", &hg), FL_OK);
+	assert_int_equal(hg.seq, 4);
+	assert_string_equal(hg.token, "v4.public.x");
+	{
+		struct fl_audit_entry *e = calloc(1, sizeof(*e));
+
+		assert_non_null(e);
+		snprintf(e->chain, sizeof(e->chain), "operator");
+		e->seq = 1;
+		assert_int_equal(fl_store_audit_append(tx, e), FL_OK);
+		snprintf(e->chain, sizeof(e->chain), "Tn_Z");
+		assert_int_equal(fl_store_audit_append(tx, e), FL_OK);
+		free(e);
+	}
+	cnt = 0;
+	assert_int_equal(fl_store_audit_chains(tx, count_chain, &cnt), FL_OK);
+	assert_int_equal(cnt, 2);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+}
+
+/* --- PostgreSQL only ---------------------------------------------------- */
+
+/* Two stores on one database, as two finlockd processes: a commit in one
+ * reaches the other's feed and device clock within a bounded time. */
+static void test_pg_two_stores_feed(void **state)
+{
+	struct fx *f = *state;
+	struct fl_store *other = NULL;
+	struct seen *s = calloc(1, sizeof(*s));
+	struct fl_device d;
+	struct fl_tx *tx;
+	uint64_t c;
+	int64_t t0, waited;
+
+	assert_non_null(s);
+	pthread_mutex_init(&s->mu, NULL);
+	assert_int_equal(open_again(f, &other, true), FL_OK);
+	assert_int_equal(fl_store_feed_subscribe(other, on_feed, s), FL_OK);
+	tx = begin(f, true);
+	add_device(tx, "dv_1", "490154203237518");
+	assert_int_equal(fl_store_device_get_any(tx, "dv_1", &d), FL_OK);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+	t0 = now_ms();
+	while (seen_count(s, d.ord) == 0 && now_ms() - t0 < 2000)
+		usleep(1000);
+	assert_int_equal(seen_count(s, d.ord), 1);
+
+	/* the other's copy of the row, then a change made here */
+	c = fl_store_device_clock(other);
+	assert_true(fl_store_device_unchanged(other, d.ord, c));
+	tx = begin(f, true);
+	set_state(tx, "dv_1", FL_ST_LOCKED, false);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+	t0 = now_ms();
+	while (fl_store_device_unchanged(other, d.ord, c) &&
+	       now_ms() - t0 < 2000)
+		usleep(500);
+	waited = now_ms() - t0;
+	assert_false(fl_store_device_unchanged(other, d.ord, c));
+	assert_true(waited < 1000);
+	/* a rollback here reaches nobody */
+	s->n = 0;
+	tx = begin(f, true);
+	set_state(tx, "dv_1", FL_ST_ACTIVE, false);
+	fl_tx_rollback(tx);
+	usleep(200 * 1000);
+	assert_int_equal(seen_count(s, d.ord), 0);
+	fl_store_close(other);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
+
+/* A write transaction that holds a lock for a while, on its own thread. */
+struct holder {
+	struct fl_store *st;
+	const char *device;   /* lock_device, or */
+	const char *job;      /* job_claim */
+	int hold_ms;
+	volatile int locked;  /* set once it holds the lock */
+	bool mine;
+	fl_err err;
+};
+
+static void *hold(void *arg)
+{
+	struct holder *h = arg;
+	struct fl_tx *tx = NULL;
+
+	h->err = fl_store_begin(h->st, true, &tx);
+	if (h->err != FL_OK)
+		return NULL;
+	h->err = h->device != NULL ? fl_store_lock_device(tx, h->device)
+	                           : fl_store_job_claim(tx, h->job, &h->mine);
+	__atomic_store_n(&h->locked, 1, __ATOMIC_SEQ_CST);
+	usleep((useconds_t)h->hold_ms * 1000);
+	if (h->err == FL_OK)
+		h->err = fl_tx_commit(tx);
+	else
+		fl_tx_rollback(tx);
+	return NULL;
+}
+
+static void wait_locked(struct holder *h)
+{
+	while (!__atomic_load_n(&h->locked, __ATOMIC_SEQ_CST))
+		usleep(1000);
+}
+
+/* lock_device serialises two writers of one device, across stores (two
+ * processes), and never makes different devices wait. */
+static void test_pg_lock_device(void **state)
+{
+	struct fx *f = *state;
+	struct fl_store *other = NULL;
+	struct holder h = {.device = "dv_1", .hold_ms = 400};
+	struct fl_tx *tx;
+	pthread_t th;
+	int64_t t0, took;
+
+	assert_int_equal(open_again(f, &other, true), FL_OK);
+	h.st = other;
+	assert_int_equal(pthread_create(&th, NULL, hold, &h), 0);
+	wait_locked(&h);
+	t0 = now_ms();
+	tx = begin(f, true);
+	assert_int_equal(fl_store_lock_device(tx, "dv_2"), FL_OK);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+	took = now_ms() - t0;
+	assert_true(took < 200);
+	tx = begin(f, true);
+	assert_int_equal(fl_store_lock_device(tx, "dv_1"), FL_OK);
+	took = now_ms() - t0;
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+	assert_true(took >= 250);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(h.err, FL_OK);
+	/* a read transaction takes no lock */
+	tx = begin(f, false);
+	assert_int_equal(fl_store_lock_device(tx, "dv_1"), FL_E_STATE);
+	fl_tx_rollback(tx);
+	fl_store_close(other);
+}
+
+/* A job claim is exclusive until its transaction ends, and released when
+ * the connection holding it dies. */
+static void test_pg_job_claim(void **state)
+{
+	struct fx *f = *state;
+	struct fl_store *other = NULL;
+	struct fl_tx *tx, *otx;
+	bool mine = false;
+
+	tx = begin(f, true);
+	assert_int_equal(fl_store_job_claim(tx, "sweep", &mine), FL_OK);
+	assert_true(mine);
+	assert_int_equal(open_again(f, &other, true), FL_OK);
+	assert_int_equal(fl_store_begin(other, true, &otx), FL_OK);
+	assert_int_equal(fl_store_job_claim(otx, "sweep", &mine), FL_OK);
+	assert_false(mine);
+	assert_int_equal(fl_store_job_claim(otx, "heads", &mine), FL_OK);
+	assert_true(mine);
+	fl_tx_rollback(otx);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+	assert_int_equal(fl_store_begin(other, true, &otx), FL_OK);
+	assert_int_equal(fl_store_job_claim(otx, "sweep", &mine), FL_OK);
+	assert_true(mine);
+
+	/* the holder's server process dies: the claim goes with it */
+	assert_int_equal(
+	        raw_exec(f, "SELECT pg_terminate_backend(pid) FROM pg_locks "
+	                    "WHERE locktype = 'advisory' AND granted"),
+	        0);
+	tx = begin(f, true);
+	assert_int_equal(fl_store_job_claim(tx, "sweep", &mine), FL_OK);
+	assert_true(mine);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+	/* the dead connection fails its transaction, and is made again */
+	assert_int_equal(fl_tx_commit(otx), FL_E_STORE_UNAVAILABLE);
+	assert_int_equal(fl_store_begin(other, true, &otx), FL_OK);
+	assert_int_equal(fl_store_job_claim(otx, "sweep", &mine), FL_OK);
+	assert_true(mine);
+	assert_int_equal(fl_tx_commit(otx), FL_OK);
+	fl_store_close(other);
+}
+
+struct locker {
+	struct fl_store *st;
+	const char *first, *second;
+	pthread_barrier_t *both;
+	fl_err err;
+};
+
+static void *lock_two(void *arg)
+{
+	struct locker *l = arg;
+	struct fl_tx *tx = NULL;
+
+	l->err = fl_store_begin(l->st, true, &tx);
+	if (l->err != FL_OK)
+		return NULL;
+	l->err = fl_store_lock_device(tx, l->first);
+	pthread_barrier_wait(l->both);
+	if (l->err == FL_OK)
+		l->err = fl_store_lock_device(tx, l->second);
+	if (l->err == FL_OK)
+		l->err = fl_tx_commit(tx);
+	else
+		fl_tx_rollback(tx);
+	return NULL;
+}
+
+/* SQLSTATEs: a unique violation is a conflict (the transaction goes on),
+ * a deadlock asks for the transaction again. */
+static void test_pg_sqlstate(void **state)
+{
+	struct fx *f = *state;
+	struct fl_apikey k;
+	struct locker a, b;
+	pthread_barrier_t both;
+	pthread_t ta, tb;
+	struct fl_tx *tx;
+	int64_t n = 0;
+
+	tx = begin(f, true);
+	make_key(&k, "ak_1", "tn_a", "admin", 1);
+	assert_int_equal(fl_store_apikey_insert(tx, &k), FL_OK);
+	make_key(&k, "ak_2", "tn_a", "admin", 1);
+	assert_int_equal(fl_store_apikey_insert(tx, &k), FL_E_CONFLICT);
+	assert_non_null(strstr(fl_store_errmsg(), "23505"));
+	assert_int_equal(fl_store_apikey_count(tx, &n), FL_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+
+	pthread_barrier_init(&both, NULL, 2);
+	a = (struct locker){f->st, "dv_a", "dv_b", &both, FL_OK};
+	b = (struct locker){f->st, "dv_b", "dv_a", &both, FL_OK};
+	assert_int_equal(pthread_create(&ta, NULL, lock_two, &a), 0);
+	assert_int_equal(pthread_create(&tb, NULL, lock_two, &b), 0);
+	assert_int_equal(pthread_join(ta, NULL), 0);
+	assert_int_equal(pthread_join(tb, NULL), 0);
+	pthread_barrier_destroy(&both);
+	/* one of them was chosen to run again, the other went through */
+	assert_true((a.err == FL_E_STORE_RETRY && b.err == FL_OK) ||
+	            (b.err == FL_E_STORE_RETRY && a.err == FL_OK));
+}
+
+/* The server goes away: calls answer FL_E_STORE_UNAVAILABLE quickly and
+ * every cached row counts as changed; it comes back: the store works
+ * again by itself and tells its subscribers every row may have changed. */
+static void test_pg_unavailable(void **state)
+{
+	struct fx *f = *state;
+	struct seen *s = calloc(1, sizeof(*s));
+	struct fl_store *other = NULL;
+	struct fl_tenant t = {0};
+	struct fl_tx *tx = NULL;
+	uint64_t c;
+	int64_t t0;
+	fl_err err;
+
+	assert_non_null(s);
+	pthread_mutex_init(&s->mu, NULL);
+	assert_int_equal(fl_store_feed_subscribe(f->st, on_feed, s), FL_OK);
+	add_tenant(f, "tn_before");
+	c = fl_store_device_clock(f->st);
+	assert_true(fl_store_device_unchanged(f->st, 1, c));
+	assert_int_equal(pg_cluster_stop(&cluster), 0);
+	t0 = now_ms();
+	assert_int_equal(fl_store_begin(f->st, true, &tx),
+	                 FL_E_STORE_UNAVAILABLE);
+	assert_null(tx);
+	assert_true(now_ms() - t0 < 3000);
+	assert_non_null(strstr(fl_store_errmsg(), "postgresql: "));
+	assert_null(strchr(fl_store_errmsg(), '\n'));
+	/* a process starting now is told the same */
+	assert_int_equal(open_again(f, &other, true), FL_E_STORE_UNAVAILABLE);
+	assert_null(other);
+	t0 = now_ms();
+	while (fl_store_device_unchanged(f->st, 1, c) && now_ms() - t0 < 3000)
+		usleep(5000);
+	assert_false(fl_store_device_unchanged(f->st, 1, c));
+
+	assert_int_equal(pg_cluster_restart(&cluster), 0);
+	t0 = now_ms();
+	do {
+		err = fl_store_begin(f->st, true, &tx);
+		if (err != FL_OK)
+			usleep(50 * 1000);
+	} while (err != FL_OK && now_ms() - t0 < 10000);
+	assert_int_equal(err, FL_OK);
+	snprintf(t.id, sizeof(t.id), "tn_after");
+	assert_int_equal(fl_store_tenant_insert(tx, &t), FL_OK);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+	tx = begin(f, false);
+	assert_int_equal(fl_store_tenant_get(tx, "tn_before", &t), FL_OK);
+	fl_tx_rollback(tx);
+	t0 = now_ms();
+	while (__atomic_load_n(&s->all, __ATOMIC_SEQ_CST) == 0 &&
+	       now_ms() - t0 < 5000)
+		usleep(5000);
+	assert_true(s->all >= 1);
+	c = fl_store_device_clock(f->st);
+	assert_true(fl_store_device_unchanged(f->st, 1, c));
+	fl_store_close(f->st);
+	f->st = NULL;
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
+
+/* must_exist on a database with no schema: refused, nothing made. */
+static void test_pg_created_and_must_exist(void **state)
+{
+	struct fx *f = *state;
+	struct fl_store *st = NULL;
+	struct fx empty = *f;
+
+	assert_true(fl_store_created(f->st));
+	fl_store_close(f->st);
+	assert_int_equal(open_again(f, &f->st, true), FL_OK);
+	assert_false(fl_store_created(f->st));
+	assert_int_equal(pg_cluster_exec(&cluster, "finlock",
+	                                 "CREATE SCHEMA empty_one"),
+	                 0);
+	snprintf(empty.db, sizeof(empty.db), "empty_one");
+	schema_uri(empty.db, empty.uri, sizeof(empty.uri));
+	assert_int_equal(open_again(&empty, &st, true), FL_E_STORE_MISSING);
+	assert_null(st);
+	assert_int_not_equal(raw_exec(&empty, "SELECT 1 FROM schema_version"),
+	                     0);
+	assert_int_equal(pg_cluster_exec(&cluster, "finlock",
+	                                 "DROP SCHEMA empty_one"),
+	                 0);
+}
+
+/* Several processes starting on a new database at once: each migration
+ * is applied once, and every one of them opens. */
+struct opener {
+	struct fx *f;
+	struct fl_store *st;
+	fl_err err;
+};
+
+static void *open_one(void *arg)
+{
+	struct opener *o = arg;
+
+	o->err = open_again(o->f, &o->st, false);
+	return NULL;
+}
+
+static void test_pg_migrations_together(void **state)
+{
+	struct fx *f = *state;
+	struct fx fresh = *f;
+	struct opener o[3];
+	pthread_t th[3];
+	char sql[64];
+
+	snprintf(fresh.db, sizeof(fresh.db), "together");
+	snprintf(sql, sizeof(sql), "CREATE SCHEMA %s", fresh.db);
+	assert_int_equal(pg_cluster_exec(&cluster, "finlock", sql), 0);
+	schema_uri(fresh.db, fresh.uri, sizeof(fresh.uri));
+	for (int i = 0; i < 3; i++) {
+		o[i] = (struct opener){&fresh, NULL, FL_OK};
+		assert_int_equal(pthread_create(&th[i], NULL, open_one, &o[i]),
+		                 0);
+	}
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(o[i].err, FL_OK);
+		assert_int_equal(fl_store_schema_version(o[i].st),
+		                 fl_store_schema_latest());
+		fl_store_close(o[i].st);
+	}
+	snprintf(sql, sizeof(sql), "DROP SCHEMA %s CASCADE", fresh.db);
+	assert_int_equal(pg_cluster_exec(&cluster, "finlock", sql), 0);
+}
+
+/* The start-up checks pass on a sound database; a snapshot is
+ * PostgreSQL's tools' job, and the refusal says which. */
+static void test_pg_check_and_snapshot(void **state)
+{
+	struct fx *f = *state;
+	char problem[FL_STORE_PROBLEM_MAX];
+
+	add_tenant(f, "tn_check");
+	assert_int_equal(fl_store_check(f->st, false, problem), FL_OK);
+	assert_string_equal(problem, "");
+	assert_int_equal(fl_store_check(f->st, true, problem), FL_OK);
+	assert_string_equal(problem, "");
+	/* with amcheck, the indexes are checked too */
+	assert_int_equal(raw_exec(f, "CREATE EXTENSION amcheck"), 0);
+	assert_int_equal(fl_store_check(f->st, true, problem), FL_OK);
+	assert_string_equal(fl_store_backend(f->st), "postgresql");
+	assert_int_equal(fl_store_snapshot(f->st, "/tmp/never"), FL_E_STATE);
+	assert_non_null(strstr(fl_store_errmsg(), "pg_dump"));
+	assert_non_null(strstr(fl_store_errmsg(), "pg_basebackup"));
+	assert_int_equal(access("/tmp/never", F_OK), -1);
+}
+
+/* Tests that hold for every backend. */
+#define NEUTRAL(setup)                                                         \
+	T(test_backend_message, setup, teardown),                              \
+	        T(test_keys_fingerprint, setup, teardown),                     \
+	        T(test_migrations, setup, teardown),                           \
+	        T(test_newer_schema_refused, setup, teardown),                 \
+	        T(test_tenants_commit_rollback, setup, teardown),              \
+	        T(test_tenant_list_cursor, setup, teardown),                   \
+	        T(test_apikeys_scoped, setup, teardown),                       \
+	        T(test_idempotency_records, setup, teardown),                  \
+	        T(test_audit_entries, setup, teardown),                        \
+	        T(test_writers_serialise, setup, teardown),                    \
+	        T(test_device_counts, setup, teardown),                        \
+	        T(test_device_counts_concurrent, setup, teardown),             \
+	        T(test_device_next_change, setup, teardown),                   \
+	        T(test_factory_key, setup, teardown),                          \
+	        T(test_pairing_requests, setup, teardown),                     \
+	        T(test_device_load, setup, teardown),                          \
+	        T(test_dp_claim, setup, teardown),                             \
+	        T(test_every_op, setup, teardown),                             \
+	        T(test_feed, setup, teardown)
+
 int main(void)
 {
-	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test_setup_teardown(test_backend_message, setup,
-	                                        teardown),
-	        cmocka_unit_test_setup_teardown(test_created_and_must_exist,
-	                                        setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_lost_wal, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_check, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_keys_fingerprint, setup,
-	                                        teardown),
-	        cmocka_unit_test_setup_teardown(test_snapshot, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_migrations, setup,
-	                                        teardown),
-	        cmocka_unit_test_setup_teardown(test_newer_schema_refused,
-	                                        setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_tenants_commit_rollback,
-	                                        setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_tenant_list_cursor, setup,
-	                                        teardown),
-	        cmocka_unit_test_setup_teardown(test_apikeys_scoped, setup,
-	                                        teardown),
-	        cmocka_unit_test_setup_teardown(test_idempotency_records, setup,
-	                                        teardown),
-	        cmocka_unit_test_setup_teardown(test_audit_entries, setup,
-	                                        teardown),
-	        cmocka_unit_test_setup_teardown(test_writers_serialise, setup,
-	                                        teardown),
-	        cmocka_unit_test_setup_teardown(test_device_counts, setup,
-	                                        teardown),
-	        cmocka_unit_test_setup_teardown(test_device_counts_concurrent,
-	                                        setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_device_next_change, setup,
-	                                        teardown),
-	        cmocka_unit_test_setup_teardown(test_factory_key, setup,
-	                                        teardown),
-	        cmocka_unit_test_setup_teardown(test_pairing_requests, setup,
-	                                        teardown),
-	        cmocka_unit_test_setup_teardown(test_device_counts_seeded,
-	                                        setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_device_load, setup,
-	                                        teardown),
+	const struct CMUnitTest sqlite_tests[] = {
+	        NEUTRAL(setup_sqlite),
+	        T(test_created_and_must_exist, setup_sqlite, teardown),
+	        T(test_lost_wal, setup_sqlite, teardown),
+	        T(test_check, setup_sqlite, teardown),
+	        T(test_snapshot, setup_sqlite, teardown),
+	        T(test_device_counts_seeded, setup_sqlite, teardown),
 	};
-	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+	const struct CMUnitTest pg_tests[] = {
+	        NEUTRAL(setup_pg),
+	        T(test_pg_created_and_must_exist, setup_pg, teardown),
+	        T(test_pg_migrations_together, setup_pg, teardown),
+	        T(test_pg_check_and_snapshot, setup_pg, teardown),
+	        T(test_pg_two_stores_feed, setup_pg, teardown),
+	        T(test_pg_lock_device, setup_pg, teardown),
+	        T(test_pg_job_claim, setup_pg, teardown),
+	        T(test_pg_sqlstate, setup_pg, teardown),
+	        T(test_pg_unavailable, setup_pg, teardown),
+	};
+	int failed;
+
+	failed = cmocka_run_group_tests_name("store on sqlite", sqlite_tests,
+	                                     NULL, NULL);
+	failed += cmocka_run_group_tests_name("store on postgresql", pg_tests,
+	                                      start_cluster, stop_cluster);
+	return failed;
 }

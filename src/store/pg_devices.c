@@ -1,0 +1,1280 @@
+/* pg_devices.c - devices, contracts, payments, commands on PostgreSQL.
+ *
+ * fl_device_inputs_clear and fl_contract_rec_clear, which free what any
+ * backend fills, live in sqlite_devices.c. */
+#include "store/pg_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* --- small encodings (as sqlite_devices.c) -------------------------------- */
+
+/* Joins n strings of an array with '\n' into out[cap]. */
+static fl_err join_lines(char *out, size_t cap, const char *items,
+                         size_t stride, size_t n)
+{
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		const char *s = items + i * stride;
+		size_t len = strlen(s);
+
+		if (strchr(s, '\n') != NULL || used + len + 2 > cap)
+			return FL_E_INVALID;
+		if (i > 0)
+			out[used++] = '\n';
+		memcpy(out + used, s, len + 1);
+		used += len;
+	}
+	return FL_OK;
+}
+
+/* Splits a '\n'-joined column into an array of at most max strings. */
+static fl_err split_lines(const char *text, char *items, size_t stride,
+                          size_t max, size_t *n)
+{
+	const char *p = text;
+
+	*n = 0;
+	if (text == NULL || *text == '\0')
+		return FL_OK;
+	for (;;) {
+		const char *eol = strchr(p, '\n');
+		size_t len = eol != NULL ? (size_t)(eol - p) : strlen(p);
+
+		if (*n == max || len >= stride)
+			return FL_E_CORRUPT;
+		memcpy(items + *n * stride, p, len);
+		items[*n * stride + len] = '\0';
+		(*n)++;
+		if (eol == NULL)
+			return FL_OK;
+		p = eol + 1;
+	}
+}
+
+/* The ord a one-row RETURNING answered. */
+static int64_t returned(PGresult *r)
+{
+	return PQntuples(r) == 1 ? pg_int(r, 0, 0) : 0;
+}
+
+/* --- devices -------------------------------------------------------------- */
+
+#define DEV_COLS_BASE                                                          \
+	"d.ord, d.id, d.tenant_id, d.imei, d.imei2, d.serial, d.model, "       \
+	"d.created_at, d.enroll_hash, d.enroll_expires, d.enrolled_at, "       \
+	"d.device_pk, d.kx_pk, d.last_contact, d.req_counter, d.tamper_at, "   \
+	"d.tamper_report, d.sim_at, d.sim_report, d.state, d.stolen, "         \
+	"d.released_by_command, d.lock_cause, d.lock_at, d.unlock_until, "     \
+	"d.paid_through, d.amount_due, d.amount_remaining, d.next_due_at, "    \
+	"d.next_due_amount, d.next_change, d.decided_at, d.token_seq, "        \
+	"d.outcome, d.factory_pk, "
+#define DEV_COLS                                                               \
+	DEV_COLS_BASE "EXISTS (SELECT 1 FROM contracts c WHERE "               \
+	              "c.device_id = d.id), d.credit"
+/* DEV_COLS when the device's contract is joined as `c`. */
+#define DEV_COLS_JOINED DEV_COLS_BASE "c.ord IS NOT NULL, d.credit"
+#define CONTRACT_COLS_C                                                        \
+	"c.ord, c.device_id, c.tenant_id, c.created_at, c.loan_ref, "          \
+	"c.currency, c.utc_offset, c.grace, c.max_offline, c.remind, "         \
+	"c.restrict_mask, c.allow_apps, c.message, c.contact_name, "           \
+	"c.contact_phones, c.sim_policy, c.tamper_policy"
+#define DEV_NCOLS 37 /* columns of DEV_COLS */
+
+static fl_err read_device(const PGresult *r, int i, struct fl_device *d)
+{
+	int64_t stolen;
+	fl_err err;
+
+	memset(d, 0, sizeof(*d));
+	d->ord = pg_int(r, i, 0);
+	TRY(pg_text(r, i, 1, d->id, sizeof(d->id)));
+	TRY(pg_text(r, i, 2, d->tenant_id, sizeof(d->tenant_id)));
+	TRY(pg_text(r, i, 3, d->imei, sizeof(d->imei)));
+	TRY(pg_text(r, i, 4, d->imei2, sizeof(d->imei2)));
+	TRY(pg_text(r, i, 5, d->serial, sizeof(d->serial)));
+	TRY(pg_text(r, i, 6, d->model, sizeof(d->model)));
+	d->created_at = pg_int(r, i, 7);
+	if (!pg_null(r, i, 8)) {
+		d->has_enroll_code = true;
+		TRY(pg_blob(r, i, 8, d->enroll_hash, FL_HASH_LEN));
+	}
+	d->enroll_expires = pg_int(r, i, 9);
+	d->enrolled_at = pg_int(r, i, 10);
+	if (!pg_null(r, i, 11)) {
+		d->has_keys = true;
+		TRY(pg_blob(r, i, 11, d->device_pk, 32));
+		TRY(pg_blob(r, i, 12, d->kx_pk, 32));
+	}
+	d->last_contact = pg_int(r, i, 13);
+	d->req_counter = (uint64_t)pg_int(r, i, 14);
+	d->tamper_at = pg_int(r, i, 15);
+	TRY(pg_text(r, i, 16, d->tamper_report, sizeof(d->tamper_report)));
+	d->sim_at = pg_int(r, i, 17);
+	TRY(pg_text(r, i, 18, d->sim_report, sizeof(d->sim_report)));
+	d->st.state = (enum fl_dev_state)pg_int(r, i, 19);
+	/* 1: locked as stolen; 2: reported on a released device */
+	stolen = pg_int(r, i, 20);
+	d->st.stolen = stolen == 1;
+	d->st.stolen_reported = stolen != 0;
+	d->st.released_by_command = pg_int(r, i, 21) != 0;
+	d->st.lock_cause = (enum fl_lock_cause)pg_int(r, i, 22);
+	d->st.lock_at = pg_int(r, i, 23);
+	d->st.unlock_until = pg_int(r, i, 24);
+	d->st.paid_through = pg_int(r, i, 25);
+	d->st.amount_due = pg_int(r, i, 26);
+	d->st.amount_remaining = pg_int(r, i, 27);
+	d->st.next_due_at = pg_int(r, i, 28);
+	d->st.next_due_amount = pg_int(r, i, 29);
+	d->st.next_change = pg_int(r, i, 30);
+	d->st.decided_at = pg_int(r, i, 31);
+	d->st.token_seq = (uint64_t)pg_int(r, i, 32);
+	if (PQgetlength(r, i, 33) == FL_HASH_LEN)
+		TRY(pg_blob(r, i, 33, d->st.outcome, FL_HASH_LEN));
+	if (!pg_null(r, i, 34)) {
+		d->has_factory = true;
+		TRY(pg_blob(r, i, 34, d->factory_pk, 32));
+	}
+	d->has_contract = pg_int(r, i, 35) != 0;
+	d->st.credit = pg_int(r, i, 36);
+out:
+	return err;
+}
+
+/* Runs a single-device SELECT into out. */
+static fl_err one_device(struct fl_tx *tx, const char *sql,
+                         const struct pg_params *p, struct fl_device *out)
+{
+	PGresult *r = NULL;
+	fl_err err;
+
+	memset(out, 0, sizeof(*out));
+	TRY(pg_run(tx, sql, p, 0, &r));
+	if (PQntuples(r) == 0) {
+		err = FL_E_NOT_FOUND;
+		goto out;
+	}
+	TRY(read_device(r, 0, out));
+out:
+	if (err != FL_OK)
+		memset(out, 0, sizeof(*out));
+	PQclear(r);
+	return err;
+}
+
+static fl_err claim(struct fl_tx *tx, const char *imei, const char *device_id)
+{
+	static const char sql[] =
+	        "INSERT INTO imei_claims (imei, device_id) VALUES ($1, $2)";
+	struct pg_params p = {0};
+	fl_err err;
+
+	pg_p_text(&p, imei);
+	pg_p_text(&p, device_id);
+	err = pg_cmd(tx, sql, &p, PG_GUARD, NULL);
+	if (err == FL_E_CONFLICT)
+		err = FL_E_IMEI_IN_PROGRAM;
+	return err;
+}
+
+fl_err pg_device_insert(struct fl_tx *tx, struct fl_device *d)
+{
+	static const char sql[] =
+	        "INSERT INTO devices (id, tenant_id, imei, imei2, serial, "
+	        "model, created_at, enroll_hash, enroll_expires) "
+	        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ord";
+	struct pg_params p = {0};
+	PGresult *r = NULL;
+	fl_err err;
+
+	TRY(claim(tx, d->imei, d->id));
+	if (d->imei2[0] != '\0')
+		TRY(claim(tx, d->imei2, d->id));
+	pg_p_text(&p, d->id);
+	pg_p_text(&p, d->tenant_id);
+	pg_p_text(&p, d->imei);
+	pg_p_text(&p, d->imei2);
+	pg_p_text(&p, d->serial);
+	pg_p_text(&p, d->model);
+	pg_p_int(&p, d->created_at);
+	pg_p_blob(&p, d->has_enroll_code ? d->enroll_hash : NULL, FL_HASH_LEN);
+	pg_p_int(&p, d->enroll_expires);
+	TRY(pg_run(tx, sql, &p, PG_GUARD, &r));
+	d->ord = returned(r);
+out:
+	PQclear(r);
+	return err;
+}
+
+fl_err pg_device_get(struct fl_tx *tx, const char *tenant_id, const char *id,
+                     struct fl_device *out)
+{
+	static const char sql[] = "SELECT " DEV_COLS " FROM devices d "
+	                          "WHERE d.id = $1 AND d.tenant_id = $2";
+	struct pg_params p = {0};
+
+	pg_p_text(&p, id);
+	pg_p_text(&p, tenant_id);
+	return one_device(tx, sql, &p, out);
+}
+
+fl_err pg_device_get_any(struct fl_tx *tx, const char *id,
+                         struct fl_device *out)
+{
+	static const char sql[] =
+	        "SELECT " DEV_COLS " FROM devices d WHERE d.id = $1";
+	struct pg_params p = {0};
+
+	pg_p_text(&p, id);
+	return one_device(tx, sql, &p, out);
+}
+
+fl_err pg_device_by_imei(struct fl_tx *tx, const char *imei,
+                         struct fl_device *out)
+{
+	static const char sql[] =
+	        "SELECT " DEV_COLS " FROM devices d WHERE d.ord = "
+	        "(SELECT max(ord) FROM (SELECT ord FROM devices WHERE imei = "
+	        "$1 UNION ALL SELECT ord FROM devices WHERE imei2 = $1) u)";
+	struct pg_params p = {0};
+
+	pg_p_text(&p, imei);
+	return one_device(tx, sql, &p, out);
+}
+
+fl_err pg_device_by_enroll_hash(struct fl_tx *tx,
+                                const uint8_t hash[FL_HASH_LEN],
+                                struct fl_device *out)
+{
+	static const char sql[] =
+	        "SELECT " DEV_COLS " FROM devices d WHERE d.enroll_hash = $1";
+	struct pg_params p = {0};
+
+	pg_p_blob(&p, hash, FL_HASH_LEN);
+	return one_device(tx, sql, &p, out);
+}
+
+/* Runs an UPDATE of one device; FL_E_NOT_FOUND if none changed. */
+static fl_err update_one(struct fl_tx *tx, const char *sql,
+                         const struct pg_params *p, int flags)
+{
+	int64_t n = 0;
+	fl_err err = pg_cmd(tx, sql, p, flags, &n);
+
+	if (err == FL_OK && n == 0)
+		err = FL_E_NOT_FOUND;
+	return err;
+}
+
+fl_err pg_device_set_enroll_code(struct fl_tx *tx, const char *id,
+                                 const uint8_t *hash, fl_time expires)
+{
+	static const char sql[] = "UPDATE devices SET enroll_hash = $1, "
+	                          "enroll_expires = $2 WHERE id = $3";
+	struct pg_params p = {0};
+
+	pg_p_blob(&p, hash, FL_HASH_LEN);
+	pg_p_int(&p, hash != NULL ? expires : 0);
+	pg_p_text(&p, id);
+	/* a hash another device holds is a conflict the caller survives */
+	return update_one(tx, sql, &p, PG_GUARD);
+}
+
+fl_err pg_device_enroll(struct fl_tx *tx, const char *id,
+                        const uint8_t device_pk[32], const uint8_t kx_pk[32],
+                        fl_time at)
+{
+	static const char sql[] =
+	        "UPDATE devices SET device_pk = $1, kx_pk = $2, "
+	        "enrolled_at = $3, enroll_hash = NULL, enroll_expires = 0 "
+	        "WHERE id = $4";
+	struct pg_params p = {0};
+
+	pg_p_blob(&p, device_pk, 32);
+	pg_p_blob(&p, kx_pk, 32);
+	pg_p_int(&p, at);
+	pg_p_text(&p, id);
+	return update_one(tx, sql, &p, 0);
+}
+
+fl_err pg_device_touch(struct fl_tx *tx, const char *id, fl_time at,
+                       uint64_t counter)
+{
+	static const char sql[] =
+	        "UPDATE devices SET last_contact = GREATEST(last_contact, $1), "
+	        "req_counter = GREATEST(req_counter, $2) WHERE id = $3";
+	struct pg_params p = {0};
+
+	if (counter > (uint64_t)INT64_MAX)
+		return FL_E_RANGE;
+	pg_p_int(&p, at);
+	pg_p_int(&p, (int64_t)counter);
+	pg_p_text(&p, id);
+	return update_one(tx, sql, &p, 0);
+}
+
+fl_err pg_device_report(struct fl_tx *tx, const char *id, bool sim, fl_time at,
+                        const char *text)
+{
+	static const char sql_sim[] = "UPDATE devices SET sim_at = $1, "
+	                              "sim_report = $2 WHERE id = $3";
+	static const char sql_tamper[] = "UPDATE devices SET tamper_at = $1, "
+	                                 "tamper_report = $2 WHERE id = $3";
+	struct pg_params p = {0};
+
+	if (strlen(text) >= FL_REPORT_MAX)
+		return FL_E_TOO_LARGE;
+	pg_p_int(&p, at);
+	pg_p_text(&p, text);
+	pg_p_text(&p, id);
+	return update_one(tx, sim ? sql_sim : sql_tamper, &p, 0);
+}
+
+fl_err pg_device_set_status(struct fl_tx *tx, const char *id,
+                            const struct fl_device_status *s)
+{
+	static const char sql[] =
+	        "UPDATE devices SET state = $1, stolen = $2, "
+	        "released_by_command = $3, lock_cause = $4, lock_at = $5, "
+	        "unlock_until = $6, paid_through = $7, amount_due = $8, "
+	        "amount_remaining = $9, next_due_at = $10, "
+	        "next_due_amount = $11, next_change = $12, decided_at = $13, "
+	        "token_seq = $14, outcome = $15, credit = $16 WHERE id = $17";
+	struct pg_params p = {0};
+
+	if (s->token_seq > (uint64_t)INT64_MAX)
+		return FL_E_RANGE;
+	pg_p_int(&p, (int64_t)s->state);
+	pg_p_int(&p, s->stolen ? 1 : s->stolen_reported ? 2 : 0);
+	pg_p_int(&p, s->released_by_command);
+	pg_p_int(&p, (int64_t)s->lock_cause);
+	pg_p_int(&p, s->lock_at);
+	pg_p_int(&p, s->unlock_until);
+	pg_p_int(&p, s->paid_through);
+	pg_p_int(&p, s->amount_due);
+	pg_p_int(&p, s->amount_remaining);
+	pg_p_int(&p, s->next_due_at);
+	pg_p_int(&p, s->next_due_amount);
+	pg_p_int(&p, s->next_change);
+	pg_p_int(&p, s->decided_at);
+	pg_p_int(&p, (int64_t)s->token_seq);
+	pg_p_blob(&p, s->outcome, FL_HASH_LEN);
+	pg_p_int(&p, s->credit);
+	pg_p_text(&p, id);
+	return update_one(tx, sql, &p, 0);
+}
+
+fl_err pg_device_unclaim(struct fl_tx *tx, const char *id)
+{
+	static const char sql[] = "DELETE FROM imei_claims WHERE device_id = $1";
+	struct pg_params p = {0};
+
+	pg_p_text(&p, id);
+	return pg_cmd(tx, sql, &p, 0, NULL);
+}
+
+fl_err pg_device_list(struct fl_tx *tx, const char *tenant_id,
+                      const struct fl_device_filter *filter, int64_t after,
+                      int limit, FL_STORE_LIST_FN(struct fl_device), void *ctx)
+{
+	/* strpos is instr; lower() folds ASCII as SQLite's does in a C
+	 * collation */
+	static const char sql[] =
+	        "SELECT " DEV_COLS " FROM devices d "
+	        "LEFT JOIN contracts c2 ON c2.device_id = d.id "
+	        "WHERE d.tenant_id = $1 AND d.ord > $2 "
+	        "AND ($3::bigint < 0 OR d.state = $3::bigint) "
+	        "AND ($4::bigint = 0 OR d.amount_due > 0) "
+	        "AND ($7::bigint = 0 OR d.tamper_at > 0) "
+	        "AND ($8::bigint = 0 OR d.sim_at > 0) "
+	        "AND ($5::text IS NULL OR strpos(d.id, $5::text) > 0 "
+	        "OR strpos(d.imei, $5::text) > 0 "
+	        "OR strpos(d.imei2, $5::text) > 0 "
+	        "OR strpos(lower(d.serial), lower($5::text)) > 0 "
+	        "OR strpos(lower(d.model), lower($5::text)) > 0 "
+	        "OR strpos(lower(coalesce(c2.loan_ref, '')), lower($5::text)) "
+	        "> 0) ORDER BY d.ord LIMIT $6";
+	static const struct fl_device_filter none = {.any_state = true};
+	const struct fl_device_filter *f = filter != NULL ? filter : &none;
+	struct fl_device *d = NULL;
+	struct pg_params p = {0};
+	PGresult *r = NULL;
+	fl_err err;
+
+	d = malloc(sizeof(*d));
+	if (d == NULL)
+		return FL_E_NOMEM;
+	pg_p_text(&p, tenant_id);
+	pg_p_int(&p, after);
+	pg_p_int(&p, f->any_state ? -1 : (int64_t)f->state);
+	pg_p_int(&p, f->overdue);
+	pg_p_text(&p, f->q != NULL && f->q[0] != '\0' ? f->q : NULL);
+	if (limit < 0)
+		pg_p_text(&p, NULL);
+	else
+		pg_p_int(&p, limit);
+	pg_p_int(&p, f->tamper);
+	pg_p_int(&p, f->sim);
+	TRY(pg_run(tx, sql, &p, 0, &r));
+	for (int i = 0; i < PQntuples(r); i++) {
+		TRY(read_device(r, i, d));
+		TRY(fn(ctx, d));
+	}
+out:
+	PQclear(r);
+	free(d);
+	return err;
+}
+
+fl_err pg_device_due(struct fl_tx *tx, fl_time now, int limit,
+                     char (*tenant_ids)[FL_ID_MAX], char (*ids)[FL_ID_MAX],
+                     int *n)
+{
+	static const char sql[] =
+	        "SELECT tenant_id, id FROM devices WHERE next_change > 0 AND "
+	        "next_change <= $1 ORDER BY next_change LIMIT $2";
+	struct pg_params p = {0};
+	PGresult *r = NULL;
+	fl_err err;
+
+	*n = 0;
+	pg_p_int(&p, now);
+	pg_p_int(&p, limit);
+	TRY(pg_run(tx, sql, &p, 0, &r));
+	for (int i = 0; i < PQntuples(r) && *n < limit; i++) {
+		TRY(pg_text(r, i, 0, tenant_ids[*n], FL_ID_MAX));
+		TRY(pg_text(r, i, 1, ids[*n], FL_ID_MAX));
+		(*n)++;
+	}
+out:
+	PQclear(r);
+	return err;
+}
+
+fl_err pg_device_next_change(struct fl_tx *tx, fl_time after, fl_time *at)
+{
+	static const char sql[] = "SELECT min(next_change) FROM devices "
+	                          "WHERE next_change > 0 AND next_change > $1";
+	struct pg_params p = {0};
+	PGresult *r = NULL;
+	fl_err err;
+
+	*at = 0;
+	pg_p_int(&p, after);
+	TRY(pg_run(tx, sql, &p, 0, &r));
+	*at = returned(r);
+out:
+	PQclear(r);
+	return err;
+}
+
+fl_err pg_device_count(struct fl_tx *tx, int64_t by_state[5], int64_t *stolen)
+{
+	/* device_counts is kept by triggers (migration 4), in slots */
+	static const char sql[] =
+	        "SELECT state, sum(n)::bigint, "
+	        "sum(CASE WHEN stolen <> 0 THEN n ELSE 0 END)::bigint "
+	        "FROM device_counts GROUP BY state";
+	PGresult *r = NULL;
+	fl_err err;
+
+	memset(by_state, 0, 5 * sizeof(by_state[0]));
+	*stolen = 0;
+	TRY(pg_run(tx, sql, NULL, 0, &r));
+	for (int i = 0; i < PQntuples(r); i++) {
+		int64_t s = pg_int(r, i, 0);
+
+		if (s >= 0 && s < 5)
+			by_state[s] = pg_int(r, i, 1);
+		*stolen += pg_int(r, i, 2);
+	}
+out:
+	PQclear(r);
+	return err;
+}
+
+/* --- contracts ------------------------------------------------------------ */
+
+static fl_err insert_items(struct fl_tx *tx, const char *device_id,
+                           int64_t resched, const struct fl_installment *items,
+                           size_t n)
+{
+	static const char sql[] =
+	        "INSERT INTO installments (device_id, resched, idx, due_at, "
+	        "amount) VALUES ($1, $2, $3, $4, $5)";
+	fl_err err = FL_OK;
+
+	for (size_t i = 0; i < n; i++) {
+		struct pg_params p = {0};
+
+		pg_p_text(&p, device_id);
+		pg_p_int(&p, resched);
+		pg_p_int(&p, (int64_t)i);
+		pg_p_int(&p, items[i].due_at);
+		pg_p_int(&p, items[i].amount);
+		TRY(pg_cmd(tx, sql, &p, 0, NULL));
+	}
+out:
+	return err;
+}
+
+fl_err pg_contract_insert(struct fl_tx *tx, struct fl_contract_rec *c)
+{
+	static const char sql[] =
+	        "INSERT INTO contracts (device_id, tenant_id, created_at, "
+	        "loan_ref, currency, utc_offset, grace, max_offline, remind, "
+	        "restrict_mask, allow_apps, message, contact_name, "
+	        "contact_phones, sim_policy, tamper_policy) VALUES ($1, $2, $3, "
+	        "$4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) "
+	        "RETURNING ord";
+	char apps[FL_CONTRACT_MAX_APPS * FL_APP_ID_MAX + 16];
+	char phones[FL_CONTRACT_MAX_PHONES * FL_PHONE_MAX + 8];
+	char remind[FL_POLICY_MAX_OFFSETS * 24 + 8];
+	struct pg_params p = {0};
+	PGresult *r = NULL;
+	size_t used = 0;
+	fl_err err;
+
+	remind[0] = '\0';
+	for (size_t i = 0; i < c->n_remind && i < FL_POLICY_MAX_OFFSETS; i++)
+		used += (size_t)snprintf(remind + used, sizeof(remind) - used,
+		                         "%s%lld", i ? "," : "",
+		                         (long long)c->remind[i]);
+	TRY(join_lines(apps, sizeof(apps), &c->allow_apps[0][0], FL_APP_ID_MAX,
+	               c->n_allow_apps));
+	TRY(join_lines(phones, sizeof(phones), &c->contact_phones[0][0],
+	               FL_PHONE_MAX, c->n_contact_phones));
+	pg_p_text(&p, c->device_id);
+	pg_p_text(&p, c->tenant_id);
+	pg_p_int(&p, c->created_at);
+	pg_p_text(&p, c->loan_ref);
+	pg_p_text(&p, c->currency);
+	pg_p_int(&p, c->utc_offset);
+	pg_p_int(&p, c->grace);
+	pg_p_int(&p, c->max_offline);
+	pg_p_text(&p, remind);
+	pg_p_int(&p, (int64_t)c->restrict_mask);
+	pg_p_text(&p, apps);
+	pg_p_text(&p, c->message);
+	pg_p_text(&p, c->contact_name);
+	pg_p_text(&p, phones);
+	pg_p_int(&p, (int64_t)c->sim_policy);
+	pg_p_int(&p, (int64_t)c->tamper_policy);
+	TRY(pg_run(tx, sql, &p, PG_GUARD, &r));
+	c->ord = returned(r);
+	TRY(insert_items(tx, c->device_id, 0, c->schedule, c->n_schedule));
+out:
+	PQclear(r);
+	return err;
+}
+
+/* Reads a contract whose CONTRACT_COLS start at column b of row i. */
+static fl_err read_contract_at(const PGresult *r, int i, int b,
+                               struct fl_contract_rec *c)
+{
+	const char *remind;
+	size_t n;
+	fl_err err;
+
+	memset(c, 0, sizeof(*c));
+	c->ord = pg_int(r, i, b);
+	TRY(pg_text(r, i, b + 1, c->device_id, sizeof(c->device_id)));
+	TRY(pg_text(r, i, b + 2, c->tenant_id, sizeof(c->tenant_id)));
+	c->created_at = pg_int(r, i, b + 3);
+	TRY(pg_text(r, i, b + 4, c->loan_ref, sizeof(c->loan_ref)));
+	TRY(pg_text(r, i, b + 5, c->currency, sizeof(c->currency)));
+	c->utc_offset = (int32_t)pg_int(r, i, b + 6);
+	c->grace = pg_int(r, i, b + 7);
+	c->max_offline = pg_int(r, i, b + 8);
+	/* binary text values are not NUL-terminated by PostgreSQL, but
+	 * libpq adds a terminating NUL to every value */
+	remind = PQgetvalue(r, i, b + 9);
+	while (remind != NULL && *remind != '\0') {
+		char *end = NULL;
+
+		if (c->n_remind == FL_POLICY_MAX_OFFSETS) {
+			err = FL_E_CORRUPT;
+			goto out;
+		}
+		c->remind[c->n_remind++] = strtoll(remind, &end, 10);
+		if (end == remind) {
+			err = FL_E_CORRUPT;
+			goto out;
+		}
+		remind = *end == ',' ? end + 1 : end;
+	}
+	c->restrict_mask = (uint64_t)pg_int(r, i, b + 10);
+	TRY(split_lines(PQgetvalue(r, i, b + 11), &c->allow_apps[0][0],
+	                FL_APP_ID_MAX, FL_CONTRACT_MAX_APPS, &n));
+	c->n_allow_apps = n;
+	TRY(pg_text(r, i, b + 12, c->message, sizeof(c->message)));
+	TRY(pg_text(r, i, b + 13, c->contact_name, sizeof(c->contact_name)));
+	TRY(split_lines(PQgetvalue(r, i, b + 14), &c->contact_phones[0][0],
+	                FL_PHONE_MAX, FL_CONTRACT_MAX_PHONES, &n));
+	c->n_contact_phones = n;
+	c->sim_policy = (enum fl_reaction)pg_int(r, i, b + 15);
+	c->tamper_policy = (enum fl_reaction)pg_int(r, i, b + 16);
+out:
+	return err;
+}
+
+#define CONTRACT_COLS                                                          \
+	"ord, device_id, tenant_id, created_at, loan_ref, currency, "          \
+	"utc_offset, grace, max_offline, remind, restrict_mask, allow_apps, "  \
+	"message, contact_name, contact_phones, sim_policy, tamper_policy"
+
+/* Loads the installments of (device_id, resched) into a new array. */
+static fl_err load_items(struct fl_tx *tx, const char *device_id,
+                         int64_t resched, struct fl_installment **items,
+                         size_t *n)
+{
+	static const char sql[] =
+	        "SELECT due_at, amount FROM installments WHERE device_id = $1 "
+	        "AND resched = $2 ORDER BY idx";
+	struct fl_installment *arr = NULL;
+	struct pg_params p = {0};
+	PGresult *r = NULL;
+	int rows;
+	fl_err err;
+
+	*items = NULL;
+	*n = 0;
+	pg_p_text(&p, device_id);
+	pg_p_int(&p, resched);
+	TRY(pg_run(tx, sql, &p, 0, &r));
+	rows = PQntuples(r);
+	if (rows > FL_POLICY_MAX_INSTALLMENTS) {
+		err = FL_E_TOO_LARGE;
+		goto out;
+	}
+	if (rows > 0) {
+		arr = calloc((size_t)rows, sizeof(*arr));
+		if (arr == NULL) {
+			err = FL_E_NOMEM;
+			goto out;
+		}
+	}
+	for (int i = 0; i < rows; i++) {
+		arr[i].due_at = pg_int(r, i, 0);
+		arr[i].amount = pg_int(r, i, 1);
+	}
+	*items = arr;
+	*n = (size_t)rows;
+	arr = NULL;
+out:
+	free(arr);
+	PQclear(r);
+	return err;
+}
+
+fl_err pg_contract_get(struct fl_tx *tx, const char *tenant_id,
+                       const char *device_id, struct fl_contract_rec *out)
+{
+	static const char sql[] = "SELECT " CONTRACT_COLS " FROM contracts "
+	                          "WHERE device_id = $1 AND tenant_id = $2";
+	struct pg_params p = {0};
+	PGresult *r = NULL;
+	fl_err err;
+
+	memset(out, 0, sizeof(*out));
+	pg_p_text(&p, device_id);
+	pg_p_text(&p, tenant_id);
+	TRY(pg_run(tx, sql, &p, 0, &r));
+	if (PQntuples(r) == 0) {
+		err = FL_E_NOT_FOUND;
+		goto out;
+	}
+	TRY(read_contract_at(r, 0, 0, out));
+	TRY(load_items(tx, device_id, 0, &out->schedule, &out->n_schedule));
+out:
+	PQclear(r);
+	if (err != FL_OK)
+		fl_contract_rec_clear(out);
+	return err;
+}
+
+fl_err pg_contract_list(struct fl_tx *tx, const char *tenant_id, int64_t after,
+                        int limit, FL_STORE_LIST_FN(struct fl_contract_rec),
+                        void *ctx)
+{
+	static const char sql[] = "SELECT " CONTRACT_COLS " FROM contracts "
+	                          "WHERE tenant_id = $1 AND ord > $2 "
+	                          "ORDER BY ord LIMIT $3";
+	struct fl_contract_rec *c = NULL;
+	struct pg_params p = {0};
+	PGresult *r = NULL;
+	fl_err err;
+
+	c = malloc(sizeof(*c));
+	if (c == NULL)
+		return FL_E_NOMEM;
+	pg_p_text(&p, tenant_id);
+	pg_p_int(&p, after);
+	if (limit < 0)
+		pg_p_text(&p, NULL);
+	else
+		pg_p_int(&p, limit);
+	TRY(pg_run(tx, sql, &p, 0, &r));
+	for (int i = 0; i < PQntuples(r); i++) {
+		TRY(read_contract_at(r, i, 0, c));
+		TRY(fn(ctx, c));
+	}
+out:
+	PQclear(r);
+	free(c);
+	return err;
+}
+
+/* FL_OK if device_id belongs to tenant_id. */
+static fl_err owned(struct fl_tx *tx, const char *tenant_id,
+                    const char *device_id)
+{
+	static const char sql[] =
+	        "SELECT 1 FROM devices WHERE id = $1 AND tenant_id = $2";
+	struct pg_params p = {0};
+	PGresult *r = NULL;
+	fl_err err;
+
+	pg_p_text(&p, device_id);
+	pg_p_text(&p, tenant_id);
+	TRY(pg_run(tx, sql, &p, 0, &r));
+	if (PQntuples(r) == 0)
+		err = FL_E_NOT_FOUND;
+out:
+	PQclear(r);
+	return err;
+}
+
+fl_err pg_reschedule_insert(struct fl_tx *tx, const char *tenant_id,
+                            const char *device_id, struct fl_reschedule_rec *r)
+{
+	static const char sql[] =
+	        "INSERT INTO reschedules (device_id, tenant_id, from_at, "
+	        "created_at, actor, reason) VALUES ($1, $2, $3, $4, $5, $6) "
+	        "RETURNING ord";
+	struct pg_params p = {0};
+	PGresult *res = NULL;
+	fl_err err;
+
+	TRY(owned(tx, tenant_id, device_id));
+	pg_p_text(&p, device_id);
+	pg_p_text(&p, tenant_id);
+	pg_p_int(&p, r->from);
+	pg_p_int(&p, r->created_at);
+	pg_p_text(&p, r->actor);
+	pg_p_text(&p, r->reason);
+	TRY(pg_run(tx, sql, &p, 0, &res));
+	r->ord = returned(res);
+	TRY(insert_items(tx, device_id, r->ord, r->schedule, r->n_schedule));
+out:
+	PQclear(res);
+	return err;
+}
+
+/* --- payments ------------------------------------------------------------- */
+
+#define PAY_COLS                                                               \
+	"ord, id, tenant_id, device_id, amount, paid_at, reference, "          \
+	"recorded_at, recorded_by, reversed_at, reverse_reason, reversed_by"
+
+static fl_err read_payment(const PGresult *r, int i, struct fl_payment_rec *p)
+{
+	fl_err err;
+
+	memset(p, 0, sizeof(*p));
+	p->ord = pg_int(r, i, 0);
+	TRY(pg_text(r, i, 1, p->id, sizeof(p->id)));
+	TRY(pg_text(r, i, 2, p->tenant_id, sizeof(p->tenant_id)));
+	TRY(pg_text(r, i, 3, p->device_id, sizeof(p->device_id)));
+	p->amount = pg_int(r, i, 4);
+	p->paid_at = pg_int(r, i, 5);
+	TRY(pg_text(r, i, 6, p->reference, sizeof(p->reference)));
+	p->recorded_at = pg_int(r, i, 7);
+	TRY(pg_text(r, i, 8, p->recorded_by, sizeof(p->recorded_by)));
+	p->reversed_at = pg_int(r, i, 9);
+	TRY(pg_text(r, i, 10, p->reverse_reason, sizeof(p->reverse_reason)));
+	TRY(pg_text(r, i, 11, p->reversed_by, sizeof(p->reversed_by)));
+out:
+	return err;
+}
+
+fl_err pg_payment_insert(struct fl_tx *tx, struct fl_payment_rec *pay)
+{
+	static const char sql[] =
+	        "INSERT INTO payments (id, tenant_id, device_id, amount, "
+	        "paid_at, reference, recorded_at, recorded_by) "
+	        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ord";
+	struct pg_params p = {0};
+	PGresult *r = NULL;
+	fl_err err;
+
+	TRY(owned(tx, pay->tenant_id, pay->device_id));
+	pg_p_text(&p, pay->id);
+	pg_p_text(&p, pay->tenant_id);
+	pg_p_text(&p, pay->device_id);
+	pg_p_int(&p, pay->amount);
+	pg_p_int(&p, pay->paid_at);
+	pg_p_text(&p, pay->reference);
+	pg_p_int(&p, pay->recorded_at);
+	pg_p_text(&p, pay->recorded_by);
+	TRY(pg_run(tx, sql, &p, PG_GUARD, &r));
+	pay->ord = returned(r);
+out:
+	PQclear(r);
+	return err;
+}
+
+/* The one payment sql (of PAY_COLS, two text parameters a and b)
+ * selects into *out; FL_E_NOT_FOUND when none. */
+static fl_err payment_one(struct fl_tx *tx, const char *sql, const char *a,
+                          const char *b, struct fl_payment_rec *out)
+{
+	struct pg_params p = {0};
+	PGresult *r = NULL;
+	fl_err err;
+
+	memset(out, 0, sizeof(*out));
+	pg_p_text(&p, a);
+	pg_p_text(&p, b);
+	TRY(pg_run(tx, sql, &p, 0, &r));
+	if (PQntuples(r) == 0) {
+		err = FL_E_NOT_FOUND;
+		goto out;
+	}
+	TRY(read_payment(r, 0, out));
+out:
+	if (err != FL_OK)
+		memset(out, 0, sizeof(*out));
+	PQclear(r);
+	return err;
+}
+
+fl_err pg_payment_get(struct fl_tx *tx, const char *tenant_id, const char *id,
+                      struct fl_payment_rec *out)
+{
+	static const char sql[] = "SELECT " PAY_COLS " FROM payments "
+	                          "WHERE id = $1 AND tenant_id = $2";
+
+	return payment_one(tx, sql, id, tenant_id, out);
+}
+
+fl_err pg_payment_by_reference(struct fl_tx *tx, const char *tenant_id,
+                               const char *reference,
+                               struct fl_payment_rec *out)
+{
+	static const char sql[] = "SELECT " PAY_COLS " FROM payments "
+	                          "WHERE tenant_id = $1 AND reference = $2 "
+	                          "AND reference <> '' ORDER BY ord LIMIT 1";
+
+	return payment_one(tx, sql, tenant_id, reference, out);
+}
+
+fl_err pg_payment_reverse(struct fl_tx *tx, const char *tenant_id,
+                          const char *id, fl_time at, const char *reason,
+                          const char *by)
+{
+	static const char sql[] =
+	        "UPDATE payments SET reversed_at = $1, reverse_reason = $2, "
+	        "reversed_by = $3 WHERE id = $4 AND tenant_id = $5 "
+	        "AND reversed_at = 0";
+	struct fl_payment_rec pay;
+	struct pg_params p = {0};
+	int64_t n = 0;
+	fl_err err;
+
+	TRY(pg_payment_get(tx, tenant_id, id, &pay));
+	pg_p_int(&p, at);
+	pg_p_text(&p, reason);
+	pg_p_text(&p, by);
+	pg_p_text(&p, id);
+	pg_p_text(&p, tenant_id);
+	TRY(pg_cmd(tx, sql, &p, 0, &n));
+	/* reversed already, or by a concurrent transaction just now */
+	if (n == 0)
+		err = FL_E_STATE;
+out:
+	return err;
+}
+
+fl_err pg_payment_list(struct fl_tx *tx, const char *tenant_id,
+                       const char *device_id, int64_t after, int limit,
+                       FL_STORE_LIST_FN(struct fl_payment_rec), void *ctx)
+{
+	static const char sql[] =
+	        "SELECT " PAY_COLS " FROM payments WHERE tenant_id = $1 "
+	        "AND ($2::text IS NULL OR device_id = $2::text) AND ord > $3 "
+	        "ORDER BY ord LIMIT $4";
+	struct fl_payment_rec pay;
+	struct pg_params p = {0};
+	PGresult *r = NULL;
+	fl_err err;
+
+	pg_p_text(&p, tenant_id);
+	pg_p_text(&p, device_id);
+	pg_p_int(&p, after);
+	if (limit < 0)
+		pg_p_text(&p, NULL);
+	else
+		pg_p_int(&p, limit);
+	TRY(pg_run(tx, sql, &p, 0, &r));
+	for (int i = 0; i < PQntuples(r); i++) {
+		TRY(read_payment(r, i, &pay));
+		TRY(fn(ctx, &pay));
+	}
+out:
+	PQclear(r);
+	return err;
+}
+
+/* --- commands ------------------------------------------------------------- */
+
+fl_err pg_command_insert(struct fl_tx *tx, const char *tenant_id,
+                         const char *device_id, struct fl_command_rec *c)
+{
+	static const char sql[] =
+	        "INSERT INTO commands (tenant_id, device_id, kind, issued_at, "
+	        "at, reason, actor, show_reason) VALUES ($1, $2, $3, $4, $5, "
+	        "$6, $7, $8) RETURNING ord";
+	struct pg_params p = {0};
+	PGresult *r = NULL;
+	fl_err err;
+
+	TRY(owned(tx, tenant_id, device_id));
+	pg_p_text(&p, tenant_id);
+	pg_p_text(&p, device_id);
+	pg_p_int(&p, (int64_t)c->kind);
+	pg_p_int(&p, c->issued_at);
+	pg_p_int(&p, c->at);
+	pg_p_text(&p, c->reason);
+	pg_p_text(&p, c->actor);
+	pg_p_int(&p, c->show_reason);
+	TRY(pg_run(tx, sql, &p, 0, &r));
+	c->ord = returned(r);
+out:
+	PQclear(r);
+	return err;
+}
+
+fl_err pg_command_get(struct fl_tx *tx, const char *tenant_id,
+                      const char *device_id, int64_t ord,
+                      struct fl_command_rec *out)
+{
+	static const char sql[] =
+	        "SELECT ord, kind, issued_at, at, reason, actor, show_reason, "
+	        "cancelled_at, cancelled_by, cancel_reason FROM commands "
+	        "WHERE ord = $1 AND device_id = $2 AND tenant_id = $3";
+	struct pg_params p = {0};
+	PGresult *r = NULL;
+	fl_err err;
+
+	memset(out, 0, sizeof(*out));
+	pg_p_int(&p, ord);
+	pg_p_text(&p, device_id);
+	pg_p_text(&p, tenant_id);
+	TRY(pg_run(tx, sql, &p, 0, &r));
+	if (PQntuples(r) == 0) {
+		err = FL_E_NOT_FOUND;
+		goto out;
+	}
+	out->ord = pg_int(r, 0, 0);
+	out->kind = (enum fl_cmd_kind)pg_int(r, 0, 1);
+	out->issued_at = pg_int(r, 0, 2);
+	out->at = pg_int(r, 0, 3);
+	TRY(pg_text(r, 0, 4, out->reason, sizeof(out->reason)));
+	TRY(pg_text(r, 0, 5, out->actor, sizeof(out->actor)));
+	out->show_reason = pg_int(r, 0, 6) != 0;
+	out->cancelled_at = pg_int(r, 0, 7);
+	TRY(pg_text(r, 0, 8, out->cancelled_by, sizeof(out->cancelled_by)));
+	TRY(pg_text(r, 0, 9, out->cancel_reason, sizeof(out->cancel_reason)));
+out:
+	if (err != FL_OK)
+		memset(out, 0, sizeof(*out));
+	PQclear(r);
+	return err;
+}
+
+fl_err pg_command_cancel(struct fl_tx *tx, const char *tenant_id,
+                         const char *device_id, int64_t ord, fl_time at,
+                         const char *by, const char *reason)
+{
+	static const char sql[] =
+	        "UPDATE commands SET cancelled_at = $1, cancelled_by = $2, "
+	        "cancel_reason = $3 WHERE ord = $4 AND cancelled_at = 0";
+	struct fl_command_rec c;
+	struct pg_params p = {0};
+	int64_t n = 0;
+	fl_err err;
+
+	TRY(pg_command_get(tx, tenant_id, device_id, ord, &c));
+	pg_p_int(&p, at);
+	pg_p_text(&p, by);
+	pg_p_text(&p, reason);
+	pg_p_int(&p, ord);
+	TRY(pg_cmd(tx, sql, &p, 0, &n));
+	/* cancelled already, or by a concurrent transaction just now; the
+	 * device's inputs changed: its row is re-decided and written by the
+	 * caller in this transaction */
+	if (n == 0)
+		err = FL_E_STATE;
+out:
+	return err;
+}
+
+/* --- decision inputs ------------------------------------------------------ */
+
+/* Everything of one device's inputs besides the contract row, in one
+ * statement (as sqlite_devices.c: kind in the first column, each kind in
+ * its order by columns 2 and 3). */
+static const char extras_sql[] =
+        "SELECT 0::bigint, resched, idx, due_at, amount, NULL::text, "
+        "0::bigint, 0::bigint, 0::bigint FROM installments "
+        "WHERE device_id = $1 "
+        "UNION ALL SELECT 1, ord, ord, from_at, 0, NULL, 0, 0, 0 "
+        "FROM reschedules WHERE device_id = $1 "
+        "UNION ALL SELECT 2, paid_at, ord, amount, reversed_at, NULL, 0, 0, "
+        "0 FROM payments WHERE device_id = $1 "
+        "UNION ALL SELECT 3, ord, ord, issued_at, at, reason, kind, "
+        "show_reason, cancelled_at FROM commands WHERE device_id = $1 "
+        "ORDER BY 2, 3";
+
+/* What load_extras keeps while it reads. */
+struct extras {
+	size_t cap_sched, cap_items, cap_resched, cap_pay, cap_cmd, cap_why,
+	        cap_cord, cap_show;
+	size_t n_items;   /* entries of resched_items used */
+	int64_t *item_of; /* reschedule ord of each resched_items entry */
+	size_t cap_of;    /* entries of item_of */
+	int64_t *ord;     /* ord of each reschedule */
+	size_t cap_ord;   /* entries of ord */
+};
+
+/* Grows *arr (of elem bytes) so it holds at least n + 1 entries. */
+static fl_err grow(void **arr, size_t *cap, size_t n, size_t elem)
+{
+	size_t nc;
+	void *na;
+
+	if (n < *cap)
+		return FL_OK;
+	nc = *cap ? *cap * 2 : 16;
+	na = realloc(*arr, nc * elem);
+	if (na == NULL)
+		return FL_E_NOMEM;
+	*arr = na;
+	*cap = nc;
+	return FL_OK;
+}
+
+/* As sqlite_devices.c: a scheduled lock cancelled before its time is left
+ * out; an unlock cancelled before its end ends at the cancellation. */
+static bool cancel_left_out(struct fl_command *c, fl_time cancelled)
+{
+	if (cancelled == 0 || cancelled >= c->at)
+		return false;
+	if (c->kind == FL_CMD_LOCK_AT)
+		return true;
+	if (c->kind == FL_CMD_UNLOCK_UNTIL)
+		c->at = cancelled > c->issued_at ? cancelled : c->issued_at;
+	return false;
+}
+
+/* Files row i of extras_sql into in. */
+static fl_err extras_row(const PGresult *r, int i, struct fl_device_inputs *in,
+                         struct extras *x)
+{
+	int64_t kind = pg_int(r, i, 0);
+	int64_t a = pg_int(r, i, 1);
+	int64_t b = pg_int(r, i, 2);
+	int64_t c = pg_int(r, i, 3);
+	int64_t d = pg_int(r, i, 4);
+	size_t n;
+	fl_err err = FL_OK;
+
+	switch (kind) {
+	case 0:
+		if (a == 0) {
+			n = in->contract.n_schedule;
+			if (!in->has_contract)
+				return FL_OK;
+			if (n == FL_POLICY_MAX_INSTALLMENTS)
+				return FL_E_TOO_LARGE;
+			TRY(grow((void **)&in->contract.schedule, &x->cap_sched,
+			         n, sizeof(*in->contract.schedule)));
+			in->contract.schedule[n].due_at = c;
+			in->contract.schedule[n].amount = d;
+			in->contract.n_schedule++;
+			return FL_OK;
+		}
+		n = x->n_items;
+		if (n == (size_t)FL_POLICY_MAX_INSTALLMENTS *
+		                 FL_POLICY_MAX_RESCHEDULES)
+			return FL_E_TOO_LARGE;
+		TRY(grow((void **)&in->resched_items, &x->cap_items, n,
+		         sizeof(*in->resched_items)));
+		TRY(grow((void **)&x->item_of, &x->cap_of, n,
+		         sizeof(*x->item_of)));
+		in->resched_items[n].due_at = c;
+		in->resched_items[n].amount = d;
+		x->item_of[n] = a;
+		x->n_items++;
+		return FL_OK;
+	case 1:
+		n = in->n_reschedules;
+		if (n == FL_POLICY_MAX_RESCHEDULES)
+			return FL_E_TOO_LARGE;
+		TRY(grow((void **)&in->reschedules, &x->cap_resched, n,
+		         sizeof(*in->reschedules)));
+		TRY(grow((void **)&x->ord, &x->cap_ord, n, sizeof(*x->ord)));
+		memset(&in->reschedules[n], 0, sizeof(in->reschedules[0]));
+		in->reschedules[n].from = c;
+		x->ord[n] = a;
+		in->n_reschedules++;
+		return FL_OK;
+	case 2:
+		n = in->n_payments;
+		if (n == FL_POLICY_MAX_PAYMENTS)
+			return FL_E_TOO_LARGE;
+		TRY(grow((void **)&in->payments, &x->cap_pay, n,
+		         sizeof(*in->payments)));
+		in->payments[n].id = b;
+		in->payments[n].amount = c;
+		in->payments[n].paid_at = a;
+		in->payments[n].reversed = d != 0;
+		in->n_payments++;
+		return FL_OK;
+	case 3:
+		n = in->n_commands;
+		if (n == FL_POLICY_MAX_COMMANDS)
+			return FL_E_TOO_LARGE;
+		TRY(grow((void **)&in->commands, &x->cap_cmd, n,
+		         sizeof(*in->commands)));
+		TRY(grow((void **)&in->reasons, &x->cap_why, n,
+		         sizeof(*in->reasons)));
+		TRY(grow((void **)&in->cmd_ord, &x->cap_cord, n,
+		         sizeof(*in->cmd_ord)));
+		TRY(grow((void **)&in->cmd_show, &x->cap_show, n,
+		         sizeof(*in->cmd_show)));
+		in->commands[n].kind = (enum fl_cmd_kind)pg_int(r, i, 6);
+		in->commands[n].issued_at = c;
+		in->commands[n].at = d;
+		in->cmd_ord[n] = a;
+		in->cmd_show[n] = pg_int(r, i, 7) != 0;
+		if (cancel_left_out(&in->commands[n], pg_int(r, i, 8)))
+			return FL_OK;
+		TRY(pg_text(r, i, 5, in->reasons[n], FL_REASON_MAX));
+		in->last_command_at = c;
+		in->n_commands++;
+		return FL_OK;
+	default:
+		return FL_E_CORRUPT;
+	}
+out:
+	return err;
+}
+
+/* Loads into in (whose contract row, if any, is read already) the
+ * device's schedule, reschedules, payments and commands. */
+static fl_err load_extras(struct fl_tx *tx, const char *device_id,
+                          struct fl_device_inputs *in)
+{
+	struct extras x;
+	struct pg_params p = {0};
+	PGresult *r = NULL;
+	size_t i = 0;
+	fl_err err;
+
+	memset(&x, 0, sizeof(x));
+	pg_p_text(&p, device_id);
+	TRY(pg_run(tx, extras_sql, &p, 0, &r));
+	for (int row = 0; row < PQntuples(r); row++)
+		TRY(extras_row(r, row, in, &x));
+	for (size_t k = 0; k < in->n_reschedules; k++) {
+		while (i < x.n_items && x.item_of[i] < x.ord[k])
+			i++;
+		if (i < x.n_items && x.item_of[i] == x.ord[k])
+			in->reschedules[k].schedule = in->resched_items + i;
+		while (i < x.n_items && x.item_of[i] == x.ord[k]) {
+			in->reschedules[k].n_schedule++;
+			i++;
+		}
+	}
+	for (size_t k = 0; k < in->n_commands; k++)
+		in->commands[k].reason = in->reasons[k];
+out:
+	PQclear(r);
+	free(x.item_of);
+	free(x.ord);
+	return err;
+}
+
+fl_err pg_device_inputs(struct fl_tx *tx, const char *tenant_id,
+                        const char *device_id, struct fl_device_inputs *out)
+{
+	static const char sql[] =
+	        "SELECT c.ord IS NOT NULL, " CONTRACT_COLS_C " FROM devices d "
+	        "LEFT JOIN contracts c ON c.device_id = d.id "
+	        "AND c.tenant_id = d.tenant_id "
+	        "WHERE d.id = $1 AND d.tenant_id = $2";
+	struct pg_params p = {0};
+	PGresult *r = NULL;
+	fl_err err;
+
+	memset(out, 0, sizeof(*out));
+	pg_p_text(&p, device_id);
+	pg_p_text(&p, tenant_id);
+	TRY(pg_run(tx, sql, &p, 0, &r));
+	if (PQntuples(r) == 0) {
+		err = FL_E_NOT_FOUND;
+		goto out;
+	}
+	if (pg_int(r, 0, 0) != 0) {
+		TRY(read_contract_at(r, 0, 1, &out->contract));
+		out->has_contract = true;
+	}
+	TRY(load_extras(tx, device_id, out));
+out:
+	PQclear(r);
+	if (err != FL_OK)
+		fl_device_inputs_clear(out);
+	return err;
+}
+
+fl_err pg_device_load(struct fl_tx *tx, const char *tenant_id,
+                      const char *device_id, struct fl_device *dev,
+                      struct fl_device_inputs *in)
+{
+	static const char sql[] = "SELECT " DEV_COLS_JOINED ", " CONTRACT_COLS_C
+	                          " FROM devices d "
+	                          "LEFT JOIN contracts c ON c.device_id = d.id "
+	                          "AND c.tenant_id = d.tenant_id "
+	                          "WHERE d.id = $1 AND d.tenant_id = $2";
+	struct pg_params p = {0};
+	PGresult *r = NULL;
+	fl_err err;
+
+	memset(in, 0, sizeof(*in));
+	memset(dev, 0, sizeof(*dev));
+	pg_p_text(&p, device_id);
+	pg_p_text(&p, tenant_id);
+	TRY(pg_run(tx, sql, &p, 0, &r));
+	if (PQntuples(r) == 0) {
+		err = FL_E_NOT_FOUND;
+		goto out;
+	}
+	TRY(read_device(r, 0, dev));
+	if (!pg_null(r, 0, DEV_NCOLS)) {
+		TRY(read_contract_at(r, 0, DEV_NCOLS, &in->contract));
+		in->has_contract = true;
+	}
+	TRY(load_extras(tx, device_id, in));
+out:
+	PQclear(r);
+	if (err != FL_OK) {
+		fl_device_inputs_clear(in);
+		memset(dev, 0, sizeof(*dev));
+	}
+	return err;
+}
