@@ -37,6 +37,7 @@
 #include "server/decide.h"
 #include "server/devauth.h"
 #include "server/enroll.h"
+#include "server/events.h"
 #include "server/jsonio.h"
 #include "server/log.h"
 #include "server/metrics.h"
@@ -247,6 +248,11 @@ static fl_err enroll_keys(struct fl_req *req, struct fl_tx *tx,
 	if (err == FL_OK)
 		err = fl_decide_device(tx, d->tenant_id, d->id, req->now, false,
 		                       d, what);
+	if (err == FL_OK)
+		err = fl_event_device(tx, d, "device.enrolled",
+		                      json_pack("{s:s}", "by",
+		                                by_code ? "code" : "pairing"),
+		                      req->now);
 	if (err != FL_OK)
 		return err;
 	if (fl_b64url_encode(pk, sizeof(pk), er->sign_pk, FL_SIGN_PK_LEN) !=
@@ -766,7 +772,12 @@ static fl_err store_reports(struct fl_tx *tx, const struct fl_device *d,
 			    (err = audit_device(tx, d, now, "device.sim_change",
 			                        json_pack("{s:s,s:s}", "iccid",
 			                                  r->iccid, "report",
-			                                  detail))) != FL_OK)
+			                                  detail))) != FL_OK ||
+			    (err = fl_event_device(
+			             tx, d, "device.sim_changed",
+			             json_pack("{s:s,s:s}", "iccid", r->iccid,
+			                       "report", detail),
+			             now)) != FL_OK)
 				return err;
 		}
 	}
@@ -797,7 +808,11 @@ static fl_err store_reports(struct fl_tx *tx, const struct fl_device *d,
 			                                  detail)) != FL_OK ||
 			    (err = audit_device(tx, d, now, "device.tamper",
 			                        json_pack("{s:s}", "report",
-			                                  detail))) != FL_OK)
+			                                  detail))) != FL_OK ||
+			    (err = fl_event_device(tx, d, "device.tamper",
+			                           json_pack("{s:s}", "report",
+			                                     detail),
+			                           now)) != FL_OK)
 				return err;
 		}
 	}
