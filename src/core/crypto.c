@@ -272,3 +272,40 @@ fl_err fl_hex_decode(uint8_t *bin, size_t binlen, const char *hex,
 		return FL_E_INVALID;
 	return FL_OK;
 }
+
+fl_err fl_b64_encode(char *out, size_t outcap, const uint8_t *bin,
+                     size_t binlen)
+{
+	if (outcap < sodium_base64_ENCODED_LEN(binlen,
+	                                       sodium_base64_VARIANT_ORIGINAL))
+		return FL_E_TOO_LARGE;
+	sodium_bin2base64(out, outcap, bin, binlen,
+	                  sodium_base64_VARIANT_ORIGINAL);
+	return FL_OK;
+}
+
+fl_err fl_b64_decode(uint8_t *bin, size_t bincap, size_t *binlen,
+                     const char *b64, size_t b64len)
+{
+	const char *end = NULL;
+
+	*binlen = 0;
+	if (sodium_base642bin(bin, bincap, b64, b64len, NULL, binlen, &end,
+	                      sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	    end != b64 + b64len) {
+		*binlen = 0;
+		return FL_E_BASE64;
+	}
+	return FL_OK;
+}
+
+void fl_hmac_sha256(uint8_t out[FL_HMAC_SHA256_LEN], const uint8_t *key,
+                    size_t keylen, const void *msg, size_t len)
+{
+	crypto_auth_hmacsha256_state st;
+
+	crypto_auth_hmacsha256_init(&st, key, keylen);
+	crypto_auth_hmacsha256_update(&st, msg, len);
+	crypto_auth_hmacsha256_final(&st, out);
+	sodium_memzero(&st, sizeof(st));
+}

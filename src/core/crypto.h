@@ -114,6 +114,20 @@ fl_err fl_b64url_encode(char *out, size_t outcap, const uint8_t *bin,
 fl_err fl_b64url_decode(uint8_t *bin, size_t bincap, size_t *binlen,
                         const char *b64, size_t b64len) FL_MUST_USE;
 
+/* Standard base64 with padding (RFC 4648 section 4), as the Standard
+ * Webhooks headers and secrets use it. */
+fl_err fl_b64_encode(char *out, size_t outcap, const uint8_t *bin,
+                     size_t binlen) FL_MUST_USE;
+/* Strict decode of standard padded base64. */
+fl_err fl_b64_decode(uint8_t *bin, size_t bincap, size_t *binlen,
+                     const char *b64, size_t b64len) FL_MUST_USE;
+
+#define FL_HMAC_SHA256_LEN 32
+
+/* HMAC-SHA256 of msg[len] under key[keylen]. */
+void fl_hmac_sha256(uint8_t out[FL_HMAC_SHA256_LEN], const uint8_t *key,
+                    size_t keylen, const void *msg, size_t len);
+
 /* Lower-case hex of bin into out[2*binlen+1]. */
 void fl_hex_encode(char *out, const uint8_t *bin, size_t binlen);
 /* Strict hex decode of exactly 2*binlen characters. */

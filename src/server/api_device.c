@@ -856,6 +856,41 @@ static fl_err code_unlock_command(struct fl_tx *tx, const struct fl_device *d,
 	return fl_store_command_insert(tx, d->tenant_id, d->id, &cmd);
 }
 
+/* Records what the phone reported applying (the token seq it holds,
+ * whether it is locked), read again under the device's lock, with the
+ * event of a lock or unlock it confirms: device.lock_confirmed when it
+ * reports locked after not being (or first), device.unlock_confirmed
+ * when it reports unlocked after being locked. */
+static fl_err store_confirmed(struct fl_tx *tx, struct fl_device *d,
+                              const struct fl_dp_checkin_req *r, fl_time now)
+{
+	struct fl_confirmed was = d->confirmed;
+	fl_err err;
+
+	if (was.at != 0 && was.seq == r->seq && was.locked == r->locked)
+		return FL_OK;
+	d->confirmed.seq = r->seq;
+	d->confirmed.locked = r->locked;
+	d->confirmed.at = now;
+	if ((err = fl_store_device_confirm(tx, d->id, &d->confirmed)) != FL_OK)
+		return err;
+	if (r->locked && (!was.locked || was.at == 0))
+		return fl_event_device(
+		        tx, d, "device.lock_confirmed",
+		        json_pack("{s:I,s:o}", "confirmed_seq",
+		                  (json_int_t)r->seq, "confirmed_at",
+		                  fl_json_time(now)),
+		        now);
+	if (!r->locked && was.locked)
+		return fl_event_device(
+		        tx, d, "device.unlock_confirmed",
+		        json_pack("{s:I,s:o}", "confirmed_seq",
+		                  (json_int_t)r->seq, "confirmed_at",
+		                  fl_json_time(now)),
+		        now);
+	return FL_OK;
+}
+
 /* What a check-in changes in the store, in one write transaction and only
  * when there is something: reports (then a new token: the phone lifts a
  * local SIM or tamper lock only with a token issued after the event), the
@@ -870,7 +905,7 @@ static fl_err checkin_writes(struct fl_req *req, struct dev_auth *a,
 	struct fl_tx *tx = NULL;
 	bool report = r->sim_changed || r->tamper != 0;
 	bool contact = contact_due(&a->v, req->now);
-	bool code = false, code_decides = false, decide;
+	bool code = false, code_decides = false, decide, confirm;
 	struct fl_device *d = NULL;
 	fl_err err = FL_OK;
 
@@ -887,7 +922,10 @@ static fl_err checkin_writes(struct fl_req *req, struct dev_auth *a,
 		code = r->code_counter > oc.used &&
 		       r->code_counter <= oc.counter;
 	}
-	if (!report && !contact && !code)
+	/* what the phone says it applied, when that is news */
+	confirm = a->v.has_keys && (r->seq != a->v.confirmed_seq ||
+	                            r->locked != a->v.confirmed_locked);
+	if (!report && !contact && !code && !confirm)
 		return FL_OK;
 	if ((d = calloc(1, sizeof(*d))) == NULL)
 		return FL_E_NOMEM;
@@ -908,6 +946,8 @@ static fl_err checkin_writes(struct fl_req *req, struct dev_auth *a,
 		goto out;
 	if (code && (err = code_unlock_command(tx, d, &oc, r, req->now,
 	                                       &code_decides)) != FL_OK)
+		goto out;
+	if (confirm && (err = store_confirmed(tx, d, r, req->now)) != FL_OK)
 		goto out;
 	if (contact && (err = fl_store_device_touch(tx, d->id, req->now,
 	                                            a->counter)) != FL_OK)

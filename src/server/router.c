@@ -42,6 +42,7 @@
 	X(devices)                                                             \
 	X(contracts)                                                           \
 	X(payments)                                                            \
+	X(webhooks)                                                            \
 	X(device)                                                              \
 	X(sessions)                                                            \
 	X(reports)                                                             \

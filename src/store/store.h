@@ -510,6 +510,14 @@ struct fl_device_status {
 	uint8_t outcome[FL_HASH_LEN]; /* hash of what the token carries */
 };
 
+/* What the phone last confirmed applying (docs/protocol.md check-in
+ * "seq" and "locked"). */
+struct fl_confirmed {
+	uint64_t seq; /* token seq the phone reported holding */
+	bool locked;  /* whether it reported restrictions applied */
+	fl_time at;   /* when it reported this state first, 0 never */
+};
+
 struct fl_device {
 	int64_t ord;        /* creation order, for cursors */
 	char id[FL_ID_MAX]; /* "dv_..." */
@@ -536,6 +544,7 @@ struct fl_device {
 	char sim_report[FL_REPORT_MAX];
 	bool has_contract;
 	struct fl_device_status st; /* the current decision */
+	struct fl_confirmed confirmed; /* what the phone last applied */
 };
 
 /* Inserts d and claims its IMEIs. FL_E_IMEI_IN_PROGRAM if either IMEI is
@@ -1077,12 +1086,6 @@ fl_err fl_store_wh_delivery_get(struct fl_tx *tx, const char *tenant_id,
 
 /* --- what the phone confirmed ------------------------------------------------
  */
-
-struct fl_confirmed {
-	uint64_t seq; /* token seq the phone reported holding */
-	bool locked;  /* whether it reported restrictions applied */
-	fl_time at;   /* when it reported this state first, 0 never */
-};
 
 fl_err fl_store_device_confirmed(struct fl_tx *tx, const char *id,
                                  struct fl_confirmed *out) FL_MUST_USE;
