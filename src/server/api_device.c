@@ -245,14 +245,16 @@ static fl_err enroll_keys(struct fl_req *req, struct fl_tx *tx,
 	if (err == FL_OK && by_code)
 		err = fl_store_dp_set_factory(
 		        tx, d->id, er->has_factory ? er->factory_pk : NULL);
-	if (err == FL_OK)
-		err = fl_decide_device(tx, d->tenant_id, d->id, req->now, false,
-		                       d, what);
+	/* the enrollment's event first (the device as it was before its
+	 * decision), then the decision's (a lock) */
 	if (err == FL_OK)
 		err = fl_event_device(tx, d, "device.enrolled",
 		                      json_pack("{s:s}", "by",
 		                                by_code ? "code" : "pairing"),
 		                      req->now);
+	if (err == FL_OK)
+		err = fl_decide_device(tx, d->tenant_id, d->id, req->now, false,
+		                       d, what);
 	if (err != FL_OK)
 		return err;
 	if (fl_b64url_encode(pk, sizeof(pk), er->sign_pk, FL_SIGN_PK_LEN) !=

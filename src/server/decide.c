@@ -289,7 +289,7 @@ static fl_err emit_changes(struct fl_tx *tx, const struct fl_device *dev,
 		err = fl_event_device(tx, dev, "device.stolen", NULL, at);
 	if (err == FL_OK && w->locked)
 		err = fl_event_device(tx, dev, "device.locked", NULL, at);
-	if (err == FL_OK && w->unlocked && !w->released)
+	if (err == FL_OK && w->unlocked)
 		err = fl_event_device(tx, dev, "device.unlocked", NULL, at);
 	if (err == FL_OK && w->released)
 		err = fl_event_device(

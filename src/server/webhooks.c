@@ -21,7 +21,7 @@
 #include "server/signkeys.h"
 #include "store/store.h"
 
-#define LEASE_SLACK   30  /* seconds a lease outlives the attempt's timeout */
+#define LEASE_SLACK   5   /* seconds a lease outlives the attempt's timeout */
 #define POLL_MS       100 /* between claims when nothing was due */
 #define MAX_SENDERS   64
 #define RESPONSE_KEEP 512 /* bytes of an answer kept for the log */
