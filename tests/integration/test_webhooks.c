@@ -218,18 +218,32 @@ static int start(struct srv **s, struct devapi_lender *l, bool private_ok)
 	return devapi_start(s, l, private_ok ? on : off);
 }
 
-/* A registered device with a contract of 1,500.00 KES overdue since 2025
- * (so its phone, once enrolled, is locked). */
+/* A registered device with a contract of two installments of 1,500.00
+ * KES, the first overdue since 2025 (so its phone, once enrolled, is
+ * locked, and paying it unlocks the phone without releasing it). */
 static void overdue_device(struct srv *s, const struct devapi_lender *l,
                            char imei1[16], char imei2[16], char id[64],
                            char code[64])
 {
+	struct srv_res r;
+	char path[128];
+
 	devapi_imei(next_imei++, imei1);
 	devapi_imei(next_imei++, imei2);
 	assert_int_equal(devapi_register(s, l, imei1, imei2, id, code), 0);
-	assert_int_equal(devapi_contract(s, l, id, "2025-01-01", 150000, 0,
-	                                 "none", "none"),
-	                 0);
+	snprintf(path, sizeof(path), "/v1/devices/%s/contract", id);
+	assert_int_equal(
+	        srv_req(s, "POST", path, l->admin,
+	                "{\"loan_ref\":\"LN-9\",\"currency\":\"KES\","
+	                "\"allow_overdue\":true,"
+	                "\"schedule\":[{\"due\":\"2025-01-01\",\"amount\":"
+	                "150000},{\"due\":\"2035-01-01\",\"amount\":150000}],"
+	                "\"grace\":0,\"policy\":{\"contact\":{\"name\":"
+	                "\"Acme Finance\",\"phones\":[\"+254700000001\"]}}}",
+	                &r),
+	        0);
+	assert_int_equal(r.status, 201);
+	srv_res_free(&r);
 }
 
 static const char *lock_status(struct srv *s, const struct devapi_lender *l,
