@@ -68,8 +68,8 @@ for t in "$@"; do
 	else
 		printf '%s\n%s\n' "$i" "$t"
 	fi
-done | xargs -P "$jobs" -n 2 sh "$0" --one "$dir"
-xargs -P 1 -n 2 sh "$0" --one "$dir" <"$dir/alone"
+done | xargs -r -P "$jobs" -n 2 sh "$0" --one "$dir"
+xargs -r -P 1 -n 2 sh "$0" --one "$dir" <"$dir/alone"
 
 passed=0
 failed=0

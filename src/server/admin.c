@@ -421,17 +421,28 @@ static int cmd_check(const struct fl_config *cfg)
 	fl_err err;
 
 	/* The database's structure first: the other checks read it. */
-	if ((err = fl_files_join(path, sizeof(path), cfg->data_dir,
-	                         "finlock.db")) != FL_OK)
-		return fail("check", err);
-	err = fl_store_open_sqlite(&st, path, &opts);
+	if (cfg->database[0] != '\0') {
+		struct fl_store_pg_opts pg = {.pool_size = 2,
+		                              .must_exist = true};
+
+		snprintf(path, sizeof(path), "%s", cfg->database);
+		err = fl_store_open_pg(&st, cfg->database, &pg);
+	} else {
+		if ((err = fl_files_join(path, sizeof(path), cfg->data_dir,
+		                         "finlock.db")) != FL_OK)
+			return fail("check", err);
+		err = fl_store_open_sqlite(&st, path, &opts);
+	}
 	if (err == FL_OK)
 		err = fl_store_check(st, true, problem);
 	else
 		snprintf(problem, sizeof(problem), "%s", fl_strerror(err));
 	fl_store_close(st);
 	report(&c, err == FL_OK, "database %s: %s", path,
-	       err == FL_OK ? "integrity_check passed" : problem);
+	       err == FL_OK ? (cfg->database[0] != '\0'
+	                               ? "integrity check passed"
+	                               : "integrity_check passed")
+	                    : problem);
 	if (err != FL_OK)
 		goto out;
 	if (fl_datadir_open(cfg, FL_DATADIR_KEYS | FL_DATADIR_SKIP_QUICK_CHECK,
@@ -466,6 +477,20 @@ static int cmd_backup(const struct fl_config *cfg, const char *file)
 	struct fl_backup_summary sum;
 	char why[FL_DATADIR_WHY_MAX];
 
+	if (cfg->database[0] != '\0') {
+		/* PostgreSQL keeps its own consistent copies */
+		fprintf(stderr,
+		        "finlockd: backup: the database is PostgreSQL (%s): "
+		        "back it up with PostgreSQL's own tool,\n"
+		        "  pg_dump --format=custom --file=%s.pgdump '%s'\n"
+		        "and keep the key files of the data directory with it:\n"
+		        "  tar -C '%s' -cf %s.keys.tar server.secret kx.secret "
+		        "keys.json keys\n"
+		        "(docs/deploy.md \"Backup on PostgreSQL\")\n",
+		        cfg->database, file, cfg->database, cfg->data_dir, file);
+		return 1;
+	}
+
 	if (fl_backup_write(cfg, file, &sum, why) != FL_OK) {
 		fprintf(stderr, "finlockd: backup: %s\n", why);
 		return 1;
@@ -481,6 +506,19 @@ static int cmd_restore(const struct fl_config *cfg, const char *file)
 {
 	struct fl_backup_summary sum;
 	char why[FL_DATADIR_WHY_MAX];
+
+	if (cfg->database[0] != '\0') {
+		fprintf(stderr,
+		        "finlockd: restore: the database is PostgreSQL (%s): "
+		        "restore it with PostgreSQL's own tool, into an empty "
+		        "database,\n"
+		        "  pg_restore --dbname='%s' --exit-on-error %s\n"
+		        "then put the key files back into the data directory:\n"
+		        "  tar -C '%s' -xf KEYS.tar\n"
+		        "(docs/deploy.md \"Backup on PostgreSQL\")\n",
+		        cfg->database, cfg->database, file, cfg->data_dir);
+		return 1;
+	}
 
 	if (fl_backup_restore(cfg, file, &sum, why) != FL_OK) {
 		fprintf(stderr, "finlockd: restore: %s\n", why);

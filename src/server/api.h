@@ -54,6 +54,13 @@ json_t *fl_api_device_json(const struct fl_device *d);
 fl_err fl_api_path_device(struct fl_req *req, struct fl_tx *tx,
                           struct fl_device *out) FL_MUST_USE;
 
+/* fl_api_path_device in a write transaction that decides what to write
+ * about the device: takes the device's lock (fl_store_lock_device) before
+ * the read, so writers of one device, in any process, run one after the
+ * other. */
+fl_err fl_api_path_device_locked(struct fl_req *req, struct fl_tx *tx,
+                                 struct fl_device *out) FL_MUST_USE;
+
 /* Adds to j (a device's JSON) what the device protocol knows about d:
  * "reports" (its latest SIM and tamper reports) and "offline_code" (the
  * newest code's counter and the newest one the phone used). Read inside

@@ -623,7 +623,7 @@ static void create_contract(struct fl_req *req)
 
 	if (fl_txn_begin(req, &tx) != FL_OK)
 		goto done;
-	err = fl_api_path_device(req, tx, d);
+	err = fl_api_path_device_locked(req, tx, d);
 	if (err == FL_OK && d->has_contract)
 		err = FL_E_CONFLICT;
 	if (err == FL_OK && d->st.released_by_command)
@@ -798,7 +798,7 @@ static void reschedule(struct fl_req *req)
 	 * contract first. */
 	if (fl_txn_begin(req, &tx) != FL_OK)
 		goto done;
-	err = fl_api_path_device(req, tx, d);
+	err = fl_api_path_device_locked(req, tx, d);
 	if (err == FL_OK)
 		err = fl_store_device_inputs(tx, d->tenant_id, d->id, in);
 	if (err == FL_OK && !in->has_contract)

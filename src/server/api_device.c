@@ -34,6 +34,7 @@
 #include "server/app.h"
 #include "server/audit.h"
 #include "server/auth.h"
+#include "server/checkin.h"
 #include "server/decide.h"
 #include "server/devauth.h"
 #include "server/enroll.h"
@@ -45,6 +46,7 @@
 #include "server/push.h"
 #include "server/ratelimit.h"
 #include "server/router.h"
+#include "server/run.h"
 #include "server/signkeys.h"
 #include "server/tokens.h"
 #include "server/txn.h"
@@ -85,7 +87,8 @@ static void dp_fail(struct fl_req *req, fl_err err)
 	       fl_log_err(json_pack("{s:I,s:s}", "id", (json_int_t)req->id,
 	                            "path", req->path),
 	                  err));
-	if (err == FL_E_STORE_BUSY || err == FL_E_STATE)
+	if (fl_run_unavailable(err) || err == FL_E_STATE)
+		/* Retry-After is added to every 503 (http.h) */
 		dp_error(req, 503, "unavailable",
 		         "the server cannot answer now");
 	else if (err == FL_E_INSUFFICIENT_STORAGE)
@@ -302,6 +305,9 @@ static void enroll_by_code(struct fl_req *req,
 	if ((err = fl_store_begin(req->app->store, true, &tx)) != FL_OK)
 		goto fail;
 	err = fl_store_device_by_enroll_hash(tx, hash, d);
+	/* the device locked, then read again under its lock */
+	if (err == FL_OK && (err = fl_store_lock_device(tx, d->id)) == FL_OK)
+		err = fl_store_device_by_enroll_hash(tx, hash, d);
 	if (err == FL_E_NOT_FOUND) {
 		/* Used already: a retry with the same keys is answered again
 		 * (its first answer may have been lost). */
@@ -362,6 +368,9 @@ static void enroll_by_code(struct fl_req *req,
 	goto done;
 fail:
 	dp_fail(req, err);
+	/* given up by the store: the router runs the enrollment again
+	 * (it holds no request counter) */
+	req->retry = err == FL_E_STORE_RETRY;
 done:
 	fl_tx_rollback(tx);
 	free(d);
@@ -478,6 +487,14 @@ static void enroll_by_pairing(struct fl_req *req,
 	if ((err = fl_store_begin(req->app->store, true, &tx)) != FL_OK)
 		goto fail;
 	err = fl_store_device_by_imei(tx, er->imei[0], d);
+	/* the device locked, then read again under its lock */
+	if (err == FL_OK) {
+		char id[FL_ID_MAX];
+
+		memcpy(id, d->id, sizeof(id)); /* d is overwritten */
+		if ((err = fl_store_lock_device(tx, id)) == FL_OK)
+			err = fl_store_device_get_any(tx, id, d);
+	}
 	if (err == FL_E_NOT_FOUND || (err == FL_OK && d->enrolled_at == 0) ||
 	    (err == FL_OK && released_for_good(d))) {
 		dp_error(req, 404, "not_in_program",
@@ -558,6 +575,9 @@ pending:
 	goto done;
 fail:
 	dp_fail(req, err);
+	/* given up by the store: the router runs the enrollment again
+	 * (it holds no request counter) */
+	req->retry = err == FL_E_STORE_RETRY;
 done:
 	free(json);
 	fl_tx_rollback(tx);
@@ -742,233 +762,58 @@ static bool contact_due(const struct fl_devauth_view *s, fl_time now)
 	                             s->decided_at, now);
 }
 
-/* Stores what the phone reported (SIM change, tamper) in tx, unless it
- * is the report already stored, sent again by a phone that has not yet
- * seen the token that followed it (a retry after a lost answer). */
-static fl_err store_reports(struct fl_tx *tx, const struct fl_device *d,
-                            const struct fl_dp_checkin_req *r, fl_time now)
-{
-	struct fl_report_rec rec;
-	char detail[FL_REPORT_MAX];
-	bool caught_up = r->seq >= d->st.token_seq;
-	fl_err err;
-
-	if (r->sim_changed) {
-		if (r->iccid[0] != '\0')
-			snprintf(detail, sizeof(detail),
-			         "SIM changed: ICCID %s", r->iccid);
-		else
-			snprintf(detail, sizeof(detail), "SIM removed");
-		if (caught_up || strcmp(detail, d->sim_report) != 0) {
-			memset(&rec, 0, sizeof(rec));
-			snprintf(rec.device_id, sizeof(rec.device_id), "%s",
-			         d->id);
-			snprintf(rec.tenant_id, sizeof(rec.tenant_id), "%s",
-			         d->tenant_id);
-			rec.at = now;
-			rec.kind = FL_REPORT_SIM;
-			snprintf(rec.detail, sizeof(rec.detail), "%s", detail);
-			if ((err = fl_store_report_add(tx, &rec)) != FL_OK ||
-			    (err = fl_store_device_report(tx, d->id, true, now,
-			                                  detail)) != FL_OK ||
-			    (err = audit_device(tx, d, now, "device.sim_change",
-			                        json_pack("{s:s,s:s}", "iccid",
-			                                  r->iccid, "report",
-			                                  detail))) != FL_OK ||
-			    (err = fl_event_device(
-			             tx, d, "device.sim_changed",
-			             json_pack("{s:s,s:s}", "iccid", r->iccid,
-			                       "report", detail),
-			             now)) != FL_OK)
-				return err;
-		}
-	}
-	if (r->tamper != 0) {
-		size_t used = 0;
-
-		detail[0] = '\0';
-		for (uint32_t bit = 1; bit <= FL_DP_TAMPER_ALL; bit <<= 1) {
-			const char *name = fl_dp_tamper_name(bit);
-
-			if ((r->tamper & bit) == 0 || name == NULL)
-				continue;
-			used += (size_t)snprintf(detail + used,
-			                         sizeof(detail) - used, "%s%s",
-			                         used ? ", " : "", name);
-		}
-		if (caught_up || strcmp(detail, d->tamper_report) != 0) {
-			memset(&rec, 0, sizeof(rec));
-			snprintf(rec.device_id, sizeof(rec.device_id), "%s",
-			         d->id);
-			snprintf(rec.tenant_id, sizeof(rec.tenant_id), "%s",
-			         d->tenant_id);
-			rec.at = now;
-			rec.kind = FL_REPORT_TAMPER;
-			snprintf(rec.detail, sizeof(rec.detail), "%s", detail);
-			if ((err = fl_store_report_add(tx, &rec)) != FL_OK ||
-			    (err = fl_store_device_report(tx, d->id, false, now,
-			                                  detail)) != FL_OK ||
-			    (err = audit_device(tx, d, now, "device.tamper",
-			                        json_pack("{s:s}", "report",
-			                                  detail))) != FL_OK ||
-			    (err = fl_event_device(tx, d, "device.tamper",
-			                           json_pack("{s:s}", "report",
-			                                     detail),
-			                           now)) != FL_OK)
-				return err;
-		}
-	}
-	return FL_OK;
-}
-
-/* An unlock the phone took from an offline code (counter r->code_counter,
- * ending r->unlock_until) becomes part of the server's decision, as an
- * UNLOCK_UNTIL command: a phone reflashed before it ends comes back
- * unlocked. The end is the phone's, but never later than a code of that
- * action entered now could give (the newest code's action when it is the
- * one used, else the longest unlock a code carries). *decides is set
- * when a command was stored. */
-static fl_err code_unlock_command(struct fl_tx *tx, const struct fl_device *d,
-                                  const struct fl_ocode_rec *oc,
-                                  const struct fl_dp_checkin_req *r,
-                                  fl_time now, bool *decides)
-{
-	struct fl_command_rec cmd;
-	int days = r->code_counter == oc->counter
-	                   ? fl_ocode_action_days((enum fl_ocode_action)oc->action)
-	                   : 30;
-	fl_time until = r->unlock_until;
-
-	*decides = false;
-	if (days <= 0 || !d->has_contract || d->st.stolen ||
-	    d->st.state == FL_ST_RELEASED)
-		return FL_OK;
-	if (until > now + (fl_time)days * FL_DAY)
-		until = now + (fl_time)days * FL_DAY;
-	if (until <= now)
-		return FL_OK;
-	memset(&cmd, 0, sizeof(cmd));
-	cmd.kind = FL_CMD_UNLOCK_UNTIL;
-	cmd.issued_at = fl_decide_now(d, now);
-	cmd.at = until;
-	snprintf(cmd.reason, sizeof(cmd.reason), "offline code %llu used",
-	         (unsigned long long)r->code_counter);
-	snprintf(cmd.actor, sizeof(cmd.actor), "device");
-	*decides = true;
-	return fl_store_command_insert(tx, d->tenant_id, d->id, &cmd);
-}
-
-/* Records what the phone reported applying (the token seq it holds,
- * whether it is locked), read again under the device's lock, with the
- * event of a lock or unlock it confirms: device.lock_confirmed when it
- * reports locked after not being (or first), device.unlock_confirmed
- * when it reports unlocked after being locked. */
-static fl_err store_confirmed(struct fl_tx *tx, struct fl_device *d,
-                              const struct fl_dp_checkin_req *r, fl_time now)
-{
-	struct fl_confirmed was = d->confirmed;
-	fl_err err;
-
-	if (was.at != 0 && was.seq == r->seq && was.locked == r->locked)
-		return FL_OK;
-	d->confirmed.seq = r->seq;
-	d->confirmed.locked = r->locked;
-	d->confirmed.at = now;
-	if ((err = fl_store_device_confirm(tx, d->id, &d->confirmed)) != FL_OK)
-		return err;
-	if (r->locked && (!was.locked || was.at == 0))
-		return fl_event_device(
-		        tx, d, "device.lock_confirmed",
-		        json_pack("{s:I,s:o}", "confirmed_seq",
-		                  (json_int_t)r->seq, "confirmed_at",
-		                  fl_json_time(now)),
-		        now);
-	if (!r->locked && was.locked)
-		return fl_event_device(
-		        tx, d, "device.unlock_confirmed",
-		        json_pack("{s:I,s:o}", "confirmed_seq",
-		                  (json_int_t)r->seq, "confirmed_at",
-		                  fl_json_time(now)),
-		        now);
-	return FL_OK;
-}
-
 /* What a check-in changes in the store, in one write transaction and only
  * when there is something: reports (then a new token: the phone lifts a
  * local SIM or tamper lock only with a token issued after the event), the
  * offline code the phone used, and contact that moves an offline-driven
- * lock_at. a->v is the device after. */
+ * lock_at. a->v is the device after. FL_E_REPLAY: the request's effects
+ * were applied already (nothing written). */
 static fl_err checkin_writes(struct fl_req *req, struct dev_auth *a,
                              const struct fl_dp_checkin_req *r)
 {
 	struct fl_app *app = req->app;
-	struct fl_ocode_rec oc;
-	struct fl_decided what;
-	struct fl_tx *tx = NULL;
-	bool report = r->sim_changed || r->tamper != 0;
-	bool contact = contact_due(&a->v, req->now);
-	bool code = false, code_decides = false, decide, confirm;
-	struct fl_device *d = NULL;
-	fl_err err = FL_OK;
+	struct fl_checkin_work *io = NULL;
+	bool code = false, confirm;
+	fl_err err;
 
-	memset(&oc, 0, sizeof(oc));
 	if (r->code_counter > 0) {
+		struct fl_ocode_rec oc;
+		struct fl_tx *tx = NULL;
+
+		/* a look first, so a check-in that changes nothing takes no
+		 * write transaction; the write looks again under the lock */
 		if ((err = fl_store_begin(app->store, false, &tx)) != FL_OK)
 			return err;
 		err = fl_store_ocode_get(tx, a->v.id, &oc);
 		fl_tx_rollback(tx);
-		tx = NULL;
 		if (err != FL_OK)
 			return err;
-		/* only counters of codes this server minted */
 		code = r->code_counter > oc.used &&
 		       r->code_counter <= oc.counter;
 	}
 	/* what the phone says it applied, when that is news */
 	confirm = a->v.has_keys && (r->seq != a->v.confirmed_seq ||
 	                            r->locked != a->v.confirmed_locked);
-	if (!report && !contact && !code && !confirm)
+	if (!(r->sim_changed || r->tamper != 0) && !contact_due(&a->v, req->now) &&
+	    !code && !confirm)
 		return FL_OK;
-	if ((d = calloc(1, sizeof(*d))) == NULL)
+	if ((io = calloc(1, sizeof(*io))) == NULL)
 		return FL_E_NOMEM;
-	if ((err = fl_store_begin(app->store, true, &tx)) != FL_OK)
-		goto out;
-	if ((err = fl_store_device_get_any(tx, a->v.id, d)) != FL_OK)
-		goto out;
-	if (report && (err = store_reports(tx, d, r, req->now)) != FL_OK)
-		goto out;
-	if (code &&
-	    ((err = fl_store_ocode_used(tx, d->id, r->code_counter,
-	                                r->unlock_until)) != FL_OK ||
-	     (err = audit_device(
-	              tx, d, req->now, "device.offline_code_used",
-	              json_pack("{s:I,s:o}", "counter",
-	                        (json_int_t)r->code_counter, "unlock_until",
-	                        fl_json_time(r->unlock_until)))) != FL_OK))
-		goto out;
-	if (code && (err = code_unlock_command(tx, d, &oc, r, req->now,
-	                                       &code_decides)) != FL_OK)
-		goto out;
-	if (confirm && (err = store_confirmed(tx, d, r, req->now)) != FL_OK)
-		goto out;
-	if (contact && (err = fl_store_device_touch(tx, d->id, req->now,
-	                                            a->counter)) != FL_OK)
-		goto out;
-	decide = report || contact || code_decides;
-	if (decide && (err = fl_decide_device(tx, d->tenant_id, d->id, req->now,
-	                                      report, d, &what)) != FL_OK)
-		goto out;
-	err = fl_tx_commit(tx);
-	tx = NULL;
+	io->r = r;
+	io->id = a->v.id;
+	io->counter = a->counter;
+	io->report = r->sim_changed || r->tamper != 0;
+	io->contact = contact_due(&a->v, req->now);
+	io->code = code;
+	io->confirm = confirm;
+	err = fl_run(app->store, req->now, 0, fl_checkin_apply, io, NULL);
 	if (err == FL_OK) {
 		/* the row as committed; the answer carries its token */
-		fl_devauth_view_of(d, &a->v);
-		if (decide)
-			fl_decide_committed(app, d->id, &what);
+		fl_devauth_view_of(&io->d, &a->v);
+		if (io->decided)
+			fl_decide_committed(app, io->d.id, &io->what);
 	}
-out:
-	fl_tx_rollback(tx);
-	free(d);
+	free(io);
 	return err;
 }
 
@@ -985,7 +830,14 @@ static void checkin(struct fl_req *req)
 		         "the body is not a check-in request");
 		goto done;
 	}
-	if ((err = checkin_writes(req, a, &r)) != FL_OK) {
+	err = checkin_writes(req, a, &r);
+	if (err == FL_E_REPLAY) {
+		/* applied already, perhaps through another node: answered as
+		 * a stale counter, with the counter to continue above */
+		stale_counter(req, a, a->counter);
+		goto done;
+	}
+	if (err != FL_OK) {
 		dp_fail(req, err);
 		goto done;
 	}
@@ -1004,7 +856,7 @@ static void wait_seq(struct fl_req *req)
 	char path[FL_DP_WAIT_PATH_MAX];
 	struct dev_auth auth, *a = &auth;
 	const char *id = fl_req_header(req, FL_DP_HDR_DEVICE);
-	uint64_t held = 0, mark;
+	uint64_t held = 0, mark, clock;
 	fl_err err;
 
 	if (fl_req_query_only(req, q) != FL_OK)
@@ -1022,6 +874,7 @@ static void wait_seq(struct fl_req *req)
 	fl_dp_wait_path(path, held);
 	/* marked before the device is read: no wake-up is lost */
 	mark = fl_push_mark(req->app->push, id != NULL ? id : "");
+	clock = fl_push_clock(req->app->push);
 	if (authenticate(req, "GET", path, a) != FL_OK)
 		goto done;
 	for (int attempt = 0; attempt < 8; attempt++) {
@@ -1031,6 +884,7 @@ static void wait_seq(struct fl_req *req)
 			/* a->v is overwritten by the read */
 			memcpy(dev_id, a->v.id, sizeof(dev_id));
 			mark = fl_push_mark(req->app->push, dev_id);
+			clock = fl_push_clock(req->app->push);
 			if ((err = fl_devauth_view(req->app->devauth, dev_id,
 			                           &a->v)) != FL_OK) {
 				if (err == FL_E_NOT_FOUND)
@@ -1041,10 +895,18 @@ static void wait_seq(struct fl_req *req)
 				goto done;
 			}
 		}
-		if (req->resumed || a->v.token_seq != held)
+		/* woken without a new seq (another change of the row):
+		 * wait on until the first deadline */
+		if (a->v.token_seq != held ||
+		    (req->resumed && req->now >= req->wait_until))
 			break;
-		err = fl_push_wait(req->app->push, req, a->v.id, mark,
-		                   req->now + req->app->cfg.wait_timeout);
+		err = fl_push_wait_row(req->app->push, req, a->v.id, a->v.ord,
+		                       mark, clock,
+		                       req->resumed
+		                               ? req->wait_until
+		                               : req->now +
+		                                         req->app->cfg
+		                                                 .wait_timeout);
 		if (err == FL_OK)
 			goto done; /* parked: runs again when woken */
 		if (err == FL_E_LIMIT) {
@@ -1519,7 +1381,7 @@ static void decide_pairing(struct fl_req *req, enum fl_pairing_status to)
 	}
 	if (fl_txn_begin(req, &tx) != FL_OK)
 		goto done;
-	err = fl_api_path_device(req, tx, d);
+	err = fl_api_path_device_locked(req, tx, d);
 	if (err == FL_OK)
 		err = fl_store_pairing_expire(tx, d->id, req->now);
 	if (err == FL_OK)

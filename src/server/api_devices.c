@@ -138,6 +138,19 @@ fl_err fl_api_path_device(struct fl_req *req, struct fl_tx *tx,
 	return fl_store_device_get(tx, req->who.tenant_id, id, out);
 }
 
+fl_err fl_api_path_device_locked(struct fl_req *req, struct fl_tx *tx,
+                                 struct fl_device *out)
+{
+	const char *id = fl_req_param(req, "device_id");
+	fl_err err;
+
+	if (id == NULL)
+		return FL_E_NOT_FOUND;
+	if ((err = fl_store_lock_device(tx, id)) != FL_OK)
+		return err;
+	return fl_store_device_get(tx, req->who.tenant_id, id, out);
+}
+
 bool fl_api_text_ok(const char *s)
 {
 	for (; *s != '\0'; s++)
@@ -447,7 +460,7 @@ static void new_enrollment_code(struct fl_req *req)
 	}
 	if (fl_api_empty_body(req) != FL_OK || fl_txn_begin(req, &tx) != FL_OK)
 		goto done;
-	err = fl_api_path_device(req, tx, d);
+	err = fl_api_path_device_locked(req, tx, d);
 	if (err == FL_OK && d->st.released_by_command)
 		err = FL_E_STATE;
 	if (err == FL_OK)
@@ -550,7 +563,7 @@ static void run_command(struct fl_req *req, enum fl_cmd_kind kind,
 	}
 	if (fl_txn_begin(req, &tx) != FL_OK)
 		goto done;
-	err = fl_api_path_device(req, tx, before);
+	err = fl_api_path_device_locked(req, tx, before);
 	if (err == FL_E_NOT_FOUND)
 		msg = "no such device";
 	if (err == FL_OK && !before->has_contract) {
@@ -710,7 +723,7 @@ static void cancel_command(struct fl_req *req)
 	if (read_cmd(req, NULL, false, true, &b) != FL_OK ||
 	    fl_txn_begin(req, &tx) != FL_OK)
 		goto done;
-	err = fl_api_path_device(req, tx, before);
+	err = fl_api_path_device_locked(req, tx, before);
 	if (err == FL_OK)
 		err = fl_store_command_get(tx, before->tenant_id, before->id,
 		                           ord, &c);
@@ -833,7 +846,7 @@ static void sync_device(struct fl_req *req)
 	}
 	if (fl_api_empty_body(req) != FL_OK || fl_txn_begin(req, &tx) != FL_OK)
 		goto done;
-	err = fl_api_path_device(req, tx, d);
+	err = fl_api_path_device_locked(req, tx, d);
 	if (err == FL_OK)
 		err = fl_decide_device(tx, d->tenant_id, d->id, req->now, true,
 		                       d, &what);
@@ -885,6 +898,7 @@ static void wait_device(struct fl_req *req)
 	for (int attempt = 0; attempt < 8; attempt++) {
 		uint64_t mark = fl_push_mark(req->app->push,
 		                             fl_req_param(req, "device_id"));
+		uint64_t clock = fl_push_clock(req->app->push);
 
 		if ((err = fl_store_begin(req->app->store, false, &tx)) ==
 		    FL_OK) {
@@ -897,12 +911,19 @@ static void wait_device(struct fl_req *req)
 			                                     : NULL);
 			goto done;
 		}
-		if (req->resumed || d->st.token_seq > have)
+		/* woken without a new seq (another change of the row):
+		 * wait on until the first deadline */
+		if (d->st.token_seq > have ||
+		    (req->resumed && req->now >= req->wait_until))
 			break;
-		err = fl_push_wait(req->app->push, req, d->id, mark,
-		                   /* clock seconds are whole: +1 makes
-		                    * the wait at least `timeout` */
-		                   req->now + (fl_time)timeout + 1);
+		err = fl_push_wait_row(req->app->push, req, d->id, d->ord, mark,
+		                       clock,
+		                       /* clock seconds are whole: +1 makes
+		                        * the wait at least `timeout` */
+		                       req->resumed ? req->wait_until
+		                                    : req->now +
+		                                              (fl_time)timeout +
+		                                              1);
 		if (err == FL_OK)
 			goto done; /* parked: runs again when woken */
 		if (err != FL_E_STATE)

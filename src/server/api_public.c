@@ -38,8 +38,13 @@ static void healthz(struct fl_req *req)
 		err = fl_store_tenant_get(tx, "", &(struct fl_tenant){0});
 	fl_tx_rollback(tx);
 	if (err != FL_OK && err != FL_E_NOT_FOUND) {
-		fl_reply_error_status(req, 503, err, "storage: %s",
-		                      fl_strerror(err));
+		/* 503 with Retry-After (http.h) for as long as it lasts */
+		fl_reply_error_status(req, 503, err,
+		                      "the database is down (%s): %s%s%s",
+		                      fl_store_backend(req->app->store),
+		                      fl_strerror(err),
+		                      fl_store_errmsg()[0] != '\0' ? ": " : "",
+		                      fl_store_errmsg());
 		return;
 	}
 	fl_reply_json(req, 200,

@@ -1,5 +1,6 @@
 /* audit.c - hash-chained audit entries: append, hash, verify. */
 #include "server/audit.h"
+#include "server/run.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -93,7 +94,10 @@ fl_err fl_audit_append(struct fl_tx *tx, const char *chain, const char *actor,
 		err = FL_E_TOO_LARGE;
 		goto out;
 	}
-	if ((err = fl_store_audit_head(tx, chain, &seq, e->prev_hash)) != FL_OK)
+	/* the head read decides the next entry: one appender per chain at
+	 * a time, whichever process it runs in (store.h) */
+	if ((err = fl_store_lock_chain(tx, chain)) != FL_OK ||
+	    (err = fl_store_audit_head(tx, chain, &seq, e->prev_hash)) != FL_OK)
 		goto out;
 	strcpy(e->chain, chain);
 	strcpy(e->actor, actor);
@@ -306,11 +310,11 @@ out:
 	return err;
 }
 
-fl_err fl_audit_sign_head(struct fl_app *app, const char *chain, fl_time now,
-                          struct fl_audit_signed_head *out)
+/* Signs chain's head inside tx (the chain locked first) and exports it. */
+static fl_err sign_in(struct fl_tx *tx, struct fl_app *app, const char *chain,
+                      fl_time now, struct fl_audit_signed_head *out)
 {
 	char hash[2 * FL_HASH_LEN + 1];
-	struct fl_tx *tx = NULL;
 	json_t *payload = NULL;
 	char *text = NULL, *token = NULL;
 	fl_err err;
@@ -318,10 +322,9 @@ fl_err fl_audit_sign_head(struct fl_app *app, const char *chain, fl_time now,
 	memset(out, 0, sizeof(*out));
 	if (strlen(chain) >= sizeof(out->chain))
 		return FL_E_TOO_LARGE;
-	if ((err = fl_store_begin(app->store, true, &tx)) != FL_OK)
-		return err;
-	if ((err = fl_store_audit_head(tx, chain, &out->seq, out->hash)) !=
-	    FL_OK)
+	if ((err = fl_store_lock_chain(tx, chain)) != FL_OK ||
+	    (err = fl_store_audit_head(tx, chain, &out->seq, out->hash)) !=
+	            FL_OK)
 		goto out;
 	strcpy(out->chain, chain);
 	out->signed_at = now;
@@ -346,16 +349,37 @@ fl_err fl_audit_sign_head(struct fl_app *app, const char *chain, fl_time now,
 	if ((err = fl_store_audit_head_save(tx, out)) != FL_OK)
 		goto out;
 	/* Exported before the commit: a head in the file that the store
-	 * lost would still be caught by comparing the two. */
-	if ((err = export_head(app->cfg.data_dir, out)) != FL_OK)
-		goto out;
-	err = fl_tx_commit(tx);
-	tx = NULL;
+	 * lost would still be caught by comparing the two. (An attempt
+	 * the store gives up leaves its line too: a true head, signed.) */
+	err = export_head(app->cfg.data_dir, out);
 out:
-	fl_tx_rollback(tx);
 	free(token);
 	free(text);
 	json_decref(payload);
+	if (err != FL_OK)
+		memset(out, 0, sizeof(*out));
+	return err;
+}
+
+struct sign_io {
+	struct fl_app *app;
+	const char *chain;
+	struct fl_audit_signed_head *out;
+};
+
+static fl_err sign_fn(struct fl_tx *tx, void *arg, fl_time now)
+{
+	struct sign_io *io = arg;
+
+	return sign_in(tx, io->app, io->chain, now, io->out);
+}
+
+fl_err fl_audit_sign_head(struct fl_app *app, const char *chain, fl_time now,
+                          struct fl_audit_signed_head *out)
+{
+	struct sign_io io = {app, chain, out};
+	fl_err err = fl_run(app->store, now, 0, sign_fn, &io, NULL);
+
 	if (err != FL_OK)
 		memset(out, 0, sizeof(*out));
 	return err;
@@ -399,56 +423,72 @@ fl_err fl_audit_chain_names(struct fl_tx *tx, char (**names)[FL_ID_MAX],
 	return err;
 }
 
-fl_err fl_audit_sign_all(struct fl_app *app, fl_time now, int *n)
+struct sign_all_io {
+	struct fl_app *app;
+	struct fl_audit_signed_head *last, *h;
+	int n;    /* heads signed */
+	bool mine; /* this process holds the job */
+};
+
+/* Signs every chain that grew, in one transaction that holds the job
+ * FL_AUDIT_JOB_HEADS: another process signing meanwhile makes this one
+ * skip the round. */
+static fl_err sign_all_fn(struct fl_tx *tx, void *arg, fl_time now)
 {
+	struct sign_all_io *io = arg;
 	struct chain_list cl = {0};
-	struct fl_audit_signed_head *last = NULL, *h = NULL;
-	struct fl_tx *tx = NULL;
 	uint8_t hash[FL_HASH_LEN];
 	int64_t seq;
 	fl_err err;
 
-	if (n != NULL)
-		*n = 0;
-	last = calloc(1, sizeof(*last));
-	h = calloc(1, sizeof(*h));
-	if (last == NULL || h == NULL) {
-		err = FL_E_NOMEM;
-		goto out;
-	}
-	if ((err = fl_store_begin(app->store, false, &tx)) != FL_OK)
-		goto out;
-	err = fl_audit_chain_names(tx, &cl.names, &cl.n);
-	fl_tx_rollback(tx);
-	tx = NULL;
-	if (err != FL_OK)
-		goto out;
+	io->n = 0;
+	if ((err = fl_store_job_claim(tx, FL_AUDIT_JOB_HEADS, &io->mine)) !=
+	            FL_OK ||
+	    !io->mine)
+		return err;
+	if ((err = fl_audit_chain_names(tx, &cl.names, &cl.n)) != FL_OK)
+		return err;
 	for (size_t i = 0; i < cl.n; i++) {
-		if ((err = fl_store_begin(app->store, false, &tx)) != FL_OK)
-			goto out;
 		err = fl_store_audit_head(tx, cl.names[i], &seq, hash);
 		if (err == FL_OK) {
-			err = fl_store_audit_head_latest(tx, cl.names[i], last);
+			err = fl_store_audit_head_latest(tx, cl.names[i],
+			                                 io->last);
 			if (err == FL_E_NOT_FOUND) {
-				last->seq = 0;
+				io->last->seq = 0;
 				err = FL_OK;
 			}
 		}
-		fl_tx_rollback(tx);
-		tx = NULL;
 		if (err != FL_OK)
-			goto out;
-		if (seq <= last->seq)
+			break;
+		if (seq <= io->last->seq)
 			continue;
-		if ((err = fl_audit_sign_head(app, cl.names[i], now, h)) !=
+		if ((err = sign_in(tx, io->app, cl.names[i], now, io->h)) !=
 		    FL_OK)
-			goto out;
-		if (n != NULL)
-			(*n)++;
+			break;
+		io->n++;
 	}
-out:
 	free(cl.names);
-	free(last);
-	free(h);
+	return err;
+}
+
+fl_err fl_audit_sign_all(struct fl_app *app, fl_time now, int *n)
+{
+	struct sign_all_io io = {app, NULL, NULL, 0, false};
+	fl_err err;
+
+	if (n != NULL)
+		*n = 0;
+	io.last = calloc(1, sizeof(*io.last));
+	io.h = calloc(1, sizeof(*io.h));
+	if (io.last == NULL || io.h == NULL) {
+		err = FL_E_NOMEM;
+		goto out;
+	}
+	err = fl_run(app->store, now, 0, sign_all_fn, &io, NULL);
+	if (err == FL_OK && n != NULL)
+		*n = io.n;
+out:
+	free(io.last);
+	free(io.h);
 	return err;
 }

@@ -36,7 +36,9 @@ struct fl_app;
 /* The hash of e, chained on e->prev_hash. */
 void fl_audit_hash(const struct fl_audit_entry *e, uint8_t out[FL_HASH_LEN]);
 
-/* Appends one entry to chain inside the write transaction tx. before and
+/* Appends one entry to chain inside the write transaction tx, after
+ * taking the chain's lock (fl_store_lock_chain): two appenders of one
+ * chain, in any processes, run one after the other. before and
  * after (either may be NULL) are JSON snapshots; their references are
  * taken. Snapshots longer than the store's cap are replaced by a note
  * saying so. */
@@ -72,8 +74,13 @@ fl_err fl_audit_verify(struct fl_tx *tx, const char *chain,
 fl_err fl_audit_sign_head(struct fl_app *app, const char *chain, fl_time now,
                           struct fl_audit_signed_head *out) FL_MUST_USE;
 
-/* Signs the head of every chain that grew since its last signed head. *n
- * (may be NULL) counts the heads signed. */
+/* The job (store.h fl_store_job_claim) of signing heads on a timer. */
+#define FL_AUDIT_JOB_HEADS "audit-heads"
+
+/* Signs the head of every chain that grew since its last signed head, in
+ * one transaction holding the job FL_AUDIT_JOB_HEADS: when another
+ * process holds it (it is signing them now), this round signs nothing.
+ * *n (may be NULL) counts the heads signed. */
 fl_err fl_audit_sign_all(struct fl_app *app, fl_time now, int *n) FL_MUST_USE;
 
 /* Every chain that has entries: *names (caller frees) receives *n names. */

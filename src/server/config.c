@@ -35,6 +35,7 @@ struct setting {
 
 static const struct setting settings[] = {
         S(data, data_dir),
+        S(database, database),
         {"listen", K_LISTEN, offsetof(struct fl_config, listen),
          sizeof(((struct fl_config *)0)->listen), 0, 0},
         S(tls_cert, tls_cert),

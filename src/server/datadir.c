@@ -95,6 +95,38 @@ fl_err fl_datadir_lock(const char *dir, int *fd, char why[FL_DATADIR_WHY_MAX])
 	return FL_OK;
 }
 
+/* The one line for a PostgreSQL database that did not open. */
+static void why_pg(char *why, const char *db, const char *dir, bool used,
+                   fl_err err)
+{
+	const char *msg = fl_store_errmsg();
+
+	switch (err) {
+	case FL_E_STORE_MISSING:
+		fl_datadir_say(why,
+		               "the PostgreSQL database %s holds no finlock "
+		               "schema, but %s holds the secrets of a server "
+		               "that ran on one: point --database at that "
+		               "database (or restore it with pg_restore), or "
+		               "start a new one with --allow-fresh-database",
+		               db, dir);
+		break;
+	case FL_E_STORE_SCHEMA:
+		fl_datadir_say(why,
+		               "the PostgreSQL database %s was written by a "
+		               "newer finlockd: run that version (or newer) on "
+		               "every node",
+		               db);
+		break;
+	default:
+		fl_datadir_say(why, "cannot open the PostgreSQL database %s: %s%s%s",
+		               db, fl_strerror(err), msg[0] != '\0' ? ": " : "",
+		               msg);
+		break;
+	}
+	(void)used;
+}
+
 /* The one line for a store that did not open. */
 static void why_store(char *why, const char *dir, bool used, fl_err err)
 {
@@ -337,12 +369,28 @@ fl_err fl_datadir_open(const struct fl_config *cfg, unsigned flags, fl_time now,
 	 * when told to. */
 	opts.must_exist =
 	        !serve || (used && (flags & FL_DATADIR_ALLOW_FRESH) == 0);
-	if ((err = fl_files_join(path, sizeof(path), dir, "finlock.db")) !=
-	    FL_OK)
-		goto out;
-	if ((err = fl_store_open_sqlite(&out->store, path, &opts)) != FL_OK) {
-		why_store(why, dir, used, err);
-		goto out;
+	if (cfg->database[0] != '\0') {
+		/* PostgreSQL: the data directory keeps the keys and the
+		 * secrets; the database is shared by every node */
+		struct fl_store_pg_opts pg = {
+		        .pool_size = cfg->db_pool,
+		        .must_exist = opts.must_exist,
+		};
+
+		if ((err = fl_store_open_pg(&out->store, cfg->database, &pg)) !=
+		    FL_OK) {
+			why_pg(why, cfg->database, dir, used, err);
+			goto out;
+		}
+	} else {
+		if ((err = fl_files_join(path, sizeof(path), dir,
+		                         "finlock.db")) != FL_OK)
+			goto out;
+		if ((err = fl_store_open_sqlite(&out->store, path, &opts)) !=
+		    FL_OK) {
+			why_store(why, dir, used, err);
+			goto out;
+		}
 	}
 	if (fl_files_sync_dir(dir) != FL_OK)
 		fl_logf(FL_LOG_WARN, "cannot sync the data directory", "%s",
@@ -375,10 +423,38 @@ fl_err fl_datadir_open(const struct fl_config *cfg, unsigned flags, fl_time now,
 		               dir, fl_strerror(err));
 		goto out;
 	}
+	/* A database that has a fingerprint (or keys) was made with keys
+	 * that exist somewhere: they are read, never made again. A new node
+	 * of a shared PostgreSQL database whose operator has not copied them
+	 * into its data directory is refused here, rather than minting an
+	 * identity of its own. */
 	err = may_make_keys ? fl_secrets_load(&out->secrets, dir)
 	                    : fl_secrets_read(&out->secrets, dir, &file);
 	if (err != FL_OK) {
-		why_secret(why, dir, file, err);
+		if (cfg->database[0] != '\0' && err == FL_E_NOT_FOUND)
+			fl_datadir_say(
+			        why,
+			        "%s lacks %s, and the PostgreSQL database was "
+			        "made with keys: copy server.secret, kx.secret, "
+			        "keys.json and keys/ from the data directory of "
+			        "a node of this database (docs/deploy.md "
+			        "\"Several nodes\")",
+			        dir, file != NULL ? file : "the key files");
+		else
+			why_secret(why, dir, file, err);
+		goto out;
+	}
+	if (recorded &&
+	    fl_ct_memcmp(fp, out->secrets.fingerprint, sizeof(fp)) != 0 &&
+	    cfg->database[0] != '\0') {
+		fl_datadir_say(
+		        why,
+		        "%s/server.secret and %s/kx.secret are not the keys the "
+		        "PostgreSQL database was made with: copy the key files "
+		        "of a node of this database into %s (docs/deploy.md "
+		        "\"Several nodes\")",
+		        dir, dir, dir);
+		err = FL_E_AUTH;
 		goto out;
 	}
 	if (recorded &&

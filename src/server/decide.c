@@ -11,6 +11,7 @@
 #include "server/log.h"
 #include "server/metrics.h"
 #include "server/push.h"
+#include "server/run.h"
 
 fl_time fl_decide_now(const struct fl_device *dev, fl_time now)
 {
@@ -431,6 +432,54 @@ static int64_t mono_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* What one group's transaction works on (sweep_group). */
+struct group_io {
+	char (*tids)[FL_ID_MAX];
+	char (*ids)[FL_ID_MAX];
+	struct fl_decided *what;
+	const bool *skip;
+	int limit;  /* in: devices to try; out: devices decided */
+	bool timed; /* end the group after SWEEP_GROUP_NS */
+	int bad;    /* out: a device that could not be decided, or -1 */
+	bool mine;  /* out: this process holds the sweep job */
+};
+
+/* One attempt of a group: claims the sweep job (another process sweeping
+ * now makes this one skip), then locks and decides each device. */
+static fl_err group_fn(struct fl_tx *tx, void *arg, fl_time now)
+{
+	struct group_io *io = arg;
+	int64_t t0 = mono_ns();
+	int limit = io->limit;
+	fl_err err;
+
+	io->bad = -1;
+	memset(io->what, 0, (size_t)limit * sizeof(*io->what));
+	if ((err = fl_store_job_claim(tx, FL_DECIDE_JOB_SWEEP, &io->mine)) !=
+	            FL_OK ||
+	    !io->mine)
+		return err;
+	for (int i = 0; i < limit; i++) {
+		if (io->skip[i])
+			continue;
+		/* ids are in order: locks are taken in one order */
+		err = fl_store_lock_device(tx, io->ids[i]);
+		if (err == FL_OK)
+			err = fl_decide_device(tx, io->tids[i], io->ids[i], now,
+			                       false, NULL, &io->what[i]);
+		if (err != FL_OK) {
+			if (fl_run_unavailable(err))
+				return err; /* the transaction's, not the device's */
+			io->bad = i;
+			return FL_E_STATE;
+		}
+		if (io->timed && mono_ns() - t0 >= SWEEP_GROUP_NS)
+			limit = i + 1;
+	}
+	io->limit = limit;
+	return FL_OK;
+}
+
 /* Decides, in one transaction, the first *m devices of [0, k) (*m is set:
  * the group ends at SWEEP_GROUP_MAX devices or once it has taken
  * SWEEP_GROUP_NS), except those marked in skip[]; what[i] receives each
@@ -438,49 +487,63 @@ static int64_t mono_ns(void)
  * skip[], and the group is decided again without it (ending where that
  * device was), so one device's bad inputs hold back no other. An error
  * is returned only when the store itself fails; nothing of the group is
- * decided then. */
+ * decided then. *mine is false when another process holds the sweep job
+ * (nothing decided, *m = 0). */
 static fl_err sweep_group(struct fl_app *app, char (*tids)[FL_ID_MAX],
                           char (*ids)[FL_ID_MAX], int k, fl_time now,
-                          struct fl_decided *what, bool *skip, int *m)
+                          struct fl_decided *what, bool *skip, int *m,
+                          bool *mine)
 {
-	struct fl_tx *tx = NULL;
+	struct group_io io = {tids, ids, what, skip, 0, true, -1, false};
 	int limit = k < SWEEP_GROUP_MAX ? k : SWEEP_GROUP_MAX;
-	bool timed = true;
 	fl_err err;
 
 	*m = 0;
+	*mine = false;
 	for (;;) {
-		int64_t t0 = mono_ns();
-		int bad = -1;
-
-		memset(what, 0, (size_t)limit * sizeof(*what));
-		if ((err = fl_store_begin(app->store, true, &tx)) != FL_OK)
-			return err;
-		for (int i = 0; i < limit; i++) {
-			if (skip[i])
-				continue;
-			err = fl_decide_device(tx, tids[i], ids[i], now, false,
-			                       NULL, &what[i]);
-			if (err != FL_OK) {
-				bad = i;
-				break;
-			}
-			if (timed && mono_ns() - t0 >= SWEEP_GROUP_NS)
-				limit = i + 1;
-		}
-		if (bad < 0)
+		io.limit = limit;
+		err = fl_run(app->store, now, 0, group_fn, &io, NULL);
+		if (io.bad < 0 || err != FL_E_STATE)
 			break;
-		fl_tx_rollback(tx);
-		tx = NULL;
 		fl_log(FL_LOG_ERROR, "sweep could not decide a device",
-		       fl_log_err(json_pack("{s:s}", "device", ids[bad]), err));
-		skip[bad] = true;
-		limit = bad + 1;
-		timed = false;
+		       json_pack("{s:s}", "device", ids[io.bad]));
+		skip[io.bad] = true;
+		limit = io.bad + 1;
+		io.timed = false;
 	}
-	if ((err = fl_tx_commit(tx)) == FL_OK)
-		*m = limit;
+	*mine = io.mine;
+	if (err == FL_OK && io.mine)
+		*m = io.limit;
 	return err;
+}
+
+/* Due devices in id order (the order their locks are taken in). */
+struct due {
+	char tid[FL_ID_MAX];
+	char id[FL_ID_MAX];
+};
+
+static int by_id(const void *a, const void *b)
+{
+	return strcmp(((const struct due *)a)->id, ((const struct due *)b)->id);
+}
+
+static void sort_due(char (*tids)[FL_ID_MAX], char (*ids)[FL_ID_MAX], int k)
+{
+	struct due *d = malloc((size_t)k * sizeof(*d));
+
+	if (d == NULL)
+		return; /* unsorted: a deadlock is broken by a retry */
+	for (int i = 0; i < k; i++) {
+		memcpy(d[i].tid, tids[i], FL_ID_MAX);
+		memcpy(d[i].id, ids[i], FL_ID_MAX);
+	}
+	qsort(d, (size_t)k, sizeof(*d), by_id);
+	for (int i = 0; i < k; i++) {
+		memcpy(tids[i], d[i].tid, FL_ID_MAX);
+		memcpy(ids[i], d[i].id, FL_ID_MAX);
+	}
+	free(d);
 }
 
 fl_err fl_decide_sweep(struct fl_app *app, fl_time now, int batch, int *n)
@@ -509,10 +572,15 @@ fl_err fl_decide_sweep(struct fl_app *app, fl_time now, int batch, int *n)
 	tx = NULL;
 	if (err != FL_OK)
 		goto out;
+	sort_due(tids, ids, k);
 	for (int g = 0; g < k; g += m) {
+		bool mine = false;
+
 		if ((err = sweep_group(app, &tids[g], &ids[g], k - g, now,
-		                       &what[g], &skip[g], &m)) != FL_OK)
+		                       &what[g], &skip[g], &m, &mine)) != FL_OK)
 			goto out;
+		if (!mine)
+			break; /* another process sweeps this round */
 		/* waiters wake only once their change is durable */
 		for (int i = g; i < g + m; i++) {
 			if (skip[i])

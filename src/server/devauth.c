@@ -3,6 +3,7 @@
  * device id's hash, written behind by one thread.
  */
 #include "server/devauth.h"
+#include "server/run.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -644,10 +645,29 @@ static int by_ord(const void *a, const void *b)
 	return (x->ord > y->ord) - (x->ord < y->ord);
 }
 
+struct flush_io {
+	const struct touch *t;
+	size_t n;
+};
+
+/* One attempt of the write-behind transaction (run.h). */
+static fl_err flush_fn(struct fl_tx *tx, void *arg, fl_time now)
+{
+	struct flush_io *io = arg;
+	fl_err err = FL_OK;
+
+	(void)now;
+	for (size_t i = 0; i < io->n && err == FL_OK; i++)
+		err = fl_store_dp_touch(tx, io->t[i].id, io->t[i].ord,
+		                        io->t[i].kx_pk, io->t[i].contact,
+		                        io->t[i].counter);
+	return err;
+}
+
 fl_err fl_devauth_flush(struct fl_devauth *da, size_t *written)
 {
 	struct touch *t = NULL;
-	struct fl_tx *tx = NULL;
+	struct flush_io io;
 	size_t n = 0;
 	fl_err err;
 
@@ -660,17 +680,11 @@ fl_err fl_devauth_flush(struct fl_devauth *da, size_t *written)
 	/* in row order: the rows' pages are visited once each, in order,
 	 * rather than at random */
 	qsort(t, n, sizeof(*t), by_ord);
-	if ((err = fl_store_begin(da->st, true, &tx)) != FL_OK)
-		goto out;
-	/* last_contact and req_counter only: no view holds either */
-	fl_tx_quiet(tx);
-	for (size_t i = 0; i < n && err == FL_OK; i++)
-		err = fl_store_dp_touch(tx, t[i].id, t[i].ord, t[i].kx_pk,
-		                        t[i].contact, t[i].counter);
-	if (err == FL_OK)
-		err = fl_tx_commit(tx);
-	else
-		fl_tx_rollback(tx);
+	io.t = t;
+	io.n = n;
+	/* last_contact and req_counter only: no view holds either (quiet);
+	 * run again whole if the store gives it up */
+	err = fl_run(da->st, 0, FL_RUN_QUIET, flush_fn, &io, NULL);
 	if (err == FL_OK && written != NULL)
 		*written = n;
 out:

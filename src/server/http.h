@@ -56,6 +56,7 @@ struct fl_req {
 	fl_time now;             /* when the request arrived (or resumed) */
 	bool parked;             /* suspended by fl_push_wait */
 	bool resumed;            /* this run follows a parked one */
+	fl_time wait_until;      /* deadline of the wait it parked for */
 	uint64_t id;             /* request number, for the logs */
 
 	/* the answer */

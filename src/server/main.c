@@ -42,6 +42,8 @@ static void usage(FILE *f)
 	           "With no command, serve. Options:\n"
 	           "  --config FILE        key = value settings\n"
 	           "  --data DIR           data directory (database, keys)\n"
+	           "  --database URI       postgresql://USER@HOST:PORT/DB "
+	           "instead of SQLite in DIR\n"
 	           "  --listen ADDR:PORT   address to listen on "
 	           "(default 127.0.0.1:8080)\n"
 	           "  --tls-cert FILE      PEM certificate chain (with "

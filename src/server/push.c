@@ -24,9 +24,11 @@
 struct waiter {
 	struct fl_req *req; /* NULL when the slot is free */
 	char device_id[FL_ID_MAX];
+	int64_t ord; /* the device's row (store.h), 0 unknown */
 	fl_time deadline;
-	size_t bucket;
+	size_t bucket, obucket;
 	int bnext, bprev; /* bucket chain; bnext links free slots too */
+	int onext, oprev; /* chain of the row's bucket (the change feed) */
 	int dnext, dprev; /* deadline order */
 };
 
@@ -35,6 +37,8 @@ struct fl_push {
 	size_t nb;       /* buckets, a power of two */
 	uint64_t *marks; /* publishes per bucket */
 	int *heads;      /* first waiter of each bucket */
+	int *oheads;     /* first waiter of each row bucket */
+	struct fl_store *st; /* the store followed, or NULL */
 	struct waiter *w;
 	int cap, n;
 	int free_top;         /* stack of free slots */
@@ -57,13 +61,15 @@ fl_err fl_push_new(struct fl_push **out, int max_waiters)
 		p->nb *= 2;
 	p->marks = calloc(p->nb, sizeof(*p->marks));
 	p->heads = malloc(p->nb * sizeof(*p->heads));
+	p->oheads = malloc(p->nb * sizeof(*p->oheads));
 	p->w = calloc((size_t)max_waiters, sizeof(*p->w));
-	if (p->marks == NULL || p->heads == NULL || p->w == NULL) {
+	if (p->marks == NULL || p->heads == NULL || p->oheads == NULL ||
+	    p->w == NULL) {
 		fl_push_free(p);
 		return FL_E_NOMEM;
 	}
 	for (size_t i = 0; i < p->nb; i++)
-		p->heads[i] = NONE;
+		p->heads[i] = p->oheads[i] = NONE;
 	for (int i = 0; i < max_waiters; i++)
 		p->w[i].bnext = i + 1 < max_waiters ? i + 1 : NONE;
 	p->free_top = 0;
@@ -78,9 +84,11 @@ void fl_push_free(struct fl_push *p)
 {
 	if (p == NULL)
 		return;
-	if (p->w != NULL && p->marks != NULL && p->heads != NULL)
+	if (p->w != NULL && p->marks != NULL && p->heads != NULL &&
+	    p->oheads != NULL)
 		pthread_mutex_destroy(&p->mu);
 	free(p->w);
+	free(p->oheads);
 	free(p->heads);
 	free(p->marks);
 	free(p);
@@ -116,6 +124,11 @@ static void link_slot(struct fl_push *p, int i)
 	if (w->bnext != NONE)
 		p->w[w->bnext].bprev = i;
 	p->heads[w->bucket] = i;
+	w->oprev = NONE;
+	w->onext = p->oheads[w->obucket];
+	if (w->onext != NONE)
+		p->w[w->onext].oprev = i;
+	p->oheads[w->obucket] = i;
 
 	while (after != NONE && p->w[after].deadline > w->deadline)
 		after = p->w[after].dprev;
@@ -144,6 +157,12 @@ static struct fl_req *unlink_slot(struct fl_push *p, int i)
 		p->heads[w->bucket] = w->bnext;
 	if (w->bnext != NONE)
 		p->w[w->bnext].bprev = w->bprev;
+	if (w->oprev != NONE)
+		p->w[w->oprev].onext = w->onext;
+	else
+		p->oheads[w->obucket] = w->onext;
+	if (w->onext != NONE)
+		p->w[w->onext].oprev = w->oprev;
 	if (w->dprev != NONE)
 		p->w[w->dprev].dnext = w->dnext;
 	else
@@ -159,8 +178,66 @@ static struct fl_req *unlink_slot(struct fl_push *p, int i)
 	return req;
 }
 
+/* Resumes slot i and frees it. Lock held. */
+static void wake(struct fl_push *p, int i)
+{
+	fl_http_resume(unlink_slot(p, i));
+}
+
+static size_t obucket_of(const struct fl_push *p, int64_t ord)
+{
+	uint64_t h = (uint64_t)ord * 0x9e3779b97f4a7c15ULL;
+
+	return (size_t)(h >> 32) & (p->nb - 1);
+}
+
+/* The change feed (store.h): a committed change of row ord, in this
+ * process or another, wakes the row's waiters; ord < 0 wakes everyone.
+ * Called after the store stamped the row's bucket. */
+static void on_feed(void *ctx, int64_t ord)
+{
+	struct fl_push *p = ctx;
+	int i;
+
+	pthread_mutex_lock(&p->mu);
+	if (ord < 0) {
+		while (p->earliest != NONE)
+			fl_http_resume(unlink_slot(p, p->earliest));
+	} else {
+		for (i = p->oheads[obucket_of(p, ord)]; i != NONE;) {
+			int next = p->w[i].onext;
+
+			if (p->w[i].ord == ord)
+				fl_http_resume(unlink_slot(p, i));
+			i = next;
+		}
+	}
+	pthread_mutex_unlock(&p->mu);
+}
+
+fl_err fl_push_follow(struct fl_push *p, struct fl_store *st)
+{
+	fl_err err = fl_store_feed_subscribe(st, on_feed, p);
+
+	if (err == FL_OK)
+		p->st = st;
+	return err;
+}
+
+uint64_t fl_push_clock(struct fl_push *p)
+{
+	return p->st != NULL ? fl_store_device_clock(p->st) : 0;
+}
+
 fl_err fl_push_wait(struct fl_push *p, struct fl_req *req,
                     const char *device_id, uint64_t mark, fl_time deadline)
+{
+	return fl_push_wait_row(p, req, device_id, 0, mark, 0, deadline);
+}
+
+fl_err fl_push_wait_row(struct fl_push *p, struct fl_req *req,
+                        const char *device_id, int64_t ord, uint64_t mark,
+                        uint64_t clock, fl_time deadline)
 {
 	size_t b;
 	fl_err err = FL_OK;
@@ -170,7 +247,13 @@ fl_err fl_push_wait(struct fl_push *p, struct fl_req *req,
 		return FL_E_INVALID;
 	b = bucket_of(p, device_id);
 	pthread_mutex_lock(&p->mu);
-	if (p->closing || p->marks[b] != mark) {
+	/* A change committed since the clock was read (here or on another
+	 * node) has stamped the row before its feed call, which needs this
+	 * lock: either it is seen here, or its call comes after the waiter
+	 * is linked and wakes it. */
+	if (p->closing || p->marks[b] != mark ||
+	    (p->st != NULL && ord > 0 &&
+	     !fl_store_device_unchanged(p->st, ord, clock))) {
 		err = FL_E_STATE;
 		goto out;
 	}
@@ -183,10 +266,13 @@ fl_err fl_push_wait(struct fl_push *p, struct fl_req *req,
 	/* Suspended under the lock, so no publisher can resume it before
 	 * it is suspended. */
 	fl_http_suspend(req);
+	req->wait_until = deadline;
 	p->w[i].req = req;
 	strcpy(p->w[i].device_id, device_id);
+	p->w[i].ord = ord > 0 ? ord : 0;
 	p->w[i].deadline = deadline;
 	p->w[i].bucket = b;
+	p->w[i].obucket = obucket_of(p, p->w[i].ord);
 	link_slot(p, i);
 	p->n++;
 out:
@@ -194,11 +280,6 @@ out:
 	return err;
 }
 
-/* Resumes slot i and frees it. Lock held. */
-static void wake(struct fl_push *p, int i)
-{
-	fl_http_resume(unlink_slot(p, i));
-}
 
 void fl_push_publish(struct fl_push *p, const char *device_id)
 {

@@ -14,12 +14,26 @@
  * mark, and the handler reads again. Marks are per hash bucket, so a
  * publish for another device in the same bucket only costs a re-read.
  *
+ * Across processes (several finlockd on one PostgreSQL database): a
+ * change committed by any process reaches every process's change feed
+ * (store.h), which fl_push_follow subscribes to: it wakes the waiters of
+ * the changed device row (by its ord) or, for "any row", all of them. A
+ * handler that knows the row parks with fl_push_wait_row, giving the row
+ * and the store's device clock read BEFORE the device (fl_push_clock),
+ * so a change committed elsewhere between the read and the park is not
+ * lost either: the row's stamp is checked under the same lock the feed
+ * takes to wake. A wake-up may come for a change that does not move the
+ * seq (a report, a contact): the handler reads, sees the same seq and
+ * parks again until req->wait_until.
+ *
  * Memory is fixed: at most max_waiters parked requests (FL_E_LIMIT beyond).
  *
  *     uint64_t mark = fl_push_mark(app->push, id);
+ *     uint64_t clock = fl_push_clock(app->push);
  *     ... read the device ...
  *     if (!req->resumed && seq <= have) {
- *             fl_err e = fl_push_wait(app->push, req, id, mark, deadline);
+ *             fl_err e = fl_push_wait_row(app->push, req, id, ord, mark,
+ *                                         clock, deadline);
  *             if (e == FL_OK)
  *                     return;          (parked; called again later)
  *             ... FL_E_STATE: read again; FL_E_LIMIT: answer now ...
@@ -36,6 +50,8 @@
 
 #include "core/err.h"
 #include "core/fltime.h"
+
+struct fl_store;
 
 struct fl_push;
 struct fl_req;
@@ -54,6 +70,20 @@ uint64_t fl_push_mark(struct fl_push *p, const char *device_id);
 fl_err fl_push_wait(struct fl_push *p, struct fl_req *req,
                     const char *device_id, uint64_t mark,
                     fl_time deadline) FL_MUST_USE;
+
+/* Follows st's change feed (store.h; once, before serving). */
+fl_err fl_push_follow(struct fl_push *p, struct fl_store *st) FL_MUST_USE;
+
+/* The store's device clock (0 when no store is followed); read it before
+ * reading the device, with the mark. */
+uint64_t fl_push_clock(struct fl_push *p);
+
+/* fl_push_wait for the device whose row is ord (0 unknown): also refuses
+ * (FL_E_STATE) when the store stamped the row after `clock`, and the
+ * change feed wakes it. Sets req->wait_until to the deadline. */
+fl_err fl_push_wait_row(struct fl_push *p, struct fl_req *req,
+                        const char *device_id, int64_t ord, uint64_t mark,
+                        uint64_t clock, fl_time deadline) FL_MUST_USE;
 
 /* Wakes every request waiting on device_id (after a commit). */
 void fl_push_publish(struct fl_push *p, const char *device_id);

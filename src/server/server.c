@@ -28,6 +28,7 @@
 #include "server/devauth.h"
 #include "server/push.h"
 #include "server/ratelimit.h"
+#include "server/run.h"
 #include "server/signkeys.h"
 #include "server/tokens.h"
 #include "server/webhooks.h"
@@ -57,6 +58,15 @@ fl_err fl_server_open_store(const struct fl_config *cfg, struct fl_store **out)
 	fl_err err;
 
 	*out = NULL;
+	if (cfg->database[0] != '\0') {
+		struct fl_store_pg_opts pg = {.pool_size = cfg->db_pool};
+
+		if ((err = fl_store_open_pg(out, cfg->database, &pg)) != FL_OK)
+			fl_logf(FL_LOG_ERROR, "cannot open the database",
+			        "%s: %s: %s", cfg->database, fl_strerror(err),
+			        fl_store_errmsg());
+		return err;
+	}
 	if ((err = fl_server_data_dir(cfg->data_dir)) != FL_OK)
 		return err;
 	if ((err = fl_files_join(path, sizeof(path), cfg->data_dir,
@@ -109,25 +119,31 @@ static void raise_nofile(const struct fl_config *cfg)
 
 /* Forgets idempotency records older than idempotency_ttl: a retry that
  * late is a new request. */
+struct expire_io {
+	fl_time ttl;
+	int64_t n;
+};
+
+static fl_err expire_fn(struct fl_tx *tx, void *arg, fl_time now)
+{
+	struct expire_io *io = arg;
+
+	io->n = 0;
+	return fl_store_idem_expire(tx, now - io->ttl, &io->n);
+}
+
 static void expire_idempotency(struct fl_app *app)
 {
-	struct fl_tx *tx = NULL;
-	int64_t n = 0;
-	fl_err err = fl_store_begin(app->store, true, &tx);
+	struct expire_io io = {app->cfg.idempotency_ttl, 0};
+	fl_err err = fl_run(app->store, fl_clock_now(&app->clock), 0,
+	                    expire_fn, &io, NULL);
 
-	if (err == FL_OK)
-		err = fl_store_idem_expire(
-		        tx, fl_clock_now(&app->clock) - app->cfg.idempotency_ttl, &n);
-	if (err == FL_OK)
-		err = fl_tx_commit(tx);
-	else
-		fl_tx_rollback(tx);
 	if (err != FL_OK)
 		fl_log(FL_LOG_ERROR, "cannot expire idempotency records",
 		       fl_log_err(NULL, err));
-	else if (n > 0)
+	else if (io.n > 0)
 		fl_log(FL_LOG_INFO, "idempotency records expired",
-		       json_pack("{s:I}", "count", (json_int_t)n));
+		       json_pack("{s:I}", "count", (json_int_t)io.n));
 }
 
 /* Signs the head of every audit chain that grew since its last signature. */
@@ -272,7 +288,8 @@ int fl_server_run(const struct fl_config *cfg)
 	fl_secrets_wipe(&dd.secrets);
 	if ((err = fl_metrics_new(&app->metrics)) != FL_OK)
 		goto out;
-	if ((err = fl_push_new(&app->push, cfg->max_connections)) != FL_OK)
+	if ((err = fl_push_new(&app->push, cfg->max_connections)) != FL_OK ||
+	    (err = fl_push_follow(app->push, app->store)) != FL_OK)
 		goto out;
 	if ((err = fl_tokens_new(&app->tokens, cfg->device_cache)) != FL_OK ||
 	    (err = fl_devauth_new(&app->devauth, app->store, app->secrets.kx_pk,
@@ -338,8 +355,9 @@ int fl_server_run(const struct fl_config *cfg)
 	printf("listening on %s\n", fl_http_address(http));
 	fflush(stdout);
 	fl_log(FL_LOG_INFO, "listening",
-	       json_pack("{s:s,s:s,s:i,s:b,s:b,s:i,s:s}", "address",
+	       json_pack("{s:s,s:s,s:s,s:i,s:b,s:b,s:i,s:s}", "address",
 	                 fl_http_address(http), "data", cfg->data_dir,
+	                 "database", fl_store_backend(app->store),
 	                 "threads", cfg->threads, "tls",
 	                 cfg->tls_cert[0] != '\0', "behind_tls_proxy",
 	                 cfg->behind_tls_proxy, "schema",

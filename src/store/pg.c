@@ -3,13 +3,18 @@
  * feed across processes, migrations, locks.
  *
  * Connections: a pool of pool_size connections, each made when a
- * transaction first needs it and made again by the next fl_store_begin()
- * after it was lost (a server restart, a network cut). While the server
- * cannot be reached, fl_store_begin() answers FL_E_STORE_UNAVAILABLE after
- * at most connect_timeout_s. Every connection runs with
- * synchronous_commit = on: COMMIT returns once the commit is flushed to
- * the server's WAL, so a 2xx sent after fl_tx_commit() survives a crash of
- * the server.
+ * transaction first needs it and made again after it was lost (a server
+ * restart, a network cut): by fl_store_begin() when it is known dead, by
+ * the transaction's first statement when the server dropped it since its
+ * last use (the statement then runs on the new one; nothing of the
+ * transaction had happened). While the server cannot be reached,
+ * fl_store_begin() or that first statement answers FL_E_STORE_UNAVAILABLE
+ * after at most connect_timeout_s. Every connection runs with
+ * synchronous_commit
+ * on (or stronger: remote_write, remote_apply), and the store refuses a
+ * server running with fsync off: COMMIT returns once the commit is flushed
+ * to the server's WAL, so a 2xx sent after fl_tx_commit() survives a crash
+ * of the server.
  *
  * Transactions: a write transaction is READ COMMITTED (the narrow locks of
  * store.h make its read-decide-write sequences safe: fl_store_lock_device
@@ -17,6 +22,11 @@
  * prefixed name, fl_store_job_claim is pg_try_advisory_xact_lock, so a
  * process that dies releases its claims with its connection); a read
  * transaction is REPEATABLE READ READ ONLY, one snapshot for every list.
+ * A transaction's BEGIN travels with its first statement (one round trip;
+ * a transaction that runs no statement costs none), and a statement that
+ * may fail in a way the caller survives runs in a savepoint sent with it
+ * (pg_int.h PG_GUARD), since PostgreSQL aborts a transaction at its first
+ * error where SQLite goes on.
  * SQLSTATE 40001 and 40P01 answer FL_E_STORE_RETRY, 23xxx FL_E_CONFLICT,
  * 53100 FL_E_INSUFFICIENT_STORAGE, a lost connection
  * FL_E_STORE_UNAVAILABLE (pg_fail).
@@ -95,14 +105,17 @@ struct fl_store {
 	} feed[FL_STORE_FEED_MAX]; /* change feed subscribers */
 	_Atomic int n_feed;        /* set after its entry (the notice thread
 	                            * reads them) */
-	PGconn *notice;     /* the LISTEN connection (notice thread's) */
-	pthread_t thread;   /* the notice thread */
+	PGconn *notice;            /* the LISTEN connection (notice thread's) */
+	pthread_t thread;          /* the notice thread */
 	bool thread_started;
-	_Atomic bool stop;  /* the notice thread is to end */
-	int wake[2];        /* pipe: wakes the notice thread to stop */
+	_Atomic bool stop; /* the notice thread is to end */
+	int wake[2];       /* pipe: wakes the notice thread to stop */
 };
 
 static const struct fl_store_ops pg_ops;
+
+static void drop_conn(struct pg_conn *c);
+static fl_err ready_conn(struct fl_store *st, struct pg_conn *c);
 
 /* --- errors and statements ----------------------------------------------- */
 
@@ -129,9 +142,8 @@ static void note(const char *what, const char *s, const char *state)
 
 fl_err pg_fail(PGconn *db, const PGresult *res)
 {
-	const char *state = res != NULL
-	                            ? PQresultErrorField(res, PG_DIAG_SQLSTATE)
-	                            : NULL;
+	const char *state =
+	        res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	const char *msg;
 
 	if (res != NULL &&
@@ -229,7 +241,8 @@ static fl_err prepared(struct pg_conn *c, const char *sql, int nparams,
 		if (c->keys[slot] == sql)
 			return FL_OK;
 		if (c->keys[slot] == NULL) {
-			PGresult *r = PQprepare(c->db, name, sql, nparams, NULL);
+			PGresult *r =
+			        PQprepare(c->db, name, sql, nparams, NULL);
 			fl_err err = FL_OK;
 
 			if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK)
@@ -243,36 +256,58 @@ static fl_err prepared(struct pg_conn *c, const char *sql, int nparams,
 	return FL_E_INTERNAL;
 }
 
-/* Runs prepared statement `name` inside a savepoint, in one round trip
- * (libpq's pipeline mode: SAVEPOINT, the statement and RELEASE sent
- * together). When the statement fails, only it is undone and the
- * transaction goes on; *res as pg_run. */
-static fl_err run_guarded(struct fl_tx *tx, const char *name,
-                          const struct pg_params *p, PGresult **res)
+static const char *const begin_sql[2] = {
+        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        "BEGIN ISOLATION LEVEL READ COMMITTED"};
+
+/* Runs prepared statement `name` in one round trip (libpq's pipeline
+ * mode) together with what must come before and after it: the
+ * transaction's BEGIN (and its quiet setting) when it is the
+ * transaction's first statement, and with PG_GUARD a savepoint around it,
+ * so that when it fails only it is undone and the transaction goes on.
+ * *res as pg_run. */
+static fl_err run_pipeline(struct fl_tx *tx, const char *name,
+                           const struct pg_params *p, int flags,
+                           PGresult **res)
 {
+	const char *pre[3], *post = NULL;
 	PGconn *db = tx->c->db;
 	PGresult *r, *stmt = NULL;
+	bool guard = (flags & PG_GUARD) != 0, ok, begun = tx->begun;
+	int n_pre = 0, failed_at = -1, n_queries;
 	fl_err err = FL_OK;
-	int failed_at = -1;
 
-	if (!PQenterPipelineMode(db) ||
-	    !PQsendQueryParams(db, "SAVEPOINT fl_guard", 0, NULL, NULL, NULL,
-	                       NULL, 0) ||
-	    !PQsendQueryPrepared(db, name, p->n, p->v, p->len, p->fmt, 1) ||
-	    !PQsendQueryParams(db, "RELEASE SAVEPOINT fl_guard", 0, NULL, NULL,
-	                       NULL, NULL, 0) ||
-	    !PQpipelineSync(db)) {
+	if (!begun) {
+		pre[n_pre++] = begin_sql[tx->base.write];
+		if (tx->quiet)
+			pre[n_pre++] = "SET LOCAL finlock.quiet = 'on'";
+	}
+	if (guard) {
+		pre[n_pre++] = "SAVEPOINT fl_guard";
+		post = "RELEASE SAVEPOINT fl_guard";
+	}
+	n_queries = n_pre + 1 + (post != NULL);
+	ok = PQenterPipelineMode(db);
+	for (int i = 0; ok && i < n_pre; i++)
+		ok = PQsendQueryParams(db, pre[i], 0, NULL, NULL, NULL, NULL,
+		                       0);
+	ok = ok && PQsendQueryPrepared(db, name, p->n, p->v, p->len, p->fmt,
+	                               1);
+	if (ok && post != NULL)
+		ok = PQsendQueryParams(db, post, 0, NULL, NULL, NULL, NULL, 0);
+	ok = ok && PQpipelineSync(db);
+	if (!ok) {
 		err = pg_fail(db, NULL);
 		(void)PQexitPipelineMode(db);
 		tx->failed = err == FL_OK ? FL_E_STORE : err;
 		return tx->failed;
 	}
-	/* each of the three queries' results end with NULL; then the sync */
-	for (int q = 0; q < 3; q++) {
+	/* each query's results end with NULL; then the sync */
+	for (int q = 0; q < n_queries; q++) {
 		while ((r = PQgetResult(db)) != NULL) {
 			ExecStatusType st = PQresultStatus(r);
 
-			if (q == 1 && stmt == NULL &&
+			if (q == n_pre && stmt == NULL &&
 			    (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)) {
 				stmt = r;
 				continue;
@@ -300,12 +335,15 @@ static fl_err run_guarded(struct fl_tx *tx, const char *name,
 		err = pg_fail(db, NULL);
 	if (err == FL_OK && stmt == NULL)
 		err = pg_fail(db, NULL);
+	/* BEGIN went through unless it is what failed */
+	if (!begun && PQstatus(db) == CONNECTION_OK && failed_at != 0)
+		tx->begun = true;
 	if (err == FL_OK) {
 		*res = stmt;
 		return FL_OK;
 	}
 	PQclear(stmt);
-	if (failed_at == 1 && err != FL_E_STORE_UNAVAILABLE) {
+	if (guard && failed_at == n_pre && err != FL_E_STORE_UNAVAILABLE) {
 		/* not through exec(): the statement's message stays */
 		PGresult *u = PQexec(db, "ROLLBACK TO SAVEPOINT fl_guard; "
 		                         "RELEASE SAVEPOINT fl_guard");
@@ -319,13 +357,39 @@ static fl_err run_guarded(struct fl_tx *tx, const char *name,
 	return err;
 }
 
+/* pg_run's work, once. */
+static fl_err run_once(struct fl_tx *tx, const char *sql,
+                       const struct pg_params *p, int flags, PGresult **res)
+{
+	struct pg_conn *c = tx->c;
+	PGresult *r;
+	char name[16];
+	fl_err err;
+
+	if ((err = prepared(c, sql, p->n, name)) != FL_OK) {
+		/* a statement that fails to prepare aborts the transaction */
+		tx->failed = err;
+		return err;
+	}
+	if (!tx->begun || (flags & PG_GUARD) != 0)
+		return run_pipeline(tx, name, p, flags, res);
+	r = PQexecPrepared(c->db, name, p->n, p->v, p->len, p->fmt, 1);
+	if (r == NULL || (PQresultStatus(r) != PGRES_COMMAND_OK &&
+	                  PQresultStatus(r) != PGRES_TUPLES_OK)) {
+		err = pg_fail(c->db, r);
+		PQclear(r);
+		tx->failed = err;
+		return err;
+	}
+	*res = r;
+	return FL_OK;
+}
+
 fl_err pg_run(struct fl_tx *tx, const char *sql, const struct pg_params *p,
               int flags, PGresult **res)
 {
 	static const struct pg_params none;
-	struct pg_conn *c = tx->c;
 	PGresult *r = NULL;
-	char name[16];
 	fl_err err;
 
 	if (res != NULL)
@@ -338,24 +402,19 @@ fl_err pg_run(struct fl_tx *tx, const char *sql, const struct pg_params *p,
 		/* PostgreSQL ignores every statement until the rollback */
 		return tx->failed;
 	}
-	if ((err = prepared(c, sql, p->n, name)) != FL_OK) {
-		/* a statement that fails to prepare aborts the transaction */
-		tx->failed = err;
-		goto out;
+	err = run_once(tx, sql, p, flags, &r);
+	if (err == FL_E_STORE_UNAVAILABLE && !tx->begun) {
+		/* the first statement, on a connection the server dropped
+		 * since its last use (a restart): nothing of the transaction
+		 * happened, so once more on a new connection */
+		tx->failed = FL_OK;
+		drop_conn(tx->c);
+		err = ready_conn(tx->base.st, tx->c);
+		if (err == FL_OK)
+			err = run_once(tx, sql, p, flags, &r);
+		else
+			tx->failed = err;
 	}
-	if ((flags & PG_GUARD) != 0) {
-		err = run_guarded(tx, name, p, &r);
-		goto out;
-	}
-	r = PQexecPrepared(c->db, name, p->n, p->v, p->len, p->fmt, 1);
-	if (r == NULL || (PQresultStatus(r) != PGRES_COMMAND_OK &&
-	                  PQresultStatus(r) != PGRES_TUPLES_OK)) {
-		err = pg_fail(c->db, r);
-		tx->failed = err;
-		goto out;
-	}
-	err = FL_OK;
-out:
 	if (err == FL_OK && res != NULL)
 		*res = r;
 	else
@@ -437,7 +496,8 @@ fl_err pg_blob(const PGresult *r, int row, int col, void *buf, size_t n)
 	return FL_OK;
 }
 
-/* --- connections ----------------------------------------------------------- */
+/* --- connections -----------------------------------------------------------
+ */
 
 static void quiet_notices(void *arg, const char *msg)
 {
@@ -452,12 +512,15 @@ static PGconn *connect_db(struct fl_store *st)
 	/* TCP keepalives: a notice connection cut without a word from the
 	 * network is found dead in seconds, not hours. What conninfo says
 	 * (processed last) wins. */
-	const char *keys[] = {"connect_timeout",    "application_name",
-	                      "keepalives_idle",    "keepalives_interval",
-	                      "keepalives_count",   "dbname",
+	const char *keys[] = {"connect_timeout",
+	                      "application_name",
+	                      "keepalives_idle",
+	                      "keepalives_interval",
+	                      "keepalives_count",
+	                      "dbname",
 	                      NULL};
-	const char *vals[] = {st->timeout, "finlockd", "10", "3", "3",
-	                      st->conninfo, NULL};
+	const char *vals[] = {st->timeout, "finlockd",   "10", "3",
+	                      "3",         st->conninfo, NULL};
 	PGconn *db = PQconnectdbParams(keys, vals, 1);
 
 	if (db == NULL) {
@@ -470,8 +533,12 @@ static PGconn *connect_db(struct fl_store *st)
 		return NULL;
 	}
 	PQsetNoticeProcessor(db, quiet_notices, NULL);
-	/* durability: a commit returns once flushed (store.h) */
-	if (exec(db, "SET synchronous_commit = on") != FL_OK) {
+	/* durability: a commit returns once flushed (store.h). Every value
+	 * but off flushes locally; a stronger one an operator chose for a
+	 * synchronous replica (remote_write, remote_apply) is kept. */
+	if (exec(db, "SELECT set_config('synchronous_commit', 'on', false) "
+	             "WHERE current_setting('synchronous_commit') = 'off'") !=
+	    FL_OK) {
 		PQfinish(db);
 		return NULL;
 	}
@@ -531,7 +598,8 @@ static struct pg_conn *acquire_conn(struct fl_store *st)
 	return c;
 }
 
-/* --- the device clock -------------------------------------------------------- */
+/* --- the device clock --------------------------------------------------------
+ */
 
 static size_t stamp_bucket(int64_t ord)
 {
@@ -590,7 +658,8 @@ static void stamp_list(struct fl_store *st, const char *list)
 			int64_t *na;
 
 			if (cap * 2 > PG_WATCH_MAX ||
-			    (na = realloc(many, cap * 2 * sizeof(*na))) == NULL) {
+			    (na = realloc(many, cap * 2 * sizeof(*na))) ==
+			            NULL) {
 				free(many);
 				stamp(st, NULL, 0, true);
 				return;
@@ -722,11 +791,11 @@ static void *notice_main(void *arg)
 
 /* --- transactions -------------------------------------------------------- */
 
+/* A transaction holds a connected connection from the start; its BEGIN
+ * goes with its first statement (run_pipeline), saving a round trip, and
+ * a transaction that ran none costs none. */
 static fl_err pg_begin(struct fl_store *st, bool write, struct fl_tx **out)
 {
-	static const char *const begin_sql[2] = {
-	        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-	        "BEGIN ISOLATION LEVEL READ COMMITTED"};
 	struct fl_tx *tx = NULL;
 	struct pg_conn *c = NULL;
 	fl_err err;
@@ -737,16 +806,6 @@ static fl_err pg_begin(struct fl_store *st, bool write, struct fl_tx **out)
 		return FL_E_NOMEM;
 	c = acquire_conn(st);
 	TRY(ready_conn(st, c));
-	err = exec(c->db, begin_sql[write]);
-	if (err == FL_E_STORE_UNAVAILABLE) {
-		/* the server went away since this connection's last use:
-		 * once more on a new one */
-		drop_conn(c);
-		TRY(ready_conn(st, c));
-		err = exec(c->db, begin_sql[write]);
-	}
-	if (err != FL_OK)
-		goto out;
 	tx->base.ops = &pg_ops;
 	tx->base.st = st;
 	tx->base.write = write;
@@ -776,7 +835,8 @@ static void end_tx(struct fl_tx *tx)
 static void pg_rollback(struct fl_tx *tx)
 {
 	/* not through exec(): a failure that led here keeps its message */
-	PQclear(PQexec(tx->c->db, "ROLLBACK"));
+	if (tx->begun)
+		PQclear(PQexec(tx->c->db, "ROLLBACK"));
 	end_tx(tx);
 }
 
@@ -836,7 +896,10 @@ static fl_err pg_commit(struct fl_tx *tx)
 	if (tx->failed != FL_OK) {
 		/* PostgreSQL aborted it at that failure */
 		err = tx->failed;
-		PQclear(PQexec(tx->c->db, "ROLLBACK"));
+		if (tx->begun)
+			PQclear(PQexec(tx->c->db, "ROLLBACK"));
+	} else if (!tx->begun) {
+		err = FL_OK; /* no statement: nothing to commit */
 	} else if (tx->base.write) {
 		err = commit_write(tx);
 	} else {
@@ -850,12 +913,16 @@ static void pg_tx_quiet(struct fl_tx *tx)
 {
 	/* the triggers of migration 2 read it; should it fail, the
 	 * transaction is merely not quiet */
-	if (!tx->quiet && tx->failed == FL_OK &&
-	    exec(tx->c->db, "SET LOCAL finlock.quiet = 'on'") == FL_OK)
+	if (tx->quiet || tx->failed != FL_OK)
+		return;
+	if (!tx->begun)
+		tx->quiet = true; /* sent with BEGIN (run_pipeline) */
+	else if (exec(tx->c->db, "SET LOCAL finlock.quiet = 'on'") == FL_OK)
 		tx->quiet = true;
 }
 
-/* --- concurrency ------------------------------------------------------------ */
+/* --- concurrency ------------------------------------------------------------
+ */
 
 static fl_err advisory(struct fl_tx *tx, const char *sql, const char *name,
                        bool *got)
@@ -907,7 +974,8 @@ static fl_err pg_job_claim(struct fl_tx *tx, const char *name, bool *mine)
 	return err;
 }
 
-/* --- migrations ------------------------------------------------------------- */
+/* --- migrations -------------------------------------------------------------
+ */
 
 /* One query's single integer (or bool) answer. */
 static fl_err query_int(PGconn *db, const char *sql, int64_t *v)
@@ -951,8 +1019,7 @@ static fl_err migrate(struct fl_store *st, PGconn *db, bool must_exist)
 	}
 	TRY(exec(db, "SELECT pg_advisory_lock(hashtextextended("
 	             "'finlock.migrate', 0))"));
-	TRY(query_int(db,
-	              "SELECT to_regclass('schema_version') IS NOT NULL",
+	TRY(query_int(db, "SELECT to_regclass('schema_version') IS NOT NULL",
 	              &exists));
 	if (exists)
 		TRY(query_int(db,
@@ -999,6 +1066,43 @@ out:
 
 /* --- opening and closing ------------------------------------------------- */
 
+/* True when libpq can read conninfo (a URI or key=value string); else
+ * notes libpq's words. */
+static bool valid_conninfo(const char *conninfo)
+{
+	char *why = NULL;
+	PQconninfoOption *opts = PQconninfoParse(conninfo, &why);
+
+	if (opts == NULL) {
+		note("connection string: ", why != NULL ? why : "out of memory",
+		     NULL);
+		PQfreemem(why);
+		return false;
+	}
+	PQconninfoFree(opts);
+	return true;
+}
+
+/* FL_OK when a commit on db returns only once it is on disk: this session
+ * has synchronous_commit on (connect_db sets it) and the server fsyncs. */
+static fl_err durable(PGconn *db)
+{
+	static const char sql[] =
+	        "SELECT current_setting('synchronous_commit') <> 'off' AND "
+	        "current_setting('fsync') = 'on'";
+	int64_t ok = 0;
+	fl_err err = query_int(db, sql, &ok);
+
+	if (err == FL_OK && !ok) {
+		note("",
+		     "the server runs with fsync or synchronous_commit off: "
+		     "a commit would not be durable",
+		     NULL);
+		err = FL_E_STORE;
+	}
+	return err;
+}
+
 static void pg_close(struct fl_store *st)
 {
 	if (st->thread_started) {
@@ -1036,6 +1140,8 @@ fl_err fl_store_open_pg(struct fl_store **out, const char *conninfo,
 	fl_err err;
 
 	*out = NULL;
+	if (!valid_conninfo(conninfo))
+		return FL_E_INVALID;
 	if (n < 2)
 		n = 2;
 	if (n > 256)
@@ -1064,6 +1170,8 @@ fl_err fl_store_open_pg(struct fl_store **out, const char *conninfo,
 		goto out;
 	}
 	if ((err = ready_conn(st, &st->conns[0])) != FL_OK)
+		goto out;
+	if ((err = durable(st->conns[0].db)) != FL_OK)
 		goto out;
 	if ((err = migrate(st, st->conns[0].db,
 	                   opts != NULL && opts->must_exist)) != FL_OK)
@@ -1101,29 +1209,55 @@ static void add_problem(char problem[FL_STORE_PROBLEM_MAX], const char *s)
 		         used > 0 ? "; " : "", s);
 }
 
+/* Runs sql (a check) on db: FL_OK, or the mapped error with PostgreSQL's
+ * words added to problem. Only damaged data (XX001, XX002) is
+ * FL_E_CORRUPT; any other failure (a permission, the server gone) keeps
+ * its own kind, so that a check that could not run never passes for
+ * damage. */
+static fl_err check_sql(PGconn *db, const char *sql,
+                        char problem[FL_STORE_PROBLEM_MAX])
+{
+	PGresult *q = PQexec(db, sql);
+	fl_err err = FL_OK;
+
+	if (q == NULL || PQresultStatus(q) != PGRES_TUPLES_OK) {
+		err = pg_fail(db, q);
+		add_problem(problem, fl_store_errmsg());
+	}
+	PQclear(q);
+	return err;
+}
+
 /* PostgreSQL's start-up checks: the server answers, the schema is at the
- * version this build knows and every table of it can be read. full =
- * true also reads every row of every table (a damaged page fails the
- * read, and a checksum mismatch when the cluster keeps data checksums)
- * and, when the amcheck extension is installed in the database, checks
- * every B-tree index of the schema with bt_index_check. Without amcheck
- * (it needs a superuser to install) the indexes are not checked, and
- * fl_store_errmsg() says so. */
+ * version this build knows, and every table of the schema can be read
+ * (a page of each). full = true reads every row of every table (a
+ * damaged page fails the read, a checksum mismatch too when the cluster
+ * keeps data checksums) and, when the amcheck extension is installed in
+ * the database and this role may run it (a superuser installs it and
+ * grants its functions), checks every B-tree index of the schema with
+ * bt_index_check. Without amcheck the indexes are not checked, and
+ * fl_store_errmsg() says what was. */
 static fl_err pg_check(struct fl_store *st, bool full,
                        char problem[FL_STORE_PROBLEM_MAX])
 {
+	static const char version_sql[] =
+	        "SELECT coalesce(max(version), 0)::bigint FROM schema_version";
 	static const char tables_sql[] =
 	        "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n "
 	        "ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND "
 	        "n.nspname = current_schema() ORDER BY 1";
-	static const char indexes_sql[] =
-	        "SELECT bt_index_check(c.oid) FROM pg_class c "
-	        "JOIN pg_namespace n ON n.oid = c.relnamespace "
-	        "JOIN pg_am a ON a.oid = c.relam WHERE c.relkind = 'i' "
-	        "AND a.amname = 'btree' AND n.nspname = current_schema()";
+	/* the schema amcheck lives in, when this role may run it */
+	static const char amcheck_sql[] =
+	        "SELECT n.nspname::text FROM pg_extension e JOIN pg_namespace "
+	        "n "
+	        "ON n.oid = e.extnamespace WHERE e.extname = 'amcheck' AND "
+	        "coalesce(has_function_privilege(to_regprocedure("
+	        "quote_ident(n.nspname) || '.bt_index_check(regclass)'), "
+	        "'EXECUTE'), false)";
 	struct fl_tx *tx = NULL;
-	PGresult *r = NULL;
-	int64_t v = 0, amcheck = 0;
+	PGresult *r = NULL, *a = NULL;
+	int64_t v = 0;
+	PGconn *db;
 	fl_err err;
 
 	problem[0] = '\0';
@@ -1133,60 +1267,74 @@ static fl_err pg_check(struct fl_store *st, bool full,
 		         fl_store_errmsg());
 		return err;
 	}
-	err = query_int(tx->c->db,
-	                "SELECT coalesce(max(version), 0)::bigint "
-	                "FROM schema_version",
-	                &v);
+	/* the first statement: the connection is made again if it has to */
+	err = pg_run(tx, version_sql, NULL, 0, &r);
+	db = tx->c->db;
+	if (err == FL_OK)
+		v = PQntuples(r) == 1 ? pg_int(r, 0, 0) : 0;
+	PQclear(r);
+	r = NULL;
 	if (err == FL_OK && v != fl_store_schema_latest()) {
 		snprintf(problem, FL_STORE_PROBLEM_MAX,
 		         "schema version %lld, this build knows %d",
 		         (long long)v, fl_store_schema_latest());
 		err = v > fl_store_schema_latest() ? FL_E_STORE_SCHEMA
-		                                   : FL_E_CORRUPT;
+		                                   : FL_E_STORE;
 		goto out;
 	}
 	if (err == FL_OK)
 		err = pg_run(tx, tables_sql, NULL, 0, &r);
 	for (int i = 0; err == FL_OK && i < PQntuples(r); i++) {
-		char table[128], sql[200];
-		PGresult *q;
+		char table[128], sql[300];
+		char *quoted;
 
 		if (pg_text(r, i, 0, table, sizeof(table)) != FL_OK)
 			continue;
-		/* LIMIT 1 reads a page; full reads them all */
-		snprintf(sql, sizeof(sql), full ? "SELECT count(*) FROM \"%s\""
-		                                : "SELECT 1 FROM \"%s\" LIMIT 1",
-		         table);
-		q = PQexec(tx->c->db, sql);
-		if (q == NULL || PQresultStatus(q) != PGRES_TUPLES_OK) {
-			err = pg_fail(tx->c->db, q);
-			add_problem(problem, fl_store_errmsg());
-			if (err != FL_E_STORE_UNAVAILABLE)
-				err = FL_E_CORRUPT;
+		quoted = PQescapeIdentifier(db, table, strlen(table));
+		if (quoted == NULL) {
+			err = FL_E_NOMEM;
+			break;
 		}
-		PQclear(q);
+		/* LIMIT 1 reads a page; full reads them all */
+		snprintf(sql, sizeof(sql),
+		         full ? "SELECT count(*) FROM %s"
+		              : "SELECT 1 FROM %s LIMIT 1",
+		         quoted);
+		PQfreemem(quoted);
+		err = check_sql(db, sql, problem);
 	}
 	if (err != FL_OK || !full)
 		goto out;
-	err = query_int(tx->c->db,
-	                "SELECT count(*) FROM pg_extension "
-	                "WHERE extname = 'amcheck'",
-	                &amcheck);
-	if (err == FL_OK && amcheck == 0) {
-		note("", "amcheck is not installed: checked that the server "
-		         "answers, the schema version and that every row of "
-		         "every table reads, not the indexes",
+	a = PQexecParams(db, amcheck_sql, 0, NULL, NULL, NULL, NULL, 0);
+	if (a == NULL || PQresultStatus(a) != PGRES_TUPLES_OK) {
+		err = pg_fail(db, a);
+		add_problem(problem, fl_store_errmsg());
+	} else if (PQntuples(a) == 0) {
+		note("",
+		     "amcheck is not installed, or this role may not run "
+		     "it: checked that the server answers, the schema "
+		     "version and that every row of every table reads, "
+		     "not the indexes",
 		     NULL);
-	} else if (err == FL_OK) {
-		PGresult *q = PQexec(tx->c->db, indexes_sql);
+	} else {
+		char *schema = PQescapeIdentifier(db, PQgetvalue(a, 0, 0),
+		                                  strlen(PQgetvalue(a, 0, 0)));
+		char sql[400];
 
-		if (q == NULL || PQresultStatus(q) != PGRES_TUPLES_OK) {
-			err = pg_fail(tx->c->db, q);
-			add_problem(problem, fl_store_errmsg());
-			if (err != FL_E_STORE_UNAVAILABLE)
-				err = FL_E_CORRUPT;
+		if (schema == NULL) {
+			err = FL_E_NOMEM;
+			goto out;
 		}
-		PQclear(q);
+		snprintf(
+		        sql, sizeof(sql),
+		        "SELECT %s.bt_index_check(c.oid) FROM pg_class c "
+		        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+		        "JOIN pg_am m ON m.oid = c.relam WHERE c.relkind = 'i' "
+		        "AND m.amname = 'btree' AND n.nspname = "
+		        "current_schema()",
+		        schema);
+		PQfreemem(schema);
+		err = check_sql(db, sql, problem);
 	}
 out:
 	if (err != FL_OK && problem[0] == '\0')
@@ -1195,6 +1343,7 @@ out:
 	for (char *p = problem; *p != '\0'; p++)
 		if (*p == '\n' || *p == '\r' || *p == '\t')
 			*p = ' ';
+	PQclear(a);
 	PQclear(r);
 	pg_rollback(tx);
 	return err;
@@ -1204,9 +1353,10 @@ static fl_err pg_snapshot(struct fl_store *st, const char *path)
 {
 	(void)st;
 	(void)path;
-	note("", "a PostgreSQL database is copied with PostgreSQL's own "
-	         "tools: pg_dump (a logical copy of one database) or "
-	         "pg_basebackup (a physical copy of the cluster, with its WAL)",
+	note("",
+	     "a PostgreSQL database is copied with PostgreSQL's own "
+	     "tools: pg_dump (a logical copy of one database) or "
+	     "pg_basebackup (a physical copy of the cluster, with its WAL)",
 	     NULL);
 	return FL_E_STATE;
 }

@@ -329,7 +329,8 @@ fl_err pg_idem_put(struct fl_tx *tx, const struct fl_idem *rec)
 
 fl_err pg_idem_expire(struct fl_tx *tx, fl_time before, int64_t *n)
 {
-	static const char sql[] = "DELETE FROM idempotency WHERE created_at < $1";
+	static const char sql[] =
+	        "DELETE FROM idempotency WHERE created_at < $1";
 	struct pg_params p = {0};
 	int64_t changed = 0;
 	fl_err err;

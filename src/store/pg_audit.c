@@ -10,8 +10,9 @@
 fl_err pg_audit_head(struct fl_tx *tx, const char *chain, int64_t *seq,
                      uint8_t hash[FL_HASH_LEN])
 {
-	static const char sql[] = "SELECT seq, hash FROM audit WHERE chain = $1 "
-	                          "ORDER BY seq DESC LIMIT 1";
+	static const char sql[] =
+	        "SELECT seq, hash FROM audit WHERE chain = $1 "
+	        "ORDER BY seq DESC LIMIT 1";
 	struct pg_params p = {0};
 	PGresult *r = NULL;
 	fl_err err;

@@ -375,7 +375,8 @@ fl_err pg_device_set_status(struct fl_tx *tx, const char *id,
 
 fl_err pg_device_unclaim(struct fl_tx *tx, const char *id)
 {
-	static const char sql[] = "DELETE FROM imei_claims WHERE device_id = $1";
+	static const char sql[] =
+	        "DELETE FROM imei_claims WHERE device_id = $1";
 	struct pg_params p = {0};
 
 	pg_p_text(&p, id);
@@ -386,8 +387,9 @@ fl_err pg_device_list(struct fl_tx *tx, const char *tenant_id,
                       const struct fl_device_filter *filter, int64_t after,
                       int limit, FL_STORE_LIST_FN(struct fl_device), void *ctx)
 {
-	/* strpos is instr; lower() folds ASCII as SQLite's does in a C
-	 * collation */
+	/* strpos is SQLite's instr; lower() in the C collation folds ASCII
+	 * letters only, as SQLite's lower() does, whatever the database's
+	 * locale */
 	static const char sql[] =
 	        "SELECT " DEV_COLS " FROM devices d "
 	        "LEFT JOIN contracts c2 ON c2.device_id = d.id "
@@ -399,10 +401,13 @@ fl_err pg_device_list(struct fl_tx *tx, const char *tenant_id,
 	        "AND ($5::text IS NULL OR strpos(d.id, $5::text) > 0 "
 	        "OR strpos(d.imei, $5::text) > 0 "
 	        "OR strpos(d.imei2, $5::text) > 0 "
-	        "OR strpos(lower(d.serial), lower($5::text)) > 0 "
-	        "OR strpos(lower(d.model), lower($5::text)) > 0 "
-	        "OR strpos(lower(coalesce(c2.loan_ref, '')), lower($5::text)) "
-	        "> 0) ORDER BY d.ord LIMIT $6";
+	        "OR strpos(lower(d.serial COLLATE \"C\"), "
+	        "lower($5::text COLLATE \"C\")) > 0 "
+	        "OR strpos(lower(d.model COLLATE \"C\"), "
+	        "lower($5::text COLLATE \"C\")) > 0 "
+	        "OR strpos(lower(coalesce(c2.loan_ref, '') COLLATE \"C\"), "
+	        "lower($5::text COLLATE \"C\")) > 0) "
+	        "ORDER BY d.ord LIMIT $6";
 	static const struct fl_device_filter none = {.any_state = true};
 	const struct fl_device_filter *f = filter != NULL ? filter : &none;
 	struct fl_device *d = NULL;
@@ -447,6 +452,8 @@ fl_err pg_device_due(struct fl_tx *tx, fl_time now, int limit,
 	fl_err err;
 
 	*n = 0;
+	if (limit <= 0) /* PostgreSQL refuses a negative LIMIT */
+		return FL_OK;
 	pg_p_int(&p, now);
 	pg_p_int(&p, limit);
 	TRY(pg_run(tx, sql, &p, 0, &r));
@@ -533,7 +540,8 @@ fl_err pg_contract_insert(struct fl_tx *tx, struct fl_contract_rec *c)
 	        "INSERT INTO contracts (device_id, tenant_id, created_at, "
 	        "loan_ref, currency, utc_offset, grace, max_offline, remind, "
 	        "restrict_mask, allow_apps, message, contact_name, "
-	        "contact_phones, sim_policy, tamper_policy) VALUES ($1, $2, $3, "
+	        "contact_phones, sim_policy, tamper_policy) VALUES ($1, $2, "
+	        "$3, "
 	        "$4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) "
 	        "RETURNING ord";
 	char apps[FL_CONTRACT_MAX_APPS * FL_APP_ID_MAX + 16];

@@ -161,8 +161,7 @@ out:
 	"ord, device_id, sign_pk, kx_pk, code, created_at, expires_at, "       \
 	"status, decided_at, decided_by, factory_signed, client_net"
 
-static fl_err read_pairing(const PGresult *res, int i,
-                           struct fl_pairing_rec *r)
+static fl_err read_pairing(const PGresult *res, int i, struct fl_pairing_rec *r)
 {
 	fl_err err;
 	int64_t status;
@@ -451,7 +450,8 @@ fl_err pg_ocode_used(struct fl_tx *tx, const char *device_id, uint64_t used,
                      fl_time unlock_until)
 {
 	static const char sql[] =
-	        "INSERT INTO offline_codes AS o (device_id, used, unlock_until) "
+	        "INSERT INTO offline_codes AS o (device_id, used, "
+	        "unlock_until) "
 	        "VALUES ($1, $2, $3) ON CONFLICT (device_id) DO UPDATE SET "
 	        "used = $2, unlock_until = $3 WHERE o.used < $2";
 	struct pg_params p = {0};

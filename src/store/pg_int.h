@@ -43,6 +43,8 @@ struct pg_conn {
 struct fl_tx {
 	struct fl_tx_base base; /* first: see store_int.h */
 	struct pg_conn *c;      /* the connection it holds */
+	bool begun;             /* its BEGIN was sent (with its first
+	                         * statement) */
 	bool quiet;             /* fl_tx_quiet */
 	fl_err failed; /* first error of a statement outside a savepoint:
 	                * PostgreSQL aborted the transaction */

@@ -98,10 +98,12 @@ struct fl_store_pg_opts {
 
 /* Opens the PostgreSQL database named by conninfo (a libpq connection
  * string or URI, "postgresql://USER@HOST:PORT/DB"), checks that it runs
- * with synchronous_commit on, and applies pending migrations (one process
+ * with synchronous_commit and fsync on (FL_E_STORE otherwise: a commit
+ * would not be durable), and applies pending migrations (one process
  * at a time: a migration holds an advisory lock). The same numbered
- * migrations as SQLite's. FL_E_STORE_UNAVAILABLE if the server cannot be
- * reached, FL_E_STORE_SCHEMA if a newer finlockd wrote the schema. Any
+ * migrations as SQLite's. FL_E_INVALID if libpq cannot read conninfo,
+ * FL_E_STORE_UNAVAILABLE if the server cannot be reached,
+ * FL_E_STORE_SCHEMA if a newer finlockd wrote the schema. Any
  * number of processes may open the same database. Connections lost later
  * are made again by the next fl_store_begin() that needs one. */
 fl_err fl_store_open_pg(struct fl_store **out, const char *conninfo,
@@ -146,7 +148,10 @@ bool fl_store_created(const struct fl_store *st);
 /* Checks the database's own structure: full = false is the quick check
  * every start runs (SQLite: quick_check, O(size) without the index
  * cross-checks); full = true the complete one (SQLite: integrity_check).
- * FL_E_CORRUPT with the backend's words in problem when damaged. */
+ * PostgreSQL: the server answers, the schema version, every table reads;
+ * full = true reads every row and, where the amcheck extension is usable,
+ * checks the indexes (fl_store_errmsg() says when it is not). FL_E_CORRUPT
+ * with the backend's words in problem when damaged. */
 fl_err fl_store_check(struct fl_store *st, bool full,
                       char problem[FL_STORE_PROBLEM_MAX]) FL_MUST_USE;
 
@@ -166,7 +171,9 @@ fl_err fl_store_keys_fingerprint_put(struct fl_tx *tx,
 
 /* Writes a consistent copy of the whole database, as of one instant, to
  * the new file path (which must not exist), while other connections go on
- * reading and writing. The copy is a complete database file on its own. */
+ * reading and writing. The copy is a complete database file on its own.
+ * PostgreSQL: FL_E_STATE, a live database is copied with PostgreSQL's own
+ * tools (pg_dump, pg_basebackup), as fl_store_errmsg() says. */
 fl_err fl_store_snapshot(struct fl_store *st, const char *path) FL_MUST_USE;
 
 /* --- transactions ----------------------------------------------------------

@@ -24,10 +24,10 @@
 #include <stddef.h>
 
 struct pg_cluster {
-	char dir[64];  /* the cluster's directory: data/, the socket, log */
-	int port;      /* its loopback TCP port */
-	bool running;  /* the server is up */
-	int watch_fd;  /* write end of the watchdog's pipe, -1 none */
+	char dir[64]; /* the cluster's directory: data/, the socket, log */
+	int port;     /* its loopback TCP port */
+	bool running; /* the server is up */
+	int watch_fd; /* write end of the watchdog's pipe, -1 none */
 };
 
 /* Makes and starts a cluster: 0, or -1 with the reason on stderr (the

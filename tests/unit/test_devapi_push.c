@@ -16,11 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "server/http.h"
 #include "server/push.h"
+#include "store/store.h"
 
 static size_t suspended, resumed;
 
@@ -196,10 +198,96 @@ static void test_cost_does_not_grow(void **state)
 	fl_push_free(p);
 }
 
+/* Inserts device id into st and returns its row's ord. */
+static int64_t insert_device(struct fl_store *st, const char *id,
+                             const char *imei)
+{
+	struct fl_device d;
+	struct fl_tx *tx = NULL;
+
+	memset(&d, 0, sizeof(d));
+	snprintf(d.id, sizeof(d.id), "%s", id);
+	snprintf(d.tenant_id, sizeof(d.tenant_id), "tn_1");
+	snprintf(d.imei, sizeof(d.imei), "%s", imei);
+	snprintf(d.serial, sizeof(d.serial), "SN");
+	d.created_at = 1800000000;
+	assert_int_equal(fl_store_begin(st, true, &tx), FL_OK);
+	assert_int_equal(fl_store_device_insert(tx, &d), FL_OK);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+	assert_int_equal(fl_store_begin(st, false, &tx), FL_OK);
+	assert_int_equal(fl_store_device_get_any(tx, id, &d), FL_OK);
+	fl_tx_rollback(tx);
+	return d.ord;
+}
+
+/* A committed change of the device's row (what any process's commit
+ * delivers through the change feed). */
+static void change_device(struct fl_store *st, const char *id)
+{
+	struct fl_tx *tx = NULL;
+
+	assert_int_equal(fl_store_begin(st, true, &tx), FL_OK);
+	assert_int_equal(fl_store_device_touch(tx, id, 1800000100, 3), FL_OK);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+}
+
+/* The change feed wakes the waiters of the changed row and no other, with
+ * no publish at all (a commit made by another node); a change committed
+ * between the clock read and the park refuses the park. */
+static void test_feed_wakes_by_row(void **state)
+{
+	char dir[] = "/tmp/finlock-push-XXXXXX", path[64], cmd[96];
+	struct fl_store *st = NULL;
+	struct fl_push *p = NULL;
+	struct fl_req r[3];
+	int64_t ord_a, ord_b;
+	uint64_t m, c;
+
+	(void)state;
+	memset(r, 0, sizeof(r));
+	suspended = resumed = 0;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/finlock.db", dir);
+	assert_int_equal(fl_store_open_sqlite(&st, path, NULL), FL_OK);
+	assert_int_equal(fl_push_new(&p, 8), FL_OK);
+	assert_int_equal(fl_push_follow(p, st), FL_OK);
+	ord_a = insert_device(st, "dv_a", "490154203237518");
+	ord_b = insert_device(st, "dv_b", "356938035643809");
+
+	m = fl_push_mark(p, "dv_a");
+	c = fl_push_clock(p);
+	assert_int_equal(fl_push_wait_row(p, &r[0], "dv_a", ord_a, m, c, 100),
+	                 FL_OK);
+	assert_int_equal(r[0].wait_until, 100);
+	m = fl_push_mark(p, "dv_b");
+	c = fl_push_clock(p);
+	assert_int_equal(fl_push_wait_row(p, &r[1], "dv_b", ord_b, m, c, 100),
+	                 FL_OK);
+	change_device(st, "dv_a");
+	assert_true(r[0].resumed);
+	assert_false(r[1].resumed);
+	assert_int_equal(fl_push_waiting(p), 1);
+
+	/* read, then a change committed, then the park: refused */
+	m = fl_push_mark(p, "dv_a");
+	c = fl_push_clock(p);
+	change_device(st, "dv_a");
+	assert_int_equal(fl_push_wait_row(p, &r[2], "dv_a", ord_a, m, c, 100),
+	                 FL_E_STATE);
+	assert_false(r[2].parked);
+
+	fl_push_release_all(p);
+	fl_push_free(p);
+	fl_store_close(st);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_publish_wakes_its_device),
+	        cmocka_unit_test(test_feed_wakes_by_row),
 	        cmocka_unit_test(test_deadlines_expire_in_order),
 	        cmocka_unit_test(test_cost_does_not_grow),
 	};

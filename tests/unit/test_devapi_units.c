@@ -27,7 +27,9 @@
 #include "core/devproto.h"
 #include "core/restrict.h"
 #include "core/token.h"
+#include "server/checkin.h"
 #include "server/decide.h"
+#include "server/run.h"
 #include "server/devauth.h"
 #include "server/app.h"
 #include "server/config.h"
@@ -770,6 +772,91 @@ static void test_claims(void **state)
 	fl_claims_clear(&c);
 }
 
+static fl_err count_report(void *ctx, const struct fl_report_rec *r)
+{
+	(void)r;
+	(*(int *)ctx)++;
+	return FL_OK;
+}
+
+/* A signed check-in with a tamper report, sent to two nodes (two devauth
+ * caches over one database: the second has never seen the device, as
+ * another finlockd within the write-behind period): both accept its MAC
+ * and counter, but its effects apply once; the second is a replay
+ * (answered stale_counter) and writes nothing. A later counter applies
+ * again. */
+static void test_replay_across_nodes(void **state)
+{
+	struct fx *f = *state;
+	struct fl_devauth *node_a = NULL, *node_b = NULL;
+	struct fl_dp_checkin_req r;
+	struct fl_checkin_work w;
+	struct fl_device d;
+	struct fl_tx *tx = NULL;
+	struct phone p;
+	int reports = 0;
+
+	phone_new(&p);
+	make_device(f, "dv_nodes", "356938035643817");
+	enroll(f, "dv_nodes", &p);
+	phone_derive(&p, &f->sec);
+	get_device(f, "dv_nodes", &d);
+	assert_int_equal(
+	        fl_devauth_new(&node_a, f->st, f->sec.kx_pk, f->sec.kx_sk, 64),
+	        FL_OK);
+	assert_int_equal(
+	        fl_devauth_new(&node_b, f->st, f->sec.kx_pk, f->sec.kx_sk, 64),
+	        FL_OK);
+	memset(&r, 0, sizeof(r));
+	r.tamper = FL_DP_TAMPER_ROOTED;
+
+	/* node A: authenticated, applied */
+	assert_int_equal(checkin(node_a, &d, p.mac, 7, false), FL_OK);
+	memset(&w, 0, sizeof(w));
+	w.r = &r;
+	w.id = "dv_nodes";
+	w.counter = 7;
+	w.report = true;
+	assert_int_equal(fl_run(f->st, T0 + 5, 0, fl_checkin_apply, &w, NULL),
+	                 FL_OK);
+	assert_true(w.decided);
+	/* node B: the counter is new to it (nothing flushed yet) */
+	assert_int_equal(checkin(node_b, &d, p.mac, 7, false), FL_OK);
+	memset(&w, 0, sizeof(w));
+	w.r = &r;
+	w.id = "dv_nodes";
+	w.counter = 7;
+	w.report = true;
+	assert_int_equal(fl_run(f->st, T0 + 6, 0, fl_checkin_apply, &w, NULL),
+	                 FL_E_REPLAY);
+	assert_false(w.decided);
+	assert_int_equal(fl_store_begin(f->st, false, &tx), FL_OK);
+	assert_int_equal(fl_store_report_list(tx, "tn_1", "dv_nodes", 20,
+	                                      count_report, &reports),
+	                 FL_OK);
+	fl_tx_rollback(tx);
+	assert_int_equal(reports, 1);
+	/* the phone's next request, after it took the new token, applies
+	 * (the same report from a phone that has not seen it counts once) */
+	r.seq = UINT32_MAX;
+	memset(&w, 0, sizeof(w));
+	w.r = &r;
+	w.id = "dv_nodes";
+	w.counter = 8;
+	w.report = true;
+	assert_int_equal(fl_run(f->st, T0 + 7, 0, fl_checkin_apply, &w, NULL),
+	                 FL_OK);
+	reports = 0;
+	assert_int_equal(fl_store_begin(f->st, false, &tx), FL_OK);
+	assert_int_equal(fl_store_report_list(tx, "tn_1", "dv_nodes", 20,
+	                                      count_report, &reports),
+	                 FL_OK);
+	fl_tx_rollback(tx);
+	assert_int_equal(reports, 2);
+	fl_devauth_free(node_a);
+	fl_devauth_free(node_b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -781,6 +868,7 @@ int main(void)
 	        cmocka_unit_test(test_tokens_packed),
 	        cmocka_unit_test(test_money),
 	        cmocka_unit_test(test_claims),
+	        cmocka_unit_test(test_replay_across_nodes),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
