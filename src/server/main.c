@@ -164,6 +164,14 @@ int main(int argc, char **argv)
 	}
 	if (first_cmd == argc)
 		return fl_server_run(&cfg);
+	/* A command logs at the level asked for too (the server applies its
+	 * own in fl_server_run). */
+	{
+		enum fl_log_level lvl = FL_LOG_INFO;
+
+		if (fl_log_level_parse(cfg.log_level, &lvl) == FL_OK)
+			fl_log_init(stderr, lvl);
+	}
 	if (fl_crypto_init() != FL_OK) {
 		fprintf(stderr, "finlockd: libsodium failed to start\n");
 		return 1;
