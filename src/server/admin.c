@@ -425,7 +425,7 @@ static int cmd_check(const struct fl_config *cfg)
 		struct fl_store_pg_opts pg = {.pool_size = 2,
 		                              .must_exist = true};
 
-		snprintf(path, sizeof(path), "%s", cfg->database);
+		fl_datadir_db_name(cfg->database, path, sizeof(path));
 		err = fl_store_open_pg(&st, cfg->database, &pg);
 	} else {
 		if ((err = fl_files_join(path, sizeof(path), cfg->data_dir,
@@ -440,7 +440,7 @@ static int cmd_check(const struct fl_config *cfg)
 	fl_store_close(st);
 	report(&c, err == FL_OK, "database %s: %s", path,
 	       err == FL_OK ? (cfg->database[0] != '\0'
-	                               ? "integrity check passed"
+	                               ? "PostgreSQL's check passed"
 	                               : "integrity_check passed")
 	                    : problem);
 	if (err != FL_OK)
@@ -477,23 +477,22 @@ static int cmd_backup(const struct fl_config *cfg, const char *file)
 	struct fl_backup_summary sum;
 	char why[FL_DATADIR_WHY_MAX];
 
-	if (cfg->database[0] != '\0') {
-		/* PostgreSQL keeps its own consistent copies */
-		fprintf(stderr,
-		        "finlockd: backup: the database is PostgreSQL (%s): "
-		        "back it up with PostgreSQL's own tool,\n"
-		        "  pg_dump --format=custom --file=%s.pgdump '%s'\n"
-		        "and keep the key files of the data directory with it:\n"
-		        "  tar -C '%s' -cf %s.keys.tar server.secret kx.secret "
-		        "keys.json keys\n"
-		        "(docs/deploy.md \"Backup on PostgreSQL\")\n",
-		        cfg->database, file, cfg->database, cfg->data_dir, file);
-		return 1;
-	}
-
 	if (fl_backup_write(cfg, file, &sum, why) != FL_OK) {
 		fprintf(stderr, "finlockd: backup: %s\n", why);
 		return 1;
+	}
+	if (cfg->database[0] != '\0') {
+		char name[512];
+
+		fl_datadir_db_name(cfg->database, name, sizeof(name));
+		printf("wrote %s: %llu bytes, %d files (the data directory's "
+		       "keys, %d signing keys)\n"
+		       "the database is PostgreSQL's to back up: pg_dump "
+		       "--format=custom --file=finlock.pgdump '%s' "
+		       "(docs/deploy.md)\n",
+		       file, (unsigned long long)sum.bytes, sum.files,
+		       sum.signing_keys, name);
+		return 0;
 	}
 	printf("wrote %s: %llu bytes, %d files (database %llu bytes, %d "
 	       "signing keys)\n",
@@ -506,19 +505,6 @@ static int cmd_restore(const struct fl_config *cfg, const char *file)
 {
 	struct fl_backup_summary sum;
 	char why[FL_DATADIR_WHY_MAX];
-
-	if (cfg->database[0] != '\0') {
-		fprintf(stderr,
-		        "finlockd: restore: the database is PostgreSQL (%s): "
-		        "restore it with PostgreSQL's own tool, into an empty "
-		        "database,\n"
-		        "  pg_restore --dbname='%s' --exit-on-error %s\n"
-		        "then put the key files back into the data directory:\n"
-		        "  tar -C '%s' -xf KEYS.tar\n"
-		        "(docs/deploy.md \"Backup on PostgreSQL\")\n",
-		        cfg->database, cfg->database, file, cfg->data_dir);
-		return 1;
-	}
 
 	if (fl_backup_restore(cfg, file, &sum, why) != FL_OK) {
 		fprintf(stderr, "finlockd: restore: %s\n", why);

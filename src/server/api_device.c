@@ -1356,6 +1356,69 @@ static void ambiguous(struct fl_req *req, json_t *candidates)
 	req->err_code = "ambiguous_pairing_code";
 }
 
+struct pairing_io {
+	struct pairing_walk w;
+	enum fl_pairing_status to;
+	struct fl_device d;
+};
+
+/* One attempt (txn.h) of a pairing decision. */
+static fl_err pairing_step(struct fl_tx *tx, struct fl_req *req, void *ctx)
+{
+	struct pairing_io *io = ctx;
+	struct pairing_walk *w = &io->w;
+	struct fl_device *d = &io->d;
+	fl_err err;
+
+	/* every attempt walks the requests afresh */
+	w->matches = 0;
+	memset(&w->match, 0, sizeof(w->match));
+	if (w->candidates != NULL)
+		json_array_clear(w->candidates);
+	err = fl_api_path_device_locked(req, tx, d);
+	if (err == FL_OK)
+		err = fl_store_pairing_expire(tx, d->id, req->now);
+	if (err == FL_OK)
+		err = fl_store_pairing_list(tx, d->id, pairing_one, w);
+	if (err == FL_E_NOT_FOUND) {
+		fl_reply_error(req, err, "no such device");
+		return err;
+	}
+	if (err == FL_OK && w->matches == 0) {
+		fl_reply_error(req, FL_E_NOT_FOUND,
+		               w->code != NULL
+		                       ? "no pending pairing request shows this "
+		                         "code"
+		                       : "no pending pairing request has this "
+		                         "id");
+		return FL_E_NOT_FOUND;
+	}
+	if (err == FL_OK && w->matches > 1) {
+		ambiguous(req, w->candidates);
+		return FL_E_CONFLICT;
+	}
+	if (err == FL_OK)
+		err = fl_store_pairing_decide(tx, d->id, w->match.ord, io->to,
+		                              req->now, req->who.key_id);
+	if (err == FL_OK) {
+		w->match.status = io->to;
+		w->match.decided_at = req->now;
+		snprintf(w->match.decided_by, sizeof(w->match.decided_by), "%s",
+		         req->who.key_id);
+		err = fl_audit_req(tx, req,
+		                   io->to == FL_PAIRING_APPROVED
+		                           ? "device.pairing_approve"
+		                           : "device.pairing_reject",
+		                   d->id, NULL, pairing_json(&w->match, req->now));
+	}
+	if (err != FL_OK)
+		return err;
+	fl_reply_json(req, 200,
+	              json_pack("{s:s,s:o}", "device_id", d->id, "request",
+	                        pairing_json(&w->match, req->now)));
+	return FL_OK;
+}
+
 /* Approves or refuses the one pending request whose pairing code the
  * customer read from the phone's screen, or the one the lender chose by
  * its id. Two pending requests showing the same code are answered 409
@@ -1363,72 +1426,26 @@ static void ambiguous(struct fl_req *req, json_t *candidates)
  * id. */
 static void decide_pairing(struct fl_req *req, enum fl_pairing_status to)
 {
-	struct pairing_walk w = {.now = req->now};
-	struct fl_device *d = calloc(1, sizeof(*d));
+	struct pairing_io *io = calloc(1, sizeof(*io));
 	char code[FL_DP_PAIRING_LEN + 1];
-	struct fl_tx *tx = NULL;
-	fl_err err;
 
-	if (d == NULL) {
+	if (io == NULL) {
 		fl_reply_error(req, FL_E_NOMEM, NULL);
 		return;
 	}
-	if (pairing_choice(req, &w, code) != FL_OK)
+	io->w.now = req->now;
+	io->to = to;
+	if (pairing_choice(req, &io->w, code) != FL_OK)
 		goto done;
-	if (w.code != NULL && (w.candidates = json_array()) == NULL) {
+	if (io->w.code != NULL && (io->w.candidates = json_array()) == NULL) {
 		fl_reply_error(req, FL_E_NOMEM, NULL);
 		goto done;
 	}
-	if (fl_txn_begin(req, &tx) != FL_OK)
-		goto done;
-	err = fl_api_path_device_locked(req, tx, d);
-	if (err == FL_OK)
-		err = fl_store_pairing_expire(tx, d->id, req->now);
-	if (err == FL_OK)
-		err = fl_store_pairing_list(tx, d->id, pairing_one, &w);
-	if (err == FL_E_NOT_FOUND) {
-		fl_txn_abort(req, tx, err, "no such device");
-		goto done;
-	}
-	if (err == FL_OK && w.matches == 0) {
-		fl_txn_abort(
-		        req, tx, FL_E_NOT_FOUND,
-		        w.code != NULL
-		                ? "no pending pairing request shows this "
-		                  "code"
-		                : "no pending pairing request has this id");
-		goto done;
-	}
-	if (err == FL_OK && w.matches > 1) {
-		fl_tx_rollback(tx);
-		ambiguous(req, w.candidates);
-		goto done;
-	}
-	if (err == FL_OK)
-		err = fl_store_pairing_decide(tx, d->id, w.match.ord, to,
-		                              req->now, req->who.key_id);
-	if (err == FL_OK) {
-		w.match.status = to;
-		w.match.decided_at = req->now;
-		snprintf(w.match.decided_by, sizeof(w.match.decided_by), "%s",
-		         req->who.key_id);
-		err = fl_audit_req(
-		        tx, req,
-		        to == FL_PAIRING_APPROVED ? "device.pairing_approve"
-		                                  : "device.pairing_reject",
-		        d->id, NULL, pairing_json(&w.match, req->now));
-	}
-	if (err != FL_OK) {
-		fl_txn_abort(req, tx, err, NULL);
-		goto done;
-	}
-	fl_reply_json(req, 200,
-	              json_pack("{s:s,s:o}", "device_id", d->id, "request",
-	                        pairing_json(&w.match, req->now)));
-	fl_txn_commit(req, tx);
+	if (fl_txn_run(req, pairing_step, io) != FL_OK)
+		goto done; /* answered */
 done:
-	json_decref(w.candidates);
-	free(d);
+	json_decref(io->w.candidates);
+	free(io);
 }
 
 static void approve_pairing(struct fl_req *req)

@@ -446,21 +446,16 @@ done:
 	free(d);
 }
 
-static void new_enrollment_code(struct fl_req *req)
+/* One attempt (txn.h) of a new enrollment code. */
+static fl_err enrollment_code_step(struct fl_tx *tx, struct fl_req *req,
+                                   void *ctx)
 {
+	struct fl_device *d = ctx;
 	char code[FL_ENROLL_CODE_LEN + 1];
 	uint8_t hash[FL_HASH_LEN];
-	struct fl_device *d = calloc(1, sizeof(*d));
-	struct fl_tx *tx;
 	fl_time expires = req->now + req->app->cfg.enroll_code_ttl;
 	fl_err err;
 
-	if (d == NULL) {
-		fl_reply_error(req, FL_E_NOMEM, NULL);
-		return;
-	}
-	if (fl_api_empty_body(req) != FL_OK || fl_txn_begin(req, &tx) != FL_OK)
-		goto done;
 	err = fl_api_path_device_locked(req, tx, d);
 	if (err == FL_OK && d->st.released_by_command)
 		err = FL_E_STATE;
@@ -475,19 +470,33 @@ static void new_enrollment_code(struct fl_req *req)
 		                   json_pack("{s:o}", "expires_at",
 		                             fl_json_time(expires)));
 	if (err != FL_OK) {
-		fl_txn_abort(req, tx, err,
-		             err == FL_E_NOT_FOUND ? "no such device"
-		             : err == FL_E_STATE   ? "the device was released"
-		                                   : NULL);
-		goto done;
+		if (err == FL_E_NOT_FOUND || err == FL_E_STATE)
+			fl_reply_error(req, err,
+			               err == FL_E_NOT_FOUND
+			                       ? "no such device"
+			                       : "the device was released");
+		return err;
 	}
 	fl_reply_json(req, 201,
 	              json_pack("{s:s,s:s,s:o}", "device_id", d->id,
 	                        "enrollment_code", code,
 	                        "enrollment_code_expires_at",
 	                        fl_json_time(expires)));
-	fl_txn_commit(req, tx);
-done:
+	fl_wipe(code, sizeof(code));
+	return FL_OK;
+}
+
+static void new_enrollment_code(struct fl_req *req)
+{
+	struct fl_device *d = calloc(1, sizeof(*d));
+
+	if (d == NULL) {
+		fl_reply_error(req, FL_E_NOMEM, NULL);
+		return;
+	}
+	if (fl_api_empty_body(req) == FL_OK &&
+	    fl_txn_run(req, enrollment_code_step, d) != FL_OK)
+		fl_wipe(d, sizeof(*d)); /* answered */
 	free(d);
 }
 
@@ -543,27 +552,26 @@ static fl_err read_cmd(struct fl_req *req, const char *time_field,
 	return fl_jin_end(&j);
 }
 
-/* Stores a command, re-decides, audits, answers the device. check(dev)
- * may refuse with an error and a message. */
-static void run_command(struct fl_req *req, enum fl_cmd_kind kind,
-                        const struct cmd_body *b, const char *action,
-                        fl_err (*check)(const struct fl_device *d,
-                                        const char **msg))
+/* What run_command's step works on. */
+struct command_io {
+	enum fl_cmd_kind kind;
+	const struct cmd_body *b;
+	const char *action;
+	fl_err (*check)(const struct fl_device *d, const char **msg);
+	struct fl_device before, after; /* out */
+	struct fl_decided what;         /* out */
+};
+
+/* One attempt (txn.h): the device locked and read, the command stored,
+ * the device re-decided, audited, answered. */
+static fl_err command_step(struct fl_tx *tx, struct fl_req *req, void *ctx)
 {
-	struct fl_device *before = calloc(1, sizeof(*before));
-	struct fl_device *after = calloc(1, sizeof(*after));
+	struct command_io *io = ctx;
+	struct fl_device *before = &io->before, *after = &io->after;
 	struct fl_command_rec c;
-	struct fl_decided what;
 	const char *msg = NULL;
-	struct fl_tx *tx;
 	fl_err err;
 
-	if (before == NULL || after == NULL) {
-		fl_reply_error(req, FL_E_NOMEM, NULL);
-		goto done;
-	}
-	if (fl_txn_begin(req, &tx) != FL_OK)
-		goto done;
 	err = fl_api_path_device_locked(req, tx, before);
 	if (err == FL_E_NOT_FOUND)
 		msg = "no such device";
@@ -571,49 +579,62 @@ static void run_command(struct fl_req *req, enum fl_cmd_kind kind,
 		err = FL_E_NO_CONTRACT;
 		msg = "the device has no contract yet";
 	}
-	if (err == FL_OK && check != NULL)
-		err = check(before, &msg);
-	if (err != FL_OK && msg != NULL) {
-		fl_txn_abort(req, tx, err, "%s", msg);
-		goto done;
-	}
+	if (err == FL_OK && io->check != NULL)
+		err = io->check(before, &msg);
 	if (err != FL_OK) {
-		fl_txn_abort(req, tx, err, NULL);
-		goto done;
+		if (msg != NULL)
+			fl_reply_error(req, err, "%s", msg);
+		return err;
 	}
 	memset(&c, 0, sizeof(c));
-	c.kind = kind;
+	c.kind = io->kind;
 	c.issued_at = fl_decide_now(before, req->now);
-	c.at = b->has_at ? b->at : 0;
-	snprintf(c.reason, sizeof(c.reason), "%s", b->reason);
+	c.at = io->b->has_at ? io->b->at : 0;
+	snprintf(c.reason, sizeof(c.reason), "%s", io->b->reason);
 	snprintf(c.actor, sizeof(c.actor), "%s", req->who.key_id);
-	c.show_reason = b->show_reason;
+	c.show_reason = io->b->show_reason;
 	err = fl_store_command_insert(tx, before->tenant_id, before->id, &c);
 	if (err == FL_OK)
 		err = fl_decide_device(tx, before->tenant_id, before->id,
-		                       req->now, false, after, &what);
+		                       req->now, false, after, &io->what);
 	if (err == FL_OK) {
 		json_t *a = fl_api_device_json(after);
 
 		json_object_set_new(a, "command",
 		                    json_pack("{s:s,s:I,s:o,s:s,s:b}", "kind",
-		                              action, "id", (json_int_t)c.ord,
+		                              io->action, "id", (json_int_t)c.ord,
 		                              "at", fl_json_time(c.at), "reason",
 		                              c.reason, "show_reason",
 		                              c.show_reason));
-		err = fl_audit_req(tx, req, action, before->id,
+		err = fl_audit_req(tx, req, io->action, before->id,
 		                   fl_api_device_json(before), a);
 	}
-	if (err != FL_OK) {
-		fl_txn_abort(req, tx, err, NULL);
-		goto done;
-	}
+	if (err != FL_OK)
+		return err;
 	fl_reply_json(req, 200, fl_api_device_json(after));
-	if (fl_txn_commit(req, tx) == FL_OK)
-		fl_decide_committed(req->app, after->id, &what);
-done:
-	free(before);
-	free(after);
+	return FL_OK;
+}
+
+/* Stores a command, re-decides, audits, answers the device. check(dev)
+ * may refuse with an error and a message. */
+static void run_command(struct fl_req *req, enum fl_cmd_kind kind,
+                        const struct cmd_body *b, const char *action,
+                        fl_err (*check)(const struct fl_device *d,
+                                        const char **msg))
+{
+	struct command_io *io = calloc(1, sizeof(*io));
+
+	if (io == NULL) {
+		fl_reply_error(req, FL_E_NOMEM, NULL);
+		return;
+	}
+	io->kind = kind;
+	io->b = b;
+	io->action = action;
+	io->check = check;
+	if (fl_txn_run(req, command_step, io) == FL_OK)
+		fl_decide_committed(req->app, io->after.id, &io->what);
+	free(io);
 }
 
 static fl_err not_released(const struct fl_device *d, const char **msg)
@@ -832,41 +853,50 @@ static void devices_by_imei(struct fl_req *req)
 	fl_reply_json(req, 200, json_pack("{s:o}", "items", items));
 }
 
+struct sync_io {
+	struct fl_device d;
+	struct fl_decided what;
+};
+
+/* One attempt (txn.h) of a forced sync. */
+static fl_err sync_step(struct fl_tx *tx, struct fl_req *req, void *ctx)
+{
+	struct sync_io *io = ctx;
+	struct fl_device *d = &io->d;
+	fl_err err;
+
+	err = fl_api_path_device_locked(req, tx, d);
+	if (err == FL_OK)
+		err = fl_decide_device(tx, d->tenant_id, d->id, req->now, true,
+		                       d, &io->what);
+	if (err == FL_OK)
+		err = fl_audit_req(tx, req, "device.sync", d->id,
+		                   json_pack("{s:I}", "token_seq",
+		                             (json_int_t)io->what.before.token_seq),
+		                   json_pack("{s:I}", "token_seq",
+		                             (json_int_t)d->st.token_seq));
+	if (err == FL_E_NOT_FOUND)
+		fl_reply_error(req, err, "no such device");
+	if (err != FL_OK)
+		return err;
+	fl_reply_json(req, 200, fl_api_device_json(d));
+	return FL_OK;
+}
+
 /* Force sync: a new token seq, so the phone fetches a fresh token even
  * though nothing else changed. */
 static void sync_device(struct fl_req *req)
 {
-	struct fl_device *d = calloc(1, sizeof(*d));
-	struct fl_decided what;
-	struct fl_tx *tx;
-	fl_err err;
+	struct sync_io *io = calloc(1, sizeof(*io));
 
-	if (d == NULL) {
+	if (io == NULL) {
 		fl_reply_error(req, FL_E_NOMEM, NULL);
 		return;
 	}
-	if (fl_api_empty_body(req) != FL_OK || fl_txn_begin(req, &tx) != FL_OK)
-		goto done;
-	err = fl_api_path_device_locked(req, tx, d);
-	if (err == FL_OK)
-		err = fl_decide_device(tx, d->tenant_id, d->id, req->now, true,
-		                       d, &what);
-	if (err == FL_OK)
-		err = fl_audit_req(tx, req, "device.sync", d->id,
-		                   json_pack("{s:I}", "token_seq",
-		                             (json_int_t)what.before.token_seq),
-		                   json_pack("{s:I}", "token_seq",
-		                             (json_int_t)d->st.token_seq));
-	if (err != FL_OK) {
-		fl_txn_abort(req, tx, err,
-		             err == FL_E_NOT_FOUND ? "no such device" : NULL);
-		goto done;
-	}
-	fl_reply_json(req, 200, fl_api_device_json(d));
-	if (fl_txn_commit(req, tx) == FL_OK)
-		fl_decide_committed(req->app, d->id, &what);
-done:
-	free(d);
+	if (fl_api_empty_body(req) == FL_OK &&
+	    fl_txn_run(req, sync_step, io) == FL_OK)
+		fl_decide_committed(req->app, io->d.id, &io->what);
+	free(io);
 }
 
 /* Long-poll: answers the device as soon as its token seq is above `seq`

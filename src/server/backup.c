@@ -322,7 +322,10 @@ fl_err fl_backup_write(const struct fl_config *cfg, const char *path,
 	/* heads first, database next, keys last (backup.h) */
 	if ((err = put_heads(&o, dir, sum)) != FL_OK)
 		goto io;
-	if ((err = put_snapshot(&o, dd.store, dbtmp, sum)) != FL_OK) {
+	/* PostgreSQL's database is backed up with its own tools
+	 * (docs/deploy.md): the file holds the keys it needs */
+	if (cfg->database[0] == '\0' &&
+	    (err = put_snapshot(&o, dd.store, dbtmp, sum)) != FL_OK) {
 		fl_datadir_say(why, "cannot copy the database: %s",
 		               fl_strerror(err));
 		goto out;
@@ -660,7 +663,10 @@ fl_err fl_backup_restore(const struct fl_config *cfg, const char *path,
 	    (err = read_entries(&in, r, sum, why, path)) != FL_OK)
 		goto fail;
 	for (size_t i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
-		if (has(r, needed[i]))
+		/* on PostgreSQL, pg_restore brings the database back */
+		if (has(r, needed[i]) ||
+		    (cfg->database[0] != '\0' &&
+		     strcmp(needed[i], "finlock.db") == 0))
 			continue;
 		fl_datadir_say(why, "%s lacks %s: use another backup", path,
 		               needed[i]);

@@ -391,6 +391,14 @@ fl_err fl_config_check(const struct fl_config *c, char err[FL_CONFIG_ERR_MAX])
 		snprintf(err, FL_CONFIG_ERR_MAX, "data directory is empty");
 		return FL_E_CONFIG;
 	}
+	if (c->database[0] != '\0' &&
+	    strncmp(c->database, "postgresql://", 13) != 0 &&
+	    strncmp(c->database, "postgres://", 11) != 0) {
+		snprintf(err, FL_CONFIG_ERR_MAX,
+		         "database must be a PostgreSQL URI "
+		         "(postgresql://USER@HOST:PORT/DB)");
+		return FL_E_CONFIG;
+	}
 	if (c->test_clock[0] != '\0' &&
 	    (getenv("FINLOCKD_TEST_CLOCK_ENABLE") == NULL ||
 	     strcmp(getenv("FINLOCKD_TEST_CLOCK_ENABLE"), "1") != 0)) {

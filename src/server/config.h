@@ -27,11 +27,11 @@
 
 struct fl_config {
 	char data_dir[FL_CONFIG_PATH_MAX]; /* data (database, keys, secrets) */
-	char listen[256];                  /* "127.0.0.1:8443", "[::1]:80" */
-	/* "postgresql://USER@HOST:PORT/DB" (a libpq URI or connection
-	 * string): the store is that PostgreSQL database; "" for SQLite in
-	 * the data directory (DATA/finlock.db), the default. */
+	/* PostgreSQL instead of the data directory's SQLite file: a libpq
+	 * URI "postgresql://USER@HOST:PORT/DB" ("" for SQLite). The data
+	 * directory still holds the keys and secrets. */
 	char database[FL_CONFIG_PATH_MAX];
+	char listen[256];                  /* "127.0.0.1:8443", "[::1]:80" */
 	char tls_cert[FL_CONFIG_PATH_MAX]; /* PEM certificate chain, or "" */
 	char tls_key[FL_CONFIG_PATH_MAX];  /* PEM private key, or "" */
 	bool behind_tls_proxy;             /* plain HTTP off loopback is ok */

@@ -95,38 +95,6 @@ fl_err fl_datadir_lock(const char *dir, int *fd, char why[FL_DATADIR_WHY_MAX])
 	return FL_OK;
 }
 
-/* The one line for a PostgreSQL database that did not open. */
-static void why_pg(char *why, const char *db, const char *dir, bool used,
-                   fl_err err)
-{
-	const char *msg = fl_store_errmsg();
-
-	switch (err) {
-	case FL_E_STORE_MISSING:
-		fl_datadir_say(why,
-		               "the PostgreSQL database %s holds no finlock "
-		               "schema, but %s holds the secrets of a server "
-		               "that ran on one: point --database at that "
-		               "database (or restore it with pg_restore), or "
-		               "start a new one with --allow-fresh-database",
-		               db, dir);
-		break;
-	case FL_E_STORE_SCHEMA:
-		fl_datadir_say(why,
-		               "the PostgreSQL database %s was written by a "
-		               "newer finlockd: run that version (or newer) on "
-		               "every node",
-		               db);
-		break;
-	default:
-		fl_datadir_say(why, "cannot open the PostgreSQL database %s: %s%s%s",
-		               db, fl_strerror(err), msg[0] != '\0' ? ": " : "",
-		               msg);
-		break;
-	}
-	(void)used;
-}
-
 /* The one line for a store that did not open. */
 static void why_store(char *why, const char *dir, bool used, fl_err err)
 {
@@ -181,17 +149,89 @@ static void why_store(char *why, const char *dir, bool used, fl_err err)
 	}
 }
 
-static void why_secret(char *why, const char *dir, const char *file, fl_err err)
+void fl_datadir_db_name(const char *uri, char *out, size_t cap)
+{
+	const char *scheme = strstr(uri, "://");
+	const char *at, *colon, *end;
+
+	if (scheme == NULL) {
+		snprintf(out, cap, "the PostgreSQL database");
+		return;
+	}
+	scheme += 3;
+	end = scheme + strcspn(scheme, "?#");
+	at = memchr(scheme, '@', (size_t)(end - scheme));
+	colon = at != NULL ? memchr(scheme, ':', (size_t)(at - scheme)) : NULL;
+	if (colon != NULL) /* user:password@ : the password is left out */
+		snprintf(out, cap, "%.*s%.*s", (int)(colon - uri), uri,
+		         (int)(end - at), at);
+	else
+		snprintf(out, cap, "%.*s", (int)(end - uri), uri);
+}
+
+/* The refusal of a PostgreSQL database that cannot be served. */
+static void why_pg(char *why, const struct fl_config *cfg, bool used,
+                   fl_err err)
+{
+	char name[512];
+
+	fl_datadir_db_name(cfg->database, name, sizeof(name));
+	switch (err) {
+	case FL_E_STORE_MISSING:
+		if (!used)
+			fl_datadir_say(why,
+			               "%s holds no finlock database yet: start "
+			               "finlockd on it once first",
+			               name);
+		else
+			fl_datadir_say(
+			        why,
+			        "%s holds no finlock database, but %s holds the "
+			        "secrets of a server that served one: restore "
+			        "the database (pg_restore from its pg_dump), or "
+			        "start a new, empty one beside those secrets "
+			        "with --allow-fresh-database",
+			        name, cfg->data_dir);
+		break;
+	case FL_E_STORE_UNAVAILABLE:
+		fl_datadir_say(why,
+		               "cannot reach %s (%s): check that PostgreSQL "
+		               "runs and accepts this user",
+		               name,
+		               fl_store_errmsg()[0] != '\0' ? fl_store_errmsg()
+		                                             : fl_strerror(err));
+		break;
+	case FL_E_STORE_SCHEMA:
+		fl_datadir_say(why,
+		               "%s was written by a newer finlockd: run that "
+		               "version (or newer)",
+		               name);
+		break;
+	default:
+		fl_datadir_say(why, "cannot use %s: %s%s%s", name,
+		               fl_strerror(err),
+		               fl_store_errmsg()[0] != '\0' ? ": " : "",
+		               fl_store_errmsg());
+		break;
+	}
+}
+
+static void why_secret(char *why, const char *dir, const char *file, fl_err err,
+                       bool shared)
 {
 	const char *what = err == FL_E_NOT_FOUND ? "is missing"
 	                   : err == FL_E_PERM    ? "is readable by others"
 	                   : err == FL_E_CORRUPT ? "is damaged"
 	                                         : fl_strerror(err);
-	const char *todo = err == FL_E_PERM
-	                           ? "make it mode 0600 (chmod 600)"
-	                           : "restore it from the backup of this "
-	                             "data directory (the database needs the "
-	                             "very file it was made with)";
+	const char *todo =
+	        err == FL_E_PERM ? "make it mode 0600 (chmod 600)"
+	        : shared ? "copy the key files (server.secret, kx.secret, "
+	                   "keys.json, keys/) from the data directory of a "
+	                   "node that serves this database (the database "
+	                   "needs the very files it was made with)"
+	                 : "restore it from the backup of this "
+	                   "data directory (the database needs the "
+	                   "very file it was made with)";
 
 	fl_datadir_say(why, "%s/%s %s: %s", dir,
 	               file != NULL ? file : "server.secret", what, todo);
@@ -335,8 +375,13 @@ fl_err fl_datadir_open(const struct fl_config *cfg, unsigned flags, fl_time now,
 	        .accept_wal_loss = (flags & FL_DATADIR_ACCEPT_WAL_LOSS) != 0,
 	};
 	char path[FL_CONFIG_PATH_MAX + 32], problem[FL_STORE_PROBLEM_MAX];
+	struct fl_store_pg_opts pg_opts = {
+	        .pool_size = cfg->db_pool,
+	};
 	uint8_t fp[FL_KEYS_FINGERPRINT_LEN];
+	bool pg = cfg->database[0] != '\0';
 	bool used, recorded = false, may_make_keys;
+	char dbname[FL_CONFIG_PATH_MAX + 32];
 	const char *file = NULL;
 	int64_t keys_made = 0;
 	struct stat sb;
@@ -369,23 +414,19 @@ fl_err fl_datadir_open(const struct fl_config *cfg, unsigned flags, fl_time now,
 	 * when told to. */
 	opts.must_exist =
 	        !serve || (used && (flags & FL_DATADIR_ALLOW_FRESH) == 0);
-	if (cfg->database[0] != '\0') {
-		/* PostgreSQL: the data directory keeps the keys and the
-		 * secrets; the database is shared by every node */
-		struct fl_store_pg_opts pg = {
-		        .pool_size = cfg->db_pool,
-		        .must_exist = opts.must_exist,
-		};
-
-		if ((err = fl_store_open_pg(&out->store, cfg->database, &pg)) !=
-		    FL_OK) {
-			why_pg(why, cfg->database, dir, used, err);
+	pg_opts.must_exist = opts.must_exist;
+	if (pg) {
+		fl_datadir_db_name(cfg->database, dbname, sizeof(dbname));
+		if ((err = fl_store_open_pg(&out->store, cfg->database,
+		                            &pg_opts)) != FL_OK) {
+			why_pg(why, cfg, used, err);
 			goto out;
 		}
 	} else {
 		if ((err = fl_files_join(path, sizeof(path), dir,
 		                         "finlock.db")) != FL_OK)
 			goto out;
+		snprintf(dbname, sizeof(dbname), "%s", path);
 		if ((err = fl_store_open_sqlite(&out->store, path, &opts)) !=
 		    FL_OK) {
 			why_store(why, dir, used, err);
@@ -398,19 +439,31 @@ fl_err fl_datadir_open(const struct fl_config *cfg, unsigned flags, fl_time now,
 	out->first_start = fl_store_created(out->store);
 	if ((flags & FL_DATADIR_SKIP_QUICK_CHECK) == 0 &&
 	    (err = quick_check(out->store, problem)) != FL_OK) {
-		fl_datadir_say(
-		        why,
-		        "%s/finlock.db is damaged (%s): restore it from a "
-		        "backup (finlockd restore); `finlockd --data %s check` "
-		        "tells more",
-		        dir, problem[0] != '\0' ? problem : fl_strerror(err),
-		        dir);
+		if (pg)
+			fl_datadir_say(why,
+			               "%s failed its check (%s): restore it "
+			               "from a backup (docs/deploy.md)",
+			               dbname,
+			               problem[0] != '\0' ? problem
+			                                  : fl_strerror(err));
+		else
+			fl_datadir_say(
+			        why,
+			        "%s/finlock.db is damaged (%s): restore it from "
+			        "a backup (finlockd restore); `finlockd --data "
+			        "%s check` tells more",
+			        dir,
+			        problem[0] != '\0' ? problem : fl_strerror(err),
+			        dir);
 		goto out;
 	}
 
 	if ((err = read_fingerprint(out->store, fp, &recorded, &keys_made)) !=
 	    FL_OK) {
-		why_store(why, dir, used, err);
+		if (pg)
+			why_pg(why, cfg, used, err);
+		else
+			why_store(why, dir, used, err);
 		goto out;
 	}
 	/* Keys are made only with a database that never had any: a new one,
@@ -431,40 +484,25 @@ fl_err fl_datadir_open(const struct fl_config *cfg, unsigned flags, fl_time now,
 	err = may_make_keys ? fl_secrets_load(&out->secrets, dir)
 	                    : fl_secrets_read(&out->secrets, dir, &file);
 	if (err != FL_OK) {
-		if (cfg->database[0] != '\0' && err == FL_E_NOT_FOUND)
-			fl_datadir_say(
-			        why,
-			        "%s lacks %s, and the PostgreSQL database was "
-			        "made with keys: copy server.secret, kx.secret, "
-			        "keys.json and keys/ from the data directory of "
-			        "a node of this database (docs/deploy.md "
-			        "\"Several nodes\")",
-			        dir, file != NULL ? file : "the key files");
-		else
-			why_secret(why, dir, file, err);
-		goto out;
-	}
-	if (recorded &&
-	    fl_ct_memcmp(fp, out->secrets.fingerprint, sizeof(fp)) != 0 &&
-	    cfg->database[0] != '\0') {
-		fl_datadir_say(
-		        why,
-		        "%s/server.secret and %s/kx.secret are not the keys the "
-		        "PostgreSQL database was made with: copy the key files "
-		        "of a node of this database into %s (docs/deploy.md "
-		        "\"Several nodes\")",
-		        dir, dir, dir);
-		err = FL_E_AUTH;
+		why_secret(why, dir, file, err, pg);
 		goto out;
 	}
 	if (recorded &&
 	    fl_ct_memcmp(fp, out->secrets.fingerprint, sizeof(fp)) != 0) {
-		fl_datadir_say(
-		        why,
-		        "%s/server.secret and %s/kx.secret are not the keys "
-		        "%s/finlock.db was made with: put back the files from "
-		        "the backup of this data directory",
-		        dir, dir, dir);
+		if (pg)
+			fl_datadir_say(
+			        why,
+			        "%s/server.secret and %s/kx.secret are not the "
+			        "keys %s was made with: copy the key files from "
+			        "the data directory of a node that serves it",
+			        dir, dir, dbname);
+		else
+			fl_datadir_say(
+			        why,
+			        "%s/server.secret and %s/kx.secret are not the "
+			        "keys %s/finlock.db was made with: put back the "
+			        "files from the backup of this data directory",
+			        dir, dir, dir);
 		err = FL_E_AUTH;
 		goto out;
 	}
@@ -472,7 +510,17 @@ fl_err fl_datadir_open(const struct fl_config *cfg, unsigned flags, fl_time now,
 		if ((err = record_fingerprint(out->store,
 		                              out->secrets.fingerprint, now)) !=
 		    FL_OK) {
-			why_store(why, dir, used, err);
+			if (pg && err == FL_E_CONFLICT)
+				fl_datadir_say(
+				        why,
+				        "another node recorded its keys in %s "
+				        "first: stop this one, copy that node's "
+				        "key files into %s, and start again",
+				        dbname, dir);
+			else if (pg)
+				why_pg(why, cfg, used, err);
+			else
+				why_store(why, dir, used, err);
 			goto out;
 		}
 		if (!out->first_start)

@@ -33,6 +33,7 @@
 #define FL_SERVER_DATADIR_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "core/err.h"
 #include "core/fltime.h"
@@ -83,6 +84,10 @@ fl_err fl_datadir_lock(const char *dir, int *fd,
  * cut). */
 void fl_datadir_say(char *why, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
+
+/* The PostgreSQL URI uri as it may be shown (in logs and refusals): the
+ * password and any parameters left out. */
+void fl_datadir_db_name(const char *uri, char *out, size_t cap);
 
 /* True when dir holds any of the files a server's first start leaves
  * behind (its secrets, exported audit heads); signing keys alone may come

@@ -60,11 +60,16 @@ fl_err fl_server_open_store(const struct fl_config *cfg, struct fl_store **out)
 	*out = NULL;
 	if (cfg->database[0] != '\0') {
 		struct fl_store_pg_opts pg = {.pool_size = cfg->db_pool};
+		char name[512];
 
-		if ((err = fl_store_open_pg(out, cfg->database, &pg)) != FL_OK)
+		err = fl_store_open_pg(out, cfg->database, &pg);
+		if (err != FL_OK) {
+			fl_datadir_db_name(cfg->database, name, sizeof(name));
 			fl_logf(FL_LOG_ERROR, "cannot open the database",
-			        "%s: %s: %s", cfg->database, fl_strerror(err),
+			        "%s: %s%s%s", name, fl_strerror(err),
+			        fl_store_errmsg()[0] != '\0' ? ": " : "",
 			        fl_store_errmsg());
+		}
 		return err;
 	}
 	if ((err = fl_server_data_dir(cfg->data_dir)) != FL_OK)
@@ -175,6 +180,8 @@ static void on_signal(int sig)
  * come (a reminder, a due date, lock_at, the end of an unlock), batch
  * after batch until a batch decides nothing (a device that cannot be
  * decided stays due, so "fewer than a full batch" would stop early). */
+static struct fl_log_repeat sweep_log; /* the main loop's thread only */
+
 static void sweep(struct fl_app *app)
 {
 	int n = 0;
@@ -183,9 +190,7 @@ static void sweep(struct fl_app *app)
 	do {
 		err = fl_decide_sweep(app, fl_clock_now(&app->clock), 1024, &n);
 	} while (err == FL_OK && n > 0 && got_signal == 0);
-	if (err != FL_OK)
-		fl_log(FL_LOG_ERROR, "sweep failed",
-		       fl_log_err(NULL, err));
+	fl_log_round(&sweep_log, "sweep", err);
 }
 
 #define TEST_CLOCK_POLL_NS 5000000 /* 5 ms */
@@ -235,6 +240,7 @@ int fl_server_run(const struct fl_config *cfg)
 {
 	struct fl_app *app = NULL;
 	struct fl_http *http = NULL;
+	char dbname[FL_CONFIG_PATH_MAX + 32];
 	char secret[FL_APIKEY_LEN + 1] = "";
 	struct sigaction sa;
 	enum fl_log_level lvl = FL_LOG_INFO;
@@ -354,11 +360,16 @@ int fl_server_run(const struct fl_config *cfg)
 		goto out;
 	printf("listening on %s\n", fl_http_address(http));
 	fflush(stdout);
+	if (cfg->database[0] != '\0')
+		fl_datadir_db_name(cfg->database, dbname, sizeof(dbname));
+	else
+		snprintf(dbname, sizeof(dbname), "%s/finlock.db",
+		         cfg->data_dir);
 	fl_log(FL_LOG_INFO, "listening",
-	       json_pack("{s:s,s:s,s:s,s:i,s:b,s:b,s:i,s:s}", "address",
+	       json_pack("{s:s,s:s,s:s,s:s,s:i,s:b,s:b,s:i,s:s}", "address",
 	                 fl_http_address(http), "data", cfg->data_dir,
-	                 "database", fl_store_backend(app->store),
-	                 "threads", cfg->threads, "tls",
+	                 "store", fl_store_backend(app->store), "database",
+	                 dbname, "threads", cfg->threads, "tls",
 	                 cfg->tls_cert[0] != '\0', "behind_tls_proxy",
 	                 cfg->behind_tls_proxy, "schema",
 	                 fl_store_schema_version(app->store), "version",

@@ -83,7 +83,7 @@ static void test_two_nodes(void **state)
 	         "127.0.0.1:0", dir_b, uri);
 	assert_int_equal(run_finlockd(cmd, out, sizeof(out)), 3);
 	assert_non_null(strstr(out, "refused to start"));
-	assert_non_null(strstr(out, "copy server.secret"));
+	assert_non_null(strstr(out, "copy the key files"));
 	assert_null(strstr(out, "operator key:"));
 
 	/* the operator copies them: the node serves the same lenders */
@@ -100,11 +100,12 @@ static void test_two_nodes(void **state)
 	assert_int_equal(r.status, 200);
 	srv_res_free(&r);
 
-	/* backup means pg_dump */
-	snprintf(cmd, sizeof(cmd), "--data %s --database '%s' backup /tmp/x",
-	         dir_b, uri);
-	assert_int_equal(run_finlockd(cmd, out, sizeof(out)), 1);
-	assert_non_null(strstr(out, "pg_dump --format=custom --file=/tmp/x"));
+	/* backup: the keys, and pg_dump for the database */
+	snprintf(cmd, sizeof(cmd),
+	         "--data %s --database '%s' backup %s/keys.flb", dir_b, uri,
+	         dir_b);
+	assert_int_equal(run_finlockd(cmd, out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "pg_dump --format=custom"));
 
 	/* PostgreSQL away: 503 with Retry-After; back: served again */
 	assert_int_equal(pg_cluster_stop(&cluster), 0);

@@ -359,6 +359,24 @@ static int rm_one(const char *path, const struct stat *st, int flag,
 	return remove(path);
 }
 
+int srv_attach(struct srv **out, const char *url)
+{
+	struct srv *s = calloc(1, sizeof(*s));
+
+	*out = NULL;
+	if (s == NULL)
+		return -1;
+	pthread_once(&curl_once, curl_init);
+	snprintf(s->url, sizeof(s->url), "%s", url);
+	s->curl = curl_easy_init();
+	if (s->curl == NULL) {
+		free(s);
+		return -1;
+	}
+	*out = s;
+	return 0;
+}
+
 void srv_free(struct srv *s)
 {
 	if (s == NULL)

@@ -86,6 +86,11 @@ const char *srv_clock_path(const struct srv *s);
 void srv_clock_run(struct srv *s, long long step);
 void srv_clock_stop(struct srv *s);
 
+/* A handle for requests to a server this harness did not start (a load
+ * balancer in front of several finlockd, say) at url ("http://HOST:PORT");
+ * srv_free only frees it. 0, or -1. */
+int srv_attach(struct srv **out, const char *url);
+
 /* Starts finlockd again on the same data directory and port. */
 int srv_restart(struct srv *s);
 /* Stops the server if running, removes the temp directory, frees s. */
