@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs the Debian packages finlock needs to build, test and run, when they
-# are missing, then the browser tests' npm packages (tests/browser, pinned by
+# are missing, then the npm packages of the browser tests and of the webhook receiver
+# (tests/browser, tests/webhooks, each pinned by
 # its package-lock.json) with `npm ci` when they are missing or older than
 # the lock file. Idempotent and silent when everything is already there;
 # runs `apt-get update` once, only when something has to be installed.
@@ -19,19 +20,27 @@ libcurl4-openssl-dev libcmocka-dev libyaml-dev libpq-dev sqlite3 curl nginx
 openssl chromium nodejs postgresql-15"
 command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"
 
-browser_tests=$(cd "$(dirname "$0")/.." && pwd)/tests/browser
-npm_ci() {
-	lock="$browser_tests/package-lock.json"
-	done_lock="$browser_tests/node_modules/.package-lock.json"
+tests_dir=$(cd "$(dirname "$0")/.." && pwd)/tests
+# npm ci in tests/$1 when its lock is newer than what is installed.
+npm_ci_in() {
+	dir="$tests_dir/$1"
+	lock="$dir/package-lock.json"
+	done_lock="$dir/node_modules/.package-lock.json"
 	[ -f "$lock" ] || return 0
 	if [ -f "$done_lock" ] && [ ! "$lock" -nt "$done_lock" ]; then
 		return 0
 	fi
-	if ! (cd "$browser_tests" &&
+	if ! (cd "$dir" &&
 		npm ci --no-audit --no-fund --loglevel=error >/dev/null); then
-		echo "deps.sh: npm ci failed in tests/browser" >&2
+		echo "deps.sh: npm ci failed in tests/$1" >&2
 		exit 1
 	fi
+}
+# The browser tests' packages, and the webhook receiver's
+# (standardwebhooks, which verifies the v1 signatures finlockd sends).
+npm_ci() {
+	npm_ci_in browser
+	npm_ci_in webhooks
 }
 
 if [ "${FINLOCK_DEPS_EXTRA:-}" != "" ]; then

@@ -30,6 +30,7 @@ static const char *const implicit_names[FL_MSG__COUNT] = {
         [FL_MSG_KEY_REVOKE] = "finlock:key-revoke",
         [FL_MSG_SEQ_RESET] = "finlock:seq-reset",
         [FL_MSG_AUDIT_HEAD] = "finlock:audit-head",
+        [FL_MSG_WEBHOOK_KEY_CERT] = "finlock:webhook-key-cert",
 };
 
 struct trusted_key {
@@ -289,8 +290,9 @@ static bool text_ok(const char *s)
 
 /* --- root-signed messages ------------------------------------------------- */
 
-fl_err fl_keycert_issue(char **out, const struct fl_signer *root,
-                        const uint8_t pk[FL_SIGN_PK_LEN], fl_time not_after)
+static fl_err keycert_issue(char **out, const struct fl_signer *root,
+                            const uint8_t pk[FL_SIGN_PK_LEN],
+                            fl_time not_after, enum fl_msg_kind kind)
 {
 	char kid[FL_PASERK_PID_SIZE], pub[FL_PASERK_PUBLIC_SIZE];
 	char *payload = NULL;
@@ -312,11 +314,25 @@ fl_err fl_keycert_issue(char **out, const struct fl_signer *root,
 	    (err = set_time(j, "not_after", not_after)) ||
 	    (err = dump(j, &payload)))
 		goto out;
-	err = fl_msg_sign(out, root, FL_MSG_KEY_CERT, payload, strlen(payload));
+	err = fl_msg_sign(out, root, kind, payload, strlen(payload));
 out:
 	free(payload);
 	json_decref(j);
 	return err;
+}
+
+fl_err fl_keycert_issue(char **out, const struct fl_signer *root,
+                        const uint8_t pk[FL_SIGN_PK_LEN], fl_time not_after)
+{
+	return keycert_issue(out, root, pk, not_after, FL_MSG_KEY_CERT);
+}
+
+fl_err fl_webhook_keycert_issue(char **out, const struct fl_signer *root,
+                                const uint8_t pk[FL_SIGN_PK_LEN],
+                                fl_time not_after)
+{
+	return keycert_issue(out, root, pk, not_after,
+	                     FL_MSG_WEBHOOK_KEY_CERT);
 }
 
 fl_err fl_revocation_issue(char **out, const struct fl_signer *root,

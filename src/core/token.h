@@ -51,6 +51,10 @@ enum fl_msg_kind {
 	FL_MSG_KEY_REVOKE,       /* "finlock:key-revoke" (root-signed) */
 	FL_MSG_SEQ_RESET,        /* "finlock:seq-reset" (root-signed) */
 	FL_MSG_AUDIT_HEAD,       /* "finlock:audit-head" */
+	FL_MSG_WEBHOOK_KEY_CERT, /* "finlock:webhook-key-cert" (root-signed):
+	                          * certifies a key that signs webhooks only;
+	                          * fl_trust_add_cert refuses it, so such a
+	                          * key never signs anything a phone accepts */
 	FL_MSG__COUNT
 };
 
@@ -86,6 +90,11 @@ fl_err fl_msg_peek_kid(const char *token, char kid[FL_KID_MAX]) FL_MUST_USE;
 fl_err fl_keycert_issue(char **out, const struct fl_signer *root,
                         const uint8_t pk[FL_SIGN_PK_LEN],
                         fl_time not_after) FL_MUST_USE;
+/* The same certificate as fl_keycert_issue, of kind
+ * FL_MSG_WEBHOOK_KEY_CERT: for the key that signs webhooks (v1a). */
+fl_err fl_webhook_keycert_issue(char **out, const struct fl_signer *root,
+                                const uint8_t pk[FL_SIGN_PK_LEN],
+                                fl_time not_after) FL_MUST_USE;
 fl_err fl_revocation_issue(char **out, const struct fl_signer *root,
                            const char *kid, fl_time at) FL_MUST_USE;
 fl_err fl_seqreset_issue(char **out, const struct fl_signer *root,

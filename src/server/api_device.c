@@ -38,6 +38,7 @@
 #include "server/decide.h"
 #include "server/devauth.h"
 #include "server/enroll.h"
+#include "server/events.h"
 #include "server/jsonio.h"
 #include "server/log.h"
 #include "server/metrics.h"
@@ -247,6 +248,13 @@ static fl_err enroll_keys(struct fl_req *req, struct fl_tx *tx,
 	if (err == FL_OK && by_code)
 		err = fl_store_dp_set_factory(
 		        tx, d->id, er->has_factory ? er->factory_pk : NULL);
+	/* the enrollment's event first (the device as it was before its
+	 * decision), then the decision's (a lock) */
+	if (err == FL_OK)
+		err = fl_event_device(tx, d, "device.enrolled",
+		                      json_pack("{s:s}", "by",
+		                                by_code ? "code" : "pairing"),
+		                      req->now);
 	if (err == FL_OK)
 		err = fl_decide_device(tx, d->tenant_id, d->id, req->now, false,
 		                       d, what);
@@ -765,7 +773,7 @@ static fl_err checkin_writes(struct fl_req *req, struct dev_auth *a,
 {
 	struct fl_app *app = req->app;
 	struct fl_checkin_work *io = NULL;
-	bool code = false;
+	bool code = false, confirm;
 	fl_err err;
 
 	if (r->code_counter > 0) {
@@ -783,8 +791,11 @@ static fl_err checkin_writes(struct fl_req *req, struct dev_auth *a,
 		code = r->code_counter > oc.used &&
 		       r->code_counter <= oc.counter;
 	}
+	/* what the phone says it applied, when that is news */
+	confirm = a->v.has_keys && (r->seq != a->v.confirmed_seq ||
+	                            r->locked != a->v.confirmed_locked);
 	if (!(r->sim_changed || r->tamper != 0) && !contact_due(&a->v, req->now) &&
-	    !code)
+	    !code && !confirm)
 		return FL_OK;
 	if ((io = calloc(1, sizeof(*io))) == NULL)
 		return FL_E_NOMEM;
@@ -794,6 +805,7 @@ static fl_err checkin_writes(struct fl_req *req, struct dev_auth *a,
 	io->report = r->sim_changed || r->tamper != 0;
 	io->contact = contact_due(&a->v, req->now);
 	io->code = code;
+	io->confirm = confirm;
 	err = fl_run(app->store, req->now, 0, fl_checkin_apply, io, NULL);
 	if (err == FL_OK) {
 		/* the row as committed; the answer carries its token */

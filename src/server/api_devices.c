@@ -114,6 +114,28 @@ json_t *fl_api_device_json(const struct fl_device *d)
 	json_object_set_new(j, "token_seq",
 	                    json_integer((json_int_t)s->token_seq));
 	json_object_set_new(j, "decided_at", fl_json_time(s->decided_at));
+	/* What the phone last confirmed applying, beside what the server
+	 * decided: "locking" and "unlocking" until the phone says so. */
+	{
+		bool want = s->state == FL_ST_LOCKED;
+		bool known = d->confirmed.at != 0;
+		bool has = d->confirmed.locked;
+		const char *lock_status =
+		        !known ? (want ? "locking" : "unknown")
+		        : want ? (has ? "locked" : "locking")
+		               : (has ? "unlocking" : "unlocked");
+
+		json_object_set_new(j, "lock_status", json_string(lock_status));
+		json_object_set_new(
+		        j, "phone",
+		        known ? json_pack("{s:I,s:b,s:o,s:b}", "token_seq",
+		                          (json_int_t)d->confirmed.seq, "locked",
+		                          has, "confirmed_at",
+		                          fl_json_time(d->confirmed.at),
+		                          "current",
+		                          d->confirmed.seq == s->token_seq)
+		              : json_null());
+	}
 	return j;
 }
 

@@ -6,7 +6,43 @@
 
 #include "core/ocode.h"
 #include "server/audit.h"
+#include "server/events.h"
 #include "server/jsonio.h"
+
+/* Records what the phone reported applying (the token seq it holds,
+ * whether it is locked), read again under the device's lock, with the
+ * event of a lock or unlock it confirms: device.lock_confirmed when it
+ * reports locked after not being (or first), device.unlock_confirmed
+ * when it reports unlocked after being locked. */
+static fl_err store_confirmed(struct fl_tx *tx, struct fl_device *d,
+                              const struct fl_dp_checkin_req *r, fl_time now)
+{
+	struct fl_confirmed was = d->confirmed;
+	fl_err err;
+
+	if (was.at != 0 && was.seq == r->seq && was.locked == r->locked)
+		return FL_OK;
+	d->confirmed.seq = r->seq;
+	d->confirmed.locked = r->locked;
+	d->confirmed.at = now;
+	if ((err = fl_store_device_confirm(tx, d->id, &d->confirmed)) != FL_OK)
+		return err;
+	if (r->locked && (!was.locked || was.at == 0))
+		return fl_event_device(
+		        tx, d, "device.lock_confirmed",
+		        json_pack("{s:I,s:o}", "confirmed_seq",
+		                  (json_int_t)r->seq, "confirmed_at",
+		                  fl_json_time(now)),
+		        now);
+	if (!r->locked && was.locked)
+		return fl_event_device(
+		        tx, d, "device.unlock_confirmed",
+		        json_pack("{s:I,s:o}", "confirmed_seq",
+		                  (json_int_t)r->seq, "confirmed_at",
+		                  fl_json_time(now)),
+		        now);
+	return FL_OK;
+}
 
 /* An audit entry for something a phone did: the device is the actor. */
 static fl_err audit_phone(struct fl_tx *tx, const struct fl_device *d,
@@ -48,7 +84,12 @@ static fl_err store_reports(struct fl_tx *tx, const struct fl_device *d,
 			    (err = audit_phone(tx, d, now, "device.sim_change",
 			                        json_pack("{s:s,s:s}", "iccid",
 			                                  r->iccid, "report",
-			                                  detail))) != FL_OK)
+			                                  detail))) != FL_OK ||
+			    (err = fl_event_device(
+			             tx, d, "device.sim_changed",
+			             json_pack("{s:s,s:s}", "iccid", r->iccid,
+			                       "report", detail),
+			             now)) != FL_OK)
 				return err;
 		}
 	}
@@ -79,7 +120,11 @@ static fl_err store_reports(struct fl_tx *tx, const struct fl_device *d,
 			                                  detail)) != FL_OK ||
 			    (err = audit_phone(tx, d, now, "device.tamper",
 			                        json_pack("{s:s}", "report",
-			                                  detail))) != FL_OK)
+			                                  detail))) != FL_OK ||
+			    (err = fl_event_device(tx, d, "device.tamper",
+			                           json_pack("{s:s}", "report",
+			                                     detail),
+			                           now)) != FL_OK)
 				return err;
 		}
 	}
@@ -161,6 +206,8 @@ fl_err fl_checkin_apply(struct fl_tx *tx, void *arg, fl_time now)
 		return err;
 	if (code && (err = code_unlock_command(tx, d, &oc, r, now,
 	                                       &code_decides)) != FL_OK)
+		return err;
+	if (io->confirm && (err = store_confirmed(tx, d, r, now)) != FL_OK)
 		return err;
 	if (io->contact && (err = fl_store_device_touch(tx, d->id, now,
 	                                                io->counter)) != FL_OK)

@@ -37,6 +37,7 @@ struct fl_checkin_work {
 	bool report;             /* it carries a SIM or tamper report */
 	bool contact;            /* contact should move lock_at */
 	bool code;               /* an offline code may have been used */
+	bool confirm;            /* the phone's seq or lock is news */
 	struct fl_device d;      /* out: the device after */
 	struct fl_decided what;  /* out: what a re-decision changed */
 	bool decided;            /* out: the device was re-decided */

@@ -77,6 +77,11 @@ static const struct setting settings[] = {
         N(session_max, K_INT, session_max, 1, 30 * 86400),
         N(signin_rate, K_DOUBLE, signin_rate, 0.0001, 1e6),
         N(signin_burst, K_INT, signin_burst, 1, 1000000),
+        {"webhook_allow_private", K_BOOL,
+         offsetof(struct fl_config, webhook_allow_private), 0, 0, 0},
+        N(webhook_senders, K_INT, webhook_senders, 1, 64),
+        N(webhook_timeout, K_INT, webhook_timeout, 1, 120),
+        N(webhook_retry_ms, K_INT, webhook_retry_ms, 10, 3600000),
         S(test_clock, test_clock),
 };
 
@@ -108,6 +113,9 @@ void fl_config_defaults(struct fl_config *c)
 	c->session_max = 12 * 3600;
 	c->signin_rate = 0.1;
 	c->signin_burst = 10;
+	c->webhook_senders = 2;
+	c->webhook_timeout = 10;
+	c->webhook_retry_ms = 5000;
 	c->public_global_rate = 200.0;
 	c->public_global_burst = 1000;
 	c->ratelimit_clients = 65536;

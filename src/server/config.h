@@ -68,6 +68,11 @@ struct fl_config {
 	int session_max;  /* console: seconds a session lives at most */
 	double signin_rate; /* console sign-ins/s per client network */
 	int signin_burst;   /* ... burst */
+	bool webhook_allow_private; /* webhook targets on loopback or
+	                               private networks are allowed */
+	int webhook_senders;  /* webhook sender threads */
+	int webhook_timeout;  /* seconds an attempt may take in all */
+	int webhook_retry_ms; /* first retry's delay; later ones scale it */
 	/* Tests only: the file holding the server's time (seconds since
 	 * 1970); refused unless FINLOCKD_TEST_CLOCK_ENABLE=1 is in the
 	 * environment. "" reads the system clock. */

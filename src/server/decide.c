@@ -7,6 +7,7 @@
 
 #include "core/crypto.h"
 #include "server/app.h"
+#include "server/events.h"
 #include "server/log.h"
 #include "server/metrics.h"
 #include "server/holds.h"
@@ -280,6 +281,28 @@ fl_err fl_decide_policy(const struct fl_device *dev,
 	return err;
 }
 
+/* The webhook events of a decision that changed the device's state
+ * (events.h), in the decision's transaction. */
+static fl_err emit_changes(struct fl_tx *tx, const struct fl_device *dev,
+                           const struct fl_decided *w, fl_time at)
+{
+	fl_err err = FL_OK;
+
+	if (dev->st.stolen_reported && !w->before.stolen_reported)
+		err = fl_event_device(tx, dev, "device.stolen", NULL, at);
+	if (err == FL_OK && w->locked)
+		err = fl_event_device(tx, dev, "device.locked", NULL, at);
+	if (err == FL_OK && w->unlocked)
+		err = fl_event_device(tx, dev, "device.unlocked", NULL, at);
+	if (err == FL_OK && w->released)
+		err = fl_event_device(
+		        tx, dev, "device.released",
+		        json_pack("{s:b}", "by_command",
+		                  dev->st.released_by_command),
+		        at);
+	return err;
+}
+
 fl_err fl_decide_loaded(struct fl_tx *tx, const struct fl_device *loaded,
                         const struct fl_device_inputs *inp, fl_time now,
                         bool force_bump, struct fl_device *dev_out,
@@ -378,6 +401,8 @@ fl_err fl_decide_loaded(struct fl_tx *tx, const struct fl_device *loaded,
 	w.released =
 	        st.state == FL_ST_RELEASED && w.before.state != FL_ST_RELEASED;
 	dev->st = st;
+	if ((err = emit_changes(tx, dev, &w, eff)) != FL_OK)
+		goto out;
 	if (dev_out != NULL)
 		*dev_out = *dev;
 	if (what != NULL)

@@ -27,6 +27,8 @@ struct row {
 	bool has_keys;      /* enrolled */
 	bool has_contract;  /* a contract is attached */
 	bool stolen;        /* st.stolen */
+	bool confirmed_locked;  /* confirmed.locked */
+	uint64_t confirmed_seq; /* confirmed.seq */
 };
 
 struct entry {
@@ -315,6 +317,8 @@ void fl_devauth_view_of(const struct fl_device *d, struct fl_devauth_view *v)
 	v->lock_at = d->st.lock_at;
 	v->decided_at = d->st.decided_at;
 	v->token_seq = d->st.token_seq;
+	v->confirmed_seq = d->confirmed.seq;
+	v->confirmed_locked = d->confirmed.locked;
 }
 
 static void row_of(const struct fl_device *d, uint64_t clock, struct row *r)
@@ -330,6 +334,8 @@ static void row_of(const struct fl_device *d, uint64_t clock, struct row *r)
 	r->has_keys = d->has_keys;
 	r->has_contract = d->has_contract;
 	r->stolen = d->st.stolen;
+	r->confirmed_seq = d->confirmed.seq;
+	r->confirmed_locked = d->confirmed.locked;
 }
 
 /* e's view, if the store reports its row unchanged since. Lock held. */
@@ -351,6 +357,8 @@ static bool view_from(struct fl_devauth *da, const struct entry *e,
 	v->lock_at = e->r.lock_at;
 	v->decided_at = e->r.decided_at;
 	v->token_seq = e->r.token_seq;
+	v->confirmed_seq = e->r.confirmed_seq;
+	v->confirmed_locked = e->r.confirmed_locked;
 	return true;
 }
 

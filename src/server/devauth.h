@@ -73,6 +73,8 @@ struct fl_devauth_view {
 	fl_time lock_at;               /* st.lock_at */
 	fl_time decided_at;            /* st.decided_at */
 	uint64_t token_seq;            /* st.token_seq */
+	uint64_t confirmed_seq;        /* confirmed.seq */
+	bool confirmed_locked;         /* confirmed.locked */
 };
 
 /* The view of row d. */

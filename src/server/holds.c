@@ -246,9 +246,10 @@ static fl_err tick_source(struct fl_tx *tx, struct fl_source_rec *s,
 	       json_pack("{s:s,s:s,s:I}", "tenant", s->tenant_id, "source",
 	                 s->id, "max_silence", (json_int_t)s->max_silence));
 	if ((err = fl_src_event(tx, s->tenant_id, "payment_source.stale",
-	                        fl_src_json(s, now))) != FL_OK)
+	                        fl_src_json(s, now), now)) != FL_OK)
 		return err;
-	return fl_src_event(tx, s->tenant_id, "locks.held", fl_hold_json(&b.h));
+	return fl_src_event(tx, s->tenant_id, "locks.held", fl_hold_json(&b.h),
+	                    now);
 }
 
 void fl_holds_tick(struct fl_app *app, fl_time now)

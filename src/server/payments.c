@@ -9,6 +9,7 @@
 #include "core/policy.h"
 #include "server/audit.h"
 #include "server/auth.h"
+#include "server/events.h"
 #include "server/jsonio.h"
 
 json_t *fl_pay_json(const struct fl_payment_rec *p)
@@ -136,6 +137,8 @@ fl_err fl_pay_record(struct fl_tx *tx, const struct fl_pay_input *in,
 	p->recorded_at = now;
 	snprintf(p->recorded_by, sizeof(p->recorded_by), "%s", in->actor);
 	if ((err = fl_store_payment_insert(tx, p)) != FL_OK ||
+	    (err = fl_event_emit(tx, p->tenant_id, "payment.recorded",
+	                         fl_pay_json(p), now)) != FL_OK ||
 	    (err = add_payment(&inputs, p)) != FL_OK ||
 	    (err = fl_decide_loaded(tx, d, &inputs, now, false, d,
 	                            &out->what)) != FL_OK)
@@ -172,6 +175,9 @@ fl_err fl_pay_reverse(struct fl_tx *tx, const char *tenant_id,
 	if (err == FL_OK)
 		err = fl_store_payment_get(tx, tenant_id, out->before.id,
 		                           &out->payment);
+	if (err == FL_OK)
+		err = fl_event_emit(tx, tenant_id, "payment.reversed",
+		                    fl_pay_json(&out->payment), now);
 	if (err == FL_OK)
 		err = fl_decide_device(tx, tenant_id, out->before.device_id, now,
 		                       false, &out->device, &out->what);

@@ -44,6 +44,7 @@
 	X(sources)                                                             \
 	X(holds)                                                               \
 	X(payments)                                                            \
+	X(webhooks)                                                            \
 	X(device)                                                              \
 	X(sessions)                                                            \
 	X(reports)                                                             \

@@ -80,7 +80,9 @@ static fl_err load(struct fl_secrets *s, const char *data_dir, bool create,
 	    (err = fl_kdf(s->enroll_hash_key, sizeof(s->enroll_hash_key), 2,
 	                  "fl-enrol", master)) != FL_OK ||
 	    (err = fl_kdf(fp_key, sizeof(fp_key), 3, "fl-fprnt", master)) !=
-	            FL_OK)
+	            FL_OK ||
+	    (err = fl_kdf(s->webhook_key, sizeof(s->webhook_key), 4,
+	                  "fl-whsec", master)) != FL_OK)
 		goto out;
 	*file = "kx.secret";
 	err = load_or_create(data_dir, "kx.secret", kx, sizeof(kx),

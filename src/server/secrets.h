@@ -29,6 +29,7 @@
 struct fl_secrets {
 	uint8_t apikey_hash_key[FL_MAC_KEY_LEN]; /* hashes API keys */
 	uint8_t enroll_hash_key[FL_MAC_KEY_LEN]; /* hashes enrollment codes */
+	uint8_t webhook_key[FL_MAC_KEY_LEN];     /* derives webhook secrets */
 	uint8_t kx_pk[FL_KX_PK_LEN];             /* server key exchange */
 	uint8_t kx_sk[FL_KX_SK_LEN];
 	uint8_t fingerprint[FL_KEYS_FINGERPRINT_LEN]; /* names these keys */

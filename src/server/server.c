@@ -32,6 +32,7 @@
 #include "server/run.h"
 #include "server/signkeys.h"
 #include "server/tokens.h"
+#include "server/webhooks.h"
 #include "store/store.h"
 
 fl_err fl_server_data_dir(const char *dir)
@@ -313,6 +314,11 @@ int fl_server_run(const struct fl_config *cfg)
 	                            cfg->signin_burst, 1e6, 1000000,
 	                            cfg->ratelimit_clients)) != FL_OK)
 		goto out;
+	if ((err = fl_webhooks_start(&app->webhooks, app)) != FL_OK) {
+		fl_logf(FL_LOG_ERROR, "cannot start the webhook senders", "%s",
+		        fl_strerror(err));
+		goto out;
+	}
 	err = fl_api_bootstrap_operator(
 	        app->store, app->secrets.apikey_hash_key, fl_clock_now(&app->clock), secret);
 	if (err != FL_OK) {
@@ -421,6 +427,7 @@ int fl_server_run(const struct fl_config *cfg)
 	status = 0;
 out:
 	fl_http_stop(http);
+	fl_webhooks_stop(app->webhooks);
 	/* the last check-in bookkeeping, written before the store closes */
 	fl_devauth_free(app->devauth);
 	fl_tokens_free(app->tokens);

@@ -694,3 +694,26 @@ fl_err fl_signkeys_retire(struct fl_signkeys *ks, const char *kid, fl_time now)
 	pthread_rwlock_unlock(&ks->lock);
 	return err;
 }
+
+fl_err fl_signkeys_dev_webhook_cert(struct fl_signkeys *ks,
+                                    const uint8_t pk[FL_SIGN_PK_LEN],
+                                    fl_time now, char **cert)
+{
+	struct fl_signer root;
+	fl_err err;
+
+	*cert = NULL;
+	pthread_rwlock_rdlock(&ks->lock);
+	if (!ks->dev) {
+		err = FL_E_STATE;
+		goto out;
+	}
+	if ((err = dev_root_signer(ks, &root)) != FL_OK)
+		goto out;
+	err = fl_webhook_keycert_issue(
+	        cert, &root, pk, now + (fl_time)ks->cert_days * FL_DAY);
+	fl_signer_wipe(&root);
+out:
+	pthread_rwlock_unlock(&ks->lock);
+	return err;
+}

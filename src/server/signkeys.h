@@ -106,6 +106,14 @@ fl_err fl_signkeys_accept_cert(struct fl_signkeys *ks, const char *cert,
                                const char *root_pk, fl_time now,
                                char kid[FL_KID_MAX]) FL_MUST_USE;
 
+/* A development root's certificate (FL_MSG_WEBHOOK_KEY_CERT) for the
+ * webhook signing key pk, valid for the configured days from now (*cert
+ * caller frees). FL_E_STATE when the root is a production root: the
+ * operator certifies that key offline (docs/webhooks.md). */
+fl_err fl_signkeys_dev_webhook_cert(struct fl_signkeys *ks,
+                                    const uint8_t pk[FL_SIGN_PK_LEN],
+                                    fl_time now, char **cert) FL_MUST_USE;
+
 /* Stops signing with kid from now on. */
 fl_err fl_signkeys_retire(struct fl_signkeys *ks, const char *kid,
                           fl_time now) FL_MUST_USE;

@@ -12,6 +12,7 @@
 #include "core/imei.h"
 #include "server/audit.h"
 #include "server/auth.h"
+#include "server/events.h"
 #include "server/jsonio.h"
 #include "server/log.h"
 #include "server/netaddr.h"
@@ -130,16 +131,10 @@ void fl_src_result_clear(struct fl_src_result *r)
 }
 
 fl_err fl_src_event(struct fl_tx *tx, const char *tenant_id, const char *type,
-                    json_t *data)
+                    json_t *data, fl_time now)
 {
-	/* Outbound webhooks (an outbox written in this transaction) are
-	 * another module's: until it is linked in, an event is a log line
-	 * only, so every place that emits one is already this call. */
-	(void)tx;
-	fl_log(FL_LOG_DEBUG, "event",
-	       json_pack("{s:s,s:s,s:o}", "tenant", tenant_id, "type", type,
-	                 "data", data != NULL ? data : json_null()));
-	return FL_OK;
+	/* the lender's webhooks: in the outbox of this transaction */
+	return fl_event_emit(tx, tenant_id, type, data, now);
 }
 
 json_t *fl_src_json(const struct fl_source_rec *s, fl_time now)
@@ -278,7 +273,7 @@ static fl_err keep_unmatched(struct fl_tx *tx, const struct fl_source_rec *src,
 	                           "payment.unmatched", u->id, NULL,
 	                           json_incref(j))) == FL_OK)
 		err = fl_src_event(tx, src->tenant_id, "payment.unmatched",
-		                   json_incref(j));
+		                   json_incref(j), now);
 	json_decref(j);
 	return err;
 }
@@ -478,9 +473,7 @@ fl_err fl_src_receive(struct fl_tx *tx, const struct fl_source_rec *src,
 	err = fl_store_provider_ref_put(tx, &out->ref);
 	if (err == FL_E_CONFLICT)
 		err = FL_E_STORE_RETRY; /* stored meanwhile: a replay */
-	if (err == FL_OK)
-		err = fl_src_event(tx, src->tenant_id, "payment.recorded",
-		                   fl_pay_json(&out->pay->payment));
+	/* payment.recorded went out with the payment (fl_pay_record) */
 out:
 	free(pin);
 	return err;
@@ -602,6 +595,6 @@ fl_err fl_src_assign(struct fl_tx *tx, const char *tenant_id, const char *um_id,
 	                           fl_src_unmatched_json(&u),
 	                           fl_src_unmatched_json(&after))) != FL_OK)
 		return err;
-	return fl_src_event(tx, tenant_id, "payment.recorded",
-	                    fl_pay_json(&out->payment));
+	/* payment.recorded went out with the payment (fl_pay_record) */
+	return FL_OK;
 }

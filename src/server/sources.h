@@ -129,11 +129,12 @@ fl_err fl_src_assign(struct fl_tx *tx, const char *tenant_id, const char *um_id,
 fl_err fl_src_release_gate(struct fl_tx *tx, const struct fl_device *before,
                            struct fl_decision *dec) FL_MUST_USE;
 
-/* THE place where payment events are emitted (payment.recorded,
- * payment.unmatched, payment_source.stale, locks.held): written in the
- * transaction of the change. Takes data (a new reference). */
+/* Emits the money-in events (payment.unmatched, payment_source.stale,
+ * locks.held) to the lender's webhooks (events.h), in the transaction of
+ * the change. Takes data (a new reference). payment.recorded goes out
+ * with every payment from fl_pay_record. */
 fl_err fl_src_event(struct fl_tx *tx, const char *tenant_id, const char *type,
-                    json_t *data) FL_MUST_USE;
+                    json_t *data, fl_time now) FL_MUST_USE;
 
 /* JSON of a source for its lender, with its health at now (never its
  * secrets). New reference. */

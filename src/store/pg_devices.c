@@ -74,15 +74,18 @@ static int64_t returned(PGresult *r)
 	"d.outcome, d.factory_pk, "
 #define DEV_COLS                                                               \
 	DEV_COLS_BASE "EXISTS (SELECT 1 FROM contracts c WHERE "               \
-	              "c.device_id = d.id), d.credit"
+	              "c.device_id = d.id), d.credit, d.confirmed_seq, "      \
+	              "d.confirmed_locked, d.confirmed_at"
 /* DEV_COLS when the device's contract is joined as `c`. */
-#define DEV_COLS_JOINED DEV_COLS_BASE "c.ord IS NOT NULL, d.credit"
+#define DEV_COLS_JOINED                                                        \
+	DEV_COLS_BASE "c.ord IS NOT NULL, d.credit, d.confirmed_seq, "         \
+	              "d.confirmed_locked, d.confirmed_at"
 #define CONTRACT_COLS_C                                                        \
 	"c.ord, c.device_id, c.tenant_id, c.created_at, c.loan_ref, "          \
 	"c.currency, c.utc_offset, c.grace, c.max_offline, c.remind, "         \
 	"c.restrict_mask, c.allow_apps, c.message, c.contact_name, "           \
 	"c.contact_phones, c.sim_policy, c.tamper_policy"
-#define DEV_NCOLS 37 /* columns of DEV_COLS */
+#define DEV_NCOLS 40 /* columns of DEV_COLS */
 
 static fl_err read_device(const PGresult *r, int i, struct fl_device *d)
 {
@@ -140,6 +143,9 @@ static fl_err read_device(const PGresult *r, int i, struct fl_device *d)
 	}
 	d->has_contract = pg_int(r, i, 35) != 0;
 	d->st.credit = pg_int(r, i, 36);
+	d->confirmed.seq = (uint64_t)pg_int(r, i, 37);
+	d->confirmed.locked = pg_int(r, i, 38) != 0;
+	d->confirmed.at = pg_int(r, i, 39);
 out:
 	return err;
 }

@@ -307,5 +307,28 @@ fl_err pg_hold_insert(struct fl_tx *tx, struct fl_hold_rec *h);
 fl_err pg_hold_extend(struct fl_tx *tx, const struct fl_hold_rec *h);
 fl_err pg_hold_release(struct fl_tx *tx, const char *tenant_id, const char *id,
                        fl_time at, const char *by);
+/* pg_webhooks.c */
+fl_err pg_wh_endpoint_insert(struct fl_tx *tx, struct fl_wh_endpoint *e);
+fl_err pg_wh_endpoint_get(struct fl_tx *tx, const char *tenant_id,
+                          const char *id, struct fl_wh_endpoint *out);
+fl_err pg_wh_endpoint_list(struct fl_tx *tx, const char *tenant_id,
+                           int64_t after, int limit,
+                           FL_STORE_LIST_FN(struct fl_wh_endpoint), void *ctx);
+fl_err pg_wh_endpoint_update(struct fl_tx *tx, const struct fl_wh_endpoint *e);
+fl_err pg_wh_endpoint_delete(struct fl_tx *tx, const char *tenant_id,
+                             const char *id);
+fl_err pg_wh_event_add(struct fl_tx *tx, struct fl_wh_event *ev, int64_t *n);
+fl_err pg_wh_claim(struct fl_tx *tx, fl_time now, fl_time lease_until,
+                   int max, struct fl_wh_delivery *out, int *n);
+fl_err pg_wh_delivery_update(struct fl_tx *tx, const struct fl_wh_delivery *d);
+fl_err pg_wh_delivery_list(struct fl_tx *tx, const char *tenant_id,
+                           const char *endpoint_id, int64_t after, int limit,
+                           FL_STORE_LIST_FN(struct fl_wh_delivery), void *ctx);
+fl_err pg_wh_delivery_get(struct fl_tx *tx, const char *tenant_id, int64_t ord,
+                          struct fl_wh_delivery *out);
+fl_err pg_device_confirmed(struct fl_tx *tx, const char *id,
+                           struct fl_confirmed *out);
+fl_err pg_device_confirm(struct fl_tx *tx, const char *id,
+                         const struct fl_confirmed *c);
 
 #endif

@@ -63,7 +63,8 @@ static fl_err split_lines(const char *text, char *items, size_t stride,
 	"d.paid_through, d.amount_due, d.amount_remaining, d.next_due_at, "    \
 	"d.next_due_amount, d.next_change, d.decided_at, d.token_seq, "        \
 	"d.outcome, d.factory_pk, EXISTS (SELECT 1 FROM contracts c WHERE "    \
-	"c.device_id = d.id), d.credit"
+	"c.device_id = d.id), d.credit, d.confirmed_seq, d.confirmed_locked, " \
+	"d.confirmed_at"
 /* DEV_COLS when the device's contract is joined as `c`. */
 #define DEV_COLS_JOINED                                                        \
 	"d.ord, d.id, d.tenant_id, d.imei, d.imei2, d.serial, d.model, "       \
@@ -73,7 +74,8 @@ static fl_err split_lines(const char *text, char *items, size_t stride,
 	"d.released_by_command, d.lock_cause, d.lock_at, d.unlock_until, "     \
 	"d.paid_through, d.amount_due, d.amount_remaining, d.next_due_at, "    \
 	"d.next_due_amount, d.next_change, d.decided_at, d.token_seq, "        \
-	"d.outcome, d.factory_pk, c.ord IS NOT NULL, d.credit"
+	"d.outcome, d.factory_pk, c.ord IS NOT NULL, d.credit, "               \
+	"d.confirmed_seq, d.confirmed_locked, d.confirmed_at"
 
 /* The contract's columns when joined to its device as `c`, in the order
  * of CONTRACT_COLS (read_contract). */
@@ -82,7 +84,7 @@ static fl_err split_lines(const char *text, char *items, size_t stride,
 	"c.currency, c.utc_offset, c.grace, c.max_offline, c.remind, "         \
 	"c.restrict_mask, c.allow_apps, c.message, c.contact_name, "           \
 	"c.contact_phones, c.sim_policy, c.tamper_policy"
-#define DEV_NCOLS 37 /* columns of DEV_COLS */
+#define DEV_NCOLS 40 /* columns of DEV_COLS */
 
 static fl_err read_device(sqlite3_stmt *st, struct fl_device *d)
 {
@@ -138,6 +140,9 @@ static fl_err read_device(sqlite3_stmt *st, struct fl_device *d)
 	}
 	d->has_contract = sqlite3_column_int(st, 35) != 0;
 	d->st.credit = sqlite3_column_int64(st, 36);
+	d->confirmed.seq = (uint64_t)sqlite3_column_int64(st, 37);
+	d->confirmed.locked = sqlite3_column_int(st, 38) != 0;
+	d->confirmed.at = sqlite3_column_int64(st, 39);
 out:
 	return err;
 }

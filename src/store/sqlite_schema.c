@@ -400,6 +400,57 @@ const char *const sq_migrations[] = {
         "lock_holds(tenant_id, released_at, until_at);"
         "CREATE INDEX contracts_loan_ref_norm ON "
         "contracts(tenant_id, (lower(replace(loan_ref, ' ', ''))));",
+        /* 11: webhooks to the lender (server/events.h): endpoints (their
+         * secret is derived from server.secret, the endpoint id and
+         * secret_gen, never stored), the outbox of events written in the
+         * transaction of the change they report, and one delivery per
+         * event and subscribed endpoint. What the phone last confirmed
+         * applying: the token seq it held, whether it was locked, when. */
+        ("CREATE TABLE webhook_endpoints ("
+         "  ord INTEGER PRIMARY KEY AUTOINCREMENT,"
+         "  id TEXT NOT NULL UNIQUE,"
+         "  tenant_id TEXT NOT NULL,"
+         "  url TEXT NOT NULL,"
+         "  events TEXT NOT NULL,"
+         "  secret_gen INTEGER NOT NULL,"
+         "  created_at INTEGER NOT NULL,"
+         "  created_by TEXT NOT NULL,"
+         "  disabled_at INTEGER NOT NULL DEFAULT 0,"
+         "  disabled_reason TEXT NOT NULL DEFAULT '');"
+         "CREATE INDEX webhook_endpoints_tenant ON "
+         "webhook_endpoints(tenant_id, ord);"
+         "CREATE TABLE webhook_events ("
+         "  ord INTEGER PRIMARY KEY AUTOINCREMENT,"
+         "  id TEXT NOT NULL UNIQUE,"
+         "  tenant_id TEXT NOT NULL,"
+         "  type TEXT NOT NULL,"
+         "  body TEXT NOT NULL,"
+         "  created_at INTEGER NOT NULL);"
+         "CREATE TABLE webhook_deliveries ("
+         "  ord INTEGER PRIMARY KEY AUTOINCREMENT,"
+         "  event_ord INTEGER NOT NULL,"
+         "  endpoint_id TEXT NOT NULL,"
+         "  tenant_id TEXT NOT NULL,"
+         "  state INTEGER NOT NULL DEFAULT 0,"
+         "  attempts INTEGER NOT NULL DEFAULT 0,"
+         "  next_at INTEGER NOT NULL,"
+         "  lease_until INTEGER NOT NULL DEFAULT 0,"
+         "  last_at INTEGER NOT NULL DEFAULT 0,"
+         "  last_status INTEGER NOT NULL DEFAULT 0,"
+         "  last_error TEXT NOT NULL DEFAULT '',"
+         "  done_at INTEGER NOT NULL DEFAULT 0);"
+         "CREATE INDEX webhook_deliveries_head ON "
+         "webhook_deliveries(endpoint_id, state, ord);"
+         "CREATE INDEX webhook_deliveries_due ON "
+         "webhook_deliveries(state, next_at);"
+         "CREATE INDEX webhook_deliveries_tenant ON "
+         "webhook_deliveries(tenant_id, ord);"
+         "ALTER TABLE devices ADD COLUMN confirmed_seq INTEGER NOT NULL "
+         "DEFAULT 0;"
+         "ALTER TABLE devices ADD COLUMN confirmed_locked INTEGER NOT NULL "
+         "DEFAULT 0;"
+         "ALTER TABLE devices ADD COLUMN confirmed_at INTEGER NOT NULL "
+         "DEFAULT 0;"),
 };
 
 const int sq_migrations_count =

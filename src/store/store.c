@@ -5,6 +5,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #define OPS(tx) (((struct fl_tx_base *)(void *)(tx))->ops)
 
@@ -732,4 +733,85 @@ fl_err fl_store_hold_list(struct fl_tx *tx, const char *tenant_id,
                           FL_STORE_LIST_FN(struct fl_hold_rec), void *ctx)
 {
 	return OPS(tx)->hold_list(tx, tenant_id, standing_at, limit, fn, ctx);
+}
+
+fl_err fl_store_wh_endpoint_insert(struct fl_tx *tx, struct fl_wh_endpoint *e)
+{
+	return OPS(tx)->wh_endpoint_insert(tx, e);
+}
+
+fl_err fl_store_wh_endpoint_get(struct fl_tx *tx, const char *tenant_id,
+                                const char *id, struct fl_wh_endpoint *out)
+{
+	return OPS(tx)->wh_endpoint_get(tx, tenant_id, id, out);
+}
+
+fl_err fl_store_wh_endpoint_list(struct fl_tx *tx, const char *tenant_id,
+                                 int64_t after, int limit,
+                                 fl_err (*fn)(void *ctx,
+                                              const struct fl_wh_endpoint *e),
+                                 void *ctx)
+{
+	return OPS(tx)->wh_endpoint_list(tx, tenant_id, after, limit, fn, ctx);
+}
+
+fl_err fl_store_wh_endpoint_update(struct fl_tx *tx,
+                                   const struct fl_wh_endpoint *e)
+{
+	return OPS(tx)->wh_endpoint_update(tx, e);
+}
+
+fl_err fl_store_wh_endpoint_delete(struct fl_tx *tx, const char *tenant_id,
+                                   const char *id)
+{
+	return OPS(tx)->wh_endpoint_delete(tx, tenant_id, id);
+}
+
+fl_err fl_store_wh_event_add(struct fl_tx *tx, struct fl_wh_event *ev,
+                             int64_t *n)
+{
+	if (strlen(ev->body) >= FL_WH_BODY_MAX)
+		return FL_E_TOO_LARGE;
+	return OPS(tx)->wh_event_add(tx, ev, n);
+}
+
+fl_err fl_store_wh_claim(struct fl_tx *tx, fl_time now, fl_time lease_until,
+                         int max, struct fl_wh_delivery *out, int *n)
+{
+	return OPS(tx)->wh_claim(tx, now, lease_until, max, out, n);
+}
+
+fl_err fl_store_wh_delivery_update(struct fl_tx *tx,
+                                   const struct fl_wh_delivery *d)
+{
+	return OPS(tx)->wh_delivery_update(tx, d);
+}
+
+fl_err fl_store_wh_delivery_list(struct fl_tx *tx, const char *tenant_id,
+                                 const char *endpoint_id, int64_t after,
+                                 int limit,
+                                 fl_err (*fn)(void *ctx,
+                                              const struct fl_wh_delivery *d),
+                                 void *ctx)
+{
+	return OPS(tx)->wh_delivery_list(tx, tenant_id, endpoint_id, after,
+	                                 limit, fn, ctx);
+}
+
+fl_err fl_store_wh_delivery_get(struct fl_tx *tx, const char *tenant_id,
+                                int64_t ord, struct fl_wh_delivery *out)
+{
+	return OPS(tx)->wh_delivery_get(tx, tenant_id, ord, out);
+}
+
+fl_err fl_store_device_confirmed(struct fl_tx *tx, const char *id,
+                                 struct fl_confirmed *out)
+{
+	return OPS(tx)->device_confirmed(tx, id, out);
+}
+
+fl_err fl_store_device_confirm(struct fl_tx *tx, const char *id,
+                               const struct fl_confirmed *c)
+{
+	return OPS(tx)->device_confirm(tx, id, c);
 }

@@ -517,6 +517,14 @@ struct fl_device_status {
 	uint8_t outcome[FL_HASH_LEN]; /* hash of what the token carries */
 };
 
+/* What the phone last confirmed applying (docs/protocol.md check-in
+ * "seq" and "locked"). */
+struct fl_confirmed {
+	uint64_t seq; /* token seq the phone reported holding */
+	bool locked;  /* whether it reported restrictions applied */
+	fl_time at;   /* when it reported this state first, 0 never */
+};
+
 struct fl_device {
 	int64_t ord;        /* creation order, for cursors */
 	char id[FL_ID_MAX]; /* "dv_..." */
@@ -543,6 +551,7 @@ struct fl_device {
 	char sim_report[FL_REPORT_MAX];
 	bool has_contract;
 	struct fl_device_status st; /* the current decision */
+	struct fl_confirmed confirmed; /* what the phone last applied */
 };
 
 /* Inserts d and claims its IMEIs. FL_E_IMEI_IN_PROGRAM if either IMEI is
@@ -1195,5 +1204,130 @@ fl_err fl_store_hold_list(struct fl_tx *tx, const char *tenant_id,
                           fl_err (*fn)(void *ctx,
                                        const struct fl_hold_rec *h),
                           void *ctx) FL_MUST_USE;
+/* --- webhooks (server/events.h, docs/webhooks.md) --------------------------
+ *
+ * Endpoints a tenant registered, the outbox of events (written in the
+ * transaction of the change each reports) and one delivery per event and
+ * endpoint subscribed to its type when it was emitted. Deliveries of one
+ * endpoint are handed out in event order, one at a time: only an
+ * endpoint's oldest pending delivery is ever claimed.
+ */
+
+#define FL_WH_URL_MAX    1024 /* an endpoint's URL */
+#define FL_WH_EVENTS_MAX 512  /* ",device.locked,payment.recorded," or "*" */
+#define FL_WH_TYPE_MAX   48   /* "device.unlock_confirmed" */
+#define FL_WH_ERROR_MAX  256  /* why the last attempt failed */
+#define FL_WH_BODY_MAX   16384 /* an event's JSON body */
+
+struct fl_wh_endpoint {
+	int64_t ord;        /* creation order, for cursors */
+	char id[FL_ID_MAX]; /* "we_..." */
+	char tenant_id[FL_ID_MAX];
+	char url[FL_WH_URL_MAX];
+	char events[FL_WH_EVENTS_MAX]; /* "*" or ",type,type," */
+	int64_t secret_gen;            /* bumped by each rotation */
+	fl_time created_at;
+	char created_by[FL_ID_MAX];
+	fl_time disabled_at; /* 0 while enabled */
+	char disabled_reason[FL_REASON_MAX];
+};
+
+/* Inserts e (e->ord is set). FL_E_CONFLICT if the id exists. */
+fl_err fl_store_wh_endpoint_insert(struct fl_tx *tx,
+                                   struct fl_wh_endpoint *e) FL_MUST_USE;
+fl_err fl_store_wh_endpoint_get(struct fl_tx *tx, const char *tenant_id,
+                                const char *id,
+                                struct fl_wh_endpoint *out) FL_MUST_USE;
+/* Endpoints of tenant_id with ord > after. */
+fl_err fl_store_wh_endpoint_list(struct fl_tx *tx, const char *tenant_id,
+                                 int64_t after, int limit,
+                                 fl_err (*fn)(void *ctx,
+                                              const struct fl_wh_endpoint *e),
+                                 void *ctx) FL_MUST_USE;
+/* Stores e's disabled_at, disabled_reason and secret_gen (found by
+ * e->tenant_id and e->id). */
+fl_err fl_store_wh_endpoint_update(struct fl_tx *tx,
+                                   const struct fl_wh_endpoint *e) FL_MUST_USE;
+/* Deletes an endpoint and its deliveries. */
+fl_err fl_store_wh_endpoint_delete(struct fl_tx *tx, const char *tenant_id,
+                                   const char *id) FL_MUST_USE;
+
+struct fl_wh_event {
+	int64_t ord;        /* emission order */
+	char id[FL_ID_MAX]; /* "msg_...": the webhook-id */
+	char tenant_id[FL_ID_MAX];
+	char type[FL_WH_TYPE_MAX];
+	fl_time created_at;
+	const char *body; /* the JSON body sent, borrowed */
+};
+
+/* Appends ev to the outbox and queues one delivery (due at
+ * ev->created_at) for each enabled endpoint of its tenant subscribed to
+ * its type. ev->ord is set; *n (may be NULL) receives the deliveries
+ * queued. */
+fl_err fl_store_wh_event_add(struct fl_tx *tx, struct fl_wh_event *ev,
+                             int64_t *n) FL_MUST_USE;
+
+enum fl_wh_state {
+	FL_WH_PENDING = 0,   /* to be sent (again) */
+	FL_WH_DELIVERED = 1, /* the endpoint answered 2xx */
+	FL_WH_FAILED = 2,    /* given up, or the endpoint is gone */
+};
+
+struct fl_wh_delivery {
+	int64_t ord; /* queue order */
+	int64_t event_ord;
+	char event_id[FL_ID_MAX];
+	char type[FL_WH_TYPE_MAX];
+	fl_time event_at; /* the event's created_at */
+	char endpoint_id[FL_ID_MAX];
+	char tenant_id[FL_ID_MAX];
+	char url[FL_WH_URL_MAX]; /* the endpoint's, when read */
+	int64_t secret_gen;      /* the endpoint's, when read */
+	enum fl_wh_state state;
+	int attempts;        /* made so far */
+	fl_time next_at;     /* due (pending) */
+	fl_time lease_until; /* claimed by a sender until */
+	fl_time last_at;     /* last attempt, 0 none */
+	int last_status;     /* its HTTP status, 0 none */
+	char last_error[FL_WH_ERROR_MAX];
+	fl_time done_at; /* delivered or failed */
+	char *body;      /* the event's body: see the functions */
+};
+
+/* Claims up to max deliveries due at now that are the oldest pending of
+ * their (enabled) endpoint and not claimed by another sender, until
+ * lease_until. out[0..*n) receive them, each body a heap copy the caller
+ * frees with free(). Several processes may claim at once: a delivery is
+ * handed to one of them until its lease ends. */
+fl_err fl_store_wh_claim(struct fl_tx *tx, fl_time now, fl_time lease_until,
+                         int max, struct fl_wh_delivery *out,
+                         int *n) FL_MUST_USE;
+/* Records an attempt of delivery ord: its state, attempts, next_at,
+ * last_at, last_status, last_error and done_at from d, and ends its
+ * lease. */
+fl_err fl_store_wh_delivery_update(struct fl_tx *tx,
+                                   const struct fl_wh_delivery *d) FL_MUST_USE;
+/* Deliveries of tenant_id (of endpoint_id, or all when NULL) with
+ * ord > after, newest last; body borrowed for the call. */
+fl_err fl_store_wh_delivery_list(struct fl_tx *tx, const char *tenant_id,
+                                 const char *endpoint_id, int64_t after,
+                                 int limit,
+                                 fl_err (*fn)(void *ctx,
+                                              const struct fl_wh_delivery *d),
+                                 void *ctx) FL_MUST_USE;
+/* Delivery ord of tenant_id; out->body is NULL. */
+fl_err fl_store_wh_delivery_get(struct fl_tx *tx, const char *tenant_id,
+                                int64_t ord,
+                                struct fl_wh_delivery *out) FL_MUST_USE;
+
+/* --- what the phone confirmed ------------------------------------------------
+ */
+
+fl_err fl_store_device_confirmed(struct fl_tx *tx, const char *id,
+                                 struct fl_confirmed *out) FL_MUST_USE;
+/* Stores c as device id's confirmed state. */
+fl_err fl_store_device_confirm(struct fl_tx *tx, const char *id,
+                               const struct fl_confirmed *c) FL_MUST_USE;
 
 #endif

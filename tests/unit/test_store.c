@@ -1004,6 +1004,14 @@ static void test_device_counts_seeded(void **state)
 	                     "DROP TABLE pending_releases;"
 	                     "DROP TABLE lock_holds;"
 	                     "DROP INDEX contracts_loan_ref_norm;"
+	                     /* and what migration 11 added */
+	                     "DROP TABLE webhook_endpoints;"
+	                     "DROP TABLE webhook_events;"
+	                     "DROP TABLE webhook_deliveries;"
+	                     "ALTER TABLE devices DROP COLUMN confirmed_seq;"
+	                     "ALTER TABLE devices DROP COLUMN "
+	                     "confirmed_locked;"
+	                     "ALTER TABLE devices DROP COLUMN confirmed_at;"
 	                     "DELETE FROM schema_version WHERE version >= 4;"
 	                     "UPDATE devices SET state = 1 WHERE id = 'dv_1';",
 	                     NULL, NULL, NULL),
@@ -1820,6 +1828,202 @@ static void test_every_op(void **state)
 	cnt = 0;
 	assert_int_equal(fl_store_audit_chains(tx, count_chain, &cnt), FL_OK);
 	assert_int_equal(cnt, 2);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+}
+
+/* --- webhooks ------------------------------------------------------------ */
+
+static void make_endpoint(struct fl_wh_endpoint *e, const char *id,
+                          const char *tenant, const char *events)
+{
+	memset(e, 0, sizeof(*e));
+	snprintf(e->id, sizeof(e->id), "%s", id);
+	snprintf(e->tenant_id, sizeof(e->tenant_id), "%s", tenant);
+	snprintf(e->url, sizeof(e->url), "https://lender.example/%s", id);
+	snprintf(e->events, sizeof(e->events), "%s", events);
+	snprintf(e->created_by, sizeof(e->created_by), "ak_1");
+	e->secret_gen = 1;
+	e->created_at = 100;
+}
+
+static void emit(struct fl_tx *tx, const char *id, const char *tenant,
+                 const char *type, int64_t want)
+{
+	struct fl_wh_event ev;
+	int64_t n = -1;
+
+	memset(&ev, 0, sizeof(ev));
+	snprintf(ev.id, sizeof(ev.id), "%s", id);
+	snprintf(ev.tenant_id, sizeof(ev.tenant_id), "%s", tenant);
+	snprintf(ev.type, sizeof(ev.type), "%s", type);
+	ev.created_at = 200;
+	ev.body = "{\"type\":\"x\"}";
+	assert_int_equal(fl_store_wh_event_add(tx, &ev, &n), FL_OK);
+	assert_true(ev.ord > 0);
+	assert_int_equal(n, want);
+}
+
+static fl_err count_delivery(void *ctx, const struct fl_wh_delivery *d)
+{
+	int *n = ctx;
+
+	assert_string_equal(d->body, "{\"type\":\"x\"}");
+	(*n)++;
+	return FL_OK;
+}
+
+static fl_err count_endpoint(void *ctx, const struct fl_wh_endpoint *e)
+{
+	int *n = ctx;
+
+	(void)e;
+	(*n)++;
+	return FL_OK;
+}
+
+static void free_claimed(struct fl_wh_delivery *d, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(d[i].body);
+}
+
+/* Endpoints, the outbox and deliveries: an event fans out to the
+ * subscribed, enabled endpoints of its tenant only; a rolled-back event
+ * leaves nothing; each endpoint hands out its oldest pending delivery
+ * only, leased; an attempt recorded frees the next. */
+static void test_webhooks(void **state)
+{
+	struct fx *f = *state;
+	struct fl_tx *tx = begin(f, true);
+	struct fl_wh_endpoint e1, e2, e3, g;
+	struct fl_wh_delivery d[8], dg;
+	struct fl_confirmed c;
+	int n = 0, cnt = 0;
+
+	make_endpoint(&e1, "we_1", "tn_1", "*");
+	make_endpoint(&e2, "we_2", "tn_1", ",payment.recorded,");
+	make_endpoint(&e3, "we_3", "tn_2", "*");
+	assert_int_equal(fl_store_wh_endpoint_insert(tx, &e1), FL_OK);
+	assert_int_equal(fl_store_wh_endpoint_insert(tx, &e2), FL_OK);
+	assert_int_equal(fl_store_wh_endpoint_insert(tx, &e3), FL_OK);
+	assert_int_equal(fl_store_wh_endpoint_insert(tx, &e3), FL_E_CONFLICT);
+	assert_true(e2.ord > e1.ord);
+	assert_int_equal(fl_store_wh_endpoint_get(tx, "tn_2", "we_1", &g),
+	                 FL_E_NOT_FOUND);
+	assert_int_equal(fl_store_wh_endpoint_get(tx, "tn_1", "we_2", &g),
+	                 FL_OK);
+	assert_string_equal(g.events, ",payment.recorded,");
+	assert_int_equal(fl_store_wh_endpoint_list(tx, "tn_1", 0, 10,
+	                                           count_endpoint, &cnt),
+	                 FL_OK);
+	assert_int_equal(cnt, 2);
+	emit(tx, "msg_1", "tn_1", "payment.recorded", 2);
+	emit(tx, "msg_2", "tn_1", "device.locked", 1);
+	emit(tx, "msg_3", "tn_9", "device.locked", 0);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+
+	tx = begin(f, true);
+	emit(tx, "msg_4", "tn_1", "device.locked", 1);
+	fl_tx_rollback(tx);
+
+	tx = begin(f, true);
+	/* heads only: we_1's msg_1 and we_2's msg_1, not we_1's msg_2 */
+	assert_int_equal(fl_store_wh_claim(tx, 300, 360, 8, d, &n), FL_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(d[0].event_id, "msg_1");
+	assert_string_equal(d[0].endpoint_id, "we_1");
+	assert_string_equal(d[0].url, "https://lender.example/we_1");
+	assert_string_equal(d[0].body, "{\"type\":\"x\"}");
+	assert_string_equal(d[1].endpoint_id, "we_2");
+	assert_int_equal(d[1].lease_until, 360);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+	/* leased: nothing more to claim until the lease ends */
+	tx = begin(f, true);
+	{
+		struct fl_wh_delivery d2[8];
+		int n2 = -1;
+
+		assert_int_equal(fl_store_wh_claim(tx, 301, 361, 8, d2, &n2),
+		                 FL_OK);
+		assert_int_equal(n2, 0);
+	}
+	/* we_1's first delivered: its next comes; we_2's failed, retry */
+	d[0].state = FL_WH_DELIVERED;
+	d[0].attempts = 1;
+	d[0].last_at = 302;
+	d[0].last_status = 204;
+	d[0].done_at = 302;
+	assert_int_equal(fl_store_wh_delivery_update(tx, &d[0]), FL_OK);
+	d[1].attempts = 1;
+	d[1].next_at = 400;
+	d[1].last_status = 500;
+	snprintf(d[1].last_error, sizeof(d[1].last_error), "HTTP 500");
+	assert_int_equal(fl_store_wh_delivery_update(tx, &d[1]), FL_OK);
+	free_claimed(d, n);
+	assert_int_equal(fl_store_wh_claim(tx, 303, 363, 8, d, &n), FL_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(d[0].event_id, "msg_2");
+	d[0].state = FL_WH_DELIVERED;
+	d[0].attempts = 1;
+	d[0].done_at = 304;
+	assert_int_equal(fl_store_wh_delivery_update(tx, &d[0]), FL_OK);
+	free_claimed(d, n);
+	assert_int_equal(fl_store_wh_claim(tx, 399, 460, 8, d, &n), FL_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(fl_store_wh_claim(tx, 400, 460, 8, d, &n), FL_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(d[0].endpoint_id, "we_2");
+	assert_int_equal(d[0].attempts, 1);
+	free_claimed(d, n);
+	assert_int_equal(fl_store_wh_delivery_get(tx, "tn_1", d[0].ord, &dg),
+	                 FL_OK);
+	assert_string_equal(dg.last_error, "HTTP 500");
+	assert_int_equal(fl_store_wh_delivery_get(tx, "tn_2", d[0].ord, &dg),
+	                 FL_E_NOT_FOUND);
+	cnt = 0;
+	assert_int_equal(fl_store_wh_delivery_list(tx, "tn_1", NULL, 0, 10,
+	                                           count_delivery, &cnt),
+	                 FL_OK);
+	assert_int_equal(cnt, 3);
+	cnt = 0;
+	assert_int_equal(fl_store_wh_delivery_list(tx, "tn_1", "we_2", 0, 10,
+	                                           count_delivery, &cnt),
+	                 FL_OK);
+	assert_int_equal(cnt, 1);
+	/* disabled: nothing new, nothing handed out */
+	e1.disabled_at = 500;
+	snprintf(e1.disabled_reason, sizeof(e1.disabled_reason), "gone");
+	assert_int_equal(fl_store_wh_endpoint_update(tx, &e1), FL_OK);
+	emit(tx, "msg_5", "tn_1", "device.locked", 0);
+	/* we_2's lease ran out unreported: handed out again */
+	assert_int_equal(fl_store_wh_claim(tx, 1000, 1060, 8, d, &n), FL_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(d[0].endpoint_id, "we_2");
+	free_claimed(d, n);
+	assert_int_equal(fl_store_wh_endpoint_delete(tx, "tn_2", "we_1"),
+	                 FL_E_NOT_FOUND);
+	assert_int_equal(fl_store_wh_endpoint_delete(tx, "tn_1", "we_2"),
+	                 FL_OK);
+	cnt = 0;
+	assert_int_equal(fl_store_wh_delivery_list(tx, "tn_1", NULL, 0, 10,
+	                                           count_delivery, &cnt),
+	                 FL_OK);
+	assert_int_equal(cnt, 2);
+
+	/* what the phone confirmed */
+	add_device(tx, "dv_1", "490154203237518");
+	assert_int_equal(fl_store_device_confirmed(tx, "dv_1", &c), FL_OK);
+	assert_int_equal(c.seq, 0);
+	assert_int_equal(c.at, 0);
+	c = (struct fl_confirmed){.seq = 7, .locked = true, .at = 900};
+	assert_int_equal(fl_store_device_confirm(tx, "dv_1", &c), FL_OK);
+	assert_int_equal(fl_store_device_confirm(tx, "dv_none", &c),
+	                 FL_E_NOT_FOUND);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(fl_store_device_confirmed(tx, "dv_1", &c), FL_OK);
+	assert_int_equal(c.seq, 7);
+	assert_true(c.locked);
+	assert_int_equal(c.at, 900);
 	assert_int_equal(fl_tx_commit(tx), FL_OK);
 }
 
@@ -2642,6 +2846,7 @@ static void test_pg_durability(void **state)
 	        T(test_device_counts_concurrent, setup, teardown),             \
 	        T(test_device_next_change, setup, teardown),                   \
 	        T(test_factory_key, setup, teardown),                          \
+	        T(test_webhooks, setup, teardown),                             \
 	        T(test_pairing_requests, setup, teardown),                     \
 	        T(test_device_load, setup, teardown),                          \
 	        T(test_dp_claim, setup, teardown),                             \
