@@ -284,22 +284,22 @@ static void overdue_device(struct srv *reg, struct srv *con, char id[64],
                            char code[64], char imei1[16], char imei2[16])
 {
 	struct srv_res r;
-	char path[128];
+	char path[128], body[512];
 
 	devapi_imei(next_imei++, imei1);
 	devapi_imei(next_imei++, imei2);
 	assert_int_equal(devapi_register(reg, &L, imei1, imei2, id, code), 0);
 	snprintf(path, sizeof(path), "/v1/devices/%s/contract", id);
-	assert_int_equal(
-	        srv_req(con, "POST", path, L.admin,
-	                "{\"loan_ref\":\"LN-C\",\"currency\":\"KES\","
-	                "\"allow_overdue\":true,"
-	                "\"schedule\":[{\"due\":\"2025-01-01\",\"amount\":"
-	                "150000},{\"due\":\"2035-01-01\",\"amount\":150000}],"
-	                "\"grace\":0,\"policy\":{\"contact\":{\"name\":"
-	                "\"Acme Finance\",\"phones\":[\"+254700000001\"]}}}",
-	                &r),
-	        0);
+	/* loan references are unique per lender */
+	snprintf(body, sizeof(body),
+	         "{\"loan_ref\":\"LN-C-%s\",\"currency\":\"KES\","
+	         "\"allow_overdue\":true,"
+	         "\"schedule\":[{\"due\":\"2025-01-01\",\"amount\":"
+	         "150000},{\"due\":\"2035-01-01\",\"amount\":150000}],"
+	         "\"grace\":0,\"policy\":{\"contact\":{\"name\":"
+	         "\"Acme Finance\",\"phones\":[\"+254700000001\"]}}}",
+	         imei1);
+	assert_int_equal(srv_req(con, "POST", path, L.admin, body, &r), 0);
 	if (r.status != 201)
 		fail_msg("contract: %ld %s", r.status, r.body);
 	srv_res_free(&r);

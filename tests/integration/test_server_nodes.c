@@ -88,8 +88,8 @@ static void test_two_nodes(void **state)
 
 	/* the operator copies them: the node serves the same lenders */
 	snprintf(cmd, sizeof(cmd),
-	         "cp -a %s/server.secret %s/kx.secret %s/keys.json %s/keys %s/",
-	         srv_data_dir(a), srv_data_dir(a), srv_data_dir(a),
+	         "cd %s && cp -a server.secret kx.secret keys.json keys "
+	         "webhook.k4secret dev-root.k4secret %s/",
 	         srv_data_dir(a), dir_b);
 	assert_int_equal(system(cmd), 0);
 	assert_int_equal(srv_start(&b, &ob), 0);
