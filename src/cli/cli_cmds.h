@@ -41,13 +41,15 @@ int cli_cmd_contracts(int argc, char **argv);
 int cli_cmd_payments(int argc, char **argv);
 /* cli_locks.c */
 int cli_cmd_locks(int argc, char **argv);
+/* cli_webhooks.c */
+int cli_cmd_webhooks(int argc, char **argv);
 
 /* The groups (cli.h), listed in cli_groups. */
 extern const struct cli_group cli_group_top, cli_group_tenant,
         cli_group_tenant_keys, cli_group_operator, cli_group_operator_keys,
         cli_group_keys, cli_group_audit, cli_group_contracts, cli_group_devices,
         cli_group_imei, cli_group_key, cli_group_payments, cli_group_token,
-        cli_group_locks;
+        cli_group_locks, cli_group_webhooks;
 
 /* cli_help.c: `finlock help`, `finlock completion` */
 int cli_cmd_help(int argc, char **argv);

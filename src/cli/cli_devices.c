@@ -335,18 +335,74 @@ static const char show_usage[] =
         "date, last contact, SIM and tamper reports, and its pending "
         "commands (a\n"
         "scheduled lock, an unlock still holding) with their ids for\n"
-        "`finlock devices cancel`. " DEVICE_ARG_HELP;
+        "`finlock devices cancel`.\n"
+        "\n"
+        "Beside what the server decided it shows what the phone last "
+        "confirmed\n"
+        "applying: lock_status is locked, locking (locked by the server, "
+        "not yet\n"
+        "confirmed by the phone), unlocking, unlocked, or unknown (the "
+        "phone has\n"
+        "confirmed nothing yet); phone is the token seq it confirmed, "
+        "whether\n"
+        "that token locks it, when, and whether it is the latest token.\n"
+        "The last line sums this up. " DEVICE_ARG_HELP;
+
+/* One line: what the server decided and what the phone confirmed. */
+static void print_lock_status(const json_t *d)
+{
+	const json_t *phone = json_object_get(d, "phone");
+	const char *status = cli_jstr(d, "lock_status");
+
+	if (status[0] == '\0')
+		return;
+	if (!json_is_object(phone)) {
+		printf("lock status: %s (the phone has confirmed no token "
+		       "yet)\n",
+		       status);
+		return;
+	}
+	printf("lock status: %s (the phone confirmed token %lld, %s, at %s%s)"
+	       "\n",
+	       status,
+	       (long long)json_integer_value(
+	               json_object_get(phone, "token_seq")),
+	       json_is_true(json_object_get(phone, "locked")) ? "locked"
+	                                                      : "unlocked",
+	       cli_jstr(phone, "confirmed_at"),
+	       json_is_true(json_object_get(phone, "current"))
+	               ? ""
+	               : "; a newer token is not confirmed yet");
+}
 
 static int devices_show(int argc, char **argv)
 {
 	const struct cli_spec spec = {
 	        "devices show", show_usage, NULL, 1, 1, true};
+	char id[256], path[CLI_PATH_MAX];
+	struct cli_api *api = NULL;
+	struct cli_resp r;
 	struct cli_args a;
 	int rc = cli_parse(&a, &spec, argc, argv);
 
 	if (rc != CLI_CONTINUE)
 		return rc;
-	return cli_run_device_call(&a, a.pos[0], "GET", NULL, NULL, NULL, NULL);
+	rc = cli_api_open(&api, &a, true);
+	if (rc == CLI_OK)
+		rc = cli_api_device(api, a.pos[0], id, sizeof(id));
+	if (rc == CLI_OK &&
+	    !cli_path(path, sizeof(path), "/v1/devices", id, NULL))
+		rc = CLI_USAGE;
+	if (rc == CLI_OK)
+		rc = cli_api_call(api, "GET", path, NULL, NULL, &r);
+	if (rc == CLI_OK) {
+		cli_print_answer(api, &r, NULL);
+		if (!a.json)
+			print_lock_status(r.json);
+		cli_resp_free(&r);
+	}
+	cli_api_free(api);
+	return rc;
 }
 
 /* --- commands ------------------------------------------------------------- */

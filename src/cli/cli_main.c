@@ -25,6 +25,8 @@ static const struct cli_cmd commands[] = {
         {"payments", "record and reverse payments", cli_cmd_payments},
         {"locks", "hold automatic locks, preview what will lock",
          cli_cmd_locks},
+        {"webhooks", "signed events to your server: endpoints, deliveries",
+         cli_cmd_webhooks},
         {"audit", "the audit log: list, export, verify, head", cli_cmd_audit},
         {"reports", "portfolio at risk, amounts due, lock rate",
          cli_cmd_reports},
@@ -55,7 +57,7 @@ const struct cli_group *const cli_groups[] = {
         &cli_group_payments,      &cli_group_audit,
         &cli_group_imei,          &cli_group_key,
         &cli_group_token,         &cli_group_locks,
-        NULL,
+        &cli_group_webhooks,      NULL,
 };
 
 const struct cli_group *cli_group_find(const char *path)

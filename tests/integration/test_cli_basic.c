@@ -500,6 +500,12 @@ static void test_completion(void **state)
 	c = complete_words("finlock login --no");
 	assert_string_equal(c, "--no-check\n");
 	free(c);
+	c = complete_words("finlock webhooks r");
+	assert_string_equal(c, "rotate redeliver\n");
+	free(c);
+	c = complete_words("finlock webhooks create http://x --ev");
+	assert_string_equal(c, "--events\n");
+	free(c);
 	{
 		struct proc_result r;
 
@@ -555,6 +561,16 @@ static const char *const all_commands[] = {
         "payments reverse",
         "payments list",
         "payments show",
+        "webhooks",
+        "webhooks create",
+        "webhooks list",
+        "webhooks show",
+        "webhooks disable",
+        "webhooks enable",
+        "webhooks rotate",
+        "webhooks delete",
+        "webhooks deliveries",
+        "webhooks redeliver",
         "audit",
         "audit list",
         "audit export",
