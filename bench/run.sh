@@ -22,9 +22,10 @@
 # BENCH_DEVICES overrides the number of enrolled devices of benchmark 1;
 # BENCH_BIN runs the finlockd of another build directory; BENCH_ONLY runs
 # only the named parts, among "agent policy checkin waits redecide due
-# cluster" (checkin, waits and redecide share the fleet, built when one of
-# them runs; cluster is PostgreSQL and two nodes behind nginx, with its own
-# fleet: BENCH_PG_DEVICES, BENCH_PG_SWEEP override its sizes).
+# cluster cluster-sweep" (checkin, waits and redecide share the fleet,
+# built when one of them runs; cluster is PostgreSQL and two nodes behind
+# nginx with its own fleet, and its sweep, which cluster-sweep runs alone:
+# BENCH_PG_DEVICES, BENCH_PG_SWEEP override their sizes).
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -581,12 +582,10 @@ checkin_run() {
 bench_cluster() {
 	section "cluster: PostgreSQL, one node and two behind nginx"
 	n=${BENCH_PG_DEVICES:-100000}
-	sweep_n=${BENCH_PG_SWEEP:-1000000}
-	sweep_due=10000
 	w=10000
 	dur=10
 	if quick; then
-		n=2000 sweep_n=20000 sweep_due=200 w=500 dur=3
+		n=2000 w=500 dur=3
 	fi
 	echo "  load average at the start: $(load)"
 	pg_start
@@ -644,7 +643,7 @@ bench_cluster() {
 		result c1-sqlite "check-ins, 1 node SQLite (= 1)" \
 			"$(commas "$f_rps") req/s" "nginx $(commas "${n_rps1:-0}") req/s" \
 			"$r" ">= 0.45x nginx" \
-			"$(awk -v r="$r" 'BEGIN { print r + 0 >= 0.45 ? "yes" : "no" }')"
+			"$(awk -v r="$r" 'BEGIN { print ((r + 0 >= 0.45) ? "yes" : "no") }')"
 	fi
 	result c1-pg "check-ins, 1 node PostgreSQL, $ndev dev" \
 		"$(commas "$(kv "$TMP/pg1" rps)") req/s" "nginx $(commas "$c_ngx") req/s" \
@@ -664,9 +663,17 @@ bench_cluster() {
 	kill "$N1_PID" "$N2_PID" 2>/dev/null || true
 	wait "$N1_PID" 2>/dev/null || true
 	wait "$N2_PID" 2>/dev/null || true
+	pg_stop
+}
 
-	# The 1% sweep on PostgreSQL: the background fleet by COPY, the due
-	# set through the store, two nodes (one of them sweeps), the phones of
+bench_cluster_sweep() {
+	sweep_n=${BENCH_PG_SWEEP:-1000000}
+	sweep_due=10000
+	quick && sweep_n=20000 sweep_due=200
+	[ -n "$PG_DIR" ] || pg_start
+
+	# The 1% sweep on PostgreSQL: the fleet and the due set by COPY, two
+	# nodes (one of them sweeps), the phones of
 	# the due set waiting on both.
 	section "cluster: the sweep on PostgreSQL, 1% of $(commas "$sweep_n") contracts due at once"
 	suri=$(pg_db sweep)
@@ -687,13 +694,13 @@ bench_cluster() {
 	finlockd_start "$TMP/s2" --database "$suri" --max-connections 12000
 	S2_PID=$FL_PID S2_PORT=$FL_PORT
 	sroot=$("$BIN/finlockd" --data "$TMP/s1/data" --database "$suri" root-pubkey 2>/dev/null)
-	"$B/bench_sweep" watch "$TMP/s1/data" "$due_at" 30 --database "$suri" \
+	"$B/bench_sweep" watch "$TMP/s1/data" "$due_at" 120 --database "$suri" \
 		>"$TMP/swatch" 2>&1 &
 	watch_pid=$!
 	"$B/bench_wake" --port "$S1_PORT" --port2 "$S2_PORT" \
 		--devices "$TMP/sdue.devs" --root "$sroot" --pid "$S1_PID" \
 		--waiters "$sweep_due" --settle 0.5 --mode due --due-at "$due_at" \
-		--timeout 30 >"$TMP/swake" 2>&1 || echo "bench: bench_wake (due, PostgreSQL) failed" >&2
+		--timeout 120 >"$TMP/swake" 2>&1 || echo "bench: bench_wake (due, PostgreSQL) failed" >&2
 	pg_results "$TMP/swake"
 	wait "$watch_pid" || true
 	pg_results "$TMP/swatch"
@@ -793,4 +800,7 @@ if want checkin || want waits || want redecide; then
 fi
 want due && bench_due
 want cluster && bench_cluster
+if want cluster || want cluster-sweep; then
+	bench_cluster_sweep
+fi
 report
