@@ -155,6 +155,8 @@ build/rel/share/man/man1/finlock.1: build/rel/bin/finlock
 # failure test routes every allocation of the code under test through its
 # own allocator.
 LDFLAGS_test_alloc_fail := $(foreach f,malloc calloc realloc strdup strndup,-Wl,--wrap=$(f))
+# The live OpenAPI check reads docs/openapi.yaml with libyaml.
+LDFLAGS_test_server_openapi_live := -lyaml
 build/san/tests/%: tests/%.c $(call objs,san,$(TEST_SUPPORT)) $(call libs,san)
 	@mkdir -p $(dir $@)
 	@echo "  LD san  $@"

@@ -8,13 +8,15 @@ set -eu
 
 # postgresql-15: the store tests start a private PostgreSQL cluster
 # (tests/support/pg_cluster.c) to run the suite against that backend too.
+# libyaml-dev: the live OpenAPI check (tests/integration/
+# test_server_openapi_live.c) reads docs/openapi.yaml with libyaml.
 # chromium and nodejs: the browser tests (chromium driven headless by npm's
 # playwright-core). npm comes with some nodejs builds; Debian's own is a
 # package of its own.
 pkgs="make gcc clang libclang-rt-14-dev pkg-config ca-certificates
 libsodium-dev libjansson-dev libmicrohttpd-dev libsqlite3-dev
-libcurl4-openssl-dev libcmocka-dev libpq-dev sqlite3 curl nginx openssl
-chromium nodejs postgresql-15"
+libcurl4-openssl-dev libcmocka-dev libyaml-dev libpq-dev sqlite3 curl nginx
+openssl chromium nodejs postgresql-15"
 command -v npm >/dev/null 2>&1 || pkgs="$pkgs npm"
 
 browser_tests=$(cd "$(dirname "$0")/.." && pwd)/tests/browser

@@ -16,6 +16,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "core/fltime.h"
+
 /* Exit codes, documented in docs/cli.md. */
 enum cli_exit {
 	CLI_OK = 0,          /* done */
@@ -168,6 +170,12 @@ int cli_parse(struct cli_args *a, const struct cli_spec *spec, int argc,
  * stops at and returns fn's first non-zero result. */
 int cli_list_each(const struct cli_list *l,
                   int (*fn)(void *ctx, const char *s, size_t len), void *ctx);
+
+/* The time now: the system clock, or, when FINLOCK_TEST_CLOCK names a
+ * file, the seconds since 1970 written in it (so a test runs the CLI on
+ * the same clock as a finlockd on a test clock; a file that cannot be
+ * read gives the system clock). */
+fl_time cli_now(void);
 
 /* Reads a time argument into out[21] as canonical RFC 3339 UTC: an RFC 3339
  * time, "now", or "+DURATION" from now ("+90s", "+2h", "+3d"). `what`

@@ -274,7 +274,7 @@ static int imei_verify_cert(int argc, char **argv)
 	char *payload = NULL;
 	size_t len = 0;
 	struct cli_args a;
-	fl_time now = (fl_time)time(NULL), exp;
+	fl_time now = cli_now(), exp;
 	const char *s;
 	fl_err err;
 	int rc = cli_parse(&a, &spec, argc, argv);

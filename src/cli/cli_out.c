@@ -212,10 +212,15 @@ struct table {
 	bool started; /* header printed, widths fixed */
 };
 
+/* One row; empty cells at its end leave no trailing blanks. */
 static void table_row(const struct table *t, char cells[][CELL_MAX])
 {
-	for (size_t c = 0; c < t->ncols; c++) {
-		if (c + 1 == t->ncols)
+	size_t last = t->ncols;
+
+	while (last > 1 && cells[last - 1][0] == '\0')
+		last--;
+	for (size_t c = 0; c < last; c++) {
+		if (c + 1 == last)
 			fprintf(stdout, "%s\n", cells[c]);
 		else
 			fprintf(stdout, "%-*s  ", (int)t->width[c], cells[c]);

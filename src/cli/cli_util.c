@@ -166,21 +166,44 @@ char *cli_arg_or_stdin(const char *arg)
 	return buf;
 }
 
+fl_time cli_now(void)
+{
+	const char *path = getenv("FINLOCK_TEST_CLOCK");
+	char buf[32], *end;
+	long long v;
+	size_t n;
+	FILE *f;
+
+	if (path == NULL || path[0] == '\0')
+		return (fl_time)time(NULL);
+	f = fopen(path, "re");
+	if (f == NULL)
+		return (fl_time)time(NULL);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	v = strtoll(buf, &end, 10);
+	if (end == buf || (*end != '\0' && *end != '\n') || v < 0 ||
+	    v > FL_TIME_MAX)
+		return (fl_time)time(NULL);
+	return (fl_time)v;
+}
+
 int cli_time_arg(const char *what, const char *s, char out[21])
 {
-	fl_time t;
+	fl_time t, now = cli_now();
 	int64_t d;
 
 	if (strcmp(s, "now") == 0) {
-		t = (fl_time)time(NULL);
+		t = now;
 	} else if (s[0] == '+') {
 		if (fl_duration_parse(s + 1, strlen(s + 1), &d) != FL_OK ||
-		    d > FL_TIME_MAX - (int64_t)time(NULL)) {
+		    d > FL_TIME_MAX - (int64_t)now) {
 			cli_err("--%s: '%s' is not a duration (+90s, +2h, +3d)",
 			        what, s);
 			return CLI_REFUSED;
 		}
-		t = (fl_time)time(NULL) + d;
+		t = now + d;
 	} else {
 		fl_err err = fl_time_parse(s, strlen(s), &t);
 

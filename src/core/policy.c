@@ -813,6 +813,10 @@ static void decide_state(const struct fl_policy_input *in,
 		return;
 	}
 	decide_lock_at(in, lg, f, out);
+	if (f->sched && f->sched_at > in->now) {
+		out->sched_command = f->sched_cmd;
+		out->sched_at = f->sched_at;
+	}
 	out->unlock_until = f->locked ? 0 : f->unlock_until;
 	out->unlock_command = out->unlock_until != 0 ? f->unlock_cmd : 0;
 	if (!in->enrolled)

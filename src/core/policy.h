@@ -229,6 +229,11 @@ struct fl_decision {
 	fl_time unlock_until;   /* a manual unlock holds until then; 0 = none */
 	size_t unlock_command;  /* 1 + the index in commands[] of that unlock;
 	                           0 when unlock_until is 0 */
+	size_t sched_command;   /* a LOCK_AT still to come, whether it drives
+	                           lock_at or an earlier lock comes first:
+	                           1 + its index in commands[]; 0 none */
+	fl_time sched_at;       /* when that lock comes; 0 with no
+	                           sched_command */
 	fl_time paid_through;   /* due date of the last installment fully
 	                           paid (all before it paid too); 0 = none */
 	int64_t amount_total;   /* the whole effective schedule */

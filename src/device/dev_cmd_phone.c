@@ -19,6 +19,7 @@
 #include "core/imei.h"
 #include "core/paserk.h"
 #include "device/dev_files.h"
+#include "device/dev_hal.h"
 #include "device/dev_lock.h"
 #include "device/dev_phone.h"
 #include "device/device.h"
@@ -471,7 +472,7 @@ int dev_cmd_set_clock(int argc, char **argv)
 			        fl_strerror(err ? err : FL_E_TIME_INVALID));
 			return DEV_REFUSED;
 		}
-		offset = t - (int64_t)time(NULL);
+		offset = t - (int64_t)dev_host_time();
 	}
 	rc = apply_change("set-clock", do_set_clock, &offset);
 	if (rc != DEV_OK)

@@ -90,7 +90,15 @@ void dev_hal_net_reset(struct dev_hal *h);
 /* The server URL requests go to now ("" none). */
 void dev_hal_server(const struct dev_hal *h, char out[DEV_URL_MAX + 1]);
 
-/* The phone's wall clock (system clock plus offset). */
+/* The phone's wall clock (the host's time, dev_host_time, plus the
+ * offset set-clock recorded). */
 fl_err dev_hal_wall(const struct dev_hal *h, fl_time *now) FL_MUST_USE;
+
+/* The host's time: the system clock, or, when FINLOCK_TEST_CLOCK names a
+ * file, the seconds since 1970 written in it (a test moves the phone's
+ * time with the server's test clock, docs/device.md; the platform's
+ * monotonic clock then reads it too). A file that cannot be read gives
+ * the system clock. */
+fl_time dev_host_time(void);
 
 #endif

@@ -95,7 +95,7 @@ static void run_log(const char *fmt, ...)
 	char when[FL_TIME_STR_LEN];
 	va_list ap;
 
-	fl_time_format((fl_time)time(NULL), when);
+	fl_time_format(dev_host_time(), when);
 	fprintf(stderr, "finlock-device: %s ", when);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);

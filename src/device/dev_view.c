@@ -259,7 +259,7 @@ json_t *dev_view_status(struct dev_phone *p, const struct dev_hal *h,
 	json_object_set_new(o, "boots", json_integer((json_int_t)boots));
 	dev_hal_server(h, url);
 	json_object_set_new(o, "server", json_string(url));
-	json_object_set_new(o, "updated_at", time_or_null((fl_time)time(NULL)));
+	json_object_set_new(o, "updated_at", time_or_null(dev_host_time()));
 	return o;
 }
 

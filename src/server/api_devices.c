@@ -358,9 +358,10 @@ fl_err fl_api_device_pending(struct fl_tx *tx, const struct fl_device *d,
 		goto done;
 	if ((err = fl_decide_replay(tx, d, at, &in, dec)) != FL_OK)
 		goto out;
-	if (dec->lock_cause == FL_LOCK_SCHEDULED && dec->lock_at > at &&
-	    dec->lock_command != 0) {
-		one = pending_one(tx, d, &in, dec->lock_command, &err);
+	/* a lock still to come shows even when an earlier lock (an overdue
+	 * one after an unlock ends) comes first: the lender scheduled it */
+	if (dec->sched_command != 0 && dec->sched_at > at) {
+		one = pending_one(tx, d, &in, dec->sched_command, &err);
 		if (one == NULL || json_array_append_new(arr, one) != 0)
 			err = err != FL_OK ? err : FL_E_NOMEM;
 	}

@@ -476,6 +476,11 @@ fl_err fl_datadir_open(const struct fl_config *cfg, unsigned flags, fl_time now,
 		               dir, fl_strerror(err));
 		goto out;
 	}
+	/* A database that has a fingerprint (or keys) was made with keys
+	 * that exist somewhere: they are read, never made again. A new node
+	 * of a shared PostgreSQL database whose operator has not copied them
+	 * into its data directory is refused here, rather than minting an
+	 * identity of its own. */
 	err = may_make_keys ? fl_secrets_load(&out->secrets, dir)
 	                    : fl_secrets_read(&out->secrets, dir, &file);
 	if (err != FL_OK) {

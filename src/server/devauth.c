@@ -690,6 +690,7 @@ out:
 static void *flusher(void *arg)
 {
 	struct fl_devauth *da = arg;
+	struct fl_log_repeat flush_log = {0};
 
 	pthread_mutex_lock(&da->tmu);
 	while (!da->stop) {
@@ -707,10 +708,7 @@ static void *flusher(void *arg)
 			;
 		pthread_mutex_unlock(&da->tmu);
 		err = fl_devauth_flush(da, NULL);
-		if (err != FL_OK)
-			fl_log(FL_LOG_ERROR,
-			       "cannot write check-in bookkeeping",
-			       fl_log_err(NULL, err));
+		fl_log_round(&flush_log, "check-in bookkeeping", err);
 		pthread_mutex_lock(&da->tmu);
 	}
 	pthread_mutex_unlock(&da->tmu);

@@ -103,6 +103,43 @@ void fl_logf(enum fl_log_level level, const char *msg, const char *fmt, ...)
 	fl_log(level, msg, json_pack("{s:s}", "detail", buf));
 }
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void fl_log_round(struct fl_log_repeat *r, const char *task, fl_err err)
+{
+	int64_t now = mono_ms();
+	char msg[160];
+
+	if (err == FL_OK) {
+		if (r->failing) {
+			snprintf(msg, sizeof(msg), "%s works again", task);
+			fl_log(FL_LOG_INFO, msg,
+			       json_pack("{s:I}", "failures",
+			                 (json_int_t)r->failures));
+		}
+		memset(r, 0, sizeof(*r));
+		return;
+	}
+	r->failures++;
+	if (r->failing && now < r->next_ms) {
+		r->left_out++;
+		return;
+	}
+	snprintf(msg, sizeof(msg), "%s failed", task);
+	fl_log(FL_LOG_ERROR, msg,
+	       json_pack("{s:o,s:I}", "detail", fl_log_err(NULL, err),
+	                 "repeats_left_out", (json_int_t)r->left_out));
+	r->failing = true;
+	r->left_out = 0;
+	r->next_ms = now + 60000;
+}
+
 json_t *fl_log_err(json_t *fields, fl_err err)
 {
 	const char *detail = fl_store_errmsg();

@@ -13,6 +13,8 @@
 #define FL_SERVER_LOG_H
 
 #include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "core/err.h"
@@ -43,6 +45,21 @@ void fl_log(enum fl_log_level level, const char *msg, json_t *fields);
  * calling thread's last store call failed (store.h fl_store_errmsg()).
  * Returns fields, for fl_log(). */
 json_t *fl_log_err(json_t *fields, fl_err err);
+
+/* A failure that repeats every round of a background task (the sweep, the
+ * write-behind flush while the database is away) is logged when it starts,
+ * then at most once a minute with how many repeats were left out, and once
+ * more when the task succeeds again. One per task, used by one thread;
+ * zero-initialise it. */
+struct fl_log_repeat {
+	bool failing;
+	int64_t next_ms;         /* monotonic ms of the next line allowed */
+	unsigned long left_out;  /* failures not logged since the last line */
+	unsigned long failures;  /* since it started failing */
+};
+
+/* After a round of the task: err FL_OK or the round's failure. */
+void fl_log_round(struct fl_log_repeat *r, const char *task, fl_err err);
 
 /* Writes one line whose "msg" is msg and "detail" is the printf-formatted
  * rest. */

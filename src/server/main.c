@@ -42,6 +42,8 @@ static void usage(FILE *f)
 	           "With no command, serve. Options:\n"
 	           "  --config FILE        key = value settings\n"
 	           "  --data DIR           data directory (database, keys)\n"
+	           "  --database URI       postgresql://USER@HOST:PORT/DB "
+	           "instead of SQLite in DIR\n"
 	           "  --listen ADDR:PORT   address to listen on "
 	           "(default 127.0.0.1:8080)\n"
 	           "  --tls-cert FILE      PEM certificate chain (with "
@@ -162,6 +164,14 @@ int main(int argc, char **argv)
 	}
 	if (first_cmd == argc)
 		return fl_server_run(&cfg);
+	/* A command logs at the level asked for too (the server applies its
+	 * own in fl_server_run). */
+	{
+		enum fl_log_level lvl = FL_LOG_INFO;
+
+		if (fl_log_level_parse(cfg.log_level, &lvl) == FL_OK)
+			fl_log_init(stderr, lvl);
+	}
 	if (fl_crypto_init() != FL_OK) {
 		fprintf(stderr, "finlockd: libsodium failed to start\n");
 		return 1;

@@ -308,8 +308,10 @@ const char *const sq_migrations[] = {
          * confirmation, a used offline code) were applied, so a request
          * replayed to another node is never applied twice (store.h
          * fl_store_dp_claim). */
-        "ALTER TABLE devices ADD COLUMN applied_counter INTEGER NOT NULL "
-        "DEFAULT 0;",
+        /* (parenthesised: clang would take two literals for a
+         * forgotten comma) */
+        ("ALTER TABLE devices ADD COLUMN applied_counter INTEGER NOT NULL "
+         "DEFAULT 0;"),
 };
 
 const int sq_migrations_count =

@@ -595,10 +595,33 @@ static void test_postgres_restart(void **state)
 		assert_non_null(srv_res_header(&r, "Retry-After"));
 		srv_res_free(&r);
 	}
+	sleep_ms(1500); /* fifteen sweeps fail meanwhile */
 	assert_int_equal(pg_cluster_restart(&PG), 0);
 	/* back by themselves */
 	await_health(A, 200);
 	await_health(B, 200);
+	/* the outage is in the log once, and its end once, not a line per
+	 * sweep */
+	{
+		char *log;
+		int failed = 0;
+
+		for (int i = 0; i < 100; i++) {
+			log = read_all(srv_log_path(A));
+			assert_non_null(log);
+			if (strstr(log, "\"msg\":\"sweep works again\"") != NULL)
+				break;
+			free(log);
+			log = NULL;
+			sleep_ms(50);
+		}
+		assert_non_null(log);
+		for (const char *p = log;
+		     (p = strstr(p, "\"msg\":\"sweep failed\"")) != NULL; p++)
+			failed++;
+		assert_in_range(failed, 1, 2);
+		free(log);
+	}
 	/* what was acknowledged before is there; the refused write is not */
 	assert_int_equal(due_of(A, id), 150000);
 	assert_int_equal(devapi_pay(B, &L, id, 150000), 0);

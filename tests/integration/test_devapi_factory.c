@@ -108,19 +108,37 @@ static long post(const char *path, const char *key, const char *body,
 	return r->status;
 }
 
-/* Nothing in text names the debtor or the lock. */
+/* Nothing in text names the debtor or the lock. Signatures, keys and ids
+ * (runs of 20 or more base64url characters) are random and may spell
+ * anything: they are blanked before the search. */
 static void tells_nothing(const char *text)
 {
 	static const char *const secret[] = {
 	        "locked", "state",   "LN-0001", "Acme", "+254700000001",
 	        "1,500",  "150000",  "amount",  "loan", "contact",
 	        "lock_",  "message", "reminder"};
+	size_t n = strlen(text), run = 0;
+	char *plain = strdup(text);
 
-	for (size_t i = 0; i < sizeof(secret) / sizeof(*secret); i++) {
-		if (strstr(text, secret[i]) != NULL)
-			fprintf(stderr, "\"%s\" in %s\n", secret[i], text);
-		assert_null(strstr(text, secret[i]));
+	assert_non_null(plain);
+	for (size_t i = 0; i <= n; i++) {
+		char c = plain[i];
+
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '_') {
+			run++;
+			continue;
+		}
+		if (run >= 20)
+			memset(plain + i - run, '#', run);
+		run = 0;
 	}
+	for (size_t i = 0; i < sizeof(secret) / sizeof(*secret); i++) {
+		if (strstr(plain, secret[i]) != NULL)
+			fprintf(stderr, "\"%s\" in %s\n", secret[i], text);
+		assert_null(strstr(plain, secret[i]));
+	}
+	free(plain);
 }
 
 /* POST /v1/devices/{id}/<what> {"reason": reason}: 200. */

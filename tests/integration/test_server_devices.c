@@ -866,6 +866,33 @@ static void test_lender_view(void **state)
 	                    "paid at branch");
 	srv_res_free(&r);
 
+	/* a lock scheduled after the overdue lock still shows, and is
+	 * cancelled like any other */
+	fl_time_format((fl_time)time(NULL) + 3650 * FL_DAY, past);
+	snprintf(path, sizeof(path), "%s/lock", base);
+	snprintf(body, sizeof(body), "{\"reason\":\"later\",\"at\":\"%s\"}",
+	         past);
+	assert_int_equal(call("POST", path, ADMIN, body, &r), 200);
+	assert_string_equal(srv_jstr(&r, "next_lock_cause"), "overdue");
+	srv_res_free(&r);
+	assert_int_equal(call("GET", base, ADMIN, NULL, &r), 200);
+	pend = json_object_get(r.json, "pending_commands");
+	assert_int_equal(json_array_size(pend), 1);
+	assert_string_equal(json_string_value(json_object_get(
+	                            json_array_get(pend, 0), "at")),
+	                    past);
+	snprintf(cmd_id, sizeof(cmd_id), "%lld",
+	         (long long)json_integer_value(
+	                 json_object_get(json_array_get(pend, 0), "id")));
+	srv_res_free(&r);
+	snprintf(path, sizeof(path), "%s/commands/%s/cancel", base, cmd_id);
+	assert_int_equal(
+	        call("POST", path, ADMIN, "{\"reason\":\"not needed\"}", &r),
+	        200);
+	assert_int_equal(
+	        json_array_size(json_object_get(r.json, "pending_commands")), 0);
+	srv_res_free(&r);
+
 	/* manual payments: more than remains, a reference used before */
 	snprintf(path, sizeof(path), "%s/payments", base);
 	expect("POST", path, ADMIN,

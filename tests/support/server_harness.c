@@ -223,6 +223,11 @@ void srv_clock_set(struct srv *s, long long t)
 	s->now = t;
 }
 
+const char *srv_clock_path(const struct srv *s)
+{
+	return s->clock;
+}
+
 void srv_clock_advance(struct srv *s, long long secs)
 {
 	srv_clock_set(s, s->now + secs);

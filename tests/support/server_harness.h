@@ -75,6 +75,10 @@ void srv_kill9(struct srv *s);
 long long srv_clock(const struct srv *s);
 void srv_clock_set(struct srv *s, long long t);
 void srv_clock_advance(struct srv *s, long long secs);
+/* The test clock's file ("" without opts.clock): other programs can read
+ * the server's time from it (FINLOCK_TEST_CLOCK of finlock and
+ * finlock-device). */
+const char *srv_clock_path(const struct srv *s);
 
 /* Moves the test clock on by step seconds every 10 ms, on a thread of its
  * own, until srv_clock_stop: for a request that only ends when its

@@ -765,6 +765,52 @@ static void test_scheduled_lock(void **state)
 	assert_int_equal(decide_at(in, T0 + 8 * D).state, FL_ST_LOCKED);
 }
 
+/* A scheduled lock still to come is named by the decision (sched_command,
+ * sched_at) whether it drives lock_at or an earlier lock comes first, so
+ * the lender can see it and cancel it; not once it has come, nor once a
+ * payment lifted it. */
+static void test_scheduled_lock_behind_another(void **state)
+{
+	(void)state;
+	struct fl_contract c = contract(three, 3, 0);
+	struct fl_policy_input in = input(&c);
+	const fl_time due = three[0].due_at;
+	struct fl_command cmd[] = {
+	        {FL_CMD_UNLOCK_UNTIL, due + 1, due + 3 * D, "promised"},
+	        {FL_CMD_LOCK_AT, due + 2, due + 6 * D, "promise not kept"},
+	};
+	struct fl_payment p = {1, 1000, due + 4 * D, false};
+	struct fl_decision d;
+
+	in.commands = cmd;
+	in.n_commands = 2;
+	/* the overdue lock comes back when the unlock ends, before it */
+	d = decide_at(in, due + 2 * D);
+	assert_int_equal(d.lock_cause, FL_LOCK_OVERDUE);
+	assert_int_equal(d.lock_at, due + 3 * D);
+	assert_int_equal(d.unlock_command, 1);
+	assert_int_equal(d.sched_command, 2);
+	assert_int_equal(d.sched_at, due + 6 * D);
+	/* still to come while the overdue lock holds */
+	d = decide_at(in, due + 4 * D);
+	assert_int_equal(d.state, FL_ST_LOCKED);
+	assert_int_equal(d.sched_command, 2);
+	/* come: nothing pending */
+	d = decide_at(in, due + 6 * D);
+	assert_int_equal(d.state, FL_ST_LOCKED);
+	assert_int_equal(d.sched_command, 0);
+	assert_int_equal(d.sched_at, 0);
+	/* lifted by a payment that leaves nothing due */
+	in.payments = &p;
+	in.n_payments = 1;
+	d = decide_at(in, due + 5 * D);
+	assert_int_equal(d.sched_command, 0);
+	assert_int_equal(d.state, FL_ST_ACTIVE);
+	/* and none without a LOCK_AT */
+	in.n_commands = 1;
+	assert_int_equal(decide_at(in, due + 2 * D).sched_command, 0);
+}
+
 static void test_stolen(void **state)
 {
 	(void)state;
@@ -1438,6 +1484,7 @@ int main(void)
 	        cmocka_unit_test(test_manual_lock_and_payment),
 	        cmocka_unit_test(test_manual_unlock_expires),
 	        cmocka_unit_test(test_scheduled_lock),
+	        cmocka_unit_test(test_scheduled_lock_behind_another),
 	        cmocka_unit_test(test_stolen),
 	        cmocka_unit_test(test_lock_command_and_paid_through),
 	        cmocka_unit_test(test_release_command_is_final),
