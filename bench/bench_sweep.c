@@ -458,8 +458,7 @@ static PGresult *pq_ok(PGconn *c, PGresult *r, const char *what)
 {
 	ExecStatusType s = PQresultStatus(r);
 
-	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK &&
-	    s != PGRES_COPY_IN)
+	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK && s != PGRES_COPY_IN)
 		bench_die("%s: %s", what, PQerrorMessage(c));
 	return r;
 }
@@ -533,23 +532,37 @@ static void cb_end(struct copybuf *b)
 
 static bool pg_columns_known(PGconn *c)
 {
-	static const char *const known[] = {
-	        "devices.id",           "devices.tenant_id",
-	        "devices.imei",         "devices.imei2",
-	        "devices.serial",       "devices.model",
-	        "devices.created_at",   "contracts.device_id",
-	        "contracts.tenant_id",  "contracts.created_at",
-	        "contracts.loan_ref",   "contracts.currency",
-	        "contracts.utc_offset", "contracts.grace",
-	        "contracts.max_offline", "contracts.remind",
-	        "contracts.restrict_mask", "contracts.allow_apps",
-	        "contracts.message",    "contracts.contact_name",
-	        "contracts.contact_phones", "contracts.sim_policy",
-	        "contracts.tamper_policy", "installments.device_id",
-	        "installments.resched", "installments.idx",
-	        "installments.due_at",  "installments.amount",
-	        "imei_claims.imei",     "imei_claims.device_id",
-	        NULL};
+	static const char *const known[] = {"devices.id",
+	                                    "devices.tenant_id",
+	                                    "devices.imei",
+	                                    "devices.imei2",
+	                                    "devices.serial",
+	                                    "devices.model",
+	                                    "devices.created_at",
+	                                    "contracts.device_id",
+	                                    "contracts.tenant_id",
+	                                    "contracts.created_at",
+	                                    "contracts.loan_ref",
+	                                    "contracts.currency",
+	                                    "contracts.utc_offset",
+	                                    "contracts.grace",
+	                                    "contracts.max_offline",
+	                                    "contracts.remind",
+	                                    "contracts.restrict_mask",
+	                                    "contracts.allow_apps",
+	                                    "contracts.message",
+	                                    "contracts.contact_name",
+	                                    "contracts.contact_phones",
+	                                    "contracts.sim_policy",
+	                                    "contracts.tamper_policy",
+	                                    "installments.device_id",
+	                                    "installments.resched",
+	                                    "installments.idx",
+	                                    "installments.due_at",
+	                                    "installments.amount",
+	                                    "imei_claims.imei",
+	                                    "imei_claims.device_id",
+	                                    NULL};
 	PGresult *r = pq_ok(
 	        c,
 	        PQexec(c, "SELECT table_name || '.' || column_name FROM "
@@ -594,7 +607,7 @@ static bool pg_bulk_import(const char *uri, struct importer *im, size_t from,
 		char id[FL_ID_MAX];
 		fl_time first;
 		struct fl_decision dec;
-	} *bd;
+	} * bd;
 	struct copybuf *b = bench_alloc(sizeof(*b));
 	PGconn *c = PQconnectdb(uri);
 
@@ -678,7 +691,8 @@ static bool pg_bulk_import(const char *uri, struct importer *im, size_t from,
 			fl_wipe(shared, sizeof(shared));
 			fl_wipe(oc, sizeof(oc));
 		}
-		cb_printf(b, "%s\t%s\t%s\t\tSN%09zu\tBench Phone\t%lld\t0\t%lld\t",
+		cb_printf(b,
+		          "%s\t%s\t%s\t\tSN%09zu\tBench Phone\t%lld\t0\t%lld\t",
 		          bd[i].id, tenant, imei, from + i, (long long)now,
 		          (long long)now);
 		cb_hex(b, keys, 32);
@@ -1065,8 +1079,8 @@ static int cmd_watch(int argc, char **argv)
 			bench_die("%s: %s", argv[6], PQerrorMessage(cn.pg));
 	} else {
 		snprintf(path, sizeof(path), "%s/finlock.db", dir);
-		if (sqlite3_open_v2(path, &cn.db, SQLITE_OPEN_READONLY,
-		                    NULL) != SQLITE_OK ||
+		if (sqlite3_open_v2(path, &cn.db, SQLITE_OPEN_READONLY, NULL) !=
+		            SQLITE_OK ||
 		    sqlite3_prepare_v2(cn.db,
 		                       "SELECT count(*) FROM devices WHERE "
 		                       "next_change > 0 AND next_change <= ?",

@@ -326,7 +326,8 @@ static void on_waiter(struct run *r, struct waiter *w, struct tag *t,
 					if (waiter_addr(w) == &g_addr2)
 						bench_hist_add(
 						        &g_cross,
-						        now_ns - g_pay_ns[w->dev]);
+						        now_ns -
+						                g_pay_ns[w->dev]);
 					g_pay_ns[w->dev] = 0;
 				} else if (r->due_wall_ns && !w->woken &&
 				           wall_ns() >= r->due_wall_ns) {
@@ -503,8 +504,8 @@ static void cross_results(uint64_t lost)
 		         (unsigned long long)g_wake.count,
 		         (unsigned long long)g_pay_errors,
 		         (unsigned long long)lost);
-		bench_result("c2", "payment to unlock, 2 nodes, p99", fig,
-		             NULL, NAN, "< 100 ms", NULL);
+		bench_result("c2", "payment to unlock, 2 nodes, p99", fig, NULL,
+		             NAN, "< 100 ms", NULL);
 		return;
 	}
 	snprintf(base, sizeof(base), "payment 201: %.2f ms", b99);
@@ -515,9 +516,8 @@ static void cross_results(uint64_t lost)
 	             bench_hist_pct(&g_wake, 99) / 1e3 < 100 ? "yes" : "no");
 	snprintf(fig, sizeof(fig), "%.2f ms",
 	         bench_hist_pct(&g_cross, 99) / 1e3);
-	bench_result("c2-x", "payment to unlock, other node, p99", fig,
-	             base, bench_hist_pct(&g_cross, 99) / 1e3 / b99,
-	             "< 100 ms",
+	bench_result("c2-x", "payment to unlock, other node, p99", fig, base,
+	             bench_hist_pct(&g_cross, 99) / 1e3 / b99, "< 100 ms",
 	             bench_hist_pct(&g_cross, 99) / 1e3 < 100 ? "yes" : "no");
 	snprintf(base, sizeof(base), "payment 201: %.2f ms", b50);
 	snprintf(fig, sizeof(fig), "%.2f ms",
@@ -526,9 +526,8 @@ static void cross_results(uint64_t lost)
 	             bench_hist_pct(&g_wake, 50) / 1e3 / b50, "-", "-");
 	snprintf(fig, sizeof(fig), "%.2f ms",
 	         bench_hist_pct(&g_cross, 50) / 1e3);
-	bench_result("c2-x", "payment to unlock, other node, p50", fig,
-	             base, bench_hist_pct(&g_cross, 50) / 1e3 / b50, "-",
-	             "-");
+	bench_result("c2-x", "payment to unlock, other node, p50", fig, base,
+	             bench_hist_pct(&g_cross, 50) / 1e3 / b50, "-", "-");
 }
 
 int main(int argc, char **argv)
