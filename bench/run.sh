@@ -663,7 +663,8 @@ bench_cluster() {
 	kill "$N1_PID" "$N2_PID" 2>/dev/null || true
 	wait "$N1_PID" 2>/dev/null || true
 	wait "$N2_PID" 2>/dev/null || true
-	pg_stop
+	# (PostgreSQL stays up: bench_cluster_sweep follows, in a database
+	# of its own)
 }
 
 bench_cluster_sweep() {
