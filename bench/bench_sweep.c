@@ -6,7 +6,14 @@
  *   bench_sweep fill DATA_DIR TENANT_ID N [--due N_DUE --due-in SECONDS]
  *                    [--enroll K] [--bulk yes] --out DEVICES_FILE
  *   bench_sweep redecide DATA_DIR
- *   bench_sweep watch DATA_DIR DUE_AT TIMEOUT
+ *   bench_sweep watch DATA_DIR DUE_AT TIMEOUT [--database URI]
+ *
+ * --database URI (fill, watch): finlockd's PostgreSQL database instead of
+ * the SQLite file of DATA_DIR (which still holds the keys and secrets);
+ * fill's --bulk yes then writes the background fleet by COPY and, without
+ * --due, enrolls up to --enroll of it as phones (fresh keys, token seq 1,
+ * no stored outcome: the first re-decision moves the seq once, as for the
+ * SQLite bulk rows below).
  *
  * fill imports N devices with contracts into the database of finlockd's
  * data directory DATA_DIR (finlockd stopped), through finlockd's own code:
@@ -43,8 +50,10 @@
  * every row a decision reads (devices, contracts, installments, payments,
  * reschedules, commands); target: at most 3x the scan.
  */
+#include <libpq-fe.h>
 #include <math.h>
 #include <sqlite3.h>
+#include <stdarg.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -60,12 +69,18 @@
 
 #define BATCH 1000
 
+/* The database of --database URI (PostgreSQL), or NULL: the SQLite file
+ * of the data directory. */
+static const char *g_database;
+
 static void open_store(const char *dir, struct fl_store **st)
 {
 	struct fl_config cfg;
 
 	fl_config_defaults(&cfg);
 	snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", dir);
+	if (g_database != NULL)
+		snprintf(cfg.database, sizeof(cfg.database), "%s", g_database);
 	if (fl_server_open_store(&cfg, st) != FL_OK)
 		bench_die("%s: cannot open finlockd's store", dir);
 }
@@ -432,13 +447,323 @@ static bool bulk_import(const char *dir, const char *tenant, size_t n,
 	return true;
 }
 
+/* --- bulk import into PostgreSQL ----------------------------------------
+ * The same background fleet as bulk_import, for --database: the rows go
+ * in by COPY, one table after the other, in one transaction that is
+ * "quiet" (finlock.quiet: the change feed's trigger announces nothing;
+ * no node runs during the import). Refuses (false) when a NOT NULL
+ * column without a default is not among the ones written. */
+
+static PGresult *pq_ok(PGconn *c, PGresult *r, const char *what)
+{
+	ExecStatusType s = PQresultStatus(r);
+
+	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK && s != PGRES_COPY_IN)
+		bench_die("%s: %s", what, PQerrorMessage(c));
+	return r;
+}
+
+static void pq_exec(PGconn *c, const char *sql)
+{
+	PQclear(pq_ok(c, PQexec(c, sql), sql));
+}
+
+/* Copy-buffer: rows of COPY text format sent in 256 KiB pieces. */
+struct copybuf {
+	PGconn *c;
+	char buf[1 << 18];
+	size_t len;
+};
+
+static void cb_flush(struct copybuf *b)
+{
+	if (b->len && PQputCopyData(b->c, b->buf, (int)b->len) != 1)
+		bench_die("COPY: %s", PQerrorMessage(b->c));
+	b->len = 0;
+}
+
+static void cb_printf(struct copybuf *b, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+static void cb_printf(struct copybuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (sizeof(b->buf) - b->len < 4096)
+		cb_flush(b);
+	va_start(ap, fmt);
+	n = vsnprintf(b->buf + b->len, sizeof(b->buf) - b->len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(b->buf) - b->len)
+		bench_die("COPY row too long");
+	b->len += (size_t)n;
+}
+
+static void cb_hex(struct copybuf *b, const uint8_t *p, size_t n)
+{
+	static const char hx[] = "0123456789abcdef";
+
+	cb_printf(b, "\\\\x");
+	for (size_t i = 0; i < n; i++) {
+		b->buf[b->len++] = hx[p[i] >> 4];
+		b->buf[b->len++] = hx[p[i] & 15];
+	}
+}
+
+static void cb_begin(struct copybuf *b, const char *sql)
+{
+	PQclear(pq_ok(b->c, PQexec(b->c, sql), sql));
+	b->len = 0;
+}
+
+static void cb_end(struct copybuf *b)
+{
+	PGresult *r;
+
+	cb_flush(b);
+	if (PQputCopyEnd(b->c, NULL) != 1)
+		bench_die("COPY end: %s", PQerrorMessage(b->c));
+	while ((r = PQgetResult(b->c)) != NULL) {
+		if (PQresultStatus(r) != PGRES_COMMAND_OK)
+			bench_die("COPY: %s", PQerrorMessage(b->c));
+		PQclear(r);
+	}
+}
+
+static bool pg_columns_known(PGconn *c)
+{
+	static const char *const known[] = {"devices.id",
+	                                    "devices.tenant_id",
+	                                    "devices.imei",
+	                                    "devices.imei2",
+	                                    "devices.serial",
+	                                    "devices.model",
+	                                    "devices.created_at",
+	                                    "contracts.device_id",
+	                                    "contracts.tenant_id",
+	                                    "contracts.created_at",
+	                                    "contracts.loan_ref",
+	                                    "contracts.currency",
+	                                    "contracts.utc_offset",
+	                                    "contracts.grace",
+	                                    "contracts.max_offline",
+	                                    "contracts.remind",
+	                                    "contracts.restrict_mask",
+	                                    "contracts.allow_apps",
+	                                    "contracts.message",
+	                                    "contracts.contact_name",
+	                                    "contracts.contact_phones",
+	                                    "contracts.sim_policy",
+	                                    "contracts.tamper_policy",
+	                                    "installments.device_id",
+	                                    "installments.resched",
+	                                    "installments.idx",
+	                                    "installments.due_at",
+	                                    "installments.amount",
+	                                    "imei_claims.imei",
+	                                    "imei_claims.device_id",
+	                                    NULL};
+	PGresult *r = pq_ok(
+	        c,
+	        PQexec(c, "SELECT table_name || '.' || column_name FROM "
+	                  "information_schema.columns WHERE table_schema = "
+	                  "current_schema() AND table_name IN ('devices', "
+	                  "'contracts', 'installments', 'imei_claims') AND "
+	                  "is_nullable = 'NO' AND column_default IS NULL "
+	                  "AND is_identity = 'NO'"),
+	        "columns");
+	bool ok = PQntuples(r) > 0;
+
+	for (int i = 0; i < PQntuples(r); i++) {
+		const char *col = PQgetvalue(r, i, 0);
+		bool k = false;
+
+		for (size_t j = 0; known[j] != NULL && !k; j++)
+			k = strcmp(known[j], col) == 0;
+		if (!k) {
+			fprintf(stderr,
+			        "bench_sweep: %s is new to the bulk import\n",
+			        col);
+			ok = false;
+		}
+	}
+	PQclear(r);
+	return ok;
+}
+
+/* Devices [0, n) of the background fleet; the first `enroll` of them
+ * (at most im->cap_devs) are enrolled as phones, as fl_store_dp_enroll
+ * leaves a device (keys, enrolled_at, first contact, no enrollment code),
+ * with fresh keys and their MAC keys kept in im->devs (token seq 1).
+ * Device i is the fleet's device from + i (IMEI and serial); its first
+ * installment falls at first_at, or uniformly 4 to 365 days ahead when
+ * first_at is 0. */
+static bool pg_bulk_import(const char *uri, struct importer *im, size_t from,
+                           size_t n, size_t enroll, fl_time first_at)
+{
+	const char *tenant = im->tenant;
+	fl_time now = im->now;
+	struct bulk_dev {
+		char id[FL_ID_MAX];
+		fl_time first;
+		struct fl_decision dec;
+	} * bd;
+	struct copybuf *b = bench_alloc(sizeof(*b));
+	PGconn *c = PQconnectdb(uri);
+
+	if (PQstatus(c) != CONNECTION_OK)
+		bench_die("%s: %s", uri, PQerrorMessage(c));
+	if (!pg_columns_known(c)) {
+		PQfinish(c);
+		free(b);
+		return false;
+	}
+	b->c = c;
+	bd = bench_alloc(n * sizeof(*bd));
+	for (size_t i = 0; i < n; i++) {
+		struct fl_contract_rec cr;
+		struct fl_installment sched[6];
+		struct fl_contract pc = {0};
+		struct fl_policy_input in = {0};
+
+		fl_id_generate(bd[i].id, "dv");
+		bd[i].first = first_at != 0
+		                      ? first_at
+		                      : now + 4 * FL_DAY +
+		                                (fl_time)fl_random_uniform(
+		                                        361 * 86400);
+		contract_for(&cr, tenant, bd[i].id, now, bd[i].first, sched);
+		memcpy(pc.currency, cr.currency, sizeof(pc.currency));
+		pc.utc_offset = cr.utc_offset;
+		pc.schedule = sched;
+		pc.n_schedule = 6;
+		pc.grace = cr.grace;
+		pc.max_offline = cr.max_offline;
+		memcpy(pc.remind, cr.remind, sizeof(pc.remind));
+		pc.n_remind = cr.n_remind;
+		in.contract = &pc;
+		in.enrolled = true;
+		in.last_contact = now;
+		in.now = now;
+		if (fl_policy_decide(&in, &bd[i].dec, NULL) != FL_OK)
+			bench_die("policy refused bulk device %zu", i);
+	}
+	/* No trigger fires for the rows (session_replication_role, the
+	 * benchmark's private server runs as superuser): the change feed has
+	 * no node to tell, and the per-row counter trigger is replaced by one
+	 * addition per (state, stolen) at the end. */
+	pq_exec(c, "BEGIN; SET LOCAL finlock.quiet = 'on'; "
+	           "SET LOCAL synchronous_commit = off; "
+	           "SET LOCAL session_replication_role = replica; "
+	           "CREATE TEMP TABLE bulk_mark ON COMMIT DROP AS "
+	           "SELECT coalesce(max(ord), 0) AS ord FROM devices");
+	cb_begin(b, "COPY devices (id, tenant_id, imei, imei2, serial, "
+	            "model, created_at, enroll_expires, enrolled_at, "
+	            "device_pk, kx_pk, last_contact, state, lock_cause, "
+	            "lock_at, paid_through, amount_due, amount_remaining, "
+	            "next_due_at, next_due_amount, next_change, decided_at, "
+	            "token_seq) FROM STDIN");
+	for (size_t i = 0; i < n; i++) {
+		const struct fl_decision *d = &bd[i].dec;
+		char imei[FL_IMEI_LEN + 1];
+		uint8_t keys[64];
+
+		imei_for(from + i, imei);
+		fl_random(keys, sizeof(keys));
+		if (i < enroll && im->n_devs < im->cap_devs) {
+			uint8_t sk[FL_SIGN_SK_LEN], ksk[FL_KX_SK_LEN];
+			uint8_t shared[FL_KX_SESSION_LEN];
+			uint8_t oc[FL_DP_OCODE_SECRET_LEN];
+			struct bench_dev *dv = &im->devs[im->n_devs++];
+
+			fl_sign_keypair(keys, sk);
+			fl_kx_keypair(keys + 32, ksk);
+			if (fl_kx_shared(shared, 0, keys + 32, ksk,
+			                 im->sec.kx_pk) != FL_OK ||
+			    fl_dp_derive(shared, dv->mac_key, oc) != FL_OK)
+				bench_die("enroll bulk device %zu", i);
+			snprintf(dv->id, sizeof(dv->id), "%s", bd[i].id);
+			snprintf(dv->imei, sizeof(dv->imei), "%s", imei);
+			dv->counter = 0;
+			dv->seq = 1;
+			fl_wipe(sk, sizeof(sk));
+			fl_wipe(ksk, sizeof(ksk));
+			fl_wipe(shared, sizeof(shared));
+			fl_wipe(oc, sizeof(oc));
+		}
+		cb_printf(b,
+		          "%s\t%s\t%s\t\tSN%09zu\tBench Phone\t%lld\t0\t%lld\t",
+		          bd[i].id, tenant, imei, from + i, (long long)now,
+		          (long long)now);
+		cb_hex(b, keys, 32);
+		cb_printf(b, "\t");
+		cb_hex(b, keys + 32, 32);
+		cb_printf(b,
+		          "\t%lld\t%d\t%d\t%lld\t%lld\t%lld\t%lld\t%lld\t"
+		          "%lld\t%lld\t%lld\t1\n",
+		          (long long)now, (int)d->state, (int)d->lock_cause,
+		          (long long)d->lock_at, (long long)d->paid_through,
+		          (long long)d->amount_due_now,
+		          (long long)d->amount_remaining,
+		          (long long)d->next_due_at,
+		          (long long)d->next_due_amount,
+		          (long long)d->next_change, (long long)now);
+	}
+	cb_end(b);
+	cb_begin(b, "COPY imei_claims (imei, device_id) FROM STDIN");
+	for (size_t i = 0; i < n; i++) {
+		char imei[FL_IMEI_LEN + 1];
+
+		imei_for(from + i, imei);
+		cb_printf(b, "%s\t%s\n", imei, bd[i].id);
+	}
+	cb_end(b);
+	cb_begin(b, "COPY contracts (device_id, tenant_id, created_at, "
+	            "loan_ref, currency, utc_offset, grace, max_offline, "
+	            "remind, restrict_mask, allow_apps, message, "
+	            "contact_name, contact_phones, sim_policy, "
+	            "tamper_policy) FROM STDIN");
+	for (size_t i = 0; i < n; i++) {
+		struct fl_contract_rec cr;
+		struct fl_installment sched[6];
+
+		contract_for(&cr, tenant, bd[i].id, now, bd[i].first, sched);
+		cb_printf(b,
+		          "%s\t%s\t%lld\t%s\tKES\t10800\t259200\t2592000\t"
+		          "259200,86400\t%lld\t\t%s\tBench "
+		          "Finance\t+254700000001\t%d\t%d\n",
+		          bd[i].id, tenant, (long long)now, cr.loan_ref,
+		          (long long)cr.restrict_mask, cr.message,
+		          (int)cr.sim_policy, (int)cr.tamper_policy);
+	}
+	cb_end(b);
+	cb_begin(b, "COPY installments (device_id, resched, idx, due_at, "
+	            "amount) FROM STDIN");
+	for (size_t i = 0; i < n; i++)
+		for (int k = 0; k < 6; k++)
+			cb_printf(b, "%s\t0\t%d\t%lld\t150000\n", bd[i].id, k,
+			          (long long)(bd[i].first +
+			                      (fl_time)k * 30 * FL_DAY));
+	cb_end(b);
+	pq_exec(c, "SELECT device_counts_add(state, stolen, count(*)) FROM "
+	           "devices WHERE ord > (SELECT ord FROM bulk_mark) "
+	           "GROUP BY state, stolen");
+	pq_exec(c, "COMMIT");
+	pq_exec(c, "ANALYZE devices; ANALYZE contracts; "
+	           "ANALYZE installments; ANALYZE imei_claims");
+	PQfinish(c);
+	free(bd);
+	free(b);
+	return true;
+}
+
 static int cmd_fill(int argc, char **argv)
 {
 	struct importer im = {0};
 	const char *dir, *out = NULL;
 	size_t n, n_due = 0, n_enroll = 0, n_bulk = 0;
 	double due_in = 0;
-	bool bulk = false;
+	bool bulk = false, n_due_done = false;
 	long long due_at = 0;
 	uint64_t t0;
 
@@ -458,6 +783,8 @@ static int cmd_fill(int argc, char **argv)
 			out = argv[i + 1];
 		else if (strcmp(argv[i], "--bulk") == 0)
 			bulk = strcmp(argv[i + 1], "yes") == 0;
+		else if (strcmp(argv[i], "--database") == 0)
+			g_database = argv[i + 1];
 		else
 			bench_die("unknown option %s", argv[i]);
 	}
@@ -475,7 +802,10 @@ static int cmd_fill(int argc, char **argv)
 	if (bulk) {
 		/* the store's connections are idle; this one writes alone */
 		n_bulk = n - n_due;
-		if (!bulk_import(dir, im.tenant, n_bulk, im.now)) {
+		if (g_database != NULL
+		            ? !pg_bulk_import(g_database, &im, 0, n_bulk,
+		                              n_due == 0 ? n_enroll : 0, 0)
+		            : !bulk_import(dir, im.tenant, n_bulk, im.now)) {
 			fl_store_close(im.st);
 			return 3;
 		}
@@ -492,17 +822,32 @@ static int cmd_fill(int argc, char **argv)
 		           n_due == 0);
 	/* The due set last, so its instant can be counted from the end of
 	 * the import: the first reminder of each falls at due_at. */
-	if (n_due) {
+	if (n_due && bulk && g_database != NULL) {
+		/* PostgreSQL: the due set by COPY too (a store round trip per
+		 * statement would take longer than the time to the instant) */
+		commit(im.tx);
+		im.tx = NULL;
+		im.now = (fl_time)time(NULL);
+		due_at = (long long)im.now + (long long)ceil(due_in);
+		if (!pg_bulk_import(g_database, &im, n - n_due, n_due, n_enroll,
+		                    (fl_time)due_at + 3 * FL_DAY))
+			bench_die("bulk import of the due set refused");
+		n_bulk = n;
+		n_due_done = true;
+	}
+	if (n_due && !n_due_done) {
 		im.now = (fl_time)time(NULL);
 		due_at = (long long)im.now + (long long)ceil(due_in);
 		for (size_t i = n - n_due; i < n; i++)
 			import_one(&im, i, (fl_time)due_at + 3 * FL_DAY, true);
 	}
-	commit(im.tx);
+	if (im.tx != NULL)
+		commit(im.tx);
 	printf("  imported %zu devices with contracts (%zu due at once, %zu "
-	       "enrolled) in %.1f s through finlockd's store and decision "
-	       "code\n",
-	       n, n_due, im.n_devs, (double)(bench_now_ns() - t0) / 1e9);
+	       "enrolled) in %.1f s, %zu through finlockd's store and "
+	       "decision code\n",
+	       n, n_due, im.n_devs, (double)(bench_now_ns() - t0) / 1e9,
+	       n - n_bulk);
 	printf("due_at=%lld\n", due_at);
 	if (out != NULL)
 		bench_devs_save(out, im.devs, im.n_devs);
@@ -672,53 +1017,89 @@ static uint64_t wall_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* The count the watch polls, on SQLite or PostgreSQL. */
+struct counter {
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	PGconn *pg;
+	char due[24];
+};
+
+static long long count_left(struct counter *c)
+{
+	long long n;
+
+	if (c->pg != NULL) {
+		const char *params[1] = {c->due};
+		PGresult *r = PQexecParams(
+		        c->pg,
+		        "SELECT count(*) FROM devices WHERE next_change > 0 "
+		        "AND next_change <= $1::bigint",
+		        1, NULL, params, NULL, NULL, 0);
+
+		if (PQresultStatus(r) != PGRES_TUPLES_OK)
+			bench_die("count: %s", PQerrorMessage(c->pg));
+		n = atoll(PQgetvalue(r, 0, 0));
+		PQclear(r);
+		return n;
+	}
+	if (sqlite3_step(c->s) != SQLITE_ROW)
+		bench_die("count: %s", sqlite3_errmsg(c->db));
+	n = sqlite3_column_int64(c->s, 0);
+	sqlite3_reset(c->s);
+	return n;
+}
+
 /* Polls the database finlockd is running on (read-only: a WAL reader does
  * not block it) for the devices still waiting for the sweep - next_change
  * in (0, due instant], one count on finlockd's next_change index every 10
  * ms - from the due instant until none is left: the sweep's
  * find-decide-commit part of 3(a), whether or not finlockd serves the
- * waits that carry the new tokens to the phones. */
+ * waits that carry the new tokens to the phones. With --database URI, the
+ * same count on PostgreSQL (one query every 10 ms on its own
+ * connection). */
 static int cmd_watch(int argc, char **argv)
 {
 	const char *dir;
 	long long due_at, n0 = -1, left = -1;
 	double timeout, t_half = NAN, t_last = NAN;
 	char path[4096], fig[96];
-	sqlite3 *db = NULL;
-	sqlite3_stmt *s = NULL;
+	struct counter cn = {0};
 	uint64_t due_ns, end_ns;
 
 	if (argc < 5)
-		bench_die("usage: bench_sweep watch DATA_DIR DUE_AT TIMEOUT");
+		bench_die("usage: bench_sweep watch DATA_DIR DUE_AT TIMEOUT "
+		          "[--database URI]");
 	dir = argv[2];
 	due_at = atoll(argv[3]);
 	timeout = atof(argv[4]);
-	snprintf(path, sizeof(path), "%s/finlock.db", dir);
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) !=
-	            SQLITE_OK ||
-	    sqlite3_prepare_v2(db,
-	                       "SELECT count(*) FROM devices WHERE "
-	                       "next_change > 0 AND next_change <= ?",
-	                       -1, &s, NULL) != SQLITE_OK)
-		bench_die("%s: cannot read", path);
-	sqlite3_bind_int64(s, 1, due_at);
+	if (argc == 7 && strcmp(argv[5], "--database") == 0) {
+		cn.pg = PQconnectdb(argv[6]);
+		if (PQstatus(cn.pg) != CONNECTION_OK)
+			bench_die("%s: %s", argv[6], PQerrorMessage(cn.pg));
+	} else {
+		snprintf(path, sizeof(path), "%s/finlock.db", dir);
+		if (sqlite3_open_v2(path, &cn.db, SQLITE_OPEN_READONLY, NULL) !=
+		            SQLITE_OK ||
+		    sqlite3_prepare_v2(cn.db,
+		                       "SELECT count(*) FROM devices WHERE "
+		                       "next_change > 0 AND next_change <= ?",
+		                       -1, &cn.s, NULL) != SQLITE_OK)
+			bench_die("%s: cannot read", path);
+		sqlite3_bind_int64(cn.s, 1, due_at);
+	}
+	snprintf(cn.due, sizeof(cn.due), "%lld", due_at);
 	due_ns = (uint64_t)due_at * 1000000000ull;
 	if (wall_ns() >= due_ns)
 		bench_die("the due instant has passed before the watch began");
-	if (sqlite3_step(s) != SQLITE_ROW)
-		bench_die("count: %s", sqlite3_errmsg(db));
-	n0 = sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
+	n0 = count_left(&cn);
 	end_ns = due_ns + (uint64_t)(timeout * 1e9);
 	while (wall_ns() < due_ns)
 		usleep(1000);
 	while (wall_ns() < end_ns) {
 		double t;
 
-		if (sqlite3_step(s) != SQLITE_ROW)
-			bench_die("count: %s", sqlite3_errmsg(db));
-		left = sqlite3_column_int64(s, 0);
-		sqlite3_reset(s);
+		left = count_left(&cn);
 		t = (double)(wall_ns() - due_ns) / 1e9;
 		if (isnan(t_half) && left <= n0 / 2)
 			t_half = t;
@@ -728,8 +1109,9 @@ static int cmd_watch(int argc, char **argv)
 		}
 		usleep(10000);
 	}
-	sqlite3_finalize(s);
-	sqlite3_close(db);
+	sqlite3_finalize(cn.s);
+	sqlite3_close(cn.db);
+	PQfinish(cn.pg);
 	printf("  devices due at the instant: %lld; re-decided by finlockd's "
 	       "sweep: half after %.2f s, all after %.2f s (%lld left)\n",
 	       n0, t_half, t_last, left);

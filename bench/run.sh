@@ -24,8 +24,11 @@
 # BENCH_DEVICES overrides the number of enrolled devices of benchmark 1;
 # BENCH_BIN runs the finlockd of another build directory; BENCH_ONLY runs
 # only the named parts, among "agent policy checkin waits redecide due
-# console portfolio"
-# (checkin, waits and redecide share the fleet, built when one of them runs).
+# console portfolio cluster cluster-sweep" (checkin, waits and redecide
+# share the fleet, built when one of them runs; cluster is PostgreSQL and
+# two nodes behind nginx with its own fleet, and its sweep, which
+# cluster-sweep runs alone: BENCH_PG_DEVICES, BENCH_PG_SWEEP override their
+# sizes).
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -45,7 +48,9 @@ make --no-print-directory -s "$B/loadgen"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/finlock-bench.XXXXXX")
 PIDS=""
+PG_DIR=""
 cleanup() {
+	pg_stop
 	for p in $PIDS; do
 		kill "$p" 2>/dev/null || true
 	done
@@ -314,6 +319,7 @@ bench_checkin() {
 		echo "rps=0" >"$TMP/ngx"
 	fi
 	n_rps=$(kv "$TMP/ngx" rps)
+	n_rps1=$n_rps
 	echo "  nginx: $(commas "$n_rps") req/s, p50 $(kv "$TMP/ngx" p50_us) us, p99 $(kv "$TMP/ngx" p99_us) us, non-2xx $(kv "$TMP/ngx" non2xx), errors $(kv "$TMP/ngx" errors), body $(kv "$TMP/ngx" body_bytes) bytes"
 
 	if [ $DEVAPI = 1 ]; then
@@ -427,6 +433,286 @@ bench_due() {
 	cat "$TMP/watch"
 	grep '^RESULT|' "$TMP/watch" >>"$RESULTS" || true
 	finlockd_stop
+}
+
+# --- cluster: PostgreSQL, and two nodes behind nginx -------------------------
+#
+# Part 4 of "Past one machine": check-ins per second on one node on
+# PostgreSQL and on two nodes behind nginx (each against nginx serving the
+# same bytes, measured here, beside benchmark 1's SQLite figure when it ran
+# in the same invocation), payment to unlock with 10,000 waiting phones
+# spread over the two nodes, and the 1% sweep on PostgreSQL. The PostgreSQL
+# server is a private cluster in $TMP on a free port, fsync and
+# synchronous_commit on (a 2xx means flushed, as on SQLite), stopped at the
+# end.
+
+PGBIN=/usr/lib/postgresql/15/bin
+
+# as_pg CMD... - CMD as the postgres user when root (initdb refuses root).
+as_pg() {
+	if [ "$(id -u)" = 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+# pg_start - a private PostgreSQL 15 cluster; sets PG_PORT.
+pg_start() {
+	PG_DIR=$TMP/pg
+	mkdir -p "$PG_DIR"
+	if [ "$(id -u)" = 0 ]; then
+		chmod 711 "$TMP"
+		chown postgres:postgres "$PG_DIR"
+	fi
+	as_pg "$PGBIN/initdb" -D "$PG_DIR/data" -A trust -U postgres -E UTF8 \
+		--locale=C >"$TMP/initdb.log" 2>&1 || {
+		cat "$TMP/initdb.log" >&2
+		return 1
+	}
+	PG_PORT=$(free_port)
+	as_pg "$PGBIN/pg_ctl" -D "$PG_DIR/data" -w -t 60 -l "$PG_DIR/server.log" \
+		-o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DIR -c fsync=on -c synchronous_commit=on -c shared_buffers=1GB -c max_connections=300 -c max_wal_size=8GB -c checkpoint_timeout=30min" \
+		start >/dev/null || {
+		cat "$PG_DIR/server.log" >&2
+		return 1
+	}
+	echo "  $("$PGBIN/postgres" -V) on 127.0.0.1:$PG_PORT, a private cluster: fsync on, synchronous_commit on, shared_buffers 1GB"
+}
+
+pg_stop() {
+	[ -n "$PG_DIR" ] && [ -d "$PG_DIR/data" ] || return 0
+	as_pg "$PGBIN/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
+	PG_DIR=""
+}
+
+# pg_db NAME - a new database NAME; prints its URI.
+pg_db() {
+	"$PGBIN/psql" -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres \
+		-c "CREATE DATABASE $1" >&2
+	echo "postgresql://postgres@127.0.0.1:$PG_PORT/$1"
+}
+
+# lb_start PORT UPSTREAM_PORT... - Debian's nginx as the load balancer in
+# front of the nodes with docs/deploy.md's cluster block (max_fails,
+# keepalive 64, proxy_next_upstream error timeout), 2 workers as in
+# nginx_start; sets LB_PID.
+lb_start() {
+	port=$1
+	shift
+	dir=$TMP/lb
+	mkdir -p "$dir"
+	ups=""
+	for u in "$@"; do
+		ups="$ups server 127.0.0.1:$u max_fails=1 fail_timeout=5s;"
+	done
+	user=""
+	[ "$(id -u)" = 0 ] && user="user root root;"
+	cat >"$dir/nginx.conf" <<NGINXCONF
+worker_processes 2;
+daemon off;
+master_process on;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+$user
+worker_rlimit_nofile 50000;
+events { worker_connections 25000; use epoll; }
+http {
+	access_log off;
+	client_body_temp_path $dir/body;
+	proxy_temp_path $dir/proxy;
+	fastcgi_temp_path $dir/fastcgi;
+	uwsgi_temp_path $dir/uwsgi;
+	scgi_temp_path $dir/scgi;
+	keepalive_requests 100000000;
+	keepalive_timeout 300s;
+	upstream finlockd_nodes {
+		$ups
+		keepalive 64;
+	}
+	server {
+		listen 127.0.0.1:$port;
+		client_max_body_size 256k;
+		large_client_header_buffers 4 16k;
+		location / {
+			proxy_pass http://finlockd_nodes;
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+			proxy_set_header Host \$host;
+			proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+			proxy_next_upstream error timeout;
+			proxy_connect_timeout 2s;
+			proxy_read_timeout 90s;
+			proxy_buffering off;
+		}
+	}
+}
+NGINXCONF
+	"$NGINX" -p "$dir" -c "$dir/nginx.conf" &
+	LB_PID=$!
+	PIDS="$PIDS $LB_PID"
+	i=0
+	until curl -s -o /dev/null "http://127.0.0.1:$port/"; do
+		i=$((i + 1))
+		[ $i -gt 50 ] && {
+			cat "$dir/error.log" >&2
+			echo "bench: nginx (load balancer) did not start" >&2
+			return 1
+		}
+		sleep 0.1
+	done
+}
+
+# pg_results FILE - FILE's RESULT lines with "pg-" before the id and
+# "(PostgreSQL)" after the name, shown and kept.
+pg_results() {
+	sed 's/^RESULT|\([^|]*\)|\([^|]*\)|/RESULT|pg-\1|\2 (PostgreSQL)|/' "$1" >"$1.pg"
+	cat "$1.pg"
+	grep '^RESULT|' "$1.pg" >>"$RESULTS" || true
+}
+
+# load - the load average now (the machine is shared).
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+
+# checkin_run PORT LABEL FILE - a warm check-in measurement as in
+# benchmark 1, its loadgen output in FILE.
+checkin_run() {
+	"$B/loadgen" --port "$1" --devices "$TMP/cdevs" --conns 256 \
+		--warmup 2 --duration "$dur" --save --verify 1000 >"$3"
+	echo "  $2: $(commas "$(kv "$3" rps)") req/s, p50 $(kv "$3" p50_us) us, p99 $(kv "$3" p99_us) us, non-2xx $(kv "$3" non2xx) (last $(kv "$3" last_bad_status)), errors $(kv "$3" errors), answers verified $(kv "$3" verified) (failed $(kv "$3" verify_fail)); load $(load)"
+}
+
+bench_cluster() {
+	section "cluster: PostgreSQL, one node and two behind nginx"
+	n=${BENCH_PG_DEVICES:-100000}
+	w=10000
+	dur=10
+	if quick; then
+		n=2000 w=500 dur=3
+	fi
+	echo "  load average at the start: $(load)"
+	pg_start
+	uri=$(pg_db fleet)
+
+	# The fleet: the first node makes the keys and the schema; the
+	# devices go in by COPY (bench_sweep fill --database --bulk yes: the
+	# store path costs ~30 ms a device here under load, a libpq round
+	# trip per statement), every one enrolled as a phone.
+	finlockd_start "$TMP/c1" --database "$uri"
+	lender "$TMP/c1"
+	finlockd_stop
+	t=$(date +%s)
+	"$B/bench_sweep" fill "$TMP/c1/data" "$TENANT" "$n" --enroll "$n" \
+		--bulk yes --database "$uri" --out "$TMP/cdevs" | grep -v '='
+	echo "  ($(($(date +%s) - t)) s; load $(load))"
+	# the second node: the first one's key files (docs/deploy.md)
+	mkdir -p "$TMP/c2"
+	cp -a "$TMP/c1/data" "$TMP/c2/data"
+	ROOT=$("$BIN/finlockd" --data "$TMP/c1/data" --database "$uri" root-pubkey 2>/dev/null)
+
+	# One node on PostgreSQL.
+	finlockd_start "$TMP/c1" --database "$uri" --max-connections 12000 $UNLIMITED
+	N1_PID=$FL_PID N1_PORT=$FL_PORT
+	"$B/loadgen" --port "$N1_PORT" --devices "$TMP/cdevs" --conns 256 \
+		--rounds 1 --duration 300 --save --verify 100 >"$TMP/pgcold"
+	body=$(kv "$TMP/pgcold" body_bytes)
+	echo "  one node, first check-in of every device since its start: $(commas "$(kv "$TMP/pgcold" rps)") req/s (non-2xx $(kv "$TMP/pgcold" non2xx), verified $(kv "$TMP/pgcold" verified), failed $(kv "$TMP/pgcold" verify_fail)); answer $body bytes"
+	checkin_run "$N1_PORT" "one node on PostgreSQL" "$TMP/pg1"
+
+	# The baseline: nginx serving the same bytes, same load.
+	nport=$(free_port)
+	nginx_start "$nport" "$body"
+	"$B/loadgen" --port "$nport" --devices "$TMP/cdevs" --conns 256 \
+		--warmup 2 --duration "$dur" >"$TMP/cngx"
+	nginx_stop
+	c_ngx=$(kv "$TMP/cngx" rps)
+	echo "  nginx, the same $body bytes: $(commas "$c_ngx") req/s, p50 $(kv "$TMP/cngx" p50_us) us, p99 $(kv "$TMP/cngx" p99_us) us; load $(load)"
+
+	# Two nodes behind nginx.
+	finlockd_start "$TMP/c2" --database "$uri" --max-connections 12000 $UNLIMITED
+	N2_PID=$FL_PID N2_PORT=$FL_PORT
+	lport=$(free_port)
+	lb_start "$lport" "$N1_PORT" "$N2_PORT"
+	"$B/loadgen" --port "$lport" --devices "$TMP/cdevs" --conns 256 \
+		--rounds 1 --duration 300 --save >"$TMP/pgcold2"
+	echo "  two nodes behind nginx, first round (node 2's first contact with half the fleet): $(commas "$(kv "$TMP/pgcold2" rps)") req/s, non-2xx $(kv "$TMP/pgcold2" non2xx)"
+	checkin_run "$lport" "two nodes on PostgreSQL behind nginx" "$TMP/pg2"
+	kill "$LB_PID" 2>/dev/null || true
+	wait "$LB_PID" 2>/dev/null || true
+
+	ndev=$(commas "$(wc -l <"$TMP/cdevs")")
+	if [ -n "${f_rps:-}" ]; then
+		r=$(ratio "$f_rps" "${n_rps1:-0}")
+		result c1-sqlite "check-ins, 1 node SQLite (= 1)" \
+			"$(commas "$f_rps") req/s" "nginx $(commas "${n_rps1:-0}") req/s" \
+			"$r" ">= 0.45x nginx" \
+			"$(awk -v r="$r" 'BEGIN { print ((r + 0 >= 0.45) ? "yes" : "no") }')"
+	fi
+	result c1-pg "check-ins, 1 node PostgreSQL, $ndev dev" \
+		"$(commas "$(kv "$TMP/pg1" rps)") req/s" "nginx $(commas "$c_ngx") req/s" \
+		"$(ratio "$(kv "$TMP/pg1" rps)" "$c_ngx")" "-" "-"
+	result c1-pg2 "check-ins, 2 nodes PostgreSQL, nginx LB" \
+		"$(commas "$(kv "$TMP/pg2" rps)") req/s" "nginx $(commas "$c_ngx") req/s" \
+		"$(ratio "$(kv "$TMP/pg2" rps)" "$c_ngx")" "-" "-"
+
+	# Payment to unlock across nodes: waiters alternate between the
+	# nodes, payments go to node 1.
+	echo "  load average before the waits: $(load)"
+	run "$B/bench_wake" --port "$N1_PORT" --port2 "$N2_PORT" \
+		--devices "$TMP/cdevs" --root "$ROOT" --pid "$N1_PID" \
+		--waiters "$w" --settle 3 --mode pay \
+		--admin-key-file "$TMP/admin" --rate 100 --duration 20
+	echo "  resident memory with the waits: node 1 $(($(rss_kib "$N1_PID") / 1024)) MiB, node 2 $(($(rss_kib "$N2_PID") / 1024)) MiB; load $(load)"
+	kill "$N1_PID" "$N2_PID" 2>/dev/null || true
+	wait "$N1_PID" 2>/dev/null || true
+	wait "$N2_PID" 2>/dev/null || true
+	# (PostgreSQL stays up: bench_cluster_sweep follows, in a database
+	# of its own)
+}
+
+bench_cluster_sweep() {
+	sweep_n=${BENCH_PG_SWEEP:-1000000}
+	sweep_due=10000
+	quick && sweep_n=20000 sweep_due=200
+	[ -n "$PG_DIR" ] || pg_start
+
+	# The 1% sweep on PostgreSQL: the fleet and the due set by COPY, two
+	# nodes (one of them sweeps), the phones of
+	# the due set waiting on both.
+	section "cluster: the sweep on PostgreSQL, 1% of $(commas "$sweep_n") contracts due at once"
+	suri=$(pg_db sweep)
+	finlockd_start "$TMP/s1" --database "$suri"
+	lender "$TMP/s1"
+	finlockd_stop
+	t=$(date +%s)
+	"$B/bench_sweep" fill "$TMP/s1/data" "$TENANT" "$sweep_n" \
+		--due "$sweep_due" --due-in 20 --enroll "$sweep_due" --bulk yes \
+		--database "$suri" --out "$TMP/sdue.devs" >"$TMP/sfill"
+	grep -v '=' "$TMP/sfill"
+	echo "  ($(($(date +%s) - t)) s; load $(load))"
+	due_at=$(kv "$TMP/sfill" due_at)
+	mkdir -p "$TMP/s2"
+	cp -a "$TMP/s1/data" "$TMP/s2/data"
+	finlockd_start "$TMP/s1" --database "$suri" --max-connections 12000
+	S1_PID=$FL_PID S1_PORT=$FL_PORT
+	finlockd_start "$TMP/s2" --database "$suri" --max-connections 12000
+	S2_PID=$FL_PID S2_PORT=$FL_PORT
+	sroot=$("$BIN/finlockd" --data "$TMP/s1/data" --database "$suri" root-pubkey 2>/dev/null)
+	"$B/bench_sweep" watch "$TMP/s1/data" "$due_at" 120 --database "$suri" \
+		>"$TMP/swatch" 2>&1 &
+	watch_pid=$!
+	"$B/bench_wake" --port "$S1_PORT" --port2 "$S2_PORT" \
+		--devices "$TMP/sdue.devs" --root "$sroot" --pid "$S1_PID" \
+		--waiters "$sweep_due" --settle 0.5 --mode due --due-at "$due_at" \
+		--timeout 120 >"$TMP/swake" 2>&1 || echo "bench: bench_wake (due, PostgreSQL) failed" >&2
+	pg_results "$TMP/swake"
+	wait "$watch_pid" || true
+	pg_results "$TMP/swatch"
+	echo "  load average at the end: $(load)"
+	kill "$S1_PID" "$S2_PID" 2>/dev/null || true
+	wait "$S1_PID" 2>/dev/null || true
+	wait "$S2_PID" 2>/dev/null || true
+	pg_stop
 }
 
 # --- 4: the agent --------------------------------------------------------------
@@ -643,4 +929,8 @@ fi
 want due && bench_due
 want console && bench_console
 want portfolio && bench_portfolio
+want cluster && bench_cluster
+if want cluster || want cluster-sweep; then
+	bench_cluster_sweep
+fi
 report
