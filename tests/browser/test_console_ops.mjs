@@ -230,9 +230,16 @@ export const tests = [
         await page.click(`#reverse-${payId} button[type=submit]`);
         await page.waitForFunction(() => /reversed .*the transfer bounced/
           .test(document.getElementById('payments').textContent));
-        await page.fill(`#cancel-${cmdId}-reason`, 'customer paid ahead');
-        await page.click(`#cancel-${cmdId} button[type=submit]`);
-        await page.waitForSelector('#no-pending');
+        // The reversal's live update may redraw the device while the
+        // reason is typed (the form comes back empty): type it again then.
+        for (let i = 0; await page.locator('#no-pending').count() === 0; i++) {
+          if (i === 4) throw new Error('the pending command was never cancelled');
+          if (await page.locator(`#cancel-${cmdId}-reason`).count() > 0) {
+            await page.fill(`#cancel-${cmdId}-reason`, 'customer paid ahead');
+            await page.click(`#cancel-${cmdId} button[type=submit]`);
+          }
+          await page.waitForSelector('#no-pending', { timeout: 5000 }).catch(() => {});
+        }
         await page.click(`#approve-${reqId} button[type=submit]`);
         await page.waitForFunction(() => /approved/.test(document.getElementById('pairing').textContent));
         equal(await page.locator(`#approve-${reqId}`).count(), 0, 'decided: no more buttons');
