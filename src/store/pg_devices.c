@@ -1139,138 +1139,25 @@ static const char extras_sql[] =
         "show_reason, cancelled_at FROM commands WHERE device_id = $1 "
         "ORDER BY 2, 3";
 
-/* What load_extras keeps while it reads. */
-struct extras {
-	size_t cap_sched, cap_items, cap_resched, cap_pay, cap_cmd, cap_why,
-	        cap_cord, cap_show;
-	size_t n_items;   /* entries of resched_items used */
-	int64_t *item_of; /* reschedule ord of each resched_items entry */
-	size_t cap_of;    /* entries of item_of */
-	int64_t *ord;     /* ord of each reschedule */
-	size_t cap_ord;   /* entries of ord */
-};
-
-/* Grows *arr (of elem bytes) so it holds at least n + 1 entries. */
-static fl_err grow(void **arr, size_t *cap, size_t n, size_t elem)
-{
-	size_t nc;
-	void *na;
-
-	if (n < *cap)
-		return FL_OK;
-	nc = *cap ? *cap * 2 : 16;
-	na = realloc(*arr, nc * elem);
-	if (na == NULL)
-		return FL_E_NOMEM;
-	*arr = na;
-	*cap = nc;
-	return FL_OK;
-}
-
-/* As sqlite_devices.c: a scheduled lock cancelled before its time is left
- * out; an unlock cancelled before its end ends at the cancellation. */
-static bool cancel_left_out(struct fl_command *c, fl_time cancelled)
-{
-	if (cancelled == 0 || cancelled >= c->at)
-		return false;
-	if (c->kind == FL_CMD_LOCK_AT)
-		return true;
-	if (c->kind == FL_CMD_UNLOCK_UNTIL)
-		c->at = cancelled > c->issued_at ? cancelled : c->issued_at;
-	return false;
-}
-
-/* Files row i of extras_sql into in. */
+/* Files row i of extras_sql into in (store_int.h "device inputs"). */
 static fl_err extras_row(const PGresult *r, int i, struct fl_device_inputs *in,
-                         struct extras *x)
+                         struct fl_store_extras *x)
 {
-	int64_t kind = pg_int(r, i, 0);
-	int64_t a = pg_int(r, i, 1);
-	int64_t b = pg_int(r, i, 2);
-	int64_t c = pg_int(r, i, 3);
-	int64_t d = pg_int(r, i, 4);
-	size_t n;
-	fl_err err = FL_OK;
+	struct fl_store_extra e = {
+	        .kind = pg_int(r, i, 0),
+	        .a = pg_int(r, i, 1),
+	        .b = pg_int(r, i, 2),
+	        .c = pg_int(r, i, 3),
+	        .d = pg_int(r, i, 4),
+	        .cmd_kind = (int)pg_int(r, i, 6),
+	        .cmd_show = pg_int(r, i, 7) != 0,
+	        .cancelled = pg_int(r, i, 8),
+	};
+	char *reason = NULL;
+	fl_err err = fl_store_extras_add(x, in, &e, &reason);
 
-	switch (kind) {
-	case 0:
-		if (a == 0) {
-			n = in->contract.n_schedule;
-			if (!in->has_contract)
-				return FL_OK;
-			if (n == FL_POLICY_MAX_INSTALLMENTS)
-				return FL_E_TOO_LARGE;
-			TRY(grow((void **)&in->contract.schedule, &x->cap_sched,
-			         n, sizeof(*in->contract.schedule)));
-			in->contract.schedule[n].due_at = c;
-			in->contract.schedule[n].amount = d;
-			in->contract.n_schedule++;
-			return FL_OK;
-		}
-		n = x->n_items;
-		if (n == (size_t)FL_POLICY_MAX_INSTALLMENTS *
-		                 FL_POLICY_MAX_RESCHEDULES)
-			return FL_E_TOO_LARGE;
-		TRY(grow((void **)&in->resched_items, &x->cap_items, n,
-		         sizeof(*in->resched_items)));
-		TRY(grow((void **)&x->item_of, &x->cap_of, n,
-		         sizeof(*x->item_of)));
-		in->resched_items[n].due_at = c;
-		in->resched_items[n].amount = d;
-		x->item_of[n] = a;
-		x->n_items++;
-		return FL_OK;
-	case 1:
-		n = in->n_reschedules;
-		if (n == FL_POLICY_MAX_RESCHEDULES)
-			return FL_E_TOO_LARGE;
-		TRY(grow((void **)&in->reschedules, &x->cap_resched, n,
-		         sizeof(*in->reschedules)));
-		TRY(grow((void **)&x->ord, &x->cap_ord, n, sizeof(*x->ord)));
-		memset(&in->reschedules[n], 0, sizeof(in->reschedules[0]));
-		in->reschedules[n].from = c;
-		x->ord[n] = a;
-		in->n_reschedules++;
-		return FL_OK;
-	case 2:
-		n = in->n_payments;
-		if (n == FL_POLICY_MAX_PAYMENTS)
-			return FL_E_TOO_LARGE;
-		TRY(grow((void **)&in->payments, &x->cap_pay, n,
-		         sizeof(*in->payments)));
-		in->payments[n].id = b;
-		in->payments[n].amount = c;
-		in->payments[n].paid_at = a;
-		in->payments[n].reversed = d != 0;
-		in->n_payments++;
-		return FL_OK;
-	case 3:
-		n = in->n_commands;
-		if (n == FL_POLICY_MAX_COMMANDS)
-			return FL_E_TOO_LARGE;
-		TRY(grow((void **)&in->commands, &x->cap_cmd, n,
-		         sizeof(*in->commands)));
-		TRY(grow((void **)&in->reasons, &x->cap_why, n,
-		         sizeof(*in->reasons)));
-		TRY(grow((void **)&in->cmd_ord, &x->cap_cord, n,
-		         sizeof(*in->cmd_ord)));
-		TRY(grow((void **)&in->cmd_show, &x->cap_show, n,
-		         sizeof(*in->cmd_show)));
-		in->commands[n].kind = (enum fl_cmd_kind)pg_int(r, i, 6);
-		in->commands[n].issued_at = c;
-		in->commands[n].at = d;
-		in->cmd_ord[n] = a;
-		in->cmd_show[n] = pg_int(r, i, 7) != 0;
-		if (cancel_left_out(&in->commands[n], pg_int(r, i, 8)))
-			return FL_OK;
-		TRY(pg_text(r, i, 5, in->reasons[n], FL_REASON_MAX));
-		in->last_command_at = c;
-		in->n_commands++;
-		return FL_OK;
-	default:
-		return FL_E_CORRUPT;
-	}
-out:
+	if (err == FL_OK && reason != NULL)
+		err = pg_text(r, i, 5, reason, FL_REASON_MAX);
 	return err;
 }
 
@@ -1279,10 +1166,9 @@ out:
 static fl_err load_extras(struct fl_tx *tx, const char *device_id,
                           struct fl_device_inputs *in)
 {
-	struct extras x;
+	struct fl_store_extras x;
 	struct pg_params p = {0};
 	PGresult *r = NULL;
-	size_t i = 0;
 	fl_err err;
 
 	memset(&x, 0, sizeof(x));
@@ -1290,22 +1176,9 @@ static fl_err load_extras(struct fl_tx *tx, const char *device_id,
 	TRY(pg_run(tx, extras_sql, &p, 0, &r));
 	for (int row = 0; row < PQntuples(r); row++)
 		TRY(extras_row(r, row, in, &x));
-	for (size_t k = 0; k < in->n_reschedules; k++) {
-		while (i < x.n_items && x.item_of[i] < x.ord[k])
-			i++;
-		if (i < x.n_items && x.item_of[i] == x.ord[k])
-			in->reschedules[k].schedule = in->resched_items + i;
-		while (i < x.n_items && x.item_of[i] == x.ord[k]) {
-			in->reschedules[k].n_schedule++;
-			i++;
-		}
-	}
-	for (size_t k = 0; k < in->n_commands; k++)
-		in->commands[k].reason = in->reasons[k];
 out:
+	fl_store_extras_end(&x, in, err == FL_OK);
 	PQclear(r);
-	free(x.item_of);
-	free(x.ord);
 	return err;
 }
 

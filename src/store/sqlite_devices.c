@@ -1283,23 +1283,6 @@ void fl_device_inputs_clear(struct fl_device_inputs *in)
 	memset(in, 0, sizeof(*in));
 }
 
-/* Grows *arr (of elem bytes) so it holds at least n + 1 entries. */
-static fl_err grow(void **arr, size_t *cap, size_t n, size_t elem)
-{
-	size_t nc;
-	void *na;
-
-	if (n < *cap)
-		return FL_OK;
-	nc = *cap ? *cap * 2 : 16;
-	na = realloc(*arr, nc * elem);
-	if (na == NULL)
-		return FL_E_NOMEM;
-	*arr = na;
-	*cap = nc;
-	return FL_OK;
-}
-
 /* Everything of one device's inputs besides the contract row, in one
  * statement: the installments of the contract (resched 0) and of every
  * reschedule (resched = its ord), the reschedules, the payments and the
@@ -1319,127 +1302,25 @@ static const char extras_sql[] =
         "show_reason, cancelled_at FROM commands WHERE device_id = ?1 "
         "ORDER BY 2, 3;";
 
-/* What load_extras keeps while it reads: array capacities, and which
- * reschedule each reschedule item and each reschedule belongs to. */
-struct extras {
-	size_t cap_sched, cap_items, cap_resched, cap_pay, cap_cmd, cap_why,
-	        cap_cord, cap_show;
-	size_t n_items;   /* entries of resched_items used */
-	int64_t *item_of; /* reschedule ord of each resched_items entry */
-	size_t cap_of;    /* entries of item_of */
-	int64_t *ord;     /* ord of each reschedule */
-	size_t cap_ord;   /* entries of ord */
-};
-
-/* Applies a cancellation at `cancelled` (0: none) to command c: true if
- * the command is left out (a scheduled lock cancelled before its time);
- * an unlock cancelled before its end ends at the cancellation. */
-static bool cancel_left_out(struct fl_command *c, fl_time cancelled)
-{
-	if (cancelled == 0 || cancelled >= c->at)
-		return false;
-	if (c->kind == FL_CMD_LOCK_AT)
-		return true;
-	if (c->kind == FL_CMD_UNLOCK_UNTIL)
-		c->at = cancelled > c->issued_at ? cancelled : c->issued_at;
-	return false;
-}
-
-/* Files one row of extras_sql into in: kind 0 an installment (a =
- * resched, the contract's own when 0), 1 a reschedule (a = ord), 2 a
- * payment (a = paid_at, b = ord), 3 a command (a = ord). */
+/* Files one row of extras_sql into in (store_int.h "device inputs"). */
 static fl_err extras_row(sqlite3_stmt *st, struct fl_device_inputs *in,
-                         struct extras *x)
+                         struct fl_store_extras *x)
 {
-	int kind = sqlite3_column_int(st, 0);
-	int64_t a = sqlite3_column_int64(st, 1);
-	int64_t b = sqlite3_column_int64(st, 2);
-	int64_t c = sqlite3_column_int64(st, 3);
-	int64_t d = sqlite3_column_int64(st, 4);
-	size_t n;
-	fl_err err = FL_OK;
+	struct fl_store_extra e = {
+	        .kind = sqlite3_column_int(st, 0),
+	        .a = sqlite3_column_int64(st, 1),
+	        .b = sqlite3_column_int64(st, 2),
+	        .c = sqlite3_column_int64(st, 3),
+	        .d = sqlite3_column_int64(st, 4),
+	        .cmd_kind = sqlite3_column_int(st, 6),
+	        .cmd_show = sqlite3_column_int(st, 7) != 0,
+	        .cancelled = sqlite3_column_int64(st, 8),
+	};
+	char *reason = NULL;
+	fl_err err = fl_store_extras_add(x, in, &e, &reason);
 
-	switch (kind) {
-	case 0:
-		if (a == 0) {
-			n = in->contract.n_schedule;
-			if (!in->has_contract)
-				return FL_OK;
-			if (n == FL_POLICY_MAX_INSTALLMENTS)
-				return FL_E_TOO_LARGE;
-			TRY(grow((void **)&in->contract.schedule, &x->cap_sched,
-			         n, sizeof(*in->contract.schedule)));
-			in->contract.schedule[n].due_at = c;
-			in->contract.schedule[n].amount = d;
-			in->contract.n_schedule++;
-			return FL_OK;
-		}
-		n = x->n_items;
-		if (n == (size_t)FL_POLICY_MAX_INSTALLMENTS *
-		                 FL_POLICY_MAX_RESCHEDULES)
-			return FL_E_TOO_LARGE;
-		TRY(grow((void **)&in->resched_items, &x->cap_items, n,
-		         sizeof(*in->resched_items)));
-		TRY(grow((void **)&x->item_of, &x->cap_of, n,
-		         sizeof(*x->item_of)));
-		in->resched_items[n].due_at = c;
-		in->resched_items[n].amount = d;
-		x->item_of[n] = a;
-		x->n_items++;
-		return FL_OK;
-	case 1:
-		n = in->n_reschedules;
-		if (n == FL_POLICY_MAX_RESCHEDULES)
-			return FL_E_TOO_LARGE;
-		TRY(grow((void **)&in->reschedules, &x->cap_resched, n,
-		         sizeof(*in->reschedules)));
-		TRY(grow((void **)&x->ord, &x->cap_ord, n, sizeof(*x->ord)));
-		memset(&in->reschedules[n], 0, sizeof(in->reschedules[0]));
-		in->reschedules[n].from = c;
-		x->ord[n] = a;
-		in->n_reschedules++;
-		return FL_OK;
-	case 2:
-		n = in->n_payments;
-		if (n == FL_POLICY_MAX_PAYMENTS)
-			return FL_E_TOO_LARGE;
-		TRY(grow((void **)&in->payments, &x->cap_pay, n,
-		         sizeof(*in->payments)));
-		in->payments[n].id = b;
-		in->payments[n].amount = c;
-		in->payments[n].paid_at = a;
-		in->payments[n].reversed = d != 0;
-		in->n_payments++;
-		return FL_OK;
-	case 3:
-		n = in->n_commands;
-		if (n == FL_POLICY_MAX_COMMANDS)
-			return FL_E_TOO_LARGE;
-		TRY(grow((void **)&in->commands, &x->cap_cmd, n,
-		         sizeof(*in->commands)));
-		TRY(grow((void **)&in->reasons, &x->cap_why, n,
-		         sizeof(*in->reasons)));
-		TRY(grow((void **)&in->cmd_ord, &x->cap_cord, n,
-		         sizeof(*in->cmd_ord)));
-		TRY(grow((void **)&in->cmd_show, &x->cap_show, n,
-		         sizeof(*in->cmd_show)));
-		in->commands[n].kind =
-		        (enum fl_cmd_kind)sqlite3_column_int(st, 6);
-		in->commands[n].issued_at = c;
-		in->commands[n].at = d;
-		in->cmd_ord[n] = a;
-		in->cmd_show[n] = sqlite3_column_int(st, 7) != 0;
-		if (cancel_left_out(&in->commands[n],
-		                    sqlite3_column_int64(st, 8)))
-			return FL_OK;
-		TRY(sq_col_text(st, 5, in->reasons[n], FL_REASON_MAX));
-		in->last_command_at = c;
-		in->n_commands++;
-		return FL_OK;
-	default:
-		return FL_E_CORRUPT;
-	}
-out:
+	if (err == FL_OK && reason != NULL)
+		err = sq_col_text(st, 5, reason, FL_REASON_MAX);
 	return err;
 }
 
@@ -1449,9 +1330,8 @@ out:
 static fl_err load_extras(struct fl_tx *tx, const char *device_id,
                           struct fl_device_inputs *in)
 {
-	struct extras x;
+	struct fl_store_extras x;
 	sqlite3_stmt *st = NULL;
-	size_t i = 0;
 	fl_err err;
 
 	memset(&x, 0, sizeof(x));
@@ -1464,25 +1344,9 @@ static fl_err load_extras(struct fl_tx *tx, const char *device_id,
 	if (err != FL_E_NOT_FOUND)
 		goto out;
 	err = FL_OK;
-	/* Items come by reschedule ord, as the reschedules do: walk both.
-	 * Items of no reschedule are never read (as a join would drop
-	 * them); a reschedule without items waives the rest. */
-	for (size_t r = 0; r < in->n_reschedules; r++) {
-		while (i < x.n_items && x.item_of[i] < x.ord[r])
-			i++;
-		if (i < x.n_items && x.item_of[i] == x.ord[r])
-			in->reschedules[r].schedule = in->resched_items + i;
-		while (i < x.n_items && x.item_of[i] == x.ord[r]) {
-			in->reschedules[r].n_schedule++;
-			i++;
-		}
-	}
-	for (size_t k = 0; k < in->n_commands; k++)
-		in->commands[k].reason = in->reasons[k];
 out:
+	fl_store_extras_end(&x, in, err == FL_OK);
 	sq_done(st);
-	free(x.item_of);
-	free(x.ord);
 	return err;
 }
 

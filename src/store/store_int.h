@@ -33,6 +33,46 @@ struct fl_tx_base {
 void fl_store_note_error(const char *fmt, ...)
         __attribute__((format(printf, 1, 2)));
 
+/* --- device inputs ----------------------------------------------------------
+ *
+ * Every backend reads a device's schedule, reschedules, payments and
+ * commands as rows of one shape and files them with fl_store_extras_add,
+ * in the order the policy wants (installments by reschedule and index,
+ * reschedules and commands by ord, payments by paid_at then ord). kind 0:
+ * an installment (a = its reschedule's ord, 0 for the contract's own; c =
+ * due_at, d = amount); 1: a reschedule (a = ord, c = from); 2: a payment
+ * (a = paid_at, b = ord, c = amount, d = reversed_at); 3: a command (a =
+ * ord, c = issued_at, d = at, with cmd_kind, cmd_show, cancelled). */
+struct fl_store_extra {
+	int64_t kind, a, b, c, d;
+	int cmd_kind;
+	bool cmd_show;
+	fl_time cancelled;
+};
+
+/* What filing keeps while it reads; zero it before the first row. */
+struct fl_store_extras {
+	size_t cap_sched, cap_items, cap_resched, cap_pay, cap_cmd, cap_why,
+	        cap_cord, cap_show;
+	size_t n_items;   /* entries of resched_items used */
+	int64_t *item_of; /* reschedule ord of each resched_items entry */
+	size_t cap_of;    /* entries of item_of */
+	int64_t *ord;     /* ord of each reschedule */
+	size_t cap_ord;   /* entries of ord */
+};
+
+/* Files row e into in. For a command that is kept, *reason is the buffer
+ * (FL_REASON_MAX bytes) the backend copies its reason text into; NULL
+ * otherwise. */
+fl_err fl_store_extras_add(struct fl_store_extras *x,
+                           struct fl_device_inputs *in,
+                           const struct fl_store_extra *e,
+                           char **reason) FL_MUST_USE;
+/* After the last row (ok: every row was filed): points each reschedule
+ * at its items and each command at its reason, and frees x's scratch. */
+void fl_store_extras_end(struct fl_store_extras *x, struct fl_device_inputs *in,
+                         bool ok);
+
 #define FL_STORE_LIST_FN(type) fl_err (*fn)(void *ctx, const type *rec)
 
 struct fl_store_ops {
