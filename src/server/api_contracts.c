@@ -663,6 +663,15 @@ static void create_contract(struct fl_req *req)
 	snprintf(c->tenant_id, sizeof(c->tenant_id), "%s", d->tenant_id);
 	c->created_at = req->now;
 	err = fl_store_contract_insert(tx, c);
+	if (err == FL_E_CONFLICT && c->loan_ref[0] != '\0') {
+		/* the store keeps loan references unique too: another
+		 * contract took it since the check above */
+		fl_txn_abort(req, tx, err,
+		             "loan_ref '%s' is already another contract's "
+		             "(compared ignoring case and spaces)",
+		             c->loan_ref);
+		goto done;
+	}
 	if (err == FL_OK)
 		err = fl_decide_device(tx, d->tenant_id, d->id, req->now, false,
 		                       d, &what);

@@ -256,7 +256,11 @@ static fl_err keep_unmatched(struct fl_tx *tx, const struct fl_source_rec *src,
 	snprintf(u->reason, sizeof(u->reason), "%s", reason);
 	snprintf(u->payer, sizeof(u->payer), "%s", in->payer);
 	u->created_at = now;
-	if ((err = fl_store_unmatched_insert(tx, u)) != FL_OK)
+	memcpy(u->fingerprint, out->ref.fingerprint, FL_HASH_LEN);
+	err = fl_store_unmatched_insert(tx, u);
+	if (err == FL_E_CONFLICT)
+		return FL_E_STORE_RETRY; /* kept meanwhile: a replay */
+	if (err != FL_OK)
 		return err;
 	out->unmatched = true;
 	if (with_ref) {
@@ -381,7 +385,17 @@ fl_err fl_src_receive(struct fl_tx *tx, const struct fl_source_rec *src,
 			goto out;
 		}
 		/* the same reference for other money: never the provider's
-		 * doing; kept for a person to look at, and said loudly */
+		 * doing; kept for a person to look at, and said loudly, once
+		 * for each content (sent again, it answers as the first) */
+		err = fl_store_unmatched_find(tx, src->id, in->ref,
+		                              out->ref.fingerprint, &out->um);
+		if (err == FL_OK) {
+			out->replay = true;
+			out->unmatched = true;
+			goto out;
+		}
+		if (err != FL_E_NOT_FOUND)
+			goto out;
 		snprintf(
 		        out->msg, sizeof(out->msg),
 		        "reference %s was received before with another account "

@@ -1463,6 +1463,7 @@ static const struct fl_store_ops pg_ops = {
         .source_msg_put = pg_source_msg_put,
         .unmatched_insert = pg_unmatched_insert,
         .unmatched_get = pg_unmatched_get,
+        .unmatched_find = pg_unmatched_find,
         .unmatched_assign = pg_unmatched_assign,
         .contract_by_ref = pg_contract_by_ref,
         .pending_release_put = pg_pending_release_put,

@@ -293,6 +293,10 @@ fl_err pg_source_msg_put(struct fl_tx *tx, const char *source_id,
 fl_err pg_unmatched_insert(struct fl_tx *tx, struct fl_unmatched_rec *u);
 fl_err pg_unmatched_get(struct fl_tx *tx, const char *tenant_id, const char *id,
                         struct fl_unmatched_rec *out);
+fl_err pg_unmatched_find(struct fl_tx *tx, const char *source_id,
+                         const char *reference,
+                         const uint8_t fingerprint[FL_HASH_LEN],
+                         struct fl_unmatched_rec *out);
 fl_err pg_unmatched_assign(struct fl_tx *tx, const char *tenant_id,
                            const char *id, const char *payment_id, fl_time at,
                            const char *by);

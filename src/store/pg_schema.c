@@ -481,6 +481,38 @@ const char *const pg_migrations[] = {
          "DEFAULT 0;"
          "ALTER TABLE devices ADD COLUMN confirmed_at BIGINT NOT NULL "
          "DEFAULT 0;"),
+        /* 12: a tenant's loan references are unique ignoring case and
+         * spaces (payments name a loan by it; lower-cased as finlockd
+         * does, ASCII only, whatever the database's collation): refused,
+         * naming them, while two contracts share one (the previous
+         * finlockd can still rename one). An unmatched payment remembers
+         * what it stood for, so the same reused reference with the same
+         * content is kept once. A webhook endpoint's previous secret
+         * signs too until prev_secret_until. The outbox is pruned by
+         * time. */
+        ("DO $$ DECLARE t TEXT; r TEXT; BEGIN "
+         "SELECT tenant_id, min(loan_ref) INTO t, r FROM contracts WHERE "
+         "loan_ref <> '' GROUP BY tenant_id, "
+         "lower(replace(loan_ref, ' ', '') COLLATE \"C\") "
+         "HAVING count(*) > 1 LIMIT 1; "
+         "IF t IS NOT NULL THEN RAISE EXCEPTION 'two contracts of tenant "
+         "% share loan_ref % (ignoring case and spaces): give one "
+         "another loan_ref with the previous finlockd, then upgrade', "
+         "t, r; END IF; END $$;"
+         "DROP INDEX contracts_loan_ref_norm;"
+         "CREATE UNIQUE INDEX contracts_loan_ref_norm ON "
+         "contracts(tenant_id, (lower(replace(loan_ref, ' ', '') "
+         "COLLATE \"C\"))) WHERE loan_ref <> '';"
+         "ALTER TABLE unmatched_payments ADD COLUMN fingerprint BYTEA NOT "
+         "NULL DEFAULT ''::bytea;"
+         "CREATE UNIQUE INDEX unmatched_payments_ref ON "
+         "unmatched_payments(source_id, reference, fingerprint) WHERE "
+         "length(fingerprint) > 0;"
+         "ALTER TABLE webhook_endpoints ADD COLUMN prev_secret_until "
+         "BIGINT NOT NULL DEFAULT 0;"
+         "CREATE INDEX webhook_events_time ON webhook_events(created_at);"
+         "CREATE INDEX webhook_deliveries_event ON "
+         "webhook_deliveries(event_ord);"),
 };
 
 const int pg_migrations_count =

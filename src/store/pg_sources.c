@@ -307,7 +307,7 @@ fl_err pg_source_msg_put(struct fl_tx *tx, const char *source_id,
 #define UM_COLS                                                                \
 	"ord, id, tenant_id, source_id, reference, account, amount, "          \
 	"currency, paid_at, reason, payer, created_at, payment_id, "           \
-	"assigned_at, assigned_by"
+	"assigned_at, assigned_by, fingerprint"
 
 static fl_err read_unmatched(const PGresult *r, int i,
                              struct fl_unmatched_rec *u)
@@ -330,6 +330,9 @@ static fl_err read_unmatched(const PGresult *r, int i,
 	TRY(pg_text(r, i, 12, u->payment_id, sizeof(u->payment_id)));
 	u->assigned_at = pg_int(r, i, 13);
 	TRY(pg_text(r, i, 14, u->assigned_by, sizeof(u->assigned_by)));
+	/* none (kept before migration 12): all zero */
+	if (!PQgetisnull(r, i, 15) && PQgetlength(r, i, 15) == FL_HASH_LEN)
+		memcpy(u->fingerprint, PQgetvalue(r, i, 15), FL_HASH_LEN);
 out:
 	return err;
 }
@@ -339,9 +342,11 @@ fl_err pg_unmatched_insert(struct fl_tx *tx, struct fl_unmatched_rec *u)
 	static const char sql[] =
 	        "INSERT INTO unmatched_payments (id, tenant_id, source_id, "
 	        "reference, account, amount, currency, paid_at, reason, payer, "
-	        "created_at, payment_id, assigned_at, assigned_by) VALUES ($1, "
-	        "$2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) "
-	        "RETURNING ord";
+	        "created_at, payment_id, assigned_at, assigned_by, "
+	        "fingerprint) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
+	        "$11, $12, $13, $14, $15) RETURNING ord";
+	static const uint8_t zero[FL_HASH_LEN];
+	bool has_fp = memcmp(u->fingerprint, zero, FL_HASH_LEN) != 0;
 	struct pg_params p = {0};
 	PGresult *r = NULL;
 	fl_err err;
@@ -360,6 +365,7 @@ fl_err pg_unmatched_insert(struct fl_tx *tx, struct fl_unmatched_rec *u)
 	pg_p_text(&p, u->payment_id);
 	pg_p_int(&p, u->assigned_at);
 	pg_p_text(&p, u->assigned_by);
+	pg_p_blob(&p, u->fingerprint, has_fp ? FL_HASH_LEN : 0);
 	TRY(pg_run(tx, sql, &p, PG_GUARD, &r));
 	u->ord = returned_ord(r);
 out:
@@ -379,6 +385,36 @@ fl_err pg_unmatched_get(struct fl_tx *tx, const char *tenant_id, const char *id,
 	memset(out, 0, sizeof(*out));
 	pg_p_text(&p, tenant_id);
 	pg_p_text(&p, id);
+	TRY(pg_run(tx, sql, &p, 0, &r));
+	if (PQntuples(r) == 0) {
+		err = FL_E_NOT_FOUND;
+		goto out;
+	}
+	TRY(read_unmatched(r, 0, out));
+out:
+	if (err != FL_OK)
+		memset(out, 0, sizeof(*out));
+	PQclear(r);
+	return err;
+}
+
+fl_err pg_unmatched_find(struct fl_tx *tx, const char *source_id,
+                         const char *reference,
+                         const uint8_t fingerprint[FL_HASH_LEN],
+                         struct fl_unmatched_rec *out)
+{
+	static const char sql[] =
+	        "SELECT " UM_COLS " FROM unmatched_payments WHERE source_id = "
+	        "$1 AND reference = $2 AND fingerprint = $3 AND "
+	        "length(fingerprint) > 0";
+	struct pg_params p = {0};
+	PGresult *r = NULL;
+	fl_err err;
+
+	memset(out, 0, sizeof(*out));
+	pg_p_text(&p, source_id);
+	pg_p_text(&p, reference);
+	pg_p_blob(&p, fingerprint, FL_HASH_LEN);
 	TRY(pg_run(tx, sql, &p, 0, &r));
 	if (PQntuples(r) == 0) {
 		err = FL_E_NOT_FOUND;
@@ -448,7 +484,8 @@ fl_err pg_contract_by_ref(struct fl_tx *tx, const char *tenant_id,
 {
 	static const char sql[] =
 	        "SELECT device_id FROM contracts WHERE tenant_id = $1 AND "
-	        "lower(replace(loan_ref, ' ', '')) = $2 ORDER BY ord LIMIT 1";
+	        "loan_ref <> '' AND lower(replace(loan_ref, ' ', '') COLLATE "
+	        "\"C\") = $2 ORDER BY ord LIMIT 1";
 	struct pg_params p = {0};
 	PGresult *r = NULL;
 	fl_err err;

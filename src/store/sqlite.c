@@ -1012,6 +1012,7 @@ static const struct fl_store_ops sqlite_ops = {
         .source_msg_put = sq_source_msg_put,
         .unmatched_insert = sq_unmatched_insert,
         .unmatched_get = sq_unmatched_get,
+        .unmatched_find = sq_unmatched_find,
         .unmatched_assign = sq_unmatched_assign,
         .contract_by_ref = sq_contract_by_ref,
         .pending_release_put = sq_pending_release_put,

@@ -451,6 +451,35 @@ const char *const sq_migrations[] = {
          "DEFAULT 0;"
          "ALTER TABLE devices ADD COLUMN confirmed_at INTEGER NOT NULL "
          "DEFAULT 0;"),
+        /* 12: a tenant's loan references are unique ignoring case and
+         * spaces (payments name a loan by it): refused, with the reason,
+         * while two contracts share one (the previous finlockd can still
+         * rename one). An unmatched payment remembers what it stood for,
+         * so the same reused reference with the same content is kept
+         * once. A webhook endpoint's previous secret signs too until
+         * prev_secret_until. The outbox is pruned by time. */
+        ("CREATE TEMP TABLE migration12 (n INTEGER CONSTRAINT "
+         "\"two contracts of one tenant share a loan_ref (ignoring case "
+         "and spaces): give one another loan_ref with the previous "
+         "finlockd, then upgrade\" CHECK (n = 0));"
+         "INSERT INTO migration12 SELECT count(*) FROM (SELECT 1 FROM "
+         "contracts WHERE loan_ref <> '' GROUP BY tenant_id, "
+         "lower(replace(loan_ref, ' ', '')) HAVING count(*) > 1);"
+         "DROP TABLE migration12;"
+         "DROP INDEX contracts_loan_ref_norm;"
+         "CREATE UNIQUE INDEX contracts_loan_ref_norm ON "
+         "contracts(tenant_id, (lower(replace(loan_ref, ' ', '')))) "
+         "WHERE loan_ref <> '';"
+         "ALTER TABLE unmatched_payments ADD COLUMN fingerprint BLOB NOT "
+         "NULL DEFAULT x'';"
+         "CREATE UNIQUE INDEX unmatched_payments_ref ON "
+         "unmatched_payments(source_id, reference, fingerprint) WHERE "
+         "length(fingerprint) > 0;"
+         "ALTER TABLE webhook_endpoints ADD COLUMN prev_secret_until "
+         "INTEGER NOT NULL DEFAULT 0;"
+         "CREATE INDEX webhook_events_time ON webhook_events(created_at);"
+         "CREATE INDEX webhook_deliveries_event ON "
+         "webhook_deliveries(event_ord);"),
 };
 
 const int sq_migrations_count =

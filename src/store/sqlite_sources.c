@@ -330,7 +330,7 @@ out:
 #define UM_COLS                                                                \
 	"ord, id, tenant_id, source_id, reference, account, amount, "          \
 	"currency, paid_at, reason, payer, created_at, payment_id, "           \
-	"assigned_at, assigned_by"
+	"assigned_at, assigned_by, fingerprint"
 
 static fl_err read_unmatched(sqlite3_stmt *st, struct fl_unmatched_rec *u)
 {
@@ -352,6 +352,10 @@ static fl_err read_unmatched(sqlite3_stmt *st, struct fl_unmatched_rec *u)
 	TRY(sq_col_text(st, 12, u->payment_id, sizeof(u->payment_id)));
 	u->assigned_at = sqlite3_column_int64(st, 13);
 	TRY(sq_col_text(st, 14, u->assigned_by, sizeof(u->assigned_by)));
+	/* none (kept before migration 12): all zero */
+	if (sqlite3_column_bytes(st, 15) == FL_HASH_LEN)
+		memcpy(u->fingerprint, sqlite3_column_blob(st, 15),
+		       FL_HASH_LEN);
 out:
 	return err;
 }
@@ -361,8 +365,11 @@ fl_err sq_unmatched_insert(struct fl_tx *tx, struct fl_unmatched_rec *u)
 	static const char sql[] =
 	        "INSERT INTO unmatched_payments (id, tenant_id, source_id, "
 	        "reference, account, amount, currency, paid_at, reason, payer, "
-	        "created_at, payment_id, assigned_at, assigned_by) VALUES (?, "
-	        "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);";
+	        "created_at, payment_id, assigned_at, assigned_by, "
+	        "fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+	        "?, ?);";
+	static const uint8_t zero[FL_HASH_LEN];
+	bool has_fp = memcmp(u->fingerprint, zero, FL_HASH_LEN) != 0;
 	sqlite3_stmt *st = NULL;
 	fl_err err;
 
@@ -383,6 +390,7 @@ fl_err sq_unmatched_insert(struct fl_tx *tx, struct fl_unmatched_rec *u)
 	TRY(sq_bind_text(st, 12, u->payment_id));
 	TRY(sq_bind_int(st, 13, u->assigned_at));
 	TRY(sq_bind_text(st, 14, u->assigned_by));
+	TRY(sq_bind_blob(st, 15, u->fingerprint, has_fp ? FL_HASH_LEN : 0));
 	TRY(sq_step_done(st));
 	u->ord = sqlite3_last_insert_rowid(tx->c->db);
 out:
@@ -404,6 +412,34 @@ fl_err sq_unmatched_get(struct fl_tx *tx, const char *tenant_id, const char *id,
 		goto out;
 	TRY(sq_bind_text(st, 1, tenant_id));
 	TRY(sq_bind_text(st, 2, id));
+	TRY(sq_step_row(st));
+	TRY(read_unmatched(st, out));
+out:
+	if (err != FL_OK)
+		memset(out, 0, sizeof(*out));
+	sq_done(st);
+	return err;
+}
+
+fl_err sq_unmatched_find(struct fl_tx *tx, const char *source_id,
+                         const char *reference,
+                         const uint8_t fingerprint[FL_HASH_LEN],
+                         struct fl_unmatched_rec *out)
+{
+	static const char sql[] =
+	        "SELECT " UM_COLS " FROM unmatched_payments WHERE source_id = "
+	        "? AND reference = ? AND fingerprint = ? AND "
+	        "length(fingerprint) > 0;";
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+
+	memset(out, 0, sizeof(*out));
+	st = sq_stmt(tx, sql, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_bind_text(st, 1, source_id));
+	TRY(sq_bind_text(st, 2, reference));
+	TRY(sq_bind_blob(st, 3, fingerprint, FL_HASH_LEN));
 	TRY(sq_step_row(st));
 	TRY(read_unmatched(st, out));
 out:
@@ -478,7 +514,8 @@ fl_err sq_contract_by_ref(struct fl_tx *tx, const char *tenant_id,
 {
 	static const char sql[] =
 	        "SELECT device_id FROM contracts WHERE tenant_id = ? AND "
-	        "lower(replace(loan_ref, ' ', '')) = ? ORDER BY ord LIMIT 1;";
+	        "loan_ref <> '' AND lower(replace(loan_ref, ' ', '')) = ? "
+	        "ORDER BY ord LIMIT 1;";
 	sqlite3_stmt *st = NULL;
 	fl_err err;
 

@@ -672,6 +672,15 @@ fl_err fl_store_unmatched_get(struct fl_tx *tx, const char *tenant_id,
 	return OPS(tx)->unmatched_get(tx, tenant_id, id, out);
 }
 
+fl_err fl_store_unmatched_find(struct fl_tx *tx, const char *source_id,
+                               const char *reference,
+                               const uint8_t fingerprint[FL_HASH_LEN],
+                               struct fl_unmatched_rec *out)
+{
+	return OPS(tx)->unmatched_find(tx, source_id, reference, fingerprint,
+	                               out);
+}
+
 fl_err fl_store_unmatched_list(struct fl_tx *tx, const char *tenant_id,
                                bool open_only, int64_t after, int limit,
                                FL_STORE_LIST_FN(struct fl_unmatched_rec),

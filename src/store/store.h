@@ -1122,10 +1122,21 @@ struct fl_unmatched_rec {
 	char payment_id[FL_ID_MAX]; /* once assigned: the payment, else "" */
 	fl_time assigned_at;
 	char assigned_by[FL_ID_MAX];
+	/* what it stood for (as fl_provider_ref's fingerprint); all zero
+	 * for none. (source_id, reference, fingerprint) is kept once. */
+	uint8_t fingerprint[FL_HASH_LEN];
 };
 
+/* FL_E_CONFLICT if an unmatched payment with u's source_id, reference and
+ * (non-zero) fingerprint is stored already. */
 fl_err fl_store_unmatched_insert(struct fl_tx *tx,
                                  struct fl_unmatched_rec *u) FL_MUST_USE;
+/* The unmatched payment of source_id kept for reference with this
+ * fingerprint; FL_E_NOT_FOUND if none. */
+fl_err fl_store_unmatched_find(struct fl_tx *tx, const char *source_id,
+                               const char *reference,
+                               const uint8_t fingerprint[FL_HASH_LEN],
+                               struct fl_unmatched_rec *out) FL_MUST_USE;
 fl_err fl_store_unmatched_get(struct fl_tx *tx, const char *tenant_id,
                               const char *id,
                               struct fl_unmatched_rec *out) FL_MUST_USE;

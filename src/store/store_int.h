@@ -297,6 +297,10 @@ struct fl_store_ops {
 	fl_err (*unmatched_insert)(struct fl_tx *tx, struct fl_unmatched_rec *u);
 	fl_err (*unmatched_get)(struct fl_tx *tx, const char *tenant_id,
 	                        const char *id, struct fl_unmatched_rec *out);
+	fl_err (*unmatched_find)(struct fl_tx *tx, const char *source_id,
+	                         const char *reference,
+	                         const uint8_t fingerprint[FL_HASH_LEN],
+	                         struct fl_unmatched_rec *out);
 	fl_err (*unmatched_list)(struct fl_tx *tx, const char *tenant_id,
 	                         bool open_only, int64_t after, int limit,
 	                         FL_STORE_LIST_FN(struct fl_unmatched_rec),

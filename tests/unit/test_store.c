@@ -2609,6 +2609,37 @@ static void test_payment_sources(void **state)
 	                 FL_OK);
 	assert_int_equal(cnt, 1);
 
+	/* one unmatched payment per (source, reference, content); none
+	 * without a fingerprint is ever refused */
+	snprintf(u.id, sizeof(u.id), "um_2");
+	assert_int_equal(fl_store_unmatched_insert(tx, &u), FL_OK);
+	assert_int_equal(fl_store_unmatched_find(tx, "ps_1", "QKL9",
+	                                         u.fingerprint, &ug),
+	                 FL_E_NOT_FOUND);
+	memset(u.fingerprint, 0x5a, FL_HASH_LEN);
+	snprintf(u.id, sizeof(u.id), "um_3");
+	assert_int_equal(fl_store_unmatched_insert(tx, &u), FL_OK);
+	snprintf(u.id, sizeof(u.id), "um_4");
+	assert_int_equal(fl_store_unmatched_insert(tx, &u), FL_E_CONFLICT);
+	assert_int_equal(fl_store_unmatched_find(tx, "ps_1", "QKL9",
+	                                         u.fingerprint, &ug),
+	                 FL_OK);
+	assert_string_equal(ug.id, "um_3");
+	assert_memory_equal(ug.fingerprint, u.fingerprint, FL_HASH_LEN);
+	assert_int_equal(fl_store_unmatched_get(tx, "tn_1", "um_2", &ug),
+	                 FL_OK);
+	assert_true(ug.fingerprint[0] == 0 &&
+	            ug.fingerprint[FL_HASH_LEN - 1] == 0);
+	u.fingerprint[0] ^= 1; /* other content */
+	assert_int_equal(fl_store_unmatched_find(tx, "ps_1", "QKL9",
+	                                         u.fingerprint, &ug),
+	                 FL_E_NOT_FOUND);
+	assert_int_equal(fl_store_unmatched_insert(tx, &u), FL_OK);
+	u.fingerprint[0] ^= 1;
+	assert_int_equal(fl_store_unmatched_find(tx, "ps_2", "QKL9",
+	                                         u.fingerprint, &ug),
+	                 FL_E_NOT_FOUND);
+
 	/* a loan reference found ignoring case and spaces */
 	add_device(tx, "dv_1", "490154203237518");
 	memset(&c, 0, sizeof(c));
@@ -2625,6 +2656,25 @@ static void test_payment_sources(void **state)
 	assert_int_equal(fl_store_contract_by_ref(tx, "tn_2", "ln42a", dev),
 	                 FL_E_NOT_FOUND);
 	assert_string_equal(dev, "");
+	/* and unique that way in a tenant (the store says so, whatever
+	 * the caller checked); no loan reference is no reference */
+	add_device(tx, "dv_2", "356938035643809");
+	snprintf(c.device_id, sizeof(c.device_id), "dv_2");
+	snprintf(c.loan_ref, sizeof(c.loan_ref), "LN42 A");
+	assert_int_equal(fl_store_contract_insert(tx, &c), FL_E_CONFLICT);
+	snprintf(c.tenant_id, sizeof(c.tenant_id), "tn_2");
+	assert_int_equal(fl_store_contract_insert(tx, &c), FL_OK);
+	add_device(tx, "dv_3", "353456789012348");
+	add_device(tx, "dv_4", "860000000000004");
+	snprintf(c.tenant_id, sizeof(c.tenant_id), "tn_1");
+	c.loan_ref[0] = '\0';
+	snprintf(c.device_id, sizeof(c.device_id), "dv_3");
+	assert_int_equal(fl_store_contract_insert(tx, &c), FL_OK);
+	snprintf(c.device_id, sizeof(c.device_id), "dv_4");
+	assert_int_equal(fl_store_contract_insert(tx, &c), FL_OK);
+	assert_int_equal(fl_store_contract_by_ref(tx, "tn_1", "", dev),
+	                 FL_E_NOT_FOUND);
+	snprintf(c.tenant_id, sizeof(c.tenant_id), "tn_1");
 
 	/* pending releases: one per device */
 	memset(&pr, 0, sizeof(pr));
