@@ -243,12 +243,21 @@ static fl_err put_keys(struct out *o, const char *dir,
 		}
 		sum->signing_keys++;
 	}
-	err = put_file(o, dir, "dev-root.k4secret", sum);
-	if (err == FL_E_NOT_FOUND)
-		err = FL_OK;
-	if (err != FL_OK)
-		fl_datadir_say(why, "cannot copy %s/dev-root.k4secret: %s", dir,
-		               fl_strerror(err));
+	/* and the keys that may not exist yet: the development root, the
+	 * webhook signing key and its certificate */
+	for (i = 0; i < 3; i++) {
+		static const char *const optional[] = {
+		        "dev-root.k4secret", "webhook.k4secret", "webhook.cert"};
+
+		err = put_file(o, dir, optional[i], sum);
+		if (err == FL_E_NOT_FOUND)
+			err = FL_OK;
+		if (err != FL_OK) {
+			fl_datadir_say(why, "cannot copy %s/%s: %s", dir,
+			               optional[i], fl_strerror(err));
+			break;
+		}
+	}
 out:
 	json_decref(doc);
 	fl_wipe(buf, MANIFEST_MAX + 1);
@@ -417,8 +426,9 @@ static uint64_t unbe(const uint8_t *b, int n)
 static bool name_ok(const char *name)
 {
 	static const char *const fixed[] = {
-	        "finlock.db", "server.secret",     "kx.secret",
-	        "keys.json",  "dev-root.k4secret", "audit-heads.jsonl",
+	        "finlock.db",       "server.secret",     "kx.secret",
+	        "keys.json",        "dev-root.k4secret", "audit-heads.jsonl",
+	        "webhook.k4secret", "webhook.cert",
 	};
 	static const char suffix[] = ".k4secret";
 	char kid[FL_KID_MAX];

@@ -226,7 +226,8 @@ static void why_secret(char *why, const char *dir, const char *file, fl_err err,
 	const char *todo =
 	        err == FL_E_PERM ? "make it mode 0600 (chmod 600)"
 	        : shared ? "copy the key files (server.secret, kx.secret, "
-	                   "keys.json, keys/) from the data directory of a "
+	                   "webhook.k4secret, keys.json, keys/) from the data "
+	                   "directory of a "
 	                   "node that serves this database (the database "
 	                   "needs the very files it was made with)"
 	                 : "restore it from the backup of this "
@@ -558,6 +559,18 @@ fl_err fl_datadir_open(const struct fl_config *cfg, unsigned flags, fl_time now,
 		    FL_OK) {
 			if (why[0] == '\0')
 				why_store(why, dir, used, err);
+			goto out;
+		}
+		/* Webhooks are signed with one key whichever node sends
+		 * them: a node of a database that has its identity already
+		 * uses the key the others use, never one of its own. */
+		if ((err = fl_files_join(path, sizeof(path), dir,
+		                         "webhook.k4secret")) != FL_OK)
+			goto out;
+		if (pg && serve && !may_make_keys && !fl_files_exists(path)) {
+			why_secret(why, dir, "webhook.k4secret", FL_E_NOT_FOUND,
+			           true);
+			err = FL_E_NOT_FOUND;
 			goto out;
 		}
 	}

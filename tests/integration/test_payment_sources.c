@@ -338,6 +338,22 @@ static void test_confirmation_once_per_transid(void **state)
 		assert_int_equal(
 		        count_items("/v1/payments/unmatched?limit=500"),
 		        before + 1);
+		/* sent again: answered as the first, kept once */
+		assert_int_equal(post(src.confirmation, body, &r), 200);
+		assert_string_equal(srv_jstr(&r, "ResultCode"), "0");
+		srv_res_free(&r);
+		assert_int_equal(
+		        count_items("/v1/payments/unmatched?limit=500"),
+		        before + 1);
+		/* yet other money under it: kept too */
+		c2b_body(body, sizeof(body), tid, "98.00", "600200",
+		         "ln-a 100");
+		assert_int_equal(post(src.confirmation, body, &r), 200);
+		srv_res_free(&r);
+		assert_int_equal(
+		        count_items("/v1/payments/unmatched?limit=500"),
+		        before + 2);
+		assert_int_equal(payments_of(id), 2);
 	}
 	/* the source's last callback is known */
 	{
@@ -556,6 +572,28 @@ static void test_twenty_at_once(void **state)
 		assert_int_equal(p[i].status, 200);
 	}
 	assert_int_equal(payments_of(id), 1);
+
+	/* the same TransID for other money, twenty times at once: one
+	 * unmatched payment */
+	{
+		int before = count_items("/v1/payments/unmatched?limit=500");
+
+		c2b_body(body, sizeof(body), tid, "7.00", "600500", "LN-E");
+		for (int i = 0; i < 20; i++) {
+			p[i] = (struct poster){.url = url, .body = body};
+			assert_int_equal(pthread_create(&p[i].t, NULL,
+			                                post_main, &p[i]),
+			                 0);
+		}
+		for (int i = 0; i < 20; i++) {
+			assert_int_equal(pthread_join(p[i].t, NULL), 0);
+			assert_int_equal(p[i].status, 200);
+		}
+		assert_int_equal(
+		        count_items("/v1/payments/unmatched?limit=500"),
+		        before + 1);
+		assert_int_equal(payments_of(id), 1);
+	}
 }
 
 /* --- a locked phone unlocked by a confirmation -----------------------------

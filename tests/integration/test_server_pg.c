@@ -7,6 +7,8 @@
  * - a bad URI and an unreachable server are refused with one line;
  * - a second node with no key files, or with the keys of another server,
  *   is refused on a database that has keys, and runs with the copied ones;
+ * - two nodes given contracts with one loan reference (ignoring case and
+ *   spaces) at the same instant: one is created, the other is 409;
  * - `finlockd check` checks the PostgreSQL database;
  * - backup and restore as docs/deploy.md says: `finlockd backup` keeps the
  *   data directory's keys and names the pg_dump command; pg_dump, a lost
@@ -24,8 +26,10 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <unistd.h>
 
+#include "support/devapi_phone.h"
 #include "support/pg_cluster.h"
 #include "support/proc.h"
 #include "support/server_harness.h"
@@ -149,9 +153,80 @@ static void test_bad_uri_and_unreachable(void **state)
 	proc_rm_tree(dir);
 }
 
+/* One contract request of a race between two nodes. */
+struct racer {
+	struct srv *s;
+	const char *admin;
+	char path[128];
+	char body[512];
+	pthread_barrier_t *go;
+	long status;
+};
+
+static void *race_main(void *arg)
+{
+	struct racer *r = arg;
+	struct srv_res res;
+
+	pthread_barrier_wait(r->go);
+	if (srv_req(r->s, "POST", r->path, r->admin, r->body, &res) == 0) {
+		r->status = res.status;
+		srv_res_free(&res);
+	}
+	return NULL;
+}
+
+/* Nodes a and b create, at the same instant, contracts of two devices
+ * with one loan reference spelt two ways: the database keeps one. */
+static void race_loan_refs(struct srv *a, struct srv *b, const char *admin)
+{
+	struct devapi_lender l = {0};
+	pthread_barrier_t go;
+	int created = 0;
+
+	snprintf(l.admin, sizeof(l.admin), "%s", admin);
+	pthread_barrier_init(&go, NULL, 2);
+	for (unsigned round = 0; round < 12; round++) {
+		struct racer r[2] = {{.s = a, .admin = admin, .go = &go},
+		                     {.s = b, .admin = admin, .go = &go}};
+		pthread_t t[2];
+
+		for (int i = 0; i < 2; i++) {
+			char imei[16], id[64], code[64];
+
+			devapi_imei(9000 + round * 2 + (unsigned)i, imei);
+			assert_int_equal(devapi_register(r[i].s, &l, imei, NULL,
+			                                 id, code),
+			                 0);
+			snprintf(r[i].path, sizeof(r[i].path),
+			         "/v1/devices/%s/contract", id);
+			snprintf(r[i].body, sizeof(r[i].body),
+			         "{\"loan_ref\":\"%s%u\",\"currency\":"
+			         "\"KES\",\"schedule\":[{\"due\":"
+			         "\"2035-01-01\",\"amount\":100}],\"policy\":"
+			         "{\"contact\":{\"name\":\"A\",\"phones\":"
+			         "[\"+254700000001\"]}}}",
+			         i == 0 ? "LN-RACE " : "ln-race", round);
+		}
+		for (int i = 0; i < 2; i++)
+			assert_int_equal(
+			        pthread_create(&t[i], NULL, race_main, &r[i]),
+			        0);
+		for (int i = 0; i < 2; i++)
+			assert_int_equal(pthread_join(t[i], NULL), 0);
+		if (!((r[0].status == 201 && r[1].status == 409) ||
+		      (r[0].status == 409 && r[1].status == 201)))
+			fail_msg("round %u: %ld and %ld", round, r[0].status,
+			         r[1].status);
+		created++;
+	}
+	pthread_barrier_destroy(&go);
+	assert_int_equal(created, 12);
+}
+
 static void test_second_node_needs_the_keys(void **state)
 {
-	char uri[256], name[32], other[256], oname[32], cmd[1400];
+	char uri[256], name[32], other[256], oname[32], cmd[2400];
 	const char *args[] = {"--database", uri, NULL};
 	struct srv_opts o = {.args = args};
 	char dir[] = "/tmp/finlock-pgnode-XXXXXX", bdir[600], cdir[600];
@@ -182,6 +257,14 @@ static void test_second_node_needs_the_keys(void **state)
 		srv_free(c);
 		expect_refused(cdir, uri, "are not the keys");
 	}
+	/* node A's keys copied but its webhook key: refused, naming it
+	 * (a node of its own would sign webhooks with another key) */
+	snprintf(cmd, sizeof(cmd),
+	         "rm -rf '%s' && cp -a '%s' '%s' && rm '%s/webhook.k4secret'",
+	         bdir, srv_data_dir(a), bdir, bdir);
+	assert_int_equal(system(cmd), 0);
+	expect_refused(bdir, uri, "webhook.k4secret is missing: copy the key "
+	                          "files");
 	/* node A's keys copied: node B serves the same fleet */
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -a '%s' '%s'", bdir,
 	         srv_data_dir(a), bdir);
@@ -196,6 +279,7 @@ static void test_second_node_needs_the_keys(void **state)
 		        srv_req(b, "GET", "/v1/devices", admin, NULL, &res), 0);
 		assert_int_equal(res.status, 200);
 		srv_res_free(&res);
+		race_loan_refs(a, b, admin);
 	}
 	srv_free(b);
 	srv_free(a);
