@@ -7,6 +7,7 @@
  * `key certify` signs a signing-key certificate with the root key.
  */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,13 +120,16 @@ static int load_secret(struct fl_signer *s, const char *inline_key,
 
 static const char certify_usage[] =
         "usage: finlock key certify (--root K4SECRET | --root-file FILE)\n"
-        "                           --key K4PUBLIC --not-after TIME\n"
+        "                           --key K4PUBLIC --not-after TIME "
+        "[--webhook]\n"
         "\n"
         "Signs a certificate for finlockd's signing key K4PUBLIC with the\n"
         "operator's root key, valid until TIME (RFC 3339). Give the result to\n"
         "`finlockd --data DIR keys accept-cert`. K4SECRET may be '-' to read "
         "it\n"
-        "from standard input.\n";
+        "from standard input. --webhook certifies the key that signs webhooks\n"
+        "(v1a; its public_key in GET /v1/webhooks/signing-key) with a\n"
+        "certificate of its own kind, which no phone accepts.\n";
 
 static int key_certify(int argc, char **argv)
 {
@@ -134,9 +138,11 @@ static int key_certify(int argc, char **argv)
 	        {"root-file", required_argument, NULL, 'f'},
 	        {"key", required_argument, NULL, 'k'},
 	        {"not-after", required_argument, NULL, 'n'},
+	        {"webhook", no_argument, NULL, 'w'},
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0}};
 	const char *root = NULL, *root_file = NULL, *key = NULL, *na = NULL;
+	bool webhook = false;
 	uint8_t pk[FL_SIGN_PK_LEN];
 	struct fl_signer signer;
 	char *cert = NULL;
@@ -159,6 +165,9 @@ static int key_certify(int argc, char **argv)
 			break;
 		case 'n':
 			na = optarg;
+			break;
+		case 'w':
+			webhook = true;
 			break;
 		case 'h':
 			fputs(certify_usage, stdout);
@@ -186,7 +195,8 @@ static int key_certify(int argc, char **argv)
 	rc = load_secret(&signer, root, root_file);
 	if (rc != CLI_OK)
 		goto out;
-	err = fl_keycert_issue(&cert, &signer, pk, not_after);
+	err = webhook ? fl_webhook_keycert_issue(&cert, &signer, pk, not_after)
+	              : fl_keycert_issue(&cert, &signer, pk, not_after);
 	if (err != FL_OK) {
 		cli_err("cannot certify: %s", fl_strerror(err));
 		rc = CLI_REFUSED;

@@ -335,6 +335,44 @@ fl_err fl_webhook_keycert_issue(char **out, const struct fl_signer *root,
 	                     FL_MSG_WEBHOOK_KEY_CERT);
 }
 
+fl_err fl_webhook_keycert_verify(const uint8_t root_pk[FL_SIGN_PK_LEN],
+                                 const char *cert, fl_time now,
+                                 uint8_t pk[FL_SIGN_PK_LEN])
+{
+	const char *implicit = fl_msg_implicit(FL_MSG_WEBHOOK_KEY_CERT);
+	char kid[FL_KID_MAX];
+	const char *s, *certified;
+	fl_time not_after = 0;
+	uint8_t *m = NULL;
+	size_t mlen = 0;
+	json_t *j = NULL;
+	fl_err err;
+
+	memset(pk, 0, FL_SIGN_PK_LEN);
+	err = fl_paseto_verify(&m, &mlen, NULL, NULL, cert, token_len(cert),
+	                       root_pk, implicit, strlen(implicit));
+	if (err)
+		return err;
+	j = json_loadb((const char *)m, mlen, JSON_REJECT_DUPLICATES, NULL);
+	s = get_str(j, "pk", 128);
+	certified = get_str(j, "kid", FL_KID_MAX);
+	if (s == NULL || certified == NULL ||
+	    get_time(j, "not_after", &not_after) != FL_OK ||
+	    fl_paserk_public_decode(pk, s, strlen(s)) != FL_OK ||
+	    fl_paserk_pid(kid, pk) != FL_OK || strcmp(kid, certified) != 0) {
+		err = FL_E_CLAIMS;
+		goto out;
+	}
+	if (not_after <= now)
+		err = FL_E_KEY_EXPIRED;
+out:
+	if (err != FL_OK)
+		memset(pk, 0, FL_SIGN_PK_LEN);
+	json_decref(j);
+	free(m);
+	return err;
+}
+
 fl_err fl_revocation_issue(char **out, const struct fl_signer *root,
                            const char *kid, fl_time at)
 {

@@ -95,6 +95,13 @@ fl_err fl_keycert_issue(char **out, const struct fl_signer *root,
 fl_err fl_webhook_keycert_issue(char **out, const struct fl_signer *root,
                                 const uint8_t pk[FL_SIGN_PK_LEN],
                                 fl_time not_after) FL_MUST_USE;
+/* Verifies a FL_MSG_WEBHOOK_KEY_CERT certificate signed by root_pk and
+ * unexpired at now: pk receives the key it certifies. FL_E_BAD_SIGNATURE
+ * if the root did not sign it as one, FL_E_KEY_EXPIRED past not_after,
+ * FL_E_CLAIMS if its payload is not a certificate's. */
+fl_err fl_webhook_keycert_verify(const uint8_t root_pk[FL_SIGN_PK_LEN],
+                                 const char *cert, fl_time now,
+                                 uint8_t pk[FL_SIGN_PK_LEN]) FL_MUST_USE;
 fl_err fl_revocation_issue(char **out, const struct fl_signer *root,
                            const char *kid, fl_time at) FL_MUST_USE;
 fl_err fl_seqreset_issue(char **out, const struct fl_signer *root,

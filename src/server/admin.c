@@ -20,6 +20,7 @@
 #include "server/secrets.h"
 #include "server/server.h"
 #include "server/signkeys.h"
+#include "server/webhooks.h"
 #include "store/store.h"
 #include "server/clock.h"
 
@@ -69,6 +70,40 @@ static char *read_cert(const char *arg)
 	return strdup(buf);
 }
 
+/* A certificate of the webhook signing key (finlock key certify
+ * --webhook) is installed as DATA/webhook.cert; *webhook says whether
+ * cert is one (signed as one by root_pk, else by the installed
+ * production root). A webhook key's root must be the one that certifies
+ * the signing keys: FL_E_STATE otherwise. */
+static fl_err accept_webhook_cert(const struct fl_config *cfg,
+                                  struct fl_signkeys *ks, const char *cert,
+                                  const char *root_pk, fl_time now,
+                                  char kid[FL_KID_MAX], bool *webhook)
+{
+	char pub[FL_PASERK_PUBLIC_SIZE];
+	uint8_t root[FL_SIGN_PK_LEN], pk[FL_SIGN_PK_LEN];
+	bool installed;
+	fl_err err;
+
+	*webhook = false;
+	installed = fl_signkeys_root(ks, pub) == FL_OK &&
+	            !fl_signkeys_is_dev(ks);
+	if (root_pk == NULL && !installed)
+		return FL_OK; /* not a webhook key's: no root to check */
+	if (fl_paserk_public_decode(root, root_pk != NULL ? root_pk : pub,
+	                            strlen(root_pk != NULL ? root_pk
+	                                                   : pub)) != FL_OK)
+		return FL_OK; /* the signing-key path says why */
+	err = fl_webhook_keycert_verify(root, cert, now, pk);
+	if (err != FL_OK && err != FL_E_KEY_EXPIRED && err != FL_E_CLAIMS)
+		return FL_OK; /* not the root's webhook key certificate */
+	*webhook = true;
+	if (!installed || (root_pk != NULL && strcmp(root_pk, pub) != 0))
+		return FL_E_STATE;
+	err = fl_webhooks_install_cert(cfg->data_dir, root, cert, now, kid);
+	return err;
+}
+
 static int cmd_keys(const struct fl_config *cfg, int argc, char **argv)
 {
 	struct fl_signkeys *ks = NULL;
@@ -110,16 +145,30 @@ static int cmd_keys(const struct fl_config *cfg, int argc, char **argv)
 	           (argc == 3 ||
 	            (argc == 5 && strcmp(argv[3], "--root") == 0))) {
 		char *cert = read_cert(argv[2]);
+		bool webhook = false;
 
-		err = cert == NULL
-		              ? FL_E_NOMEM
-		              : fl_signkeys_accept_cert(
-		                        ks, cert, argc == 5 ? argv[4] : NULL,
-		                        now, kid);
+		err = cert == NULL ? FL_E_NOMEM
+		                   : accept_webhook_cert(cfg, ks, cert,
+		                                         argc == 5 ? argv[4]
+		                                                   : NULL,
+		                                         now, kid, &webhook);
+		if (err == FL_OK && !webhook)
+			err = fl_signkeys_accept_cert(
+			        ks, cert, argc == 5 ? argv[4] : NULL, now, kid);
 		free(cert);
 		if (err == FL_OK) {
 			printf("%s\n", kid);
 			rc = 0;
+		} else if (webhook && err == FL_E_STATE) {
+			fprintf(stderr, "finlockd: the webhook key's root is not "
+			                "this server's production root: install "
+			                "a signing key's certificate from that "
+			                "root first (keys accept-cert CERT --root "
+			                "K4PUBLIC)\n");
+		} else if (webhook && err == FL_E_AUTH) {
+			fprintf(stderr, "finlockd: the certificate is for another "
+			                "webhook key than %s/webhook.k4secret\n",
+			                cfg->data_dir);
 		} else if (err == FL_E_NOT_FOUND && argc == 3) {
 			fprintf(stderr, "finlockd: the first certificate needs "
 			                "--root K4PUBLIC (the root's public "

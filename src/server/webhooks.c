@@ -420,6 +420,46 @@ static fl_err load_key(struct fl_webhooks *w, const char *dir)
 	return err;
 }
 
+fl_err fl_webhooks_install_cert(const char *dir,
+                                const uint8_t root_pk[FL_SIGN_PK_LEN],
+                                const char *cert, fl_time now,
+                                char kid[FL_KID_MAX])
+{
+	char path[4200], buf[FL_PASERK_SECRET_SIZE + 8];
+	uint8_t pk[FL_SIGN_PK_LEN];
+	struct fl_signer key;
+	size_t n = 0;
+	fl_err err;
+
+	kid[0] = '\0';
+	memset(&key, 0, sizeof(key));
+	if ((err = fl_webhook_keycert_verify(root_pk, cert, now, pk)) != FL_OK)
+		return err;
+	if ((err = fl_files_join(path, sizeof(path), dir,
+	                         "webhook.k4secret")) != FL_OK ||
+	    (err = fl_files_read(path, buf, sizeof(buf) - 1, &n)) != FL_OK)
+		return err;
+	buf[n] = '\0';
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	err = fl_signer_from_paserk(&key, buf);
+	fl_wipe(buf, sizeof(buf));
+	if (err != FL_OK)
+		return err;
+	if (memcmp(key.pk, pk, sizeof(pk)) != 0)
+		err = FL_E_AUTH; /* another key's certificate */
+	else
+		snprintf(kid, FL_KID_MAX, "%s", key.kid);
+	fl_signer_wipe(&key);
+	if (err == FL_OK &&
+	    (err = fl_files_join(path, sizeof(path), dir, "webhook.cert")) ==
+	            FL_OK)
+		err = fl_files_write(path, cert, strlen(cert), 0600, true);
+	if (err != FL_OK)
+		kid[0] = '\0';
+	return err;
+}
+
 /* The key's certificate: DATA/webhook.cert as the operator installed
  * it, else one from a development root; none otherwise. */
 static fl_err load_cert(struct fl_webhooks *w, const char *dir, fl_time now)

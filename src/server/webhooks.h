@@ -38,6 +38,7 @@
 #include "core/err.h"
 #include "core/fltime.h"
 #include "core/paserk.h"
+#include "core/token.h"
 
 struct fl_app;
 struct fl_webhooks;
@@ -95,5 +96,16 @@ void fl_webhooks_stop(struct fl_webhooks *w);
 /* The signing key's public facts. */
 void fl_webhooks_key_info(const struct fl_webhooks *w,
                           struct fl_webhook_key_info *out);
+
+/* Installs cert (`finlock key certify --webhook`) as DATA/webhook.cert of
+ * data directory dir once it is the root_pk's certificate, unexpired at
+ * now, of the key in DATA/webhook.k4secret; kid receives that key's id.
+ * FL_E_BAD_SIGNATURE if root_pk did not sign it as a webhook key's,
+ * FL_E_AUTH if it certifies another key,
+ * FL_E_NOT_FOUND without DATA/webhook.k4secret. */
+fl_err fl_webhooks_install_cert(const char *dir,
+                                const uint8_t root_pk[FL_SIGN_PK_LEN],
+                                const char *cert, fl_time now,
+                                char kid[FL_KID_MAX]) FL_MUST_USE;
 
 #endif

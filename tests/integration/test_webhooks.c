@@ -11,6 +11,12 @@
  *     in order;
  *   - kill -9 of finlockd during a storm of payments: every payment
  *     answered 201 has its event delivered after the restart;
+ *   - kill -9 of finlockd during a storm of Daraja C2B confirmations:
+ *     every confirmation answered ResultCode "0" is a payment after the
+ *     restart, and its payment.recorded is delivered;
+ *   - with a production root, `finlock key certify --webhook` and
+ *     `finlockd keys accept-cert` certify the webhook key: the receiver
+ *     verifies v1a with the key the root's certificate names;
  *   - with webhook_allow_private off, a loopback target is refused at
  *     delivery and the receiver hears nothing.
  */
@@ -34,8 +40,11 @@
 #include <jansson.h>
 
 #include "core/devproto.h"
+#include "core/paserk.h"
+#include "core/token.h"
 #include "finlock/agent.h"
 #include "support/devapi_phone.h"
+#include "support/proc.h"
 #include "support/server_harness.h"
 
 static unsigned next_imei = 700;
@@ -426,6 +435,232 @@ static void test_kill9_storm(void **state)
 	receiver_stop(&rc);
 }
 
+/* --- kill -9 during a storm of Daraja confirmations ------------------------ */
+
+struct dstorm {
+	struct srv *s;
+	const char *path; /* the source's confirmation path */
+	char (*tids)[16]; /* TransIDs answered "0" */
+	int n;
+};
+
+static void *dstorm_main(void *arg)
+{
+	struct dstorm *st = arg;
+	unsigned salt = (unsigned)(random() % 100000);
+
+	for (int i = 0; i < 400; i++) {
+		char body[700], tid[16];
+		struct srv_res r;
+
+		snprintf(tid, sizeof(tid), "QS%05u%04u", salt, (unsigned)i % 10000);
+		snprintf(body, sizeof(body),
+		         "{\"TransactionType\":\"Pay Bill\",\"TransID\":"
+		         "\"%s\",\"TransTime\":\"20260101120000\","
+		         "\"TransAmount\":\"1.00\",\"BusinessShortCode\":"
+		         "\"600900\",\"BillRefNumber\":\"ln- 9\","
+		         "\"MSISDN\":\"2547 ***** 126\"}",
+		         tid);
+		if (srv_req(st->s, "POST", st->path, NULL, body, &r) != 0)
+			break;
+		if (r.status == 200 && r.json != NULL &&
+		    strcmp(srv_jstr(&r, "ResultCode"), "0") == 0)
+			snprintf(st->tids[st->n++], 16, "%s", tid);
+		srv_res_free(&r);
+	}
+	return NULL;
+}
+
+static void test_kill9_daraja_storm(void **state)
+{
+	struct devapi_lender l;
+	struct receiver rc;
+	struct srv *s = NULL;
+	struct srv_res r;
+	char imei1[16], imei2[16], id[64], code[64], ep[64], path[256],
+	        conf[256];
+	static char tids[400][16];
+	struct dstorm st;
+	pthread_t t;
+	json_t *items, *v;
+	size_t k;
+
+	(void)state;
+	receiver_start(&rc);
+	assert_int_equal(start(&s, &l, true), 0);
+	subscribe(s, &l, &rc, ep);
+	overdue_device(s, &l, imei1, imei2, id, code);
+	assert_int_equal(
+	        srv_req(s, "POST", "/v1/payment-sources", l.admin,
+	                "{\"kind\":\"mpesa_c2b\",\"shortcode\":\"600900\","
+	                "\"allowed_networks\":[\"127.0.0.0/8\"]}",
+	                &r),
+	        0);
+	assert_int_equal(r.status, 201);
+	snprintf(conf, sizeof(conf), "%s",
+	         strchr(strstr(srv_jstr(&r, "confirmation_url"), "://") + 3,
+	                '/'));
+	srv_res_free(&r);
+	st = (struct dstorm){s, conf, tids, 0};
+	assert_int_equal(pthread_create(&t, NULL, dstorm_main, &st), 0);
+	sleep_ms(700);
+	srv_kill9(s);
+	pthread_join(t, NULL);
+	assert_true(st.n > 0);
+	assert_int_equal(srv_restart(s), 0);
+	/* every "0" is a payment, whose event reaches the receiver */
+	snprintf(path, sizeof(path), "/v1/devices/%s/payments?limit=500", id);
+	assert_int_equal(srv_req(s, "GET", path, l.admin, NULL, &r), 0);
+	assert_int_equal(r.status, 200);
+	items = json_object_get(r.json, "items");
+	for (int i = 0; i < st.n; i++) {
+		const char *pid = NULL;
+
+		json_array_foreach(items, k, v)
+		if (strcmp(json_string_value(json_object_get(v, "reference")),
+		           tids[i]) == 0)
+			pid = json_string_value(json_object_get(v, "id"));
+		if (pid == NULL)
+			fail_msg("confirmation %s answered 0 but not recorded "
+			         "(%zu payments: %.300s)",
+			         tids[i], json_array_size(items), r.body);
+		await_delivered(&rc, "payment.recorded", pid, 30);
+	}
+	srv_res_free(&r);
+	srv_free(s);
+	receiver_stop(&rc);
+}
+
+/* --- the webhook key certified by a production root ------------------------
+ */
+
+/* Line n (from 0) of text into out[cap]. */
+static void nth_line(const char *text, int n, char *out, size_t cap)
+{
+	const char *p = text;
+
+	for (int i = 0; i < n && p != NULL; i++)
+		if ((p = strchr(p, '\n')) != NULL)
+			p++;
+	assert_non_null(p);
+	snprintf(out, cap, "%.*s", (int)strcspn(p, "\n"), p);
+}
+
+static void test_production_root(void **state)
+{
+	struct devapi_lender l;
+	struct receiver rc;
+	struct srv *s = NULL;
+	struct srv_res r;
+	struct proc_result pr;
+	char root_sec[256], root_pub[128], root_file[600], wpub[128],
+	        sk_pub[128], cert[4096], wcert[4096], line[512], b64[64];
+	char imei1[16], imei2[16], id[64], code[64], ep[64];
+	uint8_t root[32], pk[32];
+	FILE *f;
+
+	(void)state;
+	receiver_start(&rc);
+	assert_int_equal(start(&s, &l, true), 0);
+	assert_int_equal(srv_req(s, "GET", "/v1/webhooks/signing-key", l.admin,
+	                         NULL, &r),
+	                 0);
+	snprintf(wpub, sizeof(wpub), "%s", srv_jstr(&r, "public_key"));
+	srv_res_free(&r);
+	assert_int_equal(srv_stop(s), 0);
+
+	/* the operator's root, offline */
+	assert_int_equal(
+	        proc_runl(&pr, NULL, "finlock", "keygen", "--root", NULL), 0);
+	assert_int_equal(pr.status, 0);
+	nth_line(pr.out, 0, root_sec, sizeof(root_sec));
+	nth_line(pr.out, 1, root_pub, sizeof(root_pub));
+	proc_result_free(&pr);
+	snprintf(root_file, sizeof(root_file), "%s/root.k4secret", rc.dir);
+	assert_non_null(f = fopen(root_file, "w"));
+	fprintf(f, "%s\n", root_sec);
+	fclose(f);
+	/* the signing key certified and installed, as docs/deploy.md says */
+	assert_int_equal(proc_runl(&pr, NULL, "finlockd", "--data",
+	                           srv_data_dir(s), "keys", "list", NULL),
+	                 0);
+	nth_line(pr.out, 0, line, sizeof(line));
+	proc_result_free(&pr);
+	snprintf(sk_pub, sizeof(sk_pub), "%.*s",
+	         (int)strcspn(strchr(line, '\t') + 1, "\t"),
+	         strchr(line, '\t') + 1);
+	assert_int_equal(proc_runl(&pr, NULL, "finlock", "key", "certify",
+	                           "--root-file", root_file, "--key", sk_pub,
+	                           "--not-after", "2035-01-01T00:00:00Z",
+	                           NULL),
+	                 0);
+	assert_int_equal(pr.status, 0);
+	nth_line(pr.out, 0, cert, sizeof(cert));
+	proc_result_free(&pr);
+	assert_int_equal(proc_runl(&pr, NULL, "finlockd", "--data",
+	                           srv_data_dir(s), "keys", "accept-cert", cert,
+	                           "--root", root_pub, NULL),
+	                 0);
+	assert_int_equal(pr.status, 0);
+	proc_result_free(&pr);
+	/* a signing key's certificate names no webhook key: the webhook
+	 * key needs its own kind */
+	assert_int_equal(proc_runl(&pr, NULL, "finlock", "key", "certify",
+	                           "--root-file", root_file, "--key", wpub,
+	                           "--not-after", "2035-01-01T00:00:00Z",
+	                           NULL),
+	                 0);
+	nth_line(pr.out, 0, wcert, sizeof(wcert));
+	proc_result_free(&pr);
+	assert_int_equal(proc_runl(&pr, NULL, "finlockd", "--data",
+	                           srv_data_dir(s), "keys", "accept-cert",
+	                           wcert, NULL),
+	                 0);
+	assert_int_not_equal(pr.status, 0);
+	proc_result_free(&pr);
+	assert_int_equal(proc_runl(&pr, NULL, "finlock", "key", "certify",
+	                           "--root-file", root_file, "--key", wpub,
+	                           "--not-after", "2035-01-01T00:00:00Z",
+	                           "--webhook", NULL),
+	                 0);
+	assert_int_equal(pr.status, 0);
+	nth_line(pr.out, 0, wcert, sizeof(wcert));
+	proc_result_free(&pr);
+	assert_int_equal(proc_runl(&pr, NULL, "finlockd", "--data",
+	                           srv_data_dir(s), "keys", "accept-cert",
+	                           wcert, NULL),
+	                 0);
+	if (pr.status != 0)
+		fprintf(stderr, "%s", pr.err);
+	assert_int_equal(pr.status, 0);
+	proc_result_free(&pr);
+
+	/* served as the key's certificate, under the production root */
+	assert_int_equal(srv_restart(s), 0);
+	assert_int_equal(srv_req(s, "GET", "/v1/webhooks/signing-key", l.admin,
+	                         NULL, &r),
+	                 0);
+	assert_string_equal(srv_jstr(&r, "certificate"), wcert);
+	assert_string_equal(srv_jstr(&r, "root"), root_pub);
+	srv_res_free(&r);
+	/* the receiver trusts only what the root certified */
+	assert_int_equal(
+	        fl_paserk_public_decode(root, root_pub, strlen(root_pub)),
+	        FL_OK);
+	assert_int_equal(fl_webhook_keycert_verify(root, wcert,
+	                                           (fl_time)time(NULL), pk),
+	                 FL_OK);
+	subscribe(s, &l, &rc, ep);
+	assert_int_equal(fl_b64_encode(b64, sizeof(b64), pk, sizeof(pk)),
+	                 FL_OK);
+	put_file(&rc, "pubkey", b64);
+	overdue_device(s, &l, imei1, imei2, id, code);
+	assert_int_equal(devapi_pay(s, &l, id, 1000), 0);
+	await_delivered(&rc, "payment.recorded", NULL, 30);
+	srv_free(s);
+	receiver_stop(&rc);
+}
+
 static void test_private_refused(void **state)
 {
 	struct devapi_lender l;
@@ -477,6 +712,8 @@ int main(void)
 	        cmocka_unit_test(test_journey),
 	        cmocka_unit_test(test_receiver_down_then_up),
 	        cmocka_unit_test(test_kill9_storm),
+	        cmocka_unit_test(test_kill9_daraja_storm),
+	        cmocka_unit_test(test_production_root),
 	        cmocka_unit_test(test_private_refused),
 	};
 
