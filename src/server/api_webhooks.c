@@ -41,12 +41,14 @@ static json_t *endpoint_json(const struct fl_wh_endpoint *e)
 			p = q;
 		}
 	}
-	return json_pack("{s:s,s:s,s:o,s:o,s:s,s:b,s:o,s:s}", "id", e->id,
+	return json_pack("{s:s,s:s,s:o,s:o,s:s,s:b,s:o,s:s,s:o}", "id", e->id,
 	                 "url", e->url, "events", ev, "created_at",
 	                 fl_json_time(e->created_at), "created_by",
 	                 e->created_by, "enabled", e->disabled_at == 0,
 	                 "disabled_at", fl_json_time(e->disabled_at),
-	                 "disabled_reason", e->disabled_reason);
+	                 "disabled_reason", e->disabled_reason,
+	                 "previous_secret_until",
+	                 fl_json_time(e->prev_secret_until));
 }
 
 static json_t *delivery_json(const struct fl_wh_delivery *d)
@@ -171,7 +173,11 @@ static fl_err ep_step(struct fl_tx *tx, struct fl_req *req, void *ctx)
 			e->disabled_at = 0;
 			e->disabled_reason[0] = '\0';
 		} else if (io->op == OP_ROTATE) {
+			/* the secret replaced still signs for the overlap
+			 * (docs/webhooks.md "Rotating the secret") */
 			e->secret_gen++;
+			e->prev_secret_until =
+			        req->now + req->app->cfg.webhook_secret_overlap;
 		}
 		err = io->op == OP_DELETE
 		              ? fl_store_wh_endpoint_delete(tx, e->tenant_id,

@@ -82,6 +82,9 @@ static const struct setting settings[] = {
         N(webhook_senders, K_INT, webhook_senders, 1, 64),
         N(webhook_timeout, K_INT, webhook_timeout, 1, 120),
         N(webhook_retry_ms, K_INT, webhook_retry_ms, 10, 3600000),
+        N(webhook_secret_overlap, K_INT, webhook_secret_overlap, 0,
+          30 * 86400),
+        N(webhook_retention_days, K_INT, webhook_retention_days, 1, 3650),
         S(test_clock, test_clock),
 };
 
@@ -116,6 +119,8 @@ void fl_config_defaults(struct fl_config *c)
 	c->webhook_senders = 2;
 	c->webhook_timeout = 10;
 	c->webhook_retry_ms = 5000;
+	c->webhook_secret_overlap = 86400;
+	c->webhook_retention_days = 30;
 	c->public_global_rate = 200.0;
 	c->public_global_burst = 1000;
 	c->ratelimit_clients = 65536;

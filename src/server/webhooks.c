@@ -25,6 +25,9 @@
 #define POLL_MS       100 /* between claims when nothing was due */
 #define MAX_SENDERS   64
 #define RESPONSE_KEEP 512 /* bytes of an answer kept for the log */
+#define PRUNE_EVERY   300  /* seconds between looks for old events */
+#define PRUNE_BATCH   1000 /* events deleted by one transaction */
+#define PRUNE_JOB     "webhook-prune"
 
 struct fl_webhooks {
 	struct fl_app *app;
@@ -33,6 +36,7 @@ struct fl_webhooks {
 	struct fl_webhook_key_info info;
 	char *cert;
 	atomic_bool stop;
+	_Atomic int64_t next_prune; /* when this process looks again */
 	pthread_t thr[MAX_SENDERS];
 	int n_thr;
 };
@@ -67,7 +71,8 @@ void fl_webhook_secret(const uint8_t key[FL_MAC_KEY_LEN], const char *id,
 }
 
 fl_err fl_webhook_signature(const uint8_t secret[FL_WH_SECRET_LEN],
-                            const uint8_t *sk, const char *msg_id,
+                            const uint8_t *prev, const uint8_t *sk,
+                            const char *msg_id,
                             int64_t ts, const char *body, size_t len,
                             char out[FL_WH_SIG_MAX])
 {
@@ -90,6 +95,15 @@ fl_err fl_webhook_signature(const uint8_t secret[FL_WH_SECRET_LEN],
 	    FL_OK)
 		goto out;
 	snprintf(out, FL_WH_SIG_MAX, "v1,%s", b64);
+	if (prev != NULL) {
+		size_t used = strlen(out);
+
+		fl_hmac_sha256(mac, prev, FL_WH_SECRET_LEN, signed_text, n);
+		if ((err = fl_b64_encode(b64, sizeof(b64), mac, sizeof(mac))) !=
+		    FL_OK)
+			goto out;
+		snprintf(out + used, FL_WH_SIG_MAX - used, " v1,%s", b64);
+	}
 	if (sk != NULL) {
 		size_t used = strlen(out);
 
@@ -207,7 +221,7 @@ static void post(struct fl_webhooks *w, const struct fl_wh_delivery *d,
                  int *status, char err_text[FL_WH_ERROR_MAX])
 {
 	const struct fl_config *cfg = &w->app->cfg;
-	uint8_t secret[FL_WH_SECRET_LEN];
+	uint8_t secret[FL_WH_SECRET_LEN], prev[FL_WH_SECRET_LEN];
 	char sig[FL_WH_SIG_MAX], h_id[FL_ID_MAX + 16], h_ts[48],
 	        h_sig[FL_WH_SIG_MAX + 32], ua[64];
 	struct curl_slist *hdr = NULL;
@@ -216,6 +230,8 @@ static void post(struct fl_webhooks *w, const struct fl_wh_delivery *d,
 	CURL *c = NULL;
 	CURLcode rc;
 	long code = 0;
+	bool overlap = d->secret_gen > 0 && ts < d->prev_secret_until;
+	fl_err err;
 
 	*status = 0;
 	err_text[0] = '\0';
@@ -223,8 +239,17 @@ static void post(struct fl_webhooks *w, const struct fl_wh_delivery *d,
 	at.allow_private = cfg->webhook_allow_private;
 	fl_webhook_secret(w->app->secrets.webhook_key, d->endpoint_id,
 	                  d->secret_gen, secret, NULL);
-	if (fl_webhook_signature(secret, w->key.sk, d->event_id, ts, d->body,
-	                         strlen(d->body), sig) != FL_OK) {
+	/* just rotated: the old secret signs too, so a lender can switch
+	 * its receiver over within the overlap */
+	if (overlap)
+		fl_webhook_secret(w->app->secrets.webhook_key, d->endpoint_id,
+		                  d->secret_gen - 1, prev, NULL);
+	err = fl_webhook_signature(secret, overlap ? prev : NULL, w->key.sk,
+	                           d->event_id, ts, d->body, strlen(d->body),
+	                           sig);
+	fl_wipe(secret, sizeof(secret));
+	fl_wipe(prev, sizeof(prev));
+	if (err != FL_OK) {
 		snprintf(err_text, FL_WH_ERROR_MAX, "cannot sign: out of memory");
 		goto out;
 	}
@@ -344,6 +369,46 @@ static void pause_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
+/* Deletes the events older than webhook_retention_days that have no
+ * pending delivery, with their deliveries, in batches; one node at a
+ * time does it (the job's claim). */
+static void prune(struct fl_webhooks *w, fl_time now)
+{
+	int64_t due = atomic_load(&w->next_prune), n = PRUNE_BATCH, all = 0;
+	fl_time before =
+	        now - (fl_time)w->app->cfg.webhook_retention_days * FL_DAY;
+	fl_err err = FL_OK;
+
+	/* one sender thread of this process takes the turn */
+	if (now < due || !atomic_compare_exchange_strong(&w->next_prune, &due,
+	                                                 now + PRUNE_EVERY))
+		return;
+	while (err == FL_OK && n == PRUNE_BATCH && !atomic_load(&w->stop)) {
+		struct fl_tx *tx = NULL;
+		bool mine = false;
+
+		n = 0;
+		if ((err = fl_store_begin(w->app->store, true, &tx)) != FL_OK)
+			break;
+		err = fl_store_job_claim(tx, PRUNE_JOB, &mine);
+		if (err == FL_OK && mine)
+			err = fl_store_wh_prune(tx, before, PRUNE_BATCH, &n);
+		if (err == FL_OK && mine)
+			err = fl_tx_commit(tx);
+		else
+			fl_tx_rollback(tx);
+		all += err == FL_OK ? n : 0;
+	}
+	if (err != FL_OK)
+		fl_log(FL_LOG_ERROR, "webhook outbox pruning failed",
+		       json_pack("{s:s}", "error", fl_strerror(err)));
+	else if (all > 0)
+		fl_log(FL_LOG_INFO, "webhook outbox pruned",
+		       json_pack("{s:I,s:i}", "events", (json_int_t)all,
+		                 "retention_days",
+		                 w->app->cfg.webhook_retention_days));
+}
+
 static void *sender(void *arg)
 {
 	struct fl_webhooks *w = arg;
@@ -357,6 +422,7 @@ static void *sender(void *arg)
 		int n = 0, status = 0;
 		fl_err err;
 
+		prune(w, now);
 		err = fl_store_begin(st, true, &tx);
 		if (err == FL_OK) {
 			err = fl_store_wh_claim(

@@ -55,9 +55,12 @@ void fl_webhook_secret(const uint8_t key[FL_MAC_KEY_LEN], const char *id,
                        char text[FL_WH_SECRET_TEXT]);
 
 /* The webhook-signature header value for msg_id, ts and body[len]:
- * "v1,<hmac>" and, when sk is not NULL, " v1a,<ed25519>". */
+ * "v1,<hmac>", then " v1,<hmac under prev>" when prev is not NULL (the
+ * secret a rotation replaced, while it overlaps), and " v1a,<ed25519>"
+ * when sk is not NULL. */
 fl_err fl_webhook_signature(const uint8_t secret[FL_WH_SECRET_LEN],
-                            const uint8_t *sk, const char *msg_id,
+                            const uint8_t *prev, const uint8_t *sk,
+                            const char *msg_id,
                             int64_t ts, const char *body, size_t len,
                             char out[FL_WH_SIG_MAX]) FL_MUST_USE;
 

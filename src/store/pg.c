@@ -1482,6 +1482,7 @@ static const struct fl_store_ops pg_ops = {
         .wh_delivery_update = pg_wh_delivery_update,
         .wh_delivery_list = pg_wh_delivery_list,
         .wh_delivery_get = pg_wh_delivery_get,
+        .wh_prune = pg_wh_prune,
         .device_confirmed = pg_device_confirmed,
         .device_confirm = pg_device_confirm,
 };

@@ -9,7 +9,7 @@
 
 #define EP_COLS                                                                \
 	"ord, id, tenant_id, url, events, secret_gen, created_at, "            \
-	"created_by, disabled_at, disabled_reason"
+	"created_by, disabled_at, disabled_reason, prev_secret_until"
 
 static fl_err read_endpoint(const PGresult *r, int i, struct fl_wh_endpoint *e)
 {
@@ -26,6 +26,7 @@ static fl_err read_endpoint(const PGresult *r, int i, struct fl_wh_endpoint *e)
 	TRY(pg_text(r, i, 7, e->created_by, sizeof(e->created_by)));
 	e->disabled_at = pg_int(r, i, 8);
 	TRY(pg_text(r, i, 9, e->disabled_reason, sizeof(e->disabled_reason)));
+	e->prev_secret_until = pg_int(r, i, 10);
 out:
 	return err;
 }
@@ -35,8 +36,8 @@ fl_err pg_wh_endpoint_insert(struct fl_tx *tx, struct fl_wh_endpoint *e)
 	static const char sql[] =
 	        "INSERT INTO webhook_endpoints (id, tenant_id, url, events, "
 	        "secret_gen, created_at, created_by, disabled_at, "
-	        "disabled_reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
-	        "RETURNING ord";
+	        "disabled_reason, prev_secret_until) VALUES ($1, $2, $3, $4, "
+	        "$5, $6, $7, $8, $9, $10) RETURNING ord";
 	struct pg_params p = {0};
 	PGresult *r = NULL;
 	fl_err err;
@@ -50,6 +51,7 @@ fl_err pg_wh_endpoint_insert(struct fl_tx *tx, struct fl_wh_endpoint *e)
 	pg_p_text(&p, e->created_by);
 	pg_p_int(&p, e->disabled_at);
 	pg_p_text(&p, e->disabled_reason);
+	pg_p_int(&p, e->prev_secret_until);
 	TRY(pg_run(tx, sql, &p, PG_GUARD, &r));
 	e->ord = PQntuples(r) == 1 ? pg_int(r, 0, 0) : 0;
 out:
@@ -111,8 +113,8 @@ fl_err pg_wh_endpoint_update(struct fl_tx *tx, const struct fl_wh_endpoint *e)
 {
 	static const char sql[] =
 	        "UPDATE webhook_endpoints SET disabled_at = $1, "
-	        "disabled_reason = $2, secret_gen = $3 WHERE id = $4 AND "
-	        "tenant_id = $5";
+	        "disabled_reason = $2, secret_gen = $3, prev_secret_until = $4 "
+	        "WHERE id = $5 AND tenant_id = $6";
 	struct pg_params p = {0};
 	int64_t n = 0;
 	fl_err err;
@@ -120,6 +122,7 @@ fl_err pg_wh_endpoint_update(struct fl_tx *tx, const struct fl_wh_endpoint *e)
 	pg_p_int(&p, e->disabled_at);
 	pg_p_text(&p, e->disabled_reason);
 	pg_p_int(&p, e->secret_gen);
+	pg_p_int(&p, e->prev_secret_until);
 	pg_p_text(&p, e->id);
 	pg_p_text(&p, e->tenant_id);
 	err = pg_cmd(tx, sql, &p, 0, &n);
@@ -187,7 +190,7 @@ out:
 	"d.ord, d.event_ord, e.id, e.type, e.created_at, d.endpoint_id, "      \
 	"d.tenant_id, w.url, w.secret_gen, d.state, d.attempts, d.next_at, "   \
 	"d.lease_until, d.last_at, d.last_status, d.last_error, d.done_at, "   \
-	"e.body"
+	"e.body, coalesce(w.prev_secret_until, 0)"
 #define DL_FROM                                                                \
 	" FROM webhook_deliveries d JOIN webhook_events e ON e.ord = "         \
 	"d.event_ord LEFT JOIN webhook_endpoints w ON w.id = d.endpoint_id "
@@ -215,6 +218,7 @@ static fl_err read_delivery(const PGresult *r, int i, struct fl_wh_delivery *d)
 	TRY(pg_text(r, i, 15, d->last_error, sizeof(d->last_error)));
 	d->done_at = pg_int(r, i, 16);
 	d->body = PQgetvalue(r, i, 17);
+	d->prev_secret_until = pg_int(r, i, 18);
 out:
 	return err;
 }
@@ -409,5 +413,33 @@ fl_err pg_device_confirm(struct fl_tx *tx, const char *id,
 	err = pg_cmd(tx, sql, &p, 0, &n);
 	if (err == FL_OK && n == 0)
 		err = FL_E_NOT_FOUND;
+	return err;
+}
+
+/* The oldest events before $1 (at most $2) with no pending delivery:
+ * their deliveries go first, then the events left with none. */
+#define PRUNE_EVENTS(pending)                                                  \
+	"SELECT ord FROM webhook_events e WHERE e.created_at < $1 AND NOT "    \
+	"EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_ord = "      \
+	"e.ord" pending ") ORDER BY ord LIMIT $2"
+
+fl_err pg_wh_prune(struct fl_tx *tx, fl_time before, int limit, int64_t *n)
+{
+	static const char sql_dl[] =
+	        "DELETE FROM webhook_deliveries WHERE event_ord IN (" PRUNE_EVENTS(
+	                " AND d.state = 0") ")";
+	static const char sql_ev[] =
+	        "DELETE FROM webhook_events WHERE ord IN (" PRUNE_EVENTS("") ")";
+	struct pg_params p = {0}, q = {0};
+	fl_err err;
+
+	*n = 0;
+	pg_p_int(&p, before);
+	pg_p_int(&p, limit);
+	pg_p_int(&q, before);
+	pg_p_int(&q, limit);
+	TRY(pg_cmd(tx, sql_dl, &p, 0, NULL));
+	TRY(pg_cmd(tx, sql_ev, &q, 0, n));
+out:
 	return err;
 }

@@ -1031,6 +1031,7 @@ static const struct fl_store_ops sqlite_ops = {
         .wh_delivery_update = sq_wh_delivery_update,
         .wh_delivery_list = sq_wh_delivery_list,
         .wh_delivery_get = sq_wh_delivery_get,
+        .wh_prune = sq_wh_prune,
         .device_confirmed = sq_device_confirmed,
         .device_confirm = sq_device_confirm,
 };

@@ -295,6 +295,7 @@ fl_err sq_wh_delivery_list(struct fl_tx *tx, const char *tenant_id,
                            FL_STORE_LIST_FN(struct fl_wh_delivery), void *ctx);
 fl_err sq_wh_delivery_get(struct fl_tx *tx, const char *tenant_id, int64_t ord,
                           struct fl_wh_delivery *out);
+fl_err sq_wh_prune(struct fl_tx *tx, fl_time before, int limit, int64_t *n);
 fl_err sq_device_confirmed(struct fl_tx *tx, const char *id,
                            struct fl_confirmed *out);
 fl_err sq_device_confirm(struct fl_tx *tx, const char *id,

@@ -7,7 +7,7 @@
 
 #define EP_COLS                                                                \
 	"ord, id, tenant_id, url, events, secret_gen, created_at, "            \
-	"created_by, disabled_at, disabled_reason"
+	"created_by, disabled_at, disabled_reason, prev_secret_until"
 
 static fl_err read_endpoint(sqlite3_stmt *st, struct fl_wh_endpoint *e)
 {
@@ -25,6 +25,7 @@ static fl_err read_endpoint(sqlite3_stmt *st, struct fl_wh_endpoint *e)
 	e->disabled_at = sqlite3_column_int64(st, 8);
 	TRY(sq_col_text(st, 9, e->disabled_reason,
 	                sizeof(e->disabled_reason)));
+	e->prev_secret_until = sqlite3_column_int64(st, 10);
 out:
 	return err;
 }
@@ -34,7 +35,8 @@ fl_err sq_wh_endpoint_insert(struct fl_tx *tx, struct fl_wh_endpoint *e)
 	static const char sql[] =
 	        "INSERT INTO webhook_endpoints (id, tenant_id, url, events, "
 	        "secret_gen, created_at, created_by, disabled_at, "
-	        "disabled_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?);";
+	        "disabled_reason, prev_secret_until) VALUES (?, ?, ?, ?, ?, "
+	        "?, ?, ?, ?, ?);";
 	sqlite3_stmt *st = NULL;
 	fl_err err;
 
@@ -50,6 +52,7 @@ fl_err sq_wh_endpoint_insert(struct fl_tx *tx, struct fl_wh_endpoint *e)
 	TRY(sq_bind_text(st, 7, e->created_by));
 	TRY(sq_bind_int(st, 8, e->disabled_at));
 	TRY(sq_bind_text(st, 9, e->disabled_reason));
+	TRY(sq_bind_int(st, 10, e->prev_secret_until));
 	TRY(sq_step_done(st));
 	e->ord = sqlite3_last_insert_rowid(tx->c->db);
 out:
@@ -113,8 +116,8 @@ fl_err sq_wh_endpoint_update(struct fl_tx *tx, const struct fl_wh_endpoint *e)
 {
 	static const char sql[] =
 	        "UPDATE webhook_endpoints SET disabled_at = ?, "
-	        "disabled_reason = ?, secret_gen = ? WHERE id = ? AND "
-	        "tenant_id = ?;";
+	        "disabled_reason = ?, secret_gen = ?, prev_secret_until = ? "
+	        "WHERE id = ? AND tenant_id = ?;";
 	sqlite3_stmt *st = NULL;
 	fl_err err;
 
@@ -124,8 +127,9 @@ fl_err sq_wh_endpoint_update(struct fl_tx *tx, const struct fl_wh_endpoint *e)
 	TRY(sq_bind_int(st, 1, e->disabled_at));
 	TRY(sq_bind_text(st, 2, e->disabled_reason));
 	TRY(sq_bind_int(st, 3, e->secret_gen));
-	TRY(sq_bind_text(st, 4, e->id));
-	TRY(sq_bind_text(st, 5, e->tenant_id));
+	TRY(sq_bind_int(st, 4, e->prev_secret_until));
+	TRY(sq_bind_text(st, 5, e->id));
+	TRY(sq_bind_text(st, 6, e->tenant_id));
 	TRY(sq_step_done(st));
 	if (sqlite3_changes(tx->c->db) == 0)
 		err = FL_E_NOT_FOUND;
@@ -213,7 +217,7 @@ out:
 	"d.ord, d.event_ord, e.id, e.type, e.created_at, d.endpoint_id, "      \
 	"d.tenant_id, w.url, w.secret_gen, d.state, d.attempts, d.next_at, "   \
 	"d.lease_until, d.last_at, d.last_status, d.last_error, d.done_at, "   \
-	"e.body"
+	"e.body, coalesce(w.prev_secret_until, 0)"
 #define DL_FROM                                                                \
 	" FROM webhook_deliveries d JOIN webhook_events e ON e.ord = "         \
 	"d.event_ord LEFT JOIN webhook_endpoints w ON w.id = d.endpoint_id "
@@ -241,6 +245,7 @@ static fl_err read_delivery(sqlite3_stmt *st, struct fl_wh_delivery *d)
 	TRY(sq_col_text(st, 15, d->last_error, sizeof(d->last_error)));
 	d->done_at = sqlite3_column_int64(st, 16);
 	d->body = (char *)sqlite3_column_text(st, 17);
+	d->prev_secret_until = sqlite3_column_int64(st, 18);
 out:
 	return err;
 }
@@ -432,6 +437,42 @@ fl_err sq_device_confirm(struct fl_tx *tx, const char *id,
 	TRY(sq_step_done(st));
 	if (sqlite3_changes(tx->c->db) == 0)
 		err = FL_E_NOT_FOUND;
+out:
+	sq_done(st);
+	return err;
+}
+
+/* The oldest events before ?1 (at most ?2) with no pending delivery:
+ * their deliveries go first, then the events left with none. */
+#define PRUNE_EVENTS(pending)                                                  \
+	"SELECT ord FROM webhook_events e WHERE e.created_at < ?1 AND NOT "    \
+	"EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_ord = "      \
+	"e.ord" pending ") ORDER BY ord LIMIT ?2"
+
+fl_err sq_wh_prune(struct fl_tx *tx, fl_time before, int limit, int64_t *n)
+{
+	static const char sql_dl[] =
+	        "DELETE FROM webhook_deliveries WHERE event_ord IN (" PRUNE_EVENTS(
+	                " AND d.state = 0") ");";
+	static const char sql_ev[] =
+	        "DELETE FROM webhook_events WHERE ord IN (" PRUNE_EVENTS(
+	                "") ");";
+	const char *const sqls[] = {sql_dl, sql_ev};
+	sqlite3_stmt *st = NULL;
+	fl_err err = FL_OK;
+
+	*n = 0;
+	for (int i = 0; i < 2; i++) {
+		st = sq_stmt(tx, sqls[i], &err);
+		if (st == NULL)
+			goto out;
+		TRY(sq_bind_int(st, 1, before));
+		TRY(sq_bind_int(st, 2, limit));
+		TRY(sq_step_done(st));
+		sq_done(st);
+		st = NULL;
+	}
+	*n = sqlite3_changes(tx->c->db);
 out:
 	sq_done(st);
 	return err;

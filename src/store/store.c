@@ -813,6 +813,12 @@ fl_err fl_store_wh_delivery_get(struct fl_tx *tx, const char *tenant_id,
 	return OPS(tx)->wh_delivery_get(tx, tenant_id, ord, out);
 }
 
+fl_err fl_store_wh_prune(struct fl_tx *tx, fl_time before, int limit,
+                         int64_t *n)
+{
+	return OPS(tx)->wh_prune(tx, before, limit, n);
+}
+
 fl_err fl_store_device_confirmed(struct fl_tx *tx, const char *id,
                                  struct fl_confirmed *out)
 {

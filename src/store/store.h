@@ -1237,6 +1237,8 @@ struct fl_wh_endpoint {
 	char url[FL_WH_URL_MAX];
 	char events[FL_WH_EVENTS_MAX]; /* "*" or ",type,type," */
 	int64_t secret_gen;            /* bumped by each rotation */
+	fl_time prev_secret_until; /* generation secret_gen - 1 signs too
+	                            * until then (0: never) */
 	fl_time created_at;
 	char created_by[FL_ID_MAX];
 	fl_time disabled_at; /* 0 while enabled */
@@ -1255,8 +1257,8 @@ fl_err fl_store_wh_endpoint_list(struct fl_tx *tx, const char *tenant_id,
                                  fl_err (*fn)(void *ctx,
                                               const struct fl_wh_endpoint *e),
                                  void *ctx) FL_MUST_USE;
-/* Stores e's disabled_at, disabled_reason and secret_gen (found by
- * e->tenant_id and e->id). */
+/* Stores e's disabled_at, disabled_reason, secret_gen and
+ * prev_secret_until (found by e->tenant_id and e->id). */
 fl_err fl_store_wh_endpoint_update(struct fl_tx *tx,
                                    const struct fl_wh_endpoint *e) FL_MUST_USE;
 /* Deletes an endpoint and its deliveries. */
@@ -1295,6 +1297,7 @@ struct fl_wh_delivery {
 	char tenant_id[FL_ID_MAX];
 	char url[FL_WH_URL_MAX]; /* the endpoint's, when read */
 	int64_t secret_gen;      /* the endpoint's, when read */
+	fl_time prev_secret_until; /* the endpoint's, when read */
 	enum fl_wh_state state;
 	int attempts;        /* made so far */
 	fl_time next_at;     /* due (pending) */
@@ -1331,6 +1334,11 @@ fl_err fl_store_wh_delivery_list(struct fl_tx *tx, const char *tenant_id,
 fl_err fl_store_wh_delivery_get(struct fl_tx *tx, const char *tenant_id,
                                 int64_t ord,
                                 struct fl_wh_delivery *out) FL_MUST_USE;
+/* Deletes up to limit of the oldest events created before `before` that
+ * have no pending delivery, with their deliveries (delivered or given
+ * up). *n receives the events deleted. */
+fl_err fl_store_wh_prune(struct fl_tx *tx, fl_time before, int limit,
+                         int64_t *n) FL_MUST_USE;
 
 /* --- what the phone confirmed ------------------------------------------------
  */

@@ -348,6 +348,8 @@ struct fl_store_ops {
 	                           void *ctx);
 	fl_err (*wh_delivery_get)(struct fl_tx *tx, const char *tenant_id,
 	                          int64_t ord, struct fl_wh_delivery *out);
+	fl_err (*wh_prune)(struct fl_tx *tx, fl_time before, int limit,
+	                   int64_t *n);
 	fl_err (*device_confirmed)(struct fl_tx *tx, const char *id,
 	                           struct fl_confirmed *out);
 	fl_err (*device_confirm)(struct fl_tx *tx, const char *id,

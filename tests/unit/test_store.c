@@ -2010,6 +2010,52 @@ static void test_webhooks(void **state)
 	                 FL_OK);
 	assert_int_equal(cnt, 2);
 
+	/* a rotated secret's overlap, kept and handed out with deliveries */
+	e3.prev_secret_until = 888;
+	e3.secret_gen = 2;
+	assert_int_equal(fl_store_wh_endpoint_update(tx, &e3), FL_OK);
+	assert_int_equal(fl_store_wh_endpoint_get(tx, "tn_2", "we_3", &g),
+	                 FL_OK);
+	assert_int_equal(g.prev_secret_until, 888);
+	assert_int_equal(g.secret_gen, 2);
+	emit(tx, "msg_6", "tn_2", "device.locked", 1);
+	assert_int_equal(fl_store_wh_claim(tx, 1100, 1160, 8, d, &n), FL_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(d[0].endpoint_id, "we_3");
+	assert_int_equal(d[0].prev_secret_until, 888);
+	assert_int_equal(d[0].secret_gen, 2);
+	free_claimed(d, n);
+
+	/* pruning: the oldest events before the time, in batches, with
+	 * their deliveries; never one still pending */
+	{
+		int64_t pruned = -1;
+
+		assert_int_equal(fl_store_wh_prune(tx, 200, 100, &pruned),
+		                 FL_OK);
+		assert_int_equal(pruned, 0);
+		assert_int_equal(fl_store_wh_prune(tx, 201, 2, &pruned), FL_OK);
+		assert_int_equal(pruned, 2); /* msg_1, msg_2 */
+		cnt = 0;
+		assert_int_equal(fl_store_wh_delivery_list(tx, "tn_1", NULL, 0,
+		                                           10, count_delivery,
+		                                           &cnt),
+		                 FL_OK);
+		assert_int_equal(cnt, 0);
+		assert_int_equal(fl_store_wh_prune(tx, 201, 100, &pruned),
+		                 FL_OK);
+		assert_int_equal(pruned, 2); /* msg_3, msg_5 */
+		assert_int_equal(fl_store_wh_prune(tx, 201, 100, &pruned),
+		                 FL_OK);
+		assert_int_equal(pruned, 0); /* msg_6 is pending */
+		cnt = 0;
+		assert_int_equal(fl_store_wh_delivery_list(tx, "tn_2", NULL, 0,
+		                                           10, count_delivery,
+		                                           &cnt),
+		                 FL_OK);
+		assert_int_equal(cnt, 1);
+	}
+
 	/* what the phone confirmed */
 	add_device(tx, "dv_1", "490154203237518");
 	assert_int_equal(fl_store_device_confirmed(tx, "dv_1", &c), FL_OK);
