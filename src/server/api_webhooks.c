@@ -177,7 +177,10 @@ static fl_err ep_step(struct fl_tx *tx, struct fl_req *req, void *ctx)
 			 * (docs/webhooks.md "Rotating the secret") */
 			e->secret_gen++;
 			e->prev_secret_until =
-			        req->now + req->app->cfg.webhook_secret_overlap;
+			        req->app->cfg.webhook_secret_overlap > 0
+			                ? req->now + req->app->cfg
+			                                     .webhook_secret_overlap
+			                : 0;
 		}
 		err = io->op == OP_DELETE
 		              ? fl_store_wh_endpoint_delete(tx, e->tenant_id,

@@ -17,6 +17,9 @@
  *   - with a production root, `finlock key certify --webhook` and
  *     `finlockd keys accept-cert` certify the webhook key: the receiver
  *     verifies v1a with the key the root's certificate names;
+ *   - a secret rotated: the receiver keeping the old secret still
+ *     verifies v1 for the overlap, the new one does at once; with no
+ *     overlap, the old secret verifies nothing;
  *   - with webhook_allow_private off, a loopback target is refused at
  *     delivery and the receiver hears nothing.
  */
@@ -661,6 +664,89 @@ static void test_production_root(void **state)
 	receiver_stop(&rc);
 }
 
+/* --- rotating an endpoint's secret ----------------------------------------
+ */
+
+static void rotate(struct srv *s, const struct devapi_lender *l,
+                   const char *ep, char secret[128], bool overlap)
+{
+	struct srv_res r;
+	char path[128];
+
+	snprintf(path, sizeof(path), "/v1/webhooks/%s/rotate", ep);
+	assert_int_equal(srv_req(s, "POST", path, l->admin, "{}", &r), 0);
+	assert_int_equal(r.status, 200);
+	snprintf(secret, 128, "%s", srv_jstr(&r, "secret"));
+	assert_int_equal(json_is_string(json_object_get(
+	                         r.json, "previous_secret_until")),
+	                 overlap);
+	srv_res_free(&r);
+}
+
+/* The payment.recorded request of payment pid the receiver logged:
+ * whether v1 verified (waits until it came). */
+static bool v1_of(const struct receiver *rc, const char *pid)
+{
+	for (int i = 0; i < 1500; i++) {
+		json_t *all = received(rc), *v;
+		size_t k;
+		int found = -1;
+
+		json_array_foreach(all, k, v)
+		if (strcmp(json_string_value(json_object_get(v, "ref")), pid) ==
+		    0)
+			found = json_is_true(json_object_get(v, "v1"));
+		json_decref(all);
+		if (found >= 0)
+			return found == 1;
+		sleep_ms(20);
+	}
+	fail_msg("no request for payment %s", pid);
+	return false;
+}
+
+static void test_rotation_overlap(void **state)
+{
+	static const char *const no_overlap[] = {
+	        "--webhook-allow-private", "true", "--webhook-retry-ms", "100",
+	        "--webhook-secret-overlap", "0", NULL};
+	struct devapi_lender l;
+	struct receiver rc;
+	struct srv *s = NULL;
+	char imei1[16], imei2[16], id[64], code[64], ep[64], old[128],
+	        fresh[128], ids[1][64];
+
+	(void)state;
+	receiver_start(&rc);
+	assert_int_equal(start(&s, &l, true), 0);
+	subscribe(s, &l, &rc, ep); /* the receiver holds the first secret */
+	overdue_device(s, &l, imei1, imei2, id, code);
+	rotate(s, &l, ep, fresh, true);
+	/* the old secret still verifies, and then the new one */
+	assert_int_equal(pay_many(s, &l, id, 1, ids), 1);
+	await_delivered(&rc, "payment.recorded", ids[0], 30);
+	put_file(&rc, "secret", fresh);
+	assert_int_equal(pay_many(s, &l, id, 1, ids), 1);
+	await_delivered(&rc, "payment.recorded", ids[0], 30);
+	srv_free(s);
+	receiver_stop(&rc);
+
+	/* no overlap: the replaced secret verifies nothing */
+	receiver_start(&rc);
+	assert_int_equal(devapi_start(&s, &l, no_overlap), 0);
+	subscribe(s, &l, &rc, ep);
+	overdue_device(s, &l, imei1, imei2, id, code);
+	rotate(s, &l, ep, fresh, false);
+	snprintf(old, sizeof(old), "%s", fresh);
+	rotate(s, &l, ep, fresh, false);
+	put_file(&rc, "secret", old);
+	put_file(&rc, "status", "503"); /* kept until the right secret */
+	assert_int_equal(pay_many(s, &l, id, 1, ids), 1);
+	assert_false(v1_of(&rc, ids[0]));
+	srv_free(s);
+	receiver_stop(&rc);
+}
+
 static void test_private_refused(void **state)
 {
 	struct devapi_lender l;
@@ -714,6 +800,7 @@ int main(void)
 	        cmocka_unit_test(test_kill9_storm),
 	        cmocka_unit_test(test_kill9_daraja_storm),
 	        cmocka_unit_test(test_production_root),
+	        cmocka_unit_test(test_rotation_overlap),
 	        cmocka_unit_test(test_private_refused),
 	};
 
