@@ -5,6 +5,7 @@
  *   bench_wake --port P [--port2 P2] --devices FILE --root PASERK --pid PID
  *              [--waiters 10000] [--settle 3]
  *              --mode pay --admin-key-file F [--rate 100] [--duration 20]
+ *                         [--c2b-path PATH --shortcode S]
  *              --mode due --due-at UNIX_SECONDS [--timeout 30]
  *
  * The first --waiters devices of FILE (enrolled by bench_fleet) each open a
@@ -26,6 +27,17 @@
  * waiting device holds its new verified token. The baseline is the
  * payment request's own round trip (the lender's 201).
  *
+ * --c2b-path PATH (Daraja C2B confirmations): the payments are
+ * confirmations posted to PATH (a payment source's confirmation URL) as
+ * Safaricom posts them, each with its own TransID, the device's loan
+ * reference ("LN-" and its id without "dv_", as bench_sweep fill makes
+ * them) as BillRefNumber and 1500.00 as TransAmount; an answer counts when
+ * it is 200 with ResultCode "0" (finlockd answers that only once the
+ * payment is stored). --rate 0 sends as fast as the connections allow (a
+ * closed loop), for the rate figure. Either way the last lines are
+ * key=value: pays_ok, pays_per_s, wake_p50_ms, wake_p99_ms, ans_p50_ms,
+ * ans_p99_ms (bench/run.sh "confirm" compares the API's and Daraja's).
+ *
  * --mode due (benchmark 3(a)): nothing is sent; the waiting devices are
  * the ones whose reminder or lock falls at --due-at. Each wake's latency
  * runs from that instant (wall clock) to the verified token; the figure is
@@ -39,6 +51,7 @@
  * The counters and seqs used are written back to FILE at the end.
  * Prints detail lines and RESULT lines (bench.h).
  */
+#define _GNU_SOURCE /* memmem */
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -102,6 +115,10 @@ static struct bench_hist g_cross;  /* --port2: wakes on the other node */
 static uint64_t g_tokens, g_timeouts, g_bad, g_errors, g_pay_errors;
 static uint64_t g_pay_backlog, g_unrelated;
 static int g_last_bad;
+static const char *g_c2b_path; /* --c2b-path: Daraja confirmations */
+static char g_shortcode[16] = "600000";
+static unsigned g_salt;    /* TransIDs of this run */
+static uint64_t g_pays_ok; /* payments answered as stored */
 static char g_last_bad_body[200];
 
 static int sock_open(const struct sockaddr_in *addr)
@@ -416,8 +433,13 @@ static void on_pay(struct payconn *p, struct tag *t, uint32_t events)
 		}
 		if (total == 0)
 			continue;
-		if (an.status == 201) {
+		if (g_c2b_path != NULL
+		            ? an.status == 200 &&
+		                      memmem(p->rbuf + an.hdr_len, an.body_len,
+		                             "\"ResultCode\":\"0\"", 16) != NULL
+		            : an.status == 201) {
 			bench_hist_add(&g_payans, bench_now_ns() - p->sent_ns);
+			g_pays_ok++;
 		} else {
 			g_pay_errors++;
 			g_pay_ns[p->dev] = 0;
@@ -436,18 +458,39 @@ static void on_pay(struct payconn *p, struct tag *t, uint32_t events)
 static void pay_send(struct payconn *p, size_t dev, const char *key,
                      uint64_t no)
 {
-	char body[128], req[1024];
+	char body[512], req[1536];
 	int n, bl;
 
-	bl = snprintf(body, sizeof(body),
-	              "{\"amount\":150000,\"reference\":\"BENCH-%llu\"}",
-	              (unsigned long long)no);
-	n = snprintf(req, sizeof(req),
-	             "POST /v1/devices/%s/payments HTTP/1.1\r\n"
-	             "Host: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
-	             "Content-Type: application/json\r\n"
-	             "Content-Length: %d\r\n\r\n%s",
-	             g_devs[dev].id, key, bl, body);
+	if (g_c2b_path != NULL) {
+		bl = snprintf(
+		        body, sizeof(body),
+		        "{\"TransactionType\":\"Pay Bill\",\"TransID\":"
+		        "\"B%05u%06llu\",\"TransTime\":\"20260101120000\","
+		        "\"TransAmount\":\"1500.00\",\"BusinessShortCode\":"
+		        "\"%s\",\"BillRefNumber\":\"LN-%.40s\","
+		        "\"InvoiceNumber\":\"\",\"OrgAccountBalance\":"
+		        "\"49197.00\",\"ThirdPartyTransID\":\"\",\"MSISDN\":"
+		        "\"2547 ***** 126\",\"FirstName\":\"John\","
+		        "\"MiddleName\":\"\",\"LastName\":\"Doe\"}",
+		        g_salt, (unsigned long long)no, g_shortcode,
+		        g_devs[dev].id + 3);
+		n = snprintf(req, sizeof(req),
+		             "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+		             "Content-Type: application/json\r\n"
+		             "Content-Length: %d\r\n\r\n%s",
+		             g_c2b_path, bl, body);
+	} else {
+		bl = snprintf(body, sizeof(body),
+		              "{\"amount\":150000,\"reference\":"
+		              "\"BENCH-%llu\"}",
+		              (unsigned long long)no);
+		n = snprintf(req, sizeof(req),
+		             "POST /v1/devices/%s/payments HTTP/1.1\r\n"
+		             "Host: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
+		             "Content-Type: application/json\r\n"
+		             "Content-Length: %d\r\n\r\n%s",
+		             g_devs[dev].id, key, bl, body);
+	}
 	p->busy = true;
 	p->dev = dev;
 	p->rlen = 0;
@@ -581,12 +624,17 @@ int main(int argc, char **argv)
 			due_at = atoll(v);
 		else if (strcmp(a, "--timeout") == 0)
 			timeout = atof(v);
+		else if (strcmp(a, "--c2b-path") == 0)
+			g_c2b_path = v;
+		else if (strcmp(a, "--shortcode") == 0)
+			snprintf(g_shortcode, sizeof(g_shortcode), "%s", v);
 		else
 			bench_die("unknown option %s", a);
 	}
 	if (port <= 0 || devfile == NULL || root == NULL || pid <= 0 ||
 	    mode == NULL || n_w == 0 ||
-	    (strcmp(mode, "pay") == 0 && (keyfile == NULL || rate <= 0)) ||
+	    (strcmp(mode, "pay") == 0 &&
+	     ((keyfile == NULL && g_c2b_path == NULL) || rate < 0)) ||
 	    (strcmp(mode, "due") == 0 && due_at <= 0) ||
 	    (strcmp(mode, "pay") != 0 && strcmp(mode, "due") != 0))
 		bench_die("usage: see the comment at the top of bench_wake.c");
@@ -599,6 +647,7 @@ int main(int argc, char **argv)
 	    fl_paserk_public_decode(root_pk, root, strlen(root)) != FL_OK ||
 	    fl_trust_new(&g_trust, root_pk) != FL_OK)
 		bench_die("bad root key");
+	g_salt = fl_random_uniform(100000);
 	bench_devs_load(devfile, &g_devs, &n_devs);
 	if (n_devs < n_w)
 		bench_die("%zu devices for %zu waiters", n_devs, n_w);
@@ -715,13 +764,16 @@ int main(int argc, char **argv)
 			}
 		}
 		if (pay_start && now < pay_end) {
-			while (now >= next_pay) {
+			/* --rate 0: every free connection sends at once */
+			while (rate == 0 || now >= next_pay) {
 				struct payconn *p = NULL;
 				size_t dev = 0;
 
 				for (int i = 0; i < PAY_CONNS && !p; i++)
 					if (pc[i].connected && !pc[i].busy)
 						p = &pc[i];
+				if (rate == 0 && p == NULL)
+					break;
 				for (int tries = 0; p && tries < 100; tries++) {
 					dev = fl_random_uniform((uint32_t)n_w);
 					if (ws[dev].st == W_SENT &&
@@ -734,8 +786,15 @@ int main(int argc, char **argv)
 					g_pay_backlog++;
 				else
 					pay_send(p, dev, admin, ++pay_no);
+				if (rate == 0) {
+					if (dev == SIZE_MAX)
+						break;
+					continue;
+				}
 				next_pay += (uint64_t)(1e9 / rate);
 			}
+			if (rate == 0)
+				next_pay = now + 1000000;
 			tmo = (int)((next_pay - now) / 1000000);
 			if (tmo > 10)
 				tmo = 10;
@@ -808,6 +867,17 @@ int main(int argc, char **argv)
 			       bench_hist_pct(&g_cross, 99) / 1e3,
 			       (double)g_cross.max_ns / 1e6,
 			       (unsigned long long)g_cross.count);
+		printf("pays_ok=%llu\npays_per_s=%.1f\nwake_p50_ms=%.2f\n"
+		       "wake_p99_ms=%.2f\nans_p50_ms=%.2f\nans_p99_ms=%.2f\n"
+		       "lost=%llu\npay_errors=%llu\n",
+		       (unsigned long long)g_pays_ok,
+		       (double)g_pays_ok / duration,
+		       bench_hist_pct(&g_wake, 50) / 1e3,
+		       bench_hist_pct(&g_wake, 99) / 1e3,
+		       bench_hist_pct(&g_payans, 50) / 1e3,
+		       bench_hist_pct(&g_payans, 99) / 1e3,
+		       (unsigned long long)lost,
+		       (unsigned long long)g_pay_errors);
 		if (port2 > 0) {
 			cross_results(lost);
 		} else if (g_wake.count == 0 || lost > 0 || g_pay_errors > 0) {

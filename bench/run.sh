@@ -15,6 +15,9 @@
 #   5  finlockd's resident memory with 10,000 idle waiting connections
 #   6  every API call a console page makes, with 100,000 devices (< 200 ms)
 #   7  the portfolio report over 1,000,000 contracts (< 2 s)
+#   8  Daraja C2B confirmations into one finlockd: their rate against the
+#      lender payment API's (and nginx's request rate), and confirmation
+#      to unlocked phone with 10,000 waiting phones
 #
 # Every server (finlockd, nginx) is a child of this script on a free
 # loopback port with its own temporary directory, and is stopped at the
@@ -23,9 +26,10 @@
 # Environment: BENCH_QUICK=1 shrinks every size (for trying the script);
 # BENCH_DEVICES overrides the number of enrolled devices of benchmark 1;
 # BENCH_BIN runs the finlockd of another build directory; BENCH_ONLY runs
-# only the named parts, among "agent policy checkin waits redecide due
-# console portfolio cluster cluster-sweep" (checkin, waits and redecide
-# share the fleet, built when one of them runs; cluster is PostgreSQL and
+# only the named parts, among "agent policy checkin waits redecide confirm
+# due console portfolio cluster cluster-sweep" (checkin, waits, redecide
+# and confirm share the fleet, built when one of them runs; cluster is
+# PostgreSQL and
 # two nodes behind nginx with its own fleet, and its sweep, which
 # cluster-sweep runs alone: BENCH_PG_DEVICES, BENCH_PG_SWEEP override their
 # sizes).
@@ -359,6 +363,88 @@ bench_waits() {
 		--root "$ROOT" --pid "$FL_PID" --waiters "$w" --settle 3 \
 		--mode pay --admin-key-file "$TMP/admin" --rate 100 \
 		--duration 20
+}
+
+# --- 8: Daraja C2B confirmations ------------------------------------------------
+
+# wake_run OUT ARGS... - bench_wake in pay mode on the fleet's finlockd
+# with 10,000 waiting phones; its key=value lines into OUT.
+wake_run() {
+	out=$1
+	shift
+	"$B/bench_wake" --port "$FL_PORT" --devices "$TMP/devs" \
+		--root "$ROOT" --pid "$FL_PID" --waiters "$CW" --settle 2 \
+		--mode pay "$@" >"$out" 2>&1 || {
+		cat "$out"
+		echo "bench: bench_wake $* failed" >&2
+		return 1
+	}
+	grep -v -e '^RESULT|' -e '=' "$out"
+}
+
+bench_confirm() {
+	section "8: Daraja C2B confirmations, 10,000 waiting phones"
+	CW=10000
+	quick && CW=500
+	dur=10
+	quick && dur=3
+	if [ $DEVAPI = 0 ]; then
+		result 8 "C2B confirmations" "not measured: $DEVAPI_WHY" "-" "-" "-" "-"
+		return 0
+	fi
+	# a Daraja source of the fleet's tenant, callbacks from loopback
+	curl -s -X POST -H "Authorization: Bearer $ADMIN" \
+		-H 'Content-Type: application/json' \
+		-d '{"kind":"mpesa_c2b","shortcode":"600000","allowed_networks":["127.0.0.0/8"]}' \
+		"$FL_URL/v1/payment-sources" >"$TMP/source"
+	cpath=$(sed -n 's/.*"confirmation_url":"[a-z]*:\/\/[^/]*\([^"]*\)".*/\1/p' "$TMP/source")
+	if [ -z "$cpath" ]; then
+		cat "$TMP/source"
+		result 8 "C2B confirmations" "not measured: no payment source" "-" "-" "-" "-"
+		return 0
+	fi
+	# the latency at a rate the feed of a large lender sends (first:
+	# every phone still owes, so every confirmation changes its token)
+	echo "  Daraja confirmations at 100/s, confirmation to unlocked phone:"
+	wake_run "$TMP/cw.lat" --c2b-path "$cpath" --rate 100 --duration 20
+	load1=$(cut -d' ' -f1-3 /proc/loadavg)
+	# the rates: as fast as eight connections go, each answer durable
+	echo "  the lender payment API (POST /v1/devices/{id}/payments), closed loop:"
+	wake_run "$TMP/cw.api" --admin-key-file "$TMP/admin" --rate 0 --duration "$dur"
+	echo "  Daraja confirmations (POST confirmation_url), closed loop:"
+	wake_run "$TMP/cw.c2b" --c2b-path "$cpath" --rate 0 --duration "$dur"
+	load2=$(cut -d' ' -f1-3 /proc/loadavg)
+	n_rps=${n_rps1:-}
+	if [ -z "$n_rps" ] && [ -x "$NGINX" ]; then
+		nport=$(free_port)
+		nginx_start "$nport" 100
+		"$B/loadgen" --port "$nport" --devices "$TMP/devs" --conns 8 \
+			--warmup 1 --duration "$dur" >"$TMP/ngx8"
+		nginx_stop
+		n_rps=$(kv "$TMP/ngx8" rps)
+	fi
+	a_rps=$(kv "$TMP/cw.api" pays_per_s)
+	c_rps=$(kv "$TMP/cw.c2b" pays_per_s)
+	echo "  load average (1, 5, 15 min): $load1 after the latency run, $load2 after the rates"
+	if [ "$(kv "$TMP/cw.c2b" pay_errors)" != 0 ] || [ "$(kv "$TMP/cw.lat" lost)" != 0 ]; then
+		result 8 "C2B confirmations" "not measured: $(kv "$TMP/cw.c2b" pay_errors) refused, $(kv "$TMP/cw.lat" lost) never woke" "-" "-" "-" "-"
+		return 0
+	fi
+	result 8a "C2B confirmations/s (durable)" "$c_rps/s" \
+		"payment API $a_rps/s" "$(ratio "$c_rps" "$a_rps")" "-" "-"
+	[ -n "$n_rps" ] && result 8a-ngx "C2B confirmations/s vs nginx" \
+		"$c_rps/s" "nginx $(commas "$n_rps") req/s" \
+		"$(ratio "$c_rps" "$n_rps")" "-" "-"
+	result 8b "confirmation to unlock, p50" \
+		"$(kv "$TMP/cw.lat" wake_p50_ms) ms" \
+		"answer 200: $(kv "$TMP/cw.lat" ans_p50_ms) ms" \
+		"$(ratio "$(kv "$TMP/cw.lat" wake_p50_ms)" "$(kv "$TMP/cw.lat" ans_p50_ms)")" \
+		"< 1 s" "$(awk -v v="$(kv "$TMP/cw.lat" wake_p50_ms)" 'BEGIN { print v + 0 < 1000 ? "yes" : "no" }')"
+	result 8b "confirmation to unlock, p99" \
+		"$(kv "$TMP/cw.lat" wake_p99_ms) ms" \
+		"answer 200: $(kv "$TMP/cw.lat" ans_p99_ms) ms" \
+		"$(ratio "$(kv "$TMP/cw.lat" wake_p99_ms)" "$(kv "$TMP/cw.lat" ans_p99_ms)")" \
+		"< 1 s" "$(awk -v v="$(kv "$TMP/cw.lat" wake_p99_ms)" 'BEGIN { print v + 0 < 1000 ? "yes" : "no" }')"
 }
 
 # --- 3: the sweep ----------------------------------------------------------------
@@ -919,10 +1005,11 @@ want() {
 machine
 want agent && bench_agent
 want policy && bench_policy
-if want checkin || want waits || want redecide; then
+if want checkin || want waits || want redecide || want confirm; then
 	fleet "$N"
 	want checkin && bench_checkin "$N"
 	want waits && bench_waits
+	want confirm && bench_confirm
 	finlockd_stop
 	want redecide && bench_redecide
 fi
