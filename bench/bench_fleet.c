@@ -182,7 +182,7 @@ static char *date_str(fl_time t, char out[16])
 /* Registers device i and gives it a contract. */
 static bool register_one(struct fleet *f, struct http *h, size_t i)
 {
-	char imei1[16], imei2[16], body[2048], path[256], ds[16];
+	char imei1[16], imei2[16], body[2048], path[256], ds[16], ref[64];
 	json_t *j, *sched;
 	json_error_t je;
 	const char *id, *code;
@@ -213,6 +213,10 @@ static bool register_one(struct fleet *f, struct http *h, size_t i)
 	strcpy(f->codes[i], code);
 	json_decref(j);
 
+	/* loan references are unique per lender: "LN-" and the id without
+	 * "dv_", as bench_sweep fill makes them (bench_wake's Daraja
+	 * confirmations name the loan that way) */
+	snprintf(ref, sizeof(ref), "LN-%.40s", f->ids[i] + 3);
 	sched = json_array();
 	for (int k = 0; k < 6; k++)
 		json_array_append_new(
@@ -226,7 +230,7 @@ static bool register_one(struct fleet *f, struct http *h, size_t i)
 	j = json_pack(
 	        "{s:s,s:s,s:s,s:o,s:s,s:{s:[s,s],s:[s,s],s:s,s:{s:s,s:[s]},"
 	        "s:s}}",
-	        "loan_ref", "LN-BENCH", "currency", "KES", "utc_offset",
+	        "loan_ref", ref, "currency", "KES", "utc_offset",
 	        "+03:00", "schedule", sched, "grace", "3d", "policy",
 	        "reminders", "3d", "1d", "restrict", "camera", "install_apps",
 	        "message",
