@@ -13,8 +13,13 @@
 
 #include "core/err.h"
 #include "core/imei.h"
-#include "server/http.h"
+#include "server/req.h"
 #include "store/store.h"
+
+/* fl_audit_by (audit.h) for the caller of req, at req->now. */
+fl_err fl_audit_req(struct fl_tx *tx, const struct fl_req *req,
+                    const char *action, const char *target, json_t *before,
+                    json_t *after) FL_MUST_USE;
 
 /* New JSON references for records (never any secret or hash). */
 json_t *fl_api_tenant_json(const struct fl_tenant *t);

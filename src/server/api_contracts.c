@@ -39,7 +39,7 @@
 #include "server/auth.h"
 #include "server/decide.h"
 #include "server/jsonio.h"
-#include "server/router.h"
+#include "server/route.h"
 #include "server/sources.h"
 #include "server/txn.h"
 

@@ -45,7 +45,7 @@
 #include "server/offcode.h"
 #include "server/push.h"
 #include "server/ratelimit.h"
-#include "server/router.h"
+#include "server/route.h"
 #include "server/run.h"
 #include "server/signkeys.h"
 #include "server/tokens.h"

@@ -24,7 +24,7 @@
 #include "server/holds.h"
 #include "server/jsonio.h"
 #include "server/push.h"
-#include "server/router.h"
+#include "server/route.h"
 #include "server/txn.h"
 
 static const char *cause_name(enum fl_lock_cause c)

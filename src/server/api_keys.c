@@ -11,7 +11,7 @@
 #include "server/audit.h"
 #include "server/auth.h"
 #include "server/jsonio.h"
-#include "server/router.h"
+#include "server/route.h"
 #include "server/txn.h"
 
 json_t *fl_api_tenant_json(const struct fl_tenant *t)

@@ -12,7 +12,7 @@
 #include "server/audit.h"
 #include "server/auth.h"
 #include "server/jsonio.h"
-#include "server/router.h"
+#include "server/route.h"
 #include "server/txn.h"
 
 static void tenant_create(struct fl_req *req)

@@ -21,9 +21,9 @@
 #include "server/api.h"
 #include "server/app.h"
 #include "server/auth.h"
-#include "server/http.h"
 #include "server/jsonio.h"
-#include "server/router.h"
+#include "server/req.h"
+#include "server/route.h"
 
 #define SID_BYTES 32 /* random bytes of a session id */
 #define SID_LEN   43 /* their base64url text */

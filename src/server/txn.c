@@ -8,7 +8,7 @@
 
 #include "core/crypto.h"
 #include "server/app.h"
-#include "server/router.h"
+#include "server/route.h"
 
 static fl_err fingerprint(const struct fl_req *req, uint8_t out[FL_HASH_LEN])
 {

@@ -46,7 +46,7 @@
 #define FL_SERVER_TXN_H
 
 #include "core/err.h"
-#include "server/http.h"
+#include "server/req.h"
 #include "server/run.h"
 #include "store/store.h"
 
