@@ -27,6 +27,52 @@
 #include "server/route.h"
 #include "server/txn.h"
 
+/* --- what a device's JSON shows of the device protocol ---------------------- */
+
+#define REPORTS_SHOWN 20 /* reports in a device's JSON */
+
+static fl_err report_json(void *ctx, const struct fl_report_rec *r)
+{
+	json_t *arr = ctx;
+
+	return json_array_append_new(
+	               arr,
+	               json_pack("{s:o,s:s,s:s}", "at", fl_json_time(r->at),
+	                         "kind",
+	                         r->kind == FL_REPORT_SIM ? "sim" : "tamper",
+	                         "detail", r->detail)) == 0
+	               ? FL_OK
+	               : FL_E_NOMEM;
+}
+
+fl_err fl_api_device_protocol_json(struct fl_tx *tx, const struct fl_device *d,
+                                   json_t *j)
+{
+	struct fl_ocode_rec oc;
+	json_t *reports = json_array();
+	fl_err err;
+
+	if (reports == NULL)
+		return FL_E_NOMEM;
+	err = fl_store_report_list(tx, d->tenant_id, d->id, REPORTS_SHOWN,
+	                           report_json, reports);
+	if (err == FL_OK)
+		err = fl_store_ocode_get(tx, d->id, &oc);
+	if (err != FL_OK) {
+		json_decref(reports);
+		return err;
+	}
+	json_object_set_new(j, "reports", reports);
+	json_object_set_new(j, "offline_code",
+	                    json_pack("{s:I,s:I,s:o}", "counter",
+	                              (json_int_t)oc.counter, "used",
+	                              (json_int_t)oc.used, "unlock_until",
+	                              fl_json_time(oc.unlock_until)));
+	return FL_OK;
+}
+
+/* --- devices ---------------------------------------------------------------- */
+
 static const char *cause_name(enum fl_lock_cause c)
 {
 	return fl_lock_cause_name(c) != NULL ? fl_lock_cause_name(c) : "none";
