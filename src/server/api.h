@@ -50,8 +50,7 @@ void fl_api_key_revoke(struct fl_req *req, const char *tenant_id,
  * 400 and returns the error otherwise. */
 fl_err fl_api_empty_body(struct fl_req *req) FL_MUST_USE;
 
-/* A device as JSON: identity, enrollment, the decided status, contact and
- * reports, token seq. New reference. */
+/* fl_device_json (devices.h). New reference. */
 json_t *fl_api_device_json(const struct fl_device *d);
 
 /* Reads the device named by the path's {device_id} for the caller's
@@ -78,10 +77,8 @@ fl_err fl_api_device_protocol_json(struct fl_tx *tx, const struct fl_device *d,
  * word tells nothing of the debtor. The device lookup says the same. */
 const char *fl_api_public_status(const struct fl_device *d);
 
-/* The device's pending commands at now, as a JSON array (caller decrefs
- * *out): the scheduled lock still to come and the unlock still holding
- * that the decision rests on, each {id, kind, at, issued_at, reason,
- * show_reason, actor}. */
+/* fl_device_pending (devices.h): the device's pending commands at now,
+ * as a JSON array (caller decrefs *out). */
 fl_err fl_api_device_pending(struct fl_tx *tx, const struct fl_device *d,
                              fl_time now, json_t **out) FL_MUST_USE;
 
