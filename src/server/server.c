@@ -15,7 +15,7 @@
 
 #include "core/crypto.h"
 #include "core/version.h"
-#include "server/api.h"
+#include "server/apikeys.h"
 #include "server/app.h"
 #include "server/audit.h"
 #include "server/auth.h"
@@ -328,8 +328,8 @@ int fl_server_run(const struct fl_config *cfg)
 		        fl_strerror(err));
 		goto out;
 	}
-	err = fl_api_bootstrap_operator(
-	        app->store, app->secrets.apikey_hash_key, fl_clock_now(&app->clock), secret);
+	err = fl_apikey_bootstrap(app->store, app->secrets.apikey_hash_key,
+	                          fl_clock_now(&app->clock), secret);
 	if (err != FL_OK) {
 		fl_logf(FL_LOG_ERROR, "cannot create the operator key", "%s",
 		        fl_strerror(err));
