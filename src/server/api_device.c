@@ -38,6 +38,7 @@
 #include "server/decide.h"
 #include "server/devauth.h"
 #include "server/enroll.h"
+#include "server/enrollment.h"
 #include "server/events.h"
 #include "server/jsonio.h"
 #include "server/log.h"
@@ -51,7 +52,6 @@
 #include "server/tokens.h"
 #include "server/txn.h"
 
-#define PAIRING_TTL FL_DAY /* a pending pairing request lives this long */
 
 /* --- answers ---------------------------------------------------------------
  */
@@ -152,34 +152,12 @@ static fl_err sign_msg(struct fl_app *app, enum fl_msg_kind kind,
 	return err;
 }
 
-static bool keys_equal(const struct fl_device *d,
-                       const struct fl_dp_enroll_req *er)
-{
-	return d->has_keys &&
-	       memcmp(d->device_pk, er->sign_pk, FL_SIGN_PK_LEN) == 0 &&
-	       memcmp(d->kx_pk, er->kx_pk, FL_KX_PK_LEN) == 0;
-}
-
 /* Whether d was released (paid off or by an admin): for good. A report
  * of theft after release leaves the decision released (it shows only in
  * the public check and its certificate). */
 static bool released_for_good(const struct fl_device *d)
 {
 	return d->st.state == FL_ST_RELEASED;
-}
-
-static bool has_imei(const struct fl_device *d, const char *imei)
-{
-	return strcmp(d->imei, imei) == 0 ||
-	       (d->imei2[0] != '\0' && strcmp(d->imei2, imei) == 0);
-}
-
-/* An audit entry for something a phone did: the device is the actor. */
-static fl_err audit_device(struct fl_tx *tx, const struct fl_device *d,
-                           fl_time now, const char *action, json_t *after)
-{
-	return fl_audit_append(tx, d->tenant_id, d->id, now, action, d->id,
-	                       NULL, after);
 }
 
 /* --- enroll ----------------------------------------------------------------
@@ -230,47 +208,6 @@ out:
 	fl_tokens_put(ts);
 }
 
-/* Gives device d the keys of er in tx: new keys, counter from 0, pairing
- * requests dropped, the decision taken again. An enrollment by one-time
- * code (by_code) also registers er's factory key, or none for a phone
- * that sent none; a re-enrollment by pairing keeps the one registered.
- * Audited as action. */
-static fl_err enroll_keys(struct fl_req *req, struct fl_tx *tx,
-                          struct fl_device *d,
-                          const struct fl_dp_enroll_req *er, bool by_code,
-                          const char *action, struct fl_decided *what)
-{
-	char pk[64];
-	fl_err err;
-
-	err = fl_store_dp_enroll(tx, d->id, er->sign_pk, er->kx_pk, req->now);
-	if (err == FL_OK && by_code)
-		err = fl_store_dp_set_factory(
-		        tx, d->id, er->has_factory ? er->factory_pk : NULL);
-	/* the enrollment's event first (the device as it was before its
-	 * decision), then the decision's (a lock) */
-	if (err == FL_OK)
-		err = fl_event_device(tx, d, "device.enrolled",
-		                      json_pack("{s:s}", "by",
-		                                by_code ? "code" : "pairing"),
-		                      req->now);
-	if (err == FL_OK)
-		err = fl_decide_device(tx, d->tenant_id, d->id, req->now, false,
-		                       d, what);
-	if (err != FL_OK)
-		return err;
-	if (fl_b64url_encode(pk, sizeof(pk), er->sign_pk, FL_SIGN_PK_LEN) !=
-	    FL_OK)
-		return FL_E_INTERNAL;
-	return audit_device(
-	        tx, d, req->now, action,
-	        json_pack("{s:s,s:s,s:s,s:s,s:I,s:b}", "by",
-	                  by_code ? "code" : "pairing", "sign_pk", pk, "imei",
-	                  er->imei[0], "serial", er->serial, "token_seq",
-	                  (json_int_t)d->st.token_seq, "factory_key",
-	                  by_code ? er->has_factory : d->has_factory));
-}
-
 /* After an enrollment committed: wakes waiters, drops the old keys'
  * bookkeeping, answers. */
 static void enrolled(struct fl_req *req, const struct fl_device *d,
@@ -280,99 +217,6 @@ static void enrolled(struct fl_req *req, const struct fl_device *d,
 	fl_decide_committed(req->app, d->id, what);
 	fl_devauth_forget(req->app->devauth, d->id);
 	enroll_answer(req, d, er);
-}
-
-static void enroll_by_code(struct fl_req *req,
-                           const struct fl_dp_enroll_req *er)
-{
-	uint8_t hash[FL_HASH_LEN];
-	struct fl_device *d = calloc(1, sizeof(*d));
-	struct fl_used_code used;
-	struct fl_decided what;
-	struct fl_tx *tx = NULL;
-	fl_err err;
-
-	if (d == NULL) {
-		dp_fail(req, FL_E_NOMEM);
-		return;
-	}
-	if (fl_enroll_code_hash(req->app->secrets.enroll_hash_key, er->code,
-	                        strlen(er->code), hash) != FL_OK) {
-		dp_error(req, 404, "unknown_code", "no such enrollment code");
-		goto done;
-	}
-	if ((err = fl_store_begin(req->app->store, true, &tx)) != FL_OK)
-		goto fail;
-	err = fl_store_device_by_enroll_hash(tx, hash, d);
-	/* the device locked, then read again under its lock */
-	if (err == FL_OK && (err = fl_store_lock_device(tx, d->id)) == FL_OK)
-		err = fl_store_device_by_enroll_hash(tx, hash, d);
-	if (err == FL_E_NOT_FOUND) {
-		/* Used already: a retry with the same keys is answered again
-		 * (its first answer may have been lost). */
-		err = fl_store_used_code_get(tx, hash, &used);
-		if (err == FL_E_NOT_FOUND) {
-			dp_error(req, 404, "unknown_code",
-			         "no such enrollment code");
-			goto done;
-		}
-		if (err == FL_OK)
-			err = fl_store_device_get_any(tx, used.device_id, d);
-		if (err != FL_OK)
-			goto fail;
-		fl_tx_rollback(tx);
-		tx = NULL;
-		if (!has_imei(d, er->imei[0])) {
-			dp_error(req, 422, "imei_mismatch",
-			         "the code is for another device");
-			goto done;
-		}
-		if (memcmp(used.sign_pk, er->sign_pk, FL_SIGN_PK_LEN) != 0 ||
-		    memcmp(used.kx_pk, er->kx_pk, FL_KX_PK_LEN) != 0 ||
-		    !keys_equal(d, er)) {
-			dp_error(req, 409, "code_used",
-			         "this enrollment code was used already");
-			goto done;
-		}
-		enroll_answer(req, d, er);
-		goto done;
-	}
-	if (err != FL_OK)
-		goto fail;
-	if (d->enroll_expires <= req->now) {
-		dp_error(req, 410, "code_expired",
-		         "this enrollment code has expired; ask for a new one");
-		goto done;
-	}
-	if (!has_imei(d, er->imei[0])) {
-		dp_error(req, 422, "imei_mismatch",
-		         "the code is for another device");
-		goto done;
-	}
-	memset(&used, 0, sizeof(used));
-	memcpy(used.hash, hash, FL_HASH_LEN);
-	snprintf(used.device_id, sizeof(used.device_id), "%s", d->id);
-	memcpy(used.sign_pk, er->sign_pk, FL_SIGN_PK_LEN);
-	memcpy(used.kx_pk, er->kx_pk, FL_KX_PK_LEN);
-	used.used_at = req->now;
-	if ((err = fl_store_used_code_put(tx, &used)) != FL_OK ||
-	    (err = enroll_keys(req, tx, d, er, true, "device.enroll", &what)) !=
-	            FL_OK)
-		goto fail;
-	err = fl_tx_commit(tx);
-	tx = NULL;
-	if (err != FL_OK)
-		goto fail;
-	enrolled(req, d, er, &what);
-	goto done;
-fail:
-	dp_fail(req, err);
-	/* given up by the store: the router runs the enrollment again
-	 * (it holds no request counter) */
-	req->retry = err == FL_E_STORE_RETRY;
-done:
-	fl_tx_rollback(tx);
-	free(d);
 }
 
 /* The client network of req as pairing requests record it: the IPv4
@@ -396,191 +240,58 @@ static void client_network(const struct fl_req *req,
 		snprintf(out, FL_PAIRING_NET_LEN, "unknown");
 }
 
-/* Whether er is signed by the factory key registered for d (the
- * signature itself was checked by fl_dp_enroll_verify). */
-static bool factory_signed(const struct fl_device *d,
-                           const struct fl_dp_enroll_req *er)
+/* Enrolls the phone of er (fl_enroll_apply, enrollment.h) and answers:
+ * the enrollment, the pairing code while the lender has not approved, or
+ * the protocol's refusal. */
+static void enroll_run(struct fl_req *req, const struct fl_dp_enroll_req *er)
 {
-	return er->has_factory && d->has_factory &&
-	       fl_ct_memcmp(er->factory_pk, d->factory_pk, FL_SIGN_PK_LEN) == 0;
-}
-
-/* A device's pending pairing requests: how many, and the oldest one not
- * signed by the factory key (0: none). */
-struct pending_count {
-	int n;
-	int64_t oldest_unsigned;
-};
-
-static fl_err count_pending(void *ctx, const struct fl_pairing_rec *r)
-{
-	struct pending_count *c = ctx;
-
-	if (r->status != FL_PAIRING_PENDING)
-		return FL_OK;
-	c->n++;
-	if (!r->factory_signed && c->oldest_unsigned == 0)
-		c->oldest_unsigned = r->ord;
-	return FL_OK;
-}
-
-/* Admits a new pairing request pr into tx within the bounds: pending
- * requests per device (FL_PAIRING_MAX) and, for requests not signed by
- * the device's factory key, per client network across all devices
- * (FL_PAIRING_NET_MAX). A factory-signed request is always admitted: at
- * the device's bound it takes the place of the oldest unsigned one
- * (*replaced, else 0). FL_E_LIMIT with *why set when refused. */
-static fl_err pairing_admit(struct fl_tx *tx, const struct fl_pairing_rec *pr,
-                            fl_time now, int64_t *replaced, const char **why)
-{
-	struct pending_count pc = {0, 0};
-	int64_t from_net = 0;
+	struct fl_enroll_io *io = calloc(1, sizeof(*io));
+	struct fl_enroll_result *out;
+	char *json = NULL;
 	fl_err err;
 
-	*replaced = 0;
-	*why = NULL;
-	if ((err = fl_store_pairing_list(tx, pr->device_id, count_pending,
-	                                 &pc)) != FL_OK)
-		return err;
-	if (pr->factory_signed) {
-		if (pc.n < FL_PAIRING_MAX || pc.oldest_unsigned == 0)
-			return FL_OK;
-		*replaced = pc.oldest_unsigned;
-		return fl_store_pairing_drop(tx, pr->device_id, *replaced);
-	}
-	if (pc.n >= FL_PAIRING_MAX) {
-		*why = "too many pairing requests wait for this device";
-		return FL_E_LIMIT;
-	}
-	if ((err = fl_store_pairing_count_net(tx, pr->client_net, now,
-	                                      &from_net)) != FL_OK)
-		return err;
-	if (from_net >= FL_PAIRING_NET_MAX) {
-		*why = "too many pairing requests wait from this network";
-		return FL_E_LIMIT;
-	}
-	return FL_OK;
-}
-
-/* Re-enrollment after a reflash: 202 until the lender approves the
- * pairing code the phone shows, then the enrollment. An IMEI alone never
- * moves a device's keys: only the lender's approval of the code on the
- * phone's screen does. */
-static void enroll_by_pairing(struct fl_req *req,
-                              const struct fl_dp_enroll_req *er)
-{
-	char code[FL_DP_PAIRING_LEN + 1], *json = NULL;
-	struct fl_device *d = calloc(1, sizeof(*d));
-	struct fl_pairing_rec pr;
-	struct fl_decided what;
-	struct fl_tx *tx = NULL;
-	const char *why = NULL;
-	int64_t replaced = 0;
-	fl_err err;
-
-	if (d == NULL) {
+	if (io == NULL) {
 		dp_fail(req, FL_E_NOMEM);
 		return;
 	}
-	fl_dp_pairing_code(er->sign_pk, er->kx_pk, code);
-	if ((err = fl_store_begin(req->app->store, true, &tx)) != FL_OK)
-		goto fail;
-	err = fl_store_device_by_imei(tx, er->imei[0], d);
-	/* the device locked, then read again under its lock */
-	if (err == FL_OK) {
-		char id[FL_ID_MAX];
-
-		memcpy(id, d->id, sizeof(id)); /* d is overwritten */
-		if ((err = fl_store_lock_device(tx, id)) == FL_OK)
-			err = fl_store_device_get_any(tx, id, d);
-	}
-	if (err == FL_E_NOT_FOUND || (err == FL_OK && d->enrolled_at == 0) ||
-	    (err == FL_OK && released_for_good(d))) {
-		dp_error(req, 404, "not_in_program",
-		         "this IMEI is in no program a phone can re-enroll in");
+	out = &io->out;
+	io->in.er = er;
+	if (er->code[0] != '\0' &&
+	    fl_enroll_code_hash(req->app->secrets.enroll_hash_key, er->code,
+	                        strlen(er->code), io->in.code_hash) != FL_OK) {
+		dp_error(req, 404, "unknown_code", "no such enrollment code");
 		goto done;
 	}
-	if (err != FL_OK)
-		goto fail;
-	if (keys_equal(d, er)) {
-		/* enrolled already: an answer that was lost */
-		fl_tx_rollback(tx);
-		tx = NULL;
-		enroll_answer(req, d, er);
-		goto done;
+	client_network(req, io->in.client_net);
+	err = fl_run(req->app->store, req->now, 0, fl_enroll_apply, io, NULL);
+	/* an outcome that writes nothing ends its attempt with FL_E_STATE;
+	 * any other error (a failed commit too) is a failure */
+	if (err != FL_OK &&
+	    (err != FL_E_STATE || out->outcome == FL_ENROLL_DONE))
+		out->outcome = FL_ENROLL_FAILED;
+	switch (out->outcome) {
+	case FL_ENROLL_DONE:
+		enrolled(req, &out->device, er, &out->what);
+		break;
+	case FL_ENROLL_AGAIN:
+		enroll_answer(req, &out->device, er);
+		break;
+	case FL_ENROLL_PENDING:
+		if ((err = fl_dp_pending_encode(out->pairing_code, &json)) !=
+		    FL_OK)
+			dp_fail(req, err);
+		else
+			dp_json(req, 202, json);
+		break;
+	case FL_ENROLL_REFUSED:
+		dp_error(req, out->status, out->code, "%s", out->msg);
+		break;
+	case FL_ENROLL_FAILED:
+		dp_fail(req, err);
+		break;
 	}
-	if ((err = fl_store_pairing_expire(tx, d->id, req->now)) != FL_OK)
-		goto fail;
-	err = fl_store_pairing_get(tx, d->id, er->sign_pk, er->kx_pk, &pr);
-	if (err == FL_E_NOT_FOUND) {
-		memset(&pr, 0, sizeof(pr));
-		snprintf(pr.device_id, sizeof(pr.device_id), "%s", d->id);
-		memcpy(pr.sign_pk, er->sign_pk, FL_SIGN_PK_LEN);
-		memcpy(pr.kx_pk, er->kx_pk, FL_KX_PK_LEN);
-		memcpy(pr.code, code, sizeof(pr.code));
-		pr.created_at = req->now;
-		pr.expires_at = req->now + PAIRING_TTL;
-		pr.status = FL_PAIRING_PENDING;
-		pr.factory_signed = factory_signed(d, er);
-		client_network(req, pr.client_net);
-		err = pairing_admit(tx, &pr, req->now, &replaced, &why);
-		if (err == FL_E_LIMIT) {
-			dp_error(req, 429, "rate_limited", "%s", why);
-			goto done;
-		}
-		if (err != FL_OK ||
-		    (err = fl_store_pairing_put(tx, &pr)) != FL_OK ||
-		    (err = audit_device(
-		             tx, d, req->now, "device.pairing_request",
-		             json_pack("{s:s,s:s,s:o,s:I,s:b,s:s,s:I}",
-		                       "pairing_code", code, "imei",
-		                       er->imei[0], "expires_at",
-		                       fl_json_time(pr.expires_at),
-		                       "request_id", (json_int_t)pr.ord,
-		                       "factory_signed", pr.factory_signed,
-		                       "client_network", pr.client_net,
-		                       "replaced", (json_int_t)replaced))) !=
-		            FL_OK)
-			goto fail;
-		err = fl_tx_commit(tx);
-		tx = NULL;
-		if (err != FL_OK)
-			goto fail;
-		goto pending;
-	}
-	if (err != FL_OK)
-		goto fail;
-	if (pr.status == FL_PAIRING_REJECTED) {
-		dp_error(req, 403, "pairing_rejected",
-		         "the lender refused this pairing code");
-		goto done;
-	}
-	if (pr.status == FL_PAIRING_PENDING)
-		goto pending;
-	if ((err = enroll_keys(req, tx, d, er, false, "device.reenroll",
-	                       &what)) != FL_OK)
-		goto fail;
-	err = fl_tx_commit(tx);
-	tx = NULL;
-	if (err != FL_OK)
-		goto fail;
-	enrolled(req, d, er, &what);
-	goto done;
-pending:
-	if ((err = fl_dp_pending_encode(code, &json)) != FL_OK)
-		goto fail;
-	dp_json(req, 202, json);
-	json = NULL;
-	goto done;
-fail:
-	dp_fail(req, err);
-	/* given up by the store: the router runs the enrollment again
-	 * (it holds no request counter) */
-	req->retry = err == FL_E_STORE_RETRY;
 done:
-	free(json);
-	fl_tx_rollback(tx);
-	free(d);
+	free(io);
 }
 
 static void enroll(struct fl_req *req)
@@ -599,10 +310,7 @@ static void enroll(struct fl_req *req)
 		         "the request is not signed by its sign_pk");
 		return;
 	}
-	if (er.code[0] != '\0')
-		enroll_by_code(req, &er);
-	else
-		enroll_by_pairing(req, &er);
+	enroll_run(req, &er);
 }
 
 /* --- check-in and wait ------------------------------------------------------
