@@ -1,11 +1,13 @@
 /*
- * Unit tests for the lender's writes as runner functions, without a socket:
- * registering a device (devices.h), creating and rescheduling its contract
- * (contracts.h) and cancelling a command run through fl_run (run.h) on a
- * real store, with their refusals (a taken IMEI, a second contract, a
- * loan reference another contract has, another tenant's device, a
- * schedule the policy refuses) rolling back everything the attempt wrote,
- * and each write audited on the caller's chain.
+ * Unit tests for the request writes as runner functions, without a
+ * socket: registering a device (devices.h), creating and rescheduling its
+ * contract (contracts.h), cancelling a command, creating and revoking API
+ * keys and tenants (apikeys.h) and enrolling a phone by code
+ * (enrollment.h) run through fl_run (run.h) on a real store, with their
+ * refusals (a taken IMEI, a second contract, a loan reference another
+ * contract has, another tenant's device, a schedule the policy refuses, a
+ * revoked key, a used or expired code) rolling back everything the
+ * attempt wrote, and each write audited on the caller's chain.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,9 +21,13 @@
 #include <cmocka.h>
 
 #include "core/crypto.h"
+#include "core/devproto.h"
+#include "server/apikeys.h"
 #include "server/audit.h"
 #include "server/contracts.h"
 #include "server/devices.h"
+#include "server/enroll.h"
+#include "server/enrollment.h"
 #include "server/log.h"
 #include "server/run.h"
 #include "store/store.h"
@@ -120,17 +126,22 @@ static fl_err run_cancel(struct fl_tx *tx, void *io, fl_time now)
 
 /* --- helpers ----------------------------------------------------------------- */
 
-/* Entries of tn_1's audit chain. */
-static int64_t audited(struct fx *f)
+/* Entries of an audit chain. */
+static int64_t audited_on(struct fx *f, const char *chain)
 {
 	struct fl_tx *tx = NULL;
 	uint8_t hash[FL_HASH_LEN];
 	int64_t seq = -1;
 
 	assert_int_equal(fl_store_begin(f->st, false, &tx), FL_OK);
-	assert_int_equal(fl_store_audit_head(tx, "tn_1", &seq, hash), FL_OK);
+	assert_int_equal(fl_store_audit_head(tx, chain, &seq, hash), FL_OK);
 	fl_tx_rollback(tx);
 	return seq;
+}
+
+static int64_t audited(struct fx *f)
+{
+	return audited_on(f, "tn_1");
 }
 
 /* Registers device id with imei for who (the runner's way). */
@@ -411,6 +422,181 @@ static void test_cancel_command(void **state)
 	fl_cancel_result_clear(&cn.out);
 }
 
+
+struct keyc {
+	struct fl_apikey_create_in in;
+	struct fl_apikey_result out;
+};
+
+static fl_err run_key_create(struct fl_tx *tx, void *io, fl_time now)
+{
+	struct keyc *k = io;
+
+	return fl_apikey_create(tx, &k->in, now, &k->out);
+}
+
+struct keyr {
+	struct fl_apikey_revoke_in in;
+	struct fl_apikey_result out;
+};
+
+static fl_err run_key_revoke(struct fl_tx *tx, void *io, fl_time now)
+{
+	struct keyr *k = io;
+
+	return fl_apikey_revoke(tx, &k->in, now, &k->out);
+}
+
+struct tenc {
+	struct fl_tenant_create_in in;
+	struct fl_tenant out;
+};
+
+static fl_err run_tenant_create(struct fl_tx *tx, void *io, fl_time now)
+{
+	struct tenc *t = io;
+
+	return fl_tenant_create(tx, &t->in, now, &t->out);
+}
+
+static void test_tenants_and_keys(void **state)
+{
+	struct fx *f = *state;
+	static const uint8_t hk[32] = {7};
+	struct fl_principal op = {.role = FL_ROLE_OPERATOR};
+	struct fl_apikey_new nk;
+	struct fl_principal who;
+	char secret[FL_APIKEY_LEN + 1], admin_id[FL_ID_MAX];
+	struct tenc t;
+	struct keyc k;
+	struct keyr r;
+
+	/* the first operator key, once */
+	assert_int_equal(fl_apikey_bootstrap(f->st, hk, T0, secret), FL_OK);
+	assert_int_equal(strlen(secret), FL_APIKEY_LEN);
+	assert_int_equal(fl_auth_key(f->st, hk, secret, &who), FL_OK);
+	assert_int_equal(who.role, FL_ROLE_OPERATOR);
+	snprintf(op.key_id, sizeof(op.key_id), "%s", who.key_id);
+	assert_int_equal(fl_apikey_bootstrap(f->st, hk, T0, secret), FL_OK);
+	assert_string_equal(secret, "");
+
+	memset(&t, 0, sizeof(t));
+	t.in.who = op;
+	snprintf(t.in.tenant.id, sizeof(t.in.tenant.id), "tn_9");
+	snprintf(t.in.tenant.name, sizeof(t.in.tenant.name), "Acme Credit");
+	assert_int_equal(fl_run(f->st, T0, 0, run_tenant_create, &t, NULL),
+	                 FL_OK);
+	assert_int_equal(t.out.created_at, T0);
+
+	/* the operator makes tn_9's admin key: on both chains, and it
+	 * authenticates with the secret made before the transaction */
+	assert_int_equal(fl_apikey_new(hk, &nk), FL_OK);
+	memset(&k, 0, sizeof(k));
+	k.in.who = op;
+	snprintf(k.in.tenant_id, sizeof(k.in.tenant_id), "tn_9");
+	k.in.tenant_must_exist = true;
+	k.in.role = FL_ROLE_ADMIN;
+	snprintf(k.in.label, sizeof(k.in.label), "admin");
+	k.in.key = &nk;
+	assert_int_equal(fl_run(f->st, T0 + 1, 0, run_key_create, &k, NULL),
+	                 FL_OK);
+	assert_string_equal(k.out.key.id, nk.id);
+	assert_string_equal(k.out.key.created_by, op.key_id);
+	snprintf(admin_id, sizeof(admin_id), "%s", k.out.key.id);
+	assert_int_equal(audited_on(f, "tn_9"), 1);
+	assert_int_equal(fl_auth_key(f->st, hk, nk.secret, &who), FL_OK);
+	assert_string_equal(who.tenant_id, "tn_9");
+	assert_int_equal(who.role, FL_ROLE_ADMIN);
+	/* no such tenant: nothing written */
+	snprintf(k.in.tenant_id, sizeof(k.in.tenant_id), "tn_none");
+	assert_int_equal(fl_apikey_new(hk, &nk), FL_OK);
+	assert_int_equal(fl_run(f->st, T0 + 2, 0, run_key_create, &k, NULL),
+	                 FL_E_NOT_FOUND);
+	assert_string_equal(k.out.msg, "no such tenant");
+	assert_int_equal(fl_auth_key(f->st, hk, nk.secret, &who), FL_E_AUTH);
+
+	/* revoking: of another role it is not found; then revoked; then
+	 * already revoked */
+	memset(&r, 0, sizeof(r));
+	r.in.who = op;
+	snprintf(r.in.tenant_id, sizeof(r.in.tenant_id), "tn_9");
+	snprintf(r.in.key_id, sizeof(r.in.key_id), "%s", admin_id);
+	r.in.only_role = "clerk";
+	assert_int_equal(fl_run(f->st, T0 + 3, 0, run_key_revoke, &r, NULL),
+	                 FL_E_NOT_FOUND);
+	assert_string_equal(r.out.msg, "no such key");
+	r.in.only_role = "admin";
+	assert_int_equal(fl_run(f->st, T0 + 3, 0, run_key_revoke, &r, NULL),
+	                 FL_OK);
+	assert_int_equal(r.out.key.revoked_at, 0);
+	assert_int_equal(r.out.after.revoked_at, T0 + 3);
+	assert_int_equal(audited_on(f, "tn_9"), 2);
+	assert_int_equal(fl_run(f->st, T0 + 4, 0, run_key_revoke, &r, NULL),
+	                 FL_E_STATE);
+	assert_string_equal(r.out.msg, "the key is already revoked");
+}
+
+static void test_enroll_by_code(void **state)
+{
+	struct fx *f = *state;
+	static const uint8_t ek[32] = {9};
+	char code[FL_ENROLL_CODE_LEN + 1];
+	struct fl_enroll_io e;
+	struct fl_dp_enroll_req er;
+	struct reg r;
+
+	/* a device registered with a one-time code */
+	memset(&r, 0, sizeof(r));
+	r.in.who = f->admin;
+	snprintf(r.in.device.id, sizeof(r.in.device.id), "dv_1");
+	snprintf(r.in.device.imei, sizeof(r.in.device.imei),
+	         "490154203237518");
+	snprintf(r.in.device.serial, sizeof(r.in.device.serial), "SN");
+	r.in.device.has_enroll_code = true;
+	r.in.device.enroll_expires = T0 + FL_DAY;
+	assert_int_equal(fl_enroll_code_new(ek, code, r.in.device.enroll_hash),
+	                 FL_OK);
+	assert_int_equal(fl_run(f->st, T0, 0, run_register, &r, NULL), FL_OK);
+
+	memset(&er, 0, sizeof(er));
+	snprintf(er.code, sizeof(er.code), "%s", code);
+	snprintf(er.imei[0], sizeof(er.imei[0]), "356938035643809");
+	er.n_imei = 1;
+	memset(er.sign_pk, 1, sizeof(er.sign_pk));
+	memset(er.kx_pk, 2, sizeof(er.kx_pk));
+	memset(&e, 0, sizeof(e));
+	e.in.er = &er;
+	assert_int_equal(fl_enroll_code_hash(ek, code, strlen(code),
+	                                     e.in.code_hash),
+	                 FL_OK);
+	/* another IMEI: refused, nothing written */
+	assert_int_equal(fl_run(f->st, T0 + 10, 0, fl_enroll_apply, &e, NULL),
+	                 FL_E_STATE);
+	assert_int_equal(e.out.outcome, FL_ENROLL_REFUSED);
+	assert_int_equal(e.out.status, 422);
+	assert_string_equal(e.out.code, "imei_mismatch");
+	/* the device's IMEI: enrolled, decided, audited with the device as
+	 * actor */
+	snprintf(er.imei[0], sizeof(er.imei[0]), "490154203237518");
+	assert_int_equal(fl_run(f->st, T0 + 10, 0, fl_enroll_apply, &e, NULL),
+	                 FL_OK);
+	assert_int_equal(e.out.outcome, FL_ENROLL_DONE);
+	assert_int_equal(e.out.device.enrolled_at, T0 + 10);
+	assert_int_equal(audited(f), 2);
+	/* the same request again (a lost answer): answered again */
+	assert_int_equal(fl_run(f->st, T0 + 20, 0, fl_enroll_apply, &e, NULL),
+	                 FL_E_STATE);
+	assert_int_equal(e.out.outcome, FL_ENROLL_AGAIN);
+	assert_string_equal(e.out.device.id, "dv_1");
+	/* the used code with other keys */
+	memset(er.sign_pk, 3, sizeof(er.sign_pk));
+	assert_int_equal(fl_run(f->st, T0 + 30, 0, fl_enroll_apply, &e, NULL),
+	                 FL_E_STATE);
+	assert_int_equal(e.out.outcome, FL_ENROLL_REFUSED);
+	assert_string_equal(e.out.code, "code_used");
+	assert_int_equal(audited(f), 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -420,6 +606,10 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_reschedule, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_cancel_command, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_tenants_and_keys, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_enroll_by_code, setup,
 	                                        teardown),
 	};
 
