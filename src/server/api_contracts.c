@@ -395,11 +395,10 @@ static void contract_fault(struct fl_jin *j, fl_err err,
 		fl_schedule_fault(msg, sizeof(msg), err, "schedule",
 		                  pc->schedule, pc->n_schedule, w->index, 0);
 		fl_jin_fail(j, err, "%s", msg);
-	}
-	else if (w->part == FL_PART_CONTRACT && pc->n_remind > 0 &&
-	         w->index < pc->n_remind &&
-	         (pc->remind[w->index] < 0 ||
-	          pc->remind[w->index] > FL_POLICY_MAX_REMIND_AHEAD))
+	} else if (w->part == FL_PART_CONTRACT && pc->n_remind > 0 &&
+	           w->index < pc->n_remind &&
+	           (pc->remind[w->index] < 0 ||
+	            pc->remind[w->index] > FL_POLICY_MAX_REMIND_AHEAD))
 		fl_jin_fail(j, err,
 		            "policy.reminders[%zu] must be 0..%lld days before "
 		            "a due date",
@@ -429,8 +428,8 @@ static size_t due_already(const struct fl_contract_rec *c, fl_time now)
 struct create_io {
 	struct fl_contract_create_in in;
 	struct fl_contract_result out;
-	size_t overdue;               /* installments due at creation */
-	char first[FL_TIME_STR_LEN];  /* the first one's due time */
+	size_t overdue;              /* installments due at creation */
+	char first[FL_TIME_STR_LEN]; /* the first one's due time */
 };
 
 static fl_err create_step(struct fl_tx *tx, struct fl_req *req, void *ctx)
@@ -449,9 +448,10 @@ static fl_err create_step(struct fl_tx *tx, struct fl_req *req, void *ctx)
 	if (io->overdue > 0)
 		json_object_set_new(
 		        v, "warnings",
-		        json_pack("[s++]", "installments already due at "
-		                          "creation: the phone locks as overdue "
-		                          "once grace ends (first due ",
+		        json_pack("[s++]",
+		                  "installments already due at "
+		                  "creation: the phone locks as overdue "
+		                  "once grace ends (first due ",
 		                  io->first, ")"));
 	fl_reply_json(req, 201, v);
 	return FL_OK;
@@ -545,8 +545,7 @@ static void create_contract(struct fl_req *req)
 	io->overdue = overdue;
 	memcpy(io->first, first, sizeof(io->first));
 	if (fl_txn_run(req, create_step, io) == FL_OK)
-		fl_decide_committed(req->app, io->out.device.id,
-		                    &io->out.what);
+		fl_decide_committed(req->app, io->out.device.id, &io->out.what);
 done:
 	fl_contract_rec_clear(c);
 	free(c);
@@ -609,7 +608,8 @@ static fl_err contract_one(void *ctx, const struct fl_contract_rec *c)
 
 	cl->last = c->ord;
 	cl->n++;
-	return json_array_append_new(cl->items, fl_contract_json(c, NULL, 0)) == 0
+	return json_array_append_new(cl->items, fl_contract_json(c, NULL, 0)) ==
+	                       0
 	               ? FL_OK
 	               : FL_E_NOMEM;
 }
@@ -652,8 +652,7 @@ struct reschedule_io {
 	struct fl_reschedule_result out;
 };
 
-static fl_err reschedule_step(struct fl_tx *tx, struct fl_req *req,
-                              void *ctx)
+static fl_err reschedule_step(struct fl_tx *tx, struct fl_req *req, void *ctx)
 {
 	struct reschedule_io *io = ctx;
 	fl_err err = fl_contract_reschedule(tx, &io->in, req->now, &io->out);
@@ -716,13 +715,14 @@ static bool read_items(struct fl_jin *j, json_t *arr,
 			}
 		}
 		if (!json_is_string(due) || !json_is_integer(amount)) {
-			fl_jin_fail(j,
-			            due == NULL || amount == NULL
-			                    ? FL_E_FIELD_MISSING
-			                    : FL_E_FIELD_TYPE,
-			            "schedule[%zu] needs \"due\" (a date or "
-			            "RFC 3339 time) and \"amount\" (an integer)",
-			            i);
+			fl_jin_fail(
+			        j,
+			        due == NULL || amount == NULL
+			                ? FL_E_FIELD_MISSING
+			                : FL_E_FIELD_TYPE,
+			        "schedule[%zu] needs \"due\" (a date or "
+			        "RFC 3339 time) and \"amount\" (an integer)",
+			        i);
 			return false;
 		}
 		items[i].due = json_string_value(due);
@@ -768,8 +768,7 @@ static void reschedule(struct fl_req *req)
 	io->in.from = from;
 	io->in.items = items;
 	if (fl_txn_run(req, reschedule_step, io) == FL_OK)
-		fl_decide_committed(req->app, io->out.device.id,
-		                    &io->out.what);
+		fl_decide_committed(req->app, io->out.device.id, &io->out.what);
 done:
 	if (io != NULL)
 		fl_reschedule_result_clear(&io->out);

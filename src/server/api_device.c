@@ -52,7 +52,6 @@
 #include "server/tokens.h"
 #include "server/txn.h"
 
-
 /* --- answers ---------------------------------------------------------------
  */
 

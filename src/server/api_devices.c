@@ -28,7 +28,8 @@
 #include "server/route.h"
 #include "server/txn.h"
 
-/* --- what a device's JSON shows of the device protocol ---------------------- */
+/* --- what a device's JSON shows of the device protocol ----------------------
+ */
 
 #define REPORTS_SHOWN 20 /* reports in a device's JSON */
 
@@ -72,7 +73,8 @@ fl_err fl_api_device_protocol_json(struct fl_tx *tx, const struct fl_device *d,
 	return FL_OK;
 }
 
-/* --- devices ---------------------------------------------------------------- */
+/* --- devices ----------------------------------------------------------------
+ */
 
 fl_err fl_api_path_device(struct fl_req *req, struct fl_tx *tx,
                           struct fl_device *out)
@@ -194,8 +196,7 @@ static void register_device(struct fl_req *req)
 	memcpy(io->code, code, sizeof(io->code));
 	fl_wipe(code, sizeof(code));
 	if (fl_txn_run(req, register_step, io) == FL_OK)
-		fl_decide_committed(req->app, io->out.device.id,
-		                    &io->out.what);
+		fl_decide_committed(req->app, io->out.device.id, &io->out.what);
 done:
 	fl_wipe(io, sizeof(*io));
 	free(io);

@@ -49,8 +49,7 @@ static fl_err create_step(struct fl_tx *tx, struct fl_req *req, void *ctx)
 }
 
 void fl_api_key_create(struct fl_req *req, const char *tenant_id,
-                       bool tenant_must_exist, unsigned role,
-                       const char *label)
+                       bool tenant_must_exist, unsigned role, const char *label)
 {
 	struct create_io *io = calloc(1, sizeof(*io));
 	fl_err err;

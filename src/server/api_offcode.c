@@ -35,8 +35,7 @@ struct offcode_io {
 	struct fl_offcode_result out;
 };
 
-static fl_err offline_code_step(struct fl_tx *tx, struct fl_req *req,
-                                void *ctx)
+static fl_err offline_code_step(struct fl_tx *tx, struct fl_req *req, void *ctx)
 {
 	struct offcode_io *io = ctx;
 	struct fl_offcode_result *o = &io->out;
@@ -121,8 +120,7 @@ static void offline_code(struct fl_req *req)
 	 * code anyway. */
 	if (fl_txn_run_unrecorded(req, offline_code_step, io) == FL_OK &&
 	    io->out.decided)
-		fl_decide_committed(req->app, io->out.device_id,
-		                    &io->out.what);
+		fl_decide_committed(req->app, io->out.device_id, &io->out.what);
 done:
 	fl_wipe(io, sizeof(*io));
 	free(io);

@@ -226,12 +226,13 @@ static fl_err pairing_step(struct fl_tx *tx, struct fl_req *req, void *ctx)
 		return err;
 	}
 	if (err == FL_OK && w->matches == 0) {
-		fl_reply_error(req, FL_E_NOT_FOUND,
-		               w->code != NULL
-		                       ? "no pending pairing request shows this "
-		                         "code"
-		                       : "no pending pairing request has this "
-		                         "id");
+		fl_reply_error(
+		        req, FL_E_NOT_FOUND,
+		        w->code != NULL
+		                ? "no pending pairing request shows this "
+		                  "code"
+		                : "no pending pairing request has this "
+		                  "id");
 		return FL_E_NOT_FOUND;
 	}
 	if (err == FL_OK && w->matches > 1) {
@@ -246,11 +247,11 @@ static fl_err pairing_step(struct fl_tx *tx, struct fl_req *req, void *ctx)
 		w->match.decided_at = req->now;
 		snprintf(w->match.decided_by, sizeof(w->match.decided_by), "%s",
 		         req->who.key_id);
-		err = fl_audit_req(tx, req,
-		                   io->to == FL_PAIRING_APPROVED
-		                           ? "device.pairing_approve"
-		                           : "device.pairing_reject",
-		                   d->id, NULL, pairing_json(&w->match, req->now));
+		err = fl_audit_req(
+		        tx, req,
+		        io->to == FL_PAIRING_APPROVED ? "device.pairing_approve"
+		                                      : "device.pairing_reject",
+		        d->id, NULL, pairing_json(&w->match, req->now));
 	}
 	if (err != FL_OK)
 		return err;

@@ -17,15 +17,15 @@ json_t *fl_tenant_json(const struct fl_tenant *t)
 
 json_t *fl_apikey_json(const struct fl_apikey *k)
 {
-	return json_pack(
-	        "{s:s,s:s?,s:s,s:s,s:s?,s:o,s:o,s:b,s:o}", "id", k->id,
-	        "tenant_id", k->tenant_id[0] ? k->tenant_id : NULL, "role",
-	        k->role, "label", k->label, "created_by",
-	        k->created_by[0] ? k->created_by : NULL, "created_at",
-	        fl_json_time(k->created_at), "revoked_at",
-	        fl_json_time(k->revoked_at), "active", k->revoked_at == 0,
-	        /* to the minute: recorded at most once a minute */
-	        "last_used_at", fl_json_time(k->last_used_at));
+	return json_pack("{s:s,s:s?,s:s,s:s,s:s?,s:o,s:o,s:b,s:o}", "id", k->id,
+	                 "tenant_id", k->tenant_id[0] ? k->tenant_id : NULL,
+	                 "role", k->role, "label", k->label, "created_by",
+	                 k->created_by[0] ? k->created_by : NULL, "created_at",
+	                 fl_json_time(k->created_at), "revoked_at",
+	                 fl_json_time(k->revoked_at), "active",
+	                 k->revoked_at == 0,
+	                 /* to the minute: recorded at most once a minute */
+	                 "last_used_at", fl_json_time(k->last_used_at));
 }
 
 fl_err fl_apikey_new(const uint8_t hash_key[32], struct fl_apikey_new *out)
@@ -99,12 +99,14 @@ fl_err fl_apikey_revoke(struct fl_tx *tx, const struct fl_apikey_revoke_in *in,
 	    strcmp(before->role, in->only_role) != 0)
 		err = FL_E_NOT_FOUND;
 	if (err == FL_OK)
-		err = fl_store_apikey_revoke(tx, in->tenant_id, in->key_id, now);
+		err = fl_store_apikey_revoke(tx, in->tenant_id, in->key_id,
+		                             now);
 	if (err == FL_OK)
 		err = fl_store_apikey_get(tx, in->tenant_id, in->key_id, after);
 	if (err == FL_OK)
 		err = fl_audit_by(tx, &in->who, now, "key.revoke", in->key_id,
-		                  fl_apikey_json(before), fl_apikey_json(after));
+		                  fl_apikey_json(before),
+		                  fl_apikey_json(after));
 	if (err == FL_OK && in->who.role == FL_ROLE_OPERATOR &&
 	    in->tenant_id[0] != '\0')
 		err = fl_audit_append(tx, in->tenant_id, in->who.key_id, now,
@@ -149,11 +151,11 @@ static fl_err bootstrap_fn(struct fl_tx *tx, void *io, fl_time now)
 	b->made = false;
 	if ((err = fl_store_apikey_count(tx, &n)) != FL_OK || n > 0)
 		return err;
-	err = key_insert(tx, b->key, "", FL_ROLE_OPERATOR,
-	                 "first operator key", "", now, &k);
+	err = key_insert(tx, b->key, "", FL_ROLE_OPERATOR, "first operator key",
+	                 "", now, &k);
 	if (err == FL_OK)
-		err = fl_audit_append(tx, FL_AUDIT_CHAIN_OPERATOR, "system", now,
-		                      "key.create", k.id, NULL,
+		err = fl_audit_append(tx, FL_AUDIT_CHAIN_OPERATOR, "system",
+		                      now, "key.create", k.id, NULL,
 		                      fl_apikey_json(&k));
 	b->made = err == FL_OK;
 	return err;

@@ -55,16 +55,15 @@ struct fl_apikey_create_in {
 };
 
 struct fl_apikey_result {
-	struct fl_apikey key;           /* as stored (before: revoke) */
-	struct fl_apikey after;         /* revoke: as stored after */
-	char msg[FL_APIKEYS_MSG_MAX];   /* why it was refused */
+	struct fl_apikey key;         /* as stored (before: revoke) */
+	struct fl_apikey after;       /* revoke: as stored after */
+	char msg[FL_APIKEYS_MSG_MAX]; /* why it was refused */
 };
 
 /* Creates the key of in. FL_E_NOT_FOUND "no such tenant";
  * FL_E_CONFLICT when the id or hash exists. */
 fl_err fl_apikey_create(struct fl_tx *tx, const struct fl_apikey_create_in *in,
-                        fl_time now,
-                        struct fl_apikey_result *out) FL_MUST_USE;
+                        fl_time now, struct fl_apikey_result *out) FL_MUST_USE;
 
 struct fl_apikey_revoke_in {
 	struct fl_principal who;   /* the caller (audit) */
@@ -76,8 +75,7 @@ struct fl_apikey_revoke_in {
 /* Revokes in->key_id: FL_E_NOT_FOUND "no such key", FL_E_STATE "the key is
  * already revoked". out->key is the key before, out->after after. */
 fl_err fl_apikey_revoke(struct fl_tx *tx, const struct fl_apikey_revoke_in *in,
-                        fl_time now,
-                        struct fl_apikey_result *out) FL_MUST_USE;
+                        fl_time now, struct fl_apikey_result *out) FL_MUST_USE;
 
 struct fl_tenant_create_in {
 	struct fl_principal who; /* the operator (audit) */

@@ -115,17 +115,16 @@ out:
 	return err;
 }
 
-fl_err fl_audit_by(struct fl_tx *tx, const struct fl_principal *who,
-                   fl_time at, const char *action, const char *target,
-                   json_t *before, json_t *after)
+fl_err fl_audit_by(struct fl_tx *tx, const struct fl_principal *who, fl_time at,
+                   const char *action, const char *target, json_t *before,
+                   json_t *after)
 {
 	const char *chain = who->tenant_id[0] != '\0' ? who->tenant_id
 	                                              : FL_AUDIT_CHAIN_OPERATOR;
 
-	return fl_audit_append(tx, chain,
-	                       who->key_id[0] ? who->key_id : "system", at,
-	                       action, target != NULL ? target : "", before,
-	                       after);
+	return fl_audit_append(
+	        tx, chain, who->key_id[0] ? who->key_id : "system", at, action,
+	        target != NULL ? target : "", before, after);
 }
 
 struct verify_ctx {

@@ -49,9 +49,9 @@ fl_err fl_audit_append(struct fl_tx *tx, const char *chain, const char *actor,
 /* fl_audit_append for the caller who (auth.h): its tenant's chain (or
  * the operator's), its key id ("system" without one), at `at`. A request
  * audits through fl_audit_req (api.h). */
-fl_err fl_audit_by(struct fl_tx *tx, const struct fl_principal *who,
-                   fl_time at, const char *action, const char *target,
-                   json_t *before, json_t *after) FL_MUST_USE;
+fl_err fl_audit_by(struct fl_tx *tx, const struct fl_principal *who, fl_time at,
+                   const char *action, const char *target, json_t *before,
+                   json_t *after) FL_MUST_USE;
 
 struct fl_audit_verdict {
 	bool ok;          /* the chain is intact */

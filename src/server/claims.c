@@ -112,8 +112,8 @@ static enum fl_claim_cause claim_cause(enum fl_lock_cause c)
 	}
 }
 
-fl_err fl_claims_build(struct fl_tx *tx, const struct fl_device *d,
-                       fl_time iat, fl_time exp, struct fl_device_claims *c)
+fl_err fl_claims_build(struct fl_tx *tx, const struct fl_device *d, fl_time iat,
+                       fl_time exp, struct fl_device_claims *c)
 {
 	const struct fl_device_status *st = &d->st;
 	bool released = st->state == FL_ST_RELEASED && !st->stolen;

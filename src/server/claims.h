@@ -22,8 +22,7 @@
 /* Builds the claims of device d's token from the store (inside tx), with
  * iat and exp. *c is cleared first and owned by the caller
  * (fl_claims_clear). */
-fl_err fl_claims_build(struct fl_tx *tx, const struct fl_device *d,
-                       fl_time iat, fl_time exp,
-                       struct fl_device_claims *c) FL_MUST_USE;
+fl_err fl_claims_build(struct fl_tx *tx, const struct fl_device *d, fl_time iat,
+                       fl_time exp, struct fl_device_claims *c) FL_MUST_USE;
 
 #endif

@@ -71,8 +71,9 @@ json_t *fl_contract_json(const struct fl_contract_rec *c,
 	        "device_id", c->device_id, "loan_ref", c->loan_ref, "currency",
 	        c->currency, "utc_offset", off, "created_at",
 	        fl_json_time(c->created_at), "grace", (json_int_t)c->grace,
-	        "schedule", fl_schedule_json(c->schedule, c->n_schedule), "policy",
-	        "reminders", remind, "restrict", restrict_names, "allow_apps",
+	        "schedule", fl_schedule_json(c->schedule, c->n_schedule),
+	        "policy", "reminders", remind, "restrict", restrict_names,
+	        "allow_apps",
 	        strings_json(&c->allow_apps[0][0], FL_APP_ID_MAX,
 	                     c->n_allow_apps),
 	        "message", c->message, "contact", "name", c->contact_name,
@@ -90,12 +91,13 @@ json_t *fl_contract_json(const struct fl_contract_rec *c,
 		        rsj, json_pack("{s:o,s:o}", "from",
 		                       fl_json_time(rs[i].from), "schedule",
 		                       fl_schedule_json(rs[i].schedule,
-		                                     rs[i].n_schedule)));
+		                                        rs[i].n_schedule)));
 	json_object_set_new(j, "reschedules", rsj);
 	return j;
 }
 
-/* --- refusals in words ------------------------------------------------------ */
+/* --- refusals in words ------------------------------------------------------
+ */
 
 void fl_schedule_fault(char *msg, size_t cap, fl_err err, const char *what,
                        const struct fl_installment *list, size_t n, size_t i,
@@ -133,7 +135,8 @@ void fl_schedule_fault(char *msg, size_t cap, fl_err err, const char *what,
 	}
 }
 
-/* --- creating --------------------------------------------------------------- */
+/* --- creating ---------------------------------------------------------------
+ */
 
 /* Reads the device of in for in->who's tenant under its lock. */
 static fl_err locked_device(struct fl_tx *tx, const struct fl_principal *who,
@@ -177,10 +180,11 @@ fl_err fl_contract_create(struct fl_tx *tx,
 		fl_src_norm_ref(in->contract->loan_ref, norm);
 		err = fl_store_contract_by_ref(tx, d->tenant_id, norm, other);
 		if (err == FL_OK) {
-			snprintf(out->msg, sizeof(out->msg),
-			         "loan_ref '%s' is already the contract of "
-			         "device %s (compared ignoring case and spaces)",
-			         in->contract->loan_ref, other);
+			snprintf(
+			        out->msg, sizeof(out->msg),
+			        "loan_ref '%s' is already the contract of "
+			        "device %s (compared ignoring case and spaces)",
+			        in->contract->loan_ref, other);
 			return FL_E_CONFLICT;
 		}
 		if (err != FL_E_NOT_FOUND)
@@ -202,13 +206,14 @@ fl_err fl_contract_create(struct fl_tx *tx,
 	return err;
 }
 
-/* --- rescheduling ----------------------------------------------------------- */
+/* --- rescheduling -----------------------------------------------------------
+ */
 
 /* The schedule of in at offset into *items (caller frees) and *n; on a
  * refusal, its message in msg. */
 static fl_err read_items(const struct fl_reschedule_in *in, int32_t offset,
-                         struct fl_installment **items, size_t *n,
-                         char *msg, size_t cap)
+                         struct fl_installment **items, size_t *n, char *msg,
+                         size_t cap)
 {
 	fl_err err;
 
@@ -222,8 +227,9 @@ static fl_err read_items(const struct fl_reschedule_in *in, int32_t offset,
 		return FL_E_NOMEM;
 	}
 	for (size_t i = 0; i < in->n_items; i++) {
-		err = fl_policy_due_parse(in->items[i].due, in->items[i].due_len,
-		                          offset, &(*items)[i].due_at);
+		err = fl_policy_due_parse(in->items[i].due,
+		                          in->items[i].due_len, offset,
+		                          &(*items)[i].due_at);
 		if (err != FL_OK) {
 			snprintf(msg, cap, "schedule[%zu].due: %s", i,
 			         fl_strerror(err));
@@ -277,12 +283,13 @@ fl_err fl_contract_reschedule(struct fl_tx *tx,
 		err = FL_E_LIMIT;
 	if (err != FL_OK) {
 		snprintf(out->msg, sizeof(out->msg), "%s",
-		         err == FL_E_NOT_FOUND     ? "no such device"
-		         : err == FL_E_NO_CONTRACT ? "the device has no contract"
-		         : err == FL_E_STATE       ? "a released contract cannot "
-		                                     "be rescheduled"
-		         : err == FL_E_LIMIT       ? "too many reschedules"
-		                                   : "");
+		         err == FL_E_NOT_FOUND ? "no such device"
+		         : err == FL_E_NO_CONTRACT
+		                 ? "the device has no contract"
+		         : err == FL_E_STATE ? "a released contract cannot "
+		                               "be rescheduled"
+		         : err == FL_E_LIMIT ? "too many reschedules"
+		                             : "");
 		goto out;
 	}
 	/* The schedule is read in the contract's offset. "from": a date is
@@ -322,8 +329,8 @@ fl_err fl_contract_reschedule(struct fl_tx *tx,
 		err = fl_audit_by(
 		        tx, &in->who, now, "contract.reschedule",
 		        out->device.id, NULL,
-		        json_pack("{s:o,s:o,s:s}", "from", fl_json_time(r->from),
-		                  "schedule",
+		        json_pack("{s:o,s:o,s:s}", "from",
+		                  fl_json_time(r->from), "schedule",
 		                  fl_schedule_json(r->schedule, r->n_schedule),
 		                  "reason", r->reason));
 out:

@@ -33,8 +33,8 @@
 #define FL_CONTRACT_MSG_MAX 256 /* a refusal's message */
 
 struct fl_contract_create_in {
-	struct fl_principal who;      /* the caller: tenant, key (audit) */
-	char device_id[FL_ID_MAX];    /* the device, of who's tenant */
+	struct fl_principal who;   /* the caller: tenant, key (audit) */
+	char device_id[FL_ID_MAX]; /* the device, of who's tenant */
 	const struct fl_contract_rec *contract; /* the terms; borrowed */
 };
 

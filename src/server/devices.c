@@ -12,7 +12,8 @@
 #include "server/audit.h"
 #include "server/jsonval.h"
 
-/* --- presenting ------------------------------------------------------------- */
+/* --- presenting -------------------------------------------------------------
+ */
 
 static const char *cause_name(enum fl_lock_cause c)
 {
@@ -58,19 +59,19 @@ json_t *fl_device_json(const struct fl_device *d)
 	/* paid in full by a provider's payment, the release waiting for
 	 * the lender's confirmation (sources.h): only then is nothing left
 	 * to pay on a device that is neither released nor stolen */
-	json_object_set_new(
-	        j, "release_pending",
-	        json_boolean(d->has_contract && s->token_seq != 0 &&
-	                     s->amount_remaining == 0 &&
-	                     s->state != FL_ST_RELEASED &&
-	                     s->state != FL_ST_PENDING && !s->stolen));
+	json_object_set_new(j, "release_pending",
+	                    json_boolean(d->has_contract && s->token_seq != 0 &&
+	                                 s->amount_remaining == 0 &&
+	                                 s->state != FL_ST_RELEASED &&
+	                                 s->state != FL_ST_PENDING &&
+	                                 !s->stolen));
 	json_object_set_new(j, "lock_at", fl_json_time(s->lock_at));
 	/* lock_cause: why the device is locked now (a phone not enrolled
 	 * yet: why it will be at enrollment); "none" while no lock has come.
 	 * next_lock_cause: why lock_at, when that lock is still to come. */
-	json_object_set_new(j, "lock_cause",
-	                    json_string(lock_come(s) ? cause_name(s->lock_cause)
-	                                             : "none"));
+	json_object_set_new(
+	        j, "lock_cause",
+	        json_string(lock_come(s) ? cause_name(s->lock_cause) : "none"));
 	json_object_set_new(
 	        j, "next_lock_cause",
 	        json_string(!lock_come(s) && s->lock_at != 0 &&
@@ -116,8 +117,8 @@ json_t *fl_device_json(const struct fl_device *d)
 		json_object_set_new(
 		        j, "phone",
 		        known ? json_pack("{s:I,s:b,s:o,s:b}", "token_seq",
-		                          (json_int_t)d->confirmed.seq, "locked",
-		                          has, "confirmed_at",
+		                          (json_int_t)d->confirmed.seq,
+		                          "locked", has, "confirmed_at",
 		                          fl_json_time(d->confirmed.at),
 		                          "current",
 		                          d->confirmed.seq == s->token_seq)
@@ -138,13 +139,12 @@ static json_t *pending_one(struct fl_tx *tx, const struct fl_device *d,
 	                            in->cmd_ord[idx - 1], &c);
 	if (*err != FL_OK)
 		return NULL;
-	return json_pack("{s:I,s:s,s:o,s:o,s:s,s:b,s:s}", "id",
-	                 (json_int_t)c.ord, "kind",
-	                 c.kind == FL_CMD_LOCK_AT ? "lock_at" : "unlock_until",
-	                 "at", fl_json_time(in->commands[idx - 1].at),
-	                 "issued_at", fl_json_time(c.issued_at), "reason",
-	                 c.reason, "show_reason", c.show_reason, "actor",
-	                 c.actor);
+	return json_pack(
+	        "{s:I,s:s,s:o,s:o,s:s,s:b,s:s}", "id", (json_int_t)c.ord,
+	        "kind", c.kind == FL_CMD_LOCK_AT ? "lock_at" : "unlock_until",
+	        "at", fl_json_time(in->commands[idx - 1].at), "issued_at",
+	        fl_json_time(c.issued_at), "reason", c.reason, "show_reason",
+	        c.show_reason, "actor", c.actor);
 }
 
 fl_err fl_device_pending(struct fl_tx *tx, const struct fl_device *d,
@@ -173,7 +173,8 @@ fl_err fl_device_pending(struct fl_tx *tx, const struct fl_device *d,
 		if (one == NULL || json_array_append_new(arr, one) != 0)
 			err = err != FL_OK ? err : FL_E_NOMEM;
 	}
-	if (err == FL_OK && dec->unlock_until > at && dec->unlock_command != 0) {
+	if (err == FL_OK && dec->unlock_until > at &&
+	    dec->unlock_command != 0) {
 		one = pending_one(tx, d, &in, dec->unlock_command, &err);
 		if (one == NULL || json_array_append_new(arr, one) != 0)
 			err = err != FL_OK ? err : FL_E_NOMEM;
@@ -190,7 +191,8 @@ out:
 	return err;
 }
 
-/* --- registering ------------------------------------------------------------ */
+/* --- registering ------------------------------------------------------------
+ */
 
 fl_err fl_device_register(struct fl_tx *tx, const struct fl_register_in *in,
                           fl_time now, struct fl_register_result *out)
@@ -218,11 +220,11 @@ fl_err fl_device_register(struct fl_tx *tx, const struct fl_register_in *in,
 	return err;
 }
 
-/* --- cancelling a command ----------------------------------------------------- */
+/* --- cancelling a command
+ * ----------------------------------------------------- */
 
-fl_err fl_device_command_cancel(struct fl_tx *tx,
-                                const struct fl_cancel_in *in, fl_time now,
-                                struct fl_cancel_result *out)
+fl_err fl_device_command_cancel(struct fl_tx *tx, const struct fl_cancel_in *in,
+                                fl_time now, struct fl_cancel_result *out)
 {
 	struct fl_device *before = &out->before, *after = &out->after;
 	struct fl_command_rec *c = &out->command;
@@ -259,23 +261,22 @@ fl_err fl_device_command_cancel(struct fl_tx *tx,
 		return FL_E_STATE;
 	}
 	if (err == FL_OK)
-		err = fl_store_command_cancel(tx, before->tenant_id, before->id,
-		                              in->command,
-		                              fl_decide_now(before, now),
-		                              in->who.key_id, in->reason);
+		err = fl_store_command_cancel(
+		        tx, before->tenant_id, before->id, in->command,
+		        fl_decide_now(before, now), in->who.key_id, in->reason);
 	if (err == FL_OK)
 		err = fl_decide_device(tx, before->tenant_id, before->id, now,
 		                       false, after, &out->what);
 	if (err == FL_OK) {
 		a = fl_device_json(after);
-		json_object_set_new(
-		        a, "cancelled",
-		        json_pack("{s:I,s:s,s:o,s:s}", "id",
-		                  (json_int_t)in->command, "kind",
-		                  c->kind == FL_CMD_LOCK_AT ? "lock_at"
-		                                            : "unlock_until",
-		                  "at", fl_json_time(c->at), "reason",
-		                  in->reason));
+		json_object_set_new(a, "cancelled",
+		                    json_pack("{s:I,s:s,s:o,s:s}", "id",
+		                              (json_int_t)in->command, "kind",
+		                              c->kind == FL_CMD_LOCK_AT
+		                                      ? "lock_at"
+		                                      : "unlock_until",
+		                              "at", fl_json_time(c->at),
+		                              "reason", in->reason));
 		err = fl_audit_by(tx, &in->who, now, "device.command_cancel",
 		                  before->id, fl_device_json(before), a);
 	}

@@ -59,10 +59,10 @@ fl_err fl_device_register(struct fl_tx *tx, const struct fl_register_in *in,
                           struct fl_register_result *out) FL_MUST_USE;
 
 struct fl_cancel_in {
-	struct fl_principal who;     /* the caller: tenant, key (audit) */
-	char device_id[FL_ID_MAX];   /* the device, of who's tenant */
-	int64_t command;             /* the command's id (ord) */
-	char reason[FL_REASON_MAX];  /* why, audited */
+	struct fl_principal who;    /* the caller: tenant, key (audit) */
+	char device_id[FL_ID_MAX];  /* the device, of who's tenant */
+	int64_t command;            /* the command's id (ord) */
+	char reason[FL_REASON_MAX]; /* why, audited */
 };
 
 struct fl_cancel_result {
@@ -77,8 +77,8 @@ struct fl_cancel_result {
  * an unlock still holding, and decides the device again: FL_E_NOT_FOUND
  * (no such device or command), FL_E_STATE (not pending). Free out with
  * fl_cancel_result_clear (also between attempts: out is cleared first). */
-fl_err fl_device_command_cancel(struct fl_tx *tx,
-                                const struct fl_cancel_in *in, fl_time now,
+fl_err fl_device_command_cancel(struct fl_tx *tx, const struct fl_cancel_in *in,
+                                fl_time now,
                                 struct fl_cancel_result *out) FL_MUST_USE;
 /* Frees what out owns. */
 void fl_cancel_result_clear(struct fl_cancel_result *out);

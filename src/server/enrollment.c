@@ -64,10 +64,10 @@ static fl_err enroll_keys(struct fl_tx *tx, fl_time now, struct fl_device *d,
 	/* the enrollment's event first (the device as it was before its
 	 * decision), then the decision's (a lock) */
 	if (err == FL_OK)
-		err = fl_event_device(tx, d, "device.enrolled",
-		                      json_pack("{s:s}", "by",
-		                                by_code ? "code" : "pairing"),
-		                      now);
+		err = fl_event_device(
+		        tx, d, "device.enrolled",
+		        json_pack("{s:s}", "by", by_code ? "code" : "pairing"),
+		        now);
 	if (err == FL_OK)
 		err = fl_decide_device(tx, d->tenant_id, d->id, now, false, d,
 		                       what);
@@ -161,8 +161,8 @@ static fl_err answer_only(struct fl_enroll_result *out,
 }
 
 /* Ends an attempt with a refusal of the protocol (no write). */
-static fl_err refuse(struct fl_enroll_result *out, int status,
-                     const char *code, const char *msg)
+static fl_err refuse(struct fl_enroll_result *out, int status, const char *code,
+                     const char *msg)
 {
 	out->status = status;
 	out->code = code;
@@ -170,7 +170,8 @@ static fl_err refuse(struct fl_enroll_result *out, int status,
 	return answer_only(out, FL_ENROLL_REFUSED);
 }
 
-/* --- by one-time code ------------------------------------------------------- */
+/* --- by one-time code -------------------------------------------------------
+ */
 
 static fl_err by_code(struct fl_tx *tx, const struct fl_enroll_in *in,
                       fl_time now, struct fl_enroll_result *out)
@@ -228,7 +229,8 @@ static fl_err by_code(struct fl_tx *tx, const struct fl_enroll_in *in,
 	return FL_OK;
 }
 
-/* --- by an approved pairing ------------------------------------------------- */
+/* --- by an approved pairing -------------------------------------------------
+ */
 
 static fl_err by_pairing(struct fl_tx *tx, const struct fl_enroll_in *in,
                          fl_time now, struct fl_enroll_result *out)
@@ -252,9 +254,10 @@ static fl_err by_pairing(struct fl_tx *tx, const struct fl_enroll_in *in,
 	}
 	if (err == FL_E_NOT_FOUND || (err == FL_OK && d->enrolled_at == 0) ||
 	    (err == FL_OK && released_for_good(d)))
-		return refuse(out, 404, "not_in_program",
-		              "this IMEI is in no program a phone can re-enroll "
-		              "in");
+		return refuse(
+		        out, 404, "not_in_program",
+		        "this IMEI is in no program a phone can re-enroll "
+		        "in");
 	if (err != FL_OK)
 		return err;
 	if (keys_equal(d, er)) /* enrolled already: an answer that was lost */
@@ -313,7 +316,6 @@ fl_err fl_enroll_apply(struct fl_tx *tx, void *io, fl_time now)
 	struct fl_enroll_io *e = io;
 
 	memset(&e->out, 0, sizeof(e->out));
-	return e->in.er->code[0] != '\0'
-	               ? by_code(tx, &e->in, now, &e->out)
-	               : by_pairing(tx, &e->in, now, &e->out);
+	return e->in.er->code[0] != '\0' ? by_code(tx, &e->in, now, &e->out)
+	                                 : by_pairing(tx, &e->in, now, &e->out);
 }

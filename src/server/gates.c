@@ -3,7 +3,8 @@
 
 #include <string.h>
 
-/* --- a tenant's hold on automatic locks ------------------------------------ */
+/* --- a tenant's hold on automatic locks ------------------------------------
+ */
 
 static fl_err furthest(void *ctx, const struct fl_hold_rec *h)
 {
@@ -51,7 +52,8 @@ fl_err fl_hold_gate(struct fl_tx *tx, const struct fl_device *dev,
 	return FL_OK;
 }
 
-/* --- a release by payment waiting for the lender --------------------------- */
+/* --- a release by payment waiting for the lender ---------------------------
+ */
 
 fl_err fl_src_release_gate(struct fl_tx *tx, const struct fl_device *before,
                            struct fl_decision *dec)

@@ -127,10 +127,10 @@ static void mhd_resume(void *conn)
 }
 
 static const struct fl_req_io mhd_io = {
-	.value = mhd_value,
-	.each_query = mhd_each_query,
-	.suspend = mhd_suspend,
-	.resume = mhd_resume,
+        .value = mhd_value,
+        .each_query = mhd_each_query,
+        .suspend = mhd_suspend,
+        .resume = mhd_resume,
 };
 
 /* How paths are written to the request log (fl_http_set_log_path). */

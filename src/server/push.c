@@ -231,15 +231,15 @@ uint64_t fl_push_clock(struct fl_push *p)
 	return p->st != NULL ? fl_store_device_clock(p->st) : 0;
 }
 
-fl_err fl_push_wait(struct fl_push *p, void *req,
-                    const char *device_id, uint64_t mark, fl_time deadline)
+fl_err fl_push_wait(struct fl_push *p, void *req, const char *device_id,
+                    uint64_t mark, fl_time deadline)
 {
 	return fl_push_wait_row(p, req, device_id, 0, mark, 0, deadline);
 }
 
-fl_err fl_push_wait_row(struct fl_push *p, void *req,
-                        const char *device_id, int64_t ord, uint64_t mark,
-                        uint64_t clock, fl_time deadline)
+fl_err fl_push_wait_row(struct fl_push *p, void *req, const char *device_id,
+                        int64_t ord, uint64_t mark, uint64_t clock,
+                        fl_time deadline)
 {
 	size_t b;
 	fl_err err = FL_OK;

@@ -79,13 +79,12 @@ void fl_push_free(struct fl_push *p);
 /* The publish mark of device_id's bucket; take it before reading. */
 uint64_t fl_push_mark(struct fl_push *p, const char *device_id);
 
-/* Parks req (a waiter, from inside its handler) until device_id is published, the
- * deadline passes or the server stops. FL_OK: parked, return without
+/* Parks req (a waiter, from inside its handler) until device_id is published,
+ * the deadline passes or the server stops. FL_OK: parked, return without
  * answering. FL_E_STATE: a publish happened since mark, read again.
  * FL_E_LIMIT: too many waiters. FL_E_STATE also when shutting down. */
-fl_err fl_push_wait(struct fl_push *p, void *req,
-                    const char *device_id, uint64_t mark,
-                    fl_time deadline) FL_MUST_USE;
+fl_err fl_push_wait(struct fl_push *p, void *req, const char *device_id,
+                    uint64_t mark, fl_time deadline) FL_MUST_USE;
 
 /* Follows st's change feed (store.h; once, before serving). */
 fl_err fl_push_follow(struct fl_push *p, struct fl_store *st) FL_MUST_USE;
@@ -97,9 +96,9 @@ uint64_t fl_push_clock(struct fl_push *p);
 /* fl_push_wait for the device whose row is ord (0 unknown): also refuses
  * (FL_E_STATE) when the store stamped the row after `clock`, and the
  * change feed wakes it. The park hook receives the deadline. */
-fl_err fl_push_wait_row(struct fl_push *p, void *req,
-                        const char *device_id, int64_t ord, uint64_t mark,
-                        uint64_t clock, fl_time deadline) FL_MUST_USE;
+fl_err fl_push_wait_row(struct fl_push *p, void *req, const char *device_id,
+                        int64_t ord, uint64_t mark, uint64_t clock,
+                        fl_time deadline) FL_MUST_USE;
 
 /* Wakes every request waiting on device_id (after a commit). */
 void fl_push_publish(struct fl_push *p, const char *device_id);

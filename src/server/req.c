@@ -296,9 +296,8 @@ fl_err fl_req_query_uint(struct fl_req *req, const char *name, uint64_t min,
 	if (err == FL_OK && *out < min)
 		err = FL_E_RANGE;
 	if (err != FL_OK) {
-		fl_reply_error(req, err,
-		               "%s must be an integer in %llu..%llu", name,
-		               (unsigned long long)min,
+		fl_reply_error(req, err, "%s must be an integer in %llu..%llu",
+		               name, (unsigned long long)min,
 		               (unsigned long long)max);
 		return err;
 	}

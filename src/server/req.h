@@ -66,9 +66,9 @@ struct fl_req_io {
 };
 
 struct fl_req {
-	struct fl_app *app;             /* the server */
-	const struct fl_req_io *io;     /* the transport's, or NULL */
-	void *conn;                     /* the connection, for io */
+	struct fl_app *app;           /* the server */
+	const struct fl_req_io *io;   /* the transport's, or NULL */
+	void *conn;                   /* the connection, for io */
 	const char *method;           /* "GET", "POST", ... */
 	const char *path;             /* decoded path, no query */
 	const struct fl_route *route; /* the matched route */
@@ -93,8 +93,8 @@ struct fl_req {
 	const char *hdr_name[FL_REQ_MAX_HEADERS]; /* static names */
 	char hdr_value[FL_REQ_MAX_HEADERS][256];
 	size_t n_hdrs;
-	const char *err_code; /* error code of an error answer */
-	bool retry;           /* answered FL_E_STORE_RETRY: run again */
+	const char *err_code;  /* error code of an error answer */
+	bool retry;            /* answered FL_E_STORE_RETRY: run again */
 	char store_error[256]; /* the store's message of a 5xx, or "" */
 };
 

@@ -170,8 +170,8 @@ static void sign_heads(struct fl_app *app)
 /* Long polls park requests: the waiters table suspends and resumes their
  * connections through req.h. */
 static const struct fl_push_hooks req_waiters = {
-	.park = fl_req_park,
-	.wake = fl_req_wake,
+        .park = fl_req_park,
+        .wake = fl_req_wake,
 };
 
 static volatile sig_atomic_t got_signal; /* SIGTERM or SIGINT seen */

@@ -197,7 +197,8 @@ void fl_tokens_free(struct fl_tokens *tk)
 	free(tk);
 }
 
-/* --- keeping a token -------------------------------------------------------- */
+/* --- keeping a token --------------------------------------------------------
+ */
 
 /* Fills e's data with token text[len]: packed against e's certificate
  * (giving it its reference if it has none) when that is smaller and gives
@@ -216,7 +217,8 @@ static fl_err keep_token(struct fl_tokens *tk, struct entry *e,
 
 	/* a certificate the table could not take serves one entry: no
 	 * reference for it */
-	err = c->shared ? fl_tokpack_payload(text, len, &bin, &n, &suffix) : FL_E_LIMIT;
+	err = c->shared ? fl_tokpack_payload(text, len, &bin, &n, &suffix)
+	                : FL_E_LIMIT;
 	if (err == FL_OK) {
 		pthread_mutex_lock(&tk->cmu);
 		err = fl_tokpack_set(&c->pk, bin, n - FL_SIG_LEN, suffix,
@@ -394,7 +396,8 @@ static void store_entry(struct fl_tokens *tk, struct entry *e)
 	pthread_mutex_unlock(&tk->mu);
 }
 
-/* --- making a token ---------------------------------------------------------- */
+/* --- making a token ----------------------------------------------------------
+ */
 
 /* Builds and signs the current token of device id. *out holds two
  * references (the cache's and the caller's). */
@@ -429,8 +432,7 @@ static fl_err build(struct fl_tokens *tk, struct fl_app *app, const char *id,
 		if (small != NULL)
 			e = small;
 	}
-	snprintf(e->ts.device_id, sizeof(e->ts.device_id), "%s",
-	         st.device_id);
+	snprintf(e->ts.device_id, sizeof(e->ts.device_id), "%s", st.device_id);
 	e->ts.seq = st.seq;
 	e->ts.iat = now;
 	e->ts.cert = e->cert->text;

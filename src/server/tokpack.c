@@ -117,8 +117,7 @@ fl_err fl_tokpack_unpack(const struct fl_tokpack *c, const uint8_t *data,
 		if (o == payload)
 			return r == end ? FL_OK : FL_E_INTERNAL;
 		if (!get_varint(&r, end, &n) || !get_varint(&r, end, &off) ||
-		    off > c->ref_len || n > c->ref_len - off ||
-		    n > payload - o)
+		    off > c->ref_len || n > c->ref_len - off || n > payload - o)
 			return FL_E_INTERNAL;
 		memcpy(out + o, c->ref + off, n);
 		o += n;

@@ -49,8 +49,7 @@ size_t fl_tokpack_pack(const struct fl_tokpack *c, const uint8_t *t, size_t n,
 /* Unpacks data[len], packed against c, into out[payload]. FL_E_INTERNAL
  * when it does not make exactly payload bytes. */
 fl_err fl_tokpack_unpack(const struct fl_tokpack *c, const uint8_t *data,
-                         size_t len, size_t payload,
-                         uint8_t *out) FL_MUST_USE;
+                         size_t len, size_t payload, uint8_t *out) FL_MUST_USE;
 
 /* The payload (claims || signature) of token text[len] into *bin (caller
  * frees) and *n; *suffix points at the footer part ("." + footer, or ""). */

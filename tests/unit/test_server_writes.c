@@ -74,7 +74,8 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* --- the runner's adapters ------------------------------------------------- */
+/* --- the runner's adapters -------------------------------------------------
+ */
 
 struct reg {
 	struct fl_register_in in;
@@ -124,7 +125,8 @@ static fl_err run_cancel(struct fl_tx *tx, void *io, fl_time now)
 	return fl_device_command_cancel(tx, &c->in, now, &c->out);
 }
 
-/* --- helpers ----------------------------------------------------------------- */
+/* --- helpers -----------------------------------------------------------------
+ */
 
 /* Entries of an audit chain. */
 static int64_t audited_on(struct fx *f, const char *chain)
@@ -146,15 +148,13 @@ static int64_t audited(struct fx *f)
 
 /* Registers device id with imei for who (the runner's way). */
 static fl_err register_as(struct fx *f, const struct fl_principal *who,
-                          const char *id, const char *imei,
-                          struct reg *r)
+                          const char *id, const char *imei, struct reg *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->in.who = *who;
 	snprintf(r->in.device.id, sizeof(r->in.device.id), "%s", id);
 	snprintf(r->in.device.imei, sizeof(r->in.device.imei), "%s", imei);
-	snprintf(r->in.device.serial, sizeof(r->in.device.serial), "SN-%s",
-	         id);
+	snprintf(r->in.device.serial, sizeof(r->in.device.serial), "SN-%s", id);
 	r->in.device.has_enroll_code = true;
 	r->in.device.enroll_expires = T0 + FL_DAY;
 	/* enrollment code hashes are unique: one per device */
@@ -192,7 +192,8 @@ static fl_err create_as(struct fx *f, const struct fl_principal *who,
 	return fl_run(f->st, T0 + 60, 0, run_create, cr, NULL);
 }
 
-/* --- tests ------------------------------------------------------------------- */
+/* --- tests -------------------------------------------------------------------
+ */
 
 static void test_register(void **state)
 {
@@ -202,9 +203,9 @@ static void test_register(void **state)
 	struct reg r;
 	int64_t before;
 
-	assert_int_equal(register_as(f, &f->admin, "dv_1", "490154203237518",
-	                             &r),
-	                 FL_OK);
+	assert_int_equal(
+	        register_as(f, &f->admin, "dv_1", "490154203237518", &r),
+	        FL_OK);
 	assert_string_equal(r.out.device.tenant_id, "tn_1");
 	assert_int_equal(r.out.device.created_at, T0);
 	assert_int_equal(r.out.device.st.state, FL_ST_PENDING);
@@ -217,9 +218,9 @@ static void test_register(void **state)
 	/* the same IMEI in another program, of any tenant: refused, nothing
 	 * written, the tenant not named */
 	before = audited(f);
-	assert_int_equal(register_as(f, &f->admin, "dv_2", "490154203237518",
-	                             &r),
-	                 FL_E_IMEI_IN_PROGRAM);
+	assert_int_equal(
+	        register_as(f, &f->admin, "dv_2", "490154203237518", &r),
+	        FL_E_IMEI_IN_PROGRAM);
 	assert_string_equal(r.out.msg,
 	                    "this IMEI is already in a financing program");
 	assert_int_equal(audited(f), before);
@@ -240,12 +241,12 @@ static void test_create_contract(void **state)
 	struct reg r;
 	int64_t before;
 
-	assert_int_equal(register_as(f, &f->admin, "dv_1", "490154203237518",
-	                             &r),
-	                 FL_OK);
-	assert_int_equal(register_as(f, &f->admin, "dv_2", "356938035643809",
-	                             &r),
-	                 FL_OK);
+	assert_int_equal(
+	        register_as(f, &f->admin, "dv_1", "490154203237518", &r),
+	        FL_OK);
+	assert_int_equal(
+	        register_as(f, &f->admin, "dv_2", "356938035643809", &r),
+	        FL_OK);
 	terms(&c, "L-1001");
 	assert_int_equal(create_as(f, &f->admin, "dv_1", &c, &cr), FL_OK);
 	assert_string_equal(cr.out.contract.device_id, "dv_1");
@@ -279,8 +280,7 @@ static void test_create_contract(void **state)
 	/* another tenant's caller sees no such device */
 	snprintf(other.tenant_id, sizeof(other.tenant_id), "tn_2");
 	terms(&c, "L-2");
-	assert_int_equal(create_as(f, &other, "dv_2", &c, &cr),
-	                 FL_E_NOT_FOUND);
+	assert_int_equal(create_as(f, &other, "dv_2", &c, &cr), FL_E_NOT_FOUND);
 	assert_string_equal(cr.out.msg, "no such device");
 	/* none of the refusals wrote anything */
 	assert_int_equal(audited(f), before);
@@ -307,12 +307,12 @@ static void test_reschedule(void **state)
 	struct reg r;
 	int64_t before;
 
-	assert_int_equal(register_as(f, &f->admin, "dv_1", "490154203237518",
-	                             &r),
-	                 FL_OK);
-	assert_int_equal(register_as(f, &f->admin, "dv_2", "356938035643809",
-	                             &r),
-	                 FL_OK);
+	assert_int_equal(
+	        register_as(f, &f->admin, "dv_1", "490154203237518", &r),
+	        FL_OK);
+	assert_int_equal(
+	        register_as(f, &f->admin, "dv_2", "356938035643809", &r),
+	        FL_OK);
 	terms(&c, "L-1");
 	assert_int_equal(create_as(f, &f->admin, "dv_1", &c, &cr), FL_OK);
 
@@ -381,9 +381,9 @@ static void test_cancel_command(void **state)
 	struct cancel cn;
 	struct reg r;
 
-	assert_int_equal(register_as(f, &f->admin, "dv_1", "490154203237518",
-	                             &r),
-	                 FL_OK);
+	assert_int_equal(
+	        register_as(f, &f->admin, "dv_1", "490154203237518", &r),
+	        FL_OK);
 	terms(&c, "L-1");
 	assert_int_equal(create_as(f, &f->admin, "dv_1", &c, &cr), FL_OK);
 	/* a lock the lender scheduled for T0 + 5 days */
@@ -421,7 +421,6 @@ static void test_cancel_command(void **state)
 	assert_string_equal(cn.out.msg, "no such command on this device");
 	fl_cancel_result_clear(&cn.out);
 }
-
 
 struct keyc {
 	struct fl_apikey_create_in in;
@@ -549,8 +548,7 @@ static void test_enroll_by_code(void **state)
 	memset(&r, 0, sizeof(r));
 	r.in.who = f->admin;
 	snprintf(r.in.device.id, sizeof(r.in.device.id), "dv_1");
-	snprintf(r.in.device.imei, sizeof(r.in.device.imei),
-	         "490154203237518");
+	snprintf(r.in.device.imei, sizeof(r.in.device.imei), "490154203237518");
 	snprintf(r.in.device.serial, sizeof(r.in.device.serial), "SN");
 	r.in.device.has_enroll_code = true;
 	r.in.device.enroll_expires = T0 + FL_DAY;
@@ -566,9 +564,9 @@ static void test_enroll_by_code(void **state)
 	memset(er.kx_pk, 2, sizeof(er.kx_pk));
 	memset(&e, 0, sizeof(e));
 	e.in.er = &er;
-	assert_int_equal(fl_enroll_code_hash(ek, code, strlen(code),
-	                                     e.in.code_hash),
-	                 FL_OK);
+	assert_int_equal(
+	        fl_enroll_code_hash(ek, code, strlen(code), e.in.code_hash),
+	        FL_OK);
 	/* another IMEI: refused, nothing written */
 	assert_int_equal(fl_run(f->st, T0 + 10, 0, fl_enroll_apply, &e, NULL),
 	                 FL_E_STATE);
