@@ -35,13 +35,11 @@
 #include "core/state.h"
 #include "server/api.h"
 #include "server/app.h"
-#include "server/audit.h"
 #include "server/auth.h"
 #include "server/contracts.h"
 #include "server/decide.h"
 #include "server/jsonio.h"
 #include "server/route.h"
-#include "server/sources.h"
 #include "server/txn.h"
 
 /* --- reading -------------------------------------------------------------- */

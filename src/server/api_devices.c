@@ -17,7 +17,6 @@
 #include "core/state.h"
 #include "server/api.h"
 #include "server/app.h"
-#include "server/audit.h"
 #include "server/auth.h"
 #include "server/decide.h"
 #include "server/devices.h"

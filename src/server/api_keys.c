@@ -13,7 +13,6 @@
 #include "server/api.h"
 #include "server/apikeys.h"
 #include "server/app.h"
-#include "server/audit.h"
 #include "server/auth.h"
 #include "server/jsonio.h"
 #include "server/route.h"

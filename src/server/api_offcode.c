@@ -13,7 +13,6 @@
 
 #include "core/crypto.h"
 #include "core/ocode.h"
-#include "server/api.h"
 #include "server/app.h"
 #include "server/auth.h"
 #include "server/decide.h"
