@@ -2,8 +2,8 @@
  * Unit tests for the request writes as runner functions, without a
  * socket: registering a device (devices.h), creating and rescheduling its
  * contract (contracts.h), cancelling a command, creating and revoking API
- * keys and tenants (apikeys.h) and enrolling a phone by code
- * (enrollment.h) run through fl_run (run.h) on a real store, with their
+ * keys and tenants (apikeys.h), enrolling a phone by code
+ * (enrollment.h) and console sessions (websession.h) run through fl_run (run.h) on a real store, with their
  * refusals (a taken IMEI, a second contract, a loan reference another
  * contract has, another tenant's device, a schedule the policy refuses, a
  * revoked key, a used or expired code) rolling back everything the
@@ -30,6 +30,7 @@
 #include "server/enrollment.h"
 #include "server/log.h"
 #include "server/run.h"
+#include "server/websession.h"
 #include "store/store.h"
 
 #define T0 ((fl_time)1800000000) /* 2027-01-15T08:00:00Z */
@@ -595,6 +596,68 @@ static void test_enroll_by_code(void **state)
 	assert_int_equal(audited(f), 2);
 }
 
+static bool session_there(struct fx *f, const uint8_t hash[FL_HASH_LEN],
+                          struct fl_session_rec *out)
+{
+	struct fl_tx *tx = NULL;
+	fl_err err;
+
+	assert_int_equal(fl_store_begin(f->st, false, &tx), FL_OK);
+	err = fl_store_session_get(tx, hash, out);
+	fl_tx_rollback(tx);
+	assert_true(err == FL_OK || err == FL_E_NOT_FOUND);
+	return err == FL_OK;
+}
+
+static void test_console_sessions(void **state)
+{
+	struct fx *f = *state;
+	struct fl_websession_start a, b;
+	struct fl_session_rec s;
+
+	memset(&a, 0, sizeof(a));
+	memset(a.rec.hash, 0xa1, sizeof(a.rec.hash));
+	snprintf(a.rec.key_id, sizeof(a.rec.key_id), "k_admin");
+	snprintf(a.rec.tenant_id, sizeof(a.rec.tenant_id), "tn_1");
+	snprintf(a.rec.role, sizeof(a.rec.role), "admin");
+	a.idle = 3600;
+	a.max = 8 * 3600;
+	assert_int_equal(fl_run(f->st, T0, 0, fl_websession_start, &a, NULL),
+	                 FL_OK);
+	assert_true(session_there(f, a.rec.hash, &s));
+	assert_int_equal(s.created_at, T0);
+	assert_int_equal(fl_run(f->st, T0 + 600, 0, fl_websession_touch,
+	                        a.rec.hash, NULL),
+	                 FL_OK);
+	assert_true(session_there(f, a.rec.hash, &s));
+	assert_int_equal(s.last_seen, T0 + 600);
+
+	/* a new sign-in from the same browser ends the session it held */
+	b = a;
+	memset(b.rec.hash, 0xb2, sizeof(b.rec.hash));
+	b.end_old = true;
+	memcpy(b.old_hash, a.rec.hash, sizeof(b.old_hash));
+	assert_int_equal(fl_run(f->st, T0 + 700, 0, fl_websession_start, &b,
+	                        NULL),
+	                 FL_OK);
+	assert_false(session_there(f, a.rec.hash, &s));
+	assert_true(session_there(f, b.rec.hash, &s));
+	/* a sign-in after b's idle limit purges b */
+	memset(a.rec.hash, 0xc3, sizeof(a.rec.hash));
+	assert_int_equal(fl_run(f->st, T0 + 700 + 3601, 0, fl_websession_start,
+	                        &a, NULL),
+	                 FL_OK);
+	assert_false(session_there(f, b.rec.hash, &s));
+	/* signed out: a use of it finds nothing */
+	assert_int_equal(fl_run(f->st, T0 + 5000, 0, fl_websession_end,
+	                        a.rec.hash, NULL),
+	                 FL_OK);
+	assert_false(session_there(f, a.rec.hash, &s));
+	assert_int_equal(fl_run(f->st, T0 + 5001, 0, fl_websession_touch,
+	                        a.rec.hash, NULL),
+	                 FL_E_NOT_FOUND);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -608,6 +671,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_tenants_and_keys, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_enroll_by_code, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_console_sessions, setup,
 	                                        teardown),
 	};
 
