@@ -3,11 +3,11 @@
  * socket: registering a device (devices.h), creating and rescheduling its
  * contract (contracts.h), cancelling a command, creating and revoking API
  * keys and tenants (apikeys.h), enrolling a phone by code
- * (enrollment.h) and console sessions (websession.h) run through fl_run (run.h) on a real store, with their
- * refusals (a taken IMEI, a second contract, a loan reference another
- * contract has, another tenant's device, a schedule the policy refuses, a
- * revoked key, a used or expired code) rolling back everything the
- * attempt wrote, and each write audited on the caller's chain.
+ * (enrollment.h) and console sessions (websession.h) run through fl_run (run.h)
+ * on a real store, with their refusals (a taken IMEI, a second contract, a loan
+ * reference another contract has, another tenant's device, a schedule the
+ * policy refuses, a revoked key, a used or expired code) rolling back
+ * everything the attempt wrote, and each write audited on the caller's chain.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -637,9 +637,9 @@ static void test_console_sessions(void **state)
 	memset(b.rec.hash, 0xb2, sizeof(b.rec.hash));
 	b.end_old = true;
 	memcpy(b.old_hash, a.rec.hash, sizeof(b.old_hash));
-	assert_int_equal(fl_run(f->st, T0 + 700, 0, fl_websession_start, &b,
-	                        NULL),
-	                 FL_OK);
+	assert_int_equal(
+	        fl_run(f->st, T0 + 700, 0, fl_websession_start, &b, NULL),
+	        FL_OK);
 	assert_false(session_there(f, a.rec.hash, &s));
 	assert_true(session_there(f, b.rec.hash, &s));
 	/* a sign-in after b's idle limit purges b */
