@@ -434,7 +434,7 @@ bench_confirm() {
 		"payment API $a_rps/s" "$(ratio "$c_rps" "$a_rps")" "-" "-"
 	[ -n "$n_rps" ] && result 8a-ngx "C2B confirmations/s vs nginx" \
 		"$c_rps/s" "nginx $(commas "$n_rps") req/s" \
-		"$(ratio "$c_rps" "$n_rps")" "-" "-"
+		"$(awk -v a="$c_rps" -v b="$n_rps" 'BEGIN { printf "%.4f", a / b }')" "-" "-"
 	result 8b "confirmation to unlock, p50" \
 		"$(kv "$TMP/cw.lat" wake_p50_ms) ms" \
 		"answer 200: $(kv "$TMP/cw.lat" ans_p50_ms) ms" \
