@@ -85,6 +85,8 @@ static const struct setting settings[] = {
         N(webhook_secret_overlap, K_INT, webhook_secret_overlap, 0,
           30 * 86400),
         N(webhook_retention_days, K_INT, webhook_retention_days, 1, 3650),
+        {"webhook_key_create", K_BOOL,
+         offsetof(struct fl_config, webhook_key_create), 0, 0, 0},
         S(test_clock, test_clock),
 };
 

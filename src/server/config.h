@@ -74,6 +74,9 @@ struct fl_config {
 	int webhook_timeout;  /* seconds an attempt may take in all */
 	int webhook_retry_ms; /* first retry's delay; later ones scale it */
 	int webhook_secret_overlap; /* seconds a rotated secret still signs */
+	bool webhook_key_create;    /* make webhook.k4secret on a node of a
+	                             * database that has its keys (once, after
+	                             * an upgrade that brought webhooks) */
 	int webhook_retention_days; /* delivered events kept this long */
 	/* Tests only: the file holding the server's time (seconds since
 	 * 1970); refused unless FINLOCKD_TEST_CLOCK_ENABLE=1 is in the

@@ -567,7 +567,8 @@ fl_err fl_datadir_open(const struct fl_config *cfg, unsigned flags, fl_time now,
 		if ((err = fl_files_join(path, sizeof(path), dir,
 		                         "webhook.k4secret")) != FL_OK)
 			goto out;
-		if (pg && serve && !may_make_keys && !fl_files_exists(path)) {
+		if (pg && serve && !may_make_keys && !cfg->webhook_key_create &&
+		    !fl_files_exists(path)) {
 			why_secret(why, dir, "webhook.k4secret", FL_E_NOT_FOUND,
 			           true);
 			err = FL_E_NOT_FOUND;

@@ -265,6 +265,19 @@ static void test_second_node_needs_the_keys(void **state)
 	assert_int_equal(system(cmd), 0);
 	expect_refused(bdir, uri, "webhook.k4secret is missing: copy the key "
 	                          "files");
+	/* unless told to make one (the first node after an upgrade that
+	 * brought webhooks) */
+	{
+		const char *kargs[] = {"--database", uri, "--webhook-key-create",
+		                       "true", NULL};
+		struct srv_opts ko = {.args = kargs, .data_dir = bdir};
+		struct srv *k;
+
+		assert_int_equal(srv_start(&k, &ko), 0);
+		srv_free(k);
+		snprintf(cmd, sizeof(cmd), "%s/webhook.k4secret", bdir);
+		assert_int_equal(access(cmd, F_OK), 0);
+	}
 	/* node A's keys copied: node B serves the same fleet */
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -a '%s' '%s'", bdir,
 	         srv_data_dir(a), bdir);

@@ -953,6 +953,76 @@ static void test_pairing_requests(void **state)
 	assert_int_equal(fl_tx_commit(tx), FL_OK);
 }
 
+/* Migration 12 makes loan references unique per tenant ignoring case and
+ * spaces: a database in which two contracts share one is refused, with
+ * the reason, and changes nothing until one is renamed. */
+static void test_loan_ref_duplicates_refused(void **state)
+{
+	struct fx *f = *state;
+	struct fl_tx *tx = begin(f, true);
+	struct fl_installment sched[1] = {{100, 10}};
+	struct fl_contract_rec c;
+	sqlite3 *db = NULL;
+
+	add_device(tx, "dv_1", "490154203237518");
+	add_device(tx, "dv_2", "356938035643809");
+	memset(&c, 0, sizeof(c));
+	snprintf(c.tenant_id, sizeof(c.tenant_id), "tn_1");
+	memcpy(c.currency, "KES", 4);
+	c.schedule = sched;
+	c.n_schedule = 1;
+	snprintf(c.device_id, sizeof(c.device_id), "dv_1");
+	snprintf(c.loan_ref, sizeof(c.loan_ref), "LN 1");
+	assert_int_equal(fl_store_contract_insert(tx, &c), FL_OK);
+	snprintf(c.device_id, sizeof(c.device_id), "dv_2");
+	snprintf(c.loan_ref, sizeof(c.loan_ref), "LN 2");
+	assert_int_equal(fl_store_contract_insert(tx, &c), FL_OK);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+	fl_store_close(f->st);
+	f->st = NULL;
+	/* back to schema 11, where nothing kept them apart */
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(
+	        sqlite3_exec(db,
+	                     "DROP INDEX contracts_loan_ref_norm;"
+	                     "CREATE INDEX contracts_loan_ref_norm ON "
+	                     "contracts(tenant_id, "
+	                     "(lower(replace(loan_ref, ' ', ''))));"
+	                     "DROP INDEX unmatched_payments_ref;"
+	                     "ALTER TABLE unmatched_payments DROP COLUMN "
+	                     "fingerprint;"
+	                     "ALTER TABLE webhook_endpoints DROP COLUMN "
+	                     "prev_secret_until;"
+	                     "DROP INDEX webhook_events_time;"
+	                     "DROP INDEX webhook_deliveries_event;"
+	                     "DELETE FROM schema_version WHERE version >= 12;"
+	                     "UPDATE contracts SET loan_ref = 'ln1' WHERE "
+	                     "device_id = 'dv_2';",
+	                     NULL, NULL, NULL),
+	        SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_not_equal(fl_store_open_sqlite(&f->st, f->path, NULL),
+	                     FL_OK);
+	assert_non_null(strstr(fl_store_errmsg(), "share a loan_ref"));
+	/* renamed: migrated, and kept apart from now on */
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+	                              "UPDATE contracts SET loan_ref = 'LN 2' "
+	                              "WHERE device_id = 'dv_2';",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(fl_store_open_sqlite(&f->st, f->path, NULL), FL_OK);
+	assert_int_equal(fl_store_schema_version(f->st),
+	                 fl_store_schema_latest());
+	tx = begin(f, true);
+	snprintf(c.loan_ref, sizeof(c.loan_ref), "ln1");
+	add_device(tx, "dv_3", "353456789012348");
+	snprintf(c.device_id, sizeof(c.device_id), "dv_3");
+	assert_int_equal(fl_store_contract_insert(tx, &c), FL_E_CONFLICT);
+	fl_tx_rollback(tx);
+}
+
 /* A database made before the counts were kept gets them from its devices
  * when it is opened. */
 static void test_device_counts_seeded(void **state)
@@ -2959,6 +3029,7 @@ int main(void)
 	        T(test_check, setup_sqlite, teardown),
 	        T(test_snapshot, setup_sqlite, teardown),
 	        T(test_device_counts_seeded, setup_sqlite, teardown),
+	        T(test_loan_ref_duplicates_refused, setup_sqlite, teardown),
 	};
 	const struct CMUnitTest pg_tests[] = {
 	        NEUTRAL(setup_pg),
