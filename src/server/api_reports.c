@@ -208,6 +208,88 @@ static fl_err add_history(struct fl_req *req, struct fl_tx *tx, struct scan *s)
 	return err;
 }
 
+/* One device's changes into and out of locked, read in a row. */
+struct locks {
+	struct fl_portfolio *p;
+	char device_id[FL_ID_MAX];
+	struct fl_portfolio_change *c;
+	size_t n, cap;
+};
+
+static fl_err locks_flush(struct locks *l)
+{
+	fl_err err = fl_portfolio_add_locks(l->p, l->c, l->n);
+
+	l->n = 0;
+	return err;
+}
+
+static fl_err locks_one(void *ctx, const struct fl_state_change *c)
+{
+	struct locks *l = ctx;
+	struct fl_portfolio_change *x;
+	fl_err err;
+
+	if (strcmp(l->device_id, c->device_id) != 0) {
+		if ((err = locks_flush(l)) != FL_OK)
+			return err;
+		snprintf(l->device_id, sizeof(l->device_id), "%s",
+		         c->device_id);
+	}
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		struct fl_portfolio_change *nc =
+		        realloc(l->c, cap * sizeof(*nc));
+
+		if (nc == NULL)
+			return FL_E_NOMEM;
+		l->c = nc;
+		l->cap = cap;
+	}
+	x = &l->c[l->n++];
+	memset(x, 0, sizeof(*x));
+	x->at = c->at;
+	x->into_lock = c->to == FL_ST_LOCKED;
+	x->for_money = strcmp(c->cause, "overdue") == 0 ||
+	               strcmp(c->cause, "manual") == 0 ||
+	               strcmp(c->cause, "scheduled") == 0;
+	x->by_payment = strcmp(c->cause, "payment") == 0;
+	x->paid_at = c->paid_at;
+	x->confirmed_at = c->confirmed_at;
+	return FL_OK;
+}
+
+static fl_err count_one(void *ctx, int bucket, enum fl_dev_state from,
+                        enum fl_dev_state to, int64_t n)
+{
+	fl_portfolio_add_counts(ctx, bucket, from, to, n);
+	return FL_OK;
+}
+
+/* The trends of p (lock rate, cure rate, payment-to-unlock latency) from
+ * the tenant's history of decided states: one aggregate of every change,
+ * and the changes into and out of locked of the last periods. */
+static fl_err add_trends(struct fl_req *req, struct fl_tx *tx,
+                         struct fl_portfolio *p)
+{
+	struct locks l = {.p = p};
+	fl_time start = fl_portfolio_period_start(p, 0);
+	fl_err err;
+
+	err = fl_store_state_change_counts(tx, req->who.tenant_id, start,
+	                                   FL_PORTFOLIO_PERIOD, p->as_of,
+	                                   count_one, p);
+	if (err == FL_OK)
+		err = fl_store_state_change_locks(tx, req->who.tenant_id, start,
+		                                  p->as_of, locks_one, &l);
+	if (err == FL_OK)
+		err = locks_flush(&l);
+	free(l.c);
+	if (err == FL_OK)
+		fl_portfolio_trends_done(p);
+	return err;
+}
+
 /* Fills p with the tenant's portfolio as of now (and its collections over
  * the last FL_PORTFOLIO_PERIODS periods with history). */
 static fl_err build(struct fl_req *req, struct fl_portfolio *p, bool history)
@@ -237,6 +319,8 @@ static fl_err build(struct fl_req *req, struct fl_portfolio *p, bool history)
 		err = add_late(req, tx, &s);
 	if (err == FL_OK && history)
 		err = add_history(req, tx, &s);
+	if (err == FL_OK && history)
+		err = add_trends(req, tx, p);
 	fl_tx_rollback(tx);
 	free(s.hist);
 	free(s.loans);
@@ -272,6 +356,42 @@ static json_t *collections_json(const struct fl_portfolio *p,
 		                  ratio(fl_portfolio_on_time_rate(c, k)),
 		                  "collection_rate",
 		                  ratio(fl_portfolio_collection_rate(c, k))));
+	}
+	return a;
+}
+
+static json_t *seconds(int64_t v)
+{
+	return v < 0 ? json_null() : json_integer(v);
+}
+
+/* The trends, oldest period first. */
+static json_t *trends_json(const struct fl_portfolio *p)
+{
+	json_t *a = json_array();
+
+	for (int k = 0; a != NULL && k < FL_PORTFOLIO_PERIODS; k++) {
+		const struct fl_portfolio_trend *t = &p->trend[k];
+		fl_time to = k + 1 < FL_PORTFOLIO_PERIODS
+		                     ? fl_portfolio_period_start(p, k + 1)
+		                     : p->as_of;
+
+		json_array_append_new(
+		        a,
+		        json_pack("{s:o,s:o,s:I,s:I,s:o,s:I,s:I,s:o,s:I,s:I,s:o}",
+		                  "from",
+		                  fl_json_time(fl_portfolio_period_start(p, k)),
+		                  "to", fl_json_time(to), "in_service",
+		                  (json_int_t)t->in_service, "locked",
+		                  (json_int_t)t->locked, "lock_rate",
+		                  ratio(fl_portfolio_trend_lock_rate(p, k)),
+		                  "locks", (json_int_t)t->locks, "cured",
+		                  (json_int_t)t->cured, "cure_rate",
+		                  ratio(fl_portfolio_trend_cure_rate(p, k)),
+		                  "paid_unlocks", (json_int_t)t->paid_unlocks,
+		                  "confirmed_unlocks", (json_int_t)t->confirmed,
+		                  "unlock_latency_p95",
+		                  seconds(t->latency_p95)));
 	}
 	return a;
 }
@@ -349,6 +469,11 @@ static json_t *report_json(const struct fl_portfolio *p, bool history)
 		        p->n_ccy == 1 ? ratio(fl_portfolio_collection_rate(
 		                                &p->ccy[0], last))
 		                      : json_null());
+		json_object_set_new(j, "cure_rate",
+		                    ratio(fl_portfolio_trend_cure_rate(p, last)));
+		json_object_set_new(j, "unlock_latency_p95",
+		                    seconds(p->trend[last].latency_p95));
+		json_object_set_new(j, "trends", trends_json(p));
 	}
 	return j;
 }
@@ -385,22 +510,26 @@ static char *report_csv(const struct fl_portfolio *p, size_t *len)
  * and period. */
 static char *history_csv(const struct fl_portfolio *p, size_t *len)
 {
-	size_t cap = 128 + p->n_ccy * FL_PORTFOLIO_PERIODS * 160, used;
+	size_t cap = 160 + p->n_ccy * FL_PORTFOLIO_PERIODS * 240, used;
 	char *out = malloc(cap);
 
 	if (out == NULL)
 		return NULL;
 	used = (size_t)snprintf(out, cap,
 	                        "currency,from,to,due,on_time,collected,"
-	                        "on_time_rate,collection_rate\r\n");
+	                        "on_time_rate,collection_rate,lock_rate,"
+	                        "cure_rate,unlock_latency_p95\r\n");
 	for (size_t i = 0; i < p->n_ccy; i++) {
 		const struct fl_portfolio_ccy *c = &p->ccy[i];
 
 		for (int k = 0; k < FL_PORTFOLIO_PERIODS; k++) {
 			char from[FL_TIME_STR_LEN], to[FL_TIME_STR_LEN];
-			char ot[16] = "", cr[16] = "";
+			char ot[16] = "", cr[16] = "", lr[16] = "", cu[16] = "";
+			char lat[24] = "";
 			double a = fl_portfolio_on_time_rate(c, k);
 			double b = fl_portfolio_collection_rate(c, k);
+			double x = fl_portfolio_trend_lock_rate(p, k);
+			double y = fl_portfolio_trend_cure_rate(p, k);
 
 			fl_time_format(fl_portfolio_period_start(p, k), from);
 			fl_time_format(
@@ -412,12 +541,19 @@ static char *history_csv(const struct fl_portfolio *p, size_t *len)
 				snprintf(ot, sizeof(ot), "%.6f", a);
 			if (b >= 0)
 				snprintf(cr, sizeof(cr), "%.6f", b);
+			if (x >= 0)
+				snprintf(lr, sizeof(lr), "%.6f", x);
+			if (y >= 0)
+				snprintf(cu, sizeof(cu), "%.6f", y);
+			if (p->trend[k].latency_p95 >= 0)
+				snprintf(lat, sizeof(lat), "%lld",
+				         (long long)p->trend[k].latency_p95);
 			used += (size_t)snprintf(
 			        out + used, cap - used,
-			        "%s,%s,%s,%lld,%lld,%lld,%s,%s\r\n",
+			        "%s,%s,%s,%lld,%lld,%lld,%s,%s,%s,%s,%s\r\n",
 			        c->currency, from, to, (long long)c->due[k],
 			        (long long)c->on_time[k],
-			        (long long)c->collected[k], ot, cr);
+			        (long long)c->collected[k], ot, cr, lr, cu, lat);
 		}
 	}
 	*len = used;
@@ -470,6 +606,7 @@ static void portfolio(struct fl_req *req)
 	} else {
 		fl_reply_json(req, 200, report_json(p, history));
 	}
+	fl_portfolio_clear(p);
 	free(p);
 }
 

@@ -1483,4 +1483,9 @@ static const struct fl_store_ops pg_ops = {
         .wh_delivery_get = pg_wh_delivery_get,
         .device_confirmed = pg_device_confirmed,
         .device_confirm = pg_device_confirm,
+        .state_change_add = pg_state_change_add,
+        .state_change_last = pg_state_change_last,
+        .state_change_confirm = pg_state_change_confirm,
+        .state_change_counts = pg_state_change_counts,
+        .state_change_locks = pg_state_change_locks,
 };

@@ -481,6 +481,34 @@ const char *const pg_migrations[] = {
          "DEFAULT 0;"
          "ALTER TABLE devices ADD COLUMN confirmed_at BIGINT NOT NULL "
          "DEFAULT 0;"),
+        /* 12: (no change) */
+        "SELECT 1;",
+        /* 13: every change of a device's decided state (the portfolio's
+         * trends, docs/web.md): when, from and to which state, why (a
+         * lock's cause; an unlock's: payment, unlock, release, other),
+         * the decision's token seq, the record time of the payment that
+         * ended a lock, and when the phone confirmed the change. Devices
+         * decided before it start with their state as of their last
+         * decision. An index on the IMEIs' last digits serves the
+         * console's search by the digits a buyer reads off a box. */
+        ("CREATE TABLE state_changes ("
+         "  ord BIGSERIAL PRIMARY KEY,"
+         "  tenant_id TEXT NOT NULL,"
+         "  device_id TEXT NOT NULL,"
+         "  at BIGINT NOT NULL,"
+         "  from_state BIGINT NOT NULL,"
+         "  to_state BIGINT NOT NULL,"
+         "  cause TEXT NOT NULL DEFAULT '',"
+         "  token_seq BIGINT NOT NULL DEFAULT 0,"
+         "  paid_at BIGINT NOT NULL DEFAULT 0,"
+         "  confirmed_at BIGINT NOT NULL DEFAULT 0);"
+         "CREATE INDEX state_changes_tenant ON "
+         "state_changes(tenant_id, at, from_state, to_state);"
+         "CREATE INDEX state_changes_device ON "
+         "state_changes(device_id, ord);"
+         "INSERT INTO state_changes (tenant_id, device_id, at, from_state, "
+         "to_state, token_seq) SELECT tenant_id, id, decided_at, 0, state, "
+         "token_seq FROM devices WHERE state <> 0 ORDER BY ord;"),
 };
 
 const int pg_migrations_count =
