@@ -265,11 +265,21 @@ void fl_portfolio_clear(struct fl_portfolio *p)
 	}
 }
 
+/* The period of t for the trends, -1 outside: as period_of, as_of itself
+ * in the last period (a change decided at the instant of the report is
+ * in the state it reports). */
+static int trend_period(const struct fl_portfolio *p, fl_time t)
+{
+	return t == p->as_of ? FL_PORTFOLIO_PERIODS - 1 : period_of(p, t);
+}
+
 void fl_portfolio_add_counts(struct fl_portfolio *p, int bucket,
                              enum fl_dev_state from, enum fl_dev_state to,
                              int64_t n)
 {
 	p->has_trends = true;
+	if (bucket == FL_PORTFOLIO_PERIODS) /* at as_of itself */
+		bucket = FL_PORTFOLIO_PERIODS - 1;
 	if (bucket < -1 || bucket >= FL_PORTFOLIO_PERIODS)
 		return;
 	if ((unsigned)from < 5)
@@ -300,7 +310,7 @@ fl_err fl_portfolio_add_locks(struct fl_portfolio *p,
 
 	p->has_trends = true;
 	for (size_t i = 0; i < n; i++) {
-		int k = period_of(p, c[i].at);
+		int k = trend_period(p, c[i].at);
 
 		if (k < 0)
 			continue;

@@ -141,12 +141,14 @@ void fl_portfolio_init(struct fl_portfolio *p, fl_time now);
 void fl_portfolio_clear(struct fl_portfolio *p);
 
 /* Adds n changes of decided state from `from` to `to` that happened in
- * period `bucket` (-1: before the first period). */
+ * period `bucket` (-1: before the first period; FL_PORTFOLIO_PERIODS: at
+ * as_of itself, which the trends count in the last period). */
 void fl_portfolio_add_counts(struct fl_portfolio *p, int bucket,
                              enum fl_dev_state from, enum fl_dev_state to,
                              int64_t n);
 /* Adds one device's changes into and out of locked, c[0..n) in the
- * order they happened, from the first period's start to as_of: each lock
+ * order they happened, from the first period's start to as_of (included,
+ * in the last period): each lock
  * for money begun in a period (at least FL_PORTFOLIO_CURE before as_of)
  * is cured when the device's next change ends it by a payment within
  * FL_PORTFOLIO_CURE; each end by payment counts in its own period, its

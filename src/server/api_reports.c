@@ -276,12 +276,13 @@ static fl_err add_trends(struct fl_req *req, struct fl_tx *tx,
 	fl_time start = fl_portfolio_period_start(p, 0);
 	fl_err err;
 
+	/* as_of included: the last period holds what was decided then */
 	err = fl_store_state_change_counts(tx, req->who.tenant_id, start,
-	                                   FL_PORTFOLIO_PERIOD, p->as_of,
+	                                   FL_PORTFOLIO_PERIOD, p->as_of + 1,
 	                                   count_one, p);
 	if (err == FL_OK)
 		err = fl_store_state_change_locks(tx, req->who.tenant_id, start,
-		                                  p->as_of, locks_one, &l);
+		                                  p->as_of + 1, locks_one, &l);
 	if (err == FL_OK)
 		err = locks_flush(&l);
 	free(l.c);
