@@ -1012,6 +1012,8 @@ static void test_device_counts_seeded(void **state)
 	                     "ALTER TABLE devices DROP COLUMN "
 	                     "confirmed_locked;"
 	                     "ALTER TABLE devices DROP COLUMN confirmed_at;"
+	                     /* and what migration 13 added */
+	                     "DROP TABLE state_changes;"
 	                     "DELETE FROM schema_version WHERE version >= 4;"
 	                     "UPDATE devices SET state = 1 WHERE id = 'dv_1';",
 	                     NULL, NULL, NULL),
@@ -1022,6 +1024,19 @@ static void test_device_counts_seeded(void **state)
 	                 fl_store_schema_latest());
 	tx = begin(f, false);
 	assert_counts(tx, 0, 1, 0, 1, 0, 1);
+	{
+		/* the history starts with each device's state as decided */
+		struct fl_state_change c;
+
+		assert_int_equal(fl_store_state_change_last(tx, "dv_2", &c),
+		                 FL_OK);
+		assert_int_equal(c.from, FL_ST_PENDING);
+		assert_int_equal(c.to, FL_ST_LOCKED);
+		assert_int_equal(c.token_seq, 1);
+		assert_int_equal(fl_store_state_change_last(tx, "dv_1", &c),
+		                 FL_OK);
+		assert_int_equal(c.to, FL_ST_ACTIVE);
+	}
 	fl_tx_rollback(tx);
 }
 
@@ -2027,6 +2042,140 @@ static void test_webhooks(void **state)
 	assert_int_equal(fl_tx_commit(tx), FL_OK);
 }
 
+static void change(struct fl_tx *tx, const char *tenant, const char *dev,
+                   fl_time at, enum fl_dev_state from, enum fl_dev_state to,
+                   const char *cause, uint64_t seq, fl_time paid_at)
+{
+	struct fl_state_change c;
+
+	memset(&c, 0, sizeof(c));
+	snprintf(c.tenant_id, sizeof(c.tenant_id), "%s", tenant);
+	snprintf(c.device_id, sizeof(c.device_id), "%s", dev);
+	c.at = at;
+	c.from = from;
+	c.to = to;
+	snprintf(c.cause, sizeof(c.cause), "%s", cause);
+	c.token_seq = seq;
+	c.paid_at = paid_at;
+	assert_int_equal(fl_store_state_change_add(tx, &c), FL_OK);
+	assert_true(c.ord > 0);
+}
+
+struct counted {
+	int64_t n[14][5][5]; /* [bucket + 1][from][to] */
+};
+
+static fl_err count_change(void *ctx, int bucket, enum fl_dev_state from,
+                           enum fl_dev_state to, int64_t n)
+{
+	struct counted *c = ctx;
+
+	assert_true(bucket >= -1 && bucket <= 12);
+	c->n[bucket + 1][from][to] += n;
+	return FL_OK;
+}
+
+static fl_err list_change(void *ctx, const struct fl_state_change *c)
+{
+	struct fl_state_change *out = ctx;
+	int i = 0;
+
+	while (out[i].ord != 0)
+		i++;
+	assert_true(i < 7);
+	out[i] = *c;
+	return FL_OK;
+}
+
+/* The history of decided states: appended, the newest read back, the
+ * phone's confirmation set only on the changes it confirms, counts in
+ * buckets by period, the changes into and out of locked by device then
+ * order; tenant-scoped. */
+static void test_state_changes(void **state)
+{
+	struct fx *f = *state;
+	struct fl_tx *tx = begin(f, true);
+	struct fl_state_change last, got[8];
+	struct counted cn;
+
+	assert_int_equal(fl_store_state_change_last(tx, "dv_a", &last),
+	                 FL_E_NOT_FOUND);
+	change(tx, "tn_1", "dv_b", 50, FL_ST_PENDING, FL_ST_ACTIVE, "", 1, 0);
+	change(tx, "tn_1", "dv_a", 100, FL_ST_PENDING, FL_ST_ACTIVE, "", 1, 0);
+	change(tx, "tn_1", "dv_a", 200, FL_ST_ACTIVE, FL_ST_LOCKED, "overdue",
+	       2, 0);
+	change(tx, "tn_1", "dv_b", 210, FL_ST_ACTIVE, FL_ST_REMINDING, "", 2,
+	       0);
+	change(tx, "tn_1", "dv_a", 300, FL_ST_LOCKED, FL_ST_ACTIVE, "payment",
+	       3, 290);
+	change(tx, "tn_1", "dv_b", 310, FL_ST_REMINDING, FL_ST_LOCKED,
+	       "manual", 3, 0);
+	change(tx, "tn_2", "dv_c", 200, FL_ST_ACTIVE, FL_ST_LOCKED, "overdue",
+	       2, 0);
+	assert_int_equal(fl_store_state_change_last(tx, "dv_a", &last), FL_OK);
+	assert_string_equal(last.tenant_id, "tn_1");
+	assert_int_equal(last.at, 300);
+	assert_int_equal(last.from, FL_ST_LOCKED);
+	assert_int_equal(last.to, FL_ST_ACTIVE);
+	assert_string_equal(last.cause, "payment");
+	assert_int_equal(last.token_seq, 3);
+	assert_int_equal(last.paid_at, 290);
+	assert_int_equal(last.confirmed_at, 0);
+
+	/* the phone says unlocked with seq 2: too old for the unlock */
+	assert_int_equal(
+	        fl_store_state_change_confirm(tx, "dv_a", false, 2, 305),
+	        FL_OK);
+	assert_int_equal(fl_store_state_change_last(tx, "dv_a", &last), FL_OK);
+	assert_int_equal(last.confirmed_at, 0);
+	/* locked with seq 3: confirms the lock (seq 2), not the unlock */
+	assert_int_equal(
+	        fl_store_state_change_confirm(tx, "dv_a", true, 3, 306),
+	        FL_OK);
+	assert_int_equal(fl_store_state_change_last(tx, "dv_a", &last), FL_OK);
+	assert_int_equal(last.confirmed_at, 0);
+	assert_int_equal(
+	        fl_store_state_change_confirm(tx, "dv_a", false, 3, 307),
+	        FL_OK);
+	assert_int_equal(
+	        fl_store_state_change_confirm(tx, "dv_a", false, 4, 400),
+	        FL_OK); /* already confirmed: kept */
+	assert_int_equal(fl_store_state_change_last(tx, "dv_a", &last), FL_OK);
+	assert_int_equal(last.confirmed_at, 307);
+
+	/* buckets of 100 from 100, before 310 */
+	memset(&cn, 0, sizeof(cn));
+	assert_int_equal(fl_store_state_change_counts(tx, "tn_1", 100, 100,
+	                                              310, count_change, &cn),
+	                 FL_OK);
+	assert_int_equal(cn.n[0][FL_ST_PENDING][FL_ST_ACTIVE], 1); /* dv_b */
+	assert_int_equal(cn.n[1][FL_ST_PENDING][FL_ST_ACTIVE], 1);
+	assert_int_equal(cn.n[2][FL_ST_ACTIVE][FL_ST_LOCKED], 1);
+	assert_int_equal(cn.n[2][FL_ST_ACTIVE][FL_ST_REMINDING], 1);
+	assert_int_equal(cn.n[3][FL_ST_LOCKED][FL_ST_ACTIVE], 1);
+	assert_int_equal(cn.n[3][FL_ST_REMINDING][FL_ST_LOCKED], 0);
+	assert_int_equal(fl_store_state_change_counts(tx, "tn_1", 100, 0, 310,
+	                                              count_change, &cn),
+	                 FL_E_INVALID);
+
+	/* into and out of locked, by device, from 150 */
+	memset(got, 0, sizeof(got));
+	assert_int_equal(fl_store_state_change_locks(tx, "tn_1", 150, 1000,
+	                                             list_change, got),
+	                 FL_OK);
+	assert_string_equal(got[0].device_id, "dv_a");
+	assert_int_equal(got[0].to, FL_ST_LOCKED);
+	assert_int_equal(got[0].confirmed_at, 306);
+	assert_string_equal(got[1].device_id, "dv_a");
+	assert_int_equal(got[1].from, FL_ST_LOCKED);
+	assert_int_equal(got[1].confirmed_at, 307);
+	assert_string_equal(got[2].device_id, "dv_b");
+	assert_int_equal(got[2].at, 310);
+	assert_string_equal(got[2].cause, "manual");
+	assert_int_equal(got[3].ord, 0);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+}
+
 /* --- PostgreSQL only ---------------------------------------------------- */
 
 /* Two stores on one database, as two finlockd processes: a commit in one
@@ -2847,6 +2996,7 @@ static void test_pg_durability(void **state)
 	        T(test_device_next_change, setup, teardown),                   \
 	        T(test_factory_key, setup, teardown),                          \
 	        T(test_webhooks, setup, teardown),                             \
+	        T(test_state_changes, setup, teardown),                        \
 	        T(test_pairing_requests, setup, teardown),                     \
 	        T(test_device_load, setup, teardown),                          \
 	        T(test_dp_claim, setup, teardown),                             \
