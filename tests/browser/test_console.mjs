@@ -333,7 +333,9 @@ export const tests = [
       equal(await page.innerText('#par1-KES'), `${(kes.par1 * 100).toFixed(1)}%`, 'PAR1');
       await page.waitForSelector('#collections svg.trend');
       const charts = page.locator('svg.chart[role=img]');
-      equal(await charts.count(), 3, 'devices by state, PAR and collections charts');
+      await page.waitForSelector('#trends svg.trend');
+      equal(await charts.count(), 5,
+        'devices by state, PAR, collections, lock and cure rates, unlock latency charts');
       check(!/null|undefined/.test(await page.innerText('main')), 'no stray words');
       check(/pending \d+/.test(await charts.first().getAttribute('aria-label')),
         'the chart described in words');
