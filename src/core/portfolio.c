@@ -110,6 +110,49 @@ fl_err fl_portfolio_add(struct fl_portfolio *p,
 	return FL_OK;
 }
 
+fl_err fl_portfolio_add_group(struct fl_portfolio *p, const char *code,
+                              enum fl_dev_state state, bool stolen,
+                              int64_t n, int64_t amount_remaining,
+                              int64_t amount_due)
+{
+	struct fl_portfolio_ccy *c = NULL;
+
+	if (code != NULL && code[0] != '\0' && state != FL_ST_RELEASED &&
+	    (c = currency(p, code)) == NULL)
+		return FL_E_LIMIT;
+	p->devices += n;
+	if ((unsigned)state < 5)
+		p->by_state[state] += n;
+	if (stolen)
+		p->stolen += n;
+	if (c == NULL)
+		return FL_OK;
+	c->loans += n;
+	c->outstanding += amount_remaining;
+	c->due_now += amount_due;
+	return FL_OK;
+}
+
+fl_err fl_portfolio_add_late(struct fl_portfolio *p, const char *code,
+                             int64_t amount_remaining, fl_time first_unpaid)
+{
+	struct fl_portfolio_ccy *c = currency(p, code);
+
+	if (c == NULL)
+		return FL_E_LIMIT;
+	if (first_unpaid == 0 || first_unpaid >= p->as_of)
+		return FL_OK;
+	c->loans_overdue++;
+	for (int i = 0; i < FL_PORTFOLIO_PARS; i++) {
+		if (p->as_of - first_unpaid >
+		    (fl_time)fl_portfolio_par_days[i] * FL_DAY) {
+			c->at_risk[i] += amount_remaining;
+			c->loans_at_risk[i]++;
+		}
+	}
+	return FL_OK;
+}
+
 double fl_portfolio_par(const struct fl_portfolio_ccy *c, int i)
 {
 	if (c->outstanding <= 0 || i < 0 || i >= FL_PORTFOLIO_PARS)

@@ -167,6 +167,21 @@ double fl_portfolio_trend_cure_rate(const struct fl_portfolio *p, int k);
  * (p unchanged then). */
 fl_err fl_portfolio_add(struct fl_portfolio *p,
                         const struct fl_portfolio_loan *l) FL_MUST_USE;
+/* Counts n devices alike (fl_store_portfolio_groups): currency NULL or ""
+ * without a contract; their amounts summed. As n calls of
+ * fl_portfolio_add with amount_due 0 would, the amounts due added to
+ * due_now; a loan with an amount due is then given to
+ * fl_portfolio_add_late. FL_E_LIMIT past FL_PORTFOLIO_CURRENCIES. */
+fl_err fl_portfolio_add_group(struct fl_portfolio *p, const char *currency,
+                              enum fl_dev_state state, bool stolen,
+                              int64_t n, int64_t amount_remaining,
+                              int64_t amount_due) FL_MUST_USE;
+/* The lateness of one loan already counted by fl_portfolio_add_group,
+ * with an amount due: overdue and at risk as fl_portfolio_add counts
+ * them. */
+fl_err fl_portfolio_add_late(struct fl_portfolio *p, const char *currency,
+                             int64_t amount_remaining,
+                             fl_time first_unpaid) FL_MUST_USE;
 /* PAR of fl_portfolio_par_days[i] for one currency, as a fraction (0 when
  * nothing is outstanding). */
 double fl_portfolio_par(const struct fl_portfolio_ccy *c, int i);

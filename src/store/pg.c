@@ -1488,4 +1488,6 @@ static const struct fl_store_ops pg_ops = {
         .state_change_confirm = pg_state_change_confirm,
         .state_change_counts = pg_state_change_counts,
         .state_change_locks = pg_state_change_locks,
+        .portfolio_groups = pg_portfolio_groups,
+        .portfolio_late = pg_portfolio_late,
 };

@@ -153,3 +153,68 @@ out:
 	PQclear(r);
 	return err;
 }
+
+/* --- the portfolio report ------------------------------------------------- */
+
+fl_err pg_portfolio_groups(struct fl_tx *tx, const char *tenant_id,
+                           FL_STORE_LIST_FN(struct fl_pf_group), void *ctx)
+{
+	static const char sql[] =
+	        "SELECT currency, state, stolen = 1, count(*), "
+	        "coalesce(sum(amount_remaining), 0)::bigint, "
+	        "coalesce(sum(amount_due), 0)::bigint FROM devices "
+	        "WHERE tenant_id = $1 GROUP BY currency, state, stolen = 1";
+	struct fl_pf_group g;
+	struct pg_params p = {0};
+	PGresult *r = NULL;
+	fl_err err;
+
+	pg_p_text(&p, tenant_id);
+	TRY(pg_run(tx, sql, &p, 0, &r));
+	for (int i = 0; i < PQntuples(r); i++) {
+		memset(&g, 0, sizeof(g));
+		TRY(pg_text(r, i, 0, g.currency, sizeof(g.currency)));
+		g.state = (enum fl_dev_state)pg_int(r, i, 1);
+		g.stolen = pg_int(r, i, 2) != 0;
+		g.n = pg_int(r, i, 3);
+		g.amount_remaining = pg_int(r, i, 4);
+		g.amount_due = pg_int(r, i, 5);
+		TRY(fn(ctx, &g));
+	}
+out:
+	PQclear(r);
+	return err;
+}
+
+fl_err pg_portfolio_late(struct fl_tx *tx, const char *tenant_id,
+                         FL_STORE_LIST_FN(struct fl_pf_late), void *ctx)
+{
+	static const char sql[] =
+	        "SELECT d.id, d.currency, d.amount_remaining, d.paid_through, "
+	        "coalesce((SELECT min(i.due_at) FROM installments i WHERE "
+	        "i.device_id = d.id AND i.resched = 0 AND i.due_at > "
+	        "d.paid_through), 0), EXISTS (SELECT 1 FROM reschedules r "
+	        "WHERE r.device_id = d.id) FROM devices d WHERE d.tenant_id = "
+	        "$1 AND d.currency IS NOT NULL AND d.state <> 4 AND "
+	        "d.amount_due > 0";
+	struct fl_pf_late l;
+	struct pg_params p = {0};
+	PGresult *r = NULL;
+	fl_err err;
+
+	pg_p_text(&p, tenant_id);
+	TRY(pg_run(tx, sql, &p, 0, &r));
+	for (int i = 0; i < PQntuples(r); i++) {
+		memset(&l, 0, sizeof(l));
+		TRY(pg_text(r, i, 0, l.device_id, sizeof(l.device_id)));
+		TRY(pg_text(r, i, 1, l.currency, sizeof(l.currency)));
+		l.amount_remaining = pg_int(r, i, 2);
+		l.paid_through = pg_int(r, i, 3);
+		l.first_unpaid = pg_int(r, i, 4);
+		l.rescheduled = pg_int(r, i, 5) != 0;
+		TRY(fn(ctx, &l));
+	}
+out:
+	PQclear(r);
+	return err;
+}

@@ -347,4 +347,9 @@ fl_err pg_state_change_locks(struct fl_tx *tx, const char *tenant_id,
                              FL_STORE_LIST_FN(struct fl_state_change),
                              void *ctx);
 
+fl_err pg_portfolio_groups(struct fl_tx *tx, const char *tenant_id,
+                             FL_STORE_LIST_FN(struct fl_pf_group), void *ctx);
+fl_err pg_portfolio_late(struct fl_tx *tx, const char *tenant_id,
+                           FL_STORE_LIST_FN(struct fl_pf_late), void *ctx);
+
 #endif

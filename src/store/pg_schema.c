@@ -489,8 +489,9 @@ const char *const pg_migrations[] = {
          * the decision's token seq, the record time of the payment that
          * ended a lock, and when the phone confirmed the change. Devices
          * decided before it start with their state as of their last
-         * decision. An index on the IMEIs' last digits serves the
-         * console's search by the digits a buyer reads off a box. */
+         * decision. Each device carries its contract's currency (set when
+         * the contract is made), and the portfolio report's figures come
+         * from one index holding what it adds up. */
         ("CREATE TABLE state_changes ("
          "  ord BIGSERIAL PRIMARY KEY,"
          "  tenant_id TEXT NOT NULL,"
@@ -508,7 +509,21 @@ const char *const pg_migrations[] = {
          "state_changes(device_id, ord);"
          "INSERT INTO state_changes (tenant_id, device_id, at, from_state, "
          "to_state, token_seq) SELECT tenant_id, id, decided_at, 0, state, "
-         "token_seq FROM devices WHERE state <> 0 ORDER BY ord;"),
+         "token_seq FROM devices WHERE state <> 0 ORDER BY ord;"
+         "ALTER TABLE devices ADD COLUMN currency TEXT;"
+         "SELECT set_config('finlock.quiet', 'on', true);"
+         "UPDATE devices d SET currency = c.currency FROM contracts c "
+         "WHERE c.device_id = d.id;"
+         "SELECT set_config('finlock.quiet', '', true);"
+         "CREATE FUNCTION contracts_currency() RETURNS trigger"
+         "  LANGUAGE plpgsql AS $$ BEGIN"
+         "  UPDATE devices SET currency = NEW.currency"
+         "    WHERE id = NEW.device_id;"
+         "  RETURN NULL; END $$;"
+         "CREATE TRIGGER contracts_currency AFTER INSERT ON contracts"
+         "  FOR EACH ROW EXECUTE FUNCTION contracts_currency();"
+         "CREATE INDEX devices_portfolio ON devices(tenant_id, currency, "
+         "state, stolen, amount_due, amount_remaining);"),
 };
 
 const int pg_migrations_count =

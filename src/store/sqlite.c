@@ -1037,4 +1037,6 @@ static const struct fl_store_ops sqlite_ops = {
         .state_change_confirm = sq_state_change_confirm,
         .state_change_counts = sq_state_change_counts,
         .state_change_locks = sq_state_change_locks,
+        .portfolio_groups = sq_portfolio_groups,
+        .portfolio_late = sq_portfolio_late,
 };

@@ -168,3 +168,77 @@ out:
 	sq_done(st);
 	return err;
 }
+
+/* --- the portfolio report ------------------------------------------------- */
+
+fl_err sq_portfolio_groups(struct fl_tx *tx, const char *tenant_id,
+                           FL_STORE_LIST_FN(struct fl_pf_group), void *ctx)
+{
+	/* devices_portfolio alone (a covering index), in its order */
+	static const char sql[] =
+	        "SELECT currency, state, stolen = 1, count(*), "
+	        "sum(amount_remaining), sum(amount_due) FROM devices "
+	        "INDEXED BY devices_portfolio WHERE tenant_id = ? "
+	        "GROUP BY currency, state, stolen = 1;";
+	struct fl_pf_group g;
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+	int rc;
+
+	st = sq_stmt(tx, sql, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_bind_text(st, 1, tenant_id));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&g, 0, sizeof(g));
+		TRY(sq_col_text(st, 0, g.currency, sizeof(g.currency)));
+		g.state = (enum fl_dev_state)sqlite3_column_int(st, 1);
+		g.stolen = sqlite3_column_int(st, 2) != 0;
+		g.n = sqlite3_column_int64(st, 3);
+		g.amount_remaining = sqlite3_column_int64(st, 4);
+		g.amount_due = sqlite3_column_int64(st, 5);
+		TRY(fn(ctx, &g));
+	}
+	if (rc != SQLITE_DONE)
+		err = sq_err(rc);
+out:
+	sq_done(st);
+	return err;
+}
+
+fl_err sq_portfolio_late(struct fl_tx *tx, const char *tenant_id,
+                         FL_STORE_LIST_FN(struct fl_pf_late), void *ctx)
+{
+	static const char sql[] =
+	        "SELECT d.id, d.currency, d.amount_remaining, d.paid_through, "
+	        "(SELECT min(i.due_at) FROM installments i WHERE i.device_id = "
+	        "d.id AND i.resched = 0 AND i.due_at > d.paid_through), "
+	        "EXISTS (SELECT 1 FROM reschedules r WHERE r.device_id = d.id) "
+	        "FROM devices d INDEXED BY devices_portfolio WHERE "
+	        "d.tenant_id = ? AND d.currency IS NOT NULL AND d.state <> 4 "
+	        "AND d.amount_due > 0;";
+	struct fl_pf_late l;
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+	int rc;
+
+	st = sq_stmt(tx, sql, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_bind_text(st, 1, tenant_id));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&l, 0, sizeof(l));
+		TRY(sq_col_text(st, 0, l.device_id, sizeof(l.device_id)));
+		TRY(sq_col_text(st, 1, l.currency, sizeof(l.currency)));
+		l.amount_remaining = sqlite3_column_int64(st, 2);
+		l.paid_through = sqlite3_column_int64(st, 3);
+		l.first_unpaid = sqlite3_column_int64(st, 4);
+		l.rescheduled = sqlite3_column_int(st, 5) != 0;
+		TRY(fn(ctx, &l));
+	}
+	if (rc != SQLITE_DONE)
+		err = sq_err(rc);
+out:
+	sq_done(st);
+	return err;
+}

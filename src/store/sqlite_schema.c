@@ -459,8 +459,9 @@ const char *const sq_migrations[] = {
          * the decision's token seq, the record time of the payment that
          * ended a lock, and when the phone confirmed the change. Devices
          * decided before it start with their state as of their last
-         * decision. An index on the IMEIs' last digits serves the
-         * console's search by the digits a buyer reads off a box. */
+         * decision. Each device carries its contract's currency (set when
+         * the contract is made), and the portfolio report's figures come
+         * from one index holding what it adds up. */
         ("CREATE TABLE state_changes ("
          "  ord INTEGER PRIMARY KEY AUTOINCREMENT,"
          "  tenant_id TEXT NOT NULL,"
@@ -478,7 +479,15 @@ const char *const sq_migrations[] = {
          "state_changes(device_id, ord);"
          "INSERT INTO state_changes (tenant_id, device_id, at, from_state, "
          "to_state, token_seq) SELECT tenant_id, id, decided_at, 0, state, "
-         "token_seq FROM devices WHERE state <> 0 ORDER BY ord;"),
+         "token_seq FROM devices WHERE state <> 0 ORDER BY ord;"
+         "ALTER TABLE devices ADD COLUMN currency TEXT;"
+         "UPDATE devices SET currency = (SELECT c.currency FROM contracts c "
+         "WHERE c.device_id = devices.id);"
+         "CREATE TRIGGER contracts_currency AFTER INSERT ON contracts BEGIN "
+         "UPDATE devices SET currency = new.currency WHERE id = "
+         "new.device_id; END;"
+         "CREATE INDEX devices_portfolio ON devices(tenant_id, currency, "
+         "state, stolen, amount_due, amount_remaining);"),
 };
 
 const int sq_migrations_count =

@@ -857,3 +857,19 @@ fl_err fl_store_state_change_locks(struct fl_tx *tx, const char *tenant_id,
 	return OPS(tx)->state_change_locks(tx, tenant_id, since, until, fn,
 	                                   ctx);
 }
+
+fl_err fl_store_portfolio_groups(struct fl_tx *tx, const char *tenant_id,
+                                 fl_err (*fn)(void *ctx,
+                                              const struct fl_pf_group *g),
+                                 void *ctx)
+{
+	return OPS(tx)->portfolio_groups(tx, tenant_id, fn, ctx);
+}
+
+fl_err fl_store_portfolio_late(struct fl_tx *tx, const char *tenant_id,
+                               fl_err (*fn)(void *ctx,
+                                            const struct fl_pf_late *l),
+                               void *ctx)
+{
+	return OPS(tx)->portfolio_late(tx, tenant_id, fn, ctx);
+}

@@ -1331,6 +1331,45 @@ fl_err fl_store_device_confirmed(struct fl_tx *tx, const char *id,
 fl_err fl_store_device_confirm(struct fl_tx *tx, const char *id,
                                const struct fl_confirmed *c) FL_MUST_USE;
 
+/* --- the portfolio report -----------------------------------------------------
+ */
+
+/* Devices of one tenant alike for the portfolio: the same contract
+ * currency, state and stolen flag, with their sums. */
+struct fl_pf_group {
+	char currency[4]; /* "" without a contract */
+	enum fl_dev_state state;
+	bool stolen; /* locked as stolen */
+	int64_t n;
+	int64_t amount_remaining; /* summed */
+	int64_t amount_due;       /* summed */
+};
+
+/* A loan (with a contract, not released) with an amount due. */
+struct fl_pf_late {
+	char device_id[FL_ID_MAX];
+	char currency[4];
+	int64_t amount_remaining;
+	fl_time paid_through;
+	fl_time first_unpaid; /* the contract schedule's first installment due
+	                         after paid_through, 0 none: exact unless
+	                         rescheduled */
+	bool rescheduled;     /* it has reschedules: first_unpaid must come
+	                         from the effective schedule */
+};
+
+/* tenant_id's devices grouped by (currency, state, stolen), in one pass
+ * over an index that holds what is summed. */
+fl_err fl_store_portfolio_groups(struct fl_tx *tx, const char *tenant_id,
+                                 fl_err (*fn)(void *ctx,
+                                              const struct fl_pf_group *g),
+                                 void *ctx) FL_MUST_USE;
+/* tenant_id's loans with an amount due, in no particular order. */
+fl_err fl_store_portfolio_late(struct fl_tx *tx, const char *tenant_id,
+                               fl_err (*fn)(void *ctx,
+                                            const struct fl_pf_late *l),
+                               void *ctx) FL_MUST_USE;
+
 /* --- changes of decided state ------------------------------------------------
  */
 

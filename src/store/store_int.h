@@ -363,6 +363,11 @@ struct fl_store_ops {
 	                             fl_time since, fl_time until,
 	                             FL_STORE_LIST_FN(struct fl_state_change),
 	                             void *ctx);
+	fl_err (*portfolio_groups)(struct fl_tx *tx, const char *tenant_id,
+	                           FL_STORE_LIST_FN(struct fl_pf_group),
+	                           void *ctx);
+	fl_err (*portfolio_late)(struct fl_tx *tx, const char *tenant_id,
+	                         FL_STORE_LIST_FN(struct fl_pf_late), void *ctx);
 };
 
 #endif

@@ -344,6 +344,53 @@ static void test_latency_p95(void **state)
 	}
 }
 
+/* Devices counted in groups, then their late loans one by one, give the
+ * report that counting each device does. */
+static void test_groups_as_devices(void **state)
+{
+	struct fl_portfolio a, b;
+	struct fl_portfolio_loan l[5];
+
+	(void)state;
+	l[0] = loan("KES", FL_ST_ACTIVE, 0, 1000, 0);
+	l[1] = loan("KES", FL_ST_LOCKED, 500, 3000, 10 * FL_DAY);
+	l[2] = loan("KES", FL_ST_REMINDING, 200, 2000, FL_DAY / 2);
+	l[3] = loan("UGX", FL_ST_LOCKED, 700, 700, 40 * FL_DAY);
+	l[3].stolen = true;
+	l[4] = loan(NULL, FL_ST_PENDING, 0, 0, 0);
+	fl_portfolio_init(&a, NOW);
+	fl_portfolio_init(&b, NOW);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(fl_portfolio_add(&a, &l[i]), FL_OK);
+	assert_int_equal(fl_portfolio_add_group(&b, "KES", FL_ST_ACTIVE, false,
+	                                        1, 1000, 0),
+	                 FL_OK);
+	assert_int_equal(fl_portfolio_add_group(&b, "KES", FL_ST_LOCKED, false,
+	                                        1, 3000, 500),
+	                 FL_OK);
+	assert_int_equal(fl_portfolio_add_group(&b, "KES", FL_ST_REMINDING,
+	                                        false, 1, 2000, 200),
+	                 FL_OK);
+	assert_int_equal(fl_portfolio_add_group(&b, "UGX", FL_ST_LOCKED, true,
+	                                        1, 700, 700),
+	                 FL_OK);
+	assert_int_equal(fl_portfolio_add_group(&b, "", FL_ST_PENDING, false, 1,
+	                                        0, 0),
+	                 FL_OK);
+	for (int i = 1; i < 4; i++)
+		assert_int_equal(fl_portfolio_add_late(&b, l[i].currency,
+		                                       l[i].amount_remaining,
+		                                       l[i].first_unpaid),
+		                 FL_OK);
+	assert_int_equal(a.devices, b.devices);
+	assert_int_equal(a.stolen, b.stolen);
+	assert_memory_equal(a.by_state, b.by_state, sizeof(a.by_state));
+	assert_int_equal(a.n_ccy, b.n_ccy);
+	assert_memory_equal(a.ccy, b.ccy, sizeof(a.ccy));
+	assert_int_equal(b.ccy[0].loans_overdue, 2);
+	assert_int_equal(b.ccy[0].at_risk[1], 3000); /* PAR7: 10 days late */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -353,6 +400,7 @@ int main(void)
 	        cmocka_unit_test(test_history),
 	        cmocka_unit_test(test_trends),
 	        cmocka_unit_test(test_latency_p95),
+	        cmocka_unit_test(test_groups_as_devices),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

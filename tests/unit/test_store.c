@@ -1014,6 +1014,9 @@ static void test_device_counts_seeded(void **state)
 	                     "ALTER TABLE devices DROP COLUMN confirmed_at;"
 	                     /* and what migration 13 added */
 	                     "DROP TABLE state_changes;"
+	                     "DROP INDEX devices_portfolio;"
+	                     "DROP TRIGGER contracts_currency;"
+	                     "ALTER TABLE devices DROP COLUMN currency;"
 	                     "DELETE FROM schema_version WHERE version >= 4;"
 	                     "UPDATE devices SET state = 1 WHERE id = 'dv_1';",
 	                     NULL, NULL, NULL),
@@ -2176,6 +2179,159 @@ static void test_state_changes(void **state)
 	assert_int_equal(fl_tx_commit(tx), FL_OK);
 }
 
+static void pf_device(struct fl_tx *tx, const char *id, const char *imei,
+                      const char *ccy, enum fl_dev_state state, int stolen,
+                      int64_t due, int64_t remaining, fl_time paid_through)
+{
+	struct fl_installment sched[3] = {{1000, 100}, {2000, 100}, {3000, 100}};
+	struct fl_device_status st;
+	struct fl_contract_rec c;
+
+	add_device(tx, id, imei);
+	if (ccy != NULL) {
+		memset(&c, 0, sizeof(c));
+		snprintf(c.device_id, sizeof(c.device_id), "%s", id);
+		snprintf(c.tenant_id, sizeof(c.tenant_id), "tn_1");
+		snprintf(c.loan_ref, sizeof(c.loan_ref), "LN-%s", id);
+		memcpy(c.currency, ccy, 4);
+		c.schedule = sched;
+		c.n_schedule = 3;
+		assert_int_equal(fl_store_contract_insert(tx, &c), FL_OK);
+	}
+	memset(&st, 0, sizeof(st));
+	st.state = state;
+	st.stolen = stolen == 1;
+	st.stolen_reported = stolen != 0;
+	st.amount_due = due;
+	st.amount_remaining = remaining;
+	st.paid_through = paid_through;
+	st.token_seq = 1;
+	assert_int_equal(fl_store_device_set_status(tx, id, &st), FL_OK);
+}
+
+struct pf_seen {
+	struct fl_pf_group g[16];
+	int n_g;
+	struct fl_pf_late l[8];
+	int n_l;
+};
+
+static fl_err pf_group(void *ctx, const struct fl_pf_group *g)
+{
+	struct pf_seen *s = ctx;
+
+	assert_true(s->n_g < 16);
+	s->g[s->n_g++] = *g;
+	return FL_OK;
+}
+
+static fl_err pf_late(void *ctx, const struct fl_pf_late *l)
+{
+	struct pf_seen *s = ctx;
+
+	assert_true(s->n_l < 8);
+	s->l[s->n_l++] = *l;
+	return FL_OK;
+}
+
+static const struct fl_pf_group *pf_find(const struct pf_seen *s,
+                                         const char *ccy,
+                                         enum fl_dev_state st, bool stolen)
+{
+	for (int i = 0; i < s->n_g; i++)
+		if (strcmp(s->g[i].currency, ccy) == 0 && s->g[i].state == st &&
+		    s->g[i].stolen == stolen)
+			return &s->g[i];
+	return NULL;
+}
+
+/* The portfolio's reads: devices grouped by their contract's currency
+ * (set when the contract is made), state and stolen, with sums; the loans
+ * with an amount due with the first installment due after paid_through
+ * and whether they were rescheduled; tenant-scoped. */
+static void test_portfolio_reads(void **state)
+{
+	struct fx *f = *state;
+	struct fl_tx *tx = begin(f, true);
+	struct fl_installment re[1] = {{5000, 300}};
+	struct fl_reschedule_rec r;
+	const struct fl_pf_group *g;
+	struct pf_seen seen;
+	struct fl_device other;
+
+	pf_device(tx, "dv_1", "490154203237518", "KES", FL_ST_ACTIVE, 0, 0, 300,
+	          0);
+	pf_device(tx, "dv_2", "356938035643809", "KES", FL_ST_ACTIVE, 0, 0, 200,
+	          1000);
+	pf_device(tx, "dv_3", "352099001761481", "KES", FL_ST_LOCKED, 0, 100,
+	          200, 1000);
+	pf_device(tx, "dv_4", "353918050812375", "UGX", FL_ST_LOCKED, 1, 300,
+	          300, 0);
+	pf_device(tx, "dv_5", "490154203237500", "KES", FL_ST_RELEASED, 2, 50,
+	          0, 3000);
+	pf_device(tx, "dv_6", "356938035643817", NULL, FL_ST_PENDING, 0, 0, 0,
+	          0);
+	memset(&r, 0, sizeof(r));
+	r.from = 2000;
+	r.schedule = re;
+	r.n_schedule = 1;
+	assert_int_equal(fl_store_reschedule_insert(tx, "tn_1", "dv_4", &r),
+	                 FL_OK);
+	/* another tenant's device never counts */
+	memset(&other, 0, sizeof(other));
+	snprintf(other.id, sizeof(other.id), "dv_x");
+	snprintf(other.tenant_id, sizeof(other.tenant_id), "tn_2");
+	snprintf(other.imei, sizeof(other.imei), "352099001761499");
+	assert_int_equal(fl_store_device_insert(tx, &other), FL_OK);
+
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(
+	        fl_store_portfolio_groups(tx, "tn_1", pf_group, &seen), FL_OK);
+	assert_int_equal(seen.n_g, 5);
+	g = pf_find(&seen, "KES", FL_ST_ACTIVE, false);
+	assert_non_null(g);
+	assert_int_equal(g->n, 2);
+	assert_int_equal(g->amount_remaining, 500);
+	assert_int_equal(g->amount_due, 0);
+	g = pf_find(&seen, "KES", FL_ST_LOCKED, false);
+	assert_non_null(g);
+	assert_int_equal(g->n, 1);
+	assert_int_equal(g->amount_due, 100);
+	g = pf_find(&seen, "UGX", FL_ST_LOCKED, true);
+	assert_non_null(g);
+	assert_int_equal(g->amount_remaining, 300);
+	/* stolen 2 (reported on a released one) is not locked as stolen */
+	assert_non_null(pf_find(&seen, "KES", FL_ST_RELEASED, false));
+	g = pf_find(&seen, "", FL_ST_PENDING, false);
+	assert_non_null(g);
+	assert_int_equal(g->n, 1);
+
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(fl_store_portfolio_late(tx, "tn_1", pf_late, &seen),
+	                 FL_OK);
+	assert_int_equal(seen.n_l, 2); /* dv_3, dv_4; not the released dv_5 */
+	for (int i = 0; i < 2; i++) {
+		if (strcmp(seen.l[i].device_id, "dv_3") == 0) {
+			assert_string_equal(seen.l[i].currency, "KES");
+			assert_int_equal(seen.l[i].amount_remaining, 200);
+			assert_int_equal(seen.l[i].paid_through, 1000);
+			assert_int_equal(seen.l[i].first_unpaid, 2000);
+			assert_false(seen.l[i].rescheduled);
+		} else {
+			assert_string_equal(seen.l[i].device_id, "dv_4");
+			assert_string_equal(seen.l[i].currency, "UGX");
+			assert_int_equal(seen.l[i].first_unpaid, 1000);
+			assert_true(seen.l[i].rescheduled);
+		}
+	}
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(fl_store_portfolio_groups(tx, "tn_2", pf_group, &seen),
+	                 FL_OK);
+	assert_int_equal(seen.n_g, 1);
+	assert_string_equal(seen.g[0].currency, "");
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+}
+
 /* --- PostgreSQL only ---------------------------------------------------- */
 
 /* Two stores on one database, as two finlockd processes: a commit in one
@@ -2997,6 +3153,7 @@ static void test_pg_durability(void **state)
 	        T(test_factory_key, setup, teardown),                          \
 	        T(test_webhooks, setup, teardown),                             \
 	        T(test_state_changes, setup, teardown),                        \
+	        T(test_portfolio_reads, setup, teardown),                      \
 	        T(test_pairing_requests, setup, teardown),                     \
 	        T(test_device_load, setup, teardown),                          \
 	        T(test_dp_claim, setup, teardown),                             \
