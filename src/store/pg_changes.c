@@ -160,10 +160,10 @@ fl_err pg_portfolio_groups(struct fl_tx *tx, const char *tenant_id,
                            FL_STORE_LIST_FN(struct fl_pf_group), void *ctx)
 {
 	static const char sql[] =
-	        "SELECT currency, state, stolen = 1, count(*), "
+	        "SELECT currency, state, stolen, count(*), "
 	        "coalesce(sum(amount_remaining), 0)::bigint, "
 	        "coalesce(sum(amount_due), 0)::bigint FROM devices "
-	        "WHERE tenant_id = $1 GROUP BY currency, state, stolen = 1";
+	        "WHERE tenant_id = $1 GROUP BY currency, state, stolen";
 	struct fl_pf_group g;
 	struct pg_params p = {0};
 	PGresult *r = NULL;
@@ -175,7 +175,7 @@ fl_err pg_portfolio_groups(struct fl_tx *tx, const char *tenant_id,
 		memset(&g, 0, sizeof(g));
 		TRY(pg_text(r, i, 0, g.currency, sizeof(g.currency)));
 		g.state = (enum fl_dev_state)pg_int(r, i, 1);
-		g.stolen = pg_int(r, i, 2) != 0;
+		g.stolen = pg_int(r, i, 2) == 1; /* locked as stolen */
 		g.n = pg_int(r, i, 3);
 		g.amount_remaining = pg_int(r, i, 4);
 		g.amount_due = pg_int(r, i, 5);

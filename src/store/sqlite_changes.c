@@ -176,10 +176,10 @@ fl_err sq_portfolio_groups(struct fl_tx *tx, const char *tenant_id,
 {
 	/* devices_portfolio alone (a covering index), in its order */
 	static const char sql[] =
-	        "SELECT currency, state, stolen = 1, count(*), "
+	        "SELECT currency, state, stolen, count(*), "
 	        "sum(amount_remaining), sum(amount_due) FROM devices "
 	        "INDEXED BY devices_portfolio WHERE tenant_id = ? "
-	        "GROUP BY currency, state, stolen = 1;";
+	        "GROUP BY currency, state, stolen;";
 	struct fl_pf_group g;
 	sqlite3_stmt *st = NULL;
 	fl_err err;
@@ -193,7 +193,7 @@ fl_err sq_portfolio_groups(struct fl_tx *tx, const char *tenant_id,
 		memset(&g, 0, sizeof(g));
 		TRY(sq_col_text(st, 0, g.currency, sizeof(g.currency)));
 		g.state = (enum fl_dev_state)sqlite3_column_int(st, 1);
-		g.stolen = sqlite3_column_int(st, 2) != 0;
+		g.stolen = sqlite3_column_int(st, 2) == 1; /* locked as stolen */
 		g.n = sqlite3_column_int64(st, 3);
 		g.amount_remaining = sqlite3_column_int64(st, 4);
 		g.amount_due = sqlite3_column_int64(st, 5);

@@ -1359,7 +1359,8 @@ struct fl_pf_late {
 };
 
 /* tenant_id's devices grouped by (currency, state, stolen), in one pass
- * over an index that holds what is summed. */
+ * over an index that holds what is summed; a (currency, state, stolen)
+ * may come in more than one group (their sums add up). */
 fl_err fl_store_portfolio_groups(struct fl_tx *tx, const char *tenant_id,
                                  fl_err (*fn)(void *ctx,
                                               const struct fl_pf_group *g),
