@@ -796,7 +796,8 @@ async function portfolioView() {
 }
 
 function seconds(v) {
-  return v === null || v === undefined ? '-' : `${Math.round(v)} s`;
+  if (v === null || v === undefined) return '-';
+  return `${Number.isInteger(v) || v >= 10 ? Math.round(v) : v.toFixed(1)} s`;
 }
 
 // Lock rate, cure rate and payment-to-unlock latency p95 over the last 12

@@ -56,7 +56,8 @@ export const tests = [
     name: 'console_each_role_sees_only_what_it_may_do',
     fn: async (ctx, browser) => {
       const want = {
-        admin: ['Devices', 'Portfolio', 'Register a phone', 'Keys', 'Audit log'],
+        admin: ['Devices', 'Portfolio', 'Register a phone', 'Unmatched payments', 'Payment sources', 'Keys',
+          'Audit log'],
         clerk: ['Register a phone'],
         support: ['Devices', 'Portfolio'],
         auditor: ['Devices', 'Portfolio', 'Audit log'],
@@ -357,7 +358,7 @@ export const tests = [
       await checkAccessible(page, 'devices');
       for (const [hash, sel] of [[`#/device/${ctx.xss.device.id}`, '#timeline'],
         ['#/portfolio', 'svg.chart'], ['#/register', '#register'], ['#/keys', '#keys'],
-        ['#/audit', '#audit']]) {
+        ['#/audit', '#audit'], ['#/unmatched', '#no-unmatched'], ['#/sources', '#no-sources']]) {
         await page.goto(`${ctx.server.url}/${hash}`);
         await page.waitForSelector(sel);
         await checkAccessible(page, hash);
