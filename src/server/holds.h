@@ -39,22 +39,12 @@
 #include "core/err.h"
 #include "core/fltime.h"
 #include "core/policy.h"
+#include "server/gates.h"
 #include "store/store.h"
 
 struct fl_app;
 
 #define FL_HOLD_HORIZON (24 * 3600) /* a stale feed's hold reaches ahead */
-
-/* In fl_decide_loaded, after the policy: an overdue lock_at before the
- * end of a standing hold of the device's tenant moves to that end (and
- * a device locked by it is not locked). */
-fl_err fl_hold_gate(struct fl_tx *tx, const struct fl_device *dev,
-                    struct fl_decision *dec, fl_time at) FL_MUST_USE;
-
-/* The standing hold of tenant_id at `at` that reaches furthest, in *out;
- * FL_E_NOT_FOUND if none stands. */
-fl_err fl_hold_standing(struct fl_tx *tx, const char *tenant_id, fl_time at,
-                        struct fl_hold_rec *out) FL_MUST_USE;
 
 /* Decides again every device of tenant_id whose lock is overdue-driven,
  * in write transactions of their own, and wakes the phones whose token
