@@ -7,6 +7,7 @@
 
 #include "core/crypto.h"
 #include "server/app.h"
+#include "server/changes.h"
 #include "server/events.h"
 #include "server/gates.h"
 #include "server/log.h"
@@ -400,7 +401,8 @@ fl_err fl_decide_loaded(struct fl_tx *tx, const struct fl_device *loaded,
 	w.released =
 	        st.state == FL_ST_RELEASED && w.before.state != FL_ST_RELEASED;
 	dev->st = st;
-	if ((err = emit_changes(tx, dev, &w, eff)) != FL_OK)
+	if ((err = emit_changes(tx, dev, &w, eff)) != FL_OK ||
+	    (err = fl_change_note(tx, dev, &w.before, eff)) != FL_OK)
 		goto out;
 	if (dev_out != NULL)
 		*dev_out = *dev;
