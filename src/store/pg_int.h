@@ -210,6 +210,11 @@ fl_err pg_device_next_change(struct fl_tx *tx, fl_time after, fl_time *at);
 fl_err pg_device_load(struct fl_tx *tx, const char *tenant_id,
                       const char *device_id, struct fl_device *dev,
                       struct fl_device_inputs *in);
+fl_err pg_device_due_load(struct fl_tx *tx, fl_time now, int limit,
+                          struct fl_device *devs, struct fl_device_inputs *ins,
+                          int *n);
+fl_err pg_device_set_status_many(struct fl_tx *tx,
+                                 const struct fl_status_write *w, int n);
 
 /* pg_devproto.c */
 fl_err pg_dp_enroll(struct fl_tx *tx, const char *id,
