@@ -21,7 +21,9 @@
  * and fl_store_lock_chain are pg_advisory_xact_lock on a 64-bit hash of a
  * prefixed name, fl_store_job_claim is pg_try_advisory_xact_lock, so a
  * process that dies releases its claims with its connection); a read
- * transaction is REPEATABLE READ READ ONLY, one snapshot for every list.
+ * transaction is REPEATABLE READ READ ONLY, one snapshot for every list;
+ * its ROLLBACK is sent without waiting for the answer, which the
+ * connection's next transaction reads first.
  * A transaction's BEGIN travels with its first statement (one round trip;
  * a transaction that runs no statement costs none), and a statement that
  * may fail in a way the caller survives runs in a savepoint sent with it
@@ -550,6 +552,7 @@ static void drop_conn(struct pg_conn *c)
 	if (c->db != NULL)
 		PQfinish(c->db);
 	c->db = NULL;
+	c->pending = false;
 	memset(c->keys, 0, sizeof(c->keys));
 	atomic_store(&c->pid, 0);
 }
@@ -557,6 +560,19 @@ static void drop_conn(struct pg_conn *c)
 /* Makes c usable: connected, and not inside a transaction. */
 static fl_err ready_conn(struct fl_store *st, struct pg_conn *c)
 {
+	if (c->pending && c->db != NULL) {
+		/* the answer to the last read transaction's ROLLBACK */
+		PGresult *r;
+		bool ok = true;
+
+		while ((r = PQgetResult(c->db)) != NULL) {
+			ok = ok && PQresultStatus(r) == PGRES_COMMAND_OK;
+			PQclear(r);
+		}
+		c->pending = false;
+		if (!ok)
+			drop_conn(c);
+	}
 	if (c->db != NULL && PQstatus(c->db) == CONNECTION_OK &&
 	    PQtransactionStatus(c->db) == PQTRANS_IDLE)
 		return FL_OK;
@@ -824,9 +840,11 @@ static void end_tx(struct fl_tx *tx)
 {
 	struct pg_conn *c = tx->c;
 
-	/* a connection left inside a transaction is made again */
-	if (c->db != NULL && (PQstatus(c->db) != CONNECTION_OK ||
-	                      PQtransactionStatus(c->db) != PQTRANS_IDLE))
+	/* a connection left inside a transaction is made again (one whose
+	 * ROLLBACK is on its way is ready_conn's to check) */
+	if (c->db != NULL && !c->pending &&
+	    (PQstatus(c->db) != CONNECTION_OK ||
+	     PQtransactionStatus(c->db) != PQTRANS_IDLE))
 		drop_conn(c);
 	release_conn(tx->base.st, c);
 	free(tx);
@@ -834,9 +852,23 @@ static void end_tx(struct fl_tx *tx)
 
 static void pg_rollback(struct fl_tx *tx)
 {
+	PGconn *db = tx->c->db;
+
+	/* A read transaction that went well: its ROLLBACK is sent and its
+	 * answer read by the connection's next user (ready_conn), so the
+	 * reader does not wait a round trip for it. (A read transaction
+	 * changed nothing: whenever the server ends it, nothing is lost.) */
+	if (tx->begun && !tx->base.write && tx->failed == FL_OK &&
+	    db != NULL && PQstatus(db) == CONNECTION_OK &&
+	    PQtransactionStatus(db) == PQTRANS_INTRANS &&
+	    PQsendQuery(db, "ROLLBACK")) {
+		tx->c->pending = true;
+		end_tx(tx);
+		return;
+	}
 	/* not through exec(): a failure that led here keeps its message */
 	if (tx->begun)
-		PQclear(PQexec(tx->c->db, "ROLLBACK"));
+		PQclear(PQexec(db, "ROLLBACK"));
 	end_tx(tx);
 }
 

@@ -37,6 +37,8 @@ struct pg_conn {
 	PGconn *db;                       /* NULL until connected */
 	const char *keys[PG_CACHE_SLOTS]; /* SQL texts prepared on db */
 	bool in_use;                      /* held by a transaction */
+	bool pending; /* a read transaction's ROLLBACK was sent, its answer
+	               * not read yet (ready_conn reads it) */
 	_Atomic int pid; /* its server process (PQbackendPID), 0 none */
 };
 
