@@ -473,7 +473,7 @@ void fl_decide_committed(struct fl_app *app, const char *device_id,
  * its own devices. The first phones are woken after the first group's
  * commit rather than the last. */
 #define SWEEP_GROUP_SQLITE 256
-#define SWEEP_GROUP_PG     1000
+#define SWEEP_GROUP_PG     1024
 #define SWEEP_SKIP_MAX     16 /* devices set aside in one group */
 
 /* What one group's transaction works on (group_fn). */
