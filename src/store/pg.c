@@ -424,6 +424,119 @@ fl_err pg_run(struct fl_tx *tx, const char *sql, const struct pg_params *p,
 	return err;
 }
 
+/* pg_run_pair's work, once. */
+static fl_err pair_once(struct fl_tx *tx, const char *const sql[2],
+                        const struct pg_params *const p[2], PGresult *res[2])
+{
+	PGconn *db = tx->c->db;
+	char name[2][16];
+	const char *pre[2];
+	bool begun = tx->begun, ok;
+	int n_pre = 0, failed_at = -1;
+	PGresult *r;
+	fl_err err = FL_OK;
+
+	for (int i = 0; i < 2; i++) {
+		if ((err = prepared(tx->c, sql[i], p[i]->n, name[i])) != FL_OK) {
+			tx->failed = err;
+			return err;
+		}
+	}
+	if (!begun) {
+		pre[n_pre++] = begin_sql[tx->base.write];
+		if (tx->quiet)
+			pre[n_pre++] = "SET LOCAL finlock.quiet = 'on'";
+	}
+	ok = PQenterPipelineMode(db);
+	for (int i = 0; ok && i < n_pre; i++)
+		ok = PQsendQueryParams(db, pre[i], 0, NULL, NULL, NULL, NULL,
+		                       0);
+	for (int i = 0; ok && i < 2; i++)
+		ok = PQsendQueryPrepared(db, name[i], p[i]->n, p[i]->v,
+		                         p[i]->len, p[i]->fmt, 1);
+	ok = ok && PQpipelineSync(db);
+	if (!ok) {
+		err = pg_fail(db, NULL);
+		(void)PQexitPipelineMode(db);
+		tx->failed = err == FL_OK ? FL_E_STORE : err;
+		return tx->failed;
+	}
+	for (int q = 0; q < n_pre + 2; q++) {
+		while ((r = PQgetResult(db)) != NULL) {
+			ExecStatusType st = PQresultStatus(r);
+
+			if (q >= n_pre && res[q - n_pre] == NULL &&
+			    (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)) {
+				res[q - n_pre] = r;
+				continue;
+			}
+			if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK &&
+			    st != PGRES_PIPELINE_ABORTED && failed_at < 0) {
+				err = pg_fail(db, r);
+				failed_at = q;
+			}
+			PQclear(r);
+		}
+		if (PQstatus(db) != CONNECTION_OK)
+			break;
+	}
+	if (PQstatus(db) == CONNECTION_OK) {
+		while ((r = PQgetResult(db)) != NULL) {
+			bool sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+
+			PQclear(r);
+			if (sync)
+				break;
+		}
+	}
+	if (!PQexitPipelineMode(db) && err == FL_OK)
+		err = pg_fail(db, NULL);
+	if (err == FL_OK && (res[0] == NULL || res[1] == NULL))
+		err = pg_fail(db, NULL);
+	if (!begun && PQstatus(db) == CONNECTION_OK && failed_at != 0)
+		tx->begun = true;
+	if (err != FL_OK) {
+		for (int i = 0; i < 2; i++) {
+			PQclear(res[i]);
+			res[i] = NULL;
+		}
+		tx->failed = err == FL_OK ? FL_E_STORE : err;
+	}
+	return err;
+}
+
+fl_err pg_run_pair(struct fl_tx *tx, const char *sql1,
+                   const struct pg_params *p1, const char *sql2,
+                   const struct pg_params *p2, PGresult **r1, PGresult **r2)
+{
+	static const struct pg_params none;
+	const char *sql[2] = {sql1, sql2};
+	const struct pg_params *p[2] = {p1 != NULL ? p1 : &none,
+	                                p2 != NULL ? p2 : &none};
+	PGresult *res[2] = {NULL, NULL};
+	fl_err err;
+
+	*r1 = *r2 = NULL;
+	if (p[0]->overflow || p[1]->overflow)
+		return FL_E_INTERNAL;
+	if (tx->failed != FL_OK)
+		return tx->failed;
+	err = pair_once(tx, sql, p, res);
+	if (err == FL_E_STORE_UNAVAILABLE && !tx->begun) {
+		/* as pg_run: a connection dropped since its last use */
+		tx->failed = FL_OK;
+		drop_conn(tx->c);
+		err = ready_conn(tx->base.st, tx->c);
+		if (err == FL_OK)
+			err = pair_once(tx, sql, p, res);
+		else
+			tx->failed = err;
+	}
+	*r1 = res[0];
+	*r2 = res[1];
+	return err;
+}
+
 fl_err pg_cmd(struct fl_tx *tx, const char *sql, const struct pg_params *p,
               int flags, int64_t *changed)
 {

@@ -1161,24 +1161,18 @@ static fl_err extras_row(const PGresult *r, int i, struct fl_device_inputs *in,
 	return err;
 }
 
-/* Loads into in (whose contract row, if any, is read already) the
- * device's schedule, reschedules, payments and commands. */
-static fl_err load_extras(struct fl_tx *tx, const char *device_id,
-                          struct fl_device_inputs *in)
+/* Files into in (whose contract row, if any, is read already) the rows
+ * of extras_sql: the device's schedule, reschedules, payments and
+ * commands. */
+static fl_err file_extras(const PGresult *r, struct fl_device_inputs *in)
 {
 	struct fl_store_extras x;
-	struct pg_params p = {0};
-	PGresult *r = NULL;
-	fl_err err;
+	fl_err err = FL_OK;
 
 	memset(&x, 0, sizeof(x));
-	pg_p_text(&p, device_id);
-	TRY(pg_run(tx, extras_sql, &p, 0, &r));
-	for (int row = 0; row < PQntuples(r); row++)
-		TRY(extras_row(r, row, in, &x));
-out:
+	for (int row = 0; row < PQntuples(r) && err == FL_OK; row++)
+		err = extras_row(r, row, in, &x);
 	fl_store_extras_end(&x, in, err == FL_OK);
-	PQclear(r);
 	return err;
 }
 
@@ -1194,10 +1188,15 @@ fl_err pg_device_inputs(struct fl_tx *tx, const char *tenant_id,
 	PGresult *r = NULL;
 	fl_err err;
 
+	struct pg_params q = {0};
+	PGresult *x = NULL;
+
 	memset(out, 0, sizeof(*out));
 	pg_p_text(&p, device_id);
 	pg_p_text(&p, tenant_id);
-	TRY(pg_run(tx, sql, &p, 0, &r));
+	pg_p_text(&q, device_id);
+	/* the row and the extras in one round trip */
+	TRY(pg_run_pair(tx, sql, &p, extras_sql, &q, &r, &x));
 	if (PQntuples(r) == 0) {
 		err = FL_E_NOT_FOUND;
 		goto out;
@@ -1206,9 +1205,10 @@ fl_err pg_device_inputs(struct fl_tx *tx, const char *tenant_id,
 		TRY(read_contract_at(r, 0, 1, &out->contract));
 		out->has_contract = true;
 	}
-	TRY(load_extras(tx, device_id, out));
+	TRY(file_extras(x, out));
 out:
 	PQclear(r);
+	PQclear(x);
 	if (err != FL_OK)
 		fl_device_inputs_clear(out);
 	return err;
@@ -1227,11 +1227,16 @@ fl_err pg_device_load(struct fl_tx *tx, const char *tenant_id,
 	PGresult *r = NULL;
 	fl_err err;
 
+	struct pg_params q = {0};
+	PGresult *x = NULL;
+
 	memset(in, 0, sizeof(*in));
 	memset(dev, 0, sizeof(*dev));
 	pg_p_text(&p, device_id);
 	pg_p_text(&p, tenant_id);
-	TRY(pg_run(tx, sql, &p, 0, &r));
+	pg_p_text(&q, device_id);
+	/* the row and the extras in one round trip */
+	TRY(pg_run_pair(tx, sql, &p, extras_sql, &q, &r, &x));
 	if (PQntuples(r) == 0) {
 		err = FL_E_NOT_FOUND;
 		goto out;
@@ -1241,9 +1246,10 @@ fl_err pg_device_load(struct fl_tx *tx, const char *tenant_id,
 		TRY(read_contract_at(r, 0, DEV_NCOLS, &in->contract));
 		in->has_contract = true;
 	}
-	TRY(load_extras(tx, device_id, in));
+	TRY(file_extras(x, in));
 out:
 	PQclear(r);
+	PQclear(x);
 	if (err != FL_OK) {
 		fl_device_inputs_clear(in);
 		memset(dev, 0, sizeof(*dev));
@@ -1406,7 +1412,7 @@ fl_err pg_device_due_load(struct fl_tx *tx, fl_time now, int limit,
 	bool *got = NULL;
 	struct pg_buf arr = {0};
 	struct pg_params p = {0}, q = {0};
-	PGresult *r = NULL;
+	PGresult *r = NULL, *x = NULL;
 	int k = 0, m = 0;
 	fl_err err;
 
@@ -1435,7 +1441,8 @@ fl_err pg_device_due_load(struct fl_tx *tx, fl_time now, int limit,
 	m = k; /* ins[0..k) are cleared on failure */
 	TRY(id_array(&arr, (const char(*)[FL_ID_MAX])ids, k));
 	pg_p_text(&q, arr.s);
-	TRY(pg_run(tx, batch_rows_sql, &q, 0, &r));
+	/* the rows and their extras in one round trip */
+	TRY(pg_run_pair(tx, batch_rows_sql, &q, batch_extras_sql, &q, &r, &x));
 	/* each row in its id's place: devs in id order */
 	for (int i = 0; i < PQntuples(r); i++) {
 		char id[FL_ID_MAX];
@@ -1469,8 +1476,7 @@ fl_err pg_device_due_load(struct fl_tx *tx, fl_time now, int limit,
 		}
 		m++;
 	}
-	TRY(pg_run(tx, batch_extras_sql, &q, 0, &r));
-	TRY(batch_extras(r, devs, ins, m));
+	TRY(batch_extras(x, devs, ins, m));
 out:
 	if (err != FL_OK) {
 		for (int i = 0; i < m; i++)
@@ -1479,6 +1485,7 @@ out:
 	}
 	*n = m;
 	PQclear(r);
+	PQclear(x);
 	free(arr.s);
 	free(got);
 	free(ids);

@@ -75,6 +75,13 @@ void pg_p_blob(struct pg_params *p, const void *b, size_t n); /* NULL: NULL */
  * (pg_fail) and recorded. */
 fl_err pg_run(struct fl_tx *tx, const char *sql, const struct pg_params *p,
               int flags, PGresult **res);
+/* Two statements in one round trip (the second does not depend on the
+ * first's rows); *r1 and *r2 as pg_run's *res, both NULL on failure. A
+ * failure aborts the transaction (no PG_GUARD). */
+fl_err pg_run_pair(struct fl_tx *tx, const char *sql1,
+                   const struct pg_params *p1, const char *sql2,
+                   const struct pg_params *p2, PGresult **r1,
+                   PGresult **r2);
 /* pg_run for a statement whose rows are not read: *changed (may be NULL)
  * receives how many rows it inserted, updated or deleted. */
 fl_err pg_cmd(struct fl_tx *tx, const char *sql, const struct pg_params *p,
