@@ -88,7 +88,7 @@ libs = $(if $(CLI_SRC),build/$(1)/libflcli.a) \
        build/$(1)/libflcore.a
 
 .PHONY: all rel san test unit-tests run fuzz bench clean deps format check-format \
-        install
+        install layers
 
 all: rel
 rel: $(addprefix build/rel/bin/,$(PROGS)) \
@@ -164,9 +164,15 @@ build/san/tests/%: tests/%.c $(call objs,san,$(TEST_SUPPORT)) $(call libs,san)
 		$(LDFLAGS_$(notdir $@))
 
 # --- tests -----------------------------------------------------------------
+# finlockd's includes run one way, lowest layer first (src/server/layers.txt,
+# docs/server.md "Source layout"): an include of a higher layer, or a cycle,
+# fails `make test` and `make check` before anything runs.
+layers:
+	@sh scripts/layers.sh
+
 # Every test program runs under ASan+UBSan; scripts/run-tests.sh prints each
 # program's cmocka summary and a final "N passed, N failed" line.
-test: deps
+test: deps layers
 	@$(MAKE) --no-print-directory san
 	@FINLOCK_BIN=$(CURDIR)/build/san/bin sh scripts/run-tests.sh \
 		$(patsubst tests/%.c,build/san/tests/%,$(INT_TESTS) $(UNIT_TESTS)) \
@@ -174,7 +180,7 @@ test: deps
 
 # Run one test program: make check T=unit/test_imei; T=browser runs the
 # browser tests (tests/browser/run.sh).
-check: deps
+check: deps layers
 	@$(MAKE) --no-print-directory $(if $(filter browser,$(T)),,build/san/tests/$(T)) \
 		$(addprefix build/san/bin/,$(PROGS))
 	@FINLOCK_BIN=$(CURDIR)/build/san/bin sh scripts/run-tests.sh \

@@ -10,13 +10,14 @@
 #include <string.h>
 
 #include "core/crypto.h"
-#include "server/api.h"
+#include "server/apikeys.h"
 #include "server/app.h"
 #include "server/audit.h"
 #include "server/auth.h"
 #include "server/backup.h"
 #include "server/datadir.h"
 #include "server/files.h"
+#include "server/run.h"
 #include "server/secrets.h"
 #include "server/server.h"
 #include "server/signkeys.h"
@@ -161,13 +162,20 @@ static int cmd_root_pubkey(const struct fl_config *cfg)
 	return 0;
 }
 
+/* The key, as a request of the system would make it: one attempt. */
+static fl_err operator_key_fn(struct fl_tx *tx, void *io, fl_time now)
+{
+	const struct fl_apikey_create_in *in = io;
+	struct fl_apikey_result out;
+
+	return fl_apikey_create(tx, in, now, &out);
+}
+
 static int cmd_operator_key(const struct fl_config *cfg)
 {
 	struct fl_datadir dd;
-	struct fl_store *st;
-	struct fl_tx *tx = NULL;
-	struct fl_req req;
-	json_t *out = NULL;
+	struct fl_apikey_create_in in;
+	struct fl_apikey_new key;
 	char why[FL_DATADIR_WHY_MAX];
 	int rc = 1;
 	fl_err err;
@@ -176,30 +184,21 @@ static int cmd_operator_key(const struct fl_config *cfg)
 		fprintf(stderr, "finlockd: %s\n", why);
 		return FL_SERVER_EXIT_REFUSED;
 	}
-	st = dd.store;
-	/* The key is created as a request of the system would be. */
-	memset(&req, 0, sizeof(req));
-	struct fl_app app = {.store = st, .secrets = dd.secrets};
-	req.app = &app;
-	req.now = wall_now();
-	req.who.role = FL_ROLE_OPERATOR;
-	if ((err = fl_store_begin(st, true, &tx)) != FL_OK ||
-	    (err = fl_api_key_create(tx, &req, "", FL_ROLE_OPERATOR,
-	                             "operator-key command", &out)) != FL_OK) {
-		fl_tx_rollback(tx);
+	memset(&in, 0, sizeof(in));
+	in.who.role = FL_ROLE_OPERATOR;
+	in.role = FL_ROLE_OPERATOR;
+	snprintf(in.label, sizeof(in.label), "operator-key command");
+	in.key = &key;
+	if ((err = fl_apikey_new(dd.secrets.apikey_hash_key, &key)) != FL_OK ||
+	    (err = fl_run(dd.store, wall_now(), 0, operator_key_fn, &in,
+	                  NULL)) != FL_OK) {
 		rc = fail("operator-key", err);
 		goto out;
 	}
-	if ((err = fl_tx_commit(tx)) != FL_OK) {
-		rc = fail("operator-key", err);
-		goto out;
-	}
-	printf("operator key: %s\n",
-	       json_string_value(json_object_get(out, "key")));
+	printf("operator key: %s\n", key.secret);
 	rc = 0;
 out:
-	json_decref(out);
-	fl_wipe(&app, sizeof(app));
+	fl_wipe(&key, sizeof(key));
 	fl_datadir_close(&dd);
 	return rc;
 }

@@ -13,31 +13,27 @@
 
 #include "core/err.h"
 #include "core/imei.h"
-#include "server/http.h"
+#include "server/req.h"
 #include "store/store.h"
 
-/* New JSON references for records (never any secret or hash). */
-json_t *fl_api_tenant_json(const struct fl_tenant *t);
-json_t *fl_api_apikey_json(const struct fl_apikey *k);
+/* fl_audit_by (audit.h) for the caller of req, at req->now. */
+fl_err fl_audit_req(struct fl_tx *tx, const struct fl_req *req,
+                    const char *action, const char *target, json_t *before,
+                    json_t *after) FL_MUST_USE;
 
-/* Creates an API key of role for tenant_id ("" with the operator role)
- * inside tx, audits it for req's caller, and returns in *out the answer
- * (with the secret, shown this once). FL_E_INVALID for a bad label. */
-fl_err fl_api_key_create(struct fl_tx *tx, const struct fl_req *req,
-                         const char *tenant_id, unsigned role,
-                         const char *label, json_t **out) FL_MUST_USE;
-
-/* Creates the first operator key when the store has no key at all; the
- * secret goes to secret[FL_APIKEY_LEN + 1] ("" when keys already exist). */
-fl_err fl_api_bootstrap_operator(struct fl_store *st,
-                                 const uint8_t hash_key[32], fl_time now,
-                                 char *secret) FL_MUST_USE;
+/* Creates an API key of role for tenant_id ("" with the operator role;
+ * tenant_must_exist: answered 404 when there is no such tenant) for req's
+ * caller (fl_apikey_create, apikeys.h) and answers 201 with it and its
+ * secret, shown this once. */
+void fl_api_key_create(struct fl_req *req, const char *tenant_id,
+                       bool tenant_must_exist, unsigned role,
+                       const char *label);
 
 /* Answers a page of the API keys of tenant_id ("" for operator keys). */
 void fl_api_keys_list(struct fl_req *req, const char *tenant_id);
 
-/* Revokes key_id of tenant_id in a request transaction and answers. With
- * only_role set, a key of another role is answered as not found. */
+/* Revokes key_id of tenant_id (fl_apikey_revoke, apikeys.h) and answers.
+ * With only_role set, a key of another role is answered as not found. */
 void fl_api_key_revoke(struct fl_req *req, const char *tenant_id,
                        const char *key_id, const char *only_role);
 
@@ -45,8 +41,7 @@ void fl_api_key_revoke(struct fl_req *req, const char *tenant_id,
  * 400 and returns the error otherwise. */
 fl_err fl_api_empty_body(struct fl_req *req) FL_MUST_USE;
 
-/* A device as JSON: identity, enrollment, the decided status, contact and
- * reports, token seq. New reference. */
+/* fl_device_json (devices.h). New reference. */
 json_t *fl_api_device_json(const struct fl_device *d);
 
 /* Reads the device named by the path's {device_id} for the caller's
@@ -73,10 +68,8 @@ fl_err fl_api_device_protocol_json(struct fl_tx *tx, const struct fl_device *d,
  * word tells nothing of the debtor. The device lookup says the same. */
 const char *fl_api_public_status(const struct fl_device *d);
 
-/* The device's pending commands at now, as a JSON array (caller decrefs
- * *out): the scheduled lock still to come and the unlock still holding
- * that the decision rests on, each {id, kind, at, issued_at, reason,
- * show_reason, actor}. */
+/* fl_device_pending (devices.h): the device's pending commands at now,
+ * as a JSON array (caller decrefs *out). */
 fl_err fl_api_device_pending(struct fl_tx *tx, const struct fl_device *d,
                              fl_time now, json_t **out) FL_MUST_USE;
 

@@ -16,7 +16,7 @@
 #include "server/audit.h"
 #include "server/auth.h"
 #include "server/jsonio.h"
-#include "server/router.h"
+#include "server/route.h"
 
 #define EXPORT_MAX 100000 /* entries per export answer */
 

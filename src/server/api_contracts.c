@@ -35,12 +35,11 @@
 #include "core/state.h"
 #include "server/api.h"
 #include "server/app.h"
-#include "server/audit.h"
 #include "server/auth.h"
+#include "server/contracts.h"
 #include "server/decide.h"
 #include "server/jsonio.h"
-#include "server/router.h"
-#include "server/sources.h"
+#include "server/route.h"
 #include "server/txn.h"
 
 /* --- reading -------------------------------------------------------------- */
@@ -380,44 +379,6 @@ static void read_policy(struct fl_jin *j, json_t *p, struct fl_contract_rec *c)
 		return;
 }
 
-/* Records why the policy refused installment i of list (n entries) as a
- * 400 naming it: what is wrong with it, in words. */
-static void schedule_fault(struct fl_jin *j, fl_err err, const char *what,
-                           const struct fl_installment *list, size_t n,
-                           size_t i, fl_time from)
-{
-	char due[FL_TIME_STR_LEN], prev[FL_TIME_STR_LEN];
-
-	if (i >= n) {
-		fl_jin_fail(j, err, "%s: %s", what, fl_strerror(err));
-		return;
-	}
-	fl_time_format(list[i].due_at, due);
-	if (err == FL_E_MONEY) {
-		fl_jin_fail(j, err,
-		            "%s[%zu] (installment %zu): amount %lld must be "
-		            "1..%lld minor units",
-		            what, i, i + 1, (long long)list[i].amount,
-		            (long long)FL_POLICY_MAX_AMOUNT);
-	} else if (i > 0 && list[i].due_at <= list[i - 1].due_at) {
-		fl_time_format(list[i - 1].due_at, prev);
-		fl_jin_fail(j, err,
-		            "%s[%zu] (installment %zu): due %s is not after "
-		            "the installment before it (due %s); list "
-		            "installments by due date, one per date",
-		            what, i, i + 1, due, prev);
-	} else if (from != 0 && list[i].due_at < from) {
-		fl_time_format(from, prev);
-		fl_jin_fail(j, err,
-		            "%s[%zu] (installment %zu): due %s is before the "
-		            "reschedule's start %s",
-		            what, i, i + 1, due, prev);
-	} else {
-		fl_jin_fail(j, err, "%s[%zu] (installment %zu): %s", what, i,
-		            i + 1, fl_strerror(err));
-	}
-}
-
 /* Records a 400 for a contract the policy refused, naming the part. */
 static void contract_fault(struct fl_jin *j, fl_err err,
                            const struct fl_policy_where *w,
@@ -426,13 +387,16 @@ static void contract_fault(struct fl_jin *j, fl_err err,
 	if (w->part == FL_PART_SCHEDULE && pc->n_schedule == 0)
 		fl_jin_fail(j, err, "schedule: at least one installment is "
 		                    "needed");
-	else if (w->part == FL_PART_SCHEDULE)
-		schedule_fault(j, err, "schedule", pc->schedule, pc->n_schedule,
-		               w->index, 0);
-	else if (w->part == FL_PART_CONTRACT && pc->n_remind > 0 &&
-	         w->index < pc->n_remind &&
-	         (pc->remind[w->index] < 0 ||
-	          pc->remind[w->index] > FL_POLICY_MAX_REMIND_AHEAD))
+	else if (w->part == FL_PART_SCHEDULE) {
+		char msg[FL_CONTRACT_MSG_MAX];
+
+		fl_schedule_fault(msg, sizeof(msg), err, "schedule",
+		                  pc->schedule, pc->n_schedule, w->index, 0);
+		fl_jin_fail(j, err, "%s", msg);
+	} else if (w->part == FL_PART_CONTRACT && pc->n_remind > 0 &&
+	           w->index < pc->n_remind &&
+	           (pc->remind[w->index] < 0 ||
+	            pc->remind[w->index] > FL_POLICY_MAX_REMIND_AHEAD))
 		fl_jin_fail(j, err,
 		            "policy.reminders[%zu] must be 0..%lld days before "
 		            "a due date",
@@ -456,88 +420,40 @@ static size_t due_already(const struct fl_contract_rec *c, fl_time now)
 	return n;
 }
 
-/* --- presenting ----------------------------------------------------------- */
-
-static void add_name(const char *name, void *ctx)
-{
-	json_array_append_new(ctx, json_string(name));
-}
-
-static json_t *schedule_json(const struct fl_installment *items, size_t n)
-{
-	json_t *a = json_array();
-
-	for (size_t i = 0; a != NULL && i < n; i++)
-		json_array_append_new(
-		        a, json_pack("{s:o,s:I}", "due_at",
-		                     fl_json_time(items[i].due_at), "amount",
-		                     (json_int_t)items[i].amount));
-	return a;
-}
-
-static json_t *strings_json(const char *items, size_t stride, size_t n)
-{
-	json_t *a = json_array();
-
-	for (size_t i = 0; a != NULL && i < n; i++)
-		json_array_append_new(a, json_string(items + i * stride));
-	return a;
-}
-
-static void offset_text(int32_t off, char out[8])
-{
-	int32_t a = off < 0 ? -off : off;
-
-	if (off == 0)
-		snprintf(out, 8, "Z");
-	else
-		snprintf(out, 8, "%c%02d:%02d", off < 0 ? '-' : '+',
-		         (int)(a / 3600) % 100, (int)(a % 3600) / 60);
-}
-
-/* The contract; reschedules (may be NULL) are appended when given. */
-static json_t *contract_json(const struct fl_contract_rec *c,
-                             const struct fl_reschedule *rs, size_t n_rs)
-{
-	json_t *remind = json_array(), *restrict_names = json_array();
-	json_t *j, *rsj;
-	char off[8];
-
-	for (size_t i = 0; remind != NULL && i < c->n_remind; i++)
-		json_array_append_new(remind, json_integer(c->remind[i]));
-	fl_restrict_each(c->restrict_mask, add_name, restrict_names);
-	offset_text(c->utc_offset, off);
-	j = json_pack(
-	        "{s:s,s:s,s:s,s:s,s:o,s:I,s:o,s:{s:o,s:o,s:o,s:s,s:{s:s,s:o},"
-	        "s:I,s:s,s:s}}",
-	        "device_id", c->device_id, "loan_ref", c->loan_ref, "currency",
-	        c->currency, "utc_offset", off, "created_at",
-	        fl_json_time(c->created_at), "grace", (json_int_t)c->grace,
-	        "schedule", schedule_json(c->schedule, c->n_schedule), "policy",
-	        "reminders", remind, "restrict", restrict_names, "allow_apps",
-	        strings_json(&c->allow_apps[0][0], FL_APP_ID_MAX,
-	                     c->n_allow_apps),
-	        "message", c->message, "contact", "name", c->contact_name,
-	        "phones",
-	        strings_json(&c->contact_phones[0][0], FL_PHONE_MAX,
-	                     c->n_contact_phones),
-	        "max_offline", (json_int_t)c->max_offline, "sim_change",
-	        fl_reaction_name(c->sim_policy), "tamper",
-	        fl_reaction_name(c->tamper_policy));
-	if (j == NULL || rs == NULL)
-		return j;
-	rsj = json_array();
-	for (size_t i = 0; rsj != NULL && i < n_rs; i++)
-		json_array_append_new(
-		        rsj, json_pack("{s:o,s:o}", "from",
-		                       fl_json_time(rs[i].from), "schedule",
-		                       schedule_json(rs[i].schedule,
-		                                     rs[i].n_schedule)));
-	json_object_set_new(j, "reschedules", rsj);
-	return j;
-}
-
 /* --- handlers ------------------------------------------------------------- */
+
+/* POST .../contract: the rules are fl_contract_create's (contracts.h). */
+struct create_io {
+	struct fl_contract_create_in in;
+	struct fl_contract_result out;
+	size_t overdue;              /* installments due at creation */
+	char first[FL_TIME_STR_LEN]; /* the first one's due time */
+};
+
+static fl_err create_step(struct fl_tx *tx, struct fl_req *req, void *ctx)
+{
+	struct create_io *io = ctx;
+	fl_err err = fl_contract_create(tx, &io->in, req->now, &io->out);
+	json_t *v;
+
+	if (err != FL_OK) {
+		if (io->out.msg[0] != '\0')
+			fl_reply_error(req, err, "%s", io->out.msg);
+		return err;
+	}
+	v = fl_contract_json(&io->out.contract, NULL, 0);
+	json_object_set_new(v, "device", fl_api_device_json(&io->out.device));
+	if (io->overdue > 0)
+		json_object_set_new(
+		        v, "warnings",
+		        json_pack("[s++]",
+		                  "installments already due at "
+		                  "creation: the phone locks as overdue "
+		                  "once grace ends (first due ",
+		                  io->first, ")"));
+	fl_reply_json(req, 201, v);
+	return FL_OK;
+}
 
 static void create_contract(struct fl_req *req)
 {
@@ -545,19 +461,17 @@ static void create_contract(struct fl_req *req)
 	        "loan_ref", "currency", "utc_offset",    "schedule",
 	        "grace",    "policy",   "allow_overdue", NULL};
 	struct fl_contract_rec *c = calloc(1, sizeof(*c));
-	struct fl_device *d = calloc(1, sizeof(*d));
+	struct create_io *io = calloc(1, sizeof(*io));
 	struct fl_policy_where where;
 	struct fl_contract pc;
-	struct fl_decided what;
-	char off[16] = "Z", first[FL_TIME_STR_LEN];
+	char off[16] = "Z", first[FL_TIME_STR_LEN] = "";
 	bool allow_overdue = false;
 	size_t overdue = 0;
-	struct fl_tx *tx;
 	struct fl_jin j;
 	json_t *v;
 	fl_err err;
 
-	if (c == NULL || d == NULL) {
+	if (c == NULL || io == NULL) {
 		fl_reply_error(req, FL_E_NOMEM, NULL);
 		goto done;
 	}
@@ -622,73 +536,18 @@ static void create_contract(struct fl_req *req)
 	if (fl_jin_end(&j) != FL_OK)
 		goto done;
 
-	if (fl_txn_begin(req, &tx) != FL_OK)
-		goto done;
-	err = fl_api_path_device_locked(req, tx, d);
-	if (err == FL_OK && d->has_contract)
-		err = FL_E_CONFLICT;
-	if (err == FL_OK && d->st.released_by_command)
-		err = FL_E_STATE;
-	if (err != FL_OK) {
-		fl_txn_abort(req, tx, err,
-		             err == FL_E_NOT_FOUND ? "no such device"
-		             : err == FL_E_CONFLICT
-		                     ? "the device already has a "
-		                       "contract"
-		             : err == FL_E_STATE ? "the device was released"
-		                                 : NULL);
-		goto done;
-	}
-	/* a provider's payment names its loan by reference: one contract
-	 * per reference, compared as payments are (sources.h) */
-	if (c->loan_ref[0] != '\0') {
-		char norm[FL_LOAN_REF_MAX], other[FL_ID_MAX];
-
-		fl_src_norm_ref(c->loan_ref, norm);
-		err = fl_store_contract_by_ref(tx, d->tenant_id, norm, other);
-		if (err == FL_OK) {
-			fl_txn_abort(req, tx, FL_E_CONFLICT,
-			             "loan_ref '%s' is already the contract of "
-			             "device %s (compared ignoring case and "
-			             "spaces)",
-			             c->loan_ref, other);
-			goto done;
-		}
-		if (err != FL_E_NOT_FOUND) {
-			fl_txn_abort(req, tx, err, NULL);
-			goto done;
-		}
-	}
-	snprintf(c->device_id, sizeof(c->device_id), "%s", d->id);
-	snprintf(c->tenant_id, sizeof(c->tenant_id), "%s", d->tenant_id);
-	c->created_at = req->now;
-	err = fl_store_contract_insert(tx, c);
-	if (err == FL_OK)
-		err = fl_decide_device(tx, d->tenant_id, d->id, req->now, false,
-		                       d, &what);
-	if (err == FL_OK)
-		err = fl_audit_req(tx, req, "contract.create", d->id, NULL,
-		                   contract_json(c, NULL, 0));
-	if (err != FL_OK) {
-		fl_txn_abort(req, tx, err, NULL);
-		goto done;
-	}
-	v = contract_json(c, NULL, 0);
-	json_object_set_new(v, "device", fl_api_device_json(d));
-	if (overdue > 0)
-		json_object_set_new(
-		        v, "warnings",
-		        json_pack("[s++]", "installments already due at "
-		                          "creation: the phone locks as overdue "
-		                          "once grace ends (first due ",
-		                  first, ")"));
-	fl_reply_json(req, 201, v);
-	if (fl_txn_commit(req, tx) == FL_OK)
-		fl_decide_committed(req->app, d->id, &what);
+	snprintf(io->in.device_id, sizeof(io->in.device_id), "%s",
+	         fl_req_param(req, "device_id"));
+	io->in.who = req->who;
+	io->in.contract = c;
+	io->overdue = overdue;
+	memcpy(io->first, first, sizeof(io->first));
+	if (fl_txn_run(req, create_step, io) == FL_OK)
+		fl_decide_committed(req->app, io->out.device.id, &io->out.what);
 done:
 	fl_contract_rec_clear(c);
 	free(c);
-	free(d);
+	free(io);
 }
 
 static void show_contract(struct fl_req *req)
@@ -725,7 +584,8 @@ static void show_contract(struct fl_req *req)
 			                                     : NULL);
 		goto done;
 	}
-	out = contract_json(&in->contract, in->reschedules, in->n_reschedules);
+	out = fl_contract_json(&in->contract, in->reschedules,
+	                       in->n_reschedules);
 	json_object_set_new(out, "device", fl_api_device_json(d));
 	fl_reply_json(req, 200, out);
 done:
@@ -746,7 +606,8 @@ static fl_err contract_one(void *ctx, const struct fl_contract_rec *c)
 
 	cl->last = c->ord;
 	cl->n++;
-	return json_array_append_new(cl->items, contract_json(c, NULL, 0)) == 0
+	return json_array_append_new(cl->items, fl_contract_json(c, NULL, 0)) ==
+	                       0
 	               ? FL_OK
 	               : FL_E_NOMEM;
 }
@@ -781,24 +642,107 @@ static void list_contracts(struct fl_req *req)
 	fl_reply_page(req, cl.items, cl.n == limit ? cl.last : 0);
 }
 
+/* POST .../contract/reschedule: the rules are fl_contract_reschedule's
+ * (contracts.h); the schedule is read in the contract's offset, so its
+ * times are made there, inside the transaction. */
+struct reschedule_io {
+	struct fl_reschedule_in in;
+	struct fl_reschedule_result out;
+};
+
+static fl_err reschedule_step(struct fl_tx *tx, struct fl_req *req, void *ctx)
+{
+	struct reschedule_io *io = ctx;
+	fl_err err = fl_contract_reschedule(tx, &io->in, req->now, &io->out);
+	const struct fl_reschedule_rec *r = &io->out.rec;
+
+	if (err != FL_OK) {
+		if (io->out.msg[0] != '\0')
+			fl_reply_error(req, err, "%s", io->out.msg);
+		return err;
+	}
+	fl_reply_json(req, 201,
+	              json_pack("{s:o,s:o,s:o}", "from", fl_json_time(r->from),
+	                        "schedule",
+	                        fl_schedule_json(r->schedule, r->n_schedule),
+	                        "device", fl_api_device_json(&io->out.device)));
+	return FL_OK;
+}
+
+/* Reads the shape of a reschedule's schedule (what needs no contract)
+ * into items[FL_POLICY_MAX_INSTALLMENTS], borrowing the due texts from
+ * arr. */
+static bool read_items(struct fl_jin *j, json_t *arr,
+                       struct fl_reschedule_item *items, size_t *n)
+{
+	static const char *const fields[] = {"due", "amount", NULL};
+	size_t i;
+	json_t *e;
+
+	*n = 0;
+	if (json_array_size(arr) > FL_POLICY_MAX_INSTALLMENTS) {
+		fl_jin_fail(j, FL_E_RANGE,
+		            "schedule has more than %d installments",
+		            FL_POLICY_MAX_INSTALLMENTS);
+		return false;
+	}
+	json_array_foreach(arr, i, e)
+	{
+		json_t *due = json_object_get(e, "due");
+		json_t *amount = json_object_get(e, "amount");
+		const char *key;
+		json_t *v;
+
+		if (!json_is_object(e)) {
+			fl_jin_fail(j, FL_E_FIELD_TYPE,
+			            "schedule[%zu] must be an object", i);
+			return false;
+		}
+		json_object_foreach(e, key, v)
+		{
+			bool known = false;
+
+			for (size_t k = 0; fields[k] != NULL; k++)
+				known = known || strcmp(key, fields[k]) == 0;
+			if (!known) {
+				fl_jin_fail(j, FL_E_FIELD_UNKNOWN,
+				            "schedule[%zu]: unknown field "
+				            "'%.64s'",
+				            i, key);
+				return false;
+			}
+		}
+		if (!json_is_string(due) || !json_is_integer(amount)) {
+			fl_jin_fail(
+			        j,
+			        due == NULL || amount == NULL
+			                ? FL_E_FIELD_MISSING
+			                : FL_E_FIELD_TYPE,
+			        "schedule[%zu] needs \"due\" (a date or "
+			        "RFC 3339 time) and \"amount\" (an integer)",
+			        i);
+			return false;
+		}
+		items[i].due = json_string_value(due);
+		items[i].due_len = json_string_length(due);
+		items[i].amount = (int64_t)json_integer_value(amount);
+	}
+	*n = json_array_size(arr);
+	return true;
+}
+
 static void reschedule(struct fl_req *req)
 {
 	static const char *const fields[] = {"from", "schedule", "reason",
 	                                     NULL};
-	struct fl_device_inputs *in = calloc(1, sizeof(*in));
-	struct fl_device *d = calloc(1, sizeof(*d));
-	struct fl_reschedule_rec r;
-	struct fl_reschedule pr;
-	struct fl_policy_where where;
-	struct fl_decided what;
+	struct reschedule_io *io = calloc(1, sizeof(*io));
+	struct fl_reschedule_item *items =
+	        calloc(FL_POLICY_MAX_INSTALLMENTS, sizeof(*items));
 	char from[64] = "";
-	struct fl_tx *tx = NULL;
 	struct fl_jin j;
-	json_t *sched = NULL, *out;
-	fl_err err;
+	json_t *sched = NULL;
 
-	memset(&r, 0, sizeof(r));
-	if (in == NULL || d == NULL) {
+	if (io == NULL || items == NULL) {
 		fl_reply_error(req, FL_E_NOMEM, NULL);
 		goto done;
 	}
@@ -809,106 +753,26 @@ static void reschedule(struct fl_req *req)
 	sched = fl_jin_get(&j, "schedule", JSON_ARRAY, true);
 	if (sched != NULL)
 		json_incref(sched);
-	fl_jin_str(&j, "reason", false, r.reason, sizeof(r.reason));
-	if (j.err == FL_OK && !fl_api_text_ok(r.reason))
+	fl_jin_str(&j, "reason", false, io->in.reason, sizeof(io->in.reason));
+	if (j.err == FL_OK && !fl_api_text_ok(io->in.reason))
 		fl_jin_fail(&j, FL_E_INVALID, "reason must be printable text");
+	if (j.err == FL_OK)
+		read_items(&j, sched, items, &io->in.n_items);
 	if (fl_jin_end(&j) != FL_OK)
 		goto done;
-
-	/* The schedule is read in the contract's offset, so it needs the
-	 * contract first. */
-	if (fl_txn_begin(req, &tx) != FL_OK)
-		goto done;
-	err = fl_api_path_device_locked(req, tx, d);
-	if (err == FL_OK)
-		err = fl_store_device_inputs(tx, d->tenant_id, d->id, in);
-	if (err == FL_OK && !in->has_contract)
-		err = FL_E_NO_CONTRACT;
-	if (err == FL_OK && d->st.state == FL_ST_RELEASED)
-		err = FL_E_STATE;
-	if (err == FL_OK && in->n_reschedules >= FL_POLICY_MAX_RESCHEDULES)
-		err = FL_E_LIMIT;
-	if (err != FL_OK) {
-		fl_txn_abort(req, tx, err,
-		             err == FL_E_NOT_FOUND     ? "no such device"
-		             : err == FL_E_NO_CONTRACT ? "the device has no "
-		                                         "contract"
-		             : err == FL_E_STATE       ? "a released contract "
-		                                         "cannot be rescheduled"
-		             : err == FL_E_LIMIT       ? "too many reschedules"
-		                                       : NULL);
-		tx = NULL;
-		goto done;
-	}
-	/* "from": a date is the start of that day at the contract's offset;
-	 * a time is that instant. */
-	{
-		int y, m, dd;
-
-		if (fl_date_parse(from, strlen(from), &y, &m, &dd) == FL_OK)
-			r.from = fl_time_from_civil(y, m, dd) -
-			         in->contract.utc_offset;
-		else if ((err = fl_time_parse(from, strlen(from), &r.from)) !=
-		         FL_OK) {
-			fl_txn_abort(req, tx, err, "from: %s",
-			             fl_strerror(err));
-			tx = NULL;
-			goto done;
-		}
-	}
-	{
-		struct fl_jin sj = {.req = req};
-
-		read_schedule(&sj, sched, "schedule", in->contract.utc_offset,
-		              &r.schedule, &r.n_schedule);
-		if (sj.err == FL_OK) {
-			memset(&pr, 0, sizeof(pr));
-			pr.from = r.from;
-			pr.schedule = r.schedule;
-			pr.n_schedule = r.n_schedule;
-			err = fl_policy_validate_reschedule(&pr, &where);
-			if (err != FL_OK)
-				schedule_fault(&sj, err, "schedule", r.schedule,
-				               r.n_schedule, where.item, r.from);
-		}
-		if (sj.err != FL_OK) {
-			fl_tx_rollback(tx);
-			tx = NULL;
-			fl_reply_error(req, sj.err, "%s", sj.msg);
-			goto done;
-		}
-	}
-	r.created_at = req->now;
-	snprintf(r.actor, sizeof(r.actor), "%s", req->who.key_id);
-	err = fl_store_reschedule_insert(tx, d->tenant_id, d->id, &r);
-	if (err == FL_OK)
-		err = fl_decide_device(tx, d->tenant_id, d->id, req->now, false,
-		                       d, &what);
-	if (err == FL_OK)
-		err = fl_audit_req(
-		        tx, req, "contract.reschedule", d->id, NULL,
-		        json_pack("{s:o,s:o,s:s}", "from", fl_json_time(r.from),
-		                  "schedule",
-		                  schedule_json(r.schedule, r.n_schedule),
-		                  "reason", r.reason));
-	if (err != FL_OK) {
-		fl_txn_abort(req, tx, err, NULL);
-		tx = NULL;
-		goto done;
-	}
-	out = json_pack("{s:o,s:o,s:o}", "from", fl_json_time(r.from),
-	                "schedule", schedule_json(r.schedule, r.n_schedule),
-	                "device", fl_api_device_json(d));
-	fl_reply_json(req, 201, out);
-	if (fl_txn_commit(req, tx) == FL_OK)
-		fl_decide_committed(req->app, d->id, &what);
-	tx = NULL;
+	snprintf(io->in.device_id, sizeof(io->in.device_id), "%s",
+	         fl_req_param(req, "device_id"));
+	io->in.who = req->who;
+	io->in.from = from;
+	io->in.items = items;
+	if (fl_txn_run(req, reschedule_step, io) == FL_OK)
+		fl_decide_committed(req->app, io->out.device.id, &io->out.what);
 done:
+	if (io != NULL)
+		fl_reschedule_result_clear(&io->out);
 	json_decref(sched);
-	free(r.schedule);
-	fl_device_inputs_clear(in);
-	free(in);
-	free(d);
+	free(items);
+	free(io);
 }
 
 static const struct fl_route routes[] = {

@@ -1,6 +1,6 @@
 /*
- * api_device.c - the device protocol (docs/protocol.md) and the lender
- * endpoints that serve it.
+ * api_device.c - the device protocol (docs/protocol.md): the routes the
+ * phones call.
  *
  * Phones:
  *   POST /v1/device/enroll     one-time code or approved pairing code;
@@ -32,27 +32,20 @@
 #include "core/ocode.h"
 #include "server/api.h"
 #include "server/app.h"
-#include "server/audit.h"
 #include "server/auth.h"
 #include "server/checkin.h"
 #include "server/decide.h"
 #include "server/devauth.h"
 #include "server/enroll.h"
-#include "server/events.h"
-#include "server/jsonio.h"
+#include "server/enrollment.h"
 #include "server/log.h"
 #include "server/metrics.h"
-#include "server/offcode.h"
 #include "server/push.h"
 #include "server/ratelimit.h"
-#include "server/router.h"
+#include "server/route.h"
 #include "server/run.h"
 #include "server/signkeys.h"
 #include "server/tokens.h"
-#include "server/txn.h"
-
-#define PAIRING_TTL   FL_DAY /* a pending pairing request lives this long */
-#define REPORTS_SHOWN 20     /* reports in a device's JSON */
 
 /* --- answers ---------------------------------------------------------------
  */
@@ -153,34 +146,12 @@ static fl_err sign_msg(struct fl_app *app, enum fl_msg_kind kind,
 	return err;
 }
 
-static bool keys_equal(const struct fl_device *d,
-                       const struct fl_dp_enroll_req *er)
-{
-	return d->has_keys &&
-	       memcmp(d->device_pk, er->sign_pk, FL_SIGN_PK_LEN) == 0 &&
-	       memcmp(d->kx_pk, er->kx_pk, FL_KX_PK_LEN) == 0;
-}
-
 /* Whether d was released (paid off or by an admin): for good. A report
  * of theft after release leaves the decision released (it shows only in
  * the public check and its certificate). */
 static bool released_for_good(const struct fl_device *d)
 {
 	return d->st.state == FL_ST_RELEASED;
-}
-
-static bool has_imei(const struct fl_device *d, const char *imei)
-{
-	return strcmp(d->imei, imei) == 0 ||
-	       (d->imei2[0] != '\0' && strcmp(d->imei2, imei) == 0);
-}
-
-/* An audit entry for something a phone did: the device is the actor. */
-static fl_err audit_device(struct fl_tx *tx, const struct fl_device *d,
-                           fl_time now, const char *action, json_t *after)
-{
-	return fl_audit_append(tx, d->tenant_id, d->id, now, action, d->id,
-	                       NULL, after);
 }
 
 /* --- enroll ----------------------------------------------------------------
@@ -231,47 +202,6 @@ out:
 	fl_tokens_put(ts);
 }
 
-/* Gives device d the keys of er in tx: new keys, counter from 0, pairing
- * requests dropped, the decision taken again. An enrollment by one-time
- * code (by_code) also registers er's factory key, or none for a phone
- * that sent none; a re-enrollment by pairing keeps the one registered.
- * Audited as action. */
-static fl_err enroll_keys(struct fl_req *req, struct fl_tx *tx,
-                          struct fl_device *d,
-                          const struct fl_dp_enroll_req *er, bool by_code,
-                          const char *action, struct fl_decided *what)
-{
-	char pk[64];
-	fl_err err;
-
-	err = fl_store_dp_enroll(tx, d->id, er->sign_pk, er->kx_pk, req->now);
-	if (err == FL_OK && by_code)
-		err = fl_store_dp_set_factory(
-		        tx, d->id, er->has_factory ? er->factory_pk : NULL);
-	/* the enrollment's event first (the device as it was before its
-	 * decision), then the decision's (a lock) */
-	if (err == FL_OK)
-		err = fl_event_device(tx, d, "device.enrolled",
-		                      json_pack("{s:s}", "by",
-		                                by_code ? "code" : "pairing"),
-		                      req->now);
-	if (err == FL_OK)
-		err = fl_decide_device(tx, d->tenant_id, d->id, req->now, false,
-		                       d, what);
-	if (err != FL_OK)
-		return err;
-	if (fl_b64url_encode(pk, sizeof(pk), er->sign_pk, FL_SIGN_PK_LEN) !=
-	    FL_OK)
-		return FL_E_INTERNAL;
-	return audit_device(
-	        tx, d, req->now, action,
-	        json_pack("{s:s,s:s,s:s,s:s,s:I,s:b}", "by",
-	                  by_code ? "code" : "pairing", "sign_pk", pk, "imei",
-	                  er->imei[0], "serial", er->serial, "token_seq",
-	                  (json_int_t)d->st.token_seq, "factory_key",
-	                  by_code ? er->has_factory : d->has_factory));
-}
-
 /* After an enrollment committed: wakes waiters, drops the old keys'
  * bookkeeping, answers. */
 static void enrolled(struct fl_req *req, const struct fl_device *d,
@@ -281,99 +211,6 @@ static void enrolled(struct fl_req *req, const struct fl_device *d,
 	fl_decide_committed(req->app, d->id, what);
 	fl_devauth_forget(req->app->devauth, d->id);
 	enroll_answer(req, d, er);
-}
-
-static void enroll_by_code(struct fl_req *req,
-                           const struct fl_dp_enroll_req *er)
-{
-	uint8_t hash[FL_HASH_LEN];
-	struct fl_device *d = calloc(1, sizeof(*d));
-	struct fl_used_code used;
-	struct fl_decided what;
-	struct fl_tx *tx = NULL;
-	fl_err err;
-
-	if (d == NULL) {
-		dp_fail(req, FL_E_NOMEM);
-		return;
-	}
-	if (fl_enroll_code_hash(req->app->secrets.enroll_hash_key, er->code,
-	                        strlen(er->code), hash) != FL_OK) {
-		dp_error(req, 404, "unknown_code", "no such enrollment code");
-		goto done;
-	}
-	if ((err = fl_store_begin(req->app->store, true, &tx)) != FL_OK)
-		goto fail;
-	err = fl_store_device_by_enroll_hash(tx, hash, d);
-	/* the device locked, then read again under its lock */
-	if (err == FL_OK && (err = fl_store_lock_device(tx, d->id)) == FL_OK)
-		err = fl_store_device_by_enroll_hash(tx, hash, d);
-	if (err == FL_E_NOT_FOUND) {
-		/* Used already: a retry with the same keys is answered again
-		 * (its first answer may have been lost). */
-		err = fl_store_used_code_get(tx, hash, &used);
-		if (err == FL_E_NOT_FOUND) {
-			dp_error(req, 404, "unknown_code",
-			         "no such enrollment code");
-			goto done;
-		}
-		if (err == FL_OK)
-			err = fl_store_device_get_any(tx, used.device_id, d);
-		if (err != FL_OK)
-			goto fail;
-		fl_tx_rollback(tx);
-		tx = NULL;
-		if (!has_imei(d, er->imei[0])) {
-			dp_error(req, 422, "imei_mismatch",
-			         "the code is for another device");
-			goto done;
-		}
-		if (memcmp(used.sign_pk, er->sign_pk, FL_SIGN_PK_LEN) != 0 ||
-		    memcmp(used.kx_pk, er->kx_pk, FL_KX_PK_LEN) != 0 ||
-		    !keys_equal(d, er)) {
-			dp_error(req, 409, "code_used",
-			         "this enrollment code was used already");
-			goto done;
-		}
-		enroll_answer(req, d, er);
-		goto done;
-	}
-	if (err != FL_OK)
-		goto fail;
-	if (d->enroll_expires <= req->now) {
-		dp_error(req, 410, "code_expired",
-		         "this enrollment code has expired; ask for a new one");
-		goto done;
-	}
-	if (!has_imei(d, er->imei[0])) {
-		dp_error(req, 422, "imei_mismatch",
-		         "the code is for another device");
-		goto done;
-	}
-	memset(&used, 0, sizeof(used));
-	memcpy(used.hash, hash, FL_HASH_LEN);
-	snprintf(used.device_id, sizeof(used.device_id), "%s", d->id);
-	memcpy(used.sign_pk, er->sign_pk, FL_SIGN_PK_LEN);
-	memcpy(used.kx_pk, er->kx_pk, FL_KX_PK_LEN);
-	used.used_at = req->now;
-	if ((err = fl_store_used_code_put(tx, &used)) != FL_OK ||
-	    (err = enroll_keys(req, tx, d, er, true, "device.enroll", &what)) !=
-	            FL_OK)
-		goto fail;
-	err = fl_tx_commit(tx);
-	tx = NULL;
-	if (err != FL_OK)
-		goto fail;
-	enrolled(req, d, er, &what);
-	goto done;
-fail:
-	dp_fail(req, err);
-	/* given up by the store: the router runs the enrollment again
-	 * (it holds no request counter) */
-	req->retry = err == FL_E_STORE_RETRY;
-done:
-	fl_tx_rollback(tx);
-	free(d);
 }
 
 /* The client network of req as pairing requests record it: the IPv4
@@ -397,191 +234,58 @@ static void client_network(const struct fl_req *req,
 		snprintf(out, FL_PAIRING_NET_LEN, "unknown");
 }
 
-/* Whether er is signed by the factory key registered for d (the
- * signature itself was checked by fl_dp_enroll_verify). */
-static bool factory_signed(const struct fl_device *d,
-                           const struct fl_dp_enroll_req *er)
+/* Enrolls the phone of er (fl_enroll_apply, enrollment.h) and answers:
+ * the enrollment, the pairing code while the lender has not approved, or
+ * the protocol's refusal. */
+static void enroll_run(struct fl_req *req, const struct fl_dp_enroll_req *er)
 {
-	return er->has_factory && d->has_factory &&
-	       fl_ct_memcmp(er->factory_pk, d->factory_pk, FL_SIGN_PK_LEN) == 0;
-}
-
-/* A device's pending pairing requests: how many, and the oldest one not
- * signed by the factory key (0: none). */
-struct pending_count {
-	int n;
-	int64_t oldest_unsigned;
-};
-
-static fl_err count_pending(void *ctx, const struct fl_pairing_rec *r)
-{
-	struct pending_count *c = ctx;
-
-	if (r->status != FL_PAIRING_PENDING)
-		return FL_OK;
-	c->n++;
-	if (!r->factory_signed && c->oldest_unsigned == 0)
-		c->oldest_unsigned = r->ord;
-	return FL_OK;
-}
-
-/* Admits a new pairing request pr into tx within the bounds: pending
- * requests per device (FL_PAIRING_MAX) and, for requests not signed by
- * the device's factory key, per client network across all devices
- * (FL_PAIRING_NET_MAX). A factory-signed request is always admitted: at
- * the device's bound it takes the place of the oldest unsigned one
- * (*replaced, else 0). FL_E_LIMIT with *why set when refused. */
-static fl_err pairing_admit(struct fl_tx *tx, const struct fl_pairing_rec *pr,
-                            fl_time now, int64_t *replaced, const char **why)
-{
-	struct pending_count pc = {0, 0};
-	int64_t from_net = 0;
+	struct fl_enroll_io *io = calloc(1, sizeof(*io));
+	struct fl_enroll_result *out;
+	char *json = NULL;
 	fl_err err;
 
-	*replaced = 0;
-	*why = NULL;
-	if ((err = fl_store_pairing_list(tx, pr->device_id, count_pending,
-	                                 &pc)) != FL_OK)
-		return err;
-	if (pr->factory_signed) {
-		if (pc.n < FL_PAIRING_MAX || pc.oldest_unsigned == 0)
-			return FL_OK;
-		*replaced = pc.oldest_unsigned;
-		return fl_store_pairing_drop(tx, pr->device_id, *replaced);
-	}
-	if (pc.n >= FL_PAIRING_MAX) {
-		*why = "too many pairing requests wait for this device";
-		return FL_E_LIMIT;
-	}
-	if ((err = fl_store_pairing_count_net(tx, pr->client_net, now,
-	                                      &from_net)) != FL_OK)
-		return err;
-	if (from_net >= FL_PAIRING_NET_MAX) {
-		*why = "too many pairing requests wait from this network";
-		return FL_E_LIMIT;
-	}
-	return FL_OK;
-}
-
-/* Re-enrollment after a reflash: 202 until the lender approves the
- * pairing code the phone shows, then the enrollment. An IMEI alone never
- * moves a device's keys: only the lender's approval of the code on the
- * phone's screen does. */
-static void enroll_by_pairing(struct fl_req *req,
-                              const struct fl_dp_enroll_req *er)
-{
-	char code[FL_DP_PAIRING_LEN + 1], *json = NULL;
-	struct fl_device *d = calloc(1, sizeof(*d));
-	struct fl_pairing_rec pr;
-	struct fl_decided what;
-	struct fl_tx *tx = NULL;
-	const char *why = NULL;
-	int64_t replaced = 0;
-	fl_err err;
-
-	if (d == NULL) {
+	if (io == NULL) {
 		dp_fail(req, FL_E_NOMEM);
 		return;
 	}
-	fl_dp_pairing_code(er->sign_pk, er->kx_pk, code);
-	if ((err = fl_store_begin(req->app->store, true, &tx)) != FL_OK)
-		goto fail;
-	err = fl_store_device_by_imei(tx, er->imei[0], d);
-	/* the device locked, then read again under its lock */
-	if (err == FL_OK) {
-		char id[FL_ID_MAX];
-
-		memcpy(id, d->id, sizeof(id)); /* d is overwritten */
-		if ((err = fl_store_lock_device(tx, id)) == FL_OK)
-			err = fl_store_device_get_any(tx, id, d);
-	}
-	if (err == FL_E_NOT_FOUND || (err == FL_OK && d->enrolled_at == 0) ||
-	    (err == FL_OK && released_for_good(d))) {
-		dp_error(req, 404, "not_in_program",
-		         "this IMEI is in no program a phone can re-enroll in");
+	out = &io->out;
+	io->in.er = er;
+	if (er->code[0] != '\0' &&
+	    fl_enroll_code_hash(req->app->secrets.enroll_hash_key, er->code,
+	                        strlen(er->code), io->in.code_hash) != FL_OK) {
+		dp_error(req, 404, "unknown_code", "no such enrollment code");
 		goto done;
 	}
-	if (err != FL_OK)
-		goto fail;
-	if (keys_equal(d, er)) {
-		/* enrolled already: an answer that was lost */
-		fl_tx_rollback(tx);
-		tx = NULL;
-		enroll_answer(req, d, er);
-		goto done;
+	client_network(req, io->in.client_net);
+	err = fl_run(req->app->store, req->now, 0, fl_enroll_apply, io, NULL);
+	/* an outcome that writes nothing ends its attempt with FL_E_STATE;
+	 * any other error (a failed commit too) is a failure */
+	if (err != FL_OK &&
+	    (err != FL_E_STATE || out->outcome == FL_ENROLL_DONE))
+		out->outcome = FL_ENROLL_FAILED;
+	switch (out->outcome) {
+	case FL_ENROLL_DONE:
+		enrolled(req, &out->device, er, &out->what);
+		break;
+	case FL_ENROLL_AGAIN:
+		enroll_answer(req, &out->device, er);
+		break;
+	case FL_ENROLL_PENDING:
+		if ((err = fl_dp_pending_encode(out->pairing_code, &json)) !=
+		    FL_OK)
+			dp_fail(req, err);
+		else
+			dp_json(req, 202, json);
+		break;
+	case FL_ENROLL_REFUSED:
+		dp_error(req, out->status, out->code, "%s", out->msg);
+		break;
+	case FL_ENROLL_FAILED:
+		dp_fail(req, err);
+		break;
 	}
-	if ((err = fl_store_pairing_expire(tx, d->id, req->now)) != FL_OK)
-		goto fail;
-	err = fl_store_pairing_get(tx, d->id, er->sign_pk, er->kx_pk, &pr);
-	if (err == FL_E_NOT_FOUND) {
-		memset(&pr, 0, sizeof(pr));
-		snprintf(pr.device_id, sizeof(pr.device_id), "%s", d->id);
-		memcpy(pr.sign_pk, er->sign_pk, FL_SIGN_PK_LEN);
-		memcpy(pr.kx_pk, er->kx_pk, FL_KX_PK_LEN);
-		memcpy(pr.code, code, sizeof(pr.code));
-		pr.created_at = req->now;
-		pr.expires_at = req->now + PAIRING_TTL;
-		pr.status = FL_PAIRING_PENDING;
-		pr.factory_signed = factory_signed(d, er);
-		client_network(req, pr.client_net);
-		err = pairing_admit(tx, &pr, req->now, &replaced, &why);
-		if (err == FL_E_LIMIT) {
-			dp_error(req, 429, "rate_limited", "%s", why);
-			goto done;
-		}
-		if (err != FL_OK ||
-		    (err = fl_store_pairing_put(tx, &pr)) != FL_OK ||
-		    (err = audit_device(
-		             tx, d, req->now, "device.pairing_request",
-		             json_pack("{s:s,s:s,s:o,s:I,s:b,s:s,s:I}",
-		                       "pairing_code", code, "imei",
-		                       er->imei[0], "expires_at",
-		                       fl_json_time(pr.expires_at),
-		                       "request_id", (json_int_t)pr.ord,
-		                       "factory_signed", pr.factory_signed,
-		                       "client_network", pr.client_net,
-		                       "replaced", (json_int_t)replaced))) !=
-		            FL_OK)
-			goto fail;
-		err = fl_tx_commit(tx);
-		tx = NULL;
-		if (err != FL_OK)
-			goto fail;
-		goto pending;
-	}
-	if (err != FL_OK)
-		goto fail;
-	if (pr.status == FL_PAIRING_REJECTED) {
-		dp_error(req, 403, "pairing_rejected",
-		         "the lender refused this pairing code");
-		goto done;
-	}
-	if (pr.status == FL_PAIRING_PENDING)
-		goto pending;
-	if ((err = enroll_keys(req, tx, d, er, false, "device.reenroll",
-	                       &what)) != FL_OK)
-		goto fail;
-	err = fl_tx_commit(tx);
-	tx = NULL;
-	if (err != FL_OK)
-		goto fail;
-	enrolled(req, d, er, &what);
-	goto done;
-pending:
-	if ((err = fl_dp_pending_encode(code, &json)) != FL_OK)
-		goto fail;
-	dp_json(req, 202, json);
-	json = NULL;
-	goto done;
-fail:
-	dp_fail(req, err);
-	/* given up by the store: the router runs the enrollment again
-	 * (it holds no request counter) */
-	req->retry = err == FL_E_STORE_RETRY;
 done:
-	free(json);
-	fl_tx_rollback(tx);
-	free(d);
+	free(io);
 }
 
 static void enroll(struct fl_req *req)
@@ -600,10 +304,7 @@ static void enroll(struct fl_req *req)
 		         "the request is not signed by its sign_pk");
 		return;
 	}
-	if (er.code[0] != '\0')
-		enroll_by_code(req, &er);
-	else
-		enroll_by_pairing(req, &er);
+	enroll_run(req, &er);
 }
 
 /* --- check-in and wait ------------------------------------------------------
@@ -1026,453 +727,11 @@ done:
 	free(d);
 }
 
-/* --- lender: what a device's JSON shows -------------------------------------
- */
-
-static fl_err report_json(void *ctx, const struct fl_report_rec *r)
-{
-	json_t *arr = ctx;
-
-	return json_array_append_new(
-	               arr,
-	               json_pack("{s:o,s:s,s:s}", "at", fl_json_time(r->at),
-	                         "kind",
-	                         r->kind == FL_REPORT_SIM ? "sim" : "tamper",
-	                         "detail", r->detail)) == 0
-	               ? FL_OK
-	               : FL_E_NOMEM;
-}
-
-fl_err fl_api_device_protocol_json(struct fl_tx *tx, const struct fl_device *d,
-                                   json_t *j)
-{
-	struct fl_ocode_rec oc;
-	json_t *reports = json_array();
-	fl_err err;
-
-	if (reports == NULL)
-		return FL_E_NOMEM;
-	err = fl_store_report_list(tx, d->tenant_id, d->id, REPORTS_SHOWN,
-	                           report_json, reports);
-	if (err == FL_OK)
-		err = fl_store_ocode_get(tx, d->id, &oc);
-	if (err != FL_OK) {
-		json_decref(reports);
-		return err;
-	}
-	json_object_set_new(j, "reports", reports);
-	json_object_set_new(j, "offline_code",
-	                    json_pack("{s:I,s:I,s:o}", "counter",
-	                              (json_int_t)oc.counter, "used",
-	                              (json_int_t)oc.used, "unlock_until",
-	                              fl_json_time(oc.unlock_until)));
-	return FL_OK;
-}
-
-/* --- lender: offline codes ---------------------------------------------------
- */
-
-/* The code in two groups and a tail as support reads it: "123 456 7890". */
-static void code_spoken(const char code[FL_OCODE_LEN + 1], char out[16])
-{
-	snprintf(out, 16, "%.3s %.3s %.4s", code, code + 3, code + 6);
-}
-
-/* The step of POST .../offline-code: the rules (offcode.h), then the
- * answer. */
-struct offcode_io {
-	struct fl_offcode_input in;
-	struct fl_offcode_result out;
-};
-
-static fl_err offline_code_step(struct fl_tx *tx, struct fl_req *req,
-                                void *ctx)
-{
-	struct offcode_io *io = ctx;
-	struct fl_offcode_result *o = &io->out;
-	enum fl_ocode_action action = io->in.action;
-	char spoken[16], day_s[16];
-	int y, mo, dd, h, mi, s;
-	fl_err err = fl_offcode_mint(tx, &io->in, req->now, o);
-
-	if (err != FL_OK) {
-		if (o->msg[0] != '\0')
-			fl_reply_error(req, err, "%s", o->msg);
-		return err;
-	}
-	fl_time_to_civil(o->issue_day * FL_DAY, &y, &mo, &dd, &h, &mi, &s);
-	snprintf(day_s, sizeof(day_s), "%04d-%02d-%02d", y, mo, dd);
-	code_spoken(o->code, spoken);
-	fl_reply_json(req, o->reused ? 200 : 201,
-	              json_pack("{s:s,s:s,s:s,s:s,s:i,s:I,s:s,s:o,s:b}",
-	                        "device_id", o->device_id, "code", o->code,
-	                        "spoken", spoken, "action",
-	                        fl_ocode_action_name(action), "days",
-	                        fl_ocode_action_days(action), "counter",
-	                        (json_int_t)o->counter, "issued_on", day_s,
-	                        "expires_at",
-	                        fl_json_time(fl_ocode_expires_at(o->issue_day)),
-	                        "shown_again", o->reused));
-	fl_wipe(spoken, sizeof(spoken));
-	return FL_OK;
-}
-
-/* POST /v1/devices/{id}/offline-code {"days": N} or {"action": NAME}:
- * a 10-digit code support reads to a customer whose phone has no data
- * (core/ocode.h, the rules in offcode.h). Release is an admin's act. */
-static void offline_code(struct fl_req *req)
-{
-	static const char *const fields[] = {"days", "action", NULL};
-	struct offcode_io *io = calloc(1, sizeof(*io));
-	enum fl_ocode_action action = 0;
-	char name[24];
-	struct fl_jin j;
-	int64_t days = 0;
-	bool has_days, has_action;
-
-	if (io == NULL) {
-		fl_reply_error(req, FL_E_NOMEM, NULL);
-		return;
-	}
-	if (fl_jin_parse(&j, req) != FL_OK)
-		goto done;
-	fl_jin_only(&j, fields);
-	has_days = fl_jin_int(&j, "days", false, &days);
-	has_action = fl_jin_str(&j, "action", false, name, sizeof(name));
-	if (j.err == FL_OK && has_days == has_action)
-		fl_jin_fail(&j, FL_E_FIELD_MISSING,
-		            "give either days (1, 3, 7 or 30) or action");
-	if (j.err == FL_OK && has_days &&
-	    (days > 30 ||
-	     fl_ocode_action_for_days((int)days, &action) != FL_OK))
-		fl_jin_fail(&j, FL_E_RANGE, "days must be 1, 3, 7 or 30");
-	if (j.err == FL_OK && has_action &&
-	    fl_ocode_action_parse(name, strlen(name), &action) != FL_OK)
-		fl_jin_fail(&j, FL_E_INVALID,
-		            "action must be unlock_1d, unlock_3d, unlock_7d, "
-		            "unlock_30d or release");
-	if (fl_jin_end(&j) != FL_OK)
-		goto done;
-	if (action == FL_OCODE_RELEASE && req->who.role != FL_ROLE_ADMIN) {
-		fl_reply_error(req, FL_E_PERM,
-		               "releasing a phone by code is an admin's act");
-		goto done;
-	}
-	snprintf(io->in.tenant_id, sizeof(io->in.tenant_id), "%s",
-	         req->who.tenant_id);
-	snprintf(io->in.device_id, sizeof(io->in.device_id), "%s",
-	         fl_req_param(req, "device_id"));
-	snprintf(io->in.actor, sizeof(io->in.actor), "%s", req->who.key_id);
-	io->in.action = action;
-	io->in.server_kx_pk = req->app->secrets.kx_pk;
-	io->in.server_kx_sk = req->app->secrets.kx_sk;
-	/* No Idempotency-Key record: it would keep the answer, a bearer
-	 * secret, in the database. A retry is answered with the same unused
-	 * code anyway. */
-	if (fl_txn_run_unrecorded(req, offline_code_step, io) == FL_OK &&
-	    io->out.decided)
-		fl_decide_committed(req->app, io->out.device_id,
-		                    &io->out.what);
-done:
-	fl_wipe(io, sizeof(*io));
-	free(io);
-}
-
-/* --- lender: pairing requests ------------------------------------------------
- */
-
-static const char *pairing_status(const struct fl_pairing_rec *r, fl_time now)
-{
-	if (r->status == FL_PAIRING_APPROVED)
-		return "approved";
-	if (r->status == FL_PAIRING_REJECTED)
-		return "rejected";
-	return r->expires_at <= now ? "expired" : "pending";
-}
-
-static json_t *pairing_json(const struct fl_pairing_rec *r, fl_time now)
-{
-	return json_pack("{s:I,s:s,s:s,s:o,s:o,s:o,s:s,s:b,s:s}", "request_id",
-	                 (json_int_t)r->ord, "pairing_code", r->code, "status",
-	                 pairing_status(r, now), "created_at",
-	                 fl_json_time(r->created_at), "expires_at",
-	                 fl_json_time(r->expires_at), "decided_at",
-	                 fl_json_time(r->decided_at), "decided_by",
-	                 r->decided_by, "factory_signed", r->factory_signed,
-	                 "client_network", r->client_net);
-}
-
-/* What a walk over a device's pairing requests collects: every request
- * for a listing; for a decision, the pending requests that show the code
- * (or have the id) and, by code, every such candidate. */
-struct pairing_walk {
-	json_t *items;    /* every request, when listing */
-	const char *code; /* the code looked for, when deciding by code */
-	int64_t ord;      /* the request id looked for, when deciding by id */
-	fl_time now;
-	struct fl_pairing_rec match; /* the (last) pending request found */
-	int matches;
-	json_t *candidates; /* the pending requests with code */
-};
-
-static fl_err pairing_one(void *ctx, const struct fl_pairing_rec *r)
-{
-	struct pairing_walk *w = ctx;
-
-	if (w->items != NULL &&
-	    json_array_append_new(w->items, pairing_json(r, w->now)) != 0)
-		return FL_E_NOMEM;
-	if (r->status != FL_PAIRING_PENDING || r->expires_at <= w->now)
-		return FL_OK;
-	if ((w->code != NULL && strcmp(r->code, w->code) == 0) ||
-	    (w->ord > 0 && r->ord == w->ord)) {
-		w->match = *r;
-		w->matches++;
-		if (w->candidates != NULL &&
-		    json_array_append_new(
-		            w->candidates,
-		            json_pack("{s:I,s:o,s:b,s:s}", "request_id",
-		                      (json_int_t)r->ord, "created_at",
-		                      fl_json_time(r->created_at),
-		                      "factory_signed", r->factory_signed,
-		                      "client_network", r->client_net)) != 0)
-			return FL_E_NOMEM;
-	}
-	return FL_OK;
-}
-
-static void pairing_requests(struct fl_req *req)
-{
-	static const char *const q[] = {NULL};
-	struct pairing_walk w = {.now = req->now};
-	struct fl_device *d = calloc(1, sizeof(*d));
-	struct fl_tx *tx = NULL;
-	fl_err err;
-
-	if (d == NULL) {
-		fl_reply_error(req, FL_E_NOMEM, NULL);
-		return;
-	}
-	if (fl_req_query_only(req, q) != FL_OK)
-		goto done;
-	if ((w.items = json_array()) == NULL) {
-		fl_reply_error(req, FL_E_NOMEM, NULL);
-		goto done;
-	}
-	if ((err = fl_store_begin(req->app->store, false, &tx)) == FL_OK) {
-		err = fl_api_path_device(req, tx, d);
-		if (err == FL_OK)
-			err = fl_store_pairing_list(tx, d->id, pairing_one, &w);
-		fl_tx_rollback(tx);
-	}
-	if (err != FL_OK) {
-		json_decref(w.items);
-		fl_reply_error(req, err,
-		               err == FL_E_NOT_FOUND ? "no such device" : NULL);
-		goto done;
-	}
-	fl_reply_json(
-	        req, 200,
-	        json_pack("{s:s,s:o}", "device_id", d->id, "items", w.items));
-done:
-	free(d);
-}
-
-/* Reads the body of an approval or refusal: {"pairing_code": ".."} (as
- * the phone shows it, "0491 7253 8812 0034", or run together) or
- * {"request_id": N}, into w. Answers and returns an error otherwise. */
-static fl_err pairing_choice(struct fl_req *req, struct pairing_walk *w,
-                             char code[FL_DP_PAIRING_LEN + 1])
-{
-	static const char *const fields[] = {"pairing_code", "request_id",
-	                                     NULL};
-	struct fl_jin j;
-	char raw[64];
-	int64_t id = 0;
-	bool by_code, by_id;
-	size_t n = 0;
-
-	if (fl_jin_parse(&j, req) != FL_OK)
-		return FL_E_INVALID;
-	fl_jin_only(&j, fields);
-	by_code = fl_jin_str(&j, "pairing_code", false, raw, sizeof(raw));
-	by_id = fl_jin_int(&j, "request_id", false, &id);
-	if (j.err == FL_OK && by_code == by_id)
-		fl_jin_fail(&j, FL_E_FIELD_MISSING,
-		            "give either pairing_code or request_id");
-	for (size_t i = 0; j.err == FL_OK && by_code && raw[i] != '\0'; i++) {
-		if (raw[i] == ' ' || raw[i] == '-')
-			continue;
-		if (raw[i] < '0' || raw[i] > '9' || n == FL_DP_PAIRING_LEN) {
-			n = 0;
-			break;
-		}
-		code[n++] = raw[i];
-	}
-	code[n] = '\0';
-	if (j.err == FL_OK && by_code && n != FL_DP_PAIRING_LEN)
-		fl_jin_fail(
-		        &j, FL_E_INVALID,
-		        "pairing_code must be the 16 digits the phone shows");
-	if (j.err == FL_OK && by_id && id < 1)
-		fl_jin_fail(&j, FL_E_RANGE,
-		            "request_id must be a request's id (1 or more)");
-	if (fl_jin_end(&j) != FL_OK)
-		return FL_E_INVALID;
-	w->code = by_code ? code : NULL;
-	w->ord = by_id ? id : 0;
-	return FL_OK;
-}
-
-/* The 409 ambiguous_pairing_code answer: the candidates (request id,
- * created_at, factory_signed, client network), whose ids the message
- * also names. */
-static void ambiguous(struct fl_req *req, json_t *candidates)
-{
-	char msg[256];
-	size_t used, i;
-	json_t *c;
-
-	used = (size_t)snprintf(msg, sizeof(msg),
-	                        "%zu pending requests show this code "
-	                        "(request ids",
-	                        json_array_size(candidates));
-	json_array_foreach(candidates, i, c)
-	{
-		if (used + 32 >= sizeof(msg))
-			break;
-		used += (size_t)snprintf(
-		        msg + used, sizeof(msg) - used, "%s %lld",
-		        i > 0 ? "," : "",
-		        (long long)json_integer_value(
-		                json_object_get(c, "request_id")));
-	}
-	snprintf(msg + used, sizeof(msg) - used,
-	         "); approve or refuse one by its request_id");
-	fl_reply_json(req, 409,
-	              json_pack("{s:{s:s,s:s},s:O}", "error", "code",
-	                        "ambiguous_pairing_code", "message", msg,
-	                        "candidates", candidates));
-	req->err_code = "ambiguous_pairing_code";
-}
-
-struct pairing_io {
-	struct pairing_walk w;
-	enum fl_pairing_status to;
-	struct fl_device d;
-};
-
-/* One attempt (txn.h) of a pairing decision. */
-static fl_err pairing_step(struct fl_tx *tx, struct fl_req *req, void *ctx)
-{
-	struct pairing_io *io = ctx;
-	struct pairing_walk *w = &io->w;
-	struct fl_device *d = &io->d;
-	fl_err err;
-
-	/* every attempt walks the requests afresh */
-	w->matches = 0;
-	memset(&w->match, 0, sizeof(w->match));
-	if (w->candidates != NULL)
-		json_array_clear(w->candidates);
-	err = fl_api_path_device_locked(req, tx, d);
-	if (err == FL_OK)
-		err = fl_store_pairing_expire(tx, d->id, req->now);
-	if (err == FL_OK)
-		err = fl_store_pairing_list(tx, d->id, pairing_one, w);
-	if (err == FL_E_NOT_FOUND) {
-		fl_reply_error(req, err, "no such device");
-		return err;
-	}
-	if (err == FL_OK && w->matches == 0) {
-		fl_reply_error(req, FL_E_NOT_FOUND,
-		               w->code != NULL
-		                       ? "no pending pairing request shows this "
-		                         "code"
-		                       : "no pending pairing request has this "
-		                         "id");
-		return FL_E_NOT_FOUND;
-	}
-	if (err == FL_OK && w->matches > 1) {
-		ambiguous(req, w->candidates);
-		return FL_E_CONFLICT;
-	}
-	if (err == FL_OK)
-		err = fl_store_pairing_decide(tx, d->id, w->match.ord, io->to,
-		                              req->now, req->who.key_id);
-	if (err == FL_OK) {
-		w->match.status = io->to;
-		w->match.decided_at = req->now;
-		snprintf(w->match.decided_by, sizeof(w->match.decided_by), "%s",
-		         req->who.key_id);
-		err = fl_audit_req(tx, req,
-		                   io->to == FL_PAIRING_APPROVED
-		                           ? "device.pairing_approve"
-		                           : "device.pairing_reject",
-		                   d->id, NULL, pairing_json(&w->match, req->now));
-	}
-	if (err != FL_OK)
-		return err;
-	fl_reply_json(req, 200,
-	              json_pack("{s:s,s:o}", "device_id", d->id, "request",
-	                        pairing_json(&w->match, req->now)));
-	return FL_OK;
-}
-
-/* Approves or refuses the one pending request whose pairing code the
- * customer read from the phone's screen, or the one the lender chose by
- * its id. Two pending requests showing the same code are answered 409
- * ambiguous_pairing_code with both as candidates, to choose between by
- * id. */
-static void decide_pairing(struct fl_req *req, enum fl_pairing_status to)
-{
-	struct pairing_io *io = calloc(1, sizeof(*io));
-	char code[FL_DP_PAIRING_LEN + 1];
-
-	if (io == NULL) {
-		fl_reply_error(req, FL_E_NOMEM, NULL);
-		return;
-	}
-	io->w.now = req->now;
-	io->to = to;
-	if (pairing_choice(req, &io->w, code) != FL_OK)
-		goto done;
-	if (io->w.code != NULL && (io->w.candidates = json_array()) == NULL) {
-		fl_reply_error(req, FL_E_NOMEM, NULL);
-		goto done;
-	}
-	if (fl_txn_run(req, pairing_step, io) != FL_OK)
-		goto done; /* answered */
-done:
-	json_decref(io->w.candidates);
-	free(io);
-}
-
-static void approve_pairing(struct fl_req *req)
-{
-	decide_pairing(req, FL_PAIRING_APPROVED);
-}
-
-static void reject_pairing(struct fl_req *req)
-{
-	decide_pairing(req, FL_PAIRING_REJECTED);
-}
-
-#define DEVICE_PATH "/v1/devices/{device_id}"
-
 static const struct fl_route routes[] = {
         {"POST", FL_DP_PATH_ENROLL, enroll, FL_AUTH_NONE},
         {"POST", FL_DP_PATH_CHECKIN, checkin, FL_AUTH_NONE},
         {"GET", FL_DP_PATH_WAIT, wait_seq, FL_AUTH_NONE},
         {"POST", FL_DP_PATH_LOOKUP, lookup, FL_AUTH_NONE},
-        {"POST", DEVICE_PATH "/offline-code", offline_code,
-         FL_ROLE_ADMIN | FL_ROLE_SUPPORT},
-        {"GET", DEVICE_PATH "/pairing-requests", pairing_requests,
-         FL_ROLES_READ},
-        {"POST", DEVICE_PATH "/approve-pairing", approve_pairing,
-         FL_ROLE_ADMIN | FL_ROLE_SUPPORT},
-        {"POST", DEVICE_PATH "/reject-pairing", reject_pairing,
-         FL_ROLE_ADMIN | FL_ROLE_SUPPORT},
 };
 
 const struct fl_route_table fl_routes_device = FL_ROUTE_TABLE(routes);

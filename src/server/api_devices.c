@@ -17,127 +17,63 @@
 #include "core/state.h"
 #include "server/api.h"
 #include "server/app.h"
-#include "server/audit.h"
 #include "server/auth.h"
 #include "server/decide.h"
+#include "server/devices.h"
 #include "server/enroll.h"
 #include "server/holds.h"
 #include "server/jsonio.h"
 #include "server/push.h"
-#include "server/router.h"
+#include "server/route.h"
 #include "server/txn.h"
 
-static const char *cause_name(enum fl_lock_cause c)
+/* --- what a device's JSON shows of the device protocol ----------------------
+ */
+
+#define REPORTS_SHOWN 20 /* reports in a device's JSON */
+
+static fl_err report_json(void *ctx, const struct fl_report_rec *r)
 {
-	return fl_lock_cause_name(c) != NULL ? fl_lock_cause_name(c) : "none";
+	json_t *arr = ctx;
+
+	return json_array_append_new(
+	               arr,
+	               json_pack("{s:o,s:s,s:s}", "at", fl_json_time(r->at),
+	                         "kind",
+	                         r->kind == FL_REPORT_SIM ? "sim" : "tamper",
+	                         "detail", r->detail)) == 0
+	               ? FL_OK
+	               : FL_E_NOMEM;
 }
 
-/* Whether the decision's lock has come: locked, or not enrolled yet with
- * lock_at reached when it was decided. */
-static bool lock_come(const struct fl_device_status *s)
+fl_err fl_api_device_protocol_json(struct fl_tx *tx, const struct fl_device *d,
+                                   json_t *j)
 {
-	return s->state == FL_ST_LOCKED ||
-	       (s->state == FL_ST_PENDING && s->lock_at != 0 &&
-	        s->lock_at <= s->decided_at);
-}
+	struct fl_ocode_rec oc;
+	json_t *reports = json_array();
+	fl_err err;
 
-json_t *fl_api_device_json(const struct fl_device *d)
-{
-	json_t *j = json_object();
-	const struct fl_device_status *s = &d->st;
-
-	if (j == NULL)
-		return NULL;
-	json_object_set_new(j, "id", json_string(d->id));
-	json_object_set_new(j, "imei", json_string(d->imei));
-	json_object_set_new(j, "imei2",
-	                    d->imei2[0] ? json_string(d->imei2) : json_null());
-	json_object_set_new(j, "serial", json_string(d->serial));
-	json_object_set_new(j, "model", json_string(d->model));
-	json_object_set_new(j, "created_at", fl_json_time(d->created_at));
-	json_object_set_new(j, "enrolled", json_boolean(d->enrolled_at != 0));
-	json_object_set_new(j, "enrolled_at", fl_json_time(d->enrolled_at));
-	json_object_set_new(j, "enrollment_code_expires_at",
-	                    d->has_enroll_code ? fl_json_time(d->enroll_expires)
-	                                       : json_null());
-	json_object_set_new(j, "has_contract", json_boolean(d->has_contract));
-	json_object_set_new(j, "state",
-	                    json_string(fl_state_name(s->state) != NULL
-	                                        ? fl_state_name(s->state)
-	                                        : "pending"));
-	json_object_set_new(j, "stolen", json_boolean(s->stolen_reported));
-	json_object_set_new(j, "released_by_command",
-	                    json_boolean(s->released_by_command));
-	/* paid in full by a provider's payment, the release waiting for
-	 * the lender's confirmation (sources.h): only then is nothing left
-	 * to pay on a device that is neither released nor stolen */
-	json_object_set_new(
-	        j, "release_pending",
-	        json_boolean(d->has_contract && s->token_seq != 0 &&
-	                     s->amount_remaining == 0 &&
-	                     s->state != FL_ST_RELEASED &&
-	                     s->state != FL_ST_PENDING && !s->stolen));
-	json_object_set_new(j, "lock_at", fl_json_time(s->lock_at));
-	/* lock_cause: why the device is locked now (a phone not enrolled
-	 * yet: why it will be at enrollment); "none" while no lock has come.
-	 * next_lock_cause: why lock_at, when that lock is still to come. */
-	json_object_set_new(j, "lock_cause",
-	                    json_string(lock_come(s) ? cause_name(s->lock_cause)
-	                                             : "none"));
-	json_object_set_new(
-	        j, "next_lock_cause",
-	        json_string(!lock_come(s) && s->lock_at != 0 &&
-	                                    s->state != FL_ST_RELEASED
-	                            ? cause_name(s->lock_cause)
-	                            : "none"));
-	json_object_set_new(j, "unlock_until", fl_json_time(s->unlock_until));
-	json_object_set_new(j, "paid_through", fl_json_time(s->paid_through));
-	json_object_set_new(j, "amount_due", json_integer(s->amount_due));
-	json_object_set_new(j, "amount_remaining",
-	                    json_integer(s->amount_remaining));
-	json_object_set_new(j, "credit", json_integer(s->credit));
-	json_object_set_new(j, "next_due_at", fl_json_time(s->next_due_at));
-	json_object_set_new(j, "next_due_amount",
-	                    json_integer(s->next_due_amount));
-	json_object_set_new(j, "next_change", fl_json_time(s->next_change));
-	json_object_set_new(j, "last_contact", fl_json_time(d->last_contact));
-	json_object_set_new(j, "tamper",
-	                    d->tamper_at ? json_pack("{s:o,s:s}", "at",
-	                                             fl_json_time(d->tamper_at),
-	                                             "report", d->tamper_report)
-	                                 : json_null());
-	json_object_set_new(j, "sim",
-	                    d->sim_at ? json_pack("{s:o,s:s}", "at",
-	                                          fl_json_time(d->sim_at),
-	                                          "report", d->sim_report)
-	                              : json_null());
-	json_object_set_new(j, "token_seq",
-	                    json_integer((json_int_t)s->token_seq));
-	json_object_set_new(j, "decided_at", fl_json_time(s->decided_at));
-	/* What the phone last confirmed applying, beside what the server
-	 * decided: "locking" and "unlocking" until the phone says so. */
-	{
-		bool want = s->state == FL_ST_LOCKED;
-		bool known = d->confirmed.at != 0;
-		bool has = d->confirmed.locked;
-		const char *lock_status =
-		        !known ? (want ? "locking" : "unknown")
-		        : want ? (has ? "locked" : "locking")
-		               : (has ? "unlocking" : "unlocked");
-
-		json_object_set_new(j, "lock_status", json_string(lock_status));
-		json_object_set_new(
-		        j, "phone",
-		        known ? json_pack("{s:I,s:b,s:o,s:b}", "token_seq",
-		                          (json_int_t)d->confirmed.seq, "locked",
-		                          has, "confirmed_at",
-		                          fl_json_time(d->confirmed.at),
-		                          "current",
-		                          d->confirmed.seq == s->token_seq)
-		              : json_null());
+	if (reports == NULL)
+		return FL_E_NOMEM;
+	err = fl_store_report_list(tx, d->tenant_id, d->id, REPORTS_SHOWN,
+	                           report_json, reports);
+	if (err == FL_OK)
+		err = fl_store_ocode_get(tx, d->id, &oc);
+	if (err != FL_OK) {
+		json_decref(reports);
+		return err;
 	}
-	return j;
+	json_object_set_new(j, "reports", reports);
+	json_object_set_new(j, "offline_code",
+	                    json_pack("{s:I,s:I,s:o}", "counter",
+	                              (json_int_t)oc.counter, "used",
+	                              (json_int_t)oc.used, "unlock_until",
+	                              fl_json_time(oc.unlock_until)));
+	return FL_OK;
 }
+
+/* --- devices ----------------------------------------------------------------
+ */
 
 fl_err fl_api_path_device(struct fl_req *req, struct fl_tx *tx,
                           struct fl_device *out)
@@ -188,23 +124,47 @@ static bool read_imei(struct fl_jin *j, const char *name, bool required,
 	return true;
 }
 
+/* POST /v1/devices: the rules are fl_device_register's (devices.h). */
+struct register_io {
+	struct fl_register_in in;
+	struct fl_register_result out;
+	char code[FL_ENROLL_CODE_LEN + 1]; /* the enrollment code, shown once */
+};
+
+static fl_err register_step(struct fl_tx *tx, struct fl_req *req, void *ctx)
+{
+	struct register_io *io = ctx;
+	fl_err err = fl_device_register(tx, &io->in, req->now, &io->out);
+
+	if (err != FL_OK) {
+		if (io->out.msg[0] != '\0')
+			fl_reply_error(req, err, "%s", io->out.msg);
+		return err;
+	}
+	fl_reply_json(req, 201,
+	              json_pack("{s:o,s:s,s:o}", "device",
+	                        fl_device_json(&io->out.device),
+	                        "enrollment_code", io->code,
+	                        "enrollment_code_expires_at",
+	                        fl_json_time(io->out.device.enroll_expires)));
+	return FL_OK;
+}
+
 static void register_device(struct fl_req *req)
 {
 	static const char *const fields[] = {"imei", "imei2", "serial", "model",
 	                                     NULL};
 	char code[FL_ENROLL_CODE_LEN + 1];
-	struct fl_device *d = NULL;
-	struct fl_decided what;
-	struct fl_tx *tx;
+	struct register_io *io = calloc(1, sizeof(*io));
+	struct fl_device *d;
 	struct fl_jin j;
-	json_t *out;
 	fl_err err;
 
-	d = calloc(1, sizeof(*d));
-	if (d == NULL) {
+	if (io == NULL) {
 		fl_reply_error(req, FL_E_NOMEM, NULL);
 		return;
 	}
+	d = &io->in.device;
 	if (fl_jin_parse(&j, req) != FL_OK)
 		goto done;
 	fl_jin_only(&j, fields);
@@ -224,8 +184,6 @@ static void register_device(struct fl_req *req)
 		goto done;
 
 	fl_id_generate(d->id, "dv");
-	snprintf(d->tenant_id, sizeof(d->tenant_id), "%s", req->who.tenant_id);
-	d->created_at = req->now;
 	d->has_enroll_code = true;
 	d->enroll_expires = req->now + req->app->cfg.enroll_code_ttl;
 	if ((err = fl_enroll_code_new(req->app->secrets.enroll_hash_key, code,
@@ -233,32 +191,14 @@ static void register_device(struct fl_req *req)
 		fl_reply_error(req, err, NULL);
 		goto done;
 	}
-	if (fl_txn_begin(req, &tx) != FL_OK)
-		goto done;
-	err = fl_store_device_insert(tx, d);
-	if (err == FL_E_IMEI_IN_PROGRAM) {
-		/* Which program, and whose, is not the caller's business. */
-		fl_txn_abort(req, tx, err,
-		             "this IMEI is already in a financing program");
-		goto done;
-	}
-	if (err == FL_OK)
-		err = fl_decide_device(tx, d->tenant_id, d->id, req->now, false,
-		                       d, &what);
-	if (err == FL_OK)
-		err = fl_audit_req(tx, req, "device.register", d->id, NULL,
-		                   fl_api_device_json(d));
-	if (err != FL_OK) {
-		fl_txn_abort(req, tx, err, NULL);
-		goto done;
-	}
-	out = json_pack("{s:o,s:s,s:o}", "device", fl_api_device_json(d),
-	                "enrollment_code", code, "enrollment_code_expires_at",
-	                fl_json_time(d->enroll_expires));
-	fl_reply_json(req, 201, out);
-	fl_txn_commit(req, tx);
+	io->in.who = req->who;
+	memcpy(io->code, code, sizeof(io->code));
+	fl_wipe(code, sizeof(code));
+	if (fl_txn_run(req, register_step, io) == FL_OK)
+		fl_decide_committed(req->app, io->out.device.id, &io->out.what);
 done:
-	free(d);
+	fl_wipe(io, sizeof(*io));
+	free(io);
 }
 
 struct dlist {
@@ -456,70 +396,6 @@ static void list_devices(struct fl_req *req)
 		else
 			fl_reply_json(req, 200, body);
 	}
-}
-
-/* The stored command behind entry idx (1-based; 0: none) of in's
- * commands, as a pending command. */
-static json_t *pending_one(struct fl_tx *tx, const struct fl_device *d,
-                           const struct fl_device_inputs *in, size_t idx,
-                           fl_err *err)
-{
-	struct fl_command_rec c;
-
-	*err = fl_store_command_get(tx, d->tenant_id, d->id,
-	                            in->cmd_ord[idx - 1], &c);
-	if (*err != FL_OK)
-		return NULL;
-	return json_pack("{s:I,s:s,s:o,s:o,s:s,s:b,s:s}", "id",
-	                 (json_int_t)c.ord, "kind",
-	                 c.kind == FL_CMD_LOCK_AT ? "lock_at" : "unlock_until",
-	                 "at", fl_json_time(in->commands[idx - 1].at),
-	                 "issued_at", fl_json_time(c.issued_at), "reason",
-	                 c.reason, "show_reason", c.show_reason, "actor",
-	                 c.actor);
-}
-
-fl_err fl_api_device_pending(struct fl_tx *tx, const struct fl_device *d,
-                             fl_time now, json_t **out)
-{
-	struct fl_device_inputs in;
-	struct fl_decision *dec = calloc(1, sizeof(*dec));
-	fl_time at = fl_decide_now(d, now);
-	json_t *arr = json_array(), *one;
-	fl_err err = FL_OK;
-
-	*out = NULL;
-	memset(&in, 0, sizeof(in));
-	if (dec == NULL || arr == NULL) {
-		err = FL_E_NOMEM;
-		goto out;
-	}
-	if (!d->has_contract)
-		goto done;
-	if ((err = fl_decide_replay(tx, d, at, &in, dec)) != FL_OK)
-		goto out;
-	/* a lock still to come shows even when an earlier lock (an overdue
-	 * one after an unlock ends) comes first: the lender scheduled it */
-	if (dec->sched_command != 0 && dec->sched_at > at) {
-		one = pending_one(tx, d, &in, dec->sched_command, &err);
-		if (one == NULL || json_array_append_new(arr, one) != 0)
-			err = err != FL_OK ? err : FL_E_NOMEM;
-	}
-	if (err == FL_OK && dec->unlock_until > at && dec->unlock_command != 0) {
-		one = pending_one(tx, d, &in, dec->unlock_command, &err);
-		if (one == NULL || json_array_append_new(arr, one) != 0)
-			err = err != FL_OK ? err : FL_E_NOMEM;
-	}
-	if (err != FL_OK)
-		goto out;
-done:
-	*out = arr;
-	arr = NULL;
-out:
-	fl_device_inputs_clear(&in);
-	free(dec);
-	json_decref(arr);
-	return err;
 }
 
 /* "lock_held": the hold (holds.h) that moved the device's overdue lock
@@ -857,88 +733,61 @@ static void stolen_clear(struct fl_req *req)
 
 /* POST .../commands/{command_id}/cancel {"reason"}: cancels a pending
  * command (a scheduled lock still to come, an unlock still holding), with
- * a reason, audited. Anything else is 409. */
+ * a reason, audited; the rules are fl_device_command_cancel's
+ * (devices.h). Anything else is 409. */
+struct cancel_io {
+	struct fl_cancel_in in;
+	struct fl_cancel_result out;
+};
+
+static fl_err cancel_step(struct fl_tx *tx, struct fl_req *req, void *ctx)
+{
+	struct cancel_io *io = ctx;
+	fl_err err = fl_device_command_cancel(tx, &io->in, req->now, &io->out);
+	json_t *a;
+
+	if (err != FL_OK) {
+		if (io->out.msg[0] != '\0')
+			fl_reply_error(req, err, "%s", io->out.msg);
+		return err;
+	}
+	a = fl_device_json(&io->out.after);
+	if (io->out.pending != NULL)
+		json_object_set_new(a, "pending_commands",
+		                    json_incref(io->out.pending));
+	fl_reply_json(req, 200, a);
+	return FL_OK;
+}
+
 static void cancel_command(struct fl_req *req)
 {
-	struct fl_device *before = calloc(1, sizeof(*before));
-	struct fl_device *after = calloc(1, sizeof(*after));
+	struct cancel_io *io = calloc(1, sizeof(*io));
 	const char *cid = fl_req_param(req, "command_id");
-	struct fl_command_rec c;
-	struct fl_decided what;
 	struct cmd_body b;
-	json_t *pend = NULL, *a;
-	struct fl_tx *tx;
-	bool pending = false;
 	char *end = NULL;
 	long long ord;
-	size_t i;
-	json_t *it;
-	fl_err err;
 
-	if (before == NULL || after == NULL) {
+	if (io == NULL) {
 		fl_reply_error(req, FL_E_NOMEM, NULL);
-		goto done;
+		return;
 	}
 	ord = cid != NULL ? strtoll(cid, &end, 10) : 0;
 	if (cid == NULL || end == cid || *end != '\0' || ord < 1) {
 		fl_reply_error(req, FL_E_NOT_FOUND, "no such command");
 		goto done;
 	}
-	if (read_cmd(req, NULL, false, true, &b) != FL_OK ||
-	    fl_txn_begin(req, &tx) != FL_OK)
+	if (read_cmd(req, NULL, false, true, &b) != FL_OK)
 		goto done;
-	err = fl_api_path_device_locked(req, tx, before);
-	if (err == FL_OK)
-		err = fl_store_command_get(tx, before->tenant_id, before->id,
-		                           ord, &c);
-	if (err == FL_E_NOT_FOUND) {
-		fl_txn_abort(req, tx, err, "no such command on this device");
-		goto done;
-	}
-	if (err == FL_OK)
-		err = fl_api_device_pending(tx, before, req->now, &pend);
-	json_array_foreach(pend, i, it) pending |=
-	        json_integer_value(json_object_get(it, "id")) == ord;
-	json_decref(pend);
-	if (err == FL_OK && !pending) {
-		fl_txn_abort(req, tx, FL_E_STATE,
-		             "the command is not pending: only a scheduled "
-		             "lock still to come or an unlock still holding "
-		             "can be cancelled");
-		goto done;
-	}
-	if (err == FL_OK)
-		err = fl_store_command_cancel(tx, before->tenant_id, before->id,
-		                              ord, fl_decide_now(before, req->now),
-		                              req->who.key_id, b.reason);
-	if (err == FL_OK)
-		err = fl_decide_device(tx, before->tenant_id, before->id,
-		                       req->now, false, after, &what);
-	if (err == FL_OK) {
-		a = fl_api_device_json(after);
-		json_object_set_new(
-		        a, "cancelled",
-		        json_pack("{s:I,s:s,s:o,s:s}", "id", (json_int_t)ord,
-		                  "kind",
-		                  c.kind == FL_CMD_LOCK_AT ? "lock_at"
-		                                           : "unlock_until",
-		                  "at", fl_json_time(c.at), "reason", b.reason));
-		err = fl_audit_req(tx, req, "device.command_cancel",
-		                   before->id, fl_api_device_json(before), a);
-	}
-	if (err != FL_OK) {
-		fl_txn_abort(req, tx, err, NULL);
-		goto done;
-	}
-	a = fl_api_device_json(after);
-	if (fl_api_device_pending(tx, after, req->now, &pend) == FL_OK)
-		json_object_set_new(a, "pending_commands", pend);
-	fl_reply_json(req, 200, a);
-	if (fl_txn_commit(req, tx) == FL_OK)
-		fl_decide_committed(req->app, after->id, &what);
+	io->in.who = req->who;
+	snprintf(io->in.device_id, sizeof(io->in.device_id), "%s",
+	         fl_req_param(req, "device_id"));
+	io->in.command = ord;
+	snprintf(io->in.reason, sizeof(io->in.reason), "%s", b.reason);
+	if (fl_txn_run(req, cancel_step, io) == FL_OK)
+		fl_decide_committed(req->app, io->out.after.id, &io->out.what);
 done:
-	free(before);
-	free(after);
+	fl_cancel_result_clear(&io->out);
+	free(io);
 }
 
 /* GET /v1/devices/by-imei/{imei}: the tenant's devices with this IMEI

@@ -15,7 +15,7 @@
 #include "server/auth.h"
 #include "server/holds.h"
 #include "server/jsonio.h"
-#include "server/router.h"
+#include "server/route.h"
 #include "server/txn.h"
 
 #define FREEZE_MAX (90LL * FL_DAY) /* the longest freeze at once */

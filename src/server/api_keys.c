@@ -1,130 +1,75 @@
 /*
  * api_keys.c - a tenant admin's API keys: create with a role (admin,
- * clerk, support, auditor), list, show, revoke.
+ * clerk, support, auditor), list, show, revoke. The writes are
+ * apikeys.h's, run by the runner (txn.h); the operator's key routes
+ * (api_operator.c) answer through the same fl_api_key_create and
+ * fl_api_key_revoke.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/crypto.h"
 #include "server/api.h"
+#include "server/apikeys.h"
 #include "server/app.h"
-#include "server/audit.h"
 #include "server/auth.h"
 #include "server/jsonio.h"
-#include "server/router.h"
+#include "server/route.h"
 #include "server/txn.h"
 
-json_t *fl_api_tenant_json(const struct fl_tenant *t)
-{
-	return json_pack("{s:s,s:s,s:o}", "id", t->id, "name", t->name,
-	                 "created_at", fl_json_time(t->created_at));
-}
+/* --- creating and revoking keys ------------------------------------------- */
 
-json_t *fl_api_apikey_json(const struct fl_apikey *k)
-{
-	return json_pack(
-	        "{s:s,s:s?,s:s,s:s,s:s?,s:o,s:o,s:b,s:o}", "id", k->id,
-	        "tenant_id", k->tenant_id[0] ? k->tenant_id : NULL, "role",
-	        k->role, "label", k->label, "created_by",
-	        k->created_by[0] ? k->created_by : NULL, "created_at",
-	        fl_json_time(k->created_at), "revoked_at",
-	        fl_json_time(k->revoked_at), "active", k->revoked_at == 0,
-	        /* to the minute: recorded at most once a minute */
-	        "last_used_at", fl_json_time(k->last_used_at));
-}
+struct create_io {
+	struct fl_apikey_create_in in;
+	struct fl_apikey_new key;
+	struct fl_apikey_result out;
+};
 
-static fl_err key_insert(struct fl_tx *tx, const uint8_t hash_key[32],
-                         const char *tenant_id, unsigned role,
-                         const char *label, const char *created_by, fl_time now,
-                         struct fl_apikey *k, char secret[FL_APIKEY_LEN + 1])
+static fl_err create_step(struct fl_tx *tx, struct fl_req *req, void *ctx)
 {
-	fl_err err;
+	struct create_io *io = ctx;
+	fl_err err = fl_apikey_create(tx, &io->in, req->now, &io->out);
+	json_t *j;
 
-	memset(k, 0, sizeof(*k));
-	if (strlen(label) >= sizeof(k->label))
-		return FL_E_TOO_LARGE;
-	fl_id_generate(k->id, "ak");
-	snprintf(k->tenant_id, sizeof(k->tenant_id), "%s", tenant_id);
-	snprintf(k->role, sizeof(k->role), "%s", fl_role_name(role));
-	snprintf(k->label, sizeof(k->label), "%s", label);
-	snprintf(k->created_by, sizeof(k->created_by), "%s", created_by);
-	k->created_at = now;
-	if ((err = fl_apikey_generate(hash_key, secret, k->hash)) != FL_OK)
+	if (err != FL_OK) {
+		if (io->out.msg[0] != '\0')
+			fl_reply_error(req, err, "%s", io->out.msg);
 		return err;
-	err = fl_store_apikey_insert(tx, k);
-	if (err != FL_OK)
-		fl_wipe(secret, FL_APIKEY_LEN + 1);
-	return err;
+	}
+	j = fl_apikey_json(&io->out.key);
+	if (j == NULL ||
+	    json_object_set_new(j, "key", json_string(io->key.secret)) != 0) {
+		json_decref(j);
+		return FL_E_NOMEM;
+	}
+	fl_reply_json(req, 201, j);
+	return FL_OK;
 }
 
-fl_err fl_api_key_create(struct fl_tx *tx, const struct fl_req *req,
-                         const char *tenant_id, unsigned role,
-                         const char *label, json_t **out)
+void fl_api_key_create(struct fl_req *req, const char *tenant_id,
+                       bool tenant_must_exist, unsigned role, const char *label)
 {
-	char secret[FL_APIKEY_LEN + 1];
-	struct fl_apikey k;
-	json_t *j = NULL;
+	struct create_io *io = calloc(1, sizeof(*io));
 	fl_err err;
 
-	*out = NULL;
-	err = key_insert(tx, req->app->secrets.apikey_hash_key, tenant_id, role,
-	                 label, req->who.key_id, req->now, &k, secret);
-	if (err != FL_OK)
-		goto out;
-	err = fl_audit_req(tx, req, "key.create", k.id, NULL,
-	                   fl_api_apikey_json(&k));
-	if (err != FL_OK)
-		goto out;
-	/* A tenant's chain also records keys the operator made for it. */
-	if (req->who.role == FL_ROLE_OPERATOR && tenant_id[0] != '\0') {
-		err = fl_audit_append(tx, tenant_id, req->who.key_id, req->now,
-		                      "key.create", k.id, NULL,
-		                      fl_api_apikey_json(&k));
-		if (err != FL_OK)
-			goto out;
+	if (io == NULL) {
+		fl_reply_error(req, FL_E_NOMEM, NULL);
+		return;
 	}
-	j = fl_api_apikey_json(&k);
-	if (j == NULL || json_object_set_new(j, "key", json_string(secret))) {
-		err = FL_E_NOMEM;
-		goto out;
-	}
-	*out = j;
-	j = NULL;
-out:
-	fl_wipe(secret, sizeof(secret));
-	json_decref(j);
-	return err;
-}
-
-fl_err fl_api_bootstrap_operator(struct fl_store *st,
-                                 const uint8_t hash_key[32], fl_time now,
-                                 char *secret)
-{
-	struct fl_tx *tx = NULL;
-	struct fl_apikey k;
-	int64_t n = 0;
-	fl_err err;
-
-	secret[0] = '\0';
-	if ((err = fl_store_begin(st, true, &tx)) != FL_OK)
-		return err;
-	if ((err = fl_store_apikey_count(tx, &n)) != FL_OK || n > 0)
-		goto out;
-	err = key_insert(tx, hash_key, "", FL_ROLE_OPERATOR,
-	                 "first operator key", "", now, &k, secret);
-	if (err != FL_OK)
-		goto out;
-	err = fl_audit_append(tx, FL_AUDIT_CHAIN_OPERATOR, "system", now,
-	                      "key.create", k.id, NULL, fl_api_apikey_json(&k));
-	if (err != FL_OK)
-		goto out;
-	err = fl_tx_commit(tx);
-	tx = NULL;
-out:
-	fl_tx_rollback(tx);
-	if (err != FL_OK)
-		fl_wipe(secret, FL_APIKEY_LEN + 1);
-	return err;
+	io->in.who = req->who;
+	snprintf(io->in.tenant_id, sizeof(io->in.tenant_id), "%s", tenant_id);
+	io->in.tenant_must_exist = tenant_must_exist;
+	io->in.role = role;
+	snprintf(io->in.label, sizeof(io->in.label), "%s", label);
+	io->in.key = &io->key;
+	err = fl_apikey_new(req->app->secrets.apikey_hash_key, &io->key);
+	if (err == FL_OK)
+		err = fl_txn_run(req, create_step, io); /* answers */
+	else
+		fl_reply_error(req, err, NULL);
+	fl_wipe(io, sizeof(*io));
+	free(io);
 }
 
 /* --- handlers ------------------------------------------------------------- */
@@ -133,11 +78,8 @@ static void create(struct fl_req *req)
 {
 	static const char *const fields[] = {"role", "label", NULL};
 	char role_name[FL_ROLE_NAME_MAX] = "", label[FL_NAME_MAX] = "";
-	struct fl_tx *tx;
 	struct fl_jin j;
 	unsigned role = 0;
-	json_t *out = NULL;
-	fl_err err;
 
 	if (fl_jin_parse(&j, req) != FL_OK)
 		return;
@@ -150,15 +92,7 @@ static void create(struct fl_req *req)
 		            "role must be admin, clerk, support or auditor");
 	if (fl_jin_end(&j) != FL_OK)
 		return;
-	if (fl_txn_begin(req, &tx) != FL_OK)
-		return;
-	err = fl_api_key_create(tx, req, req->who.tenant_id, role, label, &out);
-	if (err != FL_OK) {
-		fl_txn_abort(req, tx, err, NULL);
-		return;
-	}
-	fl_reply_json(req, 201, out);
-	fl_txn_commit(req, tx);
+	fl_api_key_create(req, req->who.tenant_id, false, role, label);
 }
 
 struct list_ctx {
@@ -173,7 +107,7 @@ static fl_err list_one(void *ctx, const struct fl_apikey *k)
 
 	lc->last = k->ord;
 	lc->n++;
-	return json_array_append_new(lc->items, fl_api_apikey_json(k)) == 0
+	return json_array_append_new(lc->items, fl_apikey_json(k)) == 0
 	               ? FL_OK
 	               : FL_E_NOMEM;
 }
@@ -208,47 +142,40 @@ void fl_api_keys_list(struct fl_req *req, const char *tenant_id)
 	fl_reply_page(req, lc.items, lc.n == limit ? lc.last : 0);
 }
 
+struct revoke_io {
+	struct fl_apikey_revoke_in in;
+	struct fl_apikey_result out;
+};
+
+static fl_err revoke_step(struct fl_tx *tx, struct fl_req *req, void *ctx)
+{
+	struct revoke_io *io = ctx;
+	fl_err err = fl_apikey_revoke(tx, &io->in, req->now, &io->out);
+
+	if (err != FL_OK) {
+		if (io->out.msg[0] != '\0')
+			fl_reply_error(req, err, "%s", io->out.msg);
+		return err;
+	}
+	fl_reply_json(req, 200, fl_apikey_json(&io->out.after));
+	return FL_OK;
+}
+
 void fl_api_key_revoke(struct fl_req *req, const char *tenant_id,
                        const char *key_id, const char *only_role)
 {
-	struct fl_apikey before, after;
-	struct fl_tx *tx;
+	struct revoke_io io;
 	fl_err err;
 
-	if (fl_api_empty_body(req) != FL_OK || fl_txn_begin(req, &tx) != FL_OK)
+	if (fl_api_empty_body(req) != FL_OK)
 		return;
-	err = fl_store_apikey_get(tx, tenant_id, key_id, &before);
-	if (err == FL_OK && only_role != NULL &&
-	    strcmp(before.role, only_role) != 0)
-		err = FL_E_NOT_FOUND;
-	if (err == FL_OK)
-		err = fl_store_apikey_revoke(tx, tenant_id, key_id, req->now);
-	if (err == FL_OK)
-		err = fl_store_apikey_get(tx, tenant_id, key_id, &after);
-	if (err == FL_OK)
-		err = fl_audit_req(tx, req, "key.revoke", key_id,
-		                   fl_api_apikey_json(&before),
-		                   fl_api_apikey_json(&after));
-	if (err == FL_OK && req->who.role == FL_ROLE_OPERATOR &&
-	    tenant_id[0] != '\0')
-		err = fl_audit_append(tx, tenant_id, req->who.key_id, req->now,
-		                      "key.revoke", key_id,
-		                      fl_api_apikey_json(&before),
-		                      fl_api_apikey_json(&after));
-	if (err == FL_E_NOT_FOUND) {
-		fl_txn_abort(req, tx, err, "no such key");
-		return;
-	}
-	if (err == FL_E_STATE) {
-		fl_txn_abort(req, tx, err, "the key is already revoked");
-		return;
-	}
-	if (err != FL_OK) {
-		fl_txn_abort(req, tx, err, NULL);
-		return;
-	}
-	fl_reply_json(req, 200, fl_api_apikey_json(&after));
-	fl_txn_commit(req, tx);
+	memset(&io, 0, sizeof(io));
+	io.in.who = req->who;
+	snprintf(io.in.tenant_id, sizeof(io.in.tenant_id), "%s", tenant_id);
+	snprintf(io.in.key_id, sizeof(io.in.key_id), "%s", key_id);
+	io.in.only_role = only_role;
+	err = fl_txn_run(req, revoke_step, &io); /* answers */
+	(void)err;
 }
 
 static void list(struct fl_req *req)
@@ -272,7 +199,7 @@ static void show(struct fl_req *req)
 		               err == FL_E_NOT_FOUND ? "no such key" : NULL);
 		return;
 	}
-	fl_reply_json(req, 200, fl_api_apikey_json(&k));
+	fl_reply_json(req, 200, fl_apikey_json(&k));
 }
 
 static void revoke(struct fl_req *req)

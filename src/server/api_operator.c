@@ -2,48 +2,51 @@
  * api_operator.c - what the operator does: create and list tenants, create
  * and revoke a tenant's admin keys, manage operator keys. The operator
  * never sees a tenant's devices, contracts or payments: no route here
- * reads them.
+ * reads them. The writes are apikeys.h's, run by the runner (txn.h).
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "server/api.h"
+#include "server/apikeys.h"
 #include "server/app.h"
-#include "server/audit.h"
 #include "server/auth.h"
 #include "server/jsonio.h"
-#include "server/router.h"
+#include "server/route.h"
 #include "server/txn.h"
+
+static fl_err tenant_create_step(struct fl_tx *tx, struct fl_req *req,
+                                 void *ctx)
+{
+	struct fl_tenant_create_in *in = ctx;
+	struct fl_tenant t;
+	fl_err err = fl_tenant_create(tx, in, req->now, &t);
+
+	if (err == FL_OK)
+		fl_reply_json(req, 201, fl_tenant_json(&t));
+	return err;
+}
 
 static void tenant_create(struct fl_req *req)
 {
 	static const char *const fields[] = {"name", NULL};
-	struct fl_tenant t;
-	struct fl_tx *tx;
+	struct fl_tenant_create_in in;
 	struct fl_jin j;
 	fl_err err;
 
-	memset(&t, 0, sizeof(t));
+	memset(&in, 0, sizeof(in));
 	if (fl_jin_parse(&j, req) != FL_OK)
 		return;
 	fl_jin_only(&j, fields);
-	fl_jin_str(&j, "name", true, t.name, sizeof(t.name));
-	if (j.err == FL_OK && t.name[0] == '\0')
+	fl_jin_str(&j, "name", true, in.tenant.name, sizeof(in.tenant.name));
+	if (j.err == FL_OK && in.tenant.name[0] == '\0')
 		fl_jin_fail(&j, FL_E_INVALID, "field 'name' must not be empty");
 	if (fl_jin_end(&j) != FL_OK)
 		return;
-	fl_id_generate(t.id, "tn");
-	t.created_at = req->now;
-	if (fl_txn_begin(req, &tx) != FL_OK)
-		return;
-	if ((err = fl_store_tenant_insert(tx, &t)) != FL_OK ||
-	    (err = fl_audit_req(tx, req, "tenant.create", t.id, NULL,
-	                        fl_api_tenant_json(&t))) != FL_OK) {
-		fl_txn_abort(req, tx, err, NULL);
-		return;
-	}
-	fl_reply_json(req, 201, fl_api_tenant_json(&t));
-	fl_txn_commit(req, tx);
+	fl_id_generate(in.tenant.id, "tn");
+	in.who = req->who;
+	err = fl_txn_run(req, tenant_create_step, &in); /* answers */
+	(void)err;
 }
 
 struct tlist {
@@ -58,7 +61,7 @@ static fl_err tenant_one(void *ctx, const struct fl_tenant *t)
 
 	tl->last = t->ord;
 	tl->n++;
-	return json_array_append_new(tl->items, fl_api_tenant_json(t)) == 0
+	return json_array_append_new(tl->items, fl_tenant_json(t)) == 0
 	               ? FL_OK
 	               : FL_E_NOMEM;
 }
@@ -120,7 +123,7 @@ static void tenant_show(struct fl_req *req)
 	struct fl_tenant t;
 
 	if (path_tenant(req, NULL, &t) == FL_OK)
-		fl_reply_json(req, 200, fl_api_tenant_json(&t));
+		fl_reply_json(req, 200, fl_tenant_json(&t));
 }
 
 /* Reads an optional {"label": "..."} body. */
@@ -140,27 +143,11 @@ static fl_err label_body(struct fl_req *req, char label[FL_NAME_MAX])
 static void tenant_key_create(struct fl_req *req)
 {
 	char label[FL_NAME_MAX];
-	struct fl_tenant t;
-	struct fl_tx *tx;
-	json_t *out = NULL;
-	fl_err err;
 
-	if (label_body(req, label) != FL_OK || fl_txn_begin(req, &tx) != FL_OK)
+	if (label_body(req, label) != FL_OK)
 		return;
-	err = fl_store_tenant_get(tx, fl_req_param(req, "tenant_id"), &t);
-	if (err == FL_E_NOT_FOUND) {
-		fl_txn_abort(req, tx, err, "no such tenant");
-		return;
-	}
-	if (err == FL_OK)
-		err = fl_api_key_create(tx, req, t.id, FL_ROLE_ADMIN,
-		                        label[0] ? label : "admin", &out);
-	if (err != FL_OK) {
-		fl_txn_abort(req, tx, err, NULL);
-		return;
-	}
-	fl_reply_json(req, 201, out);
-	fl_txn_commit(req, tx);
+	fl_api_key_create(req, fl_req_param(req, "tenant_id"), true,
+	                  FL_ROLE_ADMIN, label[0] ? label : "admin");
 }
 
 static void tenant_key_list(struct fl_req *req)
@@ -183,20 +170,11 @@ static void tenant_key_revoke(struct fl_req *req)
 static void operator_key_create(struct fl_req *req)
 {
 	char label[FL_NAME_MAX];
-	struct fl_tx *tx;
-	json_t *out = NULL;
-	fl_err err;
 
-	if (label_body(req, label) != FL_OK || fl_txn_begin(req, &tx) != FL_OK)
+	if (label_body(req, label) != FL_OK)
 		return;
-	err = fl_api_key_create(tx, req, "", FL_ROLE_OPERATOR,
-	                        label[0] ? label : "operator", &out);
-	if (err != FL_OK) {
-		fl_txn_abort(req, tx, err, NULL);
-		return;
-	}
-	fl_reply_json(req, 201, out);
-	fl_txn_commit(req, tx);
+	fl_api_key_create(req, "", false, FL_ROLE_OPERATOR,
+	                  label[0] ? label : "operator");
 }
 
 static void operator_key_list(struct fl_req *req)

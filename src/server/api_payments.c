@@ -23,7 +23,7 @@
 #include "server/decide.h"
 #include "server/jsonio.h"
 #include "server/payments.h"
-#include "server/router.h"
+#include "server/route.h"
 #include "server/txn.h"
 
 /* The step of recording: the rules (payments.h), then the answer. */

@@ -21,7 +21,7 @@
 #include "server/auth.h"
 #include "server/jsonio.h"
 #include "server/metrics.h"
-#include "server/router.h"
+#include "server/route.h"
 #include "core/crypto.h"
 #include "core/imei.h"
 #include "core/state.h"

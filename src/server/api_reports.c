@@ -16,7 +16,7 @@
 #include "server/app.h"
 #include "server/auth.h"
 #include "server/jsonio.h"
-#include "server/router.h"
+#include "server/route.h"
 #include "store/store.h"
 
 #define PAGE 1000 /* devices or contracts read per store call */

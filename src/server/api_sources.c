@@ -32,7 +32,7 @@
 #include "server/log.h"
 #include "server/netaddr.h"
 #include "server/payments.h"
-#include "server/router.h"
+#include "server/route.h"
 #include "server/sources.h"
 #include "server/txn.h"
 

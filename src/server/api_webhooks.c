@@ -16,7 +16,7 @@
 #include "server/auth.h"
 #include "server/events.h"
 #include "server/jsonio.h"
-#include "server/router.h"
+#include "server/route.h"
 #include "server/txn.h"
 #include "server/webhooks.h"
 

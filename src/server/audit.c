@@ -12,8 +12,7 @@
 #include "server/app.h"
 #include "server/auth.h"
 #include "server/files.h"
-#include "server/http.h"
-#include "server/jsonio.h"
+#include "server/jsonval.h"
 #include "server/signkeys.h"
 
 static void put_u64(fl_blake2b_state *st, uint64_t v)
@@ -116,17 +115,16 @@ out:
 	return err;
 }
 
-fl_err fl_audit_req(struct fl_tx *tx, const struct fl_req *req,
-                    const char *action, const char *target, json_t *before,
-                    json_t *after)
+fl_err fl_audit_by(struct fl_tx *tx, const struct fl_principal *who, fl_time at,
+                   const char *action, const char *target, json_t *before,
+                   json_t *after)
 {
-	const char *chain = req->who.tenant_id[0] != '\0'
-	                            ? req->who.tenant_id
-	                            : FL_AUDIT_CHAIN_OPERATOR;
+	const char *chain = who->tenant_id[0] != '\0' ? who->tenant_id
+	                                              : FL_AUDIT_CHAIN_OPERATOR;
 
 	return fl_audit_append(
-	        tx, chain, req->who.key_id[0] ? req->who.key_id : "system",
-	        req->now, action, target != NULL ? target : "", before, after);
+	        tx, chain, who->key_id[0] ? who->key_id : "system", at, action,
+	        target != NULL ? target : "", before, after);
 }
 
 struct verify_ctx {

@@ -30,8 +30,8 @@
 #include "core/fltime.h"
 #include "store/store.h"
 
-struct fl_req;
 struct fl_app;
+struct fl_principal;
 
 /* The hash of e, chained on e->prev_hash. */
 void fl_audit_hash(const struct fl_audit_entry *e, uint8_t out[FL_HASH_LEN]);
@@ -46,11 +46,12 @@ fl_err fl_audit_append(struct fl_tx *tx, const char *chain, const char *actor,
                        fl_time at, const char *action, const char *target,
                        json_t *before, json_t *after) FL_MUST_USE;
 
-/* fl_audit_append for the caller of req: its tenant's chain (or the
- * operator's), its key id, req->now. */
-fl_err fl_audit_req(struct fl_tx *tx, const struct fl_req *req,
-                    const char *action, const char *target, json_t *before,
-                    json_t *after) FL_MUST_USE;
+/* fl_audit_append for the caller who (auth.h): its tenant's chain (or
+ * the operator's), its key id ("system" without one), at `at`. A request
+ * audits through fl_audit_req (api.h). */
+fl_err fl_audit_by(struct fl_tx *tx, const struct fl_principal *who, fl_time at,
+                   const char *action, const char *target, json_t *before,
+                   json_t *after) FL_MUST_USE;
 
 struct fl_audit_verdict {
 	bool ok;          /* the chain is intact */

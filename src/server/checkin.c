@@ -7,7 +7,7 @@
 #include "core/ocode.h"
 #include "server/audit.h"
 #include "server/events.h"
-#include "server/jsonio.h"
+#include "server/jsonval.h"
 
 /* Records what the phone reported applying (the token seq it holds,
  * whether it is locked), read again under the device's lock, with the

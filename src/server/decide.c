@@ -7,12 +7,11 @@
 #include "core/crypto.h"
 #include "server/app.h"
 #include "server/events.h"
+#include "server/gates.h"
 #include "server/log.h"
 #include "server/metrics.h"
-#include "server/holds.h"
 #include "server/push.h"
 #include "server/run.h"
-#include "server/sources.h"
 
 fl_time fl_decide_now(const struct fl_device *dev, fl_time now)
 {

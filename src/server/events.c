@@ -8,7 +8,7 @@
 #include "core/policy.h"
 #include "core/state.h"
 #include "server/auth.h"
-#include "server/jsonio.h"
+#include "server/jsonval.h"
 
 const char *const fl_event_types[] = {
         "device.enrolled",

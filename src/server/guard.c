@@ -9,8 +9,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "server/http.h"
 #include "server/log.h"
+#include "server/netaddr.h"
 
 #define PENDING_BUCKETS 4096 /* hash buckets of per-address counts */
 #define REAPER_TICK_MS  100  /* how often deadlines are checked */
@@ -98,7 +98,7 @@ static bool peer_of(const struct fl_guard *g, const struct sockaddr *sa,
 	uint8_t addr[16];
 	char text[48];
 
-	fl_http_client_net(sa, text, sizeof(text), net);
+	fl_net_client(sa, text, sizeof(text), net);
 	return fl_net_from_sockaddr(sa, addr) &&
 	       fl_net_in(g->trusted, g->o.n_trusted, addr);
 }
@@ -130,7 +130,7 @@ bool fl_guard_admit(struct fl_guard *g, const struct sockaddr *sa)
 	if (refused > 0) {
 		char text[48];
 
-		fl_http_client_net(sa, text, sizeof(text), net);
+		fl_net_client(sa, text, sizeof(text), net);
 		fl_log(FL_LOG_WARN, "connections refused: too many waiting "
 		                    "for their headers",
 		       json_pack("{s:s,s:i,s:i}", "client", text, "refused",

@@ -51,7 +51,6 @@
 #include "server/netaddr.h"
 #include "server/push.h"
 #include "server/router.h"
-#include "server/sources.h"
 #include "store/store.h"
 
 struct fl_http {
@@ -81,332 +80,73 @@ struct conn {
 	struct fl_guard_conn *gc; /* the connection's guard entry, or NULL */
 };
 
-/* --- errors and replies --------------------------------------------------- */
+/* --- what the layers above reach of a connection (req.h) ------------------ */
 
-int fl_http_status(fl_err err)
+static const char *mhd_value(void *conn, enum fl_req_kind kind,
+                             const char *name)
 {
-	switch (err) {
-	case FL_OK:
-		return 200;
-	case FL_E_NOT_FOUND:
-		return 404;
-	case FL_E_CONFLICT:
-	case FL_E_STATE:
-	case FL_E_IDEMPOTENCY:
-	case FL_E_IMEI_IN_PROGRAM:
-	case FL_E_NO_CONTRACT:
-		return 409;
-	case FL_E_PERM:
-		return 403;
-	case FL_E_AUTH:
-		return 401;
-	case FL_E_LIMIT:
-		return 429;
-	case FL_E_TOO_LARGE:
-		return 413;
-	case FL_E_HEADERS_TOO_LARGE:
-		return 431;
-	case FL_E_METHOD:
-		return 405;
-	case FL_E_STORE_BUSY:
-	case FL_E_STORE_RETRY:
-	case FL_E_STORE_UNAVAILABLE:
-		return 503;
-	case FL_E_INSUFFICIENT_STORAGE:
-		return 507;
-	case FL_E_REQUEST_TIMEOUT:
-		return 408;
-	case FL_E_NOMEM:
-	case FL_E_IO:
-	case FL_E_CORRUPT:
-	case FL_E_STORE:
-	case FL_E_STORE_SCHEMA:
-	case FL_E_INTERNAL:
-	case FL_E_CONFIG:
-	case FL_E_TLS_REQUIRED:
-	case FL_E_NET:
-	case FL_E__COUNT:
-		return 500;
-	default:
-		/* every other code names something wrong with the input */
-		return 400;
-	}
+	enum MHD_ValueKind k = kind == FL_REQ_HEADER   ? MHD_HEADER_KIND
+	                       : kind == FL_REQ_COOKIE ? MHD_COOKIE_KIND
+	                                               : MHD_GET_ARGUMENT_KIND;
+
+	return MHD_lookup_connection_value(conn, k, name);
 }
 
-const char *fl_http_err_code(fl_err err, char *buf, size_t cap)
-{
-	const char *name = fl_errname(err);
-	size_t i = 0;
-
-	if (strncmp(name, "FL_E_", 5) == 0)
-		name += 5;
-	else if (strcmp(name, "FL_OK") == 0)
-		name = "ok";
-	for (; name[i] != '\0' && i + 1 < cap; i++)
-		buf[i] = (char)(name[i] >= 'A' && name[i] <= 'Z'
-		                        ? name[i] - 'A' + 'a'
-		                        : name[i]);
-	buf[i] = '\0';
-	return buf;
-}
-
-static void set_resp(struct fl_req *req, int status, const char *ctype,
-                     char *body, size_t len)
-{
-	free(req->resp);
-	req->store_error[0] = '\0';
-	req->status = status;
-	req->ctype = ctype;
-	req->resp = body;
-	req->resp_len = len;
-}
-
-void fl_reply_raw(struct fl_req *req, int status, const char *ctype, char *body,
-                  size_t len)
-{
-	req->err_code = NULL;
-	set_resp(req, status, ctype, body, len);
-}
-
-void fl_reply_json(struct fl_req *req, int status, json_t *body)
-{
-	char *text = NULL;
-
-	req->err_code = NULL;
-	if (body != NULL) {
-		text = json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII);
-		json_decref(body);
-		if (text == NULL) {
-			fl_reply_error(req, FL_E_NOMEM, NULL);
-			return;
-		}
-	}
-	set_resp(req, status, "application/json", text,
-	         text != NULL ? strlen(text) : 0);
-}
-
-/* Error codes live as long as the request's log line: one table of them,
- * built once. */
-static char codes[FL_E__COUNT + 1][40];
-static pthread_once_t codes_once = PTHREAD_ONCE_INIT;
-
-static void build_codes(void)
-{
-	for (unsigned i = 0; i <= FL_E__COUNT; i++)
-		fl_http_err_code((fl_err)i, codes[i], sizeof(codes[i]));
-}
-
-static const char *static_code(fl_err err)
-{
-	unsigned i = (unsigned)err <= FL_E__COUNT ? (unsigned)err : FL_E__COUNT;
-
-	pthread_once(&codes_once, build_codes);
-	return codes[i];
-}
-
-static void reply_errorv(struct fl_req *req, int status, fl_err err,
-                         const char *fmt, va_list ap)
-{
-	char msg[512];
-	json_t *body;
-	char *text;
-
-	if (fmt != NULL)
-		vsnprintf(msg, sizeof(msg), fmt, ap);
-	else
-		snprintf(msg, sizeof(msg), "%s", fl_strerror(err));
-	body = json_pack("{s:{s:s,s:s}}", "error", "code", static_code(err),
-	                 "message", msg);
-	text = body != NULL ? json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII)
-	                    : NULL;
-	json_decref(body);
-	set_resp(req, status, "application/json", text,
-	         text != NULL ? strlen(text) : 0);
-	req->err_code = static_code(err);
-	/* the store gave the transaction up: the router runs the handler
-	 * again (router.c) */
-	if (err == FL_E_STORE_RETRY)
-		req->retry = true;
-	/* A server-side failure: keep the store's own words for the log
-	 * line (it is this thread's, and the failure has just happened). */
-	if (status >= 500)
-		snprintf(req->store_error, sizeof(req->store_error), "%s",
-		         fl_store_errmsg());
-}
-
-void fl_reply_error(struct fl_req *req, fl_err err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	reply_errorv(req, fl_http_status(err), err, fmt, ap);
-	va_end(ap);
-}
-
-void fl_reply_error_status(struct fl_req *req, int status, fl_err err,
-                           const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	reply_errorv(req, status, err, fmt, ap);
-	va_end(ap);
-}
-
-void fl_reply_reset(struct fl_req *req)
-{
-	free(req->resp);
-	req->resp = NULL;
-	req->resp_len = 0;
-	req->status = 0;
-	req->ctype = NULL;
-	req->n_hdrs = 0;
-	req->err_code = NULL;
-	req->store_error[0] = '\0';
-	req->retry = false;
-}
-
-void fl_reply_header(struct fl_req *req, const char *name, const char *value)
-{
-	for (size_t i = 0; i < req->n_hdrs; i++) {
-		if (strcasecmp(req->hdr_name[i], name) == 0) {
-			snprintf(req->hdr_value[i], sizeof(req->hdr_value[i]),
-			         "%s", value);
-			return;
-		}
-	}
-	if (req->n_hdrs >= FL_REQ_MAX_HEADERS)
-		return;
-	req->hdr_name[req->n_hdrs] = name;
-	snprintf(req->hdr_value[req->n_hdrs],
-	         sizeof(req->hdr_value[req->n_hdrs]), "%s", value);
-	req->n_hdrs++;
-}
-
-void fl_http_suspend(struct fl_req *req)
-{
-	req->parked = true;
-	MHD_suspend_connection(req->conn);
-}
-
-void fl_http_resume(struct fl_req *req)
-{
-	MHD_resume_connection(req->conn);
-}
-
-/* --- request accessors ---------------------------------------------------- */
-
-const char *fl_req_header(const struct fl_req *req, const char *name)
-{
-	if (req->conn == NULL)
-		return NULL;
-	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
-}
-
-const char *fl_req_cookie(const struct fl_req *req, const char *name)
-{
-	if (req->conn == NULL)
-		return NULL;
-	return MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, name);
-}
-
-const char *fl_req_query(const struct fl_req *req, const char *name)
-{
-	if (req->conn == NULL)
-		return NULL;
-	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND,
-	                                   name);
-}
-
-fl_err fl_parse_uint(const char *s, uint64_t max, uint64_t *out)
-{
-	uint64_t v = 0;
-	bool big = false;
-
-	*out = 0;
-	if (s == NULL || s[0] == '\0')
-		return FL_E_INVALID;
-	for (const char *p = s; *p != '\0'; p++) {
-		unsigned d;
-
-		if (*p < '0' || *p > '9')
-			return FL_E_INVALID;
-		d = (unsigned)(*p - '0');
-		if (v > (UINT64_MAX - d) / 10)
-			big = true; /* keep checking the rest are digits */
-		else
-			v = v * 10 + d;
-	}
-	if (big || v > max)
-		return FL_E_RANGE;
-	*out = v;
-	return FL_OK;
-}
-
-fl_err fl_req_query_uint(struct fl_req *req, const char *name, uint64_t min,
-                         uint64_t max, uint64_t *out)
-{
-	const char *s = fl_req_query(req, name);
-	fl_err err;
-
-	if (s == NULL)
-		return FL_OK; /* *out keeps the default */
-	err = fl_parse_uint(s, max, out);
-	if (err == FL_OK && *out < min)
-		err = FL_E_RANGE;
-	if (err != FL_OK) {
-		fl_reply_error(req, err,
-		               "%s must be an integer in %llu..%llu", name,
-		               (unsigned long long)min,
-		               (unsigned long long)max);
-		return err;
-	}
-	return FL_OK;
-}
-
-struct query_check {
-	const char *const *allowed;
-	const char *bad; /* first unknown or repeated key */
-	const char *seen[16];
-	size_t n_seen;
+struct query_each {
+	bool (*fn)(void *ctx, const char *key);
+	void *ctx;
 };
 
-static enum MHD_Result query_iter(void *cls, enum MHD_ValueKind kind,
-                                  const char *key, const char *value)
+static enum MHD_Result query_each_iter(void *cls, enum MHD_ValueKind kind,
+                                       const char *key, const char *value)
 {
-	struct query_check *qc = cls;
-	bool known = false;
+	struct query_each *q = cls;
 
 	(void)kind;
 	(void)value;
-	for (size_t i = 0; qc->allowed[i] != NULL && !known; i++)
-		known = strcmp(qc->allowed[i], key) == 0;
-	for (size_t i = 0; i < qc->n_seen && known; i++)
-		if (strcmp(qc->seen[i], key) == 0)
-			known = false;
-	if (!known || qc->n_seen == sizeof(qc->seen) / sizeof(qc->seen[0])) {
-		qc->bad = key;
-		return MHD_NO;
-	}
-	qc->seen[qc->n_seen++] = key;
-	return MHD_YES;
+	return q->fn(q->ctx, key) ? MHD_YES : MHD_NO;
 }
 
-fl_err fl_req_query_only(struct fl_req *req, const char *const *allowed)
+static void mhd_each_query(void *conn, bool (*fn)(void *ctx, const char *key),
+                           void *ctx)
 {
-	struct query_check qc = {.allowed = allowed};
+	struct query_each q = {.fn = fn, .ctx = ctx};
 
-	if (req->conn == NULL)
-		return FL_OK;
-	MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, query_iter,
-	                          &qc);
-	if (qc.bad != NULL) {
-		fl_reply_error(req, FL_E_INVALID,
-		               "unknown or repeated query parameter '%.64s'",
-		               qc.bad);
-		return FL_E_INVALID;
-	}
-	return FL_OK;
+	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, query_each_iter,
+	                          &q);
+}
+
+static void mhd_suspend(void *conn)
+{
+	MHD_suspend_connection(conn);
+}
+
+static void mhd_resume(void *conn)
+{
+	MHD_resume_connection(conn);
+}
+
+static const struct fl_req_io mhd_io = {
+        .value = mhd_value,
+        .each_query = mhd_each_query,
+        .suspend = mhd_suspend,
+        .resume = mhd_resume,
+};
+
+/* How paths are written to the request log (fl_http_set_log_path). */
+static fl_http_log_path_fn *log_path_fn;
+
+void fl_http_set_log_path(fl_http_log_path_fn *fn)
+{
+	log_path_fn = fn;
+}
+
+static void log_path(const char *path, char *out, size_t cap)
+{
+	if (log_path_fn != NULL)
+		log_path_fn(path, out, cap);
+	else
+		snprintf(out, cap, "%s", path);
 }
 
 /* --- the access handler --------------------------------------------------- */
@@ -419,37 +159,6 @@ static enum MHD_Result header_size_iter(void *cls, enum MHD_ValueKind kind,
 	(void)kind;
 	*total += strlen(key) + (value != NULL ? strlen(value) : 0) + 4;
 	return MHD_YES;
-}
-
-void fl_http_client_net(const struct sockaddr *sa, char *text, size_t cap,
-                        uint8_t net[16])
-{
-	snprintf(text, cap, "unknown");
-	memset(net, 0, 16);
-	if (sa == NULL)
-		return;
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const void *)sa;
-
-		inet_ntop(AF_INET, &in->sin_addr, text, (socklen_t)cap);
-		memcpy(net, &in->sin_addr, 4);
-		net[15] = 4; /* tag: an IPv4 address */
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const void *)sa;
-		const uint8_t *a = in6->sin6_addr.s6_addr;
-		static const uint8_t mapped[12] = {0, 0, 0, 0, 0,    0,
-		                                   0, 0, 0, 0, 0xff, 0xff};
-
-		inet_ntop(AF_INET6, &in6->sin6_addr, text, (socklen_t)cap);
-		if (memcmp(a, mapped, sizeof(mapped)) == 0) {
-			memcpy(net, a + 12, 4);
-			net[15] = 4;
-		} else {
-			/* One /64 is one customer line: limit it as one. */
-			memcpy(net, a, 8);
-			net[15] = 6;
-		}
-	}
 }
 
 /* Every X-Forwarded-For header, joined with commas in order. */
@@ -495,8 +204,8 @@ static void client_of(struct fl_http *h, struct MHD_Connection *mc,
 	if (h->n_trusted == 0 || !fl_net_from_sockaddr(sa, peer) ||
 	    !fl_net_in(h->trusted, h->n_trusted, peer) ||
 	    (x = calloc(1, sizeof(*x))) == NULL) {
-		fl_http_client_net(sa, req->client, sizeof(req->client),
-		                   req->client_net);
+		fl_net_client(sa, req->client, sizeof(req->client),
+		              req->client_net);
 		return;
 	}
 	MHD_get_connection_values(mc, MHD_HEADER_KIND, xff_iter, x);
@@ -506,8 +215,8 @@ static void client_of(struct fl_http *h, struct MHD_Connection *mc,
 	memset(&in6, 0, sizeof(in6));
 	in6.sin6_family = AF_INET6;
 	memcpy(in6.sin6_addr.s6_addr, client, 16);
-	fl_http_client_net((const struct sockaddr *)&in6, req->client,
-	                   sizeof(req->client), req->client_net);
+	fl_net_client((const struct sockaddr *)&in6, req->client,
+	              sizeof(req->client), req->client_net);
 	/* an IPv4 client reads as one, not as ::ffff:a.b.c.d */
 	if (req->client_net[15] == 4)
 		inet_ntop(AF_INET, client + 12, req->client,
@@ -609,6 +318,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *mc,
 		c->h = h;
 		c->gc = guard_of(mc);
 		c->req.app = h->app;
+		c->req.io = &mhd_io;
 		c->req.conn = mc;
 		c->req.method = method;
 		c->req.path = url;
@@ -756,8 +466,7 @@ static void completed_cb(void *cls, struct MHD_Connection *mc, void **con_cls,
 		                   c->req.status, secs);
 		/* a callback URL's secret never reaches a log */
 		if (fl_log_enabled(lvl))
-			fl_src_redact_path(c->req.path, logpath,
-			                   sizeof(logpath));
+			log_path(c->req.path, logpath, sizeof(logpath));
 		if (fl_log_enabled(lvl))
 			fl_log(lvl, "request",
 			       json_pack(

@@ -213,16 +213,6 @@ fl_err fl_jin_end(struct fl_jin *j)
 	return err;
 }
 
-json_t *fl_json_time(fl_time t)
-{
-	char buf[FL_TIME_STR_LEN];
-
-	if (t == 0)
-		return json_null();
-	fl_time_format(t, buf);
-	return json_string(buf);
-}
-
 void fl_cursor_encode(int64_t ord, char out[FL_CURSOR_MAX])
 {
 	uint8_t raw[8];

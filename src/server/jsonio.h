@@ -29,7 +29,8 @@
 
 #include "core/err.h"
 #include "core/fltime.h"
-#include "server/http.h"
+#include "server/jsonval.h"
+#include "server/req.h"
 
 struct fl_jin {
 	json_t *root;       /* the object; owned until fl_jin_end */
@@ -77,9 +78,6 @@ bool fl_jin_elem_str(struct fl_jin *j, json_t *v, const char *what, char *buf,
  * without parsing it. FL_E_JSON_DEPTH if deeper. */
 fl_err fl_json_depth_check(const char *text, size_t len,
                            int max_depth) FL_MUST_USE;
-
-/* A new JSON string of t in RFC 3339, or JSON null for 0. */
-json_t *fl_json_time(fl_time t);
 
 /* Opaque list cursors. */
 #define FL_CURSOR_MAX 24

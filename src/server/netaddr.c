@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -182,5 +183,36 @@ void fl_net_forwarded_client(const uint8_t peer[16], const char *xff,
 			return;
 		if (start == 0)
 			break;
+	}
+}
+
+void fl_net_client(const struct sockaddr *sa, char *text, size_t cap,
+                   uint8_t net[16])
+{
+	snprintf(text, cap, "unknown");
+	memset(net, 0, 16);
+	if (sa == NULL)
+		return;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+
+		inet_ntop(AF_INET, &in->sin_addr, text, (socklen_t)cap);
+		memcpy(net, &in->sin_addr, 4);
+		net[15] = 4; /* tag: an IPv4 address */
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+		const uint8_t *a = in6->sin6_addr.s6_addr;
+		static const uint8_t mapped[12] = {0, 0, 0, 0, 0,    0,
+		                                   0, 0, 0, 0, 0xff, 0xff};
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, text, (socklen_t)cap);
+		if (memcmp(a, mapped, sizeof(mapped)) == 0) {
+			memcpy(net, a + 12, 4);
+			net[15] = 4;
+		} else {
+			/* One /64 is one customer line: limit it as one. */
+			memcpy(net, a, 8);
+			net[15] = 6;
+		}
 	}
 }

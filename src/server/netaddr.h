@@ -61,4 +61,11 @@ void fl_net_forwarded_client(const uint8_t peer[16], const char *xff,
                              const struct fl_cidr *list, size_t n,
                              uint8_t out[16]);
 
+/* The text form of a client address into text[cap], and its rate-limit
+ * key into net: an IPv4 address (also when IPv4-mapped), or the /64 prefix
+ * of an IPv6 address, so every address of one customer line is one
+ * client. */
+void fl_net_client(const struct sockaddr *sa, char *text, size_t cap,
+                   uint8_t net[16]);
+
 #endif

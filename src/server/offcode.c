@@ -7,7 +7,7 @@
 
 #include "server/audit.h"
 #include "server/devauth.h"
-#include "server/jsonio.h"
+#include "server/jsonval.h"
 
 static fl_err refuse(struct fl_offcode_result *out, fl_err err,
                      const char *msg)

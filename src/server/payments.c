@@ -10,7 +10,7 @@
 #include "server/audit.h"
 #include "server/auth.h"
 #include "server/events.h"
-#include "server/jsonio.h"
+#include "server/jsonval.h"
 
 json_t *fl_pay_json(const struct fl_payment_rec *p)
 {

@@ -15,14 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/http.h"
 #include "store/store.h"
 
 #define MIN_BUCKETS 4096 /* publish marks, at least */
 #define NONE        (-1)
 
 struct waiter {
-	struct fl_req *req; /* NULL when the slot is free */
+	void *req; /* the parked waiter; NULL when the slot is free */
 	char device_id[FL_ID_MAX];
 	int64_t ord; /* the device's row (store.h), 0 unknown */
 	fl_time deadline;
@@ -44,9 +43,11 @@ struct fl_push {
 	int free_top;         /* stack of free slots */
 	int earliest, latest; /* deadline order */
 	bool closing;         /* shutting down: park nothing */
+	struct fl_push_hooks hooks; /* parks and wakes a waiter */
 };
 
-fl_err fl_push_new(struct fl_push **out, int max_waiters)
+fl_err fl_push_new(struct fl_push **out, int max_waiters,
+                   const struct fl_push_hooks *hooks)
 {
 	struct fl_push *p;
 
@@ -56,6 +57,7 @@ fl_err fl_push_new(struct fl_push **out, int max_waiters)
 	p = calloc(1, sizeof(*p));
 	if (p == NULL)
 		return FL_E_NOMEM;
+	p->hooks = *hooks;
 	p->nb = MIN_BUCKETS;
 	while (p->nb < (size_t)max_waiters)
 		p->nb *= 2;
@@ -146,10 +148,10 @@ static void link_slot(struct fl_push *p, int i)
 
 /* Takes slot i off both lists and frees it; returns its request. Lock
  * held. */
-static struct fl_req *unlink_slot(struct fl_push *p, int i)
+static void *unlink_slot(struct fl_push *p, int i)
 {
 	struct waiter *w = &p->w[i];
-	struct fl_req *req = w->req;
+	void *req = w->req;
 
 	if (w->bprev != NONE)
 		p->w[w->bprev].bnext = w->bnext;
@@ -181,7 +183,7 @@ static struct fl_req *unlink_slot(struct fl_push *p, int i)
 /* Resumes slot i and frees it. Lock held. */
 static void wake(struct fl_push *p, int i)
 {
-	fl_http_resume(unlink_slot(p, i));
+	p->hooks.wake(unlink_slot(p, i));
 }
 
 static size_t obucket_of(const struct fl_push *p, int64_t ord)
@@ -202,13 +204,13 @@ static void on_feed(void *ctx, int64_t ord)
 	pthread_mutex_lock(&p->mu);
 	if (ord < 0) {
 		while (p->earliest != NONE)
-			fl_http_resume(unlink_slot(p, p->earliest));
+			p->hooks.wake(unlink_slot(p, p->earliest));
 	} else {
 		for (i = p->oheads[obucket_of(p, ord)]; i != NONE;) {
 			int next = p->w[i].onext;
 
 			if (p->w[i].ord == ord)
-				fl_http_resume(unlink_slot(p, i));
+				p->hooks.wake(unlink_slot(p, i));
 			i = next;
 		}
 	}
@@ -229,15 +231,15 @@ uint64_t fl_push_clock(struct fl_push *p)
 	return p->st != NULL ? fl_store_device_clock(p->st) : 0;
 }
 
-fl_err fl_push_wait(struct fl_push *p, struct fl_req *req,
-                    const char *device_id, uint64_t mark, fl_time deadline)
+fl_err fl_push_wait(struct fl_push *p, void *req, const char *device_id,
+                    uint64_t mark, fl_time deadline)
 {
 	return fl_push_wait_row(p, req, device_id, 0, mark, 0, deadline);
 }
 
-fl_err fl_push_wait_row(struct fl_push *p, struct fl_req *req,
-                        const char *device_id, int64_t ord, uint64_t mark,
-                        uint64_t clock, fl_time deadline)
+fl_err fl_push_wait_row(struct fl_push *p, void *req, const char *device_id,
+                        int64_t ord, uint64_t mark, uint64_t clock,
+                        fl_time deadline)
 {
 	size_t b;
 	fl_err err = FL_OK;
@@ -265,8 +267,7 @@ fl_err fl_push_wait_row(struct fl_push *p, struct fl_req *req,
 	p->free_top = p->w[i].bnext;
 	/* Suspended under the lock, so no publisher can resume it before
 	 * it is suspended. */
-	fl_http_suspend(req);
-	req->wait_until = deadline;
+	p->hooks.park(req, deadline);
 	p->w[i].req = req;
 	strcpy(p->w[i].device_id, device_id);
 	p->w[i].ord = ord > 0 ? ord : 0;
@@ -320,7 +321,7 @@ void fl_push_release_all(struct fl_push *p)
 	pthread_mutex_unlock(&p->mu);
 }
 
-void fl_push_forget(struct fl_push *p, struct fl_req *req)
+void fl_push_forget(struct fl_push *p, void *req)
 {
 	pthread_mutex_lock(&p->mu);
 	for (int i = p->earliest; i != NONE; i = p->w[i].dnext) {

@@ -28,6 +28,11 @@
  *
  * Memory is fixed: at most max_waiters parked requests (FL_E_LIMIT beyond).
  *
+ * A waiter is an opaque pointer to this module: parking and waking it are
+ * the hooks given to fl_push_new (for a request, req.h's fl_req_park and
+ * fl_req_wake, which suspend and resume its connection), so the waiters
+ * know nothing of HTTP.
+ *
  *     uint64_t mark = fl_push_mark(app->push, id);
  *     uint64_t clock = fl_push_clock(app->push);
  *     ... read the device ...
@@ -54,22 +59,32 @@
 struct fl_store;
 
 struct fl_push;
-struct fl_req;
 
-fl_err fl_push_new(struct fl_push **out, int max_waiters) FL_MUST_USE;
+/* What parks and wakes a waiter. */
+struct fl_push_hooks {
+	/* Parks waiter until wake (deadline: when fl_push_expire wakes it).
+	 * Called under the table's lock, so no wake can come before it. */
+	void (*park)(void *waiter, fl_time deadline);
+	/* Wakes a parked waiter (any thread, the table's lock held). */
+	void (*wake)(void *waiter);
+};
+
+/* A table of at most max_waiters waiters, parked and woken by hooks
+ * (copied). */
+fl_err fl_push_new(struct fl_push **out, int max_waiters,
+                   const struct fl_push_hooks *hooks) FL_MUST_USE;
 /* Frees p; no waiter may be parked (fl_push_release_all first). */
 void fl_push_free(struct fl_push *p);
 
 /* The publish mark of device_id's bucket; take it before reading. */
 uint64_t fl_push_mark(struct fl_push *p, const char *device_id);
 
-/* Parks req (from inside its handler) until device_id is published, the
- * deadline passes or the server stops. FL_OK: parked, return without
+/* Parks req (a waiter, from inside its handler) until device_id is published,
+ * the deadline passes or the server stops. FL_OK: parked, return without
  * answering. FL_E_STATE: a publish happened since mark, read again.
  * FL_E_LIMIT: too many waiters. FL_E_STATE also when shutting down. */
-fl_err fl_push_wait(struct fl_push *p, struct fl_req *req,
-                    const char *device_id, uint64_t mark,
-                    fl_time deadline) FL_MUST_USE;
+fl_err fl_push_wait(struct fl_push *p, void *req, const char *device_id,
+                    uint64_t mark, fl_time deadline) FL_MUST_USE;
 
 /* Follows st's change feed (store.h; once, before serving). */
 fl_err fl_push_follow(struct fl_push *p, struct fl_store *st) FL_MUST_USE;
@@ -80,10 +95,10 @@ uint64_t fl_push_clock(struct fl_push *p);
 
 /* fl_push_wait for the device whose row is ord (0 unknown): also refuses
  * (FL_E_STATE) when the store stamped the row after `clock`, and the
- * change feed wakes it. Sets req->wait_until to the deadline. */
-fl_err fl_push_wait_row(struct fl_push *p, struct fl_req *req,
-                        const char *device_id, int64_t ord, uint64_t mark,
-                        uint64_t clock, fl_time deadline) FL_MUST_USE;
+ * change feed wakes it. The park hook receives the deadline. */
+fl_err fl_push_wait_row(struct fl_push *p, void *req, const char *device_id,
+                        int64_t ord, uint64_t mark, uint64_t clock,
+                        fl_time deadline) FL_MUST_USE;
 
 /* Wakes every request waiting on device_id (after a commit). */
 void fl_push_publish(struct fl_push *p, const char *device_id);
@@ -95,7 +110,7 @@ int fl_push_expire(struct fl_push *p, fl_time now);
 void fl_push_release_all(struct fl_push *p);
 
 /* Forgets req if it is parked (its connection is closing). */
-void fl_push_forget(struct fl_push *p, struct fl_req *req);
+void fl_push_forget(struct fl_push *p, void *req);
 
 /* Parked requests now. */
 int fl_push_waiting(struct fl_push *p);

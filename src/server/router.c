@@ -46,6 +46,8 @@
 	X(payments)                                                            \
 	X(webhooks)                                                            \
 	X(device)                                                              \
+	X(offcode)                                                             \
+	X(pairing)                                                             \
 	X(sessions)                                                            \
 	X(reports)                                                             \
 	X(web)

@@ -1,12 +1,8 @@
 /*
- * router.h - finlockd's route table and dispatch.
+ * router.h - finlockd's route tables and dispatch.
  *
- * A route is a method, a path pattern with {placeholders} that match one
- * path segment each, the handler, and the set of roles that may call it
- * (auth.h; FL_AUTH_NONE for public routes). Each api_*.c file defines its
- * routes in a `static const` array and exports them as one
- * `const struct fl_route_table fl_routes_<name>`; router.c lists the tables
- * (see the comment at its top for how to add one).
+ * The handler files declare their routes (route.h); router.c lists their
+ * tables (see the comment at its top for how to add one).
  *
  * fl_router_dispatch() matches the path (404 when no pattern matches, 405
  * with an Allow header when the path matches but the method does not),
@@ -20,27 +16,8 @@
 
 #include <stddef.h>
 
-#include "server/http.h"
-
-typedef void fl_handler(struct fl_req *req);
-
-struct fl_route {
-	const char *method;  /* "GET", "POST", ... */
-	const char *pattern; /* "/v1/devices/{device_id}/lock" */
-	fl_handler *handler; /* answers with one fl_reply_* call */
-	unsigned roles;      /* admitted roles, or FL_AUTH_NONE */
-};
-
-struct fl_route_table {
-	const struct fl_route *routes;
-	size_t n;
-};
-
-/* Defines a route table from a static array in an api_*.c file. */
-#define FL_ROUTE_TABLE(arr)                                                    \
-	{                                                                      \
-		(arr), sizeof(arr) / sizeof((arr)[0])                          \
-	}
+#include "server/req.h"
+#include "server/route.h"
 
 /* Matches, authenticates and runs req (req->method and req->path set). */
 void fl_router_dispatch(struct fl_req *req);

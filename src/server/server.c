@@ -15,7 +15,7 @@
 
 #include "core/crypto.h"
 #include "core/version.h"
-#include "server/api.h"
+#include "server/apikeys.h"
 #include "server/app.h"
 #include "server/audit.h"
 #include "server/auth.h"
@@ -31,6 +31,7 @@
 #include "server/ratelimit.h"
 #include "server/run.h"
 #include "server/signkeys.h"
+#include "server/sources.h"
 #include "server/tokens.h"
 #include "server/webhooks.h"
 #include "store/store.h"
@@ -166,6 +167,13 @@ static void sign_heads(struct fl_app *app)
 		       json_pack("{s:i}", "chains", n));
 }
 
+/* Long polls park requests: the waiters table suspends and resumes their
+ * connections through req.h. */
+static const struct fl_push_hooks req_waiters = {
+        .park = fl_req_park,
+        .wake = fl_req_wake,
+};
+
 static volatile sig_atomic_t got_signal; /* SIGTERM or SIGINT seen */
 static volatile sig_atomic_t got_hup;    /* SIGHUP seen: reload keys */
 
@@ -295,7 +303,8 @@ int fl_server_run(const struct fl_config *cfg)
 	fl_secrets_wipe(&dd.secrets);
 	if ((err = fl_metrics_new(&app->metrics)) != FL_OK)
 		goto out;
-	if ((err = fl_push_new(&app->push, cfg->max_connections)) != FL_OK ||
+	if ((err = fl_push_new(&app->push, cfg->max_connections,
+	                       &req_waiters)) != FL_OK ||
 	    (err = fl_push_follow(app->push, app->store)) != FL_OK)
 		goto out;
 	if ((err = fl_tokens_new(&app->tokens, cfg->device_cache)) != FL_OK ||
@@ -319,8 +328,8 @@ int fl_server_run(const struct fl_config *cfg)
 		        fl_strerror(err));
 		goto out;
 	}
-	err = fl_api_bootstrap_operator(
-	        app->store, app->secrets.apikey_hash_key, fl_clock_now(&app->clock), secret);
+	err = fl_apikey_bootstrap(app->store, app->secrets.apikey_hash_key,
+	                          fl_clock_now(&app->clock), secret);
 	if (err != FL_OK) {
 		fl_logf(FL_LOG_ERROR, "cannot create the operator key", "%s",
 		        fl_strerror(err));
@@ -354,6 +363,8 @@ int fl_server_run(const struct fl_config *cfg)
 		sigaddset(&block, SIGINT);
 		sigaddset(&block, SIGHUP);
 		pthread_sigmask(SIG_BLOCK, &block, &old);
+		/* a callback URL's secret never reaches a log */
+		fl_http_set_log_path(fl_src_redact_path);
 		err = fl_http_start(&http, app);
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 	}

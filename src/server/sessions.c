@@ -21,9 +21,11 @@
 #include "server/api.h"
 #include "server/app.h"
 #include "server/auth.h"
-#include "server/http.h"
 #include "server/jsonio.h"
-#include "server/router.h"
+#include "server/req.h"
+#include "server/route.h"
+#include "server/run.h"
+#include "server/websession.h"
 
 #define SID_BYTES 32 /* random bytes of a session id */
 #define SID_LEN   43 /* their base64url text */
@@ -66,18 +68,10 @@ static bool safe_method(const char *m)
 	return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
 }
 
-static fl_err end_session(struct fl_app *app, const uint8_t hash[FL_HASH_LEN])
+static fl_err end_session(struct fl_req *req, uint8_t hash[FL_HASH_LEN])
 {
-	struct fl_tx *tx = NULL;
-	fl_err err = fl_store_begin(app->store, true, &tx);
-
-	if (err != FL_OK)
-		return err;
-	if ((err = fl_store_session_delete(tx, hash)) != FL_OK) {
-		fl_tx_rollback(tx);
-		return err;
-	}
-	return fl_tx_commit(tx);
+	return fl_run(req->app->store, req->now, 0, fl_websession_end, hash,
+	              NULL);
 }
 
 /* The session of req's cookie, still valid: FL_OK with *s and *who
@@ -122,19 +116,14 @@ static fl_err session_of(struct fl_req *req, struct fl_session_rec *s,
 	        fl_role_parse(s->role, &role) != FL_OK ||
 	        role == FL_ROLE_OPERATOR;
 	if (ended) {
-		err = end_session(req->app, hash);
+		err = end_session(req, hash);
 		return err == FL_OK ? FL_E_AUTH : err;
 	}
 	/* last_seen moves at most once a minute (every second for idle
 	 * limits under two minutes), not on every request. */
 	if (req->now - s->last_seen >= (cfg->session_idle < 120 ? 1 : 60)) {
-		if ((err = fl_store_begin(req->app->store, true, &tx)) != FL_OK)
-			return err;
-		err = fl_store_session_touch(tx, hash, req->now);
-		if (err == FL_OK)
-			err = fl_tx_commit(tx);
-		else
-			fl_tx_rollback(tx);
+		err = fl_run(req->app->store, req->now, 0, fl_websession_touch,
+		             hash, NULL);
 		if (err == FL_E_NOT_FOUND)
 			return FL_E_AUTH; /* signed out meanwhile */
 		if (err != FL_OK)
@@ -271,13 +260,12 @@ static void signin(struct fl_req *req)
 	static const char *const fields[] = {"key", NULL};
 	const struct fl_config *cfg = &req->app->cfg;
 	const char *old = fl_req_cookie(req, FL_SESSION_COOKIE);
-	uint8_t raw[SID_BYTES], old_hash[FL_HASH_LEN];
+	uint8_t raw[SID_BYTES];
 	char key[FL_APIKEY_LEN + 8] = "", sid[SID_LEN + 1];
+	struct fl_websession_start st;
 	struct fl_session_rec s;
 	struct fl_principal who;
-	struct fl_tx *tx = NULL;
 	struct fl_jin j;
-	int64_t n = 0;
 	fl_err err;
 
 	const char *ctype = fl_req_header(req, "Content-Type");
@@ -329,35 +317,31 @@ static void signin(struct fl_req *req)
 	}
 	/* A new id at every sign-in; the session the browser held before,
 	 * if any, ends here. */
-	memset(&s, 0, sizeof(s));
+	memset(&st, 0, sizeof(st));
 	fl_random(raw, sizeof(raw));
 	err = fl_b64url_encode(sid, sizeof(sid), raw, sizeof(raw));
 	fl_wipe(raw, sizeof(raw));
 	if (err == FL_OK)
-		err = sid_hash(req->app, sid, s.hash);
-	snprintf(s.key_id, sizeof(s.key_id), "%s", who.key_id);
-	snprintf(s.tenant_id, sizeof(s.tenant_id), "%s", who.tenant_id);
-	snprintf(s.role, sizeof(s.role), "%s", fl_role_name(who.role));
-	s.created_at = s.last_seen = req->now;
-	if (err == FL_OK)
-		err = fl_store_begin(req->app->store, true, &tx);
+		err = sid_hash(req->app, sid, st.rec.hash);
+	snprintf(st.rec.key_id, sizeof(st.rec.key_id), "%s", who.key_id);
+	snprintf(st.rec.tenant_id, sizeof(st.rec.tenant_id), "%s",
+	         who.tenant_id);
+	snprintf(st.rec.role, sizeof(st.rec.role), "%s",
+	         fl_role_name(who.role));
+	st.idle = cfg->session_idle;
+	st.max = cfg->session_max;
 	if (err == FL_OK && old != NULL && strlen(old) == SID_LEN &&
-	    (err = sid_hash(req->app, old, old_hash)) == FL_OK)
-		err = fl_store_session_delete(tx, old_hash);
+	    (err = sid_hash(req->app, old, st.old_hash)) == FL_OK)
+		st.end_old = true;
 	if (err == FL_OK)
-		err = fl_store_session_expire(tx, req->now - cfg->session_idle,
-		                              req->now - cfg->session_max, &n);
-	if (err == FL_OK)
-		err = fl_store_session_insert(tx, &s);
-	if (err == FL_OK) {
-		err = fl_tx_commit(tx);
-		tx = NULL;
-	}
-	fl_tx_rollback(tx);
+		err = fl_run(req->app->store, req->now, 0, fl_websession_start,
+		             &st, NULL);
 	if (err != FL_OK) {
 		fl_reply_error(req, err, NULL);
 		return;
 	}
+	s = st.rec;
+	s.created_at = s.last_seen = req->now;
 	set_cookie(req, sid, cfg->session_max);
 	reply_session(req, 201, &s, sid);
 	fl_wipe(sid, sizeof(sid));
@@ -429,7 +413,7 @@ static void signout(struct fl_req *req)
 		return;
 	}
 	if (err == FL_OK)
-		err = end_session(req->app, s.hash);
+		err = end_session(req, s.hash);
 	if (err != FL_OK) {
 		fl_reply_error(req, err, NULL);
 		return;

@@ -13,7 +13,7 @@
 #include "server/audit.h"
 #include "server/auth.h"
 #include "server/events.h"
-#include "server/jsonio.h"
+#include "server/jsonval.h"
 #include "server/log.h"
 #include "server/netaddr.h"
 
@@ -477,29 +477,6 @@ fl_err fl_src_receive(struct fl_tx *tx, const struct fl_source_rec *src,
 out:
 	free(pin);
 	return err;
-}
-
-fl_err fl_src_release_gate(struct fl_tx *tx, const struct fl_device *before,
-                           struct fl_decision *dec)
-{
-	struct fl_pending_release pr;
-	fl_err err;
-
-	if (dec->state != FL_ST_RELEASED || dec->released_by_command ||
-	    dec->stolen_reported || before->st.state == FL_ST_RELEASED)
-		return FL_OK;
-	err = fl_store_pending_release_get(tx, before->id, &pr);
-	if (err == FL_E_NOT_FOUND)
-		return FL_OK;
-	if (err != FL_OK)
-		return err;
-	/* paid in full, not released yet: unlocked, nothing to lock it */
-	dec->state = FL_ST_ACTIVE;
-	dec->lock_cause = FL_LOCK_NONE;
-	dec->lock_command = 0;
-	dec->lock_at = 0;
-	dec->n_reminders = 0;
-	return FL_OK;
 }
 
 fl_err fl_src_confirm_release(struct fl_tx *tx, const char *tenant_id,

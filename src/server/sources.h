@@ -123,12 +123,6 @@ fl_err fl_src_assign(struct fl_tx *tx, const char *tenant_id, const char *um_id,
                      const char *device_id, const char *actor, fl_time now,
                      struct fl_pay_result *out) FL_MUST_USE;
 
-/* In fl_decide_loaded, after the policy: a decision releasing by payment
- * a device not released before, while a release is pending, becomes
- * "paid, not released": active, no lock coming, no reminders. */
-fl_err fl_src_release_gate(struct fl_tx *tx, const struct fl_device *before,
-                           struct fl_decision *dec) FL_MUST_USE;
-
 /* Emits the money-in events (payment.unmatched, payment_source.stale,
  * locks.held) to the lender's webhooks (events.h), in the transaction of
  * the change. Takes data (a new reference). payment.recorded goes out

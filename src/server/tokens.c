@@ -1,18 +1,13 @@
 /*
- * tokens.c - building, signing and caching device tokens and release
- * receipts.
+ * tokens.c - the token cache: one signed token per device and seq, kept
+ * packed (tokpack.h) and shared by every check-in, wait and lookup until
+ * the seq moves or half its window passes.
  *
- * How a token is kept: a v4.public token is "v4.public." + base64url(
- * claims || signature) + "." + base64url(footer). Tokens signed under one
- * key look alike: the same claim names, contract terms, lock message and
- * lender contact; they differ in the device id, IMEIs, dates and amounts.
- * So an entry keeps the payload (claims and signature, as bytes) packed
- * against a reference, the claims of the first token made under the same
- * key, as a list of literal runs and copies out of the reference (greedy,
- * copies of at least PACK_MIN bytes), and the footer part once per key.
- * The text is made again when an answer needs it (fl_tokens_text): the
- * copies, then base64url. Packing is checked by unpacking before the
- * entry is kept; an entry that would not pack smaller keeps the text.
+ * An entry keeps the payload packed against its signing key's reference
+ * (the claims of the first token made under that key) and the footer part
+ * once per key; the text is made again when an answer needs it
+ * (fl_tokens_text). Packing is checked by unpacking before the entry is
+ * kept; an entry that would not pack smaller keeps the text.
  */
 #include "server/tokens.h"
 
@@ -22,15 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/crypto.h"
 #include "core/devproto.h"
 #include "core/paseto.h"
-#include "core/restrict.h"
 #include "server/app.h"
-#include "server/decide.h"
-#include "server/signkeys.h"
-
-#define PACK_MIN  4    /* shortest copy out of the reference */
-#define PACK_HASH 4096 /* slots of the reference's index (power of two) */
+#include "server/tokensign.h"
+#include "server/tokpack.h"
 
 /* A signing key's root certificate and the check-in answer's part that
  * carries it, shared by every entry signed under that key, with the
@@ -42,11 +34,7 @@ struct cert {
 	bool shared;     /* in the table: entries under it are packed */
 	char *keys_json; /* fl_dp_keys_json of {text} */
 	size_t keys_len;
-	uint8_t *ref;    /* claims of the first token signed, NULL before */
-	size_t ref_len;  /* their length */
-	uint32_t *index; /* 4-byte string hash -> position in ref + 1 */
-	char *suffix;    /* "." + base64url footer of the key's tokens */
-	size_t suffix_len;
+	struct fl_tokpack pk; /* what its entries are packed against */
 	char text[]; /* the certificate */
 };
 
@@ -92,9 +80,7 @@ static void cert_put(struct cert *c)
 {
 	if (c != NULL && atomic_fetch_sub(&c->refs, 1) == 1) {
 		free(c->keys_json);
-		free(c->ref);
-		free(c->index);
-		free(c->suffix);
+		fl_tokpack_clear(&c->pk);
 		free(c);
 	}
 }
@@ -211,230 +197,8 @@ void fl_tokens_free(struct fl_tokens *tk)
 	free(tk);
 }
 
-/* --- packing ----------------------------------------------------------------
+/* --- keeping a token --------------------------------------------------------
  */
-
-static uint32_t hash4(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return (v * 2654435761u) >> 20 & (PACK_HASH - 1);
-}
-
-static size_t put_varint(uint8_t *w, size_t v)
-{
-	size_t n = 0;
-
-	while (v >= 0x80) {
-		w[n++] = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	w[n++] = (uint8_t)v;
-	return n;
-}
-
-static bool get_varint(const uint8_t **r, const uint8_t *end, size_t *v)
-{
-	size_t x = 0;
-
-	for (int shift = 0; shift < 35; shift += 7) {
-		if (*r == end)
-			return false;
-		x |= (size_t)(**r & 0x7f) << shift;
-		if ((*(*r)++ & 0x80) == 0) {
-			*v = x;
-			return true;
-		}
-	}
-	return false;
-}
-
-static size_t match_len(const uint8_t *a, size_t an, const uint8_t *b,
-                        size_t bn)
-{
-	size_t n = 0;
-
-	while (n < an && n < bn && a[n] == b[n])
-		n++;
-	return n;
-}
-
-/* Packs t[n] against c's reference into out (room for 2n + 16 bytes):
- * literal run length, its bytes, then copy length and offset, again and
- * again until n bytes are made; ends on a literal run (maybe empty).
- * Returns the packed length. */
-static size_t pack(const struct cert *c, const uint8_t *t, size_t n,
-                   uint8_t *out)
-{
-	size_t i = 0, lit = 0, w = 0, next = 0;
-
-	while (i + PACK_MIN <= n) {
-		size_t best = 0, off = 0, k;
-
-		/* where the last copy ended, then the index's candidate */
-		if (next < c->ref_len) {
-			best = match_len(c->ref + next, c->ref_len - next,
-			                 t + i, n - i);
-			off = next;
-		}
-		k = c->index[hash4(t + i)];
-		if (k > 0) {
-			size_t m = match_len(c->ref + k - 1, c->ref_len - k + 1,
-			                     t + i, n - i);
-
-			if (m > best) {
-				best = m;
-				off = k - 1;
-			}
-		}
-		if (best < PACK_MIN) {
-			i++;
-			continue;
-		}
-		w += put_varint(out + w, i - lit);
-		memcpy(out + w, t + lit, i - lit);
-		w += i - lit;
-		w += put_varint(out + w, best);
-		w += put_varint(out + w, off);
-		i += best;
-		lit = i;
-		next = off + best;
-	}
-	w += put_varint(out + w, n - lit);
-	memcpy(out + w, t + lit, n - lit);
-	return w + n - lit;
-}
-
-/* Unpacks e's payload into out[e->payload]. */
-static fl_err unpack(const struct entry *e, uint8_t *out)
-{
-	const struct cert *c = e->cert;
-	const uint8_t *r = e->data, *end = e->data + e->len;
-	size_t o = 0, n, off;
-
-	for (;;) {
-		if (!get_varint(&r, end, &n) || n > (size_t)(end - r) ||
-		    n > e->payload - o)
-			return FL_E_INTERNAL;
-		memcpy(out + o, r, n);
-		r += n;
-		o += n;
-		if (o == e->payload)
-			return r == end ? FL_OK : FL_E_INTERNAL;
-		if (!get_varint(&r, end, &n) || !get_varint(&r, end, &off) ||
-		    off > c->ref_len || n > c->ref_len - off ||
-		    n > e->payload - o)
-			return FL_E_INTERNAL;
-		memcpy(out + o, c->ref + off, n);
-		o += n;
-	}
-}
-
-/* Sets c's reference (claims[len]) and the footer part (suffix) of its
- * tokens, when it has none yet. Under cmu. */
-static fl_err cert_reference(struct cert *c, const uint8_t *claims, size_t len,
-                             const char *suffix, size_t suffix_len)
-{
-	if (c->ref != NULL)
-		return FL_OK;
-	c->ref = malloc(len > 0 ? len : 1);
-	c->index = calloc(PACK_HASH, sizeof(*c->index));
-	c->suffix = malloc(suffix_len + 1);
-	if (c->ref == NULL || c->index == NULL || c->suffix == NULL) {
-		free(c->ref);
-		free(c->index);
-		free(c->suffix);
-		c->ref = NULL;
-		c->index = NULL;
-		c->suffix = NULL;
-		return FL_E_NOMEM;
-	}
-	memcpy(c->ref, claims, len);
-	c->ref_len = len;
-	memcpy(c->suffix, suffix, suffix_len);
-	c->suffix[suffix_len] = '\0';
-	c->suffix_len = suffix_len;
-	for (size_t i = 0; i + 4 <= len; i++)
-		c->index[hash4(claims + i)] = (uint32_t)(i + 1);
-	return FL_OK;
-}
-
-/* The payload (claims || signature) of token text[len] into *bin (caller
- * frees) and *n; *suffix points at the footer part ("." + footer, or ""). */
-static fl_err payload_of(const char *text, size_t len, uint8_t **bin, size_t *n,
-                         const char **suffix)
-{
-	const char *body = text + FL_PASETO_HEADER_LEN, *dot;
-	size_t b64len;
-	fl_err err;
-
-	*bin = NULL;
-	*n = 0;
-	if (len < FL_PASETO_HEADER_LEN ||
-	    memcmp(text, FL_PASETO_HEADER, FL_PASETO_HEADER_LEN) != 0)
-		return FL_E_INTERNAL;
-	dot = memchr(body, '.', len - FL_PASETO_HEADER_LEN);
-	b64len =
-	        dot != NULL ? (size_t)(dot - body) : len - FL_PASETO_HEADER_LEN;
-	*suffix = body + b64len;
-	*bin = malloc(b64len + 1);
-	if (*bin == NULL)
-		return FL_E_NOMEM;
-	err = fl_b64url_decode(*bin, b64len + 1, n, body, b64len);
-	if (err == FL_OK && *n < FL_SIG_LEN)
-		err = FL_E_INTERNAL;
-	if (err != FL_OK) {
-		free(*bin);
-		*bin = NULL;
-		*n = 0;
-	}
-	return err;
-}
-
-/* Pairs of base64url characters for every 12-bit value, built once. */
-static char b64_pairs[4096][2];
-static pthread_once_t b64_once = PTHREAD_ONCE_INIT;
-
-static const char b64_alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq"
-                                "rstuvwxyz0123456789-_";
-
-static void b64_build(void)
-{
-	for (int v = 0; v < 4096; v++) {
-		b64_pairs[v][0] = b64_alpha[v >> 6];
-		b64_pairs[v][1] = b64_alpha[v & 63];
-	}
-}
-
-/* base64url without padding of bin[n] into out (room for
- * fl_b64url_encoded_len(n) + 1 bytes), NUL-terminated: the encoding of
- * fl_b64url_encode by table lookups (two characters a lookup), for public
- * bytes (a token) that need no constant-time encoder. */
-static void b64url(char *out, const uint8_t *bin, size_t n)
-{
-	const char *a = b64_alpha;
-	size_t i = 0;
-
-	pthread_once(&b64_once, b64_build);
-	for (; i + 3 <= n; i += 3) {
-		uint32_t v = (uint32_t)bin[i] << 16 |
-		             (uint32_t)bin[i + 1] << 8 | bin[i + 2];
-
-		memcpy(out, b64_pairs[v >> 12], 2);
-		memcpy(out + 2, b64_pairs[v & 4095], 2);
-		out += 4;
-	}
-	if (n - i == 1) {
-		*out++ = a[bin[i] >> 2];
-		*out++ = a[(bin[i] & 3) << 4];
-	} else if (n - i == 2) {
-		*out++ = a[bin[i] >> 2];
-		*out++ = a[((bin[i] & 3) << 4) | (bin[i + 1] >> 4)];
-		*out++ = a[(bin[i + 1] & 15) << 2];
-	}
-	*out = '\0';
-}
 
 /* Fills e's data with token text[len]: packed against e's certificate
  * (giving it its reference if it has none) when that is smaller and gives
@@ -453,17 +217,18 @@ static fl_err keep_token(struct fl_tokens *tk, struct entry *e,
 
 	/* a certificate the table could not take serves one entry: no
 	 * reference for it */
-	err = c->shared ? payload_of(text, len, &bin, &n, &suffix) : FL_E_LIMIT;
+	err = c->shared ? fl_tokpack_payload(text, len, &bin, &n, &suffix)
+	                : FL_E_LIMIT;
 	if (err == FL_OK) {
 		pthread_mutex_lock(&tk->cmu);
-		err = cert_reference(c, bin, n - FL_SIG_LEN, suffix,
+		err = fl_tokpack_set(&c->pk, bin, n - FL_SIG_LEN, suffix,
 		                     len - (size_t)(suffix - text));
 		pthread_mutex_unlock(&tk->cmu);
 	}
-	if (err == FL_OK && c->suffix_len == len - (size_t)(suffix - text) &&
-	    memcmp(c->suffix, suffix, c->suffix_len) == 0 &&
+	if (err == FL_OK && c->pk.suffix_len == len - (size_t)(suffix - text) &&
+	    memcmp(c->pk.suffix, suffix, c->pk.suffix_len) == 0 &&
 	    (packed = malloc(2 * n + 16)) != NULL) {
-		plen = pack(c, bin, n, packed);
+		plen = fl_tokpack_pack(&c->pk, bin, n, packed);
 		if (plen < len) {
 			size_t back_len = 0;
 
@@ -509,18 +274,20 @@ fl_err fl_tokens_text(const struct fl_token_set *ts, char **text, size_t *len)
 		return FL_OK;
 	}
 	b64 = fl_b64url_encoded_len(e->payload);
-	total = FL_PASETO_HEADER_LEN + b64 + c->suffix_len;
+	total = FL_PASETO_HEADER_LEN + b64 + c->pk.suffix_len;
 	/* the payload is unpacked behind the text, then encoded in front */
 	if ((t = malloc(total + 1 + e->payload)) == NULL)
 		return FL_E_NOMEM;
 	bin = (uint8_t *)t + total + 1;
 	memcpy(t, FL_PASETO_HEADER, FL_PASETO_HEADER_LEN);
-	if (unpack(e, bin) != FL_OK) {
+	if (fl_tokpack_unpack(&c->pk, e->data, e->len, e->payload, bin) !=
+	    FL_OK) {
 		free(t);
 		return FL_E_INTERNAL;
 	}
-	b64url(t + FL_PASETO_HEADER_LEN, bin, e->payload);
-	memcpy(t + FL_PASETO_HEADER_LEN + b64, c->suffix, c->suffix_len + 1);
+	fl_tokpack_b64url(t + FL_PASETO_HEADER_LEN, bin, e->payload);
+	memcpy(t + FL_PASETO_HEADER_LEN + b64, c->pk.suffix,
+	       c->pk.suffix_len + 1);
 	*text = t;
 	*len = total;
 	return FL_OK;
@@ -549,12 +316,13 @@ fl_err fl_tokens_claims_json(const struct fl_token_set *ts, char **out)
 		if ((bin = malloc(e->payload + 1)) == NULL)
 			return FL_E_NOMEM;
 		n = e->payload;
-		if ((err = unpack(e, bin)) != FL_OK) {
+		if ((err = fl_tokpack_unpack(&e->cert->pk, e->data, e->len,
+		                             e->payload, bin)) != FL_OK) {
 			free(bin);
 			return err;
 		}
-	} else if ((err = payload_of((const char *)e->data, e->len, &bin, &n,
-	                             &suffix)) != FL_OK) {
+	} else if ((err = fl_tokpack_payload((const char *)e->data, e->len,
+	                                     &bin, &n, &suffix)) != FL_OK) {
 		return err;
 	}
 	/* the payload is the signed message followed by its signature */
@@ -628,300 +396,26 @@ static void store_entry(struct fl_tokens *tk, struct entry *e)
 	pthread_mutex_unlock(&tk->mu);
 }
 
-/* --- claims ---------------------------------------------------------------
+/* --- making a token ----------------------------------------------------------
  */
-
-/* Decimals of a currency's minor unit (ISO 4217). */
-static int decimals_of(const char *currency)
-{
-	static const char *const zero[] = {
-	        "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG",
-	        "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF", NULL};
-	static const char *const three[] = {"BHD", "IQD", "JOD", "KWD",
-	                                    "LYD", "OMR", "TND", NULL};
-
-	for (size_t i = 0; zero[i] != NULL; i++)
-		if (strcmp(currency, zero[i]) == 0)
-			return 0;
-	for (size_t i = 0; three[i] != NULL; i++)
-		if (strcmp(currency, three[i]) == 0)
-			return 3;
-	return 2;
-}
-
-fl_err fl_tokens_money(char *out, size_t cap, const char *currency,
-                       int64_t minor)
-{
-	char digits[32], grouped[48];
-	int dec = decimals_of(currency);
-	uint64_t v =
-	        minor < 0 ? (uint64_t)0 - (uint64_t)minor : (uint64_t)minor;
-	uint64_t unit = dec == 0 ? 1 : dec == 3 ? 1000 : 100;
-	size_t n, g = 0;
-	int w;
-
-	snprintf(digits, sizeof(digits), "%llu",
-	         (unsigned long long)(v / unit));
-	n = strlen(digits);
-	for (size_t i = 0; i < n; i++) {
-		if (i > 0 && (n - i) % 3 == 0)
-			grouped[g++] = ',';
-		grouped[g++] = digits[i];
-	}
-	grouped[g] = '\0';
-	if (dec == 0)
-		w = snprintf(out, cap, "%s%s%s%s", currency,
-		             currency[0] ? " " : "", minor < 0 ? "-" : "",
-		             grouped);
-	else
-		w = snprintf(out, cap, "%s%s%s%s.%0*llu", currency,
-		             currency[0] ? " " : "", minor < 0 ? "-" : "",
-		             grouped, dec, (unsigned long long)(v % unit));
-	if (w < 0 || (size_t)w >= cap) {
-		if (cap > 0)
-			out[0] = '\0';
-		return FL_E_TOO_LARGE;
-	}
-	return FL_OK;
-}
-
-/* A heap copy of a list of fixed-size strings, empty ones left out. */
-static fl_err dup_list(const char *items, size_t stride, size_t n, char ***out,
-                       size_t *count)
-{
-	*out = NULL;
-	*count = 0;
-	if (n == 0)
-		return FL_OK;
-	*out = calloc(n, sizeof(char *));
-	if (*out == NULL)
-		return FL_E_NOMEM;
-	for (size_t i = 0; i < n; i++) {
-		const char *s = items + i * stride;
-
-		if (s[0] == '\0')
-			continue;
-		(*out)[*count] = strdup(s);
-		if ((*out)[*count] == NULL)
-			return FL_E_NOMEM;
-		(*count)++;
-	}
-	return FL_OK;
-}
-
-/* strdup of s, or NULL (and FL_OK) for an empty s. */
-static fl_err dup_text(const char *s, char **out)
-{
-	*out = NULL;
-	if (s[0] == '\0')
-		return FL_OK;
-	*out = strdup(s);
-	return *out != NULL ? FL_OK : FL_E_NOMEM;
-}
-
-/* The contract's terms and the coming reminders into c. */
-static fl_err contract_claims(const struct fl_device_inputs *in,
-                              const struct fl_decision *dec, bool released,
-                              struct fl_device_claims *c)
-{
-	const struct fl_contract_rec *r = &in->contract;
-	fl_err err;
-
-	c->restrict_mask = r->restrict_mask;
-	memcpy(c->currency, r->currency, sizeof(c->currency));
-	c->sim_policy = r->sim_policy;
-	c->tamper_policy = r->tamper_policy;
-	if ((err = dup_list(&r->allow_apps[0][0], sizeof(r->allow_apps[0]),
-	                    r->n_allow_apps, &c->allow_apps,
-	                    &c->n_allow_apps)) != FL_OK ||
-	    (err = dup_list(&r->contact_phones[0][0],
-	                    sizeof(r->contact_phones[0]), r->n_contact_phones,
-	                    &c->contact_phones, &c->n_contact_phones)) !=
-	            FL_OK ||
-	    (err = dup_text(r->message, &c->message)) != FL_OK ||
-	    (err = dup_text(r->contact_name, &c->contact_name)) != FL_OK ||
-	    (err = dup_text(r->loan_ref, &c->loan_ref)) != FL_OK)
-		return err;
-	if (released || dec->n_reminders == 0)
-		return FL_OK;
-	c->reminders = calloc(dec->n_reminders, sizeof(*c->reminders));
-	if (c->reminders == NULL)
-		return FL_E_NOMEM;
-	for (size_t i = 0; i < dec->n_reminders; i++) {
-		const struct fl_policy_reminder *pr = &dec->reminders[i];
-		char money[64], text[160];
-		int y, mo, d, h, mi, s;
-
-		if ((err = fl_tokens_money(money, sizeof(money), r->currency,
-		                           pr->amount)) != FL_OK)
-			return err;
-		/* the due date as the contract's calendar shows it */
-		fl_time_to_civil(pr->due_at + r->utc_offset, &y, &mo, &d, &h,
-		                 &mi, &s);
-		snprintf(text, sizeof(text),
-		         "Installment of %s due %04d-%02d-%02d", money, y, mo,
-		         d);
-		c->reminders[i].at = pr->at;
-		c->reminders[i].text = strdup(text);
-		if (c->reminders[i].text == NULL)
-			return FL_E_NOMEM;
-		c->n_reminders++;
-	}
-	return FL_OK;
-}
-
-/* The lock_cause claim for the stored cause of lock_at. */
-static enum fl_claim_cause claim_cause(enum fl_lock_cause c)
-{
-	switch (c) {
-	case FL_LOCK_OVERDUE:
-		return FL_CLAIM_CAUSE_OVERDUE;
-	case FL_LOCK_OFFLINE:
-		return FL_CLAIM_CAUSE_OFFLINE;
-	case FL_LOCK_MANUAL:
-	case FL_LOCK_SCHEDULED:
-		return FL_CLAIM_CAUSE_LENDER;
-	case FL_LOCK_STOLEN:
-		return FL_CLAIM_CAUSE_STOLEN;
-	default:
-		return FL_CLAIM_CAUSE_NONE;
-	}
-}
-
-fl_err fl_tokens_claims(struct fl_tx *tx, const struct fl_device *d,
-                        fl_time iat, fl_time exp, struct fl_device_claims *c)
-{
-	const struct fl_device_status *st = &d->st;
-	bool released = st->state == FL_ST_RELEASED && !st->stolen;
-	fl_time decided = st->decided_at > 0 ? st->decided_at : iat;
-	struct fl_device_inputs in;
-	struct fl_decision *dec = NULL;
-	fl_err err;
-
-	memset(&in, 0, sizeof(in));
-	fl_claims_clear(c);
-	c->sub = strdup(d->id);
-	if (c->sub == NULL) {
-		err = FL_E_NOMEM;
-		goto out;
-	}
-	memcpy(c->imei[0], d->imei, sizeof(c->imei[0]));
-	c->n_imei = 1;
-	if (d->imei2[0] != '\0') {
-		memcpy(c->imei[1], d->imei2, sizeof(c->imei[1]));
-		c->n_imei = 2;
-	}
-	c->seq = st->token_seq;
-	c->iat = iat;
-	c->exp = exp;
-	/* a phone that has not enrolled has nothing to enforce but lock_at */
-	c->state = st->state == FL_ST_PENDING ? FL_ST_ACTIVE : st->state;
-	c->stolen = st->stolen;
-	c->lock_at = released ? 0 : st->lock_at;
-	c->amount_due = released ? 0 : st->amount_due;
-	c->lock_cause = released || st->lock_at == 0
-	                        ? FL_CLAIM_CAUSE_NONE
-	                        : claim_cause(st->lock_cause);
-	c->restrict_mask = FL_R_DEFAULT_LOCK;
-	if (!d->has_contract) {
-		err = FL_OK;
-		goto out;
-	}
-	dec = calloc(1, sizeof(*dec));
-	if (dec == NULL) {
-		err = FL_E_NOMEM;
-		goto out;
-	}
-	err = fl_decide_replay(tx, d, decided, &in, dec);
-	/* a phone that locks on its own at lock_at shows what is due then */
-	if (err == FL_OK && in.has_contract && !released)
-		err = fl_decide_token_due(&in, d, decided, dec, &c->amount_due);
-	if (err == FL_OK && in.has_contract)
-		err = contract_claims(&in, dec, released, c);
-	/* the lender's reason, when the lender chose to show it */
-	if (err == FL_OK && c->lock_cause == FL_CLAIM_CAUSE_LENDER &&
-	    fl_decide_lock_text(&in, dec) != NULL &&
-	    (c->lock_reason_text = strdup(fl_decide_lock_text(&in, dec))) ==
-	            NULL)
-		err = FL_E_NOMEM;
-out:
-	fl_device_inputs_clear(&in);
-	free(dec);
-	if (err != FL_OK)
-		fl_claims_clear(c);
-	return err;
-}
-
-/* --- signing ---------------------------------------------------------------
- */
-
-/* The release receipt of device d whose token claims are c. */
-static fl_err sign_receipt(struct fl_app *app, const struct fl_device *d,
-                           const struct fl_device_claims *c, fl_time now,
-                           char **out)
-{
-	struct fl_dp_receipt r;
-	char *json = NULL;
-	fl_err err;
-
-	*out = NULL;
-	memset(&r, 0, sizeof(r));
-	snprintf(r.device_id, sizeof(r.device_id), "%s", d->id);
-	memcpy(r.imei, c->imei, sizeof(r.imei));
-	r.n_imei = c->n_imei;
-	r.loan_ref = c->loan_ref != NULL ? c->loan_ref : (char *)"";
-	r.released_at = d->st.decided_at > 0 ? d->st.decided_at : now;
-	err = fl_dp_receipt_encode(&r, &json);
-	if (err == FL_OK)
-		err = fl_signkeys_sign(app->keys, FL_MSG_RELEASE_RECEIPT, json,
-		                       strlen(json), now, out, NULL);
-	free(json);
-	return err;
-}
 
 /* Builds and signs the current token of device id. *out holds two
  * references (the cache's and the caller's). */
 static fl_err build(struct fl_tokens *tk, struct fl_app *app, const char *id,
                     fl_time now, struct entry **out)
 {
-	struct fl_device_claims c;
-	struct fl_device *d = NULL;
+	struct fl_token_signed st;
 	struct entry *e = NULL;
 	struct cert *cert = NULL;
-	struct fl_tx *tx = NULL;
-	char kid[FL_KID_MAX];
-	char *claims = NULL, *token = NULL, *cert_text = NULL, *receipt = NULL;
 	size_t len;
 	fl_err err;
 
 	*out = NULL;
-	memset(&c, 0, sizeof(c));
-	d = calloc(1, sizeof(*d));
-	if (d == NULL) {
-		err = FL_E_NOMEM;
+	if ((err = fl_token_sign(app, id, now, &st)) != FL_OK)
+		return err;
+	if ((err = cert_intern(tk, st.cert, &cert)) != FL_OK)
 		goto out;
-	}
-	if ((err = fl_store_begin(app->store, false, &tx)) != FL_OK)
-		goto out;
-	err = fl_store_device_get_any(tx, id, d);
-	if (err == FL_OK)
-		err = fl_tokens_claims(tx, d, now,
-		                       now + (fl_time)app->cfg.token_ttl, &c);
-	fl_tx_rollback(tx);
-	if (err == FL_OK)
-		err = fl_claims_encode(&c, &claims);
-	if (err == FL_OK)
-		err = fl_signkeys_sign(app->keys, FL_MSG_DEVICE_TOKEN, claims,
-		                       strlen(claims), now, &token, kid);
-	if (err == FL_OK)
-		err = fl_signkeys_cert(app->keys, kid, &cert_text);
-	if (err == FL_OK)
-		err = cert_intern(tk, cert_text, &cert);
-	if (err == FL_OK && d->st.state == FL_ST_RELEASED && !d->st.stolen)
-		err = sign_receipt(app, d, &c, now, &receipt);
-	if (err != FL_OK)
-		goto out;
-	len = strlen(token);
+	len = strlen(st.token);
 	e = calloc(1, sizeof(*e) + len);
 	if (e == NULL) {
 		err = FL_E_NOMEM;
@@ -929,7 +423,7 @@ static fl_err build(struct fl_tokens *tk, struct fl_app *app, const char *id,
 	}
 	e->cert = cert;
 	cert = NULL;
-	if ((err = keep_token(tk, e, token, len)) != FL_OK)
+	if ((err = keep_token(tk, e, st.token, len)) != FL_OK)
 		goto out;
 	if (e->len < len) {
 		/* packed: give back what the text needed */
@@ -938,28 +432,26 @@ static fl_err build(struct fl_tokens *tk, struct fl_app *app, const char *id,
 		if (small != NULL)
 			e = small;
 	}
-	snprintf(e->ts.device_id, sizeof(e->ts.device_id), "%s", d->id);
-	e->ts.seq = d->st.token_seq;
+	snprintf(e->ts.device_id, sizeof(e->ts.device_id), "%s", st.device_id);
+	e->ts.seq = st.seq;
 	e->ts.iat = now;
 	e->ts.cert = e->cert->text;
 	e->ts.keys_json = e->cert->keys_json;
 	e->ts.keys_len = e->cert->keys_len;
-	e->ts.receipt = receipt;
-	e->ts.receipt_len = receipt != NULL ? strlen(receipt) : 0;
-	receipt = NULL;
-	e->ts.state = d->st.state;
-	e->ts.stolen = d->st.stolen;
-	e->h = hash_id(d->id);
+	e->ts.receipt = st.receipt;
+	e->ts.receipt_len = st.receipt != NULL ? strlen(st.receipt) : 0;
+	st.receipt = NULL;
+	e->ts.state = st.state;
+	e->ts.stolen = st.stolen;
+	e->h = hash_id(st.device_id);
 	atomic_init(&e->refs, 2);
 	*out = e;
+	e = NULL;
 out:
+	if (e != NULL)
+		entry_free(e);
 	cert_put(cert);
-	free(receipt);
-	free(cert_text);
-	free(token);
-	free(claims);
-	fl_claims_clear(&c);
-	free(d);
+	fl_token_signed_clear(&st);
 	return err;
 }
 

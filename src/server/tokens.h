@@ -1,12 +1,10 @@
 /*
- * tokens.h - device tokens, signed once per seq and served from memory.
+ * tokens.h - the token cache: device tokens, signed once per seq and
+ * served from memory.
  *
- * A device's token (FL_MSG_DEVICE_TOKEN, claims per core/token.h) says what
- * the phone must enforce: the stored decision (state, stolen, lock_at,
- * amount due), the reminders the policy has coming, and the contract's
- * lock-screen terms (restrictions, allowed apps, message, lender contact,
- * loan reference, SIM and tamper reactions). It is built and signed when
- * the device's token seq has moved since the cached one; every later
+ * A device's token (FL_MSG_DEVICE_TOKEN) says what the phone must enforce
+ * (claims.h says what it claims). It is signed (tokensign.h) when the
+ * device's token seq has moved since the cached one; every later
  * check-in, wait and lookup with the same seq is served the cached token,
  * so a check-in costs no signature.
  *
@@ -22,7 +20,7 @@
  * are kept; beyond that the entry stored longest ago goes.
  *
  * Memory per device is the token, packed against the claims of another
- * token of the same signing key (tokens.c says how; typically a quarter
+ * token of the same signing key (tokpack.h says how; typically a quarter
  * of the text), in the entry's own allocation, and a few fields: the
  * signing key's certificate, and the part of a check-in answer that
  * carries it (fl_dp_keys_json), are kept once per certificate and shared
@@ -89,18 +87,5 @@ void fl_tokens_usage(struct fl_tokens *tk, size_t *entries, size_t *kept,
  * signed. *out is the caller's to free. */
 fl_err fl_tokens_claims_json(const struct fl_token_set *ts,
                              char **out) FL_MUST_USE;
-
-/* Builds the claims of device d's token from the store (inside tx), with
- * iat and exp. *c is cleared first and owned by the caller
- * (fl_claims_clear). */
-fl_err fl_tokens_claims(struct fl_tx *tx, const struct fl_device *d,
-                        fl_time iat, fl_time exp,
-                        struct fl_device_claims *c) FL_MUST_USE;
-
-/* Money as a person reads it: "KES 1,500.00" for 150000 minor units,
- * with the currency's number of decimals (0 for JPY, 3 for KWD, else 2).
- * FL_E_TOO_LARGE if cap is too small. */
-fl_err fl_tokens_money(char *out, size_t cap, const char *currency,
-                       int64_t minor) FL_MUST_USE;
 
 #endif

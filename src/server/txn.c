@@ -8,7 +8,7 @@
 
 #include "core/crypto.h"
 #include "server/app.h"
-#include "server/router.h"
+#include "server/route.h"
 
 static fl_err fingerprint(const struct fl_req *req, uint8_t out[FL_HASH_LEN])
 {
@@ -40,103 +40,6 @@ static void route_name(const struct fl_req *req, char out[FL_ROUTE_MAX])
 {
 	snprintf(out, FL_ROUTE_MAX, "%s %s", req->method,
 	         req->route != NULL ? req->route->pattern : req->path);
-}
-
-fl_err fl_txn_begin(struct fl_req *req, struct fl_tx **tx)
-{
-	const char *key = fl_req_header(req, "Idempotency-Key");
-	char route[FL_ROUTE_MAX];
-	uint8_t fp[FL_HASH_LEN];
-	struct fl_idem rec;
-	fl_err err;
-
-	*tx = NULL;
-	if (key != NULL && !key_ok(key)) {
-		fl_reply_error(req, FL_E_INVALID,
-		               "Idempotency-Key must be 1..%d visible ASCII "
-		               "characters",
-		               FL_IDEM_KEY_MAX - 1);
-		return FL_E_INVALID;
-	}
-	err = fl_store_begin(req->app->store, true, tx);
-	if (err != FL_OK) {
-		fl_reply_error(req, err, NULL);
-		return err;
-	}
-	if (key == NULL)
-		return FL_OK;
-	route_name(req, route);
-	if ((err = fingerprint(req, fp)) != FL_OK)
-		goto fail;
-	err = fl_store_idem_get(*tx, req->who.tenant_id, route, key, &rec);
-	if (err == FL_E_NOT_FOUND)
-		return FL_OK;
-	if (err != FL_OK)
-		goto fail;
-	fl_tx_rollback(*tx);
-	*tx = NULL;
-	if (fl_ct_memcmp(fp, rec.fingerprint, FL_HASH_LEN) != 0) {
-		free(rec.body);
-		fl_reply_error(req, FL_E_IDEMPOTENCY,
-		               "Idempotency-Key '%.64s' was used for a "
-		               "different request",
-		               key);
-		return FL_E_IDEMPOTENCY;
-	}
-	fl_reply_raw(req, rec.status, "application/json", rec.body,
-	             strlen(rec.body));
-	fl_reply_header(req, "Idempotent-Replayed", "true");
-	return FL_E_CONFLICT; /* answered: the handler stops here */
-fail:
-	fl_tx_rollback(*tx);
-	*tx = NULL;
-	fl_reply_error(req, err, NULL);
-	return err;
-}
-
-fl_err fl_txn_commit(struct fl_req *req, struct fl_tx *tx)
-{
-	const char *key = fl_req_header(req, "Idempotency-Key");
-	struct fl_idem rec;
-	fl_err err;
-
-	if (key != NULL && req->status >= 200 && req->status < 300) {
-		memset(&rec, 0, sizeof(rec));
-		snprintf(rec.tenant_id, sizeof(rec.tenant_id), "%s",
-		         req->who.tenant_id);
-		route_name(req, rec.route);
-		snprintf(rec.key, sizeof(rec.key), "%s", key);
-		rec.status = req->status;
-		rec.body = req->resp != NULL ? req->resp : (char *)"";
-		rec.created_at = req->now;
-		if ((err = fingerprint(req, rec.fingerprint)) != FL_OK ||
-		    (err = fl_store_idem_put(tx, &rec)) != FL_OK) {
-			fl_tx_rollback(tx);
-			fl_reply_error(req, err, NULL);
-			return err;
-		}
-	}
-	err = fl_tx_commit(tx);
-	if (err != FL_OK)
-		fl_reply_error(req, err, "the change could not be stored");
-	return err;
-}
-
-void fl_txn_abort(struct fl_req *req, struct fl_tx *tx, fl_err err,
-                  const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	fl_tx_rollback(tx);
-	if (fmt == NULL) {
-		fl_reply_error(req, err, NULL);
-		return;
-	}
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	fl_reply_error(req, err, "%s", msg);
 }
 
 /* What fl_txn_run hands each attempt. */

@@ -21,15 +21,8 @@
  * is given up, or the database is unreachable or busy, the answer is 503
  * with a Retry-After header.
  *
- * Older handlers still do it by hand:
- *
- *     struct fl_tx *tx;
- *     if (fl_txn_begin(req, &tx) != FL_OK)
- *             return;                    (answered: replay, 409 or 5xx)
- *     ... store calls, fl_audit_req(), then fl_reply_json(req, 201, ...)
- *     fl_txn_commit(req, tx);            (answers 5xx itself on failure)
- *
- * or fl_txn_abort(req, tx, err, msg) on a failure after begin.
+ * There is no other way for a request to write: a handler never begins
+ * or commits a transaction itself.
  *
  * When the request carries an `Idempotency-Key` header (1..128 visible
  * ASCII characters), the first answer with a 2xx status is stored in the
@@ -46,7 +39,7 @@
 #define FL_SERVER_TXN_H
 
 #include "core/err.h"
-#include "server/http.h"
+#include "server/req.h"
 #include "server/run.h"
 #include "store/store.h"
 
@@ -68,17 +61,5 @@ fl_err fl_txn_run(struct fl_req *req, fl_txn_step step,
  * not be kept (it carries a secret). */
 fl_err fl_txn_run_unrecorded(struct fl_req *req, fl_txn_step step,
                              void *ctx) FL_MUST_USE;
-
-/* Begins a write transaction for req. Anything but FL_OK means req has
- * been answered and *tx is NULL. */
-fl_err fl_txn_begin(struct fl_req *req, struct fl_tx **tx) FL_MUST_USE;
-
-/* Stores the idempotent answer (if any) and commits. On failure the answer
- * already set is replaced by an error answer. Returns the commit result. */
-fl_err fl_txn_commit(struct fl_req *req, struct fl_tx *tx);
-
-/* Rolls back and answers err (message printf-style; NULL: default). */
-void fl_txn_abort(struct fl_req *req, struct fl_tx *tx, fl_err err,
-                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 #endif

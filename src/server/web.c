@@ -21,8 +21,8 @@
 #include "core/paserk.h"
 #include "server/api.h"
 #include "server/app.h"
-#include "server/http.h"
-#include "server/router.h"
+#include "server/req.h"
+#include "server/route.h"
 #include "server/sessions.h"
 #include "server/signkeys.h"
 

@@ -1,7 +1,7 @@
 /*
  * Unit tests for the long-poll waiters (push.h) without a network: the
- * connection's suspend and resume are replaced here by functions that
- * record what happened (push.c calls only those two of http.h). A publish
+ * waiters' park and wake hooks are functions here that record what
+ * happened (a request's would suspend and resume its connection). A publish
  * wakes exactly the waiters of its device; a publish between the mark and
  * the park refuses the park (no lost wake-up); deadlines expire in order;
  * the table is fixed in size; shutdown wakes everyone and parks nothing
@@ -20,26 +20,33 @@
 
 #include <cmocka.h>
 
-#include "server/http.h"
+#include "server/req.h"
 #include "server/push.h"
 #include "store/store.h"
 
 static size_t suspended, resumed;
 
-/* The seam: what push.c calls on a request's connection. */
-void fl_http_suspend(struct fl_req *req)
+/* The seam: what the table does to a waiter. */
+static void park(void *w, fl_time deadline)
 {
+	struct fl_req *req = w;
+
 	req->parked = true;
+	req->wait_until = deadline;
 	suspended++;
 }
 
-void fl_http_resume(struct fl_req *req)
+static void wake(void *w)
 {
+	struct fl_req *req = w;
+
 	assert_true(req->parked);
 	req->parked = false;
 	req->resumed = true;
 	resumed++;
 }
+
+static const struct fl_push_hooks hooks = {.park = park, .wake = wake};
 
 static void dev_id(char out[FL_ID_MAX], int i)
 {
@@ -63,7 +70,7 @@ static void test_publish_wakes_its_device(void **state)
 	(void)state;
 	memset(r, 0, sizeof(r));
 	suspended = resumed = 0;
-	assert_int_equal(fl_push_new(&p, 3), FL_OK);
+	assert_int_equal(fl_push_new(&p, 3, &hooks), FL_OK);
 	m = fl_push_mark(p, "dv_a");
 	assert_int_equal(fl_push_wait(p, &r[0], "dv_a", m, 100), FL_OK);
 	assert_int_equal(fl_push_wait(p, &r[1], "dv_a", m, 100), FL_OK);
@@ -116,7 +123,7 @@ static void test_deadlines_expire_in_order(void **state)
 	(void)state;
 	memset(r, 0, sizeof(r));
 	suspended = resumed = 0;
-	assert_int_equal(fl_push_new(&p, 5), FL_OK);
+	assert_int_equal(fl_push_new(&p, 5, &hooks), FL_OK);
 	for (int i = 0; i < 5; i++) {
 		dev_id(id, i);
 		assert_int_equal(
@@ -152,7 +159,7 @@ static void test_cost_does_not_grow(void **state)
 	(void)state;
 	memset(r, 0, sizeof(r));
 	suspended = resumed = 0;
-	assert_int_equal(fl_push_new(&p, MANY), FL_OK);
+	assert_int_equal(fl_push_new(&p, MANY, &hooks), FL_OK);
 	t0 = secs();
 	for (int i = 0; i < MANY; i++) {
 		dev_id(id, i);
@@ -249,7 +256,7 @@ static void test_feed_wakes_by_row(void **state)
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/finlock.db", dir);
 	assert_int_equal(fl_store_open_sqlite(&st, path, NULL), FL_OK);
-	assert_int_equal(fl_push_new(&p, 8), FL_OK);
+	assert_int_equal(fl_push_new(&p, 8, &hooks), FL_OK);
 	assert_int_equal(fl_push_follow(p, st), FL_OK);
 	ord_a = insert_device(st, "dv_a", "490154203237518");
 	ord_b = insert_device(st, "dv_b", "356938035643809");

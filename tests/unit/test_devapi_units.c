@@ -36,6 +36,8 @@
 #include "server/log.h"
 #include "server/secrets.h"
 #include "server/signkeys.h"
+#include "server/claims.h"
+#include "server/money.h"
 #include "server/tokens.h"
 #include "store/store.h"
 
@@ -678,20 +680,20 @@ static void test_money(void **state)
 	char s[64];
 
 	(void)state;
-	assert_int_equal(fl_tokens_money(s, sizeof(s), "KES", 150000), FL_OK);
+	assert_int_equal(fl_money_format(s, sizeof(s), "KES", 150000), FL_OK);
 	assert_string_equal(s, "KES 1,500.00");
-	assert_int_equal(fl_tokens_money(s, sizeof(s), "KES", 5), FL_OK);
+	assert_int_equal(fl_money_format(s, sizeof(s), "KES", 5), FL_OK);
 	assert_string_equal(s, "KES 0.05");
-	assert_int_equal(fl_tokens_money(s, sizeof(s), "KES", 123456789012),
+	assert_int_equal(fl_money_format(s, sizeof(s), "KES", 123456789012),
 	                 FL_OK);
 	assert_string_equal(s, "KES 1,234,567,890.12");
-	assert_int_equal(fl_tokens_money(s, sizeof(s), "JPY", 1500), FL_OK);
+	assert_int_equal(fl_money_format(s, sizeof(s), "JPY", 1500), FL_OK);
 	assert_string_equal(s, "JPY 1,500");
-	assert_int_equal(fl_tokens_money(s, sizeof(s), "KWD", 1234567), FL_OK);
+	assert_int_equal(fl_money_format(s, sizeof(s), "KWD", 1234567), FL_OK);
 	assert_string_equal(s, "KWD 1,234.567");
-	assert_int_equal(fl_tokens_money(s, sizeof(s), "", 100), FL_OK);
+	assert_int_equal(fl_money_format(s, sizeof(s), "", 100), FL_OK);
 	assert_string_equal(s, "1.00");
-	assert_int_equal(fl_tokens_money(s, 8, "KES", 150000), FL_E_TOO_LARGE);
+	assert_int_equal(fl_money_format(s, 8, "KES", 150000), FL_E_TOO_LARGE);
 }
 
 /* Claims from the store: the decision, the contract's lock-screen terms
@@ -736,7 +738,7 @@ static void test_claims(void **state)
 	assert_int_equal(
 	        fl_decide_device(tx, "tn_1", "dv_claims", T0, false, &d, NULL),
 	        FL_OK);
-	assert_int_equal(fl_tokens_claims(tx, &d, T0 + 1, T0 + 7 * FL_DAY, &c),
+	assert_int_equal(fl_claims_build(tx, &d, T0 + 1, T0 + 7 * FL_DAY, &c),
 	                 FL_OK);
 	fl_tx_rollback(tx);
 

@@ -27,6 +27,7 @@
 #include "server/app.h"
 #include "server/decide.h"
 #include "server/log.h"
+#include "server/claims.h"
 #include "server/tokens.h"
 #include "server/metrics.h"
 #include "store/store.h"
@@ -602,7 +603,7 @@ static void claims_at(struct fx *f, fl_time now, struct fl_device *d,
 
 	assert_int_equal(fl_decide_device(tx, "tn_1", "dv_1", now, false, d, w),
 	                 FL_OK);
-	assert_int_equal(fl_tokens_claims(tx, d, now, now + 7 * FL_DAY, c),
+	assert_int_equal(fl_claims_build(tx, d, now, now + 7 * FL_DAY, c),
 	                 FL_OK);
 	assert_int_equal(fl_tx_commit(tx), FL_OK);
 }

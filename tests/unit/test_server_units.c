@@ -24,6 +24,7 @@
 #include "server/enroll.h"
 #include "server/http.h"
 #include "server/jsonio.h"
+#include "server/netaddr.h"
 #include "server/ratelimit.h"
 #include "server/router.h"
 
@@ -333,12 +334,12 @@ static void test_client_keys(void **state)
 	inet_pton(AF_INET6, "2001:db8:1:2:aaaa::1", &a6.sin6_addr);
 	b6 = a6;
 	inet_pton(AF_INET6, "2001:db8:1:2:bbbb::9", &b6.sin6_addr);
-	fl_http_client_net((struct sockaddr *)&a6, text, sizeof(text), k1);
-	fl_http_client_net((struct sockaddr *)&b6, text, sizeof(text), k2);
+	fl_net_client((struct sockaddr *)&a6, text, sizeof(text), k1);
+	fl_net_client((struct sockaddr *)&b6, text, sizeof(text), k2);
 	/* one /64, one client */
 	assert_memory_equal(k1, k2, 16);
 	inet_pton(AF_INET6, "2001:db8:1:3::1", &b6.sin6_addr);
-	fl_http_client_net((struct sockaddr *)&b6, text, sizeof(text), k2);
+	fl_net_client((struct sockaddr *)&b6, text, sizeof(text), k2);
 	assert_memory_not_equal(k1, k2, 16);
 	assert_string_equal(text, "2001:db8:1:3::1");
 	/* IPv4 and IPv4-mapped IPv6 are the same client */
@@ -348,12 +349,12 @@ static void test_client_keys(void **state)
 	memset(&m6, 0, sizeof(m6));
 	m6.sin6_family = AF_INET6;
 	inet_pton(AF_INET6, "::ffff:192.0.2.7", &m6.sin6_addr);
-	fl_http_client_net((struct sockaddr *)&a4, text, sizeof(text), k1);
+	fl_net_client((struct sockaddr *)&a4, text, sizeof(text), k1);
 	assert_string_equal(text, "192.0.2.7");
-	fl_http_client_net((struct sockaddr *)&m6, text, sizeof(text), k3);
+	fl_net_client((struct sockaddr *)&m6, text, sizeof(text), k3);
 	assert_memory_equal(k1, k3, 16);
 	inet_pton(AF_INET, "192.0.2.8", &a4.sin_addr);
-	fl_http_client_net((struct sockaddr *)&a4, text, sizeof(text), k2);
+	fl_net_client((struct sockaddr *)&a4, text, sizeof(text), k2);
 	assert_memory_not_equal(k1, k2, 16);
 }
 

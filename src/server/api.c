@@ -1,0 +1,24 @@
+/* api.c - what the handler files share that belongs to none of them. */
+#include "server/api.h"
+
+#include "server/audit.h"
+#include "server/devices.h"
+
+fl_err fl_audit_req(struct fl_tx *tx, const struct fl_req *req,
+                    const char *action, const char *target, json_t *before,
+                    json_t *after)
+{
+	return fl_audit_by(tx, &req->who, req->now, action, target, before,
+	                   after);
+}
+
+json_t *fl_api_device_json(const struct fl_device *d)
+{
+	return fl_device_json(d);
+}
+
+fl_err fl_api_device_pending(struct fl_tx *tx, const struct fl_device *d,
+                             fl_time now, json_t **out)
+{
+	return fl_device_pending(tx, d, now, out);
+}
