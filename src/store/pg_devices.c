@@ -1441,8 +1441,10 @@ fl_err pg_device_due_load(struct fl_tx *tx, fl_time now, int limit,
 	m = k; /* ins[0..k) are cleared on failure */
 	TRY(id_array(&arr, (const char(*)[FL_ID_MAX])ids, k));
 	pg_p_text(&q, arr.s);
-	/* the rows and their extras in one round trip */
-	TRY(pg_run_pair(tx, batch_rows_sql, &q, batch_extras_sql, &q, &r, &x));
+	/* (two round trips: a pipeline sending a batch's ids twice while
+	 * the first statement's rows come back could fill both ways of the
+	 * connection in blocking mode) */
+	TRY(pg_run(tx, batch_rows_sql, &q, 0, &r));
 	/* each row in its id's place: devs in id order */
 	for (int i = 0; i < PQntuples(r); i++) {
 		char id[FL_ID_MAX];
@@ -1476,6 +1478,7 @@ fl_err pg_device_due_load(struct fl_tx *tx, fl_time now, int limit,
 		}
 		m++;
 	}
+	TRY(pg_run(tx, batch_extras_sql, &q, 0, &x));
 	TRY(batch_extras(x, devs, ins, m));
 out:
 	if (err != FL_OK) {

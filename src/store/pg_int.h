@@ -77,7 +77,10 @@ fl_err pg_run(struct fl_tx *tx, const char *sql, const struct pg_params *p,
               int flags, PGresult **res);
 /* Two statements in one round trip (the second does not depend on the
  * first's rows); *r1 and *r2 as pg_run's *res, both NULL on failure. A
- * failure aborts the transaction (no PG_GUARD). */
+ * failure aborts the transaction (no PG_GUARD). For small parameters
+ * only: the connection is in blocking mode, so everything is sent before
+ * the first row is read (a few KiB at most, or the two directions of the
+ * connection could fill up and wait for each other). */
 fl_err pg_run_pair(struct fl_tx *tx, const char *sql1,
                    const struct pg_params *p1, const char *sql2,
                    const struct pg_params *p2, PGresult **r1,
