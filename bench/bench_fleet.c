@@ -183,6 +183,7 @@ static char *date_str(fl_time t, char out[16])
 static bool register_one(struct fleet *f, struct http *h, size_t i)
 {
 	char imei1[16], imei2[16], body[2048], path[256], ds[16];
+	char loan_ref[64];
 	json_t *j, *sched;
 	json_error_t je;
 	const char *id, *code;
@@ -213,6 +214,8 @@ static bool register_one(struct fleet *f, struct http *h, size_t i)
 	strcpy(f->codes[i], code);
 	json_decref(j);
 
+	/* a loan reference is one contract's (docs/payments.md) */
+	snprintf(loan_ref, sizeof(loan_ref), "LN-API-%s", f->ids[i]);
 	sched = json_array();
 	for (int k = 0; k < 6; k++)
 		json_array_append_new(
@@ -226,7 +229,7 @@ static bool register_one(struct fleet *f, struct http *h, size_t i)
 	j = json_pack(
 	        "{s:s,s:s,s:s,s:o,s:s,s:{s:[s,s],s:[s,s],s:s,s:{s:s,s:[s]},"
 	        "s:s}}",
-	        "loan_ref", "LN-BENCH", "currency", "KES", "utc_offset",
+	        "loan_ref", loan_ref, "currency", "KES", "utc_offset",
 	        "+03:00", "schedule", sched, "grace", "3d", "policy",
 	        "reminders", "3d", "1d", "restrict", "camera", "install_apps",
 	        "message",
