@@ -36,8 +36,8 @@ export function barChart(title, bars, max) {
 // A line chart of fractions over time: series [{ label, cls, values }]
 // (values: numbers 0..max or null for no figure), one point per period
 // labelled by labels[]. Returns an <svg> with role="img" whose label
-// gives every figure in words.
-export function trendChart(title, labels, series, fmt) {
+// gives every figure in words (`none` for a period without one).
+export function trendChart(title, labels, series, fmt, none = 'none due') {
   const w = 560, hgt = 200, left = 44, right = 30, top = 12, bottom = 36;
   const all = series.flatMap((s) => s.values).filter((v) => v !== null);
   const max = Math.max(1, ...all);
@@ -46,7 +46,7 @@ export function trendChart(title, labels, series, fmt) {
   const svg = el('svg', {
     class: 'chart trend', role: 'img', width: w, height: hgt, viewBox: `0 0 ${w} ${hgt}`,
     'aria-label': `${title}: ` + series.map((s) => `${s.label} ` + s.values
-      .map((v, i) => `${labels[i]} ${v === null ? 'none due' : fmt(v)}`).join(', ')).join('; '),
+      .map((v, i) => `${labels[i]} ${v === null ? none : fmt(v)}`).join(', ')).join('; '),
   });
   svg.append(el('title', null, title));
   for (const g of [0, 0.5, 1].map((f) => f * max)) {

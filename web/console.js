@@ -1,5 +1,6 @@
 // The lender's console: one page, its views chosen by the address's
-// fragment (#/devices, #/device/ID, #/register, #/keys, #/audit). Every
+// fragment (#/devices, #/device/ID, #/register, #/unmatched, #/sources,
+// #/keys, #/audit). Every
 // figure comes from the /v1 API with the session; a view and an action are
 // offered only to the roles the API lets do them, and the API decides
 // anyway.
@@ -32,11 +33,15 @@ const CAN = {
   pairing: ['admin', 'support'],
   keys: ['admin'],
   audit: ['admin', 'auditor'],
+  unmatched: ['admin'],
+  sources: ['admin'],
 };
 const VIEWS = [
   ['devices', 'Devices', 'listDevices'],
   ['portfolio', 'Portfolio', 'listDevices'],
   ['register', 'Register a phone', 'register'],
+  ['unmatched', 'Unmatched payments', 'unmatched'],
+  ['sources', 'Payment sources', 'sources'],
   ['keys', 'Keys', 'keys'],
   ['audit', 'Audit log', 'audit'],
 ];
@@ -61,6 +66,47 @@ function problem(e) {
   return h('p', { class: 'error', role: 'alert' }, e.message || String(e));
 }
 
+// Replaces box's children with kids, keeping what the user was doing:
+// each control the user changed (its value is not the one it was drawn
+// with) and that is drawn again under the same id gets its value back,
+// and the focus and caret return to the control that had them. A form
+// being submitted (data-sent) is not kept: its values were sent.
+function redraw(box, ...kids) {
+  const kept = new Map();
+  for (const c of box.querySelectorAll('input, textarea, select')) {
+    if (!c.id || c.closest('form[data-sent]')) continue;
+    if (c.type === 'checkbox' || c.type === 'radio') {
+      if (c.checked !== c.defaultChecked) kept.set(c.id, { checked: c.checked });
+    } else if (c.tagName === 'SELECT') {
+      if ([...c.options].some((o) => o.selected !== o.defaultSelected)) kept.set(c.id, { value: c.value });
+    } else if (c.value !== c.defaultValue) {
+      kept.set(c.id, { value: c.value });
+    }
+  }
+  const active = document.activeElement;
+  const focused = active && active.id && box.contains(active) ? active : null;
+  let caret = null;
+  try {
+    if (focused && typeof focused.selectionStart === 'number') caret = [focused.selectionStart, focused.selectionEnd];
+  } catch { caret = null; } // inputs without a caret (number, date)
+  box.replaceChildren(...kids);
+  for (const [id, v] of kept) {
+    const c = box.querySelector(`#${CSS.escape(id)}`);
+    if (!c) continue;
+    if ('checked' in v) c.checked = v.checked;
+    else c.value = v.value;
+  }
+  if (focused) {
+    const c = box.querySelector(`#${CSS.escape(focused.id)}`);
+    if (c) {
+      c.focus();
+      if (caret) {
+        try { c.setSelectionRange(caret[0], caret[1]); } catch { /* no caret */ }
+      }
+    }
+  }
+}
+
 // A form whose submit runs fn; its errors show in the form, in words.
 function form(props, fn, ...kids) {
   const out = h('p', { class: 'form-out', role: 'status', 'aria-live': 'polite' });
@@ -71,6 +117,7 @@ function form(props, fn, ...kids) {
     out.classList.remove('error');
     const button = f.querySelector('button[type=submit]');
     if (button) button.disabled = true;
+    f.dataset.sent = '';
     try {
       const msg = await fn(new FormData(f), f);
       if (typeof msg === 'string') out.textContent = msg;
@@ -78,6 +125,7 @@ function form(props, fn, ...kids) {
       out.textContent = e.message;
       out.classList.add('error');
     } finally {
+      delete f.dataset.sent;
       if (button) button.disabled = false;
     }
   });
@@ -464,12 +512,13 @@ async function deviceView(id) {
       can('audit') ? api.all(`/v1/audit?target=${d.id}`, 500) : [],
       api.call('GET', `/v1/devices/${d.id}/pairing-requests`).then((r) => r.items),
     ]);
-    factsBox.replaceChildren(deviceFacts(d, currency));
-    timelineBox.replaceChildren(timeline(d, payments, audit));
-    actionsBox.replaceChildren(...deviceActions(d, () => refresh()));
-    pendingBox.replaceChildren(pendingTable(d, () => refresh()));
-    paymentsBox.replaceChildren(paymentsTable(d, payments, currency, () => refresh()));
-    pairingBox.replaceChildren(pairingTable(d, pairing, () => refresh()));
+    // a change made elsewhere must not empty a form being filled in
+    redraw(factsBox, deviceFacts(d, currency));
+    redraw(timelineBox, timeline(d, payments, audit));
+    redraw(actionsBox, ...deviceActions(d, () => refresh()));
+    redraw(pendingBox, pendingTable(d, () => refresh()));
+    redraw(paymentsBox, paymentsTable(d, payments, currency, () => refresh()));
+    redraw(pairingBox, pairingTable(d, pairing, () => refresh()));
   }
   await refresh(d);
   if (mine !== viewSeq) return;
@@ -724,6 +773,7 @@ async function portfolioView() {
   // after the figures above are on screen.
   const history = h('div', { id: 'collections' },
     h('p', { role: 'status' }, 'Loading the collections of the last 12 months...'));
+  const trends = h('div', { id: 'trends' });
   show('Portfolio',
     h('p', { class: 'hint' }, `As of ${when(p.as_of)}. PAR N: the whole outstanding balance ` +
       'of every loan with an installment more than N days late, over the outstanding portfolio.'),
@@ -737,11 +787,45 @@ async function portfolioView() {
         label: s, value: p.by_state[s], text: String(p.by_state[s]), cls: `bar-${s}`,
       })))),
     ...perCurrency,
-    p.currencies.length === 0 ? h('p', null, 'No loans yet.') : history);
+    p.currencies.length === 0 ? h('p', null, 'No loans yet.') : history, trends);
   if (p.currencies.length === 0) return;
   const full = await api.call('GET', '/v1/reports/portfolio?history=true');
   if (!history.isConnected) return;
   history.replaceChildren(...full.currencies.map((c) => collectionsCard(c)));
+  trends.replaceChildren(trendsCard(full));
+}
+
+function seconds(v) {
+  if (v === null || v === undefined) return '-';
+  return `${Number.isInteger(v) || v >= 10 ? Math.round(v) : v.toFixed(1)} s`;
+}
+
+// Lock rate, cure rate and payment-to-unlock latency p95 over the last 12
+// periods of 30 days (docs/web.md, "Trends").
+function trendsCard(full) {
+  const per = full.trends || [];
+  const labels = per.map((x) => x.to.slice(5, 10));
+  const last = per.length ? per[per.length - 1] : null;
+  const figure = (label, value, id) =>
+    h('div', { class: 'figure' }, label, h('strong', { id }, value));
+  return h('section', { class: 'card', 'aria-labelledby': 'trends-title' },
+    h('h2', { id: 'trends-title' }, 'Locks and unlocks, last 30 days'),
+    h('div', { class: 'figures' },
+      figure('Cure rate', percent(full.cure_rate), 'fig-cure-rate'),
+      figure('Payment to unlock, p95', seconds(full.unlock_latency_p95), 'fig-unlock-p95'),
+      figure('Locks judged', String(last ? last.locks : 0)),
+      figure('Unlocks by payment', String(last ? last.paid_unlocks : 0))),
+    trendChart('Lock and cure rates, 30-day periods ending', labels, [
+      { label: 'lock rate', cls: 's-lock', values: per.map((x) => x.lock_rate) },
+      { label: 'cure rate', cls: 's-cure', values: per.map((x) => x.cure_rate) },
+    ], percent, 'no figure'),
+    trendChart('Payment to unlock confirmed, p95, 30-day periods ending', labels, [
+      { label: 'p95 latency', cls: 's-latency', values: per.map((x) => x.unlock_latency_p95) },
+    ], seconds, 'no unlock'),
+    h('p', { class: 'hint' }, 'Lock rate: locked devices over those in service at the end of ' +
+      'each period. Cure rate: locks for money begun in the period (at least 7 days ago) that a ' +
+      'payment ended within 7 days. Payment to unlock: from the payment\'s record to the phone ' +
+      'confirming it is unlocked, the 95th percentile.'));
 }
 
 // Collections of one currency over the last 12 periods of 30 days.
@@ -765,6 +849,149 @@ function collectionsCard(c) {
     h('p', { class: 'hint' }, 'On time: the part of the installments that fell due in the period ' +
       'paid by their due date. Collected: the payments made in the period over what fell due in it ' +
       '(it passes 100% when late payments come in).'));
+}
+
+// --- money from providers ---------------------------------------------------
+
+// Payments a provider sent that matched no contract: assign one to a
+// device (by IMEI or device id), which records it as that device's
+// payment. ?all=true lists the assigned ones too.
+async function unmatchedView(params) {
+  const all = params.get('all') === 'true';
+  const list = h('div', { id: 'unmatched-list' });
+  async function load() {
+    const items = await api.all(`/v1/payments/unmatched?all=${all}`);
+    if (items.length === 0) {
+      list.replaceChildren(h('p', { id: 'no-unmatched' },
+        all ? 'No payment from a provider was ever left unmatched.' : 'Every payment is matched.'));
+      return;
+    }
+    list.replaceChildren(h('table', { id: 'unmatched' }, h('caption', null, 'Unmatched payments, oldest first'),
+      h('thead', null, h('tr', null, ['Received', 'Paid', 'Amount', 'Reference', 'Account', 'Payer',
+        'Why unmatched', 'Device'].map((t) => h('th', { scope: 'col' }, t)))),
+      h('tbody', null, items.map((u) => h('tr', { dataset: { id: u.id } },
+        h('td', null, when(u.received_at)), h('td', null, when(u.paid_at)),
+        h('td', { class: 'num' }, money(u.amount, u.currency)),
+        h('td', null, u.reference), h('td', null, u.account), h('td', null, u.payer),
+        h('td', null, u.reason),
+        h('td', null, u.payment_id ? `assigned ${when(u.assigned_at)} as ${u.payment_id}`
+          : assignForm(u, load)))))));
+  }
+  show('Unmatched payments',
+    h('p', { class: 'hint' }, 'Payments a provider sent whose account matched no contract. Assigning ' +
+      'one records it as a payment of the device you name (audited); if that was the wrong ' +
+      'device, reverse the payment on its page.'),
+    h('p', null, all ? h('a', { href: '#/unmatched' }, 'Show only those not yet assigned')
+      : h('a', { href: '#/unmatched?all=true' }, 'Show the assigned ones too')),
+    list);
+  await load();
+}
+
+function assignForm(u, done) {
+  const id = `assign-${u.id}`;
+  return form({ class: 'row-form', id }, async (data) => {
+    const who = String(data.get('device') || '').trim();
+    let deviceId = who;
+    if (/^\d{15}$/.test(who)) {
+      const found = await api.call('GET', `/v1/devices/by-imei/${who}`);
+      if (!found.items || found.items.length === 0) throw new Error(`No device of yours has IMEI ${who}.`);
+      deviceId = found.items[0].id;
+    } else if (!/^dv_/.test(who)) {
+      throw new Error('Give the device\'s IMEI (15 digits) or its id (dv_...).');
+    }
+    const r = await api.call('POST', `/v1/payments/unmatched/${encodeURIComponent(u.id)}/assign`,
+      { device_id: deviceId });
+    await done();
+    return `Recorded as ${r.payment.id}.`;
+  },
+  field('IMEI or device id', { id: `${id}-device`, name: 'device', required: true,
+    autocomplete: 'off', inputmode: 'text' }),
+  h('button', { type: 'submit', class: 'secondary', 'aria-label': `Assign payment ${u.reference || u.id}` },
+    'Assign'));
+}
+
+// Payment sources: each provider feed's health and last callback; create
+// one, disable one, rotate its secret. The callback URLs (and a signed
+// source's HMAC secret) are shown once, when made.
+async function sourcesView() {
+  const list = h('div', { id: 'sources-list' });
+  const shown = h('div', { id: 'source-secret' });
+  const showSecrets = (r, what) => shown.replaceChildren(h('section', {
+    class: 'card notice', 'aria-labelledby': 'secret-title',
+  }, h('h2', { id: 'secret-title' }, what),
+  h('p', null, 'These URLs hold the source\'s secret and are shown only this once: give them to ' +
+    'the provider now. finlock keeps only a keyed hash of the secret.'),
+  facts([
+    ['Validation URL', r.validation_url, 'src-validation-url'],
+    ['Confirmation URL', r.confirmation_url, 'src-confirmation-url'],
+    ['Callback URL', r.callback_url, 'src-callback-url'],
+    ['Signing secret', r.secret, 'src-secret'],
+  ].filter(([, v]) => v))));
+  async function load() {
+    const items = await api.all('/v1/payment-sources');
+    if (items.length === 0) {
+      list.replaceChildren(h('p', { id: 'no-sources' }, 'No payment source yet.'));
+      return;
+    }
+    list.replaceChildren(h('table', { id: 'sources' }, h('caption', null, 'Payment sources'),
+      h('thead', null, h('tr', null, ['Name', 'Kind', 'Shortcode', 'Currency', 'Health',
+        'Last callback', 'Quiet for at most', 'Networks', 'Actions'].map((t) => h('th', { scope: 'col' }, t)))),
+      h('tbody', null, items.map((x) => h('tr', { dataset: { id: x.id } },
+        h('td', null, x.name || x.id), h('td', null, x.kind), h('td', null, x.shortcode),
+        h('td', null, x.currency),
+        h('td', null, h('span', { class: `health health-${x.health}` }, x.health)),
+        h('td', null, when(x.last_callback_at)),
+        h('td', null, `${Math.round(x.max_silence / 60)} min`),
+        h('td', null, (x.allowed_networks || []).join(', ')),
+        h('td', null, x.enabled ? [
+          rowForm(`rotate-${x.id}`, 'Rotate secret', `source ${x.name || x.id}`, async () => {
+            const r = await api.call('POST', `/v1/payment-sources/${x.id}/rotate`, {});
+            showSecrets(r, `New URLs of ${x.name || x.id}`);
+            await load();
+            return 'Rotated.';
+          }),
+          rowForm(`disable-${x.id}`, 'Disable', `source ${x.name || x.id}`, async () => {
+            await api.call('POST', `/v1/payment-sources/${x.id}/disable`, {});
+            await load();
+            return 'Disabled.';
+          }),
+        ] : `disabled ${when(x.disabled_at)}`))))));
+  }
+  const kind = field('Kind', { id: 'src-kind', name: 'kind', tag: 'select',
+    options: [['mpesa_c2b', 'M-Pesa C2B (Daraja)'], ['signed', 'Signed callbacks (other providers)']] });
+  show('Payment sources',
+    h('p', { class: 'hint' }, 'A source is one provider feed. Stale: no callback for longer than ' +
+      'it may be quiet (locks are held meanwhile, see docs/payments.md).'),
+    form({ class: 'card', id: 'source-form' }, async (data, f) => {
+      const body = { kind: String(data.get('kind')) };
+      for (const k of ['name', 'shortcode', 'currency'])
+        if (String(data.get(k) || '').trim()) body[k] = String(data.get(k)).trim();
+      const nets = String(data.get('networks') || '').split(/[\s,]+/).filter(Boolean);
+      if (nets.length) body.allowed_networks = nets;
+      if (String(data.get('max_silence') || '').trim()) {
+        const m = Number(data.get('max_silence'));
+        if (!(m >= 1)) throw new Error('Give the quiet time in whole minutes.');
+        body.max_silence = Math.round(m * 60);
+      }
+      const r = await api.call('POST', '/v1/payment-sources', body);
+      f.reset();
+      showSecrets(r, `URLs of ${r.source.name || r.source.id}`);
+      await load();
+      return 'Created.';
+    },
+    h('h2', null, 'New source'),
+    kind,
+    field('Name', { id: 'src-name', name: 'name' }),
+    field('Shortcode', { id: 'src-shortcode', name: 'shortcode', inputmode: 'numeric' },
+      'M-Pesa: the paybill or till number.'),
+    field('Currency', { id: 'src-currency', name: 'currency', placeholder: 'KES' }),
+    field('Allowed networks', { id: 'src-networks', name: 'networks' },
+      'CIDRs the provider calls from, separated by spaces or commas (M-Pesa: Safaricom\'s by default).'),
+    field('Quiet for at most (minutes)', { id: 'src-silence', name: 'max_silence', inputmode: 'numeric' },
+      'Default 360 (6 hours).'),
+    h('button', { type: 'submit' }, 'Create the source')),
+    shown, list);
+  await load();
 }
 
 // --- keys and audit ------------------------------------------------------
@@ -844,6 +1071,8 @@ async function go() {
     else if (view === 'device') await deviceView(arg);
     else if (view === 'portfolio') await portfolioView();
     else if (view === 'register') registerView();
+    else if (view === 'unmatched') await unmatchedView(params);
+    else if (view === 'sources') await sourcesView();
     else if (view === 'keys') await keysView();
     else if (view === 'audit') await auditView();
   } catch (e) {

@@ -33,7 +33,15 @@ static const char portfolio_usage[] =
         "their due date (on-time collection rate) and the payments made\n"
         "(collection rate, over what fell due); with --csv, one line per\n"
         "currency and period. It reads every loan's schedule and payments,\n"
-        "so it takes longer on a large portfolio.\n";
+        "so it takes longer on a large portfolio.\n"
+        "\n"
+        "--history also gives the trends of the same periods, from the\n"
+        "history of each device's state: the lock rate at the period's "
+        "end,\n"
+        "the cure rate (locks for money begun in the period, at least 7\n"
+        "days old, that a payment ended within 7 days) and the p95 of the\n"
+        "time from a payment's record to the phone confirming the unlock\n"
+        "(docs/web.md, \"Trends\").\n";
 
 static long long jint(const json_t *o, const char *name)
 {
@@ -97,6 +105,38 @@ static void print_report(const json_t *j)
 				printf("; on time %.1f%%, collected %.1f%%",
 				       100.0 * json_number_value(ot),
 				       100.0 * json_number_value(cr));
+			printf("\n");
+		}
+	}
+	if (json_is_array(json_object_get(j, "trends"))) {
+		const json_t *x;
+
+		printf("trends      (lock rate at the end, cure rate, unlock "
+		       "p95):\n");
+		json_array_foreach(json_object_get(j, "trends"), i, x)
+		{
+			const json_t *lr = json_object_get(x, "lock_rate");
+			const json_t *cr = json_object_get(x, "cure_rate");
+			const json_t *lat =
+			        json_object_get(x, "unlock_latency_p95");
+
+			printf("            %.10s..%.10s", cli_jstr(x, "from"),
+			       cli_jstr(x, "to"));
+			if (json_is_number(lr))
+				printf(" lock rate %.1f%%",
+				       100.0 * json_number_value(lr));
+			else
+				printf(" lock rate -");
+			if (json_is_number(cr))
+				printf(", cure rate %.1f%%",
+				       100.0 * json_number_value(cr));
+			else
+				printf(", cure rate -");
+			if (json_is_integer(lat))
+				printf(", unlock p95 %lld s",
+				       (long long)json_integer_value(lat));
+			else
+				printf(", unlock p95 -");
 			printf("\n");
 		}
 	}

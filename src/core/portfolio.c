@@ -110,6 +110,49 @@ fl_err fl_portfolio_add(struct fl_portfolio *p,
 	return FL_OK;
 }
 
+fl_err fl_portfolio_add_group(struct fl_portfolio *p, const char *code,
+                              enum fl_dev_state state, bool stolen,
+                              int64_t n, int64_t amount_remaining,
+                              int64_t amount_due)
+{
+	struct fl_portfolio_ccy *c = NULL;
+
+	if (code != NULL && code[0] != '\0' && state != FL_ST_RELEASED &&
+	    (c = currency(p, code)) == NULL)
+		return FL_E_LIMIT;
+	p->devices += n;
+	if ((unsigned)state < 5)
+		p->by_state[state] += n;
+	if (stolen)
+		p->stolen += n;
+	if (c == NULL)
+		return FL_OK;
+	c->loans += n;
+	c->outstanding += amount_remaining;
+	c->due_now += amount_due;
+	return FL_OK;
+}
+
+fl_err fl_portfolio_add_late(struct fl_portfolio *p, const char *code,
+                             int64_t amount_remaining, fl_time first_unpaid)
+{
+	struct fl_portfolio_ccy *c = currency(p, code);
+
+	if (c == NULL)
+		return FL_E_LIMIT;
+	if (first_unpaid == 0 || first_unpaid >= p->as_of)
+		return FL_OK;
+	c->loans_overdue++;
+	for (int i = 0; i < FL_PORTFOLIO_PARS; i++) {
+		if (p->as_of - first_unpaid >
+		    (fl_time)fl_portfolio_par_days[i] * FL_DAY) {
+			c->at_risk[i] += amount_remaining;
+			c->loans_at_risk[i]++;
+		}
+	}
+	return FL_OK;
+}
+
 double fl_portfolio_par(const struct fl_portfolio_ccy *c, int i)
 {
 	if (c->outstanding <= 0 || i < 0 || i >= FL_PORTFOLIO_PARS)
@@ -252,4 +295,143 @@ double fl_portfolio_on_time_rate(const struct fl_portfolio_ccy *c, int k)
 double fl_portfolio_collection_rate(const struct fl_portfolio_ccy *c, int k)
 {
 	return c->due[k] > 0 ? (double)c->collected[k] / (double)c->due[k] : -1;
+}
+
+/* --- trends ----------------------------------------------------------------- */
+
+void fl_portfolio_clear(struct fl_portfolio *p)
+{
+	for (int k = 0; k < FL_PORTFOLIO_PERIODS; k++) {
+		free(p->lat[k]);
+		p->lat[k] = NULL;
+		p->n_lat[k] = p->cap_lat[k] = 0;
+	}
+}
+
+/* The period of t for the trends, -1 outside: as period_of, as_of itself
+ * in the last period (a change decided at the instant of the report is
+ * in the state it reports). */
+static int trend_period(const struct fl_portfolio *p, fl_time t)
+{
+	return t == p->as_of ? FL_PORTFOLIO_PERIODS - 1 : period_of(p, t);
+}
+
+void fl_portfolio_add_counts(struct fl_portfolio *p, int bucket,
+                             enum fl_dev_state from, enum fl_dev_state to,
+                             int64_t n)
+{
+	p->has_trends = true;
+	if (bucket == FL_PORTFOLIO_PERIODS) /* at as_of itself */
+		bucket = FL_PORTFOLIO_PERIODS - 1;
+	if (bucket < -1 || bucket >= FL_PORTFOLIO_PERIODS)
+		return;
+	if ((unsigned)from < 5)
+		p->delta[bucket + 1][from] -= n;
+	if ((unsigned)to < 5)
+		p->delta[bucket + 1][to] += n;
+}
+
+static fl_err add_latency(struct fl_portfolio *p, int k, int64_t v)
+{
+	if (p->n_lat[k] == p->cap_lat[k]) {
+		size_t cap = p->cap_lat[k] ? p->cap_lat[k] * 2 : 64;
+		int64_t *nv = realloc(p->lat[k], cap * sizeof(*nv));
+
+		if (nv == NULL)
+			return FL_E_NOMEM;
+		p->lat[k] = nv;
+		p->cap_lat[k] = cap;
+	}
+	p->lat[k][p->n_lat[k]++] = v;
+	return FL_OK;
+}
+
+fl_err fl_portfolio_add_locks(struct fl_portfolio *p,
+                              const struct fl_portfolio_change *c, size_t n)
+{
+	fl_err err;
+
+	p->has_trends = true;
+	for (size_t i = 0; i < n; i++) {
+		int k = trend_period(p, c[i].at);
+
+		if (k < 0)
+			continue;
+		if (c[i].into_lock) {
+			const struct fl_portfolio_change *next =
+			        i + 1 < n ? &c[i + 1] : NULL;
+
+			if (!c[i].for_money ||
+			    p->as_of - c[i].at < FL_PORTFOLIO_CURE)
+				continue;
+			p->trend[k].locks++;
+			if (next != NULL && !next->into_lock &&
+			    next->by_payment &&
+			    next->at - c[i].at <= FL_PORTFOLIO_CURE)
+				p->trend[k].cured++;
+			continue;
+		}
+		if (!c[i].by_payment)
+			continue;
+		p->trend[k].paid_unlocks++;
+		if (c[i].confirmed_at == 0 || c[i].paid_at == 0)
+			continue;
+		p->trend[k].confirmed++;
+		err = add_latency(p, k,
+		                  c[i].confirmed_at > c[i].paid_at
+		                          ? c[i].confirmed_at - c[i].paid_at
+		                          : 0);
+		if (err != FL_OK)
+			return err;
+	}
+	return FL_OK;
+}
+
+static int by_value(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+void fl_portfolio_trends_done(struct fl_portfolio *p)
+{
+	int64_t n[5] = {0};
+
+	for (int s = 0; s < 5; s++)
+		n[s] = p->delta[0][s];
+	for (int k = 0; k < FL_PORTFOLIO_PERIODS; k++) {
+		struct fl_portfolio_trend *t = &p->trend[k];
+
+		for (int s = 0; s < 5; s++)
+			n[s] += p->delta[k + 1][s];
+		t->locked = n[FL_ST_LOCKED];
+		t->in_service =
+		        n[FL_ST_ACTIVE] + n[FL_ST_REMINDING] + n[FL_ST_LOCKED];
+		t->latency_p95 = -1;
+		if (p->n_lat[k] > 0) {
+			/* nearest rank: the smallest value with at least 95%
+			 * of the values at or below it */
+			size_t rank = (p->n_lat[k] * 95 + 99) / 100;
+
+			qsort(p->lat[k], p->n_lat[k], sizeof(int64_t),
+			      by_value);
+			t->latency_p95 = p->lat[k][rank - 1];
+		}
+	}
+}
+
+double fl_portfolio_trend_lock_rate(const struct fl_portfolio *p, int k)
+{
+	const struct fl_portfolio_trend *t = &p->trend[k];
+
+	return t->in_service > 0 ? (double)t->locked / (double)t->in_service
+	                         : -1;
+}
+
+double fl_portfolio_trend_cure_rate(const struct fl_portfolio *p, int k)
+{
+	const struct fl_portfolio_trend *t = &p->trend[k];
+
+	return t->locks > 0 ? (double)t->cured / (double)t->locks : -1;
 }

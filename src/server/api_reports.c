@@ -2,11 +2,13 @@
  * api_reports.c - GET /v1/reports/portfolio: the tenant's portfolio
  * figures (core/portfolio.h) as JSON, or as CSV with ?format=csv.
  *
- * One read transaction: the tenant's contracts (for each loan's currency)
- * into an array, then every device once, in pages, reading only the
- * columns the figures need (fl_device_filter.lean); a loan with an
- * amount due also has its schedule read, for the due date of its first
- * installment not fully paid.
+ * One read transaction: the devices' counts and sums by (currency, state,
+ * stolen) in one pass over an index that holds them
+ * (fl_store_portfolio_groups), then the loans with an amount due with the
+ * due date of their first installment not fully paid
+ * (fl_store_portfolio_late; a rescheduled one has its effective schedule
+ * read). With ?history=true, every loan's schedule and payments for the
+ * collections, and the history of decided states for the trends.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,42 +21,25 @@
 #include "server/route.h"
 #include "store/store.h"
 
-#define PAGE 1000 /* devices or contracts read per store call */
+#define PAGE 1000 /* contracts read per store call */
 
+/* A loan whose collections the history reads (every contract's, released
+ * loans' too, with ?history=true). */
 struct loan_ccy {
 	char device_id[FL_ID_MAX];
 	char currency[4];
 };
 
-/* A loan with an amount due, waiting for its first unpaid due date. */
-struct late {
-	char device_id[FL_ID_MAX];
-	struct fl_portfolio_loan l;
-	fl_time paid_through;
-};
-
-/* A loan whose collections the history reads (every loan, released ones
- * too, when ?history=true). */
-struct hist {
-	char device_id[FL_ID_MAX];
-	const char *currency; /* into scan.loans or scan.sorted */
-};
-
 struct scan {
-	bool history; /* collect `hist` */
-	struct hist *hist;
-	size_t n_hist, cap_hist;
 	struct loan_ccy *loans; /* in contract order */
 	size_t n, cap;
-	size_t hint;             /* the contract the next device likely has */
-	struct loan_ccy *sorted; /* loans by device id, made at the first
-	                            device out of contract order; owned */
-	struct late *late;
-	size_t n_late, cap_late;
 	int64_t last;
 	int got;
 	struct fl_portfolio *p;
-	fl_err err;
+	/* loans with an amount due and reschedules: their first unpaid
+	 * installment comes from the effective schedule */
+	struct fl_pf_late *resched;
+	size_t n_resched, cap_resched;
 };
 
 static fl_err add_contract(void *ctx, const struct fl_contract_rec *c)
@@ -80,109 +65,59 @@ static fl_err add_contract(void *ctx, const struct fl_contract_rec *c)
 	return FL_OK;
 }
 
-static int by_device(const void *a, const void *b)
-{
-	return strcmp(((const struct loan_ccy *)a)->device_id,
-	              ((const struct loan_ccy *)b)->device_id);
-}
-
-/* The currency of device id's contract, NULL when it has none. Devices
- * and contracts are both read in the order they were made, which is
- * nearly always the same: the next contract is tried first, and a sorted
- * copy searched only for the devices out of that order. */
-static const char *loan_currency(struct scan *s, const char *id, fl_err *err)
-{
-	struct loan_ccy key;
-	const struct loan_ccy *c;
-
-	*err = FL_OK;
-	if (s->hint < s->n && strcmp(s->loans[s->hint].device_id, id) == 0)
-		return s->loans[s->hint++].currency;
-	if (s->n == 0)
-		return NULL;
-	if (s->sorted == NULL) {
-		s->sorted = malloc(s->n * sizeof(*s->sorted));
-		if (s->sorted == NULL) {
-			*err = FL_E_NOMEM;
-			return NULL;
-		}
-		memcpy(s->sorted, s->loans, s->n * sizeof(*s->sorted));
-		qsort(s->sorted, s->n, sizeof(*s->sorted), by_device);
-	}
-	snprintf(key.device_id, sizeof(key.device_id), "%s", id);
-	c = bsearch(&key, s->sorted, s->n, sizeof(key), by_device);
-	return c != NULL ? c->currency : NULL;
-}
-
-static fl_err add_device(void *ctx, const struct fl_device *d)
+static fl_err add_group(void *ctx, const struct fl_pf_group *g)
 {
 	struct scan *s = ctx;
-	fl_err err;
-	struct fl_portfolio_loan l = {
-	        .state = d->st.state,
-	        .stolen = d->st.stolen,
-	        .amount_due = d->st.amount_due,
-	        .amount_remaining = d->st.amount_remaining,
-	};
 
-	l.currency = loan_currency(s, d->id, &err);
-	if (err != FL_OK)
-		return err;
-	if (s->history && l.currency != NULL) {
-		if (s->n_hist == s->cap_hist) {
-			size_t cap = s->cap_hist ? s->cap_hist * 2 : 256;
-			struct hist *nh = realloc(s->hist, cap * sizeof(*nh));
+	return fl_portfolio_add_group(s->p, g->currency, g->state, g->stolen,
+	                              g->n, g->amount_remaining,
+	                              g->amount_due);
+}
 
-			if (nh == NULL)
-				return FL_E_NOMEM;
-			s->hist = nh;
-			s->cap_hist = cap;
-		}
-		snprintf(s->hist[s->n_hist].device_id, FL_ID_MAX, "%s", d->id);
-		s->hist[s->n_hist++].currency = l.currency;
-	}
-	s->last = d->ord;
-	s->got++;
-	if (l.currency == NULL || l.amount_due <= 0 ||
-	    l.state == FL_ST_RELEASED)
-		return fl_portfolio_add(s->p, &l);
-	if (s->n_late == s->cap_late) {
-		size_t cap = s->cap_late ? s->cap_late * 2 : 64;
-		struct late *nl = realloc(s->late, cap * sizeof(*nl));
+static fl_err add_late_one(void *ctx, const struct fl_pf_late *l)
+{
+	struct scan *s = ctx;
+
+	if (!l->rescheduled)
+		return fl_portfolio_add_late(s->p, l->currency,
+		                             l->amount_remaining,
+		                             l->first_unpaid);
+	if (s->n_resched == s->cap_resched) {
+		size_t cap = s->cap_resched ? s->cap_resched * 2 : 64;
+		struct fl_pf_late *nl =
+		        realloc(s->resched, cap * sizeof(*nl));
 
 		if (nl == NULL)
 			return FL_E_NOMEM;
-		s->late = nl;
-		s->cap_late = cap;
+		s->resched = nl;
+		s->cap_resched = cap;
 	}
-	struct late *x = &s->late[s->n_late++];
-
-	snprintf(x->device_id, sizeof(x->device_id), "%s", d->id);
-	x->l = l;
-	x->paid_through = d->st.paid_through;
+	s->resched[s->n_resched++] = *l;
 	return FL_OK;
 }
 
-/* Counts the loans with an amount due, each once its schedule says when
- * its first unpaid installment was due. */
-static fl_err add_late(struct fl_req *req, struct fl_tx *tx, struct scan *s)
+/* The rescheduled loans with an amount due, each once its effective
+ * schedule says when its first unpaid installment was due. */
+static fl_err add_rescheduled(struct fl_req *req, struct fl_tx *tx,
+                              struct scan *s)
 {
 	struct fl_device_inputs in;
 	fl_err err = FL_OK;
 
-	for (size_t i = 0; i < s->n_late && err == FL_OK; i++) {
-		struct late *x = &s->late[i];
-		/* the loan's currency still points into s->loans or s->sorted
-		 */
+	for (size_t i = 0; i < s->n_resched && err == FL_OK; i++) {
+		const struct fl_pf_late *x = &s->resched[i];
+		fl_time first;
+
 		err = fl_store_device_inputs(tx, req->who.tenant_id,
 		                             x->device_id, &in);
 		if (err != FL_OK)
 			break;
-		x->l.first_unpaid = fl_portfolio_first_unpaid(
+		first = fl_portfolio_first_unpaid(
 		        in.contract.schedule, in.contract.n_schedule,
 		        in.reschedules, in.n_reschedules, x->paid_through);
 		fl_device_inputs_clear(&in);
-		err = fl_portfolio_add(s->p, &x->l);
+		err = fl_portfolio_add_late(s->p, x->currency,
+		                            x->amount_remaining, first);
 	}
 	return err;
 }
@@ -194,13 +129,13 @@ static fl_err add_history(struct fl_req *req, struct fl_tx *tx, struct scan *s)
 	struct fl_device_inputs in;
 	fl_err err = FL_OK;
 
-	for (size_t i = 0; i < s->n_hist && err == FL_OK; i++) {
+	for (size_t i = 0; i < s->n && err == FL_OK; i++) {
 		err = fl_store_device_inputs(tx, req->who.tenant_id,
-		                             s->hist[i].device_id, &in);
+		                             s->loans[i].device_id, &in);
 		if (err != FL_OK)
 			break;
 		err = fl_portfolio_add_history(
-		        s->p, s->hist[i].currency, in.contract.schedule,
+		        s->p, s->loans[i].currency, in.contract.schedule,
 		        in.contract.n_schedule, in.reschedules,
 		        in.n_reschedules, in.payments, in.n_payments);
 		fl_device_inputs_clear(&in);
@@ -208,40 +143,120 @@ static fl_err add_history(struct fl_req *req, struct fl_tx *tx, struct scan *s)
 	return err;
 }
 
-/* Fills p with the tenant's portfolio as of now (and its collections over
- * the last FL_PORTFOLIO_PERIODS periods with history). */
+/* One device's changes into and out of locked, read in a row. */
+struct locks {
+	struct fl_portfolio *p;
+	char device_id[FL_ID_MAX];
+	struct fl_portfolio_change *c;
+	size_t n, cap;
+};
+
+static fl_err locks_flush(struct locks *l)
+{
+	fl_err err = fl_portfolio_add_locks(l->p, l->c, l->n);
+
+	l->n = 0;
+	return err;
+}
+
+static fl_err locks_one(void *ctx, const struct fl_state_change *c)
+{
+	struct locks *l = ctx;
+	struct fl_portfolio_change *x;
+	fl_err err;
+
+	if (strcmp(l->device_id, c->device_id) != 0) {
+		if ((err = locks_flush(l)) != FL_OK)
+			return err;
+		snprintf(l->device_id, sizeof(l->device_id), "%s",
+		         c->device_id);
+	}
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		struct fl_portfolio_change *nc =
+		        realloc(l->c, cap * sizeof(*nc));
+
+		if (nc == NULL)
+			return FL_E_NOMEM;
+		l->c = nc;
+		l->cap = cap;
+	}
+	x = &l->c[l->n++];
+	memset(x, 0, sizeof(*x));
+	x->at = c->at;
+	x->into_lock = c->to == FL_ST_LOCKED;
+	x->for_money = strcmp(c->cause, "overdue") == 0 ||
+	               strcmp(c->cause, "manual") == 0 ||
+	               strcmp(c->cause, "scheduled") == 0;
+	x->by_payment = strcmp(c->cause, "payment") == 0;
+	x->paid_at = c->paid_at;
+	x->confirmed_at = c->confirmed_at;
+	return FL_OK;
+}
+
+static fl_err count_one(void *ctx, int bucket, enum fl_dev_state from,
+                        enum fl_dev_state to, int64_t n)
+{
+	fl_portfolio_add_counts(ctx, bucket, from, to, n);
+	return FL_OK;
+}
+
+/* The trends of p (lock rate, cure rate, payment-to-unlock latency) from
+ * the tenant's history of decided states: one aggregate of every change,
+ * and the changes into and out of locked of the last periods. */
+static fl_err add_trends(struct fl_req *req, struct fl_tx *tx,
+                         struct fl_portfolio *p)
+{
+	struct locks l = {.p = p};
+	fl_time start = fl_portfolio_period_start(p, 0);
+	fl_err err;
+
+	/* as_of included: the last period holds what was decided then */
+	err = fl_store_state_change_counts(tx, req->who.tenant_id, start,
+	                                   FL_PORTFOLIO_PERIOD, p->as_of + 1,
+	                                   count_one, p);
+	if (err == FL_OK)
+		err = fl_store_state_change_locks(tx, req->who.tenant_id, start,
+		                                  p->as_of + 1, locks_one, &l);
+	if (err == FL_OK)
+		err = locks_flush(&l);
+	free(l.c);
+	if (err == FL_OK)
+		fl_portfolio_trends_done(p);
+	return err;
+}
+
+/* Fills p with the tenant's portfolio as of now (and its collections and
+ * trends over the last FL_PORTFOLIO_PERIODS periods with history). */
 static fl_err build(struct fl_req *req, struct fl_portfolio *p, bool history)
 {
-	struct fl_device_filter f = {.any_state = true, .lean = true};
-	struct scan s = {.p = p, .history = history};
+	struct scan s = {.p = p};
 	struct fl_tx *tx = NULL;
 	fl_err err;
 
 	fl_portfolio_init(p, req->now);
 	if ((err = fl_store_begin(req->app->store, false, &tx)) != FL_OK)
 		return err;
-	do {
+	err = fl_store_portfolio_groups(tx, req->who.tenant_id, add_group, &s);
+	if (err == FL_OK)
+		err = fl_store_portfolio_late(tx, req->who.tenant_id,
+		                              add_late_one, &s);
+	if (err == FL_OK)
+		err = add_rescheduled(req, tx, &s);
+	while (err == FL_OK && history) {
 		s.got = 0;
 		err = fl_store_contract_list(tx, req->who.tenant_id, s.last,
 		                             PAGE, add_contract, &s);
-	} while (err == FL_OK && s.got == PAGE);
-	s.last = 0;
-	while (err == FL_OK) {
-		s.got = 0;
-		err = fl_store_device_list(tx, req->who.tenant_id, &f, s.last,
-		                           PAGE, add_device, &s);
 		if (s.got < PAGE)
 			break;
 	}
-	if (err == FL_OK)
-		err = add_late(req, tx, &s);
 	if (err == FL_OK && history)
 		err = add_history(req, tx, &s);
+	if (err == FL_OK && history)
+		err = add_trends(req, tx, p);
 	fl_tx_rollback(tx);
-	free(s.hist);
 	free(s.loans);
-	free(s.sorted);
-	free(s.late);
+	free(s.resched);
 	return err;
 }
 
@@ -272,6 +287,42 @@ static json_t *collections_json(const struct fl_portfolio *p,
 		                  ratio(fl_portfolio_on_time_rate(c, k)),
 		                  "collection_rate",
 		                  ratio(fl_portfolio_collection_rate(c, k))));
+	}
+	return a;
+}
+
+static json_t *seconds(int64_t v)
+{
+	return v < 0 ? json_null() : json_integer(v);
+}
+
+/* The trends, oldest period first. */
+static json_t *trends_json(const struct fl_portfolio *p)
+{
+	json_t *a = json_array();
+
+	for (int k = 0; a != NULL && k < FL_PORTFOLIO_PERIODS; k++) {
+		const struct fl_portfolio_trend *t = &p->trend[k];
+		fl_time to = k + 1 < FL_PORTFOLIO_PERIODS
+		                     ? fl_portfolio_period_start(p, k + 1)
+		                     : p->as_of;
+
+		json_array_append_new(
+		        a,
+		        json_pack("{s:o,s:o,s:I,s:I,s:o,s:I,s:I,s:o,s:I,s:I,s:o}",
+		                  "from",
+		                  fl_json_time(fl_portfolio_period_start(p, k)),
+		                  "to", fl_json_time(to), "in_service",
+		                  (json_int_t)t->in_service, "locked",
+		                  (json_int_t)t->locked, "lock_rate",
+		                  ratio(fl_portfolio_trend_lock_rate(p, k)),
+		                  "locks", (json_int_t)t->locks, "cured",
+		                  (json_int_t)t->cured, "cure_rate",
+		                  ratio(fl_portfolio_trend_cure_rate(p, k)),
+		                  "paid_unlocks", (json_int_t)t->paid_unlocks,
+		                  "confirmed_unlocks", (json_int_t)t->confirmed,
+		                  "unlock_latency_p95",
+		                  seconds(t->latency_p95)));
 	}
 	return a;
 }
@@ -349,6 +400,11 @@ static json_t *report_json(const struct fl_portfolio *p, bool history)
 		        p->n_ccy == 1 ? ratio(fl_portfolio_collection_rate(
 		                                &p->ccy[0], last))
 		                      : json_null());
+		json_object_set_new(j, "cure_rate",
+		                    ratio(fl_portfolio_trend_cure_rate(p, last)));
+		json_object_set_new(j, "unlock_latency_p95",
+		                    seconds(p->trend[last].latency_p95));
+		json_object_set_new(j, "trends", trends_json(p));
 	}
 	return j;
 }
@@ -385,22 +441,26 @@ static char *report_csv(const struct fl_portfolio *p, size_t *len)
  * and period. */
 static char *history_csv(const struct fl_portfolio *p, size_t *len)
 {
-	size_t cap = 128 + p->n_ccy * FL_PORTFOLIO_PERIODS * 160, used;
+	size_t cap = 160 + p->n_ccy * FL_PORTFOLIO_PERIODS * 240, used;
 	char *out = malloc(cap);
 
 	if (out == NULL)
 		return NULL;
 	used = (size_t)snprintf(out, cap,
 	                        "currency,from,to,due,on_time,collected,"
-	                        "on_time_rate,collection_rate\r\n");
+	                        "on_time_rate,collection_rate,lock_rate,"
+	                        "cure_rate,unlock_latency_p95\r\n");
 	for (size_t i = 0; i < p->n_ccy; i++) {
 		const struct fl_portfolio_ccy *c = &p->ccy[i];
 
 		for (int k = 0; k < FL_PORTFOLIO_PERIODS; k++) {
 			char from[FL_TIME_STR_LEN], to[FL_TIME_STR_LEN];
-			char ot[16] = "", cr[16] = "";
+			char ot[16] = "", cr[16] = "", lr[16] = "", cu[16] = "";
+			char lat[24] = "";
 			double a = fl_portfolio_on_time_rate(c, k);
 			double b = fl_portfolio_collection_rate(c, k);
+			double x = fl_portfolio_trend_lock_rate(p, k);
+			double y = fl_portfolio_trend_cure_rate(p, k);
 
 			fl_time_format(fl_portfolio_period_start(p, k), from);
 			fl_time_format(
@@ -412,12 +472,19 @@ static char *history_csv(const struct fl_portfolio *p, size_t *len)
 				snprintf(ot, sizeof(ot), "%.6f", a);
 			if (b >= 0)
 				snprintf(cr, sizeof(cr), "%.6f", b);
+			if (x >= 0)
+				snprintf(lr, sizeof(lr), "%.6f", x);
+			if (y >= 0)
+				snprintf(cu, sizeof(cu), "%.6f", y);
+			if (p->trend[k].latency_p95 >= 0)
+				snprintf(lat, sizeof(lat), "%lld",
+				         (long long)p->trend[k].latency_p95);
 			used += (size_t)snprintf(
 			        out + used, cap - used,
-			        "%s,%s,%s,%lld,%lld,%lld,%s,%s\r\n",
+			        "%s,%s,%s,%lld,%lld,%lld,%s,%s,%s,%s,%s\r\n",
 			        c->currency, from, to, (long long)c->due[k],
 			        (long long)c->on_time[k],
-			        (long long)c->collected[k], ot, cr);
+			        (long long)c->collected[k], ot, cr, lr, cu, lat);
 		}
 	}
 	*len = used;
@@ -470,6 +537,7 @@ static void portfolio(struct fl_req *req)
 	} else {
 		fl_reply_json(req, 200, report_json(p, history));
 	}
+	fl_portfolio_clear(p);
 	free(p);
 }
 

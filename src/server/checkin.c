@@ -25,7 +25,9 @@ static fl_err store_confirmed(struct fl_tx *tx, struct fl_device *d,
 	d->confirmed.seq = r->seq;
 	d->confirmed.locked = r->locked;
 	d->confirmed.at = now;
-	if ((err = fl_store_device_confirm(tx, d->id, &d->confirmed)) != FL_OK)
+	if ((err = fl_store_device_confirm(tx, d->id, &d->confirmed)) != FL_OK ||
+	    (err = fl_store_state_change_confirm(tx, d->id, r->locked, r->seq,
+	                                         now)) != FL_OK)
 		return err;
 	if (r->locked && (!was.locked || was.at == 0))
 		return fl_event_device(

@@ -6,6 +6,7 @@
 
 #include "core/crypto.h"
 #include "server/app.h"
+#include "server/changes.h"
 #include "server/events.h"
 #include "server/gates.h"
 #include "server/log.h"
@@ -408,8 +409,9 @@ out:
 }
 
 /* What follows a decision's status once it is stored (or, write false,
- * found unchanged): the IMEI claims of a device released by command, and
- * the webhook events of the change. at: the decision instant. */
+ * found unchanged): the IMEI claims of a device released by command, the
+ * webhook events of the change and the history of its state (changes.h).
+ * at: the decision instant. */
 static fl_err after_status(struct fl_tx *tx, const struct fl_device *dev,
                            const struct fl_decided *w, bool write,
                            fl_time at)
@@ -419,7 +421,9 @@ static fl_err after_status(struct fl_tx *tx, const struct fl_device *dev,
 	if (write && dev->st.released_by_command &&
 	    (err = fl_store_device_unclaim(tx, dev->id)) != FL_OK)
 		return err;
-	return emit_changes(tx, dev, w, at);
+	if ((err = emit_changes(tx, dev, w, at)) != FL_OK)
+		return err;
+	return fl_change_note(tx, dev, &w->before, at);
 }
 
 fl_err fl_decide_loaded(struct fl_tx *tx, const struct fl_device *loaded,

@@ -1630,4 +1630,11 @@ static const struct fl_store_ops pg_ops = {
         .wh_delivery_get = pg_wh_delivery_get,
         .device_confirmed = pg_device_confirmed,
         .device_confirm = pg_device_confirm,
+        .state_change_add = pg_state_change_add,
+        .state_change_last = pg_state_change_last,
+        .state_change_confirm = pg_state_change_confirm,
+        .state_change_counts = pg_state_change_counts,
+        .state_change_locks = pg_state_change_locks,
+        .portfolio_groups = pg_portfolio_groups,
+        .portfolio_late = pg_portfolio_late,
 };

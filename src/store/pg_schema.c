@@ -481,6 +481,49 @@ const char *const pg_migrations[] = {
          "DEFAULT 0;"
          "ALTER TABLE devices ADD COLUMN confirmed_at BIGINT NOT NULL "
          "DEFAULT 0;"),
+        /* 12: (no change) */
+        "SELECT 1;",
+        /* 13: every change of a device's decided state (the portfolio's
+         * trends, docs/web.md): when, from and to which state, why (a
+         * lock's cause; an unlock's: payment, unlock, release, other),
+         * the decision's token seq, the record time of the payment that
+         * ended a lock, and when the phone confirmed the change. Devices
+         * decided before it start with their state as of their last
+         * decision. Each device carries its contract's currency (set when
+         * the contract is made), and the portfolio report's figures come
+         * from one index holding what it adds up. */
+        ("CREATE TABLE state_changes ("
+         "  ord BIGSERIAL PRIMARY KEY,"
+         "  tenant_id TEXT NOT NULL,"
+         "  device_id TEXT NOT NULL,"
+         "  at BIGINT NOT NULL,"
+         "  from_state BIGINT NOT NULL,"
+         "  to_state BIGINT NOT NULL,"
+         "  cause TEXT NOT NULL DEFAULT '',"
+         "  token_seq BIGINT NOT NULL DEFAULT 0,"
+         "  paid_at BIGINT NOT NULL DEFAULT 0,"
+         "  confirmed_at BIGINT NOT NULL DEFAULT 0);"
+         "CREATE INDEX state_changes_tenant ON "
+         "state_changes(tenant_id, at, from_state, to_state);"
+         "CREATE INDEX state_changes_device ON "
+         "state_changes(device_id, ord);"
+         "INSERT INTO state_changes (tenant_id, device_id, at, from_state, "
+         "to_state, token_seq) SELECT tenant_id, id, decided_at, 0, state, "
+         "token_seq FROM devices WHERE state <> 0 ORDER BY ord;"
+         "ALTER TABLE devices ADD COLUMN currency TEXT;"
+         "SELECT set_config('finlock.quiet', 'on', true);"
+         "UPDATE devices d SET currency = c.currency FROM contracts c "
+         "WHERE c.device_id = d.id;"
+         "SELECT set_config('finlock.quiet', '', true);"
+         "CREATE FUNCTION contracts_currency() RETURNS trigger"
+         "  LANGUAGE plpgsql AS $$ BEGIN"
+         "  UPDATE devices SET currency = NEW.currency"
+         "    WHERE id = NEW.device_id;"
+         "  RETURN NULL; END $$;"
+         "CREATE TRIGGER contracts_currency AFTER INSERT ON contracts"
+         "  FOR EACH ROW EXECUTE FUNCTION contracts_currency();"
+         "CREATE INDEX devices_portfolio ON devices(tenant_id, currency, "
+         "state, stolen, amount_due, amount_remaining);"),
 };
 
 const int pg_migrations_count =

@@ -1032,4 +1032,11 @@ static const struct fl_store_ops sqlite_ops = {
         .wh_delivery_get = sq_wh_delivery_get,
         .device_confirmed = sq_device_confirmed,
         .device_confirm = sq_device_confirm,
+        .state_change_add = sq_state_change_add,
+        .state_change_last = sq_state_change_last,
+        .state_change_confirm = sq_state_change_confirm,
+        .state_change_counts = sq_state_change_counts,
+        .state_change_locks = sq_state_change_locks,
+        .portfolio_groups = sq_portfolio_groups,
+        .portfolio_late = sq_portfolio_late,
 };

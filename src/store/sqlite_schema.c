@@ -451,6 +451,43 @@ const char *const sq_migrations[] = {
          "DEFAULT 0;"
          "ALTER TABLE devices ADD COLUMN confirmed_at INTEGER NOT NULL "
          "DEFAULT 0;"),
+        /* 12: (no change) */
+        "SELECT 1;",
+        /* 13: every change of a device's decided state (the portfolio's
+         * trends, docs/web.md): when, from and to which state, why (a
+         * lock's cause; an unlock's: payment, unlock, release, other),
+         * the decision's token seq, the record time of the payment that
+         * ended a lock, and when the phone confirmed the change. Devices
+         * decided before it start with their state as of their last
+         * decision. Each device carries its contract's currency (set when
+         * the contract is made), and the portfolio report's figures come
+         * from one index holding what it adds up. */
+        ("CREATE TABLE state_changes ("
+         "  ord INTEGER PRIMARY KEY AUTOINCREMENT,"
+         "  tenant_id TEXT NOT NULL,"
+         "  device_id TEXT NOT NULL,"
+         "  at INTEGER NOT NULL,"
+         "  from_state INTEGER NOT NULL,"
+         "  to_state INTEGER NOT NULL,"
+         "  cause TEXT NOT NULL DEFAULT '',"
+         "  token_seq INTEGER NOT NULL DEFAULT 0,"
+         "  paid_at INTEGER NOT NULL DEFAULT 0,"
+         "  confirmed_at INTEGER NOT NULL DEFAULT 0);"
+         "CREATE INDEX state_changes_tenant ON "
+         "state_changes(tenant_id, at, from_state, to_state);"
+         "CREATE INDEX state_changes_device ON "
+         "state_changes(device_id, ord);"
+         "INSERT INTO state_changes (tenant_id, device_id, at, from_state, "
+         "to_state, token_seq) SELECT tenant_id, id, decided_at, 0, state, "
+         "token_seq FROM devices WHERE state <> 0 ORDER BY ord;"
+         "ALTER TABLE devices ADD COLUMN currency TEXT;"
+         "UPDATE devices SET currency = (SELECT c.currency FROM contracts c "
+         "WHERE c.device_id = devices.id);"
+         "CREATE TRIGGER contracts_currency AFTER INSERT ON contracts BEGIN "
+         "UPDATE devices SET currency = new.currency WHERE id = "
+         "new.device_id; END;"
+         "CREATE INDEX devices_portfolio ON devices(tenant_id, currency, "
+         "state, stolen, amount_due, amount_remaining);"),
 };
 
 const int sq_migrations_count =

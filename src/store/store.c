@@ -906,3 +906,61 @@ fl_err fl_store_device_confirm(struct fl_tx *tx, const char *id,
 {
 	return OPS(tx)->device_confirm(tx, id, c);
 }
+
+fl_err fl_store_state_change_add(struct fl_tx *tx, struct fl_state_change *c)
+{
+	return OPS(tx)->state_change_add(tx, c);
+}
+
+fl_err fl_store_state_change_last(struct fl_tx *tx, const char *device_id,
+                                  struct fl_state_change *out)
+{
+	return OPS(tx)->state_change_last(tx, device_id, out);
+}
+
+fl_err fl_store_state_change_confirm(struct fl_tx *tx, const char *device_id,
+                                     bool locked, uint64_t seq, fl_time at)
+{
+	if (seq > INT64_MAX)
+		return FL_E_RANGE;
+	return OPS(tx)->state_change_confirm(tx, device_id, locked, seq, at);
+}
+
+fl_err fl_store_state_change_counts(
+        struct fl_tx *tx, const char *tenant_id, fl_time from, fl_time period,
+        fl_time until,
+        fl_err (*fn)(void *ctx, int bucket, enum fl_dev_state from_state,
+                     enum fl_dev_state to_state, int64_t n),
+        void *ctx)
+{
+	if (period <= 0)
+		return FL_E_INVALID;
+	return OPS(tx)->state_change_counts(tx, tenant_id, from, period, until,
+	                                    fn, ctx);
+}
+
+fl_err fl_store_state_change_locks(struct fl_tx *tx, const char *tenant_id,
+                                   fl_time since, fl_time until,
+                                   fl_err (*fn)(void *ctx,
+                                                const struct fl_state_change *c),
+                                   void *ctx)
+{
+	return OPS(tx)->state_change_locks(tx, tenant_id, since, until, fn,
+	                                   ctx);
+}
+
+fl_err fl_store_portfolio_groups(struct fl_tx *tx, const char *tenant_id,
+                                 fl_err (*fn)(void *ctx,
+                                              const struct fl_pf_group *g),
+                                 void *ctx)
+{
+	return OPS(tx)->portfolio_groups(tx, tenant_id, fn, ctx);
+}
+
+fl_err fl_store_portfolio_late(struct fl_tx *tx, const char *tenant_id,
+                               fl_err (*fn)(void *ctx,
+                                            const struct fl_pf_late *l),
+                               void *ctx)
+{
+	return OPS(tx)->portfolio_late(tx, tenant_id, fn, ctx);
+}

@@ -494,6 +494,7 @@ fl_err fl_store_audit_head_latest(struct fl_tx *tx, const char *chain,
 #define FL_MODEL_MAX  64  /* model name */
 #define FL_REPORT_MAX 256 /* a tamper or SIM report from the phone */
 #define FL_REASON_MAX 256 /* reasons given with commands and reversals */
+#define FL_CAUSE_MAX  16  /* a state change's cause, "scheduled" and NUL */
 
 /* What the policy decided for a device, as stored after every change. */
 struct fl_device_status {
@@ -1368,5 +1369,96 @@ fl_err fl_store_device_confirmed(struct fl_tx *tx, const char *id,
 /* Stores c as device id's confirmed state. */
 fl_err fl_store_device_confirm(struct fl_tx *tx, const char *id,
                                const struct fl_confirmed *c) FL_MUST_USE;
+
+/* --- the portfolio report -----------------------------------------------------
+ */
+
+/* Devices of one tenant alike for the portfolio: the same contract
+ * currency, state and stolen flag, with their sums. */
+struct fl_pf_group {
+	char currency[4]; /* "" without a contract */
+	enum fl_dev_state state;
+	bool stolen; /* locked as stolen */
+	int64_t n;
+	int64_t amount_remaining; /* summed */
+	int64_t amount_due;       /* summed */
+};
+
+/* A loan (with a contract, not released) with an amount due. */
+struct fl_pf_late {
+	char device_id[FL_ID_MAX];
+	char currency[4];
+	int64_t amount_remaining;
+	fl_time paid_through;
+	fl_time first_unpaid; /* the contract schedule's first installment due
+	                         after paid_through, 0 none: exact unless
+	                         rescheduled */
+	bool rescheduled;     /* it has reschedules: first_unpaid must come
+	                         from the effective schedule */
+};
+
+/* tenant_id's devices grouped by (currency, state, stolen), in one pass
+ * over an index that holds what is summed; a (currency, state, stolen)
+ * may come in more than one group (their sums add up). */
+fl_err fl_store_portfolio_groups(struct fl_tx *tx, const char *tenant_id,
+                                 fl_err (*fn)(void *ctx,
+                                              const struct fl_pf_group *g),
+                                 void *ctx) FL_MUST_USE;
+/* tenant_id's loans with an amount due, in no particular order. */
+fl_err fl_store_portfolio_late(struct fl_tx *tx, const char *tenant_id,
+                               fl_err (*fn)(void *ctx,
+                                            const struct fl_pf_late *l),
+                               void *ctx) FL_MUST_USE;
+
+/* --- changes of decided state ------------------------------------------------
+ */
+
+/* One change of a device's decided state, written in the transaction of
+ * the decision that made it (the portfolio's trends, docs/web.md). */
+struct fl_state_change {
+	int64_t ord; /* recording order */
+	char tenant_id[FL_ID_MAX];
+	char device_id[FL_ID_MAX];
+	fl_time at; /* when decided */
+	enum fl_dev_state from, to;
+	char cause[FL_CAUSE_MAX]; /* into locked: the lock's cause (policy.h
+	                             names); out of locked: payment, unlock,
+	                             release or other; else "" */
+	uint64_t token_seq;  /* the decision's token seq */
+	fl_time paid_at;     /* out of locked by payment: the record time of
+	                        that payment, else 0 */
+	fl_time confirmed_at; /* into or out of locked: when the phone first
+	                         reported it applied, 0 not yet */
+};
+
+/* Appends c (its ord is set). */
+fl_err fl_store_state_change_add(struct fl_tx *tx,
+                                 struct fl_state_change *c) FL_MUST_USE;
+/* The newest change of device_id, FL_E_NOT_FOUND when there is none. */
+fl_err fl_store_state_change_last(struct fl_tx *tx, const char *device_id,
+                                  struct fl_state_change *out) FL_MUST_USE;
+/* Sets confirmed_at = at on device_id's changes not yet confirmed with
+ * token_seq <= seq: those into locked when locked, those out of locked
+ * otherwise. */
+fl_err fl_store_state_change_confirm(struct fl_tx *tx, const char *device_id,
+                                     bool locked, uint64_t seq,
+                                     fl_time at) FL_MUST_USE;
+/* How many of tenant_id's changes before `until` went from each state to
+ * each state, in buckets: -1 for those before `from`, else
+ * (at - from) / period. fn is called once per non-empty (bucket, from,
+ * to). */
+fl_err fl_store_state_change_counts(
+        struct fl_tx *tx, const char *tenant_id, fl_time from, fl_time period,
+        fl_time until,
+        fl_err (*fn)(void *ctx, int bucket, enum fl_dev_state from_state,
+                     enum fl_dev_state to_state, int64_t n),
+        void *ctx) FL_MUST_USE;
+/* tenant_id's changes into or out of locked with since <= at < until,
+ * by device, then in the order they were made. */
+fl_err fl_store_state_change_locks(struct fl_tx *tx, const char *tenant_id,
+                                   fl_time since, fl_time until,
+                                   fl_err (*fn)(void *ctx,
+                                                const struct fl_state_change *c),
+                                   void *ctx) FL_MUST_USE;
 
 #endif

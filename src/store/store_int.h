@@ -356,6 +356,26 @@ struct fl_store_ops {
 	                           struct fl_confirmed *out);
 	fl_err (*device_confirm)(struct fl_tx *tx, const char *id,
 	                         const struct fl_confirmed *c);
+	fl_err (*state_change_add)(struct fl_tx *tx, struct fl_state_change *c);
+	fl_err (*state_change_last)(struct fl_tx *tx, const char *device_id,
+	                            struct fl_state_change *out);
+	fl_err (*state_change_confirm)(struct fl_tx *tx, const char *device_id,
+	                               bool locked, uint64_t seq, fl_time at);
+	fl_err (*state_change_counts)(
+	        struct fl_tx *tx, const char *tenant_id, fl_time from,
+	        fl_time period, fl_time until,
+	        fl_err (*fn)(void *ctx, int bucket, enum fl_dev_state f,
+	                     enum fl_dev_state t, int64_t n),
+	        void *ctx);
+	fl_err (*state_change_locks)(struct fl_tx *tx, const char *tenant_id,
+	                             fl_time since, fl_time until,
+	                             FL_STORE_LIST_FN(struct fl_state_change),
+	                             void *ctx);
+	fl_err (*portfolio_groups)(struct fl_tx *tx, const char *tenant_id,
+	                           FL_STORE_LIST_FN(struct fl_pf_group),
+	                           void *ctx);
+	fl_err (*portfolio_late)(struct fl_tx *tx, const char *tenant_id,
+	                         FL_STORE_LIST_FN(struct fl_pf_late), void *ctx);
 };
 
 #endif

@@ -3,6 +3,7 @@
 // views, against a finlockd of its own with a few demo phones.
 //
 //   FINLOCK_BIN=$PWD/build/rel/bin node tests/browser/screenshots.mjs
+import { createHmac } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,6 +49,22 @@ try {
     { at: new Date(Date.now() + 9 * 86400000).toISOString().replace(/\.\d+Z$/, 'Z'),
       reason: 'agreed with the customer' });
 
+  // two payment sources, and a payment whose account matches no loan
+  await apiOk(server, 'POST', '/v1/payment-sources', keys.admin,
+    { kind: 'mpesa_c2b', name: 'Paybill 600000', shortcode: '600000' }, 201);
+  const agg = await apiOk(server, 'POST', '/v1/payment-sources', keys.admin,
+    { kind: 'signed', name: 'Aggregator', allowed_networks: ['127.0.0.1/32'], max_silence: 3600 }, 201);
+  {
+    const body = JSON.stringify({ id: 'RKTQDM7W6S', account: 'ACME-2026-1O1', amount: 150000,
+      currency: 'KES', paid_at: new Date().toISOString().replace(/\.\d+Z$/, 'Z') });
+    const ts = String(Math.floor(Date.now() / 1000));
+    const key = Buffer.from(agg.secret.replace(/^whsec_/, ''), 'base64');
+    const sig = createHmac('sha256', key).update(`msg_1.${ts}.${body}`).digest('base64');
+    await fetch(agg.callback_url, { method: 'POST', body, headers: {
+      'Content-Type': 'application/json', 'webhook-id': 'msg_1', 'webhook-timestamp': ts,
+      'webhook-signature': `v1,${sig}` } });
+  }
+
   const phone = await openPage(browser, { viewport: { width: 390, height: 844 } });
   await phone.goto(`${server.url}/check?imei=${devices[1].imei}`);
   await phone.screenshot({ path: path.join(out, 'check.png'), fullPage: true });
@@ -79,6 +96,12 @@ try {
   await page.waitForSelector('#import-table');
   await page.locator('#import').scrollIntoViewIfNeeded();
   await page.screenshot({ path: path.join(out, 'console-import.png'), fullPage: true });
+  await page.goto(`${server.url}/#/unmatched`);
+  await page.waitForSelector('#unmatched');
+  await page.screenshot({ path: path.join(out, 'console-unmatched.png'), fullPage: true });
+  await page.goto(`${server.url}/#/sources`);
+  await page.waitForSelector('#sources');
+  await page.screenshot({ path: path.join(out, 'console-sources.png'), fullPage: true });
   await page.goto(`${server.url}/#/devices?overdue=true&sort=amount_due&order=desc`);
   await page.waitForSelector('#devices');
   await page.screenshot({ path: path.join(out, 'console-devices-filtered.png'), fullPage: true });

@@ -56,7 +56,8 @@ export const tests = [
     name: 'console_each_role_sees_only_what_it_may_do',
     fn: async (ctx, browser) => {
       const want = {
-        admin: ['Devices', 'Portfolio', 'Register a phone', 'Keys', 'Audit log'],
+        admin: ['Devices', 'Portfolio', 'Register a phone', 'Unmatched payments', 'Payment sources', 'Keys',
+          'Audit log'],
         clerk: ['Register a phone'],
         support: ['Devices', 'Portfolio'],
         auditor: ['Devices', 'Portfolio', 'Audit log'],
@@ -333,7 +334,9 @@ export const tests = [
       equal(await page.innerText('#par1-KES'), `${(kes.par1 * 100).toFixed(1)}%`, 'PAR1');
       await page.waitForSelector('#collections svg.trend');
       const charts = page.locator('svg.chart[role=img]');
-      equal(await charts.count(), 3, 'devices by state, PAR and collections charts');
+      await page.waitForSelector('#trends svg.trend');
+      equal(await charts.count(), 5,
+        'devices by state, PAR, collections, lock and cure rates, unlock latency charts');
       check(!/null|undefined/.test(await page.innerText('main')), 'no stray words');
       check(/pending \d+/.test(await charts.first().getAttribute('aria-label')),
         'the chart described in words');
@@ -355,7 +358,7 @@ export const tests = [
       await checkAccessible(page, 'devices');
       for (const [hash, sel] of [[`#/device/${ctx.xss.device.id}`, '#timeline'],
         ['#/portfolio', 'svg.chart'], ['#/register', '#register'], ['#/keys', '#keys'],
-        ['#/audit', '#audit']]) {
+        ['#/audit', '#audit'], ['#/unmatched', '#no-unmatched'], ['#/sources', '#no-sources']]) {
         await page.goto(`${ctx.server.url}/${hash}`);
         await page.waitForSelector(sel);
         await checkAccessible(page, hash);

@@ -230,21 +230,40 @@ export const tests = [
         await page.click(`#reverse-${payId} button[type=submit]`);
         await page.waitForFunction(() => /reversed .*the transfer bounced/
           .test(document.getElementById('payments').textContent));
-        // The reversal's live update may redraw the device while the
-        // reason is typed (the form comes back empty): type it again then.
-        for (let i = 0; await page.locator('#no-pending').count() === 0; i++) {
-          if (i === 4) throw new Error('the pending command was never cancelled');
-          if (await page.locator(`#cancel-${cmdId}-reason`).count() > 0) {
-            await page.fill(`#cancel-${cmdId}-reason`, 'customer paid ahead');
-            await page.click(`#cancel-${cmdId} button[type=submit]`);
-          }
-          await page.waitForSelector('#no-pending', { timeout: 5000 }).catch(() => {});
-        }
+        // typed right after the reversal, whose live update may come
+        // while the reason is being typed
+        await page.fill(`#cancel-${cmdId}-reason`, 'customer paid ahead');
+        await page.click(`#cancel-${cmdId} button[type=submit]`);
+        await page.waitForSelector('#no-pending');
         await page.click(`#approve-${reqId} button[type=submit]`);
         await page.waitForFunction(() => /approved/.test(document.getElementById('pairing').textContent));
         equal(await page.locator(`#approve-${reqId}`).count(), 0, 'decided: no more buttons');
         const after = await apiOk(ctx.server, 'GET', `/v1/devices/${id}`, ctx.keys.admin);
         equal(after.pending_commands.length, 0, 'the command is cancelled');
+        const audit = await apiOk(ctx.server, 'GET', `/v1/audit?target=${id}&limit=500`, ctx.keys.admin);
+        check(JSON.stringify(audit).includes('customer paid ahead'), 'cancelled with the reason as typed');
+        // A payment recorded elsewhere while a reason is being typed: the
+        // page shows it at once and keeps the reason, the focus and the
+        // caret.
+        await page.fill('#lock-reason', 'customer asked');
+        await page.fill('#lock-at', '2099-03-01T10:00');
+        await page.focus('#lock-reason');
+        await page.keyboard.press('End');
+        await apiOk(ctx.server, 'POST', `/v1/devices/${id}/payments`, ctx.keys.admin,
+          { amount: 100, reference: 'MPESA-OPS-LIVE' }, 201);
+        await page.waitForFunction(() => /MPESA-OPS-LIVE/
+          .test(document.getElementById('payments').textContent));
+        equal(await page.inputValue('#lock-reason'), 'customer asked', 'the reason typed survives the live update');
+        equal(await page.inputValue('#lock-at'), '2099-03-01T10:00', 'and the time');
+        equal(await page.evaluate(() => document.activeElement && document.activeElement.id),
+          'lock-reason', 'the focus stays in it');
+        await page.keyboard.type(' to wait');
+        equal(await page.inputValue('#lock-reason'), 'customer asked to wait', 'the caret where it was');
+        await page.click('#lock button[type=submit]');
+        // sent, the form comes back empty
+        await page.waitForFunction(() => document.getElementById('lock-reason').value === '');
+        const audit2 = await apiOk(ctx.server, 'GET', `/v1/audit?target=${id}&limit=500`, ctx.keys.admin);
+        check(JSON.stringify(audit2).includes('customer asked to wait'), 'the lock sent with the reason as typed');
         const p2 = await apiOk(ctx.server, 'GET', `/v1/payments/${payId}`, ctx.keys.admin);
         equal(p2.reversed, true, 'the payment is reversed');
         equal(p2.reverse_reason, 'the transfer bounced', 'with its reason');
@@ -344,6 +363,36 @@ ${b},${newImei()},SN-B,<b>Itel</b>
       equal(await page.locator('#collections svg.trend path.chart-line').count(), 2, 'two lines');
       check(!/null|undefined|NaN/.test(await page.innerText('main')), 'no stray words');
       await checkAccessible(page, 'portfolio with collections');
+      checkClean(page);
+      await page.close();
+    },
+  },
+  {
+    name: 'console_portfolio_lock_trends',
+    fn: async (ctx, browser) => {
+      // A device locked now (overdue since 2025, enrolled by the page's
+      // world or not: its state is what the API says).
+      const rep = await apiOk(ctx.server, 'GET', '/v1/reports/portfolio?history=true', ctx.keys.auditor);
+      equal(rep.trends.length, 12, 'twelve periods');
+      const last = rep.trends[11];
+      equal(last.lock_rate, rep.lock_rate, 'the last period ends in the state reported now');
+      const page = await signIn(browser, ctx, 'auditor');
+      await page.click('#nav a[href="#/portfolio"]');
+      await page.waitForSelector('#trends svg.trend');
+      const pct = (r) => (r === null ? '-' : `${(r * 100).toFixed(1)}%`);
+      equal(await page.innerText('#fig-cure-rate'), pct(rep.cure_rate), 'cure rate as the API says');
+      equal(await page.innerText('#fig-unlock-p95'),
+        rep.unlock_latency_p95 === null ? '-' : `${rep.unlock_latency_p95} s`, 'p95 as the API says');
+      const charts = page.locator('#trends svg.trend');
+      equal(await charts.count(), 2, 'rates and latency');
+      const label = await charts.first().getAttribute('aria-label');
+      check(label.includes('lock rate ') &&
+        label.includes(`${last.to.slice(5, 10)} ${pct(last.lock_rate)}`),
+        `the last period's lock rate in words: ${label}`);
+      equal(await page.locator('#trends svg.trend').first().locator('path.chart-line').count() >= 1,
+        true, 'a line drawn');
+      check(!/null|undefined|NaN/.test(await page.innerText('main')), 'no stray words');
+      await checkAccessible(page, 'portfolio with trends');
       checkClean(page);
       await page.close();
     },

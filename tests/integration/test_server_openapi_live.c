@@ -733,6 +733,12 @@ static void test_successful_answers_fit(void **state)
 	ok_call("GET", "/v1/reports/portfolio", "/v1/reports/portfolio", ADMIN,
 	        NULL, &r);
 	srv_res_free(&r);
+	/* with the collections and the trends */
+	ok_call("GET", "/v1/reports/portfolio",
+	        "/v1/reports/portfolio?history=true", ADMIN, NULL, &r);
+	assert_int_equal(json_array_size(json_object_get(r.json, "trends")),
+	                 12);
+	srv_res_free(&r);
 	ok_call("GET", "/v1/keys", "/v1/keys", ADMIN, NULL, &r);
 	srv_res_free(&r);
 	ok_call("GET", "/v1/whoami", "/v1/whoami", CLERK, NULL, &r);

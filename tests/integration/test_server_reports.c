@@ -3,7 +3,9 @@
  * finlockd: PAR1, PAR7 and PAR30 of loans late by 3, 10 and 40 days and
  * one on time, with the whole balance of each late loan at risk; devices
  * by state and the lock rate; another tenant's loans never counted; the
- * CSV form; the roles that may read it; `finlock reports portfolio`.
+ * CSV form; the roles that may read it; `finlock reports portfolio`; the
+ * trends (lock rate, cure rate, payment-to-unlock latency p95) of phones
+ * locked, paid and confirmed on a test clock, in JSON, CSV and the CLI.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +19,8 @@
 #include <cmocka.h>
 
 #include "core/fltime.h"
+#include "finlock/agent.h"
+#include "support/devapi_phone.h"
 #include "support/cli_run.h"
 #include "support/server_harness.h"
 
@@ -345,10 +349,11 @@ static void test_portfolio_history(void **state)
 	        0);
 	assert_int_equal(r.status, 200);
 	assert_non_null(strstr(r.body, "currency,from,to,due,on_time,collected,"
-	                               "on_time_rate,collection_rate\r\n"));
+	                               "on_time_rate,collection_rate,lock_rate,"
+	                               "cure_rate,unlock_latency_p95\r\n"));
 	assert_non_null(
-	        strstr(r.body, ",1000,1000,1000,1.000000,1.000000\r\n"));
-	assert_non_null(strstr(r.body, ",1000,0,400,0.000000,0.400000\r\n"));
+	        strstr(r.body, ",1000,1000,1000,1.000000,1.000000,"));
+	assert_non_null(strstr(r.body, ",1000,0,400,0.000000,0.400000,"));
 	srv_res_free(&r);
 	assert_int_equal(srv_req(s, "GET", "/v1/reports/portfolio?history=yes",
 	                         k, NULL, &r),
@@ -366,12 +371,152 @@ static void test_portfolio_history(void **state)
 	srv_free(s);
 }
 
+/* An enrolled phone on a device whose first installment (1,000.00 KES)
+ * was due in 2026-12: decided locked at enrollment; a second one is due
+ * in 2035, so paying the first unlocks it without releasing it. */
+static void locked_phone(struct srv *s, const struct devapi_lender *l,
+                         unsigned n, struct devapi_phone *p, char id[64])
+{
+	char imei[16], code[64], path[128];
+	struct srv_res r;
+
+	devapi_imei(n, imei);
+	assert_int_equal(devapi_register(s, l, imei, NULL, id, code), 0);
+	snprintf(path, sizeof(path), "/v1/devices/%s/contract", id);
+	assert_int_equal(
+	        srv_req(s, "POST", path, l->admin,
+	                "{\"currency\":\"KES\",\"allow_overdue\":true,"
+	                "\"grace\":0,\"schedule\":[{\"due\":\"2026-12-01\","
+	                "\"amount\":100000},{\"due\":\"2035-01-01\","
+	                "\"amount\":100000}]}",
+	                &r),
+	        0);
+	assert_int_equal(r.status, 201);
+	srv_res_free(&r);
+	assert_int_equal(devapi_phone_open(p, s, l, imei, NULL), 0);
+	assert_int_equal(fl_agent_setup(p->a), FL_OK);
+	assert_int_equal(fl_agent_enroll(p->a, code), FL_OK);
+}
+
+/* The phone checks in until the server says its lock status is `want`. */
+static void confirm(struct srv *s, const struct devapi_lender *l,
+                    struct devapi_phone *p, const char *id, const char *want)
+{
+	struct srv_res r;
+	bool ok = false;
+
+	for (int i = 0; i < 3 && !ok; i++) {
+		devapi_phone_tick(p);
+		assert_int_equal(fl_agent_checkin(p->a), FL_OK);
+		assert_int_equal(devapi_show(s, l, id, &r), 0);
+		ok = strcmp(srv_jstr(&r, "lock_status"), want) == 0;
+		srv_res_free(&r);
+	}
+	assert_true(ok);
+}
+
+static json_t *trend(json_t *report, int k)
+{
+	return json_array_get(json_object_get(report, "trends"), (size_t)k);
+}
+
+/* Two phones locked at T for an installment overdue; A paid 2 days later
+ * and its phone confirmed the unlock 45 s after the payment; B never
+ * paid; C locked at T + 9 days is too young for the cure rate. Eight
+ * days after T: lock rate 2/3 now and at the last period's end (none in
+ * service before), cure rate 1/2, latency p95 45 s, the same in JSON, CSV
+ * and `finlock reports portfolio --history`. */
+static void test_portfolio_trends(void **state)
+{
+	const long long t0 = 1800000000, day = 86400;
+	struct srv_opts o = {.clock = t0};
+	struct devapi_lender l;
+	struct devapi_phone a, b, c;
+	char ida[64], idb[64], idc[64], path[128];
+	struct proc_result pr;
+	struct srv_res r;
+	struct srv *s;
+	json_t *last;
+
+	(void)state;
+	assert_int_equal(devapi_start_opts(&s, &l, &o), 0);
+	locked_phone(s, &l, 901, &a, ida);
+	locked_phone(s, &l, 902, &b, idb);
+	confirm(s, &l, &a, ida, "locked");
+	srv_clock_advance(s, 2 * day);
+	snprintf(path, sizeof(path), "/v1/devices/%s/payments", ida);
+	assert_int_equal(srv_req(s, "POST", path, l.admin,
+	                         "{\"amount\":100000}", &r),
+	                 0);
+	assert_int_equal(r.status, 201);
+	srv_res_free(&r);
+	srv_clock_advance(s, 45);
+	confirm(s, &l, &a, ida, "unlocked");
+	srv_clock_advance(s, 7 * day);
+	locked_phone(s, &l, 903, &c, idc);
+
+	assert_int_equal(srv_req(s, "GET", "/v1/reports/portfolio?history=true",
+	                         l.admin, NULL, &r),
+	                 0);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(json_array_size(json_object_get(r.json, "trends")),
+	                 12);
+	last = trend(r.json, 11);
+	assert_int_equal(json_integer_value(json_object_get(last, "in_service")),
+	                 3);
+	assert_int_equal(json_integer_value(json_object_get(last, "locked")),
+	                 2);
+	assert_true(num(last, "lock_rate") > 0.666 &&
+	            num(last, "lock_rate") < 0.667);
+	assert_true(num(r.json, "lock_rate") == num(last, "lock_rate"));
+	assert_int_equal(json_integer_value(json_object_get(last, "locks")), 2);
+	assert_int_equal(json_integer_value(json_object_get(last, "cured")), 1);
+	assert_true(num(last, "cure_rate") == 0.5);
+	assert_true(num(r.json, "cure_rate") == 0.5);
+	assert_int_equal(
+	        json_integer_value(json_object_get(last, "paid_unlocks")), 1);
+	assert_int_equal(
+	        json_integer_value(json_object_get(last, "confirmed_unlocks")),
+	        1);
+	assert_int_equal(
+	        json_integer_value(json_object_get(last, "unlock_latency_p95")),
+	        45);
+	assert_int_equal(
+	        json_integer_value(json_object_get(r.json, "unlock_latency_p95")),
+	        45);
+	/* nothing was in service in the period before */
+	assert_true(json_is_null(json_object_get(trend(r.json, 10), "lock_rate")));
+	assert_true(json_is_null(json_object_get(trend(r.json, 10), "cure_rate")));
+	srv_res_free(&r);
+
+	assert_int_equal(
+	        srv_req(s, "GET",
+	                "/v1/reports/portfolio?history=true&format=csv",
+	                l.admin, NULL, &r),
+	        0);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, ",0.666667,0.500000,45\r\n"));
+	srv_res_free(&r);
+	cli_env(srv_url(s), l.admin);
+	assert_int_equal(
+	        cli_run(&pr, NULL, "reports", "portfolio", "--history", NULL),
+	        0);
+	assert_non_null(strstr(pr.out, "lock rate 66.7%, cure rate 50.0%, "
+	                               "unlock p95 45 s"));
+	proc_result_free(&pr);
+	devapi_phone_close(&a);
+	devapi_phone_close(&b);
+	devapi_phone_close(&c);
+	srv_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_portfolio),
 	        cmocka_unit_test(test_portfolio_contracts_out_of_order),
 	        cmocka_unit_test(test_portfolio_history),
+	        cmocka_unit_test(test_portfolio_trends),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,7 +2,9 @@
  * Unit tests for the portfolio figures (core/portfolio.h): PAR per the
  * CGAP definition (the whole balance of a loan more than N days late, on
  * the boundary and past it), released loans out of the portfolio, stolen
- * ones in, currencies kept apart and capped, and the lock rate.
+ * ones in, currencies kept apart and capped, and the lock rate; the
+ * trends (lock rate at each period's end, cure rate, payment-to-unlock
+ * latency p95) from a history of state changes whose answers are known.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -213,6 +215,182 @@ static void test_history(void **state)
 	free(p);
 }
 
+/* A change into (lock) or out of (unlock) locked. */
+static struct fl_portfolio_change chg(fl_time at, bool into, bool money,
+                                      bool paid, fl_time paid_at,
+                                      fl_time confirmed_at)
+{
+	struct fl_portfolio_change c = {
+	        .at = at,
+	        .into_lock = into,
+	        .for_money = money,
+	        .by_payment = paid,
+	        .paid_at = paid_at,
+	        .confirmed_at = confirmed_at,
+	};
+	return c;
+}
+
+static void test_trends(void **state)
+{
+	struct fl_portfolio p;
+	fl_time p9, p10, p11;
+	struct fl_portfolio_change c[4];
+
+	(void)state;
+	fl_portfolio_init(&p, NOW);
+	p9 = fl_portfolio_period_start(&p, 9);
+	p10 = fl_portfolio_period_start(&p, 10);
+	p11 = fl_portfolio_period_start(&p, 11);
+	assert_int_equal(p11, NOW - FL_PORTFOLIO_PERIOD);
+
+	/* 10 in service before the history; in period 9 one more enrolls
+	 * and two lock; in period 10 one unlocks; in 11 one is released
+	 * and one moves active -> reminding (still in service) */
+	fl_portfolio_add_counts(&p, -1, FL_ST_PENDING, FL_ST_ACTIVE, 10);
+	fl_portfolio_add_counts(&p, 9, FL_ST_PENDING, FL_ST_ACTIVE, 1);
+	fl_portfolio_add_counts(&p, 9, FL_ST_ACTIVE, FL_ST_LOCKED, 2);
+	fl_portfolio_add_counts(&p, 10, FL_ST_LOCKED, FL_ST_ACTIVE, 1);
+	fl_portfolio_add_counts(&p, 11, FL_ST_ACTIVE, FL_ST_RELEASED, 1);
+	fl_portfolio_add_counts(&p, 11, FL_ST_ACTIVE, FL_ST_REMINDING, 1);
+
+	/* A: locked (overdue) in period 9, paid 3 days later: cured; the
+	 * phone confirmed 60 s after the payment was recorded */
+	c[0] = chg(p9 + FL_DAY, true, true, false, 0, 0);
+	c[1] = chg(p9 + 4 * FL_DAY, false, false, true, p9 + 4 * FL_DAY - 10,
+	           p9 + 4 * FL_DAY + 50);
+	assert_int_equal(fl_portfolio_add_locks(&p, c, 2), FL_OK);
+	/* B: locked in period 9, paid 8 days later: not cured (7 days and
+	 * 1 s is too late too); latency 100 s */
+	c[0] = chg(p9 + 2 * FL_DAY, true, true, false, 0, 0);
+	c[1] = chg(p9 + 10 * FL_DAY, false, false, true, p9 + 10 * FL_DAY,
+	           p9 + 10 * FL_DAY + 100);
+	assert_int_equal(fl_portfolio_add_locks(&p, c, 2), FL_OK);
+	/* C: locked on the exact 7-day boundary: cured */
+	c[0] = chg(p9 + 3 * FL_DAY, true, true, false, 0, 0);
+	c[1] = chg(p9 + 10 * FL_DAY, false, false, true, p9 + 10 * FL_DAY,
+	           0); /* not confirmed: no latency */
+	assert_int_equal(fl_portfolio_add_locks(&p, c, 2), FL_OK);
+	/* D: an offline lock lifted by contact: not a lock for money, and
+	 * its end is not by payment */
+	c[0] = chg(p9 + 5 * FL_DAY, true, false, false, 0, 0);
+	c[1] = chg(p9 + 6 * FL_DAY, false, false, false, 0, p9 + 6 * FL_DAY);
+	assert_int_equal(fl_portfolio_add_locks(&p, c, 2), FL_OK);
+	/* E: locked in period 10, unlocked by a manual unlock, locked
+	 * again in 10 and still locked: two locks, none cured */
+	c[0] = chg(p10 + FL_DAY, true, true, false, 0, 0);
+	c[1] = chg(p10 + 2 * FL_DAY, false, false, false, 0, 0);
+	c[2] = chg(p10 + 3 * FL_DAY, true, true, false, 0, 0);
+	assert_int_equal(fl_portfolio_add_locks(&p, c, 3), FL_OK);
+	/* F: locked 3 days ago: too young to judge, left out */
+	c[0] = chg(NOW - 3 * FL_DAY, true, true, false, 0, 0);
+	c[1] = chg(NOW - 2 * FL_DAY, false, false, true, NOW - 2 * FL_DAY,
+	           NOW - 2 * FL_DAY + 5);
+	assert_int_equal(fl_portfolio_add_locks(&p, c, 2), FL_OK);
+	fl_portfolio_trends_done(&p);
+
+	for (int k = 0; k < 9; k++) {
+		assert_int_equal(p.trend[k].in_service, 10);
+		assert_int_equal(p.trend[k].locked, 0);
+		assert_true(fl_portfolio_trend_lock_rate(&p, k) == 0.0);
+		assert_true(fl_portfolio_trend_cure_rate(&p, k) < 0);
+		assert_int_equal(p.trend[k].latency_p95, -1);
+	}
+	assert_int_equal(p.trend[9].in_service, 11);
+	assert_int_equal(p.trend[9].locked, 2);
+	assert_true(fl_portfolio_trend_lock_rate(&p, 9) == 2.0 / 11.0);
+	assert_int_equal(p.trend[10].locked, 1);
+	assert_int_equal(p.trend[11].in_service, 10);
+	assert_int_equal(p.trend[11].locked, 1);
+	assert_true(fl_portfolio_trend_lock_rate(&p, 11) == 0.1);
+
+	assert_int_equal(p.trend[9].locks, 3);
+	assert_int_equal(p.trend[9].cured, 2);
+	assert_true(fl_portfolio_trend_cure_rate(&p, 9) == 2.0 / 3.0);
+	assert_int_equal(p.trend[9].paid_unlocks, 3);
+	assert_int_equal(p.trend[9].confirmed, 2);
+	assert_int_equal(p.trend[9].latency_p95, 100);
+	assert_int_equal(p.trend[10].locks, 2);
+	assert_int_equal(p.trend[10].cured, 0);
+	assert_int_equal(p.trend[10].paid_unlocks, 0);
+	assert_int_equal(p.trend[10].latency_p95, -1);
+	assert_int_equal(p.trend[11].locks, 0); /* F is too young */
+	assert_int_equal(p.trend[11].paid_unlocks, 1);
+	assert_int_equal(p.trend[11].latency_p95, 5);
+	fl_portfolio_clear(&p);
+}
+
+/* p95 by nearest rank: of 1..20 s it is 19 s, of 1..21 s 20 s. */
+static void test_latency_p95(void **state)
+{
+	struct fl_portfolio p;
+	struct fl_portfolio_change c;
+	int n[2] = {20, 21};
+	int64_t want[2] = {19, 20};
+
+	(void)state;
+	for (int t = 0; t < 2; t++) {
+		fl_portfolio_init(&p, NOW);
+		for (int i = n[t]; i >= 1; i--) { /* out of order */
+			c = chg(NOW - 100, false, false, true, NOW - 100,
+			        NOW - 100 + i);
+			assert_int_equal(fl_portfolio_add_locks(&p, &c, 1),
+			                 FL_OK);
+		}
+		fl_portfolio_trends_done(&p);
+		assert_int_equal(p.trend[11].confirmed, n[t]);
+		assert_int_equal(p.trend[11].latency_p95, want[t]);
+		fl_portfolio_clear(&p);
+	}
+}
+
+/* Devices counted in groups, then their late loans one by one, give the
+ * report that counting each device does. */
+static void test_groups_as_devices(void **state)
+{
+	struct fl_portfolio a, b;
+	struct fl_portfolio_loan l[5];
+
+	(void)state;
+	l[0] = loan("KES", FL_ST_ACTIVE, 0, 1000, 0);
+	l[1] = loan("KES", FL_ST_LOCKED, 500, 3000, 10 * FL_DAY);
+	l[2] = loan("KES", FL_ST_REMINDING, 200, 2000, FL_DAY / 2);
+	l[3] = loan("UGX", FL_ST_LOCKED, 700, 700, 40 * FL_DAY);
+	l[3].stolen = true;
+	l[4] = loan(NULL, FL_ST_PENDING, 0, 0, 0);
+	fl_portfolio_init(&a, NOW);
+	fl_portfolio_init(&b, NOW);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(fl_portfolio_add(&a, &l[i]), FL_OK);
+	assert_int_equal(fl_portfolio_add_group(&b, "KES", FL_ST_ACTIVE, false,
+	                                        1, 1000, 0),
+	                 FL_OK);
+	assert_int_equal(fl_portfolio_add_group(&b, "KES", FL_ST_LOCKED, false,
+	                                        1, 3000, 500),
+	                 FL_OK);
+	assert_int_equal(fl_portfolio_add_group(&b, "KES", FL_ST_REMINDING,
+	                                        false, 1, 2000, 200),
+	                 FL_OK);
+	assert_int_equal(fl_portfolio_add_group(&b, "UGX", FL_ST_LOCKED, true,
+	                                        1, 700, 700),
+	                 FL_OK);
+	assert_int_equal(fl_portfolio_add_group(&b, "", FL_ST_PENDING, false, 1,
+	                                        0, 0),
+	                 FL_OK);
+	for (int i = 1; i < 4; i++)
+		assert_int_equal(fl_portfolio_add_late(&b, l[i].currency,
+		                                       l[i].amount_remaining,
+		                                       l[i].first_unpaid),
+		                 FL_OK);
+	assert_int_equal(a.devices, b.devices);
+	assert_int_equal(a.stolen, b.stolen);
+	assert_memory_equal(a.by_state, b.by_state, sizeof(a.by_state));
+	assert_int_equal(a.n_ccy, b.n_ccy);
+	assert_memory_equal(a.ccy, b.ccy, sizeof(a.ccy));
+	assert_int_equal(b.ccy[0].loans_overdue, 2);
+	assert_int_equal(b.ccy[0].at_risk[1], 3000); /* PAR7: 10 days late */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -220,6 +398,9 @@ int main(void)
 	        cmocka_unit_test(test_currencies_apart_and_capped),
 	        cmocka_unit_test(test_first_unpaid),
 	        cmocka_unit_test(test_history),
+	        cmocka_unit_test(test_trends),
+	        cmocka_unit_test(test_latency_p95),
+	        cmocka_unit_test(test_groups_as_devices),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1139,6 +1139,11 @@ static void test_device_counts_seeded(void **state)
 	                     "ALTER TABLE devices DROP COLUMN "
 	                     "confirmed_locked;"
 	                     "ALTER TABLE devices DROP COLUMN confirmed_at;"
+	                     /* and what migration 13 added */
+	                     "DROP TABLE state_changes;"
+	                     "DROP INDEX devices_portfolio;"
+	                     "DROP TRIGGER contracts_currency;"
+	                     "ALTER TABLE devices DROP COLUMN currency;"
 	                     "DELETE FROM schema_version WHERE version >= 4;"
 	                     "UPDATE devices SET state = 1 WHERE id = 'dv_1';",
 	                     NULL, NULL, NULL),
@@ -1149,6 +1154,19 @@ static void test_device_counts_seeded(void **state)
 	                 fl_store_schema_latest());
 	tx = begin(f, false);
 	assert_counts(tx, 0, 1, 0, 1, 0, 1);
+	{
+		/* the history starts with each device's state as decided */
+		struct fl_state_change c;
+
+		assert_int_equal(fl_store_state_change_last(tx, "dv_2", &c),
+		                 FL_OK);
+		assert_int_equal(c.from, FL_ST_PENDING);
+		assert_int_equal(c.to, FL_ST_LOCKED);
+		assert_int_equal(c.token_seq, 1);
+		assert_int_equal(fl_store_state_change_last(tx, "dv_1", &c),
+		                 FL_OK);
+		assert_int_equal(c.to, FL_ST_ACTIVE);
+	}
 	fl_tx_rollback(tx);
 }
 
@@ -2154,6 +2172,293 @@ static void test_webhooks(void **state)
 	assert_int_equal(fl_tx_commit(tx), FL_OK);
 }
 
+static void change(struct fl_tx *tx, const char *tenant, const char *dev,
+                   fl_time at, enum fl_dev_state from, enum fl_dev_state to,
+                   const char *cause, uint64_t seq, fl_time paid_at)
+{
+	struct fl_state_change c;
+
+	memset(&c, 0, sizeof(c));
+	snprintf(c.tenant_id, sizeof(c.tenant_id), "%s", tenant);
+	snprintf(c.device_id, sizeof(c.device_id), "%s", dev);
+	c.at = at;
+	c.from = from;
+	c.to = to;
+	snprintf(c.cause, sizeof(c.cause), "%s", cause);
+	c.token_seq = seq;
+	c.paid_at = paid_at;
+	assert_int_equal(fl_store_state_change_add(tx, &c), FL_OK);
+	assert_true(c.ord > 0);
+}
+
+struct counted {
+	int64_t n[14][5][5]; /* [bucket + 1][from][to] */
+};
+
+static fl_err count_change(void *ctx, int bucket, enum fl_dev_state from,
+                           enum fl_dev_state to, int64_t n)
+{
+	struct counted *c = ctx;
+
+	assert_true(bucket >= -1 && bucket <= 12);
+	c->n[bucket + 1][from][to] += n;
+	return FL_OK;
+}
+
+static fl_err list_change(void *ctx, const struct fl_state_change *c)
+{
+	struct fl_state_change *out = ctx;
+	int i = 0;
+
+	while (out[i].ord != 0)
+		i++;
+	assert_true(i < 7);
+	out[i] = *c;
+	return FL_OK;
+}
+
+/* The history of decided states: appended, the newest read back, the
+ * phone's confirmation set only on the changes it confirms, counts in
+ * buckets by period, the changes into and out of locked by device then
+ * order; tenant-scoped. */
+static void test_state_changes(void **state)
+{
+	struct fx *f = *state;
+	struct fl_tx *tx = begin(f, true);
+	struct fl_state_change last, got[8];
+	struct counted cn;
+
+	assert_int_equal(fl_store_state_change_last(tx, "dv_a", &last),
+	                 FL_E_NOT_FOUND);
+	change(tx, "tn_1", "dv_b", 50, FL_ST_PENDING, FL_ST_ACTIVE, "", 1, 0);
+	change(tx, "tn_1", "dv_a", 100, FL_ST_PENDING, FL_ST_ACTIVE, "", 1, 0);
+	change(tx, "tn_1", "dv_a", 200, FL_ST_ACTIVE, FL_ST_LOCKED, "overdue",
+	       2, 0);
+	change(tx, "tn_1", "dv_b", 210, FL_ST_ACTIVE, FL_ST_REMINDING, "", 2,
+	       0);
+	change(tx, "tn_1", "dv_a", 300, FL_ST_LOCKED, FL_ST_ACTIVE, "payment",
+	       3, 290);
+	change(tx, "tn_1", "dv_b", 310, FL_ST_REMINDING, FL_ST_LOCKED,
+	       "manual", 3, 0);
+	change(tx, "tn_2", "dv_c", 200, FL_ST_ACTIVE, FL_ST_LOCKED, "overdue",
+	       2, 0);
+	assert_int_equal(fl_store_state_change_last(tx, "dv_a", &last), FL_OK);
+	assert_string_equal(last.tenant_id, "tn_1");
+	assert_int_equal(last.at, 300);
+	assert_int_equal(last.from, FL_ST_LOCKED);
+	assert_int_equal(last.to, FL_ST_ACTIVE);
+	assert_string_equal(last.cause, "payment");
+	assert_int_equal(last.token_seq, 3);
+	assert_int_equal(last.paid_at, 290);
+	assert_int_equal(last.confirmed_at, 0);
+
+	/* the phone says unlocked with seq 2: too old for the unlock */
+	assert_int_equal(
+	        fl_store_state_change_confirm(tx, "dv_a", false, 2, 305),
+	        FL_OK);
+	assert_int_equal(fl_store_state_change_last(tx, "dv_a", &last), FL_OK);
+	assert_int_equal(last.confirmed_at, 0);
+	/* locked with seq 3: confirms the lock (seq 2), not the unlock */
+	assert_int_equal(
+	        fl_store_state_change_confirm(tx, "dv_a", true, 3, 306),
+	        FL_OK);
+	assert_int_equal(fl_store_state_change_last(tx, "dv_a", &last), FL_OK);
+	assert_int_equal(last.confirmed_at, 0);
+	assert_int_equal(
+	        fl_store_state_change_confirm(tx, "dv_a", false, 3, 307),
+	        FL_OK);
+	assert_int_equal(
+	        fl_store_state_change_confirm(tx, "dv_a", false, 4, 400),
+	        FL_OK); /* already confirmed: kept */
+	assert_int_equal(fl_store_state_change_last(tx, "dv_a", &last), FL_OK);
+	assert_int_equal(last.confirmed_at, 307);
+
+	/* buckets of 100 from 100, before 310 */
+	memset(&cn, 0, sizeof(cn));
+	assert_int_equal(fl_store_state_change_counts(tx, "tn_1", 100, 100,
+	                                              310, count_change, &cn),
+	                 FL_OK);
+	assert_int_equal(cn.n[0][FL_ST_PENDING][FL_ST_ACTIVE], 1); /* dv_b */
+	assert_int_equal(cn.n[1][FL_ST_PENDING][FL_ST_ACTIVE], 1);
+	assert_int_equal(cn.n[2][FL_ST_ACTIVE][FL_ST_LOCKED], 1);
+	assert_int_equal(cn.n[2][FL_ST_ACTIVE][FL_ST_REMINDING], 1);
+	assert_int_equal(cn.n[3][FL_ST_LOCKED][FL_ST_ACTIVE], 1);
+	assert_int_equal(cn.n[3][FL_ST_REMINDING][FL_ST_LOCKED], 0);
+	assert_int_equal(fl_store_state_change_counts(tx, "tn_1", 100, 0, 310,
+	                                              count_change, &cn),
+	                 FL_E_INVALID);
+
+	/* into and out of locked, by device, from 150 */
+	memset(got, 0, sizeof(got));
+	assert_int_equal(fl_store_state_change_locks(tx, "tn_1", 150, 1000,
+	                                             list_change, got),
+	                 FL_OK);
+	assert_string_equal(got[0].device_id, "dv_a");
+	assert_int_equal(got[0].to, FL_ST_LOCKED);
+	assert_int_equal(got[0].confirmed_at, 306);
+	assert_string_equal(got[1].device_id, "dv_a");
+	assert_int_equal(got[1].from, FL_ST_LOCKED);
+	assert_int_equal(got[1].confirmed_at, 307);
+	assert_string_equal(got[2].device_id, "dv_b");
+	assert_int_equal(got[2].at, 310);
+	assert_string_equal(got[2].cause, "manual");
+	assert_int_equal(got[3].ord, 0);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+}
+
+static void pf_device(struct fl_tx *tx, const char *id, const char *imei,
+                      const char *ccy, enum fl_dev_state state, int stolen,
+                      int64_t due, int64_t remaining, fl_time paid_through)
+{
+	struct fl_installment sched[3] = {{1000, 100}, {2000, 100}, {3000, 100}};
+	struct fl_device_status st;
+	struct fl_contract_rec c;
+
+	add_device(tx, id, imei);
+	if (ccy != NULL) {
+		memset(&c, 0, sizeof(c));
+		snprintf(c.device_id, sizeof(c.device_id), "%s", id);
+		snprintf(c.tenant_id, sizeof(c.tenant_id), "tn_1");
+		snprintf(c.loan_ref, sizeof(c.loan_ref), "LN-%s", id);
+		memcpy(c.currency, ccy, 4);
+		c.schedule = sched;
+		c.n_schedule = 3;
+		assert_int_equal(fl_store_contract_insert(tx, &c), FL_OK);
+	}
+	memset(&st, 0, sizeof(st));
+	st.state = state;
+	st.stolen = stolen == 1;
+	st.stolen_reported = stolen != 0;
+	st.amount_due = due;
+	st.amount_remaining = remaining;
+	st.paid_through = paid_through;
+	st.token_seq = 1;
+	assert_int_equal(fl_store_device_set_status(tx, id, &st), FL_OK);
+}
+
+struct pf_seen {
+	struct fl_pf_group g[16];
+	int n_g;
+	struct fl_pf_late l[8];
+	int n_l;
+};
+
+static fl_err pf_group(void *ctx, const struct fl_pf_group *g)
+{
+	struct pf_seen *s = ctx;
+
+	assert_true(s->n_g < 16);
+	s->g[s->n_g++] = *g;
+	return FL_OK;
+}
+
+static fl_err pf_late(void *ctx, const struct fl_pf_late *l)
+{
+	struct pf_seen *s = ctx;
+
+	assert_true(s->n_l < 8);
+	s->l[s->n_l++] = *l;
+	return FL_OK;
+}
+
+static const struct fl_pf_group *pf_find(const struct pf_seen *s,
+                                         const char *ccy,
+                                         enum fl_dev_state st, bool stolen)
+{
+	for (int i = 0; i < s->n_g; i++)
+		if (strcmp(s->g[i].currency, ccy) == 0 && s->g[i].state == st &&
+		    s->g[i].stolen == stolen)
+			return &s->g[i];
+	return NULL;
+}
+
+/* The portfolio's reads: devices grouped by their contract's currency
+ * (set when the contract is made), state and stolen, with sums; the loans
+ * with an amount due with the first installment due after paid_through
+ * and whether they were rescheduled; tenant-scoped. */
+static void test_portfolio_reads(void **state)
+{
+	struct fx *f = *state;
+	struct fl_tx *tx = begin(f, true);
+	struct fl_installment re[1] = {{5000, 300}};
+	struct fl_reschedule_rec r;
+	const struct fl_pf_group *g;
+	struct pf_seen seen;
+	struct fl_device other;
+
+	pf_device(tx, "dv_1", "490154203237518", "KES", FL_ST_ACTIVE, 0, 0, 300,
+	          0);
+	pf_device(tx, "dv_2", "356938035643809", "KES", FL_ST_ACTIVE, 0, 0, 200,
+	          1000);
+	pf_device(tx, "dv_3", "352099001761481", "KES", FL_ST_LOCKED, 0, 100,
+	          200, 1000);
+	pf_device(tx, "dv_4", "353918050812375", "UGX", FL_ST_LOCKED, 1, 300,
+	          300, 0);
+	pf_device(tx, "dv_5", "490154203237500", "KES", FL_ST_RELEASED, 2, 50,
+	          0, 3000);
+	pf_device(tx, "dv_6", "356938035643817", NULL, FL_ST_PENDING, 0, 0, 0,
+	          0);
+	memset(&r, 0, sizeof(r));
+	r.from = 2000;
+	r.schedule = re;
+	r.n_schedule = 1;
+	assert_int_equal(fl_store_reschedule_insert(tx, "tn_1", "dv_4", &r),
+	                 FL_OK);
+	/* another tenant's device never counts */
+	memset(&other, 0, sizeof(other));
+	snprintf(other.id, sizeof(other.id), "dv_x");
+	snprintf(other.tenant_id, sizeof(other.tenant_id), "tn_2");
+	snprintf(other.imei, sizeof(other.imei), "352099001761499");
+	assert_int_equal(fl_store_device_insert(tx, &other), FL_OK);
+
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(
+	        fl_store_portfolio_groups(tx, "tn_1", pf_group, &seen), FL_OK);
+	assert_int_equal(seen.n_g, 5);
+	g = pf_find(&seen, "KES", FL_ST_ACTIVE, false);
+	assert_non_null(g);
+	assert_int_equal(g->n, 2);
+	assert_int_equal(g->amount_remaining, 500);
+	assert_int_equal(g->amount_due, 0);
+	g = pf_find(&seen, "KES", FL_ST_LOCKED, false);
+	assert_non_null(g);
+	assert_int_equal(g->n, 1);
+	assert_int_equal(g->amount_due, 100);
+	g = pf_find(&seen, "UGX", FL_ST_LOCKED, true);
+	assert_non_null(g);
+	assert_int_equal(g->amount_remaining, 300);
+	/* stolen 2 (reported on a released one) is not locked as stolen */
+	assert_non_null(pf_find(&seen, "KES", FL_ST_RELEASED, false));
+	g = pf_find(&seen, "", FL_ST_PENDING, false);
+	assert_non_null(g);
+	assert_int_equal(g->n, 1);
+
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(fl_store_portfolio_late(tx, "tn_1", pf_late, &seen),
+	                 FL_OK);
+	assert_int_equal(seen.n_l, 2); /* dv_3, dv_4; not the released dv_5 */
+	for (int i = 0; i < 2; i++) {
+		if (strcmp(seen.l[i].device_id, "dv_3") == 0) {
+			assert_string_equal(seen.l[i].currency, "KES");
+			assert_int_equal(seen.l[i].amount_remaining, 200);
+			assert_int_equal(seen.l[i].paid_through, 1000);
+			assert_int_equal(seen.l[i].first_unpaid, 2000);
+			assert_false(seen.l[i].rescheduled);
+		} else {
+			assert_string_equal(seen.l[i].device_id, "dv_4");
+			assert_string_equal(seen.l[i].currency, "UGX");
+			assert_int_equal(seen.l[i].first_unpaid, 1000);
+			assert_true(seen.l[i].rescheduled);
+		}
+	}
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(fl_store_portfolio_groups(tx, "tn_2", pf_group, &seen),
+	                 FL_OK);
+	assert_int_equal(seen.n_g, 1);
+	assert_string_equal(seen.g[0].currency, "");
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+}
+
 /* --- PostgreSQL only ---------------------------------------------------- */
 
 /* Two stores on one database, as two finlockd processes: a commit in one
@@ -3031,6 +3336,8 @@ static void test_pg_durability(void **state)
 	        T(test_sweep_batch, setup, teardown),                          \
 	        T(test_factory_key, setup, teardown),                          \
 	        T(test_webhooks, setup, teardown),                             \
+	        T(test_state_changes, setup, teardown),                        \
+	        T(test_portfolio_reads, setup, teardown),                      \
 	        T(test_pairing_requests, setup, teardown),                     \
 	        T(test_device_load, setup, teardown),                          \
 	        T(test_dp_claim, setup, teardown),                             \
