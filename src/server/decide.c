@@ -487,6 +487,7 @@ struct group_io {
 	struct fl_decided *what;      /* limit entries */
 	bool *done;                   /* limit entries: decided */
 	struct fl_status_write *w;    /* limit entries */
+	struct fl_state_change *chg;  /* limit entries */
 	int loaded;                   /* out: devices loaded */
 	bool mine;                    /* out: this process holds the job */
 	char skip[SWEEP_SKIP_MAX][FL_ID_MAX]; /* devices left out */
@@ -515,7 +516,7 @@ static fl_err group_fn(struct fl_tx *tx, void *arg, fl_time now)
 {
 	struct group_io *io = arg;
 	struct fl_hold_memo memo;
-	int n_w = 0;
+	int n_w = 0, n_c = 0;
 	fl_err err;
 
 	group_clear(io);
@@ -555,22 +556,30 @@ static fl_err group_fn(struct fl_tx *tx, void *arg, fl_time now)
 	if ((err = fl_store_device_set_status_many(tx, io->w, n_w)) != FL_OK)
 		return err;
 	for (int i = 0, k = 0; i < io->loaded; i++) {
-		bool write;
+		const struct fl_device *dev = &io->devs[i];
+		const struct fl_decided *w = &io->what[i];
+		/* the decision instant, max(now, decided_at before) */
+		fl_time at = w->before.decided_at > now ? w->before.decided_at
+		                                        : now;
+		bool write, any = false;
 
 		if (!io->done[i])
 			continue;
-		write = k < n_w && io->w[k].id == io->devs[i].id;
+		write = k < n_w && io->w[k].id == dev->id;
 		if (write)
 			k++;
-		/* at the decision instant, max(now, decided_at before) */
-		err = after_status(tx, &io->devs[i], &io->what[i], write,
-		                   io->what[i].before.decided_at > now
-		                           ? io->what[i].before.decided_at
-		                           : now);
-		if (err != FL_OK)
+		/* as after_status, the state changes stored together */
+		if (write && dev->st.released_by_command &&
+		    (err = fl_store_device_unclaim(tx, dev->id)) != FL_OK)
 			return err;
+		if ((err = emit_changes(tx, dev, w, at)) != FL_OK ||
+		    (err = fl_change_make(tx, dev, &w->before, at,
+		                          &io->chg[n_c], &any)) != FL_OK)
+			return err;
+		if (any)
+			n_c++;
 	}
-	return FL_OK;
+	return fl_store_state_change_add_many(tx, io->chg, n_c);
 }
 
 fl_err fl_decide_sweep(struct fl_app *app, fl_time now, int batch, int *n)
@@ -593,8 +602,9 @@ fl_err fl_decide_sweep(struct fl_app *app, fl_time now, int batch, int *n)
 	io.what = calloc((size_t)group, sizeof(*io.what));
 	io.done = calloc((size_t)group, sizeof(*io.done));
 	io.w = calloc((size_t)group, sizeof(*io.w));
+	io.chg = calloc((size_t)group, sizeof(*io.chg));
 	if (io.devs == NULL || io.ins == NULL || io.what == NULL ||
-	    io.done == NULL || io.w == NULL) {
+	    io.done == NULL || io.w == NULL || io.chg == NULL) {
 		err = FL_E_NOMEM;
 		goto out;
 	}
@@ -640,5 +650,6 @@ out:
 	free(io.what);
 	free(io.done);
 	free(io.w);
+	free(io.chg);
 	return err;
 }

@@ -1572,6 +1572,7 @@ static const struct fl_store_ops pg_ops = {
         .device_load = pg_device_load,
         .device_due_load = pg_device_due_load,
         .device_set_status_many = pg_device_set_status_many,
+        .state_change_add_many = pg_state_change_add_many,
         .device_next_change = pg_device_next_change,
         .dp_enroll = pg_dp_enroll,
         .dp_touch = pg_dp_touch,

@@ -1574,3 +1574,53 @@ out:
 		free(col[c].s);
 	return err;
 }
+
+/* The state changes of a batch in one statement (pg_changes.c adds one). */
+static const char changes_many_sql[] =
+        "INSERT INTO state_changes (tenant_id, device_id, at, from_state, "
+        "to_state, cause, token_seq, paid_at, confirmed_at) "
+        "SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], "
+        "$4::bigint[], $5::bigint[], $6::text[], $7::bigint[], "
+        "$8::bigint[], $9::bigint[])";
+
+#define CHANGE_COLS 9
+
+fl_err pg_state_change_add_many(struct fl_tx *tx,
+                                const struct fl_state_change *c, int n)
+{
+	struct pg_buf col[CHANGE_COLS];
+	struct pg_params p = {0};
+	fl_err err = FL_OK;
+
+	memset(col, 0, sizeof(col));
+	for (int k = 0; k < CHANGE_COLS; k++)
+		buf_put(&col[k], "{", 1);
+	for (int i = 0; i < n; i++) {
+		if (c[i].token_seq > (uint64_t)INT64_MAX) {
+			err = FL_E_RANGE;
+			goto out;
+		}
+		buf_text_item(&col[0], c[i].tenant_id, i == 0);
+		buf_text_item(&col[1], c[i].device_id, i == 0);
+		buf_int_item(&col[2], c[i].at, i == 0);
+		buf_int_item(&col[3], (int64_t)c[i].from, i == 0);
+		buf_int_item(&col[4], (int64_t)c[i].to, i == 0);
+		buf_text_item(&col[5], c[i].cause, i == 0);
+		buf_int_item(&col[6], (int64_t)c[i].token_seq, i == 0);
+		buf_int_item(&col[7], c[i].paid_at, i == 0);
+		buf_int_item(&col[8], c[i].confirmed_at, i == 0);
+	}
+	for (int k = 0; k < CHANGE_COLS; k++) {
+		buf_put(&col[k], "}", 1);
+		if (col[k].nomem) {
+			err = FL_E_NOMEM;
+			goto out;
+		}
+		pg_p_text(&p, col[k].s);
+	}
+	err = pg_cmd(tx, changes_many_sql, &p, 0, NULL);
+out:
+	for (int k = 0; k < CHANGE_COLS; k++)
+		free(col[k].s);
+	return err;
+}

@@ -227,6 +227,8 @@ fl_err pg_device_due_load(struct fl_tx *tx, fl_time now, int limit,
                           int *n);
 fl_err pg_device_set_status_many(struct fl_tx *tx,
                                  const struct fl_status_write *w, int n);
+fl_err pg_state_change_add_many(struct fl_tx *tx,
+                                const struct fl_state_change *c, int n);
 
 /* pg_devproto.c */
 fl_err pg_dp_enroll(struct fl_tx *tx, const char *id,

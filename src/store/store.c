@@ -912,6 +912,23 @@ fl_err fl_store_state_change_add(struct fl_tx *tx, struct fl_state_change *c)
 	return OPS(tx)->state_change_add(tx, c);
 }
 
+fl_err fl_store_state_change_add_many(struct fl_tx *tx,
+                                      const struct fl_state_change *c, int n)
+{
+	fl_err err = FL_OK;
+
+	if (n <= 0)
+		return FL_OK;
+	if (OPS(tx)->state_change_add_many != NULL)
+		return OPS(tx)->state_change_add_many(tx, c, n);
+	for (int i = 0; i < n && err == FL_OK; i++) {
+		struct fl_state_change one = c[i];
+
+		err = OPS(tx)->state_change_add(tx, &one);
+	}
+	return err;
+}
+
 fl_err fl_store_state_change_last(struct fl_tx *tx, const char *device_id,
                                   struct fl_state_change *out)
 {

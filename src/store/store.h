@@ -1434,6 +1434,11 @@ struct fl_state_change {
 /* Appends c (its ord is set). */
 fl_err fl_store_state_change_add(struct fl_tx *tx,
                                  struct fl_state_change *c) FL_MUST_USE;
+/* fl_store_state_change_add of c[i], i < n, in as few statements as the
+ * backend can (PostgreSQL: one); their ords are not set. */
+fl_err fl_store_state_change_add_many(struct fl_tx *tx,
+                                      const struct fl_state_change *c,
+                                      int n) FL_MUST_USE;
 /* The newest change of device_id, FL_E_NOT_FOUND when there is none. */
 fl_err fl_store_state_change_last(struct fl_tx *tx, const char *device_id,
                                   struct fl_state_change *out) FL_MUST_USE;

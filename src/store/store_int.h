@@ -226,6 +226,9 @@ struct fl_store_ops {
 	fl_err (*device_set_status_many)(struct fl_tx *tx,
 	                                 const struct fl_status_write *w,
 	                                 int n);
+	/* NULL: store.c adds them one by one */
+	fl_err (*state_change_add_many)(struct fl_tx *tx,
+	                                const struct fl_state_change *c, int n);
 
 	/* device protocol */
 	fl_err (*dp_enroll)(struct fl_tx *tx, const char *id,

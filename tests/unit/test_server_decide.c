@@ -828,6 +828,22 @@ static void test_pg_two_sweepers(void **state)
 		assert_int_equal(d.st.state, FL_ST_REMINDING);
 		assert_int_equal(d.st.token_seq, 2);
 		assert_true(d.st.next_change > T0 + 7 * FL_DAY);
+		/* and its state's history, stored with the group */
+		{
+			struct fl_state_change c;
+			struct fl_tx *tx = NULL;
+
+			assert_int_equal(
+			        fl_store_begin(f->app.store, false, &tx), FL_OK);
+			assert_int_equal(fl_store_state_change_last(tx, id, &c),
+			                 FL_OK);
+			fl_tx_rollback(tx);
+			assert_int_equal(c.from, FL_ST_ACTIVE);
+			assert_int_equal(c.to, FL_ST_REMINDING);
+			assert_int_equal(c.token_seq, 2);
+			assert_int_equal(c.at, T0 + 7 * FL_DAY);
+			assert_string_equal(c.tenant_id, "tn_1");
+		}
 	}
 	fl_store_close(other.store);
 	fl_metrics_free(other.metrics);
