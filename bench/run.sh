@@ -580,12 +580,15 @@ pg_db() {
 }
 
 # lb_start PORT UPSTREAM_PORT... - Debian's nginx as the load balancer in
-# front of the nodes with docs/deploy.md's cluster block (max_fails,
-# keepalive 64, proxy_next_upstream error timeout), 2 workers as in
-# nginx_start; sets LB_PID.
+# front of the nodes with docs/deploy.md's cluster block (each phone to
+# one node by its id, max_fails, keepalive 64, proxy_next_upstream error
+# timeout), 2 workers as in nginx_start; LB_RR=1: round robin instead of
+# the hash on the device id. Sets LB_PID.
 lb_start() {
 	port=$1
 	shift
+	lbhash='hash $http_x_finlock_device consistent;'
+	[ "${LB_RR:-0}" = 1 ] && lbhash=""
 	dir=$TMP/lb
 	mkdir -p "$dir"
 	ups=""
@@ -613,6 +616,7 @@ http {
 	keepalive_requests 100000000;
 	keepalive_timeout 300s;
 	upstream finlockd_nodes {
+		$lbhash
 		$ups
 		keepalive 64;
 	}
@@ -714,15 +718,30 @@ bench_cluster() {
 	c_ngx=$(kv "$TMP/cngx" rps)
 	echo "  nginx, the same $body bytes: $(commas "$c_ngx") req/s, p50 $(kv "$TMP/cngx" p50_us) us, p99 $(kv "$TMP/cngx" p99_us) us; load $(load)"
 
-	# Two nodes behind nginx.
+	# One node behind the load balancer: what the proxy hop costs.
+	lport=$(free_port)
+	lb_start "$lport" "$N1_PORT"
+	checkin_run "$lport" "one node on PostgreSQL behind nginx" "$TMP/pg1lb"
+	kill "$LB_PID" 2>/dev/null || true
+	wait "$LB_PID" 2>/dev/null || true
+
+	# Two nodes behind nginx: docs/deploy.md's block (each phone to one
+	# node), then round robin (a phone alternating between the nodes).
 	finlockd_start "$TMP/c2" --database "$uri" --max-connections 12000 $UNLIMITED
 	N2_PID=$FL_PID N2_PORT=$FL_PORT
+	# every phone's first contact with node 2 (as node 1 had it), so
+	# both runs below measure warm nodes
+	"$B/loadgen" --port "$N2_PORT" --devices "$TMP/cdevs" --conns 256 \
+		--rounds 1 --duration 300 --save >"$TMP/pgcold2"
+	echo "  node 2, first check-in of every device since its start: $(commas "$(kv "$TMP/pgcold2" rps)") req/s, non-2xx $(kv "$TMP/pgcold2" non2xx)"
 	lport=$(free_port)
 	lb_start "$lport" "$N1_PORT" "$N2_PORT"
-	"$B/loadgen" --port "$lport" --devices "$TMP/cdevs" --conns 256 \
-		--rounds 1 --duration 300 --save >"$TMP/pgcold2"
-	echo "  two nodes behind nginx, first round (node 2's first contact with half the fleet): $(commas "$(kv "$TMP/pgcold2" rps)") req/s, non-2xx $(kv "$TMP/pgcold2" non2xx)"
-	checkin_run "$lport" "two nodes on PostgreSQL behind nginx" "$TMP/pg2"
+	checkin_run "$lport" "two nodes on PostgreSQL behind nginx (by device)" "$TMP/pg2"
+	kill "$LB_PID" 2>/dev/null || true
+	wait "$LB_PID" 2>/dev/null || true
+	lport=$(free_port)
+	LB_RR=1 lb_start "$lport" "$N1_PORT" "$N2_PORT"
+	checkin_run "$lport" "two nodes on PostgreSQL behind nginx (round robin)" "$TMP/pg2rr"
 	kill "$LB_PID" 2>/dev/null || true
 	wait "$LB_PID" 2>/dev/null || true
 
@@ -737,9 +756,18 @@ bench_cluster() {
 	result c1-pg "check-ins, 1 node PostgreSQL, $ndev dev" \
 		"$(commas "$(kv "$TMP/pg1" rps)") req/s" "nginx $(commas "$c_ngx") req/s" \
 		"$(ratio "$(kv "$TMP/pg1" rps)" "$c_ngx")" "-" "-"
-	result c1-pg2 "check-ins, 2 nodes PostgreSQL, nginx LB" \
-		"$(commas "$(kv "$TMP/pg2" rps)") req/s" "nginx $(commas "$c_ngx") req/s" \
-		"$(ratio "$(kv "$TMP/pg2" rps)" "$c_ngx")" "-" "-"
+	result c1-pg1lb "check-ins, 1 node PostgreSQL, nginx LB" \
+		"$(commas "$(kv "$TMP/pg1lb" rps)") req/s" "nginx $(commas "$c_ngx") req/s" \
+		"$(ratio "$(kv "$TMP/pg1lb" rps)" "$c_ngx")" "-" "-"
+	# two nodes against one behind the same load balancer
+	r=$(ratio "$(kv "$TMP/pg2" rps)" "$(kv "$TMP/pg1lb" rps)")
+	result c1-pg2 "check-ins, 2 nodes PostgreSQL, LB by device" \
+		"$(commas "$(kv "$TMP/pg2" rps)") req/s" "1 node LB $(commas "$(kv "$TMP/pg1lb" rps)") req/s" \
+		"$r" ">= 1x one node" \
+		"$(awk -v r="$r" 'BEGIN { print r == "-" ? "-" : ((r + 0 >= 1) ? "yes" : "no") }')"
+	result c1-pg2rr "check-ins, 2 nodes PostgreSQL, round robin" \
+		"$(commas "$(kv "$TMP/pg2rr" rps)") req/s" "1 node LB $(commas "$(kv "$TMP/pg1lb" rps)") req/s" \
+		"$(ratio "$(kv "$TMP/pg2rr" rps)" "$(kv "$TMP/pg1lb" rps)")" "-" "-"
 
 	# Payment to unlock across nodes: waiters alternate between the
 	# nodes, payments go to node 1.

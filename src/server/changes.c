@@ -47,10 +47,24 @@ static fl_err paid_since(struct fl_tx *tx, const struct fl_device *dev,
 fl_err fl_change_note(struct fl_tx *tx, const struct fl_device *dev,
                       const struct fl_device_status *before, fl_time at)
 {
+	struct fl_state_change c;
+	bool any = false;
+	fl_err err = fl_change_make(tx, dev, before, at, &c, &any);
+
+	if (err != FL_OK || !any)
+		return err;
+	return fl_store_state_change_add(tx, &c);
+}
+
+fl_err fl_change_make(struct fl_tx *tx, const struct fl_device *dev,
+                      const struct fl_device_status *before, fl_time at,
+                      struct fl_state_change *out, bool *any)
+{
 	const struct fl_device_status *st = &dev->st;
 	struct fl_state_change c;
 	fl_err err;
 
+	*any = false;
 	if (st->state == before->state)
 		return FL_OK;
 	memset(&c, 0, sizeof(c));
@@ -86,5 +100,7 @@ fl_err fl_change_note(struct fl_tx *tx, const struct fl_device *dev,
 			         c.paid_at != 0 ? "payment" : "other");
 		}
 	}
-	return fl_store_state_change_add(tx, &c);
+	*out = c;
+	*any = true;
+	return FL_OK;
 }

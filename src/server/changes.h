@@ -22,6 +22,8 @@
 #ifndef FL_SERVER_CHANGES_H
 #define FL_SERVER_CHANGES_H
 
+#include <stdbool.h>
+
 #include "core/err.h"
 #include "core/fltime.h"
 #include "store/store.h"
@@ -31,5 +33,12 @@
 fl_err fl_change_note(struct fl_tx *tx, const struct fl_device *dev,
                       const struct fl_device_status *before,
                       fl_time at) FL_MUST_USE;
+
+/* fl_change_note's record without storing it (for many devices stored at
+ * once, fl_store_state_change_add_many): *any is false when the state did
+ * not change (*out untouched). */
+fl_err fl_change_make(struct fl_tx *tx, const struct fl_device *dev,
+                      const struct fl_device_status *before, fl_time at,
+                      struct fl_state_change *out, bool *any) FL_MUST_USE;
 
 #endif

@@ -3,7 +3,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/crypto.h"
 #include "server/app.h"
@@ -303,14 +302,20 @@ static fl_err emit_changes(struct fl_tx *tx, const struct fl_device *dev,
 	return err;
 }
 
-fl_err fl_decide_loaded(struct fl_tx *tx, const struct fl_device *loaded,
-                        const struct fl_device_inputs *inp, fl_time now,
-                        bool force_bump, struct fl_device *dev_out,
-                        struct fl_decided *what)
+/* fl_decide_loaded's decision, made without storing it: *dev (a copy of
+ * *loaded) gets the status to store (decided_at as stored), *what what
+ * changed, *write whether the status is to be stored. Reads through tx
+ * only what the gates need (memo: see fl_hold_gate_memo, may be NULL). */
+static fl_err decide_in_memory(struct fl_tx *tx,
+                               const struct fl_device *loaded,
+                               const struct fl_device_inputs *inp,
+                               fl_time now, bool force_bump,
+                               struct fl_hold_memo *memo,
+                               struct fl_device *dev,
+                               struct fl_decided *what, bool *write)
 {
 	const struct fl_device_inputs in = *inp; /* borrowed arrays */
 	const char *device_id = loaded->id;
-	struct fl_device *dev = NULL;
 	struct fl_decision *dec = NULL;
 	struct fl_policy_input pin;
 	struct fl_contract contract;
@@ -321,13 +326,14 @@ fl_err fl_decide_loaded(struct fl_tx *tx, const struct fl_device *loaded,
 	fl_err err;
 
 	memset(&w, 0, sizeof(w));
-	dev = malloc(sizeof(*dev));
+	*write = false;
 	dec = calloc(1, sizeof(*dec));
-	if (dev == NULL || dec == NULL) {
+	if (dec == NULL) {
 		err = FL_E_NOMEM;
 		goto out;
 	}
-	*dev = *loaded;
+	if (dev != loaded)
+		*dev = *loaded;
 	w.before = dev->st;
 	eff = fl_decide_now(dev, now);
 	if (in.has_contract) {
@@ -343,7 +349,7 @@ fl_err fl_decide_loaded(struct fl_tx *tx, const struct fl_device *loaded,
 		if ((err = fl_src_release_gate(tx, dev, dec)) != FL_OK)
 			goto out;
 		/* and a tenant-wide hold on automatic locks (holds.h) */
-		if ((err = fl_hold_gate(tx, dev, dec, eff)) != FL_OK)
+		if ((err = fl_hold_gate_memo(tx, memo, dev, dec, eff)) != FL_OK)
 			goto out;
 	} else {
 		/* No contract yet: nothing to decide but whether the phone
@@ -385,12 +391,7 @@ fl_err fl_decide_loaded(struct fl_tx *tx, const struct fl_device *loaded,
 		w.bumped = true;
 	}
 	if (w.bumped || !same_status(&st, &dev->st)) {
-		if ((err = fl_store_device_set_status(tx, device_id, &st)) !=
-		    FL_OK)
-			goto out;
-		if (st.released_by_command &&
-		    (err = fl_store_device_unclaim(tx, device_id)) != FL_OK)
-			goto out;
+		*write = true;
 	} else {
 		/* Nothing to store: the stored decision stands, decided_at
 		 * included (it is when the status last changed). */
@@ -401,15 +402,54 @@ fl_err fl_decide_loaded(struct fl_tx *tx, const struct fl_device *loaded,
 	w.released =
 	        st.state == FL_ST_RELEASED && w.before.state != FL_ST_RELEASED;
 	dev->st = st;
-	if ((err = emit_changes(tx, dev, &w, eff)) != FL_OK ||
-	    (err = fl_change_note(tx, dev, &w.before, eff)) != FL_OK)
-		goto out;
-	if (dev_out != NULL)
-		*dev_out = *dev;
-	if (what != NULL)
-		*what = w;
+	*what = w;
 out:
 	free(dec);
+	return err;
+}
+
+/* What follows a decision's status once it is stored (or, write false,
+ * found unchanged): the IMEI claims of a device released by command, the
+ * webhook events of the change and the history of its state (changes.h).
+ * at: the decision instant. */
+static fl_err after_status(struct fl_tx *tx, const struct fl_device *dev,
+                           const struct fl_decided *w, bool write,
+                           fl_time at)
+{
+	fl_err err;
+
+	if (write && dev->st.released_by_command &&
+	    (err = fl_store_device_unclaim(tx, dev->id)) != FL_OK)
+		return err;
+	if ((err = emit_changes(tx, dev, w, at)) != FL_OK)
+		return err;
+	return fl_change_note(tx, dev, &w->before, at);
+}
+
+fl_err fl_decide_loaded(struct fl_tx *tx, const struct fl_device *loaded,
+                        const struct fl_device_inputs *inp, fl_time now,
+                        bool force_bump, struct fl_device *dev_out,
+                        struct fl_decided *what)
+{
+	struct fl_device *dev = malloc(sizeof(*dev));
+	struct fl_decided w;
+	bool write = false;
+	fl_err err;
+
+	memset(&w, 0, sizeof(w));
+	if (dev == NULL)
+		return FL_E_NOMEM;
+	err = decide_in_memory(tx, loaded, inp, now, force_bump, NULL, dev, &w,
+	                       &write);
+	if (err == FL_OK && write)
+		err = fl_store_device_set_status(tx, dev->id, &dev->st);
+	if (err == FL_OK)
+		err = after_status(tx, dev, &w, write,
+		                   fl_decide_now(loaded, now));
+	if (err == FL_OK && dev_out != NULL)
+		*dev_out = *dev;
+	if (err == FL_OK && what != NULL)
+		*what = w;
 	free(dev);
 	return err;
 }
@@ -425,185 +465,191 @@ void fl_decide_committed(struct fl_app *app, const char *device_id,
 		fl_metrics_unlock(app->metrics);
 }
 
-/* The sweep's groups: due devices are decided in one write transaction
- * until the group has SWEEP_GROUP_MAX devices or has taken
- * SWEEP_GROUP_NS, then committed: one fsync for the group instead of one
- * per device, while the writer lock is held only briefly (a payment
- * recorded meanwhile is not kept waiting long), and the first phones are
- * woken after the first group's commit rather than the last. */
-#define SWEEP_GROUP_MAX 256
-#define SWEEP_GROUP_NS  (10 * 1000000LL)
+/* The sweep's groups: a group is one write transaction that claims the
+ * sweep job, then loads its due devices and their inputs in one call
+ * (fl_store_device_due_load: each device locked, then read), decides
+ * them in memory and stores the decisions in one call
+ * (fl_store_device_set_status_many): a fixed number of statements per
+ * group, not per device, and one flush (fsync) per group. SQLite, with one
+ * writer at a time, keeps groups small so a payment recorded meanwhile
+ * is not kept waiting long; on PostgreSQL a group blocks only payments of
+ * its own devices. The first phones are woken after the first group's
+ * commit rather than the last. */
+#define SWEEP_GROUP_SQLITE 256
+#define SWEEP_GROUP_PG     1024
+#define SWEEP_SKIP_MAX     16 /* devices set aside in one group */
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* What one group's transaction works on (sweep_group). */
+/* What one group's transaction works on (group_fn). */
 struct group_io {
-	char (*tids)[FL_ID_MAX];
-	char (*ids)[FL_ID_MAX];
-	struct fl_decided *what;
-	const bool *skip;
-	int limit;  /* in: devices to try; out: devices decided */
-	bool timed; /* end the group after SWEEP_GROUP_NS */
-	int bad;    /* out: a device that could not be decided, or -1 */
-	bool mine;  /* out: this process holds the sweep job */
+	int limit;                    /* devices to load at most */
+	struct fl_device *devs;       /* limit entries: as loaded, then after */
+	struct fl_device_inputs *ins; /* limit entries */
+	struct fl_decided *what;      /* limit entries */
+	bool *done;                   /* limit entries: decided */
+	struct fl_status_write *w;    /* limit entries */
+	struct fl_state_change *chg;  /* limit entries */
+	int loaded;                   /* out: devices loaded */
+	bool mine;                    /* out: this process holds the job */
+	char skip[SWEEP_SKIP_MAX][FL_ID_MAX]; /* devices left out */
+	int n_skip;
+	int bad; /* out: a device that could not be decided, or -1 */
 };
 
+static void group_clear(struct group_io *io)
+{
+	for (int i = 0; i < io->loaded; i++)
+		fl_device_inputs_clear(&io->ins[i]);
+	io->loaded = 0;
+}
+
+static bool skipped(const struct group_io *io, const char *id)
+{
+	for (int i = 0; i < io->n_skip; i++)
+		if (strcmp(io->skip[i], id) == 0)
+			return true;
+	return false;
+}
+
 /* One attempt of a group: claims the sweep job (another process sweeping
- * now makes this one skip), then locks and decides each device. */
+ * now makes this one skip), and only then reads what is due. */
 static fl_err group_fn(struct fl_tx *tx, void *arg, fl_time now)
 {
 	struct group_io *io = arg;
-	int64_t t0 = mono_ns();
-	int limit = io->limit;
+	struct fl_hold_memo memo;
+	int n_w = 0, n_c = 0;
 	fl_err err;
 
+	group_clear(io);
 	io->bad = -1;
-	memset(io->what, 0, (size_t)limit * sizeof(*io->what));
+	memset(&memo, 0, sizeof(memo));
 	if ((err = fl_store_job_claim(tx, FL_DECIDE_JOB_SWEEP, &io->mine)) !=
 	            FL_OK ||
 	    !io->mine)
 		return err;
-	for (int i = 0; i < limit; i++) {
-		if (io->skip[i])
+	if ((err = fl_store_device_due_load(tx, now, io->limit, io->devs,
+	                                    io->ins, &io->loaded)) != FL_OK)
+		return err;
+	for (int i = 0; i < io->loaded; i++) {
+		bool write = false;
+
+		io->done[i] = false;
+		memset(&io->what[i], 0, sizeof(io->what[i]));
+		if (skipped(io, io->devs[i].id))
 			continue;
-		/* ids are in order: locks are taken in one order */
-		err = fl_store_lock_device(tx, io->ids[i]);
-		if (err == FL_OK)
-			err = fl_decide_device(tx, io->tids[i], io->ids[i], now,
-			                       false, NULL, &io->what[i]);
+		/* in place: devs[i] becomes the device after */
+		err = decide_in_memory(tx, &io->devs[i], &io->ins[i], now,
+		                       false, &memo, &io->devs[i],
+		                       &io->what[i], &write);
 		if (err != FL_OK) {
-			if (fl_run_unavailable(err))
-				return err; /* the transaction's, not the device's */
+			if (fl_run_unavailable(err) || err == FL_E_STORE_RETRY)
+				return err; /* the transaction's */
 			io->bad = i;
 			return FL_E_STATE;
 		}
-		if (io->timed && mono_ns() - t0 >= SWEEP_GROUP_NS)
-			limit = i + 1;
+		io->done[i] = true;
+		if (write) {
+			io->w[n_w].id = io->devs[i].id;
+			io->w[n_w].st = &io->devs[i].st;
+			n_w++;
+		}
 	}
-	io->limit = limit;
-	return FL_OK;
-}
+	if ((err = fl_store_device_set_status_many(tx, io->w, n_w)) != FL_OK)
+		return err;
+	for (int i = 0, k = 0; i < io->loaded; i++) {
+		const struct fl_device *dev = &io->devs[i];
+		const struct fl_decided *w = &io->what[i];
+		/* the decision instant, max(now, decided_at before) */
+		fl_time at = w->before.decided_at > now ? w->before.decided_at
+		                                        : now;
+		bool write, any = false;
 
-/* Decides, in one transaction, the first *m devices of [0, k) (*m is set:
- * the group ends at SWEEP_GROUP_MAX devices or once it has taken
- * SWEEP_GROUP_NS), except those marked in skip[]; what[i] receives each
- * outcome. A device that cannot be decided is logged and marked in
- * skip[], and the group is decided again without it (ending where that
- * device was), so one device's bad inputs hold back no other. An error
- * is returned only when the store itself fails; nothing of the group is
- * decided then. *mine is false when another process holds the sweep job
- * (nothing decided, *m = 0). */
-static fl_err sweep_group(struct fl_app *app, char (*tids)[FL_ID_MAX],
-                          char (*ids)[FL_ID_MAX], int k, fl_time now,
-                          struct fl_decided *what, bool *skip, int *m,
-                          bool *mine)
-{
-	struct group_io io = {tids, ids, what, skip, 0, true, -1, false};
-	int limit = k < SWEEP_GROUP_MAX ? k : SWEEP_GROUP_MAX;
-	fl_err err;
-
-	*m = 0;
-	*mine = false;
-	for (;;) {
-		io.limit = limit;
-		err = fl_run(app->store, now, 0, group_fn, &io, NULL);
-		if (io.bad < 0 || err != FL_E_STATE)
-			break;
-		fl_log(FL_LOG_ERROR, "sweep could not decide a device",
-		       json_pack("{s:s}", "device", ids[io.bad]));
-		skip[io.bad] = true;
-		limit = io.bad + 1;
-		io.timed = false;
+		if (!io->done[i])
+			continue;
+		write = k < n_w && io->w[k].id == dev->id;
+		if (write)
+			k++;
+		/* as after_status, the state changes stored together */
+		if (write && dev->st.released_by_command &&
+		    (err = fl_store_device_unclaim(tx, dev->id)) != FL_OK)
+			return err;
+		if ((err = emit_changes(tx, dev, w, at)) != FL_OK ||
+		    (err = fl_change_make(tx, dev, &w->before, at,
+		                          &io->chg[n_c], &any)) != FL_OK)
+			return err;
+		if (any)
+			n_c++;
 	}
-	*mine = io.mine;
-	if (err == FL_OK && io.mine)
-		*m = io.limit;
-	return err;
-}
-
-/* Due devices in id order (the order their locks are taken in). */
-struct due {
-	char tid[FL_ID_MAX];
-	char id[FL_ID_MAX];
-};
-
-static int by_id(const void *a, const void *b)
-{
-	return strcmp(((const struct due *)a)->id, ((const struct due *)b)->id);
-}
-
-static void sort_due(char (*tids)[FL_ID_MAX], char (*ids)[FL_ID_MAX], int k)
-{
-	struct due *d = malloc((size_t)k * sizeof(*d));
-
-	if (d == NULL)
-		return; /* unsorted: a deadlock is broken by a retry */
-	for (int i = 0; i < k; i++) {
-		memcpy(d[i].tid, tids[i], FL_ID_MAX);
-		memcpy(d[i].id, ids[i], FL_ID_MAX);
-	}
-	qsort(d, (size_t)k, sizeof(*d), by_id);
-	for (int i = 0; i < k; i++) {
-		memcpy(tids[i], d[i].tid, FL_ID_MAX);
-		memcpy(ids[i], d[i].id, FL_ID_MAX);
-	}
-	free(d);
+	return fl_store_state_change_add_many(tx, io->chg, n_c);
 }
 
 fl_err fl_decide_sweep(struct fl_app *app, fl_time now, int batch, int *n)
 {
-	char(*tids)[FL_ID_MAX] = NULL, (*ids)[FL_ID_MAX] = NULL;
-	struct fl_decided *what = NULL;
-	bool *skip = NULL;
-	struct fl_tx *tx = NULL;
-	int k = 0, m = 0;
-	fl_err err;
+	bool pg = strcmp(fl_store_backend(app->store), "sqlite") != 0;
+	int group = pg ? SWEEP_GROUP_PG : SWEEP_GROUP_SQLITE;
+	struct group_io io;
+	int total = 0;
+	fl_err err = FL_OK;
 
 	if (n != NULL)
 		*n = 0;
-	tids = calloc((size_t)batch, sizeof(*tids));
-	ids = calloc((size_t)batch, sizeof(*ids));
-	what = calloc((size_t)batch, sizeof(*what));
-	skip = calloc((size_t)batch, sizeof(*skip));
-	if (tids == NULL || ids == NULL || what == NULL || skip == NULL) {
+	memset(&io, 0, sizeof(io));
+	if (batch < group)
+		group = batch;
+	if (group <= 0)
+		return FL_OK;
+	io.devs = calloc((size_t)group, sizeof(*io.devs));
+	io.ins = calloc((size_t)group, sizeof(*io.ins));
+	io.what = calloc((size_t)group, sizeof(*io.what));
+	io.done = calloc((size_t)group, sizeof(*io.done));
+	io.w = calloc((size_t)group, sizeof(*io.w));
+	io.chg = calloc((size_t)group, sizeof(*io.chg));
+	if (io.devs == NULL || io.ins == NULL || io.what == NULL ||
+	    io.done == NULL || io.w == NULL || io.chg == NULL) {
 		err = FL_E_NOMEM;
 		goto out;
 	}
-	if ((err = fl_store_begin(app->store, false, &tx)) != FL_OK)
-		goto out;
-	err = fl_store_device_due(tx, now, batch, tids, ids, &k);
-	fl_tx_rollback(tx);
-	tx = NULL;
-	if (err != FL_OK)
-		goto out;
-	sort_due(tids, ids, k);
-	for (int g = 0; g < k; g += m) {
-		bool mine = false;
+	while (total < batch) {
+		int decided = 0;
 
-		if ((err = sweep_group(app, &tids[g], &ids[g], k - g, now,
-		                       &what[g], &skip[g], &m, &mine)) != FL_OK)
-			goto out;
-		if (!mine)
+		io.limit = batch - total < group ? batch - total : group;
+		io.n_skip = 0;
+		for (;;) {
+			err = fl_run(app->store, now, 0, group_fn, &io, NULL);
+			if (io.bad < 0 || err != FL_E_STATE ||
+			    io.n_skip == SWEEP_SKIP_MAX)
+				break;
+			/* one device's bad inputs hold back no other: the
+			 * group again without it (it stays due) */
+			fl_log(FL_LOG_ERROR, "sweep could not decide a device",
+			       json_pack("{s:s}", "device",
+			                 io.devs[io.bad].id));
+			memcpy(io.skip[io.n_skip++], io.devs[io.bad].id,
+			       FL_ID_MAX);
+		}
+		if (err != FL_OK || !io.mine)
 			break; /* another process sweeps this round */
 		/* waiters wake only once their change is durable */
-		for (int i = g; i < g + m; i++) {
-			if (skip[i])
+		for (int i = 0; i < io.loaded; i++) {
+			if (!io.done[i])
 				continue;
-			fl_decide_committed(app, ids[i], &what[i]);
-			if (n != NULL)
-				(*n)++;
+			fl_decide_committed(app, io.devs[i].id, &io.what[i]);
+			decided++;
 		}
+		total += decided;
+		if (n != NULL)
+			*n += decided;
+		/* fewer than asked: nothing more is due now (or the rest is
+		 * locked by other transactions, or undecidable) */
+		if (io.loaded < io.limit || decided == 0)
+			break;
 	}
 out:
-	free(tids);
-	free(ids);
-	free(what);
-	free(skip);
+	group_clear(&io);
+	free(io.devs);
+	free(io.ins);
+	free(io.what);
+	free(io.done);
+	free(io.w);
+	free(io.chg);
 	return err;
 }

@@ -131,13 +131,16 @@ void fl_decide_committed(struct fl_app *app, const char *device_id,
 #define FL_DECIDE_JOB_SWEEP "sweep"
 
 /* Re-decides up to `batch` devices whose next_change is due, in groups
- * of up to 256 devices (or 10 ms of deciding) per write transaction;
- * each group's waiters are woken once it is committed. A device whose
- * inputs cannot be decided is logged and left as it was. *n (may be NULL)
- * counts the devices decided. Each group's transaction claims the job
- * FL_DECIDE_JOB_SWEEP and locks its devices in id order: while another
- * process holds the job (it is sweeping), this round stops with *n = 0.
- * A group the store gives up is run again (run.h). */
+ * of up to 256 (SQLite) or 1,024 (PostgreSQL) devices per write
+ * transaction; each group's waiters are woken once it is committed. A
+ * device whose inputs cannot be decided is logged and left as it was. *n
+ * (may be NULL) counts the devices decided. Each group's transaction
+ * claims the job FL_DECIDE_JOB_SWEEP first, then locks and loads its due
+ * devices in one call (fl_store_device_due_load: a device another
+ * transaction holds is left for later), decides them in memory and
+ * stores the decisions in one call: while another process holds the job
+ * (it is sweeping), this round stops with *n = 0. A group the store gives
+ * up is run again (run.h). */
 fl_err fl_decide_sweep(struct fl_app *app, fl_time now, int batch,
                        int *n) FL_MUST_USE;
 

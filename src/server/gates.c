@@ -30,13 +30,34 @@ fl_err fl_hold_standing(struct fl_tx *tx, const char *tenant_id, fl_time at,
 fl_err fl_hold_gate(struct fl_tx *tx, const struct fl_device *dev,
                     struct fl_decision *dec, fl_time at)
 {
+	return fl_hold_gate_memo(tx, NULL, dev, dec, at);
+}
+
+fl_err fl_hold_gate_memo(struct fl_tx *tx, struct fl_hold_memo *memo,
+                         const struct fl_device *dev,
+                         struct fl_decision *dec, fl_time at)
+{
 	struct fl_hold_rec h;
 	fl_err err;
 
 	if (dec->lock_cause != FL_LOCK_OVERDUE || dec->stolen ||
 	    dec->lock_at == 0 || dec->state == FL_ST_RELEASED)
 		return FL_OK;
-	err = fl_hold_standing(tx, dev->tenant_id, at, &h);
+	if (memo != NULL && memo->valid && memo->at == at &&
+	    strcmp(memo->tenant_id, dev->tenant_id) == 0) {
+		err = memo->found ? FL_OK : FL_E_NOT_FOUND;
+		h = memo->h;
+	} else {
+		err = fl_hold_standing(tx, dev->tenant_id, at, &h);
+		if (memo != NULL && (err == FL_OK || err == FL_E_NOT_FOUND)) {
+			memo->valid = true;
+			memcpy(memo->tenant_id, dev->tenant_id,
+			       sizeof(memo->tenant_id));
+			memo->at = at;
+			memo->found = err == FL_OK;
+			memo->h = h;
+		}
+	}
 	if (err == FL_E_NOT_FOUND)
 		return FL_OK;
 	if (err != FL_OK || h.until <= dec->lock_at)

@@ -24,6 +24,23 @@
 fl_err fl_hold_gate(struct fl_tx *tx, const struct fl_device *dev,
                     struct fl_decision *dec, fl_time at) FL_MUST_USE;
 
+/* What fl_hold_gate_memo read of one tenant's holds at one instant, kept
+ * for the next device of a batch (the sweep decides many devices of few
+ * tenants in one transaction). Zero it before the first device. */
+struct fl_hold_memo {
+	bool valid;
+	char tenant_id[FL_ID_MAX];
+	fl_time at;
+	bool found;           /* a hold stands */
+	struct fl_hold_rec h; /* that hold, when found */
+};
+
+/* fl_hold_gate, reading the tenant's standing hold only when memo (may
+ * be NULL) holds no read of the same tenant at the same instant. */
+fl_err fl_hold_gate_memo(struct fl_tx *tx, struct fl_hold_memo *memo,
+                         const struct fl_device *dev,
+                         struct fl_decision *dec, fl_time at) FL_MUST_USE;
+
 /* The standing hold of tenant_id at `at` that reaches furthest, in *out;
  * FL_E_NOT_FOUND if none stands. */
 fl_err fl_hold_standing(struct fl_tx *tx, const char *tenant_id, fl_time at,

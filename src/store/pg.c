@@ -21,7 +21,9 @@
  * and fl_store_lock_chain are pg_advisory_xact_lock on a 64-bit hash of a
  * prefixed name, fl_store_job_claim is pg_try_advisory_xact_lock, so a
  * process that dies releases its claims with its connection); a read
- * transaction is REPEATABLE READ READ ONLY, one snapshot for every list.
+ * transaction is REPEATABLE READ READ ONLY, one snapshot for every list;
+ * its ROLLBACK is sent without waiting for the answer, which the
+ * connection's next transaction reads first.
  * A transaction's BEGIN travels with its first statement (one round trip;
  * a transaction that runs no statement costs none), and a statement that
  * may fail in a way the caller survives runs in a savepoint sent with it
@@ -422,6 +424,119 @@ fl_err pg_run(struct fl_tx *tx, const char *sql, const struct pg_params *p,
 	return err;
 }
 
+/* pg_run_pair's work, once. */
+static fl_err pair_once(struct fl_tx *tx, const char *const sql[2],
+                        const struct pg_params *const p[2], PGresult *res[2])
+{
+	PGconn *db = tx->c->db;
+	char name[2][16];
+	const char *pre[2];
+	bool begun = tx->begun, ok;
+	int n_pre = 0, failed_at = -1;
+	PGresult *r;
+	fl_err err = FL_OK;
+
+	for (int i = 0; i < 2; i++) {
+		if ((err = prepared(tx->c, sql[i], p[i]->n, name[i])) != FL_OK) {
+			tx->failed = err;
+			return err;
+		}
+	}
+	if (!begun) {
+		pre[n_pre++] = begin_sql[tx->base.write];
+		if (tx->quiet)
+			pre[n_pre++] = "SET LOCAL finlock.quiet = 'on'";
+	}
+	ok = PQenterPipelineMode(db);
+	for (int i = 0; ok && i < n_pre; i++)
+		ok = PQsendQueryParams(db, pre[i], 0, NULL, NULL, NULL, NULL,
+		                       0);
+	for (int i = 0; ok && i < 2; i++)
+		ok = PQsendQueryPrepared(db, name[i], p[i]->n, p[i]->v,
+		                         p[i]->len, p[i]->fmt, 1);
+	ok = ok && PQpipelineSync(db);
+	if (!ok) {
+		err = pg_fail(db, NULL);
+		(void)PQexitPipelineMode(db);
+		tx->failed = err == FL_OK ? FL_E_STORE : err;
+		return tx->failed;
+	}
+	for (int q = 0; q < n_pre + 2; q++) {
+		while ((r = PQgetResult(db)) != NULL) {
+			ExecStatusType st = PQresultStatus(r);
+
+			if (q >= n_pre && res[q - n_pre] == NULL &&
+			    (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)) {
+				res[q - n_pre] = r;
+				continue;
+			}
+			if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK &&
+			    st != PGRES_PIPELINE_ABORTED && failed_at < 0) {
+				err = pg_fail(db, r);
+				failed_at = q;
+			}
+			PQclear(r);
+		}
+		if (PQstatus(db) != CONNECTION_OK)
+			break;
+	}
+	if (PQstatus(db) == CONNECTION_OK) {
+		while ((r = PQgetResult(db)) != NULL) {
+			bool sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+
+			PQclear(r);
+			if (sync)
+				break;
+		}
+	}
+	if (!PQexitPipelineMode(db) && err == FL_OK)
+		err = pg_fail(db, NULL);
+	if (err == FL_OK && (res[0] == NULL || res[1] == NULL))
+		err = pg_fail(db, NULL);
+	if (!begun && PQstatus(db) == CONNECTION_OK && failed_at != 0)
+		tx->begun = true;
+	if (err != FL_OK) {
+		for (int i = 0; i < 2; i++) {
+			PQclear(res[i]);
+			res[i] = NULL;
+		}
+		tx->failed = err == FL_OK ? FL_E_STORE : err;
+	}
+	return err;
+}
+
+fl_err pg_run_pair(struct fl_tx *tx, const char *sql1,
+                   const struct pg_params *p1, const char *sql2,
+                   const struct pg_params *p2, PGresult **r1, PGresult **r2)
+{
+	static const struct pg_params none;
+	const char *sql[2] = {sql1, sql2};
+	const struct pg_params *p[2] = {p1 != NULL ? p1 : &none,
+	                                p2 != NULL ? p2 : &none};
+	PGresult *res[2] = {NULL, NULL};
+	fl_err err;
+
+	*r1 = *r2 = NULL;
+	if (p[0]->overflow || p[1]->overflow)
+		return FL_E_INTERNAL;
+	if (tx->failed != FL_OK)
+		return tx->failed;
+	err = pair_once(tx, sql, p, res);
+	if (err == FL_E_STORE_UNAVAILABLE && !tx->begun) {
+		/* as pg_run: a connection dropped since its last use */
+		tx->failed = FL_OK;
+		drop_conn(tx->c);
+		err = ready_conn(tx->base.st, tx->c);
+		if (err == FL_OK)
+			err = pair_once(tx, sql, p, res);
+		else
+			tx->failed = err;
+	}
+	*r1 = res[0];
+	*r2 = res[1];
+	return err;
+}
+
 fl_err pg_cmd(struct fl_tx *tx, const char *sql, const struct pg_params *p,
               int flags, int64_t *changed)
 {
@@ -550,6 +665,7 @@ static void drop_conn(struct pg_conn *c)
 	if (c->db != NULL)
 		PQfinish(c->db);
 	c->db = NULL;
+	c->pending = false;
 	memset(c->keys, 0, sizeof(c->keys));
 	atomic_store(&c->pid, 0);
 }
@@ -557,6 +673,19 @@ static void drop_conn(struct pg_conn *c)
 /* Makes c usable: connected, and not inside a transaction. */
 static fl_err ready_conn(struct fl_store *st, struct pg_conn *c)
 {
+	if (c->pending && c->db != NULL) {
+		/* the answer to the last read transaction's ROLLBACK */
+		PGresult *r;
+		bool ok = true;
+
+		while ((r = PQgetResult(c->db)) != NULL) {
+			ok = ok && PQresultStatus(r) == PGRES_COMMAND_OK;
+			PQclear(r);
+		}
+		c->pending = false;
+		if (!ok)
+			drop_conn(c);
+	}
 	if (c->db != NULL && PQstatus(c->db) == CONNECTION_OK &&
 	    PQtransactionStatus(c->db) == PQTRANS_IDLE)
 		return FL_OK;
@@ -824,9 +953,11 @@ static void end_tx(struct fl_tx *tx)
 {
 	struct pg_conn *c = tx->c;
 
-	/* a connection left inside a transaction is made again */
-	if (c->db != NULL && (PQstatus(c->db) != CONNECTION_OK ||
-	                      PQtransactionStatus(c->db) != PQTRANS_IDLE))
+	/* a connection left inside a transaction is made again (one whose
+	 * ROLLBACK is on its way is ready_conn's to check) */
+	if (c->db != NULL && !c->pending &&
+	    (PQstatus(c->db) != CONNECTION_OK ||
+	     PQtransactionStatus(c->db) != PQTRANS_IDLE))
 		drop_conn(c);
 	release_conn(tx->base.st, c);
 	free(tx);
@@ -834,9 +965,23 @@ static void end_tx(struct fl_tx *tx)
 
 static void pg_rollback(struct fl_tx *tx)
 {
+	PGconn *db = tx->c->db;
+
+	/* A read transaction that went well: its ROLLBACK is sent and its
+	 * answer read by the connection's next user (ready_conn), so the
+	 * reader does not wait a round trip for it. (A read transaction
+	 * changed nothing: whenever the server ends it, nothing is lost.) */
+	if (tx->begun && !tx->base.write && tx->failed == FL_OK &&
+	    db != NULL && PQstatus(db) == CONNECTION_OK &&
+	    PQtransactionStatus(db) == PQTRANS_INTRANS &&
+	    PQsendQuery(db, "ROLLBACK")) {
+		tx->c->pending = true;
+		end_tx(tx);
+		return;
+	}
 	/* not through exec(): a failure that led here keeps its message */
 	if (tx->begun)
-		PQclear(PQexec(tx->c->db, "ROLLBACK"));
+		PQclear(PQexec(db, "ROLLBACK"));
 	end_tx(tx);
 }
 
@@ -1425,6 +1570,9 @@ static const struct fl_store_ops pg_ops = {
         .command_cancel = pg_command_cancel,
         .device_inputs = pg_device_inputs,
         .device_load = pg_device_load,
+        .device_due_load = pg_device_due_load,
+        .device_set_status_many = pg_device_set_status_many,
+        .state_change_add_many = pg_state_change_add_many,
         .device_next_change = pg_device_next_change,
         .dp_enroll = pg_dp_enroll,
         .dp_touch = pg_dp_touch,

@@ -1161,24 +1161,18 @@ static fl_err extras_row(const PGresult *r, int i, struct fl_device_inputs *in,
 	return err;
 }
 
-/* Loads into in (whose contract row, if any, is read already) the
- * device's schedule, reschedules, payments and commands. */
-static fl_err load_extras(struct fl_tx *tx, const char *device_id,
-                          struct fl_device_inputs *in)
+/* Files into in (whose contract row, if any, is read already) the rows
+ * of extras_sql: the device's schedule, reschedules, payments and
+ * commands. */
+static fl_err file_extras(const PGresult *r, struct fl_device_inputs *in)
 {
 	struct fl_store_extras x;
-	struct pg_params p = {0};
-	PGresult *r = NULL;
-	fl_err err;
+	fl_err err = FL_OK;
 
 	memset(&x, 0, sizeof(x));
-	pg_p_text(&p, device_id);
-	TRY(pg_run(tx, extras_sql, &p, 0, &r));
-	for (int row = 0; row < PQntuples(r); row++)
-		TRY(extras_row(r, row, in, &x));
-out:
+	for (int row = 0; row < PQntuples(r) && err == FL_OK; row++)
+		err = extras_row(r, row, in, &x);
 	fl_store_extras_end(&x, in, err == FL_OK);
-	PQclear(r);
 	return err;
 }
 
@@ -1194,10 +1188,15 @@ fl_err pg_device_inputs(struct fl_tx *tx, const char *tenant_id,
 	PGresult *r = NULL;
 	fl_err err;
 
+	struct pg_params q = {0};
+	PGresult *x = NULL;
+
 	memset(out, 0, sizeof(*out));
 	pg_p_text(&p, device_id);
 	pg_p_text(&p, tenant_id);
-	TRY(pg_run(tx, sql, &p, 0, &r));
+	pg_p_text(&q, device_id);
+	/* the row and the extras in one round trip */
+	TRY(pg_run_pair(tx, sql, &p, extras_sql, &q, &r, &x));
 	if (PQntuples(r) == 0) {
 		err = FL_E_NOT_FOUND;
 		goto out;
@@ -1206,9 +1205,10 @@ fl_err pg_device_inputs(struct fl_tx *tx, const char *tenant_id,
 		TRY(read_contract_at(r, 0, 1, &out->contract));
 		out->has_contract = true;
 	}
-	TRY(load_extras(tx, device_id, out));
+	TRY(file_extras(x, out));
 out:
 	PQclear(r);
+	PQclear(x);
 	if (err != FL_OK)
 		fl_device_inputs_clear(out);
 	return err;
@@ -1227,11 +1227,16 @@ fl_err pg_device_load(struct fl_tx *tx, const char *tenant_id,
 	PGresult *r = NULL;
 	fl_err err;
 
+	struct pg_params q = {0};
+	PGresult *x = NULL;
+
 	memset(in, 0, sizeof(*in));
 	memset(dev, 0, sizeof(*dev));
 	pg_p_text(&p, device_id);
 	pg_p_text(&p, tenant_id);
-	TRY(pg_run(tx, sql, &p, 0, &r));
+	pg_p_text(&q, device_id);
+	/* the row and the extras in one round trip */
+	TRY(pg_run_pair(tx, sql, &p, extras_sql, &q, &r, &x));
 	if (PQntuples(r) == 0) {
 		err = FL_E_NOT_FOUND;
 		goto out;
@@ -1241,12 +1246,381 @@ fl_err pg_device_load(struct fl_tx *tx, const char *tenant_id,
 		TRY(read_contract_at(r, 0, DEV_NCOLS, &in->contract));
 		in->has_contract = true;
 	}
-	TRY(load_extras(tx, device_id, in));
+	TRY(file_extras(x, in));
 out:
 	PQclear(r);
+	PQclear(x);
 	if (err != FL_OK) {
 		fl_device_inputs_clear(in);
 		memset(dev, 0, sizeof(*dev));
 	}
+	return err;
+}
+
+/* --- the sweep's batches (store.h) ----------------------------------------- */
+
+/* A growing text buffer for array literals ("{...}"). */
+struct pg_buf {
+	char *s;
+	size_t n, cap;
+	bool nomem;
+};
+
+static void buf_put(struct pg_buf *b, const char *s, size_t len)
+{
+	if (b->nomem)
+		return;
+	if (b->n + len + 1 > b->cap) {
+		size_t nc = b->cap ? b->cap * 2 : 256;
+		char *ns;
+
+		while (nc < b->n + len + 1)
+			nc *= 2;
+		if ((ns = realloc(b->s, nc)) == NULL) {
+			b->nomem = true;
+			return;
+		}
+		b->s = ns;
+		b->cap = nc;
+	}
+	memcpy(b->s + b->n, s, len);
+	b->n += len;
+	b->s[b->n] = '\0';
+}
+
+/* Appends a text array element, quoted ("..." with " and \ escaped),
+ * after a comma unless it is the first. */
+static void buf_text_item(struct pg_buf *b, const char *s, bool first)
+{
+	if (!first)
+		buf_put(b, ",", 1);
+	buf_put(b, "\"", 1);
+	for (const char *p = s; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\')
+			buf_put(b, "\\", 1);
+		buf_put(b, p, 1);
+	}
+	buf_put(b, "\"", 1);
+}
+
+static void buf_int_item(struct pg_buf *b, int64_t v, bool first)
+{
+	char num[24];
+	int len = snprintf(num, sizeof(num), "%s%lld", first ? "" : ",",
+	                   (long long)v);
+
+	buf_put(b, num, (size_t)len);
+}
+
+/* The ids of a batch as one text[] literal. */
+static fl_err id_array(struct pg_buf *b, const char (*ids)[FL_ID_MAX], int n)
+{
+	buf_put(b, "{", 1);
+	for (int i = 0; i < n; i++)
+		buf_text_item(b, ids[i], i == 0);
+	buf_put(b, "}", 1);
+	return b->nomem ? FL_E_NOMEM : FL_OK;
+}
+
+/* The due devices this transaction could lock now, each locked
+ * (pg_try_advisory_xact_lock, the key of pg_lock_device): one statement,
+ * whose snapshot came before the locks. The rows are read after it. */
+static const char due_lock_sql[] =
+        "WITH due AS MATERIALIZED (SELECT id FROM devices "
+        "WHERE next_change > 0 AND next_change <= $1 "
+        "ORDER BY next_change LIMIT $2) "
+        "SELECT id FROM due WHERE pg_try_advisory_xact_lock("
+        "hashtextextended('finlock.device:' || id, 0))";
+
+/* The rows and contracts of a batch, read after its locks. */
+static const char batch_rows_sql[] =
+        "SELECT " DEV_COLS_JOINED ", " CONTRACT_COLS_C " FROM devices d "
+        "LEFT JOIN contracts c ON c.device_id = d.id "
+        "AND c.tenant_id = d.tenant_id WHERE d.id = ANY($1::text[])";
+
+/* extras_sql for a batch: each row names its device (column 10), the
+ * rows of one device together, each in its order. */
+static const char batch_extras_sql[] =
+        "SELECT 0::bigint, resched, idx, due_at, amount, NULL::text, "
+        "0::bigint, 0::bigint, 0::bigint, device_id FROM installments "
+        "WHERE device_id = ANY($1::text[]) "
+        "UNION ALL SELECT 1, ord, ord, from_at, 0, NULL, 0, 0, 0, device_id "
+        "FROM reschedules WHERE device_id = ANY($1::text[]) "
+        "UNION ALL SELECT 2, paid_at, ord, amount, reversed_at, NULL, 0, 0, "
+        "0, device_id FROM payments WHERE device_id = ANY($1::text[]) "
+        "UNION ALL SELECT 3, ord, ord, issued_at, at, reason, kind, "
+        "show_reason, cancelled_at, device_id FROM commands "
+        "WHERE device_id = ANY($1::text[]) ORDER BY 10, 2, 3";
+
+/* The index of id among devs[0..n) (sorted by id), or -1. */
+static int dev_index(const struct fl_device *devs, int n, const char *id)
+{
+	int lo = 0, hi = n - 1;
+
+	while (lo <= hi) {
+		int mid = lo + (hi - lo) / 2;
+		int c = strcmp(devs[mid].id, id);
+
+		if (c == 0)
+			return mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
+/* Files the extras rows of a batch into ins (devs sorted by id). */
+static fl_err batch_extras(const PGresult *r, const struct fl_device *devs,
+                           struct fl_device_inputs *ins, int n)
+{
+	struct fl_store_extras x;
+	char id[FL_ID_MAX];
+	int cur = -1;
+	fl_err err = FL_OK;
+
+	memset(&x, 0, sizeof(x));
+	for (int row = 0; row < PQntuples(r) && err == FL_OK; row++) {
+		if ((err = pg_text(r, row, 9, id, sizeof(id))) != FL_OK)
+			break;
+		if (cur < 0 || strcmp(devs[cur].id, id) != 0) {
+			if (cur >= 0)
+				fl_store_extras_end(&x, &ins[cur], true);
+			if ((cur = dev_index(devs, n, id)) < 0) {
+				err = FL_E_CORRUPT; /* a row of no device asked */
+				break;
+			}
+		}
+		err = extras_row(r, row, &ins[cur], &x);
+	}
+	if (cur >= 0)
+		fl_store_extras_end(&x, &ins[cur], err == FL_OK);
+	return err;
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+	return strcmp((const char *)a, (const char *)b);
+}
+
+fl_err pg_device_due_load(struct fl_tx *tx, fl_time now, int limit,
+                          struct fl_device *devs, struct fl_device_inputs *ins,
+                          int *n)
+{
+	char(*ids)[FL_ID_MAX] = NULL;
+	bool *got = NULL;
+	struct pg_buf arr = {0};
+	struct pg_params p = {0}, q = {0};
+	PGresult *r = NULL, *x = NULL;
+	int k = 0, m = 0;
+	fl_err err;
+
+	*n = 0;
+	if (!tx->base.write)
+		return FL_E_STATE; /* locks are a write transaction's */
+	pg_p_int(&p, now);
+	pg_p_int(&p, limit);
+	TRY(pg_run(tx, due_lock_sql, &p, 0, &r));
+	k = PQntuples(r) < limit ? PQntuples(r) : limit;
+	if (k == 0)
+		goto out;
+	ids = calloc((size_t)k, sizeof(*ids));
+	got = calloc((size_t)k, sizeof(*got));
+	if (ids == NULL || got == NULL) {
+		err = FL_E_NOMEM;
+		goto out;
+	}
+	for (int i = 0; i < k; i++)
+		TRY(pg_text(r, i, 0, ids[i], FL_ID_MAX));
+	PQclear(r);
+	r = NULL;
+	qsort(ids, (size_t)k, sizeof(*ids), id_cmp);
+	for (int i = 0; i < k; i++)
+		memset(&ins[i], 0, sizeof(ins[i]));
+	m = k; /* ins[0..k) are cleared on failure */
+	TRY(id_array(&arr, (const char(*)[FL_ID_MAX])ids, k));
+	pg_p_text(&q, arr.s);
+	/* (two round trips: a pipeline sending a batch's ids twice while
+	 * the first statement's rows come back could fill both ways of the
+	 * connection in blocking mode) */
+	TRY(pg_run(tx, batch_rows_sql, &q, 0, &r));
+	/* each row in its id's place: devs in id order */
+	for (int i = 0; i < PQntuples(r); i++) {
+		char id[FL_ID_MAX];
+		char(*at)[FL_ID_MAX];
+		int j;
+
+		TRY(pg_text(r, i, 1, id, sizeof(id)));
+		at = bsearch(id, ids, (size_t)k, sizeof(*ids), id_cmp);
+		if (at == NULL || got[j = (int)(at - ids)]) {
+			err = FL_E_CORRUPT;
+			goto out;
+		}
+		TRY(read_device(r, i, &devs[j]));
+		if (!pg_null(r, i, DEV_NCOLS)) {
+			TRY(read_contract_at(r, i, DEV_NCOLS, &ins[j].contract));
+			ins[j].has_contract = true;
+		}
+		got[j] = true;
+	}
+	PQclear(r);
+	r = NULL;
+	/* a device deleted since it was found due leaves a gap */
+	m = 0;
+	for (int i = 0; i < k; i++) {
+		if (!got[i])
+			continue;
+		if (m != i) {
+			devs[m] = devs[i];
+			ins[m] = ins[i];
+			memset(&ins[i], 0, sizeof(ins[i]));
+		}
+		m++;
+	}
+	TRY(pg_run(tx, batch_extras_sql, &q, 0, &x));
+	TRY(batch_extras(x, devs, ins, m));
+out:
+	if (err != FL_OK) {
+		for (int i = 0; i < m; i++)
+			fl_device_inputs_clear(&ins[i]);
+		m = 0;
+	}
+	*n = m;
+	PQclear(r);
+	PQclear(x);
+	free(arr.s);
+	free(got);
+	free(ids);
+	return err;
+}
+
+/* The decisions of a batch in one statement: every column an array. */
+static const char status_many_sql[] =
+        "UPDATE devices d SET state = u.state, stolen = u.stolen, "
+        "released_by_command = u.rbc, lock_cause = u.lc, lock_at = u.la, "
+        "unlock_until = u.uu, paid_through = u.pt, amount_due = u.ad, "
+        "amount_remaining = u.ar, next_due_at = u.nda, "
+        "next_due_amount = u.ndm, next_change = u.nc, decided_at = u.da, "
+        "token_seq = u.ts, outcome = decode(u.oc, 'hex'), credit = u.cr "
+        "FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], "
+        "$5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], "
+        "$9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], "
+        "$13::bigint[], $14::bigint[], $15::bigint[], $16::text[], "
+        "$17::bigint[]) AS u(id, state, stolen, rbc, lc, la, uu, pt, ad, ar, "
+        "nda, ndm, nc, da, ts, oc, cr) WHERE d.id = u.id";
+
+#define STATUS_COLS 17
+
+fl_err pg_device_set_status_many(struct fl_tx *tx,
+                                 const struct fl_status_write *w, int n)
+{
+	struct pg_buf col[STATUS_COLS];
+	struct pg_params p = {0};
+	int64_t changed = 0;
+	fl_err err = FL_OK;
+
+	memset(col, 0, sizeof(col));
+	for (int c = 0; c < STATUS_COLS; c++)
+		buf_put(&col[c], "{", 1);
+	for (int i = 0; i < n; i++) {
+		const struct fl_device_status *s = w[i].st;
+		const int64_t v[STATUS_COLS] = {
+		        0,
+		        (int64_t)s->state,
+		        s->stolen ? 1 : s->stolen_reported ? 2 : 0,
+		        s->released_by_command,
+		        (int64_t)s->lock_cause,
+		        s->lock_at,
+		        s->unlock_until,
+		        s->paid_through,
+		        s->amount_due,
+		        s->amount_remaining,
+		        s->next_due_at,
+		        s->next_due_amount,
+		        s->next_change,
+		        s->decided_at,
+		        (int64_t)s->token_seq,
+		        0,
+		        s->credit,
+		};
+		char hex[2 * FL_HASH_LEN + 1];
+
+		if (s->token_seq > (uint64_t)INT64_MAX) {
+			err = FL_E_RANGE;
+			goto out;
+		}
+		buf_text_item(&col[0], w[i].id, i == 0);
+		for (int c = 1; c < STATUS_COLS; c++)
+			if (c != 15)
+				buf_int_item(&col[c], v[c], i == 0);
+		for (int b = 0; b < FL_HASH_LEN; b++)
+			snprintf(hex + 2 * b, 3, "%02x", s->outcome[b]);
+		buf_text_item(&col[15], hex, i == 0);
+	}
+	for (int c = 0; c < STATUS_COLS; c++) {
+		buf_put(&col[c], "}", 1);
+		if (col[c].nomem) {
+			err = FL_E_NOMEM;
+			goto out;
+		}
+		pg_p_text(&p, col[c].s);
+	}
+	TRY(pg_cmd(tx, status_many_sql, &p, 0, &changed));
+	if (changed != n)
+		err = FL_E_NOT_FOUND;
+out:
+	for (int c = 0; c < STATUS_COLS; c++)
+		free(col[c].s);
+	return err;
+}
+
+/* The state changes of a batch in one statement (pg_changes.c adds one). */
+static const char changes_many_sql[] =
+        "INSERT INTO state_changes (tenant_id, device_id, at, from_state, "
+        "to_state, cause, token_seq, paid_at, confirmed_at) "
+        "SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], "
+        "$4::bigint[], $5::bigint[], $6::text[], $7::bigint[], "
+        "$8::bigint[], $9::bigint[])";
+
+#define CHANGE_COLS 9
+
+fl_err pg_state_change_add_many(struct fl_tx *tx,
+                                const struct fl_state_change *c, int n)
+{
+	struct pg_buf col[CHANGE_COLS];
+	struct pg_params p = {0};
+	fl_err err = FL_OK;
+
+	memset(col, 0, sizeof(col));
+	for (int k = 0; k < CHANGE_COLS; k++)
+		buf_put(&col[k], "{", 1);
+	for (int i = 0; i < n; i++) {
+		if (c[i].token_seq > (uint64_t)INT64_MAX) {
+			err = FL_E_RANGE;
+			goto out;
+		}
+		buf_text_item(&col[0], c[i].tenant_id, i == 0);
+		buf_text_item(&col[1], c[i].device_id, i == 0);
+		buf_int_item(&col[2], c[i].at, i == 0);
+		buf_int_item(&col[3], (int64_t)c[i].from, i == 0);
+		buf_int_item(&col[4], (int64_t)c[i].to, i == 0);
+		buf_text_item(&col[5], c[i].cause, i == 0);
+		buf_int_item(&col[6], (int64_t)c[i].token_seq, i == 0);
+		buf_int_item(&col[7], c[i].paid_at, i == 0);
+		buf_int_item(&col[8], c[i].confirmed_at, i == 0);
+	}
+	for (int k = 0; k < CHANGE_COLS; k++) {
+		buf_put(&col[k], "}", 1);
+		if (col[k].nomem) {
+			err = FL_E_NOMEM;
+			goto out;
+		}
+		pg_p_text(&p, col[k].s);
+	}
+	err = pg_cmd(tx, changes_many_sql, &p, 0, NULL);
+out:
+	for (int k = 0; k < CHANGE_COLS; k++)
+		free(col[k].s);
 	return err;
 }

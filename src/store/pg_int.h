@@ -37,6 +37,8 @@ struct pg_conn {
 	PGconn *db;                       /* NULL until connected */
 	const char *keys[PG_CACHE_SLOTS]; /* SQL texts prepared on db */
 	bool in_use;                      /* held by a transaction */
+	bool pending; /* a read transaction's ROLLBACK was sent, its answer
+	               * not read yet (ready_conn reads it) */
 	_Atomic int pid; /* its server process (PQbackendPID), 0 none */
 };
 
@@ -73,6 +75,16 @@ void pg_p_blob(struct pg_params *p, const void *b, size_t n); /* NULL: NULL */
  * (pg_fail) and recorded. */
 fl_err pg_run(struct fl_tx *tx, const char *sql, const struct pg_params *p,
               int flags, PGresult **res);
+/* Two statements in one round trip (the second does not depend on the
+ * first's rows); *r1 and *r2 as pg_run's *res, both NULL on failure. A
+ * failure aborts the transaction (no PG_GUARD). For small parameters
+ * only: the connection is in blocking mode, so everything is sent before
+ * the first row is read (a few KiB at most, or the two directions of the
+ * connection could fill up and wait for each other). */
+fl_err pg_run_pair(struct fl_tx *tx, const char *sql1,
+                   const struct pg_params *p1, const char *sql2,
+                   const struct pg_params *p2, PGresult **r1,
+                   PGresult **r2);
 /* pg_run for a statement whose rows are not read: *changed (may be NULL)
  * receives how many rows it inserted, updated or deleted. */
 fl_err pg_cmd(struct fl_tx *tx, const char *sql, const struct pg_params *p,
@@ -210,6 +222,13 @@ fl_err pg_device_next_change(struct fl_tx *tx, fl_time after, fl_time *at);
 fl_err pg_device_load(struct fl_tx *tx, const char *tenant_id,
                       const char *device_id, struct fl_device *dev,
                       struct fl_device_inputs *in);
+fl_err pg_device_due_load(struct fl_tx *tx, fl_time now, int limit,
+                          struct fl_device *devs, struct fl_device_inputs *ins,
+                          int *n);
+fl_err pg_device_set_status_many(struct fl_tx *tx,
+                                 const struct fl_status_write *w, int n);
+fl_err pg_state_change_add_many(struct fl_tx *tx,
+                                const struct fl_state_change *c, int n);
 
 /* pg_devproto.c */
 fl_err pg_dp_enroll(struct fl_tx *tx, const char *id,

@@ -5,6 +5,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define OPS(tx) (((struct fl_tx_base *)(void *)(tx))->ops)
@@ -456,6 +457,96 @@ fl_err fl_store_device_load(struct fl_tx *tx, const char *tenant_id,
 	return OPS(tx)->device_load(tx, tenant_id, device_id, dev, in);
 }
 
+/* --- the sweep's batches --------------------------------------------------- */
+
+/* A due device of the generic batch (by id: the order locks are taken
+ * in). */
+struct due_id {
+	char tid[FL_ID_MAX];
+	char id[FL_ID_MAX];
+};
+
+static int due_by_id(const void *a, const void *b)
+{
+	return strcmp(((const struct due_id *)a)->id,
+	              ((const struct due_id *)b)->id);
+}
+
+/* fl_store_device_due_load through the one-device operations: the due
+ * list, then each device locked and loaded in id order (a backend with
+ * one writer at a time, where a lock never waits). */
+static fl_err due_load_each(struct fl_tx *tx, fl_time now, int limit,
+                            struct fl_device *devs,
+                            struct fl_device_inputs *ins, int *n)
+{
+	char(*tids)[FL_ID_MAX] = calloc((size_t)limit, sizeof(*tids));
+	char(*ids)[FL_ID_MAX] = calloc((size_t)limit, sizeof(*ids));
+	struct due_id *d = calloc((size_t)limit, sizeof(*d));
+	int k = 0, m = 0;
+	fl_err err;
+
+	if (tids == NULL || ids == NULL || d == NULL) {
+		err = FL_E_NOMEM;
+		goto out;
+	}
+	err = OPS(tx)->device_due(tx, now, limit, tids, ids, &k);
+	if (err != FL_OK)
+		goto out;
+	for (int i = 0; i < k; i++) {
+		memcpy(d[i].tid, tids[i], FL_ID_MAX);
+		memcpy(d[i].id, ids[i], FL_ID_MAX);
+	}
+	qsort(d, (size_t)k, sizeof(*d), due_by_id);
+	for (int i = 0; i < k && err == FL_OK; i++) {
+		err = OPS(tx)->lock_device(tx, d[i].id);
+		if (err == FL_OK)
+			err = OPS(tx)->device_load(tx, d[i].tid, d[i].id,
+			                           &devs[m], &ins[m]);
+		if (err == FL_OK)
+			m++;
+		else if (err == FL_E_NOT_FOUND)
+			err = FL_OK; /* gone since the list was read */
+	}
+	if (err != FL_OK) {
+		for (int i = 0; i < m; i++)
+			fl_device_inputs_clear(&ins[i]);
+		m = 0;
+	}
+out:
+	*n = m;
+	free(tids);
+	free(ids);
+	free(d);
+	return err;
+}
+
+fl_err fl_store_device_due_load(struct fl_tx *tx, fl_time now, int limit,
+                                struct fl_device *devs,
+                                struct fl_device_inputs *ins, int *n)
+{
+	*n = 0;
+	if (limit <= 0)
+		return FL_OK;
+	if (OPS(tx)->device_due_load != NULL)
+		return OPS(tx)->device_due_load(tx, now, limit, devs, ins, n);
+	return due_load_each(tx, now, limit, devs, ins, n);
+}
+
+fl_err fl_store_device_set_status_many(struct fl_tx *tx,
+                                       const struct fl_status_write *w,
+                                       int n)
+{
+	fl_err err = FL_OK;
+
+	if (n <= 0)
+		return FL_OK;
+	if (OPS(tx)->device_set_status_many != NULL)
+		return OPS(tx)->device_set_status_many(tx, w, n);
+	for (int i = 0; i < n && err == FL_OK; i++)
+		err = OPS(tx)->device_set_status(tx, w[i].id, w[i].st);
+	return err;
+}
+
 /* --- device protocol ------------------------------------------------------ */
 
 fl_err fl_store_dp_enroll(struct fl_tx *tx, const char *id,
@@ -834,6 +925,23 @@ fl_err fl_store_device_confirm(struct fl_tx *tx, const char *id,
 fl_err fl_store_state_change_add(struct fl_tx *tx, struct fl_state_change *c)
 {
 	return OPS(tx)->state_change_add(tx, c);
+}
+
+fl_err fl_store_state_change_add_many(struct fl_tx *tx,
+                                      const struct fl_state_change *c, int n)
+{
+	fl_err err = FL_OK;
+
+	if (n <= 0)
+		return FL_OK;
+	if (OPS(tx)->state_change_add_many != NULL)
+		return OPS(tx)->state_change_add_many(tx, c, n);
+	for (int i = 0; i < n && err == FL_OK; i++) {
+		struct fl_state_change one = c[i];
+
+		err = OPS(tx)->state_change_add(tx, &one);
+	}
+	return err;
 }
 
 fl_err fl_store_state_change_last(struct fl_tx *tx, const char *device_id,

@@ -846,6 +846,45 @@ fl_err fl_store_device_load(struct fl_tx *tx, const char *tenant_id,
                             struct fl_device_inputs *in) FL_MUST_USE;
 void fl_device_inputs_clear(struct fl_device_inputs *in);
 
+/* --- the sweep's batches -----------------------------------------------------
+ *
+ * The sweep (server/decide.h) re-decides due devices a batch at a time,
+ * one write transaction per batch, in a fixed number of statements per
+ * batch rather than per device.
+ *
+ * fl_store_device_due_load: up to limit devices of any tenant whose
+ * next_change is in (0, now], each locked as fl_store_lock_device locks
+ * it and read AFTER its lock was taken, as fl_store_device_load reads it
+ * (a change committed by the lock's previous holder is seen). A due
+ * device whose lock another transaction holds at that moment is left out
+ * rather than waited for: that transaction is changing it (and
+ * re-deciding it), or it stays due for a later batch. devs[] and ins[]
+ * have limit entries; the first *n are filled, in id order, and the
+ * caller clears each ins[i] (fl_device_inputs_clear); on failure *n is 0
+ * and nothing is owned. PostgreSQL: three statements for the batch (the
+ * due ids and their pg_try_advisory_xact_lock, the rows, the inputs);
+ * SQLite (one writer at a time): the due list and each device's load.
+ * Call it after fl_store_job_claim, in the same transaction: the due
+ * list is read after the claim, so two processes never decide a device
+ * twice for one change. */
+fl_err fl_store_device_due_load(struct fl_tx *tx, fl_time now, int limit,
+                                struct fl_device *devs,
+                                struct fl_device_inputs *ins,
+                                int *n) FL_MUST_USE;
+
+/* One decision to store (fl_store_device_set_status_many). */
+struct fl_status_write {
+	const char *id;                   /* the device */
+	const struct fl_device_status *st; /* its new decision */
+};
+
+/* fl_store_device_set_status of w[i], i < n, in as few statements as the
+ * backend can (PostgreSQL: one). FL_E_NOT_FOUND if a device is gone
+ * (nothing is stored then). */
+fl_err fl_store_device_set_status_many(struct fl_tx *tx,
+                                       const struct fl_status_write *w,
+                                       int n) FL_MUST_USE;
+
 /* --- device protocol -------------------------------------------------------
  *
  * What finlockd keeps for the phone side of docs/protocol.md: the one-time
@@ -1414,6 +1453,11 @@ struct fl_state_change {
 /* Appends c (its ord is set). */
 fl_err fl_store_state_change_add(struct fl_tx *tx,
                                  struct fl_state_change *c) FL_MUST_USE;
+/* fl_store_state_change_add of c[i], i < n, in as few statements as the
+ * backend can (PostgreSQL: one); their ords are not set. */
+fl_err fl_store_state_change_add_many(struct fl_tx *tx,
+                                      const struct fl_state_change *c,
+                                      int n) FL_MUST_USE;
 /* The newest change of device_id, FL_E_NOT_FOUND when there is none. */
 fl_err fl_store_state_change_last(struct fl_tx *tx, const char *device_id,
                                   struct fl_state_change *out) FL_MUST_USE;

@@ -218,6 +218,17 @@ struct fl_store_ops {
 	fl_err (*device_load)(struct fl_tx *tx, const char *tenant_id,
 	                      const char *device_id, struct fl_device *dev,
 	                      struct fl_device_inputs *in);
+	/* the sweep's batches (store.h); NULL: store.c does them with
+	 * device_due, lock_device, device_load and device_set_status */
+	fl_err (*device_due_load)(struct fl_tx *tx, fl_time now, int limit,
+	                          struct fl_device *devs,
+	                          struct fl_device_inputs *ins, int *n);
+	fl_err (*device_set_status_many)(struct fl_tx *tx,
+	                                 const struct fl_status_write *w,
+	                                 int n);
+	/* NULL: store.c adds them one by one */
+	fl_err (*state_change_add_many)(struct fl_tx *tx,
+	                                const struct fl_state_change *c, int n);
 
 	/* device protocol */
 	fl_err (*dp_enroll)(struct fl_tx *tx, const char *id,

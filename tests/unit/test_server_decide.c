@@ -3,7 +3,12 @@
  * follows payments, reversals, commands and time (through the sweep); the
  * token seq rises exactly when the outcome changes or a sync is forced;
  * an admin release frees the IMEI for good; decision time never runs
- * backwards; a re-decision that changes nothing stores nothing.
+ * backwards; a re-decision that changes nothing stores nothing. The
+ * sweep on both backends (PostgreSQL: a private cluster, one database per
+ * test): a device that cannot be decided holds back no other; two
+ * processes sweeping at once decide each due device once; payments
+ * recorded while the sweep runs leave every device as its inputs decide
+ * it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +20,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <pthread.h>
 
 #include "core/imei.h"
 #include "core/crypto.h"
@@ -25,6 +31,7 @@
 #include "server/tokens.h"
 #include "server/metrics.h"
 #include "store/store.h"
+#include "support/pg_cluster.h"
 
 #define T0 ((fl_time)1800000000) /* 2027-01-15T08:00:00Z */
 
@@ -46,6 +53,45 @@ static int setup(void **state)
 		return -1;
 	snprintf(path, sizeof(path), "%s/finlock.db", f->dir);
 	if (fl_store_open_sqlite(&f->app.store, path, NULL) != FL_OK ||
+	    fl_metrics_new(&f->app.metrics) != FL_OK)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static struct pg_cluster cluster; /* the program's PostgreSQL */
+static int n_databases;           /* made so far, for their names */
+
+/* The URI of a new database of the program's cluster. */
+static int new_pg_database(char *uri, size_t cap)
+{
+	char db[32], sql[64];
+
+	if (!cluster.running && pg_cluster_start(&cluster) != 0)
+		return -1;
+	snprintf(db, sizeof(db), "decide%d", ++n_databases);
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", db);
+	if (pg_cluster_exec(&cluster, "postgres", sql) != 0)
+		return -1;
+	pg_cluster_uri(&cluster, db, uri, cap);
+	return 0;
+}
+
+/* As setup, on a new PostgreSQL database (f->dir stays empty). */
+static char pg_uri[256]; /* the last test's database */
+
+static int setup_pg(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	if (f == NULL || fl_crypto_init() != FL_OK)
+		return -1;
+	fl_log_init(stderr, FL_LOG_ERROR);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/finlock-decide-XXXXXX");
+	if (mkdtemp(f->dir) == NULL ||
+	    new_pg_database(pg_uri, sizeof(pg_uri)) != 0)
+		return -1;
+	if (fl_store_open_pg(&f->app.store, pg_uri, NULL) != FL_OK ||
 	    fl_metrics_new(&f->app.metrics) != FL_OK)
 		return -1;
 	*state = f;
@@ -655,6 +701,273 @@ static void test_token_amount_due_at_lock(void **state)
 	fl_claims_clear(&c);
 }
 
+/* n devices "<prefix>0".. of tenant tn_1 as make_device_id makes them,
+ * in one transaction. */
+static void make_many(struct fx *f, const char *prefix, int n)
+{
+	struct fl_installment items[2] = {{T0 + 10 * FL_DAY, 1000},
+	                                  {T0 + 40 * FL_DAY, 1000}};
+	uint8_t pk[32] = {1}, kx[32] = {2};
+	struct fl_tx *tx = wtx(f);
+
+	for (int i = 0; i < n; i++) {
+		struct fl_device d;
+		struct fl_contract_rec c;
+		char imei[16];
+
+		memset(&d, 0, sizeof(d));
+		snprintf(d.id, sizeof(d.id), "%s%04d", prefix, i);
+		snprintf(d.tenant_id, sizeof(d.tenant_id), "tn_1");
+		snprintf(imei, sizeof(imei), "35209901%06u", (unsigned)i);
+		imei[14] = fl_imei_check_digit(imei);
+		imei[15] = '\0';
+		memcpy(d.imei, imei, sizeof(imei));
+		snprintf(d.serial, sizeof(d.serial), "SN");
+		d.created_at = T0;
+		assert_int_equal(fl_store_device_insert(tx, &d), FL_OK);
+		assert_int_equal(fl_store_device_enroll(tx, d.id, pk, kx, T0),
+		                 FL_OK);
+		memset(&c, 0, sizeof(c));
+		snprintf(c.device_id, sizeof(c.device_id), "%s", d.id);
+		snprintf(c.tenant_id, sizeof(c.tenant_id), "tn_1");
+		memcpy(c.currency, "KES", 4);
+		c.grace = 2 * FL_DAY;
+		c.remind[0] = 3 * FL_DAY;
+		c.n_remind = 1;
+		c.schedule = items;
+		c.n_schedule = 2;
+		c.created_at = T0;
+		assert_int_equal(fl_store_contract_insert(tx, &c), FL_OK);
+		assert_int_equal(fl_decide_device(tx, "tn_1", d.id, T0, false,
+		                                  NULL, NULL),
+		                 FL_OK);
+	}
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+}
+
+static void get_device(struct fl_store *st, const char *id,
+                       struct fl_device *d)
+{
+	struct fl_tx *tx = NULL;
+
+	assert_int_equal(fl_store_begin(st, false, &tx), FL_OK);
+	assert_int_equal(fl_store_device_get(tx, "tn_1", id, d), FL_OK);
+	fl_tx_rollback(tx);
+}
+
+/* One process's sweep rounds (as the server's loop runs them), until
+ * nothing is due at `now` any more. */
+struct sweeper {
+	struct fl_app *app;
+	fl_time now;
+	int decided; /* devices this process decided */
+	fl_err err;
+};
+
+static void *sweep_rounds(void *arg)
+{
+	struct sweeper *s = arg;
+	struct fl_tx *tx = NULL;
+	fl_time next = 0;
+
+	for (int round = 0; round < 2000; round++) {
+		int n = 0;
+
+		s->err = fl_decide_sweep(s->app, s->now, 1024, &n);
+		if (s->err != FL_OK)
+			return NULL;
+		s->decided += n;
+		if (n > 0)
+			continue;
+		/* nothing this round: another process holds the job, or
+		 * nothing is left */
+		s->err = fl_store_begin(s->app->store, false, &tx);
+		if (s->err != FL_OK)
+			return NULL;
+		s->err = fl_store_device_next_change(tx, 0, &next);
+		fl_tx_rollback(tx);
+		if (s->err != FL_OK || next == 0 || next > s->now)
+			return NULL;
+		usleep(1000);
+	}
+	return NULL;
+}
+
+/* Two processes (two stores on one PostgreSQL database) sweep the same
+ * due devices at once, over several groups each: every device is decided
+ * by exactly one of them (the job is claimed before the due list is
+ * read), and once. */
+static void test_pg_two_sweepers(void **state)
+{
+	struct fx *f = *state;
+	struct fl_app other;
+	struct sweeper a, b;
+	pthread_t ta, tb;
+	struct fl_device d;
+	const int n = 2300; /* three groups and a part */
+	char id[16];
+
+	memset(&other, 0, sizeof(other));
+	assert_int_equal(fl_store_open_pg(&other.store, pg_uri, NULL), FL_OK);
+	assert_int_equal(fl_metrics_new(&other.metrics), FL_OK);
+	make_many(f, "dv_", n);
+	/* the reminder 3 days before the first due date: all are due */
+	a = (struct sweeper){&f->app, T0 + 7 * FL_DAY, 0, FL_OK};
+	b = (struct sweeper){&other, T0 + 7 * FL_DAY, 0, FL_OK};
+	assert_int_equal(pthread_create(&ta, NULL, sweep_rounds, &a), 0);
+	assert_int_equal(pthread_create(&tb, NULL, sweep_rounds, &b), 0);
+	assert_int_equal(pthread_join(ta, NULL), 0);
+	assert_int_equal(pthread_join(tb, NULL), 0);
+	assert_int_equal(a.err, FL_OK);
+	assert_int_equal(b.err, FL_OK);
+	/* each device once, by one of them */
+	assert_int_equal(a.decided + b.decided, n);
+	for (int i = 0; i < n; i += 97) {
+		snprintf(id, sizeof(id), "dv_%04d", i);
+		get_device(f->app.store, id, &d);
+		assert_int_equal(d.st.state, FL_ST_REMINDING);
+		assert_int_equal(d.st.token_seq, 2);
+		assert_true(d.st.next_change > T0 + 7 * FL_DAY);
+		/* and its state's history, stored with the group */
+		{
+			struct fl_state_change c;
+			struct fl_tx *tx = NULL;
+
+			assert_int_equal(
+			        fl_store_begin(f->app.store, false, &tx), FL_OK);
+			assert_int_equal(fl_store_state_change_last(tx, id, &c),
+			                 FL_OK);
+			fl_tx_rollback(tx);
+			assert_int_equal(c.from, FL_ST_ACTIVE);
+			assert_int_equal(c.to, FL_ST_REMINDING);
+			assert_int_equal(c.token_seq, 2);
+			assert_int_equal(c.at, T0 + 7 * FL_DAY);
+			assert_string_equal(c.tenant_id, "tn_1");
+		}
+	}
+	fl_store_close(other.store);
+	fl_metrics_free(other.metrics);
+}
+
+/* Payments recorded (another process, each locking its device) while
+ * the sweep decides the same devices: afterwards every device is stored
+ * as its inputs decide it (a fresh decision changes nothing), its seq
+ * moved at least once for the reminder and once per payment that changed
+ * its outcome, and nothing due is left. */
+struct payer {
+	struct fl_store *st;
+	int n;      /* devices */
+	int paid;   /* payments recorded */
+	fl_err err;
+};
+
+static void *pay_rounds(void *arg)
+{
+	struct payer *p = arg;
+
+	for (int i = 0; i < p->n; i += 3) {
+		struct fl_payment_rec pay;
+		struct fl_tx *tx = NULL;
+		fl_time at = T0 + 7 * FL_DAY;
+
+		memset(&pay, 0, sizeof(pay));
+		snprintf(pay.id, sizeof(pay.id), "py_%04d", i);
+		snprintf(pay.tenant_id, sizeof(pay.tenant_id), "tn_1");
+		snprintf(pay.device_id, sizeof(pay.device_id), "dv_%04d", i);
+		pay.amount = 1000; /* the first installment */
+		pay.paid_at = at;
+		pay.recorded_at = at;
+		for (int attempt = 0; attempt < 6; attempt++) {
+			if ((p->err = fl_store_begin(p->st, true, &tx)) != FL_OK)
+				return NULL;
+			p->err = fl_store_lock_device(tx, pay.device_id);
+			if (p->err == FL_OK)
+				p->err = fl_store_payment_insert(tx, &pay);
+			if (p->err == FL_OK)
+				p->err = fl_decide_device(tx, "tn_1",
+				                          pay.device_id, at,
+				                          false, NULL, NULL);
+			if (p->err == FL_OK) {
+				p->err = fl_tx_commit(tx);
+			} else {
+				fl_tx_rollback(tx);
+			}
+			if (p->err != FL_E_STORE_RETRY)
+				break;
+		}
+		if (p->err != FL_OK)
+			return NULL;
+		p->paid++;
+	}
+	return NULL;
+}
+
+static void test_pg_payments_race_sweep(void **state)
+{
+	struct fx *f = *state;
+	struct fl_store *other = NULL;
+	struct sweeper s;
+	struct payer p;
+	pthread_t ts, tp;
+	const int n = 1500;
+	const fl_time now = T0 + 7 * FL_DAY;
+
+	assert_int_equal(fl_store_open_pg(&other, pg_uri, NULL), FL_OK);
+	make_many(f, "dv_", n);
+	s = (struct sweeper){&f->app, now, 0, FL_OK};
+	p = (struct payer){other, n, 0, FL_OK};
+	assert_int_equal(pthread_create(&tp, NULL, pay_rounds, &p), 0);
+	assert_int_equal(pthread_create(&ts, NULL, sweep_rounds, &s), 0);
+	assert_int_equal(pthread_join(tp, NULL), 0);
+	assert_int_equal(pthread_join(ts, NULL), 0);
+	assert_int_equal(p.err, FL_OK);
+	assert_int_equal(s.err, FL_OK);
+	assert_int_equal(p.paid, (n + 2) / 3);
+	/* what a payment skipped by a sweep round left due, the next takes */
+	s.err = FL_OK;
+	sweep_rounds(&s);
+	assert_int_equal(s.err, FL_OK);
+	for (int i = 0; i < n; i++) {
+		struct fl_device d;
+		struct fl_decided w;
+		struct fl_tx *tx = wtx(f);
+		char id[16];
+
+		snprintf(id, sizeof(id), "dv_%04d", i);
+		assert_int_equal(fl_decide_device(tx, "tn_1", id, now, false, &d,
+		                                  &w),
+		                 FL_OK);
+		fl_tx_rollback(tx);
+		/* stored as its inputs decide it at now */
+		assert_false(w.bumped);
+		assert_int_equal(w.before.state, d.st.state);
+		assert_int_equal(w.before.token_seq, d.st.token_seq);
+		assert_int_equal(w.before.next_change, d.st.next_change);
+		assert_int_equal(w.before.amount_due, d.st.amount_due);
+		assert_int_equal(w.before.lock_at, d.st.lock_at);
+		assert_int_equal(w.before.decided_at, d.st.decided_at);
+		assert_int_equal(memcmp(w.before.outcome, d.st.outcome,
+		                        FL_HASH_LEN),
+		                 0);
+		if (i % 3 == 0) {
+			/* paid its first installment: the reminder is
+			 * behind it, the next one is weeks away */
+			assert_int_equal(d.st.state, FL_ST_ACTIVE);
+			assert_true(d.st.token_seq >= 2);
+		} else {
+			assert_int_equal(d.st.state, FL_ST_REMINDING);
+			assert_int_equal(d.st.token_seq, 2);
+		}
+		assert_true(d.st.next_change > now);
+	}
+	fl_store_close(other);
+}
+
+static void test_pg_sweep_groups(void **state)
+{
+	test_sweep_groups(state);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -677,6 +990,12 @@ int main(void)
 	                                        setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_token_amount_due_at_lock,
 	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_pg_sweep_groups, setup_pg,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_pg_two_sweepers,
+	                                        setup_pg, teardown),
+	        cmocka_unit_test_setup_teardown(test_pg_payments_race_sweep,
+	                                        setup_pg, teardown),
 	};
 	return cmocka_run_group_tests_name("server_decide", tests, NULL, NULL);
 }

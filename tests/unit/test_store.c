@@ -830,6 +830,133 @@ static void test_device_next_change(void **state)
 	fl_tx_rollback(tx);
 }
 
+/* The sweep's batch: the due devices (next_change in (0, now]) locked and
+ * loaded with their inputs, in id order, at most limit of them (the
+ * earliest changes first); their decisions stored in one call, the counts
+ * by state following; a device that is gone refused. */
+static void test_sweep_batch(void **state)
+{
+	struct fx *f = *state;
+	struct fl_tx *tx = begin(f, true);
+	struct fl_installment sched[2] = {{100, 10}, {200, 20}};
+	struct fl_device_status s, st[2];
+	struct fl_status_write w[2];
+	struct fl_contract_rec c;
+	struct fl_payment_rec p;
+	struct fl_device devs[4], d;
+	struct fl_device_inputs ins[4];
+	int64_t by_state[5], stolen;
+	int n = -1;
+
+	add_device(tx, "dv_4", "490154203237518");
+	add_device(tx, "dv_2", "356938035643809");
+	add_device(tx, "dv_3", "352099001761481");
+	add_device(tx, "dv_1", "353918051234562");
+	memset(&s, 0, sizeof(s));
+	s.state = FL_ST_ACTIVE;
+	s.token_seq = 1;
+	s.next_change = 300; /* due at 300 */
+	assert_int_equal(fl_store_device_set_status(tx, "dv_4", &s), FL_OK);
+	s.next_change = 100;
+	assert_int_equal(fl_store_device_set_status(tx, "dv_2", &s), FL_OK);
+	s.next_change = 200;
+	assert_int_equal(fl_store_device_set_status(tx, "dv_3", &s), FL_OK);
+	s.next_change = 0; /* never */
+	assert_int_equal(fl_store_device_set_status(tx, "dv_1", &s), FL_OK);
+	memset(&c, 0, sizeof(c));
+	snprintf(c.device_id, sizeof(c.device_id), "dv_2");
+	snprintf(c.tenant_id, sizeof(c.tenant_id), "tn_1");
+	memcpy(c.currency, "KES", 4);
+	snprintf(c.loan_ref, sizeof(c.loan_ref), "LN-2");
+	c.schedule = sched;
+	c.n_schedule = 2;
+	assert_int_equal(fl_store_contract_insert(tx, &c), FL_OK);
+	memset(&p, 0, sizeof(p));
+	snprintf(p.id, sizeof(p.id), "py_1");
+	snprintf(p.tenant_id, sizeof(p.tenant_id), "tn_1");
+	snprintf(p.device_id, sizeof(p.device_id), "dv_2");
+	p.amount = 7;
+	p.paid_at = 150;
+	assert_int_equal(fl_store_payment_insert(tx, &p), FL_OK);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+
+	/* at 250: dv_2 and dv_3, in id order, dv_2 with its inputs */
+	tx = begin(f, true);
+	assert_int_equal(fl_store_device_due_load(tx, 250, 4, devs, ins, &n),
+	                 FL_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(devs[0].id, "dv_2");
+	assert_string_equal(devs[1].id, "dv_3");
+	assert_true(devs[0].has_contract);
+	assert_true(ins[0].has_contract);
+	assert_string_equal(ins[0].contract.loan_ref, "LN-2");
+	assert_int_equal(ins[0].contract.n_schedule, 2);
+	assert_int_equal(ins[0].contract.schedule[1].due_at, 200);
+	assert_int_equal(ins[0].n_payments, 1);
+	assert_int_equal(ins[0].payments[0].amount, 7);
+	assert_false(ins[1].has_contract);
+	assert_int_equal(ins[1].n_payments, 0);
+	for (int i = 0; i < n; i++)
+		fl_device_inputs_clear(&ins[i]);
+	/* at 300, at most two: the two earliest changes, in id order */
+	assert_int_equal(fl_store_device_due_load(tx, 300, 2, devs, ins, &n),
+	                 FL_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(devs[0].id, "dv_2");
+	assert_string_equal(devs[1].id, "dv_3");
+	for (int i = 0; i < n; i++)
+		fl_device_inputs_clear(&ins[i]);
+	/* nothing due before 100 */
+	assert_int_equal(fl_store_device_due_load(tx, 99, 4, devs, ins, &n),
+	                 FL_OK);
+	assert_int_equal(n, 0);
+
+	/* two decisions in one call */
+	memset(st, 0, sizeof(st));
+	st[0].state = FL_ST_REMINDING;
+	st[0].token_seq = 2;
+	st[0].next_change = 1000;
+	st[0].amount_due = 13;
+	st[0].outcome[0] = 0xab;
+	st[0].outcome[FL_HASH_LEN - 1] = 0x01;
+	st[1].state = FL_ST_LOCKED;
+	st[1].stolen = true;
+	st[1].stolen_reported = true;
+	st[1].token_seq = 5;
+	st[1].credit = 3;
+	w[0] = (struct fl_status_write){"dv_2", &st[0]};
+	w[1] = (struct fl_status_write){"dv_3", &st[1]};
+	assert_int_equal(fl_store_device_set_status_many(tx, w, 2), FL_OK);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+	tx = begin(f, false);
+	assert_int_equal(fl_store_device_get(tx, "tn_1", "dv_2", &d), FL_OK);
+	assert_int_equal(d.st.state, FL_ST_REMINDING);
+	assert_int_equal(d.st.token_seq, 2);
+	assert_int_equal(d.st.next_change, 1000);
+	assert_int_equal(d.st.amount_due, 13);
+	assert_int_equal(d.st.outcome[0], 0xab);
+	assert_int_equal(d.st.outcome[FL_HASH_LEN - 1], 0x01);
+	assert_int_equal(fl_store_device_get(tx, "tn_1", "dv_3", &d), FL_OK);
+	assert_int_equal(d.st.state, FL_ST_LOCKED);
+	assert_true(d.st.stolen);
+	assert_int_equal(d.st.token_seq, 5);
+	assert_int_equal(d.st.credit, 3);
+	assert_int_equal(d.st.next_change, 0);
+	/* the counts follow */
+	assert_int_equal(fl_store_device_count(tx, by_state, &stolen), FL_OK);
+	assert_int_equal(by_state[FL_ST_ACTIVE], 2);
+	assert_int_equal(by_state[FL_ST_REMINDING], 1);
+	assert_int_equal(by_state[FL_ST_LOCKED], 1);
+	assert_int_equal(stolen, 1);
+	fl_tx_rollback(tx);
+	/* a device that is gone: nothing stored */
+	tx = begin(f, true);
+	w[1].id = "dv_9";
+	assert_int_equal(fl_store_device_set_status_many(tx, w, 2),
+	                 FL_E_NOT_FOUND);
+	fl_tx_rollback(tx);
+}
+
 /* A device's factory key: none until set, set and cleared again. */
 static void test_factory_key(void **state)
 {
@@ -2577,6 +2704,62 @@ static void test_pg_lock_device(void **state)
 	fl_store_close(other);
 }
 
+/* The sweep's batch leaves out a due device whose lock another process
+ * holds (a payment being recorded), without waiting for it, and holds
+ * the locks of those it loaded until its transaction ends. */
+static void test_pg_due_load_skips_locked(void **state)
+{
+	struct fx *f = *state;
+	struct fl_store *other = NULL;
+	struct holder h = {.device = "dv_2", .hold_ms = 1500};
+	struct fl_device_status s;
+	struct fl_device devs[4];
+	struct fl_device_inputs ins[4];
+	struct fl_tx *tx, *otx;
+	pthread_t th;
+	int64_t t0;
+	int n = -1;
+
+	tx = begin(f, true);
+	add_device(tx, "dv_1", "490154203237518");
+	add_device(tx, "dv_2", "356938035643809");
+	memset(&s, 0, sizeof(s));
+	s.next_change = 100;
+	assert_int_equal(fl_store_device_set_status(tx, "dv_1", &s), FL_OK);
+	assert_int_equal(fl_store_device_set_status(tx, "dv_2", &s), FL_OK);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+	assert_int_equal(open_again(f, &other, true), FL_OK);
+	h.st = other;
+	assert_int_equal(pthread_create(&th, NULL, hold, &h), 0);
+	wait_locked(&h);
+	t0 = now_ms();
+	tx = begin(f, true);
+	assert_int_equal(fl_store_device_due_load(tx, 100, 4, devs, ins, &n),
+	                 FL_OK);
+	assert_true(now_ms() - t0 < 1000); /* not waited for */
+	assert_int_equal(n, 1);
+	assert_string_equal(devs[0].id, "dv_1");
+	fl_device_inputs_clear(&ins[0]);
+	/* dv_1 is this transaction's until it ends */
+	otx = NULL;
+	assert_int_equal(fl_store_begin(other, true, &otx), FL_OK);
+	assert_int_equal(fl_store_device_due_load(otx, 100, 4, devs, ins, &n),
+	                 FL_OK);
+	assert_true(n == 0 || (n == 1 && strcmp(devs[0].id, "dv_2") == 0));
+	for (int i = 0; i < n; i++)
+		fl_device_inputs_clear(&ins[i]);
+	fl_tx_rollback(otx);
+	fl_tx_rollback(tx);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(h.err, FL_OK);
+	/* a read transaction takes no lock */
+	tx = begin(f, false);
+	assert_int_equal(fl_store_device_due_load(tx, 100, 4, devs, ins, &n),
+	                 FL_E_STATE);
+	fl_tx_rollback(tx);
+	fl_store_close(other);
+}
+
 /* A job claim is exclusive until its transaction ends, and released when
  * the connection holding it dies. */
 static void test_pg_job_claim(void **state)
@@ -3321,6 +3504,7 @@ static void test_pg_durability(void **state)
 	        T(test_device_list_orders, setup, teardown),                   \
 	        T(test_device_counts_concurrent, setup, teardown),             \
 	        T(test_device_next_change, setup, teardown),                   \
+	        T(test_sweep_batch, setup, teardown),                          \
 	        T(test_factory_key, setup, teardown),                          \
 	        T(test_webhooks, setup, teardown),                             \
 	        T(test_state_changes, setup, teardown),                        \
@@ -3351,6 +3535,7 @@ int main(void)
 	        T(test_pg_durability, setup_pg, teardown),
 	        T(test_pg_two_stores_feed, setup_pg, teardown),
 	        T(test_pg_lock_device, setup_pg, teardown),
+	        T(test_pg_due_load_skips_locked, setup_pg, teardown),
 	        T(test_pg_two_nodes, setup_pg, teardown),
 	        T(test_pg_job_claim, setup_pg, teardown),
 	        T(test_pg_sqlstate, setup_pg, teardown),
