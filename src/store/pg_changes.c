@@ -218,3 +218,48 @@ out:
 	PQclear(r);
 	return err;
 }
+
+/* The rows of every kind of the page's contracts, told apart by column 1
+ * (kinds and columns as struct fl_store_extra). */
+fl_err pg_portfolio_rows(struct fl_tx *tx, const char *tenant_id,
+                         int64_t after, int64_t upto,
+                         fl_err (*fn)(void *ctx, int64_t contract_ord,
+                                      const struct fl_store_extra *e),
+                         void *ctx)
+{
+	static const char sql[] =
+	        "SELECT c.ord, 0, i.resched, i.idx, i.due_at, i.amount "
+	        "FROM contracts c JOIN installments i ON i.device_id = "
+	        "c.device_id WHERE c.tenant_id = $1 AND c.ord > $2 AND "
+	        "c.ord <= $3 "
+	        "UNION ALL SELECT c.ord, 1, r.ord, r.ord, r.from_at, 0 "
+	        "FROM contracts c JOIN reschedules r ON r.device_id = "
+	        "c.device_id WHERE c.tenant_id = $1 AND c.ord > $2 AND "
+	        "c.ord <= $3 "
+	        "UNION ALL SELECT c.ord, 2, p.paid_at, p.ord, p.amount, "
+	        "p.reversed_at FROM contracts c JOIN payments p ON "
+	        "p.device_id = c.device_id WHERE c.tenant_id = $1 AND "
+	        "c.ord > $2 AND c.ord <= $3 "
+	        "ORDER BY 1, 2, 3, 4";
+	struct fl_store_extra e;
+	struct pg_params p = {0};
+	PGresult *r = NULL;
+	fl_err err;
+
+	pg_p_text(&p, tenant_id);
+	pg_p_int(&p, after);
+	pg_p_int(&p, upto);
+	TRY(pg_run(tx, sql, &p, 0, &r));
+	for (int i = 0; i < PQntuples(r); i++) {
+		memset(&e, 0, sizeof(e));
+		e.kind = pg_int(r, i, 1);
+		e.a = pg_int(r, i, 2);
+		e.b = pg_int(r, i, 3);
+		e.c = pg_int(r, i, 4);
+		e.d = pg_int(r, i, 5);
+		TRY(fn(ctx, pg_int(r, i, 0), &e));
+	}
+out:
+	PQclear(r);
+	return err;
+}

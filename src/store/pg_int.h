@@ -351,5 +351,10 @@ fl_err pg_portfolio_groups(struct fl_tx *tx, const char *tenant_id,
                              FL_STORE_LIST_FN(struct fl_pf_group), void *ctx);
 fl_err pg_portfolio_late(struct fl_tx *tx, const char *tenant_id,
                            FL_STORE_LIST_FN(struct fl_pf_late), void *ctx);
+fl_err pg_portfolio_rows(struct fl_tx *tx, const char *tenant_id,
+                         int64_t after, int64_t upto,
+                         fl_err (*fn)(void *ctx, int64_t contract_ord,
+                                      const struct fl_store_extra *e),
+                         void *ctx);
 
 #endif

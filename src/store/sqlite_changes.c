@@ -242,3 +242,54 @@ out:
 	sq_done(st);
 	return err;
 }
+
+/* The rows of every kind of the page's contracts, told apart by column 1
+ * (kinds and columns as extras_sql in sqlite_devices.c). Each arm walks
+ * the contracts by their tenant index and the kind's own index by
+ * device, so each yields (contract, a, b) order and SQLite merges the
+ * arms. */
+static const char rows_sql[] =
+        "SELECT c.ord, 0, i.resched, i.idx, i.due_at, i.amount "
+        "FROM contracts c JOIN installments i ON i.device_id = c.device_id "
+        "WHERE c.tenant_id = ?1 AND c.ord > ?2 AND c.ord <= ?3 "
+        "UNION ALL SELECT c.ord, 1, r.ord, r.ord, r.from_at, 0 "
+        "FROM contracts c JOIN reschedules r ON r.device_id = c.device_id "
+        "WHERE c.tenant_id = ?1 AND c.ord > ?2 AND c.ord <= ?3 "
+        "UNION ALL SELECT c.ord, 2, p.paid_at, p.ord, p.amount, "
+        "p.reversed_at FROM contracts c JOIN payments p "
+        "ON p.device_id = c.device_id "
+        "WHERE c.tenant_id = ?1 AND c.ord > ?2 AND c.ord <= ?3 "
+        "ORDER BY 1, 2, 3, 4;";
+
+fl_err sq_portfolio_rows(struct fl_tx *tx, const char *tenant_id,
+                         int64_t after, int64_t upto,
+                         fl_err (*fn)(void *ctx, int64_t contract_ord,
+                                      const struct fl_store_extra *e),
+                         void *ctx)
+{
+	struct fl_store_extra e;
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+	int rc;
+
+	st = sq_stmt(tx, rows_sql, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_bind_text(st, 1, tenant_id));
+	TRY(sq_bind_int(st, 2, after));
+	TRY(sq_bind_int(st, 3, upto));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&e, 0, sizeof(e));
+		e.kind = sqlite3_column_int64(st, 1);
+		e.a = sqlite3_column_int64(st, 2);
+		e.b = sqlite3_column_int64(st, 3);
+		e.c = sqlite3_column_int64(st, 4);
+		e.d = sqlite3_column_int64(st, 5);
+		TRY(fn(ctx, sqlite3_column_int64(st, 0), &e));
+	}
+	if (rc != SQLITE_DONE)
+		err = sq_err(rc);
+out:
+	sq_done(st);
+	return err;
+}

@@ -368,6 +368,15 @@ struct fl_store_ops {
 	                           void *ctx);
 	fl_err (*portfolio_late)(struct fl_tx *tx, const char *tenant_id,
 	                         FL_STORE_LIST_FN(struct fl_pf_late), void *ctx);
+	/* The installments, reschedules and payments of tenant_id's
+	 * contracts with after < ord <= upto, as rows of kinds 0 to 2 of
+	 * struct fl_store_extra, by contract ord, then kind, then as
+	 * device inputs order each kind (a, then b). */
+	fl_err (*portfolio_rows)(struct fl_tx *tx, const char *tenant_id,
+	                         int64_t after, int64_t upto,
+	                         fl_err (*fn)(void *ctx, int64_t contract_ord,
+	                                      const struct fl_store_extra *e),
+	                         void *ctx);
 };
 
 #endif
