@@ -243,35 +243,57 @@ out:
 	return err;
 }
 
-/* The rows of every kind of the page's contracts, told apart by column 1
- * (kinds and columns as extras_sql in sqlite_devices.c). Each arm walks
- * the contracts by their tenant index and the kind's own index by
- * device, so each yields (contract, a, b) order and SQLite merges the
- * arms. */
+/* The last ord of the page: the limit-th contract after `after`. */
+static const char page_sql[] =
+        "SELECT max(ord) FROM (SELECT ord FROM contracts WHERE "
+        "tenant_id = ?1 AND ord > ?2 ORDER BY ord LIMIT ?3);";
+
+/* The page's contracts (kind -1) and the rows of every kind of each, told
+ * apart by column 1 (kinds and columns as extras_sql in sqlite_devices.c).
+ * Each arm walks the contracts by their tenant index and the kind's own
+ * index by device, so each yields (contract, a, b) order and SQLite
+ * merges the arms without sorting. */
+#define PF_PAGE_WHERE "WHERE c.tenant_id = ?1 AND c.ord > ?2 AND c.ord <= ?3 "
 static const char rows_sql[] =
-        "SELECT c.ord, 0, i.resched, i.idx, i.due_at, i.amount "
-        "FROM contracts c JOIN installments i ON i.device_id = c.device_id "
-        "WHERE c.tenant_id = ?1 AND c.ord > ?2 AND c.ord <= ?3 "
-        "UNION ALL SELECT c.ord, 1, r.ord, r.ord, r.from_at, 0 "
+        "SELECT c.ord, -1, 0, 0, 0, 0, c.device_id, c.currency "
+        "FROM contracts c " PF_PAGE_WHERE
+        "UNION ALL SELECT c.ord, 0, i.resched, i.idx, i.due_at, i.amount, "
+        "NULL, NULL FROM contracts c JOIN installments i "
+        "ON i.device_id = c.device_id " PF_PAGE_WHERE
+        "UNION ALL SELECT c.ord, 1, r.ord, r.ord, r.from_at, 0, NULL, NULL "
         "FROM contracts c JOIN reschedules r ON r.device_id = c.device_id "
-        "WHERE c.tenant_id = ?1 AND c.ord > ?2 AND c.ord <= ?3 "
+        PF_PAGE_WHERE
         "UNION ALL SELECT c.ord, 2, p.paid_at, p.ord, p.amount, "
-        "p.reversed_at FROM contracts c JOIN payments p "
-        "ON p.device_id = c.device_id "
-        "WHERE c.tenant_id = ?1 AND c.ord > ?2 AND c.ord <= ?3 "
+        "p.reversed_at, NULL, NULL FROM contracts c JOIN payments p "
+        "ON p.device_id = c.device_id " PF_PAGE_WHERE
         "ORDER BY 1, 2, 3, 4;";
 
 fl_err sq_portfolio_rows(struct fl_tx *tx, const char *tenant_id,
-                         int64_t after, int64_t upto,
+                         int64_t after, int limit,
                          fl_err (*fn)(void *ctx, int64_t contract_ord,
-                                      const struct fl_store_extra *e),
+                                      const struct fl_store_extra *e,
+                                      const char *device_id,
+                                      const char *currency),
                          void *ctx)
 {
+	char id[FL_ID_MAX], ccy[4];
 	struct fl_store_extra e;
 	sqlite3_stmt *st = NULL;
+	int64_t upto;
 	fl_err err;
 	int rc;
 
+	st = sq_stmt(tx, page_sql, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_bind_text(st, 1, tenant_id));
+	TRY(sq_bind_int(st, 2, after));
+	TRY(sq_bind_int(st, 3, limit));
+	TRY(sq_step_row(st));
+	if (sqlite3_column_type(st, 0) == SQLITE_NULL)
+		goto out; /* no contract after `after` */
+	upto = sqlite3_column_int64(st, 0);
+	sq_done(st);
 	st = sq_stmt(tx, rows_sql, &err);
 	if (st == NULL)
 		goto out;
@@ -285,7 +307,14 @@ fl_err sq_portfolio_rows(struct fl_tx *tx, const char *tenant_id,
 		e.b = sqlite3_column_int64(st, 3);
 		e.c = sqlite3_column_int64(st, 4);
 		e.d = sqlite3_column_int64(st, 5);
-		TRY(fn(ctx, sqlite3_column_int64(st, 0), &e));
+		if (e.kind == -1) {
+			TRY(sq_col_text(st, 6, id, sizeof(id)));
+			TRY(sq_col_text(st, 7, ccy, sizeof(ccy)));
+			TRY(fn(ctx, sqlite3_column_int64(st, 0), &e, id, ccy));
+		} else {
+			TRY(fn(ctx, sqlite3_column_int64(st, 0), &e, NULL,
+			       NULL));
+		}
 	}
 	if (rc != SQLITE_DONE)
 		err = sq_err(rc);

@@ -877,71 +877,60 @@ fl_err fl_store_portfolio_late(struct fl_tx *tx, const char *tenant_id,
 
 /* --- every loan's collections ------------------------------------------- */
 
-#define PF_PAGE 1000 /* contracts a page */
-
-struct pf_contract {
-	int64_t ord;
-	char device_id[FL_ID_MAX];
-	char currency[4];
-};
+#define PF_PAGE 1000 /* contracts a statement */
 
 struct pf_walk {
-	struct pf_contract *c; /* the page's contracts, in ord order */
-	size_t n, i;           /* how many; the one being filled */
+	bool open;         /* a loan is being filled */
+	int64_t ord;       /* its contract's ord */
+	struct fl_pf_loan l;
 	struct fl_device_inputs in;
 	struct fl_store_extras x;
+	int n;             /* contracts of this page */
 	fl_err (*fn)(void *ctx, const struct fl_pf_loan *l);
 	void *ctx;
 };
 
-static fl_err pf_contract(void *ctx, const struct fl_contract_rec *c)
-{
-	struct pf_walk *w = ctx;
-	struct pf_contract *x = &w->c[w->n++];
-
-	x->ord = c->ord;
-	snprintf(x->device_id, sizeof(x->device_id), "%s", c->device_id);
-	memcpy(x->currency, c->currency, 3);
-	x->currency[3] = '\0';
-	return FL_OK;
-}
-
-static void pf_start(struct pf_walk *w)
-{
-	memset(&w->in, 0, sizeof(w->in));
-	memset(&w->x, 0, sizeof(w->x));
-	w->in.has_contract = true;
-}
-
-/* Hands the loan being filled to fn and starts the next. */
+/* Hands the loan being filled, if any, to fn. */
 static fl_err pf_flush(struct pf_walk *w)
 {
-	struct fl_pf_loan l;
 	fl_err err;
 
+	if (!w->open)
+		return FL_OK;
 	fl_store_extras_end(&w->x, &w->in, true);
-	memset(&l, 0, sizeof(l));
-	memcpy(l.device_id, w->c[w->i].device_id, sizeof(l.device_id));
-	memcpy(l.currency, w->c[w->i].currency, sizeof(l.currency));
-	l.in = &w->in;
-	err = w->fn(w->ctx, &l);
+	w->l.in = &w->in;
+	err = w->fn(w->ctx, &w->l);
 	fl_device_inputs_clear(&w->in);
-	w->i++;
-	pf_start(w);
+	w->open = false;
 	return err;
 }
 
 static fl_err pf_row(void *ctx, int64_t contract_ord,
-                     const struct fl_store_extra *e)
+                     const struct fl_store_extra *e, const char *device_id,
+                     const char *currency)
 {
 	struct pf_walk *w = ctx;
 	char *reason = NULL;
 	fl_err err;
 
-	while (w->i < w->n && w->c[w->i].ord < contract_ord)
+	if (e->kind == -1) {
+		if (device_id == NULL || currency == NULL)
+			return FL_E_CORRUPT;
 		if ((err = pf_flush(w)) != FL_OK)
 			return err;
-	if (w->i == w->n || w->c[w->i].ord != contract_ord || e->kind > 2)
+		memset(&w->in, 0, sizeof(w->in));
+		memset(&w->x, 0, sizeof(w->x));
+		memset(&w->l, 0, sizeof(w->l));
+		w->in.has_contract = true;
+		snprintf(w->l.device_id, sizeof(w->l.device_id), "%s",
+		         device_id);
+		snprintf(w->l.currency, sizeof(w->l.currency), "%s", currency);
+		w->ord = contract_ord;
+		w->open = true;
+		w->n++;
+		return FL_OK;
+	}
+	if (!w->open || contract_ord != w->ord || e->kind < 0 || e->kind > 2)
 		return FL_E_CORRUPT;
 	return fl_store_extras_add(&w->x, &w->in, e, &reason);
 }
@@ -952,29 +941,18 @@ fl_err fl_store_portfolio_loans(struct fl_tx *tx, const char *tenant_id,
                                 void *ctx)
 {
 	struct pf_walk w = {.fn = fn, .ctx = ctx};
-	int64_t after = 0;
-	fl_err err = FL_OK;
+	fl_err err;
 
-	w.c = malloc(PF_PAGE * sizeof(*w.c));
-	if (w.c == NULL)
-		return FL_E_NOMEM;
-	pf_start(&w);
-	for (;;) {
-		w.n = w.i = 0;
-		err = OPS(tx)->contract_list(tx, tenant_id, after, PF_PAGE,
-		                             pf_contract, &w);
-		if (err != FL_OK || w.n == 0)
-			break;
-		err = OPS(tx)->portfolio_rows(tx, tenant_id, after,
-		                              w.c[w.n - 1].ord, pf_row, &w);
-		while (err == FL_OK && w.i < w.n)
+	do {
+		w.n = 0;
+		err = OPS(tx)->portfolio_rows(tx, tenant_id, w.ord, PF_PAGE,
+		                              pf_row, &w);
+		if (err == FL_OK)
 			err = pf_flush(&w);
-		if (err != FL_OK || w.n < PF_PAGE)
-			break;
-		after = w.c[w.n - 1].ord;
+	} while (err == FL_OK && w.n == PF_PAGE);
+	if (w.open) {
+		fl_store_extras_end(&w.x, &w.in, false);
+		fl_device_inputs_clear(&w.in);
 	}
-	fl_store_extras_end(&w.x, &w.in, false);
-	fl_device_inputs_clear(&w.in);
-	free(w.c);
 	return err;
 }
