@@ -7,8 +7,10 @@
  * (fl_store_portfolio_groups), then the loans with an amount due with the
  * due date of their first installment not fully paid
  * (fl_store_portfolio_late; a rescheduled one has its effective schedule
- * read). With ?history=true, every loan's schedule and payments for the
- * collections, and the history of decided states for the trends.
+ * read). With ?history=true, every loan's schedule, reschedules and
+ * payments for the collections (fl_store_portfolio_loans: a page of
+ * contracts a statement), and the history of decided states for the
+ * trends.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,49 +23,13 @@
 #include "server/route.h"
 #include "store/store.h"
 
-#define PAGE 1000 /* contracts read per store call */
-
-/* A loan whose collections the history reads (every contract's, released
- * loans' too, with ?history=true). */
-struct loan_ccy {
-	char device_id[FL_ID_MAX];
-	char currency[4];
-};
-
 struct scan {
-	struct loan_ccy *loans; /* in contract order */
-	size_t n, cap;
-	int64_t last;
-	int got;
 	struct fl_portfolio *p;
 	/* loans with an amount due and reschedules: their first unpaid
 	 * installment comes from the effective schedule */
 	struct fl_pf_late *resched;
 	size_t n_resched, cap_resched;
 };
-
-static fl_err add_contract(void *ctx, const struct fl_contract_rec *c)
-{
-	struct scan *s = ctx;
-
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 256;
-		struct loan_ccy *nl = realloc(s->loans, cap * sizeof(*nl));
-
-		if (nl == NULL)
-			return FL_E_NOMEM;
-		s->loans = nl;
-		s->cap = cap;
-	}
-	memcpy(s->loans[s->n].device_id, c->device_id, FL_ID_MAX);
-	s->loans[s->n].device_id[FL_ID_MAX - 1] = '\0';
-	memcpy(s->loans[s->n].currency, c->currency, 3);
-	s->loans[s->n].currency[3] = '\0';
-	s->n++;
-	s->last = c->ord;
-	s->got++;
-	return FL_OK;
-}
 
 static fl_err add_group(void *ctx, const struct fl_pf_group *g)
 {
@@ -122,25 +88,14 @@ static fl_err add_rescheduled(struct fl_req *req, struct fl_tx *tx,
 	return err;
 }
 
-/* Adds every loan's collections to p's history: one read of its
- * schedule, reschedules and payments each. */
-static fl_err add_history(struct fl_req *req, struct fl_tx *tx, struct scan *s)
+static fl_err history_one(void *ctx, const struct fl_pf_loan *l)
 {
-	struct fl_device_inputs in;
-	fl_err err = FL_OK;
+	const struct fl_device_inputs *in = l->in;
 
-	for (size_t i = 0; i < s->n && err == FL_OK; i++) {
-		err = fl_store_device_inputs(tx, req->who.tenant_id,
-		                             s->loans[i].device_id, &in);
-		if (err != FL_OK)
-			break;
-		err = fl_portfolio_add_history(
-		        s->p, s->loans[i].currency, in.contract.schedule,
-		        in.contract.n_schedule, in.reschedules,
-		        in.n_reschedules, in.payments, in.n_payments);
-		fl_device_inputs_clear(&in);
-	}
-	return err;
+	return fl_portfolio_add_history(
+	        ctx, l->currency, in->contract.schedule,
+	        in->contract.n_schedule, in->reschedules, in->n_reschedules,
+	        in->payments, in->n_payments);
 }
 
 /* One device's changes into and out of locked, read in a row. */
@@ -243,19 +198,12 @@ static fl_err build(struct fl_req *req, struct fl_portfolio *p, bool history)
 		                              add_late_one, &s);
 	if (err == FL_OK)
 		err = add_rescheduled(req, tx, &s);
-	while (err == FL_OK && history) {
-		s.got = 0;
-		err = fl_store_contract_list(tx, req->who.tenant_id, s.last,
-		                             PAGE, add_contract, &s);
-		if (s.got < PAGE)
-			break;
-	}
 	if (err == FL_OK && history)
-		err = add_history(req, tx, &s);
+		err = fl_store_portfolio_loans(tx, req->who.tenant_id,
+		                               history_one, p);
 	if (err == FL_OK && history)
 		err = add_trends(req, tx, p);
 	fl_tx_rollback(tx);
-	free(s.loans);
 	free(s.resched);
 	return err;
 }

@@ -1640,4 +1640,5 @@ static const struct fl_store_ops pg_ops = {
         .state_change_locks = pg_state_change_locks,
         .portfolio_groups = pg_portfolio_groups,
         .portfolio_late = pg_portfolio_late,
+        .portfolio_rows = pg_portfolio_rows,
 };

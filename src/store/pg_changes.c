@@ -218,3 +218,61 @@ out:
 	PQclear(r);
 	return err;
 }
+
+/* The page's contracts (kind -1) and the rows of every kind of each, told
+ * apart by column 1 (kinds and columns as struct fl_store_extra); the
+ * page ends at the limit-th contract after $2. */
+#define PG_PF_PAGE_WHERE                                                       \
+	"WHERE c.tenant_id = $1 AND c.ord > $2::bigint AND c.ord <= "          \
+	"(SELECT max(ord) FROM (SELECT ord FROM contracts WHERE tenant_id = "  \
+	"$1 AND ord > $2::bigint ORDER BY ord LIMIT $3::bigint) pg) "
+fl_err pg_portfolio_rows(struct fl_tx *tx, const char *tenant_id,
+                         int64_t after, int limit,
+                         fl_err (*fn)(void *ctx, int64_t contract_ord,
+                                      const struct fl_store_extra *e,
+                                      const char *device_id,
+                                      const char *currency),
+                         void *ctx)
+{
+	static const char sql[] =
+	        "SELECT c.ord, -1, 0::bigint, 0::bigint, 0::bigint, 0::bigint, "
+	        "c.device_id, c.currency FROM contracts c " PG_PF_PAGE_WHERE
+	        "UNION ALL SELECT c.ord, 0, i.resched, i.idx, i.due_at, "
+	        "i.amount, NULL, NULL FROM contracts c JOIN installments i ON "
+	        "i.device_id = c.device_id " PG_PF_PAGE_WHERE
+	        "UNION ALL SELECT c.ord, 1, r.ord, r.ord, r.from_at, 0, NULL, "
+	        "NULL FROM contracts c JOIN reschedules r ON r.device_id = "
+	        "c.device_id " PG_PF_PAGE_WHERE
+	        "UNION ALL SELECT c.ord, 2, p.paid_at, p.ord, p.amount, "
+	        "p.reversed_at, NULL, NULL FROM contracts c JOIN payments p ON "
+	        "p.device_id = c.device_id " PG_PF_PAGE_WHERE
+	        "ORDER BY 1, 2, 3, 4";
+	char id[FL_ID_MAX], ccy[4];
+	struct fl_store_extra e;
+	struct pg_params p = {0};
+	PGresult *r = NULL;
+	fl_err err;
+
+	pg_p_text(&p, tenant_id);
+	pg_p_int(&p, after);
+	pg_p_int(&p, limit);
+	TRY(pg_run(tx, sql, &p, 0, &r));
+	for (int i = 0; i < PQntuples(r); i++) {
+		memset(&e, 0, sizeof(e));
+		e.kind = pg_int(r, i, 1);
+		e.a = pg_int(r, i, 2);
+		e.b = pg_int(r, i, 3);
+		e.c = pg_int(r, i, 4);
+		e.d = pg_int(r, i, 5);
+		if (e.kind == -1) {
+			TRY(pg_text(r, i, 6, id, sizeof(id)));
+			TRY(pg_text(r, i, 7, ccy, sizeof(ccy)));
+			TRY(fn(ctx, pg_int(r, i, 0), &e, id, ccy));
+		} else {
+			TRY(fn(ctx, pg_int(r, i, 0), &e, NULL, NULL));
+		}
+	}
+out:
+	PQclear(r);
+	return err;
+}

@@ -1041,4 +1041,5 @@ static const struct fl_store_ops sqlite_ops = {
         .state_change_locks = sq_state_change_locks,
         .portfolio_groups = sq_portfolio_groups,
         .portfolio_late = sq_portfolio_late,
+        .portfolio_rows = sq_portfolio_rows,
 };

@@ -242,3 +242,114 @@ out:
 	sq_done(st);
 	return err;
 }
+
+/* The last ord of the page: the limit-th contract after `after`. */
+static const char page_sql[] =
+        "SELECT max(ord) FROM (SELECT ord FROM contracts WHERE "
+        "tenant_id = ?1 AND ord > ?2 ORDER BY ord LIMIT ?3);";
+
+/* The page's contracts, and the rows of each kind of theirs (kinds and
+ * columns as extras_sql in sqlite_devices.c), one statement a kind: each
+ * walks the contracts by their tenant index and the kind's own index by
+ * device, so each yields (contract, a, b) order without sorting, and
+ * sq_portfolio_rows merges them by contract (cheaper than SQLite merging
+ * a compound select). */
+#define PF_PAGE_WHERE "WHERE c.tenant_id = ?1 AND c.ord > ?2 AND c.ord <= ?3 "
+static const char pf_contracts_sql[] =
+        "SELECT c.ord, c.device_id, c.currency FROM contracts c "
+        PF_PAGE_WHERE "ORDER BY c.ord;";
+static const char pf_kind_sql[3][320] = {
+        "SELECT c.ord, i.resched, i.idx, i.due_at, i.amount FROM contracts c "
+        "JOIN installments i ON i.device_id = c.device_id " PF_PAGE_WHERE
+        "ORDER BY c.ord, i.resched, i.idx;",
+        "SELECT c.ord, r.ord, r.ord, r.from_at, 0 FROM contracts c "
+        "JOIN reschedules r ON r.device_id = c.device_id " PF_PAGE_WHERE
+        "ORDER BY c.ord, r.ord;",
+        "SELECT c.ord, p.paid_at, p.ord, p.amount, p.reversed_at "
+        "FROM contracts c JOIN payments p ON p.device_id = c.device_id "
+        PF_PAGE_WHERE "ORDER BY c.ord, p.paid_at, p.ord;",
+};
+
+fl_err sq_portfolio_rows(struct fl_tx *tx, const char *tenant_id,
+                         int64_t after, int limit,
+                         fl_err (*fn)(void *ctx, int64_t contract_ord,
+                                      const struct fl_store_extra *e,
+                                      const char *device_id,
+                                      const char *currency),
+                         void *ctx)
+{
+	char id[FL_ID_MAX], ccy[4];
+	struct fl_store_extra e;
+	sqlite3_stmt *st = NULL, *k[3] = {NULL, NULL, NULL};
+	bool more[3] = {false, false, false};
+	int64_t upto, ord;
+	fl_err err;
+	int rc;
+
+	st = sq_stmt(tx, page_sql, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_bind_text(st, 1, tenant_id));
+	TRY(sq_bind_int(st, 2, after));
+	TRY(sq_bind_int(st, 3, limit));
+	TRY(sq_step_row(st));
+	if (sqlite3_column_type(st, 0) == SQLITE_NULL)
+		goto out; /* no contract after `after` */
+	upto = sqlite3_column_int64(st, 0);
+	sq_done(st);
+	st = NULL;
+	for (int j = 0; j < 3; j++) {
+		k[j] = sq_stmt(tx, pf_kind_sql[j], &err);
+		if (k[j] == NULL)
+			goto out;
+		TRY(sq_bind_text(k[j], 1, tenant_id));
+		TRY(sq_bind_int(k[j], 2, after));
+		TRY(sq_bind_int(k[j], 3, upto));
+		if ((rc = sqlite3_step(k[j])) != SQLITE_ROW &&
+		    rc != SQLITE_DONE) {
+			err = sq_err(rc);
+			goto out;
+		}
+		more[j] = rc == SQLITE_ROW;
+	}
+	st = sq_stmt(tx, pf_contracts_sql, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_bind_text(st, 1, tenant_id));
+	TRY(sq_bind_int(st, 2, after));
+	TRY(sq_bind_int(st, 3, upto));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		ord = sqlite3_column_int64(st, 0);
+		memset(&e, 0, sizeof(e));
+		e.kind = -1;
+		TRY(sq_col_text(st, 1, id, sizeof(id)));
+		TRY(sq_col_text(st, 2, ccy, sizeof(ccy)));
+		TRY(fn(ctx, ord, &e, id, ccy));
+		for (int j = 0; j < 3; j++) {
+			while (more[j] && sqlite3_column_int64(k[j], 0) <= ord) {
+				e.kind = j;
+				e.a = sqlite3_column_int64(k[j], 1);
+				e.b = sqlite3_column_int64(k[j], 2);
+				e.c = sqlite3_column_int64(k[j], 3);
+				e.d = sqlite3_column_int64(k[j], 4);
+				TRY(fn(ctx, sqlite3_column_int64(k[j], 0), &e,
+				       NULL, NULL));
+				rc = sqlite3_step(k[j]);
+				if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+					err = sq_err(rc);
+					goto out;
+				}
+				more[j] = rc == SQLITE_ROW;
+			}
+		}
+	}
+	if (rc != SQLITE_DONE)
+		err = sq_err(rc);
+	else if (more[0] || more[1] || more[2])
+		err = FL_E_CORRUPT; /* a row of no contract of the page */
+out:
+	sq_done(st);
+	for (int j = 0; j < 3; j++)
+		sq_done(k[j]);
+	return err;
+}

@@ -321,5 +321,12 @@ fl_err sq_portfolio_groups(struct fl_tx *tx, const char *tenant_id,
                              FL_STORE_LIST_FN(struct fl_pf_group), void *ctx);
 fl_err sq_portfolio_late(struct fl_tx *tx, const char *tenant_id,
                            FL_STORE_LIST_FN(struct fl_pf_late), void *ctx);
+fl_err sq_portfolio_rows(struct fl_tx *tx, const char *tenant_id,
+                         int64_t after, int limit,
+                         fl_err (*fn)(void *ctx, int64_t contract_ord,
+                                      const struct fl_store_extra *e,
+                                      const char *device_id,
+                                      const char *currency),
+                         void *ctx);
 
 #endif

@@ -996,3 +996,85 @@ fl_err fl_store_portfolio_late(struct fl_tx *tx, const char *tenant_id,
 {
 	return OPS(tx)->portfolio_late(tx, tenant_id, fn, ctx);
 }
+
+/* --- every loan's collections ------------------------------------------- */
+
+#define PF_PAGE 1000 /* contracts a statement */
+
+struct pf_walk {
+	bool open;         /* a loan is being filled */
+	int64_t ord;       /* its contract's ord */
+	struct fl_pf_loan l;
+	struct fl_device_inputs in;
+	struct fl_store_extras x;
+	int n;             /* contracts of this page */
+	fl_err (*fn)(void *ctx, const struct fl_pf_loan *l);
+	void *ctx;
+};
+
+/* Hands the loan being filled, if any, to fn. */
+static fl_err pf_flush(struct pf_walk *w)
+{
+	fl_err err;
+
+	if (!w->open)
+		return FL_OK;
+	fl_store_extras_end(&w->x, &w->in, true);
+	w->l.in = &w->in;
+	err = w->fn(w->ctx, &w->l);
+	fl_device_inputs_clear(&w->in);
+	w->open = false;
+	return err;
+}
+
+static fl_err pf_row(void *ctx, int64_t contract_ord,
+                     const struct fl_store_extra *e, const char *device_id,
+                     const char *currency)
+{
+	struct pf_walk *w = ctx;
+	char *reason = NULL;
+	fl_err err;
+
+	if (e->kind == -1) {
+		if (device_id == NULL || currency == NULL)
+			return FL_E_CORRUPT;
+		if ((err = pf_flush(w)) != FL_OK)
+			return err;
+		memset(&w->in, 0, sizeof(w->in));
+		memset(&w->x, 0, sizeof(w->x));
+		memset(&w->l, 0, sizeof(w->l));
+		w->in.has_contract = true;
+		snprintf(w->l.device_id, sizeof(w->l.device_id), "%s",
+		         device_id);
+		snprintf(w->l.currency, sizeof(w->l.currency), "%s", currency);
+		w->ord = contract_ord;
+		w->open = true;
+		w->n++;
+		return FL_OK;
+	}
+	if (!w->open || contract_ord != w->ord || e->kind < 0 || e->kind > 2)
+		return FL_E_CORRUPT;
+	return fl_store_extras_add(&w->x, &w->in, e, &reason);
+}
+
+fl_err fl_store_portfolio_loans(struct fl_tx *tx, const char *tenant_id,
+                                fl_err (*fn)(void *ctx,
+                                             const struct fl_pf_loan *l),
+                                void *ctx)
+{
+	struct pf_walk w = {.fn = fn, .ctx = ctx};
+	fl_err err;
+
+	do {
+		w.n = 0;
+		err = OPS(tx)->portfolio_rows(tx, tenant_id, w.ord, PF_PAGE,
+		                              pf_row, &w);
+		if (err == FL_OK)
+			err = pf_flush(&w);
+	} while (err == FL_OK && w.n == PF_PAGE);
+	if (w.open) {
+		fl_store_extras_end(&w.x, &w.in, false);
+		fl_device_inputs_clear(&w.in);
+	}
+	return err;
+}

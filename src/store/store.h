@@ -1429,6 +1429,24 @@ fl_err fl_store_portfolio_late(struct fl_tx *tx, const char *tenant_id,
                                             const struct fl_pf_late *l),
                                void *ctx) FL_MUST_USE;
 
+/* One loan's collections as fl_store_portfolio_loans reads them: its
+ * schedule, reschedules and payments as fl_store_device_inputs gives
+ * them (in.has_contract set; no commands). Borrowed for the call. */
+struct fl_pf_loan {
+	char device_id[FL_ID_MAX];
+	char currency[4];
+	const struct fl_device_inputs *in;
+};
+
+/* Every contract of tenant_id (released loans' too), in contract order,
+ * with its schedule, reschedules and payments: a page of contracts at a
+ * time, their installments, reschedules and payments read in one ordered
+ * statement per page instead of several per loan. */
+fl_err fl_store_portfolio_loans(struct fl_tx *tx, const char *tenant_id,
+                                fl_err (*fn)(void *ctx,
+                                             const struct fl_pf_loan *l),
+                                void *ctx) FL_MUST_USE;
+
 /* --- changes of decided state ------------------------------------------------
  */
 

@@ -385,6 +385,18 @@ struct fl_store_ops {
 	                           void *ctx);
 	fl_err (*portfolio_late)(struct fl_tx *tx, const char *tenant_id,
 	                         FL_STORE_LIST_FN(struct fl_pf_late), void *ctx);
+	/* The first `limit` contracts of tenant_id with ord > after, each
+	 * as a row of kind -1 (device_id and currency given, else NULL)
+	 * followed by its installments, reschedules and payments as rows
+	 * of kinds 0 to 2 of struct fl_store_extra: by contract ord, then
+	 * kind, then as device inputs order each kind (a, then b). */
+	fl_err (*portfolio_rows)(struct fl_tx *tx, const char *tenant_id,
+	                         int64_t after, int limit,
+	                         fl_err (*fn)(void *ctx, int64_t contract_ord,
+	                                      const struct fl_store_extra *e,
+	                                      const char *device_id,
+	                                      const char *currency),
+	                         void *ctx);
 };
 
 #endif

@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include "core/crypto.h"
+#include "core/portfolio.h"
 #include "store/store.h"
 #include "support/pg_cluster.h"
 
@@ -2580,6 +2581,210 @@ static void test_portfolio_reads(void **state)
 	assert_int_equal(fl_tx_commit(tx), FL_OK);
 }
 
+/* A device of tenant tn with a contract in ccy of one installment (due,
+ * amount) and a payment of `paid` at 5 when paid > 0. */
+static void pf_small(struct fl_tx *tx, const char *tn, int i, const char *ccy,
+                     fl_time due, int64_t amount, int64_t paid)
+{
+	struct fl_installment sched[1] = {{due, amount}};
+	struct fl_contract_rec c;
+	struct fl_payment_rec p;
+	struct fl_device d;
+
+	memset(&d, 0, sizeof(d));
+	snprintf(d.id, sizeof(d.id), "dv_%s_%d", tn, i);
+	snprintf(d.tenant_id, sizeof(d.tenant_id), "%s", tn);
+	snprintf(d.imei, sizeof(d.imei), "3%c%013d", tn[3], i);
+	assert_int_equal(fl_store_device_insert(tx, &d), FL_OK);
+	memset(&c, 0, sizeof(c));
+	snprintf(c.device_id, sizeof(c.device_id), "%s", d.id);
+	snprintf(c.tenant_id, sizeof(c.tenant_id), "%s", tn);
+	memcpy(c.currency, ccy, 4);
+	c.schedule = sched;
+	c.n_schedule = 1;
+	assert_int_equal(fl_store_contract_insert(tx, &c), FL_OK);
+	if (paid <= 0)
+		return;
+	memset(&p, 0, sizeof(p));
+	snprintf(p.id, sizeof(p.id), "py_%s_%d", tn, i);
+	snprintf(p.tenant_id, sizeof(p.tenant_id), "%s", tn);
+	snprintf(p.device_id, sizeof(p.device_id), "%s", d.id);
+	p.amount = paid;
+	p.paid_at = 5;
+	assert_int_equal(fl_store_payment_insert(tx, &p), FL_OK);
+}
+
+struct pf_loans {
+	struct fl_tx *tx;
+	const char *tenant;
+	struct fl_portfolio p;
+	int n;
+	char first[FL_ID_MAX], last[FL_ID_MAX];
+};
+
+/* Checks each loan against what fl_store_device_inputs reads for it, and
+ * adds its collections. */
+static fl_err pf_loan(void *ctx, const struct fl_pf_loan *l)
+{
+	struct pf_loans *s = ctx;
+	const struct fl_device_inputs *a = l->in;
+	struct fl_device_inputs b;
+
+	assert_int_equal(fl_store_device_inputs(s->tx, s->tenant, l->device_id,
+	                                        &b),
+	                 FL_OK);
+	assert_true(a->has_contract);
+	assert_int_equal(a->contract.n_schedule, b.contract.n_schedule);
+	for (size_t i = 0; i < a->contract.n_schedule; i++) {
+		assert_int_equal(a->contract.schedule[i].due_at,
+		                 b.contract.schedule[i].due_at);
+		assert_int_equal(a->contract.schedule[i].amount,
+		                 b.contract.schedule[i].amount);
+	}
+	assert_int_equal(a->n_reschedules, b.n_reschedules);
+	for (size_t i = 0; i < a->n_reschedules; i++) {
+		assert_int_equal(a->reschedules[i].from, b.reschedules[i].from);
+		assert_int_equal(a->reschedules[i].n_schedule,
+		                 b.reschedules[i].n_schedule);
+		for (size_t k = 0; k < a->reschedules[i].n_schedule; k++)
+			assert_int_equal(a->reschedules[i].schedule[k].due_at,
+			                 b.reschedules[i].schedule[k].due_at);
+	}
+	assert_int_equal(a->n_payments, b.n_payments);
+	for (size_t i = 0; i < a->n_payments; i++) {
+		assert_int_equal(a->payments[i].paid_at, b.payments[i].paid_at);
+		assert_int_equal(a->payments[i].amount, b.payments[i].amount);
+		assert_int_equal(a->payments[i].reversed,
+		                 b.payments[i].reversed);
+	}
+	assert_int_equal(a->n_commands, 0);
+	fl_device_inputs_clear(&b);
+	if (s->n == 0)
+		snprintf(s->first, sizeof(s->first), "%s", l->device_id);
+	snprintf(s->last, sizeof(s->last), "%s", l->device_id);
+	s->n++;
+	return fl_portfolio_add_history(
+	        &s->p, l->currency, a->contract.schedule,
+	        a->contract.n_schedule, a->reschedules, a->n_reschedules,
+	        a->payments, a->n_payments);
+}
+
+static const struct fl_portfolio_ccy *pf_ccy(const struct fl_portfolio *p,
+                                             const char *code)
+{
+	for (size_t i = 0; i < p->n_ccy; i++)
+		if (strcmp(p->ccy[i].currency, code) == 0)
+			return &p->ccy[i];
+	fail_msg("no %s", code);
+	return NULL;
+}
+
+/* Every loan's collections in one read per page of contracts: the same
+ * schedules, reschedules and payments as each loan's own read, released
+ * loans included, other tenants' never, and the collections they give
+ * (rescheduled and reversed included) known by hand; past a page. */
+static void test_portfolio_loans(void **state)
+{
+	struct fx *f = *state;
+	struct fl_tx *tx = begin(f, true);
+	struct fl_installment re[2] = {{2500, 150}, {3500, 150}};
+	struct fl_reschedule_rec r;
+	struct fl_payment_rec p;
+	const struct fl_portfolio_ccy *c;
+	struct pf_loans *s = calloc(1, sizeof(*s));
+	const struct {
+		const char *dev;
+		int64_t amount;
+		fl_time at;
+	} pays[] = {{"dv_1", 100, 900},  {"dv_1", 100, 2500},
+	            {"dv_1", 50, 2600},  {"dv_2", 100, 1000},
+	            {"dv_2", 300, 3000}, {"dv_x", 999, 1000}};
+
+	assert_non_null(s);
+	/* schedule {1000, 100}, {2000, 100}, {3000, 100} each */
+	pf_device(tx, "dv_1", "490154203237518", "KES", FL_ST_ACTIVE, 0, 0, 300,
+	          0);
+	pf_device(tx, "dv_2", "356938035643809", "KES", FL_ST_LOCKED, 0, 100,
+	          200, 1000);
+	pf_device(tx, "dv_3", "352099001761481", "KES", FL_ST_RELEASED, 0, 0,
+	          0, 0);
+	pf_device(tx, "dv_4", "353918050812375", "UGX", FL_ST_ACTIVE, 0, 0, 300,
+	          0);
+	pf_device(tx, "dv_5", "356938035643817", NULL, FL_ST_PENDING, 0, 0, 0,
+	          0);
+	pf_small(tx, "tn_2", 1, "KES", 1000, 5000, 0);
+	/* dv_2 rescheduled from 2000: 1000:100, 2500:150, 3500:150 */
+	memset(&r, 0, sizeof(r));
+	r.from = 2000;
+	r.schedule = re;
+	r.n_schedule = 2;
+	assert_int_equal(fl_store_reschedule_insert(tx, "tn_1", "dv_2", &r),
+	                 FL_OK);
+	for (size_t i = 0; i < sizeof(pays) / sizeof(pays[0]); i++) {
+		memset(&p, 0, sizeof(p));
+		snprintf(p.id, sizeof(p.id), "py_%zu", i);
+		snprintf(p.tenant_id, sizeof(p.tenant_id), "tn_1");
+		snprintf(p.device_id, sizeof(p.device_id), "%s",
+		         strcmp(pays[i].dev, "dv_x") == 0 ? "dv_tn_2_1"
+		                                          : pays[i].dev);
+		if (strcmp(pays[i].dev, "dv_x") == 0)
+			snprintf(p.tenant_id, sizeof(p.tenant_id), "tn_2");
+		p.amount = pays[i].amount;
+		p.paid_at = pays[i].at;
+		assert_int_equal(fl_store_payment_insert(tx, &p), FL_OK);
+	}
+	assert_int_equal(fl_store_payment_reverse(tx, "tn_1", "py_2", 2700,
+	                                          "bounced", ""),
+	                 FL_OK);
+
+	s->tx = tx;
+	s->tenant = "tn_1";
+	fl_portfolio_init(&s->p, (fl_time)FL_PORTFOLIO_PERIODS *
+	                                 FL_PORTFOLIO_PERIOD);
+	assert_int_equal(fl_store_portfolio_loans(tx, "tn_1", pf_loan, s),
+	                 FL_OK);
+	assert_int_equal(s->n, 4); /* dv_5 has no contract */
+	assert_string_equal(s->first, "dv_1");
+	assert_string_equal(s->last, "dv_4");
+	/* dv_1: 100 on time of 300 due, 200 collected (50 reversed);
+	 * dv_2: 100 + 150 on time of 400 due, 400 collected; dv_3 (released):
+	 * 300 due; dv_4: 300 due in UGX */
+	c = pf_ccy(&s->p, "KES");
+	assert_int_equal(c->due[0], 1000);
+	assert_int_equal(c->on_time[0], 350);
+	assert_int_equal(c->collected[0], 600);
+	c = pf_ccy(&s->p, "UGX");
+	assert_int_equal(c->due[0], 300);
+	assert_int_equal(c->on_time[0], 0);
+	assert_int_equal(s->p.n_ccy, 2);
+	for (int k = 1; k < FL_PORTFOLIO_PERIODS; k++)
+		assert_int_equal(s->p.ccy[0].due[k], 0);
+
+	/* more contracts than a page: each once, in order */
+	for (int i = 0; i < 2003; i++)
+		pf_small(tx, "tn_3", i, i % 2 ? "KES" : "TZS", 10, 3,
+		         i % 3 == 0 ? 2 : 0);
+	memset(s, 0, sizeof(*s));
+	s->tx = tx;
+	s->tenant = "tn_3";
+	fl_portfolio_init(&s->p, (fl_time)FL_PORTFOLIO_PERIODS *
+	                                 FL_PORTFOLIO_PERIOD);
+	assert_int_equal(fl_store_portfolio_loans(tx, "tn_3", pf_loan, s),
+	                 FL_OK);
+	assert_int_equal(s->n, 2003);
+	assert_string_equal(s->first, "dv_tn_3_0");
+	assert_string_equal(s->last, "dv_tn_3_2002");
+	c = pf_ccy(&s->p, "TZS"); /* 1002 even i, 334 of them i % 3 == 0 */
+	assert_int_equal(c->due[0], 1002 * 3);
+	assert_int_equal(c->on_time[0], 334 * 2);
+	assert_int_equal(c->collected[0], 334 * 2);
+	c = pf_ccy(&s->p, "KES"); /* 1001 odd i, 334 of them i % 3 == 0 */
+	assert_int_equal(c->due[0], 1001 * 3);
+	assert_int_equal(c->collected[0], 334 * 2);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+	free(s);
+}
+
 /* --- PostgreSQL only ---------------------------------------------------- */
 
 /* Two stores on one database, as two finlockd processes: a commit in one
@@ -3509,6 +3714,7 @@ static void test_pg_durability(void **state)
 	        T(test_webhooks, setup, teardown),                             \
 	        T(test_state_changes, setup, teardown),                        \
 	        T(test_portfolio_reads, setup, teardown),                      \
+	        T(test_portfolio_loans, setup, teardown),                      \
 	        T(test_pairing_requests, setup, teardown),                     \
 	        T(test_device_load, setup, teardown),                          \
 	        T(test_dp_claim, setup, teardown),                             \
