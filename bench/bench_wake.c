@@ -127,7 +127,13 @@ static unsigned g_salt;    /* TransIDs of this run */
 static uint64_t g_pays_ok; /* payments answered as stored */
 static char g_last_bad_body[200];
 
-static int sock_open(const struct sockaddr_in *addr)
+/* Opens a connection to addr. A phone's (src >= 0) comes from a loopback
+ * address of its own, 127.2.x.y, as phones reach a server from many
+ * addresses (carrier NATs among them): from 127.0.0.1 alone, the
+ * thousands of waits opened at once would meet finlockd's per-address cap
+ * on connections without headers (max_pending_per_client) and measure
+ * that cap's refusals instead of the waits. */
+static int sock_open_from(const struct sockaddr_in *addr, long src)
 {
 	int one = 1;
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
@@ -135,10 +141,23 @@ static int sock_open(const struct sockaddr_in *addr)
 	if (fd < 0)
 		bench_die("socket: %s", strerror(errno));
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (src >= 0) {
+		struct sockaddr_in from = {.sin_family = AF_INET};
+
+		from.sin_addr.s_addr =
+		        htonl(0x7f020000u | ((uint32_t)src & 0xffffu));
+		if (bind(fd, (const struct sockaddr *)&from, sizeof(from)) != 0)
+			bench_die("bind 127.2.x.y: %s", strerror(errno));
+	}
 	if (connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) != 0 &&
 	    errno != EINPROGRESS)
 		bench_die("connect: %s", strerror(errno));
 	return fd;
+}
+
+static int sock_open(const struct sockaddr_in *addr)
+{
+	return sock_open_from(addr, -1);
 }
 
 static void ep_add(int fd, uint32_t events, struct tag *t)
@@ -218,7 +237,7 @@ static void waiter_reopen(struct waiter *w, struct tag *t)
 	epoll_ctl(g_ep, EPOLL_CTL_DEL, w->fd, NULL);
 	close(w->fd);
 	g_errors++;
-	w->fd = sock_open(waiter_addr(w));
+	w->fd = sock_open_from(waiter_addr(w), (long)w->dev);
 	w->st = W_CONNECTING;
 	w->rlen = 0;
 	ep_add(w->fd, EPOLLOUT | EPOLLIN, t);
@@ -727,7 +746,7 @@ int main(int argc, char **argv)
 		while (opened < n_w && connecting < CONNECT_MAX) {
 			struct waiter *w = &ws[opened];
 
-			w->fd = sock_open(waiter_addr(w));
+			w->fd = sock_open_from(waiter_addr(w), (long)w->dev);
 			w->st = W_CONNECTING;
 			ep_add(w->fd, EPOLLOUT | EPOLLIN, &wt[opened]);
 			opened++;
