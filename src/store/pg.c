@@ -262,6 +262,55 @@ static const char *const begin_sql[2] = {
         "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
         "BEGIN ISOLATION LEVEL READ COMMITTED"};
 
+/* Reads the results of a pipeline of n_queries queries and its sync, and
+ * leaves pipeline mode. Queries n_pre to n_pre + n_keep - 1 are the
+ * statements whose results the caller wants: each goes to keep[], the
+ * rest are cleared. *failed_at is the first query that failed (-1 if
+ * none), and the error is that query's, or the connection's. */
+static fl_err pipeline_results(PGconn *db, int n_queries, int n_pre,
+                               PGresult **keep, int n_keep, int *failed_at)
+{
+	PGresult *r;
+	fl_err err = FL_OK;
+
+	/* each query's results end with NULL; then the sync */
+	for (int q = 0; q < n_queries; q++) {
+		while ((r = PQgetResult(db)) != NULL) {
+			ExecStatusType st = PQresultStatus(r);
+
+			if (q >= n_pre && q < n_pre + n_keep &&
+			    keep[q - n_pre] == NULL &&
+			    (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)) {
+				keep[q - n_pre] = r;
+				continue;
+			}
+			if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK &&
+			    st != PGRES_PIPELINE_ABORTED && *failed_at < 0) {
+				err = pg_fail(db, r);
+				*failed_at = q;
+			}
+			PQclear(r);
+		}
+		if (PQstatus(db) != CONNECTION_OK)
+			break;
+	}
+	if (PQstatus(db) == CONNECTION_OK) {
+		while ((r = PQgetResult(db)) != NULL) {
+			bool sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+
+			PQclear(r);
+			if (sync)
+				break;
+		}
+	}
+	if (!PQexitPipelineMode(db) && err == FL_OK)
+		err = pg_fail(db, NULL);
+	for (int i = 0; i < n_keep && err == FL_OK; i++)
+		if (keep[i] == NULL)
+			err = pg_fail(db, NULL);
+	return err;
+}
+
 /* Runs prepared statement `name` in one round trip (libpq's pipeline
  * mode) together with what must come before and after it: the
  * transaction's BEGIN (and its quiet setting) when it is the
@@ -274,7 +323,7 @@ static fl_err run_pipeline(struct fl_tx *tx, const char *name,
 {
 	const char *pre[3], *post = NULL;
 	PGconn *db = tx->c->db;
-	PGresult *r, *stmt = NULL;
+	PGresult *stmt = NULL;
 	bool guard = (flags & PG_GUARD) != 0, ok, begun = tx->begun;
 	int n_pre = 0, failed_at = -1, n_queries;
 	fl_err err = FL_OK;
@@ -304,39 +353,7 @@ static fl_err run_pipeline(struct fl_tx *tx, const char *name,
 		tx->failed = err == FL_OK ? FL_E_STORE : err;
 		return tx->failed;
 	}
-	/* each query's results end with NULL; then the sync */
-	for (int q = 0; q < n_queries; q++) {
-		while ((r = PQgetResult(db)) != NULL) {
-			ExecStatusType st = PQresultStatus(r);
-
-			if (q == n_pre && stmt == NULL &&
-			    (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)) {
-				stmt = r;
-				continue;
-			}
-			if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK &&
-			    st != PGRES_PIPELINE_ABORTED && failed_at < 0) {
-				err = pg_fail(db, r);
-				failed_at = q;
-			}
-			PQclear(r);
-		}
-		if (PQstatus(db) != CONNECTION_OK)
-			break;
-	}
-	if (PQstatus(db) == CONNECTION_OK) {
-		while ((r = PQgetResult(db)) != NULL) {
-			bool sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
-
-			PQclear(r);
-			if (sync)
-				break;
-		}
-	}
-	if (!PQexitPipelineMode(db) && err == FL_OK)
-		err = pg_fail(db, NULL);
-	if (err == FL_OK && stmt == NULL)
-		err = pg_fail(db, NULL);
+	err = pipeline_results(db, n_queries, n_pre, &stmt, 1, &failed_at);
 	/* BEGIN went through unless it is what failed */
 	if (!begun && PQstatus(db) == CONNECTION_OK && failed_at != 0)
 		tx->begun = true;
@@ -433,7 +450,6 @@ static fl_err pair_once(struct fl_tx *tx, const char *const sql[2],
 	const char *pre[2];
 	bool begun = tx->begun, ok;
 	int n_pre = 0, failed_at = -1;
-	PGresult *r;
 	fl_err err = FL_OK;
 
 	for (int i = 0; i < 2; i++) {
@@ -461,38 +477,7 @@ static fl_err pair_once(struct fl_tx *tx, const char *const sql[2],
 		tx->failed = err == FL_OK ? FL_E_STORE : err;
 		return tx->failed;
 	}
-	for (int q = 0; q < n_pre + 2; q++) {
-		while ((r = PQgetResult(db)) != NULL) {
-			ExecStatusType st = PQresultStatus(r);
-
-			if (q >= n_pre && res[q - n_pre] == NULL &&
-			    (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)) {
-				res[q - n_pre] = r;
-				continue;
-			}
-			if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK &&
-			    st != PGRES_PIPELINE_ABORTED && failed_at < 0) {
-				err = pg_fail(db, r);
-				failed_at = q;
-			}
-			PQclear(r);
-		}
-		if (PQstatus(db) != CONNECTION_OK)
-			break;
-	}
-	if (PQstatus(db) == CONNECTION_OK) {
-		while ((r = PQgetResult(db)) != NULL) {
-			bool sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
-
-			PQclear(r);
-			if (sync)
-				break;
-		}
-	}
-	if (!PQexitPipelineMode(db) && err == FL_OK)
-		err = pg_fail(db, NULL);
-	if (err == FL_OK && (res[0] == NULL || res[1] == NULL))
-		err = pg_fail(db, NULL);
+	err = pipeline_results(db, n_pre + 2, n_pre, res, 2, &failed_at);
 	if (!begun && PQstatus(db) == CONNECTION_OK && failed_at != 0)
 		tx->begun = true;
 	if (err != FL_OK) {
