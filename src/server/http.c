@@ -480,7 +480,7 @@ static void completed_cb(void *cls, struct MHD_Connection *mc, void **con_cls,
 			               "error", c->req.err_code, "completed",
 			               toe == MHD_REQUEST_TERMINATED_COMPLETED_OK,
 			               "store_error",
-			               c->req.store_error[0] != '\0'
+			               c->req.store_error != NULL
 			                       ? c->req.store_error
 			                       : NULL));
 	} else if (fl_guard_timed_out(c->gc)) {
@@ -493,7 +493,7 @@ static void completed_cb(void *cls, struct MHD_Connection *mc, void **con_cls,
 		       json_pack("{s:I,s:s,s:i}", "id", (json_int_t)c->req.id,
 		                 "client", c->req.client, "reason", (int)toe));
 	}
-	free(c->req.resp);
+	fl_reply_reset(&c->req);
 	free(c->body);
 	free(c);
 	atomic_fetch_sub(&h->inflight, 1);

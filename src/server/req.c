@@ -85,7 +85,8 @@ static void set_resp(struct fl_req *req, int status, const char *ctype,
                      char *body, size_t len)
 {
 	free(req->resp);
-	req->store_error[0] = '\0';
+	free(req->store_error);
+	req->store_error = NULL;
 	req->status = status;
 	req->ctype = ctype;
 	req->resp = body;
@@ -160,9 +161,10 @@ static void reply_errorv(struct fl_req *req, int status, fl_err err,
 		req->retry = true;
 	/* A server-side failure: keep the store's own words for the log
 	 * line (it is this thread's, and the failure has just happened). */
-	if (status >= 500)
-		snprintf(req->store_error, sizeof(req->store_error), "%s",
-		         fl_store_errmsg());
+	if (status >= 500) {
+		free(req->store_error);
+		req->store_error = strdup(fl_store_errmsg());
+	}
 }
 
 void fl_reply_error(struct fl_req *req, fl_err err, const char *fmt, ...)
@@ -191,26 +193,36 @@ void fl_reply_reset(struct fl_req *req)
 	req->resp_len = 0;
 	req->status = 0;
 	req->ctype = NULL;
+	for (size_t i = 0; i < req->n_hdrs; i++)
+		free(req->hdr_value[i]);
 	req->n_hdrs = 0;
 	req->err_code = NULL;
-	req->store_error[0] = '\0';
+	free(req->store_error);
+	req->store_error = NULL;
 	req->retry = false;
 }
 
 void fl_reply_header(struct fl_req *req, const char *name, const char *value)
 {
+	/* Kept on the heap, not in the request: a parked long poll holds its
+	 * request for minutes, and most answers set no header. */
+	char *copy = strdup(value);
+
+	if (copy == NULL)
+		return;
 	for (size_t i = 0; i < req->n_hdrs; i++) {
 		if (strcasecmp(req->hdr_name[i], name) == 0) {
-			snprintf(req->hdr_value[i], sizeof(req->hdr_value[i]),
-			         "%s", value);
+			free(req->hdr_value[i]);
+			req->hdr_value[i] = copy;
 			return;
 		}
 	}
-	if (req->n_hdrs >= FL_REQ_MAX_HEADERS)
+	if (req->n_hdrs >= FL_REQ_MAX_HEADERS) {
+		free(copy);
 		return;
+	}
 	req->hdr_name[req->n_hdrs] = name;
-	snprintf(req->hdr_value[req->n_hdrs],
-	         sizeof(req->hdr_value[req->n_hdrs]), "%s", value);
+	req->hdr_value[req->n_hdrs] = copy;
 	req->n_hdrs++;
 }
 

@@ -91,11 +91,11 @@ struct fl_req {
 	size_t resp_len;
 	const char *ctype;                        /* content type, static */
 	const char *hdr_name[FL_REQ_MAX_HEADERS]; /* static names */
-	char hdr_value[FL_REQ_MAX_HEADERS][256];
+	char *hdr_value[FL_REQ_MAX_HEADERS];      /* owned; fl_reply_reset */
 	size_t n_hdrs;
 	const char *err_code;  /* error code of an error answer */
 	bool retry;            /* answered FL_E_STORE_RETRY: run again */
-	char store_error[256]; /* the store's message of a 5xx, or "" */
+	char *store_error;     /* the store's message of a 5xx, owned, or NULL */
 };
 
 /* A path parameter by its name in the route pattern ("device_id"); NULL if
