@@ -2,7 +2,6 @@
 #include "server/api.h"
 
 #include "server/audit.h"
-#include "server/devices.h"
 
 fl_err fl_audit_req(struct fl_tx *tx, const struct fl_req *req,
                     const char *action, const char *target, json_t *before,
@@ -10,15 +9,4 @@ fl_err fl_audit_req(struct fl_tx *tx, const struct fl_req *req,
 {
 	return fl_audit_by(tx, &req->who, req->now, action, target, before,
 	                   after);
-}
-
-json_t *fl_api_device_json(const struct fl_device *d)
-{
-	return fl_device_json(d);
-}
-
-fl_err fl_api_device_pending(struct fl_tx *tx, const struct fl_device *d,
-                             fl_time now, json_t **out)
-{
-	return fl_device_pending(tx, d, now, out);
 }

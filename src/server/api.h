@@ -41,9 +41,6 @@ void fl_api_key_revoke(struct fl_req *req, const char *tenant_id,
  * 400 and returns the error otherwise. */
 fl_err fl_api_empty_body(struct fl_req *req) FL_MUST_USE;
 
-/* fl_device_json (devices.h). New reference. */
-json_t *fl_api_device_json(const struct fl_device *d);
-
 /* Reads the device named by the path's {device_id} for the caller's
  * tenant: FL_E_NOT_FOUND for a device of another tenant or none. */
 fl_err fl_api_path_device(struct fl_req *req, struct fl_tx *tx,
@@ -67,11 +64,6 @@ fl_err fl_api_device_protocol_json(struct fl_tx *tx, const struct fl_device *d,
  * "no_record", "financed", "released" or "stolen". Never "locked": the
  * word tells nothing of the debtor. The device lookup says the same. */
 const char *fl_api_public_status(const struct fl_device *d);
-
-/* fl_device_pending (devices.h): the device's pending commands at now,
- * as a JSON array (caller decrefs *out). */
-fl_err fl_api_device_pending(struct fl_tx *tx, const struct fl_device *d,
-                             fl_time now, json_t **out) FL_MUST_USE;
 
 /* What the public IMEI check says about one IMEI. */
 struct fl_imei_status {

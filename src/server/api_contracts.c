@@ -38,6 +38,7 @@
 #include "server/auth.h"
 #include "server/contracts.h"
 #include "server/decide.h"
+#include "server/devices.h"
 #include "server/jsonio.h"
 #include "server/route.h"
 #include "server/txn.h"
@@ -442,7 +443,7 @@ static fl_err create_step(struct fl_tx *tx, struct fl_req *req, void *ctx)
 		return err;
 	}
 	v = fl_contract_json(&io->out.contract, NULL, 0);
-	json_object_set_new(v, "device", fl_api_device_json(&io->out.device));
+	json_object_set_new(v, "device", fl_device_json(&io->out.device));
 	if (io->overdue > 0)
 		json_object_set_new(
 		        v, "warnings",
@@ -586,7 +587,7 @@ static void show_contract(struct fl_req *req)
 	}
 	out = fl_contract_json(&in->contract, in->reschedules,
 	                       in->n_reschedules);
-	json_object_set_new(out, "device", fl_api_device_json(d));
+	json_object_set_new(out, "device", fl_device_json(d));
 	fl_reply_json(req, 200, out);
 done:
 	fl_device_inputs_clear(in);
@@ -665,7 +666,7 @@ static fl_err reschedule_step(struct fl_tx *tx, struct fl_req *req, void *ctx)
 	              json_pack("{s:o,s:o,s:o}", "from", fl_json_time(r->from),
 	                        "schedule",
 	                        fl_schedule_json(r->schedule, r->n_schedule),
-	                        "device", fl_api_device_json(&io->out.device)));
+	                        "device", fl_device_json(&io->out.device)));
 	return FL_OK;
 }
 

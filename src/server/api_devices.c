@@ -215,7 +215,7 @@ static fl_err device_one(void *ctx, const struct fl_device *d)
 	dl->last = d->ord;
 	dl->last_key = fl_device_sort_key(d, dl->sort);
 	dl->n++;
-	return json_array_append_new(dl->items, fl_api_device_json(d)) == 0
+	return json_array_append_new(dl->items, fl_device_json(d)) == 0
 	               ? FL_OK
 	               : FL_E_NOMEM;
 }
@@ -439,12 +439,12 @@ static void show_device(struct fl_req *req)
 		if (err == FL_OK) {
 			json_t *pend = NULL;
 
-			j = fl_api_device_json(d);
+			j = fl_device_json(d);
 			err = j != NULL ? fl_api_device_protocol_json(tx, d, j)
 			                : FL_E_NOMEM;
 			if (err == FL_OK)
-				err = fl_api_device_pending(tx, d, req->now,
-				                            &pend);
+				err = fl_device_pending(tx, d, req->now,
+				                        &pend);
 			if (err == FL_OK)
 				json_object_set_new(j, "pending_commands",
 				                    pend);
@@ -616,7 +616,7 @@ static fl_err command_step(struct fl_tx *tx, struct fl_req *req, void *ctx)
 		err = fl_decide_device(tx, before->tenant_id, before->id,
 		                       req->now, false, after, &io->what);
 	if (err == FL_OK) {
-		json_t *a = fl_api_device_json(after);
+		json_t *a = fl_device_json(after);
 
 		json_object_set_new(a, "command",
 		                    json_pack("{s:s,s:I,s:o,s:s,s:b}", "kind",
@@ -625,11 +625,11 @@ static fl_err command_step(struct fl_tx *tx, struct fl_req *req, void *ctx)
 		                              c.reason, "show_reason",
 		                              c.show_reason));
 		err = fl_audit_req(tx, req, io->action, before->id,
-		                   fl_api_device_json(before), a);
+		                   fl_device_json(before), a);
 	}
 	if (err != FL_OK)
 		return err;
-	fl_reply_json(req, 200, fl_api_device_json(after));
+	fl_reply_json(req, 200, fl_device_json(after));
 	return FL_OK;
 }
 
@@ -870,7 +870,7 @@ static fl_err sync_step(struct fl_tx *tx, struct fl_req *req, void *ctx)
 		fl_reply_error(req, err, "no such device");
 	if (err != FL_OK)
 		return err;
-	fl_reply_json(req, 200, fl_api_device_json(d));
+	fl_reply_json(req, 200, fl_device_json(d));
 	return FL_OK;
 }
 
@@ -951,7 +951,7 @@ static void wait_device(struct fl_req *req)
 		if (err != FL_E_STATE)
 			break; /* too many waiters: answer as it is */
 	}
-	fl_reply_json(req, 200, fl_api_device_json(d));
+	fl_reply_json(req, 200, fl_device_json(d));
 done:
 	free(d);
 }

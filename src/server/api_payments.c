@@ -21,6 +21,7 @@
 #include "server/audit.h"
 #include "server/auth.h"
 #include "server/decide.h"
+#include "server/devices.h"
 #include "server/jsonio.h"
 #include "server/payments.h"
 #include "server/route.h"
@@ -45,7 +46,7 @@ static fl_err record_step(struct fl_tx *tx, struct fl_req *req, void *ctx)
 	fl_reply_json(req, 201,
 	              json_pack("{s:o,s:o}", "payment",
 	                        fl_pay_json(&io->out.payment), "device",
-	                        fl_api_device_json(&io->out.device)));
+	                        fl_device_json(&io->out.device)));
 	return FL_OK;
 }
 
@@ -121,7 +122,7 @@ static fl_err reverse_step(struct fl_tx *tx, struct fl_req *req, void *ctx)
 	fl_reply_json(req, 200,
 	              json_pack("{s:o,s:o}", "payment",
 	                        fl_pay_json(&io->out.payment), "device",
-	                        fl_api_device_json(&io->out.device)));
+	                        fl_device_json(&io->out.device)));
 	return FL_OK;
 }
 

@@ -28,6 +28,7 @@
 #include "server/auth.h"
 #include "server/daraja.h"
 #include "server/decide.h"
+#include "server/devices.h"
 #include "server/jsonio.h"
 #include "server/log.h"
 #include "server/netaddr.h"
@@ -718,7 +719,7 @@ static fl_err assign_step(struct fl_tx *tx, struct fl_req *req, void *ctx)
 	fl_reply_json(req, 201,
 	              json_pack("{s:o,s:o}", "payment",
 	                        fl_pay_json(&io->out.payment), "device",
-	                        fl_api_device_json(&io->out.device)));
+	                        fl_device_json(&io->out.device)));
 	return FL_OK;
 }
 
@@ -770,7 +771,7 @@ static fl_err confirm_step(struct fl_tx *tx, struct fl_req *req, void *ctx)
 		return err;
 	fl_reply_json(
 	        req, 200,
-	        json_pack("{s:o}", "device", fl_api_device_json(&io->dev)));
+	        json_pack("{s:o}", "device", fl_device_json(&io->dev)));
 	return FL_OK;
 }
 

@@ -539,6 +539,11 @@ bool pg_null(const PGresult *r, int row, int col)
 	return PQgetisnull(r, row, col) != 0;
 }
 
+int64_t pg_returned(const PGresult *r)
+{
+	return r != NULL && PQntuples(r) == 1 ? pg_int(r, 0, 0) : 0;
+}
+
 int64_t pg_int(const PGresult *r, int row, int col)
 {
 	const char *v = PQgetvalue(r, row, col);

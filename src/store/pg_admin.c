@@ -5,12 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The first column of a one-row RETURNING result. */
-static int64_t returned(PGresult *r)
-{
-	return PQntuples(r) == 1 ? pg_int(r, 0, 0) : 0;
-}
-
 static fl_err read_tenant(const PGresult *r, int i, struct fl_tenant *t)
 {
 	fl_err err;
@@ -36,7 +30,7 @@ fl_err pg_tenant_insert(struct fl_tx *tx, struct fl_tenant *t)
 	pg_p_text(&p, t->name);
 	pg_p_int(&p, t->created_at);
 	TRY(pg_run(tx, sql, &p, PG_GUARD, &r));
-	t->ord = returned(r);
+	t->ord = pg_returned(r);
 out:
 	PQclear(r);
 	return err;
@@ -133,7 +127,7 @@ fl_err pg_apikey_insert(struct fl_tx *tx, struct fl_apikey *k)
 	pg_p_int(&p, k->created_at);
 	pg_p_int(&p, k->revoked_at);
 	TRY(pg_run(tx, sql, &p, PG_GUARD, &r));
-	k->ord = returned(r);
+	k->ord = pg_returned(r);
 out:
 	PQclear(r);
 	return err;
@@ -255,7 +249,7 @@ fl_err pg_apikey_count(struct fl_tx *tx, int64_t *n)
 
 	*n = 0;
 	TRY(pg_run(tx, sql, NULL, 0, &r));
-	*n = returned(r);
+	*n = pg_returned(r);
 out:
 	PQclear(r);
 	return err;

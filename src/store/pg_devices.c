@@ -55,12 +55,6 @@ static fl_err split_lines(const char *text, char *items, size_t stride,
 	}
 }
 
-/* The ord a one-row RETURNING answered. */
-static int64_t returned(PGresult *r)
-{
-	return PQntuples(r) == 1 ? pg_int(r, 0, 0) : 0;
-}
-
 /* --- devices -------------------------------------------------------------- */
 
 #define DEV_COLS_BASE                                                          \
@@ -209,7 +203,7 @@ fl_err pg_device_insert(struct fl_tx *tx, struct fl_device *d)
 	pg_p_blob(&p, d->has_enroll_code ? d->enroll_hash : NULL, FL_HASH_LEN);
 	pg_p_int(&p, d->enroll_expires);
 	TRY(pg_run(tx, sql, &p, PG_GUARD, &r));
-	d->ord = returned(r);
+	d->ord = pg_returned(r);
 out:
 	PQclear(r);
 	return err;
@@ -563,7 +557,7 @@ fl_err pg_device_next_change(struct fl_tx *tx, fl_time after, fl_time *at)
 	*at = 0;
 	pg_p_int(&p, after);
 	TRY(pg_run(tx, sql, &p, 0, &r));
-	*at = returned(r);
+	*at = pg_returned(r);
 out:
 	PQclear(r);
 	return err;
@@ -663,7 +657,7 @@ fl_err pg_contract_insert(struct fl_tx *tx, struct fl_contract_rec *c)
 	pg_p_int(&p, (int64_t)c->sim_policy);
 	pg_p_int(&p, (int64_t)c->tamper_policy);
 	TRY(pg_run(tx, sql, &p, PG_GUARD, &r));
-	c->ord = returned(r);
+	c->ord = pg_returned(r);
 	TRY(insert_items(tx, c->device_id, 0, c->schedule, c->n_schedule));
 out:
 	PQclear(r);
@@ -866,7 +860,7 @@ fl_err pg_reschedule_insert(struct fl_tx *tx, const char *tenant_id,
 	pg_p_text(&p, r->actor);
 	pg_p_text(&p, r->reason);
 	TRY(pg_run(tx, sql, &p, 0, &res));
-	r->ord = returned(res);
+	r->ord = pg_returned(res);
 	TRY(insert_items(tx, device_id, r->ord, r->schedule, r->n_schedule));
 out:
 	PQclear(res);
@@ -920,7 +914,7 @@ fl_err pg_payment_insert(struct fl_tx *tx, struct fl_payment_rec *pay)
 	pg_p_int(&p, pay->recorded_at);
 	pg_p_text(&p, pay->recorded_by);
 	TRY(pg_run(tx, sql, &p, PG_GUARD, &r));
-	pay->ord = returned(r);
+	pay->ord = pg_returned(r);
 out:
 	PQclear(r);
 	return err;
@@ -1051,7 +1045,7 @@ fl_err pg_command_insert(struct fl_tx *tx, const char *tenant_id,
 	pg_p_text(&p, c->actor);
 	pg_p_int(&p, c->show_reason);
 	TRY(pg_run(tx, sql, &p, 0, &r));
-	c->ord = returned(r);
+	c->ord = pg_returned(r);
 out:
 	PQclear(r);
 	return err;

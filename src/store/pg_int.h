@@ -109,6 +109,8 @@ bool pg_null(const PGresult *r, int row, int col);
 int64_t pg_int(const PGresult *r, int row, int col);
 fl_err pg_text(const PGresult *r, int row, int col, char *buf, size_t cap);
 fl_err pg_blob(const PGresult *r, int row, int col, void *buf, size_t n);
+/* The first column of a one-row RETURNING result (a row's ord), or 0. */
+int64_t pg_returned(const PGresult *r);
 
 /* Evaluates expr into the function's `err` and jumps to `out` on failure. */
 #define TRY(expr)                                                              \

@@ -4,12 +4,6 @@
 
 #include <string.h>
 
-/* The ord of an INSERT ... RETURNING ord. */
-static int64_t returned_ord(const PGresult *r)
-{
-	return r != NULL && PQntuples(r) == 1 ? pg_int(r, 0, 0) : 0;
-}
-
 /* Calls read(r, row, rec) then fn(ctx, rec) for every row of r. */
 #define EACH_ROW(r, rec, read)                                                 \
 	for (int row_ = 0; row_ < PQntuples(r); row_++) {                      \
@@ -77,7 +71,7 @@ fl_err pg_source_insert(struct fl_tx *tx, struct fl_source_rec *s)
 	pg_p_int(&p, s->last_callback_at);
 	pg_p_int(&p, s->stale_since);
 	TRY(pg_run(tx, sql, &p, PG_GUARD, &r));
-	s->ord = returned_ord(r);
+	s->ord = pg_returned(r);
 out:
 	PQclear(r);
 	return err;
@@ -367,7 +361,7 @@ fl_err pg_unmatched_insert(struct fl_tx *tx, struct fl_unmatched_rec *u)
 	pg_p_text(&p, u->assigned_by);
 	pg_p_blob(&p, u->fingerprint, has_fp ? FL_HASH_LEN : 0);
 	TRY(pg_run(tx, sql, &p, PG_GUARD, &r));
-	u->ord = returned_ord(r);
+	u->ord = pg_returned(r);
 out:
 	PQclear(r);
 	return err;
@@ -617,7 +611,7 @@ fl_err pg_hold_insert(struct fl_tx *tx, struct fl_hold_rec *h)
 	pg_p_int(&p, h->released_at);
 	pg_p_text(&p, h->released_by);
 	TRY(pg_run(tx, sql, &p, PG_GUARD, &r));
-	h->ord = returned_ord(r);
+	h->ord = pg_returned(r);
 out:
 	PQclear(r);
 	return err;

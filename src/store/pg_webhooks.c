@@ -53,7 +53,7 @@ fl_err pg_wh_endpoint_insert(struct fl_tx *tx, struct fl_wh_endpoint *e)
 	pg_p_text(&p, e->disabled_reason);
 	pg_p_int(&p, e->prev_secret_until);
 	TRY(pg_run(tx, sql, &p, PG_GUARD, &r));
-	e->ord = PQntuples(r) == 1 ? pg_int(r, 0, 0) : 0;
+	e->ord = pg_returned(r);
 out:
 	PQclear(r);
 	return err;
@@ -175,7 +175,7 @@ fl_err pg_wh_event_add(struct fl_tx *tx, struct fl_wh_event *ev, int64_t *n)
 	pg_p_text(&p, ev->body);
 	pg_p_int(&p, ev->created_at);
 	TRY(pg_run(tx, sql_ev, &p, 0, &r));
-	ev->ord = PQntuples(r) == 1 ? pg_int(r, 0, 0) : 0;
+	ev->ord = pg_returned(r);
 	pg_p_int(&q, ev->ord);
 	pg_p_int(&q, ev->created_at);
 	pg_p_text(&q, ev->tenant_id);
