@@ -1052,8 +1052,23 @@ async function auditView() {
 
 // --- routing -------------------------------------------------------------
 
+// While a view loads, <main> is aria-busy; once it is drawn, data-shown
+// names the address it shows (an older view's late answer changes neither).
 async function go() {
-  viewSeq++;
+  const mine = ++viewSeq;
+  main.setAttribute('aria-busy', 'true');
+  let moved = false;
+  try {
+    moved = await route() === 'moved';
+  } finally {
+    if (mine === viewSeq && !moved) {
+      main.dataset.shown = location.hash;
+      main.setAttribute('aria-busy', 'false');
+    }
+  }
+}
+
+async function route() {
   if (stopLive) { stopLive(); stopLive = null; }
   if (me === null) return signedOut();
   const [path, query] = location.hash.replace(/^#\/?/, '').split('?');
@@ -1063,7 +1078,7 @@ async function go() {
   const allowed = VIEWS.find(([id, , c]) => id === (view === 'device' ? 'devices' : view) && can(c));
   if (!allowed) {
     location.replace(`#/${first[0]}`);
-    return;
+    return 'moved'; // the hashchange draws the view
   }
   renderNav(allowed[0]);
   try {

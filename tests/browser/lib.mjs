@@ -154,6 +154,23 @@ export async function openPage(browser, opts = {}) {
   return page;
 }
 
+// Waits until the console has drawn the view its address names: <main>
+// no longer aria-busy and data-shown equal to the current hash (a view
+// drawn for an older address does not count).
+export async function settled(page) {
+  await page.waitForFunction(() => {
+    const m = document.getElementById('main');
+    return m !== null && m.getAttribute('aria-busy') === 'false' &&
+      m.dataset.shown === location.hash;
+  });
+}
+
+// Opens a console address and waits for its view to be drawn.
+export async function showView(page, url) {
+  await page.goto(url);
+  await settled(page);
+}
+
 // Fails unless the page recorded no problem except those matching one of
 // the `allowed` regular expressions.
 export function checkClean(page, allowed = []) {

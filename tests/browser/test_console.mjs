@@ -12,7 +12,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import {
   api, apiOk, binDir, check, checkAccessible, checkClean, equal, makeTenant,
-  newImei, openPage, registerDevice, startServer,
+  newImei, openPage, registerDevice, settled, startServer,
 } from './lib.mjs';
 
 const run = promisify(execFile);
@@ -76,10 +76,12 @@ export const tests = [
         if (actions[role] === null) {
           // a clerk sent to the device list lands on registration
           await page.goto(`${ctx.server.url}/#/devices`);
+          await settled(page);
           await page.waitForSelector('#register');
           equal(await page.locator('#devices').count(), 0, 'clerk: no device list');
         } else {
           await page.goto(`${ctx.server.url}/#/device/${ctx.plain[0].device.id}`);
+          await settled(page);
           await page.waitForSelector('#facts dl');
           const forms = await page.locator('.actions form').evaluateAll(
             (fs) => fs.map((f) => f.id));
@@ -184,6 +186,7 @@ export const tests = [
     fn: async (ctx, browser) => {
       const page = await signIn(browser, ctx, 'admin');
       await page.goto(`${ctx.server.url}/#/devices?q=LOAN-XSS`);
+      await settled(page);
       await page.waitForSelector('#devices tbody tr');
       // the search answer may replace a first, unfiltered page: wait for it
       await page.waitForFunction(
@@ -212,11 +215,13 @@ export const tests = [
       await page.waitForFunction(() => document.querySelectorAll('#devices tbody tr').length === 1);
       check((await page.innerText('#devices')).includes(ctx.plain[1].imei), 'search by serial');
       await page.goto(`${ctx.server.url}/#/devices?state=locked`);
+      await settled(page);
       await page.waitForSelector('#no-devices');
       // Pages of 50: more devices than one page.
       for (let i = 0; i < 48; i++)
         await registerDevice(ctx.server, ctx.keys.admin, { contract: false });
       await page.goto(`${ctx.server.url}/#/devices`);
+      await settled(page);
       await page.waitForSelector('#devices');
       await page.waitForSelector('a[rel=next]');
       equal(await page.locator('#devices tbody tr').count(), 50, 'a full page');
@@ -227,6 +232,7 @@ export const tests = [
       await page.waitForFunction(() => document.querySelectorAll('#devices tbody tr').length === 50);
       // CSV of the filtered list.
       await page.goto(`${ctx.server.url}/#/devices?state=pending`);
+      await settled(page);
       await page.waitForSelector('#devices');
       const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#export')]);
       const csv = readFileSync(await dl.path(), 'utf8').trim().split('\r\n');
@@ -301,6 +307,7 @@ export const tests = [
     fn: async (ctx, browser) => {
       const page = await signIn(browser, ctx, 'admin');
       await page.goto(`${ctx.server.url}/#/keys`);
+      await settled(page);
       await page.waitForSelector('#keys');
       await page.selectOption('#k-role', 'auditor');
       await page.fill('#k-label', '<b>night desk</b>');
@@ -314,6 +321,7 @@ export const tests = [
       const r = await api(ctx.server, 'GET', '/v1/audit', secret);
       equal(r.status, 200, 'the new key works');
       await page.goto(`${ctx.server.url}/#/audit`);
+      await settled(page);
       await page.waitForSelector('#audit');
       await page.click('#verify');
       await page.waitForFunction(() => /verifies/.test(document.getElementById('verify-out').textContent));
@@ -360,6 +368,7 @@ export const tests = [
         ['#/portfolio', 'svg.chart'], ['#/register', '#register'], ['#/keys', '#keys'],
         ['#/audit', '#audit'], ['#/unmatched', '#no-unmatched'], ['#/sources', '#no-sources']]) {
         await page.goto(`${ctx.server.url}/${hash}`);
+        await settled(page);
         await page.waitForSelector(sel);
         await checkAccessible(page, hash);
       }

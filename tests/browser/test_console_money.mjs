@@ -7,7 +7,7 @@
 import { createHmac } from 'node:crypto';
 import {
   api, apiOk, check, checkAccessible, checkClean, equal, makeTenant, openPage,
-  registerDevice, startServer,
+  registerDevice, settled, startServer,
 } from './lib.mjs';
 
 const XSS = '<img src=x onerror=alert(1)>';
@@ -72,6 +72,7 @@ export const tests = [
         check(!/Unmatched payments|Payment sources/.test(navText), `${role}: no money pages in ${navText}`);
         for (const view of ['sources', 'unmatched']) {
           await page.goto(`${ctx.server.url}/#/${view}`);
+          await settled(page);
           await page.waitForFunction((v) => !location.hash.startsWith(`#/${v}`), view);
           equal(await page.locator('#sources, #source-form, #unmatched-list').count(), 0,
             `${role}: ${view} not drawn`);

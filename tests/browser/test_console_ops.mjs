@@ -12,7 +12,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import {
   api, apiOk, badCheckDigit, binDir, check, checkAccessible, checkClean, equal,
-  makeTenant, newImei, openPage, registerDevice, startServer,
+  makeTenant, newImei, openPage, registerDevice, settled, startServer,
 } from './lib.mjs';
 
 const run = promisify(execFile);
@@ -64,9 +64,7 @@ async function rowImeis(page) {
 async function search(page, want) {
   await page.click('form.filters button[type=submit]');
   await page.waitForFunction((w) => location.hash.includes(w), want);
-  await page.waitForSelector('#devices, #no-devices');
-  await page.waitForFunction(() => !document.querySelector('main [role=status]') ||
-    !/Loading/.test(document.querySelector('main [role=status]').textContent));
+  await settled(page);
 }
 
 export const tests = [
@@ -79,6 +77,7 @@ export const tests = [
       for (const [box, dev] of [['#f-stolen', ctx.stolen], ['#f-lock_held', ctx.held],
         ['#f-overdue', ctx.overdue]]) {
         await page.goto(`${ctx.server.url}/#/devices`);
+        await settled(page);
         await page.waitForSelector('#devices');
         await page.check(box);
         await search(page, `${box.slice(3)}=true`);
@@ -87,6 +86,7 @@ export const tests = [
       }
       // SIM and tamper alerts: none of these phones reported one.
       await page.goto(`${ctx.server.url}/#/devices`);
+      await settled(page);
       await page.waitForSelector('#devices');
       await page.check('#f-sim');
       await page.check('#f-tamper');
@@ -94,6 +94,7 @@ export const tests = [
       await page.waitForSelector('#no-devices');
       // Sort: the largest amount due first.
       await page.goto(`${ctx.server.url}/#/devices`);
+      await settled(page);
       await page.waitForSelector('#devices');
       await page.selectOption('#sort', 'amount_due');
       await page.selectOption('#order', 'desc');
@@ -103,6 +104,7 @@ export const tests = [
       for (let i = 0; i < 50; i++)
         await registerDevice(ctx.server, ctx.keys.admin, { contract: false });
       await page.goto(`${ctx.server.url}/#/devices`);
+      await settled(page);
       await page.waitForSelector('#devices');
       await page.selectOption('#sort', 'registered');
       await page.selectOption('#order', 'desc');
@@ -120,6 +122,7 @@ export const tests = [
       await page.waitForFunction(() => document.querySelectorAll('#devices tbody tr').length === 50);
       // Sorted by amount due over pages: the cursor keeps the order.
       await page.goto(`${ctx.server.url}/#/devices?sort=amount_due&order=desc`);
+      await settled(page);
       await page.waitForSelector('a[rel=next]');
       equal((await rowImeis(page))[0], ctx.overdue.imei, 'page 1 of a sorted list');
       await page.click('a[rel=next]');
@@ -129,12 +132,14 @@ export const tests = [
       check(!rest.includes(ctx.overdue.imei), 'no device twice');
       // The CSV holds the filtered list, all of it.
       await page.goto(`${ctx.server.url}/#/devices?stolen=true`);
+      await settled(page);
       await page.waitForSelector('#devices');
       const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#export')]);
       const csv = readFileSync(await dl.path(), 'utf8').trim().split('\r\n');
       equal(csv.length, 2, 'header and the stolen device');
       check(csv[1].includes(ctx.stolen.imei) && csv[1].includes('true'), 'the stolen device');
       await page.goto(`${ctx.server.url}/#/devices?sort=amount_due&order=desc`);
+      await settled(page);
       await page.waitForSelector('#devices');
       const [dl2] = await Promise.all([page.waitForEvent('download'), page.click('#export')]);
       const all = readFileSync(await dl2.path(), 'utf8').trim().split('\r\n');
@@ -194,6 +199,7 @@ export const tests = [
       for (const role of ['auditor', 'support', 'admin']) {
         const page = await signIn(browser, ctx, role);
         await page.goto(`${ctx.server.url}/#/device/${id}`);
+        await settled(page);
         await page.waitForSelector('#pending');
         await page.waitForSelector('#payments');
         await page.waitForSelector('#pairing');
