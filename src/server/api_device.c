@@ -466,8 +466,10 @@ static bool contact_due(const struct fl_devauth_view *s, fl_time now)
 /* What a check-in changes in the store, in one write transaction and only
  * when there is something: reports (then a new token: the phone lifts a
  * local SIM or tamper lock only with a token issued after the event), the
- * offline code the phone used, and contact that moves an offline-driven
- * lock_at. a->v is the device after. FL_E_REPLAY: the request's effects
+ * offline code the phone used, contact that moves an offline-driven
+ * lock_at, and what the phone confirmed applying when that raises an
+ * event (other confirmations are written behind). a->v is the device
+ * after. FL_E_REPLAY: the request's effects
  * were applied already (nothing written). */
 static fl_err checkin_writes(struct fl_req *req, struct dev_auth *a,
                              const struct fl_dp_checkin_req *r)
@@ -496,8 +498,19 @@ static fl_err checkin_writes(struct fl_req *req, struct dev_auth *a,
 	confirm = a->v.has_keys && (r->seq != a->v.confirmed_seq ||
 	                            r->locked != a->v.confirmed_locked);
 	if (!(r->sim_changed || r->tamper != 0) && !contact_due(&a->v, req->now) &&
-	    !code && !confirm)
-		return FL_OK;
+	    !code) {
+		if (!confirm)
+			return FL_OK;
+		/* news with no event (the lock state confirmed before):
+		 * written behind with the counter, not in a transaction of
+		 * its own (devauth.h) */
+		if (r->locked == a->v.confirmed_locked &&
+		    fl_devauth_confirm(app->devauth, a->v.id, a->v.kx_pk,
+		                       r->seq, r->locked, req->now) == FL_OK) {
+			a->v.confirmed_seq = r->seq;
+			return FL_OK;
+		}
+	}
 	if ((io = calloc(1, sizeof(*io))) == NULL)
 		return FL_E_NOMEM;
 	io->r = r;

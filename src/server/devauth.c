@@ -41,6 +41,8 @@ struct entry {
 	fl_time contact;                 /* last authenticated contact */
 	bool dirty;                      /* not handed to a flush yet */
 	bool has_view;                   /* r holds a row read at r.clock */
+	bool conf_dirty;                 /* conf not handed to a flush yet */
+	struct fl_confirmed conf;        /* reported, to be written behind */
 	struct row r;                    /* the device's row, as viewed */
 };
 
@@ -59,6 +61,8 @@ struct touch {
 	uint8_t kx_pk[FL_KX_PK_LEN];
 	uint64_t counter;
 	fl_time contact;
+	bool has_conf;            /* conf is to be written */
+	struct fl_confirmed conf; /* what the phone confirmed */
 };
 
 struct fl_devauth {
@@ -556,6 +560,32 @@ fl_err fl_devauth_view(struct fl_devauth *da, const char *id,
 	return err;
 }
 
+fl_err fl_devauth_confirm(struct fl_devauth *da, const char *id,
+                          const uint8_t kx_pk[FL_KX_PK_LEN], uint64_t seq,
+                          bool locked, fl_time at)
+{
+	uint64_t h = hash_id(id);
+	struct shard *s = shard_of(da, h);
+	struct entry *e;
+	fl_err err = FL_E_NOT_FOUND;
+
+	pthread_mutex_lock(&s->mu);
+	e = find(s, h, id);
+	if (e != NULL && fl_ct_memcmp(e->kx_pk, kx_pk, FL_KX_PK_LEN) == 0) {
+		e->conf.seq = seq;
+		e->conf.locked = locked;
+		e->conf.at = at;
+		e->conf_dirty = true;
+		e->dirty = true;
+		/* the next check-in with the same report finds no news */
+		e->r.confirmed_seq = seq;
+		e->r.confirmed_locked = locked;
+		err = FL_OK;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return err;
+}
+
 void fl_devauth_forget(struct fl_devauth *da, const char *device_id)
 {
 	uint64_t h = hash_id(device_id);
@@ -604,7 +634,10 @@ static fl_err collect(struct fl_devauth *da, struct touch **out, size_t *n)
 				memcpy(t[used].kx_pk, e->kx_pk, FL_KX_PK_LEN);
 				t[used].counter = e->counter;
 				t[used].contact = e->contact;
+				t[used].has_conf = e->conf_dirty;
+				t[used].conf = e->conf;
 				e->dirty = false;
+				e->conf_dirty = false;
 				used++;
 			}
 		}
@@ -629,9 +662,13 @@ static void settle(struct fl_devauth *da, const struct touch *t, size_t n,
 		e = find(s, h, t[i].id);
 		if (e != NULL &&
 		    memcmp(e->kx_pk, t[i].kx_pk, FL_KX_PK_LEN) == 0) {
-			if (!ok)
+			if (!ok) {
 				e->dirty = true;
-			else if (e->written < t[i].counter)
+				/* unless a later report replaced it */
+				if (t[i].has_conf &&
+				    e->conf.seq == t[i].conf.seq)
+					e->conf_dirty = true;
+			} else if (e->written < t[i].counter)
 				e->written = t[i].counter;
 		}
 		pthread_mutex_unlock(&s->mu);
@@ -650,6 +687,27 @@ struct flush_io {
 	size_t n;
 };
 
+/* Stores t's confirmation over an older one (none, or a lower seq: one
+ * stored meanwhile with its event stays), and marks the state changes it
+ * confirms (idempotent). A device gone or enrolled again since is left. */
+static fl_err store_conf(struct fl_tx *tx, const struct touch *t)
+{
+	struct fl_confirmed was;
+	fl_err err;
+
+	err = fl_store_device_confirmed(tx, t->id, &was);
+	if (err == FL_E_NOT_FOUND)
+		return FL_OK;
+	if (err != FL_OK)
+		return err;
+	if (was.at == 0 || was.seq < t->conf.seq)
+		err = fl_store_device_confirm(tx, t->id, &t->conf);
+	if (err == FL_OK)
+		err = fl_store_state_change_confirm(tx, t->id, t->conf.locked,
+		                                    t->conf.seq, t->conf.at);
+	return err;
+}
+
 /* One attempt of the write-behind transaction (run.h). */
 static fl_err flush_fn(struct fl_tx *tx, void *arg, fl_time now)
 {
@@ -657,10 +715,13 @@ static fl_err flush_fn(struct fl_tx *tx, void *arg, fl_time now)
 	fl_err err = FL_OK;
 
 	(void)now;
-	for (size_t i = 0; i < io->n && err == FL_OK; i++)
+	for (size_t i = 0; i < io->n && err == FL_OK; i++) {
 		err = fl_store_dp_touch(tx, io->t[i].id, io->t[i].ord,
 		                        io->t[i].kx_pk, io->t[i].contact,
 		                        io->t[i].counter);
+		if (err == FL_OK && io->t[i].has_conf)
+			err = store_conf(tx, &io->t[i]);
+	}
 	return err;
 }
 

@@ -136,8 +136,19 @@ fl_err fl_devauth_check(struct fl_devauth *da, const char *id,
 fl_err fl_devauth_view(struct fl_devauth *da, const char *id,
                        struct fl_devauth_view *view) FL_MUST_USE;
 
-/* Writes every pending counter and last contact now, in one transaction.
- * *n (may be NULL) counts the devices written. */
+/* Keeps what device id, enrolled under kx_pk, reports applying (token seq
+ * `seq`, locked or not, at `at`) as its confirmed state, to be written
+ * behind with its counter: for a report that raises no event (the lock
+ * state is the one confirmed before). The flush stores it only over an
+ * older confirmation (a lower seq, or none), so a confirmation written
+ * meanwhile with its event stays. FL_E_NOT_FOUND: no entry for the device
+ * under these keys (write it in a transaction instead). */
+fl_err fl_devauth_confirm(struct fl_devauth *da, const char *id,
+                          const uint8_t kx_pk[FL_KX_PK_LEN], uint64_t seq,
+                          bool locked, fl_time at) FL_MUST_USE;
+
+/* Writes every pending counter, last contact and confirmation now, in one
+ * transaction. *n (may be NULL) counts the devices written. */
 fl_err fl_devauth_flush(struct fl_devauth *da, size_t *n) FL_MUST_USE;
 
 /* Drops what is kept about device_id (after it enrolled new keys). */

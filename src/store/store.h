@@ -287,10 +287,11 @@ uint64_t fl_store_device_clock(struct fl_store *st);
  * clock read `clock`. */
 bool fl_store_device_unchanged(struct fl_store *st, int64_t ord,
                                uint64_t clock);
-/* Declares that tx changes, in device rows, only last_contact and
- * req_counter (the write-behind check-in bookkeeping): its commit stamps
- * nothing, so caches that keep neither field stay current. Call it right
- * after fl_store_begin. */
+/* Declares that tx changes, in device rows, only last_contact,
+ * req_counter and the confirmed state (the write-behind check-in
+ * bookkeeping): its commit stamps nothing, so caches that keep none of
+ * them, or keep the confirmed state only to tell a phone's report from
+ * news, stay current. Call it right after fl_store_begin. */
 void fl_tx_quiet(struct fl_tx *tx);
 
 /* --- tenants ---------------------------------------------------------------

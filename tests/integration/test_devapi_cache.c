@@ -8,7 +8,9 @@
  * sweep takes on its own, a tamper report, a re-enrollment with new keys
  * (the old keys refused at once, the new phone served), and an unknown
  * device refused. The token seq in every answer equals the one the lender
- * API reads from the store.
+ * API reads from the store. What a phone confirms applying reaches the
+ * lender API within the write-behind bound, and a confirmation written
+ * behind never overwrites a later one stored with its event.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -343,6 +345,84 @@ static void test_unknown_device(void **state)
 	assert_string_equal(s.error, "unauthenticated");
 }
 
+/* A check-in reporting the token seq the phone holds, locked or not. */
+static void report(struct dev *g, long long seq, bool locked, struct seen *s)
+{
+	struct fl_dp_checkin_req q;
+	char *body = NULL;
+
+	memset(&q, 0, sizeof(q));
+	q.seq = (uint64_t)seq;
+	q.locked = locked;
+	q.trusted_time = (fl_time)time(NULL);
+	q.wall_time = q.trusted_time;
+	assert_int_equal(fl_dp_checkin_req_encode(&q, &body), FL_OK);
+	checkin_body(g, body, s);
+	free(body);
+	assert_int_equal(s->status, 200);
+}
+
+/* The lender API's lock_status of g, and the token seq its phone
+ * confirmed (-1: none). */
+static long long confirmed(struct dev *g, char status[16])
+{
+	struct srv_res r;
+	json_t *phone;
+	long long seq = -1;
+
+	assert_int_equal(devapi_show(S, &L, g->id, &r), 0);
+	assert_int_equal(r.status, 200);
+	snprintf(status, 16, "%s",
+	         json_string_value(json_object_get(r.json, "lock_status")));
+	phone = json_object_get(r.json, "phone");
+	if (json_is_object(phone))
+		seq = json_integer_value(json_object_get(phone, "token_seq"));
+	srv_res_free(&r);
+	return seq;
+}
+
+/* Waits out the write-behind period (FL_DEVAUTH_FLUSH_MS, bound 1 s). */
+static void after_flush(void)
+{
+	struct timespec ts = {1, 200000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+static void test_confirmations(void **state)
+{
+	struct dev g, h;
+	struct seen s;
+	char status[16];
+	long long seq, locked_seq;
+
+	(void)state;
+	/* unlocked, as before: written behind, seen within the bound */
+	dev_new(&g, "2030-01-31", 0, "none");
+	seq = warm(&g);
+	assert_int_equal(confirmed(&g, status), -1);
+	assert_string_equal(status, "unknown");
+	report(&g, seq, false, &s);
+	after_flush();
+	assert_int_equal(confirmed(&g, status), seq);
+	assert_string_equal(status, "unlocked");
+
+	/* an unlocked report waiting to be written, then a lock confirmed
+	 * with its event: the older report does not overwrite it */
+	dev_new(&h, "2030-01-31", 0, "none");
+	seq = warm(&h);
+	report(&h, seq, false, &s);
+	post(h.id, "lock", "{\"reason\":\"test\"}");
+	locked_seq = stored(&h, NULL);
+	assert_true(locked_seq > seq);
+	report(&h, locked_seq, true, &s);
+	assert_int_equal(confirmed(&h, status), locked_seq);
+	assert_string_equal(status, "locked");
+	after_flush();
+	assert_int_equal(confirmed(&h, status), locked_seq);
+	assert_string_equal(status, "locked");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -352,6 +432,7 @@ int main(void)
 	        cmocka_unit_test(test_tamper_report),
 	        cmocka_unit_test(test_reenrollment),
 	        cmocka_unit_test(test_unknown_device),
+	        cmocka_unit_test(test_confirmations),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
