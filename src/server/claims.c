@@ -112,17 +112,18 @@ static enum fl_claim_cause claim_cause(enum fl_lock_cause c)
 	}
 }
 
-fl_err fl_claims_build(struct fl_tx *tx, const struct fl_device *d, fl_time iat,
-                       fl_time exp, struct fl_device_claims *c)
+/* The claims of d from its inputs in (NULL: d has no contract), as
+ * fl_claims_build and fl_claims_of say. */
+static fl_err claims_from(const struct fl_device *d,
+                          const struct fl_device_inputs *in, fl_time iat,
+                          fl_time exp, struct fl_device_claims *c)
 {
 	const struct fl_device_status *st = &d->st;
 	bool released = st->state == FL_ST_RELEASED && !st->stolen;
 	fl_time decided = st->decided_at > 0 ? st->decided_at : iat;
-	struct fl_device_inputs in;
 	struct fl_decision *dec = NULL;
 	fl_err err;
 
-	memset(&in, 0, sizeof(in));
 	fl_claims_clear(c);
 	c->sub = strdup(d->id);
 	if (c->sub == NULL) {
@@ -147,31 +148,54 @@ fl_err fl_claims_build(struct fl_tx *tx, const struct fl_device *d, fl_time iat,
 	                        ? FL_CLAIM_CAUSE_NONE
 	                        : claim_cause(st->lock_cause);
 	c->restrict_mask = FL_R_DEFAULT_LOCK;
-	if (!d->has_contract) {
-		err = FL_OK;
+	err = FL_OK;
+	if (in == NULL || !in->has_contract)
 		goto out;
-	}
 	dec = calloc(1, sizeof(*dec));
 	if (dec == NULL) {
 		err = FL_E_NOMEM;
 		goto out;
 	}
-	err = fl_decide_replay(tx, d, decided, &in, dec);
+	/* the stored decision replayed from its inputs at its instant */
+	err = fl_decide_policy(d, in, decided, dec);
 	/* a phone that locks on its own at lock_at shows what is due then */
-	if (err == FL_OK && in.has_contract && !released)
-		err = fl_decide_token_due(&in, d, decided, dec, &c->amount_due);
-	if (err == FL_OK && in.has_contract)
-		err = contract_claims(&in, dec, released, c);
+	if (err == FL_OK && !released)
+		err = fl_decide_token_due(in, d, decided, dec, &c->amount_due);
+	if (err == FL_OK)
+		err = contract_claims(in, dec, released, c);
 	/* the lender's reason, when the lender chose to show it */
 	if (err == FL_OK && c->lock_cause == FL_CLAIM_CAUSE_LENDER &&
-	    fl_decide_lock_text(&in, dec) != NULL &&
-	    (c->lock_reason_text = strdup(fl_decide_lock_text(&in, dec))) ==
+	    fl_decide_lock_text(in, dec) != NULL &&
+	    (c->lock_reason_text = strdup(fl_decide_lock_text(in, dec))) ==
 	            NULL)
 		err = FL_E_NOMEM;
 out:
-	fl_device_inputs_clear(&in);
 	free(dec);
 	if (err != FL_OK)
 		fl_claims_clear(c);
 	return err;
+}
+
+fl_err fl_claims_build(struct fl_tx *tx, const struct fl_device *d, fl_time iat,
+                       fl_time exp, struct fl_device_claims *c)
+{
+	struct fl_device_inputs in;
+	fl_err err = FL_OK;
+
+	memset(&in, 0, sizeof(in));
+	fl_claims_clear(c);
+	if (d->has_contract)
+		err = fl_store_device_inputs(tx, d->tenant_id, d->id, &in);
+	if (err == FL_OK)
+		err = claims_from(d, d->has_contract ? &in : NULL, iat, exp, c);
+	fl_device_inputs_clear(&in);
+	return err;
+}
+
+fl_err fl_claims_of(const struct fl_device *d,
+                    const struct fl_device_inputs *in, fl_time iat,
+                    fl_time exp, struct fl_device_claims *c)
+{
+	fl_claims_clear(c);
+	return claims_from(d, d->has_contract ? in : NULL, iat, exp, c);
 }

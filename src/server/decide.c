@@ -584,6 +584,12 @@ static fl_err group_fn(struct fl_tx *tx, void *arg, fl_time now)
 
 fl_err fl_decide_sweep(struct fl_app *app, fl_time now, int batch, int *n)
 {
+	return fl_decide_sweep_with(app, now, batch, NULL, NULL, n);
+}
+
+fl_err fl_decide_sweep_with(struct fl_app *app, fl_time now, int batch,
+                            fl_decide_moved_fn moved, void *arg, int *n)
+{
 	bool pg = strcmp(fl_store_backend(app->store), "sqlite") != 0;
 	int group = pg ? SWEEP_GROUP_PG : SWEEP_GROUP_SQLITE;
 	struct group_io io;
@@ -632,6 +638,8 @@ fl_err fl_decide_sweep(struct fl_app *app, fl_time now, int batch, int *n)
 		for (int i = 0; i < io.loaded; i++) {
 			if (!io.done[i])
 				continue;
+			if (moved != NULL && io.what[i].bumped)
+				moved(arg, &io.devs[i], &io.ins[i], now);
 			fl_decide_committed(app, io.devs[i].id, &io.what[i]);
 			decided++;
 		}

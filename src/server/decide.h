@@ -144,4 +144,20 @@ void fl_decide_committed(struct fl_app *app, const char *device_id,
 fl_err fl_decide_sweep(struct fl_app *app, fl_time now, int batch,
                        int *n) FL_MUST_USE;
 
+/* Called by the sweep for each device whose token seq it moved, once the
+ * device's group is committed and before its waiters are woken: dev as
+ * stored and the inputs it was decided from, read under its lock in the
+ * same transaction (borrowed for the call), and the sweep's now. The
+ * server makes the token's draft from them here (tokens.h), so a woken
+ * phone's token is signed without reading the store again. */
+typedef void (*fl_decide_moved_fn)(void *arg, const struct fl_device *dev,
+                                   const struct fl_device_inputs *in,
+                                   fl_time now);
+
+/* fl_decide_sweep, calling moved(arg, ...) (may be NULL) for each device
+ * whose token seq moved. */
+fl_err fl_decide_sweep_with(struct fl_app *app, fl_time now, int batch,
+                            fl_decide_moved_fn moved, void *arg,
+                            int *n) FL_MUST_USE;
+
 #endif

@@ -299,6 +299,18 @@ void fl_push_publish(struct fl_push *p, const char *device_id)
 	pthread_mutex_unlock(&p->mu);
 }
 
+bool fl_push_waited(struct fl_push *p, const char *device_id)
+{
+	size_t b = bucket_of(p, device_id);
+	bool found = false;
+
+	pthread_mutex_lock(&p->mu);
+	for (int i = p->heads[b]; i != NONE && !found; i = p->w[i].bnext)
+		found = strcmp(p->w[i].device_id, device_id) == 0;
+	pthread_mutex_unlock(&p->mu);
+	return found;
+}
+
 int fl_push_expire(struct fl_push *p, fl_time now)
 {
 	int woken = 0;

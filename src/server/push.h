@@ -103,6 +103,9 @@ fl_err fl_push_wait_row(struct fl_push *p, void *req, const char *device_id,
 /* Wakes every request waiting on device_id (after a commit). */
 void fl_push_publish(struct fl_push *p, const char *device_id);
 
+/* Whether a request is parked on device_id now. */
+bool fl_push_waited(struct fl_push *p, const char *device_id);
+
 /* Wakes requests whose deadline is at or before now; returns how many. */
 int fl_push_expire(struct fl_push *p, fl_time now);
 

@@ -33,6 +33,7 @@
 #include "server/signkeys.h"
 #include "server/sources.h"
 #include "server/tokens.h"
+#include "server/tokensign.h"
 #include "server/webhooks.h"
 #include "store/store.h"
 
@@ -191,13 +192,33 @@ static void on_signal(int sig)
  * decided stays due, so "fewer than a full batch" would stop early). */
 static struct fl_log_repeat sweep_log; /* the main loop's thread only */
 
+/* A device the sweep moved (fl_decide_moved_fn): when a phone waits on
+ * it, its token's draft from the decision's own device and inputs, so the
+ * woken wait signs it on its own thread without reading the store. */
+static void sweep_moved(void *arg, const struct fl_device *dev,
+                        const struct fl_device_inputs *in, fl_time now)
+{
+	struct fl_app *app = arg;
+	struct fl_token_draft dr;
+
+	if (app->tokens == NULL || app->push == NULL ||
+	    !fl_push_waited(app->push, dev->id))
+		return;
+	if (fl_token_draft_of(dev, in, now, now + (fl_time)app->cfg.token_ttl,
+	                      &dr) != FL_OK)
+		return; /* the wait builds it from the store */
+	if (fl_tokens_draft(app->tokens, &dr) != FL_OK)
+		return;
+}
+
 static void sweep(struct fl_app *app)
 {
 	int n = 0;
 	fl_err err;
 
 	do {
-		err = fl_decide_sweep(app, fl_clock_now(&app->clock), 1024, &n);
+		err = fl_decide_sweep_with(app, fl_clock_now(&app->clock), 1024,
+		                           sweep_moved, app, &n);
 	} while (err == FL_OK && n > 0 && got_signal == 0);
 	fl_log_round(&sweep_log, "sweep", err);
 }

@@ -54,6 +54,16 @@ struct entry {
 };
 
 #define CERT_TABLE 16 /* certificates shared at once (keys in use) */
+#define DRAFT_CAP  16384 /* drafts kept at once, at most */
+
+/* A token's draft handed in (fl_tokens_draft), waiting for the first
+ * fl_tokens_get of its device to sign it. */
+struct draft {
+	struct fl_token_draft dr;
+	uint64_t h;          /* hash of the device id */
+	struct draft *hnext; /* bucket chain */
+	struct draft *older, *newer; /* handed in before / after it */
+};
 
 struct fl_tokens {
 	pthread_mutex_t mu;
@@ -62,6 +72,9 @@ struct fl_tokens {
 	size_t n, cap;
 	struct entry *oldest, *newest; /* storage order, for eviction */
 	size_t kept, text;             /* token bytes kept, and as text */
+	struct draft **db;             /* drafts' buckets (nb of them) */
+	struct draft *d_oldest, *d_newest;
+	size_t n_drafts, draft_cap;
 	pthread_mutex_t cmu;           /* guards certs */
 	struct cert *certs[CERT_TABLE];
 	size_t n_certs;
@@ -166,8 +179,12 @@ fl_err fl_tokens_new(struct fl_tokens **out, int cap)
 	tk->nb = 16;
 	while (tk->nb < tk->cap)
 		tk->nb *= 2;
+	tk->draft_cap = tk->cap < DRAFT_CAP ? tk->cap : DRAFT_CAP;
 	tk->b = calloc(tk->nb, sizeof(*tk->b));
-	if (tk->b == NULL) {
+	tk->db = calloc(tk->nb, sizeof(*tk->db));
+	if (tk->b == NULL || tk->db == NULL) {
+		free(tk->b);
+		free(tk->db);
 		free(tk);
 		return FL_E_NOMEM;
 	}
@@ -189,10 +206,18 @@ void fl_tokens_free(struct fl_tokens *tk)
 		fl_tokens_put(&e->ts);
 		e = next;
 	}
+	for (struct draft *d = tk->d_oldest; d != NULL;) {
+		struct draft *next = d->newer;
+
+		fl_token_draft_clear(&d->dr);
+		free(d);
+		d = next;
+	}
 	for (size_t i = 0; i < tk->n_certs; i++)
 		cert_put(tk->certs[i]);
 	pthread_mutex_destroy(&tk->cmu);
 	pthread_mutex_destroy(&tk->mu);
+	free(tk->db);
 	free(tk->b);
 	free(tk);
 }
@@ -399,10 +424,106 @@ static void store_entry(struct fl_tokens *tk, struct entry *e)
 /* --- making a token ----------------------------------------------------------
  */
 
-/* Builds and signs the current token of device id. *out holds two
- * references (the cache's and the caller's). */
+/* --- drafts ------------------------------------------------------------------
+ */
+
+/* Unlinks d from its bucket and the hand-in order. Lock held. */
+static void draft_unlink(struct fl_tokens *tk, struct draft *d)
+{
+	struct draft **pp = &tk->db[d->h & (tk->nb - 1)];
+
+	for (; *pp != NULL; pp = &(*pp)->hnext) {
+		if (*pp == d) {
+			*pp = d->hnext;
+			break;
+		}
+	}
+	if (d->older != NULL)
+		d->older->newer = d->newer;
+	else
+		tk->d_oldest = d->newer;
+	if (d->newer != NULL)
+		d->newer->older = d->older;
+	else
+		tk->d_newest = d->older;
+	tk->n_drafts--;
+}
+
+static struct draft *draft_find(struct fl_tokens *tk, uint64_t h,
+                                const char *id)
+{
+	for (struct draft *d = tk->db[h & (tk->nb - 1)]; d != NULL;
+	     d = d->hnext)
+		if (strcmp(d->dr.device_id, id) == 0)
+			return d;
+	return NULL;
+}
+
+static void draft_free(struct draft *d)
+{
+	if (d != NULL) {
+		fl_token_draft_clear(&d->dr);
+		free(d);
+	}
+}
+
+fl_err fl_tokens_draft(struct fl_tokens *tk, struct fl_token_draft *dr)
+{
+	struct draft *d = calloc(1, sizeof(*d)), *old, *gone = NULL;
+
+	if (d == NULL) {
+		fl_token_draft_clear(dr);
+		return FL_E_NOMEM;
+	}
+	d->dr = *dr;
+	memset(dr, 0, sizeof(*dr));
+	d->h = hash_id(d->dr.device_id);
+	pthread_mutex_lock(&tk->mu);
+	old = draft_find(tk, d->h, d->dr.device_id);
+	if (old != NULL && old->dr.seq > d->dr.seq) {
+		/* a newer one is in already */
+		pthread_mutex_unlock(&tk->mu);
+		draft_free(d);
+		return FL_OK;
+	}
+	if (old != NULL)
+		draft_unlink(tk, old);
+	else if (tk->n_drafts >= tk->draft_cap && tk->d_oldest != NULL)
+		draft_unlink(tk, gone = tk->d_oldest);
+	d->hnext = tk->db[d->h & (tk->nb - 1)];
+	tk->db[d->h & (tk->nb - 1)] = d;
+	d->older = tk->d_newest;
+	if (tk->d_newest != NULL)
+		tk->d_newest->newer = d;
+	else
+		tk->d_oldest = d;
+	tk->d_newest = d;
+	tk->n_drafts++;
+	pthread_mutex_unlock(&tk->mu);
+	draft_free(old);
+	draft_free(gone);
+	return FL_OK;
+}
+
+size_t fl_tokens_drafts(struct fl_tokens *tk)
+{
+	size_t n;
+
+	pthread_mutex_lock(&tk->mu);
+	n = tk->n_drafts;
+	pthread_mutex_unlock(&tk->mu);
+	return n;
+}
+
+/* --- making a token ----------------------------------------------------------
+ */
+
+/* Builds and signs the current token of device id: from draft dr when
+ * given, else read from the store. *out holds two references (the
+ * cache's and the caller's). */
 static fl_err build(struct fl_tokens *tk, struct fl_app *app, const char *id,
-                    fl_time now, struct entry **out)
+                    const struct fl_token_draft *dr, fl_time now,
+                    struct entry **out)
 {
 	struct fl_token_signed st;
 	struct entry *e = NULL;
@@ -411,7 +532,9 @@ static fl_err build(struct fl_tokens *tk, struct fl_app *app, const char *id,
 	fl_err err;
 
 	*out = NULL;
-	if ((err = fl_token_sign(app, id, now, &st)) != FL_OK)
+	err = dr != NULL ? fl_token_sign_draft(app, dr, now, &st)
+	                 : fl_token_sign(app, id, now, &st);
+	if (err != FL_OK)
 		return err;
 	if ((err = cert_intern(tk, st.cert, &cert)) != FL_OK)
 		goto out;
@@ -434,7 +557,7 @@ static fl_err build(struct fl_tokens *tk, struct fl_app *app, const char *id,
 	}
 	snprintf(e->ts.device_id, sizeof(e->ts.device_id), "%s", st.device_id);
 	e->ts.seq = st.seq;
-	e->ts.iat = now;
+	e->ts.iat = st.iat;
 	e->ts.cert = e->cert->text;
 	e->ts.keys_json = e->cert->keys_json;
 	e->ts.keys_len = e->cert->keys_len;
@@ -460,6 +583,7 @@ fl_err fl_tokens_get(struct fl_tokens *tk, struct fl_app *app, const char *id,
 {
 	uint64_t h = hash_id(id);
 	fl_time half = (fl_time)app->cfg.token_ttl / 2;
+	struct draft *d;
 	struct entry *e;
 	fl_err err;
 
@@ -472,8 +596,19 @@ fl_err fl_tokens_get(struct fl_tokens *tk, struct fl_app *app, const char *id,
 		*out = &e->ts;
 		return FL_OK;
 	}
+	/* a draft is taken by the first who asks; one for an older seq, or
+	 * past half its window, is of no use to anyone */
+	if ((d = draft_find(tk, h, id)) != NULL)
+		draft_unlink(tk, d);
 	pthread_mutex_unlock(&tk->mu);
-	if ((err = build(tk, app, id, now, &e)) != FL_OK)
+	if (d != NULL && (d->dr.seq < seq || now < d->dr.c.iat ||
+	                  now >= d->dr.c.iat + half)) {
+		draft_free(d);
+		d = NULL;
+	}
+	err = build(tk, app, id, d != NULL ? &d->dr : NULL, now, &e);
+	draft_free(d);
+	if (err != FL_OK)
 		return err;
 	store_entry(tk, e);
 	*out = &e->ts;

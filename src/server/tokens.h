@@ -38,6 +38,7 @@
 #include "core/err.h"
 #include "core/fltime.h"
 #include "core/token.h"
+#include "server/tokensign.h"
 #include "store/store.h"
 
 struct fl_app;
@@ -70,6 +71,17 @@ void fl_tokens_free(struct fl_tokens *tk);
 fl_err fl_tokens_get(struct fl_tokens *tk, struct fl_app *app, const char *id,
                      uint64_t seq, fl_time now,
                      const struct fl_token_set **out) FL_MUST_USE;
+/* Hands in the draft of a device's token (tokensign.h; *dr is moved
+ * into the cache and zeroed): the next fl_tokens_get of that device
+ * that finds no current token signs the draft instead of reading the
+ * store, when its seq is at least the one asked for and it is within
+ * half its window. A draft is taken once; a newer draft of the device
+ * replaces it; beyond min(cap, 16,384) drafts the oldest goes. */
+fl_err fl_tokens_draft(struct fl_tokens *tk,
+                       struct fl_token_draft *dr) FL_MUST_USE;
+/* Drafts held now. */
+size_t fl_tokens_drafts(struct fl_tokens *tk);
+
 /* Returns a reference. NULL is a no-op. */
 void fl_tokens_put(const struct fl_token_set *ts);
 
