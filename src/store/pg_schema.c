@@ -13,7 +13,9 @@
  * (pg.c), and migration 4 keeps device_counts in one row per (state,
  * stolen, slot), the slot being the writing server process's id modulo 64:
  * concurrent writers add to rows of their own, never wait for each other
- * or deadlock on a shared counter, and the count is the sum.
+ * or deadlock on a shared counter, and the count is the sum. Migration 15
+ * keeps them once per statement (its transition tables) rather than once
+ * per row.
  */
 #include "store/pg_int.h"
 
@@ -554,6 +556,51 @@ const char *const pg_migrations[] = {
          "  FOR EACH ROW EXECUTE FUNCTION contracts_currency();"
          "CREATE INDEX devices_portfolio ON devices(tenant_id, currency, "
          "state, stolen, amount_due, amount_remaining);"),
+        /* 14: (no change) */
+        "SELECT 1;",
+        /* 15: the counts by state kept once per statement instead of once
+         * per row: a statement that changes the state of many devices
+         * (the sweep stores a group of decisions in one) adds each
+         * (state, stolen)'s difference to the counts in one upsert, from
+         * the statement's transition tables, instead of one upsert of the
+         * same counter row per device. */
+        ("DROP TRIGGER devices_count_insert ON devices;"
+         "DROP TRIGGER devices_count_delete ON devices;"
+         "DROP TRIGGER devices_count_update ON devices;"
+         "DROP FUNCTION devices_count();"
+         "CREATE FUNCTION devices_count_rows() RETURNS trigger"
+         "  LANGUAGE plpgsql AS $$ BEGIN"
+         "  IF TG_OP = 'INSERT' THEN"
+         "    INSERT INTO device_counts AS dc (state, stolen, slot, n)"
+         "      SELECT state, stolen, pg_backend_pid() % 64, count(*)"
+         "      FROM new_rows GROUP BY state, stolen"
+         "      ON CONFLICT (state, stolen, slot)"
+         "      DO UPDATE SET n = dc.n + excluded.n;"
+         "  ELSIF TG_OP = 'DELETE' THEN"
+         "    INSERT INTO device_counts AS dc (state, stolen, slot, n)"
+         "      SELECT state, stolen, pg_backend_pid() % 64, -count(*)"
+         "      FROM old_rows GROUP BY state, stolen"
+         "      ON CONFLICT (state, stolen, slot)"
+         "      DO UPDATE SET n = dc.n + excluded.n;"
+         "  ELSE"
+         "    INSERT INTO device_counts AS dc (state, stolen, slot, n)"
+         "      SELECT state, stolen, pg_backend_pid() % 64, sum(d)"
+         "      FROM (SELECT state, stolen, -1 AS d FROM old_rows"
+         "        UNION ALL SELECT state, stolen, 1 FROM new_rows) t"
+         "      GROUP BY state, stolen HAVING sum(d) <> 0"
+         "      ON CONFLICT (state, stolen, slot)"
+         "      DO UPDATE SET n = dc.n + excluded.n;"
+         "  END IF;"
+         "  RETURN NULL; END $$;"
+         "CREATE TRIGGER devices_count_insert AFTER INSERT ON devices"
+         "  REFERENCING NEW TABLE AS new_rows"
+         "  FOR EACH STATEMENT EXECUTE FUNCTION devices_count_rows();"
+         "CREATE TRIGGER devices_count_delete AFTER DELETE ON devices"
+         "  REFERENCING OLD TABLE AS old_rows"
+         "  FOR EACH STATEMENT EXECUTE FUNCTION devices_count_rows();"
+         "CREATE TRIGGER devices_count_update AFTER UPDATE ON devices"
+         "  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows"
+         "  FOR EACH STATEMENT EXECUTE FUNCTION devices_count_rows();"),
 };
 
 const int pg_migrations_count =
