@@ -675,6 +675,110 @@ static void test_tokens_packed(void **state)
 	fl_signkeys_free(ks);
 }
 
+/* Hands tk the draft of d's token from in, iat .. iat + ttl, told apart
+ * from the store's claims by its message. */
+static void hand_draft(struct fl_tokens *tk, const struct fl_app *app,
+                       const struct fl_device *d,
+                       const struct fl_device_inputs *in, fl_time iat,
+                       const char *message)
+{
+	struct fl_token_draft dr;
+
+	assert_int_equal(fl_token_draft_of(d, in, iat,
+	                                   iat + (fl_time)app->cfg.token_ttl,
+	                                   &dr),
+	                 FL_OK);
+	assert_string_equal(dr.device_id, d->id);
+	assert_int_equal(dr.seq, d->st.token_seq);
+	free(dr.c.message);
+	dr.c.message = strdup(message);
+	assert_non_null(dr.c.message);
+	assert_int_equal(fl_tokens_draft(tk, &dr), FL_OK);
+	assert_null(dr.c.message); /* moved into the cache */
+}
+
+/* The message of the token fl_tokens_get gives for d at seq, now. */
+static void token_message(struct fl_tokens *tk, struct fl_app *app,
+                          const struct fl_device *d, uint64_t seq,
+                          fl_time now, char *out, size_t cap)
+{
+	const struct fl_token_set *ts = NULL;
+	struct fl_device_claims c;
+	char *claims = NULL;
+
+	assert_int_equal(fl_tokens_get(tk, app, d->id, seq, now, &ts), FL_OK);
+	assert_int_equal(ts->seq, d->st.token_seq);
+	assert_int_equal(fl_tokens_claims_json(ts, &claims), FL_OK);
+	assert_int_equal(fl_claims_decode(claims, strlen(claims), &c), FL_OK);
+	snprintf(out, cap, "%s", c.message != NULL ? c.message : "");
+	fl_claims_clear(&c);
+	free(claims);
+	fl_tokens_put(ts);
+}
+
+/* A draft handed to the token cache (fl_tokens_draft) is what the next
+ * fl_tokens_get of its device signs, once, with no read of the store; a
+ * newer draft replaces it; a draft of an older seq than the one asked
+ * for, or past half its window, is dropped and the token read from the
+ * store. */
+static void test_tokens_draft(void **state)
+{
+	struct fx *f = *state;
+	struct fl_signkeys *ks = NULL;
+	struct fl_tokens *tk = NULL;
+	struct fl_app app;
+	struct fl_device d;
+	struct fl_device_inputs in;
+	struct fl_tx *tx = NULL;
+	fl_time now = (fl_time)time(NULL), half;
+	uint64_t seq;
+	char msg[64];
+
+	memset(&app, 0, sizeof(app));
+	fl_config_defaults(&app.cfg);
+	half = (fl_time)app.cfg.token_ttl / 2;
+	app.store = f->st;
+	assert_int_equal(fl_signkeys_open(&ks, f->dir, true, 365, now), FL_OK);
+	app.keys = ks;
+	device_with_contract(f, "dv_draft", "860123456789014", 50);
+	memset(&in, 0, sizeof(in));
+	assert_int_equal(fl_store_begin(f->st, false, &tx), FL_OK);
+	assert_int_equal(fl_store_device_load(tx, "tn_1", "dv_draft", &d, &in),
+	                 FL_OK);
+	fl_tx_rollback(tx);
+	seq = d.st.token_seq;
+
+	/* taken by the first get, signed as drafted, kept */
+	assert_int_equal(fl_tokens_new(&tk, 100), FL_OK);
+	hand_draft(tk, &app, &d, &in, now, "first");
+	hand_draft(tk, &app, &d, &in, now, "from the draft");
+	assert_int_equal(fl_tokens_drafts(tk), 1);
+	token_message(tk, &app, &d, seq, now, msg, sizeof(msg));
+	assert_string_equal(msg, "from the draft");
+	assert_int_equal(fl_tokens_drafts(tk), 0);
+	token_message(tk, &app, &d, seq, now + 1, msg, sizeof(msg));
+	assert_string_equal(msg, "from the draft");
+	fl_tokens_free(tk);
+
+	/* a draft below the seq asked for: the store's token */
+	assert_int_equal(fl_tokens_new(&tk, 100), FL_OK);
+	hand_draft(tk, &app, &d, &in, now, "from the draft");
+	token_message(tk, &app, &d, seq + 1, now, msg, sizeof(msg));
+	assert_string_equal(msg, "Call us");
+	assert_int_equal(fl_tokens_drafts(tk), 0);
+	fl_tokens_free(tk);
+
+	/* a draft past half its window: the store's token */
+	assert_int_equal(fl_tokens_new(&tk, 100), FL_OK);
+	hand_draft(tk, &app, &d, &in, now - half, "from the draft");
+	token_message(tk, &app, &d, seq, now, msg, sizeof(msg));
+	assert_string_equal(msg, "Call us");
+	fl_tokens_free(tk);
+
+	fl_device_inputs_clear(&in);
+	fl_signkeys_free(ks);
+}
+
 static void test_money(void **state)
 {
 	char s[64];
@@ -868,6 +972,7 @@ int main(void)
 	        cmocka_unit_test(test_store_change_stamps),
 	        cmocka_unit_test(test_view_follows_commits),
 	        cmocka_unit_test(test_tokens_packed),
+	        cmocka_unit_test(test_tokens_draft),
 	        cmocka_unit_test(test_money),
 	        cmocka_unit_test(test_claims),
 	        cmocka_unit_test(test_replay_across_nodes),

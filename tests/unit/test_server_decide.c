@@ -401,6 +401,151 @@ static void test_sweep_groups(void **state)
 	}
 }
 
+/* What the sweep hands on for each device whose token it moved
+ * (fl_decide_sweep_with): the claims made from it alone equal the claims
+ * read from the store after the commit, for every moved device and no
+ * other. */
+#define MOVED_MAX 16
+struct moved_log {
+	int n;
+	char id[MOVED_MAX][FL_ID_MAX];
+	char *json[MOVED_MAX];
+};
+
+static void log_moved(void *arg, const struct fl_device *dev,
+                      const struct fl_device_inputs *in, fl_time now)
+{
+	struct moved_log *m = arg;
+	struct fl_device_claims c = {0};
+
+	assert_true(m->n < MOVED_MAX);
+	snprintf(m->id[m->n], FL_ID_MAX, "%s", dev->id);
+	assert_int_equal(fl_claims_of(dev, in, now, now + 7 * FL_DAY, &c),
+	                 FL_OK);
+	assert_int_equal(fl_claims_encode(&c, &m->json[m->n]), FL_OK);
+	fl_claims_clear(&c);
+	m->n++;
+}
+
+static void test_sweep_moved(void **state)
+{
+	struct fx *f = *state;
+	struct moved_log m;
+	fl_time at = T0 + 7 * FL_DAY;
+	char id[16], imei[16];
+	uint64_t seq[6];
+	bool moved_locked = false;
+	int n = -1, moved = 0;
+
+	memset(&m, 0, sizeof(m));
+	for (int i = 0; i < 6; i++) {
+		snprintf(id, sizeof(id), "dv_%d", i);
+		snprintf(imei, sizeof(imei), "35209900%06u",
+		         (unsigned)i % 1000000u);
+		imei[14] = fl_imei_check_digit(imei);
+		imei[15] = '\0';
+		make_device_id(f, id, imei, i != 4);
+	}
+	/* dv_1 paid its first installment; a lender's lock of dv_2 at the
+	 * instant shows its reason */
+	pay(f, "pm_1", 1000, T0 + 3600);
+	{
+		struct fl_command_rec c;
+		struct fl_tx *tx = wtx(f);
+
+		memset(&c, 0, sizeof(c));
+		c.kind = FL_CMD_LOCK_AT;
+		c.issued_at = T0 + 60;
+		c.at = at;
+		c.show_reason = true;
+		snprintf(c.reason, sizeof(c.reason), "Please call us");
+		assert_int_equal(
+		        fl_store_command_insert(tx, "tn_1", "dv_2", &c), FL_OK);
+		assert_int_equal(fl_decide_device(tx, "tn_1", "dv_2", T0 + 60,
+		                                  false, NULL, NULL),
+		                 FL_OK);
+		assert_int_equal(fl_tx_commit(tx), FL_OK);
+	}
+	/* dv_3 decided at the instant already: nothing left to move */
+	{
+		struct fl_tx *tx = wtx(f);
+
+		assert_int_equal(fl_decide_device(tx, "tn_1", "dv_3", at, false,
+		                                  NULL, NULL),
+		                 FL_OK);
+		assert_int_equal(fl_tx_commit(tx), FL_OK);
+	}
+	for (int i = 0; i < 6; i++) {
+		struct fl_device d;
+		struct fl_tx *tx = NULL;
+
+		snprintf(id, sizeof(id), "dv_%d", i);
+		assert_int_equal(fl_store_begin(f->app.store, false, &tx),
+		                 FL_OK);
+		assert_int_equal(fl_store_device_get_any(tx, id, &d), FL_OK);
+		fl_tx_rollback(tx);
+		seq[i] = d.st.token_seq;
+	}
+	assert_int_equal(fl_decide_sweep_with(&f->app, at, 64, log_moved, &m,
+	                                      &n),
+	                 FL_OK);
+	assert_true(m.n > 0);
+	assert_true(m.n <= n);
+	/* exactly the devices whose seq moved */
+	for (int i = 0; i < 6; i++) {
+		struct fl_device d;
+		struct fl_tx *tx = NULL;
+		bool logged = false;
+
+		snprintf(id, sizeof(id), "dv_%d", i);
+		assert_int_equal(fl_store_begin(f->app.store, false, &tx),
+		                 FL_OK);
+		assert_int_equal(fl_store_device_get_any(tx, id, &d), FL_OK);
+		fl_tx_rollback(tx);
+		for (int k = 0; k < m.n; k++)
+			logged = logged || strcmp(m.id[k], id) == 0;
+		assert_int_equal(logged, d.st.token_seq != seq[i]);
+		moved += d.st.token_seq != seq[i];
+	}
+	assert_int_equal(m.n, moved);
+	for (int i = 0; i < m.n; i++) {
+		struct fl_device_claims c = {0};
+		struct fl_device d;
+		struct fl_tx *tx = NULL;
+		char *json = NULL;
+
+		assert_string_not_equal(m.id[i], "dv_3");
+		assert_int_equal(fl_store_begin(f->app.store, false, &tx),
+		                 FL_OK);
+		assert_int_equal(fl_store_device_get_any(tx, m.id[i], &d),
+		                 FL_OK);
+		assert_int_equal(fl_claims_build(tx, &d, at, at + 7 * FL_DAY,
+		                                 &c),
+		                 FL_OK);
+		fl_tx_rollback(tx);
+		assert_int_equal(fl_claims_encode(&c, &json), FL_OK);
+		assert_string_equal(m.json[i], json);
+		if (strcmp(m.id[i], "dv_2") == 0) {
+			assert_int_equal(d.st.state, FL_ST_LOCKED);
+			assert_non_null(strstr(json, "Please call us"));
+			moved_locked = true;
+		}
+		fl_claims_clear(&c);
+		free(json);
+		free(m.json[i]);
+	}
+	/* the reminder moved dv_0 and dv_5, the lock dv_2 (dv_1 paid, the
+	 * unenrolled dv_4's token carries no reminder, dv_3 was decided) */
+	assert_int_equal(moved, 3);
+	assert_true(moved_locked);
+	/* swept again: nothing moves */
+	memset(&m, 0, sizeof(m));
+	assert_int_equal(fl_decide_sweep_with(&f->app, at, 64, log_moved, &m,
+	                                      &n),
+	                 FL_OK);
+	assert_int_equal(m.n, 0);
+}
+
 static void stored(struct fx *f, struct fl_device *d)
 {
 	struct fl_tx *tx = NULL;
@@ -977,6 +1122,10 @@ int main(void)
 	                                        setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_commands, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_sweep_groups, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_sweep_moved, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_sweep_moved, setup_pg,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_unchanged_not_written,
 	                                        setup, teardown),
