@@ -15,6 +15,11 @@
  * accepts it). A released device's entry also holds its release receipt
  * (FL_MSG_RELEASE_RECEIPT, docs/protocol.md).
  *
+ * A token can also be handed in as a draft (fl_tokens_draft: its claims
+ * made from a decision in hand, tokensign.h): the sweep does so for the
+ * devices it moved on which a phone waits, and the woken wait signs the
+ * draft on its own thread instead of reading the store.
+ *
  * Entries are immutable and reference-counted: fl_tokens_get hands out a
  * reference the caller returns with fl_tokens_put. At most `cap` devices
  * are kept; beyond that the entry stored longest ago goes.

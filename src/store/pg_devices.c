@@ -1489,9 +1489,16 @@ out:
 	return err;
 }
 
-/* The decisions of a batch in one statement: every column an array. */
+/* The decisions of a batch in one statement: every column an array. The
+ * counts by state follow in the same statement (one upsert per state and
+ * stolen flag changed, from each row's values before and after), while
+ * finlock.counted keeps the update trigger from counting the rows one by
+ * one (migration 15); its answer is the number of devices updated. The
+ * row before is read in the statement's snapshot, taken after the batch
+ * locked its devices, which every change of state takes first. */
 static const char status_many_sql[] =
-        "UPDATE devices d SET state = u.state, stolen = u.stolen, "
+        "WITH w AS (UPDATE devices d SET state = u.state, "
+        "stolen = u.stolen, "
         "released_by_command = u.rbc, lock_cause = u.lc, lock_at = u.la, "
         "unlock_until = u.uu, paid_through = u.pt, amount_due = u.ad, "
         "amount_remaining = u.ar, next_due_at = u.nda, "
@@ -1502,7 +1509,24 @@ static const char status_many_sql[] =
         "$9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], "
         "$13::bigint[], $14::bigint[], $15::bigint[], $16::text[], "
         "$17::bigint[]) AS u(id, state, stolen, rbc, lc, la, uu, pt, ad, ar, "
-        "nda, ndm, nc, da, ts, oc, cr) WHERE d.id = u.id";
+        "nda, ndm, nc, da, ts, oc, cr), devices o "
+        "WHERE d.id = u.id AND o.ord = d.ord "
+        "RETURNING o.state AS os, o.stolen AS ot, d.state AS ns, "
+        "d.stolen AS nt), "
+        "c AS (INSERT INTO device_counts AS dc (state, stolen, slot, n) "
+        "SELECT s, t, pg_backend_pid() % 64, sum(k) FROM "
+        "(SELECT os AS s, ot AS t, -1 AS k FROM w "
+        "WHERE os <> ns OR ot <> nt "
+        "UNION ALL SELECT ns, nt, 1 FROM w WHERE os <> ns OR ot <> nt) x "
+        "GROUP BY s, t HAVING sum(k) <> 0 "
+        "ON CONFLICT (state, stolen, slot) DO UPDATE SET n = dc.n + "
+        "excluded.n) "
+        "SELECT count(*) FROM w";
+
+static const char counted_on_sql[] =
+        "SELECT set_config('finlock.counted', 'on', true)";
+static const char counted_off_sql[] =
+        "SELECT set_config('finlock.counted', '', true)";
 
 #define STATUS_COLS 17
 
@@ -1511,6 +1535,7 @@ fl_err pg_device_set_status_many(struct fl_tx *tx,
 {
 	struct pg_buf col[STATUS_COLS];
 	struct pg_params p = {0};
+	PGresult *r = NULL;
 	int64_t changed = 0;
 	fl_err err = FL_OK;
 
@@ -1560,10 +1585,14 @@ fl_err pg_device_set_status_many(struct fl_tx *tx,
 		}
 		pg_p_text(&p, col[c].s);
 	}
-	TRY(pg_cmd(tx, status_many_sql, &p, 0, &changed));
+	TRY(pg_cmd(tx, counted_on_sql, NULL, 0, NULL));
+	TRY(pg_run(tx, status_many_sql, &p, 0, &r));
+	changed = pg_returned(r);
+	TRY(pg_cmd(tx, counted_off_sql, NULL, 0, NULL));
 	if (changed != n)
 		err = FL_E_NOT_FOUND;
 out:
+	PQclear(r);
 	for (int c = 0; c < STATUS_COLS; c++)
 		free(col[c].s);
 	return err;

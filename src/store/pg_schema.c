@@ -14,8 +14,8 @@
  * stolen, slot), the slot being the writing server process's id modulo 64:
  * concurrent writers add to rows of their own, never wait for each other
  * or deadlock on a shared counter, and the count is the sum. Migration 15
- * keeps them once per statement (its transition tables) rather than once
- * per row.
+ * lets a statement that updates many devices keep their counts itself
+ * (finlock.counted), once per statement rather than once per row.
  */
 #include "store/pg_int.h"
 
@@ -558,49 +558,18 @@ const char *const pg_migrations[] = {
          "state, stolen, amount_due, amount_remaining);"),
         /* 14: (no change) */
         "SELECT 1;",
-        /* 15: the counts by state kept once per statement instead of once
-         * per row: a statement that changes the state of many devices
-         * (the sweep stores a group of decisions in one) adds each
-         * (state, stolen)'s difference to the counts in one upsert, from
-         * the statement's transition tables, instead of one upsert of the
-         * same counter row per device. */
-        ("DROP TRIGGER devices_count_insert ON devices;"
-         "DROP TRIGGER devices_count_delete ON devices;"
-         "DROP TRIGGER devices_count_update ON devices;"
-         "DROP FUNCTION devices_count();"
-         "CREATE FUNCTION devices_count_rows() RETURNS trigger"
-         "  LANGUAGE plpgsql AS $$ BEGIN"
-         "  IF TG_OP = 'INSERT' THEN"
-         "    INSERT INTO device_counts AS dc (state, stolen, slot, n)"
-         "      SELECT state, stolen, pg_backend_pid() % 64, count(*)"
-         "      FROM new_rows GROUP BY state, stolen"
-         "      ON CONFLICT (state, stolen, slot)"
-         "      DO UPDATE SET n = dc.n + excluded.n;"
-         "  ELSIF TG_OP = 'DELETE' THEN"
-         "    INSERT INTO device_counts AS dc (state, stolen, slot, n)"
-         "      SELECT state, stolen, pg_backend_pid() % 64, -count(*)"
-         "      FROM old_rows GROUP BY state, stolen"
-         "      ON CONFLICT (state, stolen, slot)"
-         "      DO UPDATE SET n = dc.n + excluded.n;"
-         "  ELSE"
-         "    INSERT INTO device_counts AS dc (state, stolen, slot, n)"
-         "      SELECT state, stolen, pg_backend_pid() % 64, sum(d)"
-         "      FROM (SELECT state, stolen, -1 AS d FROM old_rows"
-         "        UNION ALL SELECT state, stolen, 1 FROM new_rows) t"
-         "      GROUP BY state, stolen HAVING sum(d) <> 0"
-         "      ON CONFLICT (state, stolen, slot)"
-         "      DO UPDATE SET n = dc.n + excluded.n;"
-         "  END IF;"
-         "  RETURN NULL; END $$;"
-         "CREATE TRIGGER devices_count_insert AFTER INSERT ON devices"
-         "  REFERENCING NEW TABLE AS new_rows"
-         "  FOR EACH STATEMENT EXECUTE FUNCTION devices_count_rows();"
-         "CREATE TRIGGER devices_count_delete AFTER DELETE ON devices"
-         "  REFERENCING OLD TABLE AS old_rows"
-         "  FOR EACH STATEMENT EXECUTE FUNCTION devices_count_rows();"
-         "CREATE TRIGGER devices_count_update AFTER UPDATE ON devices"
-         "  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows"
-         "  FOR EACH STATEMENT EXECUTE FUNCTION devices_count_rows();"),
+        /* 15: a statement that keeps the counts by state itself (the
+         * sweep stores a group of decisions, and their counts, in one)
+         * says so by setting finlock.counted for the transaction, and the
+         * update trigger then leaves its rows alone: one upsert per
+         * (state, stolen) for the group instead of one per device. Every
+         * other update is counted row by row as before. */
+        ("DROP TRIGGER devices_count_update ON devices;"
+         "CREATE TRIGGER devices_count_update AFTER UPDATE OF state, stolen"
+         "  ON devices FOR EACH ROW WHEN ((OLD.state IS DISTINCT FROM"
+         "  NEW.state OR OLD.stolen IS DISTINCT FROM NEW.stolen) AND"
+         "  coalesce(current_setting('finlock.counted', true), '') <> 'on')"
+         "  EXECUTE FUNCTION devices_count();"),
 };
 
 const int pg_migrations_count =

@@ -519,7 +519,8 @@ const char *const sq_migrations[] = {
         "SELECT 1;",
         /* 15: (no change: SQLite keeps the counts by state with its
          * triggers for each row, which run in the writing process without
-         * a round trip; PostgreSQL's are kept once per statement) */
+         * a round trip; PostgreSQL's sweep keeps a group's counts in the
+         * statement that stores it) */
         "SELECT 1;",
 };
 
