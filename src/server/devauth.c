@@ -41,8 +41,7 @@ struct entry {
 	fl_time contact;                 /* last authenticated contact */
 	bool dirty;                      /* not handed to a flush yet */
 	bool has_view;                   /* r holds a row read at r.clock */
-	bool conf_dirty;                 /* conf not handed to a flush yet */
-	struct fl_confirmed conf;        /* reported, to be written behind */
+	bool conf_dirty; /* r's confirmed state (at contact) to be written */
 	struct row r;                    /* the device's row, as viewed */
 };
 
@@ -572,14 +571,16 @@ fl_err fl_devauth_confirm(struct fl_devauth *da, const char *id,
 	pthread_mutex_lock(&s->mu);
 	e = find(s, h, id);
 	if (e != NULL && fl_ct_memcmp(e->kx_pk, kx_pk, FL_KX_PK_LEN) == 0) {
-		e->conf.seq = seq;
-		e->conf.locked = locked;
-		e->conf.at = at;
-		e->conf_dirty = true;
-		e->dirty = true;
-		/* the next check-in with the same report finds no news */
+		/* kept as the view's (the next check-in with the same report
+		 * finds no news), written with the contact of the check-in;
+		 * a read of the row meanwhile brings back the stored one,
+		 * and the flush then leaves that as it is */
 		e->r.confirmed_seq = seq;
 		e->r.confirmed_locked = locked;
+		if (at > e->contact)
+			e->contact = at;
+		e->conf_dirty = true;
+		e->dirty = true;
 		err = FL_OK;
 	}
 	pthread_mutex_unlock(&s->mu);
@@ -635,7 +636,9 @@ static fl_err collect(struct fl_devauth *da, struct touch **out, size_t *n)
 				t[used].counter = e->counter;
 				t[used].contact = e->contact;
 				t[used].has_conf = e->conf_dirty;
-				t[used].conf = e->conf;
+				t[used].conf.seq = e->r.confirmed_seq;
+				t[used].conf.locked = e->r.confirmed_locked;
+				t[used].conf.at = e->contact;
 				e->dirty = false;
 				e->conf_dirty = false;
 				used++;
@@ -666,7 +669,7 @@ static void settle(struct fl_devauth *da, const struct touch *t, size_t n,
 				e->dirty = true;
 				/* unless a later report replaced it */
 				if (t[i].has_conf &&
-				    e->conf.seq == t[i].conf.seq)
+				    e->r.confirmed_seq == t[i].conf.seq)
 					e->conf_dirty = true;
 			} else if (e->written < t[i].counter)
 				e->written = t[i].counter;
@@ -689,7 +692,7 @@ struct flush_io {
 
 /* Stores t's confirmation over an older one (none, or a lower seq: one
  * stored meanwhile with its event stays), and marks the state changes it
- * confirms (idempotent). A device gone or enrolled again since is left. */
+ * confirms (idempotent). A device gone since is left. */
 static fl_err store_conf(struct fl_tx *tx, const struct touch *t)
 {
 	struct fl_confirmed was;
