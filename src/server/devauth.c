@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "server/log.h"
+#include "server/slab.h"
 
 #define SHARDS 16
 
@@ -47,6 +48,7 @@ struct entry {
 
 struct shard {
 	pthread_mutex_t mu;
+	struct fl_slab *slab; /* the entries' memory */
 	struct entry **b; /* buckets */
 	size_t nb;        /* power of two */
 	size_t n, cap;    /* entries, and how many before evicting */
@@ -95,10 +97,10 @@ static size_t bucket_of(const struct shard *s, uint64_t h)
 	return (size_t)(h / SHARDS) & (s->nb - 1);
 }
 
-static void free_entry(struct entry *e)
+static void free_entry(struct shard *s, struct entry *e)
 {
 	fl_wipe(e, sizeof(*e));
-	free(e);
+	fl_slab_free(s->slab, e, sizeof(*e));
 }
 
 /* The entry for id in s, or NULL. Lock held. */
@@ -121,7 +123,7 @@ static void drop(struct shard *s, uint64_t h, const char *id)
 
 			*pp = e->next;
 			s->n--;
-			free_entry(e);
+			free_entry(s, e);
 			return;
 		}
 	}
@@ -143,7 +145,7 @@ static void evict_one(struct shard *s)
 
 				*pp = e->next;
 				s->n--;
-				free_entry(e);
+				free_entry(s, e);
 				s->cursor = i + 1;
 				return;
 			}
@@ -223,7 +225,7 @@ static struct entry *entry_add(struct shard *s, uint64_t h,
 
 	if (s->n >= s->cap)
 		evict_one(s);
-	if ((e = calloc(1, sizeof(*e))) == NULL)
+	if ((e = fl_slab_alloc(s->slab, sizeof(*e))) == NULL)
 		return NULL;
 	memcpy(e->id, d->id, sizeof(e->id));
 	memcpy(e->kx_pk, d->kx_pk, FL_KX_PK_LEN);
@@ -815,7 +817,7 @@ fl_err fl_devauth_new(struct fl_devauth **out, struct fl_store *st,
 		while (s->nb < per)
 			s->nb *= 2;
 		s->b = calloc(s->nb, sizeof(*s->b));
-		if (s->b == NULL) {
+		if (s->b == NULL || fl_slab_new(&s->slab) != FL_OK) {
 			err = FL_E_NOMEM;
 			goto fail;
 		}
@@ -870,11 +872,12 @@ void fl_devauth_free(struct fl_devauth *da)
 			while (e != NULL) {
 				struct entry *next = e->next;
 
-				free_entry(e);
+				free_entry(s, e);
 				e = next;
 			}
 		}
 		free(s->b);
+		fl_slab_free_all(s->slab);
 		pthread_mutex_destroy(&s->mu);
 	}
 	free(da);
