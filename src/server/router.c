@@ -100,7 +100,6 @@ static bool match(const char *pattern, const char *path,
 	return true;
 }
 
-
 fl_err fl_router_match(struct fl_req *req, const struct fl_route **route,
                        char *allow)
 {
@@ -112,21 +111,30 @@ fl_err fl_router_match(struct fl_req *req, const struct fl_route **route,
 	fl_req_release(req);
 	if (allow != NULL)
 		allow[0] = '\0';
+	/* the routes of this method first (most requests end here), then
+	 * the others, for a 405 and its Allow list */
+	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
+		for (size_t i = 0; i < tables[t]->n; i++) {
+			const struct fl_route *r = &tables[t]->routes[i];
+
+			if (strcmp(r->method, req->method) != 0 ||
+			    !match(r->pattern, req->path, buf, &at, &n))
+				continue;
+			if (n > 0 && (req->params = malloc(at)) == NULL)
+				return FL_E_NOMEM;
+			if (n > 0)
+				memcpy(req->params, buf, at);
+			req->n_params = n;
+			*route = r;
+			return FL_OK;
+		}
+	}
 	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
 		for (size_t i = 0; i < tables[t]->n; i++) {
 			const struct fl_route *r = &tables[t]->routes[i];
 
 			if (!match(r->pattern, req->path, buf, &at, &n))
 				continue;
-			if (strcmp(r->method, req->method) == 0) {
-				if (n > 0 && (req->params = malloc(at)) == NULL)
-					return FL_E_NOMEM;
-				if (n > 0)
-					memcpy(req->params, buf, at);
-				req->n_params = n;
-				*route = r;
-				return FL_OK;
-			}
 			path_seen = true;
 			if (allow != NULL && used + strlen(r->method) + 3 <
 			                             FL_ROUTER_ALLOW_MAX) {

@@ -150,8 +150,11 @@ fl_err fl_tokpack_unpack(const struct fl_tokpack *c, const uint8_t *data,
 			off -= c->ref_len;
 			if (off >= o)
 				return FL_E_INTERNAL;
-			for (size_t k = 0; k < n; k++)
-				out[o + k] = out[off + k];
+			if (off + n <= o)
+				memcpy(out + o, out + off, n);
+			else
+				for (size_t k = 0; k < n; k++)
+					out[o + k] = out[off + k];
 		}
 		o += n;
 	}
