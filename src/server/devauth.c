@@ -42,7 +42,10 @@ struct entry {
 	fl_time contact;                 /* last authenticated contact */
 	bool dirty;                      /* not handed to a flush yet */
 	bool has_view;                   /* r holds a row read at r.clock */
-	bool conf_dirty; /* r's confirmed state (at contact) to be written */
+	bool conf_dirty;  /* conf_* to be written */
+	bool conf_locked; /* what the phone reported applying, and when */
+	uint64_t conf_seq;
+	fl_time conf_at;
 	struct row r;                    /* the device's row, as viewed */
 };
 
@@ -573,16 +576,18 @@ fl_err fl_devauth_confirm(struct fl_devauth *da, const char *id,
 	pthread_mutex_lock(&s->mu);
 	e = find(s, h, id);
 	if (e != NULL && fl_ct_memcmp(e->kx_pk, kx_pk, FL_KX_PK_LEN) == 0) {
-		/* kept as the view's (the next check-in with the same report
-		 * finds no news), written with the contact of the check-in;
-		 * a read of the row meanwhile brings back the stored one,
-		 * and the flush then leaves that as it is */
-		e->r.confirmed_seq = seq;
-		e->r.confirmed_locked = locked;
-		if (at > e->contact)
-			e->contact = at;
+		/* the same report again keeps its first time */
+		if (!e->conf_dirty || e->conf_seq != seq ||
+		    e->conf_locked != locked)
+			e->conf_at = at;
+		e->conf_seq = seq;
+		e->conf_locked = locked;
 		e->conf_dirty = true;
 		e->dirty = true;
+		/* and the view's: the next check-in with the same report
+		 * finds no news */
+		e->r.confirmed_seq = seq;
+		e->r.confirmed_locked = locked;
 		err = FL_OK;
 	}
 	pthread_mutex_unlock(&s->mu);
@@ -638,9 +643,9 @@ static fl_err collect(struct fl_devauth *da, struct touch **out, size_t *n)
 				t[used].counter = e->counter;
 				t[used].contact = e->contact;
 				t[used].has_conf = e->conf_dirty;
-				t[used].conf.seq = e->r.confirmed_seq;
-				t[used].conf.locked = e->r.confirmed_locked;
-				t[used].conf.at = e->contact;
+				t[used].conf.seq = e->conf_seq;
+				t[used].conf.locked = e->conf_locked;
+				t[used].conf.at = e->conf_at;
 				e->dirty = false;
 				e->conf_dirty = false;
 				used++;
@@ -671,7 +676,8 @@ static void settle(struct fl_devauth *da, const struct touch *t, size_t n,
 				e->dirty = true;
 				/* unless a later report replaced it */
 				if (t[i].has_conf &&
-				    e->r.confirmed_seq == t[i].conf.seq)
+				    e->conf_seq == t[i].conf.seq &&
+				    e->conf_locked == t[i].conf.locked)
 					e->conf_dirty = true;
 			} else if (e->written < t[i].counter)
 				e->written = t[i].counter;
