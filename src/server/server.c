@@ -235,6 +235,7 @@ static void sweep_moved(void *arg, const struct fl_device *dev,
 	if (fl_token_draft_of(dev, in, now, now + (fl_time)app->cfg.token_ttl,
 	                      &dr) != FL_OK)
 		return; /* the wait builds it from the store */
+	/* refused only for want of memory: the wait then reads the store */
 	if (fl_tokens_draft(app->tokens, &dr) != FL_OK)
 		return;
 }
