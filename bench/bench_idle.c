@@ -35,7 +35,9 @@
  * open_s (time to open them all), probes, probe_fail, probe_p50_us,
  * probe_p99_us, probe_max_us, closed_by_server (idle connections the
  * server closed), reopened, open_min/open_end (how many were open at the
- * lowest point and at the end of the probes and the hold).
+ * lowest point and at the end of the probes and the hold), cpu_pct (this
+ * program's own CPU time over its run: it shares the cores with the
+ * server).
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -392,6 +394,21 @@ int main(int argc, char **argv)
 	       (unsigned long)closed, (unsigned long)reopened,
 	       (unsigned long)(open_min == UINT64_MAX ? 0 : open_min),
 	       (double)t_open / 1e9, (unsigned long)atomic_load(&g_open));
+	{
+		struct rusage ru;
+		double cpu = 0, wall = (double)(bench_now_ns() - t0) / 1e9;
+
+		if (getrusage(RUSAGE_SELF, &ru) == 0)
+			cpu = (double)ru.ru_utime.tv_sec +
+			      (double)ru.ru_utime.tv_usec / 1e6 +
+			      (double)ru.ru_stime.tv_sec +
+			      (double)ru.ru_stime.tv_usec / 1e6;
+		/* the machine's cores are shared with the server */
+		printf("  this client's own CPU: %.1f s in %.1f s (%.0f%% of "
+		       "a core)\n",
+		       cpu, wall, 100.0 * cpu / wall);
+		printf("cpu_pct=%.0f\n", 100.0 * cpu / wall);
+	}
 	printf("opened=%lu\nopen_s=%.1f\nprobes=%lu\nprobe_fail=%lu\n"
 	       "probe_p50_us=%.0f\nprobe_p99_us=%.0f\nprobe_max_us=%.0f\n"
 	       "closed_by_server=%lu\nreopened=%lu\nopen_min=%lu\n"
