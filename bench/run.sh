@@ -1012,10 +1012,17 @@ bench_portfolio() {
 # not the fleet's raised --max-connections: 10,000 are more than the
 # default limit, as a flood is.
 
-# idle_checkins FILE - warm check-ins from 127.0.0.1 as in benchmark 1.
+# cpu_s PID - user + system CPU seconds of a process so far.
+cpu_s() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$1/stat"; }
+
+# idle_checkins FILE - warm check-ins from 127.0.0.1 as in benchmark 1;
+# I_CPU: finlockd's share of a core meanwhile (percent).
 idle_checkins() {
+	c0=$(cpu_s "$FL_PID")
+	t0=$(date +%s.%N)
 	"$B/loadgen" --port "$FL_PORT" --devices "$TMP/devs" --conns 256 \
 		--warmup 2 --duration "$idur" --save >"$1"
+	I_CPU=$(awk -v a="$c0" -v b="$(cpu_s "$FL_PID")" -v t0="$t0" -v t1="$(date +%s.%N)" 'BEGIN { printf "%.0f", 100 * (b - a) / (t1 - t0) }')
 }
 
 # listen_queue - connections waiting in finlockd's listen queue now.
@@ -1050,7 +1057,7 @@ idle_scenario() {
 		return 1
 	}
 	grep -v '=' "$I_OUT"
-	echo "  check-ins from 127.0.0.1 meanwhile: $(commas "$(kv "$I_CI" rps)") req/s, p50 $(kv "$I_CI" p50_us) us, p99 $(kv "$I_CI" p99_us) us, non-2xx $(kv "$I_CI" non2xx), errors $(kv "$I_CI" errors), reconnects $(kv "$I_CI" reconnects)"
+	echo "  check-ins from 127.0.0.1 meanwhile: $(commas "$(kv "$I_CI" rps)") req/s, p50 $(kv "$I_CI" p50_us) us, p99 $(kv "$I_CI" p99_us) us, non-2xx $(kv "$I_CI" non2xx), errors $(kv "$I_CI" errors), reconnects $(kv "$I_CI" reconnects); finlockd's CPU $I_CPU% of a core"
 	echo "  finlockd's listen queue before/after the check-ins: ${q1:-?}/${q2:-?}; resident memory $((rss / 1024)) MiB; load $(load)"
 	p99=$(kv "$I_OUT" probe_p99_us)
 	r=$(ratio "$p99" "$b_p99")
@@ -1088,7 +1095,7 @@ bench_idle() {
 	echo "  alone: /healthz p50 $(kv "$TMP/idle.base" probe_p50_us) us, p99 $b_p99 us, max $(kv "$TMP/idle.base" probe_max_us) us, $(kv "$TMP/idle.base" probe_fail) failed"
 	idle_checkins "$TMP/idle.base.ci"
 	b_rps=$(kv "$TMP/idle.base.ci" rps)
-	echo "  alone: check-ins $(commas "$b_rps") req/s, p50 $(kv "$TMP/idle.base.ci" p50_us) us, p99 $(kv "$TMP/idle.base.ci" p99_us) us, errors $(kv "$TMP/idle.base.ci" errors); resident memory $(($(rss_kib "$FL_PID") / 1024)) MiB; load $(load)"
+	echo "  alone: check-ins $(commas "$b_rps") req/s, p50 $(kv "$TMP/idle.base.ci" p50_us) us, p99 $(kv "$TMP/idle.base.ci" p99_us) us, errors $(kv "$TMP/idle.base.ci" errors); finlockd's CPU $I_CPU% of a core; resident memory $(($(rss_kib "$FL_PID") / 1024)) MiB; load $(load)"
 	LABEL="$(commas "$ic") idle, 100 addresses"
 	echo "  $LABEL, nothing sent:"
 	idle_scenario 100 fresh
