@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "server/log.h"
+#include "server/slab.h"
 
 #define SHARDS 16
 
@@ -41,13 +42,13 @@ struct entry {
 	fl_time contact;                 /* last authenticated contact */
 	bool dirty;                      /* not handed to a flush yet */
 	bool has_view;                   /* r holds a row read at r.clock */
-	bool conf_dirty;                 /* conf not handed to a flush yet */
-	struct fl_confirmed conf;        /* reported, to be written behind */
+	bool conf_dirty; /* r's confirmed state (at contact) to be written */
 	struct row r;                    /* the device's row, as viewed */
 };
 
 struct shard {
 	pthread_mutex_t mu;
+	struct fl_slab *slab; /* the entries' memory */
 	struct entry **b; /* buckets */
 	size_t nb;        /* power of two */
 	size_t n, cap;    /* entries, and how many before evicting */
@@ -96,10 +97,10 @@ static size_t bucket_of(const struct shard *s, uint64_t h)
 	return (size_t)(h / SHARDS) & (s->nb - 1);
 }
 
-static void free_entry(struct entry *e)
+static void free_entry(struct shard *s, struct entry *e)
 {
 	fl_wipe(e, sizeof(*e));
-	free(e);
+	fl_slab_free(s->slab, e, sizeof(*e));
 }
 
 /* The entry for id in s, or NULL. Lock held. */
@@ -122,7 +123,7 @@ static void drop(struct shard *s, uint64_t h, const char *id)
 
 			*pp = e->next;
 			s->n--;
-			free_entry(e);
+			free_entry(s, e);
 			return;
 		}
 	}
@@ -144,7 +145,7 @@ static void evict_one(struct shard *s)
 
 				*pp = e->next;
 				s->n--;
-				free_entry(e);
+				free_entry(s, e);
 				s->cursor = i + 1;
 				return;
 			}
@@ -224,7 +225,7 @@ static struct entry *entry_add(struct shard *s, uint64_t h,
 
 	if (s->n >= s->cap)
 		evict_one(s);
-	if ((e = calloc(1, sizeof(*e))) == NULL)
+	if ((e = fl_slab_alloc(s->slab, sizeof(*e))) == NULL)
 		return NULL;
 	memcpy(e->id, d->id, sizeof(e->id));
 	memcpy(e->kx_pk, d->kx_pk, FL_KX_PK_LEN);
@@ -572,14 +573,16 @@ fl_err fl_devauth_confirm(struct fl_devauth *da, const char *id,
 	pthread_mutex_lock(&s->mu);
 	e = find(s, h, id);
 	if (e != NULL && fl_ct_memcmp(e->kx_pk, kx_pk, FL_KX_PK_LEN) == 0) {
-		e->conf.seq = seq;
-		e->conf.locked = locked;
-		e->conf.at = at;
-		e->conf_dirty = true;
-		e->dirty = true;
-		/* the next check-in with the same report finds no news */
+		/* kept as the view's (the next check-in with the same report
+		 * finds no news), written with the contact of the check-in;
+		 * a read of the row meanwhile brings back the stored one,
+		 * and the flush then leaves that as it is */
 		e->r.confirmed_seq = seq;
 		e->r.confirmed_locked = locked;
+		if (at > e->contact)
+			e->contact = at;
+		e->conf_dirty = true;
+		e->dirty = true;
 		err = FL_OK;
 	}
 	pthread_mutex_unlock(&s->mu);
@@ -635,7 +638,9 @@ static fl_err collect(struct fl_devauth *da, struct touch **out, size_t *n)
 				t[used].counter = e->counter;
 				t[used].contact = e->contact;
 				t[used].has_conf = e->conf_dirty;
-				t[used].conf = e->conf;
+				t[used].conf.seq = e->r.confirmed_seq;
+				t[used].conf.locked = e->r.confirmed_locked;
+				t[used].conf.at = e->contact;
 				e->dirty = false;
 				e->conf_dirty = false;
 				used++;
@@ -666,7 +671,7 @@ static void settle(struct fl_devauth *da, const struct touch *t, size_t n,
 				e->dirty = true;
 				/* unless a later report replaced it */
 				if (t[i].has_conf &&
-				    e->conf.seq == t[i].conf.seq)
+				    e->r.confirmed_seq == t[i].conf.seq)
 					e->conf_dirty = true;
 			} else if (e->written < t[i].counter)
 				e->written = t[i].counter;
@@ -689,7 +694,7 @@ struct flush_io {
 
 /* Stores t's confirmation over an older one (none, or a lower seq: one
  * stored meanwhile with its event stays), and marks the state changes it
- * confirms (idempotent). A device gone or enrolled again since is left. */
+ * confirms (idempotent). A device gone since is left. */
 static fl_err store_conf(struct fl_tx *tx, const struct touch *t)
 {
 	struct fl_confirmed was;
@@ -812,7 +817,7 @@ fl_err fl_devauth_new(struct fl_devauth **out, struct fl_store *st,
 		while (s->nb < per)
 			s->nb *= 2;
 		s->b = calloc(s->nb, sizeof(*s->b));
-		if (s->b == NULL) {
+		if (s->b == NULL || fl_slab_new(&s->slab) != FL_OK) {
 			err = FL_E_NOMEM;
 			goto fail;
 		}
@@ -867,11 +872,12 @@ void fl_devauth_free(struct fl_devauth *da)
 			while (e != NULL) {
 				struct entry *next = e->next;
 
-				free_entry(e);
+				free_entry(s, e);
 				e = next;
 			}
 		}
 		free(s->b);
+		fl_slab_free_all(s->slab);
 		pthread_mutex_destroy(&s->mu);
 	}
 	free(da);

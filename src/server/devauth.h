@@ -138,7 +138,8 @@ fl_err fl_devauth_view(struct fl_devauth *da, const char *id,
 
 /* Keeps what device id, enrolled under kx_pk, reports applying (token seq
  * `seq`, locked or not, at `at`) as its confirmed state, to be written
- * behind with its counter: for a report that raises no event (the lock
+ * behind with its counter (confirmed_at: its last contact when written,
+ * at `at` or a later check-in): for a report that raises no event (the lock
  * state is the one confirmed before). The flush stores it only over an
  * older confirmation (a lower seq, or none), so a confirmation written
  * meanwhile with its event stays. FL_E_NOT_FOUND: no entry for the device
