@@ -143,7 +143,10 @@ static void shut(struct fl_guard *g, struct fl_guard_conn *gc)
  * O(n log ROOM_BATCH). */
 static unsigned make_room(struct fl_guard *g)
 {
-	struct fl_guard_conn *heap[ROOM_BATCH];
+	struct {
+		struct fl_guard_conn *gc;
+		int64_t d; /* its deadline when it was read */
+	} heap[ROOM_BATCH], x;
 	size_t n = 0, want = (size_t)g->o.conn_cap / 64;
 	unsigned closed = 0;
 
@@ -156,48 +159,48 @@ static unsigned make_room(struct fl_guard *g)
 	if (want > ROOM_BATCH)
 		want = ROOM_BATCH;
 	for (struct fl_guard_conn *gc = g->head; gc != NULL; gc = gc->next) {
-		int64_t d;
+		bool silent;
 		size_t i;
 
 		pthread_mutex_lock(&gc->mu);
-		d = gc->deadline_ms;
-		if (gc->st != ST_FRESH && gc->st != ST_IDLE) {
-			pthread_mutex_unlock(&gc->mu);
-			continue;
-		}
+		silent = gc->st == ST_FRESH || gc->st == ST_IDLE;
+		x.gc = gc;
+		x.d = gc->deadline_ms;
 		pthread_mutex_unlock(&gc->mu);
+		if (!silent)
+			continue;
 		if (n < want) {
 			/* sift up */
 			i = n++;
-			while (i > 0 && heap[(i - 1) / 2]->deadline_ms < d) {
+			while (i > 0 && heap[(i - 1) / 2].d < x.d) {
 				heap[i] = heap[(i - 1) / 2];
 				i = (i - 1) / 2;
 			}
-			heap[i] = gc;
-		} else if (d < heap[0]->deadline_ms) {
+			heap[i] = x;
+		} else if (x.d < heap[0].d) {
 			/* replaces the latest deadline kept: sift down */
 			i = 0;
 			for (;;) {
 				size_t l = 2 * i + 1, m = i;
-				int64_t dm = d;
+				int64_t dm = x.d;
 
-				if (l < n && heap[l]->deadline_ms > dm)
-					m = l, dm = heap[l]->deadline_ms;
-				if (l + 1 < n && heap[l + 1]->deadline_ms > dm)
+				if (l < n && heap[l].d > dm)
+					m = l, dm = heap[l].d;
+				if (l + 1 < n && heap[l + 1].d > dm)
 					m = l + 1;
 				if (m == i)
 					break;
 				heap[i] = heap[m];
 				i = m;
 			}
-			heap[i] = gc;
+			heap[i] = x;
 		}
 	}
 	/* Deadlines were read under each connection's lock, which was let go:
 	 * its thread may have taken it on (headers in) since. Only what is
 	 * still silent is closed. */
 	for (size_t i = 0; i < n; i++) {
-		struct fl_guard_conn *gc = heap[i];
+		struct fl_guard_conn *gc = heap[i].gc;
 
 		pthread_mutex_lock(&gc->mu);
 		if (gc->st == ST_FRESH || gc->st == ST_IDLE) {
