@@ -554,6 +554,9 @@ const char *const pg_migrations[] = {
          "  FOR EACH ROW EXECUTE FUNCTION contracts_currency();"
          "CREATE INDEX devices_portfolio ON devices(tenant_id, currency, "
          "state, stolen, amount_due, amount_remaining);"),
+        /* 14: a device's MAC key sealed under a server secret
+         * (store.h FL_MAC_SEAL_LEN), NULL until first written. */
+        "ALTER TABLE devices ADD COLUMN mac_seal BYTEA;",
 };
 
 const int pg_migrations_count =

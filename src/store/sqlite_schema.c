@@ -515,6 +515,9 @@ const char *const sq_migrations[] = {
          "new.device_id; END;"
          "CREATE INDEX devices_portfolio ON devices(tenant_id, currency, "
          "state, stolen, amount_due, amount_remaining);"),
+        /* 14: a device's MAC key sealed under a server secret
+         * (store.h FL_MAC_SEAL_LEN), NULL until first written. */
+        "ALTER TABLE devices ADD COLUMN mac_seal BLOB;",
 };
 
 const int sq_migrations_count =

@@ -563,6 +563,13 @@ fl_err fl_store_dp_touch(struct fl_tx *tx, const char *id, int64_t ord,
 	return OPS(tx)->dp_touch(tx, id, ord, kx_pk, at, counter);
 }
 
+fl_err fl_store_dp_seal(struct fl_tx *tx, const char *id, int64_t ord,
+                        const uint8_t kx_pk[FL_DEVICE_KEY_LEN],
+                        const uint8_t seal[FL_MAC_SEAL_LEN])
+{
+	return OPS(tx)->dp_seal(tx, id, ord, kx_pk, seal);
+}
+
 fl_err fl_store_used_code_put(struct fl_tx *tx, const struct fl_used_code *u)
 {
 	return OPS(tx)->used_code_put(tx, u);

@@ -208,7 +208,7 @@ static void test_database_alone_derives_nothing(void **state)
 
 	get_device(f, "dv_secret", &d);
 	assert_int_equal(
-	        fl_devauth_new(&da, f->st, f->sec.kx_pk, f->sec.kx_sk, 64),
+	        fl_devauth_new(&da, f->st, &f->sec, 64),
 	        FL_OK);
 	assert_int_equal(checkin(da, &d, p.mac, 1, false), FL_OK);
 	fl_devauth_free(da); /* writes the bookkeeping */
@@ -218,7 +218,7 @@ static void test_database_alone_derives_nothing(void **state)
 	assert_int_equal(mkdir(other_dir, 0700), 0);
 	assert_int_equal(fl_secrets_load(&other, other_dir), FL_OK);
 	assert_int_equal(
-	        fl_devauth_new(&thief, f->st, other.kx_pk, other.kx_sk, 64),
+	        fl_devauth_new(&thief, f->st, &other, 64),
 	        FL_OK);
 	get_device(f, "dv_secret", &d);
 	assert_int_equal(d.req_counter, 1);
@@ -252,7 +252,7 @@ static void test_counters(void **state)
 	get_device(f, "dv_count", &d);
 	assert_int_equal(d.req_counter, 0);
 	assert_int_equal(
-	        fl_devauth_new(&da, f->st, f->sec.kx_pk, f->sec.kx_sk, 64),
+	        fl_devauth_new(&da, f->st, &f->sec, 64),
 	        FL_OK);
 
 	assert_int_equal(checkin(da, &d, p.mac, 5, false), FL_OK);
@@ -278,7 +278,7 @@ static void test_counters(void **state)
 
 	/* a restart: the persisted counter still refuses the replay */
 	assert_int_equal(
-	        fl_devauth_new(&da, f->st, f->sec.kx_pk, f->sec.kx_sk, 64),
+	        fl_devauth_new(&da, f->st, &f->sec, 64),
 	        FL_OK);
 	assert_int_equal(checkin(da, &d, p.mac, 6, false), FL_E_REPLAY);
 	assert_int_equal(checkin(da, &d, p.mac, 7, false), FL_OK);
@@ -342,7 +342,7 @@ static void test_eviction_keeps_replays_out(void **state)
 	size_t n;
 
 	assert_int_equal(
-	        fl_devauth_new(&da, f->st, f->sec.kx_pk, f->sec.kx_sk, 16),
+	        fl_devauth_new(&da, f->st, &f->sec, 16),
 	        FL_OK);
 	for (int i = 0; i < 40; i++) {
 		snprintf(id, sizeof(id), "dv_ev%d", i);
@@ -477,7 +477,7 @@ static void test_view_follows_commits(void **state)
 	enroll(f, "dv_view", &p);
 	phone_derive(&p, &f->sec);
 	assert_int_equal(
-	        fl_devauth_new(&da, f->st, f->sec.kx_pk, f->sec.kx_sk, 64),
+	        fl_devauth_new(&da, f->st, &f->sec, 64),
 	        FL_OK);
 	assert_int_equal(check(da, "dv_view", p.mac, 1, &v), FL_OK);
 	assert_string_equal(v.id, "dv_view");
@@ -804,10 +804,10 @@ static void test_replay_across_nodes(void **state)
 	phone_derive(&p, &f->sec);
 	get_device(f, "dv_nodes", &d);
 	assert_int_equal(
-	        fl_devauth_new(&node_a, f->st, f->sec.kx_pk, f->sec.kx_sk, 64),
+	        fl_devauth_new(&node_a, f->st, &f->sec, 64),
 	        FL_OK);
 	assert_int_equal(
-	        fl_devauth_new(&node_b, f->st, f->sec.kx_pk, f->sec.kx_sk, 64),
+	        fl_devauth_new(&node_b, f->st, &f->sec, 64),
 	        FL_OK);
 	memset(&r, 0, sizeof(r));
 	r.tamper = FL_DP_TAMPER_ROOTED;

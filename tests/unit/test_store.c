@@ -1128,6 +1128,8 @@ static void test_loan_ref_duplicates_refused(void **state)
 	                     "DROP TRIGGER contracts_currency;"
 	                     "DROP INDEX devices_portfolio;"
 	                     "ALTER TABLE devices DROP COLUMN currency;"
+	                     /* and what migration 14 added */
+	                     "ALTER TABLE devices DROP COLUMN mac_seal;"
 	                     "DELETE FROM schema_version WHERE version >= 12;"
 	                     "UPDATE contracts SET loan_ref = 'ln1' WHERE "
 	                     "device_id = 'dv_2';",
@@ -1220,6 +1222,8 @@ static void test_device_counts_seeded(void **state)
 	                     "DROP INDEX devices_portfolio;"
 	                     "DROP TRIGGER contracts_currency;"
 	                     "ALTER TABLE devices DROP COLUMN currency;"
+	                     /* and what migration 14 added */
+	                     "ALTER TABLE devices DROP COLUMN mac_seal;"
 	                     "DELETE FROM schema_version WHERE version >= 4;"
 	                     "UPDATE devices SET state = 1 WHERE id = 'dv_1';",
 	                     NULL, NULL, NULL),
