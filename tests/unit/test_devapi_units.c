@@ -237,6 +237,127 @@ static void test_database_alone_derives_nothing(void **state)
 	assert_int_equal(fl_store_open_sqlite(&f->st, f->db, NULL), FL_OK);
 }
 
+/* Writes seal as device id's sealed MAC key (for keys kx_pk). */
+static void write_seal(struct fx *f, const char *id, const uint8_t kx_pk[32],
+                       const uint8_t seal[FL_MAC_SEAL_LEN])
+{
+	struct fl_tx *tx = NULL;
+
+	assert_int_equal(fl_store_begin(f->st, true, &tx), FL_OK);
+	assert_int_equal(fl_store_dp_seal(tx, id, 0, kx_pk, seal), FL_OK);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+}
+
+/* Each device's MAC key sealed in its row: sealed and written behind
+ * after the first derivation; after a restart a check-in opens it (a
+ * server whose key-exchange pair is another but whose seal key is right
+ * verifies the phone only through the sealed copy) and does not write it
+ * again; an altered sealed key, or one moved from another device, is
+ * ignored (derived again, then sealed anew); a re-enrollment drops it,
+ * and a key derived for the old keys never lands in the new row. */
+static void test_sealed_mac_key(void **state)
+{
+	struct fx *f = *state;
+	struct fl_secrets seal_only;
+	struct fl_devauth *da = NULL;
+	struct fl_device d, d2, old;
+	struct phone p, q, r;
+	uint8_t seal[FL_MAC_SEAL_LEN], key[32];
+
+	phone_new(&p);
+	phone_new(&r);
+	make_device(f, "dv_seal", "490154203237519");
+	make_device(f, "dv_seal2", "490154203237520");
+	enroll(f, "dv_seal", &p);
+	enroll(f, "dv_seal2", &r);
+	phone_derive(&p, &f->sec);
+	phone_derive(&r, &f->sec);
+	seal_only = f->sec;
+	fl_kx_keypair(seal_only.kx_pk, seal_only.kx_sk);
+
+	/* nothing sealed yet: only derivation, which needs kx.secret */
+	get_device(f, "dv_seal", &d);
+	assert_false(d.has_mac_seal);
+	assert_int_equal(fl_devauth_new(&da, f->st, &seal_only, 64), FL_OK);
+	assert_int_equal(checkin(da, &d, p.mac, 1, false), FL_E_AUTH);
+	fl_devauth_free(da);
+
+	/* the first contact derives it, the flush writes it sealed */
+	assert_int_equal(fl_devauth_new(&da, f->st, &f->sec, 64), FL_OK);
+	assert_int_equal(checkin(da, &d, p.mac, 1, false), FL_OK);
+	get_device(f, "dv_seal2", &d2);
+	assert_int_equal(checkin(da, &d2, r.mac, 1, false), FL_OK);
+	assert_int_equal(fl_devauth_flush(da, NULL), FL_OK);
+	fl_devauth_free(da);
+	get_device(f, "dv_seal", &d);
+	assert_true(d.has_mac_seal);
+	for (size_t i = 0; i + 32 <= FL_MAC_SEAL_LEN; i++)
+		assert_memory_not_equal(d.mac_seal + i, p.mac, 32);
+	assert_int_equal(fl_devauth_unseal(f->sec.mac_seal_key, d.id, d.kx_pk,
+	                                   d.mac_seal, key),
+	                 FL_OK);
+	assert_memory_equal(key, p.mac, 32);
+	assert_int_equal(fl_devauth_unseal(f->sec.mac_seal_key, "dv_seal2",
+	                                   d.kx_pk, d.mac_seal, key),
+	                 FL_E_CORRUPT);
+
+	/* a restart: the miss opens the sealed key, and leaves it */
+	memcpy(seal, d.mac_seal, sizeof(seal));
+	assert_int_equal(fl_devauth_new(&da, f->st, &seal_only, 64), FL_OK);
+	assert_int_equal(checkin(da, &d, p.mac, 2, false), FL_OK);
+	assert_int_equal(checkin(da, &d, p.mac, 2, false), FL_E_REPLAY);
+	fl_devauth_free(da);
+	get_device(f, "dv_seal", &d);
+	assert_int_equal(d.req_counter, 2);
+	assert_memory_equal(d.mac_seal, seal, sizeof(seal));
+
+	/* altered: ignored by both servers; the right one derives the key
+	 * and seals it anew */
+	seal[FL_MAC_SEAL_LEN - 20] ^= 0x01;
+	write_seal(f, "dv_seal", d.kx_pk, seal);
+	get_device(f, "dv_seal", &d);
+	assert_true(d.has_mac_seal);
+	assert_int_equal(fl_devauth_new(&da, f->st, &seal_only, 64), FL_OK);
+	assert_int_equal(checkin(da, &d, p.mac, 3, false), FL_E_AUTH);
+	fl_devauth_free(da);
+	assert_int_equal(fl_devauth_new(&da, f->st, &f->sec, 64), FL_OK);
+	assert_int_equal(checkin(da, &d, p.mac, 3, false), FL_OK);
+	fl_devauth_free(da);
+	get_device(f, "dv_seal", &d);
+	assert_memory_not_equal(d.mac_seal, seal, sizeof(seal));
+	assert_int_equal(fl_devauth_unseal(f->sec.mac_seal_key, d.id, d.kx_pk,
+	                                   d.mac_seal, key),
+	                 FL_OK);
+	assert_memory_equal(key, p.mac, 32);
+
+	/* another device's sealed key in this row: ignored */
+	get_device(f, "dv_seal2", &d2);
+	assert_true(d2.has_mac_seal);
+	write_seal(f, "dv_seal", d.kx_pk, d2.mac_seal);
+	get_device(f, "dv_seal", &d);
+	assert_int_equal(fl_devauth_new(&da, f->st, &seal_only, 64), FL_OK);
+	assert_int_equal(checkin(da, &d, p.mac, 4, false), FL_E_AUTH);
+	assert_int_equal(checkin(da, &d, r.mac, 4, false), FL_E_AUTH);
+	fl_devauth_free(da);
+
+	/* re-enrolled with new keys: the sealed key is gone, and one
+	 * derived for the old keys (a request read before) is not written
+	 * into the row */
+	old = d;
+	phone_new(&q);
+	enroll(f, "dv_seal", &q);
+	get_device(f, "dv_seal", &d);
+	assert_false(d.has_mac_seal);
+	assert_int_equal(fl_devauth_new(&da, f->st, &f->sec, 64), FL_OK);
+	assert_int_equal(checkin(da, &old, p.mac, 5, false), FL_OK);
+	assert_int_equal(fl_devauth_flush(da, NULL), FL_OK);
+	fl_devauth_free(da);
+	get_device(f, "dv_seal", &d);
+	assert_false(d.has_mac_seal);
+	fl_wipe(key, sizeof(key));
+	fl_secrets_wipe(&seal_only);
+}
+
 static void test_counters(void **state)
 {
 	struct fx *f = *state;
@@ -863,6 +984,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_database_alone_derives_nothing),
+	        cmocka_unit_test(test_sealed_mac_key),
 	        cmocka_unit_test(test_counters),
 	        cmocka_unit_test(test_eviction_keeps_replays_out),
 	        cmocka_unit_test(test_store_change_stamps),

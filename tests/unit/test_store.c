@@ -1775,6 +1775,46 @@ static void test_every_op(void **state)
 	assert_int_equal(d.req_counter, 9);
 	assert_string_equal(d.sim_report, "iccid 8925");
 	assert_int_equal(d.tamper_at, 1500);
+	/* the sealed MAC key: kept only while the row has the keys it is
+	 * for (by id or by ord), read back as written, dropped by an
+	 * enrollment */
+	{
+		uint8_t seal[FL_MAC_SEAL_LEN], other[32];
+
+		memset(seal, 0x5a, sizeof(seal));
+		memset(other, 7, sizeof(other));
+		assert_false(d.has_mac_seal);
+		assert_int_equal(fl_store_dp_seal(tx, "dv_1", 0, other, seal),
+		                 FL_OK);
+		assert_int_equal(fl_store_device_get_any(tx, "dv_1", &d),
+		                 FL_OK);
+		assert_false(d.has_mac_seal);
+		assert_int_equal(fl_store_dp_seal(tx, "dv_1", d.ord, pk, seal),
+		                 FL_OK);
+		assert_int_equal(fl_store_device_get_any(tx, "dv_1", &d),
+		                 FL_OK);
+		assert_true(d.has_mac_seal);
+		assert_memory_equal(d.mac_seal, seal, sizeof(seal));
+		seal[0] ^= 1;
+		assert_int_equal(fl_store_dp_seal(tx, "dv_1", 0, pk, seal),
+		                 FL_OK);
+		assert_int_equal(fl_store_device_get(tx, "tn_1", "dv_1", &d),
+		                 FL_OK);
+		assert_memory_equal(d.mac_seal, seal, sizeof(seal));
+		assert_int_equal(fl_store_dp_enroll(tx, "dv_1", pk, pk, 1600),
+		                 FL_OK);
+		assert_int_equal(fl_store_device_get_any(tx, "dv_1", &d),
+		                 FL_OK);
+		assert_false(d.has_mac_seal);
+		assert_int_equal(fl_store_dp_seal(tx, "dv_1", 0, pk, seal),
+		                 FL_OK);
+		assert_int_equal(fl_store_device_enroll(tx, "dv_1", pk, pk,
+		                                        1000),
+		                 FL_OK);
+		assert_int_equal(fl_store_device_get_any(tx, "dv_1", &d),
+		                 FL_OK);
+		assert_false(d.has_mac_seal);
+	}
 	assert_int_equal(fl_store_device_get(tx, "tn_2", "dv_1", &d),
 	                 FL_E_NOT_FOUND);
 
