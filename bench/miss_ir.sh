@@ -44,6 +44,6 @@ stop
 ok=$(sed -n 's/^ok=//p' "$TMP/restart")
 ir=$(callgrind_annotate "$TMP/cg.out" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }')
 echo "build=$R devices=$N answered=$ok ir_total=$ir ir_per_checkin=$((ir / ok))"
-callgrind_annotate --inclusive=yes "$TMP/cg.out" 2>/dev/null | sed -n '1,60p' >"$TMP/annotate"
+callgrind_annotate --inclusive=yes "$TMP/cg.out" 2>/dev/null | sed -n "1,${ANNOTATE_LINES:-60}p" >"$TMP/annotate"
 cat "$TMP/annotate"
 rm -rf "$TMP"

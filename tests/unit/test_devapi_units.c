@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sodium.h>
 
 #include "core/crypto.h"
 #include "core/paserk.h"
@@ -39,6 +40,7 @@
 #include "server/claims.h"
 #include "server/money.h"
 #include "server/tokens.h"
+#include "server/tokpack.h"
 #include "store/store.h"
 
 #define T0 ((fl_time)1800000000) /* 2027-01-15T08:00:00Z */
@@ -796,6 +798,64 @@ static void test_tokens_packed(void **state)
 	fl_signkeys_free(ks);
 }
 
+/* The payload decoder of token packing agrees with fl_b64url_decode on
+ * every length, and refuses what it refuses. */
+static void test_tokpack_decode(void **state)
+{
+	/* after 88 characters (66 bytes: more than a signature) */
+	static const char *const bad[] = {
+	        "QUJD*A", /* not base64url */
+	        "QUJDRA+", "QUJDRA=",
+	        "QUJDR",  /* 4k + 1 characters */
+	        "QUJDRB", /* unused bits set */
+	        "QUJDREF",
+	};
+	char text[800];
+	uint8_t raw[400], want[400];
+	size_t wn = 0;
+
+	(void)state;
+	for (size_t n = FL_SIG_LEN; n < 300; n++) {
+		uint8_t *bin = NULL;
+		const char *suffix = NULL;
+		size_t got = 0, len;
+
+		randombytes_buf(raw, n);
+		memcpy(text, "v4.public.", 10);
+		assert_int_equal(fl_b64url_encode(text + 10, sizeof(text) - 10,
+		                                  raw, n),
+		                 FL_OK);
+		len = strlen(text);
+		strcpy(text + len, ".Zm9v");
+		assert_int_equal(fl_b64url_decode(want, sizeof(want), &wn,
+		                                  text + 10, len - 10),
+		                 FL_OK);
+		assert_int_equal(fl_tokpack_payload(text, len + 5, &bin, &got,
+		                                    &suffix),
+		                 FL_OK);
+		assert_int_equal(got, n);
+		assert_int_equal(wn, n);
+		assert_memory_equal(bin, raw, n);
+		assert_string_equal(suffix, ".Zm9v");
+		free(bin);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		uint8_t *bin = NULL;
+		const char *suffix = NULL;
+		size_t got = 0;
+		const char *b64 = text + 10;
+
+		snprintf(text, sizeof(text), "v4.public.%88.88d%s", 0, bad[i]);
+		assert_int_not_equal(fl_b64url_decode(want, sizeof(want), &wn,
+		                                      b64, strlen(b64)),
+		                     FL_OK);
+		assert_int_not_equal(fl_tokpack_payload(text, strlen(text),
+		                                        &bin, &got, &suffix),
+		                     FL_OK);
+		assert_null(bin);
+	}
+}
+
 static void test_money(void **state)
 {
 	char s[64];
@@ -990,6 +1050,7 @@ int main(void)
 	        cmocka_unit_test(test_store_change_stamps),
 	        cmocka_unit_test(test_view_follows_commits),
 	        cmocka_unit_test(test_tokens_packed),
+	        cmocka_unit_test(test_tokpack_decode),
 	        cmocka_unit_test(test_money),
 	        cmocka_unit_test(test_claims),
 	        cmocka_unit_test(test_replay_across_nodes),
