@@ -131,13 +131,16 @@ fl_err fl_paseto_sign(char **token, const uint8_t sk[FL_SIGN_SK_LEN],
 	}
 	memcpy(tok, FL_PASETO_HEADER, FL_PASETO_HEADER_LEN);
 	off = FL_PASETO_HEADER_LEN;
-	err = fl_b64url_encode(tok + off, cap - off, body, msglen + FL_SIG_LEN);
+	/* the message and its signature are public: the table encoder */
+	err = fl_b64url_encode_public(tok + off, cap - off, body,
+	                              msglen + FL_SIG_LEN);
 	if (err)
 		goto out;
 	off += fl_b64url_encoded_len(msglen + FL_SIG_LEN);
 	if (footerlen > 0) {
 		tok[off++] = '.';
-		err = fl_b64url_encode(tok + off, cap - off, footer, footerlen);
+		err = fl_b64url_encode_public(tok + off, cap - off, footer,
+		                              footerlen);
 		if (err)
 			goto out;
 	}
