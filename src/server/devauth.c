@@ -44,6 +44,9 @@ struct entry {
 	fl_time contact;                 /* last authenticated contact */
 	bool dirty;                      /* not handed to a flush yet */
 	bool seal_dirty;                 /* mac_key derived, not sealed yet */
+	uint8_t *memo;                   /* token memo to write, or NULL */
+	size_t memo_len;                 /* its length */
+	uint64_t memo_seq;               /* the token seq it is of */
 	bool has_view;                   /* r holds a row read at r.clock */
 	bool conf_dirty;                 /* conf not handed to a flush yet */
 	struct fl_confirmed conf;        /* reported, to be written behind */
@@ -70,6 +73,9 @@ struct touch {
 	bool has_seal;            /* seal is to be written */
 	uint8_t mac_key[FL_MAC_KEY_LEN];  /* to seal; wiped once sealed */
 	uint8_t seal[FL_MAC_SEAL_LEN];    /* the sealed MAC key */
+	uint8_t *memo;                    /* token memo to write (owned) */
+	size_t memo_len;
+	uint64_t memo_seq;
 };
 
 struct fl_devauth {
@@ -106,6 +112,7 @@ static size_t bucket_of(const struct shard *s, uint64_t h)
 
 static void free_entry(struct entry *e)
 {
+	free(e->memo);
 	fl_wipe(e, sizeof(*e));
 	free(e);
 }
@@ -651,6 +658,30 @@ fl_err fl_devauth_confirm(struct fl_devauth *da, const char *id,
 	return err;
 }
 
+void fl_devauth_token_memo(struct fl_devauth *da, const char *id,
+                           uint64_t seq, const uint8_t *memo, size_t len)
+{
+	uint64_t h = hash_id(id);
+	struct shard *s = shard_of(da, h);
+	struct entry *e;
+	uint8_t *copy;
+
+	if (len == 0 || len > FL_TOKEN_MEMO_MAX || (copy = malloc(len)) == NULL)
+		return;
+	memcpy(copy, memo, len);
+	pthread_mutex_lock(&s->mu);
+	e = find(s, h, id);
+	if (e != NULL && (e->memo == NULL || e->memo_seq <= seq)) {
+		free(e->memo);
+		e->memo = copy;
+		e->memo_len = len;
+		e->memo_seq = seq;
+		copy = NULL;
+	}
+	pthread_mutex_unlock(&s->mu);
+	free(copy);
+}
+
 void fl_devauth_forget(struct fl_devauth *da, const char *device_id)
 {
 	uint64_t h = hash_id(device_id);
@@ -680,7 +711,8 @@ static fl_err collect(struct fl_devauth *da, struct touch **out, size_t *n)
 		for (size_t i = 0; i < s->nb && err == FL_OK; i++) {
 			for (struct entry *e = s->b[i]; e != NULL;
 			     e = e->next) {
-				if (!e->dirty && !e->seal_dirty)
+				if (!e->dirty && !e->seal_dirty &&
+				    e->memo == NULL)
 					continue;
 				if (used == cap) {
 					size_t nc = cap ? cap * 2 : 256;
@@ -705,6 +737,10 @@ static fl_err collect(struct fl_devauth *da, struct touch **out, size_t *n)
 				if (e->seal_dirty)
 					memcpy(t[used].mac_key, e->mac_key,
 					       FL_MAC_KEY_LEN);
+				t[used].memo = e->memo;
+				t[used].memo_len = e->memo_len;
+				t[used].memo_seq = e->memo_seq;
+				e->memo = NULL;
 				e->dirty = false;
 				e->conf_dirty = false;
 				e->seal_dirty = false;
@@ -795,6 +831,11 @@ static fl_err flush_fn(struct fl_tx *tx, void *arg, fl_time now)
 		if (err == FL_OK && io->t[i].has_seal)
 			err = fl_store_dp_seal(tx, io->t[i].id, io->t[i].ord,
 			                       io->t[i].kx_pk, io->t[i].seal);
+		if (err == FL_OK && io->t[i].memo != NULL)
+			err = fl_store_dp_token_memo(tx, io->t[i].id,
+			                             io->t[i].memo_seq,
+			                             io->t[i].memo,
+			                             io->t[i].memo_len);
 	}
 	return err;
 }
@@ -834,6 +875,9 @@ out:
 	if (n > 0)
 		settle(da, t, n, err == FL_OK);
 	pthread_mutex_unlock(&da->flush_mu);
+	/* a memo not written is not kept: the next signature makes one */
+	for (size_t i = 0; i < n; i++)
+		free(t[i].memo);
 	if (t != NULL)
 		fl_wipe(t, n * sizeof(*t)); /* keys not sealed on failure */
 	free(t);

@@ -86,7 +86,9 @@ static fl_err load(struct fl_secrets *s, const char *data_dir, bool create,
 	    (err = fl_kdf(s->webhook_key, sizeof(s->webhook_key), 4,
 	                  "fl-whsec", master)) != FL_OK ||
 	    (err = fl_kdf(seal_key, sizeof(seal_key), 5, "fl-mseal", master)) !=
-	            FL_OK)
+	            FL_OK ||
+	    (err = fl_kdf(s->token_memo_key, sizeof(s->token_memo_key), 6,
+	                  "fl-tmemo", master)) != FL_OK)
 		goto out;
 	*file = "kx.secret";
 	err = load_or_create(data_dir, "kx.secret", kx, sizeof(kx),

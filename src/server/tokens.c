@@ -21,6 +21,7 @@
 #include "core/devproto.h"
 #include "core/paseto.h"
 #include "server/app.h"
+#include "server/devauth.h"
 #include "server/tokensign.h"
 #include "server/tokpack.h"
 
@@ -434,7 +435,7 @@ static fl_err build(struct fl_tokens *tk, struct fl_app *app, const char *id,
 	}
 	snprintf(e->ts.device_id, sizeof(e->ts.device_id), "%s", st.device_id);
 	e->ts.seq = st.seq;
-	e->ts.iat = now;
+	e->ts.iat = st.iat; /* a memo's rebuilt token: when it was signed */
 	e->ts.cert = e->cert->text;
 	e->ts.keys_json = e->cert->keys_json;
 	e->ts.keys_len = e->cert->keys_len;
@@ -445,6 +446,11 @@ static fl_err build(struct fl_tokens *tk, struct fl_app *app, const char *id,
 	e->ts.stolen = st.stolen;
 	e->h = hash_id(st.device_id);
 	atomic_init(&e->refs, 2);
+	/* a new signature's memo, written behind with the device's
+	 * bookkeeping */
+	if (st.memo_len > 0 && app->devauth != NULL)
+		fl_devauth_token_memo(app->devauth, st.device_id, st.seq,
+		                      st.memo, st.memo_len);
 	*out = e;
 	e = NULL;
 out:

@@ -1567,6 +1567,7 @@ static const struct fl_store_ops pg_ops = {
         .dp_enroll = pg_dp_enroll,
         .dp_touch = pg_dp_touch,
         .dp_seal = pg_dp_seal,
+        .dp_token_memo = pg_dp_token_memo,
         .dp_claim = pg_dp_claim,
         .used_code_put = pg_used_code_put,
         .used_code_get = pg_used_code_get,

@@ -69,17 +69,19 @@ static fl_err split_lines(const char *text, char *items, size_t stride,
 #define DEV_COLS                                                               \
 	DEV_COLS_BASE "EXISTS (SELECT 1 FROM contracts c WHERE "               \
 	              "c.device_id = d.id), d.credit, d.confirmed_seq, "      \
-	              "d.confirmed_locked, d.confirmed_at, d.mac_seal"
+	              "d.confirmed_locked, d.confirmed_at, d.mac_seal, "      \
+	              "d.token_memo"
 /* DEV_COLS when the device's contract is joined as `c`. */
 #define DEV_COLS_JOINED                                                        \
 	DEV_COLS_BASE "c.ord IS NOT NULL, d.credit, d.confirmed_seq, "         \
-	              "d.confirmed_locked, d.confirmed_at, d.mac_seal"
+	              "d.confirmed_locked, d.confirmed_at, d.mac_seal, "      \
+	              "d.token_memo"
 #define CONTRACT_COLS_C                                                        \
 	"c.ord, c.device_id, c.tenant_id, c.created_at, c.loan_ref, "          \
 	"c.currency, c.utc_offset, c.grace, c.max_offline, c.remind, "         \
 	"c.restrict_mask, c.allow_apps, c.message, c.contact_name, "           \
 	"c.contact_phones, c.sim_policy, c.tamper_policy"
-#define DEV_NCOLS 41 /* columns of DEV_COLS */
+#define DEV_NCOLS 42 /* columns of DEV_COLS */
 
 static fl_err read_device(const PGresult *r, int i, struct fl_device *d)
 {
@@ -144,6 +146,11 @@ static fl_err read_device(const PGresult *r, int i, struct fl_device *d)
 	if (!pg_null(r, i, 40) && PQgetlength(r, i, 40) == FL_MAC_SEAL_LEN) {
 		d->has_mac_seal = true;
 		TRY(pg_blob(r, i, 40, d->mac_seal, FL_MAC_SEAL_LEN));
+	}
+	if (!pg_null(r, i, 41) && PQgetlength(r, i, 41) > 0 &&
+	    PQgetlength(r, i, 41) <= FL_TOKEN_MEMO_MAX) {
+		d->token_memo_len = (size_t)PQgetlength(r, i, 41);
+		TRY(pg_blob(r, i, 41, d->token_memo, d->token_memo_len));
 	}
 out:
 	return err;

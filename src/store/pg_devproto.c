@@ -95,6 +95,19 @@ fl_err pg_dp_seal(struct fl_tx *tx, const char *id, int64_t ord,
 	return pg_cmd(tx, ord > 0 ? by_ord : by_id, &p, 0, NULL);
 }
 
+fl_err pg_dp_token_memo(struct fl_tx *tx, const char *id, uint64_t seq,
+                        const uint8_t *memo, size_t len)
+{
+	static const char sql[] = "UPDATE devices SET token_memo = $1 WHERE "
+	                          "id = $2 AND token_seq = $3";
+	struct pg_params p = {0};
+
+	pg_p_blob(&p, memo, len);
+	pg_p_text(&p, id);
+	pg_p_int(&p, (int64_t)seq);
+	return pg_cmd(tx, sql, &p, 0, NULL);
+}
+
 fl_err pg_dp_claim(struct fl_tx *tx, const char *id, uint64_t counter)
 {
 	/* one statement: of two transactions claiming the same counter,

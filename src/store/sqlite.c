@@ -978,6 +978,7 @@ static const struct fl_store_ops sqlite_ops = {
         .dp_enroll = sq_dp_enroll,
         .dp_touch = sq_dp_touch,
         .dp_seal = sq_dp_seal,
+        .dp_token_memo = sq_dp_token_memo,
         .dp_claim = sq_dp_claim,
         .used_code_put = sq_used_code_put,
         .used_code_get = sq_used_code_get,

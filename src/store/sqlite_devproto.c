@@ -112,6 +112,26 @@ out:
 	return err;
 }
 
+fl_err sq_dp_token_memo(struct fl_tx *tx, const char *id, uint64_t seq,
+                        const uint8_t *memo, size_t len)
+{
+	static const char sql[] = "UPDATE devices SET token_memo = ?1 WHERE "
+	                          "id = ?2 AND token_seq = ?3;";
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+
+	st = sq_stmt(tx, sql, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_bind_blob(st, 1, memo, len));
+	TRY(sq_bind_text(st, 2, id));
+	TRY(sq_bind_int(st, 3, (int64_t)seq));
+	err = sq_step_done(st);
+out:
+	sq_done(st);
+	return err;
+}
+
 fl_err sq_dp_claim(struct fl_tx *tx, const char *id, uint64_t counter)
 {
 	static const char sql[] =

@@ -533,6 +533,9 @@ struct fl_confirmed {
  * database alone never reveals the key; a stored value of another length
  * reads as none. */
 #define FL_MAC_SEAL_LEN 72
+/* At most this many bytes of a device's token memo: what its row keeps
+ * of its last signed token (the server's tokensign.h says what). */
+#define FL_TOKEN_MEMO_MAX 256
 
 struct fl_device {
 	int64_t ord;        /* creation order, for cursors */
@@ -563,6 +566,8 @@ struct fl_device {
 	struct fl_confirmed confirmed; /* what the phone last applied */
 	bool has_mac_seal;             /* mac_seal holds a sealed key */
 	uint8_t mac_seal[FL_MAC_SEAL_LEN]; /* the MAC key, sealed */
+	size_t token_memo_len;               /* 0: none */
+	uint8_t token_memo[FL_TOKEN_MEMO_MAX]; /* last token, in brief */
 };
 
 /* Inserts d and claims its IMEIs. FL_E_IMEI_IN_PROGRAM if either IMEI is
@@ -945,6 +950,12 @@ fl_err fl_store_dp_touch(struct fl_tx *tx, const char *id, int64_t ord,
 fl_err fl_store_dp_seal(struct fl_tx *tx, const char *id, int64_t ord,
                         const uint8_t kx_pk[FL_DEVICE_KEY_LEN],
                         const uint8_t seal[FL_MAC_SEAL_LEN]) FL_MUST_USE;
+
+/* Write-behind too: keeps memo[len] (len <= FL_TOKEN_MEMO_MAX) as device
+ * id's token memo while its token seq is still seq. FL_OK also when
+ * nothing matched. */
+fl_err fl_store_dp_token_memo(struct fl_tx *tx, const char *id, uint64_t seq,
+                              const uint8_t *memo, size_t len) FL_MUST_USE;
 
 /* Claims request counter `counter` of device id for a request whose effects
  * (a report, a confirmation, a used offline code) this transaction applies:

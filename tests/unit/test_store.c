@@ -1130,6 +1130,7 @@ static void test_loan_ref_duplicates_refused(void **state)
 	                     "ALTER TABLE devices DROP COLUMN currency;"
 	                     /* and what migration 14 added */
 	                     "ALTER TABLE devices DROP COLUMN mac_seal;"
+	                     "ALTER TABLE devices DROP COLUMN token_memo;"
 	                     "DELETE FROM schema_version WHERE version >= 12;"
 	                     "UPDATE contracts SET loan_ref = 'ln1' WHERE "
 	                     "device_id = 'dv_2';",
@@ -1224,6 +1225,7 @@ static void test_device_counts_seeded(void **state)
 	                     "ALTER TABLE devices DROP COLUMN currency;"
 	                     /* and what migration 14 added */
 	                     "ALTER TABLE devices DROP COLUMN mac_seal;"
+	                     "ALTER TABLE devices DROP COLUMN token_memo;"
 	                     "DELETE FROM schema_version WHERE version >= 4;"
 	                     "UPDATE devices SET state = 1 WHERE id = 'dv_1';",
 	                     NULL, NULL, NULL),
