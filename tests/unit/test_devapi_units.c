@@ -40,6 +40,7 @@
 #include "server/claims.h"
 #include "server/money.h"
 #include "server/tokens.h"
+#include "server/tokensign.h"
 #include "server/tokpack.h"
 #include "store/store.h"
 
@@ -856,6 +857,144 @@ static void test_tokpack_decode(void **state)
 	}
 }
 
+/* Writes memo[len] as device id's token memo for seq. */
+static void write_memo(struct fx *f, const char *id, uint64_t seq,
+                       const uint8_t *memo, size_t len)
+{
+	struct fl_tx *tx = NULL;
+
+	assert_int_equal(fl_store_begin(f->st, true, &tx), FL_OK);
+	assert_int_equal(fl_store_dp_token_memo(tx, id, seq, memo, len), FL_OK);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+}
+
+/* Signs device id's token at now into *s and checks it verifies under
+ * the root at now; whether it was rebuilt from the memo. */
+static bool sign_token(struct fl_app *app, struct fl_trust *trust,
+                       const char *id, fl_time now, struct fl_token_signed *s)
+{
+	char *payload = NULL;
+	size_t plen = 0;
+
+	assert_int_equal(fl_token_sign(app, id, now, s), FL_OK);
+	assert_int_equal(fl_trust_verify(trust, FL_MSG_DEVICE_TOKEN, s->token,
+	                                 now, &payload, &plen),
+	                 FL_OK);
+	free(payload);
+	return s->reused;
+}
+
+/* The token memo: a new signature gives one; with it in the row, the
+ * token asked for again (its cache entry gone) is the very same text,
+ * not signed again, and still verifies; signed afresh past half a
+ * window, when the memo's signature, tag or kid was altered, when it is
+ * another device's, or under another server secret; a memo of an older
+ * seq is never written. */
+static void test_token_memo(void **state)
+{
+	struct fx *f = *state;
+	struct fl_signkeys *ks = NULL;
+	struct fl_trust *trust = NULL;
+	struct fl_token_signed a, b;
+	struct fl_app app, other;
+	struct fl_device d;
+	char root[FL_PASERK_PUBLIC_SIZE];
+	uint8_t root_pk[32], bad[FL_TOKEN_MEMO_MAX];
+	fl_time now = (fl_time)time(NULL), half;
+
+	memset(&app, 0, sizeof(app));
+	fl_config_defaults(&app.cfg);
+	half = (fl_time)app.cfg.token_ttl / 2;
+	app.store = f->st;
+	app.secrets = f->sec;
+	assert_int_equal(fl_signkeys_open(&ks, f->dir, true, 365, now), FL_OK);
+	app.keys = ks;
+	assert_int_equal(fl_signkeys_root(ks, root), FL_OK);
+	assert_int_equal(fl_paserk_public_decode(root_pk, root, strlen(root)),
+	                 FL_OK);
+	assert_int_equal(fl_trust_new(&trust, root_pk), FL_OK);
+	device_with_contract(f, "dv_memo", "352099001790019", 60);
+	device_with_contract(f, "dv_memo2", "352099001790027", 61);
+
+	assert_int_equal(fl_token_sign(&app, "dv_memo", now, &a), FL_OK);
+	assert_false(a.reused);
+	assert_int_equal(fl_trust_add_cert(trust, a.cert, now, NULL), FL_OK);
+	fl_token_signed_clear(&a);
+	assert_false(sign_token(&app, trust, "dv_memo", now, &a));
+	assert_int_equal(a.iat, now);
+	assert_true(a.memo_len > 0);
+	/* nothing kept yet: signed again */
+	assert_false(sign_token(&app, trust, "dv_memo", now + 1, &b));
+	assert_string_not_equal(a.token, b.token);
+	fl_token_signed_clear(&b);
+
+	write_memo(f, "dv_memo", a.seq, a.memo, a.memo_len);
+	get_device(f, "dv_memo", &d);
+	assert_int_equal(d.token_memo_len, a.memo_len);
+	assert_true(sign_token(&app, trust, "dv_memo", now + 60, &b));
+	assert_string_equal(b.token, a.token);
+	assert_string_equal(b.cert, a.cert);
+	assert_int_equal(b.iat, now);
+	assert_int_equal(b.memo_len, 0);
+	fl_token_signed_clear(&b);
+	assert_true(sign_token(&app, trust, "dv_memo", now + half - 1, &b));
+	fl_token_signed_clear(&b);
+
+	/* half a window on: signed afresh */
+	assert_false(sign_token(&app, trust, "dv_memo", now + half, &b));
+	assert_int_equal(b.iat, now + half);
+	fl_token_signed_clear(&b);
+	/* before its iat (a clock set back): signed afresh */
+	assert_false(sign_token(&app, trust, "dv_memo", now - 1, &b));
+	fl_token_signed_clear(&b);
+
+	/* under another server secret: not used */
+	other = app;
+	other.secrets.token_memo_key[0] ^= 1;
+	assert_false(sign_token(&other, trust, "dv_memo", now + 60, &b));
+	fl_token_signed_clear(&b);
+
+	/* altered: a byte of the seq, iat, signature, tag or kid */
+	for (size_t off = 1; off < a.memo_len; off += 7) {
+		memcpy(bad, a.memo, a.memo_len);
+		bad[off] ^= 0x04;
+		write_memo(f, "dv_memo", a.seq, bad, a.memo_len);
+		assert_false(sign_token(&app, trust, "dv_memo", now + 60, &b));
+		fl_token_signed_clear(&b);
+	}
+	/* cut short, or of another version */
+	write_memo(f, "dv_memo", a.seq, a.memo, a.memo_len - 1);
+	assert_false(sign_token(&app, trust, "dv_memo", now + 60, &b));
+	fl_token_signed_clear(&b);
+	memcpy(bad, a.memo, a.memo_len);
+	bad[0] = 2;
+	write_memo(f, "dv_memo", a.seq, bad, a.memo_len);
+	assert_false(sign_token(&app, trust, "dv_memo", now + 60, &b));
+	fl_token_signed_clear(&b);
+
+	/* another device's memo in this row: not used */
+	assert_false(sign_token(&app, trust, "dv_memo2", now, &b));
+	assert_int_equal(b.seq, a.seq);
+	write_memo(f, "dv_memo", b.seq, b.memo, b.memo_len);
+	fl_token_signed_clear(&b);
+	assert_false(sign_token(&app, trust, "dv_memo", now + 60, &b));
+	fl_token_signed_clear(&b);
+
+	/* the right memo again: used; one for another seq is not written */
+	write_memo(f, "dv_memo", a.seq, a.memo, a.memo_len);
+	assert_true(sign_token(&app, trust, "dv_memo", now + 60, &b));
+	fl_token_signed_clear(&b);
+	write_memo(f, "dv_memo", a.seq + 1, bad, a.memo_len);
+	get_device(f, "dv_memo", &d);
+	assert_memory_equal(d.token_memo, a.memo, a.memo_len);
+
+	fl_token_signed_clear(&a);
+	fl_trust_free(trust);
+	fl_signkeys_free(ks);
+	fl_wipe(&app.secrets, sizeof(app.secrets));
+	fl_wipe(&other.secrets, sizeof(other.secrets));
+}
+
 static void test_money(void **state)
 {
 	char s[64];
@@ -1051,6 +1190,7 @@ int main(void)
 	        cmocka_unit_test(test_view_follows_commits),
 	        cmocka_unit_test(test_tokens_packed),
 	        cmocka_unit_test(test_tokpack_decode),
+	        cmocka_unit_test(test_token_memo),
 	        cmocka_unit_test(test_money),
 	        cmocka_unit_test(test_claims),
 	        cmocka_unit_test(test_replay_across_nodes),
