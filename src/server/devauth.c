@@ -658,16 +658,17 @@ fl_err fl_devauth_confirm(struct fl_devauth *da, const char *id,
 	return err;
 }
 
-void fl_devauth_token_memo(struct fl_devauth *da, const char *id,
+bool fl_devauth_token_memo(struct fl_devauth *da, const char *id,
                            uint64_t seq, const uint8_t *memo, size_t len)
 {
 	uint64_t h = hash_id(id);
 	struct shard *s = shard_of(da, h);
 	struct entry *e;
 	uint8_t *copy;
+	bool done;
 
 	if (len == 0 || len > FL_TOKEN_MEMO_MAX || (copy = malloc(len)) == NULL)
-		return;
+		return false;
 	memcpy(copy, memo, len);
 	pthread_mutex_lock(&s->mu);
 	e = find(s, h, id);
@@ -678,8 +679,11 @@ void fl_devauth_token_memo(struct fl_devauth *da, const char *id,
 		e->memo_seq = seq;
 		copy = NULL;
 	}
+	/* a later memo there supersedes this one: taken, as it were */
+	done = copy == NULL || (e != NULL && e->memo != NULL);
 	pthread_mutex_unlock(&s->mu);
 	free(copy);
+	return done;
 }
 
 void fl_devauth_forget(struct fl_devauth *da, const char *device_id)

@@ -180,8 +180,9 @@ fl_err fl_devauth_flush(struct fl_devauth *da, size_t *n) FL_MUST_USE;
  * (tokensign.h), to be written behind with its counter (stored only while
  * the row's token seq is still seq). Kept only when the device has an
  * entry (it authenticated lately); a later memo replaces an earlier one.
- * Best effort: nothing is kept when memory is short. */
-void fl_devauth_token_memo(struct fl_devauth *da, const char *id,
+ * Whether it was kept or a later one is (false: no entry, or no memory);
+ * memo stays the caller's. */
+bool fl_devauth_token_memo(struct fl_devauth *da, const char *id,
                            uint64_t seq, const uint8_t *memo, size_t len);
 
 /* Drops what is kept about device_id (after it enrolled new keys). */

@@ -51,6 +51,8 @@ struct entry {
 	uint32_t payload;  /* packed: claims + signature, bytes */
 	uint32_t len;      /* bytes of data (the token text when not packed) */
 	uint32_t text_len; /* bytes of the token text */
+	_Atomic(uint8_t *) memo; /* the token memo, until devauth took it */
+	size_t memo_len;         /* its length */
 	uint8_t data[];
 };
 
@@ -140,6 +142,7 @@ out:
 
 static void entry_free(struct entry *e)
 {
+	free(atomic_load(&e->memo));
 	cert_put(e->cert);
 	free(e->ts.receipt);
 	free(e);
@@ -446,11 +449,17 @@ static fl_err build(struct fl_tokens *tk, struct fl_app *app, const char *id,
 	e->ts.stolen = st.stolen;
 	e->h = hash_id(st.device_id);
 	atomic_init(&e->refs, 2);
-	/* a new signature's memo, written behind with the device's
-	 * bookkeeping */
-	if (st.memo_len > 0 && app->devauth != NULL)
-		fl_devauth_token_memo(app->devauth, st.device_id, st.seq,
-		                      st.memo, st.memo_len);
+	atomic_init(&e->memo, NULL);
+	if (st.memo_len > 0) {
+		uint8_t *m = malloc(st.memo_len);
+
+		/* without memory, no memo: the next miss signs again */
+		if (m != NULL) {
+			memcpy(m, st.memo, st.memo_len);
+			e->memo_len = st.memo_len;
+			atomic_store(&e->memo, m);
+		}
+	}
 	*out = e;
 	e = NULL;
 out:
@@ -459,6 +468,28 @@ out:
 	cert_put(cert);
 	fl_token_signed_clear(&st);
 	return err;
+}
+
+/* Hands e's token memo to the device's bookkeeping, to be written behind
+ * with it; kept in e until that takes it (the device authenticated), so
+ * a token signed for an enrollment answer gets its memo written at the
+ * first check-in that is served it. */
+static void hand_memo(struct fl_app *app, struct entry *e)
+{
+	uint8_t *m;
+
+	if (app->devauth == NULL || atomic_load(&e->memo) == NULL ||
+	    (m = atomic_exchange(&e->memo, NULL)) == NULL)
+		return;
+	if (fl_devauth_token_memo(app->devauth, e->ts.device_id, e->ts.seq, m,
+	                          e->memo_len)) {
+		free(m);
+	} else {
+		uint8_t *none = NULL;
+
+		if (!atomic_compare_exchange_strong(&e->memo, &none, m))
+			free(m);
+	}
 }
 
 fl_err fl_tokens_get(struct fl_tokens *tk, struct fl_app *app, const char *id,
@@ -475,6 +506,7 @@ fl_err fl_tokens_get(struct fl_tokens *tk, struct fl_app *app, const char *id,
 	if (e != NULL && e->ts.seq >= seq && now < e->ts.iat + half) {
 		atomic_fetch_add(&e->refs, 1);
 		pthread_mutex_unlock(&tk->mu);
+		hand_memo(app, e);
 		*out = &e->ts;
 		return FL_OK;
 	}
@@ -482,6 +514,7 @@ fl_err fl_tokens_get(struct fl_tokens *tk, struct fl_app *app, const char *id,
 	if ((err = build(tk, app, id, now, &e)) != FL_OK)
 		return err;
 	store_entry(tk, e);
+	hand_memo(app, e);
 	*out = &e->ts;
 	return FL_OK;
 }
