@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "server/log.h"
+#include "server/slab.h"
 
 #define SHARDS 16
 
@@ -34,6 +35,13 @@ struct row {
 	uint64_t confirmed_seq; /* confirmed.seq */
 };
 
+/* A token memo waiting to be written (tokensign.h). */
+struct memo {
+	uint64_t seq; /* the token seq it is of */
+	size_t len;   /* bytes of b */
+	uint8_t b[];
+};
+
 struct entry {
 	struct entry *next;
 	char id[FL_ID_MAX];
@@ -44,17 +52,18 @@ struct entry {
 	fl_time contact;                 /* last authenticated contact */
 	bool dirty;                      /* not handed to a flush yet */
 	bool seal_dirty;                 /* mac_key derived, not sealed yet */
-	uint8_t *memo;                   /* token memo to write, or NULL */
-	size_t memo_len;                 /* its length */
-	uint64_t memo_seq;               /* the token seq it is of */
+	struct memo *memo;               /* token memo to write, or NULL */
 	bool has_view;                   /* r holds a row read at r.clock */
-	bool conf_dirty;                 /* conf not handed to a flush yet */
-	struct fl_confirmed conf;        /* reported, to be written behind */
+	bool conf_dirty;  /* conf_* to be written */
+	bool conf_locked; /* what the phone reported applying, and when */
+	uint64_t conf_seq;
+	fl_time conf_at;
 	struct row r;                    /* the device's row, as viewed */
 };
 
 struct shard {
 	pthread_mutex_t mu;
+	struct fl_slab *slab; /* the entries' memory */
 	struct entry **b; /* buckets */
 	size_t nb;        /* power of two */
 	size_t n, cap;    /* entries, and how many before evicting */
@@ -73,9 +82,7 @@ struct touch {
 	bool has_seal;            /* seal is to be written */
 	uint8_t mac_key[FL_MAC_KEY_LEN];  /* to seal; wiped once sealed */
 	uint8_t seal[FL_MAC_SEAL_LEN];    /* the sealed MAC key */
-	uint8_t *memo;                    /* token memo to write (owned) */
-	size_t memo_len;
-	uint64_t memo_seq;
+	struct memo *memo;                /* token memo to write (owned) */
 };
 
 struct fl_devauth {
@@ -110,11 +117,11 @@ static size_t bucket_of(const struct shard *s, uint64_t h)
 	return (size_t)(h / SHARDS) & (s->nb - 1);
 }
 
-static void free_entry(struct entry *e)
+static void free_entry(struct shard *s, struct entry *e)
 {
 	free(e->memo);
 	fl_wipe(e, sizeof(*e));
-	free(e);
+	fl_slab_free(s->slab, e, sizeof(*e));
 }
 
 /* The entry for id in s, or NULL. Lock held. */
@@ -137,7 +144,7 @@ static void drop(struct shard *s, uint64_t h, const char *id)
 
 			*pp = e->next;
 			s->n--;
-			free_entry(e);
+			free_entry(s, e);
 			return;
 		}
 	}
@@ -160,7 +167,7 @@ static void evict_one(struct shard *s)
 
 				*pp = e->next;
 				s->n--;
-				free_entry(e);
+				free_entry(s, e);
 				s->cursor = i + 1;
 				return;
 			}
@@ -288,7 +295,7 @@ static struct entry *entry_add(struct shard *s, uint64_t h,
 
 	if (s->n >= s->cap)
 		evict_one(s);
-	if ((e = calloc(1, sizeof(*e))) == NULL)
+	if ((e = fl_slab_alloc(s->slab, sizeof(*e))) == NULL)
 		return NULL;
 	memcpy(e->id, d->id, sizeof(e->id));
 	memcpy(e->kx_pk, d->kx_pk, FL_KX_PK_LEN);
@@ -644,12 +651,16 @@ fl_err fl_devauth_confirm(struct fl_devauth *da, const char *id,
 	pthread_mutex_lock(&s->mu);
 	e = find(s, h, id);
 	if (e != NULL && fl_ct_memcmp(e->kx_pk, kx_pk, FL_KX_PK_LEN) == 0) {
-		e->conf.seq = seq;
-		e->conf.locked = locked;
-		e->conf.at = at;
+		/* the same report again keeps its first time */
+		if (!e->conf_dirty || e->conf_seq != seq ||
+		    e->conf_locked != locked)
+			e->conf_at = at;
+		e->conf_seq = seq;
+		e->conf_locked = locked;
 		e->conf_dirty = true;
 		e->dirty = true;
-		/* the next check-in with the same report finds no news */
+		/* and the view's: the next check-in with the same report
+		 * finds no news */
 		e->r.confirmed_seq = seq;
 		e->r.confirmed_locked = locked;
 		err = FL_OK;
@@ -664,19 +675,20 @@ bool fl_devauth_token_memo(struct fl_devauth *da, const char *id,
 	uint64_t h = hash_id(id);
 	struct shard *s = shard_of(da, h);
 	struct entry *e;
-	uint8_t *copy;
+	struct memo *copy;
 	bool done;
 
-	if (len == 0 || len > FL_TOKEN_MEMO_MAX || (copy = malloc(len)) == NULL)
+	if (len == 0 || len > FL_TOKEN_MEMO_MAX ||
+	    (copy = malloc(sizeof(*copy) + len)) == NULL)
 		return false;
-	memcpy(copy, memo, len);
+	copy->seq = seq;
+	copy->len = len;
+	memcpy(copy->b, memo, len);
 	pthread_mutex_lock(&s->mu);
 	e = find(s, h, id);
-	if (e != NULL && (e->memo == NULL || e->memo_seq <= seq)) {
+	if (e != NULL && (e->memo == NULL || e->memo->seq <= seq)) {
 		free(e->memo);
 		e->memo = copy;
-		e->memo_len = len;
-		e->memo_seq = seq;
 		copy = NULL;
 	}
 	/* a later memo there supersedes this one: taken, as it were */
@@ -736,14 +748,14 @@ static fl_err collect(struct fl_devauth *da, struct touch **out, size_t *n)
 				t[used].counter = e->counter;
 				t[used].contact = e->contact;
 				t[used].has_conf = e->conf_dirty;
-				t[used].conf = e->conf;
+				t[used].conf.seq = e->conf_seq;
+				t[used].conf.locked = e->conf_locked;
+				t[used].conf.at = e->conf_at;
 				t[used].has_seal = e->seal_dirty;
 				if (e->seal_dirty)
 					memcpy(t[used].mac_key, e->mac_key,
 					       FL_MAC_KEY_LEN);
 				t[used].memo = e->memo;
-				t[used].memo_len = e->memo_len;
-				t[used].memo_seq = e->memo_seq;
 				e->memo = NULL;
 				e->dirty = false;
 				e->conf_dirty = false;
@@ -777,7 +789,8 @@ static void settle(struct fl_devauth *da, const struct touch *t, size_t n,
 				e->seal_dirty |= t[i].has_seal;
 				/* unless a later report replaced it */
 				if (t[i].has_conf &&
-				    e->conf.seq == t[i].conf.seq)
+				    e->conf_seq == t[i].conf.seq &&
+				    e->conf_locked == t[i].conf.locked)
 					e->conf_dirty = true;
 			} else if (e->written < t[i].counter)
 				e->written = t[i].counter;
@@ -800,7 +813,7 @@ struct flush_io {
 
 /* Stores t's confirmation over an older one (none, or a lower seq: one
  * stored meanwhile with its event stays), and marks the state changes it
- * confirms (idempotent). A device gone or enrolled again since is left. */
+ * confirms (idempotent). A device gone since is left. */
 static fl_err store_conf(struct fl_tx *tx, const struct touch *t)
 {
 	struct fl_confirmed was;
@@ -837,9 +850,9 @@ static fl_err flush_fn(struct fl_tx *tx, void *arg, fl_time now)
 			                       io->t[i].kx_pk, io->t[i].seal);
 		if (err == FL_OK && io->t[i].memo != NULL)
 			err = fl_store_dp_token_memo(tx, io->t[i].id,
-			                             io->t[i].memo_seq,
-			                             io->t[i].memo,
-			                             io->t[i].memo_len);
+			                             io->t[i].memo->seq,
+			                             io->t[i].memo->b,
+			                             io->t[i].memo->len);
 	}
 	return err;
 }
@@ -944,7 +957,7 @@ fl_err fl_devauth_new(struct fl_devauth **out, struct fl_store *st,
 		while (s->nb < per)
 			s->nb *= 2;
 		s->b = calloc(s->nb, sizeof(*s->b));
-		if (s->b == NULL) {
+		if (s->b == NULL || fl_slab_new(&s->slab) != FL_OK) {
 			err = FL_E_NOMEM;
 			goto fail;
 		}
@@ -999,11 +1012,12 @@ void fl_devauth_free(struct fl_devauth *da)
 			while (e != NULL) {
 				struct entry *next = e->next;
 
-				free_entry(e);
+				free_entry(s, e);
 				e = next;
 			}
 		}
 		free(s->b);
+		fl_slab_free_all(s->slab);
 		pthread_mutex_destroy(&s->mu);
 	}
 	free(da);

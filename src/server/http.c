@@ -494,6 +494,7 @@ static void completed_cb(void *cls, struct MHD_Connection *mc, void **con_cls,
 		                 "client", c->req.client, "reason", (int)toe));
 	}
 	fl_reply_reset(&c->req);
+	fl_req_release(&c->req);
 	free(c->body);
 	free(c);
 	atomic_fetch_sub(&h->inflight, 1);
@@ -794,6 +795,11 @@ void fl_http_quiesce(struct fl_http *h)
 	if (fd != MHD_INVALID_SOCKET)
 		close(fd);
 	h->listen_fd = -1;
+}
+
+uint64_t fl_http_requests(struct fl_http *h)
+{
+	return (uint64_t)atomic_load(&h->next_id);
 }
 
 unsigned fl_http_drain(struct fl_http *h, int seconds)

@@ -42,6 +42,8 @@ fl_err fl_http_start(struct fl_http **out, struct fl_app *app) FL_MUST_USE;
 unsigned fl_http_port(const struct fl_http *h);
 /* The address actually listened on, "127.0.0.1:43210". */
 const char *fl_http_address(const struct fl_http *h);
+/* Requests received since the start. */
+uint64_t fl_http_requests(struct fl_http *h);
 /* Stops accepting new connections; requests in flight continue. */
 void fl_http_quiesce(struct fl_http *h);
 /* Waits until no request is in flight or `seconds` pass; returns the

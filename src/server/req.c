@@ -186,6 +186,13 @@ void fl_reply_error_status(struct fl_req *req, int status, fl_err err,
 	va_end(ap);
 }
 
+void fl_req_release(struct fl_req *req)
+{
+	free(req->params);
+	req->params = NULL;
+	req->n_params = 0;
+}
+
 void fl_reply_reset(struct fl_req *req)
 {
 	free(req->resp);

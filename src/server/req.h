@@ -72,7 +72,9 @@ struct fl_req {
 	const char *method;           /* "GET", "POST", ... */
 	const char *path;             /* decoded path, no query */
 	const struct fl_route *route; /* the matched route */
-	char params[FL_ROUTE_MAX_PARAMS][FL_PARAM_MAX]; /* path parameters */
+	char *params;    /* path parameters, each NUL-terminated, on the
+	                  * heap (NULL without any: a parked wait keeps
+	                  * none); fl_req_release frees them */
 	size_t n_params;
 	const char *body; /* NUL-terminated request body */
 	size_t body_len;
@@ -98,6 +100,9 @@ struct fl_req {
 	char *store_error;     /* the store's message of a 5xx, owned, or NULL */
 };
 
+/* Frees what the request holds beyond its answer (fl_reply_reset): its
+ * path parameters. */
+void fl_req_release(struct fl_req *req);
 /* A path parameter by its name in the route pattern ("device_id"); NULL if
  * the route has no such placeholder. */
 const char *fl_req_param(const struct fl_req *req, const char *name);

@@ -28,6 +28,7 @@
 #include "server/run.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "server/app.h"
@@ -62,12 +63,14 @@ static const struct fl_route_table *const tables[] = {
 #undef LIST_
 };
 
-/* Matches path against pattern, capturing placeholders into req->params.
- */
-static bool match(const char *pattern, const char *path, struct fl_req *req)
+/* Matches path against pattern, capturing placeholders into buf, one
+ * after the other, each NUL-terminated (*used bytes, *n of them). */
+static bool match(const char *pattern, const char *path,
+                  char buf[FL_ROUTE_MAX_PARAMS * FL_PARAM_MAX], size_t *used,
+                  size_t *n_out)
 {
 	const char *p = pattern, *s = path;
-	size_t n = 0;
+	size_t n = 0, at = 0;
 
 	while (*p != '\0' && *s != '\0') {
 		if (*p == '{') {
@@ -77,8 +80,9 @@ static bool match(const char *pattern, const char *path, struct fl_req *req)
 			if (close == NULL || len == 0 || len >= FL_PARAM_MAX ||
 			    n >= FL_ROUTE_MAX_PARAMS)
 				return false;
-			memcpy(req->params[n], s, len);
-			req->params[n][len] = '\0';
+			memcpy(buf + at, s, len);
+			buf[at + len] = '\0';
+			at += len + 1;
 			n++;
 			p = close + 1;
 			s += len;
@@ -91,29 +95,46 @@ static bool match(const char *pattern, const char *path, struct fl_req *req)
 	}
 	if (*p != '\0' || *s != '\0')
 		return false;
-	req->n_params = n;
+	*used = at;
+	*n_out = n;
 	return true;
 }
 
 fl_err fl_router_match(struct fl_req *req, const struct fl_route **route,
                        char *allow)
 {
-	size_t used = 0;
+	char buf[FL_ROUTE_MAX_PARAMS * FL_PARAM_MAX];
+	size_t used = 0, at = 0, n = 0;
 	bool path_seen = false;
 
 	*route = NULL;
+	fl_req_release(req);
 	if (allow != NULL)
 		allow[0] = '\0';
+	/* the routes of this method first (most requests end here), then
+	 * the others, for a 405 and its Allow list */
 	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
 		for (size_t i = 0; i < tables[t]->n; i++) {
 			const struct fl_route *r = &tables[t]->routes[i];
 
-			if (!match(r->pattern, req->path, req))
+			if (strcmp(r->method, req->method) != 0 ||
+			    !match(r->pattern, req->path, buf, &at, &n))
 				continue;
-			if (strcmp(r->method, req->method) == 0) {
-				*route = r;
-				return FL_OK;
-			}
+			if (n > 0 && (req->params = malloc(at)) == NULL)
+				return FL_E_NOMEM;
+			if (n > 0)
+				memcpy(req->params, buf, at);
+			req->n_params = n;
+			*route = r;
+			return FL_OK;
+		}
+	}
+	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
+		for (size_t i = 0; i < tables[t]->n; i++) {
+			const struct fl_route *r = &tables[t]->routes[i];
+
+			if (!match(r->pattern, req->path, buf, &at, &n))
+				continue;
 			path_seen = true;
 			if (allow != NULL && used + strlen(r->method) + 3 <
 			                             FL_ROUTER_ALLOW_MAX) {
@@ -124,7 +145,6 @@ fl_err fl_router_match(struct fl_req *req, const struct fl_route **route,
 			}
 		}
 	}
-	req->n_params = 0;
 	return path_seen ? FL_E_METHOD : FL_E_NOT_FOUND;
 }
 
@@ -144,8 +164,15 @@ const char *fl_req_param(const struct fl_req *req, const char *name)
 		return NULL;
 	for (p = strchr(req->route->pattern, '{'); p != NULL;
 	     p = strchr(p + 1, '{'), idx++) {
-		if (strncmp(p + 1, name, n) == 0 && p[1 + n] == '}')
-			return idx < req->n_params ? req->params[idx] : NULL;
+		if (strncmp(p + 1, name, n) == 0 && p[1 + n] == '}') {
+			const char *v = req->params;
+
+			if (idx >= req->n_params)
+				return NULL;
+			while (idx-- > 0)
+				v += strlen(v) + 1;
+			return v;
+		}
 	}
 	return NULL;
 }
@@ -157,6 +184,10 @@ void fl_router_dispatch(struct fl_req *req)
 	fl_err err;
 
 	err = fl_router_match(req, &route, allow);
+	if (err == FL_E_NOMEM) {
+		fl_reply_error(req, err, "out of memory");
+		return;
+	}
 	if (err == FL_E_METHOD) {
 		fl_reply_error(req, err,
 		               "%s is not allowed on %s (allowed: %s)",

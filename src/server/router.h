@@ -22,8 +22,9 @@
 /* Matches, authenticates and runs req (req->method and req->path set). */
 void fl_router_dispatch(struct fl_req *req);
 
-/* Finds the route for method and path, filling req->params. FL_E_NOT_FOUND
- * if no pattern matches the path, FL_E_METHOD if one matches but not with
+/* Finds the route for method and path, filling req->params (freed with
+ * fl_req_release, and by the next match). FL_E_NOT_FOUND if no pattern
+ * matches the path, FL_E_NOMEM, FL_E_METHOD if one matches but not with
  * this method (then *allow, if not NULL, lists the methods that do, comma
  * separated, in a buffer of FL_ROUTER_ALLOW_MAX). */
 #define FL_ROUTER_ALLOW_MAX 64

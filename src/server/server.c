@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <unistd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -35,6 +36,33 @@
 #include "server/tokens.h"
 #include "server/webhooks.h"
 #include "store/store.h"
+
+/* Freed memory goes back to the system once requests pause for a second
+ * after some were served (after a burst, such as a fleet's first
+ * check-ins after a start: the allocator keeps it otherwise), and every
+ * FL_TRIM_PERIOD_S under steady load. */
+#define FL_TRIM_PERIOD_S 60
+
+struct trim {
+	uint64_t seen;    /* requests at the last look */
+	uint64_t trimmed; /* requests at the last trim */
+	time_t look, at;  /* monotonic seconds of the last look and trim */
+};
+
+static void trim_memory(struct trim *t, uint64_t requests, time_t now)
+{
+	bool paused = requests == t->seen && requests != t->trimmed;
+
+	if (now == t->look)
+		return;
+	t->look = now;
+	if (paused || now >= t->at + FL_TRIM_PERIOD_S) {
+		(void)malloc_trim(0);
+		t->trimmed = requests;
+		t->at = now;
+	}
+	t->seen = requests;
+}
 
 fl_err fl_server_data_dir(const char *dir)
 {
@@ -390,6 +418,7 @@ int fl_server_run(const struct fl_config *cfg)
 	fl_time next_expiry = fl_clock_now(&app->clock);
 	fl_time next_feeds = fl_clock_now(&app->clock);
 	time_t next_feeds_mono = 0;
+	struct trim trim = {0};
 	struct timespec mono;
 	while (got_signal == 0) {
 		struct timespec ts = sweep_pause(app);
@@ -408,6 +437,7 @@ int fl_server_run(const struct fl_config *cfg)
 			next_feeds_mono = mono.tv_sec + 1;
 		}
 		fl_push_expire(app->push, fl_clock_now(&app->clock));
+		trim_memory(&trim, fl_http_requests(http), mono.tv_sec);
 		if (fl_clock_now(&app->clock) >= next_heads) {
 			sign_heads(app);
 			next_heads = fl_clock_now(&app->clock) + cfg->audit_head_interval;

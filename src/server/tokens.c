@@ -22,6 +22,7 @@
 #include "core/paseto.h"
 #include "server/app.h"
 #include "server/devauth.h"
+#include "server/slab.h"
 #include "server/tokensign.h"
 #include "server/tokpack.h"
 
@@ -48,11 +49,12 @@ struct entry {
 	struct entry *newer;    /* stored after this one */
 	struct cert *cert;      /* shared */
 	bool packed;       /* data: the payload packed against cert's ref */
+	bool slabbed;      /* in entry_slab, of sizeof(entry) + len bytes */
+	uint16_t memo_len; /* bytes of memo */
 	uint32_t payload;  /* packed: claims + signature, bytes */
 	uint32_t len;      /* bytes of data (the token text when not packed) */
 	uint32_t text_len; /* bytes of the token text */
 	_Atomic(uint8_t *) memo; /* the token memo, until devauth took it */
-	size_t memo_len;         /* its length */
 	uint8_t data[];
 };
 
@@ -140,12 +142,27 @@ out:
 	return err;
 }
 
+/* Entries live side by side in one slab for the process (slab.h), not
+ * among the buffers of the requests that made them; one for the process
+ * because a reference may outlive the cache that handed it out. */
+static struct fl_slab *entry_slab;
+static pthread_once_t entry_slab_once = PTHREAD_ONCE_INIT;
+
+static void entry_slab_init(void)
+{
+	if (fl_slab_new(&entry_slab) != FL_OK)
+		entry_slab = NULL; /* entries then come from malloc */
+}
+
 static void entry_free(struct entry *e)
 {
 	free(atomic_load(&e->memo));
 	cert_put(e->cert);
 	free(e->ts.receipt);
-	free(e);
+	if (e->slabbed)
+		fl_slab_free(entry_slab, e, sizeof(*e) + e->len);
+	else
+		free(e);
 }
 
 void fl_tokens_put(const struct fl_token_set *ts)
@@ -409,7 +426,7 @@ static fl_err build(struct fl_tokens *tk, struct fl_app *app, const char *id,
                     fl_time now, struct entry **out)
 {
 	struct fl_token_signed st;
-	struct entry *e = NULL;
+	struct entry *e = NULL, *kept;
 	struct cert *cert = NULL;
 	size_t len;
 	fl_err err;
@@ -429,7 +446,15 @@ static fl_err build(struct fl_tokens *tk, struct fl_app *app, const char *id,
 	cert = NULL;
 	if ((err = keep_token(tk, e, st.token, len)) != FL_OK)
 		goto out;
-	if (e->len < len) {
+	/* at its final size, packed or not, beside the other entries */
+	pthread_once(&entry_slab_once, entry_slab_init);
+	if (entry_slab != NULL &&
+	    (kept = fl_slab_alloc(entry_slab, sizeof(*e) + e->len)) != NULL) {
+		memcpy(kept, e, sizeof(*e) + e->len);
+		kept->slabbed = true;
+		free(e);
+		e = kept;
+	} else if (e->len < len) {
 		/* packed: give back what the text needed */
 		struct entry *small = realloc(e, sizeof(*e) + e->len);
 
@@ -456,7 +481,7 @@ static fl_err build(struct fl_tokens *tk, struct fl_app *app, const char *id,
 		/* without memory, no memo: the next miss signs again */
 		if (m != NULL) {
 			memcpy(m, st.memo, st.memo_len);
-			e->memo_len = st.memo_len;
+			e->memo_len = (uint16_t)st.memo_len;
 			atomic_store(&e->memo, m);
 		}
 	}

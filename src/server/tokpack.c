@@ -59,15 +59,24 @@ static size_t match_len(const uint8_t *a, size_t an, const uint8_t *b,
 	return n;
 }
 
+/* Where t + i's 4 bytes were last seen in t (a position + 1, 0 none). */
+static void see(uint16_t *own, const uint8_t *t, size_t i, size_t n)
+{
+	if (i + PACK_MIN <= n && i < UINT16_MAX)
+		own[hash4(t + i)] = (uint16_t)(i + 1);
+}
+
 size_t fl_tokpack_pack(const struct fl_tokpack *c, const uint8_t *t, size_t n,
                        uint8_t *out)
 {
+	uint16_t own[PACK_HASH] = {0};
 	size_t i = 0, lit = 0, w = 0, next = 0;
 
 	while (i + PACK_MIN <= n) {
 		size_t best = 0, off = 0, k;
 
-		/* where the last copy ended, then the index's candidate */
+		/* where the last copy out of the reference ended, then the
+		 * reference's candidate, then the token's own earlier bytes */
 		if (next < c->ref_len) {
 			best = match_len(c->ref + next, c->ref_len - next,
 			                 t + i, n - i);
@@ -83,7 +92,18 @@ size_t fl_tokpack_pack(const struct fl_tokpack *c, const uint8_t *t, size_t n,
 				off = k - 1;
 			}
 		}
+		k = own[hash4(t + i)];
+		if (k > 0) {
+			/* may run into the bytes it makes (unpacked in order) */
+			size_t m = match_len(t + k - 1, n - k + 1, t + i, n - i);
+
+			if (m > best) {
+				best = m;
+				off = c->ref_len + k - 1;
+			}
+		}
 		if (best < PACK_MIN) {
+			see(own, t, i, n);
 			i++;
 			continue;
 		}
@@ -92,9 +112,10 @@ size_t fl_tokpack_pack(const struct fl_tokpack *c, const uint8_t *t, size_t n,
 		w += i - lit;
 		w += put_varint(out + w, best);
 		w += put_varint(out + w, off);
-		i += best;
+		for (size_t e = i + best; i < e; i++)
+			see(own, t, i, n);
 		lit = i;
-		next = off + best;
+		next = off < c->ref_len ? off + best : c->ref_len;
 	}
 	w += put_varint(out + w, n - lit);
 	memcpy(out + w, t + lit, n - lit);
@@ -117,9 +138,24 @@ fl_err fl_tokpack_unpack(const struct fl_tokpack *c, const uint8_t *data,
 		if (o == payload)
 			return r == end ? FL_OK : FL_E_INTERNAL;
 		if (!get_varint(&r, end, &n) || !get_varint(&r, end, &off) ||
-		    off > c->ref_len || n > c->ref_len - off || n > payload - o)
+		    n > payload - o)
 			return FL_E_INTERNAL;
-		memcpy(out + o, c->ref + off, n);
+		if (off < c->ref_len) {
+			if (n > c->ref_len - off)
+				return FL_E_INTERNAL;
+			memcpy(out + o, c->ref + off, n);
+		} else {
+			/* out of the bytes made so far, in order: a copy may
+			 * repeat the bytes it makes */
+			off -= c->ref_len;
+			if (off >= o)
+				return FL_E_INTERNAL;
+			if (off + n <= o)
+				memcpy(out + o, out + off, n);
+			else
+				for (size_t k = 0; k < n; k++)
+					out[o + k] = out[off + k];
+		}
 		o += n;
 	}
 }

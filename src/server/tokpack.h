@@ -7,8 +7,9 @@
  * same claim names, contract terms, lock message and lender contact; they
  * differ in the device id, IMEIs, dates and amounts. So a payload is kept
  * as a list of literal runs and copies out of a reference, the claims of
- * the first token made under the key (greedy, copies of at least 4
- * bytes), and the footer part once per key. The token cache (tokens.h)
+ * the first token made under the key, or out of its own earlier bytes (a
+ * lock-screen reminder repeats a due date and amount; greedy, copies of
+ * at least 4 bytes), and the footer part once per key. The token cache (tokens.h)
  * keeps its entries this way and makes the text again when an answer
  * needs it.
  *
@@ -41,8 +42,10 @@ fl_err fl_tokpack_set(struct fl_tokpack *c, const uint8_t *claims, size_t len,
 void fl_tokpack_clear(struct fl_tokpack *c);
 
 /* Packs t[n] against c's reference into out (room for 2n + 16 bytes):
- * literal run length, its bytes, then copy length and offset, again and
- * again until n bytes are made; ends on a literal run (maybe empty).
+ * literal run length, its bytes, then copy length and offset (below
+ * ref_len: in the reference; from ref_len on: in the bytes made before,
+ * at offset - ref_len), again and again until n bytes are made; ends on a
+ * literal run (maybe empty).
  * Returns the packed length. */
 size_t fl_tokpack_pack(const struct fl_tokpack *c, const uint8_t *t, size_t n,
                        uint8_t *out);

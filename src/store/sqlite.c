@@ -632,10 +632,11 @@ fl_err fl_store_open_sqlite(struct fl_store **out, const char *path,
 	for (int i = 0; i < n; i++) {
 		/* Writes prefer connection 0 (sqlite_begin): its cache holds
 		 * what they touch. Readers find most pages in the kernel's
-		 * cache; SQLite's default 2 MiB keeps each one small. */
+		 * cache: 1 MiB each holds the inner pages of the tables and
+		 * indexes they descend (a device's row is one leaf away). */
 		if ((err = open_conn(&st->conns[i], path, i > 0 || !must_exist,
 		                     busy,
-		                     i == 0 || cache_mb < 2 ? cache_mb : 2,
+		                     i == 0 || cache_mb < 1 ? cache_mb : 1,
 		                     mmap_mb)) != FL_OK)
 			goto out;
 		if (i > 0)

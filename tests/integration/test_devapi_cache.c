@@ -467,6 +467,18 @@ static void test_confirmations(void **state)
 	after_flush();
 	assert_int_equal(confirmed(&h, status), locked_seq);
 	assert_string_equal(status, "locked");
+
+	/* a report waiting to be written while the row changes and is read
+	 * again (the stored confirmation is none): the report is written,
+	 * not what the row said */
+	dev_new(&h, "2030-01-31", 0, "none");
+	seq = warm(&h);
+	report(&h, seq, false, &s);
+	post(h.id, "stolen", "{\"reason\":\"reported by the owner\"}");
+	checkin(&h, &s);
+	assert_int_equal(s.status, 200);
+	after_flush();
+	assert_int_equal(confirmed(&h, status), seq);
 }
 
 int main(void)

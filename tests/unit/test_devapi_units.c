@@ -1179,6 +1179,77 @@ static void test_replay_across_nodes(void **state)
 	fl_devauth_free(node_b);
 }
 
+/* A confirmation written behind (fl_devauth_confirm): the flush writes
+ * what the phone reported even when the row was read again meanwhile, and
+ * never over a newer confirmation stored with its event. */
+static void test_confirm_written_behind(void **state)
+{
+	struct fx *f = *state;
+	struct fl_devauth *da = NULL;
+	struct fl_devauth_view v;
+	struct fl_confirmed c = {9, true, T0 + 20};
+	struct fl_device d;
+	struct fl_tx *tx = NULL;
+	struct phone p, q;
+
+	phone_new(&p);
+	phone_new(&q);
+	make_device(f, "dv_conf", "352099001761044");
+	enroll(f, "dv_conf", &p);
+	phone_derive(&p, &f->sec);
+	assert_int_equal(
+	        fl_devauth_new(&da, f->st, &f->sec, 64),
+	        FL_OK);
+	assert_int_equal(check(da, "dv_conf", p.mac, 1, &v), FL_OK);
+	assert_int_equal(v.confirmed_seq, 0);
+	assert_int_equal(fl_devauth_confirm(da, "dv_nobody", p.kx_pk, 3, false,
+	                                    T0 + 5),
+	                 FL_E_NOT_FOUND);
+	assert_int_equal(fl_devauth_confirm(da, "dv_conf", q.kx_pk, 3, false,
+	                                    T0 + 5),
+	                 FL_E_NOT_FOUND);
+	assert_int_equal(fl_devauth_confirm(da, "dv_conf", p.kx_pk, 7, false,
+	                                    T0 + 5),
+	                 FL_OK);
+	/* the same report later keeps its first time */
+	assert_int_equal(fl_devauth_confirm(da, "dv_conf", p.kx_pk, 7, false,
+	                                    T0 + 9),
+	                 FL_OK);
+	assert_int_equal(fl_devauth_view(da, "dv_conf", &v), FL_OK);
+	assert_int_equal(v.confirmed_seq, 7);
+
+	/* the row changes and is read again: its stored confirmation is
+	 * none, and the report still waits */
+	get_device(f, "dv_conf", &d);
+	d.st.token_seq = 8;
+	assert_int_equal(fl_store_begin(f->st, true, &tx), FL_OK);
+	assert_int_equal(fl_store_device_set_status(tx, "dv_conf", &d.st),
+	                 FL_OK);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+	assert_int_equal(fl_devauth_view(da, "dv_conf", &v), FL_OK);
+	assert_int_equal(v.token_seq, 8);
+	assert_int_equal(v.confirmed_seq, 0);
+	assert_int_equal(fl_devauth_flush(da, NULL), FL_OK);
+	get_device(f, "dv_conf", &d);
+	assert_int_equal(d.confirmed.seq, 7);
+	assert_false(d.confirmed.locked);
+	assert_int_equal(d.confirmed.at, T0 + 5);
+
+	/* a lock confirmed with its event meanwhile stays */
+	assert_int_equal(fl_devauth_confirm(da, "dv_conf", p.kx_pk, 8, false,
+	                                    T0 + 10),
+	                 FL_OK);
+	assert_int_equal(fl_store_begin(f->st, true, &tx), FL_OK);
+	assert_int_equal(fl_store_device_confirm(tx, "dv_conf", &c), FL_OK);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+	assert_int_equal(fl_devauth_flush(da, NULL), FL_OK);
+	get_device(f, "dv_conf", &d);
+	assert_int_equal(d.confirmed.seq, 9);
+	assert_true(d.confirmed.locked);
+	assert_int_equal(d.confirmed.at, T0 + 20);
+	fl_devauth_free(da);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1194,6 +1265,7 @@ int main(void)
 	        cmocka_unit_test(test_money),
 	        cmocka_unit_test(test_claims),
 	        cmocka_unit_test(test_replay_across_nodes),
+	        cmocka_unit_test(test_confirm_written_behind),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -37,7 +37,8 @@ static int setup(void **state)
 static fl_err match(const char *method, const char *path, struct fl_req *req,
                     const struct fl_route **r, char *allow)
 {
-	memset(req, 0, sizeof(*req));
+	/* the parameters of the previous match are freed by this one */
+	req->route = NULL;
 	req->method = method;
 	req->path = path;
 	return fl_router_match(req, r, allow);
@@ -47,7 +48,7 @@ static void test_router(void **state)
 {
 	const struct fl_route *r = NULL;
 	char allow[FL_ROUTER_ALLOW_MAX];
-	struct fl_req req;
+	struct fl_req req = {0};
 
 	(void)state;
 	assert_int_equal(match("GET", "/v1/devices/dv_abc", &req, &r, allow),
@@ -85,6 +86,19 @@ static void test_router(void **state)
 	memset(longp + 12, 'a', 300);
 	longp[312] = '\0';
 	assert_int_equal(match("GET", longp, &req, &r, allow), FL_E_NOT_FOUND);
+	/* a route without placeholders holds no parameter memory (a parked
+	 * long poll keeps its request for minutes) */
+	assert_int_equal(match("GET", "/v1/device/wait", &req, &r, allow),
+	                 FL_OK);
+	assert_null(req.params);
+	assert_int_equal(req.n_params, 0);
+	assert_int_equal(match("POST", "/v1/tenants/tn_9/keys/ak_8/revoke",
+	                       &req, &r, allow),
+	                 FL_OK);
+	req.route = r;
+	assert_string_equal(fl_req_param(&req, "key_id"), "ak_8");
+	fl_req_release(&req);
+	assert_null(req.params);
 }
 
 struct role_check {
