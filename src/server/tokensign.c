@@ -130,6 +130,7 @@ static fl_err memo_tag(const struct fl_app *app, const char *id,
 	fl_blake2b_update(&st, m->sig, FL_SIG_LEN);
 	fl_blake2b_update(&st, claims, len);
 	fl_blake2b_final(&st, tag, FL_MAC_LEN);
+	fl_wipe(&st, sizeof(st)); /* keyed state */
 	return FL_OK;
 }
 
