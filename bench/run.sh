@@ -33,7 +33,9 @@
 # PostgreSQL and
 # two nodes behind nginx with its own fleet, and its sweep, which
 # cluster-sweep runs alone: BENCH_PG_DEVICES, BENCH_PG_SWEEP override their
-# sizes).
+# sizes). BENCH_DEVICE_CACHE sets finlockd's device_cache for benchmarks
+# 1, 2 and 5 (below the fleet: every check-in a cache miss, as a fleet
+# larger than the cache has them).
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -115,6 +117,7 @@ machine() {
 
 # --- servers -------------------------------------------------------------------
 
+CACHE_ARGS=${BENCH_DEVICE_CACHE:+--device-cache $BENCH_DEVICE_CACHE}
 UNLIMITED="--public-rate 1000000 --public-burst 1000000 --public-global-rate 1000000 --public-global-burst 1000000"
 
 # free_port - a loopback port nobody listens on now.
@@ -260,7 +263,7 @@ fleet() {
 	# Every phone here comes from 127.0.0.1: the per-address limit on
 	# enrollments (the public rate limit) is lifted for the benchmark, and
 	# the connection cap raised above the 10,000 waits of benchmark 5.
-	finlockd_start "$TMP/f1" --max-connections 12000 $UNLIMITED
+	finlockd_start "$TMP/f1" --max-connections 12000 $UNLIMITED $CACHE_ARGS
 	FL_OPKEY=$opkey
 	if ! has_route POST /v1/device/enroll || ! has_route POST /v1/device/checkin ||
 		! has_route GET /v1/device/wait; then
@@ -281,6 +284,37 @@ fleet() {
 	}
 	cat "$TMP/devs.api" >>"$TMP/devs"
 	DEVAPI=1
+}
+
+# --- 1-restart: the fleet reconnecting after a restart -----------------------
+
+# After the warm runs (every device checked in since the start): finlockd
+# stopped and started again on the same data directory, then every device
+# checks in once, all at once. Time to first answer: from the start of
+# the process to its first answer (/healthz; start-up checks included).
+bench_restart() {
+	opkey=$FL_OPKEY
+	finlockd_stop
+	echo "  restart (load $(cut -d' ' -f1-3 /proc/loadavg))"
+	t0=$(date +%s%N)
+	finlockd_start "$TMP/f1" --max-connections 12000 $UNLIMITED $CACHE_ARGS
+	FL_OPKEY=$opkey
+	until curl -sf -o /dev/null "$FL_URL/healthz"; do sleep 0.01; done
+	t1=$(date +%s%N)
+	up_ms=$(((t1 - t0) / 1000000))
+	"$B/loadgen" --port "$FL_PORT" --devices "$TMP/devs" \
+		--conns 256 --rounds 1 --duration 300 --save \
+		--verify 100 >"$TMP/restart"
+	t2=$(date +%s%N)
+	r_rps=$(kv "$TMP/restart" rps)
+	echo "  finlockd, first check-in of every device since its restart: $(commas "$r_rps") req/s ($(kv "$TMP/restart" ok) in $(kv "$TMP/restart" elapsed) s, p50 $(kv "$TMP/restart" p50_us) us, p99 $(kv "$TMP/restart" p99_us) us, non-2xx $(kv "$TMP/restart" non2xx), answers verified $(kv "$TMP/restart" verified), failed $(kv "$TMP/restart" verify_fail)); start to first answer (/healthz) $up_ms ms, start to the last device answered $(((t2 - t0) / 1000000)) ms (load $(cut -d' ' -f1-3 /proc/loadavg))"
+	r=$(ratio "$r_rps" "$n_rps")
+	met=$(awk -v r="$r" 'BEGIN { print r == "-" ? "-" : (r + 0 >= 0.3) ? "yes" : "no" }')
+	result 1-restart "first check-ins after a restart" \
+		"$(commas "$r_rps") req/s" "nginx $(commas "$n_rps") req/s" \
+		"$r" ">= 0.3x nginx" "$met"
+	result 1-up "restart: start to first answer" \
+		"$up_ms ms" "-" "-" "-" "-"
 }
 
 # --- 1: check-in throughput ---------------------------------------------------
@@ -343,6 +377,7 @@ bench_checkin() {
 		result 1-cold "first check-ins after a start" \
 			"$(commas "$c_rps") req/s" "nginx $(commas "$n_rps") req/s" \
 			"$r" "-" "-"
+		bench_restart
 	else
 		result 1 "check-in throughput" "not measured: $DEVAPI_WHY" \
 			"nginx $(commas "$n_rps") req/s" "-" ">= 0.5x nginx" "-"

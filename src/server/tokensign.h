@@ -8,6 +8,21 @@
  * receipt (FL_MSG_RELEASE_RECEIPT, docs/protocol.md). The token cache
  * (tokens.h) calls this when a device's seq has moved.
  *
+ * Token memo: a device's row keeps, of its last token, the seq, iat, kid
+ * and signature, and a keyed hash (under a key of server.secret) binding
+ * them to the device and to the claims the signature is over (about 180
+ * bytes, not the 2-4 KB token). A token asked for again, its cache
+ * entry gone (a restart, a fleet larger than the cache), while the memo
+ * is of the device's current seq, less than half a window old and signed
+ * by the current key, has its claims built again as at the memo's iat:
+ * when their keyed hash matches, the token is the signed one, put
+ * together again without a signature; otherwise (anything the claims say
+ * changed, a memo altered or from elsewhere) the token is signed afresh.
+ * A database alone makes no memo that matches. The memo of a new
+ * signature is handed back (memo) for the caller to write behind
+ * (fl_store_dp_token_memo, bound to the seq). A released device's token
+ * is always signed, with its receipt.
+ *
  * THREAD SAFETY: any thread; each call reads in a transaction of its own.
  */
 #ifndef FL_SERVER_TOKENSIGN_H
@@ -32,6 +47,10 @@ struct fl_token_signed {
 	char *token;   /* the v4.public text; owned */
 	char *cert;    /* root certificate of the key that signed; owned */
 	char *receipt; /* release receipt, NULL unless released; owned */
+	fl_time iat;   /* when the token was signed */
+	bool reused;   /* rebuilt from the row's token memo, not signed */
+	size_t memo_len;                  /* 0: none to keep */
+	uint8_t memo[FL_TOKEN_MEMO_MAX];  /* the memo of a new signature */
 };
 
 /* Reads device id from app's store and signs its token (and receipt) at

@@ -515,6 +515,11 @@ const char *const sq_migrations[] = {
          "new.device_id; END;"
          "CREATE INDEX devices_portfolio ON devices(tenant_id, currency, "
          "state, stolen, amount_due, amount_remaining);"),
+        /* 14: a device's MAC key sealed under a server secret
+         * (store.h FL_MAC_SEAL_LEN), and what it keeps of its last
+         * signed token (FL_TOKEN_MEMO_MAX), NULL until first written. */
+        ("ALTER TABLE devices ADD COLUMN mac_seal BLOB;"
+         "ALTER TABLE devices ADD COLUMN token_memo BLOB;"),
 };
 
 const int sq_migrations_count =
