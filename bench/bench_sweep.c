@@ -11,7 +11,8 @@
  * --database URI (fill, watch): finlockd's PostgreSQL database instead of
  * the SQLite file of DATA_DIR (which still holds the keys and secrets);
  * fill's --bulk yes then writes the background fleet by COPY and, without
- * --due, enrolls up to --enroll of it as phones (fresh keys, token seq 1,
+ * --due, enrolls up to --enroll of it as phones (on SQLite too, in
+ * bulk_import) (fresh keys, token seq 1,
  * no stored outcome: the first re-decision moves the seq once, as for the
  * SQLite bulk rows below).
  *
@@ -293,11 +294,15 @@ static void bexec(sqlite3 *db, const char *sql)
 		bench_die("%s: %s", sql, msg ? msg : "?");
 }
 
-/* Writes devices [0, n) of the background fleet. Returns false when the
- * schema is not the one this code writes. */
-static bool bulk_import(const char *dir, const char *tenant, size_t n,
-                        fl_time now)
+/* Writes devices [0, n) of the background fleet; the first `enroll` of
+ * them (at most im->cap_devs) are enrolled as phones, with real keys, as
+ * pg_bulk_import does. Returns false when the schema is not the one this
+ * code writes. */
+static bool bulk_import(const char *dir, struct importer *im, size_t n,
+                        size_t enroll)
 {
+	const char *tenant = im->tenant;
+	fl_time now = im->now;
 	static const char *const dev_cols[] = {
 	        "id",     "tenant_id", "imei",       "imei2",
 	        "serial", "model",     "created_at", NULL};
@@ -394,6 +399,27 @@ static bool bulk_import(const char *dir, const char *tenant, size_t n,
 		if (fl_policy_decide(&in, &dec, NULL) != FL_OK)
 			bench_die("policy refused bulk device %zu", i);
 		fl_random(keys, sizeof(keys));
+		if (i < enroll && im->n_devs < im->cap_devs) {
+			uint8_t sk[FL_SIGN_SK_LEN], ksk[FL_KX_SK_LEN];
+			uint8_t shared[FL_KX_SESSION_LEN];
+			uint8_t oc[FL_DP_OCODE_SECRET_LEN];
+			struct bench_dev *dv = &im->devs[im->n_devs++];
+
+			fl_sign_keypair(keys, sk);
+			fl_kx_keypair(keys + 32, ksk);
+			if (fl_kx_shared(shared, 0, keys + 32, ksk,
+			                 im->sec.kx_pk) != FL_OK ||
+			    fl_dp_derive(shared, dv->mac_key, oc) != FL_OK)
+				bench_die("enroll bulk device %zu", i);
+			snprintf(dv->id, sizeof(dv->id), "%s", ids[i]);
+			snprintf(dv->imei, sizeof(dv->imei), "%s", imei);
+			dv->counter = 0;
+			dv->seq = 1;
+			fl_wipe(sk, sizeof(sk));
+			fl_wipe(ksk, sizeof(ksk));
+			fl_wipe(shared, sizeof(shared));
+			fl_wipe(oc, sizeof(oc));
+		}
 
 		sqlite3_bind_text(sd, 1, ids[i], -1, SQLITE_STATIC);
 		sqlite3_bind_text(sd, 2, tenant, -1, SQLITE_STATIC);
@@ -805,7 +831,8 @@ static int cmd_fill(int argc, char **argv)
 		if (g_database != NULL
 		            ? !pg_bulk_import(g_database, &im, 0, n_bulk,
 		                              n_due == 0 ? n_enroll : 0, 0)
-		            : !bulk_import(dir, im.tenant, n_bulk, im.now)) {
+		            : !bulk_import(dir, &im, n_bulk,
+		                           n_due == 0 ? n_enroll : 0)) {
 			fl_store_close(im.st);
 			return 3;
 		}

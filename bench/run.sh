@@ -27,12 +27,15 @@
 # BENCH_DEVICES overrides the number of enrolled devices of benchmark 1;
 # BENCH_BIN runs the finlockd of another build directory; BENCH_ONLY runs
 # only the named parts, among "agent policy checkin waits redecide confirm
-# due console portfolio cluster cluster-sweep" (checkin, waits, redecide
-# and confirm share the fleet, built when one of them runs; cluster is
+# idle due console portfolio cluster cluster-sweep scale" (checkin, waits,
+# redecide, confirm and idle share the fleet, built when one of them runs;
+# scale, the fleet's size against the cost, runs only when named; cluster is
 # PostgreSQL and
 # two nodes behind nginx with its own fleet, and its sweep, which
 # cluster-sweep runs alone: BENCH_PG_DEVICES, BENCH_PG_SWEEP override their
-# sizes).
+# sizes). BENCH_DEVICE_CACHE sets finlockd's device_cache for benchmarks
+# 1, 2 and 5 (below the fleet: every check-in a cache miss, as a fleet
+# larger than the cache has them).
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -114,6 +117,7 @@ machine() {
 
 # --- servers -------------------------------------------------------------------
 
+CACHE_ARGS=${BENCH_DEVICE_CACHE:+--device-cache $BENCH_DEVICE_CACHE}
 UNLIMITED="--public-rate 1000000 --public-burst 1000000 --public-global-rate 1000000 --public-global-burst 1000000"
 
 # free_port - a loopback port nobody listens on now.
@@ -259,7 +263,7 @@ fleet() {
 	# Every phone here comes from 127.0.0.1: the per-address limit on
 	# enrollments (the public rate limit) is lifted for the benchmark, and
 	# the connection cap raised above the 10,000 waits of benchmark 5.
-	finlockd_start "$TMP/f1" --max-connections 12000 $UNLIMITED
+	finlockd_start "$TMP/f1" --max-connections 12000 $UNLIMITED $CACHE_ARGS
 	FL_OPKEY=$opkey
 	if ! has_route POST /v1/device/enroll || ! has_route POST /v1/device/checkin ||
 		! has_route GET /v1/device/wait; then
@@ -280,6 +284,37 @@ fleet() {
 	}
 	cat "$TMP/devs.api" >>"$TMP/devs"
 	DEVAPI=1
+}
+
+# --- 1-restart: the fleet reconnecting after a restart -----------------------
+
+# After the warm runs (every device checked in since the start): finlockd
+# stopped and started again on the same data directory, then every device
+# checks in once, all at once. Time to first answer: from the start of
+# the process to its first answer (/healthz; start-up checks included).
+bench_restart() {
+	opkey=$FL_OPKEY
+	finlockd_stop
+	echo "  restart (load $(cut -d' ' -f1-3 /proc/loadavg))"
+	t0=$(date +%s%N)
+	finlockd_start "$TMP/f1" --max-connections 12000 $UNLIMITED $CACHE_ARGS
+	FL_OPKEY=$opkey
+	until curl -sf -o /dev/null "$FL_URL/healthz"; do sleep 0.01; done
+	t1=$(date +%s%N)
+	up_ms=$(((t1 - t0) / 1000000))
+	"$B/loadgen" --port "$FL_PORT" --devices "$TMP/devs" \
+		--conns 256 --rounds 1 --duration 300 --save \
+		--verify 100 >"$TMP/restart"
+	t2=$(date +%s%N)
+	r_rps=$(kv "$TMP/restart" rps)
+	echo "  finlockd, first check-in of every device since its restart: $(commas "$r_rps") req/s ($(kv "$TMP/restart" ok) in $(kv "$TMP/restart" elapsed) s, p50 $(kv "$TMP/restart" p50_us) us, p99 $(kv "$TMP/restart" p99_us) us, non-2xx $(kv "$TMP/restart" non2xx), answers verified $(kv "$TMP/restart" verified), failed $(kv "$TMP/restart" verify_fail)); start to first answer (/healthz) $up_ms ms, start to the last device answered $(((t2 - t0) / 1000000)) ms (load $(cut -d' ' -f1-3 /proc/loadavg))"
+	r=$(ratio "$r_rps" "$n_rps")
+	met=$(awk -v r="$r" 'BEGIN { print r == "-" ? "-" : (r + 0 >= 0.3) ? "yes" : "no" }')
+	result 1-restart "first check-ins after a restart" \
+		"$(commas "$r_rps") req/s" "nginx $(commas "$n_rps") req/s" \
+		"$r" ">= 0.3x nginx" "$met"
+	result 1-up "restart: start to first answer" \
+		"$up_ms ms" "-" "-" "-" "-"
 }
 
 # --- 1: check-in throughput ---------------------------------------------------
@@ -342,6 +377,7 @@ bench_checkin() {
 		result 1-cold "first check-ins after a start" \
 			"$(commas "$c_rps") req/s" "nginx $(commas "$n_rps") req/s" \
 			"$r" "-" "-"
+		bench_restart
 	else
 		result 1 "check-in throughput" "not measured: $DEVAPI_WHY" \
 			"nginx $(commas "$n_rps") req/s" "-" ">= 0.5x nginx" "-"
@@ -999,6 +1035,235 @@ bench_portfolio() {
 	rm -rf "$TMP/p1"
 }
 
+# --- idle: many idle connections from many addresses ---------------------------
+#
+# What a normal client on 127.0.0.1 sees while 10,000 connections from
+# other loopback addresses (127.3.x.y, phones behind carrier NATs) sit
+# idle, each opened again a second after the server closes it
+# (bench/bench_idle.c): /healthz latency (a new connection per probe) and
+# check-in throughput, each against the same without them in this run.
+# finlockd runs on the fleet's data with the default connection limits
+# (max_connections 8192, max_pending_per_client 128, header_timeout 10 s),
+# not the fleet's raised --max-connections: 10,000 are more than the
+# default limit, as a flood is.
+
+# cpu_s PID - user + system CPU seconds of a process so far.
+cpu_s() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$1/stat"; }
+
+# idle_checkins FILE - warm check-ins from 127.0.0.1 as in benchmark 1;
+# I_CPU: finlockd's share of a core meanwhile (percent).
+idle_checkins() {
+	c0=$(cpu_s "$FL_PID")
+	t0=$(date +%s.%N)
+	"$B/loadgen" --port "$FL_PORT" --devices "$TMP/devs" --conns 256 \
+		--warmup 2 --duration "$idur" --save >"$1"
+	I_CPU=$(awk -v a="$c0" -v b="$(cpu_s "$FL_PID")" -v t0="$t0" -v t1="$(date +%s.%N)" 'BEGIN { printf "%.0f", 100 * (b - a) / (t1 - t0) }')
+}
+
+# listen_queue - connections waiting in finlockd's listen queue now.
+listen_queue() {
+	ss -ltnH "sport = :$FL_PORT" 2>/dev/null | awk '{ print $2; exit }'
+}
+
+# idle_scenario ADDRS MODE LABEL - one run with the idle connections open;
+# sets I_OUT and I_CI (bench_idle's and loadgen's output files).
+idle_scenario() {
+	I_OUT=$TMP/idle.$1.$2
+	I_CI=$TMP/idle.$1.$2.ci
+	rm -f "$TMP/idle.ready"
+	"$B/bench_idle" --port "$FL_PORT" --conns "$ic" --addrs "$1" \
+		--mode "$2" --probe "$iprobe" --hold $((idur + 6)) \
+		--ready "$TMP/idle.ready" >"$I_OUT" 2>&1 &
+	ipid=$!
+	PIDS="$PIDS $ipid"
+	i=0
+	until [ -e "$TMP/idle.ready" ] || ! kill -0 "$ipid" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -gt 1200 ] && break
+		sleep 0.1
+	done
+	q1=$(listen_queue)
+	idle_checkins "$I_CI"
+	q2=$(listen_queue)
+	rss=$(rss_kib "$FL_PID")
+	wait "$ipid" || {
+		cat "$I_OUT"
+		echo "bench: bench_idle failed" >&2
+		return 1
+	}
+	grep -v '=' "$I_OUT"
+	echo "  check-ins from 127.0.0.1 meanwhile: $(commas "$(kv "$I_CI" rps)") req/s, p50 $(kv "$I_CI" p50_us) us, p99 $(kv "$I_CI" p99_us) us, non-2xx $(kv "$I_CI" non2xx), errors $(kv "$I_CI" errors), reconnects $(kv "$I_CI" reconnects); finlockd's CPU $I_CPU% of a core"
+	echo "  finlockd's listen queue before/after the check-ins: ${q1:-?}/${q2:-?}; resident memory $((rss / 1024)) MiB; load $(load)"
+	p99=$(kv "$I_OUT" probe_p99_us)
+	r=$(ratio "$p99" "$b_p99")
+	result "idle-h$1$2" "/healthz p99, $LABEL" \
+		"$(awk -v v="$p99" 'BEGIN { printf "%.1f ms", v / 1000 }') (p50 $(awk -v v="$(kv "$I_OUT" probe_p50_us)" 'BEGIN { printf "%.2f", v / 1000 }'))" \
+		"alone $(awk -v v="$b_p99" 'BEGIN { printf "%.1f ms", v / 1000 }')" "$r" "< 100 ms" \
+		"$(awk -v v="$p99" -v f="$(kv "$I_OUT" probe_fail)" 'BEGIN { print (v + 0 < 100000 && f + 0 == 0) ? "yes" : "no" }')"
+	r=$(ratio "$(kv "$I_CI" rps)" "$b_rps")
+	result "idle-c$1$2" "check-ins, $LABEL" "$(commas "$(kv "$I_CI" rps)") req/s" \
+		"alone $(commas "$b_rps") req/s" "$r" ">= 0.8x alone" \
+		"$(awk -v r="$r" 'BEGIN { print r == "-" ? "-" : (r + 0 >= 0.8) ? "yes" : "no" }')"
+}
+
+bench_idle() {
+	section "idle: 10,000 idle connections from many addresses vs a normal client"
+	ic=10000
+	idur=10
+	iprobe=10
+	quick && ic=1000 idur=3 iprobe=3
+	if [ $DEVAPI = 0 ]; then
+		result idle "idle connections" "not measured: $DEVAPI_WHY" "-" "-" "-" "-"
+		return 0
+	fi
+	opkey=$FL_OPKEY
+	finlockd_stop
+	finlockd_start "$TMP/f1" $UNLIMITED
+	FL_OPKEY=$opkey
+	# every device's first contact since this start: the runs below are
+	# warm
+	"$B/loadgen" --port "$FL_PORT" --devices "$TMP/devs" --conns 256 \
+		--rounds 1 --duration 600 --save >"$TMP/idle.cold"
+	echo "  finlockd with the default connection limits; first check-ins: $(commas "$(kv "$TMP/idle.cold" rps)") req/s; load $(load)"
+	"$B/bench_idle" --port "$FL_PORT" --conns 0 --probe "$iprobe" >"$TMP/idle.base"
+	b_p99=$(kv "$TMP/idle.base" probe_p99_us)
+	echo "  alone: /healthz p50 $(kv "$TMP/idle.base" probe_p50_us) us, p99 $b_p99 us, max $(kv "$TMP/idle.base" probe_max_us) us, $(kv "$TMP/idle.base" probe_fail) failed"
+	idle_checkins "$TMP/idle.base.ci"
+	b_rps=$(kv "$TMP/idle.base.ci" rps)
+	echo "  alone: check-ins $(commas "$b_rps") req/s, p50 $(kv "$TMP/idle.base.ci" p50_us) us, p99 $(kv "$TMP/idle.base.ci" p99_us) us, errors $(kv "$TMP/idle.base.ci" errors); finlockd's CPU $I_CPU% of a core; resident memory $(($(rss_kib "$FL_PID") / 1024)) MiB; load $(load)"
+	LABEL="$(commas "$ic") idle, 100 addresses"
+	echo "  $LABEL, nothing sent:"
+	idle_scenario 100 fresh
+	LABEL="$(commas "$ic") idle, 4 addresses"
+	echo "  $LABEL (over max_pending_per_client), nothing sent:"
+	idle_scenario 4 fresh
+	LABEL="$(commas "$ic") kept alive, 100 addresses"
+	echo "  $LABEL, idle after one request:"
+	idle_scenario 100 kept
+}
+
+# --- scale: cost against the size of the fleet ----------------------------------
+#
+# One finlockd on SQLite with N enrolled devices, for each N of
+# BENCH_SCALE (default "100000 1000000"): the fleet imported in bulk
+# (bench_sweep fill --bulk yes --enroll N: every device a phone with real
+# keys), every device's first check-in since the start (the resident
+# memory before and after: KiB per device seen), nginx answering the same
+# bytes, warm check-ins, then the full re-decision (bench_sweep redecide).
+# Each size is compared with the first. finlockd runs with its default
+# device_cache unless BENCH_SCALE_CACHE sets one; the last size runs a
+# second time with BENCH_SCALE_CACHE2 (default: the size itself) when it
+# is above the cache. Not part of the default run (BENCH_ONLY=scale): the
+# million takes about ten minutes.
+
+# scale_checkins DIR LABEL - first contacts, nginx, warm check-ins on the
+# finlockd running now; sets SC_* from their outputs.
+scale_checkins() {
+	d=$1
+	rss0=$(rss_kib "$FL_PID")
+	t=$(date +%s)
+	"$B/loadgen" --port "$FL_PORT" --devices "$d/devs" --conns 256 \
+		--rounds 1 --duration 3000 --save --verify 1000 >"$d/cold"
+	SC_COLD_S=$(($(date +%s) - t))
+	rss1=$(rss_kib "$FL_PID")
+	seen=$(kv "$d/cold" ok)
+	SC_KIB=$(awk -v a="$rss0" -v b="$rss1" -v n="$seen" 'BEGIN { printf "%.2f", (n > 0 ? (b - a) / n : 0) }')
+	SC_RSS0=$rss0 SC_RSS1=$rss1 SC_SEEN=$seen
+	body=$(kv "$d/cold" body_bytes)
+	echo "  $2: first check-in of $(commas "$seen") devices: $(commas "$(kv "$d/cold" rps)") req/s in $SC_COLD_S s (non-2xx $(kv "$d/cold" non2xx), verified $(kv "$d/cold" verified), failed $(kv "$d/cold" verify_fail)); resident memory $((rss0 / 1024)) -> $((rss1 / 1024)) MiB, $SC_KIB KiB per device seen; load $(load)"
+	nport=$(free_port)
+	nginx_start "$nport" "$body"
+	"$B/loadgen" --port "$nport" --devices "$d/devs" --conns 256 \
+		--warmup 2 --duration "$sdur" >"$d/ngx"
+	nginx_stop
+	SC_NGX=$(kv "$d/ngx" rps)
+	"$B/loadgen" --port "$FL_PORT" --devices "$d/devs" --conns 256 \
+		--warmup 2 --duration "$sdur" --save --verify 1000 >"$d/warm"
+	SC_RPS=$(kv "$d/warm" rps)
+	SC_R=$(ratio "$SC_RPS" "$SC_NGX")
+	echo "  $2: check-ins $(commas "$SC_RPS") req/s (p50 $(kv "$d/warm" p50_us) us, p99 $(kv "$d/warm" p99_us) us, non-2xx $(kv "$d/warm" non2xx), errors $(kv "$d/warm" errors), verified $(kv "$d/warm" verified), failed $(kv "$d/warm" verify_fail)) against nginx $(commas "$SC_NGX") req/s ($SC_R); resident memory $(($(rss_kib "$FL_PID") / 1024)) MiB; load $(load)"
+}
+
+bench_scale() {
+	sizes=${BENCH_SCALE:-100000 1000000}
+	quick && sizes="2000 20000"
+	sdur=10
+	quick && sdur=3
+	cache=${BENCH_SCALE_CACHE:-}
+	first=""
+	for n in $sizes; do
+		section "scale: one finlockd (SQLite), $(commas "$n") devices"
+		d=$TMP/sc$n
+		finlockd_start "$d"
+		lender "$d"
+		finlockd_stop
+		t=$(date +%s)
+		"$B/bench_sweep" fill "$FL_DATA" "$TENANT" "$n" --enroll "$n" \
+			--bulk yes --out "$d/devs" | grep -v '='
+		echo "  (the import: $(($(date +%s) - t)) s; database $(du -sm "$FL_DATA" | cut -f1) MiB; load $(load))"
+		cargs=""
+		[ -n "$cache" ] && cargs="--device-cache $cache"
+		t=$(date +%s)
+		# shellcheck disable=SC2086
+		finlockd_start "$d" --max-connections 12000 $UNLIMITED $cargs
+		echo "  finlockd started in $(($(date +%s) - t)) s, device_cache ${cache:-200000 (default)}"
+		scale_checkins "$d" "$(commas "$n") devices"
+		kib=$SC_KIB rps=$SC_RPS ngx=$SC_NGX r=$SC_R
+		c2=${BENCH_SCALE_CACHE2:-$n}
+		if [ -n "$first" ] && [ "$n" -gt "${cache:-200000}" ] && [ "$c2" != "${cache:-200000}" ]; then
+			finlockd_stop
+			finlockd_start "$d" --max-connections 12000 $UNLIMITED --device-cache "$c2"
+			echo "  again with device_cache $(commas "$c2"):"
+			scale_checkins "$d" "$(commas "$n") devices, cache $(commas "$c2")"
+			kib2=$SC_KIB rps2=$SC_RPS ngx2=$SC_NGX r2=$SC_R
+		else
+			c2=""
+		fi
+		finlockd_stop
+		"$B/bench_sweep" redecide "$FL_DATA" >"$d/redecide" 2>&1 || {
+			cat "$d/redecide"
+			return 1
+		}
+		grep -v -e '^RESULT|' "$d/redecide"
+		red=$(sed -n 's/.*per transaction): \([0-9.]*\) s.*/\1/p' "$d/redecide")
+		echo "  load $(load)"
+		if [ -z "$first" ]; then
+			first=$n f_kib=$kib f_r=$r f_red=$red f_rps=$rps f_ngx=$ngx
+			result "scale-c$n" "check-ins, $(commas "$n") devices" \
+				"$(commas "$rps") req/s" "nginx $(commas "$ngx") req/s" "$r" "-" "-"
+			result "scale-m$n" "RSS per device seen, $(commas "$n")" \
+				"$kib KiB" "-" "-" "-" "-"
+			result "scale-r$n" "re-decide all, $(commas "$n") devices" \
+				"$red s" "-" "-" "-" "-"
+		else
+			x=$(awk -v a="$r" -v b="$f_r" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.2f", a / b }')
+			result "scale-c$n" "check-ins, $(commas "$n") dev, cache ${cache:-200000}" \
+				"$(commas "$rps") req/s ($r nginx)" "$(commas "$first"): $f_r nginx" \
+				"$x" ">= 0.8x" "$(awk -v x="$x" 'BEGIN { print x == "-" ? "-" : (x + 0 >= 0.8) ? "yes" : "no" }')"
+			x=$(ratio "$kib" "$f_kib")
+			result "scale-m$n" "RSS per device seen, cache ${cache:-200000}" \
+				"$kib KiB" "$(commas "$first"): $f_kib KiB" "$x" "0.9-1.1x" \
+				"$(awk -v x="$x" 'BEGIN { print x == "-" ? "-" : (x + 0 >= 0.9 && x + 0 <= 1.1) ? "yes" : "no" }')"
+			if [ -n "$c2" ]; then
+				x=$(awk -v a="$r2" -v b="$f_r" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.2f", a / b }')
+				result "scale-c$n-c" "check-ins, $(commas "$n") dev, cache $c2" \
+					"$(commas "$rps2") req/s ($r2 nginx)" "$(commas "$first"): $f_r nginx" \
+					"$x" ">= 0.8x" "$(awk -v x="$x" 'BEGIN { print x == "-" ? "-" : (x + 0 >= 0.8) ? "yes" : "no" }')"
+				x=$(ratio "$kib2" "$f_kib")
+				result "scale-m$n-c" "RSS per device seen, cache $c2" \
+					"$kib2 KiB" "$(commas "$first"): $f_kib KiB" "$x" "0.9-1.1x" \
+					"$(awk -v x="$x" 'BEGIN { print x == "-" ? "-" : (x + 0 >= 0.9 && x + 0 <= 1.1) ? "yes" : "no" }')"
+			fi
+			# per device: time / devices, against the first size's
+			x=$(awk -v a="$red" -v b="$f_red" -v n="$n" -v m="$first" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.2f", (a / n) / (b / m) }')
+			result "scale-r$n" "re-decide all, per device" "$red s for $(commas "$n")" \
+				"$f_red s for $(commas "$first")" "$x" "<= 1.25x" \
+				"$(awk -v x="$x" 'BEGIN { print x == "-" ? "-" : (x + 0 <= 1.25) ? "yes" : "no" }')"
+		fi
+		rm -rf "$d"
+	done
+}
+
 # --- the report ------------------------------------------------------------------
 
 report() {
@@ -1033,15 +1298,18 @@ want() {
 machine
 want agent && bench_agent
 want policy && bench_policy
-if want checkin || want waits || want redecide || want confirm; then
+if want checkin || want waits || want redecide || want confirm || want idle; then
 	fleet "$N"
 	want checkin && bench_checkin "$N"
 	want waits && bench_waits
 	want confirm && bench_confirm
+	want idle && bench_idle
 	finlockd_stop
 	want redecide && bench_redecide
 fi
 want due && bench_due
+# opt-in: named in BENCH_ONLY
+case " ${BENCH_ONLY:-} " in *" scale "*) bench_scale ;; esac
 want console && bench_console
 want portfolio && bench_portfolio
 want cluster && bench_cluster

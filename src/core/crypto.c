@@ -212,6 +212,36 @@ fl_err fl_b64url_encode(char *out, size_t outcap, const uint8_t *bin,
 	return FL_OK;
 }
 
+fl_err fl_b64url_encode_public(char *out, size_t outcap, const uint8_t *bin,
+                               size_t binlen)
+{
+	static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq"
+	                        "rstuvwxyz0123456789-_";
+	size_t i = 0;
+
+	if (outcap < fl_b64url_encoded_len(binlen) + 1)
+		return FL_E_TOO_LARGE;
+	for (; i + 3 <= binlen; i += 3) {
+		uint32_t v = (uint32_t)bin[i] << 16 |
+		             (uint32_t)bin[i + 1] << 8 | bin[i + 2];
+
+		*out++ = a[v >> 18];
+		*out++ = a[(v >> 12) & 63];
+		*out++ = a[(v >> 6) & 63];
+		*out++ = a[v & 63];
+	}
+	if (binlen - i == 1) {
+		*out++ = a[bin[i] >> 2];
+		*out++ = a[(bin[i] & 3) << 4];
+	} else if (binlen - i == 2) {
+		*out++ = a[bin[i] >> 2];
+		*out++ = a[((bin[i] & 3) << 4) | (bin[i + 1] >> 4)];
+		*out++ = a[(bin[i + 1] & 15) << 2];
+	}
+	*out = '\0';
+	return FL_OK;
+}
+
 fl_err fl_b64url_decode(uint8_t *bin, size_t bincap, size_t *binlen,
                         const char *b64, size_t b64len)
 {

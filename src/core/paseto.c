@@ -84,14 +84,13 @@ out:
 	return err;
 }
 
-fl_err fl_paseto_sign(char **token, const uint8_t sk[FL_SIGN_SK_LEN],
-                      const void *msg, size_t msglen, const void *footer,
-                      size_t footerlen, const void *implicit,
-                      size_t implicitlen)
+fl_err fl_paseto_assemble(char **token, const void *msg, size_t msglen,
+                          const uint8_t sig[FL_SIG_LEN], const void *footer,
+                          size_t footerlen)
 {
-	uint8_t *pae = NULL, *body = NULL;
+	uint8_t *body = NULL;
 	char *tok = NULL;
-	size_t paelen = 0, total, cap, off;
+	size_t total, cap, off;
 	fl_err err;
 
 	*token = NULL;
@@ -109,11 +108,6 @@ fl_err fl_paseto_sign(char **token, const uint8_t sk[FL_SIGN_SK_LEN],
 		err = FL_E_TOO_LARGE;
 		goto out;
 	}
-
-	err = pae4(&pae, &paelen, msg, msglen, footer, footerlen, implicit,
-	           implicitlen);
-	if (err)
-		goto out;
 	body = malloc(msglen + FL_SIG_LEN);
 	if (body == NULL) {
 		err = FL_E_NOMEM;
@@ -121,7 +115,7 @@ fl_err fl_paseto_sign(char **token, const uint8_t sk[FL_SIGN_SK_LEN],
 	}
 	if (msglen > 0)
 		memcpy(body, msg, msglen);
-	fl_sign_detached(body + msglen, pae, paelen, sk);
+	memcpy(body + msglen, sig, FL_SIG_LEN);
 
 	cap = total + 1;
 	tok = malloc(cap);
@@ -131,13 +125,16 @@ fl_err fl_paseto_sign(char **token, const uint8_t sk[FL_SIGN_SK_LEN],
 	}
 	memcpy(tok, FL_PASETO_HEADER, FL_PASETO_HEADER_LEN);
 	off = FL_PASETO_HEADER_LEN;
-	err = fl_b64url_encode(tok + off, cap - off, body, msglen + FL_SIG_LEN);
+	/* the message and its signature are public: the table encoder */
+	err = fl_b64url_encode_public(tok + off, cap - off, body,
+	                              msglen + FL_SIG_LEN);
 	if (err)
 		goto out;
 	off += fl_b64url_encoded_len(msglen + FL_SIG_LEN);
 	if (footerlen > 0) {
 		tok[off++] = '.';
-		err = fl_b64url_encode(tok + off, cap - off, footer, footerlen);
+		err = fl_b64url_encode_public(tok + off, cap - off, footer,
+		                              footerlen);
 		if (err)
 			goto out;
 	}
@@ -146,7 +143,47 @@ fl_err fl_paseto_sign(char **token, const uint8_t sk[FL_SIGN_SK_LEN],
 out:
 	free(tok);
 	free(body);
+	return err;
+}
+
+fl_err fl_paseto_sign(char **token, const uint8_t sk[FL_SIGN_SK_LEN],
+                      const void *msg, size_t msglen, const void *footer,
+                      size_t footerlen, const void *implicit,
+                      size_t implicitlen)
+{
+	uint8_t sig[FL_SIG_LEN];
+
+	return fl_paseto_sign_sig(token, sig, sk, msg, msglen, footer,
+	                          footerlen, implicit, implicitlen);
+}
+
+fl_err fl_paseto_sign_sig(char **token, uint8_t sig[FL_SIG_LEN],
+                          const uint8_t sk[FL_SIGN_SK_LEN], const void *msg,
+                          size_t msglen, const void *footer, size_t footerlen,
+                          const void *implicit, size_t implicitlen)
+{
+	uint8_t *pae = NULL;
+	size_t paelen = 0;
+	fl_err err;
+
+	*token = NULL;
+	memset(sig, 0, FL_SIG_LEN);
+	/* the same bounds as fl_paseto_assemble's, before any work */
+	if (msglen > FL_PASETO_MAX_TOKEN || footerlen > FL_PASETO_MAX_TOKEN ||
+	    FL_PASETO_HEADER_LEN + fl_b64url_encoded_len(msglen + FL_SIG_LEN) +
+	                    (footerlen > 0 ? 1 + fl_b64url_encoded_len(footerlen)
+	                                   : 0) >
+	            FL_PASETO_MAX_TOKEN)
+		return FL_E_TOO_LARGE;
+	err = pae4(&pae, &paelen, msg, msglen, footer, footerlen, implicit,
+	           implicitlen);
+	if (err)
+		return err;
+	fl_sign_detached(sig, pae, paelen, sk);
 	free(pae);
+	err = fl_paseto_assemble(token, msg, msglen, sig, footer, footerlen);
+	if (err)
+		memset(sig, 0, FL_SIG_LEN);
 	return err;
 }
 

@@ -52,6 +52,21 @@ fl_err fl_paseto_sign(char **token, const uint8_t sk[FL_SIGN_SK_LEN],
                       size_t footerlen, const void *implicit,
                       size_t implicitlen) FL_MUST_USE;
 
+/* fl_paseto_sign that also gives the signature it made in sig. */
+fl_err fl_paseto_sign_sig(char **token, uint8_t sig[FL_SIG_LEN],
+                          const uint8_t sk[FL_SIGN_SK_LEN], const void *msg,
+                          size_t msglen, const void *footer, size_t footerlen,
+                          const void *implicit,
+                          size_t implicitlen) FL_MUST_USE;
+
+/* The token fl_paseto_sign makes of msg[msglen] and footer, given the
+ * signature sig it made over them (and its implicit assertion): the same
+ * text, without signing. The caller vouches that sig is that signature
+ * (one it made and kept, authenticated); nothing here checks it. */
+fl_err fl_paseto_assemble(char **token, const void *msg, size_t msglen,
+                          const uint8_t sig[FL_SIG_LEN], const void *footer,
+                          size_t footerlen) FL_MUST_USE;
+
 /* Verifies token[len] under pk with the implicit assertion
  * implicit[implicitlen] (NULL/0 for none). On success *msg / *msglen receive
  * the payload and, if footer is not NULL, *footer / *footerlen the footer

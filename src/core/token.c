@@ -105,23 +105,52 @@ void fl_signer_wipe(struct fl_signer *s)
 
 /* --- signing and the footer ----------------------------------------------- */
 
+/* The footer of a message signed by key kid into footer[FOOTER_MAX];
+ * its length, or -1 for a kid that is not a k4.pid. */
+static int footer_of(const char *kid, char footer[FOOTER_MAX])
+{
+	int n;
+
+	if (fl_paserk_pid_check(kid, strnlen(kid, FL_KID_MAX)) != FL_OK)
+		return -1;
+	n = snprintf(footer, FOOTER_MAX, "{\"kid\":\"%s\"}", kid);
+	return n < 0 || n >= FOOTER_MAX ? -1 : n;
+}
+
 fl_err fl_msg_sign(char **out, const struct fl_signer *signer,
                    enum fl_msg_kind kind, const char *payload, size_t len)
+{
+	uint8_t sig[FL_SIG_LEN];
+
+	return fl_msg_sign_sig(out, sig, signer, kind, payload, len);
+}
+
+fl_err fl_msg_sign_sig(char **out, uint8_t sig[FL_SIG_LEN],
+                       const struct fl_signer *signer, enum fl_msg_kind kind,
+                       const char *payload, size_t len)
 {
 	char footer[FOOTER_MAX];
 	const char *implicit = fl_msg_implicit(kind);
 	int n;
 
 	*out = NULL;
-	if (implicit == NULL ||
-	    fl_paserk_pid_check(signer->kid,
-	                        strnlen(signer->kid, FL_KID_MAX)) != FL_OK)
+	memset(sig, 0, FL_SIG_LEN);
+	if (implicit == NULL || (n = footer_of(signer->kid, footer)) < 0)
 		return FL_E_INVALID;
-	n = snprintf(footer, sizeof(footer), "{\"kid\":\"%s\"}", signer->kid);
-	if (n < 0 || (size_t)n >= sizeof(footer))
+	return fl_paseto_sign_sig(out, sig, signer->sk, payload, len, footer,
+	                          (size_t)n, implicit, strlen(implicit));
+}
+
+fl_err fl_msg_assemble(char **out, const char *kid, const char *payload,
+                       size_t len, const uint8_t sig[FL_SIG_LEN])
+{
+	char footer[FOOTER_MAX];
+	int n;
+
+	*out = NULL;
+	if ((n = footer_of(kid, footer)) < 0)
 		return FL_E_INVALID;
-	return fl_paseto_sign(out, signer->sk, payload, len, footer, (size_t)n,
-	                      implicit, strlen(implicit));
+	return fl_paseto_assemble(out, payload, len, sig, footer, (size_t)n);
 }
 
 /* The length of a token string, bounded so a runaway string is refused

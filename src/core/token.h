@@ -80,6 +80,16 @@ void fl_signer_wipe(struct fl_signer *s);
 fl_err fl_msg_sign(char **out, const struct fl_signer *signer,
                    enum fl_msg_kind kind, const char *payload,
                    size_t len) FL_MUST_USE;
+/* fl_msg_sign that also gives the signature it made in sig. */
+fl_err fl_msg_sign_sig(char **out, uint8_t sig[FL_SIG_LEN],
+                       const struct fl_signer *signer, enum fl_msg_kind kind,
+                       const char *payload, size_t len) FL_MUST_USE;
+/* The token fl_msg_sign_sig made of payload[len] with key kid, given the
+ * signature sig it made then: the same text, without signing. The caller
+ * vouches for sig (one it made and kept authenticated); nothing here
+ * checks it. */
+fl_err fl_msg_assemble(char **out, const char *kid, const char *payload,
+                       size_t len, const uint8_t sig[FL_SIG_LEN]) FL_MUST_USE;
 
 /* Reads the kid from a token's footer without verifying anything (to pick the
  * key). FL_E_PASETO_FORMAT / FL_E_PASETO_HEADER if the token is malformed. */

@@ -16,6 +16,9 @@
 
 #define SHARDS 16
 
+/* the domain of the additional data of a sealed MAC key */
+#define SEAL_DOMAIN "finlock-mac-seal-v1"
+
 /* The row fields of a view beyond id and kx_pk (kept in the entry). */
 struct row {
 	int64_t ord;        /* the row, for the store's change clock */
@@ -32,6 +35,13 @@ struct row {
 	uint64_t confirmed_seq; /* confirmed.seq */
 };
 
+/* A token memo waiting to be written (tokensign.h). */
+struct memo {
+	uint64_t seq; /* the token seq it is of */
+	size_t len;   /* bytes of b */
+	uint8_t b[];
+};
+
 struct entry {
 	struct entry *next;
 	char id[FL_ID_MAX];
@@ -41,6 +51,8 @@ struct entry {
 	uint64_t written;                /* highest counter in the store */
 	fl_time contact;                 /* last authenticated contact */
 	bool dirty;                      /* not handed to a flush yet */
+	bool seal_dirty;                 /* mac_key derived, not sealed yet */
+	struct memo *memo;               /* token memo to write, or NULL */
 	bool has_view;                   /* r holds a row read at r.clock */
 	bool conf_dirty;  /* conf_* to be written */
 	bool conf_locked; /* what the phone reported applying, and when */
@@ -67,11 +79,16 @@ struct touch {
 	fl_time contact;
 	bool has_conf;            /* conf is to be written */
 	struct fl_confirmed conf; /* what the phone confirmed */
+	bool has_seal;            /* seal is to be written */
+	uint8_t mac_key[FL_MAC_KEY_LEN];  /* to seal; wiped once sealed */
+	uint8_t seal[FL_MAC_SEAL_LEN];    /* the sealed MAC key */
+	struct memo *memo;                /* token memo to write (owned) */
 };
 
 struct fl_devauth {
 	struct fl_store *st;
 	const uint8_t *kx_pk, *kx_sk; /* the server's, borrowed */
+	const uint8_t *seal_key;      /* seals MAC keys, borrowed */
 	struct shard sh[SHARDS];
 	pthread_mutex_t flush_mu; /* one flush at a time */
 	pthread_mutex_t tmu;      /* guards stop, with tcv */
@@ -102,6 +119,7 @@ static size_t bucket_of(const struct shard *s, uint64_t h)
 
 static void free_entry(struct shard *s, struct entry *e)
 {
+	free(e->memo);
 	fl_wipe(e, sizeof(*e));
 	fl_slab_free(s->slab, e, sizeof(*e));
 }
@@ -143,7 +161,8 @@ static void evict_one(struct shard *s)
 		struct entry **pp = &s->b[i];
 
 		for (; *pp != NULL; pp = &(*pp)->next) {
-			if (!(*pp)->dirty && (*pp)->written >= (*pp)->counter) {
+			if (!(*pp)->dirty && !(*pp)->seal_dirty &&
+			    (*pp)->written >= (*pp)->counter) {
 				struct entry *e = *pp;
 
 				*pp = e->next;
@@ -176,10 +195,51 @@ fl_err fl_devauth_derive(const uint8_t server_kx_pk[FL_KX_PK_LEN],
 	return err;
 }
 
+/* The additional data a sealed MAC key is bound to: the device and the
+ * key-exchange key it was derived for. *n receives its length. */
+static void seal_ad(const char *id, const uint8_t kx_pk[FL_KX_PK_LEN],
+                    uint8_t ad[sizeof(SEAL_DOMAIN) + FL_ID_MAX + FL_KX_PK_LEN],
+                    size_t *n)
+{
+	size_t idn = strnlen(id, FL_ID_MAX - 1);
+
+	memcpy(ad, SEAL_DOMAIN, sizeof(SEAL_DOMAIN)); /* with its NUL */
+	memcpy(ad + sizeof(SEAL_DOMAIN), id, idn);
+	ad[sizeof(SEAL_DOMAIN) + idn] = '\0';
+	memcpy(ad + sizeof(SEAL_DOMAIN) + idn + 1, kx_pk, FL_KX_PK_LEN);
+	*n = sizeof(SEAL_DOMAIN) + idn + 1 + FL_KX_PK_LEN;
+}
+
+void fl_devauth_seal(const uint8_t seal_key[FL_AEAD_KEY_LEN], const char *id,
+                     const uint8_t kx_pk[FL_KX_PK_LEN],
+                     const uint8_t mac_key[FL_MAC_KEY_LEN],
+                     uint8_t out[FL_MAC_SEAL_LEN])
+{
+	uint8_t ad[sizeof(SEAL_DOMAIN) + FL_ID_MAX + FL_KX_PK_LEN];
+	size_t n;
+
+	seal_ad(id, kx_pk, ad, &n);
+	fl_aead_seal(out, mac_key, FL_MAC_KEY_LEN, ad, n, seal_key);
+}
+
+fl_err fl_devauth_unseal(const uint8_t seal_key[FL_AEAD_KEY_LEN],
+                         const char *id, const uint8_t kx_pk[FL_KX_PK_LEN],
+                         const uint8_t seal[FL_MAC_SEAL_LEN],
+                         uint8_t mac_key[FL_MAC_KEY_LEN])
+{
+	uint8_t ad[sizeof(SEAL_DOMAIN) + FL_ID_MAX + FL_KX_PK_LEN];
+	size_t n;
+
+	seal_ad(id, kx_pk, ad, &n);
+	return fl_aead_open(mac_key, seal, FL_MAC_SEAL_LEN, ad, n, seal_key);
+}
+
 /* The MAC key for kx_pk: from the entry when it is for these keys, else
- * derived (outside the lock: a scalar multiplication). */
+ * opened from the row's sealed copy, else derived (outside the lock: a
+ * scalar multiplication). *derived tells the caller to have it sealed. */
 static fl_err mac_key_of(struct fl_devauth *da, const struct fl_device *d,
-                         uint64_t h, uint8_t key[FL_MAC_KEY_LEN])
+                         uint64_t h, uint8_t key[FL_MAC_KEY_LEN],
+                         bool *derived)
 {
 	struct shard *s = shard_of(da, h);
 	uint8_t ocode[FL_DP_OCODE_SECRET_LEN];
@@ -187,6 +247,7 @@ static fl_err mac_key_of(struct fl_devauth *da, const struct fl_device *d,
 	bool have = false;
 	fl_err err;
 
+	*derived = false;
 	pthread_mutex_lock(&s->mu);
 	e = find(s, h, d->id);
 	if (e != NULL && fl_ct_memcmp(e->kx_pk, d->kx_pk, FL_KX_PK_LEN) == 0) {
@@ -196,8 +257,14 @@ static fl_err mac_key_of(struct fl_devauth *da, const struct fl_device *d,
 	pthread_mutex_unlock(&s->mu);
 	if (have)
 		return FL_OK;
+	/* a sealed copy that does not open (altered, moved from another
+	 * row or keys, sealed under other secrets) is no copy */
+	if (d->has_mac_seal && fl_devauth_unseal(da->seal_key, d->id, d->kx_pk,
+	                                         d->mac_seal, key) == FL_OK)
+		return FL_OK;
 	err = fl_devauth_derive(da->kx_pk, da->kx_sk, d->kx_pk, key, ocode);
 	fl_wipe(ocode, sizeof(ocode));
+	*derived = err == FL_OK;
 	return err;
 }
 
@@ -246,7 +313,7 @@ static struct entry *entry_add(struct shard *s, uint64_t h,
  * key just verified. */
 static fl_err record(struct fl_devauth *da, const struct fl_device *d,
                      uint64_t h, const uint8_t key[FL_MAC_KEY_LEN],
-                     uint64_t counter, fl_time now)
+                     bool derived, uint64_t counter, fl_time now)
 {
 	struct shard *s = shard_of(da, h);
 	struct entry *e;
@@ -271,6 +338,8 @@ static fl_err record(struct fl_devauth *da, const struct fl_device *d,
 		e->counter = d->req_counter;
 	if (d->req_counter > e->written)
 		e->written = d->req_counter;
+	if (derived)
+		e->seal_dirty = true;
 	err = take_counter(e, counter, now, &last);
 out:
 	pthread_mutex_unlock(&s->mu);
@@ -284,12 +353,13 @@ fl_err fl_devauth_verify(struct fl_devauth *da, const struct fl_device *d,
                          uint8_t mac_key[FL_MAC_KEY_LEN])
 {
 	uint64_t h = hash_id(d->id);
+	bool derived = false;
 	fl_err err;
 
 	memset(mac_key, 0, FL_MAC_KEY_LEN);
 	if (!d->has_keys || mac_hex == NULL || counter == 0)
 		return FL_E_AUTH;
-	err = mac_key_of(da, d, h, mac_key);
+	err = mac_key_of(da, d, h, mac_key, &derived);
 	if (err != FL_OK)
 		goto out;
 	if (fl_dp_request_verify(mac_hex, mac_key, method, path_with_query,
@@ -301,7 +371,7 @@ fl_err fl_devauth_verify(struct fl_devauth *da, const struct fl_device *d,
 	if (rec && counter > (uint64_t)INT64_MAX)
 		err = FL_E_RANGE;
 	else if (rec)
-		err = record(da, d, h, mac_key, counter, now);
+		err = record(da, d, h, mac_key, derived, counter, now);
 out:
 	if (err != FL_OK)
 		fl_wipe(mac_key, FL_MAC_KEY_LEN);
@@ -402,14 +472,16 @@ static void refresh(struct entry *e, const struct fl_device *d, uint64_t clock)
 
 /* After a request of device id authenticated under the keys kx_pk with
  * MAC key key: the entry is brought up to row d (when the row was read,
- * at clock) and, with rec, the counter recorded. *again when the entry
+ * at clock) and, with rec, the counter recorded; with derived, the key
+ * is to be sealed into the row. *again when the entry
  * the view came from has gone or moved on to other keys since: the
  * caller reads the row and tries again. */
 static fl_err note(struct fl_devauth *da, uint64_t h, const char *id,
                    const struct fl_device *d, uint64_t clock,
                    const uint8_t kx_pk[FL_KX_PK_LEN],
-                   const uint8_t key[FL_MAC_KEY_LEN], bool rec,
-                   uint64_t counter, fl_time now, bool *again, uint64_t *last)
+                   const uint8_t key[FL_MAC_KEY_LEN], bool derived,
+                   bool rec, uint64_t counter, fl_time now, bool *again,
+                   uint64_t *last)
 {
 	struct shard *s = shard_of(da, h);
 	struct entry *e;
@@ -443,6 +515,8 @@ static fl_err note(struct fl_devauth *da, uint64_t h, const char *id,
 	}
 	if (d != NULL)
 		refresh(e, d, clock);
+	if (derived)
+		e->seal_dirty = true;
 	if (!rec)
 		goto out;
 	err = take_counter(e, counter, now, last);
@@ -462,7 +536,7 @@ fl_err fl_devauth_check(struct fl_devauth *da, const char *id,
 	struct shard *s = shard_of(da, h);
 	struct fl_device *d = NULL;
 	uint64_t clock = 0;
-	bool again = true;
+	bool again = true, derived = false;
 	fl_err err = FL_E_STATE;
 
 	memset(mac_key, 0, FL_MAC_KEY_LEN);
@@ -498,7 +572,8 @@ fl_err fl_devauth_check(struct fl_devauth *da, const char *id,
 				err = FL_E_AUTH;
 				break;
 			}
-			if ((err = mac_key_of(da, d, h, mac_key)) != FL_OK)
+			if ((err = mac_key_of(da, d, h, mac_key, &derived)) !=
+			    FL_OK)
 				break;
 		}
 		if (fl_dp_request_verify(mac_hex, mac_key, method,
@@ -513,7 +588,7 @@ fl_err fl_devauth_check(struct fl_devauth *da, const char *id,
 			break;
 		}
 		err = note(da, h, id, hit ? NULL : d, clock, view->kx_pk,
-		           mac_key, rec, counter, now, &again, last);
+		           mac_key, derived, rec, counter, now, &again, last);
 		if (err == FL_OK && again)
 			err = FL_E_STATE; /* if the loop ends here */
 	}
@@ -594,6 +669,35 @@ fl_err fl_devauth_confirm(struct fl_devauth *da, const char *id,
 	return err;
 }
 
+bool fl_devauth_token_memo(struct fl_devauth *da, const char *id,
+                           uint64_t seq, const uint8_t *memo, size_t len)
+{
+	uint64_t h = hash_id(id);
+	struct shard *s = shard_of(da, h);
+	struct entry *e;
+	struct memo *copy;
+	bool done;
+
+	if (len == 0 || len > FL_TOKEN_MEMO_MAX ||
+	    (copy = malloc(sizeof(*copy) + len)) == NULL)
+		return false;
+	copy->seq = seq;
+	copy->len = len;
+	memcpy(copy->b, memo, len);
+	pthread_mutex_lock(&s->mu);
+	e = find(s, h, id);
+	if (e != NULL && (e->memo == NULL || e->memo->seq <= seq)) {
+		free(e->memo);
+		e->memo = copy;
+		copy = NULL;
+	}
+	/* a later memo there supersedes this one: taken, as it were */
+	done = copy == NULL || (e != NULL && e->memo != NULL);
+	pthread_mutex_unlock(&s->mu);
+	free(copy);
+	return done;
+}
+
 void fl_devauth_forget(struct fl_devauth *da, const char *device_id)
 {
 	uint64_t h = hash_id(device_id);
@@ -623,7 +727,8 @@ static fl_err collect(struct fl_devauth *da, struct touch **out, size_t *n)
 		for (size_t i = 0; i < s->nb && err == FL_OK; i++) {
 			for (struct entry *e = s->b[i]; e != NULL;
 			     e = e->next) {
-				if (!e->dirty)
+				if (!e->dirty && !e->seal_dirty &&
+				    e->memo == NULL)
 					continue;
 				if (used == cap) {
 					size_t nc = cap ? cap * 2 : 256;
@@ -646,8 +751,15 @@ static fl_err collect(struct fl_devauth *da, struct touch **out, size_t *n)
 				t[used].conf.seq = e->conf_seq;
 				t[used].conf.locked = e->conf_locked;
 				t[used].conf.at = e->conf_at;
+				t[used].has_seal = e->seal_dirty;
+				if (e->seal_dirty)
+					memcpy(t[used].mac_key, e->mac_key,
+					       FL_MAC_KEY_LEN);
+				t[used].memo = e->memo;
+				e->memo = NULL;
 				e->dirty = false;
 				e->conf_dirty = false;
+				e->seal_dirty = false;
 				used++;
 			}
 		}
@@ -674,6 +786,7 @@ static void settle(struct fl_devauth *da, const struct touch *t, size_t n,
 		    memcmp(e->kx_pk, t[i].kx_pk, FL_KX_PK_LEN) == 0) {
 			if (!ok) {
 				e->dirty = true;
+				e->seal_dirty |= t[i].has_seal;
 				/* unless a later report replaced it */
 				if (t[i].has_conf &&
 				    e->conf_seq == t[i].conf.seq &&
@@ -732,6 +845,14 @@ static fl_err flush_fn(struct fl_tx *tx, void *arg, fl_time now)
 		                        io->t[i].counter);
 		if (err == FL_OK && io->t[i].has_conf)
 			err = store_conf(tx, &io->t[i]);
+		if (err == FL_OK && io->t[i].has_seal)
+			err = fl_store_dp_seal(tx, io->t[i].id, io->t[i].ord,
+			                       io->t[i].kx_pk, io->t[i].seal);
+		if (err == FL_OK && io->t[i].memo != NULL)
+			err = fl_store_dp_token_memo(tx, io->t[i].id,
+			                             io->t[i].memo->seq,
+			                             io->t[i].memo->b,
+			                             io->t[i].memo->len);
 	}
 	return err;
 }
@@ -749,6 +870,14 @@ fl_err fl_devauth_flush(struct fl_devauth *da, size_t *written)
 	err = collect(da, &t, &n);
 	if (n == 0)
 		goto out;
+	/* sealed outside the shards' locks */
+	for (size_t i = 0; i < n; i++) {
+		if (!t[i].has_seal)
+			continue;
+		fl_devauth_seal(da->seal_key, t[i].id, t[i].kx_pk,
+		                t[i].mac_key, t[i].seal);
+		fl_wipe(t[i].mac_key, FL_MAC_KEY_LEN);
+	}
 	/* in row order: the rows' pages are visited once each, in order,
 	 * rather than at random */
 	qsort(t, n, sizeof(*t), by_ord);
@@ -763,6 +892,11 @@ out:
 	if (n > 0)
 		settle(da, t, n, err == FL_OK);
 	pthread_mutex_unlock(&da->flush_mu);
+	/* a memo not written is not kept: the next signature makes one */
+	for (size_t i = 0; i < n; i++)
+		free(t[i].memo);
+	if (t != NULL)
+		fl_wipe(t, n * sizeof(*t)); /* keys not sealed on failure */
 	free(t);
 	return err;
 }
@@ -796,8 +930,7 @@ static void *flusher(void *arg)
 }
 
 fl_err fl_devauth_new(struct fl_devauth **out, struct fl_store *st,
-                      const uint8_t server_kx_pk[FL_KX_PK_LEN],
-                      const uint8_t server_kx_sk[FL_KX_SK_LEN], int cap)
+                      const struct fl_secrets *sec, int cap)
 {
 	struct fl_devauth *da;
 	pthread_condattr_t ca;
@@ -811,8 +944,9 @@ fl_err fl_devauth_new(struct fl_devauth **out, struct fl_store *st,
 	if (da == NULL)
 		return FL_E_NOMEM;
 	da->st = st;
-	da->kx_pk = server_kx_pk;
-	da->kx_sk = server_kx_sk;
+	da->kx_pk = sec->kx_pk;
+	da->kx_sk = sec->kx_sk;
+	da->seal_key = sec->mac_seal_key;
 	per = ((size_t)cap + SHARDS - 1) / SHARDS;
 	for (size_t k = 0; k < SHARDS; k++) {
 		struct shard *s = &da->sh[k];

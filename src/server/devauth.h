@@ -5,8 +5,19 @@
  * check-in MAC key and offline-code secret come from crypto_kx between the
  * server's key-exchange secret (DATA/kx.secret, a file beside the database)
  * and the X25519 public key the phone sent at enrollment, then crypto_kdf
- * per purpose (fl_dp_derive). The database holds only the public key, so a
- * copy of it alone yields no MAC key and no offline code.
+ * per purpose (fl_dp_derive). The database holds the public key and the
+ * MAC key sealed (fl_devauth_seal: XChaCha20-Poly1305 under the server's
+ * seal key, secrets.h, bound to the device id and the key-exchange key),
+ * so a copy of it alone yields no MAC key and no offline code.
+ *
+ * A request that misses the memory below opens the row's sealed MAC key
+ * instead of deriving it (a scalar multiplication, most of the cost of
+ * such a request, which every phone makes once after finlockd restarts).
+ * A key derived because the row had no sealed copy, or one that did not
+ * open (altered, copied from another row or keys, sealed under other
+ * secret files), is sealed and written behind with the counter, in the
+ * same transaction, only while the row still has the keys it was derived
+ * for; an enrollment with new keys drops the sealed copy of the old ones.
  *
  * A check-in or wait is authenticated by fl_devauth_verify: the request
  * MAC (constant time) over the protocol's encoding of method, path with
@@ -54,6 +65,7 @@
 #include "core/devproto.h"
 #include "core/err.h"
 #include "core/fltime.h"
+#include "server/secrets.h"
 #include "store/store.h"
 
 #define FL_DEVAUTH_FLUSH_MS 500 /* write-behind period (bound: 1 s) */
@@ -80,13 +92,11 @@ struct fl_devauth_view {
 /* The view of row d. */
 void fl_devauth_view_of(const struct fl_device *d, struct fl_devauth_view *v);
 
-/* A cache of at most cap devices over st. server_kx_pk and server_kx_sk
- * are borrowed and must outlive it. The flush thread starts at once.
- * *out is freed with fl_devauth_free. */
+/* A cache of at most cap devices over st, with the key-exchange pair and
+ * seal key of sec, which is borrowed and must outlive it. The flush
+ * thread starts at once. *out is freed with fl_devauth_free. */
 fl_err fl_devauth_new(struct fl_devauth **out, struct fl_store *st,
-                      const uint8_t server_kx_pk[FL_KX_PK_LEN],
-                      const uint8_t server_kx_sk[FL_KX_SK_LEN],
-                      int cap) FL_MUST_USE;
+                      const struct fl_secrets *sec, int cap) FL_MUST_USE;
 /* Stops the flush thread, writes what is pending, wipes every key and
  * frees da. NULL is a no-op. */
 void fl_devauth_free(struct fl_devauth *da);
@@ -100,6 +110,21 @@ fl_devauth_derive(const uint8_t server_kx_pk[FL_KX_PK_LEN],
                   const uint8_t device_kx_pk[FL_KX_PK_LEN],
                   uint8_t mac_key[FL_MAC_KEY_LEN],
                   uint8_t ocode_secret[FL_DP_OCODE_SECRET_LEN]) FL_MUST_USE;
+
+/* Seals mac_key, the MAC key of device id under its key-exchange key
+ * kx_pk, with seal_key into out (a random nonce each time). */
+void fl_devauth_seal(const uint8_t seal_key[FL_AEAD_KEY_LEN], const char *id,
+                     const uint8_t kx_pk[FL_KX_PK_LEN],
+                     const uint8_t mac_key[FL_MAC_KEY_LEN],
+                     uint8_t out[FL_MAC_SEAL_LEN]);
+/* Opens seal, sealed by fl_devauth_seal for device id and kx_pk, into
+ * mac_key (a secret: wipe it). FL_E_CORRUPT (mac_key zeroed) when it was
+ * altered, or sealed for another device, other keys or with another
+ * seal key. */
+fl_err fl_devauth_unseal(const uint8_t seal_key[FL_AEAD_KEY_LEN],
+                         const char *id, const uint8_t kx_pk[FL_KX_PK_LEN],
+                         const uint8_t seal[FL_MAC_SEAL_LEN],
+                         uint8_t mac_key[FL_MAC_KEY_LEN]) FL_MUST_USE;
 
 /* Authenticates a request of device d (as read from the store): mac_hex
  * against method, path_with_query, body[len] and counter. With record,
@@ -150,6 +175,15 @@ fl_err fl_devauth_confirm(struct fl_devauth *da, const char *id,
 /* Writes every pending counter, last contact and confirmation now, in one
  * transaction. *n (may be NULL) counts the devices written. */
 fl_err fl_devauth_flush(struct fl_devauth *da, size_t *n) FL_MUST_USE;
+
+/* Keeps memo[len], device id's token memo for token seq `seq`
+ * (tokensign.h), to be written behind with its counter (stored only while
+ * the row's token seq is still seq). Kept only when the device has an
+ * entry (it authenticated lately); a later memo replaces an earlier one.
+ * Whether it was kept or a later one is (false: no entry, or no memory);
+ * memo stays the caller's. */
+bool fl_devauth_token_memo(struct fl_devauth *da, const char *id,
+                           uint64_t seq, const uint8_t *memo, size_t len);
 
 /* Drops what is kept about device_id (after it enrolled new keys). */
 void fl_devauth_forget(struct fl_devauth *da, const char *device_id);

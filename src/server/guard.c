@@ -16,6 +16,9 @@
 #define REAPER_TICK_MS  100  /* how often deadlines are checked */
 #define LINGER_MS       1000 /* a 408's time to reach the client before
                               * the connection is closed */
+#define ROOM_BATCH      32   /* connections closed for room at a time: one
+                              * pass over the list serves this many
+                              * accepts */
 
 enum state {
 	ST_FRESH, /* accepted, first headers not complete */
@@ -63,6 +66,9 @@ struct fl_guard {
 	pthread_t reaper;
 	int64_t refused_logged_ms; /* last "cap reached" log line */
 	unsigned refused;          /* refusals since that line */
+	size_t n_open;             /* connections in the list not SHUT */
+	int64_t room_logged_ms;    /* last "closed for room" log line */
+	unsigned roomed;           /* closed for room since that line */
 };
 
 static int64_t now_ms(void)
@@ -103,18 +109,134 @@ static bool peer_of(const struct fl_guard *g, const struct sockaddr *sa,
 	       fl_net_in(g->trusted, g->o.n_trusted, addr);
 }
 
+/* Takes gc out of its address's pending count (under both locks). */
+static void uncount(struct fl_guard_conn *gc)
+{
+	struct pending **pp, *p;
+
+	if (!gc->counted)
+		return;
+	gc->counted = false;
+	pp = find_pending(gc->g, gc->net);
+	p = *pp;
+	if (p != NULL && --p->count == 0) {
+		*pp = p->next;
+		free(p);
+	}
+}
+
+/* A connection leaves the open count for good (under both locks). */
+static void shut(struct fl_guard *g, struct fl_guard_conn *gc)
+{
+	/* libmicrohttpd reads end-of-stream and closes it */
+	shutdown(gc->fd, SHUT_RDWR);
+	gc->st = ST_SHUT;
+	uncount(gc);
+	g->n_open--;
+}
+
+/* The conn_cap-th connection is open and one more is coming (under g's
+ * lock): closes up to ROOM_BATCH of the FRESH and IDLE connections with
+ * the earliest header deadlines, those silent the longest (both deadlines
+ * are the same header_timeout after the silence began). Returns how many.
+ * Candidates are kept in a max-heap on the deadline, so one pass costs
+ * O(n log ROOM_BATCH). */
+static unsigned make_room(struct fl_guard *g)
+{
+	struct {
+		struct fl_guard_conn *gc;
+		int64_t d; /* its deadline when it was read */
+	} heap[ROOM_BATCH], x;
+	size_t n = 0, want = (size_t)g->o.conn_cap / 64;
+	unsigned closed = 0;
+
+	/* a batch of 1/64 of the cap, 1 to ROOM_BATCH, and at least what
+	 * the open count is over it */
+	if (want < 1)
+		want = 1;
+	if (want < g->n_open + 1 - (size_t)g->o.conn_cap)
+		want = g->n_open + 1 - (size_t)g->o.conn_cap;
+	if (want > ROOM_BATCH)
+		want = ROOM_BATCH;
+	for (struct fl_guard_conn *gc = g->head; gc != NULL; gc = gc->next) {
+		bool silent;
+		size_t i;
+
+		pthread_mutex_lock(&gc->mu);
+		silent = gc->st == ST_FRESH || gc->st == ST_IDLE;
+		x.gc = gc;
+		x.d = gc->deadline_ms;
+		pthread_mutex_unlock(&gc->mu);
+		if (!silent)
+			continue;
+		if (n < want) {
+			/* sift up */
+			i = n++;
+			while (i > 0 && heap[(i - 1) / 2].d < x.d) {
+				heap[i] = heap[(i - 1) / 2];
+				i = (i - 1) / 2;
+			}
+			heap[i] = x;
+		} else if (x.d < heap[0].d) {
+			/* replaces the latest deadline kept: sift down */
+			i = 0;
+			for (;;) {
+				size_t l = 2 * i + 1, m = i;
+				int64_t dm = x.d;
+
+				if (l < n && heap[l].d > dm)
+					m = l, dm = heap[l].d;
+				if (l + 1 < n && heap[l + 1].d > dm)
+					m = l + 1;
+				if (m == i)
+					break;
+				heap[i] = heap[m];
+				i = m;
+			}
+			heap[i] = x;
+		}
+	}
+	/* Deadlines were read under each connection's lock, which was let go:
+	 * its thread may have taken it on (headers in) since. Only what is
+	 * still silent is closed. */
+	for (size_t i = 0; i < n; i++) {
+		struct fl_guard_conn *gc = heap[i].gc;
+
+		pthread_mutex_lock(&gc->mu);
+		if (gc->st == ST_FRESH || gc->st == ST_IDLE) {
+			shut(g, gc);
+			closed++;
+		}
+		pthread_mutex_unlock(&gc->mu);
+	}
+	return closed;
+}
+
 bool fl_guard_admit(struct fl_guard *g, const struct sockaddr *sa)
 {
 	uint8_t net[16];
 	struct pending *p;
-	bool ok;
-	unsigned refused = 0;
+	bool ok = true, capped;
+	unsigned refused = 0, roomed = 0;
 
-	if (g->o.pending_cap <= 0 || peer_of(g, sa, net))
+	capped = g->o.pending_cap > 0 && !peer_of(g, sa, net);
+	if (!capped && g->o.conn_cap <= 0)
 		return true;
 	pthread_mutex_lock(&g->mu);
-	p = *find_pending(g, net);
-	ok = p == NULL || p->count < (unsigned)g->o.pending_cap;
+	if (capped) {
+		p = *find_pending(g, net);
+		ok = p == NULL || p->count < (unsigned)g->o.pending_cap;
+	}
+	if (ok && g->o.conn_cap > 0 && g->n_open >= (size_t)g->o.conn_cap) {
+		int64_t now = now_ms();
+
+		g->roomed += make_room(g);
+		if (now - g->room_logged_ms >= 1000) {
+			roomed = g->roomed;
+			g->roomed = 0;
+			g->room_logged_ms = now;
+		}
+	}
 	if (!ok) {
 		int64_t now = now_ms();
 
@@ -127,6 +249,11 @@ bool fl_guard_admit(struct fl_guard *g, const struct sockaddr *sa)
 		}
 	}
 	pthread_mutex_unlock(&g->mu);
+	if (roomed > 0)
+		fl_log(FL_LOG_WARN,
+		       "connections closed for room: silent the longest",
+		       json_pack("{s:i,s:i}", "closed", (int)roomed,
+		                 "open_cap", g->o.conn_cap));
 	if (refused > 0) {
 		char text[48];
 
@@ -154,6 +281,7 @@ struct fl_guard_conn *fl_guard_open(struct fl_guard *g, int fd,
 	trusted = peer_of(g, sa, gc->net);
 	pthread_mutex_lock(&g->mu);
 	gc->deadline_ms = now_ms() + (int64_t)g->o.header_timeout * 1000;
+	g->n_open++;
 	if (g->o.pending_cap > 0 && !trusted) {
 		struct pending **pp = find_pending(g, gc->net);
 
@@ -171,22 +299,6 @@ struct fl_guard_conn *fl_guard_open(struct fl_guard *g, int fd,
 	g->head = gc;
 	pthread_mutex_unlock(&g->mu);
 	return gc;
-}
-
-/* Takes gc out of its address's pending count (under both locks). */
-static void uncount(struct fl_guard_conn *gc)
-{
-	struct pending **pp, *p;
-
-	if (!gc->counted)
-		return;
-	gc->counted = false;
-	pp = find_pending(gc->g, gc->net);
-	p = *pp;
-	if (p != NULL && --p->count == 0) {
-		*pp = p->next;
-		free(p);
-	}
 }
 
 void fl_guard_headers(struct fl_guard_conn *gc, uint64_t id,
@@ -289,6 +401,8 @@ void fl_guard_close(struct fl_guard_conn *gc)
 	pthread_mutex_lock(&g->mu);
 	pthread_mutex_lock(&gc->mu);
 	uncount(gc);
+	if (gc->st != ST_SHUT)
+		g->n_open--;
 	pthread_mutex_unlock(&gc->mu);
 	if (gc->prev != NULL)
 		gc->prev->next = gc->next;
@@ -358,10 +472,7 @@ static unsigned expire(struct fl_guard *g, struct fl_guard_conn *gc,
 		gc->deadline_ms = now + LINGER_MS;
 		return 0;
 	}
-	/* libmicrohttpd reads end-of-stream and closes it */
-	shutdown(gc->fd, SHUT_RDWR);
-	gc->st = ST_SHUT;
-	uncount(gc);
+	shut(g, gc);
 	return slow;
 }
 

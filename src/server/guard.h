@@ -17,7 +17,15 @@
  *     checked at accept. Requests being served, parked long-polls and
  *     kept-alive connections between requests do not count, so thousands
  *     of phones behind one carrier NAT address are never refused for
- *     being many. Trusted proxies are not capped (they have many clients).
+ *     being many. Trusted proxies are not capped (they have many clients);
+ *   - room for a new connection when conn_cap connections are open: the
+ *     connections silent the longest (no headers yet, or kept alive
+ *     between requests; the earliest header deadlines first) are closed,
+ *     a batch at a time, so that idle connections from many addresses
+ *     never fill the server's connection limit and leave the next client
+ *     waiting in the listen queue until their deadlines pass. Requests
+ *     being read or served and parked long-polls are never closed for
+ *     room.
  *
  * Connection states and the calls that move them:
  *
@@ -25,6 +33,8 @@
  *   BODY --fl_guard_body(done)--> BUSY --fl_guard_idle--> IDLE
  *   IDLE --fl_guard_headers--> BODY
  *   FRESH, IDLE past the header deadline: closed by the reaper
+ *   FRESH, IDLE, silent the longest, when conn_cap are open and one more
+ *     is admitted: closed for room
  *   BODY past the body deadline: answered 408 by the reaper, closed a
  *     second later (or answered by the caller, when fl_guard_body says
  *     FL_GUARD_LATE)
@@ -57,6 +67,9 @@ struct fl_guard_opts {
 	int header_timeout;     /* seconds for complete headers */
 	int body_timeout;       /* seconds for the body after them */
 	int pending_cap;        /* FRESH connections per address; 0: none */
+	int conn_cap;           /* open connections at which the longest
+	                         * silent ones are closed for new ones; 0:
+	                         * none */
 	bool tls;               /* connections speak TLS: no raw 408 */
 	const struct fl_cidr *trusted; /* proxies: not capped (borrowed) */
 	size_t n_trusted;
@@ -70,7 +83,9 @@ fl_err fl_guard_new(struct fl_guard **out,
  * server stopped). NULL is a no-op. */
 void fl_guard_free(struct fl_guard *g);
 
-/* At accept: false when sa already has pending_cap FRESH connections. */
+/* At accept: false when sa already has pending_cap FRESH connections.
+ * When it admits one with conn_cap connections open, it first closes the
+ * longest silent FRESH and IDLE ones (shutdown(2), as the reaper does). */
 bool fl_guard_admit(struct fl_guard *g, const struct sockaddr *sa);
 
 /* A connection on socket fd from sa was accepted: it is FRESH. NULL when

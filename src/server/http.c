@@ -723,6 +723,12 @@ fl_err fl_http_start(struct fl_http **out, struct fl_app *app)
 		        .header_timeout = cfg->header_timeout,
 		        .body_timeout = cfg->request_timeout,
 		        .pending_cap = cfg->max_pending_per_client,
+		        /* an eighth of max_connections kept free for new
+		         * connections: libmicrohttpd stops accepting at its
+		         * limit (each worker thread at its share of it), and
+		         * a client then waits in the listen queue */
+		        .conn_cap = cfg->max_connections -
+		                    cfg->max_connections / 8,
 		        .tls = tls,
 		        .trusted = h->trusted,
 		        .n_trusted = h->n_trusted,

@@ -35,7 +35,10 @@
 #include "server/auth.h"
 #include "server/sessions.h"
 
+/* The phones' routes first: most requests are theirs, and no other
+ * pattern matches a /v1/device/ path. */
 #define FL_ROUTE_TABLES(X)                                                     \
+	X(device)                                                              \
 	X(public)                                                              \
 	X(operator)                                                            \
 	X(keys)                                                                \
@@ -46,7 +49,6 @@
 	X(holds)                                                               \
 	X(payments)                                                            \
 	X(webhooks)                                                            \
-	X(device)                                                              \
 	X(offcode)                                                             \
 	X(pairing)                                                             \
 	X(sessions)                                                            \

@@ -64,7 +64,9 @@ static fl_err load(struct fl_secrets *s, const char *data_dir, bool create,
                    const char **file)
 {
 	static const char domain[] = "finlock-keys-fingerprint-v1";
+	static const char seal_domain[] = "finlock-mac-seal-v1";
 	uint8_t master[MASTER_LEN], fp_key[FL_MAC_KEY_LEN];
+	uint8_t seal_key[FL_MAC_KEY_LEN];
 	uint8_t kx[FL_KX_SK_LEN + FL_KX_PK_LEN];
 	fl_blake2b_state st;
 	fl_err err;
@@ -82,7 +84,11 @@ static fl_err load(struct fl_secrets *s, const char *data_dir, bool create,
 	    (err = fl_kdf(fp_key, sizeof(fp_key), 3, "fl-fprnt", master)) !=
 	            FL_OK ||
 	    (err = fl_kdf(s->webhook_key, sizeof(s->webhook_key), 4,
-	                  "fl-whsec", master)) != FL_OK)
+	                  "fl-whsec", master)) != FL_OK ||
+	    (err = fl_kdf(seal_key, sizeof(seal_key), 5, "fl-mseal", master)) !=
+	            FL_OK ||
+	    (err = fl_kdf(s->token_memo_key, sizeof(s->token_memo_key), 6,
+	                  "fl-tmemo", master)) != FL_OK)
 		goto out;
 	*file = "kx.secret";
 	err = load_or_create(data_dir, "kx.secret", kx, sizeof(kx),
@@ -102,10 +108,18 @@ static fl_err load(struct fl_secrets *s, const char *data_dir, bool create,
 	fl_blake2b_update(&st, domain, sizeof(domain) - 1);
 	fl_blake2b_update(&st, s->kx_pk, sizeof(s->kx_pk));
 	fl_blake2b_final(&st, s->fingerprint, sizeof(s->fingerprint));
+	if ((err = fl_blake2b_init(&st, seal_key, sizeof(seal_key),
+	                           sizeof(s->mac_seal_key))) != FL_OK)
+		goto out;
+	fl_blake2b_update(&st, seal_domain, sizeof(seal_domain) - 1);
+	fl_blake2b_update(&st, s->kx_sk, sizeof(s->kx_sk));
+	fl_blake2b_final(&st, s->mac_seal_key, sizeof(s->mac_seal_key));
+	fl_wipe(&st, sizeof(st));
 	*file = NULL;
 out:
 	fl_wipe(master, sizeof(master));
 	fl_wipe(fp_key, sizeof(fp_key));
+	fl_wipe(seal_key, sizeof(seal_key));
 	fl_wipe(kx, sizeof(kx));
 	if (err != FL_OK)
 		fl_secrets_wipe(s);

@@ -9,6 +9,15 @@
  * which the device protocol derives per-device secrets (docs/server.md
  * "Keys and trust").
  *
+ * The seal key, which seals each device's MAC key in its row (store.h
+ * FL_MAC_SEAL_LEN), is a keyed BLAKE2b-256 under a key derived from
+ * server.secret of the key-exchange secret key: opening a sealed key takes
+ * both files, and a derived MAC key already takes kx.secret, so the sealed
+ * copies give nobody a key they could not derive. Replacing either file
+ * makes every sealed key unopenable (the key is derived again instead).
+ * The token memo key (from server.secret) authenticates what a device's
+ * row keeps of its last signed token (tokensign.h "token memo").
+ *
  * The fingerprint is a keyed BLAKE2b-256 (under a key derived from
  * server.secret) of the key-exchange public key: it names this pair of
  * files without revealing either, and the database records the one it was
@@ -32,6 +41,8 @@ struct fl_secrets {
 	uint8_t webhook_key[FL_MAC_KEY_LEN];     /* derives webhook secrets */
 	uint8_t kx_pk[FL_KX_PK_LEN];             /* server key exchange */
 	uint8_t kx_sk[FL_KX_SK_LEN];
+	uint8_t mac_seal_key[FL_AEAD_KEY_LEN]; /* seals device MAC keys */
+	uint8_t token_memo_key[FL_MAC_KEY_LEN]; /* tags kept signatures */
 	uint8_t fingerprint[FL_KEYS_FINGERPRINT_LEN]; /* names these keys */
 };
 

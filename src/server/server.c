@@ -358,9 +358,8 @@ int fl_server_run(const struct fl_config *cfg)
 	    (err = fl_push_follow(app->push, app->store)) != FL_OK)
 		goto out;
 	if ((err = fl_tokens_new(&app->tokens, cfg->device_cache)) != FL_OK ||
-	    (err = fl_devauth_new(&app->devauth, app->store, app->secrets.kx_pk,
-	                          app->secrets.kx_sk, cfg->device_cache)) !=
-	            FL_OK)
+	    (err = fl_devauth_new(&app->devauth, app->store, &app->secrets,
+	                          cfg->device_cache)) != FL_OK)
 		goto out;
 	if ((err = fl_ratelimit_new(&app->public_rl, cfg->public_rate,
 	                            cfg->public_burst, cfg->public_global_rate,

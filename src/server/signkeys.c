@@ -489,6 +489,17 @@ fl_err fl_signkeys_sign(struct fl_signkeys *ks, enum fl_msg_kind kind,
                         const char *payload, size_t len, fl_time now,
                         char **token, char kid[FL_KID_MAX])
 {
+	uint8_t sig[FL_SIG_LEN];
+
+	return fl_signkeys_sign_sig(ks, kind, payload, len, now, token, kid,
+	                            sig);
+}
+
+fl_err fl_signkeys_sign_sig(struct fl_signkeys *ks, enum fl_msg_kind kind,
+                            const char *payload, size_t len, fl_time now,
+                            char **token, char kid[FL_KID_MAX],
+                            uint8_t sig[FL_SIG_LEN])
+{
 	const struct key *k;
 	fl_err err;
 
@@ -498,10 +509,27 @@ fl_err fl_signkeys_sign(struct fl_signkeys *ks, enum fl_msg_kind kind,
 	if (k == NULL) {
 		err = FL_E_STATE;
 	} else {
-		err = fl_msg_sign(token, &k->s, kind, payload, len);
+		err = fl_msg_sign_sig(token, sig, &k->s, kind, payload, len);
 		if (err == FL_OK && kid != NULL)
 			strcpy(kid, k->s.kid);
 	}
+	pthread_rwlock_unlock(&ks->lock);
+	return err;
+}
+
+fl_err fl_signkeys_current(struct fl_signkeys *ks, fl_time now,
+                           char kid[FL_KID_MAX])
+{
+	const struct key *k;
+	fl_err err = FL_OK;
+
+	kid[0] = '\0';
+	pthread_rwlock_rdlock(&ks->lock);
+	k = signer_at(ks, now);
+	if (k == NULL)
+		err = FL_E_STATE;
+	else
+		strcpy(kid, k->s.kid);
 	pthread_rwlock_unlock(&ks->lock);
 	return err;
 }

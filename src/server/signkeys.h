@@ -61,6 +61,15 @@ fl_err fl_signkeys_reload(struct fl_signkeys *ks, fl_time now) FL_MUST_USE;
 fl_err fl_signkeys_sign(struct fl_signkeys *ks, enum fl_msg_kind kind,
                         const char *payload, size_t len, fl_time now,
                         char **token, char kid[FL_KID_MAX]) FL_MUST_USE;
+/* fl_signkeys_sign that also gives the signature in sig. */
+fl_err fl_signkeys_sign_sig(struct fl_signkeys *ks, enum fl_msg_kind kind,
+                            const char *payload, size_t len, fl_time now,
+                            char **token, char kid[FL_KID_MAX],
+                            uint8_t sig[FL_SIG_LEN]) FL_MUST_USE;
+/* The kid of the key fl_signkeys_sign would sign with at now;
+ * FL_E_STATE (kid "") if none. */
+fl_err fl_signkeys_current(struct fl_signkeys *ks, fl_time now,
+                           char kid[FL_KID_MAX]) FL_MUST_USE;
 
 /* True when kid is one of the keys (retired or not). */
 bool fl_signkeys_has(struct fl_signkeys *ks, const char *kid);

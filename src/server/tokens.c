@@ -21,6 +21,7 @@
 #include "core/devproto.h"
 #include "core/paseto.h"
 #include "server/app.h"
+#include "server/devauth.h"
 #include "server/slab.h"
 #include "server/tokensign.h"
 #include "server/tokpack.h"
@@ -49,9 +50,11 @@ struct entry {
 	struct cert *cert;      /* shared */
 	bool packed;       /* data: the payload packed against cert's ref */
 	bool slabbed;      /* in entry_slab, of sizeof(entry) + len bytes */
+	uint16_t memo_len; /* bytes of memo */
 	uint32_t payload;  /* packed: claims + signature, bytes */
 	uint32_t len;      /* bytes of data (the token text when not packed) */
 	uint32_t text_len; /* bytes of the token text */
+	_Atomic(uint8_t *) memo; /* the token memo, until devauth took it */
 	uint8_t data[];
 };
 
@@ -166,6 +169,7 @@ static void entry_slab_init(void)
 
 static void entry_free(struct entry *e)
 {
+	free(atomic_load(&e->memo));
 	cert_put(e->cert);
 	free(e->ts.receipt);
 	if (e->slabbed)
@@ -582,7 +586,7 @@ static fl_err build(struct fl_tokens *tk, struct fl_app *app, const char *id,
 	}
 	snprintf(e->ts.device_id, sizeof(e->ts.device_id), "%s", st.device_id);
 	e->ts.seq = st.seq;
-	e->ts.iat = st.iat;
+	e->ts.iat = st.iat; /* a memo's rebuilt token: when it was signed */
 	e->ts.cert = e->cert->text;
 	e->ts.keys_json = e->cert->keys_json;
 	e->ts.keys_len = e->cert->keys_len;
@@ -593,6 +597,17 @@ static fl_err build(struct fl_tokens *tk, struct fl_app *app, const char *id,
 	e->ts.stolen = st.stolen;
 	e->h = hash_id(st.device_id);
 	atomic_init(&e->refs, 2);
+	atomic_init(&e->memo, NULL);
+	if (st.memo_len > 0) {
+		uint8_t *m = malloc(st.memo_len);
+
+		/* without memory, no memo: the next miss signs again */
+		if (m != NULL) {
+			memcpy(m, st.memo, st.memo_len);
+			e->memo_len = (uint16_t)st.memo_len;
+			atomic_store(&e->memo, m);
+		}
+	}
 	*out = e;
 	e = NULL;
 out:
@@ -601,6 +616,28 @@ out:
 	cert_put(cert);
 	fl_token_signed_clear(&st);
 	return err;
+}
+
+/* Hands e's token memo to the device's bookkeeping, to be written behind
+ * with it; kept in e until that takes it (the device authenticated), so
+ * a token signed for an enrollment answer gets its memo written at the
+ * first check-in that is served it. */
+static void hand_memo(struct fl_app *app, struct entry *e)
+{
+	uint8_t *m;
+
+	if (app->devauth == NULL || atomic_load(&e->memo) == NULL ||
+	    (m = atomic_exchange(&e->memo, NULL)) == NULL)
+		return;
+	if (fl_devauth_token_memo(app->devauth, e->ts.device_id, e->ts.seq, m,
+	                          e->memo_len)) {
+		free(m);
+	} else {
+		uint8_t *none = NULL;
+
+		if (!atomic_compare_exchange_strong(&e->memo, &none, m))
+			free(m);
+	}
 }
 
 fl_err fl_tokens_get(struct fl_tokens *tk, struct fl_app *app, const char *id,
@@ -618,6 +655,7 @@ fl_err fl_tokens_get(struct fl_tokens *tk, struct fl_app *app, const char *id,
 	if (e != NULL && e->ts.seq >= seq && now < e->ts.iat + half) {
 		atomic_fetch_add(&e->refs, 1);
 		pthread_mutex_unlock(&tk->mu);
+		hand_memo(app, e);
 		*out = &e->ts;
 		return FL_OK;
 	}
@@ -636,6 +674,7 @@ fl_err fl_tokens_get(struct fl_tokens *tk, struct fl_app *app, const char *id,
 	if (err != FL_OK)
 		return err;
 	store_entry(tk, e);
+	hand_memo(app, e);
 	*out = &e->ts;
 	return FL_OK;
 }

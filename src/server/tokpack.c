@@ -195,6 +195,63 @@ void fl_tokpack_clear(struct fl_tokpack *c)
 	memset(c, 0, sizeof(*c));
 }
 
+/* The values of base64url characters (64: not one), built once. */
+static uint8_t b64_values[256];
+static pthread_once_t b64_values_once = PTHREAD_ONCE_INIT;
+
+static void b64_values_build(void)
+{
+	static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq"
+	                        "rstuvwxyz0123456789-_";
+
+	memset(b64_values, 64, sizeof(b64_values));
+	for (int i = 0; i < 64; i++)
+		b64_values[(uint8_t)a[i]] = (uint8_t)i;
+}
+
+/* Decodes unpadded base64url in[len] (public data: not constant time)
+ * into out (room for len * 3 / 4 bytes), *n its length. As strict as
+ * fl_b64url_decode: a character outside the alphabet, a length of 4k + 1
+ * or unused bits set in the last character are FL_E_INVALID. */
+static fl_err b64url_decode(uint8_t *out, size_t *n, const char *in,
+                            size_t len)
+{
+	const uint8_t *v = b64_values;
+	size_t i = 0, o = 0;
+
+	pthread_once(&b64_values_once, b64_values_build);
+	*n = 0;
+	if (len % 4 == 1)
+		return FL_E_INVALID;
+	for (; i + 4 <= len; i += 4) {
+		uint8_t a = v[(uint8_t)in[i]], b = v[(uint8_t)in[i + 1]],
+		        c = v[(uint8_t)in[i + 2]], d = v[(uint8_t)in[i + 3]];
+
+		if ((a | b | c | d) & 64)
+			return FL_E_INVALID;
+		out[o++] = (uint8_t)(a << 2 | b >> 4);
+		out[o++] = (uint8_t)(b << 4 | c >> 2);
+		out[o++] = (uint8_t)(c << 6 | d);
+	}
+	if (len - i >= 2) {
+		uint8_t a = v[(uint8_t)in[i]], b = v[(uint8_t)in[i + 1]];
+		uint8_t c = len - i == 3 ? v[(uint8_t)in[i + 2]] : 0;
+
+		if ((a | b | c) & 64)
+			return FL_E_INVALID;
+		out[o++] = (uint8_t)(a << 2 | b >> 4);
+		if (len - i == 3) {
+			if ((c & 3) != 0)
+				return FL_E_INVALID;
+			out[o++] = (uint8_t)(b << 4 | c >> 2);
+		} else if ((b & 15) != 0) {
+			return FL_E_INVALID;
+		}
+	}
+	*n = o;
+	return FL_OK;
+}
+
 fl_err fl_tokpack_payload(const char *text, size_t len, uint8_t **bin,
                           size_t *n, const char **suffix)
 {
@@ -214,7 +271,7 @@ fl_err fl_tokpack_payload(const char *text, size_t len, uint8_t **bin,
 	*bin = malloc(b64len + 1);
 	if (*bin == NULL)
 		return FL_E_NOMEM;
-	err = fl_b64url_decode(*bin, b64len + 1, n, body, b64len);
+	err = b64url_decode(*bin, n, body, b64len);
 	if (err == FL_OK && *n < FL_SIG_LEN)
 		err = FL_E_INTERNAL;
 	if (err != FL_OK) {

@@ -69,17 +69,19 @@ static fl_err split_lines(const char *text, char *items, size_t stride,
 #define DEV_COLS                                                               \
 	DEV_COLS_BASE "EXISTS (SELECT 1 FROM contracts c WHERE "               \
 	              "c.device_id = d.id), d.credit, d.confirmed_seq, "      \
-	              "d.confirmed_locked, d.confirmed_at"
+	              "d.confirmed_locked, d.confirmed_at, d.mac_seal, "      \
+	              "d.token_memo"
 /* DEV_COLS when the device's contract is joined as `c`. */
 #define DEV_COLS_JOINED                                                        \
 	DEV_COLS_BASE "c.ord IS NOT NULL, d.credit, d.confirmed_seq, "         \
-	              "d.confirmed_locked, d.confirmed_at"
+	              "d.confirmed_locked, d.confirmed_at, d.mac_seal, "      \
+	              "d.token_memo"
 #define CONTRACT_COLS_C                                                        \
 	"c.ord, c.device_id, c.tenant_id, c.created_at, c.loan_ref, "          \
 	"c.currency, c.utc_offset, c.grace, c.max_offline, c.remind, "         \
 	"c.restrict_mask, c.allow_apps, c.message, c.contact_name, "           \
 	"c.contact_phones, c.sim_policy, c.tamper_policy"
-#define DEV_NCOLS 40 /* columns of DEV_COLS */
+#define DEV_NCOLS 42 /* columns of DEV_COLS */
 
 static fl_err read_device(const PGresult *r, int i, struct fl_device *d)
 {
@@ -140,6 +142,16 @@ static fl_err read_device(const PGresult *r, int i, struct fl_device *d)
 	d->confirmed.seq = (uint64_t)pg_int(r, i, 37);
 	d->confirmed.locked = pg_int(r, i, 38) != 0;
 	d->confirmed.at = pg_int(r, i, 39);
+	/* a sealed key of another length is no sealed key (store.h) */
+	if (!pg_null(r, i, 40) && PQgetlength(r, i, 40) == FL_MAC_SEAL_LEN) {
+		d->has_mac_seal = true;
+		TRY(pg_blob(r, i, 40, d->mac_seal, FL_MAC_SEAL_LEN));
+	}
+	if (!pg_null(r, i, 41) && PQgetlength(r, i, 41) > 0 &&
+	    PQgetlength(r, i, 41) <= FL_TOKEN_MEMO_MAX) {
+		d->token_memo_len = (size_t)PQgetlength(r, i, 41);
+		TRY(pg_blob(r, i, 41, d->token_memo, d->token_memo_len));
+	}
 out:
 	return err;
 }
@@ -289,8 +301,8 @@ fl_err pg_device_enroll(struct fl_tx *tx, const char *id,
 {
 	static const char sql[] =
 	        "UPDATE devices SET device_pk = $1, kx_pk = $2, "
-	        "enrolled_at = $3, enroll_hash = NULL, enroll_expires = 0 "
-	        "WHERE id = $4";
+	        "enrolled_at = $3, enroll_hash = NULL, enroll_expires = 0, "
+	        "mac_seal = NULL WHERE id = $4";
 	struct pg_params p = {0};
 
 	pg_p_blob(&p, device_pk, 32);

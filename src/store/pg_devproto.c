@@ -34,7 +34,7 @@ fl_err pg_dp_enroll(struct fl_tx *tx, const char *id,
 	        "UPDATE devices SET device_pk = $1, kx_pk = $2, "
 	        "enrolled_at = $3, last_contact = GREATEST(last_contact, $3), "
 	        "req_counter = 0, applied_counter = 0, enroll_hash = NULL, "
-	        "enroll_expires = 0 WHERE id = $4";
+	        "enroll_expires = 0, mac_seal = NULL WHERE id = $4";
 	static const char drop[] =
 	        "DELETE FROM pairing_requests WHERE device_id = $1";
 	struct pg_params p = {0}, q = {0};
@@ -75,6 +75,37 @@ fl_err pg_dp_touch(struct fl_tx *tx, const char *id, int64_t ord,
 	if (ord > 0)
 		pg_p_int(&p, ord);
 	return pg_cmd(tx, ord > 0 ? by_ord : by_id, &p, 0, NULL);
+}
+
+fl_err pg_dp_seal(struct fl_tx *tx, const char *id, int64_t ord,
+                  const uint8_t kx_pk[FL_DEVICE_KEY_LEN],
+                  const uint8_t seal[FL_MAC_SEAL_LEN])
+{
+	static const char by_id[] = "UPDATE devices SET mac_seal = $1 WHERE "
+	                            "id = $2 AND kx_pk = $3";
+	static const char by_ord[] = "UPDATE devices SET mac_seal = $1 WHERE "
+	                             "ord = $4 AND id = $2 AND kx_pk = $3";
+	struct pg_params p = {0};
+
+	pg_p_blob(&p, seal, FL_MAC_SEAL_LEN);
+	pg_p_text(&p, id);
+	pg_p_blob(&p, kx_pk, FL_DEVICE_KEY_LEN);
+	if (ord > 0)
+		pg_p_int(&p, ord);
+	return pg_cmd(tx, ord > 0 ? by_ord : by_id, &p, 0, NULL);
+}
+
+fl_err pg_dp_token_memo(struct fl_tx *tx, const char *id, uint64_t seq,
+                        const uint8_t *memo, size_t len)
+{
+	static const char sql[] = "UPDATE devices SET token_memo = $1 WHERE "
+	                          "id = $2 AND token_seq = $3";
+	struct pg_params p = {0};
+
+	pg_p_blob(&p, memo, len);
+	pg_p_text(&p, id);
+	pg_p_int(&p, (int64_t)seq);
+	return pg_cmd(tx, sql, &p, 0, NULL);
 }
 
 fl_err pg_dp_claim(struct fl_tx *tx, const char *id, uint64_t counter)

@@ -239,6 +239,11 @@ fl_err pg_dp_enroll(struct fl_tx *tx, const char *id,
 fl_err pg_dp_touch(struct fl_tx *tx, const char *id, int64_t ord,
                    const uint8_t kx_pk[FL_DEVICE_KEY_LEN], fl_time at,
                    uint64_t counter);
+fl_err pg_dp_seal(struct fl_tx *tx, const char *id, int64_t ord,
+                  const uint8_t kx_pk[FL_DEVICE_KEY_LEN],
+                  const uint8_t seal[FL_MAC_SEAL_LEN]);
+fl_err pg_dp_token_memo(struct fl_tx *tx, const char *id, uint64_t seq,
+                        const uint8_t *memo, size_t len);
 fl_err pg_dp_claim(struct fl_tx *tx, const char *id, uint64_t counter);
 fl_err pg_dp_set_factory(struct fl_tx *tx, const char *id,
                          const uint8_t *factory_pk);

@@ -556,8 +556,11 @@ const char *const pg_migrations[] = {
          "  FOR EACH ROW EXECUTE FUNCTION contracts_currency();"
          "CREATE INDEX devices_portfolio ON devices(tenant_id, currency, "
          "state, stolen, amount_due, amount_remaining);"),
-        /* 14: (no change) */
-        "SELECT 1;",
+        /* 14: a device's MAC key sealed under a server secret
+         * (store.h FL_MAC_SEAL_LEN), and what it keeps of its last
+         * signed token (FL_TOKEN_MEMO_MAX), NULL until first written. */
+        ("ALTER TABLE devices ADD COLUMN mac_seal BYTEA;"
+         "ALTER TABLE devices ADD COLUMN token_memo BYTEA;"),
         /* 15: a statement that keeps the counts by state itself (the
          * sweep stores a group of decisions, and their counts, in one)
          * says so by setting finlock.counted for the transaction, and the

@@ -64,7 +64,7 @@ static fl_err split_lines(const char *text, char *items, size_t stride,
 	"d.next_due_amount, d.next_change, d.decided_at, d.token_seq, "        \
 	"d.outcome, d.factory_pk, EXISTS (SELECT 1 FROM contracts c WHERE "    \
 	"c.device_id = d.id), d.credit, d.confirmed_seq, d.confirmed_locked, " \
-	"d.confirmed_at"
+	"d.confirmed_at, d.mac_seal, d.token_memo"
 /* DEV_COLS when the device's contract is joined as `c`. */
 #define DEV_COLS_JOINED                                                        \
 	"d.ord, d.id, d.tenant_id, d.imei, d.imei2, d.serial, d.model, "       \
@@ -75,7 +75,8 @@ static fl_err split_lines(const char *text, char *items, size_t stride,
 	"d.paid_through, d.amount_due, d.amount_remaining, d.next_due_at, "    \
 	"d.next_due_amount, d.next_change, d.decided_at, d.token_seq, "        \
 	"d.outcome, d.factory_pk, c.ord IS NOT NULL, d.credit, "               \
-	"d.confirmed_seq, d.confirmed_locked, d.confirmed_at"
+	"d.confirmed_seq, d.confirmed_locked, d.confirmed_at, d.mac_seal, "    \
+	"d.token_memo"
 
 /* The contract's columns when joined to its device as `c`, in the order
  * of CONTRACT_COLS (read_contract). */
@@ -84,7 +85,7 @@ static fl_err split_lines(const char *text, char *items, size_t stride,
 	"c.currency, c.utc_offset, c.grace, c.max_offline, c.remind, "         \
 	"c.restrict_mask, c.allow_apps, c.message, c.contact_name, "           \
 	"c.contact_phones, c.sim_policy, c.tamper_policy"
-#define DEV_NCOLS 40 /* columns of DEV_COLS */
+#define DEV_NCOLS 42 /* columns of DEV_COLS */
 
 static fl_err read_device(sqlite3_stmt *st, struct fl_device *d)
 {
@@ -143,6 +144,17 @@ static fl_err read_device(sqlite3_stmt *st, struct fl_device *d)
 	d->confirmed.seq = (uint64_t)sqlite3_column_int64(st, 37);
 	d->confirmed.locked = sqlite3_column_int(st, 38) != 0;
 	d->confirmed.at = sqlite3_column_int64(st, 39);
+	/* a sealed key of another length is no sealed key (store.h) */
+	if (sqlite3_column_bytes(st, 40) == FL_MAC_SEAL_LEN) {
+		d->has_mac_seal = true;
+		TRY(sq_col_blob(st, 40, d->mac_seal, FL_MAC_SEAL_LEN));
+	}
+	if (sqlite3_column_type(st, 41) == SQLITE_BLOB &&
+	    sqlite3_column_bytes(st, 41) <= FL_TOKEN_MEMO_MAX) {
+		d->token_memo_len = (size_t)sqlite3_column_bytes(st, 41);
+		memcpy(d->token_memo, sqlite3_column_blob(st, 41),
+		       d->token_memo_len);
+	}
 out:
 	return err;
 }
@@ -330,7 +342,8 @@ fl_err sq_device_enroll(struct fl_tx *tx, const char *id,
 {
 	static const char sql[] =
 	        "UPDATE devices SET device_pk = ?, kx_pk = ?, enrolled_at = ?, "
-	        "enroll_hash = NULL, enroll_expires = 0 WHERE id = ?;";
+	        "enroll_hash = NULL, enroll_expires = 0, mac_seal = NULL "
+	        "WHERE id = ?;";
 	sqlite3_stmt *st = NULL;
 	fl_err err;
 

@@ -26,7 +26,8 @@ fl_err sq_dp_enroll(struct fl_tx *tx, const char *id,
 	        "UPDATE devices SET device_pk = ?, kx_pk = ?, enrolled_at = ?, "
 	        "last_contact = max(last_contact, ?), req_counter = 0, "
 	        "applied_counter = 0, "
-	        "enroll_hash = NULL, enroll_expires = 0 WHERE id = ?;";
+	        "enroll_hash = NULL, enroll_expires = 0, mac_seal = NULL "
+	        "WHERE id = ?;";
 	static const char drop[] =
 	        "DELETE FROM pairing_requests WHERE device_id = ?;";
 	sqlite3_stmt *st = NULL;
@@ -79,6 +80,52 @@ fl_err sq_dp_touch(struct fl_tx *tx, const char *id, int64_t ord,
 	TRY(sq_bind_blob(st, 4, kx_pk, FL_DEVICE_KEY_LEN));
 	if (ord > 0)
 		TRY(sq_bind_int(st, 5, ord));
+	err = sq_step_done(st);
+out:
+	sq_done(st);
+	return err;
+}
+
+fl_err sq_dp_seal(struct fl_tx *tx, const char *id, int64_t ord,
+                  const uint8_t kx_pk[FL_DEVICE_KEY_LEN],
+                  const uint8_t seal[FL_MAC_SEAL_LEN])
+{
+	static const char by_id[] = "UPDATE devices SET mac_seal = ?1 WHERE "
+	                            "id = ?2 AND kx_pk = ?3;";
+	/* the rowid first: no descent of the id index */
+	static const char by_ord[] = "UPDATE devices SET mac_seal = ?1 WHERE "
+	                             "ord = ?4 AND id = ?2 AND kx_pk = ?3;";
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+
+	st = sq_stmt(tx, ord > 0 ? by_ord : by_id, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_bind_blob(st, 1, seal, FL_MAC_SEAL_LEN));
+	TRY(sq_bind_text(st, 2, id));
+	TRY(sq_bind_blob(st, 3, kx_pk, FL_DEVICE_KEY_LEN));
+	if (ord > 0)
+		TRY(sq_bind_int(st, 4, ord));
+	err = sq_step_done(st);
+out:
+	sq_done(st);
+	return err;
+}
+
+fl_err sq_dp_token_memo(struct fl_tx *tx, const char *id, uint64_t seq,
+                        const uint8_t *memo, size_t len)
+{
+	static const char sql[] = "UPDATE devices SET token_memo = ?1 WHERE "
+	                          "id = ?2 AND token_seq = ?3;";
+	sqlite3_stmt *st = NULL;
+	fl_err err;
+
+	st = sq_stmt(tx, sql, &err);
+	if (st == NULL)
+		goto out;
+	TRY(sq_bind_blob(st, 1, memo, len));
+	TRY(sq_bind_text(st, 2, id));
+	TRY(sq_bind_int(st, 3, (int64_t)seq));
 	err = sq_step_done(st);
 out:
 	sq_done(st);

@@ -202,6 +202,11 @@ fl_err sq_pairing_expire(struct fl_tx *tx, const char *device_id, fl_time now);
 fl_err sq_pairing_drop(struct fl_tx *tx, const char *device_id, int64_t ord);
 fl_err sq_pairing_count_net(struct fl_tx *tx, const char *client_net,
                             fl_time now, int64_t *n);
+fl_err sq_dp_seal(struct fl_tx *tx, const char *id, int64_t ord,
+                  const uint8_t kx_pk[FL_DEVICE_KEY_LEN],
+                  const uint8_t seal[FL_MAC_SEAL_LEN]);
+fl_err sq_dp_token_memo(struct fl_tx *tx, const char *id, uint64_t seq,
+                        const uint8_t *memo, size_t len);
 fl_err sq_dp_claim(struct fl_tx *tx, const char *id, uint64_t counter);
 fl_err sq_dp_set_factory(struct fl_tx *tx, const char *id,
                          const uint8_t *factory_pk);

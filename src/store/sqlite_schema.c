@@ -515,8 +515,11 @@ const char *const sq_migrations[] = {
          "new.device_id; END;"
          "CREATE INDEX devices_portfolio ON devices(tenant_id, currency, "
          "state, stolen, amount_due, amount_remaining);"),
-        /* 14: (no change) */
-        "SELECT 1;",
+        /* 14: a device's MAC key sealed under a server secret
+         * (store.h FL_MAC_SEAL_LEN), and what it keeps of its last
+         * signed token (FL_TOKEN_MEMO_MAX), NULL until first written. */
+        ("ALTER TABLE devices ADD COLUMN mac_seal BLOB;"
+         "ALTER TABLE devices ADD COLUMN token_memo BLOB;"),
         /* 15: (no change: SQLite keeps the counts by state with its
          * triggers for each row, which run in the writing process without
          * a round trip; PostgreSQL's sweep keeps a group's counts in the

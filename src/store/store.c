@@ -563,6 +563,21 @@ fl_err fl_store_dp_touch(struct fl_tx *tx, const char *id, int64_t ord,
 	return OPS(tx)->dp_touch(tx, id, ord, kx_pk, at, counter);
 }
 
+fl_err fl_store_dp_seal(struct fl_tx *tx, const char *id, int64_t ord,
+                        const uint8_t kx_pk[FL_DEVICE_KEY_LEN],
+                        const uint8_t seal[FL_MAC_SEAL_LEN])
+{
+	return OPS(tx)->dp_seal(tx, id, ord, kx_pk, seal);
+}
+
+fl_err fl_store_dp_token_memo(struct fl_tx *tx, const char *id, uint64_t seq,
+                              const uint8_t *memo, size_t len)
+{
+	if (len == 0 || len > FL_TOKEN_MEMO_MAX || seq > (uint64_t)INT64_MAX)
+		return FL_E_INVALID;
+	return OPS(tx)->dp_token_memo(tx, id, seq, memo, len);
+}
+
 fl_err fl_store_used_code_put(struct fl_tx *tx, const struct fl_used_code *u)
 {
 	return OPS(tx)->used_code_put(tx, u);

@@ -527,6 +527,16 @@ struct fl_confirmed {
 	fl_time at;   /* when it reported this state first, 0 never */
 };
 
+/* A device's MAC key sealed under a server secret (XChaCha20-Poly1305:
+ * 24-byte nonce, 32-byte key, 16-byte tag), so that a request missing
+ * finlockd's caches opens it instead of deriving the key again. The
+ * database alone never reveals the key; a stored value of another length
+ * reads as none. */
+#define FL_MAC_SEAL_LEN 72
+/* At most this many bytes of a device's token memo: what its row keeps
+ * of its last signed token (the server's tokensign.h says what). */
+#define FL_TOKEN_MEMO_MAX 256
+
 struct fl_device {
 	int64_t ord;        /* creation order, for cursors */
 	char id[FL_ID_MAX]; /* "dv_..." */
@@ -554,6 +564,10 @@ struct fl_device {
 	bool has_contract;
 	struct fl_device_status st; /* the current decision */
 	struct fl_confirmed confirmed; /* what the phone last applied */
+	bool has_mac_seal;             /* mac_seal holds a sealed key */
+	uint8_t mac_seal[FL_MAC_SEAL_LEN]; /* the MAC key, sealed */
+	size_t token_memo_len;               /* 0: none */
+	uint8_t token_memo[FL_TOKEN_MEMO_MAX]; /* last token, in brief */
 };
 
 /* Inserts d and claims its IMEIs. FL_E_IMEI_IN_PROGRAM if either IMEI is
@@ -581,7 +595,8 @@ fl_err fl_store_device_by_enroll_hash(struct fl_tx *tx,
 fl_err fl_store_device_set_enroll_code(struct fl_tx *tx, const char *id,
                                        const uint8_t *hash,
                                        fl_time expires) FL_MUST_USE;
-/* Records an enrollment: the device's keys, when, and clears the code. */
+/* Records an enrollment: the device's keys, when, and clears the code
+ * (and any sealed MAC key of earlier keys). */
 fl_err fl_store_device_enroll(struct fl_tx *tx, const char *id,
                               const uint8_t device_pk[32],
                               const uint8_t kx_pk[32], fl_time at) FL_MUST_USE;
@@ -892,9 +907,10 @@ fl_err fl_store_device_set_status_many(struct fl_tx *tx,
  * codes already used (a retried enrollment gets its answer again), pending
  * re-enrollments by pairing code, the SIM and tamper reports phones sent,
  * the offline-code counter, and the write-behind check-in bookkeeping. No
- * secret is stored: the check-in MAC key and the offline-code secret are
- * derived from the server's key-exchange secret, which is a file beside the
- * database, not in it.
+ * secret is stored in the clear: the check-in MAC key and the offline-code
+ * secret are derived from the server's key-exchange secret, which is a
+ * file beside the database, not in it; the MAC key is kept in the row only
+ * sealed under a key of the server's secret files (fl_device.mac_seal).
  */
 
 #define FL_PAIRING_CODE_LEN 16 /* digits of a pairing code */
@@ -906,7 +922,8 @@ fl_err fl_store_device_set_status_many(struct fl_tx *tx,
 /* Records an enrollment with new device keys at `at`: the keys,
  * enrolled_at and last contact, the request counter back to 0 (the phone
  * with the new keys counts from 1), the outstanding one-time code cleared
- * and every pairing request of the device dropped. */
+ * and every pairing request of the device dropped; the sealed MAC key of
+ * the old keys is dropped too. */
 fl_err fl_store_dp_enroll(struct fl_tx *tx, const char *id,
                           const uint8_t sign_pk[FL_DEVICE_KEY_LEN],
                           const uint8_t kx_pk[FL_DEVICE_KEY_LEN],
@@ -925,6 +942,20 @@ fl_err fl_store_dp_set_factory(struct fl_tx *tx, const char *id,
 fl_err fl_store_dp_touch(struct fl_tx *tx, const char *id, int64_t ord,
                          const uint8_t kx_pk[FL_DEVICE_KEY_LEN], fl_time at,
                          uint64_t counter) FL_MUST_USE;
+
+/* Write-behind too: keeps seal as device id's sealed MAC key
+ * (fl_device.mac_seal) while its key-exchange key is still kx_pk, so a
+ * key sealed for keys a re-enrollment replaced is dropped. ord as for
+ * fl_store_dp_touch. FL_OK also when nothing matched. */
+fl_err fl_store_dp_seal(struct fl_tx *tx, const char *id, int64_t ord,
+                        const uint8_t kx_pk[FL_DEVICE_KEY_LEN],
+                        const uint8_t seal[FL_MAC_SEAL_LEN]) FL_MUST_USE;
+
+/* Write-behind too: keeps memo[len] (len <= FL_TOKEN_MEMO_MAX) as device
+ * id's token memo while its token seq is still seq. FL_OK also when
+ * nothing matched. */
+fl_err fl_store_dp_token_memo(struct fl_tx *tx, const char *id, uint64_t seq,
+                              const uint8_t *memo, size_t len) FL_MUST_USE;
 
 /* Claims request counter `counter` of device id for a request whose effects
  * (a report, a confirmation, a used offline code) this transaction applies:

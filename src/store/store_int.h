@@ -237,6 +237,11 @@ struct fl_store_ops {
 	fl_err (*dp_touch)(struct fl_tx *tx, const char *id, int64_t ord,
 	                   const uint8_t kx_pk[FL_DEVICE_KEY_LEN], fl_time at,
 	                   uint64_t counter);
+	fl_err (*dp_seal)(struct fl_tx *tx, const char *id, int64_t ord,
+	                  const uint8_t kx_pk[FL_DEVICE_KEY_LEN],
+	                  const uint8_t seal[FL_MAC_SEAL_LEN]);
+	fl_err (*dp_token_memo)(struct fl_tx *tx, const char *id, uint64_t seq,
+	                        const uint8_t *memo, size_t len);
 	fl_err (*dp_claim)(struct fl_tx *tx, const char *id, uint64_t counter);
 	fl_err (*used_code_put)(struct fl_tx *tx, const struct fl_used_code *u);
 	fl_err (*used_code_get)(struct fl_tx *tx,

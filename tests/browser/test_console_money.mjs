@@ -3,7 +3,9 @@
 // secret rotated with the new URLs shown once and the old ones dead,
 // disabled) and unmatched payments (listed as text, assigned to a device
 // by IMEI, which records the payment); other roles see neither page and
-// the API refuses them the actions; the accessibility check on both.
+// the API refuses them the actions; another lender's sources, unmatched
+// payments and devices are neither shown nor reachable; the accessibility
+// check on both.
 import { createHmac } from 'node:crypto';
 import {
   api, apiOk, check, checkAccessible, checkClean, equal, makeTenant, openPage,
@@ -160,6 +162,69 @@ export const tests = [
       await checkAccessible(page, 'payment sources');
       checkClean(page);
       await page.close();
+    },
+  },
+  {
+    name: 'console_money_pages_one_lender_only',
+    fn: async (ctx, browser) => {
+      const other = await makeTenant(ctx.server, 'Other Credit');
+      const theirDev = await registerDevice(ctx.server, other.keys.admin, { loanRef: 'THEIRS-1' });
+      const theirs = await apiOk(ctx.server, 'POST', '/v1/payment-sources', other.keys.admin,
+        { kind: 'signed', name: 'Their aggregator', allowed_networks: ['127.0.0.1/32'] }, 201);
+      const p = payment('THEIR-ACCOUNT-NOBODY-HAS', 4200);
+      equal(await providerPays(theirs.callback_url, theirs.secret, p), 200, 'their provider pays');
+      const um = (await apiOk(ctx.server, 'GET', '/v1/payments/unmatched', other.keys.admin))
+        .items.find((x) => x.reference === p.id);
+      check(um, 'their unmatched payment');
+      const mine = await apiOk(ctx.server, 'POST', '/v1/payment-sources', ctx.keys.admin,
+        { kind: 'signed', name: 'My aggregator', allowed_networks: ['127.0.0.1/32'] }, 201);
+      const q = payment('MY-ACCOUNT-NOBODY-HAS', 3100);
+      equal(await providerPays(mine.callback_url, mine.secret, q), 200, 'my provider pays');
+      const myUm = (await apiOk(ctx.server, 'GET', '/v1/payments/unmatched', ctx.keys.admin))
+        .items.find((x) => x.reference === q.id);
+
+      const page = await signIn(browser, ctx, 'admin');
+      await page.goto(`${ctx.server.url}/#/sources`);
+      await settled(page);
+      check(!(await page.innerText('main')).includes('Their aggregator'), 'their source not listed');
+      equal(await page.locator(`#sources tr[data-id="${theirs.source.id}"]`).count(), 0,
+        'no row of theirs');
+      await page.goto(`${ctx.server.url}/#/unmatched?all=true`);
+      await settled(page);
+      check(!(await page.innerText('main')).includes(p.id), 'their payment not listed');
+      check((await page.innerText('main')).includes(q.id), 'mine listed');
+      // my payment to their phone's IMEI: no device of mine, nothing recorded
+      await page.fill(`#assign-${myUm.id}-device`, theirDev.imei);
+      await page.click(`#assign-${myUm.id} button[type=submit]`);
+      await page.waitForSelector(`#assign-${myUm.id} .form-out.error`);
+      check(/No device of yours/.test(await page.innerText(`#assign-${myUm.id} .form-out`)), 'why');
+      // their ids through my session: not found, nothing changed
+      const status = await page.evaluate(async (a) => {
+        const s = await (await fetch('/v1/session')).json();
+        const post = (u, b) => fetch(u, {
+          method: 'POST', body: JSON.stringify(b),
+          headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': s.csrf_token },
+        }).then((r) => r.status);
+        return [
+          await fetch(`/v1/payment-sources/${a.src}`).then((r) => r.status),
+          await post(`/v1/payment-sources/${a.src}/rotate`, {}),
+          await post(`/v1/payment-sources/${a.src}/disable`, {}),
+          await post(`/v1/payments/unmatched/${a.um}/assign`, { device_id: a.mydev }),
+          await post(`/v1/payments/unmatched/${a.myum}/assign`, { device_id: a.dev }),
+        ];
+      }, { src: theirs.source.id, um: um.id, dev: theirDev.device.id, mydev: ctx.dev.device.id, myum: myUm.id });
+      equal(JSON.stringify(status), '[404,404,404,404,404]', 'their things are not found');
+      const still = await apiOk(ctx.server, 'GET', '/v1/payments/unmatched', other.keys.admin);
+      check(still.items.some((x) => x.id === um.id), 'their payment still unmatched');
+      const src = await apiOk(ctx.server, 'GET', `/v1/payment-sources/${theirs.source.id}`, other.keys.admin);
+      equal(src.health === 'disabled', false, 'their source not disabled');
+      const pays = await apiOk(ctx.server, 'GET', `/v1/devices/${theirDev.device.id}/payments`, other.keys.admin);
+      equal(pays.items.length, 0, 'nothing recorded on their device');
+      checkClean(page, [/status of 404/]);
+      await page.close();
+      // mine goes to my device, so that nothing is left unmatched here
+      await apiOk(ctx.server, 'POST', `/v1/payments/unmatched/${myUm.id}/assign`, ctx.keys.admin,
+        { device_id: ctx.dev.device.id }, 201);
     },
   },
   {

@@ -329,6 +329,52 @@ static void test_reenrollment(void **state)
 	srv_res_free(&r);
 }
 
+/* g's check-in answer's token (the caller frees it). */
+static char *checkin_token(struct dev *g)
+{
+	struct srv_res r;
+	const char *t;
+	char *token;
+
+	g->p.counter++;
+	assert_int_equal(devapi_raw_checkin(S, &g->p, g->p.counter, &r), 200);
+	t = json_string_value(json_object_get(r.json, "token"));
+	assert_non_null(t);
+	token = strdup(t);
+	assert_non_null(token);
+	srv_res_free(&r);
+	return token;
+}
+
+/* After a clean restart (every cache empty) a device's first check-in is
+ * authenticated (its MAC key opened from the row) and answered with the
+ * very token signed before the restart, put together again from the
+ * row's memo rather than signed anew (a new signature would carry a
+ * later iat); a change of its decision after that gets a new token. */
+static void test_restart(void **state)
+{
+	struct dev g;
+	char *before, *after, *again;
+	long long seq;
+
+	(void)state;
+	dev_new(&g, "2030-01-31", 0, "none");
+	before = checkin_token(&g);
+	seq = stored(&g, NULL);
+	sleep(2); /* a token signed now would differ */
+	assert_int_equal(srv_stop(S), 0);
+	assert_int_equal(srv_restart(S), 0);
+	after = checkin_token(&g);
+	assert_string_equal(after, before);
+	again = checkin_token(&g);
+	assert_string_equal(again, before);
+	post(g.id, "lock", "{\"reason\":\"test\"}");
+	expect_next(&g, seq, "locked");
+	free(before);
+	free(after);
+	free(again);
+}
+
 /* A device id nobody registered, and one whose MAC key is someone
  * else's, are refused like any bad MAC. */
 static void test_unknown_device(void **state)
@@ -445,6 +491,7 @@ int main(void)
 	        cmocka_unit_test(test_reenrollment),
 	        cmocka_unit_test(test_unknown_device),
 	        cmocka_unit_test(test_confirmations),
+	        cmocka_unit_test(test_restart),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -2,8 +2,9 @@
  * Integration tests of finlockd against hostile and broken clients: a flood
  * of slow-header connections from one address (more than the connection
  * limit) while another address is served at once; the per-address cap
- * sparing parked long-polls; the header and body deadlines (a short body
- * answered 408); X-Forwarded-For believed from trusted proxies only; %00
+ * sparing parked long-polls; idle connections from many addresses (more
+ * than the connection limit) closed for room; the header and body
+ * deadlines (a short body answered 408); X-Forwarded-For believed from trusted proxies only; %00
  * and out-of-range integers refused; listen ports checked; what
  * libmicrohttpd itself answers; a full disk answered 507.
  *
@@ -409,6 +410,83 @@ static void test_cap_spares_parked_long_polls(void **state)
 		assert_non_null(strstr(buf, "HTTP/1.1 200"));
 		close(parked[i]);
 	}
+	srv_free(s);
+}
+
+/* --- idle connections from many addresses ---------------------------------
+ * Each address stays under the per-address cap, together they are more
+ * than max_connections: the connections silent the longest are closed for
+ * the new ones, and a new client is answered at once instead of waiting in
+ * the listen queue until header_timeout frees a place. */
+
+static void test_idle_many_addresses(void **state)
+{
+	const char *args[] = {"--max-connections", "64", "--header-timeout",
+	                      "30", NULL};
+	struct srv_opts o = {.args = args};
+	enum { IDLE = 200 };
+	int idle[IDLE], parked, open_now = 0;
+	char admin[64], dev[64], req[512], buf[4096], src[32];
+	struct timespec t0;
+	struct srv *s;
+	struct srv_res r;
+	long long seq;
+	bool closed;
+	double ms;
+
+	(void)state;
+	signal(SIGPIPE, SIG_IGN);
+	assert_int_equal(srv_start(&s, &o), 0);
+	srv_set_source(s, "127.0.0.2");
+	lender(s, admin, dev);
+	snprintf(req, sizeof(req), "/v1/devices/%s", dev);
+	assert_int_equal(srv_req(s, "GET", req, admin, NULL, &r), 0);
+	seq = srv_jint(&r, "token_seq");
+	srv_res_free(&r);
+	/* a parked long-poll: never closed for room */
+	snprintf(req, sizeof(req),
+	         "GET /v1/devices/%s/wait?seq=%lld&timeout=30 HTTP/1.1\r\n"
+	         "Host: x\r\nAuthorization: Bearer %s\r\n\r\n",
+	         dev, seq, admin);
+	parked = dial("127.0.0.2", srv_port(s));
+	assert_true(parked >= 0);
+	assert_int_equal(send_all(parked, req), 0);
+	usleep(200 * 1000);
+	/* 200 silent connections, two from each of 100 addresses */
+	for (int i = 0; i < IDLE; i++) {
+		snprintf(src, sizeof(src), "127.0.3.%d", 1 + i % 100);
+		idle[i] = dial(src, srv_port(s));
+		assert_true(idle[i] >= 0);
+	}
+	/* another client is answered at once, not after header_timeout */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(healthz_from("127.0.0.1", srv_port(s)), 200);
+	ms = ms_since(&t0);
+	fprintf(stderr, "/healthz with %d idle connections: %.0f ms\n", IDLE,
+	        ms);
+	assert_true(ms < 2000.0);
+	/* the oldest silent ones were closed, the newest kept */
+	usleep(300 * 1000);
+	for (int i = 0; i < IDLE; i++)
+		open_now += !is_closed(idle[i]);
+	fprintf(stderr, "idle connections still open: %d of %d\n", open_now,
+	        IDLE);
+	assert_true(open_now <= 64);
+	assert_true(open_now >= 16);
+	assert_true(is_closed(idle[0]));
+	assert_false(is_closed(idle[IDLE - 1]));
+	/* the long-poll is still parked, and a lender call goes through */
+	assert_false(is_closed(parked));
+	snprintf(req, sizeof(req), "/v1/devices/%s", dev);
+	assert_int_equal(srv_req(s, "GET", req, admin, NULL, &r), 0);
+	assert_int_equal(r.status, 200);
+	srv_res_free(&r);
+	for (int i = 0; i < IDLE; i++)
+		close(idle[i]);
+	assert_int_equal(srv_stop(s), 0);
+	read_until_close(parked, buf, sizeof(buf), 3000, &closed);
+	assert_non_null(strstr(buf, "HTTP/1.1 200"));
+	close(parked);
 	srv_free(s);
 }
 
@@ -856,6 +934,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_slow_header_flood),
 	        cmocka_unit_test(test_cap_spares_parked_long_polls),
+	        cmocka_unit_test(test_idle_many_addresses),
 	        cmocka_unit_test(test_header_deadline),
 	        cmocka_unit_test(test_short_body_gets_408),
 	        cmocka_unit_test(test_trusted_proxies),

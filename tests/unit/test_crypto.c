@@ -33,6 +33,21 @@ static void test_b64url_roundtrip(void **state)
 		                 FL_OK);
 		assert_int_equal(n, len);
 		assert_memory_equal(bin, back, len);
+		/* the table encoder for public data: the same text, and
+		 * the same refusal of a buffer one byte short */
+		{
+			char pub[128];
+
+			memset(pub, 'x', sizeof(pub));
+			assert_int_equal(fl_b64url_encode_public(pub,
+			                                         sizeof(pub),
+			                                         bin, len),
+			                 FL_OK);
+			assert_string_equal(pub, txt);
+			assert_int_equal(fl_b64url_encode_public(
+			                         pub, strlen(txt), bin, len),
+			                 FL_E_TOO_LARGE);
+		}
 	}
 }
 

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sodium.h>
 
 #include "core/crypto.h"
 #include "core/paserk.h"
@@ -39,6 +40,8 @@
 #include "server/claims.h"
 #include "server/money.h"
 #include "server/tokens.h"
+#include "server/tokensign.h"
+#include "server/tokpack.h"
 #include "store/store.h"
 
 #define T0 ((fl_time)1800000000) /* 2027-01-15T08:00:00Z */
@@ -208,7 +211,7 @@ static void test_database_alone_derives_nothing(void **state)
 
 	get_device(f, "dv_secret", &d);
 	assert_int_equal(
-	        fl_devauth_new(&da, f->st, f->sec.kx_pk, f->sec.kx_sk, 64),
+	        fl_devauth_new(&da, f->st, &f->sec, 64),
 	        FL_OK);
 	assert_int_equal(checkin(da, &d, p.mac, 1, false), FL_OK);
 	fl_devauth_free(da); /* writes the bookkeeping */
@@ -218,7 +221,7 @@ static void test_database_alone_derives_nothing(void **state)
 	assert_int_equal(mkdir(other_dir, 0700), 0);
 	assert_int_equal(fl_secrets_load(&other, other_dir), FL_OK);
 	assert_int_equal(
-	        fl_devauth_new(&thief, f->st, other.kx_pk, other.kx_sk, 64),
+	        fl_devauth_new(&thief, f->st, &other, 64),
 	        FL_OK);
 	get_device(f, "dv_secret", &d);
 	assert_int_equal(d.req_counter, 1);
@@ -237,6 +240,127 @@ static void test_database_alone_derives_nothing(void **state)
 	assert_int_equal(fl_store_open_sqlite(&f->st, f->db, NULL), FL_OK);
 }
 
+/* Writes seal as device id's sealed MAC key (for keys kx_pk). */
+static void write_seal(struct fx *f, const char *id, const uint8_t kx_pk[32],
+                       const uint8_t seal[FL_MAC_SEAL_LEN])
+{
+	struct fl_tx *tx = NULL;
+
+	assert_int_equal(fl_store_begin(f->st, true, &tx), FL_OK);
+	assert_int_equal(fl_store_dp_seal(tx, id, 0, kx_pk, seal), FL_OK);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+}
+
+/* Each device's MAC key sealed in its row: sealed and written behind
+ * after the first derivation; after a restart a check-in opens it (a
+ * server whose key-exchange pair is another but whose seal key is right
+ * verifies the phone only through the sealed copy) and does not write it
+ * again; an altered sealed key, or one moved from another device, is
+ * ignored (derived again, then sealed anew); a re-enrollment drops it,
+ * and a key derived for the old keys never lands in the new row. */
+static void test_sealed_mac_key(void **state)
+{
+	struct fx *f = *state;
+	struct fl_secrets seal_only;
+	struct fl_devauth *da = NULL;
+	struct fl_device d, d2, old;
+	struct phone p, q, r;
+	uint8_t seal[FL_MAC_SEAL_LEN], key[32];
+
+	phone_new(&p);
+	phone_new(&r);
+	make_device(f, "dv_seal", "490154203237519");
+	make_device(f, "dv_seal2", "490154203237520");
+	enroll(f, "dv_seal", &p);
+	enroll(f, "dv_seal2", &r);
+	phone_derive(&p, &f->sec);
+	phone_derive(&r, &f->sec);
+	seal_only = f->sec;
+	fl_kx_keypair(seal_only.kx_pk, seal_only.kx_sk);
+
+	/* nothing sealed yet: only derivation, which needs kx.secret */
+	get_device(f, "dv_seal", &d);
+	assert_false(d.has_mac_seal);
+	assert_int_equal(fl_devauth_new(&da, f->st, &seal_only, 64), FL_OK);
+	assert_int_equal(checkin(da, &d, p.mac, 1, false), FL_E_AUTH);
+	fl_devauth_free(da);
+
+	/* the first contact derives it, the flush writes it sealed */
+	assert_int_equal(fl_devauth_new(&da, f->st, &f->sec, 64), FL_OK);
+	assert_int_equal(checkin(da, &d, p.mac, 1, false), FL_OK);
+	get_device(f, "dv_seal2", &d2);
+	assert_int_equal(checkin(da, &d2, r.mac, 1, false), FL_OK);
+	assert_int_equal(fl_devauth_flush(da, NULL), FL_OK);
+	fl_devauth_free(da);
+	get_device(f, "dv_seal", &d);
+	assert_true(d.has_mac_seal);
+	for (size_t i = 0; i + 32 <= FL_MAC_SEAL_LEN; i++)
+		assert_memory_not_equal(d.mac_seal + i, p.mac, 32);
+	assert_int_equal(fl_devauth_unseal(f->sec.mac_seal_key, d.id, d.kx_pk,
+	                                   d.mac_seal, key),
+	                 FL_OK);
+	assert_memory_equal(key, p.mac, 32);
+	assert_int_equal(fl_devauth_unseal(f->sec.mac_seal_key, "dv_seal2",
+	                                   d.kx_pk, d.mac_seal, key),
+	                 FL_E_CORRUPT);
+
+	/* a restart: the miss opens the sealed key, and leaves it */
+	memcpy(seal, d.mac_seal, sizeof(seal));
+	assert_int_equal(fl_devauth_new(&da, f->st, &seal_only, 64), FL_OK);
+	assert_int_equal(checkin(da, &d, p.mac, 2, false), FL_OK);
+	assert_int_equal(checkin(da, &d, p.mac, 2, false), FL_E_REPLAY);
+	fl_devauth_free(da);
+	get_device(f, "dv_seal", &d);
+	assert_int_equal(d.req_counter, 2);
+	assert_memory_equal(d.mac_seal, seal, sizeof(seal));
+
+	/* altered: ignored by both servers; the right one derives the key
+	 * and seals it anew */
+	seal[FL_MAC_SEAL_LEN - 20] ^= 0x01;
+	write_seal(f, "dv_seal", d.kx_pk, seal);
+	get_device(f, "dv_seal", &d);
+	assert_true(d.has_mac_seal);
+	assert_int_equal(fl_devauth_new(&da, f->st, &seal_only, 64), FL_OK);
+	assert_int_equal(checkin(da, &d, p.mac, 3, false), FL_E_AUTH);
+	fl_devauth_free(da);
+	assert_int_equal(fl_devauth_new(&da, f->st, &f->sec, 64), FL_OK);
+	assert_int_equal(checkin(da, &d, p.mac, 3, false), FL_OK);
+	fl_devauth_free(da);
+	get_device(f, "dv_seal", &d);
+	assert_memory_not_equal(d.mac_seal, seal, sizeof(seal));
+	assert_int_equal(fl_devauth_unseal(f->sec.mac_seal_key, d.id, d.kx_pk,
+	                                   d.mac_seal, key),
+	                 FL_OK);
+	assert_memory_equal(key, p.mac, 32);
+
+	/* another device's sealed key in this row: ignored */
+	get_device(f, "dv_seal2", &d2);
+	assert_true(d2.has_mac_seal);
+	write_seal(f, "dv_seal", d.kx_pk, d2.mac_seal);
+	get_device(f, "dv_seal", &d);
+	assert_int_equal(fl_devauth_new(&da, f->st, &seal_only, 64), FL_OK);
+	assert_int_equal(checkin(da, &d, p.mac, 4, false), FL_E_AUTH);
+	assert_int_equal(checkin(da, &d, r.mac, 4, false), FL_E_AUTH);
+	fl_devauth_free(da);
+
+	/* re-enrolled with new keys: the sealed key is gone, and one
+	 * derived for the old keys (a request read before) is not written
+	 * into the row */
+	old = d;
+	phone_new(&q);
+	enroll(f, "dv_seal", &q);
+	get_device(f, "dv_seal", &d);
+	assert_false(d.has_mac_seal);
+	assert_int_equal(fl_devauth_new(&da, f->st, &f->sec, 64), FL_OK);
+	assert_int_equal(checkin(da, &old, p.mac, 5, false), FL_OK);
+	assert_int_equal(fl_devauth_flush(da, NULL), FL_OK);
+	fl_devauth_free(da);
+	get_device(f, "dv_seal", &d);
+	assert_false(d.has_mac_seal);
+	fl_wipe(key, sizeof(key));
+	fl_secrets_wipe(&seal_only);
+}
+
 static void test_counters(void **state)
 {
 	struct fx *f = *state;
@@ -252,7 +376,7 @@ static void test_counters(void **state)
 	get_device(f, "dv_count", &d);
 	assert_int_equal(d.req_counter, 0);
 	assert_int_equal(
-	        fl_devauth_new(&da, f->st, f->sec.kx_pk, f->sec.kx_sk, 64),
+	        fl_devauth_new(&da, f->st, &f->sec, 64),
 	        FL_OK);
 
 	assert_int_equal(checkin(da, &d, p.mac, 5, false), FL_OK);
@@ -278,7 +402,7 @@ static void test_counters(void **state)
 
 	/* a restart: the persisted counter still refuses the replay */
 	assert_int_equal(
-	        fl_devauth_new(&da, f->st, f->sec.kx_pk, f->sec.kx_sk, 64),
+	        fl_devauth_new(&da, f->st, &f->sec, 64),
 	        FL_OK);
 	assert_int_equal(checkin(da, &d, p.mac, 6, false), FL_E_REPLAY);
 	assert_int_equal(checkin(da, &d, p.mac, 7, false), FL_OK);
@@ -342,7 +466,7 @@ static void test_eviction_keeps_replays_out(void **state)
 	size_t n;
 
 	assert_int_equal(
-	        fl_devauth_new(&da, f->st, f->sec.kx_pk, f->sec.kx_sk, 16),
+	        fl_devauth_new(&da, f->st, &f->sec, 16),
 	        FL_OK);
 	for (int i = 0; i < 40; i++) {
 		snprintf(id, sizeof(id), "dv_ev%d", i);
@@ -477,7 +601,7 @@ static void test_view_follows_commits(void **state)
 	enroll(f, "dv_view", &p);
 	phone_derive(&p, &f->sec);
 	assert_int_equal(
-	        fl_devauth_new(&da, f->st, f->sec.kx_pk, f->sec.kx_sk, 64),
+	        fl_devauth_new(&da, f->st, &f->sec, 64),
 	        FL_OK);
 	assert_int_equal(check(da, "dv_view", p.mac, 1, &v), FL_OK);
 	assert_string_equal(v.id, "dv_view");
@@ -675,6 +799,202 @@ static void test_tokens_packed(void **state)
 	fl_signkeys_free(ks);
 }
 
+/* The payload decoder of token packing agrees with fl_b64url_decode on
+ * every length, and refuses what it refuses. */
+static void test_tokpack_decode(void **state)
+{
+	/* after 88 characters (66 bytes: more than a signature) */
+	static const char *const bad[] = {
+	        "QUJD*A", /* not base64url */
+	        "QUJDRA+", "QUJDRA=",
+	        "QUJDR",  /* 4k + 1 characters */
+	        "QUJDRB", /* unused bits set */
+	        "QUJDREF",
+	};
+	char text[800];
+	uint8_t raw[400], want[400];
+	size_t wn = 0;
+
+	(void)state;
+	for (size_t n = FL_SIG_LEN; n < 300; n++) {
+		uint8_t *bin = NULL;
+		const char *suffix = NULL;
+		size_t got = 0, len;
+
+		randombytes_buf(raw, n);
+		memcpy(text, "v4.public.", 10);
+		assert_int_equal(fl_b64url_encode(text + 10, sizeof(text) - 10,
+		                                  raw, n),
+		                 FL_OK);
+		len = strlen(text);
+		strcpy(text + len, ".Zm9v");
+		assert_int_equal(fl_b64url_decode(want, sizeof(want), &wn,
+		                                  text + 10, len - 10),
+		                 FL_OK);
+		assert_int_equal(fl_tokpack_payload(text, len + 5, &bin, &got,
+		                                    &suffix),
+		                 FL_OK);
+		assert_int_equal(got, n);
+		assert_int_equal(wn, n);
+		assert_memory_equal(bin, raw, n);
+		assert_string_equal(suffix, ".Zm9v");
+		free(bin);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		uint8_t *bin = NULL;
+		const char *suffix = NULL;
+		size_t got = 0;
+		const char *b64 = text + 10;
+
+		snprintf(text, sizeof(text), "v4.public.%88.88d%s", 0, bad[i]);
+		assert_int_not_equal(fl_b64url_decode(want, sizeof(want), &wn,
+		                                      b64, strlen(b64)),
+		                     FL_OK);
+		assert_int_not_equal(fl_tokpack_payload(text, strlen(text),
+		                                        &bin, &got, &suffix),
+		                     FL_OK);
+		assert_null(bin);
+	}
+}
+
+/* Writes memo[len] as device id's token memo for seq. */
+static void write_memo(struct fx *f, const char *id, uint64_t seq,
+                       const uint8_t *memo, size_t len)
+{
+	struct fl_tx *tx = NULL;
+
+	assert_int_equal(fl_store_begin(f->st, true, &tx), FL_OK);
+	assert_int_equal(fl_store_dp_token_memo(tx, id, seq, memo, len), FL_OK);
+	assert_int_equal(fl_tx_commit(tx), FL_OK);
+}
+
+/* Signs device id's token at now into *s and checks it verifies under
+ * the root at now; whether it was rebuilt from the memo. */
+static bool sign_token(struct fl_app *app, struct fl_trust *trust,
+                       const char *id, fl_time now, struct fl_token_signed *s)
+{
+	char *payload = NULL;
+	size_t plen = 0;
+
+	assert_int_equal(fl_token_sign(app, id, now, s), FL_OK);
+	assert_int_equal(fl_trust_verify(trust, FL_MSG_DEVICE_TOKEN, s->token,
+	                                 now, &payload, &plen),
+	                 FL_OK);
+	free(payload);
+	return s->reused;
+}
+
+/* The token memo: a new signature gives one; with it in the row, the
+ * token asked for again (its cache entry gone) is the very same text,
+ * not signed again, and still verifies; signed afresh past half a
+ * window, when the memo's signature, tag or kid was altered, when it is
+ * another device's, or under another server secret; a memo of an older
+ * seq is never written. */
+static void test_token_memo(void **state)
+{
+	struct fx *f = *state;
+	struct fl_signkeys *ks = NULL;
+	struct fl_trust *trust = NULL;
+	struct fl_token_signed a, b;
+	struct fl_app app, other;
+	struct fl_device d;
+	char root[FL_PASERK_PUBLIC_SIZE];
+	uint8_t root_pk[32], bad[FL_TOKEN_MEMO_MAX];
+	fl_time now = (fl_time)time(NULL), half;
+
+	memset(&app, 0, sizeof(app));
+	fl_config_defaults(&app.cfg);
+	half = (fl_time)app.cfg.token_ttl / 2;
+	app.store = f->st;
+	app.secrets = f->sec;
+	assert_int_equal(fl_signkeys_open(&ks, f->dir, true, 365, now), FL_OK);
+	app.keys = ks;
+	assert_int_equal(fl_signkeys_root(ks, root), FL_OK);
+	assert_int_equal(fl_paserk_public_decode(root_pk, root, strlen(root)),
+	                 FL_OK);
+	assert_int_equal(fl_trust_new(&trust, root_pk), FL_OK);
+	device_with_contract(f, "dv_memo", "352099001790019", 60);
+	device_with_contract(f, "dv_memo2", "352099001790027", 61);
+
+	assert_int_equal(fl_token_sign(&app, "dv_memo", now, &a), FL_OK);
+	assert_false(a.reused);
+	assert_int_equal(fl_trust_add_cert(trust, a.cert, now, NULL), FL_OK);
+	fl_token_signed_clear(&a);
+	assert_false(sign_token(&app, trust, "dv_memo", now, &a));
+	assert_int_equal(a.iat, now);
+	assert_true(a.memo_len > 0);
+	/* nothing kept yet: signed again */
+	assert_false(sign_token(&app, trust, "dv_memo", now + 1, &b));
+	assert_string_not_equal(a.token, b.token);
+	fl_token_signed_clear(&b);
+
+	write_memo(f, "dv_memo", a.seq, a.memo, a.memo_len);
+	get_device(f, "dv_memo", &d);
+	assert_int_equal(d.token_memo_len, a.memo_len);
+	assert_true(sign_token(&app, trust, "dv_memo", now + 60, &b));
+	assert_string_equal(b.token, a.token);
+	assert_string_equal(b.cert, a.cert);
+	assert_int_equal(b.iat, now);
+	assert_int_equal(b.memo_len, 0);
+	fl_token_signed_clear(&b);
+	assert_true(sign_token(&app, trust, "dv_memo", now + half - 1, &b));
+	fl_token_signed_clear(&b);
+
+	/* half a window on: signed afresh */
+	assert_false(sign_token(&app, trust, "dv_memo", now + half, &b));
+	assert_int_equal(b.iat, now + half);
+	fl_token_signed_clear(&b);
+	/* before its iat (a clock set back): signed afresh */
+	assert_false(sign_token(&app, trust, "dv_memo", now - 1, &b));
+	fl_token_signed_clear(&b);
+
+	/* under another server secret: not used */
+	other = app;
+	other.secrets.token_memo_key[0] ^= 1;
+	assert_false(sign_token(&other, trust, "dv_memo", now + 60, &b));
+	fl_token_signed_clear(&b);
+
+	/* altered: a byte of the seq, iat, signature, tag or kid */
+	for (size_t off = 1; off < a.memo_len; off += 7) {
+		memcpy(bad, a.memo, a.memo_len);
+		bad[off] ^= 0x04;
+		write_memo(f, "dv_memo", a.seq, bad, a.memo_len);
+		assert_false(sign_token(&app, trust, "dv_memo", now + 60, &b));
+		fl_token_signed_clear(&b);
+	}
+	/* cut short, or of another version */
+	write_memo(f, "dv_memo", a.seq, a.memo, a.memo_len - 1);
+	assert_false(sign_token(&app, trust, "dv_memo", now + 60, &b));
+	fl_token_signed_clear(&b);
+	memcpy(bad, a.memo, a.memo_len);
+	bad[0] = 2;
+	write_memo(f, "dv_memo", a.seq, bad, a.memo_len);
+	assert_false(sign_token(&app, trust, "dv_memo", now + 60, &b));
+	fl_token_signed_clear(&b);
+
+	/* another device's memo in this row: not used */
+	assert_false(sign_token(&app, trust, "dv_memo2", now, &b));
+	assert_int_equal(b.seq, a.seq);
+	write_memo(f, "dv_memo", b.seq, b.memo, b.memo_len);
+	fl_token_signed_clear(&b);
+	assert_false(sign_token(&app, trust, "dv_memo", now + 60, &b));
+	fl_token_signed_clear(&b);
+
+	/* the right memo again: used; one for another seq is not written */
+	write_memo(f, "dv_memo", a.seq, a.memo, a.memo_len);
+	assert_true(sign_token(&app, trust, "dv_memo", now + 60, &b));
+	fl_token_signed_clear(&b);
+	write_memo(f, "dv_memo", a.seq + 1, bad, a.memo_len);
+	get_device(f, "dv_memo", &d);
+	assert_memory_equal(d.token_memo, a.memo, a.memo_len);
+
+	fl_token_signed_clear(&a);
+	fl_trust_free(trust);
+	fl_signkeys_free(ks);
+	fl_wipe(&app.secrets, sizeof(app.secrets));
+	fl_wipe(&other.secrets, sizeof(other.secrets));
+}
+
 /* Hands tk the draft of d's token from in, iat .. iat + ttl, told apart
  * from the store's claims by its message. */
 static void hand_draft(struct fl_tokens *tk, const struct fl_app *app,
@@ -738,6 +1058,7 @@ static void test_tokens_draft(void **state)
 	fl_config_defaults(&app.cfg);
 	half = (fl_time)app.cfg.token_ttl / 2;
 	app.store = f->st;
+	app.secrets = f->sec;
 	assert_int_equal(fl_signkeys_open(&ks, f->dir, true, 365, now), FL_OK);
 	app.keys = ks;
 	device_with_contract(f, "dv_draft", "860123456789014", 50);
@@ -777,6 +1098,7 @@ static void test_tokens_draft(void **state)
 
 	fl_device_inputs_clear(&in);
 	fl_signkeys_free(ks);
+	fl_wipe(&app.secrets, sizeof(app.secrets));
 }
 
 static void test_money(void **state)
@@ -908,10 +1230,10 @@ static void test_replay_across_nodes(void **state)
 	phone_derive(&p, &f->sec);
 	get_device(f, "dv_nodes", &d);
 	assert_int_equal(
-	        fl_devauth_new(&node_a, f->st, f->sec.kx_pk, f->sec.kx_sk, 64),
+	        fl_devauth_new(&node_a, f->st, &f->sec, 64),
 	        FL_OK);
 	assert_int_equal(
-	        fl_devauth_new(&node_b, f->st, f->sec.kx_pk, f->sec.kx_sk, 64),
+	        fl_devauth_new(&node_b, f->st, &f->sec, 64),
 	        FL_OK);
 	memset(&r, 0, sizeof(r));
 	r.tamper = FL_DP_TAMPER_ROOTED;
@@ -982,7 +1304,7 @@ static void test_confirm_written_behind(void **state)
 	enroll(f, "dv_conf", &p);
 	phone_derive(&p, &f->sec);
 	assert_int_equal(
-	        fl_devauth_new(&da, f->st, f->sec.kx_pk, f->sec.kx_sk, 64),
+	        fl_devauth_new(&da, f->st, &f->sec, 64),
 	        FL_OK);
 	assert_int_equal(check(da, "dv_conf", p.mac, 1, &v), FL_OK);
 	assert_int_equal(v.confirmed_seq, 0);
@@ -1038,11 +1360,14 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_database_alone_derives_nothing),
+	        cmocka_unit_test(test_sealed_mac_key),
 	        cmocka_unit_test(test_counters),
 	        cmocka_unit_test(test_eviction_keeps_replays_out),
 	        cmocka_unit_test(test_store_change_stamps),
 	        cmocka_unit_test(test_view_follows_commits),
 	        cmocka_unit_test(test_tokens_packed),
+	        cmocka_unit_test(test_tokpack_decode),
+	        cmocka_unit_test(test_token_memo),
 	        cmocka_unit_test(test_tokens_draft),
 	        cmocka_unit_test(test_money),
 	        cmocka_unit_test(test_claims),

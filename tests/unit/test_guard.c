@@ -1,7 +1,8 @@
 /*
  * Unit tests for server/guard: the per-address cap on connections without
  * headers, the header and body deadlines enforced by the reaper (a 408
- * written on a silent body), trusted proxies spared. Connections are
+ * written on a silent body), trusted proxies spared, room made for new
+ * connections by closing the ones silent the longest. Connections are
  * socket pairs: the test holds the client end.
  */
 #include <setjmp.h>
@@ -193,12 +194,79 @@ static void test_nul_and_null(void **state)
 	fl_guard_free(NULL);
 }
 
+/* With conn_cap connections open, admitting one more closes the
+ * connection silent the longest (no headers yet, or idle between
+ * requests), never one whose request is being read or served. */
+static void test_room(void **state)
+{
+	struct fl_guard_opts o = {.header_timeout = 60, .body_timeout = 60,
+	                          .pending_cap = 0, .conn_cap = 3};
+	struct fl_guard *g;
+	struct fl_guard_conn *c[6];
+	struct sockaddr_in a = from("192.0.2.1"), b = from("192.0.2.2");
+	int sp[6][2];
+	char buf[64];
+
+	(void)state;
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sp[i]), 0);
+	assert_int_equal(fl_guard_new(&g, &o), FL_OK);
+	/* c0 silent since it was accepted; c1 served one request and then
+	 * idle (later); c2 being served (a parked long-poll) */
+	c[0] = fl_guard_open(g, sp[0][0], SA(a));
+	usleep(20 * 1000);
+	c[1] = fl_guard_open(g, sp[1][0], SA(b));
+	c[2] = fl_guard_open(g, sp[2][0], SA(b));
+	fl_guard_headers(c[2], 2, "192.0.2.2");
+	assert_int_equal(fl_guard_body(c[2], true), FL_GUARD_GO);
+	usleep(20 * 1000);
+	fl_guard_headers(c[1], 1, "192.0.2.2");
+	assert_int_equal(fl_guard_body(c[1], true), FL_GUARD_GO);
+	fl_guard_idle(c[1]);
+	/* below the cap nothing is closed */
+	assert_true(fl_guard_admit(g, SA(a)));
+	/* three open: one more closes c0, the oldest silence */
+	assert_true(fl_guard_admit(g, SA(a)));
+	assert_true(shut_within(sp[0][1], 1000, buf, sizeof(buf)));
+	assert_false(shut_within(sp[1][1], 100, buf, sizeof(buf)));
+	assert_false(shut_within(sp[2][1], 0, buf, sizeof(buf)));
+	c[3] = fl_guard_open(g, sp[3][0], SA(a));
+	/* c1 idle since before c3 was accepted: c1 goes */
+	assert_true(fl_guard_admit(g, SA(b)));
+	assert_true(shut_within(sp[1][1], 1000, buf, sizeof(buf)));
+	assert_false(shut_within(sp[3][1], 100, buf, sizeof(buf)));
+	/* c3 reads a body and c4 is served: nothing silent, nothing closed */
+	fl_guard_headers(c[3], 3, "192.0.2.1");
+	c[4] = fl_guard_open(g, sp[4][0], SA(b));
+	fl_guard_headers(c[4], 4, "192.0.2.2");
+	assert_int_equal(fl_guard_body(c[4], true), FL_GUARD_GO);
+	assert_true(fl_guard_admit(g, SA(a)));
+	assert_false(shut_within(sp[2][1], 100, buf, sizeof(buf)));
+	assert_false(shut_within(sp[3][1], 0, buf, sizeof(buf)));
+	assert_false(shut_within(sp[4][1], 0, buf, sizeof(buf)));
+	/* closed-for-room connections left the count: their own closes
+	 * later do not free more places (c5 makes four open) */
+	fl_guard_close(c[0]);
+	fl_guard_close(c[1]);
+	c[5] = fl_guard_open(g, sp[5][0], SA(a));
+	assert_true(fl_guard_admit(g, SA(a)));
+	assert_true(shut_within(sp[5][1], 1000, buf, sizeof(buf)));
+	for (int i = 2; i < 6; i++)
+		fl_guard_close(c[i]);
+	fl_guard_free(g);
+	for (int i = 0; i < 6; i++) {
+		close(sp[i][0]);
+		close(sp[i][1]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_cap),
 	        cmocka_unit_test(test_deadlines),
 	        cmocka_unit_test(test_nul_and_null),
+	        cmocka_unit_test(test_room),
 	};
 	return cmocka_run_group_tests_name("guard", tests, NULL, NULL);
 }

@@ -1128,6 +1128,9 @@ static void test_loan_ref_duplicates_refused(void **state)
 	                     "DROP TRIGGER contracts_currency;"
 	                     "DROP INDEX devices_portfolio;"
 	                     "ALTER TABLE devices DROP COLUMN currency;"
+	                     /* and what migration 14 added */
+	                     "ALTER TABLE devices DROP COLUMN mac_seal;"
+	                     "ALTER TABLE devices DROP COLUMN token_memo;"
 	                     "DELETE FROM schema_version WHERE version >= 12;"
 	                     "UPDATE contracts SET loan_ref = 'ln1' WHERE "
 	                     "device_id = 'dv_2';",
@@ -1220,6 +1223,9 @@ static void test_device_counts_seeded(void **state)
 	                     "DROP INDEX devices_portfolio;"
 	                     "DROP TRIGGER contracts_currency;"
 	                     "ALTER TABLE devices DROP COLUMN currency;"
+	                     /* and what migration 14 added */
+	                     "ALTER TABLE devices DROP COLUMN mac_seal;"
+	                     "ALTER TABLE devices DROP COLUMN token_memo;"
 	                     "DELETE FROM schema_version WHERE version >= 4;"
 	                     "UPDATE devices SET state = 1 WHERE id = 'dv_1';",
 	                     NULL, NULL, NULL),
@@ -1771,6 +1777,46 @@ static void test_every_op(void **state)
 	assert_int_equal(d.req_counter, 9);
 	assert_string_equal(d.sim_report, "iccid 8925");
 	assert_int_equal(d.tamper_at, 1500);
+	/* the sealed MAC key: kept only while the row has the keys it is
+	 * for (by id or by ord), read back as written, dropped by an
+	 * enrollment */
+	{
+		uint8_t seal[FL_MAC_SEAL_LEN], other[32];
+
+		memset(seal, 0x5a, sizeof(seal));
+		memset(other, 7, sizeof(other));
+		assert_false(d.has_mac_seal);
+		assert_int_equal(fl_store_dp_seal(tx, "dv_1", 0, other, seal),
+		                 FL_OK);
+		assert_int_equal(fl_store_device_get_any(tx, "dv_1", &d),
+		                 FL_OK);
+		assert_false(d.has_mac_seal);
+		assert_int_equal(fl_store_dp_seal(tx, "dv_1", d.ord, pk, seal),
+		                 FL_OK);
+		assert_int_equal(fl_store_device_get_any(tx, "dv_1", &d),
+		                 FL_OK);
+		assert_true(d.has_mac_seal);
+		assert_memory_equal(d.mac_seal, seal, sizeof(seal));
+		seal[0] ^= 1;
+		assert_int_equal(fl_store_dp_seal(tx, "dv_1", 0, pk, seal),
+		                 FL_OK);
+		assert_int_equal(fl_store_device_get(tx, "tn_1", "dv_1", &d),
+		                 FL_OK);
+		assert_memory_equal(d.mac_seal, seal, sizeof(seal));
+		assert_int_equal(fl_store_dp_enroll(tx, "dv_1", pk, pk, 1600),
+		                 FL_OK);
+		assert_int_equal(fl_store_device_get_any(tx, "dv_1", &d),
+		                 FL_OK);
+		assert_false(d.has_mac_seal);
+		assert_int_equal(fl_store_dp_seal(tx, "dv_1", 0, pk, seal),
+		                 FL_OK);
+		assert_int_equal(fl_store_device_enroll(tx, "dv_1", pk, pk,
+		                                        1000),
+		                 FL_OK);
+		assert_int_equal(fl_store_device_get_any(tx, "dv_1", &d),
+		                 FL_OK);
+		assert_false(d.has_mac_seal);
+	}
 	assert_int_equal(fl_store_device_get(tx, "tn_2", "dv_1", &d),
 	                 FL_E_NOT_FOUND);
 
