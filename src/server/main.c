@@ -99,6 +99,13 @@ int main(int argc, char **argv)
 	 * MALLOC_ARENA_MAX environment variable still overrides this. */
 	if (getenv("MALLOC_ARENA_MAX") == NULL)
 		(void)mallopt(M_ARENA_MAX, 2);
+	/* A large block (the write-behind flush's list of a half second's
+	 * devices) is mapped and unmapped on its own, always: by default
+	 * glibc raises this threshold to the size of each large block freed,
+	 * and the next ones then come out of the heap, where what they leave
+	 * keeps pages resident. MALLOC_MMAP_THRESHOLD_ overrides it. */
+	if (getenv("MALLOC_MMAP_THRESHOLD_") == NULL)
+		(void)mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	fl_config_defaults(&cfg);
 	fl_log_init(stderr, FL_LOG_INFO);
 	/* The config file first, wherever --config appears. */

@@ -38,25 +38,23 @@
 #include "server/webhooks.h"
 #include "store/store.h"
 
-/* Freed memory goes back to the system once requests pause for a second
- * after some were served (after a burst, such as a fleet's first
- * check-ins after a start: the allocator keeps it otherwise), and every
- * FL_TRIM_PERIOD_S under steady load. */
-#define FL_TRIM_PERIOD_S 60
+/* Freed memory goes back to the system as soon as requests pause (no new
+ * one since the last look, half a second at most) after some were served:
+ * after a burst, such as a fleet's first check-ins after a start, the
+ * allocator keeps it otherwise. Under steady load, every FL_TRIM_PERIOD_S
+ * (a trim takes milliseconds). */
+#define FL_TRIM_PERIOD_S 5
 
 struct trim {
 	uint64_t seen;    /* requests at the last look */
 	uint64_t trimmed; /* requests at the last trim */
-	time_t look, at;  /* monotonic seconds of the last look and trim */
+	time_t at;        /* monotonic seconds of the last trim */
 };
 
 static void trim_memory(struct trim *t, uint64_t requests, time_t now)
 {
 	bool paused = requests == t->seen && requests != t->trimmed;
 
-	if (now == t->look)
-		return;
-	t->look = now;
 	if (paused || now >= t->at + FL_TRIM_PERIOD_S) {
 		(void)malloc_trim(0);
 		t->trimmed = requests;
