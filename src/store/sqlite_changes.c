@@ -117,7 +117,6 @@ fl_err sq_state_change_counts(
 	        "WHERE tenant_id = ?3 AND at < ?4 GROUP BY 1, 2, 3;";
 	sqlite3_stmt *st = NULL;
 	fl_err err;
-	int rc;
 
 	st = sq_stmt(tx, sql, &err);
 	if (st == NULL)
@@ -126,13 +125,13 @@ fl_err sq_state_change_counts(
 	TRY(sq_bind_int(st, 2, period));
 	TRY(sq_bind_text(st, 3, tenant_id));
 	TRY(sq_bind_int(st, 4, until));
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+	while ((err = sq_step_row(st)) == FL_OK)
 		TRY(fn(ctx, sqlite3_column_int(st, 0),
 		       (enum fl_dev_state)sqlite3_column_int(st, 1),
 		       (enum fl_dev_state)sqlite3_column_int(st, 2),
 		       sqlite3_column_int64(st, 3)));
-	if (rc != SQLITE_DONE)
-		err = sq_err(rc);
+	if (err == FL_E_NOT_FOUND)
+		err = FL_OK;
 out:
 	sq_done(st);
 	return err;
@@ -150,7 +149,6 @@ fl_err sq_state_change_locks(struct fl_tx *tx, const char *tenant_id,
 	struct fl_state_change c;
 	sqlite3_stmt *st = NULL;
 	fl_err err;
-	int rc;
 
 	st = sq_stmt(tx, sql, &err);
 	if (st == NULL)
@@ -158,15 +156,25 @@ fl_err sq_state_change_locks(struct fl_tx *tx, const char *tenant_id,
 	TRY(sq_bind_text(st, 1, tenant_id));
 	TRY(sq_bind_int(st, 2, since));
 	TRY(sq_bind_int(st, 3, until));
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((err = sq_step_row(st)) == FL_OK) {
 		TRY(read_change(st, &c));
 		TRY(fn(ctx, &c));
 	}
-	if (rc != SQLITE_DONE)
-		err = sq_err(rc);
+	if (err == FL_E_NOT_FOUND)
+		err = FL_OK;
 out:
 	sq_done(st);
 	return err;
+}
+
+/* Steps st, one of several read side by side: *more tells whether it is
+ * on a row. FL_OK at the end too. */
+static fl_err step_more(sqlite3_stmt *st, bool *more)
+{
+	fl_err err = sq_step_row(st);
+
+	*more = err == FL_OK;
+	return err == FL_E_NOT_FOUND ? FL_OK : err;
 }
 
 /* --- the portfolio report ------------------------------------------------- */
@@ -183,13 +191,12 @@ fl_err sq_portfolio_groups(struct fl_tx *tx, const char *tenant_id,
 	struct fl_pf_group g;
 	sqlite3_stmt *st = NULL;
 	fl_err err;
-	int rc;
 
 	st = sq_stmt(tx, sql, &err);
 	if (st == NULL)
 		goto out;
 	TRY(sq_bind_text(st, 1, tenant_id));
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((err = sq_step_row(st)) == FL_OK) {
 		memset(&g, 0, sizeof(g));
 		TRY(sq_col_text(st, 0, g.currency, sizeof(g.currency)));
 		g.state = (enum fl_dev_state)sqlite3_column_int(st, 1);
@@ -199,8 +206,8 @@ fl_err sq_portfolio_groups(struct fl_tx *tx, const char *tenant_id,
 		g.amount_due = sqlite3_column_int64(st, 5);
 		TRY(fn(ctx, &g));
 	}
-	if (rc != SQLITE_DONE)
-		err = sq_err(rc);
+	if (err == FL_E_NOT_FOUND)
+		err = FL_OK;
 out:
 	sq_done(st);
 	return err;
@@ -220,13 +227,12 @@ fl_err sq_portfolio_late(struct fl_tx *tx, const char *tenant_id,
 	struct fl_pf_late l;
 	sqlite3_stmt *st = NULL;
 	fl_err err;
-	int rc;
 
 	st = sq_stmt(tx, sql, &err);
 	if (st == NULL)
 		goto out;
 	TRY(sq_bind_text(st, 1, tenant_id));
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((err = sq_step_row(st)) == FL_OK) {
 		memset(&l, 0, sizeof(l));
 		TRY(sq_col_text(st, 0, l.device_id, sizeof(l.device_id)));
 		TRY(sq_col_text(st, 1, l.currency, sizeof(l.currency)));
@@ -236,8 +242,8 @@ fl_err sq_portfolio_late(struct fl_tx *tx, const char *tenant_id,
 		l.rescheduled = sqlite3_column_int(st, 5) != 0;
 		TRY(fn(ctx, &l));
 	}
-	if (rc != SQLITE_DONE)
-		err = sq_err(rc);
+	if (err == FL_E_NOT_FOUND)
+		err = FL_OK;
 out:
 	sq_done(st);
 	return err;
@@ -284,7 +290,6 @@ fl_err sq_portfolio_rows(struct fl_tx *tx, const char *tenant_id,
 	bool more[3] = {false, false, false};
 	int64_t upto, ord;
 	fl_err err;
-	int rc;
 
 	st = sq_stmt(tx, page_sql, &err);
 	if (st == NULL)
@@ -305,12 +310,7 @@ fl_err sq_portfolio_rows(struct fl_tx *tx, const char *tenant_id,
 		TRY(sq_bind_text(k[j], 1, tenant_id));
 		TRY(sq_bind_int(k[j], 2, after));
 		TRY(sq_bind_int(k[j], 3, upto));
-		if ((rc = sqlite3_step(k[j])) != SQLITE_ROW &&
-		    rc != SQLITE_DONE) {
-			err = sq_err(rc);
-			goto out;
-		}
-		more[j] = rc == SQLITE_ROW;
+		TRY(step_more(k[j], &more[j]));
 	}
 	st = sq_stmt(tx, pf_contracts_sql, &err);
 	if (st == NULL)
@@ -318,7 +318,7 @@ fl_err sq_portfolio_rows(struct fl_tx *tx, const char *tenant_id,
 	TRY(sq_bind_text(st, 1, tenant_id));
 	TRY(sq_bind_int(st, 2, after));
 	TRY(sq_bind_int(st, 3, upto));
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((err = sq_step_row(st)) == FL_OK) {
 		ord = sqlite3_column_int64(st, 0);
 		memset(&e, 0, sizeof(e));
 		e.kind = -1;
@@ -334,19 +334,14 @@ fl_err sq_portfolio_rows(struct fl_tx *tx, const char *tenant_id,
 				e.d = sqlite3_column_int64(k[j], 4);
 				TRY(fn(ctx, sqlite3_column_int64(k[j], 0), &e,
 				       NULL, NULL));
-				rc = sqlite3_step(k[j]);
-				if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-					err = sq_err(rc);
-					goto out;
-				}
-				more[j] = rc == SQLITE_ROW;
+				TRY(step_more(k[j], &more[j]));
 			}
 		}
 	}
-	if (rc != SQLITE_DONE)
-		err = sq_err(rc);
-	else if (more[0] || more[1] || more[2])
-		err = FL_E_CORRUPT; /* a row of no contract of the page */
+	if (err == FL_E_NOT_FOUND)
+		err = more[0] || more[1] || more[2]
+		              ? FL_E_CORRUPT /* a row of no contract of the page */
+		              : FL_OK;
 out:
 	sq_done(st);
 	for (int j = 0; j < 3; j++)
