@@ -326,6 +326,33 @@ static void test_slow_header_flood(void **state)
 /* --- the cap spares requests being served ----------------------------------
  */
 
+/* Starts a server with o, with requests from 127.0.0.2 and a lender's
+ * device, and writes into req[512] the raw request of a long-poll on that
+ * device that parks (its current token seq, 30 s); admin and dev receive
+ * the lender's key and the device's id. */
+static struct srv *start_with_wait(struct srv_opts *o, char admin[64],
+                                   char dev[64], char req[512])
+{
+	char path[128];
+	struct srv *s;
+	struct srv_res r;
+	long long seq;
+
+	signal(SIGPIPE, SIG_IGN);
+	assert_int_equal(srv_start(&s, o), 0);
+	srv_set_source(s, "127.0.0.2");
+	lender(s, admin, dev);
+	snprintf(path, sizeof(path), "/v1/devices/%s", dev);
+	assert_int_equal(srv_req(s, "GET", path, admin, NULL, &r), 0);
+	seq = srv_jint(&r, "token_seq");
+	srv_res_free(&r);
+	snprintf(req, 512,
+	         "GET /v1/devices/%s/wait?seq=%lld&timeout=30 HTTP/1.1\r\n"
+	         "Host: x\r\nAuthorization: Bearer %s\r\n\r\n",
+	         dev, seq, admin);
+	return s;
+}
+
 static void test_cap_spares_parked_long_polls(void **state)
 {
 	const char *args[] = {"--max-pending-per-client", "4", NULL};
@@ -334,26 +361,12 @@ static void test_cap_spares_parked_long_polls(void **state)
 	int parked[PARKED], silent[4], extra;
 	char admin[64], dev[64], req[512], buf[4096];
 	struct srv *s;
-	struct srv_res r;
-	long long seq;
 	bool closed;
 
 	(void)state;
-	signal(SIGPIPE, SIG_IGN);
-	assert_int_equal(srv_start(&s, &o), 0);
-	srv_set_source(s, "127.0.0.2");
-	lender(s, admin, dev);
-	snprintf(req, sizeof(req), "/v1/devices/%s", dev);
-	assert_int_equal(srv_req(s, "GET", req, admin, NULL, &r), 0);
-	seq = srv_jint(&r, "token_seq");
-	srv_res_free(&r);
-
+	s = start_with_wait(&o, admin, dev, req);
 	/* many long-polls from one address (phones behind one NAT), all
 	 * parked: more than the cap */
-	snprintf(req, sizeof(req),
-	         "GET /v1/devices/%s/wait?seq=%lld&timeout=30 HTTP/1.1\r\n"
-	         "Host: x\r\nAuthorization: Bearer %s\r\n\r\n",
-	         dev, seq, admin);
 	for (int i = 0; i < PARKED; i++) {
 		/* a connection counts until its headers are read: one sent
 		 * while four others are still being read may be refused, and
@@ -430,24 +443,12 @@ static void test_idle_many_addresses(void **state)
 	struct timespec t0;
 	struct srv *s;
 	struct srv_res r;
-	long long seq;
 	bool closed;
 	double ms;
 
 	(void)state;
-	signal(SIGPIPE, SIG_IGN);
-	assert_int_equal(srv_start(&s, &o), 0);
-	srv_set_source(s, "127.0.0.2");
-	lender(s, admin, dev);
-	snprintf(req, sizeof(req), "/v1/devices/%s", dev);
-	assert_int_equal(srv_req(s, "GET", req, admin, NULL, &r), 0);
-	seq = srv_jint(&r, "token_seq");
-	srv_res_free(&r);
+	s = start_with_wait(&o, admin, dev, req);
 	/* a parked long-poll: never closed for room */
-	snprintf(req, sizeof(req),
-	         "GET /v1/devices/%s/wait?seq=%lld&timeout=30 HTTP/1.1\r\n"
-	         "Host: x\r\nAuthorization: Bearer %s\r\n\r\n",
-	         dev, seq, admin);
 	parked = dial("127.0.0.2", srv_port(s));
 	assert_true(parked >= 0);
 	assert_int_equal(send_all(parked, req), 0);
