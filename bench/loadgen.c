@@ -3,7 +3,7 @@
  *
  *   loadgen --port P --devices FILE [--host 127.0.0.1] [--conns 256]
  *           [--threads 2] [--warmup 2] [--duration 10] [--save]
- *           [--verify N]
+ *           [--verify N] [--full-answers]
  *
  * Sends MAC-authenticated check-ins (docs/protocol.md "Check-in") for the
  * enrolled devices in FILE (bench.h) over keep-alive HTTP/1.1 connections,
@@ -23,8 +23,15 @@
  * divided by its length. --verify N decodes every Nth 2xx answer and checks
  * its answer MAC against the device's key and the request's counter (a
  * check that the server really authenticated and answered that device).
- * --save writes the counters used back to FILE so a later run continues
- * above them.
+ * --save writes the counters used back to FILE (and the seq of the newest
+ * token seen) so a later run continues above them.
+ *
+ * Each phone says, as the agent does, that it holds the token of its seq
+ * (token_held): the answer then leaves the token out while that seq is the
+ * newest, and a token that does come (a seq that moved) is read for its
+ * seq, which the phone's next check-ins report. --full-answers sends bodies
+ * without token_held (phones of a version before it): every answer carries
+ * the token.
  *
  * The same program, connections and request bytes drive the nginx
  * baseline, which answers a fixed body of the size finlockd's check-in
@@ -81,6 +88,8 @@ struct opts {
 	bool save;
 	unsigned verify;
 	unsigned rounds; /* 0: run for the duration */
+	bool full;       /* --full-answers: no token_held */
+	fl_time now;     /* the phones' clocks in every body */
 };
 
 struct worker {
@@ -225,8 +234,61 @@ static bool send_next(struct worker *w, int ep, struct conn *c)
 	return flush_out(ep, c);
 }
 
+/* A phone's check-in body (as the agent writes it) for device d. */
+static char *body_of(const struct opts *o, const struct bench_dev *d)
+{
+	struct fl_dp_checkin_req r = {0};
+	char *body = NULL;
+
+	r.seq = d->seq;
+	r.trusted_time = o->now;
+	r.wall_time = o->now;
+	strcpy(r.iccid, "8925402000000000001");
+	r.token_held = !o->full && d->seq > 0;
+	if (fl_dp_checkin_req_encode(&r, &body) != FL_OK ||
+	    strlen(body) > BODY_MAX)
+		bench_die("cannot encode a check-in body");
+	return body;
+}
+
+/* The first s[n] in b[len], or NULL. */
+static const char *find(const char *b, size_t len, const char *s, size_t n)
+{
+	for (size_t i = 0; i + n <= len; i++)
+		if (b[i] == s[0] && memcmp(b + i, s, n) == 0)
+			return b + i;
+	return NULL;
+}
+
+/* A token in the answer body[len]: its seq, read from the claims (the
+ * answer's MAC and the token's signature are what --verify and the phone
+ * check; this only follows the seq). 0 when there is none. */
+static uint64_t token_seq(const char *body, size_t len)
+{
+	static const char pre[] = "\"token\":\"v4.public.";
+	uint8_t bin[8192];
+	const char *t = find(body, len, pre, sizeof(pre) - 1), *end, *q;
+	size_t n = 0;
+
+	if (t == NULL)
+		return 0;
+	t += sizeof(pre) - 1;
+	end = memchr(t, '"', len - (size_t)(t - body));
+	if (end == NULL)
+		return 0;
+	if ((q = memchr(t, '.', (size_t)(end - t))) != NULL)
+		end = q; /* the footer */
+	if (fl_b64url_decode(bin, sizeof(bin) - 1, &n, t, (size_t)(end - t)) !=
+	            FL_OK ||
+	    n <= FL_SIG_LEN)
+		return 0;
+	bin[n - FL_SIG_LEN] = '\0';
+	q = strstr((const char *)bin, "\"seq\":");
+	return q != NULL ? strtoull(q + 6, NULL, 10) : 0;
+}
+
 /* Checks one answer as the phone would: decode, MAC over the request's
- * counter. */
+ * counter; a token is there unless the phone holds the newest. */
 static void verify_answer(struct worker *w, struct conn *c, const char *body,
                           size_t len)
 {
@@ -237,11 +299,26 @@ static void verify_answer(struct worker *w, struct conn *c, const char *body,
 	if (fl_dp_checkin_answer_decode(body, len, &a) != FL_OK ||
 	    fl_dp_answer_mac(mac, d->mac_key, c->cur_ctr, a.time,
 	                     a.next_checkin, a.token ? a.token : "") != FL_OK ||
-	    fl_ct_memcmp(mac, a.mac, FL_MAC_LEN) != 0 || a.token == NULL)
+	    fl_ct_memcmp(mac, a.mac, FL_MAC_LEN) != 0 ||
+	    (a.token == NULL && w->o->full))
 		w->verify_fail++;
 	else
 		w->verified++;
 	fl_dp_checkin_answer_clear(&a);
+}
+
+/* A newer token in an answer: the phone holds it now, and says so. */
+static void follow_seq(struct worker *w, struct conn *c, const char *body,
+                       size_t len)
+{
+	struct bench_dev *d = &w->devs[c->cur_dev];
+	uint64_t seq = token_seq(body, len);
+
+	if (seq > d->seq) {
+		d->seq = seq;
+		free(w->bodies[c->cur_dev]);
+		w->bodies[c->cur_dev] = body_of(w->o, d);
+	}
 }
 
 static void on_readable(struct worker *w, int ep, struct conn *c, uint64_t now)
@@ -286,6 +363,9 @@ static void on_readable(struct worker *w, int ep, struct conn *c, uint64_t now)
 			if (w->o->verify && w->answers % w->o->verify == 0)
 				verify_answer(w, c, c->rbuf + an.hdr_len,
 				              an.body_len);
+			if (!w->o->full)
+				follow_seq(w, c, c->rbuf + an.hdr_len,
+				           an.body_len);
 		} else {
 			if (counted)
 				w->non2xx++;
@@ -415,14 +495,15 @@ static void usage(void)
 	fprintf(stderr, "usage: loadgen --port P --devices FILE [--host ADDR] "
 	                "[--conns N] [--threads N]\n"
 	                "               [--warmup S] [--duration S] [--save] "
-	                "[--verify N]\n"
+	                "[--verify N] [--full-answers]\n"
 	                "       loadgen --fake-devices N FILE\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
-	struct opts o = {"127.0.0.1", 0, NULL, 256, 2, 2.0, 10.0, false, 0, 0};
+	struct opts o = {"127.0.0.1", 0, NULL, 256, 2, 2.0, 10.0, false,
+	                 0,           0, false, 0};
 	struct bench_dev *devs;
 	size_t n_devs;
 	char **bodies;
@@ -432,7 +513,6 @@ int main(int argc, char **argv)
 	uint64_t ok = 0, non2xx = 0, errors = 0, reconnects = 0, verified = 0,
 	         verify_fail = 0, answers = 0, body_bytes = 0, resp_bytes = 0;
 	int last_bad = 0;
-	fl_time now;
 	struct timespec rt;
 
 	for (int i = 1; i < argc; i++) {
@@ -449,6 +529,10 @@ int main(int argc, char **argv)
 		}
 		if (strcmp(a, "--save") == 0) {
 			o.save = true;
+			continue;
+		}
+		if (strcmp(a, "--full-answers") == 0) {
+			o.full = true;
 			continue;
 		}
 		if (v == NULL)
@@ -495,19 +579,10 @@ int main(int argc, char **argv)
 	/* The body a phone in good standing sends: the token it holds,
 	 * its clocks, no events to report. */
 	clock_gettime(CLOCK_REALTIME, &rt);
-	now = (fl_time)rt.tv_sec;
+	o.now = (fl_time)rt.tv_sec;
 	bodies = bench_alloc(n_devs * sizeof(*bodies));
-	for (size_t i = 0; i < n_devs; i++) {
-		struct fl_dp_checkin_req r = {0};
-
-		r.seq = devs[i].seq;
-		r.trusted_time = now;
-		r.wall_time = now;
-		strcpy(r.iccid, "8925402000000000001");
-		if (fl_dp_checkin_req_encode(&r, &bodies[i]) != FL_OK ||
-		    strlen(bodies[i]) > BODY_MAX)
-			bench_die("cannot encode a check-in body");
-	}
+	for (size_t i = 0; i < n_devs; i++)
+		bodies[i] = body_of(&o, &devs[i]);
 
 	conns = bench_alloc((size_t)o.conns * sizeof(*conns));
 	for (int i = 0; i < o.conns; i++) {

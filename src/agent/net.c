@@ -669,6 +669,10 @@ fl_err fl_agent_do_checkin(struct fl_agent *a)
 	rep.tamper = a->st.tamper_pending;
 	rep.code_counter = a->code.last;
 	rep.unlock_until = a->code.until;
+	/* the token of rep.seq needs no second copy while it is the newest;
+	 * one the phone could not verify, or took from a lookup, does */
+	rep.token_held = a->st.token != NULL && a->has_claims &&
+	                 !a->unverified && !a->st.claims_from_lookup;
 	err = fl_dp_checkin_req_encode(&rep, &body);
 	if (err)
 		return err;

@@ -1077,6 +1077,8 @@ fl_err fl_dp_checkin_req_encode(const struct fl_dp_checkin_req *r, char **json)
 		          json_integer((json_int_t)r->code_counter));
 	if (!err && r->unlock_until != 0)
 		err = set_time(o, "unlock_until", r->unlock_until);
+	if (!err && r->token_held)
+		err = set(o, "token_held", json_true());
 	return dump(o, err, json);
 }
 
@@ -1214,7 +1216,7 @@ static bool checkin_req_scan(const char *json, size_t len,
 	static const char *const keys[] = {
 	        "seq",          "trusted_time", "wall_time",   "locked",
 	        "released",     "iccid",        "sim_changed", "tamper",
-	        "code_counter", "unlock_until", NULL};
+	        "code_counter", "unlock_until", "token_held", NULL};
 	struct scan s = {json, json + len};
 	unsigned seen = 0;
 
@@ -1270,8 +1272,11 @@ static bool checkin_req_scan(const char *json, size_t len,
 			case 8:
 				ok = scan_uint(&s, &r->code_counter);
 				break;
-			default:
+			case 9:
 				ok = scan_time(&s, &r->unlock_until);
+				break;
+			default:
+				ok = scan_bool(&s, &r->token_held);
 				break;
 			}
 			if (!ok)
@@ -1299,7 +1304,7 @@ fl_err fl_dp_checkin_req_decode_full(const char *json, size_t len,
 	static const char *const keys[] = {
 	        "seq",          "trusted_time", "wall_time",   "locked",
 	        "released",     "iccid",        "sim_changed", "tamper",
-	        "code_counter", "unlock_until", NULL};
+	        "code_counter", "unlock_until", "token_held", NULL};
 	json_t *o = NULL, *t, *v;
 	size_t i;
 	fl_err err;
@@ -1353,6 +1358,8 @@ fl_err fl_dp_checkin_req_decode_full(const char *json, size_t len,
 		              &r->code_counter);
 	if (!err)
 		err = get_time(o, "unlock_until", false, &r->unlock_until);
+	if (!err)
+		err = get_bool(o, "token_held", false, &r->token_held);
 out:
 	json_decref(o);
 	if (err)

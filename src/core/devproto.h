@@ -267,6 +267,8 @@ struct fl_dp_checkin_req {
 	uint32_t tamper;                 /* FL_DP_TAMPER_* not yet reported */
 	uint64_t code_counter;           /* newest offline code used, 0 none */
 	fl_time unlock_until;            /* code unlock end, 0 none */
+	bool token_held; /* the phone holds the token of seq, verified: an
+	                  * answer may leave it out while seq is current */
 };
 fl_err fl_dp_checkin_req_encode(const struct fl_dp_checkin_req *r,
                                 char **json) FL_MUST_USE;

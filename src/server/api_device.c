@@ -555,7 +555,9 @@ static void checkin(struct fl_req *req)
 		dp_fail(req, err);
 		goto done;
 	}
-	device_answer(req, a, true);
+	/* a phone that holds the newest token, verified, is not sent it
+	 * again (docs/protocol.md, "Check-in") */
+	device_answer(req, a, !(r.token_held && r.seq == a->v.token_seq));
 done:
 	fl_wipe(a->key, sizeof(a->key));
 }

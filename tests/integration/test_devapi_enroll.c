@@ -345,6 +345,111 @@ static void test_counter_survives_restart(void **state)
 	srv_res_free(&r);
 }
 
+/* A check-in as a phone sends it, with token_held as given: the status,
+ * and in *seq the seq of the answer's token, verified as the phone would
+ * (0 when the answer has none). The answer's MAC covers what came. */
+static long checkin_held(struct devapi_raw *a, uint64_t held_seq, bool held,
+                         uint64_t *seq)
+{
+	struct fl_dp_checkin_answer ans = {0};
+	struct fl_device_claims c = {0};
+	struct fl_claims_expect e = {0};
+	struct fl_dp_checkin_req q;
+	struct fl_trust *t = NULL;
+	struct srv_res r;
+	char *body = NULL;
+	long st;
+
+	*seq = 0;
+	memset(&q, 0, sizeof(q));
+	q.seq = held_seq;
+	q.trusted_time = (fl_time)time(NULL);
+	q.wall_time = q.trusted_time;
+	q.token_held = held;
+	assert_int_equal(fl_dp_checkin_req_encode(&q, &body), FL_OK);
+	st = devapi_raw_call(S, a, "POST", FL_DP_PATH_CHECKIN, body,
+	                     a->counter + 1, false, &r);
+	free(body);
+	if (st == 200) {
+		assert_int_equal(fl_dp_checkin_answer_decode(r.body, r.len, &ans),
+		                 FL_OK);
+	}
+	if (ans.token != NULL) {
+		assert_int_equal(fl_trust_new(&t, L.root), FL_OK);
+		for (size_t i = 0; i < ans.keys.n_certs; i++)
+			assert_int_equal(fl_trust_add_cert(t, ans.keys.certs[i],
+			                                   q.trusted_time, NULL),
+			                 FL_OK);
+		e.device_id = a->device_id;
+		e.imei = a->imei[0];
+		e.now = q.trusted_time;
+		e.skew = 300;
+		assert_int_equal(fl_device_token_verify(t, ans.token, &e, &c),
+		                 FL_OK);
+		*seq = c.seq;
+		fl_claims_clear(&c);
+		fl_trust_free(t);
+	}
+	fl_dp_checkin_answer_clear(&ans);
+	srv_res_free(&r);
+	return st;
+}
+
+/* A phone that says it holds the newest token (token_held) is not sent it
+ * again; one that does not say so, or holds an older seq, is; after a
+ * restart (nothing cached) the same. */
+static void test_token_held(void **state)
+{
+	struct devapi_raw a;
+	struct srv_res r;
+	struct reg g;
+	char path[160];
+	uint64_t seq0, seq;
+
+	(void)state;
+	reg_new(&g);
+	assert_int_equal(devapi_contract(S, &L, g.id, "2030-01-31", 150000, 0,
+	                                 "none", "none"),
+	                 0);
+	devapi_raw_new(&a, g.imei1, g.imei2);
+	assert_int_equal(devapi_raw_enroll(S, &a, g.code, false, L.root, &r),
+	                 200);
+	srv_res_free(&r);
+	seq0 = a.seq;
+
+	/* without token_held: the token, always */
+	assert_int_equal(checkin_held(&a, seq0, false, &seq), 200);
+	assert_int_equal(seq, seq0);
+	/* with it, for the newest seq: none */
+	assert_int_equal(checkin_held(&a, seq0, true, &seq), 200);
+	assert_int_equal(seq, 0);
+	/* an older seq than the newest gets the token whatever it says */
+	assert_int_equal(checkin_held(&a, seq0 - 1, true, &seq), 200);
+	assert_int_equal(seq, seq0);
+
+	/* the lender locks it: the seq moves, and the phone that held the
+	 * older token is sent the new one */
+	snprintf(path, sizeof(path), "/v1/devices/%s/lock", g.id);
+	assert_int_equal(srv_req(S, "POST", path, L.admin,
+	                         "{\"reason\":\"customer unreachable\"}", &r),
+	                 0);
+	assert_int_equal(r.status, 200);
+	srv_res_free(&r);
+	assert_int_equal(checkin_held(&a, seq0, true, &seq), 200);
+	assert_true(seq > seq0);
+	a.seq = seq;
+	assert_int_equal(checkin_held(&a, a.seq, true, &seq), 200);
+	assert_int_equal(seq, 0);
+
+	/* after a restart, from the store alone */
+	assert_int_equal(srv_stop(S), 0);
+	assert_int_equal(srv_restart(S), 0);
+	assert_int_equal(checkin_held(&a, a.seq, true, &seq), 200);
+	assert_int_equal(seq, 0);
+	assert_int_equal(checkin_held(&a, a.seq, false, &seq), 200);
+	assert_int_equal(seq, a.seq);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -354,6 +459,7 @@ int main(void)
 	        cmocka_unit_test(test_expired_code),
 	        cmocka_unit_test(test_checkin_refusals),
 	        cmocka_unit_test(test_counter_survives_restart),
+	        cmocka_unit_test(test_token_held),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

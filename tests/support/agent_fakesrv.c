@@ -462,7 +462,10 @@ static fl_err do_checkin(struct fl_fakesrv *s, const struct fl_hal_request *req,
 		if (err)
 			return err;
 	}
-	return device_answer(s, counter, true, resp);
+	/* as finlockd: the token left out for a phone that holds it */
+	return device_answer(s, counter,
+	                     s->always_token || !r.token_held || r.seq != s->seq,
+	                     resp);
 }
 
 static fl_err do_wait(struct fl_fakesrv *s, const struct fl_hal_request *req,

@@ -74,6 +74,8 @@ struct fl_fakesrv {
 	int force_status;       /* answer everything with it */
 	bool garbage;           /* answer 200 with junk */
 	bool reissue_on_report; /* new token on SIM/tamper */
+	bool always_token;      /* the token in every check-in answer, as
+	                         * before token_held */
 	bool lookup_anonymous;  /* answer lookups as to someone without the
 	                         * phone's factory key: no token */
 };

@@ -378,10 +378,12 @@ static void test_lock_and_unlock_online(void **state)
  * -------------------------------------------------- */
 
 /* Makes the server send tok as the device's current token. */
+/* The server answers with tok, whatever the phone holds. */
 static void serve(struct fl_fakephone *p, char *tok)
 {
 	free(p->srv->token);
 	p->srv->token = tok;
+	p->srv->always_token = true;
 }
 
 /* Claims as the server would sign them next (seq + 1, now). */
@@ -585,6 +587,52 @@ static void test_rotation_and_revocation(void **state)
 	assert_int_equal(fl_fakesrv_issue(p->srv), FL_OK);
 	assert_int_equal(fl_agent_checkin(p->a), FL_OK);
 	assert_int_equal(status(p).seq, p->srv->seq);
+	fl_signer_wipe(&old);
+	fl_claims_clear(&c);
+}
+
+/* A phone says it holds its token (token_held) only when it verified it:
+ * the server then leaves the token out. One it cannot verify any more (its
+ * key revoked, found at a reboot) is asked for again, and the same seq
+ * signed by a good key is taken. */
+static void test_token_held(void **state)
+{
+	struct fl_fakephone *p = *state;
+	struct fl_signer old;
+	struct fl_device_claims c = {0};
+	char *tok = NULL;
+	size_t n;
+
+	assert_int_equal(fl_fakephone_enroll(p), FL_OK);
+	assert_int_equal(fl_agent_checkin(p->a), FL_OK);
+	assert_true(p->srv->last_report.token_held);
+	assert_int_equal(p->srv->last_report.seq, p->srv->seq);
+
+	/* the key that signed it is revoked and another certified */
+	old = p->srv->signer;
+	assert_int_equal(fl_fakesrv_rotate(p->srv, p->srv->now + 90 * FL_DAY),
+	                 FL_OK);
+	assert_int_equal(fl_fakesrv_revoke(p->srv, old.kid), FL_OK);
+	assert_int_equal(fl_agent_checkin(p->a), FL_OK);
+	assert_int_equal(fl_fakephone_reboot(p), FL_OK);
+	assert_true(screen(p).locked); /* nothing it can verify */
+
+	/* the same seq, signed by the new key */
+	next_claims(p, &c);
+	c.seq = p->srv->seq;
+	c.state = FL_ST_ACTIVE;
+	assert_int_equal(fl_fakesrv_sign(&c, &p->srv->signer,
+	                                 FL_MSG_DEVICE_TOKEN, &tok),
+	                 FL_OK);
+	free(p->srv->token);
+	p->srv->token = tok;
+	n = p->srv->n_checkins;
+	assert_int_equal(fl_agent_checkin(p->a), FL_OK);
+	assert_int_equal(p->srv->n_checkins, n + 1);
+	assert_false(p->srv->last_report.token_held);
+	assert_false(screen(p).locked);
+	assert_int_equal(fl_agent_checkin(p->a), FL_OK);
+	assert_true(p->srv->last_report.token_held);
 	fl_signer_wipe(&old);
 	fl_claims_clear(&c);
 }
@@ -896,6 +944,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_refused_tokens, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_rotation_and_revocation,
+	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_token_held,
 	                                        setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_seq_reset, setup,
 	                                        teardown),

@@ -1247,6 +1247,15 @@ static void test_checkin_req_paths(void **state)
 	        "{\"seq\":1,\"trusted_time\":\"2026-11-23T12:00:00Z\","
 	        "\"wall_time\":\"2026-11-23T12:00:00Z\",\"locked\":false,"
 	        "\"tamper\":[]}",
+	        "{\"seq\":7,\"trusted_time\":\"2026-11-23T12:00:00Z\","
+	        "\"wall_time\":\"2026-11-23T12:00:00Z\",\"locked\":false,"
+	        "\"token_held\":true}",
+	        "{\"seq\":7,\"trusted_time\":\"2026-11-23T12:00:00Z\","
+	        "\"wall_time\":\"2026-11-23T12:00:00Z\",\"locked\":false,"
+	        "\"token_held\":1}",
+	        "{\"seq\":7,\"trusted_time\":\"2026-11-23T12:00:00Z\","
+	        "\"wall_time\":\"2026-11-23T12:00:00Z\",\"locked\":false,"
+	        "\"token_held\":true,\"token_held\":false}",
 	        /* what the short path leaves to the full decoder */
 	        "{\"seq\":1,\"trusted_time\":\"2026-11-23T12:00:00Z\","
 	        "\"wall_time\":\"2026-11-23T12:00:00Z\",\"locked\":false,"
@@ -1306,8 +1315,8 @@ static void test_checkin_req_paths(void **state)
 		assert_memory_equal(&a, &b, sizeof(a));
 		ok += ea == FL_OK;
 	}
-	/* the three plain ones, the largest counter and the escaped Z */
-	assert_int_equal(ok, 5);
+	/* the four plain ones, the largest counter and the escaped Z */
+	assert_int_equal(ok, 6);
 	/* every body the encoder writes reads back the same both ways */
 	for (int k = 0; k < 64; k++) {
 		struct fl_dp_checkin_req r, a, b;
@@ -1326,6 +1335,7 @@ static void test_checkin_req_paths(void **state)
 		r.tamper = (uint32_t)(k >> 4) & FL_DP_TAMPER_ALL;
 		r.code_counter = (uint64_t)k;
 		r.unlock_until = k & 16 ? 1795500000 : 0;
+		r.token_held = k & 32;
 		assert_int_equal(fl_dp_checkin_req_encode(&r, &json), FL_OK);
 		assert_int_equal(
 		        fl_dp_checkin_req_decode(json, strlen(json), &a),
