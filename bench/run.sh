@@ -317,6 +317,31 @@ bench_restart() {
 		"$up_ms ms" "-" "-" "-" "-"
 }
 
+# --- 1-full: phones that do not say token_held ------------------------------
+
+# The same warm check-ins from phones of a version before token_held:
+# every answer carries the device's token (packed in memory, put together
+# for each answer), against nginx answering a body of that size.
+bench_full() {
+	"$B/loadgen" --port "$FL_PORT" --devices "$TMP/devs" \
+		--conns "$conns" --warmup 2 --duration "$dur" --save \
+		--verify 1000 --full-answers >"$TMP/full"
+	fbody=$(kv "$TMP/full" body_bytes)
+	full_rps=$(kv "$TMP/full" rps)
+	echo "  finlockd, phones without token_held (the token in every answer, $fbody bytes of body): $(commas "$full_rps") req/s, p50 $(kv "$TMP/full" p50_us) us, p99 $(kv "$TMP/full" p99_us) us, non-2xx $(kv "$TMP/full" non2xx), answers verified $(kv "$TMP/full" verified) (failed $(kv "$TMP/full" verify_fail))"
+	[ -x "$NGINX" ] || return 0
+	nport=$(free_port)
+	nginx_start "$nport" "${fbody%.*}"
+	"$B/loadgen" --port "$nport" --devices "$TMP/devs" --conns "$conns" \
+		--warmup 2 --duration "$dur" --full-answers >"$TMP/ngx.full"
+	nginx_stop
+	nf_rps=$(kv "$TMP/ngx.full" rps)
+	echo "  nginx, the same body: $(commas "$nf_rps") req/s, p50 $(kv "$TMP/ngx.full" p50_us) us, p99 $(kv "$TMP/ngx.full" p99_us) us"
+	result 1-full "check-ins, phones without token_held" \
+		"$(commas "$full_rps") req/s" "nginx $(commas "$nf_rps") req/s" \
+		"$(ratio "$full_rps" "$nf_rps")" "-" "-"
+}
+
 # --- 1: check-in throughput ---------------------------------------------------
 
 bench_checkin() {
@@ -377,6 +402,7 @@ bench_checkin() {
 		result 1-cold "first check-ins after a start" \
 			"$(commas "$c_rps") req/s" "nginx $(commas "$n_rps") req/s" \
 			"$r" "-" "-"
+		bench_full
 		bench_restart
 	else
 		result 1 "check-in throughput" "not measured: $DEVAPI_WHY" \
