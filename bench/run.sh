@@ -1232,11 +1232,11 @@ bench_scale() {
 		t=$(date +%s)
 		# shellcheck disable=SC2086
 		finlockd_start "$d" --max-connections 12000 $UNLIMITED $cargs
-		echo "  finlockd started in $(($(date +%s) - t)) s, device_cache ${cache:-200000 (default)}"
+		echo "  finlockd started in $(($(date +%s) - t)) s, device_cache ${cache:-1000000 (default)}"
 		scale_checkins "$d" "$(commas "$n") devices"
 		kib=$SC_KIB rps=$SC_RPS ngx=$SC_NGX r=$SC_R
 		c2=${BENCH_SCALE_CACHE2:-$n}
-		if [ -n "$first" ] && [ "$n" -gt "${cache:-200000}" ] && [ "$c2" != "${cache:-200000}" ]; then
+		if [ -n "$first" ] && [ "$n" -gt "${cache:-1000000}" ] && [ "$c2" != "${cache:-1000000}" ]; then
 			finlockd_stop
 			finlockd_start "$d" --max-connections 12000 $UNLIMITED --device-cache "$c2"
 			echo "  again with device_cache $(commas "$c2"):"
@@ -1263,11 +1263,11 @@ bench_scale() {
 				"$red s" "-" "-" "-" "-"
 		else
 			x=$(awk -v a="$r" -v b="$f_r" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.2f", a / b }')
-			result "scale-c$n" "check-ins, $(commas "$n") dev, cache ${cache:-200000}" \
+			result "scale-c$n" "check-ins, $(commas "$n") dev, cache ${cache:-1000000}" \
 				"$(commas "$rps") req/s ($r nginx)" "$(commas "$first"): $f_r nginx" \
 				"$x" ">= 0.8x" "$(awk -v x="$x" 'BEGIN { print x == "-" ? "-" : (x + 0 >= 0.8) ? "yes" : "no" }')"
 			x=$(ratio "$kib" "$f_kib")
-			result "scale-m$n" "RSS per device seen, cache ${cache:-200000}" \
+			result "scale-m$n" "RSS per device seen, cache ${cache:-1000000}" \
 				"$kib KiB" "$(commas "$first"): $f_kib KiB" "$x" "0.9-1.1x" \
 				"$(awk -v x="$x" 'BEGIN { print x == "-" ? "-" : (x + 0 >= 0.9 && x + 0 <= 1.1) ? "yes" : "no" }')"
 			if [ -n "$c2" ]; then

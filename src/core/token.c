@@ -876,139 +876,267 @@ static fl_err claims_valid(const struct fl_device_claims *c)
 	return FL_OK;
 }
 
-static void append_name(const char *name, void *ctx)
-{
-	json_t *arr = ctx;
+/* --- the claims' JSON, written directly --------------------------------------
+ *
+ * The compact JSON jansson's json_dumps(JSON_COMPACT | JSON_PRESERVE_ORDER)
+ * writes for the same members in the same order, byte for byte (tokens
+ * signed before and after read the same; test_token checks it against
+ * jansson), without building a tree: a token is signed for every phone
+ * whose seq moves, so this runs for each of a sweep's decisions. Strings
+ * were checked by claims_valid (UTF-8, bounded); escaped as jansson does:
+ * the quote, the backslash and control characters, nothing else. */
 
-	/* A failed append leaves the array short; encode checks its size. */
-	(void)json_array_append_new(arr, json_string(name));
+struct out {
+	char *p;
+	size_t n, cap;
+	bool oom;
+};
+
+static void out_room(struct out *o, size_t more)
+{
+	char *q;
+	size_t cap;
+
+	if (o->oom || o->n + more < o->cap)
+		return;
+	cap = o->cap;
+	while (cap <= o->n + more)
+		cap *= 2;
+	q = realloc(o->p, cap);
+	if (q == NULL) {
+		o->oom = true;
+		return;
+	}
+	o->p = q;
+	o->cap = cap;
 }
 
-static fl_err str_array(json_t *obj, const char *key, char *const *v, size_t n)
+static void out_put(struct out *o, const char *s, size_t n)
 {
-	json_t *arr = json_array();
+	out_room(o, n);
+	if (o->oom)
+		return;
+	memcpy(o->p + o->n, s, n);
+	o->n += n;
+}
 
-	if (arr == NULL || json_object_set_new(obj, key, arr) != 0)
-		return FL_E_NOMEM;
+#define OUT_LIT(o, lit) out_put((o), (lit), sizeof(lit) - 1)
+
+static void out_str(struct out *o, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p = (const unsigned char *)s;
+
+	out_put(o, "\"", 1);
+	while (*p != '\0') {
+		const unsigned char *run = p;
+		char esc[6];
+		size_t en = 2;
+
+		while (*p >= 0x20 && *p != '"' && *p != '\\')
+			p++;
+		out_put(o, (const char *)run, (size_t)(p - run));
+		if (*p == '\0')
+			break;
+		esc[0] = '\\';
+		switch (*p) {
+		case '"':
+		case '\\':
+			esc[1] = (char)*p;
+			break;
+		case '\b':
+			esc[1] = 'b';
+			break;
+		case '\f':
+			esc[1] = 'f';
+			break;
+		case '\n':
+			esc[1] = 'n';
+			break;
+		case '\r':
+			esc[1] = 'r';
+			break;
+		case '\t':
+			esc[1] = 't';
+			break;
+		default:
+			memcpy(esc + 1, "u00", 3);
+			esc[4] = hex[*p >> 4];
+			esc[5] = hex[*p & 15];
+			en = 6;
+			break;
+		}
+		out_put(o, esc, en);
+		p++;
+	}
+	out_put(o, "\"", 1);
+}
+
+/* ,"key": (the comma unless first) */
+static void out_key(struct out *o, const char *key, bool first)
+{
+	if (!first)
+		out_put(o, ",", 1);
+	out_str(o, key);
+	out_put(o, ":", 1);
+}
+
+static void out_u64(struct out *o, uint64_t v)
+{
+	char b[20];
+	size_t i = sizeof(b);
+
+	do {
+		b[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	out_put(o, b + i, sizeof(b) - i);
+}
+
+static void out_time(struct out *o, fl_time t)
+{
+	char buf[FL_TIME_STR_LEN];
+
+	fl_time_format(t, buf);
+	out_str(o, buf);
+}
+
+static void out_list(struct out *o, char *const *v, size_t n)
+{
+	out_put(o, "[", 1);
 	for (size_t i = 0; i < n; i++) {
-		if (json_array_append_new(arr, json_string(v[i])) != 0)
-			return FL_E_NOMEM;
+		if (i > 0)
+			out_put(o, ",", 1);
+		out_str(o, v[i]);
 	}
-	return FL_OK;
+	out_put(o, "]", 1);
 }
 
-static size_t popcount64(uint64_t v)
-{
-	size_t n = 0;
+struct names {
+	struct out *o;
+	bool first;
+};
 
-	for (; v != 0; v &= v - 1)
-		n++;
-	return n;
+static void out_name(const char *name, void *ctx)
+{
+	struct names *nm = ctx;
+
+	if (!nm->first)
+		out_put(nm->o, ",", 1);
+	nm->first = false;
+	out_str(nm->o, name);
 }
 
-static fl_err encode_claims(const struct fl_device_claims *c, json_t *j)
+static void encode_claims(const struct fl_device_claims *c, struct out *o)
 {
-	json_t *arr, *contact;
-	fl_err err;
+	struct names nm = {o, true};
 
-	if ((err = set_str(j, "sub", c->sub)))
-		return err;
-	arr = json_array();
-	if (arr == NULL || json_object_set_new(j, "imei", arr) != 0)
-		return FL_E_NOMEM;
+	out_put(o, "{", 1);
+	out_key(o, "sub", true);
+	out_str(o, c->sub);
+	out_key(o, "imei", false);
+	out_put(o, "[", 1);
 	for (size_t i = 0; i < c->n_imei; i++) {
-		if (json_array_append_new(arr, json_string(c->imei[i])) != 0)
-			return FL_E_NOMEM;
+		if (i > 0)
+			out_put(o, ",", 1);
+		out_str(o, c->imei[i]);
 	}
-	if (json_object_set_new(j, "seq", json_integer((json_int_t)c->seq)))
-		return FL_E_NOMEM;
-	if ((err = set_time(j, "iat", c->iat)) ||
-	    (err = set_time(j, "exp", c->exp)) ||
-	    (err = set_str(j, "state", fl_state_name(c->state))))
-		return err;
-	if (json_object_set_new(j, "stolen", json_boolean(c->stolen)))
-		return FL_E_NOMEM;
-	if (c->lock_at != 0 && (err = set_time(j, "lock_at", c->lock_at)))
-		return err;
-
-	arr = json_array();
-	if (arr == NULL || json_object_set_new(j, "restrict", arr) != 0)
-		return FL_E_NOMEM;
-	fl_restrict_each(c->restrict_mask, append_name, arr);
-	if (json_array_size(arr) != popcount64(c->restrict_mask))
-		return FL_E_NOMEM;
-
-	if ((err = str_array(j, "allow_apps", c->allow_apps, c->n_allow_apps)))
-		return err;
-	if (c->message != NULL && (err = set_str(j, "message", c->message)))
-		return err;
+	out_put(o, "]", 1);
+	out_key(o, "seq", false);
+	out_u64(o, c->seq);
+	out_key(o, "iat", false);
+	out_time(o, c->iat);
+	out_key(o, "exp", false);
+	out_time(o, c->exp);
+	out_key(o, "state", false);
+	out_str(o, fl_state_name(c->state));
+	out_key(o, "stolen", false);
+	if (c->stolen)
+		OUT_LIT(o, "true");
+	else
+		OUT_LIT(o, "false");
+	if (c->lock_at != 0) {
+		out_key(o, "lock_at", false);
+		out_time(o, c->lock_at);
+	}
+	out_key(o, "restrict", false);
+	out_put(o, "[", 1);
+	fl_restrict_each(c->restrict_mask, out_name, &nm);
+	out_put(o, "]", 1);
+	out_key(o, "allow_apps", false);
+	out_list(o, c->allow_apps, c->n_allow_apps);
+	if (c->message != NULL) {
+		out_key(o, "message", false);
+		out_str(o, c->message);
+	}
 	if (c->contact_name != NULL || c->n_contact_phones > 0) {
-		contact = json_object();
-		if (contact == NULL ||
-		    json_object_set_new(j, "contact", contact) != 0)
-			return FL_E_NOMEM;
-		if (c->contact_name != NULL &&
-		    (err = set_str(contact, "name", c->contact_name)))
-			return err;
-		if ((err = str_array(contact, "phones", c->contact_phones,
-		                     c->n_contact_phones)))
-			return err;
+		out_key(o, "contact", false);
+		out_put(o, "{", 1);
+		if (c->contact_name != NULL) {
+			out_key(o, "name", true);
+			out_str(o, c->contact_name);
+		}
+		out_key(o, "phones", c->contact_name == NULL);
+		out_list(o, c->contact_phones, c->n_contact_phones);
+		out_put(o, "}", 1);
 	}
-	if (c->loan_ref != NULL && (err = set_str(j, "loan_ref", c->loan_ref)))
-		return err;
-	if (json_object_set_new(j, "amount_due",
-	                        json_integer((json_int_t)c->amount_due)))
-		return FL_E_NOMEM;
-	if (c->currency[0] != '\0' &&
-	    (err = set_str(j, "currency", c->currency)))
-		return err;
-
-	arr = json_array();
-	if (arr == NULL || json_object_set_new(j, "reminders", arr) != 0)
-		return FL_E_NOMEM;
+	if (c->loan_ref != NULL) {
+		out_key(o, "loan_ref", false);
+		out_str(o, c->loan_ref);
+	}
+	out_key(o, "amount_due", false);
+	out_u64(o, (uint64_t)c->amount_due); /* claims_valid: >= 0 */
+	if (c->currency[0] != '\0') {
+		out_key(o, "currency", false);
+		out_str(o, c->currency);
+	}
+	out_key(o, "reminders", false);
+	out_put(o, "[", 1);
 	for (size_t i = 0; i < c->n_reminders; i++) {
-		json_t *r = json_object();
-
-		if (r == NULL || json_array_append_new(arr, r) != 0)
-			return FL_E_NOMEM;
-		if ((err = set_time(r, "at", c->reminders[i].at)) ||
-		    (err = set_str(r, "text", c->reminders[i].text)))
-			return err;
+		if (i > 0)
+			out_put(o, ",", 1);
+		out_put(o, "{", 1);
+		out_key(o, "at", true);
+		out_time(o, c->reminders[i].at);
+		out_key(o, "text", false);
+		out_str(o, c->reminders[i].text);
+		out_put(o, "}", 1);
 	}
-	if ((err = set_str(j, "sim_policy", fl_reaction_name(c->sim_policy))) ||
-	    (err = set_str(j, "tamper_policy",
-	                   fl_reaction_name(c->tamper_policy))))
-		return err;
-	if (c->lock_cause != FL_CLAIM_CAUSE_NONE &&
-	    (err = set_str(j, "lock_cause", fl_claim_cause_name(c->lock_cause))))
-		return err;
-	if (c->lock_reason_text != NULL &&
-	    (err = set_str(j, "lock_reason_text", c->lock_reason_text)))
-		return err;
-	return FL_OK;
+	out_put(o, "]", 1);
+	out_key(o, "sim_policy", false);
+	out_str(o, fl_reaction_name(c->sim_policy));
+	out_key(o, "tamper_policy", false);
+	out_str(o, fl_reaction_name(c->tamper_policy));
+	if (c->lock_cause != FL_CLAIM_CAUSE_NONE) {
+		out_key(o, "lock_cause", false);
+		out_str(o, fl_claim_cause_name(c->lock_cause));
+	}
+	if (c->lock_reason_text != NULL) {
+		out_key(o, "lock_reason_text", false);
+		out_str(o, c->lock_reason_text);
+	}
+	out_put(o, "}", 1);
+	out_put(o, "", 1); /* the NUL */
 }
 
 fl_err fl_claims_encode(const struct fl_device_claims *c, char **json)
 {
-	json_t *j = NULL;
+	struct out o = {NULL, 0, 1024, false};
 	fl_err err;
 
 	*json = NULL;
-	err = claims_valid(c);
-	if (err)
-		goto out;
-	j = json_object();
-	if (j == NULL) {
-		err = FL_E_NOMEM;
-		goto out;
+	if ((err = claims_valid(c)) != FL_OK)
+		return err;
+	o.p = malloc(o.cap);
+	if (o.p == NULL)
+		return FL_E_NOMEM;
+	encode_claims(c, &o);
+	if (o.oom) {
+		free(o.p);
+		return FL_E_NOMEM;
 	}
-	err = encode_claims(c, j);
-	if (err)
-		goto out;
-	err = dump(j, json);
-out:
-	json_decref(j);
-	return err;
+	*json = o.p;
+	return FL_OK;
 }
 
 /* Nesting depth of a JSON text, counted outside strings, stopping as soon as

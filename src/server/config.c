@@ -73,6 +73,7 @@ static const struct setting settings[] = {
         N(wait_timeout, K_INT, wait_timeout, 1, 60),
         N(checkin_interval, K_INT, checkin_interval, 60, 7 * 86400),
         N(device_cache, K_INT, device_cache, 16, 10000000),
+        N(token_cache, K_INT, token_cache, 16, 10000000),
         N(session_idle, K_INT, session_idle, 1, 7 * 86400),
         N(session_max, K_INT, session_max, 1, 30 * 86400),
         N(signin_rate, K_DOUBLE, signin_rate, 0.0001, 1e6),
@@ -130,7 +131,8 @@ void fl_config_defaults(struct fl_config *c)
 	c->key_cert_days = 365;
 	c->wait_timeout = 60;
 	c->checkin_interval = 3600;
-	c->device_cache = 200000;
+	c->device_cache = 1000000;
+	c->token_cache = 200000;
 }
 
 static const struct setting *find(const char *key)

@@ -63,7 +63,8 @@ struct fl_config {
 	int key_cert_days;         /* dev root: signing key validity */
 	int wait_timeout;          /* device long-poll: seconds held */
 	int checkin_interval;      /* next_checkin hint to phones, seconds */
-	int device_cache; /* devices kept in the auth and token caches */
+	int device_cache; /* devices kept in the auth cache */
+	int token_cache;  /* signed tokens kept in memory */
 	int session_idle; /* console: seconds a session lives unused */
 	int session_max;  /* console: seconds a session lives at most */
 	double signin_rate; /* console sign-ins/s per client network */

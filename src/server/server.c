@@ -355,7 +355,7 @@ int fl_server_run(const struct fl_config *cfg)
 	                       &req_waiters)) != FL_OK ||
 	    (err = fl_push_follow(app->push, app->store)) != FL_OK)
 		goto out;
-	if ((err = fl_tokens_new(&app->tokens, cfg->device_cache)) != FL_OK ||
+	if ((err = fl_tokens_new(&app->tokens, cfg->token_cache)) != FL_OK ||
 	    (err = fl_devauth_new(&app->devauth, app->store, &app->secrets,
 	                          cfg->device_cache)) != FL_OK)
 		goto out;

@@ -1119,6 +1119,70 @@ static void test_claims_decode_text(void **state)
 	                 FL_E_CLAIMS); /* embedded NUL */
 }
 
+/* The claims' JSON is what jansson's compact dump of the same members
+ * writes, byte for byte (tokens signed before and after read alike): every
+ * optional member present and absent, strings with every character that
+ * needs escaping, UTF-8, the largest numbers. */
+static void test_claims_encode_canonical(void **state)
+{
+	static const char *const texts[] = {
+	        "",
+	        "plain",
+	        "\"q\" \\ / \x7f",
+	        "\b\f\n\r\t \x01\x1f end",
+	        "\xe2\x82\xac \xf0\x9f\x93\xb1 \xc3\xa9",
+	};
+	(void)state;
+	for (int k = 0; k < 128; k++) {
+		struct fl_device_claims c;
+		const char *t = texts[k % 5];
+		char *json = NULL, *again;
+		json_t *j;
+
+		good_claims(&c);
+		c.seq = k & 1 ? (uint64_t)INT64_MAX : (uint64_t)k;
+		c.amount_due = k & 2 ? INT64_MAX : k;
+		c.stolen = k & 4;
+		if (k & 8) {
+			c.lock_at = 0;
+			c.restrict_mask = 0;
+		}
+		free(c.message);
+		c.message = k & 16 ? NULL : strdup(t);
+		free(c.contact_name);
+		c.contact_name = k & 32 ? NULL : strdup(t);
+		if (k & 64) {
+			for (size_t i = 0; i < c.n_contact_phones; i++)
+				free(c.contact_phones[i]);
+			free(c.contact_phones);
+			c.contact_phones = NULL;
+			c.n_contact_phones = 0;
+			free(c.loan_ref);
+			c.loan_ref = NULL;
+			c.currency[0] = '\0';
+			c.lock_cause = FL_CLAIM_CAUSE_LENDER;
+			c.lock_reason_text = strdup(texts[(k + 1) % 5][0] != '\0'
+			                                    ? texts[(k + 1) % 5]
+			                                    : "x");
+		}
+		free(c.reminders[1].text);
+		c.reminders[1].text = strdup(t);
+		assert_int_equal(fl_claims_encode(&c, &json), FL_OK);
+		j = json_loads(json, 0, NULL);
+		assert_non_null(j);
+		again = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		assert_non_null(again);
+		if (strcmp(json, again) != 0)
+			fprintf(stderr, "k=%d\nours:    %s\njansson: %s\n", k, json,
+			        again);
+		assert_string_equal(json, again);
+		free(again);
+		json_decref(j);
+		free(json);
+		fl_claims_clear(&c);
+	}
+}
+
 static void test_claims_encode_refuses(void **state)
 {
 	struct fl_device_claims c;
@@ -1313,6 +1377,7 @@ int main(void)
 	        cmocka_unit_test(test_claims_decode_strict),
 	        cmocka_unit_test(test_claims_decode_text),
 	        cmocka_unit_test(test_claims_encode_refuses),
+	        cmocka_unit_test(test_claims_encode_canonical),
 	        cmocka_unit_test(test_claims_check),
 	        cmocka_unit_test(test_device_token_verify),
 	};
