@@ -36,6 +36,8 @@
 # sizes). BENCH_DEVICE_CACHE sets finlockd's device_cache for benchmarks
 # 1, 2 and 5 (below the fleet: every check-in a cache miss, as a fleet
 # larger than the cache has them).
+# BENCH_DUE_INLINE=1: the sweep's woken phones check each token before
+# their time is taken (bench_wake --check-inline), as runs before 2026-12-08 did.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -573,7 +575,7 @@ bench_due() {
 		root3=$("$BIN/finlockd" --data "$FL_DATA" root-pubkey 2>/dev/null)
 		run "$B/bench_wake" --port "$FL_PORT" --devices "$TMP/due.devs" \
 			--root "$root3" --pid "$FL_PID" --waiters "$due" \
-			--settle 0.5 --mode due --due-at "$due_at" --timeout 30
+			--settle 0.5 --mode due --due-at "$due_at" --timeout 30 ${BENCH_DUE_INLINE:+--check-inline yes}
 	else
 		result 3a "sweep: 1% due at once, phones woken" "not measured: $DEVAPI_WHY" "-" "-" "< 1 s" "-"
 	fi
@@ -880,7 +882,7 @@ bench_cluster_sweep() {
 	"$B/bench_wake" --port "$S1_PORT" --port2 "$S2_PORT" \
 		--devices "$TMP/sdue.devs" --root "$sroot" --pid "$S1_PID" \
 		--waiters "$sweep_due" --settle 0.5 --mode due --due-at "$due_at" \
-		--timeout 120 >"$TMP/swake" 2>&1 || echo "bench: bench_wake (due, PostgreSQL) failed" >&2
+		--timeout 120 ${BENCH_DUE_INLINE:+--check-inline yes} >"$TMP/swake" 2>&1 || echo "bench: bench_wake (due, PostgreSQL) failed" >&2
 	pg_results "$TMP/swake"
 	wait "$watch_pid" || true
 	pg_results "$TMP/swatch"
