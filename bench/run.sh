@@ -36,6 +36,8 @@
 # sizes). BENCH_DEVICE_CACHE sets finlockd's device_cache for benchmarks
 # 1, 2 and 5 (below the fleet: every check-in a cache miss, as a fleet
 # larger than the cache has them).
+# BENCH_PG_OPTS: more PostgreSQL settings ("-c name=value ..."), and
+# BENCH_PG_LOG a file to keep its server log in.
 # BENCH_DUE_INLINE=1: the sweep's woken phones check each token before
 # their time is taken (bench_wake --check-inline), as runs before 2026-12-08 did.
 set -eu
@@ -323,8 +325,14 @@ bench_restart() {
 
 # The same warm check-ins from phones of a version before token_held:
 # every answer carries the device's token (packed in memory, put together
-# for each answer), against nginx answering a body of that size.
+# for each answer), against nginx answering a body of that size. A first
+# pass (each device once) signs the tokens the fleet's phones have not
+# needed from this process yet; then the timed run.
 bench_full() {
+	"$B/loadgen" --port "$FL_PORT" --devices "$TMP/devs" \
+		--conns "$conns" --rounds 1 --duration 300 --save \
+		--full-answers >"$TMP/full.first"
+	echo "  finlockd, phones without token_held, first pass (their tokens signed or rebuilt from the memo): $(commas "$(kv "$TMP/full.first" rps)") req/s"
 	"$B/loadgen" --port "$FL_PORT" --devices "$TMP/devs" \
 		--conns "$conns" --warmup 2 --duration "$dur" --save \
 		--verify 1000 --full-answers >"$TMP/full"
@@ -622,7 +630,7 @@ pg_start() {
 	}
 	PG_PORT=$(free_port)
 	as_pg "$PGBIN/pg_ctl" -D "$PG_DIR/data" -w -t 60 -l "$PG_DIR/server.log" \
-		-o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DIR -c fsync=on -c synchronous_commit=on -c shared_buffers=1GB -c max_connections=300 -c max_wal_size=8GB -c checkpoint_timeout=30min" \
+		-o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DIR -c fsync=on -c synchronous_commit=on -c shared_buffers=1GB -c max_connections=300 -c max_wal_size=8GB -c checkpoint_timeout=30min ${BENCH_PG_OPTS:-}" \
 		start >/dev/null || {
 		cat "$PG_DIR/server.log" >&2
 		return 1
@@ -633,6 +641,7 @@ pg_start() {
 pg_stop() {
 	[ -n "$PG_DIR" ] && [ -d "$PG_DIR/data" ] || return 0
 	as_pg "$PGBIN/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
+	[ -z "${BENCH_PG_LOG:-}" ] || cp "$PG_DIR/server.log" "$BENCH_PG_LOG"
 	PG_DIR=""
 }
 
