@@ -574,7 +574,7 @@ bench_due() {
 	fi
 	grep -v '=' "$TMP/fill"
 	due_at=$(kv "$TMP/fill" due_at)
-	finlockd_start "$TMP/f3" --max-connections 12000
+	finlockd_start "$TMP/f3" --max-connections 12000 ${BENCH_DUE_ARGS:-}
 	# The store side (decided and committed), always; the phone side
 	# (woken with a verified token) when finlockd serves the waits.
 	"$B/bench_sweep" watch "$FL_DATA" "$due_at" 30 >"$TMP/watch" 2>&1 &

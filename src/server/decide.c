@@ -550,6 +550,8 @@ static fl_err group_fn(struct fl_tx *tx, void *arg, fl_time now)
 		if (write) {
 			io->w[n_w].id = io->devs[i].id;
 			io->w[n_w].st = &io->devs[i].st;
+			io->w[n_w].ord = io->devs[i].ord;
+			io->w[n_w].before = &io->what[i].before;
 			n_w++;
 		}
 	}

@@ -957,6 +957,7 @@ static const struct fl_store_ops sqlite_ops = {
         .device_touch = sq_device_touch,
         .device_report = sq_device_report,
         .device_set_status = sq_device_set_status,
+        .device_set_status_many = sq_device_set_status_many,
         .device_unclaim = sq_device_unclaim,
         .device_list = sq_device_list,
         .device_due = sq_device_due,

@@ -123,6 +123,8 @@ fl_err sq_device_touch(struct fl_tx *tx, const char *id, fl_time at,
                        uint64_t counter);
 fl_err sq_device_report(struct fl_tx *tx, const char *id, bool sim, fl_time at,
                         const char *text);
+fl_err sq_device_set_status_many(struct fl_tx *tx,
+                                 const struct fl_status_write *w, int n);
 fl_err sq_device_set_status(struct fl_tx *tx, const char *id,
                             const struct fl_device_status *st);
 fl_err sq_device_unclaim(struct fl_tx *tx, const char *id);

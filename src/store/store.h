@@ -888,10 +888,15 @@ fl_err fl_store_device_due_load(struct fl_tx *tx, fl_time now, int limit,
                                 struct fl_device_inputs *ins,
                                 int *n) FL_MUST_USE;
 
-/* One decision to store (fl_store_device_set_status_many). */
+/* One decision to store (fl_store_device_set_status_many). ord and
+ * before are optional (0, NULL): the device's row number, and the status
+ * the row holds now, which let a backend find the row directly and write
+ * only what changed. */
 struct fl_status_write {
 	const char *id;                   /* the device */
 	const struct fl_device_status *st; /* its new decision */
+	int64_t ord;                       /* its row, 0 if not known */
+	const struct fl_device_status *before; /* as stored, NULL if not known */
 };
 
 /* fl_store_device_set_status of w[i], i < n, in as few statements as the

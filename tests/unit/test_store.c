@@ -925,8 +925,8 @@ static void test_sweep_batch(void **state)
 	st[1].stolen_reported = true;
 	st[1].token_seq = 5;
 	st[1].credit = 3;
-	w[0] = (struct fl_status_write){"dv_2", &st[0]};
-	w[1] = (struct fl_status_write){"dv_3", &st[1]};
+	w[0] = (struct fl_status_write){"dv_2", &st[0], 0, NULL};
+	w[1] = (struct fl_status_write){"dv_3", &st[1], 0, NULL};
 	assert_int_equal(fl_store_device_set_status_many(tx, w, 2), FL_OK);
 	assert_int_equal(fl_tx_commit(tx), FL_OK);
 	tx = begin(f, false);
@@ -956,6 +956,63 @@ static void test_sweep_batch(void **state)
 	assert_int_equal(fl_store_device_set_status_many(tx, w, 2),
 	                 FL_E_NOT_FOUND);
 	fl_tx_rollback(tx);
+
+	/* as the sweep writes them, with each row's number and its status
+	 * as stored: dv_2 keeps its state and amounts (only its times and
+	 * seq move), dv_3 leaves the locked and stolen state */
+	{
+		struct fl_device_status before[2], after[2];
+		int64_t ord2 = devs[0].ord, ord3 = devs[1].ord;
+
+		before[0] = st[0];
+		before[1] = st[1];
+		after[0] = st[0];
+		after[0].next_change = 2000;
+		after[0].token_seq = 3;
+		after[0].lock_at = 1500;
+		after[1] = st[1];
+		after[1].state = FL_ST_ACTIVE;
+		after[1].stolen = false;
+		after[1].stolen_reported = false;
+		after[1].amount_due = 4;
+		after[1].token_seq = 6;
+		w[0] = (struct fl_status_write){"dv_2", &after[0], ord2,
+		                                &before[0]};
+		w[1] = (struct fl_status_write){"dv_3", &after[1], ord3,
+		                                &before[1]};
+		tx = begin(f, true);
+		assert_int_equal(fl_store_device_set_status_many(tx, w, 2),
+		                 FL_OK);
+		assert_int_equal(fl_tx_commit(tx), FL_OK);
+		tx = begin(f, false);
+		assert_int_equal(fl_store_device_get(tx, "tn_1", "dv_2", &d),
+		                 FL_OK);
+		assert_int_equal(d.st.state, FL_ST_REMINDING);
+		assert_int_equal(d.st.amount_due, 13);
+		assert_int_equal(d.st.next_change, 2000);
+		assert_int_equal(d.st.token_seq, 3);
+		assert_int_equal(d.st.lock_at, 1500);
+		assert_int_equal(fl_store_device_get(tx, "tn_1", "dv_3", &d),
+		                 FL_OK);
+		assert_int_equal(d.st.state, FL_ST_ACTIVE);
+		assert_false(d.st.stolen);
+		assert_false(d.st.stolen_reported);
+		assert_int_equal(d.st.amount_due, 4);
+		assert_int_equal(d.st.token_seq, 6);
+		assert_int_equal(fl_store_device_count(tx, by_state, &stolen),
+		                 FL_OK);
+		assert_int_equal(by_state[FL_ST_ACTIVE], 3);
+		assert_int_equal(by_state[FL_ST_REMINDING], 1);
+		assert_int_equal(by_state[FL_ST_LOCKED], 0);
+		assert_int_equal(stolen, 0);
+		fl_tx_rollback(tx);
+		/* a row number that is not the device's: nothing stored */
+		tx = begin(f, true);
+		w[0].ord = ord3;
+		assert_int_equal(fl_store_device_set_status_many(tx, w, 1),
+		                 f->pg ? FL_OK : FL_E_NOT_FOUND);
+		fl_tx_rollback(tx);
+	}
 }
 
 /* A device's factory key: none until set, set and cleared again. */
