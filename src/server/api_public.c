@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "server/api.h"
+#include "server/ahead.h"
 #include "server/app.h"
 #include "server/auth.h"
 #include "server/jsonio.h"
@@ -58,7 +59,7 @@ static void metrics(struct fl_req *req)
 	size_t len = 0;
 	fl_err err;
 
-	char extra[1024];
+	char extra[2048];
 	int64_t by_state[5], stolen = 0;
 	struct fl_tx *tx = NULL;
 	size_t used;
@@ -81,11 +82,20 @@ static void metrics(struct fl_req *req)
 		        "finlockd_devices{state=\"%s\"} %lld\n",
 		        fl_state_name((enum fl_dev_state)s),
 		        (long long)by_state[s]);
-	snprintf(extra + used, sizeof(extra) - used,
-	         "# HELP finlockd_devices_stolen Devices reported stolen.\n"
-	         "# TYPE finlockd_devices_stolen gauge\n"
-	         "finlockd_devices_stolen %lld\n",
-	         (long long)stolen);
+	used += (size_t)snprintf(
+	        extra + used, sizeof(extra) - used,
+	        "# HELP finlockd_devices_stolen Devices reported stolen.\n"
+	        "# TYPE finlockd_devices_stolen gauge\n"
+	        "finlockd_devices_stolen %lld\n",
+	        (long long)stolen);
+	if (req->app->ahead != NULL)
+		snprintf(extra + used, sizeof(extra) - used,
+		         "# HELP finlockd_tokens_signed_ahead_total Device "
+		         "tokens whose signature was made before their instant "
+		         "came (docs/server.md).\n"
+		         "# TYPE finlockd_tokens_signed_ahead_total counter\n"
+		         "finlockd_tokens_signed_ahead_total %llu\n",
+		         (unsigned long long)fl_ahead_taken(req->app->ahead));
 	err = fl_metrics_render(req->app->metrics, extra, &text, &len);
 	if (err != FL_OK) {
 		fl_reply_error(req, err, NULL);

@@ -24,6 +24,7 @@ struct fl_ratelimit;
 struct fl_push;
 struct fl_devauth;
 struct fl_tokens;
+struct fl_ahead;
 struct fl_webhooks;
 
 struct fl_app {
@@ -38,6 +39,7 @@ struct fl_app {
 	struct fl_push *push;           /* long-poll waiters */
 	struct fl_devauth *devauth;     /* device MAC keys and counters */
 	struct fl_tokens *tokens;       /* signed device tokens */
+	struct fl_ahead *ahead;         /* their signatures made ahead */
 	struct fl_webhooks *webhooks;   /* webhook senders, signing key */
 };
 

@@ -663,3 +663,65 @@ out:
 	free(io.chg);
 	return err;
 }
+
+fl_err fl_decide_ahead(struct fl_app *app, fl_time at, int limit,
+                       bool (*want)(void *arg, const char *id),
+                       fl_decide_moved_fn moved, void *arg, int *n)
+{
+	char(*tids)[FL_ID_MAX] = NULL, (*ids)[FL_ID_MAX] = NULL;
+	struct fl_device *dev = NULL, *after = NULL;
+	struct fl_hold_memo memo;
+	struct fl_tx *tx = NULL;
+	int k = 0;
+	fl_err err;
+
+	if (n != NULL)
+		*n = 0;
+	if (limit <= 0)
+		return FL_OK;
+	memset(&memo, 0, sizeof(memo));
+	tids = calloc((size_t)limit, sizeof(*tids));
+	ids = calloc((size_t)limit, sizeof(*ids));
+	dev = calloc(1, sizeof(*dev));
+	after = calloc(1, sizeof(*after));
+	if (tids == NULL || ids == NULL || dev == NULL || after == NULL) {
+		err = FL_E_NOMEM;
+		goto out;
+	}
+	if ((err = fl_store_begin(app->store, false, &tx)) != FL_OK)
+		goto out;
+	err = fl_store_device_due(tx, at, limit, tids, ids, &k);
+	for (int i = 0; i < k && err == FL_OK; i++) {
+		struct fl_device_inputs in;
+		struct fl_decided what;
+		bool write = false;
+		fl_err e;
+
+		if (want != NULL && !want(arg, ids[i]))
+			continue;
+		e = fl_store_device_load(tx, tids[i], ids[i], dev, &in);
+		if (e != FL_OK) {
+			if (fl_run_unavailable(e))
+				err = e;
+			continue; /* gone, or its own trouble: the sweep's */
+		}
+		/* only what changes at `at` itself: a change already past
+		 * is one the sweep could not make */
+		if (dev->st.next_change == at &&
+		    decide_in_memory(tx, dev, &in, at, false, &memo, after,
+		                     &what, &write) == FL_OK &&
+		    what.bumped) {
+			moved(arg, after, &in, at);
+			if (n != NULL)
+				(*n)++;
+		}
+		fl_device_inputs_clear(&in);
+	}
+	fl_tx_rollback(tx);
+out:
+	free(tids);
+	free(ids);
+	free(dev);
+	free(after);
+	return err;
+}

@@ -160,4 +160,16 @@ fl_err fl_decide_sweep_with(struct fl_app *app, fl_time now, int batch,
                             fl_decide_moved_fn moved, void *arg,
                             int *n) FL_MUST_USE;
 
+/* The sweep's look-ahead: decides, storing nothing, the devices whose next
+ * change is exactly `at` (a coming instant), at most limit of them and
+ * only those want(arg, device id) accepts (want may be NULL), as the
+ * sweep will decide them at `at` if nothing changes meanwhile, and calls
+ * moved(arg, device after, its inputs, at) for each whose token seq would
+ * move (ahead.h: their tokens' signatures are made then). One read
+ * transaction; *n (may be NULL) counts the calls. */
+fl_err fl_decide_ahead(struct fl_app *app, fl_time at, int limit,
+                       bool (*want)(void *arg, const char *id),
+                       fl_decide_moved_fn moved, void *arg,
+                       int *n) FL_MUST_USE;
+
 #endif

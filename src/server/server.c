@@ -16,6 +16,7 @@
 
 #include "core/crypto.h"
 #include "core/version.h"
+#include "server/ahead.h"
 #include "server/apikeys.h"
 #include "server/app.h"
 #include "server/audit.h"
@@ -34,6 +35,7 @@
 #include "server/signkeys.h"
 #include "server/sources.h"
 #include "server/tokens.h"
+#include "server/tokensign.h"
 #include "server/tokensign.h"
 #include "server/webhooks.h"
 #include "store/store.h"
@@ -250,6 +252,85 @@ static void sweep(struct fl_app *app)
 	fl_log_round(&sweep_log, "sweep", err);
 }
 
+/* --- signatures made ahead (ahead.h) ----------------------------------------
+ *
+ * In the last AHEAD_S seconds before the next instant at which devices
+ * change, the tokens of those the change will give a new seq, and whose
+ * phone waits on a long-poll, are signed for that instant: at the instant
+ * the sweep stores the decisions and the woken waits find their
+ * signatures made. Each round of the main loop takes the phones that came
+ * to wait since the last, and stops when the instant comes. */
+#define AHEAD_S     5
+#define AHEAD_LIMIT 16384 /* devices looked at for one instant */
+
+struct ahead_run {
+	struct fl_app *app;
+	fl_time at;
+	bool late; /* the instant came: the rest is signed then */
+};
+
+static bool ahead_want(void *arg, const char *id)
+{
+	struct ahead_run *r = arg;
+
+	if (!r->late && fl_clock_now(&r->app->clock) >= r->at)
+		r->late = true;
+	return !r->late && fl_push_waited(r->app->push, id) &&
+	       !fl_ahead_has(r->app->ahead, id, r->at);
+}
+
+static void ahead_moved(void *arg, const struct fl_device *dev,
+                        const struct fl_device_inputs *in, fl_time at)
+{
+	struct ahead_run *r = arg;
+	struct fl_app *app = r->app;
+	struct fl_token_draft dr;
+	char kid[FL_KID_MAX], *claims = NULL, *token = NULL;
+	uint8_t sig[FL_SIG_LEN];
+
+	/* a released device's token comes with its receipt: both at the
+	 * instant */
+	if (dev->st.state == FL_ST_RELEASED && !dev->st.stolen)
+		return;
+	if (fl_token_draft_of(dev, in, at, at + (fl_time)app->cfg.token_ttl,
+	                      &dr) != FL_OK)
+		return;
+	if (fl_claims_encode(&dr.c, &claims) == FL_OK &&
+	    fl_signkeys_sign_sig(app->keys, FL_MSG_DEVICE_TOKEN, claims,
+	                         strlen(claims), at, &token, kid, sig) == FL_OK)
+		(void)fl_ahead_put(app->ahead, dev->id, at, kid, claims,
+		                   strlen(claims), sig);
+	free(token);
+	free(claims);
+	fl_token_draft_clear(&dr);
+}
+
+static void sign_ahead(struct fl_app *app)
+{
+	struct ahead_run r = {app, 0, false};
+	fl_time now = fl_clock_now(&app->clock);
+	struct fl_tx *tx = NULL;
+	int n = 0;
+
+	if (app->ahead == NULL || app->push == NULL)
+		return;
+	fl_ahead_expire(app->ahead, now - 60);
+	if (fl_store_begin(app->store, false, &tx) != FL_OK)
+		return;
+	if (fl_store_device_next_change(tx, now, &r.at) != FL_OK)
+		r.at = 0;
+	fl_tx_rollback(tx);
+	if (r.at <= now || r.at - now > AHEAD_S)
+		return;
+	if (fl_decide_ahead(app, r.at, AHEAD_LIMIT, ahead_want, ahead_moved, &r,
+	                    &n) != FL_OK)
+		return; /* the instant signs them */
+	if (n > 0)
+		fl_log(FL_LOG_DEBUG, "tokens signed ahead",
+		       json_pack("{s:i,s:I}", "devices", n, "instant",
+		                 (json_int_t)r.at));
+}
+
 #define TEST_CLOCK_POLL_NS 5000000 /* 5 ms */
 
 /* How long the main loop sleeps before the next sweep: the sweep
@@ -356,6 +437,7 @@ int fl_server_run(const struct fl_config *cfg)
 	    (err = fl_push_follow(app->push, app->store)) != FL_OK)
 		goto out;
 	if ((err = fl_tokens_new(&app->tokens, cfg->token_cache)) != FL_OK ||
+	    (err = fl_ahead_new(&app->ahead, AHEAD_LIMIT)) != FL_OK ||
 	    (err = fl_devauth_new(&app->devauth, app->store, &app->secrets,
 	                          cfg->device_cache)) != FL_OK)
 		goto out;
@@ -445,6 +527,7 @@ int fl_server_run(const struct fl_config *cfg)
 
 		nanosleep(&ts, NULL);
 		sweep(app);
+		sign_ahead(app);
 		clock_gettime(CLOCK_MONOTONIC, &mono);
 		if (fl_clock_now(&app->clock) >= next_feeds ||
 		    mono.tv_sec >= next_feeds_mono) {
@@ -491,6 +574,7 @@ out:
 	/* the last check-in bookkeeping, written before the store closes */
 	fl_devauth_free(app->devauth);
 	fl_tokens_free(app->tokens);
+	fl_ahead_free(app->ahead);
 	fl_store_close(app->store);
 	fl_signkeys_free(app->keys);
 	fl_metrics_free(app->metrics);

@@ -352,6 +352,95 @@ static void test_agent_locks_at_lock_at(void **state)
 	devapi_phone_close(&f.p);
 }
 
+/* finlockd_tokens_signed_ahead_total from /metrics. */
+static long long signed_ahead(void)
+{
+	struct srv_res r;
+	const char *p;
+	long long n = -1;
+
+	assert_int_equal(srv_req(S, "GET", "/metrics", srv_operator_key(S),
+	                         NULL, &r),
+	                 0);
+	assert_int_equal(r.status, 200);
+	p = strstr(r.body, "\nfinlockd_tokens_signed_ahead_total ");
+	if (p != NULL)
+		n = atoll(p + strlen("\nfinlockd_tokens_signed_ahead_total "));
+	srv_res_free(&r);
+	assert_true(n >= 0);
+	return n;
+}
+
+/* In the seconds before lock_at the token a waiting phone will get is
+ * signed ahead; at lock_at the phone gets that very token, and its agent
+ * takes it (the signature is checked as any other). A payment in between
+ * changes what the token says: the one signed ahead is never used, and
+ * the phone gets the token of the payment. */
+static void test_signed_ahead(void **state)
+{
+	char due[FL_TIME_STR_LEN];
+	struct fl_agent_screen sc;
+	struct waiter w;
+	struct fx f, g;
+	fl_time lock_at;
+	long long n0;
+
+	(void)state;
+	fx_register(&f);
+	fx_register(&g);
+	lock_at = (fl_time)srv_clock(S) + 10;
+	fl_time_format(lock_at, due);
+	assert_int_equal(
+	        devapi_contract(S, &L, f.id, due, 100000, 0, "none", "none"),
+	        0);
+	assert_int_equal(
+	        devapi_contract(S, &L, g.id, due, 100000, 0, "none", "none"),
+	        0);
+	fx_enroll(&f);
+	fx_enroll(&g);
+	n0 = signed_ahead();
+
+	/* g: waiting three seconds before lock_at, then paid in full */
+	srv_clock_set(S, lock_at - 3);
+	wait_start(&w, &g.p, 30);
+	sleep_ms(300);
+	assert_int_equal(w.done_ms, 0);
+	assert_int_equal(devapi_pay(S, &L, g.id, 100000), 0);
+	wait_join(&w);
+	assert_int_equal(w.err, FL_OK);
+	devapi_phone_tick(&g.p);
+	assert_int_equal(fl_agent_tick(g.p.a), FL_OK);
+	fl_agent_screen(g.p.a, &sc);
+	assert_false(sc.locked);
+	assert_int_equal(signed_ahead(), n0);
+
+	/* f: waiting when lock_at comes */
+	srv_clock_set(S, lock_at - 2);
+	devapi_phone_tick(&f.p);
+	wait_start(&w, &f.p, 30);
+	sleep_ms(300);
+	assert_int_equal(w.done_ms, 0);
+	srv_clock_set(S, lock_at);
+	wait_join(&w);
+	assert_int_equal(w.err, FL_OK);
+	devapi_phone_tick(&f.p);
+	assert_int_equal(fl_agent_tick(f.p.a), FL_OK);
+	fl_agent_screen(f.p.a, &sc);
+	assert_true(sc.locked);
+	assert_int_equal(signed_ahead(), n0 + 1);
+	/* g, paid off, stays unlocked at lock_at */
+	await_state(f.id, "locked");
+	{
+		struct srv_res r;
+
+		assert_int_equal(devapi_show(S, &L, g.id, &r), 0);
+		assert_string_not_equal(srv_jstr(&r, "state"), "locked");
+		srv_res_free(&r);
+	}
+	devapi_phone_close(&f.p);
+	devapi_phone_close(&g.p);
+}
+
 /* Paid off: the phone is released and keeps the signed receipt, and stops
  * checking in. */
 static void test_release_receipt(void **state)
@@ -536,6 +625,7 @@ int main(void)
 	        cmocka_unit_test(test_wait_times_out),
 	        cmocka_unit_test(test_sweep_locks_at_lock_at),
 	        cmocka_unit_test(test_agent_locks_at_lock_at),
+	        cmocka_unit_test(test_signed_ahead),
 	        cmocka_unit_test(test_release_receipt),
 	        cmocka_unit_test(test_offline_lock_follows_contact),
 	        cmocka_unit_test(test_wait_refusals),
