@@ -97,6 +97,17 @@ static void overdue_contract(const char *id)
 	srv_res_free(&r);
 }
 
+/* A contract of one installment of 1,000.00 due at `at` (grace 0: the
+ * device locks then), no SIM or tamper reaction. */
+static void due_contract(const char *id, fl_time at)
+{
+	char due[FL_TIME_STR_LEN];
+
+	fl_time_format(at, due);
+	assert_int_equal(
+	        devapi_contract(S, &L, id, due, 100000, 0, "none", "none"), 0);
+}
+
 /* A wait on another thread (the agent is used by that thread only while
  * it runs). */
 struct waiter {
@@ -263,7 +274,7 @@ static bool answer_claims(const struct srv_res *r, struct fl_device_claims *c)
  * phone's wait then gets the locked token: not a second before lock_at. */
 static void test_sweep_locks_at_lock_at(void **state)
 {
-	char due[FL_TIME_STR_LEN], target[FL_DP_WAIT_PATH_MAX];
+	char target[FL_DP_WAIT_PATH_MAX];
 	struct fl_device_claims c = {0};
 	struct devapi_raw a;
 	struct srv_res r;
@@ -273,10 +284,7 @@ static void test_sweep_locks_at_lock_at(void **state)
 	(void)state;
 	fx_register(&f);
 	lock_at = (fl_time)srv_clock(S) + 5;
-	fl_time_format(lock_at, due);
-	assert_int_equal(
-	        devapi_contract(S, &L, f.id, due, 100000, 0, "none", "none"),
-	        0);
+	due_contract(f.id, lock_at);
 	devapi_raw_new(&a, f.imei1, f.imei2);
 	assert_int_equal(devapi_raw_enroll(S, &a, f.code, false, L.root, &r),
 	                 200);
@@ -307,7 +315,6 @@ static void test_sweep_locks_at_lock_at(void **state)
  * by the sweep and its screen locks at lock_at, not before. */
 static void test_agent_locks_at_lock_at(void **state)
 {
-	char due[FL_TIME_STR_LEN];
 	struct fl_agent_screen sc;
 	struct waiter w;
 	struct fx f;
@@ -316,10 +323,7 @@ static void test_agent_locks_at_lock_at(void **state)
 	(void)state;
 	fx_register(&f);
 	lock_at = (fl_time)srv_clock(S) + 5;
-	fl_time_format(lock_at, due);
-	assert_int_equal(
-	        devapi_contract(S, &L, f.id, due, 100000, 0, "none", "none"),
-	        0);
+	due_contract(f.id, lock_at);
 	fx_enroll(&f);
 	fl_agent_screen(f.p.a, &sc);
 	assert_false(sc.locked);
@@ -378,7 +382,6 @@ static long long signed_ahead(void)
  * the phone gets the token of the payment. */
 static void test_signed_ahead(void **state)
 {
-	char due[FL_TIME_STR_LEN];
 	struct fl_agent_screen sc;
 	struct waiter w;
 	struct fx f, g;
@@ -389,13 +392,8 @@ static void test_signed_ahead(void **state)
 	fx_register(&f);
 	fx_register(&g);
 	lock_at = (fl_time)srv_clock(S) + 10;
-	fl_time_format(lock_at, due);
-	assert_int_equal(
-	        devapi_contract(S, &L, f.id, due, 100000, 0, "none", "none"),
-	        0);
-	assert_int_equal(
-	        devapi_contract(S, &L, g.id, due, 100000, 0, "none", "none"),
-	        0);
+	due_contract(f.id, lock_at);
+	due_contract(g.id, lock_at);
 	fx_enroll(&f);
 	fx_enroll(&g);
 	n0 = signed_ahead();
