@@ -35,8 +35,7 @@ static uint64_t hash_id(const char *id)
 	return h;
 }
 
-static bool claims_hash(const char *claims, size_t len,
-                        uint8_t out[HASH_LEN])
+static bool claims_hash(const char *claims, size_t len, uint8_t out[HASH_LEN])
 {
 	fl_blake2b_state st;
 

@@ -17,7 +17,8 @@
 #include "core/crypto.h"
 #include "server/ahead.h"
 
-static const char claims[] = "{\"sub\":\"dv_1\",\"seq\":7,\"state\":\"locked\"}";
+static const char claims[] =
+        "{\"sub\":\"dv_1\",\"seq\":7,\"state\":\"locked\"}";
 
 static void sig_of(uint8_t sig[FL_SIG_LEN], uint8_t v)
 {
@@ -33,36 +34,35 @@ static void test_take_exactly(void **state)
 	(void)state;
 	assert_int_equal(fl_ahead_new(&a, 8), FL_OK);
 	sig_of(sig, 0x11);
-	assert_false(fl_ahead_take(a, "dv_1", "k1", claims, strlen(claims),
-	                           got));
+	assert_false(
+	        fl_ahead_take(a, "dv_1", "k1", claims, strlen(claims), got));
 	assert_true(fl_ahead_put(a, "dv_1", 100, "k1", claims, strlen(claims),
 	                         sig));
 	assert_true(fl_ahead_has(a, "dv_1", 100));
 	assert_false(fl_ahead_has(a, "dv_1", 101));
 	assert_false(fl_ahead_has(a, "dv_2", 100));
 	/* another device, another key, claims one byte apart or shorter */
-	assert_false(fl_ahead_take(a, "dv_2", "k1", claims, strlen(claims),
-	                           got));
-	assert_false(fl_ahead_take(a, "dv_1", "k2", claims, strlen(claims),
-	                           got));
+	assert_false(
+	        fl_ahead_take(a, "dv_2", "k1", claims, strlen(claims), got));
+	assert_false(
+	        fl_ahead_take(a, "dv_1", "k2", claims, strlen(claims), got));
 	memcpy(other, claims, sizeof(claims));
 	other[20] ^= 1;
-	assert_false(fl_ahead_take(a, "dv_1", "k1", other, strlen(other),
+	assert_false(fl_ahead_take(a, "dv_1", "k1", other, strlen(other), got));
+	assert_false(fl_ahead_take(a, "dv_1", "k1", claims, strlen(claims) - 1,
 	                           got));
-	assert_false(fl_ahead_take(a, "dv_1", "k1", claims,
-	                           strlen(claims) - 1, got));
 	assert_int_equal(fl_ahead_count(a), 1);
 	assert_int_equal(fl_ahead_taken(a), 0);
 	/* the same: given once */
-	assert_true(fl_ahead_take(a, "dv_1", "k1", claims, strlen(claims),
-	                          got));
+	assert_true(
+	        fl_ahead_take(a, "dv_1", "k1", claims, strlen(claims), got));
 	assert_memory_equal(got, sig, FL_SIG_LEN);
-	assert_false(fl_ahead_take(a, "dv_1", "k1", claims, strlen(claims),
-	                           got));
+	assert_false(
+	        fl_ahead_take(a, "dv_1", "k1", claims, strlen(claims), got));
 	assert_int_equal(fl_ahead_count(a), 0);
 	assert_int_equal(fl_ahead_taken(a), 1);
-	assert_false(fl_ahead_take(NULL, "dv_1", "k1", claims, strlen(claims),
-	                           got));
+	assert_false(
+	        fl_ahead_take(NULL, "dv_1", "k1", claims, strlen(claims), got));
 	fl_ahead_free(a);
 }
 
@@ -82,8 +82,8 @@ static void test_replace_cap_expire(void **state)
 	}
 	/* full: a fifth device is refused, a known one replaced */
 	sig_of(sig, 0x55);
-	assert_false(fl_ahead_put(a, "dv_9", 200, "k1", claims,
-	                          strlen(claims), sig));
+	assert_false(fl_ahead_put(a, "dv_9", 200, "k1", claims, strlen(claims),
+	                          sig));
 	assert_true(fl_ahead_put(a, "dv_0", 150, "k1", claims, strlen(claims),
 	                         sig));
 	assert_int_equal(fl_ahead_count(a), 4);
@@ -92,8 +92,8 @@ static void test_replace_cap_expire(void **state)
 	fl_ahead_expire(a, 102);
 	assert_int_equal(fl_ahead_count(a), 3);
 	assert_false(fl_ahead_has(a, "dv_1", 101));
-	assert_true(fl_ahead_take(a, "dv_0", "k1", claims, strlen(claims),
-	                          got));
+	assert_true(
+	        fl_ahead_take(a, "dv_0", "k1", claims, strlen(claims), got));
 	assert_memory_equal(got, sig, FL_SIG_LEN);
 	/* ids too long for a device are refused */
 	assert_false(fl_ahead_put(a,
