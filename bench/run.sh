@@ -36,6 +36,7 @@
 # sizes). BENCH_DEVICE_CACHE sets finlockd's device_cache for benchmarks
 # 1, 2 and 5 (below the fleet: every check-in a cache miss, as a fleet
 # larger than the cache has them).
+# BENCH_DUE_ARGS: more finlockd options for the sweep's part (3a).
 # BENCH_PG_OPTS: more PostgreSQL settings ("-c name=value ..."), and
 # BENCH_PG_LOG a file to keep its server log in.
 # BENCH_DUE_INLINE=1: the sweep's woken phones check each token before
