@@ -168,6 +168,39 @@ struct bench_dev {
 	char imei[16];    /* first IMEI, "" if unknown */
 };
 
+/* The seq of the device token in a check-in or wait answer body[len],
+ * read from the start of its claims without checking anything (0 when
+ * the answer has no token): what the phone reports next. */
+static inline uint64_t bench_answer_seq(const char *body, size_t len)
+{
+	static const char pre[] = "\"token\":\"v4.public.";
+	const char *p = NULL, *q;
+	uint8_t bin[192];
+	size_t n = 0;
+
+	for (size_t i = 0; i + sizeof(pre) - 1 <= len; i++)
+		if (body[i] == '"' &&
+		    memcmp(body + i, pre, sizeof(pre) - 1) == 0) {
+			p = body + i + sizeof(pre) - 1;
+			break;
+		}
+	/* 256 base64url characters: the claims' first 192 bytes */
+	if (p == NULL || (size_t)(body + len - p) < 256 ||
+	    fl_b64url_decode(bin, sizeof(bin), &n, p, 256) != FL_OK)
+		return 0;
+	for (size_t i = 0; i + 6 < n; i++)
+		if (memcmp(bin + i, "\"seq\":", 6) == 0) {
+			uint64_t v = 0;
+
+			for (q = (const char *)bin + i + 6;
+			     q < (const char *)bin + n && *q >= '0' && *q <= '9';
+			     q++)
+				v = v * 10 + (uint64_t)(*q - '0');
+			return v;
+		}
+	return 0;
+}
+
 /* Reads the devices file; *out (caller frees) holds *n devices. */
 static inline void bench_devs_load(const char *path, struct bench_dev **out,
                                    size_t *n)

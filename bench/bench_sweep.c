@@ -157,6 +157,33 @@ struct importer {
 
 /* Imports device i whose first installment is due at `first`; enrolls it
  * as a phone when enroll is set. Commits every BATCH devices. */
+/* A bulk-imported device enrolled as a phone: its device and key-exchange
+ * keys made from the seeds keys[0..63] (whose public halves go into the
+ * row), its MAC key derived as finlockd derives it, kept in im's devices
+ * file. */
+static void bulk_phone(struct importer *im, uint8_t keys[64], const char *id,
+                       const char *imei)
+{
+	uint8_t sk[FL_SIGN_SK_LEN], ksk[FL_KX_SK_LEN];
+	uint8_t shared[FL_KX_SESSION_LEN];
+	uint8_t oc[FL_DP_OCODE_SECRET_LEN];
+	struct bench_dev *dv = &im->devs[im->n_devs++];
+
+	fl_sign_keypair(keys, sk);
+	fl_kx_keypair(keys + 32, ksk);
+	if (fl_kx_shared(shared, 0, keys + 32, ksk, im->sec.kx_pk) != FL_OK ||
+	    fl_dp_derive(shared, dv->mac_key, oc) != FL_OK)
+		bench_die("enroll bulk device %s", id);
+	snprintf(dv->id, sizeof(dv->id), "%s", id);
+	snprintf(dv->imei, sizeof(dv->imei), "%s", imei);
+	dv->counter = 0;
+	dv->seq = 1;
+	fl_wipe(sk, sizeof(sk));
+	fl_wipe(ksk, sizeof(ksk));
+	fl_wipe(shared, sizeof(shared));
+	fl_wipe(oc, sizeof(oc));
+}
+
 static void import_one(struct importer *im, size_t i, fl_time first,
                        bool enroll)
 {
@@ -399,27 +426,8 @@ static bool bulk_import(const char *dir, struct importer *im, size_t n,
 		if (fl_policy_decide(&in, &dec, NULL) != FL_OK)
 			bench_die("policy refused bulk device %zu", i);
 		fl_random(keys, sizeof(keys));
-		if (i < enroll && im->n_devs < im->cap_devs) {
-			uint8_t sk[FL_SIGN_SK_LEN], ksk[FL_KX_SK_LEN];
-			uint8_t shared[FL_KX_SESSION_LEN];
-			uint8_t oc[FL_DP_OCODE_SECRET_LEN];
-			struct bench_dev *dv = &im->devs[im->n_devs++];
-
-			fl_sign_keypair(keys, sk);
-			fl_kx_keypair(keys + 32, ksk);
-			if (fl_kx_shared(shared, 0, keys + 32, ksk,
-			                 im->sec.kx_pk) != FL_OK ||
-			    fl_dp_derive(shared, dv->mac_key, oc) != FL_OK)
-				bench_die("enroll bulk device %zu", i);
-			snprintf(dv->id, sizeof(dv->id), "%s", ids[i]);
-			snprintf(dv->imei, sizeof(dv->imei), "%s", imei);
-			dv->counter = 0;
-			dv->seq = 1;
-			fl_wipe(sk, sizeof(sk));
-			fl_wipe(ksk, sizeof(ksk));
-			fl_wipe(shared, sizeof(shared));
-			fl_wipe(oc, sizeof(oc));
-		}
+		if (i < enroll && im->n_devs < im->cap_devs)
+			bulk_phone(im, keys, ids[i], imei);
 
 		sqlite3_bind_text(sd, 1, ids[i], -1, SQLITE_STATIC);
 		sqlite3_bind_text(sd, 2, tenant, -1, SQLITE_STATIC);
@@ -696,27 +704,8 @@ static bool pg_bulk_import(const char *uri, struct importer *im, size_t from,
 
 		imei_for(from + i, imei);
 		fl_random(keys, sizeof(keys));
-		if (i < enroll && im->n_devs < im->cap_devs) {
-			uint8_t sk[FL_SIGN_SK_LEN], ksk[FL_KX_SK_LEN];
-			uint8_t shared[FL_KX_SESSION_LEN];
-			uint8_t oc[FL_DP_OCODE_SECRET_LEN];
-			struct bench_dev *dv = &im->devs[im->n_devs++];
-
-			fl_sign_keypair(keys, sk);
-			fl_kx_keypair(keys + 32, ksk);
-			if (fl_kx_shared(shared, 0, keys + 32, ksk,
-			                 im->sec.kx_pk) != FL_OK ||
-			    fl_dp_derive(shared, dv->mac_key, oc) != FL_OK)
-				bench_die("enroll bulk device %zu", i);
-			snprintf(dv->id, sizeof(dv->id), "%s", bd[i].id);
-			snprintf(dv->imei, sizeof(dv->imei), "%s", imei);
-			dv->counter = 0;
-			dv->seq = 1;
-			fl_wipe(sk, sizeof(sk));
-			fl_wipe(ksk, sizeof(ksk));
-			fl_wipe(shared, sizeof(shared));
-			fl_wipe(oc, sizeof(oc));
-		}
+		if (i < enroll && im->n_devs < im->cap_devs)
+			bulk_phone(im, keys, bd[i].id, imei);
 		cb_printf(b,
 		          "%s\t%s\t%s\t\tSN%09zu\tBench Phone\t%lld\t0\t%lld\t",
 		          bd[i].id, tenant, imei, from + i, (long long)now,

@@ -281,55 +281,58 @@ static void learn_certs(const struct fl_dp_keys *k, fl_time now)
 	}
 }
 
-/* The seq of the device token in the answer body[len], read from the
- * start of its claims without checking anything (0 when not found): what
- * the phone reports in its next wait. */
-static uint64_t peek_seq(const char *body, size_t len)
+/* An answer body[len] to device d's request with counter ctr, checked as
+ * the agent checks it: the answer's MAC over that counter, then its token
+ * (kid, signature, subject, IMEI, a seq above prev_seq). 1 with a good
+ * token (its seq in *seq), 0 for a good answer without one, -1 for a bad
+ * answer. */
+static int check_answer(const struct bench_dev *d, const char *body,
+                        size_t len, uint64_t ctr, uint64_t prev_seq,
+                        uint64_t *seq)
 {
-	static const char pre[] = "\"token\":\"v4.public.";
-	const char *p = NULL, *q;
-	uint8_t bin[192];
-	size_t n = 0;
-
-	for (size_t i = 0; i + sizeof(pre) - 1 <= len; i++)
-		if (body[i] == '"' &&
-		    memcmp(body + i, pre, sizeof(pre) - 1) == 0) {
-			p = body + i + sizeof(pre) - 1;
-			break;
-		}
-	/* 256 base64url characters: the claims' first 192 bytes */
-	if (p == NULL || (size_t)(body + len - p) < 256 ||
-	    fl_b64url_decode(bin, sizeof(bin), &n, p, 256) != FL_OK)
-		return 0;
-	for (size_t i = 0; i + 6 < n; i++)
-		if (memcmp(bin + i, "\"seq\":", 6) == 0) {
-			uint64_t v = 0;
-
-			for (q = (const char *)bin + i + 6;
-			     q < (const char *)bin + n && *q >= '0' && *q <= '9';
-			     q++)
-				v = v * 10 + (uint64_t)(*q - '0');
-			return v;
-		}
-	return 0;
-}
-
-/* An answer to a wait: checked as the agent checks it. With pend (due
- * mode, the wave) an answer with a newer token is kept in *pend, to be
- * checked after the wave (check_answer), its seq read for the next wait.
- * Returns true when it carried a new token for the device. */
-static bool take_answer(struct waiter *w, const char *body, size_t len,
-                        struct pending *pend)
-{
-	struct bench_dev *d = &g_devs[w->dev];
 	struct fl_dp_checkin_answer a = {0};
 	struct fl_device_claims c = {0};
 	struct fl_claims_expect e = {0};
 	uint8_t mac[FL_MAC_LEN];
-	bool fresh = false;
-	uint64_t seq;
+	int res = -1;
 
-	if (pend != NULL && (seq = peek_seq(body, len)) > d->seq) {
+	if (fl_dp_checkin_answer_decode(body, len, &a) != FL_OK ||
+	    fl_dp_answer_mac(mac, d->mac_key, ctr, a.time, a.next_checkin,
+	                     a.token ? a.token : "") != FL_OK ||
+	    fl_ct_memcmp(mac, a.mac, FL_MAC_LEN) != 0)
+		goto out;
+	if (a.token == NULL) {
+		res = 0;
+		goto out;
+	}
+	learn_certs(&a.keys, a.time);
+	e.device_id = d->id;
+	e.imei = d->imei[0] ? d->imei : NULL;
+	e.last_seq = prev_seq;
+	e.now = a.time;
+	e.skew = 300;
+	if (fl_device_token_verify(g_trust, a.token, &e, &c) == FL_OK) {
+		*seq = c.seq;
+		res = 1;
+	}
+out:
+	fl_claims_clear(&c);
+	fl_dp_checkin_answer_clear(&a);
+	return res;
+}
+
+/* An answer to a wait: checked as the agent checks it. With pend (due
+ * mode, the wave) an answer with a newer token is kept in *pend, to be
+ * checked after the wave, its seq read for the next wait. Returns true
+ * when it carried a new token for the device. */
+static bool take_answer(struct waiter *w, const char *body, size_t len,
+                        struct pending *pend)
+{
+	struct bench_dev *d = &g_devs[w->dev];
+	uint64_t seq = 0;
+	int res;
+
+	if (pend != NULL && (seq = bench_answer_seq(body, len)) > d->seq) {
 		pend->body = malloc(len);
 		if (pend->body == NULL)
 			bench_die("out of memory");
@@ -340,66 +343,16 @@ static bool take_answer(struct waiter *w, const char *body, size_t len,
 		d->seq = seq;
 		return true;
 	}
-
-	if (fl_dp_checkin_answer_decode(body, len, &a) != FL_OK ||
-	    fl_dp_answer_mac(mac, d->mac_key, w->ctr, a.time, a.next_checkin,
-	                     a.token ? a.token : "") != FL_OK ||
-	    fl_ct_memcmp(mac, a.mac, FL_MAC_LEN) != 0) {
+	res = check_answer(d, body, len, w->ctr, d->seq, &seq);
+	if (res < 0) {
 		g_bad++;
-		goto out;
-	}
-	if (a.token == NULL) {
+	} else if (res == 0) {
 		g_timeouts++;
-		goto out;
+	} else {
+		d->seq = seq;
+		g_tokens++;
 	}
-	learn_certs(&a.keys, a.time);
-	e.device_id = d->id;
-	e.imei = d->imei[0] ? d->imei : NULL;
-	e.last_seq = d->seq;
-	e.now = a.time;
-	e.skew = 300;
-	if (fl_device_token_verify(g_trust, a.token, &e, &c) != FL_OK) {
-		g_bad++;
-		goto out;
-	}
-	d->seq = c.seq;
-	g_tokens++;
-	fresh = true;
-out:
-	fl_claims_clear(&c);
-	fl_dp_checkin_answer_clear(&a);
-	return fresh;
-}
-
-/* A wave's answer kept by take_answer, checked as the agent checks it:
- * the answer's MAC over its request's counter, then the token (kid,
- * signature, subject, IMEI, a seq above the one held before). */
-static bool check_answer(const struct bench_dev *d, const struct pending *pd)
-{
-	struct fl_dp_checkin_answer a = {0};
-	struct fl_device_claims c = {0};
-	struct fl_claims_expect e = {0};
-	uint8_t mac[FL_MAC_LEN];
-	bool ok;
-
-	ok = fl_dp_checkin_answer_decode(pd->body, pd->len, &a) == FL_OK &&
-	     a.token != NULL &&
-	     fl_dp_answer_mac(mac, d->mac_key, pd->ctr, a.time, a.next_checkin,
-	                      a.token) == FL_OK &&
-	     fl_ct_memcmp(mac, a.mac, FL_MAC_LEN) == 0;
-	if (ok) {
-		learn_certs(&a.keys, a.time);
-		e.device_id = d->id;
-		e.imei = d->imei[0] ? d->imei : NULL;
-		e.last_seq = pd->prev_seq;
-		e.now = a.time;
-		e.skew = 300;
-		ok = fl_device_token_verify(g_trust, a.token, &e, &c) == FL_OK &&
-		     c.seq > pd->prev_seq;
-	}
-	fl_claims_clear(&c);
-	fl_dp_checkin_answer_clear(&a);
-	return ok;
+	return res > 0;
 }
 
 struct run {
@@ -1006,10 +959,12 @@ int main(int argc, char **argv)
 
 	for (size_t i = 0; i < n_w && g_pend != NULL; i++) {
 		struct pending *pd = &g_pend[i];
+		uint64_t seq = 0;
 
 		if (pd->body == NULL)
 			continue;
-		if (check_answer(&g_devs[i], pd)) {
+		if (check_answer(&g_devs[i], pd->body, pd->len, pd->ctr,
+		                 pd->prev_seq, &seq) > 0) {
 			g_tokens++;
 			bench_hist_add(&g_wake, pd->arrive_ns - r.due_wall_ns);
 		} else {

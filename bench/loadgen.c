@@ -251,42 +251,6 @@ static char *body_of(const struct opts *o, const struct bench_dev *d)
 	return body;
 }
 
-/* The first s[n] in b[len], or NULL. */
-static const char *find(const char *b, size_t len, const char *s, size_t n)
-{
-	for (size_t i = 0; i + n <= len; i++)
-		if (b[i] == s[0] && memcmp(b + i, s, n) == 0)
-			return b + i;
-	return NULL;
-}
-
-/* A token in the answer body[len]: its seq, read from the claims (the
- * answer's MAC and the token's signature are what --verify and the phone
- * check; this only follows the seq). 0 when there is none. */
-static uint64_t token_seq(const char *body, size_t len)
-{
-	static const char pre[] = "\"token\":\"v4.public.";
-	uint8_t bin[8192];
-	const char *t = find(body, len, pre, sizeof(pre) - 1), *end, *q;
-	size_t n = 0;
-
-	if (t == NULL)
-		return 0;
-	t += sizeof(pre) - 1;
-	end = memchr(t, '"', len - (size_t)(t - body));
-	if (end == NULL)
-		return 0;
-	if ((q = memchr(t, '.', (size_t)(end - t))) != NULL)
-		end = q; /* the footer */
-	if (fl_b64url_decode(bin, sizeof(bin) - 1, &n, t, (size_t)(end - t)) !=
-	            FL_OK ||
-	    n <= FL_SIG_LEN)
-		return 0;
-	bin[n - FL_SIG_LEN] = '\0';
-	q = strstr((const char *)bin, "\"seq\":");
-	return q != NULL ? strtoull(q + 6, NULL, 10) : 0;
-}
-
 /* Checks one answer as the phone would: decode, MAC over the request's
  * counter; a token is there unless the phone holds the newest. */
 static void verify_answer(struct worker *w, struct conn *c, const char *body,
@@ -312,7 +276,7 @@ static void follow_seq(struct worker *w, struct conn *c, const char *body,
                        size_t len)
 {
 	struct bench_dev *d = &w->devs[c->cur_dev];
-	uint64_t seq = token_seq(body, len);
+	uint64_t seq = bench_answer_seq(body, len);
 
 	if (seq > d->seq) {
 		d->seq = seq;

@@ -23,6 +23,7 @@ struct fl_ahead {
 	struct sig **b; /* buckets */
 	size_t nb;      /* power of two */
 	size_t n, cap;
+	fl_time oldest; /* no instant kept is before it */
 	uint64_t taken;
 };
 
@@ -128,6 +129,8 @@ bool fl_ahead_put(struct fl_ahead *a, const char *id, fl_time at,
 		free(s);
 		s = NULL;
 	}
+	if (s != NULL && (a->oldest == 0 || at < a->oldest))
+		a->oldest = at;
 	pthread_mutex_unlock(&a->mu);
 	return s != NULL;
 }
@@ -179,21 +182,29 @@ bool fl_ahead_take(struct fl_ahead *a, const char *id, const char *kid,
 
 void fl_ahead_expire(struct fl_ahead *a, fl_time before)
 {
+	fl_time oldest = 0;
+
 	pthread_mutex_lock(&a->mu);
-	for (size_t i = 0; i < a->nb && a->n > 0; i++) {
-		struct sig **pp = &a->b[i];
+	/* a pass over the table only when something kept is that old */
+	if (a->n > 0 && a->oldest < before) {
+		for (size_t i = 0; i < a->nb; i++) {
+			struct sig **pp = &a->b[i];
 
-		while (*pp != NULL) {
-			struct sig *s = *pp;
+			while (*pp != NULL) {
+				struct sig *s = *pp;
 
-			if (s->at < before) {
-				*pp = s->next;
-				free(s);
-				a->n--;
-			} else {
-				pp = &s->next;
+				if (s->at < before) {
+					*pp = s->next;
+					free(s);
+					a->n--;
+				} else {
+					if (oldest == 0 || s->at < oldest)
+						oldest = s->at;
+					pp = &s->next;
+				}
 			}
 		}
+		a->oldest = oldest;
 	}
 	pthread_mutex_unlock(&a->mu);
 }

@@ -305,21 +305,32 @@ static void ahead_moved(void *arg, const struct fl_device *dev,
 	fl_token_draft_clear(&dr);
 }
 
-static void sign_ahead(struct fl_app *app)
+/* The earliest next_change of any device still to come (0: none, or
+ * the store could not say). */
+static fl_time next_change(struct fl_app *app)
 {
-	struct ahead_run r = {app, 0, false};
-	fl_time now = fl_clock_now(&app->clock);
 	struct fl_tx *tx = NULL;
+	fl_time next = 0;
+
+	if (fl_store_begin(app->store, false, &tx) == FL_OK) {
+		if (fl_store_device_next_change(tx, fl_clock_now(&app->clock),
+		                                &next) != FL_OK)
+			next = 0;
+		fl_tx_rollback(tx);
+	}
+	return next;
+}
+
+/* Signs ahead for the instant `at` (next_change) when it is near. */
+static void sign_ahead(struct fl_app *app, fl_time at)
+{
+	struct ahead_run r = {app, at, false};
+	fl_time now = fl_clock_now(&app->clock);
 	int n = 0;
 
 	if (app->ahead == NULL || app->push == NULL)
 		return;
 	fl_ahead_expire(app->ahead, now - 60);
-	if (fl_store_begin(app->store, false, &tx) != FL_OK)
-		return;
-	if (fl_store_device_next_change(tx, now, &r.at) != FL_OK)
-		r.at = 0;
-	fl_tx_rollback(tx);
 	if (r.at <= now || r.at - now > AHEAD_S)
 		return;
 	if (fl_decide_ahead(app, r.at, AHEAD_LIMIT, ahead_want, ahead_moved, &r,
@@ -334,15 +345,14 @@ static void sign_ahead(struct fl_app *app)
 #define TEST_CLOCK_POLL_NS 5000000 /* 5 ms */
 
 /* How long the main loop sleeps before the next sweep: the sweep
- * interval, or until the earliest device's next change when that comes
- * sooner, so a time-driven transition is made as its second begins rather
+ * interval, or until the earliest device's next change (next, read just
+ * before) when that comes sooner, so a time-driven transition is made as
+ * its second begins rather
  * than up to an interval late. */
-static struct timespec sweep_pause(struct fl_app *app)
+static struct timespec sweep_pause(struct fl_app *app, fl_time next)
 {
 	int64_t ns = (int64_t)app->cfg.sweep_interval_ms * 1000000;
 	struct timespec ts, now;
-	struct fl_tx *tx = NULL;
-	fl_time next = 0;
 
 	clock_gettime(CLOCK_REALTIME, &now);
 	if (fl_clock_is_test(&app->clock)) {
@@ -354,12 +364,6 @@ static struct timespec sweep_pause(struct fl_app *app)
 	}
 	/* A change already past was left by the sweep (a device it could
 	 * not decide): it waits for the next interval, the others not. */
-	if (fl_store_begin(app->store, false, &tx) == FL_OK) {
-		if (fl_store_device_next_change(tx, (fl_time)now.tv_sec,
-		                                &next) != FL_OK)
-			next = 0;
-		fl_tx_rollback(tx);
-	}
 	if (next > now.tv_sec) {
 		int64_t until =
 		        (int64_t)(next - now.tv_sec) * 1000000000 - now.tv_nsec;
@@ -522,12 +526,12 @@ int fl_server_run(const struct fl_config *cfg)
 	time_t next_feeds_mono = 0;
 	struct trim trim = {0};
 	struct timespec mono;
+	fl_time next = next_change(app);
 	while (got_signal == 0) {
-		struct timespec ts = sweep_pause(app);
+		struct timespec ts = sweep_pause(app, next);
 
 		nanosleep(&ts, NULL);
 		sweep(app);
-		sign_ahead(app);
 		clock_gettime(CLOCK_MONOTONIC, &mono);
 		if (fl_clock_now(&app->clock) >= next_feeds ||
 		    mono.tv_sec >= next_feeds_mono) {
@@ -556,6 +560,10 @@ int fl_server_run(const struct fl_config *cfg)
 			       "signing keys reloaded",
 			       json_pack("{s:s}", "result", fl_strerror(err)));
 		}
+		/* the next change, read once: signed ahead for when near,
+		 * and what the next sleep waits for */
+		next = next_change(app);
+		sign_ahead(app, next);
 	}
 	fl_log(FL_LOG_INFO, "stopping",
 	       json_pack("{s:s}", "signal",

@@ -55,7 +55,7 @@ static fl_err sign_claims(struct fl_app *app, const char *id,
 {
 	size_t len = strlen(claims);
 
-	if (app->ahead != NULL && fl_ahead_count(app->ahead) > 0 &&
+	if (app->ahead != NULL &&
 	    fl_signkeys_current(app->keys, now, kid) == FL_OK &&
 	    fl_ahead_take(app->ahead, id, kid, claims, len, sig))
 		return fl_msg_assemble(token, kid, claims, len, sig);

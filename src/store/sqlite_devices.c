@@ -413,78 +413,41 @@ static int stolen_col(const struct fl_device_status *s)
 	return s->stolen ? 1 : s->stolen_reported ? 2 : 0;
 }
 
-fl_err sq_device_set_status(struct fl_tx *tx, const char *id,
-                            const struct fl_device_status *s)
+/* One decision, found by its row number when w->ord is known (and still
+ * its id), else by id, writing the columns of the state counts and the
+ * portfolio index only when they change (w->before, when known, is the
+ * stored status): a decision that moves only the device's times and seq
+ * (a reminder, say) leaves that index and the count trigger alone. */
+static fl_err set_status(struct fl_tx *tx, const struct fl_status_write *w)
 {
-	static const char sql[] =
-	        "UPDATE devices SET state = ?, stolen = ?, "
-	        "released_by_command = ?, lock_cause = ?, lock_at = ?, "
-	        "unlock_until = ?, paid_through = ?, amount_due = ?, "
-	        "amount_remaining = ?, next_due_at = ?, next_due_amount = ?, "
-	        "next_change = ?, decided_at = ?, token_seq = ?, outcome = ?, "
-	        "credit = ? WHERE id = ?;";
-	sqlite3_stmt *st = NULL;
-	fl_err err;
-
-	if (s->token_seq > (uint64_t)INT64_MAX)
-		return FL_E_RANGE;
-	st = sq_stmt(tx, sql, &err);
-	if (st == NULL)
-		goto out;
-	TRY(sq_bind_int(st, 1, (int64_t)s->state));
-	TRY(sq_bind_int(st, 2, stolen_col(s)));
-	TRY(sq_bind_int(st, 3, s->released_by_command));
-	TRY(sq_bind_int(st, 4, (int64_t)s->lock_cause));
-	TRY(sq_bind_int(st, 5, s->lock_at));
-	TRY(sq_bind_int(st, 6, s->unlock_until));
-	TRY(sq_bind_int(st, 7, s->paid_through));
-	TRY(sq_bind_int(st, 8, s->amount_due));
-	TRY(sq_bind_int(st, 9, s->amount_remaining));
-	TRY(sq_bind_int(st, 10, s->next_due_at));
-	TRY(sq_bind_int(st, 11, s->next_due_amount));
-	TRY(sq_bind_int(st, 12, s->next_change));
-	TRY(sq_bind_int(st, 13, s->decided_at));
-	TRY(sq_bind_int(st, 14, (int64_t)s->token_seq));
-	TRY(sq_bind_blob(st, 15, s->outcome, FL_HASH_LEN));
-	TRY(sq_bind_int(st, 16, s->credit));
-	TRY(sq_bind_text(st, 17, id));
-	err = update_done(tx, st);
-out:
-	sq_done(st);
-	return err;
-}
-
-/* One of a sweep's decisions, found by its row number (and still its id),
- * writing the columns of the state counts and the portfolio index only
- * when they change: a decision that moves only the device's times and
- * seq (a reminder, say) leaves that index and the count trigger alone. */
-static fl_err set_status_at(struct fl_tx *tx, const struct fl_status_write *w)
-{
-	static const char narrow[] =
-	        "UPDATE devices SET released_by_command = ?, lock_cause = ?, "
-	        "lock_at = ?, unlock_until = ?, paid_through = ?, "
-	        "next_due_at = ?, next_due_amount = ?, next_change = ?, "
-	        "decided_at = ?, token_seq = ?, outcome = ?, credit = ? "
-	        "WHERE ord = ? AND id = ?;";
-	static const char wide[] =
-	        "UPDATE devices SET released_by_command = ?, lock_cause = ?, "
-	        "lock_at = ?, unlock_until = ?, paid_through = ?, "
-	        "next_due_at = ?, next_due_amount = ?, next_change = ?, "
-	        "decided_at = ?, token_seq = ?, outcome = ?, credit = ?, "
-	        "state = ?, stolen = ?, amount_due = ?, amount_remaining = ? "
-	        "WHERE ord = ? AND id = ?;";
+#define SET_TIMES                                                           \
+	"UPDATE devices SET released_by_command = ?, lock_cause = ?, "     \
+	"lock_at = ?, unlock_until = ?, paid_through = ?, "                \
+	"next_due_at = ?, next_due_amount = ?, next_change = ?, "          \
+	"decided_at = ?, token_seq = ?, outcome = ?, credit = ?"
+#define SET_COUNTED \
+	", state = ?, stolen = ?, amount_due = ?, amount_remaining = ?"
+	static const char *const sql[2][2] = {
+	        /* [narrow][by ord] */
+	        {SET_TIMES SET_COUNTED " WHERE id = ?;",
+	         SET_TIMES SET_COUNTED " WHERE ord = ? AND id = ?;"},
+	        {SET_TIMES " WHERE id = ?;",
+	         SET_TIMES " WHERE ord = ? AND id = ?;"},
+	};
+#undef SET_TIMES
+#undef SET_COUNTED
 	const struct fl_device_status *s = w->st, *b = w->before;
-	bool same = b != NULL && b->state == s->state &&
-	            stolen_col(b) == stolen_col(s) &&
-	            b->amount_due == s->amount_due &&
-	            b->amount_remaining == s->amount_remaining;
+	bool narrow = b != NULL && b->state == s->state &&
+	              stolen_col(b) == stolen_col(s) &&
+	              b->amount_due == s->amount_due &&
+	              b->amount_remaining == s->amount_remaining;
 	sqlite3_stmt *st = NULL;
 	int k = 13;
 	fl_err err;
 
 	if (s->token_seq > (uint64_t)INT64_MAX)
 		return FL_E_RANGE;
-	st = sq_stmt(tx, same ? narrow : wide, &err);
+	st = sq_stmt(tx, sql[narrow][w->ord > 0], &err);
 	if (st == NULL)
 		goto out;
 	TRY(sq_bind_int(st, 1, s->released_by_command));
@@ -499,19 +462,27 @@ static fl_err set_status_at(struct fl_tx *tx, const struct fl_status_write *w)
 	TRY(sq_bind_int(st, 10, (int64_t)s->token_seq));
 	TRY(sq_bind_blob(st, 11, s->outcome, FL_HASH_LEN));
 	TRY(sq_bind_int(st, 12, s->credit));
-	if (!same) {
-		TRY(sq_bind_int(st, 13, (int64_t)s->state));
-		TRY(sq_bind_int(st, 14, stolen_col(s)));
-		TRY(sq_bind_int(st, 15, s->amount_due));
-		TRY(sq_bind_int(st, 16, s->amount_remaining));
-		k = 17;
+	if (!narrow) {
+		TRY(sq_bind_int(st, k++, (int64_t)s->state));
+		TRY(sq_bind_int(st, k++, stolen_col(s)));
+		TRY(sq_bind_int(st, k++, s->amount_due));
+		TRY(sq_bind_int(st, k++, s->amount_remaining));
 	}
-	TRY(sq_bind_int(st, k, w->ord));
-	TRY(sq_bind_text(st, k + 1, w->id));
+	if (w->ord > 0)
+		TRY(sq_bind_int(st, k++, w->ord));
+	TRY(sq_bind_text(st, k, w->id));
 	err = update_done(tx, st);
 out:
 	sq_done(st);
 	return err;
+}
+
+fl_err sq_device_set_status(struct fl_tx *tx, const char *id,
+                            const struct fl_device_status *s)
+{
+	const struct fl_status_write w = {id, s, 0, NULL};
+
+	return set_status(tx, &w);
 }
 
 fl_err sq_device_set_status_many(struct fl_tx *tx,
@@ -520,8 +491,7 @@ fl_err sq_device_set_status_many(struct fl_tx *tx,
 	fl_err err = FL_OK;
 
 	for (int i = 0; i < n && err == FL_OK; i++)
-		err = w[i].ord > 0 ? set_status_at(tx, &w[i])
-		                   : sq_device_set_status(tx, w[i].id, w[i].st);
+		err = set_status(tx, &w[i]);
 	return err;
 }
 
